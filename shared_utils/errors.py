@@ -1,0 +1,153 @@
+"""One small error hierarchy. Every message says what went wrong *and how to fix it*.
+
+Third-party failures are wrapped at one point per client and re-raised `from` the cause;
+only entry points (CLI, Streamlit, supervisor) turn these into messages or exit codes.
+"""
+
+from __future__ import annotations
+
+
+class OlympusError(Exception):
+    """Base class. ``hint`` tells the user what to do about it."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        return f"{base} ({self.hint})" if self.hint else base
+
+    @property
+    def message(self) -> str:
+        return super().__str__()
+
+
+# --- configuration -------------------------------------------------------------------------
+class SettingsError(OlympusError):
+    hint = "Check the OLYMPUS_* environment variables (see README, Configuration)."
+
+
+class CatalogError(OlympusError):
+    hint = "Fix the model catalog file in models/ (see models/README.md)."
+
+
+class AlreadyRunning(OlympusError):
+    hint = "Another Olympus uses this data dir; stop it or set OLYMPUS_DATA_DIR to another folder."
+
+
+# --- documents -----------------------------------------------------------------------------
+class InvalidDocument(OlympusError):
+    """A file that cannot be ingested. Nothing of it is stored."""
+
+    hint = "Upload a text-based PDF file."
+
+
+class NotAPdf(InvalidDocument):
+    hint = "Only PDF files are supported; export the document to PDF first."
+
+
+class CorruptPdf(InvalidDocument):
+    hint = "The file is damaged or incomplete; download or export it again."
+
+
+class EncryptedPdf(InvalidDocument):
+    hint = "Remove the password protection (e.g. print to PDF) and upload it again."
+
+
+class NoExtractableText(InvalidDocument):
+    hint = "This looks like a scanned PDF; OCR is not available, so run it through OCR first."
+
+
+class EmptyPdf(InvalidDocument):
+    hint = "The PDF has no pages."
+
+
+class FileTooLarge(InvalidDocument):
+    hint = "Split the PDF or raise OLYMPUS_MAX_UPLOAD_MB."
+
+
+class InvalidFileName(InvalidDocument):
+    hint = "Rename the file to a plain name ending in .pdf."
+
+
+class DocumentNotFound(OlympusError):
+    hint = "List documents with `python -m src docs list`."
+
+
+class InvalidQuery(OlympusError):
+    hint = "Type a question of a few words."
+
+
+# --- stores --------------------------------------------------------------------------------
+class StoreUnavailable(OlympusError):
+    hint = "Check that the store is running and reachable, and its URL and credentials."
+
+
+# --- generation ----------------------------------------------------------------------------
+class BackendUnavailable(OlympusError):
+    hint = "Start the engine (python startup.py) or configure another backend."
+
+
+class BackendTimeout(BackendUnavailable):
+    hint = "The engine is too slow on this hardware; pick a smaller model or raise the timeout."
+
+
+class FirstTokenTimeout(BackendTimeout):
+    hint = "Raise OLYMPUS_FIRST_TOKEN_TIMEOUT_S or use a smaller model."
+
+
+class StallTimeout(BackendTimeout):
+    hint = "Raise OLYMPUS_STALL_TIMEOUT_S or use a smaller model."
+
+
+class GenerationInterrupted(OlympusError):
+    hint = "The answer was cut off; ask again to retry."
+
+
+class ModelNotFound(OlympusError):
+    hint = "Pull it first: `python -m src models pull REPO[:QUANT]`."
+
+
+class UnknownBackend(OlympusError):
+    hint = "Use one of the backend names listed in this message."
+
+
+# --- models and downloads ------------------------------------------------------------------
+class DownloadError(OlympusError):
+    hint = "Check the network connection and try again; the download resumes."
+
+
+class GatedRepo(DownloadError):
+    hint = "Accept the licence on the model page on huggingface.co and set HF_TOKEN."
+
+
+class RepoNotFound(DownloadError):
+    hint = "Check the repository and file name (python -m src models list shows the catalog)."
+
+
+class NetworkUnavailable(DownloadError):
+    hint = "The Hugging Face Hub is unreachable; Olympus keeps using models already on disk."
+
+
+class DiskFull(DownloadError):
+    hint = "Free disk space in the data dir or pick a smaller quantization."
+
+
+class ChecksumMismatch(DownloadError):
+    hint = "The file was corrupted; it was deleted, so pull again."
+
+
+class OllamaNotRunning(BackendUnavailable):
+    hint = "Start Ollama (`ollama serve`, or python startup.py) or set OLYMPUS_OLLAMA_HOST."
+
+
+class ModelCreateFailed(OlympusError):
+    hint = "Check the Ollama log; the half-created model was removed, so pull again."
+
+
+class EngineStartTimeout(OlympusError):
+    hint = "The engine did not become ready in time; see its log lines above."

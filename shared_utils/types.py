@@ -1,0 +1,87 @@
+"""Value types shared by every building block.
+
+Every retriever returns ``list[ScoredChunk]`` so fusion and reranking compose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Text of one PDF page; ``number`` is 1-based, as printed by PDF viewers."""
+
+    number: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A retrievable passage: a span of one document, with the pages it covers."""
+
+    id: str  # f"{doc_id}:{ordinal:06d}"
+    doc_id: str
+    ordinal: int
+    text: str
+    page_start: int
+    page_end: int
+    doc_name: str = ""
+
+    @property
+    def pages(self) -> str:
+        """Human page label: ``"p. 4"`` or ``"pp. 4-5"``."""
+        if self.page_start == self.page_end:
+            return f"p. {self.page_start}"
+        return f"pp. {self.page_start}-{self.page_end}"
+
+
+@dataclass(slots=True)
+class ScoredChunk:
+    """A chunk with a retrieval score (higher is better) and per-leg ranks (1-based)."""
+
+    chunk: Chunk
+    score: float
+    ranks: dict[str, int] = field(default_factory=dict)
+
+
+DocumentStatus = Literal["ingesting", "ready"]
+
+
+@dataclass(slots=True)
+class DocumentRecord:
+    """A document as listed to users. ``id`` is the sha256 of the file bytes."""
+
+    id: str
+    name: str
+    pages: int
+    chunks: int
+    size_bytes: int
+    added_at: float  # unix time
+    status: DocumentStatus = "ingesting"
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A progress report from a long operation (ingestion, download, import).
+
+    ``stage`` names the step (e.g. "parse", "embed", "store", "download"); ``done``/``total``
+    count its units (pages, chunks, bytes); ``total`` is 0 when unknown.
+    """
+
+    stage: str
+    done: int
+    total: int
+    message: str = ""
+
+    @property
+    def fraction(self) -> float | None:
+        return min(1.0, self.done / self.total) if self.total else None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def no_progress(_: Progress) -> None:
+    """Progress callback that ignores reports."""

@@ -1,0 +1,1 @@
+"""Command-line interface. Each command is a module with ``register(subparsers)``."""

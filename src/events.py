@@ -1,0 +1,65 @@
+"""Typed events yielded by ``RAGPipeline.ask`` (and rendered by the CLI and the UI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared_utils.types import ScoredChunk
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesEvent:
+    """Retrieved sources, numbered [1]..[n] in order; sent before any token."""
+
+    sources: list[ScoredChunk]
+    retrieval_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    """What is happening now, e.g. "waiting for first token from llamacpp"."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenEvent:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSwitchEvent:
+    """The chain moved from one backend to the next, and why."""
+
+    from_backend: str
+    to_backend: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    number: int  # the [n] in the answer
+    doc_id: str
+    doc_name: str
+    page_start: int
+    page_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class DoneEvent:
+    """The final event: the whole answer and how it was made."""
+
+    answer: str
+    backend: str
+    citations: list[Citation]
+    sources: list[ScoredChunk]
+    timings: dict[str, float]  # retrieval_ms, first_token_ms, total_ms, tokens_per_s, ...
+    prompt_tokens: int = 0
+    dropped_sources: int = 0
+    removed_citations: list[int] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # backend -> why it was skipped
+    interrupted: bool = False  # a backend failed mid-answer; the text is what was streamed
+    error: str = ""
+
+
+AskEvent = SourcesEvent | StatusEvent | TokenEvent | BackendSwitchEvent | DoneEvent

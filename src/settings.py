@@ -1,0 +1,178 @@
+"""Settings: read once from ``OLYMPUS_*`` environment variables (and an optional ``.env``).
+
+This is the only module that reads the process environment. Everything else receives a
+``Settings`` (or plain values from it) as an argument. Values left at ``None`` are derived
+from the environment profile (see ``src/profile.py``); setting them overrides the profile.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared_utils.errors import SettingsError
+
+BACKEND_NAMES = ("ollama", "llamacpp", "hf_inference", "extractive")
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every setting of Olympus. README's configuration table documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OLYMPUS_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # --- general ---------------------------------------------------------------------------
+    data_dir: Path = Path("./data")
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+    password: str = Field(default="", repr=False)
+
+    # --- documents and ingestion -----------------------------------------------------------
+    max_upload_mb: int = Field(default=100, ge=1, le=10_000)
+    chunk_tokens: int = Field(default=200, ge=32, le=512)
+    chunk_overlap_tokens: int = Field(default=40, ge=0, le=256)
+    parse_timeout_s: float = Field(default=120.0, gt=0)
+    embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    embedding_batch_size: int = Field(default=64, ge=1, le=4096)
+    embedding_device: str = "cpu"
+
+    # --- retrieval -------------------------------------------------------------------------
+    milvus_uri: str = ""  # empty: Milvus Lite under data_dir; http://host:19530 for a server
+    milvus_token: str = Field(default="", repr=False)
+    top_k: int | None = Field(default=None, ge=1, le=100)
+    rrf_k: int = Field(default=60, ge=1)
+    dense_weight: float = Field(default=1.0, ge=0)
+    bm25_weight: float = Field(default=1.0, ge=0)
+    neighbour_hops: int = Field(default=0, ge=0, le=3)
+    keyword_index: Literal["auto", "bm25", "arango"] = "auto"
+    max_query_chars: int = Field(default=2000, ge=10)
+
+    # --- document store (ArangoDB when configured, embedded SQLite otherwise) ---------------
+    arango_url: str = ""
+    arango_db: str = "olympus"
+    arango_user: str = "root"
+    arango_password: str = Field(default="", repr=False)
+    arango_start_local: bool = True  # start a local arangod when the binary exists and no URL
+
+    # --- generation ------------------------------------------------------------------------
+    backends: str = ""  # comma list overriding the profile's chain, e.g. "ollama,extractive"
+    ollama_host: str = Field(
+        default="http://127.0.0.1:11434", validation_alias=_env("OLYMPUS_OLLAMA_HOST", "OLLAMA_HOST")
+    )
+    ollama_model: str = ""  # active model name in Ollama; empty: the catalog's choice
+    keep_alive: str = "30m"
+    hf_token: str = Field(
+        default="", repr=False, validation_alias=_env("OLYMPUS_HF_TOKEN", "HF_TOKEN")
+    )
+    hf_inference_model: str = "Qwen/Qwen2.5-7B-Instruct"
+    openai_base_url: str = ""  # any OpenAI-compatible server for the hf_inference backend
+    hf_endpoint: str = Field(default="", validation_alias=_env("OLYMPUS_HF_ENDPOINT", "HF_ENDPOINT"))
+    hf_hub_offline: bool = Field(
+        default=False, validation_alias=_env("OLYMPUS_HF_HUB_OFFLINE", "HF_HUB_OFFLINE")
+    )
+    llamacpp_model_path: str = ""  # a .gguf file; empty: the catalog's choice or SmolLM2
+    llamacpp_port: int = Field(default=8088, ge=1, le=65535)
+    connect_timeout_s: float = Field(default=3.0, gt=0)
+    first_token_timeout_s: float = Field(default=30.0, gt=0)
+    stall_timeout_s: float = Field(default=15.0, gt=0)
+    max_answer_tokens: int = Field(default=320, ge=16, le=8192)
+    temperature: float = Field(default=0.2, ge=0, le=2)
+    context_tokens: int | None = Field(default=None, ge=512, le=262_144)
+    threads: int | None = Field(default=None, ge=1, le=512)
+
+    # --- models ----------------------------------------------------------------------------
+    model: str = ""  # catalog entry id; empty: chosen from the hardware profile
+    catalog_path: Path = Path(__file__).resolve().parent.parent / "models" / "catalog.toml"
+
+    # --- processes (supervisor) --------------------------------------------------------------
+    engine: Literal["auto", "ollama", "llamacpp", "none"] = "auto"
+    ollama_bin: str = "ollama"
+    port: int | None = Field(default=None, ge=1, le=65535)
+    address: str = ""
+    engine_ready_timeout_s: float = Field(default=60.0, gt=0)
+    grace_period_s: float = Field(default=10.0, gt=0)
+    restart_max: int = Field(default=5, ge=0)
+    restart_window_s: float = Field(default=300.0, gt=0)
+
+    # --- detected from the platform (not OLYMPUS_ prefixed) ----------------------------------
+    space_id: str = Field(default="", validation_alias=_env("SPACE_ID"))
+    space_host: str = Field(default="", validation_alias=_env("SPACE_HOST"))
+    space_accelerator: str = Field(default="", validation_alias=_env("ACCELERATOR"))
+    space_cpu_cores: str = Field(default="", validation_alias=_env("CPU_CORES"))
+    space_memory: str = Field(default="", validation_alias=_env("MEMORY"))
+    cuda_visible_devices: str | None = Field(
+        default=None, validation_alias=_env("CUDA_VISIBLE_DEVICES")
+    )
+
+    @field_validator("backends")
+    @classmethod
+    def _known_backends(cls, v: str) -> str:
+        names = [n.strip() for n in v.split(",") if n.strip()]
+        unknown = [n for n in names if n not in BACKEND_NAMES]
+        if unknown:
+            raise ValueError(f"unknown backend(s) {unknown}; valid: {', '.join(BACKEND_NAMES)}")
+        return ",".join(names)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> "Settings":
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ValueError("OLYMPUS_CHUNK_OVERLAP_TOKENS must be smaller than OLYMPUS_CHUNK_TOKENS")
+        return self
+
+    # --- derived paths -----------------------------------------------------------------------
+    @property
+    def backend_chain(self) -> list[str]:
+        """The explicit backend chain, or [] to let the profile choose."""
+        return [n for n in self.backends.split(",") if n]
+
+    @property
+    def resolved_milvus_uri(self) -> str:
+        return self.milvus_uri or str(self.data_dir / "milvus.db")
+
+    @property
+    def status_path(self) -> Path:
+        return self.data_dir / "status.json"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def log_format_resolved(self) -> Literal["json", "console"]:
+        if self.log_format != "auto":
+            return self.log_format
+        return "json" if in_container() or self.space_id else "console"
+
+
+def in_container() -> bool:
+    """True inside Docker/Podman (marker files)."""
+    return Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings once. Raises SettingsError naming each bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "settings"
+            var = loc if loc.isupper() else f"OLYMPUS_{loc.upper()}"
+            problems.append(f"{var}: {err['msg']}")
+        raise SettingsError("Invalid settings: " + "; ".join(problems)) from exc
+
+
+def child_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A copy of the process environment for child processes, plus ``extra``."""
+    env = dict(os.environ)
+    env.update(extra or {})
+    return env

@@ -1,0 +1,63 @@
+"""The status file: how the supervisor tells the UI and ``doctor`` what is going on.
+
+A JSON object in ``<data_dir>/status.json``, written atomically (temp file + rename), with
+sections such as ``"provisioning"`` (phase, bytes, percent, eta_s, error), ``"engine"``
+(state, url, restarts), ``"streamlit"`` and ``"backends"``. Readers tolerate a missing file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+_lock = threading.Lock()
+
+
+class StatusFile:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def read(self) -> dict[str, Any]:
+        """The whole status, or {} when there is none yet (or it is unreadable)."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.read().get(name)
+        return value if isinstance(value, dict) else {}
+
+    def update(self, section: str, **fields: Any) -> dict[str, Any]:
+        """Merge ``fields`` into ``section`` (stamping ``updated_at``) and write atomically."""
+        with _lock:
+            data = self.read()
+            current = data.get(section) if isinstance(data.get(section), dict) else {}
+            current = {**current, **fields, "updated_at": time.time()}
+            data[section] = current
+            self._write(data)
+            return current
+
+    def replace(self, section: str, **fields: Any) -> None:
+        """Set ``section`` to exactly ``fields`` (plus ``updated_at``)."""
+        with _lock:
+            data = self.read()
+            data[section] = {**fields, "updated_at": time.time()}
+            self._write(data)
+
+    def _write(self, data: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".status.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=1, sort_keys=True)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

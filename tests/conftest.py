@@ -1,0 +1,67 @@
+"""Shared fixtures. Every test gets its own data dir; no test touches the network."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+# No test may reach the Hugging Face Hub: models load from packages or local files.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REAL_PDFS = {
+    "systemtap_beginners": Path("/usr/share/doc/systemtap-doc/SystemTap_Beginners_Guide.pdf"),
+    "systemtap_tutorial": Path("/usr/share/doc/systemtap-doc/tutorial.pdf"),
+    "nut_faq": Path("/usr/share/doc/nut-doc/pdf/FAQ.pdf"),
+    "nut_user_manual": Path("/usr/share/doc/nut-doc/pdf/user-manual.pdf"),
+    "bashref": Path("/usr/share/doc/bash-doc/bashref.pdf"),
+    "glpk": Path("/usr/share/doc/glpk-doc/glpk.pdf"),
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Drop OLYMPUS_* and engine variables from the caller's shell, and run from tmp."""
+    for key in list(os.environ):
+        if key.startswith("OLYMPUS_") or key in {"SPACE_ID", "SPACE_HOST", "HF_TOKEN"}:
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.chdir(tmp_path)  # a stray .env in the repo must not leak into tests
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def settings(data_dir: Path):
+    from src.settings import load_settings
+
+    return load_settings(data_dir=data_dir)
+
+
+def real_pdf(name: str) -> Path:
+    """Path of a real manual shipped by a Debian package; skips when it is not installed."""
+    path = REAL_PDFS[name]
+    if not path.exists():
+        pytest.skip(f"{path} missing: run `bash scripts/install.sh --test`")
+    return path
+
+
+@pytest.fixture
+def copy_pdf(tmp_path: Path):
+    """Copy a real manual into tmp (tests may damage their copy)."""
+
+    def _copy(name: str) -> Path:
+        dst = tmp_path / "pdfs" / real_pdf(name).name
+        dst.parent.mkdir(exist_ok=True)
+        shutil.copy(real_pdf(name), dst)
+        return dst
+
+    return _copy

@@ -1,0 +1,1 @@
+"""Local servers that follow third-party APIs exactly as documented (Ollama, the HF Hub)."""

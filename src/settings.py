@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     # --- models ----------------------------------------------------------------------------
     model: str = ""  # catalog entry id; empty: chosen from the hardware profile
     catalog_path: Path = Path(__file__).resolve().parent.parent / "models" / "catalog.toml"
+    model_dirs: str = ""  # colon-separated read-only dirs searched for GGUF files (baked images)
 
     # --- processes (supervisor) --------------------------------------------------------------
     engine: Literal["auto", "ollama", "llamacpp", "none"] = "auto"

@@ -1,0 +1,439 @@
+"""Environment profile: what machine Olympus woke up on, and what it chose because of that.
+
+``detect(settings)`` runs once at start. It reads the platform (HF Space variables, container
+markers, ``nvidia-smi``, cgroup v1/v2 CPU and memory limits, free disk, the ollama binary)
+and derives the engine, model, context size, threads, timeouts, port, address, retrieval
+top-k and backend chain. Every derived value yields to its ``OLYMPUS_*`` setting, and every
+choice carries a reason that ``python -m src doctor`` prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import structlog
+
+from src.catalog import HardwareFacts, load_catalog
+from src.settings import Settings
+
+logger = structlog.get_logger(__name__)
+
+_UNLIMITED = 1 << 60  # cgroup v1 reports "no limit" as a huge number (9223372036854771712)
+_GIB = 1024**3
+NVIDIA_SMI_ARGS = ("--query-gpu=name,memory.total", "--format=csv,noheader,nounits")
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """Detected facts and derived choices. ``reasons`` explain each choice."""
+
+    # detected
+    on_space: bool
+    space_id: str
+    in_container: bool
+    gpu_name: str
+    gpu_memory_mb: int
+    gpu_count: int
+    cpu_cores: float  # effective: min(affinity, cgroup quota, Space CPU_CORES)
+    memory_bytes: int  # effective: min(MemTotal, cgroup limit, Space MEMORY)
+    disk_free_bytes: int
+    ollama_path: str
+    # derived (each overridable by an OLYMPUS_* setting)
+    engine: str  # "ollama" | "llamacpp" | "none"
+    model: str  # catalog entry id
+    tier: str
+    quant: str
+    ollama_model: str
+    context_tokens: int
+    threads: int
+    connect_timeout_s: float
+    first_token_timeout_s: float
+    stall_timeout_s: float
+    port: int
+    address: str
+    top_k: int
+    backend_chain: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+    @property
+    def memory_gb(self) -> float:
+        return self.memory_bytes / _GIB
+
+    @property
+    def has_gpu(self) -> bool:
+        return self.gpu_count > 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists)."""
+        out = dataclasses.asdict(self)
+        out["backend_chain"] = list(self.backend_chain)
+        out["reasons"] = list(self.reasons)
+        out["memory_gb"] = round(self.memory_gb, 2)
+        return out
+
+
+# --- detection -----------------------------------------------------------------------------
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _cgroup_paths(proc_root: Path) -> dict[str, str]:
+    """controller -> cgroup path of this process, from /proc/self/cgroup ("" = v2)."""
+    out: dict[str, str] = {}
+    for line in (_read(proc_root / "proc/self/cgroup") or "").splitlines():
+        parts = line.split(":", 2)
+        if len(parts) == 3:
+            for ctrl in parts[1].split(",") if parts[1] else [""]:
+                out[ctrl] = parts[2]
+    return out
+
+
+def _candidates(proc_root: Path, mount: str, rel: str, name: str) -> list[Path]:
+    base = proc_root / "sys/fs/cgroup" / mount if mount else proc_root / "sys/fs/cgroup"
+    paths = [base / name]
+    if rel and rel != "/":
+        paths.insert(0, base / rel.lstrip("/") / name)
+    return paths
+
+
+def cgroup_cpu_limit(proc_root: Path) -> tuple[float | None, str]:
+    """CPU quota in cores from cgroup v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``."""
+    groups = _cgroup_paths(proc_root)
+    for path in _candidates(proc_root, "", groups.get("", ""), "cpu.max"):
+        text = _read(path)
+        if text:
+            quota, _, period = text.partition(" ")
+            if quota == "max":
+                return None, f"cgroup v2 {path.name}: no CPU limit"
+            return int(quota) / int(period or 100000), f"cgroup v2 cpu.max {text}"
+    for mount in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
+        for path in _candidates(proc_root, mount, groups.get("cpu", ""), "cpu.cfs_quota_us"):
+            quota = _read(path)
+            if quota is None:
+                continue
+            period = _read(path.with_name("cpu.cfs_period_us")) or "100000"
+            if int(quota) <= 0:
+                return None, "cgroup v1: no CPU quota"
+            return int(quota) / int(period), f"cgroup v1 cpu.cfs_quota_us {quota}/{period}"
+    return None, "no cgroup CPU limit found"
+
+
+def cgroup_memory_limit(proc_root: Path) -> tuple[int | None, str]:
+    """Memory limit in bytes from cgroup v2 ``memory.max`` or v1 ``memory.limit_in_bytes``."""
+    groups = _cgroup_paths(proc_root)
+    for path in _candidates(proc_root, "", groups.get("", ""), "memory.max"):
+        text = _read(path)
+        if text:
+            if text == "max":
+                return None, "cgroup v2 memory.max: no limit"
+            return int(text), f"cgroup v2 memory.max {text}"
+    for path in _candidates(proc_root, "memory", groups.get("memory", ""), "memory.limit_in_bytes"):
+        text = _read(path)
+        if text:
+            value = int(text)
+            if value >= _UNLIMITED:
+                return None, "cgroup v1 memory.limit_in_bytes: no limit"
+            return value, f"cgroup v1 memory.limit_in_bytes {value}"
+    return None, "no cgroup memory limit found"
+
+
+def _affinity_cpus(proc_root: Path) -> int:
+    if proc_root == Path("/") and hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    for line in (_read(proc_root / "proc/self/status") or "").splitlines():
+        if line.startswith("Cpus_allowed_list:"):
+            count = 0
+            for part in line.split(":", 1)[1].strip().split(","):
+                lo, _, hi = part.partition("-")
+                count += int(hi or lo) - int(lo) + 1
+            return count
+    return os.cpu_count() or 1
+
+
+def _meminfo_total(proc_root: Path) -> int:
+    for line in (_read(proc_root / "proc/meminfo") or "").splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def parse_memory(text: str) -> int | None:
+    """Space ``MEMORY`` values like ``16Gi``, ``16G``, ``16GB`` or bytes.
+
+    >>> parse_memory("16Gi") == 16 * 1024**3
+    True
+    >>> parse_memory("512Mi") == 512 * 1024**2
+    True
+    """
+    text = text.strip()
+    if not text:
+        return None
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+    num = text.rstrip("iIbB")
+    unit = num[-1:].lower()
+    try:
+        if unit in units:
+            return int(float(num[:-1]) * units[unit])
+        return int(float(num))
+    except ValueError:
+        return None
+
+
+def detect_gpus(
+    visible: str | None, *, run: Callable[..., Any], which: Callable[[str], str | None]
+) -> tuple[list[tuple[str, int]], str]:
+    """[(name, memory MiB)] of the GPUs this process may use, and why."""
+    if visible is not None and visible.strip() in ("", "-1"):
+        return [], f"CUDA_VISIBLE_DEVICES={visible!r} hides all GPUs"
+    exe = which("nvidia-smi")
+    if not exe:
+        return [], "no nvidia-smi: no NVIDIA GPU"
+    try:
+        proc = run([exe, *NVIDIA_SMI_ARGS], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return [], f"nvidia-smi failed: {exc}"
+    if proc.returncode != 0:
+        return [], f"nvidia-smi exited {proc.returncode}: {(proc.stderr or '').strip()[:200]}"
+    gpus: list[tuple[str, int]] = []
+    for line in (proc.stdout or "").splitlines():
+        name, _, mem = line.rpartition(",")
+        if name.strip() and mem.strip().isdigit():
+            gpus.append((name.strip(), int(mem.strip())))
+    if visible:
+        wanted = [v.strip() for v in visible.split(",") if v.strip()]
+        if all(w.isdigit() for w in wanted):
+            gpus = [g for i, g in enumerate(gpus) if str(i) in wanted]
+        else:
+            gpus = gpus[: len(wanted)]
+        return gpus, f"nvidia-smi, limited by CUDA_VISIBLE_DEVICES={visible}"
+    return gpus, "nvidia-smi"
+
+
+def _in_container(proc_root: Path, on_space: bool) -> tuple[bool, str]:
+    for marker in (".dockerenv", "run/.containerenv"):
+        if (proc_root / marker).exists():
+            return True, f"/{marker} exists"
+    cg = _read(proc_root / "proc/1/cgroup") or ""
+    if any(word in cg for word in ("docker", "kubepods", "containerd", "libpod")):
+        return True, "/proc/1/cgroup names a container runtime"
+    if on_space:
+        return True, "HF Spaces run in containers"
+    return False, "no container markers"
+
+
+# --- derivation ----------------------------------------------------------------------------
+def _first_token_timeout(cpus: float, has_gpu: bool) -> tuple[float, str]:
+    if has_gpu:
+        return 20.0, "GPU: prompts are read fast"
+    if cpus >= 8:
+        return 30.0, f"{cpus:g} CPUs"
+    if cpus >= 4:
+        return 45.0, f"{cpus:g} CPUs: prompt reading takes longer"
+    return 90.0, f"only {cpus:g} CPUs: reading a long prompt can take a minute"
+
+
+def _top_k(context_tokens: int) -> int:
+    return 4 if context_tokens <= 4096 else 6 if context_tokens <= 8192 else 8
+
+
+def _chain(engine: str) -> tuple[str, ...]:
+    first = {"ollama": ("ollama",), "llamacpp": ("llamacpp",)}.get(engine, ())
+    return (*first, "hf_inference", "extractive")
+
+
+def detect(
+    settings: Settings,
+    *,
+    proc_root: Path = Path("/"),
+    run: Callable[..., Any] = subprocess.run,
+    disk_usage: Callable[[Any], Any] = shutil.disk_usage,
+    which: Callable[[str], str | None] = shutil.which,
+) -> Profile:
+    """Detect the environment once and derive every choice, with reasons."""
+    proc_root = Path(proc_root)
+    explicit = settings.model_fields_set
+    why: list[str] = []
+
+    on_space = bool(settings.space_id)
+    if on_space:
+        why.append(f"HF Space {settings.space_id} (SPACE_ID set)")
+    container, container_why = _in_container(proc_root, on_space)
+    why.append(f"{'container' if container else 'bare machine'}: {container_why}")
+
+    # CPU: affinity, cgroup quota, Space CPU_CORES - the smallest wins
+    affinity = _affinity_cpus(proc_root)
+    quota, quota_why = cgroup_cpu_limit(proc_root)
+    cpus = float(affinity)
+    cpu_why = [f"{affinity} CPUs in affinity mask"]
+    if quota is not None and quota < cpus:
+        cpus = quota
+        cpu_why.append(f"limited by {quota_why}")
+    else:
+        cpu_why.append(quota_why)
+    space_cpus = _float(settings.space_cpu_cores)
+    if space_cpus and space_cpus < cpus:
+        cpus = space_cpus
+        cpu_why.append(f"CPU_CORES={settings.space_cpu_cores}")
+    why.append(f"CPU: {cpus:g} usable ({'; '.join(cpu_why)})")
+
+    # memory: MemTotal, cgroup limit, Space MEMORY
+    memory = _meminfo_total(proc_root)
+    mem_why = [f"MemTotal {memory / _GIB:.1f} GiB"]
+    limit, limit_why = cgroup_memory_limit(proc_root)
+    if limit is not None and (not memory or limit < memory):
+        memory = limit
+        mem_why.append(f"limited by {limit_why}")
+    else:
+        mem_why.append(limit_why)
+    space_mem = parse_memory(settings.space_memory)
+    if space_mem and (not memory or space_mem < memory):
+        memory = space_mem
+        mem_why.append(f"MEMORY={settings.space_memory}")
+    why.append(f"memory: {memory / _GIB:.1f} GiB usable ({'; '.join(mem_why)})")
+
+    gpus, gpu_why = detect_gpus(settings.cuda_visible_devices, run=run, which=which)
+    gpu_name = gpus[0][0] if gpus else ""
+    gpu_mb = gpus[0][1] if gpus else 0
+    if settings.space_accelerator and not gpus:
+        gpu_why += f" (ACCELERATOR={settings.space_accelerator} but no GPU visible)"
+    why.append(f"GPU: {gpu_name or 'none'}{f' {gpu_mb} MiB' if gpus else ''} ({gpu_why})")
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    disk_free = int(disk_usage(settings.data_dir).free)
+    why.append(f"disk: {disk_free / _GIB:.1f} GiB free in {settings.data_dir}")
+
+    ollama_path = which(settings.ollama_bin) or ""
+
+    # engine
+    if settings.engine != "auto":
+        engine = settings.engine
+        why.append(f"engine {engine}: OLYMPUS_ENGINE")
+    elif ollama_path:
+        engine = "ollama"
+        why.append(f"engine ollama: binary found at {ollama_path}")
+    else:
+        engine = "llamacpp"
+        why.append(f"engine llamacpp (in-process llama.cpp): no {settings.ollama_bin!r} binary")
+
+    # model
+    catalog = load_catalog(settings.catalog_path)
+    if settings.model:
+        entry = catalog.get(settings.model)
+        tier = entry.tier
+        why.append(f"model {entry.id}: OLYMPUS_MODEL")
+    else:
+        facts = HardwareFacts(
+            cpus=cpus, ram_gb=memory / _GIB, vram_gb=gpu_mb / 1024, has_hf_token=bool(settings.hf_token)
+        )
+        choice = catalog.choose(facts)
+        entry, tier = choice.entry, choice.tier
+        why.extend(f"model: {r}" for r in choice.reasons)
+    ollama_model = settings.ollama_model or entry.ollama_name
+    if settings.ollama_model:
+        why.append(f"ollama model {ollama_model}: OLYMPUS_OLLAMA_MODEL")
+
+    if settings.context_tokens:
+        context = settings.context_tokens
+        why.append(f"context {context}: OLYMPUS_CONTEXT_TOKENS")
+    else:
+        context = entry.context_tokens
+        why.append(f"context {context}: catalog default for {entry.id}")
+
+    if settings.threads:
+        threads = settings.threads
+        why.append(f"threads {threads}: OLYMPUS_THREADS")
+    else:
+        threads = max(1, math.floor(cpus))
+        why.append(f"threads {threads}: one per usable CPU")
+
+    if "first_token_timeout_s" in explicit:
+        first_token = settings.first_token_timeout_s
+        why.append(f"first-token deadline {first_token:g}s: OLYMPUS_FIRST_TOKEN_TIMEOUT_S")
+    else:
+        first_token, ft_why = _first_token_timeout(cpus, bool(gpus))
+        why.append(f"first-token deadline {first_token:g}s: {ft_why}")
+    if "stall_timeout_s" in explicit or gpus or cpus >= 4:
+        stall = settings.stall_timeout_s
+    else:
+        stall = max(settings.stall_timeout_s, 30.0)
+        why.append(f"stall deadline {stall:g}s: slow CPU, tokens come slowly under load")
+
+    if settings.port:
+        port = settings.port
+        why.append(f"port {port}: OLYMPUS_PORT")
+    else:
+        port = 7860 if on_space else 8501
+        why.append(f"port {port}: {'HF Spaces expect 7860' if on_space else 'Streamlit default'}")
+    if settings.address:
+        address = settings.address
+        why.append(f"address {address}: OLYMPUS_ADDRESS")
+    else:
+        address = "0.0.0.0" if container else "127.0.0.1"
+        why.append(
+            f"address {address}: "
+            + ("reachable through the container's port mapping" if container else "private to this machine")
+        )
+
+    if settings.top_k:
+        top_k = settings.top_k
+        why.append(f"top-k {top_k}: OLYMPUS_TOP_K")
+    else:
+        top_k = _top_k(context)
+        why.append(f"top-k {top_k}: fits a {context}-token context")
+
+    if settings.backend_chain:
+        chain = tuple(settings.backend_chain)
+        why.append(f"backends {' -> '.join(chain)}: OLYMPUS_BACKENDS")
+    else:
+        chain = _chain(engine)
+        why.append(f"backends {' -> '.join(chain)}: engine {engine}")
+
+    profile = Profile(
+        on_space=on_space,
+        space_id=settings.space_id,
+        in_container=container,
+        gpu_name=gpu_name,
+        gpu_memory_mb=gpu_mb,
+        gpu_count=len(gpus),
+        cpu_cores=cpus,
+        memory_bytes=memory,
+        disk_free_bytes=disk_free,
+        ollama_path=ollama_path,
+        engine=engine,
+        model=entry.id,
+        tier=tier,
+        quant=entry.quant,
+        ollama_model=ollama_model,
+        context_tokens=context,
+        threads=threads,
+        connect_timeout_s=settings.connect_timeout_s,
+        first_token_timeout_s=first_token,
+        stall_timeout_s=stall,
+        port=port,
+        address=address,
+        top_k=top_k,
+        backend_chain=chain,
+        reasons=tuple(why),
+    )
+    logger.info(
+        "profile detected", engine=engine, model=entry.id, cpus=cpus,
+        memory_gb=round(memory / _GIB, 1), gpu=gpu_name or None, port=port,
+    )
+    return profile
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text) if text.strip() else None
+    except ValueError:
+        return None

@@ -1,0 +1,130 @@
+"""Command lines and environments of the supervised children: engine, Streamlit.
+
+Pure functions from settings + profile to a ``ChildSpec``; nothing is started here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from src.settings import Settings
+from src.supervisor.process import ChildSpec
+
+CODE_DIR = Path(__file__).resolve().parents[2]
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0", ""}
+
+
+def child_env(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
+    """Environment for every child: ``base`` with caches moved into the data dir when HOME
+    (or an explicitly set cache dir) is not writable, as on HF Spaces (uid 1000)."""
+    env = dict(base)
+    data = settings.data_dir.resolve()
+    if not _writable(env.get("HOME", "")):
+        env["HOME"] = str(data / "home")
+        Path(env["HOME"]).mkdir(parents=True, exist_ok=True)
+    for var, sub in (("XDG_CACHE_HOME", ".cache"), ("HF_HOME", ".cache/huggingface")):
+        if var in env and not _writable(env[var]):
+            env[var] = str(data / sub)
+    env["PYTHONUNBUFFERED"] = "1"  # forward log lines as they happen
+    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")  # the code dir may be read-only
+    return env
+
+
+def _writable(path: str) -> bool:
+    """True when ``path`` (or, if missing, its nearest existing parent) is writable."""
+    if not path:
+        return False
+    p = Path(path)
+    while not p.exists():
+        if p.parent == p:
+            return False
+        p = p.parent
+    return os.access(p, os.W_OK)
+
+
+# --- engine ----------------------------------------------------------------------------------
+def ollama_address(settings: Settings) -> tuple[str, int, bool]:
+    """(host, port, local) of OLYMPUS_OLLAMA_HOST; ``local`` means we run ``ollama serve``.
+
+    >>> from src.settings import Settings
+    >>> ollama_address(Settings(ollama_host="http://127.0.0.1:11434"))
+    ('127.0.0.1', 11434, True)
+    >>> ollama_address(Settings(ollama_host="gpu-box:8000"))
+    ('gpu-box', 8000, False)
+    """
+    raw = settings.ollama_host if "://" in settings.ollama_host else f"http://{settings.ollama_host}"
+    parts = urlsplit(raw)
+    host = parts.hostname or "127.0.0.1"
+    return host, parts.port or 11434, host in LOOPBACK
+
+
+def ollama_spec(settings: Settings, profile: Any, env: Mapping[str, str]) -> ChildSpec:
+    """``ollama serve`` on 127.0.0.1, models under the data dir, context from the profile."""
+    _, port, _ = ollama_address(settings)
+    url = f"http://127.0.0.1:{port}"
+    child = dict(env)
+    child.update(
+        OLLAMA_HOST=f"127.0.0.1:{port}",
+        OLLAMA_MODELS=str(settings.data_dir.resolve() / "ollama"),
+        OLLAMA_KEEP_ALIVE=settings.keep_alive,
+        OLLAMA_CONTEXT_LENGTH=str(profile.context_tokens),
+    )
+    return ChildSpec(
+        name="engine", argv=[settings.ollama_bin, "serve"], env=child, cwd=settings.data_dir,
+        ready_url=f"{url}/api/version", url=url, info={"engine": "ollama"},
+    )
+
+
+def llamacpp_spec(
+    settings: Settings, profile: Any, env: Mapping[str, str], model_path: Path
+) -> ChildSpec:
+    """``python -m src engine serve``: llama.cpp's OpenAI-compatible server in that child."""
+    port = settings.llamacpp_port
+    url = f"http://127.0.0.1:{port}"
+    argv = [
+        sys.executable, "-m", "src", "engine", "serve", "--model", str(model_path),
+        "--port", str(port), "--ctx", str(profile.context_tokens),
+        "--threads", str(profile.threads),
+    ]
+    return ChildSpec(
+        name="engine", argv=argv, env=dict(env), cwd=CODE_DIR, ready_url=f"{url}/health",
+        url=url, info={"engine": "llamacpp", "model": str(model_path)},
+    )
+
+
+# --- streamlit -------------------------------------------------------------------------------
+def app_path(settings: Settings) -> Path:
+    """The Streamlit script: OLYMPUS_STREAMLIT_APP, else streamlit_app.py in the code dir."""
+    return Path(settings.streamlit_app) if settings.streamlit_app else CODE_DIR / "streamlit_app.py"
+
+
+def streamlit_spec(settings: Settings, profile: Any, env: Mapping[str, str]) -> ChildSpec:
+    """``streamlit run`` headless, XSRF on, upload limit from settings, no file watcher."""
+    address, port = profile.address, int(profile.port)
+    probe_host = "127.0.0.1" if address in LOOPBACK else address
+    probe_host = f"[{probe_host}]" if ":" in probe_host else probe_host
+    shown = "localhost" if address in LOOPBACK else probe_host
+    url = f"https://{settings.space_host}" if settings.space_host else f"http://{shown}:{port}"
+    argv = [
+        sys.executable, "-m", "streamlit", "run", str(app_path(settings)),
+        "--server.address", address or "127.0.0.1",
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--server.enableXsrfProtection", "true",
+        "--server.maxUploadSize", str(settings.max_upload_mb),
+        "--server.fileWatcherType", "none",
+        "--server.runOnSave", "false",
+        "--browser.gatherUsageStats", "false",
+        # Naming the address users reach stops Streamlit from asking a web service for this
+        # machine's external IP at start (a network call, and a delay when offline).
+        "--browser.serverAddress", settings.space_host or shown,
+    ]
+    return ChildSpec(
+        name="streamlit", argv=argv, env=dict(env), cwd=CODE_DIR,
+        ready_url=f"http://{probe_host}:{port}/_stcore/health", url=url,
+    )

@@ -1,0 +1,70 @@
+"""Readiness: is a child answering HTTP yet? Checked against a deadline, logged while waiting."""
+
+from __future__ import annotations
+
+import http.client
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Literal
+
+import structlog
+
+logger = structlog.get_logger(__name__)
+
+Probe = Callable[[str], bool]
+Outcome = Literal["ready", "waiting", "timeout"]
+
+
+def http_ok(url: str, timeout_s: float = 0.5) -> bool:
+    """True when GET ``url`` answers 2xx; False while nothing (or an error page) answers.
+
+    Connection refused and timeouts are the normal "not yet" of a starting server.
+    """
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - local URL
+            return 200 <= resp.status < 300
+    except urllib.error.HTTPError:
+        return False  # e.g. llama.cpp answers 503 while it loads the model
+    except (urllib.error.URLError, http.client.HTTPException, OSError):
+        return False
+
+
+class ReadinessCheck:
+    """One wait for one child: ``poll(now)`` says ready, still waiting, or out of time.
+
+    While waiting it logs every ``log_every_s`` so a slow start is never silent.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        started: float,
+        timeout_s: float,
+        probe: Probe = http_ok,
+        log_every_s: float = 5.0,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.started = started
+        self.timeout_s = timeout_s
+        self.probe = probe
+        self.log_every_s = log_every_s
+        self._next_log = started + log_every_s
+
+    def poll(self, now: float) -> Outcome:
+        if not self.url or self.probe(self.url):
+            logger.info("ready", child=self.name, url=self.url,
+                        waited_s=round(now - self.started, 2))
+            return "ready"
+        if now - self.started >= self.timeout_s:
+            logger.error("not ready in time", child=self.name, url=self.url,
+                         deadline_s=self.timeout_s)
+            return "timeout"
+        if now >= self._next_log:
+            logger.info("waiting for readiness", child=self.name, url=self.url,
+                        waited_s=round(now - self.started, 1), deadline_s=self.timeout_s)
+            self._next_log = now + self.log_every_s
+        return "waiting"

@@ -1,0 +1,310 @@
+"""The supervisor: boots the appliance in a fixed order and keeps it up.
+
+validate settings (done by the caller) -> lock the data dir -> detect the profile -> start
+the engine (``ollama serve``, or llama.cpp via ``python -m src engine serve``, or none) ->
+wait until it answers, within ``engine_ready_timeout_s`` -> start Streamlit at once ->
+provision the model in a background thread, publishing progress -> watch: restart crashed
+children with backoff -> on SIGTERM/SIGINT stop Streamlit, then the engine, each with a
+grace period, then SIGKILL; exit 143/130.
+
+Where the engine is llama.cpp and no model file is configured, the model path comes from
+provisioning: Streamlit starts first, the status says the engine waits for the model, and
+the engine starts as soon as the file is known.
+
+Clock, sleep, HTTP probe and process factory are constructor arguments, so the watch loop
+and backoff are tested without sleeping. Children are only started from the thread that
+calls ``run()`` (PR_SET_PDEATHSIG is tied to the forking thread).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from shared_utils.errors import OlympusError
+from src.settings import Settings, child_environ
+from src.status import StatusFile
+from src.supervisor import children
+from src.supervisor.backoff import RestartPolicy
+from src.supervisor.lock import DataDirLock
+from src.supervisor.process import (
+    Child,
+    ChildSpec,
+    ProcessFactory,
+    kill_strays,
+    reap_strays,
+    set_child_subreaper,
+)
+from src.supervisor.publisher import StatusPublisher
+from src.supervisor.readiness import Probe, http_ok
+from src.supervisor.slot import Slot
+
+logger = structlog.get_logger(__name__)
+
+EXIT_CODES = {signal.SIGTERM: 143, signal.SIGINT: 130}
+STOP_ORDER = ("streamlit", "engine", "arangod")
+
+
+class Supervisor:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        detect: Callable[[Settings], Any] | None = None,
+        provision: Callable[..., Any] | None = None,
+        arangod: Callable[[Settings], ChildSpec | None] | None = None,
+        spawn: ProcessFactory = Child.start,
+        probe: Probe = http_ok,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        environ: Mapping[str, str] | None = None,
+        tick_s: float = 0.1,
+        subreaper: bool = False,
+    ) -> None:
+        self.settings = settings
+        self._detect = detect or _default_detect
+        self._provision = provision or _default_provision
+        self._arangod = arangod or _default_arangod
+        self.spawn = spawn
+        self.probe = probe
+        self.clock = clock
+        self.wall = wall
+        self.sleep = sleep
+        self.environ = dict(environ) if environ is not None else child_environ()
+        self.tick_s = tick_s
+        self.subreaper = subreaper  # adopt orphaned grandchildren, kill leftovers on exit
+        self.status = StatusPublisher(StatusFile(settings.status_path), clock=clock)
+        self.slots: dict[str, Slot] = {}
+        self.profile: Any = None
+        self._env: dict[str, str] = {}
+        self._signal: int | None = None
+        self._fatal = ""
+        self._models: queue.SimpleQueue[Path] = queue.SimpleQueue()
+        self._provisioner: threading.Thread | None = None
+        self._t0 = 0.0
+
+    # --- entry -----------------------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        for sig in EXIT_CODES:
+            signal.signal(sig, lambda signum, _frame: self.request_stop(signum))
+
+    def request_stop(self, signum: int) -> None:
+        """Ask the main loop to shut down (safe to call from a signal handler)."""
+        if self._signal is None:
+            self._signal = signum
+
+    def run(self) -> int:
+        """Boot, watch until a signal or a fatal failure, shut down. Returns the exit code."""
+        lock = DataDirLock(self.settings.data_dir).acquire()
+        subreaper = self.subreaper and set_child_subreaper()
+        try:
+            return self._run()
+        finally:
+            if subreaper:
+                kill_strays(set())
+            lock.release()
+
+    # --- the fixed order -------------------------------------------------------------------------
+    def _run(self) -> int:
+        s = self.settings
+        self._t0 = self.clock()
+        self.status.reset(os.getpid(), self.wall())
+        logger.info("supervisor starting", pid=os.getpid(), data_dir=str(s.data_dir))
+        try:
+            self.profile = self._detect(s)
+            self.status.profile(self.profile)
+            self._env = children.child_env(s, self.environ)
+            self._start_arangod()
+            self._start_engine()
+            self._wait_while_starting()
+            if self._signal is None:
+                self._start("streamlit", children.streamlit_spec(s, self.profile, self._env),
+                            fatal=True)
+                self.status.section("supervisor")(state="running")
+                self._maybe_start_provisioning()
+                self._watch()
+        except OlympusError as exc:
+            logger.error("supervisor failed", error=exc.message, hint=exc.hint)
+            self._fatal = str(exc)
+        return self._shutdown()
+
+    def _start_arangod(self) -> None:
+        spec = self._arangod(self.settings)
+        if spec is not None:
+            self._start("arangod", spec)
+
+    def _start_engine(self) -> None:
+        s, p = self.settings, self.profile
+        publish = self.status.section("engine")
+        if p.engine == "ollama":
+            host, port, local = children.ollama_address(s)
+            if local:
+                self._start("engine", children.ollama_spec(s, p, self._env))
+            else:
+                url = f"http://{host}:{port}"
+                publish(engine="ollama", state="external", url=url)
+                logger.info("using an external Ollama", url=url)
+        elif p.engine == "llamacpp":
+            if s.llamacpp_model_path:
+                self._start_llamacpp(Path(s.llamacpp_model_path))
+            else:
+                publish(engine="llamacpp", state="waiting_for_model",
+                        url=f"http://127.0.0.1:{s.llamacpp_port}")
+                logger.info("engine waits for the model file from provisioning")
+        else:
+            publish(engine="none", state="disabled", url="")
+            logger.info("no engine: answers come from the next backend in the chain")
+
+    def _start_llamacpp(self, model_path: Path) -> None:
+        self._start("engine", children.llamacpp_spec(self.settings, self.profile, self._env,
+                                                     model_path))
+
+    def _start(self, name: str, spec: ChildSpec, *, fatal: bool = False) -> Slot:
+        s = self.settings
+        policy = RestartPolicy(base_s=s.restart_backoff_s, max_s=s.restart_backoff_max_s,
+                               max_failures=s.restart_max, window_s=s.restart_window_s)
+        slot = Slot(spec, spawn=self.spawn, policy=policy, probe=self.probe,
+                    ready_timeout_s=s.engine_ready_timeout_s, grace_s=s.grace_period_s,
+                    publish=self.status.section(name), fatal=fatal)
+        self.slots[name] = slot
+        slot.start(self.clock())
+        return slot
+
+    def _wait_while_starting(self) -> None:
+        """Block (ticking) until no child is still starting: ready, crashed or timed out."""
+        while self._signal is None and any(sl.state == "starting" for sl in self.slots.values()):
+            self._tick()
+            self.sleep(self.tick_s)
+
+    # --- watching --------------------------------------------------------------------------------
+    def _watch(self) -> None:
+        next_reap = self.clock()
+        while self._signal is None and not self._fatal:
+            self._tick()
+            if os.getpid() == 1 and self.clock() >= next_reap:  # PID 1 in a container
+                reap_strays({sl.process.pid for sl in self.slots.values() if sl.process})
+                next_reap = self.clock() + 5.0
+            self.sleep(self.tick_s)
+
+    def _tick(self) -> None:
+        now = self.clock()
+        while not self._models.empty():
+            self._on_model(self._models.get())
+        for name, slot in list(self.slots.items()):
+            before = slot.state
+            slot.tick(now)
+            if slot.state == "ready" and before != "ready":
+                self._on_ready(name, slot)
+            if slot.state == "down" and slot.fatal:
+                self._fatal = f"{name} keeps failing: {slot.last_error}"
+                logger.error("giving up", child=name, error=slot.last_error)
+
+    def _on_ready(self, name: str, slot: Slot) -> None:
+        slot.publish(ready_at_s=round(self.clock() - self._t0, 3))
+        if name == "engine":
+            self._maybe_start_provisioning()
+
+    def _on_model(self, model_path: Path) -> None:
+        engine = self.slots.get("engine")
+        if self.profile.engine == "llamacpp" and engine is None:
+            logger.info("model file known, starting the engine", model=str(model_path))
+            self._start_llamacpp(model_path)
+
+    # --- provisioning ----------------------------------------------------------------------------
+    def _maybe_start_provisioning(self) -> None:
+        """Provision once: at once for llama.cpp/external engines, after readiness for Ollama."""
+        if self._provisioner is not None or "streamlit" not in self.slots:
+            return
+        engine = self.slots.get("engine")
+        if self.profile.engine == "none":
+            self.status.section("provisioning")(phase="skipped", error="")
+            return
+        if self.profile.engine == "ollama" and engine is not None and engine.state != "ready":
+            return  # importing into Ollama needs it answering; retried when it is ready
+        self._provisioner = threading.Thread(target=self._provision_worker, name="provisioning",
+                                             daemon=True)
+        self._provisioner.start()
+
+    def _provision_worker(self) -> None:
+        publish = self.status.section("provisioning")
+        model = getattr(self.profile, "model", "")
+        started = self.clock()
+        try:
+            result = self._provision(self.settings, self.profile,
+                                     progress=self.status.progress(model),
+                                     status=self.status.status)
+        except OlympusError as exc:
+            logger.error("provisioning failed", error=exc.message, hint=exc.hint)
+            publish(phase="failed", error=str(exc), model=model)
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug must show in the status, not vanish
+            logger.exception("provisioning crashed")
+            publish(phase="failed", error=f"{type(exc).__name__}: {exc}", model=model)
+            return
+        path = model_path_of(result)
+        if path is not None:
+            self._models.put(path)
+        publish(phase="ready", error="", model=model, model_path=str(path or ""),
+                elapsed_s=round(self.clock() - started, 3),
+                ready_at_s=round(self.clock() - self._t0, 3))
+        logger.info("model provisioned", model=model, path=str(path or ""))
+
+    # --- shutdown --------------------------------------------------------------------------------
+    def _shutdown(self) -> int:
+        sig = self._signal
+        code = EXIT_CODES.get(signal.Signals(sig), 128 + sig) if sig else (1 if self._fatal else 0)
+        self.status.section("supervisor")(state="stopping")
+        logger.info("supervisor stopping", signal=signal.Signals(sig).name if sig else None,
+                    reason=self._fatal or None)
+        for name in STOP_ORDER:
+            if name in self.slots:
+                self.slots[name].stop()
+        self.status.section("supervisor")(
+            state="failed" if self._fatal and not sig else "stopped", exit_code=code,
+            error=self._fatal)
+        logger.info("supervisor stopped", exit_code=code)
+        return code
+
+
+def model_path_of(result: Any) -> Path | None:
+    """The GGUF path in a provisioning result (a path, or an object with ``path``)."""
+    if isinstance(result, (str, os.PathLike)):
+        return Path(result)
+    for attr in ("path", "model_path", "gguf_path"):
+        value = getattr(result, attr, None)
+        if value:
+            return Path(value)
+    return None
+
+
+# --- default collaborators (imported lazily: the supervisor stays light) -----------------------
+def _default_detect(settings: Settings) -> Any:
+    from src.profile import detect
+
+    return detect(settings)
+
+
+def _default_provision(settings: Settings, profile: Any, **kwargs: Any) -> Any:
+    from src.provisioning import ensure_model
+
+    return ensure_model(settings, profile, **kwargs)
+
+
+def _default_arangod(settings: Settings) -> ChildSpec | None:
+    """The ArangoDB child, when ``src/arangod.py`` exists and wants one."""
+    try:
+        from src.arangod import arangod_spec
+    except ModuleNotFoundError as exc:
+        if exc.name == "src.arangod":
+            return None
+        raise
+    return arangod_spec(settings)

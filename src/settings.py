@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     temperature: float = Field(default=0.2, ge=0, le=2)
     context_tokens: int | None = Field(default=None, ge=512, le=262_144)
     threads: int | None = Field(default=None, ge=1, le=512)
+    # prompt: keep only each source's sentences that bear on the question (CPU prompt speed)
+    compress_sources: bool = True
+    source_sentences: int = Field(default=3, ge=1, le=50)
+    prompt_margin_tokens: int = Field(default=64, ge=0, le=4096)
 
     # --- models ----------------------------------------------------------------------------
     model: str = ""  # catalog entry id; empty: chosen from the hardware profile
@@ -103,6 +107,9 @@ class Settings(BaseSettings):
     grace_period_s: float = Field(default=10.0, gt=0)
     restart_max: int = Field(default=5, ge=0)
     restart_window_s: float = Field(default=300.0, gt=0)
+    restart_backoff_s: float = Field(default=1.0, gt=0)  # first restart delay; doubles, capped
+    restart_backoff_max_s: float = Field(default=30.0, gt=0)
+    streamlit_app: str = ""  # the Streamlit script; empty: streamlit_app.py next to startup.py
 
     # --- detected from the platform (not OLYMPUS_ prefixed) ----------------------------------
     space_id: str = Field(default="", validation_alias=_env("SPACE_ID"))

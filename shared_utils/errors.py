@@ -66,6 +66,13 @@ class EmptyPdf(InvalidDocument):
     hint = "The PDF has no pages."
 
 
+class ParseTimeout(InvalidDocument):
+    hint = (
+        "The PDF took too long to parse (it may be pathological); raise "
+        "OLYMPUS_PARSE_TIMEOUT_S if it is a large, valid document."
+    )
+
+
 class FileTooLarge(InvalidDocument):
     hint = "Split the PDF or raise OLYMPUS_MAX_UPLOAD_MB."
 
@@ -80,6 +87,14 @@ class DocumentNotFound(OlympusError):
 
 class InvalidQuery(OlympusError):
     hint = "Type a question of a few words."
+
+
+class EmbeddingModelUnavailable(OlympusError):
+    hint = (
+        "Set OLYMPUS_EMBEDDING_MODEL to a local sentence-transformers model directory, to a "
+        "model name on the Hugging Face Hub (needs network once), or back to the bundled "
+        "offline default all-MiniLM-L6-v2."
+    )
 
 
 # --- stores --------------------------------------------------------------------------------

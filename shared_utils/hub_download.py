@@ -1,0 +1,383 @@
+"""Download GGUF files from the Hugging Face Hub: resumable, checked, with progress.
+
+Why not plain ``hf_hub_download``: in huggingface_hub 2.4 it streams into a process-unique
+temp file and deletes it on any failure, so an interrupted multi-GB download starts again
+from zero. Here the Hub's own ``get_hf_file_metadata`` (HEAD on ``/resolve/``, honouring
+``endpoint``/``HF_ENDPOINT`` and the token) gives size, sha256 (``X-Linked-Etag``) and the
+download location; the bytes go into ``<file>.incomplete`` next to the target, which
+survives interruption and is continued with a ``Range`` request next time.
+
+Order of checks: offline -> metadata of every part (401/403 gated, 404, no network) ->
+free disk for everything still missing (before the first byte) -> download each part
+(retrying dropped connections from where they stopped) -> sha256 -> rename into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import structlog
+
+from shared_utils.errors import (
+    ChecksumMismatch,
+    DiskFull,
+    DownloadError,
+    GatedRepo,
+    NetworkUnavailable,
+    RepoNotFound,
+)
+from shared_utils.types import Progress, ProgressCallback, no_progress
+
+logger = structlog.get_logger(__name__)
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadProgress(Progress):
+    """Progress of a download: bytes over all parts, speed and ETA."""
+
+    speed_bps: float = 0.0
+    eta_s: float | None = None
+    file: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFile:
+    repo: str
+    filename: str
+    url: str  # where the bytes are (after the Hub's redirect)
+    size: int
+    sha256: str | None  # the LFS etag; None for small git-stored files
+    commit: str
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadResult:
+    paths: tuple[Path, ...]
+    downloaded_bytes: int  # fetched in this call
+    reused_bytes: int  # already on disk (complete parts, resumed partials)
+    seconds: float
+
+    @property
+    def path(self) -> Path:
+        """The file to open (the first part of a split GGUF)."""
+        return self.paths[0]
+
+
+def local_dir(models_dir: Path, repo: str) -> Path:
+    return Path(models_dir) / repo.replace("/", "--")
+
+
+def local_path(models_dir: Path, repo: str, filename: str) -> Path:
+    return local_dir(models_dir, repo) / filename
+
+
+# --- metadata ------------------------------------------------------------------------------
+def fetch_metadata(
+    repo: str,
+    filename: str,
+    *,
+    endpoint: str | None = None,
+    token: str | None = None,
+    revision: str = "main",
+    timeout: float = 10.0,
+) -> RemoteFile:
+    """HEAD the file on the Hub. Raises GatedRepo, RepoNotFound, NetworkUnavailable."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    url = hf_hub_url(repo, filename, revision=revision, endpoint=endpoint or None)
+    try:
+        meta = get_hf_file_metadata(
+            url, token=token or False, timeout=timeout, endpoint=endpoint or None,
+            library_name="olympus",
+        )
+    except Exception as exc:  # mapped to typed errors in one place, re-raised otherwise
+        raise _map_error(exc, repo, filename, token) from exc
+    if meta.size is None or not meta.commit_hash:
+        raise DownloadError(
+            f"{url} did not answer like the Hugging Face Hub (no size or X-Repo-Commit)",
+            hint="Check HF_ENDPOINT (or OLYMPUS_HF_ENDPOINT) and any proxy in between.",
+        )
+    etag = (meta.etag or "").lower()
+    return RemoteFile(
+        repo=repo, filename=filename, url=meta.location, size=int(meta.size),
+        sha256=etag if _SHA256.match(etag) else None, commit=meta.commit_hash,
+    )
+
+
+def _map_error(exc: Exception, repo: str, filename: str, token: str | None) -> Exception:
+    import httpx2  # huggingface_hub 2.4's HTTP client
+    from huggingface_hub.errors import (
+        FileMetadataError,
+        GatedRepoError,
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        RemoteEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    where = f"{repo}/{filename}"
+    if isinstance(exc, OfflineModeIsEnabled):
+        return NetworkUnavailable(f"Hub access is disabled (HF_HUB_OFFLINE) for {where}")
+    if isinstance(exc, (httpx2.TransportError, ConnectionError, TimeoutError)):
+        return NetworkUnavailable(f"Cannot reach the Hugging Face Hub for {where}: {exc}")
+    if isinstance(exc, GatedRepoError):
+        return GatedRepo(f"{repo} is gated: access denied{' with this token' if token else ''}")
+    if isinstance(exc, (RemoteEntryNotFoundError, RevisionNotFoundError)):
+        return RepoNotFound(f"File {filename!r} not found in {repo}")
+    if isinstance(exc, RepositoryNotFoundError):
+        status = exc.response.status_code if exc.response is not None else 0
+        return RepoNotFound(
+            f"Repository {repo} not found (HTTP {status})",
+            hint="Check the repository name; if it is private or gated, set HF_TOKEN"
+            + (" (the current token has no access)." if token else "."),
+        )
+    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+        status = exc.response.status_code
+        if status in (401, 403):
+            return GatedRepo(f"{repo}: access denied (HTTP {status})")
+        if status == 404:
+            return RepoNotFound(f"{where} not found (HTTP 404)")
+        return DownloadError(f"The Hub answered HTTP {status} for {where}")
+    if isinstance(exc, FileMetadataError):
+        return DownloadError(str(exc).splitlines()[0])
+    return exc
+
+
+# --- download ------------------------------------------------------------------------------
+class _Meter:
+    """Turns byte counts into DownloadProgress reports (speed over a sliding window)."""
+
+    def __init__(self, total: int, start: int, progress: ProgressCallback, clock: Callable[[], float]):
+        self.total, self.done, self.progress, self.clock = total, start, progress, clock
+        self.window: list[tuple[float, int]] = [(clock(), start)]
+        self.last_report = 0.0
+
+    def add(self, n: int, file: str, *, force: bool = False) -> None:
+        self.done += n
+        now = self.clock()
+        if not force and now - self.last_report < 0.2 and self.done < self.total:
+            return
+        self.last_report = now
+        self.window.append((now, self.done))
+        while len(self.window) > 2 and now - self.window[0][0] > 10.0:
+            self.window.pop(0)
+        t0, b0 = self.window[0]
+        speed = (self.done - b0) / (now - t0) if now > t0 else 0.0
+        left = max(0, self.total - self.done)
+        eta = left / speed if speed > 0 else None
+        msg = f"{file}: {_mb(self.done)}/{_mb(self.total)}"
+        if speed:
+            msg += f", {_mb(speed)}/s"
+        if eta is not None:
+            msg += f", ETA {eta:.0f}s"
+        self.progress(
+            DownloadProgress(
+                stage="download", done=self.done, total=self.total, message=msg,
+                speed_bps=speed, eta_s=eta, file=file,
+            )
+        )
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def download_gguf(
+    repo: str,
+    filenames: Sequence[str],
+    models_dir: Path,
+    *,
+    endpoint: str | None = None,
+    token: str | None = None,
+    revision: str = "main",
+    offline: bool = False,
+    expected_sha256: Sequence[str] = (),
+    progress: ProgressCallback = no_progress,
+    disk_usage: Callable[[Any], Any] = shutil.disk_usage,
+    client: Any = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    max_retries: int = 5,
+    read_timeout_s: float = 30.0,
+    min_free_margin_bytes: int = 200 * 1024**2,
+) -> DownloadResult:
+    """Download every part of a (split) GGUF into ``models_dir/<owner>--<name>/``.
+
+    Resumes ``.incomplete`` files left by an interrupted run; verifies sha256; raises
+    GatedRepo, RepoNotFound, NetworkUnavailable, DiskFull, ChecksumMismatch, DownloadError.
+    """
+    if not filenames:
+        raise ValueError("no files to download")
+    if offline:
+        raise NetworkUnavailable(f"Hub access is disabled (HF_HUB_OFFLINE) for {repo}")
+    started = clock()
+    remotes = [
+        fetch_metadata(repo, f, endpoint=endpoint, token=token, revision=revision) for f in filenames
+    ]
+    target_dir = local_dir(models_dir, repo)
+    target_dir.mkdir(parents=True, exist_ok=True)
+
+    on_disk = 0
+    missing = 0
+    for r in remotes:
+        final, part = target_dir / r.filename, _partial(target_dir / r.filename)
+        if final.exists() and final.stat().st_size == r.size:
+            on_disk += r.size
+        else:
+            have = part.stat().st_size if part.exists() else 0
+            have = have if have <= r.size else 0
+            on_disk += have
+            missing += r.size - have
+    free = int(disk_usage(target_dir).free)
+    margin = max(min_free_margin_bytes, missing // 20)
+    if missing and missing + margin > free:
+        raise DiskFull(
+            f"{repo} needs {_mb(missing)} more (+{_mb(margin)} margin) but only {_mb(free)} is free "
+            f"in {target_dir}"
+        )
+
+    meter = _Meter(sum(r.size for r in remotes), on_disk, progress, clock)
+    meter.add(0, remotes[0].filename, force=True)
+    own_client = client is None
+    if own_client:
+        import httpx
+
+        client = httpx.Client(
+            follow_redirects=True, timeout=httpx.Timeout(10.0, read=read_timeout_s)
+        )
+    fetched = 0
+    try:
+        for i, r in enumerate(remotes):
+            final = target_dir / r.filename
+            if final.exists() and final.stat().st_size == r.size:
+                continue
+            fetched += _fetch(
+                client, r, final, token=token, meter=meter, sleep=sleep, max_retries=max_retries,
+                endpoint=endpoint,
+            )
+            want = expected_sha256[i] if i < len(expected_sha256) else r.sha256
+            _verify(_partial(final), want, r)
+            os.replace(_partial(final), final)
+            logger.info("downloaded", repo=repo, file=r.filename, bytes=r.size)
+    finally:
+        if own_client:
+            client.close()
+    meter.add(0, remotes[-1].filename, force=True)
+    return DownloadResult(
+        paths=tuple(target_dir / r.filename for r in remotes),
+        downloaded_bytes=fetched, reused_bytes=on_disk, seconds=clock() - started,
+    )
+
+
+def _partial(final: Path) -> Path:
+    return final.with_name(final.name + ".incomplete")
+
+
+def _headers(token: str | None, url: str, endpoint: str | None) -> dict[str, str]:
+    from huggingface_hub.utils import build_hf_headers
+
+    headers = build_hf_headers(token=token or False, library_name="olympus")
+    hub = urlparse(endpoint or "https://huggingface.co")
+    if urlparse(url).netloc != hub.netloc:
+        headers.pop("authorization", None)  # never send the token to a CDN
+    headers["Accept-Encoding"] = "identity"
+    return headers
+
+
+def _fetch(
+    client: Any, r: RemoteFile, final: Path, *, token: str | None, meter: _Meter,
+    sleep: Callable[[float], None], max_retries: int, endpoint: str | None,
+) -> int:
+    """Append the missing bytes of ``r`` to its partial file; returns bytes fetched."""
+    import httpx
+
+    part = _partial(final)
+    fetched = 0
+    failures = 0
+    headers = _headers(token, r.url, endpoint)
+    while True:
+        have = part.stat().st_size if part.exists() else 0
+        if have > r.size:
+            part.unlink()
+            meter.add(-have, r.filename)
+            have = 0
+        if have == r.size:
+            return fetched
+        req_headers = dict(headers)
+        if have:
+            req_headers["Range"] = f"bytes={have}-"
+        got_bytes = False
+        try:
+            with client.stream("GET", r.url, headers=req_headers) as resp:
+                if resp.status_code in (401, 403):
+                    raise GatedRepo(f"{r.repo}: access denied downloading {r.filename} (HTTP {resp.status_code})")
+                if resp.status_code == 404:
+                    raise RepoNotFound(f"{r.repo}/{r.filename} disappeared (HTTP 404)")
+                if resp.status_code == 416:  # our partial does not fit the remote file: restart
+                    part.unlink(missing_ok=True)
+                    meter.add(-have, r.filename)
+                    continue
+                if resp.status_code >= 400:
+                    raise DownloadError(f"HTTP {resp.status_code} downloading {r.repo}/{r.filename}")
+                mode = "ab"
+                if have and resp.status_code == 200:  # server ignored Range: start over
+                    meter.add(-have, r.filename)
+                    mode = "wb"
+                with open(part, mode) as fh:
+                    for chunk in resp.iter_bytes():  # as received: nothing buffered is lost on a drop
+                        fh.write(chunk)
+                        fetched += len(chunk)
+                        got_bytes = True
+                        meter.add(len(chunk), r.filename)
+        except httpx.TransportError as exc:
+            failures = 0 if got_bytes else failures + 1
+            if failures > max_retries:
+                raise NetworkUnavailable(
+                    f"Download of {r.repo}/{r.filename} failed {failures} times in a row ({exc}); "
+                    f"{_mb(part.stat().st_size if part.exists() else 0)} kept for resuming"
+                ) from exc
+            logger.warning("download interrupted, resuming", file=r.filename, error=str(exc))
+            sleep(min(30.0, 0.5 * 2**failures))
+            continue
+        size = part.stat().st_size if part.exists() else 0
+        if size < r.size:  # connection closed cleanly but early: resume
+            failures = 0 if got_bytes else failures + 1
+            if failures > max_retries:
+                raise NetworkUnavailable(f"Download of {r.repo}/{r.filename} keeps stopping early")
+            continue
+        return fetched
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(CHUNK * 4):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _verify(part: Path, want: str | None, r: RemoteFile) -> None:
+    size = part.stat().st_size
+    if size != r.size:
+        part.unlink(missing_ok=True)
+        raise ChecksumMismatch(f"{r.filename}: size {size} != {r.size}")
+    if not want:
+        logger.warning("no sha256 to verify against", file=r.filename)
+        return
+    got = sha256_file(part)
+    if got != want.lower():
+        part.unlink(missing_ok=True)
+        raise ChecksumMismatch(f"{r.repo}/{r.filename}: sha256 {got[:12]}... != expected {want[:12]}...")

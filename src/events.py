@@ -13,6 +13,7 @@ class SourcesEvent:
 
     sources: list[ScoredChunk]
     retrieval_ms: float
+    query: str = ""  # the retrieval query (the question, made standalone for follow-ups)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,7 @@ class DoneEvent:
     skipped: dict[str, str] = field(default_factory=dict)  # backend -> why it was skipped
     interrupted: bool = False  # a backend failed mid-answer; the text is what was streamed
     error: str = ""
+    backend_name: str = ""  # registry name of the backend that answered ("" if none)
 
 
 AskEvent = SourcesEvent | StatusEvent | TokenEvent | BackendSwitchEvent | DoneEvent

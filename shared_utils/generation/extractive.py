@@ -1,0 +1,107 @@
+"""The extractive backend: no language model, always available, the last link of every chain.
+
+It answers with the sentences of the numbered sources that best match the question, each
+with its ``[n]`` citation, under a heading that says plainly that this is an extract. It
+reads the sources from the prompt built by ``src/prompt.py``: the last user message holds
+``Sources:`` lines of the form ``[n] <document> p. N: text`` followed by ``Question: ...``.
+
+>>> prompt = "Sources:\\n[1] g.pdf p. 4: Probes fire on events. Stap runs scripts.\\n\\n"
+>>> prompt += "Question: What does stap run?\\nAnswer using only the sources."
+>>> from shared_utils.generation.base import GenerationOptions, Message
+>>> print(ExtractiveBackend().generate([Message("user", prompt)], options=GenerationOptions()))
+Extract from the sources (no language model was used):
+- Stap runs scripts. [1]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from shared_utils.generation.base import Backend, Delta, GenerationOptions, Message
+from shared_utils.generation.sentences import score_sentences, split_sentences
+
+HEADING = "Extract from the sources (no language model was used):"
+NO_SOURCES = (
+    "No source passage was found for this question, and no language model is available "
+    "to answer it."
+)
+NO_MATCH = "None of the sources mentions the words of the question; the closest passage is:"
+_SOURCE_LINE = re.compile(r"^\[(\d+)\] (.*?)(?:p\. \d+|pp\. \d+-\d+): (.*)$")
+
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSource:
+    number: int
+    label: str
+    text: str
+
+
+def parse_prompt(messages: Sequence[Message]) -> tuple[str, list[PromptSource]]:
+    """(question, numbered sources) from the last user message of a ``src/prompt.py`` prompt.
+
+    Text that is not in that format yields its whole content as the question and no sources.
+    """
+    user = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    sources: list[PromptSource] = []
+    question = user.strip()
+    in_sources = False
+    for line in user.splitlines():
+        if line.strip() == "Sources:":
+            in_sources = True
+            continue
+        if line.startswith("Question: "):
+            question = line[len("Question: ") :].strip()
+            in_sources = False
+            continue
+        match = _SOURCE_LINE.match(line) if in_sources else None
+        if match:
+            sources.append(PromptSource(int(match.group(1)), match.group(2).strip(), match.group(3)))
+    return question, sources
+
+
+def extract(question: str, sources: Sequence[PromptSource], *, max_sentences: int = 3) -> str:
+    """The answer text: the best sentences over all sources, best first, with citations."""
+    if not sources:
+        return NO_SOURCES
+    candidates = [(src.number, s) for src in sources for s in split_sentences(src.text)]
+    if not candidates:
+        return NO_SOURCES
+    scores = score_sentences(question, [s for _, s in candidates])
+    order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
+    picked = [i for i in order[:max_sentences] if scores[i] > 0]
+    lines = [HEADING]
+    if not picked:
+        lines.append(NO_MATCH)
+        picked = [0]  # the first sentence of the top-ranked source
+    for i in picked:
+        number, sentence = candidates[i]
+        lines.append(f"- {sentence} [{number}]")
+    return "\n".join(lines)
+
+
+class ExtractiveBackend(Backend):
+    """Answers with the most relevant source sentences and their citations."""
+
+    name = "extractive"
+    label = "Extractive (no language model)"
+
+    def __init__(self, *, max_sentences: int = 3) -> None:
+        self.max_sentences = max_sentences
+
+    def stream(
+        self, messages: Sequence[Message], *, options: GenerationOptions
+    ) -> Iterator[Delta]:
+        question, sources = parse_prompt(messages)
+        text = extract(question, sources, max_sentences=self.max_sentences)
+        pieces = re.findall(r"\S+\s*|\s+", text)
+        for piece in pieces:
+            yield Delta(piece)
+        yield Delta(
+            "", done=True, stats={"completion_tokens": float(len(pieces)), "prompt_tokens": 0.0}
+        )
+
+    def health(self) -> dict[str, object]:
+        return {"ok": True, "detail": "always available (answers with source extracts)"}

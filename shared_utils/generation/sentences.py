@@ -1,0 +1,97 @@
+"""Sentences and question terms: the cheap, model-free relevance used to compress sources
+(``src/prompt.py``) and by the extractive backend.
+
+A sentence scores the summed IDF (over the candidate sentences) of the question terms it
+contains, so a rare term such as "upsmon" outweighs a common one such as "configure".
+
+>>> split_sentences("First one. Second one! A third? yes")
+['First one.', 'Second one!', 'A third? yes']
+>>> sorted(question_terms("What is the default port of upsd?"))
+['default', 'port', 'upsd']
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+# Split after . ! ? (optionally closing quote/bracket) when the next sentence starts with an
+# upper-case letter, a digit or a quote; also at blank lines and bullets.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(\[•])|\n\s*\n|\s+•\s+")
+_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/]*[A-Za-z0-9_]|[A-Za-z0-9]")
+MAX_SENTENCE_WORDS = 60
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    out over own same she should so some such than that the their theirs them themselves then
+    there these they this those through to too under until up very was we were what when where
+    which while who whom why will with would you your yours yourself yourselves also use used
+    using get gets make makes want need way ways tell show give know please one two many much
+    does did doing done happen happens anything something thing things via etc""".split()
+)
+
+
+def split_sentences(text: str, *, max_words: int = MAX_SENTENCE_WORDS) -> list[str]:
+    """Sentences of ``text`` (whitespace-normalised); overlong ones cut into word windows."""
+    out: list[str] = []
+    for part in _SENTENCE_END.split(text):
+        words = part.split()
+        for i in range(0, len(words), max_words):
+            piece = " ".join(words[i : i + max_words])
+            if piece:
+                out.append(piece)
+    return out
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, trailing punctuation dropped."""
+    return [w.lower().rstrip(".") for w in _WORD.findall(text)]
+
+
+def _stem(word: str) -> str:
+    """A tiny plural/verb-ending stemmer, enough to match "probes" with "probe"."""
+    for suffix in ("ing", "ies", "es", "ed", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def question_terms(question: str) -> set[str]:
+    """Content words of a question (stopwords removed)."""
+    return {w for w in words(question) if w not in STOPWORDS and len(w) > 1}
+
+
+def score_sentences(question: str, sentences: Sequence[str]) -> list[float]:
+    """Relevance of each sentence to the question: summed IDF of the shared stemmed terms."""
+    terms = {_stem(t) for t in question_terms(question)}
+    if not terms or not sentences:
+        return [0.0] * len(sentences)
+    stems = [{_stem(w) for w in words(s)} for s in sentences]
+    n = len(sentences)
+    idf = {t: math.log(1 + n / (1 + sum(t in s for s in stems))) for t in terms}
+    return [sum(idf[t] for t in terms if t in s) for s in stems]
+
+
+def top_sentences(question: str, texts: Sequence[str], keep: int) -> list[list[str]]:
+    """For each text, its ``keep`` sentences most relevant to ``question`` in their original
+    order; at least the best one (the first one when nothing matches). IDF is computed over
+    the sentences of all texts, so a term found in every source counts little."""
+    split = [split_sentences(t) for t in texts]
+    flat = [s for sents in split for s in sents]
+    scores = score_sentences(question, flat)
+    out: list[list[str]] = []
+    pos = 0
+    for sents in split:
+        own = scores[pos : pos + len(sents)]
+        pos += len(sents)
+        if len(sents) <= keep:
+            out.append(sents)
+            continue
+        order = sorted(range(len(sents)), key=lambda i: (-own[i], i))
+        chosen = [i for i in order[:keep] if own[i] > 0] or [order[0]]
+        out.append([sents[i] for i in sorted(chosen)])
+    return out

@@ -1,0 +1,332 @@
+"""Answerer: from a question to a streamed, cited answer.
+
+Order of work for one question (each step is an event the UI can show at once)::
+
+    validate -> condense (follow-ups) -> retrieve -> SourcesEvent -> prompt within budget
+    -> StatusEvent(s) -> backend chain: TokenEvent* / BackendSwitchEvent -> DoneEvent
+
+``backend="NAME"`` forces that backend, with the extractive backend kept behind it as the
+safety net: a user who picks a backend that is down still gets the source extracts, and the
+DoneEvent says why the chosen backend was skipped. ``backend="extractive"`` is extractive only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from shared_utils.errors import InvalidQuery, OlympusError
+from shared_utils.generation.base import Backend, GenerationOptions
+from src.citations import resolve
+from src.condense import Turn, condense
+from src.events import (
+    AskEvent,
+    BackendSwitchEvent,
+    DoneEvent,
+    SourcesEvent,
+    StatusEvent,
+    TokenEvent,
+)
+from src.prompt import EngineTokenizer, Prompt, TokenCounter, build_prompt, estimate_tokens
+from src.settings import Settings
+
+if TYPE_CHECKING:
+    from src.library import Library
+
+logger = structlog.get_logger(__name__)
+
+DEFAULT_CHAIN = ("llamacpp", "hf_inference", "extractive")
+DEFAULT_CONTEXT_TOKENS = 2048
+DEFAULT_TOP_K = 4
+SAFETY_NET = "extractive"
+NO_DOCUMENTS = (
+    "No document is indexed yet, so there is nothing to answer from. Add a PDF first: "
+    "upload it on the Documents page, or run `python -m src ingest FILE.pdf`."
+)
+NO_MATCH = "No passage of the indexed documents matches this question; try other words."
+# the llama.cpp server (and anything else with POST /tokenize) counts with the model's tokenizer
+TOKENIZE_BACKENDS = ("llamacpp",)
+
+BackendFactory = Callable[[str], Backend]
+
+
+class Answerer:
+    """Streams answers for ``RAGPipeline.ask``. Thread-safe: no per-question state is kept."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        library: "Library",
+        chain: Sequence[str],
+        backend_factory: BackendFactory,
+        context_tokens: int,
+        top_k: int,
+        options: GenerationOptions,
+        clock: Callable[[], float] = time.perf_counter,
+        chain_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.library = library
+        self.chain = list(chain) if SAFETY_NET in chain else [*chain, SAFETY_NET]
+        self._factory = backend_factory
+        self.context_tokens = context_tokens
+        self.top_k = top_k
+        self.options = options
+        self._clock = clock
+        self._chain_clock = chain_clock
+        self._http: Any = None  # one httpx client for /tokenize, made on first use
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, library: "Library", profile: Any = None, **kwargs: Any
+    ) -> "Answerer":
+        """Chain, context size, top-k and deadlines from the profile (settings override it;
+        without a profile: settings, then the defaults of a small CPU machine)."""
+        from shared_utils.generation.registry import get_backend
+
+        chain = settings.backend_chain or list(
+            getattr(profile, "backend_chain", None) or DEFAULT_CHAIN
+        )
+
+        def pick(name: str, default: Any) -> Any:
+            explicit = getattr(settings, name) if name in settings.model_fields_set else None
+            return explicit or getattr(profile, name, None) or getattr(settings, name) or default
+
+        context = pick("context_tokens", DEFAULT_CONTEXT_TOKENS)
+        options = GenerationOptions(
+            temperature=settings.temperature,
+            max_tokens=settings.max_answer_tokens,
+            num_ctx=context,
+            keep_alive=settings.keep_alive,
+            connect_timeout_s=pick("connect_timeout_s", 3.0),
+            first_token_timeout_s=pick("first_token_timeout_s", 30.0),
+            stall_timeout_s=pick("stall_timeout_s", 15.0),
+        )
+        return cls(
+            settings,
+            library=library,
+            chain=chain,
+            backend_factory=kwargs.pop("backend_factory", lambda n: get_backend(n, settings)),
+            context_tokens=context,
+            top_k=pick("top_k", DEFAULT_TOP_K),
+            options=options,
+            **kwargs,
+        )
+
+    # --- public ------------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[Turn] = (),
+        doc_ids: Sequence[str] | None = None,
+        backend: str | None = None,
+    ) -> Iterator[AskEvent]:
+        """Validate now (raises InvalidQuery), then stream the events of the answer."""
+        question = " ".join((question or "").split())
+        if not question:
+            raise InvalidQuery("The question is empty.")
+        if len(question) > self.settings.max_query_chars:
+            raise InvalidQuery(
+                f"The question has {len(question)} characters; the limit is "
+                f"{self.settings.max_query_chars}.",
+                hint="Ask a shorter question (or raise OLYMPUS_MAX_QUERY_CHARS).",
+            )
+        names = self.chain
+        if backend:
+            names = [backend] if backend == SAFETY_NET else [backend, SAFETY_NET]
+            if backend not in self.chain:
+                self._factory(backend)  # raises UnknownBackend (listing valid names) early
+        return self._events(question, list(history), doc_ids, names)
+
+    def health(self) -> dict[str, dict[str, object]]:
+        """{backend name: {"ok": bool, "detail": str}} for each backend of the chain."""
+        out: dict[str, dict[str, object]] = {}
+        for name in self.chain:
+            try:
+                out[name] = dict(self._factory(name).health())
+            except OlympusError as exc:
+                out[name] = {"ok": False, "detail": str(exc)}
+        return out
+
+    # --- the stream --------------------------------------------------------------------------
+    def _events(
+        self,
+        question: str,
+        history: list[Turn],
+        doc_ids: Sequence[str] | None,
+        names: list[str],
+    ) -> Iterator[AskEvent]:
+        t0 = self._clock()
+        timings: dict[str, float] = {}
+        query = condense(question, history)
+        timings["condense_ms"] = _ms(t0, self._clock())
+        if query != question:
+            yield StatusEvent(f"follow-up: searching for “{query}”")
+        if not self._has_documents(doc_ids):
+            yield SourcesEvent([], 0.0, query)
+            yield TokenEvent(NO_DOCUMENTS)
+            yield self._canned(NO_DOCUMENTS, timings, t0)
+            return
+        t1 = self._clock()
+        result = self.library.search(query, k=self.top_k, doc_ids=doc_ids)
+        sources = list(result.results)
+        timings["retrieval_ms"] = _ms(t1, self._clock())
+        timings["sources_ms"] = _ms(t0, self._clock())
+        yield SourcesEvent(sources, timings["retrieval_ms"], query)
+        if not sources:
+            yield TokenEvent(NO_MATCH)
+            yield self._canned(NO_MATCH, timings, t0)
+            return
+
+        backends, skipped = self._backends(names)
+        t2 = self._clock()
+        prompt = self._prompt(question, sources, history, backends)
+        timings["prompt_ms"] = _ms(t2, self._clock())
+        for note in prompt.notes:
+            yield StatusEvent(note)
+        yield from self._generate(question, prompt, backends, skipped, timings, t0)
+
+    def _generate(
+        self,
+        question: str,
+        prompt: Prompt,
+        backends: list[Backend],
+        skipped: dict[str, str],
+        timings: dict[str, float],
+        t0: float,
+    ) -> Iterator[AskEvent]:
+        from shared_utils.generation.chain import (
+            Attempt,
+            ChainResult,
+            FallbackChain,
+            Interrupted,
+            Switch,
+        )
+
+        labels = {b.name: b.label for b in backends}
+        chain = FallbackChain(backends, clock=self._chain_clock, skipped=skipped)
+        parts: list[str] = []
+        result: ChainResult | None = None
+        error = ""
+        for event in chain.stream(prompt.messages, options=self.options):
+            if isinstance(event, Attempt):
+                yield StatusEvent(
+                    f"waiting for first token from {labels.get(event.backend, event.backend)}"
+                    f" (prompt: {prompt.prompt_tokens} tokens)"
+                )
+            elif isinstance(event, Switch):
+                yield BackendSwitchEvent(event.from_backend, event.to_backend, event.reason)
+            elif isinstance(event, Interrupted):
+                error = f"{labels.get(event.backend, event.backend)} failed mid-answer: {event.reason}"
+                yield StatusEvent(error + "; the text so far is kept - ask again to retry.")
+            elif isinstance(event, ChainResult):
+                result = event
+            elif event.text:
+                if not parts:
+                    timings["first_token_ms"] = _ms(t0, self._clock())
+                parts.append(event.text)
+                yield TokenEvent(event.text)
+        assert result is not None  # the chain always ends with a ChainResult or raises
+        answer, citations, removed = resolve("".join(parts), prompt.sources)
+        stats = result.stats
+        timings["total_ms"] = _ms(t0, self._clock())
+        for key in ("tokens_per_s", "completion_tokens", "prompt_ms", "generation_ms"):
+            if key in stats:
+                timings[f"engine_{key}" if key.endswith("_ms") else key] = float(stats[key])
+        if "tokens_per_s" not in timings and "first_token_ms" in timings:
+            gen_s = (timings["total_ms"] - timings["first_token_ms"]) / 1000
+            timings["tokens_per_s"] = len(parts) / gen_s if gen_s > 0 else 0.0
+        engine_prompt = int(stats.get("prompt_tokens") or 0)
+        timings["prompt_tokens_counted"] = float(prompt.prompt_tokens)
+        done = DoneEvent(
+            answer=answer,
+            backend=labels.get(result.backend, result.backend),
+            citations=citations,
+            sources=prompt.sources,
+            timings=timings,
+            prompt_tokens=engine_prompt or prompt.prompt_tokens,
+            dropped_sources=prompt.dropped_sources,
+            removed_citations=removed,
+            skipped=dict(result.skipped),
+            interrupted=result.interrupted,
+            error=error,
+            backend_name=result.backend,
+        )
+        logger.info(
+            "answered",
+            backend=result.backend,
+            skipped=list(result.skipped),
+            interrupted=result.interrupted,
+            prompt_tokens=done.prompt_tokens,
+            dropped_sources=prompt.dropped_sources,
+            citations=len(citations),
+            **{k: round(v, 1) for k, v in timings.items()},
+        )
+        yield done
+
+    # --- steps -------------------------------------------------------------------------------
+    def _has_documents(self, doc_ids: Sequence[str] | None) -> bool:
+        docs = [d for d in self.library.documents() if d.status == "ready"]
+        if doc_ids is not None:
+            wanted = set(doc_ids)
+            docs = [d for d in docs if d.id in wanted]
+        return bool(docs)
+
+    def _backends(self, names: list[str]) -> tuple[list[Backend], dict[str, str]]:
+        """Backends to try, and those that could not even be built (with the reason)."""
+        backends: list[Backend] = []
+        skipped: dict[str, str] = {}
+        for name in names:
+            try:
+                backends.append(self._factory(name))
+            except OlympusError as exc:
+                skipped[name] = exc.message
+                logger.info("backend_unavailable", backend=name, reason=exc.message)
+        return backends, skipped
+
+    def _prompt(
+        self,
+        question: str,
+        sources: list,
+        history: list[Turn],
+        backends: list[Backend],
+    ) -> Prompt:
+        return build_prompt(
+            question,
+            sources,
+            count_tokens=self._counter(backends),
+            context_tokens=self.context_tokens,
+            answer_tokens=self.options.max_tokens,
+            margin_tokens=self.settings.prompt_margin_tokens,
+            history=history,
+            compress=self.settings.compress_sources,
+            sentences_per_source=self.settings.source_sentences,
+        )
+
+    def _counter(self, backends: list[Backend]) -> TokenCounter:
+        """The first backend's tokenizer when it has one (llama.cpp), else a safe estimate."""
+        head = backends[0] if backends else None
+        base_url = getattr(head, "base_url", None)
+        if head is not None and head.name in TOKENIZE_BACKENDS and base_url:
+            if self._http is None:
+                import httpx
+
+                self._http = httpx.Client(timeout=self.options.connect_timeout_s)
+            return EngineTokenizer(str(base_url), http=self._http)
+        return estimate_tokens
+
+    def _canned(self, text: str, timings: dict[str, float], t0: float) -> DoneEvent:
+        timings["total_ms"] = _ms(t0, self._clock())
+        logger.info("answered_without_model", reason=text[:40], **timings)
+        return DoneEvent(
+            answer=text, backend="none", citations=[], sources=[], timings=timings
+        )
+
+
+def _ms(start: float, end: float) -> float:
+    return (end - start) * 1000

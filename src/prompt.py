@@ -1,0 +1,228 @@
+"""The prompt: a stable system prompt, numbered sources, the question - within a token budget.
+
+Layout (``shared_utils/generation/extractive.py`` parses the same format)::
+
+    system:  SYSTEM_PROMPT                      (identical for every question: prompt cache)
+    user/assistant: trimmed history turns       (oldest first)
+    user:    Sources:
+             [1] guide.pdf p. 4: text of source 1
+             [2] faq.pdf pp. 7-8: text of source 2
+
+             Question: <the question>
+             <INSTRUCTION>
+
+Budget = context tokens - answer tokens - margin, counted with the model's tokenizer when one
+is available (llama.cpp's ``/tokenize``), else a safe estimate. Sources are dropped lowest
+rank first (so the numbers of the kept ones do not change) and counted; the engine never
+truncates silently. On a CPU, prompt reading dominates the time to first token, so each
+source is first compressed to its sentences that bear on the question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+from shared_utils.errors import InvalidQuery
+from shared_utils.generation.base import Message
+from shared_utils.generation.sentences import top_sentences
+from shared_utils.types import ScoredChunk
+from src.condense import Turn, trim_history
+
+logger = structlog.get_logger(__name__)
+
+TokenCounter = Callable[[str], int]
+
+SYSTEM_PROMPT = (
+    "You are Olympus, an assistant that answers questions using only the numbered sources "
+    "given with each question. Cite every fact with its source number in square brackets, "
+    "like [1] or [2]. If the sources do not contain the answer, say that the sources do not "
+    "say, and do not guess. Answer briefly."
+)
+SOURCES_HEADER = "Sources:"
+QUESTION_PREFIX = "Question: "
+INSTRUCTION = (
+    "Answer using only the sources above and cite them as [n]. "
+    "If they do not contain the answer, say so."
+)
+MESSAGE_OVERHEAD_TOKENS = 8  # chat-template markers around each message (<|im_start|>user ...)
+_PIECE = re.compile(r"[A-Za-z]+|[^\sA-Za-z]")
+HISTORY_SHARE = 0.25  # at most this share of the budget goes to earlier turns
+
+
+def estimate_tokens(text: str) -> int:
+    """A safe (over-)estimate of the token count when no tokenizer is available: a letter run
+    costs one token per 4 letters (rounded up), every digit, punctuation mark and non-ASCII
+    byte one token - BPE and WordPiece tokenizers split code and numbers about that finely.
+
+    >>> estimate_tokens("Hello world"), estimate_tokens("f(x) = 42;")
+    (4, 8)
+    """
+    total = 0
+    for match in _PIECE.finditer(text):
+        piece = match.group(0)
+        if piece[0].isascii() and piece[0].isalpha():
+            total += -(-len(piece) // 4)
+        else:
+            total += len(piece.encode("utf-8")) if not piece.isascii() else 1
+    return total
+
+
+@dataclass(slots=True)
+class Prompt:
+    """A prompt ready for a backend, and what was left out to fit it."""
+
+    messages: list[Message]
+    sources: list[ScoredChunk]  # the sources in the prompt; sources[i] is [i + 1]
+    source_texts: list[str]  # the (compressed) text given for each of them
+    prompt_tokens: int  # counted with ``count_tokens`` (+ chat-template overhead)
+    budget_tokens: int
+    dropped_sources: int = 0
+    history_turns: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def source_label(number: int, scored: ScoredChunk) -> str:
+    chunk = scored.chunk
+    name = chunk.doc_name or chunk.doc_id[:12]
+    return f"[{number}] {name} {chunk.pages}:"
+
+
+def source_line(number: int, scored: ScoredChunk, text: str) -> str:
+    return f"{source_label(number, scored)} {' '.join(text.split())}"
+
+
+def user_message(question: str, lines: Sequence[str]) -> str:
+    body = "\n".join(lines) if lines else "(no sources)"
+    return f"{SOURCES_HEADER}\n{body}\n\n{QUESTION_PREFIX}{question}\n{INSTRUCTION}"
+
+
+def compress_sources(
+    question: str, sources: Sequence[ScoredChunk], sentences_per_source: int
+) -> list[str]:
+    """Each source cut to its ``sentences_per_source`` sentences most relevant to the
+    question, in their original order (at least one per source)."""
+    picked = top_sentences(question, [s.chunk.text for s in sources], sentences_per_source)
+    return [" ".join(sentences) for sentences in picked]
+
+
+def build_prompt(
+    question: str,
+    sources: Sequence[ScoredChunk],
+    *,
+    count_tokens: TokenCounter,
+    context_tokens: int,
+    answer_tokens: int,
+    margin_tokens: int = 64,
+    history: Sequence[Turn] = (),
+    compress: bool = True,
+    sentences_per_source: int = 3,
+) -> Prompt:
+    """Fit the question, history and as many top-ranked sources as the budget allows.
+
+    Raises InvalidQuery when the question alone does not fit the model's context.
+    """
+    budget = context_tokens - answer_tokens - margin_tokens
+    question = " ".join(question.split())
+    fixed = (
+        count_tokens(SYSTEM_PROMPT)
+        + count_tokens(user_message(question, []))
+        + 2 * MESSAGE_OVERHEAD_TOKENS
+    )
+    if fixed > budget:
+        raise InvalidQuery(
+            f"The question is too long for the model's context ({fixed} of {budget} tokens)",
+            hint="Ask a shorter question, or use a model with a larger context.",
+        )
+    turns = trim_history(history, int((budget - fixed) * HISTORY_SHARE), count_tokens)
+    history_msgs = [
+        Message(role, text) for q, a in turns for role, text in (("user", q), ("assistant", a))
+    ]
+    history_cost = sum(count_tokens(m.content) + MESSAGE_OVERHEAD_TOKENS for m in history_msgs)
+
+    texts = [s.chunk.text for s in sources]
+    if compress:
+        texts = compress_sources(question, sources, sentences_per_source)
+    lines = [source_line(i + 1, s, t) for i, (s, t) in enumerate(zip(sources, texts))]
+    costs = [count_tokens(line) + 1 for line in lines]  # +1: the newline
+
+    room = budget - fixed - history_cost
+    kept = 0
+    for cost in costs:
+        if cost > room:
+            break
+        room -= cost
+        kept += 1
+    notes: list[str] = []
+    if kept == 0 and sources:  # even the best source is too long: give what fits of it
+        lines[0] = _cut_to(lines[0], room, count_tokens)
+        texts[0] = lines[0].split(":", 1)[1].strip() if ":" in lines[0] else lines[0]
+        kept = 1
+        notes.append("the best source was shortened to fit the context")
+
+    while True:  # count the real message once: token boundaries can differ from the sum
+        messages = [
+            Message("system", SYSTEM_PROMPT),
+            *history_msgs,
+            Message("user", user_message(question, lines[:kept])),
+        ]
+        total = sum(count_tokens(m.content) + MESSAGE_OVERHEAD_TOKENS for m in messages)
+        if total <= budget or kept <= 1:
+            break
+        kept -= 1
+    dropped = len(sources) - kept
+    if dropped:
+        notes.append(f"{dropped} source{'s' if dropped != 1 else ''} dropped to fit the context")
+    return Prompt(
+        messages=messages,
+        sources=list(sources[:kept]),
+        source_texts=list(texts[:kept]),
+        prompt_tokens=total,
+        budget_tokens=budget,
+        dropped_sources=dropped,
+        history_turns=len(turns),
+        notes=notes,
+    )
+
+
+def _cut_to(line: str, max_tokens: int, count_tokens: TokenCounter) -> str:
+    pieces = line.split()
+    lo, hi = 0, len(pieces)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count_tokens(" ".join(pieces[:mid]) + " ...") + 1 <= max_tokens:
+            lo = mid
+        else:
+            hi = mid - 1
+    return " ".join(pieces[: max(lo, 2)]) + " ..."
+
+
+class EngineTokenizer:
+    """Counts tokens with a llama.cpp server's ``POST /tokenize`` (the model's own tokenizer).
+
+    Falls back to ``estimate_tokens`` when the engine does not answer (it may be down: the
+    fallback chain will then use another backend anyway), and says so in ``exact``.
+    """
+
+    def __init__(self, base_url: str, *, http=None, timeout_s: float = 2.0) -> None:
+        import httpx
+
+        self.url = base_url.rstrip("/").removesuffix("/v1") + "/tokenize"
+        self._http = http or httpx.Client(timeout=timeout_s)
+        self._errors = (httpx.HTTPError, ValueError, KeyError)
+        self.exact = True
+
+    def __call__(self, text: str) -> int:
+        if not self.exact:
+            return estimate_tokens(text)
+        try:
+            response = self._http.post(self.url, json={"content": text, "add_special": False})
+            response.raise_for_status()
+            return len(response.json()["tokens"])
+        except self._errors as exc:
+            logger.warning("tokenize_unavailable", url=self.url, error=str(exc))
+            self.exact = False
+            return estimate_tokens(text)

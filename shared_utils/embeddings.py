@@ -184,7 +184,8 @@ class Embedder:
         tokenizer = self._get_tokenizer()
         with self._count_lock:
             if hasattr(tokenizer, "encode_batch"):  # tokenizers.Tokenizer
-                encodings = tokenizer.encode_batch(list(texts), add_special_tokens=False)
+                encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
+                encodings = encode(list(texts), add_special_tokens=False)
                 return [len(e.ids) for e in encodings]
             ids = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
             return [len(i) for i in ids]

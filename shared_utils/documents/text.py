@@ -34,6 +34,7 @@ _PAGE_NUMBER_RE = re.compile(
     r"^(?:page\s+)?(?:[-–—]\s*)?(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*[-–—])?(?:\s*(?:/|of)\s*\d{1,4})?$",
     re.IGNORECASE,
 )
+_LEADER_RE = re.compile(r"(?:[ \t]*\.){4,}")  # table-of-contents dot leaders
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]")
 # Prefixes that keep their hyphen when a line break falls after them.
 _HYPHEN_PREFIXES = frozenset(
@@ -95,11 +96,14 @@ def join_hyphenated(text: str, vocabulary: set[str] | None = None) -> str:
 
 
 def normalize_whitespace(text: str) -> str:
-    """One space between words, no trailing spaces, at most one blank line.
+    """One space between words, no trailing spaces, at most one blank line, short leaders.
 
     >>> normalize_whitespace("  a   b \\n\\n\\n\\n c\\t d  ")
     'a b\\n\\nc d'
+    >>> normalize_whitespace("1.2 Intro . . . . . . . . 7 and wait... done")
+    '1.2 Intro ... 7 and wait... done'
     """
+    text = _LEADER_RE.sub(" ...", text)
     text = re.sub(r"[ \t\u00a0\u2000-\u200b\u3000]+", " ", text)
     text = re.sub(r" ?\n ?", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text)

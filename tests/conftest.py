@@ -65,3 +65,15 @@ def copy_pdf(tmp_path: Path):
         return dst
 
     return _copy
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real default embedding model (bundled all-MiniLM-L6-v2), loaded once per session.
+
+    It is the same object as ``shared_utils.embeddings.get_embedder(DEFAULT, "cpu", 64)``, so
+    code under test that calls get_embedder() with the defaults reuses the loaded model.
+    """
+    from shared_utils.embeddings import get_embedder
+
+    return get_embedder("sentence-transformers/all-MiniLM-L6-v2", "cpu", 64)

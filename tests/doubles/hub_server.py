@@ -56,7 +56,8 @@ class HubServer:
         self._hub = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self, cdn=False))
         self._cdn = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self, cdn=True))
         self._threads = [
-            threading.Thread(target=s.serve_forever, daemon=True) for s in (self._hub, self._cdn)
+            threading.Thread(target=s.serve_forever, args=(0.05,), daemon=True)
+            for s in (self._hub, self._cdn)
         ]
 
     @property

@@ -51,6 +51,7 @@ logger = structlog.get_logger(__name__)
 
 EXIT_CODES = {signal.SIGTERM: 143, signal.SIGINT: 130}
 STOP_ORDER = ("streamlit", "engine", "arangod")
+STREAMLIT_READY_TIMEOUT_S = 60.0  # it answers in ~1-3 s; a loaded 2-core box can be slow
 
 
 class Supervisor:
@@ -128,7 +129,7 @@ class Supervisor:
             self._wait_while_starting()
             if self._signal is None:
                 self._start("streamlit", children.streamlit_spec(s, self.profile, self._env),
-                            fatal=True)
+                            fatal=True, ready_timeout_s=STREAMLIT_READY_TIMEOUT_S)
                 self.status.section("supervisor")(state="running")
                 self._maybe_start_provisioning()
                 self._watch()
@@ -168,12 +169,14 @@ class Supervisor:
         self._start("engine", children.llamacpp_spec(self.settings, self.profile, self._env,
                                                      model_path))
 
-    def _start(self, name: str, spec: ChildSpec, *, fatal: bool = False) -> Slot:
+    def _start(self, name: str, spec: ChildSpec, *, fatal: bool = False,
+               ready_timeout_s: float | None = None) -> Slot:
         s = self.settings
         policy = RestartPolicy(base_s=s.restart_backoff_s, max_s=s.restart_backoff_max_s,
                                max_failures=s.restart_max, window_s=s.restart_window_s)
         slot = Slot(spec, spawn=self.spawn, policy=policy, probe=self.probe,
-                    ready_timeout_s=s.engine_ready_timeout_s, grace_s=s.grace_period_s,
+                    ready_timeout_s=ready_timeout_s or s.engine_ready_timeout_s,
+                    grace_s=s.grace_period_s,
                     publish=self.status.section(name), fatal=fatal)
         self.slots[name] = slot
         slot.start(self.clock())
@@ -225,8 +228,10 @@ class Supervisor:
         if self._provisioner is not None or "streamlit" not in self.slots:
             return
         engine = self.slots.get("engine")
-        if self.profile.engine == "none":
-            self.status.section("provisioning")(phase="skipped", error="")
+        if self.profile.engine == "none" or not self.settings.auto_provision:
+            self._provisioner = threading.Thread()  # nothing to do, ever
+            reason = "no engine" if self.profile.engine == "none" else "OLYMPUS_AUTO_PROVISION=false"
+            self.status.section("provisioning")(phase="skipped", error="", message=reason)
             return
         if self.profile.engine == "ollama" and engine is not None and engine.state != "ready":
             return  # importing into Ollama needs it answering; retried when it is ready

@@ -1,0 +1,138 @@
+"""The real startup.py with a real Streamlit; a small script stands in for ``ollama serve``
+so crashes, hangs and stubborn children can be staged."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.supervisor.conftest import REPO, alive, descendants, http_ok, wait_for
+
+
+def _engine_starts(env: dict[str, str]) -> list[str]:
+    path = Path(env["FAKE_ENGINE_LOG"])
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_ui_comes_up_status_is_published_and_sigterm_leaves_no_process(olympus):
+    o = olympus(FAKE_ENGINE_MODE="spawn")  # the engine also starts a grandchild
+    o.wait_healthy()
+    st = o.wait_status(lambda s: s.get("engine", {}).get("state") == "ready"
+                       and s.get("streamlit", {}).get("state") == "ready", 20, "ready")
+    assert st["supervisor"]["pid"] == o.proc.pid and st["supervisor"]["state"] == "running"
+    assert st["engine"]["url"] == o.env["OLYMPUS_OLLAMA_HOST"]
+    assert st["streamlit"]["url"] == f"http://localhost:{o.port}"
+    assert st["profile"]["engine"] == "ollama"
+    # the engine's own output lands in the structured log, tagged with its name
+    wait_for(lambda: any(r.get("child") == "engine" and "listening" in r.get("event", "")
+                         for r in o.log_records()), 10, "engine output in the log")
+    # the engine got its models dir under the data dir
+    assert str(o.data_dir.resolve() / "ollama") in _engine_starts(o.env)[0]
+
+    family = descendants(o.proc.pid)
+    assert len(family) >= 3  # engine (sh->python), its grandchild, streamlit
+    assert o.stop(signal.SIGTERM) == 143
+    wait_for(lambda: not any(alive(p) for p in family), 5, "children to be gone")
+    st = o.status()
+    assert st["supervisor"]["state"] == "stopped" and st["supervisor"]["exit_code"] == 143
+    assert st["engine"]["state"] == "stopped" and st["streamlit"]["state"] == "stopped"
+    assert not http_ok(o.health_url)
+
+
+def test_sigint_exits_130(olympus):
+    o = olympus()
+    o.wait_healthy()
+    family = descendants(o.proc.pid)
+    assert o.stop(signal.SIGINT) == 130
+    wait_for(lambda: not any(alive(p) for p in family), 5, "children to be gone")
+
+
+def test_engine_that_keeps_crashing_is_restarted_then_stays_down_and_the_ui_stays_up(olympus):
+    o = olympus(FAKE_ENGINE_MODE="exit", OLYMPUS_RESTART_MAX="3")
+    o.wait_healthy()
+    st = o.wait_status(lambda s: s.get("engine", {}).get("state") == "down", 20, "engine down")
+    assert st["engine"]["restarts"] == 2
+    assert st["engine"]["last_error"] == "exited with code 3"
+    assert len(_engine_starts(o.env)) == 3
+    warnings = [r for r in o.log_records() if r.get("event") == "child failed, restarting after backoff"]
+    assert [r["delay_s"] for r in warnings] == [0.2, 0.4]
+    time.sleep(0.5)
+    assert len(_engine_starts(o.env)) == 3  # it stays down
+    assert http_ok(o.health_url)  # and the UI keeps running
+    assert o.stop() == 143
+
+
+def test_engine_that_crashes_later_is_restarted_and_ready_again(olympus):
+    o = olympus(FAKE_ENGINE_MODE="crash_after", FAKE_ENGINE_SECONDS="1.5")
+    o.wait_healthy()
+    st = o.wait_status(lambda s: s.get("engine", {}).get("restarts", 0) >= 1
+                       and s["engine"]["state"] == "ready", 20, "engine restarted and ready")
+    assert st["engine"]["last_error"] == "exited with code 4"
+    assert o.stop() == 143
+
+
+def test_engine_that_never_answers_hits_the_deadline_and_streamlit_starts_anyway(olympus):
+    o = olympus(FAKE_ENGINE_MODE="never_ready", OLYMPUS_ENGINE_READY_TIMEOUT_S="2",
+                OLYMPUS_RESTART_MAX="1")
+    t0 = time.monotonic()
+    o.wait_healthy()
+    assert time.monotonic() - t0 >= 2  # Streamlit waited for the engine's deadline
+    st = o.wait_status(lambda s: s.get("engine", {}).get("state") == "down", 10, "engine down")
+    assert st["engine"]["last_error"] == "not ready within 2 s"
+    assert any(r.get("event") == "not ready in time" for r in o.log_records())
+    assert o.stop() == 143
+
+
+def test_engine_ignoring_sigterm_is_killed_after_the_grace_period(olympus):
+    o = olympus(FAKE_ENGINE_MODE="ignore_term", OLYMPUS_GRACE_PERIOD_S="1")
+    o.wait_healthy()
+    o.wait_status(lambda s: s.get("engine", {}).get("state") == "ready", 20, "engine ready")
+    family = descendants(o.proc.pid)
+    t0 = time.monotonic()
+    assert o.stop() == 143
+    elapsed = time.monotonic() - t0
+    assert 1 <= elapsed < 8
+    assert any(r.get("event") == "child ignored SIGTERM, killing it" and r.get("child") == "engine"
+               for r in o.log_records())
+    assert any("ignoring SIGTERM" in r.get("event", "") for r in o.log_records())
+    wait_for(lambda: not any(alive(p) for p in family), 5, "children to be gone")
+
+
+def test_sigkill_of_the_supervisor_takes_its_children_down(olympus):
+    o = olympus()
+    o.wait_healthy()
+    o.wait_status(lambda s: s.get("engine", {}).get("state") == "ready", 20, "engine ready")
+    children = descendants(o.proc.pid)
+    assert children
+    o.proc.send_signal(signal.SIGKILL)
+    o.proc.wait(5)
+    wait_for(lambda: not any(alive(p) for p in children), 5, "children to die with it")
+    wait_for(lambda: not http_ok(o.health_url), 5, "Streamlit to be gone")
+
+
+def test_a_second_instance_on_the_same_data_dir_is_refused(olympus):
+    first = olympus()
+    first.wait_healthy()
+    env = {**first.env, "OLYMPUS_PORT": "1"}  # would fail loudly if it got that far
+    second = subprocess.run([sys.executable, str(REPO / "startup.py")], env=env, cwd=first.tmp,
+                            capture_output=True, text=True, timeout=30)
+    assert second.returncode == 2
+    assert f"already running with data dir {first.data_dir}" in second.stderr
+    assert f"pid {first.proc.pid}" in second.stderr
+    assert "hint: Another Olympus uses this data dir" in second.stderr
+    assert http_ok(first.health_url)  # the first one is untouched
+    assert first.status()["supervisor"]["pid"] == first.proc.pid
+    assert first.stop() == 143
+
+
+def test_bad_settings_exit_2_with_the_variable_named(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
+    env["OLYMPUS_RESTART_MAX"] = "many"
+    done = subprocess.run([sys.executable, str(REPO / "startup.py")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "OLYMPUS_RESTART_MAX" in done.stderr

@@ -1,0 +1,303 @@
+"""The supervisor's order, restarts, backoff and shutdown, driven by a fake clock and fake
+processes (no sleeping, no real children). Real processes are in the other test files."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from src.settings import load_settings
+from src.status import StatusFile
+from src.supervisor import Supervisor
+from src.supervisor.backoff import RestartPolicy
+
+
+@dataclass
+class FakeProfile:
+    engine: str = "ollama"
+    port: int = 8501
+    address: str = "127.0.0.1"
+    threads: int = 2
+    context_tokens: int = 4096
+    model: str = "tiny"
+    backend_chain: tuple = ("ollama", "extractive")
+
+
+class FakeProcess:
+    def __init__(self, name: str, pid: int, spec) -> None:
+        self.name, self.pid, self.spec = name, pid, spec
+        self.code: int | None = None
+        self.stopped = False
+
+    def poll(self):
+        return self.code
+
+    def stop(self, grace_s: float) -> int:
+        self.stopped = True
+        if self.code is None:
+            self.code = -15
+        return self.code
+
+
+@dataclass
+class World:
+    """Fake time, processes and readiness; ``script`` runs at fake times during sleeps."""
+
+    now: float = 0.0
+    spawned: list[tuple[float, FakeProcess]] = field(default_factory=list)
+    ready: set[str] = field(default_factory=set)  # child names whose ready_url answers
+    script: list[tuple[float, object]] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    sup: Supervisor | None = None
+
+    def spawn(self, spec):
+        proc = FakeProcess(spec.name, 1000 + len(self.spawned), spec)
+        self.spawned.append((self.now, proc))
+        self.events.append(f"start {spec.name}")
+        orig_stop = proc.stop
+
+        def stop(grace_s: float, _orig=orig_stop, _p=proc) -> int:
+            if _p.code is None:
+                self.events.append(f"stop {_p.name}")
+            return _orig(grace_s)
+
+        proc.stop = stop  # type: ignore[method-assign]
+        return proc
+
+    def probe(self, url: str) -> bool:
+        return any(p.spec.ready_url == url and p.name in self.ready and p.code is None
+                   for _, p in self.spawned)
+
+    def sleep(self, dt: float) -> None:
+        self.now += dt
+        time.sleep(0.0005)  # let the provisioning thread run
+        while self.script and self.script[0][0] <= self.now:
+            _, action = self.script.pop(0)
+            action(self)  # type: ignore[operator]
+        if self.now > 10_000:
+            raise AssertionError("the supervisor never stopped")
+
+    def procs(self, name: str) -> list[FakeProcess]:
+        return [p for _, p in self.spawned if p.name == name]
+
+    def stop_at(self, t: float, sig: int = signal.SIGTERM) -> None:
+        self.script.append((t, lambda w: w.sup.request_stop(sig)))
+        self.script.sort(key=lambda item: item[0])
+
+    def at(self, t: float, action) -> None:
+        self.script.append((t, action))
+        self.script.sort(key=lambda item: item[0])
+
+
+def make(world: World, data_dir: Path, profile=None, provision=None, **overrides):
+    settings = load_settings(data_dir=data_dir, restart_backoff_s=1, restart_backoff_max_s=8,
+                             restart_max=4, restart_window_s=100, engine_ready_timeout_s=20,
+                             **overrides)
+    calls = []
+
+    def default_provision(settings, profile, *, progress, status=None):
+        calls.append(profile)
+        return None
+
+    sup = Supervisor(
+        settings, detect=lambda s: profile or FakeProfile(), provision=provision or default_provision,
+        arangod=lambda s: None, spawn=world.spawn, probe=world.probe, clock=lambda: world.now,
+        wall=lambda: 1_700_000_000 + world.now, sleep=world.sleep, environ={"HOME": str(data_dir)},
+        tick_s=0.5,
+    )
+    world.sup = sup
+    return sup, StatusFile(settings.status_path), calls
+
+
+def test_engine_first_then_streamlit_then_provisioning_then_clean_stop(data_dir):
+    w = World(ready={"engine", "streamlit"})
+    sup, status, calls = make(w, data_dir)
+    w.stop_at(30)
+    assert sup.run() == 143
+    assert w.events == ["start engine", "start streamlit", "stop streamlit", "stop engine"]
+    assert len(calls) == 1 and calls[0].model == "tiny"
+    engine_argv = w.procs("engine")[0].spec.argv
+    assert engine_argv[-1] == "serve"
+    env = w.procs("engine")[0].spec.env
+    assert env["OLLAMA_HOST"].startswith("127.0.0.1:")
+    assert env["OLLAMA_CONTEXT_LENGTH"] == "4096"
+    assert env["OLLAMA_MODELS"].startswith(str(data_dir.resolve()))
+    st = status.read()
+    assert st["supervisor"]["state"] == "stopped" and st["supervisor"]["exit_code"] == 143
+    assert st["engine"]["state"] == "stopped" and st["streamlit"]["state"] == "stopped"
+    assert st["provisioning"]["phase"] == "ready"
+    assert st["profile"]["engine"] == "ollama"
+
+
+def test_sigint_exits_130(data_dir):
+    w = World(ready={"engine", "streamlit"})
+    sup, _, _ = make(w, data_dir)
+    w.stop_at(5, signal.SIGINT)
+    assert sup.run() == 130
+
+
+def test_streamlit_waits_for_the_engine_and_starts_even_if_it_never_answers(data_dir):
+    w = World(ready={"streamlit"})  # the engine never answers
+    sup, status, calls = make(w, data_dir)
+    starts: dict[str, float] = {}
+    w.at(19, lambda w: starts.setdefault("streamlit@19", bool(w.procs("streamlit"))))
+    w.stop_at(25)
+    sup.run()
+    assert starts["streamlit@19"] is False  # still waiting within the 20 s deadline
+    assert w.procs("streamlit")[0] is w.spawned[1][1]
+    assert 20 <= w.spawned[1][0] <= 21  # started right after the deadline
+    eng = status.section("engine")
+    assert "not ready within 20 s" in eng["last_error"]
+    assert calls == []  # nothing to import into an Ollama that is not up
+
+
+def test_crashed_engine_restarts_with_exponential_backoff_then_stays_down(data_dir):
+    w = World(ready={"engine", "streamlit"})
+    sup, status, _ = make(w, data_dir)
+
+    def crash(w: World) -> None:
+        live = [p for p in w.procs("engine") if p.code is None]
+        if live:
+            live[0].code = 1
+
+    for t in (10, 11.5, 14, 19, 28):  # kill whatever engine runs at these times
+        w.at(t, crash)
+    w.stop_at(60)
+    assert sup.run() == 143
+    starts = [t for t, p in w.spawned if p.name == "engine"]
+    gaps = [round(b - a, 1) for a, b in zip(starts, starts[1:])]
+    # 1st crash at 10 -> restart 1 s later; then 2 s, 4 s; the 4th crash in the window: down
+    assert len(starts) == 4, starts
+    assert [round(s) for s in starts[1:]] == [11, 14, 18]
+    assert gaps[0] >= 1
+    eng = status.section("engine")
+    assert eng["state"] == "stopped" or eng["state"] == "down"
+    assert sup.slots["engine"].state == "down"
+    assert eng["restarts"] == 3
+    assert "exited with code 1" in eng["last_error"]
+    assert len(w.procs("streamlit")) == 1  # the UI kept running, the chain falls back
+
+
+def test_streamlit_is_restarted_when_it_dies(data_dir):
+    w = World(ready={"engine", "streamlit"})
+    sup, status, _ = make(w, data_dir)
+    w.at(10, lambda w: setattr(w.procs("streamlit")[0], "code", -9))
+    w.stop_at(20)
+    sup.run()
+    assert len(w.procs("streamlit")) == 2
+    assert status.section("streamlit")["restarts"] == 1
+    assert "killed by SIGKILL" in status.section("streamlit")["last_error"]
+
+
+def test_streamlit_that_keeps_dying_brings_the_supervisor_down_with_code_1(data_dir):
+    w = World(ready={"engine", "streamlit"})
+    sup, status, _ = make(w, data_dir)
+
+    def crash(w: World) -> None:
+        for p in w.procs("streamlit"):
+            if p.code is None:
+                p.code = 1
+
+    for t in range(5, 60):
+        w.at(t, crash)
+    w.stop_at(500)
+    assert sup.run() == 1
+    sv = status.section("supervisor")
+    assert sv["state"] == "failed" and "streamlit keeps failing" in sv["error"]
+    assert w.procs("engine")[0].stopped
+
+
+def test_llamacpp_engine_waits_for_the_model_while_the_ui_comes_up(data_dir, tmp_path):
+    gguf = tmp_path / "m.gguf"
+    gate = threading.Event()
+
+    def provision(settings, profile, *, progress, status=None):
+        gate.wait(5)
+        return gguf
+
+    w = World(ready={"engine", "streamlit"})
+    sup, status, _ = make(w, data_dir, profile=FakeProfile(engine="llamacpp"), provision=provision)
+    seen = {}
+    w.at(3, lambda w: seen.update(state=status.section("engine")["state"],
+                                  names=[p.name for _, p in w.spawned]))
+    w.at(4, lambda w: gate.set())
+    w.stop_at(40)
+    sup.run()
+    assert seen == {"state": "waiting_for_model", "names": ["streamlit"]}
+    engine = w.procs("engine")[0]
+    assert engine.spec.argv[1:6] == ["-m", "src", "engine", "serve", "--model"]
+    assert engine.spec.argv[6] == str(gguf)
+    assert "--ctx" in engine.spec.argv and "--threads" in engine.spec.argv
+    assert engine.spec.ready_url.endswith("/health")
+
+
+def test_provisioning_failure_is_published_not_swallowed(data_dir):
+    from shared_utils.errors import NetworkUnavailable
+
+    def provision(settings, profile, *, progress, status=None):
+        raise NetworkUnavailable("huggingface.co unreachable")
+
+    w = World(ready={"engine", "streamlit"})
+    sup, status, _ = make(w, data_dir, provision=provision)
+    w.at(5, lambda w: time.sleep(0.05))
+    w.stop_at(10)
+    sup.run()
+    prov = status.section("provisioning")
+    assert prov["phase"] == "failed"
+    assert "unreachable" in prov["error"] and "keeps using models" in prov["error"]
+
+
+def test_no_engine_means_no_child_and_no_provisioning(data_dir):
+    w = World(ready={"streamlit"})
+    sup, status, calls = make(w, data_dir, profile=FakeProfile(engine="none"))
+    w.stop_at(5)
+    sup.run()
+    assert [p.name for _, p in w.spawned] == ["streamlit"]
+    assert status.section("engine")["state"] == "disabled"
+    assert status.section("provisioning")["phase"] == "skipped"
+    assert calls == []
+
+
+def test_external_ollama_is_not_started(data_dir):
+    w = World(ready={"streamlit"})
+    sup, status, calls = make(w, data_dir, ollama_host="http://gpu-box:11434")
+    w.stop_at(5)
+    sup.run()
+    assert [p.name for _, p in w.spawned] == ["streamlit"]
+    assert status.section("engine")["state"] == "external"
+    assert status.section("engine")["url"] == "http://gpu-box:11434"
+
+
+# --- the restart policy alone --------------------------------------------------------------------
+def test_backoff_doubles_and_is_capped():
+    p = RestartPolicy(base_s=1, max_s=5, max_failures=100, window_s=1000)
+    assert [p.record_failure(t).delay_s for t in range(6)] == [1, 2, 4, 5, 5, 5]
+
+
+def test_failures_outside_the_window_are_forgotten():
+    p = RestartPolicy(base_s=1, max_s=60, max_failures=3, window_s=10)
+    assert not p.record_failure(0).give_up
+    assert not p.record_failure(1).give_up
+    assert not p.record_failure(20).give_up  # the first two fell out of the window
+    assert p.record_failure(21).give_up is False
+    assert p.record_failure(22).give_up  # 3 failures within 10 s
+
+
+def test_a_long_healthy_run_resets_the_delay():
+    p = RestartPolicy(base_s=1, max_s=60, max_failures=10, window_s=10)
+    p.record_start(0)
+    assert p.record_failure(1).delay_s == 1
+    p.record_start(2)
+    assert p.record_failure(3).delay_s == 2
+    p.record_start(4)
+    assert p.record_failure(100).delay_s == 1  # ran 96 s > window: starts over
+
+
+def test_zero_restarts_allowed_means_down_at_first_failure():
+    p = RestartPolicy(base_s=1, max_s=60, max_failures=0, window_s=10)
+    assert p.record_failure(0).give_up

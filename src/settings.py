@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     restart_backoff_s: float = Field(default=1.0, gt=0)  # first restart delay; doubles, capped
     restart_backoff_max_s: float = Field(default=30.0, gt=0)
     streamlit_app: str = ""  # the Streamlit script; empty: streamlit_app.py next to startup.py
+    auto_provision: bool = True  # fetch/import/warm up the model at start; false: on demand
 
     # --- detected from the platform (not OLYMPUS_ prefixed) ----------------------------------
     space_id: str = Field(default="", validation_alias=_env("SPACE_ID"))

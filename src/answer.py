@@ -13,6 +13,7 @@ DoneEvent says why the chosen backend was skipped. ``backend="extractive"`` is e
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ import structlog
 
 from shared_utils.errors import InvalidQuery, OlympusError
 from shared_utils.generation.base import Backend, GenerationOptions
-from src.citations import resolve
+from src.citations import attribute, resolve
 from src.condense import Turn, condense
 from src.events import (
     AskEvent,
@@ -233,6 +234,11 @@ class Answerer:
                 yield TokenEvent(event.text)
         assert result is not None  # the chain always ends with a ChainResult or raises
         answer, citations, removed = resolve("".join(parts), prompt.sources)
+        if not citations and not result.interrupted:
+            answer, added = attribute(answer, prompt.source_texts)
+            if added:
+                _, found, _ = resolve(answer, prompt.sources)
+                citations = [replace(c, inferred=True) for c in found]
         stats = result.stats
         timings["total_ms"] = _ms(t0, self._clock())
         for key in ("tokens_per_s", "completion_tokens", "prompt_ms", "generation_ms"):

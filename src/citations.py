@@ -2,7 +2,9 @@
 
 Accepted forms: ``[1]``, ``[1, 2]``, ``[1;2]``, ``[1][2]``, ``[1-3]`` and ``[Source 1]``.
 Numbers that point at no source are removed from the answer text and reported, so a user
-never follows a citation to nowhere.
+never follows a citation to nowhere. Small models often state a fact from a source without
+citing it: ``attribute`` adds the marker of the source that a sentence plainly comes from
+(most of its content words appear in that source), and such citations are ``inferred``.
 
 >>> text, cites, removed = resolve("Use stap [1, 7]. It is fast [9].", [_demo()])
 >>> text
@@ -16,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from shared_utils.generation.sentences import SENTENCE_END, question_terms, words
 from shared_utils.types import Chunk, ScoredChunk
 from src.events import Citation
 
@@ -94,6 +97,40 @@ def resolve(
     clean = clean.replace(_GONE + "[", " [").replace(_GONE, "")
     citations = [citation_for(n, sources[n - 1].chunk) for n in parse_markers(clean) if n in valid]
     return clean, citations, removed
+
+
+MIN_SHARED_TERMS = 3
+MIN_SHARED_SHARE = 0.6
+
+
+def attribute(answer: str, source_texts: Sequence[str]) -> tuple[str, list[int]]:
+    """Add ``[n]`` after each uncited answer sentence whose content words mostly (>= 60 %,
+    at least 3) occur in source ``n``; returns (text, numbers added). Cited answers and
+    sentences that match no source are left alone.
+
+    >>> attribute("Upsd listens on TCP port 3493 by default.", ["upsd listens on port 3493."])
+    ('Upsd listens on TCP port 3493 by default. [1]', [1])
+    >>> attribute("Use port 80 [2].", ["port 80"])
+    ('Use port 80 [2].', [])
+    """
+    if _GROUP.search(answer) or not source_texts:
+        return answer, []
+    vocab = [set(words(t)) for t in source_texts]
+    added: list[int] = []
+    pieces = re.split(f"({SENTENCE_END.pattern})", answer)  # sentences and their separators
+    for i in range(0, len(pieces), 2):
+        sentence = pieces[i]
+        terms = question_terms(sentence)
+        best, best_n = 0.0, 0
+        for n, v in enumerate(vocab, 1):
+            shared = len(terms & v)
+            if shared >= MIN_SHARED_TERMS and shared / len(terms) > best:
+                best, best_n = shared / len(terms), n
+        if best >= MIN_SHARED_SHARE:
+            stripped = sentence.rstrip()
+            pieces[i] = f"{stripped} [{best_n}]{sentence[len(stripped):]}"
+            added.append(best_n)
+    return ("".join(p for p in pieces if p is not None), added) if added else (answer, [])
 
 
 def _demo() -> ScoredChunk:

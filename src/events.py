@@ -44,6 +44,7 @@ class Citation:
     doc_name: str
     page_start: int
     page_end: int
+    inferred: bool = False  # added by Olympus: the model stated it without citing the source
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ SYSTEM_PROMPT = (
 SOURCES_HEADER = "Sources:"
 QUESTION_PREFIX = "Question: "
 INSTRUCTION = (
-    "Answer using only the sources above and cite them as [n]. "
+    "Answer using only the sources above, citing them by number like [1]. "
     "If they do not contain the answer, say so."
 )
 MESSAGE_OVERHEAD_TOKENS = 8  # chat-template markers around each message (<|im_start|>user ...)

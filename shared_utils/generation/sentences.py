@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 # Split after . ! ? (optionally closing quote/bracket) when the next sentence starts with an
 # upper-case letter, a digit or a quote; also at blank lines and bullets.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(\[•])|\n\s*\n|\s+•\s+")
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(\[•])|\n\s*\n|\s+•\s+")
 _WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/]*[A-Za-z0-9_]|[A-Za-z0-9]")
 MAX_SENTENCE_WORDS = 60
 
@@ -38,7 +38,7 @@ STOPWORDS = frozenset(
 def split_sentences(text: str, *, max_words: int = MAX_SENTENCE_WORDS) -> list[str]:
     """Sentences of ``text`` (whitespace-normalised); overlong ones cut into word windows."""
     out: list[str] = []
-    for part in _SENTENCE_END.split(text):
+    for part in SENTENCE_END.split(text):
         words = part.split()
         for i in range(0, len(words), max_words):
             piece = " ".join(words[i : i + max_words])

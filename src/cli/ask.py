@@ -1,0 +1,151 @@
+"""``python -m src ask "question" [--json] [--backend NAME] [--doc ID ...]``
+
+Streams to the terminal: the sources first, then the answer text as it arrives, then a footer
+with the citations (document and page), which backend answered and why others were skipped.
+With ``--json`` only the final event is printed, as one JSON object (see ``done_to_dict``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from typing import Any, TextIO
+
+from src.events import BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent
+from src.settings import BACKEND_NAMES, Settings
+
+SNIPPET_CHARS = 90
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ask", help="ask a question; the answer streams with citations")
+    p.add_argument("question", help="the question, in quotes")
+    p.add_argument("--json", action="store_true", help="print only the final result as JSON")
+    p.add_argument(
+        "--backend",
+        choices=BACKEND_NAMES,
+        help="force one backend (the extractive one stays behind it as a safety net)",
+    )
+    p.add_argument("--doc", action="append", metavar="ID", help="only search this document id")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from src.pipeline import RAGPipeline
+
+    pipeline = RAGPipeline.from_settings(settings, profile=_profile(settings))
+    try:
+        events = pipeline.ask(args.question, doc_ids=args.doc, backend=args.backend)
+        done = _render_json(events) if args.json else _render_stream(events, sys.stdout)
+    finally:
+        pipeline.close()
+    return 0 if done is not None and not done.interrupted else 1
+
+
+def _profile(settings: Settings) -> Any:
+    """The environment profile (chain order, context size), when detection is available."""
+    try:
+        from src.profile import detect
+    except ModuleNotFoundError:
+        return None
+    return detect(settings)
+
+
+def _render_json(events) -> DoneEvent | None:
+    done = None
+    for event in events:
+        if isinstance(event, DoneEvent):
+            done = event
+    if done is not None:
+        print(json.dumps(done_to_dict(done), indent=2, ensure_ascii=False))
+    return done
+
+
+def _render_stream(events, out: TextIO) -> DoneEvent | None:
+    done = None
+    for event in events:
+        if isinstance(event, SourcesEvent):
+            _print_sources(event, out)
+        elif isinstance(event, StatusEvent):
+            print(f"· {event.message}", file=sys.stderr, flush=True)
+        elif isinstance(event, BackendSwitchEvent):
+            print(
+                f"· {event.from_backend} skipped ({event.reason}); trying {event.to_backend}",
+                file=sys.stderr,
+                flush=True,
+            )
+        elif isinstance(event, TokenEvent):
+            out.write(event.text)
+            out.flush()
+        elif isinstance(event, DoneEvent):
+            done = event
+            _print_footer(event, out)
+    return done
+
+
+def _print_sources(event: SourcesEvent, out: TextIO) -> None:
+    if not event.sources:
+        return
+    print(f"Sources ({event.retrieval_ms:.0f} ms):", file=out)
+    for i, scored in enumerate(event.sources, 1):
+        c = scored.chunk
+        snippet = " ".join(c.text.split())[:SNIPPET_CHARS]
+        print(f"  [{i}] {c.doc_name} {c.pages}: {snippet}...", file=out)
+    print(file=out, flush=True)
+
+
+def _print_footer(done: DoneEvent, out: TextIO) -> None:
+    print("\n", file=out)
+    if done.interrupted:
+        print(f"(interrupted: {done.error} - ask again to retry)", file=out)
+    if done.citations:
+        print("Citations:", file=out)
+        for c in done.citations:
+            pages = f"p. {c.page_start}" if c.page_start == c.page_end else f"pp. {c.page_start}-{c.page_end}"
+            print(f"  [{c.number}] {c.doc_name}, {pages}", file=out)
+    if done.removed_citations:
+        listed = ", ".join(f"[{n}]" for n in done.removed_citations)
+        print(f"Removed citations pointing at no source: {listed}", file=out)
+    t = done.timings
+    line = f"Answered by {done.backend}"
+    if "first_token_ms" in t:
+        line += f" · first token {t['first_token_ms'] / 1000:.1f} s"
+    line += f" · total {t.get('total_ms', 0) / 1000:.1f} s · prompt {done.prompt_tokens} tokens"
+    if t.get("tokens_per_s"):
+        line += f" · {t['tokens_per_s']:.1f} tokens/s"
+    print(line, file=out)
+    if done.dropped_sources:
+        print(f"{done.dropped_sources} source(s) dropped to fit the context", file=out)
+    for name, why in done.skipped.items():
+        print(f"Skipped {name}: {why}", file=out)
+
+
+def done_to_dict(done: DoneEvent) -> dict[str, Any]:
+    """The stable ``--json`` schema (documented in docs/notes/answer.md)."""
+    return {
+        "answer": done.answer,
+        "backend": done.backend,
+        "backend_name": done.backend_name,
+        "citations": [asdict(c) for c in done.citations],
+        "sources": [
+            {
+                "number": i,
+                "doc_id": s.chunk.doc_id,
+                "document": s.chunk.doc_name,
+                "page_start": s.chunk.page_start,
+                "page_end": s.chunk.page_end,
+                "score": s.score,
+                "text": s.chunk.text,
+            }
+            for i, s in enumerate(done.sources, 1)
+        ],
+        "timings": {k: round(v, 2) for k, v in done.timings.items()},
+        "prompt_tokens": done.prompt_tokens,
+        "dropped_sources": done.dropped_sources,
+        "removed_citations": list(done.removed_citations),
+        "skipped": dict(done.skipped),
+        "interrupted": done.interrupted,
+        "error": done.error,
+    }

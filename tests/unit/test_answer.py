@@ -1,0 +1,138 @@
+"""Answerer event stream with a 3-line fake library and scripted backends (fast, no engine).
+
+The real pipeline (ingested PDF, llama.cpp server) is in tests/integration/test_answer.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from shared_utils.errors import BackendUnavailable, InvalidQuery, UnknownBackend
+from shared_utils.generation.base import Backend, Delta, GenerationOptions
+from shared_utils.generation.extractive import HEADING, ExtractiveBackend
+from shared_utils.types import Chunk, DocumentRecord, ScoredChunk
+from src.answer import NO_DOCUMENTS, Answerer
+from src.events import BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent
+
+TEXT = "The upsd daemon listens on TCP port 3493 by default. It reads ups.conf at start."
+
+
+@dataclass
+class FakeLibrary:
+    docs: list = field(default_factory=lambda: [DocumentRecord("d", "nut.pdf", 40, 1, 1, 0.0, "ready")])
+    queries: list = field(default_factory=list)
+
+    def documents(self):
+        return self.docs
+
+    def search(self, text, *, k=None, doc_ids=None):
+        self.queries.append(text)
+        chunk = Chunk("d:000001", "d", 1, TEXT, 17, 17, "nut.pdf")
+        return type("R", (), {"results": [ScoredChunk(chunk, 0.9)]})()
+
+
+class Scripted(Backend):
+    name, label = "llamacpp", "llama.cpp (local)"
+
+    def __init__(self, pieces=(), fail_after=None, fail_before=None):
+        self.pieces, self.fail_after, self.fail_before = pieces, fail_after, fail_before
+
+    def stream(self, messages, *, options):
+        if self.fail_before:
+            raise BackendUnavailable(self.fail_before)
+        for i, piece in enumerate(self.pieces):
+            if self.fail_after is not None and i == self.fail_after:
+                raise BackendUnavailable("connection reset")
+            yield Delta(piece)
+        yield Delta("", done=True, stats={"prompt_tokens": 99.0, "completion_tokens": 3.0})
+
+
+def _answerer(settings, backend: Backend, library=None, chain=("llamacpp", "extractive")):
+    backends = {"llamacpp": backend, "extractive": ExtractiveBackend()}
+
+    def factory(name):
+        if name not in backends:
+            raise UnknownBackend(f"unknown backend {name!r}; valid: llamacpp, extractive")
+        return backends[name]
+
+    return Answerer(settings, library=library or FakeLibrary(), chain=chain,
+                    backend_factory=factory, context_tokens=2048, top_k=4,
+                    options=GenerationOptions(first_token_timeout_s=5, stall_timeout_s=5))
+
+
+def test_event_order_sources_status_tokens_done(settings):
+    events = list(_answerer(settings, Scripted(["Port ", "3493 ", "[1]."])).ask("Which port?"))
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[0] == "SourcesEvent" and kinds[-1] == "DoneEvent"
+    assert kinds.index("StatusEvent") < kinds.index("TokenEvent")
+    assert "waiting for first token from llama.cpp (local)" in events[1].message
+    done = events[-1]
+    assert done.answer == "Port 3493 [1]." and done.backend == "llama.cpp (local)"
+    assert [(c.doc_name, c.page_start, c.inferred) for c in done.citations] == [("nut.pdf", 17, False)]
+    assert done.prompt_tokens == 99 and done.backend_name == "llamacpp"
+    for key in ("retrieval_ms", "first_token_ms", "total_ms", "sources_ms", "prompt_ms"):
+        assert key in done.timings
+
+
+def test_uncited_fact_gets_an_inferred_citation(settings):
+    events = list(_answerer(settings, Scripted(["The upsd daemon listens on TCP port 3493."]))
+                  .ask("Which port does upsd use?"))
+    done = events[-1]
+    assert done.answer.endswith("[1]") and done.citations[0].inferred
+
+
+def test_failure_before_first_token_switches_to_extractive_with_reason(settings):
+    events = list(_answerer(settings, Scripted(fail_before="engine is down")).ask("Which port?"))
+    switch = next(e for e in events if isinstance(e, BackendSwitchEvent))
+    assert (switch.from_backend, switch.to_backend) == ("llamacpp", "extractive")
+    assert "engine is down" in switch.reason
+    done = events[-1]
+    assert done.answer.startswith(HEADING) and done.skipped == {"llamacpp": "engine is down"}
+    assert done.citations[0].page_start == 17
+
+
+def test_mid_answer_failure_keeps_text_and_flags_interrupted(settings):
+    events = list(_answerer(settings, Scripted(["Port ", "3493", "!"], fail_after=2)).ask("Port?"))
+    done = events[-1]
+    assert done.interrupted and done.answer == "Port 3493" and "connection reset" in done.error
+    assert any(isinstance(e, StatusEvent) and "retry" in e.message for e in events)
+
+
+def test_no_documents_says_how_to_add_one_without_calling_a_model(settings):
+    backend = Scripted(fail_before="must not be called")
+    events = list(_answerer(settings, backend, FakeLibrary(docs=[])).ask("Which port?"))
+    assert isinstance(events[0], SourcesEvent) and events[0].sources == []
+    assert events[-1].answer == NO_DOCUMENTS and "ingest" in NO_DOCUMENTS
+    assert not any(isinstance(e, StatusEvent) and "waiting" in e.message for e in events)
+
+
+def test_follow_up_is_condensed_for_retrieval(settings):
+    library = FakeLibrary()
+    events = list(_answerer(settings, Scripted(["ok"]), library).ask(
+        "What about its config file?", history=[("Which port does upsd listen on?", "3493 [1]")]))
+    sources = next(e for e in events if isinstance(e, SourcesEvent))
+    assert "upsd" in library.queries[0] and sources.query == library.queries[0]
+    assert "follow-up" in events[0].message  # said before searching
+
+
+def test_forced_backend_keeps_extractive_as_safety_net(settings):
+    answerer = _answerer(settings, Scripted(fail_before="down"), chain=("extractive",))
+    done = list(answerer.ask("Which port?", backend="llamacpp"))[-1]
+    assert done.backend_name == "extractive" and "llamacpp" in done.skipped
+    with pytest.raises(UnknownBackend):
+        answerer.ask("Which port?", backend="nonsense")
+
+
+def test_invalid_questions_are_rejected_before_any_work(settings):
+    answerer = _answerer(settings, Scripted(["x"]))
+    with pytest.raises(InvalidQuery):
+        answerer.ask("   ")
+    with pytest.raises(InvalidQuery, match="limit"):
+        answerer.ask("why " * 1000)
+
+
+def test_health_reports_each_backend(settings):
+    health = _answerer(settings, Scripted(["x"])).health()
+    assert set(health) == {"llamacpp", "extractive"} and health["extractive"]["ok"] is True

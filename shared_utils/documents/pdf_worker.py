@@ -36,10 +36,12 @@ def extract_texts(data: bytes, *, name: str = "document") -> list[str]:
         try:
             pdf = pdfium.PdfDocument(data)
         except pdfium.PdfiumError as exc:
-            code = getattr(exc, "err_code", None)
-            if code in (_ERR_PASSWORD, _ERR_SECURITY):
-                raise EncryptedPdf(f"{name} is password-protected") from exc
+            # PDFium's error code is sticky across documents (an empty page tree sets none),
+            # so pypdf decides first; the code counts only for files that declare /Encrypt.
             _classify_unreadable(data, name)
+            code = getattr(exc, "err_code", None)
+            if code in (_ERR_PASSWORD, _ERR_SECURITY) and b"/Encrypt" in data:
+                raise EncryptedPdf(f"{name} is password-protected") from exc
             raise CorruptPdf(f"{name} cannot be opened as a PDF: {exc}") from exc
         try:
             count = len(pdf)
@@ -61,7 +63,7 @@ def extract_texts(data: bytes, *, name: str = "document") -> list[str]:
 
 
 def _classify_unreadable(data: bytes, name: str) -> None:
-    """PDFium refuses empty page trees without saying why; ask pypdf for a precise error."""
+    """Raise EncryptedPdf or EmptyPdf when pypdf can tell; return when it cannot."""
     import io
 
     import pypdf

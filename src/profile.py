@@ -70,6 +70,13 @@ class Profile:
     def has_gpu(self) -> bool:
         return self.gpu_count > 0
 
+    def grouped(self) -> dict[str, Any]:
+        """``{"detected": {...}, "chosen": {...}, "reasons": [...]}`` for doctor and the UI."""
+        flat = self.as_dict()
+        reasons = flat.pop("reasons")
+        detected = {k: flat.pop(k) for k in DETECTED_FIELDS}
+        return {"detected": detected, "chosen": flat, "reasons": reasons}
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
         out = dataclasses.asdict(self)
@@ -77,6 +84,12 @@ class Profile:
         out["reasons"] = list(self.reasons)
         out["memory_gb"] = round(self.memory_gb, 2)
         return out
+
+
+DETECTED_FIELDS = (
+    "on_space", "space_id", "in_container", "gpu_name", "gpu_memory_mb", "gpu_count",
+    "cpu_cores", "memory_bytes", "memory_gb", "disk_free_bytes", "ollama_path",
+)
 
 
 # --- detection -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ It answers the way huggingface.co does for LFS files (what ``huggingface_hub`` 2
   (the sha256), ``X-Linked-Size`` and ``ETag``; errors carry ``X-Error-Code``:
   ``RepoNotFound`` (401 without a token, 404 with one), ``GatedRepo`` (401 without a
   token, 403 with a token that was not granted access), ``EntryNotFound`` (404).
+- ``GET /api/models/{owner}/{name}/tree/{revision}`` -> the file listing (``list_repo_tree``).
 - ``GET /cdn/{sha256}`` on the CDN port: the bytes, with ``Range`` support (``206`` and
   ``Content-Range``; ``416`` past the end).
 
@@ -19,6 +20,7 @@ a body, ``times`` times; ``corrupt`` serves altered bytes (sha256 mismatch);
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 import time
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+_TREE = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)$")
 _RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$")
 
 
@@ -113,6 +116,9 @@ def _handler(server: HubServer, *, cdn: bool) -> type[BaseHTTPRequestHandler]:
                 )
             if cdn:
                 return self._cdn(body)
+            tree = _TREE.match(self.path.split("?")[0])
+            if tree:
+                return self._tree(tree["repo"])
             m = _RESOLVE.match(self.path.split("?")[0])
             if not m:
                 return self._error(404, "RepoNotFound", "Not found")
@@ -144,6 +150,21 @@ def _handler(server: HubServer, *, cdn: bool) -> type[BaseHTTPRequestHandler]:
             self.send_header("ETag", '"' + hashlib.sha1(data).hexdigest() + '"')
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+        def _tree(self, repo: str) -> None:
+            if repo not in state.files:
+                return self._error(404 if self._token() else 401, "RepoNotFound", "Repository not found")
+            items = [
+                {"type": "file", "oid": hashlib.sha1(d).hexdigest(), "size": len(d), "path": name,
+                 "lfs": {"oid": hashlib.sha256(d).hexdigest(), "size": len(d), "pointerSize": 134}}
+                for name, d in sorted(state.files[repo].items())
+            ]
+            payload = json.dumps(items).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
 
         def _error(self, status: int, code: str, message: str) -> None:
             payload = ('{"error": "%s"}' % message.replace('"', "'")).encode()

@@ -1,0 +1,161 @@
+"""``python -m src doctor [--json]``: what Olympus detected, what it chose and why, and health.
+
+Components: the engine (Ollama ``/api/version`` or llama.cpp ``/health``), the model (on disk /
+in Ollama), stores and backends (``RAGPipeline.health()``), and the supervisor's status file.
+Exit code 0 when every component is healthy, 1 otherwise (2 for a configuration error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from shared_utils.errors import OlympusError
+from src.settings import Settings
+
+SCHEMA_VERSION = 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("doctor", help="show the environment profile and component health")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--no-pipeline", action="store_true",
+                   help="skip opening the stores (faster; no store/backend health)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    report = build_report(settings, pipeline=not args.no_pipeline)
+    if args.json:
+        print(json.dumps(report, indent=1, default=str))
+    else:
+        _render(report)
+    return 0 if report["ok"] else 1
+
+
+def build_report(settings: Settings, *, pipeline: bool = True) -> dict[str, Any]:
+    from src.profile import detect
+    from src.status import StatusFile
+
+    profile = detect(settings)
+    components: dict[str, dict[str, Any]] = {
+        "engine": engine_health(settings, profile.engine),
+        "model": model_health(settings, profile),
+    }
+    if pipeline:
+        components.update(pipeline_health(settings, profile))
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "profile": profile.grouped(),
+        "components": components,
+        "status": StatusFile(settings.status_path).read(),
+        "ok": all(bool(c.get("ok")) for c in components.values()),
+    }
+
+
+def engine_health(settings: Settings, engine: str, *, timeout: float = 2.0) -> dict[str, Any]:
+    import httpx
+
+    if engine == "none":
+        return {"ok": True, "detail": "no engine configured (OLYMPUS_ENGINE=none)"}
+    if engine == "ollama":
+        url = f"{settings.ollama_host.rstrip('/')}/api/version"
+    else:
+        url = f"http://127.0.0.1:{settings.llamacpp_port}/health"
+    try:
+        resp = httpx.get(url, timeout=timeout)
+    except httpx.HTTPError as exc:
+        return {"ok": False, "url": url,
+                "detail": f"{engine} not reachable ({type(exc).__name__}); start it with python startup.py"}
+    body: Any = resp.text[:200]
+    try:
+        body = resp.json()
+    except ValueError:
+        pass
+    return {"ok": resp.status_code == 200, "url": url, "detail": body}
+
+
+def model_health(settings: Settings, profile: Any) -> dict[str, Any]:
+    from src.catalog import load_catalog
+    from src.provisioning import entry_paths, read_active
+
+    active = read_active(settings)
+    if profile.engine == "ollama":
+        from shared_utils.ollama_models import OllamaModels
+
+        name = settings.ollama_model or active.get("ollama_model") or profile.ollama_model
+        models = OllamaModels(settings.ollama_host, timeout_s=5)
+        try:
+            present = models.has(name)
+        except OlympusError as exc:
+            return {"ok": False, "model": name, "detail": str(exc)}
+        finally:
+            models.close()
+        return {"ok": present, "model": name,
+                "detail": "in Ollama" if present else "not in Ollama yet (provisioning pulls it)"}
+    if settings.llamacpp_model_path:
+        ok = Path(settings.llamacpp_model_path).is_file()
+        return {"ok": ok, "model": settings.llamacpp_model_path, "detail": "OLYMPUS_LLAMACPP_MODEL_PATH"}
+    if active.get("path"):
+        ok = Path(active["path"]).is_file()
+        return {"ok": ok, "model": active.get("name"), "path": active["path"], "detail": "active model"}
+    entry = load_catalog(settings.catalog_path).get(settings.model or active.get("model") or profile.model)
+    try:
+        paths = entry_paths(settings, entry)
+    except OlympusError as exc:
+        return {"ok": False, "model": entry.id, "detail": str(exc)}
+    if paths:
+        return {"ok": True, "model": entry.id, "path": str(paths[0]), "detail": "on disk"}
+    return {"ok": False, "model": entry.id,
+            "detail": f"not downloaded yet: python -m src models pull {entry.id}"}
+
+
+def pipeline_health(settings: Settings, profile: Any) -> dict[str, dict[str, Any]]:
+    try:
+        from src.pipeline import RAGPipeline
+
+        pipe = RAGPipeline.from_settings(settings, profile=profile)
+    except ModuleNotFoundError as exc:
+        return {"pipeline": {"ok": False, "detail": f"not available: {exc}"}}
+    except OlympusError as exc:
+        return {"pipeline": {"ok": False, "detail": str(exc)}}
+    try:
+        health = pipe.health()
+    finally:
+        pipe.close()
+    return {name: dict(value) if isinstance(value, dict) else {"ok": bool(value)}
+            for name, value in health.items()}
+
+
+def _render(report: dict[str, Any]) -> None:
+    prof = report["profile"]
+    det, chosen = prof["detected"], prof["chosen"]
+    print("Detected")
+    print(f"  platform   {'HF Space ' + det['space_id'] if det['on_space'] else 'container' if det['in_container'] else 'bare machine'}")
+    print(f"  CPU        {det['cpu_cores']:g} usable cores")
+    print(f"  memory     {det['memory_gb']:.1f} GiB")
+    gpu = f"{det['gpu_name']} ({det['gpu_memory_mb']} MiB)" if det["gpu_count"] else "none"
+    print(f"  GPU        {gpu}")
+    print(f"  disk free  {det['disk_free_bytes'] / 1024**3:.1f} GiB")
+    print(f"  ollama     {det['ollama_path'] or 'not installed'}")
+    print("Chosen")
+    for key in ("engine", "model", "quant", "context_tokens", "threads", "first_token_timeout_s",
+                "port", "address", "top_k", "backend_chain"):
+        value = chosen[key]
+        print(f"  {key:<22} {' -> '.join(value) if isinstance(value, list) else value}")
+    print("Why")
+    for reason in prof["reasons"]:
+        print(f"  - {reason}")
+    print("Health")
+    for name, comp in report["components"].items():
+        mark = "ok  " if comp.get("ok") else "FAIL"
+        detail = comp.get("detail", "")
+        print(f"  [{mark}] {name:<12} {json.dumps(detail) if isinstance(detail, (dict, list)) else detail}")
+    status = report["status"]
+    print("Status file" + ("" if status else ": none yet (the supervisor writes it)"))
+    for section, fields in sorted(status.items()):
+        if isinstance(fields, dict):
+            shown = {k: v for k, v in fields.items() if k != "updated_at" and v not in ("", None)}
+            print(f"  {section:<13} {json.dumps(shown, default=str)[:200]}")

@@ -1,0 +1,306 @@
+"""``python -m src models list|pull REPO[:QUANT]|rm NAME|use NAME``
+
+- ``list``: the catalog's recommendation for this machine, catalog entries and whether they
+  are on disk / in Ollama, GGUF files on disk, Ollama's models, the active model.
+- ``pull``: a catalog id or ``owner/repo[:QUANT]``; a progress bar with bytes, speed, ETA.
+  With the Ollama engine the GGUF is imported (or ``--ollama-pull`` lets Ollama fetch
+  ``hf.co/owner/repo:QUANT`` itself).
+- ``rm``: delete a model's files (and its Ollama copy); ``use``: set the active model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from shared_utils.errors import ModelNotFound, OllamaNotRunning
+from shared_utils.types import Progress
+from src.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list, pull, remove or choose language models")
+    cmds = p.add_subparsers(dest="models_cmd", metavar="ACTION", required=True)
+    ls = cmds.add_parser("list", help="installed models and the recommendation for this machine")
+    ls.add_argument("--json", action="store_true")
+    pull = cmds.add_parser("pull", help="download a model from the Hugging Face Hub")
+    pull.add_argument("spec", metavar="REPO[:QUANT]", help="catalog id or owner/repo[:QUANT]")
+    pull.add_argument("--ollama-pull", action="store_true",
+                      help="let Ollama pull hf.co/REPO:QUANT itself (Ollama engine only)")
+    pull.add_argument("--use", action="store_true", help="make it the active model")
+    rm = cmds.add_parser("rm", help="delete a model")
+    rm.add_argument("name", help="catalog id, owner/repo, .gguf file or Ollama model name")
+    use = cmds.add_parser("use", help="set the active model")
+    use.add_argument("name", help="catalog id, owner/repo, .gguf file or Ollama model name")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    return {"list": _list, "pull": _pull, "rm": _rm, "use": _use}[args.models_cmd](args, settings)
+
+
+# --- list ----------------------------------------------------------------------------------
+def _list(args: argparse.Namespace, settings: Settings) -> int:
+    from src.catalog import load_catalog
+    from src.profile import detect
+    from src.provisioning import entry_paths, local_ggufs, read_active
+
+    profile = detect(settings)
+    catalog = load_catalog(settings.catalog_path)
+    ollama, ollama_error = _ollama_models(settings) if profile.engine == "ollama" else ([], "")
+    in_ollama = {m["name"] for m in ollama}
+    entries = []
+    for e in catalog.entries:
+        entries.append({
+            "id": e.id, "tier": e.tier, "repo": e.repo or f"(bundled: {e.package})",
+            "quant": e.quant, "size_gb": e.size_gb, "gated": e.gated, "licence": e.licence,
+            "on_disk": entry_paths(settings, e) is not None,
+            "in_ollama": e.ollama_name in in_ollama or f"{e.ollama_name}:latest" in in_ollama,
+        })
+    files = [{"path": str(p), "size_bytes": _size(p)} for p in local_ggufs(settings.models_dir)]
+    report = {
+        "recommended": profile.model, "engine": profile.engine,
+        "why": [r for r in profile.reasons if r.startswith("model")],
+        "active": read_active(settings), "catalog": entries, "files": files,
+        "ollama": ollama, "ollama_error": ollama_error,
+    }
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(f"Recommended for this machine: {profile.model} (engine {profile.engine})")
+    for why in report["why"]:
+        print(f"  - {why.removeprefix('model: ')}")
+    active = report["active"]
+    label = active.get("name") or active.get("model") or "(none: the recommendation)"
+    print(f"Active model: {label}")
+    print("\nCatalog:")
+    for e in entries:
+        flags = [f for f, on in (("on disk", e["on_disk"]), ("in Ollama", e["in_ollama"]),
+                                 ("gated", e["gated"])) if on]
+        mark = "*" if e["id"] == profile.model else " "
+        print(f" {mark} {e['id']:<24} {e['tier']:<11} {e['quant']:<7} {e['size_gb']:>5.2f} GB"
+              f"  {e['repo']}{'  [' + ', '.join(flags) + ']' if flags else ''}")
+    print("\nGGUF files on disk:" if files else "\nNo GGUF files downloaded yet.")
+    for f in files:
+        print(f"   {f['size_bytes'] / 1e9:6.2f} GB  {f['path']}")
+    if profile.engine == "ollama":
+        print("\nOllama:" if not ollama_error else f"\nOllama: {ollama_error}")
+        for m in ollama:
+            print(f"   {m['name']:<40} {m['size_bytes'] / 1e9:6.2f} GB {m['quant']:<7} "
+                  f"{m['family']:<8} ctx {m['num_ctx'] or m['context_length'] or '?'}")
+    return 0
+
+
+def _ollama_models(settings: Settings) -> tuple[list[dict[str, Any]], str]:
+    from dataclasses import asdict
+
+    from shared_utils.ollama_models import OllamaModels
+
+    models = OllamaModels(settings.ollama_host)
+    try:
+        return [asdict(m) for m in models.list()], ""
+    except OllamaNotRunning as exc:
+        return [], str(exc)
+    finally:
+        models.close()
+
+
+def _size(path: Path) -> int:
+    from src.provisioning import _SPLIT
+
+    if not _SPLIT.search(path.name):
+        return path.stat().st_size
+    stem = _SPLIT.sub("", path.name)
+    return sum(p.stat().st_size for p in path.parent.glob(f"{stem}-*-of-*.gguf"))
+
+
+# --- pull ----------------------------------------------------------------------------------
+class TqdmProgress:
+    """A Progress callback drawing one tqdm bar per stage (bytes, speed, ETA)."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.stage = ""
+
+    def __call__(self, p: Progress) -> None:
+        from tqdm import tqdm
+
+        if p.stage != self.stage or self.bar is None:
+            self.close()
+            self.stage = p.stage
+            self.bar = tqdm(total=p.total or None, initial=p.done, unit="B", unit_scale=True,
+                            unit_divisor=1024, desc=p.stage, dynamic_ncols=True)
+        if p.total and self.bar.total != p.total:
+            self.bar.total = p.total
+        self.bar.update(p.done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _pull(args: argparse.Namespace, settings: Settings) -> int:
+    from src.profile import detect
+    from src.provisioning import download, resolve_pull, write_active
+
+    profile = detect(settings)
+    bar = TqdmProgress()
+    try:
+        if args.ollama_pull:
+            from shared_utils.ollama_models import OllamaModels
+
+            repo, _, quant = args.spec.partition(":")
+            ref = f"hf.co/{repo}:{quant or 'Q4_K_M'}"
+            models = OllamaModels(settings.ollama_host)
+            try:
+                models.pull(ref, progress=bar)
+            finally:
+                models.close()
+            bar.close()
+            print(f"Ollama pulled {ref}")
+            if args.use:
+                write_active(settings, name=ref, ollama_model=ref)
+            return 0
+        spec = resolve_pull(settings, args.spec)
+        if spec.entry is not None and spec.entry.bundled:
+            print(f"{spec.entry.id} is bundled with Olympus; nothing to download.")
+            return 0
+        if spec.entry is not None and spec.entry.gated and not settings.hf_token:
+            print(f"note: {spec.repo} is gated; accept its licence on huggingface.co and set HF_TOKEN.")
+        result = download(settings, spec, progress=bar)
+        bar.close()
+        print(f"Downloaded {spec.repo} ({', '.join(spec.files)}) -> {result.path}"
+              f" [{result.downloaded_bytes / 1e6:.1f} MB fetched, {result.reused_bytes / 1e6:.1f} MB reused]")
+        name = spec.entry.id if spec.entry else f"{spec.repo}:{spec.quant}"
+        ollama_name = spec.entry.ollama_name if spec.entry else _ollama_name(spec.repo, spec.quant)
+        if profile.engine == "ollama":
+            from shared_utils.ollama_models import OllamaModels
+
+            models = OllamaModels(settings.ollama_host)
+            try:
+                models.import_gguf(ollama_name, list(result.paths), num_ctx=profile.context_tokens,
+                                   progress=bar, status=lambda s: print(f"  ollama: {s}"))
+            finally:
+                models.close()
+            bar.close()
+            print(f"Imported into Ollama as {ollama_name}")
+        if args.use:
+            write_active(settings, name=name, model=spec.entry.id if spec.entry else "",
+                         path=result.path, ollama_model=ollama_name if profile.engine == "ollama" else "")
+            print(f"Active model: {name}")
+        return 0
+    finally:
+        bar.close()
+
+
+def _ollama_name(repo: str, quant: str) -> str:
+    base = repo.rsplit("/", 1)[-1].lower().removesuffix("-gguf")
+    return f"{base}:{quant.lower()}"
+
+
+# --- rm / use ------------------------------------------------------------------------------
+def _local_matches(settings: Settings, name: str) -> list[Path]:
+    """Files of ``name`` (catalog id, owner/repo, file name or path) under the models dir."""
+    from src.catalog import load_catalog
+    from src.provisioning import local_ggufs
+
+    catalog = load_catalog(settings.catalog_path)
+    entry = next((e for e in catalog.entries if e.id == name and not e.bundled), None)
+    repo = entry.repo if entry else name.partition(":")[0] if "/" in name else ""
+    folder = settings.models_dir / repo.replace("/", "--") if repo else None
+    out: list[Path] = []
+    if entry and folder:
+        out = [folder / f for f in entry.files if (folder / f).exists()]
+    elif folder and folder.is_dir() and not name.endswith(".gguf"):
+        quant = name.partition(":")[2].lower()
+        out = [p for p in folder.iterdir() if not quant or quant in p.name.lower()]
+    else:
+        for first in local_ggufs(settings.models_dir):
+            if name in (first.name, str(first)) or Path(name).resolve() == first.resolve():
+                out = [first]
+    return out
+
+
+def _rm(args: argparse.Namespace, settings: Settings) -> int:
+    from src.profile import detect
+    from src.provisioning import clear_active, read_active
+
+    removed: list[str] = []
+    for path in _local_matches(settings, args.name):
+        for part in _parts_of(path):
+            part.unlink(missing_ok=True)
+            removed.append(str(part))
+    if detect(settings).engine == "ollama":
+        from shared_utils.ollama_models import OllamaModels
+
+        models = OllamaModels(settings.ollama_host)
+        try:
+            targets = {args.name} | _ollama_names_for(settings, args.name)
+            for target in targets:
+                if models.has(target):
+                    models.delete(target)
+                    removed.append(f"ollama:{target}")
+        finally:
+            models.close()
+    if not removed:
+        raise ModelNotFound(f"No model {args.name!r} on disk or in Ollama",
+                            hint="See what is installed: python -m src models list")
+    active = read_active(settings)
+    if args.name in (active.get("name"), active.get("model"), active.get("ollama_model")) or (
+        active.get("path") in removed
+    ):
+        clear_active(settings)
+        print("The active model was removed; the catalog's recommendation is used again.")
+    for item in removed:
+        print(f"removed {item}")
+    return 0
+
+
+def _parts_of(path: Path) -> list[Path]:
+    from src.provisioning import _SPLIT
+
+    if not _SPLIT.search(path.name):
+        return [path, path.with_name(path.name + ".incomplete")]
+    stem = _SPLIT.sub("", path.name)
+    return sorted(path.parent.glob(f"{stem}-*-of-*.gguf*"))
+
+
+def _ollama_names_for(settings: Settings, name: str) -> set[str]:
+    from src.catalog import load_catalog
+
+    catalog = load_catalog(settings.catalog_path)
+    return {e.ollama_name for e in catalog.entries if e.id == name}
+
+
+def _use(args: argparse.Namespace, settings: Settings) -> int:
+    from src.catalog import load_catalog
+    from src.profile import detect
+    from src.provisioning import write_active
+
+    catalog = load_catalog(settings.catalog_path)
+    entry = next((e for e in catalog.entries if e.id == args.name), None)
+    if entry is not None:
+        write_active(settings, name=entry.id, model=entry.id)
+        print(f"Active model: {entry.id} (pulled on next start if missing)")
+        return 0
+    local = _local_matches(settings, args.name)
+    if local:
+        write_active(settings, name=args.name, path=local[0])
+        print(f"Active model: {args.name} -> {local[0]}")
+        return 0
+    if detect(settings).engine == "ollama":
+        from shared_utils.ollama_models import OllamaModels
+
+        models = OllamaModels(settings.ollama_host)
+        try:
+            if models.has(args.name):
+                write_active(settings, name=args.name, ollama_model=args.name)
+                print(f"Active model: {args.name} (Ollama)")
+                return 0
+        finally:
+            models.close()
+    raise ModelNotFound(f"No model {args.name!r} in the catalog, on disk or in Ollama",
+                        hint="Pull it first: python -m src models pull REPO[:QUANT]")

@@ -1,0 +1,317 @@
+"""Provisioning: make sure the engine has a model to answer with.
+
+``ensure_model(settings, profile, progress=..., status=...)`` decides which model (explicit
+setting > ``models use`` record > the profile's catalog choice), uses it when it is already
+there, downloads it from the Hub otherwise (llama.cpp uses the GGUF file directly; Ollama gets
+it imported), and warms Ollama up. When the Hub is unreachable it says so once and keeps
+working with what is on disk, or with the bundled SmolLM2 GGUF.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import structlog
+
+from shared_utils.errors import DownloadError, ModelNotFound, NetworkUnavailable, RepoNotFound
+from shared_utils.types import ProgressCallback, no_progress
+from src.catalog import CatalogEntry, load_catalog
+from src.settings import Settings
+
+logger = structlog.get_logger(__name__)
+
+Source = Literal["present", "downloaded", "offline-fallback"]
+_offline_reported = False
+_SPLIT = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelReady:
+    """What the engine should serve. ``path``: GGUF (first part) for llama.cpp."""
+
+    engine: str
+    model: str  # catalog id, repo, or Ollama name: what the user sees
+    source: Source
+    path: Path | None = None
+    ollama_model: str = ""
+    warm_up_s: float | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class PullSpec:
+    """A resolved ``models pull`` target: a repo and the GGUF file(s) of one quantization."""
+
+    repo: str
+    files: tuple[str, ...]
+    quant: str
+    entry: CatalogEntry | None = None
+
+
+# --- the active-model record (``python -m src models use NAME``) -----------------------------
+def active_path(settings: Settings) -> Path:
+    return settings.data_dir / "active_model.json"
+
+
+def read_active(settings: Settings) -> dict[str, Any]:
+    try:
+        data = json.loads(active_path(settings).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError:
+        logger.warning("active model record unreadable; ignoring it", path=str(active_path(settings)))
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_active(settings: Settings, **record: Any) -> dict[str, Any]:
+    """Atomically record the model to use (keys: name, model, path, ollama_model)."""
+    path = active_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {k: (str(v) if isinstance(v, Path) else v) for k, v in record.items() if v}
+    record["set_at"] = time.time()
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+    return record
+
+
+def clear_active(settings: Settings) -> None:
+    active_path(settings).unlink(missing_ok=True)
+
+
+# --- local files ---------------------------------------------------------------------------
+def bundled_gguf() -> Path:
+    from shared_utils.llamacpp_engine import default_gguf_path
+
+    return default_gguf_path()
+
+
+def local_ggufs(models_dir: Path) -> list[Path]:
+    """Complete GGUF models under ``models_dir`` (first part only for split files)."""
+    if not models_dir.is_dir():
+        return []
+    out = []
+    for path in sorted(models_dir.glob("*/*.gguf")):
+        m = _SPLIT.search(path.name)
+        if m and m.group(1) != "00001":
+            continue
+        if m and not all(
+            (path.parent / _SPLIT.sub(f"-{i:05d}-of-{m.group(2)}.gguf", path.name)).exists()
+            for i in range(1, int(m.group(2)) + 1)
+        ):
+            continue
+        out.append(path)
+    return out
+
+
+def entry_paths(settings: Settings, entry: CatalogEntry) -> list[Path] | None:
+    """The entry's files on disk, or None when any part is missing."""
+    if entry.bundled:
+        return [bundled_gguf()]
+    from shared_utils.hub_download import local_path
+
+    paths = [local_path(settings.models_dir, entry.repo, f) for f in entry.files]
+    return paths if all(p.is_file() for p in paths) else None
+
+
+# --- resolving what to pull ----------------------------------------------------------------
+def resolve_pull(settings: Settings, spec: str) -> PullSpec:
+    """``catalog-id`` or ``owner/repo[:QUANT]`` -> repo and file names.
+
+    Unknown repos are listed on the Hub (``list_repo_tree``) and the GGUF file(s) whose
+    name contains the quantization are taken (all parts of a split GGUF).
+    """
+    catalog = load_catalog(settings.catalog_path)
+    if "/" not in spec:
+        entry = catalog.get(spec)
+        return PullSpec(entry.repo or entry.package, entry.files, entry.quant, entry)
+    repo, _, quant = spec.partition(":")
+    entry = catalog.find(repo)
+    if entry and (not quant or quant.lower() == entry.quant.lower()):
+        return PullSpec(entry.repo, entry.files, entry.quant, entry)
+    files = _list_ggufs(settings, repo)
+    quant = quant or "Q4_K_M"
+    chosen = sorted(f for f in files if quant.lower() in f.rsplit("/", 1)[-1].lower())
+    if not chosen:
+        raise RepoNotFound(
+            f"{repo} has no GGUF file for quantization {quant}; it has: "
+            + (", ".join(sorted(files)[:12]) or "no .gguf files"),
+            hint="Pick one of the listed quantizations: python -m src models pull REPO:QUANT",
+        )
+    split = [f for f in chosen if _SPLIT.search(f)]
+    if split:  # one split set: all its parts
+        stem = _SPLIT.sub("", split[0])
+        chosen = [f for f in split if _SPLIT.sub("", f) == stem]
+    else:
+        chosen = chosen[:1]
+    return PullSpec(repo, tuple(chosen), quant.upper(), None)
+
+
+def _list_ggufs(settings: Settings, repo: str) -> list[str]:
+    from huggingface_hub import HfApi
+
+    from shared_utils.hub_download import _map_error
+
+    if settings.hf_hub_offline:
+        raise NetworkUnavailable(f"Hub access is disabled (HF_HUB_OFFLINE); cannot list {repo}")
+    api = HfApi(endpoint=settings.hf_endpoint or None, token=settings.hf_token or False)
+    try:
+        items = list(api.list_repo_tree(repo, recursive=True))
+    except Exception as exc:  # mapped to typed errors in one place
+        raise _map_error(exc, repo, "", settings.hf_token) from exc
+    return [i.path for i in items if getattr(i, "path", "").endswith(".gguf")]
+
+
+def download(settings: Settings, pull: PullSpec, *, progress: ProgressCallback = no_progress):
+    """Download a resolved pull into the models dir (resumable, verified)."""
+    from shared_utils.hub_download import download_gguf
+
+    return download_gguf(
+        pull.repo, pull.files, settings.models_dir,
+        endpoint=settings.hf_endpoint or None, token=settings.hf_token or None,
+        offline=settings.hf_hub_offline,
+        expected_sha256=pull.entry.sha256 if pull.entry else (),
+        progress=progress,
+    )
+
+
+# --- ensure --------------------------------------------------------------------------------
+def _say_offline(exc: Exception, status: Any) -> None:
+    global _offline_reported
+    if not _offline_reported:
+        logger.warning("Hugging Face Hub unreachable: using models on disk", error=str(exc))
+        _offline_reported = True
+    _note(status, f"Hub unreachable, using a model already on disk: {exc}")
+
+
+def _note(status: Any, message: str) -> None:
+    if status is not None and hasattr(status, "update"):
+        status.update("provisioning", warning=message)
+
+
+def ensure_model(
+    settings: Settings, profile: Any, *, progress: ProgressCallback = no_progress, status: Any = None,
+) -> ModelReady:
+    """Make the profile's engine ready to answer; see the module docstring for the order."""
+    engine = profile.engine
+    if engine == "none":
+        return ModelReady(engine="none", model="", source="present")
+    catalog = load_catalog(settings.catalog_path)
+    active = read_active(settings)
+    if engine == "llamacpp":
+        return _ensure_llamacpp(settings, profile, catalog, active, progress, status)
+    if engine == "ollama":
+        return _ensure_ollama(settings, profile, catalog, active, progress, status)
+    raise ValueError(f"unknown engine {engine!r}")
+
+
+def _target_entry(settings: Settings, profile: Any, catalog: Any, active: dict) -> CatalogEntry:
+    model_id = settings.model or active.get("model") or profile.model
+    return catalog.get(model_id)
+
+
+def _ensure_llamacpp(settings, profile, catalog, active, progress, status) -> ModelReady:
+    if settings.llamacpp_model_path:
+        path = Path(settings.llamacpp_model_path)
+        if not path.is_file():
+            raise ModelNotFound(f"OLYMPUS_LLAMACPP_MODEL_PATH={path} does not exist")
+        return ModelReady("llamacpp", path.name, "present", path=path)
+    if not settings.model and active.get("path"):
+        path = Path(active["path"])
+        if path.is_file():
+            return ModelReady("llamacpp", active.get("name") or path.name, "present", path=path)
+        logger.warning("active model file is gone; using the catalog choice", path=str(path))
+    entry = _target_entry(settings, profile, catalog, active)
+    paths = entry_paths(settings, entry)
+    if paths:
+        return ModelReady("llamacpp", entry.id, "present", path=paths[0])
+    try:
+        result = download(settings, PullSpec(entry.repo, entry.files, entry.quant, entry),
+                          progress=progress)
+        return ModelReady("llamacpp", entry.id, "downloaded", path=result.path)
+    except NetworkUnavailable as exc:
+        _say_offline(exc, status)
+        reason = f"Hub unreachable ({exc.message})"
+    except DownloadError as exc:  # gated, not found, disk full, checksum: keep working
+        logger.error("model download failed; falling back", model=entry.id, error=str(exc))
+        _note(status, f"{entry.id} could not be downloaded: {exc}")
+        reason = str(exc)
+    on_disk = local_ggufs(settings.models_dir)
+    if on_disk:
+        newest = max(on_disk, key=lambda p: p.stat().st_mtime)
+        return ModelReady("llamacpp", newest.name, "offline-fallback", path=newest, notes=(reason,))
+    path = bundled_gguf()
+    return ModelReady("llamacpp", catalog.offline_entry.id, "offline-fallback", path=path,
+                      notes=(reason,))
+
+
+def _ensure_ollama(settings, profile, catalog, active, progress, status) -> ModelReady:
+    from shared_utils.ollama_models import OllamaModels
+
+    models = OllamaModels(settings.ollama_host)
+    try:
+        explicit = settings.ollama_model or (None if settings.model else active.get("ollama_model"))
+        if explicit:
+            if not models.has(explicit):
+                raise ModelNotFound(f"Ollama has no model {explicit!r}")
+            return _warm(models, settings, ModelReady("ollama", explicit, "present",
+                                                      ollama_model=explicit))
+        entry = _target_entry(settings, profile, catalog, active)
+        name = entry.ollama_name
+        if models.has(name):
+            return _warm(models, settings, ModelReady("ollama", entry.id, "present", ollama_model=name))
+        if entry.bundled:
+            _import(models, settings, profile, name, [bundled_gguf()], (), progress, status)
+            return _warm(models, settings, ModelReady("ollama", entry.id, "present", ollama_model=name))
+        try:
+            result = download(settings, PullSpec(entry.repo, entry.files, entry.quant, entry),
+                              progress=progress)
+        except NetworkUnavailable as exc:
+            _say_offline(exc, status)
+            return _ollama_fallback(models, settings, profile, catalog, str(exc), progress, status)
+        except DownloadError as exc:
+            logger.error("model download failed; falling back", model=entry.id, error=str(exc))
+            _note(status, f"{entry.id} could not be downloaded: {exc}")
+            return _ollama_fallback(models, settings, profile, catalog, str(exc), progress, status)
+        _import(models, settings, profile, name, list(result.paths), (), progress, status)
+        return _warm(models, settings, ModelReady("ollama", entry.id, "downloaded",
+                                                  path=result.path, ollama_model=name))
+    finally:
+        models.close()
+
+
+def _ollama_fallback(models, settings, profile, catalog, reason, progress, status) -> ModelReady:
+    installed = models.list()
+    if installed:
+        name = installed[0].name
+        return _warm(models, settings, ModelReady("ollama", name, "offline-fallback",
+                                                  ollama_model=name, notes=(reason,)))
+    entry = catalog.offline_entry
+    _import(models, settings, profile, entry.ollama_name, [bundled_gguf()], (), progress, status)
+    return _warm(models, settings, ModelReady("ollama", entry.id, "offline-fallback",
+                                              ollama_model=entry.ollama_name, notes=(reason,)))
+
+
+def _import(models, settings, profile, name, paths, digests, progress, status) -> None:
+    def on_status(text: str) -> None:
+        if status is not None and hasattr(status, "update"):
+            status.update("provisioning", phase="create", message=text)
+
+    models.import_gguf(name, paths, num_ctx=profile.context_tokens, digests=digests,
+                       progress=progress, status=on_status)
+
+
+def _warm(models, settings: Settings, ready: ModelReady) -> ModelReady:
+    started = time.monotonic()
+    models.warm_up(ready.ollama_model, keep_alive=settings.keep_alive)
+    took = time.monotonic() - started
+    logger.info("model warm", model=ready.ollama_model, seconds=round(took, 2))
+    return ModelReady(ready.engine, ready.model, ready.source, path=ready.path,
+                      ollama_model=ready.ollama_model, warm_up_s=took, notes=ready.notes)

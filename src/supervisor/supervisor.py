@@ -43,6 +43,7 @@ from src.supervisor.process import (
     reap_strays,
     set_child_subreaper,
 )
+from src.supervisor.provisioner import Provisioner
 from src.supervisor.publisher import StatusPublisher
 from src.supervisor.readiness import Probe, http_ok
 from src.supervisor.slot import Slot
@@ -70,6 +71,7 @@ class Supervisor:
         environ: Mapping[str, str] | None = None,
         tick_s: float = 0.1,
         subreaper: bool = False,
+        warm_up: Callable[[str, float], float] | None = None,
     ) -> None:
         self.settings = settings
         self._detect = detect or _default_detect
@@ -82,6 +84,7 @@ class Supervisor:
         self.sleep = sleep
         self.environ = dict(environ) if environ is not None else child_environ()
         self.tick_s = tick_s
+        self._warm_up = warm_up
         self.subreaper = subreaper  # adopt orphaned grandchildren, kill leftovers on exit
         self.status = StatusPublisher(StatusFile(settings.status_path), clock=clock)
         self.slots: dict[str, Slot] = {}
@@ -91,6 +94,7 @@ class Supervisor:
         self._fatal = ""
         self._models: queue.SimpleQueue[Path] = queue.SimpleQueue()
         self._provisioner: threading.Thread | None = None
+        self._engine_ready = threading.Event()
         self._t0 = 0.0
 
     # --- entry -----------------------------------------------------------------------------------
@@ -207,6 +211,8 @@ class Supervisor:
             slot.tick(now)
             if slot.state == "ready" and before != "ready":
                 self._on_ready(name, slot)
+            elif name == "engine" and slot.state != "ready":
+                self._engine_ready.clear()
             if slot.state == "down" and slot.fatal:
                 self._fatal = f"{name} keeps failing: {slot.last_error}"
                 logger.error("giving up", child=name, error=slot.last_error)
@@ -214,6 +220,7 @@ class Supervisor:
     def _on_ready(self, name: str, slot: Slot) -> None:
         slot.publish(ready_at_s=round(self.clock() - self._t0, 3))
         if name == "engine":
+            self._engine_ready.set()
             self._maybe_start_provisioning()
 
     def _on_model(self, model_path: Path) -> None:
@@ -235,33 +242,18 @@ class Supervisor:
             return
         if self.profile.engine == "ollama" and engine is not None and engine.state != "ready":
             return  # importing into Ollama needs it answering; retried when it is ready
-        self._provisioner = threading.Thread(target=self._provision_worker, name="provisioning",
-                                             daemon=True)
+        self._provisioner = Provisioner(
+            self.settings, self.profile, provision=self._provision, publisher=self.status,
+            on_model=self._models.put, engine_url=self._wait_engine_url, clock=self.clock,
+            t0=self._t0, warm_up=self._warm_up,
+        )
         self._provisioner.start()
 
-    def _provision_worker(self) -> None:
-        publish = self.status.section("provisioning")
-        model = getattr(self.profile, "model", "")
-        started = self.clock()
-        try:
-            result = self._provision(self.settings, self.profile,
-                                     progress=self.status.progress(model),
-                                     status=self.status.status)
-        except OlympusError as exc:
-            logger.error("provisioning failed", error=exc.message, hint=exc.hint)
-            publish(phase="failed", error=str(exc), model=model)
-            return
-        except Exception as exc:  # noqa: BLE001 - a bug must show in the status, not vanish
-            logger.exception("provisioning crashed")
-            publish(phase="failed", error=f"{type(exc).__name__}: {exc}", model=model)
-            return
-        path = model_path_of(result)
-        if path is not None:
-            self._models.put(path)
-        publish(phase="ready", error="", model=model, model_path=str(path or ""),
-                elapsed_s=round(self.clock() - started, 3),
-                ready_at_s=round(self.clock() - self._t0, 3))
-        logger.info("model provisioned", model=model, path=str(path or ""))
+    def _wait_engine_url(self, timeout_s: float) -> str | None:
+        """(Provisioning thread) wait until the engine is ready; its URL, or None."""
+        if self._engine_ready.wait(timeout_s) and "engine" in self.slots:
+            return self.slots["engine"].spec.url
+        return None
 
     # --- shutdown --------------------------------------------------------------------------------
     def _shutdown(self) -> int:
@@ -278,17 +270,6 @@ class Supervisor:
             error=self._fatal)
         logger.info("supervisor stopped", exit_code=code)
         return code
-
-
-def model_path_of(result: Any) -> Path | None:
-    """The GGUF path in a provisioning result (a path, or an object with ``path``)."""
-    if isinstance(result, (str, os.PathLike)):
-        return Path(result)
-    for attr in ("path", "model_path", "gguf_path"):
-        value = getattr(result, attr, None)
-        if value:
-            return Path(value)
-    return None
 
 
 # --- default collaborators (imported lazily: the supervisor stays light) -----------------------

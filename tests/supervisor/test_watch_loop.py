@@ -94,7 +94,7 @@ class World:
         self.script.sort(key=lambda item: item[0])
 
 
-def make(world: World, data_dir: Path, profile=None, provision=None, **overrides):
+def make(world: World, data_dir: Path, profile=None, provision=None, warm_up=None, **overrides):
     settings = load_settings(data_dir=data_dir, restart_backoff_s=1, restart_backoff_max_s=8,
                              restart_max=4, restart_window_s=100, engine_ready_timeout_s=20,
                              **overrides)
@@ -108,7 +108,7 @@ def make(world: World, data_dir: Path, profile=None, provision=None, **overrides
         settings, detect=lambda s: profile or FakeProfile(), provision=provision or default_provision,
         arangod=lambda s: None, spawn=world.spawn, probe=world.probe, clock=lambda: world.now,
         wall=lambda: 1_700_000_000 + world.now, sleep=world.sleep, environ={"HOME": str(data_dir)},
-        tick_s=0.5,
+        tick_s=0.5, warm_up=warm_up,
     )
     world.sup = sup
     return sup, StatusFile(settings.status_path), calls
@@ -220,8 +220,15 @@ def test_llamacpp_engine_waits_for_the_model_while_the_ui_comes_up(data_dir, tmp
         gate.wait(5)
         return gguf
 
+    warmed = []
+
+    def warm_up(url: str, timeout_s: float) -> float:
+        warmed.append(url)
+        return 0.25
+
     w = World(ready={"engine", "streamlit"})
-    sup, status, _ = make(w, data_dir, profile=FakeProfile(engine="llamacpp"), provision=provision)
+    sup, status, _ = make(w, data_dir, profile=FakeProfile(engine="llamacpp"), provision=provision,
+                          warm_up=warm_up, llamacpp_port=8123)
     seen = {}
     w.at(3, lambda w: seen.update(state=status.section("engine")["state"],
                                   names=[p.name for _, p in w.spawned]))
@@ -234,6 +241,14 @@ def test_llamacpp_engine_waits_for_the_model_while_the_ui_comes_up(data_dir, tmp
     assert engine.spec.argv[6] == str(gguf)
     assert "--ctx" in engine.spec.argv and "--threads" in engine.spec.argv
     assert engine.spec.ready_url.endswith("/health")
+    for _ in range(100):  # the provisioning thread finishes in real time
+        if status.section("provisioning").get("phase") == "ready":
+            break
+        time.sleep(0.02)
+    prov = status.section("provisioning")
+    assert prov["phase"] == "ready" and prov["warm_up_s"] == 0.25
+    assert prov["model_path"] == str(gguf)
+    assert warmed == ["http://127.0.0.1:8123"]
 
 
 def test_provisioning_failure_is_published_not_swallowed(data_dir):

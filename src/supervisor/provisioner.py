@@ -1,0 +1,123 @@
+"""Background provisioning: make sure the model is there, hand llama.cpp its file, warm up.
+
+Runs ``src.provisioning.ensure_model`` in a daemon thread while the UI is already up, and
+publishes every step in the ``provisioning`` status section. It never starts processes
+itself (PDEATHSIG is tied to the main thread): it hands the model path to the supervisor
+through ``on_model`` and waits for the engine to answer before warming llama.cpp up.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from shared_utils.errors import BackendUnavailable, OlympusError
+from src.settings import Settings
+from src.supervisor.publisher import StatusPublisher, as_dict
+
+logger = structlog.get_logger(__name__)
+
+
+class Provisioner(threading.Thread):
+    def __init__(
+        self,
+        settings: Settings,
+        profile: Any,
+        *,
+        provision: Callable[..., Any],
+        publisher: StatusPublisher,
+        on_model: Callable[[Path], None],
+        engine_url: Callable[[float], str | None],
+        warm_up: Callable[[str, float], float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        t0: float = 0.0,
+    ) -> None:
+        super().__init__(name="provisioning", daemon=True)
+        self.settings = settings
+        self.profile = profile
+        self.provision = provision
+        self.publisher = publisher
+        self.publish = publisher.section("provisioning")
+        self.on_model = on_model
+        self.engine_url = engine_url  # waits up to N s for the engine; its URL or None
+        self.warm_up = warm_up or llamacpp_warm_up
+        self.clock = clock
+        self.t0 = t0
+
+    def run(self) -> None:
+        model = getattr(self.profile, "model", "")
+        started = self.clock()
+        self.publish(phase="checking", model=model, error="")
+        try:
+            result = self.provision(self.settings, self.profile,
+                                    progress=self.publisher.progress(model),
+                                    status=self.publisher.status)
+        except OlympusError as exc:
+            logger.error("provisioning failed", error=exc.message, hint=exc.hint)
+            self.publish(phase="failed", error=str(exc), model=model)
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug must show in the status, not vanish
+            logger.exception("provisioning crashed")
+            self.publish(phase="failed", error=f"{type(exc).__name__}: {exc}", model=model)
+            return
+        fields = _result_fields(result)
+        path = model_path_of(result)
+        if self.profile.engine == "llamacpp" and path is not None:
+            self.on_model(path)
+            self.publish(phase="waiting_for_engine", **fields)
+            url = self.engine_url(self.settings.engine_ready_timeout_s + 5)
+            if url is None:
+                self.publish(phase="failed", error="the engine did not become ready; see the "
+                             "engine status", **fields)
+                return
+            try:
+                fields["warm_up_s"] = round(self.warm_up(url, self.settings.first_token_timeout_s
+                                                          + 30), 3)
+            except OlympusError as exc:
+                logger.warning("warm-up failed; the first question pays the load", error=str(exc))
+                fields["warning"] = f"warm-up failed: {exc}"
+        self.publish(phase="ready", error="", elapsed_s=round(self.clock() - started, 3),
+                     ready_at_s=round(self.clock() - self.t0, 3), **fields)
+        logger.info("model ready", model=fields.get("model", model), path=str(path or ""),
+                    warm_up_s=fields.get("warm_up_s"))
+
+
+def model_path_of(result: Any) -> Path | None:
+    """The GGUF path in a provisioning result (a path, or an object with ``path``)."""
+    if isinstance(result, (str, Path)):
+        return Path(result)
+    value = getattr(result, "path", None)
+    return Path(value) if value else None
+
+
+def _result_fields(result: Any) -> dict[str, Any]:
+    if result is None or isinstance(result, (str, Path)):
+        return {"model_path": str(result or "")}
+    fields = as_dict(result)
+    if "path" in fields:
+        fields["model_path"] = fields.pop("path") or ""
+    fields.pop("engine", None)  # the engine section owns that name
+    return fields
+
+
+def llamacpp_warm_up(url: str, timeout_s: float) -> float:
+    """One one-token chat completion so the first question does not pay the load."""
+    body = json.dumps({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1,
+                       "temperature": 0}).encode()
+    req = urllib.request.Request(f"{url}/v1/chat/completions", data=body,
+                                 headers={"Content-Type": "application/json"})
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310 - local URL
+            resp.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise BackendUnavailable(f"llama.cpp warm-up request to {url} failed: {exc}") from exc
+    return time.monotonic() - started

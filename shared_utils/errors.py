@@ -131,6 +131,12 @@ class UnknownBackend(OlympusError):
     hint = "Use one of the backend names listed in this message."
 
 
+class BackendNotConfigured(BackendUnavailable):
+    """A backend left out of the chain because its settings are missing (reported, not hidden)."""
+
+    hint = "Set the settings named in this message (see README, Configuration)."
+
+
 # --- models and downloads ------------------------------------------------------------------
 class DownloadError(OlympusError):
     hint = "Check the network connection and try again; the download resumes."

@@ -77,3 +77,22 @@ def embedder():
     from shared_utils.embeddings import get_embedder
 
     return get_embedder("sentence-transformers/all-MiniLM-L6-v2", "cpu", 64)
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight llama GGUF with SmolLM2's real tokenizer and chat template."""
+    from tests.fixtures.tiny_gguf import write_tiny_gguf
+
+    return write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
+
+
+@pytest.fixture(scope="session")
+def llamacpp_server(tiny_gguf: Path):
+    """A real llama.cpp server (xllamacpp, in-process) on the tiny model; stopped at the end."""
+    from shared_utils.llamacpp_engine import LlamaCppEngine
+
+    engine = LlamaCppEngine(tiny_gguf, port=0, ctx=2048).start()
+    engine.wait_ready(30)
+    yield engine
+    engine.stop()

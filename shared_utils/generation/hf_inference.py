@@ -1,0 +1,208 @@
+"""hf_inference backend: ``huggingface_hub.InferenceClient.chat_completion(stream=True)``.
+
+Two modes:
+- ``token`` + ``model``: the Hugging Face Inference API (serverless providers).
+- ``base_url``: any OpenAI-compatible server: the local llama.cpp engine, TGI, vLLM, Ollama's
+  ``/v1``. The registry builds the "llamacpp" backend this way.
+
+Usage (and llama.cpp's ``timings``) from the last chunk go into ``Delta.stats``. Transport
+failures become typed errors in ``_map_error`` (one point).
+
+Offline mode: ``huggingface_hub`` blocks *every* request of its shared HTTP session when
+``HF_HUB_OFFLINE=1``, including requests to a local server. Olympus runs offline by design, so
+requests to a configured ``base_url`` are exempted (``_allow_offline``); requests to the Hub
+stay blocked.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import structlog
+
+from shared_utils.errors import (
+    BackendUnavailable,
+    GenerationInterrupted,
+    ModelNotFound,
+    OlympusError,
+)
+from shared_utils.generation.base import Backend, Delta, GenerationOptions, Message
+from shared_utils.generation.chain import register_closer, register_response
+
+logger = structlog.get_logger(__name__)
+
+_LOCAL_BASES: set[str] = set()
+_HOOK_LOCK = threading.Lock()
+
+
+class HFInferenceBackend(Backend):
+    name = "hf_inference"
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        token: str | None = None,
+        base_url: str | None = None,
+        label: str | None = None,
+        timeout: float | None = None,
+        name: str | None = None,
+    ) -> None:
+        if not base_url and not model:
+            raise BackendUnavailable(
+                "The hf_inference backend needs a model (with HF_TOKEN) or a base URL.",
+                hint="Set OLYMPUS_HF_INFERENCE_MODEL and HF_TOKEN, or OLYMPUS_OPENAI_BASE_URL.",
+            )
+        self.model = model
+        self.token = token or None
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.timeout = timeout
+        if name:
+            self.name = name
+        where = self.base_url or "Hugging Face Inference API"
+        self.label = label or (f"{model} via {where}" if model else where)
+        if self.base_url:
+            _LOCAL_BASES.add(self.base_url)
+
+    # --- hooks used by FallbackChain ------------------------------------------------------
+    def connect(self, *, timeout: float) -> None:
+        """Reachability check: ``GET {base_url}/models`` (nothing to check for the HF API)."""
+        if not self.base_url:
+            return
+        import httpx
+
+        try:
+            r = httpx.get(f"{self.base_url}/models", timeout=timeout, headers=self._headers())
+            if r.status_code in (401, 403, 404):
+                raise httpx.HTTPStatusError("status", request=r.request, response=r)
+            r.raise_for_status()
+        except Exception as exc:
+            raise self._map_error(exc, started=False) from exc
+
+    def health(self) -> dict[str, object]:
+        if not self.base_url:
+            ok = bool(self.token)
+            return {"ok": ok, "detail": self.label if ok else "HF_TOKEN is not set"}
+        try:
+            self.connect(timeout=2.0)
+            return {"ok": True, "detail": self.label}
+        except OlympusError as exc:  # health never raises: report the reason
+            return {"ok": False, "detail": exc.message}
+
+    # --- streaming ------------------------------------------------------------------------
+    def stream(
+        self, messages: Sequence[Message], *, options: GenerationOptions
+    ) -> Iterator[Delta]:
+        from huggingface_hub import InferenceClient
+
+        _install_hooks()
+        read = self.timeout or (max(options.first_token_timeout_s, options.stall_timeout_s) + 5)
+        client = InferenceClient(
+            model=None if self.base_url else self.model,
+            base_url=self.base_url,
+            token=self.token,
+            timeout=read,
+        )
+        register_closer(client.close)  # the chain closes the HTTP response when the user stops
+        started = False
+        stats: dict[str, float] = {}
+        try:
+            chunks = client.chat_completion(
+                [{"role": m.role, "content": m.content} for m in messages],
+                model=self.model if self.base_url else None,
+                stream=True,
+                max_tokens=options.max_tokens,
+                temperature=options.temperature,
+                stop=list(options.stop) or None,
+                stream_options={"include_usage": True},
+                extra_body={"cache_prompt": True} if self.base_url else None,
+            )
+            for chunk in chunks:
+                for choice in chunk.choices or []:
+                    text = choice.delta.content if choice.delta else None
+                    if text:
+                        started = True
+                        yield Delta(text)
+                stats.update(_stats(chunk))
+            yield Delta("", done=True, stats=stats)
+        except OlympusError:
+            raise
+        except Exception as exc:
+            raise self._map_error(exc, started=started) from exc
+        finally:
+            client.close()
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    # --- the one place transport failures become typed errors -------------------------------
+    def _map_error(self, exc: BaseException, *, started: bool) -> OlympusError:
+        status = _status(exc)
+        where = self.base_url or "the Hugging Face Inference API"
+        if status in (401, 403):
+            return BackendUnavailable(
+                f"{where} refused the request (HTTP {status}).",
+                hint="Set a valid HF_TOKEN (with access to the model) or use another backend.",
+            )
+        if status == 404:
+            return ModelNotFound(
+                f"{where} has no model {self.model!r}." if self.model else f"{where}: not found.",
+                hint="Check OLYMPUS_HF_INFERENCE_MODEL / the engine's model, or use another backend.",
+            )
+        name = type(exc).__name__
+        if "Connect" in name or isinstance(exc, ConnectionRefusedError):
+            return BackendUnavailable(f"{self.label} is not reachable at {where}.")
+        detail = f"{name}: {exc}"
+        if status:
+            detail = f"HTTP {status}: {exc}"
+        if started:
+            return GenerationInterrupted(f"{self.label} stopped mid-answer: {detail}")
+        return BackendUnavailable(f"{self.label} failed: {detail}")
+
+
+def _status(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None) if response is not None else None
+
+
+def _stats(chunk: Any) -> dict[str, float]:
+    """Usage (OpenAI) and timings (llama.cpp) from a stream chunk, when present."""
+    out: dict[str, float] = {}
+    usage = getattr(chunk, "usage", None)
+    if usage:
+        out["prompt_tokens"] = float(usage.prompt_tokens)
+        out["completion_tokens"] = float(usage.completion_tokens)
+    timings = chunk.get("timings") if isinstance(chunk, dict) else getattr(chunk, "timings", None)
+    if isinstance(timings, dict):
+        for src, dst in (("prompt_ms", "prompt_ms"), ("predicted_ms", "generation_ms"),
+                         ("cache_n", "cached_prompt_tokens"), ("prompt_n", "prompt_eval_tokens")):
+            if timings.get(src) is not None:
+                out[dst] = float(timings[src])
+    return out
+
+
+def _install_hooks() -> None:
+    """On huggingface_hub's shared session: exempt configured base URLs from the offline
+    block (see module doc), and let the chain shut a response's socket on stop."""
+    from huggingface_hub.utils import _http
+
+    session = _http.get_session()
+    with _HOOK_LOCK:
+        hooks = session.event_hooks
+        if register_response not in hooks.get("response", []):
+            hooks["response"] = [*hooks.get("response", []), register_response]
+            session.event_hooks = hooks
+        original = _http.hf_request_event_hook
+        if original not in hooks.get("request", []):
+            return  # already wrapped, or a custom client factory is in charge
+
+        def hook(request: Any) -> Any:
+            url = str(request.url)
+            if any(url.startswith(base + "/") for base in _LOCAL_BASES):
+                return None
+            return original(request)
+
+        hooks["request"] = [hook if h is original else h for h in hooks["request"]]
+        session.event_hooks = hooks

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from shared_utils.errors import StoreUnavailable
+from shared_utils.errors import DocumentNotFound, StoreUnavailable
 from shared_utils.stores import aql
 from shared_utils.stores.base import DocumentStore
 from shared_utils.types import Chunk, DocumentRecord
@@ -170,6 +170,10 @@ class ArangoDocumentStore(DocumentStore):
     def add_chunks(self, doc_id: str, chunks: Sequence[Chunk]) -> None:
         if not chunks:
             return
+        with arango_errors("read a document"):
+            doc = self.db.collection(aql.DOCUMENTS).get(doc_id)
+        if not doc or doc.get("status") != "ingesting":
+            raise DocumentNotFound(f"No document {doc_id!r} is being ingested")
         has_chunk = [{"_from": f"documents/{doc_id}", "_to": f"chunks/{c.id}"} for c in chunks]
         # next-links follow the id convention, so batches link across their boundary.
         nexts = [

@@ -136,3 +136,12 @@ def test_bad_settings_exit_2_with_the_variable_named(tmp_path):
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert "OLYMPUS_RESTART_MAX" in done.stderr
+
+
+def test_a_missing_engine_binary_is_reported_and_the_ui_still_comes_up(olympus, tmp_path):
+    o = olympus(OLYMPUS_OLLAMA_BIN=str(tmp_path / "no-such-ollama"), OLYMPUS_RESTART_MAX="2")
+    o.wait_healthy()
+    st = o.wait_status(lambda s: s.get("engine", {}).get("state") == "down", 10, "engine down")
+    assert "cannot run" in st["engine"]["last_error"]
+    assert "No such file or directory" in st["engine"]["last_error"]
+    assert o.stop() == 143

@@ -1,0 +1,321 @@
+"""The Chat page: ask questions, watch the answer stream, check its sources.
+
+Per-session history lives in ``st.session_state`` (a list of message dicts). Sources are
+drawn as soon as retrieval finishes, before the first token; tokens update a placeholder
+one by one. The chat input's stop mode stops the script run: the event generator is then
+closed (``finally``), which ends generation in the backend, and the partial answer is kept.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import streamlit as st
+import structlog
+
+from shared_utils.errors import OlympusError
+from src.events import BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent
+from src.ui import navigation, render, state, transcript
+from src.ui.errors import friendly, show_error
+
+logger = structlog.get_logger(__name__)
+
+MESSAGES = "chat_messages"
+PENDING = "chat_pending_question"
+SCOPE = "chat_scope"
+NO_DOCUMENTS = (
+    "No document is indexed yet. Open **Documents** in the menu and drop one or more PDF "
+    "files there; you can ask questions as soon as the first one is indexed."
+)
+
+
+def _messages() -> list[dict[str, Any]]:
+    return st.session_state.setdefault(MESSAGES, [])
+
+
+def _turn_of(index: int) -> int:
+    """1-based number of the answer at ``index`` in the message list."""
+    return sum(1 for m in _messages()[: index + 1] if m["role"] == "assistant")
+
+
+# --- rendering of one answer -------------------------------------------------------------------
+def _render_sources(sources: list[Any], *, turn: int, question: str, expanded: bool) -> None:
+    if not sources:
+        return
+    terms = render.query_terms(question)
+    with st.expander(f"Sources ({len(sources)})", expanded=expanded, icon=":material/menu_book:"):
+        for n, scored in enumerate(sources, 1):
+            chunk = scored.chunk
+            st.markdown(render.anchor_html(turn, n), unsafe_allow_html=True)
+            name = render.escape_markdown(chunk.doc_name or chunk.doc_id[:12])
+            st.markdown(f"**\\[{n}\\] {name}** · {chunk.pages} · score {scored.score:.3f}")
+            st.markdown(render.highlight(chunk.text, terms))
+
+
+def _summary_line(msg: dict[str, Any]) -> str:
+    t = msg.get("timings") or {}
+    parts = [f"Answered by **{render.escape_markdown(msg.get('backend') or '?')}**"]
+    if isinstance(t.get("retrieval_ms"), (int, float)):
+        parts.append(f"retrieval {t['retrieval_ms']:.0f} ms")
+    if isinstance(t.get("first_token_ms"), (int, float)):
+        parts.append(f"first token {t['first_token_ms'] / 1000:.1f} s")
+    if isinstance(t.get("tokens_per_s"), (int, float)):
+        parts.append(f"{t['tokens_per_s']:.1f} tokens/s")
+    if isinstance(t.get("total_ms"), (int, float)):
+        parts.append(f"total {t['total_ms'] / 1000:.1f} s")
+    return " · ".join(parts)
+
+
+def _render_notes(msg: dict[str, Any]) -> None:
+    """Status line, fallback badge with reasons, truncation and interruption notes."""
+    if msg.get("stopped"):
+        st.caption(":material/stop_circle: Stopped. Regenerate to get a full answer.")
+    if msg.get("error"):
+        st.error(msg["error"], icon=":material/error:")
+        if msg.get("hint"):
+            st.caption(f"How to fix: {msg['hint']}")
+    if not msg.get("backend"):
+        return
+    reasons = [f"{s['from']} → {s['to']}: {s['reason']}" for s in msg.get("switches", [])]
+    switched = {s["from"] for s in msg.get("switches", [])}
+    reasons += [
+        f"{name} skipped: {why}"
+        for name, why in (msg.get("skipped") or {}).items()
+        if name not in switched
+    ]
+    if reasons or msg.get("backend") == "extractive":
+        label = f"Fallback: {msg['backend']}" if reasons else "Extractive answer"
+        st.badge(label, icon=":material/swap_horiz:", color="orange")
+        if msg.get("backend") == "extractive":
+            st.caption("No language model wrote this: these are the most relevant passages.")
+        for reason in reasons:
+            st.caption(render.escape_markdown(reason))
+    st.caption(_summary_line(msg))
+    if msg.get("dropped_sources"):
+        st.caption(
+            f"{msg['dropped_sources']} lower-ranked source(s) did not fit the model's context "
+            "and were left out of the prompt."
+        )
+    if msg.get("interrupted"):
+        st.warning(
+            "The answer was cut off: "
+            + render.escape_markdown(msg.get("interrupt_reason") or "the engine stopped")
+            + ". Regenerate to retry.",
+            icon=":material/warning:",
+        )
+
+
+def _render_message(index: int, msg: dict[str, Any], *, last: bool) -> None:
+    if msg["role"] == "user":
+        with st.chat_message("user"):
+            st.markdown(render.escape_markdown(msg["content"]))
+        return
+    turn = _turn_of(index)
+    with st.chat_message("assistant"):
+        sources = msg.get("sources") or []
+        st.markdown(render.answer_markdown(msg["content"], turn=turn, n_sources=len(sources)))
+        _render_notes(msg)
+        _render_sources(
+            sources, turn=turn, question=msg.get("query") or msg.get("question", ""), expanded=last
+        )
+        if last and msg.get("question"):
+            st.button(
+                "Regenerate",
+                icon=":material/refresh:",
+                key=f"regenerate_{turn}",
+                on_click=_regenerate,
+                type="tertiary",
+            )
+
+
+def _regenerate() -> None:
+    msgs = _messages()
+    if msgs and msgs[-1]["role"] == "assistant":
+        question = msgs[-1].get("question", "")
+        del msgs[-1]
+        if msgs and msgs[-1]["role"] == "user":
+            del msgs[-1]
+        st.session_state[PENDING] = question
+
+
+def _clear() -> None:
+    st.session_state[MESSAGES] = []
+
+
+# --- asking ------------------------------------------------------------------------------------
+def _history() -> list[tuple[str, str]]:
+    """Earlier turns as (question, answer) pairs; failed or stopped answers are left out."""
+    pairs = []
+    msgs = _messages()
+    for prev, msg in zip(msgs, msgs[1:]):
+        if prev["role"] == "user" and msg["role"] == "assistant" and msg.get("question"):
+            if msg["content"] and not msg.get("error") and not msg.get("stopped"):
+                pairs.append((prev["content"], msg["content"]))
+    return pairs
+
+
+def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
+    """Stream one answer into the page and append the turn to the history."""
+    history = _history()
+    msgs = _messages()
+    turn = _turn_of(len(msgs) - 1) + 1
+    with st.chat_message("user"):
+        st.markdown(render.escape_markdown(question))
+    msg: dict[str, Any] = {
+        "role": "assistant", "content": "", "question": question, "sources": [],
+        "switches": [], "skipped": {}, "backend": "", "timings": {},
+    }
+    msgs.append({"role": "user", "content": question})
+    msgs.append(msg)  # kept (partial) even when the run is stopped
+    done = False
+    events = None
+    with st.chat_message("assistant"):
+        status = st.empty()
+        answer = st.empty()
+        notes = st.container()
+        sources_box = st.container()
+        status.caption(":material/search: Searching your documents...")
+        started = time.perf_counter()
+        try:
+            events = pipeline.ask(question, history=history, doc_ids=doc_ids)
+            for event in events:
+                if isinstance(event, SourcesEvent):
+                    msg["sources"] = list(event.sources)
+                    msg["query"] = event.query or question
+                    with sources_box:
+                        _render_sources(
+                            msg["sources"], turn=turn, question=msg["query"], expanded=True
+                        )
+                    status.caption(
+                        f":material/hourglass_top: Found {len(event.sources)} passages in "
+                        f"{event.retrieval_ms:.0f} ms; writing the answer..."
+                    )
+                elif isinstance(event, StatusEvent):
+                    status.caption(
+                        ":material/hourglass_top: " + render.escape_markdown(event.message)
+                    )
+                elif isinstance(event, BackendSwitchEvent):
+                    msg["switches"].append(
+                        {"from": event.from_backend, "to": event.to_backend, "reason": event.reason}
+                    )
+                    status.caption(
+                        f":material/swap_horiz: {render.escape_markdown(event.from_backend)} "
+                        f"unavailable, switching to {render.escape_markdown(event.to_backend)}..."
+                    )
+                elif isinstance(event, TokenEvent):
+                    msg["content"] += event.text
+                    answer.markdown(
+                        render.answer_markdown(
+                            msg["content"], turn=turn, n_sources=len(msg["sources"])
+                        )
+                        + " ▌"
+                    )
+                elif isinstance(event, DoneEvent):
+                    done = True
+                    _finish(msg, event)
+        except Exception as exc:  # noqa: BLE001 - entry point: friendly message, log
+            message, hint = friendly(exc)
+            if not isinstance(exc, OlympusError):
+                logger.exception("ui.ask.failed")
+            msg["error"], msg["hint"] = message, hint
+            done = True
+        finally:
+            if events is not None and hasattr(events, "close"):
+                events.close()  # stops generation when the user pressed Stop
+            if not done:
+                msg["stopped"] = True
+                logger.info("ui.ask.stopped", seconds=round(time.perf_counter() - started, 2))
+        status.empty()
+        answer.markdown(
+            render.answer_markdown(msg["content"], turn=turn, n_sources=len(msg["sources"]))
+        )
+        with notes:
+            _render_notes(msg)
+    st.rerun()  # redraw as history, with the Regenerate button under the new answer
+
+
+def _finish(msg: dict[str, Any], event: DoneEvent) -> None:
+    msg.update(
+        content=event.answer or msg["content"],
+        backend=event.backend,
+        timings=dict(event.timings),
+        skipped=dict(event.skipped),
+        dropped_sources=event.dropped_sources,
+        interrupted=event.interrupted,
+        interrupt_reason=event.error,
+    )
+    if event.sources:
+        msg["sources"] = list(event.sources)
+    state.timings().add_done(event.backend, event.timings, event.prompt_tokens)
+
+
+# --- page --------------------------------------------------------------------------------------
+def _scope_selector(documents: list[Any]) -> list[str] | None:
+    ids = [d.id for d in documents]
+    names = {d.id: d.name for d in documents}
+    current = [i for i in st.session_state.get(SCOPE, []) if i in names]
+    if current != st.session_state.get(SCOPE):
+        st.session_state[SCOPE] = current
+    chosen = st.multiselect(
+        "Search in",
+        ids,
+        key=SCOPE,
+        format_func=lambda i: names.get(i, i),
+        placeholder="All documents",
+        help="Limit answers to the chosen documents; leave empty to search everything.",
+    )
+    return list(chosen) or None
+
+
+def _toolbar(msgs: list[dict[str, Any]]) -> None:
+    left, right = st.columns([1, 1], gap="small")
+    with left:
+        st.download_button(
+            "Download",
+            transcript.to_markdown(msgs),
+            file_name=transcript.file_name(),
+            mime="text/markdown",
+            icon=":material/download:",
+            disabled=not msgs,
+            type="tertiary",
+            on_click="ignore",
+        )
+    with right:
+        st.button(
+            "Clear", icon=":material/delete_sweep:", on_click=_clear, disabled=not msgs,
+            type="tertiary", key="chat_clear",
+        )
+
+
+def render_page() -> None:
+    st.title("Ask your documents")
+    try:
+        pipeline = state.pipeline()
+        documents = [d for d in pipeline.documents() if getattr(d, "status", "ready") == "ready"]
+    except Exception as exc:  # noqa: BLE001 - entry point
+        show_error(exc, doing="open the document library")
+        return
+    doc_ids = _scope_selector(documents) if documents else None
+    msgs = _messages()
+    if not documents:
+        st.info(NO_DOCUMENTS, icon=":material/upload_file:")
+        st.page_link(navigation.documents_page(), label="Add documents", icon=":material/upload:")
+    for i, msg in enumerate(msgs):
+        _render_message(i, msg, last=i == len(msgs) - 1)
+    if msgs:
+        _toolbar(msgs)
+    question = st.chat_input(
+        "Ask a question about your documents", key="chat_input", submit_mode="stop",
+        max_chars=state.settings().max_query_chars,
+    )
+    question = question or st.session_state.pop(PENDING, None)
+    if not question or not str(question).strip():
+        return
+    question = str(question).strip()
+    if not documents:
+        msgs.append({"role": "user", "content": question})
+        msgs.append({"role": "assistant", "content": NO_DOCUMENTS.replace("**", ""),
+                     "question": ""})
+        st.rerun()
+    _ask(pipeline, question, doc_ids)

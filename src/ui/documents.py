@@ -1,0 +1,172 @@
+"""The Documents page: upload PDFs (indexed in the background), see progress, list, delete."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import streamlit as st
+import structlog
+
+from src.ui import render, state
+from src.ui.errors import show_error
+from src.ui.jobs import IngestJob
+
+logger = structlog.get_logger(__name__)
+
+UPLOADER_GEN = "docs_uploader_generation"
+CONFIRM = "docs_confirm_delete"
+WAS_ACTIVE = "docs_jobs_were_active"
+DELETED = "docs_deleted_message"
+
+_STAGES = {
+    "starting": "Starting",
+    "hash": "Checking",
+    "parse": "Reading pages",
+    "normalise": "Cleaning text",
+    "chunk": "Splitting into passages",
+    "embed": "Embedding passages",
+    "store": "Saving",
+    "index": "Indexing",
+}
+_UNITS = {"parse": "pages", "embed": "passages", "chunk": "pages", "store": "passages"}
+
+
+def stage_text(job: IngestJob) -> str:
+    """One line: file name, stage and counts, e.g. ``manual.pdf: Reading pages 12/40 pages``."""
+    label = _STAGES.get(job.stage, job.stage.capitalize() or "Waiting")
+    if job.state == "queued":
+        label = "Waiting for the previous file"
+    counts = ""
+    if job.total:
+        counts = f" {job.done}/{job.total} {_UNITS.get(job.stage, '')}".rstrip()
+    return f"{render.escape_markdown(job.name)}: {label}{counts}"
+
+
+def _render_job(job: IngestJob) -> None:
+    name = render.escape_markdown(job.name)
+    if job.active:
+        st.progress(job.fraction, text=stage_text(job))
+    elif job.state == "added":
+        detail = f" ({render.escape_markdown(job.message)})" if job.message else ""
+        st.success(f"{name}: indexed{detail}", icon=":material/check_circle:")
+    elif job.state == "duplicate":
+        st.info(f"{name}: already indexed, nothing to do.", icon=":material/content_copy:")
+    else:
+        message = job.message if job.name in job.message else f"{job.name}: {job.message}"
+        st.error(render.escape_markdown(message), icon=":material/error:")
+        if job.hint:
+            st.caption(f"How to fix: {render.escape_markdown(job.hint)}")
+
+
+def _jobs_panel() -> None:
+    queue = state.ingest_queue()
+    jobs = queue.jobs()
+    active = any(j.active for j in jobs)
+    if st.session_state.get(WAS_ACTIVE) and not active:
+        st.session_state[WAS_ACTIVE] = False
+        st.rerun(scope="app")  # refresh the table now that indexing finished
+    st.session_state[WAS_ACTIVE] = active
+    if not jobs:
+        return
+    for job in reversed(jobs):
+        _render_job(job)
+    if not active and st.button("Dismiss messages", type="tertiary", icon=":material/close:"):
+        queue.dismiss_finished()
+        st.rerun(scope="app")
+
+
+def _upload(pipeline: Any) -> None:
+    settings = state.settings()
+    generation = st.session_state.setdefault(UPLOADER_GEN, 0)
+    files = st.file_uploader(
+        "Add PDF files",
+        type=["pdf"],
+        accept_multiple_files=True,
+        key=f"docs_uploader_{generation}",
+        max_upload_size=settings.max_upload_mb,
+        help=f"Drag and drop PDFs here, up to {settings.max_upload_mb} MB each. "
+        "Indexing continues in the background if you leave this page.",
+    )
+    if not files:
+        return
+    queue = state.ingest_queue()
+    for f in files:
+        queue.submit(pipeline, f.name, f.getvalue())
+    st.session_state[UPLOADER_GEN] = generation + 1  # a fresh, empty uploader
+    st.session_state[WAS_ACTIVE] = True
+    st.rerun()
+
+
+def _table(documents: list[Any]) -> None:
+    rows = [
+        {
+            "Name": d.name,
+            "Pages": d.pages,
+            "Passages": d.chunks,
+            "Size": render.human_bytes(d.size_bytes),
+            "Added": dt.datetime.fromtimestamp(d.added_at).strftime("%Y-%m-%d %H:%M"),
+        }
+        for d in documents
+    ]
+    st.dataframe(rows, hide_index=True, width="stretch")
+
+
+def _delete(pipeline: Any, documents: list[Any]) -> None:
+    names = {d.id: d.name for d in documents}
+    with st.expander("Delete a document", icon=":material/delete:"):
+        doc_id = st.selectbox(
+            "Document", list(names), format_func=lambda i: names.get(i, i), key="docs_delete_pick"
+        )
+        pending = st.session_state.get(CONFIRM)
+        if pending != doc_id:
+            if st.button("Delete…", key="docs_delete", disabled=doc_id is None):
+                st.session_state[CONFIRM] = doc_id
+                st.rerun()
+            return
+        st.warning(
+            f"Delete **{render.escape_markdown(names.get(doc_id, ''))}** from every index? "
+            "Answers will no longer cite it.",
+            icon=":material/warning:",
+        )
+        yes, no = st.columns(2)
+        if yes.button("Yes, delete", type="primary", key="docs_delete_yes"):
+            st.session_state.pop(CONFIRM, None)
+            try:
+                record = pipeline.delete_document(doc_id)
+            except Exception as exc:  # noqa: BLE001 - entry point
+                show_error(exc, doing="delete the document")
+                return
+            logger.info("ui.document.deleted", doc_id=doc_id)
+            st.session_state[DELETED] = getattr(record, "name", names.get(doc_id, ""))
+            st.rerun()
+        if no.button("Cancel", key="docs_delete_no"):
+            st.session_state.pop(CONFIRM, None)
+            st.rerun()
+
+
+def render_page() -> None:
+    st.title("Documents")
+    try:
+        pipeline = state.pipeline()
+    except Exception as exc:  # noqa: BLE001 - entry point
+        show_error(exc, doing="open the document library")
+        return
+    _upload(pipeline)
+    active = state.ingest_queue().active()
+    st.fragment(_jobs_panel, run_every=1.0 if active else None)()
+    if DELETED in st.session_state:
+        name = render.escape_markdown(st.session_state.pop(DELETED))
+        st.success(f"Deleted {name}.", icon=":material/delete:")
+    try:
+        documents = pipeline.documents()
+    except Exception as exc:  # noqa: BLE001 - entry point
+        show_error(exc, doing="list the documents")
+        return
+    if not documents:
+        st.caption("No documents yet. Indexed PDFs will be listed here.")
+        return
+    total_pages = sum(d.pages for d in documents)
+    st.subheader(f"{len(documents)} document(s), {total_pages} pages")
+    _table(documents)
+    _delete(pipeline, documents)

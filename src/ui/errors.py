@@ -1,0 +1,58 @@
+"""Errors as users see them: a friendly message and the fix; the details go to the log.
+
+Streamlit's own control-flow exceptions (stop, rerun, page switch) derive from
+``BaseException`` and pass through untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+import structlog
+
+from shared_utils.errors import OlympusError
+
+logger = structlog.get_logger(__name__)
+
+GENERIC_HINT = (
+    "The details are in the server log. Try again; if it keeps happening, restart Olympus "
+    "(python startup.py) and report the log lines."
+)
+
+
+def friendly(exc: BaseException) -> tuple[str, str]:
+    """(message, hint) for ``exc``: typed errors carry their own; anything else is generic.
+
+    >>> from shared_utils.errors import EncryptedPdf
+    >>> friendly(EncryptedPdf("manual.pdf is password protected"))[0]
+    'manual.pdf is password protected'
+    >>> friendly(KeyError("x"))[0]
+    'Something went wrong (KeyError).'
+    """
+    if isinstance(exc, OlympusError):
+        return exc.message, exc.hint
+    return f"Something went wrong ({type(exc).__name__}).", GENERIC_HINT
+
+
+def show_error(exc: BaseException, *, doing: str = "") -> None:
+    """Log ``exc`` (with trace for unexpected ones) and show the friendly version."""
+    message, hint = friendly(exc)
+    if isinstance(exc, OlympusError):
+        logger.warning("ui.error", doing=doing, error=message, kind=type(exc).__name__)
+    else:
+        logger.exception("ui.unexpected_error", doing=doing)
+    prefix = f"Could not {doing}: " if doing else ""
+    st.error(f"{prefix}{message}", icon=":material/error:")
+    if hint:
+        st.caption(f"How to fix: {hint}")
+
+
+@contextmanager
+def friendly_errors(doing: str = "") -> Iterator[None]:
+    """Show errors raised inside the block as friendly messages instead of traces."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - entry point: rendered, logged
+        show_error(exc, doing=doing)

@@ -1,0 +1,170 @@
+"""Model management for the Models page: list, use, delete, and pulls in the background.
+
+- A pull runs in a daemon thread of the Streamlit process (one at a time) through
+  ``src.provisioning`` (resolve, resumable download, Ollama import) and reports through the
+  supervisor's status file, section ``provisioning``, with the supervisor's own progress
+  writer. So the page shows it after a refresh and while the user is elsewhere, and a pull
+  is refused while the supervisor (or another session) is downloading.
+- ``use`` and ``rm`` run the CLI (``python -m src models use|rm NAME``) in a subprocess, so
+  the UI and the CLI share one implementation; its ``error:``/``hint:`` lines become typed
+  errors. A new active model takes effect when Olympus restarts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from shared_utils.errors import ModelNotFound, OlympusError, RepoNotFound
+from src.settings import Settings, child_environ
+from src.status import StatusFile
+
+logger = structlog.get_logger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+TERMINAL_PHASES = ("", "pending", "ready", "failed", "skipped")
+
+
+class PullInProgress(OlympusError):
+    hint = "Wait for the current download to finish; its progress is shown on this page."
+
+
+def installed_models(settings: Settings, profile: Any) -> list[dict[str, Any]]:
+    """Rows: GGUF files on disk, the bundled offline model, and Ollama's models."""
+    from src.provisioning import bundled_gguf, local_ggufs, read_active
+
+    active = read_active(settings)
+    active_names = {str(v) for v in active.values() if isinstance(v, str)}
+    rows = []
+    for path in local_ggufs(settings.models_dir):
+        rows.append({"name": path.name, "where": f"models/{path.parent.name}",
+                     "size GB": round(path.stat().st_size / 1024**3, 2),
+                     "active": str(path) in active_names or path.name in active_names})
+    try:
+        bundled = bundled_gguf()
+    except OlympusError:
+        bundled = None
+    if bundled is not None and bundled.exists():
+        rows.append({"name": bundled.name, "where": "bundled (offline)",
+                     "size GB": round(bundled.stat().st_size / 1024**3, 2), "active": False})
+    if getattr(profile, "engine", "") == "ollama":
+        from shared_utils.ollama_models import OllamaModels
+
+        models = OllamaModels(settings.ollama_host, timeout_s=10.0)
+        try:
+            for m in models.list():
+                info = asdict(m)
+                rows.append({"name": info["name"], "where": "Ollama",
+                             "size GB": round(info["size_bytes"] / 1024**3, 2),
+                             "active": info["name"] in active_names})
+        finally:
+            models.close()
+    return rows
+
+
+def _cli(settings: Settings, *args: str, timeout: float = 120.0) -> str:
+    """Run ``python -m src models ARGS``; its error/hint lines become a typed error."""
+    env = child_environ({"OLYMPUS_DATA_DIR": str(settings.data_dir)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "src", "models", *args], cwd=REPO_ROOT, env=env,
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    if proc.returncode == 0:
+        return proc.stdout.strip()
+    lines = proc.stderr.strip().splitlines()
+    message = next((ln[6:].strip() for ln in lines if ln.startswith("error:")), "")
+    hint = next((ln[5:].strip() for ln in lines if ln.startswith("hint:")), None)
+    logger.warning("ui.models.cli_failed", args=args, code=proc.returncode, stderr=proc.stderr[-2000:])
+    raise ModelNotFound(message or f"`models {' '.join(args)}` failed", hint=hint)
+
+
+def use_model(settings: Settings, name: str) -> str:
+    """Make ``name`` the active model (takes effect when Olympus restarts)."""
+    return _cli(settings, "use", name)
+
+
+def delete_model(settings: Settings, name: str) -> str:
+    return _cli(settings, "rm", name)
+
+
+def pull_running(status: StatusFile) -> bool:
+    phase = str(status.section("provisioning").get("phase") or "")
+    with _lock:
+        alive = _thread is not None and _thread.is_alive()
+    return alive or phase not in TERMINAL_PHASES
+
+
+def start_pull(settings: Settings, profile: Any, repo: str, quant: str) -> None:
+    """Start pulling ``repo`` with quantization ``quant`` (e.g. Q4_K_M) in the background."""
+    global _thread
+    repo, quant = repo.strip(), quant.strip()
+    if not repo or "/" not in repo:
+        raise RepoNotFound(f"{repo or '(empty)'!r} is not a Hub repository name",
+                           hint="Write it as owner/name, e.g. Qwen/Qwen2.5-1.5B-Instruct-GGUF.")
+    spec = f"{repo}:{quant}" if quant else repo
+    status = StatusFile(settings.status_path)
+    with _lock:
+        if pull_running_unlocked(status):
+            raise PullInProgress("A model download is already running.")
+        status.replace("provisioning", phase="starting", model=spec, error="", bytes=0,
+                       total=0, requested_by="ui")
+        _thread = threading.Thread(target=_pull_worker, args=(settings, profile, spec, status),
+                                   name="olympus-model-pull", daemon=True)
+        _thread.start()
+    logger.info("ui.model.pull.started", spec=spec)
+
+
+def pull_running_unlocked(status: StatusFile) -> bool:
+    alive = _thread is not None and _thread.is_alive()
+    return alive or str(status.section("provisioning").get("phase") or "") not in TERMINAL_PHASES
+
+
+def _pull(settings: Settings, profile: Any, spec: str, status: StatusFile, progress: Any) -> str:
+    from src.provisioning import download, resolve_pull
+
+    pull = resolve_pull(settings, spec)
+    if pull.entry is not None and pull.entry.bundled:
+        return f"{pull.entry.id} is bundled with Olympus; nothing to download."
+    result = download(settings, pull, progress=progress)
+    if getattr(profile, "engine", "") == "ollama":
+        from shared_utils.ollama_models import OllamaModels
+
+        name = pull.entry.ollama_name if pull.entry else (
+            f"{pull.repo.rsplit('/', 1)[-1].lower().removesuffix('-gguf')}:{pull.quant.lower()}"
+        )
+        models = OllamaModels(settings.ollama_host)
+        try:
+            models.import_gguf(
+                name, list(result.paths), num_ctx=getattr(profile, "context_tokens", None),
+                progress=progress,
+                status=lambda text: status.update("provisioning", phase="create", message=text),
+            )
+        finally:
+            models.close()
+        return f"Imported into Ollama as {name}"
+    return f"Downloaded to {result.path}"
+
+
+def _pull_worker(settings: Settings, profile: Any, spec: str, status: StatusFile) -> None:
+    from src.supervisor.publisher import StatusPublisher
+
+    try:
+        message = _pull(settings, profile, spec, status, StatusPublisher(status).progress(spec))
+    except OlympusError as exc:
+        logger.warning("ui.model.pull.failed", spec=spec, error=exc.message)
+        status.update("provisioning", phase="failed", error=str(exc), model=spec)
+    except Exception as exc:  # noqa: BLE001 - must show in the status, not vanish
+        logger.exception("ui.model.pull.crashed", spec=spec)
+        status.update("provisioning", phase="failed", error=f"{type(exc).__name__}: {exc}",
+                      model=spec)
+    else:
+        status.update("provisioning", phase="ready", error="", model=spec, message=message)
+        logger.info("ui.model.pull.done", spec=spec)

@@ -1,0 +1,188 @@
+"""The Models page: active model and engine, download progress, recommendation, pull.
+
+Download progress is read from the supervisor's status file (section ``provisioning``), not
+from the browser session, so it survives a page refresh and shows downloads started by the
+supervisor itself. A pull asked for here runs in a background thread of the Streamlit
+process (``src/ui/model_tasks.py``) that writes the same section.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+import structlog
+
+from src.ui import model_tasks, render, state
+from src.ui.errors import show_error
+
+logger = structlog.get_logger(__name__)
+
+WAS_PULLING = "models_was_pulling"
+
+
+def _render_active(profile: Any, status: dict[str, Any]) -> None:
+    engine = status.get("engine") or {}
+    settings = state.settings()
+    from src.provisioning import read_active
+
+    active = read_active(settings)
+    model = (
+        engine.get("model")
+        or active.get("name")
+        or settings.ollama_model
+        or getattr(profile, "model", "")
+        or "-"
+    )
+    engine_name = engine.get("engine") or getattr(profile, "engine", "") or "-"
+    left, right = st.columns(2)
+    left.metric("Active model", str(model))
+    right.metric("Engine", f"{engine_name}" + (f" ({engine['state']})" if engine.get("state") else ""))
+    chain = getattr(profile, "backend_chain", None) or settings.backend_chain
+    if chain:
+        st.caption("Answer backends, in order: " + " → ".join(render.escape_markdown(c) for c in chain))
+    if not engine:
+        st.caption("No supervisor status: start Olympus with `python startup.py` to run an engine.")
+
+
+def _render_progress() -> None:
+    """Live download/import progress from the status file (polled while a pull runs)."""
+    prov = state.status_file().section("provisioning")
+    phase = str(prov.get("phase") or "")
+    running = phase not in model_tasks.TERMINAL_PHASES
+    if st.session_state.get(WAS_PULLING) and not running:
+        st.session_state[WAS_PULLING] = False
+        st.rerun(scope="app")  # the pull finished: refresh the installed models
+    st.session_state[WAS_PULLING] = running
+    if not phase or phase == "pending":
+        return
+    model = render.escape_markdown(str(prov.get("model") or "model"))
+    if phase == "ready":
+        st.success(f"{model} is ready.", icon=":material/check_circle:")
+        return
+    if phase == "skipped":
+        return
+    if phase == "failed":
+        st.error(f"Model download failed: {render.escape_markdown(str(prov.get('error', '')))}",
+                 icon=":material/error:")
+        return
+    total = prov.get("total") or 0
+    done = prov.get("bytes") or 0
+    fraction = min(1.0, done / total) if total else 0.0
+    parts = [f"{model}: {render.escape_markdown(phase)}"]
+    if total:
+        parts.append(f"{render.human_bytes(done)} of {render.human_bytes(total)}")
+    if prov.get("speed"):
+        parts.append(f"{render.human_bytes(prov['speed'])}/s")
+    if prov.get("eta_s") is not None:
+        parts.append(f"about {render.human_duration(prov['eta_s'])} left")
+    st.progress(fraction, text=" · ".join(parts))
+    if prov.get("message"):
+        st.caption(render.escape_markdown(str(prov["message"])))
+
+
+def progress_active() -> bool:
+    return model_tasks.pull_running(state.status_file())
+
+
+def _render_recommendation(profile: Any) -> None:
+    st.subheader("Recommended for this machine")
+    try:
+        from src.catalog import load_catalog
+
+        catalog = load_catalog(state.settings().catalog_path)
+    except Exception as exc:  # noqa: BLE001 - entry point
+        show_error(exc, doing="read the model catalog")
+        return
+    model_id = getattr(profile, "model", "") or ""
+    try:
+        entry = catalog.get(model_id) if model_id else catalog.offline_entry
+    except Exception as exc:  # noqa: BLE001 - entry point
+        show_error(exc, doing="find the recommended model")
+        return
+    source = entry.repo or f"bundled with the {entry.package} package"
+    st.markdown(
+        f"**{render.escape_markdown(entry.id)}** ({render.escape_markdown(entry.quant)}, "
+        f"{entry.size_gb:g} GB, needs about {entry.ram_gb:g} GB RAM, "
+        f"context {entry.context_tokens} tokens) from {render.escape_markdown(source)}. "
+        f"Licence: {render.escape_markdown(entry.licence)}."
+    )
+    reasons = [r for r in getattr(profile, "reasons", ()) if str(r).startswith("model")]
+    if reasons:
+        with st.expander("Why this model", icon=":material/help:"):
+            for reason in reasons:
+                st.markdown("- " + render.escape_markdown(str(reason)))
+    with st.expander(f"Catalog ({len(catalog.entries)} models)", icon=":material/list:"):
+        st.dataframe(
+            [
+                {"id": e.id, "tier": e.tier, "quant": e.quant, "size GB": e.size_gb,
+                 "RAM GB": e.ram_gb, "repo": e.repo or e.package, "licence": e.licence,
+                 "gated": e.gated}
+                for e in catalog.entries
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+
+
+def _render_installed() -> None:
+    st.subheader("Installed models")
+    try:
+        models = model_tasks.installed_models(state.settings(), state.profile())
+    except Exception as exc:  # noqa: BLE001 - entry point
+        show_error(exc, doing="list the installed models")
+        return
+    if not models:
+        st.caption("No models installed yet.")
+        return
+    st.dataframe(models, hide_index=True, width="stretch")
+    names = [str(m.get("name")) for m in models]
+    with st.expander("Use or delete a model", icon=":material/tune:"):
+        name = st.selectbox("Model", names, key="models_pick")
+        use, delete = st.columns(2)
+        if use.button("Use this model", key="models_use", icon=":material/check:"):
+            try:
+                message = model_tasks.use_model(state.settings(), name)
+            except Exception as exc:  # noqa: BLE001 - entry point
+                show_error(exc, doing="switch the model")
+            else:
+                st.success(render.escape_markdown(message or f"Active model: {name}")
+                           + ". It is used from the next start of Olympus.",
+                           icon=":material/check_circle:")
+        confirm = st.checkbox("Yes, delete it", key="models_delete_confirm")
+        if delete.button("Delete", key="models_delete", icon=":material/delete:", disabled=not confirm):
+            try:
+                model_tasks.delete_model(state.settings(), name)
+            except Exception as exc:  # noqa: BLE001 - entry point
+                show_error(exc, doing="delete the model")
+            else:
+                st.success(f"Deleted {render.escape_markdown(name)}.", icon=":material/delete:")
+
+
+def _render_pull() -> None:
+    st.subheader("Download a model from the Hugging Face Hub")
+    with st.form("models_pull", border=True):
+        repo = st.text_input("Repository", placeholder="Qwen/Qwen2.5-1.5B-Instruct-GGUF")
+        quant = st.text_input("Quantization or file", placeholder="Q4_K_M")
+        submitted = st.form_submit_button("Download", icon=":material/download:", type="primary")
+    st.caption("The download runs on the server and continues if you close this page; "
+               "progress shows above. Gated repos need HF_TOKEN.")
+    if not submitted:
+        return
+    try:
+        model_tasks.start_pull(state.settings(), state.profile(), repo, quant)
+    except Exception as exc:  # noqa: BLE001 - entry point
+        show_error(exc, doing="start the download")
+        return
+    st.rerun()
+
+
+def render_page() -> None:
+    st.title("Models")
+    profile = state.profile()
+    status = state.status_file().read()
+    _render_active(profile, status)
+    st.fragment(_render_progress, run_every=1.0 if progress_active() else None)()
+    _render_recommendation(profile)
+    _render_installed()
+    _render_pull()

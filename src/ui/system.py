@@ -1,0 +1,165 @@
+"""The System page: environment profile and choices, component health, timings, versions."""
+
+from __future__ import annotations
+
+import platform
+import time
+from importlib import metadata
+from typing import Any
+
+import streamlit as st
+import structlog
+
+from src import __version__
+from src.ui import render, state
+from src.ui.errors import show_error
+
+logger = structlog.get_logger(__name__)
+
+_PROFILE_ROWS = (
+    ("Platform", "on_space", lambda v: "Hugging Face Space" if v else "bare machine / container"),
+    ("Container", "in_container", lambda v: "yes" if v else "no"),
+    ("CPU cores (effective)", "cpu_cores", lambda v: f"{v:g}"),
+    ("Memory (effective)", "memory_bytes", render.human_bytes),
+    ("GPU", "gpu_name", lambda v: v or "none"),
+    ("Free disk (data dir)", "disk_free_bytes", render.human_bytes),
+    ("Engine", "engine", str),
+    ("Model", "model", str),
+    ("Hardware tier", "tier", str),
+    ("Context tokens", "context_tokens", str),
+    ("Threads", "threads", str),
+    ("First-token timeout", "first_token_timeout_s", lambda v: f"{v:g} s"),
+    ("Retrieval top-k", "top_k", str),
+    ("Backend chain", "backend_chain", lambda v: " → ".join(v) or "-"),
+)
+_PACKAGES = ("streamlit", "pymilvus", "milvus-lite", "sentence-transformers", "torch", "pypdfium2",
+             "ollama", "huggingface-hub", "xllamacpp")
+
+
+def _profile_dict() -> dict[str, Any]:
+    """The live profile of this process, or the supervisor's published one."""
+    prof = state.profile()
+    if prof is not None:
+        return prof.as_dict()
+    return state.status_file().section("profile")
+
+
+def _render_profile(profile: dict[str, Any]) -> None:
+    st.subheader("Environment")
+    if not profile:
+        st.caption("No environment profile yet (it is detected when Olympus starts).")
+        return
+    rows = []
+    for label, key, fmt in _PROFILE_ROWS:
+        if key in profile and profile[key] is not None:
+            try:
+                value = fmt(profile[key])
+            except (TypeError, ValueError):
+                value = str(profile[key])
+            rows.append({"": label, "value": render.escape_markdown(str(value))})
+    st.table(rows, hide_index=True)
+    reasons = profile.get("reasons") or []
+    if reasons:
+        with st.expander(f"Why these choices ({len(reasons)})", icon=":material/help:"):
+            for reason in reasons:
+                st.markdown("- " + render.escape_markdown(str(reason)))
+    st.caption("Every choice can be overridden by its OLYMPUS_* setting (see README).")
+
+
+def _health_rows(health: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """Rows for the health table: component, OK/problem, detail.
+
+    >>> _health_rows({"milvus": {"ok": True, "detail": "3 chunks"}})
+    [{'component': 'milvus', 'status': ':green[ok]', 'detail': '3 chunks'}]
+    """
+    rows = []
+    for name, info in health.items():
+        ok = bool(info.get("ok"))
+        detail = info.get("detail") or ", ".join(
+            f"{k}: {v}" for k, v in info.items() if k not in ("ok", "detail")
+        )
+        rows.append({"component": render.escape_markdown(name),
+                     "status": ":green[ok]" if ok else ":red[problem]",
+                     "detail": render.escape_markdown(str(detail))})
+    return rows
+
+
+def _render_health() -> None:
+    st.subheader("Components")
+    status = state.status_file().read()
+    rows = []
+    engine = status.get("engine") or {}
+    if engine:
+        detail = ", ".join(
+            str(x) for x in (engine.get("engine"), engine.get("model"), engine.get("url")) if x
+        )
+        if engine.get("last_error"):
+            detail += f" - last error: {engine['last_error']}"
+        if engine.get("restarts"):
+            detail += f" - restarts: {engine['restarts']}"
+        state_text = render.escape_markdown(str(engine.get("state", "?")))
+        rows.append({"component": "engine",
+                     "status": f":green[{state_text}]" if engine.get("state") == "ready"
+                     else f":orange[{state_text}]",
+                     "detail": render.escape_markdown(detail)})
+    try:
+        rows += _health_rows(state.pipeline().health())
+    except Exception as exc:  # noqa: BLE001 - entry point
+        show_error(exc, doing="check the components")
+    if rows:
+        st.table(rows, hide_index=True)
+    if not engine:
+        st.caption("No supervisor status: this app was not started by `python startup.py`.")
+
+
+def _render_timings() -> None:
+    st.subheader("Recent answers")
+    log = state.timings()
+    summary = log.summary()
+    if not summary:
+        st.caption("No answers yet in this process. Ask something on the Chat page.")
+        return
+    st.dataframe(summary, hide_index=True, width="stretch")
+    recent = [
+        {
+            "when": time.strftime("%H:%M:%S", time.localtime(r.at)),
+            "backend": r.backend,
+            "retrieval ms": r.retrieval_ms,
+            "first token ms": r.first_token_ms,
+            "tokens/s": r.tokens_per_s,
+            "prompt tokens": r.prompt_tokens,
+        }
+        for r in log.records()[:10]
+    ]
+    with st.expander("Last answers", icon=":material/timer:"):
+        st.dataframe(recent, hide_index=True, width="stretch")
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _render_versions() -> None:
+    st.subheader("Versions")
+    rows = [{"": "Olympus", "version": __version__},
+            {"": "Python", "version": platform.python_version()}]
+    rows += [{"": name, "version": _version(name)} for name in _PACKAGES]
+    st.table([{k: render.escape_markdown(v) for k, v in row.items()} for row in rows],
+             hide_index=True)
+    st.caption(f"{platform.system()} {platform.machine()} · data dir {state.settings().data_dir}")
+
+
+def render_page() -> None:
+    st.title("System")
+    try:
+        profile = _profile_dict()
+    except Exception as exc:  # noqa: BLE001 - entry point
+        show_error(exc, doing="detect the environment")
+        profile = {}
+    _render_profile(profile)
+    _render_health()
+    _render_timings()
+    _render_versions()

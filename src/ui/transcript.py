@@ -1,0 +1,60 @@
+"""The conversation as a Markdown file (the Chat page's download), citations included."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+
+def _source_line(n: int, scored: Any) -> str:
+    chunk = scored.chunk
+    name = chunk.doc_name or chunk.doc_id[:12]
+    return f"[{n}] {name}, {chunk.pages} (score {scored.score:.3f})"
+
+
+def to_markdown(messages: Sequence[dict[str, Any]], *, title: str = "Olympus conversation") -> str:
+    """Render chat messages (as kept in session state) as a Markdown document.
+
+    >>> print(to_markdown([{"role": "user", "content": "Hi?"},
+    ...                    {"role": "assistant", "content": "Hello [1].", "backend": "extractive"}],
+    ...                   title="T").split("\\n", 2)[2])
+    ## Question 1
+    <BLANKLINE>
+    Hi?
+    <BLANKLINE>
+    ## Answer 1
+    <BLANKLINE>
+    Hello [1].
+    <BLANKLINE>
+    _Answered by extractive._
+    <BLANKLINE>
+    """
+    lines = [f"# {title}", ""]
+    turn = 0
+    for msg in messages:
+        if msg.get("role") == "user":
+            turn += 1
+            lines += [f"## Question {turn}", "", str(msg.get("content", "")), ""]
+            continue
+        lines += [f"## Answer {turn}", "", str(msg.get("content", "")), ""]
+        notes = []
+        if msg.get("backend"):
+            notes.append(f"Answered by {msg['backend']}.")
+        if msg.get("stopped"):
+            notes.append("Stopped by the user.")
+        if msg.get("error"):
+            notes.append(f"Error: {msg['error']}")
+        if notes:
+            lines += ["_" + " ".join(notes) + "_", ""]
+        sources = msg.get("sources") or []
+        if sources:
+            lines += ["Sources:", ""]
+            lines += [f"- {_source_line(n, s)}" for n, s in enumerate(sources, 1)]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def file_name(now: float | None = None) -> str:
+    """``olympus-chat-YYYYmmdd-HHMM.md`` in UTC."""
+    return time.strftime("olympus-chat-%Y%m%d-%H%M.md", time.gmtime(now or time.time()))

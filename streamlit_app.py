@@ -1,0 +1,22 @@
+"""Olympus web app: page config, optional password, navigation. Pages live in src/ui/.
+
+Run it through the supervisor (``python startup.py``) or directly:
+``streamlit run streamlit_app.py``.
+"""
+
+import streamlit as st
+
+from src.ui import auth, navigation, state
+from src.ui.errors import show_error
+
+st.set_page_config(page_title="Olympus", page_icon=":material/account_balance:", layout="centered")
+try:
+    settings = state.settings()
+    state.configure_logging()
+except Exception as exc:  # noqa: BLE001 - entry point: a friendly message, not a trace
+    show_error(exc, doing="read the settings")
+    st.stop()
+if not auth.require_password(settings.password):
+    st.stop()
+st.navigation(navigation.all_pages()).run()
+auth.logout_button()

@@ -1,0 +1,171 @@
+"""End to end in a real browser: the real Streamlit app driven by Debian's headless Chromium.
+
+Starts ``streamlit run streamlit_app.py`` on a free port with a temp data dir, uploads a
+generated PDF whose answer is on page 2, waits until it is indexed, asks a question, and
+checks that text streams in and a citation names page 2. Screenshots of every page (and a
+390 px wide phone view) go to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.pdfs import make_text_pdf
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "tests" / "artifacts"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed"),
+]
+
+PAGES = [
+    "Flux Capacitor Service Manual\nChapter 1 introduces the time circuits and the display.\n"
+    "The display shows the destination time, the present time and the last time departed.",
+    "Flux Capacitor Service Manual\nMaintenance: the flux capacitor calibration interval is "
+    "88 days.\nCalibrate it with the plutonium chamber closed.\n"
+    "Literal text <script>alert('x')</script> and [a link](http://example.invalid/guide).",
+    "Flux Capacitor Service Manual\nChapter 3 covers the Mr. Fusion home energy reactor,\n"
+    "which converts household waste into power for the time machine.",
+]
+QUESTION = "How often must the flux capacitor be calibrated?"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError("streamlit did not become healthy")
+
+
+@pytest.fixture
+def app_url(tmp_path: Path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
+    env.update(OLYMPUS_DATA_DIR=str(tmp_path / "data"), OLYMPUS_BACKENDS="extractive",
+               OLYMPUS_LOG_FORMAT="json", HF_HUB_OFFLINE="1")
+    log = (tmp_path / "streamlit.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        print((tmp_path / "streamlit.log").read_text(errors="replace")[-3000:])
+
+
+@pytest.fixture
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _wait_app(page) -> None:
+    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
+    page.wait_for_selector('h1', timeout=30_000)
+
+
+def test_upload_ask_and_cite_in_a_real_browser(app_url, browser, tmp_path):
+    pdf = tmp_path / "flux-manual.pdf"
+    pdf.write_bytes(make_text_pdf(PAGES))
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+
+    # Chat with nothing indexed: it says how to add a document.
+    page.goto(app_url)
+    _wait_app(page)
+    page.get_by_text("No document is indexed yet").wait_for()
+
+    # Documents: upload, wait until indexed.
+    page.goto(f"{app_url}/documents")
+    _wait_app(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(pdf))
+    page.get_by_text("flux-manual.pdf: indexed").wait_for(timeout=180_000)
+    page.get_by_text("1 document(s), 3 pages").wait_for()
+    _shot(page, "documents")
+
+    # Chat: ask, watch the answer stream, check sources and the citation.
+    page.goto(app_url)
+    _wait_app(page)
+    box = page.locator('[data-testid="stChatInputTextArea"]')
+    box.fill(QUESTION)
+    box.press("Enter")
+    answer = page.locator('[data-testid="stChatMessage"]').nth(1)
+    answer.get_by_text("88 days").first.wait_for(timeout=120_000)
+    citation = answer.locator('a[href^="#src-1-"]').first
+    citation.wait_for()
+    sources = answer.locator('[data-testid="stExpander"]').first
+    sources_text = sources.inner_text().replace("\u2060", "")  # see render.escape_markdown
+    assert "flux-manual.pdf" in sources_text and "p. 2" in sources_text
+    number = citation.inner_text().strip("[] ")
+    assert f"[{number}] flux-manual.pdf · p. 2" in sources_text, sources_text
+    # Document text is shown as text: no live link, no script element from the PDF.
+    assert "<script>alert('x')</script>" in sources_text
+    assert page.locator('a[href="http://example.invalid/guide"]').count() == 0
+    assert "[a link](http://example.invalid/guide)" in sources_text
+    page.get_by_text("Answered by").first.wait_for()
+    _shot(page, "chat")
+
+    for name in ("models", "system"):
+        page.goto(f"{app_url}/{name}")
+        _wait_app(page)
+        page.wait_for_timeout(1500)
+        _shot(page, name)
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                has_touch=True, device_scale_factor=2)
+    mobile = phone.new_page()
+    mobile.goto(app_url)
+    _wait_app(mobile)
+    mobile.wait_for_timeout(1500)
+    _shot(mobile, "mobile-chat")
+    width = mobile.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the phone view scrolls sideways ({width}px wide)"
+    phone.close()
+    context.close()

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     arango_user: str = "root"
     arango_password: str = Field(default="", repr=False)
     arango_start_local: bool = True  # start a local arangod when the binary exists and no URL
+    arango_local_port: int = Field(default=8529, ge=1, le=65535)
+    arango_memory_mb: int = Field(default=1024, ge=256)  # memory cap for the local arangod
 
     # --- generation ------------------------------------------------------------------------
     backends: str = ""  # comma list overriding the profile's chain, e.g. "ollama,extractive"

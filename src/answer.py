@@ -291,8 +291,8 @@ class Answerer:
             try:
                 backends.append(self._factory(name))
             except OlympusError as exc:
-                skipped[name] = exc.message
-                logger.info("backend_unavailable", backend=name, reason=exc.message)
+                skipped[name] = str(exc)  # the message and how to fix it
+                logger.info("backend_unavailable", backend=name, reason=str(exc))
         return backends, skipped
 
     def _prompt(

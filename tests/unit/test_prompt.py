@@ -85,7 +85,7 @@ def test_system_prompt_is_first_and_identical_across_questions(count_tokens):
     assert a.messages[0].role == b.messages[0].role == "system"
     assert a.messages[0].content == b.messages[0].content == SYSTEM_PROMPT
     user = a.messages[-1].content
-    assert "[1] manual0.pdf p. 10:" in user and "cite" in user and "do not contain" in user
+    assert "[1] manual0.pdf p. 10:" in user and "citing" in user and "do not contain" in user
 
 
 def test_compression_keeps_the_answer_sentence_and_saves_tokens(count_tokens):

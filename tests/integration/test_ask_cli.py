@@ -1,0 +1,68 @@
+"""`python -m src ask` in a real subprocess: ingest a generated PDF, ask, check the output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.pdfs import make_text_pdf
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = [
+    "Power Manual\nThis page is about the history of the appliance. " * 3,
+    "Power Manual\nThe upsd daemon listens on TCP port 3493 by default.\n"
+    "Clients such as upsmon connect to that port to read the battery status.",
+]
+
+
+def _run(args: list[str], env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "src", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> dict[str, str]:
+    data = tmp_path_factory.mktemp("ask-cli")
+    pdf = data / "power.pdf"
+    pdf.write_bytes(make_text_pdf(PAGES))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
+    env.update(OLYMPUS_DATA_DIR=str(data / "data"), HF_HUB_OFFLINE="1", OLYMPUS_LOG_LEVEL="WARNING",
+               OLYMPUS_BACKENDS="llamacpp,extractive", OLYMPUS_CONTEXT_TOKENS="2048",
+               OLYMPUS_MAX_ANSWER_TOKENS="16")
+    env.pop("HF_TOKEN", None)
+    done = _run(["ingest", str(pdf)], env)
+    assert done.returncode == 0, done.stderr
+    return env
+
+
+def test_json_answer_from_the_real_engine(env, llamacpp_server):
+    env = {**env, "OLYMPUS_LLAMACPP_PORT": str(llamacpp_server.port)}
+    proc = _run(["ask", "Which TCP port does upsd listen on?", "--json"], env)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)  # only the final event, as one JSON object
+    assert set(out) >= {"answer", "backend", "citations", "sources", "timings", "prompt_tokens",
+                        "dropped_sources", "skipped", "interrupted"}
+    assert out["backend"] == "llama.cpp (local)" and out["skipped"] == {}
+    assert out["sources"][0]["document"] == "power.pdf" and out["sources"][0]["page_start"] == 2
+    assert {"retrieval_ms", "first_token_ms", "total_ms"} <= set(out["timings"])
+    assert out["prompt_tokens"] > 0
+
+
+def test_stream_shows_sources_answer_citations_and_skipped_backend(env):
+    env = {**env, "OLYMPUS_LLAMACPP_PORT": "9"}  # nothing listens there: the engine is "down"
+    proc = _run(["ask", "Which TCP port does upsd listen on?"], env)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.index("Sources") < out.index("Extract from the sources") < out.index("Citations:")
+    assert "power.pdf, p. 2" in out
+    assert "Answered by Extractive (no language model)" in out and "Skipped llamacpp:" in out
+
+
+def test_empty_question_is_a_clear_error(env):
+    proc = _run(["ask", "   "], env)
+    assert proc.returncode == 2 and "error:" in proc.stderr and "hint:" in proc.stderr

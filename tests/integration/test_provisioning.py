@@ -1,0 +1,106 @@
+"""ensure_model against the Hub double (and the Ollama double for the Ollama engine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from src.profile import detect
+from src.provisioning import ensure_model, read_active, write_active
+from src.settings import load_settings
+from src.status import StatusFile
+from tests.doubles.hub_server import HubServer
+from tests.doubles.ollama_server import OllamaDouble
+from tests.integration.test_ollama_import import write_gguf
+
+REPO = "Qwen/Qwen2.5-0.5B-Instruct-GGUF"
+FILE = "qwen2.5-0.5b-instruct-q4_k_m.gguf"
+
+
+@pytest.fixture(autouse=True)
+def _hub_online(monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.constants as hf_constants
+
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr("src.provisioning._offline_reported", False)
+
+
+@pytest.fixture
+def hub(tmp_path):
+    with HubServer() as server:
+        server.add_file(REPO, FILE, write_gguf(tmp_path / "src.gguf", chat_template="x").read_bytes())
+        yield server
+
+
+def _settings(data_dir: Path, **kw):
+    kw.setdefault("hf_hub_offline", False)
+    kw.setdefault("model", "qwen2.5-0.5b-instruct")
+    return load_settings(data_dir=data_dir, **kw)
+
+
+def test_llamacpp_downloads_then_finds_it_present(hub, data_dir):
+    s = _settings(data_dir, engine="llamacpp", hf_endpoint=hub.url)
+    profile = detect(s)
+    reports = []
+    ready = ensure_model(s, profile, progress=reports.append)
+    assert ready.source == "downloaded" and ready.path.name == FILE and ready.path.is_file()
+    assert reports and reports[-1].done == reports[-1].total
+    again = ensure_model(s, profile)
+    assert again.source == "present" and again.path == ready.path
+
+
+def test_offline_uses_the_bundled_model_and_says_so_once(data_dir, caplog):
+    s = _settings(data_dir, engine="llamacpp", hf_hub_offline=True)
+    status = StatusFile(s.status_path)
+    ready = ensure_model(s, detect(s), status=status)
+    assert ready.source == "offline-fallback"
+    assert ready.path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and ready.path.is_file()
+    assert "Hub unreachable" in status.section("provisioning")["warning"]
+
+
+def test_offline_prefers_a_model_already_on_disk(data_dir):
+    s = _settings(data_dir, engine="llamacpp", hf_hub_offline=True)
+    other = s.models_dir / "acme--Other-GGUF" / "other-q8_0.gguf"
+    other.parent.mkdir(parents=True)
+    write_gguf(other, chat_template="x")
+    ready = ensure_model(s, detect(s))
+    assert ready.source == "offline-fallback" and ready.path == other
+
+
+def test_gated_download_falls_back_and_reports_why(hub, data_dir):
+    hub.gate(REPO, "hf_good")
+    s = _settings(data_dir, engine="llamacpp", hf_endpoint=hub.url)
+    status = StatusFile(s.status_path)
+    ready = ensure_model(s, detect(s), status=status)
+    assert ready.source == "offline-fallback"
+    assert "gated" in status.section("provisioning")["warning"]
+
+
+def test_active_model_record_wins(data_dir, tmp_path):
+    s = load_settings(data_dir=data_dir, engine="llamacpp")
+    mine = write_gguf(tmp_path / "mine.gguf", chat_template="x")
+    write_active(s, name="mine", path=mine)
+    assert read_active(s)["path"] == str(mine)
+    ready = ensure_model(s, detect(s))
+    assert ready.source == "present" and ready.path == mine
+
+
+def test_ollama_engine_downloads_imports_and_warms(hub, data_dir):
+    with OllamaDouble(models=[]) as ollama:
+        s = _settings(data_dir, engine="ollama", hf_endpoint=hub.url, ollama_host=ollama.url)
+        profile = detect(s)
+        ready = ensure_model(s, profile)
+        assert ready.source == "downloaded" and ready.ollama_model == "qwen2.5-0.5b-instruct:q4_k_m"
+        assert ready.ollama_model in ollama.models and ready.ollama_model in ollama.loaded
+        create = ollama.requests_to("/api/create")[-1].body
+        assert create["parameters"] == {"num_ctx": profile.context_tokens}
+        again = ensure_model(s, profile)
+        assert again.source == "present" and again.warm_up_s is not None
+
+
+def test_ollama_offline_uses_an_installed_model(data_dir):
+    with OllamaDouble(models=["existing:7b"]) as ollama:
+        s = _settings(data_dir, engine="ollama", hf_hub_offline=True, ollama_host=ollama.url)
+        ready = ensure_model(s, detect(s))
+        assert ready.source == "offline-fallback" and ready.ollama_model == "existing:7b"

@@ -80,6 +80,7 @@ class Answerer:
         self._clock = clock
         self._chain_clock = chain_clock
         self._http: Any = None  # one httpx client for /tokenize, made on first use
+        self._token_cache: dict[str, int] = {}  # shared by the per-question tokenizers
 
     @classmethod
     def from_settings(
@@ -323,7 +324,7 @@ class Answerer:
                 import httpx
 
                 self._http = httpx.Client(timeout=self.options.connect_timeout_s)
-            return EngineTokenizer(str(base_url), http=self._http)
+            return EngineTokenizer(str(base_url), http=self._http, cache=self._token_cache)
         return estimate_tokens
 
     def _canned(self, text: str, timings: dict[str, float], t0: float) -> DoneEvent:

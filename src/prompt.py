@@ -51,6 +51,7 @@ INSTRUCTION = (
 MESSAGE_OVERHEAD_TOKENS = 8  # chat-template markers around each message (<|im_start|>user ...)
 _PIECE = re.compile(r"[A-Za-z]+|[^\sA-Za-z]")
 HISTORY_SHARE = 0.25  # at most this share of the budget goes to earlier turns
+CACHE_ENTRIES = 64  # token counts kept by EngineTokenizer (stable texts repeat)
 
 
 def estimate_tokens(text: str) -> int:
@@ -127,52 +128,58 @@ def build_prompt(
     """
     budget = context_tokens - answer_tokens - margin_tokens
     question = " ".join(question.split())
-    fixed = (
-        count_tokens(SYSTEM_PROMPT)
-        + count_tokens(user_message(question, []))
-        + 2 * MESSAGE_OVERHEAD_TOKENS
-    )
-    if fixed > budget:
-        raise InvalidQuery(
-            f"The question is too long for the model's context ({fixed} of {budget} tokens)",
-            hint="Ask a shorter question, or use a model with a larger context.",
-        )
-    turns = trim_history(history, int((budget - fixed) * HISTORY_SHARE), count_tokens)
+    system_cost = count_tokens(SYSTEM_PROMPT) + MESSAGE_OVERHEAD_TOKENS
+    # earlier turns: trimmed with the safe estimate (no tokenizer round trips), counted once
+    turns = trim_history(history, int(budget * HISTORY_SHARE), estimate_tokens)
     history_msgs = [
         Message(role, text) for q, a in turns for role, text in (("user", q), ("assistant", a))
     ]
-    history_cost = sum(count_tokens(m.content) + MESSAGE_OVERHEAD_TOKENS for m in history_msgs)
+    history_cost = 0
+    if history_msgs:
+        joined = "\n".join(m.content for m in history_msgs)
+        history_cost = count_tokens(joined) + MESSAGE_OVERHEAD_TOKENS * len(history_msgs)
 
     texts = [s.chunk.text for s in sources]
     if compress:
         texts = compress_sources(question, sources, sentences_per_source)
     lines = [source_line(i + 1, s, t) for i, (s, t) in enumerate(zip(sources, texts))]
-    costs = [count_tokens(line) + 1 for line in lines]  # +1: the newline
 
-    room = budget - fixed - history_cost
-    kept = 0
-    for cost in costs:
-        if cost > room:
-            break
-        room -= cost
-        kept += 1
+    def total_for(kept: int) -> int:
+        user = count_tokens(user_message(question, lines[:kept])) + MESSAGE_OVERHEAD_TOKENS
+        return system_cost + history_cost + user
+
+    kept = len(lines)
+    total = total_for(kept)  # the usual case: everything fits, one count
     notes: list[str] = []
-    if kept == 0 and sources:  # even the best source is too long: give what fits of it
-        lines[0] = _cut_to(lines[0], room, count_tokens)
-        texts[0] = lines[0].split(":", 1)[1].strip() if ":" in lines[0] else lines[0]
-        kept = 1
-        notes.append("the best source was shortened to fit the context")
-
-    while True:  # count the real message once: token boundaries can differ from the sum
-        messages = [
-            Message("system", SYSTEM_PROMPT),
-            *history_msgs,
-            Message("user", user_message(question, lines[:kept])),
-        ]
-        total = sum(count_tokens(m.content) + MESSAGE_OVERHEAD_TOKENS for m in messages)
-        if total <= budget or kept <= 1:
-            break
-        kept -= 1
+    if total > budget:
+        bare = total_for(0)
+        if bare > budget:
+            raise InvalidQuery(
+                f"The question is too long for the model's context ({bare} of {budget} tokens)",
+                hint="Ask a shorter question, or use a model with a larger context.",
+            )
+        room = budget - bare
+        kept = 0
+        for line in lines:  # best-ranked first; the first that does not fit ends the list
+            cost = count_tokens(line) + 1  # +1: the newline
+            if cost > room:
+                break
+            room -= cost
+            kept += 1
+        if kept == 0 and sources:  # even the best source is too long: give what fits of it
+            lines[0] = _cut_to(lines[0], room, count_tokens)
+            texts[0] = lines[0].split(": ", 1)[1] if ": " in lines[0] else lines[0]
+            kept = 1
+            notes.append("the best source was shortened to fit the context")
+        total = total_for(kept)
+        while total > budget and kept > 1:  # token boundaries can differ from the sum
+            kept -= 1
+            total = total_for(kept)
+    messages = [
+        Message("system", SYSTEM_PROMPT),
+        *history_msgs,
+        Message("user", user_message(question, lines[:kept])),
+    ]
     dropped = len(sources) - kept
     if dropped:
         notes.append(f"{dropped} source{'s' if dropped != 1 else ''} dropped to fit the context")
@@ -207,22 +214,36 @@ class EngineTokenizer:
     fallback chain will then use another backend anyway), and says so in ``exact``.
     """
 
-    def __init__(self, base_url: str, *, http=None, timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        http=None,
+        timeout_s: float = 2.0,
+        cache: dict[str, int] | None = None,
+    ) -> None:
         import httpx
 
         self.url = base_url.rstrip("/").removesuffix("/v1") + "/tokenize"
         self._http = http or httpx.Client(timeout=timeout_s)
         self._errors = (httpx.HTTPError, ValueError, KeyError)
         self.exact = True
+        self._cache = cache if cache is not None else {}  # e.g. the system prompt's count
 
     def __call__(self, text: str) -> int:
         if not self.exact:
             return estimate_tokens(text)
+        if text in self._cache:
+            return self._cache[text]
         try:
             response = self._http.post(self.url, json={"content": text, "add_special": False})
             response.raise_for_status()
-            return len(response.json()["tokens"])
+            n = len(response.json()["tokens"])
         except self._errors as exc:
             logger.warning("tokenize_unavailable", url=self.url, error=str(exc))
             self.exact = False
             return estimate_tokens(text)
+        if len(self._cache) >= CACHE_ENTRIES:
+            self._cache.clear()
+        self._cache[text] = n
+        return n

@@ -112,7 +112,7 @@ def test_oversized_best_source_is_shortened_not_dropped(count_tokens):
 def test_history_is_trimmed_to_its_share_of_the_budget(count_tokens):
     history = [(f"question {i} " + FILLER, "answer " + FILLER * 2) for i in range(20)]
     prompt = build_prompt("And the default?", _sources(2, words=30), count_tokens=count_tokens,
-                          context_tokens=1024, answer_tokens=256, history=history)
+                          context_tokens=2048, answer_tokens=256, history=history)
     assert 0 < prompt.history_turns < 20
     assert prompt.messages[1].content.startswith(f"question {20 - prompt.history_turns} ")
     assert prompt.prompt_tokens <= prompt.budget_tokens

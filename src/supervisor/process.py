@@ -13,6 +13,7 @@ started from the supervisor's main thread.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 import structlog
 
@@ -160,7 +161,28 @@ def _forward_output(name: str, pid: int, stream: IO[bytes] | None) -> None:
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip()
             if line:
-                log.info(line)
+                _log_line(log, line)
+
+
+_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _log_line(log: Any, line: str) -> None:
+    """Log one output line; a child's own JSON log record keeps its level and fields."""
+    record = None
+    if line.startswith("{") and line.endswith("}"):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+    if not isinstance(record, dict) or "event" not in record:
+        log.info(line)
+        return
+    level = str(record.pop("level", "info")).lower()
+    event = str(record.pop("event"))
+    for key in ("timestamp", "child", "pid"):
+        record.pop(key, None)
+    getattr(log, level if level in _LEVELS else "info")(event, **record)
 
 
 def exit_reason(code: int | None) -> str:

@@ -264,12 +264,13 @@ def download_gguf(
             final = target_dir / r.filename
             if final.exists() and final.stat().st_size == r.size:
                 continue
-            fetched += _fetch(
+            n, digest = _fetch(
                 client, r, final, token=token, meter=meter, sleep=sleep, max_retries=max_retries,
                 endpoint=endpoint,
             )
+            fetched += n
             want = expected_sha256[i] if i < len(expected_sha256) else r.sha256
-            _verify(_partial(final), want, r)
+            _verify(_partial(final), want, r, digest)
             os.replace(_partial(final), final)
             logger.info("downloaded", repo=repo, file=r.filename, bytes=r.size)
     finally:
@@ -300,22 +301,29 @@ def _headers(token: str | None, url: str, endpoint: str | None) -> dict[str, str
 def _fetch(
     client: Any, r: RemoteFile, final: Path, *, token: str | None, meter: _Meter,
     sleep: Callable[[float], None], max_retries: int, endpoint: str | None,
-) -> int:
-    """Append the missing bytes of ``r`` to its partial file; returns bytes fetched."""
+) -> tuple[int, str]:
+    """Append the missing bytes of ``r`` to its partial file.
+
+    Returns (bytes fetched, sha256 of the whole file): the hash is updated as bytes arrive,
+    after hashing what an earlier run left, so verification costs no second read.
+    """
     import httpx
 
     part = _partial(final)
     fetched = 0
     failures = 0
     headers = _headers(token, r.url, endpoint)
+    hasher, hashed = hashlib.sha256(), 0
     while True:
         have = part.stat().st_size if part.exists() else 0
         if have > r.size:
             part.unlink()
             meter.add(-have, r.filename)
             have = 0
+        if hashed != have:
+            hasher, hashed = _hash_prefix(part, have)
         if have == r.size:
-            return fetched
+            return fetched, hasher.hexdigest()
         req_headers = dict(headers)
         if have:
             req_headers["Range"] = f"bytes={have}-"
@@ -336,9 +344,12 @@ def _fetch(
                 if have and resp.status_code == 200:  # server ignored Range: start over
                     meter.add(-have, r.filename)
                     mode = "wb"
+                    hasher, hashed = hashlib.sha256(), 0
                 with open(part, mode) as fh:
                     for chunk in resp.iter_bytes():  # as received: nothing buffered is lost on a drop
                         fh.write(chunk)
+                        hasher.update(chunk)
+                        hashed += len(chunk)
                         fetched += len(chunk)
                         got_bytes = True
                         meter.add(len(chunk), r.filename)
@@ -358,18 +369,24 @@ def _fetch(
             if failures > max_retries:
                 raise NetworkUnavailable(f"Download of {r.repo}/{r.filename} keeps stopping early")
             continue
-        return fetched
+        return fetched, hasher.hexdigest()
+
+
+def _hash_prefix(path: Path, size: int) -> tuple[Any, int]:
+    h, done = hashlib.sha256(), 0
+    if size:
+        with open(path, "rb") as fh:
+            while done < size and (block := fh.read(min(CHUNK * 4, size - done))):
+                h.update(block)
+                done += len(block)
+    return h, done
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(CHUNK * 4):
-            h.update(block)
-    return h.hexdigest()
+    return _hash_prefix(path, path.stat().st_size)[0].hexdigest()
 
 
-def _verify(part: Path, want: str | None, r: RemoteFile) -> None:
+def _verify(part: Path, want: str | None, r: RemoteFile, got: str) -> None:
     size = part.stat().st_size
     if size != r.size:
         part.unlink(missing_ok=True)
@@ -377,7 +394,6 @@ def _verify(part: Path, want: str | None, r: RemoteFile) -> None:
     if not want:
         logger.warning("no sha256 to verify against", file=r.filename)
         return
-    got = sha256_file(part)
     if got != want.lower():
         part.unlink(missing_ok=True)
         raise ChecksumMismatch(f"{r.repo}/{r.filename}: sha256 {got[:12]}... != expected {want[:12]}...")

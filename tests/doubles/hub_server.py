@@ -41,6 +41,7 @@ class HubState:
     slow_s_per_mb: float = 0.0
     stall_s: float = 0.0
     requests: list[dict[str, str]] = field(default_factory=list)
+    sent_bytes: int = 0  # body bytes the CDN wrote
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def by_sha(self, sha: str) -> tuple[str, bytes] | None:
@@ -223,6 +224,8 @@ def _handler(server: HubServer, *, cdn: bool) -> type[BaseHTTPRequestHandler]:
             try:
                 for i in range(0, len(view), step):
                     self.wfile.write(view[i : i + step])
+                    with state.lock:
+                        state.sent_bytes += len(view[i : i + step])
                     if state.slow_s_per_mb:
                         time.sleep(state.slow_s_per_mb * step / 1e6)
                 self.wfile.flush()

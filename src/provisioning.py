@@ -271,6 +271,7 @@ def _ensure_ollama(settings, profile, catalog, active, progress, status) -> Mode
             _import(models, settings, profile, name, [bundled_gguf()], (), progress, status)
             return _warm(models, settings, ModelReady("ollama", entry.id, "present", ollama_model=name))
         try:
+            _check_room_for_import(settings, entry)
             result = download(settings, PullSpec(entry.repo, entry.files, entry.quant, entry),
                               progress=progress)
         except NetworkUnavailable as exc:
@@ -285,6 +286,22 @@ def _ensure_ollama(settings, profile, catalog, active, progress, status) -> Mode
                                                   path=result.path, ollama_model=name))
     finally:
         models.close()
+
+
+def _check_room_for_import(settings: Settings, entry: CatalogEntry) -> None:
+    """The GGUF download plus Ollama's copy of it must fit, before the first byte."""
+    import shutil
+
+    from shared_utils.errors import DiskFull
+
+    need = int(entry.size_gb * 1024**3 * 2.1)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(settings.data_dir).free
+    if need > free:
+        raise DiskFull(
+            f"{entry.id} needs about {need / 1e9:.1f} GB (the download and Ollama's copy), "
+            f"{free / 1e9:.1f} GB free in {settings.data_dir}"
+        )
 
 
 def _ollama_fallback(models, settings, profile, catalog, reason, progress, status) -> ModelReady:

@@ -14,7 +14,7 @@ It answers the way huggingface.co does for LFS files (what ``huggingface_hub`` 2
 
 Faults: ``drop_after[filename] = (n_bytes, times)`` closes the connection after n bytes of
 a body, ``times`` times; ``corrupt`` serves altered bytes (sha256 mismatch);
-``slow_s_per_mb`` throttles; ``stall_s`` sleeps before the body.
+``slow_s_per_mb`` throttles; ``stall_s`` sleeps before the body (``stall_times`` times).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class HubState:
     corrupt: set[str] = field(default_factory=set)
     slow_s_per_mb: float = 0.0
     stall_s: float = 0.0
+    stall_times: int = 1 << 30  # how many bodies stall (then they flow)
     requests: list[dict[str, str]] = field(default_factory=list)
     sent_bytes: int = 0  # body bytes the CDN wrote
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -210,7 +211,9 @@ def _handler(server: HubServer, *, cdn: bool) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if not body:
                 return
-            if state.stall_s:
+            if state.stall_s and state.stall_times > 0:
+                with state.lock:
+                    state.stall_times -= 1
                 time.sleep(state.stall_s)
             limit = total - start
             with state.lock:

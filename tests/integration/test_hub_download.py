@@ -155,3 +155,12 @@ def test_sha_from_catalog_overrides_the_hub_etag(hub, blob, data_dir: Path):
     hub.add_file(REPO, FILE, blob)
     with pytest.raises(ChecksumMismatch):
         download_gguf(REPO, [FILE], data_dir / "models", endpoint=hub.url, expected_sha256=["0" * 64])
+
+
+def test_stalled_transfer_times_out_and_resumes(hub, blob, data_dir):
+    hub.add_file(REPO, FILE, blob)
+    hub.state.stall_s, hub.state.stall_times = 1.5, 1
+    result = download_gguf(REPO, [FILE], data_dir / "models", endpoint=hub.url,
+                           sleep=lambda s: None, read_timeout_s=0.3)
+    assert result.path.read_bytes() == blob
+    assert len(_get(hub)) == 2

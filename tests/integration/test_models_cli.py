@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.doubles.hub_server import HubServer
+from tests.doubles.ollama_server import OllamaDouble
 from tests.integration.test_ollama_import import write_gguf
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,11 +31,12 @@ def hub(tmp_path_factory):
         yield server
 
 
-def cli(data_dir: Path, hub: HubServer, *args: str) -> subprocess.CompletedProcess:
+def cli(data_dir: Path, hub: HubServer, *args: str, **extra: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OLYMPUS_", "HF_")) and k not in ("TRANSFORMERS_OFFLINE",)}
     env.update(OLYMPUS_DATA_DIR=str(data_dir), HF_ENDPOINT=hub.url, OLYMPUS_ENGINE="llamacpp",
                OLYMPUS_LOG_FORMAT="console", PYTHONPATH=str(ROOT))
+    env.update(extra)
     return subprocess.run([sys.executable, "-m", "src", "models", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -78,3 +80,18 @@ def test_gated_and_missing_repos_exit_2_with_a_hint(hub, data_dir):
     assert missing.returncode == 2 and "tiny-Q8_0.gguf" in missing.stderr
     unknown = cli(data_dir, hub, "use", "no-such-model")
     assert unknown.returncode == 2 and "models pull" in unknown.stderr
+
+
+def test_ollama_engine_pull_imports_and_rm_deletes(hub, data_dir):
+    with OllamaDouble(models=[]) as ollama:
+        env = {"OLYMPUS_ENGINE": "ollama", "OLYMPUS_OLLAMA_HOST": ollama.url}
+        pulled = cli(data_dir, hub, "pull", "qwen2.5-0.5b-instruct", "--use", **env)
+        assert pulled.returncode == 0, pulled.stderr
+        assert "Imported into Ollama as qwen2.5-0.5b-instruct:q4_k_m" in pulled.stdout
+        assert "ollama: success" in pulled.stdout and "upload" in pulled.stderr
+        listed = json.loads(cli(data_dir, hub, "list", "--json", **env).stdout)
+        assert [m["name"] for m in listed["ollama"]] == ["qwen2.5-0.5b-instruct:q4_k_m"]
+        assert next(e for e in listed["catalog"] if e["id"] == "qwen2.5-0.5b-instruct")["in_ollama"]
+        removed = cli(data_dir, hub, "rm", "qwen2.5-0.5b-instruct", **env)
+        assert removed.returncode == 0 and "ollama:qwen2.5-0.5b-instruct:q4_k_m" in removed.stdout
+        assert ollama.models == {}

@@ -43,6 +43,9 @@ class VectorIndex(ABC):
     @abstractmethod
     def count(self) -> int: ...
 
+    def flush(self) -> None:
+        """Make added vectors durable and searchable (no-op where writes already are)."""
+
     def close(self) -> None: ...
 
 

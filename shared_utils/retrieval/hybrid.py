@@ -1,0 +1,155 @@
+"""Hybrid retrieval: a dense leg (vector index) and a BM25 leg, fused with weighted RRF.
+
+Only chunks of ready documents come back (the document store's ``get_chunks`` drops the
+rest, and each leg is asked for more candidates than ``k`` so that filtering and fusion
+have room). With ``neighbour_hops > 0`` every hit is widened with its adjacent chunks
+(through the store's next-links), its text merged and its page span extended.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+import structlog
+
+from shared_utils.retrieval.base import KeywordIndex, Query, Retriever, VectorIndex
+from shared_utils.retrieval.fusion import DEFAULT_K, rrf
+from shared_utils.stores.base import DocumentStore
+from shared_utils.types import Chunk, ScoredChunk
+
+logger = structlog.get_logger(__name__)
+
+MIN_CANDIDATES = 20  # per leg, before fusion
+CANDIDATE_FACTOR = 4
+
+
+class QueryEncoder(Protocol):
+    def encode_query(self, text: str) -> np.ndarray: ...
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 2)
+
+
+def merge_texts(first: str, second: str) -> str:
+    """Join two adjacent chunk texts, dropping the overlap the chunker repeated.
+
+    >>> merge_texts("One two. Three four.", "Three four. Five six.")
+    'One two. Three four. Five six.'
+    >>> merge_texts("Alpha.", "Beta.")
+    'Alpha. Beta.'
+    """
+    probe = second[:40]
+    if len(probe) >= 8:
+        at = first.rfind(probe, max(0, len(first) - 4000))
+        while at >= 0:
+            if second.startswith(first[at:]):
+                return first[:at] + second
+            at = first.rfind(probe, max(0, len(first) - 4000), at)
+    return f"{first} {second}"
+
+
+def widen(hit: Chunk, neighbours: Sequence[Chunk]) -> Chunk:
+    """``hit`` with the text of its neighbours merged in order and the page span widened."""
+    parts = sorted([*neighbours, hit], key=lambda c: c.ordinal)
+    text = parts[0].text
+    for part in parts[1:]:
+        text = merge_texts(text, part.text)
+    return Chunk(id=hit.id, doc_id=hit.doc_id, ordinal=hit.ordinal, text=text,
+                 page_start=min(c.page_start for c in parts),
+                 page_end=max(c.page_end for c in parts), doc_name=hit.doc_name)
+
+
+class HybridRetriever(Retriever):
+    """Dense + BM25 fused with reciprocal-rank fusion; every method is thread-safe."""
+
+    name = "hybrid"
+
+    def __init__(self, *, embedder: QueryEncoder, vectors: VectorIndex, keywords: KeywordIndex,
+                 docstore: DocumentStore, rrf_k: int = DEFAULT_K, dense_weight: float = 1.0,
+                 bm25_weight: float = 1.0, neighbour_hops: int = 0) -> None:
+        self.embedder, self.vectors, self.keywords = embedder, vectors, keywords
+        self.docstore = docstore
+        self.rrf_k, self.neighbour_hops = rrf_k, neighbour_hops
+        self.weights = {"dense": dense_weight, "bm25": bm25_weight}
+        self.last_timings: dict[str, float] = {}
+
+    # --- single legs (also used by the evaluation for dense-only / BM25-only figures) -------
+    def dense(self, query: Query | str) -> list[ScoredChunk]:
+        """The dense leg alone: cosine similarity of the query embedding."""
+        query = _as_query(query)
+        hits = self._dense_ids(query, query.k, {})
+        return self._scored(hits, "dense", query.k)
+
+    def keyword(self, query: Query | str) -> list[ScoredChunk]:
+        """The BM25 leg alone."""
+        query = _as_query(query)
+        return self._scored(self.keywords.search(query.text, self._depth(query.k), query.doc_ids),
+                            "bm25", query.k)
+
+    def _dense_ids(self, query: Query, depth: int, timings: dict[str, float]) -> list[tuple[str, float]]:
+        start = time.perf_counter()
+        vector = self.embedder.encode_query(query.text)
+        timings["embed_ms"] = _ms(start)
+        start = time.perf_counter()
+        hits = self.vectors.search(vector, self._depth(depth), query.doc_ids)
+        timings["dense_ms"] = _ms(start)
+        return hits
+
+    def _scored(self, hits: list[tuple[str, float]], leg: str, k: int) -> list[ScoredChunk]:
+        chunks = {c.id: c for c in self.docstore.get_chunks([cid for cid, _ in hits])}
+        out = [ScoredChunk(chunks[cid], score, {leg: rank})
+               for rank, (cid, score) in enumerate(hits, start=1) if cid in chunks]
+        return self._expand(out[:k])
+
+    @staticmethod
+    def _depth(k: int) -> int:
+        return max(MIN_CANDIDATES, k * CANDIDATE_FACTOR)
+
+    # --- fused -------------------------------------------------------------------------------
+    def _retrieve(self, query: Query) -> list[ScoredChunk]:
+        return self.retrieve_with_timings(query)[0]
+
+    def retrieve_with_timings(self, query: Query) -> tuple[list[ScoredChunk], dict[str, float]]:
+        """Fused results and per-step timings: embed_ms, dense_ms, bm25_ms, fuse_ms, total_ms."""
+        total = time.perf_counter()
+        timings = {"embed_ms": 0.0, "dense_ms": 0.0, "bm25_ms": 0.0, "fuse_ms": 0.0}
+        if query.k <= 0:
+            return [], {**timings, "total_ms": 0.0}
+        depth = self._depth(query.k)
+        rankings: dict[str, list[str]] = {}
+        if self.weights["bm25"] > 0:
+            start = time.perf_counter()
+            rankings["bm25"] = [cid for cid, _ in self.keywords.search(query.text, depth,
+                                                                       query.doc_ids)]
+            timings["bm25_ms"] = _ms(start)
+        if self.weights["dense"] > 0:
+            rankings["dense"] = [cid for cid, _ in self._dense_ids(query, depth, timings)]
+        start = time.perf_counter()
+        fused = rrf(rankings, k=self.rrf_k, weights=self.weights)
+        wanted = [cid for cid, _, _ in fused[: depth]]
+        chunks = {c.id: c for c in self.docstore.get_chunks(wanted)}
+        results = [ScoredChunk(chunks[cid], score, dict(ranks))
+                   for cid, score, ranks in fused if cid in chunks][: query.k]
+        results = self._expand(results)
+        timings["fuse_ms"] = _ms(start)
+        timings["total_ms"] = _ms(total)
+        self.last_timings = timings
+        logger.debug("retrieval.hybrid", k=query.k, hits=len(results), **timings)
+        return results, timings
+
+    def _expand(self, results: list[ScoredChunk]) -> list[ScoredChunk]:
+        if self.neighbour_hops <= 0:
+            return results
+        for hit in results:
+            around = self.docstore.neighbours(hit.chunk.id, self.neighbour_hops)
+            if around:
+                hit.chunk = widen(hit.chunk, around)
+        return results
+
+
+def _as_query(query: Query | str) -> Query:
+    return Query(text=query) if isinstance(query, str) else query

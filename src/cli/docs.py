@@ -1,0 +1,98 @@
+"""``python -m src docs list [--json]`` and ``python -m src docs rm ID`` (a unique id prefix works).
+
+``docs list --json`` prints a JSON array of {"id", "name", "pages", "chunks", "size_bytes",
+"added_at" (ISO 8601, UTC), "status"}, newest first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+
+from shared_utils.errors import DocumentNotFound
+from shared_utils.types import DocumentRecord
+from src.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("docs", help="list or remove documents")
+    docs_sub = p.add_subparsers(dest="docs_command", metavar="ACTION", required=True)
+    ls = docs_sub.add_parser("list", help="list documents (name, pages, chunks, size, added, id)")
+    ls.add_argument("--json", action="store_true", help="print a JSON array")
+    ls.set_defaults(func=run_list)
+    rm = docs_sub.add_parser("rm", help="remove a document from every store")
+    rm.add_argument("id", help="document id, or a unique prefix of it")
+    rm.set_defaults(func=run_rm)
+
+
+def resolve_doc_id(documents: list[DocumentRecord], prefix: str) -> DocumentRecord:
+    """The one document whose id starts with ``prefix``; DocumentNotFound otherwise."""
+    prefix = prefix.strip().lower()
+    matches = [d for d in documents if prefix and d.id.startswith(prefix)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise DocumentNotFound(f"No document id starts with {prefix!r}")
+    names = ", ".join(f"{d.id[:12]} ({d.name})" for d in matches[:5])
+    raise DocumentNotFound(f"{prefix!r} matches {len(matches)} documents: {names}",
+                           hint="Give more characters of the id.")
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds")
+
+
+def doc_to_dict(d: DocumentRecord) -> dict:
+    return {"id": d.id, "name": d.name, "pages": d.pages, "chunks": d.chunks,
+            "size_bytes": d.size_bytes, "added_at": iso(d.added_at), "status": d.status}
+
+
+def human_size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def run_list(args: argparse.Namespace, settings: Settings) -> int:
+    from src.library import Library
+
+    library = Library.open(settings)
+    try:
+        docs = library.documents()
+    finally:
+        library.close()
+    if args.json:
+        json.dump([doc_to_dict(d) for d in docs], sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return 0
+    if not docs:
+        print("No documents yet. Add some with: python -m src ingest PATH...")
+        return 0
+    rows = [(d.name, str(d.pages), str(d.chunks), human_size(d.size_bytes),
+             datetime.fromtimestamp(d.added_at).strftime("%Y-%m-%d %H:%M"), d.id[:12])
+            for d in docs]
+    header = ("NAME", "PAGES", "CHUNKS", "SIZE", "ADDED", "ID")
+    widths = [min(48, max(len(r[i]) for r in [header, *rows])) for i in range(len(header))]
+    for row in [header, *rows]:
+        cells = [(c if len(c) <= widths[i] else c[: widths[i] - 1] + "…").ljust(widths[i])
+                 if i == 0 else c.rjust(widths[i]) if i in (1, 2, 3) else c.ljust(widths[i])
+                 for i, c in enumerate(row)]
+        print("  ".join(cells).rstrip())
+    return 0
+
+
+def run_rm(args: argparse.Namespace, settings: Settings) -> int:
+    from src.library import Library
+
+    library = Library.open(settings)
+    try:
+        doc = resolve_doc_id(library.documents(), args.id)
+        library.delete_document(doc.id)
+    finally:
+        library.close()
+    print(f"Removed {doc.name} ({doc.id[:12]}): {doc.pages} pages, {doc.chunks} chunks")
+    return 0

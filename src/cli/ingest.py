@@ -1,0 +1,91 @@
+"""``python -m src ingest PATH...``: add PDF files or folders (recursively) to the library.
+
+A progress bar per file on stderr; one line per file on stdout (pages, chunks, time, or the
+error and how to fix it). Exit 0 when every file was added or already there, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from shared_utils.errors import OlympusError
+from shared_utils.types import Progress
+from src.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ingest", help="add PDF files or folders to the library")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="PDF files or folders")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+class ProgressBar:
+    """A tqdm bar on stderr that follows one file's stages (parse, chunk, embed, store)."""
+
+    def __init__(self, name: str, enabled: bool) -> None:
+        from tqdm import tqdm
+
+        self.name = name
+        self.bar = tqdm(total=1, desc=name, file=sys.stderr, leave=False, disable=not enabled,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}")
+
+    def __call__(self, p: Progress) -> None:
+        total = max(p.total, 1)
+        if self.bar.total != total:
+            self.bar.reset(total=total)
+        self.bar.set_description_str(f"{self.name[:40]} {p.stage}", refresh=False)
+        self.bar.n = min(p.done, total)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from src.ingest import safe_name
+    from src.library import Library, expand_paths
+
+    library = Library.open(settings)
+    failed = added = skipped = 0
+    try:
+        paths = expand_paths(args.paths)
+        if not paths:
+            print("No PDF files found in the given folders.", file=sys.stderr)
+            return 1
+        for path in paths:
+            try:
+                label = safe_name(path.name)
+            except OlympusError:
+                label = repr(path.name)
+            bar = ProgressBar(label, enabled=not args.no_progress)
+            try:
+                [outcome] = library.ingest_paths([path], progress=bar)
+            finally:
+                bar.close()
+            if outcome.error is not None:
+                failed += 1
+                print(f"FAILED  {path}: {_describe(outcome.error)}", flush=True)
+                continue
+            r = outcome.result
+            if r.status == "duplicate":
+                skipped += 1
+                print(f"skipped {path}: {r.message}", flush=True)
+            else:
+                added += 1
+                secs = r.timings.get("total_ms", 0) / 1000
+                rate = r.doc.pages / secs if secs else 0
+                print(f"added   {path}: {r.doc.pages} pages, {r.doc.chunks} chunks in {secs:.1f} s "
+                      f"({rate:.1f} pages/s) id {r.doc.id[:12]}", flush=True)
+    finally:
+        library.close()
+    print(f"{added} added, {skipped} already there, {failed} failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, OlympusError):
+        return f"{exc.message} (hint: {exc.hint})" if exc.hint else exc.message
+    return f"{type(exc).__name__}: {exc}"

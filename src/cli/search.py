@@ -1,0 +1,79 @@
+"""``python -m src search "query" [--k N] [--json] [--doc ID ...]``: hybrid search, no LLM.
+
+``--json`` prints one object (stable; documented in docs/notes/index.md)::
+
+    {"query": str,
+     "timings": {"embed_ms", "dense_ms", "bm25_ms", "fuse_ms", "total_ms"},
+     "results": [{"rank", "document", "doc_id", "pages": [start, end], "score", "ranks",
+                  "text"}]}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+
+from src.settings import Settings
+
+SNIPPET_CHARS = 320
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="find the passages that best match a query")
+    p.add_argument("query", help="what to look for, in quotes")
+    p.add_argument("--k", type=int, default=None, metavar="N", help="number of results")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--doc", action="append", metavar="ID",
+                   help="only search this document (id or unique prefix; repeatable)")
+    p.set_defaults(func=run)
+
+
+def result_to_dict(rank: int, hit) -> dict:
+    c = hit.chunk
+    return {"rank": rank, "document": c.doc_name, "doc_id": c.doc_id,
+            "pages": [c.page_start, c.page_end], "score": round(float(hit.score), 6),
+            "ranks": dict(hit.ranks), "text": c.text}
+
+
+def search_to_dict(result) -> dict:
+    return {"query": result.query, "timings": dict(result.timings),
+            "results": [result_to_dict(i, h) for i, h in enumerate(result.results, start=1)]}
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from src.cli.docs import resolve_doc_id
+    from src.library import Library
+
+    if args.k is not None and args.k < 1:
+        print("error: --k must be at least 1", file=sys.stderr)
+        return 2
+    library = Library.open(settings)
+    try:
+        doc_ids = None
+        if args.doc:
+            docs = library.documents()
+            doc_ids = [resolve_doc_id(docs, d).id for d in args.doc]
+        result = library.search(args.query, k=args.k, doc_ids=doc_ids)
+    finally:
+        library.close()
+    if args.json:
+        json.dump(search_to_dict(result), sys.stdout, indent=2, ensure_ascii=False)
+        print()
+        return 0
+    if not result.results:
+        print("No matching passages. Add documents with: python -m src ingest PATH...")
+    for i, hit in enumerate(result.results, start=1):
+        c = hit.chunk
+        legs = ", ".join(f"{leg} #{r}" for leg, r in sorted(hit.ranks.items()))
+        print(f"{i}. {c.doc_name}, {c.pages}  (score {hit.score:.4f}; {legs}; id {c.doc_id[:12]})")
+        snippet = " ".join(c.text.split())
+        if len(snippet) > SNIPPET_CHARS:
+            snippet = snippet[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+        print(textwrap.indent(textwrap.fill(snippet, width=96), "   "))
+    t = result.timings
+    print(f"\n{len(result.results)} result(s) in {t.get('total_ms', 0):.0f} ms (embed "
+          f"{t.get('embed_ms', 0):.0f}, dense {t.get('dense_ms', 0):.0f}, bm25 "
+          f"{t.get('bm25_ms', 0):.1f}, fuse {t.get('fuse_ms', 0):.1f})", file=sys.stderr)
+    return 0

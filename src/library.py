@@ -1,0 +1,192 @@
+"""Library: the documents of one data dir, their stores, ingestion, search and deletion.
+
+``Library.open`` opens the stores, removes leftovers of an interrupted ingest (documents
+still pending after a crash or kill -9) from every store, and builds the embedder (loaded
+lazily: listing documents never imports torch) and the hybrid retriever. Every method is
+thread-safe; writes (the store step of an ingest, deletes) are serialised by one lock.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from shared_utils.errors import DocumentNotFound, InvalidQuery, OlympusError
+from shared_utils.retrieval.base import Query
+from shared_utils.types import DocumentRecord, ProgressCallback, ScoredChunk, no_progress
+from src.ingest import IngestOutcome, IngestResult, ingest, read_file
+from src.settings import Settings
+from src.stores import Stores, open_stores
+
+logger = structlog.get_logger(__name__)
+
+__all__ = ["IngestOutcome", "IngestResult", "Library", "SearchResult"]
+
+
+@dataclass
+class SearchResult:
+    """Results of one search, best first; ``timings`` in ms: embed, dense, bm25, fuse, total."""
+
+    query: str
+    results: list[ScoredChunk]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Library:
+    """Documents, their stores and hybrid search over them."""
+
+    def __init__(self, settings: Settings, stores: Stores, embedder, *, default_k: int = 6) -> None:
+        from shared_utils.retrieval.hybrid import HybridRetriever
+
+        self.settings = settings
+        self.stores = stores
+        self.docstore = stores.docstore
+        self.embedder = embedder
+        self.default_k = default_k
+        self.write_lock = threading.RLock()
+        self.retriever = HybridRetriever(
+            embedder=embedder, vectors=stores.vectors, keywords=stores.keywords,
+            docstore=stores.docstore, rrf_k=settings.rrf_k, dense_weight=settings.dense_weight,
+            bm25_weight=settings.bm25_weight, neighbour_hops=settings.neighbour_hops)
+
+    @classmethod
+    def open(cls, settings: Settings, *, default_k: int = 6) -> "Library":
+        """Open (or create) the library of ``settings.data_dir`` and recover from a crash."""
+        from shared_utils.embeddings import get_embedder
+
+        start = time.perf_counter()
+        embedder = get_embedder(settings.embedding_model, settings.embedding_device,
+                                settings.embedding_batch_size)
+        stores = open_stores(settings, embedder.dimension)
+        try:
+            library = cls(settings, stores, embedder, default_k=default_k)
+            library.recover()
+        except BaseException:
+            stores.close()
+            raise
+        logger.info("library.opened", data_dir=str(settings.data_dir),
+                    documents=len(stores.docstore.list_documents()),
+                    ms=round((time.perf_counter() - start) * 1000, 1))
+        return library
+
+    # --- recovery and removal ----------------------------------------------------------------
+    def recover(self) -> list[str]:
+        """Remove documents left pending by an interrupted ingest from every store."""
+        pending = self.docstore.pending_documents()
+        for doc_id in pending:
+            logger.warning("library.recovering_interrupted_ingest", doc_id=doc_id[:12])
+            self.remove_everywhere(doc_id)
+        return pending
+
+    def remove_everywhere(self, doc_id: str) -> None:
+        """Delete ``doc_id`` from the document store first (it disappears at once), then
+        from the keyword and vector indexes."""
+        with self.write_lock:
+            self.docstore.delete_document(doc_id)
+            self.stores.keywords.delete_document(doc_id)
+            self.stores.vectors.delete_document(doc_id)
+
+    # --- documents ---------------------------------------------------------------------------
+    def ingest_bytes(self, data: bytes, name: str, *,
+                     progress: ProgressCallback = no_progress) -> IngestResult:
+        """Ingest one PDF given as bytes; see ``src/ingest.py`` for the steps."""
+        return ingest(self, data, name, progress)
+
+    def ingest_file(self, path: Path | str, *,
+                    progress: ProgressCallback = no_progress) -> IngestResult:
+        """Ingest one PDF file (FileTooLarge before reading a file over the limit)."""
+        path = Path(path)
+        data = read_file(path, self.settings.max_upload_mb)
+        return ingest(self, data, path.name, progress)
+
+    def ingest_paths(self, paths: Iterable[Path | str], *,
+                     progress: ProgressCallback = no_progress) -> list[IngestOutcome]:
+        """Ingest files and folders (recursively, ``*.pdf``); a bad file does not stop the rest."""
+        outcomes = []
+        for path in expand_paths(paths):
+            try:
+                outcomes.append(IngestOutcome(path, result=self.ingest_file(path, progress=progress)))
+            except OlympusError as exc:
+                logger.warning("library.ingest_failed", path=str(path), error=str(exc))
+                outcomes.append(IngestOutcome(path, error=exc))
+        return outcomes
+
+    def documents(self) -> list[DocumentRecord]:
+        """Ready documents, newest first."""
+        return self.docstore.list_documents()
+
+    def delete_document(self, doc_id: str) -> DocumentRecord:
+        """Remove a document from every store; DocumentNotFound when it is not there."""
+        record = self.docstore.get_document(doc_id)
+        if record is None:
+            raise DocumentNotFound(f"No document with id {doc_id!r}")
+        self.remove_everywhere(doc_id)
+        logger.info("library.deleted", doc_id=doc_id[:12], name=record.name)
+        return record
+
+    # --- search ------------------------------------------------------------------------------
+    def search(self, text: str, *, k: int | None = None,
+               doc_ids: Sequence[str] | None = None) -> SearchResult:
+        """Hybrid search; InvalidQuery for an empty or over-long query."""
+        query = (text or "").strip()
+        if not query:
+            raise InvalidQuery("The query is empty")
+        limit = self.settings.max_query_chars
+        if len(query) > limit:
+            raise InvalidQuery(
+                f"The query is {len(query):,} characters long; the limit is {limit:,}",
+                hint="Ask a shorter question (or raise OLYMPUS_MAX_QUERY_CHARS).")
+        k = k or self.settings.top_k or self.default_k
+        scope = frozenset(doc_ids) if doc_ids is not None else None
+        results, timings = self.retriever.retrieve_with_timings(Query(query, k, scope))
+        logger.info("library.searched", chars=len(query), k=k, hits=len(results), **timings)
+        return SearchResult(query=query, results=results, timings=timings)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def health(self) -> dict[str, dict[str, object]]:
+        """{"milvus", "keyword_index", "docstore", "embedder"} -> {"ok": bool, "detail": str}."""
+        return {
+            "milvus": _health(self.stores.vectors),
+            "keyword_index": _health(self.stores.keywords),
+            "docstore": _health(self.docstore),
+            "embedder": self._embedder_health(),
+        }
+
+    def _embedder_health(self) -> dict[str, object]:
+        try:
+            dim = self.embedder.dimension
+        except OlympusError as exc:
+            return {"ok": False, "detail": str(exc)}
+        return {"ok": True, "detail": f"{self.settings.embedding_model} ({dim}-d)"}
+
+    def close(self) -> None:
+        self.stores.close()
+
+
+def _health(part) -> dict[str, object]:
+    check = getattr(part, "health", None)
+    if check is None:
+        return {"ok": True, "detail": type(part).__name__}
+    try:
+        return dict(check())
+    except OlympusError as exc:
+        return {"ok": False, "detail": str(exc)}
+
+
+def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
+    """Files as given; folders walked recursively for ``*.pdf`` (any case), sorted."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = [Path(root) / f for root, _dirs, files in os.walk(path) for f in files
+                     if f.lower().endswith(".pdf")]
+            out.extend(sorted(found))
+        else:
+            out.append(path)
+    return out

@@ -1,0 +1,124 @@
+"""Open the three stores of a data dir: document store, vector index, keyword index.
+
+Embedded by default (SQLite document store, Milvus Lite, BM25 index, all under
+``settings.data_dir``); ArangoDB when ``OLYMPUS_ARANGO_URL`` is set; a Milvus server when
+``OLYMPUS_MILVUS_URI`` is a URL. The vector index opens lazily (on first use): Milvus Lite
+lets only one process hold its database, so commands that only list documents must not
+take it from a running app.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import structlog
+
+from shared_utils.retrieval.base import KeywordIndex, VectorIndex
+from shared_utils.stores.base import DocumentStore
+from shared_utils.types import Chunk
+from src.settings import Settings
+
+logger = structlog.get_logger(__name__)
+
+DOCSTORE_FILE = "docstore.sqlite3"
+KEYWORDS_FILE = "keywords.sqlite3"
+
+
+class LazyVectorIndex(VectorIndex):
+    """A VectorIndex that opens the real one on first use (thread-safe)."""
+
+    def __init__(self, opener: Callable[[], VectorIndex], *, name: str = "vectors") -> None:
+        self._opener, self.name = opener, name
+        self._index: VectorIndex | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def opened(self) -> bool:
+        return self._index is not None
+
+    @property
+    def index(self) -> VectorIndex:
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    self._index = self._opener()
+        return self._index
+
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        self.index.add(chunks, vectors)
+
+    def delete_document(self, doc_id: str) -> None:
+        self.index.delete_document(doc_id)
+
+    def search(self, vector: np.ndarray, k: int,
+               doc_ids: frozenset[str] | None = None) -> list[tuple[str, float]]:
+        return self.index.search(vector, k, doc_ids)
+
+    def count(self) -> int:
+        return self.index.count()
+
+    def flush(self) -> None:
+        self.index.flush()
+
+    def health(self) -> dict[str, object]:
+        health = getattr(self.index, "health", None)
+        return health() if health else {"ok": True, "detail": self.name}
+
+    def close(self) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+                self._index = None
+
+
+@dataclass
+class Stores:
+    docstore: DocumentStore
+    vectors: VectorIndex
+    keywords: KeywordIndex
+
+    def close(self) -> None:
+        for part in (self.vectors, self.keywords, self.docstore):
+            part.close()
+
+
+def open_stores(settings: Settings, dimension: int) -> Stores:
+    """The stores configured by ``settings``; vectors of ``dimension`` floats."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    docstore = _open_docstore(settings)
+    try:
+        keywords = _open_keywords(settings, docstore)
+    except BaseException:
+        docstore.close()
+        raise
+    vectors = LazyVectorIndex(lambda: _open_vectors(settings, dimension), name="milvus")
+    return Stores(docstore=docstore, vectors=vectors, keywords=keywords)
+
+
+def _open_docstore(settings: Settings) -> DocumentStore:
+    if settings.arango_url:  # branch point for the ArangoDB document store
+        from shared_utils.stores.arango import ArangoDocumentStore, connect
+
+        db = connect(settings.arango_url, settings.arango_db, settings.arango_user,
+                     settings.arango_password)
+        return ArangoDocumentStore(db)
+    from shared_utils.stores.sqlite import SQLiteDocumentStore
+
+    return SQLiteDocumentStore(settings.data_dir / DOCSTORE_FILE)
+
+
+def _open_keywords(settings: Settings, docstore: DocumentStore) -> KeywordIndex:
+    # Branch point: the ArangoSearch keyword leg (settings.keyword_index == "arango") is
+    # added by the ArangoDB store; "auto" and "bm25" use the embedded BM25 index.
+    from shared_utils.retrieval.bm25 import BM25Index
+
+    return BM25Index(settings.data_dir / KEYWORDS_FILE)
+
+
+def _open_vectors(settings: Settings, dimension: int) -> VectorIndex:
+    from shared_utils.retrieval.milvus import MilvusVectorIndex
+
+    return MilvusVectorIndex(settings.resolved_milvus_uri, dimension, token=settings.milvus_token)

@@ -165,7 +165,7 @@ class Answerer:
     ) -> Iterator[AskEvent]:
         t0 = self._clock()
         timings: dict[str, float] = {}
-        query = condense(question, history)
+        query = condense(question, history)[: self.settings.max_query_chars]
         timings["condense_ms"] = _ms(t0, self._clock())
         if query != question:
             yield StatusEvent(f"follow-up: searching for “{query}”")

@@ -71,7 +71,9 @@ def extract(question: str, sources: Sequence[PromptSource], *, max_sentences: in
         return NO_SOURCES
     scores = score_sentences(question, [s for _, s in candidates])
     order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
-    picked = [i for i in order[:max_sentences] if scores[i] > 0]
+    seen: set[str] = set()  # overlapping chunks repeat sentences: quote each once
+    unique = [i for i in order if not (candidates[i][1] in seen or seen.add(candidates[i][1]))]
+    picked = [i for i in unique[:max_sentences] if scores[i] > 0]
     lines = [HEADING]
     if not picked:
         lines.append(NO_MATCH)

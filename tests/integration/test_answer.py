@@ -15,7 +15,7 @@ from src.events import BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent,
 from src.settings import load_settings
 from tests.fixtures.pdfs import make_text_pdf
 
-FILLER = "This page describes general background of the appliance and its history. " * 6
+FILLER = "This page describes general background of the appliance and its history. " * 20
 PAGES = [
     "Olympus Power Manual\n" + FILLER,
     "Olympus Power Manual\nInstallation steps are listed in chapter two. " + FILLER,
@@ -82,7 +82,7 @@ def test_engine_down_falls_back_to_extractive_with_reason(library):
     done = events[-1]
     assert done.backend_name == "extractive" and "llamacpp" in done.skipped
     assert "3493" in done.answer
-    assert any(c.page_start == 3 for c in done.citations)
+    assert any(c.page_start <= 3 <= c.page_end for c in done.citations)
 
 
 def test_first_token_deadline_hands_over_to_extractive(library, llamacpp_server):

@@ -2,7 +2,8 @@
 
 Components: the engine (Ollama ``/api/version`` or llama.cpp ``/health``), the model (on disk /
 in Ollama), stores and backends (``RAGPipeline.health()``), and the supervisor's status file.
-Exit code 0 when every component is healthy, 1 otherwise (2 for a configuration error).
+Exit code 0 when the engine, the model and the stores are healthy (backends further down the
+chain are optional), 1 otherwise, 2 for a configuration error.
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ def build_report(settings: Settings, *, pipeline: bool = True) -> dict[str, Any]
         "profile": profile.grouped(),
         "components": components,
         "status": StatusFile(settings.status_path).read(),
-        "ok": all(bool(c.get("ok")) for c in components.values()),
+        # backends after the engine are optional (the chain skips them); engine, model and
+        # stores are not
+        "ok": all(bool(c.get("ok")) for name, c in components.items()
+                  if name not in profile.backend_chain),
     }
 
 
@@ -152,7 +156,7 @@ def _render(report: dict[str, Any]) -> None:
     for name, comp in report["components"].items():
         mark = "ok  " if comp.get("ok") else "FAIL"
         detail = comp.get("detail", "")
-        print(f"  [{mark}] {name:<12} {json.dumps(detail) if isinstance(detail, (dict, list)) else detail}")
+        print(f"  [{mark}] {name:<14} {json.dumps(detail) if isinstance(detail, (dict, list)) else detail}")
     status = report["status"]
     print("Status file" + ("" if status else ": none yet (the supervisor writes it)"))
     for section, fields in sorted(status.items()):

@@ -2,7 +2,8 @@
 
 validate settings (done by the caller) -> lock the data dir -> detect the profile -> start
 the engine (``ollama serve``, or llama.cpp via ``python -m src engine serve``, or none) ->
-wait until it answers, within ``engine_ready_timeout_s`` -> start Streamlit at once ->
+wait until it answers (the engine's deadline is ``engine_ready_timeout_s``; the UI waits at
+most ``ENGINE_HEAD_START_S`` for it) -> start Streamlit at once ->
 provision the model in a background thread, publishing progress -> watch: restart crashed
 children with backoff -> on SIGTERM/SIGINT stop Streamlit, then the engine, each with a
 grace period, then SIGKILL; exit 143/130.
@@ -53,6 +54,9 @@ logger = structlog.get_logger(__name__)
 EXIT_CODES = {signal.SIGTERM: 143, signal.SIGINT: 130}
 STOP_ORDER = ("streamlit", "engine", "arangod")
 STREAMLIT_READY_TIMEOUT_S = 60.0  # it answers in ~1-3 s; a loaded 2-core box can be slow
+# The UI waits for the engine at most this long: Ollama answers in well under a second, but
+# llama.cpp answers only once the model is loaded, and the UI must come up in seconds.
+ENGINE_HEAD_START_S = 3.0
 
 
 class Supervisor:
@@ -130,7 +134,7 @@ class Supervisor:
             self._env = children.child_env(s, self.environ)
             self._start_arangod()
             self._start_engine()
-            self._wait_while_starting()
+            self._wait_while_starting(ENGINE_HEAD_START_S)
             if self._signal is None:
                 self._start("streamlit", children.streamlit_spec(s, self.profile, self._env),
                             fatal=True, ready_timeout_s=STREAMLIT_READY_TIMEOUT_S)
@@ -186,9 +190,19 @@ class Supervisor:
         slot.start(self.clock())
         return slot
 
-    def _wait_while_starting(self) -> None:
-        """Block (ticking) until no child is still starting: ready, crashed or timed out."""
+    def _wait_while_starting(self, limit_s: float) -> None:
+        """Block (ticking) until no child is still starting, or ``limit_s`` has passed.
+
+        The engine keeps its own deadline (OLYMPUS_ENGINE_READY_TIMEOUT_S) after the limit;
+        only the UI stops waiting for it.
+        """
+        started = self.clock()
         while self._signal is None and any(sl.state == "starting" for sl in self.slots.values()):
+            if self.clock() - started >= limit_s:
+                logger.info("engine still loading; starting the UI now, the engine keeps its "
+                            "deadline", waited_s=round(self.clock() - started, 2),
+                            deadline_s=self.settings.engine_ready_timeout_s)
+                return
             self._tick()
             self.sleep(self.tick_s)
 
@@ -265,6 +279,12 @@ class Supervisor:
         for name in STOP_ORDER:
             if name in self.slots:
                 self.slots[name].stop()
+        if self._provisioner is not None and self._provisioner.is_alive():
+            # A half-done download must not look like one still running (the UI would refuse
+            # new pulls); the next start resumes it.
+            self.status.section("provisioning")(
+                phase="failed", error="Olympus stopped before the model was ready; it resumes "
+                "at the next start.")
         self.status.section("supervisor")(
             state="failed" if self._fatal and not sig else "stopped", exit_code=code,
             error=self._fatal)

@@ -75,15 +75,17 @@ def test_engine_that_crashes_later_is_restarted_and_ready_again(olympus):
     assert o.stop() == 143
 
 
-def test_engine_that_never_answers_hits_the_deadline_and_streamlit_starts_anyway(olympus):
-    o = olympus(FAKE_ENGINE_MODE="never_ready", OLYMPUS_ENGINE_READY_TIMEOUT_S="2",
+def test_engine_that_never_answers_does_not_hold_the_ui_and_hits_its_deadline(olympus):
+    o = olympus(FAKE_ENGINE_MODE="never_ready", OLYMPUS_ENGINE_READY_TIMEOUT_S="6",
                 OLYMPUS_RESTART_MAX="1")
-    t0 = time.monotonic()
     o.wait_healthy()
-    assert time.monotonic() - t0 >= 2  # Streamlit waited for the engine's deadline
-    st = o.wait_status(lambda s: s.get("engine", {}).get("state") == "down", 10, "engine down")
-    assert st["engine"]["last_error"] == "not ready within 2 s"
-    assert any(r.get("event") == "not ready in time" for r in o.log_records())
+    st = o.wait_status(lambda s: s.get("engine", {}).get("state") == "down", 20, "engine down")
+    assert st["engine"]["last_error"] == "not ready within 6 s"
+    events = [r.get("event") for r in o.log_records()]
+    # the UI started after the engine's short head start, long before its deadline
+    assert events.index("engine still loading; starting the UI now, the engine keeps its "
+                        "deadline") < events.index("not ready in time")
+    assert http_ok(o.health_url)
     assert o.stop() == 143
 
 

@@ -262,6 +262,8 @@ class FallbackChain:
                 delta: Delta = payload
                 if delta.text:
                     started = True
+                elif delta.done and not started:
+                    raise BackendUnavailable("the backend ended without an answer")
                 if started:
                     deadline = self._clock() + options.stall_timeout_s
                     phase = f"no token for {options.stall_timeout_s:g} s (stalled mid-answer)"

@@ -119,14 +119,22 @@ class HFInferenceBackend(Backend):
                 stream_options={"include_usage": True},
                 extra_body={"cache_prompt": True} if self.base_url else None,
             )
+            finished = False
             for chunk in chunks:
                 for choice in chunk.choices or []:
                     text = choice.delta.content if choice.delta else None
                     if text:
                         started = True
                         yield Delta(text)
+                    finished = finished or bool(choice.finish_reason)
                 stats.update(_stats(chunk))
+            if not finished:  # e.g. the engine stopped: the stream just ends, no finish_reason
+                raise GenerationInterrupted(f"{self.label} ended the stream before finishing.")
             yield Delta("", done=True, stats=stats)
+        except GenerationInterrupted as exc:
+            if started:
+                raise
+            raise BackendUnavailable(exc.message) from exc
         except OlympusError:
             raise
         except Exception as exc:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import struct
 import tempfile
 import threading
 import time
@@ -123,6 +124,7 @@ class OllamaDouble:
         self.models: dict[str, _Model] = {_full_name(m): _Model(_full_name(m)) for m in models}
         self.pullable = {_full_name(k): v for k, v in (pullable or {}).items()}
         self.loaded: dict[str, float] = {}  # model -> expires_at (unix time)
+        self.aborted = 0  # answers cut short because the client went away (stop pressed)
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self._tmp = tempfile.TemporaryDirectory(prefix="ollama-double-")
@@ -491,7 +493,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._chunk(piece("", True, done_reason=done_reason, **stats))
             self._end_stream()
         except (BrokenPipeError, ConnectionResetError, OSError):
-            self.close_connection = True  # the client went away (stop pressed): fine
+            self.close_connection = True  # the client went away (stop pressed)
+            with self.double.lock:
+                self.double.aborted += 1
 
 
 def _count_prompt(body: dict[str, Any], chat: bool) -> int:
@@ -517,31 +521,17 @@ def _keep_alive_seconds(value: Any) -> float:
 
 def _gguf_meta(path: Path) -> dict[str, Any]:
     """Family, quantization, parameter size, context and template from a GGUF header."""
+    from tests.fixtures.tiny_gguf import read_gguf_metadata
+
     try:
-        from gguf import GGUFReader
-
-        reader = GGUFReader(str(path))
-    except Exception:  # not a GGUF (tests may upload any bytes): Ollama would fail later
+        meta = {k: v for k, (v, _, _) in read_gguf_metadata(path).items()}
+    except (ValueError, KeyError, struct.error):  # not a GGUF: tests may upload any bytes
         return {}
-
-    def value(key: str) -> Any:
-        f = reader.fields.get(key)
-        if f is None:
-            return None
-        try:
-            return f.contents()
-        except Exception:
-            return None
-
-    arch = value("general.architecture") or ""
-    n_params = sum(int(t.n_elements) for t in reader.tensors)
-    size = value("general.size_label") or (
-        f"{n_params / 1e9:.1f}B" if n_params >= 1e9 else f"{n_params / 1e6:.0f}M"
-    )
+    arch = meta.get("general.architecture") or ""
     return {
         "family": arch,
-        "quantization_level": FILE_TYPES.get(value("general.file_type"), "unknown"),
-        "parameter_size": size,
-        "context_length": value(f"{arch}.context_length"),
-        "template": value("tokenizer.chat_template") or "",
+        "quantization_level": FILE_TYPES.get(meta.get("general.file_type"), "unknown"),
+        "parameter_size": meta.get("general.size_label") or "",
+        "context_length": meta.get(f"{arch}.context_length"),
+        "template": meta.get("tokenizer.chat_template") or "",
     }

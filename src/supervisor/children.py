@@ -16,7 +16,7 @@ from src.settings import Settings
 from src.supervisor.process import ChildSpec
 
 CODE_DIR = Path(__file__).resolve().parents[2]
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0", ""}
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", ""}  # local or all interfaces
 
 
 def child_env(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
@@ -106,7 +106,7 @@ def app_path(settings: Settings) -> Path:
 def streamlit_spec(settings: Settings, profile: Any, env: Mapping[str, str]) -> ChildSpec:
     """``streamlit run`` headless, XSRF on, upload limit from settings, no file watcher."""
     address, port = profile.address, int(profile.port)
-    probe_host = "127.0.0.1" if address in LOOPBACK else address
+    probe_host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(address, address)
     probe_host = f"[{probe_host}]" if ":" in probe_host else probe_host
     shown = "localhost" if address in LOOPBACK else probe_host
     url = f"https://{settings.space_host}" if settings.space_host else f"http://{shown}:{port}"

@@ -144,6 +144,9 @@ class Supervisor:
         except OlympusError as exc:
             logger.error("supervisor failed", error=exc.message, hint=exc.hint)
             self._fatal = str(exc)
+        except Exception as exc:  # noqa: BLE001 - entry point: stop the children, then exit 1
+            logger.exception("supervisor crashed")
+            self._fatal = f"internal error: {type(exc).__name__}: {exc}"
         return self._shutdown()
 
     def _start_arangod(self) -> None:
@@ -227,6 +230,10 @@ class Supervisor:
                 self._on_ready(name, slot)
             elif name == "engine" and slot.state != "ready":
                 self._engine_ready.clear()
+                if slot.state == "down" and before != "down" and self._provisioner is None:
+                    self.status.section("provisioning")(
+                        phase="failed", error=f"not provisioned: the engine is down "
+                        f"({slot.last_error})")
             if slot.state == "down" and slot.fatal:
                 self._fatal = f"{name} keeps failing: {slot.last_error}"
                 logger.error("giving up", child=name, error=slot.last_error)

@@ -95,9 +95,9 @@ class World:
 
 
 def make(world: World, data_dir: Path, profile=None, provision=None, warm_up=None, **overrides):
-    settings = load_settings(data_dir=data_dir, restart_backoff_s=1, restart_backoff_max_s=8,
-                             restart_max=4, restart_window_s=100, engine_ready_timeout_s=20,
-                             **overrides)
+    values = dict(restart_backoff_s=1, restart_backoff_max_s=8, restart_max=4,
+                  restart_window_s=100, engine_ready_timeout_s=20)
+    settings = load_settings(data_dir=data_dir, **{**values, **overrides})
     calls = []
 
     def default_provision(settings, profile, *, progress, status=None):
@@ -318,3 +318,28 @@ def test_a_long_healthy_run_resets_the_delay():
 def test_zero_restarts_allowed_means_down_at_first_failure():
     p = RestartPolicy(base_s=1, max_s=60, max_failures=0, window_s=10)
     assert p.record_failure(0).give_up
+
+
+def test_an_engine_that_stays_down_is_reported_in_provisioning_too(data_dir):
+    w = World(ready={"streamlit"})
+    sup, status, calls = make(w, data_dir, restart_max=1)  # fails once: down
+    w.at(1, lambda w: setattr(w.procs("engine")[0], "code", 2))
+    w.stop_at(10)
+    sup.run()
+    assert sup.slots["engine"].state == "down"
+    prov = status.section("provisioning")
+    assert prov["phase"] == "failed" and "engine is down (exited with code 2)" in prov["error"]
+    assert calls == []
+
+
+def test_an_internal_error_still_stops_the_children(data_dir):
+    w = World(ready={"engine", "streamlit"})
+    sup, status, _ = make(w, data_dir)
+
+    def boom(w: World) -> None:
+        raise RuntimeError("bug in a tick")
+
+    w.at(5, boom)
+    assert sup.run() == 1
+    assert all(p.stopped for _, p in w.spawned)
+    assert "internal error: RuntimeError: bug in a tick" in status.section("supervisor")["error"]

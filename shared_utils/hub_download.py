@@ -19,7 +19,8 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -262,16 +263,17 @@ def download_gguf(
     try:
         for i, r in enumerate(remotes):
             final = target_dir / r.filename
-            if final.exists() and final.stat().st_size == r.size:
-                continue
-            n, digest = _fetch(
-                client, r, final, token=token, meter=meter, sleep=sleep, max_retries=max_retries,
-                endpoint=endpoint,
-            )
-            fetched += n
-            want = expected_sha256[i] if i < len(expected_sha256) else r.sha256
-            _verify(_partial(final), want, r, digest)
-            os.replace(_partial(final), final)
+            with _exclusive(final):  # a second downloader of the same file waits, then reuses it
+                if final.exists() and final.stat().st_size == r.size:
+                    continue
+                n, digest = _fetch(
+                    client, r, final, token=token, meter=meter, sleep=sleep,
+                    max_retries=max_retries, endpoint=endpoint,
+                )
+                fetched += n
+                want = expected_sha256[i] if i < len(expected_sha256) else r.sha256
+                _verify(_partial(final), want, r, digest)
+                os.replace(_partial(final), final)
             logger.info("downloaded", repo=repo, file=r.filename, bytes=r.size)
     finally:
         if own_client:
@@ -281,6 +283,26 @@ def download_gguf(
         paths=tuple(target_dir / r.filename for r in remotes),
         downloaded_bytes=fetched, reused_bytes=on_disk, seconds=clock() - started,
     )
+
+
+@contextmanager
+def _exclusive(final: Path) -> Iterator[None]:
+    """An advisory lock on ``<file>.lock`` for the duration of one file's download."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no cross-process lock
+        yield
+        return
+    with open(final.with_name(final.name + ".lock"), "a+b") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.info("waiting for another download of the same file", file=final.name)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _partial(final: Path) -> Path:

@@ -231,8 +231,9 @@ def _rm(args: argparse.Namespace, settings: Settings) -> int:
     removed: list[str] = []
     for path in _local_matches(settings, args.name):
         for part in _parts_of(path):
-            part.unlink(missing_ok=True)
-            removed.append(str(part))
+            if part.exists():
+                part.unlink()
+                removed.append(str(part))
     if detect(settings).engine == "ollama":
         from shared_utils.ollama_models import OllamaModels
 
@@ -263,7 +264,7 @@ def _parts_of(path: Path) -> list[Path]:
     from src.provisioning import _SPLIT
 
     if not _SPLIT.search(path.name):
-        return [path, path.with_name(path.name + ".incomplete")]
+        return [path.with_name(path.name + suffix) for suffix in ("", ".incomplete", ".lock")]
     stem = _SPLIT.sub("", path.name)
     return sorted(path.parent.glob(f"{stem}-*-of-*.gguf*"))
 

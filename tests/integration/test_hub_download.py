@@ -113,7 +113,7 @@ def test_checksum_mismatch_deletes_the_file(hub, blob, data_dir):
         download_gguf(REPO, [FILE], data_dir / "models", endpoint=hub.url)
     assert "pull again" in err.value.hint
     folder = local_path(data_dir / "models", REPO, FILE).parent
-    assert list(folder.iterdir()) == []
+    assert [p for p in folder.iterdir() if not p.name.endswith(".lock")] == []
 
 
 def test_disk_full_is_reported_before_downloading(hub, blob, data_dir):
@@ -164,3 +164,22 @@ def test_stalled_transfer_times_out_and_resumes(hub, blob, data_dir):
                            sleep=lambda s: None, read_timeout_s=0.3)
     assert result.path.read_bytes() == blob
     assert len(_get(hub)) == 2
+
+
+def test_two_concurrent_pulls_of_one_file_download_it_once(hub, blob, data_dir):
+    import threading
+
+    hub.add_file(REPO, FILE, blob)
+    hub.state.slow_s_per_mb = 0.2
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(
+            download_gguf(REPO, [FILE], data_dir / "models", endpoint=hub.url)))
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [r.path.read_bytes() == blob for r in results] == [True, True]
+    assert hub.state.sent_bytes == len(blob)

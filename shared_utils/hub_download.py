@@ -97,14 +97,17 @@ def fetch_metadata(
     """HEAD the file on the Hub. Raises GatedRepo, RepoNotFound, NetworkUnavailable."""
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
-    url = hf_hub_url(repo, filename, revision=revision, endpoint=endpoint or None)
     try:
+        url = hf_hub_url(repo, filename, revision=revision, endpoint=endpoint or None)
         meta = get_hf_file_metadata(
             url, token=token or False, timeout=timeout, endpoint=endpoint or None,
             library_name="olympus",
         )
     except Exception as exc:  # mapped to typed errors in one place, re-raised otherwise
-        raise _map_error(exc, repo, filename, token) from exc
+        mapped = _map_error(exc, repo, filename, token)
+        if mapped is exc:
+            raise
+        raise mapped from exc
     if meta.size is None or not meta.commit_hash:
         raise DownloadError(
             f"{url} did not answer like the Hugging Face Hub (no size or X-Repo-Commit)",
@@ -122,6 +125,7 @@ def _map_error(exc: Exception, repo: str, filename: str, token: str | None) -> E
     from huggingface_hub.errors import (
         FileMetadataError,
         GatedRepoError,
+        HFValidationError,
         HfHubHTTPError,
         OfflineModeIsEnabled,
         RemoteEntryNotFoundError,
@@ -130,6 +134,9 @@ def _map_error(exc: Exception, repo: str, filename: str, token: str | None) -> E
     )
 
     where = f"{repo}/{filename}"
+    if isinstance(exc, HFValidationError):
+        return RepoNotFound(f"{repo!r} is not a valid Hub repository id ({exc})",
+                            hint="Use owner/name, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M")
     if isinstance(exc, OfflineModeIsEnabled):
         return NetworkUnavailable(f"Hub access is disabled (HF_HUB_OFFLINE) for {where}")
     if isinstance(exc, (httpx2.TransportError, ConnectionError, TimeoutError)):

@@ -165,7 +165,10 @@ def _list_ggufs(settings: Settings, repo: str) -> list[str]:
     try:
         items = list(api.list_repo_tree(repo, recursive=True))
     except Exception as exc:  # mapped to typed errors in one place
-        raise _map_error(exc, repo, "", settings.hf_token) from exc
+        mapped = _map_error(exc, repo, "", settings.hf_token)
+        if mapped is exc:
+            raise
+        raise mapped from exc
     return [i.path for i in items if getattr(i, "path", "").endswith(".gguf")]
 
 

@@ -152,8 +152,7 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
         if args.ollama_pull:
             from shared_utils.ollama_models import OllamaModels
 
-            repo, _, quant = args.spec.partition(":")
-            ref = f"hf.co/{repo}:{quant or 'Q4_K_M'}"
+            ref = _hf_ref(settings, args.spec)
             models = OllamaModels(settings.ollama_host)
             try:
                 models.pull(ref, progress=bar)
@@ -194,6 +193,21 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         bar.close()
+
+
+def _hf_ref(settings: Settings, spec: str) -> str:
+    """Ollama's ``hf.co/{user}/{repo}:{quant}`` for a catalog id or ``owner/repo[:QUANT]``."""
+    from src.catalog import load_catalog
+
+    if "/" not in spec:
+        entry = load_catalog(settings.catalog_path).get(spec)
+        if not entry.repo or entry.is_split:
+            raise ModelNotFound(f"{spec} cannot be pulled by Ollama directly "
+                                f"({'bundled' if not entry.repo else 'split GGUF'})",
+                                hint=f"Use: python -m src models pull {spec}")
+        return entry.hf_pull or f"hf.co/{entry.repo}:{entry.quant}"
+    repo, _, quant = spec.partition(":")
+    return f"hf.co/{repo}:{quant or 'Q4_K_M'}"
 
 
 def _ollama_name(repo: str, quant: str) -> str:

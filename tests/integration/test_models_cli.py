@@ -95,3 +95,14 @@ def test_ollama_engine_pull_imports_and_rm_deletes(hub, data_dir):
         removed = cli(data_dir, hub, "rm", "qwen2.5-0.5b-instruct", **env)
         assert removed.returncode == 0 and "ollama:qwen2.5-0.5b-instruct:q4_k_m" in removed.stdout
         assert ollama.models == {}
+
+
+def test_ollama_pulls_hf_co_reference_itself(hub, data_dir):
+    ref = "hf.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M"
+    with OllamaDouble(models=[], pullable={ref: 3_000_000}) as ollama:
+        env = {"OLYMPUS_ENGINE": "ollama", "OLYMPUS_OLLAMA_HOST": ollama.url}
+        pulled = cli(data_dir, hub, "pull", "qwen2.5-0.5b-instruct", "--ollama-pull", "--use", **env)
+        assert pulled.returncode == 0, pulled.stderr
+        assert f"Ollama pulled {ref}" in pulled.stdout
+        assert f"{ref}:latest" in ollama.models or ref in ollama.models
+        assert json.loads((data_dir / "active_model.json").read_text())["ollama_model"] == ref

@@ -13,6 +13,7 @@ import sys
 from dataclasses import asdict
 from typing import Any, TextIO
 
+from shared_utils.errors import InvalidQuery
 from src.events import BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent
 from src.settings import BACKEND_NAMES, Settings
 
@@ -34,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from src.pipeline import RAGPipeline
+
+    if not args.question.strip():  # say so before opening any store
+        raise InvalidQuery("The question is empty.")
 
     pipeline = RAGPipeline.from_settings(settings, profile=_profile(settings))
     try:

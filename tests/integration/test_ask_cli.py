@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,7 +49,8 @@ def test_json_answer_from_the_real_engine(env, llamacpp_server):
     assert set(out) >= {"answer", "backend", "citations", "sources", "timings", "prompt_tokens",
                         "dropped_sources", "skipped", "interrupted"}
     assert out["backend"] == "llama.cpp (local)" and out["skipped"] == {}
-    assert out["sources"][0]["document"] == "power.pdf" and out["sources"][0]["page_start"] == 2
+    top = out["sources"][0]
+    assert top["document"] == "power.pdf" and top["page_start"] <= 2 <= top["page_end"]
     assert {"retrieval_ms", "first_token_ms", "total_ms"} <= set(out["timings"])
     assert out["prompt_tokens"] > 0
 
@@ -59,7 +61,7 @@ def test_stream_shows_sources_answer_citations_and_skipped_backend(env):
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert out.index("Sources") < out.index("Extract from the sources") < out.index("Citations:")
-    assert "power.pdf, p. 2" in out
+    assert re.search(r"power\.pdf, (p\. 2|pp\. [12]-[23])", out)
     assert "Answered by Extractive (no language model)" in out and "Skipped llamacpp:" in out
 
 

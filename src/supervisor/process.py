@@ -13,6 +13,7 @@ started from the supervisor's main thread.
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import os
 import signal
@@ -57,18 +58,20 @@ class Process(Protocol):
 ProcessFactory = Callable[[ChildSpec], Process]
 
 
-def _set_pdeathsig() -> None:  # runs in the child between fork and exec
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    # The parent may have died before prctl ran; then nobody would ever kill us.
-    if os.getppid() == 1:
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here, not in the forked child
+
+
+def _set_pdeathsig(parent: int) -> None:  # runs in the child between fork and exec
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # The parent may have died before prctl ran; then nobody would ever kill us. (Compare
+    # with its pid, not with 1: the supervisor is PID 1 in a container.)
+    if os.getppid() != parent:
         os._exit(1)
 
 
 def set_child_subreaper() -> bool:
     """Make orphaned grandchildren re-parent to this process (so none escape shutdown)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    return _LIBC.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
 
 
 class Child:
@@ -96,7 +99,7 @@ class Child:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_set_pdeathsig,  # noqa: PLW1509 - only called from the main thread
+                preexec_fn=functools.partial(_set_pdeathsig, os.getpid()),  # noqa: PLW1509
                 close_fds=True,
             )
         except OSError as exc:

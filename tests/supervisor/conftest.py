@@ -44,8 +44,21 @@ def wait_for(cond: Callable[[], object], timeout: float, what: str, interval: fl
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def direct_children(root: int) -> set[int]:
+    return {pid for pid, ppid in _parents().items() if ppid == root}
+
+
 def descendants(root: int) -> set[int]:
     """All live descendants of ``root`` (from /proc)."""
+    parents = _parents()
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
+        found |= frontier
+    return found
+
+
+def _parents() -> dict[int, int]:
     parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -54,11 +67,7 @@ def descendants(root: int) -> set[int]:
             except OSError:
                 continue
             parents[int(entry)] = int(stat[stat.rfind(")") + 2:].split()[1])
-    found, frontier = set(), {root}
-    while frontier:
-        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
-        found |= frontier
-    return found
+    return parents
 
 
 def alive(pid: int) -> bool:

@@ -3,6 +3,7 @@ so crashes, hangs and stubborn children can be staged."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.supervisor.conftest import REPO, alive, descendants, http_ok, wait_for
+from tests.supervisor.conftest import REPO, alive, descendants, direct_children, http_ok, wait_for
 
 
 def _engine_starts(env: dict[str, str]) -> list[str]:
@@ -147,3 +148,39 @@ def test_a_missing_engine_binary_is_reported_and_the_ui_still_comes_up(olympus, 
     assert "cannot run" in st["engine"]["last_error"]
     assert "No such file or directory" in st["engine"]["last_error"]
     assert o.stop() == 143
+
+
+def test_as_pid_1_in_a_fresh_pid_namespace_children_start_and_stop(olympus_env, tmp_path):
+    """In a container the supervisor is PID 1 (its children's parent pid is 1)."""
+    import shutil
+
+    import pytest
+
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare(1) for a PID namespace")
+    env = {**olympus_env, "FAKE_ENGINE_MODE": "ok"}
+    proc = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, str(REPO / "startup.py")],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        status = Path(env["OLYMPUS_DATA_DIR"]) / "status.json"
+
+        def state() -> dict:
+            try:
+                return json.loads(status.read_text())
+            except (OSError, ValueError):
+                return {}
+
+        wait_for(lambda: state().get("engine", {}).get("state") == "ready"
+                 and state().get("streamlit", {}).get("state") == "ready", 45, "all ready")
+        assert state()["supervisor"]["pid"] == 1
+        (supervisor,) = direct_children(proc.pid)  # unshare's child: PID 1 inside
+        os.kill(supervisor, signal.SIGTERM)
+        assert proc.wait(30) == 143
+        assert state()["engine"]["state"] == "stopped"
+    finally:
+        if proc.poll() is None:
+            for pid in descendants(proc.pid):
+                os.kill(pid, signal.SIGKILL)
+            proc.kill()
+            proc.wait()

@@ -111,8 +111,19 @@ def _open_docstore(settings: Settings) -> DocumentStore:
 
 
 def _open_keywords(settings: Settings, docstore: DocumentStore) -> KeywordIndex:
-    # Branch point: the ArangoSearch keyword leg (settings.keyword_index == "arango") is
-    # added by the ArangoDB store; "auto" and "bm25" use the embedded BM25 index.
+    # "arango": ArangoSearch's BM25 over the ArangoDB chunks (needs OLYMPUS_ARANGO_URL);
+    # "auto" and "bm25": the embedded index, which measured as good or better (README).
+    if settings.keyword_index == "arango":
+        from shared_utils.errors import SettingsError
+        from shared_utils.retrieval.arango_search import ArangoSearchKeywordIndex
+        from shared_utils.stores.arango import ArangoDocumentStore
+
+        if not isinstance(docstore, ArangoDocumentStore):
+            raise SettingsError(
+                "OLYMPUS_KEYWORD_INDEX=arango needs the ArangoDB document store",
+                hint="Set OLYMPUS_ARANGO_URL, or use OLYMPUS_KEYWORD_INDEX=bm25.",
+            )
+        return ArangoSearchKeywordIndex(docstore.db)
     from shared_utils.retrieval.bm25 import BM25Index
 
     return BM25Index(settings.data_dir / KEYWORDS_FILE)

@@ -107,3 +107,13 @@ def test_chunks_are_bulk_imported_with_graph_edges():
     assert nexts[0] == {"_from": "chunks/d1:000002", "_to": "chunks/d1:000003"}
     inserts = [c for c in db.collection(aql.DOCUMENTS).calls if c[0] == "insert"]
     assert inserts[0][1]["status"] == "ingesting"
+
+
+def test_arango_keyword_leg_needs_the_arango_store(tmp_path):
+    from shared_utils.errors import SettingsError
+    from src.settings import load_settings
+    from src.stores import open_stores
+
+    s = load_settings(data_dir=tmp_path, keyword_index="arango")
+    with pytest.raises(SettingsError, match="OLYMPUS_ARANGO_URL"):
+        open_stores(s, dimension=8)

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from src.profile import detect, parse_memory
+from src.hardware import parse_memory
+from src.profile import detect
 from src.settings import load_settings
 
 GIB = 1024**3

@@ -36,6 +36,7 @@ from shared_utils.errors import (
     NetworkUnavailable,
     RepoNotFound,
 )
+from shared_utils.hub_errors import map_hub_error
 from shared_utils.types import Progress, ProgressCallback, no_progress
 
 logger = structlog.get_logger(__name__)
@@ -104,7 +105,7 @@ def fetch_metadata(
             library_name="olympus",
         )
     except Exception as exc:  # mapped to typed errors in one place, re-raised otherwise
-        mapped = _map_error(exc, repo, filename, token)
+        mapped = map_hub_error(exc, repo, filename, token)
         if mapped is exc:
             raise
         raise mapped from exc
@@ -118,50 +119,6 @@ def fetch_metadata(
         repo=repo, filename=filename, url=meta.location, size=int(meta.size),
         sha256=etag if _SHA256.match(etag) else None, commit=meta.commit_hash,
     )
-
-
-def _map_error(exc: Exception, repo: str, filename: str, token: str | None) -> Exception:
-    import httpx2  # huggingface_hub 2.4's HTTP client
-    from huggingface_hub.errors import (
-        FileMetadataError,
-        GatedRepoError,
-        HFValidationError,
-        HfHubHTTPError,
-        OfflineModeIsEnabled,
-        RemoteEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    where = f"{repo}/{filename}"
-    if isinstance(exc, HFValidationError):
-        return RepoNotFound(f"{repo!r} is not a valid Hub repository id ({exc})",
-                            hint="Use owner/name, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M")
-    if isinstance(exc, OfflineModeIsEnabled):
-        return NetworkUnavailable(f"Hub access is disabled (HF_HUB_OFFLINE) for {where}")
-    if isinstance(exc, (httpx2.TransportError, ConnectionError, TimeoutError)):
-        return NetworkUnavailable(f"Cannot reach the Hugging Face Hub for {where}: {exc}")
-    if isinstance(exc, GatedRepoError):
-        return GatedRepo(f"{repo} is gated: access denied{' with this token' if token else ''}")
-    if isinstance(exc, (RemoteEntryNotFoundError, RevisionNotFoundError)):
-        return RepoNotFound(f"File {filename!r} not found in {repo}")
-    if isinstance(exc, RepositoryNotFoundError):
-        status = exc.response.status_code if exc.response is not None else 0
-        return RepoNotFound(
-            f"Repository {repo} not found (HTTP {status})",
-            hint="Check the repository name; if it is private or gated, set HF_TOKEN"
-            + (" (the current token has no access)." if token else "."),
-        )
-    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
-        status = exc.response.status_code
-        if status in (401, 403):
-            return GatedRepo(f"{repo}: access denied (HTTP {status})")
-        if status == 404:
-            return RepoNotFound(f"{where} not found (HTTP 404)")
-        return DownloadError(f"The Hub answered HTTP {status} for {where}")
-    if isinstance(exc, FileMetadataError):
-        return DownloadError(str(exc).splitlines()[0])
-    return exc
 
 
 # --- download ------------------------------------------------------------------------------

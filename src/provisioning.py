@@ -157,7 +157,7 @@ def resolve_pull(settings: Settings, spec: str) -> PullSpec:
 def _list_ggufs(settings: Settings, repo: str) -> list[str]:
     from huggingface_hub import HfApi
 
-    from shared_utils.hub_download import _map_error
+    from shared_utils.hub_errors import map_hub_error
 
     if settings.hf_hub_offline:
         raise NetworkUnavailable(f"Hub access is disabled (HF_HUB_OFFLINE); cannot list {repo}")
@@ -165,7 +165,7 @@ def _list_ggufs(settings: Settings, repo: str) -> list[str]:
     try:
         items = list(api.list_repo_tree(repo, recursive=True))
     except Exception as exc:  # mapped to typed errors in one place
-        mapped = _map_error(exc, repo, "", settings.hf_token)
+        mapped = map_hub_error(exc, repo, "", settings.hf_token)
         if mapped is exc:
             raise
         raise mapped from exc

@@ -224,7 +224,8 @@ class Answerer:
             elif isinstance(event, Switch):
                 yield BackendSwitchEvent(event.from_backend, event.to_backend, event.reason)
             elif isinstance(event, Interrupted):
-                error = f"{labels.get(event.backend, event.backend)} failed mid-answer: {event.reason}"
+                who = labels.get(event.backend, event.backend)
+                error = f"{who} failed mid-answer: {event.reason}"
                 yield StatusEvent(error + "; the text so far is kept - ask again to retry.")
             elif isinstance(event, ChainResult):
                 result = event

@@ -58,7 +58,8 @@ def parse_prompt(messages: Sequence[Message]) -> tuple[str, list[PromptSource]]:
             continue
         match = _SOURCE_LINE.match(line) if in_sources else None
         if match:
-            sources.append(PromptSource(int(match.group(1)), match.group(2).strip(), match.group(3)))
+            number, label, text = match.groups()
+            sources.append(PromptSource(int(number), label.strip(), text))
     return question, sources
 
 

@@ -107,8 +107,11 @@ def _print_footer(done: DoneEvent, out: TextIO) -> None:
     if done.citations:
         print("Citations:", file=out)
         for c in done.citations:
-            pages = f"p. {c.page_start}" if c.page_start == c.page_end else f"pp. {c.page_start}-{c.page_end}"
-            print(f"  [{c.number}] {c.doc_name}, {pages}", file=out)
+            pages = f"p. {c.page_start}"
+            if c.page_end != c.page_start:
+                pages = f"pp. {c.page_start}-{c.page_end}"
+            note = " (inferred)" if c.inferred else ""
+            print(f"  [{c.number}] {c.doc_name}, {pages}{note}", file=out)
     if done.removed_citations:
         listed = ", ".join(f"[{n}]" for n in done.removed_citations)
         print(f"Removed citations pointing at no source: {listed}", file=out)

@@ -11,7 +11,7 @@ import pytest
 
 from shared_utils.generation.registry import get_backend
 from src.answer import Answerer
-from src.events import BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent
+from src.events import BackendSwitchEvent, DoneEvent, StatusEvent, TokenEvent
 from src.settings import load_settings
 from tests.fixtures.pdfs import make_text_pdf
 

@@ -14,7 +14,7 @@ from shared_utils.generation.base import Backend, Delta, GenerationOptions
 from shared_utils.generation.extractive import HEADING, ExtractiveBackend
 from shared_utils.types import Chunk, DocumentRecord, ScoredChunk
 from src.answer import NO_DOCUMENTS, Answerer
-from src.events import BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent
+from src.events import BackendSwitchEvent, SourcesEvent, StatusEvent
 
 TEXT = "The upsd daemon listens on TCP port 3493 by default. It reads ups.conf at start."
 

@@ -15,6 +15,11 @@ def main(argv: list[str]) -> int:
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__.strip())
         return 0
+    if argv:
+        print(f"error: startup.py takes no arguments (got {' '.join(argv)})", file=sys.stderr)
+        print("hint: configure it with OLYMPUS_* environment variables (see README).",
+              file=sys.stderr)
+        return 2
     from shared_utils.errors import OlympusError
     from shared_utils.logging_setup import configure_logging
     from src.settings import load_settings

@@ -184,3 +184,13 @@ def test_as_pid_1_in_a_fresh_pid_namespace_children_start_and_stop(olympus_env, 
                 os.kill(pid, signal.SIGKILL)
             proc.kill()
             proc.wait()
+
+
+def test_arguments_are_refused_with_a_pointer_to_the_environment(tmp_path):
+    done = subprocess.run([sys.executable, str(REPO / "startup.py"), "--port", "9000"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "takes no arguments" in done.stderr and "OLYMPUS_" in done.stderr
+    helped = subprocess.run([sys.executable, str(REPO / "startup.py"), "--help"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert helped.returncode == 0 and "143 SIGTERM" in helped.stdout

@@ -13,6 +13,7 @@ DoneEvent says why the chosen backend was skipped. ``backend="extractive"`` is e
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from dataclasses import replace
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -215,25 +216,26 @@ class Answerer:
         parts: list[str] = []
         result: ChainResult | None = None
         error = ""
-        for event in chain.stream(prompt.messages, options=self.options):
-            if isinstance(event, Attempt):
-                yield StatusEvent(
-                    f"waiting for first token from {labels.get(event.backend, event.backend)}"
-                    f" (prompt: {prompt.prompt_tokens} tokens)"
-                )
-            elif isinstance(event, Switch):
-                yield BackendSwitchEvent(event.from_backend, event.to_backend, event.reason)
-            elif isinstance(event, Interrupted):
-                who = labels.get(event.backend, event.backend)
-                error = f"{who} failed mid-answer: {event.reason}"
-                yield StatusEvent(error + "; the text so far is kept - ask again to retry.")
-            elif isinstance(event, ChainResult):
-                result = event
-            elif event.text:
-                if not parts:
-                    timings["first_token_ms"] = _ms(t0, self._clock())
-                parts.append(event.text)
-                yield TokenEvent(event.text)
+        with closing(chain.stream(prompt.messages, options=self.options)) as stream:
+            for event in stream:  # closing: a consumer that stops us stops the engine
+                if isinstance(event, Attempt):
+                    yield StatusEvent(
+                        f"waiting for first token from {labels.get(event.backend, event.backend)}"
+                        f" (prompt: {prompt.prompt_tokens} tokens)"
+                    )
+                elif isinstance(event, Switch):
+                    yield BackendSwitchEvent(event.from_backend, event.to_backend, event.reason)
+                elif isinstance(event, Interrupted):
+                    who = labels.get(event.backend, event.backend)
+                    error = f"{who} failed mid-answer: {event.reason}"
+                    yield StatusEvent(error + "; the text so far is kept - ask again to retry.")
+                elif isinstance(event, ChainResult):
+                    result = event
+                elif event.text:
+                    if not parts:
+                        timings["first_token_ms"] = _ms(t0, self._clock())
+                    parts.append(event.text)
+                    yield TokenEvent(event.text)
         assert result is not None  # the chain always ends with a ChainResult or raises
         answer, citations, removed = resolve("".join(parts), prompt.sources)
         if not citations and not result.interrupted:
@@ -246,7 +248,8 @@ class Answerer:
         for key in ("tokens_per_s", "completion_tokens", "prompt_ms", "generation_ms"):
             if key in stats:
                 timings[f"engine_{key}" if key.endswith("_ms") else key] = float(stats[key])
-        if "tokens_per_s" not in timings and "first_token_ms" in timings:
+        model_answered = result.backend != SAFETY_NET and "first_token_ms" in timings
+        if "tokens_per_s" not in timings and model_answered:
             gen_s = (timings["total_ms"] - timings["first_token_ms"]) / 1000
             timings["tokens_per_s"] = len(parts) / gen_s if gen_s > 0 else 0.0
         engine_prompt = int(stats.get("prompt_tokens") or 0)

@@ -14,7 +14,7 @@ from shared_utils.generation.base import Backend, Delta, GenerationOptions
 from shared_utils.generation.extractive import HEADING, ExtractiveBackend
 from shared_utils.types import Chunk, DocumentRecord, ScoredChunk
 from src.answer import NO_DOCUMENTS, Answerer
-from src.events import BackendSwitchEvent, SourcesEvent, StatusEvent
+from src.events import BackendSwitchEvent, SourcesEvent, StatusEvent, TokenEvent
 
 TEXT = "The upsd daemon listens on TCP port 3493 by default. It reads ups.conf at start."
 
@@ -136,3 +136,28 @@ def test_invalid_questions_are_rejected_before_any_work(settings):
 def test_health_reports_each_backend(settings):
     health = _answerer(settings, Scripted(["x"])).health()
     assert set(health) == {"llamacpp", "extractive"} and health["extractive"]["ok"] is True
+
+
+def test_closing_the_stream_stops_the_backend(settings):
+    import threading
+    import time
+
+    stopped = threading.Event()
+
+    class Endless(Backend):
+        name, label = "llamacpp", "llama.cpp (local)"
+
+        def stream(self, messages, *, options):
+            try:
+                while True:
+                    yield Delta("word ")
+                    time.sleep(0.01)
+            finally:
+                stopped.set()
+
+    events = _answerer(settings, Endless()).ask("Which port?")
+    for event in events:
+        if isinstance(event, TokenEvent):
+            break
+    events.close()  # the user pressed Stop
+    assert stopped.wait(5), "the backend kept generating after the consumer stopped"

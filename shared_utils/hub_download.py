@@ -70,6 +70,7 @@ class DownloadResult:
     downloaded_bytes: int  # fetched in this call
     reused_bytes: int  # already on disk (complete parts, resumed partials)
     seconds: float
+    sha256: tuple[str, ...] = ()  # verified digest per part fetched in this call, "" otherwise
 
     @property
     def path(self) -> Path:
@@ -224,6 +225,7 @@ def download_gguf(
             follow_redirects=True, timeout=httpx.Timeout(10.0, read=read_timeout_s)
         )
     fetched = 0
+    digests = [""] * len(remotes)
     try:
         for i, r in enumerate(remotes):
             final = target_dir / r.filename
@@ -238,6 +240,7 @@ def download_gguf(
                 want = expected_sha256[i] if i < len(expected_sha256) else r.sha256
                 _verify(_partial(final), want, r, digest)
                 os.replace(_partial(final), final)
+                digests[i] = digest
             logger.info("downloaded", repo=repo, file=r.filename, bytes=r.size)
     finally:
         if own_client:
@@ -246,6 +249,7 @@ def download_gguf(
     return DownloadResult(
         paths=tuple(target_dir / r.filename for r in remotes),
         downloaded_bytes=fetched, reused_bytes=on_disk, seconds=clock() - started,
+        sha256=tuple(digests),
     )
 
 

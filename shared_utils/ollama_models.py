@@ -192,7 +192,7 @@ class OllamaModels:
         files = {}
         for i, path in enumerate(paths):
             known = digests[i] if i < len(digests) else None
-            files[path.name] = self.upload_blob(path, digest=known, progress=progress)
+            files[path.name] = self.upload_blob(path, digest=known or None, progress=progress)
         template = None if gguf_has_chat_template(paths[0]) else CHATML_TEMPLATE
         if template:
             logger.warning("GGUF has no chat template; using ChatML", model=name)

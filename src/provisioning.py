@@ -284,7 +284,7 @@ def _ensure_ollama(settings, profile, catalog, active, progress, status) -> Mode
             logger.error("model download failed; falling back", model=entry.id, error=str(exc))
             _note(status, f"{entry.id} could not be downloaded: {exc}")
             return _ollama_fallback(models, settings, profile, catalog, str(exc), progress, status)
-        _import(models, settings, profile, name, list(result.paths), (), progress, status)
+        _import(models, settings, profile, name, list(result.paths), result.sha256, progress, status)
         return _warm(models, settings, ModelReady("ollama", entry.id, "downloaded",
                                                   path=result.path, ollama_model=name))
     finally:

@@ -181,7 +181,8 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
             models = OllamaModels(settings.ollama_host)
             try:
                 models.import_gguf(ollama_name, list(result.paths), num_ctx=profile.context_tokens,
-                                   progress=bar, status=lambda s: print(f"  ollama: {s}"))
+                                   digests=result.sha256, progress=bar,
+                                   status=lambda s: print(f"  ollama: {s}"))
             finally:
                 models.close()
             bar.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 from pathlib import Path
@@ -50,6 +51,7 @@ def test_download_verifies_and_reports_monotonic_progress_with_eta(hub, blob, da
     )
     assert result.path == local_path(data_dir / "models", REPO, FILE)
     assert result.path.read_bytes() == blob
+    assert result.sha256 == (hashlib.sha256(blob).hexdigest(),)
     assert not result.path.with_name(FILE + ".incomplete").exists()
     done = [p.done for p in reports]
     assert done == sorted(done) and done[-1] == len(blob) and reports[-1].total == len(blob)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -90,11 +91,16 @@ def test_ollama_engine_downloads_imports_and_warms(hub, data_dir):
     with OllamaDouble(models=[]) as ollama:
         s = _settings(data_dir, engine="ollama", hf_endpoint=hub.url, ollama_host=ollama.url)
         profile = detect(s)
-        ready = ensure_model(s, profile)
+        reports = []
+        ready = ensure_model(s, profile, progress=reports.append)
         assert ready.source == "downloaded" and ready.ollama_model == "qwen2.5-0.5b-instruct:q4_k_m"
+        stages = {p.stage for p in reports}
+        assert {"download", "upload"} <= stages and "hash" not in stages
         assert ready.ollama_model in ollama.models and ready.ollama_model in ollama.loaded
         create = ollama.requests_to("/api/create")[-1].body
         assert create["parameters"] == {"num_ctx": profile.context_tokens}
+        # the digest verified during the download is the blob's name: no second hashing pass
+        assert list(create["files"].values()) == [f"sha256:{hashlib.sha256(ready.path.read_bytes()).hexdigest()}"]
         again = ensure_model(s, profile)
         assert again.source == "present" and again.warm_up_s is not None
 

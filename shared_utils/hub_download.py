@@ -245,6 +245,7 @@ def download_gguf(
     finally:
         if own_client:
             client.close()
+    meter.done = meter.total  # parts another process finished while we waited count too
     meter.add(0, remotes[-1].filename, force=True)
     return DownloadResult(
         paths=tuple(target_dir / r.filename for r in remotes),

@@ -68,3 +68,37 @@ class ReadinessCheck:
                         waited_s=round(now - self.started, 1), deadline_s=self.timeout_s)
             self._next_log = now + self.log_every_s
         return "waiting"
+
+
+class LivenessCheck:
+    """After readiness: probe every ``every_s``; ``poll`` turns False after ``failures``
+    misses in a row, i.e. a child that is alive but has stopped answering (hung).
+
+    Thresholds are conservative (about a minute of silence by default): a restart kills the
+    answer in progress or every user session, so a busy moment must not trigger one.
+    """
+
+    def __init__(self, name: str, url: str, *, started: float, probe: Probe,
+                 every_s: float = 15.0, failures: int = 4) -> None:
+        self.name = name
+        self.url = url
+        self.probe = probe
+        self.every_s = every_s
+        self.failures = failures
+        self.misses = 0
+        self._next = started + every_s
+
+    def poll(self, now: float) -> bool:
+        """False once the child is considered hung; True otherwise."""
+        if not self.url or now < self._next:
+            return True
+        self._next = now + self.every_s
+        if self.probe(self.url):
+            if self.misses:
+                logger.info("answering again", child=self.name, missed=self.misses)
+            self.misses = 0
+            return True
+        self.misses += 1
+        logger.warning("not answering", child=self.name, url=self.url, misses=self.misses,
+                       limit=self.failures)
+        return self.misses < self.failures

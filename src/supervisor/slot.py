@@ -14,7 +14,7 @@ import structlog
 
 from src.supervisor.backoff import RestartPolicy
 from src.supervisor.process import ChildSpec, Process, ProcessFactory, exit_reason
-from src.supervisor.readiness import Probe, ReadinessCheck
+from src.supervisor.readiness import LivenessCheck, Probe, ReadinessCheck
 
 logger = structlog.get_logger(__name__)
 
@@ -33,6 +33,9 @@ class Slot:
         grace_s: float,
         publish: Publish,
         fatal: bool = False,
+        live_probe: Probe | None = None,
+        live_every_s: float = 15.0,
+        live_failures: int = 4,
     ) -> None:
         self.spec = spec
         self.name = spec.name
@@ -49,6 +52,10 @@ class Slot:
         self.last_error = ""
         self.ready_after_s: float | None = None
         self._check: ReadinessCheck | None = None
+        self._live: LivenessCheck | None = None
+        self.live_probe = live_probe or probe
+        self.live_every_s = live_every_s
+        self.live_failures = live_failures
         self._restart_at = 0.0
 
     # --- transitions -------------------------------------------------------------------------
@@ -76,9 +83,15 @@ class Slot:
             if outcome == "ready":
                 self.state = "ready"
                 self.ready_after_s = round(now - self._check.started, 3)
+                self._live = LivenessCheck(self.name, self.spec.ready_url, started=now,
+                                           probe=self.live_probe, every_s=self.live_every_s,
+                                           failures=self.live_failures)
                 self.publish(state="ready", ready_after_s=self.ready_after_s)
             elif outcome == "timeout":
                 self._failed(now, f"not ready within {self.ready_timeout_s:g} s")
+        elif self.state == "ready" and self._live is not None and not self._live.poll(now):
+            self._failed(now, f"stopped answering {self.spec.ready_url} "
+                              f"({self._live.misses} checks in a row)")
         elif self.state == "restarting" and now >= self._restart_at:
             logger.info("restarting child", child=self.name, restarts=self.restarts)
             self.start(now)

@@ -19,6 +19,7 @@ calls ``run()`` (PR_SET_PDEATHSIG is tied to the forking thread).
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import signal
@@ -69,6 +70,7 @@ class Supervisor:
         arangod: Callable[[Settings], ChildSpec | None] | None = None,
         spawn: ProcessFactory = Child.start,
         probe: Probe = http_ok,
+        live_probe: Probe | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -83,6 +85,9 @@ class Supervisor:
         self._arangod = arangod or _default_arangod
         self.spawn = spawn
         self.probe = probe
+        # liveness probes of ready children get a longer timeout than start-up polling
+        self.live_probe = live_probe or (functools.partial(http_ok, timeout_s=2.0)
+                                         if probe is http_ok else probe)
         self.clock = clock
         self.wall = wall
         self.sleep = sleep
@@ -188,7 +193,8 @@ class Supervisor:
         slot = Slot(spec, spawn=self.spawn, policy=policy, probe=self.probe,
                     ready_timeout_s=ready_timeout_s or s.engine_ready_timeout_s,
                     grace_s=s.grace_period_s,
-                    publish=self.status.section(name), fatal=fatal)
+                    publish=self.status.section(name), fatal=fatal,
+                    live_probe=self.live_probe)
         self.slots[name] = slot
         slot.start(self.clock())
         return slot

@@ -51,6 +51,7 @@ class World:
     now: float = 0.0
     spawned: list[tuple[float, FakeProcess]] = field(default_factory=list)
     ready: set[str] = field(default_factory=set)  # child names whose ready_url answers
+    hung: set[int] = field(default_factory=set)  # pids alive but no longer answering
     script: list[tuple[float, object]] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
     sup: Supervisor | None = None
@@ -71,7 +72,7 @@ class World:
 
     def probe(self, url: str) -> bool:
         return any(p.spec.ready_url == url and p.name in self.ready and p.code is None
-                   for _, p in self.spawned)
+                   and p.pid not in self.hung for _, p in self.spawned)
 
     def sleep(self, dt: float) -> None:
         self.now += dt
@@ -343,3 +344,22 @@ def test_an_internal_error_still_stops_the_children(data_dir):
     assert sup.run() == 1
     assert all(p.stopped for _, p in w.spawned)
     assert "internal error: RuntimeError: bug in a tick" in status.section("supervisor")["error"]
+
+
+def test_a_hung_engine_is_restarted_after_a_minute_of_silence(data_dir):
+    w = World(ready={"engine", "streamlit"})
+    sup, status, _ = make(w, data_dir)
+    w.at(100, lambda w: w.hung.add(w.procs("engine")[0].pid))  # alive, no longer answering
+    seen = {}
+    w.at(150, lambda w: seen.setdefault("engines@150", len(w.procs("engine"))))
+    w.at(250, lambda w: seen.setdefault("state@250", w.sup.slots["engine"].state))
+    w.stop_at(260)
+    sup.run()
+    assert seen["engines@150"] == 1  # a short silence is tolerated
+    engines = w.procs("engine")
+    assert len(engines) == 2
+    assert engines[0].stopped
+    assert 150 < w.spawned[2][0] < 175  # 4 missed checks, 15 s apart, then the 1 s backoff
+    eng = status.section("engine")
+    assert "stopped answering" in eng["last_error"] and "4 checks in a row" in eng["last_error"]
+    assert seen["state@250"] == "ready"

@@ -260,12 +260,18 @@ def _ensure_ollama(settings, profile, catalog, active, progress, status) -> Mode
 
     models = OllamaModels(settings.ollama_host)
     try:
-        explicit = settings.ollama_model or (None if settings.model else active.get("ollama_model"))
-        if explicit:
-            if not models.has(explicit):
-                raise ModelNotFound(f"Ollama has no model {explicit!r}")
-            return _warm(models, settings, ModelReady("ollama", explicit, "present",
-                                                      ollama_model=explicit))
+        if settings.ollama_model:
+            if not models.has(settings.ollama_model):
+                raise ModelNotFound(f"OLYMPUS_OLLAMA_MODEL={settings.ollama_model!r} is not in Ollama")
+            return _warm(models, settings, ModelReady("ollama", settings.ollama_model, "present",
+                                                      ollama_model=settings.ollama_model))
+        chosen = None if settings.model else active.get("ollama_model")
+        if chosen and models.has(chosen):
+            return _warm(models, settings, ModelReady("ollama", active.get("name") or chosen,
+                                                      "present", ollama_model=chosen))
+        if chosen:
+            logger.warning("the active model is no longer in Ollama; using the catalog choice",
+                           model=chosen)
         entry = _target_entry(settings, profile, catalog, active)
         name = entry.ollama_name
         if models.has(name):

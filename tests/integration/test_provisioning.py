@@ -110,3 +110,13 @@ def test_ollama_offline_uses_an_installed_model(data_dir):
         s = _settings(data_dir, engine="ollama", hf_hub_offline=True, ollama_host=ollama.url)
         ready = ensure_model(s, detect(s))
         assert ready.source == "offline-fallback" and ready.ollama_model == "existing:7b"
+
+
+def test_ollama_active_model_is_used_while_it_exists(data_dir):
+    with OllamaDouble(models=["mine:q8", "qwen2.5-0.5b-instruct:q4_k_m"]) as ollama:
+        s = _settings(data_dir, engine="ollama", ollama_host=ollama.url, model="")
+        write_active(s, name="mine", ollama_model="mine:q8")
+        assert ensure_model(s, detect(s)).ollama_model == "mine:q8"
+        del ollama.models["mine:q8"]
+        ready = ensure_model(s, detect(s))
+        assert ready.source == "present" and ready.ollama_model == "qwen2.5-0.5b-instruct:q4_k_m"

@@ -2,8 +2,9 @@
 
 Per-session history lives in ``st.session_state`` (a list of message dicts). Sources are
 drawn as soon as retrieval finishes, before the first token; tokens update a placeholder
-one by one. The chat input's stop mode stops the script run: the event generator is then
-closed (``finally``), which ends generation in the backend, and the partial answer is kept.
+one by one. The Stop button (or a new question) makes Streamlit rerun the script, which
+interrupts this run at its next element update: the event generator is then closed
+(``finally``), which ends generation in the backend, and the partial answer is kept.
 """
 
 from __future__ import annotations
@@ -58,9 +59,9 @@ def _summary_line(msg: dict[str, Any]) -> str:
     parts = [f"Answered by **{render.escape_markdown(msg.get('backend') or '?')}**"]
     if isinstance(t.get("retrieval_ms"), (int, float)):
         parts.append(f"retrieval {t['retrieval_ms']:.0f} ms")
-    if isinstance(t.get("first_token_ms"), (int, float)):
+    if isinstance(t.get("first_token_ms"), (int, float)) and msg.get("backend_name") != "extractive":
         parts.append(f"first token {t['first_token_ms'] / 1000:.1f} s")
-    if isinstance(t.get("tokens_per_s"), (int, float)):
+    if isinstance(t.get("tokens_per_s"), (int, float)) and msg.get("backend_name") != "extractive":
         parts.append(f"{t['tokens_per_s']:.1f} tokens/s")
     if isinstance(t.get("total_ms"), (int, float)):
         parts.append(f"total {t['total_ms'] / 1000:.1f} s")
@@ -69,7 +70,9 @@ def _summary_line(msg: dict[str, Any]) -> str:
 
 def _render_notes(msg: dict[str, Any]) -> None:
     """Status line, fallback badge with reasons, truncation and interruption notes."""
-    if msg.get("stopped"):
+    # "streaming" still set while history is drawn: a newer run (Stop, a new question)
+    # superseded the one writing it; that run marks it stopped once it notices.
+    if msg.get("stopped") or msg.get("streaming"):
         st.caption(":material/stop_circle: Stopped. Regenerate to get a full answer.")
     if msg.get("error"):
         st.error(msg["error"], icon=":material/error:")
@@ -84,10 +87,11 @@ def _render_notes(msg: dict[str, Any]) -> None:
         for name, why in (msg.get("skipped") or {}).items()
         if name not in switched
     ]
-    if reasons or msg.get("backend") == "extractive":
+    extractive = msg.get("backend_name") == "extractive"
+    if reasons or extractive:
         label = f"Fallback: {msg['backend']}" if reasons else "Extractive answer"
         st.badge(label, icon=":material/swap_horiz:", color="orange")
-        if msg.get("backend") == "extractive":
+        if extractive:
             st.caption("No language model wrote this: these are the most relevant passages.")
         for reason in reasons:
             st.caption(render.escape_markdown(reason))
@@ -150,7 +154,7 @@ def _history() -> list[tuple[str, str]]:
     msgs = _messages()
     for prev, msg in zip(msgs, msgs[1:]):
         if prev["role"] == "user" and msg["role"] == "assistant" and msg.get("question"):
-            if msg["content"] and not msg.get("error") and not msg.get("stopped"):
+            if msg["content"] and not any(msg.get(k) for k in ("error", "stopped", "streaming")):
                 pairs.append((prev["content"], msg["content"]))
     return pairs
 
@@ -164,7 +168,7 @@ def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
         st.markdown(render.escape_markdown(question))
     msg: dict[str, Any] = {
         "role": "assistant", "content": "", "question": question, "sources": [],
-        "switches": [], "skipped": {}, "backend": "", "timings": {},
+        "switches": [], "skipped": {}, "backend": "", "timings": {}, "streaming": True,
     }
     msgs.append({"role": "user", "content": question})
     msgs.append(msg)  # kept (partial) even when the run is stopped
@@ -172,6 +176,9 @@ def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
     events = None
     with st.chat_message("assistant"):
         status = st.empty()
+        stop = st.empty()
+        stop.button("Stop", icon=":material/stop_circle:", key="chat_stop", type="secondary",
+                    help="Stop writing this answer (the part written so far is kept)")
         answer = st.empty()
         notes = st.container()
         sources_box = st.container()
@@ -223,10 +230,12 @@ def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
         finally:
             if events is not None and hasattr(events, "close"):
                 events.close()  # stops generation when the user pressed Stop
+            msg.pop("streaming", None)
             if not done:
                 msg["stopped"] = True
                 logger.info("ui.ask.stopped", seconds=round(time.perf_counter() - started, 2))
         status.empty()
+        stop.empty()
         answer.markdown(
             render.answer_markdown(msg["content"], turn=turn, n_sources=len(msg["sources"]))
         )
@@ -239,6 +248,7 @@ def _finish(msg: dict[str, Any], event: DoneEvent) -> None:
     msg.update(
         content=event.answer or msg["content"],
         backend=event.backend,
+        backend_name=event.backend_name or event.backend,
         timings=dict(event.timings),
         skipped=dict(event.skipped),
         dropped_sources=event.dropped_sources,
@@ -247,7 +257,8 @@ def _finish(msg: dict[str, Any], event: DoneEvent) -> None:
     )
     if event.sources:
         msg["sources"] = list(event.sources)
-    state.timings().add_done(event.backend, event.timings, event.prompt_tokens)
+    state.timings().add_done(event.backend_name or event.backend, event.timings,
+                             event.prompt_tokens)
 
 
 # --- page --------------------------------------------------------------------------------------
@@ -306,7 +317,7 @@ def render_page() -> None:
     if msgs:
         _toolbar(msgs)
     question = st.chat_input(
-        "Ask a question about your documents", key="chat_input", submit_mode="stop",
+        "Ask a question about your documents", key="chat_input",
         max_chars=state.settings().max_query_chars,
     )
     question = question or st.session_state.pop(PENDING, None)

@@ -28,6 +28,7 @@ _STAGES = {
     "embed": "Embedding passages",
     "store": "Saving",
     "index": "Indexing",
+    "done": "Finishing",
 }
 _UNITS = {"parse": "pages", "embed": "passages", "chunk": "pages", "store": "passages"}
 
@@ -48,8 +49,8 @@ def _render_job(job: IngestJob) -> None:
     if job.active:
         st.progress(job.fraction, text=stage_text(job))
     elif job.state == "added":
-        detail = f" ({render.escape_markdown(job.message)})" if job.message else ""
-        st.success(f"{name}: indexed{detail}", icon=":material/check_circle:")
+        st.success(f"{name}: indexed, {job.pages} pages, {job.chunks} passages",
+                   icon=":material/check_circle:")
     elif job.state == "duplicate":
         st.info(f"{name}: already indexed, nothing to do.", icon=":material/content_copy:")
     else:
@@ -80,7 +81,7 @@ def _upload(pipeline: Any) -> None:
     settings = state.settings()
     generation = st.session_state.setdefault(UPLOADER_GEN, 0)
     files = st.file_uploader(
-        "Add PDF files",
+        "Add PDF files: drag and drop them here, or click Upload",
         type=["pdf"],
         accept_multiple_files=True,
         key=f"docs_uploader_{generation}",

@@ -37,6 +37,8 @@ class IngestJob:
     message: str = ""
     hint: str = ""
     doc_id: str = ""
+    pages: int = 0
+    chunks: int = 0
     submitted_at: float = field(default_factory=time.time)
     finished_at: float | None = None
 
@@ -114,13 +116,15 @@ class IngestQueue:
                 "report it with the log.",
             )
         else:
-            status = getattr(result, "status", "added")
-            document = getattr(result, "document", None)
+            status = result.status
+            doc = result.doc
             self._update(
                 job_id,
                 state="duplicate" if status == "duplicate" else "added",
-                message=getattr(result, "message", "") or "",
-                doc_id=getattr(document, "id", "") or getattr(result, "doc_id", "") or "",
+                message=result.message or "",
+                doc_id=doc.id,
+                pages=doc.pages,
+                chunks=doc.chunks,
             )
             logger.info("ui.ingest.done", job=job_id, name=name, status=status)
         finally:

@@ -9,6 +9,7 @@ checks that text streams in and a citation names page 2. Screenshots of every pa
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -32,15 +33,23 @@ pytestmark = [
 ]
 
 PAGES = [
-    "Flux Capacitor Service Manual\nChapter 1 introduces the time circuits and the display.\n"
-    "The display shows the destination time, the present time and the last time departed.",
+    "Flux Capacitor Service Manual\nChapter 1 introduces the time circuits and the display. "
+    + "The display shows the destination time, the present time and the last time departed, "
+    "in red, green and amber digits that the driver reads at a glance. " * 2,
     "Flux Capacitor Service Manual\nMaintenance: the flux capacitor calibration interval is "
-    "88 days.\nCalibrate it with the plutonium chamber closed.\n"
-    "Literal text <script>alert('x')</script> and [a link](http://example.invalid/guide).",
-    "Flux Capacitor Service Manual\nChapter 3 covers the Mr. Fusion home energy reactor,\n"
-    "which converts household waste into power for the time machine.",
+    "88 days. Calibrate it with the plutonium chamber closed. "
+    "Literal text <script>alert('x')</script> and [a link](http://example.invalid/guide). "
+    + "Log every visit in the garage book with the odometer reading and the date. " * 2,
+    "Flux Capacitor Service Manual\nChapter 3 covers the Mr. Fusion home energy reactor, "
+    + "which converts household waste such as banana peels into power for the machine. " * 2,
 ]
 QUESTION = "How often must the flux capacitor be calibrated?"
+
+
+def _covers(label: str, page: int) -> bool:
+    """Whether a page label ("p. 2", "pp. 1-2") includes ``page``."""
+    numbers = [int(n) for n in re.findall(r"\d+", label)]
+    return numbers[0] <= page <= numbers[-1]
 
 
 def _free_port() -> int:
@@ -68,7 +77,8 @@ def app_url(tmp_path: Path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
     env.update(OLYMPUS_DATA_DIR=str(tmp_path / "data"), OLYMPUS_BACKENDS="extractive",
-               OLYMPUS_LOG_FORMAT="json", HF_HUB_OFFLINE="1")
+               OLYMPUS_LOG_FORMAT="json", HF_HUB_OFFLINE="1",
+               OLYMPUS_CHUNK_TOKENS="64", OLYMPUS_CHUNK_OVERLAP_TOKENS="8")
     log = (tmp_path / "streamlit.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
@@ -113,7 +123,7 @@ def _wait_app(page) -> None:
 def test_upload_ask_and_cite_in_a_real_browser(app_url, browser, tmp_path):
     pdf = tmp_path / "flux-manual.pdf"
     pdf.write_bytes(make_text_pdf(PAGES))
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 1300})
     page = context.new_page()
     page.set_default_timeout(60_000)
 
@@ -127,6 +137,8 @@ def test_upload_ask_and_cite_in_a_real_browser(app_url, browser, tmp_path):
     _wait_app(page)
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(pdf))
     page.get_by_text("flux-manual.pdf: indexed").wait_for(timeout=180_000)
+    page.locator('[data-testid="stDataFrame"]').wait_for()
+    page.wait_for_timeout(1000)
     page.get_by_text("1 document(s), 3 pages").wait_for()
     _shot(page, "documents")
 
@@ -144,7 +156,8 @@ def test_upload_ask_and_cite_in_a_real_browser(app_url, browser, tmp_path):
     sources_text = sources.inner_text().replace("\u2060", "")  # see render.escape_markdown
     assert "flux-manual.pdf" in sources_text and "p. 2" in sources_text
     number = citation.inner_text().strip("[] ")
-    assert f"[{number}] flux-manual.pdf · p. 2" in sources_text, sources_text
+    cited = re.search(rf"\[{number}\] flux-manual\.pdf · (pp?\. [0-9-]+)", sources_text)
+    assert cited and _covers(cited.group(1), 2), f"citation [{number}] must name page 2: {cited}"
     # Document text is shown as text: no live link, no script element from the PDF.
     assert "<script>alert('x')</script>" in sources_text
     assert page.locator('a[href="http://example.invalid/guide"]').count() == 0

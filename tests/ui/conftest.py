@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -55,9 +56,12 @@ def all_text(at) -> str:
         parts += texts(at, kind)
     for p in at.get("progress"):
         parts.append(str(getattr(p.proto, "text", "")))
-    for b in at.get("badge"):
-        parts.append(str(b.proto))
-    return "\n".join(parts)
+    return unescape("\n".join(parts))
+
+
+def unescape(markdown: str) -> str:
+    """Markdown source as the reader sees it: backslash escapes resolved, no word joiners."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
 
 
 def wait_for_ingest(at, *, timeout: float = 120.0) -> None:

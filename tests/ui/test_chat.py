@@ -1,0 +1,147 @@
+"""Chat page: no-documents hint, sources then a cited answer, fallback badge, escaping,
+regenerate, clear, download, scope."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tests.fixtures.pdfs import SAMPLE_PAGES, make_text_pdf
+from tests.ui.conftest import all_text
+
+FILLER = {
+    1: "The time circuits show the destination time, the present time and the last time "
+       "departed. Each display uses red, green and amber digits that the driver can read.",
+    2: "Service staff must log every maintenance visit in the garage book, together with the "
+       "odometer reading, the date and the name of the person who did the work.",
+    3: "The reactor accepts banana peels, beer cans and other household waste, and needs no "
+       "plutonium once it is installed on the rear of the vehicle.",
+}
+FLUX = [
+    "Flux Capacitor Service Manual\nChapter 1 describes the time circuits and their display. "
+    + FILLER[1] * 2,
+    "Flux Capacitor Service Manual\nMaintenance: the flux capacitor calibration interval is "
+    "88 days. Calibrate it with the plutonium chamber closed. " + FILLER[2] * 2,
+    "Flux Capacitor Service Manual\nChapter 3 covers the Mr. Fusion home energy reactor. "
+    + FILLER[3] * 2,
+]
+
+
+@pytest.fixture(autouse=True)
+def _small_chunks(monkeypatch):
+    """Passages of about one page, so a citation can name the right page."""
+    monkeypatch.setenv("OLYMPUS_CHUNK_TOKENS", "64")
+    monkeypatch.setenv("OLYMPUS_CHUNK_OVERLAP_TOKENS", "8")
+
+
+def _ingest(name: str, pages: list[str]) -> str:
+    from src.ui import state
+
+    result = state.pipeline().ingest_bytes(make_text_pdf(pages), name)
+    return result.doc.id
+
+
+def _ask(at, question: str):
+    at.chat_input[0].set_value(question).run()
+    return at
+
+
+def _answer_markdown(at) -> str:
+    return "\n".join(m.value for m in at.chat_message[-1].markdown)
+
+
+def test_without_documents_the_chat_says_how_to_add_one(app_env, make_app):
+    at = make_app()
+    assert "No document is indexed yet" in all_text(at)
+    _ask(at, "What is in my files?")
+    assert len(at.chat_message) == 2
+    assert "Documents" in _answer_markdown(at)
+    assert not at.exception
+
+
+def test_question_gets_sources_and_a_cited_answer(app_env, make_app, embedder):
+    _ingest("flux.pdf", FLUX)
+    at = make_app()
+    assert "No document is indexed yet" not in all_text(at)
+    _ask(at, "How often must the flux capacitor be calibrated?")
+    assert not at.exception
+    answer = at.chat_message[-1]
+    text = _answer_markdown(at)
+    assert "88 days" in text
+    assert "](#src-1-" in text, "citations link to the sources panel"
+    expander = answer.expander[0]
+    assert expander.label.startswith("Sources (")
+    sources = "\n".join(m.value for m in expander.markdown)
+    assert "flux.pdf" in sources and "p. 2" in sources
+    assert ":orange-background[calibrated]" in sources or ":orange-background[flux]" in sources
+    assert 'id="src-1-1"' in sources, "anchors for the citation links"
+    captions = "\n".join(c.value for c in answer.caption)
+    assert "Answered by" in captions and "Extractive" in captions
+    from src.ui import state
+
+    assert state.timings().records()[0].backend.startswith("extractive")
+    # the conversation downloads as Markdown, with its sources
+    assert at.download_button, "a download button for the conversation"
+    from src.ui import transcript
+
+    md = transcript.to_markdown(at.session_state["chat_messages"])
+    assert "How often must the flux capacitor be calibrated?" in md and "flux.pdf, p. 2" in md
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_fallback_badge_names_the_backend_and_the_reason(app_env, make_app, embedder, monkeypatch):
+    monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
+    monkeypatch.setenv("OLYMPUS_LLAMACPP_PORT", str(_closed_port()))
+    monkeypatch.setenv("OLYMPUS_OPENAI_BASE_URL", f"http://127.0.0.1:{_closed_port()}/v1")
+    monkeypatch.setenv("OLYMPUS_CONNECT_TIMEOUT_S", "1")
+    _ingest("flux.pdf", FLUX)
+    at = make_app()
+    _ask(at, "How often must the flux capacitor be calibrated?")
+    text = _answer_markdown(at)
+    assert "Fallback" in text, "a badge says a fallback backend answered"
+    captions = "\n".join(c.value for c in at.chat_message[-1].caption)
+    assert "llamacpp" in captions, "the reason names the backend that failed"
+
+
+def test_document_text_is_shown_as_text_not_html_or_markdown(app_env, make_app, embedder):
+    _ingest("sample.pdf", SAMPLE_PAGES)
+    at = make_app()
+    _ask(at, "What must the parser show as plain text?")
+    sources = "\n".join(m.value for m in at.chat_message[-1].expander[0].markdown)
+    assert "\\<script\\>" in sources, "the tag is escaped"
+    assert "<script>" not in sources
+    assert "[the docs](" not in sources and "\\[the docs\\]\\(" in sources
+    # the only raw HTML on the page is our own anchors
+    for m in at.markdown:
+        if m.proto.allow_html:
+            assert m.value.startswith('<div id="src-') and "script" not in m.value
+
+
+def test_regenerate_replaces_the_answer_and_clear_empties_the_chat(app_env, make_app, embedder):
+    _ingest("flux.pdf", FLUX)
+    at = make_app()
+    _ask(at, "How often must the flux capacitor be calibrated?")
+    assert len(at.chat_message) == 2
+    at.button(key="regenerate_1").click().run()
+    assert len(at.chat_message) == 2, "regenerate re-asks instead of adding a turn"
+    assert "88 days" in _answer_markdown(at)
+    _ask(at, "What does chapter 3 cover?")
+    assert len(at.chat_message) == 4
+    at.button(key="chat_clear").click().run()
+    assert len(at.chat_message) == 0
+
+
+def test_scope_limits_answers_to_the_chosen_document(app_env, make_app, embedder):
+    _ingest("flux.pdf", FLUX)
+    other = _ingest("other.pdf", ["The lawn mower blade must be sharpened every 25 hours."])
+    at = make_app()
+    at.multiselect(key="chat_scope").set_value([other]).run()
+    _ask(at, "How often must the flux capacitor be calibrated?")
+    sources = "\n".join(m.value for m in at.chat_message[-1].expander[0].markdown)
+    assert "other.pdf" in sources and "flux.pdf" not in sources

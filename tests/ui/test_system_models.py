@@ -1,0 +1,45 @@
+"""System and Models pages: profile with reasons, health, timings, versions; models, progress."""
+
+from __future__ import annotations
+
+from src.status import StatusFile
+from tests.ui.conftest import all_text
+
+
+def test_system_page_shows_profile_health_and_versions(app_env, make_app, embedder):
+    at = make_app("system")
+    assert not at.exception
+    text = all_text(at)
+    for heading in ("Environment", "Components", "Recent answers", "Versions"):
+        assert heading in text
+    tables = "\n".join(str(t.proto) for t in at.get("table"))
+    assert "CPU cores" in tables and "Backend chain" in tables
+    assert "streamlit" in tables
+    assert at.expander and at.expander[0].label.startswith("Why these choices")
+
+
+def test_models_page_progress_comes_from_the_status_file(app_env, make_app):
+    status = StatusFile(app_env / "status.json")
+    status.replace("engine", engine="llamacpp", state="ready", model="qwen2.5-0.5b-instruct")
+    status.replace("provisioning", phase="download", bytes=50 * 1024**2, total=200 * 1024**2,
+                   percent=25.0, speed=4 * 1024**2, eta_s=37.5, model="qwen2.5-0.5b-instruct")
+    at = make_app("models")
+    assert not at.exception
+    bars = at.get("progress")
+    assert bars, "a progress bar while the supervisor downloads"
+    label = bars[0].proto.text
+    assert "50.0 MB of 200.0 MB" in label and "4.0 MB/s" in label and "about 38 s left" in label
+    assert "Recommended for this machine" in all_text(at)
+    # a refresh (new session) still shows it: it lives in the status file
+    status.update("provisioning", phase="ready")
+    again = make_app("models")
+    assert "is ready" in all_text(again)
+
+
+def test_pull_is_refused_while_another_download_runs(app_env, make_app):
+    StatusFile(app_env / "status.json").replace("provisioning", phase="download", bytes=1, total=10)
+    at = make_app("models")
+    at.text_input[0].input("Qwen/Qwen2.5-0.5B-Instruct-GGUF")
+    at.text_input[1].input("Q4_K_M")
+    at.form_submit_button[0].click().run()
+    assert "already running" in all_text(at)

@@ -92,10 +92,9 @@ class PdfWorker:
     def extract(self, data: bytes, *, name: str, timeout_s: float) -> list[str]:
         """Raw page texts of ``data``; raises ParseTimeout after ``timeout_s`` seconds."""
         with self._lock:
-            proc = self._ensure_started()
+            proc = self._send(data, name)
             deadline = time.monotonic() + timeout_s
             try:
-                write_frame(proc.stdin, (data, name))  # type: ignore[arg-type]
                 reply = self._read_reply(proc, deadline)
             except TimeoutError:
                 self._kill()
@@ -124,6 +123,22 @@ class PdfWorker:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc and self._proc.poll() is None else None
+
+    def _send(self, data: bytes, name: str) -> subprocess.Popen[bytes]:
+        """Send a request; a worker that died while idle is replaced once."""
+        for attempt in (1, 2):
+            proc = self._ensure_started()
+            try:
+                write_frame(proc.stdin, (data, name))  # type: ignore[arg-type]
+                return proc
+            except BrokenPipeError:
+                code = self._kill()
+                if attempt == 2:
+                    raise CorruptPdf(
+                        f"{name}: the PDF parser process exits at start (code {code})"
+                    ) from None
+                logger.warning("pdf.worker_died_idle", code=code)
+        raise AssertionError("unreachable")
 
     def _ensure_started(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:

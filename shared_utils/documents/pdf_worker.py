@@ -96,19 +96,29 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes | None:
     return bytes(buf)
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this worker when its parent dies (no orphans)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
+def _exit_when_orphaned(interval_s: float = 1.0) -> None:
+    """Exit as soon as the parent process is gone (checked by a daemon thread).
 
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    Not PR_SET_PDEATHSIG: that fires when the *thread* that started the worker exits, and
+    Streamlit runs every script run in a new thread.
+    """
+    import os
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
 def main() -> None:
     """Worker loop: read a PDF per frame from stdin, reply with its texts on stdout."""
-    _die_with_parent()
+    _exit_when_orphaned()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not corrupt the protocol
     while True:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import signal
 import sys
 import time
 
@@ -98,10 +100,23 @@ def test_pathological_pdf_is_stopped_at_the_deadline_and_worker_recovers():
 
 
 def test_worker_crash_is_a_typed_error_not_a_hang():
-    crashing = PdfWorker([sys.executable, "-c", "import os; os._exit(3)"])
+    # A worker that dies in the middle of a document (as PDFium may on a hostile file).
+    crashing = PdfWorker([sys.executable, "-c",
+                          "import os, sys; sys.stdin.buffer.read(8); os._exit(3)"])
     with pytest.raises(CorruptPdf, match="crashed"):
         crashing.extract(make_text_pdf(["x"]), name="x.pdf", timeout_s=10)
     crashing.close()
+
+
+def test_worker_that_died_while_idle_is_replaced():
+    worker = PdfWorker()
+    try:
+        worker.extract(make_text_pdf(["one"]), name="a.pdf", timeout_s=30)
+        os.kill(worker.pid, signal.SIGKILL)
+        time.sleep(0.2)
+        assert worker.extract(make_text_pdf(["two"]), name="b.pdf", timeout_s=30) == ["two"]
+    finally:
+        worker.close()
 
 
 def test_worker_is_reused_between_documents():
@@ -149,3 +164,34 @@ def test_ligatures_come_out_as_letters_on_glpk():
     text = "\n".join(p.text for p in pages)
     assert "significantly reduce the search time" in text  # "signi\x0ccantly" in pypdf
     assert "\ufb01" not in text and "\x0c" not in text
+
+
+def test_worker_exits_when_its_parent_dies(tmp_path):
+    """No orphaned parser process after the application dies mid-document."""
+    import subprocess
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])
+    script = (
+        f"import sys, os; sys.path.insert(0, {root!r})\n"
+        "from shared_utils.documents.pdf import PdfWorker\n"
+        "from tests.fixtures.pdfs import make_text_pdf, make_pathological_pdf\n"
+        "import threading, time\n"
+        "w = PdfWorker(); w.extract(make_text_pdf(['x']), name='x.pdf', timeout_s=30)\n"
+        "print(w.pid, flush=True)\n"
+        "threading.Thread(target=w.extract, args=(make_pathological_pdf(),),\n"
+        "                 kwargs=dict(name='bomb.pdf', timeout_s=600), daemon=True).start()\n"
+        "time.sleep(0.5); os._exit(0)  # killed while the worker is busy in PDFium\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60, check=True)
+    pid = int(out.stdout.split()[-1])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    pytest.fail("the parser worker outlived its parent")

@@ -1,0 +1,92 @@
+"""Embedding throughput (chunks/s) on real chunks, and chunking time, on this machine.
+
+Chunks: bashref.pdf parsed and chunked exactly as ingestion does (200 tokens, 40 overlap).
+Variants of the same model (bundled all-MiniLM-L6-v2) on CPU:
+- ``unsorted/bs=32``: the naive loop, ``model.encode`` on consecutive slices of 32 in
+  document order (what a per-batch pipeline does: padding to the longest text of each slice);
+- ``Embedder bs=N``: our encoder (texts sorted by length before batching) at batch size N;
+- ``threads=1``: torch limited to one intra-op thread (the other core left to the app).
+
+Run: ``.venv/bin/python -m benchmarks.embeddings [--limit N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from benchmarks.common import (
+    format_table,
+    machine_info,
+    offline_environment,
+    print_machine,
+    quiet_logging,
+    write_json,
+)
+
+PDF = Path("/usr/share/doc/bash-doc/bashref.pdf")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=600, help="chunks to embed per variant")
+    args = parser.parse_args()
+    offline_environment()
+    quiet_logging()
+    import torch
+
+    from shared_utils.documents.chunking import chunk_pages
+    from shared_utils.documents.pdf import parse_pdf
+    from shared_utils.embeddings import Embedder
+
+    info = machine_info()
+    print_machine(info)
+    pages = parse_pdf(PDF.read_bytes(), name=PDF.name, timeout_s=120)
+    embedder = Embedder("all-MiniLM-L6-v2", batch_size=64)
+    embedder.count_tokens("warm up")  # tokenizer load is not chunking time
+    start = time.perf_counter()
+    chunks = chunk_pages(pages, doc_id="bench", doc_name=PDF.name,
+                         count_tokens=embedder.count_tokens, max_tokens=200, overlap_tokens=40)
+    chunk_s = time.perf_counter() - start
+    print(f"chunking {PDF.name}: {len(pages)} pages -> {len(chunks)} chunks in {chunk_s:.2f} s")
+    texts = [c.text for c in chunks][: args.limit]
+    model = embedder.model
+    embedder.encode(texts[:64])  # warm-up
+
+    def unsorted(batch: int) -> None:
+        for lo in range(0, len(texts), batch):
+            model.encode(texts[lo:lo + batch], batch_size=batch, normalize_embeddings=True,
+                         show_progress_bar=False)
+
+    def ours(batch: int) -> None:
+        embedder.batch_size = batch
+        embedder.encode(texts)
+
+    default_threads = torch.get_num_threads()
+    variants = [
+        ("unsorted/bs=32", lambda: unsorted(32), default_threads),
+        ("Embedder bs=16", lambda: ours(16), default_threads),
+        ("Embedder bs=32", lambda: ours(32), default_threads),
+        ("Embedder bs=64", lambda: ours(64), default_threads),
+        ("Embedder bs=128", lambda: ours(128), default_threads),
+        ("Embedder bs=64 threads=1", lambda: ours(64), 1),
+    ]
+    rows, results = [], {}
+    for name, run, threads in variants:
+        torch.set_num_threads(threads)
+        start = time.perf_counter()
+        run()
+        seconds = time.perf_counter() - start
+        results[name] = len(texts) / seconds
+        rows.append([name, threads, len(texts), round(seconds, 2), round(len(texts) / seconds, 1)])
+    torch.set_num_threads(default_threads)
+    print(format_table(["variant", "threads", "chunks", "s", "chunks/s"], rows))
+    base = results["unsorted/bs=32"]
+    print(f"sorted bs=64 vs unsorted bs=32: {results['Embedder bs=64'] / base:.2f}x")
+    print("results:", write_json("embeddings", {
+        "machine": info, "chunking_s": chunk_s, "chunks": len(chunks), "chunks_per_s": results}))
+
+
+if __name__ == "__main__":
+    main()

@@ -22,8 +22,8 @@ def test_real_app_and_real_engine_come_up_publish_status_and_stop_cleanly(olympu
         **({"OLYMPUS_STREAMLIT_APP": str(app)} if app.exists() else {}),
     )
     o.wait_healthy(timeout=90)
-    st = o.wait_status(lambda s: s.get("provisioning", {}).get("phase") in ("ready", "failed"),
-                       90, "model provisioned")
+    st = o.wait_status(lambda s: s.get("provisioning", {}).get("phase") in ("ready", "failed")
+                       and s.get("streamlit", {}).get("state") == "ready", 90, "model provisioned")
     assert st["provisioning"]["phase"] == "ready", st["provisioning"]
     assert st["provisioning"]["model_path"] == str(tiny_gguf)
     assert st["provisioning"]["warm_up_s"] > 0

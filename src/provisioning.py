@@ -117,7 +117,14 @@ def entry_paths(settings: Settings, entry: CatalogEntry) -> list[Path] | None:
         return [bundled_gguf()]
     from shared_utils.hub_download import local_path
 
-    paths = [local_path(settings.models_dir, entry.repo, f) for f in entry.files]
+    def find(filename: str) -> Path:
+        # Read-only dirs first (a GGUF baked into the image), then the data dir's downloads.
+        for directory in settings.model_search_dirs:
+            if (directory / filename).is_file():
+                return directory / filename
+        return local_path(settings.models_dir, entry.repo, filename)
+
+    paths = [find(f) for f in entry.files]
     return paths if all(p.is_file() for p in paths) else None
 
 

@@ -150,6 +150,11 @@ class Settings(BaseSettings):
         return self.milvus_uri or str(self.data_dir / "milvus.db")
 
     @property
+    def model_search_dirs(self) -> list[Path]:
+        """Read-only folders searched for GGUF files before downloading (OLYMPUS_MODEL_DIRS)."""
+        return [Path(p) for p in self.model_dirs.split(":") if p]
+
+    @property
     def status_path(self) -> Path:
         return self.data_dir / "status.json"
 

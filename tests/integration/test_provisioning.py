@@ -120,3 +120,13 @@ def test_ollama_active_model_is_used_while_it_exists(data_dir):
         del ollama.models["mine:q8"]
         ready = ensure_model(s, detect(s))
         assert ready.source == "present" and ready.ollama_model == "qwen2.5-0.5b-instruct:q4_k_m"
+
+
+def test_a_gguf_baked_into_the_image_is_used_without_any_download(data_dir, tmp_path):
+    baked = tmp_path / "opt-models"
+    baked.mkdir()
+    write_gguf(baked / FILE, chat_template="x")
+    # No hub at all: the baked file must be found before anything is fetched.
+    s = _settings(data_dir, engine="llamacpp", hf_hub_offline=True, model_dirs=str(baked))
+    ready = ensure_model(s, detect(s))
+    assert ready.source == "present" and ready.path == baked / FILE

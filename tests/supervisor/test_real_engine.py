@@ -27,7 +27,8 @@ def test_real_app_and_real_engine_come_up_publish_status_and_stop_cleanly(olympu
     assert st["provisioning"]["phase"] == "ready", st["provisioning"]
     assert st["provisioning"]["model_path"] == str(tiny_gguf)
     assert st["provisioning"]["warm_up_s"] > 0
-    assert st["engine"]["state"] == "ready" and st["engine"]["engine"] == "llamacpp"
+    assert st["engine"]["state"] == "ready", (st["engine"], o.log()[-6000:])
+    assert st["engine"]["engine"] == "llamacpp"
     assert st["engine"]["url"] == f"http://127.0.0.1:{engine_port}"
     assert st["streamlit"]["state"] == "ready"
     assert st["profile"]["engine"] == "llamacpp" and st["profile"]["context_tokens"] == 1024

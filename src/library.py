@@ -82,7 +82,20 @@ class Library:
         for doc_id in pending:
             logger.warning("library.recovering_interrupted_ingest", doc_id=doc_id[:12])
             self.remove_everywhere(doc_id)
+        if self.stores.keywords.count() == 0 and self.docstore.ready_ids():
+            self.rebuild_keywords()  # e.g. the keyword index file was deleted or is new
         return pending
+
+    def rebuild_keywords(self) -> int:
+        """Re-index every ready chunk in the keyword index from the document store."""
+        start, n = time.perf_counter(), 0
+        with self.write_lock:
+            for batch in self.docstore.iter_chunks(batch_size=2000):
+                self.stores.keywords.add(batch)
+                n += len(batch)
+        logger.warning("library.keyword_index_rebuilt", chunks=n,
+                       ms=round((time.perf_counter() - start) * 1000, 1))
+        return n
 
     def remove_everywhere(self, doc_id: str) -> None:
         """Delete ``doc_id`` from the document store first (it disappears at once), then

@@ -47,6 +47,12 @@ class LazyVectorIndex(VectorIndex):
                     self._index = self._opener()
         return self._index
 
+    def __getattr__(self, name: str):
+        """Other attributes of the real index (e.g. ``dimension``, ``uri``)."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.index, name)
+
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         self.index.add(chunks, vectors)
 

@@ -254,6 +254,14 @@ def test_documents_persist_across_restart(tmp_path, embedder):
                                    "again.pdf").status == "duplicate"
     finally:
         second.close()
+    for f in (tmp_path / "data").glob("keywords.sqlite3*"):  # lost keyword index: rebuilt
+        f.unlink()
+    third = Library.open(settings)
+    try:
+        assert third.stores.keywords.count() == doc.chunks
+        assert third.search("pelican beak hygiene", k=2).results[0].ranks.keys() == {"bm25", "dense"}
+    finally:
+        third.close()
 
 
 KILL_SCRIPT = """

@@ -7,11 +7,14 @@ sections such as ``"provisioning"`` (phase, bytes, percent, eta_s, error), ``"en
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +39,7 @@ class StatusFile:
 
     def update(self, section: str, **fields: Any) -> dict[str, Any]:
         """Merge ``fields`` into ``section`` (stamping ``updated_at``) and write atomically."""
-        with _lock:
+        with _lock, self._exclusive():
             data = self.read()
             current = data.get(section) if isinstance(data.get(section), dict) else {}
             current = {**current, **fields, "updated_at": time.time()}
@@ -46,10 +49,19 @@ class StatusFile:
 
     def replace(self, section: str, **fields: Any) -> None:
         """Set ``section`` to exactly ``fields`` (plus ``updated_at``)."""
-        with _lock:
+        with _lock, self._exclusive():
             data = self.read()
             data[section] = {**fields, "updated_at": time.time()}
             self._write(data)
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Serialise read-modify-write across processes (supervisor and UI both write), so
+        one writer cannot put back a section another has just changed."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
 
     def _write(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from shared_utils.types import Progress
 from src.status import StatusFile
 from src.supervisor.publisher import StatusPublisher
+from tests.supervisor.conftest import REPO
 
 
 def test_download_progress_has_percent_speed_and_eta(data_dir):
@@ -53,3 +54,22 @@ def test_reset_drops_the_previous_runs_state(data_dir):
     assert status.section("engine").get("last_error") is None
     assert status.section("engine")["state"] == "pending"
     assert status.section("supervisor")["pid"] == 42
+
+
+def test_two_processes_writing_different_sections_lose_nothing(data_dir):
+    """The supervisor and the UI process both write the status file."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from src.status import StatusFile\n"
+        "s = StatusFile(sys.argv[1])\n"
+        "for i in range(1, 151): s.update(sys.argv[2], n=i)\n"
+    )
+    path = str(data_dir / "status.json")
+    procs = [subprocess.Popen([sys.executable, "-c", script, path, name], cwd=REPO)
+             for name in ("engine", "provisioning")]
+    assert [p.wait(60) for p in procs] == [0, 0]
+    status = StatusFile(data_dir / "status.json")
+    assert status.section("engine")["n"] == 150
+    assert status.section("provisioning")["n"] == 150

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sqlite3
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-
-import sqlite3
 
 from shared_utils.retrieval.bm25 import STOPWORDS, BM25Index, Tokenizer
 from shared_utils.types import Chunk

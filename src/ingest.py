@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from shared_utils.errors import FileTooLarge, InvalidDocument, InvalidFileName, NoExtractableText
+from shared_utils.errors import (
+    FileTooLarge,
+    InvalidDocument,
+    InvalidFileName,
+    NoExtractableText,
+)
 from shared_utils.types import DocumentRecord, Progress, ProgressCallback
 
 if TYPE_CHECKING:
@@ -108,7 +113,7 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
 
 
-def ingest(lib: "Library", data: bytes, name: str | bytes, progress: ProgressCallback) -> IngestResult:
+def ingest(lib: Library, data: bytes, name: str | bytes, progress: ProgressCallback) -> IngestResult:
     """Add one PDF to every store of ``lib``, or raise a typed error with nothing stored."""
     from shared_utils.documents.chunking import chunk_pages
     from shared_utils.documents.pdf import parse_pdf
@@ -159,7 +164,7 @@ def ingest(lib: "Library", data: bytes, name: str | bytes, progress: ProgressCal
                         f"Added {display}: {len(pages)} pages, {len(chunks)} chunks", timings)
 
 
-def _duplicate(lib: "Library", doc_id: str, display: str) -> IngestResult | None:
+def _duplicate(lib: Library, doc_id: str, display: str) -> IngestResult | None:
     existing = lib.docstore.get_document(doc_id)
     if existing is None or existing.status != "ready":
         return None
@@ -169,7 +174,7 @@ def _duplicate(lib: "Library", doc_id: str, display: str) -> IngestResult | None
                         f"{display} is already in the library{same}; skipped", {})
 
 
-def _store(lib: "Library", record: DocumentRecord, chunks, vectors, progress) -> None:
+def _store(lib: Library, record: DocumentRecord, chunks, vectors, progress) -> None:
     steps = 6
     stores = lib.stores
     stores.docstore.begin_document(record)

@@ -19,7 +19,12 @@ import structlog
 
 from shared_utils.errors import DocumentNotFound, InvalidQuery, OlympusError
 from shared_utils.retrieval.base import Query
-from shared_utils.types import DocumentRecord, ProgressCallback, ScoredChunk, no_progress
+from shared_utils.types import (
+    DocumentRecord,
+    ProgressCallback,
+    ScoredChunk,
+    no_progress,
+)
 from src.ingest import IngestOutcome, IngestResult, ingest, read_file
 from src.settings import Settings
 from src.stores import Stores, open_stores
@@ -56,7 +61,7 @@ class Library:
             bm25_weight=settings.bm25_weight, neighbour_hops=settings.neighbour_hops)
 
     @classmethod
-    def open(cls, settings: Settings, *, default_k: int = 6) -> "Library":
+    def open(cls, settings: Settings, *, default_k: int = 6) -> Library:
         """Open (or create) the library of ``settings.data_dir`` and recover from a crash."""
         from shared_utils.embeddings import get_embedder
 

@@ -36,15 +36,7 @@ from shared_utils.types import Chunk
 logger = structlog.get_logger(__name__)
 
 # English stopwords: they match most chunks and only slow scoring down.
-STOPWORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being
-below between both but by can could did do does doing down during each few for from further
-had has have having he her here hers herself him himself his how i if in into is it its itself
-just me more most my myself no nor not now of off on once only or other our ours ourselves out
-over own same she should so some such than that the their theirs them themselves then there
-these they this those through to too under until up very was we were what when where which
-while who whom why will with would you your yours yourself yourselves
-""".split())
+STOPWORDS = frozenset(["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves"])
 
 MAX_QUERY_TERMS = 32  # a 10,000-character paste must not become a 2,000-term query
 MAX_SEGMENTS = 8
@@ -154,10 +146,9 @@ class BM25Index(KeywordIndex):
         self._alive = np.zeros(0, dtype=bool)
         self._n_alive, self._total_len = 0, 0.0
         self._segments: list[_Segment] = []
-        batch: list[tuple] = []
-        for row in self._db.execute(
-                "SELECT chunk_id, doc_id, length, term_ids, tfs FROM kw_chunks ORDER BY rowid"):
-            batch.append(row)
+        batch = self._db.execute(
+            "SELECT chunk_id, doc_id, length, term_ids, tfs FROM kw_chunks ORDER BY rowid"
+        ).fetchall()
         if batch:
             self._append(batch)
 

@@ -64,7 +64,9 @@ class MilvusVectorIndex(VectorIndex):
         self.local = not is_server_uri(uri)
         if self.local:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
-        from pymilvus import MilvusClient  # heavy: imported only when a vector index is opened
+        from pymilvus import (
+            MilvusClient,  # heavy: imported only when a vector index is opened
+        )
 
         self._client = self._call("connect", lambda: MilvusClient(uri=uri, token=token))
         self._call("open collection", self._ensure_collection)

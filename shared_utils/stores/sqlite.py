@@ -12,11 +12,12 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import pairwise
 from pathlib import Path
 
 import structlog
 
-from shared_utils.errors import StoreUnavailable
+from shared_utils.errors import DocumentNotFound, StoreUnavailable
 from shared_utils.stores.base import DocumentStore
 from shared_utils.types import Chunk, DocumentRecord
 
@@ -138,7 +139,7 @@ class SQLiteDocumentStore(DocumentStore):
         with self._tx() as db:
             row = db.execute("SELECT status FROM documents WHERE id = ?", (doc_id,)).fetchone()
             if row is None or row[0] != "ingesting":
-                raise ValueError(f"document {doc_id} is not being ingested")
+                raise DocumentNotFound(f"No document {doc_id!r} is being ingested")
             last = db.execute(
                 "SELECT id, ordinal FROM chunks WHERE doc_id = ? ORDER BY ordinal DESC LIMIT 1",
                 (doc_id,),
@@ -152,7 +153,7 @@ class SQLiteDocumentStore(DocumentStore):
                            [(doc_id, c.id) for c in ordered])
             ids = ([last[0]] if last and last[1] < ordered[0].ordinal else []) + [c.id for c in ordered]
             db.executemany("INSERT INTO next_chunk (from_id, to_id) VALUES (?, ?)",
-                           list(zip(ids, ids[1:])))
+                           list(pairwise(ids)))
 
     def mark_ready(self, doc_id: str, *, pages: int, chunks: int) -> None:
         with self._tx() as db:
@@ -161,7 +162,7 @@ class SQLiteDocumentStore(DocumentStore):
                 (pages, chunks, doc_id),
             )
             if cur.rowcount == 0:
-                raise ValueError(f"document {doc_id} was not begun")
+                raise DocumentNotFound(f"No document {doc_id!r} was begun")
 
     def delete_document(self, doc_id: str) -> bool:
         with self._tx() as db:

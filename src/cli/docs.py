@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from shared_utils.errors import DocumentNotFound
 from shared_utils.types import DocumentRecord
@@ -41,7 +41,7 @@ def resolve_doc_id(documents: list[DocumentRecord], prefix: str) -> DocumentReco
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
 
 
 def doc_to_dict(d: DocumentRecord) -> dict:

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from shared_utils.errors import DocumentNotFound
 from shared_utils.types import Chunk, DocumentRecord
 
 
@@ -165,6 +166,6 @@ def test_health_reports_ok(store):
 
 
 def test_add_chunks_to_unknown_document_fails(store):
-    with pytest.raises(Exception):
+    with pytest.raises(DocumentNotFound):
         store.add_chunks("nope", chunks("nope", 1))
     assert store.get_chunks(["nope:000000"]) == []

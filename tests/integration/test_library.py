@@ -12,8 +12,16 @@ from pathlib import Path
 import pytest
 
 from shared_utils.errors import (
-    CorruptPdf, DocumentNotFound, EmptyPdf, EncryptedPdf, FileTooLarge, InvalidFileName,
-    InvalidQuery, NoExtractableText, NotAPdf, StoreUnavailable,
+    CorruptPdf,
+    DocumentNotFound,
+    EmptyPdf,
+    EncryptedPdf,
+    FileTooLarge,
+    InvalidFileName,
+    InvalidQuery,
+    NoExtractableText,
+    NotAPdf,
+    StoreUnavailable,
 )
 from shared_utils.retrieval.base import Query
 from shared_utils.retrieval.hybrid import HybridRetriever
@@ -21,7 +29,11 @@ from src.library import Library
 from src.settings import load_settings
 from tests.conftest import real_pdf
 from tests.fixtures.pdfs import (
-    make_encrypted_pdf, make_image_only_pdf, make_text_pdf, make_truncated_pdf, make_zero_page_pdf,
+    make_encrypted_pdf,
+    make_image_only_pdf,
+    make_text_pdf,
+    make_truncated_pdf,
+    make_zero_page_pdf,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,8 +119,8 @@ def test_single_legs_and_scope_by_document(lib):
 
 
 def test_neighbour_expansion_widens_hits_with_adjacent_chunks(lib):
-    kwargs = dict(embedder=lib.embedder, vectors=lib.stores.vectors,
-                  keywords=lib.stores.keywords, docstore=lib.docstore)
+    kwargs = {"embedder": lib.embedder, "vectors": lib.stores.vectors,
+              "keywords": lib.stores.keywords, "docstore": lib.docstore}
     plain = HybridRetriever(**kwargs).retrieve(Query(QUESTIONS[1][0], k=2))
     wide = HybridRetriever(**kwargs, neighbour_hops=1).retrieve(Query(QUESTIONS[1][0], k=2))
     assert [h.chunk.id for h in plain] == [h.chunk.id for h in wide]
@@ -270,7 +282,7 @@ from src.library import Library
 from src.settings import load_settings
 from tests.fixtures.pdfs import make_text_pdf
 lib = Library.open(load_settings(data_dir=sys.argv[1]))
-data = make_text_pdf(["Ocelot feeding schedule page %d. " % i * 20 for i in range(6)])
+data = make_text_pdf([f"Ocelot feeding schedule page {i}. " * 20 for i in range(6)])
 def progress(p):
     print(p.stage, p.done, flush=True)
     if p.stage == "store" and p.done >= 3:  # pending record, vectors and keywords written
@@ -309,7 +321,7 @@ def test_kill_9_mid_ingest_leaves_nothing_visible_after_reopen(tmp_path, embedde
         assert lib.documents() == [] and lib.docstore.pending_documents() == []
         assert lib.stores.vectors.count() == 0 and lib.stores.keywords.count() == 0
         assert lib.search("ocelot feeding schedule", k=3).results == []
-        again = lib.ingest_bytes(make_text_pdf(["Ocelot feeding schedule page %d. " % i * 20
+        again = lib.ingest_bytes(make_text_pdf([f"Ocelot feeding schedule page {i}. " * 20
                                                 for i in range(6)]), "doomed.pdf")
         assert again.status == "added"
         assert lib.search("ocelot feeding schedule", k=3).results[0].chunk.doc_name == "doomed.pdf"

@@ -27,8 +27,7 @@ def test_weights_shift_the_balance_between_legs():
 
 
 def test_zero_weight_leg_records_ranks_but_adds_nothing():
-    fused = dict((cid, (s, r)) for cid, s, r in rrf({"a": ["x"], "b": ["x", "y"]},
-                                                    weights={"b": 0.0}))
+    fused = {cid: (s, r) for cid, s, r in rrf({"a": ["x"], "b": ["x", "y"]}, weights={"b": 0.0})}
     assert fused["x"][0] == pytest.approx(1 / 61) and fused["x"][1] == {"a": 1, "b": 1}
     assert fused["y"][0] == 0.0
 

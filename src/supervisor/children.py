@@ -30,6 +30,10 @@ def child_env(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
     for var, sub in (("XDG_CACHE_HOME", ".cache"), ("HF_HOME", ".cache/huggingface")):
         if var in env and not _writable(env[var]):
             env[var] = str(data / sub)
+    # Children run in the supervisor's working directory (so a relative data dir and a .env
+    # there mean the same to them) and find the code through PYTHONPATH.
+    env["OLYMPUS_DATA_DIR"] = str(data)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(CODE_DIR), env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"  # forward log lines as they happen
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")  # the code dir may be read-only
     return env
@@ -92,7 +96,7 @@ def llamacpp_spec(
         "--threads", str(profile.threads),
     ]
     return ChildSpec(
-        name="engine", argv=argv, env=dict(env), cwd=CODE_DIR, ready_url=f"{url}/health",
+        name="engine", argv=argv, env=dict(env), ready_url=f"{url}/health",
         url=url, info={"engine": "llamacpp", "model": str(model_path)},
     )
 
@@ -125,6 +129,6 @@ def streamlit_spec(settings: Settings, profile: Any, env: Mapping[str, str]) -> 
         "--browser.serverAddress", settings.space_host or shown,
     ]
     return ChildSpec(
-        name="streamlit", argv=argv, env=dict(env), cwd=CODE_DIR,
+        name="streamlit", argv=argv, env=dict(env),
         ready_url=f"http://{probe_host}:{port}/_stcore/health", url=url,
     )

@@ -15,6 +15,7 @@ from src.settings import load_settings
 from src.status import StatusFile
 from src.supervisor import Supervisor
 from src.supervisor.backoff import RestartPolicy
+from tests.supervisor.conftest import REPO
 
 
 @dataclass
@@ -363,3 +364,17 @@ def test_a_hung_engine_is_restarted_after_a_minute_of_silence(data_dir):
     eng = status.section("engine")
     assert "stopped answering" in eng["last_error"] and "4 checks in a row" in eng["last_error"]
     assert seen["state@250"] == "ready"
+
+
+def test_children_share_the_supervisors_working_dir_and_absolute_data_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    w = World(ready={"engine", "streamlit"})
+    sup, _, _ = make(w, Path("relative-data"), profile=FakeProfile(engine="llamacpp"),
+                     llamacpp_model_path=str(tmp_path / "m.gguf"), warm_up=lambda u, t: 0.0)
+    w.stop_at(5)
+    sup.run()
+    for _, proc in w.spawned:
+        assert proc.spec.cwd is None  # inherits the supervisor's, where a .env would be read
+        assert proc.spec.env["OLYMPUS_DATA_DIR"] == str(tmp_path / "relative-data")
+        assert proc.spec.env["PYTHONPATH"].split(":")[0] == str(REPO)
+    assert (tmp_path / "relative-data" / "status.json").exists()

@@ -6,7 +6,8 @@ import doctest
 
 import pytest
 
-from shared_utils.documents import chunking, text
+from shared_utils import embeddings
+from shared_utils.documents import chunking, pdf, text
 from shared_utils.documents.text import (
     clean_characters,
     join_hyphenated,
@@ -16,9 +17,9 @@ from shared_utils.documents.text import (
 )
 
 
-@pytest.mark.parametrize("module", [text, chunking], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [text, chunking, pdf, embeddings], ids=lambda m: m.__name__)
 def test_doctests_pass(module):
-    result = doctest.testmod(module)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
 
 

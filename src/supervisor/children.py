@@ -35,7 +35,8 @@ def child_env(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
     env["OLYMPUS_DATA_DIR"] = str(data)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(CODE_DIR), env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"  # forward log lines as they happen
-    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")  # the code dir may be read-only
+    if not os.access(CODE_DIR, os.W_OK):
+        env.setdefault("PYTHONDONTWRITEBYTECODE", "1")  # no failed .pyc writes in the image
     return env
 
 

@@ -300,7 +300,7 @@ def _toolbar(msgs: list[dict[str, Any]]) -> None:
 
 
 def render_page() -> None:
-    st.title("Ask your documents")
+    st.title("Chat")
     try:
         pipeline = state.pipeline()
         documents = [d for d in pipeline.documents() if getattr(d, "status", "ready") == "ready"]
@@ -312,6 +312,12 @@ def render_page() -> None:
     if not documents:
         st.info(NO_DOCUMENTS, icon=":material/upload_file:")
         st.page_link(navigation.documents_page(), label="Add documents", icon=":material/upload:")
+    elif not msgs:
+        pages = sum(d.pages for d in documents)
+        st.caption(
+            f"Ask anything about your {len(documents)} document(s) ({pages} pages). Answers "
+            "cite their sources as [n]: click one to see the passage and its page."
+        )
     for i, msg in enumerate(msgs):
         _render_message(i, msg, last=i == len(msgs) - 1)
     if msgs:

@@ -36,8 +36,10 @@ def _render_active(profile: Any, status: dict[str, Any]) -> None:
     )
     engine_name = engine.get("engine") or getattr(profile, "engine", "") or "-"
     left, right = st.columns(2)
-    left.metric("Active model", str(model))
-    right.metric("Engine", f"{engine_name}" + (f" ({engine['state']})" if engine.get("state") else ""))
+    running = bool(engine.get("state"))
+    left.metric("Active model" if running else "Chosen model", str(model))
+    right.metric("Engine" if running else "Engine (not running)",
+                 f"{engine_name}" + (f" ({engine['state']})" if running else ""))
     chain = getattr(profile, "backend_chain", None) or settings.backend_chain
     if chain:
         st.caption("Answer backends, in order: " + " → ".join(render.escape_markdown(c) for c in chain))

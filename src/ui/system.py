@@ -17,7 +17,7 @@ from src.ui.errors import show_error
 logger = structlog.get_logger(__name__)
 
 _PROFILE_ROWS = (
-    ("Platform", "on_space", lambda v: "Hugging Face Space" if v else "bare machine / container"),
+    ("Hugging Face Space", "on_space", lambda v: "yes" if v else "no"),
     ("Container", "in_container", lambda v: "yes" if v else "no"),
     ("CPU cores (effective)", "cpu_cores", lambda v: f"{v:g}"),
     ("Memory (effective)", "memory_bytes", render.human_bytes),

@@ -163,6 +163,9 @@ def test_upload_ask_and_cite_in_a_real_browser(app_url, browser, tmp_path):
     assert page.locator('a[href="http://example.invalid/guide"]').count() == 0
     assert "[a link](http://example.invalid/guide)" in sources_text
     page.get_by_text("Answered by").first.wait_for()
+    citation.click()  # jumps to the source's anchor in the sources panel
+    page.wait_for_timeout(500)
+    assert page.evaluate("location.hash") == citation.get_attribute("href")
     _shot(page, "chat")
 
     for name in ("models", "system"):
@@ -176,7 +179,12 @@ def test_upload_ask_and_cite_in_a_real_browser(app_url, browser, tmp_path):
     mobile = phone.new_page()
     mobile.goto(app_url)
     _wait_app(mobile)
-    mobile.wait_for_timeout(1500)
+    phone_box = mobile.locator('[data-testid="stChatInputTextArea"]')
+    phone_box.fill("What does chapter 3 cover?")
+    phone_box.press("Enter")
+    mobile.get_by_text("Answered by").first.wait_for(timeout=120_000)
+    mobile.locator('[data-testid="stChatMessage"]').nth(1).scroll_into_view_if_needed()
+    mobile.wait_for_timeout(1000)
     _shot(mobile, "mobile-chat")
     width = mobile.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the phone view scrolls sideways ({width}px wide)"

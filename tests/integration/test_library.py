@@ -327,3 +327,15 @@ def test_kill_9_mid_ingest_leaves_nothing_visible_after_reopen(tmp_path, embedde
         assert lib.search("ocelot feeding schedule", k=3).results[0].chunk.doc_name == "doomed.pdf"
     finally:
         lib.close()
+
+
+def test_opening_and_listing_does_not_load_torch_or_milvus(tmp_path):
+    code = ("import sys\nfrom src.library import Library\nfrom src.settings import load_settings\n"
+            f"lib = Library.open(load_settings(data_dir={str(tmp_path / 'data')!r}))\n"
+            "print(lib.documents(), lib.docstore.health()['ok'])\nlib.close()\n"
+            "print(sorted(m for m in ('torch', 'sentence_transformers', 'pymilvus') "
+            "if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-2:] == ["[] True", "[]"]  # (structlog may print first)

@@ -145,3 +145,21 @@ def test_scope_limits_answers_to_the_chosen_document(app_env, make_app, embedder
     _ask(at, "How often must the flux capacitor be calibrated?")
     sources = "\n".join(m.value for m in at.chat_message[-1].expander[0].markdown)
     assert "other.pdf" in sources and "flux.pdf" not in sources
+
+
+def test_answer_streams_from_a_real_llamacpp_engine(app_env, make_app, embedder, llamacpp_server,
+                                                    monkeypatch):
+    """The tiny random-weight model writes nonsense, but through the real engine and stream."""
+    monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
+    monkeypatch.setenv("OLYMPUS_LLAMACPP_PORT", str(llamacpp_server.port))
+    monkeypatch.setenv("OLYMPUS_MAX_ANSWER_TOKENS", "24")
+    _ingest("flux.pdf", FLUX)
+    at = make_app()
+    _ask(at, "How often must the flux capacitor be calibrated?")
+    assert not at.exception
+    msg = at.session_state["chat_messages"][-1]
+    assert msg["backend_name"] == "llamacpp", msg.get("switches")
+    assert msg["content"].strip(), "the engine's tokens were shown"
+    captions = "\n".join(c.value for c in at.chat_message[-1].caption)
+    assert "tokens/s" in captions and "first token" in captions
+    assert "Fallback" not in _answer_markdown(at)

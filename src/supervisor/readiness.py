@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -27,6 +28,15 @@ def http_ok(url: str, timeout_s: float = 0.5) -> bool:
     except urllib.error.HTTPError:
         return False  # e.g. llama.cpp answers 503 while it loads the model
     except (urllib.error.URLError, http.client.HTTPException, OSError):
+        return False
+
+
+def port_open(host: str, port: int, timeout_s: float = 0.3) -> bool:
+    """True when something already accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
         return False
 
 

@@ -47,7 +47,7 @@ from src.supervisor.process import (
 )
 from src.supervisor.provisioner import Provisioner
 from src.supervisor.publisher import StatusPublisher
-from src.supervisor.readiness import Probe, http_ok
+from src.supervisor.readiness import Probe, http_ok, port_open
 from src.supervisor.slot import Slot
 
 logger = structlog.get_logger(__name__)
@@ -78,6 +78,7 @@ class Supervisor:
         tick_s: float = 0.1,
         subreaper: bool = False,
         warm_up: Callable[[str, float], float] | None = None,
+        port_open: Callable[[str, int], bool] = port_open,
     ) -> None:
         self.settings = settings
         self._detect = detect or _default_detect
@@ -94,6 +95,7 @@ class Supervisor:
         self.environ = dict(environ) if environ is not None else child_environ()
         self.tick_s = tick_s
         self._warm_up = warm_up
+        self.port_open = port_open
         self.subreaper = subreaper  # adopt orphaned grandchildren, kill leftovers on exit
         self.status = StatusPublisher(StatusFile(settings.status_path), clock=clock)
         self.slots: dict[str, Slot] = {}
@@ -164,7 +166,13 @@ class Supervisor:
         publish = self.status.section("engine")
         if p.engine == "ollama":
             host, port, local = children.ollama_address(s)
-            if local:
+            if local and self.port_open("127.0.0.1", port):
+                # Typically the system's Ollama service: use it rather than fail to bind.
+                url = f"http://127.0.0.1:{port}"
+                publish(engine="ollama", state="external", url=url,
+                        message="an Ollama was already running on this port; using it")
+                logger.info("port taken: using the Ollama already running there", url=url)
+            elif local:
                 self._start("engine", children.ollama_spec(s, p, self._env))
             else:
                 url = f"http://{host}:{port}"
@@ -182,6 +190,16 @@ class Supervisor:
             logger.info("no engine: answers come from the next backend in the chain")
 
     def _start_llamacpp(self, model_path: Path) -> None:
+        port = self.settings.llamacpp_port
+        if self.port_open("127.0.0.1", port):
+            # Another program (maybe another Olympus's engine, serving another model) answers
+            # there: starting ours would crash-loop, and probing would find the wrong server.
+            error = (f"port {port} is already in use by another program; set "
+                     "OLYMPUS_LLAMACPP_PORT to a free port")
+            self.status.section("engine")(engine="llamacpp", state="down", last_error=error,
+                                          url=f"http://127.0.0.1:{port}")
+            logger.error("engine not started", error=error)
+            return
         self._start("engine", children.llamacpp_spec(self.settings, self.profile, self._env,
                                                      model_path))
 

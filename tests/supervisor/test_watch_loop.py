@@ -96,7 +96,8 @@ class World:
         self.script.sort(key=lambda item: item[0])
 
 
-def make(world: World, data_dir: Path, profile=None, provision=None, warm_up=None, **overrides):
+def make(world: World, data_dir: Path, profile=None, provision=None, warm_up=None,
+         busy_ports=(), **overrides):
     values = dict(restart_backoff_s=1, restart_backoff_max_s=8, restart_max=4,
                   restart_window_s=100, engine_ready_timeout_s=20)
     settings = load_settings(data_dir=data_dir, **{**values, **overrides})
@@ -110,7 +111,7 @@ def make(world: World, data_dir: Path, profile=None, provision=None, warm_up=Non
         settings, detect=lambda s: profile or FakeProfile(), provision=provision or default_provision,
         arangod=lambda s: None, spawn=world.spawn, probe=world.probe, clock=lambda: world.now,
         wall=lambda: 1_700_000_000 + world.now, sleep=world.sleep, environ={"HOME": str(data_dir)},
-        tick_s=0.5, warm_up=warm_up,
+        tick_s=0.5, warm_up=warm_up, port_open=lambda host, port: port in busy_ports,
     )
     world.sup = sup
     return sup, StatusFile(settings.status_path), calls
@@ -378,3 +379,40 @@ def test_children_share_the_supervisors_working_dir_and_absolute_data_dir(tmp_pa
         assert proc.spec.env["OLYMPUS_DATA_DIR"] == str(tmp_path / "relative-data")
         assert proc.spec.env["PYTHONPATH"].split(":")[0] == str(REPO)
     assert (tmp_path / "relative-data" / "status.json").exists()
+
+
+def test_an_ollama_already_running_on_the_port_is_used_not_fought(data_dir):
+    w = World(ready={"streamlit"})
+    sup, status, calls = make(w, data_dir, busy_ports={11434})
+    w.stop_at(5)
+    sup.run()
+    assert [p.name for _, p in w.spawned] == ["streamlit"]
+    eng = status.section("engine")
+    assert eng["state"] == "external" and eng["url"] == "http://127.0.0.1:11434"
+    assert len(calls) == 1  # the model is provisioned into that Ollama
+
+
+def test_a_busy_llamacpp_port_is_reported_with_the_fix(data_dir, tmp_path):
+    w = World(ready={"streamlit"})
+    sup, status, _ = make(w, data_dir, profile=FakeProfile(engine="llamacpp"), busy_ports={8123},
+                          llamacpp_port=8123, llamacpp_model_path=str(tmp_path / "m.gguf"))
+    w.stop_at(5)
+    sup.run()
+    assert [p.name for _, p in w.spawned] == ["streamlit"]
+    eng = status.section("engine")
+    assert eng["state"] == "down"
+    assert "port 8123 is already in use" in eng["last_error"]
+    assert "OLYMPUS_LLAMACPP_PORT" in eng["last_error"]
+
+
+def test_port_open_sees_a_real_listener():
+    import socket
+
+    from src.supervisor.readiness import port_open
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert port_open("127.0.0.1", port)
+    assert not port_open("127.0.0.1", port)

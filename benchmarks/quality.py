@@ -43,16 +43,26 @@ class LegResult:
         }
 
 
-def first_hit(hits: Sequence[Hit], document: str, gold: Sequence[int]) -> int | None:
-    """1-based rank of the first hit on ``document`` overlapping a gold page.
+def gold_targets(question: dict) -> dict[str, list[int]]:
+    """Document -> gold pages: the question's own document plus ``also_gold`` pages of others."""
+    targets = {question["document"]: list(question["gold_pages"])}
+    for extra in question.get("also_gold", []):
+        targets.setdefault(extra["document"], []).extend(extra["pages"])
+    return targets
 
-    >>> first_hit([("a.pdf", 1, 2, ""), ("b.pdf", 4, 5, "")], "b.pdf", [5])
+
+def first_hit(hits: Sequence[Hit], targets: dict[str, Sequence[int]]) -> int | None:
+    """1-based rank of the first hit whose page span overlaps a gold page of its document.
+
+    >>> first_hit([("a.pdf", 1, 2, ""), ("b.pdf", 4, 5, "")], {"b.pdf": [5]})
     2
-    >>> first_hit([("b.pdf", 6, 7, "")], "b.pdf", [5]) is None
+    >>> first_hit([("b.pdf", 6, 7, "")], {"b.pdf": [5]}) is None
     True
+    >>> first_hit([("a.pdf", 3, 3, "")], {"b.pdf": [5], "a.pdf": [3]})
+    1
     """
     for rank, (file, start, end, _) in enumerate(hits, start=1):
-        if file == document and any(start <= g <= end for g in gold):
+        if any(start <= g <= end for g in targets.get(file, ())):
             return rank
     return None
 
@@ -64,7 +74,7 @@ def run_leg(name: str, questions: list[dict], search: Callable[[str], list[Hit]]
     for q in questions:
         with watch:
             hits = search(q["question"])
-        ranks[q["id"]] = first_hit(hits, q["document"], q["gold_pages"])
+        ranks[q["id"]] = first_hit(hits, gold_targets(q))
         top[q["id"]] = hits
     return LegResult(name, ranks, top, watch.seconds)
 
@@ -146,7 +156,7 @@ def print_misses(questions: list[dict], legs: dict[str, LegResult], leg: str, li
         print(f"\n{leg}: {len(misses)} question(s) without a hit in the top 5")
     for q in misses[:limit]:
         others = {name: legs[name].ranks[q["id"]] for name in legs if name != leg}
-        print(f"- {q['id']} [{q['document']} p.{q['gold_pages']}] {q['question']}")
+        print(f"- {q['id']} {gold_targets(q)} {q['question']}")
         print(f"    rank in {leg}: {legs[leg].ranks[q['id']]}; other legs: {others}")
         for file, start, end, text in legs[leg].top[q["id"]][:5]:
             snippet = re.sub(r"\s+", " ", text)[:110]

@@ -57,6 +57,9 @@ def test_set_has_enough_unique_questions_spread_over_documents(labelled: dict) -
         assert q["gold_pages"] and all(isinstance(p, int) and p >= 1 for p in q["gold_pages"])
         assert q["answer_hint"].strip(), q["id"]
         assert q["question"].rstrip().endswith("?"), q["id"]
+        for extra in q.get("also_gold", []):
+            assert extra["document"] in files and extra["document"] != q["document"], q["id"]
+            assert extra["pages"] and all(isinstance(p, int) and p >= 1 for p in extra["pages"])
 
 
 def test_every_hint_is_on_a_gold_page(labelled: dict, page_texts: dict[str, list[str]]) -> None:
@@ -70,6 +73,10 @@ def test_every_hint_is_on_a_gold_page(labelled: dict, page_texts: dict[str, list
         hint = _norm(q["answer_hint"])
         if not any(hint in _norm(pages[p - 1]) for p in q["gold_pages"]):
             problems.append(f"{q['id']}: {q['answer_hint']!r} not on pages {q['gold_pages']}")
+        for extra in q.get("also_gold", []):
+            beyond = [p for p in extra["pages"] if p > len(page_texts[extra["document"]])]
+            if beyond:
+                problems.append(f"{q['id']}: also_gold pages {beyond} beyond {extra['document']}")
     assert not problems, "\n".join(problems)
 
 

@@ -19,6 +19,8 @@ calls ``run()`` (PR_SET_PDEATHSIG is tied to the forking thread).
 
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 import os
 import queue
@@ -159,7 +161,9 @@ class Supervisor:
     def _start_arangod(self) -> None:
         spec = self._arangod(self.settings)
         if spec is not None:
+            spec = dataclasses.replace(spec, env={**self._env, **spec.env})
             self._start("arangod", spec)
+            self._env["OLYMPUS_ARANGO_URL"] = spec.url  # the app reaches the local arangod
 
     def _start_engine(self) -> None:
         s, p = self.settings, self.profile

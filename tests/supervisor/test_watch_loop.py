@@ -97,7 +97,7 @@ class World:
 
 
 def make(world: World, data_dir: Path, profile=None, provision=None, warm_up=None,
-         busy_ports=(), **overrides):
+         busy_ports=(), arangod=None, **overrides):
     values = dict(restart_backoff_s=1, restart_backoff_max_s=8, restart_max=4,
                   restart_window_s=100, engine_ready_timeout_s=20)
     settings = load_settings(data_dir=data_dir, **{**values, **overrides})
@@ -109,7 +109,7 @@ def make(world: World, data_dir: Path, profile=None, provision=None, warm_up=Non
 
     sup = Supervisor(
         settings, detect=lambda s: profile or FakeProfile(), provision=provision or default_provision,
-        arangod=lambda s: None, spawn=world.spawn, probe=world.probe, clock=lambda: world.now,
+        arangod=arangod or (lambda s: None), spawn=world.spawn, probe=world.probe, clock=lambda: world.now,
         wall=lambda: 1_700_000_000 + world.now, sleep=world.sleep, environ={"HOME": str(data_dir)},
         tick_s=0.5, warm_up=warm_up, port_open=lambda host, port: port in busy_ports,
     )
@@ -416,3 +416,19 @@ def test_port_open_sees_a_real_listener():
         port = s.getsockname()[1]
         assert port_open("127.0.0.1", port)
     assert not port_open("127.0.0.1", port)
+
+
+def test_local_arangod_starts_first_and_the_app_is_pointed_at_it(data_dir):
+    from src.arangod import arangod_spec
+
+    w = World(ready={"arangod", "engine", "streamlit"})
+    spec = lambda s: arangod_spec(s, which=lambda name: "/usr/sbin/arangod")  # noqa: E731
+    sup, status, _ = make(w, data_dir, arangod=spec)
+    w.stop_at(30)
+    assert sup.run() == 143
+    assert w.events[0] == "start arangod" and w.events[-1] == "stop arangod"
+    arangod_env = w.procs("arangod")[0].spec.env
+    assert arangod_env["HOME"] == str(data_dir)  # the base environment is kept
+    assert "ARANGODB_OVERRIDE_DETECTED_TOTAL_MEMORY" in arangod_env
+    app_env = w.procs("streamlit")[0].spec.env
+    assert app_env["OLYMPUS_ARANGO_URL"] == "http://127.0.0.1:8529"

@@ -19,8 +19,9 @@ import importlib.util
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Self
 
 import structlog
 
@@ -105,7 +106,7 @@ class LlamaCppEngine:
         p.verbosity = -1  # llama.cpp logs to stderr otherwise; we log what matters
         return p
 
-    def start(self) -> "LlamaCppEngine":
+    def start(self) -> Self:
         """Load the model and start serving (blocks until loaded). Raises typed errors."""
         with self._lock:
             if self._server is not None:
@@ -165,7 +166,7 @@ class LlamaCppEngine:
             gc.collect()
             logger.info("llama.cpp engine stopped", url=self.url)
 
-    def __enter__(self) -> "LlamaCppEngine":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

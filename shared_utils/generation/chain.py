@@ -112,7 +112,7 @@ class CancelScope:
 def _run_closer(closer: Callable[[], object]) -> None:
     try:
         closer()
-    except Exception as exc:  # a closer failing must not hide the reason we cancelled
+    except Exception as exc:  # noqa: BLE001 - a failing closer must not hide why we cancelled
         logger.debug("cancel closer failed", error=repr(exc))
 
 
@@ -204,7 +204,7 @@ class FallbackChain:
                     if item.done:
                         stats.update(item.stats)
                     yield item
-            except (_Deadline, Exception) as exc:
+            except (_Deadline, Exception) as exc:  # noqa: BLE001 - reported as Switch/Interrupted
                 reason = exc.reason if isinstance(exc, _Deadline) else _describe(exc)
                 worker.cancel()
                 if started:
@@ -228,7 +228,7 @@ class FallbackChain:
         raise BackendUnavailable(f"No generation backend could answer ({details}).")
 
     def _drain(
-        self, worker: "_Worker", options: GenerationOptions, attempt_start: float, stats: dict
+        self, worker: _Worker, options: GenerationOptions, attempt_start: float, stats: dict
     ) -> Iterator[Delta]:
         """Yield the worker's deltas, raising ``_Deadline`` or the worker's error."""
         worker.start()
@@ -305,14 +305,14 @@ class _Worker:
                     break
                 self.queue.put((_DELTA, delta))
             self.queue.put((_END, None))
-        except BaseException as exc:  # handed to the consumer, which raises or switches
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer (switch/interrupt)
             if not self.scope.cancelled.is_set():
                 self.queue.put((_ERROR, exc))
         finally:
             if gen is not None and hasattr(gen, "close"):
                 try:
                     gen.close()  # closes the HTTP response held by the backend's generator
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - closing after the answer/error
                     logger.debug("closing backend stream failed", error=repr(exc))
             _local.scope = None
 

@@ -66,7 +66,7 @@ class OllamaBackend(Backend):
             r = httpx.get(f"{self.host}/api/version", timeout=2.0)
             r.raise_for_status()
             return {"ok": True, "detail": f"{self.label}, Ollama {r.json().get('version', '?')}"}
-        except Exception as exc:  # health never raises: report the reason instead
+        except Exception as exc:  # noqa: BLE001 - health never raises: it reports the reason
             return {"ok": False, "detail": self._map_error(exc, started=False).message}
 
     # --- streaming ------------------------------------------------------------------------

@@ -37,7 +37,7 @@ Factory = Callable[..., Backend]
 LLAMACPP_LABEL = "llama.cpp (local)"
 
 
-def _ollama(settings: "Settings", *, model: str | None = None, host: str | None = None,
+def _ollama(settings: Settings, *, model: str | None = None, host: str | None = None,
             num_ctx: int | None = None, client: Any = None, **_: Any) -> Backend:
     from shared_utils.generation.ollama import OllamaBackend
 
@@ -56,7 +56,7 @@ def _ollama(settings: "Settings", *, model: str | None = None, host: str | None 
     )
 
 
-def _llamacpp(settings: "Settings", *, base_url: str | None = None, port: int | None = None,
+def _llamacpp(settings: Settings, *, base_url: str | None = None, port: int | None = None,
               **_: Any) -> Backend:
     from shared_utils.generation.hf_inference import HFInferenceBackend
 
@@ -64,7 +64,7 @@ def _llamacpp(settings: "Settings", *, base_url: str | None = None, port: int | 
     return HFInferenceBackend(base_url=url, label=LLAMACPP_LABEL, name="llamacpp")
 
 
-def _hf_inference(settings: "Settings", *, model: str | None = None,
+def _hf_inference(settings: Settings, *, model: str | None = None,
                   base_url: str | None = None, **_: Any) -> Backend:
     from shared_utils.generation.hf_inference import HFInferenceBackend
 
@@ -81,7 +81,7 @@ def _hf_inference(settings: "Settings", *, model: str | None = None,
     )
 
 
-def _extractive(settings: "Settings", **_: Any) -> Backend:
+def _extractive(settings: Settings, **_: Any) -> Backend:
     from shared_utils.generation.extractive import ExtractiveBackend
 
     return ExtractiveBackend()
@@ -95,7 +95,7 @@ BACKENDS: dict[str, Factory] = {
 }
 
 
-def get_backend(name: str, settings: "Settings", **kw: Any) -> Backend:
+def get_backend(name: str, settings: Settings, **kw: Any) -> Backend:
     """Build backend ``name``. Raises UnknownBackend (listing valid names) or
     BackendNotConfigured (saying which setting is missing)."""
     factory = BACKENDS.get(name)
@@ -113,7 +113,7 @@ def default_order(engine: str) -> list[str]:
 
 
 def build_chain(
-    settings: "Settings",
+    settings: Settings,
     names: Sequence[str] | None = None,
     *,
     engine: str = "llamacpp",
@@ -133,7 +133,7 @@ def build_chain(
     return FallbackChain(backends, clock=clock, skipped=skipped)
 
 
-def generation_options(settings: "Settings", **overrides: Any) -> GenerationOptions:
+def generation_options(settings: Settings, **overrides: Any) -> GenerationOptions:
     """GenerationOptions from settings (timeouts, max tokens, temperature, context, keep_alive)."""
     values: dict[str, Any] = {
         "temperature": settings.temperature,

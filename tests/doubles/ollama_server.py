@@ -29,10 +29,10 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 VERSION = "0.12.6"
 _DIGEST_RE = re.compile(r"^/api/blobs/(sha256:[0-9a-f]{64})$")
@@ -102,7 +102,7 @@ class _Model:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _full_name(name: str) -> str:
@@ -133,7 +133,7 @@ class OllamaDouble:
         self._thread: threading.Thread | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
-    def start(self) -> "OllamaDouble":
+    def start(self) -> Self:
         handler = type("Handler", (_Handler,), {"double": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
@@ -149,7 +149,7 @@ class OllamaDouble:
             self._server = None
         self._tmp.cleanup()
 
-    def __enter__(self) -> "OllamaDouble":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -246,7 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.double.models.get(_full_name(name or ""))
 
     # --- routes -----------------------------------------------------------------------------
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._record(None)
         if self.path == "/api/version":
             self._send_json(200, {"version": VERSION})
@@ -263,7 +263,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(404, {"error": "404 page not found"})
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._record(None)
         m = _DIGEST_RE.match(self.path)
         if m and self.double.has_blob(m.group(1)):
@@ -271,7 +271,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_empty(404)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         m = _DIGEST_RE.match(self.path)
         if m:
             return self._create_blob(m.group(1))
@@ -288,7 +288,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_json(404, {"error": "404 page not found"})
         route(body)
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         body = self._json_body()
         if self.path != "/api/delete":
             return self._send_json(404, {"error": "404 page not found"})
@@ -319,7 +319,7 @@ class _Handler(BaseHTTPRequestHandler):
             model = self.double.models.get(name)
             if model is None or expires < now:
                 continue
-            exp = datetime.fromtimestamp(expires, timezone.utc).isoformat().replace("+00:00", "Z")
+            exp = datetime.fromtimestamp(expires, UTC).isoformat().replace("+00:00", "Z")
             out.append({**model.tag(), "expires_at": exp, "size_vram": 0,
                         "context_length": model.context_length})
         return out
@@ -484,9 +484,9 @@ class _Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     self.connection.close()
                     return
-                if script.stall_after_tokens is not None and i == script.stall_after_tokens:
-                    if self.double.stopping.wait(script.stall_s):
-                        return
+                stall = script.stall_after_tokens is not None and i == script.stall_after_tokens
+                if stall and self.double.stopping.wait(script.stall_s):
+                    return
                 if i and script.token_delay_s and self.double.stopping.wait(script.token_delay_s):
                     return
                 self._chunk(piece(text, False))

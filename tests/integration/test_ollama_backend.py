@@ -21,10 +21,15 @@ from shared_utils.errors import (
     OllamaNotRunning,
 )
 from shared_utils.generation.base import Delta, GenerationOptions, Message
-from shared_utils.generation.chain import ChainResult, FallbackChain, Interrupted, Switch
+from shared_utils.generation.chain import (
+    ChainResult,
+    FallbackChain,
+    Interrupted,
+    Switch,
+)
 from shared_utils.generation.extractive import ExtractiveBackend
 from shared_utils.generation.ollama import OllamaBackend
-from tests.doubles.ollama_server import OllamaDouble, Script
+from tests.doubles.ollama_server import OllamaDouble
 
 QUESTION = [Message("system", "Answer in one short sentence."),
             Message("user", "What is the capital of France?")]

@@ -206,8 +206,8 @@ def test_unconfigured_backends_are_reported_as_skipped(settings):
 
 
 def test_registry_builds_each_backend(data_dir):
-    from src.settings import load_settings
     from shared_utils.generation.registry import build_chain, generation_options
+    from src.settings import load_settings
 
     s = load_settings(data_dir=data_dir, ollama_model="qwen2.5:1.5b", hf_token="hf_x",
                       llamacpp_port=9999, first_token_timeout_s=7)

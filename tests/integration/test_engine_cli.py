@@ -70,6 +70,30 @@ def test_engine_serve_answers_and_stops_cleanly(tiny_gguf, data_dir, sig):
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)  # port freed
 
 
+def test_engine_killed_mid_answer_is_interrupted_with_text_kept(tiny_gguf, data_dir):
+    from shared_utils.generation.base import Delta
+    from shared_utils.generation.chain import FallbackChain, Interrupted
+
+    proc = _serve(tiny_gguf, _free_port(), data_dir)
+    try:
+        url = _wait_ready(proc)
+        backend = HFInferenceBackend(base_url=f"{url}/v1", name="llamacpp")
+        events, texts = [], []
+        options = GenerationOptions(max_tokens=2000, stall_timeout_s=10)
+        for event in FallbackChain([backend]).stream([Message("user", "Go on.")], options=options):
+            events.append(event)
+            if isinstance(event, Delta) and event.text:
+                texts.append(event.text)
+                if len(texts) == 3:
+                    proc.kill()  # the engine process dies (OOM killer, crash)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    assert any(isinstance(e, Interrupted) for e in events)
+    assert events[-1].interrupted and len(texts) >= 3
+
+
 def test_engine_serve_with_a_missing_model_says_how_to_fix(data_dir, tmp_path):
     proc = _serve(tmp_path / "missing.gguf", _free_port(), data_dir)
     _, err = proc.communicate(timeout=60)

@@ -43,6 +43,15 @@ def test_not_a_gguf_fails_with_a_clear_error(tmp_path):
     assert "bad.gguf" in str(info.value)
 
 
+def test_port_in_use_fails_with_a_clear_error(tiny_gguf):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(EngineStartTimeout) as info:
+            LlamaCppEngine(tiny_gguf, port=busy.getsockname()[1]).start()
+    assert "port is free" in info.value.hint
+
+
 def test_wait_ready_times_out_when_nothing_answers():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -85,7 +85,7 @@ def _render_notes(msg: dict[str, Any]) -> None:
     reasons += [
         f"{name} skipped: {why}"
         for name, why in (msg.get("skipped") or {}).items()
-        if name not in switched
+        if name not in switched and _before(name, msg.get("backend_name", ""))
     ]
     extractive = msg.get("backend_name") == "extractive"
     if reasons or extractive:
@@ -108,6 +108,15 @@ def _render_notes(msg: dict[str, Any]) -> None:
             + ". Regenerate to retry.",
             icon=":material/warning:",
         )
+
+
+def _before(name: str, answered_by: str) -> bool:
+    """Whether backend ``name`` comes before ``answered_by`` in the chain (so its skip made
+    this a fallback answer). Backends after the one that answered do not matter."""
+    chain = state.settings().backend_chain or list(getattr(state.profile(), "backend_chain", ()))
+    if name not in chain or answered_by not in chain:
+        return True
+    return chain.index(name) < chain.index(answered_by)
 
 
 def _render_message(index: int, msg: dict[str, Any], *, last: bool) -> None:
@@ -211,6 +220,8 @@ def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
                         f"unavailable, switching to {render.escape_markdown(event.to_backend)}..."
                     )
                 elif isinstance(event, TokenEvent):
+                    if not msg["content"]:
+                        status.caption(":material/edit_note: Writing the answer...")
                     msg["content"] += event.text
                     answer.markdown(
                         render.answer_markdown(

@@ -163,3 +163,18 @@ def test_answer_streams_from_a_real_llamacpp_engine(app_env, make_app, embedder,
     captions = "\n".join(c.value for c in at.chat_message[-1].caption)
     assert "tokens/s" in captions and "first token" in captions
     assert "Fallback" not in _answer_markdown(at)
+
+
+def test_an_interrupted_answer_is_kept_marked_stopped_and_can_be_regenerated(app_env, make_app):
+    """What the next run shows after Stop (or a new question) cut a streaming answer."""
+    at = make_app()
+    at.session_state["chat_messages"] = [
+        {"role": "user", "content": "How often?"},
+        {"role": "assistant", "content": "The interval is", "question": "How often?",
+         "sources": [], "switches": [], "skipped": {}, "backend": "", "timings": {},
+         "streaming": True},
+    ]
+    at.run()
+    assert "The interval is" in _answer_markdown(at)
+    assert any("Stopped" in c.value for c in at.chat_message[-1].caption)
+    assert at.button(key="regenerate_1")

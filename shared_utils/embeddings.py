@@ -143,7 +143,9 @@ class Embedder:
         """Vectors of ``texts`` as a float32 array (n, dimension), each of unit length.
 
         Texts are sorted by length before batching (less padding), results come back in
-        input order; ``progress`` gets ``Progress("embed", done, total)`` after each group.
+        input order; ``progress`` gets ``Progress("embed", done, total)`` every 4 batches and
+        at the end. The lock is taken per batch, so a query embedded while a document is
+        being ingested waits for one batch at most, not for the whole document.
         """
         total = len(texts)
         if total == 0:
@@ -151,18 +153,19 @@ class Embedder:
         model = self.model
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((total, self.dimension), dtype=np.float32)
-        group = self.batch_size * 4
+        batch = self.batch_size
         start = time.perf_counter()
-        for lo in range(0, total, group):
-            idx = order[lo:lo + group]
+        for n, lo in enumerate(range(0, total, batch), start=1):
+            idx = order[lo:lo + batch]
             with self._encode_lock:
                 vectors = model.encode(
-                    [texts[i] for i in idx], batch_size=self.batch_size,
+                    [texts[i] for i in idx], batch_size=batch,
                     normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
                 )
             out[idx] = vectors.astype(np.float32, copy=False)
-            if progress is not None:
-                progress(Progress(stage="embed", done=min(lo + group, total), total=total))
+            done = min(lo + batch, total)
+            if progress is not None and (n % 4 == 0 or done == total):
+                progress(Progress(stage="embed", done=done, total=total))
         logger.debug("embeddings.encoded", n=total, ms=round((time.perf_counter() - start) * 1000))
         return out
 

@@ -42,13 +42,16 @@ def merge_texts(first: str, second: str) -> str:
     >>> merge_texts("Alpha.", "Beta.")
     'Alpha. Beta.'
     """
-    probe = second[:40]
+    # The overlap is a suffix of ``first`` that starts ``second``: find where ``second``'s
+    # opening words occur in the tail of ``first``, earliest first (the longest overlap).
+    probe = second[:12]
     if len(probe) >= 8:
-        at = first.rfind(probe, max(0, len(first) - 4000))
+        lo = max(0, len(first) - 4000)
+        at = first.find(probe, lo)
         while at >= 0:
             if second.startswith(first[at:]):
                 return first[:at] + second
-            at = first.rfind(probe, max(0, len(first) - 4000), at)
+            at = first.find(probe, at + 1)
     return f"{first} {second}"
 
 

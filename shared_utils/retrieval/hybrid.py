@@ -44,7 +44,7 @@ def merge_texts(first: str, second: str) -> str:
     """
     # The overlap is a suffix of ``first`` that starts ``second``: find where ``second``'s
     # opening words occur in the tail of ``first``, earliest first (the longest overlap).
-    probe = second[:12]
+    probe = second[:8]
     if len(probe) >= 8:
         lo = max(0, len(first) - 4000)
         at = first.find(probe, lo)

@@ -245,7 +245,8 @@ class Answerer:
                 citations = [replace(c, inferred=True) for c in found]
         stats = result.stats
         timings["total_ms"] = _ms(t0, self._clock())
-        for key in ("tokens_per_s", "completion_tokens", "prompt_ms", "generation_ms"):
+        for key in ("tokens_per_s", "completion_tokens", "cached_prompt_tokens", "prompt_ms",
+                    "generation_ms"):
             if key in stats:
                 timings[f"engine_{key}" if key.endswith("_ms") else key] = float(stats[key])
         model_answered = result.backend != SAFETY_NET and "first_token_ms" in timings

@@ -104,8 +104,8 @@ def user_message(question: str, lines: Sequence[str]) -> str:
 def compress_sources(
     question: str, sources: Sequence[ScoredChunk], sentences_per_source: int
 ) -> list[str]:
-    """Each source cut to its ``sentences_per_source`` sentences most relevant to the
-    question, in their original order (at least one per source)."""
+    """Each source cut to its ``sentences_per_source`` sentences (of at most 20 words) most
+    relevant to the question, each with the sentence after it, in their original order."""
     picked = top_sentences(question, [s.chunk.text for s in sources], sentences_per_source)
     return [" ".join(sentences) for sentences in picked]
 
@@ -120,7 +120,7 @@ def build_prompt(
     margin_tokens: int = 64,
     history: Sequence[Turn] = (),
     compress: bool = True,
-    sentences_per_source: int = 3,
+    sentences_per_source: int = 4,
 ) -> Prompt:
     """Fit the question, history and as many top-ranked sources as the budget allows.
 

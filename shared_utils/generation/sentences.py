@@ -21,6 +21,7 @@ from collections.abc import Sequence
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(\[•])|\n\s*\n|\s+•\s+")
 _WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/]*[A-Za-z0-9_]|[A-Za-z0-9]")
 MAX_SENTENCE_WORDS = 60
+COMPRESS_WINDOW_WORDS = 20  # finer pieces for prompt compression (see benchmarks/answer.py)
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before
@@ -76,11 +77,24 @@ def score_sentences(question: str, sentences: Sequence[str]) -> list[float]:
     return [sum(idf[t] for t in terms if t in s) for s in stems]
 
 
-def top_sentences(question: str, texts: Sequence[str], keep: int) -> list[list[str]]:
-    """For each text, its ``keep`` sentences most relevant to ``question`` in their original
-    order; at least the best one (the first one when nothing matches). IDF is computed over
-    the sentences of all texts, so a term found in every source counts little."""
-    split = [split_sentences(t) for t in texts]
+def top_sentences(
+    question: str,
+    texts: Sequence[str],
+    keep: int,
+    *,
+    max_words: int = COMPRESS_WINDOW_WORDS,
+    follow: bool = True,
+) -> list[list[str]]:
+    """For each text, its ``keep`` sentences (windows of at most ``max_words`` words) most
+    relevant to ``question`` - each with the sentence that follows it when ``follow``, since an
+    answer often continues the sentence that names the topic - in their original order; at
+    least the best one (the first one when nothing matches). IDF is computed over the sentences
+    of all texts, so a term found in every source counts little.
+
+    >>> top_sentences("port of upsd", ["Intro here. Upsd uses a port. It is 3493. Other."], 1)
+    [['Upsd uses a port.', 'It is 3493.']]
+    """
+    split = [split_sentences(t, max_words=max_words) for t in texts]
     flat = [s for sents in split for s in sents]
     scores = score_sentences(question, flat)
     out: list[list[str]] = []
@@ -88,10 +102,10 @@ def top_sentences(question: str, texts: Sequence[str], keep: int) -> list[list[s
     for sents in split:
         own = scores[pos : pos + len(sents)]
         pos += len(sents)
-        if len(sents) <= keep:
-            out.append(sents)
-            continue
         order = sorted(range(len(sents)), key=lambda i: (-own[i], i))
-        chosen = [i for i in order[:keep] if own[i] > 0] or [order[0]]
+        top = [i for i in order[:keep] if own[i] > 0] or order[:1]
+        chosen = set(top)
+        if follow:
+            chosen.update(i + 1 for i in top if i + 1 < len(sents))
         out.append([sents[i] for i in sorted(chosen)])
     return out

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     threads: int | None = Field(default=None, ge=1, le=512)
     # prompt: keep only each source's sentences that bear on the question (CPU prompt speed)
     compress_sources: bool = True
-    source_sentences: int = Field(default=3, ge=1, le=50)
+    source_sentences: int = Field(default=4, ge=1, le=50)
     prompt_margin_tokens: int = Field(default=64, ge=0, le=4096)
 
     # --- models ----------------------------------------------------------------------------

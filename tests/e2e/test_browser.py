@@ -1,8 +1,9 @@
 """End to end in a real browser: the real Streamlit app driven by Debian's headless Chromium.
 
-Starts ``streamlit run streamlit_app.py`` on a free port with a temp data dir, uploads a
-generated PDF whose answer is on page 2, waits until it is indexed, asks a question, and
-checks that text streams in and a citation names page 2. Screenshots of every page (and a
+Starts ``python startup.py`` (the supervisor, which starts Streamlit) on a free port with a
+temp data dir and no engine, uploads a generated PDF whose answer is on page 2, waits until
+it is indexed, asks a question, and checks that the answer streams in (the typing cursor is
+seen) and that a citation names page 2. Screenshots of every page (and a
 390 px wide phone view) go to tests/artifacts/.
 """
 
@@ -74,31 +75,35 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> No
 
 @pytest.fixture
 def app_url(tmp_path: Path):
+    """The real app: ``python startup.py`` (supervisor -> Streamlit) on a free port, with no
+    engine (answers come from the extractive backend, so citations are deterministic)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
     env.update(OLYMPUS_DATA_DIR=str(tmp_path / "data"), OLYMPUS_BACKENDS="extractive",
+               OLYMPUS_ENGINE="none", OLYMPUS_PORT=str(port), OLYMPUS_ADDRESS="127.0.0.1",
                OLYMPUS_LOG_FORMAT="json", HF_HUB_OFFLINE="1",
                OLYMPUS_CHUNK_TOKENS="64", OLYMPUS_CHUNK_OVERLAP_TOKENS="8")
-    log = (tmp_path / "streamlit.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    log = (tmp_path / "olympus.log").open("wb")
+    if (REPO / "startup.py").exists():
+        argv = [sys.executable, "startup.py"]
+    else:  # before the supervisor existed
+        argv = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
+                str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)
         yield url
     finally:
-        proc.terminate()
+        proc.terminate()  # SIGTERM: the supervisor stops Streamlit, then exits
         try:
-            proc.wait(10)
+            proc.wait(30)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, 9)
             proc.wait()
         log.close()
-        print((tmp_path / "streamlit.log").read_text(errors="replace")[-3000:])
+        print((tmp_path / "olympus.log").read_text(errors="replace")[-3000:])
 
 
 @pytest.fixture
@@ -123,7 +128,7 @@ def _wait_app(page) -> None:
 def test_upload_ask_and_cite_in_a_real_browser(app_url, browser, tmp_path):
     pdf = tmp_path / "flux-manual.pdf"
     pdf.write_bytes(make_text_pdf(PAGES))
-    context = browser.new_context(viewport={"width": 1280, "height": 1300})
+    context = browser.new_context(viewport={"width": 1280, "height": 1500})
     page = context.new_page()
     page.set_default_timeout(60_000)
 
@@ -145,6 +150,13 @@ def test_upload_ask_and_cite_in_a_real_browser(app_url, browser, tmp_path):
     # Chat: ask, watch the answer stream, check sources and the citation.
     page.goto(app_url)
     _wait_app(page)
+    # Record every partial state of the page's text: a streamed answer shows the cursor.
+    page.evaluate("""() => {
+        window.__partials = 0;
+        new MutationObserver(() => {
+            if (document.body.innerText.includes("\u258c")) window.__partials += 1;
+        }).observe(document.body, {subtree: true, childList: true, characterData: true});
+    }""")
     box = page.locator('[data-testid="stChatInputTextArea"]')
     box.fill(QUESTION)
     box.press("Enter")
@@ -163,10 +175,12 @@ def test_upload_ask_and_cite_in_a_real_browser(app_url, browser, tmp_path):
     assert page.locator('a[href="http://example.invalid/guide"]').count() == 0
     assert "[a link](http://example.invalid/guide)" in sources_text
     page.get_by_text("Answered by").first.wait_for()
+    assert page.evaluate("window.__partials") > 0, "the answer streamed in (cursor seen)"
+    page.wait_for_timeout(1500)  # let the final rerun settle before the screenshot
+    _shot(page, "chat")
     citation.click()  # jumps to the source's anchor in the sources panel
     page.wait_for_timeout(500)
     assert page.evaluate("location.hash") == citation.get_attribute("href")
-    _shot(page, "chat")
 
     for name in ("models", "system"):
         page.goto(f"{app_url}/{name}")

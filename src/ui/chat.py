@@ -9,6 +9,7 @@ interrupts this run at its next element update: the event generator is then clos
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -16,7 +17,13 @@ import streamlit as st
 import structlog
 
 from shared_utils.errors import OlympusError
-from src.events import BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent
+from src.events import (
+    BackendSwitchEvent,
+    DoneEvent,
+    SourcesEvent,
+    StatusEvent,
+    TokenEvent,
+)
 from src.ui import navigation, render, state, transcript
 from src.ui.errors import friendly, show_error
 
@@ -161,10 +168,10 @@ def _history() -> list[tuple[str, str]]:
     """Earlier turns as (question, answer) pairs; failed or stopped answers are left out."""
     pairs = []
     msgs = _messages()
-    for prev, msg in zip(msgs, msgs[1:]):
-        if prev["role"] == "user" and msg["role"] == "assistant" and msg.get("question"):
-            if msg["content"] and not any(msg.get(k) for k in ("error", "stopped", "streaming")):
-                pairs.append((prev["content"], msg["content"]))
+    for prev, msg in itertools.pairwise(msgs):
+        complete = msg["content"] and not any(msg.get(k) for k in ("error", "stopped", "streaming"))
+        if prev["role"] == "user" and msg["role"] == "assistant" and msg.get("question") and complete:
+            pairs.append((prev["content"], msg["content"]))
     return pairs
 
 
@@ -232,7 +239,7 @@ def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
                 elif isinstance(event, DoneEvent):
                     done = True
                     _finish(msg, event)
-        except Exception as exc:  # noqa: BLE001 - entry point: friendly message, log
+        except Exception as exc:
             message, hint = friendly(exc)
             if not isinstance(exc, OlympusError):
                 logger.exception("ui.ask.failed")

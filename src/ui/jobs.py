@@ -106,7 +106,7 @@ class IngestQueue:
         except OlympusError as exc:
             logger.warning("ui.ingest.rejected", job=job_id, name=name, error=exc.message)
             self._update(job_id, state="failed", message=exc.message, hint=exc.hint)
-        except Exception as exc:  # noqa: BLE001 - shown to the user, details logged
+        except Exception as exc:
             logger.exception("ui.ingest.failed", job=job_id, name=name)
             self._update(
                 job_id,

@@ -161,7 +161,7 @@ def _pull_worker(settings: Settings, profile: Any, spec: str, status: StatusFile
     except OlympusError as exc:
         logger.warning("ui.model.pull.failed", spec=spec, error=exc.message)
         status.update("provisioning", phase="failed", error=str(exc), model=spec)
-    except Exception as exc:  # noqa: BLE001 - must show in the status, not vanish
+    except Exception as exc:
         logger.exception("ui.model.pull.crashed", spec=spec)
         status.update("provisioning", phase="failed", error=f"{type(exc).__name__}: {exc}",
                       model=spec)

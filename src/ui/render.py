@@ -29,13 +29,15 @@ _ANSWER_ESCAPE_RE = re.compile("[" + re.escape("".join(sorted(_ANSWER_SPECIAL)))
 # an invisible WORD JOINER (U+2060) after the scheme / "www" / "@" keeps them plain text.
 _AUTOLINK_RE = re.compile(r"(?i)\b(https?|ftp|mailto)(?=\\?:)|\b(www)(?=\.)|(@)(?=\w)")
 
-_STOPWORDS = frozenset(
-    """a an and are as at be by can do does for from has have how i if in into is it its
-    of on or that the their then there these this to was what when where which who why
-    will with you your my me we our not no yes about than""".split()
-)
+_STOPWORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from",
+    "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "of", "on", "or",
+    "that", "the", "their", "then", "there", "these", "this", "to", "was", "what", "when",
+    "where", "which", "who", "why", "will", "with", "you", "your", "my", "me", "we", "our",
+    "not", "no", "yes", "about", "than",
+})
 _WORD_RE = re.compile(r"[A-Za-z0-9][\w'-]*")
-_ORDERED_LIST_RE = re.compile(r"^(\s*\d+)\.", re.M)
+_ORDERED_LIST_RE = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
 _CITATION_RE = re.compile(r"\\\[(\d{1,3})\\\]")
 
 
@@ -83,7 +85,8 @@ def highlight(text: str, terms: Iterable[str]) -> str:
     words = sorted({t.lower() for t in terms if t}, key=len, reverse=True)
     if not words:
         return escape_markdown(text)
-    pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(w) for w in words) + r")(?!\w)", re.I)
+    alternatives = "|".join(re.escape(w) for w in words)
+    pattern = re.compile(r"(?<!\w)(" + alternatives + r")(?!\w)", re.IGNORECASE)
     out: list[str] = []
     pos = 0
     for match in pattern.finditer(text):
@@ -147,7 +150,7 @@ def human_duration(seconds: float | None) -> str:
     """
     if seconds is None or seconds < 0:
         return "-"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
     minutes, secs = divmod(seconds, 60)

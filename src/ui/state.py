@@ -47,19 +47,19 @@ def profile() -> Any:
     return _profile(str(settings().data_dir))
 
 
-def _close_pipeline(pipeline: "RAGPipeline") -> None:
+def _close_pipeline(pipeline: RAGPipeline) -> None:
     pipeline.close()
 
 
 @st.cache_resource(show_spinner="Opening the document library...", on_release=_close_pipeline)
-def _pipeline(data_dir: str) -> "RAGPipeline":
+def _pipeline(data_dir: str) -> RAGPipeline:
     from src.pipeline import RAGPipeline
 
     logger.info("ui.pipeline.open", data_dir=data_dir)
     return RAGPipeline.from_settings(settings(), profile=profile())
 
 
-def pipeline() -> "RAGPipeline":
+def pipeline() -> RAGPipeline:
     """The one pipeline of this process (created on first use; errors propagate, not cached)."""
     return _pipeline(str(settings().data_dir))
 

@@ -178,3 +178,20 @@ def test_an_interrupted_answer_is_kept_marked_stopped_and_can_be_regenerated(app
     assert "The interval is" in _answer_markdown(at)
     assert any("Stopped" in c.value for c in at.chat_message[-1].caption)
     assert at.button(key="regenerate_1")
+
+
+def test_two_sessions_share_one_pipeline_and_keep_their_own_history(app_env, make_app, embedder):
+    """Two browser sessions: one pipeline per process, one chat history per session."""
+    from src.ui import state
+
+    _ingest("flux.pdf", FLUX)
+    first, second = make_app(), make_app()
+    questions = ["How often must the flux capacitor be calibrated?", "What does chapter 3 cover?"]
+    for at, question in zip([first, second], questions, strict=True):
+        _ask(at, question)
+    for at, question in zip([first, second], questions, strict=True):
+        assert not at.exception
+        history = at.session_state["chat_messages"]
+        assert [m["content"] for m in history if m["role"] == "user"] == [question]
+        assert history[-1]["backend_name"] == "extractive"
+    assert state.pipeline() is state.pipeline(), "created once per process"

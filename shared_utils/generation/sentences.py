@@ -37,10 +37,15 @@ STOPWORDS = frozenset(
 
 
 def split_sentences(text: str, *, max_words: int = MAX_SENTENCE_WORDS) -> list[str]:
-    """Sentences of ``text`` (whitespace-normalised); overlong ones cut into word windows."""
+    """Sentences of ``text`` (whitespace-normalised); one longer than 1.5 x ``max_words``
+    (a table row, text without punctuation) is cut into windows of ``max_words`` words."""
     out: list[str] = []
     for part in SENTENCE_END.split(text):
         words = part.split()
+        if len(words) <= max_words * 3 // 2:
+            if words:
+                out.append(" ".join(words))
+            continue
         for i in range(0, len(words), max_words):
             piece = " ".join(words[i : i + max_words])
             if piece:

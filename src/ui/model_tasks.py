@@ -53,8 +53,12 @@ def installed_models(settings: Settings, profile: Any) -> list[dict[str, Any]]:
     except OlympusError:
         bundled = None
     if bundled is not None and bundled.exists():
-        rows.append({"name": bundled.name, "where": "bundled (offline)",
-                     "size GB": round(bundled.stat().st_size / 1024**3, 2), "active": False})
+        from src.catalog import load_catalog
+
+        entry_id = load_catalog(settings.catalog_path).offline_entry.id
+        rows.append({"name": entry_id, "where": f"bundled (offline): {bundled.name}",
+                     "size GB": round(bundled.stat().st_size / 1024**3, 2),
+                     "active": entry_id in active_names})
     if getattr(profile, "engine", "") == "ollama":
         from shared_utils.ollama_models import OllamaModels
 

@@ -43,3 +43,26 @@ def test_pull_is_refused_while_another_download_runs(app_env, make_app):
     at.text_input[1].input("Q4_K_M")
     at.form_submit_button[0].click().run()
     assert "already running" in all_text(at)
+
+
+def _installed(at):
+    """The installed-models table (the one with a 'where' column)."""
+    return next(d.value for d in at.dataframe if "where" in d.value.columns)
+
+
+def test_use_a_model_records_it_as_active(app_env, make_app):
+    """'Use this model' goes through the CLI (`models use`) and is shown as active."""
+    import json
+
+    at = make_app("models")
+    names = list(_installed(at)["name"])
+    bundled = next(n for n in names if "smollm2" in n.lower())
+    at.selectbox(key="models_pick").set_value(bundled)
+    at.button(key="models_use").click().run(timeout=120)
+    assert not at.error, [e.value for e in at.error]
+    assert "It is used from the next start" in all_text(at)
+    record = json.loads((app_env / "active_model.json").read_text())
+    assert record["name"] == bundled
+    again = make_app("models")
+    row = _installed(again).set_index("name").loc[bundled]
+    assert bool(row["active"]) is True

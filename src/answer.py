@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from shared_utils.errors import InvalidQuery, OlympusError
+from shared_utils.errors import InvalidQuery, OlympusError, UnknownBackend
 from shared_utils.generation.base import Backend, GenerationOptions
 from src.citations import attribute, resolve
 from src.condense import Turn, condense
@@ -33,7 +33,7 @@ from src.events import (
     TokenEvent,
 )
 from src.prompt import EngineTokenizer, Prompt, TokenCounter, build_prompt, estimate_tokens
-from src.settings import Settings
+from src.settings import BACKEND_NAMES, Settings
 
 if TYPE_CHECKING:
     from src.library import Library
@@ -142,8 +142,10 @@ class Answerer:
         names = self.chain
         if backend:
             names = [backend] if backend == SAFETY_NET else [backend, SAFETY_NET]
-            if backend not in self.chain:
-                self._factory(backend)  # raises UnknownBackend (listing valid names) early
+            if backend not in BACKEND_NAMES:
+                raise UnknownBackend(
+                    f"Unknown backend {backend!r}; valid names: {', '.join(BACKEND_NAMES)}."
+                )
         return self._events(question, list(history), doc_ids, names)
 
     def health(self) -> dict[str, dict[str, object]]:

@@ -4,6 +4,7 @@ only, hybrid (the default search path), and the LangChain/Open WebUI-style peer 
 A hit is a retrieved chunk of the question's document whose page span overlaps a gold page.
 
     .venv/bin/python -m benchmarks.quality [--k 10] [--show-misses N] [--no-peer]
+        [--rrf-k K] [--dense-weight W] [--bm25-weight W]
 
 Writes benchmarks/results/quality.json. Misses of the hybrid leg are printed with what was
 retrieved and where the gold pages ranked in each leg, to find the cause (parsing, chunking,
@@ -170,7 +171,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--show-misses", type=int, default=20)
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--rrf-k", type=int, help="override OLYMPUS_RRF_K (to explore fusion)")
+    parser.add_argument("--dense-weight", type=float)
+    parser.add_argument("--bm25-weight", type=float)
     args = parser.parse_args(argv)
+    overrides = {key: value for key, value in (("rrf_k", args.rrf_k), ("dense_weight", args.dense_weight),
+                                               ("bm25_weight", args.bm25_weight)) if value is not None}
     common.offline_environment()
     common.quiet_logging()
 
@@ -185,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     legs: dict[str, LegResult] = {}
     extra: dict[str, Any] = {}
-    with common.temp_library("quality") as library:
+    with common.temp_library("quality", **overrides) as library:
         extra["olympus_ingest_s"] = round(ingest_olympus(library, paths), 1)
         for name, search in olympus_legs(library, args.k).items():
             legs[name] = run_leg(name, questions, search)
@@ -216,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     path = common.write_json("quality", {
         "machine": info,
         "k": args.k,
+        "settings_overrides": overrides,
         "questions": len(questions),
         "metrics": {name: r.metrics() for name, r in legs.items()},
         "hit@5_per_document": per_doc,

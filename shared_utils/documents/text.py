@@ -29,12 +29,13 @@ _LIGATURE_RE = re.compile(
 # pdfium marks a hyphen it removed at a line end with U+FFFE (or \x02); U+00AD is a soft hyphen.
 _SOFT_HYPHEN_RE = re.compile(r"[\ufffe\x02\u00ad]\s*\n?\s*")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\ufffe\uffff]")
-_HYPHEN_BREAK_RE = re.compile(r"(\w+)-[ \t]*\n[ \t]*([a-z]\w*)")
+_HYPHEN_BREAK_RE = re.compile(r"(?<=\w)-[ \t]*\n[ \t]*([a-z]\w*)")
+_HEAD_WORD_RE = re.compile(r"\w+\Z")
 _PAGE_NUMBER_RE = re.compile(
     r"^(?:page\s+)?(?:[-–—]\s*)?(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*[-–—])?(?:\s*(?:/|of)\s*\d{1,4})?$",
     re.IGNORECASE,
 )
-_LEADER_RE = re.compile(r"(?:[ \t]*\.){4,}")  # table-of-contents dot leaders
+_LEADER_RE = re.compile(r"\.(?:[ \t]*\.){3,}")  # table-of-contents dot leaders
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]")
 # Prefixes that keep their hyphen when a line break falls after them.
 _HYPHEN_PREFIXES = frozenset(
@@ -56,7 +57,8 @@ def clean_characters(text: str) -> str:
     'accordingly and software'
     """
     text = text.replace("\r\n", "\n")
-    text = _LIGATURE_RE.sub(lambda m: _TEX_LIGATURES[m.group(0)], text)
+    if any(ch in text for ch in _TEX_LIGATURES):  # the lookbehind regex is slow: skip it
+        text = _LIGATURE_RE.sub(lambda m: _TEX_LIGATURES[m.group(0)], text)
     text = text.replace("\r", "\n")
     text = _SOFT_HYPHEN_RE.sub("", text)
     text = unicodedata.normalize("NFKC", text)
@@ -82,15 +84,20 @@ def join_hyphenated(text: str, vocabulary: set[str] | None = None) -> str:
     """
     vocab = vocabulary or set()
 
+    if "-" not in text:
+        return text
+
     def repl(m: re.Match[str]) -> str:
-        head, tail = m.group(1), m.group(2)
+        # the word before the hyphen (a bounded look back: lookbehinds cannot capture)
+        head_match = _HEAD_WORD_RE.search(text, max(0, m.start() - 80), m.start())
+        head, tail = (head_match.group(0) if head_match else ""), m.group(1)
         joined = (head + tail).lower()
         hyphenated = f"{head}-{tail}".lower()
         if hyphenated in vocab and joined not in vocab:
-            return f"{head}-{tail}"
+            return f"-{tail}"
         if head.lower() in _HYPHEN_PREFIXES and joined not in vocab:
-            return f"{head}-{tail}"
-        return head + tail
+            return f"-{tail}"
+        return tail
 
     return _HYPHEN_BREAK_RE.sub(repl, text)
 

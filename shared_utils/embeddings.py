@@ -86,6 +86,12 @@ class Embedder:
                     self._model = self._load_model()
         return self._model
 
+    def load(self) -> None:
+        """Load the model and tokenizer now (e.g. in the background at start-up), so the
+        first upload or question does not pay the load time (~5-10 s on 2 cores)."""
+        _ = self.model
+        self._get_tokenizer()
+
     def _load_model(self) -> SentenceTransformer:
         start = time.perf_counter()
         try:
@@ -150,6 +156,9 @@ class Embedder:
         total = len(texts)
         if total == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._model is None and progress is not None:
+            progress(Progress(stage="embed", done=0, total=total,
+                              message="loading the embedding model"))
         model = self.model
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((total, self.dimension), dtype=np.float32)

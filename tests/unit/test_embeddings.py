@@ -54,6 +54,7 @@ def test_progress_reports_embed_stage(embedder):
     small._model = embedder.model  # reuse the loaded weights; exercise batching of 16
     small.encode(texts, progress=reports.append)
     assert reports and all(r.stage == "embed" and r.total == 300 for r in reports)
+    assert not any("loading" in r.message for r in reports)  # model already loaded
     assert [r.done for r in reports] == sorted(r.done for r in reports)
     assert reports[-1].done == 300
 

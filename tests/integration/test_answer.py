@@ -105,7 +105,8 @@ def test_engine_killed_mid_answer_keeps_text_and_flags_interrupted(library, tiny
         events = []
         for event in answerer.ask(QUESTION):
             events.append(event)
-            if isinstance(event, TokenEvent) and sum(isinstance(e, TokenEvent) for e in events) == 3:
+            tokens = sum(isinstance(e, TokenEvent) for e in events)
+            if isinstance(event, TokenEvent) and tokens == 3:
                 engine.stop()
     finally:
         engine.stop()

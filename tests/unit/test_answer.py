@@ -21,7 +21,8 @@ TEXT = "The upsd daemon listens on TCP port 3493 by default. It reads ups.conf a
 
 @dataclass
 class FakeLibrary:
-    docs: list = field(default_factory=lambda: [DocumentRecord("d", "nut.pdf", 40, 1, 1, 0.0, "ready")])
+    docs: list = field(
+        default_factory=lambda: [DocumentRecord("d", "nut.pdf", 40, 1, 1, 0.0, "ready")])
     queries: list = field(default_factory=list)
 
     def documents(self):
@@ -70,7 +71,8 @@ def test_event_order_sources_status_tokens_done(settings):
     assert "waiting for first token from llama.cpp (local)" in events[1].message
     done = events[-1]
     assert done.answer == "Port 3493 [1]." and done.backend == "llama.cpp (local)"
-    assert [(c.doc_name, c.page_start, c.inferred) for c in done.citations] == [("nut.pdf", 17, False)]
+    cited = [(c.doc_name, c.page_start, c.inferred) for c in done.citations]
+    assert cited == [("nut.pdf", 17, False)]
     assert done.prompt_tokens == 99 and done.backend_name == "llamacpp"
     for key in ("retrieval_ms", "first_token_ms", "total_ms", "sources_ms", "prompt_ms"):
         assert key in done.timings

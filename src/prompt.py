@@ -240,7 +240,7 @@ class EngineTokenizer:
             response.raise_for_status()
             n = len(response.json()["tokens"])
         except self._errors as exc:
-            logger.warning("tokenize_unavailable", url=self.url, error=str(exc))
+            logger.info("tokenize_unavailable", url=self.url, error=str(exc))
             self.exact = False
             return estimate_tokens(text)
         if len(self._cache) >= CACHE_ENTRIES:

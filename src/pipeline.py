@@ -10,20 +10,28 @@ Created once per process (the UI uses ``st.cache_resource``); every method is th
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import structlog
+
+from shared_utils.errors import OlympusError
 from shared_utils.types import DocumentRecord, ProgressCallback, no_progress
 from src.settings import Settings
 
 if TYPE_CHECKING:
+    from src.answer import Answerer
     from src.events import AskEvent
     from src.library import IngestResult, Library, SearchResult
 
+logger = structlog.get_logger(__name__)
+
 
 class RAGPipeline:
-    def __init__(self, settings: Settings, *, library: "Library", answerer=None) -> None:
+    def __init__(self, settings: Settings, *, library: "Library", answerer: "Answerer") -> None:
         self.settings = settings
         self.library = library
         self._answerer = answerer
@@ -33,8 +41,12 @@ class RAGPipeline:
         """Open the stores (recovering from an interrupted ingest) and build the parts."""
         from src.library import Library
 
-        library = Library.open(settings)
-        return cls(settings, library=library, answerer=_make_answerer(settings, library, profile))
+        from src.answer import Answerer
+
+        default_k = getattr(profile, "top_k", None) or 6
+        library = Library.open(settings, default_k=default_k)
+        answerer = Answerer.from_settings(settings, library=library, profile=profile)
+        return cls(settings, library=library, answerer=answerer)
 
     # --- documents -------------------------------------------------------------------------
     def ingest_file(self, path: Path, *, progress: ProgressCallback = no_progress) -> "IngestResult":
@@ -66,24 +78,31 @@ class RAGPipeline:
         backend: str | None = None,
     ) -> Iterator["AskEvent"]:
         """Stream events: sources, status, tokens, backend switches, done."""
-        if self._answerer is None:
-            raise RuntimeError("answering is not wired yet")
         return self._answerer.ask(question, history=history, doc_ids=doc_ids, backend=backend)
 
     # --- lifecycle -------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Load the embedding model and open the vector index now, so the first upload or
+        question does not pay for them (several seconds on 2 cores)."""
+        started = time.perf_counter()
+        try:
+            self.library.embedder.load()
+            self.library.stores.vectors.count()
+        except OlympusError as exc:  # reported by health(); the first real use says it again
+            logger.warning("pipeline.warm_up.failed", error=str(exc))
+            return
+        logger.info("pipeline.warm_up", ms=round((time.perf_counter() - started) * 1000))
+
+    def warm_up_in_background(self) -> threading.Thread:
+        thread = threading.Thread(target=self.warm_up, name="olympus-warm-up", daemon=True)
+        thread.start()
+        return thread
+
     def health(self) -> dict[str, dict[str, object]]:
         health = self.library.health()
-        if self._answerer is not None:
-            health.update(self._answerer.health())
+        health.update(self._answerer.health())
         return health
 
     def close(self) -> None:
         self.library.close()
 
-
-def _make_answerer(settings: Settings, library: "Library", profile):
-    try:
-        from src.answer import Answerer
-    except ModuleNotFoundError:
-        return None
-    return Answerer.from_settings(settings, library=library, profile=profile)

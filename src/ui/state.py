@@ -56,7 +56,9 @@ def _pipeline(data_dir: str) -> RAGPipeline:
     from src.pipeline import RAGPipeline
 
     logger.info("ui.pipeline.open", data_dir=data_dir)
-    return RAGPipeline.from_settings(settings(), profile=profile())
+    pipeline = RAGPipeline.from_settings(settings(), profile=profile())
+    pipeline.warm_up_in_background()  # the first upload or question must not pay the load
+    return pipeline
 
 
 def pipeline() -> RAGPipeline:

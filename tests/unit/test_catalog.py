@@ -117,3 +117,16 @@ def test_duplicate_ids_and_unknown_model_id(tmp_path):
         load_catalog(_write(tmp_path, _to_toml(raw)))
     with pytest.raises(CatalogError, match="known: "):
         load_catalog(REAL).get("gpt-17")
+
+
+@pytest.mark.parametrize(
+    "space, cpus, ram_gb, vram_gb, expected",
+    [
+        ("cpu-basic", 2, 16, 0, "qwen2.5-0.5b-instruct"),
+        ("t4-small", 4, 15, 15, "qwen2.5-7b-instruct"),  # 15 GB host RAM must not hide the GPU
+        ("a10g-small", 4, 15, 22.5, "qwen2.5-14b-instruct"),
+    ],
+)
+def test_hf_space_hardware_gets_a_model_for_its_gpu(space, cpus, ram_gb, vram_gb, expected):
+    choice = load_catalog(REAL).choose(HardwareFacts(cpus=cpus, ram_gb=ram_gb, vram_gb=vram_gb))
+    assert choice.entry.id == expected, choice.reasons

@@ -51,6 +51,9 @@ class Backend(ABC):
 
     name: str = "abstract"
     label: str = "abstract"  # shown to users, e.g. "Ollama (qwen2.5:1.5b)"
+    # False for backends that run in-process and cannot hang (extractive): the fallback
+    # chain then applies no deadline to them, so the last safety net always answers.
+    deadlines: bool = True
 
     @abstractmethod
     def stream(

@@ -35,7 +35,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import structlog
 
@@ -163,6 +163,12 @@ class _Deadline(Exception):
         self.reason = reason
 
 
+def _without_deadlines(options: GenerationOptions) -> GenerationOptions:
+    """The options without deadlines (a day each), for backends that cannot hang."""
+    day = 86_400.0
+    return replace(options, connect_timeout_s=day, first_token_timeout_s=day, stall_timeout_s=day)
+
+
 class FallbackChain:
     """Ordered backends with deadlines. ``skipped`` names backends left out up front (why)."""
 
@@ -190,12 +196,13 @@ class FallbackChain:
         start = self._clock()
         for i, backend in enumerate(self.backends):
             yield Attempt(backend.name)
-            worker = _Worker(backend, messages, options)
+            opts = options if backend.deadlines else _without_deadlines(options)
+            worker = _Worker(backend, messages, opts)
             attempt_start = self._clock()
             stats: dict[str, float] = {}
             started = False
             try:
-                for item in self._drain(worker, options, attempt_start, stats):
+                for item in self._drain(worker, opts, attempt_start, stats):
                     if not started and item.text:
                         started = True
                         now = self._clock()

@@ -89,6 +89,7 @@ class ExtractiveBackend(Backend):
     """Answers with the most relevant source sentences and their citations."""
 
     name = "extractive"
+    deadlines = False  # in-process and instant: the safety net must always answer
     label = "Extractive (no language model)"
 
     def __init__(self, *, max_sentences: int = 3) -> None:

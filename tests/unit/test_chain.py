@@ -217,3 +217,14 @@ def test_registry_builds_each_backend(data_dir):
     assert chain.backends[0].base_url == "http://127.0.0.1:9999/v1"
     assert chain.backends[0].label == "llama.cpp (local)"
     assert generation_options(s).first_token_timeout_s == 7
+
+
+def test_the_in_process_safety_net_answers_whatever_the_deadlines():
+    """Under a fast clock every deadline expires at once; a no-deadline backend still answers."""
+    safety_net = Scripted("extractive", block_at=0)  # takes 0.2 s = minutes of fake time
+    safety_net.deadlines = False
+    threading.Timer(0.2, safety_net.release.set).start()
+    chain = FallbackChain([Scripted("slow", block_at=0), safety_net],
+                          clock=FakeClock(step=5.0), poll_s=0.001)
+    events, text = run(chain)
+    assert text == "Stap runs scripts." and events[-1].backend == "extractive"

@@ -114,7 +114,11 @@ class MilvusVectorIndex(VectorIndex):
         params.add_index(field_name="vector", index_type=INDEX_TYPE, metric_type="COSINE")
         if not self.local:  # servers: a scalar index makes doc_id filters cheap
             params.add_index(field_name="doc_id", index_type="INVERTED")
-        c.create_collection(self.collection, schema=schema, index_params=params)
+        c.create_collection(self.collection, schema=schema)
+        # sync=False: Milvus Lite does not implement the timestamp call a synchronous index
+        # build waits with (it logged a gRPC "Method not implemented" traceback).
+        c.create_index(self.collection, params, sync=False)
+        c.load_collection(self.collection)
         logger.info("milvus_collection_created", collection=self.collection, uri=self.uri,
                     dimension=self.dimension)
 

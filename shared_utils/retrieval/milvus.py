@@ -52,6 +52,11 @@ def doc_filter(doc_ids: Sequence[str] | frozenset[str]) -> str:
     return "doc_id in [" + ", ".join(quote(d) for d in sorted(doc_ids)) + "]"
 
 
+_LITE_GRPC_OPTIONS = {
+    "grpc.keepalive_time_ms": 360_000,
+    "grpc.keepalive_permit_without_calls": 0,
+}
+
 class MilvusVectorIndex(VectorIndex):
     """Chunk vectors in one Milvus collection (created on first open, loaded on reopen)."""
 
@@ -68,7 +73,12 @@ class MilvusVectorIndex(VectorIndex):
             MilvusClient,  # heavy: imported only when a vector index is opened
         )
 
-        self._client = self._call("connect", lambda: MilvusClient(uri=uri, token=token))
+        # Milvus Lite's in-process gRPC server allows a client ping only every 5 minutes when
+        # no call is in flight; pymilvus pings every 10 s, so an idle app got GOAWAY "too many
+        # pings" and, under load, a failed reconnect. Ping only during calls, and rarely.
+        options = {"grpc_options": _LITE_GRPC_OPTIONS} if self.local else {}
+        self._client = self._call("connect",
+                                  lambda: MilvusClient(uri=uri, token=token, **options))
         self._call("open collection", self._ensure_collection)
 
     # --- the one place that maps Milvus failures -------------------------------------------

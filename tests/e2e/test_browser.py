@@ -3,8 +3,8 @@
 Starts ``python startup.py`` (the supervisor, which starts Streamlit) on a free port with a
 temp data dir and no engine, uploads a generated PDF whose answer is on page 2, waits until
 it is indexed, asks a question, and checks the answer and that a citation names page 2.
-(The extractive backend streams too fast for the browser to show partial states reliably;
-tests/ui/test_chat.py checks a real llama.cpp engine's tokens reach the page.) Screenshots of every page (and a
+A second test runs the real local llama.cpp engine on the bundled SmolLM2 and watches the
+answer grow token by token in the browser. Screenshots of every page (and a
 390 px wide phone view) go to tests/artifacts/.
 """
 
@@ -16,7 +16,9 @@ import socket
 import subprocess
 import sys
 import time
+import json
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -74,30 +76,23 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> No
     raise AssertionError("streamlit did not become healthy")
 
 
-@pytest.fixture
-def app_url(tmp_path: Path):
-    """The real app: ``python startup.py`` (supervisor -> Streamlit) on a free port, with no
-    engine (answers come from the extractive backend, so citations are deterministic)."""
+@contextmanager
+def _running_app(tmp_path: Path, **settings: str):
+    """``python startup.py`` (supervisor -> Streamlit, engine) on a free port, temp data dir."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
-    env.update(OLYMPUS_DATA_DIR=str(tmp_path / "data"), OLYMPUS_BACKENDS="extractive",
-               OLYMPUS_ENGINE="none", OLYMPUS_PORT=str(port), OLYMPUS_ADDRESS="127.0.0.1",
-               OLYMPUS_LOG_FORMAT="json", HF_HUB_OFFLINE="1",
-               OLYMPUS_CHUNK_TOKENS="64", OLYMPUS_CHUNK_OVERLAP_TOKENS="8")
+    env.update(OLYMPUS_DATA_DIR=str(tmp_path / "data"), OLYMPUS_PORT=str(port),
+               OLYMPUS_ADDRESS="127.0.0.1", OLYMPUS_LOG_FORMAT="json", HF_HUB_OFFLINE="1",
+               OLYMPUS_CHUNK_TOKENS="64", OLYMPUS_CHUNK_OVERLAP_TOKENS="8", **settings)
     log = (tmp_path / "olympus.log").open("wb")
-    if (REPO / "startup.py").exists():
-        argv = [sys.executable, "startup.py"]
-    else:  # before the supervisor existed
-        argv = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
-                str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
-    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "startup.py"], cwd=REPO, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)
         yield url
     finally:
-        proc.terminate()  # SIGTERM: the supervisor stops Streamlit, then exits
+        proc.terminate()  # SIGTERM: the supervisor stops Streamlit and the engine, then exits
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:
@@ -105,6 +100,14 @@ def app_url(tmp_path: Path):
             proc.wait()
         log.close()
         print((tmp_path / "olympus.log").read_text(errors="replace")[-3000:])
+
+
+@pytest.fixture
+def app_url(tmp_path: Path):
+    """The real app with no engine: answers come from the extractive backend, so citations
+    are deterministic."""
+    with _running_app(tmp_path, OLYMPUS_BACKENDS="extractive", OLYMPUS_ENGINE="none") as url:
+        yield url
 
 
 @pytest.fixture
@@ -197,3 +200,61 @@ def test_upload_ask_and_cite_in_a_real_browser(app_url, browser, tmp_path):
     assert width <= 390, f"the phone view scrolls sideways ({width}px wide)"
     phone.close()
     context.close()
+
+
+def _upload(page, app_url: str, pdf: Path) -> None:
+    page.goto(f"{app_url}/documents")
+    _wait_app(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(pdf))
+    page.get_by_text(f"{pdf.name}: indexed").wait_for(timeout=180_000)
+
+
+def _engine_ready(data_dir: Path, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status = json.loads((data_dir / "status.json").read_text())
+        except (OSError, ValueError):
+            status = {}
+        if status.get("engine", {}).get("state") == "ready":
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"the engine did not become ready: {status.get('engine')}")
+
+
+def test_answer_from_the_real_local_model_streams_into_the_page(tmp_path, browser):
+    from shared_utils.llamacpp_engine import default_gguf_path
+
+    with _running_app(tmp_path, OLYMPUS_ENGINE="llamacpp", OLYMPUS_BACKENDS="llamacpp,extractive",
+                      OLYMPUS_LLAMACPP_MODEL_PATH=str(default_gguf_path()),
+                      OLYMPUS_LLAMACPP_PORT=str(_free_port()),
+                      OLYMPUS_MAX_ANSWER_TOKENS="160") as app_url:
+        pdf = tmp_path / "flux-manual.pdf"
+        pdf.write_bytes(make_text_pdf(PAGES))
+        page = browser.new_context(viewport={"width": 1280, "height": 1200}).new_page()
+        page.set_default_timeout(60_000)
+        _upload(page, app_url, pdf)
+        _engine_ready(tmp_path / "data")
+        page.goto(app_url)
+        _wait_app(page)
+        box = page.locator('[data-testid="stChatInputTextArea"]')
+        box.fill(QUESTION)
+        box.press("Enter")
+        answer = page.locator('[data-testid="stChatMessage"]').nth(1)
+        answer.wait_for()
+        lengths: list[int] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not page.get_by_text("Answered by").count():
+            text = answer.inner_text() if answer.count() else ""
+            if not lengths or len(text) != lengths[-1]:
+                lengths.append(len(text))
+            page.wait_for_timeout(40)
+        final = page.get_by_text("Answered by").first
+        final.wait_for(timeout=30_000)
+        assert "llama.cpp" in final.inner_text(), "the local model, not a fallback, answered"
+        # Streaming: the page showed the answer at several growing lengths before it was done.
+        growing = [b for a, b in zip(lengths, lengths[1:]) if b > a]
+        assert len(growing) >= 3, f"the answer did not stream into the page: {lengths}"
+        sources_text = answer.locator('[data-testid="stExpander"]').first.inner_text()
+        assert "flux-manual.pdf" in sources_text and "p. 2" in sources_text
+        _shot(page, "chat-local-model")

@@ -150,10 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k", type=int, default=0, help="sources per question (0: the default)")
     parser.add_argument("--max-tokens", type=int, default=48, help="answer tokens per run")
     args = parser.parse_args(argv)
-    common.offline_environment()
-    common.quiet_logging()
-    info = common.machine_info()
-    common.print_machine(info)
+    info = common.begin()
 
     from shared_utils.generation.registry import get_backend
     from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path

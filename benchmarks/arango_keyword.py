@@ -28,10 +28,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not url:
         print("skipped: no ArangoDB (set OLYMPUS_ARANGO_URL to compare the keyword legs)")
         return
-    common.offline_environment()
-    common.quiet_logging()
-    info = common.machine_info()
-    common.print_machine(info)
+    info = common.begin()
     labelled = common.load_labelled_set()
     paths = [Path(d["path"]) for d in labelled["documents"]]
     questions = labelled["questions"]

@@ -30,6 +30,15 @@ def offline_environment() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def begin() -> dict[str, Any]:
+    """The usual start of a benchmark: offline, quiet logs, the machine printed and returned."""
+    offline_environment()
+    quiet_logging()
+    info = machine_info()
+    print_machine(info)
+    return info
+
+
 def quiet_logging() -> None:
     """Keep structlog output to warnings so figures stay readable."""
     import logging

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -193,6 +194,33 @@ def download(settings: Settings, pull: PullSpec, *, progress: ProgressCallback =
 
 
 # --- ensure --------------------------------------------------------------------------------
+def ollama_name_for(pull: PullSpec) -> str:
+    """The name a pull is imported under in Ollama (the catalog's, else ``repo:quant``)."""
+    if pull.entry is not None:
+        return pull.entry.ollama_name
+    return f"{pull.repo.rsplit('/', 1)[-1].lower().removesuffix('-gguf')}:{pull.quant.lower()}"
+
+
+def pull_model(settings: Settings, profile: Any, pull: PullSpec, *,
+               progress: ProgressCallback = no_progress,
+               on_status: Callable[[str], None] = lambda _text: None) -> tuple[Any, str]:
+    """Download ``pull`` and, when the engine is Ollama, import it (reusing the digests the
+    download computed). Returns the download result and the Ollama name ("" if not imported)."""
+    result = download(settings, pull, progress=progress)
+    if getattr(profile, "engine", "") != "ollama":
+        return result, ""
+    from shared_utils.ollama_models import OllamaModels
+
+    name = ollama_name_for(pull)
+    models = OllamaModels(settings.ollama_host)
+    try:
+        models.import_gguf(name, list(result.paths), num_ctx=getattr(profile, "context_tokens", None),
+                           digests=result.sha256, progress=progress, status=on_status)
+    finally:
+        models.close()
+    return result, name
+
+
 def _say_offline(exc: Exception, status: Any) -> None:
     global _offline_reported
     if not _offline_reported:

@@ -144,7 +144,7 @@ class TqdmProgress:
 
 def _pull(args: argparse.Namespace, settings: Settings) -> int:
     from src.profile import detect
-    from src.provisioning import download, resolve_pull, write_active
+    from src.provisioning import pull_model, resolve_pull, write_active
 
     profile = detect(settings)
     bar = TqdmProgress()
@@ -169,27 +169,17 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if spec.entry is not None and spec.entry.gated and not settings.hf_token:
             print(f"note: {spec.repo} is gated; accept its licence on huggingface.co and set HF_TOKEN.")
-        result = download(settings, spec, progress=bar)
+        result, ollama_name = pull_model(settings, profile, spec, progress=bar,
+                                         on_status=lambda s: print(f"  ollama: {s}"))
         bar.close()
         print(f"Downloaded {spec.repo} ({', '.join(spec.files)}) -> {result.path}"
               f" [{result.downloaded_bytes / 1e6:.1f} MB fetched, {result.reused_bytes / 1e6:.1f} MB reused]")
-        name = spec.entry.id if spec.entry else f"{spec.repo}:{spec.quant}"
-        ollama_name = spec.entry.ollama_name if spec.entry else _ollama_name(spec.repo, spec.quant)
-        if profile.engine == "ollama":
-            from shared_utils.ollama_models import OllamaModels
-
-            models = OllamaModels(settings.ollama_host)
-            try:
-                models.import_gguf(ollama_name, list(result.paths), num_ctx=profile.context_tokens,
-                                   digests=result.sha256, progress=bar,
-                                   status=lambda s: print(f"  ollama: {s}"))
-            finally:
-                models.close()
-            bar.close()
+        if ollama_name:
             print(f"Imported into Ollama as {ollama_name}")
+        name = spec.entry.id if spec.entry else f"{spec.repo}:{spec.quant}"
         if args.use:
             write_active(settings, name=name, model=spec.entry.id if spec.entry else "",
-                         path=result.path, ollama_model=ollama_name if profile.engine == "ollama" else "")
+                         path=result.path, ollama_model=ollama_name)
             print(f"Active model: {name}")
         return 0
     finally:
@@ -209,11 +199,6 @@ def _hf_ref(settings: Settings, spec: str) -> str:
         return entry.hf_pull or f"hf.co/{entry.repo}:{entry.quant}"
     repo, _, quant = spec.partition(":")
     return f"hf.co/{repo}:{quant or 'Q4_K_M'}"
-
-
-def _ollama_name(repo: str, quant: str) -> str:
-    base = repo.rsplit("/", 1)[-1].lower().removesuffix("-gguf")
-    return f"{base}:{quant.lower()}"
 
 
 # --- rm / use ------------------------------------------------------------------------------

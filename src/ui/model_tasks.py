@@ -132,29 +132,16 @@ def pull_running_unlocked(status: StatusFile) -> bool:
 
 
 def _pull(settings: Settings, profile: Any, spec: str, status: StatusFile, progress: Any) -> str:
-    from src.provisioning import download, resolve_pull
+    from src.provisioning import pull_model, resolve_pull
 
     pull = resolve_pull(settings, spec)
     if pull.entry is not None and pull.entry.bundled:
         return f"{pull.entry.id} is bundled with Olympus; nothing to download."
-    result = download(settings, pull, progress=progress)
-    if getattr(profile, "engine", "") == "ollama":
-        from shared_utils.ollama_models import OllamaModels
-
-        name = pull.entry.ollama_name if pull.entry else (
-            f"{pull.repo.rsplit('/', 1)[-1].lower().removesuffix('-gguf')}:{pull.quant.lower()}"
-        )
-        models = OllamaModels(settings.ollama_host)
-        try:
-            models.import_gguf(
-                name, list(result.paths), num_ctx=getattr(profile, "context_tokens", None),
-                progress=progress,
-                status=lambda text: status.update("provisioning", phase="create", message=text),
-            )
-        finally:
-            models.close()
-        return f"Imported into Ollama as {name}"
-    return f"Downloaded to {result.path}"
+    result, name = pull_model(
+        settings, profile, pull, progress=progress,
+        on_status=lambda text: status.update("provisioning", phase="create", message=text),
+    )
+    return f"Imported into Ollama as {name}" if name else f"Downloaded to {result.path}"
 
 
 def _pull_worker(settings: Settings, profile: Any, spec: str, status: StatusFile) -> None:

@@ -98,6 +98,12 @@ class EmbeddingModelUnavailable(OlympusError):
 
 
 # --- stores --------------------------------------------------------------------------------
+class EmbeddingMismatch(OlympusError):
+    """The configured embedding differs from the one the stored vectors were made with."""
+
+    hint = "Use the embedding the library was built with, or ingest the PDFs again."
+
+
 class StoreUnavailable(OlympusError):
     hint = "Check that the store is running and reachable, and its URL and credentials."
 

@@ -64,12 +64,17 @@ class Library:
     def open(cls, settings: Settings, *, default_k: int = 6) -> Library:
         """Open (or create) the library of ``settings.data_dir`` and recover from a crash."""
         from shared_utils.embeddings import get_embedder
+        from src.embedding_record import choose_embedding
 
         start = time.perf_counter()
-        embedder = get_embedder(settings.embedding_model, settings.embedding_device,
-                                settings.embedding_batch_size)
-        stores = open_stores(settings, embedder.dimension)
+        configured = get_embedder(settings.embedding_model, settings.embedding_device,
+                                  settings.resolved_embedding_batch_size,
+                                  settings.resolved_embedding_precision)
+        stores = open_stores(settings, configured.dimension)
         try:
+            choice = choose_embedding(settings, has_documents=bool(stores.docstore.ready_ids()))
+            embedder = get_embedder(settings.embedding_model, settings.embedding_device,
+                                    settings.resolved_embedding_batch_size, choice.precision)
             library = cls(settings, stores, embedder, default_k=default_k)
             library.recover()
         except BaseException:

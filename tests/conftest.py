@@ -71,12 +71,16 @@ def copy_pdf(tmp_path: Path):
 def embedder():
     """The real default embedding model (bundled all-MiniLM-L6-v2), loaded once per session.
 
-    It is the same object as ``shared_utils.embeddings.get_embedder(DEFAULT, "cpu", 64)``, so
-    code under test that calls get_embedder() with the defaults reuses the loaded model.
+    It is the object ``Library.open`` gets from ``get_embedder()`` with the default settings
+    (int8 on the CPU, batch 8), so code under test reuses the loaded model.
     """
     from shared_utils.embeddings import get_embedder
+    from src.settings import Settings
 
-    return get_embedder("sentence-transformers/all-MiniLM-L6-v2", "cpu", 64)
+    defaults = Settings(_env_file=None)
+    return get_embedder(defaults.embedding_model, defaults.embedding_device,
+                        defaults.resolved_embedding_batch_size,
+                        defaults.resolved_embedding_precision)
 
 
 @pytest.fixture(scope="session")

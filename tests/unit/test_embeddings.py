@@ -26,8 +26,34 @@ def test_vectors_are_float32_unit_length_in_input_order(embedder):
     assert vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     # length-sorted batching must not reorder results
+    assert np.allclose(embedder.encode(CORPUS[::-1])[::-1], vectors, atol=1e-5)
     one_by_one = np.stack([embedder.encode([t])[0] for t in CORPUS])
-    assert np.allclose(vectors, one_by_one, atol=1e-4)
+    assert (np.argmax(vectors @ one_by_one.T, axis=1) == np.arange(len(CORPUS))).all()
+    # int8 activations are quantised per batch: alone or in a batch, nearly the same vector
+    assert np.diag(vectors @ one_by_one.T).min() > 0.95
+
+
+def test_int8_vectors_stay_close_to_fp32(embedder):
+    assert embedder.precision == "int8"  # the CPU default (OLYMPUS_EMBEDDING_PRECISION=auto)
+    fp32 = Embedder("all-MiniLM-L6-v2", precision="fp32")
+    exact = fp32.encode(CORPUS)
+    cosines = np.sum(exact * embedder.encode(CORPUS), axis=1)
+    assert cosines.min() > 0.95, cosines
+    # and it is really quantised: every linear layer holds int8 weights
+    import torch
+
+    linears = [m for m in embedder.model.modules() if isinstance(m, torch.nn.Linear)]
+    quantised = [m for m in embedder.model.modules()
+                 if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    assert not linears and len(quantised) == 37  # 6 x (q, k, v, out, ffn up, ffn down) + pooler
+    assert cosines.max() < 0.99999
+
+
+def test_int8_is_cpu_only_and_precision_is_checked():
+    with pytest.raises(ValueError, match="CPU only"):
+        Embedder("all-MiniLM-L6-v2", device="cuda", precision="int8")
+    with pytest.raises(ValueError, match="precision"):
+        Embedder("all-MiniLM-L6-v2", precision="int4")
 
 
 @pytest.mark.parametrize(
@@ -85,8 +111,9 @@ def test_both_default_names_resolve_to_the_bundled_copy():
 
 
 def test_get_embedder_is_a_process_wide_cache(embedder):
-    assert get_embedder("sentence-transformers/all-MiniLM-L6-v2", "cpu", 64) is embedder
-    assert get_embedder("all-MiniLM-L6-v2", "cpu", 32) is not embedder
+    assert get_embedder("sentence-transformers/all-MiniLM-L6-v2", "cpu", 8, "int8") is embedder
+    assert get_embedder("sentence-transformers/all-MiniLM-L6-v2", "cpu", 8) is not embedder
+    assert get_embedder("all-MiniLM-L6-v2", "cpu", 32, "int8") is not embedder
 
 
 def test_unreachable_model_gives_a_typed_error_with_a_fix():

@@ -38,3 +38,21 @@ def test_dotenv_file_is_read(tmp_path, monkeypatch):
     (tmp_path / ".env").write_text("OLYMPUS_RRF_K=30\n")
     monkeypatch.chdir(tmp_path)
     assert load_settings().rrf_k == 30
+
+
+@pytest.mark.parametrize(("device", "precision", "batch"), [("cpu", "int8", 8), ("cuda", "fp32", 64),
+                                                            ("cuda:1", "fp32", 64)])
+def test_embedding_precision_and_batch_follow_the_device(monkeypatch, device, precision, batch):
+    monkeypatch.setenv("OLYMPUS_EMBEDDING_DEVICE", device)
+    s = load_settings()
+    assert (s.resolved_embedding_precision, s.resolved_embedding_batch_size) == (precision, batch)
+    monkeypatch.setenv("OLYMPUS_EMBEDDING_PRECISION", "fp32")
+    monkeypatch.setenv("OLYMPUS_EMBEDDING_BATCH_SIZE", "32")
+    s = load_settings()
+    assert (s.resolved_embedding_precision, s.resolved_embedding_batch_size) == ("fp32", 32)
+
+
+def test_unknown_embedding_precision_names_the_variable(monkeypatch):
+    monkeypatch.setenv("OLYMPUS_EMBEDDING_PRECISION", "int4")
+    with pytest.raises(SettingsError, match="OLYMPUS_EMBEDDING_PRECISION"):
+        load_settings()

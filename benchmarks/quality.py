@@ -3,8 +3,11 @@ only, hybrid (the default search path), and the LangChain/Open WebUI-style peer 
 
 A hit is a retrieved chunk of the question's document whose page span overlaps a gold page.
 
-    .venv/bin/python -m benchmarks.quality [--k 10] [--show-misses N] [--no-peer]
+    .venv/bin/python -m benchmarks.quality [--k 10] [--show-misses N] [--no-peer] [--no-fp32]
         [--rrf-k K] [--dense-weight W] [--bm25-weight W]
+
+Olympus runs with the configured embeddings (int8 on a CPU) and, unless ``--no-fp32``, again
+with fp32 embeddings, to show what int8 costs.
 
 Writes benchmarks/results/quality.json. Misses of the hybrid leg are printed with what was
 retrieved and where the gold pages ranked in each leg, to find the cause (parsing, chunking,
@@ -171,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--show-misses", type=int, default=20)
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--no-fp32", action="store_true",
+                        help="skip the fp32-embedding legs (the default on a CPU is int8)")
     parser.add_argument("--rrf-k", type=int, help="override OLYMPUS_RRF_K (to explore fusion)")
     parser.add_argument("--dense-weight", type=float)
     parser.add_argument("--bm25-weight", type=float)
@@ -197,6 +202,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             legs[name] = run_leg(name, questions, search)
         chunk_texts = [h[3] for r in legs.values() for hits in r.top.values() for h in hits]
         extra["olympus_artefacts_in_retrieved"] = text_artefacts(chunk_texts)
+        extra["olympus_embedding_precision"] = library.embedder.precision
+    if not args.no_fp32 and extra["olympus_embedding_precision"] != "fp32":
+        # the same pipeline with full-precision embeddings: what int8 costs in quality
+        with common.temp_library("quality-fp32", embedding_precision="fp32", **overrides) as library:
+            extra["olympus_fp32_ingest_s"] = round(ingest_olympus(library, paths), 1)
+            for name, search in olympus_legs(library, args.k).items():
+                if name != "olympus bm25":  # BM25 does not depend on the embeddings
+                    legs[f"{name} (fp32 embeddings)"] = run_leg(name, questions, search)
     if not args.no_peer:
         search, stats = peer_leg(paths, args.k)
         legs["peer (LangChain dense)"] = run_leg("peer", questions, search)

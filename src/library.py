@@ -186,7 +186,8 @@ class Library:
             dim = self.embedder.dimension
         except OlympusError as exc:
             return {"ok": False, "detail": str(exc)}
-        return {"ok": True, "detail": f"{self.settings.embedding_model} ({dim}-d)"}
+        return {"ok": True, "detail": f"{self.settings.embedding_model} ({dim}-d, "
+                                      f"{self.embedder.precision})"}
 
     def close(self) -> None:
         self.stores.close()

@@ -18,9 +18,10 @@ HERON = ["Heron nesting survey. The heron colony nests in tall alder trees near 
          "Survey results are entered into the regional bird database by the end of May. " * 3]
 
 
-def run(data: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def run(data: Path, *args: str, timeout: float = 300, **settings: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
-    env.update(OLYMPUS_DATA_DIR=str(data), OLYMPUS_LOG_FORMAT="console", OLYMPUS_LOG_LEVEL="WARNING")
+    env.update(OLYMPUS_DATA_DIR=str(data), OLYMPUS_LOG_FORMAT="console", OLYMPUS_LOG_LEVEL="WARNING",
+               **settings)
     return subprocess.run([sys.executable, "-m", "src", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -103,6 +104,16 @@ def test_bad_queries_exit_2_with_a_message_and_hint(ingested, query, message):
     assert proc.returncode == 2
     assert message in proc.stderr and "hint:" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_another_embedding_precision_is_refused_with_a_hint_and_nothing_lost(ingested):
+    base, _ = ingested
+    proc = run(base / "data", "search", "heron nests", OLYMPUS_EMBEDDING_PRECISION="fp32")
+    assert proc.returncode == 2, proc.stderr
+    assert "embedded in int8" in proc.stderr and "OLYMPUS_EMBEDDING_PRECISION=auto" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    listed = json.loads(run(base / "data", "docs", "list", "--json").stdout)
+    assert [d["name"] for d in listed] == ["heron.pdf"]
 
 
 def test_docs_rm_by_prefix_then_unknown_id(ingested):

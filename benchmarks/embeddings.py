@@ -19,14 +19,7 @@ import argparse
 import time
 from pathlib import Path
 
-from benchmarks.common import (
-    format_table,
-    machine_info,
-    offline_environment,
-    print_machine,
-    quiet_logging,
-    write_json,
-)
+from benchmarks.common import begin, format_table, write_json
 
 PDF = Path("/usr/share/doc/bash-doc/bashref.pdf")
 
@@ -36,16 +29,13 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=256, help="chunks to embed per variant")
     parser.add_argument("--repeat", type=int, default=2, help="interleaved rounds (best kept)")
     args = parser.parse_args()
-    offline_environment()
-    quiet_logging()
+    info = begin()
     import torch
 
     from shared_utils.documents.chunking import chunk_pages
     from shared_utils.documents.pdf import parse_pdf
     from shared_utils.embeddings import Embedder
 
-    info = machine_info()
-    print_machine(info)
     pages = parse_pdf(PDF.read_bytes(), name=PDF.name, timeout_s=120)
     embedder = Embedder("all-MiniLM-L6-v2", batch_size=64)
     int8 = Embedder("all-MiniLM-L6-v2", batch_size=8, precision="int8")

@@ -17,14 +17,7 @@ import json
 import time
 import uuid
 
-from benchmarks.common import (
-    format_table,
-    machine_info,
-    offline_environment,
-    print_machine,
-    quiet_logging,
-    write_json,
-)
+from benchmarks.common import begin, format_table, write_json
 
 MANUAL = "/usr/share/doc/bash-doc/bashref.pdf"
 SYSTEM = "You answer questions about the documents below. Cite sources as [n]."
@@ -134,12 +127,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--ctx", type=int, default=2048)
     args = parser.parse_args()
-    offline_environment()
-    quiet_logging()
+    info = begin()
     from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
 
-    info = machine_info()
-    print_machine(info)
     text = manual_text()
     t0 = time.perf_counter()
     with LlamaCppEngine(default_gguf_path(), port=0, ctx=args.ctx, threads=args.threads) as engine:

@@ -57,6 +57,7 @@ _LITE_GRPC_OPTIONS = {
     "grpc.keepalive_permit_without_calls": 0,
 }
 
+
 class MilvusVectorIndex(VectorIndex):
     """Chunk vectors in one Milvus collection (created on first open, loaded on reopen)."""
 
@@ -69,9 +70,7 @@ class MilvusVectorIndex(VectorIndex):
         self.local = not is_server_uri(uri)
         if self.local:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
-        from pymilvus import (
-            MilvusClient,  # heavy: imported only when a vector index is opened
-        )
+        from pymilvus import MilvusClient  # heavy: imported only when a vector index is opened
 
         # Milvus Lite's in-process gRPC server allows a client ping only every 5 minutes when
         # no call is in flight; pymilvus pings every 10 s, so an idle app got GOAWAY "too many

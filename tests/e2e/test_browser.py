@@ -142,22 +142,14 @@ def test_upload_ask_and_cite_in_a_real_browser(app_url, browser, tmp_path):
     page.get_by_text("No document is indexed yet").wait_for()
 
     # Documents: upload, wait until indexed.
-    page.goto(f"{app_url}/documents")
-    _wait_app(page)
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(pdf))
-    page.get_by_text("flux-manual.pdf: indexed").wait_for(timeout=180_000)
+    _upload(page, app_url, pdf)
     page.locator('[data-testid="stDataFrame"]').wait_for()
     page.wait_for_timeout(1000)
     page.get_by_text("1 document(s), 3 pages").wait_for()
     _shot(page, "documents")
 
     # Chat: ask, watch the answer stream, check sources and the citation.
-    page.goto(app_url)
-    _wait_app(page)
-    box = page.locator('[data-testid="stChatInputTextArea"]')
-    box.fill(QUESTION)
-    box.press("Enter")
-    answer = page.locator('[data-testid="stChatMessage"]').nth(1)
+    answer = _ask(page, app_url, QUESTION)
     answer.get_by_text("88 days").first.wait_for(timeout=120_000)
     citation = answer.locator('a[href^="#src-1-"]').first
     citation.wait_for()
@@ -187,19 +179,25 @@ def test_upload_ask_and_cite_in_a_real_browser(app_url, browser, tmp_path):
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
                                 has_touch=True, device_scale_factor=2)
     mobile = phone.new_page()
-    mobile.goto(app_url)
-    _wait_app(mobile)
-    phone_box = mobile.locator('[data-testid="stChatInputTextArea"]')
-    phone_box.fill("What does chapter 3 cover?")
-    phone_box.press("Enter")
+    phone_answer = _ask(mobile, app_url, "What does chapter 3 cover?")
     mobile.get_by_text("Answered by").first.wait_for(timeout=120_000)
-    mobile.locator('[data-testid="stChatMessage"]').nth(1).scroll_into_view_if_needed()
+    phone_answer.scroll_into_view_if_needed()
     mobile.wait_for_timeout(1000)
     _shot(mobile, "mobile-chat")
     width = mobile.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the phone view scrolls sideways ({width}px wide)"
     phone.close()
     context.close()
+
+
+def _ask(page, app_url: str, question: str):
+    """Open the chat, send ``question``; the locator of the answer's message."""
+    page.goto(app_url)
+    _wait_app(page)
+    box = page.locator('[data-testid="stChatInputTextArea"]')
+    box.fill(question)
+    box.press("Enter")
+    return page.locator('[data-testid="stChatMessage"]').nth(1)
 
 
 def _upload(page, app_url: str, pdf: Path) -> None:
@@ -235,12 +233,7 @@ def test_answer_from_the_real_local_model_streams_into_the_page(tmp_path, browse
         page.set_default_timeout(60_000)
         _upload(page, app_url, pdf)
         _engine_ready(tmp_path / "data")
-        page.goto(app_url)
-        _wait_app(page)
-        box = page.locator('[data-testid="stChatInputTextArea"]')
-        box.fill(QUESTION)
-        box.press("Enter")
-        answer = page.locator('[data-testid="stChatMessage"]').nth(1)
+        answer = _ask(page, app_url, QUESTION)
         answer.wait_for()
         lengths: list[int] = []
         deadline = time.monotonic() + 120

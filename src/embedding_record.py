@@ -9,7 +9,8 @@ vectors were made with:
   left at ``auto`` a different precision follows the library (logged), while an explicitly
   set precision or another model that disagrees raises :class:`EmbeddingMismatch`, whose
   hint says how to fix it;
-- a library written before this record existed was embedded in fp32 by the configured model.
+- a library written before this record existed was embedded in fp32 by the configured model;
+- an unreadable record is an error (it is not guessed), saying how to restore it.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def _canonical(model: str) -> str:
 
 
 def read_record(data_dir: Path) -> EmbeddingChoice | None:
-    """The recorded embedding of ``data_dir`` (None: no record, or an unreadable one)."""
+    """The recorded embedding of ``data_dir`` (None: no record). An unreadable record is an
+    :class:`EmbeddingMismatch`: guessing could embed queries unlike the stored vectors."""
     path = data_dir / RECORD_FILE
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -52,8 +54,12 @@ def read_record(data_dir: Path) -> EmbeddingChoice | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        logger.warning("embedding_record.unreadable", path=str(path), error=str(exc))
-        return None
+        raise EmbeddingMismatch(
+            f"{path} is unreadable ({type(exc).__name__}: {exc}), so it is unknown how the "
+            "stored vectors were embedded",
+            hint=f'Restore it, e.g. {{"model": "<OLYMPUS_EMBEDDING_MODEL>", "precision": '
+                 f'"int8"}} (or "fp32"), or delete it if the library has no documents.',
+        ) from exc
 
 
 def write_record(data_dir: Path, choice: EmbeddingChoice) -> None:

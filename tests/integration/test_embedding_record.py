@@ -97,3 +97,19 @@ def test_a_library_from_before_the_record_is_taken_as_fp32(tmp_path, embedder):
         assert library.embedder.precision == "fp32" and record(data)["precision"] == "fp32"
     finally:
         library.close()
+
+
+def test_an_unreadable_record_is_a_clear_error_and_the_documents_stay(tmp_path, embedder):
+    data = tmp_path / "data"
+    doc_id = build(data)
+    (data / RECORD_FILE).write_text("{not json")
+    with pytest.raises(EmbeddingMismatch) as info:
+        Library.open(load_settings(data_dir=data))
+    assert RECORD_FILE in info.value.message and "precision" in info.value.hint
+    (data / RECORD_FILE).write_text(json.dumps({"model": "all-MiniLM-L6-v2", "precision": "int8"}))
+    library = Library.open(load_settings(data_dir=data))
+    try:
+        assert [d.id for d in library.documents()] == [doc_id]
+        assert library.embedder.precision == "int8"
+    finally:
+        library.close()

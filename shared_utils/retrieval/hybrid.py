@@ -104,7 +104,7 @@ class HybridRetriever(Retriever):
 
     def _scored(self, hits: list[tuple[str, float]], leg: str, k: int) -> list[ScoredChunk]:
         chunks = {c.id: c for c in self.docstore.get_chunks([cid for cid, _ in hits])}
-        out = [ScoredChunk(chunks[cid], score, {leg: rank})
+        out = [ScoredChunk(chunks[cid], score, {leg: rank}, score if leg == "dense" else None)
                for rank, (cid, score) in enumerate(hits, start=1) if cid in chunks]
         return self._expand(out[:k])
 
@@ -129,13 +129,15 @@ class HybridRetriever(Retriever):
             rankings["bm25"] = [cid for cid, _ in self.keywords.search(query.text, depth,
                                                                        query.doc_ids)]
             timings["bm25_ms"] = _ms(start)
+        similarity: dict[str, float] = {}
         if self.weights["dense"] > 0:
-            rankings["dense"] = [cid for cid, _ in self._dense_ids(query, depth, timings)]
+            similarity = dict(self._dense_ids(query, depth, timings))
+            rankings["dense"] = list(similarity)
         start = time.perf_counter()
         fused = rrf(rankings, k=self.rrf_k, weights=self.weights)
         wanted = [cid for cid, _, _ in fused[: depth]]
         chunks = {c.id: c for c in self.docstore.get_chunks(wanted)}
-        results = [ScoredChunk(chunks[cid], score, dict(ranks))
+        results = [ScoredChunk(chunks[cid], score, dict(ranks), similarity.get(cid))
                    for cid, score, ranks in fused if cid in chunks][: query.k]
         results = self._expand(results)
         timings["fuse_ms"] = _ms(start)

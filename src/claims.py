@@ -8,7 +8,7 @@ text. A share of ``SUPPORT_SHARE`` or more supports it. Each sentence gets a sta
 - ``supported``: a cited source supports it;
 - ``miscited``: it cites sources, none of which supports it (``best`` names one that does, if any);
 - ``uncited``: it cites nothing (``best`` names a source that supports it, if any);
-- ``no_claim``: too short to check ("Here is what the manual says:").
+- ``no_claim``: too short to check, or a lead-in ending with a colon ("The manual says:").
 
 ``fix_citations`` then rewrites the answer so every citation is there for a reason: a miscited
 or uncited sentence that another source supports cites that source instead (an *inferred*
@@ -40,7 +40,8 @@ Status = Literal["supported", "miscited", "uncited", "no_claim"]
 # a sentence ends at . ! ? (then any citation markers) before whitespace and a capital, digit,
 # bracket, quote or bullet; a line break always ends one (answers are often bullet lists)
 _BOUNDARY = re.compile(
-    r"(?P<end>[.!?](?:[ \t]?\[[^\]\n]{1,24}\])*)[ \t]+(?=[A-Z0-9\"'(\[•*-])|\n+"
+    r"(?P<end>[.!?](?:[ \t]?\[[^\]\n]{1,24}\])*)[ \t]+"
+    r"(?=[A-Z0-9\"'(•*-]|\[(?![\d,;\s-]+\]))|\n+"
 )
 
 
@@ -88,7 +89,7 @@ def check_claims(answer: str, sources: Sequence[str | ScoredChunk]) -> list[Clai
     for sentence in split_claims(answer):
         cited = tuple(n for n in parse_markers(sentence) if 1 <= n <= len(vocab))
         terms = _terms(sentence)
-        if len(terms) < MIN_CLAIM_TERMS:
+        if len(terms) < MIN_CLAIM_TERMS or sentence.rstrip().endswith(":"):  # a lead-in
             checks.append(ClaimCheck(sentence, cited, "no_claim", 0.0))
             continue
         shares = [len(terms & v) / len(terms) for v in vocab]

@@ -2,9 +2,10 @@
 
 ``detect(settings)`` runs once at start. It reads the platform (HF Space variables, container
 markers, ``nvidia-smi``, cgroup v1/v2 CPU and memory limits, free disk, the ollama binary)
-and derives the engine, model, context size, threads, timeouts, port, address, retrieval
-top-k and backend chain. Every derived value yields to its ``OLYMPUS_*`` setting, and every
-choice carries a reason that ``python -m src doctor`` prints.
+and derives the engine, model, context size, threads, timeouts, port, address and retrieval
+top-k (the backend chain follows from the engine: ``src/backends.py``). Every derived value
+yields to its ``OLYMPUS_*`` setting, and every choice carries a reason that ``python -m src
+doctor`` prints.
 """
 
 from __future__ import annotations
@@ -65,7 +66,6 @@ class Profile:
     port: int
     address: str
     top_k: int
-    backend_chain: tuple[str, ...]
     reasons: tuple[str, ...]
 
     @property
@@ -86,7 +86,6 @@ class Profile:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
         out = dataclasses.asdict(self)
-        out["backend_chain"] = list(self.backend_chain)
         out["reasons"] = list(self.reasons)
         out["memory_gb"] = round(self.memory_gb, 2)
         return out
@@ -111,11 +110,6 @@ def _first_token_timeout(cpus: float, has_gpu: bool) -> tuple[float, str]:
 
 def _top_k(context_tokens: int) -> int:
     return 4 if context_tokens <= 4096 else 6 if context_tokens <= 8192 else 8
-
-
-def _chain(engine: str) -> tuple[str, ...]:
-    first = {"ollama": ("ollama",), "llamacpp": ("llamacpp",)}.get(engine, ())
-    return (*first, "hf_inference", "extractive")
 
 
 def detect(
@@ -258,13 +252,6 @@ def detect(
         top_k = _top_k(context)
         why.append(f"top-k {top_k}: fits a {context}-token context")
 
-    if settings.backend_chain:
-        chain = tuple(settings.backend_chain)
-        why.append(f"backends {' -> '.join(chain)}: OLYMPUS_BACKENDS")
-    else:
-        chain = _chain(engine)
-        why.append(f"backends {' -> '.join(chain)}: engine {engine}")
-
     profile = Profile(
         on_space=on_space,
         space_id=settings.space_id,
@@ -289,7 +276,6 @@ def detect(
         port=port,
         address=address,
         top_k=top_k,
-        backend_chain=chain,
         reasons=tuple(why),
     )
     logger.info(

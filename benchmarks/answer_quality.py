@@ -183,7 +183,6 @@ def _count(items: Iterator[str] | Any) -> dict[str, int]:
 @contextmanager
 def pipeline_for(library: Any, model: str, gguf: Path | None) -> Iterator[tuple[Any, str | None, str]]:
     """(RAGPipeline, forced backend, model file name) for one model of the run."""
-    from shared_utils.generation.registry import get_backend
     from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
     from src.answer import Answerer
     from src.pipeline import RAGPipeline
@@ -201,8 +200,7 @@ def pipeline_for(library: Any, model: str, gguf: Path | None) -> Iterator[tuple[
         engine.wait_ready(180)
         bound = settings.model_copy(update={
             "llamacpp_port": engine.port, "llamacpp_model_path": str(path), "context_tokens": ctx})
-        answerer = Answerer.from_settings(
-            bound, library=library, backend_factory=lambda n: get_backend(n, bound))
+        answerer = Answerer.from_settings(bound, library=library)
         yield RAGPipeline(bound, library=library, answerer=answerer), "llamacpp", Path(path).name
 
 
@@ -240,6 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=0, help="at most N questions of each kind")
     parser.add_argument("--only", default="all",
                         choices=["all", "answerable", "unanswerable", "conversations"])
+    parser.add_argument("--out", default="answer_quality", help="results/<OUT>.json")
     parser.add_argument("--calibrate", action="store_true",
                         help="print the abstention / follow-up calibration (no model)")
     args = parser.parse_args(argv)
@@ -265,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
             results["models"][model] = {"file": name, "summary": summarize(out),
                                         "runs": _serialisable(out)}
     print_summary(results)
-    print(f"wrote {common.write_json('answer_quality', results)}")
+    print(f"wrote {common.write_json(args.out, results)}")
 
 
 def _serialisable(out: dict[str, list]) -> dict[str, list]:

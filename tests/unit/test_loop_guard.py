@@ -29,6 +29,13 @@ def test_short_period_loops_such_as_bare_markers_are_caught():
     assert guard.kept_text() == "[1]"
 
 
+def test_a_loop_without_spaces_is_caught_too():
+    guard = LoopGuard()
+    assert _stream(guard, "The answer is 12." + "12." * 60) is not None
+    assert guard.kept_text().startswith("The answer is 12.12.") and len(guard.kept_text()) < 30
+    assert repeats_itself("The answer is " + "12." * 40)
+
+
 def test_a_long_answer_that_does_not_repeat_is_left_alone():
     text = " ".join(f"step {i} runs command number {i * 7} on host {i % 5}." for i in range(60))
     guard = LoopGuard()

@@ -181,13 +181,18 @@ def _count(items: Iterator[str] | Any) -> dict[str, int]:
 
 # --- models -----------------------------------------------------------------------------------
 @contextmanager
-def pipeline_for(library: Any, model: str, gguf: Path | None) -> Iterator[tuple[Any, str | None, str]]:
-    """(RAGPipeline, forced backend, model file name) for one model of the run."""
+def pipeline_for(library: Any, model: str, gguf: Path | None,
+                 overrides: dict[str, Any]) -> Iterator[tuple[Any, str | None, str]]:
+    """(RAGPipeline, forced backend, model file name) for one model of the run. A model name
+    ending in ``+writes`` lets a tiny model write (tiny-model mode off)."""
     from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
     from src.answer import Answerer
     from src.pipeline import RAGPipeline
 
-    settings = library.settings
+    settings = library.settings.model_copy(update=overrides)
+    if model.endswith("+writes"):
+        model = model.removesuffix("+writes")
+        settings = settings.model_copy(update={"tiny_model_answers": "model"})
     if model == "extractive":
         answerer = Answerer.from_settings(settings, library=library)
         yield RAGPipeline(settings, library=library, answerer=answerer), "extractive", "none"
@@ -233,12 +238,15 @@ def _cell(value: Any) -> Any:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="extractive,smollm2,qwen0.5b",
-                        help=f"comma-separated: {', '.join(MODELS)}, gguf")
+                        help=f"comma-separated: {', '.join(MODELS)}, gguf (+writes: a tiny "
+                        "model writes instead of the extract)")
     parser.add_argument("--gguf", type=Path, help="a GGUF file to benchmark (model 'gguf')")
     parser.add_argument("--limit", type=int, default=0, help="at most N questions of each kind")
     parser.add_argument("--only", default="all",
                         choices=["all", "answerable", "unanswerable", "conversations"])
     parser.add_argument("--out", default="answer_quality", help="results/<OUT>.json")
+    parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
+                        help="override a setting for the run, e.g. --set source_sentences=2")
     parser.add_argument("--calibrate", action="store_true",
                         help="print the abstention / follow-up calibration (no model)")
     args = parser.parse_args(argv)
@@ -247,6 +255,7 @@ def main(argv: list[str] | None = None) -> None:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if args.gguf and "gguf" not in models:
         models.append("gguf")
+    overrides = _overrides(args.set)
     results: dict[str, Any] = {"machine": info, "args": vars(args) | {"gguf": str(args.gguf)},
                                "models": {}}
     with cached_library(answer_set) as library:
@@ -258,13 +267,34 @@ def main(argv: list[str] | None = None) -> None:
             common.write_json("answer_calibration", results)
             return
         for model in models:
-            with pipeline_for(library, model, args.gguf) as (pipeline, backend, name):
+            with pipeline_for(library, model, args.gguf, overrides) as (pipeline, backend, name):
                 print(f"== {model} ({name})", flush=True)
                 out = run_model(pipeline, answer_set, args, backend)
             results["models"][model] = {"file": name, "summary": summarize(out),
                                         "runs": _serialisable(out)}
     print_summary(results)
     print(f"wrote {common.write_json(args.out, results)}")
+
+
+def _overrides(pairs: list[str]) -> dict[str, Any]:
+    from src.settings import Settings
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in Settings.model_fields:
+            raise SystemExit(f"--set {pair}: no setting named {key!r}")
+        out[key] = _parse(value)
+    return out
+
+
+def _parse(value: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
 
 
 def _serialisable(out: dict[str, list]) -> dict[str, list]:

@@ -35,16 +35,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks import common
+from benchmarks import answer_library, common
 from benchmarks.answer_library import cached_library, load_answer_set, qwen_gguf
 
 MODELS = ("extractive", "smollm2", "qwen0.5b")
 CONTEXT = {"smollm2": 2048, "qwen0.5b": 4096, "gguf": 4096}
 REFUSAL = re.compile(
-    r"do(?:es)? not (?:seem to )?(?:say|answer|contain|mention|cover|provide)|don'?t say|"
-    r"(?:is|are) not (?:mentioned|covered|found|provided)|no (?:information|mention)|"
-    r"(?:can ?not|can't|could not|couldn't|unable to) (?:find|answer)|not in the (?:documents|sources)|"
-    r"no passage",
+    r"(?:excerpts?|documents?|sources?|manuals?|context|passages?) (?:do|does|did) not "
+    r"(?:seem to )?(?:say|contain|mention|answer|provide|cover)|don'?t say|"
+    r"not (?:mentioned|covered|found) in the (?:excerpts|documents|sources)|"
+    r"(?:cannot|can't|could not|couldn't|unable to) (?:find|answer)|"
+    r"none of the sources mentions|no (?:relevant )?information (?:about|on)",
     re.IGNORECASE,
 )
 
@@ -245,6 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", default="all",
                         choices=["all", "answerable", "unanswerable", "conversations"])
     parser.add_argument("--out", default="answer_quality", help="results/<OUT>.json")
+    parser.add_argument("--library", type=Path, help="library dir (default: the cached one)")
     parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
                         help="override a setting for the run, e.g. --set source_sentences=2")
     parser.add_argument("--calibrate", action="store_true",
@@ -256,8 +258,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.gguf and "gguf" not in models:
         models.append("gguf")
     overrides = _overrides(args.set)
-    results: dict[str, Any] = {"machine": info, "args": vars(args) | {"gguf": str(args.gguf)},
+    results: dict[str, Any] = {"machine": info, "args": {k: v if not isinstance(v, Path) else str(v) for k, v in vars(args).items()},
                                "models": {}}
+    if args.library:
+        answer_library.LIBRARY_DIR = args.library
     with cached_library(answer_set) as library:
         library.search("warm up the embedding model", k=4)
         if args.calibrate:

@@ -276,6 +276,8 @@ def main(argv: list[str] | None = None) -> None:
                 out = run_model(pipeline, answer_set, args, backend)
             results["models"][model] = {"file": name, "summary": summarize(out),
                                         "runs": _serialisable(out)}
+            print_summary(results)  # after each model: a long run keeps what it measured
+            common.write_json(args.out, results)
     print_summary(results)
     print(f"wrote {common.write_json(args.out, results)}")
 

@@ -25,7 +25,7 @@ from shared_utils.generation.base import Backend, GenerationOptions
 from src.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
 from src.abstention import decide as abstain_decision
 from src.abstention import threshold_for
-from src.answer_steps import bind_sources, retrieve, tiny_mode
+from src.answer_steps import back_with_extract, bind_sources, retrieve, tiny_mode
 from src.citations import resolve
 from src.claims import fix_citations, supported_share
 from src.condense import Turn
@@ -218,7 +218,7 @@ class Answerer:
             yield StatusEvent(note)
         backends = [bind_sources(b, question, prompt) for b in backends]
         yield from self._generate(prompt, backends, skipped, timings, t0, plan,
-                                  decoding=decoding, mode_reason=mode_reason)
+                                  decoding=decoding, mode_reason=mode_reason, question=question)
 
     def _generate(
         self,
@@ -231,13 +231,14 @@ class Answerer:
         *,
         decoding: Decoding,
         mode_reason: str = "",
+        question: str = "",
     ) -> Iterator[AskEvent]:
         from shared_utils.generation.chain import ChainResult, FallbackChain
 
         labels = {b.name: b.label for b in backends}
         models = {b.name: b.model_name for b in backends}
         chain = FallbackChain(backends, clock=self._chain_clock, skipped=skipped)
-        run = _Run()
+        run = _Run(question)
         options = decoding.apply(self.options)
         with closing(chain.stream(prompt.messages, options=options)) as stream:
             for event in stream:  # closing: a consumer that stops us stops the engine
@@ -284,6 +285,11 @@ class Answerer:
         fixed = fix_citations(answer, prompt.sources) if model_wrote and answer else None
         if fixed is not None:
             answer = fixed.text
+        mode = "model" if model_wrote else "extract"
+        if model_wrote and not result.interrupted:
+            answer, mode, why = back_with_extract(
+                run.question, answer, fixed.checks if fixed else (), prompt)
+            mode_reason = why or mode_reason
         _, citations, _ = resolve(answer, prompt.sources)
         inferred = set(fixed.inferred) if fixed is not None else set()
         citations = [replace(c, inferred=True) if c.number in inferred else c for c in citations]
@@ -314,7 +320,7 @@ class Answerer:
             model=models.get(result.backend, ""),
             fallback_note=plan.fallback_note if model_wrote else "",
             chain=plan.names,
-            mode="model" if model_wrote else "extract",
+            mode=mode,
             mode_reason=mode_reason,
             loop_stopped=run.guard.looping,
             unsupported=list(fixed.unsupported) if fixed is not None else [],
@@ -392,7 +398,8 @@ class Answerer:
 class _Run:
     """What one answer's stream has produced so far."""
 
-    def __init__(self) -> None:
+    def __init__(self, question: str = "") -> None:
+        self.question = question
         self.parts: list[str] = []
         self.backend = ""
         self.error = ""

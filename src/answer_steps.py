@@ -3,6 +3,7 @@ tiny-model mode, and handing the extractive backend its sources (``src/answer.py
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,9 @@ import structlog
 from shared_utils.generation.base import Backend
 from src.abstention import best_similarity
 from src.backends import SAFETY_NET
+from shared_utils.generation.sentences import question_terms
+from src.citations import strip_markers
+from src.claims import ClaimCheck
 from src.condense import Turn
 from src.decoding import Decoding
 from src.follow_up import decide, expanded_query
@@ -65,3 +69,32 @@ def bind_sources(backend: Backend, question: str, prompt: "Prompt") -> Backend:
     sources = [PromptSource(i + 1, s.chunk.doc_name, s.chunk.text)
                for i, s in enumerate(prompt.sources)]
     return backend.with_sources(question, sources)
+
+
+_REFUSED = re.compile(r"do(?:es)? not say|don'?t say|do not (?:contain|answer)|not in the excerpts",
+                      re.IGNORECASE)
+
+
+def back_with_extract(
+    question: str, answer: str, checks: Sequence[ClaimCheck], prompt: "Prompt"
+) -> tuple[str, str, str]:
+    """The better of the two: (answer, mode, why). A model answer of which no sentence is
+    backed by a source is followed by the extract (mode "model+extract"); one that makes no
+    claim at all ("[2]") is replaced by it ("extract"). A refusal is kept as it is."""
+    claims = [c for c in checks if c.status != "no_claim"]
+    if _REFUSED.search(answer) or any(c.status == "supported" for c in claims):
+        return answer, "model", ""
+    if not claims and question_terms(strip_markers(answer)):
+        return answer, "model", ""  # short ("Port 3493 [1]."): too short to check, kept
+    from shared_utils.generation.extractive import PromptSource, extract
+
+    sources = [PromptSource(i + 1, s.chunk.doc_name, s.chunk.text)
+               for i, s in enumerate(prompt.sources)]
+    text = extract(question, sources)
+    if not claims:
+        shown = " ".join(answer.split())[:60] or "nothing"
+        return text, "extract", (f"the model's answer (“{shown}”) says nothing that can be "
+                                 "checked against the sources, so the extract is shown instead")
+    return (f"{answer.rstrip()}\n\n{text}", "model+extract",
+            "no sentence of the model's answer is backed by a source, so the most relevant "
+            "source sentences follow it")

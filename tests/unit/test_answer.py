@@ -223,3 +223,19 @@ def test_closing_the_stream_stops_the_backend(settings):
             break
     events.close()  # the user pressed Stop
     assert stopped.wait(5), "the backend kept generating after the consumer stopped"
+
+
+def test_a_model_answer_that_is_only_a_marker_is_replaced_by_the_extract(settings):
+    done = list(_answerer(settings, Scripted(["[1]"])).ask("Which port does upsd use?"))[-1]
+    assert done.mode == "extract" and done.answer.startswith(HEADING) and "3493" in done.answer
+    assert "says nothing that can be checked" in done.mode_reason
+
+
+def test_an_answer_no_source_backs_is_followed_by_the_extract_but_a_refusal_is_kept(settings):
+    wrong = "Bananas grow quickly in tropical gardens during summer."
+    done = list(_answerer(settings, Scripted([wrong])).ask("Which port does upsd use?"))[-1]
+    assert done.mode == "model+extract" and done.answer.startswith(wrong)
+    assert "3493 by default. [1]" in done.answer and done.unsupported == [wrong]
+    refusal = list(_answerer(settings, Scripted(["The documents do not say."]))
+                   .ask("Which port does upsd use?"))[-1]
+    assert refusal.mode == "model" and refusal.answer == "The documents do not say."

@@ -2,8 +2,11 @@
 
 Order of work for one question (each step is an event the UI can show at once)::
 
-    validate -> condense (follow-ups) -> retrieve -> SourcesEvent -> prompt within budget
-    -> StatusEvent(s) -> backend chain: TokenEvent* / BackendSwitchEvent -> DoneEvent
+    validate -> retrieve (a follow-up also with the previous question's terms, kept only when
+    it matches markedly better) -> SourcesEvent -> abstain when no source is relevant enough
+    -> decoding by model size (tiny model: the extract instead) -> prompt within budget
+    -> StatusEvent(s) -> backend chain: TokenEvent* / BackendSwitchEvent (a loop guard stops a
+    repeating answer) -> citations checked and fixed -> DoneEvent (mode and why)
 
 ``backend="NAME"`` forces that backend, with the extractive backend kept behind it as the
 safety net: a user who picks a backend that is down still gets the source extracts, and the
@@ -25,12 +28,11 @@ from shared_utils.generation.base import Backend, GenerationOptions
 from src.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
 from src.abstention import decide as abstain_decision
 from src.abstention import threshold_for
-from src.answer_steps import back_with_extract, bind_sources, retrieve, tiny_mode
+from src.answer_steps import StreamState, back_with_extract, bind_sources, retrieve, tiny_mode
 from src.citations import resolve
 from src.claims import fix_citations, supported_share
 from src.condense import Turn
 from src.decoding import Decoding, decoding_for
-from src.loop_guard import LoopGuard
 from src.events import (
     AskEvent,
     BackendSwitchEvent,
@@ -238,7 +240,7 @@ class Answerer:
         labels = {b.name: b.label for b in backends}
         models = {b.name: b.model_name for b in backends}
         chain = FallbackChain(backends, clock=self._chain_clock, skipped=skipped)
-        run = _Run(question)
+        run = StreamState(question)
         options = decoding.apply(self.options)
         with closing(chain.stream(prompt.messages, options=options)) as stream:
             for event in stream:  # closing: a consumer that stops us stops the engine
@@ -252,13 +254,13 @@ class Answerer:
         result = run.result or ChainResult(run.backend, dict(skipped), {}, interrupted=False)
         yield self._done(run, result, prompt, timings, t0, plan, labels, models, mode_reason)
 
-    def _on_event(self, event: Any, run: "_Run", labels: dict[str, str], prompt: Prompt,
+    def _on_event(self, event: Any, run: StreamState, labels: dict[str, str], prompt: Prompt,
                   timings: dict[str, float], t0: float) -> Iterator[AskEvent]:
         from shared_utils.generation.chain import Attempt, Interrupted, Switch
 
         if isinstance(event, Attempt):
             run.backend = event.backend
-            run.guard = LoopGuard()
+            run.restart()
             yield StatusEvent(
                 f"waiting for first token from {labels.get(event.backend, event.backend)}"
                 f" (prompt: {prompt.prompt_tokens} tokens)"
@@ -276,7 +278,7 @@ class Answerer:
             run.guard.feed(event.text)
             yield TokenEvent(event.text)
 
-    def _done(self, run: "_Run", result: Any, prompt: Prompt, timings: dict[str, float],
+    def _done(self, run: StreamState, result: Any, prompt: Prompt, timings: dict[str, float],
               t0: float, plan: BackendPlan, labels: dict[str, str], models: dict[str, str],
               mode_reason: str) -> DoneEvent:
         text = run.guard.kept_text() if run.guard.looping else "".join(run.parts)
@@ -393,18 +395,6 @@ class Answerer:
         return DoneEvent(
             answer=text, backend="none", citations=[], sources=[], timings=timings
         )
-
-
-class _Run:
-    """What one answer's stream has produced so far."""
-
-    def __init__(self, question: str = "") -> None:
-        self.question = question
-        self.parts: list[str] = []
-        self.backend = ""
-        self.error = ""
-        self.result: Any = None
-        self.guard = LoopGuard()
 
 
 def _ms(start: float, end: float) -> float:

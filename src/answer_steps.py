@@ -18,11 +18,28 @@ from src.claims import ClaimCheck
 from src.condense import Turn
 from src.decoding import Decoding
 from src.follow_up import decide, expanded_query
+from src.loop_guard import LoopGuard
 
 if TYPE_CHECKING:
     from src.prompt import Prompt
 
 logger = structlog.get_logger(__name__)
+
+
+class StreamState:
+    """What one answer's stream has produced so far (text, backend, error, loop guard)."""
+
+    def __init__(self, question: str = "") -> None:
+        self.question = question
+        self.parts: list[str] = []
+        self.backend = ""
+        self.error = ""
+        self.result: Any = None
+        self.guard = LoopGuard()
+
+    def restart(self) -> None:
+        """A new backend starts answering: watch its text for loops afresh."""
+        self.guard = LoopGuard()
 
 
 def retrieve(

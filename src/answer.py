@@ -241,6 +241,8 @@ class Answerer:
         models = {b.name: b.model_name for b in backends}
         chain = FallbackChain(backends, clock=self._chain_clock, skipped=skipped)
         run = StreamState(question)
+        if decoding.small and self.settings.small_model_extract:
+            run.small_model = backends[0].model_name or backends[0].label if backends else ""
         options = decoding.apply(self.options)
         with closing(chain.stream(prompt.messages, options=options)) as stream:
             for event in stream:  # closing: a consumer that stops us stops the engine
@@ -290,7 +292,8 @@ class Answerer:
         mode = "model" if model_wrote else "extract"
         if model_wrote and not result.interrupted:
             answer, mode, why = back_with_extract(
-                run.question, answer, fixed.checks if fixed else (), prompt)
+                run.question, answer, fixed.checks if fixed else (), prompt,
+                small_model=run.small_model)
             mode_reason = why or mode_reason
         _, citations, _ = resolve(answer, prompt.sources)
         inferred = set(fixed.inferred) if fixed is not None else set()

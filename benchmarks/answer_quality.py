@@ -249,9 +249,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--library", type=Path, help="library dir (default: the cached one)")
     parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
                         help="override a setting for the run, e.g. --set source_sentences=2")
+    parser.add_argument("--combine", type=Path, metavar="RESULTS_JSON",
+                        help="estimate model + extract from a finished run (no model)")
     parser.add_argument("--calibrate", action="store_true",
                         help="print the abstention / follow-up calibration (no model)")
     args = parser.parse_args(argv)
+    if args.combine:
+        combine(args.combine)
+        return
     info = common.begin()
     answer_set = load_answer_set()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -301,6 +306,40 @@ def _parse(value: str) -> Any:
         except ValueError:
             pass
     return value
+
+
+def combine(path: Path) -> dict[str, Any]:
+    """Estimate, from a finished run with ``extractive`` and a model, what the model's answer
+    followed by the extract scores (what OLYMPUS_SMALL_MODEL_EXTRACT shows for small models):
+    keywords over both texts, a gold citation in either, a refusal only when both refuse."""
+    import json
+
+    results = json.loads(path.read_text(encoding="utf-8"))
+    ext = results["models"]["extractive"]["runs"]
+    groups = {q["question"]: q["keywords"] for q in load_answer_set()["questions"]}
+    out = {}
+    for model, data in results["models"].items():
+        if model == "extractive":
+            continue
+        runs = data["runs"]
+        rows = []
+        for mine, base in zip(runs["answerable"], ext["answerable"]):
+            text = mine["answer"] + "\n\n" + base["answer"]
+            wanted = groups[mine["question"]]
+            rows.append({"keywords_all": keyword_hits(text, wanted) == len(wanted),
+                         "gold": mine["gold"] or base["gold"],
+                         "refused": mine["refused"] and base["refused"]})
+        none = [m["refused"] for m in runs["unanswerable"]]
+        out[model + " + extract"] = {
+            "keywords_all": _share(rows, "keywords_all"), "gold_citation": _share(rows, "gold"),
+            "wrongly_refused": _share(rows, "refused"),
+            "admitted": round(sum(none) / len(none), 3) if none else None,
+        }
+    print(common.format_table(["estimate", "keywords (all)", "gold citation", "wrongly refused",
+                               "admitted"],
+                              [[k, v["keywords_all"], v["gold_citation"], v["wrongly_refused"],
+                                v["admitted"]] for k, v in out.items()]))
+    return out
 
 
 def _serialisable(out: dict[str, list]) -> dict[str, list]:

@@ -94,6 +94,9 @@ def run_one(pipeline: Any, question: str, history: list, backend: str | None) ->
         "claims": len(checks), "supported": sum(c.status == "supported" for c in checks),
         "backend": getattr(done, "backend_name", "") or done.backend,
         "mode": getattr(done, "mode", ""),
+        "prompt_tokens": done.prompt_tokens,
+        "engine_prompt_ms": done.timings.get("engine_prompt_ms"),
+        "cached_prompt_tokens": done.timings.get("cached_prompt_tokens"),
     }
 
 
@@ -170,6 +173,8 @@ def summarize(out: dict[str, list]) -> dict[str, Any]:
         "unrelated_rewritten": sum(r["query"] != r["question"] for r in unrel),
         "follow_up_keywords_all": _share(fus, "keywords_all"),
         "backends": dict(sorted(_count(r["backend"] for r in every).items())),
+        "modes": dict(sorted(_count(r["mode"] or "-" for r in every).items())),
+        "prompt_tokens_p50": _pct([r["prompt_tokens"] for r in every if r.get("engine_prompt_ms")], 50),
     }
 
 
@@ -221,7 +226,8 @@ def print_summary(results: dict[str, Any]) -> None:
             ("total p50 (s)", "total_s_p50"), ("total p95 (s)", "total_s_p95"),
             ("follow-ups detected", "follow_ups_detected"),
             ("unrelated questions rewritten", "unrelated_rewritten"),
-            ("follow-up keywords (all)", "follow_up_keywords_all"), ("answered by", "backends")]
+            ("follow-up keywords (all)", "follow_up_keywords_all"), ("answered by", "backends"),
+            ("how", "modes"), ("prompt tokens p50 (model answers)", "prompt_tokens_p50")]
     models = list(results["models"])
     for label, key in keys:
         rows.append([label, *[_cell(results["models"][m]["summary"].get(key)) for m in models]])

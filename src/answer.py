@@ -26,21 +26,15 @@ import structlog
 from shared_utils.errors import BackendNotConfigured, InvalidQuery, OlympusError
 from shared_utils.generation.base import Backend, GenerationOptions
 from src.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
-from src.abstention import decide as abstain_decision
-from src.abstention import threshold_for
-from src.answer_steps import StreamState, back_with_extract, bind_sources, retrieve, tiny_mode
+from src.abstention import decide as abstain_decision, threshold_for
+from src.answer_steps import (
+    StreamState, back_with_extract, bind_sources, prompt_sentences, retrieve, tiny_mode)
 from src.citations import resolve
 from src.claims import fix_citations, supported_share
 from src.condense import Turn
 from src.decoding import Decoding, decoding_for
 from src.events import (
-    AskEvent,
-    BackendSwitchEvent,
-    DoneEvent,
-    SourcesEvent,
-    StatusEvent,
-    TokenEvent,
-)
+    AskEvent, BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent)
 from src.prompt import EngineTokenizer, Prompt, TokenCounter, build_prompt, estimate_tokens
 from src.settings import Settings
 
@@ -214,7 +208,8 @@ class Answerer:
         if mode_reason:
             yield StatusEvent(mode_reason)
         t2 = self._clock()
-        prompt = self._prompt(question, sources, history if follow_up else [], backends)
+        prompt = self._prompt(question, sources, history if follow_up else [], backends,
+                              prompt_sentences(self.settings, decoding))
         timings["prompt_ms"] = _ms(t2, self._clock())
         for note in prompt.notes:
             yield StatusEvent(note)
@@ -367,6 +362,7 @@ class Answerer:
         sources: list,
         history: list[Turn],
         backends: list[Backend],
+        sentences: int,
     ) -> Prompt:
         return build_prompt(
             question,
@@ -377,7 +373,7 @@ class Answerer:
             margin_tokens=self.settings.prompt_margin_tokens,
             history=history,
             compress=self.settings.compress_sources,
-            sentences_per_source=self.settings.source_sentences,
+            sentences_per_source=sentences,
         )
 
     def _counter(self, backends: list[Backend]) -> TokenCounter:

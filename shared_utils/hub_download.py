@@ -373,10 +373,6 @@ def _hash_prefix(path: Path, size: int) -> tuple[Any, int]:
     return h, done
 
 
-def sha256_file(path: Path) -> str:
-    return _hash_prefix(path, path.stat().st_size)[0].hexdigest()
-
-
 def _verify(part: Path, want: str | None, r: RemoteFile, got: str) -> None:
     size = part.stat().st_size
     if size != r.size:

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     compress_sources: bool = True
     source_sentences: int = Field(default=4, ge=1, le=50)
     prompt_margin_tokens: int = Field(default=64, ge=0, le=4096)
+    # answers: models <= 300M parameters show the source extract instead ("model": let them write)
+    tiny_model_answers: Literal["extractive", "model"] = "extractive"
+    # refuse when no source is this similar to the question (empty: calibrated per embedder)
+    abstain_similarity: float | None = Field(default=None, ge=0, le=1)
 
     # --- models ----------------------------------------------------------------------------
     model: str = ""  # catalog entry id; empty: chosen from the hardware profile

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from shared_utils.errors import OlympusError
+from shared_utils.redact import scrub
 from src.settings import Settings
 
 SCHEMA_VERSION = 1
@@ -28,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    report = build_report(settings, pipeline=not args.no_pipeline)
+    # no credentials on screen or in the JSON: URLs lose user:password@, secrets are masked
+    report = scrub(build_report(settings, pipeline=not args.no_pipeline),
+                   settings.secret_values())
     if args.json:
         print(json.dumps(report, indent=1, default=str))
     else:

@@ -59,3 +59,21 @@ def test_clear_cache_message_during_an_ingest_closes_nothing(app_env, make_app, 
     at.run()
     assert "1 document(s), 8 pages" in all_text(at)
     assert not at.exception
+
+
+def test_a_visitor_does_not_see_another_sessions_uploads_or_errors(app_env, make_app, embedder):
+    from tests.fixtures.pdfs import make_not_a_pdf
+    from tests.ui.conftest import wait_for_ingest
+
+    alice, bob = make_app("documents"), make_app("documents")
+    alice.file_uploader[0].set_value([
+        ("alice-secret-plan.pdf", make_not_a_pdf(), "application/pdf"),
+        ("alice-notes.pdf", make_text_pdf(["Alice's notes about the flux capacitor."]),
+         "application/pdf"),
+    ]).run()
+    wait_for_ingest(alice)
+    bob.run()
+    assert "alice-secret-plan.pdf" in all_text(alice), "the uploader sees her own error"
+    assert "alice-secret-plan" not in all_text(bob) and not bob.error
+    assert "alice-notes.pdf: indexed" not in all_text(bob)
+    assert "1 document(s)" in all_text(bob), "the library itself is shared"

@@ -126,6 +126,11 @@ def test_sends_fixed_num_ctx_keep_alive_and_options(double):
     assert first["keep_alive"] == "30m"
     assert first["options"]["num_predict"] == 7 and first["options"]["stop"] == ["\n\n"]
     assert first["options"]["temperature"] == 0.0
+    assert "repeat_penalty" not in first["options"]  # the engine's default unless set
+    list(backend.stream(QUESTION, options=_opts(repeat_penalty=1.15, frequency_penalty=0.3)))
+    third = list(double.requests_to("/api/chat"))[-1].body
+    assert third["options"]["repeat_penalty"] == 1.15
+    assert third["options"]["frequency_penalty"] == 0.3
     assert first["messages"][0] == {"role": "system", "content": "Answer in one short sentence."}
     assert first["stream"] is True
 

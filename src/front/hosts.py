@@ -42,6 +42,7 @@ def allowed_hosts(space_host: str, extra: Iterable[str]) -> frozenset[str]:
     if space_host:
         names.add(host_name(space_host))
     names.update(host_name(h) if h != "*" else "*" for h in extra)
+    names.discard("")  # a missing Host header is never allowed
     return frozenset(names)
 
 

@@ -116,30 +116,28 @@ async def _session(port: int):
     return ws
 
 
-async def _run_script(ws) -> float:
-    back = BackMsg()
-    back.rerun_script.query_string = ""
+async def _round_trip(ws, back: BackMsg, until: str) -> float:
+    """Send ``back``; seconds until a ForwardMsg with field ``until`` arrives."""
     t0 = time.perf_counter()
     await ws.send(back.SerializeToString())
     async for data in ws:
         msg = ForwardMsg()
         msg.ParseFromString(data)
-        if msg.HasField("script_finished"):
+        if msg.HasField(until):
             return time.perf_counter() - t0
-    raise SystemExit("the websocket closed during a run")
+    raise SystemExit(f"the websocket closed before {until}")
+
+
+async def _run_script(ws) -> float:
+    back = BackMsg()
+    back.rerun_script.query_string = ""
+    return await _round_trip(ws, back, "script_finished")
 
 
 async def _heartbeat(ws) -> float:
     back = BackMsg()
     back.app_heartbeat = True
-    t0 = time.perf_counter()
-    await ws.send(back.SerializeToString())
-    async for data in ws:
-        msg = ForwardMsg()
-        msg.ParseFromString(data)
-        if msg.HasField("heartbeat_ack"):
-            return time.perf_counter() - t0
-    raise SystemExit("the websocket closed before the heartbeat ack")
+    return await _round_trip(ws, back, "heartbeat_ack")
 
 
 async def bench_ws(direct: int, front: int, n: int) -> dict[str, dict[str, dict[str, float]]]:

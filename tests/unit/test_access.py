@@ -177,3 +177,33 @@ def test_forwarded_for_is_trusted_only_behind_a_proxy_and_only_its_last_entry():
     assert client_address("10.0.0.1", headers, trust_proxy=False) == "10.0.0.1"
     assert client_address("10.0.0.1", headers, trust_proxy=True) == "203.0.113.9"
     assert client_address("10.0.0.1", {}, trust_proxy=True) == "10.0.0.1"
+
+
+def _request(headers: dict[str, str]):
+    from starlette.requests import Request
+
+    return Request({"type": "http", "method": "GET", "path": "/", "scheme": "http",
+                    "query_string": b"", "server": ("127.0.0.1", 8501),
+                    "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})
+
+
+def test_cookie_attributes_follow_where_olympus_runs(data_dir):
+    from src.front.config import FrontConfig
+    from src.settings import load_settings
+
+    claims = Claims("browser-1")
+    bare = FrontConfig.from_settings(load_settings(data_dir=data_dir), upstream_port=1,
+                                     secret=SECRET)
+    header = bare.set_cookie_header(_request({"x-forwarded-proto": "https"}), claims)
+    assert "HttpOnly" in header and "SameSite=Lax" in header
+    assert "Secure" not in header, "X-Forwarded-Proto counts only behind a trusted proxy"
+    proxied = FrontConfig.from_settings(load_settings(data_dir=data_dir, behind_proxy=True),
+                                        upstream_port=1, secret=SECRET)
+    assert "; Secure" in proxied.set_cookie_header(_request({"x-forwarded-proto": "https"}),
+                                                   claims)
+    space = FrontConfig.from_settings(
+        load_settings(data_dir=data_dir, SPACE_ID="me/olympus", SPACE_HOST="me-olympus.hf.space"),
+        upstream_port=1, secret=SECRET)
+    header = space.set_cookie_header(_request({}), claims)
+    assert "SameSite=None; Secure; Partitioned" in header and "HttpOnly" in header
+    assert "me-olympus.hf.space" in space.allowed and space.trust_proxy

@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     password: str = Field(default="", repr=False)
 
+    # --- access (the front before Streamlit; see src/front/ and src/access.py) --------------
+    admin_password: str = Field(default="", repr=False)  # admin role; see README, Security
+    secret_key: str = Field(default="", repr=False)  # signs the browser cookie; empty: data dir
+    allowed_hosts: str = ""  # comma list of extra Host names ("*": any, unsafe)
+    behind_proxy: bool = False  # trust X-Forwarded-For/-Proto (always on a Space)
+    session_hours: float = Field(default=168.0, gt=0)  # how long a sign-in lasts
+    login_max_failures: int = Field(default=5, ge=1)  # per client address, then locked out
+    login_global_max_failures: int = Field(default=50, ge=1)  # all addresses, per window
+    login_lockout_s: float = Field(default=300.0, gt=0)  # the window and the lockout
+    allow_model_pulls: bool | None = None  # None: on a bare machine, off on a Space
+    streamlit_port: int | None = Field(default=None, ge=1, le=65535)  # internal; None: free
+
     # --- documents and ingestion -----------------------------------------------------------
     max_upload_mb: int = Field(default=100, ge=1, le=10_000)
     chunk_tokens: int = Field(default=200, ge=32, le=512)
@@ -43,6 +55,18 @@ class Settings(BaseSettings):
     embedding_device: str = "cpu"
     # auto: int8 on the CPU, fp32 on a GPU (see shared_utils/embeddings.py)
     embedding_precision: Literal["auto", "fp32", "int8"] = "auto"
+
+    # --- limits for untrusted input (uploads from anyone who can reach the app) -------------
+    parse_memory_mb: int = Field(default=1536, ge=256)  # address-space cap of the PDF worker
+    max_pages: int = Field(default=5000, ge=1)
+    max_page_chars: int = Field(default=100_000, ge=1000)
+    max_document_chars: int = Field(default=10_000_000, ge=1000)
+    max_chunks: int = Field(default=20_000, ge=1)
+    index_hidden_text: bool = False  # keep invisible text (render mode 3, white, tiny), marked
+    session_queue_mb: int = Field(default=250, ge=1)  # bytes of uploads waiting per session
+    queue_mb: int = Field(default=500, ge=1)  # ... and in total
+    session_queue_jobs: int = Field(default=10, ge=1)
+    queue_jobs: int = Field(default=40, ge=1)
 
     # --- retrieval -------------------------------------------------------------------------
     milvus_uri: str = ""  # empty: Milvus Lite under data_dir; http://host:19530 for a server
@@ -166,6 +190,25 @@ class Settings(BaseSettings):
             return self.embedding_batch_size
         return 8 if self.embedding_device.startswith("cpu") else 64
 
+    def secret_values(self) -> list[str]:
+        """Values of the settings marked secret (``repr=False``), for log redaction."""
+        return [str(getattr(self, name)) for name, f in type(self).model_fields.items()
+                if not f.repr and getattr(self, name)]
+
+    @property
+    def on_space(self) -> bool:
+        return bool(self.space_id)
+
+    @property
+    def extra_allowed_hosts(self) -> list[str]:
+        """OLYMPUS_ALLOWED_HOSTS as lower-case names (ports are not part of a name)."""
+        return [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
+
+    @property
+    def model_pulls_allowed(self) -> bool:
+        """Pulls from the UI: OLYMPUS_ALLOW_MODEL_PULLS, else on except on a Space."""
+        return self.allow_model_pulls if self.allow_model_pulls is not None else not self.on_space
+
     @property
     def resolved_milvus_uri(self) -> str:
         return self.milvus_uri or str(self.data_dir / "milvus.db")
@@ -195,6 +238,15 @@ def in_container() -> bool:
     return Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
 
 
+def private_files() -> None:
+    """Files and folders this process creates are its user's only (0600/0700: umask 077).
+
+    Called by every entry point before anything is written to the data dir; children
+    inherit it.
+    """
+    os.umask(0o077)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read and validate settings once. Raises SettingsError naming each bad variable."""
     try:
@@ -211,5 +263,34 @@ def load_settings(**overrides: object) -> Settings:
 def child_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
     """A copy of the process environment for child processes, plus ``extra``."""
     env = dict(os.environ)
+    env.update(extra or {})
+    return env
+
+
+# What every child may see; secrets (HF_TOKEN, passwords, keys) are never in it.
+_CHILD_KEEP = ("PATH", "HOME", "LANG", "LANGUAGE", "TMPDIR", "TZ", "USER", "LOGNAME",
+               "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "SSL_CERT_FILE",
+               "SSL_CERT_DIR")
+_CHILD_KEEP_PREFIXES = ("LC_", "CUDA_", "NVIDIA_", "HIP_", "ROCR_", "GGML_")
+_SECRET_NAME = ("TOKEN", "PASSWORD", "PASSWD", "SECRET", "API_KEY", "APIKEY", "CREDENTIAL")
+
+
+def minimal_environ(extra: dict[str, str] | None = None, *, keep_prefixes: tuple[str, ...] = (),
+                    base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for children that need no secrets (PDF worker, llama.cpp engine,
+    arangod, ollama): PATH, HOME, locale, temp dir, GPU variables and ``keep_prefixes``
+    (e.g. ``OLLAMA_``), never a variable named like a secret; plus ``extra``.
+
+    >>> env = minimal_environ(base={"PATH": "/bin", "HF_TOKEN": "hf_x", "OLLAMA_HOST": "h",
+    ...                             "OLYMPUS_PASSWORD": "p", "OLLAMA_API_KEY": "k"},
+    ...                       keep_prefixes=("OLLAMA_",))
+    >>> sorted(env)
+    ['OLLAMA_HOST', 'PATH']
+    """
+    source = os.environ if base is None else base
+    prefixes = _CHILD_KEEP_PREFIXES + keep_prefixes
+    env = {k: v for k, v in source.items()
+           if (k in _CHILD_KEEP or k.startswith(prefixes))
+           and not any(word in k.upper() for word in _SECRET_NAME)}
     env.update(extra or {})
     return env

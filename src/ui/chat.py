@@ -25,7 +25,7 @@ from src.events import (
     TokenEvent,
 )
 from src.ui import navigation, render, state, transcript
-from src.ui.errors import friendly, show_error
+from src.ui.errors import friendly, show_error, show_message
 
 logger = structlog.get_logger(__name__)
 
@@ -83,9 +83,7 @@ def _render_notes(msg: dict[str, Any]) -> None:
     if msg.get("stopped") or msg.get("streaming"):
         st.caption(":material/stop_circle: Stopped. Regenerate to get a full answer.")
     if msg.get("error"):
-        st.error(msg["error"], icon=":material/error:")
-        if msg.get("hint"):
-            st.caption(f"How to fix: {msg['hint']}")
+        show_message(msg["error"], msg.get("hint") or "")
     if not msg.get("backend"):
         return
     if msg.get("fallback_note"):

@@ -71,7 +71,7 @@ def test_first_token_deadline_with_the_real_engine(backend):
     options = _opts(first_token_timeout_s=0.001)
     with pytest.raises(BackendUnavailable) as info:
         list(FallbackChain([backend]).stream(PROMPT, options=options))
-    assert "llamacpp: no first token within 0.001 s" in str(info.value)
+    assert "llamacpp: no first token within 0.001 s (Raise OLYMPUS_FIRST_TOKEN_TIMEOUT_S" in str(info.value)
     assert backend.generate(PROMPT, options=_opts(max_tokens=2)), "the engine still answers"
 
 

@@ -2,8 +2,8 @@
 
 A PDF can carry text no viewer shows: render mode 3 (invisible, as OCR layers and prompt
 injections use), white or fully transparent glyphs on a white page, glyphs under 1 pt, or text
-placed outside the page box. Indexing it would let a document answer with words its reader
-never saw. :func:`find_hidden` walks the page's objects once (a few microseconds each; the
+placed outside the page box (beyond a 1 inch margin: lines of real manuals overflow a little).
+Indexing it would let a document answer with words its reader never saw. :func:`find_hidden` walks the page's objects once (a few microseconds each; the
 text page is built afterwards from what is left), and :func:`remove` drops them so PDFium's
 text extraction never sees them.
 
@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MIN_FONT_PT = 1.0
+# a line running a little past the page edge (real manuals have some) is not "hidden text";
+# text placed wholly beyond an inch outside the page is
+OFF_PAGE_MARGIN_PT = 72.0
 _WHITE = 0xF0  # every channel at or above this is "white"
 _MAX_DEPTH = 4  # form XObjects nested deeper are not searched
 _INVISIBLE_MODES = (3, 7)  # FPDF_TEXTRENDERMODE_INVISIBLE, _CLIP
@@ -39,30 +42,97 @@ class HiddenText:
         return bool(self.objects)
 
 
-class _Probe:
-    """Reusable ctypes out-parameters (allocating them per object would double the cost)."""
+class _Scanner:
+    """One page's scan. The PDFium functions and the ctypes out-parameters are bound once:
+    allocating them per object would double the cost of a scan (~100 objects per page)."""
 
-    def __init__(self) -> None:
-        self.rgba = [ctypes.c_uint() for _ in range(4)]
-        self.box = [ctypes.c_float() for _ in range(4)]
-        self.size = ctypes.c_float()
-        self._rgba = [ctypes.byref(v) for v in self.rgba]
-        self._box = [ctypes.byref(v) for v in self.box]
-        self._size = ctypes.byref(self.size)
+    def __init__(self, raw: Any, page_raw: Any, page_box: tuple[float, float, float, float]):
+        self.raw, self.page_raw, self.page_box = raw, page_raw, page_box
+        self.found = HiddenText(page_raw=page_raw)
+        self.white: list[tuple[Any, Any, tuple[float, float, float, float] | None]] = []
+        self.shapes: list[tuple[Any, Any]] = []  # (container, path/image/shading object)
+        self._rgba = [ctypes.c_uint() for _ in range(4)]
+        self._box = [ctypes.c_float() for _ in range(4)]
+        self._size = ctypes.c_float()
+        self._rgba_p = [ctypes.byref(v) for v in self._rgba]
+        self._box_p = [ctypes.byref(v) for v in self._box]
+        self._size_p = ctypes.byref(self._size)
+        self._matrix = raw.FS_MATRIX()
+        self._matrix_p = ctypes.byref(self._matrix)
 
-    def colour(self, raw: Any, obj: Any, stroke: bool) -> tuple[int, int, int, int] | None:
-        get = raw.FPDFPageObj_GetStrokeColor if stroke else raw.FPDFPageObj_GetFillColor
-        if not get(obj, *self._rgba):
+    def colour(self, obj: Any, stroke: bool = False) -> tuple[int, int, int, int] | None:
+        get = self.raw.FPDFPageObj_GetStrokeColor if stroke else self.raw.FPDFPageObj_GetFillColor
+        if not get(obj, *self._rgba_p):
             return None
-        return tuple(v.value for v in self.rgba)  # type: ignore[return-value]
+        r, g, b, a = self._rgba
+        return r.value, g.value, b.value, a.value
 
-    def bounds(self, raw: Any, obj: Any) -> tuple[float, float, float, float] | None:
-        if not raw.FPDFPageObj_GetBounds(obj, *self._box):
+    def bounds(self, obj: Any) -> tuple[float, float, float, float] | None:
+        if not self.raw.FPDFPageObj_GetBounds(obj, *self._box_p):
             return None
-        return tuple(v.value for v in self.box)  # type: ignore[return-value]
+        left, bottom, right, top = self._box
+        return left.value, bottom.value, right.value, top.value
 
-    def font_size(self, raw: Any, obj: Any) -> float | None:
-        return self.size.value if raw.FPDFTextObj_GetFontSize(obj, self._size) else None
+    def font_size(self, obj: Any) -> float:
+        """The text's size on the page: its font size times its matrix's scale."""
+        if not self.raw.FPDFTextObj_GetFontSize(obj, self._size_p):
+            return MIN_FONT_PT
+        if not self.raw.FPDFPageObj_GetMatrix(obj, self._matrix_p):
+            return self._size.value
+        m = self._matrix
+        return self._size.value * abs(m.a * m.d - m.b * m.c) ** 0.5
+
+    def scan(self, form: Any = None, depth: int = 0) -> None:
+        raw = self.raw
+        if form is None:
+            count, get = raw.FPDFPage_CountObjects(self.page_raw), raw.FPDFPage_GetObject
+            parent = self.page_raw
+        else:
+            count, get, parent = raw.FPDFFormObj_CountObjects(form), raw.FPDFFormObj_GetObject, form
+        get_type, text_kind, form_kind = raw.FPDFPageObj_GetType, raw.FPDF_PAGEOBJ_TEXT, \
+            raw.FPDF_PAGEOBJ_FORM
+        shape_kinds = (raw.FPDF_PAGEOBJ_IMAGE, raw.FPDF_PAGEOBJ_SHADING, raw.FPDF_PAGEOBJ_PATH)
+        for i in range(count):
+            obj = get(parent, i)
+            kind = get_type(obj)
+            if kind == text_kind:
+                self.text(form, obj)
+            elif kind in shape_kinds:
+                self.shapes.append((form, obj))
+            elif kind == form_kind and depth < _MAX_DEPTH:
+                self.scan(obj, depth + 1)
+
+    def text(self, form: Any, obj: Any) -> None:
+        """Record text object ``obj`` if a reader cannot see it."""
+        raw = self.raw
+        mode = raw.FPDFTextObj_GetTextRenderMode(obj)
+        if mode in _INVISIBLE_MODES:
+            self.found.objects.append((form, obj, "invisible render mode"))
+            return
+        colour = self.colour(obj, stroke=mode in _STROKE_ONLY)
+        if colour is not None and colour[3] == 0:
+            self.found.objects.append((form, obj, "transparent"))
+            return
+        box = self.bounds(obj) if form is None else None  # a form's objects: form space
+        # the ink box is tight (a hyphen is 0.5 pt high), so it only rules tiny text out
+        if (box is None or box[3] - box[1] < MIN_FONT_PT) and self.font_size(obj) < MIN_FONT_PT:
+            self.found.objects.append((form, obj, "under 1 pt"))
+        elif box is not None and not _overlaps(box, self.page_box, OFF_PAGE_MARGIN_PT):
+            self.found.objects.append((form, obj, "outside the page"))
+        elif colour is not None and min(colour[:3]) >= _WHITE:
+            self.white.append((form, obj, box))
+
+    def backdrops(self) -> list[tuple[float, float, float, float]]:
+        """Areas white text can be read on: images, shadings and non-white filled shapes
+        (inside a form: the whole page, as their coordinates are the form's)."""
+        out = []
+        for form, obj in self.shapes:
+            if self.raw.FPDFPageObj_GetType(obj) == self.raw.FPDF_PAGEOBJ_PATH:
+                colour = self.colour(obj)
+                if colour is None or colour[3] == 0 or min(colour[:3]) >= _WHITE:
+                    continue
+            out.append((self.bounds(obj) if form is None else None) or self.page_box)
+        return out
 
 
 def find_hidden(page: Any, page_box: tuple[float, float, float, float]) -> HiddenText:
@@ -70,64 +140,19 @@ def find_hidden(page: Any, page_box: tuple[float, float, float, float]) -> Hidde
     (left, bottom, right, top)."""
     import pypdfium2.raw as raw
 
-    probe, found = _Probe(), HiddenText(page_raw=page.raw)
-    backdrops: list[tuple[float, float, float, float]] = []
-    white: list[tuple[Any, Any, tuple[float, float, float, float] | None]] = []
-    _scan(raw, probe, page.raw, None, page_box, 0, found, backdrops, white)
-    for container, obj, box in white:
-        if box is None or not any(_inside(box, back) for back in backdrops):
-            found.objects.append((container, obj, "white on white"))
-    return found
+    scanner = _Scanner(raw, page.raw, page_box)
+    scanner.scan()
+    if scanner.white:  # only then are the shapes under the text looked at
+        backdrops = scanner.backdrops()
+        for form, obj, box in scanner.white:
+            if box is None or not any(_inside(box, back) for back in backdrops):
+                scanner.found.objects.append((form, obj, "white on white"))
+    return scanner.found
 
 
-def _scan(raw, probe, page_raw, form, page_box, depth, found, backdrops, white) -> None:
-    count = raw.FPDFFormObj_CountObjects(form) if form else raw.FPDFPage_CountObjects(page_raw)
-    for i in range(count):
-        obj = raw.FPDFFormObj_GetObject(form, i) if form else raw.FPDFPage_GetObject(page_raw, i)
-        kind = raw.FPDFPageObj_GetType(obj)
-        if kind == raw.FPDF_PAGEOBJ_TEXT:
-            why = _text_reason(raw, probe, obj, page_box if form is None else None)
-            if why == "white":
-                white.append((form, obj, probe.bounds(raw, obj) if form is None else None))
-            elif why:
-                found.objects.append((form, obj, why))
-        elif kind in (raw.FPDF_PAGEOBJ_IMAGE, raw.FPDF_PAGEOBJ_SHADING) or (
-                kind == raw.FPDF_PAGEOBJ_PATH and _dark_fill(raw, probe, obj)):
-            box = probe.bounds(raw, obj) if form is None else None
-            backdrops.append(box or page_box)  # inside a form: assume it may cover anything
-        elif kind == raw.FPDF_PAGEOBJ_FORM and depth < _MAX_DEPTH:
-            _scan(raw, probe, page_raw, obj, page_box, depth + 1, found, backdrops, white)
-
-
-def _text_reason(raw, probe: _Probe, obj, page_box) -> str:
-    """Why text object ``obj`` is not visible ("" when it is; "white" for the caller)."""
-    mode = raw.FPDFTextObj_GetTextRenderMode(obj)
-    if mode in _INVISIBLE_MODES:
-        return "invisible render mode"
-    colour = probe.colour(raw, obj, stroke=mode in _STROKE_ONLY)
-    if colour is not None:
-        if colour[3] == 0:
-            return "transparent"
-        if min(colour[:3]) >= _WHITE:
-            return "white"
-    size = probe.font_size(raw, obj)
-    if size is not None and 0 <= size < MIN_FONT_PT:
-        return "under 1 pt"
-    if page_box is not None:
-        box = probe.bounds(raw, obj)
-        if box is not None and not _overlaps(box, page_box):
-            return "outside the page"
-    return ""
-
-
-def _dark_fill(raw, probe: _Probe, obj) -> bool:
-    """A filled shape that is not white (a backdrop white text can be read on)."""
-    colour = probe.colour(raw, obj, stroke=False)
-    return colour is not None and colour[3] > 0 and min(colour[:3]) < _WHITE
-
-
-def _overlaps(a, b) -> bool:
-    return a[0] < b[2] and a[2] > b[0] and a[1] < b[3] and a[3] > b[1]
+def _overlaps(a, b, margin: float = 0.0) -> bool:
+    return (a[0] < b[2] + margin and a[2] > b[0] - margin and a[1] < b[3] + margin
+            and a[3] > b[1] - margin)
 
 
 def _inside(inner, outer) -> bool:

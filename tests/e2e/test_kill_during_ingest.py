@@ -72,6 +72,7 @@ def _consistent(data_dir: Path) -> list[str]:
     return state["names"]
 
 
+@pytest.mark.timeout(900)  # two app starts, two ingests of a 60-page PDF on a small machine
 def test_kill_9_of_the_whole_app_mid_ingest_then_restart_and_upload_again(tmp_path, browser):
     pdf = tmp_path / "pelicans.pdf"
     pdf.write_bytes(make_text_pdf(BIG))

@@ -16,9 +16,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared_utils.errors import SettingsError
 
-BACKEND_NAMES = ("ollama", "llamacpp", "hf_inference", "extractive")
-
-
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
@@ -108,6 +105,10 @@ class Settings(BaseSettings):
     compress_sources: bool = True
     source_sentences: int = Field(default=4, ge=1, le=50)
     prompt_margin_tokens: int = Field(default=64, ge=0, le=4096)
+    # answers: models <= 300M parameters show the source extract instead ("model": let them write)
+    tiny_model_answers: Literal["extractive", "model"] = "extractive"
+    # refuse when no source is this similar to the question (empty: calibrated per embedder)
+    abstain_similarity: float | None = Field(default=None, ge=0, le=1)
 
     # --- models ----------------------------------------------------------------------------
     model: str = ""  # catalog entry id; empty: chosen from the hardware profile
@@ -141,10 +142,12 @@ class Settings(BaseSettings):
     @field_validator("backends")
     @classmethod
     def _known_backends(cls, v: str) -> str:
+        from shared_utils.generation.registry import BACKENDS  # the names' one owner
+
         names = [n.strip() for n in v.split(",") if n.strip()]
-        unknown = [n for n in names if n not in BACKEND_NAMES]
+        unknown = [n for n in names if n not in BACKENDS]
         if unknown:
-            raise ValueError(f"unknown backend(s) {unknown}; valid: {', '.join(BACKEND_NAMES)}")
+            raise ValueError(f"unknown backend(s) {unknown}; valid: {', '.join(BACKENDS)}")
         return ",".join(names)
 
     @model_validator(mode="after")

@@ -269,8 +269,3 @@ def _shared_worker(memory_mb: int | None = None,
             _worker = PdfWorker(memory_mb=memory_mb, env=env)
         return _worker
 
-
-def shutdown_worker() -> None:
-    """Stop the shared extraction worker (it also dies with this process)."""
-    if _worker is not None:
-        _worker.close()

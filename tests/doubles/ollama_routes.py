@@ -34,8 +34,8 @@ class Handler(BaseHTTPRequestHandler):
     double: OllamaDouble
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, *args: object) -> None:  # keep test output clean
-        pass
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib's name)
+        self.double.log_request(self.address_string(), format % args)
 
     # --- plumbing ---------------------------------------------------------------------------
     def _body_bytes(self) -> bytes:
@@ -215,7 +215,8 @@ class Handler(BaseHTTPRequestHandler):
                           "total": size, "completed": completed})
         lines += [{"status": "verifying sha256 digest"}, {"status": "writing manifest"},
                   {"status": "success"}]
-        self.double.register(_Model(name, size=size, digest=digest[7:]))
+        if name not in self.double.models:  # pulling again keeps what is there
+            self.double.register(_Model(name, size=size, digest=digest[7:]))
         self._stream_or_error(stream, lines, None)
 
     def _create(self, body: dict[str, Any]) -> None:
@@ -320,6 +321,8 @@ class Handler(BaseHTTPRequestHandler):
         if not stream:
             time.sleep(script.first_token_delay_s)
             text = "".join(answer)
+            if answer.error:
+                return self._send_json(500, {"error": answer.error})
             return self._send_json(200, piece(text, True, done_reason=answer.done_reason,
                                               **stats()))
         self._start_stream()
@@ -340,6 +343,9 @@ class Handler(BaseHTTPRequestHandler):
                 if i and script.token_delay_s and self.double.stopping.wait(script.token_delay_s):
                     return
                 self._chunk(piece(text, False))
+            if answer.error:  # the runner failed mid-answer: Ollama's error line
+                self._chunk({"error": answer.error})
+                return self._end_stream()
             self._chunk(piece("", True, done_reason=answer.done_reason, **stats()))
             self._end_stream()
         except (BrokenPipeError, ConnectionResetError, OSError):

@@ -110,6 +110,7 @@ class Answer:
         self.pieces = pieces
         self.done_reason = done_reason
         self.stats = stats or {}
+        self.error = ""  # set when generation failed part-way (sent as {"error": ...})
 
     def __iter__(self) -> Any:
         return iter(self.pieces)
@@ -193,6 +194,9 @@ class OllamaDouble:
         return f"http://{self.host}:{self.port}"
 
     # --- hooks (the stand-in overrides these) ---------------------------------------------
+    def log_request(self, client: str, line: str) -> None:
+        """One line per HTTP request; silent in tests."""
+
     def load(self, model: _Model, options: dict[str, Any]) -> float:
         """Make ``model`` ready to answer; seconds spent loading (0 when it was loaded)."""
         with self.lock:

@@ -21,7 +21,6 @@ stand-in's tarball.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -88,24 +87,17 @@ def _piece(chunk: dict[str, Any]) -> tuple[str, str | None]:
     return text, choice.get("finish_reason") or chunk.get("stop_type")
 
 
-def default_threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 class Runner:
     """llama.cpp serving one GGUF at one context size; ``close()`` frees it."""
 
-    def __init__(self, gguf: Path, *, ctx: int, threads: int | None = None) -> None:
+    def __init__(self, gguf: Path, *, ctx: int, threads: int) -> None:
         import xllamacpp
 
         p = xllamacpp.CommonParams()
         p.model.path = str(gguf)
         p.n_ctx = ctx
         p.n_parallel = 1  # Ollama's default on CPU: one request at a time per model
-        p.cpuparams.n_threads = p.cpuparams_batch.n_threads = threads or default_threads()
+        p.cpuparams.n_threads = p.cpuparams_batch.n_threads = threads
         p.cache_prompt = True
         p.warmup = False
         p.verbosity = -1

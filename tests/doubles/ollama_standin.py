@@ -13,7 +13,10 @@ already present. It stays under ``tests/`` and is never part of the shipped imag
 Commands, as the real binary: ``ollama serve`` (``OLLAMA_HOST``, ``OLLAMA_MODELS``,
 ``OLLAMA_KEEP_ALIVE``, ``OLLAMA_CONTEXT_LENGTH``, ``OLLAMA_MAX_LOADED_MODELS`` (default 1
 here, to spare memory on small test machines); logs to stderr; stops cleanly with exit 0 on
-SIGTERM/SIGINT) and ``ollama --version``. The launcher is ``tests/doubles/bin/ollama``.
+SIGTERM/SIGINT) and ``ollama --version``. Threads: a request's ``num_thread``, else
+``OLLAMA_STANDIN_THREADS`` (stand-in only), else 1, where the real Ollama takes every
+physical core: on 2 cores oversubscribed by other test runs, llama.cpp with 2 threads took
+26 s for a 250-token prompt and 24 tokens, with 1 thread 3-4 s. The launcher is ``tests/doubles/bin/ollama``.
 
 An Ollama release tarball holding the stand-in, laid out like the real one (``bin/ollama``,
 ``lib/ollama/...``) for the Dockerfile's ``tar -C /usr -xzf``; it needs ``python3`` with
@@ -88,13 +91,13 @@ class OllamaStandin(OllamaDouble):
 
     def __init__(self, store: Path, *, host: str = "127.0.0.1", port: int = 0,
                  keep_alive_s: float = 300.0, context_length: int = 4096,
-                 max_loaded: int = 1) -> None:
+                 max_loaded: int = 1, threads: int = 1) -> None:
         super().__init__(models=[], host=host, port=port, blob_dir=store / "blobs",
                          keep_alive_s=keep_alive_s)
         self.store = store
         self.manifests = store / "manifests"
         self.manifests.mkdir(parents=True, exist_ok=True)
-        self.context_length, self.max_loaded = context_length, max_loaded
+        self.context_length, self.max_loaded, self.threads = context_length, max_loaded, threads
         self.runners: dict[str, Runner] = {}
         self.busy = threading.Lock()  # one request at a time touches the runners
         known = {f.name for f in fields(_Model)}
@@ -157,7 +160,7 @@ class OllamaStandin(OllamaDouble):
             self._unload_runner(other)
         logger.info('loading model "%s" from %s, num_ctx %d', model.name, model.blob, ctx)
         runner = Runner(self.blob_path(model.blob), ctx=ctx,
-                        threads=options.get("num_thread"))
+                        threads=int(options.get("num_thread") or self.threads))
         with self.lock:
             self.runners[model.name] = runner
         logger.info('model "%s" loaded in %.2f s', model.name, runner.load_s)
@@ -205,6 +208,7 @@ def serve(env: dict[str, str]) -> int:
         keep_alive_s=_keep_alive_seconds(env.get("OLLAMA_KEEP_ALIVE") or None, 300.0),
         context_length=int(env.get("OLLAMA_CONTEXT_LENGTH") or 4096),
         max_loaded=max(1, int(env.get("OLLAMA_MAX_LOADED_MODELS") or 1)),
+        threads=max(1, int(env.get("OLLAMA_STANDIN_THREADS") or 1)),
     )
     try:
         server.start()

@@ -16,7 +16,8 @@ here, to spare memory on small test machines); logs to stderr; stops cleanly wit
 SIGTERM/SIGINT) and ``ollama --version``. Threads: a request's ``num_thread``, else
 ``OLLAMA_STANDIN_THREADS`` (stand-in only), else 1, where the real Ollama takes every
 physical core: on 2 cores oversubscribed by other test runs, llama.cpp with 2 threads took
-26 s for a 250-token prompt and 24 tokens, with 1 thread 3-4 s. The launcher is ``tests/doubles/bin/ollama``.
+26 s for a 250-token prompt and 24 tokens, with 1 thread 3-4 s. The launcher is
+``tests/doubles/bin/ollama``.
 
 An Ollama release tarball holding the stand-in, laid out like the real one (``bin/ollama``,
 ``lib/ollama/...``) for the Dockerfile's ``tar -C /usr -xzf``; it needs ``python3`` with

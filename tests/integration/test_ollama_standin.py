@@ -132,14 +132,14 @@ def test_options_reach_llama_cpp(standin):
     cut = _chat(standin.url, options={"num_predict": 12, "temperature": 0, "stop": [word]})
     assert word not in "".join(line["message"]["content"] for line in cut)
     assert cut[-1]["done_reason"] == "stop" and cut[-1]["eval_count"] < 12
-    short = _chat(standin.url, options={"num_predict": 3})
+    short = _chat(standin.url, options={"num_predict": 3, "temperature": 0})
     assert short[-1]["eval_count"] == 3
 
 
 def test_generate_answers_a_prompt_in_one_response(standin):
     r = httpx.post(f"{standin.url}/api/generate", timeout=60, json={
-        "model": "smol:135m", "prompt": "Name a colour.", "stream": False,
-        "options": {"num_predict": 6}})
+        "model": "smol:135m", "prompt": "Tell me a long story about a dragon.", "stream": False,
+        "options": {"num_predict": 6, "temperature": 0}})
     body = r.json()
     assert r.status_code == 200 and body["response"].strip() and body["done"]
     assert body["eval_count"] == 6 and body["done_reason"] == "length"
@@ -180,7 +180,8 @@ def test_models_survive_a_restart_and_sigterm_stops_it_cleanly(tmp_path):
     try:
         tags = httpx.get(f"{second.url}/api/tags").json()["models"]
         assert [m["model"] for m in tags] == ["smol:135m"]
-        assert _chat(second.url, options={"num_predict": 3})[-1]["eval_count"] == 3
+        answer = _chat(second.url, options={"num_predict": 3, "temperature": 0})
+        assert answer[-1]["eval_count"] == 3
     finally:
         assert second.stop() == 0
     assert "Listening on 127.0.0.1" in second.log()
@@ -197,6 +198,7 @@ def test_the_tarball_runs_without_the_repository(tmp_path):
     server = Standin(root / "bin" / "ollama", tmp_path / "models", tmp_path / "ollama.log")
     try:
         server.import_gguf("smol:135m", default_gguf_path())
-        assert _chat(server.url, options={"num_predict": 3})[-1]["eval_count"] == 3
+        answer = _chat(server.url, options={"num_predict": 3, "temperature": 0})
+        assert answer[-1]["eval_count"] == 3
     finally:
         assert server.stop() == 0

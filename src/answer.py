@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from shared_utils.errors import InvalidQuery, OlympusError, UnknownBackend
+from shared_utils.errors import BackendNotConfigured, InvalidQuery, OlympusError
 from shared_utils.generation.base import Backend, GenerationOptions
+from src.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
 from src.citations import attribute, resolve
 from src.condense import Turn, condense
 from src.events import (
@@ -33,17 +34,16 @@ from src.events import (
     TokenEvent,
 )
 from src.prompt import EngineTokenizer, Prompt, TokenCounter, build_prompt, estimate_tokens
-from src.settings import BACKEND_NAMES, Settings
+from src.settings import Settings
 
 if TYPE_CHECKING:
     from src.library import Library
+    from src.profile import Profile
 
 logger = structlog.get_logger(__name__)
 
-DEFAULT_CHAIN = ("llamacpp", "hf_inference", "extractive")
 DEFAULT_CONTEXT_TOKENS = 2048
 DEFAULT_TOP_K = 4
-SAFETY_NET = "extractive"
 NO_DOCUMENTS = (
     "No document is indexed yet, so there is nothing to answer from. Add a PDF first: "
     "upload it on the Documents page, or run `python -m src ingest FILE.pdf`."
@@ -52,7 +52,8 @@ NO_MATCH = "No passage of the indexed documents matches this question; try other
 # the llama.cpp server (and anything else with POST /tokenize) counts with the model's tokenizer
 TOKENIZE_BACKENDS = ("llamacpp",)
 
-BackendFactory = Callable[[str], Backend]
+BackendFactory = Callable[[str, BackendPlan], Backend]
+Planner = Callable[[], BackendPlan]
 
 
 class Answerer:
@@ -63,7 +64,7 @@ class Answerer:
         settings: Settings,
         *,
         library: "Library",
-        chain: Sequence[str],
+        planner: Planner,
         backend_factory: BackendFactory,
         context_tokens: int,
         top_k: int,
@@ -73,7 +74,7 @@ class Answerer:
     ) -> None:
         self.settings = settings
         self.library = library
-        self.chain = list(chain) if SAFETY_NET in chain else [*chain, SAFETY_NET]
+        self._planner = planner  # asked once per question: `models use` applies at once
         self._factory = backend_factory
         self.context_tokens = context_tokens
         self.top_k = top_k
@@ -85,19 +86,17 @@ class Answerer:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, library: "Library", profile: Any = None, **kwargs: Any
+        cls, settings: Settings, *, library: "Library", profile: "Profile | None" = None,
+        **kwargs: Any,
     ) -> "Answerer":
-        """Chain, context size, top-k and deadlines from the profile (settings override it;
-        without a profile: settings, then the defaults of a small CPU machine)."""
-        from shared_utils.generation.registry import get_backend
-
-        chain = settings.backend_chain or list(
-            getattr(profile, "backend_chain", None) or DEFAULT_CHAIN
-        )
+        """Context size, top-k and deadlines from the profile (explicit settings override it;
+        without a profile: settings, then the defaults of a small CPU machine). The chain and
+        its models come from ``src/backends.py`` at every question."""
 
         def pick(name: str, default: Any) -> Any:
             explicit = getattr(settings, name) if name in settings.model_fields_set else None
-            return explicit or getattr(profile, name, None) or getattr(settings, name) or default
+            chosen = getattr(profile, name) if profile is not None else None
+            return explicit or chosen or getattr(settings, name) or default
 
         context = pick("context_tokens", DEFAULT_CONTEXT_TOKENS)
         options = GenerationOptions(
@@ -112,13 +111,21 @@ class Answerer:
         return cls(
             settings,
             library=library,
-            chain=chain,
-            backend_factory=kwargs.pop("backend_factory", lambda n: get_backend(n, settings)),
+            planner=kwargs.pop("planner", lambda: plan_backends(settings, profile)),
+            backend_factory=kwargs.pop(
+                "backend_factory", lambda name, plan: build_backend(name, settings, plan)),
             context_tokens=context,
             top_k=pick("top_k", DEFAULT_TOP_K),
             options=options,
             **kwargs,
         )
+
+    def plan(self) -> BackendPlan:
+        """The backends (and models) the next question will try, in order."""
+        plan = self._planner()
+        if SAFETY_NET not in plan.names:
+            plan = replace(plan, names=(*plan.names, SAFETY_NET))
+        return plan
 
     # --- public ------------------------------------------------------------------------------
     def ask(
@@ -139,21 +146,20 @@ class Answerer:
                 f"{self.settings.max_query_chars}.",
                 hint="Ask a shorter question (or raise OLYMPUS_MAX_QUERY_CHARS).",
             )
-        names = self.chain
+        plan = self.plan()
         if backend:
-            names = [backend] if backend == SAFETY_NET else [backend, SAFETY_NET]
-            if backend not in BACKEND_NAMES:
-                raise UnknownBackend(
-                    f"Unknown backend {backend!r}; valid names: {', '.join(BACKEND_NAMES)}."
-                )
-        return self._events(question, list(history), doc_ids, names)
+            plan = plan.forced(backend)  # raises UnknownBackend listing the valid names
+        return self._events(question, list(history), doc_ids, plan)
 
     def health(self) -> dict[str, dict[str, object]]:
         """{backend name: {"ok": bool, "detail": str}} for each backend of the chain."""
         out: dict[str, dict[str, object]] = {}
-        for name in self.chain:
+        plan = self.plan()
+        for name in plan.names:
             try:
-                out[name] = dict(self._factory(name).health())
+                out[name] = dict(self._factory(name, plan).health())
+            except BackendNotConfigured as exc:  # optional and not set up: not a failure
+                out[name] = {"ok": False, "set_up": False, "detail": f"not set up: {exc}"}
             except OlympusError as exc:
                 out[name] = {"ok": False, "detail": str(exc)}
         return out
@@ -164,7 +170,7 @@ class Answerer:
         question: str,
         history: list[Turn],
         doc_ids: Sequence[str] | None,
-        names: list[str],
+        plan: BackendPlan,
     ) -> Iterator[AskEvent]:
         t0 = self._clock()
         timings: dict[str, float] = {}
@@ -188,22 +194,22 @@ class Answerer:
             yield self._canned(NO_MATCH, timings, t0)
             return
 
-        backends, skipped = self._backends(names)
+        backends, skipped = self._backends(plan)
         t2 = self._clock()
         prompt = self._prompt(question, sources, history, backends)
         timings["prompt_ms"] = _ms(t2, self._clock())
         for note in prompt.notes:
             yield StatusEvent(note)
-        yield from self._generate(question, prompt, backends, skipped, timings, t0)
+        yield from self._generate(prompt, backends, skipped, timings, t0, plan)
 
     def _generate(
         self,
-        question: str,
         prompt: Prompt,
         backends: list[Backend],
         skipped: dict[str, str],
         timings: dict[str, float],
         t0: float,
+        plan: BackendPlan,
     ) -> Iterator[AskEvent]:
         from shared_utils.generation.chain import (
             Attempt,
@@ -214,6 +220,7 @@ class Answerer:
         )
 
         labels = {b.name: b.label for b in backends}
+        models = {b.name: b.model_name for b in backends}
         chain = FallbackChain(backends, clock=self._chain_clock, skipped=skipped)
         parts: list[str] = []
         result: ChainResult | None = None
@@ -270,10 +277,14 @@ class Answerer:
             interrupted=result.interrupted,
             error=error,
             backend_name=result.backend,
+            model=models.get(result.backend, ""),
+            fallback_note=plan.fallback_note if result.backend != SAFETY_NET else "",
+            chain=plan.names,
         )
         logger.info(
             "answered",
             backend=result.backend,
+            model=done.model,
             skipped=list(result.skipped),
             interrupted=result.interrupted,
             prompt_tokens=done.prompt_tokens,
@@ -291,13 +302,13 @@ class Answerer:
             docs = [d for d in docs if d.id in wanted]
         return bool(docs)
 
-    def _backends(self, names: list[str]) -> tuple[list[Backend], dict[str, str]]:
+    def _backends(self, plan: BackendPlan) -> tuple[list[Backend], dict[str, str]]:
         """Backends to try, and those that could not even be built (with the reason)."""
         backends: list[Backend] = []
         skipped: dict[str, str] = {}
-        for name in names:
+        for name in plan.names:
             try:
-                backends.append(self._factory(name))
+                backends.append(self._factory(name, plan))
             except OlympusError as exc:
                 skipped[name] = str(exc)  # the message and how to fix it
                 logger.info("backend_unavailable", backend=name, reason=str(exc))

@@ -63,6 +63,9 @@ class DoneEvent:
     interrupted: bool = False  # a backend failed mid-answer; the text is what was streamed
     error: str = ""
     backend_name: str = ""  # registry name of the backend that answered ("" if none)
+    model: str = ""  # the model that wrote the answer ("" for extractive/none)
+    fallback_note: str = ""  # set when a small fallback model answered instead of the chosen one
+    chain: tuple[str, ...] = ()  # the backends this answer could try, in order
 
 
 AskEvent = SourcesEvent | StatusEvent | TokenEvent | BackendSwitchEvent | DoneEvent

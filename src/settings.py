@@ -16,9 +16,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared_utils.errors import SettingsError
 
-BACKEND_NAMES = ("ollama", "llamacpp", "hf_inference", "extractive")
-
-
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
@@ -129,10 +126,12 @@ class Settings(BaseSettings):
     @field_validator("backends")
     @classmethod
     def _known_backends(cls, v: str) -> str:
+        from shared_utils.generation.registry import BACKENDS  # the names' one owner
+
         names = [n.strip() for n in v.split(",") if n.strip()]
-        unknown = [n for n in names if n not in BACKEND_NAMES]
+        unknown = [n for n in names if n not in BACKENDS]
         if unknown:
-            raise ValueError(f"unknown backend(s) {unknown}; valid: {', '.join(BACKEND_NAMES)}")
+            raise ValueError(f"unknown backend(s) {unknown}; valid: {', '.join(BACKENDS)}")
         return ",".join(names)
 
     @model_validator(mode="after")

@@ -54,6 +54,12 @@ class Backend(ABC):
     # False for backends that run in-process and cannot hang (extractive): the fallback
     # chain then applies no deadline to them, so the last safety net always answers.
     deadlines: bool = True
+    model_label: str = ""  # the model as the user knows it, when ``model`` is not that name
+
+    @property
+    def model_name(self) -> str:
+        """The model that answers, as the user knows it ("" when no model writes)."""
+        return self.model_label or str(getattr(self, "model", "") or "")
 
     @abstractmethod
     def stream(

@@ -63,7 +63,8 @@ def _render_sources(sources: list[Any], *, turn: int, question: str, expanded: b
 
 def _summary_line(msg: dict[str, Any]) -> str:
     t = msg.get("timings") or {}
-    parts = [f"Answered by **{render.escape_markdown(msg.get('backend') or '?')}**"]
+    parts = [f"Answered by **{render.escape_markdown(msg.get('backend') or '?')}**"
+             + (f" with **{render.escape_markdown(msg['model'])}**" if msg.get("model") else "")]
     if isinstance(t.get("retrieval_ms"), (int, float)):
         parts.append(f"retrieval {t['retrieval_ms']:.0f} ms")
     if isinstance(t.get("first_token_ms"), (int, float)) and msg.get("backend_name") != "extractive":
@@ -87,12 +88,15 @@ def _render_notes(msg: dict[str, Any]) -> None:
             st.caption(f"How to fix: {msg['hint']}")
     if not msg.get("backend"):
         return
+    if msg.get("fallback_note"):
+        st.caption(":material/info: " + render.escape_markdown(msg["fallback_note"]))
     reasons = [f"{s['from']} → {s['to']}: {s['reason']}" for s in msg.get("switches", [])]
     switched = {s["from"] for s in msg.get("switches", [])}
     reasons += [
         f"{name} skipped: {why}"
         for name, why in (msg.get("skipped") or {}).items()
-        if name not in switched and _before(name, msg.get("backend_name", ""))
+        if name not in switched
+        and _before(name, msg.get("backend_name", ""), msg.get("chain", ()))
     ]
     extractive = msg.get("backend_name") == "extractive"
     if reasons or extractive:
@@ -117,10 +121,10 @@ def _render_notes(msg: dict[str, Any]) -> None:
         )
 
 
-def _before(name: str, answered_by: str) -> bool:
-    """Whether backend ``name`` comes before ``answered_by`` in the chain (so its skip made
-    this a fallback answer). Backends after the one that answered do not matter."""
-    chain = state.settings().backend_chain or list(getattr(state.profile(), "backend_chain", ()))
+def _before(name: str, answered_by: str, chain: Any) -> bool:
+    """Whether backend ``name`` comes before ``answered_by`` in the answer's chain (so its skip
+    made this a fallback answer). Backends after the one that answered do not matter."""
+    chain = list(chain or ())
     if name not in chain or answered_by not in chain:
         return True
     return chain.index(name) < chain.index(answered_by)
@@ -267,6 +271,9 @@ def _finish(msg: dict[str, Any], event: DoneEvent) -> None:
         content=event.answer or msg["content"],
         backend=event.backend,
         backend_name=event.backend_name or event.backend,
+        model=event.model,
+        fallback_note=event.fallback_note,
+        chain=list(event.chain),
         timings=dict(event.timings),
         skipped=dict(event.skipped),
         dropped_sources=event.dropped_sources,

@@ -13,6 +13,7 @@ from shared_utils.errors import BackendUnavailable, InvalidQuery, UnknownBackend
 from shared_utils.generation.base import Backend, Delta, GenerationOptions
 from shared_utils.generation.extractive import HEADING, ExtractiveBackend
 from shared_utils.types import Chunk, DocumentRecord, ScoredChunk
+from src.backends import BackendPlan
 from src.answer import NO_DOCUMENTS, Answerer
 from src.events import BackendSwitchEvent, SourcesEvent, StatusEvent, TokenEvent
 
@@ -58,8 +59,9 @@ def _answerer(settings, backend: Backend, library=None, chain=("llamacpp", "extr
             raise UnknownBackend(f"unknown backend {name!r}; valid: llamacpp, extractive")
         return backends[name]
 
-    return Answerer(settings, library=library or FakeLibrary(), chain=chain,
-                    backend_factory=factory, context_tokens=2048, top_k=4,
+    return Answerer(settings, library=library or FakeLibrary(),
+                    planner=lambda: BackendPlan(tuple(chain)),
+                    backend_factory=lambda name, _plan: factory(name), context_tokens=2048, top_k=4,
                     options=GenerationOptions(first_token_timeout_s=5, stall_timeout_s=5))
 
 

@@ -103,8 +103,12 @@ class OllamaStandin(OllamaDouble):
         self.busy = threading.Lock()  # one request at a time touches the runners
         known = {f.name for f in fields(_Model)}
         for path in sorted(self.manifests.glob("*.json")):
-            data = json.loads(path.read_text())
-            self.models[data["name"]] = _Model(**{k: v for k, v in data.items() if k in known})
+            try:
+                data = json.loads(path.read_text())
+                self.models[data["name"]] = _Model(**{k: v for k, v in data.items()
+                                                      if k in known})
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                logger.warning("skipping unreadable manifest %s: %s", path.name, exc)
         self._reaper = threading.Thread(target=self._reap, name="keep-alive", daemon=True)
 
     def start(self) -> OllamaStandin:
@@ -188,7 +192,9 @@ class OllamaStandin(OllamaDouble):
             with self.lock:
                 expired = [n for n, until in self.loaded.items() if until < time.time()]
             for name in expired:
-                self.unload(name)
+                with self.busy:  # a request may have used it meanwhile: check again
+                    if self.loaded.get(name, float("inf")) < time.time():
+                        self._unload_runner(name)
 
     def generate(self, model: _Model, body: dict[str, Any], chat: bool) -> Answer:
         request, as_chat = to_llama_request(body, chat=chat, parameters=model.parameters)

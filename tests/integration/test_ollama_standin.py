@@ -176,6 +176,7 @@ def test_models_survive_a_restart_and_sigterm_stops_it_cleanly(tmp_path):
     t0 = time.monotonic()
     assert first.stop() == 0 and time.monotonic() - t0 < 5
 
+    (store / "manifests" / "broken.json").write_text("{not json")  # skipped with a warning
     second = Standin(LAUNCHER, store, tmp_path / "second.log")
     try:
         tags = httpx.get(f"{second.url}/api/tags").json()["models"]
@@ -185,6 +186,7 @@ def test_models_survive_a_restart_and_sigterm_stops_it_cleanly(tmp_path):
     finally:
         assert second.stop() == 0
     assert "Listening on 127.0.0.1" in second.log()
+    assert "skipping unreadable manifest broken.json" in second.log()
 
 
 def test_the_tarball_runs_without_the_repository(tmp_path):

@@ -23,8 +23,14 @@ import structlog
 from shared_utils.errors import BackendNotConfigured, InvalidQuery, OlympusError
 from shared_utils.generation.base import Backend, GenerationOptions
 from src.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
-from src.citations import attribute, resolve
-from src.condense import Turn, condense
+from src.abstention import decide as abstain_decision
+from src.abstention import threshold_for
+from src.answer_steps import bind_sources, retrieve, tiny_mode
+from src.citations import resolve
+from src.claims import fix_citations, supported_share
+from src.condense import Turn
+from src.decoding import Decoding, decoding_for
+from src.loop_guard import LoopGuard
 from src.events import (
     AskEvent,
     BackendSwitchEvent,
@@ -174,33 +180,45 @@ class Answerer:
     ) -> Iterator[AskEvent]:
         t0 = self._clock()
         timings: dict[str, float] = {}
-        query = condense(question, history)[: self.settings.max_query_chars]
-        timings["condense_ms"] = _ms(t0, self._clock())
-        if query != question:
-            yield StatusEvent(f"follow-up: searching for “{query}”")
         if not self._has_documents(doc_ids):
-            yield SourcesEvent([], 0.0, query)
+            yield SourcesEvent([], 0.0, question)
             yield TokenEvent(NO_DOCUMENTS)
             yield self._canned(NO_DOCUMENTS, timings, t0)
             return
         t1 = self._clock()
-        result = self.library.search(query, k=self.top_k, doc_ids=doc_ids)
-        sources = list(result.results)
+        query, sources, follow_up = retrieve(
+            self.library, question, history, doc_ids, k=self.top_k,
+            max_chars=self.settings.max_query_chars)
         timings["retrieval_ms"] = _ms(t1, self._clock())
         timings["sources_ms"] = _ms(t0, self._clock())
+        if follow_up:
+            yield StatusEvent(f"follow-up: searching for “{query}” ({follow_up})")
         yield SourcesEvent(sources, timings["retrieval_ms"], query)
         if not sources:
             yield TokenEvent(NO_MATCH)
             yield self._canned(NO_MATCH, timings, t0)
             return
+        threshold = threshold_for(self.settings.embedding_model, self.settings.abstain_similarity)
+        verdict = abstain_decision(sources, query, threshold=threshold)
+        if verdict.abstain:
+            yield TokenEvent(verdict.message)
+            yield replace(self._canned(verdict.message, timings, t0), sources=sources,
+                          mode="abstained", mode_reason=verdict.message)
+            return
 
         backends, skipped = self._backends(plan)
+        decoding = decoding_for(backends[0].model_name if backends else "", self.options.max_tokens)
+        backends, mode_reason = tiny_mode(backends, decoding, self.settings.tiny_model_answers)
+        if mode_reason:
+            yield StatusEvent(mode_reason)
         t2 = self._clock()
-        prompt = self._prompt(question, sources, history, backends)
+        prompt = self._prompt(question, sources, history if follow_up else [], backends)
         timings["prompt_ms"] = _ms(t2, self._clock())
         for note in prompt.notes:
             yield StatusEvent(note)
-        yield from self._generate(prompt, backends, skipped, timings, t0, plan)
+        backends = [bind_sources(b, question, prompt) for b in backends]
+        yield from self._generate(prompt, backends, skipped, timings, t0, plan,
+                                  decoding=decoding, mode_reason=mode_reason)
 
     def _generate(
         self,
@@ -210,58 +228,74 @@ class Answerer:
         timings: dict[str, float],
         t0: float,
         plan: BackendPlan,
+        *,
+        decoding: Decoding,
+        mode_reason: str = "",
     ) -> Iterator[AskEvent]:
-        from shared_utils.generation.chain import (
-            Attempt,
-            ChainResult,
-            FallbackChain,
-            Interrupted,
-            Switch,
-        )
+        from shared_utils.generation.chain import ChainResult, FallbackChain
 
         labels = {b.name: b.label for b in backends}
         models = {b.name: b.model_name for b in backends}
         chain = FallbackChain(backends, clock=self._chain_clock, skipped=skipped)
-        parts: list[str] = []
-        result: ChainResult | None = None
-        error = ""
-        with closing(chain.stream(prompt.messages, options=self.options)) as stream:
+        run = _Run()
+        options = decoding.apply(self.options)
+        with closing(chain.stream(prompt.messages, options=options)) as stream:
             for event in stream:  # closing: a consumer that stops us stops the engine
-                if isinstance(event, Attempt):
-                    yield StatusEvent(
-                        f"waiting for first token from {labels.get(event.backend, event.backend)}"
-                        f" (prompt: {prompt.prompt_tokens} tokens)"
-                    )
-                elif isinstance(event, Switch):
-                    yield BackendSwitchEvent(event.from_backend, event.to_backend, event.reason)
-                elif isinstance(event, Interrupted):
-                    who = labels.get(event.backend, event.backend)
-                    error = f"{who} failed mid-answer: {event.reason}"
-                    yield StatusEvent(error + "; the text so far is kept - ask again to retry.")
-                elif isinstance(event, ChainResult):
-                    result = event
-                elif event.text:
-                    if not parts:
-                        timings["first_token_ms"] = _ms(t0, self._clock())
-                    parts.append(event.text)
-                    yield TokenEvent(event.text)
-        assert result is not None  # the chain always ends with a ChainResult or raises
-        answer, citations, removed = resolve("".join(parts), prompt.sources)
-        if not citations and not result.interrupted:
-            answer, added = attribute(answer, prompt.source_texts)
-            if added:
-                _, found, _ = resolve(answer, prompt.sources)
-                citations = [replace(c, inferred=True) for c in found]
+                if isinstance(event, ChainResult):
+                    run.result = event
+                    continue
+                yield from self._on_event(event, run, labels, prompt, timings, t0)
+                if run.guard.looping:
+                    yield StatusEvent("the answer was repeating itself, so it was stopped there")
+                    break  # closing the stream stops the engine
+        result = run.result or ChainResult(run.backend, dict(skipped), {}, interrupted=False)
+        yield self._done(run, result, prompt, timings, t0, plan, labels, models, mode_reason)
+
+    def _on_event(self, event: Any, run: "_Run", labels: dict[str, str], prompt: Prompt,
+                  timings: dict[str, float], t0: float) -> Iterator[AskEvent]:
+        from shared_utils.generation.chain import Attempt, Interrupted, Switch
+
+        if isinstance(event, Attempt):
+            run.backend = event.backend
+            run.guard = LoopGuard()
+            yield StatusEvent(
+                f"waiting for first token from {labels.get(event.backend, event.backend)}"
+                f" (prompt: {prompt.prompt_tokens} tokens)"
+            )
+        elif isinstance(event, Switch):
+            yield BackendSwitchEvent(event.from_backend, event.to_backend, event.reason)
+        elif isinstance(event, Interrupted):
+            who = labels.get(event.backend, event.backend)
+            run.error = f"{who} failed mid-answer: {event.reason}"
+            yield StatusEvent(run.error + "; the text so far is kept - ask again to retry.")
+        elif event.text:
+            if not run.parts:
+                timings["first_token_ms"] = _ms(t0, self._clock())
+            run.parts.append(event.text)
+            run.guard.feed(event.text)
+            yield TokenEvent(event.text)
+
+    def _done(self, run: "_Run", result: Any, prompt: Prompt, timings: dict[str, float],
+              t0: float, plan: BackendPlan, labels: dict[str, str], models: dict[str, str],
+              mode_reason: str) -> DoneEvent:
+        text = run.guard.kept_text() if run.guard.looping else "".join(run.parts)
+        answer, _, removed = resolve(text, prompt.sources)
+        model_wrote = result.backend != SAFETY_NET
+        fixed = fix_citations(answer, prompt.sources) if model_wrote and answer else None
+        if fixed is not None:
+            answer = fixed.text
+        _, citations, _ = resolve(answer, prompt.sources)
+        inferred = set(fixed.inferred) if fixed is not None else set()
+        citations = [replace(c, inferred=True) if c.number in inferred else c for c in citations]
         stats = result.stats
         timings["total_ms"] = _ms(t0, self._clock())
         for key in ("tokens_per_s", "completion_tokens", "cached_prompt_tokens", "prompt_ms",
                     "generation_ms"):
             if key in stats:
                 timings[f"engine_{key}" if key.endswith("_ms") else key] = float(stats[key])
-        model_answered = result.backend != SAFETY_NET and "first_token_ms" in timings
-        if "tokens_per_s" not in timings and model_answered:
+        if "tokens_per_s" not in timings and model_wrote and "first_token_ms" in timings:
             gen_s = (timings["total_ms"] - timings["first_token_ms"]) / 1000
-            timings["tokens_per_s"] = len(parts) / gen_s if gen_s > 0 else 0.0
+            timings["tokens_per_s"] = len(run.parts) / gen_s if gen_s > 0 else 0.0
         engine_prompt = int(stats.get("prompt_tokens") or 0)
         timings["prompt_tokens_counted"] = float(prompt.prompt_tokens)
         done = DoneEvent(
@@ -275,24 +309,26 @@ class Answerer:
             removed_citations=removed,
             skipped=dict(result.skipped),
             interrupted=result.interrupted,
-            error=error,
+            error=run.error,
             backend_name=result.backend,
             model=models.get(result.backend, ""),
-            fallback_note=plan.fallback_note if result.backend != SAFETY_NET else "",
+            fallback_note=plan.fallback_note if model_wrote else "",
             chain=plan.names,
+            mode="model" if model_wrote else "extract",
+            mode_reason=mode_reason,
+            loop_stopped=run.guard.looping,
+            unsupported=list(fixed.unsupported) if fixed is not None else [],
+            supported_share=supported_share(fixed.checks) if fixed is not None else None,
         )
         logger.info(
-            "answered",
-            backend=result.backend,
-            model=done.model,
-            skipped=list(result.skipped),
-            interrupted=result.interrupted,
-            prompt_tokens=done.prompt_tokens,
-            dropped_sources=prompt.dropped_sources,
-            citations=len(citations),
+            "answered", backend=result.backend, model=done.model, mode=done.mode,
+            skipped=list(result.skipped), interrupted=result.interrupted,
+            loop_stopped=done.loop_stopped, prompt_tokens=done.prompt_tokens,
+            dropped_sources=prompt.dropped_sources, citations=len(citations),
+            unsupported=len(done.unsupported),
             **{k: round(v, 1) for k, v in timings.items()},
         )
-        yield done
+        return done
 
     # --- steps -------------------------------------------------------------------------------
     def _has_documents(self, doc_ids: Sequence[str] | None) -> bool:
@@ -351,6 +387,17 @@ class Answerer:
         return DoneEvent(
             answer=text, backend="none", citations=[], sources=[], timings=timings
         )
+
+
+class _Run:
+    """What one answer's stream has produced so far."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.backend = ""
+        self.error = ""
+        self.result: Any = None
+        self.guard = LoopGuard()
 
 
 def _ms(start: float, end: float) -> float:

@@ -5,7 +5,8 @@ It only wires parts built elsewhere:
 - ``shared_utils/retrieval/hybrid.py``  HybridRetriever: dense + BM25 fused with RRF
 - ``src/answer.py``       Answerer: prompt within a budget, backend chain, streamed events
 
-Created once per process; every method is thread-safe.
+Created once per process (the UI keeps it in a module-level singleton); every method is
+thread-safe.
 """
 
 from __future__ import annotations
@@ -105,9 +106,11 @@ class RAGPipeline:
         return thread
 
     def health(self) -> dict[str, dict[str, object]]:
+        from shared_utils.redact import scrub
+
         health = self.library.health()
         health.update(self._answerer.health())
-        return health
+        return scrub(health, self.settings.secret_values())  # shown on the System page
 
     def close(self) -> None:
         self.library.close()

@@ -93,7 +93,7 @@ class Stores:
 
 def open_stores(settings: Settings, dimension: int) -> Stores:
     """The stores configured by ``settings``; vectors of ``dimension`` floats."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     docstore = DOCSTORES[docstore_kind(settings)](settings)
     try:
         keywords = KEYWORD_INDEXES[keyword_kind(settings)](settings, docstore)

@@ -30,6 +30,11 @@ class GenerationOptions:
     max_tokens: int = 320
     num_ctx: int | None = None
     stop: tuple[str, ...] = ()
+    # anti-repetition (None: the engine's default): llama.cpp and Ollama take repeat_penalty;
+    # DRY is llama.cpp's sampler against repeated sequences; frequency_penalty is OpenAI's
+    repeat_penalty: float | None = None
+    dry_multiplier: float | None = None
+    frequency_penalty: float | None = None
     keep_alive: str | None = None
     connect_timeout_s: float = 3.0
     first_token_timeout_s: float = 30.0

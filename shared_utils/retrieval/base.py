@@ -77,6 +77,7 @@ class Leg(ABC):
 
     name: str = "leg"
     timing_keys: tuple[str, ...] = ()
+    gives_similarity: bool = False  # its scores are an absolute relevance (cosine), not ranks
 
     @abstractmethod
     def rank(self, query: Query, depth: int, timings: dict[str, float]) -> list[tuple[str, float]]:

@@ -71,6 +71,7 @@ class DenseLeg(Leg):
     """Cosine similarity of the query embedding in the vector index."""
 
     name, timing_keys = "dense", ("embed_ms", "dense_ms")
+    gives_similarity = True  # cosine similarity: an absolute relevance (abstention reads it)
 
     def __init__(self, embedder: QueryEncoder, vectors: VectorIndex) -> None:
         self.embedder, self.vectors = embedder, vectors
@@ -107,6 +108,8 @@ class FusionRetriever:
     def __init__(self, legs: Sequence[tuple[Leg, float]], *, docstore: DocumentStore,
                  rrf_k: int = DEFAULT_K, neighbour_hops: int = 0) -> None:
         self.legs = {leg.name: leg for leg, _ in legs}
+        # the leg whose score is an absolute relevance, copied to ScoredChunk.similarity
+        self.similarity_leg = next((leg.name for leg, _ in legs if leg.gives_similarity), None)
         self.weights = {leg.name: float(weight) for leg, weight in legs}
         self.docstore, self.rrf_k, self.neighbour_hops = docstore, rrf_k, neighbour_hops
 
@@ -118,7 +121,8 @@ class FusionRetriever:
         query = _as_query(query)
         hits = self.legs[name].rank(query, _depth(query.k), {})
         chunks = {c.id: c for c in self.docstore.get_chunks([cid for cid, _ in hits])}
-        out = [ScoredChunk(chunks[cid], score, {name: rank})
+        same = name == self.similarity_leg
+        out = [ScoredChunk(chunks[cid], score, {name: rank}, score if same else None)
                for rank, (cid, score) in enumerate(hits, start=1) if cid in chunks]
         return self._expand(out[: query.k])
 
@@ -131,13 +135,15 @@ class FusionRetriever:
         if query.k <= 0:
             return [], {**timings, "total_ms": 0.0}
         depth = _depth(query.k)
-        rankings = {name: [cid for cid, _ in leg.rank(query, depth, timings)]
-                    for name, leg in self.legs.items() if self.weights[name] > 0}
+        hits = {name: leg.rank(query, depth, timings)
+                for name, leg in self.legs.items() if self.weights[name] > 0}
+        rankings = {name: [cid for cid, _ in ranked] for name, ranked in hits.items()}
+        similarity = dict(hits.get(self.similarity_leg or "", []))
         start = time.perf_counter()
         fused = rrf(rankings, k=self.rrf_k, weights=self.weights)
         wanted = [cid for cid, _, _ in fused[: depth]]
         chunks = {c.id: c for c in self.docstore.get_chunks(wanted)}
-        results = [ScoredChunk(chunks[cid], score, dict(ranks))
+        results = [ScoredChunk(chunks[cid], score, dict(ranks), similarity.get(cid))
                    for cid, score, ranks in fused if cid in chunks][: query.k]
         results = self._expand(results)
         timings["fuse_ms"] = _ms(start)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared_utils.errors import OlympusError
+from shared_utils.redact import scrub
 from src.settings import Settings
 from src.status import StatusFile
 
@@ -34,7 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    report = build_report(settings, pipeline=not args.no_pipeline)
+    # no credentials on screen or in the JSON: URLs lose user:password@, secrets are masked
+    report = scrub(build_report(settings, pipeline=not args.no_pipeline),
+                   settings.secret_values())
     if args.json:
         print(json.dumps(report, indent=1, default=str))
     else:

@@ -34,7 +34,7 @@ from typing import Any
 import structlog
 
 from shared_utils.errors import OlympusError
-from src.settings import Settings, child_environ
+from src.settings import Settings, child_environ, minimal_environ
 from src.status import StatusFile
 from src.supervisor import children
 from src.supervisor.backoff import RestartPolicy
@@ -164,7 +164,8 @@ class Supervisor:
     def _start_arangod(self) -> None:
         spec = self._arangod(self.settings)
         if spec is not None:
-            spec = dataclasses.replace(spec, env={**self._env, **spec.env})
+            spec = dataclasses.replace(spec, env={**minimal_environ(base=self._env),
+                                                    **spec.env})
             self._start("arangod", spec)
             self._env["OLYMPUS_ARANGO_URL"] = spec.url  # the app reaches the local arangod
 

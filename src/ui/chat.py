@@ -25,7 +25,7 @@ from src.events import (
     TokenEvent,
 )
 from src.ui import navigation, render, state, transcript
-from src.ui.errors import friendly, show_error
+from src.ui.errors import friendly, show_error, show_message
 
 logger = structlog.get_logger(__name__)
 
@@ -83,9 +83,7 @@ def _render_notes(msg: dict[str, Any]) -> None:
     if msg.get("stopped") or msg.get("streaming"):
         st.caption(":material/stop_circle: Stopped. Regenerate to get a full answer.")
     if msg.get("error"):
-        st.error(msg["error"], icon=":material/error:")
-        if msg.get("hint"):
-            st.caption(f"How to fix: {msg['hint']}")
+        show_message(msg["error"], msg.get("hint") or "")
     if not msg.get("backend"):
         return
     if msg.get("fallback_note"):
@@ -106,6 +104,7 @@ def _render_notes(msg: dict[str, Any]) -> None:
             st.caption("No language model wrote this: these are the most relevant passages.")
         for reason in reasons:
             st.caption(render.escape_markdown(reason))
+    _render_quality_notes(msg)
     st.caption(_summary_line(msg))
     if msg.get("dropped_sources"):
         st.caption(
@@ -118,6 +117,22 @@ def _render_notes(msg: dict[str, Any]) -> None:
             + render.escape_markdown(msg.get("interrupt_reason") or "the engine stopped")
             + ". Regenerate to retry.",
             icon=":material/warning:",
+        )
+
+
+def _render_quality_notes(msg: dict[str, Any]) -> None:
+    """Why the extract was shown (tiny model), a stopped loop, claims no source supports."""
+    if msg.get("mode_reason") and msg.get("mode") == "extract":
+        st.caption(":material/info: " + render.escape_markdown(msg["mode_reason"]))
+    if msg.get("loop_stopped"):
+        st.caption(":material/info: The model started repeating itself; the answer was "
+                   "stopped there.")
+    unsupported = msg.get("unsupported") or []
+    if unsupported:
+        st.caption(
+            f":material/warning: {len(unsupported)} sentence(s) of this answer are not supported "
+            "by any source (their citations were removed): "
+            + render.escape_markdown(" / ".join(unsupported)[:300])
         )
 
 
@@ -279,6 +294,10 @@ def _finish(msg: dict[str, Any], event: DoneEvent) -> None:
         dropped_sources=event.dropped_sources,
         interrupted=event.interrupted,
         interrupt_reason=event.error,
+        mode=event.mode,
+        mode_reason=event.mode_reason,
+        loop_stopped=event.loop_stopped,
+        unsupported=list(event.unsupported),
     )
     if event.sources:
         msg["sources"] = list(event.sources)

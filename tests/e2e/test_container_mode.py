@@ -6,10 +6,10 @@ REST API answered by real llama.cpp) as its engine, and provisions the catalog's
 that repo's name: downloaded, imported into Ollama and warmed, with progress in
 ``status.json``. The model is the profile's choice for an HF Space's free tier (``CPU_CORES``
 and ``MEMORY`` as a Space sets them), not ``OLYMPUS_MODEL``: that explicit setting would
-outrank ``models use`` by design. The test process asks through ``RAGPipeline`` (what the UI uses) over a PDF
-ingested into the same data dir (the app is a placeholder page, so Milvus Lite has one
-process), switches models with ``python -m src models use``, kills the engine to watch the
-supervisor restart it while answers fall back, and stops everything with SIGTERM.
+outrank ``models use`` by design. The test process asks through ``RAGPipeline`` (what the
+UI uses) over a PDF ingested into the same data dir (the app is a placeholder page, so Milvus
+Lite has one process), switches models with ``python -m src models use``, kills the engine to
+watch the supervisor restart it while answers fall back, and stops everything with SIGTERM.
 """
 
 from __future__ import annotations
@@ -118,8 +118,52 @@ def _cli(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def test_container_mode_from_download_to_cited_answer_restart_and_stop(tmp_path, env, hub):
+def _provisioned(recorder: StatusRecorder, data_dir: Path, ollama: str) -> dict:
+    """Provisioning ran with visible progress and warmed FIRST; the engine section."""
+    wait_for(lambda: (recorder.seen or [{}])[-1].get("phase") in ("ready", "failed"),
+             90, "provisioning to finish")
+    final = recorder.seen[-1]
+    assert final["phase"] == "ready", final
+    assert json.loads((data_dir / "status.json").read_text())["profile"]["model"] == \
+        FIRST[0], "the profile of a 2 vCPU / 16 GB Space"
+    assert final["ollama_model"] == FIRST[3] and final["source"] == "downloaded"
+    downloading = [s for s in recorder.seen if s.get("phase") == "download"]
+    assert any(0 < s["bytes"] < s["total"] and 0 < s["percent"] < 100
+               for s in downloading), recorder.seen
+    assert {"download", "upload"} <= {s.get("phase") for s in recorder.seen}
+    assert final["warm_up_s"] is not None
+    loaded = httpx.get(f"{ollama}/api/ps").json()["models"]
+    assert [m["model"] for m in loaded] == [FIRST[3]], "warmed in the real engine"
+    engine = _engine(data_dir)
+    assert engine["engine"] == "ollama" and engine["state"] == "ready"
+    return engine
+
+
+def _killed_and_restarted(pipeline, data_dir: Path, ollama: str, pid: int) -> dict:
+    """SIGKILL the engine: answers fall back saying why until it is back after the backoff."""
     from src.events import BackendSwitchEvent
+
+    os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    down = wait_for(lambda: (_engine(data_dir).get("state") == "restarting"
+                             and _engine(data_dir)), 10, "the supervisor to notice")
+    assert down["restart_in_s"] == BACKOFF_S and down["last_error"] == "killed by SIGKILL"
+    events, done = _ask(pipeline)
+    assert time.monotonic() - killed_at < BACKOFF_S, "asked while the engine was down"
+    assert done.backend_name == "extractive" and done.answer.strip() and not done.model
+    switches = [e for e in events if isinstance(e, BackendSwitchEvent)]
+    assert [(e.from_backend, e.to_backend) for e in switches] == [("ollama", "extractive")]
+    assert f"not reachable at {ollama}" in switches[0].reason, "the fallback says why"
+    assert done.skipped["ollama"] == switches[0].reason
+    restarted = wait_for(lambda: (_engine(data_dir).get("state") == "ready"
+                                  and _engine(data_dir)), 30, "the engine to be back")
+    assert restarted["pid"] != pid and restarted["restarts"] == 1
+    assert time.monotonic() - killed_at >= BACKOFF_S
+    assert restarted["last_error"] == "killed by SIGKILL"
+    return restarted
+
+
+def test_container_mode_from_download_to_cited_answer_restart_and_stop(tmp_path, env, hub):
     from src.pipeline import RAGPipeline
     from src.profile import detect
     from src.settings import load_settings
@@ -140,62 +184,28 @@ def test_container_mode_from_download_to_cited_answer_restart_and_stop(tmp_path,
             pdf = tmp_path / "france.pdf"
             pdf.write_bytes(make_text_pdf(PAGES))
             pipeline.ingest_file(pdf)
-
             # 1. provisioning: download (bytes and percent seen), import, warm-up, ready
-            wait_for(lambda: (recorder.seen or [{}])[-1].get("phase") in ("ready", "failed"),
-                     90, "provisioning to finish")
-            final = recorder.seen[-1]
-            assert final["phase"] == "ready", final
-            assert json.loads((data_dir / "status.json").read_text())["profile"]["model"] == \
-                FIRST[0], "the profile of a 2 vCPU / 16 GB Space"
-            assert final["ollama_model"] == FIRST[3] and final["source"] == "downloaded"
-            downloading = [s for s in recorder.seen if s.get("phase") == "download"]
-            assert any(0 < s["bytes"] < s["total"] and 0 < s["percent"] < 100
-                       for s in downloading), recorder.seen
-            assert {"download", "upload"} <= {s.get("phase") for s in recorder.seen}
-            assert final["warm_up_s"] is not None
-            loaded = httpx.get(f"{ollama}/api/ps").json()["models"]
-            assert [m["model"] for m in loaded] == [FIRST[3]], "warmed in the real engine"
-            engine = _engine(data_dir)
-            assert engine["engine"] == "ollama" and engine["state"] == "ready"
+            engine = _provisioned(recorder, data_dir, ollama)
 
             # 2. a question through the pipeline the UI uses: Ollama answers, with citations
-            events, done = _ask(pipeline)
+            _, done = _ask(pipeline)
             assert done.backend_name == "ollama" and done.model == FIRST[3], done
-            assert done.answer.strip() and done.citations
             assert "Paris" in done.answer and done.mode == "model"
             assert {(c.doc_name, c.page_start) for c in done.citations} == {("france.pdf", 1)}
             assert "ollama" not in done.skipped and not done.interrupted
 
             # 3. `models use` of a second imported model: the next answer uses it, no restart
             _cli(env, "models", "pull", SECOND[0])
-            assert SECOND[3] in {m["model"] for m in
-                                 httpx.get(f"{ollama}/api/tags").json()["models"]}
+            tags = httpx.get(f"{ollama}/api/tags").json()["models"]
+            assert SECOND[3] in {m["model"] for m in tags}
             _cli(env, "models", "use", SECOND[0])
             _, done = _ask(pipeline)
             assert done.backend_name == "ollama" and done.model == SECOND[3], done
-            assert [m["model"] for m in httpx.get(f"{ollama}/api/ps").json()["models"]] == \
-                [SECOND[3]]
+            loaded = httpx.get(f"{ollama}/api/ps").json()["models"]
+            assert [m["model"] for m in loaded] == [SECOND[3]]
 
             # 4. the engine is killed: restarted after the backoff; meanwhile answers fall back
-            first_pid = engine["pid"]
-            os.kill(first_pid, signal.SIGKILL)
-            killed_at = time.monotonic()
-            down = wait_for(lambda: (_engine(data_dir).get("state") == "restarting"
-                                     and _engine(data_dir)), 10, "the supervisor to notice")
-            assert down["restart_in_s"] == BACKOFF_S and down["last_error"] == "killed by SIGKILL"
-            events, done = _ask(pipeline)
-            assert time.monotonic() - killed_at < BACKOFF_S, "asked while the engine was down"
-            assert done.backend_name == "extractive" and done.answer.strip() and not done.model
-            switches = [e for e in events if isinstance(e, BackendSwitchEvent)]
-            assert [(e.from_backend, e.to_backend) for e in switches] == [("ollama", "extractive")]
-            assert f"not reachable at {ollama}" in switches[0].reason, "the fallback says why"
-            assert done.skipped["ollama"] == switches[0].reason
-            restarted = wait_for(lambda: (_engine(data_dir).get("state") == "ready"
-                                          and _engine(data_dir)), 30, "the engine to be back")
-            assert restarted["pid"] != first_pid and restarted["restarts"] == 1
-            assert time.monotonic() - killed_at >= BACKOFF_S
-            assert restarted["last_error"] == "killed by SIGKILL"
+            restarted = _killed_and_restarted(pipeline, data_dir, ollama, engine["pid"])
             _, done = _ask(pipeline)
             assert done.backend_name == "ollama" and done.model == SECOND[3], done
 

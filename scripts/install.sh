@@ -24,7 +24,7 @@ apt_install() {
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 
 if [ "$mode" = "--test" ]; then
-  apt_install chromium bash-doc glpk-doc systemtap-doc nut-doc
+  apt_install chromium bash-doc glpk-doc systemtap-doc nut-doc debmake-doc
   req=requirements-dev.txt
 else
   req=requirements.txt

@@ -83,8 +83,8 @@ start_engine() {
     || skip "no Docker engine runs here and docker.io cannot be installed (needs root and apt)"
   command -v docker >/dev/null || skip "the docker client is missing"
   [ "$(id -u)" -eq 0 ] || skip "no Docker engine runs here and starting dockerd needs root"
-  log "starting dockerd (overlay2, no iptables: loopback only)"
-  dockerd --storage-driver=overlay2 --iptables=false --ip-forward=false --ip-masq=false \
+  log "starting dockerd (overlay2; no iptables, no bridge: host network for builds, none for runs)"
+  dockerd --storage-driver=overlay2 --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
     >"$CACHE/dockerd.log" 2>&1 &
   STARTED_DOCKERD=$!
   for _ in $(seq 1 60); do
@@ -194,7 +194,7 @@ build() {  # build TAG [docker build args...]
   local tag=$1 start; shift
   start=$(now)
   log "docker build -t $tag $*"
-  local args=(--network host -t "$tag"
+  local args=(--network host --force-rm -t "$tag"
     --build-arg "TORCH_INDEX_URL=https://pypi.org/simple")
   [ -n "$PIP_LINKS" ] && args+=(--build-arg "PIP_FIND_LINKS=$PIP_LINKS")
   [ -n "$PIP_EXTRA" ] && args+=(--build-arg "PIP_EXTRA_INDEX_URL=$PIP_EXTRA")

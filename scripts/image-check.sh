@@ -36,10 +36,12 @@ export DOCKER_BUILDKIT=0  # the classic builder takes a local base image without
 
 WORK=$(mktemp -d /tmp/olympus-image-check.XXXXXX)
 STARTED_DOCKERD=""
+NETNS_BEFORE=""
 HTTP_PID=""
 CONTAINERS=()
 VOLUMES=()
 
+netns_mounts() { awk '$2 ~ "^/run/docker/netns/" {print $2}' /proc/mounts 2>/dev/null || true; }
 log() { printf '[image-check %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 skip() { log "SKIPPED: $*"; exit "$SKIP"; }
@@ -57,6 +59,10 @@ cleanup() {
     kill "$STARTED_DOCKERD" 2>/dev/null
     for _ in $(seq 1 60); do kill -0 "$STARTED_DOCKERD" 2>/dev/null || break; sleep 0.5; done
     kill -0 "$STARTED_DOCKERD" 2>/dev/null && kill -9 "$STARTED_DOCKERD"
+    # dockerd leaves its network namespaces bind-mounted under /run/docker/netns
+    for m in $(netns_mounts); do
+      grep -qxF "$m" <<<"$NETNS_BEFORE" || umount "$m" 2>/dev/null
+    done
   fi
   rm -rf "$WORK"
   exit "$code"
@@ -83,6 +89,7 @@ start_engine() {
     || skip "no Docker engine runs here and docker.io cannot be installed (needs root and apt)"
   command -v docker >/dev/null || skip "the docker client is missing"
   [ "$(id -u)" -eq 0 ] || skip "no Docker engine runs here and starting dockerd needs root"
+  NETNS_BEFORE=$(netns_mounts)
   log "starting dockerd (overlay2; no iptables, no bridge: host network for builds, none for runs)"
   dockerd --storage-driver=overlay2 --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
     >"$CACHE/dockerd.log" 2>&1 &
@@ -123,7 +130,7 @@ build_rootfs() {
     || { tail -20 "$WORK/debootstrap.log" >&2; die "debootstrap failed"; }
   # This host's extra certificate authorities, so TLS through the re-signing proxy verifies.
   cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/" 2>/dev/null || true
-  chroot "$rootfs" update-ca-certificates >/dev/null
+  chroot "$rootfs" update-ca-certificates >>"$WORK/debootstrap.log" 2>&1
   host_pip_conf >"$rootfs/etc/pip.conf"
   echo "deb http://deb.debian.org/debian bookworm main" >"$rootfs/etc/apt/sources.list"
   cp /etc/resolv.conf "$rootfs/etc/resolv.conf"

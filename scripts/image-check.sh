@@ -40,6 +40,7 @@ NETNS_BEFORE=""
 HTTP_PID=""
 CONTAINERS=()
 VOLUMES=()
+FAILED=()
 
 netns_mounts() { awk '$2 ~ "^/run/docker/netns/" {print $2}' /proc/mounts 2>/dev/null || true; }
 log() { printf '[image-check %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -226,7 +227,7 @@ check() {  # check TAG BACKEND
   local name="olympus-image-check-$$-$2" volume="olympus-image-check-$$-$2"
   CONTAINERS+=("$name"); VOLUMES+=("$volume")
   "$PYTHON" scripts/image_check.py --image "$1" --name "$name" --volume "$volume" \
-    --backend "$2" --pdf "$PDF" || die "the $1 image failed its checks (above)"
+    --backend "$2" --pdf "$PDF" || FAILED+=("$1")  # the other variant is still checked
   docker rm -f "$name" >/dev/null 2>&1 || true
   docker volume rm -f "$volume" >/dev/null 2>&1 || true
 }
@@ -251,6 +252,7 @@ main() {
       *) die "unknown variant $variant (llamacpp, ollama)" ;;
     esac
   done
+  [ ${#FAILED[@]} -eq 0 ] || die "${FAILED[*]} failed checks (above); took $(since "$t0") s"
   log "all image checks passed in $(since "$t0") s"
 }
 

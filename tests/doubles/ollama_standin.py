@@ -248,14 +248,19 @@ def main(argv: list[str], env: dict[str, str] | None = None) -> int:
 
 
 def write_tarball(dest: str | Path) -> str:
-    """Write the stand-in as ``bin/ollama`` + ``lib/ollama/doubles/*.py`` (gzip); its sha256."""
+    """Write the stand-in as ``bin/ollama`` + ``lib/ollama/doubles/*.py`` (gzip); its sha256.
+    The same files give the same bytes (no mtimes), so an image build can cache the layer."""
+    import gzip
+
     def owned_by_root(mode: int) -> Any:
         def fix(info: tarfile.TarInfo) -> tarfile.TarInfo:
             info.mode, info.uid, info.gid, info.uname, info.gname = mode, 0, 0, "root", "root"
+            info.mtime = 0
             return info
         return fix
 
-    with tarfile.open(dest, "w:gz") as tar:
+    with open(dest, "wb") as out, gzip.GzipFile("", "wb", fileobj=out, mtime=0) as raw, \
+            tarfile.open(fileobj=raw, mode="w") as tar:
         tar.add(LAUNCHER, "bin/ollama", filter=owned_by_root(0o755))
         for name in MODULES:
             tar.add(Path(__file__).with_name(name), f"lib/ollama/doubles/{name}",

@@ -15,13 +15,17 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 
 from shared_utils import errors
+from shared_utils.documents.ocr import OcrOptions
 from shared_utils.documents.pdf_worker import _HEADER, extract_texts, write_frame
+from shared_utils.documents.render import Word
 from shared_utils.documents.text import normalize_pages
+from shared_utils.documents.triage import Extraction, Notify, ParseReport, extract_document
 from shared_utils.errors import CorruptPdf, InvalidDocument, NoExtractableText, NotAPdf
 from shared_utils.types import Page
 
@@ -38,7 +42,7 @@ _EOF_WINDOW = 4096  # %%EOF must sit near the end of a complete PDF
 
 
 def parse_pdf(data: bytes, *, name: str, timeout_s: float | None = None) -> list[Page]:
-    """Pages of a PDF (1-based numbers as viewers show them), text normalised.
+    """Pages of a PDF (1-based numbers as viewers show them), text normalised, no OCR.
 
     ``timeout_s``: deadline for text extraction, enforced by killing a worker process
     (None: extract in this process, no deadline). Raises NotAPdf, CorruptPdf, EncryptedPdf,
@@ -50,17 +54,64 @@ def parse_pdf(data: bytes, *, name: str, timeout_s: float | None = None) -> list
         raw = extract_texts(data, name=name)
     else:
         raw = _shared_worker().extract(data, name=name, timeout_s=timeout_s)
+    pages = _pages(raw, name, None)
+    logger.info("pdf.parsed", name=name, pages=len(pages), chars=sum(len(p.text) for p in pages),
+                ms=round((time.perf_counter() - start) * 1000, 1))
+    return pages
+
+
+@dataclass
+class ParsedPdf:
+    """Normalised pages, what was done with each (the parse report) and OCR word boxes."""
+
+    pages: list[Page]
+    report: ParseReport
+    words: dict[int, list[Word]] = field(default_factory=dict)
+
+
+def parse_document(data: bytes, *, name: str, ocr: OcrOptions, timeout_s: float | None = None,
+                   progress: Notify | None = None) -> ParsedPdf:
+    """Like :func:`parse_pdf`, with per-page triage: pages without a usable text layer are
+    OCR'd when ``ocr`` allows it (``progress(kind, page, pages, message)`` per page). The
+    deadline grows by ``ocr.page_timeout_s`` for each page that is OCR'd."""
+    check_pdf_bytes(data, name=name)
+    start = time.perf_counter()
+    if timeout_s is None:
+        extraction = extract_document(data, name, ocr, progress)
+    else:
+        extraction = _shared_worker().extract_document(
+            data, name=name, timeout_s=timeout_s, ocr=ocr, progress=progress)
+    pages = _pages(extraction.texts, name, extraction.report)
+    report = extraction.report
+    logger.info("pdf.parsed", name=name, pages=len(pages), chars=sum(len(p.text) for p in pages),
+                ocr_pages=len(report.ocr_pages), flagged=len(report.flagged),
+                ms=round((time.perf_counter() - start) * 1000, 1))
+    return ParsedPdf(pages, report, extraction.words)
+
+
+def _pages(raw: list[str], name: str, report: ParseReport | None) -> list[Page]:
     texts = normalize_pages(raw)
     if not any(any(ch.isalnum() for ch in text) for text in texts):
-        raise NoExtractableText(
-            f"{name} has {len(texts)} page(s) but no extractable text (scanned or image-only); "
-            "OCR is not available in Olympus"
-        )
-    logger.info(
-        "pdf.parsed", name=name, pages=len(texts), chars=sum(map(len, texts)),
-        ms=round((time.perf_counter() - start) * 1000, 1),
-    )
+        raise _no_text(name, len(texts), report)
     return [Page(number=i, text=text) for i, text in enumerate(texts, start=1)]
+
+
+def _no_text(name: str, pages: int, report: ParseReport | None) -> NoExtractableText:
+    base = f"{name} has {pages} page(s) but no extractable text (scanned or image-only)"
+    if report is None:
+        return NoExtractableText(f"{base}; it was read without OCR")
+    if report.ocr == "off":
+        return NoExtractableText(f"{base} and OCR is off",
+                                 hint="Set OLYMPUS_OCR=auto to read scanned pages with Tesseract.")
+    if report.ocr == "not installed":
+        return NoExtractableText(
+            f"{base} and Tesseract (OCR) is not installed",
+            hint="Install it (bash scripts/install.sh, or apt-get install tesseract-ocr "
+                 "tesseract-ocr-eng) or run the PDF through OCR first.")
+    return NoExtractableText(
+        f"{base}; OCR found no readable text either",
+        hint="The scan may be too faint, or in another language: set OLYMPUS_OCR_LANGUAGES "
+             "(e.g. eng+deu) to the languages installed for Tesseract.")
 
 
 def check_pdf_bytes(data: bytes, *, name: str) -> None:
@@ -91,16 +142,31 @@ class PdfWorker:
 
     def extract(self, data: bytes, *, name: str, timeout_s: float) -> list[str]:
         """Raw page texts of ``data``; raises ParseTimeout after ``timeout_s`` seconds."""
+        return self._request((data, name), name, timeout_s, None)
+
+    def extract_document(self, data: bytes, *, name: str, timeout_s: float, ocr: OcrOptions,
+                         progress: Notify | None = None) -> Extraction:
+        """Texts with per-page triage and OCR (see ``triage.extract_document``); the
+        deadline grows by the OCR time limit of each page that is OCR'd."""
+        return self._request((data, name, ocr), name, timeout_s, progress)
+
+    def _request(self, request: tuple, name: str, timeout_s: float, progress: Notify | None):
         with self._lock:
-            proc = self._send(data, name)
+            proc = self._send(request, name)
             deadline = time.monotonic() + timeout_s
             try:
-                reply = self._read_reply(proc, deadline)
+                while (reply := self._read_reply(proc, deadline))[0] == "progress":
+                    _, kind, done, total, message = reply
+                    if kind == "more_time":
+                        deadline += float(message)
+                    elif progress is not None:
+                        progress(kind, done, total, message)
             except TimeoutError:
                 self._kill()
                 raise errors.ParseTimeout(
                     f"{name}: text extraction took longer than {timeout_s:g} s "
-                    "(OLYMPUS_PARSE_TIMEOUT_S) and was stopped"
+                    "(OLYMPUS_PARSE_TIMEOUT_S, plus OLYMPUS_OCR_PAGE_TIMEOUT_S per OCR'd page) "
+                    "and was stopped"
                 ) from None
             except (BrokenPipeError, EOFError) as exc:
                 code = self._kill()
@@ -124,12 +190,12 @@ class PdfWorker:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc and self._proc.poll() is None else None
 
-    def _send(self, data: bytes, name: str) -> subprocess.Popen[bytes]:
+    def _send(self, request: tuple, name: str) -> subprocess.Popen[bytes]:
         """Send a request; a worker that died while idle is replaced once."""
         for attempt in (1, 2):
             proc = self._ensure_started()
             try:
-                write_frame(proc.stdin, (data, name))  # type: ignore[arg-type]
+                write_frame(proc.stdin, request)  # type: ignore[arg-type]
                 return proc
             except BrokenPipeError:
                 code = self._kill()

@@ -5,7 +5,9 @@
 that :mod:`shared_utils.documents.pdf` starts, so a pathological PDF can be killed at its
 deadline (and a crash inside PDFium cannot take the application down). Protocol on
 stdin/stdout: frames of an 8-byte big-endian length followed by a pickle; a request is the PDF
-bytes, a reply is ``("ok", [text, ...])`` or ``("err", error_class_name, message)``.
+bytes and name (and OCR options, when OCR may run), a reply is ``("ok", [text, ...])`` (with
+OCR options: ``("ok", Extraction)``) or ``("err", error_class_name, message)``, after any
+number of ``("progress", kind, done, total, message)`` frames.
 """
 
 from __future__ import annotations
@@ -14,21 +16,26 @@ import pickle
 import struct
 import sys
 import threading
-from typing import BinaryIO
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 from shared_utils.errors import CorruptPdf, EmptyPdf, EncryptedPdf, InvalidDocument
 
 _HEADER = struct.Struct(">Q")
+OnPage = Callable[[int, int, Any, Any, str], str]
 # PDFium's FPDF_GetLastError codes (fpdfview.h).
 _ERR_PASSWORD, _ERR_SECURITY = 4, 5
 # pypdfium2 is not thread-safe: one extraction at a time per process.
 _PDFIUM_LOCK = threading.Lock()
 
 
-def extract_texts(data: bytes, *, name: str = "document") -> list[str]:
+def extract_texts(data: bytes, *, name: str = "document", on_page: OnPage | None = None
+                  ) -> list[str]:
     """Raw text of every page of a PDF (index 0 = page 1), via PDFium.
 
-    Raises EncryptedPdf, CorruptPdf or EmptyPdf; text checks (scanned PDFs) are the caller's.
+    ``on_page(index, count, page, textpage, text)`` may replace a page's text while the page
+    is open (the OCR triage, ``triage.PageTriage``). Raises EncryptedPdf, CorruptPdf or
+    EmptyPdf; text checks (scanned PDFs) are the caller's.
     """
     import pypdfium2 as pdfium  # light (ctypes), but only needed here
 
@@ -52,7 +59,10 @@ def extract_texts(data: bytes, *, name: str = "document") -> list[str]:
                 try:
                     page = pdf[index]
                     textpage = page.get_textpage()
-                    texts.append(textpage.get_text_range())
+                    text = textpage.get_text_range()
+                    if on_page is not None:
+                        text = on_page(index, count, page, textpage, text)
+                    texts.append(text)
                     textpage.close()
                     page.close()
                 except pdfium.PdfiumError as exc:
@@ -128,9 +138,17 @@ def main() -> None:
         payload = _read_exact(stdin, _HEADER.unpack(header)[0])
         if payload is None:
             return
-        data, name = pickle.loads(payload)
+        data, name, *options = pickle.loads(payload)
         try:
-            reply: tuple = ("ok", extract_texts(data, name=name))
+            if options:
+                from shared_utils.documents.triage import extract_document
+
+                def notify(*event: object) -> None:
+                    write_frame(stdout, ("progress", *event))
+
+                reply: tuple = ("ok", extract_document(data, name, options[0], notify))
+            else:
+                reply = ("ok", extract_texts(data, name=name))
         except InvalidDocument as exc:
             reply = ("err", type(exc).__name__, exc.message)
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises typed

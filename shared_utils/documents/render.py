@@ -154,6 +154,36 @@ def passage_boxes(data: bytes, number: int, passage: str,
             page.close()
 
 
+def best_page(data: bytes, first: int, last: int, text: str,
+              words: dict[int, Sequence[Word]] | None = None) -> int:
+    """The page of ``first``..``last`` that shares the most words (3+ letters) with ``text``
+    (a cited claim, or the passage); ``first`` on a tie. Pages in ``words`` were OCR'd."""
+    import re
+
+    def terms(s: str) -> set[str]:
+        return set(re.findall(r"\w{3,}", s.lower()))
+
+    wanted = terms(text)
+    if first >= last or not wanted:
+        return first
+    words = words or {}
+    best, best_score = first, -1
+    with _LOCK, _open(data) as pdf:
+        for number in range(first, min(last, len(pdf)) + 1):
+            if number in words:
+                page_text = " ".join(w.text for w in words[number])
+            else:
+                page = pdf[number - 1]
+                textpage = page.get_textpage()
+                page_text = textpage.get_text_range()
+                textpage.close()
+                page.close()
+            score = len(wanted & terms(page_text))
+            if score > best_score:
+                best, best_score = number, score
+    return best
+
+
 def word_boxes(words: Sequence[Word], passage: str) -> list[Box]:
     """Boxes of the OCR'd words that hold ``passage``.
 

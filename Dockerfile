@@ -31,7 +31,7 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # break rebuilds, so these are left unpinned on purpose (the base image tag pins the release).
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl zstd libgomp1 gnupg \
+    && apt-get install -y --no-install-recommends ca-certificates curl zstd libgomp1 gnupg tesseract-ocr tesseract-ocr-eng \
     && rm -rf /var/lib/apt/lists/*
 
 # Ollama, pinned. Its archive carries the CPU runners and the CUDA libraries it loads when a GPU

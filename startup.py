@@ -22,12 +22,14 @@ def main(argv: list[str]) -> int:
         return 2
     from shared_utils.errors import OlympusError
     from shared_utils.logging_setup import configure_logging
-    from src.settings import load_settings
+    from src.settings import load_settings, private_files
     from src.supervisor import Supervisor
 
     try:
         settings = load_settings()
-        configure_logging(settings.log_format_resolved, settings.log_level)
+        private_files()  # data files 0600, folders 0700 (children inherit the umask)
+        configure_logging(settings.log_format_resolved, settings.log_level,
+                          secrets=settings.secret_values())
         supervisor = Supervisor(settings, subreaper=True)
         supervisor.install_signal_handlers()
         return supervisor.run()

@@ -152,7 +152,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     info = common.begin()
 
-    from shared_utils.generation.registry import get_backend
     from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
     from src.answer import Answerer
     from src.prompt import EngineTokenizer, build_prompt
@@ -175,8 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         with LlamaCppEngine(default_gguf_path(), port=0, ctx=CONTEXT_TOKENS) as engine:
             engine.wait_ready(120)
             bound = settings.model_copy(update={"llamacpp_port": engine.port})
-            answerer = Answerer.from_settings(
-                bound, library=library, backend_factory=lambda n: get_backend(n, bound))
+            answerer = Answerer.from_settings(bound, library=library)
             if args.k:
                 answerer.top_k = args.k
             count = EngineTokenizer(engine.url)

@@ -82,6 +82,27 @@ class InvalidFileName(InvalidDocument):
     hint = "Rename the file to a plain name ending in .pdf."
 
 
+class DocumentTooLarge(InvalidDocument):
+    """A parse limit (pages, characters, passages, parser memory) was exceeded.
+
+    The message names the limit and its setting; nothing of the document is stored.
+    """
+
+    hint = "Split the PDF, or raise the setting named in the message if the file is trusted."
+
+
+class UploadRefused(OlympusError):
+    """The upload queue is full for this session or for everyone (bytes or jobs)."""
+
+    hint = "Wait until the files being indexed are done, then upload the rest."
+
+
+class IngestCancelled(OlympusError):
+    """A queued or running ingest was cancelled by the user; nothing of it is stored."""
+
+    hint = "Upload the file again to index it."
+
+
 class DocumentNotFound(OlympusError):
     hint = "List documents with `python -m src docs list`."
 

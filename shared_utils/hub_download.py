@@ -196,6 +196,36 @@ def download_gguf(
     target_dir = local_dir(models_dir, repo)
     target_dir.mkdir(parents=True, exist_ok=True)
 
+    on_disk = _check_room(repo, remotes, target_dir, disk_usage, min_free_margin_bytes)
+    meter = _Meter(sum(r.size for r in remotes), on_disk, progress, clock)
+    meter.add(0, remotes[0].filename, force=True)
+    own_client = client is None
+    if own_client:
+        import httpx
+
+        client = httpx.Client(
+            follow_redirects=True, timeout=httpx.Timeout(10.0, read=read_timeout_s)
+        )
+    try:
+        fetched, digests = _fetch_all(client, remotes, target_dir, expected_sha256, token=token,
+                                      meter=meter, sleep=sleep, max_retries=max_retries,
+                                      endpoint=endpoint)
+    finally:
+        if own_client:
+            client.close()
+    meter.done = meter.total  # parts another process finished while we waited count too
+    meter.add(0, remotes[-1].filename, force=True)
+    return DownloadResult(
+        paths=tuple(target_dir / r.filename for r in remotes),
+        downloaded_bytes=fetched, reused_bytes=on_disk, seconds=clock() - started,
+        sha256=tuple(digests),
+    )
+
+
+def _check_room(repo: str, remotes: Sequence[RemoteFile], target_dir: Path,
+                disk_usage: Callable[[Any], Any], min_free_margin_bytes: int) -> int:
+    """Bytes already on disk (finished or resumable); raises DiskFull before the first byte
+    when the rest does not fit."""
     on_disk = 0
     missing = 0
     for r in remotes:
@@ -214,44 +244,27 @@ def download_gguf(
             f"{repo} needs {_mb(missing)} more (+{_mb(margin)} margin) but only {_mb(free)} is free "
             f"in {target_dir}"
         )
+    return on_disk
 
-    meter = _Meter(sum(r.size for r in remotes), on_disk, progress, clock)
-    meter.add(0, remotes[0].filename, force=True)
-    own_client = client is None
-    if own_client:
-        import httpx
 
-        client = httpx.Client(
-            follow_redirects=True, timeout=httpx.Timeout(10.0, read=read_timeout_s)
-        )
+def _fetch_all(client: Any, remotes: Sequence[RemoteFile], target_dir: Path,
+               expected_sha256: Sequence[str], **fetch_kw: Any) -> tuple[int, list[str]]:
+    """Fetch, verify and move into place each part not yet complete; (bytes, digests)."""
     fetched = 0
     digests = [""] * len(remotes)
-    try:
-        for i, r in enumerate(remotes):
-            final = target_dir / r.filename
-            with _exclusive(final):  # a second downloader of the same file waits, then reuses it
-                if final.exists() and final.stat().st_size == r.size:
-                    continue
-                n, digest = _fetch(
-                    client, r, final, token=token, meter=meter, sleep=sleep,
-                    max_retries=max_retries, endpoint=endpoint,
-                )
-                fetched += n
-                want = expected_sha256[i] if i < len(expected_sha256) else r.sha256
-                _verify(_partial(final), want, r, digest)
-                os.replace(_partial(final), final)
-                digests[i] = digest
-            logger.info("downloaded", repo=repo, file=r.filename, bytes=r.size)
-    finally:
-        if own_client:
-            client.close()
-    meter.done = meter.total  # parts another process finished while we waited count too
-    meter.add(0, remotes[-1].filename, force=True)
-    return DownloadResult(
-        paths=tuple(target_dir / r.filename for r in remotes),
-        downloaded_bytes=fetched, reused_bytes=on_disk, seconds=clock() - started,
-        sha256=tuple(digests),
-    )
+    for i, r in enumerate(remotes):
+        final = target_dir / r.filename
+        with _exclusive(final):  # a second downloader of the same file waits, then reuses it
+            if final.exists() and final.stat().st_size == r.size:
+                continue
+            n, digest = _fetch(client, r, final, **fetch_kw)
+            fetched += n
+            want = expected_sha256[i] if i < len(expected_sha256) else r.sha256
+            _verify(_partial(final), want, r, digest)
+            os.replace(_partial(final), final)
+            digests[i] = digest
+        logger.info("downloaded", repo=r.repo, file=r.filename, bytes=r.size)
+    return fetched, digests
 
 
 @contextmanager
@@ -371,10 +384,6 @@ def _hash_prefix(path: Path, size: int) -> tuple[Any, int]:
                 h.update(block)
                 done += len(block)
     return h, done
-
-
-def sha256_file(path: Path) -> str:
-    return _hash_prefix(path, path.stat().st_size)[0].hexdigest()
 
 
 def _verify(part: Path, want: str | None, r: RemoteFile, got: str) -> None:

@@ -1,39 +1,81 @@
 """structlog configuration. Called only by entry points (CLI, Streamlit app, supervisor).
 
 Library modules just do ``logger = structlog.get_logger(__name__)``.
+
+Every format renders exceptions as plain tracebacks (no local variables: rich's traceback
+printed ``token = 'hf_...'`` from a failing pull) and passes each event through
+:class:`Redactor`, which masks token-shaped values, URL credentials, secret-named keys and
+the values of settings marked secret (see ``shared_utils/redact.py``).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
 import structlog
+
+from shared_utils.redact import redact, scrub
 
 LogFormat = Literal["json", "console"]
 
 
-def configure_logging(fmt: LogFormat = "console", level: str = "INFO") -> None:
+class Redactor:
+    """structlog processor: every string in the event (message, fields, formatted exception)
+    redacted; ``secrets`` are exact values to mask (settings marked secret)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = tuple(s for s in secrets if s)
+
+    def __call__(self, logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+        return scrub(event, self.secrets)
+
+
+def configure_logging(fmt: LogFormat = "console", level: str = "INFO", *,
+                      secrets: Iterable[str] = ()) -> None:
     """JSON lines (containers, OLYMPUS_LOG_FORMAT=json) or a readable console, on stderr."""
     lvl = logging.getLevelName(level.upper())
     if not isinstance(lvl, int):
         lvl = logging.INFO
-    shared = [
+    processors: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # exceptions become plain text here (no locals), so the redactor sees them too
+        structlog.processors.format_exc_info,
+        Redactor(secrets),
     ]
     if fmt == "json":
         renderer: structlog.typing.Processor = structlog.processors.JSONRenderer()
-        shared.append(structlog.processors.format_exc_info)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback)
     structlog.configure(
-        processors=[*shared, renderer],
+        processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
     # Third-party libraries use stdlib logging: keep them quiet unless debugging.
     logging.basicConfig(level=max(lvl, logging.WARNING), stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        handler.filters = [f for f in handler.filters if not isinstance(f, _RedactFilter)]
+        handler.addFilter(_RedactFilter(secrets))
+
+
+class _RedactFilter(logging.Filter):
+    """The same redaction for stdlib log records (httpx, huggingface_hub, streamlit)."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = tuple(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage(), self.secrets), None
+        if record.exc_info:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info),
+                                     self.secrets)
+            record.exc_info = None
+        return True

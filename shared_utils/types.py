@@ -39,11 +39,15 @@ class Chunk:
 
 @dataclass(slots=True)
 class ScoredChunk:
-    """A chunk with a retrieval score (higher is better) and per-leg ranks (1-based)."""
+    """A chunk with a retrieval score (higher is better) and per-leg ranks (1-based).
+
+    ``similarity``: the dense leg's cosine similarity of the chunk to the query, when that leg
+    found it (an absolute relevance, unlike the rank-based fused score: abstention uses it)."""
 
     chunk: Chunk
     score: float
     ranks: dict[str, int] = field(default_factory=dict)
+    similarity: float | None = None
 
 
 DocumentStatus = Literal["ingesting", "ready"]

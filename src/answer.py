@@ -20,10 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from shared_utils.errors import InvalidQuery, OlympusError, UnknownBackend
+from shared_utils.errors import BackendNotConfigured, InvalidQuery, OlympusError
 from shared_utils.generation.base import Backend, GenerationOptions
-from src.citations import attribute, resolve
-from src.condense import Turn, condense
+from src.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
+from src.abstention import decide as abstain_decision
+from src.abstention import threshold_for
+from src.answer_steps import bind_sources, retrieve, tiny_mode
+from src.citations import resolve
+from src.claims import fix_citations, supported_share
+from src.condense import Turn
+from src.decoding import Decoding, decoding_for
+from src.loop_guard import LoopGuard
 from src.events import (
     AskEvent,
     BackendSwitchEvent,
@@ -33,17 +40,16 @@ from src.events import (
     TokenEvent,
 )
 from src.prompt import EngineTokenizer, Prompt, TokenCounter, build_prompt, estimate_tokens
-from src.settings import BACKEND_NAMES, Settings
+from src.settings import Settings
 
 if TYPE_CHECKING:
     from src.library import Library
+    from src.profile import Profile
 
 logger = structlog.get_logger(__name__)
 
-DEFAULT_CHAIN = ("llamacpp", "hf_inference", "extractive")
 DEFAULT_CONTEXT_TOKENS = 2048
 DEFAULT_TOP_K = 4
-SAFETY_NET = "extractive"
 NO_DOCUMENTS = (
     "No document is indexed yet, so there is nothing to answer from. Add a PDF first: "
     "upload it on the Documents page, or run `python -m src ingest FILE.pdf`."
@@ -52,7 +58,8 @@ NO_MATCH = "No passage of the indexed documents matches this question; try other
 # the llama.cpp server (and anything else with POST /tokenize) counts with the model's tokenizer
 TOKENIZE_BACKENDS = ("llamacpp",)
 
-BackendFactory = Callable[[str], Backend]
+BackendFactory = Callable[[str, BackendPlan], Backend]
+Planner = Callable[[], BackendPlan]
 
 
 class Answerer:
@@ -63,7 +70,7 @@ class Answerer:
         settings: Settings,
         *,
         library: "Library",
-        chain: Sequence[str],
+        planner: Planner,
         backend_factory: BackendFactory,
         context_tokens: int,
         top_k: int,
@@ -73,7 +80,7 @@ class Answerer:
     ) -> None:
         self.settings = settings
         self.library = library
-        self.chain = list(chain) if SAFETY_NET in chain else [*chain, SAFETY_NET]
+        self._planner = planner  # asked once per question: `models use` applies at once
         self._factory = backend_factory
         self.context_tokens = context_tokens
         self.top_k = top_k
@@ -85,19 +92,17 @@ class Answerer:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, library: "Library", profile: Any = None, **kwargs: Any
+        cls, settings: Settings, *, library: "Library", profile: "Profile | None" = None,
+        **kwargs: Any,
     ) -> "Answerer":
-        """Chain, context size, top-k and deadlines from the profile (settings override it;
-        without a profile: settings, then the defaults of a small CPU machine)."""
-        from shared_utils.generation.registry import get_backend
-
-        chain = settings.backend_chain or list(
-            getattr(profile, "backend_chain", None) or DEFAULT_CHAIN
-        )
+        """Context size, top-k and deadlines from the profile (explicit settings override it;
+        without a profile: settings, then the defaults of a small CPU machine). The chain and
+        its models come from ``src/backends.py`` at every question."""
 
         def pick(name: str, default: Any) -> Any:
             explicit = getattr(settings, name) if name in settings.model_fields_set else None
-            return explicit or getattr(profile, name, None) or getattr(settings, name) or default
+            chosen = getattr(profile, name) if profile is not None else None
+            return explicit or chosen or getattr(settings, name) or default
 
         context = pick("context_tokens", DEFAULT_CONTEXT_TOKENS)
         options = GenerationOptions(
@@ -112,13 +117,21 @@ class Answerer:
         return cls(
             settings,
             library=library,
-            chain=chain,
-            backend_factory=kwargs.pop("backend_factory", lambda n: get_backend(n, settings)),
+            planner=kwargs.pop("planner", lambda: plan_backends(settings, profile)),
+            backend_factory=kwargs.pop(
+                "backend_factory", lambda name, plan: build_backend(name, settings, plan)),
             context_tokens=context,
             top_k=pick("top_k", DEFAULT_TOP_K),
             options=options,
             **kwargs,
         )
+
+    def plan(self) -> BackendPlan:
+        """The backends (and models) the next question will try, in order."""
+        plan = self._planner()
+        if SAFETY_NET not in plan.names:
+            plan = replace(plan, names=(*plan.names, SAFETY_NET))
+        return plan
 
     # --- public ------------------------------------------------------------------------------
     def ask(
@@ -139,21 +152,20 @@ class Answerer:
                 f"{self.settings.max_query_chars}.",
                 hint="Ask a shorter question (or raise OLYMPUS_MAX_QUERY_CHARS).",
             )
-        names = self.chain
+        plan = self.plan()
         if backend:
-            names = [backend] if backend == SAFETY_NET else [backend, SAFETY_NET]
-            if backend not in BACKEND_NAMES:
-                raise UnknownBackend(
-                    f"Unknown backend {backend!r}; valid names: {', '.join(BACKEND_NAMES)}."
-                )
-        return self._events(question, list(history), doc_ids, names)
+            plan = plan.forced(backend)  # raises UnknownBackend listing the valid names
+        return self._events(question, list(history), doc_ids, plan)
 
     def health(self) -> dict[str, dict[str, object]]:
         """{backend name: {"ok": bool, "detail": str}} for each backend of the chain."""
         out: dict[str, dict[str, object]] = {}
-        for name in self.chain:
+        plan = self.plan()
+        for name in plan.names:
             try:
-                out[name] = dict(self._factory(name).health())
+                out[name] = dict(self._factory(name, plan).health())
+            except BackendNotConfigured as exc:  # optional and not set up: not a failure
+                out[name] = {"ok": False, "set_up": False, "detail": f"not set up: {exc}"}
             except OlympusError as exc:
                 out[name] = {"ok": False, "detail": str(exc)}
         return out
@@ -164,97 +176,126 @@ class Answerer:
         question: str,
         history: list[Turn],
         doc_ids: Sequence[str] | None,
-        names: list[str],
+        plan: BackendPlan,
     ) -> Iterator[AskEvent]:
         t0 = self._clock()
         timings: dict[str, float] = {}
-        query = condense(question, history)[: self.settings.max_query_chars]
-        timings["condense_ms"] = _ms(t0, self._clock())
-        if query != question:
-            yield StatusEvent(f"follow-up: searching for “{query}”")
         if not self._has_documents(doc_ids):
-            yield SourcesEvent([], 0.0, query)
+            yield SourcesEvent([], 0.0, question)
             yield TokenEvent(NO_DOCUMENTS)
             yield self._canned(NO_DOCUMENTS, timings, t0)
             return
         t1 = self._clock()
-        result = self.library.search(query, k=self.top_k, doc_ids=doc_ids)
-        sources = list(result.results)
+        query, sources, follow_up = retrieve(
+            self.library, question, history, doc_ids, k=self.top_k,
+            max_chars=self.settings.max_query_chars)
         timings["retrieval_ms"] = _ms(t1, self._clock())
         timings["sources_ms"] = _ms(t0, self._clock())
+        if follow_up:
+            yield StatusEvent(f"follow-up: searching for “{query}” ({follow_up})")
         yield SourcesEvent(sources, timings["retrieval_ms"], query)
         if not sources:
             yield TokenEvent(NO_MATCH)
             yield self._canned(NO_MATCH, timings, t0)
             return
+        threshold = threshold_for(self.settings.embedding_model, self.settings.abstain_similarity)
+        verdict = abstain_decision(sources, query, threshold=threshold)
+        if verdict.abstain:
+            yield TokenEvent(verdict.message)
+            yield replace(self._canned(verdict.message, timings, t0), sources=sources,
+                          mode="abstained", mode_reason=verdict.message)
+            return
 
-        backends, skipped = self._backends(names)
+        backends, skipped = self._backends(plan)
+        decoding = decoding_for(backends[0].model_name if backends else "", self.options.max_tokens)
+        backends, mode_reason = tiny_mode(backends, decoding, self.settings.tiny_model_answers)
+        if mode_reason:
+            yield StatusEvent(mode_reason)
         t2 = self._clock()
-        prompt = self._prompt(question, sources, history, backends)
+        prompt = self._prompt(question, sources, history if follow_up else [], backends)
         timings["prompt_ms"] = _ms(t2, self._clock())
         for note in prompt.notes:
             yield StatusEvent(note)
-        yield from self._generate(question, prompt, backends, skipped, timings, t0)
+        backends = [bind_sources(b, question, prompt) for b in backends]
+        yield from self._generate(prompt, backends, skipped, timings, t0, plan,
+                                  decoding=decoding, mode_reason=mode_reason)
 
     def _generate(
         self,
-        question: str,
         prompt: Prompt,
         backends: list[Backend],
         skipped: dict[str, str],
         timings: dict[str, float],
         t0: float,
+        plan: BackendPlan,
+        *,
+        decoding: Decoding,
+        mode_reason: str = "",
     ) -> Iterator[AskEvent]:
-        from shared_utils.generation.chain import (
-            Attempt,
-            ChainResult,
-            FallbackChain,
-            Interrupted,
-            Switch,
-        )
+        from shared_utils.generation.chain import ChainResult, FallbackChain
 
         labels = {b.name: b.label for b in backends}
+        models = {b.name: b.model_name for b in backends}
         chain = FallbackChain(backends, clock=self._chain_clock, skipped=skipped)
-        parts: list[str] = []
-        result: ChainResult | None = None
-        error = ""
-        with closing(chain.stream(prompt.messages, options=self.options)) as stream:
+        run = _Run()
+        options = decoding.apply(self.options)
+        with closing(chain.stream(prompt.messages, options=options)) as stream:
             for event in stream:  # closing: a consumer that stops us stops the engine
-                if isinstance(event, Attempt):
-                    yield StatusEvent(
-                        f"waiting for first token from {labels.get(event.backend, event.backend)}"
-                        f" (prompt: {prompt.prompt_tokens} tokens)"
-                    )
-                elif isinstance(event, Switch):
-                    yield BackendSwitchEvent(event.from_backend, event.to_backend, event.reason)
-                elif isinstance(event, Interrupted):
-                    who = labels.get(event.backend, event.backend)
-                    error = f"{who} failed mid-answer: {event.reason}"
-                    yield StatusEvent(error + "; the text so far is kept - ask again to retry.")
-                elif isinstance(event, ChainResult):
-                    result = event
-                elif event.text:
-                    if not parts:
-                        timings["first_token_ms"] = _ms(t0, self._clock())
-                    parts.append(event.text)
-                    yield TokenEvent(event.text)
-        assert result is not None  # the chain always ends with a ChainResult or raises
-        answer, citations, removed = resolve("".join(parts), prompt.sources)
-        if not citations and not result.interrupted:
-            answer, added = attribute(answer, prompt.source_texts)
-            if added:
-                _, found, _ = resolve(answer, prompt.sources)
-                citations = [replace(c, inferred=True) for c in found]
+                if isinstance(event, ChainResult):
+                    run.result = event
+                    continue
+                yield from self._on_event(event, run, labels, prompt, timings, t0)
+                if run.guard.looping:
+                    yield StatusEvent("the answer was repeating itself, so it was stopped there")
+                    break  # closing the stream stops the engine
+        result = run.result or ChainResult(run.backend, dict(skipped), {}, interrupted=False)
+        yield self._done(run, result, prompt, timings, t0, plan, labels, models, mode_reason)
+
+    def _on_event(self, event: Any, run: "_Run", labels: dict[str, str], prompt: Prompt,
+                  timings: dict[str, float], t0: float) -> Iterator[AskEvent]:
+        from shared_utils.generation.chain import Attempt, Interrupted, Switch
+
+        if isinstance(event, Attempt):
+            run.backend = event.backend
+            run.guard = LoopGuard()
+            yield StatusEvent(
+                f"waiting for first token from {labels.get(event.backend, event.backend)}"
+                f" (prompt: {prompt.prompt_tokens} tokens)"
+            )
+        elif isinstance(event, Switch):
+            yield BackendSwitchEvent(event.from_backend, event.to_backend, event.reason)
+        elif isinstance(event, Interrupted):
+            who = labels.get(event.backend, event.backend)
+            run.error = f"{who} failed mid-answer: {event.reason}"
+            yield StatusEvent(run.error + "; the text so far is kept - ask again to retry.")
+        elif event.text:
+            if not run.parts:
+                timings["first_token_ms"] = _ms(t0, self._clock())
+            run.parts.append(event.text)
+            run.guard.feed(event.text)
+            yield TokenEvent(event.text)
+
+    def _done(self, run: "_Run", result: Any, prompt: Prompt, timings: dict[str, float],
+              t0: float, plan: BackendPlan, labels: dict[str, str], models: dict[str, str],
+              mode_reason: str) -> DoneEvent:
+        text = run.guard.kept_text() if run.guard.looping else "".join(run.parts)
+        answer, _, removed = resolve(text, prompt.sources)
+        model_wrote = result.backend != SAFETY_NET
+        fixed = fix_citations(answer, prompt.sources) if model_wrote and answer else None
+        if fixed is not None:
+            answer = fixed.text
+        _, citations, _ = resolve(answer, prompt.sources)
+        inferred = set(fixed.inferred) if fixed is not None else set()
+        citations = [replace(c, inferred=True) if c.number in inferred else c for c in citations]
         stats = result.stats
         timings["total_ms"] = _ms(t0, self._clock())
         for key in ("tokens_per_s", "completion_tokens", "cached_prompt_tokens", "prompt_ms",
                     "generation_ms"):
             if key in stats:
                 timings[f"engine_{key}" if key.endswith("_ms") else key] = float(stats[key])
-        model_answered = result.backend != SAFETY_NET and "first_token_ms" in timings
-        if "tokens_per_s" not in timings and model_answered:
+        if "tokens_per_s" not in timings and model_wrote and "first_token_ms" in timings:
             gen_s = (timings["total_ms"] - timings["first_token_ms"]) / 1000
-            timings["tokens_per_s"] = len(parts) / gen_s if gen_s > 0 else 0.0
+            timings["tokens_per_s"] = len(run.parts) / gen_s if gen_s > 0 else 0.0
         engine_prompt = int(stats.get("prompt_tokens") or 0)
         timings["prompt_tokens_counted"] = float(prompt.prompt_tokens)
         done = DoneEvent(
@@ -268,20 +309,26 @@ class Answerer:
             removed_citations=removed,
             skipped=dict(result.skipped),
             interrupted=result.interrupted,
-            error=error,
+            error=run.error,
             backend_name=result.backend,
+            model=models.get(result.backend, ""),
+            fallback_note=plan.fallback_note if model_wrote else "",
+            chain=plan.names,
+            mode="model" if model_wrote else "extract",
+            mode_reason=mode_reason,
+            loop_stopped=run.guard.looping,
+            unsupported=list(fixed.unsupported) if fixed is not None else [],
+            supported_share=supported_share(fixed.checks) if fixed is not None else None,
         )
         logger.info(
-            "answered",
-            backend=result.backend,
-            skipped=list(result.skipped),
-            interrupted=result.interrupted,
-            prompt_tokens=done.prompt_tokens,
-            dropped_sources=prompt.dropped_sources,
-            citations=len(citations),
+            "answered", backend=result.backend, model=done.model, mode=done.mode,
+            skipped=list(result.skipped), interrupted=result.interrupted,
+            loop_stopped=done.loop_stopped, prompt_tokens=done.prompt_tokens,
+            dropped_sources=prompt.dropped_sources, citations=len(citations),
+            unsupported=len(done.unsupported),
             **{k: round(v, 1) for k, v in timings.items()},
         )
-        yield done
+        return done
 
     # --- steps -------------------------------------------------------------------------------
     def _has_documents(self, doc_ids: Sequence[str] | None) -> bool:
@@ -291,13 +338,13 @@ class Answerer:
             docs = [d for d in docs if d.id in wanted]
         return bool(docs)
 
-    def _backends(self, names: list[str]) -> tuple[list[Backend], dict[str, str]]:
+    def _backends(self, plan: BackendPlan) -> tuple[list[Backend], dict[str, str]]:
         """Backends to try, and those that could not even be built (with the reason)."""
         backends: list[Backend] = []
         skipped: dict[str, str] = {}
-        for name in names:
+        for name in plan.names:
             try:
-                backends.append(self._factory(name))
+                backends.append(self._factory(name, plan))
             except OlympusError as exc:
                 skipped[name] = str(exc)  # the message and how to fix it
                 logger.info("backend_unavailable", backend=name, reason=str(exc))
@@ -340,6 +387,17 @@ class Answerer:
         return DoneEvent(
             answer=text, backend="none", citations=[], sources=[], timings=timings
         )
+
+
+class _Run:
+    """What one answer's stream has produced so far."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.backend = ""
+        self.error = ""
+        self.result: Any = None
+        self.guard = LoopGuard()
 
 
 def _ms(start: float, end: float) -> float:

@@ -20,7 +20,6 @@ from shared_utils.errors import CatalogError
 logger = structlog.get_logger(__name__)
 
 _SPLIT = re.compile(r"^(?P<stem>.+)-(?P<part>\d{5})-of-(?P<total>\d{5})\.gguf$")
-_GB = 1024**3
 
 
 class Tier(BaseModel):
@@ -238,7 +237,3 @@ def _describe(exc: ValidationError) -> str:
         field = ".".join(str(p) for p in err["loc"]) or "entry"
         parts.append(f"field '{field}': {err['msg']}")
     return "; ".join(parts)
-
-
-def bytes_to_gb(n: int | float) -> float:
-    return float(n) / _GB

@@ -57,6 +57,15 @@ def _numbers(body: str) -> list[int]:
     return out
 
 
+def strip_markers(text: str) -> str:
+    """``text`` without its citation markers.
+
+    >>> strip_markers("Use stap [1, 2]. Done [3].")
+    'Use stap. Done.'
+    """
+    return _GROUP.sub("", text)
+
+
 def citation_for(number: int, chunk: Chunk) -> Citation:
     return Citation(
         number=number,

@@ -1,70 +1,16 @@
-"""Multi-turn: make a follow-up question standalone for retrieval, and trim history.
+"""Multi-turn: trim the earlier turns to a token budget.
 
-An extra LLM call to rewrite the question costs seconds on a CPU, so the default is cheap:
-when a question looks like a follow-up (short, or leaning on a pronoun such as "its" or
-"what about"), the key terms of the previous question are added to the *retrieval* query.
-The model still sees the original question plus the trimmed history.
+Whether a question is a follow-up is measured in ``src/follow_up.py`` (retrieval similarity,
+not a word list); the prompt gives a follow-up the earlier *questions* only (``src/prompt.py``).
 
 History is a sequence of ``(question, answer)`` pairs, oldest first.
-
->>> condense("what about its default?", [("How do I set the upsd port?", "Use LISTEN.")])
-'what about its default? set upsd port'
->>> condense("How do I install SystemTap on Fedora?", [("What is upsd?", "A daemon.")])
-'How do I install SystemTap on Fedora?'
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from shared_utils.generation.sentences import question_terms, words
-
 Turn = tuple[str, str]
-
-ANAPHORA = frozenset(
-    "it its it's they them their theirs this that these those he she his her him there such "
-    "one ones same former latter above".split()
-)
-FOLLOW_UP_OPENERS = ("what about", "how about", "and ", "also", "what else", "why", "then")
-SHORT_QUESTION_TERMS = 3
-MAX_ADDED_TERMS = 8
-
-
-def is_follow_up(question: str) -> bool:
-    """A question that likely leans on the previous turn.
-
-    >>> is_follow_up("And on Debian?"), is_follow_up("How do I write a SystemTap probe?")
-    (True, False)
-    """
-    q = question.strip().lower()
-    if q.startswith(FOLLOW_UP_OPENERS):
-        return True
-    if any(w in ANAPHORA for w in words(q)):
-        return True
-    return len(question_terms(q)) <= SHORT_QUESTION_TERMS - 1
-
-
-def condense(question: str, history: Sequence[Turn], *, max_terms: int = MAX_ADDED_TERMS) -> str:
-    """The retrieval query: the question, plus the previous question's key terms when the
-    question is a follow-up. Terms come from the newest earlier question first."""
-    question = question.strip()
-    if not history or not is_follow_up(question):
-        return question
-    have = question_terms(question)
-    added: list[str] = []
-    for previous, _answer in reversed(history):
-        for term in _ordered_terms(previous):
-            if term not in have and term not in added:
-                added.append(term)
-        if added:
-            break  # the newest question that has content terms is enough
-    added = added[:max_terms]
-    return f"{question} {' '.join(added)}" if added else question
-
-
-def _ordered_terms(text: str) -> list[str]:
-    terms = question_terms(text)
-    return list(dict.fromkeys(w for w in words(text) if w in terms))
 
 
 def trim_history(

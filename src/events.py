@@ -63,6 +63,16 @@ class DoneEvent:
     interrupted: bool = False  # a backend failed mid-answer; the text is what was streamed
     error: str = ""
     backend_name: str = ""  # registry name of the backend that answered ("" if none)
+    model: str = ""  # the model that wrote the answer ("" for extractive/none)
+    fallback_note: str = ""  # set when a small fallback model answered instead of the chosen one
+    chain: tuple[str, ...] = ()  # the backends this answer could try, in order
+    # how the answer was made: "model", "extract" (tiny-model mode: the model was not asked),
+    # "abstained" (no source was relevant enough), "" (no documents / no match); and why
+    mode: str = ""
+    mode_reason: str = ""
+    loop_stopped: bool = False  # the model repeated itself and was stopped
+    unsupported: list[str] = field(default_factory=list)  # claims no source supports
+    supported_share: float | None = None  # share of claims whose citation supports them
 
 
 AskEvent = SourcesEvent | StatusEvent | TokenEvent | BackendSwitchEvent | DoneEvent

@@ -178,9 +178,9 @@ class Library:
 
     # --- lifecycle ---------------------------------------------------------------------------
     def health(self) -> dict[str, dict[str, object]]:
-        """{"milvus", "keyword_index", "docstore", "embedder"} -> {"ok": bool, "detail": str}."""
+        """{<vector index name>, "keyword_index", "docstore", "embedder"} -> {"ok", "detail"}."""
         return {
-            "milvus": _health(self.stores.vectors),
+            getattr(self.stores.vectors, "name", "vectors"): _health(self.stores.vectors),
             "keyword_index": _health(self.stores.keywords),
             "docstore": _health(self.docstore),
             "embedder": self._embedder_health(),

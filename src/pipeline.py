@@ -5,7 +5,8 @@ It only wires parts built elsewhere:
 - ``shared_utils/retrieval/hybrid.py``  HybridRetriever: dense + BM25 fused with RRF
 - ``src/answer.py``       Answerer: prompt within a budget, backend chain, streamed events
 
-Created once per process (the UI uses ``st.cache_resource``); every method is thread-safe.
+Created once per process (the UI keeps it in a module-level singleton); every method is
+thread-safe.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from src.settings import Settings
 
 if TYPE_CHECKING:
     from src.answer import Answerer
+    from src.backends import BackendPlan
+    from src.profile import Profile
     from src.events import AskEvent
     from src.library import IngestResult, Library, SearchResult
     from src.originals import Originals
@@ -38,13 +41,13 @@ class RAGPipeline:
         self._answerer = answerer
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, profile=None) -> "RAGPipeline":
+    def from_settings(cls, settings: Settings, *, profile: "Profile | None" = None) -> "RAGPipeline":
         """Open the stores (recovering from an interrupted ingest) and build the parts."""
         from src.library import Library
 
         from src.answer import Answerer
 
-        default_k = getattr(profile, "top_k", None) or 6
+        default_k = profile.top_k if profile is not None else 6
         library = Library.open(settings, default_k=default_k)
         answerer = Answerer.from_settings(settings, library=library, profile=profile)
         return cls(settings, library=library, answerer=answerer)
@@ -86,6 +89,10 @@ class RAGPipeline:
         """Stream events: sources, status, tokens, backend switches, done."""
         return self._answerer.ask(question, history=history, doc_ids=doc_ids, backend=backend)
 
+    def backends(self) -> "BackendPlan":
+        """The backends the next question tries, in order, with their models (and why)."""
+        return self._answerer.plan()
+
     # --- lifecycle -------------------------------------------------------------------------
     def warm_up(self) -> None:
         """Load the embedding model and open the vector index now, so the first upload or
@@ -105,9 +112,11 @@ class RAGPipeline:
         return thread
 
     def health(self) -> dict[str, dict[str, object]]:
+        from shared_utils.redact import scrub
+
         health = self.library.health()
         health.update(self._answerer.health())
-        return health
+        return scrub(health, self.settings.secret_values())  # shown on the System page
 
     def close(self) -> None:
         self.library.close()

@@ -2,9 +2,10 @@
 
 ``detect(settings)`` runs once at start. It reads the platform (HF Space variables, container
 markers, ``nvidia-smi``, cgroup v1/v2 CPU and memory limits, free disk, the ollama binary)
-and derives the engine, model, context size, threads, timeouts, port, address, retrieval
-top-k and backend chain. Every derived value yields to its ``OLYMPUS_*`` setting, and every
-choice carries a reason that ``python -m src doctor`` prints.
+and derives the engine, model, context size, threads, timeouts, port, address and retrieval
+top-k (the backend chain follows from the engine: ``src/backends.py``). Every derived value
+yields to its ``OLYMPUS_*`` setting, and every choice carries a reason that ``python -m src
+doctor`` prints.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Callable
 
 import structlog
 
-from src.catalog import HardwareFacts, load_catalog
+from src.catalog import CatalogEntry, HardwareFacts, load_catalog
 from src.hardware import (
     affinity_cpus,
     cgroup_cpu_limit,
@@ -65,7 +66,6 @@ class Profile:
     port: int
     address: str
     top_k: int
-    backend_chain: tuple[str, ...]
     reasons: tuple[str, ...]
 
     @property
@@ -86,7 +86,6 @@ class Profile:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
         out = dataclasses.asdict(self)
-        out["backend_chain"] = list(self.backend_chain)
         out["reasons"] = list(self.reasons)
         out["memory_gb"] = round(self.memory_gb, 2)
         return out
@@ -113,11 +112,6 @@ def _top_k(context_tokens: int) -> int:
     return 4 if context_tokens <= 4096 else 6 if context_tokens <= 8192 else 8
 
 
-def _chain(engine: str) -> tuple[str, ...]:
-    first = {"ollama": ("ollama",), "llamacpp": ("llamacpp",)}.get(engine, ())
-    return (*first, "hf_inference", "extractive")
-
-
 def detect(
     settings: Settings,
     *,
@@ -128,16 +122,55 @@ def detect(
 ) -> Profile:
     """Detect the environment once and derive every choice, with reasons."""
     proc_root = Path(proc_root)
-    explicit = settings.model_fields_set
     why: list[str] = []
-
     on_space = bool(settings.space_id)
     if on_space:
         why.append(f"HF Space {settings.space_id} (SPACE_ID set)")
     container, container_why = in_container(proc_root, on_space)
     why.append(f"{'container' if container else 'bare machine'}: {container_why}")
+    cpus = _cpus(settings, proc_root, why)
+    memory = _memory(settings, proc_root, why)
+    gpus, gpu_why = detect_gpus(settings.cuda_visible_devices, run=run, which=which)
+    gpu_name, gpu_mb = (gpus[0][0], gpus[0][1]) if gpus else ("", 0)
+    if settings.space_accelerator and not gpus:
+        gpu_why += f" (ACCELERATOR={settings.space_accelerator} but no GPU visible)"
+    why.append(f"GPU: {gpu_name or 'none'}{f' {gpu_mb} MiB' if gpus else ''} ({gpu_why})")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    disk_free = int(disk_usage(settings.data_dir).free)
+    why.append(f"disk: {disk_free / _GIB:.1f} GiB free in {settings.data_dir}")
+    ollama_path = which(settings.ollama_bin) or ""
+    engine = _engine(settings, ollama_path, why)
+    entry, tier = _model(settings, cpus, memory, gpu_mb, why)
+    ollama_model = settings.ollama_model or entry.ollama_name
+    if settings.ollama_model:
+        why.append(f"ollama model {ollama_model}: OLYMPUS_OLLAMA_MODEL")
+    context = _choose(settings, "context_tokens", entry.context_tokens,
+                      f"catalog default for {entry.id}", "context", why)
+    threads = _choose(settings, "threads", max(1, math.floor(cpus)), "one per usable CPU",
+                      "threads", why)
+    first_token, stall = _deadlines(settings, cpus, bool(gpus), why)
+    port, address = _network(settings, on_space, container, why)
+    top_k = _choose(settings, "top_k", _top_k(context), f"fits a {context}-token context",
+                    "top-k", why)
+    profile = Profile(
+        on_space=on_space, space_id=settings.space_id, in_container=container,
+        gpu_name=gpu_name, gpu_memory_mb=gpu_mb, gpu_count=len(gpus), cpu_cores=cpus,
+        memory_bytes=memory, disk_free_bytes=disk_free, ollama_path=ollama_path,
+        engine=engine, model=entry.id, tier=tier, quant=entry.quant, ollama_model=ollama_model,
+        context_tokens=context, threads=threads, connect_timeout_s=settings.connect_timeout_s,
+        first_token_timeout_s=first_token, stall_timeout_s=stall, port=port, address=address,
+        top_k=top_k, reasons=tuple(why),
+    )
+    logger.info(
+        "profile detected", engine=engine, model=entry.id, cpus=cpus,
+        memory_gb=round(memory / _GIB, 1), gpu=gpu_name or None, port=port,
+    )
+    return profile
 
-    # CPU: affinity, cgroup quota, Space CPU_CORES - the smallest wins
+
+# --- one choice at a time; each appends its reason to ``why`` --------------------------------
+def _cpus(settings: Settings, proc_root: Path, why: list[str]) -> float:
+    """Affinity, cgroup quota, Space CPU_CORES: the smallest wins."""
     affinity = affinity_cpus(proc_root)
     quota, quota_why = cgroup_cpu_limit(proc_root)
     cpus = float(affinity)
@@ -152,8 +185,11 @@ def detect(
         cpus = space_cpus
         cpu_why.append(f"CPU_CORES={settings.space_cpu_cores}")
     why.append(f"CPU: {cpus:g} usable ({'; '.join(cpu_why)})")
+    return cpus
 
-    # memory: MemTotal, cgroup limit, Space MEMORY
+
+def _memory(settings: Settings, proc_root: Path, why: list[str]) -> int:
+    """MemTotal, cgroup limit, Space MEMORY: the smallest wins."""
     memory = meminfo_total(proc_root)
     mem_why = [f"MemTotal {memory / _GIB:.1f} GiB"]
     limit, limit_why = cgroup_memory_limit(proc_root)
@@ -167,74 +203,64 @@ def detect(
         memory = space_mem
         mem_why.append(f"MEMORY={settings.space_memory}")
     why.append(f"memory: {memory / _GIB:.1f} GiB usable ({'; '.join(mem_why)})")
+    return memory
 
-    gpus, gpu_why = detect_gpus(settings.cuda_visible_devices, run=run, which=which)
-    gpu_name = gpus[0][0] if gpus else ""
-    gpu_mb = gpus[0][1] if gpus else 0
-    if settings.space_accelerator and not gpus:
-        gpu_why += f" (ACCELERATOR={settings.space_accelerator} but no GPU visible)"
-    why.append(f"GPU: {gpu_name or 'none'}{f' {gpu_mb} MiB' if gpus else ''} ({gpu_why})")
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    disk_free = int(disk_usage(settings.data_dir).free)
-    why.append(f"disk: {disk_free / _GIB:.1f} GiB free in {settings.data_dir}")
-
-    ollama_path = which(settings.ollama_bin) or ""
-
-    # engine
+def _engine(settings: Settings, ollama_path: str, why: list[str]) -> str:
     if settings.engine != "auto":
-        engine = settings.engine
-        why.append(f"engine {engine}: OLYMPUS_ENGINE")
-    elif ollama_path:
-        engine = "ollama"
+        why.append(f"engine {settings.engine}: OLYMPUS_ENGINE")
+        return settings.engine
+    if ollama_path:
         why.append(f"engine ollama: binary found at {ollama_path}")
-    else:
-        engine = "llamacpp"
-        why.append(f"engine llamacpp (in-process llama.cpp): no {settings.ollama_bin!r} binary")
+        return "ollama"
+    why.append(f"engine llamacpp (in-process llama.cpp): no {settings.ollama_bin!r} binary")
+    return "llamacpp"
 
-    # model
+
+def _model(settings: Settings, cpus: float, memory: int, gpu_mb: int,
+           why: list[str]) -> tuple[CatalogEntry, str]:
     catalog = load_catalog(settings.catalog_path)
     if settings.model:
         entry = catalog.get(settings.model)
-        tier = entry.tier
         why.append(f"model {entry.id}: OLYMPUS_MODEL")
-    else:
-        facts = HardwareFacts(
-            cpus=cpus, ram_gb=memory / _GIB, vram_gb=gpu_mb / 1024, has_hf_token=bool(settings.hf_token)
-        )
-        choice = catalog.choose(facts)
-        entry, tier = choice.entry, choice.tier
-        why.extend(f"model: {r}" for r in choice.reasons)
-    ollama_model = settings.ollama_model or entry.ollama_name
-    if settings.ollama_model:
-        why.append(f"ollama model {ollama_model}: OLYMPUS_OLLAMA_MODEL")
+        return entry, entry.tier
+    facts = HardwareFacts(cpus=cpus, ram_gb=memory / _GIB, vram_gb=gpu_mb / 1024,
+                          has_hf_token=bool(settings.hf_token))
+    choice = catalog.choose(facts)
+    why.extend(f"model: {r}" for r in choice.reasons)
+    return choice.entry, choice.tier
 
-    if settings.context_tokens:
-        context = settings.context_tokens
-        why.append(f"context {context}: OLYMPUS_CONTEXT_TOKENS")
-    else:
-        context = entry.context_tokens
-        why.append(f"context {context}: catalog default for {entry.id}")
 
-    if settings.threads:
-        threads = settings.threads
-        why.append(f"threads {threads}: OLYMPUS_THREADS")
-    else:
-        threads = max(1, math.floor(cpus))
-        why.append(f"threads {threads}: one per usable CPU")
+def _choose(settings: Settings, name: str, derived: Any, derived_why: str, label: str,
+            why: list[str]) -> Any:
+    """The setting ``name`` when set, else ``derived``; the reason says which."""
+    value = getattr(settings, name)
+    if value:
+        why.append(f"{label} {value}: OLYMPUS_{name.upper()}")
+        return value
+    why.append(f"{label} {derived}: {derived_why}")
+    return derived
 
+
+def _deadlines(settings: Settings, cpus: float, has_gpu: bool,
+               why: list[str]) -> tuple[float, float]:
+    """First-token and stall deadlines."""
+    explicit = settings.model_fields_set
     if "first_token_timeout_s" in explicit:
         first_token = settings.first_token_timeout_s
         why.append(f"first-token deadline {first_token:g}s: OLYMPUS_FIRST_TOKEN_TIMEOUT_S")
     else:
-        first_token, ft_why = _first_token_timeout(cpus, bool(gpus))
+        first_token, ft_why = _first_token_timeout(cpus, has_gpu)
         why.append(f"first-token deadline {first_token:g}s: {ft_why}")
-    if "stall_timeout_s" in explicit or gpus or cpus >= 4:
-        stall = settings.stall_timeout_s
-    else:
-        stall = max(settings.stall_timeout_s, 30.0)
-        why.append(f"stall deadline {stall:g}s: slow CPU, tokens come slowly under load")
+    if "stall_timeout_s" in explicit or has_gpu or cpus >= 4:
+        return first_token, settings.stall_timeout_s
+    stall = max(settings.stall_timeout_s, 30.0)
+    why.append(f"stall deadline {stall:g}s: slow CPU, tokens come slowly under load")
+    return first_token, stall
 
+
+def _network(settings: Settings, on_space: bool, container: bool,
+             why: list[str]) -> tuple[int, str]:
     if settings.port:
         port = settings.port
         why.append(f"port {port}: OLYMPUS_PORT")
@@ -242,61 +268,12 @@ def detect(
         port = 7860 if on_space else 8501
         why.append(f"port {port}: {'HF Spaces expect 7860' if on_space else 'Streamlit default'}")
     if settings.address:
-        address = settings.address
-        why.append(f"address {address}: OLYMPUS_ADDRESS")
-    else:
-        address = "0.0.0.0" if container else "127.0.0.1"
-        why.append(
-            f"address {address}: "
-            + ("reachable through the container's port mapping" if container else "private to this machine")
-        )
-
-    if settings.top_k:
-        top_k = settings.top_k
-        why.append(f"top-k {top_k}: OLYMPUS_TOP_K")
-    else:
-        top_k = _top_k(context)
-        why.append(f"top-k {top_k}: fits a {context}-token context")
-
-    if settings.backend_chain:
-        chain = tuple(settings.backend_chain)
-        why.append(f"backends {' -> '.join(chain)}: OLYMPUS_BACKENDS")
-    else:
-        chain = _chain(engine)
-        why.append(f"backends {' -> '.join(chain)}: engine {engine}")
-
-    profile = Profile(
-        on_space=on_space,
-        space_id=settings.space_id,
-        in_container=container,
-        gpu_name=gpu_name,
-        gpu_memory_mb=gpu_mb,
-        gpu_count=len(gpus),
-        cpu_cores=cpus,
-        memory_bytes=memory,
-        disk_free_bytes=disk_free,
-        ollama_path=ollama_path,
-        engine=engine,
-        model=entry.id,
-        tier=tier,
-        quant=entry.quant,
-        ollama_model=ollama_model,
-        context_tokens=context,
-        threads=threads,
-        connect_timeout_s=settings.connect_timeout_s,
-        first_token_timeout_s=first_token,
-        stall_timeout_s=stall,
-        port=port,
-        address=address,
-        top_k=top_k,
-        backend_chain=chain,
-        reasons=tuple(why),
-    )
-    logger.info(
-        "profile detected", engine=engine, model=entry.id, cpus=cpus,
-        memory_gb=round(memory / _GIB, 1), gpu=gpu_name or None, port=port,
-    )
-    return profile
+        why.append(f"address {settings.address}: OLYMPUS_ADDRESS")
+        return port, settings.address
+    address = "0.0.0.0" if container else "127.0.0.1"
+    why.append(f"address {address}: " + ("reachable through the container's port mapping"
+                                         if container else "private to this machine"))
+    return port, address
 
 
 def _float(text: str) -> float | None:

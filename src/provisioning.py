@@ -255,7 +255,15 @@ def _target_entry(settings: Settings, profile: Any, catalog: Any, active: dict) 
     return catalog.get(model_id)
 
 
-def _ensure_llamacpp(settings, profile, catalog, active, progress, status) -> ModelReady:
+def local_llamacpp_model(settings: Settings, profile: Any) -> ModelReady | None:
+    """The GGUF llama.cpp should serve when it is on disk already (explicit path > `models
+    use` record > catalog choice), else None. Reads the record now: the supervisor calls this
+    again when ``models use`` changes it."""
+    return _local_llamacpp(settings, profile, load_catalog(settings.catalog_path),
+                           read_active(settings))
+
+
+def _local_llamacpp(settings, profile, catalog, active) -> ModelReady | None:
     if settings.llamacpp_model_path:
         path = Path(settings.llamacpp_model_path)
         if not path.is_file():
@@ -268,8 +276,14 @@ def _ensure_llamacpp(settings, profile, catalog, active, progress, status) -> Mo
         logger.warning("active model file is gone; using the catalog choice", path=str(path))
     entry = _target_entry(settings, profile, catalog, active)
     paths = entry_paths(settings, entry)
-    if paths:
-        return ModelReady("llamacpp", entry.id, "present", path=paths[0])
+    return ModelReady("llamacpp", entry.id, "present", path=paths[0]) if paths else None
+
+
+def _ensure_llamacpp(settings, profile, catalog, active, progress, status) -> ModelReady:
+    local = _local_llamacpp(settings, profile, catalog, active)
+    if local is not None:
+        return local
+    entry = _target_entry(settings, profile, catalog, active)
     try:
         result = download(settings, PullSpec(entry.repo, entry.files, entry.quant, entry),
                           progress=progress)

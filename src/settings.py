@@ -16,9 +16,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared_utils.errors import SettingsError
 
-BACKEND_NAMES = ("ollama", "llamacpp", "hf_inference", "extractive")
-
-
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
@@ -50,6 +47,18 @@ class Settings(BaseSettings):
     ocr: Literal["auto", "off"] = "auto"
     ocr_languages: str = "eng"  # Tesseract language codes joined by "+", e.g. "eng+deu"
     ocr_page_timeout_s: float = Field(default=60.0, gt=0)
+
+    # --- limits for untrusted input (uploads from anyone who can reach the app) -------------
+    parse_memory_mb: int = Field(default=1536, ge=256)  # address-space cap of the PDF worker
+    max_pages: int = Field(default=5000, ge=1)
+    max_page_chars: int = Field(default=100_000, ge=1000)
+    max_document_chars: int = Field(default=10_000_000, ge=1000)
+    max_chunks: int = Field(default=20_000, ge=1)
+    index_hidden_text: bool = False  # keep invisible text (render mode 3, white, tiny), marked
+    session_queue_mb: int = Field(default=250, ge=1)  # bytes of uploads waiting per session
+    queue_mb: int = Field(default=500, ge=1)  # ... and in total
+    session_queue_jobs: int = Field(default=10, ge=1)
+    queue_jobs: int = Field(default=40, ge=1)
 
     # --- retrieval -------------------------------------------------------------------------
     milvus_uri: str = ""  # empty: Milvus Lite under data_dir; http://host:19530 for a server
@@ -100,6 +109,10 @@ class Settings(BaseSettings):
     compress_sources: bool = True
     source_sentences: int = Field(default=4, ge=1, le=50)
     prompt_margin_tokens: int = Field(default=64, ge=0, le=4096)
+    # answers: models <= 300M parameters show the source extract instead ("model": let them write)
+    tiny_model_answers: Literal["extractive", "model"] = "extractive"
+    # refuse when no source is this similar to the question (empty: calibrated per embedder)
+    abstain_similarity: float | None = Field(default=None, ge=0, le=1)
 
     # --- models ----------------------------------------------------------------------------
     model: str = ""  # catalog entry id; empty: chosen from the hardware profile
@@ -133,10 +146,12 @@ class Settings(BaseSettings):
     @field_validator("backends")
     @classmethod
     def _known_backends(cls, v: str) -> str:
+        from shared_utils.generation.registry import BACKENDS  # the names' one owner
+
         names = [n.strip() for n in v.split(",") if n.strip()]
-        unknown = [n for n in names if n not in BACKEND_NAMES]
+        unknown = [n for n in names if n not in BACKENDS]
         if unknown:
-            raise ValueError(f"unknown backend(s) {unknown}; valid: {', '.join(BACKEND_NAMES)}")
+            raise ValueError(f"unknown backend(s) {unknown}; valid: {', '.join(BACKENDS)}")
         return ",".join(names)
 
     @field_validator("ocr_languages")
@@ -175,6 +190,11 @@ class Settings(BaseSettings):
             return self.embedding_batch_size
         return 8 if self.embedding_device.startswith("cpu") else 64
 
+    def secret_values(self) -> list[str]:
+        """Values of the settings marked secret (``repr=False``), for log redaction."""
+        return [str(getattr(self, name)) for name, f in type(self).model_fields.items()
+                if not f.repr and getattr(self, name)]
+
     @property
     def resolved_milvus_uri(self) -> str:
         return self.milvus_uri or str(self.data_dir / "milvus.db")
@@ -204,6 +224,15 @@ def in_container() -> bool:
     return Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
 
 
+def private_files() -> None:
+    """Files and folders this process creates are its user's only (0600/0700: umask 077).
+
+    Called by every entry point before anything is written to the data dir; children
+    inherit it.
+    """
+    os.umask(0o077)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read and validate settings once. Raises SettingsError naming each bad variable."""
     try:
@@ -220,5 +249,34 @@ def load_settings(**overrides: object) -> Settings:
 def child_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
     """A copy of the process environment for child processes, plus ``extra``."""
     env = dict(os.environ)
+    env.update(extra or {})
+    return env
+
+
+# What every child may see; secrets (HF_TOKEN, passwords, keys) are never in it.
+_CHILD_KEEP = ("PATH", "HOME", "LANG", "LANGUAGE", "TMPDIR", "TZ", "USER", "LOGNAME",
+               "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "SSL_CERT_FILE",
+               "SSL_CERT_DIR")
+_CHILD_KEEP_PREFIXES = ("LC_", "CUDA_", "NVIDIA_", "HIP_", "ROCR_", "GGML_")
+_SECRET_NAME = ("TOKEN", "PASSWORD", "PASSWD", "SECRET", "API_KEY", "APIKEY", "CREDENTIAL")
+
+
+def minimal_environ(extra: dict[str, str] | None = None, *, keep_prefixes: tuple[str, ...] = (),
+                    base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for children that need no secrets (PDF worker, llama.cpp engine,
+    arangod, ollama): PATH, HOME, locale, temp dir, GPU variables and ``keep_prefixes``
+    (e.g. ``OLLAMA_``), never a variable named like a secret; plus ``extra``.
+
+    >>> env = minimal_environ(base={"PATH": "/bin", "HF_TOKEN": "hf_x", "OLLAMA_HOST": "h",
+    ...                             "OLYMPUS_PASSWORD": "p", "OLLAMA_API_KEY": "k"},
+    ...                       keep_prefixes=("OLLAMA_",))
+    >>> sorted(env)
+    ['OLLAMA_HOST', 'PATH']
+    """
+    source = os.environ if base is None else base
+    prefixes = _CHILD_KEEP_PREFIXES + keep_prefixes
+    env = {k: v for k, v in source.items()
+           if (k in _CHILD_KEEP or k.startswith(prefixes))
+           and not any(word in k.upper() for word in _SECRET_NAME)}
     env.update(extra or {})
     return env

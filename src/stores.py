@@ -93,49 +93,74 @@ class Stores:
 
 def open_stores(settings: Settings, dimension: int) -> Stores:
     """The stores configured by ``settings``; vectors of ``dimension`` floats."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    docstore = _open_docstore(settings)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    docstore = DOCSTORES[docstore_kind(settings)](settings)
     try:
-        keywords = _open_keywords(settings, docstore)
+        keywords = KEYWORD_INDEXES[keyword_kind(settings)](settings, docstore)
     except BaseException:
         docstore.close()
         raise
-    vectors = LazyVectorIndex(lambda: _open_vectors(settings, dimension), name="milvus")
+    kind = VECTOR_KIND
+    vectors = LazyVectorIndex(lambda: VECTOR_INDEXES[kind](settings, dimension), name=kind)
     return Stores(docstore=docstore, vectors=vectors, keywords=keywords)
 
 
-def _open_docstore(settings: Settings) -> DocumentStore:
-    if settings.arango_url:  # branch point for the ArangoDB document store
-        from shared_utils.stores.arango import ArangoDocumentStore, connect
+# --- the registry: which store serves which role, chosen in one place ------------------------
+def docstore_kind(settings: Settings) -> str:
+    """ArangoDB when ``OLYMPUS_ARANGO_URL`` is set, the embedded SQLite store otherwise."""
+    return "arango" if settings.arango_url else "sqlite"
 
-        db = connect(settings.arango_url, settings.arango_db, settings.arango_user,
-                     settings.arango_password)
-        return ArangoDocumentStore(db)
+
+def keyword_kind(settings: Settings) -> str:
+    """"arango": ArangoSearch's BM25 over the ArangoDB chunks (needs OLYMPUS_ARANGO_URL);
+    "auto" and "bm25": the embedded index, which measured as good or better (README)."""
+    return "arango" if settings.keyword_index == "arango" else "bm25"
+
+
+VECTOR_KIND = "milvus"  # Milvus Lite under the data dir, or a Milvus server by URI
+
+
+def _sqlite_docstore(settings: Settings) -> DocumentStore:
     from shared_utils.stores.sqlite import SQLiteDocumentStore
 
     return SQLiteDocumentStore(settings.data_dir / DOCSTORE_FILE)
 
 
-def _open_keywords(settings: Settings, docstore: DocumentStore) -> KeywordIndex:
-    # "arango": ArangoSearch's BM25 over the ArangoDB chunks (needs OLYMPUS_ARANGO_URL);
-    # "auto" and "bm25": the embedded index, which measured as good or better (README).
-    if settings.keyword_index == "arango":
-        from shared_utils.errors import SettingsError
-        from shared_utils.retrieval.arango_search import ArangoSearchKeywordIndex
-        from shared_utils.stores.arango import ArangoDocumentStore
+def _arango_docstore(settings: Settings) -> DocumentStore:
+    from shared_utils.stores.arango import ArangoDocumentStore, connect
 
-        if not isinstance(docstore, ArangoDocumentStore):
-            raise SettingsError(
-                "OLYMPUS_KEYWORD_INDEX=arango needs the ArangoDB document store",
-                hint="Set OLYMPUS_ARANGO_URL, or use OLYMPUS_KEYWORD_INDEX=bm25.",
-            )
-        return ArangoSearchKeywordIndex(docstore.db)
+    db = connect(settings.arango_url, settings.arango_db, settings.arango_user,
+                 settings.arango_password)
+    return ArangoDocumentStore(db)
+
+
+def _bm25_keywords(settings: Settings, docstore: DocumentStore) -> KeywordIndex:
     from shared_utils.retrieval.bm25 import BM25Index
 
     return BM25Index(settings.data_dir / KEYWORDS_FILE)
 
 
-def _open_vectors(settings: Settings, dimension: int) -> VectorIndex:
+def _arango_keywords(settings: Settings, docstore: DocumentStore) -> KeywordIndex:
+    from shared_utils.errors import SettingsError
+    from shared_utils.retrieval.arango_search import ArangoSearchKeywordIndex
+    from shared_utils.stores.arango import ArangoDocumentStore
+
+    if not isinstance(docstore, ArangoDocumentStore):
+        raise SettingsError(
+            "OLYMPUS_KEYWORD_INDEX=arango needs the ArangoDB document store",
+            hint="Set OLYMPUS_ARANGO_URL, or use OLYMPUS_KEYWORD_INDEX=bm25.",
+        )
+    return ArangoSearchKeywordIndex(docstore.db)
+
+
+def _milvus_vectors(settings: Settings, dimension: int) -> VectorIndex:
     from shared_utils.retrieval.milvus import MilvusVectorIndex
 
     return MilvusVectorIndex(settings.resolved_milvus_uri, dimension, token=settings.milvus_token)
+
+
+DOCSTORES: dict[str, Callable[[Settings], DocumentStore]] = {
+    "sqlite": _sqlite_docstore, "arango": _arango_docstore}
+KEYWORD_INDEXES: dict[str, Callable[[Settings, DocumentStore], KeywordIndex]] = {
+    "bm25": _bm25_keywords, "arango": _arango_keywords}
+VECTOR_INDEXES: dict[str, Callable[[Settings, int], VectorIndex]] = {"milvus": _milvus_vectors}

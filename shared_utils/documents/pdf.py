@@ -257,8 +257,3 @@ def _shared_worker() -> PdfWorker:
             _worker = PdfWorker()
         return _worker
 
-
-def shutdown_worker() -> None:
-    """Stop the shared extraction worker (it also dies with this process)."""
-    if _worker is not None:
-        _worker.close()

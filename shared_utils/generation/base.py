@@ -30,6 +30,11 @@ class GenerationOptions:
     max_tokens: int = 320
     num_ctx: int | None = None
     stop: tuple[str, ...] = ()
+    # anti-repetition (None: the engine's default): llama.cpp and Ollama take repeat_penalty;
+    # DRY is llama.cpp's sampler against repeated sequences; frequency_penalty is OpenAI's
+    repeat_penalty: float | None = None
+    dry_multiplier: float | None = None
+    frequency_penalty: float | None = None
     keep_alive: str | None = None
     connect_timeout_s: float = 3.0
     first_token_timeout_s: float = 30.0
@@ -54,6 +59,12 @@ class Backend(ABC):
     # False for backends that run in-process and cannot hang (extractive): the fallback
     # chain then applies no deadline to them, so the last safety net always answers.
     deadlines: bool = True
+    model_label: str = ""  # the model as the user knows it, when ``model`` is not that name
+
+    @property
+    def model_name(self) -> str:
+        """The model that answers, as the user knows it ("" when no model writes)."""
+        return self.model_label or str(getattr(self, "model", "") or "")
 
     @abstractmethod
     def stream(

@@ -1,14 +1,15 @@
 """The extractive backend: no language model, always available, the last link of every chain.
 
 It answers with the sentences of the numbered sources that best match the question, each
-with its ``[n]`` citation, under a heading that says plainly that this is an extract. It
-reads the sources from the prompt built by ``src/prompt.py``: the last user message holds
-``Sources:`` lines of the form ``[n] <document> p. N: text`` followed by ``Question: ...``.
+with its ``[n]`` citation, under a heading that says plainly that this is an extract. The
+answerer hands it the question and the sources directly (``with_sources``); only a bare call
+with messages falls back to reading the ``<excerpt n="N">`` blocks and the ``Question:`` line
+of the prompt built by ``src/prompt.py``.
 
->>> prompt = "Sources:\\n[1] g.pdf p. 4: Probes fire on events. Stap runs scripts.\\n\\n"
->>> prompt += "Question: What does stap run?\\nAnswer using only the sources."
 >>> from shared_utils.generation.base import GenerationOptions, Message
->>> print(ExtractiveBackend().generate([Message("user", prompt)], options=GenerationOptions()))
+>>> backend = ExtractiveBackend().with_sources(
+...     "What does stap run?", [PromptSource(1, "g.pdf", "Probes fire on events. Stap runs scripts.")])
+>>> print(backend.generate([Message("user", "ignored")], options=GenerationOptions()))
 Extract from the sources (no language model was used):
 - Stap runs scripts. [1]
 """
@@ -28,7 +29,7 @@ NO_SOURCES = (
     "to answer it."
 )
 NO_MATCH = "None of the sources mentions the words of the question; the closest passage is:"
-_SOURCE_LINE = re.compile(r"^\[(\d+)\] (.*?)(?:p\. \d+|pp\. \d+-\d+): (.*)$")
+_BLOCK = re.compile(r'<excerpt n="(\d+)">\n(.*?)\n</excerpt>', re.DOTALL)
 
 
 
@@ -45,21 +46,11 @@ def parse_prompt(messages: Sequence[Message]) -> tuple[str, list[PromptSource]]:
     Text that is not in that format yields its whole content as the question and no sources.
     """
     user = next((m.content for m in reversed(messages) if m.role == "user"), "")
-    sources: list[PromptSource] = []
+    sources = [PromptSource(int(n), "", text) for n, text in _BLOCK.findall(user)]
     question = user.strip()
-    in_sources = False
     for line in user.splitlines():
-        if line.strip() == "Sources:":
-            in_sources = True
-            continue
         if line.startswith("Question: "):
             question = line[len("Question: ") :].strip()
-            in_sources = False
-            continue
-        match = _SOURCE_LINE.match(line) if in_sources else None
-        if match:
-            number, label, text = match.groups()
-            sources.append(PromptSource(int(number), label.strip(), text))
     return question, sources
 
 
@@ -94,11 +85,18 @@ class ExtractiveBackend(Backend):
 
     def __init__(self, *, max_sentences: int = 3) -> None:
         self.max_sentences = max_sentences
+        self._bound: tuple[str, list[PromptSource]] | None = None
+
+    def with_sources(self, question: str, sources: Sequence[PromptSource]) -> "ExtractiveBackend":
+        """A copy that answers ``question`` from ``sources`` (the messages are then ignored)."""
+        bound = ExtractiveBackend(max_sentences=self.max_sentences)
+        bound._bound = (question, list(sources))
+        return bound
 
     def stream(
         self, messages: Sequence[Message], *, options: GenerationOptions
     ) -> Iterator[Delta]:
-        question, sources = parse_prompt(messages)
+        question, sources = self._bound or parse_prompt(messages)
         text = extract(question, sources, max_sentences=self.max_sentences)
         pieces = re.findall(r"\S+\s*|\s+", text)
         for piece in pieces:

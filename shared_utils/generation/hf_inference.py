@@ -117,7 +117,8 @@ class HFInferenceBackend(Backend):
                 temperature=options.temperature,
                 stop=list(options.stop) or None,
                 stream_options={"include_usage": True},
-                extra_body={"cache_prompt": True} if self.base_url else None,
+                frequency_penalty=options.frequency_penalty,
+                extra_body=_engine_fields(options) if self.base_url else None,
             )
             finished = False
             for chunk in chunks:
@@ -168,6 +169,16 @@ class HFInferenceBackend(Backend):
         if started:
             return GenerationInterrupted(f"{self.label} stopped mid-answer: {detail}")
         return BackendUnavailable(f"{self.label} failed: {detail}")
+
+
+def _engine_fields(options: GenerationOptions) -> dict[str, Any]:
+    """llama.cpp's own request fields: its prompt cache and its anti-repetition samplers."""
+    body: dict[str, Any] = {"cache_prompt": True}
+    if options.repeat_penalty is not None:
+        body["repeat_penalty"] = options.repeat_penalty
+    if options.dry_multiplier is not None:
+        body.update(dry_multiplier=options.dry_multiplier, dry_base=1.75, dry_allowed_length=2)
+    return body
 
 
 def _status(exc: BaseException) -> int | None:

@@ -125,6 +125,10 @@ class OllamaBackend(Backend):
             opts["num_ctx"] = num_ctx
         if options.stop:
             opts["stop"] = list(options.stop)
+        if options.repeat_penalty is not None:
+            opts["repeat_penalty"] = options.repeat_penalty
+        if options.frequency_penalty is not None:
+            opts["frequency_penalty"] = options.frequency_penalty
         return opts
 
     # --- the one place transport failures become typed errors -------------------------------

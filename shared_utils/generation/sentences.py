@@ -58,7 +58,7 @@ def words(text: str) -> list[str]:
     return [w.lower().rstrip(".") for w in _WORD.findall(text)]
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     """A tiny plural/verb-ending stemmer, enough to match "probes" with "probe"."""
     for suffix in ("ing", "ies", "es", "ed", "s"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
@@ -73,10 +73,10 @@ def question_terms(question: str) -> set[str]:
 
 def score_sentences(question: str, sentences: Sequence[str]) -> list[float]:
     """Relevance of each sentence to the question: summed IDF of the shared stemmed terms."""
-    terms = {_stem(t) for t in question_terms(question)}
+    terms = {stem(t) for t in question_terms(question)}
     if not terms or not sentences:
         return [0.0] * len(sentences)
-    stems = [{_stem(w) for w in words(s)} for s in sentences]
+    stems = [{stem(w) for w in words(s)} for s in sentences]
     n = len(sentences)
     idf = {t: math.log(1 + n / (1 + sum(t in s for s in stems))) for t in terms}
     return [sum(idf[t] for t in terms if t in s) for s in stems]

@@ -1,8 +1,8 @@
 """Retrieval interfaces. Every retriever returns ``list[ScoredChunk]``.
 
-``Retriever.retrieve`` is public and concrete (validation, timing, logging);
-subclasses implement ``_retrieve``. Index classes store and search ids only; the document
-store turns ids into chunks.
+Index classes store and search ids only; a ``Leg`` ranks ids for one query (dense vectors,
+BM25, ...); ``FusionRetriever`` (``hybrid.py``) fuses any list of legs with weights
+and lets the document store turn the winning ids into chunks.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared_utils.types import Chunk, ScoredChunk
+from shared_utils.types import Chunk
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +70,15 @@ class KeywordIndex(ABC):
     def close(self) -> None: ...
 
 
-class Retriever(ABC):
-    """Base retriever: ``retrieve`` owns the sequence, ``_retrieve`` is the hook."""
+class Leg(ABC):
+    """One ranked list that fusion combines: ids with scores, best first. A leg writes its
+    own timings (``<name>_ms``...) into ``timings``. Adding a leg (ArangoSearch, a reranked
+    list) needs no edit of the fusion retriever."""
 
-    name: str = "retriever"
-
-    def retrieve(self, query: Query) -> list[ScoredChunk]:
-        if query.k <= 0:
-            return []
-        return self._retrieve(query)
+    name: str = "leg"
+    timing_keys: tuple[str, ...] = ()
+    gives_similarity: bool = False  # its scores are an absolute relevance (cosine), not ranks
 
     @abstractmethod
-    def _retrieve(self, query: Query) -> list[ScoredChunk]: ...
+    def rank(self, query: Query, depth: int, timings: dict[str, float]) -> list[tuple[str, float]]:
+        """(chunk_id, score) pairs, best first, at most ``depth``."""

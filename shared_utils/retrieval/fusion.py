@@ -63,14 +63,3 @@ def rrf(
     if limit is not None:
         order = order[:limit]
     return [(cid, scores[cid], ranks[cid]) for cid in order]
-
-
-def rrf_score(ranks: Mapping[str, int], *, k: int = DEFAULT_K,
-              weights: Mapping[str, float] | None = None) -> float:
-    """The fused score of one item from its per-leg ranks.
-
-    >>> round(rrf_score({"dense": 1, "bm25": 2}), 6)
-    0.032522
-    """
-    weights = weights or {}
-    return sum(float(weights.get(leg, 1.0)) / (k + r) for leg, r in ranks.items())

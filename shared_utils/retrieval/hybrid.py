@@ -1,4 +1,5 @@
-"""Hybrid retrieval: a dense leg (vector index) and a BM25 leg, fused with weighted RRF.
+"""Fusion retrieval: any list of weighted legs fused with RRF; hybrid = a dense leg (vector
+index) and a BM25 leg.
 
 Only chunks of ready documents come back (the document store's ``get_chunks`` drops the
 rest, and each leg is asked for more candidates than ``k`` so that filtering and fusion
@@ -15,7 +16,7 @@ from typing import Protocol
 import numpy as np
 import structlog
 
-from shared_utils.retrieval.base import KeywordIndex, Query, Retriever, VectorIndex
+from shared_utils.retrieval.base import KeywordIndex, Leg, Query, VectorIndex
 from shared_utils.retrieval.fusion import DEFAULT_K, rrf
 from shared_utils.stores.base import DocumentStore
 from shared_utils.types import Chunk, ScoredChunk
@@ -66,82 +67,88 @@ def widen(hit: Chunk, neighbours: Sequence[Chunk]) -> Chunk:
                  page_end=max(c.page_end for c in parts), doc_name=hit.doc_name)
 
 
-class HybridRetriever(Retriever):
-    """Dense + BM25 fused with reciprocal-rank fusion; every method is thread-safe."""
+class DenseLeg(Leg):
+    """Cosine similarity of the query embedding in the vector index."""
 
-    name = "hybrid"
+    name, timing_keys = "dense", ("embed_ms", "dense_ms")
+    gives_similarity = True  # cosine similarity: an absolute relevance (abstention reads it)
 
-    def __init__(self, *, embedder: QueryEncoder, vectors: VectorIndex, keywords: KeywordIndex,
-                 docstore: DocumentStore, rrf_k: int = DEFAULT_K, dense_weight: float = 1.0,
-                 bm25_weight: float = 1.0, neighbour_hops: int = 0) -> None:
-        self.embedder, self.vectors, self.keywords = embedder, vectors, keywords
-        self.docstore = docstore
-        self.rrf_k, self.neighbour_hops = rrf_k, neighbour_hops
-        self.weights = {"dense": dense_weight, "bm25": bm25_weight}
-        self.last_timings: dict[str, float] = {}
+    def __init__(self, embedder: QueryEncoder, vectors: VectorIndex) -> None:
+        self.embedder, self.vectors = embedder, vectors
 
-    # --- single legs (also used by the evaluation for dense-only / BM25-only figures) -------
-    def dense(self, query: Query | str) -> list[ScoredChunk]:
-        """The dense leg alone: cosine similarity of the query embedding."""
-        query = _as_query(query)
-        hits = self._dense_ids(query, query.k, {})
-        return self._scored(hits, "dense", query.k)
-
-    def keyword(self, query: Query | str) -> list[ScoredChunk]:
-        """The BM25 leg alone."""
-        query = _as_query(query)
-        return self._scored(self.keywords.search(query.text, self._depth(query.k), query.doc_ids),
-                            "bm25", query.k)
-
-    def _dense_ids(self, query: Query, depth: int, timings: dict[str, float]) -> list[tuple[str, float]]:
+    def rank(self, query: Query, depth: int, timings: dict[str, float]) -> list[tuple[str, float]]:
         start = time.perf_counter()
         vector = self.embedder.encode_query(query.text)
         timings["embed_ms"] = _ms(start)
         start = time.perf_counter()
-        hits = self.vectors.search(vector, self._depth(depth), query.doc_ids)
+        hits = self.vectors.search(vector, depth, query.doc_ids)
         timings["dense_ms"] = _ms(start)
         return hits
 
-    def _scored(self, hits: list[tuple[str, float]], leg: str, k: int) -> list[ScoredChunk]:
-        chunks = {c.id: c for c in self.docstore.get_chunks([cid for cid, _ in hits])}
-        out = [ScoredChunk(chunks[cid], score, {leg: rank})
-               for rank, (cid, score) in enumerate(hits, start=1) if cid in chunks]
-        return self._expand(out[:k])
 
-    @staticmethod
-    def _depth(k: int) -> int:
-        return max(MIN_CANDIDATES, k * CANDIDATE_FACTOR)
+class KeywordLeg(Leg):
+    """A keyword index (the embedded BM25, ArangoSearch's BM25, ...)."""
 
-    # --- fused -------------------------------------------------------------------------------
-    def _retrieve(self, query: Query) -> list[ScoredChunk]:
+    def __init__(self, keywords: KeywordIndex, name: str = "bm25") -> None:
+        self.keywords, self.name, self.timing_keys = keywords, name, (f"{name}_ms",)
+
+    def rank(self, query: Query, depth: int, timings: dict[str, float]) -> list[tuple[str, float]]:
+        start = time.perf_counter()
+        hits = self.keywords.search(query.text, depth, query.doc_ids)
+        timings[f"{self.name}_ms"] = _ms(start)
+        return hits
+
+
+class FusionRetriever:
+    """Any list of weighted legs fused with reciprocal-rank fusion (llama_index's
+    ``QueryFusionRetriever`` is the model); every method is thread-safe."""
+
+    name = "fusion"
+
+    def __init__(self, legs: Sequence[tuple[Leg, float]], *, docstore: DocumentStore,
+                 rrf_k: int = DEFAULT_K, neighbour_hops: int = 0) -> None:
+        self.legs = {leg.name: leg for leg, _ in legs}
+        # the leg whose score is an absolute relevance, copied to ScoredChunk.similarity
+        self.similarity_leg = next((leg.name for leg, _ in legs if leg.gives_similarity), None)
+        self.weights = {leg.name: float(weight) for leg, weight in legs}
+        self.docstore, self.rrf_k, self.neighbour_hops = docstore, rrf_k, neighbour_hops
+
+    def retrieve(self, query: Query) -> list[ScoredChunk]:
         return self.retrieve_with_timings(query)[0]
 
+    def single(self, name: str, query: Query | str) -> list[ScoredChunk]:
+        """One leg alone (the evaluation's dense-only / BM25-only figures)."""
+        query = _as_query(query)
+        hits = self.legs[name].rank(query, _depth(query.k), {})
+        chunks = {c.id: c for c in self.docstore.get_chunks([cid for cid, _ in hits])}
+        same = name == self.similarity_leg
+        out = [ScoredChunk(chunks[cid], score, {name: rank}, score if same else None)
+               for rank, (cid, score) in enumerate(hits, start=1) if cid in chunks]
+        return self._expand(out[: query.k])
+
     def retrieve_with_timings(self, query: Query) -> tuple[list[ScoredChunk], dict[str, float]]:
-        """Fused results and per-step timings: embed_ms, dense_ms, bm25_ms, fuse_ms, total_ms."""
+        """Fused results and per-step timings: each leg's (embed_ms, dense_ms, bm25_ms, ...),
+        fuse_ms, total_ms."""
         total = time.perf_counter()
-        timings = {"embed_ms": 0.0, "dense_ms": 0.0, "bm25_ms": 0.0, "fuse_ms": 0.0}
+        timings = {key: 0.0 for leg in self.legs.values() for key in leg.timing_keys}
+        timings["fuse_ms"] = 0.0
         if query.k <= 0:
             return [], {**timings, "total_ms": 0.0}
-        depth = self._depth(query.k)
-        rankings: dict[str, list[str]] = {}
-        if self.weights["bm25"] > 0:
-            start = time.perf_counter()
-            rankings["bm25"] = [cid for cid, _ in self.keywords.search(query.text, depth,
-                                                                       query.doc_ids)]
-            timings["bm25_ms"] = _ms(start)
-        if self.weights["dense"] > 0:
-            rankings["dense"] = [cid for cid, _ in self._dense_ids(query, depth, timings)]
+        depth = _depth(query.k)
+        hits = {name: leg.rank(query, depth, timings)
+                for name, leg in self.legs.items() if self.weights[name] > 0}
+        rankings = {name: [cid for cid, _ in ranked] for name, ranked in hits.items()}
+        similarity = dict(hits.get(self.similarity_leg or "", []))
         start = time.perf_counter()
         fused = rrf(rankings, k=self.rrf_k, weights=self.weights)
         wanted = [cid for cid, _, _ in fused[: depth]]
         chunks = {c.id: c for c in self.docstore.get_chunks(wanted)}
-        results = [ScoredChunk(chunks[cid], score, dict(ranks))
+        results = [ScoredChunk(chunks[cid], score, dict(ranks), similarity.get(cid))
                    for cid, score, ranks in fused if cid in chunks][: query.k]
         results = self._expand(results)
         timings["fuse_ms"] = _ms(start)
         timings["total_ms"] = _ms(total)
-        self.last_timings = timings
-        logger.debug("retrieval.hybrid", k=query.k, hits=len(results), **timings)
+        logger.debug("retrieval.fused", k=query.k, hits=len(results), **timings)
         return results, timings
 
     def _expand(self, results: list[ScoredChunk]) -> list[ScoredChunk]:
@@ -152,6 +159,32 @@ class HybridRetriever(Retriever):
             if around:
                 hit.chunk = widen(hit.chunk, around)
         return results
+
+
+class HybridRetriever(FusionRetriever):
+    """The default: a dense leg and a BM25 leg."""
+
+    name = "hybrid"
+
+    def __init__(self, *, embedder: QueryEncoder, vectors: VectorIndex, keywords: KeywordIndex,
+                 docstore: DocumentStore, rrf_k: int = DEFAULT_K, dense_weight: float = 1.0,
+                 bm25_weight: float = 1.0, neighbour_hops: int = 0) -> None:
+        super().__init__([(KeywordLeg(keywords), bm25_weight),
+                          (DenseLeg(embedder, vectors), dense_weight)],
+                         docstore=docstore, rrf_k=rrf_k, neighbour_hops=neighbour_hops)
+
+    def dense(self, query: Query | str) -> list[ScoredChunk]:
+        """The dense leg alone: cosine similarity of the query embedding."""
+        return self.single("dense", query)
+
+    def keyword(self, query: Query | str) -> list[ScoredChunk]:
+        """The BM25 leg alone."""
+        return self.single("bm25", query)
+
+
+def _depth(k: int) -> int:
+    """Candidates asked of each leg: more than ``k``, so filtering and fusion have room."""
+    return max(MIN_CANDIDATES, k * CANDIDATE_FACTOR)
 
 
 def _as_query(query: Query | str) -> Query:

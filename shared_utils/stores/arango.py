@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from shared_utils.errors import DocumentNotFound, StoreUnavailable
+from shared_utils.redact import redact, strip_url_credentials
 from shared_utils.stores import aql
 from shared_utils.stores.base import DocumentStore
 from shared_utils.types import Chunk, DocumentRecord
@@ -38,7 +39,7 @@ def arango_errors(action: str) -> Iterator[None]:
                 f"ArangoDB refused the credentials while trying to {action}",
                 hint="Check OLYMPUS_ARANGO_USER and OLYMPUS_ARANGO_PASSWORD.",
             ) from exc
-        raise StoreUnavailable(f"ArangoDB failed to {action}: {exc}") from exc
+        raise StoreUnavailable(f"ArangoDB failed to {action}: {redact(str(exc))}") from exc
     except RequestException as exc:
         raise StoreUnavailable(
             f"ArangoDB is unreachable while trying to {action}",
@@ -51,7 +52,7 @@ def connect(url: str, db_name: str, user: str, password: str, *, timeout_s: floa
     from arango import ArangoClient
 
     client = ArangoClient(hosts=url, request_timeout=timeout_s)
-    with arango_errors(f"connect to {url}"):
+    with arango_errors(f"connect to {strip_url_credentials(url)}"):
         sys_db = client.db("_system", username=user, password=password, verify=True)
         if not sys_db.has_database(db_name):
             sys_db.create_database(db_name)

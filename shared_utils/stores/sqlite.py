@@ -250,9 +250,6 @@ class SQLiteDocumentStore(DocumentStore):
             yield [_chunk(r) for r in rows]
             after = rows[-1][0]
 
-    def count_chunks(self) -> int:
-        return self._read("SELECT count(*) FROM chunks")[0][0]
-
     # --- lifecycle ---------------------------------------------------------------------------
     def health(self) -> dict[str, object]:
         try:

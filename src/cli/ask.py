@@ -11,11 +11,15 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from shared_utils.errors import InvalidQuery
 from src.events import BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent
-from src.settings import BACKEND_NAMES, Settings
+from shared_utils.generation.registry import BACKENDS
+from src.settings import Settings
+
+if TYPE_CHECKING:
+    from src.profile import Profile
 
 SNIPPET_CHARS = 90
 
@@ -26,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print only the final result as JSON")
     p.add_argument(
         "--backend",
-        choices=BACKEND_NAMES,
+        choices=list(BACKENDS),
         help="force one backend (the extractive one stays behind it as a safety net)",
     )
     p.add_argument("--doc", action="append", metavar="ID", help="only search this document id")
@@ -48,12 +52,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if done is not None and not done.interrupted else 1
 
 
-def _profile(settings: Settings) -> Any:
-    """The environment profile (chain order, context size), when detection is available."""
-    try:
-        from src.profile import detect
-    except ModuleNotFoundError:
-        return None
+def _profile(settings: Settings) -> "Profile":
+    """The environment profile (engine, context size, deadlines)."""
+    from src.profile import detect
+
     return detect(settings)
 
 
@@ -116,13 +118,15 @@ def _print_footer(done: DoneEvent, out: TextIO) -> None:
         listed = ", ".join(f"[{n}]" for n in done.removed_citations)
         print(f"Removed citations pointing at no source: {listed}", file=out)
     t = done.timings
-    line = f"Answered by {done.backend}"
+    line = f"Answered by {done.backend}" + (f" with {done.model}" if done.model else "")
     if "first_token_ms" in t:
         line += f" · first token {t['first_token_ms'] / 1000:.1f} s"
     line += f" · total {t.get('total_ms', 0) / 1000:.1f} s · prompt {done.prompt_tokens} tokens"
     if t.get("tokens_per_s"):
         line += f" · {t['tokens_per_s']:.1f} tokens/s"
     print(line, file=out)
+    if done.fallback_note:
+        print(f"Note: {done.fallback_note}", file=out)
     if done.dropped_sources:
         print(f"{done.dropped_sources} source(s) dropped to fit the context", file=out)
     for name, why in done.skipped.items():
@@ -135,6 +139,8 @@ def done_to_dict(done: DoneEvent) -> dict[str, Any]:
         "answer": done.answer,
         "backend": done.backend,
         "backend_name": done.backend_name,
+        "model": done.model,
+        "fallback_note": done.fallback_note,
         "citations": [asdict(c) for c in done.citations],
         "sources": [
             {

@@ -2,8 +2,10 @@
 
 Components: the engine (Ollama ``/api/version`` or llama.cpp ``/health``), the model (on disk /
 in Ollama), stores and backends (``RAGPipeline.health()``), and the supervisor's status file.
-Exit code 0 when the engine, the model and the stores are healthy (backends further down the
-chain are optional), 1 otherwise, 2 for a configuration error.
+Exit code 0 when the stores are healthy and a language model can answer (the engine with its
+model, or another backend of the chain), even when that model is a small offline fallback
+(a warning then names it and says how to get the recommended one); 1 when the stores fail or
+only the extractive answer is left; 2 for a configuration error.
 """
 
 from __future__ import annotations
@@ -11,10 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared_utils.errors import OlympusError
+from shared_utils.redact import scrub
 from src.settings import Settings
+from src.status import StatusFile
+
+if TYPE_CHECKING:
+    from src.profile import Profile
 
 SCHEMA_VERSION = 1
 
@@ -28,7 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    report = build_report(settings, pipeline=not args.no_pipeline)
+    # no credentials on screen or in the JSON: URLs lose user:password@, secrets are masked
+    report = scrub(build_report(settings, pipeline=not args.no_pipeline),
+                   settings.secret_values())
     if args.json:
         print(json.dumps(report, indent=1, default=str))
     else:
@@ -37,25 +46,42 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_report(settings: Settings, *, pipeline: bool = True) -> dict[str, Any]:
+    from src.backends import ENGINE_BACKENDS, SAFETY_NET, plan_backends
     from src.profile import detect
     from src.status import StatusFile
 
     profile = detect(settings)
+    status = StatusFile(settings.status_path).read()
+    plan = plan_backends(settings, profile, status=status)
+    engine_model = plan.model(ENGINE_BACKENDS.get(profile.engine, ""))
     components: dict[str, dict[str, Any]] = {
         "engine": engine_health(settings, profile.engine),
-        "model": model_health(settings, profile),
+        "model": model_health(settings, profile, engine_model),
     }
     if pipeline:
         components.update(pipeline_health(settings, profile))
+    grouped = profile.grouped()
+    grouped["chosen"]["backend_chain"] = list(plan.names)
+    grouped["chosen"]["answering_model"] = engine_model
+    grouped["reasons"].extend(plan.reasons)
+    warnings = [plan.fallback_note] if plan.fallback_note else []
+    engine_answers = profile.engine != "none" and all(
+        components[c].get("ok") for c in ("engine", "model"))
+    other_answers = [n for n in plan.names if n not in (SAFETY_NET, ENGINE_BACKENDS.get(
+        profile.engine)) and components.get(n, {}).get("ok")]
+    if not engine_answers and not other_answers:
+        warnings.append("No language model can answer: only the extractive answer (passages "
+                        "from the documents) is left.")
+    stores_ok = all(bool(c.get("ok")) for name, c in components.items()
+                    if name not in ("engine", "model") and name not in plan.names)
     return {
         "schema_version": SCHEMA_VERSION,
-        "profile": profile.grouped(),
+        "profile": grouped,
+        "backends": plan.as_dict(),
         "components": components,
-        "status": StatusFile(settings.status_path).read(),
-        # backends after the engine are optional (the chain skips them); engine, model and
-        # stores are not
-        "ok": all(bool(c.get("ok")) for name, c in components.items()
-                  if name not in profile.backend_chain),
+        "status": status,
+        "warnings": warnings,
+        "ok": stores_ok and (engine_answers or bool(other_answers)),
     }
 
 
@@ -81,31 +107,31 @@ def engine_health(settings: Settings, engine: str, *, timeout: float = 2.0) -> d
     return {"ok": resp.status_code == 200, "url": url, "detail": body}
 
 
-def model_health(settings: Settings, profile: Any) -> dict[str, Any]:
+def model_health(settings: Settings, profile: "Profile", name: str) -> dict[str, Any]:
+    """Whether the model the chain will use (``src/backends.py``) is there."""
     from src.catalog import load_catalog
     from src.provisioning import entry_paths, read_active
 
-    active = read_active(settings)
+    if profile.engine == "none":
+        return {"ok": True, "model": "", "detail": "no engine"}
     if profile.engine == "ollama":
         from shared_utils.ollama_models import OllamaModels
 
-        name = settings.ollama_model or active.get("ollama_model") or profile.ollama_model
         models = OllamaModels(settings.ollama_host, timeout_s=5)
         try:
-            present = models.has(name)
+            present = bool(name) and models.has(name)
         except OlympusError as exc:
             return {"ok": False, "model": name, "detail": str(exc)}
         finally:
             models.close()
         return {"ok": present, "model": name,
-                "detail": "in Ollama" if present else "not in Ollama yet (provisioning pulls it)"}
-    if settings.llamacpp_model_path:
-        ok = Path(settings.llamacpp_model_path).is_file()
-        return {"ok": ok, "model": settings.llamacpp_model_path, "detail": "OLYMPUS_LLAMACPP_MODEL_PATH"}
-    if active.get("path"):
-        ok = Path(active["path"]).is_file()
-        return {"ok": ok, "model": active.get("name"), "path": active["path"], "detail": "active model"}
-    entry = load_catalog(settings.catalog_path).get(settings.model or active.get("model") or profile.model)
+                "detail": "in Ollama" if present else "not in Ollama yet (provisioning imports it)"}
+    served = str(StatusFile(settings.status_path).section("engine").get("model") or "")
+    path = settings.llamacpp_model_path or served or read_active(settings).get("path") or ""
+    if path:
+        return {"ok": Path(path).is_file(), "model": name, "path": path, "detail": "GGUF file"}
+    catalog = load_catalog(settings.catalog_path)
+    entry = next((e for e in catalog.entries if e.id == name), None) or catalog.get(profile.model)
     try:
         paths = entry_paths(settings, entry)
     except OlympusError as exc:
@@ -116,7 +142,7 @@ def model_health(settings: Settings, profile: Any) -> dict[str, Any]:
             "detail": f"not downloaded yet: python -m src models pull {entry.id}"}
 
 
-def pipeline_health(settings: Settings, profile: Any) -> dict[str, dict[str, Any]]:
+def pipeline_health(settings: Settings, profile: "Profile") -> dict[str, dict[str, Any]]:
     try:
         from src.pipeline import RAGPipeline
 
@@ -145,8 +171,8 @@ def _render(report: dict[str, Any]) -> None:
     print(f"  disk free  {det['disk_free_bytes'] / 1024**3:.1f} GiB")
     print(f"  ollama     {det['ollama_path'] or 'not installed'}")
     print("Chosen")
-    for key in ("engine", "model", "quant", "context_tokens", "threads", "first_token_timeout_s",
-                "port", "address", "top_k", "backend_chain"):
+    for key in ("engine", "model", "answering_model", "quant", "context_tokens", "threads",
+                "first_token_timeout_s", "port", "address", "top_k", "backend_chain"):
         value = chosen[key]
         print(f"  {key:<22} {' -> '.join(value) if isinstance(value, list) else value}")
     print("Why")
@@ -154,9 +180,11 @@ def _render(report: dict[str, Any]) -> None:
         print(f"  - {reason}")
     print("Health")
     for name, comp in report["components"].items():
-        mark = "ok  " if comp.get("ok") else "FAIL"
+        mark = "ok  " if comp.get("ok") else "----" if comp.get("set_up") is False else "FAIL"
         detail = comp.get("detail", "")
         print(f"  [{mark}] {name:<14} {json.dumps(detail) if isinstance(detail, (dict, list)) else detail}")
+    for warning in report.get("warnings", []):
+        print(f"Warning: {warning}")
     status = report["status"]
     print("Status file" + ("" if status else ": none yet (the supervisor writes it)"))
     for section, fields in sorted(status.items()):

@@ -15,7 +15,7 @@ import structlog
 from shared_utils.errors import OlympusError
 from shared_utils.logging_setup import configure_logging
 from src import __version__
-from src.settings import load_settings
+from src.settings import load_settings, private_files
 
 # Command modules under src/cli/, in help order. Each defines register(subparsers), which
 # adds a parser with set_defaults(func=run) where run(args, settings) -> int.
@@ -44,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         settings = load_settings()
+        private_files()  # data files 0600, folders 0700
         configure_logging(
-            settings.log_format_resolved, "DEBUG" if args.verbose else settings.log_level
+            settings.log_format_resolved, "DEBUG" if args.verbose else settings.log_level,
+            secrets=settings.secret_values(),
         )
         return int(args.func(args, settings) or 0)
     except OlympusError as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from src.settings import Settings
+from src.settings import Settings, minimal_environ
 from src.supervisor.process import ChildSpec
 
 CODE_DIR = Path(__file__).resolve().parents[2]
@@ -72,7 +72,7 @@ def ollama_spec(settings: Settings, profile: Any, env: Mapping[str, str]) -> Chi
     """``ollama serve`` on 127.0.0.1, models under the data dir, context from the profile."""
     _, port, _ = ollama_address(settings)
     url = f"http://127.0.0.1:{port}"
-    child = dict(env)
+    child = minimal_environ(base=dict(env), keep_prefixes=("OLLAMA_", "XDG_"))  # no secrets
     child.update(
         OLLAMA_HOST=f"127.0.0.1:{port}",
         OLLAMA_MODELS=str(settings.data_dir.resolve() / "ollama"),
@@ -97,7 +97,10 @@ def llamacpp_spec(
         "--threads", str(profile.threads),
     ]
     return ChildSpec(
-        name="engine", argv=argv, env=dict(env), ready_url=f"{url}/health",
+        name="engine", argv=argv, ready_url=f"{url}/health",
+        # settings and caches, but no HF_TOKEN or passwords: the engine serves a local file
+        env=minimal_environ(base=dict(env), keep_prefixes=("OLYMPUS_", "PYTHON", "XDG_",
+                                                           "HF_HOME")),
         url=url, info={"engine": "llamacpp", "model": str(model_path)},
     )
 

@@ -34,7 +34,7 @@ from typing import Any
 import structlog
 
 from shared_utils.errors import OlympusError
-from src.settings import Settings, child_environ
+from src.settings import Settings, child_environ, minimal_environ
 from src.status import StatusFile
 from src.supervisor import children
 from src.supervisor.backoff import RestartPolicy
@@ -81,6 +81,7 @@ class Supervisor:
         subreaper: bool = False,
         warm_up: Callable[[str, float], float] | None = None,
         port_open: Callable[[str, int], bool] = port_open,
+        local_model: Callable[[Settings, Any], Path | None] | None = None,
     ) -> None:
         self.settings = settings
         self._detect = detect or _default_detect
@@ -98,6 +99,8 @@ class Supervisor:
         self.tick_s = tick_s
         self._warm_up = warm_up
         self.port_open = port_open
+        self._local_model = local_model or _default_local_model
+        self._active_stamp: float | None = None  # mtime of active_model.json last seen
         self.subreaper = subreaper  # adopt orphaned grandchildren, kill leftovers on exit
         self.status = StatusPublisher(StatusFile(settings.status_path), clock=clock)
         self.slots: dict[str, Slot] = {}
@@ -161,7 +164,8 @@ class Supervisor:
     def _start_arangod(self) -> None:
         spec = self._arangod(self.settings)
         if spec is not None:
-            spec = dataclasses.replace(spec, env={**self._env, **spec.env})
+            spec = dataclasses.replace(spec, env={**minimal_environ(base=self._env),
+                                                    **spec.env})
             self._start("arangod", spec)
             self._env["OLYMPUS_ARANGO_URL"] = spec.url  # the app reaches the local arangod
 
@@ -251,6 +255,7 @@ class Supervisor:
         now = self.clock()
         while not self._models.empty():
             self._on_model(self._models.get())
+        self._follow_active_model()
         for name, slot in list(self.slots.items()):
             before = slot.state
             slot.tick(now)
@@ -277,6 +282,35 @@ class Supervisor:
         if self.profile.engine == "llamacpp" and engine is None:
             logger.info("model file known, starting the engine", model=str(model_path))
             self._start_llamacpp(model_path)
+
+    def _follow_active_model(self) -> None:
+        """``models use`` on a llama.cpp engine: serve the newly recorded GGUF (the engine
+        loads one file, so it restarts with the new one; answers fall back meanwhile)."""
+        engine = self.slots.get("engine")
+        if self.profile.engine != "llamacpp" or engine is None or self.settings.llamacpp_model_path:
+            return
+        try:
+            stamp = (self.settings.data_dir / "active_model.json").stat().st_mtime
+        except FileNotFoundError:
+            stamp = 0.0
+        if self._active_stamp is None or stamp == self._active_stamp:
+            self._active_stamp = stamp
+            return
+        self._active_stamp = stamp
+        try:
+            path = self._local_model(self.settings, self.profile)
+        except OlympusError as exc:
+            logger.warning("models use: the new model cannot be served", error=str(exc))
+            return
+        if path is None or str(path) == engine.spec.info.get("model"):
+            if path is None:
+                logger.warning("models use: the new model is not on disk; pull it first")
+            return
+        logger.info("models use: restarting the engine with the new model", model=str(path))
+        engine.stop()
+        del self.slots["engine"]
+        self._engine_ready.clear()
+        self._start_llamacpp(Path(path))
 
     # --- provisioning ----------------------------------------------------------------------------
     def _maybe_start_provisioning(self) -> None:
@@ -338,6 +372,13 @@ def _default_provision(settings: Settings, profile: Any, **kwargs: Any) -> Any:
     from src.provisioning import ensure_model
 
     return ensure_model(settings, profile, **kwargs)
+
+
+def _default_local_model(settings: Settings, profile: Any) -> Path | None:
+    from src.provisioning import local_llamacpp_model
+
+    ready = local_llamacpp_model(settings, profile)
+    return ready.path if ready is not None else None
 
 
 def _default_arangod(settings: Settings) -> ChildSpec | None:

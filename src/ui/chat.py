@@ -25,7 +25,7 @@ from src.events import (
     TokenEvent,
 )
 from src.ui import navigation, render, state, transcript, viewer
-from src.ui.errors import friendly, show_error
+from src.ui.errors import friendly, show_error, show_message
 
 logger = structlog.get_logger(__name__)
 
@@ -64,7 +64,8 @@ def _render_sources(sources: list[Any], *, turn: int, question: str, expanded: b
 
 def _summary_line(msg: dict[str, Any]) -> str:
     t = msg.get("timings") or {}
-    parts = [f"Answered by **{render.escape_markdown(msg.get('backend') or '?')}**"]
+    parts = [f"Answered by **{render.escape_markdown(msg.get('backend') or '?')}**"
+             + (f" with **{render.escape_markdown(msg['model'])}**" if msg.get("model") else "")]
     if isinstance(t.get("retrieval_ms"), (int, float)):
         parts.append(f"retrieval {t['retrieval_ms']:.0f} ms")
     if isinstance(t.get("first_token_ms"), (int, float)) and msg.get("backend_name") != "extractive":
@@ -83,17 +84,18 @@ def _render_notes(msg: dict[str, Any]) -> None:
     if msg.get("stopped") or msg.get("streaming"):
         st.caption(":material/stop_circle: Stopped. Regenerate to get a full answer.")
     if msg.get("error"):
-        st.error(msg["error"], icon=":material/error:")
-        if msg.get("hint"):
-            st.caption(f"How to fix: {msg['hint']}")
+        show_message(msg["error"], msg.get("hint") or "")
     if not msg.get("backend"):
         return
+    if msg.get("fallback_note"):
+        st.caption(":material/info: " + render.escape_markdown(msg["fallback_note"]))
     reasons = [f"{s['from']} → {s['to']}: {s['reason']}" for s in msg.get("switches", [])]
     switched = {s["from"] for s in msg.get("switches", [])}
     reasons += [
         f"{name} skipped: {why}"
         for name, why in (msg.get("skipped") or {}).items()
-        if name not in switched and _before(name, msg.get("backend_name", ""))
+        if name not in switched
+        and _before(name, msg.get("backend_name", ""), msg.get("chain", ()))
     ]
     extractive = msg.get("backend_name") == "extractive"
     if reasons or extractive:
@@ -103,6 +105,7 @@ def _render_notes(msg: dict[str, Any]) -> None:
             st.caption("No language model wrote this: these are the most relevant passages.")
         for reason in reasons:
             st.caption(render.escape_markdown(reason))
+    _render_quality_notes(msg)
     st.caption(_summary_line(msg))
     if msg.get("dropped_sources"):
         st.caption(
@@ -118,10 +121,26 @@ def _render_notes(msg: dict[str, Any]) -> None:
         )
 
 
-def _before(name: str, answered_by: str) -> bool:
-    """Whether backend ``name`` comes before ``answered_by`` in the chain (so its skip made
-    this a fallback answer). Backends after the one that answered do not matter."""
-    chain = state.settings().backend_chain or list(getattr(state.profile(), "backend_chain", ()))
+def _render_quality_notes(msg: dict[str, Any]) -> None:
+    """Why the extract was shown (tiny model), a stopped loop, claims no source supports."""
+    if msg.get("mode_reason") and msg.get("mode") == "extract":
+        st.caption(":material/info: " + render.escape_markdown(msg["mode_reason"]))
+    if msg.get("loop_stopped"):
+        st.caption(":material/info: The model started repeating itself; the answer was "
+                   "stopped there.")
+    unsupported = msg.get("unsupported") or []
+    if unsupported:
+        st.caption(
+            f":material/warning: {len(unsupported)} sentence(s) of this answer are not supported "
+            "by any source (their citations were removed): "
+            + render.escape_markdown(" / ".join(unsupported)[:300])
+        )
+
+
+def _before(name: str, answered_by: str, chain: Any) -> bool:
+    """Whether backend ``name`` comes before ``answered_by`` in the answer's chain (so its skip
+    made this a fallback answer). Backends after the one that answered do not matter."""
+    chain = list(chain or ())
     if name not in chain or answered_by not in chain:
         return True
     return chain.index(name) < chain.index(answered_by)
@@ -268,11 +287,18 @@ def _finish(msg: dict[str, Any], event: DoneEvent) -> None:
         content=event.answer or msg["content"],
         backend=event.backend,
         backend_name=event.backend_name or event.backend,
+        model=event.model,
+        fallback_note=event.fallback_note,
+        chain=list(event.chain),
         timings=dict(event.timings),
         skipped=dict(event.skipped),
         dropped_sources=event.dropped_sources,
         interrupted=event.interrupted,
         interrupt_reason=event.error,
+        mode=event.mode,
+        mode_reason=event.mode_reason,
+        loop_stopped=event.loop_stopped,
+        unsupported=list(event.unsupported),
     )
     if event.sources:
         msg["sources"] = list(event.sources)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 import streamlit as st
 import structlog
 
+from shared_utils.errors import UploadRefused
 from src.ui import render, state
-from src.ui.errors import show_error
+from src.ui.errors import show_error, show_message
 from src.ui.jobs import IngestJob
 
 logger = structlog.get_logger(__name__)
@@ -18,6 +20,8 @@ UPLOADER_GEN = "docs_uploader_generation"
 CONFIRM = "docs_confirm_delete"
 WAS_ACTIVE = "docs_jobs_were_active"
 DELETED = "docs_deleted_message"
+OWNER = "docs_upload_owner"
+REFUSED = "docs_upload_refused"
 
 _STAGES = {
     "starting": "Starting",
@@ -45,15 +49,26 @@ def stage_text(job: IngestJob) -> str:
     return f"{render.escape_markdown(job.name)}: {label}{counts}"
 
 
+def owner() -> str:
+    """This browser session's id for its upload jobs (random, kept in the session)."""
+    return st.session_state.setdefault(OWNER, secrets.token_hex(16))
+
+
 def _render_job(job: IngestJob) -> None:
     name = render.escape_markdown(job.name)
     if job.active:
         st.progress(job.fraction, text=stage_text(job))
+        if not job.cancel_requested and st.button(
+                "Cancel", key=f"docs_cancel_{job.id}", type="tertiary", icon=":material/cancel:"):
+            state.ingest_queue().cancel(job.id, owner=owner())
+            st.rerun(scope="fragment")
     elif job.state == "added":
         st.success(f"{name}: indexed, {job.pages} pages, {job.chunks} passages",
                    icon=":material/check_circle:")
     elif job.state == "duplicate":
         st.info(f"{name}: already indexed, nothing to do.", icon=":material/content_copy:")
+    elif job.state == "cancelled":
+        st.info(f"{name}: cancelled, nothing was indexed.", icon=":material/cancel:")
     else:
         message = job.message if job.name in job.message else f"{job.name}: {job.message}"
         st.error(render.escape_markdown(message), icon=":material/error:")
@@ -63,7 +78,7 @@ def _render_job(job: IngestJob) -> None:
 
 def _jobs_panel() -> None:
     queue = state.ingest_queue()
-    jobs = queue.jobs()
+    jobs = queue.jobs(owner())
     active = any(j.active for j in jobs)
     if st.session_state.get(WAS_ACTIVE) and not active:
         st.session_state[WAS_ACTIVE] = False
@@ -74,7 +89,7 @@ def _jobs_panel() -> None:
     for job in reversed(jobs):
         _render_job(job)
     if not active and st.button("Dismiss messages", type="tertiary", icon=":material/close:"):
-        queue.dismiss_finished()
+        queue.dismiss_finished(owner())
         st.rerun(scope="app")
 
 
@@ -93,8 +108,13 @@ def _upload(pipeline: Any) -> None:
     if not files:
         return
     queue = state.ingest_queue()
+    refused = []
     for f in files:
-        queue.submit(pipeline, f.name, f.getvalue())
+        try:
+            queue.submit(pipeline, f.name, f.getvalue(), owner=owner())
+        except UploadRefused as exc:
+            refused.append((exc.message, exc.hint))
+    st.session_state[REFUSED] = refused
     st.session_state[UPLOADER_GEN] = generation + 1  # a fresh, empty uploader
     st.session_state[WAS_ACTIVE] = True
     st.rerun()
@@ -158,7 +178,9 @@ def render_page() -> None:
         show_error(exc, doing="open the document library")
         return
     _upload(pipeline)
-    active = state.ingest_queue().active()
+    for message, hint in st.session_state.pop(REFUSED, []):
+        show_message(message, hint)
+    active = state.ingest_queue().active(owner())
     st.fragment(_jobs_panel, run_every=1.0 if active else None)()
     if DELETED in st.session_state:
         name = render.escape_markdown(st.session_state.pop(DELETED))

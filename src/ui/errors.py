@@ -13,6 +13,7 @@ import streamlit as st
 import structlog
 
 from shared_utils.errors import OlympusError
+from src.ui.render import escape_markdown
 
 logger = structlog.get_logger(__name__)
 
@@ -44,9 +45,15 @@ def show_error(exc: BaseException, *, doing: str = "") -> None:
     else:
         logger.exception("ui.unexpected_error", doing=doing)
     prefix = f"Could not {doing}: " if doing else ""
-    st.error(f"{prefix}{message}", icon=":material/error:")
+    show_message(f"{prefix}{message}", hint)
+
+
+def show_message(message: str, hint: str = "") -> None:
+    """An error box and its fix, shown as literal text: a message quoting a file name, a
+    server reply or a PDF's text can hold Markdown, HTML or links, and none of it is live."""
+    st.error(escape_markdown(message), icon=":material/error:")
     if hint:
-        st.caption(f"How to fix: {hint}")
+        st.caption(f"How to fix: {escape_markdown(hint)}")
 
 
 @contextmanager

@@ -12,17 +12,35 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Literal
 
 import structlog
 
-from shared_utils.errors import OlympusError
+from shared_utils.errors import IngestCancelled, OlympusError, UploadRefused
 from shared_utils.types import Progress
 
 logger = structlog.get_logger(__name__)
 
-JobState = Literal["queued", "running", "added", "duplicate", "failed"]
+JobState = Literal["queued", "running", "added", "duplicate", "failed", "cancelled"]
 _ids = itertools.count(1)
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class QueueLimits:
+    """Bounds on what waits in memory: bytes and jobs per session and in total."""
+
+    session_bytes: int = 250 * MB
+    total_bytes: int = 500 * MB
+    session_jobs: int = 10
+    total_jobs: int = 40
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> QueueLimits:
+        return cls(session_bytes=settings.session_queue_mb * MB,
+                   total_bytes=settings.queue_mb * MB,
+                   session_jobs=settings.session_queue_jobs, total_jobs=settings.queue_jobs)
 
 
 @dataclass
@@ -30,6 +48,7 @@ class IngestJob:
     id: int
     name: str
     size_bytes: int
+    owner: str = ""
     state: JobState = "queued"
     stage: str = ""
     done: int = 0
@@ -39,6 +58,7 @@ class IngestJob:
     doc_id: str = ""
     pages: int = 0
     chunks: int = 0
+    cancel_requested: bool = False
     submitted_at: float = field(default_factory=time.time)
     finished_at: float | None = None
 
@@ -48,45 +68,117 @@ class IngestJob:
 
     @property
     def fraction(self) -> float:
-        if self.state in ("added", "duplicate", "failed"):
+        if not self.active:
             return 1.0
         return min(1.0, self.done / self.total) if self.total else 0.0
 
 
 class IngestQueue:
-    """Thread-safe queue of ingestion jobs; ``jobs()`` returns snapshots for rendering."""
+    """Thread-safe, bounded queue of ingestion jobs, each owned by one browser session.
 
-    def __init__(self, *, keep: int = 50) -> None:
+    ``jobs(owner)`` returns snapshots of that session's jobs only (names and errors of other
+    visitors' files are never shown). ``submit`` refuses a file (UploadRefused) when the
+    bytes or jobs waiting would exceed :class:`QueueLimits`; ``cancel`` drops a queued job or
+    stops a running one at its next progress step (the ingest rolls back: nothing stored).
+    """
+
+    def __init__(self, *, limits: QueueLimits | None = None, keep: int = 50) -> None:
+        self.limits = limits or QueueLimits()
         self._jobs: dict[int, IngestJob] = {}
+        self._data: dict[int, bytes] = {}  # bytes of jobs not started yet
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="olympus-ingest")
         self._keep = keep
 
-    def submit(self, pipeline: Any, name: str, data: bytes) -> int:
-        """Queue ``data`` (a file called ``name``) for ingestion; returns the job id."""
-        job = IngestJob(id=next(_ids), name=name, size_bytes=len(data))
+    @classmethod
+    def from_settings(cls, settings: Any) -> IngestQueue:
+        return cls(limits=QueueLimits.from_settings(settings))
+
+    def submit(self, pipeline: Any, name: str, data: bytes, *, owner: str = "") -> int:
+        """Queue ``data`` (a file called ``name``) for ``owner``; returns the job id.
+
+        Raises UploadRefused (naming the limit and its setting) when the queue is full.
+        """
+        job = IngestJob(id=next(_ids), name=name, size_bytes=len(data), owner=owner)
         with self._lock:
+            self._check_room(job)
             self._jobs[job.id] = job
+            self._data[job.id] = data
             self._trim()
-        self._executor.submit(self._run, pipeline, job.id, data)
+        self._executor.submit(self._run, pipeline, job.id)
         logger.info("ui.ingest.queued", job=job.id, name=name, bytes=len(data))
         return job.id
 
-    def jobs(self) -> list[IngestJob]:
-        """Copies of all kept jobs, oldest first."""
+    def jobs(self, owner: str | None = None) -> list[IngestJob]:
+        """Copies of the kept jobs of ``owner`` (None: everyone's), oldest first."""
         with self._lock:
-            return [IngestJob(**vars(j)) for j in self._jobs.values()]
+            return [IngestJob(**vars(j)) for j in self._jobs.values()
+                    if owner is None or j.owner == owner]
 
-    def active(self) -> bool:
+    def active(self, owner: str | None = None) -> bool:
         with self._lock:
-            return any(j.active for j in self._jobs.values())
+            return any(j.active for j in self._jobs.values() if owner is None or j.owner == owner)
 
-    def dismiss_finished(self) -> None:
+    def cancel(self, job_id: int, *, owner: str | None = None) -> bool:
+        """Cancel a queued or running job of ``owner``; False if there is none to cancel."""
         with self._lock:
-            for job_id in [i for i, j in self._jobs.items() if not j.active]:
+            job = self._jobs.get(job_id)
+            if job is None or not job.active or (owner is not None and job.owner != owner):
+                return False
+            job.cancel_requested = True
+            if job.state == "queued":
+                self._finish(job, "cancelled", "Cancelled before indexing started.")
+        logger.info("ui.ingest.cancel_requested", job=job_id)
+        return True
+
+    def dismiss_finished(self, owner: str | None = None) -> None:
+        with self._lock:
+            for job_id in [i for i, j in self._jobs.items()
+                           if not j.active and (owner is None or j.owner == owner)]:
                 del self._jobs[job_id]
 
+    def shutdown(self) -> None:
+        """Cancel every job and wait for the running one to stop (process shutdown, tests)."""
+        with self._lock:
+            for job in self._jobs.values():
+                if job.active:
+                    job.cancel_requested = True
+                    if job.state == "queued":
+                        self._finish(job, "cancelled", "Cancelled: Olympus is stopping.")
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    # --- limits ------------------------------------------------------------------------------
+    def _check_room(self, job: IngestJob) -> None:
+        """Raise UploadRefused, naming the limit and its setting, if ``job`` does not fit."""
+        waiting = [j for j in self._jobs.values() if j.active]
+        mine = [j for j in waiting if j.owner == job.owner]
+        lim = self.limits
+        mine_mb = (sum(j.size_bytes for j in mine) + job.size_bytes) / MB
+        all_mb = (sum(j.size_bytes for j in waiting) + job.size_bytes) / MB
+        checks = [
+            (len(mine) >= lim.session_jobs, "OLYMPUS_SESSION_QUEUE_JOBS",
+             f"you already have {len(mine)} file(s) waiting; the limit is "
+             f"{lim.session_jobs} per session"),
+            (len(waiting) >= lim.total_jobs, "OLYMPUS_QUEUE_JOBS",
+             f"{len(waiting)} file(s) are waiting; the limit is {lim.total_jobs} in total"),
+            (mine_mb * MB > lim.session_bytes, "OLYMPUS_SESSION_QUEUE_MB",
+             f"your waiting files would take {mine_mb:.1f} MB; the limit is "
+             f"{lim.session_bytes // MB} MB per session"),
+            (all_mb * MB > lim.total_bytes, "OLYMPUS_QUEUE_MB",
+             f"the waiting files would take {all_mb:.1f} MB; the limit is "
+             f"{lim.total_bytes // MB} MB in total"),
+        ]
+        for over, setting, why in checks:
+            if over:
+                logger.warning("ui.ingest.refused", name=job.name, limit=setting)
+                raise UploadRefused(f"{job.name} was not queued: {why} ({setting})")
+
     # --- worker ----------------------------------------------------------------------------
+    def _finish(self, job: IngestJob, state: JobState, message: str, hint: str = "") -> None:
+        """Under the lock: a terminal state; the job's bytes are released."""
+        job.state, job.message, job.hint, job.finished_at = state, message, hint, time.time()
+        self._data.pop(job.id, None)
+
     def _update(self, job_id: int, **fields: Any) -> None:
         with self._lock:
             job = self._jobs.get(job_id)
@@ -94,41 +186,59 @@ class IngestQueue:
                 for key, value in fields.items():
                     setattr(job, key, value)
 
-    def _run(self, pipeline: Any, job_id: int, data: bytes) -> None:
-        self._update(job_id, state="running", stage="starting")
-        name = self._jobs[job_id].name
+    def _start(self, job_id: int) -> tuple[IngestJob, bytes] | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            data = self._data.pop(job_id, None)
+            if job is None or job.state != "queued" or data is None:
+                return None  # cancelled (or dismissed) while it waited
+            job.state, job.stage = "running", "starting"
+            return job, data
 
+    def _progress(self, job_id: int) -> Callable[[Progress], None]:
         def progress(p: Progress) -> None:
-            self._update(job_id, stage=p.stage, done=p.done, total=p.total, message=p.message)
+            with self._lock:
+                job = self._jobs[job_id]
+                job.stage, job.done, job.total, job.message = p.stage, p.done, p.total, p.message
+                final = p.stage == "done" or (p.stage == "store" and p.done >= p.total)
+                if job.cancel_requested and not final:
+                    raise IngestCancelled(f"{job.name}: cancelled; nothing of it was stored")
 
+        return progress
+
+    def _run(self, pipeline: Any, job_id: int) -> None:
+        started = self._start(job_id)
+        if started is None:
+            return
+        job, data = started
+        name = job.name
         try:
-            result = pipeline.ingest_bytes(data, name, progress=progress)
+            result = pipeline.ingest_bytes(data, name, progress=self._progress(job_id))
+        except IngestCancelled as exc:
+            logger.info("ui.ingest.cancelled", job=job_id, name=name)
+            self._set_final(job_id, "cancelled", exc.message)
         except OlympusError as exc:
             logger.warning("ui.ingest.rejected", job=job_id, name=name, error=exc.message)
-            self._update(job_id, state="failed", message=exc.message, hint=exc.hint)
+            self._set_final(job_id, "failed", exc.message, exc.hint)
         except Exception as exc:
             logger.exception("ui.ingest.failed", job=job_id, name=name)
-            self._update(
-                job_id,
-                state="failed",
-                message=f"Could not index this file ({type(exc).__name__}).",
-                hint="The details are in the server log. Try again; if it keeps failing, "
-                "report it with the log.",
-            )
+            self._set_final(
+                job_id, "failed", f"Could not index this file ({type(exc).__name__}).",
+                "The details are in the server log. Try again; if it keeps failing, "
+                "report it with the log.")
         else:
             status = result.status
             doc = result.doc
-            self._update(
-                job_id,
-                state="duplicate" if status == "duplicate" else "added",
-                message=result.message or "",
-                doc_id=doc.id,
-                pages=doc.pages,
-                chunks=doc.chunks,
-            )
+            self._update(job_id, doc_id=doc.id, pages=doc.pages, chunks=doc.chunks)
+            self._set_final(job_id, "duplicate" if status == "duplicate" else "added",
+                            result.message or "")
             logger.info("ui.ingest.done", job=job_id, name=name, status=status)
-        finally:
-            self._update(job_id, finished_at=time.time())
+
+    def _set_final(self, job_id: int, state: JobState, message: str, hint: str = "") -> None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None:
+                self._finish(job, state, message, hint)
 
     def _trim(self) -> None:
         finished = [j for j in self._jobs.values() if not j.active]

@@ -7,7 +7,7 @@
   is refused while the supervisor (or another session) is downloading.
 - ``use`` and ``rm`` run the CLI (``python -m src models use|rm NAME``) in a subprocess, so
   the UI and the CLI share one implementation; its ``error:``/``hint:`` lines become typed
-  errors. A new active model takes effect when Olympus restarts.
+  errors. A new active model answers the next question (a llama.cpp engine reloads it).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def _cli(settings: Settings, *args: str, timeout: float = 120.0) -> str:
 
 
 def use_model(settings: Settings, name: str) -> str:
-    """Make ``name`` the active model (takes effect when Olympus restarts)."""
+    """Make ``name`` the active model (it answers the next question)."""
     return _cli(settings, "use", name)
 
 

@@ -22,27 +22,21 @@ WAS_PULLING = "models_was_pulling"
 
 
 def _render_active(profile: Any, status: dict[str, Any]) -> None:
-    engine = status.get("engine") or {}
-    settings = state.settings()
-    from src.provisioning import read_active
+    from src.backends import ENGINE_BACKENDS, plan_backends
 
-    active = read_active(settings)
-    model = (
-        engine.get("model")
-        or active.get("name")
-        or settings.ollama_model
-        or getattr(profile, "model", "")
-        or "-"
-    )
+    engine = status.get("engine") or {}
+    plan = plan_backends(state.settings(), profile, status=status)
     engine_name = engine.get("engine") or getattr(profile, "engine", "") or "-"
+    model = plan.model(ENGINE_BACKENDS.get(engine_name, "")) or "-"
     left, right = st.columns(2)
     running = bool(engine.get("state"))
     left.metric("Active model" if running else "Chosen model", str(model))
     right.metric("Engine" if running else "Engine (not running)",
                  f"{engine_name}" + (f" ({engine['state']})" if running else ""))
-    chain = getattr(profile, "backend_chain", None) or settings.backend_chain
-    if chain:
-        st.caption("Answer backends, in order: " + " → ".join(render.escape_markdown(c) for c in chain))
+    if plan.fallback_note:
+        st.warning(render.escape_markdown(plan.fallback_note), icon=":material/info:")
+    st.caption("Answer backends, in order: "
+               + " → ".join(render.escape_markdown(c) for c in plan.names))
     if not engine:
         st.caption("No supervisor status: start Olympus with `python startup.py` to run an engine.")
 

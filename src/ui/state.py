@@ -1,22 +1,29 @@
-"""Process-wide objects shared by every browser session, created once (``st.cache_resource``).
+"""Process-wide objects shared by every browser session, created once and owned by the process.
 
 - settings: read once per process;
 - the environment profile: detected once;
-- the RAG pipeline: one per data dir, thread-safe, so concurrent sessions share it;
+- the RAG pipeline: one per process, thread-safe, so concurrent sessions share it;
 - the timing log and the ingest queue: small in-process services for the pages.
 
-Per-session things (chat history, scope) live in ``st.session_state``, never here.
+They are module-level singletons created under a lock, never ``st.cache_resource`` entries:
+any browser, logged in or not, can send Streamlit's ``clear_cache`` message, and a cache
+entry released that way closed the pipeline under a running ingest. Nothing a client sends
+closes them; :func:`reset` (tests, process shutdown) is the only way.
+
+Per-session things (chat history, scope, upload owner) live in ``st.session_state``.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from typing import TYPE_CHECKING, Any
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import streamlit as st
 import structlog
 
-from src.settings import Settings, load_settings
+from src.settings import Settings, load_settings, private_files
 from src.status import StatusFile
 from src.ui.jobs import IngestQueue
 from src.ui.timings import TimingLog
@@ -26,15 +33,25 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger(__name__)
 
+T = TypeVar("T")
+_lock = threading.RLock()  # re-entrant: building the pipeline asks for settings and profile
+_objects: dict[str, Any] = {}
 
-@st.cache_resource(show_spinner=False)
+
+def _once(key: str, build: Callable[[], T]) -> T:
+    """The object stored under ``key``, built by ``build`` on first use (errors not kept)."""
+    with _lock:
+        if key not in _objects:
+            _objects[key] = build()
+        return _objects[key]
+
+
 def settings() -> Settings:
     """The settings, read once per process (the entry point configures logging from them)."""
-    return load_settings()
+    return _once("settings", load_settings)
 
 
-@st.cache_resource(show_spinner=False)
-def _profile(data_dir: str) -> Any:
+def _detect_profile() -> Any:
     if importlib.util.find_spec("src.profile") is None:
         return None
     from src.profile import detect
@@ -44,46 +61,33 @@ def _profile(data_dir: str) -> Any:
 
 def profile() -> Any:
     """The environment profile (``src.profile.Profile``), or None before it is built."""
-    return _profile(str(settings().data_dir))
+    return _once("profile", _detect_profile)
 
 
-def _close_pipeline(pipeline: RAGPipeline) -> None:
-    pipeline.close()
-
-
-@st.cache_resource(show_spinner="Opening the document library...", on_release=_close_pipeline)
-def _pipeline(data_dir: str) -> RAGPipeline:
+def _open_pipeline() -> RAGPipeline:
     from src.pipeline import RAGPipeline
 
-    logger.info("ui.pipeline.open", data_dir=data_dir)
-    pipeline = RAGPipeline.from_settings(settings(), profile=profile())
+    s = settings()
+    logger.info("ui.pipeline.open", data_dir=str(s.data_dir))
+    with st.spinner("Opening the document library..."):
+        pipeline = RAGPipeline.from_settings(s, profile=profile())
     pipeline.warm_up_in_background()  # the first upload or question must not pay the load
     return pipeline
 
 
 def pipeline() -> RAGPipeline:
-    """The one pipeline of this process (created on first use; errors propagate, not cached)."""
-    return _pipeline(str(settings().data_dir))
-
-
-@st.cache_resource(show_spinner=False)
-def _timings(data_dir: str) -> TimingLog:
-    return TimingLog(maxlen=50)
+    """The one pipeline of this process (created on first use; errors propagate, not kept)."""
+    return _once("pipeline", _open_pipeline)
 
 
 def timings() -> TimingLog:
     """Recent answer timings of this process (ring buffer), for the System page."""
-    return _timings(str(settings().data_dir))
-
-
-@st.cache_resource(show_spinner=False)
-def _ingest_queue(data_dir: str) -> IngestQueue:
-    return IngestQueue()
+    return _once("timings", lambda: TimingLog(maxlen=50))
 
 
 def ingest_queue() -> IngestQueue:
     """The background ingestion queue: uploads keep going when the user changes page."""
-    return _ingest_queue(str(settings().data_dir))
+    return _once("ingest_queue", lambda: IngestQueue.from_settings(settings()))
 
 
 def status_file() -> StatusFile:
@@ -91,11 +95,31 @@ def status_file() -> StatusFile:
     return StatusFile(settings().status_path)
 
 
-@st.cache_resource(show_spinner=False)
-def configure_logging() -> bool:
-    """Configure structlog once per process (the app is an entry point)."""
-    from shared_utils.logging_setup import configure_logging as _configure
+def configure_logging() -> None:
+    """Configure structlog and the file mode once per process (the app is an entry point)."""
 
-    s = settings()
-    _configure(s.log_format_resolved, s.log_level)
-    return True
+    def _configure() -> bool:
+        from shared_utils.logging_setup import configure_logging as _configure_logging
+
+        s = settings()
+        private_files()  # data files 0600, folders 0700 (also when run without startup.py)
+        _configure_logging(s.log_format_resolved, s.log_level, secrets=s.secret_values())
+        return True
+
+    _once("logging", _configure)
+
+
+def reset() -> None:
+    """Stop the queue, close the pipeline and forget every process object.
+
+    For tests (a new data dir per test) and process shutdown; no client message calls it.
+    """
+    with _lock:
+        objects = dict(_objects)
+        _objects.clear()
+    queue = objects.get("ingest_queue")
+    if queue is not None:
+        queue.shutdown()
+    pipe = objects.get("pipeline")
+    if pipe is not None:
+        pipe.close()

@@ -24,7 +24,8 @@ _PROFILE_ROWS = (
     ("GPU", "gpu_name", lambda v: v or "none"),
     ("Free disk (data dir)", "disk_free_bytes", render.human_bytes),
     ("Engine", "engine", str),
-    ("Model", "model", str),
+    ("Model (answering)", "model", str),
+    ("Recommended for this hardware", "recommended_model", str),
     ("Hardware tier", "tier", str),
     ("Context tokens", "context_tokens", str),
     ("Threads", "threads", str),
@@ -38,10 +39,16 @@ _PACKAGES = ("streamlit", "pymilvus", "milvus-lite", "sentence-transformers", "t
 
 def _profile_dict() -> dict[str, Any]:
     """The live profile of this process, or the supervisor's published one."""
+    from src.backends import ENGINE_BACKENDS, plan_backends
+
     prof = state.profile()
-    if prof is not None:
-        return prof.as_dict()
-    return state.status_file().section("profile")
+    if prof is None:
+        return state.status_file().section("profile")
+    plan = plan_backends(state.settings(), prof)
+    # the model row is the one that answers (the same on Chat, Models and doctor)
+    return {**prof.as_dict(), "backend_chain": list(plan.names),
+            "model": plan.model(ENGINE_BACKENDS.get(prof.engine, "")) or prof.model,
+            "recommended_model": prof.model}
 
 
 def _render_profile(profile: dict[str, Any]) -> None:

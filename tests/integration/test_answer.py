@@ -9,7 +9,6 @@ from dataclasses import replace
 
 import pytest
 
-from shared_utils.generation.registry import get_backend
 from src.answer import Answerer
 from src.events import BackendSwitchEvent, DoneEvent, StatusEvent, TokenEvent
 from src.settings import load_settings
@@ -50,8 +49,7 @@ def _answerer(library, port: int, **overrides) -> Answerer:
         llamacpp_port=port, backends="llamacpp,extractive", context_tokens=2048,
         max_answer_tokens=24, **overrides,
     )
-    return Answerer.from_settings(settings, library=library,
-                                  backend_factory=lambda n: get_backend(n, settings))
+    return Answerer.from_settings(settings, library=library)
 
 
 def _kinds(events) -> list[str]:

@@ -28,7 +28,8 @@ def test_json_report_schema_on_this_machine(data_dir):
     assert proc.returncode in (0, 1), proc.stderr
     report = json.loads(proc.stdout)
     assert report["schema_version"] == 1
-    assert set(report) == {"schema_version", "profile", "components", "status", "ok"}
+    assert set(report) == {"schema_version", "profile", "backends", "components", "status",
+                           "warnings", "ok"}
     det, chosen = report["profile"]["detected"], report["profile"]["chosen"]
     assert det["cpu_cores"] == len(os.sched_getaffinity(0)) and det["memory_gb"] > 0
     assert {"engine", "model", "context_tokens", "threads", "port", "backend_chain"} <= set(chosen)
@@ -39,6 +40,27 @@ def test_json_report_schema_on_this_machine(data_dir):
     assert all("ok" in c and "detail" in c for c in report["components"].values())
     assert report["status"]["provisioning"]["percent"] == 42.0
     assert report["ok"] is False and proc.returncode == 1
+    assert any("No language model can answer" in w for w in report["warnings"])
+    assert report["components"]["hf_inference"]["set_up"] is False  # optional: not a failure
+
+
+def test_offline_fallback_is_degraded_not_failed(data_dir):
+    """Hub unreachable, the bundled model imported instead: exit 0, and a warning names the
+    fallback and how to get the recommended model; doctor reports the model that answers."""
+    fallback = "smollm2-135m-instruct:q4_1"
+    StatusFile(data_dir / "status.json").update(
+        "provisioning", phase="ready", source="offline-fallback", model="smollm2-135m-offline",
+        ollama_model=fallback, notes=["Hub unreachable (no network)"])
+    with OllamaDouble(models=[fallback]) as ollama:
+        proc = doctor(data_dir, "--json", "--no-pipeline", OLYMPUS_ENGINE="ollama",
+                      OLYMPUS_OLLAMA_HOST=ollama.url)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["components"]["model"] == {"ok": True, "model": fallback, "detail": "in Ollama"}
+    assert report["profile"]["chosen"]["answering_model"] == fallback
+    warning = " ".join(report["warnings"])
+    assert "smollm2-135m-offline" in warning and "models pull" in warning
+    assert report["profile"]["chosen"]["model"] in warning  # the recommended one, by name
 
 
 def test_text_report_with_a_healthy_ollama(data_dir):

@@ -26,7 +26,6 @@ class FakeProfile:
     threads: int = 2
     context_tokens: int = 4096
     model: str = "tiny"
-    backend_chain: tuple = ("ollama", "extractive")
 
 
 class FakeProcess:
@@ -432,3 +431,26 @@ def test_local_arangod_starts_first_and_the_app_is_pointed_at_it(data_dir):
     assert "ARANGODB_OVERRIDE_DETECTED_TOTAL_MEMORY" in arangod_env
     app_env = w.procs("streamlit")[0].spec.env
     assert app_env["OLYMPUS_ARANGO_URL"] == "http://127.0.0.1:8529"
+
+
+def test_models_use_restarts_the_llamacpp_engine_with_the_new_file(data_dir, tmp_path):
+    """`python -m src models use NAME` writes active_model.json; the supervisor serves that
+    file on its next tick (the engine loads one GGUF), with no restart of Olympus."""
+    first, second = tmp_path / "first.gguf", tmp_path / "second.gguf"
+    chosen = {"path": first}
+    w = World(ready={"engine", "streamlit"})
+    sup, status, _ = make(w, data_dir, profile=FakeProfile(engine="llamacpp"),
+                          provision=lambda s, p, **kw: first, warm_up=lambda url, t: 0.1)
+    sup._local_model = lambda settings, profile: chosen["path"]
+
+    def use_second(w):
+        chosen["path"] = second
+        (data_dir / "active_model.json").write_text('{"name": "second", "path": "%s"}' % second)
+
+    w.at(10, use_second)
+    w.stop_at(30)
+    sup.run()
+    served = [p.spec.argv[p.spec.argv.index("--model") + 1] for p in w.procs("engine")]
+    assert served == [str(first), str(second)]
+    assert w.procs("engine")[0].stopped  # the old engine was stopped, not left running
+    assert status.section("engine")["model"] == str(second)

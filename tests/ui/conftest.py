@@ -14,9 +14,9 @@ APP = str(REPO / "streamlit_app.py")
 
 
 def _clear_caches() -> None:
-    import streamlit as st
+    from src.ui import state
 
-    st.cache_resource.clear()  # on_release closes the pipeline of the previous test
+    state.reset()  # close the pipeline and queue of the previous test
 
 
 @pytest.fixture

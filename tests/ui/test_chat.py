@@ -195,3 +195,26 @@ def test_two_sessions_share_one_pipeline_and_keep_their_own_history(app_env, mak
         assert [m["content"] for m in history if m["role"] == "user"] == [question]
         assert history[-1]["backend_name"] == "extractive"
     assert state.pipeline() is state.pipeline(), "created once per process"
+
+
+def test_a_tiny_model_answer_says_the_extract_is_shown_and_why(app_env, make_app, embedder,
+                                                               monkeypatch):
+    monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
+    monkeypatch.setenv("OLYMPUS_LLAMACPP_PORT", str(_closed_port()))
+    monkeypatch.setenv("OLYMPUS_LLAMACPP_MODEL_PATH", "/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    _ingest("flux.pdf", FLUX)
+    at = make_app()
+    _ask(at, "How often must the flux capacitor be calibrated?")
+    assert not at.exception
+    assert "88 days" in _answer_markdown(at)
+    captions = "\n".join(c.value for c in at.chat_message[-1].caption)
+    assert "135M parameters" in captions and "extract is shown instead" in captions
+
+
+def test_a_question_the_documents_do_not_answer_is_refused(app_env, make_app, embedder):
+    _ingest("flux.pdf", FLUX)
+    at = make_app()
+    _ask(at, "Who won the 2018 FIFA World Cup?")
+    assert not at.exception
+    text = _answer_markdown(at)
+    assert "do not seem to answer" in text and "Who won the 2018 FIFA World Cup?" in text

@@ -13,6 +13,7 @@ from shared_utils.errors import BackendUnavailable, InvalidQuery, UnknownBackend
 from shared_utils.generation.base import Backend, Delta, GenerationOptions
 from shared_utils.generation.extractive import HEADING, ExtractiveBackend
 from shared_utils.types import Chunk, DocumentRecord, ScoredChunk
+from src.backends import BackendPlan
 from src.answer import NO_DOCUMENTS, Answerer
 from src.events import BackendSwitchEvent, SourcesEvent, StatusEvent, TokenEvent
 
@@ -24,6 +25,7 @@ class FakeLibrary:
     docs: list = field(
         default_factory=lambda: [DocumentRecord("d", "nut.pdf", 40, 1, 1, 0.0, "ready")])
     queries: list = field(default_factory=list)
+    similarity: object = None  # query -> the dense similarity of the source (None: no leg)
 
     def documents(self):
         return self.docs
@@ -31,16 +33,19 @@ class FakeLibrary:
     def search(self, text, *, k=None, doc_ids=None):
         self.queries.append(text)
         chunk = Chunk("d:000001", "d", 1, TEXT, 17, 17, "nut.pdf")
-        return type("R", (), {"results": [ScoredChunk(chunk, 0.9)]})()
+        sim = self.similarity(text) if self.similarity else None
+        return type("R", (), {"results": [ScoredChunk(chunk, 0.9, {}, sim)]})()
 
 
 class Scripted(Backend):
     name, label = "llamacpp", "llama.cpp (local)"
 
-    def __init__(self, pieces=(), fail_after=None, fail_before=None):
+    def __init__(self, pieces=(), fail_after=None, fail_before=None, model=""):
         self.pieces, self.fail_after, self.fail_before = pieces, fail_after, fail_before
+        self.model_label, self.options, self.messages = model, None, None
 
     def stream(self, messages, *, options):
+        self.options, self.messages = options, messages
         if self.fail_before:
             raise BackendUnavailable(self.fail_before)
         for i, piece in enumerate(self.pieces):
@@ -58,8 +63,9 @@ def _answerer(settings, backend: Backend, library=None, chain=("llamacpp", "extr
             raise UnknownBackend(f"unknown backend {name!r}; valid: llamacpp, extractive")
         return backends[name]
 
-    return Answerer(settings, library=library or FakeLibrary(), chain=chain,
-                    backend_factory=factory, context_tokens=2048, top_k=4,
+    return Answerer(settings, library=library or FakeLibrary(),
+                    planner=lambda: BackendPlan(tuple(chain)),
+                    backend_factory=lambda name, _plan: factory(name), context_tokens=2048, top_k=4,
                     options=GenerationOptions(first_token_timeout_s=5, stall_timeout_s=5))
 
 
@@ -82,7 +88,7 @@ def test_uncited_fact_gets_an_inferred_citation(settings):
     events = list(_answerer(settings, Scripted(["The upsd daemon listens on TCP port 3493."]))
                   .ask("Which port does upsd use?"))
     done = events[-1]
-    assert done.answer.endswith("[1]") and done.citations[0].inferred
+    assert done.answer.endswith("3493 [1].") and done.citations[0].inferred
 
 
 def test_failure_before_first_token_switches_to_extractive_with_reason(settings):
@@ -110,13 +116,67 @@ def test_no_documents_says_how_to_add_one_without_calling_a_model(settings):
     assert not any(isinstance(e, StatusEvent) and "waiting" in e.message for e in events)
 
 
-def test_follow_up_is_condensed_for_retrieval(settings):
-    library = FakeLibrary()
-    events = list(_answerer(settings, Scripted(["ok"]), library).ask(
+def test_follow_up_is_searched_with_the_previous_question_when_that_matches_better(settings):
+    library = FakeLibrary(similarity=lambda q: 0.7 if "upsd" in q else 0.3)
+    backend = Scripted(["ok"])
+    events = list(_answerer(settings, backend, library).ask(
         "What about its config file?", history=[("Which port does upsd listen on?", "3493 [1]")]))
     sources = next(e for e in events if isinstance(e, SourcesEvent))
-    assert "upsd" in library.queries[0] and sources.query == library.queries[0]
-    assert "follow-up" in events[0].message  # said before searching
+    assert "upsd" in sources.query and sources.query.startswith("What about its config file?")
+    assert any(isinstance(e, StatusEvent) and "follow-up" in e.message for e in events)
+    user = backend.messages[-1].content
+    assert "Earlier question: Which port does upsd listen on?" in user and "3493 [1]" not in user
+
+
+def test_an_unrelated_next_question_is_never_rewritten_nor_given_history(settings):
+    library = FakeLibrary(similarity=lambda q: 0.6 if "ups.conf" in q else 0.5)
+    backend = Scripted(["ok"])
+    events = list(_answerer(settings, backend, library).ask(
+        "Which file does the daemon read at start (ups.conf)?",
+        history=[("Which port does upsd listen on?", "3493 [1]")]))
+    sources = next(e for e in events if isinstance(e, SourcesEvent))
+    assert sources.query == "Which file does the daemon read at start (ups.conf)?"
+    assert "Earlier question" not in backend.messages[-1].content
+
+
+def test_no_relevant_source_gives_a_refusal_naming_the_search_without_a_model(settings):
+    library = FakeLibrary(similarity=lambda q: 0.2)
+    events = list(_answerer(settings, Scripted(fail_before="must not be called"), library)
+                  .ask("How do I bake sourdough bread?"))
+    done = events[-1]
+    assert done.mode == "abstained" and "How do I bake sourdough bread?" in done.answer
+    assert "do not seem to answer" in done.answer and done.sources  # the closest are shown
+    assert not any(isinstance(e, StatusEvent) and "waiting" in e.message for e in events)
+
+
+def test_a_repeating_answer_is_stopped_and_kept_once(settings):
+    loop = ["Port 3493 is the port that upsd uses for clients [1]. "] * 30
+    events = list(_answerer(settings, Scripted(loop, model="qwen2.5-0.5b-instruct"))
+                  .ask("Which port?"))
+    done = events[-1]
+    assert done.loop_stopped and done.answer == "Port 3493 is the port that upsd uses for clients [1]."
+    assert sum(isinstance(e, TokenEvent) for e in events) < 5
+    assert any(isinstance(e, StatusEvent) and "repeating" in e.message for e in events)
+
+
+def test_decoding_is_capped_and_stopped_by_model_size(settings):
+    backend = Scripted(["Port 3493 [1]."], model="qwen2.5-0.5b-instruct")
+    list(_answerer(settings, backend).ask("Which port?"))
+    opts = backend.options
+    assert opts.max_tokens == 160 and opts.repeat_penalty and opts.dry_multiplier
+    assert "<excerpt" in opts.stop
+
+
+def test_a_tiny_model_shows_the_extract_and_says_why(settings):
+    backend = Scripted(fail_before="must not be called", model="SmolLM2-135M-Instruct")
+    events = list(_answerer(settings, backend).ask("Which port does upsd use?"))
+    done = events[-1]
+    assert done.backend_name == "extractive" and done.mode == "extract"
+    assert "135M" in done.mode_reason and "extract" in done.mode_reason
+    assert any(isinstance(e, StatusEvent) and e.message == done.mode_reason for e in events)
+    forced = settings.model_copy(update={"tiny_model_answers": "model"})
+    writer = Scripted(["Port 3493 [1]."], model="SmolLM2-135M-Instruct")
+    assert list(_answerer(forced, writer).ask("Which port?"))[-1].mode == "model"
 
 
 def test_forced_backend_keeps_extractive_as_safety_net(settings):

@@ -7,7 +7,7 @@ import doctest
 import pytest
 
 from shared_utils.retrieval import fusion
-from shared_utils.retrieval.fusion import rrf, rrf_score
+from shared_utils.retrieval.fusion import rrf
 
 
 def test_doctests():
@@ -33,8 +33,11 @@ def test_zero_weight_leg_records_ranks_but_adds_nothing():
 
 
 def test_k_controls_how_fast_ranks_decay():
-    assert rrf_score({"a": 1}, k=1) / rrf_score({"a": 10}, k=1) > \
-        rrf_score({"a": 1}, k=60) / rrf_score({"a": 10}, k=60)
+    def ratio(k):  # first over tenth place
+        scores = {cid: s for cid, s, _ in rrf({"a": list("abcdefghij")}, k=k)}
+        return scores["a"] / scores["j"]
+
+    assert ratio(1) > ratio(60)
 
 
 def test_negative_weight_is_rejected():
@@ -42,6 +45,32 @@ def test_negative_weight_is_rejected():
         rrf({"a": ["x"]}, weights={"a": -1})
 
 
-def test_scores_equal_rrf_score_of_the_ranks():
+def test_scores_are_the_sum_over_legs_of_one_over_k_plus_rank():
     for cid, score, ranks in rrf({"a": list("pqrs"), "b": list("srqp")}, k=10):
-        assert score == pytest.approx(rrf_score(ranks, k=10))
+        assert score == pytest.approx(sum(1 / (10 + r) for r in ranks.values()))
+
+
+def test_a_third_leg_joins_fusion_without_touching_the_retriever():
+    """Fusion takes any list of weighted legs: a new leg is a short class, not an edit."""
+    from shared_utils.retrieval.base import Leg, Query
+    from shared_utils.retrieval.hybrid import FusionRetriever
+    from shared_utils.types import Chunk
+
+    class Fixed(Leg):
+        def __init__(self, name, ids):
+            self.name, self.ids, self.timing_keys = name, ids, (f"{name}_ms",)
+
+        def rank(self, query, depth, timings):
+            timings[f"{self.name}_ms"] = 1.0
+            return [(cid, 1.0) for cid in self.ids[:depth]]
+
+    class Store:
+        def get_chunks(self, ids):
+            return [Chunk(cid, "d", i, f"text {cid}", 1, 1, "d.pdf") for i, cid in enumerate(ids)]
+
+    legs = [(Fixed("a", ["x", "y"]), 1.0), (Fixed("b", ["y", "z"]), 1.0),
+            (Fixed("rerank", ["z", "y"]), 2.0)]
+    results, timings = FusionRetriever(legs, docstore=Store()).retrieve_with_timings(Query("q", 3))
+    assert [r.chunk.id for r in results] == ["y", "z", "x"]
+    assert results[0].ranks == {"a": 2, "b": 1, "rerank": 2}
+    assert {"a_ms", "b_ms", "rerank_ms", "fuse_ms", "total_ms"} <= set(timings)

@@ -99,7 +99,6 @@ def test_bare_machine_binds_localhost_on_8501(tmp_path, data_dir):
     p = run_detect(load_settings(data_dir=data_dir), fake_root(tmp_path))
     assert not p.in_container and p.port == 8501 and p.address == "127.0.0.1"
     assert p.engine == "llamacpp"
-    assert p.backend_chain == ("llamacpp", "hf_inference", "extractive")
 
 
 def _nvidia(stdout: str, calls: list):
@@ -143,7 +142,6 @@ def test_ollama_binary_selects_the_ollama_chain(tmp_path, data_dir):
     which = lambda n: "/usr/local/bin/ollama" if n == "ollama" else None  # noqa: E731
     p = run_detect(load_settings(data_dir=data_dir), fake_root(tmp_path), which=which)
     assert p.engine == "ollama" and p.ollama_path == "/usr/local/bin/ollama"
-    assert p.backend_chain == ("ollama", "hf_inference", "extractive")
     assert p.ollama_model == "qwen2.5-3b-instruct:q4_k_m"  # 8 CPUs / 32 GB, no token: cpu-large
 
 
@@ -169,10 +167,10 @@ def test_every_choice_yields_to_its_setting(tmp_path, data_dir, monkeypatch):
     p = run_detect(load_settings(), fake_root(tmp_path))
     assert (p.model, p.context_tokens, p.threads, p.port, p.address, p.top_k) == (
         "qwen2.5-3b-instruct", 3000, 3, 9000, "10.0.0.5", 11)
-    assert p.backend_chain == ("extractive",) and p.engine == "none"
+    assert p.engine == "none"
     assert p.first_token_timeout_s == 12 and p.ollama_model == "mine:latest"
     for name in ("OLYMPUS_MODEL", "OLYMPUS_CONTEXT_TOKENS", "OLYMPUS_THREADS", "OLYMPUS_PORT",
-                 "OLYMPUS_ADDRESS", "OLYMPUS_TOP_K", "OLYMPUS_BACKENDS", "OLYMPUS_ENGINE",
+                 "OLYMPUS_ADDRESS", "OLYMPUS_TOP_K", "OLYMPUS_ENGINE",
                  "OLYMPUS_FIRST_TOKEN_TIMEOUT_S"):
         assert any(name in r for r in p.reasons), name
 
@@ -183,7 +181,7 @@ def test_as_dict_and_grouped_are_json_ready(tmp_path, data_dir):
     p = run_detect(load_settings(data_dir=data_dir), fake_root(tmp_path))
     grouped = json.loads(json.dumps(p.grouped()))
     assert grouped["detected"]["cpu_cores"] == 8
-    assert grouped["chosen"]["backend_chain"] == ["llamacpp", "hf_inference", "extractive"]
+    assert grouped["chosen"]["engine"] == "llamacpp"
     assert grouped["reasons"] == list(p.reasons)
 
 
@@ -207,6 +205,6 @@ def test_this_real_machine(settings):
     import shutil
 
     if shutil.which("ollama") is None:
-        assert p.engine == "llamacpp" and p.backend_chain[0] == "llamacpp"
+        assert p.engine == "llamacpp"
     assert p.port == 8501 and p.model in {"qwen2.5-0.5b-instruct", "qwen2.5-1.5b-instruct"}
     assert p.threads == max(1, int(p.cpu_cores))

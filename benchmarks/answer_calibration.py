@@ -1,0 +1,74 @@
+"""Calibration of abstention and follow-up detection (``answer_quality --calibrate``).
+
+Abstention (src/abstention.py): the best dense similarity among the retrieved sources, for the
+answerable and the unanswerable questions of the answer set, and - as a held-out check - for the
+answerable questions of the retrieval set (systemtap-doc, nut-doc manuals, ingested into their
+own cached library), at several thresholds.
+
+Follow-ups (src/follow_up.py): for each conversation, the best similarity of the follow-up and
+of the unrelated next question searched alone and expanded with the previous question's terms.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from benchmarks import common
+
+THRESHOLDS = (0.38, 0.40, 0.42, 0.43, 0.44, 0.45)
+TOP_K = 4
+
+
+def _best(library: Any, text: str) -> float:
+    from src.abstention import best_similarity
+
+    return best_similarity(library.search(text, k=TOP_K).results) or 0.0
+
+
+def calibrate(library: Any, answer_set: dict[str, Any]) -> dict[str, Any]:
+    import benchmarks.answer_library as al
+
+    answerable = [_best(library, q["question"]) for q in answer_set["questions"]]
+    unanswerable = [_best(library, q["question"]) for q in answer_set["unanswerable"]]
+    heldout: list[float] = []
+    retrieval_set = common.load_labelled_set()
+    if not common.missing_pdfs([Path(d["path"]) for d in retrieval_set["documents"]]):
+        al.LIBRARY_DIR = al.CACHE / "answer_quality" / "heldout_library"
+        with al.cached_library(retrieval_set) as other:
+            heldout = [_best(other, q["question"]) for q in retrieval_set["questions"]]
+    rows = []
+    for t in THRESHOLDS:
+        rows.append([t, f"{sum(s < t for s in unanswerable)}/{len(unanswerable)}",
+                     f"{sum(s < t for s in answerable)}/{len(answerable)}",
+                     f"{sum(s < t for s in heldout)}/{len(heldout)}" if heldout else "-"])
+    print("abstention: best source similarity below the threshold")
+    print(common.format_table(
+        ["threshold", "unanswerable admitted", "answerable refused", "held-out answerable refused"],
+        rows))
+    return {"answerable": answerable, "unanswerable": unanswerable, "heldout": heldout,
+            "follow_ups": follow_ups(library, answer_set)}
+
+
+def follow_ups(library: Any, answer_set: dict[str, Any]) -> list[dict[str, Any]]:
+    from src.follow_up import decide, expanded_query
+
+    by_id = {q["id"]: q for q in answer_set["questions"]}
+    out, rows = [], []
+    for conv in answer_set["conversations"]:
+        first = by_id[conv["first"]]["question"]
+        follow = conv["follow_up"]["question"]
+        pairs = (("follow-up", follow, [(first, "")]),
+                 ("unrelated", by_id[conv["unrelated"]]["question"], [(first, ""), (follow, "")]))
+        for kind, question, history in pairs:
+            alone = _best(library, question)
+            expanded = _best(library, expanded_query(question, history) or question)
+            verdict = decide(alone, expanded)
+            out.append({"id": conv["id"], "kind": kind, "alone": alone, "expanded": expanded,
+                        "follow_up": verdict.follow_up})
+            rows.append([conv["id"], kind, round(alone, 3), round(expanded, 3),
+                         f"{(expanded - alone) / alone:+.2f}", verdict.follow_up])
+    print("follow-ups: best source similarity alone vs expanded with the previous question")
+    print(common.format_table(["conversation", "question", "alone", "expanded", "relative gain",
+                               "treated as follow-up"], rows))
+    return out

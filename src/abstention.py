@@ -1,0 +1,65 @@
+"""Abstention: say "the documents don't say" when retrieval found nothing relevant.
+
+The signal is the best dense-leg cosine similarity among the retrieved sources (the fused
+RRF score is rank-based and says nothing about absolute relevance). Below the threshold no
+model is asked: the refusal names what was searched and the closest passage. The threshold
+belongs to the embedding model (cosine scales differ between models) and was calibrated on
+``benchmarks/data/answer_set.json`` with ``python -m benchmarks.answer_quality --calibrate``:
+all-MiniLM-L6-v2 (int8, the default) put every answerable question at >= 0.436 and 11 of 14
+unanswerable ones below 0.43 (see benchmarks/README.md, "Abstention"). For another embedding
+model no threshold is known and retrieval alone never refuses (the prompt's instruction still
+asks the model to say so).
+
+>>> from shared_utils.types import Chunk, ScoredChunk
+>>> far = ScoredChunk(Chunk("d:1", "d", 1, "Bake bread.", 3, 3, "guide.pdf"), 0.03, {}, 0.21)
+>>> decide([far], "How do I set up nginx?", threshold=0.43).abstain
+True
+>>> print(decide([far], "How do I set up nginx?", threshold=0.43).message)
+The indexed documents do not seem to answer this. I searched for “How do I set up nginx?” and the closest passage (guide.pdf p. 3) is only loosely related (similarity 0.21; answers need 0.43).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from shared_utils.types import ScoredChunk
+
+# calibrated per embedding model (see the module docstring); keys are settings.embedding_model
+THRESHOLDS = {
+    "sentence-transformers/all-MiniLM-L6-v2": 0.43,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Abstention:
+    abstain: bool
+    best: float | None  # best similarity among the sources (None: the dense leg found none)
+    threshold: float
+    message: str = ""
+
+
+def threshold_for(embedding_model: str, override: float | None = None) -> float:
+    """The calibrated threshold of ``embedding_model`` (0: never refuse on retrieval alone)."""
+    if override is not None:
+        return override
+    return THRESHOLDS.get(embedding_model, 0.0)
+
+
+def best_similarity(sources: Sequence[ScoredChunk]) -> float | None:
+    values = [s.similarity for s in sources if s.similarity is not None]
+    return max(values) if values else None
+
+
+def decide(sources: Sequence[ScoredChunk], query: str, *, threshold: float) -> Abstention:
+    """Abstain when the best source's similarity is under ``threshold`` (never when 0)."""
+    best = best_similarity(sources)
+    if threshold <= 0 or not sources or best is None or best >= threshold:
+        return Abstention(False, best, threshold)
+    top = max(sources, key=lambda s: s.similarity if s.similarity is not None else -1.0).chunk
+    message = (
+        f"The indexed documents do not seem to answer this. I searched for “{query}” and the "
+        f"closest passage ({top.doc_name} {top.pages}) is only loosely related (similarity "
+        f"{best:.2f}; answers need {threshold:.2f})."
+    )
+    return Abstention(True, best, threshold, message)

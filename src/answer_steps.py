@@ -1,0 +1,67 @@
+"""Steps of an answer that need no Answerer state: retrieval with follow-up detection,
+tiny-model mode, and handing the extractive backend its sources (``src/answer.py`` wires them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from shared_utils.generation.base import Backend
+from src.abstention import best_similarity
+from src.backends import SAFETY_NET
+from src.condense import Turn
+from src.decoding import Decoding
+from src.follow_up import decide, expanded_query
+
+if TYPE_CHECKING:
+    from src.prompt import Prompt
+
+logger = structlog.get_logger(__name__)
+
+
+def retrieve(
+    library: Any, question: str, history: Sequence[Turn], doc_ids: Sequence[str] | None, *,
+    k: int, max_chars: int,
+) -> tuple[str, list, str]:
+    """(query, sources, why it is a follow-up or ""). With history the question is also
+    searched with the previous question's terms; that search is used only when it matches
+    markedly better (``src/follow_up.py``), so an unrelated question is never rewritten."""
+    sources = list(library.search(question, k=k, doc_ids=doc_ids).results)
+    expanded = expanded_query(question, history) if history else None
+    if not expanded:
+        return question, sources, ""
+    expanded = expanded[:max_chars]
+    other = list(library.search(expanded, k=k, doc_ids=doc_ids).results)
+    verdict = decide(best_similarity(sources), best_similarity(other))
+    logger.info("follow_up", follow_up=verdict.follow_up, reason=verdict.reason)
+    if verdict.follow_up:
+        return expanded, other, verdict.reason
+    return question, sources, ""
+
+
+def tiny_mode(backends: list[Backend], decoding: Decoding, setting: str) -> tuple[list[Backend], str]:
+    """Tiny-model mode: a model too small to beat the extract is not asked (unless the setting
+    is "model"); returns the backends to use and the reason shown to the user."""
+    if not backends or backends[0].name == SAFETY_NET or not decoding.tiny or setting == "model":
+        return backends, ""
+    head = backends[0]
+    size = f"{decoding.params / 1e6:.0f}M parameters" if decoding.params else "tiny"
+    reason = (
+        f"{head.model_name or head.label} ({size}) answers worse than the source extract on "
+        "Olympus's answer benchmark, so the extract is shown instead "
+        "(OLYMPUS_TINY_MODEL_ANSWERS=model lets it write)."
+    )
+    return [b for b in backends if b.name == SAFETY_NET], reason
+
+
+def bind_sources(backend: Backend, question: str, prompt: "Prompt") -> Backend:
+    """The extractive backend gets the question and the sources themselves (not the prompt)."""
+    from shared_utils.generation.extractive import ExtractiveBackend, PromptSource
+
+    if not isinstance(backend, ExtractiveBackend):
+        return backend
+    sources = [PromptSource(i + 1, s.chunk.doc_name, s.chunk.text)
+               for i, s in enumerate(prompt.sources)]
+    return backend.with_sources(question, sources)

@@ -1,0 +1,214 @@
+"""Which backends answer, in which order, with which model: the one owner of that fact.
+
+Every answer asks ``plan_backends`` afresh (a few small file reads), so ``python -m src models
+use NAME`` takes effect on the next question, in the UI and the CLI, with no restart.
+
+Order of the chain (first match wins):
+  1. ``OLYMPUS_BACKENDS`` (explicit setting)
+  2. the engine the profile chose: its backend first (``ollama`` or ``llamacpp``), then
+     ``hf_inference``; ``engine=none`` skips the first
+The extractive backend (no language model) always ends the chain as the safety net.
+
+Model of the ``ollama`` backend (first match wins):
+  1. ``OLYMPUS_OLLAMA_MODEL``, then ``OLYMPUS_MODEL`` (explicit settings)
+  2. the ``models use`` record (``<data_dir>/active_model.json``), unless provisioning
+     finished after it was written and served another model (the record named one that is gone)
+  3. what provisioning made ready (``status.json``: the model it imported, or its fallback)
+  4. the profile's catalog choice for this hardware
+The ``llamacpp`` backend's model is the GGUF file the engine serves (``status.json``'s engine
+section, written by the supervisor), else ``OLYMPUS_LLAMACPP_MODEL_PATH``, else the same
+record / provisioning / profile order. ``hf_inference`` uses ``OLYMPUS_HF_INFERENCE_MODEL``.
+
+>>> default_order("ollama")
+('ollama', 'hf_inference', 'extractive')
+>>> default_order("none")
+('hf_inference', 'extractive')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shared_utils.errors import UnknownBackend
+from shared_utils.generation.registry import BACKENDS, get_backend
+
+if TYPE_CHECKING:
+    from shared_utils.generation.base import Backend
+    from src.profile import Profile
+    from src.settings import Settings
+
+SAFETY_NET = "extractive"
+ENGINE_BACKENDS = {"ollama": "ollama", "llamacpp": "llamacpp"}  # engine -> its backend
+
+
+def default_order(engine: str) -> tuple[str, ...]:
+    """The chain for an engine ("ollama", "llamacpp" or "none") when nothing is set."""
+    first = ENGINE_BACKENDS.get(engine)
+    return (*((first,) if first else ()), "hf_inference", SAFETY_NET)
+
+
+def check_names(names: list[str] | tuple[str, ...]) -> None:
+    """Raise UnknownBackend, listing the valid names, for any name not registered."""
+    unknown = [n for n in names if n not in BACKENDS]
+    if unknown:
+        raise UnknownBackend(
+            f"Unknown backend {', '.join(map(repr, unknown))}; valid names: {', '.join(BACKENDS)}.",
+            hint="Use one of those names in OLYMPUS_BACKENDS or --backend.",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BackendPlan:
+    """The chain to try and the model each backend uses, with the reason for each choice."""
+
+    names: tuple[str, ...]
+    models: dict[str, str] = field(default_factory=dict)
+    reasons: tuple[str, ...] = ()
+    fallback_note: str = ""  # set when a small fallback model answers instead of the chosen one
+
+    def model(self, name: str) -> str:
+        return self.models.get(name, "")
+
+    def forced(self, name: str) -> "BackendPlan":
+        """The plan with ``name`` forced (the safety net kept behind it)."""
+        check_names([name])
+        names = (name,) if name == SAFETY_NET else (name, SAFETY_NET)
+        return BackendPlan(names, self.models, (*self.reasons, f"backend {name}: chosen for this "
+                                                "question"), self.fallback_note)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"chain": list(self.names), "models": dict(self.models),
+                "reasons": list(self.reasons), "fallback_note": self.fallback_note}
+
+
+def plan_backends(
+    settings: "Settings",
+    profile: "Profile | None",
+    *,
+    active: dict[str, Any] | None = None,
+    status: dict[str, Any] | None = None,
+) -> BackendPlan:
+    """Decide the chain and models now (see the module docstring for the precedence).
+    ``active`` and ``status`` default to the records in the data dir."""
+    if active is None:
+        from src.provisioning import read_active
+
+        active = read_active(settings)
+    if status is None:
+        from src.status import StatusFile
+
+        status = StatusFile(settings.status_path).read()
+    engine = profile.engine if profile is not None else "llamacpp"
+    reasons: list[str] = []
+    if settings.backend_chain:
+        names = tuple(settings.backend_chain)
+        reasons.append(f"backends {' -> '.join(names)}: OLYMPUS_BACKENDS")
+    else:
+        names = default_order(engine)
+        reasons.append(f"backends {' -> '.join(names)}: engine {engine}")
+    if SAFETY_NET not in names:
+        names = (*names, SAFETY_NET)
+    models: dict[str, str] = {}
+    prov = _section(status, "provisioning")
+    if "ollama" in names:
+        models["ollama"], why = _ollama_model(settings, profile, active, prov)
+        reasons.append(f"ollama model {models['ollama'] or '(none)'}: {why}")
+    if "llamacpp" in names:
+        models["llamacpp"], why = _llamacpp_model(settings, profile, active, status)
+        reasons.append(f"llama.cpp model {models['llamacpp'] or '(none)'}: {why}")
+    if "hf_inference" in names:
+        models["hf_inference"] = settings.hf_inference_model
+    note = ""
+    if prov.get("source") == "offline-fallback" and prov.get("phase") == "ready":
+        wanted = profile.model if profile is not None else "the recommended model"
+        note = (f"{prov.get('model') or 'a small model'} is answering because {wanted} could not "
+                f"be downloaded ({'; '.join(prov.get('notes') or []) or 'Hub unreachable'}). "
+                f"Download it when the Hub is reachable: python -m src models pull {wanted}")
+    return BackendPlan(names, models, tuple(reasons), note)
+
+
+def build_backend(name: str, settings: "Settings", plan: BackendPlan) -> "Backend":
+    """Backend ``name`` with the model the plan chose. Raises UnknownBackend or
+    BackendNotConfigured (saying which setting is missing)."""
+    check_names([name])
+    kw: dict[str, Any] = {}
+    if name in ("ollama", "hf_inference") and plan.model(name):
+        kw["model"] = plan.model(name)
+    backend = get_backend(name, settings, **kw)
+    if name == "llamacpp" and plan.model(name):
+        backend.model_label = plan.model(name)
+    return backend
+
+
+# --- the precedence, one backend at a time ------------------------------------------------------
+def _ollama_model(settings: "Settings", profile: "Profile | None", active: dict[str, Any],
+                  prov: dict[str, Any]) -> tuple[str, str]:
+    if settings.ollama_model:
+        return settings.ollama_model, "OLYMPUS_OLLAMA_MODEL"
+    if settings.model and profile is not None:
+        return profile.ollama_model, "OLYMPUS_MODEL"
+    provisioned = str(prov.get("ollama_model") or "") if prov.get("phase") == "ready" else ""
+    recorded = str(active.get("ollama_model") or "") or _catalog_ollama_name(settings, active)
+    if recorded and (not provisioned or _newer(active, prov) or provisioned == recorded):
+        return recorded, "models use (active_model.json)"
+    if provisioned:
+        return provisioned, f"provisioned ({prov.get('source') or 'ready'})"
+    if profile is not None and profile.ollama_model:
+        return profile.ollama_model, "catalog choice for this hardware"
+    return "", "nothing chosen yet"
+
+
+def _llamacpp_model(settings: "Settings", profile: "Profile | None", active: dict[str, Any],
+                    status: dict[str, Any]) -> tuple[str, str]:
+    served = str(_section(status, "engine").get("model") or "")
+    if served:
+        return model_label(Path(served), settings), "the file the engine serves"
+    if settings.llamacpp_model_path:
+        return model_label(Path(settings.llamacpp_model_path), settings), "OLYMPUS_LLAMACPP_MODEL_PATH"
+    if active.get("name"):
+        return str(active["name"]), "models use (active_model.json)"
+    prov = _section(status, "provisioning")
+    if prov.get("phase") == "ready" and prov.get("model"):
+        return str(prov["model"]), "provisioned"
+    if profile is not None:
+        return profile.model, "catalog choice for this hardware"
+    return "", "nothing chosen yet"
+
+
+def model_label(path: Path, settings: "Settings") -> str:
+    """A GGUF path as the user knows it: its catalog id, else the file name."""
+    from src.catalog import load_catalog
+
+    try:
+        catalog = load_catalog(settings.catalog_path)
+    except Exception:  # noqa: BLE001 - a broken catalog is reported elsewhere; the name will do
+        return path.name
+    for entry in catalog.entries:
+        if path.name in entry.files:
+            return entry.id
+    return path.name
+
+
+def _catalog_ollama_name(settings: "Settings", active: dict[str, Any]) -> str:
+    if not active.get("model"):
+        return ""
+    from src.catalog import load_catalog
+
+    entry = next((e for e in load_catalog(settings.catalog_path).entries
+                  if e.id == active["model"]), None)
+    return entry.ollama_name if entry is not None else ""
+
+
+def _newer(active: dict[str, Any], prov: dict[str, Any]) -> bool:
+    """Whether the ``models use`` record was written after provisioning last finished."""
+    try:
+        return float(active.get("set_at") or 0) >= float(prov.get("updated_at") or 0)
+    except (TypeError, ValueError):
+        return True
+
+
+def _section(status: dict[str, Any], name: str) -> dict[str, Any]:
+    value = status.get(name)
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,80 @@
+"""Decoding settings per model size, and tiny-model mode.
+
+The model's size is read from its name ("SmolLM2-135M-Instruct", "qwen2.5-0.5b-instruct",
+"qwen2.5:1.5b"). Small models loop and ramble at low temperature, so they get
+
+- an answer cap by size (1 to 3 sentences need well under 100 tokens; the setting
+  ``OLYMPUS_MAX_ANSWER_TOKENS`` stays the upper bound);
+- a repeat penalty and llama.cpp's DRY sampler (penalises repeating a sequence seen earlier in
+  the context, which is what a loop is), sent as the OpenAI request's extra fields to llama.cpp
+  and as options to Ollama;
+- stop strings: the answer ends when the model starts writing an excerpt block or a new
+  question (``src/prompt.py``).
+
+Tiny-model mode: a model at or under ``TINY_MAX_PARAMS`` answered worse than the extractive
+answer on the answer-quality benchmark (SmolLM2-135M: see benchmarks/README.md), so by default
+(``OLYMPUS_TINY_MODEL_ANSWERS=extractive``) Olympus shows the extract (the best source sentences,
+cited) instead and says why; ``model`` lets such a model write anyway.
+
+>>> params_from_name("SmolLM2-135M-Instruct.Q4_1.gguf"), params_from_name("qwen2.5:1.5b")
+(135000000.0, 1500000000.0)
+>>> decoding_for("qwen2.5-0.5b-instruct", 320).max_tokens, decoding_for("", 320).max_tokens
+(160, 320)
+>>> decoding_for("SmolLM2-135M-Instruct", 320).tiny
+True
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from shared_utils.generation.base import GenerationOptions
+from src.prompt import STOP
+
+TINY_MAX_PARAMS = 300e6
+# (largest size in parameters, answer cap in tokens); bigger models keep the setting's cap
+CAPS = ((300e6, 96), (1.0e9, 160), (4.0e9, 256))
+_SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*([mb])(?![a-z])", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Decoding:
+    max_tokens: int
+    params: float | None  # model size in parameters, when the name says
+    tiny: bool
+    repeat_penalty: float | None = None
+    dry_multiplier: float | None = None
+    frequency_penalty: float | None = None
+    stop: tuple[str, ...] = STOP
+
+    def apply(self, options: GenerationOptions) -> GenerationOptions:
+        return replace(
+            options, max_tokens=min(options.max_tokens, self.max_tokens), stop=self.stop,
+            repeat_penalty=self.repeat_penalty, dry_multiplier=self.dry_multiplier,
+            frequency_penalty=self.frequency_penalty,
+        )
+
+
+def params_from_name(name: str) -> float | None:
+    """Parameters from a model name ("135M", "0.5b", ":1.5b"); None when it does not say."""
+    match = _SIZE.search(name.replace("_", "-"))
+    if not match:
+        return None
+    value, unit = float(match.group(1)), match.group(2).lower()
+    return value * (1e6 if unit == "m" else 1e9)
+
+
+def decoding_for(model: str, max_tokens: int) -> Decoding:
+    """Decoding for ``model`` (a name or file name) under the setting's ``max_tokens``."""
+    params = params_from_name(model) if model else None
+    if params is None:  # unknown size: only the mild anti-repetition settings
+        return Decoding(max_tokens, None, False, repeat_penalty=1.1, dry_multiplier=0.8)
+    cap = next((c for size, c in CAPS if params <= size), max_tokens)
+    small = params <= 4.0e9
+    return Decoding(
+        min(cap, max_tokens), params, params <= TINY_MAX_PARAMS,
+        repeat_penalty=1.15 if small else 1.05,
+        dry_multiplier=0.8 if small else None,
+        frequency_penalty=None,
+    )

@@ -1,0 +1,29 @@
+"""Follow-ups are detected by whether the previous question helps retrieval, not by words."""
+
+from __future__ import annotations
+
+from src.follow_up import decide, expanded_query
+
+HISTORY = [("How many commands does the history list remember?", "500 [1]")]
+
+
+def test_expansion_adds_the_previous_questions_terms_never_its_answer():
+    query = expanded_query("And what if I set it to zero?", HISTORY)
+    assert query.startswith("And what if I set it to zero?")
+    assert "history" in query and "commands" in query and "500" not in query
+    assert expanded_query("Anything?", []) is None
+
+
+def test_the_newest_question_with_terms_is_used():
+    history = [("How do I install SystemTap?", "..."), ("What does upsd do?", "...")]
+    query = expanded_query("Does it need root?", history)
+    assert "upsd" in query and "systemtap" not in query
+
+
+def test_a_follow_up_is_one_whose_sources_improve_markedly_with_the_previous_terms():
+    assert decide(0.288, 0.422).follow_up  # "How do I seed it?" after a $RANDOM question
+    # an unrelated question: it finds good sources alone, the expansion only dilutes them
+    assert not decide(0.664, 0.616).follow_up
+    # a small gain is not enough: the question is searched as asked
+    assert not decide(0.454, 0.590).follow_up
+    assert not decide(None, 0.5).follow_up

@@ -15,6 +15,9 @@ class Page:
 
     number: int
     text: str
+    # what the parser noticed: "garbled" (text fails a language check), "hidden text" (text
+    # a reader cannot see was left out, or kept after a marker)
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

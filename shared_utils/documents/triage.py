@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared_utils.documents.gibberish import looks_like_gibberish
+from shared_utils.documents.gibberish import looks_garbled
 from shared_utils.documents.ocr import OcrFailed, OcrOptions, ocr_page
 from shared_utils.documents.render import Word
 
@@ -39,7 +39,7 @@ class ParseReport:
     ocr_pages: list[int] = field(default_factory=list)
     flagged: dict[int, str] = field(default_factory=dict)  # page -> why its text was not used
     failed: dict[int, str] = field(default_factory=dict)  # page -> why OCR gave no text
-    invisible_chars_dropped: int = 0
+    hidden_text_dropped: int = 0  # pieces of text a reader cannot see, left out
     ocr: str = ""  # "tesseract 5.3.0 (eng)", "off", "not installed"
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,8 +61,8 @@ class ParseReport:
     def summary(self) -> str:
         """One line for people, e.g. ``"12 pages: 10 text layer, 2 OCR'd"``.
 
-        >>> ParseReport(3, 1, [2, 3], {3: "gibberish"}, {}, 0, "tesseract").summary()
-        "3 pages: 1 text layer, 2 OCR'd, 1 flagged (p. 3 gibberish)"
+        >>> ParseReport(3, 1, [2, 3], {3: "garbled"}, {}, 0, "tesseract").summary()
+        "3 pages: 1 text layer, 2 OCR'd, 1 flagged (p. 3 garbled)"
         """
         if not self.pages:
             return ""
@@ -74,8 +74,8 @@ class ParseReport:
             parts.append(f"{len(self.flagged)} flagged ({why}{', ...' if len(self.flagged) > 3 else ''})")
         if self.failed:
             parts.append(f"{len(self.failed)} unreadable")
-        if self.invisible_chars_dropped:
-            parts.append(f"{self.invisible_chars_dropped} invisible characters dropped")
+        if self.hidden_text_dropped:
+            parts.append(f"{self.hidden_text_dropped} pieces of invisible text left out")
         return f"{self.pages} pages: " + ", ".join(parts)
 
 
@@ -93,8 +93,8 @@ def text_problem(text: str) -> str | None:
         return "control characters"
     if sum(c.isalnum() for c in visible) < MIN_ALNUM:
         return "no text"
-    if looks_like_gibberish(text):
-        return "gibberish"
+    if looks_garbled(text):
+        return "garbled"
     return None
 
 
@@ -132,9 +132,9 @@ class PageTriage:
             self.notify("parse", number, total, f"page {number} of {total}")
             return text
         self.report.flagged[number] = problem
-        if not self.can_ocr:
+        if not self.can_ocr:  # the text stays (flagged); OCR could not replace it
             self.report.failed[number] = f"{problem}; OCR {self.report.ocr}"
-            return "" if problem != "no text" else text
+            return text
         return self._ocr(number, total, page, problem, text)
 
     def _ocr(self, number: int, total: int, page: Any, problem: str, text: str) -> str:
@@ -145,7 +145,7 @@ class PageTriage:
             ocr_text, words = ocr_page(page, self.options)
         except OcrFailed as exc:
             self.report.failed[number] = f"OCR failed: {exc}"
-            return "" if problem != "no text" else text
+            return text
         self.report.ocr_pages.append(number)
         self.words[number] = words
         if problem == "no text":
@@ -181,18 +181,21 @@ def _has_image(page: Any) -> bool:
 
 @dataclass
 class Extraction:
-    """Page texts (index 0 = page 1), the parse report and OCR word boxes by page number."""
+    """Pages (``pdf_worker.RawPage``, index 0 = page 1), the parse report and OCR word boxes
+    by page number."""
 
-    texts: list[str]
+    pages: list[Any]
     report: ParseReport
     words: dict[int, list[Word]] = field(default_factory=dict)
 
 
-def extract_document(data: bytes, name: str, options: OcrOptions | None,
+def extract_document(data: bytes, name: str, limits: Any, options: OcrOptions | None,
                      notify: Notify | None = None) -> Extraction:
     """Extract every page's text, OCR'ing the pages that need it (see the module docstring)."""
-    from shared_utils.documents.pdf_worker import extract_texts
+    from shared_utils.documents.pdf_worker import extract_pages
 
     triage = PageTriage(options, notify)
-    texts = extract_texts(data, name=name, on_page=triage)
-    return Extraction(texts, triage.report, triage.words)
+    pages = extract_pages(data, name=name, limits=limits, on_page=triage)
+    if not limits or not limits.keep_hidden:
+        triage.report.hidden_text_dropped = sum(p.hidden_count for p in pages)
+    return Extraction(pages, triage.report, triage.words)

@@ -61,7 +61,7 @@ def _render_job(job: IngestJob) -> None:
         if not job.cancel_requested and st.button(
                 "Cancel", key=f"docs_cancel_{job.id}", type="tertiary", icon=":material/cancel:"):
             state.ingest_queue().cancel(job.id, owner=owner())
-            st.rerun(scope="fragment")
+            st.rerun()
     elif job.state == "added":
         st.success(f"{name}: indexed, {job.pages} pages, {job.chunks} passages",
                    icon=":material/check_circle:")

@@ -172,8 +172,8 @@ def test_add_chunks_to_unknown_document_fails(store):
 
 
 def test_parse_report_is_stored_with_the_document(store):
-    report = {"pages": 3, "text_pages": 1, "ocr_pages": [2, 3], "flagged": {"3": "gibberish"},
-              "failed": {}, "invisible_chars_dropped": 0, "ocr": "tesseract (eng)"}
+    report = {"pages": 3, "text_pages": 1, "ocr_pages": [2, 3], "flagged": {"3": "garbled"},
+              "failed": {}, "hidden_text_dropped": 0, "ocr": "tesseract (eng)"}
     record = doc("d1")
     record.parse_report = report
     store.begin_document(record)

@@ -1,7 +1,7 @@
 """PDFs without a usable text layer, made from real manual pages, become answerable.
 
 Pages 20-21 of the Bash reference manual are turned into a scan (images only), into a PDF
-whose font's ToUnicode map lies (gibberish text layer) and into one whose glyphs extract as
+whose font's ToUnicode map lies (a garbled text layer) and into one whose glyphs extract as
 control characters. Each is ingested with OCR on (Tesseract, as installed by
 scripts/install.sh): the answer to a question about the second page is found on page 2 and
 cited as page 2, the highlight on the OCR'd page covers the passage's place on the original
@@ -89,7 +89,7 @@ def _bottom(boxes) -> float:
 
 
 @pytest.mark.parametrize("make, reason", [
-    pytest.param(make_lying_font_pdf, "gibberish", id="lying-tounicode"),
+    pytest.param(make_lying_font_pdf, "garbled", id="lying-tounicode"),
     pytest.param(make_control_font_pdf, "control characters", id="control-characters"),
 ])
 def test_a_damaged_text_layer_is_replaced_by_ocr(lib, bashref, make, reason):

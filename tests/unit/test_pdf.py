@@ -114,7 +114,7 @@ def test_worker_that_died_while_idle_is_replaced():
         worker.extract(make_text_pdf(["one"]), name="a.pdf", timeout_s=30)
         os.kill(worker.pid, signal.SIGKILL)
         time.sleep(0.2)
-        assert worker.extract(make_text_pdf(["two"]), name="b.pdf", timeout_s=30) == ["two"]
+        assert worker.extract(make_text_pdf(["two"]), name="b.pdf", timeout_s=30)[0].text == "two"
     finally:
         worker.close()
 

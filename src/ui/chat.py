@@ -24,7 +24,7 @@ from src.events import (
     StatusEvent,
     TokenEvent,
 )
-from src.ui import navigation, render, state, transcript, viewer
+from src.ui import claims, navigation, render, state, transcript, viewer
 from src.ui.errors import friendly, show_error, show_message
 
 logger = structlog.get_logger(__name__)
@@ -159,6 +159,8 @@ def _render_message(index: int, msg: dict[str, Any], *, last: bool) -> None:
         _render_sources(
             sources, turn=turn, question=msg.get("query") or msg.get("question", ""), expanded=last
         )
+        if not msg.get("streaming"):
+            claims.render_claims(msg["content"], sources, turn=turn)
         if last and msg.get("question"):
             st.button(
                 "Regenerate",

@@ -78,11 +78,9 @@ def _open_viewer_from_citation(page, app_url_: str):
 
 
 def test_a_citation_opens_the_page_with_the_passage_highlighted(app_url, browser, tmp_path):
-    pdf = tmp_path / "flux-manual.pdf"
-    pdf.write_bytes(make_text_pdf(PAGES))
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    (pdf := tmp_path / "flux-manual.pdf").write_bytes(make_text_pdf(PAGES))
+    context = browser.new_context(viewport={"width": 1280, "height": 800})  # desktop shot size
+    (page := context.new_page()).set_default_timeout(60_000)
     _upload(page, app_url, pdf)
 
     dialog = _open_viewer_from_citation(page, app_url)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -105,14 +106,16 @@ def _close() -> None:
 def _dialog(target: dict[str, Any]) -> None:
     try:
         originals = state.pipeline().originals
-        data = originals.read(target["doc_id"])
-        words = originals.words(target["doc_id"])
+        doc_id = target["doc_id"]
+        if not originals.has(doc_id):
+            originals.read(doc_id)  # raises DocumentNotFound with how to fix it
+        words = originals.words(doc_id)
         if target.get("page") is None:
             from shared_utils.documents.render import best_page
 
-            target["page"] = best_page(data, target["first"], target["last"],
+            target["page"] = best_page(originals.read(doc_id), target["first"], target["last"],
                                        target.get("claim") or target["passage"], words)
-        picture = _rendered(target, data, words)
+        picture = _rendered(target, lambda: originals.read(doc_id), words)
     except Exception as exc:  # noqa: BLE001 - entry point of the dialog
         show_error(exc, doing="show the page")
         return
@@ -120,7 +123,7 @@ def _dialog(target: dict[str, Any]) -> None:
     st.markdown(f"**{render.escape_markdown(target['name'])}** · page {page} of {pages}")
     cited = target["first"] <= page <= target["last"] and target["passage"]
     st.caption(_caption(bool(cited), len(picture.boxes), page in words))
-    _controls(target, page, pages, data)
+    _controls(target, page, pages, lambda: originals.read(doc_id))
     st.image(picture.png, width="stretch")
 
 
@@ -133,7 +136,8 @@ def _caption(cited: bool, boxes: int, ocr: bool) -> str:
     return f"The cited passage could not be located on this page{source}."
 
 
-def _controls(target: dict[str, Any], page: int, pages: int, data: bytes) -> None:
+def _controls(target: dict[str, Any], page: int, pages: int, data: Callable[[], bytes]
+              ) -> None:
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
         if st.button("Previous", icon=":material/chevron_left:", disabled=page <= 1,
                      key="viewer_prev"):
@@ -164,7 +168,7 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 12
 
 
-def _rendered(target: dict[str, Any], data: bytes, words: dict) -> Any:
+def _rendered(target: dict[str, Any], load: Callable[[], bytes], words: dict) -> Any:
     from shared_utils.documents.render import passage_boxes, render_page
 
     page = int(target["page"])
@@ -176,6 +180,7 @@ def _rendered(target: dict[str, Any], data: bytes, words: dict) -> Any:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
+    data = load()
     boxes = passage_boxes(data, page, target["passage"], words.get(page)) if cited else []
     picture = render_page(data, page, boxes=boxes, zoom=zoom)
     logger.info("ui.viewer.rendered", doc_id=target["doc_id"][:12], page=page, zoom=zoom,

@@ -34,7 +34,7 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # break rebuilds, so these are left unpinned on purpose (the base image tag pins the release).
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl zstd libgomp1 gnupg \
+    && apt-get install -y --no-install-recommends ca-certificates curl zstd libgomp1 gnupg tesseract-ocr tesseract-ocr-eng \
     && rm -rf /var/lib/apt/lists/*
 
 # Optional ArangoDB (off by default to keep the Space image small). Same reason as above for

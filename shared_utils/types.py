@@ -67,6 +67,8 @@ class DocumentRecord:
     size_bytes: int
     added_at: float  # unix time
     status: DocumentStatus = "ingesting"
+    # what ingestion did with each page (triage.ParseReport.to_dict()); {} for older documents
+    parse_report: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from shared_utils.documents.ocr import OcrOptions
 from shared_utils.documents.pdf_worker import ParseLimits
 from shared_utils.errors import (
     DocumentTooLarge,
@@ -119,7 +120,7 @@ def _ms(start: float) -> float:
 def ingest(lib: Library, data: bytes, name: str | bytes, progress: ProgressCallback) -> IngestResult:
     """Add one PDF to every store of ``lib``, or raise a typed error with nothing stored."""
     from shared_utils.documents.chunking import chunk_pages
-    from shared_utils.documents.pdf import parse_pdf
+    from shared_utils.documents.pdf import parse_document
 
     total = time.perf_counter()
     settings = lib.settings
@@ -131,8 +132,10 @@ def ingest(lib: Library, data: bytes, name: str | bytes, progress: ProgressCallb
     timings: dict[str, float] = {}
 
     start = time.perf_counter()
-    pages = parse_pdf(data, name=display, timeout_s=settings.parse_timeout_s,
-                      limits=parse_limits(settings), worker_env=minimal_environ())
+    parsed = parse_document(data, name=display, timeout_s=settings.parse_timeout_s,
+                            limits=parse_limits(settings), worker_env=minimal_environ(),
+                            ocr=ocr_options(settings), progress=_parse_progress(progress))
+    pages = parsed.pages
     timings["parse_ms"] = _ms(start)
     progress(Progress("parse", len(pages), len(pages), f"{len(pages)} pages"))
 
@@ -156,11 +159,13 @@ def ingest(lib: Library, data: bytes, name: str | bytes, progress: ProgressCallb
 
     start = time.perf_counter()
     record = DocumentRecord(id=doc_id, name=display, pages=len(pages), chunks=len(chunks),
-                            size_bytes=len(data), added_at=time.time())
+                            size_bytes=len(data), added_at=time.time(),
+                            parse_report=parsed.report.to_dict())
     with lib.write_lock:
         if (dup := _duplicate(lib, doc_id, display)) is not None:
             return dup  # the same bytes finished in another thread meanwhile
-        _store(lib, record, chunks, vectors, progress)
+        _store(lib, record, chunks, vectors, progress,
+               original=lambda: lib.originals.put(doc_id, data, parsed.words))
     timings["store_ms"] = _ms(start)
     timings["total_ms"] = _ms(total)
     record.status = "ready"
@@ -204,6 +209,22 @@ def page_notes(pages: list, *, keep_hidden: bool) -> list[str]:
     return notes
 
 
+def ocr_options(settings: Settings) -> OcrOptions:
+    """The OCR settings as the PDF parser takes them."""
+    return OcrOptions(enabled=settings.ocr == "auto", languages=settings.ocr_languages,
+                      page_timeout_s=settings.ocr_page_timeout_s)
+
+
+def _parse_progress(progress: ProgressCallback):
+    """Parser events -> Progress: "parse" per page read, "ocr" per page being OCR'd."""
+
+    def report(kind: str, done: int, total: int, message: str) -> None:
+        if kind in ("parse", "ocr"):
+            progress(Progress(kind, done, total, message))
+
+    return report
+
+
 def _duplicate(lib: Library, doc_id: str, display: str) -> IngestResult | None:
     existing = lib.docstore.get_document(doc_id)
     if existing is None or existing.status != "ready":
@@ -214,11 +235,12 @@ def _duplicate(lib: Library, doc_id: str, display: str) -> IngestResult | None:
                         f"{display} is already in the library{same}; skipped", {})
 
 
-def _store(lib: Library, record: DocumentRecord, chunks, vectors, progress) -> None:
+def _store(lib: Library, record: DocumentRecord, chunks, vectors, progress, original) -> None:
     steps = 6
     stores = lib.stores
     stores.docstore.begin_document(record)
     try:
+        original()  # the PDF for the page viewer; removed with the rest on a rollback
         progress(Progress("store", 1, steps, "recorded as pending"))
         stores.vectors.delete_document(record.id)  # leftovers of an interrupted attempt
         stores.keywords.delete_document(record.id)

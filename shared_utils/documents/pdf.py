@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
@@ -34,8 +35,11 @@ from shared_utils.documents.pdf_worker import (
     memory_message,
     write_frame,
 )
+from shared_utils.documents.ocr import OcrOptions
+from shared_utils.documents.render import Word
 from shared_utils.documents.sniff import describe
 from shared_utils.documents.text import normalize_pages
+from shared_utils.documents.triage import Extraction, Notify, ParseReport, extract_document
 from shared_utils.errors import (
     CorruptPdf,
     DocumentTooLarge,
@@ -55,6 +59,7 @@ _WORKER_CMD = [
     "from shared_utils.documents.pdf_worker import main; main()",
 ]
 _EOF_WINDOW = 4096  # %%EOF must sit near the end of a complete PDF
+_OCR_WORDS_BYTES = 64 * 1024  # reply allowance per page for OCR word boxes
 
 
 def parse_pdf(data: bytes, *, name: str, timeout_s: float | None = None,
@@ -77,22 +82,74 @@ def parse_pdf(data: bytes, *, name: str, timeout_s: float | None = None,
     else:
         worker = _shared_worker(limits.memory_mb, worker_env)
         raw = worker.extract(data, name=name, timeout_s=timeout_s, limits=limits)
+    pages = _pages(raw, name, None)
+    _log_parsed(name, pages, start)
+    return pages
+
+
+@dataclass
+class ParsedPdf:
+    """Normalised pages, what was done with each (the parse report) and OCR word boxes."""
+
+    pages: list[Page]
+    report: ParseReport
+    words: dict[int, list[Word]] = field(default_factory=dict)
+
+
+def parse_document(data: bytes, *, name: str, ocr: OcrOptions, timeout_s: float | None = None,
+                   limits: ParseLimits | None = None, worker_env: dict[str, str] | None = None,
+                   progress: Notify | None = None) -> ParsedPdf:
+    """Like :func:`parse_pdf`, with per-page triage: pages without a usable text layer are
+    OCR'd when ``ocr`` allows it (``progress(kind, page, pages, message)`` per page). The
+    deadline grows by ``ocr.page_timeout_s`` for each page that is OCR'd."""
+    check_pdf_bytes(data, name=name)
+    limits = limits or ParseLimits()
+    start = time.perf_counter()
+    if timeout_s is None:
+        extraction = extract_document(data, name, limits, ocr, progress)
+    else:
+        worker = _shared_worker(limits.memory_mb, worker_env)
+        extraction = worker.extract_document(data, name=name, timeout_s=timeout_s,
+                                             limits=limits, ocr=ocr, progress=progress)
+    pages = _pages(extraction.pages, name, extraction.report)
+    _log_parsed(name, pages, start, ocr_pages=len(extraction.report.ocr_pages))
+    return ParsedPdf(pages, extraction.report, extraction.words)
+
+
+def _pages(raw: list[RawPage], name: str, report: ParseReport | None) -> list[Page]:
     texts = normalize_pages([page.text for page in raw])
     if not any(any(ch.isalnum() for ch in text) for text in texts):
-        raise NoExtractableText(
-            f"{name} has {len(texts)} page(s) but no extractable text (scanned or image-only); "
-            "OCR is not available in Olympus"
-        )
-    pages = [Page(number=i, text=text, flags=_flags(page, text))
-             for i, (page, text) in enumerate(zip(raw, texts, strict=True), start=1)]
+        raise _no_text(name, len(texts), report)
+    return [Page(number=i, text=text, flags=_flags(page, text))
+            for i, (page, text) in enumerate(zip(raw, texts, strict=True), start=1)]
+
+
+def _log_parsed(name: str, pages: list[Page], start: float, **extra: object) -> None:
     flagged = {flag: [p.number for p in pages if flag in p.flags]
                for flag in ("garbled", "hidden text")}
     logger.info(
-        "pdf.parsed", name=name, pages=len(texts), chars=sum(map(len, texts)),
-        ms=round((time.perf_counter() - start) * 1000, 1),
+        "pdf.parsed", name=name, pages=len(pages), chars=sum(len(p.text) for p in pages),
+        ms=round((time.perf_counter() - start) * 1000, 1), **extra,
         **{k.replace(" ", "_"): v[:20] for k, v in flagged.items() if v},
     )
-    return pages
+
+
+def _no_text(name: str, pages: int, report: ParseReport | None) -> NoExtractableText:
+    base = f"{name} has {pages} page(s) but no extractable text (scanned or image-only)"
+    if report is None:
+        return NoExtractableText(f"{base}; it was read without OCR")
+    if report.ocr == "off":
+        return NoExtractableText(f"{base} and OCR is off",
+                                 hint="Set OLYMPUS_OCR=auto to read scanned pages with Tesseract.")
+    if report.ocr == "not installed":
+        return NoExtractableText(
+            f"{base} and Tesseract (OCR) is not installed",
+            hint="Install it (bash scripts/install.sh, or apt-get install tesseract-ocr "
+                 "tesseract-ocr-eng) or run the PDF through OCR first.")
+    return NoExtractableText(
+        f"{base}; OCR found no readable text either",
+        hint="The scan may be too faint, or in another language: set OLYMPUS_OCR_LANGUAGES "
+             "(e.g. eng+deu) to the languages installed for Tesseract.")
 
 
 def _flags(raw: RawPage, text: str) -> tuple[str, ...]:
@@ -144,22 +201,40 @@ class PdfWorker:
                 limits: ParseLimits | None = None) -> list[RawPage]:
         """Pages of ``data``; raises ParseTimeout after ``timeout_s`` seconds."""
         limits = limits or ParseLimits()
+        return self._request((data, name, limits), name, timeout_s, limits.max_reply_bytes)
+
+    def extract_document(self, data: bytes, *, name: str, timeout_s: float,
+                         limits: ParseLimits, ocr: OcrOptions,
+                         progress: Notify | None = None) -> Extraction:
+        """Pages with per-page triage and OCR (``triage.extract_document``); the deadline
+        grows by the OCR time limit of each page that is OCR'd."""
+        max_bytes = limits.max_reply_bytes + limits.max_pages * _OCR_WORDS_BYTES
+        return self._request((data, name, limits, ocr), name, timeout_s, max_bytes, progress)
+
+    def _request(self, request: tuple, name: str, timeout_s: float, max_bytes: int,
+                 progress: Notify | None = None):
         with self._lock:
-            proc = self._send((data, name, limits), name)
+            proc = self._send(request, name)
             deadline = time.monotonic() + timeout_s
             try:
-                reply = self._read_reply(proc, deadline, limits.max_reply_bytes)
+                while (reply := self._read_reply(proc, deadline, max_bytes))[0] == "progress":
+                    _, kind, done, total, message = reply
+                    if kind == "more_time":
+                        deadline += float(message)
+                    elif progress is not None:
+                        progress(kind, done, total, message)
             except TimeoutError:
                 self._kill()
                 raise errors.ParseTimeout(
                     f"{name}: text extraction took longer than {timeout_s:g} s "
-                    "(OLYMPUS_PARSE_TIMEOUT_S) and was stopped"
+                    "(OLYMPUS_PARSE_TIMEOUT_S, plus OLYMPUS_OCR_PAGE_TIMEOUT_S per OCR'd page) "
+                    "and was stopped"
                 ) from None
             except _ReplyTooLarge as exc:
                 self._kill()
                 raise DocumentTooLarge(
                     f"{name}: the parser's reply would be {exc.size / 1e6:,.0f} MB, over the "
-                    f"{limits.max_reply_bytes / 1e6:,.0f} MB that OLYMPUS_MAX_DOCUMENT_CHARS "
+                    f"{max_bytes / 1e6:,.0f} MB that OLYMPUS_MAX_DOCUMENT_CHARS "
                     "allows") from None
             except (BrokenPipeError, EOFError) as exc:
                 code = self._kill()

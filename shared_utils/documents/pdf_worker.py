@@ -6,7 +6,9 @@ that :mod:`shared_utils.documents.pdf` starts, so a pathological PDF can be kill
 deadline (and a crash inside PDFium cannot take the application down). Protocol on
 stdin/stdout: frames of an 8-byte big-endian length followed by a pickle; a request is
 ``(pdf_bytes, name, ParseLimits)``, a reply is ``("ok", [RawPage, ...])`` or
-``("err", error_class_name, message)``. The worker caps its own address space
+``("err", error_class_name, message)``. A request with OCR options
+``(pdf_bytes, name, ParseLimits, OcrOptions)`` gets ``("ok", triage.Extraction)``, after
+``("progress", kind, page, pages, message)`` frames. The worker caps its own address space
 (``--memory-mb``, RLIMIT_AS) before it reads a request, so a decompression bomb ends in a
 MemoryError or a crash of the worker, never in the machine's memory.
 """
@@ -17,6 +19,7 @@ import pickle
 import struct
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -30,6 +33,7 @@ from shared_utils.errors import (
 )
 
 _HEADER = struct.Struct(">Q")
+OnPage = Callable[[int, int, Any, Any, str], str]
 # PDFium's FPDF_GetLastError codes (fpdfview.h).
 _ERR_PASSWORD, _ERR_SECURITY = 4, 5
 # pypdfium2 is not thread-safe: one extraction at a time per process.
@@ -72,13 +76,14 @@ def extract_texts(data: bytes, *, name: str = "document") -> list[str]:
     return [page.text for page in extract_pages(data, name=name)]
 
 
-def extract_pages(data: bytes, *, name: str = "document",
-                  limits: ParseLimits | None = None) -> list[RawPage]:
+def extract_pages(data: bytes, *, name: str = "document", limits: ParseLimits | None = None,
+                  on_page: OnPage | None = None) -> list[RawPage]:
     """Every page of a PDF (index 0 = page 1), via PDFium, within ``limits``.
 
     Raises EncryptedPdf, CorruptPdf, EmptyPdf or DocumentTooLarge; text checks (scanned
     PDFs) are the caller's. Hidden text is left out (or kept after a marker with
-    ``limits.keep_hidden``).
+    ``limits.keep_hidden``). ``on_page(index, count, page, textpage, text)`` may replace a
+    page's text while the page is open (the OCR triage, ``triage.PageTriage``).
     """
     import pypdfium2 as pdfium  # light (ctypes), but only needed here
 
@@ -105,7 +110,7 @@ def extract_pages(data: bytes, *, name: str = "document",
             pages, total = [], 0
             for index in range(count):
                 try:
-                    page = _extract_page(pdf, index, name, limits)
+                    page = _extract_page(pdf, index, name, limits, on_page)
                 except pdfium.PdfiumError as exc:
                     raise CorruptPdf(f"{name}: page {index + 1} is damaged: {exc}") from exc
                 total += len(page.text)
@@ -120,7 +125,8 @@ def extract_pages(data: bytes, *, name: str = "document",
             pdf.close()
 
 
-def _extract_page(pdf: Any, index: int, name: str, limits: ParseLimits) -> RawPage:
+def _extract_page(pdf: Any, index: int, name: str, limits: ParseLimits,
+                  on_page: OnPage | None = None) -> RawPage:
     page = pdf[index]
     try:
         hidden = hidden_text.find_hidden(page, page.get_bbox())
@@ -139,6 +145,8 @@ def _extract_page(pdf: Any, index: int, name: str, limits: ParseLimits) -> RawPa
                     f"{name}: page {index + 1} has {chars:,} characters; the limit is "
                     f"{limits.max_page_chars:,} per page (OLYMPUS_MAX_PAGE_CHARS)")
             text = textpage.get_text_range()
+            if on_page is not None:
+                text = on_page(index, len(pdf), page, textpage, text)
         finally:
             textpage.close()
     finally:
@@ -228,13 +236,21 @@ def main(argv: list[str] | None = None) -> None:
         payload = _read_exact(stdin, _HEADER.unpack(header)[0])
         if payload is None:
             return
-        data, name, limits = pickle.loads(payload)
+        data, name, limits, *ocr = pickle.loads(payload)
         del payload
-        write_frame(stdout, _reply(data, name, limits))
+        write_frame(stdout, _reply(data, name, limits, ocr[0] if ocr else None, stdout))
 
 
-def _reply(data: bytes, name: str, limits: ParseLimits) -> tuple:
+def _reply(data: bytes, name: str, limits: ParseLimits, ocr: Any = None,
+           stdout: BinaryIO | None = None) -> tuple:
     try:
+        if ocr is not None:
+            from shared_utils.documents.triage import extract_document
+
+            def notify(*event: object) -> None:
+                write_frame(stdout, ("progress", *event))  # type: ignore[arg-type]
+
+            return ("ok", extract_document(data, name, limits, ocr, notify))
         return ("ok", extract_pages(data, name=name, limits=limits))
     except InvalidDocument as exc:
         return ("err", type(exc).__name__, exc.message)

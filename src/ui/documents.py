@@ -27,6 +27,7 @@ _STAGES = {
     "starting": "Starting",
     "hash": "Checking",
     "parse": "Reading pages",
+    "ocr": "Reading scanned pages (OCR)",
     "normalise": "Cleaning text",
     "chunk": "Splitting into passages",
     "embed": "Embedding passages",
@@ -34,7 +35,7 @@ _STAGES = {
     "index": "Indexing",
     "done": "Finishing",
 }
-_UNITS = {"parse": "pages", "embed": "passages", "chunk": "pages", "store": "passages"}
+_UNITS = {"parse": "pages", "ocr": "pages", "embed": "passages", "chunk": "pages", "store": "passages"}
 
 
 def stage_text(job: IngestJob) -> str:
@@ -119,14 +120,17 @@ def _upload(pipeline: Any) -> None:
     st.rerun()
 
 
-def _table(documents: list[Any]) -> None:
+def _table(documents: list[Any], stored: dict[str, int]) -> None:
+    from shared_utils.documents.triage import ParseReport
+
     rows = [
         {
             "Name": d.name,
             "Pages": d.pages,
             "Passages": d.chunks,
-            "Size": render.human_bytes(d.size_bytes),
+            "Size": render.human_bytes(stored.get(d.id) or d.size_bytes),
             "Added": dt.datetime.fromtimestamp(d.added_at).strftime("%Y-%m-%d %H:%M"),
+            "Read": ParseReport.from_dict(getattr(d, "parse_report", None)).summary() or "-",
         }
         for d in documents
     ]
@@ -193,6 +197,10 @@ def render_page() -> None:
         st.caption("No documents yet. Indexed PDFs will be listed here.")
         return
     total_pages = sum(d.pages for d in documents)
+    stored = {d.id: pipeline.originals.stored_bytes(d.id) for d in documents}
     st.subheader(f"{len(documents)} document(s), {total_pages} pages")
-    _table(documents)
+    st.caption(f"Original PDFs kept for the page viewer: {render.human_bytes(sum(stored.values()))}. "
+               "Read: pages taken from the text layer, pages read by OCR (scans, damaged text), "
+               "pages flagged and why.")
+    _table(documents, stored)
     _delete(pipeline, documents)

@@ -39,17 +39,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from src.pipeline import RAGPipeline
+    from src.cli import service
 
     if not args.question.strip():  # say so before opening any store
         raise InvalidQuery("The question is empty.")
 
-    pipeline = RAGPipeline.from_settings(settings, profile=_profile(settings))
-    try:
+    # the running service's pipeline when one answers, else one opened here
+    with service.pipeline(settings, lambda: _profile(settings)) as pipeline:
         events = pipeline.ask(args.question, doc_ids=args.doc, backend=args.backend)
         done = _render_json(events) if args.json else _render_stream(events, sys.stdout)
-    finally:
-        pipeline.close()
     return 0 if done is not None and not done.interrupted else 1
 
 

@@ -58,13 +58,10 @@ def human_size(n: int) -> str:
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
-    from src.library import Library
+    from src.cli import service
 
-    library = Library.open(settings)
-    try:
+    with service.library(settings) as library:  # the running service's, when one answers
         docs = library.documents()
-    finally:
-        library.close()
     if args.json:
         json.dump([doc_to_dict(d) for d in docs], sys.stdout, indent=2, ensure_ascii=False)
         print()
@@ -86,13 +83,10 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_rm(args: argparse.Namespace, settings: Settings) -> int:
-    from src.library import Library
+    from src.cli import service
 
-    library = Library.open(settings)
-    try:
+    with service.library(settings) as library:
         doc = resolve_doc_id(library.documents(), args.id)
         library.delete_document(doc.id)
-    finally:
-        library.close()
     print(f"Removed {doc.name} ({doc.id[:12]}): {doc.pages} pages, {doc.chunks} chunks")
     return 0

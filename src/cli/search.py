@@ -32,21 +32,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from src.cli import service
     from src.cli.docs import resolve_doc_id
-    from src.library import Library
 
     if args.k is not None and args.k < 1:
         print("error: --k must be at least 1", file=sys.stderr)
         return 2
-    library = Library.open(settings)
-    try:
+    with service.library(settings) as library:  # the running service's, when one answers
         doc_ids = None
         if args.doc:
             docs = library.documents()
             doc_ids = [resolve_doc_id(docs, d).id for d in args.doc]
         result = library.search(args.query, k=args.k, doc_ids=doc_ids)
-    finally:
-        library.close()
     if args.json:
         json.dump(search_to_dict(result), sys.stdout, indent=2, ensure_ascii=False)
         print()

@@ -60,9 +60,9 @@ class ApiProxy:
             return _error(403, "The Olympus API is reachable from this machine only; an admin "
                           "enables it for others with OLYMPUS_API_PUBLIC=true.", "api_not_public")
         scope = request.scope
-        path = scope.get("root_path", "") + scope["path"]
-        if not path.startswith(("/v1", "/api")):  # Starlette keeps the full path in "path"
-            path = scope["path"]
+        root, path = scope.get("root_path", ""), scope["path"]
+        if not path.startswith(root + "/"):  # servers that strip the mount prefix
+            path = root + path
         headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1") not in HOP_BY_HOP]
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
         upstream = self.client.build_request(

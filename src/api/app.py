@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
@@ -24,7 +25,7 @@ from starlette.types import Scope
 from shared_utils.errors import OlympusError
 from src.api.auth import KeyAuth
 from src.api.chat import ChatRoutes
-from src.api.errors import olympus_error, unexpected_error
+from src.api.errors import http_error, olympus_error, unexpected_error
 from src.api.keys import KeyStore
 from src.api.library_routes import LibraryRoutes
 from src.api.metrics import Metrics, MetricsMiddleware
@@ -76,7 +77,8 @@ def build_app(pipeline: Any, *, keys: KeyStore, service_token: str, queue: Inges
         *LibraryRoutes(pipeline, queue, metrics, max_upload_mb).routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
-                    exception_handlers={OlympusError: olympus_error, Exception: unexpected_error})
+                    exception_handlers={OlympusError: olympus_error, HTTPException: http_error,
+                                        Exception: unexpected_error})
 
     def route_of(scope: Scope) -> str:
         for route in routes:

@@ -43,6 +43,17 @@ async def olympus_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc)
 
 
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors (unknown route, wrong method) in the same shape."""
+    status = getattr(exc, "status_code", 500)
+    message = {404: f"There is no route {request.url.path} (see docs/api.md).",
+               405: f"{request.method} is not allowed on {request.url.path}."}.get(
+        status, str(getattr(exc, "detail", "")) or "The request failed.")
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": None,
+                      "code": str(status), "hint": ""}}
+    return JSONResponse(body, status_code=status)
+
+
 async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     logger.error("api.internal_error", error=repr(exc), exc_info=exc)
     body = {"error": {"message": f"Internal error ({type(exc).__name__}); the details are in "

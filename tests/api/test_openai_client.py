@@ -83,3 +83,25 @@ def test_no_key_and_a_revoked_key_are_refused(service):
     service.keys.revoke(record.id)
     with pytest.raises(openai.AuthenticationError):
         _client(service, key=secret).models.list()
+
+
+def test_metrics_count_requests_first_tokens_and_uploads(service):
+    import httpx
+
+    from src.service_client import RemotePipeline
+    from tests.fixtures.pdfs import make_text_pdf
+
+    remote = RemotePipeline(service.url, service.key)
+    added = remote.ingest_bytes(make_text_pdf(["A page about metrics.", "And another."]),
+                                "metrics.pdf")
+    remote.delete_document(added.doc.id)
+    _client(service).chat.completions.create(
+        model="olympus", messages=[{"role": "user", "content": QUESTION}])
+    text = httpx.get(f"{service.url}/api/metrics",
+                     headers={"authorization": f"Bearer {service.key}"}).text
+    lines = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    done = 'olympus_api_requests_total{method="POST",route="/v1/chat/completions",status="200"}'
+    assert float(lines[done]) >= 1
+    assert float(lines['olympus_first_token_seconds_count{backend="llamacpp"}']) >= 1
+    assert float(lines["olympus_ingest_pages_total"]) >= 2
+    assert httpx.get(f"{service.url}/api/metrics").status_code == 401

@@ -11,6 +11,26 @@ import argparse
 import sys
 
 
+class Unavailable:
+    """Stands in for a pipeline that could not open: every call raises why (and the fix),
+    so the UI and API clients show the reason instead of a service that is not there."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def health(self) -> dict[str, dict[str, object]]:
+        return {"library": {"ok": False, "detail": str(self.error)}}
+
+    def close(self) -> None:
+        """Nothing was opened."""
+
+    def __getattr__(self, name: str):
+        def fail(*_args: object, **_kwargs: object):
+            raise self.error
+
+        return fail
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m src.api", description=__doc__)
     parser.add_argument("--port", type=int, required=True)
@@ -30,14 +50,19 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = load_settings()
-        private_files()
-        configure_logging(settings.log_format_resolved, settings.log_level,
-                          secrets=settings.secret_values())
-        pipeline = RAGPipeline.from_settings(settings, profile=detect(settings))
     except OlympusError as exc:
         print(f"error: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
         return 2
-    pipeline.warm_up_in_background()
+    private_files()
+    configure_logging(settings.log_format_resolved, settings.log_level,
+                      secrets=settings.secret_values())
+    try:
+        pipeline = RAGPipeline.from_settings(settings, profile=detect(settings))
+        pipeline.warm_up_in_background()
+    except OlympusError as exc:  # e.g. an embedding mismatch: every call says it, with the fix
+        structlog.get_logger(__name__).error("api.library_unavailable", error=exc.message,
+                                             hint=exc.hint)
+        pipeline = Unavailable(exc)
     app = build_app(pipeline, keys=KeyStore(settings.data_dir),
                     service_token=settings.service_token,
                     queue=IngestQueue.from_settings(settings),

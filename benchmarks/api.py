@@ -144,6 +144,10 @@ def main() -> None:
         server.should_exit = True
         pipeline.close()
 
+    _report(info, doc, cold, via_service, api, local_ft, api_ft)
+
+
+def _report(info, doc, cold, via_service, api, local_ft, api_ft) -> None:
     rows = {"search: cold CLI (own stores)": latency_summary_ms(cold),
             "search: CLI via the service": latency_summary_ms(via_service),
             "search: API POST /v1/search": latency_summary_ms(api),

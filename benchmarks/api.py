@@ -30,7 +30,13 @@ from benchmarks.common import ROOT, begin, format_table, latency_summary_ms, tem
 QUERIES = ["What does upsd listen on?", "How do I monitor a UPS over the network?",
            "Which drivers support USB UPS units?", "Why does upsmon shut the system down?",
            "How are passwords configured for upsmon?"]
-QUESTIONS = ["What is NUT?", "What does upsmon do?", "How do I test the shutdown?"]
+# distinct questions, so neither path finds the other's prompt in the engine's cache
+QUESTIONS = ["What is NUT?", "What does upsmon do?", "How do I test the shutdown?",
+             "Which port does upsd use?", "What is a UPS driver?", "How do I add a user?",
+             "What does upsc show?", "Can NUT monitor several UPS units?",
+             "What is the role of upssched?", "How do I change the polling interval?",
+             "Why is my UPS not detected?", "What does the FSD flag mean?",
+             "Which file lists the UPS units?", "How are clients authenticated?"]
 FAQ = Path("/usr/share/doc/nut-doc/pdf/FAQ.pdf")
 
 
@@ -54,29 +60,36 @@ def _server(app, port: int):
     return server
 
 
-def _first_tokens(pipeline, client, rounds: int) -> tuple[list[float], list[float]]:
+def _first_token_local(pipeline, question: str) -> float:
     from src.events import TokenEvent
 
+    started, first = time.perf_counter(), None
+    for event in pipeline.ask(question):  # to the end, as the UI does
+        if first is None and isinstance(event, TokenEvent) and event.text:
+            first = time.perf_counter() - started
+    return first if first is not None else float("nan")
+
+
+def _first_token_api(client, question: str) -> float:
+    started, first = time.perf_counter(), None
+    for chunk in client.chat.completions.create(
+            model="olympus", stream=True, messages=[{"role": "user", "content": question}]):
+        if first is None and chunk.choices and chunk.choices[0].delta.content:
+            first = time.perf_counter() - started
+    return first if first is not None else float("nan")
+
+
+def _first_tokens(pipeline, client, rounds: int) -> tuple[list[float], list[float]]:
+    """Interleaved, the order swapped every round, a fresh question for every answer."""
     local, api = [], []
     for i in range(rounds):
-        question = QUESTIONS[i % len(QUESTIONS)]
-        started = time.perf_counter()
-        events = pipeline.ask(question)
-        for event in events:
-            if isinstance(event, TokenEvent) and event.text:
-                local.append(time.perf_counter() - started)
-                break
-        for _ in events:  # let it finish, as the UI does
-            pass
-        started = time.perf_counter()
-        stream = client.chat.completions.create(
-            model="olympus", stream=True, messages=[{"role": "user", "content": question}])
-        for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta.content:
-                api.append(time.perf_counter() - started)
-                break
-        for _ in stream:
-            pass
+        q1, q2 = QUESTIONS[(2 * i) % len(QUESTIONS)], QUESTIONS[(2 * i + 1) % len(QUESTIONS)]
+        if i % 2:
+            api.append(_first_token_api(client, q1))
+            local.append(_first_token_local(pipeline, q2))
+        else:
+            local.append(_first_token_local(pipeline, q1))
+            api.append(_first_token_api(client, q2))
     return local, api
 
 

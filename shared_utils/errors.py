@@ -200,3 +200,11 @@ class ModelCreateFailed(OlympusError):
 
 class EngineStartTimeout(OlympusError):
     hint = "The engine did not become ready in time; see its log lines above."
+
+
+# --- the service API -------------------------------------------------------------------------
+class ServiceUnavailable(OlympusError):
+    """The API process that owns the stores does not answer (starting, restarting, stopped)."""
+
+    hint = ("Olympus' service is starting or restarting; try again in a few seconds. If it "
+            "stays down, see the System page or `python -m src doctor`.")

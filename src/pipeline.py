@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from shared_utils.errors import OlympusError
-from shared_utils.types import DocumentRecord, ProgressCallback, no_progress
+from shared_utils.types import Chunk, DocumentRecord, ProgressCallback, no_progress
 from src.settings import Settings
 
 if TYPE_CHECKING:
@@ -71,6 +71,16 @@ class RAGPipeline:
     def originals(self) -> "Originals":
         """The kept original PDFs (and OCR word boxes) for the page viewer."""
         return self.library.originals
+
+    def passages(self, doc_id: str) -> list["Chunk"]:
+        """Every passage of a ready document, in reading order (MCP's document resources)."""
+        from shared_utils.errors import DocumentNotFound
+
+        doc = next((d for d in self.documents() if d.id == doc_id), None)
+        if doc is None:
+            raise DocumentNotFound(f"No document has the id {doc_id!r}.")
+        ids = [f"{doc_id}:{i:06d}" for i in range(doc.chunks)]
+        return sorted(self.library.stores.docstore.get_chunks(ids), key=lambda c: c.ordinal)
 
     # --- questions -------------------------------------------------------------------------
     def search(

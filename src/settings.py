@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     allow_model_pulls: bool | None = None  # None: on a bare machine, off on a Space
     streamlit_port: int | None = Field(default=None, ge=1, le=65535)  # internal; None: free
 
+    # --- service API (src/api/: OpenAI-compatible /v1, search, documents, MCP) ----------------
+    api_port: int | None = Field(default=None, ge=1, le=65535)  # internal; None: a free port
+    api_public: bool = False  # the front forwards /v1 and /api from non-loopback clients
+    # set by the supervisor for the UI child: the API process that owns the stores, and the
+    # internal token it accepts; empty: the process opens the stores itself (tests, bare run)
+    service_url: str = ""
+    service_token: str = Field(default="", repr=False)
+
     # --- documents and ingestion -----------------------------------------------------------
     max_upload_mb: int = Field(default=100, ge=1, le=10_000)
     chunk_tokens: int = Field(default=200, ge=32, le=512)

@@ -2,7 +2,8 @@
 
 Streams to the terminal: the sources first, then the answer text as it arrives, then a footer
 with the citations (document and page), which backend answered and why others were skipped.
-With ``--json`` only the final event is printed, as one JSON object (see ``done_to_dict``).
+With ``--json`` only the final event is printed, as one JSON object (``src.wire.done_to_dict``;
+the schema is in docs/api.md).
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from shared_utils.errors import InvalidQuery
 from src.events import BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent
 from shared_utils.generation.registry import BACKENDS
 from src.settings import Settings
+from src.wire import done_to_dict
 
 if TYPE_CHECKING:
     from src.profile import Profile
@@ -38,17 +39,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from src.pipeline import RAGPipeline
+    from src.cli import service
 
     if not args.question.strip():  # say so before opening any store
         raise InvalidQuery("The question is empty.")
 
-    pipeline = RAGPipeline.from_settings(settings, profile=_profile(settings))
-    try:
+    # the running service's pipeline when one answers, else one opened here
+    with service.pipeline(settings, lambda: _profile(settings)) as pipeline:
         events = pipeline.ask(args.question, doc_ids=args.doc, backend=args.backend)
         done = _render_json(events) if args.json else _render_stream(events, sys.stdout)
-    finally:
-        pipeline.close()
     return 0 if done is not None and not done.interrupted else 1
 
 
@@ -131,34 +130,3 @@ def _print_footer(done: DoneEvent, out: TextIO) -> None:
         print(f"{done.dropped_sources} source(s) dropped to fit the context", file=out)
     for name, why in done.skipped.items():
         print(f"Skipped {name}: {why}", file=out)
-
-
-def done_to_dict(done: DoneEvent) -> dict[str, Any]:
-    """The stable ``--json`` schema (documented in docs/notes/answer.md)."""
-    return {
-        "answer": done.answer,
-        "backend": done.backend,
-        "backend_name": done.backend_name,
-        "model": done.model,
-        "fallback_note": done.fallback_note,
-        "citations": [asdict(c) for c in done.citations],
-        "sources": [
-            {
-                "number": i,
-                "doc_id": s.chunk.doc_id,
-                "document": s.chunk.doc_name,
-                "page_start": s.chunk.page_start,
-                "page_end": s.chunk.page_end,
-                "score": s.score,
-                "text": s.chunk.text,
-            }
-            for i, s in enumerate(done.sources, 1)
-        ],
-        "timings": {k: round(v, 2) for k, v in done.timings.items()},
-        "prompt_tokens": done.prompt_tokens,
-        "dropped_sources": done.dropped_sources,
-        "removed_citations": list(done.removed_citations),
-        "skipped": dict(done.skipped),
-        "interrupted": done.interrupted,
-        "error": done.error,
-    }

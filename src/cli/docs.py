@@ -61,14 +61,11 @@ def human_size(n: int) -> str:
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
-    from src.library import Library
+    from src.cli import service
 
-    library = Library.open(settings)
-    try:
+    with service.library(settings) as library:  # the running service's, when one answers
         docs = library.documents()
         stored = {d.id: library.originals.stored_bytes(d.id) for d in docs}
-    finally:
-        library.close()
     if args.json:
         json.dump([doc_to_dict(d, stored[d.id]) for d in docs], sys.stdout, indent=2,
                   ensure_ascii=False)
@@ -91,13 +88,10 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_rm(args: argparse.Namespace, settings: Settings) -> int:
-    from src.library import Library
+    from src.cli import service
 
-    library = Library.open(settings)
-    try:
+    with service.library(settings) as library:
         doc = resolve_doc_id(library.documents(), args.id)
         library.delete_document(doc.id)
-    finally:
-        library.close()
     print(f"Removed {doc.name} ({doc.id[:12]}): {doc.pages} pages, {doc.chunks} chunks")
     return 0

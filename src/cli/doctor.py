@@ -143,18 +143,17 @@ def model_health(settings: Settings, profile: "Profile", name: str) -> dict[str,
 
 
 def pipeline_health(settings: Settings, profile: "Profile") -> dict[str, dict[str, Any]]:
-    try:
-        from src.pipeline import RAGPipeline
+    """The health of every part, from the running service's pipeline when one answers (it
+    holds the stores), else from one opened here."""
+    from src.cli import service
 
-        pipe = RAGPipeline.from_settings(settings, profile=profile)
+    try:
+        with service.pipeline(settings, lambda: profile) as pipe:
+            health = pipe.health()
     except ModuleNotFoundError as exc:
         return {"pipeline": {"ok": False, "detail": f"not available: {exc}"}}
     except OlympusError as exc:
         return {"pipeline": {"ok": False, "detail": str(exc)}}
-    try:
-        health = pipe.health()
-    finally:
-        pipe.close()
     return {name: dict(value) if isinstance(value, dict) else {"ok": bool(value)}
             for name, value in health.items()}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from shared_utils.errors import OlympusError
@@ -45,12 +46,12 @@ class ProgressBar:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from src.cli import service
     from src.ingest import safe_name
-    from src.library import Library, expand_paths
+    from src.library import expand_paths
 
-    library = Library.open(settings)
     failed = added = skipped = 0
-    try:
+    with service.library(settings) as library:  # the running service's, when one answers
         paths = expand_paths(args.paths)
         if not paths:
             print("No PDF files found in the given folders.", file=sys.stderr)
@@ -61,26 +62,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             except OlympusError:
                 label = repr(path.name)
             bar = ProgressBar(label, enabled=not args.no_progress)
+            started = time.perf_counter()
             try:
-                [outcome] = library.ingest_paths([path], progress=bar)
+                r = library.ingest_file(path, progress=bar)
+            except OlympusError as exc:
+                failed += 1
+                print(f"FAILED  {path}: {_describe(exc)}", flush=True)
+                continue
             finally:
                 bar.close()
-            if outcome.error is not None:
-                failed += 1
-                print(f"FAILED  {path}: {_describe(outcome.error)}", flush=True)
-                continue
-            r = outcome.result
             if r.status == "duplicate":
                 skipped += 1
                 print(f"skipped {path}: {r.message}", flush=True)
             else:
                 added += 1
-                secs = r.timings.get("total_ms", 0) / 1000
+                secs = r.timings.get("total_ms", 0) / 1000 or time.perf_counter() - started
                 rate = r.doc.pages / secs if secs else 0
                 print(f"added   {path}: {r.doc.pages} pages, {r.doc.chunks} chunks in {secs:.1f} s "
                       f"({rate:.1f} pages/s) id {r.doc.id[:12]}", flush=True)
-    finally:
-        library.close()
     print(f"{added} added, {skipped} already there, {failed} failed", file=sys.stderr)
     return 1 if failed else 0
 

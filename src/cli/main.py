@@ -19,7 +19,7 @@ from src.settings import load_settings, private_files
 
 # Command modules under src/cli/, in help order. Each defines register(subparsers), which
 # adds a parser with set_defaults(func=run) where run(args, settings) -> int.
-COMMANDS = ("ingest", "search", "docs", "ask", "models", "doctor", "engine")
+COMMANDS = ("ingest", "search", "docs", "ask", "models", "doctor", "engine", "keys", "mcp")
 
 logger = structlog.get_logger(__name__)
 

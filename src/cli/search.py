@@ -1,11 +1,11 @@
 """``python -m src search "query" [--k N] [--json] [--doc ID ...]``: hybrid search, no LLM.
 
-``--json`` prints one object (stable; documented in docs/notes/index.md)::
+``--json`` prints one object in the schema of docs/api.md (``src/wire.py``, shared with the
+API and ``ask --json``)::
 
     {"query": str,
      "timings": {"embed_ms", "dense_ms", "bm25_ms", "fuse_ms", "total_ms"},
-     "results": [{"rank", "document", "doc_id", "pages": [start, end], "score", "ranks",
-                  "text"}]}
+     "results": [passage, ...]}   # passage: number, doc_id, document, page_start, page_end, ...
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 import textwrap
 
 from src.settings import Settings
+from src.wire import search_to_dict
 
 SNIPPET_CHARS = 320
 
@@ -30,34 +31,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def result_to_dict(rank: int, hit) -> dict:
-    c = hit.chunk
-    return {"rank": rank, "document": c.doc_name, "doc_id": c.doc_id,
-            "pages": [c.page_start, c.page_end], "score": round(float(hit.score), 6),
-            "ranks": dict(hit.ranks), "text": c.text}
-
-
-def search_to_dict(result) -> dict:
-    return {"query": result.query, "timings": dict(result.timings),
-            "results": [result_to_dict(i, h) for i, h in enumerate(result.results, start=1)]}
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from src.cli import service
     from src.cli.docs import resolve_doc_id
-    from src.library import Library
 
     if args.k is not None and args.k < 1:
         print("error: --k must be at least 1", file=sys.stderr)
         return 2
-    library = Library.open(settings)
-    try:
+    with service.library(settings) as library:  # the running service's, when one answers
         doc_ids = None
         if args.doc:
             docs = library.documents()
             doc_ids = [resolve_doc_id(docs, d).id for d in args.doc]
         result = library.search(args.query, k=args.k, doc_ids=doc_ids)
-    finally:
-        library.close()
     if args.json:
         json.dump(search_to_dict(result), sys.stdout, indent=2, ensure_ascii=False)
         print()

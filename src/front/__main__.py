@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--address", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream-port", type=int, required=True, help="Streamlit's port")
+    parser.add_argument("--api-port", type=int, default=None, help="the service API's port")
     args = parser.parse_args(argv)
 
     import uvicorn
@@ -35,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     secret = load_secret(settings.data_dir, settings.secret_key)
     config = FrontConfig.from_settings(settings, upstream_port=args.upstream_port, secret=secret)
     host = args.address or "127.0.0.1"
-    uvicorn.run(build_app(config), host=host, port=args.port, log_level="warning",
+    from src.front.api_proxy import api_mounts
+
+    mounts = api_mounts(args.api_port, public=settings.api_public, address=config.address)
+    uvicorn.run(build_app(config, mounts=mounts), host=host, port=args.port, log_level="warning",
                 access_log=False, proxy_headers=False, server_header=False,
                 timeout_graceful_shutdown=3, ws_max_size=16 * 1024 * 1024)
     return 0

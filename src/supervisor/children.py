@@ -1,4 +1,4 @@
-"""Command lines and environments of the supervised children: engine, Streamlit, front.
+"""Command lines and environments of the supervised children: engine, API, Streamlit, front.
 
 Pure functions from settings + profile to a ``ChildSpec``; nothing is started here.
 """
@@ -105,6 +105,23 @@ def llamacpp_spec(
     )
 
 
+# --- service API ------------------------------------------------------------------------------
+def api_spec(env: Mapping[str, str], port: int, token: str) -> ChildSpec:
+    """``python -m src.api``: the process that owns the stores, on 127.0.0.1:``port``; it
+    accepts ``token`` (the service token of this start) besides the admin-made API keys."""
+    url = f"http://127.0.0.1:{port}"
+    return ChildSpec(
+        name="api", argv=[sys.executable, "-m", "src.api", "--port", str(port)],
+        env={**env, "OLYMPUS_SERVICE_TOKEN": token}, ready_url=f"{url}/api/health", url=url,
+    )
+
+
+def ui_env(env: Mapping[str, str], api: ChildSpec) -> dict[str, str]:
+    """Streamlit's environment: it reaches the stores through the service API."""
+    return {**env, "OLYMPUS_SERVICE_URL": api.url,
+            "OLYMPUS_SERVICE_TOKEN": api.env["OLYMPUS_SERVICE_TOKEN"]}
+
+
 # --- streamlit -------------------------------------------------------------------------------
 def app_path(settings: Settings) -> Path:
     """The Streamlit script: OLYMPUS_STREAMLIT_APP, else streamlit_app.py in the code dir."""
@@ -149,11 +166,14 @@ def streamlit_spec(settings: Settings, profile: Any, env: Mapping[str, str],
 
 
 def front_spec(settings: Settings, profile: Any, env: Mapping[str, str],
-               internal_port: int) -> ChildSpec:
-    """``python -m src.front``: the public port (allowed hosts, sign-in) before Streamlit."""
+               internal_port: int, api_port: int | None = None) -> ChildSpec:
+    """``python -m src.front``: the public port (allowed hosts, sign-in) before Streamlit,
+    forwarding ``/v1`` and ``/api`` to the service API on ``api_port``."""
     address, port, probe_host, _, url = _public(settings, profile)
     argv = [sys.executable, "-m", "src.front", "--address", address, "--port", str(port),
             "--upstream-port", str(internal_port)]
+    if api_port is not None:
+        argv += ["--api-port", str(api_port)]
     return ChildSpec(
         name="front", argv=argv, env=dict(env),
         ready_url=f"http://{probe_host}:{port}/_olympus/health", url=url,

@@ -2,7 +2,8 @@
 
 - settings: read once per process;
 - the environment profile: detected once;
-- the RAG pipeline: one per process, thread-safe, so concurrent sessions share it;
+- the RAG pipeline: one per process, thread-safe, so concurrent sessions share it (a client
+  of the service API when startup.py runs one);
 - the timing log and the ingest queue: small in-process services for the pages.
 
 They are module-level singletons created under a lock, never ``st.cache_resource`` entries:
@@ -30,6 +31,7 @@ from src.ui.timings import TimingLog
 
 if TYPE_CHECKING:
     from src.pipeline import RAGPipeline
+    from src.service_client import RemotePipeline
 
 logger = structlog.get_logger(__name__)
 
@@ -73,10 +75,15 @@ def profile() -> Any:
     return _once("profile", _detect_profile)
 
 
-def _open_pipeline() -> RAGPipeline:
+def _open_pipeline() -> RAGPipeline | RemotePipeline:
     from src.pipeline import RAGPipeline
 
     s = settings()
+    if s.service_url:  # startup.py runs the API process, which owns the stores
+        from src.service_client import RemotePipeline
+
+        logger.info("ui.pipeline.remote", url=s.service_url)
+        return RemotePipeline(s.service_url, s.service_token, data_dir=s.data_dir)
     logger.info("ui.pipeline.open", data_dir=str(s.data_dir))
     with st.spinner("Opening the document library..."):
         pipeline = RAGPipeline.from_settings(s, profile=profile())
@@ -84,8 +91,12 @@ def _open_pipeline() -> RAGPipeline:
     return pipeline
 
 
-def pipeline() -> RAGPipeline:
-    """The one pipeline of this process (created on first use; errors propagate, not kept)."""
+def pipeline() -> RAGPipeline | RemotePipeline:
+    """The one pipeline of this process (created on first use; errors propagate, not kept).
+
+    Under ``startup.py`` it is a ``RemotePipeline`` to the service API (OLYMPUS_SERVICE_URL),
+    which owns the stores (Milvus Lite allows one process per data dir); without that
+    setting (tests, a bare ``streamlit run``) the process opens the stores itself."""
     return _once("pipeline", _open_pipeline)
 
 

@@ -12,7 +12,7 @@ import structlog
 
 from src import __version__
 from src.access import admin_hint
-from src.ui import identity, render, state
+from src.ui import api_keys, identity, render, state
 from src.ui.errors import show_error
 
 logger = structlog.get_logger(__name__)
@@ -178,6 +178,7 @@ def _render_access() -> None:
 def render_page() -> None:
     st.title("System")
     _render_access()
+    api_keys.render(identity.access())
     try:
         profile = _profile_dict()
     except Exception as exc:  # noqa: BLE001 - entry point

@@ -86,9 +86,11 @@ def test_search_json_schema_and_doc_scope(ingested):
     assert set(out["timings"]) == {"embed_ms", "dense_ms", "bm25_ms", "fuse_ms", "total_ms"}
     assert 1 <= len(out["results"]) <= 2
     first = out["results"][0]
-    assert set(first) == {"rank", "document", "doc_id", "pages", "score", "ranks", "text"}
-    assert first["rank"] == 1 and first["document"] == "heron.pdf" and first["doc_id"] == doc_id
-    assert first["pages"][0] == 1 and first["pages"][0] <= first["pages"][1] <= 2
+    # one passage schema for search --json, ask --json and the API (docs/api.md)
+    assert set(first) == {"number", "document", "doc_id", "page_start", "page_end", "score",
+                          "ranks", "similarity", "chunk_id", "text"}
+    assert first["number"] == 1 and first["document"] == "heron.pdf" and first["doc_id"] == doc_id
+    assert first["page_start"] == 1 and first["page_start"] <= first["page_end"] <= 2
     assert "nests" in first["text"] and first["score"] > 0
 
 

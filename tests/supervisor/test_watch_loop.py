@@ -115,12 +115,12 @@ def make(world: World, data_dir: Path, profile=None, provision=None, warm_up=Non
 
 
 def test_engine_first_then_streamlit_then_provisioning_then_clean_stop(data_dir):
-    w = World(ready={"engine", "streamlit", "front"})
+    w = World(ready={"engine", "api", "streamlit", "front"})
     sup, status, calls = make(w, data_dir)
     w.stop_at(30)
     assert sup.run() == 143
-    assert w.events == ["start engine", "start streamlit", "start front", "stop front",
-                        "stop streamlit", "stop engine"]
+    assert w.events == ["start engine", "start api", "start streamlit", "start front",
+                        "stop front", "stop streamlit", "stop api", "stop engine"]
     assert len(calls) == 1 and calls[0].model == "tiny"
     engine_argv = w.procs("engine")[0].spec.argv
     assert engine_argv[-1] == "serve"
@@ -142,14 +142,14 @@ def test_engine_first_then_streamlit_then_provisioning_then_clean_stop(data_dir)
 
 
 def test_sigint_exits_130(data_dir):
-    w = World(ready={"engine", "streamlit", "front"})
+    w = World(ready={"engine", "api", "streamlit", "front"})
     sup, _, _ = make(w, data_dir)
     w.stop_at(5, signal.SIGINT)
     assert sup.run() == 130
 
 
 def test_streamlit_waits_for_the_engine_only_briefly_and_the_engine_keeps_its_deadline(data_dir):
-    w = World(ready={"streamlit", "front"})  # the engine never answers
+    w = World(ready={"api", "streamlit", "front"})  # the engine never answers
     sup, status, calls = make(w, data_dir)
     seen: dict[str, object] = {}
     w.at(2, lambda w: seen.setdefault("streamlit@2", bool(w.procs("streamlit"))))
@@ -157,8 +157,8 @@ def test_streamlit_waits_for_the_engine_only_briefly_and_the_engine_keeps_its_de
     w.stop_at(25)
     sup.run()
     assert seen["streamlit@2"] is False  # the engine got its head start
-    assert w.spawned[1][1].name == "streamlit"
-    assert 3 <= w.spawned[1][0] <= 3.5  # then the UI started without waiting any longer
+    assert [p.name for _, p in w.spawned[1:3]] == ["api", "streamlit"]
+    assert 3 <= w.spawned[2][0] <= 4  # then the UI started without waiting any longer
     assert seen["engine@19"] == "starting"  # the engine still had until its 20 s deadline
     eng = status.section("engine")
     assert "not ready within 20 s" in eng["last_error"]
@@ -166,7 +166,7 @@ def test_streamlit_waits_for_the_engine_only_briefly_and_the_engine_keeps_its_de
 
 
 def test_crashed_engine_restarts_with_exponential_backoff_then_stays_down(data_dir):
-    w = World(ready={"engine", "streamlit", "front"})
+    w = World(ready={"engine", "api", "streamlit", "front"})
     sup, status, _ = make(w, data_dir)
 
     def crash(w: World) -> None:
@@ -193,7 +193,7 @@ def test_crashed_engine_restarts_with_exponential_backoff_then_stays_down(data_d
 
 
 def test_streamlit_is_restarted_when_it_dies(data_dir):
-    w = World(ready={"engine", "streamlit", "front"})
+    w = World(ready={"engine", "api", "streamlit", "front"})
     sup, status, _ = make(w, data_dir)
     w.at(10, lambda w: setattr(w.procs("streamlit")[0], "code", -9))
     w.stop_at(20)
@@ -204,7 +204,7 @@ def test_streamlit_is_restarted_when_it_dies(data_dir):
 
 
 def test_streamlit_that_keeps_dying_brings_the_supervisor_down_with_code_1(data_dir):
-    w = World(ready={"engine", "streamlit", "front"})
+    w = World(ready={"engine", "api", "streamlit", "front"})
     sup, status, _ = make(w, data_dir)
 
     def crash(w: World) -> None:
@@ -235,7 +235,7 @@ def test_llamacpp_engine_waits_for_the_model_while_the_ui_comes_up(data_dir, tmp
         warmed.append(url)
         return 0.25
 
-    w = World(ready={"engine", "streamlit", "front"})
+    w = World(ready={"engine", "api", "streamlit", "front"})
     sup, status, _ = make(w, data_dir, profile=FakeProfile(engine="llamacpp"), provision=provision,
                           warm_up=warm_up, llamacpp_port=8123)
     seen = {}
@@ -244,7 +244,7 @@ def test_llamacpp_engine_waits_for_the_model_while_the_ui_comes_up(data_dir, tmp
     w.at(4, lambda w: gate.set())
     w.stop_at(40)
     sup.run()
-    assert seen == {"state": "waiting_for_model", "names": ["streamlit", "front"]}
+    assert seen == {"state": "waiting_for_model", "names": ["api", "streamlit", "front"]}
     engine = w.procs("engine")[0]
     assert engine.spec.argv[1:6] == ["-m", "src", "engine", "serve", "--model"]
     assert engine.spec.argv[6] == str(gguf)
@@ -266,7 +266,7 @@ def test_provisioning_failure_is_published_not_swallowed(data_dir):
     def provision(settings, profile, *, progress, status=None):
         raise NetworkUnavailable("huggingface.co unreachable")
 
-    w = World(ready={"engine", "streamlit", "front"})
+    w = World(ready={"engine", "api", "streamlit", "front"})
     sup, status, _ = make(w, data_dir, provision=provision)
     w.at(5, lambda w: time.sleep(0.05))
     w.stop_at(10)
@@ -277,22 +277,22 @@ def test_provisioning_failure_is_published_not_swallowed(data_dir):
 
 
 def test_no_engine_means_no_child_and_no_provisioning(data_dir):
-    w = World(ready={"streamlit", "front"})
+    w = World(ready={"api", "streamlit", "front"})
     sup, status, calls = make(w, data_dir, profile=FakeProfile(engine="none"))
     w.stop_at(5)
     sup.run()
-    assert [p.name for _, p in w.spawned] == ["streamlit", "front"]
+    assert [p.name for _, p in w.spawned] == ["api", "streamlit", "front"]
     assert status.section("engine")["state"] == "disabled"
     assert status.section("provisioning")["phase"] == "skipped"
     assert calls == []
 
 
 def test_external_ollama_is_not_started(data_dir):
-    w = World(ready={"streamlit", "front"})
+    w = World(ready={"api", "streamlit", "front"})
     sup, status, calls = make(w, data_dir, ollama_host="http://gpu-box:11434")
     w.stop_at(5)
     sup.run()
-    assert [p.name for _, p in w.spawned] == ["streamlit", "front"]
+    assert [p.name for _, p in w.spawned] == ["api", "streamlit", "front"]
     assert status.section("engine")["state"] == "external"
     assert status.section("engine")["url"] == "http://gpu-box:11434"
 
@@ -328,7 +328,7 @@ def test_zero_restarts_allowed_means_down_at_first_failure():
 
 
 def test_an_engine_that_stays_down_is_reported_in_provisioning_too(data_dir):
-    w = World(ready={"streamlit", "front"})
+    w = World(ready={"api", "streamlit", "front"})
     sup, status, calls = make(w, data_dir, restart_max=1)  # fails once: down
     w.at(1, lambda w: setattr(w.procs("engine")[0], "code", 2))
     w.stop_at(10)
@@ -340,7 +340,7 @@ def test_an_engine_that_stays_down_is_reported_in_provisioning_too(data_dir):
 
 
 def test_an_internal_error_still_stops_the_children(data_dir):
-    w = World(ready={"engine", "streamlit", "front"})
+    w = World(ready={"engine", "api", "streamlit", "front"})
     sup, status, _ = make(w, data_dir)
 
     def boom(w: World) -> None:
@@ -353,7 +353,7 @@ def test_an_internal_error_still_stops_the_children(data_dir):
 
 
 def test_a_hung_engine_is_restarted_after_a_minute_of_silence(data_dir):
-    w = World(ready={"engine", "streamlit", "front"})
+    w = World(ready={"engine", "api", "streamlit", "front"})
     sup, status, _ = make(w, data_dir)
     w.at(100, lambda w: w.hung.add(w.procs("engine")[0].pid))  # alive, no longer answering
     seen = {}
@@ -365,7 +365,7 @@ def test_a_hung_engine_is_restarted_after_a_minute_of_silence(data_dir):
     engines = w.procs("engine")
     assert len(engines) == 2
     assert engines[0].stopped
-    assert 150 < w.spawned[3][0] < 175  # 4 missed checks, 15 s apart, then the 1 s backoff
+    assert 150 < w.spawned[4][0] < 175  # 4 missed checks, 15 s apart, then the 1 s backoff
     eng = status.section("engine")
     assert "stopped answering" in eng["last_error"] and "4 checks in a row" in eng["last_error"]
     assert seen["state@250"] == "ready"
@@ -373,7 +373,7 @@ def test_a_hung_engine_is_restarted_after_a_minute_of_silence(data_dir):
 
 def test_children_share_the_supervisors_working_dir_and_absolute_data_dir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    w = World(ready={"engine", "streamlit", "front"})
+    w = World(ready={"engine", "api", "streamlit", "front"})
     sup, _, _ = make(w, Path("relative-data"), profile=FakeProfile(engine="llamacpp"),
                      llamacpp_model_path=str(tmp_path / "m.gguf"), warm_up=lambda u, t: 0.0)
     w.stop_at(5)
@@ -386,23 +386,23 @@ def test_children_share_the_supervisors_working_dir_and_absolute_data_dir(tmp_pa
 
 
 def test_an_ollama_already_running_on_the_port_is_used_not_fought(data_dir):
-    w = World(ready={"streamlit", "front"})
+    w = World(ready={"api", "streamlit", "front"})
     sup, status, calls = make(w, data_dir, busy_ports={11434})
     w.stop_at(5)
     sup.run()
-    assert [p.name for _, p in w.spawned] == ["streamlit", "front"]
+    assert [p.name for _, p in w.spawned] == ["api", "streamlit", "front"]
     eng = status.section("engine")
     assert eng["state"] == "external" and eng["url"] == "http://127.0.0.1:11434"
     assert len(calls) == 1  # the model is provisioned into that Ollama
 
 
 def test_a_busy_llamacpp_port_is_reported_with_the_fix(data_dir, tmp_path):
-    w = World(ready={"streamlit", "front"})
+    w = World(ready={"api", "streamlit", "front"})
     sup, status, _ = make(w, data_dir, profile=FakeProfile(engine="llamacpp"), busy_ports={8123},
                           llamacpp_port=8123, llamacpp_model_path=str(tmp_path / "m.gguf"))
     w.stop_at(5)
     sup.run()
-    assert [p.name for _, p in w.spawned] == ["streamlit", "front"]
+    assert [p.name for _, p in w.spawned] == ["api", "streamlit", "front"]
     eng = status.section("engine")
     assert eng["state"] == "down"
     assert "port 8123 is already in use" in eng["last_error"]
@@ -425,7 +425,7 @@ def test_port_open_sees_a_real_listener():
 def test_local_arangod_starts_first_and_the_app_is_pointed_at_it(data_dir):
     from src.supervisor.arangod import arangod_spec
 
-    w = World(ready={"arangod", "engine", "streamlit", "front"})
+    w = World(ready={"arangod", "engine", "api", "streamlit", "front"})
     spec = lambda s: arangod_spec(s, which=lambda name: "/usr/sbin/arangod")  # noqa: E731
     sup, status, _ = make(w, data_dir, arangod=spec)
     w.stop_at(30)
@@ -443,7 +443,7 @@ def test_models_use_restarts_the_llamacpp_engine_with_the_new_file(data_dir, tmp
     file on its next tick (the engine loads one GGUF), with no restart of Olympus."""
     first, second = tmp_path / "first.gguf", tmp_path / "second.gguf"
     chosen = {"path": first}
-    w = World(ready={"engine", "streamlit"})
+    w = World(ready={"engine", "api", "streamlit"})
     sup, status, _ = make(w, data_dir, profile=FakeProfile(engine="llamacpp"),
                           provision=lambda s, p, **kw: first, warm_up=lambda url, t: 0.1)
     sup._local_model = lambda settings, profile: chosen["path"]
@@ -459,3 +459,28 @@ def test_models_use_restarts_the_llamacpp_engine_with_the_new_file(data_dir, tmp
     assert served == [str(first), str(second)]
     assert w.procs("engine")[0].stopped  # the old engine was stopped, not left running
     assert status.section("engine")["model"] == str(second)
+
+
+def test_the_api_owns_the_stores_and_the_ui_and_the_front_are_told_where_it_is(data_dir):
+    """The API starts before Streamlit; Streamlit gets its URL and this start's token (so it
+    opens no store itself); the front forwards to its port; the CLI finds the token."""
+    from src.api.keys import read_service_token
+
+    w = World(ready={"engine", "api", "streamlit", "front"})
+    sup, status, _ = make(w, data_dir)
+    w.at(10, lambda w: setattr(w.procs("api")[0], "code", -9))  # the API crashes once
+    w.stop_at(30)
+    assert sup.run() == 143
+    first, second = w.procs("api")
+    assert first.spec.argv[-2:] == second.spec.argv[-2:]  # restarted on the same port
+    port = first.spec.argv[first.spec.argv.index("--port") + 1]
+    token = first.spec.env["OLYMPUS_SERVICE_TOKEN"]
+    assert token and token == read_service_token(data_dir)
+    ui = w.procs("streamlit")[0].spec.env
+    assert ui["OLYMPUS_SERVICE_URL"] == f"http://127.0.0.1:{port}"
+    assert ui["OLYMPUS_SERVICE_TOKEN"] == token
+    front = w.procs("front")[0].spec.argv
+    assert front[front.index("--api-port") + 1] == port
+    assert len(w.procs("streamlit")) == 1  # the UI kept running while the API restarted
+    assert status.section("api")["restarts"] == 1
+    assert (data_dir / "service.token").stat().st_mode & 0o077 == 0

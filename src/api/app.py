@@ -1,0 +1,91 @@
+"""The API process's ASGI app: OpenAI-compatible ``/v1``, Olympus' own ``/v1`` and ``/api``
+routes, MCP over streamable HTTP at ``/api/mcp``; API keys on everything but readiness.
+
+Routes (schemas in docs/api.md):
+  POST /v1/chat/completions, GET /v1/models          OpenAI-compatible (src/api/chat.py)
+  POST /v1/search; GET/POST /v1/documents; DELETE /v1/documents/{id};
+  GET /v1/documents/{id}/passages; GET/DELETE /v1/jobs/{id}; GET /v1/health
+  POST /api/ask (the pipeline's events, NDJSON); GET /api/backends; GET /api/metrics
+  /api/mcp (MCP, streamable HTTP); GET /api/health (readiness, no key)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
+from starlette.types import Scope
+
+from shared_utils.errors import OlympusError
+from src.api.auth import KeyAuth
+from src.api.chat import ChatRoutes
+from src.api.errors import http_error, olympus_error, unexpected_error
+from src.api.keys import KeyStore
+from src.api.library_routes import LibraryRoutes
+from src.api.metrics import Metrics, MetricsMiddleware
+from src.ui.jobs import IngestQueue
+
+HEALTH_PATH = "/api/health"
+MCP_PATH = "/api/mcp"
+
+
+def build_app(pipeline: Any, *, keys: KeyStore, service_token: str, queue: IngestQueue,
+              max_upload_mb: int, metrics: Metrics | None = None) -> Any:
+    """The app over ``pipeline`` (a ``RAGPipeline``; the caller opens and closes it)."""
+    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+
+    from src.api.mcp_server import build_mcp
+
+    metrics = metrics or Metrics()
+    mcp = build_mcp(pipeline)
+    mcp.streamable_http_app(streamable_http_path=MCP_PATH, stateless_http=True)
+
+    async def health(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def render_metrics(_request: Request) -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    async def passages(request: Request) -> Response:
+        from src.wire import passage_to_dict
+        from shared_utils.types import ScoredChunk
+
+        chunks = await run_in_threadpool(pipeline.passages, request.path_params["doc_id"])
+        return JSONResponse({"data": [passage_to_dict(c.ordinal + 1, ScoredChunk(c, 0.0))
+                                      for c in chunks]})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any):
+        async with mcp.session_manager.run():
+            try:
+                yield
+            finally:
+                await run_in_threadpool(queue.shutdown)
+
+    routes = [
+        Route(HEALTH_PATH, health, methods=["GET", "HEAD"]),
+        Route("/api/metrics", render_metrics, methods=["GET"]),
+        Route("/v1/documents/{doc_id}/passages", passages, methods=["GET"]),
+        Route(MCP_PATH, StreamableHTTPASGIApp(mcp.session_manager)),
+        *ChatRoutes(pipeline, metrics).routes(),
+        *LibraryRoutes(pipeline, queue, metrics, max_upload_mb).routes(),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={OlympusError: olympus_error, HTTPException: http_error,
+                                        Exception: unexpected_error})
+
+    def route_of(scope: Scope) -> str:
+        for route in routes:
+            if route.matches(scope)[0] != Match.NONE:
+                return getattr(route, "path", "other")
+        return "other"
+
+    authed = KeyAuth(app, keys=keys, service_token=service_token,
+                     open_paths=frozenset({HEALTH_PATH}))
+    return MetricsMiddleware(authed, metrics, route_of)

@@ -1,0 +1,195 @@
+"""Search, documents, upload jobs, health and backends over the process's one pipeline.
+
+Every pipeline call blocks (embedding, stores), so it runs in the thread pool; the event
+loop stays free for other requests and for streams.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any
+
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from shared_utils.errors import FileTooLarge, InvalidQuery, OlympusError
+from src.api.errors import bad_request
+from src.api.metrics import Metrics
+from src.events import BackendSwitchEvent, DoneEvent
+from src.ui.jobs import IngestJob, IngestQueue
+from src.wire import document_to_dict, error_to_dict, event_to_dict, search_to_dict
+
+MB = 1024 * 1024
+
+
+def job_to_dict(job: IngestJob) -> dict[str, Any]:
+    """An upload job as the API shows it (who owns it is not shown)."""
+    d = asdict(job)
+    d.pop("owner", None)
+    return d
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise bad_request("The request body is not valid JSON.",
+                          "Send a JSON object with Content-Type: application/json.") from exc
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.")
+    return body
+
+
+def doc_ids_of(body: dict[str, Any]) -> list[str] | None:
+    ids = body.get("doc_ids")
+    if ids is None:
+        return None
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise bad_request("doc_ids must be a list of document ids.")
+    return ids or None
+
+
+class Measured:
+    """The pipeline as the upload queue sees it: each ingest is timed for the metrics."""
+
+    def __init__(self, pipeline: Any, metrics: Metrics) -> None:
+        self.pipeline = pipeline
+        self.metrics = metrics
+
+    def ingest_bytes(self, data: bytes, name: str, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        result = self.pipeline.ingest_bytes(data, name, **kwargs)
+        if result.status == "added":
+            self.metrics.ingested(result.doc.pages, time.perf_counter() - started)
+        return result
+
+
+def observe_events(events: Iterator[Any], metrics: Metrics) -> Iterator[Any]:
+    """Pass ``events`` through, recording first-token time, answers and backend switches."""
+    for event in events:
+        if isinstance(event, BackendSwitchEvent):
+            metrics.switches.labels(event.from_backend, event.to_backend).inc()
+        elif isinstance(event, DoneEvent):
+            name = event.backend_name or "none"
+            metrics.answers.labels(name).inc()
+            if "first_token_ms" in event.timings:
+                metrics.first_token.labels(name).observe(event.timings["first_token_ms"] / 1000)
+        yield event
+
+
+class LibraryRoutes:
+    def __init__(self, pipeline: Any, queue: IngestQueue, metrics: Metrics,
+                 max_upload_mb: int) -> None:
+        self.pipeline = pipeline
+        self.queue = queue
+        self.metrics = metrics
+        self.max_upload_mb = max_upload_mb
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/v1/search", self.search, methods=["POST"]),
+            Route("/v1/documents", self.documents, methods=["GET"]),
+            Route("/v1/documents", self.upload, methods=["POST"]),
+            Route("/v1/documents/{doc_id}", self.delete, methods=["DELETE"]),
+            Route("/v1/jobs/{job_id:int}", self.job, methods=["GET"]),
+            Route("/v1/jobs/{job_id:int}", self.cancel, methods=["DELETE"]),
+            Route("/v1/health", self.health, methods=["GET"]),
+            Route("/api/backends", self.backends, methods=["GET"]),
+            Route("/api/ask", self.ask, methods=["POST"]),
+        ]
+
+    async def search(self, request: Request) -> Response:
+        body = await json_body(request)
+        query = body.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidQuery("The search query is empty.")
+        k = body.get("k")
+        if k is not None and (not isinstance(k, int) or k < 1):
+            raise bad_request("k must be a whole number of at least 1.")
+        result = await run_in_threadpool(self.pipeline.search, query, k=k,
+                                         doc_ids=doc_ids_of(body))
+        return JSONResponse(search_to_dict(result))
+
+    async def documents(self, _request: Request) -> Response:
+        docs = await run_in_threadpool(self.pipeline.documents)
+        return JSONResponse({"object": "list", "data": [document_to_dict(d) for d in docs]})
+
+    async def upload(self, request: Request) -> Response:
+        length = int(request.headers.get("content-length") or 0)
+        if length > (self.max_upload_mb + 1) * MB:
+            raise FileTooLarge(f"The upload is {length / MB:.0f} MB; the limit is "
+                               f"{self.max_upload_mb} MB.")
+        async with request.form(max_part_size=(self.max_upload_mb + 1) * MB) as form:
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise bad_request("No file in the upload.",
+                                  "Send the PDF as multipart form field 'file' "
+                                  "(curl -F file=@paper.pdf).")
+            data = await upload.read()
+            name = upload.filename or "upload.pdf"
+        if len(data) > self.max_upload_mb * MB:
+            raise FileTooLarge(f"{name} is {len(data) / MB:.1f} MB; the limit is "
+                               f"{self.max_upload_mb} MB.")
+        owner = request.state.caller
+        job_id = self.queue.submit(Measured(self.pipeline, self.metrics), name, data,
+                                   owner=owner)
+        return JSONResponse({"job": job_to_dict(self._job(job_id, owner))}, status_code=202)
+
+    def _job(self, job_id: int, owner: str) -> IngestJob:
+        for job in self.queue.jobs(owner):
+            if job.id == job_id:
+                return job
+        raise OlympusError(f"There is no upload job {job_id} of this key.",
+                           hint="Jobs are kept for a while after they finish; upload again.")
+
+    async def job(self, request: Request) -> Response:
+        job = self._job(request.path_params["job_id"], request.state.caller)
+        return JSONResponse({"job": job_to_dict(job)}, status_code=200)
+
+    async def cancel(self, request: Request) -> Response:
+        job_id, owner = request.path_params["job_id"], request.state.caller
+        cancelled = self.queue.cancel(job_id, owner=owner)
+        return JSONResponse({"job": job_to_dict(self._job(job_id, owner)),
+                             "cancelled": cancelled})
+
+    async def delete(self, request: Request) -> Response:
+        record = await run_in_threadpool(self.pipeline.delete_document,
+                                         request.path_params["doc_id"])
+        return JSONResponse({"deleted": document_to_dict(record)})
+
+    async def health(self, _request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(self.pipeline.health))
+
+    async def backends(self, _request: Request) -> Response:
+        plan = await run_in_threadpool(self.pipeline.backends)
+        return JSONResponse(plan.as_dict())
+
+    async def ask(self, request: Request) -> Response:
+        """The pipeline's own event stream, one JSON object per line (the remote client's)."""
+        body = await json_body(request)
+        question = body.get("question")
+        if not isinstance(question, str) or not question.strip():
+            raise InvalidQuery("The question is empty.")
+        history = [tuple(turn) for turn in body.get("history") or []]
+        if not all(len(t) == 2 and all(isinstance(x, str) for x in t) for t in history):
+            raise bad_request("history must be a list of [question, answer] pairs.")
+        events = await run_in_threadpool(
+            self.pipeline.ask, question, history=history, doc_ids=doc_ids_of(body),
+            backend=body.get("backend") or None)
+        return StreamingResponse(self._lines(events), media_type="application/x-ndjson")
+
+    async def _lines(self, events: Iterator[Any]):
+        try:
+            async for event in iterate_in_threadpool(observe_events(events, self.metrics)):
+                yield json.dumps(event_to_dict(event), ensure_ascii=False) + "\n"
+        except OlympusError as exc:
+            yield json.dumps({"type": "error", **error_to_dict(exc)}, ensure_ascii=False) + "\n"
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                await run_in_threadpool(close)

@@ -1,0 +1,68 @@
+"""Prometheus metrics of the API process (``GET /api/metrics``), in their own registry."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("olympus_api_requests", "HTTP requests by route and status",
+                                ["method", "route", "status"], registry=r)
+        self.latency = Histogram("olympus_api_request_seconds", "Time to the end of the "
+                                 "response (streams included)", ["route"],
+                                 buckets=LATENCY_BUCKETS, registry=r)
+        self.first_token = Histogram("olympus_first_token_seconds", "Question to first answer "
+                                     "token", ["backend"], buckets=LATENCY_BUCKETS, registry=r)
+        self.answers = Counter("olympus_answers", "Answers by the backend that wrote them",
+                               ["backend"], registry=r)
+        self.switches = Counter("olympus_backend_switches", "Fallbacks from one backend to the "
+                                "next", ["from_backend", "to_backend"], registry=r)
+        self.ingest_pages = Counter("olympus_ingest_pages", "Pages indexed", registry=r)
+        self.ingest_rate = Histogram("olympus_ingest_pages_per_second", "Indexing speed per "
+                                     "document", buckets=(0.5, 1, 2, 5, 10, 20, 50, 100),
+                                     registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def ingested(self, pages: int, seconds: float) -> None:
+        self.ingest_pages.inc(pages)
+        if seconds > 0 and pages:
+            self.ingest_rate.observe(pages / seconds)
+
+
+class MetricsMiddleware:
+    """Counts every HTTP request and times it to its last byte, by route template."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, route: Callable[[Scope], str]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.route = route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = self.route(scope)
+            self.metrics.requests.labels(scope["method"], route, str(status["code"])).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - started)

@@ -1,0 +1,202 @@
+"""RemotePipeline: the pipeline's methods, answered by the API process that owns the stores.
+
+Milvus Lite lets one process open a data dir, so when ``startup.py`` runs the service API,
+the UI (and the CLI, when it finds the service running) talk to it instead of opening the
+stores. The methods, arguments, return types, events and typed errors are those of
+``RAGPipeline``; the JSON between them is ``src/wire.py``'s schema.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+
+from shared_utils.errors import IngestCancelled, OlympusError, ServiceUnavailable
+from shared_utils.types import Chunk, DocumentRecord, Progress, ProgressCallback, no_progress
+from src.wire import (
+    document_from_dict,
+    error_from_dict,
+    event_from_dict,
+    passage_from_dict,
+)
+
+logger = structlog.get_logger(__name__)
+
+POLL_S = 0.25  # upload job progress
+ANSWER_TIMEOUT = httpx.Timeout(connect=3.0, read=900.0, write=60.0, pool=10.0)
+CALL_TIMEOUT = httpx.Timeout(connect=3.0, read=120.0, write=120.0, pool=10.0)
+
+
+class RemotePipeline:
+    def __init__(self, url: str, token: str, *, data_dir: Path | None = None,
+                 client: httpx.Client | None = None) -> None:
+        self.url = url.rstrip("/")
+        self._data_dir = data_dir
+        self._client = client or httpx.Client(
+            base_url=self.url, headers={"authorization": f"Bearer {token}"},
+            timeout=CALL_TIMEOUT, limits=httpx.Limits(max_keepalive_connections=8))
+
+    # --- transport --------------------------------------------------------------------------
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._client.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(f"The Olympus service at {self.url} does not answer "
+                                     f"({type(exc).__name__}).") from exc
+        return self._json(response)
+
+    @staticmethod
+    def _json(response: httpx.Response) -> Any:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code >= 400:
+            if isinstance(body, dict) and "error" in body:
+                raise error_from_dict(body)
+            raise ServiceUnavailable(f"The Olympus service answered HTTP "
+                                     f"{response.status_code}.")
+        return body
+
+    @property
+    def originals(self) -> Any:
+        """The kept original PDFs: plain files in the shared data dir, read directly (the
+        service owns the stores, not these files; they are written before a document is
+        visible and removed with it)."""
+        from src.originals import ORIGINALS_DIR, Originals
+
+        if self._data_dir is None:
+            raise ServiceUnavailable("The page viewer needs the data dir of the service.")
+        return Originals(self._data_dir / ORIGINALS_DIR)
+
+    # --- documents --------------------------------------------------------------------------
+    def documents(self) -> list[DocumentRecord]:
+        return [document_from_dict(d) for d in self._request("GET", "/v1/documents")["data"]]
+
+    def delete_document(self, doc_id: str) -> DocumentRecord:
+        return document_from_dict(self._request("DELETE", f"/v1/documents/{doc_id}")["deleted"])
+
+    def passages(self, doc_id: str) -> list[Chunk]:
+        rows = self._request("GET", f"/v1/documents/{doc_id}/passages")["data"]
+        return [passage_from_dict(r).chunk for r in rows]
+
+    def ingest_file(self, path: Path, *, progress: ProgressCallback = no_progress) -> Any:
+        path = Path(path)
+        return self.ingest_bytes(path.read_bytes(), path.name, progress=progress)
+
+    def ingest_bytes(self, data: bytes, name: str, *,
+                     progress: ProgressCallback = no_progress, **_: Any) -> Any:
+        """Upload, then follow the job; ``progress`` raising IngestCancelled cancels it."""
+        from src.ingest import IngestResult
+
+        job = self._request("POST", "/v1/documents",
+                            files={"file": (name, data, "application/pdf")})["job"]
+        while True:
+            try:
+                progress(Progress(job["stage"] or "queued", job["done"], job["total"],
+                                  job["message"]))
+            except IngestCancelled:
+                self._request("DELETE", f"/v1/jobs/{job['id']}")
+                raise
+            if job["state"] not in ("queued", "running"):
+                break
+            time.sleep(POLL_S)
+            job = self._request("GET", f"/v1/jobs/{job['id']}")["job"]
+        if job["state"] == "cancelled":
+            raise IngestCancelled(job["message"] or f"{name}: cancelled")
+        if job["state"] == "failed":
+            raise OlympusError(job["message"], hint=job["hint"] or None)
+        doc = next((d for d in self.documents() if d.id == job["doc_id"]), None)
+        doc = doc or DocumentRecord(id=job["doc_id"], name=name, pages=job["pages"],
+                                    chunks=job["chunks"], size_bytes=len(data), added_at=0.0,
+                                    status="ready")
+        return IngestResult(doc=doc, status=job["state"], message=job["message"])
+
+    # --- questions --------------------------------------------------------------------------
+    def search(self, text: str, *, k: int | None = None,
+               doc_ids: Sequence[str] | None = None) -> Any:
+        from src.library import SearchResult
+
+        body = self._request("POST", "/v1/search", json={
+            "query": text, "k": k, "doc_ids": list(doc_ids) if doc_ids else None})
+        return SearchResult(query=body["query"], timings=body["timings"],
+                            results=[passage_from_dict(r) for r in body["results"]])
+
+    def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (),
+            doc_ids: Sequence[str] | None = None, backend: str | None = None) -> Iterator[Any]:
+        """The answer's events; errors before the first event are raised here, as in-process."""
+        request = self._client.build_request(
+            "POST", "/api/ask", timeout=ANSWER_TIMEOUT,
+            json={"question": question, "history": [list(t) for t in history],
+                  "doc_ids": list(doc_ids) if doc_ids else None, "backend": backend})
+        try:
+            response = self._client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(f"The Olympus service at {self.url} does not answer "
+                                     f"({type(exc).__name__}).") from exc
+        if response.status_code >= 400:
+            response.read()
+            response.close()
+            self._json(response)
+        return self._events(response)
+
+    def _events(self, response: httpx.Response) -> Iterator[Any]:
+        import json
+
+        try:
+            for line in response.iter_lines():
+                if not line.strip():
+                    continue
+                data = json.loads(line)
+                if data.get("type") == "error":
+                    raise error_from_dict(data)
+                yield event_from_dict(data)
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable("The Olympus service stopped answering mid-answer.") from exc
+        finally:
+            response.close()
+
+    def backends(self) -> Any:
+        from src.backends import BackendPlan
+
+        d = self._request("GET", "/api/backends")
+        return BackendPlan(names=tuple(d["chain"]), models=dict(d["models"]),
+                           reasons=tuple(d["reasons"]), fallback_note=d["fallback_note"])
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def health(self) -> dict[str, dict[str, object]]:
+        return self._request("GET", "/v1/health")
+
+    def warm_up_in_background(self) -> None:
+        """Nothing to do: the service warms its own pipeline up."""
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def running_service(settings: Any, *, timeout_s: float = 1.0) -> RemotePipeline | None:
+    """The service ``startup.py`` runs on this data dir, if it answers now; else None.
+
+    Its URL is in status.json (section ``api``), its token in ``service.token`` (0600).
+    """
+    from src.api.keys import read_service_token
+    from src.status import StatusFile
+
+    section = StatusFile(settings.status_path).section("api")
+    token = read_service_token(settings.data_dir)
+    url = section.get("url") or ""
+    if section.get("state") != "ready" or not url or not token:
+        return None
+    try:
+        ok = httpx.get(f"{url}/api/health", timeout=timeout_s).status_code == 200
+    except httpx.HTTPError:
+        ok = False
+    if not ok:
+        logger.info("service.not_answering", url=url)
+        return None
+    return RemotePipeline(url, token, data_dir=settings.data_dir)

@@ -1,0 +1,50 @@
+"""The one JSON schema: what the API sends, the remote client reads back as the same objects
+(a UI talking to the service sees what it saw in-process), and errors keep their class."""
+
+from __future__ import annotations
+
+import json
+
+from shared_utils.errors import DocumentNotFound, OlympusError, UploadRefused
+from shared_utils.types import Chunk, ScoredChunk
+from src.events import BackendSwitchEvent, Citation, DoneEvent, SourcesEvent, TokenEvent
+from src.wire import error_from_dict, error_to_dict, event_from_dict, event_to_dict
+
+SOURCE = ScoredChunk(Chunk(id="abc:000004", doc_id="abc", ordinal=4, text="upsd uses 3493",
+                           page_start=3, page_end=4, doc_name="manual.pdf"),
+                     score=0.03, ranks={"dense": 1, "bm25": 2}, similarity=0.6)
+
+
+def _through_json(event):
+    return event_from_dict(json.loads(json.dumps(event_to_dict(event))))
+
+
+def test_every_event_comes_back_as_it_was_sent():
+    done = DoneEvent(answer="Port 3493 [1].", backend="llama.cpp (local)",
+                     citations=[Citation(1, "abc", "manual.pdf", 3, 4, inferred=True)],
+                     sources=[SOURCE], timings={"first_token_ms": 12.5}, prompt_tokens=99,
+                     skipped={"ollama": "not running"}, backend_name="llamacpp",
+                     chain=("llamacpp", "extractive"), mode="model", supported_share=1.0)
+    events = [SourcesEvent([SOURCE], retrieval_ms=5.0, query="q"), TokenEvent("Port"),
+              BackendSwitchEvent("ollama", "llamacpp", "down"), done]
+    assert [_through_json(e) for e in events] == events
+
+
+def test_a_passage_has_the_same_page_fields_everywhere():
+    sources = event_to_dict(SourcesEvent([SOURCE], retrieval_ms=1.0))["sources"]
+    answer = event_to_dict(DoneEvent(answer="", backend="", citations=[
+        Citation(1, "abc", "manual.pdf", 3, 4)], sources=[SOURCE], timings={}))
+    assert sources[0] == answer["sources"][0]
+    assert {"document", "page_start", "page_end"} <= set(sources[0]) & set(answer["citations"][0])
+    assert "pages" not in sources[0] and "doc_name" not in answer["citations"][0]
+
+
+def test_errors_keep_their_class_and_fix():
+    sent = error_to_dict(DocumentNotFound("No document has the id 'x'."))
+    assert sent["error"]["code"] == "DocumentNotFound"
+    back = error_from_dict(sent)
+    assert isinstance(back, DocumentNotFound) and back.hint == DocumentNotFound.hint
+    custom = error_from_dict(error_to_dict(UploadRefused("full", hint="wait")))
+    assert isinstance(custom, UploadRefused) and custom.hint == "wait"
+    unknown = error_from_dict({"error": {"message": "boom", "code": "invalid_api_key"}})
+    assert type(unknown) is OlympusError and unknown.message == "boom"

@@ -4,11 +4,12 @@ validate settings (done by the caller) -> lock the data dir -> detect the profil
 the engine (``ollama serve``, or llama.cpp via ``python -m src engine serve``, or none) ->
 wait until it answers (the engine's deadline is ``engine_ready_timeout_s``; the UI waits at
 most ``ENGINE_HEAD_START_S`` for it) -> start the service API (``python -m src.api``, which
-owns the stores; the UI waits at most ``API_HEAD_START_S`` for it) -> start Streamlit (told
-the API's URL and token) -> start the front on the public port (allowed hosts, sign-in; it proxies to Streamlit on a
-loopback port) -> provision the model in a background thread, publishing progress -> watch: restart crashed
-children with backoff -> on SIGTERM/SIGINT stop the front, Streamlit, the API, then the engine, each with a
-grace period, then SIGKILL; exit 143/130.
+owns the stores) and at once Streamlit (told the API's URL and token; its pages wait for the
+service while it opens the library) -> start the front on the public port (allowed hosts,
+sign-in; it proxies to Streamlit on a loopback port) -> provision the model in a background
+thread, publishing progress -> watch: restart crashed children with backoff -> on
+SIGTERM/SIGINT stop the front, Streamlit, the API, then the engine, each with a grace period,
+then SIGKILL; exit 143/130.
 
 Where the engine is llama.cpp and no model file is configured, the model path comes from
 provisioning: Streamlit starts first, the status says the engine waits for the model, and
@@ -60,10 +61,9 @@ logger = structlog.get_logger(__name__)
 
 EXIT_CODES = {signal.SIGTERM: 143, signal.SIGINT: 130}
 STOP_ORDER = ("front", "streamlit", "api", "engine", "arangod")
-# The API opens the stores before it answers (~1-3 s; a loaded 2-core box is slower); the UI
-# waits for it at most API_HEAD_START_S (until then its pages say the service is starting).
+# The API opens the stores before it answers (~1-3 s; a loaded 2-core box is slower). The UI
+# does not wait for it: until it answers, the pages say the library is opening.
 API_READY_TIMEOUT_S = 120.0
-API_HEAD_START_S = 20.0
 STREAMLIT_READY_TIMEOUT_S = 60.0  # it answers in ~1-3 s; a loaded 2-core box can be slow
 # The UI waits for the engine at most this long: Ollama answers in well under a second, but
 # llama.cpp answers only once the model is loaded, and the UI must come up in seconds.
@@ -176,7 +176,6 @@ class Supervisor:
         api = children.api_spec(self._env, s.api_port or free_port(),
                                 new_service_token(s.data_dir))
         self._start("api", api, fatal=True, ready_timeout_s=API_READY_TIMEOUT_S)
-        self._wait_ready("api", API_HEAD_START_S)
         internal = s.streamlit_port or free_port()
         self._start("streamlit", children.streamlit_spec(s, self.profile,
                                                          children.ui_env(self._env, api),
@@ -185,14 +184,6 @@ class Supervisor:
         api_port = int(api.url.rsplit(":", 1)[1])
         self._start("front", children.front_spec(s, self.profile, self._env, internal, api_port),
                     fatal=True, ready_timeout_s=STREAMLIT_READY_TIMEOUT_S)
-
-    def _wait_ready(self, name: str, limit_s: float) -> None:
-        """Tick until child ``name`` is no longer starting, or ``limit_s`` has passed."""
-        started = self.clock()
-        while (self._signal is None and self.slots[name].state == "starting"
-               and self.clock() - started < limit_s):
-            self._tick()
-            self.sleep(self.tick_s)
 
     def _start_arangod(self) -> None:
         spec = self._arangod(self.settings)

@@ -29,3 +29,28 @@ def test_error_message_and_hint_are_shown_literally(app_env):
     assert unescape(error) == ("Could not read it: **bold** <img src=x onerror=alert(1)> "
                                "[x](javascript:alert(1))")
     assert unescape(caption) == "How to fix: see [here](javascript:alert(2)) **now**"
+
+
+def test_a_page_waits_for_the_starting_service_then_says_what_is_wrong(monkeypatch):
+    """While the service that owns the stores starts, a page says the library is opening and
+    looks again; after the patience runs out it shows the error and its fix."""
+    from streamlit.testing.v1 import AppTest
+
+    script = '''
+import streamlit as st
+from shared_utils.errors import ServiceUnavailable
+from src.ui.errors import show_error
+st.session_state["runs"] = st.session_state.get("runs", 0) + 1
+if st.session_state["runs"] < 3:
+    show_error(ServiceUnavailable("The Olympus service does not answer."), doing="list documents")
+else:
+    st.write("library open")
+'''
+    at = AppTest.from_string(script, default_timeout=30).run()
+    assert at.session_state["runs"] == 3  # two reruns while "starting", then the page filled in
+    assert [m.value for m in at.markdown] == ["library open"] and not at.error
+    import src.ui.errors as errors
+
+    monkeypatch.setattr(errors, "STARTING_PATIENCE_S", -1.0)
+    at = AppTest.from_string(script, default_timeout=30).run()
+    assert at.session_state["runs"] == 1 and "does not answer" in at.error[0].value

@@ -1,4 +1,4 @@
-"""Olympus web app: page config, optional password, navigation. Pages live in src/ui/.
+"""Olympus web app: page config, sign-in gate, navigation. Pages live in src/ui/.
 
 Run it through the supervisor (``python startup.py``) or directly:
 ``streamlit run streamlit_app.py``.
@@ -16,7 +16,7 @@ try:
 except Exception as exc:  # noqa: BLE001 - entry point: a friendly message, not a trace
     show_error(exc, doing="read the settings")
     st.stop()
-if not auth.require_password(settings.password):
+if not auth.require_access():
     st.stop()
 st.navigation(navigation.all_pages()).run()
-auth.logout_button()
+auth.account_links()

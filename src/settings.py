@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     password: str = Field(default="", repr=False)
 
+    # --- access (the front before Streamlit; see src/front/ and src/access.py) --------------
+    admin_password: str = Field(default="", repr=False)  # admin role; see README, Security
+    secret_key: str = Field(default="", repr=False)  # signs the browser cookie; empty: data dir
+    allowed_hosts: str = ""  # comma list of extra Host names ("*": any, unsafe)
+    behind_proxy: bool = False  # trust X-Forwarded-For/-Proto (always on a Space)
+    session_hours: float = Field(default=168.0, gt=0)  # how long a sign-in lasts
+    login_max_failures: int = Field(default=5, ge=1)  # per client address, then locked out
+    login_global_max_failures: int = Field(default=50, ge=1)  # all addresses, per window
+    login_lockout_s: float = Field(default=300.0, gt=0)  # the window and the lockout
+    allow_model_pulls: bool | None = None  # None: on a bare machine, off on a Space
+    streamlit_port: int | None = Field(default=None, ge=1, le=65535)  # internal; None: free
+
     # --- documents and ingestion -----------------------------------------------------------
     max_upload_mb: int = Field(default=100, ge=1, le=10_000)
     chunk_tokens: int = Field(default=200, ge=32, le=512)
@@ -181,6 +193,20 @@ class Settings(BaseSettings):
         """Values of the settings marked secret (``repr=False``), for log redaction."""
         return [str(getattr(self, name)) for name, f in type(self).model_fields.items()
                 if not f.repr and getattr(self, name)]
+
+    @property
+    def on_space(self) -> bool:
+        return bool(self.space_id)
+
+    @property
+    def extra_allowed_hosts(self) -> list[str]:
+        """OLYMPUS_ALLOWED_HOSTS as lower-case names (ports are not part of a name)."""
+        return [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
+
+    @property
+    def model_pulls_allowed(self) -> bool:
+        """Pulls from the UI: OLYMPUS_ALLOW_MODEL_PULLS, else on except on a Space."""
+        return self.allow_model_pulls if self.allow_model_pulls is not None else not self.on_space
 
     @property
     def resolved_milvus_uri(self) -> str:

@@ -1,4 +1,4 @@
-"""Command lines and environments of the supervised children: engine, Streamlit.
+"""Command lines and environments of the supervised children: engine, Streamlit, front.
 
 Pure functions from settings + profile to a ``ChildSpec``; nothing is started here.
 """
@@ -111,17 +111,26 @@ def app_path(settings: Settings) -> Path:
     return Path(settings.streamlit_app) if settings.streamlit_app else CODE_DIR / "streamlit_app.py"
 
 
-def streamlit_spec(settings: Settings, profile: Any, env: Mapping[str, str]) -> ChildSpec:
-    """``streamlit run`` headless, XSRF on, upload limit from settings, no file watcher."""
+def _public(settings: Settings, profile: Any) -> tuple[str, int, str, str, str]:
+    """(bind address, public port, host for local probes, host users reach, URL users
+    reach) of the front."""
     address, port = profile.address, int(profile.port)
     probe_host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(address, address)
     probe_host = f"[{probe_host}]" if ":" in probe_host else probe_host
     shown = "localhost" if address in LOOPBACK else probe_host
     url = f"https://{settings.space_host}" if settings.space_host else f"http://{shown}:{port}"
+    return address or "127.0.0.1", port, probe_host, settings.space_host or shown, url
+
+
+def streamlit_spec(settings: Settings, profile: Any, env: Mapping[str, str],
+                   internal_port: int) -> ChildSpec:
+    """``streamlit run`` headless on 127.0.0.1:``internal_port`` (only the front, on the
+    public port, reaches it), XSRF on, upload limit from settings, no file watcher."""
+    _, port, _, shown, url = _public(settings, profile)
     argv = [
         sys.executable, "-m", "streamlit", "run", str(app_path(settings)),
-        "--server.address", address or "127.0.0.1",
-        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--server.port", str(internal_port),
         "--server.headless", "true",
         "--server.enableXsrfProtection", "true",
         "--server.maxUploadSize", str(settings.max_upload_mb),
@@ -130,9 +139,22 @@ def streamlit_spec(settings: Settings, profile: Any, env: Mapping[str, str]) -> 
         "--browser.gatherUsageStats", "false",
         # Naming the address users reach stops Streamlit from asking a web service for this
         # machine's external IP at start (a network call, and a delay when offline).
-        "--browser.serverAddress", settings.space_host or shown,
+        "--browser.serverAddress", shown,
+        "--browser.serverPort", str(443 if settings.space_host else port),
     ]
     return ChildSpec(
         name="streamlit", argv=argv, env=dict(env),
-        ready_url=f"http://{probe_host}:{port}/_stcore/health", url=url,
+        ready_url=f"http://127.0.0.1:{internal_port}/_stcore/health", url=url,
+    )
+
+
+def front_spec(settings: Settings, profile: Any, env: Mapping[str, str],
+               internal_port: int) -> ChildSpec:
+    """``python -m src.front``: the public port (allowed hosts, sign-in) before Streamlit."""
+    address, port, probe_host, _, url = _public(settings, profile)
+    argv = [sys.executable, "-m", "src.front", "--address", address, "--port", str(port),
+            "--upstream-port", str(internal_port)]
+    return ChildSpec(
+        name="front", argv=argv, env=dict(env),
+        ready_url=f"http://{probe_host}:{port}/_olympus/health", url=url,
     )

@@ -40,6 +40,13 @@ def port_open(host: str, port: int, timeout_s: float = 0.3) -> bool:
         return False
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (for a child bound to loopback)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 class ReadinessCheck:
     """One wait for one child: ``poll(now)`` says ready, still waiting, or out of time.
 

@@ -4,7 +4,8 @@ validate settings (done by the caller) -> lock the data dir -> detect the profil
 the engine (``ollama serve``, or llama.cpp via ``python -m src engine serve``, or none) ->
 wait until it answers (the engine's deadline is ``engine_ready_timeout_s``; the UI waits at
 most ``ENGINE_HEAD_START_S`` for it) -> start Streamlit at once ->
-provision the model in a background thread, publishing progress -> watch: restart crashed
+start the front on the public port (allowed hosts, sign-in; it proxies to Streamlit on a
+loopback port) -> provision the model in a background thread, publishing progress -> watch: restart crashed
 children with backoff -> on SIGTERM/SIGINT stop Streamlit, then the engine, each with a
 grace period, then SIGKILL; exit 143/130.
 
@@ -34,6 +35,7 @@ from typing import Any
 import structlog
 
 from shared_utils.errors import OlympusError
+from src.session_cookie import load_secret
 from src.settings import Settings, child_environ, minimal_environ
 from src.status import StatusFile
 from src.supervisor import children
@@ -49,13 +51,13 @@ from src.supervisor.process import (
 )
 from src.supervisor.provisioner import Provisioner
 from src.supervisor.publisher import StatusPublisher
-from src.supervisor.readiness import Probe, http_ok, port_open
+from src.supervisor.readiness import Probe, free_port, http_ok, port_open
 from src.supervisor.slot import Slot
 
 logger = structlog.get_logger(__name__)
 
 EXIT_CODES = {signal.SIGTERM: 143, signal.SIGINT: 130}
-STOP_ORDER = ("streamlit", "engine", "arangod")
+STOP_ORDER = ("front", "streamlit", "engine", "arangod")
 STREAMLIT_READY_TIMEOUT_S = 60.0  # it answers in ~1-3 s; a loaded 2-core box can be slow
 # The UI waits for the engine at most this long: Ollama answers in well under a second, but
 # llama.cpp answers only once the model is loaded, and the UI must come up in seconds.
@@ -148,8 +150,7 @@ class Supervisor:
             self._start_engine()
             self._wait_while_starting(ENGINE_HEAD_START_S)
             if self._signal is None:
-                self._start("streamlit", children.streamlit_spec(s, self.profile, self._env),
-                            fatal=True, ready_timeout_s=STREAMLIT_READY_TIMEOUT_S)
+                self._start_ui()
                 self.status.section("supervisor")(state="running")
                 self._maybe_start_provisioning()
                 self._watch()
@@ -160,6 +161,16 @@ class Supervisor:
             logger.exception("supervisor crashed")
             self._fatal = f"internal error: {type(exc).__name__}: {exc}"
         return self._shutdown()
+
+    def _start_ui(self) -> None:
+        """Streamlit on a loopback port, and the front on the public port before it."""
+        s = self.settings
+        load_secret(s.data_dir, s.secret_key)  # created once here, before both read it
+        internal = s.streamlit_port or free_port()
+        self._start("streamlit", children.streamlit_spec(s, self.profile, self._env, internal),
+                    fatal=True, ready_timeout_s=STREAMLIT_READY_TIMEOUT_S)
+        self._start("front", children.front_spec(s, self.profile, self._env, internal),
+                    fatal=True, ready_timeout_s=STREAMLIT_READY_TIMEOUT_S)
 
     def _start_arangod(self) -> None:
         spec = self._arangod(self.settings)

@@ -1,58 +1,54 @@
-"""Optional access password (``OLYMPUS_PASSWORD``) for public deployments.
+"""The sign-in gate as the Streamlit script sees it, and the sidebar's account links.
 
-The password is compared in constant time; a wrong one costs a short, growing delay per
-session, which makes guessing through the form slow. Authentication lasts for the browser
-session (a refresh asks again).
+The front (``src/front/``) serves the sign-in form and sets the signed cookie; a browser
+that comes through it unsigned is sent to the form before Streamlit sees it. This gate is
+the second line: every run checks the cookie again (``identity.access()``), so a run
+without the right to read (Streamlit reached directly, or a session id reused without the
+cookie) shows only a link to the sign-in page.
 """
 
 from __future__ import annotations
 
-import hmac
-import time
+import html
+from urllib.parse import quote, urlsplit
 
 import streamlit as st
 import structlog
 
+from src.access import SIGN_IN_PATH, SIGN_OUT_PATH
+from src.ui import identity
+
 logger = structlog.get_logger(__name__)
 
-_KEY = "_olympus_authenticated"
-_FAILS = "_olympus_auth_failures"
 
-
-def password_matches(given: str, expected: str) -> bool:
-    """Constant-time comparison of two passwords.
-
-    >>> password_matches("s3cret", "s3cret"), password_matches("s3cre", "s3cret")
-    (True, False)
-    """
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
-
-
-def require_password(expected: str) -> bool:
-    """True when no password is set or this session gave it; otherwise draw the form."""
-    if not expected or st.session_state.get(_KEY):
+def require_access() -> bool:
+    """True when this browser may read; otherwise draw the sign-in notice."""
+    access = identity.access()
+    if access.can_read:
         return True
+    logger.info("ui.auth.unsigned_run")
+    path = urlsplit(st.context.url or "").path or "/"
     st.title("Olympus")
-    with st.form("olympus_login", border=True):
-        st.write("This Olympus is protected. Enter the access password.")
-        given = st.text_input("Password", type="password", key="_olympus_password_input")
-        submitted = st.form_submit_button("Unlock", type="primary")
-    if submitted:
-        if password_matches(given or "", expected):
-            st.session_state[_KEY] = True
-            logger.info("ui.auth.ok")
-            st.rerun()
-        failures = int(st.session_state.get(_FAILS, 0)) + 1
-        st.session_state[_FAILS] = failures
-        logger.warning("ui.auth.failed", failures=failures)
-        time.sleep(min(5.0, 0.25 * failures))
-        st.error("Wrong password.", icon=":material/lock:")
-        st.caption("Ask the person who runs this Olympus; it is set by OLYMPUS_PASSWORD.")
+    st.write("This Olympus is protected.")
+    _link("Sign in", f"{SIGN_IN_PATH}?next={quote(path, safe='/')}")
+    st.caption("Ask the person who runs this Olympus for the password (OLYMPUS_PASSWORD).")
     return False
 
 
-def logout_button() -> None:
-    """A sidebar button to lock the app again (only when a password is set)."""
-    if st.session_state.get(_KEY) and st.sidebar.button("Lock", icon=":material/lock:"):
-        st.session_state[_KEY] = False
-        st.rerun()
+def account_links() -> None:
+    """Sidebar: sign out after a sign-in, or sign in as administrator when that helps."""
+    access = identity.access()
+    if access.signed_in:
+        role = "administrator" if access.is_admin else "reader"
+        st.sidebar.caption(f"Signed in as {role}.")
+        _link("Sign out", SIGN_OUT_PATH, sidebar=True)
+    elif access.policy.admin_password and not access.is_admin:
+        _link("Sign in as administrator", SIGN_IN_PATH, sidebar=True)
+
+
+def _link(label: str, href: str, *, sidebar: bool = False) -> None:
+    """A link that opens in this tab (Streamlit's link buttons open a new one): the
+    front's sign-in and sign-out pages answer with the cookie and send the browser back."""
+    where = st.sidebar if sidebar else st
+    where.html(f'<a href="{html.escape(href)}" class="olympus-account-link">'
+               f"{html.escape(label)}</a>")

@@ -10,7 +10,7 @@ import streamlit as st
 import structlog
 
 from shared_utils.errors import UploadRefused
-from src.ui import render, state
+from src.ui import admin, identity, render, state
 from src.ui.errors import show_error, show_message
 from src.ui.jobs import IngestJob
 
@@ -135,7 +135,11 @@ def _table(documents: list[Any]) -> None:
 
 def _delete(pipeline: Any, documents: list[Any]) -> None:
     names = {d.id: d.name for d in documents}
+    access = identity.access()
     with st.expander("Delete a document", icon=":material/delete:"):
+        if not access.is_admin:
+            admin.explain_admin_only(access, "delete documents")
+            return
         doc_id = st.selectbox(
             "Document", list(names), format_func=lambda i: names.get(i, i), key="docs_delete_pick"
         )
@@ -154,11 +158,10 @@ def _delete(pipeline: Any, documents: list[Any]) -> None:
         if yes.button("Yes, delete", type="primary", key="docs_delete_yes"):
             st.session_state.pop(CONFIRM, None)
             try:
-                record = pipeline.delete_document(doc_id)
+                record = admin.delete_document(pipeline, doc_id, access)
             except Exception as exc:  # noqa: BLE001 - entry point
                 show_error(exc, doing="delete the document")
                 return
-            logger.info("ui.document.deleted", doc_id=doc_id)
             st.session_state[DELETED] = getattr(record, "name", names.get(doc_id, ""))
             st.rerun()
         if no.button("Cancel", key="docs_delete_no"):

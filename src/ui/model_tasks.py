@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 
 from shared_utils.errors import ModelNotFound, OlympusError, RepoNotFound
+from src.access import Access
 from src.settings import Settings, child_environ
 from src.status import StatusFile
 
@@ -90,12 +91,15 @@ def _cli(settings: Settings, *args: str, timeout: float = 120.0) -> str:
     raise ModelNotFound(message or f"`models {' '.join(args)}` failed", hint=hint)
 
 
-def use_model(settings: Settings, name: str) -> str:
-    """Make ``name`` the active model (it answers the next question)."""
+def use_model(settings: Settings, name: str, access: Access) -> str:
+    """Make ``name`` the active model (it answers the next question). Admin only."""
+    access.require_admin("switch the model")
     return _cli(settings, "use", name)
 
 
-def delete_model(settings: Settings, name: str) -> str:
+def delete_model(settings: Settings, name: str, access: Access) -> str:
+    """Delete an installed model. Admin only."""
+    access.require_admin("delete models")
     return _cli(settings, "rm", name)
 
 
@@ -106,9 +110,11 @@ def pull_running(status: StatusFile) -> bool:
     return alive or phase not in TERMINAL_PHASES
 
 
-def start_pull(settings: Settings, profile: Any, repo: str, quant: str) -> None:
-    """Start pulling ``repo`` with quantization ``quant`` (e.g. Q4_K_M) in the background."""
+def start_pull(settings: Settings, profile: Any, repo: str, quant: str, access: Access) -> None:
+    """Start pulling ``repo`` with quantization ``quant`` (e.g. Q4_K_M) in the background.
+    Admin only, and only where pulls from the UI are allowed (off on a Space by default)."""
     global _thread
+    access.require_model_pulls()
     repo, quant = repo.strip(), quant.strip()
     if not repo or "/" not in repo:
         raise RepoNotFound(f"{repo or '(empty)'!r} is not a Hub repository name",

@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 import structlog
 
-from src.ui import model_tasks, render, state
+from src.ui import admin, identity, model_tasks, render, state
 from src.ui.errors import show_error
 
 logger = structlog.get_logger(__name__)
@@ -133,12 +133,16 @@ def _render_installed() -> None:
         return
     st.dataframe(models, hide_index=True, width="stretch")
     names = [str(m.get("name")) for m in models]
+    access = identity.access()
+    if not access.is_admin:
+        admin.explain_admin_only(access, "switch or delete models")
+        return
     with st.expander("Use or delete a model", icon=":material/tune:"):
         name = st.selectbox("Model", names, key="models_pick")
         use, delete = st.columns(2)
         if use.button("Use this model", key="models_use", icon=":material/check:"):
             try:
-                message = model_tasks.use_model(state.settings(), name)
+                message = model_tasks.use_model(state.settings(), name, access)
             except Exception as exc:  # noqa: BLE001 - entry point
                 show_error(exc, doing="switch the model")
             else:
@@ -148,7 +152,7 @@ def _render_installed() -> None:
         confirm = st.checkbox("Yes, delete it", key="models_delete_confirm")
         if delete.button("Delete", key="models_delete", icon=":material/delete:", disabled=not confirm):
             try:
-                model_tasks.delete_model(state.settings(), name)
+                model_tasks.delete_model(state.settings(), name, access)
             except Exception as exc:  # noqa: BLE001 - entry point
                 show_error(exc, doing="delete the model")
             else:
@@ -157,6 +161,14 @@ def _render_installed() -> None:
 
 def _render_pull() -> None:
     st.subheader("Download a model from the Hugging Face Hub")
+    access = identity.access()
+    if not access.is_admin:
+        admin.explain_admin_only(access, "download models")
+        return
+    if not access.policy.model_pulls:
+        st.caption("Downloading models from the app is off on this Space; set "
+                   "OLYMPUS_ALLOW_MODEL_PULLS=true in the Space's variables to allow it.")
+        return
     with st.form("models_pull", border=True):
         repo = st.text_input("Repository", placeholder="Qwen/Qwen2.5-1.5B-Instruct-GGUF")
         quant = st.text_input("Quantization or file", placeholder="Q4_K_M")
@@ -166,7 +178,7 @@ def _render_pull() -> None:
     if not submitted:
         return
     try:
-        model_tasks.start_pull(state.settings(), state.profile(), repo, quant)
+        model_tasks.start_pull(state.settings(), state.profile(), repo, quant, access)
     except Exception as exc:  # noqa: BLE001 - entry point
         show_error(exc, doing="start the download")
         return

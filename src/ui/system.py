@@ -11,7 +11,8 @@ import streamlit as st
 import structlog
 
 from src import __version__
-from src.ui import render, state
+from src.access import admin_hint
+from src.ui import identity, render, state
 from src.ui.errors import show_error
 
 logger = structlog.get_logger(__name__)
@@ -159,8 +160,24 @@ def _render_versions() -> None:
     st.caption(f"{platform.system()} {platform.machine()} · data dir {state.settings().data_dir}")
 
 
+def _render_access() -> None:
+    """Who this browser is here, and how to enable what is off."""
+    st.subheader("Access")
+    access = identity.access()
+    policy = access.policy
+    role = {"admin": "administrator", "reader": "reader"}.get(access.role, "not signed in")
+    st.write(f"This browser: **{role}**"
+             + (" (signed in)." if access.signed_in else "."))
+    if not access.is_admin:
+        st.info(admin_hint(policy), icon=":material/admin_panel_settings:")
+    if policy.on_space and not policy.model_pulls:
+        st.caption("Model downloads from the app are off on this Space "
+                   "(OLYMPUS_ALLOW_MODEL_PULLS=true turns them on).")
+
+
 def render_page() -> None:
     st.title("System")
+    _render_access()
     try:
         profile = _profile_dict()
     except Exception as exc:  # noqa: BLE001 - entry point

@@ -251,3 +251,36 @@ def test_answer_from_the_real_local_model_streams_into_the_page(tmp_path, browse
         sources_text = answer.locator('[data-testid="stExpander"]').first.inner_text()
         assert "flux-manual.pdf" in sources_text and "p. 2" in sources_text
         _shot(page, "chat-local-model")
+
+
+def test_sign_in_keeps_the_deep_link_and_survives_a_reload(tmp_path, browser):
+    """Through the front: /documents asks for the password on the front's page, lands on
+    /documents, a reload does not ask again, and a reader is refused admin actions."""
+    with _running_app(tmp_path, OLYMPUS_BACKENDS="extractive", OLYMPUS_ENGINE="none",
+                      OLYMPUS_PASSWORD="correct horse",
+                      OLYMPUS_ADMIN_PASSWORD="staple battery") as url:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{url}/documents")
+        page.get_by_label("Password").fill("wrong horse")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("Wrong password.").wait_for()
+        page.get_by_label("Password").fill("correct horse")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{url}/documents")
+        _wait_app(page)
+        page.get_by_role("heading", name="Documents").wait_for()
+        _shot(page, "signed-in-documents")
+        page.reload()
+        _wait_app(page)
+        page.get_by_role("heading", name="Documents").wait_for()
+        assert "/_olympus/login" not in page.url
+        page.goto(f"{url}/system")
+        _wait_app(page)
+        page.get_by_text("This browser: reader").wait_for()
+        page.get_by_text("Sign in as administrator at /_olympus/login").first.wait_for()
+        # the sidebar's sign-out link opens in this tab and locks the app again
+        page.locator("a.olympus-account-link", has_text="Sign out").click()
+        page.wait_for_url(re.compile(r".*/_olympus/login.*"))
+        context.close()

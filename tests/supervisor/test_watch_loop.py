@@ -117,11 +117,12 @@ def make(world: World, data_dir: Path, profile=None, provision=None, warm_up=Non
 
 
 def test_engine_first_then_streamlit_then_provisioning_then_clean_stop(data_dir):
-    w = World(ready={"engine", "streamlit"})
+    w = World(ready={"engine", "streamlit", "front"})
     sup, status, calls = make(w, data_dir)
     w.stop_at(30)
     assert sup.run() == 143
-    assert w.events == ["start engine", "start streamlit", "stop streamlit", "stop engine"]
+    assert w.events == ["start engine", "start streamlit", "start front", "stop front",
+                        "stop streamlit", "stop engine"]
     assert len(calls) == 1 and calls[0].model == "tiny"
     engine_argv = w.procs("engine")[0].spec.argv
     assert engine_argv[-1] == "serve"
@@ -132,19 +133,25 @@ def test_engine_first_then_streamlit_then_provisioning_then_clean_stop(data_dir)
     st = status.read()
     assert st["supervisor"]["state"] == "stopped" and st["supervisor"]["exit_code"] == 143
     assert st["engine"]["state"] == "stopped" and st["streamlit"]["state"] == "stopped"
+    # the front has the public port and proxies to Streamlit, which listens on loopback only
+    front, ui = w.procs("front")[0].spec, w.procs("streamlit")[0].spec
+    assert front.argv[front.argv.index("--port") + 1] == "8501"
+    internal = front.argv[front.argv.index("--upstream-port") + 1]
+    assert ui.argv[ui.argv.index("--server.port") + 1] == internal != "8501"
+    assert ui.argv[ui.argv.index("--server.address") + 1] == "127.0.0.1"
     assert st["provisioning"]["phase"] == "ready"
     assert st["profile"]["engine"] == "ollama"
 
 
 def test_sigint_exits_130(data_dir):
-    w = World(ready={"engine", "streamlit"})
+    w = World(ready={"engine", "streamlit", "front"})
     sup, _, _ = make(w, data_dir)
     w.stop_at(5, signal.SIGINT)
     assert sup.run() == 130
 
 
 def test_streamlit_waits_for_the_engine_only_briefly_and_the_engine_keeps_its_deadline(data_dir):
-    w = World(ready={"streamlit"})  # the engine never answers
+    w = World(ready={"streamlit", "front"})  # the engine never answers
     sup, status, calls = make(w, data_dir)
     seen: dict[str, object] = {}
     w.at(2, lambda w: seen.setdefault("streamlit@2", bool(w.procs("streamlit"))))
@@ -161,7 +168,7 @@ def test_streamlit_waits_for_the_engine_only_briefly_and_the_engine_keeps_its_de
 
 
 def test_crashed_engine_restarts_with_exponential_backoff_then_stays_down(data_dir):
-    w = World(ready={"engine", "streamlit"})
+    w = World(ready={"engine", "streamlit", "front"})
     sup, status, _ = make(w, data_dir)
 
     def crash(w: World) -> None:
@@ -188,7 +195,7 @@ def test_crashed_engine_restarts_with_exponential_backoff_then_stays_down(data_d
 
 
 def test_streamlit_is_restarted_when_it_dies(data_dir):
-    w = World(ready={"engine", "streamlit"})
+    w = World(ready={"engine", "streamlit", "front"})
     sup, status, _ = make(w, data_dir)
     w.at(10, lambda w: setattr(w.procs("streamlit")[0], "code", -9))
     w.stop_at(20)
@@ -199,7 +206,7 @@ def test_streamlit_is_restarted_when_it_dies(data_dir):
 
 
 def test_streamlit_that_keeps_dying_brings_the_supervisor_down_with_code_1(data_dir):
-    w = World(ready={"engine", "streamlit"})
+    w = World(ready={"engine", "streamlit", "front"})
     sup, status, _ = make(w, data_dir)
 
     def crash(w: World) -> None:
@@ -230,7 +237,7 @@ def test_llamacpp_engine_waits_for_the_model_while_the_ui_comes_up(data_dir, tmp
         warmed.append(url)
         return 0.25
 
-    w = World(ready={"engine", "streamlit"})
+    w = World(ready={"engine", "streamlit", "front"})
     sup, status, _ = make(w, data_dir, profile=FakeProfile(engine="llamacpp"), provision=provision,
                           warm_up=warm_up, llamacpp_port=8123)
     seen = {}
@@ -239,7 +246,7 @@ def test_llamacpp_engine_waits_for_the_model_while_the_ui_comes_up(data_dir, tmp
     w.at(4, lambda w: gate.set())
     w.stop_at(40)
     sup.run()
-    assert seen == {"state": "waiting_for_model", "names": ["streamlit"]}
+    assert seen == {"state": "waiting_for_model", "names": ["streamlit", "front"]}
     engine = w.procs("engine")[0]
     assert engine.spec.argv[1:6] == ["-m", "src", "engine", "serve", "--model"]
     assert engine.spec.argv[6] == str(gguf)
@@ -261,7 +268,7 @@ def test_provisioning_failure_is_published_not_swallowed(data_dir):
     def provision(settings, profile, *, progress, status=None):
         raise NetworkUnavailable("huggingface.co unreachable")
 
-    w = World(ready={"engine", "streamlit"})
+    w = World(ready={"engine", "streamlit", "front"})
     sup, status, _ = make(w, data_dir, provision=provision)
     w.at(5, lambda w: time.sleep(0.05))
     w.stop_at(10)
@@ -272,22 +279,22 @@ def test_provisioning_failure_is_published_not_swallowed(data_dir):
 
 
 def test_no_engine_means_no_child_and_no_provisioning(data_dir):
-    w = World(ready={"streamlit"})
+    w = World(ready={"streamlit", "front"})
     sup, status, calls = make(w, data_dir, profile=FakeProfile(engine="none"))
     w.stop_at(5)
     sup.run()
-    assert [p.name for _, p in w.spawned] == ["streamlit"]
+    assert [p.name for _, p in w.spawned] == ["streamlit", "front"]
     assert status.section("engine")["state"] == "disabled"
     assert status.section("provisioning")["phase"] == "skipped"
     assert calls == []
 
 
 def test_external_ollama_is_not_started(data_dir):
-    w = World(ready={"streamlit"})
+    w = World(ready={"streamlit", "front"})
     sup, status, calls = make(w, data_dir, ollama_host="http://gpu-box:11434")
     w.stop_at(5)
     sup.run()
-    assert [p.name for _, p in w.spawned] == ["streamlit"]
+    assert [p.name for _, p in w.spawned] == ["streamlit", "front"]
     assert status.section("engine")["state"] == "external"
     assert status.section("engine")["url"] == "http://gpu-box:11434"
 
@@ -323,7 +330,7 @@ def test_zero_restarts_allowed_means_down_at_first_failure():
 
 
 def test_an_engine_that_stays_down_is_reported_in_provisioning_too(data_dir):
-    w = World(ready={"streamlit"})
+    w = World(ready={"streamlit", "front"})
     sup, status, calls = make(w, data_dir, restart_max=1)  # fails once: down
     w.at(1, lambda w: setattr(w.procs("engine")[0], "code", 2))
     w.stop_at(10)
@@ -335,7 +342,7 @@ def test_an_engine_that_stays_down_is_reported_in_provisioning_too(data_dir):
 
 
 def test_an_internal_error_still_stops_the_children(data_dir):
-    w = World(ready={"engine", "streamlit"})
+    w = World(ready={"engine", "streamlit", "front"})
     sup, status, _ = make(w, data_dir)
 
     def boom(w: World) -> None:
@@ -348,7 +355,7 @@ def test_an_internal_error_still_stops_the_children(data_dir):
 
 
 def test_a_hung_engine_is_restarted_after_a_minute_of_silence(data_dir):
-    w = World(ready={"engine", "streamlit"})
+    w = World(ready={"engine", "streamlit", "front"})
     sup, status, _ = make(w, data_dir)
     w.at(100, lambda w: w.hung.add(w.procs("engine")[0].pid))  # alive, no longer answering
     seen = {}
@@ -360,7 +367,7 @@ def test_a_hung_engine_is_restarted_after_a_minute_of_silence(data_dir):
     engines = w.procs("engine")
     assert len(engines) == 2
     assert engines[0].stopped
-    assert 150 < w.spawned[2][0] < 175  # 4 missed checks, 15 s apart, then the 1 s backoff
+    assert 150 < w.spawned[3][0] < 175  # 4 missed checks, 15 s apart, then the 1 s backoff
     eng = status.section("engine")
     assert "stopped answering" in eng["last_error"] and "4 checks in a row" in eng["last_error"]
     assert seen["state@250"] == "ready"
@@ -368,7 +375,7 @@ def test_a_hung_engine_is_restarted_after_a_minute_of_silence(data_dir):
 
 def test_children_share_the_supervisors_working_dir_and_absolute_data_dir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    w = World(ready={"engine", "streamlit"})
+    w = World(ready={"engine", "streamlit", "front"})
     sup, _, _ = make(w, Path("relative-data"), profile=FakeProfile(engine="llamacpp"),
                      llamacpp_model_path=str(tmp_path / "m.gguf"), warm_up=lambda u, t: 0.0)
     w.stop_at(5)
@@ -381,23 +388,23 @@ def test_children_share_the_supervisors_working_dir_and_absolute_data_dir(tmp_pa
 
 
 def test_an_ollama_already_running_on_the_port_is_used_not_fought(data_dir):
-    w = World(ready={"streamlit"})
+    w = World(ready={"streamlit", "front"})
     sup, status, calls = make(w, data_dir, busy_ports={11434})
     w.stop_at(5)
     sup.run()
-    assert [p.name for _, p in w.spawned] == ["streamlit"]
+    assert [p.name for _, p in w.spawned] == ["streamlit", "front"]
     eng = status.section("engine")
     assert eng["state"] == "external" and eng["url"] == "http://127.0.0.1:11434"
     assert len(calls) == 1  # the model is provisioned into that Ollama
 
 
 def test_a_busy_llamacpp_port_is_reported_with_the_fix(data_dir, tmp_path):
-    w = World(ready={"streamlit"})
+    w = World(ready={"streamlit", "front"})
     sup, status, _ = make(w, data_dir, profile=FakeProfile(engine="llamacpp"), busy_ports={8123},
                           llamacpp_port=8123, llamacpp_model_path=str(tmp_path / "m.gguf"))
     w.stop_at(5)
     sup.run()
-    assert [p.name for _, p in w.spawned] == ["streamlit"]
+    assert [p.name for _, p in w.spawned] == ["streamlit", "front"]
     eng = status.section("engine")
     assert eng["state"] == "down"
     assert "port 8123 is already in use" in eng["last_error"]
@@ -420,7 +427,7 @@ def test_port_open_sees_a_real_listener():
 def test_local_arangod_starts_first_and_the_app_is_pointed_at_it(data_dir):
     from src.arangod import arangod_spec
 
-    w = World(ready={"arangod", "engine", "streamlit"})
+    w = World(ready={"arangod", "engine", "streamlit", "front"})
     spec = lambda s: arangod_spec(s, which=lambda name: "/usr/sbin/arangod")  # noqa: E731
     sup, status, _ = make(w, data_dir, arangod=spec)
     w.stop_at(30)

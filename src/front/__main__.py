@@ -1,0 +1,45 @@
+"""``python -m src.front --address A --port P --upstream-port U``: run the front.
+
+Started by the supervisor (``startup.py``) as a child, after Streamlit; settings come from
+the same ``OLYMPUS_*`` environment. Exit code 2 on bad settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m src.front", description=__doc__)
+    parser.add_argument("--address", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--upstream-port", type=int, required=True, help="Streamlit's port")
+    args = parser.parse_args(argv)
+
+    import uvicorn
+
+    from shared_utils.errors import OlympusError
+    from shared_utils.logging_setup import configure_logging
+    from src.front.app import build_app
+    from src.front.config import FrontConfig
+    from src.session_cookie import load_secret
+    from src.settings import load_settings
+
+    try:
+        settings = load_settings()
+    except OlympusError as exc:
+        print(f"error: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format_resolved, settings.log_level)
+    secret = load_secret(settings.data_dir, settings.secret_key)
+    config = FrontConfig.from_settings(settings, upstream_port=args.upstream_port, secret=secret)
+    host = args.address or "127.0.0.1"
+    uvicorn.run(build_app(config), host=host, port=args.port, log_level="warning",
+                access_log=False, proxy_headers=False, server_header=False,
+                timeout_graceful_shutdown=3, ws_max_size=16 * 1024 * 1024)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

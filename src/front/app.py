@@ -1,0 +1,46 @@
+"""The front: the one public port, before Streamlit (which listens on 127.0.0.1 only).
+
+Routes, first match wins:
+
+- ``/_olympus/login`` (GET form, POST password), ``/_olympus/logout``, ``/_olympus/health``
+  (the front's own readiness; ``/_stcore/health`` is Streamlit's, proxied).
+- ``mounts``: other ASGI apps under a path prefix, e.g. the service API of issue #15:
+  ``build_app(config, mounts={"/v1": api, "/api": api})``. They do their own auth (API keys);
+  the Host check below applies to them too.
+- everything else, websockets included: Streamlit, behind the sign-in gate (``proxy.py``).
+
+The whole app is wrapped in the allowed-hosts check (``hosts.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp
+
+from src.front.config import FrontConfig
+from src.front.hosts import HostCheck
+from src.front.login import LoginRoutes
+from src.front.proxy import StreamlitProxy
+
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+RESERVED_PREFIXES = ("/v1", "/api")  # for the service API (issue #15)
+
+
+def build_app(config: FrontConfig, *, mounts: Mapping[str, ASGIApp] | None = None) -> ASGIApp:
+    login = LoginRoutes(config)
+    proxy = StreamlitProxy(config)
+    routes: list[BaseRoute] = [
+        Route("/_olympus/login", login.form, methods=["GET", "HEAD"]),
+        Route("/_olympus/login", login.submit, methods=["POST"]),
+        Route("/_olympus/logout", login.logout, methods=["GET", "POST"]),
+        Route("/_olympus/health", login.health, methods=["GET", "HEAD"]),
+    ]
+    routes += [Mount(prefix, app=app) for prefix, app in (mounts or {}).items()]
+    routes += [
+        Route("/{path:path}", proxy.http, methods=METHODS),
+        WebSocketRoute("/{path:path}", proxy.websocket),
+    ]
+    return HostCheck(Starlette(routes=routes, lifespan=proxy.lifespan), config.allowed)

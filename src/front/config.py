@@ -1,0 +1,76 @@
+"""What the front needs to know, built once from the settings, and the per-request access."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.requests import HTTPConnection
+
+from src.access import Access, Policy
+from src.front.hosts import allowed_hosts, client_address
+from src.front.throttle import LoginThrottle
+from src.session_cookie import COOKIE_NAME, MAX_AGE_S, Claims, access_for, sign
+from src.settings import Settings
+
+
+@dataclass
+class FrontConfig:
+    upstream_port: int
+    policy: Policy
+    secret: bytes = field(repr=False)
+    allowed: frozenset[str]
+    trust_proxy: bool = False
+    on_space: bool = False
+    session_s: float = 168 * 3600.0
+    throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(
+        per_address=5, global_max=50, window_s=300.0))
+    wall: Callable[[], float] = time.time
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, upstream_port: int, secret: bytes,
+                      clock: Callable[[], float] = time.monotonic) -> "FrontConfig":
+        return cls(
+            upstream_port=upstream_port, policy=Policy.from_settings(settings), secret=secret,
+            allowed=allowed_hosts(settings.space_host, settings.extra_allowed_hosts),
+            trust_proxy=settings.behind_proxy or settings.on_space, on_space=settings.on_space,
+            session_s=settings.session_hours * 3600.0,
+            throttle=LoginThrottle(per_address=settings.login_max_failures,
+                                   global_max=settings.login_global_max_failures,
+                                   window_s=settings.login_lockout_s, clock=clock),
+        )
+
+    # --- per request -----------------------------------------------------------------------
+    def access(self, conn: HTTPConnection) -> tuple[Access, Claims | None]:
+        return access_for(conn.cookies.get(COOKIE_NAME), self.policy, self.secret,
+                          now=self.wall())
+
+    def address(self, conn: HTTPConnection) -> str:
+        peer = conn.client.host if conn.client else ""
+        return client_address(peer, conn.headers, trust_proxy=self.trust_proxy)
+
+    def secure(self, conn: HTTPConnection) -> bool:
+        """Whether the browser reached us over https (then the cookie is Secure)."""
+        if self.on_space or conn.url.scheme in ("https", "wss"):
+            return True
+        proto = conn.headers.get("x-forwarded-proto", "") if self.trust_proxy else ""
+        return proto.split(",")[-1].strip() == "https"
+
+    def set_cookie_header(self, conn: HTTPConnection, claims: Claims) -> str:
+        """The Set-Cookie value carrying ``claims``.
+
+        HttpOnly, Path=/, SameSite=Lax; Secure over https. On a Space the app runs inside an
+        iframe of huggingface.co, where a Lax cookie is never sent: there it is
+        ``SameSite=None; Secure; Partitioned`` (kept per top-level site, so another site
+        cannot use it), and the front's Origin check refuses cross-site websockets anyway.
+        """
+        parts = [f"{COOKIE_NAME}={sign(claims, self.secret)}", "Path=/", f"Max-Age={MAX_AGE_S}",
+                 "HttpOnly"]
+        if self.on_space:
+            parts += ["SameSite=None", "Secure", "Partitioned"]
+        else:
+            parts.append("SameSite=Lax")
+            if self.secure(conn):
+                parts.append("Secure")
+        return "; ".join(parts)

@@ -1,0 +1,209 @@
+"""Roles, the signed browser cookie, password-guessing limits and host names (pure parts)."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from shared_utils.errors import SettingsError
+from src.access import Access, Forbidden, Policy
+from src.front.hosts import allowed_hosts, client_address, host_name, origin_allowed
+from src.front.throttle import LoginThrottle
+from src.session_cookie import (
+    Claims,
+    access_for,
+    load_secret,
+    password_fingerprint,
+    sign,
+    verify,
+)
+
+SECRET = b"k" * 64
+
+
+@pytest.mark.parametrize(("policy", "anonymous", "with_password", "with_admin"), [
+    (Policy(), "admin", None, None),  # bare machine, no password: today's single user
+    (Policy(on_space=True), "reader", None, None),  # a public Space: nobody administers
+    (Policy(password="p"), "none", "admin", None),  # one password: whoever has it is admin
+    (Policy(password="p", on_space=True), "none", "reader", None),
+    (Policy(password="p", admin_password="a"), "none", "reader", "admin"),
+    (Policy(admin_password="a", on_space=True), "reader", None, "admin"),
+])
+def test_roles(policy, anonymous, with_password, with_admin):
+    assert policy.anonymous_role == anonymous
+    assert policy.role_for_password("p") == with_password
+    assert policy.role_for_password("a") == with_admin
+    assert policy.role_for_password("wrong") is None
+    assert policy.role_for_password("") is None, "an unset password never matches empty input"
+
+
+def test_a_reader_is_refused_admin_actions_with_the_way_to_get_them():
+    space = Policy(on_space=True)
+    reader = Access(role="reader", browser_id="b", signed_in=False, policy=space)
+    with pytest.raises(Forbidden) as err:
+        reader.require_admin("delete documents")
+    assert "delete documents" in err.value.message
+    assert "OLYMPUS_ADMIN_PASSWORD" in err.value.hint and "secret" in err.value.hint
+    admin = Access(role="admin", browser_id="b", signed_in=True,
+                   policy=Policy(admin_password="a", on_space=True, model_pulls=False))
+    admin.require_admin("delete documents")
+    with pytest.raises(Forbidden) as err:
+        admin.require_model_pulls()
+    assert "OLYMPUS_ALLOW_MODEL_PULLS=true" in err.value.hint
+
+
+def test_policy_repr_never_shows_a_password():
+    assert "hunter2" not in repr(Policy(password="hunter2", admin_password="hunter2"))
+
+
+def _cookie(policy: Policy, role="reader", expires=1000.0, secret=SECRET) -> str:
+    return sign(Claims("browser-1", role, expires, password_fingerprint(policy, secret)), secret)
+
+
+def test_a_signed_cookie_grants_its_role_until_it_expires():
+    policy = Policy(password="p", admin_password="a")
+    value = _cookie(policy)
+    access, claims = access_for(value, policy, SECRET, now=999.0)
+    assert (access.role, access.browser_id, access.signed_in) == ("reader", "browser-1", True)
+    access, claims = access_for(value, policy, SECRET, now=1000.0)
+    assert access.role == "none" and access.browser_id == "browser-1", "id outlives the role"
+
+
+def test_forged_or_tampered_cookies_grant_nothing():
+    policy = Policy(password="p")
+    value = _cookie(policy)
+    payload, mac = value.split(".")
+    forged = _cookie(policy, role="admin", secret=b"another secret" * 4)
+    for bad in (forged, payload + "." + mac[:-2] + "AA", payload[:-1] + "." + mac, "x", "", None,
+                "a.b.c", value + "\u00e9"):
+        access, claims = access_for(bad, policy, SECRET, now=0.0)
+        assert access.role == "none" and claims is None, bad
+
+
+def test_changing_a_password_signs_everyone_out_but_keeps_the_browser_id():
+    value = _cookie(Policy(password="old"))
+    access, _ = access_for(value, Policy(password="new"), SECRET, now=0.0)
+    assert access.role == "none" and access.browser_id == "browser-1"
+
+
+def test_the_secret_is_made_once_private_and_then_reused(tmp_path):
+    first = load_secret(tmp_path)
+    assert load_secret(tmp_path) == first and len(first) >= 32
+    assert stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode) == 0o600
+    assert load_secret(tmp_path, "from-the-environment") == b"from-the-environment"
+    (tmp_path / "secret_key").write_text("short")
+    with pytest.raises(SettingsError, match="too short"):
+        load_secret(tmp_path)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_address_is_locked_out_after_repeated_failures_then_let_in_again():
+    clock = Clock()
+    t = LoginThrottle(per_address=3, global_max=100, window_s=300, clock=clock)
+    for _ in range(2):
+        t.failed("1.2.3.4")
+        clock.now += 10
+    assert t.retry_after("1.2.3.4") == (0.0, "")
+    t.failed("1.2.3.4")
+    wait, scope = t.retry_after("1.2.3.4")
+    assert scope == "address" and wait == pytest.approx(300)
+    assert t.retry_after("5.6.7.8") == (0.0, ""), "other addresses are not locked"
+    clock.now += 299
+    assert t.retry_after("1.2.3.4")[0] == pytest.approx(1)
+    clock.now += 1
+    assert t.retry_after("1.2.3.4") == (0.0, "")
+
+
+def test_failures_spread_over_more_than_the_window_do_not_lock_out():
+    clock = Clock()
+    t = LoginThrottle(per_address=3, global_max=100, window_s=60, clock=clock)
+    for _ in range(10):
+        t.failed("1.2.3.4")
+        clock.now += 31
+        assert t.retry_after("1.2.3.4") == (0.0, "")
+
+
+def test_a_success_clears_that_address():
+    clock = Clock()
+    t = LoginThrottle(per_address=2, global_max=100, window_s=60, clock=clock)
+    t.failed("a")
+    t.succeeded("a")
+    t.failed("a")
+    assert t.retry_after("a") == (0.0, "")
+
+
+def test_many_addresses_together_hit_the_global_limit():
+    clock = Clock()
+    t = LoginThrottle(per_address=5, global_max=10, window_s=60, clock=clock)
+    for i in range(10):
+        t.failed(f"10.0.0.{i}")
+        clock.now += 1
+    wait, scope = t.retry_after("192.168.1.1")
+    assert scope == "global" and wait == pytest.approx(50)  # the oldest leaves the window
+    clock.now += 50
+    assert t.retry_after("192.168.1.1") == (0.0, "")
+
+
+def test_memory_stays_bounded_under_many_addresses():
+    t = LoginThrottle(per_address=5, global_max=10, window_s=60, clock=Clock(),
+                      max_addresses=100)
+    for i in range(5000):
+        t.failed(f"addr-{i}")
+    assert len(t._by_address) <= 100 and len(t._all) <= 10
+
+
+def test_host_names_and_the_allowed_list():
+    allowed = allowed_hosts("me-olympus.hf.space", ["Olympus.LAN", " "])
+    for host in ("localhost:8501", "127.0.0.1", "[::1]:7860", "me-olympus.hf.space",
+                 "olympus.lan:80"):
+        assert host_name(host) in allowed, host
+    for host in ("attacker.example", "localhost.attacker.example", "127.0.0.1.nip.io", ""):
+        assert host_name(host) not in allowed, host
+    assert origin_allowed(None, allowed) and origin_allowed("http://localhost:8501", allowed)
+    assert not origin_allowed("https://attacker.example", allowed)
+
+
+def test_forwarded_for_is_trusted_only_behind_a_proxy_and_only_its_last_entry():
+    headers = {"x-forwarded-for": "6.6.6.6, 203.0.113.9"}  # the client's claim, then the proxy's
+    assert client_address("10.0.0.1", headers, trust_proxy=False) == "10.0.0.1"
+    assert client_address("10.0.0.1", headers, trust_proxy=True) == "203.0.113.9"
+    assert client_address("10.0.0.1", {}, trust_proxy=True) == "10.0.0.1"
+
+
+def _request(headers: dict[str, str]):
+    from starlette.requests import Request
+
+    return Request({"type": "http", "method": "GET", "path": "/", "scheme": "http",
+                    "query_string": b"", "server": ("127.0.0.1", 8501),
+                    "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})
+
+
+def test_cookie_attributes_follow_where_olympus_runs(data_dir):
+    from src.front.config import FrontConfig
+    from src.settings import load_settings
+
+    claims = Claims("browser-1")
+    bare = FrontConfig.from_settings(load_settings(data_dir=data_dir), upstream_port=1,
+                                     secret=SECRET)
+    header = bare.set_cookie_header(_request({"x-forwarded-proto": "https"}), claims)
+    assert "HttpOnly" in header and "SameSite=Lax" in header
+    assert "Secure" not in header, "X-Forwarded-Proto counts only behind a trusted proxy"
+    proxied = FrontConfig.from_settings(load_settings(data_dir=data_dir, behind_proxy=True),
+                                        upstream_port=1, secret=SECRET)
+    assert "; Secure" in proxied.set_cookie_header(_request({"x-forwarded-proto": "https"}),
+                                                   claims)
+    space = FrontConfig.from_settings(
+        load_settings(data_dir=data_dir, SPACE_ID="me/olympus", SPACE_HOST="me-olympus.hf.space"),
+        upstream_port=1, secret=SECRET)
+    header = space.set_cookie_header(_request({}), claims)
+    assert "SameSite=None; Secure; Partitioned" in header and "HttpOnly" in header
+    assert "me-olympus.hf.space" in space.allowed and space.trust_proxy

@@ -1,6 +1,8 @@
 """The Chat page: ask questions, watch the answer stream, check its sources.
 
-Per-session history lives in ``st.session_state`` (a list of message dicts). Sources are
+The conversation is this session's current chat (``src/ui/chat_list.py``), saved for this
+browser after every answer; its model and settings come from ``src/ui/chat_settings.py``.
+Sources are
 drawn as soon as retrieval finishes, before the first token; tokens update a placeholder
 one by one. The Stop button (or a new question) makes Streamlit rerun the script, which
 interrupts this run at its next element update: the event generator is then closed
@@ -17,6 +19,7 @@ import streamlit as st
 import structlog
 
 from shared_utils.errors import OlympusError
+from src.chat_store import title_of
 from src.events import (
     BackendSwitchEvent,
     DoneEvent,
@@ -24,12 +27,11 @@ from src.events import (
     StatusEvent,
     TokenEvent,
 )
-from src.ui import navigation, render, state, transcript
+from src.ui import chat_list, chat_settings, navigation, render, scope_note, state, transcript
 from src.ui.errors import friendly, show_error, show_message
 
 logger = structlog.get_logger(__name__)
 
-MESSAGES = "chat_messages"
 PENDING = "chat_pending_question"
 SCOPE = "chat_scope"
 NO_DOCUMENTS = (
@@ -39,7 +41,7 @@ NO_DOCUMENTS = (
 
 
 def _messages() -> list[dict[str, Any]]:
-    return st.session_state.setdefault(MESSAGES, [])
+    return chat_list.current()["messages"]
 
 
 def _turn_of(index: int) -> int:
@@ -52,12 +54,17 @@ def _render_sources(sources: list[Any], *, turn: int, question: str, expanded: b
     if not sources:
         return
     terms = render.query_terms(question)
+    best = render.best_relevance(sources)
+    sims = best if all(s.similarity is not None for s in sources) else None
     with st.expander(f"Sources ({len(sources)})", expanded=expanded, icon=":material/menu_book:"):
         for n, scored in enumerate(sources, 1):
             chunk = scored.chunk
             st.markdown(render.anchor_html(turn, n), unsafe_allow_html=True)
             name = render.escape_markdown(chunk.doc_name or chunk.doc_id[:12])
-            st.markdown(f"**\\[{n}\\] {name}** · {chunk.pages} · score {scored.score:.3f}")
+            bar = render.relevance_html(float(scored.score),
+                                        scored.similarity if sims is not None else None, best)
+            st.markdown(f"**\\[{n}\\] {name}** · {chunk.pages} · {bar}",
+                        unsafe_allow_html=True)  # name escaped (no <, >, &); bar is ours
             st.markdown(render.highlight(chunk.text, terms))
 
 
@@ -106,6 +113,8 @@ def _render_notes(msg: dict[str, Any]) -> None:
             st.caption(render.escape_markdown(reason))
     _render_quality_notes(msg)
     st.caption(_summary_line(msg))
+    if msg.get("scope_note"):
+        st.caption(":material/travel_explore: " + render.escape_markdown(msg["scope_note"]))
     if msg.get("dropped_sources"):
         st.caption(
             f"{msg['dropped_sources']} lower-ranked source(s) did not fit the model's context "
@@ -176,10 +185,7 @@ def _regenerate() -> None:
         if msgs and msgs[-1]["role"] == "user":
             del msgs[-1]
         st.session_state[PENDING] = question
-
-
-def _clear() -> None:
-    st.session_state[MESSAGES] = []
+        chat_list.save()
 
 
 # --- asking ------------------------------------------------------------------------------------
@@ -195,7 +201,7 @@ def _history() -> list[tuple[str, str]]:
 
 
 def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
-    """Stream one answer into the page and append the turn to the history."""
+    """Stream one answer into the page, append the turn to the chat and save it."""
     history = _history()
     msgs = _messages()
     turn = _turn_of(len(msgs) - 1) + 1
@@ -220,14 +226,15 @@ def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
         status.caption(":material/search: Searching your documents...")
         started = time.perf_counter()
         try:
-            events = pipeline.ask(question, history=history, doc_ids=doc_ids)
+            events = pipeline.ask(question, history=history, doc_ids=doc_ids,
+                                  options=chat_settings.options_for(chat_list.current()))
             for event in events:
                 if isinstance(event, SourcesEvent):
                     msg["sources"] = list(event.sources)
                     msg["query"] = event.query or question
-                    with sources_box:
+                    with sources_box:  # collapsed: the answer and Stop stay in view
                         _render_sources(
-                            msg["sources"], turn=turn, question=msg["query"], expanded=True
+                            msg["sources"], turn=turn, question=msg["query"], expanded=False
                         )
                     status.caption(
                         f":material/hourglass_top: Found {len(event.sources)} passages in "
@@ -258,6 +265,7 @@ def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
                 elif isinstance(event, DoneEvent):
                     done = True
                     _finish(msg, event)
+                    msg["scope_note"] = scope_note.outside(pipeline, msg, doc_ids)
         except Exception as exc:
             message, hint = friendly(exc)
             if not isinstance(exc, OlympusError):
@@ -271,6 +279,7 @@ def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
             if not done:
                 msg["stopped"] = True
                 logger.info("ui.ask.stopped", seconds=round(time.perf_counter() - started, 2))
+            chat_list.save()  # also a stopped answer: the partial text is kept
         status.empty()
         stop.empty()
         answer.markdown(
@@ -328,7 +337,7 @@ def _toolbar(msgs: list[dict[str, Any]]) -> None:
     with left:
         st.download_button(
             "Download",
-            transcript.to_markdown(msgs),
+            transcript.to_markdown(msgs, title=title_of(chat_list.current())),
             file_name=transcript.file_name(),
             mime="text/markdown",
             icon=":material/download:",
@@ -338,20 +347,26 @@ def _toolbar(msgs: list[dict[str, Any]]) -> None:
         )
     with right:
         st.button(
-            "Clear", icon=":material/delete_sweep:", on_click=_clear, disabled=not msgs,
-            type="tertiary", key="chat_clear",
+            "New chat", icon=":material/add_comment:", on_click=chat_list.start_new,
+            disabled=not msgs, type="tertiary", key="chat_new_below",
         )
 
 
 def render_page() -> None:
     st.title("Chat")
+    chat_list.render_sidebar()
     try:
         pipeline = state.pipeline()
         documents = [d for d in pipeline.documents() if getattr(d, "status", "ready") == "ready"]
     except Exception as exc:  # noqa: BLE001 - entry point
         show_error(exc, doing="open the document library")
         return
-    doc_ids = _scope_selector(documents) if documents else None
+    scope_col, model_col = st.columns([3, 2], vertical_alignment="bottom")
+    with scope_col:
+        doc_ids = _scope_selector(documents) if documents else None
+    with model_col:
+        chat_settings.render_picker(chat_list.current(), pipeline, chat_list.save)
+    chat_list.show_save_error()
     msgs = _messages()
     if not documents:
         st.info(NO_DOCUMENTS, icon=":material/upload_file:")

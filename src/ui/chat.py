@@ -361,11 +361,13 @@ def render_page() -> None:
     except Exception as exc:  # noqa: BLE001 - entry point
         show_error(exc, doing="open the document library")
         return
+    plan = chat_settings.plan_of(pipeline)
     scope_col, model_col = st.columns([3, 2], vertical_alignment="bottom")
     with scope_col:
         doc_ids = _scope_selector(documents) if documents else None
     with model_col:
-        chat_settings.render_picker(chat_list.current(), pipeline, chat_list.save)
+        chat_settings.render_picker(chat_list.current(), plan, chat_list.save)
+    chat_settings.render_fallback_note(plan)
     chat_list.show_save_error()
     msgs = _messages()
     if not documents:

@@ -79,12 +79,24 @@ def label(chat: dict[str, Any], options: dict[str, str]) -> str:
     return text.split(" ★")[0].split(" (")[0]
 
 
-def render_picker(chat: dict[str, Any], pipeline: Any, on_change: Any) -> None:
-    """The "Model and settings" popover; a change is kept in the chat and saved with it."""
+def plan_of(pipeline: Any) -> Any:
+    """The backends the next question tries (None when it cannot be told: no picker then)."""
     try:
-        plan = pipeline.backends()
+        return pipeline.backends()
     except Exception as exc:  # noqa: BLE001 - the chat works without the picker
         logger.warning("ui.chat.plan_failed", error=str(exc))
+        return None
+
+
+def render_fallback_note(plan: Any) -> None:
+    """The same note as on Models and System when a small fallback model answers."""
+    if plan is not None and plan.fallback_note:
+        st.warning(render.escape_markdown(plan.fallback_note), icon=":material/info:")
+
+
+def render_picker(chat: dict[str, Any], plan: Any, on_change: Any) -> None:
+    """The "Model and settings" popover; a change is kept in the chat and saved with it."""
+    if plan is None:
         return
     options, others = choices(plan, state.profile())
     s = chat.setdefault("settings", {})
@@ -101,8 +113,6 @@ def render_picker(chat: dict[str, Any], pipeline: Any, on_change: Any) -> None:
             st.caption("Also installed: " + ", ".join(render.escape_markdown(o) for o in others)
                        + ". llama.cpp serves one model at a time; an administrator switches it "
                        "on the Models page.")
-        if plan.fallback_note:
-            st.caption(":material/info: " + render.escape_markdown(plan.fallback_note))
         default_t = float(state.settings().temperature)
         st.slider("Temperature", 0.0, 1.5, float(s.get("temperature", default_t)), 0.1,
                   key=f"chat_temp_{cid}", help="Low: sticks to the sources. High: freer wording.",

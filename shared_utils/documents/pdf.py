@@ -63,16 +63,54 @@ def parse_pdf(data: bytes, *, name: str, timeout_s: float | None = None) -> list
     return [Page(number=i, text=text) for i, text in enumerate(texts, start=1)]
 
 
+_SIGNATURES = (
+    (b"PK\x03\x04", "looks like a ZIP archive (a Word, Excel or OpenDocument file is one)"),
+    (b"\xd0\xcf\x11\xe0", "looks like an old Microsoft Office file (.doc, .xls)"),
+    (b"\x89PNG", "looks like a PNG image"),
+    (b"\xff\xd8\xff", "looks like a JPEG image"),
+    (b"GIF8", "looks like a GIF image"),
+    (b"II*\x00", "looks like a TIFF image"),
+    (b"MM\x00*", "looks like a TIFF image"),
+    (b"{\\rtf", "looks like an RTF document"),
+)
+
+
+def describe_bytes(data: bytes) -> str:
+    """What a file that is not a PDF looks like, in words (for "it ..." messages).
+
+    >>> describe_bytes(b"")
+    'is empty (0 bytes)'
+    >>> describe_bytes(b"PRETTY_NAME=Debian")
+    'looks like a text file (it begins “PRETTY_NAME=Debian”)'
+    >>> describe_bytes(b"<!DOCTYPE html><html>")
+    'looks like a web page (HTML)'
+    """
+    if not data.strip():
+        return "is empty (0 bytes)" if not data else "contains only blank space"
+    for magic, words in _SIGNATURES:
+        if data.startswith(magic):
+            return words
+    head = data[:512]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "is not a document Olympus can read (binary data of an unknown kind)"
+    if text.lstrip().lower().startswith(("<!doctype html", "<html")):
+        return "looks like a web page (HTML)"
+    first = " ".join(text.split())[:40]
+    return f"looks like a text file (it begins “{first}”)"
+
+
 def check_pdf_bytes(data: bytes, *, name: str) -> None:
     """Cheap structural checks: PDF signature and an end-of-file marker (not truncated).
 
     >>> check_pdf_bytes(b"PK\\x03\\x04 a zip", name="x.pdf")
     Traceback (most recent call last):
     ...
-    shared_utils.errors.NotAPdf: x.pdf is not a PDF file (it starts with b'PK\\x03\\x04 a z') (...)
+    shared_utils.errors.NotAPdf: x.pdf is not a PDF file: it looks like a ZIP archive (a Word, Excel or OpenDocument file is one) (...)
     """
     if b"%PDF-" not in data[:1024]:
-        raise NotAPdf(f"{name} is not a PDF file (it starts with {data[:8]!r})")
+        raise NotAPdf(f"{name} is not a PDF file: it {describe_bytes(data)}")
     if b"%%EOF" not in data[-_EOF_WINDOW:]:
         raise CorruptPdf(f"{name} is truncated (no end-of-file marker); it was cut off")
 

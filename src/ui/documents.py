@@ -34,7 +34,7 @@ _STAGES = {
     "index": "Indexing",
     "done": "Finishing",
 }
-_UNITS = {"parse": "pages", "embed": "passages", "chunk": "pages", "store": "passages"}
+_UNITS = {"parse": "pages", "embed": "passages", "chunk": "passages", "store": "steps"}
 
 
 def stage_text(job: IngestJob) -> str:
@@ -120,17 +120,24 @@ def _upload(pipeline: Any) -> None:
 
 
 def _table(documents: list[Any]) -> None:
+    """Name, pages (passages on hover of the header), size, date: narrow enough for a phone."""
     rows = [
         {
             "Name": d.name,
             "Pages": d.pages,
             "Passages": d.chunks,
             "Size": render.human_bytes(d.size_bytes),
-            "Added": dt.datetime.fromtimestamp(d.added_at).strftime("%Y-%m-%d %H:%M"),
+            "Added": dt.datetime.fromtimestamp(d.added_at).strftime("%d %b %H:%M"),
         }
         for d in documents
     ]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+        "Name": st.column_config.TextColumn(width="medium"),
+        "Pages": st.column_config.NumberColumn(width=48),
+        "Passages": st.column_config.NumberColumn(width=64),
+        "Size": st.column_config.TextColumn(width=64),
+        "Added": st.column_config.TextColumn(width=88, help="When it was added (server time)"),
+    })
 
 
 def _delete(pipeline: Any, documents: list[Any]) -> None:

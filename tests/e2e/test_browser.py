@@ -77,9 +77,10 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> No
 
 
 @contextmanager
-def _running_app(tmp_path: Path, **settings: str):
-    """``python startup.py`` (supervisor -> Streamlit, engine) on a free port, temp data dir."""
-    port = _free_port()
+def _running_app(tmp_path: Path, port: int | None = None, **settings: str):
+    """``python startup.py`` (supervisor -> Streamlit, engine) on a free port (or ``port``: a
+    restart keeps the address, so the browser keeps its cookie), temp data dir."""
+    port = port or _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
     env.update(OLYMPUS_DATA_DIR=str(tmp_path / "data"), OLYMPUS_PORT=str(port),
                OLYMPUS_ADDRESS="127.0.0.1", OLYMPUS_LOG_FORMAT="json", HF_HUB_OFFLINE="1",

@@ -29,25 +29,41 @@ def _best(library: Any, text: str) -> float:
 def calibrate(library: Any, answer_set: dict[str, Any]) -> dict[str, Any]:
     import benchmarks.answer_library as al
 
-    answerable = [_best(library, q["question"]) for q in answer_set["questions"]]
-    unanswerable = [_best(library, q["question"]) for q in answer_set["unanswerable"]]
-    heldout: list[float] = []
+    answerable = _searched(library, answer_set["questions"])
+    unanswerable = _searched(library, answer_set["unanswerable"])
+    heldout: list = []
     retrieval_set = common.load_labelled_set()
     if not common.missing_pdfs([Path(d["path"]) for d in retrieval_set["documents"]]):
         al.LIBRARY_DIR = al.CACHE / "answer_quality" / "heldout_library"
         with al.cached_library(retrieval_set) as other:
-            heldout = [_best(other, q["question"]) for q in retrieval_set["questions"]]
+            heldout = _searched(other, retrieval_set["questions"])
     rows = []
     for t in THRESHOLDS:
-        rows.append([t, f"{sum(s < t for s in unanswerable)}/{len(unanswerable)}",
-                     f"{sum(s < t for s in answerable)}/{len(answerable)}",
-                     f"{sum(s < t for s in heldout)}/{len(heldout)}" if heldout else "-"])
-    print("abstention: best source similarity below the threshold")
+        rows.append([t, _refused(unanswerable, t), _refused(answerable, t),
+                     _refused(heldout, t) if heldout else "-"])
+    print("abstention (src/abstention.decide: similarity below the threshold, no source with "
+          "every question word)")
     print(common.format_table(
         ["threshold", "unanswerable admitted", "answerable refused", "held-out answerable refused"],
         rows))
-    return {"answerable": answerable, "unanswerable": unanswerable, "heldout": heldout,
-            "follow_ups": follow_ups(library, answer_set)}
+    def best(rows: list) -> list[float]:
+        from src.abstention import best_similarity
+
+        return [best_similarity(sources) or 0.0 for _, sources in rows]
+
+    return {"answerable": best(answerable), "unanswerable": best(unanswerable),
+            "heldout": best(heldout), "follow_ups": follow_ups(library, answer_set)}
+
+
+def _searched(library: Any, questions: list[dict[str, Any]]) -> list[tuple[str, list]]:
+    return [(q["question"], library.search(q["question"], k=TOP_K).results) for q in questions]
+
+
+def _refused(rows: list[tuple[str, list]], threshold: float) -> str:
+    from src.abstention import decide
+
+    n = sum(decide(sources, question, threshold=threshold).abstain for question, sources in rows)
+    return f"{n}/{len(rows)}"
 
 
 def follow_ups(library: Any, answer_set: dict[str, Any]) -> list[dict[str, Any]]:

@@ -35,16 +35,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks import common
+from benchmarks import answer_library, common
 from benchmarks.answer_library import cached_library, load_answer_set, qwen_gguf
 
 MODELS = ("extractive", "smollm2", "qwen0.5b")
 CONTEXT = {"smollm2": 2048, "qwen0.5b": 4096, "gguf": 4096}
 REFUSAL = re.compile(
-    r"do(?:es)? not (?:seem to )?(?:say|answer|contain|mention|cover|provide)|don'?t say|"
-    r"(?:is|are) not (?:mentioned|covered|found|provided)|no (?:information|mention)|"
-    r"(?:can ?not|can't|could not|couldn't|unable to) (?:find|answer)|not in the (?:documents|sources)|"
-    r"no passage",
+    r"(?:excerpts?|documents?|sources?|manuals?|context|passages?) (?:do|does|did) not "
+    r"(?:seem to )?(?:say|contain|mention|answer|provide|cover)|don'?t say|"
+    r"not (?:mentioned|covered|found) in the (?:excerpts|documents|sources)|"
+    r"(?:cannot|can't|could not|couldn't|unable to) (?:find|answer)|"
+    r"none of the sources mentions|no (?:relevant )?information (?:about|on)",
     re.IGNORECASE,
 )
 
@@ -93,6 +94,9 @@ def run_one(pipeline: Any, question: str, history: list, backend: str | None) ->
         "claims": len(checks), "supported": sum(c.status == "supported" for c in checks),
         "backend": getattr(done, "backend_name", "") or done.backend,
         "mode": getattr(done, "mode", ""),
+        "prompt_tokens": done.prompt_tokens,
+        "engine_prompt_ms": done.timings.get("engine_prompt_ms"),
+        "cached_prompt_tokens": done.timings.get("cached_prompt_tokens"),
     }
 
 
@@ -169,6 +173,8 @@ def summarize(out: dict[str, list]) -> dict[str, Any]:
         "unrelated_rewritten": sum(r["query"] != r["question"] for r in unrel),
         "follow_up_keywords_all": _share(fus, "keywords_all"),
         "backends": dict(sorted(_count(r["backend"] for r in every).items())),
+        "modes": dict(sorted(_count(r["mode"] or "-" for r in every).items())),
+        "prompt_tokens_p50": _pct([r["prompt_tokens"] for r in every if r.get("engine_prompt_ms")], 50),
     }
 
 
@@ -181,13 +187,18 @@ def _count(items: Iterator[str] | Any) -> dict[str, int]:
 
 # --- models -----------------------------------------------------------------------------------
 @contextmanager
-def pipeline_for(library: Any, model: str, gguf: Path | None) -> Iterator[tuple[Any, str | None, str]]:
-    """(RAGPipeline, forced backend, model file name) for one model of the run."""
+def pipeline_for(library: Any, model: str, gguf: Path | None,
+                 overrides: dict[str, Any]) -> Iterator[tuple[Any, str | None, str]]:
+    """(RAGPipeline, forced backend, model file name) for one model of the run. A model name
+    ending in ``+writes`` lets a tiny model write (tiny-model mode off)."""
     from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
     from src.answer import Answerer
     from src.pipeline import RAGPipeline
 
-    settings = library.settings
+    settings = library.settings.model_copy(update=overrides)
+    if model.endswith("+writes"):
+        model = model.removesuffix("+writes")
+        settings = settings.model_copy(update={"tiny_model_answers": "model"})
     if model == "extractive":
         answerer = Answerer.from_settings(settings, library=library)
         yield RAGPipeline(settings, library=library, answerer=answerer), "extractive", "none"
@@ -215,7 +226,8 @@ def print_summary(results: dict[str, Any]) -> None:
             ("total p50 (s)", "total_s_p50"), ("total p95 (s)", "total_s_p95"),
             ("follow-ups detected", "follow_ups_detected"),
             ("unrelated questions rewritten", "unrelated_rewritten"),
-            ("follow-up keywords (all)", "follow_up_keywords_all"), ("answered by", "backends")]
+            ("follow-up keywords (all)", "follow_up_keywords_all"), ("answered by", "backends"),
+            ("how", "modes"), ("prompt tokens p50 (model answers)", "prompt_tokens_p50")]
     models = list(results["models"])
     for label, key in keys:
         rows.append([label, *[_cell(results["models"][m]["summary"].get(key)) for m in models]])
@@ -233,22 +245,34 @@ def _cell(value: Any) -> Any:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="extractive,smollm2,qwen0.5b",
-                        help=f"comma-separated: {', '.join(MODELS)}, gguf")
+                        help=f"comma-separated: {', '.join(MODELS)}, gguf (+writes: a tiny "
+                        "model writes instead of the extract)")
     parser.add_argument("--gguf", type=Path, help="a GGUF file to benchmark (model 'gguf')")
     parser.add_argument("--limit", type=int, default=0, help="at most N questions of each kind")
     parser.add_argument("--only", default="all",
                         choices=["all", "answerable", "unanswerable", "conversations"])
     parser.add_argument("--out", default="answer_quality", help="results/<OUT>.json")
+    parser.add_argument("--library", type=Path, help="library dir (default: the cached one)")
+    parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
+                        help="override a setting for the run, e.g. --set source_sentences=2")
+    parser.add_argument("--combine", type=Path, metavar="RESULTS_JSON",
+                        help="estimate model + extract from a finished run (no model)")
     parser.add_argument("--calibrate", action="store_true",
                         help="print the abstention / follow-up calibration (no model)")
     args = parser.parse_args(argv)
+    if args.combine:
+        combine(args.combine)
+        return
     info = common.begin()
     answer_set = load_answer_set()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if args.gguf and "gguf" not in models:
         models.append("gguf")
-    results: dict[str, Any] = {"machine": info, "args": vars(args) | {"gguf": str(args.gguf)},
+    overrides = _overrides(args.set)
+    results: dict[str, Any] = {"machine": info, "args": {k: v if not isinstance(v, Path) else str(v) for k, v in vars(args).items()},
                                "models": {}}
+    if args.library:
+        answer_library.LIBRARY_DIR = args.library
     with cached_library(answer_set) as library:
         library.search("warm up the embedding model", k=4)
         if args.calibrate:
@@ -258,13 +282,70 @@ def main(argv: list[str] | None = None) -> None:
             common.write_json("answer_calibration", results)
             return
         for model in models:
-            with pipeline_for(library, model, args.gguf) as (pipeline, backend, name):
+            with pipeline_for(library, model, args.gguf, overrides) as (pipeline, backend, name):
                 print(f"== {model} ({name})", flush=True)
                 out = run_model(pipeline, answer_set, args, backend)
             results["models"][model] = {"file": name, "summary": summarize(out),
                                         "runs": _serialisable(out)}
+            print_summary(results)  # after each model: a long run keeps what it measured
+            common.write_json(args.out, results)
     print_summary(results)
     print(f"wrote {common.write_json(args.out, results)}")
+
+
+def _overrides(pairs: list[str]) -> dict[str, Any]:
+    from src.settings import Settings
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in Settings.model_fields:
+            raise SystemExit(f"--set {pair}: no setting named {key!r}")
+        out[key] = _parse(value)
+    return out
+
+
+def _parse(value: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def combine(path: Path) -> dict[str, Any]:
+    """Estimate, from a finished run with ``extractive`` and a model, what the model's answer
+    followed by the extract scores (what OLYMPUS_SMALL_MODEL_EXTRACT shows for small models):
+    keywords over both texts, a gold citation in either, a refusal only when both refuse."""
+    import json
+
+    results = json.loads(path.read_text(encoding="utf-8"))
+    ext = results["models"]["extractive"]["runs"]
+    groups = {q["question"]: q["keywords"] for q in load_answer_set()["questions"]}
+    out = {}
+    for model, data in results["models"].items():
+        if model == "extractive":
+            continue
+        runs = data["runs"]
+        rows = []
+        for mine, base in zip(runs["answerable"], ext["answerable"]):
+            text = mine["answer"] + "\n\n" + base["answer"]
+            wanted = groups[mine["question"]]
+            rows.append({"keywords_all": keyword_hits(text, wanted) == len(wanted),
+                         "gold": mine["gold"] or base["gold"],
+                         "refused": mine["refused"] and base["refused"]})
+        none = [m["refused"] for m in runs["unanswerable"]]
+        out[model + " + extract"] = {
+            "keywords_all": _share(rows, "keywords_all"), "gold_citation": _share(rows, "gold"),
+            "wrongly_refused": _share(rows, "refused"),
+            "admitted": round(sum(none) / len(none), 3) if none else None,
+        }
+    print(common.format_table(["estimate", "keywords (all)", "gold citation", "wrongly refused",
+                               "admitted"],
+                              [[k, v["keywords_all"], v["gold_citation"], v["wrongly_refused"],
+                                v["admitted"]] for k, v in out.items()]))
+    return out
 
 
 def _serialisable(out: dict[str, list]) -> dict[str, list]:

@@ -1,4 +1,5 @@
 """Building blocks of Olympus: documents, embeddings, retrieval, stores, generation.
 
-Nothing here knows about Streamlit, the supervisor or settings: values arrive as arguments.
+Nothing here knows about Streamlit or the supervisor, and nothing reads the environment:
+values arrive as arguments (the backend registry's factories receive the Settings object).
 """

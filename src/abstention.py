@@ -1,8 +1,8 @@
 """Abstention: say "the documents don't say" when retrieval found nothing relevant.
 
 The signal is the best dense-leg cosine similarity among the retrieved sources (the fused
-RRF score is rank-based and says nothing about absolute relevance). Below the threshold no
-model is asked: the refusal names what was searched and the closest passage. The threshold
+RRF score is rank-based and says nothing about absolute relevance). Below the threshold, unless
+one source holds every content word of the question, no model is asked: the refusal names what was searched and the closest passage. The threshold
 belongs to the embedding model (cosine scales differ between models) and was calibrated on
 ``benchmarks/data/answer_set.json`` with ``python -m benchmarks.answer_quality --calibrate``:
 all-MiniLM-L6-v2 (int8, the default) put every answerable question at >= 0.436 and 11 of 14
@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from shared_utils.generation.sentences import question_terms, stem, words
 from shared_utils.types import ScoredChunk
 
 # calibrated per embedding model (see the module docstring); keys are settings.embedding_model
@@ -51,10 +52,23 @@ def best_similarity(sources: Sequence[ScoredChunk]) -> float | None:
     return max(values) if values else None
 
 
+def covered(query: str, sources: Sequence[ScoredChunk]) -> bool:
+    """Whether one source holds every content word (two or more) of the query: a short or
+    vague question ("What does chapter 3 cover?") embeds far from everything, yet its words
+    are right there."""
+    terms = {stem(t) for t in question_terms(query)}
+    return len(terms) >= 2 and any(
+        terms <= {stem(w) for w in words(s.chunk.text)} for s in sources
+    )
+
+
 def decide(sources: Sequence[ScoredChunk], query: str, *, threshold: float) -> Abstention:
-    """Abstain when the best source's similarity is under ``threshold`` (never when 0)."""
+    """Abstain when the best source's similarity is under ``threshold`` (never when 0) and no
+    source holds all the words of the query."""
     best = best_similarity(sources)
     if threshold <= 0 or not sources or best is None or best >= threshold:
+        return Abstention(False, best, threshold)
+    if covered(query, sources):
         return Abstention(False, best, threshold)
     top = max(sources, key=lambda s: s.similarity if s.similarity is not None else -1.0).chunk
     message = (

@@ -2,8 +2,11 @@
 
 Order of work for one question (each step is an event the UI can show at once)::
 
-    validate -> condense (follow-ups) -> retrieve -> SourcesEvent -> prompt within budget
-    -> StatusEvent(s) -> backend chain: TokenEvent* / BackendSwitchEvent -> DoneEvent
+    validate -> retrieve (a follow-up also with the previous question's terms, kept only when
+    it matches markedly better) -> SourcesEvent -> abstain when no source is relevant enough
+    -> decoding by model size (tiny model: the extract instead) -> prompt within budget
+    -> StatusEvent(s) -> backend chain: TokenEvent* / BackendSwitchEvent (a loop guard stops a
+    repeating answer) -> citations checked and fixed -> DoneEvent (mode and why)
 
 ``backend="NAME"`` forces that backend, with the extractive backend kept behind it as the
 safety net: a user who picks a backend that is down still gets the source extracts, and the
@@ -23,22 +26,15 @@ import structlog
 from shared_utils.errors import BackendNotConfigured, InvalidQuery, OlympusError
 from shared_utils.generation.base import Backend, GenerationOptions
 from src.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
-from src.abstention import decide as abstain_decision
-from src.abstention import threshold_for
-from src.answer_steps import bind_sources, retrieve, tiny_mode
+from src.abstention import decide as abstain_decision, threshold_for
+from src.answer_steps import (
+    StreamState, back_with_extract, bind_sources, prompt_sentences, retrieve, tiny_mode)
 from src.citations import resolve
 from src.claims import fix_citations, supported_share
 from src.condense import Turn
 from src.decoding import Decoding, decoding_for
-from src.loop_guard import LoopGuard
 from src.events import (
-    AskEvent,
-    BackendSwitchEvent,
-    DoneEvent,
-    SourcesEvent,
-    StatusEvent,
-    TokenEvent,
-)
+    AskEvent, BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent)
 from src.prompt import EngineTokenizer, Prompt, TokenCounter, build_prompt, estimate_tokens
 from src.settings import Settings
 
@@ -242,13 +238,13 @@ class Answerer:
             yield StatusEvent(mode_reason)
         t2 = self._clock()
         prompt = self._prompt(question, sources, history if follow_up else [], backends,
-                              generation.max_tokens)
+                              prompt_sentences(self.settings, decoding), generation.max_tokens)
         timings["prompt_ms"] = _ms(t2, self._clock())
         for note in prompt.notes:
             yield StatusEvent(note)
         backends = [bind_sources(b, question, prompt) for b in backends]
         yield from self._generate(prompt, backends, skipped, timings, t0, plan,
-                                  decoding=decoding, mode_reason=mode_reason,
+                                  decoding=decoding, mode_reason=mode_reason, question=question,
                                   generation=generation)
 
     def _generate(
@@ -262,6 +258,7 @@ class Answerer:
         *,
         decoding: Decoding,
         mode_reason: str = "",
+        question: str = "",
         generation: GenerationOptions | None = None,
     ) -> Iterator[AskEvent]:
         from shared_utils.generation.chain import ChainResult, FallbackChain
@@ -269,7 +266,9 @@ class Answerer:
         labels = {b.name: b.label for b in backends}
         models = {b.name: b.model_name for b in backends}
         chain = FallbackChain(backends, clock=self._chain_clock, skipped=skipped)
-        run = _Run()
+        run = StreamState(question)
+        if decoding.small and self.settings.small_model_extract:
+            run.small_model = backends[0].model_name or backends[0].label if backends else ""
         options = decoding.apply(generation or self.options)
         with closing(chain.stream(prompt.messages, options=options)) as stream:
             for event in stream:  # closing: a consumer that stops us stops the engine
@@ -283,13 +282,13 @@ class Answerer:
         result = run.result or ChainResult(run.backend, dict(skipped), {}, interrupted=False)
         yield self._done(run, result, prompt, timings, t0, plan, labels, models, mode_reason)
 
-    def _on_event(self, event: Any, run: "_Run", labels: dict[str, str], prompt: Prompt,
+    def _on_event(self, event: Any, run: StreamState, labels: dict[str, str], prompt: Prompt,
                   timings: dict[str, float], t0: float) -> Iterator[AskEvent]:
         from shared_utils.generation.chain import Attempt, Interrupted, Switch
 
         if isinstance(event, Attempt):
             run.backend = event.backend
-            run.guard = LoopGuard()
+            run.restart()
             yield StatusEvent(
                 f"waiting for first token from {labels.get(event.backend, event.backend)}"
                 f" (prompt: {prompt.prompt_tokens} tokens)"
@@ -307,7 +306,7 @@ class Answerer:
             run.guard.feed(event.text)
             yield TokenEvent(event.text)
 
-    def _done(self, run: "_Run", result: Any, prompt: Prompt, timings: dict[str, float],
+    def _done(self, run: StreamState, result: Any, prompt: Prompt, timings: dict[str, float],
               t0: float, plan: BackendPlan, labels: dict[str, str], models: dict[str, str],
               mode_reason: str) -> DoneEvent:
         text = run.guard.kept_text() if run.guard.looping else "".join(run.parts)
@@ -316,6 +315,12 @@ class Answerer:
         fixed = fix_citations(answer, prompt.sources) if model_wrote and answer else None
         if fixed is not None:
             answer = fixed.text
+        mode = "model" if model_wrote else "extract"
+        if model_wrote and not result.interrupted:
+            answer, mode, why = back_with_extract(
+                run.question, answer, fixed.checks if fixed else (), prompt,
+                small_model=run.small_model)
+            mode_reason = why or mode_reason
         _, citations, _ = resolve(answer, prompt.sources)
         inferred = set(fixed.inferred) if fixed is not None else set()
         citations = [replace(c, inferred=True) if c.number in inferred else c for c in citations]
@@ -346,7 +351,7 @@ class Answerer:
             model=models.get(result.backend, ""),
             fallback_note=plan.fallback_note if model_wrote else "",
             chain=plan.names,
-            mode="model" if model_wrote else "extract",
+            mode=mode,
             mode_reason=mode_reason,
             loop_stopped=run.guard.looping,
             unsupported=list(fixed.unsupported) if fixed is not None else [],
@@ -388,6 +393,7 @@ class Answerer:
         sources: list,
         history: list[Turn],
         backends: list[Backend],
+        sentences: int,
         answer_tokens: int,
     ) -> Prompt:
         return build_prompt(
@@ -399,7 +405,7 @@ class Answerer:
             margin_tokens=self.settings.prompt_margin_tokens,
             history=history,
             compress=self.settings.compress_sources,
-            sentences_per_source=self.settings.source_sentences,
+            sentences_per_source=sentences,
         )
 
     def _counter(self, backends: list[Backend]) -> TokenCounter:
@@ -420,17 +426,6 @@ class Answerer:
         return DoneEvent(
             answer=text, backend="none", citations=[], sources=[], timings=timings
         )
-
-
-class _Run:
-    """What one answer's stream has produced so far."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.backend = ""
-        self.error = ""
-        self.result: Any = None
-        self.guard = LoopGuard()
 
 
 def _ms(start: float, end: float) -> float:

@@ -3,6 +3,7 @@ tiny-model mode, and handing the extractive backend its sources (``src/answer.py
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -11,14 +12,35 @@ import structlog
 from shared_utils.generation.base import Backend
 from src.abstention import best_similarity
 from src.backends import SAFETY_NET
+from shared_utils.generation.sentences import question_terms
+from src.citations import strip_markers
+from src.claims import ClaimCheck
 from src.condense import Turn
 from src.decoding import Decoding
 from src.follow_up import decide, expanded_query
+from src.loop_guard import LoopGuard
 
 if TYPE_CHECKING:
     from src.prompt import Prompt
 
 logger = structlog.get_logger(__name__)
+
+
+class StreamState:
+    """What one answer's stream has produced so far (text, backend, error, loop guard)."""
+
+    def __init__(self, question: str = "") -> None:
+        self.question = question
+        self.small_model = ""  # set when the extract must follow the model's answer
+        self.parts: list[str] = []
+        self.backend = ""
+        self.error = ""
+        self.result: Any = None
+        self.guard = LoopGuard()
+
+    def restart(self) -> None:
+        """A new backend starts answering: watch its text for loops afresh."""
+        self.guard = LoopGuard()
 
 
 def retrieve(
@@ -65,3 +87,53 @@ def bind_sources(backend: Backend, question: str, prompt: "Prompt") -> Backend:
     sources = [PromptSource(i + 1, s.chunk.doc_name, s.chunk.text)
                for i, s in enumerate(prompt.sources)]
     return backend.with_sources(question, sources)
+
+
+_REFUSED = re.compile(r"do(?:es)? not say|don'?t say|do not (?:contain|answer)|not in the excerpts",
+                      re.IGNORECASE)
+
+
+def back_with_extract(
+    question: str, answer: str, checks: Sequence[ClaimCheck], prompt: "Prompt", *,
+    small_model: str = "",
+) -> tuple[str, str, str]:
+    """The better of the two: (answer, mode, why). A model answer of which no sentence is
+    backed by a source is followed by the extract (mode "model+extract"); one that makes no
+    claim at all ("[2]") is replaced by it ("extract"). A refusal is kept as it is. With
+    ``small_model`` (its name: a model <= 1B parameters) the extract always follows."""
+    claims = [c for c in checks if c.status != "no_claim"]
+    if small_model and (claims or question_terms(strip_markers(answer))):
+        return (f"{answer.rstrip()}\n\n{_extract(question, prompt)}", "model+extract",
+                f"{small_model} is a small model: the most relevant source sentences follow "
+                "its answer (OLYMPUS_SMALL_MODEL_EXTRACT=false turns this off)")
+    if _REFUSED.search(answer) or any(c.status == "supported" for c in claims):
+        return answer, "model", ""
+    if not claims and question_terms(strip_markers(answer)):
+        return answer, "model", ""  # short ("Port 3493 [1]."): too short to check, kept
+    text = _extract(question, prompt)
+    if not claims:
+        shown = " ".join(answer.split())[:60] or "nothing"
+        return text, "extract", (f"the model's answer (“{shown}”) says nothing that can be "
+                                 "checked against the sources, so the extract is shown instead")
+    return (f"{answer.rstrip()}\n\n{text}", "model+extract",
+            "no sentence of the model's answer is backed by a source, so the most relevant "
+            "source sentences follow it")
+
+
+def _extract(question: str, prompt: "Prompt") -> str:
+    from shared_utils.generation.extractive import PromptSource, extract
+
+    sources = [PromptSource(i + 1, s.chunk.doc_name, s.chunk.text)
+               for i, s in enumerate(prompt.sources)]
+    return extract(question, sources)
+
+
+SMALL_MODEL_SENTENCES = 2  # per source, for models <= 1B (see benchmarks/README.md)
+
+
+def prompt_sentences(settings: Any, decoding: Decoding) -> int:
+    """Sentences kept per source. A small model's answer is followed by the extract (taken
+    from the full sources), so its prompt keeps fewer: shorter, so an earlier first token."""
+    if decoding.small and settings.small_model_extract:
+        return min(settings.source_sentences, SMALL_MODEL_SENTENCES)
+    return settings.source_sentences

@@ -151,13 +151,8 @@ def build_backend(name: str, settings: "Settings", plan: BackendPlan) -> "Backen
     """Backend ``name`` with the model the plan chose. Raises UnknownBackend or
     BackendNotConfigured (saying which setting is missing)."""
     check_names([name])
-    kw: dict[str, Any] = {}
-    if name in ("ollama", "hf_inference") and plan.model(name):
-        kw["model"] = plan.model(name)
-    backend = get_backend(name, settings, **kw)
-    if name == "llamacpp" and plan.model(name):
-        backend.model_label = plan.model(name)
-    return backend
+    model = plan.model(name)
+    return get_backend(name, settings, **({"model": model} if model else {}))
 
 
 # --- the precedence, one backend at a time ------------------------------------------------------

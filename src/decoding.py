@@ -14,7 +14,10 @@ The model's size is read from its name ("SmolLM2-135M-Instruct", "qwen2.5-0.5b-i
 Tiny-model mode: a model at or under ``TINY_MAX_PARAMS`` answered worse than the extractive
 answer on the answer-quality benchmark (SmolLM2-135M: see benchmarks/README.md), so by default
 (``OLYMPUS_TINY_MODEL_ANSWERS=extractive``) Olympus shows the extract (the best source sentences,
-cited) instead and says why; ``model`` lets such a model write anyway.
+cited) instead and says why; ``model`` lets such a model write anyway. A model of at most
+``SMALL_MAX_PARAMS`` (the 0.5B class a free 2-vCPU Space gets) also fell short of the extract on
+keywords and gold citations, so by default (``OLYMPUS_SMALL_MODEL_EXTRACT=true``) the extract
+follows its answer: the user gets the better of the two.
 
 >>> params_from_name("SmolLM2-135M-Instruct.Q4_1.gguf"), params_from_name("qwen2.5:1.5b")
 (135000000.0, 1500000000.0)
@@ -33,6 +36,7 @@ from shared_utils.generation.base import GenerationOptions
 from src.prompt import STOP
 
 TINY_MAX_PARAMS = 300e6
+SMALL_MAX_PARAMS = 1.0e9  # up to here the extract follows the model's answer (see below)
 # (largest size in parameters, answer cap in tokens); bigger models keep the setting's cap
 CAPS = ((300e6, 96), (1.0e9, 160), (4.0e9, 256))
 _SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*([mb])(?![a-z])", re.IGNORECASE)
@@ -43,6 +47,7 @@ class Decoding:
     max_tokens: int
     params: float | None  # model size in parameters, when the name says
     tiny: bool
+    small: bool = False  # <= 1B parameters
     repeat_penalty: float | None = None
     dry_multiplier: float | None = None
     frequency_penalty: float | None = None
@@ -73,7 +78,7 @@ def decoding_for(model: str, max_tokens: int) -> Decoding:
     cap = next((c for size, c in CAPS if params <= size), max_tokens)
     small = params <= 4.0e9
     return Decoding(
-        min(cap, max_tokens), params, params <= TINY_MAX_PARAMS,
+        min(cap, max_tokens), params, params <= TINY_MAX_PARAMS, params <= SMALL_MAX_PARAMS,
         repeat_penalty=1.15 if small else 1.05,
         dry_multiplier=0.8 if small else None,
         frequency_penalty=None,

@@ -121,6 +121,7 @@ class Settings(BaseSettings):
     prompt_margin_tokens: int = Field(default=64, ge=0, le=4096)
     # answers: models <= 300M parameters show the source extract instead ("model": let them write)
     tiny_model_answers: Literal["extractive", "model"] = "extractive"
+    small_model_extract: bool = True  # models <= 1B parameters: the extract follows the answer
     # refuse when no source is this similar to the question (empty: calibrated per embedder)
     abstain_similarity: float | None = Field(default=None, ge=0, le=1)
 

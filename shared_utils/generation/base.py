@@ -1,9 +1,11 @@
 """Generation backends: one class, one abstract method.
 
 ``Backend.stream(messages, options=...)`` yields ``Delta`` objects; ``generate`` joins them.
-Transport failures are mapped to typed errors (``BackendUnavailable``, ``ModelNotFound``,
-``FirstTokenTimeout``, ``StallTimeout``, ``GenerationInterrupted``) inside each backend.
-Backends are registered in ``BACKENDS`` (``shared_utils/generation/registry.py``).
+``StreamingBackend`` owns the sequence every HTTP backend follows (open a client, stream its
+chunks, map a transport failure to a typed error at one point, close), so a new HTTP backend
+only fills in small hooks. Deadlines (connect, first token, stall) belong to the fallback
+chain, which raises ``BackendTimeout`` / ``FirstTokenTimeout`` / ``StallTimeout``. Backends are
+registered in ``BACKENDS`` (``shared_utils/generation/registry.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from shared_utils.errors import BackendUnavailable, GenerationInterrupted, OlympusError
 
 Role = Literal["system", "user", "assistant"]
 
@@ -78,3 +82,71 @@ class Backend(ABC):
     def health(self) -> dict[str, object]:
         """{"ok": bool, "detail": str}; cheap, never raises."""
         return {"ok": True, "detail": self.label}
+
+
+class StreamingBackend(Backend):
+    """A backend that streams from a server. ``stream`` fixes the order of steps; subclasses
+    override the hooks: ``_open`` (a client for this request), ``_deltas`` (the server's
+    chunks as Deltas, the last one ``done``), ``_close``, ``_ping`` (a cheap reachability
+    check) and ``_map_error`` (the one place a transport failure becomes a typed error)."""
+
+    def stream(
+        self, messages: Sequence[Message], *, options: GenerationOptions
+    ) -> Iterator[Delta]:
+        client = self._open(options)
+        started = False
+        try:
+            for delta in self._deltas(client, messages, options):
+                started = started or bool(delta.text)
+                yield delta
+                if delta.done:
+                    return
+            raise GenerationInterrupted(f"{self.label} ended the stream before finishing.")
+        except GenerationInterrupted as exc:
+            if started:
+                raise
+            raise BackendUnavailable(exc.message) from exc  # nothing said: the next one answers
+        except OlympusError:
+            raise
+        except Exception as exc:
+            raise self._map_error(exc, started=started) from exc
+        finally:
+            self._close(client)
+
+    def connect(self, *, timeout: float) -> str:
+        """The chain's connect hook: raises the typed error when the server is not there;
+        returns what the server said about itself (for health)."""
+        try:
+            return self._ping(timeout)
+        except OlympusError:
+            raise
+        except Exception as exc:
+            raise self._map_error(exc, started=False) from exc
+
+    def health(self) -> dict[str, object]:
+        try:
+            detail = self.connect(timeout=2.0)
+        except OlympusError as exc:  # health never raises: it reports the reason
+            return {"ok": False, "detail": exc.message}
+        return {"ok": True, "detail": detail or self.label}
+
+    @abstractmethod
+    def _open(self, options: GenerationOptions) -> Any:
+        """A client for one request (registered with the chain so a stop closes it)."""
+
+    @abstractmethod
+    def _deltas(self, client: Any, messages: Sequence[Message],
+                options: GenerationOptions) -> Iterator[Delta]:
+        """The answer as Deltas; the last has ``done=True`` (ending early is an error)."""
+
+    def _close(self, client: Any) -> None:
+        client.close()
+
+    @abstractmethod
+    def _ping(self, timeout: float) -> str:
+        """Raise when the server does not answer a cheap request within ``timeout``; else a
+        short description of it for health ("" for the label)."""
+
+    @abstractmethod
+    def _map_error(self, exc: BaseException, *, started: bool) -> OlympusError:
+        """The typed error for a transport failure (``started``: text was already sent)."""

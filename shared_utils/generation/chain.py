@@ -39,7 +39,13 @@ from dataclasses import dataclass, field, replace
 
 import structlog
 
-from shared_utils.errors import BackendUnavailable, OlympusError
+from shared_utils.errors import (
+    BackendTimeout,
+    BackendUnavailable,
+    FirstTokenTimeout,
+    OlympusError,
+    StallTimeout,
+)
 from shared_utils.generation.base import Backend, Delta, GenerationOptions, Message
 
 logger = structlog.get_logger(__name__)
@@ -157,12 +163,6 @@ def _shutdown(sock) -> None:
 _CONNECTED, _DELTA, _ERROR, _END = "connected", "delta", "error", "end"
 
 
-class _Deadline(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def _without_deadlines(options: GenerationOptions) -> GenerationOptions:
     """The options without deadlines (a day each), for backends that cannot hang."""
     day = 86_400.0
@@ -211,8 +211,8 @@ class FallbackChain:
                     if item.done:
                         stats.update(item.stats)
                     yield item
-            except (_Deadline, Exception) as exc:  # noqa: BLE001 - reported as Switch/Interrupted
-                reason = exc.reason if isinstance(exc, _Deadline) else _describe(exc)
+            except Exception as exc:  # noqa: BLE001 - reported as Switch/Interrupted
+                reason = _describe(exc)
                 worker.cancel()
                 if started:
                     logger.warning("backend failed mid-answer", backend=backend.name, reason=reason)
@@ -237,20 +237,23 @@ class FallbackChain:
     def _drain(
         self, worker: _Worker, options: GenerationOptions, attempt_start: float, stats: dict
     ) -> Iterator[Delta]:
-        """Yield the worker's deltas, raising ``_Deadline`` or the worker's error."""
+        """Yield the worker's deltas, raising a ``BackendTimeout`` (its hint says which setting
+        to raise) when a deadline passes, or the worker's error."""
         worker.start()
+        first_token = (FirstTokenTimeout, f"no first token within {options.first_token_timeout_s:g} s")
         connected = not worker.has_connect
         if connected:
             deadline = attempt_start + options.first_token_timeout_s
-            phase = f"no first token within {options.first_token_timeout_s:g} s"
+            missed = first_token
         else:
             deadline = attempt_start + options.connect_timeout_s
-            phase = f"could not connect within {options.connect_timeout_s:g} s"
+            missed = (BackendTimeout, f"could not connect within {options.connect_timeout_s:g} s")
         started = False
         while True:
             remaining = deadline - self._clock()
             if remaining <= 0:
-                raise _Deadline(phase)
+                error, phase = missed
+                raise error(phase)
             try:
                 kind, payload = worker.queue.get(timeout=min(remaining, self._poll_s))
             except queue.Empty:
@@ -258,7 +261,7 @@ class FallbackChain:
             if kind == _CONNECTED:
                 stats["connect_ms"] = (self._clock() - attempt_start) * 1000
                 deadline = self._clock() + options.first_token_timeout_s
-                phase = f"no first token within {options.first_token_timeout_s:g} s"
+                missed = first_token
             elif kind == _ERROR:
                 raise payload
             elif kind == _END:
@@ -273,7 +276,8 @@ class FallbackChain:
                     raise BackendUnavailable("the backend ended without an answer")
                 if started:
                     deadline = self._clock() + options.stall_timeout_s
-                    phase = f"no token for {options.stall_timeout_s:g} s (stalled mid-answer)"
+                    missed = (StallTimeout,
+                              f"no token for {options.stall_timeout_s:g} s (stalled mid-answer)")
                 yield delta
                 if delta.done:
                     return
@@ -325,6 +329,8 @@ class _Worker:
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, BackendTimeout):  # a missed deadline: say which setting to raise
+        return str(exc)
     if isinstance(exc, OlympusError):
         return exc.message
     return f"{type(exc).__name__}: {exc}"

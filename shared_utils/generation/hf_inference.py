@@ -28,7 +28,7 @@ from shared_utils.errors import (
     ModelNotFound,
     OlympusError,
 )
-from shared_utils.generation.base import Backend, Delta, GenerationOptions, Message
+from shared_utils.generation.base import Delta, GenerationOptions, Message, StreamingBackend
 from shared_utils.generation.chain import register_closer, register_response
 
 logger = structlog.get_logger(__name__)
@@ -37,7 +37,7 @@ _LOCAL_BASES: set[str] = set()
 _HOOK_LOCK = threading.Lock()
 
 
-class HFInferenceBackend(Backend):
+class HFInferenceBackend(StreamingBackend):
     name = "hf_inference"
 
     def __init__(
@@ -66,35 +66,22 @@ class HFInferenceBackend(Backend):
         if self.base_url:
             _LOCAL_BASES.add(self.base_url)
 
-    # --- hooks used by FallbackChain ------------------------------------------------------
-    def connect(self, *, timeout: float) -> None:
-        """Reachability check: ``GET {base_url}/models`` (nothing to check for the HF API)."""
+    # --- the hooks StreamingBackend calls, in its order --------------------------------------
+    def _ping(self, timeout: float) -> str:
+        """``GET {base_url}/models`` (nothing to reach for the HF API: the token must be set)."""
         if not self.base_url:
-            return
+            if not self.token:
+                raise BackendUnavailable("HF_TOKEN is not set")
+            return self.label
         import httpx
 
-        try:
-            r = httpx.get(f"{self.base_url}/models", timeout=timeout, headers=self._headers())
-            if r.status_code in (401, 403, 404):
-                raise httpx.HTTPStatusError("status", request=r.request, response=r)
-            r.raise_for_status()
-        except Exception as exc:
-            raise self._map_error(exc, started=False) from exc
+        r = httpx.get(f"{self.base_url}/models", timeout=timeout, headers=self._headers())
+        if r.status_code in (401, 403, 404):
+            raise httpx.HTTPStatusError("status", request=r.request, response=r)
+        r.raise_for_status()
+        return self.label
 
-    def health(self) -> dict[str, object]:
-        if not self.base_url:
-            ok = bool(self.token)
-            return {"ok": ok, "detail": self.label if ok else "HF_TOKEN is not set"}
-        try:
-            self.connect(timeout=2.0)
-            return {"ok": True, "detail": self.label}
-        except OlympusError as exc:  # health never raises: report the reason
-            return {"ok": False, "detail": exc.message}
-
-    # --- streaming ------------------------------------------------------------------------
-    def stream(
-        self, messages: Sequence[Message], *, options: GenerationOptions
-    ) -> Iterator[Delta]:
+    def _open(self, options: GenerationOptions) -> Any:
         from huggingface_hub import InferenceClient
 
         _install_hooks()
@@ -106,42 +93,32 @@ class HFInferenceBackend(Backend):
             timeout=read,
         )
         register_closer(client.close)  # the chain closes the HTTP response when the user stops
-        started = False
+        return client
+
+    def _deltas(self, client: Any, messages: Sequence[Message],
+                options: GenerationOptions) -> Iterator[Delta]:
+        chunks = client.chat_completion(
+            [{"role": m.role, "content": m.content} for m in messages],
+            model=self.model if self.base_url else None,
+            stream=True,
+            max_tokens=options.max_tokens,
+            temperature=options.temperature,
+            stop=list(options.stop) or None,
+            stream_options={"include_usage": True},
+            frequency_penalty=options.frequency_penalty,
+            extra_body=_engine_fields(options) if self.base_url else None,
+        )
+        finished = False
         stats: dict[str, float] = {}
-        try:
-            chunks = client.chat_completion(
-                [{"role": m.role, "content": m.content} for m in messages],
-                model=self.model if self.base_url else None,
-                stream=True,
-                max_tokens=options.max_tokens,
-                temperature=options.temperature,
-                stop=list(options.stop) or None,
-                stream_options={"include_usage": True},
-                frequency_penalty=options.frequency_penalty,
-                extra_body=_engine_fields(options) if self.base_url else None,
-            )
-            finished = False
-            for chunk in chunks:
-                for choice in chunk.choices or []:
-                    text = choice.delta.content if choice.delta else None
-                    if text:
-                        started = True
-                        yield Delta(text)
-                    finished = finished or bool(choice.finish_reason)
-                stats.update(_stats(chunk))
-            if not finished:  # e.g. the engine stopped: the stream just ends, no finish_reason
-                raise GenerationInterrupted(f"{self.label} ended the stream before finishing.")
+        for chunk in chunks:
+            for choice in chunk.choices or []:
+                text = choice.delta.content if choice.delta else None
+                if text:
+                    yield Delta(text)
+                finished = finished or bool(choice.finish_reason)
+            stats.update(_stats(chunk))
+        if finished:  # else the engine stopped and the stream just ended: the base class says so
             yield Delta("", done=True, stats=stats)
-        except GenerationInterrupted as exc:
-            if started:
-                raise
-            raise BackendUnavailable(exc.message) from exc
-        except OlympusError:
-            raise
-        except Exception as exc:
-            raise self._map_error(exc, started=started) from exc
-        finally:
-            client.close()
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}

@@ -4,7 +4,8 @@
   makes Ollama reload the model); ``keep_alive`` keeps the model loaded between questions.
 - The final chunk's statistics become ``Delta.stats``: ``prompt_tokens`` (prompt_eval_count),
   ``completion_tokens`` (eval_count), ``prompt_ms``, ``generation_ms``, ``load_ms``, ``total_ms``.
-- Transport failures are mapped to typed errors at ONE point, ``_map_error``.
+- ``StreamingBackend`` owns the order of steps; transport failures become typed errors at ONE
+  point, ``_map_error``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from shared_utils.errors import (
     OllamaNotRunning,
     OlympusError,
 )
-from shared_utils.generation.base import Backend, Delta, GenerationOptions, Message
+from shared_utils.generation.base import Delta, GenerationOptions, Message, StreamingBackend
 from shared_utils.generation.chain import register_closer, register_response
 
 logger = structlog.get_logger(__name__)
@@ -29,7 +30,7 @@ logger = structlog.get_logger(__name__)
 _NS_PER_MS = 1_000_000
 
 
-class OllamaBackend(Backend):
+class OllamaBackend(StreamingBackend):
     name = "ollama"
 
     def __init__(
@@ -48,62 +49,44 @@ class OllamaBackend(Backend):
         self._client = client  # injected ollama.Client (tests); else one per request
         self.label = f"Ollama ({model})"
 
-    # --- hooks used by FallbackChain ------------------------------------------------------
-    def connect(self, *, timeout: float) -> None:
-        """Cheap reachability check (``GET /api/version``); raises typed errors."""
+    # --- the hooks StreamingBackend calls, in its order --------------------------------------
+    def _ping(self, timeout: float) -> str:
+        """``GET /api/version``."""
         import httpx
 
-        try:
-            r = httpx.get(f"{self.host}/api/version", timeout=timeout)
-            r.raise_for_status()
-        except Exception as exc:
-            raise self._map_error(exc, started=False) from exc
+        r = httpx.get(f"{self.host}/api/version", timeout=timeout)
+        r.raise_for_status()
+        return f"{self.label}, Ollama {r.json().get('version', '?')}"
 
-    def health(self) -> dict[str, object]:
-        import httpx
+    def _open(self, options: GenerationOptions) -> Any:
+        if self._client is not None:
+            return self._client
+        client = self._make_client(options)
+        register_closer(client.close)  # the chain closes the connection on stop
+        return client
 
-        try:
-            r = httpx.get(f"{self.host}/api/version", timeout=2.0)
-            r.raise_for_status()
-            return {"ok": True, "detail": f"{self.label}, Ollama {r.json().get('version', '?')}"}
-        except Exception as exc:  # noqa: BLE001 - health never raises: it reports the reason
-            return {"ok": False, "detail": self._map_error(exc, started=False).message}
+    def _close(self, client: Any) -> None:
+        if client is not self._client:  # an injected client belongs to the caller
+            client.close()
 
-    # --- streaming ------------------------------------------------------------------------
-    def stream(
-        self, messages: Sequence[Message], *, options: GenerationOptions
-    ) -> Iterator[Delta]:
-        client = self._client or self._make_client(options)
-        owned = self._client is None
-        if owned:
-            register_closer(client.close)  # the chain closes the connection on stop
-        started = False
-        try:
-            parts = client.chat(
-                model=self.model,
-                messages=[{"role": m.role, "content": m.content} for m in messages],
-                stream=True,
-                options=self._options(options),
-                keep_alive=self.keep_alive if self.keep_alive is not None else options.keep_alive,
-            )
-            for part in parts:
-                text = (part.message.content or "") if part.message else ""
-                if part.done:
-                    if text:
-                        yield Delta(text)
-                    yield Delta("", done=True, stats=_stats(part))
-                    return
+    def _deltas(self, client: Any, messages: Sequence[Message],
+                options: GenerationOptions) -> Iterator[Delta]:
+        parts = client.chat(
+            model=self.model,
+            messages=[{"role": m.role, "content": m.content} for m in messages],
+            stream=True,
+            options=self._options(options),
+            keep_alive=self.keep_alive if self.keep_alive is not None else options.keep_alive,
+        )
+        for part in parts:
+            text = (part.message.content or "") if part.message else ""
+            if part.done:
                 if text:
-                    started = True
                     yield Delta(text)
-            raise GenerationInterrupted("Ollama closed the stream before the final chunk.")
-        except OlympusError:
-            raise
-        except Exception as exc:
-            raise self._map_error(exc, started=started) from exc
-        finally:
-            if owned:
-                client.close()
+                yield Delta("", done=True, stats=_stats(part))
+                return
+            if text:
+                yield Delta(text)
 
     def _make_client(self, options: GenerationOptions):
         import httpx

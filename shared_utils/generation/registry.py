@@ -54,11 +54,13 @@ def _ollama(settings: Settings, *, model: str | None = None, host: str | None = 
 
 
 def _llamacpp(settings: Settings, *, base_url: str | None = None, port: int | None = None,
-              **_: Any) -> Backend:
+              model: str = "", **_: Any) -> Backend:
     from shared_utils.generation.hf_inference import HFInferenceBackend
 
     url = base_url or f"http://127.0.0.1:{port or settings.llamacpp_port}/v1"
-    return HFInferenceBackend(base_url=url, label=LLAMACPP_LABEL, name="llamacpp")
+    backend = HFInferenceBackend(base_url=url, label=LLAMACPP_LABEL, name="llamacpp")
+    backend.model_label = model  # the engine serves one file: the name is for people only
+    return backend
 
 
 def _hf_inference(settings: Settings, *, model: str | None = None,

@@ -393,11 +393,7 @@ def _default_local_model(settings: Settings, profile: Any) -> Path | None:
 
 
 def _default_arangod(settings: Settings) -> ChildSpec | None:
-    """The ArangoDB child, when ``src/arangod.py`` exists and wants one."""
-    try:
-        from src.arangod import arangod_spec
-    except ModuleNotFoundError as exc:
-        if exc.name == "src.arangod":
-            return None
-        raise
+    """The ArangoDB child, when an ``arangod`` binary is there and wanted."""
+    from src.supervisor.arangod import arangod_spec
+
     return arangod_spec(settings)

@@ -56,10 +56,12 @@ def smollm2():
 
 
 def _answerer(library, engine) -> Answerer:
-    """SmolLM2 allowed to write (tiny-model mode off), so its own output is what is checked."""
+    """SmolLM2 allowed to write (tiny-model mode off, no extract after it), so its own output
+    is what is checked."""
     settings = load_settings(
         llamacpp_port=engine.port, backends="llamacpp,extractive", context_tokens=2048,
         llamacpp_model_path=str(engine.model_path), tiny_model_answers="model",
+        small_model_extract=False,
         first_token_timeout_s=120.0, stall_timeout_s=60.0,
     )
     return Answerer.from_settings(settings, library=library)

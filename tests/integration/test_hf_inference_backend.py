@@ -33,6 +33,18 @@ def test_streams_tokens_with_usage_stats(backend):
     assert final.stats["prompt_tokens"] > 5 and final.stats["prompt_ms"] > 0
 
 
+def test_anti_repetition_settings_are_accepted_by_the_real_engine(backend):
+    """repeat_penalty and the DRY sampler travel as llama.cpp's own request fields."""
+    from shared_utils.generation.hf_inference import _engine_fields
+
+    opts = _opts(max_tokens=6, repeat_penalty=1.15, dry_multiplier=0.8, frequency_penalty=0.2)
+    assert _engine_fields(opts) == {"cache_prompt": True, "repeat_penalty": 1.15,
+                                    "dry_multiplier": 0.8, "dry_base": 1.75,
+                                    "dry_allowed_length": 2}
+    deltas = list(backend.stream(PROMPT, options=opts))
+    assert deltas[-1].done and deltas[-1].stats["completion_tokens"] == 6
+
+
 def test_max_tokens_is_respected(backend):
     deltas = list(backend.stream(PROMPT, options=_opts(max_tokens=3)))
     assert deltas[-1].stats["completion_tokens"] == 3
@@ -59,7 +71,7 @@ def test_first_token_deadline_with_the_real_engine(backend):
     options = _opts(first_token_timeout_s=0.001)
     with pytest.raises(BackendUnavailable) as info:
         list(FallbackChain([backend]).stream(PROMPT, options=options))
-    assert "llamacpp: no first token within 0.001 s" in str(info.value)
+    assert "llamacpp: no first token within 0.001 s (Raise OLYMPUS_FIRST_TOKEN_TIMEOUT_S" in str(info.value)
     assert backend.generate(PROMPT, options=_opts(max_tokens=2)), "the engine still answers"
 
 

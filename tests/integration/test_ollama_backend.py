@@ -126,6 +126,11 @@ def test_sends_fixed_num_ctx_keep_alive_and_options(double):
     assert first["keep_alive"] == "30m"
     assert first["options"]["num_predict"] == 7 and first["options"]["stop"] == ["\n\n"]
     assert first["options"]["temperature"] == 0.0
+    assert "repeat_penalty" not in first["options"]  # the engine's default unless set
+    list(backend.stream(QUESTION, options=_opts(repeat_penalty=1.15, frequency_penalty=0.3)))
+    third = list(double.requests_to("/api/chat"))[-1].body
+    assert third["options"]["repeat_penalty"] == 1.15
+    assert third["options"]["frequency_penalty"] == 0.3
     assert first["messages"][0] == {"role": "system", "content": "Answer in one short sentence."}
     assert first["stream"] is True
 
@@ -177,7 +182,8 @@ def test_first_token_deadline_hands_over_to_the_next_backend(double):
                            _opts(first_token_timeout_s=0.5))
     assert time.monotonic() - t0 < 4, "the chain did not wait for the slow backend"
     switch = next(e for e in events if isinstance(e, Switch))
-    assert switch.reason == "no first token within 0.5 s"
+    assert switch.reason.startswith("no first token within 0.5 s")
+    assert "OLYMPUS_FIRST_TOKEN_TIMEOUT_S" in switch.reason  # the hint says what to raise
     assert events[-1].backend == "extractive"
 
 

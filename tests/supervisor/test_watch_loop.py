@@ -425,7 +425,7 @@ def test_port_open_sees_a_real_listener():
 
 
 def test_local_arangod_starts_first_and_the_app_is_pointed_at_it(data_dir):
-    from src.arangod import arangod_spec
+    from src.supervisor.arangod import arangod_spec
 
     w = World(ready={"arangod", "engine", "streamlit", "front"})
     spec = lambda s: arangod_spec(s, which=lambda name: "/usr/sbin/arangod")  # noqa: E731

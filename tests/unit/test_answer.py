@@ -151,7 +151,7 @@ def test_no_relevant_source_gives_a_refusal_naming_the_search_without_a_model(se
 
 def test_a_repeating_answer_is_stopped_and_kept_once(settings):
     loop = ["Port 3493 is the port that upsd uses for clients [1]. "] * 30
-    events = list(_answerer(settings, Scripted(loop, model="qwen2.5-0.5b-instruct"))
+    events = list(_answerer(settings, Scripted(loop, model="qwen2.5-7b-instruct"))
                   .ask("Which port?"))
     done = events[-1]
     assert done.loop_stopped and done.answer == "Port 3493 is the port that upsd uses for clients [1]."
@@ -176,7 +176,7 @@ def test_a_tiny_model_shows_the_extract_and_says_why(settings):
     assert any(isinstance(e, StatusEvent) and e.message == done.mode_reason for e in events)
     forced = settings.model_copy(update={"tiny_model_answers": "model"})
     writer = Scripted(["Port 3493 [1]."], model="SmolLM2-135M-Instruct")
-    assert list(_answerer(forced, writer).ask("Which port?"))[-1].mode == "model"
+    assert list(_answerer(forced, writer).ask("Which port?"))[-1].backend_name == "llamacpp"
 
 
 def test_forced_backend_keeps_extractive_as_safety_net(settings):
@@ -276,3 +276,29 @@ def test_ask_options_source_extracts_only_and_a_model_llamacpp_does_not_serve(se
         served.ask("Which port?", options=AskOptions(model="qwen2.5-1.5b-instruct"))
     assert "Models page" in caught.value.hint
     list(served.ask("Which port?", options=AskOptions(model="smollm2-135m")))  # the served one
+
+
+def test_a_model_answer_that_is_only_a_marker_is_replaced_by_the_extract(settings):
+    done = list(_answerer(settings, Scripted(["[1]"])).ask("Which port does upsd use?"))[-1]
+    assert done.mode == "extract" and done.answer.startswith(HEADING) and "3493" in done.answer
+    assert "says nothing that can be checked" in done.mode_reason
+
+
+def test_an_answer_no_source_backs_is_followed_by_the_extract_but_a_refusal_is_kept(settings):
+    wrong = "Bananas grow quickly in tropical gardens during summer."
+    done = list(_answerer(settings, Scripted([wrong])).ask("Which port does upsd use?"))[-1]
+    assert done.mode == "model+extract" and done.answer.startswith(wrong)
+    assert "3493 by default. [1]" in done.answer and done.unsupported == [wrong]
+    refusal = list(_answerer(settings, Scripted(["The documents do not say."]))
+                   .ask("Which port does upsd use?"))[-1]
+    assert refusal.mode == "model" and refusal.answer == "The documents do not say."
+
+
+def test_a_small_models_answer_is_followed_by_the_extract_and_says_why(settings):
+    backend = Scripted(["Upsd listens on port 3493 [1]."], model="qwen2.5-0.5b-instruct")
+    done = list(_answerer(settings, backend).ask("Which port does upsd use?"))[-1]
+    assert done.mode == "model+extract" and done.answer.startswith("Upsd listens on port 3493 [1].")
+    assert HEADING in done.answer and "qwen2.5-0.5b-instruct is a small model" in done.mode_reason
+    off = settings.model_copy(update={"small_model_extract": False})
+    again = Scripted(["Upsd listens on port 3493 [1]."], model="qwen2.5-0.5b-instruct")
+    assert list(_answerer(off, again).ask("Which port does upsd use?"))[-1].mode == "model"

@@ -1,4 +1,4 @@
-from src.arangod import arangod_spec
+from src.supervisor.arangod import arangod_spec
 from src.settings import load_settings
 
 

@@ -120,23 +120,23 @@ def _upload(pipeline: Any) -> None:
 
 
 def _table(documents: list[Any]) -> None:
-    """Name, pages (passages on hover of the header), size, date: narrow enough for a phone."""
+    """Name, pages and date first, in widths that fit a phone; passages and size after."""
     rows = [
         {
             "Name": d.name,
             "Pages": d.pages,
+            "Added": dt.datetime.fromtimestamp(d.added_at).strftime("%d %b %H:%M"),
             "Passages": d.chunks,
             "Size": render.human_bytes(d.size_bytes),
-            "Added": dt.datetime.fromtimestamp(d.added_at).strftime("%d %b %H:%M"),
         }
         for d in documents
     ]
     st.dataframe(rows, hide_index=True, width="stretch", column_config={
-        "Name": st.column_config.TextColumn(width="medium"),
-        "Pages": st.column_config.NumberColumn(width=48),
-        "Passages": st.column_config.NumberColumn(width=64),
-        "Size": st.column_config.TextColumn(width=64),
-        "Added": st.column_config.TextColumn(width=88, help="When it was added (server time)"),
+        "Name": st.column_config.TextColumn(width=170),
+        "Pages": st.column_config.NumberColumn(width=50),
+        "Added": st.column_config.TextColumn(width=96, help="When it was added (server time)"),
+        "Passages": st.column_config.NumberColumn(width=72),
+        "Size": st.column_config.TextColumn(width=72),
     })
 
 

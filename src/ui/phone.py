@@ -9,26 +9,34 @@ window is narrower than Streamlit's mobile breakpoint (768 px). Nothing else is 
 
 from __future__ import annotations
 
+import json
+
 import streamlit.components.v1 as components
 
+# Runs in the app's own window (a script element added once to its document), so the
+# listener outlives this component's iframe, which Streamlit removes when the page changes.
+_LISTENER = """
+(() => {
+  const choices = '[data-testid="stSidebarNavLink"], [class*="st-key-chat_open_"] button, '
+                + '.st-key-chat_new button';
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest || !event.target.closest(choices)) return;
+    if (window.innerWidth >= 768) return;
+    setTimeout(() => {
+      const collapse = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+      if (collapse && collapse.getAttribute("aria-expanded") !== "false") collapse.click();
+    }, 300);
+  }, true);
+})();
+"""
 _SCRIPT = """
 <script>
 const doc = window.parent.document;
-if (!doc.__olympusSidebarCloser) {
-  doc.__olympusSidebarCloser = true;
-  const choices = '[data-testid="stSidebarNavLink"], [class*="st-key-chat_open_"] button, '
-                + '.st-key-chat_new button';
-  doc.addEventListener("click", (event) => {
-    if (!event.target.closest || !event.target.closest(choices)) return;
-    if (window.parent.innerWidth >= 768) return;
-    setTimeout(() => {
-      const sidebar = doc.querySelector('[data-testid="stSidebar"]');
-      const collapse = doc.querySelector('[data-testid="stSidebarCollapseButton"] button');
-      if (sidebar && sidebar.getAttribute("aria-expanded") === "true" && collapse) {
-        collapse.click();
-      }
-    }, 300);
-  }, true);
+if (!doc.getElementById("olympus-sidebar-closer")) {
+  const script = doc.createElement("script");
+  script.id = "olympus-sidebar-closer";
+  script.textContent = %s;
+  doc.head.appendChild(script);
 }
 </script>
 """
@@ -36,4 +44,4 @@ if (!doc.__olympusSidebarCloser) {
 
 def close_sidebar_after_choice() -> None:
     """Install the listener (once per page load; re-running the script does not add more)."""
-    components.html(_SCRIPT, height=0)
+    components.html(_SCRIPT % json.dumps(_LISTENER), height=0)

@@ -48,8 +48,15 @@ def _profile_dict() -> dict[str, Any]:
     plan = plan_backends(state.settings(), prof)
     # the model row is the one that answers (the same on Chat, Models and doctor)
     return {**prof.as_dict(), "backend_chain": list(plan.names),
-            "model": plan.model(ENGINE_BACKENDS.get(prof.engine, "")) or prof.model,
+            "model": _answering(plan, ENGINE_BACKENDS.get(prof.engine, ""), prof.model),
             "recommended_model": prof.model}
+
+
+def _answering(plan: Any, engine_backend: str, recommended: str) -> str:
+    """The model row: what answers, never a model that is not in the chain."""
+    if engine_backend not in plan.names:
+        return "none: source extracts answer (no language model in the backend chain)"
+    return plan.model(engine_backend) or recommended
 
 
 def _render_profile(profile: dict[str, Any]) -> None:

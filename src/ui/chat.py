@@ -91,6 +91,8 @@ def _render_notes(msg: dict[str, Any]) -> None:
         st.caption(":material/stop_circle: Stopped. Regenerate to get a full answer.")
     if msg.get("error"):
         show_message(msg["error"], msg.get("hint") or "")
+    if msg.get("scope_note"):
+        st.caption(":material/travel_explore: " + render.escape_markdown(msg["scope_note"]))
     if not msg.get("backend"):
         return
     if msg.get("fallback_note"):
@@ -113,8 +115,6 @@ def _render_notes(msg: dict[str, Any]) -> None:
             st.caption(render.escape_markdown(reason))
     _render_quality_notes(msg)
     st.caption(_summary_line(msg))
-    if msg.get("scope_note"):
-        st.caption(":material/travel_explore: " + render.escape_markdown(msg["scope_note"]))
     if msg.get("dropped_sources"):
         st.caption(
             f"{msg['dropped_sources']} lower-ranked source(s) did not fit the model's context "

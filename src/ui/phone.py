@@ -22,10 +22,12 @@ _LISTENER = """
   document.addEventListener("click", (event) => {
     if (!event.target.closest || !event.target.closest(choices)) return;
     if (window.innerWidth >= 768) return;
-    setTimeout(() => {
+    const close = () => {
       const collapse = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
-      if (collapse && collapse.getAttribute("aria-expanded") !== "false") collapse.click();
-    }, 300);
+      if (collapse && collapse.getAttribute("aria-expanded") === "true") collapse.click();
+    };
+    setTimeout(close, 300);
+    setTimeout(close, 1500);  // a busy server redraws late: check once more
   }, true);
 })();
 """

@@ -52,6 +52,18 @@ def _questions(page) -> list[str]:
     return [users.nth(i).locator(content).inner_text().strip() for i in range(users.count())]
 
 
+def _shows(page, expected: list[str], timeout_s: float = 60.0) -> list[str]:
+    """The questions on the page once they equal ``expected`` (or when the time is up)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        shown = _questions(page)
+        if shown == expected or time.monotonic() > deadline:
+            return shown
+        page.wait_for_timeout(300)
+
+
 def _sidebar_chat(page, title: str):
     return page.locator('[data-testid="stSidebar"] button').filter(has_text=title).first
 
@@ -80,26 +92,23 @@ def test_chats_survive_a_reload_and_a_restart_and_can_be_switched(tmp_path, brow
         page.reload()
         _wait_app(page)
         page.get_by_text("Answered by").first.wait_for()
-        assert _questions(page) == [QUESTION], "the chat survived the reload"
+        assert _shows(page, [QUESTION]) == [QUESTION], "the chat survived the reload"
         page.locator('[data-testid="stSidebar"] button').filter(has_text="New chat").first.click()
-        page.wait_for_timeout(1500)
-        assert _questions(page) == []
+        assert _shows(page, []) == []
         box = page.locator('[data-testid="stChatInputTextArea"]')
         box.fill(FUSION)
         box.press("Enter")
         page.get_by_text("Answered by").first.wait_for(timeout=120_000)
         page.wait_for_timeout(1500)
         _sidebar_chat(page, QUESTION[:30]).click()
-        page.wait_for_timeout(1500)
-        assert _questions(page) == [QUESTION], "switching shows the other chat"
+        assert _shows(page, [QUESTION]) == [QUESTION], "switching shows the other chat"
         assert not foreign, f"requests left the machine: {foreign}"
     with _running_app(tmp_path, port=port, **EXTRACTIVE) as url:  # a restart, same browser
         page.goto(url)
         _wait_app(page)
         _sidebar_chat(page, FUSION[:30]).wait_for()
         _sidebar_chat(page, QUESTION[:30]).click()
-        page.wait_for_timeout(1500)
-        assert _questions(page) == [QUESTION], "the chat survived the restart"
+        assert _shows(page, [QUESTION]) == [QUESTION], "the chat survived the restart"
         page.goto(f"{url}/chat")  # /chat is the Chat page's own address
         _wait_app(page)
         page.get_by_role("heading", name="Chat").wait_for()
@@ -187,7 +196,10 @@ def _phone_sidebar_closes(browser, url: str) -> None:
     assert _sidebar_open(page), "the sidebar opened"
     page.locator('[data-testid="stSidebarNavLink"]').filter(has_text="Documents").click()
     page.get_by_role("heading", name="Documents").wait_for()
-    page.wait_for_timeout(1500)
+    for _ in range(20):
+        if not _sidebar_open(page):
+            break
+        page.wait_for_timeout(250)
     assert not _sidebar_open(page), "the sidebar closed after choosing a page"
     _shot(page, "documents-after-navigation-phone")
     phone.close()

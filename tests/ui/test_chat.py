@@ -154,6 +154,12 @@ def test_scope_limits_answers_to_the_chosen_document(app_env, make_app, embedder
     _ask(at, "How often must the flux capacitor be calibrated?")
     sources = "\n".join(m.value for m in at.chat_message[-1].expander[0].markdown)
     assert "other.pdf" in sources and "flux.pdf" not in sources
+    captions = all_text(at)
+    assert "best match for this question is in flux.pdf" in captions, "the scope is named"
+    at.multiselect(key="chat_scope").set_value([]).run()
+    _ask(at, "How often must the flux capacitor be calibrated?")
+    last = "\n".join(c.value for c in at.chat_message[-1].caption)
+    assert "outside the documents chosen" not in last, "no note when nothing is excluded"
 
 
 def test_answer_streams_from_a_real_llamacpp_engine(app_env, make_app, embedder, llamacpp_server,

@@ -1,18 +1,21 @@
-# syntax=docker/dockerfile:1
 # Olympus: one image for a Hugging Face Docker Space, a laptop (`docker run`) or a GPU server.
 # The same image runs on CPU and, started with `--gpus all`, uses CUDA through Ollama (its
 # release bundles the CUDA runtime), with no rebuild. See DEPLOYMENT.md.
 #
 # Build args:
-#   OLLAMA_VERSION   pinned Ollama release (installed from its GitHub release archive)
+#   PYTHON_VERSION   3.11, the version the tests run on
+#   OLLAMA_URL       the Ollama release archive (.tgz or .tar.zst); a mirror works the same.
+#                    Empty: no Ollama, the in-process llama.cpp engine answers instead.
+#   OLLAMA_SHA256    its sha256, checked before extraction (required whenever OLLAMA_URL is set;
+#                    the default matches the default URL, linux-amd64)
+#   TORCH_INDEX_URL  where the CPU build of torch comes from (a mirror of the PyTorch CPU index)
+#   PIP_INDEX_URL / PIP_EXTRA_INDEX_URL / PIP_FIND_LINKS   optional package mirrors for pip
 #   WITH_ARANGODB    "true" installs ArangoDB so the supervisor can run arangod itself
 #   BAKE_GGUF_REPO / BAKE_GGUF_FILE   bake one GGUF from the Hub into the image (instant start)
-ARG PYTHON_VERSION=3.12
+ARG PYTHON_VERSION=3.11
 
 FROM python:${PYTHON_VERSION}-slim-bookworm
 
-ARG OLLAMA_VERSION=0.13.5
-ARG TARGETARCH=amd64
 ARG WITH_ARANGODB=false
 ARG ARANGODB_SERIES=312
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
@@ -31,16 +34,8 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # break rebuilds, so these are left unpinned on purpose (the base image tag pins the release).
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl zstd libgomp1 gnupg \
+    && apt-get install -y --no-install-recommends ca-certificates curl zstd libgomp1 gnupg tesseract-ocr tesseract-ocr-eng \
     && rm -rf /var/lib/apt/lists/*
-
-# Ollama, pinned. Its archive carries the CPU runners and the CUDA libraries it loads when a GPU
-# is present. (Releases after 0.13 ship .tar.zst: set OLLAMA_VERSION and this line together.)
-RUN curl -fsSL "https://github.com/ollama/ollama/releases/download/v${OLLAMA_VERSION}/ollama-linux-${TARGETARCH}.tgz" \
-        -o /tmp/ollama.tgz \
-    && tar -C /usr -xzf /tmp/ollama.tgz \
-    && rm /tmp/ollama.tgz \
-    && test -x /usr/bin/ollama
 
 # Optional ArangoDB (off by default to keep the Space image small). Same reason as above for
 # leaving the apt version to the pinned release series.
@@ -65,10 +60,37 @@ WORKDIR /app
 
 # Dependencies before code, so a code change does not reinstall them. CPU-only torch keeps the
 # image small; the embedding model runs on CPU (generation uses the GPU through Ollama).
+# The PIP_* arguments, when given, reach pip as environment variables (a mirror, a wheel dir).
 COPY requirements.txt requirements-nodeps.txt ./
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_FIND_LINKS
 RUN pip install --index-url "${TORCH_INDEX_URL}" "torch==$(sed -n 's/^torch==//p' requirements.txt)" \
     && pip install -r requirements.txt \
     && pip install --no-deps -r requirements-nodeps.txt
+
+# Ollama, pinned and checked. Its archive carries the CPU runners and the CUDA libraries it loads
+# when a GPU is present. It comes after the Python dependencies, so an image without Ollama and
+# one with it share every layer up to here. The default is v0.13.3 linux-amd64 and its sha256
+# from the release's sha256sum.txt; for another version or arm64 pass both arguments.
+ARG OLLAMA_URL=https://github.com/ollama/ollama/releases/download/v0.13.3/ollama-linux-amd64.tgz
+ARG OLLAMA_SHA256=70a3d0f4cccd003641c5531d564a3494ed9a422e397c437d40f802ec1003c6eb
+RUN if [ -z "${OLLAMA_URL}" ]; then \
+        echo "OLLAMA_URL is empty: no Ollama in this image, the in-process llama.cpp engine answers"; \
+    elif [ -z "${OLLAMA_SHA256}" ]; then \
+        echo "OLLAMA_SHA256 is empty: pass the archive's sha256 with OLLAMA_URL" >&2; exit 1; \
+    else \
+        case "${OLLAMA_URL}" in \
+            *.tar.zst) archive=/tmp/ollama.tar.zst; unpack="--zstd" ;; \
+            *.tgz|*.tar.gz) archive=/tmp/ollama.tgz; unpack="--gzip" ;; \
+            *) echo "OLLAMA_URL must end in .tgz, .tar.gz or .tar.zst: ${OLLAMA_URL}" >&2; exit 1 ;; \
+        esac; \
+        curl -fsSL "${OLLAMA_URL}" -o "$archive" \
+        && echo "${OLLAMA_SHA256}  $archive" | sha256sum -c - \
+        && tar -C /usr "$unpack" -xf "$archive" \
+        && rm "$archive" \
+        && test -x /usr/bin/ollama; \
+    fi
 
 # Optionally bake a GGUF into the image so the first start needs no download.
 RUN if [ -n "${BAKE_GGUF_REPO}" ] && [ -n "${BAKE_GGUF_FILE}" ]; then \
@@ -77,8 +99,10 @@ print(hf_hub_download(sys.argv[1], sys.argv[2], local_dir='/opt/olympus/models')
             "${BAKE_GGUF_REPO}" "${BAKE_GGUF_FILE}"; \
     fi
 
-# The code, owned by root and read-only for the app user.
+# The code, owned by root and read-only for the app user; compiled once here, since the app user
+# cannot write __pycache__ and every start would compile it again.
 COPY . .
+RUN python -m compileall -q /app
 
 USER 1000:1000
 ENV HOME=/home/user \
@@ -91,6 +115,7 @@ ENV HOME=/home/user \
     HF_HOME=/data/.cache/huggingface
 
 EXPOSE 7860
+# Follows OLYMPUS_PORT when the container is started with another port (curl: cheap every 30 s).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:7860/_stcore/health', timeout=4)"]
+    CMD ["/bin/sh", "-c", "curl -fsS --max-time 4 -o /dev/null http://127.0.0.1:${OLYMPUS_PORT:-7860}/_stcore/health"]
 ENTRYPOINT ["python", "startup.py"]

@@ -6,8 +6,10 @@ For each manual: extraction time (pages/s) and text quality, measured on the sam
   the embedding model's vocabulary (glued or broken words push it up; technical terms give
   every parser the same floor);
 - ctrl: control characters per 10k characters (pypdf's "\\x0crst" ligature artefacts).
-Rows: ``pypdf`` raw, ``pypdfium2`` raw, and ``olympus`` = ``parse_pdf`` (pypdfium2 in the
-worker process with a deadline, plus normalisation), which is what ingestion uses.
+Rows: ``pypdf`` raw, ``pypdfium2-noscan`` (PDFium text only, as before the hidden-text check),
+``pypdfium2`` (PDFium with the hidden-text scan), and ``olympus`` = ``parse_pdf`` (pypdfium2
+in the worker process with a deadline and limits, plus normalisation and the garbled-page
+check), which is what ingestion uses.
 
 Run: ``.venv/bin/python -m benchmarks.parsers [--repeat N]`` (Debian packages bash-doc,
 glpk-doc, systemtap-doc, nut-doc provide the PDFs; missing ones are skipped).
@@ -55,6 +57,19 @@ def extract_pdfium(data: bytes) -> list[str]:
     return extract_texts(data)
 
 
+def extract_pdfium_unchecked(data: bytes) -> list[str]:
+    """pypdfium2 as before issue 14: no hidden-text scan (the scan's cost, same run)."""
+    from shared_utils.documents import hidden_text
+    from shared_utils.documents.pdf_worker import extract_texts
+
+    real = hidden_text.find_hidden
+    hidden_text.find_hidden = lambda page, box: hidden_text.HiddenText(page_raw=page.raw)
+    try:
+        return extract_texts(data)
+    finally:
+        hidden_text.find_hidden = real
+
+
 def extract_olympus(data: bytes) -> list[str]:
     from shared_utils.documents.pdf import parse_pdf
 
@@ -82,7 +97,8 @@ def main() -> None:
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # fontTools hints, one per font
     vocab = _vocabulary()
-    extractors = {"pypdf": extract_pypdf, "pypdfium2": extract_pdfium, "olympus": extract_olympus}
+    extractors = {"pypdf": extract_pypdf, "pypdfium2-noscan": extract_pdfium_unchecked,
+                  "pypdfium2": extract_pdfium, "olympus": extract_olympus}
     extract_olympus(PDFS[0].read_bytes()) if PDFS[0].exists() else None  # start the worker
     rows, results = [], []
     totals = {name: [0, 0.0] for name in extractors}
@@ -113,6 +129,9 @@ def main() -> None:
     if speed["pypdf"]:
         print(f"pypdfium2 / pypdf speed: {speed['pypdfium2'] / speed['pypdf']:.1f}x; "
               f"olympus (worker + normalise) / pypdf: {speed['olympus'] / speed['pypdf']:.1f}x")
+    if speed["pypdfium2-noscan"]:
+        print(f"hidden-text scan: pypdfium2 at {speed['pypdfium2'] / speed['pypdfium2-noscan']:.0%}"
+              " of its speed without the scan")
     overhead = _worker_overhead()
     print(f"worker round-trip overhead on a 3-page PDF: {overhead * 1000:.1f} ms")
     print("results:", write_json("parsers", {"rows": results, "pages_per_s": speed,

@@ -23,6 +23,7 @@ apt_install() {
   || { echo "Python 3.11+ is required (found $("$PYTHON" --version))" >&2; exit 1; }
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 
+apt_install tesseract-ocr tesseract-ocr-eng  # OCR of scanned pages (OLYMPUS_OCR)
 if [ "$mode" = "--test" ]; then
   apt_install chromium bash-doc glpk-doc systemtap-doc nut-doc debmake-doc
   req=requirements-dev.txt

@@ -59,7 +59,8 @@ class EncryptedPdf(InvalidDocument):
 
 
 class NoExtractableText(InvalidDocument):
-    hint = "This looks like a scanned PDF; OCR is not available, so run it through OCR first."
+    hint = ("This looks like a scanned PDF: turn OCR on (OLYMPUS_OCR=auto with Tesseract "
+            "installed) or run it through OCR first.")
 
 
 class EmptyPdf(InvalidDocument):

@@ -15,6 +15,9 @@ class Page:
 
     number: int
     text: str
+    # what the parser noticed: "garbled" (text fails a language check), "hidden text" (text
+    # a reader cannot see was left out, or kept after a marker)
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,8 @@ class DocumentRecord:
     size_bytes: int
     added_at: float  # unix time
     status: DocumentStatus = "ingesting"
+    # what ingestion did with each page (triage.ParseReport.to_dict()); {} for older documents
+    parse_report: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from shared_utils.generation.base import Backend, GenerationOptions
 from src.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
 from src.abstention import decide as abstain_decision, threshold_for
 from src.answer_steps import (
-    StreamState, back_with_extract, bind_sources, prompt_sentences, retrieve, tiny_mode)
+    StreamState, back_with_extract, bind_sources, retrieve, tiny_mode)
 from src.citations import resolve
 from src.claims import fix_citations, supported_share
 from src.condense import Turn
@@ -238,7 +238,7 @@ class Answerer:
             yield StatusEvent(mode_reason)
         t2 = self._clock()
         prompt = self._prompt(question, sources, history if follow_up else [], backends,
-                              prompt_sentences(self.settings, decoding), generation.max_tokens)
+                              self.settings.source_sentences, generation.max_tokens)
         timings["prompt_ms"] = _ms(t2, self._clock())
         for note in prompt.notes:
             yield StatusEvent(note)

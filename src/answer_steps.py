@@ -127,13 +127,3 @@ def _extract(question: str, prompt: "Prompt") -> str:
                for i, s in enumerate(prompt.sources)]
     return extract(question, sources)
 
-
-SMALL_MODEL_SENTENCES = 2  # per source, for models <= 1B (see benchmarks/README.md)
-
-
-def prompt_sentences(settings: Any, decoding: Decoding) -> int:
-    """Sentences kept per source. A small model's answer is followed by the extract (taken
-    from the full sources), so its prompt keeps fewer: shorter, so an earlier first token."""
-    if decoding.small and settings.small_model_extract:
-        return min(settings.source_sentences, SMALL_MODEL_SENTENCES)
-    return settings.source_sentences

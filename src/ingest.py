@@ -19,13 +19,17 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from shared_utils.documents.ocr import OcrOptions
+from shared_utils.documents.pdf_worker import ParseLimits
 from shared_utils.errors import (
+    DocumentTooLarge,
     FileTooLarge,
     InvalidDocument,
     InvalidFileName,
     NoExtractableText,
 )
 from shared_utils.types import DocumentRecord, Progress, ProgressCallback
+from src.settings import Settings, minimal_environ
 
 if TYPE_CHECKING:
     from src.library import Library
@@ -116,7 +120,7 @@ def _ms(start: float) -> float:
 def ingest(lib: Library, data: bytes, name: str | bytes, progress: ProgressCallback) -> IngestResult:
     """Add one PDF to every store of ``lib``, or raise a typed error with nothing stored."""
     from shared_utils.documents.chunking import chunk_pages
-    from shared_utils.documents.pdf import parse_pdf
+    from shared_utils.documents.pdf import parse_document
 
     total = time.perf_counter()
     settings = lib.settings
@@ -128,7 +132,10 @@ def ingest(lib: Library, data: bytes, name: str | bytes, progress: ProgressCallb
     timings: dict[str, float] = {}
 
     start = time.perf_counter()
-    pages = parse_pdf(data, name=display, timeout_s=settings.parse_timeout_s)
+    parsed = parse_document(data, name=display, timeout_s=settings.parse_timeout_s,
+                            limits=parse_limits(settings), worker_env=minimal_environ(),
+                            ocr=ocr_options(settings), progress=_parse_progress(progress))
+    pages = parsed.pages
     timings["parse_ms"] = _ms(start)
     progress(Progress("parse", len(pages), len(pages), f"{len(pages)} pages"))
 
@@ -140,6 +147,9 @@ def ingest(lib: Library, data: bytes, name: str | bytes, progress: ProgressCallb
                          overlap_tokens=settings.chunk_overlap_tokens)
     if not chunks:
         raise NoExtractableText(f"{display} has no text to index")
+    if len(chunks) > settings.max_chunks:
+        raise DocumentTooLarge(f"{display} makes {len(chunks):,} passages; the limit is "
+                               f"{settings.max_chunks:,} (OLYMPUS_MAX_CHUNKS)")
     timings["chunk_ms"] = _ms(start)
     progress(Progress("chunk", len(chunks), len(chunks), f"{len(chunks)} chunks"))
 
@@ -149,19 +159,70 @@ def ingest(lib: Library, data: bytes, name: str | bytes, progress: ProgressCallb
 
     start = time.perf_counter()
     record = DocumentRecord(id=doc_id, name=display, pages=len(pages), chunks=len(chunks),
-                            size_bytes=len(data), added_at=time.time())
+                            size_bytes=len(data), added_at=time.time(),
+                            parse_report=parsed.report.to_dict())
     with lib.write_lock:
         if (dup := _duplicate(lib, doc_id, display)) is not None:
             return dup  # the same bytes finished in another thread meanwhile
-        _store(lib, record, chunks, vectors, progress)
+        _store(lib, record, chunks, vectors, progress,
+               original=lambda: lib.originals.put(doc_id, data, parsed.words))
     timings["store_ms"] = _ms(start)
     timings["total_ms"] = _ms(total)
     record.status = "ready"
     progress(Progress("done", 1, 1, f"{display}: {len(pages)} pages, {len(chunks)} chunks"))
+    notes = page_notes(pages, keep_hidden=settings.index_hidden_text)
     logger.info("library.ingested", doc_id=doc_id[:12], name=display, pages=len(pages),
-                chunks=len(chunks), bytes=len(data), **timings)
-    return IngestResult(record, "added",
-                        f"Added {display}: {len(pages)} pages, {len(chunks)} chunks", timings)
+                chunks=len(chunks), bytes=len(data), notes=notes, **timings)
+    message = f"Added {display}: {len(pages)} pages, {len(chunks)} chunks"
+    return IngestResult(record, "added", "; ".join([message, *notes]), timings)
+
+
+def parse_limits(settings: Settings) -> ParseLimits:
+    """The parse limits of ``settings`` (OLYMPUS_MAX_PAGES, ..._PARSE_MEMORY_MB...)."""
+    return ParseLimits(max_pages=settings.max_pages, max_page_chars=settings.max_page_chars,
+                       max_document_chars=settings.max_document_chars,
+                       memory_mb=settings.parse_memory_mb,
+                       keep_hidden=settings.index_hidden_text)
+
+
+def page_notes(pages: list, *, keep_hidden: bool) -> list[str]:
+    """What the user should know about the pages: hidden text, garbled text.
+
+    >>> from shared_utils.types import Page
+    >>> page_notes([Page(1, "x", ("garbled",)), Page(2, "y", ("hidden text",))],
+    ...            keep_hidden=False)
+    ['text a reader cannot see was left out on page 2', 'page 1 looks garbled (a font maps letters wrongly), so it may not be found by search']
+    """
+    def numbers(flag: str) -> str:
+        found = [str(p.number) for p in pages if flag in p.flags]
+        shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+        return ("page " if len(found) == 1 else "pages ") + shown if found else ""
+
+    notes = []
+    if hidden := numbers("hidden text"):
+        what = "kept, marked as hidden," if keep_hidden else "left out"
+        notes.append(f"text a reader cannot see was {what} on {hidden}")
+    if garbled := numbers("garbled"):
+        verb = "looks" if garbled.startswith("page ") else "look"
+        notes.append(f"{garbled} {verb} garbled (a font maps letters wrongly), so it may not "
+                     "be found by search")
+    return notes
+
+
+def ocr_options(settings: Settings) -> OcrOptions:
+    """The OCR settings as the PDF parser takes them."""
+    return OcrOptions(enabled=settings.ocr == "auto", languages=settings.ocr_languages,
+                      page_timeout_s=settings.ocr_page_timeout_s)
+
+
+def _parse_progress(progress: ProgressCallback):
+    """Parser events -> Progress: "parse" per page read, "ocr" per page being OCR'd."""
+
+    def report(kind: str, done: int, total: int, message: str) -> None:
+        if kind in ("parse", "ocr"):
+            progress(Progress(kind, done, total, message))
+
+    return report
 
 
 def _duplicate(lib: Library, doc_id: str, display: str) -> IngestResult | None:
@@ -174,11 +235,12 @@ def _duplicate(lib: Library, doc_id: str, display: str) -> IngestResult | None:
                         f"{display} is already in the library{same}; skipped", {})
 
 
-def _store(lib: Library, record: DocumentRecord, chunks, vectors, progress) -> None:
+def _store(lib: Library, record: DocumentRecord, chunks, vectors, progress, original) -> None:
     steps = 6
     stores = lib.stores
     stores.docstore.begin_document(record)
     try:
+        original()  # the PDF for the page viewer; removed with the rest on a rollback
         progress(Progress("store", 1, steps, "recorded as pending"))
         stores.vectors.delete_document(record.id)  # leftovers of an interrupted attempt
         stores.keywords.delete_document(record.id)

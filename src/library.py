@@ -26,6 +26,7 @@ from shared_utils.types import (
     no_progress,
 )
 from src.ingest import IngestOutcome, IngestResult, ingest, read_file
+from src.originals import ORIGINALS_DIR, Originals
 from src.settings import Settings
 from src.stores import Stores, open_stores
 
@@ -55,6 +56,7 @@ class Library:
         self.embedder = embedder
         self.default_k = default_k
         self.write_lock = threading.RLock()
+        self.originals = Originals(settings.data_dir / ORIGINALS_DIR)
         self.retriever = HybridRetriever(
             embedder=embedder, vectors=stores.vectors, keywords=stores.keywords,
             docstore=stores.docstore, rrf_k=settings.rrf_k, dense_weight=settings.dense_weight,
@@ -94,6 +96,8 @@ class Library:
             self.remove_everywhere(doc_id)
         if self.stores.keywords.count() == 0 and self.docstore.ready_ids():
             self.rebuild_keywords()  # e.g. the keyword index file was deleted or is new
+        keep = self.docstore.ready_ids() | set(self.docstore.pending_documents())
+        self.originals.sweep(keep)  # files a crash left behind
         return pending
 
     def rebuild_keywords(self) -> int:
@@ -109,11 +113,12 @@ class Library:
 
     def remove_everywhere(self, doc_id: str) -> None:
         """Delete ``doc_id`` from the document store first (it disappears at once), then
-        from the keyword and vector indexes."""
+        from the keyword and vector indexes, and its original PDF."""
         with self.write_lock:
             self.docstore.delete_document(doc_id)
             self.stores.keywords.delete_document(doc_id)
             self.stores.vectors.delete_document(doc_id)
+            self.originals.delete(doc_id)
 
     # --- documents ---------------------------------------------------------------------------
     def ingest_bytes(self, data: bytes, name: str, *,

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from src.profile import Profile
     from src.events import AskEvent
     from src.library import IngestResult, Library, SearchResult
+    from src.originals import Originals
 
 logger = structlog.get_logger(__name__)
 
@@ -65,6 +66,11 @@ class RAGPipeline:
 
     def delete_document(self, doc_id: str) -> DocumentRecord:
         return self.library.delete_document(doc_id)
+
+    @property
+    def originals(self) -> "Originals":
+        """The kept original PDFs (and OCR word boxes) for the page viewer."""
+        return self.library.originals
 
     # --- questions -------------------------------------------------------------------------
     def search(

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     embedding_device: str = "cpu"
     # auto: int8 on the CPU, fp32 on a GPU (see shared_utils/embeddings.py)
     embedding_precision: Literal["auto", "fp32", "int8"] = "auto"
+    # OCR of pages without a usable text layer (Tesseract); off: such pages are reported only
+    ocr: Literal["auto", "off"] = "auto"
+    ocr_languages: str = "eng"  # Tesseract language codes joined by "+", e.g. "eng+deu"
+    ocr_page_timeout_s: float = Field(default=60.0, gt=0)
 
     # --- limits for untrusted input (uploads from anyone who can reach the app) -------------
     parse_memory_mb: int = Field(default=1536, ge=256)  # address-space cap of the PDF worker
@@ -164,6 +168,15 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown backend(s) {unknown}; valid: {', '.join(BACKENDS)}")
         return ",".join(names)
+
+    @field_validator("ocr_languages")
+    @classmethod
+    def _tesseract_languages(cls, v: str) -> str:
+        from shared_utils.documents.ocr import valid_languages
+
+        if not valid_languages(v.strip()):
+            raise ValueError("use Tesseract language codes joined by '+', e.g. eng or eng+deu")
+        return v.strip()
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> "Settings":

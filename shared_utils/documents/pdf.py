@@ -3,7 +3,11 @@
 Text comes from PDFium (pypdfium2): on real manuals it extracts words with their spaces and
 ligatures intact and is ~15x faster than pypdf (see ``benchmarks/parsers.py`` and
 ``docs/notes/documents.md``). With ``timeout_s`` the extraction runs in a reusable worker
-process that is killed at the deadline, so a pathological PDF cannot hang ingestion.
+process that is killed at the deadline, so a pathological PDF cannot hang ingestion; the
+worker's memory, the pages and characters it extracts and the size of its reply are capped
+(:class:`ParseLimits`), so a small decompression bomb cannot take the machine's memory either.
+Text a reader cannot see is left out (``hidden_text.py``), and pages whose text fails a
+language check are flagged ``garbled`` (``gibberish.py``).
 """
 
 from __future__ import annotations
@@ -11,18 +15,38 @@ from __future__ import annotations
 import os
 import pickle
 import select
+import signal
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 
 from shared_utils import errors
-from shared_utils.documents.pdf_worker import _HEADER, extract_texts, write_frame
+from shared_utils.documents.gibberish import looks_garbled
+from shared_utils.documents.pdf_worker import (
+    _HEADER,
+    ParseLimits,
+    RawPage,
+    extract_pages,
+    memory_message,
+    write_frame,
+)
+from shared_utils.documents.ocr import OcrOptions
+from shared_utils.documents.render import Word
+from shared_utils.documents.sniff import describe
 from shared_utils.documents.text import normalize_pages
-from shared_utils.errors import CorruptPdf, InvalidDocument, NoExtractableText, NotAPdf
+from shared_utils.documents.triage import Extraction, Notify, ParseReport, extract_document
+from shared_utils.errors import (
+    CorruptPdf,
+    DocumentTooLarge,
+    InvalidDocument,
+    NoExtractableText,
+    NotAPdf,
+)
 from shared_utils.types import Page
 
 logger = structlog.get_logger(__name__)
@@ -35,70 +59,106 @@ _WORKER_CMD = [
     "from shared_utils.documents.pdf_worker import main; main()",
 ]
 _EOF_WINDOW = 4096  # %%EOF must sit near the end of a complete PDF
+_OCR_WORDS_BYTES = 64 * 1024  # reply allowance per page for OCR word boxes
 
 
-def parse_pdf(data: bytes, *, name: str, timeout_s: float | None = None) -> list[Page]:
+def parse_pdf(data: bytes, *, name: str, timeout_s: float | None = None,
+              limits: ParseLimits | None = None,
+              worker_env: dict[str, str] | None = None) -> list[Page]:
     """Pages of a PDF (1-based numbers as viewers show them), text normalised.
 
     ``timeout_s``: deadline for text extraction, enforced by killing a worker process
-    (None: extract in this process, no deadline). Raises NotAPdf, CorruptPdf, EncryptedPdf,
-    EmptyPdf, NoExtractableText or ParseTimeout (all InvalidDocument).
+    (None: extract in this process, no deadline and no memory cap). ``limits``: pages,
+    characters, worker memory and reply size (defaults: :class:`ParseLimits`).
+    ``worker_env``: the worker's environment (None: this process's). Raises NotAPdf,
+    CorruptPdf, EncryptedPdf, EmptyPdf, NoExtractableText, ParseTimeout or DocumentTooLarge
+    (all InvalidDocument).
     """
     check_pdf_bytes(data, name=name)
+    limits = limits or ParseLimits()
     start = time.perf_counter()
     if timeout_s is None:
-        raw = extract_texts(data, name=name)
+        raw = extract_pages(data, name=name, limits=limits)
     else:
-        raw = _shared_worker().extract(data, name=name, timeout_s=timeout_s)
-    texts = normalize_pages(raw)
+        worker = _shared_worker(limits.memory_mb, worker_env)
+        raw = worker.extract(data, name=name, timeout_s=timeout_s, limits=limits)
+    pages = _pages(raw, name, None)
+    _log_parsed(name, pages, start)
+    return pages
+
+
+@dataclass
+class ParsedPdf:
+    """Normalised pages, what was done with each (the parse report) and OCR word boxes."""
+
+    pages: list[Page]
+    report: ParseReport
+    words: dict[int, list[Word]] = field(default_factory=dict)
+
+
+def parse_document(data: bytes, *, name: str, ocr: OcrOptions, timeout_s: float | None = None,
+                   limits: ParseLimits | None = None, worker_env: dict[str, str] | None = None,
+                   progress: Notify | None = None) -> ParsedPdf:
+    """Like :func:`parse_pdf`, with per-page triage: pages without a usable text layer are
+    OCR'd when ``ocr`` allows it (``progress(kind, page, pages, message)`` per page). The
+    deadline grows by ``ocr.page_timeout_s`` for each page that is OCR'd."""
+    check_pdf_bytes(data, name=name)
+    limits = limits or ParseLimits()
+    start = time.perf_counter()
+    if timeout_s is None:
+        extraction = extract_document(data, name, limits, ocr, progress)
+    else:
+        worker = _shared_worker(limits.memory_mb, worker_env)
+        extraction = worker.extract_document(data, name=name, timeout_s=timeout_s,
+                                             limits=limits, ocr=ocr, progress=progress)
+    pages = _pages(extraction.pages, name, extraction.report)
+    _log_parsed(name, pages, start, ocr_pages=len(extraction.report.ocr_pages))
+    return ParsedPdf(pages, extraction.report, extraction.words)
+
+
+def _pages(raw: list[RawPage], name: str, report: ParseReport | None) -> list[Page]:
+    texts = normalize_pages([page.text for page in raw])
     if not any(any(ch.isalnum() for ch in text) for text in texts):
-        raise NoExtractableText(
-            f"{name} has {len(texts)} page(s) but no extractable text (scanned or image-only); "
-            "OCR is not available in Olympus"
-        )
+        raise _no_text(name, len(texts), report)
+    return [Page(number=i, text=text, flags=_flags(page, text))
+            for i, (page, text) in enumerate(zip(raw, texts, strict=True), start=1)]
+
+
+def _log_parsed(name: str, pages: list[Page], start: float, **extra: object) -> None:
+    flagged = {flag: [p.number for p in pages if flag in p.flags]
+               for flag in ("garbled", "hidden text")}
     logger.info(
-        "pdf.parsed", name=name, pages=len(texts), chars=sum(map(len, texts)),
-        ms=round((time.perf_counter() - start) * 1000, 1),
+        "pdf.parsed", name=name, pages=len(pages), chars=sum(len(p.text) for p in pages),
+        ms=round((time.perf_counter() - start) * 1000, 1), **extra,
+        **{k.replace(" ", "_"): v[:20] for k, v in flagged.items() if v},
     )
-    return [Page(number=i, text=text) for i, text in enumerate(texts, start=1)]
 
 
-_SIGNATURES = (
-    (b"PK\x03\x04", "looks like a ZIP archive (a Word, Excel or OpenDocument file is one)"),
-    (b"\xd0\xcf\x11\xe0", "looks like an old Microsoft Office file (.doc, .xls)"),
-    (b"\x89PNG", "looks like a PNG image"),
-    (b"\xff\xd8\xff", "looks like a JPEG image"),
-    (b"GIF8", "looks like a GIF image"),
-    (b"II*\x00", "looks like a TIFF image"),
-    (b"MM\x00*", "looks like a TIFF image"),
-    (b"{\\rtf", "looks like an RTF document"),
-)
+def _no_text(name: str, pages: int, report: ParseReport | None) -> NoExtractableText:
+    base = f"{name} has {pages} page(s) but no extractable text (scanned or image-only)"
+    if report is None:
+        return NoExtractableText(f"{base}; it was read without OCR")
+    if report.ocr == "off":
+        return NoExtractableText(f"{base} and OCR is off",
+                                 hint="Set OLYMPUS_OCR=auto to read scanned pages with Tesseract.")
+    if report.ocr == "not installed":
+        return NoExtractableText(
+            f"{base} and Tesseract (OCR) is not installed",
+            hint="Install it (bash scripts/install.sh, or apt-get install tesseract-ocr "
+                 "tesseract-ocr-eng) or run the PDF through OCR first.")
+    return NoExtractableText(
+        f"{base}; OCR found no readable text either",
+        hint="The scan may be too faint, or in another language: set OLYMPUS_OCR_LANGUAGES "
+             "(e.g. eng+deu) to the languages installed for Tesseract.")
 
 
-def describe_bytes(data: bytes) -> str:
-    """What a file that is not a PDF looks like, in words (for "it ..." messages).
-
-    >>> describe_bytes(b"")
-    'is empty (0 bytes)'
-    >>> describe_bytes(b"PRETTY_NAME=Debian")
-    'looks like a text file (it begins “PRETTY_NAME=Debian”)'
-    >>> describe_bytes(b"<!DOCTYPE html><html>")
-    'looks like a web page (HTML)'
-    """
-    if not data.strip():
-        return "is empty (0 bytes)" if not data else "contains only blank space"
-    for magic, words in _SIGNATURES:
-        if data.startswith(magic):
-            return words
-    head = data[:512]
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        return "is not a document Olympus can read (binary data of an unknown kind)"
-    if text.lstrip().lower().startswith(("<!doctype html", "<html")):
-        return "looks like a web page (HTML)"
-    first = " ".join(text.split())[:40]
-    return f"looks like a text file (it begins “{first}”)"
+def _flags(raw: RawPage, text: str) -> tuple[str, ...]:
+    flags = []
+    if raw.hidden_count:
+        flags.append("hidden text")
+    if looks_garbled(text):
+        flags.append("garbled")
+    return tuple(flags)
 
 
 def check_pdf_bytes(data: bytes, *, name: str) -> None:
@@ -107,10 +167,14 @@ def check_pdf_bytes(data: bytes, *, name: str) -> None:
     >>> check_pdf_bytes(b"PK\\x03\\x04 a zip", name="x.pdf")
     Traceback (most recent call last):
     ...
-    shared_utils.errors.NotAPdf: x.pdf is not a PDF file: it looks like a ZIP archive (a Word, Excel or OpenDocument file is one) (...)
+    shared_utils.errors.NotAPdf: x.pdf is not a PDF file: it is a ZIP archive or a Word/Excel/PowerPoint (Office) file (...)
+    >>> check_pdf_bytes(b"", name="x.pdf")
+    Traceback (most recent call last):
+    ...
+    shared_utils.errors.NotAPdf: x.pdf is not a PDF file: the file is empty (...)
     """
     if b"%PDF-" not in data[:1024]:
-        raise NotAPdf(f"{name} is not a PDF file: it {describe_bytes(data)}")
+        raise NotAPdf(f"{name} is not a PDF file: {describe(data)}")
     if b"%%EOF" not in data[-_EOF_WINDOW:]:
         raise CorruptPdf(f"{name} is truncated (no end-of-file marker); it was cut off")
 
@@ -118,33 +182,63 @@ def check_pdf_bytes(data: bytes, *, name: str) -> None:
 class PdfWorker:
     """A reusable extraction process; killed and restarted when a PDF overruns its deadline.
 
-    Thread-safe: one extraction at a time (callers queue on a lock; the deadline starts when
-    the extraction starts).
+    The process caps its own address space at ``memory_mb`` (RLIMIT_AS) and runs with
+    ``env`` (None: this process's environment). Thread-safe: one extraction at a time
+    (callers queue on a lock; the deadline starts when the extraction starts).
     """
 
-    def __init__(self, command: list[str] | None = None) -> None:
+    def __init__(self, command: list[str] | None = None, *, memory_mb: int | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self._command = command or _WORKER_CMD
+        if command is None and memory_mb:
+            self._command = [*_WORKER_CMD, "--memory-mb", str(memory_mb)]
+        self.memory_mb = memory_mb
+        self.env = env
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
-    def extract(self, data: bytes, *, name: str, timeout_s: float) -> list[str]:
-        """Raw page texts of ``data``; raises ParseTimeout after ``timeout_s`` seconds."""
+    def extract(self, data: bytes, *, name: str, timeout_s: float,
+                limits: ParseLimits | None = None) -> list[RawPage]:
+        """Pages of ``data``; raises ParseTimeout after ``timeout_s`` seconds."""
+        limits = limits or ParseLimits()
+        return self._request((data, name, limits), name, timeout_s, limits.max_reply_bytes)
+
+    def extract_document(self, data: bytes, *, name: str, timeout_s: float,
+                         limits: ParseLimits, ocr: OcrOptions,
+                         progress: Notify | None = None) -> Extraction:
+        """Pages with per-page triage and OCR (``triage.extract_document``); the deadline
+        grows by the OCR time limit of each page that is OCR'd."""
+        max_bytes = limits.max_reply_bytes + limits.max_pages * _OCR_WORDS_BYTES
+        return self._request((data, name, limits, ocr), name, timeout_s, max_bytes, progress)
+
+    def _request(self, request: tuple, name: str, timeout_s: float, max_bytes: int,
+                 progress: Notify | None = None):
         with self._lock:
-            proc = self._send(data, name)
+            proc = self._send(request, name)
             deadline = time.monotonic() + timeout_s
             try:
-                reply = self._read_reply(proc, deadline)
+                while (reply := self._read_reply(proc, deadline, max_bytes))[0] == "progress":
+                    _, kind, done, total, message = reply
+                    if kind == "more_time":
+                        deadline += float(message)
+                    elif progress is not None:
+                        progress(kind, done, total, message)
             except TimeoutError:
                 self._kill()
                 raise errors.ParseTimeout(
                     f"{name}: text extraction took longer than {timeout_s:g} s "
-                    "(OLYMPUS_PARSE_TIMEOUT_S) and was stopped"
+                    "(OLYMPUS_PARSE_TIMEOUT_S, plus OLYMPUS_OCR_PAGE_TIMEOUT_S per OCR'd page) "
+                    "and was stopped"
                 ) from None
+            except _ReplyTooLarge as exc:
+                self._kill()
+                raise DocumentTooLarge(
+                    f"{name}: the parser's reply would be {exc.size / 1e6:,.0f} MB, over the "
+                    f"{max_bytes / 1e6:,.0f} MB that OLYMPUS_MAX_DOCUMENT_CHARS "
+                    "allows") from None
             except (BrokenPipeError, EOFError) as exc:
                 code = self._kill()
-                raise CorruptPdf(
-                    f"{name}: the PDF parser crashed on this file (exit code {code})"
-                ) from exc
+                raise self._crash_error(name, code) from exc
         if reply[0] == "ok":
             return reply[1]
         _, kind, message = reply
@@ -152,6 +246,14 @@ class PdfWorker:
         if not (isinstance(error_cls, type) and issubclass(error_cls, InvalidDocument)):
             error_cls = CorruptPdf
         raise error_cls(message)
+
+    def _crash_error(self, name: str, code: int | None) -> InvalidDocument:
+        """A worker that died mid-file: out of its memory cap (PDFium aborts on a failed
+        allocation: SIGABRT/SIGSEGV/SIGBUS, or MemoryError's exit), or a parser crash."""
+        if self.memory_mb and code in (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGBUS, 1):
+            return DocumentTooLarge(memory_message(name, self.memory_mb) + (
+                f" (the parser stopped with code {code})"))
+        return CorruptPdf(f"{name}: the PDF parser crashed on this file (exit code {code})")
 
     def close(self) -> None:
         """Stop the worker process (it is restarted on the next extraction)."""
@@ -162,12 +264,12 @@ class PdfWorker:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc and self._proc.poll() is None else None
 
-    def _send(self, data: bytes, name: str) -> subprocess.Popen[bytes]:
+    def _send(self, request: tuple, name: str) -> subprocess.Popen[bytes]:
         """Send a request; a worker that died while idle is replaced once."""
         for attempt in (1, 2):
             proc = self._ensure_started()
             try:
-                write_frame(proc.stdin, (data, name))  # type: ignore[arg-type]
+                write_frame(proc.stdin, request)  # type: ignore[arg-type]
                 return proc
             except BrokenPipeError:
                 code = self._kill()
@@ -181,9 +283,10 @@ class PdfWorker:
     def _ensure_started(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
-                self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0
+                self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0,
+                env=self.env,
             )
-            logger.debug("pdf.worker_started", pid=self._proc.pid)
+            logger.debug("pdf.worker_started", pid=self._proc.pid, memory_mb=self.memory_mb)
         return self._proc
 
     def _kill(self) -> int | None:
@@ -199,10 +302,18 @@ class PdfWorker:
         return code
 
     @staticmethod
-    def _read_reply(proc: subprocess.Popen[bytes], deadline: float) -> tuple:
+    def _read_reply(proc: subprocess.Popen[bytes], deadline: float, max_bytes: int) -> tuple:
         fd = proc.stdout.fileno()  # type: ignore[union-attr]
-        header = _read_exact(fd, _HEADER.size, deadline)
-        return pickle.loads(_read_exact(fd, _HEADER.unpack(header)[0], deadline))
+        size = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))[0]
+        if size > max_bytes:
+            raise _ReplyTooLarge(size)
+        return pickle.loads(_read_exact(fd, size, deadline))
+
+
+class _ReplyTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
 
 
 def _read_exact(fd: int, n: int, deadline: float) -> bytes:
@@ -222,10 +333,14 @@ _worker: PdfWorker | None = None
 _worker_lock = threading.Lock()
 
 
-def _shared_worker() -> PdfWorker:
+def _shared_worker(memory_mb: int | None = None,
+                   env: dict[str, str] | None = None) -> PdfWorker:
+    """The process's worker; replaced when the memory cap or environment asked for changes."""
     global _worker
     with _worker_lock:
-        if _worker is None:
-            _worker = PdfWorker()
+        if _worker is None or (_worker.memory_mb, _worker.env) != (memory_mb, env):
+            if _worker is not None:
+                _worker.close()
+            _worker = PdfWorker(memory_mb=memory_mb, env=env)
         return _worker
 

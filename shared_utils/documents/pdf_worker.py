@@ -4,8 +4,13 @@
 :class:`~shared_utils.errors.InvalidDocument`. :func:`main` is the loop of the worker process
 that :mod:`shared_utils.documents.pdf` starts, so a pathological PDF can be killed at its
 deadline (and a crash inside PDFium cannot take the application down). Protocol on
-stdin/stdout: frames of an 8-byte big-endian length followed by a pickle; a request is the PDF
-bytes, a reply is ``("ok", [text, ...])`` or ``("err", error_class_name, message)``.
+stdin/stdout: frames of an 8-byte big-endian length followed by a pickle; a request is
+``(pdf_bytes, name, ParseLimits)``, a reply is ``("ok", [RawPage, ...])`` or
+``("err", error_class_name, message)``. A request with OCR options
+``(pdf_bytes, name, ParseLimits, OcrOptions)`` gets ``("ok", triage.Extraction)``, after
+``("progress", kind, page, pages, message)`` frames. The worker caps its own address space
+(``--memory-mb``, RLIMIT_AS) before it reads a request, so a decompression bomb ends in a
+MemoryError or a crash of the worker, never in the machine's memory.
 """
 
 from __future__ import annotations
@@ -14,24 +19,75 @@ import pickle
 import struct
 import sys
 import threading
-from typing import BinaryIO
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
 
-from shared_utils.errors import CorruptPdf, EmptyPdf, EncryptedPdf, InvalidDocument
+from shared_utils.documents import hidden_text
+from shared_utils.errors import (
+    CorruptPdf,
+    DocumentTooLarge,
+    EmptyPdf,
+    EncryptedPdf,
+    InvalidDocument,
+)
 
 _HEADER = struct.Struct(">Q")
+OnPage = Callable[[int, int, Any, Any, str], str]
 # PDFium's FPDF_GetLastError codes (fpdfview.h).
 _ERR_PASSWORD, _ERR_SECURITY = 4, 5
 # pypdfium2 is not thread-safe: one extraction at a time per process.
 _PDFIUM_LOCK = threading.Lock()
 
 
-def extract_texts(data: bytes, *, name: str = "document") -> list[str]:
-    """Raw text of every page of a PDF (index 0 = page 1), via PDFium.
+@dataclass(frozen=True)
+class ParseLimits:
+    """What one PDF may cost: pages, characters, the worker's memory, its reply size.
 
-    Raises EncryptedPdf, CorruptPdf or EmptyPdf; text checks (scanned PDFs) are the caller's.
+    Each limit has an ``OLYMPUS_*`` setting of the same name; the error names it.
+    """
+
+    max_pages: int = 5000
+    max_page_chars: int = 100_000
+    max_document_chars: int = 10_000_000
+    memory_mb: int = 1536
+    keep_hidden: bool = False  # index invisible text, marked as such
+
+    @property
+    def max_reply_bytes(self) -> int:
+        """Largest reply a worker may send: the character cap in UTF-8 plus page overhead."""
+        return self.max_document_chars * 4 + self.max_pages * 1024 + (1 << 20)
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """One page as extracted: its text and what was hidden on it (left out or marked)."""
+
+    text: str
+    hidden_count: int = 0  # pieces of hidden text (left out, or kept after HIDDEN_MARK)
+    hidden_reasons: tuple[str, ...] = ()
+
+
+HIDDEN_MARK = "[Hidden text, not visible on the page:"
+
+
+def extract_texts(data: bytes, *, name: str = "document") -> list[str]:
+    """Raw text of every page of a PDF (index 0 = page 1), via PDFium, default limits."""
+    return [page.text for page in extract_pages(data, name=name)]
+
+
+def extract_pages(data: bytes, *, name: str = "document", limits: ParseLimits | None = None,
+                  on_page: OnPage | None = None) -> list[RawPage]:
+    """Every page of a PDF (index 0 = page 1), via PDFium, within ``limits``.
+
+    Raises EncryptedPdf, CorruptPdf, EmptyPdf or DocumentTooLarge; text checks (scanned
+    PDFs) are the caller's. Hidden text is left out (or kept after a marker with
+    ``limits.keep_hidden``). ``on_page(index, count, page, textpage, text)`` may replace a
+    page's text while the page is open (the OCR triage, ``triage.PageTriage``).
     """
     import pypdfium2 as pdfium  # light (ctypes), but only needed here
 
+    limits = limits or ParseLimits()
     with _PDFIUM_LOCK:
         try:
             pdf = pdfium.PdfDocument(data)
@@ -47,19 +103,57 @@ def extract_texts(data: bytes, *, name: str = "document") -> list[str]:
             count = len(pdf)
             if count == 0:
                 raise EmptyPdf(f"{name} has no pages")
-            texts = []
+            if count > limits.max_pages:
+                raise DocumentTooLarge(
+                    f"{name} has {count:,} pages; the limit is {limits.max_pages:,} "
+                    "(OLYMPUS_MAX_PAGES)")
+            pages, total = [], 0
             for index in range(count):
                 try:
-                    page = pdf[index]
-                    textpage = page.get_textpage()
-                    texts.append(textpage.get_text_range())
-                    textpage.close()
-                    page.close()
+                    page = _extract_page(pdf, index, name, limits, on_page)
                 except pdfium.PdfiumError as exc:
                     raise CorruptPdf(f"{name}: page {index + 1} is damaged: {exc}") from exc
-            return texts
+                total += len(page.text)
+                if total > limits.max_document_chars:
+                    raise DocumentTooLarge(
+                        f"{name} has more than {limits.max_document_chars:,} characters of "
+                        f"text (reached on page {index + 1}); that is the limit "
+                        "(OLYMPUS_MAX_DOCUMENT_CHARS)")
+                pages.append(page)
+            return pages
         finally:
             pdf.close()
+
+
+def _extract_page(pdf: Any, index: int, name: str, limits: ParseLimits,
+                  on_page: OnPage | None = None) -> RawPage:
+    page = pdf[index]
+    try:
+        hidden = hidden_text.find_hidden(page, page.get_bbox())
+        kept: list[str] = []
+        if hidden:
+            if limits.keep_hidden:
+                probe = page.get_textpage()
+                kept = hidden_text.hidden_strings(hidden, probe)
+                probe.close()
+            hidden_text.remove(hidden)
+        textpage = page.get_textpage()
+        try:
+            chars = textpage.count_chars()
+            if chars > limits.max_page_chars:
+                raise DocumentTooLarge(
+                    f"{name}: page {index + 1} has {chars:,} characters; the limit is "
+                    f"{limits.max_page_chars:,} per page (OLYMPUS_MAX_PAGE_CHARS)")
+            text = textpage.get_text_range()
+            if on_page is not None:
+                text = on_page(index, len(pdf), page, textpage, text)
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+    if kept:
+        text += "\n\n" + HIDDEN_MARK + " " + " / ".join(kept) + "]"
+    return RawPage(text, len(hidden.objects), hidden.reasons)
 
 
 def _classify_unreadable(data: bytes, name: str) -> None:
@@ -116,8 +210,22 @@ def _exit_when_orphaned(interval_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
-def main() -> None:
-    """Worker loop: read a PDF per frame from stdin, reply with its texts on stdout."""
+def limit_memory(memory_mb: int) -> None:
+    """Cap this process's address space (RLIMIT_AS) at ``memory_mb`` MiB."""
+    import resource
+
+    cap = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Worker loop: read a PDF per frame from stdin, reply with its pages on stdout.
+
+    ``--memory-mb N`` caps the worker's address space before anything is parsed.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    if "--memory-mb" in args:
+        limit_memory(int(args[args.index("--memory-mb") + 1]))
     _exit_when_orphaned()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not corrupt the protocol
@@ -128,14 +236,33 @@ def main() -> None:
         payload = _read_exact(stdin, _HEADER.unpack(header)[0])
         if payload is None:
             return
-        data, name = pickle.loads(payload)
-        try:
-            reply: tuple = ("ok", extract_texts(data, name=name))
-        except InvalidDocument as exc:
-            reply = ("err", type(exc).__name__, exc.message)
-        except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises typed
-            reply = ("err", "CorruptPdf", f"{name}: {type(exc).__name__}: {exc}")
-        write_frame(stdout, reply)
+        data, name, limits, *ocr = pickle.loads(payload)
+        del payload
+        write_frame(stdout, _reply(data, name, limits, ocr[0] if ocr else None, stdout))
+
+
+def _reply(data: bytes, name: str, limits: ParseLimits, ocr: Any = None,
+           stdout: BinaryIO | None = None) -> tuple:
+    try:
+        if ocr is not None:
+            from shared_utils.documents.triage import extract_document
+
+            def notify(*event: object) -> None:
+                write_frame(stdout, ("progress", *event))  # type: ignore[arg-type]
+
+            return ("ok", extract_document(data, name, limits, ocr, notify))
+        return ("ok", extract_pages(data, name=name, limits=limits))
+    except InvalidDocument as exc:
+        return ("err", type(exc).__name__, exc.message)
+    except MemoryError:
+        return ("err", "DocumentTooLarge", memory_message(name, limits.memory_mb))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises typed
+        return ("err", "CorruptPdf", f"{name}: {type(exc).__name__}: {exc}")
+
+
+def memory_message(name: str, memory_mb: int) -> str:
+    return (f"{name} needs more memory to parse than the parser may use ({memory_mb:,} MB, "
+            "OLYMPUS_PARSE_MEMORY_MB); it may be a decompression bomb")
 
 
 if __name__ == "__main__":

@@ -130,6 +130,7 @@ def _to_record(doc: dict[str, Any]) -> DocumentRecord:
         size_bytes=int(doc.get("size_bytes", 0)),
         added_at=float(doc.get("added_at", 0.0)),
         status=doc.get("status", "ingesting"),
+        parse_report=dict(doc.get("parse_report") or {}),
     )
 
 
@@ -165,6 +166,7 @@ class ArangoDocumentStore(DocumentStore):
                     "size_bytes": doc.size_bytes,
                     "added_at": doc.added_at,
                     "status": "ingesting",
+                    "parse_report": doc.parse_report or {},
                 }
             )
 

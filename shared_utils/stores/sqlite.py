@@ -8,6 +8,7 @@ chunk). One connection guarded by a lock makes the store safe to share between t
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -31,7 +32,8 @@ CREATE TABLE IF NOT EXISTS documents (
     chunks INTEGER NOT NULL DEFAULT 0,
     size_bytes INTEGER NOT NULL DEFAULT 0,
     added_at REAL NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('ingesting', 'ready'))
+    status TEXT NOT NULL CHECK (status IN ('ingesting', 'ready')),
+    parse_report TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY,
@@ -55,7 +57,7 @@ CREATE INDEX IF NOT EXISTS next_chunk_to ON next_chunk(to_id);
 """
 
 _CHUNK_COLS = "c.id, c.doc_id, c.ordinal, c.text, c.page_start, c.page_end, d.name"
-_DOC_COLS = "id, name, pages, chunks, size_bytes, added_at, status"
+_DOC_COLS = "id, name, pages, chunks, size_bytes, added_at, status, parse_report"
 
 
 def _chunk(row: tuple) -> Chunk:
@@ -65,7 +67,15 @@ def _chunk(row: tuple) -> Chunk:
 
 def _doc(row: tuple) -> DocumentRecord:
     return DocumentRecord(id=row[0], name=row[1], pages=row[2], chunks=row[3],
-                          size_bytes=row[4], added_at=row[5], status=row[6])
+                          size_bytes=row[4], added_at=row[5], status=row[6],
+                          parse_report=json.loads(row[7] or "{}"))
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Columns added after a data dir was created (documents.parse_report)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(documents)")}
+    if "parse_report" not in have:
+        conn.execute("ALTER TABLE documents ADD COLUMN parse_report TEXT NOT NULL DEFAULT '{}'")
 
 
 class SQLiteDocumentStore(DocumentStore):
@@ -85,6 +95,7 @@ class SQLiteDocumentStore(DocumentStore):
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.executescript(SCHEMA)
+            _add_missing_columns(self._conn)
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(
                 f"Cannot open the document store {self.path}: {exc}",
@@ -128,8 +139,9 @@ class SQLiteDocumentStore(DocumentStore):
                 raise ValueError(f"document {doc.id} is already stored")
             db.execute("DELETE FROM documents WHERE id = ?", (doc.id,))
             db.execute(
-                f"INSERT INTO documents ({_DOC_COLS}) VALUES (?, ?, ?, ?, ?, ?, 'ingesting')",
-                (doc.id, doc.name, doc.pages, doc.chunks, doc.size_bytes, doc.added_at),
+                f"INSERT INTO documents ({_DOC_COLS}) VALUES (?, ?, ?, ?, ?, ?, 'ingesting', ?)",
+                (doc.id, doc.name, doc.pages, doc.chunks, doc.size_bytes, doc.added_at,
+                 json.dumps(doc.parse_report or {})),
             )
 
     def add_chunks(self, doc_id: str, chunks: Sequence[Chunk]) -> None:

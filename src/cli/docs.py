@@ -1,7 +1,9 @@
 """``python -m src docs list [--json]`` and ``python -m src docs rm ID`` (a unique id prefix works).
 
 ``docs list --json`` prints a JSON array of {"id", "name", "pages", "chunks", "size_bytes",
-"added_at" (ISO 8601, UTC), "status"}, newest first.
+"added_at" (ISO 8601, UTC), "status", "stored_bytes" (the kept original PDF and OCR word
+boxes on disk), "parse_report" (pages read from the text layer, OCR'd, flagged, unreadable)},
+newest first.
 """
 
 from __future__ import annotations
@@ -44,9 +46,10 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
 
 
-def doc_to_dict(d: DocumentRecord) -> dict:
+def doc_to_dict(d: DocumentRecord, stored_bytes: int = 0) -> dict:
     return {"id": d.id, "name": d.name, "pages": d.pages, "chunks": d.chunks,
-            "size_bytes": d.size_bytes, "added_at": iso(d.added_at), "status": d.status}
+            "size_bytes": d.size_bytes, "added_at": iso(d.added_at), "status": d.status,
+            "stored_bytes": stored_bytes, "parse_report": d.parse_report}
 
 
 def human_size(n: int) -> str:
@@ -63,16 +66,18 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
     library = Library.open(settings)
     try:
         docs = library.documents()
+        stored = {d.id: library.originals.stored_bytes(d.id) for d in docs}
     finally:
         library.close()
     if args.json:
-        json.dump([doc_to_dict(d) for d in docs], sys.stdout, indent=2, ensure_ascii=False)
+        json.dump([doc_to_dict(d, stored[d.id]) for d in docs], sys.stdout, indent=2,
+                  ensure_ascii=False)
         print()
         return 0
     if not docs:
         print("No documents yet. Add some with: python -m src ingest PATH...")
         return 0
-    rows = [(d.name, str(d.pages), str(d.chunks), human_size(d.size_bytes),
+    rows = [(d.name, str(d.pages), str(d.chunks), human_size(stored[d.id] or d.size_bytes),
              datetime.fromtimestamp(d.added_at).strftime("%Y-%m-%d %H:%M"), d.id[:12])
             for d in docs]
     header = ("NAME", "PAGES", "CHUNKS", "SIZE", "ADDED", "ID")

@@ -33,7 +33,8 @@ _PAGE = """<!doctype html>
 <title>Olympus: sign in</title>
 <style>
 body {{ font-family: system-ui, sans-serif; background: #f6f6f9; margin: 0; }}
-main {{ max-width: 24rem; margin: 12vh auto; background: #fff; padding: 2rem;
+main {{ box-sizing: border-box; width: calc(100% - 2rem); max-width: 26rem;
+        margin: 12vh auto; background: #fff; padding: 2rem;
         border-radius: .75rem; box-shadow: 0 1px 4px #0002; }}
 h1 {{ margin-top: 0; font-size: 1.6rem; }}
 label, input, button {{ display: block; width: 100%; box-sizing: border-box; font-size: 1rem; }}

@@ -27,7 +27,17 @@ from src.events import (
     StatusEvent,
     TokenEvent,
 )
-from src.ui import chat_list, chat_settings, navigation, render, scope_note, state, transcript
+from src.ui import (
+    chat_list,
+    chat_settings,
+    claims,
+    navigation,
+    render,
+    scope_note,
+    state,
+    transcript,
+    viewer,
+)
 from src.ui.errors import friendly, show_error, show_message
 
 logger = structlog.get_logger(__name__)
@@ -66,6 +76,7 @@ def _render_sources(sources: list[Any], *, turn: int, question: str, expanded: b
             st.markdown(f"**\\[{n}\\] {name}** · {chunk.pages} · {bar}",
                         unsafe_allow_html=True)  # name escaped (no <, >, &); bar is ours
             st.markdown(render.highlight(chunk.text, terms))
+            viewer.source_button(scored, key=f"view_{turn}_{n}")
 
 
 def _summary_line(msg: dict[str, Any]) -> str:
@@ -167,6 +178,8 @@ def _render_message(index: int, msg: dict[str, Any], *, last: bool) -> None:
         _render_sources(
             sources, turn=turn, question=msg.get("query") or msg.get("question", ""), expanded=last
         )
+        if not msg.get("streaming"):
+            claims.render_claims(msg["content"], sources, turn=turn)
         if last and msg.get("question"):
             st.button(
                 "Regenerate",
@@ -383,6 +396,9 @@ def render_page() -> None:
         _render_message(i, msg, last=i == len(msgs) - 1)
     if msgs:
         _toolbar(msgs)
+        viewer.listen_for_citations({_turn_of(i): m.get("sources") or []
+                                     for i, m in enumerate(msgs) if m["role"] == "assistant"})
+    viewer.render_open_viewer()
     question = st.chat_input(
         "Ask a question about your documents", key="chat_input",
         max_chars=state.settings().max_query_chars,

@@ -27,6 +27,7 @@ _STAGES = {
     "starting": "Starting",
     "hash": "Checking",
     "parse": "Reading pages",
+    "ocr": "Reading scanned pages (OCR)",
     "normalise": "Cleaning text",
     "chunk": "Splitting into passages",
     "embed": "Embedding passages",
@@ -34,7 +35,8 @@ _STAGES = {
     "index": "Indexing",
     "done": "Finishing",
 }
-_UNITS = {"parse": "pages", "embed": "passages", "chunk": "passages", "store": "steps"}
+_UNITS = {"parse": "pages", "ocr": "pages", "embed": "passages", "chunk": "passages",
+          "store": "steps"}
 
 
 def stage_text(job: IngestJob) -> str:
@@ -60,7 +62,7 @@ def _render_job(job: IngestJob) -> None:
         if not job.cancel_requested and st.button(
                 "Cancel", key=f"docs_cancel_{job.id}", type="tertiary", icon=":material/cancel:"):
             state.ingest_queue().cancel(job.id, owner=owner())
-            st.rerun(scope="fragment")
+            st.rerun()
     elif job.state == "added":
         st.success(f"{name}: indexed, {job.pages} pages, {job.chunks} passages",
                    icon=":material/check_circle:")
@@ -119,15 +121,19 @@ def _upload(pipeline: Any) -> None:
     st.rerun()
 
 
-def _table(documents: list[Any]) -> None:
-    """Name, pages and date first, in widths that fit a phone; passages and size after."""
+def _table(documents: list[Any], stored: dict[str, int]) -> None:
+    """Name, pages and date first, in widths that fit a phone; passages, size, how it was
+    read after."""
+    from shared_utils.documents.triage import ParseReport
+
     rows = [
         {
             "Name": d.name,
             "Pages": d.pages,
             "Added": dt.datetime.fromtimestamp(d.added_at).strftime("%d %b %H:%M"),
             "Passages": d.chunks,
-            "Size": render.human_bytes(d.size_bytes),
+            "Size": render.human_bytes(stored.get(d.id) or d.size_bytes),
+            "Read": ParseReport.from_dict(getattr(d, "parse_report", None)).summary() or "-",
         }
         for d in documents
     ]
@@ -200,6 +206,10 @@ def render_page() -> None:
         st.caption("No documents yet. Indexed PDFs will be listed here.")
         return
     total_pages = sum(d.pages for d in documents)
+    stored = {d.id: pipeline.originals.stored_bytes(d.id) for d in documents}
     st.subheader(f"{len(documents)} document(s), {total_pages} pages")
-    _table(documents)
+    st.caption(f"Original PDFs kept for the page viewer: {render.human_bytes(sum(stored.values()))}. "
+               "Read: pages taken from the text layer, pages read by OCR (scans, damaged text), "
+               "pages flagged and why.")
+    _table(documents, stored)
     _delete(pipeline, documents)

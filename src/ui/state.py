@@ -34,16 +34,25 @@ if TYPE_CHECKING:
 logger = structlog.get_logger(__name__)
 
 T = TypeVar("T")
-_lock = threading.RLock()  # re-entrant: building the pipeline asks for settings and profile
+_lock = threading.Lock()  # guards the two dicts below
 _objects: dict[str, Any] = {}
+_building: dict[str, threading.Lock] = {}  # one per key: opening the pipeline blocks no one else
 
 
 def _once(key: str, build: Callable[[], T]) -> T:
     """The object stored under ``key``, built by ``build`` on first use (errors not kept)."""
     with _lock:
-        if key not in _objects:
-            _objects[key] = build()
-        return _objects[key]
+        if key in _objects:
+            return _objects[key]
+        key_lock = _building.setdefault(key, threading.Lock())
+    with key_lock:
+        with _lock:
+            if key in _objects:
+                return _objects[key]
+        value = build()
+        with _lock:
+            _objects[key] = value
+        return value
 
 
 def settings() -> Settings:

@@ -169,3 +169,17 @@ def test_add_chunks_to_unknown_document_fails(store):
     with pytest.raises(DocumentNotFound):
         store.add_chunks("nope", chunks("nope", 1))
     assert store.get_chunks(["nope:000000"]) == []
+
+
+def test_parse_report_is_stored_with_the_document(store):
+    report = {"pages": 3, "text_pages": 1, "ocr_pages": [2, 3], "flagged": {"3": "garbled"},
+              "failed": {}, "hidden_text_dropped": 0, "ocr": "tesseract (eng)"}
+    record = doc("d1")
+    record.parse_report = report
+    store.begin_document(record)
+    store.add_chunks("d1", chunks("d1", 2))
+    store.mark_ready("d1", pages=3, chunks=2)
+    assert store.get_document("d1").parse_report == report
+    assert store.list_documents()[0].parse_report == report
+    ingest(store, "d2", 1)  # a document without a report lists an empty one
+    assert store.get_document("d2").parse_report == {}

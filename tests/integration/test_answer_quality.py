@@ -81,7 +81,8 @@ def test_no_answer_of_the_real_model_repeats_itself(library, smollm2):
     for question in QUESTIONS:
         events = list(answerer.ask(question))
         done = events[-1]
-        assert done.backend_name == "llamacpp" and done.mode == "model", done.skipped
+        # the model wrote (its sampled answer may or may not be followed by the extract)
+        assert done.backend_name == "llamacpp" and done.mode.startswith("model"), done.skipped
         assert done.answer.strip() and not repeats_itself(done.answer), done.answer
         if done.loop_stopped:  # stopped by the guard: the user is told
             assert any(isinstance(e, StatusEvent) and "repeating" in e.message for e in events)
@@ -89,7 +90,7 @@ def test_no_answer_of_the_real_model_repeats_itself(library, smollm2):
 
 def test_a_source_that_orders_the_model_around_does_not_steer_the_answer(library, smollm2):
     done = list(_answerer(library, smollm2).ask(QUESTIONS[0]))[-1]
-    assert done.backend_name == "llamacpp" and done.mode == "model"
+    assert done.backend_name == "llamacpp" and done.mode.startswith("model")
     assert "PWNED" not in done.answer.upper(), done.answer
     assert any(s.chunk.page_start == 1 for s in done.sources)  # the page was retrieved
 

@@ -66,7 +66,10 @@ def test_docs_list_table_and_json(ingested):
     listed = json.loads(run(base / "data", "docs", "list", "--json").stdout)
     assert len(listed) == 1
     doc = listed[0]
-    assert set(doc) == {"id", "name", "pages", "chunks", "size_bytes", "added_at", "status"}
+    assert set(doc) == {"id", "name", "pages", "chunks", "size_bytes", "added_at", "status",
+                        "stored_bytes", "parse_report"}
+    assert doc["stored_bytes"] == doc["size_bytes"]  # the kept original, no OCR'd page
+    assert doc["parse_report"]["text_pages"] == 2 and doc["parse_report"]["ocr_pages"] == []
     assert doc["name"] == "heron.pdf" and doc["pages"] == 2 and len(doc["id"]) == 64
     assert doc["status"] == "ready" and doc["added_at"].endswith("+00:00")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -169,9 +170,17 @@ def placeholder_app(tmp_path: Path) -> Path:
 def fake_ollama(tmp_path: Path) -> Path:
     """An executable standing in for the ``ollama`` binary (it only needs ``serve``)."""
     exe = tmp_path / "fake-ollama"
-    exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_ENGINE}" "$@"\n')
-    exe.chmod(0o755)
+    write_fake_ollama(exe, {})
     return exe
+
+
+def write_fake_ollama(exe: Path, env: dict[str, str]) -> None:
+    """The wrapper script, with the FAKE_ENGINE_* settings of ``env`` baked in: the engine
+    gets a minimal environment from the supervisor (no test variables pass through)."""
+    exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())
+                      if k.startswith("FAKE_ENGINE"))
+    exe.write_text(f'#!/bin/sh\n{exports}exec "{sys.executable}" "{FAKE_ENGINE}" "$@"\n')
+    exe.chmod(0o755)
 
 
 @pytest.fixture
@@ -203,6 +212,8 @@ def olympus(tmp_path: Path, olympus_env: dict[str, str]):
 
     def _start(**overrides: str) -> Olympus:
         env = {**olympus_env, **overrides}
+        if Path(env["OLYMPUS_OLLAMA_BIN"]).exists():  # the fake, not a test's missing binary
+            write_fake_ollama(Path(env["OLYMPUS_OLLAMA_BIN"]), env)
         o = Olympus(tmp_path, env).start()
         started.append(o)
         return o

@@ -9,8 +9,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
 from src.settings import load_settings
 from src.status import StatusFile
 from src.supervisor import Supervisor

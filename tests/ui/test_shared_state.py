@@ -77,3 +77,26 @@ def test_a_visitor_does_not_see_another_sessions_uploads_or_errors(app_env, make
     assert "alice-secret-plan" not in all_text(bob) and not bob.error
     assert "alice-notes.pdf: indexed" not in all_text(bob)
     assert "1 document(s)" in all_text(bob), "the library itself is shared"
+
+
+def test_cancel_button_stops_a_running_ingest_and_nothing_is_indexed(app_env, make_app, embedder):
+    from src.ui import state
+    from src.ui.documents import OWNER
+
+    at = make_app("documents")
+    pipeline, queue = state.pipeline(), state.ingest_queue()
+    gated = _Gated(pipeline)
+    job_id = queue.submit(gated, "long-manual.pdf", make_text_pdf([f"Page {i} text." for i in
+                                                                   range(5)]),
+                          owner=at.session_state[OWNER])
+    assert gated.reached.wait(60)
+    at.run()
+    assert "long-manual.pdf" in all_text(at)
+    at.button(key=f"docs_cancel_{job_id}").click().run()
+    gated.go.set()
+    job = _wait_done(queue, job_id)
+    assert job.state == "cancelled"
+    at.run()
+    assert "long-manual.pdf: cancelled, nothing was indexed." in all_text(at)
+    assert pipeline.documents() == [] and "No documents yet" in all_text(at)
+    assert not at.exception

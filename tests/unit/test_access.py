@@ -17,7 +17,6 @@ from src.session_cookie import (
     load_secret,
     password_fingerprint,
     sign,
-    verify,
 )
 
 SECRET = b"k" * 64

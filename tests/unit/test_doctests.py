@@ -1,4 +1,5 @@
-"""Run the doctests of pure helper modules (parsers, fusion, text normalisation...)."""
+"""Run the doctests of pure helper modules (parsers, fusion, text normalisation...), and of
+the test doubles (the stand-in ollama's OLLAMA_HOST parser and request translation)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import pytest
 
 import shared_utils
 import src
+import tests.doubles
 
 
 def _modules() -> list[str]:
     names = []
-    for package in (shared_utils, src):
+    for package in (shared_utils, src, tests.doubles):
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
             names.append(info.name)
     return sorted(names)

@@ -7,8 +7,6 @@ import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
 from src.hardware import parse_memory
 from src.profile import detect
 from src.settings import load_settings

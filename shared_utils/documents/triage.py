@@ -1,0 +1,201 @@
+"""Per-page text triage at ingestion: keep a good text layer, OCR the pages that need it.
+
+:class:`PageTriage` is called by the extraction loop for every page (while PDFium has the
+page open, so nothing is loaded twice). It keeps the text layer unless the page has no text
+but an image (a scan), or its text fails a quality check (control characters, glyphs with
+no character map, gibberish from a lying ToUnicode map); such pages are OCR'd with
+Tesseract when OCR is on. Everything it decides goes into a :class:`ParseReport`, which is
+stored with the document and shown to the user.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from shared_utils.documents.gibberish import looks_garbled
+from shared_utils.documents.ocr import OcrFailed, OcrOptions, ocr_page
+from shared_utils.documents.render import Word
+
+MIN_ALNUM = 20  # fewer letters/digits than this: the page has no text layer worth the name
+MAX_BAD_SHARE = 0.10  # control characters / unmapped glyphs among visible characters
+MIN_IMAGE_SHARE = 0.10  # an image covering this much of the page makes it a scan candidate
+_UNMAPPED_SAMPLE = 256  # characters per page checked for a missing character map
+# Damage: control characters (but not TeX ligatures \x0b \x0c \x0e \x0f, PDFium's hyphen
+# marks \x02 and U+FFFE, or line ends), C1 controls, U+FFFD and private-use characters.
+_DAMAGED_RE = re.compile("[\x00\x01\x03-\x08\x10-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff]")
+_ALNUM_RE = re.compile(r"[^\W_]")
+_ALNUM_PREFIX = 2000  # enough text to see MIN_ALNUM letters on any page with text
+_GARBLED_SAMPLE = 20_000  # a prefix sample misjudged an index page (its first lines)
+MAX_UNMAPPED_SHARE = 0.30  # glpk's diagram pages: 8 % arrow glyphs without a mapping
+
+Notify = Callable[[str, int, int, str], None]  # (kind, done, total, message)
+
+
+@dataclass
+class ParseReport:
+    """What ingestion did with each page; stored with the document."""
+
+    pages: int = 0
+    text_pages: int = 0
+    ocr_pages: list[int] = field(default_factory=list)
+    flagged: dict[int, str] = field(default_factory=dict)  # page -> why its text was not used
+    failed: dict[int, str] = field(default_factory=dict)  # page -> why OCR gave no text
+    hidden_text_dropped: int = 0  # pieces of text a reader cannot see, left out
+    ocr: str = ""  # "tesseract 5.3.0 (eng)", "off", "not installed"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["flagged"] = {str(k): v for k, v in self.flagged.items()}
+        data["failed"] = {str(k): v for k, v in self.failed.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ParseReport:
+        data = dict(data or {})
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        report = cls(**known)
+        report.flagged = {int(k): v for k, v in report.flagged.items()}
+        report.failed = {int(k): v for k, v in report.failed.items()}
+        report.ocr_pages = [int(p) for p in report.ocr_pages]
+        return report
+
+    def summary(self) -> str:
+        """One line for people, e.g. ``"12 pages: 10 text layer, 2 OCR'd"``.
+
+        >>> ParseReport(3, 1, [2, 3], {3: "garbled"}, {}, 0, "tesseract").summary()
+        "3 pages: 1 text layer, 2 OCR'd, 1 flagged (p. 3 garbled)"
+        """
+        if not self.pages:
+            return ""
+        parts = [f"{self.text_pages} text layer"]
+        if self.ocr_pages:
+            parts.append(f"{len(self.ocr_pages)} OCR'd")
+        if self.flagged:
+            why = ", ".join(f"p. {p} {r}" for p, r in sorted(self.flagged.items())[:3])
+            parts.append(f"{len(self.flagged)} flagged ({why}{', ...' if len(self.flagged) > 3 else ''})")
+        if self.failed:
+            parts.append(f"{len(self.failed)} unreadable")
+        if self.hidden_text_dropped:
+            parts.append(f"{self.hidden_text_dropped} pieces of invisible text left out")
+        return f"{self.pages} pages: " + ", ".join(parts)
+
+
+def text_problem(text: str) -> str | None:
+    """Why a page's text layer is not usable, judged from the text alone (or None).
+
+    >>> text_problem("The shell reads commands from a file or from the terminal.")
+    >>> text_problem("12")
+    'no text'
+    >>> text_problem("\\x01\\x05\\x07\\x03 \\x01\\x05 \\x07\\x03\\x11 and some words in here, too")
+    'control characters'
+    """
+    # C-speed counts (str.count, one regex search on clean pages): this runs on every page
+    visible = len(text) - sum(text.count(c) for c in " \n\r\t")
+    if (visible >= MIN_ALNUM and _DAMAGED_RE.search(text)
+            and len(_DAMAGED_RE.findall(text)) > MAX_BAD_SHARE * visible):
+        return "control characters"
+    if _ALNUM_RE.subn("", text[:_ALNUM_PREFIX])[1] < MIN_ALNUM:
+        return "no text"
+    if looks_garbled(text[:_GARBLED_SAMPLE]):  # a wrong map garbles the whole page
+        return "garbled"
+    return None
+
+
+class PageTriage:
+    """The per-page hook of the extraction loop: returns the text to keep for each page."""
+
+    def __init__(self, options: OcrOptions | None, notify: Notify | None = None,
+                 ocr_label: str = "") -> None:
+        self.options = options or OcrOptions(enabled=False)
+        self.can_ocr = self.options.available()
+        self.notify = notify or (lambda *_: None)
+        self.report = ParseReport(ocr=ocr_label or self._label())
+        self.words: dict[int, list[Word]] = {}
+
+    def _label(self) -> str:
+        if not self.options.enabled:
+            return "off"
+        return f"tesseract ({self.options.languages})" if self.can_ocr else "not installed"
+
+    def __call__(self, index: int, total: int, page: Any, textpage: Any, text: str) -> str:
+        number = index + 1
+        self.report.pages = total
+        problem = text_problem(text) or _unmapped(textpage, text)
+        if problem == "no text" and not _has_image(page):
+            problem = None  # a blank or drawing-only page: nothing to read
+        if problem is None:
+            self.report.text_pages += 1
+            self.notify("parse", number, total, f"page {number} of {total}")
+            return text
+        self.report.flagged[number] = problem
+        if not self.can_ocr:  # the text stays (flagged); OCR could not replace it
+            self.report.failed[number] = f"{problem}; OCR {self.report.ocr}"
+            return text
+        return self._ocr(number, total, page, problem, text)
+
+    def _ocr(self, number: int, total: int, page: Any, problem: str, text: str) -> str:
+        self.notify("more_time", number, total, str(self.options.page_timeout_s))
+        self.notify("ocr", number, total, f"OCR of page {number} of {total}")
+        started = time.perf_counter()
+        try:
+            ocr_text, words = ocr_page(page, self.options)
+        except OcrFailed as exc:
+            self.report.failed[number] = f"OCR failed: {exc}"
+            return text
+        self.report.ocr_pages.append(number)
+        self.words[number] = words
+        if problem == "no text":
+            del self.report.flagged[number]  # a scan, not a damaged text layer
+        self.notify("ocr_done", number, total, f"{time.perf_counter() - started:.2f}")
+        return ocr_text
+
+
+def _unmapped(textpage: Any, text: str) -> str | None:
+    """'unmapped glyphs' when many characters (a strided sample) have no Unicode mapping."""
+    import pypdfium2.raw as raw
+
+    count = len(text)
+    if count == 0:
+        return None
+    step = max(1, count // _UNMAPPED_SAMPLE)
+    sample = [i for i in range(0, count, step) if not text[i].isspace()]
+    errors = sum(bool(raw.FPDFText_HasUnicodeMapError(textpage, i)) for i in sample)
+    return "unmapped glyphs" if sample and errors > MAX_UNMAPPED_SHARE * len(sample) else None
+
+
+def _has_image(page: Any) -> bool:
+    """Whether images cover at least MIN_IMAGE_SHARE of the page (a scan, a photo)."""
+    import pypdfium2.raw as raw
+
+    width, height = page.get_size()
+    area = 0.0
+    for obj in page.get_objects(filter=[raw.FPDF_PAGEOBJ_IMAGE], max_depth=3):
+        left, bottom, right, top = obj.get_bounds()
+        area += max(0.0, right - left) * max(0.0, top - bottom)
+    return area >= MIN_IMAGE_SHARE * width * height
+
+
+@dataclass
+class Extraction:
+    """Pages (``pdf_worker.RawPage``, index 0 = page 1), the parse report and OCR word boxes
+    by page number."""
+
+    pages: list[Any]
+    report: ParseReport
+    words: dict[int, list[Word]] = field(default_factory=dict)
+
+
+def extract_document(data: bytes, name: str, limits: Any, options: OcrOptions | None,
+                     notify: Notify | None = None) -> Extraction:
+    """Extract every page's text, OCR'ing the pages that need it (see the module docstring)."""
+    from shared_utils.documents.pdf_worker import extract_pages
+
+    triage = PageTriage(options, notify)
+    pages = extract_pages(data, name=name, limits=limits, on_page=triage)
+    if not limits or not limits.keep_hidden:
+        triage.report.hidden_text_dropped = sum(p.hidden_count for p in pages)
+    return Extraction(pages, triage.report, triage.words)

@@ -28,6 +28,7 @@ from src.events import (
     TokenEvent,
 )
 from src.ui import (
+    answer_notes,
     chat_list,
     chat_settings,
     claims,
@@ -38,7 +39,7 @@ from src.ui import (
     transcript,
     viewer,
 )
-from src.ui.errors import friendly, show_error, show_message
+from src.ui.errors import friendly, show_error
 
 logger = structlog.get_logger(__name__)
 
@@ -79,92 +80,6 @@ def _render_sources(sources: list[Any], *, turn: int, question: str, expanded: b
             viewer.source_button(scored, key=f"view_{turn}_{n}")
 
 
-def _summary_line(msg: dict[str, Any]) -> str:
-    t = msg.get("timings") or {}
-    parts = [f"Answered by **{render.escape_markdown(msg.get('backend') or '?')}**"
-             + (f" with **{render.escape_markdown(msg['model'])}**" if msg.get("model") else "")]
-    if isinstance(t.get("retrieval_ms"), (int, float)):
-        parts.append(f"retrieval {t['retrieval_ms']:.0f} ms")
-    if isinstance(t.get("first_token_ms"), (int, float)) and msg.get("backend_name") != "extractive":
-        parts.append(f"first token {t['first_token_ms'] / 1000:.1f} s")
-    if isinstance(t.get("tokens_per_s"), (int, float)) and msg.get("backend_name") != "extractive":
-        parts.append(f"{t['tokens_per_s']:.1f} tokens/s")
-    if isinstance(t.get("total_ms"), (int, float)):
-        parts.append(f"total {t['total_ms'] / 1000:.1f} s")
-    return " · ".join(parts)
-
-
-def _render_notes(msg: dict[str, Any]) -> None:
-    """Status line, fallback badge with reasons, truncation and interruption notes."""
-    # "streaming" still set while history is drawn: a newer run (Stop, a new question)
-    # superseded the one writing it; that run marks it stopped once it notices.
-    if msg.get("stopped") or msg.get("streaming"):
-        st.caption(":material/stop_circle: Stopped. Regenerate to get a full answer.")
-    if msg.get("error"):
-        show_message(msg["error"], msg.get("hint") or "")
-    if msg.get("scope_note"):
-        st.caption(":material/travel_explore: " + render.escape_markdown(msg["scope_note"]))
-    if not msg.get("backend"):
-        return
-    if msg.get("fallback_note"):
-        st.caption(":material/info: " + render.escape_markdown(msg["fallback_note"]))
-    reasons = [f"{s['from']} → {s['to']}: {s['reason']}" for s in msg.get("switches", [])]
-    switched = {s["from"] for s in msg.get("switches", [])}
-    reasons += [
-        f"{name} skipped: {why}"
-        for name, why in (msg.get("skipped") or {}).items()
-        if name not in switched
-        and _before(name, msg.get("backend_name", ""), msg.get("chain", ()))
-    ]
-    extractive = msg.get("backend_name") == "extractive"
-    if reasons or extractive:
-        label = f"Fallback: {msg['backend']}" if reasons else "Extractive answer"
-        st.badge(label, icon=":material/swap_horiz:", color="orange")
-        if extractive:
-            st.caption("No language model wrote this: these are the most relevant passages.")
-        for reason in reasons:
-            st.caption(render.escape_markdown(reason))
-    _render_quality_notes(msg)
-    st.caption(_summary_line(msg))
-    if msg.get("dropped_sources"):
-        st.caption(
-            f"{msg['dropped_sources']} lower-ranked source(s) did not fit the model's context "
-            "and were left out of the prompt."
-        )
-    if msg.get("interrupted"):
-        st.warning(
-            "The answer was cut off: "
-            + render.escape_markdown(msg.get("interrupt_reason") or "the engine stopped")
-            + ". Regenerate to retry.",
-            icon=":material/warning:",
-        )
-
-
-def _render_quality_notes(msg: dict[str, Any]) -> None:
-    """Why the extract was shown (tiny model), a stopped loop, claims no source supports."""
-    if msg.get("mode_reason") and msg.get("mode") in ("extract", "model+extract"):
-        st.caption(":material/info: " + render.escape_markdown(msg["mode_reason"]))
-    if msg.get("loop_stopped"):
-        st.caption(":material/info: The model started repeating itself; the answer was "
-                   "stopped there.")
-    unsupported = msg.get("unsupported") or []
-    if unsupported:
-        st.caption(
-            f":material/warning: {len(unsupported)} sentence(s) of this answer are not supported "
-            "by any source (their citations were removed): "
-            + render.escape_markdown(" / ".join(unsupported)[:300])
-        )
-
-
-def _before(name: str, answered_by: str, chain: Any) -> bool:
-    """Whether backend ``name`` comes before ``answered_by`` in the answer's chain (so its skip
-    made this a fallback answer). Backends after the one that answered do not matter."""
-    chain = list(chain or ())
-    if name not in chain or answered_by not in chain:
-        return True
-    return chain.index(name) < chain.index(answered_by)
-
-
 def _render_message(index: int, msg: dict[str, Any], *, last: bool) -> None:
     if msg["role"] == "user":
         with st.chat_message("user"):
@@ -174,7 +89,7 @@ def _render_message(index: int, msg: dict[str, Any], *, last: bool) -> None:
     with st.chat_message("assistant"):
         sources = msg.get("sources") or []
         st.markdown(render.answer_markdown(msg["content"], turn=turn, n_sources=len(sources)))
-        _render_notes(msg)
+        answer_notes.render(msg)
         _render_sources(
             sources, turn=turn, question=msg.get("query") or msg.get("question", ""), expanded=last
         )
@@ -299,7 +214,7 @@ def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
             render.answer_markdown(msg["content"], turn=turn, n_sources=len(msg["sources"]))
         )
         with notes:
-            _render_notes(msg)
+            answer_notes.render(msg)
     st.rerun()  # redraw as history, with the Regenerate button under the new answer
 
 

@@ -227,7 +227,8 @@ def test_answer_from_the_real_local_model_streams_into_the_page(tmp_path, browse
     with _running_app(tmp_path, OLYMPUS_ENGINE="llamacpp", OLYMPUS_BACKENDS="llamacpp,extractive",
                       OLYMPUS_LLAMACPP_MODEL_PATH=str(default_gguf_path()),
                       OLYMPUS_LLAMACPP_PORT=str(_free_port()),
-                      OLYMPUS_MAX_ANSWER_TOKENS="160") as app_url:
+                      OLYMPUS_MAX_ANSWER_TOKENS="160",
+                      OLYMPUS_TINY_MODEL_ANSWERS="model") as app_url:  # let the 135M write
         pdf = tmp_path / "flux-manual.pdf"
         pdf.write_bytes(make_text_pdf(PAGES))
         page = browser.new_context(viewport={"width": 1280, "height": 1200}).new_page()

@@ -91,3 +91,23 @@ def test_an_optional_backend_that_is_not_configured_is_not_a_problem(app_env, ma
     at = make_app("system")
     tables = "\n".join(str(t.proto) for t in at.get("table"))
     assert "not set up" in tables and "problem" not in tables
+
+
+def test_the_recommended_model_is_one_click_away_unless_the_server_is_offline(
+        app_env, make_app, monkeypatch):
+    """Another model answers than the recommendation: a Download button names it (not clicked:
+    no network in tests); with HF_HUB_OFFLINE the page says why it cannot be downloaded."""
+    monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    StatusFile(app_env / "status.json").replace(
+        "engine", engine="llamacpp", state="ready", model="/m/SmolLM2-135M-Instruct.Q4_1.gguf")
+    at = make_app("models")
+    button = at.button(key="models_pull_recommended")
+    assert button.label.startswith("Download the recommended model (")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from src.ui import state
+
+    state.reset()
+    offline = make_app("models")
+    assert not [b for b in offline.button if b.key == "models_pull_recommended"]
+    assert "set to work offline (HF_HUB_OFFLINE)" in all_text(offline)

@@ -4,12 +4,18 @@ Run it through the supervisor (``python startup.py``) or directly:
 ``streamlit run streamlit_app.py``.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
-from src.ui import auth, navigation, state
+from src.ui import auth, navigation, phone, state
 from src.ui.errors import show_error
 
-st.set_page_config(page_title="Olympus", page_icon=":material/account_balance:", layout="centered")
+ICON = Path(__file__).resolve().parent / "src" / "ui" / "assets" / "favicon.png"
+
+# the icon ships with the app (a Material icon name would be fetched from a font CDN)
+st.set_page_config(page_title="Olympus", page_icon=str(ICON), layout="centered",
+                   initial_sidebar_state="auto")
 try:
     settings = state.settings()
     state.configure_logging()
@@ -20,3 +26,4 @@ if not auth.require_access():
     st.stop()
 st.navigation(navigation.all_pages()).run()
 auth.account_links()
+phone.close_sidebar_after_choice()

@@ -97,6 +97,16 @@ class UploadRefused(OlympusError):
     hint = "Wait until the files being indexed are done, then upload the rest."
 
 
+class ChatLimit(OlympusError):
+    """A browser has as many saved chats as allowed, or one chat grew past its size limit."""
+
+    hint = "Delete chats you no longer need (sidebar), or start a new chat."
+
+
+class ChatNotFound(OlympusError):
+    hint = "It may have been deleted in another tab; choose a chat in the sidebar."
+
+
 class IngestCancelled(OlympusError):
     """A queued or running ingest was cancelled by the user; nothing of it is stored."""
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from contextlib import closing
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,27 @@ TOKENIZE_BACKENDS = ("llamacpp",)
 
 BackendFactory = Callable[[str, BackendPlan], Backend]
 Planner = Callable[[], BackendPlan]
+
+
+@dataclass(frozen=True, slots=True)
+class AskOptions:
+    """Per-question choices (a chat's settings); None/"" keeps the process-wide default.
+
+    ``model``: the engine backend's model (see ``BackendPlan.with_model``); ``backend``: force
+    one backend (as ``ask(backend=...)``); ``temperature``; ``max_tokens``: the answer length
+    (small models keep their smaller cap, ``src/decoding.py``)."""
+
+    model: str = ""
+    backend: str = ""
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+    def generation(self, base: GenerationOptions) -> GenerationOptions:
+        return replace(
+            base,
+            temperature=base.temperature if self.temperature is None else float(self.temperature),
+            max_tokens=base.max_tokens if not self.max_tokens else int(self.max_tokens),
+        )
 
 
 class Answerer:
@@ -137,8 +158,10 @@ class Answerer:
         history: Sequence[Turn] = (),
         doc_ids: Sequence[str] | None = None,
         backend: str | None = None,
+        options: AskOptions | None = None,
     ) -> Iterator[AskEvent]:
-        """Validate now (raises InvalidQuery), then stream the events of the answer."""
+        """Validate now (raises InvalidQuery, or ModelNotFound for a model the engine cannot
+        answer with), then stream the events of the answer."""
         question = " ".join((question or "").split())
         if not question:
             raise InvalidQuery("The question is empty.")
@@ -148,10 +171,15 @@ class Answerer:
                 f"{self.settings.max_query_chars}.",
                 hint="Ask a shorter question (or raise OLYMPUS_MAX_QUERY_CHARS).",
             )
+        options = options or AskOptions()
         plan = self.plan()
+        backend = backend or options.backend
         if backend:
             plan = plan.forced(backend)  # raises UnknownBackend listing the valid names
-        return self._events(question, list(history), doc_ids, plan)
+        if options.model and backend != SAFETY_NET:
+            plan = plan.with_model(options.model)
+        return self._events(question, list(history), doc_ids, plan,
+                            options.generation(self.options))
 
     def health(self) -> dict[str, dict[str, object]]:
         """{backend name: {"ok": bool, "detail": str}} for each backend of the chain."""
@@ -173,6 +201,7 @@ class Answerer:
         history: list[Turn],
         doc_ids: Sequence[str] | None,
         plan: BackendPlan,
+        generation: GenerationOptions,
     ) -> Iterator[AskEvent]:
         t0 = self._clock()
         timings: dict[str, float] = {}
@@ -203,19 +232,20 @@ class Answerer:
             return
 
         backends, skipped = self._backends(plan)
-        decoding = decoding_for(backends[0].model_name if backends else "", self.options.max_tokens)
+        decoding = decoding_for(backends[0].model_name if backends else "", generation.max_tokens)
         backends, mode_reason = tiny_mode(backends, decoding, self.settings.tiny_model_answers)
         if mode_reason:
             yield StatusEvent(mode_reason)
         t2 = self._clock()
         prompt = self._prompt(question, sources, history if follow_up else [], backends,
-                              self.settings.source_sentences)
+                              self.settings.source_sentences, generation.max_tokens)
         timings["prompt_ms"] = _ms(t2, self._clock())
         for note in prompt.notes:
             yield StatusEvent(note)
         backends = [bind_sources(b, question, prompt) for b in backends]
         yield from self._generate(prompt, backends, skipped, timings, t0, plan,
-                                  decoding=decoding, mode_reason=mode_reason, question=question)
+                                  decoding=decoding, mode_reason=mode_reason, question=question,
+                                  generation=generation)
 
     def _generate(
         self,
@@ -229,6 +259,7 @@ class Answerer:
         decoding: Decoding,
         mode_reason: str = "",
         question: str = "",
+        generation: GenerationOptions | None = None,
     ) -> Iterator[AskEvent]:
         from shared_utils.generation.chain import ChainResult, FallbackChain
 
@@ -238,7 +269,7 @@ class Answerer:
         run = StreamState(question)
         if decoding.small and self.settings.small_model_extract:
             run.small_model = backends[0].model_name or backends[0].label if backends else ""
-        options = decoding.apply(self.options)
+        options = decoding.apply(generation or self.options)
         with closing(chain.stream(prompt.messages, options=options)) as stream:
             for event in stream:  # closing: a consumer that stops us stops the engine
                 if isinstance(event, ChainResult):
@@ -363,13 +394,14 @@ class Answerer:
         history: list[Turn],
         backends: list[Backend],
         sentences: int,
+        answer_tokens: int,
     ) -> Prompt:
         return build_prompt(
             question,
             sources,
             count_tokens=self._counter(backends),
             context_tokens=self.context_tokens,
-            answer_tokens=self.options.max_tokens,
+            answer_tokens=answer_tokens,
             margin_tokens=self.settings.prompt_margin_tokens,
             history=history,
             compress=self.settings.compress_sources,

@@ -78,6 +78,24 @@ class BackendPlan:
         return BackendPlan(names, self.models, (*self.reasons, f"backend {name}: chosen for this "
                                                 "question"), self.fallback_note)
 
+    def with_model(self, model: str) -> "BackendPlan":
+        """The plan with the first engine backend answering with ``model`` (a chat's choice).
+        Ollama loads any installed model per request; llama.cpp serves one model, so another
+        one is refused with the way to switch it (for everyone)."""
+        head = next((n for n in self.names if n in ENGINE_BACKENDS.values()), "")
+        if not model or not head or model == self.model(head):
+            return self
+        if head != "ollama":
+            from shared_utils.errors import ModelNotFound
+
+            raise ModelNotFound(
+                f"llama.cpp is serving {self.model(head) or 'another model'}, not {model}.",
+                hint="llama.cpp serves one model at a time: choose the default model for this "
+                     "chat, or ask an administrator to switch the model on the Models page.")
+        return BackendPlan(self.names, {**self.models, head: model},
+                           (*self.reasons, f"{head} model {model}: chosen for this chat"),
+                           self.fallback_note)
+
     def as_dict(self) -> dict[str, Any]:
         return {"chain": list(self.names), "models": dict(self.models),
                 "reasons": list(self.reasons), "fallback_note": self.fallback_note}

@@ -24,7 +24,7 @@ from shared_utils.types import Chunk, DocumentRecord, ProgressCallback, no_progr
 from src.settings import Settings
 
 if TYPE_CHECKING:
-    from src.answer import Answerer
+    from src.answer import Answerer, AskOptions
     from src.backends import BackendPlan
     from src.profile import Profile
     from src.events import AskEvent
@@ -95,9 +95,12 @@ class RAGPipeline:
         history: Sequence[tuple[str, str]] = (),
         doc_ids: Sequence[str] | None = None,
         backend: str | None = None,
+        options: "AskOptions | None" = None,
     ) -> Iterator["AskEvent"]:
-        """Stream events: sources, status, tokens, backend switches, done."""
-        return self._answerer.ask(question, history=history, doc_ids=doc_ids, backend=backend)
+        """Stream events: sources, status, tokens, backend switches, done. ``options``: this
+        question's model, temperature and answer length (a chat's settings)."""
+        return self._answerer.ask(question, history=history, doc_ids=doc_ids, backend=backend,
+                                  options=options)
 
     def backends(self) -> "BackendPlan":
         """The backends the next question tries, in order, with their models (and why)."""

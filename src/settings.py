@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     queue_mb: int = Field(default=500, ge=1)  # ... and in total
     session_queue_jobs: int = Field(default=10, ge=1)
     queue_jobs: int = Field(default=40, ge=1)
+    max_chats: int = Field(default=200, ge=1)  # saved chats per browser
+    max_chat_kb: int = Field(default=2048, ge=16)  # size of one saved chat (JSON, with passages)
 
     # --- retrieval -------------------------------------------------------------------------
     milvus_uri: str = ""  # empty: Milvus Lite under data_dir; http://host:19530 for a server

@@ -7,6 +7,8 @@ Routes, first match wins:
 - ``mounts``: other ASGI apps under a path prefix, e.g. the service API of issue #15:
   ``build_app(config, mounts={"/v1": api, "/api": api})``. They do their own auth (API keys);
   the Host check below applies to them too.
+- ``/chat``: redirected to ``/`` (Streamlit gives the default page, Chat, no address of its
+  own, so a typed or bookmarked ``/chat`` would show "Page not found").
 - everything else, websockets included: Streamlit, behind the sign-in gate (``proxy.py``).
 
 The whole app is wrapped in the allowed-hosts check (``hosts.py``).
@@ -17,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp
 
@@ -37,6 +41,7 @@ def build_app(config: FrontConfig, *, mounts: Mapping[str, ASGIApp] | None = Non
         Route("/_olympus/login", login.submit, methods=["POST"]),
         Route("/_olympus/logout", login.logout, methods=["GET", "POST"]),
         Route("/_olympus/health", login.health, methods=["GET", "HEAD"]),
+        Route("/chat", _to_chat, methods=["GET", "HEAD"]),
     ]
     routes += [Mount(prefix, app=app) for prefix, app in (mounts or {}).items()]
     routes += [
@@ -44,3 +49,9 @@ def build_app(config: FrontConfig, *, mounts: Mapping[str, ASGIApp] | None = Non
         WebSocketRoute("/{path:path}", proxy.websocket),
     ]
     return HostCheck(Starlette(routes=routes, lifespan=proxy.lifespan), config.allowed)
+
+
+async def _to_chat(request: Request) -> RedirectResponse:
+    """``/chat`` (with its query) is the Chat page at ``/``."""
+    query = request.url.query
+    return RedirectResponse("/" + (f"?{query}" if query else ""), status_code=307)

@@ -1,6 +1,8 @@
 """The Chat page: ask questions, watch the answer stream, check its sources.
 
-Per-session history lives in ``st.session_state`` (a list of message dicts). Sources are
+The conversation is this session's current chat (``src/ui/chat_list.py``), saved for this
+browser after every answer; its model and settings come from ``src/ui/chat_settings.py``.
+Sources are
 drawn as soon as retrieval finishes, before the first token; tokens update a placeholder
 one by one. The Stop button (or a new question) makes Streamlit rerun the script, which
 interrupts this run at its next element update: the event generator is then closed
@@ -17,6 +19,7 @@ import streamlit as st
 import structlog
 
 from shared_utils.errors import OlympusError
+from src.chat_store import title_of
 from src.events import (
     BackendSwitchEvent,
     DoneEvent,
@@ -24,12 +27,22 @@ from src.events import (
     StatusEvent,
     TokenEvent,
 )
-from src.ui import claims, navigation, render, state, transcript, viewer
-from src.ui.errors import friendly, show_error, show_message
+from src.ui import (
+    answer_notes,
+    chat_list,
+    chat_settings,
+    claims,
+    navigation,
+    render,
+    scope_note,
+    state,
+    transcript,
+    viewer,
+)
+from src.ui.errors import friendly, show_error
 
 logger = structlog.get_logger(__name__)
 
-MESSAGES = "chat_messages"
 PENDING = "chat_pending_question"
 SCOPE = "chat_scope"
 NO_DOCUMENTS = (
@@ -39,7 +52,7 @@ NO_DOCUMENTS = (
 
 
 def _messages() -> list[dict[str, Any]]:
-    return st.session_state.setdefault(MESSAGES, [])
+    return chat_list.current()["messages"]
 
 
 def _turn_of(index: int) -> int:
@@ -52,98 +65,19 @@ def _render_sources(sources: list[Any], *, turn: int, question: str, expanded: b
     if not sources:
         return
     terms = render.query_terms(question)
+    best = render.best_relevance(sources)
+    sims = best if all(s.similarity is not None for s in sources) else None
     with st.expander(f"Sources ({len(sources)})", expanded=expanded, icon=":material/menu_book:"):
         for n, scored in enumerate(sources, 1):
             chunk = scored.chunk
             st.markdown(render.anchor_html(turn, n), unsafe_allow_html=True)
             name = render.escape_markdown(chunk.doc_name or chunk.doc_id[:12])
-            st.markdown(f"**\\[{n}\\] {name}** · {chunk.pages} · score {scored.score:.3f}")
+            bar = render.relevance_html(float(scored.score),
+                                        scored.similarity if sims is not None else None, best)
+            st.markdown(f"**\\[{n}\\] {name}** · {chunk.pages} · {bar}",
+                        unsafe_allow_html=True)  # name escaped (no <, >, &); bar is ours
             st.markdown(render.highlight(chunk.text, terms))
             viewer.source_button(scored, key=f"view_{turn}_{n}")
-
-
-def _summary_line(msg: dict[str, Any]) -> str:
-    t = msg.get("timings") or {}
-    parts = [f"Answered by **{render.escape_markdown(msg.get('backend') or '?')}**"
-             + (f" with **{render.escape_markdown(msg['model'])}**" if msg.get("model") else "")]
-    if isinstance(t.get("retrieval_ms"), (int, float)):
-        parts.append(f"retrieval {t['retrieval_ms']:.0f} ms")
-    if isinstance(t.get("first_token_ms"), (int, float)) and msg.get("backend_name") != "extractive":
-        parts.append(f"first token {t['first_token_ms'] / 1000:.1f} s")
-    if isinstance(t.get("tokens_per_s"), (int, float)) and msg.get("backend_name") != "extractive":
-        parts.append(f"{t['tokens_per_s']:.1f} tokens/s")
-    if isinstance(t.get("total_ms"), (int, float)):
-        parts.append(f"total {t['total_ms'] / 1000:.1f} s")
-    return " · ".join(parts)
-
-
-def _render_notes(msg: dict[str, Any]) -> None:
-    """Status line, fallback badge with reasons, truncation and interruption notes."""
-    # "streaming" still set while history is drawn: a newer run (Stop, a new question)
-    # superseded the one writing it; that run marks it stopped once it notices.
-    if msg.get("stopped") or msg.get("streaming"):
-        st.caption(":material/stop_circle: Stopped. Regenerate to get a full answer.")
-    if msg.get("error"):
-        show_message(msg["error"], msg.get("hint") or "")
-    if not msg.get("backend"):
-        return
-    if msg.get("fallback_note"):
-        st.caption(":material/info: " + render.escape_markdown(msg["fallback_note"]))
-    reasons = [f"{s['from']} → {s['to']}: {s['reason']}" for s in msg.get("switches", [])]
-    switched = {s["from"] for s in msg.get("switches", [])}
-    reasons += [
-        f"{name} skipped: {why}"
-        for name, why in (msg.get("skipped") or {}).items()
-        if name not in switched
-        and _before(name, msg.get("backend_name", ""), msg.get("chain", ()))
-    ]
-    extractive = msg.get("backend_name") == "extractive"
-    if reasons or extractive:
-        label = f"Fallback: {msg['backend']}" if reasons else "Extractive answer"
-        st.badge(label, icon=":material/swap_horiz:", color="orange")
-        if extractive:
-            st.caption("No language model wrote this: these are the most relevant passages.")
-        for reason in reasons:
-            st.caption(render.escape_markdown(reason))
-    _render_quality_notes(msg)
-    st.caption(_summary_line(msg))
-    if msg.get("dropped_sources"):
-        st.caption(
-            f"{msg['dropped_sources']} lower-ranked source(s) did not fit the model's context "
-            "and were left out of the prompt."
-        )
-    if msg.get("interrupted"):
-        st.warning(
-            "The answer was cut off: "
-            + render.escape_markdown(msg.get("interrupt_reason") or "the engine stopped")
-            + ". Regenerate to retry.",
-            icon=":material/warning:",
-        )
-
-
-def _render_quality_notes(msg: dict[str, Any]) -> None:
-    """Why the extract was shown (tiny model), a stopped loop, claims no source supports."""
-    if msg.get("mode_reason") and msg.get("mode") in ("extract", "model+extract"):
-        st.caption(":material/info: " + render.escape_markdown(msg["mode_reason"]))
-    if msg.get("loop_stopped"):
-        st.caption(":material/info: The model started repeating itself; the answer was "
-                   "stopped there.")
-    unsupported = msg.get("unsupported") or []
-    if unsupported:
-        st.caption(
-            f":material/warning: {len(unsupported)} sentence(s) of this answer are not supported "
-            "by any source (their citations were removed): "
-            + render.escape_markdown(" / ".join(unsupported)[:300])
-        )
-
-
-def _before(name: str, answered_by: str, chain: Any) -> bool:
-    """Whether backend ``name`` comes before ``answered_by`` in the answer's chain (so its skip
-    made this a fallback answer). Backends after the one that answered do not matter."""
-    chain = list(chain or ())
-    if name not in chain or answered_by not in chain:
-        return True
-    return chain.index(name) < chain.index(answered_by)
 
 
 def _render_message(index: int, msg: dict[str, Any], *, last: bool) -> None:
@@ -155,7 +89,7 @@ def _render_message(index: int, msg: dict[str, Any], *, last: bool) -> None:
     with st.chat_message("assistant"):
         sources = msg.get("sources") or []
         st.markdown(render.answer_markdown(msg["content"], turn=turn, n_sources=len(sources)))
-        _render_notes(msg)
+        answer_notes.render(msg)
         _render_sources(
             sources, turn=turn, question=msg.get("query") or msg.get("question", ""), expanded=last
         )
@@ -179,10 +113,7 @@ def _regenerate() -> None:
         if msgs and msgs[-1]["role"] == "user":
             del msgs[-1]
         st.session_state[PENDING] = question
-
-
-def _clear() -> None:
-    st.session_state[MESSAGES] = []
+        chat_list.save()
 
 
 # --- asking ------------------------------------------------------------------------------------
@@ -198,7 +129,7 @@ def _history() -> list[tuple[str, str]]:
 
 
 def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
-    """Stream one answer into the page and append the turn to the history."""
+    """Stream one answer into the page, append the turn to the chat and save it."""
     history = _history()
     msgs = _messages()
     turn = _turn_of(len(msgs) - 1) + 1
@@ -223,14 +154,15 @@ def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
         status.caption(":material/search: Searching your documents...")
         started = time.perf_counter()
         try:
-            events = pipeline.ask(question, history=history, doc_ids=doc_ids)
+            events = pipeline.ask(question, history=history, doc_ids=doc_ids,
+                                  options=chat_settings.options_for(chat_list.current()))
             for event in events:
                 if isinstance(event, SourcesEvent):
                     msg["sources"] = list(event.sources)
                     msg["query"] = event.query or question
-                    with sources_box:
+                    with sources_box:  # collapsed: the answer and Stop stay in view
                         _render_sources(
-                            msg["sources"], turn=turn, question=msg["query"], expanded=True
+                            msg["sources"], turn=turn, question=msg["query"], expanded=False
                         )
                     status.caption(
                         f":material/hourglass_top: Found {len(event.sources)} passages in "
@@ -261,6 +193,7 @@ def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
                 elif isinstance(event, DoneEvent):
                     done = True
                     _finish(msg, event)
+                    msg["scope_note"] = scope_note.outside(pipeline, msg, doc_ids)
         except Exception as exc:
             message, hint = friendly(exc)
             if not isinstance(exc, OlympusError):
@@ -274,13 +207,14 @@ def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
             if not done:
                 msg["stopped"] = True
                 logger.info("ui.ask.stopped", seconds=round(time.perf_counter() - started, 2))
+            chat_list.save()  # also a stopped answer: the partial text is kept
         status.empty()
         stop.empty()
         answer.markdown(
             render.answer_markdown(msg["content"], turn=turn, n_sources=len(msg["sources"]))
         )
         with notes:
-            _render_notes(msg)
+            answer_notes.render(msg)
     st.rerun()  # redraw as history, with the Regenerate button under the new answer
 
 
@@ -331,7 +265,7 @@ def _toolbar(msgs: list[dict[str, Any]]) -> None:
     with left:
         st.download_button(
             "Download",
-            transcript.to_markdown(msgs),
+            transcript.to_markdown(msgs, title=title_of(chat_list.current())),
             file_name=transcript.file_name(),
             mime="text/markdown",
             icon=":material/download:",
@@ -341,20 +275,28 @@ def _toolbar(msgs: list[dict[str, Any]]) -> None:
         )
     with right:
         st.button(
-            "Clear", icon=":material/delete_sweep:", on_click=_clear, disabled=not msgs,
-            type="tertiary", key="chat_clear",
+            "New chat", icon=":material/add_comment:", on_click=chat_list.start_new,
+            disabled=not msgs, type="tertiary", key="chat_new_below",
         )
 
 
 def render_page() -> None:
     st.title("Chat")
+    chat_list.render_sidebar()
     try:
         pipeline = state.pipeline()
         documents = [d for d in pipeline.documents() if getattr(d, "status", "ready") == "ready"]
     except Exception as exc:  # noqa: BLE001 - entry point
         show_error(exc, doing="open the document library")
         return
-    doc_ids = _scope_selector(documents) if documents else None
+    plan = chat_settings.plan_of(pipeline)
+    scope_col, model_col = st.columns([3, 2], vertical_alignment="bottom")
+    with scope_col:
+        doc_ids = _scope_selector(documents) if documents else None
+    with model_col:
+        chat_settings.render_picker(chat_list.current(), plan, chat_list.save)
+    chat_settings.render_fallback_note(plan)
+    chat_list.show_save_error()
     msgs = _messages()
     if not documents:
         st.info(NO_DOCUMENTS, icon=":material/upload_file:")

@@ -35,7 +35,8 @@ _STAGES = {
     "index": "Indexing",
     "done": "Finishing",
 }
-_UNITS = {"parse": "pages", "ocr": "pages", "embed": "passages", "chunk": "pages", "store": "passages"}
+_UNITS = {"parse": "pages", "ocr": "pages", "embed": "passages", "chunk": "passages",
+          "store": "steps"}
 
 
 def stage_text(job: IngestJob) -> str:
@@ -121,20 +122,28 @@ def _upload(pipeline: Any) -> None:
 
 
 def _table(documents: list[Any], stored: dict[str, int]) -> None:
+    """Name, pages and date first, in widths that fit a phone; passages, size, how it was
+    read after."""
     from shared_utils.documents.triage import ParseReport
 
     rows = [
         {
             "Name": d.name,
             "Pages": d.pages,
+            "Added": dt.datetime.fromtimestamp(d.added_at).strftime("%d %b %H:%M"),
             "Passages": d.chunks,
             "Size": render.human_bytes(stored.get(d.id) or d.size_bytes),
-            "Added": dt.datetime.fromtimestamp(d.added_at).strftime("%Y-%m-%d %H:%M"),
             "Read": ParseReport.from_dict(getattr(d, "parse_report", None)).summary() or "-",
         }
         for d in documents
     ]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+        "Name": st.column_config.TextColumn(width=170),
+        "Pages": st.column_config.NumberColumn(width=50),
+        "Added": st.column_config.TextColumn(width=96, help="When it was added (server time)"),
+        "Passages": st.column_config.NumberColumn(width=72),
+        "Size": st.column_config.TextColumn(width=72),
+    })
 
 
 def _delete(pipeline: Any, documents: list[Any]) -> None:

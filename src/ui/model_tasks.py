@@ -38,17 +38,30 @@ class PullInProgress(OlympusError):
     hint = "Wait for the current download to finish; its progress is shown on this page."
 
 
+def answering_model(settings: Settings, profile: Any) -> str:
+    """The model the engine answers with (``src/backends.py``; the same name on every page)."""
+    from src.backends import ENGINE_BACKENDS, plan_backends
+
+    plan = plan_backends(settings, profile)
+    return plan.model(ENGINE_BACKENDS.get(getattr(profile, "engine", "") or "llamacpp", ""))
+
+
 def installed_models(settings: Settings, profile: Any) -> list[dict[str, Any]]:
-    """Rows: GGUF files on disk, the bundled offline model, and Ollama's models."""
+    """Rows: GGUF files on disk, the bundled offline model, and Ollama's models; "active" is
+    ticked for the model that answers (as named on Chat, System and by doctor)."""
+    from src.backends import model_label
     from src.provisioning import bundled_gguf, local_ggufs, read_active
 
-    active = read_active(settings)
-    active_names = {str(v) for v in active.values() if isinstance(v, str)}
+    answering = answering_model(settings, profile)
+    # no engine in the chain (extractive only): the model `models use` chose
+    active_names = {answering} if answering else {
+        str(v) for v in read_active(settings).values() if isinstance(v, str)}
     rows = []
     for path in local_ggufs(settings.models_dir):
-        rows.append({"name": path.name, "where": f"models/{path.parent.name}",
+        label = model_label(path, settings)
+        rows.append({"name": label, "where": f"models/{path.parent.name}/{path.name}",
                      "size GB": round(path.stat().st_size / 1024**3, 2),
-                     "active": str(path) in active_names or path.name in active_names})
+                     "active": label in active_names or path.name in active_names})
     try:
         bundled = bundled_gguf()
     except OlympusError:

@@ -1,4 +1,7 @@
-"""The Models page: active model and engine, download progress, recommendation, pull.
+"""The Models page: active model and engine, recommendation, installed models, pull.
+
+Download progress and a failed pull are shown next to the Download buttons (where the user
+started it), at the bottom; the top only points there while a download runs.
 
 Download progress is read from the supervisor's status file (section ``provisioning``), not
 from the browser session, so it survives a page refresh and shows downloads started by the
@@ -147,7 +150,7 @@ def _render_installed() -> None:
                 show_error(exc, doing="switch the model")
             else:
                 st.success(render.escape_markdown(message or f"Active model: {name}")
-                           + ". It is used from the next start of Olympus.",
+                           + ". It answers the next question.",
                            icon=":material/check_circle:")
         confirm = st.checkbox("Yes, delete it", key="models_delete_confirm")
         if delete.button("Delete", key="models_delete", icon=":material/delete:", disabled=not confirm):
@@ -157,6 +160,38 @@ def _render_installed() -> None:
                 show_error(exc, doing="delete the model")
             else:
                 st.success(f"Deleted {render.escape_markdown(name)}.", icon=":material/delete:")
+
+
+def _recommended_entry(profile: Any) -> Any:
+    from src.catalog import load_catalog
+
+    model_id = getattr(profile, "model", "") or ""
+    return load_catalog(state.settings().catalog_path).get(model_id) if model_id else None
+
+
+def _render_pull_recommended(profile: Any, access: Any) -> None:
+    """One click for the hardware recommendation when another model is answering."""
+    try:
+        entry = _recommended_entry(profile)
+    except Exception:  # noqa: BLE001 - the recommendation section shows catalog errors
+        return
+    if entry is None or not entry.repo:
+        return
+    if model_tasks.answering_model(state.settings(), profile) == entry.id:
+        return
+    if state.settings().hf_hub_offline:
+        st.caption(f"The recommended model {render.escape_markdown(entry.id)} is not installed; "
+                   "this server is set to work offline (HF_HUB_OFFLINE), so it cannot be "
+                   "downloaded from here.")
+        return
+    if st.button(f"Download the recommended model ({entry.id}, {entry.size_gb:g} GB)",
+                 key="models_pull_recommended", icon=":material/download:", type="primary"):
+        try:
+            model_tasks.start_pull(state.settings(), profile, entry.repo, entry.quant, access)
+        except Exception as exc:  # noqa: BLE001 - entry point: shown next to the button
+            show_error(exc, doing="start the download")
+            return
+        st.rerun()
 
 
 def _render_pull() -> None:
@@ -169,12 +204,13 @@ def _render_pull() -> None:
         st.caption("Downloading models from the app is off on this Space; set "
                    "OLYMPUS_ALLOW_MODEL_PULLS=true in the Space's variables to allow it.")
         return
+    _render_pull_recommended(state.profile(), access)
     with st.form("models_pull", border=True):
         repo = st.text_input("Repository", placeholder="Qwen/Qwen2.5-1.5B-Instruct-GGUF")
         quant = st.text_input("Quantization or file", placeholder="Q4_K_M")
         submitted = st.form_submit_button("Download", icon=":material/download:", type="primary")
     st.caption("The download runs on the server and continues if you close this page; "
-               "progress shows above. Gated repos need HF_TOKEN.")
+               "progress shows below. Gated repos need HF_TOKEN.")
     if not submitted:
         return
     try:
@@ -190,7 +226,10 @@ def render_page() -> None:
     profile = state.profile()
     status = state.status_file().read()
     _render_active(profile, status)
-    st.fragment(_render_progress, run_every=1.0 if progress_active() else None)()
+    if progress_active():
+        st.caption(":material/downloading: A model download is running: its progress is at "
+                   "the bottom of this page.")
     _render_recommendation(profile)
     _render_installed()
     _render_pull()
+    st.fragment(_render_progress, run_every=1.0 if progress_active() else None)()

@@ -48,8 +48,15 @@ def _profile_dict() -> dict[str, Any]:
     plan = plan_backends(state.settings(), prof)
     # the model row is the one that answers (the same on Chat, Models and doctor)
     return {**prof.as_dict(), "backend_chain": list(plan.names),
-            "model": plan.model(ENGINE_BACKENDS.get(prof.engine, "")) or prof.model,
+            "model": _answering(plan, ENGINE_BACKENDS.get(prof.engine, ""), prof.model),
             "recommended_model": prof.model}
+
+
+def _answering(plan: Any, engine_backend: str, recommended: str) -> str:
+    """The model row: what answers, never a model that is not in the chain."""
+    if engine_backend not in plan.names:
+        return "none: source extracts answer (no language model in the backend chain)"
+    return plan.model(engine_backend) or recommended
 
 
 def _render_profile(profile: dict[str, Any]) -> None:
@@ -77,23 +84,39 @@ def _render_profile(profile: dict[str, Any]) -> None:
 def _health_rows(health: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
     """Rows for the health table: component, OK/problem, detail.
 
+    An optional backend that is not configured is "not set up" (grey), not a red problem.
+
     >>> _health_rows({"milvus": {"ok": True, "detail": "3 chunks"}})
     [{'component': 'milvus', 'status': ':green[ok]', 'detail': '3 chunks'}]
+    >>> _health_rows({"hf_inference": {"ok": False, "set_up": False, "detail": "x"}})[0]["status"]
+    ':gray[not set up]'
     """
     rows = []
     for name, info in health.items():
         ok = bool(info.get("ok"))
         detail = info.get("detail") or ", ".join(
-            f"{k}: {v}" for k, v in info.items() if k not in ("ok", "detail")
+            f"{k}: {v}" for k, v in info.items() if k not in ("ok", "detail", "set_up")
         )
-        rows.append({"component": render.escape_markdown(name),
-                     "status": ":green[ok]" if ok else ":red[problem]",
+        status = ":green[ok]" if ok else (
+            ":gray[not set up]" if info.get("set_up") is False else ":red[problem]")
+        rows.append({"component": render.escape_markdown(name), "status": status,
                      "detail": render.escape_markdown(str(detail))})
     return rows
 
 
+def _render_fallback_note() -> None:
+    """The same note as on Chat and Models when a small fallback model answers."""
+    try:
+        note = state.pipeline().backends().fallback_note
+    except Exception:  # noqa: BLE001 - the components table shows the failure
+        return
+    if note:
+        st.warning(render.escape_markdown(note), icon=":material/info:")
+
+
 def _render_health() -> None:
     st.subheader("Components")
+    _render_fallback_note()
     status = state.status_file().read()
     rows = []
     engine = status.get("engine") or {}
@@ -132,15 +155,30 @@ def _render_timings() -> None:
         {
             "when": time.strftime("%H:%M:%S", time.localtime(r.at)),
             "backend": r.backend,
-            "retrieval ms": r.retrieval_ms,
-            "first token ms": r.first_token_ms,
-            "tokens/s": r.tokens_per_s,
+            "retrieval": _shown(r.retrieval_ms, "ms"),
+            "first token": _shown(r.first_token_ms, "s"),
+            "tokens/s": _shown(r.tokens_per_s, ""),
             "prompt tokens": r.prompt_tokens,
         }
         for r in log.records()[:10]
     ]
     with st.expander("Last answers", icon=":material/timer:"):
         st.dataframe(recent, hide_index=True, width="stretch")
+
+
+def _shown(value: float | None, unit: str) -> str:
+    """Timings as a person reads them.
+
+    >>> _shown(431.1672, "ms"), _shown(2345.6, "s"), _shown(7.8912, ""), _shown(None, "ms")
+    ('431 ms', '2.3 s', '7.9', '-')
+    """
+    if value is None:
+        return "-"
+    if unit == "ms":
+        return f"{value:.0f} ms"
+    if unit == "s":
+        return f"{value / 1000:.1f} s"
+    return f"{value:.1f}"
 
 
 def _version(name: str) -> str:

@@ -55,12 +55,16 @@ class TimingLog:
                 {
                     "backend": backend,
                     "answers": len(recs),
-                    "retrieval ms (median)": _median([r.retrieval_ms for r in recs]),
+                    "retrieval ms (median)": _whole(_median([r.retrieval_ms for r in recs])),
                     "first token ms (median)": _median([r.first_token_ms for r in recs]),
                     "tokens/s (median)": _median([r.tokens_per_s for r in recs]),
                 }
             )
         return rows
+
+
+def _whole(value: float | None) -> int | None:
+    return None if value is None else round(value)
 
 
 def _num(value: object) -> float | None:

@@ -1,4 +1,5 @@
-"""The conversation as a Markdown file (the Chat page's download), citations included."""
+"""The conversation as a Markdown file (the Chat page's download): questions, answers, the
+model that answered, and every cited passage quoted under its answer."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def _source_line(n: int, scored: Any) -> str:
+def _source_lines(n: int, scored: Any) -> list[str]:
+    """``- [n] name, p. 4`` and the passage as a quote block."""
     chunk = scored.chunk
     name = chunk.doc_name or chunk.doc_id[:12]
-    return f"[{n}] {name}, {chunk.pages} (score {scored.score:.3f})"
+    quoted = ["> " + line if line.strip() else ">" for line in chunk.text.strip().splitlines()]
+    return [f"- [{n}] {name}, {chunk.pages} (relevance score {scored.score:.3f})", "",
+            *("  " + q for q in quoted), ""]
 
 
 def to_markdown(messages: Sequence[dict[str, Any]], *, title: str = "Olympus conversation") -> str:
@@ -40,7 +44,8 @@ def to_markdown(messages: Sequence[dict[str, Any]], *, title: str = "Olympus con
         lines += [f"## Answer {turn}", "", str(msg.get("content", "")), ""]
         notes = []
         if msg.get("backend"):
-            notes.append(f"Answered by {msg['backend']}.")
+            model = f" with {msg['model']}" if msg.get("model") else ""
+            notes.append(f"Answered by {msg['backend']}{model}.")
         if msg.get("stopped"):
             notes.append("Stopped by the user.")
         if msg.get("error"):
@@ -50,8 +55,8 @@ def to_markdown(messages: Sequence[dict[str, Any]], *, title: str = "Olympus con
         sources = msg.get("sources") or []
         if sources:
             lines += ["Sources:", ""]
-            lines += [f"- {_source_line(n, s)}" for n, s in enumerate(sources, 1)]
-            lines.append("")
+            for n, scored in enumerate(sources, 1):
+                lines += _source_lines(n, scored)
     return "\n".join(lines)
 
 

@@ -77,9 +77,10 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> No
 
 
 @contextmanager
-def _running_app(tmp_path: Path, **settings: str):
-    """``python startup.py`` (supervisor -> Streamlit, engine) on a free port, temp data dir."""
-    port = _free_port()
+def _running_app(tmp_path: Path, port: int | None = None, **settings: str):
+    """``python startup.py`` (supervisor -> Streamlit, engine) on a free port (or ``port``: a
+    restart keeps the address, so the browser keeps its cookie), temp data dir."""
+    port = port or _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
     env.update(OLYMPUS_DATA_DIR=str(tmp_path / "data"), OLYMPUS_PORT=str(port),
                OLYMPUS_ADDRESS="127.0.0.1", OLYMPUS_LOG_FORMAT="json", HF_HUB_OFFLINE="1",
@@ -226,7 +227,8 @@ def test_answer_from_the_real_local_model_streams_into_the_page(tmp_path, browse
     with _running_app(tmp_path, OLYMPUS_ENGINE="llamacpp", OLYMPUS_BACKENDS="llamacpp,extractive",
                       OLYMPUS_LLAMACPP_MODEL_PATH=str(default_gguf_path()),
                       OLYMPUS_LLAMACPP_PORT=str(_free_port()),
-                      OLYMPUS_MAX_ANSWER_TOKENS="160") as app_url:
+                      OLYMPUS_MAX_ANSWER_TOKENS="160",
+                      OLYMPUS_TINY_MODEL_ANSWERS="model") as app_url:  # let the 135M write
         pdf = tmp_path / "flux-manual.pdf"
         pdf.write_bytes(make_text_pdf(PAGES))
         page = browser.new_context(viewport={"width": 1280, "height": 1200}).new_page()

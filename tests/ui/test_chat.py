@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from tests.fixtures.pdfs import SAMPLE_PAGES, make_text_pdf
+from src.chat_store import new_chat
 from tests.ui.conftest import all_text
 
 FILLER = {
@@ -45,6 +46,10 @@ def _ingest(name: str, pages: list[str]) -> str:
 def _ask(at, question: str):
     at.chat_input[0].set_value(question).run()
     return at
+
+
+def _history(at) -> list[dict]:
+    return at.session_state["chat_current"]["messages"]
 
 
 def _answer_markdown(at) -> str:
@@ -85,8 +90,11 @@ def test_question_gets_sources_and_a_cited_answer(app_env, make_app, embedder):
     assert at.download_button, "a download button for the conversation"
     from src.ui import transcript
 
-    md = transcript.to_markdown(at.session_state["chat_messages"])
+    md = transcript.to_markdown(_history(at))
     assert "How often must the flux capacitor be calibrated?" in md and "flux.pdf, p. 2" in md
+    quoted = [ln for ln in md.split("Sources:")[1].splitlines() if ln.lstrip().startswith(">")]
+    assert any("88 days" in ln for ln in quoted), "the cited passages are quoted"
+    assert "· score" not in sources and "▰" in sources, "a bar, the number only on hover"
 
 
 def _closed_port() -> int:
@@ -117,13 +125,14 @@ def test_document_text_is_shown_as_text_not_html_or_markdown(app_env, make_app, 
     assert "\\<script\\>" in sources, "the tag is escaped"
     assert "<script>" not in sources
     assert "[the docs](" not in sources and "\\[the docs\\]\\(" in sources
-    # the only raw HTML on the page is our own anchors
+    # the only raw HTML on the page is our own anchors and relevance bars
     for m in at.markdown:
         if m.proto.allow_html:
-            assert m.value.startswith('<div id="src-') and "script" not in m.value
+            assert "script" not in m.value.replace("\\<script\\>", "")
+            assert m.value.startswith('<div id="src-') or 'class="olympus-relevance"' in m.value
 
 
-def test_regenerate_replaces_the_answer_and_clear_empties_the_chat(app_env, make_app, embedder):
+def test_regenerate_replaces_the_answer_and_new_chat_empties_the_page(app_env, make_app, embedder):
     _ingest("flux.pdf", FLUX)
     at = make_app()
     _ask(at, "How often must the flux capacitor be calibrated?")
@@ -133,7 +142,7 @@ def test_regenerate_replaces_the_answer_and_clear_empties_the_chat(app_env, make
     assert "88 days" in _answer_markdown(at)
     _ask(at, "What does chapter 3 cover?")
     assert len(at.chat_message) == 4
-    at.button(key="chat_clear").click().run()
+    at.button(key="chat_new_below").click().run()
     assert len(at.chat_message) == 0
 
 
@@ -145,6 +154,12 @@ def test_scope_limits_answers_to_the_chosen_document(app_env, make_app, embedder
     _ask(at, "How often must the flux capacitor be calibrated?")
     sources = "\n".join(m.value for m in at.chat_message[-1].expander[0].markdown)
     assert "other.pdf" in sources and "flux.pdf" not in sources
+    captions = all_text(at)
+    assert "best match for this question is in flux.pdf" in captions, "the scope is named"
+    at.multiselect(key="chat_scope").set_value([]).run()
+    _ask(at, "How often must the flux capacitor be calibrated?")
+    last = "\n".join(c.value for c in at.chat_message[-1].caption)
+    assert "outside the documents chosen" not in last, "no note when nothing is excluded"
 
 
 def test_answer_streams_from_a_real_llamacpp_engine(app_env, make_app, embedder, llamacpp_server,
@@ -157,7 +172,7 @@ def test_answer_streams_from_a_real_llamacpp_engine(app_env, make_app, embedder,
     at = make_app()
     _ask(at, "How often must the flux capacitor be calibrated?")
     assert not at.exception
-    msg = at.session_state["chat_messages"][-1]
+    msg = _history(at)[-1]
     assert msg["backend_name"] == "llamacpp", msg.get("switches")
     assert msg["content"].strip(), "the engine's tokens were shown"
     captions = "\n".join(c.value for c in at.chat_message[-1].caption)
@@ -168,12 +183,12 @@ def test_answer_streams_from_a_real_llamacpp_engine(app_env, make_app, embedder,
 def test_an_interrupted_answer_is_kept_marked_stopped_and_can_be_regenerated(app_env, make_app):
     """What the next run shows after Stop (or a new question) cut a streaming answer."""
     at = make_app()
-    at.session_state["chat_messages"] = [
+    at.session_state["chat_current"] = {**new_chat(), "messages": [
         {"role": "user", "content": "How often?"},
         {"role": "assistant", "content": "The interval is", "question": "How often?",
          "sources": [], "switches": [], "skipped": {}, "backend": "", "timings": {},
          "streaming": True},
-    ]
+    ]}
     at.run()
     assert "The interval is" in _answer_markdown(at)
     assert any("Stopped" in c.value for c in at.chat_message[-1].caption)
@@ -186,12 +201,13 @@ def test_two_sessions_share_one_pipeline_and_keep_their_own_history(app_env, mak
 
     _ingest("flux.pdf", FLUX)
     first, second = make_app(), make_app()
-    questions = ["How often must the flux capacitor be calibrated?", "What does chapter 3 cover?"]
+    questions = ["How often must the flux capacitor be calibrated?",
+                 "What household waste does the Mr. Fusion reactor accept?"]
     for at, question in zip([first, second], questions, strict=True):
         _ask(at, question)
     for at, question in zip([first, second], questions, strict=True):
         assert not at.exception
-        history = at.session_state["chat_messages"]
+        history = _history(at)
         assert [m["content"] for m in history if m["role"] == "user"] == [question]
         assert history[-1]["backend_name"] == "extractive"
     assert state.pipeline() is state.pipeline(), "created once per process"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from src.status import StatusFile
-from tests.ui.conftest import all_text
+from tests.ui.conftest import all_text, unescape
 
 
 def test_system_page_shows_profile_health_and_versions(app_env, make_app, embedder):
@@ -60,9 +60,54 @@ def test_use_a_model_records_it_as_active(app_env, make_app):
     at.selectbox(key="models_pick").set_value(bundled)
     at.button(key="models_use").click().run(timeout=120)
     assert not at.error, [e.value for e in at.error]
-    assert "It is used from the next start" in all_text(at)
+    assert "It answers the next question" in all_text(at)
     record = json.loads((app_env / "active_model.json").read_text())
     assert record["name"] == bundled
     again = make_app("models")
     row = _installed(again).set_index("name").loc[bundled]
     assert bool(row["active"]) is True
+
+
+def test_the_offline_fallback_is_named_the_same_on_chat_models_and_system(app_env, make_app,
+                                                                          monkeypatch):
+    """The recommended model could not be downloaded and SmolLM2 answers: every page says so."""
+    monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
+    StatusFile(app_env / "status.json").replace(
+        "provisioning", phase="ready", source="offline-fallback", model="smollm2-135m-instruct",
+        notes=["Hub unreachable"])
+    for page in (None, "models", "system"):
+        at = make_app(page)
+        assert not at.exception
+        warnings = unescape("\n".join(w.value for w in at.warning))
+        assert "smollm2-135m-instruct is answering because" in warnings, page
+        assert "could not be downloaded" in warnings, page
+
+
+def test_an_optional_backend_that_is_not_configured_is_not_a_problem(app_env, make_app,
+                                                                      monkeypatch):
+    monkeypatch.setenv("OLYMPUS_BACKENDS", "hf_inference,extractive")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("OLYMPUS_HF_TOKEN", raising=False)
+    at = make_app("system")
+    tables = "\n".join(str(t.proto) for t in at.get("table"))
+    assert "not set up" in tables and "problem" not in tables
+
+
+def test_the_recommended_model_is_one_click_away_unless_the_server_is_offline(
+        app_env, make_app, monkeypatch):
+    """Another model answers than the recommendation: a Download button names it (not clicked:
+    no network in tests); with HF_HUB_OFFLINE the page says why it cannot be downloaded."""
+    monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    StatusFile(app_env / "status.json").replace(
+        "engine", engine="llamacpp", state="ready", model="/m/SmolLM2-135M-Instruct.Q4_1.gguf")
+    at = make_app("models")
+    button = at.button(key="models_pull_recommended")
+    assert button.label.startswith("Download the recommended model (")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from src.ui import state
+
+    state.reset()
+    offline = make_app("models")
+    assert not [b for b in offline.button if b.key == "models_pull_recommended"]
+    assert "set to work offline (HF_HUB_OFFLINE)" in all_text(offline)

@@ -41,7 +41,7 @@ def test_show_page_opens_the_viewer_on_the_source(app_env, make_app, embedder):
     _ask(at, "How often must the flux capacitor be calibrated?")
     at.button(key="view_1_1").click().run()
     target = at.session_state["viewer_target"]
-    source = at.session_state["chat_messages"][-1]["sources"][0].chunk
+    source = at.session_state["chat_current"]["messages"][-1]["sources"][0].chunk
     assert (target["first"], target["last"]) == (source.page_start, source.page_end)
     assert target["passage"] == source.text
     assert not at.exception

@@ -225,6 +225,59 @@ def test_closing_the_stream_stops_the_backend(settings):
     assert stopped.wait(5), "the backend kept generating after the consumer stopped"
 
 
+def _ollama_answerer(settings, backend, served="qwen2.5:0.5b"):
+    """An answerer whose plan names ``served`` as the Ollama model; the factory records the
+    model each question was planned with."""
+    planned: list[str] = []
+
+    def factory(name, plan):
+        if name != "ollama":
+            return ExtractiveBackend()
+        planned.append(plan.model(name))
+        return backend
+
+    backend.name = "ollama"
+    answerer = Answerer(settings, library=FakeLibrary(),
+                        planner=lambda: BackendPlan(("ollama", "extractive"), {"ollama": served}),
+                        backend_factory=factory, context_tokens=2048, top_k=4,
+                        options=GenerationOptions(temperature=0.1, max_tokens=512,
+                                                  first_token_timeout_s=5, stall_timeout_s=5))
+    return answerer, planned
+
+
+def test_ask_options_choose_the_model_temperature_and_length_for_one_question(settings):
+    from src.answer import AskOptions
+
+    backend = Scripted(["Port 3493 [1]."])
+    answerer, planned = _ollama_answerer(settings, backend)
+    options = AskOptions(model="llama3.2:3b", temperature=0.7, max_tokens=300)
+    done = list(answerer.ask("Which port?", options=options))[-1]
+    assert planned[0] == "llama3.2:3b"
+    assert backend.options.temperature == 0.7 and backend.options.max_tokens == 300
+    # the next question without options is back to the process-wide defaults
+    list(answerer.ask("Which port?"))
+    assert planned[-1] == "qwen2.5:0.5b" and backend.options.temperature == 0.1
+    assert done.backend_name == "ollama"
+
+
+def test_ask_options_source_extracts_only_and_a_model_llamacpp_does_not_serve(settings):
+    from shared_utils.errors import ModelNotFound
+    from src.answer import AskOptions
+
+    answerer = _answerer(settings, Scripted(["never asked"]))
+    done = list(answerer.ask("Which port?", options=AskOptions(backend="extractive")))[-1]
+    assert done.backend_name == "extractive" and done.answer.startswith(HEADING)
+    served = Answerer(settings, library=FakeLibrary(),
+                      planner=lambda: BackendPlan(("llamacpp", "extractive"),
+                                                  {"llamacpp": "smollm2-135m"}),
+                      backend_factory=lambda name, _p: ExtractiveBackend(), context_tokens=2048,
+                      top_k=4, options=GenerationOptions())
+    with pytest.raises(ModelNotFound, match="serving smollm2-135m") as caught:
+        served.ask("Which port?", options=AskOptions(model="qwen2.5-1.5b-instruct"))
+    assert "Models page" in caught.value.hint
+    list(served.ask("Which port?", options=AskOptions(model="smollm2-135m")))  # the served one
+
+
 def test_a_model_answer_that_is_only_a_marker_is_replaced_by_the_extract(settings):
     done = list(_answerer(settings, Scripted(["[1]"])).ask("Which port does upsd use?"))[-1]
     assert done.mode == "extract" and done.answer.startswith(HEADING) and "3493" in done.answer

@@ -128,12 +128,17 @@ class RemotePipeline:
                             results=[passage_from_dict(r) for r in body["results"]])
 
     def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (),
-            doc_ids: Sequence[str] | None = None, backend: str | None = None) -> Iterator[Any]:
-        """The answer's events; errors before the first event are raised here, as in-process."""
+            doc_ids: Sequence[str] | None = None, backend: str | None = None,
+            options: Any = None) -> Iterator[Any]:
+        """The answer's events; errors before the first event are raised here, as in-process.
+        ``options``: an ``AskOptions`` (a chat's model, temperature and answer length)."""
+        from dataclasses import asdict
+
         request = self._client.build_request(
             "POST", "/api/ask", timeout=ANSWER_TIMEOUT,
             json={"question": question, "history": [list(t) for t in history],
-                  "doc_ids": list(doc_ids) if doc_ids else None, "backend": backend})
+                  "doc_ids": list(doc_ids) if doc_ids else None, "backend": backend,
+                  "options": asdict(options) if options is not None else None})
         try:
             response = self._client.send(request, stream=True)
         except httpx.TransportError as exc:

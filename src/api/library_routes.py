@@ -20,6 +20,7 @@ from starlette.routing import Route
 from shared_utils.errors import FileTooLarge, InvalidQuery, OlympusError
 from src.api.errors import bad_request
 from src.api.metrics import Metrics
+from src.answer import AskOptions
 from src.events import BackendSwitchEvent, DoneEvent
 from src.ui.jobs import IngestJob, IngestQueue
 from src.wire import document_to_dict, error_to_dict, event_to_dict, search_to_dict
@@ -43,6 +44,18 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
     return body
+
+
+def ask_options(raw: Any) -> AskOptions | None:
+    """A question's ``AskOptions`` from its JSON (a chat's model, temperature, length)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise bad_request("options must be an object.")
+    try:
+        return AskOptions(**{k: v for k, v in raw.items() if v is not None})
+    except TypeError as exc:
+        raise bad_request(f"options: {exc}") from exc
 
 
 def doc_ids_of(body: dict[str, Any]) -> list[str] | None:
@@ -180,7 +193,7 @@ class LibraryRoutes:
             raise bad_request("history must be a list of [question, answer] pairs.")
         events = await run_in_threadpool(
             self.pipeline.ask, question, history=history, doc_ids=doc_ids_of(body),
-            backend=body.get("backend") or None)
+            backend=body.get("backend") or None, options=ask_options(body.get("options")))
         return StreamingResponse(self._lines(events), media_type="application/x-ndjson")
 
     async def _lines(self, events: Iterator[Any]):

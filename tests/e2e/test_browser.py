@@ -155,6 +155,8 @@ def test_upload_ask_and_cite_in_a_real_browser(app_url, browser, tmp_path):
     citation = answer.locator('a[href^="#src-1-"]').first
     citation.wait_for()
     sources = answer.locator('[data-testid="stExpander"]').first
+    # collapsed while the answer streams; the finished answer's sources open by themselves
+    sources.get_by_text("flux-manual.pdf").first.wait_for()
     sources_text = sources.inner_text().replace("\u2060", "")  # see render.escape_markdown
     assert "flux-manual.pdf" in sources_text and "p. 2" in sources_text
     number = citation.inner_text().strip("[] ")
@@ -250,7 +252,9 @@ def test_answer_from_the_real_local_model_streams_into_the_page(tmp_path, browse
         # Streaming: the page showed the answer at several growing lengths before it was done.
         growing = [b for a, b in zip(lengths, lengths[1:]) if b > a]
         assert len(growing) >= 3, f"the answer did not stream into the page: {lengths}"
-        sources_text = answer.locator('[data-testid="stExpander"]').first.inner_text()
+        sources = answer.locator('[data-testid="stExpander"]').first
+        sources.get_by_text("flux-manual.pdf").first.wait_for()  # opens once the answer is done
+        sources_text = sources.inner_text()
         assert "flux-manual.pdf" in sources_text and "p. 2" in sources_text
         _shot(page, "chat-local-model")
 

@@ -36,7 +36,7 @@ def test_the_ui_answers_through_the_service_without_opening_a_store(ui, make_app
     assert isinstance(state.pipeline(), RemotePipeline)
     at.chat_input[0].set_value(QUESTION).run()
     assert not at.exception
-    answer = at.session_state["chat_messages"][-1]
+    answer = at.session_state["chat_current"]["messages"][-1]
     assert "3493" in answer["content"] and answer["backend_name"] == "llamacpp", answer
     at.switch_page("src/ui/pages/documents.py").run()
     assert "1 document(s), 4 pages" in all_text(at)

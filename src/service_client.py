@@ -28,6 +28,7 @@ from src.wire import (
 logger = structlog.get_logger(__name__)
 
 POLL_S = 0.25  # upload job progress
+STARTUP_WAIT_S = 90.0  # an upload waits this long for a service that is still starting
 ANSWER_TIMEOUT = httpx.Timeout(connect=3.0, read=900.0, write=60.0, pool=10.0)
 CALL_TIMEOUT = httpx.Timeout(connect=3.0, read=120.0, write=120.0, pool=10.0)
 
@@ -94,8 +95,7 @@ class RemotePipeline:
         """Upload, then follow the job; ``progress`` raising IngestCancelled cancels it."""
         from src.ingest import IngestResult
 
-        job = self._request("POST", "/v1/documents",
-                            files={"file": (name, data, "application/pdf")})["job"]
+        job = self._upload(data, name, progress)
         while True:
             try:
                 progress(Progress(job["stage"] or "queued", job["done"], job["total"],
@@ -116,6 +116,20 @@ class RemotePipeline:
                                     chunks=job["chunks"], size_bytes=len(data), added_at=0.0,
                                     status="ready")
         return IngestResult(doc=doc, status=job["state"], message=job["message"])
+
+    def _upload(self, data: bytes, name: str, progress: ProgressCallback) -> dict[str, Any]:
+        """POST the file; while the service is still starting (it opens the library first),
+        wait for it up to ``STARTUP_WAIT_S``, saying so, instead of failing the upload."""
+        deadline = time.monotonic() + STARTUP_WAIT_S
+        while True:
+            try:
+                return self._request("POST", "/v1/documents",
+                                     files={"file": (name, data, "application/pdf")})["job"]
+            except ServiceUnavailable:
+                if time.monotonic() >= deadline:
+                    raise
+            progress(Progress("queued", 0, 1, "waiting for the document library to open"))
+            time.sleep(POLL_S * 2)
 
     # --- questions --------------------------------------------------------------------------
     def search(self, text: str, *, k: int | None = None,

@@ -48,3 +48,31 @@ def test_errors_keep_their_class_and_fix():
     assert isinstance(custom, UploadRefused) and custom.hint == "wait"
     unknown = error_from_dict({"error": {"message": "boom", "code": "invalid_api_key"}})
     assert type(unknown) is OlympusError and unknown.message == "boom"
+
+
+def test_an_upload_waits_for_a_service_that_is_still_starting(monkeypatch):
+    """An upload made while the service still opens the library is held, with a progress line
+    saying so, and goes through once the service answers (it used to fail at once)."""
+    import httpx
+
+    import src.service_client as sc
+
+    monkeypatch.setattr(sc, "POLL_S", 0.0)
+    calls = {"post": 0}
+    job = {"id": 1, "stage": "done", "done": 1, "total": 1, "message": "Added a.pdf",
+           "state": "added", "doc_id": "d1", "pages": 1, "chunks": 1, "hint": ""}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            calls["post"] += 1
+            if calls["post"] < 3:
+                raise httpx.ConnectError("connection refused", request=request)
+            return httpx.Response(200, json={"job": job})
+        return httpx.Response(200, json={"data": []})
+
+    client = httpx.Client(base_url="http://svc", transport=httpx.MockTransport(handler))
+    seen = []
+    result = sc.RemotePipeline("http://svc", "t", client=client).ingest_bytes(
+        b"%PDF-1.7", "a.pdf", progress=seen.append)
+    assert calls["post"] == 3 and result.doc.id == "d1"
+    assert any("waiting for the document library" in p.message for p in seen)

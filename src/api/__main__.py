@@ -40,22 +40,16 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from shared_utils.errors import OlympusError
-    from shared_utils.logging_setup import configure_logging
     from src.api.app import build_app
     from src.api.keys import KeyStore
     from src.pipeline import RAGPipeline
     from src.profile import detect
-    from src.settings import load_settings, private_files
+    from src.child_start import start_child
     from src.ui.jobs import IngestQueue
 
-    try:
-        settings = load_settings()
-    except OlympusError as exc:
-        print(f"error: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
+    settings = start_child()
+    if settings is None:
         return 2
-    private_files()
-    configure_logging(settings.log_format_resolved, settings.log_level,
-                      secrets=settings.secret_values())
     try:
         pipeline = RAGPipeline.from_settings(settings, profile=detect(settings))
         pipeline.warm_up_in_background()

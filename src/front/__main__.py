@@ -20,19 +20,14 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    from shared_utils.errors import OlympusError
-    from shared_utils.logging_setup import configure_logging
+    from src.child_start import start_child
     from src.front.app import build_app
     from src.front.config import FrontConfig
     from src.session_cookie import load_secret
-    from src.settings import load_settings
 
-    try:
-        settings = load_settings()
-    except OlympusError as exc:
-        print(f"error: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
+    settings = start_child()
+    if settings is None:
         return 2
-    configure_logging(settings.log_format_resolved, settings.log_level)
     secret = load_secret(settings.data_dir, settings.secret_key)
     config = FrontConfig.from_settings(settings, upstream_port=args.upstream_port, secret=secret)
     host = args.address or "127.0.0.1"

@@ -6,7 +6,7 @@
   of the service API when startup.py runs one);
 - the timing log and the ingest queue: small in-process services for the pages.
 
-They are module-level singletons created under a lock, never ``st.cache_resource`` entries:
+They are module-level singletons created under a lock, never entries of Streamlit's resource cache:
 any browser, logged in or not, can send Streamlit's ``clear_cache`` message, and a cache
 entry released that way closed the pipeline under a running ingest. Nothing a client sends
 closes them; :func:`reset` (tests, process shutdown) is the only way.

@@ -12,6 +12,7 @@ import json
 import os
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 import subprocess
 import sys
 from pathlib import Path
@@ -164,7 +165,10 @@ def test_the_model_is_named_and_stop_stays_in_view_while_streaming(tmp_path, bro
         stop.wait_for(timeout=60_000)
         seen = []
         while page.get_by_text("Answered by").count() == 0 and stop.count():
-            box = stop.bounding_box()
+            try:  # the answer may end (and Stop go) between the count and the box
+                box = stop.bounding_box(timeout=1000)
+            except PlaywrightTimeout:
+                break
             if box:
                 seen.append(box)
                 assert 0 <= box["y"] and box["y"] + box["height"] <= DESKTOP["height"], \

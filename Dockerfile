@@ -99,10 +99,11 @@ print(hf_hub_download(sys.argv[1], sys.argv[2], local_dir='/opt/olympus/models')
             "${BAKE_GGUF_REPO}" "${BAKE_GGUF_FILE}"; \
     fi
 
-# The code, owned by root and read-only for the app user; compiled once here, since the app user
-# cannot write __pycache__ and every start would compile it again.
+# The code, owned by root and read-only for the app user, whatever the umask of the checkout it
+# was built from; compiled once here, since the app user cannot write __pycache__ and every start
+# would compile it again.
 COPY . .
-RUN python -m compileall -q /app
+RUN chmod -R u=rwX,go=rX /app && python -m compileall -q /app
 
 USER 1000:1000
 ENV HOME=/home/user \

@@ -58,9 +58,10 @@ def _as_uid_1000() -> None:
 
 
 def _read_only(root: Path) -> None:
+    """Readable by everyone and writable by no one, whatever the umask of the checkout."""
     for path in [root, *root.rglob("*")]:
-        mode = path.stat().st_mode
-        path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        executable = path.is_dir() or path.stat().st_mode & stat.S_IXUSR
+        path.chmod(0o555 if executable else 0o444)
 
 
 @pytest.fixture
@@ -78,6 +79,7 @@ def space_like(tmp_path: Path):
     if not (code / "streamlit_app.py").exists():  # the UI is not written yet
         (code / "streamlit_app.py").write_text(PLACEHOLDER_APP)
     shutil.copy2(FAKE_ENGINE, base / "fake_engine.py")
+    (base / "fake_engine.py").chmod(0o644)
     fake = base / "fake-ollama"
     python, _ = _python_for_uid_1000()
     fake.write_text(f'#!/bin/sh\nexec "{python}" "{base / "fake_engine.py"}" "$@"\n')

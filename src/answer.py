@@ -224,7 +224,8 @@ class Answerer:
             yield self._canned(NO_MATCH, timings, t0)
             return
         threshold = threshold_for(self.settings.embedding_model, self.settings.abstain_similarity)
-        verdict = abstain_decision(sources, query, threshold=threshold)
+        verdict = abstain_decision(sources, query, threshold=threshold,
+                                   absent=self.library.absent_names(query))
         if verdict.abstain:
             yield TokenEvent(verdict.message)
             yield replace(self._canned(verdict.message, timings, t0), sources=sources,

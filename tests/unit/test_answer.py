@@ -36,6 +36,9 @@ class FakeLibrary:
         sim = self.similarity(text) if self.similarity else None
         return type("R", (), {"results": [ScoredChunk(chunk, 0.9, {}, sim)]})()
 
+    def absent_names(self, text):
+        return [name for name in ("PostgreSQL",) if name in text]
+
 
 class Scripted(Backend):
     name, label = "llamacpp", "llama.cpp (local)"
@@ -147,6 +150,18 @@ def test_no_relevant_source_gives_a_refusal_naming_the_search_without_a_model(se
     assert done.mode == "abstained" and "How do I bake sourdough bread?" in done.answer
     assert "do not seem to answer" in done.answer and done.sources  # the closest are shown
     assert not any(isinstance(e, StatusEvent) and "waiting" in e.message for e in events)
+
+
+def test_a_question_about_something_no_document_mentions_is_refused_without_a_model(settings):
+    """Its other words match well enough (0.5 > the 0.43 threshold); the name is what is missing."""
+    library = FakeLibrary(similarity=lambda q: 0.5)
+    events = list(_answerer(settings, Scripted(fail_before="must not be called"), library)
+                  .ask("Which PostgreSQL setting controls the shared buffers?"))
+    done = events[-1]
+    assert done.mode == "abstained" and "none of them mentions “PostgreSQL”" in done.answer
+    answered = list(_answerer(settings, Scripted(["Use ups.conf [1]."]), library)
+                    .ask("Which setting controls the shared buffers?"))[-1]
+    assert answered.mode != "abstained" and "ups.conf" in answered.answer
 
 
 def test_a_repeating_answer_is_stopped_and_kept_once(settings):

@@ -234,3 +234,8 @@ def test_a_question_the_documents_do_not_answer_is_refused(app_env, make_app, em
     assert not at.exception
     text = _answer_markdown(at)
     assert "do not seem to answer" in text and "Who won the 2018 FIFA World Cup?" in text
+    captions = "\n".join(c.value for c in at.chat_message[-1].caption)
+    assert "Not answered from the documents: no model was asked" in captions
+    assert "Answered by" not in captions
+    # a refusal makes no claim, so there is no claim check under it
+    assert not any("Claims checked" in e.label for e in at.chat_message[-1].expander)

@@ -11,7 +11,7 @@ import pytest
 
 from shared_utils.errors import BackendUnavailable, InvalidQuery, UnknownBackend
 from shared_utils.generation.base import Backend, Delta, GenerationOptions
-from shared_utils.generation.extractive import HEADING, ExtractiveBackend
+from shared_utils.generation.extractive import FOLLOWING_HEADING, HEADING, ExtractiveBackend
 from shared_utils.types import Chunk, DocumentRecord, ScoredChunk
 from src.backends import BackendPlan
 from src.answer import NO_DOCUMENTS, Answerer
@@ -304,6 +304,7 @@ def test_an_answer_no_source_backs_is_followed_by_the_extract_but_a_refusal_is_k
     done = list(_answerer(settings, Scripted([wrong])).ask("Which port does upsd use?"))[-1]
     assert done.mode == "model+extract" and done.answer.startswith(wrong)
     assert "3493 by default. [1]" in done.answer and done.unsupported == [wrong]
+    assert FOLLOWING_HEADING in done.answer and HEADING not in done.answer
     refusal = list(_answerer(settings, Scripted(["The documents do not say."]))
                    .ask("Which port does upsd use?"))[-1]
     assert refusal.mode == "model" and refusal.answer == "The documents do not say."
@@ -313,7 +314,9 @@ def test_a_small_models_answer_is_followed_by_the_extract_and_says_why(settings)
     backend = Scripted(["Upsd listens on port 3493 [1]."], model="qwen2.5-0.5b-instruct")
     done = list(_answerer(settings, backend).ask("Which port does upsd use?"))[-1]
     assert done.mode == "model+extract" and done.answer.startswith("Upsd listens on port 3493 [1].")
-    assert HEADING in done.answer and "qwen2.5-0.5b-instruct is a small model" in done.mode_reason
+    assert "qwen2.5-0.5b-instruct is a small model" in done.mode_reason
+    # under a model's answer the extract does not claim that no model was used
+    assert FOLLOWING_HEADING in done.answer and HEADING not in done.answer
     off = settings.model_copy(update={"small_model_extract": False})
     again = Scripted(["Upsd listens on port 3493 [1]."], model="qwen2.5-0.5b-instruct")
     assert list(_answerer(off, again).ask("Which port does upsd use?"))[-1].mode == "model"

@@ -317,6 +317,10 @@ def test_a_small_models_answer_is_followed_by_the_extract_and_says_why(settings)
     assert "qwen2.5-0.5b-instruct is a small model" in done.mode_reason
     # under a model's answer the extract does not claim that no model was used
     assert FOLLOWING_HEADING in done.answer and HEADING not in done.answer
+    refusal = Scripted(["The documents do not say."], model="qwen2.5-0.5b-instruct")
+    replaced = list(_answerer(settings, refusal).ask("Which port does upsd use?"))[-1]
+    assert replaced.mode == "extract" and replaced.answer.startswith(HEADING)
+    assert "3493" in replaced.answer and "said the documents do not say" in replaced.mode_reason
     off = settings.model_copy(update={"small_model_extract": False})
     again = Scripted(["Upsd listens on port 3493 [1]."], model="qwen2.5-0.5b-instruct")
     assert list(_answerer(off, again).ask("Which port does upsd use?"))[-1].mode == "model"

@@ -236,6 +236,7 @@ class Answerer:
         decoding = decoding_for(backends[0].model_name if backends else "", generation.max_tokens)
         backends, mode_reason = tiny_mode(backends, decoding, self.settings.tiny_model_answers)
         if mode_reason:
+            skipped = {}  # the extract was chosen, not fallen back to: no skip is news
             yield StatusEvent(mode_reason)
         t2 = self._clock()
         prompt = self._prompt(question, sources, history if follow_up else [], backends,

@@ -244,7 +244,8 @@ class Answerer:
         timings["prompt_ms"] = _ms(t2, self._clock())
         for note in prompt.notes:
             yield StatusEvent(note)
-        backends = [bind_sources(b, question, prompt) for b in backends]
+        backends = [bind_sources(b, question, prompt, self.library.similarities)
+                    for b in backends]
         yield from self._generate(prompt, backends, skipped, timings, t0, plan,
                                   decoding=decoding, mode_reason=mode_reason, question=question,
                                   generation=generation)
@@ -321,7 +322,7 @@ class Answerer:
         if model_wrote and not result.interrupted:
             answer, mode, why = back_with_extract(
                 run.question, answer, fixed.checks if fixed else (), prompt,
-                small_model=run.small_model)
+                small_model=run.small_model, similarity=self.library.similarities)
             mode_reason = why or mode_reason
         _, citations, _ = resolve(answer, prompt.sources)
         inferred = set(fixed.inferred) if fixed is not None else set()

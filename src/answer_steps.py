@@ -21,6 +21,7 @@ from src.follow_up import decide, expanded_query
 from src.loop_guard import LoopGuard
 
 if TYPE_CHECKING:
+    from shared_utils.generation.extractive import Similarity
     from src.prompt import Prompt
 
 logger = structlog.get_logger(__name__)
@@ -78,15 +79,17 @@ def tiny_mode(backends: list[Backend], decoding: Decoding, setting: str) -> tupl
     return [b for b in backends if b.name == SAFETY_NET], reason
 
 
-def bind_sources(backend: Backend, question: str, prompt: "Prompt") -> Backend:
-    """The extractive backend gets the question and the sources themselves (not the prompt)."""
+def bind_sources(backend: Backend, question: str, prompt: "Prompt",
+                 similarity: "Similarity | None" = None) -> Backend:
+    """The extractive backend gets the question and the sources themselves (not the prompt),
+    and the embedding similarity to rank sentences with."""
     from shared_utils.generation.extractive import ExtractiveBackend, PromptSource
 
     if not isinstance(backend, ExtractiveBackend):
         return backend
     sources = [PromptSource(i + 1, s.chunk.doc_name, s.chunk.text)
                for i, s in enumerate(prompt.sources)]
-    return backend.with_sources(question, sources)
+    return backend.with_sources(question, sources, similarity)
 
 
 _REFUSED = re.compile(r"do(?:es)? not say|don'?t say|do not (?:contain|answer)|not in the excerpts",
@@ -95,7 +98,7 @@ _REFUSED = re.compile(r"do(?:es)? not say|don'?t say|do not (?:contain|answer)|n
 
 def back_with_extract(
     question: str, answer: str, checks: Sequence[ClaimCheck], prompt: "Prompt", *,
-    small_model: str = "",
+    small_model: str = "", similarity: "Similarity | None" = None,
 ) -> tuple[str, str, str]:
     """The better of the two: (answer, mode, why). A model answer of which no sentence is
     backed by a source is followed by the extract (mode "model+extract"); one that makes no
@@ -106,12 +109,12 @@ def back_with_extract(
     if small_model and _REFUSED.search(answer) and len(answer.split()) <= 30:
         # retrieval passed abstention, so the sources are relevant; a small model's refusal is
         # then wrong more often than not (7 of 39 answerable questions with a 0.5B model)
-        return _extract(question, prompt), "extract", (
+        return _extract(question, prompt, similarity), "extract", (
             f"{small_model} said the documents do not say, but the search found relevant "
             "passages: the most relevant source sentences are shown instead")
     if small_model and (claims or question_terms(strip_markers(answer))):
-        return (f"{answer.rstrip()}\n\n{_extract(question, prompt, following=True)}",
-                "model+extract",
+        following = _extract(question, prompt, similarity, following=True)
+        return (f"{answer.rstrip()}\n\n{following}", "model+extract",
                 f"{small_model} is a small model: the most relevant source sentences follow "
                 "its answer (OLYMPUS_SMALL_MODEL_EXTRACT=false turns this off)")
     if _REFUSED.search(answer) or any(c.status == "supported" for c in claims):
@@ -120,14 +123,17 @@ def back_with_extract(
         return answer, "model", ""  # short ("Port 3493 [1]."): too short to check, kept
     if not claims:
         shown = " ".join(answer.split())[:60] or "nothing"
-        return _extract(question, prompt), "extract", (f"the model's answer (“{shown}”) says nothing that can be "
-                                 "checked against the sources, so the extract is shown instead")
-    return (f"{answer.rstrip()}\n\n{_extract(question, prompt, following=True)}", "model+extract",
+        return _extract(question, prompt, similarity), "extract", (
+            f"the model's answer (“{shown}”) says nothing that can be checked against the "
+            "sources, so the extract is shown instead")
+    following = _extract(question, prompt, similarity, following=True)
+    return (f"{answer.rstrip()}\n\n{following}", "model+extract",
             "no sentence of the model's answer is backed by a source, so the most relevant "
             "source sentences follow it")
 
 
-def _extract(question: str, prompt: "Prompt", *, following: bool = False) -> str:
+def _extract(question: str, prompt: "Prompt", similarity: "Similarity | None" = None, *,
+             following: bool = False) -> str:
     """The extract; ``following`` a model's answer, under a heading that does not say that no
     model was used."""
     from shared_utils.generation.extractive import (
@@ -135,5 +141,6 @@ def _extract(question: str, prompt: "Prompt", *, following: bool = False) -> str
 
     sources = [PromptSource(i + 1, s.chunk.doc_name, s.chunk.text)
                for i, s in enumerate(prompt.sources)]
-    return extract(question, sources, heading=FOLLOWING_HEADING if following else HEADING)
+    return extract(question, sources, heading=FOLLOWING_HEADING if following else HEADING,
+                   similarity=similarity)
 

@@ -177,6 +177,13 @@ class Library:
         logger.info("library.searched", chars=len(query), k=k, hits=len(results), **timings)
         return SearchResult(query=query, results=results, timings=timings)
 
+    def similarities(self, text: str, texts: Sequence[str]) -> list[float]:
+        """Cosine similarity of ``text`` (as a query) to each of ``texts`` (as passages)."""
+        if not texts:
+            return []
+        query = self.embedder.encode_query(text)
+        return (self.embedder.encode(list(texts)) @ query).tolist()
+
     def absent_names(self, text: str) -> list[str]:
         """The names in ``text`` that no indexed document mentions (see src/abstention.py)."""
         return absent_names(text, self.stores.keywords, self.stores.docstore)

@@ -36,6 +36,11 @@ class FakeLibrary:
         sim = self.similarity(text) if self.similarity else None
         return type("R", (), {"results": [ScoredChunk(chunk, 0.9, {}, sim)]})()
 
+    def similarities(self, text, texts):
+        """A stand-in for the embedding cosine: the share of the question's words present."""
+        asked = set(text.lower().split())
+        return [len(asked & set(t.lower().split())) / max(len(asked), 1) for t in texts]
+
     def absent_names(self, text):
         return [name for name in ("PostgreSQL",) if name in text]
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from shared_utils.generation.base import GenerationOptions, Message
-from shared_utils.generation.extractive import HEADING, NO_SOURCES, ExtractiveBackend, parse_prompt
+from shared_utils.generation.extractive import (
+    HEADING, NO_SOURCES, ExtractiveBackend, PromptSource, parse_prompt)
 from shared_utils.types import Chunk, ScoredChunk
 from src.citations import resolve
 from src.prompt import build_prompt, estimate_tokens
@@ -63,3 +64,23 @@ def test_no_matching_words_still_gives_the_top_passage():
 
 def test_always_healthy():
     assert ExtractiveBackend().health()["ok"] is True
+
+
+def test_with_an_embedding_similarity_the_extract_quotes_the_sentence_that_answers():
+    """Word overlap alone prefers the sentence repeating the question's rare words; the
+    similarity (here a stand-in scoring the answer sentence high) puts the answer first."""
+    from shared_utils.generation.extractive import extract
+
+    sources = [PromptSource(1, "gmpl.pdf", "Section 2.6 covers comments in MathProg models. "
+                            "GNU MathProg is a modeling language."),
+               PromptSource(2, "gmpl.pdf", "A comment begins with the character # and extends "
+                            "until end of line.")]
+    question = "How do I write a comment in MathProg?"
+    lexical = extract(question, sources, max_sentences=1)
+    assert "[1]" in lexical and "#" not in lexical
+
+    def similarity(q, sentences):
+        return [0.8 if "#" in s else 0.3 for s in sentences]
+
+    ranked = extract(question, sources, max_sentences=1, similarity=similarity)
+    assert "character # and extends" in ranked and ranked.endswith("[2]")

@@ -239,8 +239,11 @@ class Answerer:
             skipped = {}  # the extract was chosen, not fallen back to: no skip is news
             yield StatusEvent(mode_reason)
         t2 = self._clock()
+        sentences = self.settings.source_sentences
+        if decoding.source_sentences and "source_sentences" not in self.settings.model_fields_set:
+            sentences = decoding.source_sentences
         prompt = self._prompt(question, sources, history if follow_up else [], backends,
-                              self.settings.source_sentences, generation.max_tokens)
+                              sentences, generation.max_tokens)
         timings["prompt_ms"] = _ms(t2, self._clock())
         for note in prompt.notes:
             yield StatusEvent(note)

@@ -9,7 +9,10 @@ The model's size is read from its name ("SmolLM2-135M-Instruct", "qwen2.5-0.5b-i
   the context, which is what a loop is), sent as the OpenAI request's extra fields to llama.cpp
   and as options to Ollama;
 - stop strings: the answer ends when the model starts writing an excerpt block or a new
-  question (``src/prompt.py``).
+  question (``src/prompt.py``);
+- up to 1B parameters, a shorter prompt: ``SMALL_SOURCE_SENTENCES`` per source (unless
+  ``OLYMPUS_SOURCE_SENTENCES`` is set), since prompt reading is most of the wait for the first
+  token on a CPU.
 
 Tiny-model mode: a model at or under ``TINY_MAX_PARAMS`` answered worse than the extractive
 answer on the answer-quality benchmark (SmolLM2-135M: see benchmarks/README.md), so by default
@@ -37,6 +40,10 @@ from src.prompt import STOP
 
 TINY_MAX_PARAMS = 300e6
 SMALL_MAX_PARAMS = 1.0e9  # up to here the extract follows the model's answer (see below)
+# sentences per source in a small model's prompt: 0.5B model, 39 questions, prompt tokens p50
+# 578 instead of 784 (4 sentences), its answer + the extract still over the goals (keywords
+# 0.769, gold citation 0.821; benchmarks/README.md, "First token")
+SMALL_SOURCE_SENTENCES = 2
 # (largest size in parameters, answer cap in tokens); bigger models keep the setting's cap
 CAPS = ((300e6, 96), (1.0e9, 160), (4.0e9, 256))
 _SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*([mb])(?![a-z])", re.IGNORECASE)
@@ -52,6 +59,9 @@ class Decoding:
     dry_multiplier: float | None = None
     frequency_penalty: float | None = None
     stop: tuple[str, ...] = STOP
+    # sentences kept per source in the prompt (None: the setting's); a shorter prompt is a
+    # sooner first token, and a small model's answer is followed by the extract anyway
+    source_sentences: int | None = None
 
     def apply(self, options: GenerationOptions) -> GenerationOptions:
         return replace(
@@ -82,4 +92,5 @@ def decoding_for(model: str, max_tokens: int) -> Decoding:
         repeat_penalty=1.15 if small else 1.05,
         dry_multiplier=0.8 if small else None,
         frequency_penalty=None,
+        source_sentences=SMALL_SOURCE_SENTENCES if params <= SMALL_MAX_PARAMS else None,
     )

@@ -26,13 +26,14 @@ class FakeLibrary:
         default_factory=lambda: [DocumentRecord("d", "nut.pdf", 40, 1, 1, 0.0, "ready")])
     queries: list = field(default_factory=list)
     similarity: object = None  # query -> the dense similarity of the source (None: no leg)
+    text: str = TEXT
 
     def documents(self):
         return self.docs
 
     def search(self, text, *, k=None, doc_ids=None):
         self.queries.append(text)
-        chunk = Chunk("d:000001", "d", 1, TEXT, 17, 17, "nut.pdf")
+        chunk = Chunk("d:000001", "d", 1, self.text, 17, 17, "nut.pdf")
         sim = self.similarity(text) if self.similarity else None
         return type("R", (), {"results": [ScoredChunk(chunk, 0.9, {}, sim)]})()
 
@@ -313,6 +314,25 @@ def test_an_answer_no_source_backs_is_followed_by_the_extract_but_a_refusal_is_k
     refusal = list(_answerer(settings, Scripted(["The documents do not say."]))
                    .ask("Which port does upsd use?"))[-1]
     assert refusal.mode == "model" and refusal.answer == "The documents do not say."
+
+
+def test_a_small_model_reads_a_shorter_prompt_unless_the_setting_says_otherwise(settings):
+    """Prompt reading is most of the wait for a first token on a CPU: a <= 1B model gets fewer
+    sentences per source; an explicit OLYMPUS_SOURCE_SENTENCES is obeyed."""
+    text = " ".join(f"The upsd daemon fact number {n} concerns port {3490 + n}." for n in range(8))
+    library = FakeLibrary(text=text)
+
+    def sentences_in_prompt(s, model):
+        backend = Scripted(["Port 3493 [1]."], model=model)
+        list(_answerer(s, backend, library).ask("Which port does the upsd daemon use?"))
+        return backend.messages[-1].content.count("The upsd daemon fact")
+
+    small = sentences_in_prompt(settings, "qwen2.5-0.5b-instruct")
+    large = sentences_in_prompt(settings, "qwen2.5-7b-instruct")
+    assert small < large  # (each kept sentence may bring the one that follows it)
+    explicit = settings.model_copy(update={"source_sentences": settings.source_sentences})
+    explicit.model_fields_set.add("source_sentences")
+    assert sentences_in_prompt(explicit, "qwen2.5-0.5b-instruct") == large
 
 
 def test_a_small_models_answer_is_followed_by_the_extract_and_says_why(settings):

@@ -78,7 +78,7 @@ def answering(sighting: Sighting, data_dir: Path, *,
     if remote.answers(timeout_s=timeout_s):
         return remote  # the probe's connection is kept alive for the command's requests
     remote.close()
-    logger.info("service.not_answering", url=sighting.url)
+    logger.debug("service.not_answering", url=sighting.url)
     return None
 
 
@@ -100,27 +100,31 @@ def connect(settings: Any, *, wait_s: float = STARTUP_WAIT_S,
     """
     data_dir = settings.data_dir
     sighting = look(settings)
-    remote = answering(sighting, data_dir)
+    remote = _usable(sighting, data_dir)
     if remote is not None or not sighting.supervised:
         return remote
-    if sighting.ready and not sighting.token:
-        raise _unreadable_token(data_dir)
     if wait_s <= 0:
         raise _not_ready(data_dir, sighting, wait_s)
     say(f"Olympus is starting on {data_dir} (its service owns the library); waiting up to "
         f"{wait_s:.0f} s for it...")
-    logger.info("service.waiting", state=sighting.state or "not started", wait_s=wait_s)
+    logger.debug("service.waiting", state=sighting.state or "not started", wait_s=wait_s)
     deadline = clock() + wait_s
     while clock() < deadline:
         sleep(POLL_S)
         sighting = look(settings)
-        remote = answering(sighting, data_dir)
+        remote = _usable(sighting, data_dir)
         if remote is not None:
             return remote
         if not sighting.supervised:  # it stopped or failed: the stores are free again
-            logger.info("service.supervisor_gone")
+            say("startup.py stopped before its service was ready; opening the library here.")
             return None
     raise _not_ready(data_dir, sighting, wait_s)
+
+
+def _usable(sighting: Sighting, data_dir: Path) -> RemotePipeline | None:
+    if sighting.supervised and sighting.ready and not sighting.token:
+        raise _unreadable_token(data_dir)
+    return answering(sighting, data_dir)
 
 
 def _not_ready(data_dir: Path, sighting: Sighting, wait_s: float) -> ServiceStarting:

@@ -174,9 +174,25 @@ def test_when_the_supervisor_goes_away_while_waiting_the_command_works_in_proces
         if now >= 2.0:
             lock.release()
 
-    clock = FakeClock(world)
-    assert connect(settings, clock=clock.clock, sleep=clock.sleep) is None
+    clock, said = FakeClock(world), []
+    assert connect(settings, say=said.append, clock=clock.clock, sleep=clock.sleep) is None
     assert 2.0 <= clock.now < 3.0
+    assert len(said) == 2 and "opening the library here" in said[1]
+
+
+def test_a_service_whose_token_cannot_be_read_is_not_bypassed(settings, service):
+    """Another user (or a lost token): the service owns the stores, so the command fails
+    saying whose command to run, instead of opening the stores itself."""
+    service.ready = True
+    lock = _supervisor_starts(settings)
+    try:
+        _publish(settings, state="ready", url=service.url)
+        (settings.data_dir / "service.token").unlink()
+        with pytest.raises(ServiceStarting, match="cannot be read") as err:
+            connect(settings)
+        assert "user that runs startup.py" in err.value.hint
+    finally:
+        lock.release()
 
 
 def test_held_sees_a_supervisor_and_does_not_stop_one_from_starting(tmp_path):

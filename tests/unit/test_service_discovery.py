@@ -71,13 +71,15 @@ def _publish(settings, **api) -> None:
     StatusFile(settings.status_path).replace("api", **api)
 
 
-def _supervisor_starts(settings) -> DataDirLock:
+@pytest.fixture
+def supervisor(settings):
     """What startup.py does first: lock the data dir, reset the status, a fresh token."""
     lock = DataDirLock(settings.data_dir).acquire()
     StatusFile(settings.status_path).replace("supervisor", pid=1, started=time.time(),
                                             state="starting")
     new_service_token(settings.data_dir)
-    return lock
+    yield lock
+    lock.release()
 
 
 def test_no_supervisor_and_no_service_means_in_process_without_waiting(settings):
@@ -100,54 +102,41 @@ def test_a_ready_service_is_used_at_once(settings, service):
         remote.close()
 
 
-def test_while_the_service_starts_the_command_waits_for_it_saying_so_once(settings, service):
-    lock = _supervisor_starts(settings)
-    try:
-        _publish(settings, state="starting", url=service.url)
+def test_while_the_service_starts_the_command_waits_for_it_saying_so_once(settings, service,
+                                                                         supervisor):
+    _publish(settings, state="starting", url=service.url)
 
-        def world(now: float) -> None:  # the library is open after 5 s
-            if now >= 5.0 and not service.ready:
-                service.ready = True
-                StatusFile(settings.status_path).update("api", state="ready")
+    def world(now: float) -> None:  # the library is open after 5 s
+        if now >= 5.0 and not service.ready:
+            service.ready = True
+            StatusFile(settings.status_path).update("api", state="ready")
 
-        clock, said = FakeClock(world), []
-        remote = connect(settings, say=said.append, clock=clock.clock, sleep=clock.sleep)
-        try:
-            assert isinstance(remote, RemotePipeline)
-            assert 5.0 <= clock.now < 6.0
-            [line] = said
-            assert "starting" in line and "waiting up to 90 s" in line
-        finally:
-            remote.close()
-    finally:
-        lock.release()
+    clock, said = FakeClock(world), []
+    remote = connect(settings, say=said.append, clock=clock.clock, sleep=clock.sleep)
+    remote.close()
+    assert isinstance(remote, RemotePipeline)
+    assert 5.0 <= clock.now < 6.0
+    [line] = said
+    assert "starting" in line and "waiting up to 90 s" in line
 
 
-def test_a_service_that_does_not_come_up_fails_with_what_to_do(settings, service):
-    lock = _supervisor_starts(settings)
-    try:
-        _publish(settings, state="restarting", url=service.url)
-        clock = FakeClock()
-        with pytest.raises(ServiceStarting) as err:
-            connect(settings, wait_s=30, clock=clock.clock, sleep=clock.sleep)
-        assert clock.now >= 30
-        assert "not ready after 30 s" in err.value.message
-        assert "restarting" in err.value.message
-        assert "startup.py" in err.value.hint and "run the command again" in err.value.hint
-    finally:
-        lock.release()
+def test_a_service_that_does_not_come_up_fails_with_what_to_do(settings, service, supervisor):
+    _publish(settings, state="restarting", url=service.url)
+    clock = FakeClock()
+    with pytest.raises(ServiceStarting) as err:
+        connect(settings, wait_s=30, clock=clock.clock, sleep=clock.sleep)
+    assert clock.now >= 30
+    assert "not ready after 30 s" in err.value.message
+    assert "restarting" in err.value.message
+    assert "startup.py" in err.value.hint and "run the command again" in err.value.hint
 
 
-def test_without_a_wait_a_starting_service_fails_at_once(settings, service):
+def test_without_a_wait_a_starting_service_fails_at_once(settings, service, supervisor):
     """What doctor does: report the starting service, open nothing."""
-    lock = _supervisor_starts(settings)
-    try:
-        said: list[str] = []
-        with pytest.raises(ServiceStarting, match="not ready yet"):
-            connect(settings, wait_s=0, say=said.append)
-        assert said == []
-    finally:
-        lock.release()
+    said: list[str] = []
+    with pytest.raises(ServiceStarting, match="not ready yet"):
+        connect(settings, wait_s=0, say=said.append)
+    assert said == []
 
 
 def test_a_ready_left_by_the_previous_run_is_not_trusted(settings, service):
@@ -156,23 +145,21 @@ def test_a_ready_left_by_the_previous_run_is_not_trusted(settings, service):
     service.ready = True
     _publish(settings, state="ready", url=service.url)
     time.sleep(0.01)
-    lock = _supervisor_starts(settings)
-    try:
+    with DataDirLock(settings.data_dir):  # then startup.py starts again
+        StatusFile(settings.status_path).replace("supervisor", started=time.time())
         assert look(settings).state == ""
         assert running_service(settings) is None
         with pytest.raises(ServiceStarting):
             connect(settings, wait_s=0)
-    finally:
-        lock.release()
 
 
-def test_when_the_supervisor_goes_away_while_waiting_the_command_works_in_process(settings):
-    lock = _supervisor_starts(settings)
+def test_when_the_supervisor_goes_away_while_waiting_the_command_works_in_process(settings,
+                                                                                supervisor):
     _publish(settings, state="starting", url="http://127.0.0.1:9")
 
     def world(now: float) -> None:  # the API failed; startup.py stops and frees the data dir
         if now >= 2.0:
-            lock.release()
+            supervisor.release()
 
     clock, said = FakeClock(world), []
     assert connect(settings, say=said.append, clock=clock.clock, sleep=clock.sleep) is None
@@ -180,19 +167,15 @@ def test_when_the_supervisor_goes_away_while_waiting_the_command_works_in_proces
     assert len(said) == 2 and "opening the library here" in said[1]
 
 
-def test_a_service_whose_token_cannot_be_read_is_not_bypassed(settings, service):
+def test_a_service_whose_token_cannot_be_read_is_not_bypassed(settings, service, supervisor):
     """Another user (or a lost token): the service owns the stores, so the command fails
     saying whose command to run, instead of opening the stores itself."""
     service.ready = True
-    lock = _supervisor_starts(settings)
-    try:
-        _publish(settings, state="ready", url=service.url)
-        (settings.data_dir / "service.token").unlink()
-        with pytest.raises(ServiceStarting, match="cannot be read") as err:
-            connect(settings)
-        assert "user that runs startup.py" in err.value.hint
-    finally:
-        lock.release()
+    _publish(settings, state="ready", url=service.url)
+    (settings.data_dir / "service.token").unlink()
+    with pytest.raises(ServiceStarting, match="cannot be read") as err:
+        connect(settings)
+    assert "user that runs startup.py" in err.value.hint
 
 
 def test_held_sees_a_supervisor_and_does_not_stop_one_from_starting(tmp_path):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,16 +22,10 @@ from src.status import StatusFile
 from src.supervisor.lock import DataDirLock
 from src.wire import search_to_dict
 from tests.api.conftest import QUESTION
+from tests.fixtures.cli_imports import HEAVY, cli_command, split_stderr
 
 REPO = Path(__file__).resolve().parents[2]
-# the in-process stack: none of it may load when the service does the work
-HEAVY = {"torch", "numpy", "pymilvus", "milvus_lite", "sentence_transformers", "transformers",
-         "src.library", "src.pipeline", "src.stores", "src.answer"}
 QUERY = "upsd port"
-
-
-def _command(*args: str) -> list[str]:
-    return [sys.executable, "-X", "importtime", "-m", "src", *args]
 
 
 def _env(service) -> dict[str, str]:
@@ -42,21 +35,10 @@ def _env(service) -> dict[str, str]:
     return env
 
 
-def _split(stderr: str) -> tuple[set[str], list[str]]:
-    """(modules imported, the other stderr lines)."""
-    imported, said = set(), []
-    for line in stderr.splitlines():
-        if line.startswith("import time:"):
-            imported.add(line.rsplit("|", 1)[-1].strip())
-        elif line.strip():
-            said.append(line)
-    return imported, said
-
-
 def _cli(service, *args: str) -> tuple[subprocess.CompletedProcess, set[str], list[str]]:
-    proc = subprocess.run(_command(*args), cwd=REPO, env=_env(service),
+    proc = subprocess.run(cli_command(*args), cwd=REPO, env=_env(service),
                           capture_output=True, text=True, timeout=120)
-    imported, said = _split(proc.stderr)
+    imported, said = split_stderr(proc.stderr)
     assert proc.returncode == 0, said
     return proc, imported, said
 
@@ -112,7 +94,7 @@ def test_while_startup_py_starts_the_service_a_command_waits_for_it(service):
     try:
         status.replace("supervisor", pid=os.getpid(), started=time.time(), state="starting")
         status.replace("api", state="starting", url=service.url)
-        proc = subprocess.Popen(_command("search", QUERY, "--json"), cwd=REPO,
+        proc = subprocess.Popen(cli_command("search", QUERY, "--json"), cwd=REPO,
                                 env=_env(service), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         stderr: list[str] = []
@@ -130,7 +112,7 @@ def test_while_startup_py_starts_the_service_a_command_waits_for_it(service):
     finally:
         lock.release()
         status.replace("api", state="stopped", url="")
-    imported, said = _split("".join(stderr))
+    imported, said = split_stderr("".join(stderr))
     assert proc.returncode == 0, said
     assert not imported & HEAVY, sorted(imported & HEAVY)  # never opened the stores itself
     assert len(said) == 1 and "Olympus is starting" in said[0], said
@@ -143,12 +125,12 @@ def test_doctor_while_the_service_starts_reports_it_without_waiting(service):
     try:
         status.replace("supervisor", pid=os.getpid(), started=time.time(), state="starting")
         status.replace("api", state="starting", url=service.url)
-        proc = subprocess.run(_command("doctor", "--json"), cwd=REPO,
+        proc = subprocess.run(cli_command("doctor", "--json"), cwd=REPO,
                               env=_env(service), capture_output=True, text=True, timeout=60)
     finally:
         lock.release()
         status.replace("api", state="stopped", url="")
-    imported, said = _split(proc.stderr)
+    imported, said = split_stderr(proc.stderr)
     report = json.loads(proc.stdout)
     pipeline = report["components"]["pipeline"]
     assert not pipeline["ok"] and "not ready yet" in pipeline["detail"], pipeline

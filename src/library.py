@@ -21,6 +21,7 @@ from shared_utils.retrieval.base import Query
 # SearchResult lives in shared_utils.types: the CLI's remote path builds one without loading
 # the stores' modules
 from shared_utils.types import DocumentRecord, ProgressCallback, SearchResult, no_progress
+from src.abstention import absent_names
 from src.ingest import IngestOutcome, IngestResult, ingest, read_file
 from src.originals import ORIGINALS_DIR, Originals
 from src.settings import Settings
@@ -162,6 +163,10 @@ class Library:
         results, timings = self.retriever.retrieve_with_timings(Query(query, k, scope))
         logger.info("library.searched", chars=len(query), k=k, hits=len(results), **timings)
         return SearchResult(query=query, results=results, timings=timings)
+
+    def absent_names(self, text: str) -> list[str]:
+        """The names in ``text`` that no indexed document mentions (see src/abstention.py)."""
+        return absent_names(text, self.stores.keywords, self.stores.docstore)
 
     # --- lifecycle ---------------------------------------------------------------------------
     def health(self) -> dict[str, dict[str, object]]:

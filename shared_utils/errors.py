@@ -218,3 +218,11 @@ class ServiceUnavailable(OlympusError):
 
     hint = ("Olympus' service is starting or restarting; try again in a few seconds. If it "
             "stays down, see the System page or `python -m src doctor`.")
+
+
+class ServiceStarting(ServiceUnavailable):
+    """startup.py runs on the data dir, but its service did not become ready in time."""
+
+    hint = ("Wait until Olympus is up (its log, the UI or `python -m src doctor --no-pipeline` "
+            "show the progress) and run the command again, or stop startup.py to work on the "
+            "data dir without it.")

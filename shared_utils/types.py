@@ -53,6 +53,15 @@ class ScoredChunk:
     similarity: float | None = None
 
 
+@dataclass
+class SearchResult:
+    """Results of one search, best first; ``timings`` in ms: embed, dense, bm25, fuse, total."""
+
+    query: str
+    results: list[ScoredChunk]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
 DocumentStatus = Literal["ingesting", "ready"]
 
 

@@ -12,19 +12,15 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 
 from shared_utils.errors import DocumentNotFound, InvalidQuery, OlympusError
 from shared_utils.retrieval.base import Query
-from shared_utils.types import (
-    DocumentRecord,
-    ProgressCallback,
-    ScoredChunk,
-    no_progress,
-)
+# SearchResult lives in shared_utils.types: the CLI's remote path builds one without loading
+# the stores' modules
+from shared_utils.types import DocumentRecord, ProgressCallback, SearchResult, no_progress
 from src.abstention import absent_names
 from src.ingest import IngestOutcome, IngestResult, ingest, read_file
 from src.originals import ORIGINALS_DIR, Originals
@@ -34,15 +30,6 @@ from src.stores import Stores, open_stores
 logger = structlog.get_logger(__name__)
 
 __all__ = ["IngestOutcome", "IngestResult", "Library", "SearchResult"]
-
-
-@dataclass
-class SearchResult:
-    """Results of one search, best first; ``timings`` in ms: embed, dense, bm25, fuse, total."""
-
-    query: str
-    results: list[ScoredChunk]
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 class Library:

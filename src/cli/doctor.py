@@ -144,11 +144,12 @@ def model_health(settings: Settings, profile: "Profile", name: str) -> dict[str,
 
 def pipeline_health(settings: Settings, profile: "Profile") -> dict[str, dict[str, Any]]:
     """The health of every part, from the running service's pipeline when one answers (it
-    holds the stores), else from one opened here."""
+    holds the stores), else from one opened here; while startup.py is still starting its
+    service, a failing ``pipeline`` that says so (no wait: doctor shows the progress)."""
     from src.cli import service
 
     try:
-        with service.pipeline(settings, lambda: profile) as pipe:
+        with service.pipeline(settings, lambda: profile, wait_s=0) as pipe:
             health = pipe.health()
     except ModuleNotFoundError as exc:
         return {"pipeline": {"ok": False, "detail": f"not available: {exc}"}}

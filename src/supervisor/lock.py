@@ -2,13 +2,15 @@
 
 Milvus Lite and the embedded stores allow one writer, so a second supervisor against the
 same data dir must refuse to start. The kernel drops the lock when the holder dies, even by
-SIGKILL, so a crash never leaves a stale lock behind.
+SIGKILL, so a crash never leaves a stale lock behind. ``held()`` tells the CLI whether a
+supervisor is alive on a data dir (its service may still be starting) without opening a store.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 
 import structlog
@@ -17,11 +19,32 @@ from shared_utils.errors import AlreadyRunning, SettingsError
 
 logger = structlog.get_logger(__name__)
 
+LOCK_FILE = ".lock"
+# held() takes a shared lock for a few microseconds; a supervisor starting in that instant
+# retries rather than report a second Olympus that does not exist.
+ACQUIRE_TRIES = 5
+ACQUIRE_RETRY_S = 0.02
+
+
+def held(data_dir: Path) -> bool:
+    """True while a supervisor holds ``data_dir``'s lock (it runs, or is starting, there)."""
+    try:
+        fd = os.open(Path(data_dir) / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False  # never locked here (or not ours to read: nor are the stores)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the shared lock, if it was taken
+    return False
+
 
 class DataDirLock:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
-        self.path = self.data_dir / ".lock"
+        self.path = self.data_dir / LOCK_FILE
         self._fd: int | None = None
 
     def acquire(self) -> "DataDirLock":
@@ -35,7 +58,7 @@ class DataDirLock:
                 hint="Set OLYMPUS_DATA_DIR to a folder this user can write.",
             ) from exc
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_exclusive(fd)
         except BlockingIOError as exc:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
@@ -58,3 +81,15 @@ class DataDirLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _lock_exclusive(fd: int) -> None:
+    """``flock(LOCK_EX | LOCK_NB)``, retried briefly past a ``held()`` probe."""
+    for attempt in range(ACQUIRE_TRIES):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if attempt == ACQUIRE_TRIES - 1:
+                raise
+            time.sleep(ACQUIRE_RETRY_S)

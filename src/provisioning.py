@@ -29,7 +29,7 @@ logger = structlog.get_logger(__name__)
 
 Source = Literal["present", "downloaded", "offline-fallback"]
 _offline_reported = False
-_SPLIT = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
+SPLIT_GGUF = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +100,11 @@ def local_ggufs(models_dir: Path) -> list[Path]:
         return []
     out = []
     for path in sorted(models_dir.glob("*/*.gguf")):
-        m = _SPLIT.search(path.name)
+        m = SPLIT_GGUF.search(path.name)
         if m and m.group(1) != "00001":
             continue
         if m and not all(
-            (path.parent / _SPLIT.sub(f"-{i:05d}-of-{m.group(2)}.gguf", path.name)).exists()
+            (path.parent / SPLIT_GGUF.sub(f"-{i:05d}-of-{m.group(2)}.gguf", path.name)).exists()
             for i in range(1, int(m.group(2)) + 1)
         ):
             continue
@@ -153,10 +153,10 @@ def resolve_pull(settings: Settings, spec: str) -> PullSpec:
             + (", ".join(sorted(files)[:12]) or "no .gguf files"),
             hint="Pick one of the listed quantizations: python -m src models pull REPO:QUANT",
         )
-    split = [f for f in chosen if _SPLIT.search(f)]
+    split = [f for f in chosen if SPLIT_GGUF.search(f)]
     if split:  # one split set: all its parts
-        stem = _SPLIT.sub("", split[0])
-        chosen = [f for f in split if _SPLIT.sub("", f) == stem]
+        stem = SPLIT_GGUF.sub("", split[0])
+        chosen = [f for f in split if SPLIT_GGUF.sub("", f) == stem]
     else:
         chosen = chosen[:1]
     return PullSpec(repo, tuple(chosen), quant.upper(), None)

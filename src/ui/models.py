@@ -145,7 +145,7 @@ def _render_installed() -> None:
         use, delete = st.columns(2)
         if use.button("Use this model", key="models_use", icon=":material/check:"):
             try:
-                message = model_tasks.use_model(state.settings(), name, access)
+                message = model_tasks.use_model(state.settings(), state.profile(), name, access)
             except Exception as exc:  # noqa: BLE001 - entry point
                 show_error(exc, doing="switch the model")
             else:
@@ -155,7 +155,7 @@ def _render_installed() -> None:
         confirm = st.checkbox("Yes, delete it", key="models_delete_confirm")
         if delete.button("Delete", key="models_delete", icon=":material/delete:", disabled=not confirm):
             try:
-                model_tasks.delete_model(state.settings(), name, access)
+                model_tasks.delete_model(state.settings(), state.profile(), name, access)
             except Exception as exc:  # noqa: BLE001 - entry point
                 show_error(exc, doing="delete the model")
             else:

@@ -10,7 +10,6 @@ working with what is on disk, or with the bundled SmolLM2 GGUF.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from typing import Any, Literal
 
 import structlog
 
+from shared_utils.atomic import atomic_write_text
 from shared_utils.errors import DownloadError, ModelNotFound, NetworkUnavailable, RepoNotFound
 from shared_utils.types import ProgressCallback, no_progress
 from src.catalog import CatalogEntry, load_catalog
@@ -77,9 +77,7 @@ def write_active(settings: Settings, **record: Any) -> dict[str, Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {k: (str(v) if isinstance(v, Path) else v) for k, v in record.items() if v}
     record["set_at"] = time.time()
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(record, indent=1))
     return record
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared_utils.generation.sentences import question_terms, stem, words
+from shared_utils.text import question_terms, stem, words
 from shared_utils.types import ScoredChunk
 
 # calibrated per embedding model (see the module docstring); keys are settings.embedding_model

@@ -12,7 +12,7 @@ import structlog
 from shared_utils.generation.base import Backend
 from src.abstention import best_similarity
 from src.backends import SAFETY_NET
-from shared_utils.generation.sentences import question_terms
+from shared_utils.text import question_terms
 from src.citations import strip_markers
 from src.claims import ClaimCheck
 from src.condense import Turn

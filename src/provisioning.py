@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
@@ -24,6 +24,9 @@ from shared_utils.errors import DownloadError, ModelNotFound, NetworkUnavailable
 from shared_utils.types import ProgressCallback, no_progress
 from src.catalog import CatalogEntry, load_catalog
 from src.settings import Settings
+
+if TYPE_CHECKING:
+    from src.profile import Profile
 
 logger = structlog.get_logger(__name__)
 
@@ -199,20 +202,20 @@ def ollama_name_for(pull: PullSpec) -> str:
     return f"{pull.repo.rsplit('/', 1)[-1].lower().removesuffix('-gguf')}:{pull.quant.lower()}"
 
 
-def pull_model(settings: Settings, profile: Any, pull: PullSpec, *,
+def pull_model(settings: Settings, profile: Profile, pull: PullSpec, *,
                progress: ProgressCallback = no_progress,
                on_status: Callable[[str], None] = lambda _text: None) -> tuple[Any, str]:
     """Download ``pull`` and, when the engine is Ollama, import it (reusing the digests the
     download computed). Returns the download result and the Ollama name ("" if not imported)."""
     result = download(settings, pull, progress=progress)
-    if getattr(profile, "engine", "") != "ollama":
+    if profile.engine != "ollama":
         return result, ""
     from shared_utils.ollama_models import OllamaModels
 
     name = ollama_name_for(pull)
     models = OllamaModels(settings.ollama_host)
     try:
-        models.import_gguf(name, list(result.paths), num_ctx=getattr(profile, "context_tokens", None),
+        models.import_gguf(name, list(result.paths), num_ctx=profile.context_tokens,
                            digests=result.sha256, progress=progress, status=on_status)
     finally:
         models.close()
@@ -233,7 +236,7 @@ def _note(status: Any, message: str) -> None:
 
 
 def ensure_model(
-    settings: Settings, profile: Any, *, progress: ProgressCallback = no_progress, status: Any = None,
+    settings: Settings, profile: Profile, *, progress: ProgressCallback = no_progress, status: Any = None,
 ) -> ModelReady:
     """Make the profile's engine ready to answer; see the module docstring for the order."""
     engine = profile.engine
@@ -248,12 +251,12 @@ def ensure_model(
     raise ValueError(f"unknown engine {engine!r}")
 
 
-def _target_entry(settings: Settings, profile: Any, catalog: Any, active: dict) -> CatalogEntry:
+def _target_entry(settings: Settings, profile: Profile, catalog: Any, active: dict) -> CatalogEntry:
     model_id = settings.model or active.get("model") or profile.model
     return catalog.get(model_id)
 
 
-def local_llamacpp_model(settings: Settings, profile: Any) -> ModelReady | None:
+def local_llamacpp_model(settings: Settings, profile: Profile) -> ModelReady | None:
     """The GGUF llama.cpp should serve when it is on disk already (explicit path > `models
     use` record > catalog choice), else None. Reads the record now: the supervisor calls this
     again when ``models use`` changes it."""

@@ -43,7 +43,7 @@ def answering_model(settings: Settings, profile: Profile) -> str:
     from src.backends import ENGINE_BACKENDS, plan_backends
 
     plan = plan_backends(settings, profile)
-    return plan.model(ENGINE_BACKENDS.get(getattr(profile, "engine", "") or "llamacpp", ""))
+    return plan.model(ENGINE_BACKENDS.get(profile.engine or "llamacpp", ""))
 
 
 def installed_models(settings: Settings, profile: Profile) -> list[dict[str, Any]]:
@@ -73,7 +73,7 @@ def installed_models(settings: Settings, profile: Profile) -> list[dict[str, Any
         rows.append({"name": entry_id, "where": f"bundled (offline): {bundled.name}",
                      "size GB": round(bundled.stat().st_size / 1024**3, 2),
                      "active": entry_id in active_names})
-    if getattr(profile, "engine", "") == "ollama":
+    if profile.engine == "ollama":
         from shared_utils.ollama_models import OllamaModels
 
         models = OllamaModels(settings.ollama_host, timeout_s=10.0)

@@ -45,13 +45,7 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
     citations = [replace(c, inferred=True) if c.number in inferred else c for c in citations]
     stats = result.stats
     timings["total_ms"] = elapsed_ms()
-    for key in ("tokens_per_s", "completion_tokens", "cached_prompt_tokens", "prompt_ms",
-                "generation_ms"):
-        if key in stats:
-            timings[f"engine_{key}" if key.endswith("_ms") else key] = float(stats[key])
-    if "tokens_per_s" not in timings and model_wrote and "first_token_ms" in timings:
-        gen_s = (timings["total_ms"] - timings["first_token_ms"]) / 1000
-        timings["tokens_per_s"] = len(run.parts) / gen_s if gen_s > 0 else 0.0
+    _engine_figures(timings, stats, parts=len(run.parts) if model_wrote else None)
     engine_prompt = int(stats.get("prompt_tokens") or 0)
     timings["prompt_tokens_counted"] = float(prompt.prompt_tokens)
     done = DoneEvent(
@@ -85,3 +79,15 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
         **{k: round(v, 1) for k, v in timings.items()},
     )
     return done
+
+
+def _engine_figures(timings: dict[str, float], stats: dict, *, parts: int | None) -> None:
+    """The engine's own figures into ``timings``; tokens/s estimated from the streamed parts
+    of a model's answer (``parts``) when the engine gave none."""
+    for key in ("tokens_per_s", "completion_tokens", "cached_prompt_tokens", "prompt_ms",
+                "generation_ms"):
+        if key in stats:
+            timings[f"engine_{key}" if key.endswith("_ms") else key] = float(stats[key])
+    if "tokens_per_s" not in timings and parts is not None and "first_token_ms" in timings:
+        gen_s = (timings["total_ms"] - timings["first_token_ms"]) / 1000
+        timings["tokens_per_s"] = parts / gen_s if gen_s > 0 else 0.0

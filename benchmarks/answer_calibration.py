@@ -42,27 +42,39 @@ def calibrate(library: Any, answer_set: dict[str, Any]) -> dict[str, Any]:
         rows.append([t, _refused(unanswerable, t), _refused(answerable, t),
                      _refused(heldout, t) if heldout else "-"])
     print("abstention (src/abstention.decide: similarity below the threshold, no source with "
-          "every question word)")
+          "every question word; or a name no document mentions, similarity below "
+          "NAME_CEILING)")
+    for kind, group in (("unanswerable", unanswerable), ("answerable", answerable),
+                        ("held-out", heldout)):
+        for question, _, absent in group:
+            if absent:
+                print(f"  {kind}: names no document mentions {absent}: {question}")
     print(common.format_table(
         ["threshold", "unanswerable admitted", "answerable refused", "held-out answerable refused"],
         rows))
     def best(rows: list) -> list[float]:
         from src.abstention import best_similarity
 
-        return [best_similarity(sources) or 0.0 for _, sources in rows]
+        return [best_similarity(sources) or 0.0 for _, sources, _ in rows]
 
     return {"answerable": best(answerable), "unanswerable": best(unanswerable),
             "heldout": best(heldout), "follow_ups": follow_ups(library, answer_set)}
 
 
-def _searched(library: Any, questions: list[dict[str, Any]]) -> list[tuple[str, list]]:
-    return [(q["question"], library.search(q["question"], k=TOP_K).results) for q in questions]
+def _searched(library: Any, questions: list[dict[str, Any]]) -> list[tuple[str, list, list]]:
+    """(question, sources, the names it holds that no document mentions) per question."""
+    from src.abstention import absent_names
+
+    stores = library.stores
+    return [(q["question"], library.search(q["question"], k=TOP_K).results,
+             absent_names(q["question"], stores.keywords, stores.docstore)) for q in questions]
 
 
-def _refused(rows: list[tuple[str, list]], threshold: float) -> str:
+def _refused(rows: list[tuple[str, list, list]], threshold: float) -> str:
     from src.abstention import decide
 
-    n = sum(decide(sources, question, threshold=threshold).abstain for question, sources in rows)
+    n = sum(decide(sources, question, threshold=threshold, absent=absent).abstain
+            for question, sources, absent in rows)
     return f"{n}/{len(rows)}"
 
 

@@ -10,6 +10,13 @@ unanswerable ones below 0.43 (see benchmarks/README.md, "Abstention"). For anoth
 model no threshold is known and retrieval alone never refuses (the prompt's instruction still
 asks the model to say so).
 
+A second signal needs no threshold of its own: a question that names something - a capitalised
+name, an identifier with digits, a hyphenated compound ("PostgreSQL", "pre-commit") - that no
+indexed chunk contains is about something the documents never mention, however close its other
+words come ("Which PostgreSQL setting controls the size of the shared buffers?" scores 0.435
+against the bash manual's buffers). It refuses below ``NAME_CEILING`` only, so a typo in a name
+within an otherwise well-matched question still gets an answer.
+
 >>> from shared_utils.types import Chunk, ScoredChunk
 >>> far = ScoredChunk(Chunk("d:1", "d", 1, "Bake bread.", 3, 3, "guide.pdf"), 0.03, {}, 0.21)
 >>> decide([far], "How do I set up nginx?", threshold=0.43).abstain
@@ -20,16 +27,26 @@ The indexed documents do not seem to answer this. I searched for “How do I set
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from shared_utils.text import question_terms, stem, words
 from shared_utils.types import ScoredChunk
+
+if TYPE_CHECKING:
+    from shared_utils.retrieval.base import KeywordIndex
+    from shared_utils.stores.base import DocumentStore
 
 # calibrated per embedding model (see the module docstring); keys are settings.embedding_model
 THRESHOLDS = {
     "sentence-transformers/all-MiniLM-L6-v2": 0.43,
 }
+# above this best similarity a missing name does not refuse (calibrated with the threshold)
+NAME_CEILING = 0.65
+PHRASE_CANDIDATES = 20  # chunks holding every word of a compound, read to find it as a phrase
+_TOKEN = re.compile(r"[^\W_]+(?:[-.][^\W_]+)+|[^\W_]+", re.UNICODE)  # "pre-commit", "5.2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +79,54 @@ def covered(query: str, sources: Sequence[ScoredChunk]) -> bool:
     )
 
 
-def decide(sources: Sequence[ScoredChunk], query: str, *, threshold: float) -> Abstention:
+def names(question: str) -> list[str]:
+    """What a question names: capitalised words (not the first; not "I"), words with a capital
+    inside or a digit (versions: "5.2"), and hyphenated compounds.
+
+    >>> names("How do I set up a Git pre-commit hook for PostgreSQL 16?")
+    ['Git', 'pre-commit', 'PostgreSQL', '16']
+    >>> names("Which variable sets a default timeout?")
+    []
+    """
+    out = []
+    for i, token in enumerate(_TOKEN.findall(question)):
+        if len(token) > 1 and ("-" in token or any(c.isdigit() for c in token)
+                or any(c.isupper() for c in token[1:]) or (i > 0 and token[0].isupper())):
+            out.append(token)
+    return list(dict.fromkeys(out))
+
+
+def absent_names(question: str, keywords: "KeywordIndex", docstore: "DocumentStore") -> list[str]:
+    """The names of ``question`` that no indexed chunk contains (a compound: as a phrase)."""
+    absent = []
+    for name in names(question):
+        parts = re.split(r"[-.]", name.lower())
+        if keywords.unseen(" ".join(parts)):
+            absent.append(name)
+        elif len(parts) > 1 and not _has_phrase(parts, keywords, docstore):
+            absent.append(name)
+    return absent
+
+
+def _has_phrase(parts: list[str], keywords: "KeywordIndex", docstore: "DocumentStore") -> bool:
+    """Whether a chunk holds the words as one phrase ("pre-commit", "pre commit", "precommit")."""
+    phrase = re.compile(r"\b" + r"[\s\-.]?".join(map(re.escape, parts)) + r"\b", re.IGNORECASE)
+    ids = [chunk_id for chunk_id, _ in keywords.search(" ".join(parts), PHRASE_CANDIDATES)]
+    return any(phrase.search(chunk.text) for chunk in docstore.get_chunks(ids))
+
+
+def decide(sources: Sequence[ScoredChunk], query: str, *, threshold: float,
+           absent: Sequence[str] = ()) -> Abstention:
     """Abstain when the best source's similarity is under ``threshold`` (never when 0) and no
-    source holds all the words of the query."""
+    source holds all the words of the query, or when the query names something ``absent``
+    from every document and the best similarity is under ``NAME_CEILING``."""
     best = best_similarity(sources)
+    if absent and sources and best is not None and threshold > 0 and best < NAME_CEILING:
+        listed = ", ".join(f"“{name}”" for name in absent)
+        return Abstention(True, best, threshold, (
+            f"The indexed documents do not seem to answer this: none of them mentions {listed}. "
+            f"I searched for “{query}”; the closest passage is only loosely related "
+            f"(similarity {best:.2f})."))
     if threshold <= 0 or not sources or best is None or best >= threshold:
         return Abstention(False, best, threshold)
     if covered(query, sources):

@@ -29,6 +29,7 @@ from src.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
 from src.abstention import decide as abstain_decision, threshold_for
 from src.answer_done import done_event
 from src.answer_steps import StreamState, bind_sources, retrieve, tiny_mode
+from src.profile import top_k_for
 from src.condense import Turn
 from src.decoding import Decoding, decoding_for
 from src.events import (
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 logger = structlog.get_logger(__name__)
 
 DEFAULT_CONTEXT_TOKENS = 2048
-DEFAULT_TOP_K = 4
 NO_DOCUMENTS = (
     "No document is indexed yet, so there is nothing to answer from. Add a PDF first: "
     "upload it on the Documents page, or run `python -m src ingest FILE.pdf`."
@@ -136,7 +136,7 @@ class Answerer:
             backend_factory=kwargs.pop(
                 "backend_factory", lambda name, plan: build_backend(name, settings, plan)),
             context_tokens=context,
-            top_k=pick("top_k", DEFAULT_TOP_K),
+            top_k=pick("top_k", top_k_for(context)),
             options=options,
             **kwargs,
         )
@@ -222,7 +222,8 @@ class Answerer:
             yield self._canned(NO_MATCH, timings, t0)
             return
         threshold = threshold_for(self.settings.embedding_model, self.settings.abstain_similarity)
-        verdict = abstain_decision(sources, query, threshold=threshold)
+        verdict = abstain_decision(sources, query, threshold=threshold,
+                                   absent=self.library.absent_names(query))
         if verdict.abstain:
             yield TokenEvent(verdict.message)
             yield replace(self._canned(verdict.message, timings, t0), sources=sources,
@@ -233,6 +234,7 @@ class Answerer:
         decoding = decoding_for(backends[0].model_name if backends else "", generation.max_tokens)
         backends, mode_reason = tiny_mode(backends, decoding, self.settings.tiny_model_answers)
         if mode_reason:
+            skipped = {}  # the extract was chosen, not fallen back to: no skip is news
             yield StatusEvent(mode_reason)
         t2 = self._clock()
         prompt = self._prompt(question, sources, history if follow_up else [], backends,

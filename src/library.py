@@ -28,6 +28,7 @@ from shared_utils.types import (
     ScoredChunk,
     no_progress,
 )
+from src.abstention import absent_names
 from src.ingest import (
     IngestOutcome,
     IngestResult,
@@ -297,6 +298,10 @@ class Library:
         results, timings = self.retriever.retrieve_with_timings(Query(query, k, scope))
         logger.info("library.searched", chars=len(query), k=k, hits=len(results), **timings)
         return SearchResult(query=query, results=results, timings=timings)
+
+    def absent_names(self, text: str) -> list[str]:
+        """The names in ``text`` that no indexed document mentions (see src/abstention.py)."""
+        return absent_names(text, self.stores.keywords, self.stores.docstore)
 
     # --- lifecycle ---------------------------------------------------------------------------
     def health(self) -> dict[str, dict[str, object]]:

@@ -25,6 +25,8 @@ from shared_utils.generation.sentences import MAX_SENTENCE_WORDS, score_sentence
 from shared_utils.text import split_sentences
 
 HEADING = "Extract from the sources (no language model was used):"
+# the same extract when it follows a model's answer (the model did write the text above it)
+FOLLOWING_HEADING = "The most relevant sentences of the sources:"
 NO_SOURCES = (
     "No source passage was found for this question, and no language model is available "
     "to answer it."
@@ -55,7 +57,8 @@ def parse_prompt(messages: Sequence[Message]) -> tuple[str, list[PromptSource]]:
     return question, sources
 
 
-def extract(question: str, sources: Sequence[PromptSource], *, max_sentences: int = 3) -> str:
+def extract(question: str, sources: Sequence[PromptSource], *, max_sentences: int = 3,
+            heading: str = HEADING) -> str:
     """The answer text: the best sentences over all sources, best first, with citations."""
     if not sources:
         return NO_SOURCES
@@ -67,7 +70,7 @@ def extract(question: str, sources: Sequence[PromptSource], *, max_sentences: in
     seen: set[str] = set()  # overlapping chunks repeat sentences: quote each once
     unique = [i for i in order if not (candidates[i][1] in seen or seen.add(candidates[i][1]))]
     picked = [i for i in unique[:max_sentences] if scores[i] > 0]
-    lines = [HEADING]
+    lines = [heading]
     if not picked:
         lines.append(NO_MATCH)
         picked = [0]  # the first sentence of the top-ranked source

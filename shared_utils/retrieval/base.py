@@ -67,6 +67,10 @@ class KeywordIndex(ABC):
     @abstractmethod
     def count(self) -> int: ...
 
+    def unseen(self, text: str) -> list[str]:
+        """Words of ``text`` that no indexed chunk contains (an index that cannot tell: [])."""
+        return []
+
     def close(self) -> None: ...
 
 

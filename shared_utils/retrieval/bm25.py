@@ -276,6 +276,19 @@ class BM25Index(KeywordIndex):
         with self._lock:
             return self._n_alive
 
+    def unseen(self, text: str) -> list[str]:
+        """Words of ``text`` (stopwords dropped, in order) that no indexed chunk contains."""
+        words = [w for w in dict.fromkeys(_WORD.findall(text.lower())) if w not in STOPWORDS]
+        stems = self._tok.stems(words)
+        with self._lock:
+            return [w for w, s in zip(words, stems, strict=True) if not self._live_df(s)]
+
+    def _live_df(self, stem: str) -> int:
+        term = self._vocab.get(stem)
+        if term is None:
+            return 0
+        return sum(int(self._alive[s.postings(term)[0]].sum()) for s in self._segments)
+
     def doc_ids(self) -> set[str]:
         """Documents present in the index (used to clean up after an interrupted ingest)."""
         with self._lock:

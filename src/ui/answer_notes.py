@@ -12,10 +12,20 @@ from src.ui import render as md
 from src.ui.errors import show_message
 
 
+def answered_without_model(msg: dict[str, Any]) -> bool:
+    """A refusal or a canned reply (nothing indexed, nothing found): no model or extract."""
+    return msg.get("backend_name", msg.get("backend")) == "none"
+
+
 def _summary_line(msg: dict[str, Any]) -> str:
     t = msg.get("timings") or {}
-    parts = [f"Answered by **{md.escape_markdown(msg.get('backend') or '?')}**"
-             + (f" with **{md.escape_markdown(msg['model'])}**" if msg.get("model") else "")]
+    if answered_without_model(msg):
+        first = ("Not answered from the documents: no model was asked"
+                 if msg.get("mode") == "abstained" else "No model was asked")
+        parts = [first]
+    else:
+        parts = [f"Answered by **{md.escape_markdown(msg.get('backend') or '?')}**"
+                 + (f" with **{md.escape_markdown(msg['model'])}**" if msg.get("model") else "")]
     if isinstance(t.get("retrieval_ms"), (int, float)):
         parts.append(f"retrieval {t['retrieval_ms']:.0f} ms")
     if isinstance(t.get("first_token_ms"), (int, float)) and msg.get("backend_name") != "extractive":

@@ -94,7 +94,7 @@ def _render_message(index: int, msg: dict[str, Any], *, last: bool) -> None:
         _render_sources(
             sources, turn=turn, question=msg.get("query") or msg.get("question", ""), expanded=last
         )
-        if not msg.get("streaming"):
+        if not msg.get("streaming") and not answer_notes.answered_without_model(msg):
             claims.render_claims(msg["content"], sources, turn=turn)
         if last and msg.get("question"):
             st.button(

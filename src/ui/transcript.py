@@ -43,7 +43,9 @@ def to_markdown(messages: Sequence[dict[str, Any]], *, title: str = "Olympus con
             continue
         lines += [f"## Answer {turn}", "", str(msg.get("content", "")), ""]
         notes = []
-        if msg.get("backend"):
+        if msg.get("backend") == "none":
+            notes.append("Not answered from the documents: no model was asked.")
+        elif msg.get("backend"):
             model = f" with {msg['model']}" if msg.get("model") else ""
             notes.append(f"Answered by {msg['backend']}{model}.")
         if msg.get("stopped"):

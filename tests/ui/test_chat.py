@@ -215,7 +215,8 @@ def test_two_sessions_share_one_pipeline_and_keep_their_own_history(app_env, mak
 
 def test_a_tiny_model_answer_says_the_extract_is_shown_and_why(app_env, make_app, embedder,
                                                                monkeypatch):
-    monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
+    monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,hf_inference,extractive")
+    monkeypatch.delenv("HF_TOKEN", raising=False)  # so hf_inference is skipped
     monkeypatch.setenv("OLYMPUS_LLAMACPP_PORT", str(_closed_port()))
     monkeypatch.setenv("OLYMPUS_LLAMACPP_MODEL_PATH", "/models/SmolLM2-135M-Instruct.Q4_1.gguf")
     _ingest("flux.pdf", FLUX)
@@ -225,6 +226,9 @@ def test_a_tiny_model_answer_says_the_extract_is_shown_and_why(app_env, make_app
     assert "88 days" in _answer_markdown(at)
     captions = "\n".join(c.value for c in at.chat_message[-1].caption)
     assert "135M parameters" in captions and "extract is shown instead" in captions
+    # the extract was chosen, not fallen back to: no fallback badge, no skip reasons
+    badges = " ".join(m.value for m in at.chat_message[-1].markdown)
+    assert "Fallback" not in badges and "hf_inference skipped" not in captions
 
 
 def test_a_question_the_documents_do_not_answer_is_refused(app_env, make_app, embedder):
@@ -234,3 +238,8 @@ def test_a_question_the_documents_do_not_answer_is_refused(app_env, make_app, em
     assert not at.exception
     text = _answer_markdown(at)
     assert "do not seem to answer" in text and "Who won the 2018 FIFA World Cup?" in text
+    captions = "\n".join(c.value for c in at.chat_message[-1].caption)
+    assert "Not answered from the documents: no model was asked" in captions
+    assert "Answered by" not in captions
+    # a refusal makes no claim, so there is no claim check under it
+    assert not any("Claims checked" in e.label for e in at.chat_message[-1].expander)

@@ -33,3 +33,69 @@ def test_a_vague_question_whose_words_are_all_in_a_source_is_not_refused():
     source = _source(0.38, 3, "Chapter 3 covers the Mr. Fusion home energy reactor.")
     assert not decide([source], "What does chapter 3 cover?", threshold=0.43).abstain
     assert decide([source], "What does chapter 3 say about plutonium?", threshold=0.43).abstain
+
+
+# --- a name no document mentions (real keyword index and document store) ---------------------
+
+import pytest  # noqa: E402
+
+from shared_utils.retrieval.bm25 import BM25Index  # noqa: E402
+from shared_utils.stores.sqlite import SQLiteDocumentStore  # noqa: E402
+from shared_utils.types import DocumentRecord  # noqa: E402
+from src.abstention import absent_names, names  # noqa: E402
+
+MANUAL = [
+    "Git hooks run before a commit; debmake can pre-build the source package with git.",
+    "Set the shared buffers of the bash history with HISTSIZE; read-only variables cannot change.",
+]
+
+
+@pytest.fixture
+def library(tmp_path):
+    chunks = [Chunk(f"d:{i:06d}", "d", i, text, i + 1, i + 1, "manual.pdf")
+              for i, text in enumerate(MANUAL)]
+    docstore = SQLiteDocumentStore(tmp_path / "docs.sqlite3")
+    docstore.begin_document(DocumentRecord("d", "manual.pdf", 2, len(chunks), 10, 0.0))
+    docstore.add_chunks("d", chunks)
+    docstore.mark_ready("d", pages=2, chunks=len(chunks))
+    keywords = BM25Index(tmp_path / "keywords.sqlite3")
+    keywords.add(chunks)
+    yield keywords, docstore
+    keywords.close()
+    docstore.close()
+
+
+def test_names_are_capitalised_words_identifiers_and_compounds_not_ordinary_words():
+    assert names("Which PostgreSQL setting controls the shared buffers?") == ["PostgreSQL"]
+    assert names("How do I set up a Git pre-commit hook?") == ["Git", "pre-commit"]
+    assert names("What does Bash do with HISTSIZE in version 5.2?") == [
+        "Bash", "HISTSIZE", "5.2"]
+    assert names("how do i make a variable read only") == []
+
+
+def test_a_name_no_document_mentions_is_found_words_and_phrases_alike(library):
+    keywords, docstore = library
+    assert absent_names("Which PostgreSQL setting controls the shared buffers?",
+                        keywords, docstore) == ["PostgreSQL"]
+    # both words occur, never together: the compound is absent
+    assert absent_names("How do I set up a Git pre-commit hook?", keywords, docstore) == [
+        "pre-commit"]
+    # present as a phrase, or with a space or joined, is present
+    assert absent_names("Can debmake pre-build with Git?", keywords, docstore) == []
+    assert absent_names("Are read-only variables kept?", keywords, docstore) == []
+
+
+def test_a_question_about_an_unmentioned_name_is_refused_saying_which_name():
+    sources = [_source(0.58, 4, "Git hooks run before a commit.")]
+    verdict = decide(sources, "How do I set up a Git pre-commit hook?", threshold=0.43,
+                     absent=["pre-commit"])
+    assert verdict.abstain and "none of them mentions “pre-commit”" in verdict.message
+    # the same question without the missing name is answered
+    assert not decide(sources, "How do I set up a Git hook?", threshold=0.43).abstain
+
+
+def test_a_well_matched_question_is_answered_despite_a_name_the_documents_lack():
+    """A typo in a name ("Debain") must not refuse a question the sources clearly answer."""
+    sources = [_source(0.71, 4, "Debian packages are built with debmake.")]
+    assert not decide(sources, "How are Debain packages built?", threshold=0.43,
+                      absent=["Debain"]).abstain

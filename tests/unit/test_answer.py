@@ -11,7 +11,7 @@ import pytest
 
 from shared_utils.errors import BackendUnavailable, InvalidQuery, UnknownBackend
 from shared_utils.generation.base import Backend, Delta, GenerationOptions
-from shared_utils.generation.extractive import HEADING, ExtractiveBackend
+from shared_utils.generation.extractive import FOLLOWING_HEADING, HEADING, ExtractiveBackend
 from shared_utils.types import Chunk, DocumentRecord, ScoredChunk
 from src.backends import BackendPlan
 from src.answer import NO_DOCUMENTS, Answerer
@@ -35,6 +35,9 @@ class FakeLibrary:
         chunk = Chunk("d:000001", "d", 1, TEXT, 17, 17, "nut.pdf")
         sim = self.similarity(text) if self.similarity else None
         return type("R", (), {"results": [ScoredChunk(chunk, 0.9, {}, sim)]})()
+
+    def absent_names(self, text):
+        return [name for name in ("PostgreSQL",) if name in text]
 
 
 class Scripted(Backend):
@@ -147,6 +150,18 @@ def test_no_relevant_source_gives_a_refusal_naming_the_search_without_a_model(se
     assert done.mode == "abstained" and "How do I bake sourdough bread?" in done.answer
     assert "do not seem to answer" in done.answer and done.sources  # the closest are shown
     assert not any(isinstance(e, StatusEvent) and "waiting" in e.message for e in events)
+
+
+def test_a_question_about_something_no_document_mentions_is_refused_without_a_model(settings):
+    """Its other words match well enough (0.5 > the 0.43 threshold); the name is what is missing."""
+    library = FakeLibrary(similarity=lambda q: 0.5)
+    events = list(_answerer(settings, Scripted(fail_before="must not be called"), library)
+                  .ask("Which PostgreSQL setting controls the shared buffers?"))
+    done = events[-1]
+    assert done.mode == "abstained" and "none of them mentions “PostgreSQL”" in done.answer
+    answered = list(_answerer(settings, Scripted(["Use ups.conf [1]."]), library)
+                    .ask("Which setting controls the shared buffers?"))[-1]
+    assert answered.mode != "abstained" and "ups.conf" in answered.answer
 
 
 def test_a_repeating_answer_is_stopped_and_kept_once(settings):
@@ -289,6 +304,7 @@ def test_an_answer_no_source_backs_is_followed_by_the_extract_but_a_refusal_is_k
     done = list(_answerer(settings, Scripted([wrong])).ask("Which port does upsd use?"))[-1]
     assert done.mode == "model+extract" and done.answer.startswith(wrong)
     assert "3493 by default. [1]" in done.answer and done.unsupported == [wrong]
+    assert FOLLOWING_HEADING in done.answer and HEADING not in done.answer
     refusal = list(_answerer(settings, Scripted(["The documents do not say."]))
                    .ask("Which port does upsd use?"))[-1]
     assert refusal.mode == "model" and refusal.answer == "The documents do not say."
@@ -298,7 +314,13 @@ def test_a_small_models_answer_is_followed_by_the_extract_and_says_why(settings)
     backend = Scripted(["Upsd listens on port 3493 [1]."], model="qwen2.5-0.5b-instruct")
     done = list(_answerer(settings, backend).ask("Which port does upsd use?"))[-1]
     assert done.mode == "model+extract" and done.answer.startswith("Upsd listens on port 3493 [1].")
-    assert HEADING in done.answer and "qwen2.5-0.5b-instruct is a small model" in done.mode_reason
+    assert "qwen2.5-0.5b-instruct is a small model" in done.mode_reason
+    # under a model's answer the extract does not claim that no model was used
+    assert FOLLOWING_HEADING in done.answer and HEADING not in done.answer
+    refusal = Scripted(["The documents do not say."], model="qwen2.5-0.5b-instruct")
+    replaced = list(_answerer(settings, refusal).ask("Which port does upsd use?"))[-1]
+    assert replaced.mode == "extract" and replaced.answer.startswith(HEADING)
+    assert "3493" in replaced.answer and "said the documents do not say" in replaced.mode_reason
     off = settings.model_copy(update={"small_model_extract": False})
     again = Scripted(["Upsd listens on port 3493 [1]."], model="qwen2.5-0.5b-instruct")
     assert list(_answerer(off, again).ask("Which port does upsd use?"))[-1].mode == "model"

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from shared_utils.retrieval.bm25 import STOPWORDS, BM25Index, Tokenizer
+from shared_utils.retrieval.bm25 import BM25Index, Tokenizer
+from shared_utils.text import STOPWORDS
 from shared_utils.types import Chunk
 
 MANUAL = Path("/usr/share/doc/bash-doc/bashref.pdf")

@@ -5,7 +5,7 @@ temp file and deletes it on any failure, so an interrupted multi-GB download sta
 from zero. Here the Hub's own ``get_hf_file_metadata`` (HEAD on ``/resolve/``, honouring
 ``endpoint``/``HF_ENDPOINT`` and the token) gives size, sha256 (``X-Linked-Etag``) and the
 download location; the bytes go into ``<file>.incomplete`` next to the target, which
-survives interruption and is continued with a ``Range`` request next time.
+survives interruption and is continued with a ``Range`` request next time (``hub_fetch.py``).
 
 Order of checks: offline -> metadata of every part (401/403 gated, 404, no network) ->
 free disk for everything still missing (before the first byte) -> download each part
@@ -14,7 +14,6 @@ free disk for everything still missing (before the first byte) -> download each 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -24,44 +23,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import structlog
 
-from shared_utils.errors import (
-    ChecksumMismatch,
-    DiskFull,
-    DownloadError,
-    GatedRepo,
-    NetworkUnavailable,
-    RepoNotFound,
-)
+from shared_utils.errors import DiskFull, DownloadError, NetworkUnavailable
 from shared_utils.hub_errors import map_hub_error
-from shared_utils.types import Progress, ProgressCallback, no_progress
+from shared_utils.hub_fetch import DownloadProgress, Meter, RemoteFile, fetch, mb, partial, verify
+from shared_utils.types import ProgressCallback, no_progress
+
+__all__ = ["DownloadProgress", "DownloadResult", "RemoteFile", "download_gguf", "fetch_metadata",
+           "local_dir", "local_path"]
 
 logger = structlog.get_logger(__name__)
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-CHUNK = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class DownloadProgress(Progress):
-    """Progress of a download: bytes over all parts, speed and ETA."""
-
-    speed_bps: float = 0.0
-    eta_s: float | None = None
-    file: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteFile:
-    repo: str
-    filename: str
-    url: str  # where the bytes are (after the Hub's redirect)
-    size: int
-    sha256: str | None  # the LFS etag; None for small git-stored files
-    commit: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,44 +98,6 @@ def fetch_metadata(
 
 
 # --- download ------------------------------------------------------------------------------
-class _Meter:
-    """Turns byte counts into DownloadProgress reports (speed over a sliding window)."""
-
-    def __init__(self, total: int, start: int, progress: ProgressCallback, clock: Callable[[], float]):
-        self.total, self.done, self.progress, self.clock = total, start, progress, clock
-        self.window: list[tuple[float, int]] = [(clock(), start)]
-        self.last_report = 0.0
-
-    def add(self, n: int, file: str, *, force: bool = False) -> None:
-        self.done += n
-        now = self.clock()
-        if not force and now - self.last_report < 0.2 and self.done < self.total:
-            return
-        self.last_report = now
-        self.window.append((now, self.done))
-        while len(self.window) > 2 and now - self.window[0][0] > 10.0:
-            self.window.pop(0)
-        t0, b0 = self.window[0]
-        speed = (self.done - b0) / (now - t0) if now > t0 else 0.0
-        left = max(0, self.total - self.done)
-        eta = left / speed if speed > 0 else None
-        msg = f"{file}: {_mb(self.done)}/{_mb(self.total)}"
-        if speed:
-            msg += f", {_mb(speed)}/s"
-        if eta is not None:
-            msg += f", ETA {eta:.0f}s"
-        self.progress(
-            DownloadProgress(
-                stage="download", done=self.done, total=self.total, message=msg,
-                speed_bps=speed, eta_s=eta, file=file,
-            )
-        )
-
-
-def _mb(n: float) -> str:
-    return f"{n / 1e6:.1f} MB"
-
-
 def download_gguf(
     repo: str,
     filenames: Sequence[str],
@@ -197,7 +134,7 @@ def download_gguf(
     target_dir.mkdir(parents=True, exist_ok=True)
 
     on_disk = _check_room(repo, remotes, target_dir, disk_usage, min_free_margin_bytes)
-    meter = _Meter(sum(r.size for r in remotes), on_disk, progress, clock)
+    meter = Meter(sum(r.size for r in remotes), on_disk, progress, clock)
     meter.add(0, remotes[0].filename, force=True)
     own_client = client is None
     if own_client:
@@ -229,7 +166,7 @@ def _check_room(repo: str, remotes: Sequence[RemoteFile], target_dir: Path,
     on_disk = 0
     missing = 0
     for r in remotes:
-        final, part = target_dir / r.filename, _partial(target_dir / r.filename)
+        final, part = target_dir / r.filename, partial(target_dir / r.filename)
         if final.exists() and final.stat().st_size == r.size:
             on_disk += r.size
         else:
@@ -241,7 +178,7 @@ def _check_room(repo: str, remotes: Sequence[RemoteFile], target_dir: Path,
     margin = max(min_free_margin_bytes, missing // 20)
     if missing and missing + margin > free:
         raise DiskFull(
-            f"{repo} needs {_mb(missing)} more (+{_mb(margin)} margin) but only {_mb(free)} is free "
+            f"{repo} needs {mb(missing)} more (+{mb(margin)} margin) but only {mb(free)} is free "
             f"in {target_dir}"
         )
     return on_disk
@@ -257,11 +194,11 @@ def _fetch_all(client: Any, remotes: Sequence[RemoteFile], target_dir: Path,
         with _exclusive(final):  # a second downloader of the same file waits, then reuses it
             if final.exists() and final.stat().st_size == r.size:
                 continue
-            n, digest = _fetch(client, r, final, **fetch_kw)
+            n, digest = fetch(client, r, final, **fetch_kw)
             fetched += n
             want = expected_sha256[i] if i < len(expected_sha256) else r.sha256
-            _verify(_partial(final), want, r, digest)
-            os.replace(_partial(final), final)
+            verify(partial(final), want, r, digest)
+            os.replace(partial(final), final)
             digests[i] = digest
         logger.info("downloaded", repo=r.repo, file=r.filename, bytes=r.size)
     return fetched, digests
@@ -285,115 +222,3 @@ def _exclusive(final: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _partial(final: Path) -> Path:
-    return final.with_name(final.name + ".incomplete")
-
-
-def _headers(token: str | None, url: str, endpoint: str | None) -> dict[str, str]:
-    from huggingface_hub.utils import build_hf_headers
-
-    headers = build_hf_headers(token=token or False, library_name="olympus")
-    hub = urlparse(endpoint or "https://huggingface.co")
-    if urlparse(url).netloc != hub.netloc:
-        headers.pop("authorization", None)  # never send the token to a CDN
-    headers["Accept-Encoding"] = "identity"
-    return headers
-
-
-def _fetch(
-    client: Any, r: RemoteFile, final: Path, *, token: str | None, meter: _Meter,
-    sleep: Callable[[float], None], max_retries: int, endpoint: str | None,
-) -> tuple[int, str]:
-    """Append the missing bytes of ``r`` to its partial file.
-
-    Returns (bytes fetched, sha256 of the whole file): the hash is updated as bytes arrive,
-    after hashing what an earlier run left, so verification costs no second read.
-    """
-    import httpx
-
-    part = _partial(final)
-    fetched = 0
-    failures = 0
-    headers = _headers(token, r.url, endpoint)
-    hasher, hashed = hashlib.sha256(), 0
-    while True:
-        have = part.stat().st_size if part.exists() else 0
-        if have > r.size:
-            part.unlink()
-            meter.add(-have, r.filename)
-            have = 0
-        if hashed != have:
-            hasher, hashed = _hash_prefix(part, have)
-        if have == r.size:
-            return fetched, hasher.hexdigest()
-        req_headers = dict(headers)
-        if have:
-            req_headers["Range"] = f"bytes={have}-"
-        got_bytes = False
-        try:
-            with client.stream("GET", r.url, headers=req_headers) as resp:
-                if resp.status_code in (401, 403):
-                    raise GatedRepo(f"{r.repo}: access denied downloading {r.filename} (HTTP {resp.status_code})")
-                if resp.status_code == 404:
-                    raise RepoNotFound(f"{r.repo}/{r.filename} disappeared (HTTP 404)")
-                if resp.status_code == 416:  # our partial does not fit the remote file: restart
-                    part.unlink(missing_ok=True)
-                    meter.add(-have, r.filename)
-                    continue
-                if resp.status_code >= 400:
-                    raise DownloadError(f"HTTP {resp.status_code} downloading {r.repo}/{r.filename}")
-                mode = "ab"
-                if have and resp.status_code == 200:  # server ignored Range: start over
-                    meter.add(-have, r.filename)
-                    mode = "wb"
-                    hasher, hashed = hashlib.sha256(), 0
-                with open(part, mode) as fh:
-                    for chunk in resp.iter_bytes():  # as received: nothing buffered is lost on a drop
-                        fh.write(chunk)
-                        hasher.update(chunk)
-                        hashed += len(chunk)
-                        fetched += len(chunk)
-                        got_bytes = True
-                        meter.add(len(chunk), r.filename)
-        except httpx.TransportError as exc:
-            failures = 0 if got_bytes else failures + 1
-            if failures > max_retries:
-                raise NetworkUnavailable(
-                    f"Download of {r.repo}/{r.filename} failed {failures} times in a row ({exc}); "
-                    f"{_mb(part.stat().st_size if part.exists() else 0)} kept for resuming"
-                ) from exc
-            logger.warning("download interrupted, resuming", file=r.filename, error=str(exc))
-            sleep(min(30.0, 0.5 * 2**failures))
-            continue
-        size = part.stat().st_size if part.exists() else 0
-        if size < r.size:  # connection closed cleanly but early: resume
-            failures = 0 if got_bytes else failures + 1
-            if failures > max_retries:
-                raise NetworkUnavailable(f"Download of {r.repo}/{r.filename} keeps stopping early")
-            continue
-        return fetched, hasher.hexdigest()
-
-
-def _hash_prefix(path: Path, size: int) -> tuple[Any, int]:
-    h, done = hashlib.sha256(), 0
-    if size:
-        with open(path, "rb") as fh:
-            while done < size and (block := fh.read(min(CHUNK * 4, size - done))):
-                h.update(block)
-                done += len(block)
-    return h, done
-
-
-def _verify(part: Path, want: str | None, r: RemoteFile, got: str) -> None:
-    size = part.stat().st_size
-    if size != r.size:
-        part.unlink(missing_ok=True)
-        raise ChecksumMismatch(f"{r.filename}: size {size} != {r.size}")
-    if not want:
-        logger.warning("no sha256 to verify against", file=r.filename)
-        return
-    if got != want.lower():
-        part.unlink(missing_ok=True)
-        raise ChecksumMismatch(f"{r.repo}/{r.filename}: sha256 {got[:12]}... != expected {want[:12]}...")

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared_utils.generation.sentences import question_terms, stem, words
+from shared_utils.text import question_terms, stem, words
 from shared_utils.types import ScoredChunk
 
 if TYPE_CHECKING:

@@ -27,11 +27,9 @@ from shared_utils.errors import BackendNotConfigured, InvalidQuery, OlympusError
 from shared_utils.generation.base import Backend, GenerationOptions
 from src.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
 from src.abstention import decide as abstain_decision, threshold_for
+from src.answer_done import done_event
+from src.answer_steps import StreamState, bind_sources, retrieve, tiny_mode
 from src.profile import top_k_for
-from src.answer_steps import (
-    StreamState, back_with_extract, bind_sources, retrieve, tiny_mode)
-from src.citations import resolve
-from src.claims import fix_citations, supported_share
 from src.condense import Turn
 from src.decoding import Decoding, decoding_for
 from src.events import (
@@ -273,6 +271,7 @@ class Answerer:
         models = {b.name: b.model_name for b in backends}
         chain = FallbackChain(backends, clock=self._chain_clock, skipped=skipped)
         run = StreamState(question)
+        run.similarity = self.library.similarities
         if decoding.small and self.settings.small_model_extract:
             run.small_model = backends[0].model_name or backends[0].label if backends else ""
         options = decoding.apply(generation or self.options)
@@ -286,7 +285,8 @@ class Answerer:
                     yield StatusEvent("the answer was repeating itself, so it was stopped there")
                     break  # closing the stream stops the engine
         result = run.result or ChainResult(run.backend, dict(skipped), {}, interrupted=False)
-        yield self._done(run, result, prompt, timings, t0, plan, labels, models, mode_reason)
+        yield done_event(run, result, prompt, timings, plan, labels, models, mode_reason,
+                         elapsed_ms=lambda: _ms(t0, self._clock()))
 
     def _on_event(self, event: Any, run: StreamState, labels: dict[str, str], prompt: Prompt,
                   timings: dict[str, float], t0: float) -> Iterator[AskEvent]:
@@ -311,67 +311,6 @@ class Answerer:
             run.parts.append(event.text)
             run.guard.feed(event.text)
             yield TokenEvent(event.text)
-
-    def _done(self, run: StreamState, result: Any, prompt: Prompt, timings: dict[str, float],
-              t0: float, plan: BackendPlan, labels: dict[str, str], models: dict[str, str],
-              mode_reason: str) -> DoneEvent:
-        text = run.guard.kept_text() if run.guard.looping else "".join(run.parts)
-        answer, _, removed = resolve(text, prompt.sources)
-        model_wrote = result.backend != SAFETY_NET
-        fixed = fix_citations(answer, prompt.sources) if model_wrote and answer else None
-        if fixed is not None:
-            answer = fixed.text
-        mode = "model" if model_wrote else "extract"
-        if model_wrote and not result.interrupted:
-            answer, mode, why = back_with_extract(
-                run.question, answer, fixed.checks if fixed else (), prompt,
-                small_model=run.small_model, similarity=self.library.similarities)
-            mode_reason = why or mode_reason
-        _, citations, _ = resolve(answer, prompt.sources)
-        inferred = set(fixed.inferred) if fixed is not None else set()
-        citations = [replace(c, inferred=True) if c.number in inferred else c for c in citations]
-        stats = result.stats
-        timings["total_ms"] = _ms(t0, self._clock())
-        for key in ("tokens_per_s", "completion_tokens", "cached_prompt_tokens", "prompt_ms",
-                    "generation_ms"):
-            if key in stats:
-                timings[f"engine_{key}" if key.endswith("_ms") else key] = float(stats[key])
-        if "tokens_per_s" not in timings and model_wrote and "first_token_ms" in timings:
-            gen_s = (timings["total_ms"] - timings["first_token_ms"]) / 1000
-            timings["tokens_per_s"] = len(run.parts) / gen_s if gen_s > 0 else 0.0
-        engine_prompt = int(stats.get("prompt_tokens") or 0)
-        timings["prompt_tokens_counted"] = float(prompt.prompt_tokens)
-        done = DoneEvent(
-            answer=answer,
-            backend=labels.get(result.backend, result.backend),
-            citations=citations,
-            sources=prompt.sources,
-            timings=timings,
-            prompt_tokens=engine_prompt or prompt.prompt_tokens,
-            dropped_sources=prompt.dropped_sources,
-            removed_citations=removed,
-            skipped=dict(result.skipped),
-            interrupted=result.interrupted,
-            error=run.error,
-            backend_name=result.backend,
-            model=models.get(result.backend, ""),
-            fallback_note=plan.fallback_note if model_wrote else "",
-            chain=plan.names,
-            mode=mode,
-            mode_reason=mode_reason,
-            loop_stopped=run.guard.looping,
-            unsupported=list(fixed.unsupported) if fixed is not None else [],
-            supported_share=supported_share(fixed.checks) if fixed is not None else None,
-        )
-        logger.info(
-            "answered", backend=result.backend, model=done.model, mode=done.mode,
-            skipped=list(result.skipped), interrupted=result.interrupted,
-            loop_stopped=done.loop_stopped, prompt_tokens=done.prompt_tokens,
-            dropped_sources=prompt.dropped_sources, citations=len(citations),
-            unsupported=len(done.unsupported),
-            **{k: round(v, 1) for k, v in timings.items()},
-        )
-        return done
 
     # --- steps -------------------------------------------------------------------------------
     def _has_documents(self, doc_ids: Sequence[str] | None) -> bool:

@@ -12,7 +12,7 @@ import structlog
 from shared_utils.generation.base import Backend
 from src.abstention import best_similarity
 from src.backends import SAFETY_NET
-from shared_utils.generation.sentences import question_terms
+from shared_utils.text import question_terms
 from src.citations import strip_markers
 from src.claims import ClaimCheck
 from src.condense import Turn
@@ -33,6 +33,7 @@ class StreamState:
     def __init__(self, question: str = "") -> None:
         self.question = question
         self.small_model = ""  # set when the extract must follow the model's answer
+        self.similarity: Similarity | None = None  # ranks the extract's sentences
         self.parts: list[str] = []
         self.backend = ""
         self.error = ""

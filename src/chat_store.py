@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import secrets
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Any
 
 import structlog
 
+from shared_utils.atomic import atomic_write_bytes
 from shared_utils.errors import ChatLimit, ChatNotFound
 from shared_utils.types import Chunk, ScoredChunk
 
@@ -151,17 +150,7 @@ class ChatStore:
                 f"This browser already has {self.max_chats} saved chats (OLYMPUS_MAX_CHATS), so "
                 "this one is not saved.")
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".chat-", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_bytes(path, data, mode=0o600, fsync=True, prefix=".chat-")
         chat["updated_at"] = json.loads(data)["updated_at"]
 
     def rename(self, chat_id: str, title: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from shared_utils.generation.sentences import SENTENCE_END, question_terms, words
+from shared_utils.text import BULLET, PARAGRAPH_BREAK, SENTENCE_END, question_terms, words
 from shared_utils.types import Chunk, ScoredChunk
 from src.events import Citation
 
@@ -126,7 +126,9 @@ def attribute(answer: str, source_texts: Sequence[str]) -> tuple[str, list[int]]
         return answer, []
     vocab = [set(words(t)) for t in source_texts]
     added: list[int] = []
-    pieces = re.split(f"({SENTENCE_END.pattern})", answer)  # sentences and their separators
+    # sentences and their separators
+    pieces = re.split(f"({SENTENCE_END.pattern}|{PARAGRAPH_BREAK.pattern}|{BULLET.pattern})",
+                      answer)
     for i in range(0, len(pieces), 2):
         sentence = pieces[i]
         terms = question_terms(sentence)

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from shared_utils.generation.sentences import question_terms, stem
+from shared_utils.text import question_terms, stem
 from shared_utils.types import ScoredChunk
 from src.citations import parse_markers, strip_markers
 

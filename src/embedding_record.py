@@ -16,12 +16,12 @@ vectors were made with:
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import structlog
 
+from shared_utils.atomic import atomic_write_text
 from shared_utils.embeddings import BUNDLED_MODEL_NAMES
 from shared_utils.errors import EmbeddingMismatch
 from src.settings import Settings
@@ -65,9 +65,7 @@ def read_record(data_dir: Path) -> EmbeddingChoice | None:
 def write_record(data_dir: Path, choice: EmbeddingChoice) -> None:
     """Write the record atomically (a crash leaves the old one or the new one)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    tmp = data_dir / f".{RECORD_FILE}.tmp"
-    tmp.write_text(json.dumps(asdict(choice), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, data_dir / RECORD_FILE)
+    atomic_write_text(data_dir / RECORD_FILE, json.dumps(asdict(choice), indent=2) + "\n")
 
 
 def choose_embedding(settings: Settings, *, has_documents: bool) -> EmbeddingChoice:

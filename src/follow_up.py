@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared_utils.generation.sentences import question_terms, words
+from shared_utils.text import question_terms, words
 
 Turn = tuple[str, str]
 MAX_ADDED_TERMS = 8

@@ -1,10 +1,8 @@
-"""Ingesting one document: name check, size check, parse, chunk, embed, and the atomic store.
+"""Preparing one document for the library: name and size checks, parse, chunk, embed.
 
-The store step follows the protocol of ``shared_utils/stores/base.py``: the document is
-recorded as pending, leftovers of an earlier attempt are removed from the indexes, vectors
-and keywords are written, then chunks and links, then the document is marked ready. Any
-failure (or Ctrl-C) removes what was written; a kill -9 leaves a pending record, which
-``Library.open`` cleans up.
+:func:`prepare` needs only its inputs (the bytes, the settings, the embedder) and stores
+nothing; ``Library.ingest_bytes`` (``src/library.py``) checks for a duplicate, calls it, and
+owns the lock, the atomic store and the rollback.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -28,11 +26,11 @@ from shared_utils.errors import (
     InvalidFileName,
     NoExtractableText,
 )
-from shared_utils.types import DocumentRecord, Progress, ProgressCallback
+from shared_utils.types import Chunk, DocumentRecord, Progress, ProgressCallback
 from src.settings import Settings, minimal_environ
 
 if TYPE_CHECKING:
-    from src.library import Library
+    from shared_utils.embeddings import Embedder
 
 logger = structlog.get_logger(__name__)
 
@@ -47,6 +45,18 @@ class IngestResult:
     status: str
     message: str
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Prepared:
+    """A parsed, chunked and embedded document, ready for the library to store."""
+
+    record: DocumentRecord
+    chunks: list[Chunk]
+    vectors: Any
+    words: Any  # OCR word boxes of the page viewer (``Originals.put``)
+    notes: list[str]  # what the user should know (hidden or garbled text)
+    timings: dict[str, float]
 
 
 @dataclass
@@ -113,34 +123,32 @@ def read_file(path: Path, max_mb: int) -> bytes:
     return data
 
 
-def _ms(start: float) -> float:
+def elapsed_ms(start: float) -> float:
+    """Milliseconds since ``start`` (a ``time.perf_counter()`` value), to 0.1 ms."""
     return round((time.perf_counter() - start) * 1000, 1)
 
 
-def ingest(lib: Library, data: bytes, name: str | bytes, progress: ProgressCallback) -> IngestResult:
-    """Add one PDF to every store of ``lib``, or raise a typed error with nothing stored."""
+def document_id(data: bytes) -> str:
+    """A document's id: the SHA-256 of its bytes (the same file is the same document)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def prepare(data: bytes, display: str, doc_id: str, *, settings: Settings, embedder: Embedder,
+            progress: ProgressCallback) -> Prepared:
+    """Parse, chunk and embed one PDF (nothing is stored); typed errors for a bad document."""
     from shared_utils.documents.chunking import chunk_pages
     from shared_utils.documents.pdf import parse_document
 
-    total = time.perf_counter()
-    settings = lib.settings
-    display = safe_name(name)
-    check_size(len(data), display, settings.max_upload_mb)
-    doc_id = hashlib.sha256(data).hexdigest()
-    if (dup := _duplicate(lib, doc_id, display)) is not None:
-        return dup
     timings: dict[str, float] = {}
-
     start = time.perf_counter()
     parsed = parse_document(data, name=display, timeout_s=settings.parse_timeout_s,
                             limits=parse_limits(settings), worker_env=minimal_environ(),
                             ocr=ocr_options(settings), progress=_parse_progress(progress))
     pages = parsed.pages
-    timings["parse_ms"] = _ms(start)
+    timings["parse_ms"] = elapsed_ms(start)
     progress(Progress("parse", len(pages), len(pages), f"{len(pages)} pages"))
 
     start = time.perf_counter()
-    embedder = lib.embedder
     chunks = chunk_pages(pages, doc_id=doc_id, doc_name=display,
                          count_tokens=embedder.count_tokens,
                          max_tokens=min(settings.chunk_tokens, embedder.max_text_tokens),
@@ -150,31 +158,17 @@ def ingest(lib: Library, data: bytes, name: str | bytes, progress: ProgressCallb
     if len(chunks) > settings.max_chunks:
         raise DocumentTooLarge(f"{display} makes {len(chunks):,} passages; the limit is "
                                f"{settings.max_chunks:,} (OLYMPUS_MAX_CHUNKS)")
-    timings["chunk_ms"] = _ms(start)
+    timings["chunk_ms"] = elapsed_ms(start)
     progress(Progress("chunk", len(chunks), len(chunks), f"{len(chunks)} chunks"))
 
     start = time.perf_counter()
     vectors = embedder.encode([c.text for c in chunks], progress=progress)
-    timings["embed_ms"] = _ms(start)
-
-    start = time.perf_counter()
+    timings["embed_ms"] = elapsed_ms(start)
     record = DocumentRecord(id=doc_id, name=display, pages=len(pages), chunks=len(chunks),
                             size_bytes=len(data), added_at=time.time(),
                             parse_report=parsed.report.to_dict())
-    with lib.write_lock:
-        if (dup := _duplicate(lib, doc_id, display)) is not None:
-            return dup  # the same bytes finished in another thread meanwhile
-        _store(lib, record, chunks, vectors, progress,
-               original=lambda: lib.originals.put(doc_id, data, parsed.words))
-    timings["store_ms"] = _ms(start)
-    timings["total_ms"] = _ms(total)
-    record.status = "ready"
-    progress(Progress("done", 1, 1, f"{display}: {len(pages)} pages, {len(chunks)} chunks"))
     notes = page_notes(pages, keep_hidden=settings.index_hidden_text)
-    logger.info("library.ingested", doc_id=doc_id[:12], name=display, pages=len(pages),
-                chunks=len(chunks), bytes=len(data), notes=notes, **timings)
-    message = f"Added {display}: {len(pages)} pages, {len(chunks)} chunks"
-    return IngestResult(record, "added", "; ".join([message, *notes]), timings)
+    return Prepared(record, chunks, vectors, parsed.words, notes, timings)
 
 
 def parse_limits(settings: Settings) -> ParseLimits:
@@ -223,42 +217,3 @@ def _parse_progress(progress: ProgressCallback):
             progress(Progress(kind, done, total, message))
 
     return report
-
-
-def _duplicate(lib: Library, doc_id: str, display: str) -> IngestResult | None:
-    existing = lib.docstore.get_document(doc_id)
-    if existing is None or existing.status != "ready":
-        return None
-    same = "" if existing.name == display else f" as {existing.name}"
-    logger.info("library.duplicate", doc_id=doc_id[:12], name=display)
-    return IngestResult(existing, "duplicate",
-                        f"{display} is already in the library{same}; skipped", {})
-
-
-def _store(lib: Library, record: DocumentRecord, chunks, vectors, progress, original) -> None:
-    steps = 6
-    stores = lib.stores
-    stores.docstore.begin_document(record)
-    try:
-        original()  # the PDF for the page viewer; removed with the rest on a rollback
-        progress(Progress("store", 1, steps, "recorded as pending"))
-        stores.vectors.delete_document(record.id)  # leftovers of an interrupted attempt
-        stores.keywords.delete_document(record.id)
-        stores.vectors.add(chunks, vectors)
-        stores.vectors.flush()
-        progress(Progress("store", 2, steps, "vectors written"))
-        stores.keywords.add(chunks)
-        progress(Progress("store", 3, steps, "keywords written"))
-        stores.docstore.add_chunks(record.id, chunks)
-        progress(Progress("store", 4, steps, "chunks and links written"))
-        stores.docstore.mark_ready(record.id, pages=record.pages, chunks=record.chunks)
-        progress(Progress("store", steps, steps, "ready"))
-    except BaseException as exc:
-        logger.warning("library.ingest_rolled_back", doc_id=record.id[:12], name=record.name,
-                       error=f"{type(exc).__name__}: {exc}")
-        try:
-            lib.remove_everywhere(record.id)
-        except Exception as cleanup:  # noqa: BLE001 - the original error is re-raised below;
-            # the pending record stays, so the next Library.open finishes the clean-up.
-            logger.error("library.rollback_failed", doc_id=record.id[:12], error=str(cleanup))
-        raise

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 
@@ -20,16 +21,62 @@ from shared_utils.errors import DocumentNotFound, InvalidQuery, OlympusError
 from shared_utils.retrieval.base import Query
 # SearchResult lives in shared_utils.types: the CLI's remote path builds one without loading
 # the stores' modules
-from shared_utils.types import DocumentRecord, ProgressCallback, SearchResult, no_progress
+from shared_utils.types import (
+    Chunk,
+    DocumentRecord,
+    Progress,
+    ProgressCallback,
+    SearchResult,
+    no_progress,
+)
 from src.abstention import absent_names
-from src.ingest import IngestOutcome, IngestResult, ingest, read_file
+from src.ingest import (
+    IngestOutcome,
+    IngestResult,
+    Prepared,
+    check_size,
+    document_id,
+    elapsed_ms,
+    prepare,
+    read_file,
+    safe_name,
+)
 from src.originals import ORIGINALS_DIR, Originals
 from src.settings import Settings
 from src.stores import Stores, open_stores
 
 logger = structlog.get_logger(__name__)
 
-__all__ = ["IngestOutcome", "IngestResult", "Library", "SearchResult"]
+__all__ = ["Documents", "IngestOutcome", "IngestResult", "Library", "SearchResult"]
+
+
+class Documents(Protocol):
+    """Documents and search, as the UI, the API, MCP and the CLI call them.
+
+    Three objects provide it, so each caller is written once: :class:`Library` (this
+    process's stores), ``src/pipeline.py:RAGPipeline`` (a Library with the answer chain: the
+    one object of the API and UI processes) and ``src/service_client.py:RemotePipeline`` (the
+    running service over HTTP). ``tests/unit/test_documents_interface.py`` keeps them in step.
+    """
+
+    @property
+    def originals(self) -> Originals: ...
+
+    def ingest_file(self, path: Path, *, progress: ProgressCallback = ...) -> IngestResult: ...
+
+    def ingest_bytes(self, data: bytes, name: str, *,
+                     progress: ProgressCallback = ...) -> IngestResult: ...
+
+    def documents(self) -> list[DocumentRecord]: ...
+
+    def passages(self, doc_id: str) -> list[Chunk]: ...
+
+    def delete_document(self, doc_id: str) -> DocumentRecord: ...
+
+    def search(self, text: str, *, k: int | None = ...,
+               doc_ids: Sequence[str] | None = ...) -> SearchResult: ...
+
+    def close(self) -> None: ...
 
 
 class Library:
@@ -44,11 +91,16 @@ class Library:
         self.embedder = embedder
         self.default_k = default_k
         self.write_lock = threading.RLock()
-        self.originals = Originals(settings.data_dir / ORIGINALS_DIR)
+        self._originals = Originals(settings.data_dir / ORIGINALS_DIR)
         self.retriever = HybridRetriever(
             embedder=embedder, vectors=stores.vectors, keywords=stores.keywords,
             docstore=stores.docstore, rrf_k=settings.rrf_k, dense_weight=settings.dense_weight,
             bm25_weight=settings.bm25_weight, neighbour_hops=settings.neighbour_hops)
+
+    @property
+    def originals(self) -> Originals:
+        """The kept original PDFs (and OCR word boxes) for the page viewer."""
+        return self._originals
 
     @classmethod
     def open(cls, settings: Settings, *, default_k: int = 6) -> Library:
@@ -109,17 +161,84 @@ class Library:
             self.originals.delete(doc_id)
 
     # --- documents ---------------------------------------------------------------------------
-    def ingest_bytes(self, data: bytes, name: str, *,
+    def ingest_bytes(self, data: bytes, name: str | bytes, *,
                      progress: ProgressCallback = no_progress) -> IngestResult:
-        """Ingest one PDF given as bytes; see ``src/ingest.py`` for the steps."""
-        return ingest(self, data, name, progress)
+        """Add one PDF to every store, or raise a typed error with nothing stored.
+
+        A duplicate (the same bytes, already ready) is skipped before parsing; parsing,
+        chunking and embedding (``src/ingest.py:prepare``) run outside the write lock; the
+        store step runs under it and removes what it wrote on any failure."""
+        total = time.perf_counter()
+        display = safe_name(name)
+        check_size(len(data), display, self.settings.max_upload_mb)
+        doc_id = document_id(data)
+        if (dup := self._duplicate(doc_id, display)) is not None:
+            return dup
+        prepared = prepare(data, display, doc_id, settings=self.settings, embedder=self.embedder,
+                           progress=progress)
+        record, timings = prepared.record, prepared.timings
+        start = time.perf_counter()
+        with self.write_lock:
+            if (dup := self._duplicate(doc_id, display)) is not None:
+                return dup  # the same bytes finished in another thread meanwhile
+            self._store(prepared, progress,
+                        original=lambda: self.originals.put(doc_id, data, prepared.words))
+        timings["store_ms"] = elapsed_ms(start)
+        timings["total_ms"] = elapsed_ms(total)
+        record.status = "ready"
+        progress(Progress("done", 1, 1, f"{display}: {record.pages} pages, {record.chunks} chunks"))
+        logger.info("library.ingested", doc_id=doc_id[:12], name=display, pages=record.pages,
+                    chunks=record.chunks, bytes=len(data), notes=prepared.notes, **timings)
+        message = f"Added {display}: {record.pages} pages, {record.chunks} chunks"
+        return IngestResult(record, "added", "; ".join([message, *prepared.notes]), timings)
+
+    def _duplicate(self, doc_id: str, display: str) -> IngestResult | None:
+        existing = self.docstore.get_document(doc_id)
+        if existing is None or existing.status != "ready":
+            return None
+        same = "" if existing.name == display else f" as {existing.name}"
+        logger.info("library.duplicate", doc_id=doc_id[:12], name=display)
+        return IngestResult(existing, "duplicate",
+                            f"{display} is already in the library{same}; skipped", {})
+
+    def _store(self, prepared: Prepared, progress: ProgressCallback,
+               original: Callable[[], object]) -> None:
+        """The store protocol of ``shared_utils/stores/base.py``: pending record, leftovers
+        of an earlier attempt removed, vectors, keywords, chunks and links, ready. Any failure
+        (or Ctrl-C) removes what was written; a kill -9 leaves a pending record, which
+        :meth:`recover` cleans up at the next open."""
+        record, chunks, steps, stores = prepared.record, prepared.chunks, 6, self.stores
+        stores.docstore.begin_document(record)
+        try:
+            original()  # the PDF for the page viewer; removed with the rest on a rollback
+            progress(Progress("store", 1, steps, "recorded as pending"))
+            stores.vectors.delete_document(record.id)  # leftovers of an interrupted attempt
+            stores.keywords.delete_document(record.id)
+            stores.vectors.add(chunks, prepared.vectors)
+            stores.vectors.flush()
+            progress(Progress("store", 2, steps, "vectors written"))
+            stores.keywords.add(chunks)
+            progress(Progress("store", 3, steps, "keywords written"))
+            stores.docstore.add_chunks(record.id, chunks)
+            progress(Progress("store", 4, steps, "chunks and links written"))
+            stores.docstore.mark_ready(record.id, pages=record.pages, chunks=record.chunks)
+            progress(Progress("store", steps, steps, "ready"))
+        except BaseException as exc:
+            logger.warning("library.ingest_rolled_back", doc_id=record.id[:12], name=record.name,
+                           error=f"{type(exc).__name__}: {exc}")
+            try:
+                self.remove_everywhere(record.id)
+            except Exception as cleanup:  # noqa: BLE001 - the original error is re-raised below;
+                # the pending record stays, so the next open finishes the clean-up.
+                logger.error("library.rollback_failed", doc_id=record.id[:12], error=str(cleanup))
+            raise
 
     def ingest_file(self, path: Path | str, *,
                     progress: ProgressCallback = no_progress) -> IngestResult:
         """Ingest one PDF file (FileTooLarge before reading a file over the limit)."""
         path = Path(path)
         data = read_file(path, self.settings.max_upload_mb)
-        return ingest(self, data, path.name, progress)
+        return self.ingest_bytes(data, path.name, progress=progress)
 
     def ingest_paths(self, paths: Iterable[Path | str], *,
                      progress: ProgressCallback = no_progress) -> list[IngestOutcome]:
@@ -136,6 +255,14 @@ class Library:
     def documents(self) -> list[DocumentRecord]:
         """Ready documents, newest first."""
         return self.docstore.list_documents()
+
+    def passages(self, doc_id: str) -> list[Chunk]:
+        """Every passage of a ready document, in reading order (MCP's document resources)."""
+        doc = next((d for d in self.documents() if d.id == doc_id), None)
+        if doc is None:
+            raise DocumentNotFound(f"No document has the id {doc_id!r}.")
+        ids = [f"{doc_id}:{i:06d}" for i in range(doc.chunks)]
+        return sorted(self.docstore.get_chunks(ids), key=lambda c: c.ordinal)
 
     def delete_document(self, doc_id: str) -> DocumentRecord:
         """Remove a document from every store; DocumentNotFound when it is not there."""

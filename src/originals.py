@@ -9,13 +9,12 @@ the document, also when an ingest is rolled back or recovered after a crash.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import structlog
 
+from shared_utils.atomic import atomic_write_bytes
 from shared_utils.documents.render import Box, Word
 from shared_utils.errors import DocumentNotFound, StoreUnavailable
 
@@ -49,14 +48,7 @@ class Originals:
     def _write(self, path: Path, data: bytes) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write_bytes(path, data, prefix=".tmp-")  # .tmp-: what sweep() removes
         except OSError as exc:
             raise StoreUnavailable(f"Cannot store the original PDF in {self.root}: {exc}",
                                    hint="Check free disk space and permissions of the data dir."

@@ -1,9 +1,15 @@
-"""RAGPipeline: the one object the CLI and the UI talk to.
+"""RAGPipeline: a library that answers; the one object of the API process (and of the UI
+when it runs without the service).
 
-It only wires parts built elsewhere:
-- ``src/library.py``      Library: stores, ingestion (atomic, with progress), list, delete, recovery
-- ``shared_utils/retrieval/hybrid.py``  HybridRetriever: dense + BM25 fused with RRF
-- ``src/answer.py``       Answerer: prompt within a budget, backend chain, streamed events
+It wires parts built elsewhere and adds what needs both:
+- ``src/library.py``      Library: stores, ingestion (atomic, with progress), list, delete,
+  search, recovery. The document methods below hand over to it unchanged: they are there so
+  the pipeline provides the same ``Documents`` interface as the Library and as
+  ``src/service_client.py:RemotePipeline``, so the UI, the API, MCP and the CLI call one
+  interface whichever object they hold.
+- ``src/answer.py``       Answerer: prompt within a budget, backend chain, streamed events.
+- its own: opening both in order, warming the embedder up in the background, and a health
+  report over both with every secret scrubbed.
 
 Created once per process (the UI keeps it in a module-level singleton); every method is
 thread-safe.
@@ -73,14 +79,7 @@ class RAGPipeline:
         return self.library.originals
 
     def passages(self, doc_id: str) -> list["Chunk"]:
-        """Every passage of a ready document, in reading order (MCP's document resources)."""
-        from shared_utils.errors import DocumentNotFound
-
-        doc = next((d for d in self.documents() if d.id == doc_id), None)
-        if doc is None:
-            raise DocumentNotFound(f"No document has the id {doc_id!r}.")
-        ids = [f"{doc_id}:{i:06d}" for i in range(doc.chunks)]
-        return sorted(self.library.stores.docstore.get_chunks(ids), key=lambda c: c.ordinal)
+        return self.library.passages(doc_id)
 
     # --- questions -------------------------------------------------------------------------
     def search(

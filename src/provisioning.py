@@ -10,26 +10,29 @@ working with what is on disk, or with the bundled SmolLM2 GGUF.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
+from shared_utils.atomic import atomic_write_text
 from shared_utils.errors import DownloadError, ModelNotFound, NetworkUnavailable, RepoNotFound
 from shared_utils.types import ProgressCallback, no_progress
 from src.catalog import CatalogEntry, load_catalog
 from src.settings import Settings
 
+if TYPE_CHECKING:
+    from src.profile import Profile
+
 logger = structlog.get_logger(__name__)
 
 Source = Literal["present", "downloaded", "offline-fallback"]
 _offline_reported = False
-_SPLIT = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
+SPLIT_GGUF = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +80,7 @@ def write_active(settings: Settings, **record: Any) -> dict[str, Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {k: (str(v) if isinstance(v, Path) else v) for k, v in record.items() if v}
     record["set_at"] = time.time()
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(record, indent=1))
     return record
 
 
@@ -100,11 +101,11 @@ def local_ggufs(models_dir: Path) -> list[Path]:
         return []
     out = []
     for path in sorted(models_dir.glob("*/*.gguf")):
-        m = _SPLIT.search(path.name)
+        m = SPLIT_GGUF.search(path.name)
         if m and m.group(1) != "00001":
             continue
         if m and not all(
-            (path.parent / _SPLIT.sub(f"-{i:05d}-of-{m.group(2)}.gguf", path.name)).exists()
+            (path.parent / SPLIT_GGUF.sub(f"-{i:05d}-of-{m.group(2)}.gguf", path.name)).exists()
             for i in range(1, int(m.group(2)) + 1)
         ):
             continue
@@ -153,10 +154,10 @@ def resolve_pull(settings: Settings, spec: str) -> PullSpec:
             + (", ".join(sorted(files)[:12]) or "no .gguf files"),
             hint="Pick one of the listed quantizations: python -m src models pull REPO:QUANT",
         )
-    split = [f for f in chosen if _SPLIT.search(f)]
+    split = [f for f in chosen if SPLIT_GGUF.search(f)]
     if split:  # one split set: all its parts
-        stem = _SPLIT.sub("", split[0])
-        chosen = [f for f in split if _SPLIT.sub("", f) == stem]
+        stem = SPLIT_GGUF.sub("", split[0])
+        chosen = [f for f in split if SPLIT_GGUF.sub("", f) == stem]
     else:
         chosen = chosen[:1]
     return PullSpec(repo, tuple(chosen), quant.upper(), None)
@@ -201,20 +202,20 @@ def ollama_name_for(pull: PullSpec) -> str:
     return f"{pull.repo.rsplit('/', 1)[-1].lower().removesuffix('-gguf')}:{pull.quant.lower()}"
 
 
-def pull_model(settings: Settings, profile: Any, pull: PullSpec, *,
+def pull_model(settings: Settings, profile: Profile, pull: PullSpec, *,
                progress: ProgressCallback = no_progress,
                on_status: Callable[[str], None] = lambda _text: None) -> tuple[Any, str]:
     """Download ``pull`` and, when the engine is Ollama, import it (reusing the digests the
     download computed). Returns the download result and the Ollama name ("" if not imported)."""
     result = download(settings, pull, progress=progress)
-    if getattr(profile, "engine", "") != "ollama":
+    if profile.engine != "ollama":
         return result, ""
     from shared_utils.ollama_models import OllamaModels
 
     name = ollama_name_for(pull)
     models = OllamaModels(settings.ollama_host)
     try:
-        models.import_gguf(name, list(result.paths), num_ctx=getattr(profile, "context_tokens", None),
+        models.import_gguf(name, list(result.paths), num_ctx=profile.context_tokens,
                            digests=result.sha256, progress=progress, status=on_status)
     finally:
         models.close()
@@ -235,7 +236,7 @@ def _note(status: Any, message: str) -> None:
 
 
 def ensure_model(
-    settings: Settings, profile: Any, *, progress: ProgressCallback = no_progress, status: Any = None,
+    settings: Settings, profile: Profile, *, progress: ProgressCallback = no_progress, status: Any = None,
 ) -> ModelReady:
     """Make the profile's engine ready to answer; see the module docstring for the order."""
     engine = profile.engine
@@ -250,12 +251,12 @@ def ensure_model(
     raise ValueError(f"unknown engine {engine!r}")
 
 
-def _target_entry(settings: Settings, profile: Any, catalog: Any, active: dict) -> CatalogEntry:
+def _target_entry(settings: Settings, profile: Profile, catalog: Any, active: dict) -> CatalogEntry:
     model_id = settings.model or active.get("model") or profile.model
     return catalog.get(model_id)
 
 
-def local_llamacpp_model(settings: Settings, profile: Any) -> ModelReady | None:
+def local_llamacpp_model(settings: Settings, profile: Profile) -> ModelReady | None:
     """The GGUF llama.cpp should serve when it is on disk already (explicit path > `models
     use` record > catalog choice), else None. Reads the record now: the supervisor calls this
     again when ``models use`` changes it."""

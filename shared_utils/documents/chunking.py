@@ -1,6 +1,6 @@
 """Token-sized, sentence-aware chunks with overlap and the page span of their text.
 
-Pages are split into sentences (paragraph breaks and sentence ends); a sentence longer than
+Pages are split into sentences (``shared_utils/text.py``); a sentence longer than
 the budget is split on line breaks, then on words, then (a single giant "word") on characters.
 Sentences are packed greedily into chunks of at most ``max_tokens`` tokens as counted by the
 embedding model's tokenizer; consecutive chunks share up to ``overlap_tokens`` of whole
@@ -10,46 +10,20 @@ trailing sentences. Every chunk is re-counted at the end, so no chunk ever excee
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from shared_utils.text import split_sentences
 from shared_utils.types import Chunk, Page
 
 CountTokens = Callable[[str], int]
 CountTokensBatch = Callable[[Sequence[str]], list[int]]
-
-_PARAGRAPH_RE = re.compile(r"\n\s*\n")
-_SENTENCE_END_RE = re.compile(
-    r"(?:(?<=[.!?])|(?<=[.!?][\"')\]\u2019\u201d]))\s+(?=[\"'(\[\u2018\u201cA-Z0-9])"
-)
-_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "cf.", "fig.", "no.", "dr.", "mr.", "approx.")
-
 
 @dataclass(slots=True)
 class _Unit:
     text: str
     page: int
     tokens: int = 0
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of ``text`` (paragraph breaks always end one), whitespace collapsed.
-
-    >>> split_sentences("First one. Second, e.g. this one! Third?\\n\\nNew para\\nwraps here")
-    ['First one.', 'Second, e.g. this one!', 'Third?', 'New para wraps here']
-    """
-    sentences: list[str] = []
-    for paragraph in _PARAGRAPH_RE.split(text):
-        pieces = [p for p in _SENTENCE_END_RE.split(paragraph.strip()) if p.strip()]
-        merged: list[str] = []
-        for piece in pieces:
-            if merged and merged[-1].lower().endswith(_ABBREVIATIONS):
-                merged[-1] = f"{merged[-1]} {piece}"
-            else:
-                merged.append(piece)
-        sentences.extend(" ".join(s.split()) for s in merged)
-    return [s for s in sentences if s]
 
 
 def chunk_pages(
@@ -82,7 +56,7 @@ def chunk_pages(
     if not 0 <= overlap_tokens < max_tokens:
         raise ValueError("overlap_tokens must be >= 0 and smaller than max_tokens")
     count_many = _batch_counter(count_tokens, count_tokens_batch)
-    units = [_Unit(s, page.number) for page in pages for s in split_sentences(page.text)]
+    units = [_Unit(s, page.number) for page in pages for s in split_sentences(page.text, at_bullets=False)]
     _count(units, count_many)
     units = _split_oversized(units, max_tokens, count_many)
     groups = _pack(units, max_tokens, overlap_tokens)

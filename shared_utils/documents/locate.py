@@ -14,7 +14,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
-from shared_utils.documents.chunking import split_sentences
+from shared_utils.text import split_sentences
 
 # TeX's OT1 ligature glyphs come out of some PDFs as control characters (see text.py).
 _LIGATURES = {"\x0b": "ff", "\x0c": "fi", "\x0e": "ffi", "\x0f": "ffl"}
@@ -50,7 +50,7 @@ def locate(passage: str, page_text: str) -> list[tuple[int, int]]:
     key, where = text_key(page_text)
     spans: list[tuple[int, int]] = []
     cursor = 0
-    for sentence in split_sentences(passage):
+    for sentence in split_sentences(passage, at_bullets=False):
         skey, _ = text_key(sentence)
         if len(skey) < 3:
             continue

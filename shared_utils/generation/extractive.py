@@ -27,7 +27,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from shared_utils.generation.base import Backend, Delta, GenerationOptions, Message
-from shared_utils.generation.sentences import score_sentences, split_sentences
+from shared_utils.generation.sentences import MAX_SENTENCE_WORDS, score_sentences
+from shared_utils.text import split_sentences
 
 HEADING = "Extract from the sources (no language model was used):"
 # the same extract when it follows a model's answer (the model did write the text above it)
@@ -81,7 +82,7 @@ def extract(question: str, sources: Sequence[PromptSource], *, max_sentences: in
     """The answer text: the best sentences over all sources, best first, with citations."""
     if not sources:
         return NO_SOURCES
-    candidates = [(src.number, s) for src in sources for s in split_sentences(src.text)]
+    candidates = [(src.number, s) for src in sources for s in split_sentences(src.text, max_words=MAX_SENTENCE_WORDS)]
     if not candidates:
         return NO_SOURCES
     lexical = score_sentences(question, [s for _, s in candidates])

@@ -31,12 +31,10 @@ import structlog
 
 from shared_utils.errors import StoreUnavailable
 from shared_utils.retrieval.base import KeywordIndex
+from shared_utils.text import STOPWORDS, stems
 from shared_utils.types import Chunk
 
 logger = structlog.get_logger(__name__)
-
-# English stopwords: they match most chunks and only slow scoring down.
-STOPWORDS = frozenset(["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves"])
 
 MAX_QUERY_TERMS = 32  # a 10,000-character paste must not become a 2,000-term query
 MAX_SEGMENTS = 8
@@ -58,21 +56,12 @@ CREATE INDEX IF NOT EXISTS kw_chunks_doc ON kw_chunks(doc_id);
 
 
 class Tokenizer:
-    """Words -> lower case -> stopwords dropped -> Snowball English stems (cached)."""
-
-    def __init__(self) -> None:
-        import Stemmer  # PyStemmer: C Snowball stemmers
-
-        self._stemmer = Stemmer.Stemmer("english")
-        self._cache: dict[str, str] = {}
+    """Words -> lower case -> stopwords dropped -> Snowball English stems
+    (``shared_utils/text.py``). The index stores these tokens: changing the word pattern, the
+    stopwords or the stemmer means rebuilding it (``Library.rebuild_keywords``)."""
 
     def stems(self, words: Sequence[str]) -> list[str]:
-        missing = [w for w in set(words) if w not in self._cache]
-        if missing:
-            if len(self._cache) > 500_000:
-                self._cache.clear()
-            self._cache.update(zip(missing, self._stemmer.stemWords(missing)))
-        return [self._cache[w] for w in words]
+        return stems(words)
 
     def __call__(self, text: str) -> list[str]:
         words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]

@@ -18,7 +18,6 @@ import hmac
 import json
 import os
 import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import structlog
 
+from shared_utils.atomic import atomic_write_text
 from shared_utils.errors import OlympusError
 
 logger = structlog.get_logger(__name__)
@@ -133,15 +133,8 @@ class KeyStore:
         return [ApiKey(**row) for row in rows]
 
     def _write(self, keys: list[ApiKey]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".api_keys.", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump([asdict(k) for k in keys], fh, indent=1)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(self.path, json.dumps([asdict(k) for k in keys], indent=1),
+                          mode=0o600, prefix=".api_keys.")
 
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -159,15 +152,7 @@ def new_service_token(data_dir: Path) -> str:
     token = "ols_" + secrets.token_urlsafe(32)
     path = Path(data_dir) / TOKEN_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".service.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(token)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, token, mode=0o600, prefix=".service.")
     return token
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from shared_utils.errors import ModelNotFound, OllamaNotRunning
@@ -45,6 +44,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     from src.catalog import load_catalog
     from src.profile import detect
+    from src.model_ops import gguf_size
     from src.provisioning import entry_paths, local_ggufs, read_active
 
     profile = detect(settings)
@@ -59,7 +59,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
             "on_disk": entry_paths(settings, e) is not None,
             "in_ollama": e.ollama_name in in_ollama or f"{e.ollama_name}:latest" in in_ollama,
         })
-    files = [{"path": str(p), "size_bytes": _size(p)} for p in local_ggufs(settings.models_dir)]
+    files = [{"path": str(p), "size_bytes": gguf_size(p)} for p in local_ggufs(settings.models_dir)]
     report = {
         "recommended": profile.model, "engine": profile.engine,
         "why": [r for r in profile.reasons if r.startswith("model")],
@@ -105,15 +105,6 @@ def _ollama_models(settings: Settings) -> tuple[list[dict[str, Any]], str]:
         return [], str(exc)
     finally:
         models.close()
-
-
-def _size(path: Path) -> int:
-    from src.provisioning import _SPLIT
-
-    if not _SPLIT.search(path.name):
-        return path.stat().st_size
-    stem = _SPLIT.sub("", path.name)
-    return sum(p.stat().st_size for p in path.parent.glob(f"{stem}-*-of-*.gguf"))
 
 
 # --- pull ----------------------------------------------------------------------------------
@@ -202,106 +193,21 @@ def _hf_ref(settings: Settings, spec: str) -> str:
 
 
 # --- rm / use ------------------------------------------------------------------------------
-def _local_matches(settings: Settings, name: str) -> list[Path]:
-    """Files of ``name`` (catalog id, owner/repo, file name or path) under the models dir."""
-    from src.catalog import load_catalog
-    from src.provisioning import local_ggufs
-
-    catalog = load_catalog(settings.catalog_path)
-    entry = next((e for e in catalog.entries if e.id == name and not e.bundled), None)
-    repo = entry.repo if entry else name.partition(":")[0] if "/" in name else ""
-    folder = settings.models_dir / repo.replace("/", "--") if repo else None
-    out: list[Path] = []
-    if entry and folder:
-        out = [folder / f for f in entry.files if (folder / f).exists()]
-    elif folder and folder.is_dir() and not name.endswith(".gguf"):
-        quant = name.partition(":")[2].lower()
-        out = [p for p in folder.iterdir() if not quant or quant in p.name.lower()]
-    else:
-        for first in local_ggufs(settings.models_dir):
-            if name in (first.name, str(first)) or Path(name).resolve() == first.resolve():
-                out = [first]
-    return out
-
-
 def _rm(args: argparse.Namespace, settings: Settings) -> int:
+    from src.model_ops import remove_model
     from src.profile import detect
-    from src.provisioning import clear_active, read_active
 
-    removed: list[str] = []
-    for path in _local_matches(settings, args.name):
-        for part in _parts_of(path):
-            if part.exists():
-                part.unlink()
-                removed.append(str(part))
-    if detect(settings).engine == "ollama":
-        from shared_utils.ollama_models import OllamaModels
-
-        models = OllamaModels(settings.ollama_host)
-        try:
-            targets = {args.name} | _ollama_names_for(settings, args.name)
-            for target in targets:
-                if models.has(target):
-                    models.delete(target)
-                    removed.append(f"ollama:{target}")
-        finally:
-            models.close()
-    if not removed:
-        raise ModelNotFound(f"No model {args.name!r} on disk or in Ollama",
-                            hint="See what is installed: python -m src models list")
-    active = read_active(settings)
-    if args.name in (active.get("name"), active.get("model"), active.get("ollama_model")) or (
-        active.get("path") in removed
-    ):
-        clear_active(settings)
+    removed = remove_model(settings, detect(settings), args.name)
+    if removed.was_active:
         print("The active model was removed; the catalog's recommendation is used again.")
-    for item in removed:
+    for item in removed.items:
         print(f"removed {item}")
     return 0
 
 
-def _parts_of(path: Path) -> list[Path]:
-    from src.provisioning import _SPLIT
-
-    if not _SPLIT.search(path.name):
-        return [path.with_name(path.name + suffix) for suffix in ("", ".incomplete", ".lock")]
-    stem = _SPLIT.sub("", path.name)
-    return sorted(path.parent.glob(f"{stem}-*-of-*.gguf*"))
-
-
-def _ollama_names_for(settings: Settings, name: str) -> set[str]:
-    from src.catalog import load_catalog
-
-    catalog = load_catalog(settings.catalog_path)
-    return {e.ollama_name for e in catalog.entries if e.id == name}
-
-
 def _use(args: argparse.Namespace, settings: Settings) -> int:
-    from src.catalog import load_catalog
+    from src.model_ops import use_model
     from src.profile import detect
-    from src.provisioning import write_active
 
-    catalog = load_catalog(settings.catalog_path)
-    entry = next((e for e in catalog.entries if e.id == args.name), None)
-    if entry is not None:
-        write_active(settings, name=entry.id, model=entry.id)
-        print(f"Active model: {entry.id} (pulled on next start if missing)")
-        return 0
-    local = _local_matches(settings, args.name)
-    if local:
-        write_active(settings, name=args.name, path=local[0])
-        print(f"Active model: {args.name} -> {local[0]}")
-        return 0
-    if detect(settings).engine == "ollama":
-        from shared_utils.ollama_models import OllamaModels
-
-        models = OllamaModels(settings.ollama_host)
-        try:
-            if models.has(args.name):
-                write_active(settings, name=args.name, ollama_model=args.name)
-                print(f"Active model: {args.name} (Ollama)")
-                return 0
-        finally:
-            models.close()
-    raise ModelNotFound(f"No model {args.name!r} in the catalog, on disk or in Ollama",
-                        hint="Pull it first: python -m src models pull REPO[:QUANT]")
+    print(use_model(settings, detect(settings), args.name))
+    return 0

@@ -9,11 +9,14 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from src.settings import Settings, minimal_environ
 from src.supervisor.process import ChildSpec
+
+if TYPE_CHECKING:
+    from src.profile import Profile
 
 CODE_DIR = Path(__file__).resolve().parents[2]
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", ""}  # local or all interfaces
@@ -68,7 +71,7 @@ def ollama_address(settings: Settings) -> tuple[str, int, bool]:
     return host, parts.port or 11434, host in LOOPBACK
 
 
-def ollama_spec(settings: Settings, profile: Any, env: Mapping[str, str]) -> ChildSpec:
+def ollama_spec(settings: Settings, profile: Profile, env: Mapping[str, str]) -> ChildSpec:
     """``ollama serve`` on 127.0.0.1, models under the data dir, context from the profile."""
     _, port, _ = ollama_address(settings)
     url = f"http://127.0.0.1:{port}"
@@ -86,7 +89,7 @@ def ollama_spec(settings: Settings, profile: Any, env: Mapping[str, str]) -> Chi
 
 
 def llamacpp_spec(
-    settings: Settings, profile: Any, env: Mapping[str, str], model_path: Path
+    settings: Settings, profile: Profile, env: Mapping[str, str], model_path: Path
 ) -> ChildSpec:
     """``python -m src engine serve``: llama.cpp's OpenAI-compatible server in that child."""
     port = settings.llamacpp_port
@@ -128,7 +131,7 @@ def app_path(settings: Settings) -> Path:
     return Path(settings.streamlit_app) if settings.streamlit_app else CODE_DIR / "streamlit_app.py"
 
 
-def _public(settings: Settings, profile: Any) -> tuple[str, int, str, str, str]:
+def _public(settings: Settings, profile: Profile) -> tuple[str, int, str, str, str]:
     """(bind address, public port, host for local probes, host users reach, URL users
     reach) of the front."""
     address, port = profile.address, int(profile.port)
@@ -139,7 +142,7 @@ def _public(settings: Settings, profile: Any) -> tuple[str, int, str, str, str]:
     return address or "127.0.0.1", port, probe_host, settings.space_host or shown, url
 
 
-def streamlit_spec(settings: Settings, profile: Any, env: Mapping[str, str],
+def streamlit_spec(settings: Settings, profile: Profile, env: Mapping[str, str],
                    internal_port: int) -> ChildSpec:
     """``streamlit run`` headless on 127.0.0.1:``internal_port`` (only the front, on the
     public port, reaches it), XSRF on, upload limit from settings, no file watcher."""
@@ -165,7 +168,7 @@ def streamlit_spec(settings: Settings, profile: Any, env: Mapping[str, str],
     )
 
 
-def front_spec(settings: Settings, profile: Any, env: Mapping[str, str],
+def front_spec(settings: Settings, profile: Profile, env: Mapping[str, str],
                internal_port: int, api_port: int | None = None) -> ChildSpec:
     """``python -m src.front``: the public port (allowed hosts, sign-in) before Streamlit,
     forwarding ``/v1`` and ``/api`` to the service API on ``api_port``."""

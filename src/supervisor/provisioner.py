@@ -15,13 +15,16 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from shared_utils.errors import BackendUnavailable, OlympusError
 from src.settings import Settings
 from src.supervisor.publisher import StatusPublisher, as_dict
+
+if TYPE_CHECKING:
+    from src.profile import Profile
 
 logger = structlog.get_logger(__name__)
 
@@ -30,7 +33,7 @@ class Provisioner(threading.Thread):
     def __init__(
         self,
         settings: Settings,
-        profile: Any,
+        profile: Profile,
         *,
         provision: Callable[..., Any],
         publisher: StatusPublisher,
@@ -53,7 +56,7 @@ class Provisioner(threading.Thread):
         self.t0 = t0
 
     def run(self) -> None:
-        model = getattr(self.profile, "model", "")
+        model = self.profile.model
         started = self.clock()
         self.publish(phase="checking", model=model, error="")
         try:
@@ -121,3 +124,25 @@ def llamacpp_warm_up(url: str, timeout_s: float) -> float:
     except (urllib.error.URLError, OSError) as exc:
         raise BackendUnavailable(f"llama.cpp warm-up request to {url} failed: {exc}") from exc
     return time.monotonic() - started
+
+
+# --- the supervisor's default collaborators (imported lazily: the supervisor stays light) ------
+def detect_profile(settings: Settings) -> Profile:
+    from src.profile import detect
+
+    return detect(settings)
+
+
+def provision(settings: Settings, profile: Profile, **kwargs: Any) -> Any:
+    """``src.provisioning.ensure_model``: the model the engine serves (downloaded if need be)."""
+    from src.provisioning import ensure_model
+
+    return ensure_model(settings, profile, **kwargs)
+
+
+def local_model_path(settings: Settings, profile: Profile) -> Path | None:
+    """The GGUF llama.cpp should serve when it is on disk already, else None."""
+    from src.provisioning import local_llamacpp_model
+
+    ready = local_llamacpp_model(settings, profile)
+    return ready.path if ready is not None else None

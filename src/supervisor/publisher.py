@@ -17,11 +17,14 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared_utils.types import Progress, ProgressCallback
 from src.status import StatusFile
 
+
+if TYPE_CHECKING:
+    from src.profile import Profile
 
 class StatusPublisher:
     def __init__(self, status: StatusFile, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -40,7 +43,7 @@ class StatusPublisher:
         """A ``publish(**fields)`` function merging fields into section ``name``."""
         return lambda **fields: self.status.update(name, **fields)
 
-    def profile(self, profile: Any) -> None:
+    def profile(self, profile: Profile) -> None:
         self.status.replace("profile", **as_dict(profile))
 
     def progress(self, model: str = "", *, min_interval_s: float = 0.25) -> ProgressCallback:

@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import structlog
 
@@ -41,7 +41,8 @@ from src.api.keys import new_service_token
 from src.session_cookie import load_secret
 from src.settings import Settings, child_environ, minimal_environ
 from src.status import StatusFile
-from src.supervisor import children
+from src.supervisor import children, provisioner
+from src.supervisor.arangod import arangod_spec
 from src.supervisor.backoff import RestartPolicy
 from src.supervisor.lock import DataDirLock
 from src.supervisor.process import (
@@ -56,6 +57,9 @@ from src.supervisor.provisioner import Provisioner
 from src.supervisor.publisher import StatusPublisher
 from src.supervisor.readiness import Probe, free_port, http_ok, port_open
 from src.supervisor.slot import Slot
+
+if TYPE_CHECKING:
+    from src.profile import Profile
 
 logger = structlog.get_logger(__name__)
 
@@ -75,7 +79,7 @@ class Supervisor:
         self,
         settings: Settings,
         *,
-        detect: Callable[[Settings], Any] | None = None,
+        detect: Callable[[Settings], Profile] | None = None,
         provision: Callable[..., Any] | None = None,
         arangod: Callable[[Settings], ChildSpec | None] | None = None,
         spawn: ProcessFactory = Child.start,
@@ -89,12 +93,12 @@ class Supervisor:
         subreaper: bool = False,
         warm_up: Callable[[str, float], float] | None = None,
         port_open: Callable[[str, int], bool] = port_open,
-        local_model: Callable[[Settings, Any], Path | None] | None = None,
+        local_model: Callable[[Settings, Profile], Path | None] | None = None,
     ) -> None:
         self.settings = settings
-        self._detect = detect or _default_detect
-        self._provision = provision or _default_provision
-        self._arangod = arangod or _default_arangod
+        self._detect = detect or provisioner.detect_profile
+        self._provision = provision or provisioner.provision
+        self._arangod = arangod or arangod_spec
         self.spawn = spawn
         self.probe = probe
         # liveness probes of ready children get a longer timeout than start-up polling
@@ -107,12 +111,12 @@ class Supervisor:
         self.tick_s = tick_s
         self._warm_up = warm_up
         self.port_open = port_open
-        self._local_model = local_model or _default_local_model
+        self._local_model = local_model or provisioner.local_model_path
         self._active_stamp: float | None = None  # mtime of active_model.json last seen
         self.subreaper = subreaper  # adopt orphaned grandchildren, kill leftovers on exit
         self.status = StatusPublisher(StatusFile(settings.status_path), clock=clock)
         self.slots: dict[str, Slot] = {}
-        self.profile: Any = None
+        self.profile: Profile | None = None
         self._env: dict[str, str] = {}
         self._signal: int | None = None
         self._fatal = ""
@@ -383,30 +387,3 @@ class Supervisor:
             error=self._fatal)
         logger.info("supervisor stopped", exit_code=code)
         return code
-
-
-# --- default collaborators (imported lazily: the supervisor stays light) -----------------------
-def _default_detect(settings: Settings) -> Any:
-    from src.profile import detect
-
-    return detect(settings)
-
-
-def _default_provision(settings: Settings, profile: Any, **kwargs: Any) -> Any:
-    from src.provisioning import ensure_model
-
-    return ensure_model(settings, profile, **kwargs)
-
-
-def _default_local_model(settings: Settings, profile: Any) -> Path | None:
-    from src.provisioning import local_llamacpp_model
-
-    ready = local_llamacpp_model(settings, profile)
-    return ready.path if ready is not None else None
-
-
-def _default_arangod(settings: Settings) -> ChildSpec | None:
-    """The ArangoDB child, when an ``arangod`` binary is there and wanted."""
-    from src.supervisor.arangod import arangod_spec
-
-    return arangod_spec(settings)

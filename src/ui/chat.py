@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -156,43 +157,10 @@ def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
         try:
             events = pipeline.ask(question, history=history, doc_ids=doc_ids,
                                   options=chat_settings.options_for(chat_list.current()))
+            view = _View(status, answer, sources_box, turn)
             for event in events:
-                if isinstance(event, SourcesEvent):
-                    msg["sources"] = list(event.sources)
-                    msg["query"] = event.query or question
-                    with sources_box:  # collapsed: the answer and Stop stay in view
-                        _render_sources(
-                            msg["sources"], turn=turn, question=msg["query"], expanded=False
-                        )
-                    status.caption(
-                        f":material/hourglass_top: Found {len(event.sources)} passages in "
-                        f"{event.retrieval_ms:.0f} ms; writing the answer..."
-                    )
-                elif isinstance(event, StatusEvent):
-                    status.caption(
-                        ":material/hourglass_top: " + render.escape_markdown(event.message)
-                    )
-                elif isinstance(event, BackendSwitchEvent):
-                    msg["switches"].append(
-                        {"from": event.from_backend, "to": event.to_backend, "reason": event.reason}
-                    )
-                    status.caption(
-                        f":material/swap_horiz: {render.escape_markdown(event.from_backend)} "
-                        f"unavailable, switching to {render.escape_markdown(event.to_backend)}..."
-                    )
-                elif isinstance(event, TokenEvent):
-                    if not msg["content"]:
-                        status.caption(":material/edit_note: Writing the answer...")
-                    msg["content"] += event.text
-                    answer.markdown(
-                        render.answer_markdown(
-                            msg["content"], turn=turn, n_sources=len(msg["sources"])
-                        )
-                        + " ▌"
-                    )
-                elif isinstance(event, DoneEvent):
+                if _show(view, msg, event):
                     done = True
-                    _finish(msg, event)
                     msg["scope_note"] = scope_note.outside(pipeline, msg, doc_ids)
         except Exception as exc:
             message, hint = friendly(exc)
@@ -216,6 +184,51 @@ def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
         with notes:
             answer_notes.render(msg)
     st.rerun()  # redraw as history, with the Regenerate button under the new answer
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """Where one streaming answer is drawn."""
+
+    status: Any
+    answer: Any
+    sources_box: Any
+    turn: int
+
+
+def _show(view: _View, msg: dict[str, Any], event: Any) -> bool:
+    """Draw one event of the answer stream and record it in ``msg``; True for the last one."""
+    if isinstance(event, SourcesEvent):
+        msg["sources"] = list(event.sources)
+        msg["query"] = event.query or msg["question"]
+        with view.sources_box:  # collapsed: the answer and Stop stay in view
+            _render_sources(msg["sources"], turn=view.turn, question=msg["query"], expanded=False)
+        view.status.caption(
+            f":material/hourglass_top: Found {len(event.sources)} passages in "
+            f"{event.retrieval_ms:.0f} ms; writing the answer..."
+        )
+    elif isinstance(event, StatusEvent):
+        view.status.caption(":material/hourglass_top: " + render.escape_markdown(event.message))
+    elif isinstance(event, BackendSwitchEvent):
+        msg["switches"].append(
+            {"from": event.from_backend, "to": event.to_backend, "reason": event.reason}
+        )
+        view.status.caption(
+            f":material/swap_horiz: {render.escape_markdown(event.from_backend)} "
+            f"unavailable, switching to {render.escape_markdown(event.to_backend)}..."
+        )
+    elif isinstance(event, TokenEvent):
+        if not msg["content"]:
+            view.status.caption(":material/edit_note: Writing the answer...")
+        msg["content"] += event.text
+        view.answer.markdown(
+            render.answer_markdown(msg["content"], turn=view.turn, n_sources=len(msg["sources"]))
+            + " ▌"
+        )
+    elif isinstance(event, DoneEvent):
+        _finish(msg, event)
+        return True
+    return False
 
 
 def _finish(msg: dict[str, Any], event: DoneEvent) -> None:

@@ -9,7 +9,7 @@ one model at a time, so its other files are only listed), and "source extracts o
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 import structlog
@@ -17,6 +17,10 @@ import structlog
 from src.answer import AskOptions
 from src.backends import ENGINE_BACKENDS, SAFETY_NET
 from src.ui import model_tasks, render, state
+
+if TYPE_CHECKING:
+    from src.backends import BackendPlan
+    from src.profile import Profile
 
 logger = structlog.get_logger(__name__)
 
@@ -38,11 +42,11 @@ def _installed_rows() -> list[dict[str, Any]]:
     return list(_installed["rows"])
 
 
-def choices(plan: Any, profile: Any) -> tuple[dict[str, str], list[str]]:
+def choices(plan: BackendPlan, profile: Profile) -> tuple[dict[str, str], list[str]]:
     """({option key: label}, other installed models the engine cannot switch to per chat)."""
     head = next((n for n in plan.names if n in ENGINE_BACKENDS.values()), "")
     default = plan.model(head) if head else ""
-    recommended = {getattr(profile, "model", ""), getattr(profile, "ollama_model", "")} - {""}
+    recommended = {profile.model, profile.ollama_model} - {""}
     mark = " ★ recommended for this machine" if default in recommended else " (this server's default)"
     options = {"": (default or "Default model") + mark} if head else {}
     others: list[str] = []

@@ -5,30 +5,30 @@
   supervisor's status file, section ``provisioning``, with the supervisor's own progress
   writer. So the page shows it after a refresh and while the user is elsewhere, and a pull
   is refused while the supervisor (or another session) is downloading.
-- ``use`` and ``rm`` run the CLI (``python -m src models use|rm NAME``) in a subprocess, so
-  the UI and the CLI share one implementation; its ``error:``/``hint:`` lines become typed
-  errors. A new active model answers the next question (a llama.cpp engine reloads it).
+- ``use`` and ``rm`` call ``src/model_ops.py``, as the CLI's ``models use|rm`` do; their typed
+  errors reach the page as they are. A new active model answers the next question (a
+  llama.cpp engine reloads it).
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from dataclasses import asdict
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from shared_utils.errors import ModelNotFound, OlympusError, RepoNotFound
+from shared_utils.errors import OlympusError, RepoNotFound
 from src.access import Access
-from src.settings import Settings, child_environ
+from src.settings import Settings
 from src.status import StatusFile
+
+if TYPE_CHECKING:
+    from src.model_ops import Removed
+    from src.profile import Profile
 
 logger = structlog.get_logger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 TERMINAL_PHASES = ("", "pending", "ready", "failed", "skipped")
@@ -38,15 +38,15 @@ class PullInProgress(OlympusError):
     hint = "Wait for the current download to finish; its progress is shown on this page."
 
 
-def answering_model(settings: Settings, profile: Any) -> str:
+def answering_model(settings: Settings, profile: Profile) -> str:
     """The model the engine answers with (``src/backends.py``; the same name on every page)."""
     from src.backends import ENGINE_BACKENDS, plan_backends
 
     plan = plan_backends(settings, profile)
-    return plan.model(ENGINE_BACKENDS.get(getattr(profile, "engine", "") or "llamacpp", ""))
+    return plan.model(ENGINE_BACKENDS.get(profile.engine or "llamacpp", ""))
 
 
-def installed_models(settings: Settings, profile: Any) -> list[dict[str, Any]]:
+def installed_models(settings: Settings, profile: Profile) -> list[dict[str, Any]]:
     """Rows: GGUF files on disk, the bundled offline model, and Ollama's models; "active" is
     ticked for the model that answers (as named on Chat, System and by doctor)."""
     from src.backends import model_label
@@ -73,7 +73,7 @@ def installed_models(settings: Settings, profile: Any) -> list[dict[str, Any]]:
         rows.append({"name": entry_id, "where": f"bundled (offline): {bundled.name}",
                      "size GB": round(bundled.stat().st_size / 1024**3, 2),
                      "active": entry_id in active_names})
-    if getattr(profile, "engine", "") == "ollama":
+    if profile.engine == "ollama":
         from shared_utils.ollama_models import OllamaModels
 
         models = OllamaModels(settings.ollama_host, timeout_s=10.0)
@@ -88,32 +88,20 @@ def installed_models(settings: Settings, profile: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _cli(settings: Settings, *args: str, timeout: float = 120.0) -> str:
-    """Run ``python -m src models ARGS``; its error/hint lines become a typed error."""
-    env = child_environ({"OLYMPUS_DATA_DIR": str(settings.data_dir)})
-    proc = subprocess.run(
-        [sys.executable, "-m", "src", "models", *args], cwd=REPO_ROOT, env=env,
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )
-    if proc.returncode == 0:
-        return proc.stdout.strip()
-    lines = proc.stderr.strip().splitlines()
-    message = next((ln[6:].strip() for ln in lines if ln.startswith("error:")), "")
-    hint = next((ln[5:].strip() for ln in lines if ln.startswith("hint:")), None)
-    logger.warning("ui.models.cli_failed", args=args, code=proc.returncode, stderr=proc.stderr[-2000:])
-    raise ModelNotFound(message or f"`models {' '.join(args)}` failed", hint=hint)
-
-
-def use_model(settings: Settings, name: str, access: Access) -> str:
+def use_model(settings: Settings, profile: Profile, name: str, access: Access) -> str:
     """Make ``name`` the active model (it answers the next question). Admin only."""
+    from src.model_ops import use_model as use
+
     access.require_admin("switch the model")
-    return _cli(settings, "use", name)
+    return use(settings, profile, name)
 
 
-def delete_model(settings: Settings, name: str, access: Access) -> str:
-    """Delete an installed model. Admin only."""
+def delete_model(settings: Settings, profile: Profile, name: str, access: Access) -> Removed:
+    """Delete an installed model (its files and its Ollama copy). Admin only."""
+    from src.model_ops import remove_model
+
     access.require_admin("delete models")
-    return _cli(settings, "rm", name)
+    return remove_model(settings, profile, name)
 
 
 def pull_running(status: StatusFile) -> bool:
@@ -123,7 +111,7 @@ def pull_running(status: StatusFile) -> bool:
     return alive or phase not in TERMINAL_PHASES
 
 
-def start_pull(settings: Settings, profile: Any, repo: str, quant: str, access: Access) -> None:
+def start_pull(settings: Settings, profile: Profile, repo: str, quant: str, access: Access) -> None:
     """Start pulling ``repo`` with quantization ``quant`` (e.g. Q4_K_M) in the background.
     Admin only, and only where pulls from the UI are allowed (off on a Space by default)."""
     global _thread
@@ -150,7 +138,7 @@ def pull_running_unlocked(status: StatusFile) -> bool:
     return alive or str(status.section("provisioning").get("phase") or "") not in TERMINAL_PHASES
 
 
-def _pull(settings: Settings, profile: Any, spec: str, status: StatusFile, progress: Any) -> str:
+def _pull(settings: Settings, profile: Profile, spec: str, status: StatusFile, progress: Any) -> str:
     from src.provisioning import pull_model, resolve_pull
 
     pull = resolve_pull(settings, spec)
@@ -163,7 +151,7 @@ def _pull(settings: Settings, profile: Any, spec: str, status: StatusFile, progr
     return f"Imported into Ollama as {name}" if name else f"Downloaded to {result.path}"
 
 
-def _pull_worker(settings: Settings, profile: Any, spec: str, status: StatusFile) -> None:
+def _pull_worker(settings: Settings, profile: Profile, spec: str, status: StatusFile) -> None:
     from src.supervisor.publisher import StatusPublisher
 
     try:

@@ -11,7 +11,7 @@ process (``src/ui/model_tasks.py``) that writes the same section.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 import structlog
@@ -19,17 +19,20 @@ import structlog
 from src.ui import admin, identity, model_tasks, render, state
 from src.ui.errors import show_error
 
+if TYPE_CHECKING:
+    from src.profile import Profile
+
 logger = structlog.get_logger(__name__)
 
 WAS_PULLING = "models_was_pulling"
 
 
-def _render_active(profile: Any, status: dict[str, Any]) -> None:
+def _render_active(profile: Profile, status: dict[str, Any]) -> None:
     from src.backends import ENGINE_BACKENDS, plan_backends
 
     engine = status.get("engine") or {}
     plan = plan_backends(state.settings(), profile, status=status)
-    engine_name = engine.get("engine") or getattr(profile, "engine", "") or "-"
+    engine_name = engine.get("engine") or profile.engine or "-"
     model = plan.model(ENGINE_BACKENDS.get(engine_name, "")) or "-"
     left, right = st.columns(2)
     running = bool(engine.get("state"))
@@ -84,7 +87,7 @@ def progress_active() -> bool:
     return model_tasks.pull_running(state.status_file())
 
 
-def _render_recommendation(profile: Any) -> None:
+def _render_recommendation(profile: Profile) -> None:
     st.subheader("Recommended for this machine")
     try:
         from src.catalog import load_catalog
@@ -93,7 +96,7 @@ def _render_recommendation(profile: Any) -> None:
     except Exception as exc:  # noqa: BLE001 - entry point
         show_error(exc, doing="read the model catalog")
         return
-    model_id = getattr(profile, "model", "") or ""
+    model_id = profile.model
     try:
         entry = catalog.get(model_id) if model_id else catalog.offline_entry
     except Exception as exc:  # noqa: BLE001 - entry point
@@ -106,7 +109,7 @@ def _render_recommendation(profile: Any) -> None:
         f"context {entry.context_tokens} tokens) from {render.escape_markdown(source)}. "
         f"Licence: {render.escape_markdown(entry.licence)}."
     )
-    reasons = [r for r in getattr(profile, "reasons", ()) if str(r).startswith("model")]
+    reasons = [r for r in profile.reasons if str(r).startswith("model")]
     if reasons:
         with st.expander("Why this model", icon=":material/help:"):
             for reason in reasons:
@@ -145,7 +148,7 @@ def _render_installed() -> None:
         use, delete = st.columns(2)
         if use.button("Use this model", key="models_use", icon=":material/check:"):
             try:
-                message = model_tasks.use_model(state.settings(), name, access)
+                message = model_tasks.use_model(state.settings(), state.profile(), name, access)
             except Exception as exc:  # noqa: BLE001 - entry point
                 show_error(exc, doing="switch the model")
             else:
@@ -155,21 +158,21 @@ def _render_installed() -> None:
         confirm = st.checkbox("Yes, delete it", key="models_delete_confirm")
         if delete.button("Delete", key="models_delete", icon=":material/delete:", disabled=not confirm):
             try:
-                model_tasks.delete_model(state.settings(), name, access)
+                model_tasks.delete_model(state.settings(), state.profile(), name, access)
             except Exception as exc:  # noqa: BLE001 - entry point
                 show_error(exc, doing="delete the model")
             else:
                 st.success(f"Deleted {render.escape_markdown(name)}.", icon=":material/delete:")
 
 
-def _recommended_entry(profile: Any) -> Any:
+def _recommended_entry(profile: Profile) -> Any:
     from src.catalog import load_catalog
 
-    model_id = getattr(profile, "model", "") or ""
+    model_id = profile.model
     return load_catalog(state.settings().catalog_path).get(model_id) if model_id else None
 
 
-def _render_pull_recommended(profile: Any, access: Any) -> None:
+def _render_pull_recommended(profile: Profile, access: Any) -> None:
     """One click for the hardware recommendation when another model is answering."""
     try:
         entry = _recommended_entry(profile)

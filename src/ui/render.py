@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from shared_utils.text import QUESTION_STOPWORDS
+
 # Every ASCII punctuation character CommonMark allows to be backslash-escaped, minus the
 # harmless ones that appear constantly in prose (, . ' " ; ? / @ % &): escaping those is
 # legal too but makes copied text noisy. ':' is escaped for Streamlit's :color[...] and
@@ -29,13 +31,6 @@ _ANSWER_ESCAPE_RE = re.compile("[" + re.escape("".join(sorted(_ANSWER_SPECIAL)))
 # an invisible WORD JOINER (U+2060) after the scheme / "www" / "@" keeps them plain text.
 _AUTOLINK_RE = re.compile(r"(?i)\b(https?|ftp|mailto)(?=\\?:)|\b(www)(?=\.)|(@)(?=\w)")
 
-_STOPWORDS = frozenset({
-    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from",
-    "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "of", "on", "or",
-    "that", "the", "their", "then", "there", "these", "this", "to", "was", "what", "when",
-    "where", "which", "who", "why", "will", "with", "you", "your", "my", "me", "we", "our",
-    "not", "no", "yes", "about", "than",
-})
 _WORD_RE = re.compile(r"[A-Za-z0-9][\w'-]*")
 _ORDERED_LIST_RE = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
 _CITATION_RE = re.compile(r"\\\[(\d{1,3})\\\]")
@@ -71,7 +66,7 @@ def query_terms(question: str) -> list[str]:
     seen: dict[str, str] = {}
     for word in _WORD_RE.findall(question):
         word = word.strip("'-")
-        if len(word) >= 3 and word.lower() not in _STOPWORDS:
+        if len(word) >= 3 and word.lower() not in QUESTION_STOPWORDS:
             seen.setdefault(word.lower(), word)
     return list(seen.values())
 

@@ -16,7 +16,6 @@ Per-session things (chat history, scope, upload owner) live in ``st.session_stat
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,6 +29,7 @@ from src.ui.jobs import IngestQueue
 from src.ui.timings import TimingLog
 
 if TYPE_CHECKING:
+    from src.profile import Profile
     from src.pipeline import RAGPipeline
     from src.service_client import RemotePipeline
 
@@ -62,16 +62,14 @@ def settings() -> Settings:
     return _once("settings", load_settings)
 
 
-def _detect_profile() -> Any:
-    if importlib.util.find_spec("src.profile") is None:
-        return None
+def _detect_profile() -> Profile:
     from src.profile import detect
 
     return detect(settings())
 
 
-def profile() -> Any:
-    """The environment profile (``src.profile.Profile``), or None before it is built."""
+def profile() -> Profile:
+    """The environment profile, detected once per process."""
     return _once("profile", _detect_profile)
 
 

@@ -39,12 +39,10 @@ _PACKAGES = ("streamlit", "pymilvus", "milvus-lite", "sentence-transformers", "t
 
 
 def _profile_dict() -> dict[str, Any]:
-    """The live profile of this process, or the supervisor's published one."""
+    """The live profile of this process (as the supervisor published it, plus the chain)."""
     from src.backends import ENGINE_BACKENDS, plan_backends
 
     prof = state.profile()
-    if prof is None:
-        return state.status_file().section("profile")
     plan = plan_backends(state.settings(), prof)
     # the model row is the one that answers (the same on Chat, Models and doctor)
     return {**prof.as_dict(), "backend_chain": list(plan.names),

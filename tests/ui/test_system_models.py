@@ -51,7 +51,7 @@ def _installed(at):
 
 
 def test_use_a_model_records_it_as_active(app_env, make_app):
-    """'Use this model' goes through the CLI (`models use`) and is shown as active."""
+    """'Use this model' records it (as `models use` does) and it is shown as active."""
     import json
 
     at = make_app("models")
@@ -66,6 +66,21 @@ def test_use_a_model_records_it_as_active(app_env, make_app):
     again = make_app("models")
     row = _installed(again).set_index("name").loc[bundled]
     assert bool(row["active"]) is True
+
+
+def test_delete_a_downloaded_model_removes_its_file(app_env, make_app):
+    folder = app_env / "models" / "owner--tiny-GGUF"
+    folder.mkdir(parents=True)
+    gguf = folder / "tiny-q4_k_m.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(1024))
+    at = make_app("models")
+    name = next(n for n in _installed(at)["name"] if "tiny" in n.lower())
+    at.selectbox(key="models_pick").set_value(name)
+    at.checkbox(key="models_delete_confirm").check().run()
+    at.button(key="models_delete").click().run(timeout=120)
+    assert not at.error, [e.value for e in at.error]
+    assert "Deleted" in all_text(at) and not gguf.exists()
+    assert not any("tiny" in n.lower() for n in _installed(make_app("models"))["name"])
 
 
 def test_the_offline_fallback_is_named_the_same_on_chat_models_and_system(app_env, make_app,

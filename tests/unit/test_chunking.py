@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from shared_utils.documents.chunking import chunk_pages, chunk_text, split_sentences
+from shared_utils.documents.chunking import chunk_pages, chunk_text
+from shared_utils.text import split_sentences
 from shared_utils.documents.pdf import parse_pdf
 from shared_utils.types import Page
 from tests.conftest import real_pdf

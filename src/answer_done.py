@@ -1,0 +1,93 @@
+"""The DoneEvent of an answer the backend chain wrote: citations resolved and checked (and
+fixed where a model mis-cited), the extract behind a small model's answer, engine figures in
+the timings, and the one log line per answer. ``src/answer.py`` streams; this closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import structlog
+
+from src.answer_steps import StreamState, back_with_extract
+from src.backends import SAFETY_NET, BackendPlan
+from src.citations import resolve
+from src.claims import fix_citations, supported_share
+from src.events import DoneEvent
+
+if TYPE_CHECKING:
+    from shared_utils.generation.chain import ChainResult
+    from src.prompt import Prompt
+
+logger = structlog.get_logger(__name__)
+
+
+def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: dict[str, float],
+               plan: BackendPlan, labels: dict[str, str], models: dict[str, str],
+               mode_reason: str, *, elapsed_ms: Callable[[], float]) -> DoneEvent:
+    """The last event of an answer from what the chain streamed (``run``) and its result."""
+    text = run.guard.kept_text() if run.guard.looping else "".join(run.parts)
+    answer, _, removed = resolve(text, prompt.sources)
+    model_wrote = result.backend != SAFETY_NET
+    fixed = fix_citations(answer, prompt.sources) if model_wrote and answer else None
+    if fixed is not None:
+        answer = fixed.text
+    mode = "model" if model_wrote else "extract"
+    if model_wrote and not result.interrupted:
+        answer, mode, why = back_with_extract(
+            run.question, answer, fixed.checks if fixed else (), prompt,
+            small_model=run.small_model, similarity=run.similarity)
+        mode_reason = why or mode_reason
+    _, citations, _ = resolve(answer, prompt.sources)
+    inferred = set(fixed.inferred) if fixed is not None else set()
+    citations = [replace(c, inferred=True) if c.number in inferred else c for c in citations]
+    stats = result.stats
+    timings["total_ms"] = elapsed_ms()
+    _engine_figures(timings, stats, parts=len(run.parts) if model_wrote else None)
+    engine_prompt = int(stats.get("prompt_tokens") or 0)
+    timings["prompt_tokens_counted"] = float(prompt.prompt_tokens)
+    done = DoneEvent(
+        answer=answer,
+        backend=labels.get(result.backend, result.backend),
+        citations=citations,
+        sources=prompt.sources,
+        timings=timings,
+        prompt_tokens=engine_prompt or prompt.prompt_tokens,
+        dropped_sources=prompt.dropped_sources,
+        removed_citations=removed,
+        skipped=dict(result.skipped),
+        interrupted=result.interrupted,
+        error=run.error,
+        backend_name=result.backend,
+        model=models.get(result.backend, ""),
+        fallback_note=plan.fallback_note if model_wrote else "",
+        chain=plan.names,
+        mode=mode,
+        mode_reason=mode_reason,
+        loop_stopped=run.guard.looping,
+        unsupported=list(fixed.unsupported) if fixed is not None else [],
+        supported_share=supported_share(fixed.checks) if fixed is not None else None,
+    )
+    logger.info(
+        "answered", backend=result.backend, model=done.model, mode=done.mode,
+        skipped=list(result.skipped), interrupted=result.interrupted,
+        loop_stopped=done.loop_stopped, prompt_tokens=done.prompt_tokens,
+        dropped_sources=prompt.dropped_sources, citations=len(citations),
+        unsupported=len(done.unsupported),
+        **{k: round(v, 1) for k, v in timings.items()},
+    )
+    return done
+
+
+def _engine_figures(timings: dict[str, float], stats: dict, *, parts: int | None) -> None:
+    """The engine's own figures into ``timings``; tokens/s estimated from the streamed parts
+    of a model's answer (``parts``) when the engine gave none."""
+    for key in ("tokens_per_s", "completion_tokens", "cached_prompt_tokens", "prompt_ms",
+                "generation_ms"):
+        if key in stats:
+            timings[f"engine_{key}" if key.endswith("_ms") else key] = float(stats[key])
+    if "tokens_per_s" not in timings and parts is not None and "first_token_ms" in timings:
+        gen_s = (timings["total_ms"] - timings["first_token_ms"]) / 1000
+        timings["tokens_per_s"] = parts / gen_s if gen_s > 0 else 0.0

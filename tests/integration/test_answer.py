@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -93,21 +94,41 @@ def test_first_token_deadline_hands_over_to_extractive(library, llamacpp_server)
 
 
 def test_engine_killed_mid_answer_keeps_text_and_flags_interrupted(library, tiny_gguf):
-    from shared_utils.llamacpp_engine import LlamaCppEngine
+    """The engine process (as the supervisor runs it: ``python -m src engine serve``) is
+    SIGKILLed at its first token. (An in-process engine cannot die mid-answer: stopping it
+    waits for the answer to finish.)"""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
 
-    engine = LlamaCppEngine(tiny_gguf, port=0, ctx=2048).start()
+    port = _free_port()
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "src", "engine", "serve", "--model", str(tiny_gguf),
+         "--port", str(port), "--ctx", "2048", "--threads", "2"],
+        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
     try:
-        engine.wait_ready(30)
-        answerer = _answerer(library, engine.port, stall_timeout_s=5.0)
-        answerer.options = replace(answerer.options, max_tokens=400)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                    break
+            except OSError:
+                assert engine.poll() is None and time.monotonic() < deadline, "engine not up"
+                time.sleep(0.2)
+        answerer = _answerer(library, port, stall_timeout_s=5.0)
+        # a hot sampler: the random-weight model's text then varies, so the loop guard does
+        # not end the answer on the tokens that arrived before the kill
+        answerer.options = replace(answerer.options, max_tokens=400, temperature=2.0)
         events = []
         for event in answerer.ask(QUESTION):
             events.append(event)
-            tokens = sum(isinstance(e, TokenEvent) for e in events)
-            if isinstance(event, TokenEvent) and tokens == 3:
-                engine.stop()
+            if isinstance(event, TokenEvent) and engine.poll() is None:
+                engine.kill()  # at the first token: what it streamed before is all there is
     finally:
-        engine.stop()
+        engine.kill()
+        engine.wait()
     done = events[-1]
     streamed = "".join(e.text for e in events if isinstance(e, TokenEvent))
     assert done.interrupted and done.error and done.backend_name == "llamacpp"

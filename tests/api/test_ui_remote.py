@@ -3,6 +3,7 @@ library through the API (RemotePipeline), and keeps working while API clients us
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -15,7 +16,9 @@ from tests.fixtures.pdfs import make_text_pdf
 from tests.ui.conftest import all_text, make_app, wait_for_ingest  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow
-CONCURRENT_S = 120.0  # "a few minutes" of mixed use, shortened for the 2-core test machine
+# "a few minutes" of mixed use: 120 s in the suite on the 2-core CI machine; the soak run
+# recorded in benchmarks/README.md sets OLYMPUS_TEST_CONCURRENT_S=300 (and --timeout=900)
+CONCURRENT_S = float(os.environ.get("OLYMPUS_TEST_CONCURRENT_S", "120"))
 
 
 @pytest.fixture
@@ -113,6 +116,7 @@ def test_ui_and_api_clients_at_once_without_a_store_error(ui, make_app):  # noqa
         state.pipeline().delete_document(doc.id)
     for t in threads:
         t.join(600)
+    print(f"concurrent use for {CONCURRENT_S:.0f} s: {counts}")
     assert not errors, errors[:5]
     assert counts["api"] >= 2 and counts["ui"] >= 2 and counts["search"] >= 10, counts
     assert [d.name for d in state.pipeline().documents()] == ["power-manual.pdf"]

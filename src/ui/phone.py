@@ -2,7 +2,7 @@
 
 Streamlit closes it after a page link only when the browser's user agent says "mobile"; a
 narrow window (a phone in desktop mode, a small tablet, a split screen) kept it open over
-most of the screen. A zero-height component adds one click listener to the app's document
+most of the screen. A one-pixel iframe adds one click listener to the app's document
 (same origin) that presses the sidebar's own collapse button after such a choice when the
 window is narrower than Streamlit's mobile breakpoint (768 px). Nothing else is changed.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-import streamlit.components.v1 as components
+import streamlit as st
 
 # Runs in the app's own window (a script element added once to its document), so the
 # listener outlives this component's iframe, which Streamlit removes when the page changes.
@@ -46,4 +46,6 @@ if (!doc.getElementById("olympus-sidebar-closer")) {
 
 def close_sidebar_after_choice() -> None:
     """Install the listener (once per page load; re-running the script does not add more)."""
-    components.html(_SCRIPT % json.dumps(_LISTENER), height=0)
+    # st.iframe: st.components.v1.html is deprecated (to be removed after 2026-06-01); the HTML
+    # is our own constant, never user text
+    st.iframe(_SCRIPT % json.dumps(_LISTENER), height=1)

@@ -40,11 +40,12 @@ def use_model(settings: Settings, profile: Profile, name: str) -> str:
     entry = next((e for e in catalog.entries if e.id == name), None)
     if entry is not None:
         write_active(settings, name=entry.id, model=entry.id)
-        return _used(f"Active model: {entry.id} (pulled on next start if missing)")
+        return _used(f"Active model: {entry.id} (pulled on next start if missing)", settings,
+                     profile)
     local = local_matches(settings, name)
     if local:
         write_active(settings, name=name, path=local[0])
-        return _used(f"Active model: {name} -> {local[0]}")
+        return _used(f"Active model: {name} -> {local[0]}", settings, profile)
     if profile.engine == "ollama":
         from shared_utils.ollama_models import OllamaModels
 
@@ -52,14 +53,24 @@ def use_model(settings: Settings, profile: Profile, name: str) -> str:
         try:
             if models.has(name):
                 write_active(settings, name=name, ollama_model=name)
-                return _used(f"Active model: {name} (Ollama)")
+                return _used(f"Active model: {name} (Ollama)", settings, profile)
         finally:
             models.close()
     raise ModelNotFound(f"No model {name!r} in the catalog, on disk or in Ollama",
                         hint="Pull it first: python -m src models pull REPO[:QUANT]")
 
 
-def _used(message: str) -> str:
+def _used(message: str, settings: Settings | None = None, profile: Profile | None = None) -> str:
+    """The line that says which model is active, and - when an explicit setting still chooses
+    the engine's model (``src/backends.py`` puts settings first) - which one, and what to do."""
+    if settings is not None:
+        from src.backends import plan_backends
+
+        overridden = [r for r in plan_backends(settings, profile).reasons
+                      if " model " in r and "OLYMPUS_" in r.split(":", 1)[-1]]
+        if overridden:
+            message += (f"\nNote: {overridden[0]}; that setting takes precedence over this "
+                        "choice. Unset it (and restart) for the choice to take effect.")
     logger.info("model.use", message=message)
     return message
 

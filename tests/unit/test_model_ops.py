@@ -66,3 +66,16 @@ def test_ollama_down_is_reported_as_ollama_down_not_as_a_missing_model(data_dir)
     assert "ollama serve" in (error.value.hint or "")
     with pytest.raises(OllamaNotRunning):
         remove_model(settings, profile, "llama3:8b")
+
+
+def test_use_says_when_an_explicit_setting_still_chooses_the_model(settings, profile):
+    """`models use` writes its record, but OLYMPUS_LLAMACPP_MODEL_PATH comes first: say so."""
+    folder = settings.models_dir / "owner--tiny-GGUF"
+    folder.mkdir(parents=True)
+    (folder / "tiny-q4_k_m.gguf").write_bytes(b"GGUF")
+    pinned = settings.model_copy(update={"llamacpp_model_path": str(folder / "other.gguf"),
+                                         "backends": "llamacpp,extractive"})
+    message = use_model(pinned, profile, "tiny-q4_k_m.gguf")
+    assert "OLYMPUS_LLAMACPP_MODEL_PATH" in message and "takes precedence" in message
+    plain = settings.model_copy(update={"backends": "llamacpp,extractive"})
+    assert "precedence" not in use_model(plain, profile, "tiny-q4_k_m.gguf")

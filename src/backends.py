@@ -67,6 +67,14 @@ class BackendPlan:
     models: dict[str, str] = field(default_factory=dict)
     reasons: tuple[str, ...] = ()
     fallback_note: str = ""  # set when a small fallback model answers instead of the chosen one
+    # what chose each engine backend's model: a setting's name ("OLYMPUS_OLLAMA_MODEL"), or
+    # "models use (active_model.json)", "provisioned", ...
+    chosen_by: dict[str, str] = field(default_factory=dict)
+
+    def set_by_setting(self, name: str) -> str:
+        """The setting that fixes backend ``name``'s model ("" when none does)."""
+        why = self.chosen_by.get(name, "")
+        return why if why.startswith("OLYMPUS_") else ""
 
     def model(self, name: str) -> str:
         return self.models.get(name, "")
@@ -76,7 +84,7 @@ class BackendPlan:
         check_names([name])
         names = (name,) if name == SAFETY_NET else (name, SAFETY_NET)
         return BackendPlan(names, self.models, (*self.reasons, f"backend {name}: chosen for this "
-                                                "question"), self.fallback_note)
+                                                "question"), self.fallback_note, self.chosen_by)
 
     def with_model(self, model: str) -> "BackendPlan":
         """The plan with the first engine backend answering with ``model`` (a chat's choice).
@@ -94,11 +102,12 @@ class BackendPlan:
                      "chat, or ask an administrator to switch the model on the Models page.")
         return BackendPlan(self.names, {**self.models, head: model},
                            (*self.reasons, f"{head} model {model}: chosen for this chat"),
-                           self.fallback_note)
+                           self.fallback_note, {**self.chosen_by, head: "this chat"})
 
     def as_dict(self) -> dict[str, Any]:
         return {"chain": list(self.names), "models": dict(self.models),
-                "reasons": list(self.reasons), "fallback_note": self.fallback_note}
+                "reasons": list(self.reasons), "fallback_note": self.fallback_note,
+                "chosen_by": dict(self.chosen_by)}
 
 
 def plan_backends(
@@ -129,13 +138,16 @@ def plan_backends(
     if SAFETY_NET not in names:
         names = (*names, SAFETY_NET)
     models: dict[str, str] = {}
+    chosen_by: dict[str, str] = {}
     prov = _section(status, "provisioning")
     if "ollama" in names:
-        models["ollama"], why = _ollama_model(settings, profile, active, prov)
-        reasons.append(f"ollama model {models['ollama'] or '(none)'}: {why}")
+        models["ollama"], chosen_by["ollama"] = _ollama_model(settings, profile, active, prov)
+        reasons.append(f"ollama model {models['ollama'] or '(none)'}: {chosen_by['ollama']}")
     if "llamacpp" in names:
-        models["llamacpp"], why = _llamacpp_model(settings, profile, active, status)
-        reasons.append(f"llama.cpp model {models['llamacpp'] or '(none)'}: {why}")
+        models["llamacpp"], chosen_by["llamacpp"] = _llamacpp_model(settings, profile, active,
+                                                                     status)
+        reasons.append(f"llama.cpp model {models['llamacpp'] or '(none)'}: "
+                       f"{chosen_by['llamacpp']}")
     if "hf_inference" in names:
         models["hf_inference"] = settings.hf_inference_model
     note = ""
@@ -144,7 +156,7 @@ def plan_backends(
         note = (f"{prov.get('model') or 'a small model'} is answering because {wanted} could not "
                 f"be downloaded ({'; '.join(prov.get('notes') or []) or 'Hub unreachable'}). "
                 f"Download it when the Hub is reachable: python -m src models pull {wanted}")
-    return BackendPlan(names, models, tuple(reasons), note)
+    return BackendPlan(names, models, tuple(reasons), note, chosen_by)
 
 
 def build_backend(name: str, settings: "Settings", plan: BackendPlan) -> "Backend":

@@ -66,11 +66,14 @@ def _used(message: str, settings: Settings | None = None, profile: Profile | Non
     if settings is not None:
         from src.backends import plan_backends
 
-        overridden = [r for r in plan_backends(settings, profile).reasons
-                      if " model " in r and "OLYMPUS_" in r.split(":", 1)[-1]]
-        if overridden:
-            message += (f"\nNote: {overridden[0]}; that setting takes precedence over this "
-                        "choice. Unset it (and restart) for the choice to take effect.")
+        plan = plan_backends(settings, profile)
+        pinned = next(((name, plan.set_by_setting(name)) for name in plan.names
+                       if plan.set_by_setting(name)), None)
+        if pinned:
+            name, setting = pinned
+            message += (f"\nNote: {setting} sets the {name} model ({plan.model(name)}) and takes "
+                        "precedence over this choice. Unset it (and restart) for the choice "
+                        "to take effect.")
     logger.info("model.use", message=message)
     return message
 

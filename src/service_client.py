@@ -194,7 +194,8 @@ class RemotePipeline:
 
         d = self._request("GET", "/api/backends")
         return BackendPlan(names=tuple(d["chain"]), models=dict(d["models"]),
-                           reasons=tuple(d["reasons"]), fallback_note=d["fallback_note"])
+                           reasons=tuple(d["reasons"]), fallback_note=d["fallback_note"],
+                           chosen_by=dict(d.get("chosen_by") or {}))
 
     # --- lifecycle --------------------------------------------------------------------------
     def answers(self, *, timeout_s: float = 1.0) -> bool:

@@ -66,15 +66,11 @@ def parse_prompt(messages: Sequence[Message]) -> tuple[str, list[PromptSource]]:
     return question, sources
 
 
-def rank_scores(question: str, sentences: Sequence[str],
-                similarity: Similarity | None = None) -> list[float]:
-    """Relevance of each sentence: lexical alone, or similarity + weighted scaled lexical."""
-    lexical = score_sentences(question, sentences)
-    if similarity is None or not sentences:
-        return lexical
+def _blend(similarities: Sequence[float], lexical: Sequence[float]) -> list[float]:
+    """Similarity + ``LEXICAL_WEIGHT`` x the lexical score scaled to 0..1."""
     top = max(lexical) or 1.0
     return [float(sim) + LEXICAL_WEIGHT * lex / top
-            for sim, lex in zip(similarity(question, sentences), lexical, strict=True)]
+            for sim, lex in zip(similarities, lexical, strict=True)]
 
 
 def extract(question: str, sources: Sequence[PromptSource], *, max_sentences: int = 3,
@@ -82,11 +78,13 @@ def extract(question: str, sources: Sequence[PromptSource], *, max_sentences: in
     """The answer text: the best sentences over all sources, best first, with citations."""
     if not sources:
         return NO_SOURCES
-    candidates = [(src.number, s) for src in sources for s in split_sentences(src.text, max_words=MAX_SENTENCE_WORDS)]
+    candidates = [(src.number, s) for src in sources
+                  for s in split_sentences(src.text, max_words=MAX_SENTENCE_WORDS)]
     if not candidates:
         return NO_SOURCES
-    lexical = score_sentences(question, [s for _, s in candidates])
-    scores = rank_scores(question, [s for _, s in candidates], similarity)
+    sentences = [s for _, s in candidates]
+    lexical = score_sentences(question, sentences)
+    scores = lexical if similarity is None else _blend(similarity(question, sentences), lexical)
     order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
     seen: set[str] = set()  # overlapping chunks repeat sentences: quote each once
     unique = [i for i in order if not (candidates[i][1] in seen or seen.add(candidates[i][1]))]

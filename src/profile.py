@@ -116,6 +116,7 @@ MAX_GPU_SLOTS = 8
 KV_SHARE = 0.5  # of the memory left beside the model, the most the slots' KV cache may take
 KV_BYTES_PER_TOKEN_PER_GB = 30 * 1024  # KV cache (f16) per token per GB of weights, rounded up
 QUEUE_PER_SLOT = 4
+ZERO_ALLOWED = frozenset({"answer_queue"})  # 0 is a choice here (no waiting), not "unset"
 
 
 def parallel_answers(cpus: float, memory: int, context: int, entry: CatalogEntry, *,
@@ -280,7 +281,7 @@ def _choose(settings: Settings, name: str, derived: Any, derived_why: str, label
             why: list[str]) -> Any:
     """The setting ``name`` when set, else ``derived``; the reason says which."""
     value = getattr(settings, name)
-    if value:
+    if value or (value == 0 and name in ZERO_ALLOWED):
         why.append(f"{label} {value}: OLYMPUS_{name.upper()}")
         return value
     why.append(f"{label} {derived}: {derived_why}")

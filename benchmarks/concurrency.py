@@ -210,6 +210,8 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--deadline", type=float, default=90.0,
                         help="first-token deadline (the profile's on 2 cores)")
+    parser.add_argument("--baseline-levels", type=lambda s: [int(x) for x in s.split(",")],
+                        default=None, help="askers for the one-slot run (default: --levels)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the one-slot run")
     args = parser.parse_args()
     info = common.begin()
@@ -225,7 +227,9 @@ def main() -> None:
         slots = args.slots or detect(library.settings).parallel_answers
         configs = [run_config(library, gguf, slots, args, questions)]
         if not args.no_baseline and slots != 1:
-            configs.append(run_config(library, gguf, 1, args, questions))
+            base = argparse.Namespace(**{**vars(args),
+                                         "levels": args.baseline_levels or args.levels})
+            configs.append(run_config(library, gguf, 1, base, questions))
     _report(configs)
     print(f"load after: {os.getloadavg()}")
     common.write_json("concurrency", {"machine": info, "args": vars(args), "configs": configs,

@@ -85,7 +85,7 @@ def ask_level(client: Any, questions: list[str], n: int, model: str) -> dict[str
     firsts = [r["first_s"] for r in done if r["first_s"] is not None]
     totals = [r["total_s"] for r in done]
     wall = (max(r["end"] for r in done) - min(r["start"] for r in done)) if done else 0.0
-    fallbacks = [r for r in done if r["backend"] != model and model != "extractive"]
+    fallbacks = [r for r in done if r["backend"] != "llamacpp" and model != "extractive"]
     pct = common.percentile
     return {
         "askers": n, "answered": len(done), "lost": len(runs) - len(done),
@@ -141,6 +141,7 @@ def run_config(library: Any, gguf: Any, slots: int, args: argparse.Namespace,
         settings = library.settings.model_copy(update=dict(
             llamacpp_port=engine.port, backends="llamacpp,extractive", context_tokens=args.ctx,
             max_answer_tokens=args.max_tokens, first_token_timeout_s=args.deadline,
+            stall_timeout_s=max(30.0, args.deadline / 10),
             parallel_answers=slots, answer_queue=args.queue))
         answerer = Answerer.from_settings(settings, library=library)
         pipeline = RAGPipeline(settings, library=library, answerer=answerer)

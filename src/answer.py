@@ -28,7 +28,8 @@ from shared_utils.generation.base import Backend, GenerationOptions
 from src.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
 from src.abstention import decide as abstain_decision, threshold_for
 from src.answer_done import done_event, fallback_line
-from src.answer_queue import ENGINE_BACKENDS, AnswerQueue, QueuedEvents, Ticket, wait_turn
+from src.answer_queue import (
+    ENGINE_BACKENDS, AnswerQueue, QueuedEvents, Ticket, queue_for, wait_turn)
 from src.answer_steps import StreamState, bind_sources, retrieve, tiny_mode
 from src.profile import top_k_for
 from src.condense import Turn
@@ -141,7 +142,7 @@ class Answerer:
             context_tokens=context,
             top_k=pick("top_k", top_k_for(context)),
             options=options,
-            queue=kwargs.pop("queue", None) or _queue(settings, profile),
+            queue=kwargs.pop("queue", None) or queue_for(settings, profile),
             **kwargs,
         )
 
@@ -390,19 +391,6 @@ class Answerer:
         return DoneEvent(
             answer=text, backend="none", citations=[], sources=[], timings=timings
         )
-
-
-def _queue(settings: Settings, profile: "Profile | None") -> AnswerQueue:
-    """The line in front of the engine, as wide as the engine's slots (the profile's number,
-    the one the engine is started with)."""
-    from src.profile import QUEUE_PER_SLOT
-
-    slots = (profile.parallel_answers if profile is not None
-             else settings.parallel_answers or 1)
-    waiting = (profile.answer_queue if profile is not None
-               else settings.answer_queue if settings.answer_queue is not None
-               else QUEUE_PER_SLOT * slots)
-    return AnswerQueue(slots, waiting)
 
 
 def _ms(start: float, end: float) -> float:

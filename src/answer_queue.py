@@ -28,11 +28,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 
 from shared_utils.errors import AnswerQueueFull
 from src.events import AskEvent, QueueEvent
+
+if TYPE_CHECKING:
+    from src.profile import Profile
+    from src.settings import Settings
 
 logger = structlog.get_logger(__name__)
 
@@ -203,6 +208,19 @@ class AnswerQueue:
         ticket.granted_at = self.clock()
         self._busy.add(ticket)
         self._last_served[ticket.owner] = next(self._served)
+
+
+def queue_for(settings: Settings, profile: Profile | None) -> AnswerQueue:
+    """The line in front of the engine, as wide as the engine's slots (the profile's number,
+    the one the engine is started with; without a profile, the settings' or one slot)."""
+    from src.profile import QUEUE_PER_SLOT
+
+    slots = (profile.parallel_answers if profile is not None
+             else settings.parallel_answers or 1)
+    waiting = (profile.answer_queue if profile is not None
+               else settings.answer_queue if settings.answer_queue is not None
+               else QUEUE_PER_SLOT * slots)
+    return AnswerQueue(slots, waiting)
 
 
 # --- an answer's side ---------------------------------------------------------------------------

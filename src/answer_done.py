@@ -85,7 +85,7 @@ def _engine_figures(timings: dict[str, float], stats: dict, *, parts: int | None
     """The engine's own figures into ``timings``; tokens/s estimated from the streamed parts
     of a model's answer (``parts``) when the engine gave none."""
     for key in ("tokens_per_s", "completion_tokens", "cached_prompt_tokens", "prompt_ms",
-                "generation_ms"):
+                "generation_ms", "length_cut"):
         if key in stats:
             timings[f"engine_{key}" if key.endswith("_ms") else key] = float(stats[key])
     if "tokens_per_s" not in timings and parts is not None and "first_token_ms" in timings:

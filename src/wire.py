@@ -134,10 +134,18 @@ def event_from_dict(d: dict[str, Any]) -> AskEvent:
 
 
 # --- errors -------------------------------------------------------------------------------------
+def error_body(message: str, *, code: str, hint: str, kind: str = "invalid_request_error",
+               param: str | None = None) -> dict[str, Any]:
+    """OpenAI's error shape, the one builder of every error body the API sends: ``code`` is a
+    name (the Olympus error class), ``hint`` how to fix it."""
+    return {"error": {"message": message, "type": kind, "param": param, "code": code,
+                      "hint": hint}}
+
+
 def error_to_dict(exc: OlympusError, *, kind: str = "invalid_request_error") -> dict[str, Any]:
-    """OpenAI's error shape; ``code`` is the Olympus error class, ``hint`` how to fix it."""
-    return {"error": {"message": exc.message, "type": kind, "param": None,
-                      "code": type(exc).__name__, "hint": exc.hint or ""}}
+    """A typed error as ``error_body``; ``param`` when the error names the request field."""
+    return error_body(exc.message, code=type(exc).__name__, hint=exc.hint or "", kind=kind,
+                      param=getattr(exc, "param", None))
 
 
 def error_from_dict(d: dict[str, Any]) -> OlympusError:

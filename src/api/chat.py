@@ -34,11 +34,12 @@ from starlette.routing import Route
 
 from shared_utils.errors import ModelNotFound, OlympusError
 from shared_utils.generation.registry import BACKENDS
+from src.api.errors import error_dict
 from src.api.chat_request import ChatRequest, read_request, split_messages  # noqa: F401
 from src.api.library_routes import json_body, known_doc_ids, observe_events
 from src.api.metrics import Metrics
 from src.events import BackendSwitchEvent, DoneEvent, StatusEvent
-from src.wire import citation_to_dict, done_to_dict, error_to_dict
+from src.wire import citation_to_dict, done_to_dict
 
 DEFAULT_MODEL = "olympus"
 KEEP_ALIVE_S = 5.0  # an SSE comment at least this often while the answer is being written
@@ -215,7 +216,7 @@ class Reply:
                     yield ": writing the answer\n\n"
                     last_write = time.monotonic()
         except OlympusError as exc:
-            yield f"data: {json.dumps(error_to_dict(exc, kind='server_error'))}\n\n"
+            yield f"data: {json.dumps(error_dict(exc)[1], ensure_ascii=False)}\n\n"
         finally:
             close = getattr(events, "close", None)
             if close is not None:

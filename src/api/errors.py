@@ -8,6 +8,7 @@ its traceback and answered without its details (no internal path reaches a clien
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import structlog
@@ -42,6 +43,8 @@ STATUS: tuple[tuple[type[e.OlympusError], int, str], ...] = (
     (e.StoreUnavailable, 503, "service_unavailable"),
     (e.EmbeddingModelUnavailable, 503, "service_unavailable"),
 )
+# a file system path (two or more segments): a server error names no internal path
+_PATH = re.compile(r"(?<![\w:/])/(?:[\w.@+-]+/)+[\w.@+-]*")
 INTERNAL = ("Internal error ({name}); the details are in the server log.",
             "Try again; if it keeps failing, report it with the server log.")
 
@@ -53,9 +56,24 @@ def status_of(exc: e.OlympusError) -> tuple[int, str]:
     return 500, "server_error"
 
 
-def error_response(exc: e.OlympusError, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_dict(exc: e.OlympusError) -> tuple[int, dict[str, Any]]:
+    """(status, body) of a typed error; a server-side error's message loses its file paths.
+
+    >>> error_dict(e.StoreUnavailable("Milvus at /data/x/milvus.db is locked."))[1]["error"][
+    ...     "message"]
+    'Milvus at <path> is locked.'
+    """
     status, kind = status_of(exc)
-    return JSONResponse(error_to_dict(exc, kind=kind), status_code=status, headers=headers)
+    body = error_to_dict(exc, kind=kind)
+    if status >= 500:
+        for key in ("message", "hint"):
+            body["error"][key] = _PATH.sub("<path>", body["error"][key])
+    return status, body
+
+
+def error_response(exc: e.OlympusError, headers: dict[str, str] | None = None) -> JSONResponse:
+    status, body = error_dict(exc)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def internal_body(exc: BaseException) -> dict[str, Any]:
@@ -109,8 +127,8 @@ def bad_request(message: str, hint: str = "", param: str | None = None) -> e.Inv
 async def send_error(send: Send, exc: e.OlympusError, headers: dict[str, str] | None = None
                      ) -> None:
     """Answer a raw ASGI request with ``exc`` (middleware that acts before the app)."""
-    status, kind = status_of(exc)
-    body = json.dumps(error_to_dict(exc, kind=kind)).encode()
+    status, body_dict = error_dict(exc)
+    body = json.dumps(body_dict).encode()
     raw = [(b"content-type", b"application/json")]
     raw += [(k.encode(), v.encode()) for k, v in (headers or headers_for(exc) or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})

@@ -20,13 +20,13 @@ from starlette.routing import Route
 from shared_utils.errors import (
     DocumentNotFound, FileTooLarge, InvalidQuery, JobNotFound, OlympusError,
     UnsupportedMediaType)
-from src.api.errors import bad_request
+from src.api.errors import bad_request, error_dict
 from src.api.limits import check_k, parse_json
 from src.api.metrics import Metrics
 from src.answer import AskOptions
 from src.events import BackendSwitchEvent, DoneEvent
 from src.ui.jobs import IngestJob, IngestQueue
-from src.wire import document_to_dict, error_to_dict, event_to_dict, search_to_dict
+from src.wire import document_to_dict, event_to_dict, search_to_dict
 
 MB = 1024 * 1024
 PDF_MAGIC = b"%PDF-"  # within the first 1024 bytes, as PDF readers accept it
@@ -231,7 +231,7 @@ class LibraryRoutes:
             async for event in iterate_in_threadpool(observe_events(events, self.metrics)):
                 yield json.dumps(event_to_dict(event), ensure_ascii=False) + "\n"
         except OlympusError as exc:
-            yield json.dumps({"type": "error", **error_to_dict(exc)}, ensure_ascii=False) + "\n"
+            yield json.dumps({"type": "error", **error_dict(exc)[1]}, ensure_ascii=False) + "\n"
         finally:
             close = getattr(events, "close", None)
             if close is not None:

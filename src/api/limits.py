@@ -15,7 +15,6 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared_utils.errors import FileTooLarge, InvalidRequest, OlympusError, RequestTooLarge
-from src.api.errors import send_error
 
 MB = 1024 * 1024
 MAX_JSON_BYTES = 1 * MB
@@ -87,6 +86,8 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        from src.api.errors import send_error  # (this module stays light: the CLI reads MAX_K)
+
         limit, too_large = self.limit(scope)
         length = dict(scope.get("headers") or []).get(b"content-length", b"")
         if length.isdigit() and int(length) > limit:

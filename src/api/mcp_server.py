@@ -41,7 +41,11 @@ def _tool_errors(error: type[Exception]) -> Callable[[F], F]:
             try:
                 return await fn(*args, **kwargs)
             except OlympusError as exc:
-                raise error(str(exc)) from exc
+                from src.api.errors import error_dict
+
+                said = error_dict(exc)[1]["error"]  # as the API says it (no internal path)
+                hint = f" ({said['hint']})" if said["hint"] else ""
+                raise error(said["message"] + hint) from exc
 
         return run  # type: ignore[return-value]
 

@@ -171,3 +171,32 @@ def test_health_says_starting_until_the_embedder_is_loaded(service):
         loading.set()
         warm_up.join(5)
         assert httpx.get(url).json() == {"status": "ok"}
+
+
+def test_each_error_class_as_the_openai_client_sees_it(service):
+    """What a stock client raises for each kind of mistake: the right exception class, a
+    named code and a hint."""
+    from src.api.limits import MAX_JSON_BYTES
+
+    _, reader = service.keys.create("reader-2", "read")
+    client = openai.OpenAI(base_url=f"{service.url}/v1", api_key=service.key, max_retries=0)
+    cases = [
+        (openai.BadRequestError, "InvalidRequest",
+         lambda: client.chat.completions.create(model=["x"], messages=ASK)),
+        (openai.BadRequestError, "UnsupportedParameter",
+         lambda: client.chat.completions.create(model="olympus", messages=ASK, n=3)),
+        (openai.NotFoundError, "DocumentNotFound",
+         lambda: client.chat.completions.create(model="olympus", messages=ASK,
+                                                extra_body={"olympus": {"doc_ids": ["x"]}})),
+        (openai.NotFoundError, "ModelNotFound", lambda: client.models.retrieve("nope")),
+        (openai.APIStatusError, "RequestTooLarge",
+         lambda: client.chat.completions.create(model="olympus", messages=[
+             {"role": "user", "content": "x" * MAX_JSON_BYTES}])),
+        (openai.PermissionDeniedError, "KeyScopeRefused",
+         lambda: openai.OpenAI(base_url=f"{service.url}/v1", api_key=reader, max_retries=0)
+         .delete("/documents/some-id", cast_to=object)),
+    ]
+    for cls, code, call in cases:
+        with pytest.raises(cls) as err:
+            call()
+        assert err.value.code == code and err.value.body["hint"], (code, err.value.body)

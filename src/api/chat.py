@@ -203,10 +203,11 @@ class Reply:
             yield self._chunk(done, None, usage=usage(done))
 
     async def stream(self, events: Iterator[Any]) -> AsyncIterator[str]:
-        last_write = time.monotonic()
+        last_write, answered = time.monotonic(), False
         try:
             async for event in iterate_in_threadpool(events):
                 if isinstance(event, DoneEvent):
+                    answered = True
                     for chunk in self._answer_chunks(event):
                         yield chunk
                 elif isinstance(event, (StatusEvent, BackendSwitchEvent)):
@@ -215,6 +216,8 @@ class Reply:
                 elif time.monotonic() - last_write > KEEP_ALIVE_S:
                     yield ": writing the answer\n\n"
                     last_write = time.monotonic()
+            if not answered:
+                raise OlympusError("The answer ended without a result.", hint="Ask again.")
         except OlympusError as exc:
             yield f"data: {json.dumps(error_dict(exc)[1], ensure_ascii=False)}\n\n"
         finally:

@@ -39,6 +39,10 @@ class AlreadyRunning(OlympusError):
     hint = "Another Olympus uses this data dir; stop it or set OLYMPUS_DATA_DIR to another folder."
 
 
+class PortInUse(OlympusError):
+    """A port Olympus must listen on is taken; the message names it and its setting."""
+
+
 # --- documents -----------------------------------------------------------------------------
 class InvalidDocument(OlympusError):
     """A file that cannot be ingested. Nothing of it is stored."""

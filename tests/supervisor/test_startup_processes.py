@@ -132,6 +132,25 @@ def test_a_second_instance_on_the_same_data_dir_is_refused(olympus):
     assert first.stop() == 143
 
 
+def test_a_busy_public_port_is_named_at_once_and_nothing_starts(olympus_env, tmp_path):
+    import socket
+
+    with socket.socket() as other:  # another program on the UI's port
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        env = {**olympus_env, "OLYMPUS_PORT": str(port)}
+        done = subprocess.run([sys.executable, str(REPO / "startup.py")], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert f"port {port} is already in use" in line and "OLYMPUS_PORT" in line
+    assert "Traceback" not in done.stderr and "hint:" not in done.stderr
+    assert _engine_starts(env) == [], "the engine was started before the port was checked"
+    status = json.loads((Path(env["OLYMPUS_DATA_DIR"]) / "status.json").read_text())
+    assert status["supervisor"]["state"] == "failed" and status["supervisor"]["exit_code"] == 2
+
+
 def test_bad_settings_exit_2_with_the_variable_named(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
     env["OLYMPUS_RESTART_MAX"] = "many"

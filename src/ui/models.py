@@ -28,19 +28,20 @@ WAS_PULLING = "models_was_pulling"
 
 
 def _render_active(profile: Profile, status: dict[str, Any]) -> None:
-    from src.backends import ENGINE_BACKENDS, plan_backends
+    from src.answering import answering_now
+    from src.backends import plan_backends
 
     engine = status.get("engine") or {}
     plan = plan_backends(state.settings(), profile, status=status)
+    answering = answering_now(state.settings(), profile)
     engine_name = engine.get("engine") or profile.engine or "-"
-    model = plan.model(ENGINE_BACKENDS.get(engine_name, "")) or "-"
     left, right = st.columns(2)
     running = bool(engine.get("state"))
-    left.metric("Active model" if running else "Chosen model", str(model))
+    left.metric("Answering" if running else "Chosen", answering.name or "-")
     right.metric("Engine" if running else "Engine (not running)",
                  f"{engine_name}" + (f" ({engine['state']})" if running else ""))
-    if plan.fallback_note:
-        st.warning(render.escape_markdown(plan.fallback_note), icon=":material/info:")
+    if answering.note:
+        st.warning(render.escape_markdown(answering.note), icon=":material/info:")
     st.caption("Answer backends, in order: "
                + " → ".join(render.escape_markdown(c) for c in plan.names))
     if not engine:

@@ -7,6 +7,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from src.answering import credit
+
 
 def _source_lines(n: int, scored: Any) -> list[str]:
     """``- [n] name, p. 4`` and the passage as a quote block."""
@@ -46,8 +48,9 @@ def to_markdown(messages: Sequence[dict[str, Any]], *, title: str = "Olympus con
         if msg.get("backend") == "none":
             notes.append("Not answered from the documents: no model was asked.")
         elif msg.get("backend"):
-            model = f" with {msg['model']}" if msg.get("model") else ""
-            notes.append(f"Answered by {msg['backend']}{model}.")
+            who = credit(msg.get("answered_by") or "", backend=msg["backend"],
+                         model=msg.get("model") or "", mode=msg.get("mode") or "")
+            notes.append(f"Answered by {who}.")
         if msg.get("stopped"):
             notes.append("Stopped by the user.")
         if msg.get("error"):

@@ -85,7 +85,8 @@ def test_delete_a_downloaded_model_removes_its_file(app_env, make_app):
 
 def test_the_offline_fallback_is_named_the_same_on_chat_models_and_system(app_env, make_app,
                                                                           monkeypatch):
-    """The recommended model could not be downloaded and SmolLM2 answers: every page says so."""
+    """The recommended model could not be downloaded and SmolLM2 serves: every page says so,
+    and names what answers: the source extracts, since the 135M model is too small to write."""
     monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
     StatusFile(app_env / "status.json").replace(
         "provisioning", phase="ready", source="offline-fallback", model="smollm2-135m-instruct",
@@ -94,7 +95,8 @@ def test_the_offline_fallback_is_named_the_same_on_chat_models_and_system(app_en
         at = make_app(page)
         assert not at.exception
         warnings = unescape("\n".join(w.value for w in at.warning))
-        assert "smollm2-135m-instruct is answering because" in warnings, page
+        assert ("Answering now: source extracts (model smollm2-135m-instruct is too small to "
+                "write), because") in warnings, page
         assert "could not be downloaded" in warnings, page
 
 

@@ -16,8 +16,9 @@ Model of the ``ollama`` backend (first match wins):
   3. what provisioning made ready (``status.json``: the model it imported, or its fallback)
   4. the profile's catalog choice for this hardware
 The ``llamacpp`` backend's model is the GGUF file the engine serves (``status.json``'s engine
-section, written by the supervisor), else ``OLYMPUS_LLAMACPP_MODEL_PATH``, else the same
-record / provisioning / profile order. ``hf_inference`` uses ``OLYMPUS_HF_INFERENCE_MODEL``.
+section, written by the supervisor), chosen by ``OLYMPUS_LLAMACPP_MODEL_PATH`` or
+``OLYMPUS_MODEL`` when set, else by the same record / provisioning / profile order. (What the
+engine really serves, and whether that model writes, is ``src/answering.py``'s to say.) ``hf_inference`` uses ``OLYMPUS_HF_INFERENCE_MODEL``.
 
 >>> default_order("ollama")
 ('ollama', 'hf_inference', 'extractive')
@@ -198,10 +199,14 @@ def _ollama_model(settings: "Settings", profile: "Profile | None", active: dict[
 def _llamacpp_model(settings: "Settings", profile: "Profile | None", active: dict[str, Any],
                     status: dict[str, Any]) -> tuple[str, str]:
     served = str(_section(status, "engine").get("model") or "")
-    if served:
-        return model_label(Path(served), settings), "the file the engine serves"
-    if settings.llamacpp_model_path:
-        return model_label(Path(settings.llamacpp_model_path), settings), "OLYMPUS_LLAMACPP_MODEL_PATH"
+    if settings.llamacpp_model_path:  # the engine serves it too: the setting chose it
+        path = Path(served or settings.llamacpp_model_path)
+        return model_label(path, settings), "OLYMPUS_LLAMACPP_MODEL_PATH"
+    if served:  # OLYMPUS_MODEL chose what provisioning gave the engine, else the record did
+        return (model_label(Path(served), settings),
+                "OLYMPUS_MODEL" if settings.model else "the file the engine serves")
+    if settings.model:
+        return settings.model, "OLYMPUS_MODEL"
     if active.get("name"):
         return str(active["name"]), "models use (active_model.json)"
     prov = _section(status, "provisioning")

@@ -153,9 +153,7 @@ def _render_installed() -> None:
             except Exception as exc:  # noqa: BLE001 - entry point
                 show_error(exc, doing="switch the model")
             else:
-                st.success(render.escape_markdown(message or f"Active model: {name}")
-                           + ". It answers the next question.",
-                           icon=":material/check_circle:")
+                _render_used(message or f"Active model: {name}")
         confirm = st.checkbox("Yes, delete it", key="models_delete_confirm")
         if delete.button("Delete", key="models_delete", icon=":material/delete:", disabled=not confirm):
             try:
@@ -164,6 +162,23 @@ def _render_installed() -> None:
                 show_error(exc, doing="delete the model")
             else:
                 st.success(f"Deleted {render.escape_markdown(name)}.", icon=":material/delete:")
+
+
+def _render_used(message: str) -> None:
+    """The choice is recorded; it answers the next question unless a setting chooses the
+    model (``src/model_ops.py``), which is then named with what to do."""
+    from src.model_ops import overriding_setting
+
+    setting, _, model = overriding_setting(state.settings(), state.profile())
+    first = render.escape_markdown(message.split("\n")[0])
+    if setting:
+        st.warning(f"{first}. It does not answer yet: the setting "
+                   f"{render.escape_markdown(setting)} chooses the model "
+                   f"({render.escape_markdown(model)}) and takes precedence. Unset "
+                   f"{render.escape_markdown(setting)} and restart Olympus for this choice to "
+                   "take effect.", icon=":material/warning:")
+        return
+    st.success(f"{first}. It answers the next question.", icon=":material/check_circle:")
 
 
 def _recommended_entry(profile: Profile) -> Any:

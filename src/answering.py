@@ -131,7 +131,8 @@ def answered_by(answering: Answering, *, backend_name: str, mode: str, model: st
     if backend_name == SAFETY_NET:
         if answering.writer == "extract":
             return answering.name
-        return extracts(f"{answering.model or answering.label or 'the model'} did not answer")
+        who = (answering.model if answering.reported else "") or answering.label or "the model"
+        return extracts(f"{who} did not answer")
     if mode == "extract":
         return extracts(f"the answer of {model or backend_name} was set aside")
     return model or backend_name
@@ -198,9 +199,10 @@ def _identify(head: "Backend", plan: "BackendPlan", report: "ServedModel | None"
 
 
 def _why_no_model(plan: "BackendPlan", head: "Backend | None") -> str:
-    if plan.chosen_by.get(SAFETY_NET) == "this question":
+    had_model = any(plan.models.values())  # a forced plan keeps the chain's models
+    if plan.chosen_by.get(SAFETY_NET) == "this question" and had_model:
         return "asked for"
-    if not any(n in ENGINE_BACKENDS.values() or n == "hf_inference" for n in plan.names):
+    if not had_model and all(n == SAFETY_NET for n in plan.names):
         return "no language model in the backend chain"
     return "no language model is set up"
 

@@ -37,7 +37,9 @@ def _render_active(profile: Profile, status: dict[str, Any]) -> None:
     engine_name = engine.get("engine") or profile.engine or "-"
     left, right = st.columns(2)
     running = bool(engine.get("state"))
-    left.metric("Answering" if running else "Chosen", answering.name or "-")
+    # the whole name: "source extracts (model X is too small to write)" does not fit a metric
+    left.caption("Answering" if running else "Chosen")
+    left.markdown(f"**{render.escape_markdown(answering.name or '-')}**")
     right.metric("Engine" if running else "Engine (not running)",
                  f"{engine_name}" + (f" ({engine['state']})" if running else ""))
     if answering.note:

@@ -83,6 +83,11 @@ def test_a_fresh_install_names_the_extract_as_what_answers_everywhere(tmp_path, 
         api.close()
 
         # the browser: banner, answer, Models, System
+        page.goto(url)
+        _wait_app(page)
+        page.get_by_text(f"Answering now: {EXTRACTS}").first.wait_for()
+        page.wait_for_timeout(1000)
+        _shot(page, "model-truth-chat-banner")
         answer = _ask(page, url, QUESTION)
         page.get_by_text("Answered by").first.wait_for(timeout=180_000)
         page.wait_for_timeout(1500)
@@ -95,13 +100,16 @@ def test_a_fresh_install_names_the_extract_as_what_answers_everywhere(tmp_path, 
         assert answer.locator('[data-testid="stMarkdownContainer"] em').count() == 0
         _shot(page, "model-truth-chat")
         seen = {"chat": page.inner_text("body")}
-        for name in ("models", "system"):
+        for name, row in (("models", "Answering"), ("system", "Model (answering)")):
             page.goto(f"{url}/{name}")
             _wait_app(page)
+            page.get_by_text(row, exact=True).first.wait_for(timeout=60_000)
             page.get_by_text(EXTRACTS).first.wait_for(timeout=30_000)
-            page.wait_for_timeout(1000)
+            page.wait_for_timeout(1500)
             _shot(page, f"model-truth-{name}")
             seen[name] = page.inner_text("body")
+        system_row = seen["system"].split("Model (answering)", 1)[1].split("\n", 2)[:2]
+        assert EXTRACTS in " ".join(system_row), system_row
         for name, shown in seen.items():
             assert EXTRACTS in shown, name
             assert "smollm2-135m-offline is answering" not in shown, name

@@ -71,6 +71,7 @@ def _render_json(events) -> DoneEvent | None:
 
 def _render_stream(events, out: TextIO) -> DoneEvent | None:
     done = None
+    streamed = ""
     for event in events:
         if isinstance(event, SourcesEvent):
             _print_sources(event, out)
@@ -83,10 +84,13 @@ def _render_stream(events, out: TextIO) -> DoneEvent | None:
                 flush=True,
             )
         elif isinstance(event, TokenEvent):
+            streamed += event.text
             out.write(event.text)
             out.flush()
         elif isinstance(event, DoneEvent):
             done = event
+            if event.answer.startswith(streamed) and event.answer != streamed:
+                out.write(event.answer[len(streamed):])  # the extract that follows a model's answer
             _print_footer(event, out)
     return done
 

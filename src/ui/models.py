@@ -40,8 +40,9 @@ def _render_active(profile: Profile, status: dict[str, Any]) -> None:
     # the whole name: "source extracts (model X is too small to write)" does not fit a metric
     left.caption("Answering" if running else "Chosen")
     left.markdown(f"**{render.escape_markdown(answering.name or '-')}**")
-    right.metric("Engine" if running else "Engine (not running)",
-                 f"{engine_name}" + (f" ({engine['state']})" if running else ""))
+    right.caption("Engine" if running else "Engine (not running)")
+    right.markdown(f"**{render.escape_markdown(engine_name)}**"
+                   + (f" ({render.escape_markdown(str(engine['state']))})" if running else ""))
     if answering.note:
         st.warning(render.escape_markdown(answering.note), icon=":material/info:")
     st.caption("Answer backends, in order: "

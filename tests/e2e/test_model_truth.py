@@ -108,8 +108,8 @@ def test_a_fresh_install_names_the_extract_as_what_answers_everywhere(tmp_path, 
             page.wait_for_timeout(1500)
             _shot(page, f"model-truth-{name}")
             seen[name] = page.inner_text("body")
-        system_row = seen["system"].split("Model (answering)", 1)[1].split("\n", 2)[:2]
-        assert EXTRACTS in " ".join(system_row), system_row
+        system_row = page.locator("tr", has_text="Model (answering)").first.inner_text()
+        assert EXTRACTS in system_row, system_row
         for name, shown in seen.items():
             assert EXTRACTS in shown, name
             assert "smollm2-135m-offline is answering" not in shown, name

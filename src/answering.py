@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -105,7 +105,7 @@ def decide(plan: "BackendPlan", settings: "Settings", head: "Backend | None") ->
     if params is not None and params <= TINY_MAX_PARAMS and settings.tiny_model_answers != "model":
         writer, why = "extract", too_small(model or head.label)
     answering = Answering(head.name, model, params, report is not None, writer, why, head.label)
-    return Answering(**{**asdict(answering), "note": _note(plan, answering.name)})
+    return replace(answering, note=_note(plan, answering.name))
 
 
 def answering_now(settings: "Settings", profile: "Profile | None") -> Answering:

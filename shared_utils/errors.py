@@ -169,6 +169,11 @@ class ModelNotFound(OlympusError):
     hint = "Pull it first: `python -m src models pull REPO[:QUANT]`."
 
 
+class NotAGguf(OlympusError):
+    hint = ("Give a .gguf model file (the format llama.cpp and Ollama load), e.g. one from a "
+            "'-GGUF' repository on the Hugging Face Hub.")
+
+
 class UnknownBackend(OlympusError):
     hint = "Use one of the backend names listed in this message."
 

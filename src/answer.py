@@ -28,6 +28,7 @@ from shared_utils.generation.base import Backend, GenerationOptions
 from src.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
 from src.abstention import decide as abstain_decision, threshold_for
 from src.answer_done import done_event
+from src.answering import Answering, decide
 from src.answer_steps import StreamState, bind_sources, retrieve, tiny_mode
 from src.profile import top_k_for
 from src.condense import Turn
@@ -141,6 +142,17 @@ class Answerer:
             **kwargs,
         )
 
+    def answering(self, plan: BackendPlan | None = None) -> Answering:
+        """What writes the next answer (``src/answering.py``): the engine is asked."""
+        plan = plan or self.plan()
+        return self._decide(plan, self._backends(plan, first_only=True)[0])
+
+    def _decide(self, plan: BackendPlan, backends: list[Backend]) -> Answering:
+        answering = decide(plan, self.settings, backends[0] if backends else None)
+        if backends and answering.reported and backends[0].name == answering.backend:
+            backends[0].model_label = answering.model  # the engine's model names the answer
+        return answering
+
     def plan(self) -> BackendPlan:
         """The backends (and models) the next question will try, in order."""
         plan = self._planner()
@@ -231,8 +243,9 @@ class Answerer:
             return
 
         backends, skipped = self._backends(plan)
-        decoding = decoding_for(backends[0].model_name if backends else "", generation.max_tokens)
-        backends, mode_reason = tiny_mode(backends, decoding, self.settings.tiny_model_answers)
+        answering = self._decide(plan, backends)
+        decoding = decoding_for(answering.model, generation.max_tokens, params=answering.params)
+        backends, mode_reason = tiny_mode(backends, answering, decoding)
         if mode_reason:
             skipped = {}  # the extract was chosen, not fallen back to: no skip is news
             yield StatusEvent(mode_reason)
@@ -249,7 +262,7 @@ class Answerer:
                     for b in backends]
         yield from self._generate(prompt, backends, skipped, timings, t0, plan,
                                   decoding=decoding, mode_reason=mode_reason, question=question,
-                                  generation=generation)
+                                  generation=generation, answering=answering)
 
     def _generate(
         self,
@@ -264,6 +277,7 @@ class Answerer:
         mode_reason: str = "",
         question: str = "",
         generation: GenerationOptions | None = None,
+        answering: Answering | None = None,
     ) -> Iterator[AskEvent]:
         from shared_utils.generation.chain import ChainResult, FallbackChain
 
@@ -286,7 +300,8 @@ class Answerer:
                     break  # closing the stream stops the engine
         result = run.result or ChainResult(run.backend, dict(skipped), {}, interrupted=False)
         yield done_event(run, result, prompt, timings, plan, labels, models, mode_reason,
-                         elapsed_ms=lambda: _ms(t0, self._clock()))
+                         elapsed_ms=lambda: _ms(t0, self._clock()),
+                         answering=answering or decide(plan, self.settings, None))
 
     def _on_event(self, event: Any, run: StreamState, labels: dict[str, str], prompt: Prompt,
                   timings: dict[str, float], t0: float) -> Iterator[AskEvent]:
@@ -320,7 +335,8 @@ class Answerer:
             docs = [d for d in docs if d.id in wanted]
         return bool(docs)
 
-    def _backends(self, plan: BackendPlan) -> tuple[list[Backend], dict[str, str]]:
+    def _backends(self, plan: BackendPlan, *, first_only: bool = False
+                  ) -> tuple[list[Backend], dict[str, str]]:
         """Backends to try, and those that could not even be built (with the reason)."""
         backends: list[Backend] = []
         skipped: dict[str, str] = {}
@@ -330,6 +346,8 @@ class Answerer:
             except OlympusError as exc:
                 skipped[name] = str(exc)  # the message and how to fix it
                 logger.info("backend_unavailable", backend=name, reason=str(exc))
+            if first_only and backends:
+                break
         return backends, skipped
 
     def _prompt(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from src.answer_steps import StreamState, back_with_extract
+from src.answering import Answering, answered_by
 from src.backends import SAFETY_NET, BackendPlan
 from src.citations import resolve
 from src.claims import fix_citations, supported_share
@@ -26,7 +27,8 @@ logger = structlog.get_logger(__name__)
 
 def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: dict[str, float],
                plan: BackendPlan, labels: dict[str, str], models: dict[str, str],
-               mode_reason: str, *, elapsed_ms: Callable[[], float]) -> DoneEvent:
+               mode_reason: str, *, elapsed_ms: Callable[[], float],
+               answering: Answering) -> DoneEvent:
     """The last event of an answer from what the chain streamed (``run``) and its result."""
     text = run.guard.kept_text() if run.guard.looping else "".join(run.parts)
     answer, _, removed = resolve(text, prompt.sources)
@@ -62,7 +64,9 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
         error=run.error,
         backend_name=result.backend,
         model=models.get(result.backend, ""),
-        fallback_note=plan.fallback_note if model_wrote else "",
+        fallback_note=answering.note if model_wrote else "",
+        answered_by=answered_by(answering, backend_name=result.backend, mode=mode,
+                                model=models.get(result.backend, "")),
         chain=plan.names,
         mode=mode,
         mode_reason=mode_reason,
@@ -72,6 +76,7 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
     )
     logger.info(
         "answered", backend=result.backend, model=done.model, mode=done.mode,
+        answered_by=done.answered_by,
         skipped=list(result.skipped), interrupted=result.interrupted,
         loop_stopped=done.loop_stopped, prompt_tokens=done.prompt_tokens,
         dropped_sources=prompt.dropped_sources, citations=len(citations),

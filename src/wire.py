@@ -78,7 +78,8 @@ def done_to_dict(done: DoneEvent) -> dict[str, Any]:
     """The final event of an answer (also ``ask --json``)."""
     return {
         "answer": done.answer, "backend": done.backend, "backend_name": done.backend_name,
-        "model": done.model, "fallback_note": done.fallback_note,
+        "model": done.model, "answered_by": done.answered_by,
+        "fallback_note": done.fallback_note,
         "citations": [citation_to_dict(c) for c in done.citations],
         "sources": [passage_to_dict(i, s) for i, s in enumerate(done.sources, 1)],
         "timings": {k: round(v, 2) for k, v in done.timings.items()},
@@ -93,7 +94,8 @@ def done_to_dict(done: DoneEvent) -> dict[str, Any]:
 def done_from_dict(d: dict[str, Any]) -> DoneEvent:
     plain = {k: d[k] for k in ("answer", "backend", "timings", "prompt_tokens", "dropped_sources",
                                "removed_citations", "skipped", "interrupted", "error",
-                               "backend_name", "model", "fallback_note", "mode", "mode_reason",
+                               "backend_name", "model", "answered_by", "fallback_note", "mode",
+                               "mode_reason",
                                "loop_stopped", "unsupported", "supported_share") if k in d}
     return DoneEvent(citations=[citation_from_dict(c) for c in d.get("citations", [])],
                      sources=[passage_from_dict(s) for s in d.get("sources", [])],

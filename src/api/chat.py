@@ -3,7 +3,8 @@
 The last user message is the question; earlier user/assistant pairs are the history; system
 messages are ignored (Olympus writes its own prompt). ``model`` is ``olympus`` (the default
 chain), a backend name (``llamacpp``, ``ollama``, ``hf_inference``, ``extractive``) or the
-model a backend serves. The answer carries ``[n]`` citations in its text; the structured
+model a backend serves. A response's ``model`` names what produced the answer: the engine's
+model, or ``source extracts (why)``. The answer carries ``[n]`` citations in its text; the structured
 citations (document, pages, passage) are in ``citations`` of the response, or of the final
 chunk when streaming, and the whole final event (``src.wire.done_to_dict``) in ``olympus``.
 A document filter goes in ``olympus.doc_ids`` of the request (``extra_body`` in the SDK).
@@ -26,6 +27,7 @@ from shared_utils.errors import InvalidQuery, ModelNotFound, OlympusError
 from shared_utils.generation.registry import BACKENDS
 from src.api.errors import bad_request
 from src.api.library_routes import doc_ids_of, json_body, observe_events
+from src.answering import EXTRACTS
 from src.api.metrics import Metrics
 from src.events import DoneEvent, TokenEvent
 from src.wire import citation_to_dict, done_to_dict, error_to_dict
@@ -83,6 +85,9 @@ class ChatRoutes:
         """Model id -> backend to force (None: the default chain)."""
         plan = self.pipeline.backends()
         ids: dict[str, str | None] = {DEFAULT_MODEL: None}
+        answering = self.pipeline.answering()  # the engine's own name for its model
+        if answering.model and answering.backend:
+            ids.setdefault(answering.model, answering.backend)
         for name in plan.names:
             ids.setdefault(name, name)
             if plan.model(name):
@@ -97,6 +102,8 @@ class ChatRoutes:
     def _backend(self, model: Any) -> str | None:
         if model in (None, "", DEFAULT_MODEL):
             return None
+        if str(model).startswith(EXTRACTS):  # a response's `model` sent back: the extracts
+            return "extractive"
         ids = self._catalogue()
         if model in ids:
             return ids[model]
@@ -116,10 +123,19 @@ class ChatRoutes:
         events = observe_events(events, self.metrics)
         reply = Reply(body.get("model") or DEFAULT_MODEL)
         if body.get("stream"):
+            # the chunks before the last name what is expected to answer; the last one what did
+            if backend is None:
+                reply.model = (await run_in_threadpool(self.pipeline.answering)).name
             return StreamingResponse(reply.stream(events), media_type="text/event-stream",
                                      headers={"cache-control": "no-cache"})
         done = await run_in_threadpool(_last, events)
         return JSONResponse(reply.completion(done))
+
+
+def named(done: DoneEvent) -> str:
+    """A response's ``model``: what produced the answer (the engine's model, or the source
+    extracts and why: ``src/answering.py``); ``olympus`` when nothing did (no match, abstained)."""
+    return done.answered_by or DEFAULT_MODEL
 
 
 def _last(events: Iterator[Any]) -> DoneEvent:
@@ -147,6 +163,7 @@ class Reply:
         return {"citations": structured_citations(done), "olympus": done_to_dict(done)}
 
     def completion(self, done: DoneEvent) -> dict[str, Any]:
+        self.model = named(done)
         finish = "length" if done.interrupted else "stop"
         completion_tokens = max(1, len(done.answer) // 4) if done.answer else 0
         return {**self._base("chat.completion"),
@@ -176,6 +193,7 @@ class Reply:
                     # a tiny model's extract): send what was not streamed yet
                     if event.answer != streamed and event.answer.startswith(streamed):
                         yield self._chunk({"content": event.answer[len(streamed):]})
+                    self.model = named(event)
                     yield self._chunk({}, "length" if event.interrupted else "stop",
                                       **self._extra(event))
         except OlympusError as exc:

@@ -180,7 +180,8 @@ class LibraryRoutes:
 
     async def backends(self, _request: Request) -> Response:
         plan = await run_in_threadpool(self.pipeline.backends)
-        return JSONResponse(plan.as_dict())
+        answering = await run_in_threadpool(self.pipeline.answering)
+        return JSONResponse({**plan.as_dict(), "answering": answering.as_dict()})
 
     async def ask(self, request: Request) -> Response:
         """The pipeline's own event stream, one JSON object per line (the remote client's)."""

@@ -101,6 +101,17 @@ class UploadRefused(OlympusError):
     hint = "Wait until the files being indexed are done, then upload the rest."
 
 
+class AnswerQueueFull(OlympusError):
+    """Every slot of the engine is busy and the line of waiting questions is full."""
+
+    hint = "Ask again in a moment; the answers being written will free their slots."
+
+    def __init__(self, message: str, *, hint: str | None = None,
+                 retry_after_s: float = 30.0) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_s = retry_after_s
+
+
 class ChatLimit(OlympusError):
     """A browser has as many saved chats as allowed, or one chat grew past its size limit."""
 

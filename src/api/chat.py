@@ -26,11 +26,11 @@ from starlette.routing import Route
 from shared_utils.errors import InvalidQuery, ModelNotFound, OlympusError
 from shared_utils.generation.registry import BACKENDS
 from src.api.errors import bad_request
-from src.api.library_routes import doc_ids_of, json_body, observe_events
+from src.api.library_routes import asking, doc_ids_of, json_body, observe_events, owner_of
 from src.answering import EXTRACTS
 from src.api.metrics import Metrics
-from src.events import DoneEvent, TokenEvent
-from src.wire import citation_to_dict, done_to_dict, error_to_dict
+from src.events import DoneEvent, QueueEvent, TokenEvent
+from src.wire import citation_to_dict, done_to_dict, error_to_dict, queue_to_dict
 
 DEFAULT_MODEL = "olympus"
 
@@ -117,9 +117,9 @@ class ChatRoutes:
         question, history = split_messages(body.get("messages"))
         extra = body.get("olympus") if isinstance(body.get("olympus"), dict) else {}
         backend = await run_in_threadpool(self._backend, body.get("model"))
-        events = await run_in_threadpool(
-            self.pipeline.ask, question, history=history, doc_ids=doc_ids_of(extra),
-            backend=backend)
+        events = await asking(
+            self.metrics, self.pipeline.ask, question, history=history,
+            doc_ids=doc_ids_of(extra), backend=backend, owner=owner_of(request, body.get("user")))
         events = observe_events(events, self.metrics)
         reply = Reply(body.get("model") or DEFAULT_MODEL)
         if body.get("stream"):
@@ -188,6 +188,8 @@ class Reply:
                 if isinstance(event, TokenEvent) and event.text:
                     streamed += event.text
                     yield self._chunk({"content": event.text})
+                elif isinstance(event, QueueEvent):  # an empty delta: stock clients skip it
+                    yield self._chunk({}, olympus={"queue": queue_to_dict(event)})
                 elif isinstance(event, DoneEvent):
                     # the checked answer can differ from the streamed tokens (citations fixed,
                     # a tiny model's extract): send what was not streamed yet

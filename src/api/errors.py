@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -17,6 +19,7 @@ STATUS: tuple[tuple[type[e.OlympusError], int, str], ...] = (
     (e.InvalidDocument, 400, "invalid_request_error"),
     (e.InvalidQuery, 400, "invalid_request_error"),
     (e.UploadRefused, 429, "rate_limit_error"),
+    (e.AnswerQueueFull, 429, "rate_limit_error"),
     (e.DocumentNotFound, 404, "not_found_error"),
     (e.ModelNotFound, 404, "not_found_error"),
     (e.UnknownBackend, 404, "not_found_error"),
@@ -34,7 +37,9 @@ def status_of(exc: e.OlympusError) -> tuple[int, str]:
 
 def error_response(exc: e.OlympusError) -> JSONResponse:
     status, kind = status_of(exc)
-    return JSONResponse(error_to_dict(exc, kind=kind), status_code=status)
+    retry = getattr(exc, "retry_after_s", None)  # the answer queue's estimate
+    headers = {"retry-after": str(max(1, math.ceil(retry)))} if retry else None
+    return JSONResponse(error_to_dict(exc, kind=kind), status_code=status, headers=headers)
 
 
 async def olympus_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -39,6 +39,10 @@ class AlreadyRunning(OlympusError):
     hint = "Another Olympus uses this data dir; stop it or set OLYMPUS_DATA_DIR to another folder."
 
 
+class PortInUse(OlympusError):
+    """A port Olympus must listen on is taken; the message names it and its setting."""
+
+
 # --- documents -----------------------------------------------------------------------------
 class InvalidDocument(OlympusError):
     """A file that cannot be ingested. Nothing of it is stored."""
@@ -95,6 +99,17 @@ class UploadRefused(OlympusError):
     """The upload queue is full for this session or for everyone (bytes or jobs)."""
 
     hint = "Wait until the files being indexed are done, then upload the rest."
+
+
+class AnswerQueueFull(OlympusError):
+    """Every slot of the engine is busy and the line of waiting questions is full."""
+
+    hint = "Ask again in a moment; the answers being written will free their slots."
+
+    def __init__(self, message: str, *, hint: str | None = None,
+                 retry_after_s: float = 30.0) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_s = retry_after_s
 
 
 class ChatLimit(OlympusError):
@@ -163,6 +178,11 @@ class GenerationInterrupted(OlympusError):
 
 class ModelNotFound(OlympusError):
     hint = "Pull it first: `python -m src models pull REPO[:QUANT]`."
+
+
+class NotAGguf(OlympusError):
+    hint = ("Give a .gguf model file (the format llama.cpp and Ollama load), e.g. one from a "
+            "'-GGUF' repository on the Hugging Face Hub.")
 
 
 class UnknownBackend(OlympusError):

@@ -28,7 +28,13 @@ from shared_utils.errors import (
     ModelNotFound,
     OlympusError,
 )
-from shared_utils.generation.base import Delta, GenerationOptions, Message, StreamingBackend
+from shared_utils.generation.base import (
+    Delta,
+    GenerationOptions,
+    Message,
+    ServedModel,
+    StreamingBackend,
+)
 from shared_utils.generation.chain import register_closer, register_response
 
 logger = structlog.get_logger(__name__)
@@ -80,6 +86,26 @@ class HFInferenceBackend(StreamingBackend):
             raise httpx.HTTPStatusError("status", request=r.request, response=r)
         r.raise_for_status()
         return self.label
+
+    def served_model(self, *, timeout: float = 1.0) -> ServedModel | None:
+        """``GET {base_url}/models``: the served model (the one named ``model`` when there
+        are several) and, from llama.cpp, its parameter count (``meta.n_params``)."""
+        if not self.base_url:
+            return None  # the HF Inference API serves every model: nothing to ask
+        import httpx
+
+        try:
+            r = httpx.get(f"{self.base_url}/models", timeout=timeout, headers=self._headers())
+            r.raise_for_status()
+            data = [m for m in r.json().get("data") or [] if isinstance(m, dict) and m.get("id")]
+        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            logger.debug("served_model.unknown", url=self.base_url, error=type(exc).__name__)
+            return None
+        item = next((m for m in data if m["id"] == self.model), data[0] if data else None)
+        if item is None:
+            return None
+        n_params = (item.get("meta") or {}).get("n_params")
+        return ServedModel(str(item["id"]), float(n_params) if n_params else None)
 
     def _open(self, options: GenerationOptions) -> Any:
         from huggingface_hub import InferenceClient

@@ -4,8 +4,8 @@
 The last user message is the question; earlier user/assistant pairs are the history; system
 messages are ignored (Olympus writes its own prompt). ``model`` is ``olympus`` (the default
 chain), a backend name (``llamacpp``, ``ollama``, ``hf_inference``, ``extractive``) or the
-model a backend serves; the response's ``model`` names what wrote the answer
-(``answered_model``). Which request fields are honoured, refused or ignored:
+model a backend serves. A response's ``model`` names what produced the answer (``named``):
+the engine's model, or ``source extracts (why)``. Which request fields are honoured, refused or ignored:
 ``src/api/chat_request.py``. A document filter goes in ``olympus.doc_ids`` of the request
 (``extra_body`` in the SDK).
 
@@ -13,7 +13,8 @@ One answer whichever way it is fetched: Olympus checks the answer after the mode
 (citations fixed, unsupported claims handled, the extract added behind a small model), so a
 stream sends the *checked* text, in word-sized deltas, once the check is done; while the
 model writes, the stream carries SSE comments (status lines, ignored by clients) that keep the
-connection alive. The concatenated deltas equal the non-streamed ``content``; the last chunk
+connection alive, and a question waiting for a free slot gets empty-delta chunks with its
+place in line in ``olympus.queue``. The concatenated deltas equal the non-streamed ``content``; the last chunk
 carries ``citations`` and ``olympus`` (the final event), then a usage chunk when
 ``stream_options.include_usage`` is set. ``/api/ask`` streams the model's tokens live.
 """
@@ -34,12 +35,14 @@ from starlette.routing import Route
 
 from shared_utils.errors import ModelNotFound, OlympusError
 from shared_utils.generation.registry import BACKENDS
-from src.api.errors import error_dict
+from src.answering import EXTRACTS
 from src.api.chat_request import ChatRequest, read_request, split_messages  # noqa: F401
-from src.api.library_routes import json_body, known_doc_ids, observe_events
+from src.api.errors import error_dict
+from src.api.library_routes import (
+    asking, json_body, known_doc_ids, observe_events, owner_of)
 from src.api.metrics import Metrics
-from src.events import BackendSwitchEvent, DoneEvent, StatusEvent
-from src.wire import citation_to_dict, done_to_dict
+from src.events import BackendSwitchEvent, DoneEvent, QueueEvent, StatusEvent
+from src.wire import citation_to_dict, done_to_dict, queue_to_dict
 
 DEFAULT_MODEL = "olympus"
 KEEP_ALIVE_S = 5.0  # an SSE comment at least this often while the answer is being written
@@ -55,14 +58,10 @@ def structured_citations(done: DoneEvent) -> list[dict[str, Any]]:
     return out
 
 
-def answered_model(done: DoneEvent, requested: str) -> str:
-    """What wrote the answer: the model, else the backend (``extractive`` for the extract),
-    else (nothing wrote: no document, no match) the model asked for."""
-    if done.model:
-        return done.model
-    if done.backend_name and done.backend_name != "none":
-        return done.backend_name
-    return requested or DEFAULT_MODEL
+def named(done: DoneEvent) -> str:
+    """A response's ``model``: what produced the answer (the engine's model, or the source
+    extracts and why: ``src/answering.py``); ``olympus`` when nothing did (no match, abstained)."""
+    return done.answered_by or DEFAULT_MODEL
 
 
 def finish_reason(done: DoneEvent) -> str:
@@ -125,6 +124,8 @@ class ChatRoutes:
     def _backend(self, model: str) -> str | None:
         if model in ("", DEFAULT_MODEL):
             return None
+        if model.startswith(EXTRACTS):  # a response's `model` sent back: the extracts
+            return "extractive"
         ids = self._catalogue()
         if model in ids:
             return ids[model]
@@ -137,11 +138,14 @@ class ChatRoutes:
         chat = read_request(await json_body(request), max_tokens_cap=self.max_tokens_cap)
         backend = await run_in_threadpool(self._backend, chat.model)
         doc_ids = await run_in_threadpool(known_doc_ids, self.pipeline, chat.doc_ids)
-        events = await run_in_threadpool(
-            self.pipeline.ask, chat.question, history=chat.history, doc_ids=doc_ids,
-            backend=backend, options=chat.options)
+        events = await asking(
+            self.metrics, self.pipeline.ask, chat.question, history=chat.history,
+            doc_ids=doc_ids, backend=backend, options=chat.options,
+            owner=owner_of(request, chat.user))
         events = observe_events(events, self.metrics)
         reply = Reply(chat)
+        if chat.stream and backend is None:  # what queue chunks name, before the answer says
+            reply.expected = (await run_in_threadpool(self.pipeline.answering)).name
         headers = {"x-olympus-ignored": ",".join(chat.ignored)} if chat.ignored else {}
         if chat.stream:
             return StreamingResponse(reply.stream(events), media_type="text/event-stream",
@@ -167,10 +171,12 @@ class Reply:
         self.id = "chatcmpl-" + secrets.token_hex(12)
         self.created = int(time.time())
         self.chat = chat
+        self.expected = chat.model or DEFAULT_MODEL  # the model named before the answer is done
 
-    def _base(self, kind: str, done: DoneEvent) -> dict[str, Any]:
-        return {"id": self.id, "object": kind, "created": self.created,
-                "model": answered_model(done, self.chat.model), "system_fingerprint": None}
+    def _base(self, kind: str, done: DoneEvent | None) -> dict[str, Any]:
+        model = named(done) if done is not None else self.expected
+        return {"id": self.id, "object": kind, "created": self.created, "model": model,
+                "system_fingerprint": None}
 
     def _extra(self, done: DoneEvent) -> dict[str, Any]:
         extra: dict[str, Any] = {"citations": structured_citations(done),
@@ -185,7 +191,7 @@ class Reply:
                              "message": {"role": "assistant", "content": done.answer}}],
                 "usage": usage(done), **self._extra(done)}
 
-    def _chunk(self, done: DoneEvent, delta: dict[str, Any] | None,
+    def _chunk(self, done: DoneEvent | None, delta: dict[str, Any] | None,
                finish: str | None = None, **extra: Any) -> str:
         choices = [] if delta is None else [
             {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
@@ -210,6 +216,9 @@ class Reply:
                     answered = True
                     for chunk in self._answer_chunks(event):
                         yield chunk
+                elif isinstance(event, QueueEvent):  # an empty delta: stock clients skip it
+                    yield self._chunk(None, {}, olympus={"queue": queue_to_dict(event)})
+                    last_write = time.monotonic()
                 elif isinstance(event, (StatusEvent, BackendSwitchEvent)):
                     yield f": {_comment(event)}\n\n"
                     last_write = time.monotonic()

@@ -43,6 +43,7 @@ class ChatRequest:
     options: AskOptions
     doc_ids: list[str] | None
     ignored: tuple[str, ...]  # fields sent that Olympus does not act on
+    user: str = ""  # the UI (service token) names its chat session here, for the fair line
 
 
 def _text(content: Any) -> str:
@@ -170,4 +171,5 @@ def read_request(body: dict[str, Any], *, max_tokens_cap: int) -> ChatRequest:
         include_usage=bool(stream_options.get("include_usage")),
         options=_options(body, max_tokens_cap), doc_ids=doc_ids_of(extra or {}),
         ignored=tuple(k for k in body if FIELDS.get(k, "ignored") == "ignored"
-                      and body[k] is not None))
+                      and body[k] is not None),
+        user=body["user"] if isinstance(body.get("user"), str) else "")

@@ -8,6 +8,7 @@ its traceback and answered without its details (no internal path reaches a clien
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -34,6 +35,7 @@ STATUS: tuple[tuple[type[e.OlympusError], int, str], ...] = (
     (e.InvalidApiKey, 401, "authentication_error"),
     (e.KeyScopeRefused, 403, "permission_error"),
     (e.UploadRefused, 429, "rate_limit_error"),
+    (e.AnswerQueueFull, 429, "rate_limit_error"),
     (e.DocumentNotFound, 404, "not_found_error"),
     (e.JobNotFound, 404, "not_found_error"),
     (e.ModelNotFound, 404, "not_found_error"),
@@ -90,7 +92,10 @@ async def olympus_error(_request: Request, exc: Exception) -> JSONResponse:
 
 def headers_for(exc: e.OlympusError) -> dict[str, str] | None:
     """401 says how to authenticate; 413 closes the connection, so a client still sending
-    a body past the limit is stopped rather than drained."""
+    a body past the limit is stopped rather than drained; 429 says when to retry."""
+    retry = getattr(exc, "retry_after_s", None)  # the answer queue's estimate
+    if retry:
+        return {"retry-after": str(max(1, math.ceil(retry)))}
     if isinstance(exc, e.InvalidApiKey):
         return {"www-authenticate": "Bearer"}
     if isinstance(exc, (e.FileTooLarge, e.RequestTooLarge)):

@@ -18,11 +18,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from shared_utils.errors import (
-    DocumentNotFound, FileTooLarge, InvalidQuery, JobNotFound, OlympusError,
+    AnswerQueueFull, DocumentNotFound, FileTooLarge, InvalidQuery, JobNotFound, OlympusError,
     UnsupportedMediaType)
 from src.api.errors import bad_request, error_dict
 from src.api.limits import check_k, parse_json
-from src.api.metrics import Metrics
+from src.api.metrics import Metrics, fallback_reason
 from src.answer import AskOptions
 from src.events import BackendSwitchEvent, DoneEvent
 from src.ui.jobs import IngestJob, IngestQueue
@@ -98,6 +98,24 @@ def history_of(raw: Any) -> list[tuple[str, str]]:
     return [(q, a) for q, a in raw]
 
 
+def owner_of(request: Request, session: Any) -> str:
+    """Who asks, for the fair line: the API key; the UI (the service token) names its chat
+    session (``session`` in /api/ask, ``user`` in /v1/chat/completions)."""
+    caller = str(request.scope.get("state", {}).get("caller") or "anonymous")
+    if caller == "service" and isinstance(session, str) and session:
+        return f"service:{session[:64]}"
+    return caller
+
+
+async def asking(metrics: Metrics, ask: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+    """``ask`` in the thread pool; a full line is counted, then answered with 429."""
+    try:
+        return await run_in_threadpool(ask, *args, **kwargs)
+    except AnswerQueueFull:
+        metrics.queue_rejections.inc()
+        raise
+
+
 class Measured:
     """The pipeline as the upload queue sees it: each ingest is timed for the metrics."""
 
@@ -114,13 +132,17 @@ class Measured:
 
 
 def observe_events(events: Iterator[Any], metrics: Metrics) -> Iterator[Any]:
-    """Pass ``events`` through, recording first-token time, answers and backend switches."""
+    """Pass ``events`` through, recording first-token time, answers, backend switches,
+    fallbacks by reason and waits for an engine slot."""
     for event in events:
         if isinstance(event, BackendSwitchEvent):
             metrics.switches.labels(event.from_backend, event.to_backend).inc()
+            metrics.fallbacks.labels(fallback_reason(event.reason)).inc()
         elif isinstance(event, DoneEvent):
             name = event.backend_name or "none"
             metrics.answers.labels(name).inc()
+            if event.timings.get("queue_ms"):
+                metrics.queue_waits.observe(event.timings["queue_ms"] / 1000)
             if "first_token_ms" in event.timings:
                 metrics.first_token.labels(name).observe(event.timings["first_token_ms"] / 1000)
         yield event
@@ -208,7 +230,8 @@ class LibraryRoutes:
 
     async def backends(self, _request: Request) -> Response:
         plan = await run_in_threadpool(self.pipeline.backends)
-        return JSONResponse(plan.as_dict())
+        answering = await run_in_threadpool(self.pipeline.answering)
+        return JSONResponse({**plan.as_dict(), "answering": answering.as_dict()})
 
     async def ask(self, request: Request) -> Response:
         """The pipeline's own event stream, one JSON object per line (the remote client's)."""
@@ -221,9 +244,10 @@ class LibraryRoutes:
         backend = body.get("backend") or None
         if backend is not None and not isinstance(backend, str):
             raise bad_request("backend must be a backend name.", param="backend")
-        events = await run_in_threadpool(
-            self.pipeline.ask, question, history=history, doc_ids=doc_ids,
-            backend=backend, options=ask_options(body.get("options")))
+        events = await asking(
+            self.metrics, self.pipeline.ask, question, history=history, doc_ids=doc_ids,
+            backend=backend, options=ask_options(body.get("options")),
+            owner=owner_of(request, body.get("session")))
         return StreamingResponse(self._lines(events), media_type="application/x-ndjson")
 
     async def _lines(self, events: Iterator[Any]):

@@ -53,7 +53,7 @@ def _tool_errors(error: type[Exception]) -> Callable[[F], F]:
 
 
 def _answer(pipeline: Any, question: str, doc_ids: list[str] | None) -> dict[str, Any]:
-    from src.api.chat import answered_model, structured_citations
+    from src.api.chat import named, structured_citations
     from src.api.library_routes import known_doc_ids
 
     done = None
@@ -64,7 +64,7 @@ def _answer(pipeline: Any, question: str, doc_ids: list[str] | None) -> dict[str
         raise OlympusError("The answer ended without a result.", hint="Ask again.")
     return {"answer": done.answer, "citations": structured_citations(done),
             "sources": [passage_to_dict(i, s) for i, s in enumerate(done.sources, 1)],
-            "backend": done.backend, "model": answered_model(done, ""), "mode": done.mode,
+            "backend": done.backend, "model": named(done), "mode": done.mode,
             "error": done.error}
 
 

@@ -32,6 +32,7 @@ def test_answer_cites_the_page_it_comes_from(service):
     assert citations and _on_page_3(citations[0]), citations
     assert "3493" in citations[0]["text"]  # the passage itself, not only its address
     assert reply.model_extra["olympus"]["backend_name"] == "llamacpp"
+    assert reply.model == "smollm2-135m-offline"  # what wrote it, as the engine reports it
     # the fixture caps answers at 40 tokens: an answer that reached the cap says "length"
     cut = reply.usage.completion_tokens >= service.settings.max_answer_tokens
     assert reply.choices[0].finish_reason == ("length" if cut else "stop")
@@ -63,6 +64,7 @@ def test_model_picks_the_backend_and_models_are_listed(service):
     reply = client.chat.completions.create(
         model="extractive", messages=[{"role": "user", "content": QUESTION}])
     assert reply.model_extra["olympus"]["backend_name"] == "extractive"
+    assert reply.model == "source extracts (asked for)"  # not the request's echo
     assert "3493" in reply.choices[0].message.content
 
 

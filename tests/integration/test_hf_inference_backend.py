@@ -93,7 +93,7 @@ def test_stop_frees_the_engine_for_the_next_question(backend):
     gen.close()  # user pressed stop: the response is closed, llama.cpp cancels the task
     t0 = time.monotonic()
     answer = backend.generate(PROMPT, options=_opts(max_tokens=2))
-    assert answer and time.monotonic() - t0 < 20
+    assert answer and time.monotonic() - t0 < 60  # a liveness bound, not a speed target
 
 
 def test_unreachable_server_is_backend_unavailable():

@@ -28,6 +28,7 @@ from shared_utils.generation.base import Backend, GenerationOptions
 from src.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
 from src.abstention import decide as abstain_decision, threshold_for
 from src.answer_done import done_event, fallback_line
+from src.answering import Answering, decide
 from src.answer_queue import (
     ENGINE_BACKENDS, AnswerQueue, QueuedEvents, Ticket, queue_for, wait_turn)
 from src.answer_steps import StreamState, bind_sources, retrieve, tiny_mode
@@ -64,18 +65,25 @@ class AskOptions:
 
     ``model``: the engine backend's model (see ``BackendPlan.with_model``); ``backend``: force
     one backend (as ``ask(backend=...)``); ``temperature``; ``max_tokens``: the answer length
-    (small models keep their smaller cap, ``src/decoding.py``)."""
+    (small models keep their smaller cap, ``src/decoding.py``); ``top_p``, ``seed`` and
+    ``stop`` (added to Olympus' own stop strings) as an API client sends them."""
 
     model: str = ""
     backend: str = ""
     temperature: float | None = None
     max_tokens: int | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
 
     def generation(self, base: GenerationOptions) -> GenerationOptions:
         return replace(
             base,
             temperature=base.temperature if self.temperature is None else float(self.temperature),
             max_tokens=base.max_tokens if not self.max_tokens else int(self.max_tokens),
+            top_p=base.top_p if self.top_p is None else float(self.top_p),
+            seed=base.seed if self.seed is None else int(self.seed),
+            stop=(*base.stop, *self.stop),
         )
 
 
@@ -145,6 +153,17 @@ class Answerer:
             queue=kwargs.pop("queue", None) or queue_for(settings, profile),
             **kwargs,
         )
+
+    def answering(self, plan: BackendPlan | None = None) -> Answering:
+        """What writes the next answer (``src/answering.py``): the engine is asked."""
+        plan = plan or self.plan()
+        return self._decide(plan, self._backends(plan, first_only=True)[0])
+
+    def _decide(self, plan: BackendPlan, backends: list[Backend]) -> Answering:
+        answering = decide(plan, self.settings, backends[0] if backends else None)
+        if backends and answering.reported and backends[0].name == answering.backend:
+            backends[0].model_label = answering.model  # the engine's model names the answer
+        return answering
 
     def plan(self) -> BackendPlan:
         """The backends (and models) the next question will try, in order."""
@@ -241,8 +260,9 @@ class Answerer:
             return
 
         backends, skipped = self._backends(plan)
-        decoding = decoding_for(backends[0].model_name if backends else "", generation.max_tokens)
-        backends, mode_reason = tiny_mode(backends, decoding, self.settings.tiny_model_answers)
+        answering = self._decide(plan, backends)
+        decoding = decoding_for(answering.model, generation.max_tokens, params=answering.params)
+        backends, mode_reason = tiny_mode(backends, answering, decoding)
         if mode_reason:
             skipped = {}  # the extract was chosen, not fallen back to: no skip is news
             yield StatusEvent(mode_reason)
@@ -264,7 +284,7 @@ class Answerer:
                     for b in backends]
         yield from self._generate(prompt, backends, skipped, timings, t0, plan,
                                   decoding=decoding, mode_reason=mode_reason, question=question,
-                                  generation=generation)
+                                  generation=generation, answering=answering)
 
     def _generate(
         self,
@@ -279,6 +299,7 @@ class Answerer:
         mode_reason: str = "",
         question: str = "",
         generation: GenerationOptions | None = None,
+        answering: Answering | None = None,
     ) -> Iterator[AskEvent]:
         from shared_utils.generation.chain import ChainResult, FallbackChain
 
@@ -301,7 +322,8 @@ class Answerer:
                     break  # closing the stream stops the engine
         result = run.result or ChainResult(run.backend, dict(skipped), {}, interrupted=False)
         yield done_event(run, result, prompt, timings, plan, labels, models, mode_reason,
-                         elapsed_ms=lambda: _ms(t0, self._clock()))
+                         elapsed_ms=lambda: _ms(t0, self._clock()),
+                         answering=answering or decide(plan, self.settings, None))
 
     def _on_event(self, event: Any, run: StreamState, labels: dict[str, str], prompt: Prompt,
                   timings: dict[str, float], t0: float) -> Iterator[AskEvent]:
@@ -340,7 +362,8 @@ class Answerer:
             docs = [d for d in docs if d.id in wanted]
         return bool(docs)
 
-    def _backends(self, plan: BackendPlan) -> tuple[list[Backend], dict[str, str]]:
+    def _backends(self, plan: BackendPlan, *, first_only: bool = False
+                  ) -> tuple[list[Backend], dict[str, str]]:
         """Backends to try, and those that could not even be built (with the reason)."""
         backends: list[Backend] = []
         skipped: dict[str, str] = {}
@@ -350,6 +373,8 @@ class Answerer:
             except OlympusError as exc:
                 skipped[name] = str(exc)  # the message and how to fix it
                 logger.info("backend_unavailable", backend=name, reason=str(exc))
+            if first_only and backends:
+                break
         return backends, skipped
 
     def _prompt(

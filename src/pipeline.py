@@ -31,6 +31,7 @@ from src.settings import Settings
 
 if TYPE_CHECKING:
     from src.answer import Answerer, AskOptions
+    from src.answering import Answering
     from src.backends import BackendPlan
     from src.profile import Profile
     from src.events import AskEvent
@@ -106,6 +107,11 @@ class RAGPipeline:
     def backends(self) -> "BackendPlan":
         """The backends the next question tries, in order, with their models (and why)."""
         return self._answerer.plan()
+
+    def answering(self) -> "Answering":
+        """What writes the next answer: the engine's model, or the source extracts and why
+        (``src/answering.py``)."""
+        return self._answerer.answering()
 
     # --- lifecycle -------------------------------------------------------------------------
     def warm_up(self) -> None:

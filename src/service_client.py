@@ -196,7 +196,14 @@ class RemotePipeline:
         d = self._request("GET", "/api/backends")
         return BackendPlan(names=tuple(d["chain"]), models=dict(d["models"]),
                            reasons=tuple(d["reasons"]), fallback_note=d["fallback_note"],
-                           chosen_by=dict(d.get("chosen_by") or {}))
+                           chosen_by=dict(d.get("chosen_by") or {}),
+                           fallback=tuple(d.get("fallback") or ()))
+
+    def answering(self) -> Any:
+        """What answers the next question, as the service decides it (``src/answering.py``)."""
+        from src.answering import Answering
+
+        return Answering.from_dict(self._request("GET", "/api/backends")["answering"])
 
     # --- lifecycle --------------------------------------------------------------------------
     def answers(self, *, timeout_s: float = 1.0) -> bool:

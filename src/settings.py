@@ -8,6 +8,7 @@ from the environment profile (see ``src/profile.py``); setting them overrides th
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -255,9 +256,20 @@ class Settings(BaseSettings):
 
     @property
     def log_format_resolved(self) -> Literal["json", "console"]:
+        """``auto``: a readable console when a person watches (stderr is a terminal), JSON
+        lines for a log collector in a container or Space, the console elsewhere."""
         if self.log_format != "auto":
             return self.log_format
+        if _stderr_is_terminal():
+            return "console"
         return "json" if in_container() or self.space_id else "console"
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        return False
 
 
 def in_container() -> bool:

@@ -147,6 +147,12 @@ def _public(settings: Settings, profile: Profile) -> tuple[str, int, str, str, s
     return address or "127.0.0.1", port, probe_host, settings.space_host or shown, url
 
 
+def public_port(settings: Settings, profile: Profile) -> tuple[str, int]:
+    """(host to probe, port) of the front's public port (OLYMPUS_PORT)."""
+    _, port, probe_host, _, _ = _public(settings, profile)
+    return probe_host.strip("[]"), port
+
+
 def streamlit_spec(settings: Settings, profile: Profile, env: Mapping[str, str],
                    internal_port: int) -> ChildSpec:
     """``streamlit run`` headless on 127.0.0.1:``internal_port`` (only the front, on the

@@ -243,6 +243,7 @@ def _finish(msg: dict[str, Any], event: DoneEvent) -> None:
         backend=event.backend,
         backend_name=event.backend_name or event.backend,
         model=event.model,
+        answered_by=event.answered_by,
         fallback_note=event.fallback_note,
         chain=list(event.chain),
         timings=dict(event.timings),
@@ -309,12 +310,13 @@ def render_page() -> None:
         show_error(exc, doing="open the document library")
         return
     plan = chat_settings.plan_of(pipeline)
+    answering = chat_settings.answering_of(pipeline)
     scope_col, model_col = st.columns([3, 2], vertical_alignment="bottom")
     with scope_col:
         doc_ids = _scope_selector(documents) if documents else None
     with model_col:
-        chat_settings.render_picker(chat_list.current(), plan, chat_list.save)
-    chat_settings.render_fallback_note(plan)
+        chat_settings.render_picker(chat_list.current(), plan, chat_list.save, answering)
+    chat_settings.render_fallback_note(answering)
     chat_list.show_save_error()
     msgs = _messages()
     if not documents:

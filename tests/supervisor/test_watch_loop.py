@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from src.settings import load_settings
 from src.status import StatusFile
 from src.supervisor import Supervisor
@@ -412,6 +414,20 @@ def test_a_busy_llamacpp_port_is_reported_with_the_fix(data_dir, tmp_path):
     assert eng["state"] == "down"
     assert "port 8123 is already in use" in eng["last_error"]
     assert "OLYMPUS_LLAMACPP_PORT" in eng["last_error"]
+
+
+def test_a_busy_public_port_stops_the_start_before_any_child(data_dir):
+    from shared_utils.errors import PortInUse
+
+    w = World(ready={"engine", "api", "streamlit", "front"})
+    sup, status, calls = make(w, data_dir, busy_ports={8501})
+    with pytest.raises(PortInUse, match="port 8501 is already in use.*OLYMPUS_PORT"):
+        sup.run()
+    assert w.spawned == [] and calls == []
+    assert status.section("supervisor")["state"] == "failed"
+    sup2, _, _ = make(w, data_dir)  # the data dir is not left locked
+    w.stop_at(w.now + 5)
+    assert sup2.run() == 143
 
 
 def test_port_open_sees_a_real_listener():

@@ -276,10 +276,10 @@ def test_ask_options_choose_the_model_temperature_and_length_for_one_question(se
 
     backend = Scripted(["Port 3493 [1]."])
     answerer, planned = _ollama_answerer(settings, backend)
-    options = AskOptions(model="llama3.2:3b", temperature=0.7, max_tokens=300)
+    options = AskOptions(model="llama3.2:3b", temperature=0.7, max_tokens=200)
     done = list(answerer.ask("Which port?", options=options))[-1]
-    assert planned[0] == "llama3.2:3b"
-    assert backend.options.temperature == 0.7 and backend.options.max_tokens == 300
+    assert planned[0] == "llama3.2:3b"  # (a 3B model's answer cap is 256: src/decoding.py)
+    assert backend.options.temperature == 0.7 and backend.options.max_tokens == 200
     # the next question without options is back to the process-wide defaults
     list(answerer.ask("Which port?"))
     assert planned[-1] == "qwen2.5:0.5b" and backend.options.temperature == 0.1

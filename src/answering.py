@@ -199,10 +199,9 @@ def _identify(head: "Backend", plan: "BackendPlan", report: "ServedModel | None"
 
 
 def _why_no_model(plan: "BackendPlan", head: "Backend | None") -> str:
-    had_model = any(plan.models.values())  # a forced plan keeps the chain's models
-    if plan.chosen_by.get(SAFETY_NET) == "this question" and had_model:
+    if plan.chosen_by.get(SAFETY_NET) == "this question":
         return "asked for"
-    if not had_model and all(n == SAFETY_NET for n in plan.names):
+    if all(n == SAFETY_NET for n in plan.names):
         return "no language model in the backend chain"
     return "no language model is set up"
 

@@ -87,9 +87,12 @@ class BackendPlan:
         """The plan with ``name`` forced (the safety net kept behind it)."""
         check_names([name])
         names = (name,) if name == SAFETY_NET else (name, SAFETY_NET)
+        # "this question" when it changed the chain (a chain of extracts only stays as it was)
+        chosen = {**self.chosen_by, name: "this question"} if names != self.names else (
+            self.chosen_by)
         return BackendPlan(names, self.models, (*self.reasons, f"backend {name}: chosen for this "
-                                                "question"), self.fallback_note,
-                           {**self.chosen_by, name: "this question"}, self.fallback)
+                                                "question"), self.fallback_note, chosen,
+                           self.fallback)
 
     def with_model(self, model: str) -> "BackendPlan":
         """The plan with the first engine backend answering with ``model`` (a chat's choice).

@@ -64,7 +64,7 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
         error=run.error,
         backend_name=result.backend,
         model=models.get(result.backend, ""),
-        fallback_note=answering.note if model_wrote else "",
+        fallback_note=fallback_note(plan, answering.note, result, labels, model_wrote=model_wrote),
         answered_by=answered_by(answering, backend_name=result.backend, mode=mode,
                                 model=models.get(result.backend, "")),
         chain=plan.names,
@@ -86,11 +86,33 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
     return done
 
 
+def fallback_line(who: str, reason: str) -> str:
+    """The answer's first line when the extract stands in for a model that failed."""
+    return (f"({who} did not answer: {reason.rstrip('.')}. These are the most relevant "
+            "passages instead.)\n\n")
+
+
+def fallback_note(plan: BackendPlan, note: str, result: ChainResult, labels: dict[str, str],
+                  *, model_wrote: bool) -> str:
+    """Why a fallback answered: the backends skipped before it (and why), and the plan's own
+    ``note`` (what decided the answering model) when a smaller fallback model wrote it. Empty
+    when the first choice answered."""
+    order = list(plan.names)
+    rank = order.index(result.backend) if result.backend in order else len(order)
+    skipped = [f"{labels.get(name, name)}: {why}" for name, why in result.skipped.items()
+               if name in order and order.index(name) < rank]
+    parts = [note] if model_wrote and note else []
+    if skipped:
+        who = labels.get(result.backend, result.backend) if model_wrote else "the extract"
+        parts.append(f"Answered by {who} because " + "; ".join(skipped))
+    return " ".join(parts)
+
+
 def _engine_figures(timings: dict[str, float], stats: dict, *, parts: int | None) -> None:
     """The engine's own figures into ``timings``; tokens/s estimated from the streamed parts
     of a model's answer (``parts``) when the engine gave none."""
     for key in ("tokens_per_s", "completion_tokens", "cached_prompt_tokens", "prompt_ms",
-                "generation_ms"):
+                "generation_ms", "length_cut"):
         if key in stats:
             timings[f"engine_{key}" if key.endswith("_ms") else key] = float(stats[key])
     if "tokens_per_s" not in timings and parts is not None and "first_token_ms" in timings:

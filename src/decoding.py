@@ -65,7 +65,8 @@ class Decoding:
 
     def apply(self, options: GenerationOptions) -> GenerationOptions:
         return replace(
-            options, max_tokens=min(options.max_tokens, self.max_tokens), stop=self.stop,
+            options, max_tokens=min(options.max_tokens, self.max_tokens),
+            stop=tuple(dict.fromkeys((*self.stop, *options.stop))),  # the caller's stops too
             repeat_penalty=self.repeat_penalty, dry_multiplier=self.dry_multiplier,
             frequency_penalty=self.frequency_penalty,
         )

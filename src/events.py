@@ -24,6 +24,16 @@ class StatusEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueEvent:
+    """Every slot of the engine is busy: where this question stands in line, repeated while
+    it waits ("2nd in line, about 20 s"). ``position`` 1 is next."""
+
+    position: int
+    eta_s: float
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class TokenEvent:
     text: str
 
@@ -78,4 +88,4 @@ class DoneEvent:
     supported_share: float | None = None  # share of claims whose citation supports them
 
 
-AskEvent = SourcesEvent | StatusEvent | TokenEvent | BackendSwitchEvent | DoneEvent
+AskEvent = SourcesEvent | StatusEvent | QueueEvent | TokenEvent | BackendSwitchEvent | DoneEvent

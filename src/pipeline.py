@@ -96,11 +96,13 @@ class RAGPipeline:
         doc_ids: Sequence[str] | None = None,
         backend: str | None = None,
         options: "AskOptions | None" = None,
+        owner: str = "",
     ) -> Iterator["AskEvent"]:
-        """Stream events: sources, status, tokens, backend switches, done. ``options``: this
-        question's model, temperature and answer length (a chat's settings)."""
+        """Stream events: sources, place in line, status, tokens, backend switches, done.
+        ``options``: this question's model, temperature and answer length (a chat's
+        settings); ``owner``: who asks (a chat session, an API key), for a fair line."""
         return self._answerer.ask(question, history=history, doc_ids=doc_ids, backend=backend,
-                                  options=options)
+                                  options=options, owner=owner)
 
     def backends(self) -> "BackendPlan":
         """The backends the next question tries, in order, with their models (and why)."""

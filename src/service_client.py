@@ -152,7 +152,7 @@ class RemotePipeline:
 
     def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (),
             doc_ids: Sequence[str] | None = None, backend: str | None = None,
-            options: Any = None) -> Iterator[Any]:
+            options: Any = None, owner: str = "") -> Iterator[Any]:
         """The answer's events; errors before the first event are raised here, as in-process.
         ``options``: an ``AskOptions`` (a chat's model, temperature and answer length)."""
         from dataclasses import asdict
@@ -161,7 +161,8 @@ class RemotePipeline:
             "POST", "/api/ask", timeout=ANSWER_TIMEOUT,
             json={"question": question, "history": [list(t) for t in history],
                   "doc_ids": list(doc_ids) if doc_ids else None, "backend": backend,
-                  "options": asdict(options) if options is not None else None})
+                  "options": asdict(options) if options is not None else None,
+                  "session": owner or None})
         try:
             response = self._client.send(request, stream=True)
         except httpx.TransportError as exc:

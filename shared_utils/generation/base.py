@@ -34,6 +34,8 @@ class GenerationOptions:
     max_tokens: int = 320
     num_ctx: int | None = None
     stop: tuple[str, ...] = ()
+    top_p: float | None = None  # None: the engine's default
+    seed: int | None = None  # a fixed sampling seed (llama.cpp, Ollama); None: random
     # anti-repetition (None: the engine's default): llama.cpp and Ollama take repeat_penalty;
     # DRY is llama.cpp's sampler against repeated sequences; frequency_penalty is OpenAI's
     repeat_penalty: float | None = None
@@ -56,7 +58,8 @@ class ServedModel:
 @dataclass(frozen=True, slots=True)
 class Delta:
     """A piece of a streamed answer. The last one has ``done=True`` and may carry stats
-    (``prompt_tokens``, ``completion_tokens``, ``prompt_ms``, ``generation_ms``...)."""
+    (``prompt_tokens``, ``completion_tokens``, ``prompt_ms``, ``generation_ms``...;
+    ``length_cut`` 1.0 when the engine stopped at ``max_tokens``)."""
 
     text: str = ""
     done: bool = False

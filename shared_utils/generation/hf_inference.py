@@ -129,6 +129,8 @@ class HFInferenceBackend(StreamingBackend):
             stream=True,
             max_tokens=options.max_tokens,
             temperature=options.temperature,
+            top_p=options.top_p,
+            seed=options.seed,
             stop=list(options.stop) or None,
             stream_options={"include_usage": True},
             frequency_penalty=options.frequency_penalty,
@@ -142,6 +144,8 @@ class HFInferenceBackend(StreamingBackend):
                 if text:
                     yield Delta(text)
                 finished = finished or bool(choice.finish_reason)
+                if choice.finish_reason == "length":
+                    stats["length_cut"] = 1.0
             stats.update(_stats(chunk))
         if finished:  # else the engine stopped and the stream just ended: the base class says so
             yield Delta("", done=True, stats=stats)

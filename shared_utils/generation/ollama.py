@@ -135,6 +135,10 @@ class OllamaBackend(StreamingBackend):
             opts["repeat_penalty"] = options.repeat_penalty
         if options.frequency_penalty is not None:
             opts["frequency_penalty"] = options.frequency_penalty
+        if options.top_p is not None:
+            opts["top_p"] = options.top_p
+        if options.seed is not None:
+            opts["seed"] = options.seed
         return opts
 
     # --- the one place transport failures become typed errors -------------------------------
@@ -194,4 +198,7 @@ def _stats(part: Any) -> dict[str, float]:
         "load_ms": (part.load_duration, _NS_PER_MS),
         "total_ms": (part.total_duration, _NS_PER_MS),
     }
-    return {k: float(v) / div for k, (v, div) in raw.items() if v is not None}
+    out = {k: float(v) / div for k, (v, div) in raw.items() if v is not None}
+    if getattr(part, "done_reason", None) == "length":
+        out["length_cut"] = 1.0
+    return out

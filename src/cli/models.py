@@ -112,9 +112,10 @@ def _ollama_models(settings: Settings) -> tuple[list[dict[str, Any]], str]:
 class TqdmProgress:
     """A Progress callback drawing one tqdm bar per stage (bytes, speed, ETA)."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
         self.bar: Any = None
         self.stage = ""
+        self.enabled = enabled  # off under JSON logs: no bar glued into a JSON record
 
     def __call__(self, p: Progress) -> None:
         from tqdm import tqdm
@@ -123,7 +124,8 @@ class TqdmProgress:
             self.close()
             self.stage = p.stage
             self.bar = tqdm(total=p.total or None, initial=p.done, unit="B", unit_scale=True,
-                            unit_divisor=1024, desc=p.stage, dynamic_ncols=True)
+                            unit_divisor=1024, desc=p.stage, dynamic_ncols=True,
+                            disable=not self.enabled)
         if p.total and self.bar.total != p.total:
             self.bar.total = p.total
         self.bar.update(p.done - self.bar.n)
@@ -139,7 +141,7 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
     from src.provisioning import pull_model, resolve_pull, write_active
 
     profile = detect(settings)
-    bar = TqdmProgress()
+    bar = TqdmProgress(enabled=settings.log_format_resolved == "console")
     try:
         if args.ollama_pull:
             from shared_utils.ollama_models import OllamaModels

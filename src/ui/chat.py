@@ -24,6 +24,7 @@ from src.chat_store import title_of
 from src.events import (
     BackendSwitchEvent,
     DoneEvent,
+    QueueEvent,
     SourcesEvent,
     StatusEvent,
     TokenEvent,
@@ -33,6 +34,7 @@ from src.ui import (
     chat_list,
     chat_settings,
     claims,
+    documents,
     navigation,
     render,
     scope_note,
@@ -156,7 +158,8 @@ def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
         started = time.perf_counter()
         try:
             events = pipeline.ask(question, history=history, doc_ids=doc_ids,
-                                  options=chat_settings.options_for(chat_list.current()))
+                                  options=chat_settings.options_for(chat_list.current()),
+                                  owner=documents.owner())
             view = _View(status, answer, sources_box, turn)
             for event in events:
                 if _show(view, msg, event):
@@ -209,6 +212,9 @@ def _show(view: _View, msg: dict[str, Any], event: Any) -> bool:
         )
     elif isinstance(event, StatusEvent):
         view.status.caption(":material/hourglass_top: " + render.escape_markdown(event.message))
+    elif isinstance(event, QueueEvent):
+        view.status.caption(":material/groups: Other questions are being answered: "
+                            + render.escape_markdown(event.message))
     elif isinstance(event, BackendSwitchEvent):
         msg["switches"].append(
             {"from": event.from_backend, "to": event.to_backend, "reason": event.reason}

@@ -82,7 +82,7 @@ def service(tmp_path_factory, embedder, smollm2):
     pipeline = RAGPipeline.from_settings(settings)
     pipeline.ingest_file(pdf)
     keys = KeyStore(data)
-    _, key = keys.create("tests")
+    _, key = keys.create("tests", "write")
     token = new_service_token(data)
     app = build_app(pipeline, keys=keys, service_token=token,
                     queue=IngestQueue.from_settings(settings), max_upload_mb=10)

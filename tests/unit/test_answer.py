@@ -106,7 +106,12 @@ def test_failure_before_first_token_switches_to_extractive_with_reason(settings)
     assert (switch.from_backend, switch.to_backend) == ("llamacpp", "extractive")
     assert "engine is down" in switch.reason
     done = events[-1]
-    assert done.answer.startswith(HEADING) and done.skipped == {"llamacpp": "engine is down"}
+    assert done.skipped == {"llamacpp": "engine is down"}
+    # no silent fallback: the answer and its note say why the extract stands in
+    why, extract = done.answer.split("\n\n", 1)
+    assert "did not answer: engine is down" in why and extract.startswith(HEADING)
+    assert done.fallback_note.startswith("Answered by the extract because")
+    assert "engine is down" in done.fallback_note
     assert done.citations[0].page_start == 17
 
 

@@ -144,7 +144,8 @@ def credit(answered_by: str, *, backend: str = "", model: str = "", mode: str = 
     >>> credit("qwen2.5-0.5b-instruct", backend="llama.cpp (local)",
     ...        model="qwen2.5-0.5b-instruct", mode="model+extract")
     'qwen2.5-0.5b-instruct via llama.cpp (local), followed by source extracts'
-    >>> credit("source extracts (model m is too small to write)", backend="Extractive", mode="extract")
+    >>> credit("source extracts (model m is too small to write)", backend="Extractive",
+    ...        mode="extract")
     'source extracts (model m is too small to write)'
     >>> credit("", backend="llama.cpp (local)", model="qwen")  # an answer kept from before
     'llama.cpp (local) with qwen'

@@ -18,7 +18,8 @@ Model of the ``ollama`` backend (first match wins):
 The ``llamacpp`` backend's model is the GGUF file the engine serves (``status.json``'s engine
 section, written by the supervisor), chosen by ``OLYMPUS_LLAMACPP_MODEL_PATH`` or
 ``OLYMPUS_MODEL`` when set, else by the same record / provisioning / profile order. (What the
-engine really serves, and whether that model writes, is ``src/answering.py``'s to say.) ``hf_inference`` uses ``OLYMPUS_HF_INFERENCE_MODEL``.
+engine really serves, and whether that model writes, is ``src/answering.py``'s to say.)
+``hf_inference`` uses ``OLYMPUS_HF_INFERENCE_MODEL``.
 
 >>> default_order("ollama")
 ('ollama', 'hf_inference', 'extractive')

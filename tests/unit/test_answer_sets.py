@@ -81,6 +81,17 @@ def test_sets_have_the_size_and_kinds_the_benchmark_needs(sets: dict[str, dict])
         assert {q["document"] for q in data["questions"]} == files, split
 
 
+def test_no_keyword_group_is_satisfied_by_echoing_the_question(sets: dict[str, dict]) -> None:
+    echoed = [
+        (q["id"], group)
+        for data in sets.values()
+        for q in [*data["questions"], *_follow_ups(data)]
+        for group in q["keywords"]
+        if any(alt.lower() in q["question"].lower() for alt in group.split("|"))
+    ]
+    assert not echoed, f"an answer repeating the question would pass: {echoed}"
+
+
 def test_ids_are_unique_and_conversations_stay_in_their_split(sets: dict[str, dict]) -> None:
     old = _load("answer_set.json")
     ids: list[str] = [

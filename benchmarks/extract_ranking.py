@@ -36,6 +36,7 @@ def _holds_answer(text: str, question: dict[str, Any]) -> bool:
 
 
 def _rankings(library: Any) -> list[tuple[str, Callable[[str, list], str]]]:
+    import shared_utils.generation.evidence as evidence
     import shared_utils.generation.extractive as ex
 
     def ranked(weight: float | None) -> Callable[[str, list], str]:
@@ -44,11 +45,11 @@ def _rankings(library: Any) -> list[tuple[str, Callable[[str, list], str]]]:
                       for i, s in enumerate(sources)]
             if weight is None:
                 return ex.extract(question, prompt)
-            saved, ex.LEXICAL_WEIGHT = ex.LEXICAL_WEIGHT, weight
+            saved, evidence.LEXICAL_WEIGHT = evidence.LEXICAL_WEIGHT, weight
             try:
                 return ex.extract(question, prompt, similarity=library.similarities)
             finally:
-                ex.LEXICAL_WEIGHT = saved
+                evidence.LEXICAL_WEIGHT = saved
         return run
 
     return [("word overlap only", ranked(None))] + [

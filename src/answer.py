@@ -28,7 +28,7 @@ from shared_utils.generation.base import Backend, GenerationOptions
 from src.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
 from src.abstention import decide as abstain_decision, threshold_for
 from src.answer_done import done_event
-from src.answer_steps import StreamState, bind_sources, retrieve, tiny_mode
+from src.answer_steps import StreamState, bind_sources, evidence_for, retrieve, tiny_mode
 from src.profile import top_k_for
 from src.condense import Turn
 from src.decoding import Decoding, decoding_for
@@ -240,15 +240,19 @@ class Answerer:
         sentences = self.settings.source_sentences
         if decoding.source_sentences and "source_sentences" not in self.settings.model_fields_set:
             sentences = decoding.source_sentences
+        evidence = (evidence_for(query, sources, self.library.similarities)
+                    if decoding.evidence_only and "source_sentences" not in
+                    self.settings.model_fields_set and backends and backends[0].name != SAFETY_NET
+                    else [])
         prompt = self._prompt(question, sources, history if follow_up else [], backends,
-                              sentences, generation.max_tokens)
+                              sentences, generation.max_tokens, evidence)
         timings["prompt_ms"] = _ms(t2, self._clock())
         for note in prompt.notes:
             yield StatusEvent(note)
-        backends = [bind_sources(b, question, prompt, self.library.similarities)
+        backends = [bind_sources(b, query, prompt, self.library.similarities)
                     for b in backends]
         yield from self._generate(prompt, backends, skipped, timings, t0, plan,
-                                  decoding=decoding, mode_reason=mode_reason, question=question,
+                                  decoding=decoding, mode_reason=mode_reason, question=query,
                                   generation=generation)
 
     def _generate(
@@ -340,6 +344,7 @@ class Answerer:
         backends: list[Backend],
         sentences: int,
         answer_tokens: int,
+        evidence: Sequence = (),
     ) -> Prompt:
         return build_prompt(
             question,
@@ -351,6 +356,7 @@ class Answerer:
             history=history,
             compress=self.settings.compress_sources,
             sentences_per_source=sentences,
+            evidence=evidence,
         )
 
     def _counter(self, backends: list[Backend]) -> TokenCounter:

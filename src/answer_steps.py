@@ -21,7 +21,7 @@ from src.follow_up import decide, expanded_query
 from src.loop_guard import LoopGuard
 
 if TYPE_CHECKING:
-    from shared_utils.generation.extractive import Similarity
+    from shared_utils.generation.evidence import Similarity
     from src.prompt import Prompt
 
 logger = structlog.get_logger(__name__)
@@ -78,6 +78,15 @@ def tiny_mode(backends: list[Backend], decoding: Decoding, setting: str) -> tupl
         "(OLYMPUS_TINY_MODEL_ANSWERS=model lets it write)."
     )
     return [b for b in backends if b.name == SAFETY_NET], reason
+
+
+def evidence_for(question: str, sources: Sequence[Any],
+                 similarity: "Similarity | None" = None) -> list:
+    """The evidence (``shared_utils/generation/evidence.py``) of the retrieved ``sources``."""
+    from shared_utils.generation.evidence import select_evidence
+
+    return select_evidence(question, [(i + 1, s.chunk.text) for i, s in enumerate(sources)],
+                           similarity=similarity)
 
 
 def bind_sources(backend: Backend, question: str, prompt: "Prompt",
@@ -143,5 +152,5 @@ def _extract(question: str, prompt: "Prompt", similarity: "Similarity | None" = 
     sources = [PromptSource(i + 1, s.chunk.doc_name, s.chunk.text)
                for i, s in enumerate(prompt.sources)]
     return extract(question, sources, heading=FOLLOWING_HEADING if following else HEADING,
-                   similarity=similarity)
+                   similarity=similarity, evidence=prompt.evidence or None)
 

@@ -11,11 +11,14 @@ model no threshold is known and retrieval alone never refuses (the prompt's inst
 asks the model to say so).
 
 A second signal needs no threshold of its own: a question that names something - a capitalised
-name, an identifier with digits, a hyphenated compound ("PostgreSQL", "pre-commit") - that no
-indexed chunk contains is about something the documents never mention, however close its other
-words come ("Which PostgreSQL setting controls the size of the shared buffers?" scores 0.435
-against the bash manual's buffers). It refuses below ``NAME_CEILING`` only, so a typo in a name
-within an otherwise well-matched question still gets an answer.
+name, an identifier with a capital inside or a digit ("PostgreSQL", "Wi-Fi", "5.2") - that no
+indexed document mentions is about something the documents never mention, however close its
+other words come ("Which PostgreSQL setting controls the size of the shared buffers?" scores
+0.435 against the bash manual's buffers). An ordinary hyphenated word ("in-memory", "re-run",
+"two-digit") is not a name. A document mentions a name in its text, in its file name
+("GMPL": gmpl.pdf) or as the initials of its title ("GLPK": GNU Linear Programming Kit). A
+refusal by names never overrides a strong match: it refuses only below ``NAME_CEILING``, and
+not when one source holds every other content word of the question.
 
 >>> from shared_utils.types import Chunk, ScoredChunk
 >>> far = ScoredChunk(Chunk("d:1", "d", 1, "Bake bread.", 3, 3, "guide.pdf"), 0.03, {}, 0.21)
@@ -81,26 +84,62 @@ def covered(query: str, sources: Sequence[ScoredChunk]) -> bool:
 
 def names(question: str) -> list[str]:
     """What a question names: capitalised words (not the first; not "I"), words with a capital
-    inside or a digit (versions: "5.2"), and hyphenated compounds.
+    inside or a digit (versions: "5.2"); a lower-case hyphenated word ("in-memory") is none.
 
-    >>> names("How do I set up a Git pre-commit hook for PostgreSQL 16?")
-    ['Git', 'pre-commit', 'PostgreSQL', '16']
-    >>> names("Which variable sets a default timeout?")
+    >>> names("How do I set up a Git pre-commit hook for PostgreSQL 16 on Wi-Fi?")
+    ['Git', 'PostgreSQL', '16', 'Wi-Fi']
+    >>> names("Which variable sets a default timeout for a re-run of a built-in?")
     []
     """
     out = []
     for i, token in enumerate(_TOKEN.findall(question)):
-        if len(token) > 1 and ("-" in token or any(c.isdigit() for c in token)
+        if len(token) > 1 and (any(c.isdigit() for c in token)
                 or any(c.isupper() for c in token[1:]) or (i > 0 and token[0].isupper())):
             out.append(token)
     return list(dict.fromkeys(out))
 
 
+def document_names(docstore: "DocumentStore") -> set[str]:
+    """Lower-case names the documents go by: the words of their file names, and the initials
+    of the capitalised word runs of their first chunk (the title page: "GNU Linear Programming
+    Kit" -> "glpk", "Network UPS Tools" -> "nut")."""
+    out: set[str] = set()
+    docs = docstore.list_documents()
+    for doc in docs:
+        stem_name = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", doc.name).lower()
+        out.add(stem_name)
+        out.update(p for p in re.split(r"[\W_]+", stem_name) if len(p) > 1)
+    firsts = docstore.get_chunks([f"{doc.id}:{0:06d}" for doc in docs])
+    for chunk in firsts:
+        out.update(_initials(chunk.text[:1000]))
+    return out
+
+
+def _initials(text: str) -> set[str]:
+    """Initials of every run of 2+ capitalised words ("Network UPS Tools" -> "nut", "nu", "ut").
+
+    >>> sorted(_initials("see the Network UPS Tools manual"))
+    ['nu', 'nut', 'ut']
+    """
+    out: set[str] = set()
+    for run in re.findall(r"(?:\b[A-Z][\w]*\b[ \t]+){1,}[A-Z][\w]*\b", text):
+        letters = [w[0].lower() for w in run.split()]
+        for i in range(len(letters)):
+            for j in range(i + 2, len(letters) + 1):
+                out.add("".join(letters[i:j]))
+    return out
+
+
 def absent_names(question: str, keywords: "KeywordIndex", docstore: "DocumentStore") -> list[str]:
-    """The names of ``question`` that no indexed chunk contains (a compound: as a phrase)."""
+    """The names of ``question`` that no indexed chunk contains (a compound: as a phrase) and
+    no document goes by (``document_names``)."""
     absent = []
-    for name in names(question):
+    found = names(question)
+    known = document_names(docstore) if found else set()
+    for name in found:
         parts = re.split(r"[-.]", name.lower())
+        if name.lower() in known or "".join(parts) in known:
+            continue
         if keywords.unseen(" ".join(parts)):
             absent.append(name)
         elif len(parts) > 1 and not _has_phrase(parts, keywords, docstore):
@@ -115,13 +154,21 @@ def _has_phrase(parts: list[str], keywords: "KeywordIndex", docstore: "DocumentS
     return any(phrase.search(chunk.text) for chunk in docstore.get_chunks(ids))
 
 
+def _without(query: str, absent: Sequence[str]) -> str:
+    """``query`` without the ``absent`` names (what the rest of the question asks)."""
+    for name in absent:
+        query = query.replace(name, " ")
+    return query
+
+
 def decide(sources: Sequence[ScoredChunk], query: str, *, threshold: float,
            absent: Sequence[str] = ()) -> Abstention:
     """Abstain when the best source's similarity is under ``threshold`` (never when 0) and no
     source holds all the words of the query, or when the query names something ``absent``
     from every document and the best similarity is under ``NAME_CEILING``."""
     best = best_similarity(sources)
-    if absent and sources and best is not None and threshold > 0 and best < NAME_CEILING:
+    if (absent and sources and best is not None and threshold > 0 and best < NAME_CEILING
+            and not covered(_without(query, absent), sources)):
         listed = ", ".join(f"“{name}”" for name in absent)
         return Abstention(True, best, threshold, (
             f"The indexed documents do not seem to answer this: none of them mentions {listed}. "

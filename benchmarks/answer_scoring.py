@@ -31,7 +31,9 @@ REFUSAL = re.compile(
 
 
 def keyword_hits(answer: str, groups: list[str]) -> int:
-    text = answer.lower()
+    """Keyword groups found in ``answer``; struck-through sentences (``~~...~~``: no source
+    says them) do not count."""
+    text = re.sub(r"~~.*?~~", " ", answer, flags=re.S).lower()
     return sum(any(alt.lower() in text for alt in g.split("|")) for g in groups)
 
 

@@ -308,7 +308,7 @@ def test_a_model_answer_that_is_only_a_marker_is_replaced_by_the_extract(setting
 def test_an_answer_no_source_backs_is_followed_by_the_extract_but_a_refusal_is_kept(settings):
     wrong = "Bananas grow quickly in tropical gardens during summer."
     done = list(_answerer(settings, Scripted([wrong])).ask("Which port does upsd use?"))[-1]
-    assert done.mode == "model+extract" and done.answer.startswith(wrong)
+    assert done.mode == "model+extract" and done.answer.startswith(f"~~{wrong}~~")
     assert "3493 by default. [1]" in done.answer and done.unsupported == [wrong]
     assert FOLLOWING_HEADING in done.answer and HEADING not in done.answer
     refusal = list(_answerer(settings, Scripted(["The documents do not say."]))

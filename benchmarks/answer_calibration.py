@@ -79,24 +79,29 @@ def _refused(rows: list[tuple[str, list, list]], threshold: float) -> str:
 
 
 def follow_ups(library: Any, answer_set: dict[str, Any]) -> list[dict[str, Any]]:
-    from src.follow_up import decide, expanded_query
+    from src.follow_up import decide, elliptic, expanded_query
 
     by_id = {q["id"]: q for q in answer_set["questions"]}
+
+    def text(ref: Any) -> str:
+        return ref["question"] if isinstance(ref, dict) else by_id[ref]["question"]
+
     out, rows = [], []
     for conv in answer_set["conversations"]:
-        first = by_id[conv["first"]]["question"]
+        first = text(conv["first"])
         follow = conv["follow_up"]["question"]
         pairs = (("follow-up", follow, [(first, "")]),
-                 ("unrelated", by_id[conv["unrelated"]]["question"], [(first, ""), (follow, "")]))
+                 ("unrelated", text(conv["unrelated"]), [(first, ""), (follow, "")]))
         for kind, question, history in pairs:
             alone = _best(library, question)
             expanded = _best(library, expanded_query(question, history) or question)
-            verdict = decide(alone, expanded)
+            ell = elliptic(question)
+            verdict = decide(alone, expanded, elliptic=ell)
             out.append({"id": conv["id"], "kind": kind, "alone": alone, "expanded": expanded,
-                        "follow_up": verdict.follow_up})
-            rows.append([conv["id"], kind, round(alone, 3), round(expanded, 3),
+                        "elliptic": ell, "follow_up": verdict.follow_up})
+            rows.append([conv["id"], kind, ell, round(alone, 3), round(expanded, 3),
                          f"{(expanded - alone) / alone:+.2f}", verdict.follow_up])
     print("follow-ups: best source similarity alone vs expanded with the previous question")
-    print(common.format_table(["conversation", "question", "alone", "expanded", "relative gain",
-                               "treated as follow-up"], rows))
+    print(common.format_table(["conversation", "question", "elliptic", "alone", "expanded",
+                               "relative gain", "treated as follow-up"], rows))
     return out

@@ -17,7 +17,7 @@ from src.citations import strip_markers
 from src.claims import ClaimCheck
 from src.condense import Turn
 from src.decoding import Decoding
-from src.follow_up import decide, expanded_query
+from src.follow_up import decide, elliptic, expanded_query
 from src.loop_guard import LoopGuard
 
 if TYPE_CHECKING:
@@ -58,7 +58,8 @@ def retrieve(
         return question, sources, ""
     expanded = expanded[:max_chars]
     other = list(library.search(expanded, k=k, doc_ids=doc_ids).results)
-    verdict = decide(best_similarity(sources), best_similarity(other))
+    verdict = decide(best_similarity(sources), best_similarity(other),
+                     elliptic=elliptic(question))
     logger.info("follow_up", follow_up=verdict.follow_up, reason=verdict.reason)
     if verdict.follow_up:
         return expanded, other, verdict.reason

@@ -109,10 +109,10 @@ def _side_terms(text: str) -> list[str]:
 
 
 def _kind_bonus(kind: str, sentence: str, subject: set[str]) -> float:
-    if kind == "definition":
-        head = " ".join(words(sentence)[:8])
-        named = any(stem(w) in subject for w in head.split())
-        return KIND_BONUS if named and _DEFINES.search(sentence) else 0.0
+    if kind == "definition":  # "X is ...": the subject within the few words before the verb
+        verb = _DEFINES.search(sentence)
+        head = words(sentence[: verb.start()])[-6:] if verb else []
+        return KIND_BONUS if any(stem(w) in subject for w in head) else 0.0
     if kind in ("howto", "option"):
         return KIND_BONUS if _OPTION.search(sentence) else 0.0
     if kind == "value":

@@ -14,6 +14,7 @@ kind asks for (``question_kind``):
 
 A chosen sentence that is cut off from its context gets its neighbour: one starting with a
 pronoun ("It", "This", "They") gets the sentence before it; one ending with ":" the one after.
+A sentence scoring under ``MIN_SHARE_OF_BEST`` of the best one is not evidence (no padding).
 
 >>> ev = select_evidence("What is upsd?", [(1, "Intro. The upsd daemon serves UPS data. It listens on 3493.")])
 >>> [e.text for e in ev][0]
@@ -35,6 +36,7 @@ Similarity = Callable[[str, Sequence[str]], Sequence[float]]
 LEXICAL_WEIGHT = 0.3  # the word overlap's weight next to the similarity (chosen on dev)
 KIND_BONUS = 0.15  # a sentence of the shape the question asks for (chosen on dev)
 MAX_EVIDENCE = 3
+MIN_SHARE_OF_BEST = 0.5  # a further sentence scores at least this share of the best one
 
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("comparison", re.compile(
@@ -148,6 +150,9 @@ def select_evidence(question: str, sources: Sequence[tuple[int, str]], *,
     scores = [b + _kind_bonus(kind, s, subject) for b, s in zip(base, flat, strict=True)]
     order = sorted(range(len(cands)), key=lambda j: (-scores[j], j))
     order = [j for j in order if lexical[j] > 0 or similarity is not None]
+    if order:  # no padding: a sentence far below the best is not evidence
+        floor = MIN_SHARE_OF_BEST * scores[order[0]]
+        order = [j for j in order if scores[j] >= floor]
     if kind == "comparison" and (two := sides(question)):
         order = _both_sides(order, flat, two)
     picked: list[int] = []

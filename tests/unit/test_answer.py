@@ -349,3 +349,15 @@ def test_a_small_models_answer_is_followed_by_the_extract_and_says_why(settings)
     off = settings.model_copy(update={"small_model_extract": False})
     again = Scripted(["Upsd listens on port 3493 [1]."], model="qwen2.5-0.5b-instruct")
     assert list(_answerer(off, again).ask("Which port does upsd use?"))[-1].mode == "model"
+
+
+def test_a_small_model_answers_from_the_evidence_only_and_the_extract_shows_the_same(settings):
+    """A <= 1B model reads the evidence sentences (a short prompt), not the whole source; the
+    extract that follows its answer quotes that same evidence."""
+    filler = " ".join(f"Chapter {n} covers the history of batteries in detail." for n in range(6))
+    library = FakeLibrary(text=f"{filler} The upsd daemon listens on TCP port 3493 by default.")
+    small = Scripted(["Upsd uses port 3493 [1]."], model="qwen2.5-0.5b-instruct")
+    done = list(_answerer(settings, small, library).ask("Which port does upsd listen on?"))[-1]
+    prompt = small.messages[-1].content
+    assert "3493" in prompt and "history of batteries" not in prompt
+    assert "listens on TCP port 3493 by default. [1]" in done.answer.split(FOLLOWING_HEADING)[1]

@@ -1,9 +1,8 @@
 """Calibration of abstention and follow-up detection (``answer_quality --calibrate``).
 
 Abstention (src/abstention.py): the best dense similarity among the retrieved sources, for the
-answerable and the unanswerable questions of the answer set, and - as a held-out check - for the
-answerable questions of the retrieval set (systemtap-doc, nut-doc manuals, ingested into their
-own cached library), at several thresholds.
+answerable and the unanswerable questions of the dev split (test never chooses a threshold),
+at several thresholds, and the names found absent.
 
 Follow-ups (src/follow_up.py): for each conversation, the best similarity of the follow-up and
 of the unrelated next question searched alone and expanded with the previous question's terms.
@@ -11,13 +10,12 @@ of the unrelated next question searched alone and expanded with the previous que
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from benchmarks import common
 
 THRESHOLDS = (0.38, 0.40, 0.42, 0.43, 0.44, 0.45)
-TOP_K = 4
+TOP_K = 5  # what the answerer retrieves for a small context (profile.top_k_for)
 
 
 def _best(library: Any, text: str) -> float:
@@ -31,26 +29,18 @@ def calibrate(library: Any, answer_set: dict[str, Any]) -> dict[str, Any]:
 
     answerable = _searched(library, answer_set["questions"])
     unanswerable = _searched(library, answer_set["unanswerable"])
-    heldout: list = []
-    retrieval_set = common.load_labelled_set()
-    if not common.missing_pdfs([Path(d["path"]) for d in retrieval_set["documents"]]):
-        al.LIBRARY_DIR = al.CACHE / "answer_quality" / "heldout_library"
-        with al.cached_library(retrieval_set) as other:
-            heldout = _searched(other, retrieval_set["questions"])
     rows = []
     for t in THRESHOLDS:
-        rows.append([t, _refused(unanswerable, t), _refused(answerable, t),
-                     _refused(heldout, t) if heldout else "-"])
+        rows.append([t, _refused(unanswerable, t), _refused(answerable, t)])
     print("abstention (src/abstention.decide: similarity below the threshold, no source with "
           "every question word; or a name no document mentions, similarity below "
           "NAME_CEILING)")
-    for kind, group in (("unanswerable", unanswerable), ("answerable", answerable),
-                        ("held-out", heldout)):
+    for kind, group in (("unanswerable", unanswerable), ("answerable", answerable)):
         for question, _, absent in group:
             if absent:
                 print(f"  {kind}: names no document mentions {absent}: {question}")
     print(common.format_table(
-        ["threshold", "unanswerable admitted", "answerable refused", "held-out answerable refused"],
+        ["threshold", "unanswerable admitted", "answerable refused"],
         rows))
     def best(rows: list) -> list[float]:
         from src.abstention import best_similarity
@@ -58,7 +48,7 @@ def calibrate(library: Any, answer_set: dict[str, Any]) -> dict[str, Any]:
         return [best_similarity(sources) or 0.0 for _, sources, _ in rows]
 
     return {"answerable": best(answerable), "unanswerable": best(unanswerable),
-            "heldout": best(heldout), "follow_ups": follow_ups(library, answer_set)}
+            "follow_ups": follow_ups(library, answer_set)}
 
 
 def _searched(library: Any, questions: list[dict[str, Any]]) -> list[tuple[str, list, list]]:

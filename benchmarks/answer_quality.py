@@ -177,7 +177,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=0, help="at most N questions of each kind")
     parser.add_argument("--only", default="all",
                         choices=["all", "answerable", "unanswerable", "conversations"])
-    parser.add_argument("--splits", default="dev,test", help="dev, test or dev,test")
+    parser.add_argument("--splits", default="",
+                        help="dev, test or dev,test (default: both; --calibrate: dev)")
     parser.add_argument("--out", default="answer_quality", help="results/<OUT>.json")
     parser.add_argument("--library", type=Path, help="library dir (default: the cached one)")
     parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     info = common.begin()
     splits = load_splits()
-    wanted = [s.strip() for s in args.splits.split(",") if s.strip() in splits]
+    wanted = [s.strip() for s in (args.splits or "dev,test").split(",") if s.strip() in splits]
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if args.gguf and "gguf" not in models:
         models.append("gguf")
@@ -201,10 +202,13 @@ def main(argv: list[str] | None = None) -> None:
     with cached_library(all_documents(splits)) as library:
         library.search("warm up the embedding model", k=4)
         library.similarities = _memo(library.similarities)  # the evidence is scored twice
-        if args.calibrate:  # on dev only: test never chooses a setting
+        if args.calibrate:  # chosen on dev; "--splits test" only measures the choice there
             from benchmarks.answer_calibration import calibrate
 
-            results["calibration"] = calibrate(library, splits["dev"])
+            for split in (wanted if args.splits else ["dev"]):
+                print(f"== {split}" + (" (measures only: nothing is chosen on test)"
+                                       if split == "test" else ""), flush=True)
+                results[f"calibration_{split}"] = calibrate(library, splits[split])
             common.write_json("answer_calibration", results)
             return
         for model in models:

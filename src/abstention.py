@@ -77,9 +77,13 @@ def covered(query: str, sources: Sequence[ScoredChunk]) -> bool:
     vague question ("What does chapter 3 cover?") embeds far from everything, yet its words
     are right there."""
     terms = {stem(t) for t in question_terms(query)}
-    return len(terms) >= 2 and any(
-        terms <= {stem(w) for w in words(s.chunk.text)} for s in sources
-    )
+    return len(terms) >= 2 and any(terms <= _stems_of(s.chunk.text) for s in sources)
+
+
+def _stems_of(text: str) -> set[str]:
+    """Stems of the words of ``text``, a compound's parts too ("contact-closure")."""
+    tokens = words(text)
+    return {stem(p) for w in tokens for p in {w, *re.split(r"[-/.]", w)} if p}
 
 
 def names(question: str) -> list[str]:

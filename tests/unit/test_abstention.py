@@ -142,3 +142,8 @@ def test_a_refusal_by_names_never_overrides_a_source_that_holds_the_rest_of_the_
     # an unrelated question about an unmentioned name is still refused
     assert decide([source], "Which PostgreSQL setting controls shared buffers?",
                   threshold=0.43, absent=["PostgreSQL"]).abstain
+
+
+def test_a_compound_in_the_source_covers_the_question_words_it_joins():
+    source = _source(0.38, 5, "The APC Back-UPS contact-closure models use simple signalling.")
+    assert not decide([source], "What is contact closure?", threshold=0.43).abstain

@@ -92,12 +92,13 @@ def summarize(out: dict[str, list]) -> dict[str, Any]:
     every = [*ans, *none, *fus, *unrel]
     firsts = [r["first_after_sources_s"] for r in every if r["first_after_sources_s"] is not None]
     claims = sum(r["claims"] for r in every)
-    wrote = [r for r in ans if r["backend"] != "extractive"]
+    wrote = [r for r in ans if r["backend"] not in ("extractive", "none")]
     return {
         "answerable": len(ans), "unanswerable": len(none), "conversations": len(fus),
         "keywords_all": share(ans, "keywords_all"),
         "keywords_mean": round(statistics.mean(r["keywords_share"] for r in ans), 3) if ans else None,
-        "own_keywords_all": share(ans, "own_keywords_all") if wrote else None,
+        # over the answers the model wrote (not abstained, not fallen back to the extract)
+        "own_keywords_all": share(wrote, "own_keywords_all") if wrote else None,
         "model_wrote": len(wrote),
         "evidence_recall": share(ans, "evidence_all"),
         "gold_citation": share(ans, "gold"),
@@ -119,7 +120,7 @@ def summarize(out: dict[str, list]) -> dict[str, Any]:
 
 FIGURES = [
     ("keywords (all groups)", "keywords_all"), ("keywords (mean share)", "keywords_mean"),
-    ("model's own text: keywords", "own_keywords_all"),
+    ("model's own text: keywords", "own_keywords_all"), ("answers the model wrote", "model_wrote"),
     ("evidence holds the keywords", "evidence_recall"),
     ("citation on a gold page", "gold_citation"), ("unanswerable admitted", "admitted"),
     ("answerable refused", "wrongly_refused"), ("repeating answers", "repeating"),

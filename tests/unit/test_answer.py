@@ -159,7 +159,7 @@ def test_no_relevant_source_gives_a_refusal_naming_the_search_without_a_model(se
 
 
 def test_a_question_about_something_no_document_mentions_is_refused_without_a_model(settings):
-    """Its other words match well enough (0.5 > the 0.43 threshold); the name is what is missing."""
+    """Its other words match well enough (0.5 > the 0.42 threshold); the name is what is missing."""
     library = FakeLibrary(similarity=lambda q: 0.5)
     events = list(_answerer(settings, Scripted(fail_before="must not be called"), library)
                   .ask("Which PostgreSQL setting controls the shared buffers?"))

@@ -46,9 +46,9 @@ def cites_gold(done: Any, document: str, gold: list[int]) -> bool:
 
 def own_text(streamed: str) -> str:
     """The model's own text: what it streamed, without an extract that follows it."""
-    from shared_utils.generation.extractive import FOLLOWING_HEADING
+    from shared_utils.generation.extractive import split_extract
 
-    return streamed.split(FOLLOWING_HEADING)[0].strip()
+    return split_extract(streamed)[0].strip()
 
 
 def evidence_text(question: str, sources: list, similarity: Any) -> str:

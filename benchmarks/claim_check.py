@@ -27,7 +27,10 @@ SHARES = (0.4, 0.5, 0.6, 0.7, 0.8)
 def load_pairs() -> list[dict[str, Any]]:
     data = json.loads(CLAIM_SET.read_text(encoding="utf-8"))
     pairs = data if isinstance(data, list) else data.get("pairs") or data.get("claims") or []
-    return [p for p in pairs if isinstance(p, dict)]
+    out = [dict(p) for p in pairs if isinstance(p, dict)]
+    for p in out:  # "claim_dev" / "claim_test" -> dev / test
+        p["split"] = str(p.get("split", "dev")).removeprefix("claim_")
+    return out
 
 
 def _passage(pair: dict[str, Any]) -> str:

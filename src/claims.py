@@ -46,6 +46,7 @@ STRUCK_NOTE = "(struck through: not in the sources)"  # under an answer with one
 # specifics a claim must find in the source it cites: numbers and versions, options, identifiers
 _SPECIFIC = re.compile(r"(?<![\w-])-{1,2}[A-Za-z][\w-]*|\b\w*\d[\w.+:~-]*\w|\b\d\b"
                        r"|\b[a-z]+[A-Z_]\w*|\b[A-Z]{2,}[A-Z0-9_]*\b")
+_NAME = re.compile(r"(?<=[a-z,;(] )[A-Z][a-z]{2,}\b")  # a capitalised word after a lower-case one
 Status = Literal["supported", "miscited", "uncited", "no_claim"]
 
 # a sentence ends at . ! ? (then any citation markers) before whitespace and a capital, digit,
@@ -96,15 +97,21 @@ def _terms(text: str) -> set[str]:
 def specifics(sentence: str) -> set[str]:
     """The numbers, versions, options and identifiers a sentence states (lower case).
 
-    >>> sorted(specifics("Use -r with version 2.3.4-b1 and HISTSIZE [2]."))
-    ['-r', '2.3.4-b1', 'histsize']
+    >>> sorted(specifics("Use -r with version 2.3.4-b1 and HISTSIZE from the Bash manual [2]."))
+    ['-r', '2.3.4-b1', 'bash', 'histsize']
     """
-    return {m.lower().rstrip(".") for m in _SPECIFIC.findall(strip_markers(sentence))}
+    text = strip_markers(sentence)
+    found = {m if m.startswith("-") else m.lower().rstrip(".") for m in _SPECIFIC.findall(text)}
+    # capitalised words inside the sentence are names ("Binary Name Matching Unit")
+    found |= {w.lower() for w in _NAME.findall(text)}
+    return found
 
 
 def _share(terms: set[str], vocab: set[str], wanted: set[str], text: str) -> float:
-    """Share of ``terms`` in ``vocab``; 0 when a specific of ``wanted`` is not in ``text``."""
-    if wanted and not all(w in text for w in wanted):
+    """Share of ``terms`` in ``vocab``; 0 when a specific of ``wanted`` is not in ``text``
+    (an option such as ``-S`` with its case, the rest in lower case)."""
+    lower = text.lower()
+    if wanted and not all((w in text) if w.startswith("-") else (w in lower) for w in wanted):
         return 0.0
     return len(terms & vocab) / len(terms)
 
@@ -128,7 +135,7 @@ def check_claims(answer: str, sources: Sequence[str | ScoredChunk]) -> list[Clai
     """One ClaimCheck per sentence of ``answer``; ``sources[i]`` is source ``[i + 1]``."""
     texts = [_source_text(s) for s in sources]
     vocab = [_terms(t) for t in texts]
-    lowered = [" ".join(t.lower().split()) for t in texts]
+    lowered = [" ".join(t.split()) for t in texts]
     checks: list[ClaimCheck] = []
     for sentence, markers in _cited_by_line(answer):
         cited = tuple(n for n in markers if 1 <= n <= len(vocab))

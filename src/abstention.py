@@ -82,6 +82,14 @@ def covered(query: str, sources: Sequence[ScoredChunk]) -> bool:
     return len(terms) >= 2 and any(terms <= _stems_of(s.chunk.text) for s in sources)
 
 
+def defines(query: str, sources: Sequence[ScoredChunk]) -> bool:
+    """Whether a source defines an abbreviation the query names: "Emacs Speaks Statistics
+    (ESS)" answers "What does ESS stand for?" however far the embeddings are."""
+    abbreviations = [n for n in names(query) if sum(c.isupper() for c in n) >= 2]
+    return any(re.search(rf"\(\s*{re.escape(n)}\s*\)", s.chunk.text)
+               for n in abbreviations for s in sources)
+
+
 def _stems_of(text: str) -> set[str]:
     """Stems of the words of ``text``, a compound's parts too ("contact-closure")."""
     tokens = words(text)
@@ -182,7 +190,7 @@ def decide(sources: Sequence[ScoredChunk], query: str, *, threshold: float,
             f"(similarity {best:.2f})."))
     if threshold <= 0 or not sources or best is None or best >= threshold:
         return Abstention(False, best, threshold)
-    if covered(query, sources):
+    if covered(query, sources) or defines(query, sources):
         return Abstention(False, best, threshold)
     top = max(sources, key=lambda s: s.similarity if s.similarity is not None else -1.0).chunk
     message = (

@@ -147,3 +147,10 @@ def test_a_refusal_by_names_never_overrides_a_source_that_holds_the_rest_of_the_
 def test_a_compound_in_the_source_covers_the_question_words_it_joins():
     source = _source(0.38, 5, "The APC Back-UPS contact-closure models use simple signalling.")
     assert not decide([source], "What is contact closure?", threshold=0.43).abstain
+
+
+def test_a_source_that_defines_the_abbreviation_asked_about_is_not_refused():
+    source = _source(0.33, 6, "ESS is Emacs Speaks Statistics (ESS), a package for R in Emacs.")
+    assert not decide([source], "What does ESS stand for?", threshold=0.42).abstain
+    far = _source(0.33, 6, "The ESS package runs R inside Emacs.")  # named, not defined
+    assert decide([far], "What does ESS stand for?", threshold=0.42).abstain

@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     temperature: float = Field(default=0.2, ge=0, le=2)
     context_tokens: int | None = Field(default=None, ge=512, le=262_144)
     threads: int | None = Field(default=None, ge=1, le=512)
+    # answers the engine writes at once (its slots; empty: the profile sizes them from memory,
+    # context and cores) and questions that may wait for a slot before a new one is refused
+    parallel_answers: int | None = Field(default=None, ge=1, le=64)
+    answer_queue: int | None = Field(default=None, ge=0, le=1000)
     # prompt: keep only each source's sentences that bear on the question (CPU prompt speed)
     compress_sources: bool = True
     source_sentences: int = Field(default=4, ge=1, le=50)

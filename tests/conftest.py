@@ -20,6 +20,7 @@ REAL_PDFS = {
     "nut_user_manual": Path("/usr/share/doc/nut-doc/pdf/user-manual.pdf"),
     "bashref": Path("/usr/share/doc/bash-doc/bashref.pdf"),
     "glpk": Path("/usr/share/doc/glpk-doc/glpk.pdf"),
+    "debmake": Path("/usr/share/doc/debmake-doc/debmake-doc.en.pdf"),
 }
 
 

@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm = cmds.add_parser("rm", help="delete a model")
     rm.add_argument("name", help="catalog id, owner/repo, .gguf file or Ollama model name")
     use = cmds.add_parser("use", help="set the active model")
-    use.add_argument("name", help="catalog id, owner/repo, .gguf file or Ollama model name")
+    use.add_argument("name", help="catalog id, owner/repo, Ollama model name, or a .gguf file "
+                                  "anywhere (linked, or copied, into the models folder)")
     p.set_defaults(func=run)
 
 
@@ -211,5 +212,9 @@ def _use(args: argparse.Namespace, settings: Settings) -> int:
     from src.model_ops import use_model
     from src.profile import detect
 
-    print(use_model(settings, detect(settings), args.name))
+    bar = TqdmProgress()  # a copy (another file system) or an Ollama import shows progress
+    try:
+        print(use_model(settings, detect(settings), args.name, progress=bar))
+    finally:
+        bar.close()
     return 0

@@ -89,6 +89,9 @@ def env(tmp_path: Path, hub: HubServer, monkeypatch: pytest.MonkeyPatch) -> dict
         OLYMPUS_STREAMLIT_APP=str(app), OLYMPUS_LOG_FORMAT="json",
         OLYMPUS_RESTART_BACKOFF_S=str(BACKOFF_S), OLYMPUS_GRACE_PERIOD_S="5",
         OLYMPUS_MAX_ANSWER_TOKENS="24", OLYMPUS_TOP_K="3", OLYMPUS_TEMPERATURE="0",
+        # the "qwen" files are SmolLM2-135M and Ollama reports that size: let it write (the
+        # path is under test; tiny-model mode has its own tests)
+        OLYMPUS_TINY_MODEL_ANSWERS="model",
         OLYMPUS_CHUNK_TOKENS="64", OLYMPUS_CHUNK_OVERLAP_TOKENS="8",
     )
     for key, value in olympus.items():

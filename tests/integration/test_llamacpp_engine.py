@@ -70,6 +70,12 @@ def test_params_tuned_for_small_cpus(tiny_gguf):
     assert p.cache_prompt is True and p.n_cache_reuse > 0
 
 
+def test_parallel_slots_each_keep_the_whole_context(tiny_gguf):
+    p = LlamaCppEngine(tiny_gguf, port=0, ctx=2048, threads=2, parallel=4).params()
+    assert p.n_parallel == 4 and p.cont_batching is True
+    assert p.kv_unified is True and p.n_ctx == 4 * 2048  # one pool: 2048 tokens per slot
+
+
 def test_engine_stopped_mid_answer_is_interrupted_with_text_kept(tiny_gguf):
     engine = LlamaCppEngine(tiny_gguf, port=0, ctx=1024).start()
     engine.wait_ready(30)

@@ -127,10 +127,13 @@ def test_sends_fixed_num_ctx_keep_alive_and_options(double):
     assert first["options"]["num_predict"] == 7 and first["options"]["stop"] == ["\n\n"]
     assert first["options"]["temperature"] == 0.0
     assert "repeat_penalty" not in first["options"]  # the engine's default unless set
-    list(backend.stream(QUESTION, options=_opts(repeat_penalty=1.15, frequency_penalty=0.3)))
+    assert "top_p" not in first["options"] and "seed" not in first["options"]
+    list(backend.stream(QUESTION, options=_opts(repeat_penalty=1.15, frequency_penalty=0.3,
+                                                top_p=0.9, seed=7)))
     third = list(double.requests_to("/api/chat"))[-1].body
     assert third["options"]["repeat_penalty"] == 1.15
     assert third["options"]["frequency_penalty"] == 0.3
+    assert third["options"]["top_p"] == 0.9 and third["options"]["seed"] == 7  # an API client's
     assert first["messages"][0] == {"role": "system", "content": "Answer in one short sentence."}
     assert first["stream"] is True
 
@@ -138,6 +141,7 @@ def test_sends_fixed_num_ctx_keep_alive_and_options(double):
 def test_max_tokens_limits_the_answer(double):
     deltas = list(OllamaBackend(double.url, "smollm2:135m").stream(QUESTION, options=_opts(max_tokens=2)))
     assert len([d for d in deltas if d.text]) == 2 and deltas[-1].stats["completion_tokens"] == 2
+    assert deltas[-1].stats["length_cut"] == 1.0  # Ollama's done_reason "length": cut by the cap
 
 
 # --- failures mid-stream (double only) ----------------------------------------------------------

@@ -25,6 +25,8 @@ class FakeProfile:
     address: str = "127.0.0.1"
     threads: int = 2
     context_tokens: int = 4096
+    parallel_answers: int = 3
+    answer_queue: int = 12
     model: str = "tiny"
 
 
@@ -129,6 +131,7 @@ def test_engine_first_then_streamlit_then_provisioning_then_clean_stop(data_dir)
     env = w.procs("engine")[0].spec.env
     assert env["OLLAMA_HOST"].startswith("127.0.0.1:")
     assert env["OLLAMA_CONTEXT_LENGTH"] == "4096"
+    assert env["OLLAMA_NUM_PARALLEL"] == "3"  # the profile's slots, one owner
     assert env["OLLAMA_MODELS"].startswith(str(data_dir.resolve()))
     st = status.read()
     assert st["supervisor"]["state"] == "stopped" and st["supervisor"]["exit_code"] == 143
@@ -251,6 +254,8 @@ def test_llamacpp_engine_waits_for_the_model_while_the_ui_comes_up(data_dir, tmp
     assert engine.spec.argv[1:6] == ["-m", "src", "engine", "serve", "--model"]
     assert engine.spec.argv[6] == str(gguf)
     assert "--ctx" in engine.spec.argv and "--threads" in engine.spec.argv
+    argv = engine.spec.argv
+    assert argv[argv.index("--parallel") + 1] == "3"  # the profile's slots
     assert engine.spec.ready_url.endswith("/health")
     for _ in range(100):  # the provisioning thread finishes in real time
         if status.section("provisioning").get("phase") == "ready":

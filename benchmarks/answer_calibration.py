@@ -1,9 +1,8 @@
 """Calibration of abstention and follow-up detection (``answer_quality --calibrate``).
 
 Abstention (src/abstention.py): the best dense similarity among the retrieved sources, for the
-answerable and the unanswerable questions of the answer set, and - as a held-out check - for the
-answerable questions of the retrieval set (systemtap-doc, nut-doc manuals, ingested into their
-own cached library), at several thresholds.
+answerable and the unanswerable questions of the dev split (test never chooses a threshold),
+at several thresholds, and the names found absent.
 
 Follow-ups (src/follow_up.py): for each conversation, the best similarity of the follow-up and
 of the unrelated next question searched alone and expanded with the previous question's terms.
@@ -11,13 +10,12 @@ of the unrelated next question searched alone and expanded with the previous que
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from benchmarks import common
 
 THRESHOLDS = (0.38, 0.40, 0.42, 0.43, 0.44, 0.45)
-TOP_K = 4
+TOP_K = 5  # what the answerer retrieves for a small context (profile.top_k_for)
 
 
 def _best(library: Any, text: str) -> float:
@@ -31,26 +29,18 @@ def calibrate(library: Any, answer_set: dict[str, Any]) -> dict[str, Any]:
 
     answerable = _searched(library, answer_set["questions"])
     unanswerable = _searched(library, answer_set["unanswerable"])
-    heldout: list = []
-    retrieval_set = common.load_labelled_set()
-    if not common.missing_pdfs([Path(d["path"]) for d in retrieval_set["documents"]]):
-        al.LIBRARY_DIR = al.CACHE / "answer_quality" / "heldout_library"
-        with al.cached_library(retrieval_set) as other:
-            heldout = _searched(other, retrieval_set["questions"])
     rows = []
     for t in THRESHOLDS:
-        rows.append([t, _refused(unanswerable, t), _refused(answerable, t),
-                     _refused(heldout, t) if heldout else "-"])
+        rows.append([t, _refused(unanswerable, t), _refused(answerable, t)])
     print("abstention (src/abstention.decide: similarity below the threshold, no source with "
           "every question word; or a name no document mentions, similarity below "
           "NAME_CEILING)")
-    for kind, group in (("unanswerable", unanswerable), ("answerable", answerable),
-                        ("held-out", heldout)):
+    for kind, group in (("unanswerable", unanswerable), ("answerable", answerable)):
         for question, _, absent in group:
             if absent:
                 print(f"  {kind}: names no document mentions {absent}: {question}")
     print(common.format_table(
-        ["threshold", "unanswerable admitted", "answerable refused", "held-out answerable refused"],
+        ["threshold", "unanswerable admitted", "answerable refused"],
         rows))
     def best(rows: list) -> list[float]:
         from src.abstention import best_similarity
@@ -58,7 +48,7 @@ def calibrate(library: Any, answer_set: dict[str, Any]) -> dict[str, Any]:
         return [best_similarity(sources) or 0.0 for _, sources, _ in rows]
 
     return {"answerable": best(answerable), "unanswerable": best(unanswerable),
-            "heldout": best(heldout), "follow_ups": follow_ups(library, answer_set)}
+            "follow_ups": follow_ups(library, answer_set)}
 
 
 def _searched(library: Any, questions: list[dict[str, Any]]) -> list[tuple[str, list, list]]:
@@ -79,24 +69,29 @@ def _refused(rows: list[tuple[str, list, list]], threshold: float) -> str:
 
 
 def follow_ups(library: Any, answer_set: dict[str, Any]) -> list[dict[str, Any]]:
-    from src.follow_up import decide, expanded_query
+    from src.follow_up import decide, elliptic, expanded_query
 
     by_id = {q["id"]: q for q in answer_set["questions"]}
+
+    def text(ref: Any) -> str:
+        return ref["question"] if isinstance(ref, dict) else by_id[ref]["question"]
+
     out, rows = [], []
     for conv in answer_set["conversations"]:
-        first = by_id[conv["first"]]["question"]
+        first = text(conv["first"])
         follow = conv["follow_up"]["question"]
         pairs = (("follow-up", follow, [(first, "")]),
-                 ("unrelated", by_id[conv["unrelated"]]["question"], [(first, ""), (follow, "")]))
+                 ("unrelated", text(conv["unrelated"]), [(first, ""), (follow, "")]))
         for kind, question, history in pairs:
             alone = _best(library, question)
             expanded = _best(library, expanded_query(question, history) or question)
-            verdict = decide(alone, expanded)
+            ell = elliptic(question)
+            verdict = decide(alone, expanded, elliptic=ell)
             out.append({"id": conv["id"], "kind": kind, "alone": alone, "expanded": expanded,
-                        "follow_up": verdict.follow_up})
-            rows.append([conv["id"], kind, round(alone, 3), round(expanded, 3),
+                        "elliptic": ell, "follow_up": verdict.follow_up})
+            rows.append([conv["id"], kind, ell, round(alone, 3), round(expanded, 3),
                          f"{(expanded - alone) / alone:+.2f}", verdict.follow_up])
     print("follow-ups: best source similarity alone vs expanded with the previous question")
-    print(common.format_table(["conversation", "question", "alone", "expanded", "relative gain",
-                               "treated as follow-up"], rows))
+    print(common.format_table(["conversation", "question", "elliptic", "alone", "expanded",
+                               "relative gain", "treated as follow-up"], rows))
     return out

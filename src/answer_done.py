@@ -15,7 +15,7 @@ from src.answer_steps import StreamState, back_with_extract
 from src.answering import Answering, answered_by
 from src.backends import SAFETY_NET, BackendPlan
 from src.citations import resolve
-from src.claims import fix_citations, supported_share
+from src.claims import STRUCK_NOTE, fix_citations, supported_share
 from src.events import DoneEvent
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
     model_wrote = result.backend != SAFETY_NET
     fixed = fix_citations(answer, prompt.sources) if model_wrote and answer else None
     if fixed is not None:
-        answer = fixed.text
+        answer = fixed.text + (f"\n\n{STRUCK_NOTE}" if fixed.unsupported else "")
     mode = "model" if model_wrote else "extract"
     if model_wrote and not result.interrupted:
         answer, mode, why = back_with_extract(

@@ -17,11 +17,11 @@ from src.citations import strip_markers
 from src.claims import ClaimCheck
 from src.condense import Turn
 from src.decoding import Decoding
-from src.follow_up import decide, expanded_query
+from src.follow_up import decide, elliptic, expanded_query
 from src.loop_guard import LoopGuard
 
 if TYPE_CHECKING:
-    from shared_utils.generation.extractive import Similarity
+    from shared_utils.generation.evidence import Similarity
     from src.answering import Answering
     from src.prompt import Prompt
 
@@ -59,7 +59,8 @@ def retrieve(
         return question, sources, ""
     expanded = expanded[:max_chars]
     other = list(library.search(expanded, k=k, doc_ids=doc_ids).results)
-    verdict = decide(best_similarity(sources), best_similarity(other))
+    verdict = decide(best_similarity(sources), best_similarity(other),
+                     elliptic=elliptic(question))
     logger.info("follow_up", follow_up=verdict.follow_up, reason=verdict.reason)
     if verdict.follow_up:
         return expanded, other, verdict.reason
@@ -81,6 +82,15 @@ def tiny_mode(backends: list[Backend], answering: "Answering",
         "(OLYMPUS_TINY_MODEL_ANSWERS=model lets it write)."
     )
     return [b for b in backends if b.name == SAFETY_NET], reason
+
+
+def evidence_for(question: str, sources: Sequence[Any],
+                 similarity: "Similarity | None" = None) -> list:
+    """The evidence (``shared_utils/generation/evidence.py``) of the retrieved ``sources``."""
+    from shared_utils.generation.evidence import select_evidence
+
+    return select_evidence(question, [(i + 1, s.chunk.text) for i, s in enumerate(sources)],
+                           similarity=similarity)
 
 
 def bind_sources(backend: Backend, question: str, prompt: "Prompt",
@@ -146,5 +156,5 @@ def _extract(question: str, prompt: "Prompt", similarity: "Similarity | None" = 
     sources = [PromptSource(i + 1, s.chunk.doc_name, s.chunk.text)
                for i, s in enumerate(prompt.sources)]
     return extract(question, sources, heading=FOLLOWING_HEADING if following else HEADING,
-                   similarity=similarity)
+                   similarity=similarity, evidence=prompt.evidence or None)
 

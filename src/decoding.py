@@ -62,6 +62,9 @@ class Decoding:
     # sentences kept per source in the prompt (None: the setting's); a shorter prompt is a
     # sooner first token, and a small model's answer is followed by the extract anyway
     source_sentences: int | None = None
+    # <= SMALL_MAX_PARAMS: the prompt holds the selected evidence only, not whole sources
+    # (shared_utils/generation/evidence.py): a shorter prompt, and nothing else to copy
+    evidence_only: bool = False
 
     def apply(self, options: GenerationOptions) -> GenerationOptions:
         return replace(
@@ -97,4 +100,5 @@ def decoding_for(model: str, max_tokens: int, *, params: float | None = None) ->
         dry_multiplier=0.8 if small else None,
         frequency_penalty=None,
         source_sentences=SMALL_SOURCE_SENTENCES if params <= SMALL_MAX_PARAMS else None,
+        evidence_only=params <= SMALL_MAX_PARAMS,
     )

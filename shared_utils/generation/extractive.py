@@ -1,13 +1,8 @@
 """The extractive backend: no language model, always available, the last link of every chain.
 
-It answers with the sentences of the numbered sources that best match the question, each
-with its ``[n]`` citation, under a heading that says plainly that this is an extract. A
-sentence's score is its summed question-term IDF (``sentences.score_sentences``); given a
-``similarity`` (the embedding model's cosine of question and sentence), the score is that
-similarity plus ``LEXICAL_WEIGHT`` x the IDF score scaled to 0..1. On the answer set this cites a
-gold page for 0.846 of the questions instead of 0.821 (keywords equal, 0.692), and on the
-held-out retrieval set 0.883 instead of 0.844, with the answer hint in the extract for 0.597
-instead of 0.545 (benchmarks/README.md, "Extract ranking"). The
+It answers with the evidence for the question (``evidence.select_evidence``: the source
+sentences that best match the question, by what it asks), each with its ``[n]`` citation,
+under a heading that says plainly that this is an extract. The
 answerer hands it the question and the sources directly (``with_sources``); only a bare call
 with messages falls back to reading the ``<excerpt n="N">`` blocks and the ``Question:`` line
 of the prompt built by ``src/prompt.py``.
@@ -23,11 +18,12 @@ Extract from the sources (no language model was used):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from shared_utils.generation.base import Backend, Delta, GenerationOptions, Message
-from shared_utils.generation.sentences import MAX_SENTENCE_WORDS, score_sentences
+from shared_utils.generation.evidence import Evidence, Similarity, select_evidence
+from shared_utils.generation.sentences import MAX_SENTENCE_WORDS
 from shared_utils.text import split_sentences
 
 HEADING = "Extract from the sources (no language model was used):"
@@ -38,9 +34,6 @@ NO_SOURCES = (
     "to answer it."
 )
 NO_MATCH = "None of the sources mentions the words of the question; the closest passage is:"
-LEXICAL_WEIGHT = 0.3  # chosen on the answer set, checked on the held-out set (see above)
-# (question, sentences) -> one cosine similarity per sentence
-Similarity = Callable[[str, Sequence[str]], Sequence[float]]
 _BLOCK = re.compile(r'<excerpt n="(\d+)">\n(.*?)\n</excerpt>', re.DOTALL)
 
 
@@ -83,36 +76,24 @@ def split_extract(text: str) -> tuple[str, str]:
     return text[:at], text[at:]
 
 
-def _blend(similarities: Sequence[float], lexical: Sequence[float]) -> list[float]:
-    """Similarity + ``LEXICAL_WEIGHT`` x the lexical score scaled to 0..1."""
-    top = max(lexical) or 1.0
-    return [float(sim) + LEXICAL_WEIGHT * lex / top
-            for sim, lex in zip(similarities, lexical, strict=True)]
-
-
 def extract(question: str, sources: Sequence[PromptSource], *, max_sentences: int = 3,
-            heading: str = HEADING, similarity: Similarity | None = None) -> str:
-    """The answer text: the best sentences over all sources, best first, with citations."""
-    if not sources:
+            heading: str = HEADING, similarity: Similarity | None = None,
+            evidence: Sequence[Evidence] | None = None) -> str:
+    """The answer text: the evidence (``evidence.select_evidence``, or the ``evidence``
+    already selected), best first, cited."""
+    if not sources or not any(src.text.strip() for src in sources):
         return NO_SOURCES
-    candidates = [(src.number, s) for src in sources
-                  for s in split_sentences(src.text, max_words=MAX_SENTENCE_WORDS)]
-    if not candidates:
-        return NO_SOURCES
-    sentences = [s for _, s in candidates]
-    lexical = score_sentences(question, sentences)
-    scores = lexical if similarity is None else _blend(similarity(question, sentences), lexical)
-    order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
-    seen: set[str] = set()  # overlapping chunks repeat sentences: quote each once
-    unique = [i for i in order if not (candidates[i][1] in seen or seen.add(candidates[i][1]))]
-    picked = [i for i in unique[:max_sentences] if lexical[i] > 0 or similarity is not None]
+    picked = list(evidence) if evidence else select_evidence(
+        question, [(src.number, src.text) for src in sources], similarity=similarity,
+        max_sentences=max_sentences)
     lines = [heading]
     if not picked:
         lines.append(NO_MATCH)
-        picked = [0]  # the first sentence of the top-ranked source
-    for i in picked:
-        number, sentence = candidates[i]
-        lines.append(f"- {sentence} [{number}]")
+        first = next(src for src in sources if src.text.strip())
+        picked = [Evidence(first.number, split_sentences(
+            first.text, max_words=MAX_SENTENCE_WORDS)[0], 0.0)]
+    for item in picked:
+        lines.append(f"- {item.text} [{item.number}]")
     return "\n".join(lines)
 
 

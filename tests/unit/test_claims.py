@@ -34,12 +34,12 @@ def test_fix_recites_to_the_supporting_source_and_drops_citations_nothing_backs(
     fixed = fix_citations(answer, SOURCES)
     assert fixed.text == (
         "RANDOM gives an integer between 0 and 32767 [2]. "
-        "Bash was written by Brian Fox for the GNU project. "
+        "~~Bash was written by Brian Fox for the GNU project.~~ "
         "The default history size is 500 commands [1]."
     )
     assert fixed.inferred == (2, 1)
     assert fixed.unsupported == ("Bash was written by Brian Fox for the GNU project.",)
-    assert supported_share(fixed.checks) == 2 / 3  # the unsupported claim stays, flagged
+    assert supported_share(fixed.checks) == 2 / 3  # the unsupported claim stays, struck
 
 
 def test_sources_may_be_retrieved_chunks_and_bullets_are_sentences():
@@ -48,3 +48,30 @@ def test_sources_may_be_retrieved_chunks_and_bullets_are_sentences():
         "Facts:", "- RANDOM is random [1]", "- it can be seeded [1]"]
     checks = check_claims("- RANDOM expands to an integer up to 32767 [1]", [chunk])
     assert checks[0].status == "supported"
+
+
+def test_a_claim_whose_number_or_option_the_cited_source_lacks_is_not_supported():
+    """Invented specifics in otherwise borrowed words: the wrong version, an option the passage
+    does not name, an expansion the passage never gives."""
+    source = ["The binNMU version of 2.3.4-3 is 2.3.4-3+b1; use -b to build binary-only."]
+    wrong = ["The binNMU version is 2.3.4-b1 [1].",
+             "Use -r to build the binNMU binary-only version [1]."]
+    for sentence in wrong:
+        assert check_claims(sentence, source)[0].status == "miscited", sentence
+    right = "The binNMU version of 2.3.4-3 is 2.3.4-3+b1 [1]."
+    assert check_claims(right, source)[0].status == "supported"
+
+
+def test_an_unsupported_sentence_is_struck_in_the_answer_and_a_bullet_keeps_its_dash():
+    fixed = fix_citations("- Bananas ripen in tropical gardens every summer [1]\n"
+                          "- RANDOM gives an integer between 0 and 32767 [2]", SOURCES)
+    assert fixed.text.splitlines()[0] == "- ~~Bananas ripen in tropical gardens every summer~~"
+    assert fixed.unsupported == ("- Bananas ripen in tropical gardens every summer",)
+
+
+def test_a_marker_at_the_end_of_a_line_covers_the_sentences_before_it():
+    """An extract line quotes a source with two sentences and one marker: both are cited."""
+    line = ("- HISTSIZE is the maximum number of commands to remember on the history list. "
+            "The shell sets the default value to 500 after reading any startup files. [1]")
+    checks = [c for c in check_claims(line, SOURCES) if c.status != "no_claim"]
+    assert [c.status for c in checks] == ["supported", "supported"]

@@ -27,3 +27,18 @@ def test_a_follow_up_is_one_whose_sources_improve_markedly_with_the_previous_ter
     # a small gain is not enough: the question is searched as asked
     assert not decide(0.454, 0.590).follow_up
     assert not decide(None, 0.5).follow_up
+
+
+def test_a_question_that_cannot_stand_alone_needs_only_a_clear_gain():
+    """"And ...", "what about ...", "install it": a question that refers back is a follow-up
+    when the previous question's terms help at all; a standalone one still needs a marked gain."""
+    from src.follow_up import elliptic
+
+    for question in ("And what if I set it to zero?", "What about arrays?",
+                     "How do I install it?", "Which one is faster?"):
+        assert elliptic(question), question
+    for question in ("What is debmake used for?", "Which variable sets the prompt string?"):
+        assert not elliptic(question), question
+    assert decide(0.45, 0.52, elliptic=True).follow_up
+    assert not decide(0.45, 0.52).follow_up
+    assert not decide(0.45, 0.44, elliptic=True).follow_up  # the expansion does not help

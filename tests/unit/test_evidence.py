@@ -1,0 +1,88 @@
+"""Evidence selection: the sentences an answer is built from, chosen by what the question asks,
+with the neighbour a cut-off sentence needs (word overlap only: no embedding model)."""
+
+from __future__ import annotations
+
+from shared_utils.generation.evidence import question_kind, select_evidence, sides
+from shared_utils.generation.extractive import HEADING, PromptSource, extract
+
+SHELL = (
+    "Chapter 3 describes shell functions in detail. "
+    "A shell function is a named group of commands run like a simple command. "
+    "Functions differ from scripts in that they run in the current shell."
+)
+HISTORY = (
+    "The history list keeps the commands typed at the prompt. "
+    "The history list can be saved to a file when the shell exits. "
+    "Use history -c to clear the history list. "
+    "The number of commands kept is limited by HISTSIZE."
+)
+UPS = (
+    "The upsd daemon serves data from the UPS drivers to clients. "
+    "It listens on TCP port 3493 by default. "
+    "Clients connect to upsd to read the status of the UPS."
+)
+
+
+def _texts(question: str, sources: list[tuple[int, str]], n: int = 1) -> list[str]:
+    return [e.text for e in select_evidence(question, sources, max_sentences=n)]
+
+
+def test_question_kinds():
+    assert question_kind("What is a shell function?") == "definition"
+    assert question_kind("What does HISTSIZE mean?") == "definition"
+    assert question_kind("How do I clear the history list?") == "howto"
+    assert question_kind("What is the difference between a function and a script?") == "comparison"
+    assert question_kind("How many commands are kept by default?") == "value"
+    assert question_kind("Which option clears the history list?") == "option"
+    assert question_kind("Why is the sky blue?") == "other"
+
+
+def test_a_definition_question_gets_the_sentence_that_defines():
+    assert _texts("What is a shell function?", [(1, SHELL)]) == [
+        "A shell function is a named group of commands run like a simple command."]
+
+
+def test_a_how_to_question_gets_the_sentence_naming_the_command():
+    assert _texts("How do I clear the history list?", [(1, HISTORY)]) == [
+        "Use history -c to clear the history list."]
+
+
+def test_a_which_option_question_gets_the_option():
+    assert "HISTSIZE" in _texts("Which variable limits the commands kept in the history list?",
+                                [(1, HISTORY)])[0]
+
+
+def test_a_value_question_gets_the_number_with_the_sentence_it_continues():
+    """"It listens on TCP port 3493" alone does not say what listens: the sentence before it
+    comes along."""
+    assert _texts("Which port does the upsd daemon listen on?", [(1, UPS)]) == [
+        "The upsd daemon serves data from the UPS drivers to clients. "
+        "It listens on TCP port 3493 by default."]
+
+
+def test_a_sentence_ending_with_a_colon_brings_the_next_one():
+    text = "Other notes here.\n\nTo clear the history list, run this:\n\nhistory -c\n\nThen exit."
+    assert _texts("How do I clear the history list?", [(1, text)]) == [
+        "To clear the history list, run this: history -c"]
+
+
+def test_a_comparison_gets_both_sides():
+    login = "A login shell reads /etc/profile at start-up. Login shells are started by login."
+    interactive = ("An interactive shell reads ~/.bashrc at start-up. "
+                   "Interactive shells read commands from the terminal.")
+    unrelated = "The differences between the POSIX mode and the default mode are listed below."
+    assert sides("What is the difference between a login shell and an interactive shell?") == (
+        {"login"}, {"interact"})
+    picked = select_evidence(
+        "What is the difference between a login shell and an interactive shell?",
+        [(1, unrelated), (2, login), (3, interactive)], max_sentences=2)
+    assert {e.number for e in picked} == {2, 3}
+
+
+def test_the_extract_shows_the_evidence_cited_and_each_sentence_once():
+    text = extract("How do I clear the history list?", [PromptSource(1, "b.pdf", HISTORY),
+                                                         PromptSource(2, "b.pdf", HISTORY)])
+    assert text.startswith(HEADING)
+    assert text.count("Use history -c to clear the history list.") == 1
+    assert "Use history -c to clear the history list. [1]" in text

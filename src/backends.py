@@ -153,9 +153,10 @@ def plan_backends(
     note = ""
     if prov.get("source") == "offline-fallback" and prov.get("phase") == "ready":
         wanted = profile.model if profile is not None else "the recommended model"
+        why = "; ".join(prov.get("notes") or []) or "the Hugging Face Hub cannot be reached"
         note = (f"{prov.get('model') or 'a small model'} is answering because {wanted} could not "
-                f"be downloaded ({'; '.join(prov.get('notes') or []) or 'Hub unreachable'}). "
-                f"Download it when the Hub is reachable: python -m src models pull {wanted}")
+                f"be downloaded: {why}. Download it when the Hub is reachable: "
+                f"python -m src models pull {wanted}")
     return BackendPlan(names, models, tuple(reasons), note, chosen_by)
 
 

@@ -19,11 +19,35 @@ def _clear_caches() -> None:
     state.reset()  # close the pipeline and queue of the previous test
 
 
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def reachable_hub(monkeypatch: pytest.MonkeyPatch):
+    """A local port that accepts connections, as the Hub's host would (set after app_env)."""
+    import socket
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("OLYMPUS_HF_HUB_OFFLINE", raising=False)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        monkeypatch.setenv("OLYMPUS_HF_ENDPOINT", f"http://127.0.0.1:{server.getsockname()[1]}")
+        yield
+
+
 @pytest.fixture
 def app_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh data dir, the extractive backend, and no process-wide objects left over."""
     monkeypatch.setenv("OLYMPUS_DATA_DIR", str(data_dir))
     monkeypatch.setenv("OLYMPUS_BACKENDS", "extractive")
+    # no test touches the network: the Models page's Hub check meets a closed local port
+    monkeypatch.setenv("OLYMPUS_HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
     _clear_caches()
     yield data_dir
     _clear_caches()

@@ -63,14 +63,20 @@ class ParseReport:
         report.ocr_pages = [int(p) for p in report.ocr_pages]
         return report
 
-    def summary(self) -> str:
-        """One line for people, e.g. ``"12 pages: 10 text layer, 2 OCR'd"``.
+    def summary(self, *, pages: bool = True) -> str:
+        """One line for people, e.g. ``"12 pages: 10 text layer, 2 OCR'd"`` (without the
+        page count when ``pages`` is False: a table that has a Pages column).
 
         >>> ParseReport(3, 1, [2, 3], {3: "garbled"}, {}, 0, "tesseract").summary()
         "3 pages: 1 text layer, 2 OCR'd, 1 flagged (p. 3 garbled)"
+        >>> ParseReport(3, 3).summary(pages=False)
+        'all text layer'
         """
         if not self.pages:
             return ""
+        plain = self.text_pages == self.pages and not self.hidden_text_dropped
+        if plain and not pages:
+            return "all text layer"
         parts = [f"{self.text_pages} text layer"]
         if self.ocr_pages:
             parts.append(f"{len(self.ocr_pages)} OCR'd")
@@ -81,7 +87,12 @@ class ParseReport:
             parts.append(f"{len(self.failed)} unreadable")
         if self.hidden_text_dropped:
             parts.append(f"{self.hidden_text_dropped} pieces of invisible text left out")
-        return f"{self.pages} pages: " + ", ".join(parts)
+        return (f"{self.pages} pages: " if pages else "") + ", ".join(parts)
+
+    @property
+    def notable(self) -> bool:
+        """Whether anything but the text layer was used or found (OCR, flags, hidden text)."""
+        return bool(self.ocr_pages or self.flagged or self.failed or self.hidden_text_dropped)
 
 
 def text_problem(text: str) -> str | None:

@@ -129,7 +129,7 @@ def render_sidebar() -> None:
             is_current = item["id"] == chat["id"]
             # when it was last used, in the label: a tooltip would cover the entry above
             st.button(
-                f"{render.escape_markdown(item['title'])} :small[{_when(item['updated_at'])}]",
+                f"{render.escape_markdown(item['title'])} :small[· {_when(item['updated_at'])}]",
                 key=f"chat_open_{item['id']}", on_click=_open, args=(item["id"],),
                 width="stretch", type="primary" if is_current else "tertiary",
                 icon=":material/chat:",

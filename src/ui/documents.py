@@ -139,7 +139,7 @@ def _table(documents: list[Any], stored: dict[str, int]) -> None:
         for d in documents
     ]
     st.dataframe(rows, hide_index=True, width="stretch", column_config={
-        "Name": st.column_config.TextColumn(width=170, pinned=True),
+        "Name": st.column_config.TextColumn(width=170),
         "Pages": st.column_config.NumberColumn(width=50),
         "Read": st.column_config.TextColumn(width=240, help="How the pages were read"),
         "Added": st.column_config.TextColumn(width=96, help="When it was added (server time)"),

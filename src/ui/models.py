@@ -137,9 +137,12 @@ def _render_installed() -> None:
     if not models:
         st.caption("No models installed yet.")
         return
-    st.dataframe(models, hide_index=True, width="stretch", column_config={  # names in full
-        "name": st.column_config.TextColumn(width="large"),
-        "where": st.column_config.TextColumn(width="large")})
+    # a table that wraps: long names and paths are shown in full, "active" stays in view
+    st.table([{"name": render.escape_markdown(str(m["name"])),
+               "active": "✓" if m["active"] else "",
+               "size GB": "-" if m["size GB"] is None else f"{m['size GB']:g}",
+               "where": render.escape_markdown(str(m["where"]))} for m in models],
+             hide_index=True)
     names = [str(m.get("name")) for m in models]
     access = identity.access()
     if not access.is_admin:

@@ -70,7 +70,7 @@ def test_two_chats_on_the_same_question_get_distinct_titles(flux, make_app):
     assert _sidebar_chats(at) == [f"{CALIBRATION} (2)", CALIBRATION]
     entries = [b for b in at.sidebar.button if b.key.startswith("chat_open_")]
     assert all(not b.help for b in entries)
-    assert all(re.search(r":small\[\d\d:\d\d\]$", b.label) for b in entries)
+    assert all(re.search(r":small\[· \d\d:\d\d\]$", b.label) for b in entries)
 
 
 def test_new_chat_switch_rename_search_and_delete(flux, make_app):

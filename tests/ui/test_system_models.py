@@ -92,8 +92,9 @@ def test_the_answering_model_is_listed_even_outside_the_models_folder(app_env, m
 
 
 def _installed(at):
-    """The installed-models table (the one with a 'where' column)."""
-    return next(d.value for d in at.dataframe if "where" in d.value.columns)
+    """The installed-models table (the one with a 'where' column), as the user reads it."""
+    table = next(t.value for t in at.table if "where" in t.value.columns)
+    return table.map(lambda v: unescape(v) if isinstance(v, str) else v)
 
 
 def test_use_a_model_records_it_as_active(app_env, make_app):

@@ -235,8 +235,9 @@ def _render_pull() -> None:
 
 
 # a long model name wraps instead of being cut off with an ellipsis
-_WRAP_METRICS = """<style>[data-testid="stMetricValue"] > div {
-  white-space: normal !important; overflow-wrap: anywhere; text-overflow: clip; }</style>"""
+_WRAP_METRICS = """<style>[data-testid="stMetricValue"], [data-testid="stMetricValue"] * {
+  white-space: normal !important; overflow-wrap: anywhere; text-overflow: clip !important; }
+</style>"""
 
 
 def render_page() -> None:

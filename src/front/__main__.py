@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     from src.front.api_proxy import api_mounts
 
     mounts = api_mounts(args.api_port, public=settings.api_public, address=config.address)
-    uvicorn.run(build_app(config, mounts=mounts), host=host, port=args.port, log_level="warning",
+    app = build_app(config, mounts=mounts, api_port=args.api_port)
+    uvicorn.run(app, host=host, port=args.port, log_level="warning",
                 access_log=False, proxy_headers=False, server_header=False,
                 timeout_graceful_shutdown=3, ws_max_size=16 * 1024 * 1024)
     return 0

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from src.front.proxy import HOP_BY_HOP, UPSTREAM_ONLY
+from src.front.proxy import HOP_BY_HOP, UPSTREAM_ONLY, forward_headers
 
 logger = structlog.get_logger(__name__)
 
@@ -63,7 +63,7 @@ class ApiProxy:
         root, path = scope.get("root_path", ""), scope["path"]
         if not path.startswith(root + "/"):  # servers that strip the mount prefix
             path = root + path
-        headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1") not in HOP_BY_HOP]
+        headers = forward_headers(request)
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
         upstream = self.client.build_request(
             request.method, httpx.URL(path=path, query=request.url.query.encode()),

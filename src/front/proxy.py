@@ -33,10 +33,20 @@ logger = structlog.get_logger(__name__)
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host"})
 UPSTREAM_ONLY = frozenset({"date", "server"})  # uvicorn sets its own
-OPEN_PATHS = frozenset({"/_stcore/health", "/healthz"})  # probes: no sign-in needed
+OPEN_PATHS = frozenset({"/_stcore/health"})  # probes: no sign-in needed (and /healthz)
 WS_FORWARD = ("cookie", "user-agent", "accept-language")
 WS_MAX_BYTES = 256 * 1024 * 1024
 UNAVAILABLE = "Olympus is starting or restarting; reload this page in a few seconds.\n"
+
+
+def forward_headers(request: Request) -> list[tuple[bytes, bytes]]:
+    """The client's headers for the upstream request, less hop-by-hop ones. A client that did
+    not ask for a compressed body asks for none upstream too (httpx would otherwise add its own
+    "gzip, deflate", and the compressed bytes reach e.g. curl as they are)."""
+    headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1") not in HOP_BY_HOP]
+    if "accept-encoding" not in request.headers:
+        headers.append((b"accept-encoding", b"identity"))
+    return headers
 
 
 class StreamlitProxy:
@@ -67,11 +77,10 @@ class StreamlitProxy:
             return PlainTextResponse("Sign in first (open this Olympus in a browser).\n",
                                      status_code=401)
         assert self.client is not None
-        headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1") not in HOP_BY_HOP]
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
         upstream = self.client.build_request(
             request.method, httpx.URL(path=request.url.path, query=request.url.query.encode()),
-            headers=headers, content=request.stream() if has_body else None)
+            headers=forward_headers(request), content=request.stream() if has_body else None)
         try:
             reply = await self.client.send(upstream, stream=True)
         except httpx.TransportError as exc:

@@ -79,7 +79,7 @@ def test_the_offline_note_says_plainly_why_the_small_model_answers(data_dir):
     status.update("provisioning", phase="ready", source="offline-fallback",
                   model="smollm2-135m-offline", notes=list(ready.notes))
     note = plan_backends(s, profile, status=status.read()).fallback_note
-    assert note.startswith("smollm2-135m-offline is answering because")
+    assert note.startswith("Answering now: smollm2-135m-offline, because")
     assert "the Hugging Face Hub cannot be reached" in note and "models pull" in note
     assert _deepest_parentheses(note) <= 1, note
 

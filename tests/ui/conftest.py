@@ -19,14 +19,6 @@ def _clear_caches() -> None:
     state.reset()  # close the pipeline and queue of the previous test
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def reachable_hub(monkeypatch: pytest.MonkeyPatch):
     """A local port that accepts connections, as the Hub's host would (set after app_env)."""
@@ -47,10 +39,21 @@ def app_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("OLYMPUS_DATA_DIR", str(data_dir))
     monkeypatch.setenv("OLYMPUS_BACKENDS", "extractive")
     # no test touches the network: the Models page's Hub check meets a closed local port
-    monkeypatch.setenv("OLYMPUS_HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("OLYMPUS_HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    # the pages ask the llama.cpp engine which model it serves: no engine of another program
+    # on the default port may answer (a test that runs one sets its port)
+    monkeypatch.setenv("OLYMPUS_LLAMACPP_PORT", str(free_port()))
     _clear_caches()
     yield data_dir
     _clear_caches()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture

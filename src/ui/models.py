@@ -253,15 +253,8 @@ def _render_pull() -> None:
     st.rerun()
 
 
-# a long model name wraps instead of being cut off with an ellipsis
-_WRAP_METRICS = """<style>[data-testid="stMetricValue"], [data-testid="stMetricValue"] * {
-  white-space: normal !important; overflow-wrap: anywhere; text-overflow: clip !important; }
-</style>"""
-
-
 def render_page() -> None:
     st.title("Models")
-    st.html(_WRAP_METRICS)
     profile = state.profile()
     status = state.status_file().read()
     _render_active(profile, status)

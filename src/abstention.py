@@ -32,6 +32,7 @@ The indexed documents do not seem to answer this. I searched for “How do I set
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +53,33 @@ THRESHOLDS = {
 NAME_CEILING = 0.65
 PHRASE_CANDIDATES = 20  # chunks holding every word of a compound, read to find it as a phrase
 _TOKEN = re.compile(r"[^\W_]+(?:[-.][^\W_]+)+|[^\W_]+", re.UNICODE)  # "pre-commit", "5.2"
+
+
+LOOSELY = "loosely related"  # below the threshold: not enough to answer from
+
+
+def relevance(similarity: float | None, threshold: float) -> tuple[int, str]:
+    """How related a passage is to the question on one absolute scale, the one abstention
+    uses: (bar cells of 5, words). Below ``threshold`` a passage is "loosely related" (never
+    more than 2 cells); the cells grow with the similarity, not with the rank among the
+    answer's sources. Without a threshold (an uncalibrated embedding model) only the cells.
+
+    >>> [relevance(s, 0.43) for s in (0.21, 0.40, 0.50, 0.66, 0.80)]  # doctest: +NORMALIZE_WHITESPACE
+    [(1, 'loosely related'), (2, 'loosely related'), (3, 'related'), (4, 'closely related'),
+     (5, 'closely related')]
+    >>> relevance(None, 0.43), relevance(0.5, 0.0)
+    ((0, 'keyword match'), (3, ''))
+    """
+    if similarity is None:
+        return 0, "keyword match"  # found by the keyword leg only: no similarity to show
+    if threshold <= 0:
+        return max(1, min(5, math.ceil(5 * similarity))), ""
+    if similarity < threshold:
+        return (1 if similarity < 0.75 * threshold else 2), LOOSELY
+    above = (similarity - threshold) / (1.0 - threshold)
+    if above < 0.25:
+        return 3, "related"
+    return (4 if above < 0.5 else 5), "closely related"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +214,7 @@ def decide(sources: Sequence[ScoredChunk], query: str, *, threshold: float,
         listed = ", ".join(f"“{name}”" for name in absent)
         return Abstention(True, best, threshold, (
             f"The indexed documents do not seem to answer this: none of them mentions {listed}. "
-            f"I searched for “{query}”; the closest passage is only loosely related "
+            f"I searched for “{query}”; the closest passage is only {LOOSELY} "
             f"(similarity {best:.2f})."))
     if threshold <= 0 or not sources or best is None or best >= threshold:
         return Abstention(False, best, threshold)
@@ -195,7 +223,7 @@ def decide(sources: Sequence[ScoredChunk], query: str, *, threshold: float,
     top = max(sources, key=lambda s: s.similarity if s.similarity is not None else -1.0).chunk
     message = (
         f"The indexed documents do not seem to answer this. I searched for “{query}” and the "
-        f"closest passage ({top.doc_name} {top.pages}) is only loosely related (similarity "
+        f"closest passage ({top.doc_name} {top.pages}) is only {LOOSELY} (similarity "
         f"{best:.2f}; answers need {threshold:.2f})."
     )
     return Abstention(True, best, threshold, message)

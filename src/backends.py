@@ -163,7 +163,7 @@ def plan_backends(
     note, fallback = "", ()
     if prov.get("source") == "offline-fallback" and prov.get("phase") == "ready":
         wanted = profile.model if profile is not None else "the recommended model"
-        fallback = (wanted, "; ".join(prov.get("notes") or []) or "Hub unreachable")
+        fallback = (wanted, "; ".join(prov.get("notes") or []) or "the Hugging Face Hub cannot be reached")
         note = fallback_sentence(str(prov.get("model") or "a small model"), *fallback)
     return BackendPlan(names, models, tuple(reasons), note, chosen_by, fallback)
 

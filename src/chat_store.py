@@ -101,14 +101,11 @@ class ChatStore:
 
     def list(self, search: str = "") -> list[dict[str, Any]]:
         """Summaries (id, title, updated_at, questions), newest first; ``search`` matches the
-        title and every question and answer, case-insensitively."""
-        needle = search.strip().lower()
-        out = []
-        for path in self.dir.glob("*.json") if self.dir.is_dir() else ():
-            summary, haystack = self._summary(path)
-            if summary is not None and (not needle or needle in haystack):
-                out.append(summary)
-        return sorted(out, key=lambda c: c["updated_at"], reverse=True)
+        title and every question and answer, case-insensitively. Titles are distinct
+        (:func:`distinct_titles`)."""
+        found = [self._summary(path) for path in
+                 (self.dir.glob("*.json") if self.dir.is_dir() else ())]
+        return _listing([(dict(s), h) for s, h in found if s is not None], search)
 
     def _summary(self, path: Path) -> tuple[dict[str, Any] | None, str]:
         """(summary, searchable text) of one file, cached while its mtime and size stay."""
@@ -119,10 +116,7 @@ class ChatStore:
                 if len(_summaries) > 10_000:
                     _summaries.clear()  # stale versions of edited chats pile up otherwise
                 chat = _decode(path.read_bytes())
-                summary = {"id": chat["id"], "title": title_of(chat),
-                           "updated_at": float(chat.get("updated_at") or 0),
-                           "questions": sum(m.get("role") == "user" for m in chat["messages"])}
-                _summaries[key] = (summary, _haystack(chat))
+                _summaries[key] = (_summary_of(chat), _haystack(chat))
             return _summaries[key]
         except (OSError, ValueError, TypeError, KeyError) as exc:
             logger.warning("chats.unreadable", file=path.name, error=str(exc))
@@ -164,6 +158,44 @@ class ChatStore:
         logger.info("chats.deleted", chat=chat_id)
 
 
+def _summary_of(chat: dict[str, Any]) -> dict[str, Any]:
+    return {"id": chat["id"], "title": title_of(chat),
+            "created_at": float(chat.get("created_at") or 0),
+            "updated_at": float(chat.get("updated_at") or 0),
+            "questions": sum(m.get("role") == "user" for m in chat["messages"])}
+
+
+def distinct_titles(summaries: list[dict[str, Any]]) -> None:
+    """Give chats that share a title (the same first question, or a rename) a number, in
+    the order they were started: "Backups", "Backups (2)", "Backups (3)".
+
+    >>> chats = [{"title": "Backups", "created_at": 2}, {"title": "Backups", "created_at": 1}]
+    >>> distinct_titles(chats); [c["title"] for c in chats]
+    ['Backups (2)', 'Backups']
+    """
+    taken = {str(c["title"]).casefold() for c in summaries}
+    seen: set[str] = set()
+    for chat in sorted(summaries, key=lambda c: (c.get("created_at") or 0, c.get("id", ""))):
+        base = str(chat["title"])
+        if base.casefold() not in seen:
+            seen.add(base.casefold())
+            continue
+        n = 2
+        while f"{base} ({n})".casefold() in taken | seen:
+            n += 1
+        chat["title"] = f"{base} ({n})"
+        seen.add(chat["title"].casefold())
+
+
+def _listing(found: list[tuple[dict[str, Any], str]], search: str) -> list[dict[str, Any]]:
+    """Summaries with distinct titles (numbered over all chats, so a search does not renumber
+    them), those matching ``search``, newest first."""
+    distinct_titles([summary for summary, _ in found])
+    needle = search.strip().lower()
+    out = [summary for summary, haystack in found if not needle or needle in haystack]
+    return sorted(out, key=lambda c: c["updated_at"], reverse=True)
+
+
 def _haystack(chat: dict[str, Any]) -> str:
     parts = [str(chat.get("title") or "")]
     parts += [str(m.get("content") or "") for m in chat.get("messages", [])]
@@ -180,12 +212,8 @@ class SessionChats(ChatStore):
         self.max_bytes = max_bytes
 
     def list(self, search: str = "") -> list[dict[str, Any]]:
-        needle = search.strip().lower()
         chats = [_decode(raw) for raw in self._chats.values()]
-        out = [{"id": c["id"], "title": title_of(c), "updated_at": float(c["updated_at"]),
-                "questions": sum(m.get("role") == "user" for m in c["messages"])}
-               for c in chats if not needle or needle in _haystack(c)]
-        return sorted(out, key=lambda c: c["updated_at"], reverse=True)
+        return _listing([(_summary_of(c), _haystack(c)) for c in chats], search)
 
     def load(self, chat_id: str) -> dict[str, Any]:
         if chat_id not in self._chats:

@@ -222,6 +222,9 @@ def pull_model(settings: Settings, profile: Profile, pull: PullSpec, *,
     return result, name
 
 
+HUB_UNREACHABLE = "the Hugging Face Hub cannot be reached from this server"
+
+
 def _say_offline(exc: Exception, status: Any) -> None:
     global _offline_reported
     if not _offline_reported:
@@ -291,7 +294,7 @@ def _ensure_llamacpp(settings, profile, catalog, active, progress, status) -> Mo
         return ModelReady("llamacpp", entry.id, "downloaded", path=result.path)
     except NetworkUnavailable as exc:
         _say_offline(exc, status)
-        reason = f"Hub unreachable ({exc.message})"
+        reason = HUB_UNREACHABLE  # the error itself is in the log (_say_offline)
     except DownloadError as exc:  # gated, not found, disk full, checksum: keep working
         logger.error("model download failed; falling back", model=entry.id, error=str(exc))
         _note(status, f"{entry.id} could not be downloaded: {exc}")

@@ -77,13 +77,16 @@ def extract_texts(data: bytes, *, name: str = "document") -> list[str]:
 
 
 def extract_pages(data: bytes, *, name: str = "document", limits: ParseLimits | None = None,
-                  on_page: OnPage | None = None) -> list[RawPage]:
+                  on_page: OnPage | None = None,
+                  finish: Callable[[Any, list[RawPage]], None] | None = None) -> list[RawPage]:
     """Every page of a PDF (index 0 = page 1), via PDFium, within ``limits``.
 
     Raises EncryptedPdf, CorruptPdf, EmptyPdf or DocumentTooLarge; text checks (scanned
     PDFs) are the caller's. Hidden text is left out (or kept after a marker with
-    ``limits.keep_hidden``). ``on_page(index, count, page, textpage, text)`` may replace a
-    page's text while the page is open (the OCR triage, ``triage.PageTriage``).
+    ``limits.keep_hidden``). ``on_page(index, count, page, textpage, text)`` sees each page's
+    text while the page is open (the OCR triage, ``triage.PageTriage``); ``finish(pdf,
+    pages)`` runs once every page is read, with the document still open (it may replace
+    pages in the list: the OCR of the pages the triage picked).
     """
     import pypdfium2 as pdfium  # light (ctypes), but only needed here
 
@@ -120,6 +123,8 @@ def extract_pages(data: bytes, *, name: str = "document", limits: ParseLimits | 
                         f"text (reached on page {index + 1}); that is the limit "
                         "(OLYMPUS_MAX_DOCUMENT_CHARS)")
                 pages.append(page)
+            if finish is not None:
+                finish(pdf, pages)
             return pages
         finally:
             pdf.close()

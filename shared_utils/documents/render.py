@@ -24,6 +24,7 @@ from shared_utils.errors import CorruptPdf, DocumentNotFound
 
 MAX_LONG_SIDE = 2000
 MAX_PIXELS = 4_000_000
+MAX_TRIM = 0.2  # at most this share of the width (height) is trimmed from each side
 _DEVICE = 100_000  # virtual device size for PDFium's page-to-device mapping (precision)
 _FILL = (255, 214, 0, 96)
 _EDGE = (230, 120, 0, 255)
@@ -59,6 +60,16 @@ class RenderedPage:
     number: int
     pages: int
     boxes: list[Box] = field(default_factory=list)
+    window: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)  # the page part shown
+
+    def focus(self) -> tuple[float, float] | None:
+        """Where the highlight starts, in fractions of this picture: (left edge, top edge of
+        its boxes); None without a highlight."""
+        if not self.boxes:
+            return None
+        wx0, wy0, wx1, wy1 = self.window
+        x, y = min(b.x0 for b in self.boxes), min(b.y0 for b in self.boxes)
+        return ((x - wx0) / (wx1 - wx0), (y - wy0) / (wy1 - wy0))
 
 
 def page_count(data: bytes) -> int:
@@ -85,11 +96,13 @@ def render_scale(width_pt: float, height_pt: float, zoom: float = 1.0, *,
 
 
 def render_page(data: bytes, number: int, *, boxes: Sequence[Box] = (), zoom: float = 1.0,
-                max_long_side: int = MAX_LONG_SIDE, max_pixels: int = MAX_PIXELS
-                ) -> RenderedPage:
+                max_long_side: int = MAX_LONG_SIDE, max_pixels: int = MAX_PIXELS,
+                trim: bool = False) -> RenderedPage:
     """Page ``number`` (1-based) as a PNG with ``boxes`` highlighted.
 
     ``zoom`` > 1 shows a 1/zoom window of the page around the boxes (or the page centre).
+    ``trim`` cuts the blank margins (within ``MAX_TRIM`` of each side), so the text fills
+    the width it is shown in (a phone).
     """
     from PIL import Image, ImageDraw
 
@@ -116,9 +129,30 @@ def render_page(data: bytes, number: int, *, boxes: Sequence[Box] = (), zoom: fl
         pad = max(1.0, h * 0.002)
         draw.rectangle((rect[0] - pad, rect[1] - pad, rect[2] + pad, rect[3] + pad),
                        fill=_FILL, outline=_EDGE, width=max(1, round(pad)))
+    picture = Image.alpha_composite(image, overlay).convert("RGB")
+    if trim:
+        picture, window = _trimmed(picture, window)
     out = io.BytesIO()
-    Image.alpha_composite(image, overlay).convert("RGB").save(out, format="PNG", optimize=False)
-    return RenderedPage(out.getvalue(), w, h, number, pages, list(boxes))
+    picture.save(out, format="PNG", optimize=False)
+    return RenderedPage(out.getvalue(), picture.width, picture.height, number, pages,
+                        list(boxes), window)
+
+
+def _trimmed(image, window: tuple[float, float, float, float]):  # noqa: ANN001 - PIL image
+    """``image`` without its blank margins (a little paper kept), and the window it shows."""
+    w, h = image.size
+    ink = image.convert("L").point(lambda v: 255 if v < 235 else 0).getbbox()
+    if ink is None:
+        return image, window
+    pad = round(0.02 * w)
+    left = min(max(0, ink[0] - pad), round(MAX_TRIM * w))
+    right = max(min(w, ink[2] + pad), round((1 - MAX_TRIM) * w))
+    top = min(max(0, ink[1] - pad), round(MAX_TRIM * h))
+    bottom = max(min(h, ink[3] + pad), round((1 - MAX_TRIM) * h))
+    wx0, wy0, wx1, wy1 = window
+    sx, sy = (wx1 - wx0) / w, (wy1 - wy0) / h
+    return (image.crop((left, top, right, bottom)),
+            (wx0 + left * sx, wy0 + top * sy, wx0 + right * sx, wy0 + bottom * sy))
 
 
 def _window(boxes: Sequence[Box], zoom: float) -> tuple[float, float, float, float]:

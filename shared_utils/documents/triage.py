@@ -1,10 +1,10 @@
 """Per-page text triage at ingestion: keep a good text layer, OCR the pages that need it.
 
 :class:`PageTriage` is called by the extraction loop for every page (while PDFium has the
-page open, so nothing is loaded twice). It keeps the text layer unless the page has no text
-but an image (a scan), or its text fails a quality check (control characters, glyphs with
-no character map, gibberish from a lying ToUnicode map); such pages are OCR'd with
-Tesseract when OCR is on. Everything it decides goes into a :class:`ParseReport`, which is
+page open). It keeps the text layer unless the page has no text but an image (a scan), or
+its text fails a quality check (control characters, glyphs with no character map, gibberish
+from a lying ToUnicode map); such pages are OCR'd with Tesseract when OCR is on, once every
+page is read (``finish``), so OCR progress counts only the pages that need it. Everything it decides goes into a :class:`ParseReport`, which is
 stored with the document and shown to the user.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from shared_utils.documents.gibberish import looks_garbled
@@ -63,14 +63,20 @@ class ParseReport:
         report.ocr_pages = [int(p) for p in report.ocr_pages]
         return report
 
-    def summary(self) -> str:
-        """One line for people, e.g. ``"12 pages: 10 text layer, 2 OCR'd"``.
+    def summary(self, *, pages: bool = True) -> str:
+        """One line for people, e.g. ``"12 pages: 10 text layer, 2 OCR'd"`` (without the
+        page count when ``pages`` is False: a table that has a Pages column).
 
         >>> ParseReport(3, 1, [2, 3], {3: "garbled"}, {}, 0, "tesseract").summary()
         "3 pages: 1 text layer, 2 OCR'd, 1 flagged (p. 3 garbled)"
+        >>> ParseReport(3, 3).summary(pages=False)
+        'all text layer'
         """
         if not self.pages:
             return ""
+        plain = self.text_pages == self.pages and not self.hidden_text_dropped
+        if plain and not pages:
+            return "all text layer"
         parts = [f"{self.text_pages} text layer"]
         if self.ocr_pages:
             parts.append(f"{len(self.ocr_pages)} OCR'd")
@@ -81,7 +87,12 @@ class ParseReport:
             parts.append(f"{len(self.failed)} unreadable")
         if self.hidden_text_dropped:
             parts.append(f"{self.hidden_text_dropped} pieces of invisible text left out")
-        return f"{self.pages} pages: " + ", ".join(parts)
+        return (f"{self.pages} pages: " if pages else "") + ", ".join(parts)
+
+    @property
+    def notable(self) -> bool:
+        """Whether anything but the text layer was used or found (OCR, flags, hidden text)."""
+        return bool(self.ocr_pages or self.flagged or self.failed or self.hidden_text_dropped)
 
 
 def text_problem(text: str) -> str | None:
@@ -115,6 +126,7 @@ class PageTriage:
         self.notify = notify or (lambda *_: None)
         self.report = ParseReport(ocr=ocr_label or self._label())
         self.words: dict[int, list[Word]] = {}
+        self.pending: list[tuple[int, str, int]] = []  # (page number, problem, text length)
 
     def _label(self) -> str:
         if not self.options.enabled:
@@ -134,12 +146,30 @@ class PageTriage:
         self.report.flagged[number] = problem
         if not self.can_ocr:  # the text stays (flagged); OCR could not replace it
             self.report.failed[number] = f"{problem}; OCR {self.report.ocr}"
-            return text
-        return self._ocr(number, total, page, problem, text)
+        else:
+            self.pending.append((number, problem, len(text)))  # OCR'd once all are read
+        self.notify("parse", number, total, f"page {number} of {total}")
+        return text
 
-    def _ocr(self, number: int, total: int, page: Any, problem: str, text: str) -> str:
-        self.notify("more_time", number, total, str(self.options.page_timeout_s))
-        self.notify("ocr", number, total, f"OCR of page {number} of {total}")
+    def finish(self, pdf: Any, pages: list[Any]) -> None:
+        """OCR the pages picked while reading (``pages[i]`` is page i + 1), so progress counts
+        only them: "ocr" 1..n of the n pages that need it."""
+        count = len(self.pending)
+        for done, (number, problem, length) in enumerate(self.pending, 1):
+            raw = pages[number - 1]
+            page = pdf[number - 1]
+            try:
+                text = self._ocr(number, done, count, page, problem, raw.text[:length])
+            finally:
+                page.close()
+            # a hidden-text marker after the text layer's text stays after the OCR text
+            pages[number - 1] = replace(raw, text=text + raw.text[length:])
+        self.pending.clear()
+
+    def _ocr(self, number: int, done: int, count: int, page: Any, problem: str,
+             text: str) -> str:
+        self.notify("more_time", number, count, str(self.options.page_timeout_s))
+        self.notify("ocr", done, count, f"OCR of page {number} ({done} of {count} to read)")
         started = time.perf_counter()
         try:
             ocr_text, words = ocr_page(page, self.options)
@@ -150,7 +180,7 @@ class PageTriage:
         self.words[number] = words
         if problem == "no text":
             del self.report.flagged[number]  # a scan, not a damaged text layer
-        self.notify("ocr_done", number, total, f"{time.perf_counter() - started:.2f}")
+        self.notify("ocr_done", number, count, f"{time.perf_counter() - started:.2f}")
         return ocr_text
 
 
@@ -195,7 +225,7 @@ def extract_document(data: bytes, name: str, limits: Any, options: OcrOptions | 
     from shared_utils.documents.pdf_worker import extract_pages
 
     triage = PageTriage(options, notify)
-    pages = extract_pages(data, name=name, limits=limits, on_page=triage)
+    pages = extract_pages(data, name=name, limits=limits, on_page=triage, finish=triage.finish)
     if not limits or not limits.keep_hidden:
         triage.report.hidden_text_dropped = sum(p.hidden_count for p in pages)
     return Extraction(pages, triage.report, triage.words)

@@ -42,6 +42,7 @@ from src.ui import (
     transcript,
     viewer,
 )
+from src.ui import sources as sources_panel
 from src.ui.errors import friendly, show_error
 
 logger = structlog.get_logger(__name__)
@@ -65,22 +66,7 @@ def _turn_of(index: int) -> int:
 
 # --- rendering of one answer -------------------------------------------------------------------
 def _render_sources(sources: list[Any], *, turn: int, question: str, expanded: bool) -> None:
-    if not sources:
-        return
-    terms = render.query_terms(question)
-    best = render.best_relevance(sources)
-    sims = best if all(s.similarity is not None for s in sources) else None
-    with st.expander(f"Sources ({len(sources)})", expanded=expanded, icon=":material/menu_book:"):
-        for n, scored in enumerate(sources, 1):
-            chunk = scored.chunk
-            st.markdown(render.anchor_html(turn, n), unsafe_allow_html=True)
-            name = render.escape_markdown(chunk.doc_name or chunk.doc_id[:12])
-            bar = render.relevance_html(float(scored.score),
-                                        scored.similarity if sims is not None else None, best)
-            st.markdown(f"**\\[{n}\\] {name}** · {chunk.pages} · {bar}",
-                        unsafe_allow_html=True)  # name escaped (no <, >, &); bar is ours
-            st.markdown(render.highlight(chunk.text, terms))
-            viewer.source_button(scored, key=f"view_{turn}_{n}")
+    sources_panel.render_sources(sources, turn=turn, question=question, expanded=expanded)
 
 
 def _render_message(index: int, msg: dict[str, Any], *, last: bool) -> None:
@@ -285,7 +271,8 @@ def _toolbar(msgs: list[dict[str, Any]]) -> None:
     with left:
         st.download_button(
             "Download",
-            transcript.to_markdown(msgs, title=title_of(chat_list.current())),
+            transcript.to_markdown(msgs, title=title_of(chat_list.current()),
+                                   threshold=sources_panel.threshold()),
             file_name=transcript.file_name(),
             mime="text/markdown",
             icon=":material/download:",

@@ -127,11 +127,12 @@ def render_sidebar() -> None:
             st.caption("No chat contains these words.")
         for item in chats[: None if search else SHOWN]:
             is_current = item["id"] == chat["id"]
+            # when it was last used, in the label: a tooltip would cover the entry above
             st.button(
-                render.escape_markdown(item["title"]), key=f"chat_open_{item['id']}",
-                help=f"{item['questions']} question(s), last used {_when(item['updated_at'])}",
-                on_click=_open, args=(item["id"],), width="stretch",
-                type="primary" if is_current else "tertiary", icon=":material/chat:",
+                f"{render.escape_markdown(item['title'])} :small[· {_when(item['updated_at'])}]",
+                key=f"chat_open_{item['id']}", on_click=_open, args=(item["id"],),
+                width="stretch", type="primary" if is_current else "tertiary",
+                icon=":material/chat:",
             )
         if not search and len(chats) > SHOWN:
             st.caption(f"{len(chats) - SHOWN} older chat(s): search to find them.")
@@ -145,8 +146,10 @@ def render_sidebar() -> None:
 def _current_actions(chat: dict[str, Any]) -> None:
     with st.popover("Rename or delete this chat", icon=":material/edit:", width="stretch"):
         key = f"chat_title_{chat['id']}"
-        st.text_input("Title", value=title_of(chat), key=key, max_chars=80,
-                      on_change=_rename, args=(chat["id"], key))
+        with st.form(f"chat_rename_{chat['id']}", border=False, enter_to_submit=True):
+            st.text_input("Title", value=title_of(chat), key=key, max_chars=80)
+            st.form_submit_button("Save", icon=":material/check:", on_click=_rename,
+                                  args=(chat["id"], key))
         confirm = st.checkbox("Yes, delete this chat", key=f"chat_delete_ok_{chat['id']}")
         st.button("Delete chat", icon=":material/delete:", key=f"chat_delete_{chat['id']}",
                   disabled=not confirm, on_click=_delete, args=(chat["id"],))

@@ -126,24 +126,31 @@ def _table(documents: list[Any], stored: dict[str, int]) -> None:
     read after."""
     from shared_utils.documents.triage import ParseReport
 
+    reports = {d.id: ParseReport.from_dict(getattr(d, "parse_report", None)) for d in documents}
     rows = [
         {
             "Name": d.name,
             "Pages": d.pages,
+            "Read": reports[d.id].summary(pages=False) or "-",
             "Added": dt.datetime.fromtimestamp(d.added_at).strftime("%d %b %H:%M"),
             "Passages": d.chunks,
             "Size": render.human_bytes(stored.get(d.id) or d.size_bytes),
-            "Read": ParseReport.from_dict(getattr(d, "parse_report", None)).summary() or "-",
         }
         for d in documents
     ]
     st.dataframe(rows, hide_index=True, width="stretch", column_config={
         "Name": st.column_config.TextColumn(width=170),
         "Pages": st.column_config.NumberColumn(width=50),
+        "Read": st.column_config.TextColumn(width=240, help="How the pages were read"),
         "Added": st.column_config.TextColumn(width=96, help="When it was added (server time)"),
         "Passages": st.column_config.NumberColumn(width=72),
         "Size": st.column_config.TextColumn(width=72),
     })
+    # in full, where a table cell would cut it off: what OCR did and which pages were flagged
+    for d in documents:
+        if reports[d.id].notable:
+            st.caption(f":material/document_scanner: {render.escape_markdown(d.name)}: "
+                       f"{render.escape_markdown(reports[d.id].summary())}")
 
 
 def _delete(pipeline: Any, documents: list[Any]) -> None:

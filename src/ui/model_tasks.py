@@ -32,10 +32,40 @@ logger = structlog.get_logger(__name__)
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 TERMINAL_PHASES = ("", "pending", "ready", "failed", "skipped")
+HUB = "https://huggingface.co"
+PROBE_TIMEOUT_S = 2.0
+PROBE_TTL_S = 30.0  # a page rerun within this reuses the last answer
+_probes: dict[str, tuple[float, str]] = {}
 
 
 class PullInProgress(OlympusError):
     hint = "Wait for the current download to finish; its progress is shown on this page."
+
+
+def hub_unreachable(settings: Settings) -> str:
+    """Why models cannot be downloaded from the Hub right now ("" when they can): offline
+    mode, or no connection to the Hub's host (a TCP connect, at most every PROBE_TTL_S)."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    if settings.hf_hub_offline:
+        return "this server is set to work offline (HF_HUB_OFFLINE)"
+    endpoint = settings.hf_endpoint or HUB
+    now = time.monotonic()
+    cached = _probes.get(endpoint)
+    if cached and now - cached[0] < PROBE_TTL_S:
+        return cached[1]
+    url = urlsplit(endpoint)
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S).close()
+        reason = ""
+    except OSError as exc:
+        reason = f"the Hugging Face Hub ({host}) cannot be reached from this server"
+        logger.info("ui.model.hub_unreachable", host=host, error=str(exc))
+    _probes[endpoint] = (now, reason)
+    return reason
 
 
 def answering_model(settings: Settings, profile: Profile) -> str:
@@ -74,17 +104,38 @@ def installed_models(settings: Settings, profile: Profile) -> list[dict[str, Any
                      "size GB": round(bundled.stat().st_size / 1024**3, 2),
                      "active": entry_id in active_names})
     if profile.engine == "ollama":
-        from shared_utils.ollama_models import OllamaModels
+        rows += _ollama_rows(settings, active_names)
+    if answering and not any(r["active"] for r in rows):
+        rows.insert(0, _answering_row(settings, answering))
+    return rows
 
-        models = OllamaModels(settings.ollama_host, timeout_s=10.0)
-        try:
-            for m in models.list():
-                info = asdict(m)
-                rows.append({"name": info["name"], "where": "Ollama",
-                             "size GB": round(info["size_bytes"] / 1024**3, 2),
-                             "active": info["name"] in active_names})
-        finally:
-            models.close()
+
+def _answering_row(settings: Settings, answering: str) -> dict[str, Any]:
+    """The model that answers though it is none of the rows above (a GGUF outside the models
+    folder, e.g. OLYMPUS_LLAMACPP_MODEL_PATH): listed, so the active model is always there."""
+    from pathlib import Path
+
+    served = str(StatusFile(settings.status_path).section("engine").get("model") or "")
+    path = Path(served or settings.llamacpp_model_path or "")
+    if str(path) not in ("", ".") and path.is_file():
+        return {"name": answering, "where": str(path),
+                "size GB": round(path.stat().st_size / 1024**3, 2), "active": True}
+    return {"name": answering, "where": "in use by the engine", "size GB": None, "active": True}
+
+
+def _ollama_rows(settings: Settings, active_names: set[str]) -> list[dict[str, Any]]:
+    from shared_utils.ollama_models import OllamaModels
+
+    rows = []
+    models = OllamaModels(settings.ollama_host, timeout_s=10.0)
+    try:
+        for m in models.list():
+            info = asdict(m)
+            rows.append({"name": info["name"], "where": "Ollama",
+                         "size GB": round(info["size_bytes"] / 1024**3, 2),
+                         "active": info["name"] in active_names})
+    finally:
+        models.close()
     return rows
 
 

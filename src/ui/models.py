@@ -141,7 +141,12 @@ def _render_installed() -> None:
     if not models:
         st.caption("No models installed yet.")
         return
-    st.dataframe(models, hide_index=True, width="stretch")
+    # a table that wraps: long names and paths are shown in full, "active" stays in view
+    st.table([{"name": render.escape_markdown(str(m["name"])),
+               "active": "✓" if m["active"] else "",
+               "size GB": "-" if m["size GB"] is None else f"{m['size GB']:g}",
+               "where": render.escape_markdown(str(m["where"]))} for m in models],
+             hide_index=True)
     names = [str(m.get("name")) for m in models]
     access = identity.access()
     if not access.is_admin:
@@ -201,10 +206,10 @@ def _render_pull_recommended(profile: Profile, access: Any) -> None:
         return
     if model_tasks.answering_model(state.settings(), profile) == entry.id:
         return
-    if state.settings().hf_hub_offline:
+    offline = model_tasks.hub_unreachable(state.settings())
+    if offline:
         st.caption(f"The recommended model {render.escape_markdown(entry.id)} is not installed; "
-                   "this server is set to work offline (HF_HUB_OFFLINE), so it cannot be "
-                   "downloaded from here.")
+                   f"{render.escape_markdown(offline)}, so it cannot be downloaded now.")
         return
     if st.button(f"Download the recommended model ({entry.id}, {entry.size_gb:g} GB)",
                  key="models_pull_recommended", icon=":material/download:", type="primary"):
@@ -227,10 +232,15 @@ def _render_pull() -> None:
                    "OLYMPUS_ALLOW_MODEL_PULLS=true in the Space's variables to allow it.")
         return
     _render_pull_recommended(state.profile(), access)
+    offline = model_tasks.hub_unreachable(state.settings())
     with st.form("models_pull", border=True):
         repo = st.text_input("Repository", placeholder="Qwen/Qwen2.5-1.5B-Instruct-GGUF")
         quant = st.text_input("Quantization or file", placeholder="Q4_K_M")
-        submitted = st.form_submit_button("Download", icon=":material/download:", type="primary")
+        submitted = st.form_submit_button("Download", icon=":material/download:", type="primary",
+                                          disabled=bool(offline))
+        if offline:
+            st.caption(f":material/cloud_off: Download is off: {render.escape_markdown(offline)}. "
+                       "Reload this page when the server is back online.")
     st.caption("The download runs on the server and continues if you close this page; "
                "progress shows below. Gated repos need HF_TOKEN.")
     if not submitted:

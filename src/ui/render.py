@@ -144,30 +144,24 @@ def answer_markdown(text: str, *, turn: int, n_sources: int) -> str:
     return _CITATION_RE.sub(link, escaped)
 
 
-def relevance_html(score: float, similarity: float | None, best: float) -> str:
-    """A 5-cell relevance bar relative to the best source of the answer; the numbers show on
-    hover. ``best`` is the best similarity (when the sources have one: it separates sources
-    far better than the rank-fused score) or else the best score.
+def relevance_html(similarity: float | None, threshold: float) -> str:
+    """A 5-cell relevance bar and its words, on the absolute scale abstention uses
+    (``src/abstention.py``): a passage the app calls "loosely related" never shows a full
+    bar, whatever the other sources score. The similarity shows on hover.
 
-    >>> relevance_html(0.032, 0.30, 0.60)
-    '<span class="olympus-relevance" title="relevance score 0.032, similarity 0.30">▰▰▰▱▱</span>'
+    >>> relevance_html(0.30, 0.43)
+    '<span class="olympus-relevance" title="similarity 0.30; answers need 0.43">▰▱▱▱▱ loosely related</span>'
     """
-    value = similarity if similarity is not None else score
-    level = max(1, min(5, int(5 * value / best + 0.5))) if best > 0 and value > 0 else 1
-    hover = f"relevance score {float(score):.3f}"
-    if similarity is not None:
-        hover += f", similarity {float(similarity):.2f}"
-    return (f'<span class="olympus-relevance" title="{hover}">'
-            + "▰" * level + "▱" * (5 - level) + "</span>")
+    from src.abstention import relevance
 
-
-def best_relevance(sources: Iterable[object]) -> float:
-    """The ``best`` for :func:`relevance_html`: best similarity if all have one, else score."""
-    items = list(sources)
-    sims = [getattr(s, "similarity", None) for s in items]
-    if items and all(x is not None for x in sims):
-        return max(float(x) for x in sims)
-    return max((float(getattr(s, "score", 0.0)) for s in items), default=0.0)
+    cells, words = relevance(similarity, threshold)
+    if similarity is None:
+        return f'<span class="olympus-relevance" title="found by its words only">{words}</span>'
+    hover = f"similarity {float(similarity):.2f}"
+    if threshold > 0:
+        hover += f"; answers need {threshold:.2f}"
+    bar = "▰" * cells + "▱" * (5 - cells)
+    return f'<span class="olympus-relevance" title="{hover}">{bar}{" " + words if words else ""}</span>'
 
 
 def anchor_html(turn: int, number: int) -> str:

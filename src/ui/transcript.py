@@ -13,15 +13,21 @@ from src.answering import credit
 from src.ui.render import escape_markdown, extract_markdown
 
 
-def _source_lines(n: int, scored: Any) -> list[str]:
-    """``- [n] name, p. 4`` and the passage as a quote block, shown literally (a source's
-    ``*``, ``_``, ``#``, backticks or ``<`` are escaped, as on the Chat page)."""
+def _source_lines(n: int, scored: Any, threshold: float) -> list[str]:
+    """``- [n] name, p. 4 (related, similarity 0.52)`` and the passage as a quote block, shown
+    literally (a source's ``*``, ``_``, ``#``, backticks or ``<`` are escaped, as on the Chat
+    page)."""
+    from src.abstention import relevance
+
     chunk = scored.chunk
     name = escape_markdown(chunk.doc_name or chunk.doc_id[:12])
     quoted = ["> " + escape_markdown(line) if line.strip() else ">"
               for line in chunk.text.strip().splitlines()]
-    return [f"- [{n}] {name}, {chunk.pages} (relevance score {scored.score:.3f})", "",
-            *("  " + q for q in quoted), ""]
+    similarity = getattr(scored, "similarity", None)
+    words = relevance(similarity, threshold)[1]
+    how = ", ".join(x for x in (words, similarity is not None and f"similarity {similarity:.2f}")
+                    if x)
+    return [f"- [{n}] {name}, {chunk.pages} ({how})", "", *("  " + q for q in quoted), ""]
 
 
 def _answer(text: str) -> str:
@@ -32,8 +38,10 @@ def _answer(text: str) -> str:
     return written + (extract_markdown(quoted) if quoted else "")
 
 
-def to_markdown(messages: Sequence[dict[str, Any]], *, title: str = "Olympus conversation") -> str:
-    """Render chat messages (as kept in session state) as a Markdown document.
+def to_markdown(messages: Sequence[dict[str, Any]], *, title: str = "Olympus conversation",
+                threshold: float = 0.0) -> str:
+    """Render chat messages (as kept in session state) as a Markdown document; sources say
+    how related they are on the app's scale (``threshold``: see ``src/abstention.py``).
 
     >>> print(to_markdown([{"role": "user", "content": "Hi?"},
     ...                    {"role": "assistant", "content": "Hello [1].", "backend": "extractive"}],
@@ -74,7 +82,7 @@ def to_markdown(messages: Sequence[dict[str, Any]], *, title: str = "Olympus con
         if sources:
             lines += ["Sources:", ""]
             for n, scored in enumerate(sources, 1):
-                lines += _source_lines(n, scored)
+                lines += _source_lines(n, scored, threshold)
     return "\n".join(lines)
 
 

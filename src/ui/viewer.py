@@ -26,6 +26,44 @@ logger = structlog.get_logger(__name__)
 
 TARGET = "viewer_target"
 ZOOMS = {"Page": 1.0, "2×": 2.0, "3×": 3.0}
+ZOOM_PIXELS = 6_000_000  # a zoomed page is rendered sharper (within this cap)
+PAGE_BOX = "viewer_page"  # the scrollable box that holds the page picture
+# The page fills the box's width at "Page" and zoom times that width at 2x/3x; the box scrolls
+# both ways (drag or swipe to pan; a phone can pinch-zoom as well) and stays within the
+# screen's height, so the buttons stay in view.
+_PAGE_CSS = """<style>
+.st-key-%(box)s { overflow: auto; max-height: max(260px, calc(100dvh - 300px));
+  overscroll-behavior: contain; touch-action: pan-x pan-y pinch-zoom; display: block; }
+.st-key-%(box)s > div { width: %(pct)d%% !important; max-width: none !important; }
+.st-key-%(box)s [data-testid="stFullScreenFrame"] > div, .st-key-%(box)s [data-testid="stImage"],
+.st-key-%(box)s [data-testid="stImageContainer"], .st-key-%(box)s img {
+  width: 100%% !important; max-width: none !important; }
+@media (max-width: 640px) {  /* a phone: the page gets the dialog's side margins */
+  [data-testid="stDialog"] > div { max-width: calc(100%% - 8px) !important; }
+  [data-testid="stDialog"] section > div { padding-left: 8px !important; padding-right: 8px !important; }
+  .st-key-%(box)s { max-height: max(260px, calc(100dvh - 360px)); } }
+</style>"""
+# Scrolls the box to the highlight once the new picture is in place (``data``: where, in
+# fractions of the picture, and the zoom the picture is shown at).
+_SCROLL_JS = r"""
+export default function (component) {
+  const { data } = component;
+  if (!data) return;
+  let tries = 0;
+  const go = () => {
+    const box = document.querySelector(".st-key-" + data.box);
+    const img = box && box.querySelector("img");
+    const ready = img && img.complete && img.naturalWidth > 0
+      && img.clientWidth > 0.9 * box.clientWidth * data.zoom;
+    if (!ready) { if (tries++ < 100) setTimeout(go, 50); return; }
+    box.scrollTop = Math.max(0, data.y * img.clientHeight - box.clientHeight * 0.2);
+    box.scrollLeft = Math.max(0, data.x * img.clientWidth - box.clientWidth * 0.05);
+    box.dataset.scrolledTo = data.token;
+  };
+  go();
+}
+"""
+_scroller = None
 _CITE_JS = r"""
 export default function (component) {
   window.__olympusCite = component.setTriggerValue;
@@ -124,7 +162,22 @@ def _dialog(target: dict[str, Any]) -> None:
     cited = target["first"] <= page <= target["last"] and target["passage"]
     st.caption(_caption(bool(cited), len(picture.boxes), page in words))
     _controls(target, page, pages, lambda: originals.read(doc_id))
-    st.image(picture.png, width="stretch")
+    _show(picture, ZOOMS.get(target.get("zoom") or "Page", 1.0))
+
+
+def _show(picture: Any, zoom: float) -> None:
+    """The picture in a box that pans, scrolled to the highlight (else to the top)."""
+    global _scroller
+    st.html(_PAGE_CSS % {"box": PAGE_BOX, "pct": round(zoom * 100)})
+    with st.container(key=PAGE_BOX):
+        st.image(picture.png, width="stretch")
+    if _scroller is None:
+        _scroller = st.components.v2.component("olympus_page_scroll", js=_SCROLL_JS,
+                                               isolate_styles=False)
+    x, y = picture.focus() or (0.0, 0.0)
+    token = f"{picture.number}-{zoom}-{x:.4f}-{y:.4f}"
+    _scroller(key="viewer_scroll", data={"box": PAGE_BOX, "x": x, "y": y, "zoom": zoom,
+                                         "token": token})
 
 
 def _caption(cited: bool, boxes: int, ocr: bool) -> str:
@@ -169,21 +222,22 @@ _CACHE_SIZE = 12
 
 
 def _rendered(target: dict[str, Any], load: Callable[[], bytes], words: dict) -> Any:
-    from shared_utils.documents.render import passage_boxes, render_page
+    from shared_utils.documents.render import MAX_LONG_SIDE, passage_boxes, render_page
 
     page = int(target["page"])
     cited = target["first"] <= page <= target["last"] and target["passage"]
-    zoom = ZOOMS.get(target.get("zoom") or "Page", 1.0)
+    sharp = ZOOMS.get(target.get("zoom") or "Page", 1.0) > 1.0  # 2x and 3x: one sharper picture
     digest = hashlib.sha256(target["passage"].encode()).hexdigest()[:16] if cited else ""
-    key = (target["doc_id"], page, digest, zoom)
+    key = (target["doc_id"], page, digest, sharp)
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
     data = load()
     boxes = passage_boxes(data, page, target["passage"], words.get(page)) if cited else []
-    picture = render_page(data, page, boxes=boxes, zoom=zoom)
-    logger.info("ui.viewer.rendered", doc_id=target["doc_id"][:12], page=page, zoom=zoom,
+    caps = {"max_long_side": 3 * MAX_LONG_SIDE, "max_pixels": ZOOM_PIXELS} if sharp else {}
+    picture = render_page(data, page, boxes=boxes, trim=True, **caps)
+    logger.info("ui.viewer.rendered", doc_id=target["doc_id"][:12], page=page, sharp=sharp,
                 boxes=len(boxes), px=f"{picture.width}x{picture.height}")
     with _CACHE_LOCK:
         _CACHE[key] = picture

@@ -62,7 +62,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 240.0) -> None:  # ends when it answers
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -225,6 +225,7 @@ def _engine_ready(data_dir: Path, timeout: float = 90.0) -> None:
     raise AssertionError(f"the engine did not become ready: {status.get('engine')}")
 
 
+@pytest.mark.timeout(900)  # a real model writing 160 tokens: minutes on a loaded 2-core machine
 def test_answer_from_the_real_local_model_streams_into_the_page(tmp_path, browser):
     from shared_utils.llamacpp_engine import default_gguf_path
 
@@ -242,14 +243,14 @@ def test_answer_from_the_real_local_model_streams_into_the_page(tmp_path, browse
         answer = _ask(page, app_url, QUESTION)
         answer.wait_for()
         lengths: list[int] = []
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 400  # ends when the answer is done (~30 s when quiet)
         while time.monotonic() < deadline and not page.get_by_text("Answered by").count():
             text = answer.inner_text() if answer.count() else ""
             if not lengths or len(text) != lengths[-1]:
                 lengths.append(len(text))
             page.wait_for_timeout(40)
         final = page.get_by_text("Answered by").first
-        final.wait_for(timeout=120_000)
+        final.wait_for(timeout=60_000)
         assert "llama.cpp" in final.inner_text(), "the local model, not a fallback, answered"
         # Streaming: the page showed the answer at several growing lengths before it was done.
         growing = [b for a, b in zip(lengths, lengths[1:]) if b > a]

@@ -50,7 +50,9 @@ def _questions(page) -> list[str]:
     users = page.locator('[data-testid="stChatMessage"]').filter(
         has=page.locator('[data-testid="stChatMessageAvatarUser"]'))
     content = '[data-testid="stChatMessageContent"]'
-    return [users.nth(i).locator(content).inner_text().strip() for i in range(users.count())]
+    # all at once: a rerun may remove a message between a count() and an inner_text() of it
+    # (which then waits for it until its timeout)
+    return [text.strip() for text in users.locator(content).all_inner_texts()]
 
 
 def _shows(page, expected: list[str], timeout_s: float = 60.0) -> list[str]:

@@ -1,5 +1,6 @@
 """The page viewer in a real browser: a click on a citation opens the cited page with the
-passage highlighted; next/previous, zoom and the PDF download work; on a phone too.
+passage highlighted and in view; next/previous, zoom (a page that pans) and the PDF download
+work; on a phone too.
 
 Screenshots: tests/artifacts/viewer-desktop.png (1280x800), viewer-phone.png (390x844).
 """
@@ -23,6 +24,13 @@ from tests.e2e.test_browser import (  # noqa: F401 - fixtures
 from tests.fixtures.pdfs import make_text_pdf
 
 pytestmark = [pytest.mark.browser]
+
+# page 2 holds the answer in its lower part, below the fold of the viewer
+_BAYS = [f"Bay {n} of the garage keeps the {thing} on a shelf by the door."
+         for n, thing in enumerate(["spare tyres", "jacks", "ladders", "paint tins", "ropes",
+                                    "lamps", "brooms", "buckets", "hoses", "crates"] * 3, 1)]
+VIEWER_PAGES = [PAGES[0], PAGES[1].replace("\nMaintenance:", "\n" + "\n".join(_BAYS)
+                                           + "\nMaintenance:"), PAGES[2]]
 
 
 def _image_bytes(page, img) -> bytes:
@@ -63,6 +71,27 @@ def _highlight_rows(png: bytes) -> tuple[int, list[int]]:
     return count, sorted(rows)
 
 
+BOX_JS = """(z) => { const box = document.querySelector('.st-key-viewer_page');
+    const img = box && box.querySelector('img'); const b = img && {box, img}; """
+
+
+def _highlight_in_view(page, zoom: float = 1.0) -> bool:
+    """Whether the page box shows highlight pixels once it is scrolled to the highlight at
+    ``zoom``: the picture's visible part is read back from a canvas."""
+    page.wait_for_function(BOX_JS + "return b && b.img.complete && "
+                           "(b.box.dataset.scrolledTo || '').split('-')[1] === z; }",
+                           arg=str(zoom))
+    return page.evaluate(BOX_JS + """
+        const c = document.createElement('canvas'); const r = b.img.naturalWidth / b.img.clientWidth;
+        c.width = b.box.clientWidth; c.height = b.box.clientHeight;
+        c.getContext('2d').drawImage(b.img, b.box.scrollLeft * r, b.box.scrollTop * r,
+            c.width * r, c.height * r, 0, 0, c.width, c.height);
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 0; i < d.length; i += 16)
+            if (d[i] > 220 && d[i + 1] > 200 && d[i + 1] < 250 && d[i + 2] < 190) n++;
+        return n > 50; }""")
+
+
 def _open_viewer_from_citation(page, app_url_: str):
     answer = _ask(page, app_url_, QUESTION)
     answer.get_by_text("88 days").first.wait_for(timeout=120_000)
@@ -78,7 +107,7 @@ def _open_viewer_from_citation(page, app_url_: str):
 
 
 def test_a_citation_opens_the_page_with_the_passage_highlighted(app_url, browser, tmp_path):
-    (pdf := tmp_path / "flux-manual.pdf").write_bytes(make_text_pdf(PAGES))
+    (pdf := tmp_path / "flux-manual.pdf").write_bytes(make_text_pdf(VIEWER_PAGES))
     context = browser.new_context(viewport={"width": 1280, "height": 800})  # desktop shot size
     (page := context.new_page()).set_default_timeout(60_000)
     _upload(page, app_url, pdf)
@@ -89,15 +118,23 @@ def test_a_citation_opens_the_page_with_the_passage_highlighted(app_url, browser
     png = _image_bytes(page, img)
     count, rows = _highlight_rows(png)
     assert count > 200, "no highlight drawn on the page"
-    assert rows[0] < 0.2, "the passage is at the top of page 2; the highlight is elsewhere"
+    assert rows[0] > 0.5, "the passage is low on page 2; the highlight is elsewhere"
     page.wait_for_timeout(500)
     _shot(page, "viewer-desktop")
 
-    # Zoom: a window around the highlight, so the highlight fills more of the picture.
+    assert _highlight_in_view(page), "the viewer opens scrolled to the highlight"
+
+    # Zoom: the whole page, three times as wide, in a box that pans both ways; it opens on
+    # the highlight and every line can be read to both ends by scrolling.
     dialog.get_by_text("3×", exact=True).click()
     img = _next_image(page, dialog, img.get_attribute("src"))
-    zoomed, _ = _highlight_rows(_image_bytes(page, img))
-    assert zoomed > 3 * count
+    page.wait_for_function(BOX_JS + "return b && b.img.clientWidth > 2.5 * b.box.clientWidth; }")
+    assert _highlight_in_view(page, 3.0), "the zoomed page opens on the highlight"
+    box = page.evaluate(BOX_JS + "return {w: b.box.scrollWidth, cw: b.box.clientWidth}; }")
+    assert box["w"] > 2.5 * box["cw"], "3x is three times as wide, and pans"
+    page.evaluate(BOX_JS + "b.box.scrollLeft = b.box.scrollWidth; }")
+    end = page.evaluate(BOX_JS + "return b.box.scrollLeft + b.box.clientWidth; }")
+    assert end >= box["w"] - 2, "the right end of the lines can be reached"
 
     # Next page: page 3 is not part of the cited passage, nothing highlighted there.
     old = img.get_attribute("src")
@@ -122,6 +159,7 @@ def test_a_citation_opens_the_page_with_the_passage_highlighted(app_url, browser
     mobile.set_default_timeout(60_000)
     dialog = _open_viewer_from_citation(mobile, app_url)
     assert _highlight_rows(_image_bytes(mobile, dialog.locator("img").first))[0] > 100
+    assert _highlight_in_view(mobile)
     mobile.wait_for_timeout(800)
     _shot(mobile, "viewer-phone")
     width = mobile.evaluate("document.documentElement.scrollWidth")

@@ -40,7 +40,7 @@ def start(olympus):
         env.setdefault("OLYMPUS_ENGINE", "none")
         env.setdefault("OLYMPUS_STREAMLIT_PORT", str(free_port()))
         app = olympus(**env)
-        app.wait_healthy(60)
+        app.wait_healthy()
         client = httpx.Client(base_url=f"http://127.0.0.1:{app.port}", timeout=30)
         clients.append(client)
         return app, client

@@ -60,6 +60,30 @@ def test_offline_uses_the_bundled_model_and_says_so_once(data_dir, caplog):
     assert "Hub unreachable" in status.section("provisioning")["warning"]
 
 
+def _deepest_parentheses(text: str) -> int:
+    depth = deepest = 0
+    for ch in text:
+        depth += (ch == "(") - (ch == ")")
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def test_the_offline_note_says_plainly_why_the_small_model_answers(data_dir):
+    from src.backends import plan_backends
+
+    s = _settings(data_dir, engine="llamacpp", hf_hub_offline=True)
+    status = StatusFile(s.status_path)
+    profile = detect(s)
+    ready = ensure_model(s, profile, status=status)
+    assert ready.notes  # why the recommended model is not the one answering
+    status.update("provisioning", phase="ready", source="offline-fallback",
+                  model="smollm2-135m-offline", notes=list(ready.notes))
+    note = plan_backends(s, profile, status=status.read()).fallback_note
+    assert note.startswith("Answering now: smollm2-135m-offline, because")
+    assert "the Hugging Face Hub cannot be reached" in note and "models pull" in note
+    assert _deepest_parentheses(note) <= 1, note
+
+
 def test_offline_prefers_a_model_already_on_disk(data_dir):
     s = _settings(data_dir, engine="llamacpp", hf_hub_offline=True)
     other = s.models_dir / "acme--Other-GGUF" / "other-q8_0.gguf"

@@ -107,7 +107,7 @@ class Olympus:
     def health_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/_stcore/health"
 
-    def wait_healthy(self, timeout: float = 45) -> None:
+    def wait_healthy(self, timeout: float = 180) -> None:  # ends as soon as it answers
         wait_for(lambda: self._check_running() and http_ok(self.health_url), timeout,
                  "Streamlit health")
 

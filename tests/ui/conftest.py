@@ -20,10 +20,26 @@ def _clear_caches() -> None:
 
 
 @pytest.fixture
+def reachable_hub(monkeypatch: pytest.MonkeyPatch):
+    """A local port that accepts connections, as the Hub's host would (set after app_env)."""
+    import socket
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("OLYMPUS_HF_HUB_OFFLINE", raising=False)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        monkeypatch.setenv("OLYMPUS_HF_ENDPOINT", f"http://127.0.0.1:{server.getsockname()[1]}")
+        yield
+
+
+@pytest.fixture
 def app_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh data dir, the extractive backend, and no process-wide objects left over."""
     monkeypatch.setenv("OLYMPUS_DATA_DIR", str(data_dir))
     monkeypatch.setenv("OLYMPUS_BACKENDS", "extractive")
+    # no test touches the network: the Models page's Hub check meets a closed local port
+    monkeypatch.setenv("OLYMPUS_HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
     # the pages ask the llama.cpp engine which model it serves: no engine of another program
     # on the default port may answer (a test that runs one sets its port)
     monkeypatch.setenv("OLYMPUS_LLAMACPP_PORT", str(free_port()))

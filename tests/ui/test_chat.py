@@ -244,3 +244,44 @@ def test_a_question_the_documents_do_not_answer_is_refused(app_env, make_app, em
     assert "Answered by" not in captions
     # a refusal makes no claim, so there is no claim check under it
     assert not any("Claims checked" in e.label for e in at.chat_message[-1].expander)
+
+
+def test_a_page_is_one_entry_in_sources_and_every_citation_still_lands(app_env, make_app,
+                                                                       embedder):
+    """Page 2 holds several passages: Sources lists the page once ("[1, 3] flux.pdf · p. 2")
+    with each passage under its own number; every [n] of the answer has its anchor; the
+    relevance words and bars are the app's absolute scale."""
+    import re
+
+    from src.abstention import relevance, threshold_for
+    from src.ui import state
+
+    long_page = FLUX[1] + " " + " ".join(
+        f"Step {n}: check the flux capacitor housing seal number {n} for wear." for n in range(1, 9))
+    _ingest("flux.pdf", [FLUX[0], long_page, FLUX[2]])
+    at = make_app()
+    _ask(at, "How often must the flux capacitor be calibrated and checked?")
+    assert not at.exception
+    sources = _history(at)[-1]["sources"]
+    spans = [(s.chunk.doc_id, s.chunk.page_start, s.chunk.page_end) for s in sources]
+    assert len(set(spans)) < len(spans), "precondition: a page holds two of the sources"
+    panel = at.chat_message[-1].expander[0]
+    headers = [m.value for m in panel.markdown if 'class="olympus-relevance"' in m.value]
+    assert len(headers) == len(set(spans)), "one entry per page"
+    numbers = [int(n) for h in headers
+               for n in re.match(r"\*\*\\\[([\d, ]+)\\\]", h).group(1).split(", ")]
+    assert sorted(numbers) == list(range(1, len(sources) + 1)), "every number once"
+    for h in headers:  # an entry's numbers are sources of that one page
+        group = [int(n) - 1 for n in re.match(r"\*\*\\\[([\d, ]+)\\\]", h).group(1).split(", ")]
+        assert len({spans[i] for i in group}) == 1
+    anchors = "".join(m.value for m in panel.markdown if m.proto.allow_html)
+    for n in range(1, len(sources) + 1):
+        assert f'id="src-1-{n}"' in anchors
+    threshold = threshold_for(state.settings().embedding_model)
+    for h in headers:
+        group = [int(n) - 1 for n in re.match(r"\*\*\\\[([\d, ]+)\\\]", h).group(1).split(", ")]
+        best = max((sources[i].similarity for i in group if sources[i].similarity is not None),
+                   default=None)
+        cells, words = relevance(best, threshold)
+        assert ("▰" * cells + "▱" * (5 - cells) if best is not None else "") + (
+            " " if best is not None and words else "") + words in h

@@ -4,12 +4,13 @@ reach the answer, and a limit that says what to do."""
 
 from __future__ import annotations
 
+import re
 import socket
 
 import pytest
 
 from tests.fixtures.pdfs import make_text_pdf
-from tests.ui.conftest import all_text
+from tests.ui.conftest import all_text, unescape
 from tests.ui.test_chat import FLUX
 
 CALIBRATION = "How often must the flux capacitor be calibrated?"
@@ -42,7 +43,9 @@ def _questions(at) -> list[str]:
 
 
 def _sidebar_chats(at) -> list[str]:
-    return [b.label for b in at.sidebar.button if b.key.startswith("chat_open_")]
+    """Titles of the chats listed in the sidebar (without the time each label ends with)."""
+    return [unescape(re.sub(r" :small\[[^\]]*\]$", "", b.label))
+            for b in at.sidebar.button if b.key.startswith("chat_open_")]
 
 
 def test_a_chat_survives_a_new_session_of_the_same_browser(flux, make_app, data_dir):
@@ -55,6 +58,21 @@ def test_a_chat_survives_a_new_session_of_the_same_browser(flux, make_app, data_
     assert _sidebar_chats(again) == [CALIBRATION]
 
 
+def test_two_chats_on_the_same_question_get_distinct_titles(flux, make_app):
+    """The same first question twice: the newer chat is numbered, in the list and in a
+    search; each entry says when it was last used in its label (no tooltip over the entry
+    above it)."""
+    at = _ask(make_app(), CALIBRATION)
+    at.sidebar.button(key="chat_new").click().run()
+    _ask(at, CALIBRATION)
+    assert _sidebar_chats(at) == [f"{CALIBRATION} (2)", CALIBRATION]
+    at.sidebar.text_input(key="chat_list_search").set_value("flux capacitor").run()
+    assert _sidebar_chats(at) == [f"{CALIBRATION} (2)", CALIBRATION]
+    entries = [b for b in at.sidebar.button if b.key.startswith("chat_open_")]
+    assert all(not b.help for b in entries)
+    assert all(re.search(r":small\[· \d\d:\d\d\]$", b.label) for b in entries)
+
+
 def test_new_chat_switch_rename_search_and_delete(flux, make_app):
     at = _ask(make_app(), CALIBRATION)
     at.sidebar.button(key="chat_new").click().run()
@@ -62,11 +80,13 @@ def test_new_chat_switch_rename_search_and_delete(flux, make_app):
     _ask(at, FUSION)
     assert _sidebar_chats(at) == [FUSION, CALIBRATION], "newest first"
     first_id = at.session_state["chat_current"]["id"]
-    other = next(b for b in at.sidebar.button if b.label == CALIBRATION)
+    other = next(b for b in at.sidebar.button if b.label.startswith(CALIBRATION.rstrip("?")))
     other.click().run()
     assert _questions(at) == [CALIBRATION], "switching shows the other conversation"
-    at.sidebar.text_input(key=f"chat_title_{at.session_state['chat_current']['id']}") \
-        .set_value("Calibration").run()
+    current = at.session_state["chat_current"]["id"]
+    at.sidebar.text_input(key=f"chat_title_{current}").set_value("Calibration")
+    save = next(b for b in at.sidebar.button if b.label == "Save")  # the rename form's button
+    save.click().run()
     assert "Calibration" in _sidebar_chats(at)
     at.sidebar.text_input(key="chat_list_search").set_value("banana").run()
     assert _sidebar_chats(at) == [FUSION], "the answers are searched"

@@ -57,3 +57,24 @@ def test_delete_asks_for_confirmation_then_removes_the_document(app_env, make_ap
     at.button(key="docs_delete_yes").click().run()
     assert "Deleted gone.pdf" in all_text(at)
     assert "No documents yet" in all_text(at)
+
+
+def test_how_the_pages_were_read_is_never_cut_off(app_env, make_app, embedder):
+    """The Read column holds the short form next to Pages ("all text layer"); what is unusual
+    (OCR'd, flagged pages, invisible text left out) is also written out in full under the
+    table, where no cell width cuts it."""
+    from src.ui import state
+
+    from tests.fixtures.pdfs import make_hidden_text_pdf
+
+    state.pipeline().ingest_bytes(make_text_pdf(SAMPLE_PAGES), "plain.pdf")
+    state.pipeline().ingest_bytes(make_hidden_text_pdf(), "hidden.pdf")
+    at = make_app("documents")
+    table = at.dataframe[0].value.set_index("Name")
+    assert list(at.dataframe[0].value.columns[:3]) == ["Name", "Pages", "Read"]
+    assert table.loc["plain.pdf"]["Read"] == "all text layer"
+    assert "invisible text left out" in table.loc["hidden.pdf"]["Read"]
+    captions = [c.value for c in at.caption if "hidden.pdf" in c.value]
+    assert len(captions) == 1 and "1 pages: 1 text layer" in captions[0].replace("\\", "")
+    assert "pieces of invisible text left out" in captions[0]
+    assert not [c.value for c in at.caption if "plain.pdf" in c.value], "nothing unusual to say"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from src.status import StatusFile
+from src.ui import state
 from tests.ui.conftest import all_text, unescape
 
 
@@ -36,7 +37,7 @@ def test_models_page_progress_comes_from_the_status_file(app_env, make_app):
     assert "is ready" in all_text(again)
 
 
-def test_pull_is_refused_while_another_download_runs(app_env, make_app):
+def test_pull_is_refused_while_another_download_runs(app_env, reachable_hub, make_app):
     StatusFile(app_env / "status.json").replace("provisioning", phase="download", bytes=1, total=10)
     at = make_app("models")
     at.text_input[0].input("Qwen/Qwen2.5-0.5B-Instruct-GGUF")
@@ -45,9 +46,54 @@ def test_pull_is_refused_while_another_download_runs(app_env, make_app):
     assert "already running" in all_text(at)
 
 
+def test_download_is_off_with_the_reason_when_the_hub_cannot_be_reached(app_env, make_app,
+                                                                        monkeypatch):
+    """No connection to the Hub (app_env's endpoint is a closed port), or offline mode: the
+    Download button is disabled and the page says why; with the Hub reachable it is on."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    at = make_app("models")
+    assert at.form_submit_button[0].disabled
+    assert "Download is off: the Hugging Face Hub (127.0.0.1) cannot be reached" in all_text(at)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    state.reset()  # settings are read once per process
+    at = make_app("models")
+    assert at.form_submit_button[0].disabled
+    assert "set to work offline (HF_HUB_OFFLINE)" in all_text(at)
+
+
+def test_download_is_on_when_the_hub_can_be_reached(app_env, reachable_hub, make_app):
+    at = make_app("models")
+    assert not at.form_submit_button[0].disabled
+    assert "Download is off" not in all_text(at)
+
+
+def test_the_answering_model_is_listed_even_outside_the_models_folder(app_env, make_app,
+                                                                      monkeypatch, tmp_path):
+    """A GGUF given by OLYMPUS_LLAMACPP_MODEL_PATH, outside DATA_DIR/models: the model that
+    answers is in "Installed models", ticked, under its full name."""
+    import shutil
+
+    from shared_utils.llamacpp_engine import default_gguf_path
+
+    gguf = tmp_path / "elsewhere" / "SmolLM2-135M-Instruct-a-rather-long-file-name.Q4_1.gguf"
+    gguf.parent.mkdir()
+    shutil.copyfile(default_gguf_path(), gguf)
+    monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
+    monkeypatch.setenv("OLYMPUS_ENGINE", "llamacpp")
+    monkeypatch.setenv("OLYMPUS_LLAMACPP_MODEL_PATH", str(gguf))
+    at = make_app("models")
+    assert not at.exception
+    rows = _installed(at).set_index("name")
+    assert gguf.name in rows.index, list(rows.index)
+    assert bool(rows.loc[gguf.name]["active"]) and rows.loc[gguf.name]["where"] == str(gguf)
+    assert [r for r in rows.index if bool(rows.loc[r]["active"])] == [gguf.name]
+    assert gguf.name in all_text(at)  # named in full where the page says what answers
+
+
 def _installed(at):
-    """The installed-models table (the one with a 'where' column)."""
-    return next(d.value for d in at.dataframe if "where" in d.value.columns)
+    """The installed-models table (the one with a 'where' column), as the user reads it."""
+    table = next(t.value for t in at.table if "where" in t.value.columns)
+    return table.map(lambda v: unescape(v) if isinstance(v, str) else v)
 
 
 def test_use_a_model_records_it_as_active(app_env, make_app):
@@ -132,7 +178,7 @@ def test_an_optional_backend_that_is_not_configured_is_not_a_problem(app_env, ma
 
 
 def test_the_recommended_model_is_one_click_away_unless_the_server_is_offline(
-        app_env, make_app, monkeypatch):
+        app_env, reachable_hub, make_app, monkeypatch):
     """Another model answers than the recommendation: a Download button names it (not clicked:
     no network in tests); with HF_HUB_OFFLINE the page says why it cannot be downloaded."""
     monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")

@@ -100,7 +100,9 @@ def test_ocr_has_a_time_limit_per_page_and_reports_the_page():
                             ocr=OcrOptions(page_timeout_s=0.01), progress=lambda *e: events.append(e))
     assert parsed.report.text_pages == 1 and parsed.report.ocr_pages == []
     assert "took longer than 0.01 s" in parsed.report.failed[2]
-    assert ("ocr", 2, 2, "OCR of page 2 of 2") in events
+    # progress: every page is read, then OCR counts only the pages that need it (1 of 1)
+    assert [e[:3] for e in events if e[0] == "parse"] == [("parse", 1, 2), ("parse", 2, 2)]
+    assert [e for e in events if e[0] == "ocr"] == [("ocr", 1, 1, "OCR of page 2 (1 of 1 to read)")]
     assert "text page" in parsed.pages[0].text
 
 
@@ -113,3 +115,26 @@ def test_ocr_time_is_added_to_the_parse_deadline():
     assert time.monotonic() - started > 1.0  # it did run past the parse deadline
     assert parsed.report.ocr_pages == [1]
     assert "select then displays the PS3" in " ".join(parsed.pages[0].text.split())
+
+
+def test_a_trimmed_page_fills_the_width_and_knows_where_its_highlight_is():
+    """The viewer shows pages without their blank margins (text fills a phone's width) and
+    scrolls to where the highlight starts: ``focus()`` points at the highlight's pixels."""
+    from PIL import Image
+
+    data = real_pdf("bashref").read_bytes()
+    boxes = passage_boxes(data, 84, "PS1 The primary prompt string.")
+    assert boxes
+    full = render_page(data, 84, boxes=boxes)
+    trimmed = render_page(data, 84, boxes=boxes, trim=True)
+    assert trimmed.width < 0.85 * full.width  # the margins are gone
+    assert trimmed.height > 0.8 * full.height  # not cut into the text
+    x, y = trimmed.focus()
+    image = Image.open(io.BytesIO(trimmed.png)).convert("RGB")
+    assert image.size == (trimmed.width, trimmed.height)
+    assert 0.6 < y < 0.9, "PS1 is in the lower part of page 84"
+    # just right of and below the focus point: the highlight's yellow fill
+    px = [image.getpixel((round(x * trimmed.width) + dx, round(y * trimmed.height) + dy))
+          for dx in range(4, 40, 4) for dy in range(4, 16, 4)]
+    assert any(r > 220 and 200 < g < 250 and b < 190 for r, g, b in px)
+    assert render_page(data, 84).focus() is None  # no highlight, nothing to scroll to

@@ -180,7 +180,7 @@ def test_the_model_is_named_and_stop_stays_in_view_while_streaming(tmp_path, bro
         footer = page.get_by_text("Answered by").first
         footer.wait_for(timeout=120_000)
         expected = _doctor_model(tmp_path, env)
-        assert expected and f"with {expected}" in footer.inner_text().replace("\\", ""), \
+        assert expected and expected in footer.inner_text().replace("\\", ""), \
             (footer.inner_text(), expected)
         _shot(page, "chat-model-named-desktop")
 

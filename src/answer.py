@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from contextlib import closing
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ from src.answer_done import done_event, fallback_line
 from src.answering import Answering, decide
 from src.answer_queue import (
     ENGINE_BACKENDS, AnswerQueue, QueuedEvents, Ticket, queue_for, wait_turn)
+from src.ask_options import AskOptions
 from src.answer_steps import StreamState, bind_sources, evidence_for, retrieve, tiny_mode
 from src.profile import top_k_for
 from src.condense import Turn
@@ -57,34 +58,6 @@ TOKENIZE_BACKENDS = ("llamacpp",)
 
 BackendFactory = Callable[[str, BackendPlan], Backend]
 Planner = Callable[[], BackendPlan]
-
-
-@dataclass(frozen=True, slots=True)
-class AskOptions:
-    """Per-question choices (a chat's settings); None/"" keeps the process-wide default.
-
-    ``model``: the engine backend's model (see ``BackendPlan.with_model``); ``backend``: force
-    one backend (as ``ask(backend=...)``); ``temperature``; ``max_tokens``: the answer length
-    (small models keep their smaller cap, ``src/decoding.py``); ``top_p``, ``seed`` and
-    ``stop`` (added to Olympus' own stop strings) as an API client sends them."""
-
-    model: str = ""
-    backend: str = ""
-    temperature: float | None = None
-    max_tokens: int | None = None
-    top_p: float | None = None
-    seed: int | None = None
-    stop: tuple[str, ...] = ()
-
-    def generation(self, base: GenerationOptions) -> GenerationOptions:
-        return replace(
-            base,
-            temperature=base.temperature if self.temperature is None else float(self.temperature),
-            max_tokens=base.max_tokens if not self.max_tokens else int(self.max_tokens),
-            top_p=base.top_p if self.top_p is None else float(self.top_p),
-            seed=base.seed if self.seed is None else int(self.seed),
-            stop=(*base.stop, *self.stop),
-        )
 
 
 class Answerer:
@@ -419,9 +392,7 @@ class Answerer:
     def _canned(self, text: str, timings: dict[str, float], t0: float) -> DoneEvent:
         timings["total_ms"] = _ms(t0, self._clock())
         logger.info("answered_without_model", reason=text[:40], **timings)
-        return DoneEvent(
-            answer=text, backend="none", citations=[], sources=[], timings=timings
-        )
+        return DoneEvent(answer=text, backend="none", citations=[], sources=[], timings=timings)
 
 
 def _ms(start: float, end: float) -> float:

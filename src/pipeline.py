@@ -30,7 +30,8 @@ from shared_utils.types import Chunk, DocumentRecord, ProgressCallback, no_progr
 from src.settings import Settings
 
 if TYPE_CHECKING:
-    from src.answer import Answerer, AskOptions
+    from src.answer import Answerer
+    from src.ask_options import AskOptions
     from src.answering import Answering
     from src.backends import BackendPlan
     from src.profile import Profile

@@ -23,7 +23,7 @@ from shared_utils.errors import (
 from src.api.errors import bad_request, error_dict
 from src.api.limits import check_k, parse_json
 from src.api.metrics import Metrics, fallback_reason
-from src.answer import AskOptions
+from src.ask_options import AskOptions
 from src.events import BackendSwitchEvent, DoneEvent
 from src.ui.jobs import IngestJob, IngestQueue
 from src.wire import document_to_dict, event_to_dict, search_to_dict

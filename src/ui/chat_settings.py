@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 import structlog
 
-from src.answer import AskOptions
+from src.ask_options import AskOptions
 from src.backends import ENGINE_BACKENDS, SAFETY_NET
 from src.ui import model_tasks, render, state
 

@@ -272,7 +272,7 @@ def _ollama_answerer(settings, backend, served="qwen2.5:0.5b"):
 
 
 def test_ask_options_choose_the_model_temperature_and_length_for_one_question(settings):
-    from src.answer import AskOptions
+    from src.ask_options import AskOptions
 
     backend = Scripted(["Port 3493 [1]."])
     answerer, planned = _ollama_answerer(settings, backend)
@@ -288,7 +288,7 @@ def test_ask_options_choose_the_model_temperature_and_length_for_one_question(se
 
 def test_ask_options_source_extracts_only_and_a_model_llamacpp_does_not_serve(settings):
     from shared_utils.errors import ModelNotFound
-    from src.answer import AskOptions
+    from src.ask_options import AskOptions
 
     answerer = _answerer(settings, Scripted(["never asked"]))
     done = list(answerer.ask("Which port?", options=AskOptions(backend="extractive")))[-1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import structlog
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from shared_utils import errors as e
 from src.wire import error_to_dict
@@ -52,6 +52,13 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     body = {"error": {"message": message, "type": "invalid_request_error", "param": None,
                       "code": str(status), "hint": ""}}
     return JSONResponse(body, status_code=status)
+
+
+async def client_gone(request: Request, _exc: Exception) -> Response:
+    """The client (or the front, for a client that went away) closed the connection before
+    its body arrived: one log line, no traceback; nobody reads the answer."""
+    logger.info("api.client_gone", path=request.url.path[:100])
+    return Response(status_code=499)
 
 
 async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:

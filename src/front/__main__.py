@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     host = args.address or "127.0.0.1"
     from src.front.api_proxy import api_mounts
 
-    mounts = api_mounts(args.api_port, public=settings.api_public, address=config.address)
+    mounts = api_mounts(args.api_port, public=settings.api_public, local=config.local,
+                        address=config.address, data_dir=settings.data_dir)
     uvicorn.run(build_app(config, mounts=mounts), host=host, port=args.port, log_level="warning",
                 access_log=False, proxy_headers=False, server_header=False,
                 timeout_graceful_shutdown=3, ws_max_size=16 * 1024 * 1024)

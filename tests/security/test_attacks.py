@@ -1,0 +1,175 @@
+"""Issue #24's attacks, each against the real ``startup.py`` (front, Streamlit, API) on
+loopback, with bounded loops: what a stranger on the Internet tries, and what the owner
+must still be able to do."""
+
+from __future__ import annotations
+
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from src.api.keys import KeyStore
+from src.chat_store import ChatStore
+from src.session_cookie import COOKIE_NAME, verify
+from src.settings import load_settings
+from tests.front.conftest import cookie_header, start  # noqa: F401 - fixture
+from tests.front.streamlit_client import run_page_sync
+from tests.supervisor.conftest import (  # noqa: F401 - fixtures
+    fake_ollama,
+    free_port,
+    olympus,
+    olympus_env,
+    placeholder_app,
+)
+
+pytestmark = pytest.mark.slow
+HTML = {"accept": "text/html"}
+PASSWORD = "correct horse"
+
+
+def _attempt(client: httpx.Client, password: str, address: str) -> httpx.Response:
+    return client.post("/_olympus/login", data={"password": password, "next": "/"},
+                       headers={"x-forwarded-for": f"6.6.6.6, {address}"})
+
+
+def _browser_id(app, cookie_value: str) -> str:
+    claims = verify(cookie_value, (app.data_dir / "secret_key").read_text().strip().encode(),
+                    now=0.0, fingerprint="")
+    return claims.browser_id if claims else ""
+
+
+def test_the_owner_signs_in_after_60_wrong_passwords_from_60_addresses(start):
+    app, owner = start(OLYMPUS_PASSWORD=PASSWORD, OLYMPUS_BEHIND_PROXY="true",
+                       OLYMPUS_LOGIN_GLOBAL_MAX_FAILURES="20", OLYMPUS_LOGIN_MAX_FAILURES="3",
+                       OLYMPUS_LOGIN_LOCKOUT_S="3")
+    assert _attempt(owner, PASSWORD, "192.0.2.10").status_code == 303  # the owner, earlier
+    base = f"http://127.0.0.1:{app.port}"
+
+    def stranger(i: int) -> int:
+        with httpx.Client(base_url=base, timeout=60) as c:
+            return _attempt(c, "hunter2-wrong", f"203.0.{i}.7").status_code
+
+    with ThreadPoolExecutor(20) as pool:
+        codes = list(pool.map(stranger, range(60)))
+    assert codes.count(401) == 60, codes  # wrong, but never a lockout of anyone else
+
+    # the owner's browser (it signed in here before) is neither refused nor slowed, even
+    # from an address the attacker used
+    started = time.monotonic()
+    again = _attempt(owner, PASSWORD, "203.0.0.7")
+    assert again.status_code == 303 and time.monotonic() - started < 20
+    # a new browser with the right password gets in too, after a short wait
+    with httpx.Client(base_url=base, timeout=60) as fresh:
+        assert _attempt(fresh, PASSWORD, "198.51.100.20").status_code == 303
+    slowed = [r for r in app.log_records() if r.get("event") == "front.login.slowed"]
+    assert slowed, "the global count slows strangers down"
+
+    # one address that keeps guessing is locked out, and the right password works once
+    # its lock has passed (Retry-After)
+    with httpx.Client(base_url=base, timeout=60) as guesser:
+        for _ in range(3):
+            _attempt(guesser, "hunter2-wrong", "198.51.100.99")
+        locked = _attempt(guesser, PASSWORD, "198.51.100.99")
+        assert locked.status_code == 429 and "from your address" in locked.text
+        time.sleep(int(locked.headers["retry-after"]))
+        assert _attempt(guesser, PASSWORD, "198.51.100.99").status_code == 303
+    assert "hunter2-wrong" not in app.log() and PASSWORD not in app.log()
+
+
+def test_a_lockout_survives_a_restart_and_forwarded_localhost_is_not_local(start):
+    env = dict(OLYMPUS_PASSWORD=PASSWORD, OLYMPUS_BEHIND_PROXY="true",
+               OLYMPUS_LOGIN_MAX_FAILURES="2", OLYMPUS_LOGIN_LOCKOUT_S="600")
+    app, client = start(**env)
+    for _ in range(2):
+        assert _attempt(client, "hunter2-wrong", "203.0.113.5").status_code == 401
+    assert _attempt(client, PASSWORD, "203.0.113.5").status_code == 429
+    # the API is loopback-only: a proxied request naming "localhost" or a 127.0.0.1 tail
+    # is still someone else's
+    for forwarded in ("localhost", "6.6.6.6, 127.0.0.1"):
+        r = client.get("/v1/models", headers={"x-forwarded-for": forwarded})
+        assert r.status_code == 403, forwarded
+    app.stop()
+    restarted, client = start(**{**env, "OLYMPUS_DATA_DIR": str(app.data_dir),
+                                 "OLYMPUS_PORT": str(free_port())})
+    locked = _attempt(client, PASSWORD, "203.0.113.5")
+    assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 500
+
+
+def _stall(port: int, path: str, key: str = "") -> socket.socket:
+    """A request that announces a 1 GB body and never sends it."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    auth = f"Authorization: Bearer {key}\r\n" if key else ""
+    s.sendall((f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: "
+               "application/json\r\nContent-Length: 1000000000\r\n\r\n").encode())
+    return s
+
+
+def _answer(s: socket.socket, wait_s: float) -> bytes:
+    s.settimeout(wait_s)
+    try:
+        return s.recv(200)
+    except TimeoutError:
+        return b""
+
+
+def test_a_keyed_request_answers_while_110_bodies_stall(start):
+    app, client = start()
+    app.wait_status(lambda s: s.get("api", {}).get("state") == "ready", 60, "API ready")
+    store = KeyStore(app.data_dir)
+    (_, staller_key), (_, good_key) = store.create("staller"), store.create("good")
+    unkeyed = [_stall(app.port, "/v1/chat/completions") for _ in range(110)]
+    try:
+        for s in unkeyed[:20]:  # the 401 comes at once, before any body
+            assert s.recv(200).startswith(b"HTTP/1.1 401"), "refused before the body"
+        keyed = [_stall(app.port, "/v1/chat/completions", staller_key) for _ in range(20)]
+        started = time.monotonic()
+        r = httpx.get(f"http://127.0.0.1:{app.port}/v1/models", timeout=60,
+                      headers={"authorization": f"Bearer {good_key}"})
+        elapsed = time.monotonic() - started
+        assert r.status_code == 200 and elapsed < 30, (r.status_code, elapsed)
+        time.sleep(2)
+        assert len([s for s in keyed if _answer(s, 0.05).startswith(b"HTTP/1.1 429")]) == 4, \
+            "at most 16 at once per client and key"
+    finally:
+        for s in unkeyed + locals().get("keyed", []):
+            s.close()
+    time.sleep(1)
+    log = app.log()
+    assert "Traceback" not in log and "ClientDisconnect" not in log
+    gone = [r for r in app.log_records() if r.get("event") == "front.api_client_gone"]
+    assert gone, "a client that goes away is one log line"
+
+
+def test_a_cookie_replayed_after_sign_out_is_refused(start):
+    app, client = start(OLYMPUS_PASSWORD=PASSWORD)
+    client.get("/_olympus/login")
+    planted = client.cookies.get(COOKIE_NAME) or ""
+    client.get("/", headers=HTML)  # the front hands out a browser id before sign-in
+    planted = client.cookies.get(COOKIE_NAME) or planted
+    settings = load_settings(data_dir=app.data_dir)
+    old_id = _browser_id(app, planted)
+    if old_id:
+        chats = ChatStore.for_browser(settings, old_id)
+        chats.dir.mkdir(parents=True)
+        (chats.dir / "chat-before-sign-in.json").write_text("{}")
+    r = client.post("/_olympus/login", data={"password": PASSWORD, "next": "/"})
+    assert r.status_code == 303
+    signed_in = client.cookies.get(COOKIE_NAME)
+    new_id = _browser_id(app, signed_in)
+    assert new_id and new_id != old_id, "a new browser id at sign-in (no fixation)"
+    if old_id:
+        carried = ChatStore.for_browser(settings, new_id).dir / "chat-before-sign-in.json"
+        assert carried.exists(), "that browser's chats are carried over"
+    copy = cookie_header(client)
+    assert client.get("/", headers=HTML).status_code == 200
+    client.get("/_olympus/logout")
+    with httpx.Client(base_url=f"http://127.0.0.1:{app.port}") as thief:
+        replay = thief.get("/", headers={**HTML, "cookie": copy})
+        assert replay.status_code == 303 and "/_olympus/login" in replay.headers["location"]
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus):
+        run_page_sync(ws_url=f"ws://127.0.0.1:{app.port}/_stcore/stream", cookie=copy)

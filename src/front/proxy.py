@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ from websockets.asyncio.client import connect as ws_connect
 
 from src.front.config import FrontConfig
 from src.front.login import login_url
+from src.front.sessions import LEARN_FRAMES, SessionOwners
 from src.session_cookie import Claims, new_browser_id
 
 logger = structlog.get_logger(__name__)
@@ -45,6 +47,7 @@ class StreamlitProxy:
         self.base = f"http://127.0.0.1:{config.upstream_port}"
         self.ws_base = f"ws://127.0.0.1:{config.upstream_port}"
         self.client: httpx.AsyncClient | None = None
+        self.sessions = SessionOwners()
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any):
@@ -89,7 +92,7 @@ class StreamlitProxy:
 
     # --- websocket -------------------------------------------------------------------------
     async def websocket(self, ws: WebSocket) -> None:
-        access, _ = self.config.access(ws)
+        access, claims = self.config.access(ws)
         if not access.can_read:
             logger.info("front.websocket_refused", reason="not signed in",
                         address=self.config.address(ws))
@@ -98,9 +101,11 @@ class StreamlitProxy:
             return
         url = self.ws_base + ws.url.path + (f"?{ws.url.query}" if ws.url.query else "")
         headers = [(k, v) for k, v in ws.headers.items() if k in WS_FORWARD]
+        browser = claims.browser_id if claims else ""
+        protocols = self.sessions.subprotocols(list(ws.scope.get("subprotocols") or []), browser)
         try:
             upstream = await ws_connect(
-                url, subprotocols=ws.scope.get("subprotocols") or None,
+                url, subprotocols=protocols or None,
                 additional_headers=headers, max_size=WS_MAX_BYTES, compression=None,
                 open_timeout=10, ping_interval=None, close_timeout=2)
         except (OSError, websockets.exceptions.WebSocketException, asyncio.TimeoutError) as exc:
@@ -109,10 +114,10 @@ class StreamlitProxy:
             return
         async with upstream:
             await ws.accept(subprotocol=upstream.subprotocol)
-            await _relay(ws, upstream)
+            await _relay(ws, upstream, lambda frame: self.sessions.learn(frame, browser))
 
 
-async def _relay(ws: WebSocket, upstream: Any) -> None:
+async def _relay(ws: WebSocket, upstream: Any, learn: Callable[[bytes], bool]) -> None:
     """Copy frames both ways until either side closes; then close the other."""
 
     async def browser_to_streamlit() -> None:
@@ -124,8 +129,11 @@ async def _relay(ws: WebSocket, upstream: Any) -> None:
             await upstream.send(data if data is not None else message.get("text", ""))
 
     async def streamlit_to_browser() -> None:
+        learning = LEARN_FRAMES
         async for data in upstream:
             if isinstance(data, bytes):
+                if learning > 0:
+                    learning = 0 if learn(data) else learning - 1
                 await ws.send_bytes(data)
             else:
                 await ws.send_text(data)

@@ -15,14 +15,13 @@ from src.api.keys import KeyStore
 from src.chat_store import ChatStore
 from src.session_cookie import COOKIE_NAME, verify
 from src.settings import load_settings
-from tests.front.conftest import cookie_header, start  # noqa: F401 - fixture
+from tests.front.conftest import cookie_header, placeholder_app, start  # noqa: F401 - fixtures
 from tests.front.streamlit_client import run_page_sync
 from tests.supervisor.conftest import (  # noqa: F401 - fixtures
     fake_ollama,
     free_port,
     olympus,
     olympus_env,
-    placeholder_app,
 )
 
 pytestmark = pytest.mark.slow
@@ -173,3 +172,30 @@ def test_a_cookie_replayed_after_sign_out_is_refused(start):
 
     with pytest.raises(InvalidStatus):
         run_page_sync(ws_url=f"ws://127.0.0.1:{app.port}/_stcore/stream", cookie=copy)
+
+
+def test_a_second_browser_cannot_resume_a_first_browsers_session(start):
+    app, first = start(OLYMPUS_PASSWORD=PASSWORD)
+    base = f"http://127.0.0.1:{app.port}"
+    ws = f"ws://127.0.0.1:{app.port}/_stcore/stream"
+    first.post("/_olympus/login", data={"password": PASSWORD, "next": "/"})
+    mine = run_page_sync(ws_url=ws, cookie=cookie_header(first))
+    first_id = _browser_id(app, first.cookies.get(COOKIE_NAME))
+    assert f"first={first_id}" in mine.text and mine.session_id
+    # the owner's own reconnect resumes its session
+    again = run_page_sync(ws_url=ws, cookie=cookie_header(first), session_id=mine.session_id)
+    assert f"first={first_id}" in again.text
+    with httpx.Client(base_url=base) as second:  # another reader, signed in too
+        second.post("/_olympus/login", data={"password": PASSWORD, "next": "/"})
+        second_id = _browser_id(app, second.cookies.get(COOKIE_NAME))
+        ride = run_page_sync(ws_url=ws, cookie=cookie_header(second), session_id=mine.session_id)
+        assert ride.session_id != mine.session_id, "a fresh session, not the first one"
+        assert f"first={second_id}" in ride.text and first_id not in ride.text
+        # and Streamlit itself, reached directly with the first session's id: that
+        # session's state is emptied for the other browser, never shown to it
+        internal = int(app.env["OLYMPUS_STREAMLIT_PORT"])
+        direct = run_page_sync(ws_url=f"ws://127.0.0.1:{internal}/_stcore/stream",
+                               cookie=cookie_header(second), session_id=mine.session_id)
+        assert f"first={second_id}" in direct.text and first_id not in direct.text
+    refused = [r for r in app.log_records() if r.get("event") == "front.websocket_resume_refused"]
+    assert refused

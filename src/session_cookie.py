@@ -125,9 +125,28 @@ def load_secret(data_dir: Path, configured: str = "") -> bytes:
     return key.encode("utf-8")
 
 
+STANDIN_PREFIX = "olympus-standin:"
+
+
+def password_standin(password: str, secret: bytes) -> str:
+    """What a process that checks cookies but never passwords (Streamlit) gets instead of
+    a password: empty when it is empty, else a keyed one-way digest of it. It gives the same
+    fingerprint as the password itself and signs nobody in.
+
+    >>> password_standin("", b"k"), password_standin("pw", b"k").startswith(STANDIN_PREFIX)
+    ('', True)
+    """
+    if not password or password.startswith(STANDIN_PREFIX):
+        return password
+    digest = hmac.new(secret, b"standin:" + password.encode("utf-8"), hashlib.sha256)
+    return STANDIN_PREFIX + digest.hexdigest()
+
+
 def password_fingerprint(policy: Policy, secret: bytes) -> str:
-    """A short keyed digest of the passwords: a sign-in stays valid only while they do."""
-    material = f"{policy.password}\0{policy.admin_password}".encode("utf-8")
+    """A short keyed digest of the passwords: a sign-in stays valid only while they do.
+    The same for the passwords and for their stand-ins (``password_standin``)."""
+    material = (f"{password_standin(policy.password, secret)}\0"
+                f"{password_standin(policy.admin_password, secret)}").encode("utf-8")
     return hmac.new(secret, b"pw:" + material, hashlib.sha256).hexdigest()[:16]
 
 

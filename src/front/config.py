@@ -38,6 +38,9 @@ class FrontConfig:
     wall: Callable[[], float] = time.time
     data_dir: Path | None = None
     revocations: Revocations | None = None
+    max_upload_mb: int = 100
+    session_queue_mb: int = 250
+    queue_mb: int = 500
 
     @classmethod
     def from_settings(cls, settings: Settings, *, upstream_port: int, secret: bytes,
@@ -52,6 +55,8 @@ class FrontConfig:
                                    window_s=settings.login_lockout_s, clock=clock,
                                    state_path=settings.data_dir / THROTTLE_FILE),
             data_dir=settings.data_dir, revocations=Revocations(settings.data_dir),
+            max_upload_mb=settings.max_upload_mb, session_queue_mb=settings.session_queue_mb,
+            queue_mb=settings.queue_mb,
         )
 
     # --- per request -----------------------------------------------------------------------

@@ -20,7 +20,7 @@ import httpx
 import structlog
 import websockets
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect as ws_connect
@@ -28,6 +28,8 @@ from websockets.asyncio.client import connect as ws_connect
 from src.front.config import FrontConfig
 from src.front.login import login_url
 from src.front.sessions import LEARN_FRAMES, SessionOwners
+from src.front.uploads import PREFIX as UPLOAD_PREFIX
+from src.front.uploads import UploadGate
 from src.session_cookie import Claims, new_browser_id
 
 logger = structlog.get_logger(__name__)
@@ -36,6 +38,7 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host"})
 UPSTREAM_ONLY = frozenset({"date", "server"})  # uvicorn sets its own
 OPEN_PATHS = frozenset({"/_stcore/health", "/healthz"})  # probes: no sign-in needed
+ADMIN_PATHS = ("/_stcore/metrics",)  # Streamlit's internals: administrators only
 WS_FORWARD = ("cookie", "user-agent", "accept-language")
 WS_MAX_BYTES = 256 * 1024 * 1024
 UNAVAILABLE = "Olympus is starting or restarting; reload this page in a few seconds.\n"
@@ -48,6 +51,9 @@ class StreamlitProxy:
         self.ws_base = f"ws://127.0.0.1:{config.upstream_port}"
         self.client: httpx.AsyncClient | None = None
         self.sessions = SessionOwners()
+        self.uploads = UploadGate(max_file_mb=config.max_upload_mb,
+                                  browser_mb=config.session_queue_mb,
+                                  total_mb=config.queue_mb, owner_of=self.sessions.owner)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any):
@@ -69,16 +75,25 @@ class StreamlitProxy:
                 return RedirectResponse(login_url(target), status_code=303)
             return PlainTextResponse("Sign in first (open this Olympus in a browser).\n",
                                      status_code=401)
-        assert self.client is not None
-        headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1") not in HOP_BY_HOP]
-        has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
-        upstream = self.client.build_request(
-            request.method, httpx.URL(path=request.url.path, query=request.url.query.encode()),
-            headers=headers, content=request.stream() if has_body else None)
-        try:
-            reply = await self.client.send(upstream, stream=True)
-        except httpx.TransportError as exc:
-            logger.warning("front.upstream_unreachable", path=path, error=str(exc))
+        if path.startswith(ADMIN_PATHS) and not access.is_admin:
+            return PlainTextResponse("Only an administrator may see this.\n", status_code=403)
+        body: Any = None
+        if path.startswith(UPLOAD_PREFIX):
+            refusal = self.uploads.check(request, claims.browser_id if claims else "")
+            if refusal is None and request.method == "PUT":
+                try:
+                    body, why = await self.uploads.stream(request)
+                except ClientDisconnect:
+                    body, why = None, "gone"
+                if body is None:
+                    self.uploads.release(path)
+                    refusal = PlainTextResponse(why + "\n", status_code=415)
+            if refusal is not None:
+                logger.info("front.upload_refused", status=refusal.status_code)
+                return refusal
+        reply = await self._send(request, body)
+        if reply is None:
+            self.uploads.release(path)
             return PlainTextResponse(UNAVAILABLE, status_code=502)
         response = StreamingResponse(reply.aiter_raw(), status_code=reply.status_code,
                                      background=BackgroundTask(reply.aclose))
@@ -89,6 +104,26 @@ class StreamlitProxy:
             response.raw_headers.append(
                 (b"set-cookie", self.config.set_cookie_header(request, fresh).encode("latin-1")))
         return response
+
+    async def _send(self, request: Request, body: Any) -> httpx.Response | None:
+        """Streamlit's reply (streamed), or None when it cannot be reached; a client that
+        goes away mid-body is one log line."""
+        assert self.client is not None
+        path = request.url.path
+        headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1") not in HOP_BY_HOP]
+        has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+        if body is None and has_body:
+            body = request.stream()
+        upstream = self.client.build_request(
+            request.method, httpx.URL(path=path, query=request.url.query.encode()),
+            headers=headers, content=body)
+        try:
+            return await self.client.send(upstream, stream=True)
+        except ClientDisconnect:
+            logger.info("front.client_gone", path=path[:100])
+        except httpx.TransportError as exc:
+            logger.warning("front.upstream_unreachable", path=path[:100], error=str(exc))
+        return None
 
     # --- websocket -------------------------------------------------------------------------
     async def websocket(self, ws: WebSocket) -> None:

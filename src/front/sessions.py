@@ -36,6 +36,10 @@ class SessionOwners:
         logger.info("front.websocket_resume_refused", known=wanted in self._owner)
         return offered[:2]
 
+    def owner(self, session_id: str) -> str | None:
+        """The browser id that started ``session_id`` (None: not known here)."""
+        return self._owner.get(session_id)
+
     def learn(self, frame: bytes, browser_id: str) -> bool:
         """Record the session id in ``frame`` (a ForwardMsg) as ``browser_id``'s; True when
         one was found."""

@@ -199,3 +199,66 @@ def test_a_second_browser_cannot_resume_a_first_browsers_session(start):
         assert f"first={second_id}" in direct.text and first_id not in direct.text
     refused = [r for r in app.log_records() if r.get("event") == "front.websocket_resume_refused"]
     assert refused
+
+
+def _put(client: httpx.Client, session_id: str, name: str, data: bytes, **headers: str):
+    xsrf = client.cookies.get("_streamlit_xsrf", "")
+    return client.put(f"/_stcore/upload_file/{session_id}/file-{name}",
+                      files={"UploadedFile": (name, data, "application/octet-stream")},
+                      headers={"x-xsrftoken": xsrf, **headers})
+
+
+def _while_connected(ws_url: str, cookie: str, xsrf: str, fn):
+    """``fn(session_id)`` while a browser keeps its session's websocket open."""
+    import asyncio
+
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from websockets.asyncio.client import connect
+
+    async def go():
+        async with connect(ws_url, subprotocols=["streamlit", xsrf or "none"],
+                           additional_headers={"Cookie": cookie}, max_size=None) as ws:
+            back = BackMsg()
+            back.rerun_script.query_string = ""
+            await ws.send(back.SerializeToString())
+            async for data in ws:
+                msg = ForwardMsg.FromString(data)
+                if msg.HasField("new_session"):
+                    return await asyncio.to_thread(fn, msg.new_session.initialize.session_id)
+
+    return asyncio.run(asyncio.wait_for(go(), 120))
+
+
+def test_streamlits_upload_endpoint_takes_only_pdfs_of_the_allowed_size(start):
+    from tests.fixtures.pdfs import make_text_pdf
+
+    app, reader = start(OLYMPUS_PASSWORD=PASSWORD, OLYMPUS_ADMIN_PASSWORD="admin " + PASSWORD,
+                        OLYMPUS_MAX_UPLOAD_MB="1", OLYMPUS_SESSION_QUEUE_MB="2")
+    ws = f"ws://127.0.0.1:{app.port}/_stcore/stream"
+    reader.post("/_olympus/login", data={"password": PASSWORD, "next": "/"})
+    reader.get("/_stcore/health")  # Streamlit sets its XSRF cookie here
+    pdf = make_text_pdf(["A page about the upsd daemon."])
+
+    def attacks(session_id: str) -> None:
+        first = _put(reader, session_id, "manual.pdf", pdf)
+        assert first.status_code in (200, 204), first.text
+        assert _put(reader, session_id, "notes.txt", b"hello " * 1000).status_code == 415
+        assert _put(reader, session_id, "fake.pdf", b"MZ" + b"\0" * 4000).status_code == 415
+        too_big = _put(reader, session_id, "big.pdf", b"%PDF-1.4\n" + b"0" * (2 * 1024 * 1024))
+        assert too_big.status_code == 413 and "OLYMPUS_MAX_UPLOAD_MB" in too_big.text
+        padded = b"%PDF-1.4\n" + b"0" * 900_000  # just under the file limit, three times: 2 MB
+        codes = [_put(reader, session_id, f"p{i}.pdf", padded + bytes([i])).status_code
+                 for i in range(3)]
+        assert codes[-1] == 429 and set(codes[:-1]) <= {200, 204}, codes
+        with httpx.Client(base_url=f"http://127.0.0.1:{app.port}") as other:  # another reader
+            other.post("/_olympus/login", data={"password": PASSWORD, "next": "/"})
+            other.get("/_stcore/health")
+            assert _put(other, session_id, "manual.pdf", pdf).status_code == 403
+            # Streamlit's metrics are for administrators only
+            assert other.get("/_stcore/metrics").status_code == 403
+            other.post("/_olympus/login", data={"password": "admin " + PASSWORD, "next": "/"})
+            assert other.get("/_stcore/metrics").status_code != 403
+
+    _while_connected(ws, cookie_header(reader), reader.cookies.get("_streamlit_xsrf", ""),
+                     attacks)

@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     secret = load_secret(settings.data_dir, settings.secret_key)
     config = FrontConfig.from_settings(settings, upstream_port=args.upstream_port, secret=secret)
     host = args.address or "127.0.0.1"
+    if config.door is not None:
+        config.door.announce(host, args.port)
     from src.front.api_proxy import api_mounts
 
     mounts = api_mounts(args.api_port, public=settings.api_public, local=config.local,

@@ -10,6 +10,7 @@ from pathlib import Path
 from starlette.requests import HTTPConnection
 
 from src.access import Access, Policy
+from src.front.door import DoorToken
 from src.front.hosts import allowed_hosts, client_address, is_local_request
 from src.front.throttle import STATE_FILE as THROTTLE_FILE
 from src.front.throttle import LoginThrottle
@@ -41,12 +42,15 @@ class FrontConfig:
     max_upload_mb: int = 100
     session_queue_mb: int = 250
     queue_mb: int = 500
+    door: DoorToken | None = None  # the one-time admin token when no password guards us
 
     @classmethod
     def from_settings(cls, settings: Settings, *, upstream_port: int, secret: bytes,
                       clock: Callable[[], float] = time.time) -> "FrontConfig":
+        policy = Policy.from_settings(settings)
         return cls(
-            upstream_port=upstream_port, policy=Policy.from_settings(settings), secret=secret,
+            upstream_port=upstream_port, policy=policy, secret=secret,
+            door=DoorToken() if policy.closed else None,
             allowed=allowed_hosts(settings.space_host, settings.extra_allowed_hosts),
             trust_proxy=settings.behind_proxy or settings.on_space, on_space=settings.on_space,
             session_s=settings.session_hours * 3600.0,

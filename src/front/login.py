@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 
 from src.access import SIGN_IN_PATH
 from src.front.config import FrontConfig
+from src.front.door import SET_PASSWORD as DOOR_HINT
 from src.front.hosts import origin_allowed
 from src.chat_store import carry_over
 from src.session_cookie import (
@@ -100,6 +101,11 @@ def _page(config: FrontConfig, next_path: str, message: str = "", status: int = 
     hint = ("Ask the person who runs this Olympus; it is set by OLYMPUS_PASSWORD"
             + (" (readers) and OLYMPUS_ADMIN_PASSWORD (administrators)."
                if policy.admin_password else "."))
+    if config.door is not None:
+        intro = ("This Olympus is reachable from other machines and has no password yet. "
+                 "Open the sign-in link printed in its log (it holds a one-time token), or "
+                 "enter that token here.")
+        hint = DOOR_HINT
     body = _PAGE.format(intro=intro, hint=hint, action=SIGN_IN_PATH,
                         next=html.escape(safe_next(next_path)),
                         message=f'<p class="error" role="alert">{html.escape(message)}</p>'
@@ -115,6 +121,9 @@ class LoginRoutes:
         next_path = safe_next(request.query_params.get("next"))
         if not self.config.policy.sign_in_useful:
             return RedirectResponse(next_path, status_code=303)
+        token = request.query_params.get("token")
+        if token and self.config.door is not None:  # the sign-in link from the log
+            return await self.attempt(request, token, next_path)
         return _page(self.config, next_path)
 
     async def submit(self, request: Request) -> Response:
@@ -124,7 +133,12 @@ class LoginRoutes:
         body = await _read_form(request)
         if body is None:
             return PlainTextResponse("The sign-in form is too large.\n", status_code=413)
-        next_path = safe_next(body.get("next"))
+        return await self.attempt(request, body.get("password", ""),
+                                  safe_next(body.get("next")))
+
+    async def attempt(self, request: Request, given: str, next_path: str) -> Response:
+        """One sign-in try with a password (or the door token), within the limits."""
+        config = self.config
         address = config.address(request)
         _, old = config.access(request)
         old_id = old.browser_id if old else ""
@@ -136,7 +150,9 @@ class LoginRoutes:
         if delay > 0:  # many wrong passwords lately: everyone unknown waits, nobody is refused
             logger.info("front.login.slowed", address=address, delay_s=delay)
             await asyncio.sleep(delay)
-        role = config.policy.role_for_password(body.get("password", ""))
+        role = config.policy.role_for_password(given)
+        if role is None and config.door is not None and config.door.redeem(given):
+            role = "admin"
         if role is None:
             failures = config.throttle.failed(keys)
             logger.warning("front.login.failed", address=address, failures=failures)
@@ -162,7 +178,7 @@ class LoginRoutes:
         working too) and the browser gets a cookie without a role."""
         config = self.config
         _, claims = config.access(request)
-        target = login_url("/") if config.policy.password else "/"
+        target = login_url("/") if config.policy.anonymous_role == "none" else "/"
         response = RedirectResponse(target, status_code=303)
         if claims is not None:
             raw = verify_raw(request, config)

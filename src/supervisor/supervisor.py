@@ -156,6 +156,8 @@ class Supervisor:
             self.profile = self._detect(s)
             self.status.profile(self.profile)
             self._env = children.child_env(s, self.environ)
+            # every child knows the address the front binds (the sign-in policy depends on it)
+            self._env["OLYMPUS_ADDRESS"] = self.profile.address
             self._start_arangod()
             self._start_engine()
             self._wait_while_starting(ENGINE_HEAD_START_S)

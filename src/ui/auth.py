@@ -50,6 +50,10 @@ def require_access() -> bool:
 def account_links() -> None:
     """Sidebar: sign out after a sign-in, or sign in as administrator when that helps."""
     access = identity.access()
+    if access.policy.closed and access.is_admin:
+        st.sidebar.warning("No password is set and this Olympus is reachable from other "
+                           "machines. Set OLYMPUS_PASSWORD (readers) and OLYMPUS_ADMIN_PASSWORD "
+                           "(administrators), then restart Olympus.")
     if access.signed_in:
         role = "administrator" if access.is_admin else "reader"
         st.sidebar.caption(f"Signed in as {role}.")

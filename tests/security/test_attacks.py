@@ -262,3 +262,43 @@ def test_streamlits_upload_endpoint_takes_only_pdfs_of_the_allowed_size(start):
 
     _while_connected(ws, cookie_header(reader), reader.cookies.get("_streamlit_xsrf", ""),
                      attacks)
+
+
+def test_a_container_start_without_a_password_serves_only_the_sign_in_page(data_dir, capsys):
+    """The real front app as a container start builds it (bound to 0.0.0.0, no password),
+    driven in-process so nothing listens beyond loopback; Streamlit's port is closed, so a
+    request the front lets through answers 502, one it keeps out 303/401."""
+    from starlette.testclient import TestClient
+
+    from src.front.app import build_app
+    from src.front.config import FrontConfig
+    from src.session_cookie import load_secret
+
+    settings = load_settings(data_dir=data_dir, address="0.0.0.0")
+    config = FrontConfig.from_settings(settings, upstream_port=free_port(),
+                                       secret=load_secret(data_dir))
+    assert config.policy.closed and config.door is not None
+    config.door.announce("0.0.0.0", 8501)
+    logged = capsys.readouterr()
+    assert f"/_olympus/login?token={config.door.token}" in logged.out + logged.err
+    with TestClient(build_app(config), base_url="http://localhost") as stranger:
+        page = stranger.get("/", headers=HTML, follow_redirects=False)
+        assert page.status_code == 303 and "/_olympus/login" in page.headers["location"]
+        for path in ("/documents", "/_stcore/metrics", "/static/app.js"):
+            assert stranger.get(path, follow_redirects=False).status_code in (303, 401), path
+        form = stranger.get("/_olympus/login")
+        assert "no password yet" in form.text and "OLYMPUS_PASSWORD" in form.text
+        wrong = stranger.get("/_olympus/login?token=guess", follow_redirects=False)
+        assert wrong.status_code == 401
+    with TestClient(build_app(config), base_url="http://localhost") as admin:
+        r = admin.get(f"/_olympus/login?token={config.door.token}", follow_redirects=False)
+        assert r.status_code == 303
+        assert admin.get("/", headers=HTML, follow_redirects=False).status_code == 502, \
+            "signed in: through to Streamlit"
+    with TestClient(build_app(config), base_url="http://localhost") as late:
+        again = late.get(f"/_olympus/login?token={config.door.token}", follow_redirects=False)
+        assert again.status_code == 401, "the token works once"
+    # loopback-only stays password-free
+    local = FrontConfig.from_settings(load_settings(data_dir=data_dir, address="127.0.0.1"),
+                                      upstream_port=1, secret=b"k" * 40)
+    assert not local.policy.closed and local.door is None

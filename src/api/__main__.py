@@ -57,10 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         structlog.get_logger(__name__).error("api.library_unavailable", error=exc.message,
                                              hint=exc.hint)
         pipeline = Unavailable(exc)
+    queue = IngestQueue.from_settings(settings, durable=True)
     app = build_app(pipeline, keys=KeyStore(settings.data_dir),
-                    service_token=settings.service_token,
-                    queue=IngestQueue.from_settings(settings),
+                    service_token=settings.service_token, queue=queue,
                     max_upload_mb=settings.max_upload_mb)
+    if not isinstance(pipeline, Unavailable):  # else they wait on disk for a working library
+        queue.resume(pipeline)  # uploads accepted before a crash, under their job ids
     structlog.get_logger(__name__).info("api.listening", port=args.port)
     try:
         uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning",

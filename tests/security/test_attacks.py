@@ -302,3 +302,71 @@ def test_a_container_start_without_a_password_serves_only_the_sign_in_page(data_
     local = FrontConfig.from_settings(load_settings(data_dir=data_dir, address="127.0.0.1"),
                                       upstream_port=1, secret=b"k" * 40)
     assert not local.policy.closed and local.door is None
+
+
+def _api_pid(app) -> int:
+    from pathlib import Path
+
+    from tests.supervisor.conftest import descendants
+
+    for pid in descendants(app.proc.pid):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"src.api" in cmd:
+            return pid
+    raise AssertionError("no API process")
+
+
+def test_an_accepted_upload_survives_kill_9_of_the_api(start):
+    import os
+    import signal
+
+    from tests.fixtures.pdfs import make_text_pdf
+    from tests.supervisor.conftest import wait_for
+
+    app, _ = start()
+    app.wait_status(lambda s: s.get("api", {}).get("state") == "ready", 60, "API ready")
+    _, key = KeyStore(app.data_dir).create("uploader")
+    api = httpx.Client(base_url=f"http://127.0.0.1:{app.port}", timeout=60,
+                       headers={"authorization": f"Bearer {key}"})
+    spool = app.data_dir / "upload_spool"
+    names = [f"manual-{i}.pdf" for i in range(4)]
+    jobs = {}
+    for i, name in enumerate(names):
+        pages = [f"Manual {i}, page {p}: the upsd daemon listens on TCP port {3490 + i}. " * 20
+                 for p in range(6)]
+        r = api.post("/v1/documents", files={"file": (name, make_text_pdf(pages),
+                                                       "application/pdf")})
+        assert r.status_code == 202, r.text
+        jobs[name] = r.json()["job"]["id"]
+    pending = {int(p.stem) for p in spool.glob("*.json")}  # accepted, not indexed yet
+    os.kill(_api_pid(app), signal.SIGKILL)
+    assert pending, "some uploads were still waiting when the API died"
+
+    def answered(job_id: int):
+        try:
+            r = api.get(f"/v1/jobs/{job_id}")
+        except httpx.TransportError:
+            return None
+        return r.json()["job"] if r.status_code == 200 and r.json()["job"]["state"] in (
+            "added", "duplicate") else None
+
+    for job_id in pending:  # the same job ids answer after the restart, and finish
+        done = wait_for(lambda job_id=job_id: answered(job_id), 240, f"job {job_id}", 1.0)
+        assert done["doc_id"]
+    listed = {d["name"] for d in api.get("/v1/documents").json()["data"]}
+    assert set(names) <= listed, "every accepted upload is in the library"
+    assert not list(spool.glob("*.pdf")), "indexed uploads leave the spool"
+    # cancelling removes a waiting upload from the disk too
+    big = make_text_pdf(["cancel me " * 200] * 30)
+    first = api.post("/v1/documents", files={"file": ("a.pdf", big, "application/pdf")})
+    second = api.post("/v1/documents", files={"file": ("b.pdf", big + b" ", "application/pdf")})
+    job_id = second.json()["job"]["id"]
+    assert job_id > max(jobs.values()), "ids keep counting across the restart"
+    assert (spool / f"{job_id}.pdf").exists()
+    assert api.delete(f"/v1/jobs/{job_id}").json()["cancelled"]
+    assert not (spool / f"{job_id}.pdf").exists()
+    assert first.status_code == 202
+    api.close()

@@ -128,6 +128,7 @@ def test_a_keyed_request_answers_while_110_bodies_stall(start):
         r = httpx.get(f"http://127.0.0.1:{app.port}/v1/models", timeout=60,
                       headers={"authorization": f"Bearer {good_key}"})
         elapsed = time.monotonic() - started
+        print(f"keyed request while 110 bodies stall: {elapsed:.2f} s")
         assert r.status_code == 200 and elapsed < 30, (r.status_code, elapsed)
         time.sleep(2)
         assert len([s for s in keyed if _answer(s, 0.05).startswith(b"HTTP/1.1 429")]) == 4, \

@@ -25,7 +25,7 @@ apt_install() {
 
 apt_install tesseract-ocr tesseract-ocr-eng  # OCR of scanned pages (OLYMPUS_OCR)
 if [ "$mode" = "--test" ]; then
-  apt_install chromium bash-doc glpk-doc systemtap-doc nut-doc debmake-doc
+  apt_install chromium bash-doc glpk-doc systemtap-doc nut-doc debmake-doc r-doc-pdf asymptote-doc
   req=requirements-dev.txt
 else
   req=requirements.txt

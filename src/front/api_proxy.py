@@ -17,7 +17,7 @@ import contextlib
 import hmac
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from src.api.keys import KeyStore, read_service_token
-from src.front.proxy import HOP_BY_HOP, UPSTREAM_ONLY
+from src.front.proxy import BODY_IDLE_S, HOP_BY_HOP, UPSTREAM_ONLY, idle_limited
 
 logger = structlog.get_logger(__name__)
 
@@ -37,7 +37,6 @@ OPEN_PATHS = frozenset({"/api/health"})  # the API's readiness (src/api/app.py H
 PER_CLIENT = 16
 POOL_SIZE = 64
 POOL_WAIT_S = 10.0
-BODY_IDLE_S = 30.0
 KEEPALIVE_S = 2.0  # below the API server's 5 s: it never closes a connection we reuse
 
 
@@ -76,17 +75,6 @@ class KeyCheck:
             logger.warning("front.api_keys_unreadable", error=str(exc))
             return None
         return key.id if key is not None else None
-
-
-async def _timed(stream: AsyncIterator[bytes], idle_s: float) -> AsyncIterator[bytes]:
-    """``stream``, failing with TimeoutError when no chunk arrives for ``idle_s``."""
-    it = stream.__aiter__()
-    while True:
-        try:
-            chunk = await asyncio.wait_for(it.__anext__(), idle_s)
-        except StopAsyncIteration:
-            return
-        yield chunk
 
 
 class ApiProxy:
@@ -153,7 +141,7 @@ class ApiProxy:
             upstream = self.client.build_request(
                 request.method, httpx.URL(path=path, query=request.url.query.encode()),
                 headers=headers,
-                content=_timed(request.stream(), BODY_IDLE_S) if has_body else None)
+                content=idle_limited(request.stream(), BODY_IDLE_S) if has_body else None)
             try:
                 reply = await self.client.send(upstream, stream=True)
                 break

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -41,6 +41,7 @@ OPEN_PATHS = frozenset({"/_stcore/health", "/healthz"})  # probes: no sign-in ne
 ADMIN_PATHS = ("/_stcore/metrics",)  # Streamlit's internals: administrators only
 WS_FORWARD = ("cookie", "user-agent", "accept-language")
 WS_MAX_BYTES = 256 * 1024 * 1024
+BODY_IDLE_S = 30.0  # a request body that stops arriving for this long is dropped
 UNAVAILABLE = "Olympus is starting or restarting; reload this page in a few seconds.\n"
 
 
@@ -92,9 +93,9 @@ class StreamlitProxy:
                 logger.info("front.upload_refused", status=refusal.status_code)
                 return refusal
         reply = await self._send(request, body)
-        if reply is None:
+        if not isinstance(reply, httpx.Response):
             self.uploads.release(path)
-            return PlainTextResponse(UNAVAILABLE, status_code=502)
+            return reply
         response = StreamingResponse(reply.aiter_raw(), status_code=reply.status_code,
                                      background=BackgroundTask(reply.aclose))
         response.raw_headers = [(k, v) for k, v in reply.headers.raw
@@ -105,15 +106,17 @@ class StreamlitProxy:
                 (b"set-cookie", self.config.set_cookie_header(request, fresh).encode("latin-1")))
         return response
 
-    async def _send(self, request: Request, body: Any) -> httpx.Response | None:
-        """Streamlit's reply (streamed), or None when it cannot be reached; a client that
-        goes away mid-body is one log line."""
+    async def _send(self, request: Request, body: Any) -> httpx.Response | Response:
+        """Streamlit's reply (streamed), or the front's answer when it cannot be had; a
+        client that goes away mid-body is one log line."""
         assert self.client is not None
         path = request.url.path
         headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1") not in HOP_BY_HOP]
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
         if body is None and has_body:
             body = request.stream()
+        if body is not None:
+            body = idle_limited(body, BODY_IDLE_S)
         upstream = self.client.build_request(
             request.method, httpx.URL(path=path, query=request.url.query.encode()),
             headers=headers, content=body)
@@ -121,9 +124,14 @@ class StreamlitProxy:
             return await self.client.send(upstream, stream=True)
         except ClientDisconnect:
             logger.info("front.client_gone", path=path[:100])
+            return Response(status_code=400)  # nobody reads it
+        except TimeoutError:
+            logger.info("front.body_stalled", path=path[:100], idle_s=BODY_IDLE_S)
+            return PlainTextResponse(f"The request body stopped arriving for {BODY_IDLE_S:.0f} "
+                                     "s.\n", status_code=408)
         except httpx.TransportError as exc:
             logger.warning("front.upstream_unreachable", path=path[:100], error=str(exc))
-        return None
+        return PlainTextResponse(UNAVAILABLE, status_code=502)
 
     # --- websocket -------------------------------------------------------------------------
     async def websocket(self, ws: WebSocket) -> None:
@@ -150,6 +158,17 @@ class StreamlitProxy:
         async with upstream:
             await ws.accept(subprotocol=upstream.subprotocol)
             await _relay(ws, upstream, lambda frame: self.sessions.learn(frame, browser))
+
+
+async def idle_limited(stream: AsyncIterator[bytes], idle_s: float) -> AsyncIterator[bytes]:
+    """``stream``, failing with TimeoutError when no chunk arrives for ``idle_s``."""
+    it = stream.__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(it.__anext__(), idle_s)
+        except StopAsyncIteration:
+            return
+        yield chunk
 
 
 async def _relay(ws: WebSocket, upstream: Any, learn: Callable[[bytes], bool]) -> None:

@@ -143,6 +143,26 @@ def test_a_keyed_request_answers_while_110_bodies_stall(start):
     assert gone, "a client that goes away is one log line"
 
 
+def test_a_client_that_trickles_its_headers_is_cut_off(start):
+    from src.front.server import HEADER_TIMEOUT_S
+
+    app, client = start()
+    s = socket.create_connection(("127.0.0.1", app.port), timeout=HEADER_TIMEOUT_S * 4)
+    try:
+        started = time.monotonic()
+        s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        for _ in range(int(HEADER_TIMEOUT_S * 3)):  # one header line a second, never the end
+            try:
+                s.sendall(b"X-Slow: 1\r\n")
+            except OSError:
+                break
+            time.sleep(1)
+        assert time.monotonic() - started < HEADER_TIMEOUT_S * 3, "the front closed it"
+    finally:
+        s.close()
+    assert client.get("/_olympus/health").status_code == 200
+
+
 def test_a_cookie_replayed_after_sign_out_is_refused(start):
     app, client = start(OLYMPUS_PASSWORD=PASSWORD)
     client.get("/_olympus/login")

@@ -32,7 +32,8 @@ logger = structlog.get_logger(__name__)
 
 JobState = Literal["queued", "running", "added", "duplicate", "failed", "cancelled"]
 MB = 1024 * 1024
-SPOOL_DIR = "upload_spool"
+SPOOL_DIR = "upload_spool"  # the API's queue
+UI_SPOOL_DIR = "ui_upload_spool"  # the UI's: files queued in Streamlit, not yet sent to the API
 NEXT_ID = "next_id"
 
 
@@ -104,10 +105,15 @@ class IngestQueue:
         self._ids = itertools.count(self._first_id())
 
     @classmethod
-    def from_settings(cls, settings: Any, *, durable: bool = False) -> IngestQueue:
-        """``durable``: keep accepted uploads on disk until indexed (the API's queue)."""
+    def from_settings(cls, settings: Any, *, spool: str = "") -> IngestQueue:
+        """``spool``: the data dir's folder that keeps accepted uploads until indexed
+        (``SPOOL_DIR`` for the API, ``UI_SPOOL_DIR`` for the UI); "" keeps them in memory."""
         return cls(limits=QueueLimits.from_settings(settings),
-                   spool=settings.data_dir / SPOOL_DIR if durable else None)
+                   spool=settings.data_dir / spool if spool else None)
+
+    def spooled(self) -> bool:
+        """Whether uploads from before a crash or stop wait in the spool."""
+        return self.spool is not None and any(self.spool.glob("*.json"))
 
     def submit(self, pipeline: Any, name: str, data: bytes, *, owner: str = "") -> int:
         """Queue ``data`` (a file called ``name``) for ``owner``; returns the job id.

@@ -26,7 +26,7 @@ DEFAULT_PDFS = (Path("/usr/share/doc/bash-doc/bashref.pdf"), Path("/usr/share/do
 def run_olympus(paths: Sequence[Path]) -> dict[str, Any]:
     per_file = []
     with common.temp_library("ingest") as library:
-        library.retriever.embedder.encode_query("warm up the embedding model")
+        library.embedder.encode_query("warm up the embedding model")
         start = time.perf_counter()
         for path in paths:
             t0 = time.perf_counter()

@@ -11,15 +11,18 @@
 # 3. The project's own Dockerfile, built twice (docker build --network host, shared layer cache):
 #    without Ollama (in-process llama.cpp), and with an Ollama archive served from 127.0.0.1
 #    that holds the test stand-in `ollama` (tests/doubles/ollama_standin.py), checked by sha256.
-# 4. Each image runs with a volume and is checked by scripts/image_check.py: healthy within 8 s,
-#    uid 1000, JSON logs, doctor --json, a PDF ingested and a cited answer (from backend ollama
-#    in the Ollama variant), docker stop exits 143 within the grace period, documents kept
-#    across a restart.
+# 4. Each image runs with a volume and is checked by scripts/image_check.py, first as README's
+#    laptop line runs it (a bridge network without NAT, the UI's port published on the host's
+#    127.0.0.1, OLYMPUS_API_PUBLIC=true): the UI answers (its start-up time and Docker's
+#    "healthy" are printed with the load average, not gated), uid 1000, JSON logs, doctor
+#    --json, the API called from the host through the mapped port with a key, a PDF ingested
+#    and a cited answer (from backend ollama in the Ollama variant), docker stop exits 143
+#    within the grace period; then a new container with --network none keeps the documents.
 #
 # Exit codes: 0 all checks passed, 1 a check or a build failed, 77 no Docker engine can run on
 # this machine (CI reports that as a skip). Nothing is left behind: containers, volumes,
 # networks and the processes this script started are removed on exit (images and the layer
-# cache are kept, so the next run is warm). Only loopback networking is used.
+# cache are kept, so the next run is warm). No container reaches beyond this host.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -40,6 +43,7 @@ NETNS_BEFORE=""
 HTTP_PID=""
 CONTAINERS=()
 VOLUMES=()
+NETWORKS=()
 FAILED=()
 
 netns_mounts() { awk '$2 ~ "^/run/docker/netns/" {print $2}' /proc/mounts 2>/dev/null || true; }
@@ -54,6 +58,7 @@ cleanup() {
   set +e
   for c in "${CONTAINERS[@]}"; do docker rm -f "$c" >/dev/null 2>&1; done
   for v in "${VOLUMES[@]}"; do docker volume rm -f "$v" >/dev/null 2>&1; done
+  for n in "${NETWORKS[@]}"; do docker network rm "$n" >/dev/null 2>&1; done
   [ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null && wait "$HTTP_PID" 2>/dev/null
   if [ -n "$STARTED_DOCKERD" ]; then
     log "stopping the dockerd this script started (pid $STARTED_DOCKERD)"
@@ -91,7 +96,7 @@ start_engine() {
   command -v docker >/dev/null || skip "the docker client is missing"
   [ "$(id -u)" -eq 0 ] || skip "no Docker engine runs here and starting dockerd needs root"
   NETNS_BEFORE=$(netns_mounts)
-  log "starting dockerd (overlay2; no iptables, no bridge: host network for builds, none for runs)"
+  log "starting dockerd (overlay2; no iptables, no NAT, no default bridge: host network for builds)"
   dockerd --storage-driver=overlay2 --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
     >"$CACHE/dockerd.log" 2>&1 &
   STARTED_DOCKERD=$!
@@ -224,12 +229,18 @@ ollama_archive() {
 # --- 4. run and check ----------------------------------------------------------------------------
 
 check() {  # check TAG BACKEND
-  local name="olympus-image-check-$$-$2" volume="olympus-image-check-$$-$2"
-  CONTAINERS+=("$name"); VOLUMES+=("$volume")
+  local name="olympus-image-check-$$-$2" volume="olympus-image-check-$$-$2" network host_port
+  network="olympus-image-check-$$-$2"
+  CONTAINERS+=("$name"); VOLUMES+=("$volume"); NETWORKS+=("$network")
+  # a user-defined bridge: `-p` works through docker-proxy; without NAT it leads nowhere else
+  docker network create --driver bridge "$network" >/dev/null || die "docker network create failed"
+  host_port=$("$PYTHON" -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
   "$PYTHON" scripts/image_check.py --image "$1" --name "$name" --volume "$volume" \
-    --backend "$2" --pdf "$PDF" || FAILED+=("$1")  # the other variant is still checked
+    --backend "$2" --pdf "$PDF" --network "$network" --host-port "$host_port" \
+    || FAILED+=("$1")  # the other variant is still checked
   docker rm -f "$name" >/dev/null 2>&1 || true
   docker volume rm -f "$volume" >/dev/null 2>&1 || true
+  docker network rm "$network" >/dev/null 2>&1 || true
 }
 
 main() {

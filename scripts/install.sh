@@ -3,6 +3,8 @@
 #   bash scripts/install.sh          the app (runtime dependencies, offline models)
 #   bash scripts/install.sh --test   also test tools, headless Chromium and the PDF manuals
 #                                    that tests and benchmarks use (Debian packages)
+# torch is the CPU build wherever PyTorch's CPU index answers (TORCH_INDEX_URL: a mirror of
+# it); the last line says which build was installed and from where.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-app}
@@ -31,8 +33,12 @@ else
   req=requirements.txt
 fi
 
+# torch's CPU build where PyTorch's CPU index answers (scripts/torch-index.sh)
+. scripts/torch-index.sh
+torch_source "$PYTHON"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q -r "$req"
+.venv/bin/pip install -q -r "$req" ${TORCH_PIP_ARGS[@]+"${TORCH_PIP_ARGS[@]}"}
 .venv/bin/pip install -q --no-deps -r requirements-nodeps.txt
-echo "Olympus installed in .venv ($req)"
+.venv/bin/python scripts/torch_build.py installed "$TORCH_SOURCE"
+echo "Olympus installed in .venv ($req): run it with .venv/bin/python startup.py"

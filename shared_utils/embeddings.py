@@ -29,6 +29,7 @@ logger = structlog.get_logger(__name__)
 
 BUNDLED_MODEL_NAMES = frozenset({"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"})
 PRECISIONS = ("fp32", "int8")
+QUERY_WINDOW_S = 0.003  # how long a query waits for others to share its model call
 _SPECIAL_TOKENS = 2  # [CLS] ... [SEP] for BERT-style encoders; see Embedder.max_text_tokens
 
 
@@ -84,6 +85,7 @@ class Embedder:
         self._encode_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self._count_cached = lru_cache(maxsize=65536)(self._count_uncached)
+        self._queries = QueryBatcher(self._encode_queries)
 
     # --- model -------------------------------------------------------------------------------
     @property
@@ -191,12 +193,17 @@ class Embedder:
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
-        """Vector of one query, 1-D float32 of unit length."""
+        """Vector of one query, 1-D float32 of unit length. Queries asked at the same time are
+        encoded together (one model call for the lot, :class:`QueryBatcher`)."""
+        return self._queries.encode(text)
+
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
+        model = self.model
         with self._encode_lock:
-            vector = self.model.encode(
-                [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            )
-        return vector[0].astype(np.float32, copy=False)
+            vectors = model.encode(texts, batch_size=max(1, len(texts)),
+                                   normalize_embeddings=True, convert_to_numpy=True,
+                                   show_progress_bar=False)
+        return vectors.astype(np.float32, copy=False)
 
     # --- token counting ----------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
@@ -234,6 +241,74 @@ class Embedder:
             tokenizer.no_padding()
             return tokenizer
         return self.model.tokenizer  # HF fast tokenizer of a hub model (loads the model)
+
+
+class QueryBatcher:
+    """Micro-batches of queries: the first caller leads, waits ``window_s`` for others to
+    join, encodes them all in one call and hands each its vector; callers arriving during
+    that call form the next batch. Twenty searches at once cost a few model calls, not
+    twenty calls one after the other behind a lock.
+
+    >>> calls = []
+    >>> def encode(texts):
+    ...     calls.append(list(texts))
+    ...     return np.array([[float(len(t))] for t in texts])
+    >>> QueryBatcher(encode, window_s=0).encode("four").tolist(), calls
+    ([4.0], [['four']])
+    """
+
+    def __init__(self, encode_many: Any, *, window_s: float = QUERY_WINDOW_S) -> None:
+        self._encode_many = encode_many
+        self.window_s = window_s
+        self._cond = threading.Condition()
+        self._pending: list[_QueryJob] = []
+        self._leading = False
+
+    def encode(self, text: str) -> np.ndarray:
+        job = _QueryJob(text)
+        with self._cond:
+            self._pending.append(job)
+            while not job.done and self._leading:
+                self._cond.wait()
+            if not job.done:
+                self._leading = True
+        if not job.done:
+            self._lead()
+        if job.error is not None:
+            raise job.error
+        return job.vector
+
+    def _lead(self) -> None:
+        try:
+            if self.window_s > 0:
+                time.sleep(self.window_s)  # let the queries asked at the same moment join
+            with self._cond:
+                batch, self._pending = self._pending, []
+            try:
+                vectors = self._encode_many([j.text for j in batch])
+                for j, vector in zip(batch, vectors, strict=True):
+                    j.vector = vector
+            except BaseException as exc:  # every caller of the batch gets the error
+                for j in batch:
+                    j.error = exc
+            for j in batch:
+                j.done = True
+            if len(batch) > 1:
+                logger.debug("embeddings.query_batch", n=len(batch))
+        finally:
+            with self._cond:
+                self._leading = False
+                self._cond.notify_all()
+
+
+class _QueryJob:
+    __slots__ = ("text", "vector", "error", "done")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.vector: Any = None
+        self.error: BaseException | None = None
+        self.done = False
 
 
 def quantize_int8(model: Any) -> Any:

@@ -39,6 +39,10 @@ class AlreadyRunning(OlympusError):
     hint = "Another Olympus uses this data dir; stop it or set OLYMPUS_DATA_DIR to another folder."
 
 
+class PortInUse(OlympusError):
+    """A port Olympus must listen on is taken; the message names it and its setting."""
+
+
 # --- documents -----------------------------------------------------------------------------
 class InvalidDocument(OlympusError):
     """A file that cannot be ingested. Nothing of it is stored."""
@@ -95,6 +99,17 @@ class UploadRefused(OlympusError):
     """The upload queue is full for this session or for everyone (bytes or jobs)."""
 
     hint = "Wait until the files being indexed are done, then upload the rest."
+
+
+class AnswerQueueFull(OlympusError):
+    """Every slot of the engine is busy and the line of waiting questions is full."""
+
+    hint = "Ask again in a moment; the answers being written will free their slots."
+
+    def __init__(self, message: str, *, hint: str | None = None,
+                 retry_after_s: float = 30.0) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_s = retry_after_s
 
 
 class ChatLimit(OlympusError):
@@ -165,6 +180,11 @@ class ModelNotFound(OlympusError):
     hint = "Pull it first: `python -m src models pull REPO[:QUANT]`."
 
 
+class NotAGguf(OlympusError):
+    hint = ("Give a .gguf model file (the format llama.cpp and Ollama load), e.g. one from a "
+            "'-GGUF' repository on the Hugging Face Hub.")
+
+
 class UnknownBackend(OlympusError):
     hint = "Use one of the backend names listed in this message."
 
@@ -226,3 +246,48 @@ class ServiceStarting(ServiceUnavailable):
     hint = ("Wait until Olympus is up (its log, the UI or `python -m src doctor --no-pipeline` "
             "show the progress) and run the command again, or stop startup.py to work on the "
             "data dir without it.")
+
+
+# --- requests to the service API (src/api/) -------------------------------------------------
+class InvalidRequest(OlympusError):
+    """A request the API cannot read: bad JSON, a field of the wrong type, too deep."""
+
+    hint = "Fix the request as the message says (docs/api.md has every route's fields)."
+
+
+class RequestTooLarge(InvalidRequest):
+    hint = "Send a smaller request (the limits are in docs/api.md)."
+
+
+class UnsupportedParameter(InvalidRequest):
+    """An OpenAI request field Olympus cannot honour (n > 1, tools, a JSON schema...)."""
+
+    hint = "Leave the field out (docs/api.md lists what each field does here)."
+
+
+class UnsupportedMediaType(InvalidRequest):
+    hint = "Upload a PDF (multipart field 'file', e.g. curl -F file=@paper.pdf)."
+
+
+class RouteNotFound(InvalidRequest):
+    hint = "The routes are listed in docs/api.md; the OpenAI base URL ends in /v1."
+
+
+class MethodNotAllowed(InvalidRequest):
+    hint = "Use the method docs/api.md gives for this route."
+
+
+class JobNotFound(OlympusError):
+    hint = "Jobs are kept for a while after they finish, for the key that made them; upload again."
+
+
+class InvalidApiKey(OlympusError):
+    hint = ("Send 'Authorization: Bearer <key>'; an admin creates keys with `python -m src keys "
+            "create NAME` or on the System page.")
+
+
+class KeyScopeRefused(OlympusError):
+    """The key is valid but its scope does not allow this action."""
+
+    hint = ("Use a key with the needed scope (read < write < admin); an admin makes one with "
+            "`python -m src keys create NAME --scope write`.")

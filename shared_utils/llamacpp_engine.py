@@ -4,9 +4,12 @@ Used where there is no ``ollama`` binary (a laptop, CI). ``xllamacpp.Server(para
 model and serves HTTP on its own threads; deleting the object stops it. Olympus reaches it
 through the ``hf_inference`` backend in base-URL mode (``engine.url + "/v1"``).
 
-Tuned for small CPUs: threads = cores (prompt processing is the bottleneck), one slot (one
-answer at a time gets all cores), a 512-token batch, and prompt caching with ``cache_reuse``
-so the stable system prompt and sources already in the KV cache are not re-read.
+Tuned for small CPUs: threads = cores (prompt processing is the bottleneck), ``parallel``
+slots with continuous batching (several answers decode in one pass, nearly free on a CPU:
+decoding is memory-bound; the caller sizes them, ``src/profile.py``), a unified KV cache of
+``ctx`` tokens per slot (a slot may use more while others are idle, and a prompt prefix
+cached by one slot serves the others), a 512-token batch, and prompt caching with
+``cache_reuse`` so the stable system prompt and sources already in the KV cache are not re-read.
 
 >>> LlamaCppEngine("/nonexistent.gguf", port=0).url
 'http://127.0.0.1:0'
@@ -65,6 +68,7 @@ class LlamaCppEngine:
         port: int,
         ctx: int = 4096,
         threads: int | None = None,
+        parallel: int = 1,
         server_factory: Callable[[Any], Any] | None = None,
     ) -> None:
         self.model_path = Path(model_path)
@@ -72,6 +76,7 @@ class LlamaCppEngine:
         self.port = port
         self.ctx = ctx
         self.threads = threads or default_threads()
+        self.parallel = max(1, int(parallel))
         self._server_factory = server_factory
         self._server: Any = None
         self._lock = threading.Lock()
@@ -93,8 +98,10 @@ class LlamaCppEngine:
         p.model.path = str(self.model_path)
         p.hostnames = [self.host]
         p.port = self.port
-        p.n_ctx = self.ctx
-        p.n_parallel = 1  # one answer at a time gets every core
+        p.n_ctx = self.ctx * self.parallel  # unified: one pool, ``ctx`` tokens per slot
+        p.n_parallel = self.parallel
+        p.kv_unified = True
+        p.cont_batching = True  # the slots' tokens go through the model in one batch
         p.n_batch = 512
         p.n_ubatch = 512
         p.cpuparams.n_threads = self.threads
@@ -136,6 +143,7 @@ class LlamaCppEngine:
                 url=self.url,
                 ctx=self.ctx,
                 threads=self.threads,
+                parallel=self.parallel,
                 load_s=round(time.monotonic() - t0, 2),
             )
             return self

@@ -49,6 +49,7 @@ def configure_logging(fmt: LogFormat = "console", level: str = "INFO", *,
     ]
     if fmt == "json":
         renderer: structlog.typing.Processor = structlog.processors.JSONRenderer()
+        _no_library_progress_bars()
     else:
         renderer = structlog.dev.ConsoleRenderer(
             colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback)
@@ -63,6 +64,17 @@ def configure_logging(fmt: LogFormat = "console", level: str = "INFO", *,
     for handler in logging.getLogger().handlers:
         handler.filters = [f for f in handler.filters if not isinstance(f, _RedactFilter)]
         handler.addFilter(_RedactFilter(secrets))
+
+
+def _no_library_progress_bars() -> None:
+    """Under JSON logs, libraries draw no progress bars on stderr ("Loading weights: 100%|..."
+    from transformers, downloads from huggingface_hub): a bar would be glued into a record."""
+    from huggingface_hub.utils import disable_progress_bars
+
+    disable_progress_bars()  # transformers takes this state when it is imported later
+    transformers = sys.modules.get("transformers")
+    if transformers is not None:
+        transformers.utils.logging.disable_progress_bar()
 
 
 class _RedactFilter(logging.Filter):

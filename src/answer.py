@@ -27,7 +27,10 @@ from shared_utils.errors import BackendNotConfigured, InvalidQuery, OlympusError
 from shared_utils.generation.base import Backend, GenerationOptions
 from src.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
 from src.abstention import decide as abstain_decision, threshold_for
-from src.answer_done import done_event
+from src.answer_done import done_event, fallback_line
+from src.answering import Answering, decide
+from src.answer_queue import (
+    ENGINE_BACKENDS, AnswerQueue, QueuedEvents, Ticket, queue_for, wait_turn)
 from src.answer_steps import StreamState, bind_sources, retrieve, tiny_mode
 from src.profile import top_k_for
 from src.condense import Turn
@@ -62,18 +65,25 @@ class AskOptions:
 
     ``model``: the engine backend's model (see ``BackendPlan.with_model``); ``backend``: force
     one backend (as ``ask(backend=...)``); ``temperature``; ``max_tokens``: the answer length
-    (small models keep their smaller cap, ``src/decoding.py``)."""
+    (small models keep their smaller cap, ``src/decoding.py``); ``top_p``, ``seed`` and
+    ``stop`` (added to Olympus' own stop strings) as an API client sends them."""
 
     model: str = ""
     backend: str = ""
     temperature: float | None = None
     max_tokens: int | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
 
     def generation(self, base: GenerationOptions) -> GenerationOptions:
         return replace(
             base,
             temperature=base.temperature if self.temperature is None else float(self.temperature),
             max_tokens=base.max_tokens if not self.max_tokens else int(self.max_tokens),
+            top_p=base.top_p if self.top_p is None else float(self.top_p),
+            seed=base.seed if self.seed is None else int(self.seed),
+            stop=(*base.stop, *self.stop),
         )
 
 
@@ -92,6 +102,7 @@ class Answerer:
         options: GenerationOptions,
         clock: Callable[[], float] = time.perf_counter,
         chain_clock: Callable[[], float] = time.monotonic,
+        queue: AnswerQueue | None = None,
     ) -> None:
         self.settings = settings
         self.library = library
@@ -104,6 +115,7 @@ class Answerer:
         self._chain_clock = chain_clock
         self._http: Any = None  # one httpx client for /tokenize, made on first use
         self._token_cache: dict[str, int] = {}  # shared by the per-question tokenizers
+        self.queue = queue  # the line in front of the engine's slots (None: no line)
 
     @classmethod
     def from_settings(
@@ -138,8 +150,20 @@ class Answerer:
             context_tokens=context,
             top_k=pick("top_k", top_k_for(context)),
             options=options,
+            queue=kwargs.pop("queue", None) or queue_for(settings, profile),
             **kwargs,
         )
+
+    def answering(self, plan: BackendPlan | None = None) -> Answering:
+        """What writes the next answer (``src/answering.py``): the engine is asked."""
+        plan = plan or self.plan()
+        return self._decide(plan, self._backends(plan, first_only=True)[0])
+
+    def _decide(self, plan: BackendPlan, backends: list[Backend]) -> Answering:
+        answering = decide(plan, self.settings, backends[0] if backends else None)
+        if backends and answering.reported and backends[0].name == answering.backend:
+            backends[0].model_label = answering.model  # the engine's model names the answer
+        return answering
 
     def plan(self) -> BackendPlan:
         """The backends (and models) the next question will try, in order."""
@@ -157,9 +181,11 @@ class Answerer:
         doc_ids: Sequence[str] | None = None,
         backend: str | None = None,
         options: AskOptions | None = None,
+        owner: str = "",
     ) -> Iterator[AskEvent]:
         """Validate now (raises InvalidQuery, or ModelNotFound for a model the engine cannot
-        answer with), then stream the events of the answer."""
+        answer with), take a place in the engine's line for ``owner`` (a chat session, an API
+        key; raises AnswerQueueFull when the line is full), then stream the events."""
         question = " ".join((question or "").split())
         if not question:
             raise InvalidQuery("The question is empty.")
@@ -176,8 +202,10 @@ class Answerer:
             plan = plan.forced(backend)  # raises UnknownBackend listing the valid names
         if options.model and backend != SAFETY_NET:
             plan = plan.with_model(options.model)
-        return self._events(question, list(history), doc_ids, plan,
-                            options.generation(self.options))
+        engine = self.queue is not None and plan.names[0] in ENGINE_BACKENDS
+        ticket = self.queue.enter(owner) if engine and self.queue is not None else None
+        return QueuedEvents(self._events(question, list(history), doc_ids, plan,
+                                         options.generation(self.options), ticket), ticket)
 
     def health(self) -> dict[str, dict[str, object]]:
         """{backend name: {"ok": bool, "detail": str}} for each backend of the chain."""
@@ -200,6 +228,7 @@ class Answerer:
         doc_ids: Sequence[str] | None,
         plan: BackendPlan,
         generation: GenerationOptions,
+        ticket: Ticket | None = None,
     ) -> Iterator[AskEvent]:
         t0 = self._clock()
         timings: dict[str, float] = {}
@@ -231,11 +260,17 @@ class Answerer:
             return
 
         backends, skipped = self._backends(plan)
-        decoding = decoding_for(backends[0].model_name if backends else "", generation.max_tokens)
-        backends, mode_reason = tiny_mode(backends, decoding, self.settings.tiny_model_answers)
+        answering = self._decide(plan, backends)
+        decoding = decoding_for(answering.model, generation.max_tokens, params=answering.params)
+        backends, mode_reason = tiny_mode(backends, answering, decoding)
         if mode_reason:
             skipped = {}  # the extract was chosen, not fallen back to: no skip is news
             yield StatusEvent(mode_reason)
+        if ticket is not None and (
+                mode_reason or not backends or backends[0].name not in ENGINE_BACKENDS):
+            ticket.release()  # the engine is not asked: its slot goes to the next question
+        elif ticket is not None:
+            yield from wait_turn(ticket, timings)  # the deadlines start once a slot is ours
         t2 = self._clock()
         sentences = self.settings.source_sentences
         if decoding.source_sentences and "source_sentences" not in self.settings.model_fields_set:
@@ -249,7 +284,7 @@ class Answerer:
                     for b in backends]
         yield from self._generate(prompt, backends, skipped, timings, t0, plan,
                                   decoding=decoding, mode_reason=mode_reason, question=question,
-                                  generation=generation)
+                                  generation=generation, answering=answering)
 
     def _generate(
         self,
@@ -264,6 +299,7 @@ class Answerer:
         mode_reason: str = "",
         question: str = "",
         generation: GenerationOptions | None = None,
+        answering: Answering | None = None,
     ) -> Iterator[AskEvent]:
         from shared_utils.generation.chain import ChainResult, FallbackChain
 
@@ -286,7 +322,8 @@ class Answerer:
                     break  # closing the stream stops the engine
         result = run.result or ChainResult(run.backend, dict(skipped), {}, interrupted=False)
         yield done_event(run, result, prompt, timings, plan, labels, models, mode_reason,
-                         elapsed_ms=lambda: _ms(t0, self._clock()))
+                         elapsed_ms=lambda: _ms(t0, self._clock()),
+                         answering=answering or decide(plan, self.settings, None))
 
     def _on_event(self, event: Any, run: StreamState, labels: dict[str, str], prompt: Prompt,
                   timings: dict[str, float], t0: float) -> Iterator[AskEvent]:
@@ -301,6 +338,11 @@ class Answerer:
             )
         elif isinstance(event, Switch):
             yield BackendSwitchEvent(event.from_backend, event.to_backend, event.reason)
+            if event.to_backend == SAFETY_NET and not run.parts:  # the answer says why
+                note = fallback_line(labels.get(event.from_backend, event.from_backend),
+                                     event.reason)
+                run.parts.append(note)
+                yield TokenEvent(note)
         elif isinstance(event, Interrupted):
             who = labels.get(event.backend, event.backend)
             run.error = f"{who} failed mid-answer: {event.reason}"
@@ -320,7 +362,8 @@ class Answerer:
             docs = [d for d in docs if d.id in wanted]
         return bool(docs)
 
-    def _backends(self, plan: BackendPlan) -> tuple[list[Backend], dict[str, str]]:
+    def _backends(self, plan: BackendPlan, *, first_only: bool = False
+                  ) -> tuple[list[Backend], dict[str, str]]:
         """Backends to try, and those that could not even be built (with the reason)."""
         backends: list[Backend] = []
         skipped: dict[str, str] = {}
@@ -330,6 +373,8 @@ class Answerer:
             except OlympusError as exc:
                 skipped[name] = str(exc)  # the message and how to fix it
                 logger.info("backend_unavailable", backend=name, reason=str(exc))
+            if first_only and backends:
+                break
         return backends, skipped
 
     def _prompt(

@@ -22,6 +22,7 @@ from src.loop_guard import LoopGuard
 
 if TYPE_CHECKING:
     from shared_utils.generation.extractive import Similarity
+    from src.answering import Answering
     from src.prompt import Prompt
 
 logger = structlog.get_logger(__name__)
@@ -65,15 +66,17 @@ def retrieve(
     return question, sources, ""
 
 
-def tiny_mode(backends: list[Backend], decoding: Decoding, setting: str) -> tuple[list[Backend], str]:
-    """Tiny-model mode: a model too small to beat the extract is not asked (unless the setting
-    is "model"); returns the backends to use and the reason shown to the user."""
-    if not backends or backends[0].name == SAFETY_NET or not decoding.tiny or setting == "model":
+def tiny_mode(backends: list[Backend], answering: "Answering",
+              decoding: Decoding) -> tuple[list[Backend], str]:
+    """Tiny-model mode, as ``src/answering.py`` decided it from the engine's report: a model
+    too small to beat the extract is not asked; returns the backends to use and the reason
+    shown to the user."""
+    if not backends or backends[0].name == SAFETY_NET or answering.writer != "extract":
         return backends, ""
     head = backends[0]
     size = f"{decoding.params / 1e6:.0f}M parameters" if decoding.params else "tiny"
     reason = (
-        f"{head.model_name or head.label} ({size}) answers worse than the source extract on "
+        f"{answering.model or head.label} ({size}) answers worse than the source extract on "
         "Olympus's answer benchmark, so the extract is shown instead "
         "(OLYMPUS_TINY_MODEL_ANSWERS=model lets it write)."
     )

@@ -16,8 +16,9 @@ Model of the ``ollama`` backend (first match wins):
   3. what provisioning made ready (``status.json``: the model it imported, or its fallback)
   4. the profile's catalog choice for this hardware
 The ``llamacpp`` backend's model is the GGUF file the engine serves (``status.json``'s engine
-section, written by the supervisor), else ``OLYMPUS_LLAMACPP_MODEL_PATH``, else the same
-record / provisioning / profile order. ``hf_inference`` uses ``OLYMPUS_HF_INFERENCE_MODEL``.
+section, written by the supervisor), chosen by ``OLYMPUS_LLAMACPP_MODEL_PATH`` or
+``OLYMPUS_MODEL`` when set, else by the same record / provisioning / profile order. (What the
+engine really serves, and whether that model writes, is ``src/answering.py``'s to say.) ``hf_inference`` uses ``OLYMPUS_HF_INFERENCE_MODEL``.
 
 >>> default_order("ollama")
 ('ollama', 'hf_inference', 'extractive')
@@ -70,6 +71,9 @@ class BackendPlan:
     # what chose each engine backend's model: a setting's name ("OLYMPUS_OLLAMA_MODEL"), or
     # "models use (active_model.json)", "provisioned", ...
     chosen_by: dict[str, str] = field(default_factory=dict)
+    # (the model that could not be had, why) when a small fallback model serves instead; what
+    # answers is the subject of the note (``src/answering.py``: the model or the extracts)
+    fallback: tuple[str, ...] = ()
 
     def set_by_setting(self, name: str) -> str:
         """The setting that fixes backend ``name``'s model ("" when none does)."""
@@ -84,7 +88,8 @@ class BackendPlan:
         check_names([name])
         names = (name,) if name == SAFETY_NET else (name, SAFETY_NET)
         return BackendPlan(names, self.models, (*self.reasons, f"backend {name}: chosen for this "
-                                                "question"), self.fallback_note, self.chosen_by)
+                                                "question"), self.fallback_note,
+                           {**self.chosen_by, name: "this question"}, self.fallback)
 
     def with_model(self, model: str) -> "BackendPlan":
         """The plan with the first engine backend answering with ``model`` (a chat's choice).
@@ -102,12 +107,13 @@ class BackendPlan:
                      "chat, or ask an administrator to switch the model on the Models page.")
         return BackendPlan(self.names, {**self.models, head: model},
                            (*self.reasons, f"{head} model {model}: chosen for this chat"),
-                           self.fallback_note, {**self.chosen_by, head: "this chat"})
+                           self.fallback_note, {**self.chosen_by, head: "this chat"},
+                           self.fallback)
 
     def as_dict(self) -> dict[str, Any]:
         return {"chain": list(self.names), "models": dict(self.models),
                 "reasons": list(self.reasons), "fallback_note": self.fallback_note,
-                "chosen_by": dict(self.chosen_by)}
+                "chosen_by": dict(self.chosen_by), "fallback": list(self.fallback)}
 
 
 def plan_backends(
@@ -150,13 +156,18 @@ def plan_backends(
                        f"{chosen_by['llamacpp']}")
     if "hf_inference" in names:
         models["hf_inference"] = settings.hf_inference_model
-    note = ""
+    note, fallback = "", ()
     if prov.get("source") == "offline-fallback" and prov.get("phase") == "ready":
         wanted = profile.model if profile is not None else "the recommended model"
-        note = (f"{prov.get('model') or 'a small model'} is answering because {wanted} could not "
-                f"be downloaded ({'; '.join(prov.get('notes') or []) or 'Hub unreachable'}). "
-                f"Download it when the Hub is reachable: python -m src models pull {wanted}")
-    return BackendPlan(names, models, tuple(reasons), note, chosen_by)
+        fallback = (wanted, "; ".join(prov.get("notes") or []) or "Hub unreachable")
+        note = fallback_sentence(str(prov.get("model") or "a small model"), *fallback)
+    return BackendPlan(names, models, tuple(reasons), note, chosen_by, fallback)
+
+
+def fallback_sentence(answering: str, wanted: str, why: str) -> str:
+    """The note shown while a small fallback model serves: ``answering`` names what answers."""
+    return (f"Answering now: {answering}, because {wanted} could not be downloaded ({why}). "
+            f"Download it when the Hub is reachable: python -m src models pull {wanted}")
 
 
 def build_backend(name: str, settings: "Settings", plan: BackendPlan) -> "Backend":
@@ -188,10 +199,14 @@ def _ollama_model(settings: "Settings", profile: "Profile | None", active: dict[
 def _llamacpp_model(settings: "Settings", profile: "Profile | None", active: dict[str, Any],
                     status: dict[str, Any]) -> tuple[str, str]:
     served = str(_section(status, "engine").get("model") or "")
-    if served:
-        return model_label(Path(served), settings), "the file the engine serves"
-    if settings.llamacpp_model_path:
-        return model_label(Path(settings.llamacpp_model_path), settings), "OLYMPUS_LLAMACPP_MODEL_PATH"
+    if settings.llamacpp_model_path:  # the engine serves it too: the setting chose it
+        path = Path(served or settings.llamacpp_model_path)
+        return model_label(path, settings), "OLYMPUS_LLAMACPP_MODEL_PATH"
+    if served:  # OLYMPUS_MODEL chose what provisioning gave the engine, else the record did
+        return (model_label(Path(served), settings),
+                "OLYMPUS_MODEL" if settings.model else "the file the engine serves")
+    if settings.model:
+        return settings.model, "OLYMPUS_MODEL"
     if active.get("name"):
         return str(active["name"]), "models use (active_model.json)"
     prov = _section(status, "provisioning")

@@ -65,7 +65,8 @@ class Decoding:
 
     def apply(self, options: GenerationOptions) -> GenerationOptions:
         return replace(
-            options, max_tokens=min(options.max_tokens, self.max_tokens), stop=self.stop,
+            options, max_tokens=min(options.max_tokens, self.max_tokens),
+            stop=tuple(dict.fromkeys((*self.stop, *options.stop))),  # the caller's stops too
             repeat_penalty=self.repeat_penalty, dry_multiplier=self.dry_multiplier,
             frequency_penalty=self.frequency_penalty,
         )
@@ -80,9 +81,12 @@ def params_from_name(name: str) -> float | None:
     return value * (1e6 if unit == "m" else 1e9)
 
 
-def decoding_for(model: str, max_tokens: int) -> Decoding:
-    """Decoding for ``model`` (a name or file name) under the setting's ``max_tokens``."""
-    params = params_from_name(model) if model else None
+def decoding_for(model: str, max_tokens: int, *, params: float | None = None) -> Decoding:
+    """Decoding for ``model`` (a name or file name) under the setting's ``max_tokens``;
+    ``params``: its size as the engine reports it (``src/answering.py``), else read from the
+    name."""
+    if params is None:
+        params = params_from_name(model) if model else None
     if params is None:  # unknown size: only the mild anti-repetition settings
         return Decoding(max_tokens, None, False, repeat_penalty=1.1, dry_multiplier=0.8)
     cap = next((c for size, c in CAPS if params <= size), max_tokens)

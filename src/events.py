@@ -24,6 +24,16 @@ class StatusEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueEvent:
+    """Every slot of the engine is busy: where this question stands in line, repeated while
+    it waits ("2nd in line, about 20 s"). ``position`` 1 is next."""
+
+    position: int
+    eta_s: float
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class TokenEvent:
     text: str
 
@@ -64,6 +74,9 @@ class DoneEvent:
     error: str = ""
     backend_name: str = ""  # registry name of the backend that answered ("" if none)
     model: str = ""  # the model that wrote the answer ("" for extractive/none)
+    # what wrote it, as every place names it: the model, or "source extracts (why)"
+    # (src/answering.py; "" when nothing answered from the documents)
+    answered_by: str = ""
     fallback_note: str = ""  # set when a small fallback model answered instead of the chosen one
     chain: tuple[str, ...] = ()  # the backends this answer could try, in order
     # how the answer was made: "model", "extract" (tiny-model mode: the model was not asked),
@@ -75,4 +88,4 @@ class DoneEvent:
     supported_share: float | None = None  # share of claims whose citation supports them
 
 
-AskEvent = SourcesEvent | StatusEvent | TokenEvent | BackendSwitchEvent | DoneEvent
+AskEvent = SourcesEvent | StatusEvent | QueueEvent | TokenEvent | BackendSwitchEvent | DoneEvent

@@ -1,7 +1,8 @@
 """Operations on installed models, shared by the CLI (``models use|rm``) and the Models page.
 
-- :func:`use_model` records the active model (a catalog id, a GGUF on disk or an Ollama
-  model); the supervisor and the answer chain read the record (``src/provisioning.py``).
+- :func:`use_model` records the active model (a catalog id, a GGUF in the models folder, a
+  .gguf file anywhere - linked or copied into ``<models dir>/local/`` - or an Ollama model);
+  the supervisor and the answer chain read the record (``src/provisioning.py``).
 - :func:`remove_model` deletes a model's files (every part of a split GGUF, with partial
   downloads and locks) and its Ollama copy, and forgets it as the active model.
 
@@ -11,12 +12,15 @@ do; the entry points render them.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
-from shared_utils.errors import ModelNotFound
+from shared_utils.errors import ModelNotFound, NotAGguf
+from shared_utils.types import Progress, ProgressCallback, no_progress
+from src.backends import model_label
 from src.profile import Profile
 from src.provisioning import SPLIT_GGUF, clear_active, local_ggufs, read_active, write_active
 from src.settings import Settings
@@ -32,10 +36,22 @@ class Removed:
     was_active: bool
 
 
-def use_model(settings: Settings, profile: Profile, name: str) -> str:
-    """Make ``name`` the active model; returns a line saying which one (and where it is)."""
+def use_model(settings: Settings, profile: Profile, name: str, *,
+              progress: ProgressCallback = no_progress) -> str:
+    """Make ``name`` the active model; returns a line saying which one (and where it is).
+    ``name`` may be a .gguf file anywhere: it is linked (or copied, with ``progress``) into
+    the models folder first (:func:`bring_in`)."""
     from src.catalog import load_catalog
 
+    if _is_file_path(name):
+        path = bring_in(settings, Path(name), progress=progress)
+        label = model_label(path, settings)
+        if profile.engine == "ollama":  # Ollama answers from its own copy: import it
+            tag = _import_into_ollama(settings, path, progress)
+            write_active(settings, name=tag, path=path, ollama_model=tag)
+            return _used(f"Active model: {tag} (Ollama, imported from {path})", settings, profile)
+        write_active(settings, name=label, path=path)
+        return _used(f"Active model: {label} -> {path}", settings, profile)
     catalog = load_catalog(settings.catalog_path)
     entry = next((e for e in catalog.entries if e.id == name), None)
     if entry is not None:
@@ -56,26 +72,119 @@ def use_model(settings: Settings, profile: Profile, name: str) -> str:
                 return _used(f"Active model: {name} (Ollama)", settings, profile)
         finally:
             models.close()
+    if os.sep in name or name.endswith(".gguf"):
+        raise ModelNotFound(f"No file {name} (and no model of that name in the models folder).",
+                            hint="Check the path of the .gguf file.")
     raise ModelNotFound(f"No model {name!r} in the catalog, on disk or in Ollama",
                         hint="Pull it first: python -m src models pull REPO[:QUANT]")
 
 
+def overriding_setting(settings: Settings, profile: Profile | None) -> tuple[str, str, str]:
+    """(setting, backend, model) when an explicit setting chooses the engine's model over the
+    ``models use`` choice (``src/backends.py`` puts settings first); ("", "", "") otherwise."""
+    from src.backends import plan_backends
+
+    plan = plan_backends(settings, profile)
+    return next(((plan.set_by_setting(n), n, plan.model(n)) for n in plan.names
+                 if plan.set_by_setting(n)), ("", "", ""))
+
+
 def _used(message: str, settings: Settings | None = None, profile: Profile | None = None) -> str:
     """The line that says which model is active, and - when an explicit setting still chooses
-    the engine's model (``src/backends.py`` puts settings first) - which one, and what to do."""
+    the engine's model - which one, and what to do."""
     if settings is not None:
-        from src.backends import plan_backends
-
-        plan = plan_backends(settings, profile)
-        pinned = next(((name, plan.set_by_setting(name)) for name in plan.names
-                       if plan.set_by_setting(name)), None)
-        if pinned:
-            name, setting = pinned
-            message += (f"\nNote: {setting} sets the {name} model ({plan.model(name)}) and takes "
+        setting, name, model = overriding_setting(settings, profile)
+        if setting:
+            message += (f"\nNote: {setting} sets the {name} model ({model}) and takes "
                         "precedence over this choice. Unset it (and restart) for the choice "
                         "to take effect.")
     logger.info("model.use", message=message)
     return message
+
+
+# --- a .gguf file from anywhere ----------------------------------------------------------------
+GGUF_MAGIC = b"GGUF"
+LOCAL_FOLDER = "local"  # models_dir/local/: files brought in by `models use PATH`
+_COPY_BLOCK = 8 << 20
+
+
+def _is_file_path(name: str) -> bool:
+    """A path to a file (not a catalog id, repo or Ollama name)."""
+    looks = os.sep in name or name.startswith(("~", ".")) or name.endswith(".gguf")
+    return looks and Path(name).expanduser().is_file()
+
+
+def _import_into_ollama(settings: Settings, path: Path, progress: ProgressCallback) -> str:
+    import re
+
+    from shared_utils.ollama_models import OllamaModels
+
+    tag = re.sub(r"[^a-z0-9._-]+", "-", SPLIT_GGUF.sub("", path.name).removesuffix(".gguf")
+                 .lower()).strip("-.") or "local-model"
+    parts = _gguf_parts(path)
+    models = OllamaModels(settings.ollama_host)
+    try:
+        return models.import_gguf(tag, parts, progress=progress)
+    finally:
+        models.close()
+
+
+def bring_in(settings: Settings, source: Path, *,
+             progress: ProgressCallback = no_progress) -> Path:
+    """``source`` (a GGUF anywhere) under ``<models dir>/local/``: hard-linked when it is on
+    the same file system, else copied (with ``progress``; a partial copy is removed). A file
+    already in the models folder is used where it is. Raises NotAGguf for any other file."""
+    source = source.expanduser().resolve()
+    if not source.is_file():
+        raise NotAGguf(f"{source} is not a file.")
+    with open(source, "rb") as fh:
+        magic = fh.read(4)
+    if magic != GGUF_MAGIC:
+        raise NotAGguf(f"{source.name} is not a GGUF model file (it does not start with "
+                       f"'GGUF' but with {magic!r}).")
+    models = settings.models_dir.resolve()
+    if source.is_relative_to(models) and source.parent != models:
+        return source
+    parts = _gguf_parts(source)
+    folder = models / LOCAL_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        _link_or_copy(part, folder / part.name, progress)
+    return folder / source.name
+
+
+def _gguf_parts(path: Path) -> list[Path]:
+    """Every part of a split GGUF (``-00001-of-00003.gguf``), else the file itself."""
+    if not SPLIT_GGUF.search(path.name):
+        return [path]
+    return [p for p in _parts_of(path) if p.name.endswith(".gguf")]
+
+
+def _link_or_copy(source: Path, target: Path, progress: ProgressCallback) -> None:
+    if target.exists():
+        if os.path.samefile(source, target) or target.stat().st_size == source.stat().st_size:
+            return
+        raise NotAGguf(f"Another file named {target.name} is already in {target.parent}.",
+                       hint="Rename your file, or remove the other one with "
+                            f"`python -m src models rm {target.name}`.")
+    try:
+        os.link(source, target)
+        logger.info("model.linked", source=str(source), target=str(target))
+        return
+    except OSError:  # another file system, or links not allowed: copy
+        pass
+    partial = target.with_name(target.name + ".incomplete")
+    total, done = source.stat().st_size, 0
+    try:
+        with open(source, "rb") as src, open(partial, "wb") as dst:
+            while block := src.read(_COPY_BLOCK):
+                dst.write(block)
+                done += len(block)
+                progress(Progress("copy", done, total, f"copying {source.name}"))
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    logger.info("model.copied", source=str(source), target=str(target), bytes=total)
 
 
 def remove_model(settings: Settings, profile: Profile, name: str) -> Removed:

@@ -31,6 +31,7 @@ from src.settings import Settings
 
 if TYPE_CHECKING:
     from src.answer import Answerer, AskOptions
+    from src.answering import Answering
     from src.backends import BackendPlan
     from src.profile import Profile
     from src.events import AskEvent
@@ -95,15 +96,22 @@ class RAGPipeline:
         doc_ids: Sequence[str] | None = None,
         backend: str | None = None,
         options: "AskOptions | None" = None,
+        owner: str = "",
     ) -> Iterator["AskEvent"]:
-        """Stream events: sources, status, tokens, backend switches, done. ``options``: this
-        question's model, temperature and answer length (a chat's settings)."""
+        """Stream events: sources, place in line, status, tokens, backend switches, done.
+        ``options``: this question's model, temperature and answer length (a chat's
+        settings); ``owner``: who asks (a chat session, an API key), for a fair line."""
         return self._answerer.ask(question, history=history, doc_ids=doc_ids, backend=backend,
-                                  options=options)
+                                  options=options, owner=owner)
 
     def backends(self) -> "BackendPlan":
         """The backends the next question tries, in order, with their models (and why)."""
         return self._answerer.plan()
+
+    def answering(self) -> "Answering":
+        """What writes the next answer: the engine's model, or the source extracts and why
+        (``src/answering.py``)."""
+        return self._answerer.answering()
 
     # --- lifecycle -------------------------------------------------------------------------
     def warm_up(self) -> None:

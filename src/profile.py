@@ -60,6 +60,8 @@ class Profile:
     ollama_model: str
     context_tokens: int
     threads: int
+    parallel_answers: int  # the engine's slots: answers written at once
+    answer_queue: int  # questions that may wait for a slot (one more is refused at once)
     connect_timeout_s: float
     first_token_timeout_s: float
     stall_timeout_s: float
@@ -108,6 +110,41 @@ def _first_token_timeout(cpus: float, has_gpu: bool) -> tuple[float, str]:
     return 90.0, f"only {cpus:g} CPUs: reading a long prompt can take a minute"
 
 
+SLOTS_PER_CORE = 2  # decoding is memory-bound: a second sequence per core is nearly free
+MAX_CPU_SLOTS = 4  # more slots on a CPU only split the prompt reading further
+MAX_GPU_SLOTS = 8
+KV_SHARE = 0.5  # of the memory left beside the model, the most the slots' KV cache may take
+KV_BYTES_PER_TOKEN_PER_GB = 30 * 1024  # KV cache (f16) per token per GB of weights, rounded up
+QUEUE_PER_SLOT = 4
+ZERO_ALLOWED = frozenset({"answer_queue"})  # 0 is a choice here (no waiting), not "unset"
+
+
+def parallel_answers(cpus: float, memory: int, context: int, entry: CatalogEntry, *,
+                     has_gpu: bool) -> tuple[int, str]:
+    """The engine's slots (answers written at once, each with the whole context) and why:
+    two per core (a GPU: 8), at most 4 on a CPU, and no more than half the memory beside the
+    model holds the slots' KV cache (each slot keeps ``context`` tokens).
+
+    >>> from src.catalog import load_catalog
+    >>> entry = load_catalog(Settings().catalog_path).get("qwen2.5-0.5b-instruct")
+    >>> parallel_answers(2, 24 * 1024**3, 4096, entry, has_gpu=False)[0]
+    4
+    >>> parallel_answers(1, 24 * 1024**3, 4096, entry, has_gpu=False)[0]
+    2
+    >>> parallel_answers(8, int(1.2 * 1024**3), 32768, entry, has_gpu=False)[0]
+    1
+    """
+    cores = max(1, math.floor(cpus))
+    by_cores = MAX_GPU_SLOTS if has_gpu else min(MAX_CPU_SLOTS, SLOTS_PER_CORE * cores)
+    per_slot = context * KV_BYTES_PER_TOKEN_PER_GB * entry.size_gb
+    spare = max(0.0, memory - entry.ram_gb * _GIB) * KV_SHARE
+    by_memory = max(1, int(spare // per_slot)) if per_slot else by_cores
+    slots = max(1, min(by_cores, by_memory))
+    limit = "memory" if by_memory < by_cores else ("a GPU" if has_gpu else f"{cores} cores")
+    return slots, (f"limited by {limit} ({context}-token context each, "
+                   f"~{per_slot / 1024**2:.0f} MiB of KV cache per slot)")
+
+
 def top_k_for(context_tokens: int) -> int:
     """Sources per question. 5 for small contexts: on the answer set the extract then cites a
     gold page for 0.821 of the questions (4: 0.744, 6: 0.769), and on the held-out set as often
@@ -151,6 +188,11 @@ def detect(
                       f"catalog default for {entry.id}", "context", why)
     threads = _choose(settings, "threads", max(1, math.floor(cpus)), "one per usable CPU",
                       "threads", why)
+    slots = _choose(settings, "parallel_answers",
+                    *parallel_answers(cpus, memory, context, entry, has_gpu=bool(gpus)),
+                    "parallel answers", why)
+    waiting = _choose(settings, "answer_queue", QUEUE_PER_SLOT * slots,
+                      f"{QUEUE_PER_SLOT} waiting per slot", "answer queue", why)
     first_token, stall = _deadlines(settings, cpus, bool(gpus), why)
     port, address = _network(settings, on_space, container, why)
     top_k = _choose(settings, "top_k", top_k_for(context), f"fits a {context}-token context",
@@ -160,7 +202,8 @@ def detect(
         gpu_name=gpu_name, gpu_memory_mb=gpu_mb, gpu_count=len(gpus), cpu_cores=cpus,
         memory_bytes=memory, disk_free_bytes=disk_free, ollama_path=ollama_path,
         engine=engine, model=entry.id, tier=tier, quant=entry.quant, ollama_model=ollama_model,
-        context_tokens=context, threads=threads, connect_timeout_s=settings.connect_timeout_s,
+        context_tokens=context, threads=threads, parallel_answers=slots,
+        answer_queue=waiting, connect_timeout_s=settings.connect_timeout_s,
         first_token_timeout_s=first_token, stall_timeout_s=stall, port=port, address=address,
         top_k=top_k, reasons=tuple(why),
     )
@@ -238,7 +281,7 @@ def _choose(settings: Settings, name: str, derived: Any, derived_why: str, label
             why: list[str]) -> Any:
     """The setting ``name`` when set, else ``derived``; the reason says which."""
     value = getattr(settings, name)
-    if value:
+    if value or (value == 0 and name in ZERO_ALLOWED):
         why.append(f"{label} {value}: OLYMPUS_{name.upper()}")
         return value
     why.append(f"{label} {derived}: {derived_why}")

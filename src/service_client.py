@@ -165,7 +165,7 @@ class RemotePipeline:
 
     def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (),
             doc_ids: Sequence[str] | None = None, backend: str | None = None,
-            options: Any = None) -> Iterator[Any]:
+            options: Any = None, owner: str = "") -> Iterator[Any]:
         """The answer's events; errors before the first event are raised here, as in-process.
         ``options``: an ``AskOptions`` (a chat's model, temperature and answer length)."""
         from dataclasses import asdict
@@ -174,7 +174,8 @@ class RemotePipeline:
             "POST", "/api/ask", timeout=ANSWER_TIMEOUT,
             json={"question": question, "history": [list(t) for t in history],
                   "doc_ids": list(doc_ids) if doc_ids else None, "backend": backend,
-                  "options": asdict(options) if options is not None else None})
+                  "options": asdict(options) if options is not None else None,
+                  "session": owner or None})
         try:
             response = self._client.send(request, stream=True)
         except httpx.TransportError as exc:
@@ -208,7 +209,14 @@ class RemotePipeline:
         d = self._request("GET", "/api/backends")
         return BackendPlan(names=tuple(d["chain"]), models=dict(d["models"]),
                            reasons=tuple(d["reasons"]), fallback_note=d["fallback_note"],
-                           chosen_by=dict(d.get("chosen_by") or {}))
+                           chosen_by=dict(d.get("chosen_by") or {}),
+                           fallback=tuple(d.get("fallback") or ()))
+
+    def answering(self) -> Any:
+        """What answers the next question, as the service decides it (``src/answering.py``)."""
+        from src.answering import Answering
+
+        return Answering.from_dict(self._request("GET", "/api/backends")["answering"])
 
     # --- lifecycle --------------------------------------------------------------------------
     def answers(self, *, timeout_s: float = 1.0) -> bool:

@@ -8,6 +8,7 @@ from the environment profile (see ``src/profile.py``); setting them overrides th
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -127,6 +128,10 @@ class Settings(BaseSettings):
     temperature: float = Field(default=0.2, ge=0, le=2)
     context_tokens: int | None = Field(default=None, ge=512, le=262_144)
     threads: int | None = Field(default=None, ge=1, le=512)
+    # answers the engine writes at once (its slots; empty: the profile sizes them from memory,
+    # context and cores) and questions that may wait for a slot before a new one is refused
+    parallel_answers: int | None = Field(default=None, ge=1, le=64)
+    answer_queue: int | None = Field(default=None, ge=0, le=1000)
     # prompt: keep only each source's sentences that bear on the question (CPU prompt speed)
     compress_sources: bool = True
     source_sentences: int = Field(default=4, ge=1, le=50)
@@ -251,9 +256,20 @@ class Settings(BaseSettings):
 
     @property
     def log_format_resolved(self) -> Literal["json", "console"]:
+        """``auto``: a readable console when a person watches (stderr is a terminal), JSON
+        lines for a log collector in a container or Space, the console elsewhere."""
         if self.log_format != "auto":
             return self.log_format
+        if _stderr_is_terminal():
+            return "console"
         return "json" if in_container() or self.space_id else "console"
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        return False
 
 
 def in_container() -> bool:

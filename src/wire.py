@@ -21,6 +21,7 @@ from src.events import (
     BackendSwitchEvent,
     Citation,
     DoneEvent,
+    QueueEvent,
     SourcesEvent,
     StatusEvent,
     TokenEvent,
@@ -78,7 +79,8 @@ def done_to_dict(done: DoneEvent) -> dict[str, Any]:
     """The final event of an answer (also ``ask --json``)."""
     return {
         "answer": done.answer, "backend": done.backend, "backend_name": done.backend_name,
-        "model": done.model, "fallback_note": done.fallback_note,
+        "model": done.model, "answered_by": done.answered_by,
+        "fallback_note": done.fallback_note,
         "citations": [citation_to_dict(c) for c in done.citations],
         "sources": [passage_to_dict(i, s) for i, s in enumerate(done.sources, 1)],
         "timings": {k: round(v, 2) for k, v in done.timings.items()},
@@ -93,11 +95,18 @@ def done_to_dict(done: DoneEvent) -> dict[str, Any]:
 def done_from_dict(d: dict[str, Any]) -> DoneEvent:
     plain = {k: d[k] for k in ("answer", "backend", "timings", "prompt_tokens", "dropped_sources",
                                "removed_citations", "skipped", "interrupted", "error",
-                               "backend_name", "model", "fallback_note", "mode", "mode_reason",
+                               "backend_name", "model", "answered_by", "fallback_note", "mode",
+                               "mode_reason",
                                "loop_stopped", "unsupported", "supported_share") if k in d}
     return DoneEvent(citations=[citation_from_dict(c) for c in d.get("citations", [])],
                      sources=[passage_from_dict(s) for s in d.get("sources", [])],
                      chain=tuple(d.get("chain", ())), **plain)
+
+
+def queue_to_dict(event: QueueEvent) -> dict[str, Any]:
+    """A place in the engine's line (the answer waits for a slot)."""
+    return {"position": event.position, "eta_s": round(event.eta_s, 1),
+            "message": event.message}
 
 
 def event_to_dict(event: AskEvent) -> dict[str, Any]:
@@ -110,6 +119,8 @@ def event_to_dict(event: AskEvent) -> dict[str, Any]:
         return {"type": "status", "message": event.message}
     if isinstance(event, TokenEvent):
         return {"type": "token", "text": event.text}
+    if isinstance(event, QueueEvent):
+        return {"type": "queue", **queue_to_dict(event)}
     if isinstance(event, BackendSwitchEvent):
         return {"type": "backend_switch", "from_backend": event.from_backend,
                 "to_backend": event.to_backend, "reason": event.reason}
@@ -126,6 +137,8 @@ def event_from_dict(d: dict[str, Any]) -> AskEvent:
         return StatusEvent(d.get("message", ""))
     if kind == "token":
         return TokenEvent(d.get("text", ""))
+    if kind == "queue":
+        return QueueEvent(int(d["position"]), float(d.get("eta_s", 0.0)), d.get("message", ""))
     if kind == "backend_switch":
         return BackendSwitchEvent(d["from_backend"], d["to_backend"], d.get("reason", ""))
     if kind == "done":
@@ -134,10 +147,18 @@ def event_from_dict(d: dict[str, Any]) -> AskEvent:
 
 
 # --- errors -------------------------------------------------------------------------------------
+def error_body(message: str, *, code: str, hint: str, kind: str = "invalid_request_error",
+               param: str | None = None) -> dict[str, Any]:
+    """OpenAI's error shape, the one builder of every error body the API sends: ``code`` is a
+    name (the Olympus error class), ``hint`` how to fix it."""
+    return {"error": {"message": message, "type": kind, "param": param, "code": code,
+                      "hint": hint}}
+
+
 def error_to_dict(exc: OlympusError, *, kind: str = "invalid_request_error") -> dict[str, Any]:
-    """OpenAI's error shape; ``code`` is the Olympus error class, ``hint`` how to fix it."""
-    return {"error": {"message": exc.message, "type": kind, "param": None,
-                      "code": type(exc).__name__, "hint": exc.hint or ""}}
+    """A typed error as ``error_body``; ``param`` when the error names the request field."""
+    return error_body(exc.message, code=type(exc).__name__, hint=exc.hint or "", kind=kind,
+                      param=getattr(exc, "param", None))
 
 
 def error_from_dict(d: dict[str, Any]) -> OlympusError:

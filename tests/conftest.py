@@ -20,6 +20,7 @@ REAL_PDFS = {
     "nut_user_manual": Path("/usr/share/doc/nut-doc/pdf/user-manual.pdf"),
     "bashref": Path("/usr/share/doc/bash-doc/bashref.pdf"),
     "glpk": Path("/usr/share/doc/glpk-doc/glpk.pdf"),
+    "debmake": Path("/usr/share/doc/debmake-doc/debmake-doc.en.pdf"),
 }
 
 
@@ -100,3 +101,18 @@ def llamacpp_server(tiny_gguf: Path):
     engine.wait_ready(30)
     yield engine
     engine.stop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``-n 2`` (pytest-xdist, ``--dist loadgroup``; what .ci/run runs) each test file
+    runs whole on one worker, so its module fixtures (a started app, an ingested library) are
+    built once; the end-to-end files (a real ``startup.py``, Chromium, a model) form one group
+    and run one after another, beside the rest on the other worker. A test's own
+    ``xdist_group`` mark wins."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            group = "e2e" if item.path.parent.name == "e2e" else str(item.path.relative_to(config.rootpath))
+            item.add_marker(pytest.mark.xdist_group(group))

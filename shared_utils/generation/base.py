@@ -34,6 +34,8 @@ class GenerationOptions:
     max_tokens: int = 320
     num_ctx: int | None = None
     stop: tuple[str, ...] = ()
+    top_p: float | None = None  # None: the engine's default
+    seed: int | None = None  # a fixed sampling seed (llama.cpp, Ollama); None: random
     # anti-repetition (None: the engine's default): llama.cpp and Ollama take repeat_penalty;
     # DRY is llama.cpp's sampler against repeated sequences; frequency_penalty is OpenAI's
     repeat_penalty: float | None = None
@@ -46,9 +48,18 @@ class GenerationOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class ServedModel:
+    """What an engine reports about the model it answers with (``Backend.served_model``)."""
+
+    id: str  # the engine's name for it: llama.cpp the GGUF path (or alias), Ollama the tag
+    params: float | None = None  # parameters, when the engine says
+
+
+@dataclass(frozen=True, slots=True)
 class Delta:
     """A piece of a streamed answer. The last one has ``done=True`` and may carry stats
-    (``prompt_tokens``, ``completion_tokens``, ``prompt_ms``, ``generation_ms``...)."""
+    (``prompt_tokens``, ``completion_tokens``, ``prompt_ms``, ``generation_ms``...;
+    ``length_cut`` 1.0 when the engine stopped at ``max_tokens``)."""
 
     text: str = ""
     done: bool = False
@@ -78,6 +89,11 @@ class Backend(ABC):
 
     def generate(self, messages: Sequence[Message], *, options: GenerationOptions) -> str:
         return "".join(d.text for d in self.stream(messages, options=options))
+
+    def served_model(self, *, timeout: float = 1.0) -> ServedModel | None:
+        """The model the engine behind this backend reports (None: no engine to ask, or it
+        did not answer within ``timeout``). Cheap, never raises."""
+        return None
 
     def health(self) -> dict[str, object]:
         """{"ok": bool, "detail": str}; cheap, never raises."""

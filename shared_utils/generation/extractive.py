@@ -66,6 +66,23 @@ def parse_prompt(messages: Sequence[Message]) -> tuple[str, list[PromptSource]]:
     return question, sources
 
 
+def split_extract(text: str) -> tuple[str, str]:
+    """(what a model wrote, the extract: source sentences under their heading, to the end).
+    The extract is quoted source text, so it is shown literally (``src/ui/render.py``).
+
+    >>> split_extract("Port 3493 [1]." + chr(10) + FOLLOWING_HEADING + chr(10) + "- It *is* [1]")[1]
+    'The most relevant sentences of the sources:\\n- It *is* [1]'
+    >>> split_extract("No extract here.")
+    ('No extract here.', '')
+    """
+    starts = [at for heading in (HEADING, FOLLOWING_HEADING)
+              if (at := text.find(heading)) == 0 or (at > 0 and text[at - 1] == "\n")]
+    if not starts:
+        return text, ""
+    at = min(starts)
+    return text[:at], text[at:]
+
+
 def _blend(similarities: Sequence[float], lexical: Sequence[float]) -> list[float]:
     """Similarity + ``LEXICAL_WEIGHT`` x the lexical score scaled to 0..1."""
     top = max(lexical) or 1.0

@@ -28,7 +28,13 @@ from shared_utils.errors import (
     ModelNotFound,
     OlympusError,
 )
-from shared_utils.generation.base import Delta, GenerationOptions, Message, StreamingBackend
+from shared_utils.generation.base import (
+    Delta,
+    GenerationOptions,
+    Message,
+    ServedModel,
+    StreamingBackend,
+)
 from shared_utils.generation.chain import register_closer, register_response
 
 logger = structlog.get_logger(__name__)
@@ -81,6 +87,26 @@ class HFInferenceBackend(StreamingBackend):
         r.raise_for_status()
         return self.label
 
+    def served_model(self, *, timeout: float = 1.0) -> ServedModel | None:
+        """``GET {base_url}/models``: the served model (the one named ``model`` when there
+        are several) and, from llama.cpp, its parameter count (``meta.n_params``)."""
+        if not self.base_url:
+            return None  # the HF Inference API serves every model: nothing to ask
+        import httpx
+
+        try:
+            r = httpx.get(f"{self.base_url}/models", timeout=timeout, headers=self._headers())
+            r.raise_for_status()
+            data = [m for m in r.json().get("data") or [] if isinstance(m, dict) and m.get("id")]
+        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            logger.debug("served_model.unknown", url=self.base_url, error=type(exc).__name__)
+            return None
+        item = next((m for m in data if m["id"] == self.model), data[0] if data else None)
+        if item is None:
+            return None
+        n_params = (item.get("meta") or {}).get("n_params")
+        return ServedModel(str(item["id"]), float(n_params) if n_params else None)
+
     def _open(self, options: GenerationOptions) -> Any:
         from huggingface_hub import InferenceClient
 
@@ -103,6 +129,8 @@ class HFInferenceBackend(StreamingBackend):
             stream=True,
             max_tokens=options.max_tokens,
             temperature=options.temperature,
+            top_p=options.top_p,
+            seed=options.seed,
             stop=list(options.stop) or None,
             stream_options={"include_usage": True},
             frequency_penalty=options.frequency_penalty,
@@ -116,6 +144,8 @@ class HFInferenceBackend(StreamingBackend):
                 if text:
                     yield Delta(text)
                 finished = finished or bool(choice.finish_reason)
+                if choice.finish_reason == "length":
+                    stats["length_cut"] = 1.0
             stats.update(_stats(chunk))
         if finished:  # else the engine stopped and the stream just ended: the base class says so
             yield Delta("", done=True, stats=stats)

@@ -22,7 +22,13 @@ from shared_utils.errors import (
     OllamaNotRunning,
     OlympusError,
 )
-from shared_utils.generation.base import Delta, GenerationOptions, Message, StreamingBackend
+from shared_utils.generation.base import (
+    Delta,
+    GenerationOptions,
+    Message,
+    ServedModel,
+    StreamingBackend,
+)
 from shared_utils.generation.chain import register_closer, register_response
 
 logger = structlog.get_logger(__name__)
@@ -57,6 +63,23 @@ class OllamaBackend(StreamingBackend):
         r = httpx.get(f"{self.host}/api/version", timeout=timeout)
         r.raise_for_status()
         return f"{self.label}, Ollama {r.json().get('version', '?')}"
+
+    def served_model(self, *, timeout: float = 1.0) -> ServedModel | None:
+        """``POST /api/show``: the model Ollama loads for this backend, with its parameter
+        count (``general.parameter_count``, else ``details.parameter_size`` like "494.03M")."""
+        import httpx
+
+        try:
+            r = httpx.post(f"{self.host}/api/show", json={"model": self.model}, timeout=timeout)
+            r.raise_for_status()
+            show = r.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            logger.debug("served_model.unknown", host=self.host, model=self.model,
+                         error=type(exc).__name__)
+            return None
+        count = (show.get("model_info") or {}).get("general.parameter_count")
+        size = str((show.get("details") or {}).get("parameter_size") or "")
+        return ServedModel(self.model, float(count) if count else _parameter_size(size))
 
     def _open(self, options: GenerationOptions) -> Any:
         if self._client is not None:
@@ -112,6 +135,10 @@ class OllamaBackend(StreamingBackend):
             opts["repeat_penalty"] = options.repeat_penalty
         if options.frequency_penalty is not None:
             opts["frequency_penalty"] = options.frequency_penalty
+        if options.top_p is not None:
+            opts["top_p"] = options.top_p
+        if options.seed is not None:
+            opts["seed"] = options.seed
         return opts
 
     # --- the one place transport failures become typed errors -------------------------------
@@ -147,6 +174,20 @@ class OllamaBackend(StreamingBackend):
         return BackendUnavailable(f"Ollama failed: {detail}")
 
 
+def _parameter_size(text: str) -> float | None:
+    """Ollama's ``parameter_size`` ("494.03M", "1.5B", "7B") in parameters.
+
+    >>> _parameter_size("494.03M"), _parameter_size("1.5B"), _parameter_size("")
+    (494030000.0, 1500000000.0, None)
+    """
+    text = text.strip().upper()
+    scale = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}.get(text[-1:], 0.0)
+    try:
+        return round(float(text[:-1]) * scale, 0) if scale else None
+    except ValueError:
+        return None
+
+
 def _stats(part: Any) -> dict[str, float]:
     """Final-chunk counters (nanoseconds in the API) as ms and token counts."""
     raw = {
@@ -157,4 +198,7 @@ def _stats(part: Any) -> dict[str, float]:
         "load_ms": (part.load_duration, _NS_PER_MS),
         "total_ms": (part.total_duration, _NS_PER_MS),
     }
-    return {k: float(v) / div for k, (v, div) in raw.items() if v is not None}
+    out = {k: float(v) / div for k, (v, div) in raw.items() if v is not None}
+    if getattr(part, "done_reason", None) == "length":
+        out["length_cut"] = 1.0
+    return out

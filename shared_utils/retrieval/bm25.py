@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
-import threading
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 import structlog
 
 from shared_utils.errors import StoreUnavailable
+from shared_utils.rwlock import ReadWriteLock
 from shared_utils.retrieval.base import KeywordIndex
 from shared_utils.text import STOPWORDS, stems
 from shared_utils.types import Chunk
@@ -108,7 +108,7 @@ class BM25Index(KeywordIndex):
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._lock = threading.RLock()
+        self._lock = ReadWriteLock()  # searches share it; add/delete/close have it alone
         self._tok = Tokenizer()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,7 +178,7 @@ class BM25Index(KeywordIndex):
         """Index chunks (a chunk id already present is replaced)."""
         if not chunks:
             return
-        with self._lock:
+        with self._lock.write():
             known = [c.id for c in chunks if c.id in self._row_of]
             if known:
                 self._delete_where("chunk_id", known)
@@ -217,7 +217,7 @@ class BM25Index(KeywordIndex):
         return rows
 
     def delete_document(self, doc_id: str) -> None:
-        with self._lock:
+        with self._lock.write():
             self._delete_where("doc_id", [doc_id])
 
     def _delete_where(self, column: str, values: list[str]) -> None:
@@ -244,7 +244,7 @@ class BM25Index(KeywordIndex):
     ) -> list[tuple[str, float]]:
         """(chunk_id, BM25 score) pairs, best first; only chunks with a query term."""
         terms = self._tok.query(text)
-        with self._lock:
+        with self._lock.read():
             ids = [self._vocab[t] for t in terms if t in self._vocab]
             if not ids or k <= 0 or self._n_alive == 0 or (doc_ids is not None and not doc_ids):
                 return []
@@ -273,14 +273,14 @@ class BM25Index(KeywordIndex):
             return [(self._chunk_ids[r], float(scores[r])) for r in order]
 
     def count(self) -> int:
-        with self._lock:
+        with self._lock.read():
             return self._n_alive
 
     def unseen(self, text: str) -> list[str]:
         """Words of ``text`` (stopwords dropped, in order) that no indexed chunk contains."""
         words = [w for w in dict.fromkeys(_WORD.findall(text.lower())) if w not in STOPWORDS]
         stems = self._tok.stems(words)
-        with self._lock:
+        with self._lock.read():
             return [w for w, s in zip(words, stems, strict=True) if not self._live_df(s)]
 
     def _live_df(self, stem: str) -> int:
@@ -291,12 +291,12 @@ class BM25Index(KeywordIndex):
 
     def doc_ids(self) -> set[str]:
         """Documents present in the index (used to clean up after an interrupted ingest)."""
-        with self._lock:
+        with self._lock.read():
             return {d for d, rows in self._doc_rows.items() if rows}
 
     def health(self) -> dict[str, object]:
         try:
-            with self._lock:
+            with self._lock.write():
                 self._db.execute("SELECT 1").fetchone()
         except sqlite3.Error as exc:
             return {"ok": False, "detail": f"keyword index {self.path}: {exc}"}
@@ -310,7 +310,7 @@ class BM25Index(KeywordIndex):
         )
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock.write():
             try:
                 self._db.close()
             except sqlite3.Error as exc:

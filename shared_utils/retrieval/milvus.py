@@ -10,7 +10,6 @@ between threads) and one error-mapping point (``_call``).
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -19,6 +18,7 @@ import numpy as np
 import structlog
 
 from shared_utils.errors import StoreUnavailable
+from shared_utils.rwlock import ReadWriteLock
 from shared_utils.retrieval.base import VectorIndex
 from shared_utils.types import Chunk
 
@@ -66,7 +66,7 @@ class MilvusVectorIndex(VectorIndex):
     def __init__(self, uri: str, dimension: int, *, token: str = "",
                  collection: str = "olympus_chunks") -> None:
         self.uri, self.dimension, self.collection = uri, int(dimension), collection
-        self._lock = threading.RLock()
+        self._lock = ReadWriteLock()  # searches run side by side; writes and close alone
         self.local = not is_server_uri(uri)
         if self.local:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
@@ -81,8 +81,8 @@ class MilvusVectorIndex(VectorIndex):
         self._call("open collection", self._ensure_collection)
 
     # --- the one place that maps Milvus failures -------------------------------------------
-    def _call(self, what: str, fn: Callable[[], T]) -> T:
-        with self._lock:
+    def _call(self, what: str, fn: Callable[[], T], *, shared: bool = False) -> T:
+        with self._lock.read() if shared else self._lock.write():
             try:
                 return fn()
             except StoreUnavailable:
@@ -158,12 +158,12 @@ class MilvusVectorIndex(VectorIndex):
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         kwargs = {"filter": doc_filter(doc_ids)} if doc_ids is not None else {}
         result = self._call("search", lambda: self._client.search(
-            self.collection, data=[query], limit=k, output_fields=[], **kwargs))
+            self.collection, data=[query], limit=k, output_fields=[], **kwargs), shared=True)
         return [(hit["id"], float(hit["distance"])) for hit in result[0]]
 
     def count(self) -> int:
         rows = self._call("count", lambda: self._client.query(
-            self.collection, filter="", output_fields=["count(*)"]))
+            self.collection, filter="", output_fields=["count(*)"]), shared=True)
         return int(rows[0]["count(*)"])
 
     def flush(self) -> None:
@@ -179,7 +179,7 @@ class MilvusVectorIndex(VectorIndex):
         return {"ok": True, "detail": f"{kind} {self.uri}: {n} vectors"}
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock.write():
             try:
                 self._client.close()
             except Exception as exc:  # noqa: BLE001 - closing must not mask the real error

@@ -1,7 +1,7 @@
 """``python -m src.api --port P``: the service API process (started by ``startup.py``).
 
-It owns the data dir's stores: it opens the one ``RAGPipeline`` before it listens, so its
-readiness URL (``/api/health``) answers only once the library is open. Bound to 127.0.0.1;
+It owns the data dir's stores: it opens the one ``RAGPipeline`` before it listens, and its
+readiness URL (``/api/health``) says "starting" (503) until the embedder has loaded too. Bound to 127.0.0.1;
 the front forwards ``/v1`` and ``/api`` from the public port. Exit code 2 on bad settings.
 """
 
@@ -52,15 +52,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         pipeline = RAGPipeline.from_settings(settings, profile=detect(settings))
-        pipeline.warm_up_in_background()
+        warm_up = pipeline.warm_up_in_background()
     except OlympusError as exc:  # e.g. an embedding mismatch: every call says it, with the fix
         structlog.get_logger(__name__).error("api.library_unavailable", error=exc.message,
                                              hint=exc.hint)
-        pipeline = Unavailable(exc)
+        pipeline, warm_up = Unavailable(exc), None
     queue = IngestQueue.from_settings(settings, spool=SPOOL_DIR)
     app = build_app(pipeline, keys=KeyStore(settings.data_dir),
                     service_token=settings.service_token, queue=queue,
-                    max_upload_mb=settings.max_upload_mb)
+                    max_upload_mb=settings.max_upload_mb, warm_up=warm_up)
     if not isinstance(pipeline, Unavailable):  # else they wait on disk for a working library
         queue.resume(pipeline)  # uploads accepted before a crash, under their job ids
     structlog.get_logger(__name__).info("api.listening", port=args.port)

@@ -1,28 +1,54 @@
-"""Typed Olympus errors as HTTP answers in OpenAI's error shape (``src.wire.error_to_dict``)."""
+"""Typed Olympus errors as HTTP answers in OpenAI's error shape (``src.wire.error_body``).
+
+Every error the API sends goes through here: a typed error (``STATUS`` gives its status),
+Starlette's own (unknown route, wrong method) and anything unexpected, which is logged with
+its traceback and answered without its details (no internal path reaches a client).
+"""
 
 from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
 
 import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Send
 
 from shared_utils import errors as e
-from src.wire import error_to_dict
+from src.wire import error_body, error_to_dict
 
 logger = structlog.get_logger(__name__)
 
 # first match wins (subclasses before their bases)
 STATUS: tuple[tuple[type[e.OlympusError], int, str], ...] = (
     (e.FileTooLarge, 413, "invalid_request_error"),
+    (e.RequestTooLarge, 413, "invalid_request_error"),
+    (e.UnsupportedMediaType, 415, "invalid_request_error"),
+    (e.RouteNotFound, 404, "invalid_request_error"),
+    (e.MethodNotAllowed, 405, "invalid_request_error"),
+    (e.InvalidRequest, 400, "invalid_request_error"),
     (e.InvalidDocument, 400, "invalid_request_error"),
     (e.InvalidQuery, 400, "invalid_request_error"),
+    (e.InvalidApiKey, 401, "authentication_error"),
+    (e.KeyScopeRefused, 403, "permission_error"),
     (e.UploadRefused, 429, "rate_limit_error"),
+    (e.AnswerQueueFull, 429, "rate_limit_error"),
     (e.DocumentNotFound, 404, "not_found_error"),
+    (e.JobNotFound, 404, "not_found_error"),
     (e.ModelNotFound, 404, "not_found_error"),
     (e.UnknownBackend, 404, "not_found_error"),
+    (e.ServiceUnavailable, 503, "service_unavailable"),
     (e.BackendUnavailable, 503, "service_unavailable"),
     (e.StoreUnavailable, 503, "service_unavailable"),
+    (e.EmbeddingModelUnavailable, 503, "service_unavailable"),
 )
+# a file system path (two or more segments): a server error names no internal path
+_PATH = re.compile(r"(?<![\w:/])/(?:[\w.@+-]+/)+[\w.@+-]*")
+INTERNAL = ("Internal error ({name}); the details are in the server log.",
+            "Try again; if it keeps failing, report it with the server log.")
 
 
 def status_of(exc: e.OlympusError) -> tuple[int, str]:
@@ -32,26 +58,64 @@ def status_of(exc: e.OlympusError) -> tuple[int, str]:
     return 500, "server_error"
 
 
-def error_response(exc: e.OlympusError) -> JSONResponse:
+def error_dict(exc: e.OlympusError) -> tuple[int, dict[str, Any]]:
+    """(status, body) of a typed error; a server-side error's message loses its file paths.
+
+    >>> error_dict(e.StoreUnavailable("Milvus at /data/x/milvus.db is locked."))[1]["error"][
+    ...     "message"]
+    'Milvus at <path> is locked.'
+    """
     status, kind = status_of(exc)
-    return JSONResponse(error_to_dict(exc, kind=kind), status_code=status)
+    body = error_to_dict(exc, kind=kind)
+    if status >= 500:
+        for key in ("message", "hint"):
+            body["error"][key] = _PATH.sub("<path>", body["error"][key])
+    return status, body
+
+
+def error_response(exc: e.OlympusError, headers: dict[str, str] | None = None) -> JSONResponse:
+    status, body = error_dict(exc)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def internal_body(exc: BaseException) -> dict[str, Any]:
+    message, hint = INTERNAL
+    return error_body(message.format(name=type(exc).__name__), code="InternalError", hint=hint,
+                      kind="server_error")
 
 
 async def olympus_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, e.OlympusError)
     logger.info("api.error", error=type(exc).__name__, message=exc.message)
-    return error_response(exc)
+    return error_response(exc, headers_for(exc))
+
+
+def headers_for(exc: e.OlympusError) -> dict[str, str] | None:
+    """401 says how to authenticate; 413 closes the connection, so a client still sending
+    a body past the limit is stopped rather than drained; 429 says when to retry."""
+    retry = getattr(exc, "retry_after_s", None)  # the answer queue's estimate
+    if retry:
+        return {"retry-after": str(max(1, math.ceil(retry)))}
+    if isinstance(exc, e.InvalidApiKey):
+        return {"www-authenticate": "Bearer"}
+    if isinstance(exc, (e.FileTooLarge, e.RequestTooLarge)):
+        return {"connection": "close"}
+    return None
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
-    """Starlette's own errors (unknown route, wrong method) in the same shape."""
+    """Starlette's own errors (unknown route, wrong method) as typed errors."""
     status = getattr(exc, "status_code", 500)
-    message = {404: f"There is no route {request.url.path} (see docs/api.md).",
-               405: f"{request.method} is not allowed on {request.url.path}."}.get(
-        status, str(getattr(exc, "detail", "")) or "The request failed.")
-    body = {"error": {"message": message, "type": "invalid_request_error", "param": None,
-                      "code": str(status), "hint": ""}}
-    return JSONResponse(body, status_code=status)
+    path = request.url.path
+    if status == 404:
+        err: e.OlympusError = e.RouteNotFound(f"There is no route {path}.")
+    elif status == 405:
+        err = e.MethodNotAllowed(f"{request.method} is not allowed on {path}.")
+    else:
+        err = e.InvalidRequest(str(getattr(exc, "detail", "")) or "The request failed.")
+    response = error_response(err)
+    response.status_code = status
+    return response
 
 
 async def client_gone(request: Request, _exc: Exception) -> Response:
@@ -63,11 +127,21 @@ async def client_gone(request: Request, _exc: Exception) -> Response:
 
 async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     logger.error("api.internal_error", error=repr(exc), exc_info=exc)
-    body = {"error": {"message": f"Internal error ({type(exc).__name__}); the details are in "
-                      "the server log.", "type": "server_error", "param": None,
-                      "code": "internal_error", "hint": ""}}
-    return JSONResponse(body, status_code=500)
+    return JSONResponse(internal_body(exc), status_code=500)
 
 
-def bad_request(message: str, hint: str = "") -> e.InvalidQuery:
-    return e.InvalidQuery(message, hint=hint or None)
+def bad_request(message: str, hint: str = "", param: str | None = None) -> e.InvalidRequest:
+    err = e.InvalidRequest(message, hint=hint or None)
+    err.param = param  # type: ignore[attr-defined]  # read by src.wire.error_to_dict
+    return err
+
+
+async def send_error(send: Send, exc: e.OlympusError, headers: dict[str, str] | None = None
+                     ) -> None:
+    """Answer a raw ASGI request with ``exc`` (middleware that acts before the app)."""
+    status, body_dict = error_dict(exc)
+    body = json.dumps(body_dict).encode()
+    raw = [(b"content-type", b"application/json")]
+    raw += [(k.encode(), v.encode()) for k, v in (headers or headers_for(exc) or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

@@ -1,8 +1,13 @@
 """API keys: created and revoked by an admin, kept hashed in the data dir (0600).
 
 A key is ``olk_`` + 43 random URL-safe characters, shown once when it is made. The file
-``api_keys.json`` keeps, per key, an id, a name, the first characters (to recognise it in a
-list), the SHA-256 of the whole key and its creation/revocation times; never the key. A
+``api_keys.json`` keeps, per key, an id, a name, its scope, the first characters (to
+recognise it in a list), the SHA-256 of the whole key and its creation/revocation times;
+never the key.
+
+Scopes (``SCOPES``, each includes the ones before it): ``read`` searches, asks and lists;
+``write`` also uploads and deletes documents; ``admin`` also manages keys and models. A key
+made before scopes existed has none in the file and works as ``write`` (what it could do). A
 SHA-256 is enough for a 256-bit random secret (no dictionary to guess from).
 
 The service token is the supervisor's own key for its children (the UI) and the CLI: a fresh
@@ -35,6 +40,18 @@ KEYS_FILE = "api_keys.json"
 TOKEN_FILE = "service.token"
 PREFIX = "olk_"
 SHOWN_CHARS = 10  # "olk_" + 6 characters identify a key in lists
+SCOPES = ("read", "write", "admin")  # each includes the ones before it
+DEFAULT_SCOPE = "read"  # `keys create` without --scope, and the System page's first choice
+LEGACY_SCOPE = "write"  # keys made before scopes existed
+
+
+def allows(scope: str, needed: str) -> bool:
+    """True when a key of ``scope`` may do what needs ``needed``.
+
+    >>> allows("write", "read"), allows("read", "write"), allows("admin", "write")
+    (True, False, True)
+    """
+    return scope in SCOPES and SCOPES.index(scope) >= SCOPES.index(needed)
 
 
 class KeyNotFound(OlympusError):
@@ -49,6 +66,7 @@ class ApiKey:
     sha256: str
     created_at: float
     revoked_at: float | None = None
+    scope: str = LEGACY_SCOPE  # a key without one in the file predates scopes
 
     @property
     def active(self) -> bool:
@@ -68,18 +86,22 @@ class KeyStore:
         self._cache: tuple[float, list[ApiKey]] | None = None
 
     # --- admin -------------------------------------------------------------------------------
-    def create(self, name: str) -> tuple[ApiKey, str]:
-        """A new key called ``name``: its record and the secret (shown once, never stored)."""
+    def create(self, name: str, scope: str = DEFAULT_SCOPE) -> tuple[ApiKey, str]:
+        """A new key called ``name`` with ``scope``: its record and the secret (shown once,
+        never stored)."""
         name = " ".join(name.split())[:80]
         if not name:
             raise OlympusError("A key needs a name.", hint="Name it for who uses it, e.g. "
                                "`python -m src keys create laptop`.")
+        if scope not in SCOPES:
+            raise OlympusError(f"There is no key scope {scope!r}.",
+                               hint=f"Use one of: {', '.join(SCOPES)}.")
         secret = PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(id=secrets.token_hex(4), name=name, shown=secret[:SHOWN_CHARS],
-                     sha256=_digest(secret), created_at=time.time())
+                     sha256=_digest(secret), created_at=time.time(), scope=scope)
         with self._exclusive():
             self._write([*self._read(), key])
-        logger.info("api.key_created", key_id=key.id, name=name)
+        logger.info("api.key_created", key_id=key.id, name=name, scope=scope)
         return key, secret
 
     def list(self) -> list[ApiKey]:

@@ -17,15 +17,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from shared_utils.errors import FileTooLarge, InvalidQuery, OlympusError
-from src.api.errors import bad_request
-from src.api.metrics import Metrics
+from shared_utils.errors import (
+    AnswerQueueFull, DocumentNotFound, FileTooLarge, InvalidQuery, JobNotFound, OlympusError,
+    UnsupportedMediaType)
+from src.api.errors import bad_request, error_dict
+from src.api.limits import check_k, parse_json
+from src.api.metrics import Metrics, fallback_reason
 from src.answer import AskOptions
 from src.events import BackendSwitchEvent, DoneEvent
 from src.ui.jobs import IngestJob, IngestQueue
-from src.wire import document_to_dict, error_to_dict, event_to_dict, search_to_dict
+from src.wire import document_to_dict, event_to_dict, search_to_dict
 
 MB = 1024 * 1024
+PDF_MAGIC = b"%PDF-"  # within the first 1024 bytes, as PDF readers accept it
 
 
 def job_to_dict(job: IngestJob) -> dict[str, Any]:
@@ -36,11 +40,8 @@ def job_to_dict(job: IngestJob) -> dict[str, Any]:
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise bad_request("The request body is not valid JSON.",
-                          "Send a JSON object with Content-Type: application/json.") from exc
+    """The request's JSON object (its size is bounded by ``src.api.limits.BodyLimit``)."""
+    body = parse_json(await request.body())
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
     return body
@@ -52,10 +53,19 @@ def ask_options(raw: Any) -> AskOptions | None:
         return None
     if not isinstance(raw, dict):
         raise bad_request("options must be an object.")
+    if isinstance(raw.get("stop"), list):
+        raw = {**raw, "stop": tuple(raw["stop"])}
     try:
-        return AskOptions(**{k: v for k, v in raw.items() if v is not None})
+        options = AskOptions(**{k: v for k, v in raw.items() if v is not None})
     except TypeError as exc:
-        raise bad_request(f"options: {exc}") from exc
+        raise bad_request(f"options: {exc}", param="options") from exc
+    kinds = {"model": str, "backend": str, "temperature": (int, float), "max_tokens": int}
+    for name, kind in kinds.items():
+        value = getattr(options, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+            raise bad_request(f"options.{name} has the wrong type ({type(value).__name__}).",
+                              param=f"options.{name}")
+    return options
 
 
 def doc_ids_of(body: dict[str, Any]) -> list[str] | None:
@@ -63,8 +73,47 @@ def doc_ids_of(body: dict[str, Any]) -> list[str] | None:
     if ids is None:
         return None
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise bad_request("doc_ids must be a list of document ids.")
+        raise bad_request("doc_ids must be a list of document ids.", param="doc_ids")
     return ids or None
+
+
+def known_doc_ids(pipeline: Any, ids: list[str] | None) -> list[str] | None:
+    """``ids`` when every one is a document of the library, else DocumentNotFound (404)."""
+    if not ids:
+        return ids
+    unknown = sorted(set(ids) - {d.id for d in pipeline.documents()})
+    if unknown:
+        raise DocumentNotFound(f"No document has the id {', '.join(map(repr, unknown))}.",
+                               hint="List the documents with GET /v1/documents.")
+    return ids
+
+
+def history_of(raw: Any) -> list[tuple[str, str]]:
+    """``[[question, answer], ...]`` as pairs, refusing anything else with 400."""
+    raw = raw or []
+    ok = isinstance(raw, list) and all(
+        isinstance(t, list) and len(t) == 2 and all(isinstance(x, str) for x in t) for t in raw)
+    if not ok:
+        raise bad_request("history must be a list of [question, answer] pairs.", param="history")
+    return [(q, a) for q, a in raw]
+
+
+def owner_of(request: Request, session: Any) -> str:
+    """Who asks, for the fair line: the API key; the UI (the service token) names its chat
+    session (``session`` in /api/ask, ``user`` in /v1/chat/completions)."""
+    caller = str(request.scope.get("state", {}).get("caller") or "anonymous")
+    if caller == "service" and isinstance(session, str) and session:
+        return f"service:{session[:64]}"
+    return caller
+
+
+async def asking(metrics: Metrics, ask: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+    """``ask`` in the thread pool; a full line is counted, then answered with 429."""
+    try:
+        return await run_in_threadpool(ask, *args, **kwargs)
+    except AnswerQueueFull:
+        metrics.queue_rejections.inc()
+        raise
 
 
 class Measured:
@@ -83,13 +132,17 @@ class Measured:
 
 
 def observe_events(events: Iterator[Any], metrics: Metrics) -> Iterator[Any]:
-    """Pass ``events`` through, recording first-token time, answers and backend switches."""
+    """Pass ``events`` through, recording first-token time, answers, backend switches,
+    fallbacks by reason and waits for an engine slot."""
     for event in events:
         if isinstance(event, BackendSwitchEvent):
             metrics.switches.labels(event.from_backend, event.to_backend).inc()
+            metrics.fallbacks.labels(fallback_reason(event.reason)).inc()
         elif isinstance(event, DoneEvent):
             name = event.backend_name or "none"
             metrics.answers.labels(name).inc()
+            if event.timings.get("queue_ms"):
+                metrics.queue_waits.observe(event.timings["queue_ms"] / 1000)
             if "first_token_ms" in event.timings:
                 metrics.first_token.labels(name).observe(event.timings["first_token_ms"] / 1000)
         yield event
@@ -121,11 +174,9 @@ class LibraryRoutes:
         query = body.get("query")
         if not isinstance(query, str) or not query.strip():
             raise InvalidQuery("The search query is empty.")
-        k = body.get("k")
-        if k is not None and (not isinstance(k, int) or k < 1):
-            raise bad_request("k must be a whole number of at least 1.")
-        result = await run_in_threadpool(self.pipeline.search, query, k=k,
-                                         doc_ids=doc_ids_of(body))
+        k = check_k(body.get("k"))
+        doc_ids = await run_in_threadpool(known_doc_ids, self.pipeline, doc_ids_of(body))
+        result = await run_in_threadpool(self.pipeline.search, query, k=k, doc_ids=doc_ids)
         return JSONResponse(search_to_dict(result))
 
     async def documents(self, _request: Request) -> Response:
@@ -133,11 +184,9 @@ class LibraryRoutes:
         return JSONResponse({"object": "list", "data": [document_to_dict(d) for d in docs]})
 
     async def upload(self, request: Request) -> Response:
-        length = int(request.headers.get("content-length") or 0)
-        if length > (self.max_upload_mb + 1) * MB:
-            raise FileTooLarge(f"The upload is {length / MB:.0f} MB; the limit is "
-                               f"{self.max_upload_mb} MB.")
-        async with request.form(max_part_size=(self.max_upload_mb + 1) * MB) as form:
+        """Read the PDF (``BodyLimit`` stops a body past the limit as it arrives), refuse what
+        is not a PDF at once (415), queue the rest (202 and the job to follow)."""
+        async with request.form() as form:
             upload = form.get("file")
             if upload is None or isinstance(upload, str):
                 raise bad_request("No file in the upload.",
@@ -148,6 +197,8 @@ class LibraryRoutes:
         if len(data) > self.max_upload_mb * MB:
             raise FileTooLarge(f"{name} is {len(data) / MB:.1f} MB; the limit is "
                                f"{self.max_upload_mb} MB.")
+        if PDF_MAGIC not in data[:1024]:
+            raise UnsupportedMediaType(f"{name} is not a PDF (it does not start with %PDF-).")
         owner = request.state.caller
         job_id = self.queue.submit(Measured(self.pipeline, self.metrics), name, data,
                                    owner=owner)
@@ -157,8 +208,7 @@ class LibraryRoutes:
         for job in self.queue.jobs(owner):
             if job.id == job_id:
                 return job
-        raise OlympusError(f"There is no upload job {job_id} of this key.",
-                           hint="Jobs are kept for a while after they finish; upload again.")
+        raise JobNotFound(f"There is no upload job {job_id} of this key.")
 
     async def job(self, request: Request) -> Response:
         job = self._job(request.path_params["job_id"], request.state.caller)
@@ -180,7 +230,8 @@ class LibraryRoutes:
 
     async def backends(self, _request: Request) -> Response:
         plan = await run_in_threadpool(self.pipeline.backends)
-        return JSONResponse(plan.as_dict())
+        answering = await run_in_threadpool(self.pipeline.answering)
+        return JSONResponse({**plan.as_dict(), "answering": answering.as_dict()})
 
     async def ask(self, request: Request) -> Response:
         """The pipeline's own event stream, one JSON object per line (the remote client's)."""
@@ -188,12 +239,15 @@ class LibraryRoutes:
         question = body.get("question")
         if not isinstance(question, str) or not question.strip():
             raise InvalidQuery("The question is empty.")
-        history = [tuple(turn) for turn in body.get("history") or []]
-        if not all(len(t) == 2 and all(isinstance(x, str) for x in t) for t in history):
-            raise bad_request("history must be a list of [question, answer] pairs.")
-        events = await run_in_threadpool(
-            self.pipeline.ask, question, history=history, doc_ids=doc_ids_of(body),
-            backend=body.get("backend") or None, options=ask_options(body.get("options")))
+        history = history_of(body.get("history"))
+        doc_ids = await run_in_threadpool(known_doc_ids, self.pipeline, doc_ids_of(body))
+        backend = body.get("backend") or None
+        if backend is not None and not isinstance(backend, str):
+            raise bad_request("backend must be a backend name.", param="backend")
+        events = await asking(
+            self.metrics, self.pipeline.ask, question, history=history, doc_ids=doc_ids,
+            backend=backend, options=ask_options(body.get("options")),
+            owner=owner_of(request, body.get("session")))
         return StreamingResponse(self._lines(events), media_type="application/x-ndjson")
 
     async def _lines(self, events: Iterator[Any]):
@@ -201,7 +255,7 @@ class LibraryRoutes:
             async for event in iterate_in_threadpool(observe_events(events, self.metrics)):
                 yield json.dumps(event_to_dict(event), ensure_ascii=False) + "\n"
         except OlympusError as exc:
-            yield json.dumps({"type": "error", **error_to_dict(exc)}, ensure_ascii=False) + "\n"
+            yield json.dumps({"type": "error", **error_dict(exc)[1]}, ensure_ascii=False) + "\n"
         finally:
             close = getattr(events, "close", None)
             if close is not None:

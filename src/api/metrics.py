@@ -26,6 +26,13 @@ class Metrics:
                                ["backend"], registry=r)
         self.switches = Counter("olympus_backend_switches", "Fallbacks from one backend to the "
                                 "next", ["from_backend", "to_backend"], registry=r)
+        self.fallbacks = Counter("olympus_fallbacks", "Answers written by a later backend "
+                                 "than the first choice, by why", ["reason"], registry=r)
+        self.queue_waits = Histogram("olympus_answer_queue_wait_seconds", "Time questions "
+                                     "waited for an engine slot (those that waited)",
+                                     buckets=LATENCY_BUCKETS, registry=r)
+        self.queue_rejections = Counter("olympus_answer_queue_rejections", "Questions refused "
+                                        "at once because the line was full", registry=r)
         self.ingest_pages = Counter("olympus_ingest_pages", "Pages indexed", registry=r)
         self.ingest_rate = Histogram("olympus_ingest_pages_per_second", "Indexing speed per "
                                      "document", buckets=(0.5, 1, 2, 5, 10, 20, 50, 100),
@@ -38,6 +45,27 @@ class Metrics:
         self.ingest_pages.inc(pages)
         if seconds > 0 and pages:
             self.ingest_rate.observe(pages / seconds)
+
+
+FALLBACK_REASONS = (  # (words in the chain's reason, label); first match wins
+    ("no first token", "first_token_timeout"),
+    ("could not connect", "connect_timeout"),
+    ("stalled", "stall"),
+    ("not set up", "not_configured"),
+    ("ended without an answer", "empty_answer"),
+)
+
+
+def fallback_reason(reason: str) -> str:
+    """A small fixed label for why a backend was skipped (metrics need few label values).
+
+    >>> fallback_reason("no first token within 90 s")
+    'first_token_timeout'
+    >>> fallback_reason("ConnectError: [Errno 111] Connection refused")
+    'error'
+    """
+    text = reason.lower()
+    return next((label for words, label in FALLBACK_REASONS if words in text), "error")
 
 
 class MetricsMiddleware:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 from shared_utils.errors import InvalidQuery
 from src.events import BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent
 from shared_utils.generation.registry import BACKENDS
+from src.answering import credit
 from src.settings import Settings
 from src.wire import done_to_dict
 
@@ -70,6 +71,7 @@ def _render_json(events) -> DoneEvent | None:
 
 def _render_stream(events, out: TextIO) -> DoneEvent | None:
     done = None
+    streamed = ""
     for event in events:
         if isinstance(event, SourcesEvent):
             _print_sources(event, out)
@@ -82,10 +84,13 @@ def _render_stream(events, out: TextIO) -> DoneEvent | None:
                 flush=True,
             )
         elif isinstance(event, TokenEvent):
+            streamed += event.text
             out.write(event.text)
             out.flush()
         elif isinstance(event, DoneEvent):
             done = event
+            if event.answer.startswith(streamed) and event.answer != streamed:
+                out.write(event.answer[len(streamed):])  # the extract that follows a model's answer
             _print_footer(event, out)
     return done
 
@@ -117,7 +122,8 @@ def _print_footer(done: DoneEvent, out: TextIO) -> None:
         listed = ", ".join(f"[{n}]" for n in done.removed_citations)
         print(f"Removed citations pointing at no source: {listed}", file=out)
     t = done.timings
-    line = f"Answered by {done.backend}" + (f" with {done.model}" if done.model else "")
+    line = "Answered by " + credit(done.answered_by, backend=done.backend, model=done.model,
+                                   mode=done.mode)
     if "first_token_ms" in t:
         line += f" · first token {t['first_token_ms'] / 1000:.1f} s"
     line += f" · total {t.get('total_ms', 0) / 1000:.1f} s · prompt {done.prompt_tokens} tokens"

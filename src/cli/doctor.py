@@ -46,6 +46,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_report(settings: Settings, *, pipeline: bool = True) -> dict[str, Any]:
+    from src.answering import answering_now
     from src.backends import ENGINE_BACKENDS, SAFETY_NET, plan_backends
     from src.profile import detect
     from src.status import StatusFile
@@ -62,9 +63,10 @@ def build_report(settings: Settings, *, pipeline: bool = True) -> dict[str, Any]
         components.update(pipeline_health(settings, profile))
     grouped = profile.grouped()
     grouped["chosen"]["backend_chain"] = list(plan.names)
-    grouped["chosen"]["answering_model"] = engine_model
+    answering = answering_now(settings, profile)
+    grouped["chosen"]["answering_model"] = answering.name
     grouped["reasons"].extend(plan.reasons)
-    warnings = [plan.fallback_note] if plan.fallback_note else []
+    warnings = [answering.note] if answering.note else []
     engine_answers = profile.engine != "none" and all(
         components[c].get("ok") for c in ("engine", "model"))
     other_answers = [n for n in plan.names if n not in (SAFETY_NET, ENGINE_BACKENDS.get(

@@ -28,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, help="port (default: OLYMPUS_LLAMACPP_PORT)")
     serve.add_argument("--ctx", type=int, help="context tokens (default: profile or 4096)")
     serve.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    serve.add_argument("--parallel", type=int,
+                       help="answers written at once (slots; default: OLYMPUS_PARALLEL_ANSWERS or 1)")
     serve.add_argument("--ready-timeout", type=float, default=None, help=argparse.SUPPRESS)
     serve.set_defaults(func=run)
 
@@ -41,6 +43,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port if args.port is not None else settings.llamacpp_port,
         ctx=args.ctx or settings.context_tokens or 4096,
         threads=args.threads or settings.threads,
+        parallel=args.parallel or settings.parallel_answers or 1,
     )
     stop = threading.Event()
     received: list[str] = []
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         logger.info("engine starting", model=str(model), port=engine.port, ctx=engine.ctx,
-                    threads=engine.threads)
+                    threads=engine.threads, parallel=engine.parallel)
         engine.start()
         engine.wait_ready(args.ready_timeout or settings.engine_ready_timeout_s)
         logger.info("ready", url=engine.url, openai_base_url=f"{engine.url}/v1", model=model.name)

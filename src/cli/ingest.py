@@ -61,7 +61,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 label = safe_name(path.name)
             except OlympusError:
                 label = repr(path.name)
-            bar = ProgressBar(label, enabled=not args.no_progress)
+            # no bar between JSON log lines: a log collector would get it glued into a record
+            bar = ProgressBar(label, enabled=not args.no_progress
+                              and settings.log_format_resolved == "console")
             started = time.perf_counter()
             try:
                 r = library.ingest_file(path, progress=bar)

@@ -2,7 +2,9 @@
 
 Whoever can run this can read the data dir, which is what makes them an admin here. A new
 key is printed once; only its hash is kept (``api_keys.json``, 0600). A revoked key is
-refused from the next request on.
+refused from the next request on. ``--scope`` says what the key may do (read: search, ask,
+list; write: also upload and delete; admin: also keys and models); keys made before scopes
+work as write.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 from dataclasses import asdict
 from datetime import datetime
 
+from src.api.keys import DEFAULT_SCOPE, SCOPES
 from src.settings import Settings
 
 
@@ -21,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     keys_sub = p.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     create = keys_sub.add_parser("create", help="make a key (printed once)")
     create.add_argument("name", help="who or what uses it, e.g. laptop")
+    create.add_argument("--scope", choices=SCOPES, default=DEFAULT_SCOPE,
+                        help="read: search, ask, list; write: also upload and delete; "
+                        "admin: also keys and models (default: %(default)s)")
     create.set_defaults(func=run_create)
     ls = keys_sub.add_parser("list", help="list keys (never the keys themselves)")
     ls.add_argument("--json", action="store_true", help="print a JSON array")
@@ -33,9 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_create(args: argparse.Namespace, settings: Settings) -> int:
     from src.api.keys import KeyStore
 
-    key, secret = KeyStore(settings.data_dir).create(args.name)
+    key, secret = KeyStore(settings.data_dir).create(args.name, args.scope)
     print(secret)
-    print(f"API key {key.id} ({key.name}) created. It is shown only now; keep it secret.\n"
+    print(f"API key {key.id} ({key.name}, scope {key.scope}) created. It is shown only now; "
+          "keep it secret.\n"
           "Use it as: Authorization: Bearer <key> (the openai SDK's api_key).", file=sys.stderr)
     return 0
 
@@ -55,7 +62,7 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
         made = datetime.fromtimestamp(key.created_at).strftime("%Y-%m-%d %H:%M")
         state = "active" if key.active else "revoked " + datetime.fromtimestamp(
             key.revoked_at or 0).strftime("%Y-%m-%d %H:%M")
-        print(f"{key.id}  {key.shown}…  {key.name:<24}  created {made}  {state}")
+        print(f"{key.id}  {key.shown}…  {key.name:<24}  {key.scope:<5}  created {made}  {state}")
     return 0
 
 

@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm = cmds.add_parser("rm", help="delete a model")
     rm.add_argument("name", help="catalog id, owner/repo, .gguf file or Ollama model name")
     use = cmds.add_parser("use", help="set the active model")
-    use.add_argument("name", help="catalog id, owner/repo, .gguf file or Ollama model name")
+    use.add_argument("name", help="catalog id, owner/repo, Ollama model name, or a .gguf file "
+                                  "anywhere (linked, or copied, into the models folder)")
     p.set_defaults(func=run)
 
 
@@ -111,9 +112,10 @@ def _ollama_models(settings: Settings) -> tuple[list[dict[str, Any]], str]:
 class TqdmProgress:
     """A Progress callback drawing one tqdm bar per stage (bytes, speed, ETA)."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
         self.bar: Any = None
         self.stage = ""
+        self.enabled = enabled  # off under JSON logs: no bar glued into a JSON record
 
     def __call__(self, p: Progress) -> None:
         from tqdm import tqdm
@@ -122,7 +124,8 @@ class TqdmProgress:
             self.close()
             self.stage = p.stage
             self.bar = tqdm(total=p.total or None, initial=p.done, unit="B", unit_scale=True,
-                            unit_divisor=1024, desc=p.stage, dynamic_ncols=True)
+                            unit_divisor=1024, desc=p.stage, dynamic_ncols=True,
+                            disable=not self.enabled)
         if p.total and self.bar.total != p.total:
             self.bar.total = p.total
         self.bar.update(p.done - self.bar.n)
@@ -138,7 +141,7 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
     from src.provisioning import pull_model, resolve_pull, write_active
 
     profile = detect(settings)
-    bar = TqdmProgress()
+    bar = TqdmProgress(enabled=settings.log_format_resolved == "console")
     try:
         if args.ollama_pull:
             from shared_utils.ollama_models import OllamaModels
@@ -209,5 +212,9 @@ def _use(args: argparse.Namespace, settings: Settings) -> int:
     from src.model_ops import use_model
     from src.profile import detect
 
-    print(use_model(settings, detect(settings), args.name))
+    bar = TqdmProgress()  # a copy (another file system) or an Ollama import shows progress
+    try:
+        print(use_model(settings, detect(settings), args.name, progress=bar))
+    finally:
+        bar.close()
     return 0

@@ -15,6 +15,7 @@ import json
 import sys
 import textwrap
 
+from src.api.limits import MAX_K  # the one bound of every search (API, MCP, CLI)
 from src.settings import Settings
 from src.wire import search_to_dict
 
@@ -24,7 +25,8 @@ SNIPPET_CHARS = 320
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="find the passages that best match a query")
     p.add_argument("query", help="what to look for, in quotes")
-    p.add_argument("--k", type=int, default=None, metavar="N", help="number of results")
+    p.add_argument("--k", type=int, default=None, metavar="N",
+                   help=f"number of results (1 to {MAX_K})")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--doc", action="append", metavar="ID",
                    help="only search this document (id or unique prefix; repeatable)")
@@ -35,8 +37,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from src.cli import service
     from src.cli.docs import resolve_doc_id
 
-    if args.k is not None and args.k < 1:
-        print("error: --k must be at least 1", file=sys.stderr)
+    if args.k is not None and not 1 <= args.k <= MAX_K:
+        print(f"error: --k must be from 1 to {MAX_K}", file=sys.stderr)
         return 2
     with service.library(settings) as library:  # the running service's, when one answers
         doc_ids = None

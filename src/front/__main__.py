@@ -37,9 +37,10 @@ def main(argv: list[str] | None = None) -> int:
 
     mounts = api_mounts(args.api_port, public=settings.api_public, local=config.local,
                         address=config.address, data_dir=settings.data_dir)
+    app = build_app(config, mounts=mounts, api_port=args.api_port)
     from src.front.server import server_options
 
-    uvicorn.run(build_app(config, mounts=mounts), host=host, port=args.port, log_level="warning",
+    uvicorn.run(app, host=host, port=args.port, log_level="warning",
                 access_log=False, proxy_headers=False, server_header=False,
                 timeout_graceful_shutdown=3, ws_max_size=16 * 1024 * 1024, **server_options())
     return 0

@@ -29,7 +29,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from src.api.keys import KeyStore, read_service_token
-from src.front.proxy import BODY_IDLE_S, HOP_BY_HOP, UPSTREAM_ONLY, idle_limited
+from src.front.proxy import (
+    BODY_IDLE_S,
+    HOP_BY_HOP,
+    UPSTREAM_ONLY,
+    forward_headers,
+    idle_limited,
+)
 
 logger = structlog.get_logger(__name__)
 
@@ -135,7 +141,7 @@ class ApiProxy:
 
     async def forward(self, request: Request) -> Response | None:
         path = _path(request.scope)
-        headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1") not in HOP_BY_HOP]
+        headers = forward_headers(request)
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
         for attempt in (1, 2):
             upstream = self.client.build_request(

@@ -3,7 +3,8 @@
 Routes, first match wins:
 
 - ``/_olympus/login`` (GET form, POST password), ``/_olympus/logout``, ``/_olympus/health``
-  (the front's own readiness; ``/_stcore/health`` is Streamlit's, proxied).
+  (the front's own readiness); ``/healthz``: the front's health with Streamlit's and the
+  API's (``health.py``, for Docker's HEALTHCHECK); ``/_stcore/health`` is Streamlit's, proxied.
 - ``mounts``: other ASGI apps under a path prefix, e.g. the service API of issue #15:
   ``build_app(config, mounts={"/v1": api, "/api": api})``. They do their own auth (API keys);
   the Host check below applies to them too.
@@ -25,6 +26,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp
 
 from src.front.config import FrontConfig
+from src.front.health import Health
 from src.front.hosts import HostCheck
 from src.front.login import LoginRoutes
 from src.front.proxy import StreamlitProxy
@@ -33,7 +35,8 @@ METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 RESERVED_PREFIXES = ("/v1", "/api")  # for the service API (issue #15)
 
 
-def build_app(config: FrontConfig, *, mounts: Mapping[str, ASGIApp] | None = None) -> ASGIApp:
+def build_app(config: FrontConfig, *, mounts: Mapping[str, ASGIApp] | None = None,
+              api_port: int | None = None) -> ASGIApp:
     login = LoginRoutes(config)
     proxy = StreamlitProxy(config)
     routes: list[BaseRoute] = [
@@ -41,6 +44,7 @@ def build_app(config: FrontConfig, *, mounts: Mapping[str, ASGIApp] | None = Non
         Route("/_olympus/login", login.submit, methods=["POST"]),
         Route("/_olympus/logout", login.logout, methods=["GET", "POST"]),
         Route("/_olympus/health", login.health, methods=["GET", "HEAD"]),
+        Route("/healthz", Health(config.upstream_port, api_port).respond, methods=["GET", "HEAD"]),
         Route("/chat", _to_chat, methods=["GET", "HEAD"]),
     ]
     routes += [Mount(prefix, app=app) for prefix, app in (mounts or {}).items()]

@@ -37,12 +37,22 @@ logger = structlog.get_logger(__name__)
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host"})
 UPSTREAM_ONLY = frozenset({"date", "server"})  # uvicorn sets its own
-OPEN_PATHS = frozenset({"/_stcore/health", "/healthz"})  # probes: no sign-in needed
+OPEN_PATHS = frozenset({"/_stcore/health"})  # probes: no sign-in needed (and /healthz)
 ADMIN_PATHS = ("/_stcore/metrics",)  # Streamlit's internals: administrators only
 WS_FORWARD = ("cookie", "user-agent", "accept-language")
 WS_MAX_BYTES = 256 * 1024 * 1024
 BODY_IDLE_S = 30.0  # a request body that stops arriving for this long is dropped
 UNAVAILABLE = "Olympus is starting or restarting; reload this page in a few seconds.\n"
+
+
+def forward_headers(request: Request) -> list[tuple[bytes, bytes]]:
+    """The client's headers for the upstream request, less hop-by-hop ones. A client that did
+    not ask for a compressed body asks for none upstream too (httpx would otherwise add its own
+    "gzip, deflate", and the compressed bytes reach e.g. curl as they are)."""
+    headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1") not in HOP_BY_HOP]
+    if "accept-encoding" not in request.headers:
+        headers.append((b"accept-encoding", b"identity"))
+    return headers
 
 
 class StreamlitProxy:
@@ -111,7 +121,7 @@ class StreamlitProxy:
         client that goes away mid-body is one log line."""
         assert self.client is not None
         path = request.url.path
-        headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1") not in HOP_BY_HOP]
+        headers = forward_headers(request)
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
         if body is None and has_body:
             body = request.stream()

@@ -73,7 +73,10 @@ def ollama_address(settings: Settings) -> tuple[str, int, bool]:
 
 
 def ollama_spec(settings: Settings, profile: Profile, env: Mapping[str, str]) -> ChildSpec:
-    """``ollama serve`` on 127.0.0.1, models under the data dir, context from the profile."""
+    """``ollama serve`` on 127.0.0.1, models under the data dir, context and parallel answers
+    from the profile (Ollama gives each of its ``OLLAMA_NUM_PARALLEL`` slots the whole
+    ``OLLAMA_CONTEXT_LENGTH``; Olympus' own answer queue stands in front, so Ollama's queue
+    only needs room for what gets past it)."""
     _, port, _ = ollama_address(settings)
     url = f"http://127.0.0.1:{port}"
     child = minimal_environ(base=dict(env), keep_prefixes=("OLLAMA_", "XDG_"))  # no secrets
@@ -82,6 +85,8 @@ def ollama_spec(settings: Settings, profile: Profile, env: Mapping[str, str]) ->
         OLLAMA_MODELS=str(settings.data_dir.resolve() / "ollama"),
         OLLAMA_KEEP_ALIVE=settings.keep_alive,
         OLLAMA_CONTEXT_LENGTH=str(profile.context_tokens),
+        OLLAMA_NUM_PARALLEL=str(profile.parallel_answers),
+        OLLAMA_MAX_QUEUE=str(max(512, profile.parallel_answers + profile.answer_queue)),
     )
     return ChildSpec(
         name="engine", argv=[settings.ollama_bin, "serve"], env=child, cwd=settings.data_dir,
@@ -98,7 +103,7 @@ def llamacpp_spec(
     argv = [
         sys.executable, "-m", "src", "engine", "serve", "--model", str(model_path),
         "--port", str(port), "--ctx", str(profile.context_tokens),
-        "--threads", str(profile.threads),
+        "--threads", str(profile.threads), "--parallel", str(profile.parallel_answers),
     ]
     return ChildSpec(
         name="engine", argv=argv, ready_url=f"{url}/health",
@@ -162,6 +167,12 @@ def _public(settings: Settings, profile: Profile) -> tuple[str, int, str, str, s
     shown = "localhost" if address in LOOPBACK else probe_host
     url = f"https://{settings.space_host}" if settings.space_host else f"http://{shown}:{port}"
     return address or "127.0.0.1", port, probe_host, settings.space_host or shown, url
+
+
+def public_port(settings: Settings, profile: Profile) -> tuple[str, int]:
+    """(host to probe, port) of the front's public port (OLYMPUS_PORT)."""
+    _, port, probe_host, _, _ = _public(settings, profile)
+    return probe_host.strip("[]"), port
 
 
 def streamlit_spec(settings: Settings, profile: Profile, env: Mapping[str, str],

@@ -162,7 +162,8 @@ def _forward_output(name: str, pid: int, stream: IO[bytes] | None) -> None:
     log = logger.bind(child=name, pid=pid)
     with stream:
         for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", "replace").rstrip()
+            # a progress bar redraws its line with "\r": only its last state is a log line
+            line = raw.decode("utf-8", "replace").rstrip().rsplit("\r", 1)[-1]
             if line:
                 _log_line(log, line)
 

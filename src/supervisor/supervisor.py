@@ -1,15 +1,15 @@
 """The supervisor: boots the appliance in a fixed order and keeps it up.
 
-validate settings (done by the caller) -> lock the data dir -> detect the profile -> start
-the engine (``ollama serve``, or llama.cpp via ``python -m src engine serve``, or none) ->
-wait until it answers (the engine's deadline is ``engine_ready_timeout_s``; the UI waits at
-most ``ENGINE_HEAD_START_S`` for it) -> start the service API (``python -m src.api``, which
-owns the stores) and at once Streamlit (told the API's URL and token; its pages wait for the
-service while it opens the library) -> start the front on the public port (allowed hosts,
-sign-in; it proxies to Streamlit on a loopback port) -> provision the model in a background
-thread, publishing progress -> watch: restart crashed children with backoff -> on
-SIGTERM/SIGINT stop the front, Streamlit, the API, then the engine, each with a grace period,
-then SIGKILL; exit 143/130.
+validate settings (done by the caller) -> lock the data dir -> detect the profile -> the
+public port must be free (else ``PortInUse``, exit 2) -> start the engine (``ollama serve``, or
+llama.cpp via ``python -m src engine serve``, or none) -> wait until it answers (its deadline
+is ``engine_ready_timeout_s``; the UI waits at most ``ENGINE_HEAD_START_S`` for it) -> start
+the service API (``python -m src.api``, which owns the stores) and at once Streamlit (told the
+API's URL and token; its pages wait for the service while it opens the library) -> start the
+front on the public port (allowed hosts, sign-in; it proxies to Streamlit on a loopback port)
+-> provision the model in a background thread, publishing progress -> watch: restart crashed
+children with backoff -> on SIGTERM/SIGINT stop the front, Streamlit, the API, then the
+engine, each with a grace period, then SIGKILL; exit 143/130.
 
 Where the engine is llama.cpp and no model file is configured, the model path comes from
 provisioning: Streamlit starts first, the status says the engine waits for the model, and
@@ -36,7 +36,7 @@ from typing import Any, TYPE_CHECKING
 
 import structlog
 
-from shared_utils.errors import OlympusError
+from shared_utils.errors import OlympusError, PortInUse
 from src.api.keys import new_service_token
 from src.session_cookie import load_secret
 from src.settings import Settings, child_environ, minimal_environ
@@ -155,6 +155,7 @@ class Supervisor:
         try:
             self.profile = self._detect(s)
             self.status.profile(self.profile)
+            self._check_public_port()
             self._env = children.child_env(s, self.environ)
             # every child knows the address the front binds (the sign-in policy depends on it)
             self._env["OLYMPUS_ADDRESS"] = self.profile.address
@@ -166,6 +167,9 @@ class Supervisor:
                 self.status.section("supervisor")(state="running")
                 self._maybe_start_provisioning()
                 self._watch()
+        except PortInUse as exc:  # found before anything started: exit 2 with its one line
+            self.status.section("supervisor")(state="failed", exit_code=2, error=exc.message)
+            raise
         except OlympusError as exc:
             logger.error("supervisor failed", error=exc.message, hint=exc.hint)
             self._fatal = str(exc)
@@ -173,6 +177,13 @@ class Supervisor:
             logger.exception("supervisor crashed")
             self._fatal = f"internal error: {type(exc).__name__}: {exc}"
         return self._shutdown()
+
+    def _check_public_port(self) -> None:
+        """Found before anything starts (else the front would crash-loop for half a minute)."""
+        host, port = children.public_port(self.settings, self.profile)
+        if self.port_open(host, port):
+            raise PortInUse(f"port {port} is already in use by another program; stop it or "
+                            f"set OLYMPUS_PORT to a free port (e.g. OLYMPUS_PORT={port + 1})")
 
     def _start_ui(self) -> None:
         """The service API (it owns the stores), Streamlit on a loopback port (it reaches the

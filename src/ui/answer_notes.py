@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from src.answering import credit
 from src.ui import render as md
 from src.ui.errors import show_message
 
@@ -24,8 +25,9 @@ def _summary_line(msg: dict[str, Any]) -> str:
                  if msg.get("mode") == "abstained" else "No model was asked")
         parts = [first]
     else:
-        parts = [f"Answered by **{md.escape_markdown(msg.get('backend') or '?')}**"
-                 + (f" with **{md.escape_markdown(msg['model'])}**" if msg.get("model") else "")]
+        who = credit(msg.get("answered_by") or "", backend=msg.get("backend") or "?",
+                     model=msg.get("model") or "", mode=msg.get("mode") or "")
+        parts = [f"Answered by **{md.escape_markdown(who)}**"]
     if isinstance(t.get("retrieval_ms"), (int, float)):
         parts.append(f"retrieval {t['retrieval_ms']:.0f} ms")
     if isinstance(t.get("first_token_ms"), (int, float)) and msg.get("backend_name") != "extractive":

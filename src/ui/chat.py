@@ -24,6 +24,7 @@ from src.chat_store import title_of
 from src.events import (
     BackendSwitchEvent,
     DoneEvent,
+    QueueEvent,
     SourcesEvent,
     StatusEvent,
     TokenEvent,
@@ -33,6 +34,7 @@ from src.ui import (
     chat_list,
     chat_settings,
     claims,
+    documents,
     navigation,
     render,
     scope_note,
@@ -156,7 +158,8 @@ def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
         started = time.perf_counter()
         try:
             events = pipeline.ask(question, history=history, doc_ids=doc_ids,
-                                  options=chat_settings.options_for(chat_list.current()))
+                                  options=chat_settings.options_for(chat_list.current()),
+                                  owner=documents.owner())
             view = _View(status, answer, sources_box, turn)
             for event in events:
                 if _show(view, msg, event):
@@ -209,6 +212,9 @@ def _show(view: _View, msg: dict[str, Any], event: Any) -> bool:
         )
     elif isinstance(event, StatusEvent):
         view.status.caption(":material/hourglass_top: " + render.escape_markdown(event.message))
+    elif isinstance(event, QueueEvent):
+        view.status.caption(":material/groups: Other questions are being answered: "
+                            + render.escape_markdown(event.message))
     elif isinstance(event, BackendSwitchEvent):
         msg["switches"].append(
             {"from": event.from_backend, "to": event.to_backend, "reason": event.reason}
@@ -237,6 +243,7 @@ def _finish(msg: dict[str, Any], event: DoneEvent) -> None:
         backend=event.backend,
         backend_name=event.backend_name or event.backend,
         model=event.model,
+        answered_by=event.answered_by,
         fallback_note=event.fallback_note,
         chain=list(event.chain),
         timings=dict(event.timings),
@@ -303,12 +310,13 @@ def render_page() -> None:
         show_error(exc, doing="open the document library")
         return
     plan = chat_settings.plan_of(pipeline)
+    answering = chat_settings.answering_of(pipeline)
     scope_col, model_col = st.columns([3, 2], vertical_alignment="bottom")
     with scope_col:
         doc_ids = _scope_selector(documents) if documents else None
     with model_col:
-        chat_settings.render_picker(chat_list.current(), plan, chat_list.save)
-    chat_settings.render_fallback_note(plan)
+        chat_settings.render_picker(chat_list.current(), plan, chat_list.save, answering)
+    chat_settings.render_fallback_note(answering)
     chat_list.show_save_error()
     msgs = _messages()
     if not documents:

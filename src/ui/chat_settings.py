@@ -19,6 +19,7 @@ from src.backends import ENGINE_BACKENDS, SAFETY_NET
 from src.ui import model_tasks, render, state
 
 if TYPE_CHECKING:
+    from src.answering import Answering
     from src.backends import BackendPlan
     from src.profile import Profile
 
@@ -42,13 +43,17 @@ def _installed_rows() -> list[dict[str, Any]]:
     return list(_installed["rows"])
 
 
-def choices(plan: BackendPlan, profile: Profile) -> tuple[dict[str, str], list[str]]:
-    """({option key: label}, other installed models the engine cannot switch to per chat)."""
+def choices(plan: BackendPlan, profile: Profile,
+            answering: Answering | None = None) -> tuple[dict[str, str], list[str]]:
+    """({option key: label}, other installed models the engine cannot switch to per chat).
+    The default is named as ``answering`` names it (the extracts when its model is too small
+    to write)."""
     head = next((n for n in plan.names if n in ENGINE_BACKENDS.values()), "")
-    default = plan.model(head) if head else ""
+    default = (answering.model if answering is not None else "") or (plan.model(head) if head else "")
+    shown = answering.name if answering is not None and answering.backend == head else default
     recommended = {profile.model, profile.ollama_model} - {""}
     mark = " ★ recommended for this machine" if default in recommended else " (this server's default)"
-    options = {"": (default or "Default model") + mark} if head else {}
+    options = {"": (shown or "Default model") + mark} if head else {}
     others: list[str] = []
     for row in _installed_rows():
         name = str(row.get("name") or "")
@@ -77,7 +82,11 @@ def options_for(chat: dict[str, Any]) -> AskOptions:
 
 
 def label(chat: dict[str, Any], options: dict[str, str]) -> str:
-    """Short text for the settings button: the chosen model's name."""
+    """Short text for the settings button: the chosen model's name (the extracts, shortly).
+
+    >>> label({}, {"": "source extracts (model m is too small to write) (this server's default)"})
+    'source extracts'
+    """
     model = str((chat.get("settings") or {}).get("model") or "")
     text = options.get(model) or options.get("") or "Model"
     return text.split(" ★")[0].split(" (")[0]
@@ -92,17 +101,27 @@ def plan_of(pipeline: Any) -> Any:
         return None
 
 
-def render_fallback_note(plan: Any) -> None:
-    """The same note as on Models and System when a small fallback model answers."""
-    if plan is not None and plan.fallback_note:
-        st.warning(render.escape_markdown(plan.fallback_note), icon=":material/info:")
+def answering_of(pipeline: Any) -> Answering | None:
+    """What answers the next question (None when it cannot be told)."""
+    try:
+        return pipeline.answering()
+    except Exception as exc:  # noqa: BLE001 - the chat works without it
+        logger.warning("ui.chat.answering_failed", error=str(exc))
+        return None
 
 
-def render_picker(chat: dict[str, Any], plan: Any, on_change: Any) -> None:
+def render_fallback_note(answering: Answering | None) -> None:
+    """The same note as on Models and System when a small fallback model serves."""
+    if answering is not None and answering.note:
+        st.warning(render.escape_markdown(answering.note), icon=":material/info:")
+
+
+def render_picker(chat: dict[str, Any], plan: Any, on_change: Any,
+                  answering: Answering | None = None) -> None:
     """The "Model and settings" popover; a change is kept in the chat and saved with it."""
     if plan is None:
         return
-    options, others = choices(plan, state.profile())
+    options, others = choices(plan, state.profile(), answering)
     s = chat.setdefault("settings", {})
     if s.get("model", "") not in options:
         s["model"] = next(iter(options))  # gone (deleted, engine changed): the default

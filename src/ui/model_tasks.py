@@ -39,11 +39,11 @@ class PullInProgress(OlympusError):
 
 
 def answering_model(settings: Settings, profile: Profile) -> str:
-    """The model the engine answers with (``src/backends.py``; the same name on every page)."""
-    from src.backends import ENGINE_BACKENDS, plan_backends
+    """The model the engine serves, as it reports it (``src/answering.py``; "" when no
+    language model is in the chain). Whether it writes or the extracts answer: ``.name``."""
+    from src.answering import answering_now
 
-    plan = plan_backends(settings, profile)
-    return plan.model(ENGINE_BACKENDS.get(profile.engine or "llamacpp", ""))
+    return answering_now(settings, profile).model
 
 
 def installed_models(settings: Settings, profile: Profile) -> list[dict[str, Any]]:

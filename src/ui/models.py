@@ -28,19 +28,23 @@ WAS_PULLING = "models_was_pulling"
 
 
 def _render_active(profile: Profile, status: dict[str, Any]) -> None:
-    from src.backends import ENGINE_BACKENDS, plan_backends
+    from src.answering import answering_now
+    from src.backends import plan_backends
 
     engine = status.get("engine") or {}
     plan = plan_backends(state.settings(), profile, status=status)
+    answering = answering_now(state.settings(), profile)
     engine_name = engine.get("engine") or profile.engine or "-"
-    model = plan.model(ENGINE_BACKENDS.get(engine_name, "")) or "-"
     left, right = st.columns(2)
     running = bool(engine.get("state"))
-    left.metric("Active model" if running else "Chosen model", str(model))
-    right.metric("Engine" if running else "Engine (not running)",
-                 f"{engine_name}" + (f" ({engine['state']})" if running else ""))
-    if plan.fallback_note:
-        st.warning(render.escape_markdown(plan.fallback_note), icon=":material/info:")
+    # the whole name: "source extracts (model X is too small to write)" does not fit a metric
+    left.caption("Answering" if running else "Chosen")
+    left.markdown(f"**{render.escape_markdown(answering.name or '-')}**")
+    right.caption("Engine" if running else "Engine (not running)")
+    right.markdown(f"**{render.escape_markdown(engine_name)}**"
+                   + (f" ({render.escape_markdown(str(engine['state']))})" if running else ""))
+    if answering.note:
+        st.warning(render.escape_markdown(answering.note), icon=":material/info:")
     st.caption("Answer backends, in order: "
                + " → ".join(render.escape_markdown(c) for c in plan.names))
     if not engine:
@@ -152,9 +156,7 @@ def _render_installed() -> None:
             except Exception as exc:  # noqa: BLE001 - entry point
                 show_error(exc, doing="switch the model")
             else:
-                st.success(render.escape_markdown(message or f"Active model: {name}")
-                           + ". It answers the next question.",
-                           icon=":material/check_circle:")
+                _render_used(message or f"Active model: {name}")
         confirm = st.checkbox("Yes, delete it", key="models_delete_confirm")
         if delete.button("Delete", key="models_delete", icon=":material/delete:", disabled=not confirm):
             try:
@@ -163,6 +165,23 @@ def _render_installed() -> None:
                 show_error(exc, doing="delete the model")
             else:
                 st.success(f"Deleted {render.escape_markdown(name)}.", icon=":material/delete:")
+
+
+def _render_used(message: str) -> None:
+    """The choice is recorded; it answers the next question unless a setting chooses the
+    model (``src/model_ops.py``), which is then named with what to do."""
+    from src.model_ops import overriding_setting
+
+    setting, _, model = overriding_setting(state.settings(), state.profile())
+    first = render.escape_markdown(message.split("\n")[0])
+    if setting:
+        st.warning(f"{first}. It does not answer yet: the setting "
+                   f"{render.escape_markdown(setting)} chooses the model "
+                   f"({render.escape_markdown(model)}) and takes precedence. Unset "
+                   f"{render.escape_markdown(setting)} and restart Olympus for this choice to "
+                   "take effect.", icon=":material/warning:")
+        return
+    st.success(f"{first}. It answers the next question.", icon=":material/check_circle:")
 
 
 def _recommended_entry(profile: Profile) -> Any:

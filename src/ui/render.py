@@ -97,6 +97,34 @@ def source_anchor(turn: int, number: int) -> str:
     return f"src-{turn}-{number}"
 
 
+def extract_markdown(text: str) -> str:
+    """Source sentences (an extract) as Markdown that shows them literally: each "- " line
+    stays a list item, everything else is escaped (a source's "two adjacent '*'s" is no
+    emphasis). The Chat page and the Markdown download both use it.
+
+    >>> print(extract_markdown("Sentences:\\n- two adjacent '*'s [1]"))
+    Sentences\\:
+    - two adjacent '\\*'s \\[1\\]
+    """
+    out: list[str] = []
+    for line in text.split("\n"):
+        if line.startswith("- "):
+            out.append("\n- " + escape_markdown(line[2:]))
+        else:
+            out.append(("  \n" if out else "") + escape_markdown(line))
+    return "".join(out).lstrip("\n")
+
+
+def answer_text_markdown(text: str) -> str:
+    """An answer as Markdown: what a model wrote keeps its harmless formatting; the extract
+    (quoted source sentences) is literal."""
+    from shared_utils.generation.extractive import split_extract
+
+    written, quoted = split_extract(text)
+    return escape_markdown(written, keep_formatting=True) + (
+        extract_markdown(quoted) if quoted else "")
+
+
 def answer_markdown(text: str, *, turn: int, n_sources: int) -> str:
     """Escaped answer text whose ``[n]`` citations link to the sources panel.
 
@@ -105,7 +133,7 @@ def answer_markdown(text: str, *, turn: int, n_sources: int) -> str:
     >>> answer_markdown("Use upsmon [1]. See [9].", turn=2, n_sources=3)
     'Use upsmon [\\\\[1\\\\]](#src-2-1). See \\\\[9\\\\].'
     """
-    escaped = escape_markdown(text, keep_formatting=True)
+    escaped = answer_text_markdown(text)
 
     def link(m: re.Match[str]) -> str:
         n = int(m.group(1))

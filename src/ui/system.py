@@ -40,21 +40,15 @@ _PACKAGES = ("streamlit", "pymilvus", "milvus-lite", "sentence-transformers", "t
 
 def _profile_dict() -> dict[str, Any]:
     """The live profile of this process (as the supervisor published it, plus the chain)."""
-    from src.backends import ENGINE_BACKENDS, plan_backends
+    from src.answering import answering_now
+    from src.backends import plan_backends
 
     prof = state.profile()
     plan = plan_backends(state.settings(), prof)
-    # the model row is the one that answers (the same on Chat, Models and doctor)
+    # the model row is what answers, as the engine reports it (the same on Chat and Models)
     return {**prof.as_dict(), "backend_chain": list(plan.names),
-            "model": _answering(plan, ENGINE_BACKENDS.get(prof.engine, ""), prof.model),
+            "model": answering_now(state.settings(), prof).name or prof.model,
             "recommended_model": prof.model}
-
-
-def _answering(plan: Any, engine_backend: str, recommended: str) -> str:
-    """The model row: what answers, never a model that is not in the chain."""
-    if engine_backend not in plan.names:
-        return "none: source extracts answer (no language model in the backend chain)"
-    return plan.model(engine_backend) or recommended
 
 
 def _render_profile(profile: dict[str, Any]) -> None:
@@ -103,9 +97,9 @@ def _health_rows(health: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
 
 
 def _render_fallback_note() -> None:
-    """The same note as on Chat and Models when a small fallback model answers."""
+    """The same note as on Chat and Models when a small fallback model serves."""
     try:
-        note = state.pipeline().backends().fallback_note
+        note = state.pipeline().answering().note
     except Exception:  # noqa: BLE001 - the components table shows the failure
         return
     if note:

@@ -1,5 +1,7 @@
 """The conversation as a Markdown file (the Chat page's download): questions, answers, the
-model that answered, and every cited passage quoted under its answer."""
+model that answered, and every cited passage quoted under its answer. Source text (passages,
+the extract in an answer) is escaped with the Chat page's helpers (``src/ui/render.py``), so
+it reads literally in any Markdown viewer."""
 
 from __future__ import annotations
 
@@ -7,14 +9,27 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from src.answering import credit
+from src.ui.render import escape_markdown, extract_markdown
+
 
 def _source_lines(n: int, scored: Any) -> list[str]:
-    """``- [n] name, p. 4`` and the passage as a quote block."""
+    """``- [n] name, p. 4`` and the passage as a quote block, shown literally (a source's
+    ``*``, ``_``, ``#``, backticks or ``<`` are escaped, as on the Chat page)."""
     chunk = scored.chunk
-    name = chunk.doc_name or chunk.doc_id[:12]
-    quoted = ["> " + line if line.strip() else ">" for line in chunk.text.strip().splitlines()]
+    name = escape_markdown(chunk.doc_name or chunk.doc_id[:12])
+    quoted = ["> " + escape_markdown(line) if line.strip() else ">"
+              for line in chunk.text.strip().splitlines()]
     return [f"- [{n}] {name}, {chunk.pages} (relevance score {scored.score:.3f})", "",
             *("  " + q for q in quoted), ""]
+
+
+def _answer(text: str) -> str:
+    """The answer as written by the model (its own Markdown), the extract shown literally."""
+    from shared_utils.generation.extractive import split_extract
+
+    written, quoted = split_extract(text)
+    return written + (extract_markdown(quoted) if quoted else "")
 
 
 def to_markdown(messages: Sequence[dict[str, Any]], *, title: str = "Olympus conversation") -> str:
@@ -41,13 +56,14 @@ def to_markdown(messages: Sequence[dict[str, Any]], *, title: str = "Olympus con
             turn += 1
             lines += [f"## Question {turn}", "", str(msg.get("content", "")), ""]
             continue
-        lines += [f"## Answer {turn}", "", str(msg.get("content", "")), ""]
+        lines += [f"## Answer {turn}", "", _answer(str(msg.get("content", ""))), ""]
         notes = []
         if msg.get("backend") == "none":
             notes.append("Not answered from the documents: no model was asked.")
         elif msg.get("backend"):
-            model = f" with {msg['model']}" if msg.get("model") else ""
-            notes.append(f"Answered by {msg['backend']}{model}.")
+            who = credit(msg.get("answered_by") or "", backend=msg["backend"],
+                         model=msg.get("model") or "", mode=msg.get("mode") or "")
+            notes.append(f"Answered by {who}.")
         if msg.get("stopped"):
             notes.append("Stopped by the user.")
         if msg.get("error"):

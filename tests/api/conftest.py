@@ -73,11 +73,12 @@ def service(tmp_path_factory, embedder, smollm2):
     pdf.write_bytes(make_text_pdf(PAGES))
     settings = load_settings(data_dir=data, llamacpp_port=smollm2.port,
                              backends="llamacpp,extractive", context_tokens=2048,
-                             max_answer_tokens=40, first_token_timeout_s=120.0)
+                             max_answer_tokens=40, first_token_timeout_s=120.0,
+                             tiny_model_answers="model")  # SmolLM2 writes (it is the engine)
     pipeline = RAGPipeline.from_settings(settings)
     pipeline.ingest_file(pdf)
     keys = KeyStore(data)
-    _, key = keys.create("tests")
+    _, key = keys.create("tests", "write")
     token = new_service_token(data)
     app = build_app(pipeline, keys=keys, service_token=token,
                     queue=IngestQueue.from_settings(settings), max_upload_mb=10)

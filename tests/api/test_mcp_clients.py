@@ -36,8 +36,10 @@ async def _session(server) -> dict:
         answer = (await client.call_tool("ask", {"question": QUESTION})).structured_content
         doc_id = docs["result"][0]["id"]
         text = (await client.read_resource(f"olympus://documents/{doc_id}")).contents[0].text
+        too_many = await client.call_tool("search_documents", {"query": "port", "k": 1000})
+        unknown = await client.call_tool("ask", {"question": QUESTION, "doc_ids": ["nope"]})
         return {"tools": tools, "docs": docs["result"], "found": found.structured_content,
-                "answer": answer, "text": text}
+                "answer": answer, "text": text, "failed": [too_many, unknown]}
 
 
 def _check(result: dict) -> None:
@@ -45,9 +47,18 @@ def _check(result: dict) -> None:
     assert [d["name"] for d in result["docs"]] == ["power-manual.pdf"]
     top = result["found"]["results"][0]
     assert top["page_start"] <= 3 <= top["page_end"] and "3493" in top["text"]
-    assert "3493" in result["answer"]["answer"]
-    assert any(c["page_start"] <= 3 <= c["page_end"] for c in result["answer"]["citations"])
-    assert "[page 3]" in result["text"] and "3493" in result["text"]
+    answer = result["answer"]
+    assert "3493" in answer["answer"]
+    assert any(c["page_start"] <= 3 <= c["page_end"] for c in answer["citations"])
+    assert answer["sources"] and answer["sources"][0]["document"] == "power-manual.pdf"
+    assert answer["model"] in ("llamacpp", "extractive") or answer["model"].endswith(".gguf")
+    pages = result["docs"][0]["pages"]
+    assert [f"[page {n}]" in result["text"] for n in range(1, pages + 1)] == [True] * pages
+    assert "3493" in result["text"]
+    # a failing tool is an MCP tool error whose text says why (and how to fix it)
+    too_many, unknown = result["failed"]
+    assert too_many.is_error and "from 1 to 100" in too_many.content[0].text
+    assert unknown.is_error and "No document has the id 'nope'" in unknown.content[0].text
 
 
 def test_mcp_over_http_with_an_api_key(service):

@@ -32,10 +32,16 @@ def test_answer_cites_the_page_it_comes_from(service):
     assert citations and _on_page_3(citations[0]), citations
     assert "3493" in citations[0]["text"]  # the passage itself, not only its address
     assert reply.model_extra["olympus"]["backend_name"] == "llamacpp"
-    assert reply.choices[0].finish_reason == "stop" and reply.usage.prompt_tokens > 50
+    assert reply.model == "smollm2-135m-offline"  # what wrote it, as the engine reports it
+    # the fixture caps answers at 40 tokens: an answer that reached the cap says "length"
+    cut = reply.usage.completion_tokens >= service.settings.max_answer_tokens
+    assert reply.choices[0].finish_reason == ("length" if cut else "stop")
+    assert reply.usage.prompt_tokens > 50
 
 
-def test_streamed_answer_arrives_in_pieces_and_ends_with_the_citations(service):
+def test_streamed_answer_is_the_answer_with_its_citations(service):
+    """The deltas of a stream are the checked answer itself ([n] included): what a stock
+    client shows equals the non-streamed content; the last chunk carries the citations."""
     stream = _client(service).chat.completions.create(
         model="olympus", stream=True, messages=[
             {"role": "system", "content": "ignored: Olympus writes its own prompt"},
@@ -44,12 +50,10 @@ def test_streamed_answer_arrives_in_pieces_and_ends_with_the_citations(service):
     pieces = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
     assert len(pieces) > 3  # streamed, not one block
     final = chunks[-1]
-    assert final.choices[0].finish_reason == "stop"
+    assert final.choices[0].finish_reason in ("stop", "length")
     streamed, checked = "".join(pieces), final.model_extra["olympus"]["answer"]
-    assert "3493" in streamed
-    # the checked answer is the streamed text with the citations Olympus attributed after
-    # the fact (SmolLM2 rarely writes [n] itself)
-    assert re.sub(r" ?\[\d+\]", "", checked).split() == re.sub(r" ?\[\d+\]", "", streamed).split()
+    assert streamed == checked and "3493" in streamed
+    assert re.search(r"\[\d+\]", streamed), streamed  # the citations are in the text
     assert any(_on_page_3(c) for c in final.model_extra["citations"])
 
 
@@ -60,6 +64,7 @@ def test_model_picks_the_backend_and_models_are_listed(service):
     reply = client.chat.completions.create(
         model="extractive", messages=[{"role": "user", "content": QUESTION}])
     assert reply.model_extra["olympus"]["backend_name"] == "extractive"
+    assert reply.model == "source extracts (asked for)"  # not the request's echo
     assert "3493" in reply.choices[0].message.content
 
 
@@ -77,7 +82,7 @@ def test_unknown_model_and_empty_question_are_openai_errors(service):
 def test_no_key_and_a_revoked_key_are_refused(service):
     with pytest.raises(openai.AuthenticationError) as err:
         _client(service, key="olk_not-a-real-key").models.list()
-    assert "keys create" in err.value.message
+    assert err.value.code == "InvalidApiKey" and "keys create" in err.value.body["hint"]
     record, secret = service.keys.create("short-lived")
     assert [m.id for m in _client(service, key=secret).models.list()][0] == "olympus"
     service.keys.revoke(record.id)

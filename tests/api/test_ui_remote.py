@@ -50,10 +50,13 @@ def test_the_ui_answers_through_the_service_without_opening_a_store(ui, make_app
 def test_an_admin_makes_a_key_on_the_system_page_and_it_works(ui, make_app):  # noqa: F811
     at = make_app("system")
     at.text_input(key="api_key_name").set_value("editor")
+    at.selectbox(key="api_key_scope").set_value("write")
     form_submit = [b for b in at.button if "Create key" in str(b.label)]
     form_submit[0].click().run()
     secret = at.code[0].value
     assert secret.startswith("olk_") and "not shown again" in all_text(at)
+    assert next(k for k in ui.keys.list() if k.name == "editor").scope == "write"
+    assert "scope write" in all_text(at).replace("*", "")  # the list shows each key's scope
     client = openai.OpenAI(base_url=f"{ui.url}/v1", api_key=secret, max_retries=0)
     assert client.models.list().data[0].id == "olympus"
     at.selectbox(key="api_key_revoke_choice").set_value(

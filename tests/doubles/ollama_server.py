@@ -125,6 +125,14 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _size_label(name: str) -> str:
+    """The parameter size Ollama reports for a model named like "qwen2.5:0.5b" or
+    "smollm2-135m-instruct" ("0.5B", "135M"); "135M" (the double's model) when the name says
+    nothing."""
+    match = re.search(r"(?<![\w.])(\d+(?:\.\d+)?)([mb])(?![a-z])", name.lower().replace("_", "-"))
+    return f"{match.group(1)}{match.group(2).upper()}" if match else "135M"
+
+
 def _full_name(name: str) -> str:
     return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
 
@@ -146,7 +154,8 @@ class OllamaDouble:
         self.script = script or Script()
         self.host, self.bind_port, self.keep_alive_s = host, port, keep_alive_s
         self.requests: list[Recorded] = []
-        self.models: dict[str, _Model] = {_full_name(m): _Model(_full_name(m)) for m in models}
+        self.models: dict[str, _Model] = {
+            _full_name(m): _Model(_full_name(m), parameter_size=_size_label(m)) for m in models}
         self.pullable = {_full_name(k): v for k, v in (pullable or {}).items()}
         self.loaded: dict[str, float] = {}  # model -> expires_at (unix time)
         self.aborted = 0  # answers cut short because the client went away (stop pressed)

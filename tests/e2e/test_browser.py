@@ -126,8 +126,10 @@ def _shot(page, name: str) -> None:
 
 
 def _wait_app(page) -> None:
-    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
-    page.wait_for_selector('h1', timeout=30_000)
+    # waits, not speed targets: they end as soon as the page is there (a loaded 2-core
+    # machine takes many times the quiet figure)
+    page.wait_for_selector('[data-testid="stApp"]', timeout=120_000)
+    page.wait_for_selector('h1', timeout=120_000)
 
 
 def test_upload_ask_and_cite_in_a_real_browser(app_url, browser, tmp_path):
@@ -247,7 +249,7 @@ def test_answer_from_the_real_local_model_streams_into_the_page(tmp_path, browse
                 lengths.append(len(text))
             page.wait_for_timeout(40)
         final = page.get_by_text("Answered by").first
-        final.wait_for(timeout=30_000)
+        final.wait_for(timeout=120_000)
         assert "llama.cpp" in final.inner_text(), "the local model, not a fallback, answered"
         # Streaming: the page showed the answer at several growing lengths before it was done.
         growing = [b for a, b in zip(lengths, lengths[1:]) if b > a]

@@ -41,7 +41,7 @@ FIRST = ("qwen2.5-0.5b-instruct", "Qwen/Qwen2.5-0.5B-Instruct-GGUF",
          "qwen2.5-0.5b-instruct-q4_k_m.gguf", "qwen2.5-0.5b-instruct:q4_k_m")
 SECOND = ("qwen2.5-1.5b-instruct", "Qwen/Qwen2.5-1.5B-Instruct-GGUF",
           "qwen2.5-1.5b-instruct-q4_k_m.gguf", "qwen2.5-1.5b-instruct:q4_k_m")
-BACKOFF_S = 3.0
+BACKOFF_S = 6.0  # long enough to ask while the engine is down, even on a loaded machine
 # SmolLM2-135M cites [1] reliably only on a short source it already agrees with (temperature 0):
 # what is under test is the path, not the model's reading.
 PAGES = ["The capital of France is Paris. Paris lies on the Seine."]
@@ -89,6 +89,9 @@ def env(tmp_path: Path, hub: HubServer, monkeypatch: pytest.MonkeyPatch) -> dict
         OLYMPUS_STREAMLIT_APP=str(app), OLYMPUS_LOG_FORMAT="json",
         OLYMPUS_RESTART_BACKOFF_S=str(BACKOFF_S), OLYMPUS_GRACE_PERIOD_S="5",
         OLYMPUS_MAX_ANSWER_TOKENS="24", OLYMPUS_TOP_K="3", OLYMPUS_TEMPERATURE="0",
+        # the "qwen" files are SmolLM2-135M and Ollama reports that size: let it write (the
+        # path is under test; tiny-model mode has its own tests)
+        OLYMPUS_TINY_MODEL_ANSWERS="model",
         OLYMPUS_CHUNK_TOKENS="64", OLYMPUS_CHUNK_OVERLAP_TOKENS="8",
     )
     for key, value in olympus.items():
@@ -148,8 +151,7 @@ def _killed_and_restarted(pipeline, data_dir: Path, ollama: str, pid: int) -> di
     down = wait_for(lambda: (_engine(data_dir).get("state") == "restarting"
                              and _engine(data_dir)), 10, "the supervisor to notice")
     assert down["restart_in_s"] == BACKOFF_S and down["last_error"] == "killed by SIGKILL"
-    events, done = _ask(pipeline)
-    assert time.monotonic() - killed_at < BACKOFF_S, "asked while the engine was down"
+    events, done = _ask(pipeline)  # while the engine is down: the fallback below says so
     assert done.backend_name == "extractive" and done.answer.strip() and not done.model
     switches = [e for e in events if isinstance(e, BackendSwitchEvent)]
     assert [(e.from_backend, e.to_backend) for e in switches] == [("ollama", "extractive")]
@@ -214,7 +216,7 @@ def test_container_mode_from_download_to_cited_answer_restart_and_stop(tmp_path,
         assert restarted["pid"] in family
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 143
-        wait_for(lambda: not any(alive(pid) for pid in family), 5, "no child to survive")
+        wait_for(lambda: not any(alive(pid) for pid in family), 30, "no child to survive")
     finally:
         recorder.halt.set()
         if proc.poll() is None:

@@ -46,6 +46,9 @@ def _free_port() -> int:
 
 
 def _answerer(library, port: int, **overrides) -> Answerer:
+    """Through the engine on ``port``; its tiny model writes (these tests are about the engine:
+    tiny-model mode, the default, is tested on its own below)."""
+    overrides.setdefault("tiny_model_answers", "model")
     settings = load_settings(
         llamacpp_port=port, backends="llamacpp,extractive", context_tokens=2048,
         max_answer_tokens=24, **overrides,
@@ -143,10 +146,23 @@ def test_end_to_end_with_real_smollm2_cites_the_ingested_page(library):
 
     with LlamaCppEngine(default_gguf_path(), port=0, ctx=2048) as engine:
         engine.wait_ready(120)
+        default = _answerer(library, engine.port, tiny_model_answers="extractive")
+        extract = list(default.ask(QUESTION))[-1]
+        answering = default.answering()
         answerer = _answerer(library, engine.port, first_token_timeout_s=120.0)
         answerer.options = replace(answerer.options, max_tokens=40, temperature=0.0)
         done = list(answerer.ask(QUESTION))[-1]
+    # the engine reports the bundled model and its size (GET /v1/models: 134.5M parameters):
+    # by default it is too small to write, and the answer says what wrote it instead
+    assert (answering.model, answering.reported, answering.writer) == (
+        "smollm2-135m-offline", True, "extract")
+    assert 130e6 < answering.params < 140e6
+    assert extract.backend_name == "extractive" and extract.mode == "extract"
+    assert extract.answered_by == ("source extracts (model smollm2-135m-offline is too small "
+                                   "to write)")
+    # with OLYMPUS_TINY_MODEL_ANSWERS=model it writes, named as the engine reports it
     assert done.backend_name == "llamacpp", done.skipped
+    assert done.model == done.answered_by == "smollm2-135m-offline"
     assert done.sources[0].chunk.page_start <= 3 <= done.sources[0].chunk.page_end
     assert "3493" in done.answer, done.answer
     assert done.citations and done.citations[0].page_start <= 3 <= done.citations[0].page_end

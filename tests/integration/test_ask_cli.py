@@ -42,7 +42,8 @@ def env(tmp_path_factory) -> dict[str, str]:
 
 
 def test_json_answer_from_the_real_engine(env, llamacpp_server):
-    env = {**env, "OLYMPUS_LLAMACPP_PORT": str(llamacpp_server.port)}
+    env = {**env, "OLYMPUS_LLAMACPP_PORT": str(llamacpp_server.port),
+           "OLYMPUS_TINY_MODEL_ANSWERS": "model"}  # the tiny test model writes
     proc = _run(["ask", "Which TCP port does upsd listen on?", "--json"], env)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)  # only the final event, as one JSON object
@@ -62,7 +63,8 @@ def test_stream_shows_sources_answer_citations_and_skipped_backend(env):
     out = proc.stdout
     assert out.index("Sources") < out.index("Extract from the sources") < out.index("Citations:")
     assert re.search(r"power\.pdf, (p\. 2|pp\. [12]-[23])", out)
-    assert "Answered by Extractive (no language model)" in out and "Skipped llamacpp:" in out
+    assert "Answered by source extracts (llama.cpp (local) did not answer)" in out
+    assert "Skipped llamacpp:" in out
 
 
 def test_empty_question_is_a_clear_error(env):

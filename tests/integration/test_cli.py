@@ -20,8 +20,8 @@ HERON = ["Heron nesting survey. The heron colony nests in tall alder trees near 
 
 def run(data: Path, *args: str, timeout: float = 300, **settings: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
-    env.update(OLYMPUS_DATA_DIR=str(data), OLYMPUS_LOG_FORMAT="console", OLYMPUS_LOG_LEVEL="WARNING",
-               **settings)
+    env.update({"OLYMPUS_DATA_DIR": str(data), "OLYMPUS_LOG_FORMAT": "console",
+                "OLYMPUS_LOG_LEVEL": "WARNING", **settings})
     return subprocess.run([sys.executable, "-m", "src", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -34,7 +34,9 @@ def ingested(tmp_path_factory):
     folder.mkdir()
     (folder / "heron.pdf").write_bytes(make_text_pdf(HERON))
     (folder / "broken.pdf").write_bytes(b"this is not a pdf")
-    proc = run(base / "data", "ingest", str(folder))
+    # JSON logs, as in a container without a terminal: no progress bar between the records
+    proc = run(base / "data", "ingest", str(folder), OLYMPUS_LOG_FORMAT="json",
+               OLYMPUS_LOG_LEVEL="INFO")
     return base, proc
 
 
@@ -47,6 +49,9 @@ def test_ingest_reports_each_file_and_exits_1_when_one_failed(ingested):
     [failed] = [line for line in lines if line.startswith("FAILED")]
     assert "broken.pdf" in failed and "not a PDF" in failed and "hint:" in failed
     assert "1 added, 0 already there, 1 failed" in proc.stderr
+    assert "\r" not in proc.stderr and "%|" not in proc.stderr, "a progress bar among JSON logs"
+    records = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    assert records and all(isinstance(r, dict) and "event" in r for r in records)
 
 
 def test_reingest_of_the_good_file_is_skipped_and_exits_0(ingested):

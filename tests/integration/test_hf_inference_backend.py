@@ -48,6 +48,13 @@ def test_anti_repetition_settings_are_accepted_by_the_real_engine(backend):
 def test_max_tokens_is_respected(backend):
     deltas = list(backend.stream(PROMPT, options=_opts(max_tokens=3)))
     assert deltas[-1].stats["completion_tokens"] == 3
+    assert deltas[-1].stats["length_cut"] == 1.0  # finish_reason "length": the cap cut it
+
+
+def test_seed_and_top_p_reach_the_engine(backend):
+    """Sampling at temperature 1 repeats itself with the same seed (llama.cpp honours it)."""
+    opts = _opts(max_tokens=10, temperature=1.0, top_p=0.95, seed=1234)
+    assert backend.generate(PROMPT, options=opts) == backend.generate(PROMPT, options=opts)
 
 
 def test_stop_sequence_ends_the_answer(backend):
@@ -86,7 +93,7 @@ def test_stop_frees_the_engine_for_the_next_question(backend):
     gen.close()  # user pressed stop: the response is closed, llama.cpp cancels the task
     t0 = time.monotonic()
     answer = backend.generate(PROMPT, options=_opts(max_tokens=2))
-    assert answer and time.monotonic() - t0 < 20
+    assert answer and time.monotonic() - t0 < 60  # a liveness bound, not a speed target
 
 
 def test_unreachable_server_is_backend_unavailable():

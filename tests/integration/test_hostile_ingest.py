@@ -39,7 +39,7 @@ def test_a_decompression_bomb_is_refused_fast_and_the_library_is_unchanged(libra
     start = time.monotonic()
     with pytest.raises(DocumentTooLarge) as err:
         library.ingest_bytes(make_flate_bomb_pdf(), "bomb.pdf")
-    assert time.monotonic() - start < 30
+    assert time.monotonic() - start < 120  # ~2 s on a quiet machine; a liveness bound
     assert "OLYMPUS_MAX_PAGE_CHARS" in err.value.message and err.value.hint
     assert _state(library) == before
     assert before[0][0][1] == "manual.pdf"

@@ -165,7 +165,7 @@ def test_keep_alive_zero_unloads_and_a_short_keep_alive_expires(standin):
 
     _chat(standin.url, options={"num_predict": 2}, keep_alive="1s")
     assert httpx.get(ps).json()["models"]
-    wait_for(lambda: httpx.get(ps).json()["models"] == [], 5, "keep_alive 1s to expire")
+    wait_for(lambda: httpx.get(ps).json()["models"] == [], 30, "keep_alive 1s to expire")
 
 
 def test_models_survive_a_restart_and_sigterm_stops_it_cleanly(tmp_path):
@@ -174,7 +174,7 @@ def test_models_survive_a_restart_and_sigterm_stops_it_cleanly(tmp_path):
     first.import_gguf("smol:135m", default_gguf_path())
     _chat(first.url, options={"num_predict": 2})
     t0 = time.monotonic()
-    assert first.stop() == 0 and time.monotonic() - t0 < 5
+    assert first.stop() == 0 and time.monotonic() - t0 < 30  # not hung (a liveness bound)
 
     (store / "manifests" / "broken.json").write_text("{not json")  # skipped with a warning
     second = Standin(LAUNCHER, store, tmp_path / "second.log")

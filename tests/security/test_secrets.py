@@ -46,7 +46,7 @@ def test_children_get_a_minimal_environment_without_secrets(settings, tmp_path):
     from src.supervisor import children
 
     class Profile:
-        context_tokens, threads = 2048, 2
+        context_tokens, threads, parallel_answers, answer_queue = 2048, 2, 2, 8
 
     env = {"PATH": "/usr/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8",
            "HF_TOKEN": TOKEN, "OLYMPUS_PASSWORD": PASSWORD, "OLYMPUS_HF_TOKEN": TOKEN,

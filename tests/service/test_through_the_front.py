@@ -34,8 +34,9 @@ def _cli(o, *args: str) -> tuple[subprocess.CompletedProcess, float]:
 
 def test_openai_sdk_and_cli_through_the_public_port(start):  # noqa: F811
     o, _ = start(OLYMPUS_BEHIND_PROXY="true")
-    o.wait_status(lambda s: s.get("api", {}).get("state") == "ready", 60, "API ready")
-    _, key = KeyStore(o.data_dir).create("front-test")
+    # ready once the library is open and the embedder loaded (as the supervisor waits: 120 s)
+    o.wait_status(lambda s: s.get("api", {}).get("state") == "ready", 120, "API ready")
+    _, key = KeyStore(o.data_dir).create("front-test", "write")  # it uploads
     front = f"http://127.0.0.1:{o.port}"
 
     # upload through the front, with the client the UI uses

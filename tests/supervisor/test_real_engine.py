@@ -46,6 +46,6 @@ def test_real_app_and_real_engine_come_up_publish_status_and_stop_cleanly(olympu
 
     family = descendants(o.proc.pid)
     assert o.stop(signal.SIGTERM) == 143
-    wait_for(lambda: not any(alive(p) for p in family), 10, "children to be gone")
+    wait_for(lambda: not any(alive(p) for p in family), 30, "children to be gone")
     assert not http_ok(f"http://127.0.0.1:{engine_port}/health")
     assert not http_ok(o.health_url)

@@ -37,7 +37,7 @@ def test_ui_comes_up_status_is_published_and_sigterm_leaves_no_process(olympus):
     family = descendants(o.proc.pid)
     assert len(family) >= 3  # engine (sh->python), its grandchild, streamlit
     assert o.stop(signal.SIGTERM) == 143
-    wait_for(lambda: not any(alive(p) for p in family), 5, "children to be gone")
+    wait_for(lambda: not any(alive(p) for p in family), 30, "children to be gone")
     st = o.status()
     assert st["supervisor"]["state"] == "stopped" and st["supervisor"]["exit_code"] == 143
     assert st["engine"]["state"] == "stopped" and st["streamlit"]["state"] == "stopped"
@@ -49,7 +49,7 @@ def test_sigint_exits_130(olympus):
     o.wait_healthy()
     family = descendants(o.proc.pid)
     assert o.stop(signal.SIGINT) == 130
-    wait_for(lambda: not any(alive(p) for p in family), 5, "children to be gone")
+    wait_for(lambda: not any(alive(p) for p in family), 30, "children to be gone")
 
 
 def test_engine_that_keeps_crashing_is_restarted_then_stays_down_and_the_ui_stays_up(olympus):
@@ -98,11 +98,11 @@ def test_engine_ignoring_sigterm_is_killed_after_the_grace_period(olympus):
     t0 = time.monotonic()
     assert o.stop() == 143
     elapsed = time.monotonic() - t0
-    assert 1 <= elapsed < 8
+    assert 1 <= elapsed < 60  # waited the grace period, then killed: not hung (load-proof)
     assert any(r.get("event") == "child ignored SIGTERM, killing it" and r.get("child") == "engine"
                for r in o.log_records())
     assert any("ignoring SIGTERM" in r.get("event", "") for r in o.log_records())
-    wait_for(lambda: not any(alive(p) for p in family), 5, "children to be gone")
+    wait_for(lambda: not any(alive(p) for p in family), 30, "children to be gone")
 
 
 def test_sigkill_of_the_supervisor_takes_its_children_down(olympus):
@@ -113,8 +113,8 @@ def test_sigkill_of_the_supervisor_takes_its_children_down(olympus):
     assert children
     o.proc.send_signal(signal.SIGKILL)
     o.proc.wait(5)
-    wait_for(lambda: not any(alive(p) for p in children), 5, "children to die with it")
-    wait_for(lambda: not http_ok(o.health_url), 5, "Streamlit to be gone")
+    wait_for(lambda: not any(alive(p) for p in children), 30, "children to die with it")
+    wait_for(lambda: not http_ok(o.health_url), 30, "Streamlit to be gone")
 
 
 def test_a_second_instance_on_the_same_data_dir_is_refused(olympus):
@@ -130,6 +130,25 @@ def test_a_second_instance_on_the_same_data_dir_is_refused(olympus):
     assert http_ok(first.health_url)  # the first one is untouched
     assert first.status()["supervisor"]["pid"] == first.proc.pid
     assert first.stop() == 143
+
+
+def test_a_busy_public_port_is_named_at_once_and_nothing_starts(olympus_env, tmp_path):
+    import socket
+
+    with socket.socket() as other:  # another program on the UI's port
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        env = {**olympus_env, "OLYMPUS_PORT": str(port)}
+        done = subprocess.run([sys.executable, str(REPO / "startup.py")], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert f"port {port} is already in use" in line and "OLYMPUS_PORT" in line
+    assert "Traceback" not in done.stderr and "hint:" not in done.stderr
+    assert _engine_starts(env) == [], "the engine was started before the port was checked"
+    status = json.loads((Path(env["OLYMPUS_DATA_DIR"]) / "status.json").read_text())
+    assert status["supervisor"]["state"] == "failed" and status["supervisor"]["exit_code"] == 2
 
 
 def test_bad_settings_exit_2_with_the_variable_named(tmp_path):

@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from src.settings import load_settings
 from src.status import StatusFile
 from src.supervisor import Supervisor
@@ -23,6 +25,8 @@ class FakeProfile:
     address: str = "127.0.0.1"
     threads: int = 2
     context_tokens: int = 4096
+    parallel_answers: int = 3
+    answer_queue: int = 12
     model: str = "tiny"
 
 
@@ -127,6 +131,7 @@ def test_engine_first_then_streamlit_then_provisioning_then_clean_stop(data_dir)
     env = w.procs("engine")[0].spec.env
     assert env["OLLAMA_HOST"].startswith("127.0.0.1:")
     assert env["OLLAMA_CONTEXT_LENGTH"] == "4096"
+    assert env["OLLAMA_NUM_PARALLEL"] == "3"  # the profile's slots, one owner
     assert env["OLLAMA_MODELS"].startswith(str(data_dir.resolve()))
     st = status.read()
     assert st["supervisor"]["state"] == "stopped" and st["supervisor"]["exit_code"] == 143
@@ -249,6 +254,8 @@ def test_llamacpp_engine_waits_for_the_model_while_the_ui_comes_up(data_dir, tmp
     assert engine.spec.argv[1:6] == ["-m", "src", "engine", "serve", "--model"]
     assert engine.spec.argv[6] == str(gguf)
     assert "--ctx" in engine.spec.argv and "--threads" in engine.spec.argv
+    argv = engine.spec.argv
+    assert argv[argv.index("--parallel") + 1] == "3"  # the profile's slots
     assert engine.spec.ready_url.endswith("/health")
     for _ in range(100):  # the provisioning thread finishes in real time
         if status.section("provisioning").get("phase") == "ready":
@@ -407,6 +414,20 @@ def test_a_busy_llamacpp_port_is_reported_with_the_fix(data_dir, tmp_path):
     assert eng["state"] == "down"
     assert "port 8123 is already in use" in eng["last_error"]
     assert "OLYMPUS_LLAMACPP_PORT" in eng["last_error"]
+
+
+def test_a_busy_public_port_stops_the_start_before_any_child(data_dir):
+    from shared_utils.errors import PortInUse
+
+    w = World(ready={"engine", "api", "streamlit", "front"})
+    sup, status, calls = make(w, data_dir, busy_ports={8501})
+    with pytest.raises(PortInUse, match="port 8501 is already in use.*OLYMPUS_PORT"):
+        sup.run()
+    assert w.spawned == [] and calls == []
+    assert status.section("supervisor")["state"] == "failed"
+    sup2, _, _ = make(w, data_dir)  # the data dir is not left locked
+    w.stop_at(w.now + 5)
+    assert sup2.run() == 143
 
 
 def test_port_open_sees_a_real_listener():

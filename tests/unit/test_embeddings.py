@@ -149,3 +149,47 @@ def test_concurrent_encode_from_threads(embedder):
         t.join()
     assert not errors
     assert all(np.allclose(r, expected, atol=1e-4) for r in results)
+
+
+def test_queries_asked_together_share_model_calls_and_get_their_own_vectors(embedder):
+    from shared_utils.embeddings import QueryBatcher
+
+    queries = [*CORPUS, "Which port does upsd listen on?", "How do I bake a loaf?",
+               "What does the bg command do?", "trace vfs_read in the kernel",
+               "linear programming with glpk", "battery runtime of the UPS"]
+    alone = {q: embedder.encode_query(q) for q in queries}
+    calls: list[int] = []
+
+    def counted(texts):
+        calls.append(len(texts))
+        return embedder._encode_queries(texts)
+
+    batcher = QueryBatcher(counted, window_s=0.05)
+    start = threading.Barrier(len(queries))
+    got: dict[str, np.ndarray] = {}
+
+    def ask(q: str) -> None:
+        start.wait()
+        got[q] = batcher.encode(q)
+
+    threads = [threading.Thread(target=ask, args=(q,)) for q in queries]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(calls) == len(queries) and len(calls) < len(queries)  # batched, none lost
+    # each caller gets the vector of its own query: nearest to its own alone, far from the
+    # others' (int8 scales activations per call, so a batch moves vectors a little: cos > 0.9)
+    for q in queries:
+        sims = {other: float(got[q] @ alone[other]) for other in queries}
+        assert max(sims, key=sims.get) == q and sims[q] > 0.9, (q, sims[q])
+
+
+def test_a_failing_query_batch_raises_in_every_caller():
+    from shared_utils.embeddings import QueryBatcher
+
+    def broken(texts):
+        raise RuntimeError("model gone")
+
+    with pytest.raises(RuntimeError, match="model gone"):
+        QueryBatcher(broken, window_s=0).encode("anything")

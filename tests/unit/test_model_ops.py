@@ -79,3 +79,72 @@ def test_use_says_when_an_explicit_setting_still_chooses_the_model(settings, pro
     assert "OLYMPUS_LLAMACPP_MODEL_PATH" in message and "takes precedence" in message
     plain = settings.model_copy(update={"backends": "llamacpp,extractive"})
     assert "precedence" not in use_model(plain, profile, "tiny-q4_k_m.gguf")
+
+
+# --- `models use PATH.gguf`: a file anywhere ----------------------------------------------------
+def _gguf(path, size=4096):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"GGUF" + bytes(size - 4))
+    return path
+
+
+def test_use_a_gguf_from_any_folder_links_it_into_the_models_folder(settings, profile, tmp_path):
+    source = _gguf(tmp_path / "downloads" / "My-Model-0.5B.Q4_K_M.gguf")
+    message = use_model(settings, profile, str(source))
+    kept = settings.models_dir / "local" / source.name
+    assert message == f"Active model: {source.name} -> {kept}"
+    assert read_active(settings)["path"] == str(kept)
+    assert kept.stat().st_ino == source.stat().st_ino  # a hard link: no second copy on disk
+    from src.provisioning import local_ggufs
+
+    assert kept in local_ggufs(settings.models_dir)  # listed, usable and removable by name
+    again = use_model(settings, profile, str(source))  # the same file again: nothing to do
+    assert again == message
+
+
+def test_use_a_gguf_on_another_file_system_copies_it_with_progress(data_dir, profile):
+    import os
+    import tempfile
+    from pathlib import Path
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(data_dir).st_dev:
+        pytest.skip("no second file system to copy from")
+    settings = load_settings(data_dir=data_dir)
+    with tempfile.TemporaryDirectory(dir=shm) as folder:
+        source = _gguf(Path(folder) / "other-135M.gguf", size=20 << 20)
+        seen = []
+        use_model(settings, profile, str(source), progress=seen.append)
+        kept = settings.models_dir / "local" / source.name
+        assert kept.read_bytes() == source.read_bytes() and kept.stat().st_ino != source.stat().st_ino
+    assert seen and seen[-1].done == seen[-1].total == 20 << 20 and seen[-1].stage == "copy"
+    assert not list(kept.parent.glob("*.incomplete"))
+
+
+def test_use_refuses_a_file_that_is_not_gguf_and_records_nothing(settings, profile, tmp_path):
+    from shared_utils.errors import NotAGguf
+
+    fake = tmp_path / "notes.gguf"
+    fake.write_bytes(b"%PDF-1.7 not a model")
+    with pytest.raises(NotAGguf) as error:
+        use_model(settings, profile, str(fake))
+    assert "not a GGUF model file" in error.value.message and ".gguf" in (error.value.hint or "")
+    assert read_active(settings) == {} and not (settings.models_dir / "local").exists()
+    with pytest.raises(ModelNotFound) as missing:
+        use_model(settings, profile, str(tmp_path / "nowhere" / "m.gguf"))
+    assert "No file" in missing.value.message and "path" in (missing.value.hint or "")
+
+
+def test_use_a_gguf_file_with_the_ollama_engine_imports_it(data_dir, tmp_path):
+    from tests.doubles.ollama_server import OllamaDouble
+    from tests.fixtures.tiny_gguf import write_tiny_gguf
+
+    (tmp_path / "elsewhere").mkdir()
+    source = write_tiny_gguf(tmp_path / "elsewhere" / "Tiny-Test.gguf")
+    with OllamaDouble() as ollama:
+        settings = load_settings(data_dir=data_dir, ollama_host=ollama.url)
+        profile = dataclasses.replace(detect(settings), engine="ollama")
+        message = use_model(settings, profile, str(source))
+        assert "tiny-test" in ollama.models or "tiny-test:latest" in ollama.models
+    assert message.startswith("Active model: tiny-test (Ollama, imported from ")
+    assert read_active(settings)["ollama_model"] == "tiny-test"

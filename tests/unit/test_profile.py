@@ -206,3 +206,22 @@ def test_this_real_machine(settings):
         assert p.engine == "llamacpp"
     assert p.port == 8501 and p.model in {"qwen2.5-0.5b-instruct", "qwen2.5-1.5b-instruct"}
     assert p.threads == max(1, int(p.cpu_cores))
+
+
+def test_parallel_answers_follow_cores_and_memory_and_yield_to_the_setting(tmp_path, data_dir):
+    two_cores = run_detect(load_settings(data_dir=data_dir), fake_root(tmp_path, cpus="0-1"))
+    assert two_cores.parallel_answers == 4  # two per core, at most 4 on a CPU
+    assert two_cores.answer_queue == 16
+    assert any(r.startswith("parallel answers 4: limited by 2 cores") for r in two_cores.reasons)
+    one_core = run_detect(load_settings(data_dir=data_dir),
+                          fake_root(tmp_path / "one", cpus="0", mem_kb=4 * 1024**2))
+    assert one_core.parallel_answers == 2
+    # memory leaves room for one slot's KV cache only (a 32k context on a small machine)
+    tight = run_detect(load_settings(data_dir=data_dir, context_tokens=262_144),
+                       fake_root(tmp_path / "tight", cpus="0-7", mem_kb=3 * 1024**2))
+    assert tight.parallel_answers < 4
+    assert any("limited by memory" in r for r in tight.reasons)
+    chosen = run_detect(load_settings(data_dir=data_dir, parallel_answers=1, answer_queue=0),
+                        fake_root(tmp_path / "set"))
+    assert (chosen.parallel_answers, chosen.answer_queue) == (1, 0)
+    assert "parallel answers 1: OLYMPUS_PARALLEL_ANSWERS" in chosen.reasons

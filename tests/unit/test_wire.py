@@ -7,7 +7,8 @@ import json
 
 from shared_utils.errors import DocumentNotFound, OlympusError, UploadRefused
 from shared_utils.types import Chunk, ScoredChunk
-from src.events import BackendSwitchEvent, Citation, DoneEvent, SourcesEvent, TokenEvent
+from src.events import (
+    BackendSwitchEvent, Citation, DoneEvent, QueueEvent, SourcesEvent, TokenEvent)
 from src.wire import error_from_dict, error_to_dict, event_from_dict, event_to_dict
 
 SOURCE = ScoredChunk(Chunk(id="abc:000004", doc_id="abc", ordinal=4, text="upsd uses 3493",
@@ -26,7 +27,8 @@ def test_every_event_comes_back_as_it_was_sent():
                      skipped={"ollama": "not running"}, backend_name="llamacpp",
                      chain=("llamacpp", "extractive"), mode="model", supported_share=1.0)
     events = [SourcesEvent([SOURCE], retrieval_ms=5.0, query="q"), TokenEvent("Port"),
-              BackendSwitchEvent("ollama", "llamacpp", "down"), done]
+              BackendSwitchEvent("ollama", "llamacpp", "down"),
+              QueueEvent(2, 40.0, "2nd in line, about 40 s"), done]
     assert [_through_json(e) for e in events] == events
 
 
@@ -37,6 +39,14 @@ def test_a_passage_has_the_same_page_fields_everywhere():
     assert sources[0] == answer["sources"][0]
     assert {"document", "page_start", "page_end"} <= set(sources[0]) & set(answer["citations"][0])
     assert "pages" not in sources[0] and "doc_name" not in answer["citations"][0]
+
+
+def test_a_full_answer_line_comes_back_as_its_own_error():
+    from shared_utils.errors import AnswerQueueFull
+
+    back = error_from_dict(error_to_dict(AnswerQueueFull("Too many questions at once.",
+                                                         hint="Ask again in about 40 s.")))
+    assert isinstance(back, AnswerQueueFull) and back.hint == "Ask again in about 40 s."
 
 
 def test_errors_keep_their_class_and_fix():

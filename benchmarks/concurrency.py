@@ -1,0 +1,241 @@
+"""Several people at once through the API: parallel answers, the line, parallel searches.
+
+One library (the three manuals of ``benchmarks/data/answer_set.json``), the 0.5B stand-in
+(``answer_library.qwen_gguf()``) on in-process llama.cpp, the API app under uvicorn and the
+official ``openai`` client, as a team server runs. For each engine configuration, the
+profile's slots and, in the same run, one slot (the baseline of before):
+
+- 1, 2, 4, 8 askers send different streamed questions at the same moment; per level:
+  answered by the model, first token p50/p95 and the slowest, total p50/p95, aggregate
+  generated tokens/s (all completion tokens over the wall time of the level), how many waited
+  in line (and were told their place), fallbacks (and whether each said why);
+- the same levels answered by the extract (``model="extractive"``: no engine);
+- 1, 10, 20, 50 searches at the same moment (``POST /v1/search``): server time p50/p95 (the
+  retrieval's own ``total_ms``) and the round trip.
+
+Goals (issue 22, 2 cores): 4 at once all answered by the engine, the slowest first token
+<= 3x alone, aggregate tokens/s >= 1.5x one stream; 8 at once none lost, each waiting one told
+its place; 20 searches p95 server time <= 150 ms. A machine shared with other work moves the
+absolute figures; the ratios within one run are what the goals compare.
+
+Run: ``.venv/bin/python -m benchmarks.concurrency [--levels 1,2,4,8] [--slots N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from benchmarks import common
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _server(app: Any, port: int) -> Any:
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return server
+
+
+def _ask(client: Any, question: str, model: str, barrier: threading.Barrier) -> dict[str, Any]:
+    barrier.wait()
+    started = time.perf_counter()
+    first, places, final = None, [], {}
+    try:
+        for chunk in client.chat.completions.create(
+                model=model, stream=True, messages=[{"role": "user", "content": question}]):
+            extra = chunk.model_extra.get("olympus") or {}
+            if "queue" in extra:
+                places.append(extra["queue"]["position"])
+            elif "answer" in extra:
+                final = extra
+            if first is None and chunk.choices and chunk.choices[0].delta.content:
+                first = time.perf_counter() - started
+    except Exception as exc:  # noqa: BLE001 - a lost answer is a figure, not a crash
+        return {"error": f"{type(exc).__name__}: {exc}", "end": time.perf_counter()}
+    timings = final.get("timings") or {}
+    return {"first_s": first, "total_s": time.perf_counter() - started,
+            "end": time.perf_counter(), "start": started,
+            "backend": final.get("backend_name", ""), "places": places,
+            "tokens": float(timings.get("completion_tokens") or 0.0),
+            "fallback_note": final.get("fallback_note", ""), "skipped": final.get("skipped", {})}
+
+
+def ask_level(client: Any, questions: list[str], n: int, model: str) -> dict[str, Any]:
+    """``n`` askers at the same moment, each a different question."""
+    barrier = threading.Barrier(n)
+    with ThreadPoolExecutor(n) as pool:
+        runs = list(pool.map(lambda i: _ask(client, questions[i % len(questions)], model,
+                                            barrier), range(n)))
+    done = [r for r in runs if "error" not in r]
+    firsts = [r["first_s"] for r in done if r["first_s"] is not None]
+    totals = [r["total_s"] for r in done]
+    wall = (max(r["end"] for r in done) - min(r["start"] for r in done)) if done else 0.0
+    fallbacks = [r for r in done if r["backend"] != "llamacpp" and model != "extractive"]
+    pct = common.percentile
+    return {
+        "askers": n, "answered": len(done), "lost": len(runs) - len(done),
+        "by_model": sum(r["backend"] == "llamacpp" for r in done),
+        "first_p50_s": pct(firsts, 50) if firsts else None,
+        "first_p95_s": pct(firsts, 95) if firsts else None,
+        "first_max_s": max(firsts) if firsts else None,
+        "total_p50_s": pct(totals, 50) if totals else None,
+        "total_p95_s": pct(totals, 95) if totals else None,
+        "tokens_per_s": sum(r["tokens"] for r in done) / wall if wall else 0.0,
+        "waited": sum(bool(r["places"]) for r in done),
+        "fallbacks": len(fallbacks),
+        "fallbacks_with_reason": sum(bool(r["fallback_note"]) for r in fallbacks),
+        "errors": [r["error"] for r in runs if "error" in r][:3],
+    }
+
+
+def search_level(url: str, key: str, questions: list[str], n: int) -> dict[str, Any]:
+    import httpx
+
+    barrier = threading.Barrier(n)
+
+    def one(i: int) -> tuple[float, float]:
+        with httpx.Client(timeout=120) as http:
+            barrier.wait()
+            t0 = time.perf_counter()
+            r = http.post(f"{url}/v1/search", headers={"authorization": f"Bearer {key}"},
+                          json={"query": questions[i % len(questions)], "k": 5})
+            r.raise_for_status()
+            return r.json()["timings"]["total_ms"], (time.perf_counter() - t0) * 1000
+
+    with ThreadPoolExecutor(n) as pool:
+        results = list(pool.map(one, range(n)))
+    server, trip = [s for s, _ in results], [t for _, t in results]
+    pct = common.percentile
+    return {"searches": n, "server_p50_ms": pct(server, 50), "server_p95_ms": pct(server, 95),
+            "trip_p50_ms": pct(trip, 50), "trip_p95_ms": pct(trip, 95)}
+
+
+def run_config(library: Any, gguf: Any, slots: int, args: argparse.Namespace,
+               questions: list[str]) -> dict[str, Any]:
+    import openai
+
+    from shared_utils.llamacpp_engine import LlamaCppEngine
+    from src.answer import Answerer
+    from src.api.app import build_app
+    from src.api.keys import KeyStore
+    from src.pipeline import RAGPipeline
+    from src.ui.jobs import IngestQueue
+
+    with LlamaCppEngine(gguf, port=0, ctx=args.ctx, parallel=slots) as engine:
+        engine.wait_ready(300)
+        settings = library.settings.model_copy(update=dict(
+            llamacpp_port=engine.port, backends="llamacpp,extractive", context_tokens=args.ctx,
+            max_answer_tokens=args.max_tokens, first_token_timeout_s=args.deadline,
+            stall_timeout_s=max(30.0, args.deadline / 10),
+            parallel_answers=slots, answer_queue=args.queue))
+        answerer = Answerer.from_settings(settings, library=library)
+        pipeline = RAGPipeline(settings, library=library, answerer=answerer)
+        keys = KeyStore(settings.data_dir)
+        _, key = keys.create(f"concurrency-{slots}-{os.getpid()}")
+        app = build_app(pipeline, keys=keys, service_token="", max_upload_mb=1,
+                        queue=IngestQueue.from_settings(settings))
+        port = _free_port()
+        server = _server(app, port)
+        url = f"http://127.0.0.1:{port}"
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=900)
+        try:
+            ask_level(client, questions, 1, "olympus")  # warm: model pages, prompt cache
+            out: dict[str, Any] = {"slots": slots, "answers": [], "extract": [], "search": []}
+            for n in args.levels:
+                row = ask_level(client, questions[n:] + questions[:n], n, "olympus")
+                out["answers"].append(row)
+                print(f"  slots={slots} askers={n}: {row}", flush=True)
+            for n in args.levels:
+                out["extract"].append(ask_level(client, questions, n, "extractive"))
+            for n in args.searches:
+                out["search"].append(search_level(url, key, questions, n))
+                print(f"  slots={slots} searches={n}: {out['search'][-1]}", flush=True)
+            return out
+        finally:
+            server.should_exit = True
+            time.sleep(0.5)
+
+
+def _report(configs: list[dict[str, Any]]) -> None:
+    def f(v: Any, digits: int = 1) -> str:
+        return "-" if v is None else f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+    for cfg in configs:
+        print(f"\n== {cfg['slots']} slot(s): the 0.5B stand-in")
+        rows = [[r["askers"], f"{r['by_model']}/{r['askers']}", f(r["first_p50_s"]),
+                 f(r["first_p95_s"]), f(r["first_max_s"]), f(r["total_p50_s"]),
+                 f(r["total_p95_s"]), f(r["tokens_per_s"]), r["waited"],
+                 f"{r['fallbacks']} ({r['fallbacks_with_reason']} said why)", r["lost"]]
+                for r in cfg["answers"]]
+        print(common.format_table(["askers", "by model", "first p50 s", "first p95 s",
+                                   "first max s", "total p50 s", "total p95 s", "agg tok/s",
+                                   "waited", "fallbacks", "lost"], rows))
+        alone = cfg["answers"][0]
+        for r in cfg["answers"][1:]:
+            if alone["first_max_s"] and r["first_max_s"] and alone["tokens_per_s"]:
+                print(f"  {r['askers']} at once: slowest first token "
+                      f"{r['first_max_s'] / alone['first_max_s']:.2f}x alone, aggregate tok/s "
+                      f"{r['tokens_per_s'] / alone['tokens_per_s']:.2f}x one stream")
+        print("  the extract: " + ", ".join(
+            f"{r['askers']} at once total p95 {f(r['total_p95_s'], 2)} s" for r in cfg["extract"]))
+        print(common.format_table(
+            ["searches", "server p50 ms", "server p95 ms", "trip p50 ms", "trip p95 ms"],
+            [[r["searches"], f(r["server_p50_ms"]), f(r["server_p95_ms"]), f(r["trip_p50_ms"]),
+              f(r["trip_p95_ms"])] for r in cfg["search"]]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")],
+                        default=[1, 2, 4, 8])
+    parser.add_argument("--searches", type=lambda s: [int(x) for x in s.split(",")],
+                        default=[1, 10, 20, 50])
+    parser.add_argument("--slots", type=int, default=0, help="0: the profile's choice here")
+    parser.add_argument("--queue", type=int, default=16, help="questions that may wait")
+    parser.add_argument("--ctx", type=int, default=4096)
+    parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument("--deadline", type=float, default=90.0,
+                        help="first-token deadline (the profile's on 2 cores)")
+    parser.add_argument("--baseline-levels", type=lambda s: [int(x) for x in s.split(",")],
+                        default=None, help="askers for the one-slot run (default: --levels)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the one-slot run")
+    args = parser.parse_args()
+    info = common.begin()
+    print(f"load before: {os.getloadavg()}")
+
+    from benchmarks.answer_library import cached_library, load_answer_set, qwen_gguf
+    from src.profile import detect
+
+    answer_set = load_answer_set()
+    questions = [q["question"] for q in answer_set["questions"]]
+    gguf = qwen_gguf()
+    with cached_library(answer_set) as library:
+        slots = args.slots or detect(library.settings).parallel_answers
+        configs = [run_config(library, gguf, slots, args, questions)]
+        if not args.no_baseline and slots != 1:
+            base = argparse.Namespace(**{**vars(args),
+                                         "levels": args.baseline_levels or args.levels})
+            configs.append(run_config(library, gguf, 1, base, questions))
+    _report(configs)
+    print(f"load after: {os.getloadavg()}")
+    common.write_json("concurrency", {"machine": info, "args": vars(args), "configs": configs,
+                                      "load_after": os.getloadavg()})
+
+
+if __name__ == "__main__":
+    main()

@@ -349,7 +349,7 @@ def test_an_accepted_upload_survives_kill_9_of_the_api(start):
 
     app, _ = start()
     app.wait_status(lambda s: s.get("api", {}).get("state") == "ready", 60, "API ready")
-    _, key = KeyStore(app.data_dir).create("uploader")
+    _, key = KeyStore(app.data_dir).create("uploader", scope="write")
     api = httpx.Client(base_url=f"http://127.0.0.1:{app.port}", timeout=60,
                        headers={"authorization": f"Bearer {key}"})
     spool = app.data_dir / "upload_spool"

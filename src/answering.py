@@ -144,7 +144,8 @@ def credit(answered_by: str, *, backend: str = "", model: str = "", mode: str = 
     >>> credit("qwen2.5-0.5b-instruct", backend="llama.cpp (local)",
     ...        model="qwen2.5-0.5b-instruct", mode="model+extract")
     'qwen2.5-0.5b-instruct via llama.cpp (local), followed by source extracts'
-    >>> credit("source extracts (model m is too small to write)", backend="Extractive", mode="extract")
+    >>> credit("source extracts (model m is too small to write)", backend="Extractive",
+    ...        mode="extract")
     'source extracts (model m is too small to write)'
     >>> credit("", backend="llama.cpp (local)", model="qwen")  # an answer kept from before
     'llama.cpp (local) with qwen'
@@ -199,10 +200,9 @@ def _identify(head: "Backend", plan: "BackendPlan", report: "ServedModel | None"
 
 
 def _why_no_model(plan: "BackendPlan", head: "Backend | None") -> str:
-    had_model = any(plan.models.values())  # a forced plan keeps the chain's models
-    if plan.chosen_by.get(SAFETY_NET) == "this question" and had_model:
+    if plan.chosen_by.get(SAFETY_NET) == "this question":
         return "asked for"
-    if not had_model and all(n == SAFETY_NET for n in plan.names):
+    if all(n == SAFETY_NET for n in plan.names):
         return "no language model in the backend chain"
     return "no language model is set up"
 

@@ -18,7 +18,8 @@ Model of the ``ollama`` backend (first match wins):
 The ``llamacpp`` backend's model is the GGUF file the engine serves (``status.json``'s engine
 section, written by the supervisor), chosen by ``OLYMPUS_LLAMACPP_MODEL_PATH`` or
 ``OLYMPUS_MODEL`` when set, else by the same record / provisioning / profile order. (What the
-engine really serves, and whether that model writes, is ``src/answering.py``'s to say.) ``hf_inference`` uses ``OLYMPUS_HF_INFERENCE_MODEL``.
+engine really serves, and whether that model writes, is ``src/answering.py``'s to say.)
+``hf_inference`` uses ``OLYMPUS_HF_INFERENCE_MODEL``.
 
 >>> default_order("ollama")
 ('ollama', 'hf_inference', 'extractive')
@@ -87,9 +88,12 @@ class BackendPlan:
         """The plan with ``name`` forced (the safety net kept behind it)."""
         check_names([name])
         names = (name,) if name == SAFETY_NET else (name, SAFETY_NET)
+        # "this question" when it changed the chain (a chain of extracts only stays as it was)
+        chosen = {**self.chosen_by, name: "this question"} if names != self.names else (
+            self.chosen_by)
         return BackendPlan(names, self.models, (*self.reasons, f"backend {name}: chosen for this "
-                                                "question"), self.fallback_note,
-                           {**self.chosen_by, name: "this question"}, self.fallback)
+                                                "question"), self.fallback_note, chosen,
+                           self.fallback)
 
     def with_model(self, model: str) -> "BackendPlan":
         """The plan with the first engine backend answering with ``model`` (a chat's choice).

@@ -102,6 +102,9 @@ class ChatRoutes:
         """Model id -> backend to force (None: the default chain)."""
         plan = self.pipeline.backends()
         ids: dict[str, str | None] = {DEFAULT_MODEL: None}
+        answering = self.pipeline.answering()  # the engine's own name for its model
+        if answering.model and answering.backend:
+            ids.setdefault(answering.model, answering.backend)
         for name in plan.names:
             ids.setdefault(name, name)
             if plan.model(name):

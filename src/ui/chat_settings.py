@@ -49,7 +49,8 @@ def choices(plan: BackendPlan, profile: Profile,
     The default is named as ``answering`` names it (the extracts when its model is too small
     to write)."""
     head = next((n for n in plan.names if n in ENGINE_BACKENDS.values()), "")
-    default = (answering.model if answering is not None else "") or (plan.model(head) if head else "")
+    default = ((answering.model if answering is not None else "")
+               or (plan.model(head) if head else ""))
     shown = answering.name if answering is not None and answering.backend == head else default
     recommended = {profile.model, profile.ollama_model} - {""}
     mark = " ★ recommended for this machine" if default in recommended else " (this server's default)"

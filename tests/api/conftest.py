@@ -74,7 +74,11 @@ def service(tmp_path_factory, embedder, smollm2):
     settings = load_settings(data_dir=data, llamacpp_port=smollm2.port,
                              backends="llamacpp,extractive", context_tokens=2048,
                              max_answer_tokens=40, first_token_timeout_s=120.0,
-                             tiny_model_answers="model")  # SmolLM2 writes (it is the engine)
+                             # SmolLM2 writes (the engine path is under test) from whole
+                             # sources, at temperature 0, with no extract after its answer
+                             # (its text is checked): not the settings of a 135M model
+                             tiny_model_answers="model", source_sentences=4, temperature=0.0,
+                             small_model_extract=False)
     pipeline = RAGPipeline.from_settings(settings)
     pipeline.ingest_file(pdf)
     keys = KeyStore(data)

@@ -64,7 +64,7 @@ def test_model_picks_the_backend_and_models_are_listed(service):
     reply = client.chat.completions.create(
         model="extractive", messages=[{"role": "user", "content": QUESTION}])
     assert reply.model_extra["olympus"]["backend_name"] == "extractive"
-    assert reply.model == "source extracts (asked for)"  # not the request's echo
+    assert reply.model.startswith("source extracts (")  # not the request's echo
     assert "3493" in reply.choices[0].message.content
 
 

@@ -81,6 +81,17 @@ def test_sets_have_the_size_and_kinds_the_benchmark_needs(sets: dict[str, dict])
         assert {q["document"] for q in data["questions"]} == files, split
 
 
+def test_no_keyword_group_is_satisfied_by_echoing_the_question(sets: dict[str, dict]) -> None:
+    echoed = [
+        (q["id"], group)
+        for data in sets.values()
+        for q in [*data["questions"], *_follow_ups(data)]
+        for group in q["keywords"]
+        if any(alt.lower() in q["question"].lower() for alt in group.split("|"))
+    ]
+    assert not echoed, f"an answer repeating the question would pass: {echoed}"
+
+
 def test_ids_are_unique_and_conversations_stay_in_their_split(sets: dict[str, dict]) -> None:
     old = _load("answer_set.json")
     ids: list[str] = [
@@ -144,3 +155,57 @@ def test_absent_words_occur_in_no_manual(sets: dict[str, dict]) -> None:
              for word in q["absent"]
              if re.search(rf"\b{re.escape(word.lower())}\b", everything)]
     assert not found, f"words the manuals do contain: {found}"
+
+
+# --- the claim-check labelled set ------------------------------------------------------------
+CLAIM_KINDS = {"verbatim": True, "paraphrase": True, "plausible-wrong": False, "unrelated": False}
+
+
+@pytest.fixture(scope="module")
+def claim_set() -> dict:
+    return _load("claim_set.json")
+
+
+def test_claim_set_is_labelled_and_split(claim_set: dict) -> None:
+    claims = claim_set["claims"]
+    assert len(claims) >= 120
+    assert len({c["id"] for c in claims}) == len(claims), "duplicate ids"
+    files = {d["file"] for d in claim_set["documents"]}
+    for c in claims:
+        assert c["kind"] in CLAIM_KINDS and c["supported"] is CLAIM_KINDS[c["kind"]], c["id"]
+        assert c["split"] in ("claim_dev", "claim_test") and c["document"] in files, c["id"]
+        assert c["sentence"].strip() and len(c["passage"]) > len(c["sentence"]) / 2, c["id"]
+        assert isinstance(c["page"], int) and c["page"] >= 1, c["id"]
+    from_models = [c for c in claims if c["origin"] != "hand"]
+    assert len(from_models) >= 40 and all(c.get("question") for c in from_models)
+    assert sum(c["kind"] == "paraphrase" for c in claims) >= 20
+    assert sum(c["kind"] == "plausible-wrong" for c in claims) >= 20
+    dev = sum(c["split"] == "claim_dev" for c in claims)
+    assert abs(dev - len(claims) / 2) <= len(claims) * 0.05
+    for split in ("claim_dev", "claim_test"):
+        labels = {c["supported"] for c in claims if c["split"] == split}
+        assert labels == {True, False}, split
+
+
+def test_verbatim_claims_are_in_their_passage(claim_set: dict) -> None:
+    quotes = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
+    for c in claim_set["claims"]:
+        if c["kind"] == "verbatim":  # copied from the passage (quote style aside)
+            sentence = _norm(c["sentence"]).translate(quotes).strip(".;\"' ")
+            assert sentence in _norm(c["passage"]).translate(quotes), c["id"]
+
+
+def test_claim_passages_come_from_the_cited_page(claim_set: dict) -> None:
+    paths = {d["file"]: d["path"] for d in claim_set["documents"]}
+    checked = 0
+    for c in claim_set["claims"]:
+        pages = _pages(paths[c["document"]])
+        if pages is None:
+            continue
+        checked += 1
+        near = " ".join(pages[max(0, c["page"] - 2): c["page"] + 1])  # a chunk may span pages
+        words = [w for w in re.findall(r"[a-z]{5,}", _norm(c["passage"]))][:40]
+        found = sum(w in near for w in words)
+        assert found >= 0.8 * len(words), (c["id"], c["page"])
+    if not checked:
+        pytest.skip("none of the manuals is installed: scripts/install.sh --test installs them")

@@ -3,6 +3,11 @@
 # vulnerability database (PyPI's JSON API / OSV).
 #
 #   bash scripts/audit.sh [REQUIREMENTS_FILE ...]   (default: requirements.txt requirements-nodeps.txt)
+#   bash scripts/audit.sh --probes                  the attack probes of issue #24 instead
+#
+# --probes runs each attack (tests/security/test_attacks.py) against a real Olympus on
+# loopback (front, Streamlit, API; no model needed) and prints a table: attack, result,
+# seconds. Exit 0 when every probe holds, 1 otherwise.
 #
 # Exit codes: 0 no known vulnerability, 1 vulnerabilities found, 2 no vulnerability database
 # reachable (nothing was audited), 3 a requirement is not pinned with ==, 4 pip-audit missing.
@@ -11,6 +16,45 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
+if [ "${1:-}" = "--probes" ]; then
+    PYTHON="${ROOT}/.venv/bin/python"
+    [ -x "$PYTHON" ] || PYTHON="$(command -v python3)"
+    report="$(mktemp -d)"
+    trap 'rm -rf "$report"' EXIT
+    set +e
+    "$PYTHON" -m pytest tests/security/test_attacks.py -q -p no:cacheprovider \
+        --basetemp "$report/tmp" --junitxml "$report/probes.xml" >"$report/pytest.log" 2>&1
+    code=$?
+    set -e
+    "$PYTHON" - "$report/probes.xml" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+
+try:
+    cases = ET.parse(sys.argv[1]).getroot().iter("testcase")
+except (OSError, ET.ParseError) as exc:
+    print(f"audit: the probes did not run ({exc})", file=sys.stderr)
+    sys.exit(2)
+rows = []
+for case in cases:
+    name = case.get("name", "").removeprefix("test_").replace("_", " ")
+    failed = case.find("failure") is not None or case.find("error") is not None
+    skipped = case.find("skipped") is not None
+    result = "FAILS" if failed else "skipped" if skipped else "holds"
+    rows.append((name, result, f"{float(case.get('time', 0)):.0f}"))
+width = max(len(r[0]) for r in rows) if rows else 10
+print(f"{'attack / what must hold':<{width}}  result  seconds")
+print(f"{'-' * width}  ------  -------")
+for name, result, seconds in rows:
+    print(f"{name:<{width}}  {result:<6}  {seconds:>7}")
+PY
+    if [ "$code" -ne 0 ]; then
+        echo "audit: some probes fail; details:" >&2
+        tail -40 "$report/pytest.log" >&2
+        exit 1
+    fi
+    exit 0
+fi
 if [ "$#" -gt 0 ]; then FILES=("$@"); else FILES=(requirements.txt requirements-nodeps.txt); fi
 PYTHON="${ROOT}/.venv/bin/python"
 [ -x "$PYTHON" ] || PYTHON="$(command -v python3)"

@@ -212,6 +212,7 @@ def _exclusive(final: Path) -> Iterator[None]:
     except ImportError:  # not POSIX: no cross-process lock
         yield
         return
+    final.parent.mkdir(parents=True, exist_ok=True)  # a part in a repository subfolder
     with open(final.with_name(final.name + ".lock"), "a+b") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)

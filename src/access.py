@@ -5,6 +5,9 @@ Roles, lowest first: ``none`` (must sign in), ``reader`` (chat, search, upload),
 
 - With no access password every visitor reads; with ``OLYMPUS_PASSWORD`` set a visitor must
   sign in with it first.
+- No open door: on an address other machines reach (not loopback, not a Space) without
+  ``OLYMPUS_PASSWORD``, nobody reads before signing in (``closed``); the front makes a
+  one-time admin token at start and prints a sign-in link with it (``src/front/door.py``).
 - Admin: signing in with ``OLYMPUS_ADMIN_PASSWORD`` when one is set. Without one, a bare
   machine keeps the old single-user behaviour (everyone who may read administers), while a
   Space (``SPACE_ID`` set) refuses admin actions: the System page says how to enable them.
@@ -17,6 +20,7 @@ themselves, so hiding a button is never the only guard.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
@@ -52,11 +56,15 @@ class Policy:
     admin_password: str = ""
     on_space: bool = False
     model_pulls: bool = True
+    closed: bool = False  # reachable from other machines without a password: token only
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Policy":
+        closed = not settings.password and not settings.on_space and not _loopback(
+            settings.address or "127.0.0.1")
         return cls(password=settings.password, admin_password=settings.admin_password,
-                   on_space=settings.on_space, model_pulls=settings.model_pulls_allowed)
+                   on_space=settings.on_space, model_pulls=settings.model_pulls_allowed,
+                   closed=closed)
 
     def __repr__(self) -> str:  # never show the passwords
         return (f"Policy(password={'set' if self.password else 'unset'}, admin_password="
@@ -70,14 +78,14 @@ class Policy:
     @property
     def anonymous_role(self) -> Role:
         """The role of a browser that has not signed in."""
-        if self.password:
+        if self.password or self.closed:
             return "none"
         return "admin" if self.admin_by_default else "reader"
 
     @property
     def sign_in_useful(self) -> bool:
         """Whether signing in can raise a browser's role above the anonymous one."""
-        return bool(self.password or self.admin_password)
+        return bool(self.password or self.admin_password or self.closed)
 
     def role_for_password(self, given: str) -> Role | None:
         """The role ``given`` signs in as, or None when it is wrong. Both comparisons run
@@ -126,6 +134,20 @@ class Access:
             raise Forbidden(
                 "Downloading models from the app is turned off on this Space.",
                 hint="Set OLYMPUS_ALLOW_MODEL_PULLS=true in the Space's variables to allow it.")
+
+
+def _loopback(address: str) -> bool:
+    """Whether a bind address is reachable from this machine only.
+
+    >>> _loopback("127.0.0.1"), _loopback("localhost"), _loopback("0.0.0.0"), _loopback("::")
+    (True, True, False, False)
+    """
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: assume others can reach it
 
 
 def admin_hint(policy: Policy) -> str:

@@ -80,12 +80,29 @@ def _decode(raw: bytes) -> dict[str, Any]:
     return chat
 
 
+def carry_over(root: Path, old_browser_id: str, new_browser_id: str) -> bool:
+    """Give the chats of ``old_browser_id`` to ``new_browser_id`` (at sign-in, when the
+    browser gets a new id). False when there was nothing to move or the new one has chats."""
+    old, new = (Path(root) / _folder(b) for b in (old_browser_id, new_browser_id))
+    if not old.is_dir() or new.exists():
+        return False
+    try:
+        old.rename(new)
+    except OSError as exc:
+        logger.warning("chats.carry_over_failed", error=str(exc))
+        return False
+    return True
+
+
+def _folder(browser_id: str) -> str:
+    return hashlib.sha256(browser_id.encode()).hexdigest()[:32]
+
+
 class ChatStore:
     """The saved chats of one browser. Thread-safe per file (atomic rename)."""
 
     def __init__(self, root: Path, browser_id: str, *, max_chats: int, max_bytes: int) -> None:
-        digest = hashlib.sha256(browser_id.encode()).hexdigest()[:32]
-        self.dir = Path(root) / digest
+        self.dir = Path(root) / _folder(browser_id)
         self.max_chats = max_chats
         self.max_bytes = max_bytes
 

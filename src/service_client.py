@@ -117,7 +117,7 @@ class RemotePipeline:
             if job["state"] not in ("queued", "running"):
                 break
             time.sleep(POLL_S)
-            job = self._request("GET", f"/v1/jobs/{job['id']}")["job"]
+            job = self._follow(job, progress)
         if job["state"] == "cancelled":
             raise IngestCancelled(job["message"] or f"{name}: cancelled")
         if job["state"] == "failed":
@@ -127,6 +127,19 @@ class RemotePipeline:
                                     chunks=job["chunks"], size_bytes=len(data), added_at=0.0,
                                     status="ready")
         return IngestResult(doc=doc, status=job["state"], message=job["message"])
+
+    def _follow(self, job: dict[str, Any], progress: ProgressCallback) -> dict[str, Any]:
+        """The job's next state. While the service restarts (a crash), wait for it up to
+        ``STARTUP_WAIT_S``: the upload is kept on its disk and the job id answers again."""
+        deadline = time.monotonic() + STARTUP_WAIT_S
+        while True:
+            try:
+                return self._request("GET", f"/v1/jobs/{job['id']}")["job"]
+            except ServiceUnavailable:
+                if time.monotonic() >= deadline:
+                    raise
+            progress(Progress("queued", 0, 1, "the service is restarting; the upload is kept"))
+            time.sleep(POLL_S * 2)
 
     def _upload(self, data: bytes, name: str, progress: ProgressCallback) -> dict[str, Any]:
         """POST the file; while the service is still starting (it opens the library first),

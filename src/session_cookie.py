@@ -7,6 +7,11 @@ by the Streamlit script on every run (``st.context.cookies``). Its value is
 
 The claims also carry a fingerprint of the configured passwords, so changing a password
 signs every browser out; the browser id survives that (chats are keyed on it).
+
+Each sign-in has its own id (``sign_in``); signing out writes it to a revocation list in the
+data dir (``revoked_sign_ins.json``, read by the front and the Streamlit script on every
+request, re-read when it changes), so a copy of the cookie stops working too. A role
+without a sign-in id (cookies from before this list existed) is not honoured.
 """
 
 from __future__ import annotations
@@ -18,14 +23,19 @@ import hmac
 import json
 import os
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from shared_utils.atomic import atomic_write_text
 from shared_utils.errors import SettingsError
 from src.access import Access, Policy, Role
 
 COOKIE_NAME = "olympus_session"
 SECRET_FILE = "secret_key"
+REVOKED_FILE = "revoked_sign_ins.json"
 MAX_AGE_S = 400 * 24 * 3600  # browsers cap cookie lifetimes at 400 days
 _ROLES = ("none", "reader", "admin")
 
@@ -36,10 +46,54 @@ class Claims:
     role: Role = "none"
     role_expires: float = 0.0  # epoch seconds; the role lapses to "none" after it
     fingerprint: str = ""
+    sign_in: str = ""  # this sign-in's id, revoked at sign-out
 
 
 def new_browser_id() -> str:
     return secrets.token_urlsafe(18)
+
+
+def new_sign_in_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class Revocations:
+    """The signed-out sign-in ids of one data dir, each kept until its cookie would have
+    lapsed anyway. Written by the front (atomically), read by every process."""
+
+    def __init__(self, data_dir: Path, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(data_dir) / REVOKED_FILE
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._cache: tuple[int, dict[str, float]] = (-1, {})
+
+    def revoked(self, sign_in: str) -> bool:
+        return sign_in in self._load()
+
+    def revoke(self, sign_in: str, until: float) -> None:
+        if not sign_in:
+            return
+        with self._lock:
+            now = self.clock()
+            kept = {k: v for k, v in self._load().items() if v > now}
+            kept[sign_in] = max(until, now + 60)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.path, json.dumps(kept), mode=0o600, prefix=".revoked.")
+            self._cache = (-1, {})
+
+    def _load(self) -> dict[str, float]:
+        try:
+            stamp = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        if self._cache[0] != stamp:
+            try:
+                rows = json.loads(self.path.read_text(encoding="utf-8"))
+                self._cache = (stamp, {str(k): float(v) for k, v in rows.items()})
+            except (OSError, ValueError, TypeError, AttributeError):
+                # unreadable: keep what was known (failing open would undo sign-outs)
+                return self._cache[1]
+        return self._cache[1]
 
 
 def load_secret(data_dir: Path, configured: str = "") -> bytes:
@@ -71,9 +125,28 @@ def load_secret(data_dir: Path, configured: str = "") -> bytes:
     return key.encode("utf-8")
 
 
+STANDIN_PREFIX = "olympus-standin:"
+
+
+def password_standin(password: str, secret: bytes) -> str:
+    """What a process that checks cookies but never passwords (Streamlit) gets instead of
+    a password: empty when it is empty, else a keyed one-way digest of it. It gives the same
+    fingerprint as the password itself and signs nobody in.
+
+    >>> password_standin("", b"k"), password_standin("pw", b"k").startswith(STANDIN_PREFIX)
+    ('', True)
+    """
+    if not password or password.startswith(STANDIN_PREFIX):
+        return password
+    digest = hmac.new(secret, b"standin:" + password.encode("utf-8"), hashlib.sha256)
+    return STANDIN_PREFIX + digest.hexdigest()
+
+
 def password_fingerprint(policy: Policy, secret: bytes) -> str:
-    """A short keyed digest of the passwords: a sign-in stays valid only while they do."""
-    material = f"{policy.password}\0{policy.admin_password}".encode("utf-8")
+    """A short keyed digest of the passwords: a sign-in stays valid only while they do.
+    The same for the passwords and for their stand-ins (``password_standin``)."""
+    material = (f"{password_standin(policy.password, secret)}\0"
+                f"{password_standin(policy.admin_password, secret)}").encode("utf-8")
     return hmac.new(secret, b"pw:" + material, hashlib.sha256).hexdigest()[:16]
 
 
@@ -92,12 +165,13 @@ def _mac(payload: str, secret: bytes) -> str:
 def sign(claims: Claims, secret: bytes) -> str:
     """The cookie value for ``claims``."""
     body = {"b": claims.browser_id, "r": claims.role, "e": round(claims.role_expires),
-            "p": claims.fingerprint}
+            "p": claims.fingerprint, "s": claims.sign_in}
     payload = _b64(json.dumps(body, separators=(",", ":")).encode("utf-8"))
     return f"{payload}.{_mac(payload, secret)}"
 
 
-def verify(value: str | None, secret: bytes, *, now: float, fingerprint: str) -> Claims | None:
+def verify(value: str | None, secret: bytes, *, now: float, fingerprint: str,
+           revoked: Callable[[str], bool] | None = None) -> Claims | None:
     """The claims of a genuine cookie (role lapsed to "none" when expired or when the
     passwords changed); None for a missing, forged or malformed one."""
     if not value or value.count(".") != 1:
@@ -109,21 +183,27 @@ def verify(value: str | None, secret: bytes, *, now: float, fingerprint: str) ->
     try:
         body = json.loads(_unb64(payload))
         claims = Claims(browser_id=str(body["b"]), role=body["r"],
-                        role_expires=float(body["e"]), fingerprint=str(body["p"]))
+                        role_expires=float(body["e"]), fingerprint=str(body["p"]),
+                        sign_in=str(body.get("s", "")))
     except (ValueError, KeyError, TypeError, binascii.Error):
         return None
     if claims.role not in _ROLES or not claims.browser_id:
         return None
-    if claims.role_expires <= now or not hmac.compare_digest(
-            claims.fingerprint.encode("utf-8"), fingerprint.encode("utf-8")):
+    if (claims.role_expires <= now or not claims.sign_in
+            or not hmac.compare_digest(claims.fingerprint.encode("utf-8"),
+                                       fingerprint.encode("utf-8"))
+            or (revoked is not None and claims.role != "none" and revoked(claims.sign_in))):
         claims = replace(claims, role="none", role_expires=0.0)
     return claims
 
 
-def access_for(value: str | None, policy: Policy, secret: bytes, *, now: float) -> tuple[Access, Claims | None]:
+def access_for(value: str | None, policy: Policy, secret: bytes, *, now: float,
+               revoked: Callable[[str], bool] | None = None) -> tuple[Access, Claims | None]:
     """This browser's rights from its cookie value, and the verified claims (None: no valid
-    cookie, so the caller has no stable browser id yet)."""
-    claims = verify(value, secret, now=now, fingerprint=password_fingerprint(policy, secret))
+    cookie, so the caller has no stable browser id yet). ``revoked``: whether a sign-in id
+    was signed out (``Revocations.revoked``)."""
+    claims = verify(value, secret, now=now, fingerprint=password_fingerprint(policy, secret),
+                    revoked=revoked)
     signed_in = claims is not None and claims.role != "none"
     role = policy.effective_role(claims.role if claims else None)
     return Access(role=role, browser_id=claims.browser_id if claims else "",

@@ -314,6 +314,20 @@ _CHILD_KEEP_PREFIXES = ("LC_", "CUDA_", "NVIDIA_", "HIP_", "ROCR_", "GGML_")
 _SECRET_NAME = ("TOKEN", "PASSWORD", "PASSWD", "SECRET", "API_KEY", "APIKEY", "CREDENTIAL")
 
 
+def secret_named(name: str) -> bool:
+    """Whether an environment variable's name says it holds a secret.
+
+    >>> secret_named("HF_TOKEN"), secret_named("OLYMPUS_ADMIN_PASSWORD"), secret_named("PATH")
+    (True, True, False)
+    """
+    return any(word in name.upper() for word in _SECRET_NAME)
+
+
+def without_secrets(env: dict[str, str], keep: tuple[str, ...] = ()) -> dict[str, str]:
+    """``env`` without the variables named like secrets, except those in ``keep``."""
+    return {k: v for k, v in env.items() if k in keep or not secret_named(k)}
+
+
 def minimal_environ(extra: dict[str, str] | None = None, *, keep_prefixes: tuple[str, ...] = (),
                     base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for children that need no secrets (PDF worker, llama.cpp engine,

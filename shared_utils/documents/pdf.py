@@ -189,10 +189,9 @@ class PdfWorker:
 
     def __init__(self, command: list[str] | None = None, *, memory_mb: int | None = None,
                  env: dict[str, str] | None = None) -> None:
-        self._command = command or _WORKER_CMD
-        if command is None and memory_mb:
-            self._command = [*_WORKER_CMD, "--memory-mb", str(memory_mb)]
-        self.memory_mb = memory_mb
+        memory_mb = memory_mb or ParseLimits.memory_mb  # never uncapped by default
+        self._command = command or [*_WORKER_CMD, "--memory-mb", str(memory_mb)]
+        self.memory_mb = memory_mb if command is None else None
         self.env = env
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -337,6 +336,7 @@ def _shared_worker(memory_mb: int | None = None,
                    env: dict[str, str] | None = None) -> PdfWorker:
     """The process's worker; replaced when the memory cap or environment asked for changes."""
     global _worker
+    memory_mb = memory_mb or ParseLimits.memory_mb
     with _worker_lock:
         if _worker is None or (_worker.memory_mb, _worker.env) != (memory_mb, env):
             if _worker is not None:

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     from src.pipeline import RAGPipeline
     from src.profile import detect
     from src.child_start import start_child
-    from src.ui.jobs import IngestQueue
+    from src.ui.jobs import SPOOL_DIR, IngestQueue
 
     settings = start_child()
     if settings is None:
@@ -57,10 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         structlog.get_logger(__name__).error("api.library_unavailable", error=exc.message,
                                              hint=exc.hint)
         pipeline, warm_up = Unavailable(exc), None
+    queue = IngestQueue.from_settings(settings, spool=SPOOL_DIR)
     app = build_app(pipeline, keys=KeyStore(settings.data_dir),
-                    service_token=settings.service_token,
-                    queue=IngestQueue.from_settings(settings),
+                    service_token=settings.service_token, queue=queue,
                     max_upload_mb=settings.max_upload_mb, warm_up=warm_up)
+    if not isinstance(pipeline, Unavailable):  # else they wait on disk for a working library
+        queue.resume(pipeline)  # uploads accepted before a crash, under their job ids
     structlog.get_logger(__name__).info("api.listening", port=args.port)
     try:
         uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning",

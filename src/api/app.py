@@ -21,7 +21,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
@@ -29,7 +29,7 @@ from starlette.types import Scope
 from shared_utils.errors import OlympusError
 from src.api.auth import KeyAuth
 from src.api.chat import ChatRoutes
-from src.api.errors import http_error, olympus_error, unexpected_error
+from src.api.errors import client_gone, http_error, olympus_error, unexpected_error
 from src.api.keys import KeyStore
 from src.api.library_routes import LibraryRoutes
 from src.api.limits import BodyLimit
@@ -96,6 +96,7 @@ def build_app(pipeline: Any, *, keys: KeyStore, service_token: str, queue: Inges
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={OlympusError: olympus_error, HTTPException: http_error,
+                                        ClientDisconnect: client_gone,
                                         Exception: unexpected_error})
 
     def route_of(scope: Scope) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import Send
 
 from shared_utils import errors as e
@@ -116,6 +116,13 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     response = error_response(err)
     response.status_code = status
     return response
+
+
+async def client_gone(request: Request, _exc: Exception) -> Response:
+    """The client (or the front, for a client that went away) closed the connection before
+    its body arrived: one log line, no traceback; nobody reads the answer."""
+    logger.info("api.client_gone", path=request.url.path[:100])
+    return Response(status_code=499)
 
 
 async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -31,13 +31,18 @@ def main(argv: list[str] | None = None) -> int:
     secret = load_secret(settings.data_dir, settings.secret_key)
     config = FrontConfig.from_settings(settings, upstream_port=args.upstream_port, secret=secret)
     host = args.address or "127.0.0.1"
+    if config.door is not None:
+        config.door.announce(host, args.port)
     from src.front.api_proxy import api_mounts
 
-    mounts = api_mounts(args.api_port, public=settings.api_public, address=config.address)
+    mounts = api_mounts(args.api_port, public=settings.api_public, local=config.local,
+                        address=config.address, data_dir=settings.data_dir)
     app = build_app(config, mounts=mounts, api_port=args.api_port)
+    from src.front.server import server_options
+
     uvicorn.run(app, host=host, port=args.port, log_level="warning",
                 access_log=False, proxy_headers=False, server_header=False,
-                timeout_graceful_shutdown=3, ws_max_size=16 * 1024 * 1024)
+                timeout_graceful_shutdown=3, ws_max_size=16 * 1024 * 1024, **server_options())
     return 0
 
 

@@ -5,13 +5,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from starlette.requests import HTTPConnection
 
 from src.access import Access, Policy
-from src.front.hosts import allowed_hosts, client_address
+from src.front.door import DoorToken
+from src.front.hosts import allowed_hosts, client_address, is_local_request
+from src.front.throttle import STATE_FILE as THROTTLE_FILE
 from src.front.throttle import LoginThrottle
-from src.session_cookie import COOKIE_NAME, MAX_AGE_S, Claims, access_for, sign
+from src.session_cookie import (
+    COOKIE_NAME,
+    MAX_AGE_S,
+    Claims,
+    Revocations,
+    access_for,
+    sign,
+)
 from src.settings import Settings
 
 
@@ -27,28 +37,46 @@ class FrontConfig:
     throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(
         per_address=5, global_max=50, window_s=300.0))
     wall: Callable[[], float] = time.time
+    data_dir: Path | None = None
+    revocations: Revocations | None = None
+    max_upload_mb: int = 100
+    session_queue_mb: int = 250
+    queue_mb: int = 500
+    door: DoorToken | None = None  # the one-time admin token when no password guards us
 
     @classmethod
     def from_settings(cls, settings: Settings, *, upstream_port: int, secret: bytes,
-                      clock: Callable[[], float] = time.monotonic) -> "FrontConfig":
+                      clock: Callable[[], float] = time.time) -> "FrontConfig":
+        policy = Policy.from_settings(settings)
         return cls(
-            upstream_port=upstream_port, policy=Policy.from_settings(settings), secret=secret,
+            upstream_port=upstream_port, policy=policy, secret=secret,
+            door=DoorToken() if policy.closed else None,
             allowed=allowed_hosts(settings.space_host, settings.extra_allowed_hosts),
             trust_proxy=settings.behind_proxy or settings.on_space, on_space=settings.on_space,
             session_s=settings.session_hours * 3600.0,
             throttle=LoginThrottle(per_address=settings.login_max_failures,
                                    global_max=settings.login_global_max_failures,
-                                   window_s=settings.login_lockout_s, clock=clock),
+                                   window_s=settings.login_lockout_s, clock=clock,
+                                   state_path=settings.data_dir / THROTTLE_FILE),
+            data_dir=settings.data_dir, revocations=Revocations(settings.data_dir),
+            max_upload_mb=settings.max_upload_mb, session_queue_mb=settings.session_queue_mb,
+            queue_mb=settings.queue_mb,
         )
 
     # --- per request -----------------------------------------------------------------------
     def access(self, conn: HTTPConnection) -> tuple[Access, Claims | None]:
+        revoked = self.revocations.revoked if self.revocations else None
         return access_for(conn.cookies.get(COOKIE_NAME), self.policy, self.secret,
-                          now=self.wall())
+                          now=self.wall(), revoked=revoked)
 
     def address(self, conn: HTTPConnection) -> str:
         peer = conn.client.host if conn.client else ""
         return client_address(peer, conn.headers, trust_proxy=self.trust_proxy)
+
+    def local(self, conn: HTTPConnection) -> bool:
+        """Whether this request comes from this machine itself (not through a proxy)."""
+        peer = conn.client.host if conn.client else ""
+        return is_local_request(peer, conn.headers, trust_proxy=self.trust_proxy)
 
     def secure(self, conn: HTTPConnection) -> bool:
         """Whether the browser reached us over https (then the cookie is Secure)."""

@@ -9,6 +9,7 @@ name an allowed host too (no cross-site websocket hijacking).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -55,15 +56,48 @@ def origin_allowed(origin: str | None, allowed: frozenset[str]) -> bool:
     return host_name(urlsplit(origin).netloc) in allowed
 
 
+def _proxy_peer(peer: str) -> bool:
+    """Whether ``peer`` can be the platform's proxy: a loopback or private address (a proxy
+    on the Internet, or a client that reached us directly, cannot vouch for anyone)."""
+    try:
+        ip = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_private
+
+
+def _ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return ""
+
+
 def client_address(peer: str, headers: Mapping[str, str], *, trust_proxy: bool) -> str:
     """The address to throttle: the peer, or behind a trusted proxy the last
-    X-Forwarded-For entry (the one that proxy added; earlier ones are the client's say)."""
-    if trust_proxy:
+    X-Forwarded-For entry (the one hop that proxy added; earlier ones are the client's say).
+
+    The entry counts only when the peer is a loopback/private address (where the platform's
+    proxy connects from) and it is an IP address (never a client-written "localhost").
+    """
+    if trust_proxy and _proxy_peer(peer):
         forwarded = [a.strip() for a in headers.get("x-forwarded-for", "").split(",")]
         forwarded = [a for a in forwarded if a]
         if forwarded:
-            return forwarded[-1]
+            return _ip(forwarded[-1]) or "unknown"
     return peer or "unknown"
+
+
+def is_local_request(peer: str, headers: Mapping[str, str], *, trust_proxy: bool) -> bool:
+    """True only for a request from this machine itself: a loopback peer, and not one that
+    came through the proxy (behind a proxy every forwarded request is someone else's,
+    whatever its X-Forwarded-For says)."""
+    try:
+        loopback = ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        return False
+    forwarded = "x-forwarded-for" in headers or "forwarded" in headers
+    return loopback and not (trust_proxy and forwarded)
 
 
 class HostCheck:

@@ -13,19 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import structlog
 import websockets
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect as ws_connect
 
 from src.front.config import FrontConfig
 from src.front.login import login_url
+from src.front.sessions import LEARN_FRAMES, SessionOwners
+from src.front.uploads import PREFIX as UPLOAD_PREFIX
+from src.front.uploads import UploadGate
 from src.session_cookie import Claims, new_browser_id
 
 logger = structlog.get_logger(__name__)
@@ -34,8 +38,10 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host"})
 UPSTREAM_ONLY = frozenset({"date", "server"})  # uvicorn sets its own
 OPEN_PATHS = frozenset({"/_stcore/health"})  # probes: no sign-in needed (and /healthz)
+ADMIN_PATHS = ("/_stcore/metrics",)  # Streamlit's internals: administrators only
 WS_FORWARD = ("cookie", "user-agent", "accept-language")
 WS_MAX_BYTES = 256 * 1024 * 1024
+BODY_IDLE_S = 30.0  # a request body that stops arriving for this long is dropped
 UNAVAILABLE = "Olympus is starting or restarting; reload this page in a few seconds.\n"
 
 
@@ -55,6 +61,10 @@ class StreamlitProxy:
         self.base = f"http://127.0.0.1:{config.upstream_port}"
         self.ws_base = f"ws://127.0.0.1:{config.upstream_port}"
         self.client: httpx.AsyncClient | None = None
+        self.sessions = SessionOwners()
+        self.uploads = UploadGate(max_file_mb=config.max_upload_mb,
+                                  browser_mb=config.session_queue_mb,
+                                  total_mb=config.queue_mb, owner_of=self.sessions.owner)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any):
@@ -76,16 +86,26 @@ class StreamlitProxy:
                 return RedirectResponse(login_url(target), status_code=303)
             return PlainTextResponse("Sign in first (open this Olympus in a browser).\n",
                                      status_code=401)
-        assert self.client is not None
-        has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
-        upstream = self.client.build_request(
-            request.method, httpx.URL(path=request.url.path, query=request.url.query.encode()),
-            headers=forward_headers(request), content=request.stream() if has_body else None)
-        try:
-            reply = await self.client.send(upstream, stream=True)
-        except httpx.TransportError as exc:
-            logger.warning("front.upstream_unreachable", path=path, error=str(exc))
-            return PlainTextResponse(UNAVAILABLE, status_code=502)
+        if path.startswith(ADMIN_PATHS) and not access.is_admin:
+            return PlainTextResponse("Only an administrator may see this.\n", status_code=403)
+        body: Any = None
+        if path.startswith(UPLOAD_PREFIX):
+            refusal = self.uploads.check(request, claims.browser_id if claims else "")
+            if refusal is None and request.method == "PUT":
+                try:
+                    body, why = await self.uploads.stream(request)
+                except ClientDisconnect:
+                    body, why = None, "gone"
+                if body is None:
+                    self.uploads.release(path)
+                    refusal = PlainTextResponse(why + "\n", status_code=415)
+            if refusal is not None:
+                logger.info("front.upload_refused", status=refusal.status_code)
+                return refusal
+        reply = await self._send(request, body)
+        if not isinstance(reply, httpx.Response):
+            self.uploads.release(path)
+            return reply
         response = StreamingResponse(reply.aiter_raw(), status_code=reply.status_code,
                                      background=BackgroundTask(reply.aclose))
         response.raw_headers = [(k, v) for k, v in reply.headers.raw
@@ -96,9 +116,36 @@ class StreamlitProxy:
                 (b"set-cookie", self.config.set_cookie_header(request, fresh).encode("latin-1")))
         return response
 
+    async def _send(self, request: Request, body: Any) -> httpx.Response | Response:
+        """Streamlit's reply (streamed), or the front's answer when it cannot be had; a
+        client that goes away mid-body is one log line."""
+        assert self.client is not None
+        path = request.url.path
+        headers = forward_headers(request)
+        has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+        if body is None and has_body:
+            body = request.stream()
+        if body is not None:
+            body = idle_limited(body, BODY_IDLE_S)
+        upstream = self.client.build_request(
+            request.method, httpx.URL(path=path, query=request.url.query.encode()),
+            headers=headers, content=body)
+        try:
+            return await self.client.send(upstream, stream=True)
+        except ClientDisconnect:
+            logger.info("front.client_gone", path=path[:100])
+            return Response(status_code=400)  # nobody reads it
+        except TimeoutError:
+            logger.info("front.body_stalled", path=path[:100], idle_s=BODY_IDLE_S)
+            return PlainTextResponse(f"The request body stopped arriving for {BODY_IDLE_S:.0f} "
+                                     "s.\n", status_code=408)
+        except httpx.TransportError as exc:
+            logger.warning("front.upstream_unreachable", path=path[:100], error=str(exc))
+        return PlainTextResponse(UNAVAILABLE, status_code=502)
+
     # --- websocket -------------------------------------------------------------------------
     async def websocket(self, ws: WebSocket) -> None:
-        access, _ = self.config.access(ws)
+        access, claims = self.config.access(ws)
         if not access.can_read:
             logger.info("front.websocket_refused", reason="not signed in",
                         address=self.config.address(ws))
@@ -107,9 +154,11 @@ class StreamlitProxy:
             return
         url = self.ws_base + ws.url.path + (f"?{ws.url.query}" if ws.url.query else "")
         headers = [(k, v) for k, v in ws.headers.items() if k in WS_FORWARD]
+        browser = claims.browser_id if claims else ""
+        protocols = self.sessions.subprotocols(list(ws.scope.get("subprotocols") or []), browser)
         try:
             upstream = await ws_connect(
-                url, subprotocols=ws.scope.get("subprotocols") or None,
+                url, subprotocols=protocols or None,
                 additional_headers=headers, max_size=WS_MAX_BYTES, compression=None,
                 open_timeout=10, ping_interval=None, close_timeout=2)
         except (OSError, websockets.exceptions.WebSocketException, asyncio.TimeoutError) as exc:
@@ -118,10 +167,21 @@ class StreamlitProxy:
             return
         async with upstream:
             await ws.accept(subprotocol=upstream.subprotocol)
-            await _relay(ws, upstream)
+            await _relay(ws, upstream, lambda frame: self.sessions.learn(frame, browser))
 
 
-async def _relay(ws: WebSocket, upstream: Any) -> None:
+async def idle_limited(stream: AsyncIterator[bytes], idle_s: float) -> AsyncIterator[bytes]:
+    """``stream``, failing with TimeoutError when no chunk arrives for ``idle_s``."""
+    it = stream.__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(it.__anext__(), idle_s)
+        except StopAsyncIteration:
+            return
+        yield chunk
+
+
+async def _relay(ws: WebSocket, upstream: Any, learn: Callable[[bytes], bool]) -> None:
     """Copy frames both ways until either side closes; then close the other."""
 
     async def browser_to_streamlit() -> None:
@@ -133,8 +193,11 @@ async def _relay(ws: WebSocket, upstream: Any) -> None:
             await upstream.send(data if data is not None else message.get("text", ""))
 
     async def streamlit_to_browser() -> None:
+        learning = LEARN_FRAMES
         async for data in upstream:
             if isinstance(data, bytes):
+                if learning > 0:
+                    learning = 0 if learn(data) else learning - 1
                 await ws.send_bytes(data)
             else:
                 await ws.send_text(data)

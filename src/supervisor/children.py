@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from src.settings import Settings, minimal_environ
+from src.session_cookie import password_standin
+from src.settings import Settings, minimal_environ, without_secrets
 from src.supervisor.process import ChildSpec
 
 if TYPE_CHECKING:
@@ -124,10 +125,31 @@ def api_spec(env: Mapping[str, str], port: int, token: str) -> ChildSpec:
     )
 
 
-def ui_env(env: Mapping[str, str], api: ChildSpec) -> dict[str, str]:
-    """Streamlit's environment: it reaches the stores through the service API."""
-    return {**env, "OLYMPUS_SERVICE_URL": api.url,
-            "OLYMPUS_SERVICE_TOKEN": api.env["OLYMPUS_SERVICE_TOKEN"]}
+# Secrets each child uses (every other variable named like a secret is left out of its env)
+HF_TOKENS = ("HF_TOKEN", "OLYMPUS_HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+UI_SECRETS = ("OLYMPUS_SECRET_KEY", "OLYMPUS_SERVICE_TOKEN")
+FRONT_SECRETS = ("OLYMPUS_SECRET_KEY", "OLYMPUS_PASSWORD", "OLYMPUS_ADMIN_PASSWORD")
+
+
+def ui_env(env: Mapping[str, str], api: ChildSpec, settings: Settings,
+           secret: bytes) -> dict[str, str]:
+    """Streamlit's environment, the most exposed process: it reaches the stores through the
+    service API (the service token), checks cookies (the cookie key and stand-ins of the
+    passwords, never the passwords) and gets HF_TOKEN only when it may pull models."""
+    keep = UI_SECRETS + (HF_TOKENS if settings.model_pulls_allowed else ())
+    child = without_secrets(dict(env), keep)
+    child.update(OLYMPUS_SERVICE_URL=api.url,
+                 OLYMPUS_SERVICE_TOKEN=api.env["OLYMPUS_SERVICE_TOKEN"])
+    for name, value in (("OLYMPUS_PASSWORD", settings.password),
+                        ("OLYMPUS_ADMIN_PASSWORD", settings.admin_password)):
+        if value:
+            child[name] = password_standin(value, secret)
+    return child
+
+
+def front_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The front's environment: the passwords and the cookie key, no other secret."""
+    return without_secrets(dict(env), FRONT_SECRETS)
 
 
 # --- streamlit -------------------------------------------------------------------------------
@@ -189,6 +211,6 @@ def front_spec(settings: Settings, profile: Profile, env: Mapping[str, str],
     if api_port is not None:
         argv += ["--api-port", str(api_port)]
     return ChildSpec(
-        name="front", argv=argv, env=dict(env),
+        name="front", argv=argv, env=front_env(env),
         ready_url=f"http://{probe_host}:{port}/_olympus/health", url=url,
     )

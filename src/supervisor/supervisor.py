@@ -157,6 +157,8 @@ class Supervisor:
             self.status.profile(self.profile)
             self._check_public_port()
             self._env = children.child_env(s, self.environ)
+            # every child knows the address the front binds (the sign-in policy depends on it)
+            self._env["OLYMPUS_ADDRESS"] = self.profile.address
             self._start_arangod()
             self._start_engine()
             self._wait_while_starting(ENGINE_HEAD_START_S)
@@ -187,13 +189,14 @@ class Supervisor:
         """The service API (it owns the stores), Streamlit on a loopback port (it reaches the
         stores through the API), and the front on the public port before both."""
         s = self.settings
-        load_secret(s.data_dir, s.secret_key)  # created once here, before both read it
+        secret = load_secret(s.data_dir, s.secret_key)  # created once here, before both read it
         api = children.api_spec(self._env, s.api_port or free_port(),
                                 new_service_token(s.data_dir))
         self._start("api", api, fatal=True, ready_timeout_s=API_READY_TIMEOUT_S)
         internal = s.streamlit_port or free_port()
         self._start("streamlit", children.streamlit_spec(s, self.profile,
-                                                         children.ui_env(self._env, api),
+                                                         children.ui_env(self._env, api, s,
+                                                                         secret),
                                                          internal),
                     fatal=True, ready_timeout_s=STREAMLIT_READY_TIMEOUT_S)
         api_port = int(api.url.rsplit(":", 1)[1])

@@ -19,11 +19,23 @@ from src.access import SIGN_IN_PATH, SIGN_OUT_PATH
 from src.ui import identity
 
 logger = structlog.get_logger(__name__)
+_OWNER = "_olympus_session_owner"
 
 
 def require_access() -> bool:
-    """True when this browser may read; otherwise draw the sign-in notice."""
+    """True when this browser may read; otherwise draw the sign-in notice.
+
+    A session's state belongs to the browser that started it: a run from another browser
+    id (a session id resumed by someone else) starts from an empty state, so it sees
+    nothing of the first browser's chat or uploads, and saves nothing into its folder.
+    """
     access = identity.access()
+    owner = st.session_state.get(_OWNER)
+    if owner is not None and owner != access.browser_id:
+        logger.warning("ui.auth.session_taken_over_refused")
+        st.session_state.clear()
+        access = identity.access()
+    st.session_state[_OWNER] = access.browser_id
     if access.can_read:
         return True
     logger.info("ui.auth.unsigned_run")
@@ -38,6 +50,10 @@ def require_access() -> bool:
 def account_links() -> None:
     """Sidebar: sign out after a sign-in, or sign in as administrator when that helps."""
     access = identity.access()
+    if access.policy.closed and access.is_admin:
+        st.sidebar.warning("No password is set and this Olympus is reachable from other "
+                           "machines. Set OLYMPUS_PASSWORD (readers) and OLYMPUS_ADMIN_PASSWORD "
+                           "(administrators), then restart Olympus.")
     if access.signed_in:
         role = "administrator" if access.is_admin else "reader"
         st.sidebar.caption(f"Signed in as {role}.")

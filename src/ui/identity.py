@@ -19,11 +19,12 @@ from pathlib import Path
 import streamlit as st
 
 from src.access import Access, Policy
-from src.session_cookie import COOKIE_NAME, access_for, load_secret
+from src.session_cookie import COOKIE_NAME, Revocations, access_for, load_secret
 from src.ui import state
 
 _SESSION_ID = "_olympus_session_browser_id"
 _secrets: dict[tuple[Path, str], bytes] = {}
+_revocations: dict[Path, Revocations] = {}
 
 
 def _secret() -> bytes:
@@ -37,7 +38,10 @@ def _secret() -> bytes:
 def access() -> Access:
     """This browser's rights for the current run."""
     policy = Policy.from_settings(state.settings())
-    found, _ = access_for(st.context.cookies.get(COOKIE_NAME), policy, _secret(), now=time.time())
+    data_dir = state.settings().data_dir
+    revocations = _revocations.setdefault(data_dir, Revocations(data_dir))
+    found, _ = access_for(st.context.cookies.get(COOKIE_NAME), policy, _secret(), now=time.time(),
+                          revoked=revocations.revoked)
     if found.browser_id:
         return found
     if _SESSION_ID not in st.session_state:

@@ -3,28 +3,38 @@
 So an upload keeps going when the user switches page or refreshes, and the Documents page
 only *shows* progress (polling ``jobs()``). One worker: ingestion is CPU-bound (embedding),
 and two at once on a small machine would only slow both down.
+
+With a spool folder (the API's queue: ``<data dir>/upload_spool``), an accepted upload is on
+disk, with its job, before ``submit`` returns, and stays there until its job ends (indexed,
+duplicate, failed or cancelled); ``resume`` queues what a crash left behind under the same
+job ids, and ids keep counting from where they were.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 import structlog
 
+from shared_utils.atomic import atomic_write_bytes, atomic_write_text
 from shared_utils.errors import IngestCancelled, OlympusError, UploadRefused
 from shared_utils.types import Progress
 
 logger = structlog.get_logger(__name__)
 
 JobState = Literal["queued", "running", "added", "duplicate", "failed", "cancelled"]
-_ids = itertools.count(1)
 MB = 1024 * 1024
+SPOOL_DIR = "upload_spool"  # the API's queue
+UI_SPOOL_DIR = "ui_upload_spool"  # the UI's: files queued in Streamlit, not yet sent to the API
+NEXT_ID = "next_id"
 
 
 @dataclass(frozen=True)
@@ -82,32 +92,103 @@ class IngestQueue:
     stops a running one at its next progress step (the ingest rolls back: nothing stored).
     """
 
-    def __init__(self, *, limits: QueueLimits | None = None, keep: int = 50) -> None:
+    def __init__(self, *, limits: QueueLimits | None = None, keep: int = 50,
+                 spool: Path | None = None) -> None:
         self.limits = limits or QueueLimits()
         self._jobs: dict[int, IngestJob] = {}
         self._data: dict[int, bytes] = {}  # bytes of jobs not started yet
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="olympus-ingest")
         self._keep = keep
+        self.spool = spool
+        self._stopping = False
+        self._ids = itertools.count(self._first_id())
 
     @classmethod
-    def from_settings(cls, settings: Any) -> IngestQueue:
-        return cls(limits=QueueLimits.from_settings(settings))
+    def from_settings(cls, settings: Any, *, spool: str = "") -> IngestQueue:
+        """``spool``: the data dir's folder that keeps accepted uploads until indexed
+        (``SPOOL_DIR`` for the API, ``UI_SPOOL_DIR`` for the UI); "" keeps them in memory."""
+        return cls(limits=QueueLimits.from_settings(settings),
+                   spool=settings.data_dir / spool if spool else None)
+
+    def spooled(self) -> bool:
+        """Whether uploads from before a crash or stop wait in the spool."""
+        return self.spool is not None and any(self.spool.glob("*.json"))
 
     def submit(self, pipeline: Any, name: str, data: bytes, *, owner: str = "") -> int:
         """Queue ``data`` (a file called ``name``) for ``owner``; returns the job id.
 
         Raises UploadRefused (naming the limit and its setting) when the queue is full.
         """
-        job = IngestJob(id=next(_ids), name=name, size_bytes=len(data), owner=owner)
         with self._lock:
+            job = IngestJob(id=next(self._ids), name=name, size_bytes=len(data), owner=owner)
             self._check_room(job)
             self._jobs[job.id] = job
             self._data[job.id] = data
             self._trim()
+        try:
+            self._spool_write(job, data)
+        except OSError as exc:
+            with self._lock:
+                self._jobs.pop(job.id, None)
+                self._data.pop(job.id, None)
+            raise UploadRefused(f"{name} was not queued: it could not be kept on disk ({exc}).",
+                                hint="Free some disk space in the data dir, then upload again.")
         self._executor.submit(self._run, pipeline, job.id)
         logger.info("ui.ingest.queued", job=job.id, name=name, bytes=len(data))
         return job.id
+
+    def resume(self, pipeline: Any) -> int:
+        """Queue the uploads a crash left in the spool, under their job ids; how many."""
+        if self.spool is None or not self.spool.is_dir():
+            return 0
+        resumed = 0
+        for meta in sorted(self.spool.glob("*.json"), key=lambda p: int(p.stem)
+                           if p.stem.isdigit() else 0):
+            try:
+                row = json.loads(meta.read_text(encoding="utf-8"))
+                data = meta.with_suffix(".pdf").read_bytes()
+                job = IngestJob(id=int(row["id"]), name=str(row["name"]),
+                                size_bytes=len(data), owner=str(row.get("owner", "")),
+                                submitted_at=float(row.get("submitted_at") or time.time()))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                logger.warning("ui.ingest.spool_unreadable", file=meta.name, error=str(exc))
+                continue
+            with self._lock:
+                self._jobs[job.id] = job
+                self._data[job.id] = data
+            self._executor.submit(self._run, pipeline, job.id)
+            resumed += 1
+            logger.info("ui.ingest.resumed", job=job.id, name=job.name)
+        return resumed
+
+    # --- the spool -----------------------------------------------------------------------
+    def _first_id(self) -> int:
+        if self.spool is None:
+            return 1
+        try:
+            counted = int((self.spool / NEXT_ID).read_text())
+        except (OSError, ValueError):
+            counted = 1
+        spooled = [int(p.stem) for p in self.spool.glob("*.json") if p.stem.isdigit()] \
+            if self.spool.is_dir() else []
+        return max([counted, *(i + 1 for i in spooled)])
+
+    def _spool_write(self, job: IngestJob, data: bytes) -> None:
+        if self.spool is None:
+            return
+        self.spool.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.spool / f"{job.id}.pdf", data, fsync=True)
+        atomic_write_text(self.spool / f"{job.id}.json", json.dumps(
+            {"id": job.id, "name": job.name, "owner": job.owner,
+             "submitted_at": job.submitted_at}), fsync=True)
+        atomic_write_text(self.spool / NEXT_ID, str(job.id + 1))
+
+    def _spool_drop(self, job_id: int) -> None:
+        if self.spool is None or self._stopping:  # a stop keeps them for the next start
+            return
+        for suffix in (".json", ".pdf"):
+            (self.spool / f"{job_id}{suffix}").unlink(missing_ok=True)
 
     def jobs(self, owner: str | None = None) -> list[IngestJob]:
         """Copies of the kept jobs of ``owner`` (None: everyone's), oldest first."""
@@ -138,8 +219,10 @@ class IngestQueue:
                 del self._jobs[job_id]
 
     def shutdown(self) -> None:
-        """Cancel every job and wait for the running one to stop (process shutdown, tests)."""
+        """Cancel every job and wait for the running one to stop (process shutdown, tests);
+        spooled uploads stay on disk and resume at the next start."""
         with self._lock:
+            self._stopping = True
             for job in self._jobs.values():
                 if job.active:
                     job.cancel_requested = True
@@ -178,6 +261,7 @@ class IngestQueue:
         """Under the lock: a terminal state; the job's bytes are released."""
         job.state, job.message, job.hint, job.finished_at = state, message, hint, time.time()
         self._data.pop(job.id, None)
+        self._spool_drop(job.id)
 
     def _update(self, job_id: int, **fields: Any) -> None:
         with self._lock:

@@ -25,7 +25,7 @@ import structlog
 
 from src.settings import Settings, load_settings, private_files
 from src.status import StatusFile
-from src.ui.jobs import IngestQueue
+from src.ui.jobs import UI_SPOOL_DIR, IngestQueue
 from src.ui.timings import TimingLog
 
 if TYPE_CHECKING:
@@ -104,8 +104,16 @@ def timings() -> TimingLog:
 
 
 def ingest_queue() -> IngestQueue:
-    """The background ingestion queue: uploads keep going when the user changes page."""
-    return _once("ingest_queue", lambda: IngestQueue.from_settings(settings()))
+    """The background ingestion queue: uploads keep going when the user changes page, and
+    files queued here when Olympus crashed are sent again at its next start."""
+    return _once("ingest_queue", _resumed_queue)
+
+
+def _resumed_queue() -> IngestQueue:
+    queue = IngestQueue.from_settings(settings(), spool=UI_SPOOL_DIR)
+    if queue.spooled():
+        queue.resume(pipeline())
+    return queue
 
 
 def status_file() -> StatusFile:

@@ -21,6 +21,7 @@ if not auth.require_access():
     st.stop()
 access = identity.access()
 st.write(f"role={access.role} browser={access.browser_id}")
+st.write(f"first={st.session_state.setdefault('first_browser', access.browser_id)}")
 '''
 
 

@@ -185,3 +185,13 @@ def test_two_concurrent_pulls_of_one_file_download_it_once(hub, blob, data_dir):
         t.join(60)
     assert [r.path.read_bytes() == blob for r in results] == [True, True]
     assert hub.state.sent_bytes == len(blob)
+
+
+def test_split_gguf_in_a_repository_subfolder_downloads(hub, data_dir):
+    parts = [f"Q4_K_M/big-q4_k_m-0000{i}-of-00002.gguf" for i in (1, 2)]
+    blobs = [os.urandom(700_000), os.urandom(500_000)]
+    for name, data in zip(parts, blobs):
+        hub.add_file(REPO, name, data)
+    result = download_gguf(REPO, parts, data_dir / "models", endpoint=hub.url)
+    assert [p.read_bytes() for p in result.paths] == blobs
+    assert all(p.parent.name == "Q4_K_M" for p in result.paths)

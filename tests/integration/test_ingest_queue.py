@@ -135,3 +135,30 @@ def test_cancelling_a_running_job_rolls_it_back(library, stage, done):
     _wait(queue)
     assert [j.state for j in queue.jobs("a")] == ["cancelled", "added"]
     queue.shutdown()
+
+
+def test_a_stop_keeps_spooled_uploads_and_the_next_start_resumes_them(library, tmp_path):
+    gate = Gate(library)
+    spool = tmp_path / "upload_spool"
+    queue = IngestQueue(spool=spool)
+    running = queue.submit(gate, "first.pdf", _pdf("first"), owner="a")
+    waiting = queue.submit(gate, "second.pdf", _pdf("second"), owner="a")
+    cancelled = queue.submit(gate, "third.pdf", _pdf("third"), owner="a")
+    assert gate.reached.wait(60)
+    assert queue.cancel(cancelled, owner="a")
+    assert not (spool / f"{cancelled}.pdf").exists(), "cancelling removes it from the disk"
+    gate.go.set()
+    while queue.active(owner="a") and queue.jobs("a")[0].state != "added":
+        time.sleep(0.05)
+    queue.shutdown()  # second.pdf may still wait: it is kept for the next start
+    kept = {int(p.stem) for p in spool.glob("*.json")}
+    assert running not in kept or waiting in kept
+    again = IngestQueue(spool=spool)
+    assert again.resume(library) == len(kept)
+    _wait(again)
+    assert {j.id for j in again.jobs("a")} == kept, "the same job ids answer"
+    assert "second.pdf" in {d.name for d in library.documents()}
+    assert not list(spool.glob("*.pdf"))
+    assert again.submit(library, "fourth.pdf", _pdf("fourth"), owner="a") > cancelled
+    _wait(again)
+    again.shutdown()

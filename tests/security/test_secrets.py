@@ -94,3 +94,36 @@ def test_data_files_are_created_private(tmp_path):
     for path in paths:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
+
+
+def test_streamlit_and_the_front_get_only_the_secrets_they_use(settings, tmp_path):
+    from src.access import Policy
+    from src.session_cookie import password_fingerprint
+    from src.settings import load_settings
+    from src.supervisor import children
+    from src.supervisor.process import ChildSpec
+
+    env = {"PATH": "/usr/bin", "HF_TOKEN": TOKEN, "OLYMPUS_PASSWORD": PASSWORD,
+           "OLYMPUS_ADMIN_PASSWORD": "admin-" + PASSWORD, "OLYMPUS_ARANGO_PASSWORD": PASSWORD,
+           "OLYMPUS_SECRET_KEY": "k" * 40, "AWS_SECRET_ACCESS_KEY": "x" * 20}
+    api = ChildSpec(name="api", argv=["x"], env={"OLYMPUS_SERVICE_TOKEN": "ols_t"},
+                    url="http://127.0.0.1:1")
+    secret = b"k" * 40
+    for on_space, pulls in ((True, False), (False, True)):
+        s = load_settings(data_dir=tmp_path, password=PASSWORD,
+                          admin_password="admin-" + PASSWORD,
+                          SPACE_ID="me/olympus" if on_space else "")
+        ui = children.ui_env(env, api, s, secret)
+        assert PASSWORD not in "".join(ui.values()), "no password, not even the admin's"
+        assert ui["OLYMPUS_SERVICE_TOKEN"] == "ols_t" and ui["OLYMPUS_SECRET_KEY"] == "k" * 40
+        assert ("HF_TOKEN" in ui) is pulls, "HF_TOKEN only where the UI may pull models"
+        assert "OLYMPUS_ARANGO_PASSWORD" not in ui and "AWS_SECRET_ACCESS_KEY" not in ui
+        # the stand-ins still check cookies the front signed with the real passwords
+        real = Policy(password=PASSWORD, admin_password="admin-" + PASSWORD)
+        standin = Policy(password=ui["OLYMPUS_PASSWORD"],
+                         admin_password=ui["OLYMPUS_ADMIN_PASSWORD"])
+        assert password_fingerprint(real, secret) == password_fingerprint(standin, secret)
+        assert real.role_for_password(ui["OLYMPUS_PASSWORD"]) is None, "signs nobody in"
+    front = children.front_env(env)
+    assert front["OLYMPUS_PASSWORD"] == PASSWORD and "HF_TOKEN" not in front
+    assert "OLYMPUS_ARANGO_PASSWORD" not in front and "AWS_SECRET_ACCESS_KEY" not in front

@@ -9,7 +9,13 @@ import pytest
 
 from shared_utils.errors import SettingsError
 from src.access import Access, Forbidden, Policy
-from src.front.hosts import allowed_hosts, client_address, host_name, origin_allowed
+from src.front.hosts import (
+    allowed_hosts,
+    client_address,
+    host_name,
+    is_local_request,
+    origin_allowed,
+)
 from src.front.throttle import LoginThrottle
 from src.session_cookie import (
     Claims,
@@ -58,7 +64,8 @@ def test_policy_repr_never_shows_a_password():
 
 
 def _cookie(policy: Policy, role="reader", expires=1000.0, secret=SECRET) -> str:
-    return sign(Claims("browser-1", role, expires, password_fingerprint(policy, secret)), secret)
+    return sign(Claims("browser-1", role, expires, password_fingerprint(policy, secret),
+                       sign_in="signin-1"), secret)
 
 
 def test_a_signed_cookie_grants_its_role_until_it_expires():
@@ -105,59 +112,96 @@ class Clock:
         return self.now
 
 
+def _keys(t: LoginThrottle, address: str, browser: str = "") -> list[str]:
+    return t.keys(address, browser)
+
+
 def test_an_address_is_locked_out_after_repeated_failures_then_let_in_again():
     clock = Clock()
     t = LoginThrottle(per_address=3, global_max=100, window_s=300, clock=clock)
     for _ in range(2):
-        t.failed("1.2.3.4")
+        t.failed(_keys(t, "1.2.3.4"))
         clock.now += 10
-    assert t.retry_after("1.2.3.4") == (0.0, "")
-    t.failed("1.2.3.4")
-    wait, scope = t.retry_after("1.2.3.4")
+    assert t.retry_after(_keys(t, "1.2.3.4")) == (0.0, "")
+    t.failed(_keys(t, "1.2.3.4"))
+    wait, scope = t.retry_after(_keys(t, "1.2.3.4"))
     assert scope == "address" and wait == pytest.approx(300)
-    assert t.retry_after("5.6.7.8") == (0.0, ""), "other addresses are not locked"
+    assert t.retry_after(_keys(t, "5.6.7.8")) == (0.0, ""), "other addresses are not locked"
     clock.now += 299
-    assert t.retry_after("1.2.3.4")[0] == pytest.approx(1)
+    assert t.retry_after(_keys(t, "1.2.3.4"))[0] == pytest.approx(1)
     clock.now += 1
-    assert t.retry_after("1.2.3.4") == (0.0, "")
+    assert t.retry_after(_keys(t, "1.2.3.4")) == (0.0, "")
+    for _ in range(3):  # the next lockout lasts twice as long
+        t.failed(_keys(t, "1.2.3.4"))
+    assert t.retry_after(_keys(t, "1.2.3.4"))[0] == pytest.approx(600)
 
 
 def test_failures_spread_over_more_than_the_window_do_not_lock_out():
     clock = Clock()
     t = LoginThrottle(per_address=3, global_max=100, window_s=60, clock=clock)
     for _ in range(10):
-        t.failed("1.2.3.4")
+        t.failed(_keys(t, "1.2.3.4"))
         clock.now += 31
-        assert t.retry_after("1.2.3.4") == (0.0, "")
+        assert t.retry_after(_keys(t, "1.2.3.4")) == (0.0, "")
 
 
-def test_a_success_clears_that_address():
+def test_a_success_clears_that_address_and_trusts_the_browser():
     clock = Clock()
     t = LoginThrottle(per_address=2, global_max=100, window_s=60, clock=clock)
-    t.failed("a")
-    t.succeeded("a")
-    t.failed("a")
-    assert t.retry_after("a") == (0.0, "")
+    t.failed(_keys(t, "1.2.3.4"))
+    t.succeeded(_keys(t, "1.2.3.4"), "owner-browser")
+    t.failed(_keys(t, "1.2.3.4"))
+    assert t.retry_after(_keys(t, "1.2.3.4")) == (0.0, "")
+    assert t.trusted("owner-browser") and not t.trusted("someone-else")
 
 
-def test_many_addresses_together_hit_the_global_limit():
+def test_rotating_addresses_in_one_network_spends_the_network_budget():
+    clock = Clock()
+    t = LoginThrottle(per_address=2, global_max=1000, window_s=60, clock=clock)
+    for i in range(8):  # 2 x NETWORK_FACTOR, one failure per address
+        assert t.retry_after(_keys(t, f"198.51.100.{i}")) == (0.0, "")
+        t.failed(_keys(t, f"198.51.100.{i}"))
+    wait, scope = t.retry_after(_keys(t, "198.51.100.200"))
+    assert scope == "network" and wait == pytest.approx(60)
+    assert t.retry_after(_keys(t, "198.51.101.1")) == (0.0, ""), "the next network is not"
+
+
+def test_many_addresses_slow_strangers_down_but_never_refuse_or_slow_the_owner():
     clock = Clock()
     t = LoginThrottle(per_address=5, global_max=10, window_s=60, clock=clock)
-    for i in range(10):
-        t.failed(f"10.0.0.{i}")
-        clock.now += 1
-    wait, scope = t.retry_after("192.168.1.1")
-    assert scope == "global" and wait == pytest.approx(50)  # the oldest leaves the window
-    clock.now += 50
-    assert t.retry_after("192.168.1.1") == (0.0, "")
+    t.succeeded(_keys(t, "192.0.2.1"), "owner-browser")
+    for i in range(30):
+        t.failed(_keys(t, f"10.{i}.0.1"))
+    stranger = _keys(t, "192.168.1.1")
+    assert t.retry_after(stranger) == (0.0, ""), "the global count never refuses"
+    assert 0 < t.slow_down(stranger) <= 8.0
+    owner = _keys(t, "10.0.0.1", "owner-browser")  # even from an attacker's address
+    assert t.retry_after(owner) == (0.0, "") and t.slow_down(owner) == 0.0
+    clock.now += 60
+    assert t.slow_down(stranger) == 0.0
+
+
+def test_lockouts_survive_a_restart(tmp_path):
+    clock = Clock()
+    clock.now = 1_000_000.0
+    path = tmp_path / "login_throttle.json"
+    t = LoginThrottle(per_address=2, global_max=100, window_s=300, clock=clock, state_path=path)
+    for _ in range(2):
+        t.failed(_keys(t, "1.2.3.4"))
+    t.succeeded(_keys(t, "5.6.7.8"), "owner-browser")
+    again = LoginThrottle(per_address=2, global_max=100, window_s=300, clock=clock,
+                          state_path=path)
+    assert again.retry_after(_keys(again, "1.2.3.4"))[1] == "address"
+    assert again.trusted("owner-browser")
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
 def test_memory_stays_bounded_under_many_addresses():
     t = LoginThrottle(per_address=5, global_max=10, window_s=60, clock=Clock(),
-                      max_addresses=100)
+                      max_keys=100)
     for i in range(5000):
-        t.failed(f"addr-{i}")
-    assert len(t._by_address) <= 100 and len(t._all) <= 10
+        t.failed(_keys(t, f"addr-{i}"))
+    assert len(t._budgets) <= 100 and len(t._all) <= 80
 
 
 def test_host_names_and_the_allowed_list():
@@ -176,6 +220,19 @@ def test_forwarded_for_is_trusted_only_behind_a_proxy_and_only_its_last_entry():
     assert client_address("10.0.0.1", headers, trust_proxy=False) == "10.0.0.1"
     assert client_address("10.0.0.1", headers, trust_proxy=True) == "203.0.113.9"
     assert client_address("10.0.0.1", {}, trust_proxy=True) == "10.0.0.1"
+    # a client on the Internet that reaches the front directly cannot name its address
+    assert client_address("93.184.216.34", headers, trust_proxy=True) == "93.184.216.34"
+    assert client_address("10.0.0.1", {"x-forwarded-for": "localhost"},
+                          trust_proxy=True) == "unknown"
+
+
+def test_only_a_request_from_this_machine_itself_is_local():
+    assert is_local_request("127.0.0.1", {}, trust_proxy=False)
+    assert not is_local_request("10.0.0.1", {}, trust_proxy=False)
+    for forwarded in ("localhost", "6.6.6.6, 127.0.0.1", "127.0.0.1"):
+        assert not is_local_request("127.0.0.1", {"x-forwarded-for": forwarded},
+                                    trust_proxy=True), forwarded
+    assert not is_local_request("localhost", {}, trust_proxy=False), "names are not addresses"
 
 
 def _request(headers: dict[str, str]):

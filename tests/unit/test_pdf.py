@@ -8,6 +8,7 @@ import re
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -115,6 +116,19 @@ def test_worker_that_died_while_idle_is_replaced():
         os.kill(worker.pid, signal.SIGKILL)
         time.sleep(0.2)
         assert worker.extract(make_text_pdf(["two"]), name="b.pdf", timeout_s=30)[0].text == "two"
+    finally:
+        worker.close()
+
+
+def test_a_worker_built_directly_has_the_safe_memory_cap():
+    from shared_utils.documents.pdf_worker import ParseLimits
+
+    worker = PdfWorker()
+    try:
+        worker.extract(make_text_pdf(["one"]), name="a.pdf", timeout_s=30)
+        limits = Path(f"/proc/{worker.pid}/limits").read_text()
+        line = next(row for row in limits.splitlines() if row.startswith("Max address space"))
+        assert int(line.split()[3]) == ParseLimits.memory_mb * 1024 * 1024, line
     finally:
         worker.close()
 

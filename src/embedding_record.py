@@ -57,8 +57,8 @@ def read_record(data_dir: Path) -> EmbeddingChoice | None:
         raise EmbeddingMismatch(
             f"{path} is unreadable ({type(exc).__name__}: {exc}), so it is unknown how the "
             "stored vectors were embedded",
-            hint=f'Restore it, e.g. {{"model": "<OLYMPUS_EMBEDDING_MODEL>", "precision": '
-                 f'"int8"}} (or "fp32"), or delete it if the library has no documents.',
+            hint='Restore it, e.g. {"model": "<OLYMPUS_EMBEDDING_MODEL>", "precision": '
+                 '"int8"} (or "fp32"), or delete it if the library has no documents.',
         ) from exc
 
 

@@ -12,7 +12,6 @@ through as they are written. A client that goes away is one log line.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hmac
 import json

@@ -69,7 +69,10 @@ def test_sources_come_before_the_first_token_from_the_real_engine(library, llama
     assert sources and sources[0].chunk.page_start <= 3 <= sources[0].chunk.page_end
     done = events[-1]
     assert isinstance(done, DoneEvent) and done.backend_name == "llamacpp"
-    assert done.answer.startswith("".join(e.text for e in events if isinstance(e, TokenEvent))[:10])
+    # the streamed words open the answer (struck through when the claim check finds them
+    # in no source: the tiny test model writes noise)
+    streamed = "".join(e.text for e in events if isinstance(e, TokenEvent))
+    assert done.answer.removeprefix("~~").startswith(streamed.lstrip()[:10])
     assert done.timings["first_token_ms"] >= done.timings["sources_ms"] > 0
     assert done.prompt_tokens > 50 and done.skipped == {}
     # counted with the engine's own tokenizer: the engine read what we measured (+ template)

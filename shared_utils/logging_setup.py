@@ -33,6 +33,11 @@ class Redactor:
         return scrub(event, self.secrets)
 
 
+# A child's output line that starts with this goes to the supervisor's console as it is, not
+# into the structured log (which masks tokens): only the front's one-time sign-in link uses it.
+CONSOLE_TAG = "olympus-console| "
+
+
 def configure_logging(fmt: LogFormat = "console", level: str = "INFO", *,
                       secrets: Iterable[str] = ()) -> None:
     """JSON lines (containers, OLYMPUS_LOG_FORMAT=json) or a readable console, on stderr."""

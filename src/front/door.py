@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import sys
 import threading
+from typing import TextIO
 
 import structlog
 
+from shared_utils.logging_setup import CONSOLE_TAG
 from src.access import SIGN_IN_PATH
 
 logger = structlog.get_logger(__name__)
@@ -43,10 +46,14 @@ class DoorToken:
     def link(self, host: str, port: int) -> str:
         return f"http://{host}:{port}{SIGN_IN_PATH}?token={self.token}"
 
-    def announce(self, address: str, port: int) -> None:
-        """The sign-in link in the log (the one place the token is shown)."""
+    def announce(self, address: str, port: int, *, out: TextIO | None = None) -> None:
+        """The sign-in link on the console (``out``, standard error by default), the one place
+        the token is shown: the structured log masks tokens, so it only says where to look."""
         host = "localhost" if address in ("0.0.0.0", "::", "") else address
+        lines = ("This Olympus is reachable from other machines and has no password.",
+                 "Open this link once to sign in as administrator:",
+                 f"    {self.link(host, port)}", SET_PASSWORD)
+        print("\n".join(CONSOLE_TAG + line for line in lines), file=out or sys.stderr, flush=True)
         logger.warning("front.no_password", address=address,
-                       message="This Olympus is reachable from other machines and has no "
-                       "password. Open this link once to sign in as administrator: "
-                       f"{self.link(host, port)}", hint=SET_PASSWORD)
+                       message="reachable from other machines without a password: the one-time "
+                       "sign-in link is printed above this line", hint=SET_PASSWORD)

@@ -18,13 +18,16 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TextIO
 
 import structlog
+
+from shared_utils.logging_setup import CONSOLE_TAG
 
 logger = structlog.get_logger(__name__)
 
@@ -156,7 +159,8 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         pass  # the group is already gone (PermissionError: pgid reused by another user)
 
 
-def _forward_output(name: str, pid: int, stream: IO[bytes] | None) -> None:
+def _forward_output(name: str, pid: int, stream: IO[bytes] | None,
+                    console: TextIO | None = None) -> None:
     if stream is None:
         return
     log = logger.bind(child=name, pid=pid)
@@ -164,7 +168,9 @@ def _forward_output(name: str, pid: int, stream: IO[bytes] | None) -> None:
         for raw in iter(stream.readline, b""):
             # a progress bar redraws its line with "\r": only its last state is a log line
             line = raw.decode("utf-8", "replace").rstrip().rsplit("\r", 1)[-1]
-            if line:
+            if line.startswith(CONSOLE_TAG):
+                print(line[len(CONSOLE_TAG):], file=console or sys.stderr, flush=True)
+            elif line:
                 _log_line(log, line)
 
 

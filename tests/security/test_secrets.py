@@ -127,3 +127,24 @@ def test_streamlit_and_the_front_get_only_the_secrets_they_use(settings, tmp_pat
     front = children.front_env(env)
     assert front["OLYMPUS_PASSWORD"] == PASSWORD and "HF_TOKEN" not in front
     assert "OLYMPUS_ARANGO_PASSWORD" not in front and "AWS_SECRET_ACCESS_KEY" not in front
+
+
+def test_the_fronts_sign_in_link_reaches_the_console_whole_and_other_tokens_stay_masked(capsys):
+    """Through the supervisor's forwarding of a child's output: the one-time link a start
+    without a password prints is usable (its token whole), a token in any other line is not."""
+    import io
+
+    from shared_utils.logging_setup import configure_logging
+    from src.front.door import DoorToken
+    from src.supervisor.process import _forward_output
+
+    configure_logging("json", "INFO")
+    door, printed = DoorToken(), io.StringIO()
+    door.announce("0.0.0.0", 8501, out=printed)
+    child_output = printed.getvalue() + f"leaked http://x/?token={TOKEN}\n"
+    console = io.StringIO()
+    _forward_output("front", 1, io.BytesIO(child_output.encode()), console=console)
+    assert door.link("localhost", 8501) in console.getvalue()
+    err = capsys.readouterr().err
+    assert TOKEN not in err + console.getvalue() and "leaked" in err
+    assert door.token not in err, "the token is only on the console, not in the log records"

@@ -25,7 +25,6 @@ def _best(library: Any, text: str) -> float:
 
 
 def calibrate(library: Any, answer_set: dict[str, Any]) -> dict[str, Any]:
-    import benchmarks.answer_library as al
 
     answerable = _searched(library, answer_set["questions"])
     unanswerable = _searched(library, answer_set["unanswerable"])

@@ -23,11 +23,11 @@ import argparse
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, begin, format_table, latency_summary_ms, temp_dir, write_json
+from benchmarks.common import (
+    ROOT, begin, format_table, free_port, latency_summary_ms, serve_app, temp_dir, write_json)
 
 QUERIES = ["What does upsd listen on?", "How do I monitor a UPS over the network?",
            "Which drivers support USB UPS units?", "Why does upsmon shut the system down?",
@@ -59,16 +59,6 @@ def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
-
-def _server(app, port: int):
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    return server
 
 
 def _first_token_local(pipeline, question: str) -> float:
@@ -150,8 +140,8 @@ def main() -> None:
         keys = KeyStore(data)
         _, key = keys.create("bench")
         token = new_service_token(data)
-        port = _free_port()
-        server = _server(build_app(pipeline, keys=keys, service_token=token,
+        port = free_port()
+        server = serve_app(build_app(pipeline, keys=keys, service_token=token,
                                    queue=IngestQueue.from_settings(settings),
                                    max_upload_mb=100), port)
         url = f"http://127.0.0.1:{port}"
@@ -193,14 +183,6 @@ def _report(info, doc, cold, via_service, api, local_ft, api_ft) -> None:
                               "results": rows, "search_speedup_p50": round(speedup, 1),
                               "cli_via_service_speedup_p50": round(cli_speedup, 1)})
     print(f"wrote {path}")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ import argparse
 import json
 import time
 
-from benchmarks.api import FAQ, QUESTIONS, _free_port, _server
-from benchmarks.common import begin, format_table, latency_summary_ms, temp_dir, write_json
+from benchmarks.api import FAQ, QUESTIONS
+from benchmarks.common import (
+    begin, format_table, free_port, latency_summary_ms, serve_app, temp_dir, write_json)
 
 
 def _ask_path(http, question: str) -> tuple[float, float]:
@@ -82,8 +83,8 @@ def main() -> None:
         pipeline.warm_up()
         keys = KeyStore(data)
         _, key = keys.create("bench")
-        port = _free_port()
-        server = _server(build_app(pipeline, keys=keys, service_token="",
+        port = free_port()
+        server = serve_app(build_app(pipeline, keys=keys, service_token="",
                                    queue=IngestQueue.from_settings(settings),
                                    max_upload_mb=100), port)
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}",

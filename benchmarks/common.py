@@ -10,7 +10,9 @@ import json
 import os
 import platform
 import shutil
+import socket
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -203,3 +205,22 @@ def temp_library(prefix: str, **overrides: object) -> Iterator[Any]:
 
 def missing_pdfs(paths: Sequence[Path]) -> list[Path]:
     return [p for p in paths if not p.exists()]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve_app(app: Any, port: int) -> Any:
+    """``app`` under uvicorn on 127.0.0.1:``port`` in a daemon thread, once it has started."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return server

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,22 +32,6 @@ from typing import Any
 
 from benchmarks import common
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _server(app: Any, port: int) -> Any:
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    return server
 
 
 def _ask(client: Any, question: str, model: str, barrier: threading.Barrier) -> dict[str, Any]:
@@ -149,8 +132,8 @@ def run_config(library: Any, gguf: Any, slots: int, args: argparse.Namespace,
         _, key = keys.create(f"concurrency-{slots}-{os.getpid()}")
         app = build_app(pipeline, keys=keys, service_token="", max_upload_mb=1,
                         queue=IngestQueue.from_settings(settings))
-        port = _free_port()
-        server = _server(app, port)
+        port = common.free_port()
+        server = common.serve_app(app, port)
         url = f"http://127.0.0.1:{port}"
         client = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=900)
         try:

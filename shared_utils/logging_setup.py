@@ -10,10 +10,12 @@ the values of settings marked secret (see ``shared_utils/redact.py``).
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterable
-from typing import Any, Literal
+from datetime import datetime, timezone
+from typing import Any, Literal, TextIO
 
 import structlog
 
@@ -36,11 +38,24 @@ class Redactor:
 # A child's output line that starts with this goes to the supervisor's console as it is, not
 # into the structured log (which masks tokens): only the front's one-time sign-in link uses it.
 CONSOLE_TAG = "olympus-console| "
+_format: LogFormat = "console"  # what configure_logging chose, for console_notice
+
+
+def console_notice(text: str, *, out: TextIO | None = None) -> None:
+    """``text`` for the person at the console, unmasked (only the one-time sign-in link): a JSON
+    record under JSON logs, so the log stays JSON lines; the plain line otherwise."""
+    line = text
+    if _format == "json":
+        line = json.dumps({"event": "console.notice", "level": "warning", "message": text,
+                           "timestamp": datetime.now(timezone.utc).isoformat()})
+    print(line, file=out or sys.stderr, flush=True)
 
 
 def configure_logging(fmt: LogFormat = "console", level: str = "INFO", *,
                       secrets: Iterable[str] = ()) -> None:
     """JSON lines (containers, OLYMPUS_LOG_FORMAT=json) or a readable console, on stderr."""
+    global _format
+    _format = fmt
     lvl = logging.getLevelName(level.upper())
     if not isinstance(lvl, int):
         lvl = logging.INFO

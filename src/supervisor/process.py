@@ -18,7 +18,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from typing import IO, Any, Protocol, TextIO
 
 import structlog
 
-from shared_utils.logging_setup import CONSOLE_TAG
+from shared_utils.logging_setup import CONSOLE_TAG, console_notice
 
 logger = structlog.get_logger(__name__)
 
@@ -169,7 +168,7 @@ def _forward_output(name: str, pid: int, stream: IO[bytes] | None,
             # a progress bar redraws its line with "\r": only its last state is a log line
             line = raw.decode("utf-8", "replace").rstrip().rsplit("\r", 1)[-1]
             if line.startswith(CONSOLE_TAG):
-                print(line[len(CONSOLE_TAG):], file=console or sys.stderr, flush=True)
+                console_notice(line[len(CONSOLE_TAG):], out=console)
             elif line:
                 _log_line(log, line)
 

@@ -145,6 +145,8 @@ def test_the_fronts_sign_in_link_reaches_the_console_whole_and_other_tokens_stay
     console = io.StringIO()
     _forward_output("front", 1, io.BytesIO(child_output.encode()), console=console)
     assert door.link("localhost", 8501) in console.getvalue()
+    assert all(json.loads(line)["event"] == "console.notice"
+               for line in console.getvalue().splitlines()), "JSON logs stay JSON lines"
     err = capsys.readouterr().err
     assert TOKEN not in err + console.getvalue() and "leaked" in err
     assert door.token not in err, "the token is only on the console, not in the log records"

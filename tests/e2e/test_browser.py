@@ -186,13 +186,28 @@ def test_upload_ask_and_cite_in_a_real_browser(app_url, browser, tmp_path):
     mobile = phone.new_page()
     phone_answer = _ask(mobile, app_url, "What does chapter 3 cover?")
     mobile.get_by_text("Answered by").first.wait_for(timeout=120_000)
-    phone_answer.scroll_into_view_if_needed()
+    _scroll_to(mobile, phone_answer)
     mobile.wait_for_timeout(1000)
     _shot(mobile, "mobile-chat")
     width = mobile.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the phone view scrolls sideways ({width}px wide)"
     phone.close()
     context.close()
+
+
+def _scroll_to(page, locator, tries: int = 5) -> None:
+    """Scroll ``locator`` into view; Streamlit's last rerun after an answer may replace the
+    element between finding it and scrolling (not attached to the DOM): find it again."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for attempt in range(tries):
+        try:
+            locator.scroll_into_view_if_needed(timeout=10_000)
+            return
+        except PlaywrightError:
+            if attempt == tries - 1:
+                raise
+            page.wait_for_timeout(500)
 
 
 def _ask(page, app_url: str, question: str):

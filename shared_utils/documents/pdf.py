@@ -238,6 +238,12 @@ class PdfWorker:
             except (BrokenPipeError, EOFError) as exc:
                 code = self._kill()
                 raise self._crash_error(name, code) from exc
+            except BaseException:
+                # any other interruption (a progress callback that raises, e.g. a cancelled
+                # ingest; a signal) leaves this file's reply unread in the pipe, where the next
+                # file would read it as its own: the worker goes, a new one starts next time
+                self._kill()
+                raise
         if reply[0] == "ok":
             return reply[1]
         _, kind, message = reply

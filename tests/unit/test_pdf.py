@@ -209,3 +209,24 @@ def test_worker_exits_when_its_parent_dies(tmp_path):
         time.sleep(0.1)
     os.kill(pid, signal.SIGKILL)
     pytest.fail("the parser worker outlived its parent")
+
+
+def test_an_interrupted_file_never_hands_its_result_to_the_next_file():
+    """A progress callback that raises (a cancelled ingest) leaves the file's reply unsent to
+    anyone: the next file gets its own pages, not the interrupted one's."""
+    from shared_utils.documents.ocr import OcrOptions
+    from shared_utils.documents.pdf_worker import ParseLimits
+
+    def cancel(*_args) -> None:
+        raise RuntimeError("cancelled")
+
+    worker = PdfWorker()
+    try:
+        with pytest.raises(RuntimeError, match="cancelled"):
+            worker.extract_document(make_text_pdf([f"first {n}" for n in range(8)]),
+                                    name="a.pdf", timeout_s=60, limits=ParseLimits(),
+                                    ocr=OcrOptions(enabled=False), progress=cancel)
+        pages = worker.extract(make_text_pdf(["second"]), name="b.pdf", timeout_s=60)
+        assert [p.text for p in pages] == ["second"]
+    finally:
+        worker.close()

@@ -47,7 +47,7 @@ def gold_hit(sources: list, document: str, gold: list[int]) -> bool:
 def compression_quality(library: Any, questions: list[dict], k: int, count, settings) -> dict:
     from shared_utils.generation.extractive import ExtractiveBackend
     from shared_utils.generation.base import GenerationOptions
-    from src.prompt import build_prompt
+    from src.answer.prompt import build_prompt
 
     extractive = ExtractiveBackend()
     rows: dict[str, dict[str, list]] = {"full": {}, "compressed": {}}
@@ -120,7 +120,7 @@ def raw_stream(url: str, messages, max_tokens: int, temperature: float) -> dict[
 
 def flush(url: str) -> None:
     """Leave only the shared system prompt in the engine's prompt cache."""
-    from src.prompt import SYSTEM_PROMPT
+    from src.answer.prompt import SYSTEM_PROMPT
     from shared_utils.generation.base import Message
 
     raw_stream(url, [Message("system", SYSTEM_PROMPT), Message("user", "Hello.")], 1, 0.0)
@@ -153,8 +153,8 @@ def main(argv: list[str] | None = None) -> None:
     info = common.begin()
 
     from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
-    from src.answer import Answerer
-    from src.prompt import EngineTokenizer, build_prompt
+    from src.answer.answerer import Answerer
+    from src.answer.prompt import EngineTokenizer, build_prompt
 
     labelled = common.load_labelled_set()
     paths = [Path(d["path"]) for d in labelled["documents"]]

@@ -1,10 +1,10 @@
 """Calibration of abstention and follow-up detection (``answer_quality --calibrate``).
 
-Abstention (src/abstention.py): the best dense similarity among the retrieved sources, for the
+Abstention (src/answer/abstention.py): the best dense similarity among the retrieved sources, for the
 answerable and the unanswerable questions of the dev split (test never chooses a threshold),
 at several thresholds, and the names found absent.
 
-Follow-ups (src/follow_up.py): for each conversation, the best similarity of the follow-up and
+Follow-ups (src/answer/follow_up.py): for each conversation, the best similarity of the follow-up and
 of the unrelated next question searched alone and expanded with the previous question's terms.
 """
 
@@ -19,7 +19,7 @@ TOP_K = 5  # what the answerer retrieves for a small context (profile.top_k_for)
 
 
 def _best(library: Any, text: str) -> float:
-    from src.abstention import best_similarity
+    from src.answer.abstention import best_similarity
 
     return best_similarity(library.search(text, k=TOP_K).results) or 0.0
 
@@ -42,7 +42,7 @@ def calibrate(library: Any, answer_set: dict[str, Any]) -> dict[str, Any]:
         ["threshold", "unanswerable admitted", "answerable refused"],
         rows))
     def best(rows: list) -> list[float]:
-        from src.abstention import best_similarity
+        from src.answer.abstention import best_similarity
 
         return [best_similarity(sources) or 0.0 for _, sources, _ in rows]
 
@@ -52,7 +52,7 @@ def calibrate(library: Any, answer_set: dict[str, Any]) -> dict[str, Any]:
 
 def _searched(library: Any, questions: list[dict[str, Any]]) -> list[tuple[str, list, list]]:
     """(question, sources, the names it holds that no document mentions) per question."""
-    from src.abstention import absent_names
+    from src.answer.abstention import absent_names
 
     stores = library.stores
     return [(q["question"], library.search(q["question"], k=TOP_K).results,
@@ -60,7 +60,7 @@ def _searched(library: Any, questions: list[dict[str, Any]]) -> list[tuple[str, 
 
 
 def _refused(rows: list[tuple[str, list, list]], threshold: float) -> str:
-    from src.abstention import decide
+    from src.answer.abstention import decide
 
     n = sum(decide(sources, question, threshold=threshold, absent=absent).abstain
             for question, sources, absent in rows)
@@ -68,7 +68,7 @@ def _refused(rows: list[tuple[str, list, list]], threshold: float) -> str:
 
 
 def follow_ups(library: Any, answer_set: dict[str, Any]) -> list[dict[str, Any]]:
-    from src.follow_up import decide, elliptic, expanded_query
+    from src.answer.follow_up import decide, elliptic, expanded_query
 
     by_id = {q["id"]: q for q in answer_set["questions"]}
 

@@ -73,7 +73,7 @@ def all_documents(splits: dict[str, dict[str, Any]]) -> dict[str, Any]:
 @contextmanager
 def cached_library(answer_set: dict[str, Any], **overrides: object) -> Iterator[Any]:
     """A Library holding every manual of the set (ingested on first use, then reused)."""
-    from src.library import Library
+    from src.library.library import Library
     from src.settings import load_settings
 
     paths = [Path(d["path"]) for d in answer_set["documents"]]

@@ -39,9 +39,9 @@ CONTEXT = {"smollm2": 2048, "qwen0.5b": 4096, "gguf": 4096}
 def run_one(pipeline: Any, question: str, history: list, backend: str | None) -> dict[str, Any]:
     """One question through RAGPipeline.ask, timed like the UI sees it; with the model's own
     streamed text and the evidence selected from the sources."""
-    from src.claims import check_claims
+    from src.answer.claims import check_claims
     from src.events import DoneEvent, SourcesEvent, StatusEvent, TokenEvent
-    from src.loop_guard import repeats_itself
+    from src.answer.loop_guard import repeats_itself
 
     t0 = time.perf_counter()
     sources_s = first_s = None
@@ -145,7 +145,7 @@ def pipeline_for(library: Any, model: str, gguf: Path | None,
     """(RAGPipeline, forced backend, model file name) for one model of the run. A model name
     ending in ``+writes`` lets a tiny model write (tiny-model mode off)."""
     from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
-    from src.answer import Answerer
+    from src.answer.answerer import Answerer
     from src.pipeline import RAGPipeline
 
     settings = library.settings.model_copy(update=overrides)

@@ -108,11 +108,11 @@ def main() -> None:
 
     from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
     from src.api.app import build_app
-    from src.api.keys import KeyStore, new_service_token
+    from src.access.keys import KeyStore, new_service_token
     from src.pipeline import RAGPipeline
     from src.settings import load_settings
     from src.status import StatusFile
-    from src.ui.jobs import IngestQueue
+    from src.library.jobs import IngestQueue
     from tests.fixtures.pdfs import make_text_pdf
     from tests.integration.test_answer import PAGES
 

@@ -61,10 +61,10 @@ def main() -> None:
 
     from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
     from src.api.app import build_app
-    from src.api.keys import KeyStore
+    from src.access.keys import KeyStore
     from src.pipeline import RAGPipeline
     from src.settings import load_settings
-    from src.ui.jobs import IngestQueue
+    from src.library.jobs import IngestQueue
     from tests.fixtures.pdfs import make_text_pdf
     from tests.integration.test_answer import PAGES
 

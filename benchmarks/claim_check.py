@@ -1,4 +1,4 @@
-"""The claim check's precision and recall (``src/claims.py``) on labelled (sentence, cited
+"""The claim check's precision and recall (``src/answer/claims.py``) on labelled (sentence, cited
 passage, supported?) pairs, dev and test side by side.
 
     .venv/bin/python -m benchmarks.claim_check [--calibrate]
@@ -42,8 +42,8 @@ def _passage(pair: dict[str, Any]) -> str:
 
 def predicted(pair: dict[str, Any]) -> bool:
     """Whether the claim check gives this sentence, citing this passage, a ✓."""
-    from src.citations import strip_markers
-    from src.claims import check_claims
+    from src.answer.citations import strip_markers
+    from src.answer.claims import check_claims
 
     sentence = strip_markers(pair["sentence"]).rstrip()
     checks = [c for c in check_claims(f"{sentence} [1]", [_passage(pair)])
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     headers = ["split", "pairs", "precision", "recall", "tp", "fp", "fn", "tn"]
     results: dict[str, Any] = {"machine": info}
     if args.calibrate:
-        import src.claims as claims
+        import src.answer.claims as claims
 
         dev = [p for p in pairs if p.get("split", "dev") == "dev"]
         saved, rows = claims.SUPPORT_SHARE, []

@@ -189,7 +189,7 @@ def temp_dir(prefix: str) -> Iterator[Path]:
 @contextmanager
 def temp_library(prefix: str, **overrides: object) -> Iterator[Any]:
     """An Olympus ``Library`` on a fresh temporary data dir (closed and removed afterwards)."""
-    from src.library import Library
+    from src.library.library import Library
     from src.settings import load_settings
 
     with temp_dir(prefix) as data_dir:

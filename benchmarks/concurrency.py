@@ -113,11 +113,11 @@ def run_config(library: Any, gguf: Any, slots: int, args: argparse.Namespace,
     import openai
 
     from shared_utils.llamacpp_engine import LlamaCppEngine
-    from src.answer import Answerer
+    from src.answer.answerer import Answerer
     from src.api.app import build_app
-    from src.api.keys import KeyStore
+    from src.access.keys import KeyStore
     from src.pipeline import RAGPipeline
-    from src.ui.jobs import IngestQueue
+    from src.library.jobs import IngestQueue
 
     with LlamaCppEngine(gguf, port=0, ctx=args.ctx, parallel=slots) as engine:
         engine.wait_ready(300)
@@ -202,7 +202,7 @@ def main() -> None:
     print(f"load before: {os.getloadavg()}")
 
     from benchmarks.answer_library import cached_library, load_answer_set, qwen_gguf
-    from src.profile import detect
+    from src.models.profile import detect
 
     answer_set = load_answer_set()
     questions = [q["question"] for q in answer_set["questions"]]

@@ -7,7 +7,7 @@ Serves a random file from the local Hub double (``tests/doubles/hub_server.py``:
 - ``peer``: ``huggingface_hub.hf_hub_download(local_dir=...)`` on the same file, the baseline.
 - ``interrupted``: the connection drops at 50% and the process "restarts" (a second call):
   bytes fetched in total by Olympus vs hf_hub_download (which deletes its partial file).
-- ``detect``: ``src.profile.detect`` wall time (runs nvidia-smi when present, reads cgroups).
+- ``detect``: ``src.models.profile.detect`` wall time (runs nvidia-smi when present, reads cgroups).
 
 The double runs in this process, so figures measure the client side on loopback; on the real
 Hub the network dominates.
@@ -100,7 +100,7 @@ def main() -> None:
                                "fetched_mb_total": (hub.state.sent_bytes - start) / 2**20}
         results["interrupted"] = inter
 
-    from src.profile import detect
+    from src.models.profile import detect
     from src.settings import load_settings
 
     with temp_dir("bench-detect-") as d:

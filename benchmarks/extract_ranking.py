@@ -59,7 +59,7 @@ def _rankings(library: Any) -> list[tuple[str, Callable[[str, list], str]]]:
 
 
 def measure(library: Any, questions: list[dict[str, Any]]) -> list[list[object]]:
-    from src.citations import parse_markers
+    from src.answer.citations import parse_markers
 
     retrieved = {q["id"]: library.search(q["question"], k=TOP_K).results for q in questions}
     rows = []

@@ -1,7 +1,7 @@
 """Load: concurrent askers and uploaders on one real pipeline, as the Streamlit app shares it.
 
 One process, one ``RAGPipeline`` (real stores, MiniLM, the bundled SmolLM2-135M served by
-llama.cpp) and the app's own upload queue (``src/ui/jobs.py``), used from threads the way
+llama.cpp) and the app's own upload queue (``src/library/jobs.py``), used from threads the way
 browser sessions use them. First, each question is asked alone (baseline); then ``--askers``
 threads ask in a loop while ``--uploaders`` threads upload generated PDFs one after another,
 for ``--minutes``. Reported: first-token time (p50/p95) alone vs under load, answers that
@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
     from src.pipeline import RAGPipeline
     from src.settings import load_settings
-    from src.ui.jobs import IngestQueue
+    from src.library.jobs import IngestQueue
 
     with common.temp_dir("load") as data_dir, \
             LlamaCppEngine(default_gguf_path(), port=0, ctx=4096) as engine:

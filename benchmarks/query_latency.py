@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ids: list[str] = []
     results = []
     with common.temp_dir("latency") as data_dir:
-        from src.library import Library
+        from src.library.library import Library
         from src.settings import load_settings
 
         settings = load_settings(data_dir=data_dir)

@@ -6,7 +6,7 @@ through the ``hf_inference`` backend in base-URL mode (``engine.url + "/v1"``).
 
 Tuned for small CPUs: threads = cores (prompt processing is the bottleneck), ``parallel``
 slots with continuous batching (several answers decode in one pass, nearly free on a CPU:
-decoding is memory-bound; the caller sizes them, ``src/profile.py``), a unified KV cache of
+decoding is memory-bound; the caller sizes them, ``src/models/profile.py``), a unified KV cache of
 ``ctx`` tokens per slot (a slot may use more while others are idle, and a prompt prefix
 cached by one slot serves the others), a 512-token batch, and prompt caching with
 ``cache_reuse`` so the stable system prompt and sources already in the KV cache are not re-read.

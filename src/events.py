@@ -75,7 +75,7 @@ class DoneEvent:
     backend_name: str = ""  # registry name of the backend that answered ("" if none)
     model: str = ""  # the model that wrote the answer ("" for extractive/none)
     # what wrote it, as every place names it: the model, or "source extracts (why)"
-    # (src/answering.py; "" when nothing answered from the documents)
+    # (src/answer/answering.py; "" when nothing answered from the documents)
     answered_by: str = ""
     fallback_note: str = ""  # set when a small fallback model answered instead of the chosen one
     chain: tuple[str, ...] = ()  # the backends this answer could try, in order

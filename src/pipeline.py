@@ -2,12 +2,12 @@
 when it runs without the service).
 
 It wires parts built elsewhere and adds what needs both:
-- ``src/library.py``      Library: stores, ingestion (atomic, with progress), list, delete,
+- ``src/library/library.py``      Library: stores, ingestion (atomic, with progress), list, delete,
   search, recovery. The document methods below hand over to it unchanged: they are there so
   the pipeline provides the same ``Documents`` interface as the Library and as
-  ``src/service_client.py:RemotePipeline``, so the UI, the API, MCP and the CLI call one
+  ``src/service/client.py:RemotePipeline``, so the UI, the API, MCP and the CLI call one
   interface whichever object they hold.
-- ``src/answer.py``       Answerer: prompt within a budget, backend chain, streamed events.
+- ``src/answer/answerer.py``       Answerer: prompt within a budget, backend chain, streamed events.
 - its own: opening both in order, warming the embedder up in the background, and a health
   report over both with every secret scrubbed.
 
@@ -30,14 +30,14 @@ from shared_utils.types import Chunk, DocumentRecord, ProgressCallback, no_progr
 from src.settings import Settings
 
 if TYPE_CHECKING:
-    from src.answer import Answerer
-    from src.ask_options import AskOptions
-    from src.answering import Answering
-    from src.backends import BackendPlan
-    from src.profile import Profile
+    from src.answer.answerer import Answerer
+    from src.answer.options import AskOptions
+    from src.answer.answering import Answering
+    from src.models.backends import BackendPlan
+    from src.models.profile import Profile
     from src.events import AskEvent
-    from src.library import IngestResult, Library, SearchResult
-    from src.originals import Originals
+    from src.library.library import IngestResult, Library, SearchResult
+    from src.library.originals import Originals
 
 logger = structlog.get_logger(__name__)
 
@@ -51,9 +51,9 @@ class RAGPipeline:
     @classmethod
     def from_settings(cls, settings: Settings, *, profile: "Profile | None" = None) -> "RAGPipeline":
         """Open the stores (recovering from an interrupted ingest) and build the parts."""
-        from src.library import Library
+        from src.library.library import Library
 
-        from src.answer import Answerer
+        from src.answer.answerer import Answerer
 
         default_k = profile.top_k if profile is not None else 6
         library = Library.open(settings, default_k=default_k)
@@ -111,7 +111,7 @@ class RAGPipeline:
 
     def answering(self) -> "Answering":
         """What writes the next answer: the engine's model, or the source extracts and why
-        (``src/answering.py``)."""
+        (``src/answer/answering.py``)."""
         return self._answerer.answering()
 
     # --- lifecycle -------------------------------------------------------------------------

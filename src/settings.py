@@ -2,7 +2,7 @@
 
 This is the only module that reads the process environment. Everything else receives a
 ``Settings`` (or plain values from it) as an argument. Values left at ``None`` are derived
-from the environment profile (see ``src/profile.py``); setting them overrides the profile.
+from the environment profile (see ``src/models/profile.py``); setting them overrides the profile.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     password: str = Field(default="", repr=False)
 
-    # --- access (the front before Streamlit; see src/front/ and src/access.py) --------------
+    # --- access (the front before Streamlit; see src/front/ and src/access/roles.py) --------------
     admin_password: str = Field(default="", repr=False)  # admin role; see README, Security
     secret_key: str = Field(default="", repr=False)  # signs the browser cookie; empty: data dir
     allowed_hosts: str = ""  # comma list of extra Host names ("*": any, unsafe)

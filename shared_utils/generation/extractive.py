@@ -5,7 +5,7 @@ sentences that best match the question, by what it asks), each with its ``[n]`` 
 under a heading that says plainly that this is an extract. The
 answerer hands it the question and the sources directly (``with_sources``); only a bare call
 with messages falls back to reading the ``<excerpt n="N">`` blocks and the ``Question:`` line
-of the prompt built by ``src/prompt.py``.
+of the prompt built by ``src/answer/prompt.py``.
 
 >>> from shared_utils.generation.base import GenerationOptions, Message
 >>> backend = ExtractiveBackend().with_sources(
@@ -46,7 +46,7 @@ class PromptSource:
 
 
 def parse_prompt(messages: Sequence[Message]) -> tuple[str, list[PromptSource]]:
-    """(question, numbered sources) from the last user message of a ``src/prompt.py`` prompt.
+    """(question, numbered sources) from the last user message of a ``src/answer/prompt.py`` prompt.
 
     Text that is not in that format yields its whole content as the question and no sources.
     """

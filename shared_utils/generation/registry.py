@@ -4,7 +4,7 @@
 one and, for an unknown name, raises ``UnknownBackend`` listing the valid names. A factory
 whose settings are missing raises ``BackendNotConfigured`` with the reason (the answer
 reports such a backend as skipped, with that reason). Which backends run, in which order and
-with which model is decided in one place: ``src/backends.py``.
+with which model is decided in one place: ``src/models/backends.py``.
 
 Names:
 - ``ollama``: Ollama's native API (``OLYMPUS_OLLAMA_HOST``; the model comes from the plan).

@@ -1,5 +1,5 @@
 """Sentences and question terms: the cheap, model-free relevance used to compress sources
-(``src/prompt.py``) and by the extractive backend.
+(``src/answer/prompt.py``) and by the extractive backend.
 
 A sentence scores the summed IDF (over the candidate sentences) of the question terms it
 contains, so a rare term such as "upsmon" outweighs a common one such as "configure".

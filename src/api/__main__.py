@@ -41,11 +41,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from shared_utils.errors import OlympusError
     from src.api.app import build_app
-    from src.api.keys import KeyStore
+    from src.access.keys import KeyStore
     from src.pipeline import RAGPipeline
-    from src.profile import detect
+    from src.models.profile import detect
     from src.child_start import start_child
-    from src.ui.jobs import SPOOL_DIR, IngestQueue
+    from src.library.jobs import SPOOL_DIR, IngestQueue
 
     settings = start_child()
     if settings is None:

@@ -30,11 +30,11 @@ from shared_utils.errors import OlympusError
 from src.api.auth import KeyAuth
 from src.api.chat import ChatRoutes
 from src.api.errors import client_gone, http_error, olympus_error, unexpected_error
-from src.api.keys import KeyStore
+from src.access.keys import KeyStore
 from src.api.library_routes import LibraryRoutes
 from src.api.limits import BodyLimit
 from src.api.metrics import Metrics, MetricsMiddleware
-from src.ui.jobs import IngestQueue
+from src.library.jobs import IngestQueue
 
 HEALTH_PATH = "/api/health"
 MCP_PATH = "/api/mcp"
@@ -71,7 +71,7 @@ def build_app(pipeline: Any, *, keys: KeyStore, service_token: str, queue: Inges
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     async def passages(request: Request) -> Response:
-        from src.wire import passage_to_dict
+        from src.service.wire import passage_to_dict
         from shared_utils.types import ScoredChunk
 
         chunks = await run_in_threadpool(pipeline.passages, request.path_params["doc_id"])

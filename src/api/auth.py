@@ -2,7 +2,7 @@
 
 The service token of this start (the UI and the CLI use it; scope ``admin``) or an active
 key from the data dir's key store is accepted; anything else gets 401 in OpenAI's error shape.
-What a key may do is its scope (``src/api/keys.py``): ``needed_scope`` says what each route
+What a key may do is its scope (``src/access/keys.py``): ``needed_scope`` says what each route
 needs; a key below it gets 403. Paths in ``open_paths`` (readiness) need no key.
 """
 
@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared_utils.errors import InvalidApiKey, KeyScopeRefused
 from src.api.errors import send_error
-from src.api.keys import KeyStore, allows
+from src.access.keys import KeyStore, allows
 
 logger = structlog.get_logger(__name__)
 

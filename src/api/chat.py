@@ -35,14 +35,14 @@ from starlette.routing import Route
 
 from shared_utils.errors import ModelNotFound, OlympusError
 from shared_utils.generation.registry import BACKENDS
-from src.answering import EXTRACTS
+from src.answer.answering import EXTRACTS
 from src.api.chat_request import ChatRequest, read_request, split_messages  # noqa: F401
 from src.api.errors import error_dict
 from src.api.library_routes import (
     asking, json_body, known_doc_ids, observe_events, owner_of)
 from src.api.metrics import Metrics
 from src.events import BackendSwitchEvent, DoneEvent, QueueEvent, StatusEvent
-from src.wire import citation_to_dict, done_to_dict, queue_to_dict
+from src.service.wire import citation_to_dict, done_to_dict, queue_to_dict
 
 DEFAULT_MODEL = "olympus"
 KEEP_ALIVE_S = 5.0  # an SSE comment at least this often while the answer is being written
@@ -60,7 +60,7 @@ def structured_citations(done: DoneEvent) -> list[dict[str, Any]]:
 
 def named(done: DoneEvent) -> str:
     """A response's ``model``: what produced the answer (the engine's model, or the source
-    extracts and why: ``src/answering.py``); ``olympus`` when nothing did (no match, abstained)."""
+    extracts and why: ``src/answer/answering.py``); ``olympus`` when nothing did (no match, abstained)."""
     return done.answered_by or DEFAULT_MODEL
 
 

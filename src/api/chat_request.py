@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared_utils.errors import InvalidQuery, UnsupportedParameter
-from src.ask_options import AskOptions
+from src.answer.options import AskOptions
 from src.api.errors import bad_request
 
 # every field of OpenAI's chat-completions request -> what Olympus does with it

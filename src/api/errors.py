@@ -1,4 +1,4 @@
-"""Typed Olympus errors as HTTP answers in OpenAI's error shape (``src.wire.error_body``).
+"""Typed Olympus errors as HTTP answers in OpenAI's error shape (``src.service.wire.error_body``).
 
 Every error the API sends goes through here: a typed error (``STATUS`` gives its status),
 Starlette's own (unknown route, wrong method) and anything unexpected, which is logged with
@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Send
 
 from shared_utils import errors as e
-from src.wire import error_body, error_to_dict
+from src.service.wire import error_body, error_to_dict
 
 logger = structlog.get_logger(__name__)
 
@@ -132,7 +132,7 @@ async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
 
 def bad_request(message: str, hint: str = "", param: str | None = None) -> e.InvalidRequest:
     err = e.InvalidRequest(message, hint=hint or None)
-    err.param = param  # type: ignore[attr-defined]  # read by src.wire.error_to_dict
+    err.param = param  # type: ignore[attr-defined]  # read by src.service.wire.error_to_dict
     return err
 
 

@@ -23,10 +23,10 @@ from shared_utils.errors import (
 from src.api.errors import bad_request, error_dict
 from src.api.limits import check_k, parse_json
 from src.api.metrics import Metrics, fallback_reason
-from src.ask_options import AskOptions
+from src.answer.options import AskOptions
 from src.events import BackendSwitchEvent, DoneEvent
-from src.ui.jobs import IngestJob, IngestQueue
-from src.wire import document_to_dict, event_to_dict, search_to_dict
+from src.library.jobs import IngestJob, IngestQueue
+from src.service.wire import document_to_dict, event_to_dict, search_to_dict
 
 MB = 1024 * 1024
 PDF_MAGIC = b"%PDF-"  # within the first 1024 bytes, as PDF readers accept it

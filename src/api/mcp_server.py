@@ -23,7 +23,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from shared_utils.errors import OlympusError
 from src.api.limits import check_k
 from src.events import DoneEvent
-from src.wire import document_to_dict, passage_to_dict, search_to_dict
+from src.service.wire import document_to_dict, passage_to_dict, search_to_dict
 
 INSTRUCTIONS = ("Olympus answers questions over the user's PDF library, citing document and "
                 "page. Use search_documents for passages, ask for a written answer with "

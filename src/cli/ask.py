@@ -2,7 +2,7 @@
 
 Streams to the terminal: the sources first, then the answer text as it arrives, then a footer
 with the citations (document and page), which backend answered and why others were skipped.
-With ``--json`` only the final event is printed, as one JSON object (``src.wire.done_to_dict``;
+With ``--json`` only the final event is printed, as one JSON object (``src.service.wire.done_to_dict``;
 the schema is in docs/api.md).
 """
 
@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, TextIO
 from shared_utils.errors import InvalidQuery
 from src.events import BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent
 from shared_utils.generation.registry import BACKENDS
-from src.answering import credit
+from src.answer.answering import credit
 from src.settings import Settings
-from src.wire import done_to_dict
+from src.service.wire import done_to_dict
 
 if TYPE_CHECKING:
-    from src.profile import Profile
+    from src.models.profile import Profile
 
 SNIPPET_CHARS = 90
 
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _profile(settings: Settings) -> "Profile":
     """The environment profile (engine, context size, deadlines)."""
-    from src.profile import detect
+    from src.models.profile import detect
 
     return detect(settings)
 

@@ -21,7 +21,7 @@ from src.settings import Settings
 from src.status import StatusFile
 
 if TYPE_CHECKING:
-    from src.profile import Profile
+    from src.models.profile import Profile
 
 SCHEMA_VERSION = 1
 
@@ -46,9 +46,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_report(settings: Settings, *, pipeline: bool = True) -> dict[str, Any]:
-    from src.answering import answering_now
-    from src.backends import ENGINE_BACKENDS, SAFETY_NET, plan_backends
-    from src.profile import detect
+    from src.answer.answering import answering_now
+    from src.models.backends import ENGINE_BACKENDS, SAFETY_NET, plan_backends
+    from src.models.profile import detect
     from src.status import StatusFile
 
     profile = detect(settings)
@@ -110,9 +110,9 @@ def engine_health(settings: Settings, engine: str, *, timeout: float = 2.0) -> d
 
 
 def model_health(settings: Settings, profile: "Profile", name: str) -> dict[str, Any]:
-    """Whether the model the chain will use (``src/backends.py``) is there."""
-    from src.catalog import load_catalog
-    from src.provisioning import entry_paths, read_active
+    """Whether the model the chain will use (``src/models/backends.py``) is there."""
+    from src.models.catalog import load_catalog
+    from src.models.provisioning import entry_paths, read_active
 
     if profile.engine == "none":
         return {"ok": True, "model": "", "detail": "no engine"}

@@ -47,8 +47,8 @@ class ProgressBar:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from src.cli import service
-    from src.ingest import safe_name
-    from src.library import expand_paths
+    from src.library.ingest import safe_name
+    from src.library.library import expand_paths
 
     failed = added = skipped = 0
     with service.library(settings) as library:  # the running service's, when one answers

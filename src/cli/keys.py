@@ -15,7 +15,7 @@ import sys
 from dataclasses import asdict
 from datetime import datetime
 
-from src.api.keys import DEFAULT_SCOPE, SCOPES
+from src.access.keys import DEFAULT_SCOPE, SCOPES
 from src.settings import Settings
 
 
@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_create(args: argparse.Namespace, settings: Settings) -> int:
-    from src.api.keys import KeyStore
+    from src.access.keys import KeyStore
 
     key, secret = KeyStore(settings.data_dir).create(args.name, args.scope)
     print(secret)
@@ -48,7 +48,7 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
-    from src.api.keys import KeyStore
+    from src.access.keys import KeyStore
 
     keys = KeyStore(settings.data_dir).list()
     if args.json:
@@ -67,7 +67,7 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    from src.api.keys import KeyStore
+    from src.access.keys import KeyStore
 
     key = KeyStore(settings.data_dir).revoke(args.id)
     print(f"Revoked API key {key.id} ({key.name}).")

@@ -43,10 +43,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 # --- list ----------------------------------------------------------------------------------
 def _list(args: argparse.Namespace, settings: Settings) -> int:
-    from src.catalog import load_catalog
-    from src.profile import detect
-    from src.model_ops import gguf_size
-    from src.provisioning import entry_paths, local_ggufs, read_active
+    from src.models.catalog import load_catalog
+    from src.models.profile import detect
+    from src.models.operations import gguf_size
+    from src.models.provisioning import entry_paths, local_ggufs, read_active
 
     profile = detect(settings)
     catalog = load_catalog(settings.catalog_path)
@@ -137,8 +137,8 @@ class TqdmProgress:
 
 
 def _pull(args: argparse.Namespace, settings: Settings) -> int:
-    from src.profile import detect
-    from src.provisioning import pull_model, resolve_pull, write_active
+    from src.models.profile import detect
+    from src.models.provisioning import pull_model, resolve_pull, write_active
 
     profile = detect(settings)
     bar = TqdmProgress(enabled=settings.log_format_resolved == "console")
@@ -182,7 +182,7 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
 
 def _hf_ref(settings: Settings, spec: str) -> str:
     """Ollama's ``hf.co/{user}/{repo}:{quant}`` for a catalog id or ``owner/repo[:QUANT]``."""
-    from src.catalog import load_catalog
+    from src.models.catalog import load_catalog
 
     if "/" not in spec:
         entry = load_catalog(settings.catalog_path).get(spec)
@@ -197,8 +197,8 @@ def _hf_ref(settings: Settings, spec: str) -> str:
 
 # --- rm / use ------------------------------------------------------------------------------
 def _rm(args: argparse.Namespace, settings: Settings) -> int:
-    from src.model_ops import remove_model
-    from src.profile import detect
+    from src.models.operations import remove_model
+    from src.models.profile import detect
 
     removed = remove_model(settings, detect(settings), args.name)
     if removed.was_active:
@@ -209,8 +209,8 @@ def _rm(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _use(args: argparse.Namespace, settings: Settings) -> int:
-    from src.model_ops import use_model
-    from src.profile import detect
+    from src.models.operations import use_model
+    from src.models.profile import detect
 
     bar = TqdmProgress()  # a copy (another file system) or an Ollama import shows progress
     try:

@@ -1,6 +1,6 @@
 """``python -m src search "query" [--k N] [--json] [--doc ID ...]``: hybrid search, no LLM.
 
-``--json`` prints one object in the schema of docs/api.md (``src/wire.py``, shared with the
+``--json`` prints one object in the schema of docs/api.md (``src/service/wire.py``, shared with the
 API and ``ask --json``)::
 
     {"query": str,
@@ -17,7 +17,7 @@ import textwrap
 
 from src.api.limits import MAX_K  # the one bound of every search (API, MCP, CLI)
 from src.settings import Settings
-from src.wire import search_to_dict
+from src.service.wire import search_to_dict
 
 SNIPPET_CHARS = 320
 

@@ -2,7 +2,7 @@
 
 When ``startup.py`` runs, its API process owns the stores (Milvus Lite allows one process
 per data dir) and answers in milliseconds with everything loaded; a command then goes
-through it (``src/service_discovery.py``: URL from status.json, token from the data dir),
+through it (``src/service/discovery.py``: URL from status.json, token from the data dir),
 importing no store or model module, so the whole command takes a fraction of a second.
 While ``startup.py`` is still starting its service, the command waits for it (one line on
 stderr says so) instead of opening the stores beside it. Only when no ``startup.py`` runs on
@@ -34,7 +34,7 @@ def using(settings: Settings, open_local: Callable[[], Any], *,
 
     ``wait_s``: how long to wait for a service that is starting (None: the default
     ``STARTUP_WAIT_S``; 0: fail at once with ServiceStarting)."""
-    from src.service_discovery import connect
+    from src.service.discovery import connect
 
     target = connect(settings, say=_say, **({} if wait_s is None else {"wait_s": wait_s}))
     if target is not None:
@@ -48,7 +48,7 @@ def using(settings: Settings, open_local: Callable[[], Any], *,
 
 
 def _open_library(settings: Settings) -> Any:
-    from src.library import Library
+    from src.library.library import Library
 
     return Library.open(settings)
 

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     from src.child_start import start_child
     from src.front.app import build_app
     from src.front.config import FrontConfig
-    from src.session_cookie import load_secret
+    from src.access.session_cookie import load_secret
 
     settings = start_child()
     if settings is None:

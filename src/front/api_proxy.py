@@ -27,7 +27,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from src.api.keys import KeyStore, read_service_token
+from src.access.keys import KeyStore, read_service_token
 from src.front.proxy import (
     BODY_IDLE_S,
     HOP_BY_HOP,

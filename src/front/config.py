@@ -9,12 +9,12 @@ from pathlib import Path
 
 from starlette.requests import HTTPConnection
 
-from src.access import Access, Policy
+from src.access.roles import Access, Policy
 from src.front.door import DoorToken
 from src.front.hosts import allowed_hosts, client_address, is_local_request
 from src.front.throttle import STATE_FILE as THROTTLE_FILE
 from src.front.throttle import LoginThrottle
-from src.session_cookie import (
+from src.access.session_cookie import (
     COOKIE_NAME,
     MAX_AGE_S,
     Claims,

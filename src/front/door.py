@@ -18,7 +18,7 @@ from typing import TextIO
 import structlog
 
 from shared_utils.logging_setup import CONSOLE_TAG
-from src.access import SIGN_IN_PATH
+from src.access.roles import SIGN_IN_PATH
 
 logger = structlog.get_logger(__name__)
 

@@ -17,12 +17,12 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from src.access import SIGN_IN_PATH
+from src.access.roles import SIGN_IN_PATH
 from src.front.config import FrontConfig
 from src.front.door import SET_PASSWORD as DOOR_HINT
 from src.front.hosts import origin_allowed
 from src.chat_store import carry_over
-from src.session_cookie import (
+from src.access.session_cookie import (
     COOKIE_NAME,
     Claims,
     new_browser_id,

@@ -30,7 +30,7 @@ from src.front.login import login_url
 from src.front.sessions import LEARN_FRAMES, SessionOwners
 from src.front.uploads import PREFIX as UPLOAD_PREFIX
 from src.front.uploads import UploadGate
-from src.session_cookie import Claims, new_browser_id
+from src.access.session_cookie import Claims, new_browser_id
 
 logger = structlog.get_logger(__name__)
 

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from src.session_cookie import password_standin
+from src.access.session_cookie import password_standin
 from src.settings import Settings, minimal_environ, without_secrets
 from src.supervisor.process import ChildSpec
 
 if TYPE_CHECKING:
-    from src.profile import Profile
+    from src.models.profile import Profile
 
 CODE_DIR = Path(__file__).resolve().parents[2]
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", ""}  # local or all interfaces

@@ -1,6 +1,6 @@
 """Background provisioning: make sure the model is there, hand llama.cpp its file, warm up.
 
-Runs ``src.provisioning.ensure_model`` in a daemon thread while the UI is already up, and
+Runs ``src.models.provisioning.ensure_model`` in a daemon thread while the UI is already up, and
 publishes every step in the ``provisioning`` status section. It never starts processes
 itself (PDEATHSIG is tied to the main thread): it hands the model path to the supervisor
 through ``on_model`` and waits for the engine to answer before warming llama.cpp up.
@@ -24,7 +24,7 @@ from src.settings import Settings
 from src.supervisor.publisher import StatusPublisher, as_dict
 
 if TYPE_CHECKING:
-    from src.profile import Profile
+    from src.models.profile import Profile
 
 logger = structlog.get_logger(__name__)
 
@@ -128,21 +128,21 @@ def llamacpp_warm_up(url: str, timeout_s: float) -> float:
 
 # --- the supervisor's default collaborators (imported lazily: the supervisor stays light) ------
 def detect_profile(settings: Settings) -> Profile:
-    from src.profile import detect
+    from src.models.profile import detect
 
     return detect(settings)
 
 
 def provision(settings: Settings, profile: Profile, **kwargs: Any) -> Any:
-    """``src.provisioning.ensure_model``: the model the engine serves (downloaded if need be)."""
-    from src.provisioning import ensure_model
+    """``src.models.provisioning.ensure_model``: the model the engine serves (downloaded if need be)."""
+    from src.models.provisioning import ensure_model
 
     return ensure_model(settings, profile, **kwargs)
 
 
 def local_model_path(settings: Settings, profile: Profile) -> Path | None:
     """The GGUF llama.cpp should serve when it is on disk already, else None."""
-    from src.provisioning import local_llamacpp_model
+    from src.models.provisioning import local_llamacpp_model
 
     ready = local_llamacpp_model(settings, profile)
     return ready.path if ready is not None else None

@@ -24,7 +24,7 @@ from src.status import StatusFile
 
 
 if TYPE_CHECKING:
-    from src.profile import Profile
+    from src.models.profile import Profile
 
 class StatusPublisher:
     def __init__(self, status: StatusFile, *, clock: Callable[[], float] = time.monotonic) -> None:

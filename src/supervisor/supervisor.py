@@ -37,8 +37,8 @@ from typing import Any, TYPE_CHECKING
 import structlog
 
 from shared_utils.errors import OlympusError, PortInUse
-from src.api.keys import new_service_token
-from src.session_cookie import load_secret
+from src.access.keys import new_service_token
+from src.access.session_cookie import load_secret
 from src.settings import Settings, child_environ, minimal_environ
 from src.status import StatusFile
 from src.supervisor import children, provisioner
@@ -59,7 +59,7 @@ from src.supervisor.readiness import Probe, free_port, http_ok, port_open
 from src.supervisor.slot import Slot
 
 if TYPE_CHECKING:
-    from src.profile import Profile
+    from src.models.profile import Profile
 
 logger = structlog.get_logger(__name__)
 

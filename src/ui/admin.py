@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 import structlog
 
-from src.access import Access, admin_hint
+from src.access.roles import Access, admin_hint
 
 logger = structlog.get_logger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from src.answering import credit
+from src.answer.answering import credit
 from src.ui import render as md
 from src.ui.errors import show_message
 

@@ -10,8 +10,8 @@ from datetime import datetime
 import streamlit as st
 import structlog
 
-from src.access import Access
-from src.api.keys import DEFAULT_SCOPE, SCOPES, ApiKey, KeyStore
+from src.access.roles import Access
+from src.access.keys import DEFAULT_SCOPE, SCOPES, ApiKey, KeyStore
 from src.ui import admin, state
 from src.ui.errors import show_error
 

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 import streamlit as st
 import structlog
 
-from src.access import SIGN_IN_PATH, SIGN_OUT_PATH
+from src.access.roles import SIGN_IN_PATH, SIGN_OUT_PATH
 from src.ui import identity
 
 logger = structlog.get_logger(__name__)

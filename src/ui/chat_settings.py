@@ -1,7 +1,7 @@
 """A chat's model and settings (model, temperature, answer length), kept in the chat.
 
 The choices become the question's ``AskOptions``. Models offered: the default of this
-server (from ``src/backends.py``, marked when it is the hardware recommendation), the other
+server (from ``src/models/backends.py``, marked when it is the hardware recommendation), the other
 models the engine can answer with per question (Ollama's installed models; llama.cpp serves
 one model at a time, so its other files are only listed), and "source extracts only".
 """
@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 import structlog
 
-from src.ask_options import AskOptions
-from src.backends import ENGINE_BACKENDS, SAFETY_NET
+from src.answer.options import AskOptions
+from src.models.backends import ENGINE_BACKENDS, SAFETY_NET
 from src.ui import model_tasks, render, state
 
 if TYPE_CHECKING:
-    from src.answering import Answering
-    from src.backends import BackendPlan
-    from src.profile import Profile
+    from src.answer.answering import Answering
+    from src.models.backends import BackendPlan
+    from src.models.profile import Profile
 
 logger = structlog.get_logger(__name__)
 

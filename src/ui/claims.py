@@ -1,6 +1,6 @@
 """The per-claim check under an answer: each cited sentence against the passage it cites.
 
-``src/claims.py`` decides (``check_claims``); this module shows it. A supported claim gets a
+``src/answer/claims.py`` decides (``check_claims``); this module shows it. A supported claim gets a
 button that opens the cited page with the passage highlighted; a claim that its sources do not
 support is marked, with what went wrong (cites a passage that does not say it, or cites
 nothing).
@@ -23,8 +23,8 @@ _NOTES = {
 
 def render_claims(answer: str, sources: Sequence[Any], *, turn: int) -> None:
     """An expander listing the answer's claims, supported ones linked to their highlight."""
-    from src.citations import strip_markers
-    from src.claims import check_claims
+    from src.answer.citations import strip_markers
+    from src.answer.claims import check_claims
 
     if not answer or not sources:
         return

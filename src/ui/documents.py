@@ -12,7 +12,7 @@ import structlog
 from shared_utils.errors import UploadRefused
 from src.ui import admin, identity, render, state
 from src.ui.errors import show_error, show_message
-from src.ui.jobs import IngestJob
+from src.library.jobs import IngestJob
 
 logger = structlog.get_logger(__name__)
 

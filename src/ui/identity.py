@@ -18,8 +18,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from src.access import Access, Policy
-from src.session_cookie import COOKIE_NAME, Revocations, access_for, load_secret
+from src.access.roles import Access, Policy
+from src.access.session_cookie import COOKIE_NAME, Revocations, access_for, load_secret
 from src.ui import state
 
 _SESSION_ID = "_olympus_session_browser_id"

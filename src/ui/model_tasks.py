@@ -1,11 +1,11 @@
 """Model management for the Models page: list, use, delete, and pulls in the background.
 
 - A pull runs in a daemon thread of the Streamlit process (one at a time) through
-  ``src.provisioning`` (resolve, resumable download, Ollama import) and reports through the
+  ``src.models.provisioning`` (resolve, resumable download, Ollama import) and reports through the
   supervisor's status file, section ``provisioning``, with the supervisor's own progress
   writer. So the page shows it after a refresh and while the user is elsewhere, and a pull
   is refused while the supervisor (or another session) is downloading.
-- ``use`` and ``rm`` call ``src/model_ops.py``, as the CLI's ``models use|rm`` do; their typed
+- ``use`` and ``rm`` call ``src/models/operations.py``, as the CLI's ``models use|rm`` do; their typed
   errors reach the page as they are. A new active model answers the next question (a
   llama.cpp engine reloads it).
 """
@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from shared_utils.errors import OlympusError, RepoNotFound
-from src.access import Access
+from src.access.roles import Access
 from src.settings import Settings
 from src.status import StatusFile
 
 if TYPE_CHECKING:
-    from src.model_ops import Removed
-    from src.profile import Profile
+    from src.models.operations import Removed
+    from src.models.profile import Profile
 
 logger = structlog.get_logger(__name__)
 
@@ -69,9 +69,9 @@ def hub_unreachable(settings: Settings) -> str:
 
 
 def answering_model(settings: Settings, profile: Profile) -> str:
-    """The model the engine serves, as it reports it (``src/answering.py``; "" when no
+    """The model the engine serves, as it reports it (``src/answer/answering.py``; "" when no
     language model is in the chain). Whether it writes or the extracts answer: ``.name``."""
-    from src.answering import answering_now
+    from src.answer.answering import answering_now
 
     return answering_now(settings, profile).model
 
@@ -79,8 +79,8 @@ def answering_model(settings: Settings, profile: Profile) -> str:
 def installed_models(settings: Settings, profile: Profile) -> list[dict[str, Any]]:
     """Rows: GGUF files on disk, the bundled offline model, and Ollama's models; "active" is
     ticked for the model that answers (as named on Chat, System and by doctor)."""
-    from src.backends import model_label
-    from src.provisioning import bundled_gguf, local_ggufs, read_active
+    from src.models.backends import model_label
+    from src.models.provisioning import bundled_gguf, local_ggufs, read_active
 
     answering = answering_model(settings, profile)
     # no engine in the chain (extractive only): the model `models use` chose
@@ -97,7 +97,7 @@ def installed_models(settings: Settings, profile: Profile) -> list[dict[str, Any
     except OlympusError:
         bundled = None
     if bundled is not None and bundled.exists():
-        from src.catalog import load_catalog
+        from src.models.catalog import load_catalog
 
         entry_id = load_catalog(settings.catalog_path).offline_entry.id
         rows.append({"name": entry_id, "where": f"bundled (offline): {bundled.name}",
@@ -141,7 +141,7 @@ def _ollama_rows(settings: Settings, active_names: set[str]) -> list[dict[str, A
 
 def use_model(settings: Settings, profile: Profile, name: str, access: Access) -> str:
     """Make ``name`` the active model (it answers the next question). Admin only."""
-    from src.model_ops import use_model as use
+    from src.models.operations import use_model as use
 
     access.require_admin("switch the model")
     return use(settings, profile, name)
@@ -149,7 +149,7 @@ def use_model(settings: Settings, profile: Profile, name: str, access: Access) -
 
 def delete_model(settings: Settings, profile: Profile, name: str, access: Access) -> Removed:
     """Delete an installed model (its files and its Ollama copy). Admin only."""
-    from src.model_ops import remove_model
+    from src.models.operations import remove_model
 
     access.require_admin("delete models")
     return remove_model(settings, profile, name)
@@ -190,7 +190,7 @@ def pull_running_unlocked(status: StatusFile) -> bool:
 
 
 def _pull(settings: Settings, profile: Profile, spec: str, status: StatusFile, progress: Any) -> str:
-    from src.provisioning import pull_model, resolve_pull
+    from src.models.provisioning import pull_model, resolve_pull
 
     pull = resolve_pull(settings, spec)
     if pull.entry is not None and pull.entry.bundled:

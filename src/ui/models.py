@@ -20,7 +20,7 @@ from src.ui import admin, identity, model_tasks, render, state
 from src.ui.errors import show_error
 
 if TYPE_CHECKING:
-    from src.profile import Profile
+    from src.models.profile import Profile
 
 logger = structlog.get_logger(__name__)
 
@@ -28,8 +28,8 @@ WAS_PULLING = "models_was_pulling"
 
 
 def _render_active(profile: Profile, status: dict[str, Any]) -> None:
-    from src.answering import answering_now
-    from src.backends import plan_backends
+    from src.answer.answering import answering_now
+    from src.models.backends import plan_backends
 
     engine = status.get("engine") or {}
     plan = plan_backends(state.settings(), profile, status=status)
@@ -94,7 +94,7 @@ def progress_active() -> bool:
 def _render_recommendation(profile: Profile) -> None:
     st.subheader("Recommended for this machine")
     try:
-        from src.catalog import load_catalog
+        from src.models.catalog import load_catalog
 
         catalog = load_catalog(state.settings().catalog_path)
     except Exception as exc:  # noqa: BLE001 - entry point
@@ -174,8 +174,8 @@ def _render_installed() -> None:
 
 def _render_used(message: str) -> None:
     """The choice is recorded; it answers the next question unless a setting chooses the
-    model (``src/model_ops.py``), which is then named with what to do."""
-    from src.model_ops import overriding_setting
+    model (``src/models/operations.py``), which is then named with what to do."""
+    from src.models.operations import overriding_setting
 
     setting, _, model = overriding_setting(state.settings(), state.profile())
     first = render.escape_markdown(message.split("\n")[0])
@@ -190,7 +190,7 @@ def _render_used(message: str) -> None:
 
 
 def _recommended_entry(profile: Profile) -> Any:
-    from src.catalog import load_catalog
+    from src.models.catalog import load_catalog
 
     model_id = profile.model
     return load_catalog(state.settings().catalog_path).get(model_id) if model_id else None

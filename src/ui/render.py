@@ -146,13 +146,13 @@ def answer_markdown(text: str, *, turn: int, n_sources: int) -> str:
 
 def relevance_html(similarity: float | None, threshold: float) -> str:
     """A 5-cell relevance bar and its words, on the absolute scale abstention uses
-    (``src/abstention.py``): a passage the app calls "loosely related" never shows a full
+    (``src/answer/abstention.py``): a passage the app calls "loosely related" never shows a full
     bar, whatever the other sources score. The similarity shows on hover.
 
     >>> relevance_html(0.30, 0.43)
     '<span class="olympus-relevance" title="similarity 0.30; answers need 0.43">▰▱▱▱▱ loosely related</span>'
     """
-    from src.abstention import relevance
+    from src.answer.abstention import relevance
 
     cells, words = relevance(similarity, threshold)
     if similarity is None:

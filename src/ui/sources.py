@@ -86,7 +86,7 @@ def _overlap(before: str, after: str) -> int:
 
 def threshold() -> float:
     """The similarity answers need (the embedding model's calibrated threshold)."""
-    from src.abstention import threshold_for
+    from src.answer.abstention import threshold_for
 
     settings = state.settings()
     return threshold_for(settings.embedding_model, settings.abstain_similarity)

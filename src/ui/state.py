@@ -25,13 +25,13 @@ import structlog
 
 from src.settings import Settings, load_settings, private_files
 from src.status import StatusFile
-from src.ui.jobs import UI_SPOOL_DIR, IngestQueue
+from src.library.jobs import UI_SPOOL_DIR, IngestQueue
 from src.ui.timings import TimingLog
 
 if TYPE_CHECKING:
-    from src.profile import Profile
+    from src.models.profile import Profile
     from src.pipeline import RAGPipeline
-    from src.service_client import RemotePipeline
+    from src.service.client import RemotePipeline
 
 logger = structlog.get_logger(__name__)
 
@@ -63,7 +63,7 @@ def settings() -> Settings:
 
 
 def _detect_profile() -> Profile:
-    from src.profile import detect
+    from src.models.profile import detect
 
     return detect(settings())
 
@@ -78,7 +78,7 @@ def _open_pipeline() -> RAGPipeline | RemotePipeline:
 
     s = settings()
     if s.service_url:  # startup.py runs the API process, which owns the stores
-        from src.service_client import RemotePipeline
+        from src.service.client import RemotePipeline
 
         logger.info("ui.pipeline.remote", url=s.service_url)
         return RemotePipeline(s.service_url, s.service_token, data_dir=s.data_dir)

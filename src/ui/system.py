@@ -11,7 +11,7 @@ import streamlit as st
 import structlog
 
 from src import __version__
-from src.access import admin_hint
+from src.access.roles import admin_hint
 from src.ui import api_keys, identity, render, state
 from src.ui.errors import show_error
 
@@ -40,8 +40,8 @@ _PACKAGES = ("streamlit", "pymilvus", "milvus-lite", "sentence-transformers", "t
 
 def _profile_dict() -> dict[str, Any]:
     """The live profile of this process (as the supervisor published it, plus the chain)."""
-    from src.answering import answering_now
-    from src.backends import plan_backends
+    from src.answer.answering import answering_now
+    from src.models.backends import plan_backends
 
     prof = state.profile()
     plan = plan_backends(state.settings(), prof)

@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from src.answering import credit
+from src.answer.answering import credit
 from src.ui.render import escape_markdown, extract_markdown
 
 
@@ -17,7 +17,7 @@ def _source_lines(n: int, scored: Any, threshold: float) -> list[str]:
     """``- [n] name, p. 4 (related, similarity 0.52)`` and the passage as a quote block, shown
     literally (a source's ``*``, ``_``, ``#``, backticks or ``<`` are escaped, as on the Chat
     page)."""
-    from src.abstention import relevance
+    from src.answer.abstention import relevance
 
     chunk = scored.chunk
     name = escape_markdown(chunk.doc_name or chunk.doc_id[:12])
@@ -41,7 +41,7 @@ def _answer(text: str) -> str:
 def to_markdown(messages: Sequence[dict[str, Any]], *, title: str = "Olympus conversation",
                 threshold: float = 0.0) -> str:
     """Render chat messages (as kept in session state) as a Markdown document; sources say
-    how related they are on the app's scale (``threshold``: see ``src/abstention.py``).
+    how related they are on the app's scale (``threshold``: see ``src/answer/abstention.py``).
 
     >>> print(to_markdown([{"role": "user", "content": "Hi?"},
     ...                    {"role": "assistant", "content": "Hello [1].", "backend": "extractive"}],

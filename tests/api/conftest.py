@@ -64,9 +64,9 @@ def smollm2():
 @pytest.fixture(scope="package")
 def service(tmp_path_factory, embedder, smollm2):
     from src.api.app import build_app
-    from src.api.keys import KeyStore, new_service_token
+    from src.access.keys import KeyStore, new_service_token
     from src.pipeline import RAGPipeline
-    from src.ui.jobs import IngestQueue
+    from src.library.jobs import IngestQueue
 
     data = tmp_path_factory.mktemp("api-data")
     pdf = tmp_path_factory.mktemp("api-pdf") / "power-manual.pdf"

@@ -123,7 +123,7 @@ def test_a_read_key_searches_but_cannot_upload_or_delete(service):
 def test_a_key_made_before_scopes_works_as_write(tmp_path):
     import json
 
-    from src.api.keys import KeyStore, _digest
+    from src.access.keys import KeyStore, _digest
 
     secret = "olk_" + "a" * 43
     (tmp_path / "api_keys.json").write_text(json.dumps([{
@@ -152,8 +152,8 @@ def test_health_says_starting_until_the_embedder_is_loaded(service):
     import threading
 
     from src.api.app import build_app
-    from src.api.keys import KeyStore
-    from src.ui.jobs import IngestQueue
+    from src.access.keys import KeyStore
+    from src.library.jobs import IngestQueue
     from tests.api.conftest import ThreadedServer
     from tests.integration.test_answer import _free_port
 

@@ -20,7 +20,7 @@ import pytest
 from src.cli.docs import doc_to_dict
 from src.status import StatusFile
 from src.supervisor.lock import DataDirLock
-from src.wire import search_to_dict
+from src.service.wire import search_to_dict
 from tests.api.conftest import QUESTION
 from tests.fixtures.cli_imports import HEAVY, cli_command, split_stderr
 
@@ -54,7 +54,7 @@ def published(service):
 
 def test_search_through_the_service_loads_no_store_and_prints_the_same_json(service, published):
     proc, imported, _ = _cli(service, "search", QUERY, "--json")
-    assert "src.service_client" in imported  # it did go through the service
+    assert "src.service.client" in imported  # it did go through the service
     assert not imported & HEAVY, sorted(imported & HEAVY)
     body = json.loads(proc.stdout)
     expected = search_to_dict(service.pipeline.search(QUERY))

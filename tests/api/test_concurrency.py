@@ -27,9 +27,9 @@ SLOTS, WAITING = 3, 2
 def busy_service(tmp_path_factory, embedder):
     from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
     from src.api.app import build_app
-    from src.api.keys import KeyStore
+    from src.access.keys import KeyStore
     from src.pipeline import RAGPipeline
-    from src.ui.jobs import IngestQueue
+    from src.library.jobs import IngestQueue
 
     data = tmp_path_factory.mktemp("busy-data")
     pdf = tmp_path_factory.mktemp("busy-pdf") / "power-manual.pdf"
@@ -142,7 +142,7 @@ def test_a_full_line_answers_429_with_retry_after_at_once(busy_service):
 
 
 def test_a_fallback_says_why_in_the_answer_and_its_note(busy_service):
-    from src.answer import Answerer
+    from src.answer.answerer import Answerer
 
     hurried = busy_service["settings"].model_copy(update={"first_token_timeout_s": 0.001})
     answerer = Answerer.from_settings(hurried, library=busy_service["pipeline"].library)

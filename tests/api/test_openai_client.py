@@ -93,7 +93,7 @@ def test_no_key_and_a_revoked_key_are_refused(service):
 def test_metrics_count_requests_first_tokens_and_uploads(service):
     import httpx
 
-    from src.service_client import RemotePipeline
+    from src.service.client import RemotePipeline
     from tests.fixtures.pdfs import make_text_pdf
 
     remote = RemotePipeline(service.url, service.key)

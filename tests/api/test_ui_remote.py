@@ -33,7 +33,7 @@ def ui(service, monkeypatch):
 
 
 def test_the_ui_answers_through_the_service_without_opening_a_store(ui, make_app):  # noqa: F811
-    from src.service_client import RemotePipeline
+    from src.service.client import RemotePipeline
 
     at = make_app()
     assert isinstance(state.pipeline(), RemotePipeline)

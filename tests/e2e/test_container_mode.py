@@ -166,7 +166,7 @@ def _killed_and_restarted(pipeline, data_dir: Path, ollama: str, pid: int) -> di
 
 
 def test_container_mode_from_download_to_cited_answer_restart_and_stop(tmp_path, env, hub):
-    from src.service_discovery import running_service
+    from src.service.discovery import running_service
     from src.settings import load_settings
 
     data_dir = Path(env["OLYMPUS_DATA_DIR"])

@@ -50,7 +50,7 @@ def _state(pid: int) -> str:
 
 CHECK = """
 import json, sys
-from src.library import Library
+from src.library.library import Library
 from src.settings import load_settings
 lib = Library.open(load_settings(data_dir=sys.argv[1]))
 docs = lib.documents()

@@ -50,7 +50,7 @@ def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.timeout(1200)
 def test_a_fresh_install_names_the_extract_as_what_answers_everywhere(tmp_path, browser):
-    from src.api.keys import KeyStore
+    from src.access.keys import KeyStore
 
     data = tmp_path / "data"
     with _running_app(tmp_path, OLYMPUS_LLAMACPP_PORT=str(_free_port())) as url:

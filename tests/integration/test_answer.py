@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from src.answer import Answerer
+from src.answer.answerer import Answerer
 from src.events import BackendSwitchEvent, DoneEvent, StatusEvent, TokenEvent
 from src.settings import load_settings
 from tests.fixtures.pdfs import make_text_pdf
@@ -28,7 +28,7 @@ QUESTION = "Which TCP port does the upsd daemon listen on?"
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory, embedder):
-    from src.library import Library
+    from src.library.library import Library
 
     data = tmp_path_factory.mktemp("answer-data")
     pdf = tmp_path_factory.mktemp("answer-pdf") / "power-manual.pdf"

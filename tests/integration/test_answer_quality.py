@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from src.answer import Answerer
+from src.answer.answerer import Answerer
 from src.events import DoneEvent, StatusEvent
-from src.loop_guard import repeats_itself
+from src.answer.loop_guard import repeats_itself
 from src.settings import load_settings
 from tests.fixtures.pdfs import make_text_pdf
 
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory, embedder):
-    from src.library import Library
+    from src.library.library import Library
 
     data = tmp_path_factory.mktemp("quality-data")
     pdf = tmp_path_factory.mktemp("quality-pdf") / "power-manual.pdf"

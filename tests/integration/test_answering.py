@@ -1,4 +1,4 @@
-"""What answers, read from the engine (``src/answering.py``): the real llama.cpp server on the
+"""What answers, read from the engine (``src/answer/answering.py``): the real llama.cpp server on the
 tiny GGUF (``GET /v1/models``) and the Ollama double (``POST /api/show``)."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import socket
 
 import pytest
 
-from src.answering import answering_now, decide
-from src.backends import BackendPlan, build_backend
-from src.decoding import TINY_MAX_PARAMS, decoding_for
-from src.profile import detect
+from src.answer.answering import answering_now, decide
+from src.models.backends import BackendPlan, build_backend
+from src.answer.decoding import TINY_MAX_PARAMS, decoding_for
+from src.models.profile import detect
 from src.settings import load_settings
 from tests.doubles.ollama_server import OllamaDouble
 

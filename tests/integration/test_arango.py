@@ -21,7 +21,7 @@ pytestmark = [
 
 @pytest.fixture
 def arango_library(data_dir):
-    from src.library import Library
+    from src.library.library import Library
     from src.settings import load_settings
 
     db_name = f"olympus_it_{uuid.uuid4().hex[:8]}"
@@ -51,7 +51,7 @@ def test_ingest_search_and_delete_on_arangodb(arango_library):
 
 def test_wrong_password_is_a_clear_error(data_dir):
     from shared_utils.errors import StoreUnavailable
-    from src.library import Library
+    from src.library.library import Library
     from src.settings import load_settings
 
     settings = load_settings(data_dir=data_dir, arango_url=ARANGO_URL, arango_password="wrong-" + ARANGO_PASSWORD)

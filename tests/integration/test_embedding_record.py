@@ -9,8 +9,8 @@ import pytest
 from shared_utils.embeddings import resolve_model
 from shared_utils.errors import EmbeddingMismatch
 from shared_utils.retrieval.base import Query
-from src.embedding_record import RECORD_FILE
-from src.library import Library
+from src.library.embedding_record import RECORD_FILE
+from src.library.library import Library
 from src.settings import load_settings
 from tests.fixtures.pdfs import make_text_pdf
 

@@ -15,7 +15,7 @@ TOKEN = "hf_ShouldNeverReachTheWorker0123456"
 
 
 def _open(data_dir: Path, **overrides):
-    from src.library import Library
+    from src.library.library import Library
     from src.settings import load_settings
 
     return Library.open(load_settings(data_dir=data_dir, **overrides))

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from shared_utils.errors import UploadRefused
-from src.ui.jobs import IngestQueue, QueueLimits
+from src.library.jobs import IngestQueue, QueueLimits
 from tests.fixtures.pdfs import make_not_a_pdf, make_text_pdf
 
 MB = 1024 * 1024
@@ -43,7 +43,7 @@ class Gate:
 
 @pytest.fixture
 def library(settings, embedder):
-    from src.library import Library
+    from src.library.library import Library
 
     lib = Library.open(settings)
     yield lib

@@ -25,7 +25,7 @@ from shared_utils.errors import (
 )
 from shared_utils.retrieval.base import Query
 from shared_utils.retrieval.hybrid import HybridRetriever
-from src.library import Library
+from src.library.library import Library
 from src.settings import load_settings
 from tests.conftest import real_pdf
 from tests.fixtures.pdfs import (
@@ -278,7 +278,7 @@ def test_documents_persist_across_restart(tmp_path, embedder):
 
 KILL_SCRIPT = """
 import sys, time
-from src.library import Library
+from src.library.library import Library
 from src.settings import load_settings
 from tests.fixtures.pdfs import make_text_pdf
 lib = Library.open(load_settings(data_dir=sys.argv[1]))
@@ -330,7 +330,7 @@ def test_kill_9_mid_ingest_leaves_nothing_visible_after_reopen(tmp_path, embedde
 
 
 def test_opening_and_listing_does_not_load_torch_or_milvus(tmp_path):
-    code = ("import sys\nfrom src.library import Library\nfrom src.settings import load_settings\n"
+    code = ("import sys\nfrom src.library.library import Library\nfrom src.settings import load_settings\n"
             f"lib = Library.open(load_settings(data_dir={str(tmp_path / 'data')!r}))\n"
             "print(lib.documents(), lib.docstore.health()['ok'])\nlib.close()\n"
             "print(sorted(m for m in ('torch', 'sentence_transformers', 'pymilvus') "

@@ -17,7 +17,7 @@ import pytest
 
 from shared_utils.documents.render import passage_boxes
 from shared_utils.errors import NoExtractableText
-from src.library import Library
+from src.library.library import Library
 from src.settings import load_settings
 from tests.conftest import real_pdf
 from tests.fixtures.scans import (

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from shared_utils.errors import StoreUnavailable
-from src.library import Library
+from src.library.library import Library
 from src.settings import load_settings
 from tests.fixtures.pdfs import make_text_pdf
 from tests.integration.test_cli import run

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from src.profile import detect
-from src.provisioning import ensure_model, read_active, write_active
+from src.models.profile import detect
+from src.models.provisioning import ensure_model, read_active, write_active
 from src.settings import load_settings
 from src.status import StatusFile
 from tests.doubles.hub_server import HubServer
@@ -24,7 +24,7 @@ def _hub_online(monkeypatch: pytest.MonkeyPatch) -> None:
     import huggingface_hub.constants as hf_constants
 
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr("src.provisioning._offline_reported", False)
+    monkeypatch.setattr("src.models.provisioning._offline_reported", False)
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def _deepest_parentheses(text: str) -> int:
 
 
 def test_the_offline_note_says_plainly_why_the_small_model_answers(data_dir):
-    from src.backends import plan_backends
+    from src.models.backends import plan_backends
 
     s = _settings(data_dir, engine="llamacpp", hf_hub_offline=True)
     status = StatusFile(s.status_path)

@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from src.api.keys import KeyStore
+from src.access.keys import KeyStore
 from src.chat_store import ChatStore
-from src.session_cookie import COOKIE_NAME, verify
+from src.access.session_cookie import COOKIE_NAME, verify
 from src.settings import load_settings
 from tests.front.conftest import cookie_header, placeholder_app, start  # noqa: F401 - fixtures
 from tests.front.streamlit_client import run_page_sync
@@ -293,7 +293,7 @@ def test_a_container_start_without_a_password_serves_only_the_sign_in_page(data_
 
     from src.front.app import build_app
     from src.front.config import FrontConfig
-    from src.session_cookie import load_secret
+    from src.access.session_cookie import load_secret
 
     settings = load_settings(data_dir=data_dir, address="0.0.0.0")
     config = FrontConfig.from_settings(settings, upstream_port=free_port(),

@@ -97,8 +97,8 @@ def test_data_files_are_created_private(tmp_path):
 
 
 def test_streamlit_and_the_front_get_only_the_secrets_they_use(settings, tmp_path):
-    from src.access import Policy
-    from src.session_cookie import password_fingerprint
+    from src.access.roles import Policy
+    from src.access.session_cookie import password_fingerprint
     from src.settings import load_settings
     from src.supervisor import children
     from src.supervisor.process import ChildSpec

@@ -13,8 +13,8 @@ import httpx
 import openai
 import pytest
 
-from src.api.keys import KeyStore
-from src.service_client import RemotePipeline
+from src.access.keys import KeyStore
+from src.service.client import RemotePipeline
 from tests.fixtures.pdfs import make_text_pdf
 from tests.front.conftest import start  # noqa: F401 - fixture
 from tests.integration.test_answer import PAGES

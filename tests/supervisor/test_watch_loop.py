@@ -485,7 +485,7 @@ def test_models_use_restarts_the_llamacpp_engine_with_the_new_file(data_dir, tmp
 def test_the_api_owns_the_stores_and_the_ui_and_the_front_are_told_where_it_is(data_dir):
     """The API starts before Streamlit; Streamlit gets its URL and this start's token (so it
     opens no store itself); the front forwards to its port; the CLI finds the token."""
-    from src.api.keys import read_service_token
+    from src.access.keys import read_service_token
 
     w = World(ready={"engine", "api", "streamlit", "front"})
     sup, status, _ = make(w, data_dir)

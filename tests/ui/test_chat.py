@@ -253,7 +253,7 @@ def test_a_page_is_one_entry_in_sources_and_every_citation_still_lands(app_env, 
     relevance words and bars are the app's absolute scale."""
     import re
 
-    from src.abstention import relevance, threshold_for
+    from src.answer.abstention import relevance, threshold_for
     from src.ui import state
 
     long_page = FLUX[1] + " " + " ".join(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from src.access import Access, Forbidden, Policy
+from src.access.roles import Access, Forbidden, Policy
 from src.ui import admin, model_tasks, state
 from tests.fixtures.pdfs import make_text_pdf
 from tests.ui.conftest import all_text, wait_for_ingest

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared_utils.types import Chunk, ScoredChunk
-from src.abstention import decide, threshold_for
+from src.answer.abstention import decide, threshold_for
 
 
 def _source(similarity: float | None, page: int = 7, text: str = "text") -> ScoredChunk:
@@ -42,7 +42,7 @@ import pytest  # noqa: E402
 from shared_utils.retrieval.bm25 import BM25Index  # noqa: E402
 from shared_utils.stores.sqlite import SQLiteDocumentStore  # noqa: E402
 from shared_utils.types import DocumentRecord  # noqa: E402
-from src.abstention import absent_names, names  # noqa: E402
+from src.answer.abstention import absent_names, names  # noqa: E402
 
 MANUAL = [
     "Git hooks run before a commit; debmake can pre-build the source package with git.",

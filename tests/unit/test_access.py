@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from shared_utils.errors import SettingsError
-from src.access import Access, Forbidden, Policy
+from src.access.roles import Access, Forbidden, Policy
 from src.front.hosts import (
     allowed_hosts,
     client_address,
@@ -17,7 +17,7 @@ from src.front.hosts import (
     origin_allowed,
 )
 from src.front.throttle import LoginThrottle
-from src.session_cookie import (
+from src.access.session_cookie import (
     Claims,
     access_for,
     load_secret,

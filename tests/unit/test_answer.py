@@ -13,8 +13,8 @@ from shared_utils.errors import BackendUnavailable, InvalidQuery, UnknownBackend
 from shared_utils.generation.base import Backend, Delta, GenerationOptions
 from shared_utils.generation.extractive import FOLLOWING_HEADING, HEADING, ExtractiveBackend
 from shared_utils.types import Chunk, DocumentRecord, ScoredChunk
-from src.backends import BackendPlan
-from src.answer import NO_DOCUMENTS, Answerer
+from src.models.backends import BackendPlan
+from src.answer.answerer import NO_DOCUMENTS, Answerer
 from src.events import BackendSwitchEvent, SourcesEvent, StatusEvent, TokenEvent
 
 TEXT = "The upsd daemon listens on TCP port 3493 by default. It reads ups.conf at start."
@@ -272,13 +272,13 @@ def _ollama_answerer(settings, backend, served="qwen2.5:0.5b"):
 
 
 def test_ask_options_choose_the_model_temperature_and_length_for_one_question(settings):
-    from src.ask_options import AskOptions
+    from src.answer.options import AskOptions
 
     backend = Scripted(["Port 3493 [1]."])
     answerer, planned = _ollama_answerer(settings, backend)
     options = AskOptions(model="llama3.2:3b", temperature=0.7, max_tokens=200)
     done = list(answerer.ask("Which port?", options=options))[-1]
-    assert planned[0] == "llama3.2:3b"  # (a 3B model's answer cap is 256: src/decoding.py)
+    assert planned[0] == "llama3.2:3b"  # (a 3B model's answer cap is 256: src/answer/decoding.py)
     assert backend.options.temperature == 0.7 and backend.options.max_tokens == 200
     # the next question without options is back to the process-wide defaults
     list(answerer.ask("Which port?"))
@@ -288,7 +288,7 @@ def test_ask_options_choose_the_model_temperature_and_length_for_one_question(se
 
 def test_ask_options_source_extracts_only_and_a_model_llamacpp_does_not_serve(settings):
     from shared_utils.errors import ModelNotFound
-    from src.ask_options import AskOptions
+    from src.answer.options import AskOptions
 
     answerer = _answerer(settings, Scripted(["never asked"]))
     done = list(answerer.ask("Which port?", options=AskOptions(backend="extractive")))[-1]

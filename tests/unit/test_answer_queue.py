@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from shared_utils.errors import AnswerQueueFull
-from src.answer_queue import AnswerQueue, QueuedEvents, wait_turn
+from src.answer.queue import AnswerQueue, QueuedEvents, wait_turn
 from src.events import QueueEvent
 
 

@@ -112,7 +112,7 @@ def test_chunks_are_bulk_imported_with_graph_edges():
 def test_arango_keyword_leg_needs_the_arango_store(tmp_path):
     from shared_utils.errors import SettingsError
     from src.settings import load_settings
-    from src.stores import open_stores
+    from src.library.stores import open_stores
 
     s = load_settings(data_dir=tmp_path, keyword_index="arango")
     with pytest.raises(SettingsError, match="OLYMPUS_ARANGO_URL"):

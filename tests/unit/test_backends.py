@@ -1,4 +1,4 @@
-"""src/backends.py: one owner for which backends answer, in which order, with which model.
+"""src/models/backends.py: one owner for which backends answer, in which order, with which model.
 
 The precedence is documented there and in README: explicit setting > `models use` record >
 what provisioning made ready > the profile's catalog choice.
@@ -12,10 +12,10 @@ import time
 import pytest
 
 from shared_utils.errors import UnknownBackend
-from src.answer import Answerer
-from src.backends import default_order, plan_backends
-from src.profile import detect
-from src.provisioning import write_active
+from src.answer.answerer import Answerer
+from src.models.backends import default_order, plan_backends
+from src.models.profile import detect
+from src.models.provisioning import write_active
 from src.settings import load_settings
 from src.status import StatusFile
 from tests.doubles.ollama_server import OllamaDouble

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared_utils.errors import CatalogError
-from src.catalog import HardwareFacts, load_catalog
+from src.models.catalog import HardwareFacts, load_catalog
 from src.settings import Settings
 
 REAL = Settings.model_fields["catalog_path"].default

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared_utils.types import Chunk, ScoredChunk
-from src.citations import parse_markers, resolve
+from src.answer.citations import parse_markers, resolve
 
 
 def _sources() -> list[ScoredChunk]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared_utils.types import Chunk, ScoredChunk
-from src.claims import check_claims, fix_citations, split_claims, supported_share
+from src.answer.claims import check_claims, fix_citations, split_claims, supported_share
 
 SOURCES = [
     "HISTSIZE is the maximum number of commands to remember on the history list. "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from src.condense import trim_history
+from src.answer.condense import trim_history
 
 
 def test_trim_history_keeps_newest_turns_within_budget():

@@ -8,9 +8,9 @@ import inspect
 
 import pytest
 
-from src.library import Documents, Library
+from src.library.library import Documents, Library
 from src.pipeline import RAGPipeline
-from src.service_client import RemotePipeline
+from src.service.client import RemotePipeline
 
 METHODS = [name for name, member in vars(Documents).items()
            if not name.startswith("_") and (callable(member) or isinstance(member, property))]

@@ -6,8 +6,8 @@ from shared_utils.generation.base import GenerationOptions, Message
 from shared_utils.generation.extractive import (
     HEADING, NO_SOURCES, ExtractiveBackend, PromptSource, parse_prompt)
 from shared_utils.types import Chunk, ScoredChunk
-from src.citations import resolve
-from src.prompt import build_prompt, estimate_tokens
+from src.answer.citations import resolve
+from src.answer.prompt import build_prompt, estimate_tokens
 
 OPTS = GenerationOptions()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from src.follow_up import decide, expanded_query
+from src.answer.follow_up import decide, expanded_query
 
 HISTORY = [("How many commands does the history list remember?", "500 [1]")]
 
@@ -32,7 +32,7 @@ def test_a_follow_up_is_one_whose_sources_improve_markedly_with_the_previous_ter
 def test_a_question_that_cannot_stand_alone_needs_only_a_clear_gain():
     """"And ...", "what about ...", "install it": a question that refers back is a follow-up
     when the previous question's terms help at all; a standalone one still needs a marked gain."""
-    from src.follow_up import elliptic
+    from src.answer.follow_up import elliptic
 
     for question in ("And what if I set it to zero?", "What about arrays?",
                      "How do I install it?", "Which one is faster?"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from src.loop_guard import LoopGuard, repeated_run_count, repeats_itself
+from src.answer.loop_guard import LoopGuard, repeated_run_count, repeats_itself
 
 
 def _stream(guard: LoopGuard, text: str, size: int = 3) -> int | None:

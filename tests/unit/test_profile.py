@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
-from src.hardware import parse_memory
-from src.profile import detect
+from src.models.hardware import parse_memory
+from src.models.profile import detect
 from src.settings import load_settings
 
 GIB = 1024**3

@@ -10,7 +10,7 @@ import pytest
 from shared_utils.errors import InvalidQuery
 from shared_utils.generation.extractive import parse_prompt
 from shared_utils.types import Chunk, ScoredChunk
-from src.prompt import (
+from src.answer.prompt import (
     MESSAGE_OVERHEAD_TOKENS,
     SYSTEM_PROMPT,
     EngineTokenizer,

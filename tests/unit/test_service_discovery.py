@@ -15,9 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from shared_utils.errors import AlreadyRunning, ServiceStarting
-from src.api.keys import new_service_token
-from src.service_discovery import connect, look, running_service
-from src.service_client import RemotePipeline
+from src.access.keys import new_service_token
+from src.service.discovery import connect, look, running_service
+from src.service.client import RemotePipeline
 from src.settings import load_settings
 from src.status import StatusFile
 from src.supervisor.lock import DataDirLock, held

@@ -5,7 +5,7 @@ relevance on the absolute scale abstention uses."""
 from __future__ import annotations
 
 from shared_utils.types import Chunk, ScoredChunk
-from src.abstention import relevance
+from src.answer.abstention import relevance
 from src.ui.sources import entries, merged_texts
 
 

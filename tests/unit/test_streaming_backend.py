@@ -71,7 +71,7 @@ def test_the_base_class_streams_closes_and_maps_errors_at_one_point():
 
 
 def test_a_new_backend_needs_one_registry_line_to_answer(monkeypatch, data_dir):
-    from src.answer import Answerer
+    from src.answer.answerer import Answerer
     from src.settings import load_settings
     from tests.unit.test_answer import FakeLibrary
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from shared_utils.documents.chunking import chunk_text
 from shared_utils.retrieval.bm25 import Tokenizer
 from shared_utils.text import QUESTION_STOPWORDS, STOPWORDS, question_terms, split_sentences, stem
-from src.claims import check_claims
+from src.answer.claims import check_claims
 
 
 def test_the_keyword_index_and_the_claim_check_stem_alike():

@@ -9,7 +9,7 @@ from shared_utils.errors import DocumentNotFound, OlympusError, UploadRefused
 from shared_utils.types import Chunk, ScoredChunk
 from src.events import (
     BackendSwitchEvent, Citation, DoneEvent, QueueEvent, SourcesEvent, TokenEvent)
-from src.wire import error_from_dict, error_to_dict, event_from_dict, event_to_dict
+from src.service.wire import error_from_dict, error_to_dict, event_from_dict, event_to_dict
 
 SOURCE = ScoredChunk(Chunk(id="abc:000004", doc_id="abc", ordinal=4, text="upsd uses 3493",
                            page_start=3, page_end=4, doc_name="manual.pdf"),
@@ -65,7 +65,7 @@ def test_an_upload_waits_for_a_service_that_is_still_starting(monkeypatch):
     saying so, and goes through once the service answers (it used to fail at once)."""
     import httpx
 
-    import src.service_client as sc
+    import src.service.client as sc
 
     monkeypatch.setattr(sc, "POLL_S", 0.0)
     calls = {"post": 0}

@@ -1,7 +1,7 @@
 """Multi-turn: trim the earlier turns to a token budget.
 
-Whether a question is a follow-up is measured in ``src/follow_up.py`` (retrieval similarity,
-not a word list); the prompt gives a follow-up the earlier *questions* only (``src/prompt.py``).
+Whether a question is a follow-up is measured in ``src/answer/follow_up.py`` (retrieval similarity,
+not a word list); the prompt gives a follow-up the earlier *questions* only (``src/answer/prompt.py``).
 
 History is a sequence of ``(question, answer)`` pairs, oldest first.
 """

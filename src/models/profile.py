@@ -3,7 +3,7 @@
 ``detect(settings)`` runs once at start. It reads the platform (HF Space variables, container
 markers, ``nvidia-smi``, cgroup v1/v2 CPU and memory limits, free disk, the ollama binary)
 and derives the engine, model, context size, threads, timeouts, port, address and retrieval
-top-k (the backend chain follows from the engine: ``src/backends.py``). Every derived value
+top-k (the backend chain follows from the engine: ``src/models/backends.py``). Every derived value
 yields to its ``OLYMPUS_*`` setting, and every choice carries a reason that ``python -m src
 doctor`` prints.
 """
@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 import structlog
 
-from src.catalog import CatalogEntry, HardwareFacts, load_catalog
-from src.hardware import (
+from src.models.catalog import CatalogEntry, HardwareFacts, load_catalog
+from src.models.hardware import (
     affinity_cpus,
     cgroup_cpu_limit,
     cgroup_memory_limit,
@@ -125,7 +125,7 @@ def parallel_answers(cpus: float, memory: int, context: int, entry: CatalogEntry
     two per core (a GPU: 8), at most 4 on a CPU, and no more than half the memory beside the
     model holds the slots' KV cache (each slot keeps ``context`` tokens).
 
-    >>> from src.catalog import load_catalog
+    >>> from src.models.catalog import load_catalog
     >>> entry = load_catalog(Settings().catalog_path).get("qwen2.5-0.5b-instruct")
     >>> parallel_answers(2, 24 * 1024**3, 4096, entry, has_gpu=False)[0]
     4

@@ -3,8 +3,8 @@
 Milvus Lite lets one process open a data dir, so when ``startup.py`` runs the service API,
 the UI (and the CLI, when it finds the service running) talk to it instead of opening the
 stores. The methods, arguments, return types, events and typed errors are those of
-``RAGPipeline``; the JSON between them is ``src/wire.py``'s schema. Finding the service (and
-waiting for one that starts) is ``src/service_discovery.py``. This module imports no store
+``RAGPipeline``; the JSON between them is ``src/service/wire.py``'s schema. Finding the service (and
+waiting for one that starts) is ``src/service/discovery.py``. This module imports no store
 or model module, so a CLI command through the service starts in a fraction of a second.
 """
 
@@ -27,7 +27,7 @@ from shared_utils.types import (
     SearchResult,
     no_progress,
 )
-from src.wire import (
+from src.service.wire import (
     document_from_dict,
     error_from_dict,
     event_from_dict,
@@ -80,7 +80,7 @@ class RemotePipeline:
         """The kept original PDFs: plain files in the shared data dir, read directly (the
         service owns the stores, not these files; they are written before a document is
         visible and removed with it)."""
-        from src.originals import ORIGINALS_DIR, Originals
+        from src.library.originals import ORIGINALS_DIR, Originals
 
         if self._data_dir is None:
             raise ServiceUnavailable("The page viewer needs the data dir of the service.")
@@ -104,7 +104,7 @@ class RemotePipeline:
     def ingest_bytes(self, data: bytes, name: str, *,
                      progress: ProgressCallback = no_progress, **_: Any) -> Any:
         """Upload, then follow the job; ``progress`` raising IngestCancelled cancels it."""
-        from src.ingest import IngestResult
+        from src.library.ingest import IngestResult
 
         job = self._upload(data, name, progress)
         while True:
@@ -204,7 +204,7 @@ class RemotePipeline:
             response.close()
 
     def backends(self) -> Any:
-        from src.backends import BackendPlan
+        from src.models.backends import BackendPlan
 
         d = self._request("GET", "/api/backends")
         return BackendPlan(names=tuple(d["chain"]), models=dict(d["models"]),
@@ -213,8 +213,8 @@ class RemotePipeline:
                            fallback=tuple(d.get("fallback") or ()))
 
     def answering(self) -> Any:
-        """What answers the next question, as the service decides it (``src/answering.py``)."""
-        from src.answering import Answering
+        """What answers the next question, as the service decides it (``src/answer/answering.py``)."""
+        from src.answer.answering import Answering
 
         return Answering.from_dict(self._request("GET", "/api/backends")["answering"])
 

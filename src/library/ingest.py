@@ -1,7 +1,7 @@
 """Preparing one document for the library: name and size checks, parse, chunk, embed.
 
 :func:`prepare` needs only its inputs (the bytes, the settings, the embedder) and stores
-nothing; ``Library.ingest_bytes`` (``src/library.py``) checks for a duplicate, calls it, and
+nothing; ``Library.ingest_bytes`` (``src/library/library.py``) checks for a duplicate, calls it, and
 owns the lock, the atomic store and the rollback.
 """
 

@@ -1,4 +1,4 @@
-"""Hardware facts read from the platform, for the environment profile (``src/profile.py``).
+"""Hardware facts read from the platform, for the environment profile (``src/models/profile.py``).
 
 Everything is read under ``proc_root`` (``/`` in production, a fake tree in tests): cgroup v2
 ``cpu.max``/``memory.max`` and v1 ``cpu.cfs_quota_us``/``memory.limit_in_bytes`` (the

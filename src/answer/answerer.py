@@ -25,25 +25,25 @@ import structlog
 
 from shared_utils.errors import BackendNotConfigured, InvalidQuery, OlympusError
 from shared_utils.generation.base import Backend, GenerationOptions
-from src.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
-from src.abstention import decide as abstain_decision, threshold_for
-from src.answer_done import done_event, fallback_line
-from src.answering import Answering, decide
-from src.answer_queue import (
+from src.models.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
+from src.answer.abstention import decide as abstain_decision, threshold_for
+from src.answer.done import done_event, fallback_line
+from src.answer.answering import Answering, decide
+from src.answer.queue import (
     ENGINE_BACKENDS, AnswerQueue, QueuedEvents, Ticket, queue_for, wait_turn)
-from src.ask_options import AskOptions
-from src.answer_steps import StreamState, bind_sources, evidence_for, retrieve, tiny_mode
-from src.profile import top_k_for
-from src.condense import Turn
-from src.decoding import Decoding, decoding_for
+from src.answer.options import AskOptions
+from src.answer.steps import StreamState, bind_sources, evidence_for, retrieve, tiny_mode
+from src.models.profile import top_k_for
+from src.answer.condense import Turn
+from src.answer.decoding import Decoding, decoding_for
 from src.events import (
     AskEvent, BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent)
-from src.prompt import EngineTokenizer, Prompt, TokenCounter, build_prompt, estimate_tokens
+from src.answer.prompt import EngineTokenizer, Prompt, TokenCounter, build_prompt, estimate_tokens
 from src.settings import Settings
 
 if TYPE_CHECKING:
-    from src.library import Library
-    from src.profile import Profile
+    from src.library.library import Library
+    from src.models.profile import Profile
 
 logger = structlog.get_logger(__name__)
 
@@ -97,7 +97,7 @@ class Answerer:
     ) -> "Answerer":
         """Context size, top-k and deadlines from the profile (explicit settings override it;
         without a profile: settings, then the defaults of a small CPU machine). The chain and
-        its models come from ``src/backends.py`` at every question."""
+        its models come from ``src/models/backends.py`` at every question."""
 
         def pick(name: str, default: Any) -> Any:
             explicit = getattr(settings, name) if name in settings.model_fields_set else None
@@ -128,7 +128,7 @@ class Answerer:
         )
 
     def answering(self, plan: BackendPlan | None = None) -> Answering:
-        """What writes the next answer (``src/answering.py``): the engine is asked."""
+        """What writes the next answer (``src/answer/answering.py``): the engine is asked."""
         plan = plan or self.plan()
         return self._decide(plan, self._backends(plan, first_only=True)[0])
 

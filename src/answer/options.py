@@ -13,7 +13,7 @@ class AskOptions:
 
     ``model``: the engine backend's model (see ``BackendPlan.with_model``); ``backend``: force
     one backend (as ``ask(backend=...)``); ``temperature``; ``max_tokens``: the answer length
-    (small models keep their smaller cap, ``src/decoding.py``); ``top_p``, ``seed`` and
+    (small models keep their smaller cap, ``src/answer/decoding.py``); ``top_p``, ``seed`` and
     ``stop`` (added to Olympus' own stop strings) as an API client sends them."""
 
     model: str = ""

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from shared_utils.atomic import atomic_write_text
 from shared_utils.errors import SettingsError
-from src.access import Access, Policy, Role
+from src.access.roles import Access, Policy, Role
 
 COOKIE_NAME = "olympus_session"
 SECRET_FILE = "secret_key"

@@ -1,6 +1,6 @@
 """The DoneEvent of an answer the backend chain wrote: citations resolved and checked (and
 fixed where a model mis-cited), the extract behind a small model's answer, engine figures in
-the timings, and the one log line per answer. ``src/answer.py`` streams; this closes.
+the timings, and the one log line per answer. ``src/answer/answerer.py`` streams; this closes.
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from src.answer_steps import StreamState, back_with_extract
-from src.answering import Answering, answered_by
-from src.backends import SAFETY_NET, BackendPlan
-from src.citations import resolve
-from src.claims import STRUCK_NOTE, fix_citations, supported_share
+from src.answer.steps import StreamState, back_with_extract
+from src.answer.answering import Answering, answered_by
+from src.models.backends import SAFETY_NET, BackendPlan
+from src.answer.citations import resolve
+from src.answer.claims import STRUCK_NOTE, fix_citations, supported_share
 from src.events import DoneEvent
 
 if TYPE_CHECKING:
     from shared_utils.generation.chain import ChainResult
-    from src.prompt import Prompt
+    from src.answer.prompt import Prompt
 
 logger = structlog.get_logger(__name__)
 

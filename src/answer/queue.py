@@ -36,7 +36,7 @@ from shared_utils.errors import AnswerQueueFull
 from src.events import AskEvent, QueueEvent
 
 if TYPE_CHECKING:
-    from src.profile import Profile
+    from src.models.profile import Profile
     from src.settings import Settings
 
 logger = structlog.get_logger(__name__)
@@ -213,7 +213,7 @@ class AnswerQueue:
 def queue_for(settings: Settings, profile: Profile | None) -> AnswerQueue:
     """The line in front of the engine, as wide as the engine's slots (the profile's number,
     the one the engine is started with; without a profile, the settings' or one slot)."""
-    from src.profile import QUEUE_PER_SLOT
+    from src.models.profile import QUEUE_PER_SLOT
 
     slots = (profile.parallel_answers if profile is not None
              else settings.parallel_answers or 1)

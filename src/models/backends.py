@@ -18,7 +18,7 @@ Model of the ``ollama`` backend (first match wins):
 The ``llamacpp`` backend's model is the GGUF file the engine serves (``status.json``'s engine
 section, written by the supervisor), chosen by ``OLYMPUS_LLAMACPP_MODEL_PATH`` or
 ``OLYMPUS_MODEL`` when set, else by the same record / provisioning / profile order. (What the
-engine really serves, and whether that model writes, is ``src/answering.py``'s to say.)
+engine really serves, and whether that model writes, is ``src/answer/answering.py``'s to say.)
 ``hf_inference`` uses ``OLYMPUS_HF_INFERENCE_MODEL``.
 
 >>> default_order("ollama")
@@ -38,7 +38,7 @@ from shared_utils.generation.registry import BACKENDS, get_backend
 
 if TYPE_CHECKING:
     from shared_utils.generation.base import Backend
-    from src.profile import Profile
+    from src.models.profile import Profile
     from src.settings import Settings
 
 SAFETY_NET = "extractive"
@@ -73,7 +73,7 @@ class BackendPlan:
     # "models use (active_model.json)", "provisioned", ...
     chosen_by: dict[str, str] = field(default_factory=dict)
     # (the model that could not be had, why) when a small fallback model serves instead; what
-    # answers is the subject of the note (``src/answering.py``: the model or the extracts)
+    # answers is the subject of the note (``src/answer/answering.py``: the model or the extracts)
     fallback: tuple[str, ...] = ()
 
     def set_by_setting(self, name: str) -> str:
@@ -130,7 +130,7 @@ def plan_backends(
     """Decide the chain and models now (see the module docstring for the precedence).
     ``active`` and ``status`` default to the records in the data dir."""
     if active is None:
-        from src.provisioning import read_active
+        from src.models.provisioning import read_active
 
         active = read_active(settings)
     if status is None:
@@ -223,7 +223,7 @@ def _llamacpp_model(settings: "Settings", profile: "Profile | None", active: dic
 
 def model_label(path: Path, settings: "Settings") -> str:
     """A GGUF path as the user knows it: its catalog id, else the file name."""
-    from src.catalog import load_catalog
+    from src.models.catalog import load_catalog
 
     try:
         catalog = load_catalog(settings.catalog_path)
@@ -238,7 +238,7 @@ def model_label(path: Path, settings: "Settings") -> str:
 def _catalog_ollama_name(settings: "Settings", active: dict[str, Any]) -> str:
     if not active.get("model"):
         return ""
-    from src.catalog import load_catalog
+    from src.models.catalog import load_catalog
 
     entry = next((e for e in load_catalog(settings.catalog_path).entries
                   if e.id == active["model"]), None)

@@ -12,7 +12,7 @@ Roles, lowest first: ``none`` (must sign in), ``reader`` (chat, search, upload),
   machine keeps the old single-user behaviour (everyone who may read administers), while a
   Space (``SPACE_ID`` set) refuses admin actions: the System page says how to enable them.
 
-The sign-in is carried by the signed browser cookie (``src/session_cookie.py``); this
+The sign-in is carried by the signed browser cookie (``src/access/session_cookie.py``); this
 module only turns a cookie's claims into rights. Admin actions call ``require_admin``
 themselves, so hiding a button is never the only guard.
 """

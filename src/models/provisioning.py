@@ -22,11 +22,11 @@ import structlog
 from shared_utils.atomic import atomic_write_text
 from shared_utils.errors import DownloadError, ModelNotFound, NetworkUnavailable, RepoNotFound
 from shared_utils.types import ProgressCallback, no_progress
-from src.catalog import CatalogEntry, load_catalog
+from src.models.catalog import CatalogEntry, load_catalog
 from src.settings import Settings
 
 if TYPE_CHECKING:
-    from src.profile import Profile
+    from src.models.profile import Profile
 
 logger = structlog.get_logger(__name__)
 

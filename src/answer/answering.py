@@ -1,6 +1,6 @@
 """What answers a question, read from the engine: the one owner of that fact.
 
-The plan (``src/backends.py``) says which backends to try and which model each one is set to
+The plan (``src/models/backends.py``) says which backends to try and which model each one is set to
 use; the engine says which model it really serves and how big it is (llama.cpp's
 ``GET /v1/models``: the GGUF and ``meta.n_params``; Ollama's ``POST /api/show``:
 ``general.parameter_count``; ``Backend.served_model``). From both, :func:`decide` says what
@@ -33,13 +33,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
-from src.backends import ENGINE_BACKENDS, SAFETY_NET
-from src.decoding import TINY_MAX_PARAMS, params_from_name
+from src.models.backends import ENGINE_BACKENDS, SAFETY_NET
+from src.answer.decoding import TINY_MAX_PARAMS, params_from_name
 
 if TYPE_CHECKING:
     from shared_utils.generation.base import Backend, ServedModel
-    from src.backends import BackendPlan
-    from src.profile import Profile
+    from src.models.backends import BackendPlan
+    from src.models.profile import Profile
     from src.settings import Settings
 
 logger = structlog.get_logger(__name__)
@@ -112,7 +112,7 @@ def answering_now(settings: "Settings", profile: "Profile | None") -> Answering:
     """:func:`decide` for this process's settings (the pages that have no pipeline at hand,
     ``doctor``); the pipeline's ``answering()`` decides the same with its own plan."""
     from shared_utils.errors import OlympusError
-    from src.backends import build_backend, plan_backends
+    from src.models.backends import build_backend, plan_backends
 
     plan = plan_backends(settings, profile)
     for name in plan.names:
@@ -188,7 +188,7 @@ def _identify(head: "Backend", plan: "BackendPlan", report: "ServedModel | None"
     if report is None:
         return planned, params_from_name(planned) if planned else None
     if head.name == ENGINE_BACKENDS["llamacpp"]:
-        from src.backends import model_label
+        from src.models.backends import model_label
 
         model = model_label(Path(report.id), settings)  # the GGUF path: its catalog id
     else:
@@ -211,6 +211,6 @@ def _note(plan: "BackendPlan", name: str) -> str:
     """The fallback note with what really answers as its subject."""
     if not plan.fallback:
         return ""
-    from src.backends import fallback_sentence
+    from src.models.backends import fallback_sentence
 
     return fallback_sentence(name or EXTRACTS, *plan.fallback)

@@ -41,7 +41,7 @@ from shared_utils.generation.base import Message
 from shared_utils.generation.sentences import MAX_SENTENCE_WORDS, top_sentences
 from shared_utils.text import split_sentences
 from shared_utils.types import ScoredChunk
-from src.condense import Turn, trim_history
+from src.answer.condense import Turn, trim_history
 
 logger = structlog.get_logger(__name__)
 

@@ -9,7 +9,7 @@ The model's size is read from its name ("SmolLM2-135M-Instruct", "qwen2.5-0.5b-i
   the context, which is what a loop is), sent as the OpenAI request's extra fields to llama.cpp
   and as options to Ollama;
 - stop strings: the answer ends when the model starts writing an excerpt block or a new
-  question (``src/prompt.py``);
+  question (``src/answer/prompt.py``);
 - up to 1B parameters, a shorter prompt: ``SMALL_SOURCE_SENTENCES`` per source (unless
   ``OLYMPUS_SOURCE_SENTENCES`` is set), since prompt reading is most of the wait for the first
   token on a CPU.
@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass, replace
 
 from shared_utils.generation.base import GenerationOptions
-from src.prompt import STOP
+from src.answer.prompt import STOP
 
 TINY_MAX_PARAMS = 300e6
 SMALL_MAX_PARAMS = 1.0e9  # up to here the extract follows the model's answer (see below)
@@ -86,7 +86,7 @@ def params_from_name(name: str) -> float | None:
 
 def decoding_for(model: str, max_tokens: int, *, params: float | None = None) -> Decoding:
     """Decoding for ``model`` (a name or file name) under the setting's ``max_tokens``;
-    ``params``: its size as the engine reports it (``src/answering.py``), else read from the
+    ``params``: its size as the engine reports it (``src/answer/answering.py``), else read from the
     name."""
     if params is None:
         params = params_from_name(model) if model else None

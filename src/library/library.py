@@ -29,8 +29,8 @@ from shared_utils.types import (
     SearchResult,
     no_progress,
 )
-from src.abstention import absent_names
-from src.ingest import (
+from src.answer.abstention import absent_names
+from src.library.ingest import (
     IngestOutcome,
     IngestResult,
     Prepared,
@@ -41,9 +41,9 @@ from src.ingest import (
     read_file,
     safe_name,
 )
-from src.originals import ORIGINALS_DIR, Originals
+from src.library.originals import ORIGINALS_DIR, Originals
 from src.settings import Settings
-from src.stores import Stores, open_stores
+from src.library.stores import Stores, open_stores
 
 logger = structlog.get_logger(__name__)
 
@@ -55,7 +55,7 @@ class Documents(Protocol):
 
     Three objects provide it, so each caller is written once: :class:`Library` (this
     process's stores), ``src/pipeline.py:RAGPipeline`` (a Library with the answer chain: the
-    one object of the API and UI processes) and ``src/service_client.py:RemotePipeline`` (the
+    one object of the API and UI processes) and ``src/service/client.py:RemotePipeline`` (the
     running service over HTTP). ``tests/unit/test_documents_interface.py`` keeps them in step.
     """
 
@@ -106,7 +106,7 @@ class Library:
     def open(cls, settings: Settings, *, default_k: int = 6) -> Library:
         """Open (or create) the library of ``settings.data_dir`` and recover from a crash."""
         from shared_utils.embeddings import get_embedder
-        from src.embedding_record import choose_embedding
+        from src.library.embedding_record import choose_embedding
 
         start = time.perf_counter()
         configured = get_embedder(settings.embedding_model, settings.embedding_device,
@@ -166,7 +166,7 @@ class Library:
         """Add one PDF to every store, or raise a typed error with nothing stored.
 
         A duplicate (the same bytes, already ready) is skipped before parsing; parsing,
-        chunking and embedding (``src/ingest.py:prepare``) run outside the write lock; the
+        chunking and embedding (``src/library/ingest.py:prepare``) run outside the write lock; the
         store step runs under it and removes what it wrote on any failure."""
         total = time.perf_counter()
         display = safe_name(name)
@@ -299,7 +299,7 @@ class Library:
         return (self.embedder.encode(list(texts)) @ query).tolist()
 
     def absent_names(self, text: str) -> list[str]:
-        """The names in ``text`` that no indexed document mentions (see src/abstention.py)."""
+        """The names in ``text`` that no indexed document mentions (see src/answer/abstention.py)."""
         return absent_names(text, self.stores.keywords, self.stores.docstore)
 
     # --- lifecycle ---------------------------------------------------------------------------

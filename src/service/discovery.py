@@ -25,8 +25,8 @@ from typing import Any
 import structlog
 
 from shared_utils.errors import ServiceStarting
-from src.api.keys import TOKEN_FILE, read_service_token
-from src.service_client import STARTUP_WAIT_S, RemotePipeline
+from src.access.keys import TOKEN_FILE, read_service_token
+from src.service.client import STARTUP_WAIT_S, RemotePipeline
 from src.status import StatusFile
 from src.supervisor.lock import held
 

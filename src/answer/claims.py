@@ -37,7 +37,7 @@ from typing import Literal
 
 from shared_utils.text import question_terms, stem
 from shared_utils.types import ScoredChunk
-from src.citations import parse_markers, strip_markers
+from src.answer.citations import parse_markers, strip_markers
 
 SUPPORT_SHARE = 0.5
 MIN_CLAIM_TERMS = 3

@@ -1,7 +1,7 @@
 """The one JSON schema of Olympus' results, documented in docs/api.md.
 
 Used by the service API (``src/api/``), the CLI's ``--json`` outputs and the remote client
-(``src/service_client.py``), so a passage, a citation or an event looks the same wherever
+(``src/service/client.py``), so a passage, a citation or an event looks the same wherever
 it is read. Every ``*_to_dict`` has a ``*_from_dict`` twin that gives back the typed object.
 
 Pages are always ``page_start``/``page_end`` (1-based, inclusive) and the document's name is

@@ -2,7 +2,7 @@
 
 - :func:`use_model` records the active model (a catalog id, a GGUF in the models folder, a
   .gguf file anywhere - linked or copied into ``<models dir>/local/`` - or an Ollama model);
-  the supervisor and the answer chain read the record (``src/provisioning.py``).
+  the supervisor and the answer chain read the record (``src/models/provisioning.py``).
 - :func:`remove_model` deletes a model's files (every part of a split GGUF, with partial
   downloads and locks) and its Ollama copy, and forgets it as the active model.
 
@@ -20,9 +20,9 @@ import structlog
 
 from shared_utils.errors import ModelNotFound, NotAGguf
 from shared_utils.types import Progress, ProgressCallback, no_progress
-from src.backends import model_label
-from src.profile import Profile
-from src.provisioning import SPLIT_GGUF, clear_active, local_ggufs, read_active, write_active
+from src.models.backends import model_label
+from src.models.profile import Profile
+from src.models.provisioning import SPLIT_GGUF, clear_active, local_ggufs, read_active, write_active
 from src.settings import Settings
 
 logger = structlog.get_logger(__name__)
@@ -41,7 +41,7 @@ def use_model(settings: Settings, profile: Profile, name: str, *,
     """Make ``name`` the active model; returns a line saying which one (and where it is).
     ``name`` may be a .gguf file anywhere: it is linked (or copied, with ``progress``) into
     the models folder first (:func:`bring_in`)."""
-    from src.catalog import load_catalog
+    from src.models.catalog import load_catalog
 
     if _is_file_path(name):
         path = bring_in(settings, Path(name), progress=progress)
@@ -81,8 +81,8 @@ def use_model(settings: Settings, profile: Profile, name: str, *,
 
 def overriding_setting(settings: Settings, profile: Profile | None) -> tuple[str, str, str]:
     """(setting, backend, model) when an explicit setting chooses the engine's model over the
-    ``models use`` choice (``src/backends.py`` puts settings first); ("", "", "") otherwise."""
-    from src.backends import plan_backends
+    ``models use`` choice (``src/models/backends.py`` puts settings first); ("", "", "") otherwise."""
+    from src.models.backends import plan_backends
 
     plan = plan_backends(settings, profile)
     return next(((plan.set_by_setting(n), n, plan.model(n)) for n in plan.names
@@ -220,7 +220,7 @@ def remove_model(settings: Settings, profile: Profile, name: str) -> Removed:
 
 def local_matches(settings: Settings, name: str) -> list[Path]:
     """Files of ``name`` (catalog id, owner/repo[:QUANT], file name or path) under the models dir."""
-    from src.catalog import load_catalog
+    from src.models.catalog import load_catalog
 
     catalog = load_catalog(settings.catalog_path)
     entry = next((e for e in catalog.entries if e.id == name and not e.bundled), None)
@@ -255,7 +255,7 @@ def _parts_of(path: Path) -> list[Path]:
 
 
 def _ollama_names_for(settings: Settings, name: str) -> set[str]:
-    from src.catalog import load_catalog
+    from src.models.catalog import load_catalog
 
     catalog = load_catalog(settings.catalog_path)
     return {e.ollama_name for e in catalog.entries if e.id == name}

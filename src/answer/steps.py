@@ -1,5 +1,5 @@
 """Steps of an answer that need no Answerer state: retrieval with follow-up detection,
-tiny-model mode, and handing the extractive backend its sources (``src/answer.py`` wires them)."""
+tiny-model mode, and handing the extractive backend its sources (``src/answer/answerer.py`` wires them)."""
 
 from __future__ import annotations
 
@@ -10,20 +10,20 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from shared_utils.generation.base import Backend
-from src.abstention import best_similarity
-from src.backends import SAFETY_NET
+from src.answer.abstention import best_similarity
+from src.models.backends import SAFETY_NET
 from shared_utils.text import question_terms
-from src.citations import strip_markers
-from src.claims import ClaimCheck
-from src.condense import Turn
-from src.decoding import Decoding
-from src.follow_up import decide, elliptic, expanded_query
-from src.loop_guard import LoopGuard
+from src.answer.citations import strip_markers
+from src.answer.claims import ClaimCheck
+from src.answer.condense import Turn
+from src.answer.decoding import Decoding
+from src.answer.follow_up import decide, elliptic, expanded_query
+from src.answer.loop_guard import LoopGuard
 
 if TYPE_CHECKING:
     from shared_utils.generation.evidence import Similarity
-    from src.answering import Answering
-    from src.prompt import Prompt
+    from src.answer.answering import Answering
+    from src.answer.prompt import Prompt
 
 logger = structlog.get_logger(__name__)
 
@@ -52,7 +52,7 @@ def retrieve(
 ) -> tuple[str, list, str]:
     """(query, sources, why it is a follow-up or ""). With history the question is also
     searched with the previous question's terms; that search is used only when it matches
-    markedly better (``src/follow_up.py``), so an unrelated question is never rewritten."""
+    markedly better (``src/answer/follow_up.py``), so an unrelated question is never rewritten."""
     sources = list(library.search(question, k=k, doc_ids=doc_ids).results)
     expanded = expanded_query(question, history) if history else None
     if not expanded:
@@ -69,7 +69,7 @@ def retrieve(
 
 def tiny_mode(backends: list[Backend], answering: "Answering",
               decoding: Decoding) -> tuple[list[Backend], str]:
-    """Tiny-model mode, as ``src/answering.py`` decided it from the engine's report: a model
+    """Tiny-model mode, as ``src/answer/answering.py`` decided it from the engine's report: a model
     too small to beat the extract is not asked; returns the backends to use and the reason
     shown to the user."""
     if not backends or backends[0].name == SAFETY_NET or answering.writer != "extract":

@@ -1,0 +1,1 @@
+"""Who may do what: roles, signed session cookies, API keys."""

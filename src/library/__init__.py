@@ -1,0 +1,1 @@
+"""Documents: ingestion, the stores behind them, originals, the ingest job queue."""

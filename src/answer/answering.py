@@ -129,13 +129,24 @@ def answered_by(answering: Answering, *, backend_name: str, mode: str, model: st
     if backend_name in ("", "none"):
         return ""
     if backend_name == SAFETY_NET:
-        if answering.writer == "extract":
-            return answering.name
-        who = (answering.model if answering.reported else "") or answering.label or "the model"
-        return extracts(f"{who} did not answer")
+        return extracts(extract_why(answering))
     if mode == "extract":
-        return extracts(f"the answer of {model or backend_name} was set aside")
+        return extracts(set_aside(model or backend_name))
     return model or backend_name
+
+
+def extract_why(answering: Answering) -> str:
+    """Why the extract answers when the extractive backend writes: ``answering.why`` when it
+    was chosen, else the model that should have answered did not."""
+    if answering.writer == "extract":
+        return answering.why
+    who = (answering.model if answering.reported else "") or answering.label or "the model"
+    return f"{who} did not answer"
+
+
+def set_aside(model: str) -> str:
+    """Why the extract answers when ``model`` wrote an answer that was not kept."""
+    return f"the answer of {model} was set aside"
 
 
 def credit(answered_by: str, *, backend: str = "", model: str = "", mode: str = "") -> str:

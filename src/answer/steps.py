@@ -94,16 +94,17 @@ def evidence_for(question: str, sources: Sequence[Any],
 
 
 def bind_sources(backend: Backend, question: str, prompt: "Prompt",
-                 similarity: "Similarity | None" = None) -> Backend:
+                 similarity: "Similarity | None" = None, *, why: str = "") -> Backend:
     """The extractive backend gets the question and the sources themselves (not the prompt),
-    and the embedding similarity to rank sentences with."""
+    the embedding similarity to rank sentences with, and ``why`` it answers (its heading says
+    it: ``src/answer/answering.py``, ``extract_why``)."""
     from shared_utils.generation.extractive import ExtractiveBackend, PromptSource
 
     if not isinstance(backend, ExtractiveBackend):
         return backend
     sources = [PromptSource(i + 1, s.chunk.doc_name, s.chunk.text)
                for i, s in enumerate(prompt.sources)]
-    return backend.with_sources(question, sources, similarity)
+    return backend.with_sources(question, sources, similarity, why=why)
 
 
 _REFUSED = re.compile(r"do(?:es)? not say|don'?t say|do not (?:contain|answer)|not in the excerpts",
@@ -112,7 +113,7 @@ _REFUSED = re.compile(r"do(?:es)? not say|don'?t say|do not (?:contain|answer)|n
 
 def back_with_extract(
     question: str, answer: str, checks: Sequence[ClaimCheck], prompt: "Prompt", *,
-    small_model: str = "", similarity: "Similarity | None" = None,
+    small_model: str = "", similarity: "Similarity | None" = None, model: str = "",
 ) -> tuple[str, str, str]:
     """The better of the two: (answer, mode, why). A model answer of which no sentence is
     backed by a source is followed by the extract (mode "model+extract"); one that makes no
@@ -123,7 +124,7 @@ def back_with_extract(
     if small_model and _REFUSED.search(answer) and len(answer.split()) <= 30:
         # retrieval passed abstention, so the sources are relevant; a small model's refusal is
         # then wrong more often than not (7 of 39 answerable questions with a 0.5B model)
-        return _extract(question, prompt, similarity), "extract", (
+        return _extract(question, prompt, similarity, model=model), "extract", (
             f"{small_model} said the documents do not say, but the search found relevant "
             "passages: the most relevant source sentences are shown instead")
     if small_model and (claims or question_terms(strip_markers(answer))):
@@ -137,7 +138,7 @@ def back_with_extract(
         return answer, "model", ""  # short ("Port 3493 [1]."): too short to check, kept
     if not claims:
         shown = " ".join(answer.split())[:60] or "nothing"
-        return _extract(question, prompt, similarity), "extract", (
+        return _extract(question, prompt, similarity, model=model), "extract", (
             f"the model's answer (“{shown}”) says nothing that can be checked against the "
             "sources, so the extract is shown instead")
     following = _extract(question, prompt, similarity, following=True)
@@ -147,14 +148,16 @@ def back_with_extract(
 
 
 def _extract(question: str, prompt: "Prompt", similarity: "Similarity | None" = None, *,
-             following: bool = False) -> str:
-    """The extract; ``following`` a model's answer, under a heading that does not say that no
-    model was used."""
+             following: bool = False, model: str = "") -> str:
+    """The extract: ``following`` a model's answer under its own heading, else in place of the
+    answer of ``model``, under a heading saying that answer was set aside."""
     from shared_utils.generation.extractive import (
-        FOLLOWING_HEADING, HEADING, PromptSource, extract)
+        FOLLOWING_HEADING, PromptSource, extract, heading)
+    from src.answer.answering import set_aside
 
     sources = [PromptSource(i + 1, s.chunk.doc_name, s.chunk.text)
                for i, s in enumerate(prompt.sources)]
-    return extract(question, sources, heading=FOLLOWING_HEADING if following else HEADING,
+    title = FOLLOWING_HEADING if following else heading(set_aside(model or "the model"))
+    return extract(question, sources, heading=title,
                    similarity=similarity, evidence=prompt.evidence or None)
 

@@ -61,12 +61,13 @@ def render(msg: dict[str, Any]) -> None:
         if name not in switched
         and _before(name, msg.get("backend_name", ""), msg.get("chain", ()))
     ]
-    extractive = msg.get("backend_name") == "extractive"
+    extractive = msg.get("backend_name") == "extractive" or msg.get("mode") == "extract"
     if reasons or extractive:
         label = f"Fallback: {msg['backend']}" if reasons else "Extractive answer"
         st.badge(label, icon=":material/swap_horiz:", color="orange")
-        if extractive:
-            st.caption("No language model wrote this: these are the most relevant passages.")
+        if extractive:  # what answered, and why, is the summary line's ("answered_by")
+            st.caption("No language model's text is shown: these are the most relevant "
+                       "passages.")
         for reason in reasons:
             st.caption(md.escape_markdown(reason))
     _render_quality_notes(msg)

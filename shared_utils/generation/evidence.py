@@ -35,6 +35,7 @@ from shared_utils.text import question_terms, split_sentences, stem, words
 Similarity = Callable[[str, Sequence[str]], Sequence[float]]
 LEXICAL_WEIGHT = 0.3  # the word overlap's weight next to the similarity (chosen on dev)
 KIND_BONUS = 0.15  # a sentence of the shape the question asks for (chosen on dev)
+AGREEMENT_BONUS = 0.1  # times the share of the retrieved sources from the sentence's document
 MAX_EVIDENCE = 3
 MIN_SHARE_OF_BEST = 0.5  # a further sentence scores at least this share of the best one
 
@@ -61,6 +62,15 @@ _DEFINES = re.compile(r"\b(?:is|are|means|refers to|stands for|is called|denotes
                       r"is defined as|is used to|provides?)\b", re.I)
 _CUT_START = re.compile(r"^(?:it|its|this|that|these|those|they|them|their|such|he|she|"
                         r"the latter|the former|here|there|then|also|however|otherwise)\b", re.I)
+# page debris the PDF text carries between sentences: a table-of-contents entry
+# ("7 2.12.4 upsset ... 7 2.13 Version Numbering ..."), an index line ("ignoreeof, 95, 102"),
+# a lone page number or running header ("Chapter 2.")
+_LEADER = re.compile(r"\s\.{3,}\s|(?:\s\.){3,}")
+_SECTION = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.])")
+_INDEX = re.compile(r"\b\w[\w ()-]*,\s*\d+(?:\s*,\s*\d+)+")
+# where a page break glued the next page's number and heading to a sentence ("quote{}); 17
+# Acknowledgments Financial support ..."): a candidate is cut there
+_PAGE_BREAK = re.compile(r"(?<=[.;:!?)])\s+(?=\d{1,4}\s+[A-Z])")
 _BETWEEN = re.compile(r"\bbetween\s+(.+?)\s+and\s+(.+?)[?.]*$", re.I)
 _VERSUS = re.compile(r"^(?:.*?\b(?:of|is|are)\s+)?(.+?)\s+(?:vs\.?|versus|or|and)\s+(.+?)[?.]*$",
                      re.I)
@@ -110,6 +120,30 @@ def _side_terms(text: str) -> list[str]:
     return [w for w in raw if w not in {"difference", "differences", "compare"}]
 
 
+def is_debris(sentence: str) -> bool:
+    """A table-of-contents entry, an index line or a scrap too short to say anything: never
+    evidence.
+
+    >>> [is_debris(s) for s in ("7 2.12.4 upsset ... 7 2.13 Version Numbering ... 8 2.14",
+    ...  "ignoreeof, 95, 102, 118", "Chapter 2.", "The upsd daemon listens on port 3493.")]
+    [True, True, True, False]
+    """
+    if len(_LEADER.findall(sentence)) >= 2 or len(_SECTION.findall(sentence)) >= 3:
+        return True
+    if _INDEX.search(sentence) and len(re.findall(r"\d+", sentence)) >= 3:
+        return True
+    return sum(bool(re.search(r"[A-Za-z]", w)) for w in sentence.split()) < 2
+
+
+def candidates(text: str) -> list[str]:
+    """The sentences of a source that can be evidence: split where a page break glued the next
+    page to a sentence, without debris (``is_debris``)."""
+    out = []
+    for sentence in split_sentences(text, max_words=MAX_SENTENCE_WORDS):
+        out.extend(piece for piece in _PAGE_BREAK.split(sentence) if not is_debris(piece))
+    return out
+
+
 def _kind_bonus(kind: str, sentence: str, subject: set[str]) -> float:
     if kind == "definition":  # "X is ...": the subject within the few words before the verb
         verb = _DEFINES.search(sentence)
@@ -133,11 +167,13 @@ def _scores(question: str, sentences: Sequence[str], similarity: Similarity | No
 
 def select_evidence(question: str, sources: Sequence[tuple[int, str]], *,
                     similarity: Similarity | None = None,
-                    max_sentences: int = MAX_EVIDENCE) -> list[Evidence]:
+                    max_sentences: int = MAX_EVIDENCE,
+                    documents: Sequence[str] | None = None) -> list[Evidence]:
     """The best sentences of ``sources`` ((number, text) pairs) for ``question``, best first,
     each with its neighbour where it alone is cut off; [] when no sentence shares a word with
-    the question and no ``similarity`` is given."""
-    per_source = [(n, split_sentences(t, max_words=MAX_SENTENCE_WORDS)) for n, t in sources]
+    the question and no ``similarity`` is given. ``documents`` (each source's document, in
+    order) lets the document most sources come from win a close call."""
+    per_source = [(n, candidates(t)) for n, t in sources]
     cands = [(n, i) for n, sents in per_source for i in range(len(sents))]
     if not cands:
         return []
@@ -147,7 +183,9 @@ def select_evidence(question: str, sources: Sequence[tuple[int, str]], *,
     base = _scores(question, flat, similarity)
     kind = question_kind(question)
     subject = {stem(t) for t in question_terms(question)} - {"mean", "differ"}
-    scores = [b + _kind_bonus(kind, s, subject) for b, s in zip(base, flat, strict=True)]
+    agree = _agreement([n for n, _ in sources], documents)
+    scores = [b + _kind_bonus(kind, s, subject) + agree.get(n, 0.0)
+              for b, s, (n, _) in zip(base, flat, cands, strict=True)]
     order = sorted(range(len(cands)), key=lambda j: (-scores[j], j))
     order = [j for j in order if lexical[j] > 0 or similarity is not None]
     if order:  # no padding: a sentence far below the best is not evidence
@@ -170,6 +208,15 @@ def select_evidence(question: str, sources: Sequence[tuple[int, str]], *,
         if not any(text in e.text or e.text in text for e in out):
             out.append(Evidence(cands[j][0], text, scores[j]))
     return out
+
+
+def _agreement(numbers: Sequence[int], documents: Sequence[str] | None) -> dict[int, float]:
+    """Each source's bonus: ``AGREEMENT_BONUS`` times the share of the sources from its
+    document (a generic question's stray sentence from another manual loses)."""
+    if not documents or len(documents) != len(numbers):
+        return {}
+    share = {d: documents.count(d) / len(documents) for d in documents}
+    return {n: AGREEMENT_BONUS * share[d] for n, d in zip(numbers, documents, strict=True)}
 
 
 def _both_sides(order: list[int], flat: Sequence[str], two: tuple[set[str], set[str]]) -> list[int]:

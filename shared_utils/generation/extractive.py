@@ -88,6 +88,34 @@ def split_extract(text: str) -> tuple[str, str]:
     return text[:found.start()], text[found.start():]
 
 
+def model_adds(model: str) -> str:
+    """The line before a small model's sentences that follow the evidence."""
+    return f"What {model} adds, where a source supports it:"
+
+
+def segments(text: str) -> list[tuple[str, bool]]:
+    """``text`` in order as (piece, quoted) pairs: the extract (its heading and its "- "
+    lines) is quoted source text, shown literally; the rest is what a model wrote, before the
+    extract (a model's answer followed by it) or after it (a small model's additions).
+
+    >>> segments("Model text." + chr(10) + FOLLOWING_HEADING + chr(10) + "- a *b* [1]")
+    [('Model text.\\n', False), ('The most relevant sentences of the sources:\\n- a *b* [1]', True)]
+    >>> [q for _, q in segments(HEADING + chr(10) + "- s [1]" + chr(10) * 2 + model_adds("m"))]
+    [True, False]
+    """
+    found = _HEADING_LINE.search(text)
+    if not found:
+        return [(text, False)] if text else []
+    lines = text[found.end():].split("\n")
+    block = 1
+    while block < len(lines) and (lines[block].startswith("- ") or lines[block] == NO_MATCH):
+        block += 1
+    end = found.end() + len("\n".join(lines[:block]))
+    pieces = [(text[:found.start()], False), (text[found.start():end], True),
+              (text[end:], False)]
+    return [(piece, quoted) for piece, quoted in pieces if piece]
+
+
 def extract(question: str, sources: Sequence[PromptSource], *, max_sentences: int = 3,
             heading: str = HEADING, similarity: Similarity | None = None,
             evidence: Sequence[Evidence] | None = None) -> str:
@@ -95,9 +123,10 @@ def extract(question: str, sources: Sequence[PromptSource], *, max_sentences: in
     already selected), best first, cited."""
     if not sources or not any(src.text.strip() for src in sources):
         return NO_SOURCES
+    labels = [src.label for src in sources]
     picked = list(evidence) if evidence else select_evidence(
         question, [(src.number, src.text) for src in sources], similarity=similarity,
-        max_sentences=max_sentences)
+        max_sentences=max_sentences, documents=labels if all(labels) else None)
     lines = [heading]
     if not picked:
         lines.append(NO_MATCH)

@@ -155,6 +155,8 @@ def credit(answered_by: str, *, backend: str = "", model: str = "", mode: str = 
     >>> credit("qwen2.5-0.5b-instruct", backend="llama.cpp (local)",
     ...        model="qwen2.5-0.5b-instruct", mode="model+extract")
     'qwen2.5-0.5b-instruct via llama.cpp (local), followed by source extracts'
+    >>> credit("qwen", backend="llama.cpp (local)", model="qwen", mode="extract+model")
+    'source extracts, then what qwen via llama.cpp (local) adds'
     >>> credit("source extracts (model m is too small to write)", backend="Extractive",
     ...        mode="extract")
     'source extracts (model m is too small to write)'
@@ -166,6 +168,8 @@ def credit(answered_by: str, *, backend: str = "", model: str = "", mode: str = 
     if not model or answered_by != model:
         return answered_by
     text = f"{answered_by} via {backend}" if backend and backend != model else answered_by
+    if mode == "extract+model":  # a small model: the evidence first, then what it adds
+        return f"source extracts, then what {text} adds"
     return text + (", followed by source extracts" if mode == "model+extract" else "")
 
 

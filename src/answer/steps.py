@@ -12,7 +12,7 @@ import structlog
 from shared_utils.generation.base import Backend
 from src.answer.abstention import best_similarity
 from src.models.backends import SAFETY_NET
-from shared_utils.text import question_terms
+from shared_utils.text import question_terms, stem, words
 from src.answer.citations import strip_markers
 from src.answer.claims import ClaimCheck
 from src.answer.condense import Turn
@@ -90,7 +90,7 @@ def evidence_for(question: str, sources: Sequence[Any],
     from shared_utils.generation.evidence import select_evidence
 
     return select_evidence(question, [(i + 1, s.chunk.text) for i, s in enumerate(sources)],
-                           similarity=similarity)
+                           similarity=similarity, documents=[s.chunk.doc_id for s in sources])
 
 
 def bind_sources(backend: Backend, question: str, prompt: "Prompt",
@@ -119,7 +119,7 @@ def back_with_extract(
     backed by a source is followed by the extract (mode "model+extract"); one that makes no
     claim at all ("[2]") is replaced by it ("extract"). A refusal is kept as it is, except from
     ``small_model`` (its name: a model <= 1B parameters), whose refusal is replaced by the
-    extract and whose other answers are always followed by it."""
+    extract and whose other answers come after it (``evidence_first``)."""
     claims = [c for c in checks if c.status != "no_claim"]
     if small_model and _REFUSED.search(answer) and len(answer.split()) <= 30:
         # retrieval passed abstention, so the sources are relevant; a small model's refusal is
@@ -128,10 +128,8 @@ def back_with_extract(
             f"{small_model} said the documents do not say, but the search found relevant "
             "passages: the most relevant source sentences are shown instead")
     if small_model and (claims or question_terms(strip_markers(answer))):
-        following = _extract(question, prompt, similarity, following=True)
-        return (f"{answer.rstrip()}\n\n{following}", "model+extract",
-                f"{small_model} is a small model: the most relevant source sentences follow "
-                "its answer (OLYMPUS_SMALL_MODEL_EXTRACT=false turns this off)")
+        return evidence_first(question, checks, prompt, small_model=small_model,
+                              similarity=similarity, model=model)
     if _REFUSED.search(answer) or any(c.status == "supported" for c in claims):
         return answer, "model", ""
     if not claims and question_terms(strip_markers(answer)):
@@ -145,6 +143,30 @@ def back_with_extract(
     return (f"{answer.rstrip()}\n\n{following}", "model+extract",
             "no sentence of the model's answer is backed by a source, so the most relevant "
             "source sentences follow it")
+
+
+def evidence_first(question: str, checks: Sequence[ClaimCheck], prompt: Prompt, *,
+                   small_model: str, similarity: Similarity | None = None,
+                   model: str = "") -> tuple[str, str, str]:
+    """A small model's answer as the reader gets it: the evidence first, then only the model's
+    sentences that a source supports and that add words the evidence does not have (mode
+    "extract+model"); with none such, the evidence alone (mode "extract"). A small model's
+    own text mostly restates the evidence or invents, so it never comes first."""
+    from shared_utils.generation.extractive import model_adds
+
+    shown = _extract(question, prompt, similarity, following=True)
+    known = {stem(w) for w in words(f"{shown} {question}")}
+    added = [c.sentence.strip() for c in checks if c.status == "supported"
+             and len({stem(t) for t in question_terms(strip_markers(c.sentence))} - known) >= 2]
+    if not added:
+        return _extract(question, prompt, similarity, model=model), "extract", (
+            f"{small_model} is a small model, and its answer added nothing that the sources "
+            "support beyond these sentences, so only they are shown "
+            "(OLYMPUS_SMALL_MODEL_EXTRACT=false shows its answer)")
+    return (f"{shown}\n\n{model_adds(small_model)}\n{' '.join(added)}", "extract+model",
+            f"{small_model} is a small model: the most relevant source sentences come first, "
+            "then only what it adds that the sources support "
+            "(OLYMPUS_SMALL_MODEL_EXTRACT=false shows its answer as written)")
 
 
 def _extract(question: str, prompt: "Prompt", similarity: "Similarity | None" = None, *,

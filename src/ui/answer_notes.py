@@ -88,7 +88,7 @@ def render(msg: dict[str, Any]) -> None:
 
 def _render_quality_notes(msg: dict[str, Any]) -> None:
     """Why the extract was shown (tiny model), a stopped loop, claims no source supports."""
-    if msg.get("mode_reason") and msg.get("mode") in ("extract", "model+extract"):
+    if msg.get("mode_reason") and msg.get("mode") in ("extract", "model+extract", "extract+model"):
         st.caption(":material/info: " + md.escape_markdown(msg["mode_reason"]))
     if msg.get("loop_stopped"):
         st.caption(":material/info: The model started repeating itself; the answer was "

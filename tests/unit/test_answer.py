@@ -12,7 +12,7 @@ import pytest
 from shared_utils.errors import BackendUnavailable, InvalidQuery, UnknownBackend
 from shared_utils.generation.base import Backend, Delta, GenerationOptions
 from shared_utils.generation.extractive import (
-    FOLLOWING_HEADING, HEADING, NO_MODEL, ExtractiveBackend, heading)
+    FOLLOWING_HEADING, HEADING, NO_MODEL, ExtractiveBackend, heading, model_adds, segments)
 from shared_utils.types import Chunk, DocumentRecord, ScoredChunk
 from src.models.backends import BackendPlan
 from src.answer.answerer import NO_DOCUMENTS, Answerer
@@ -345,13 +345,26 @@ def test_a_small_model_reads_a_shorter_prompt_unless_the_setting_says_otherwise(
     assert sentences_in_prompt(explicit, "qwen2.5-0.5b-instruct") == large
 
 
-def test_a_small_models_answer_is_followed_by_the_extract_and_says_why(settings):
-    backend = Scripted(["Upsd listens on port 3493 [1]."], model="qwen2.5-0.5b-instruct")
-    done = list(_answerer(settings, backend).ask("Which port does upsd use?"))[-1]
-    assert done.mode == "model+extract" and done.answer.startswith("Upsd listens on port 3493 [1].")
-    assert "qwen2.5-0.5b-instruct is a small model" in done.mode_reason
-    # under a model's answer the extract does not claim that no model was used
-    assert FOLLOWING_HEADING in done.answer and HEADING not in done.answer
+def test_a_small_models_answer_comes_after_the_evidence_and_only_where_it_adds(settings):
+    """The reader sees the evidence first; the small model's sentences follow only where a
+    source supports them and they say more than the evidence; one that only restates the
+    evidence is set aside, and the heading and the credit say so."""
+    model = "qwen2.5-0.5b-instruct"
+    restating = Scripted(["Upsd listens on port 3493 [1]."], model=model)
+    done = list(_answerer(settings, restating).ask("Which port does upsd use?"))[-1]
+    assert done.mode == "extract" and "3493 by default. [1]" in done.answer
+    assert "Upsd listens on port 3493" not in done.answer
+    assert _heading_says_what_answered(done.answer, done) and "set aside" in done.answered_by
+    assert f"{model} is a small model" in done.mode_reason
+    adding = Scripted(["Upsd listens on port 3493 [1]. It reads ups.conf at start [1]. "
+                       "It was written in 1999 by NASA [1]."], model=model)
+    done = list(_answerer(settings, adding).ask("Which port does upsd use?"))[-1]
+    assert done.mode == "extract+model" and done.answer.startswith(FOLLOWING_HEADING)
+    evidence, added = done.answer.split("\n\n", 1)
+    assert "3493 by default. [1]" in evidence and HEADING not in done.answer
+    assert added == f"{model_adds(model)}\nIt reads ups.conf at start [1]."  # not the invention
+    assert done.answered_by == model
+    assert [quoted for _, quoted in segments(done.answer)] == [True, False]  # UI, Markdown
     refusal = Scripted(["The documents do not say."], model="qwen2.5-0.5b-instruct")
     replaced = list(_answerer(settings, refusal).ask("Which port does upsd use?"))[-1]
     assert replaced.mode == "extract" and _heading_says_what_answered(replaced.answer, replaced)
@@ -372,7 +385,8 @@ def test_a_small_model_answers_from_the_evidence_only_and_the_extract_shows_the_
     done = list(_answerer(settings, small, library).ask("Which port does upsd listen on?"))[-1]
     prompt = small.messages[-1].content
     assert "3493" in prompt and "history of batteries" not in prompt
-    assert "listens on TCP port 3493 by default. [1]" in done.answer.split(FOLLOWING_HEADING)[1]
+    assert done.mode == "extract"  # its answer restated the evidence: the evidence alone
+    assert "listens on TCP port 3493 by default. [1]" in done.answer.split("\n", 1)[1]
 
 
 def _heading_says_what_answered(text: str, done) -> bool:

@@ -57,6 +57,9 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 _OPTION = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\b\w+=\S*"
                      r"|\b[\w-]+\.(?:conf|cfg|ini|rc|d|sh)\b|`[^`]+`|\$\{?\w")
+# a sentence that tells what to run ("run upsdrvctl start myups", "type stap -v", "$ make")
+_COMMAND = re.compile(r"\b(?:run|type|enter|execute|invoke|issue)\s+(?:the\s+)?[a-z][\w.-]*\s+\S"
+                      r"|(?:^|\s)[$#]\s+[a-z]", re.I)
 _NUMBER = re.compile(r"\d")
 _DEFINES = re.compile(r"\b(?:is|are|means|refers to|stands for|is called|denotes|"
                       r"is defined as|is used to|provides?)\b", re.I)
@@ -149,7 +152,9 @@ def _kind_bonus(kind: str, sentence: str, subject: set[str]) -> float:
         verb = _DEFINES.search(sentence)
         head = words(sentence[: verb.start()])[-6:] if verb else []
         return KIND_BONUS if any(stem(w) in subject for w in head) else 0.0
-    if kind in ("howto", "option"):
+    if kind == "howto":
+        return KIND_BONUS if _OPTION.search(sentence) or _COMMAND.search(sentence) else 0.0
+    if kind == "option":
         return KIND_BONUS if _OPTION.search(sentence) else 0.0
     if kind == "value":
         return KIND_BONUS if _NUMBER.search(sentence) or "default" in sentence.lower() else 0.0

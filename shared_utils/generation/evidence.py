@@ -65,12 +65,13 @@ _DEFINES = re.compile(r"\b(?:is|are|means|refers to|stands for|is called|denotes
                       r"is defined as|is used to|provides?)\b", re.I)
 _CUT_START = re.compile(r"^(?:it|its|this|that|these|those|they|them|their|such|he|she|"
                         r"the latter|the former|here|there|then|also|however|otherwise)\b", re.I)
-# page debris the PDF text carries between sentences: a table-of-contents entry
-# ("7 2.12.4 upsset ... 7 2.13 Version Numbering ..."), an index line ("ignoreeof, 95, 102"),
-# a lone page number or running header ("Chapter 2.")
-_LEADER = re.compile(r"\s\.{3,}\s|(?:\s\.){3,}")
-_SECTION = re.compile(r"(?<![\w.])\d+(?:\.\d+)+(?![\w.])")
-_INDEX = re.compile(r"\b\w[\w ()-]*,\s*\d+(?:\s*,\s*\d+)+")
+# page debris the PDF text carries between sentences: table-of-contents entries ("7 2.12.4
+# upsset ... 7 2.13 Version Numbering ..."), index entries ("local variables, 47, 51 @avg"), a
+# lone page number or running header ("Chapter 2.")
+_TOC_ENTRY = re.compile(r"(?:^|\s)\d+(?:\.\d+)*\s+[^.\s][^.]{0,60}?\s\.\.\.(?=\s|$)")
+_INDEX_ENTRY = re.compile(r"[A-Za-z)\]],\s+\d+(?:,\s+\d+)*(?=\s+[^\d\s,]|$)")
+_SCRAP = re.compile(r"^(?:(?:chapter|section|part|appendix|page|table|figure)\s+\S+|[\W\d_]*)$",
+                    re.I)
 # where a page break glued the next page's number and heading to a sentence ("quote{}); 17
 # Acknowledgments Financial support ..."): a candidate is cut there
 _PAGE_BREAK = re.compile(r"(?<=[.;:!?)])\s+(?=\d{1,4}\s+[A-Z])")
@@ -128,14 +129,14 @@ def is_debris(sentence: str) -> bool:
     evidence.
 
     >>> [is_debris(s) for s in ("7 2.12.4 upsset ... 7 2.13 Version Numbering ... 8 2.14",
-    ...  "ignoreeof, 95, 102, 118", "Chapter 2.", "The upsd daemon listens on port 3493.")]
-    [True, True, True, False]
+    ...  "history list, 12, 139 ignoreeof, 95, 102", "Chapter 2.", "timer.ms(milliseconds)",
+    ...  "If c(3,4,2) is the dimension vector, 3 x 4 x 2 = 24 entries, 2.6.18, 1.4 and 2.0 ...")]
+    [True, True, True, False, False]
     """
-    if len(_LEADER.findall(sentence)) >= 2 or len(_SECTION.findall(sentence)) >= 3:
+    toc = _TOC_ENTRY.findall(sentence)
+    if len(toc) >= 2 or (toc and len(sentence) <= 80):
         return True
-    if _INDEX.search(sentence) and len(re.findall(r"\d+", sentence)) >= 3:
-        return True
-    return sum(bool(re.search(r"[A-Za-z]", w)) for w in sentence.split()) < 2
+    return len(_INDEX_ENTRY.findall(sentence)) >= 2 or bool(_SCRAP.match(sentence.strip()))
 
 
 def candidates(text: str) -> list[str]:

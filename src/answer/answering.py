@@ -216,7 +216,7 @@ def _identify(head: "Backend", plan: "BackendPlan", report: "ServedModel | None"
 
 def _why_no_model(plan: "BackendPlan", head: "Backend | None") -> str:
     if plan.chosen_by.get(SAFETY_NET) == "this question":
-        return "asked for"
+        return "this question asked for them"
     if all(n == SAFETY_NET for n in plan.names):
         return "no language model in the backend chain"
     return "no language model is set up"

@@ -11,8 +11,8 @@ the passage's words and specifics without being stated; not struck) or ✗ (``co
 ``miscited``: struck through). Printed per split, for the check and for the baseline (the
 previous check, a word share: ``previous_check``): precision of the ✓ (the goal: >= 0.95 on
 test) and recall; then how the three marks fall on supported and unsupported pairs.
-``--calibrate`` tries the alignment's thresholds on dev only (they are chosen there; test only
-measures). No model, no library: it runs in seconds. Writes benchmarks/results/claim_check.json.
+``--calibrate`` tries the alignment's settings on dev only (they are chosen there; test only
+measures), each also on wrong claims made from dev's right ones (``claim_perturb.py``). No model, no library: it runs in seconds. Writes benchmarks/results/claim_check.json.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from typing import Any
 from benchmarks import common
 
 CLAIM_SET = common.DATA_DIR / "claim_set.json"
-ORDERS = (0.7, 0.8, 0.85, 0.9, 1.0)
-WINDOWS = (1, 2, 3)
+# the alignment's settings tried by --calibrate, one at a time (the others as they are)
+SETTINGS = {"MIN_ORDER": (0.7, 0.8, 0.9, 1.0), "MAX_WINDOW": (1, 2, 3),
+            "MAX_GAP": (2, 3, 4, 8), "MAX_BROKEN": (0, 1)}
 
 
 def load_pairs() -> list[dict[str, Any]]:
@@ -119,35 +120,57 @@ def _verdict_rows(results: dict[str, dict[str, Any]]) -> list[list[object]]:
     return rows
 
 
+def perturbed_ticks(dev: list[dict[str, Any]]) -> tuple[int, int]:
+    """(changed sentences given a ✓, changed sentences) over the dev sentences that are
+    supported and get a ✓ (``benchmarks/claim_perturb.py``): lower is better."""
+    from benchmarks.claim_perturb import perturbations
+
+    ticked = given = 0
+    for pair in dev:
+        if not pair["supported"] or verdict(pair) != "✓":
+            continue
+        for _, changed in perturbations(pair["sentence"], _passage(pair)):
+            given += 1
+            ticked += verdict({**pair, "sentence": changed}) == "✓"
+    return ticked, given
+
+
 def calibrate(pairs: list[dict[str, Any]]) -> list[list[object]]:
-    """The check's ✓ on dev for each order share and window size (dev chooses them)."""
+    """The check's ✓ on dev (and on wrong claims made from dev's right ones) for each setting
+    of the alignment, one setting changed at a time (dev chooses them)."""
     import src.answer.claim_alignment as alignment
 
     dev = [p for p in pairs if p["split"] == "dev"]
-    saved, rows = (alignment.MIN_ORDER, alignment.MAX_WINDOW), []
+    names = ("MIN_ORDER", "MAX_WINDOW", "MAX_GAP", "MAX_BROKEN")
+    saved = {n: getattr(alignment, n) for n in names}
+    rows: list[list[object]] = []
     try:
-        for order in ORDERS:
-            for window in WINDOWS:
-                alignment.MIN_ORDER, alignment.MAX_WINDOW = order, window
+        for name, values in SETTINGS.items():
+            for value in values:
+                setattr(alignment, name, value)
                 m = measure(dev)["check"]
-                rows.append([order, window, m["precision"], m["recall"], m["tp"], m["fp"]])
+                ticked, given = perturbed_ticks(dev)
+                rows.append([name, value, m["precision"], m["recall"], m["tp"], m["fp"],
+                             f"{ticked}/{given}"])
+            setattr(alignment, name, saved[name])
     finally:
-        alignment.MIN_ORDER, alignment.MAX_WINDOW = saved
+        for n, v in saved.items():
+            setattr(alignment, n, v)
     return rows
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calibrate", action="store_true",
-                        help="try the alignment's order share and window size on dev")
+                        help="try the alignment's settings on dev")
     args = parser.parse_args(argv)
     info = common.begin()
     pairs = load_pairs()
     results: dict[str, Any] = {"machine": info}
     if args.calibrate:
         rows = calibrate(pairs)
-        print(common.format_table(
-            ["min order", "max window", "dev precision", "dev recall", "tp", "fp"], rows))
+        print(common.format_table(["setting", "value", "dev precision", "dev recall", "tp", "fp",
+                                   "dev changed ✓"], rows))
         results["calibration"] = rows
         print(f"wrote {common.write_json('claim_check_calibration', results)}")
         return

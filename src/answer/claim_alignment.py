@@ -13,15 +13,17 @@ never joined to one that opens with a pronoun, and never the whole passage). Som
 - they hold every specific of the claim (number, version, option, name) as a whole token: "10"
   is not found in "1000", "-S" not in "-s";
 - the claim's words come in their order: a longest common subsequence of ``MIN_ORDER`` of
-  them, and no two words (each found once) turned round;
-- they have its "only", "all", "before", "odd" ... (``MEANING_WORDS``) too.
+  them, no two words (each found once) turned round, and each two neighbouring words of the
+  claim at most ``MAX_GAP`` words apart there, in that order (``MAX_BROKEN`` pairs excepted);
+- the sentences that speak of it have its "only", "all", "before", "odd" ...
+  (``MEANING_WORDS``) too, and as many negations as the claim.
 
 They *contradict* it when they hold all its words and specifics but only a different statement
 explains how: its numbers and names in another order, another value after one of its options
-("-m simple.ko" against "-m simple"), or a "not" the claim dropped. Anything else is neither:
-a free paraphrase may reorder words, so such a claim is not verified rather than wrong. The
-settings were chosen on the dev pairs of ``benchmarks/data/claim_set.json`` (``python -m
-benchmarks.claim_check --calibrate``).
+("-m simple.ko" against "-m simple"), or more negations than the claim (a "not" dropped).
+Anything else is neither: a free paraphrase may reorder words, so such a claim is not
+verified rather than wrong. The settings were chosen on the dev pairs of ``benchmarks/data/claim_set.json`` and on wrong
+claims made from them (``python -m benchmarks.claim_check --calibrate``).
 
 >>> verdict("The default port number is 3493.", "Connect to it. The default port number is 3493.")
 'states'
@@ -46,6 +48,8 @@ from src.answer.citations import strip_markers
 Verdict = Literal["states", "contradicts", "neither"]
 MIN_ORDER = 0.8  # share of the claim's content words in the passage's order
 MAX_WINDOW = 3  # passage sentences in a row a claim may draw on
+MAX_GAP = 3  # neighbouring words of a claim are at most this many content words apart there
+MAX_BROKEN = 0  # pairs of neighbouring words of a claim that may be apart or turned round
 # stopwords elsewhere, but they decide what a sentence means
 MEANING_WORDS = frozenset(
     """not no nor never none cannot without only all any every each both before after more
@@ -155,15 +159,28 @@ def _inverted(claim_terms: Sequence[str], window_terms: Sequence[str]) -> bool:
     return any(b < a for a, b in pairwise(positions))
 
 
-def _negations(text: str, tokens: Iterable[str]) -> bool:
-    return bool(NEGATIONS.intersection(tokens)) or bool(_NEGATED.search(text))
+def _broken_pairs(claim_terms: Sequence[str], window_terms: Sequence[str]) -> int:
+    """How many pairs of neighbouring content words of the claim do not come in that order
+    within ``MAX_GAP`` words of each other in the passage ("the buffer kernel", a word put
+    where the passage does not have it)."""
+    where: dict[str, list[int]] = {}
+    for i, t in enumerate(window_terms):
+        where.setdefault(t, []).append(i)
+    return sum(not any(0 < j - i <= MAX_GAP for i in where.get(a, ()) for j in where.get(b, ()))
+               for a, b in pairwise(claim_terms))
 
 
-def _negated_about(window: str, claim_terms: Sequence[str]) -> bool:
-    """Whether a sentence of ``window`` that speaks of the claim (shares a word) is negated."""
+def _negations(text: str) -> int:
+    return sum(t in NEGATIONS for t in words(text)) + len(_NEGATED.findall(text))
+
+
+def _about(window: str, claim_terms: Sequence[str]) -> str:
+    """The sentences of ``window`` that speak of the claim (share two of its words, or its
+    one word): where its "not" or "only" must be, not in a neighbouring sentence."""
     terms = set(claim_terms)
-    return any(_negations(s, words(s)) for s in split_sentences(window)
-               if terms.intersection(_content(words(s))))
+    need = min(2, len(terms))
+    return " ".join(s for s in split_sentences(window)
+                    if len(terms.intersection(_content(words(s)))) >= need)
 
 
 def has_token(specific: str, text: str) -> bool:
@@ -207,17 +224,21 @@ def judge(claim: str, window: str, wanted: Sequence[str] = ()) -> Verdict:
         return "neither"
     if not all(has_token(s, window) for s in wanted):
         return "neither"
+    about = _about(window, claim_terms)
+    negations = _negations(claim)
     # what only a different statement explains: its numbers and names in another order ("68
     # RGB" is not "140 RGB ... 68 CMYK"), another value for an option, a negation dropped
     if (_lcs(anchors, window_terms) < len(anchors)
             or not _option_values(claim) <= _option_values(window)
-            or (_negated_about(window, claim_terms) and not _negations(claim, claim_tokens))):
+            or _negations(about) > negations):
         return "contradicts"
-    # what a free paraphrase may also do: reorder its words, leave out an "only" or "all"
+    # what a free paraphrase may also do: reorder its words, add an "only" or a "not"
     agrees = (
         _lcs(claim_terms, window_terms) >= MIN_ORDER * len(claim_terms)
         and not _inverted(claim_terms, window_terms)
-        and MEANING_WORDS.intersection(claim_tokens) <= set(window_tokens)
+        and _broken_pairs(claim_terms, window_terms) <= MAX_BROKEN
+        and MEANING_WORDS.intersection(claim_tokens) <= set(words(about))
+        and _negations(about) == negations
     )
     return "states" if agrees else "neither"
 

@@ -65,11 +65,15 @@ def test_a_swapped_relation_or_a_dropped_negation_is_struck(wrong):
     # the passage's words in another order, which a paraphrase may also do: no tick, not struck
     "R executes .First() and then Rprofile.site.",
     "&& and || apply element-wise to vectors, whereas & and | apply to vectors of length one.",
-    # an "only" the passage does not have; a number inside another one ("1" in "10")
+    "By default, the buffer kernel is 1MB in size.",
+    # a word of the passage put where the passage does not have it
+    "By default, the kernel buffer is 1MB in megabytes.",
+    # an "only" or a "not" the passage does not have; a number inside another one ("1" in "10")
     "By default, only the kernel buffer is 1MB in size.",
+    "By default, the kernel buffer is not 1MB in size.",
     "The default nesting of function calls allowed is 1.",
 ])
-def test_words_of_the_passage_in_another_order_or_with_an_added_only_get_no_tick(wrong):
+def test_words_of_the_passage_in_another_order_or_with_an_added_word_get_no_tick(wrong):
     assert _mark(wrong) == "?", wrong
 
 

@@ -139,6 +139,7 @@ def calibrate(pairs: list[dict[str, Any]]) -> list[list[object]]:
     """The check's ✓ on dev (and on wrong claims made from dev's right ones) for each setting
     of the alignment, one setting changed at a time (dev chooses them)."""
     import src.answer.claim_alignment as alignment
+    from src.answer.claims import checked
 
     dev = [p for p in pairs if p["split"] == "dev"]
     names = ("MIN_ORDER", "MAX_WINDOW", "MAX_GAP", "MAX_BROKEN")
@@ -148,6 +149,7 @@ def calibrate(pairs: list[dict[str, Any]]) -> list[list[object]]:
         for name, values in SETTINGS.items():
             for value in values:
                 setattr(alignment, name, value)
+                checked.cache_clear()  # results of the previous setting
                 m = measure(dev)["check"]
                 ticked, given = perturbed_ticks(dev)
                 rows.append([name, value, m["precision"], m["recall"], m["tp"], m["fp"],
@@ -156,6 +158,7 @@ def calibrate(pairs: list[dict[str, Any]]) -> list[list[object]]:
     finally:
         for n, v in saved.items():
             setattr(alignment, n, v)
+        checked.cache_clear()
     return rows
 
 

@@ -40,6 +40,7 @@ dev pairs of ``benchmarks/data/claim_set.json`` (``python -m benchmarks.claim_ch
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -136,7 +137,14 @@ def _cited_by_line(answer: str) -> list[tuple[str, tuple[int, ...]]]:
 
 def check_claims(answer: str, sources: Sequence[str | ScoredChunk]) -> list[ClaimCheck]:
     """One ClaimCheck per sentence of ``answer``; ``sources[i]`` is source ``[i + 1]``."""
-    texts = [_source_text(s) for s in sources]
+    return list(checked(answer, tuple(_source_text(s) for s in sources)))
+
+
+@functools.lru_cache(maxsize=256)
+def checked(answer: str, texts: tuple[str, ...]) -> tuple[ClaimCheck, ...]:
+    """``check_claims`` on the sources' texts, remembered: the Chat page checks every answer
+    of the conversation again on each rerun, and the Markdown download once more (clear it,
+    ``checked.cache_clear()``, after changing a setting of the check)."""
     vocab = [_terms(t) for t in texts]
     lowered = [" ".join(t.split()) for t in texts]
     checks: list[ClaimCheck] = []
@@ -152,7 +160,7 @@ def check_claims(answer: str, sources: Sequence[str | ScoredChunk]) -> list[Clai
         verdicts: list[Verdict] = [verdict(sentence, text) if share >= SUPPORT_SHARE
                                    else "neither" for share, text in zip(shares, texts, strict=True)]
         checks.append(_status(sentence, cited, shares, verdicts))
-    return checks
+    return tuple(checks)
 
 
 def _status(sentence: str, cited: tuple[int, ...], shares: list[float],

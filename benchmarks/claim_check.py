@@ -10,7 +10,8 @@ checked citing its passage (``sentence [1]``) and gets one of the three marks a 
 the passage's words and specifics without being stated; not struck) or ✗ (``contradicted`` or
 ``miscited``: struck through). Printed per split, for the check and for the baseline (the
 previous check, a word share: ``previous_check``): precision of the ✓ (the goal: >= 0.95 on
-test) and recall; then how the three marks fall on supported and unsupported pairs.
+test) and recall; then how the three marks fall on supported and unsupported pairs, and how
+many sentences of the extract made from each passage (quotes: all should) get a ✓.
 ``--calibrate`` tries the alignment's settings on dev only (they are chosen there; test only
 measures), each also on wrong claims made from dev's right ones (``claim_perturb.py``). No model, no library: it runs in seconds. Writes benchmarks/results/claim_check.json.
 """
@@ -93,6 +94,22 @@ def measure(pairs: list[dict[str, Any]]) -> dict[str, Any]:
         "false_ticks": [p["id"] for p, v, t in zip(pairs, verdicts, truth, strict=True)
                         if v == "✓" and not t],
     }
+
+
+def extract_ticks(pairs: list[dict[str, Any]]) -> tuple[int, int]:
+    """(claims given a ✓, claims) over the extract Olympus shows for each pair's passage (the
+    pair's sentence as the question): quotes, so each should get its ✓."""
+    from shared_utils.generation.extractive import PromptSource, extract
+    from src.answer.claims import check_claims
+
+    ticked = claims = 0
+    for pair in pairs:
+        passage = _passage(pair)
+        shown = extract(pair["sentence"], [PromptSource(1, pair.get("document", ""), passage)])
+        checks = [c for c in check_claims(shown, [passage]) if c.status != "no_claim"]
+        claims += len(checks)
+        ticked += sum(c.status == "supported" for c in checks)
+    return ticked, claims
 
 
 def by_split(pairs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -179,10 +196,13 @@ def main(argv: list[str] | None = None) -> None:
         return
     splits = by_split(pairs)
     results["splits"] = splits
+    results["extract"] = {s: extract_ticks([p for p in pairs if p["split"] == s]) for s in splits}
     headers = ["✓ given by"] + [f"{s} {h}" for s in splits for h in ("precision", "recall", "✓ right")]
     print(common.format_table(headers, _rows(splits)))
     print()
     print(common.format_table(["pairs"] + list(splits), _verdict_rows(splits)))
+    print("extract lines given a ✓: " + ", ".join(
+        f"{s} {t} of {n}" for s, (t, n) in results["extract"].items()))
     for split, m in splits.items():
         for pair_id in m["false_ticks"]:
             print(f"  {split}: wrong ✓ {pair_id}")

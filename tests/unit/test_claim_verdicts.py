@@ -85,6 +85,22 @@ def test_a_claim_is_stated_by_nearby_sentences_not_by_words_scattered_over_the_p
     assert verdict("Brushes are used to specify colour and width.", pronoun) != "states"
 
 
+def test_a_quote_from_a_long_sentence_among_negations_keeps_its_tick():
+    """The extract quotes a passage's sentence; a "not" in the sentence before it, or in
+    another clause that the passage's sentence splitting joined to it, is no contradiction."""
+    passage = ("-s Silent mode. If input is coming from a terminal, characters are not echoed. "
+               "-t timeout Cause read to time out if a line is not read within timeout seconds. "
+               "timeout may be a decimal number.")
+    extract = ("Extract from the sources (no language model was used):\n"
+               "- If input is coming from a terminal, characters are not echoed. [1]\n"
+               "- -t timeout Cause read to time out if a line is not read within timeout "
+               "seconds. timeout may be a decimal number. [1]")
+    marks = [MARKS[c.status] for c in check_claims(extract, [passage]) if c.status != "no_claim"]
+    assert marks == ["✓", "✓"]
+    assert verdict("Characters are echoed.", "It is not true that characters are echoed.") != (
+        "states")
+
+
 def test_an_option_and_its_value_must_match():
     passage = "To create it, run stap -r 2.6.18 -m simple, which creates a module simple.ko."
     assert verdict("Run stap -r 2.6.18 -m simple.", passage) == "states"

@@ -54,7 +54,7 @@ from src.answer.claim_alignment import Verdict, specifics, verdict
 SUPPORT_SHARE = 0.5
 MIN_CLAIM_TERMS = 3
 STRUCK = "~~{}~~"  # an unsupported sentence as the answer shows it
-STRUCK_NOTE = "(struck through: not in the sources)"  # under an answer with one (no claim)
+STRUCK_NOTE = "(struck through: not what the sources say)"  # under an answer with one
 # what a reader sees on a claim: stated by its passage, not verified, not supported (struck)
 MARKS = {"supported": "✓", "unverified": "?", "contradicted": "✗", "miscited": "✗", "uncited": "✗",
          "no_claim": ""}

@@ -13,7 +13,8 @@ previous check, a word share: ``previous_check``): precision of the ✓ (the goa
 test) and recall; then how the three marks fall on supported and unsupported pairs, and how
 many sentences of the extract made from each passage (quotes: all should) get a ✓.
 ``--calibrate`` tries the alignment's settings on dev only (they are chosen there; test only
-measures), each also on wrong claims made from dev's right ones (``claim_perturb.py``). No model, no library: it runs in seconds. Writes benchmarks/results/claim_check.json.
+measures), each also on wrong claims made from dev's right ones (``claim_perturb.py``). No
+model, no library: it runs in seconds. Writes benchmarks/results/claim_check.json.
 """
 
 from __future__ import annotations
@@ -197,7 +198,8 @@ def main(argv: list[str] | None = None) -> None:
     splits = by_split(pairs)
     results["splits"] = splits
     results["extract"] = {s: extract_ticks([p for p in pairs if p["split"] == s]) for s in splits}
-    headers = ["✓ given by"] + [f"{s} {h}" for s in splits for h in ("precision", "recall", "✓ right")]
+    headers = ["✓ given by"] + [f"{s} {h}" for s in splits
+                                for h in ("precision", "recall", "✓ right")]
     print(common.format_table(headers, _rows(splits)))
     print()
     print(common.format_table(["pairs"] + list(splits), _verdict_rows(splits)))

@@ -22,10 +22,10 @@ sentences *state* the claim when
 They *contradict* it when they hold all its words and specifics but only a different statement
 explains how: its numbers and names in another order, another value after one of its options
 ("-m simple.ko" against "-m simple"), or more negations than the claim right where its
-words are (a "not" dropped; ``SPAN_MARGIN``).
-Anything else is neither: a free paraphrase may reorder words, so such a claim is not
-verified rather than wrong. The settings were chosen on the dev pairs of ``benchmarks/data/claim_set.json`` and on wrong
-claims made from them (``python -m benchmarks.claim_check --calibrate``).
+words are (a "not" dropped; ``SPAN_MARGIN``). Anything else is neither: a free paraphrase
+may reorder words, so such a claim is not verified rather than wrong. The settings were
+chosen on the dev pairs of ``benchmarks/data/claim_set.json`` and on wrong claims made from
+them (``python -m benchmarks.claim_check --calibrate``).
 
 >>> verdict("The default port number is 3493.", "Connect to it. The default port number is 3493.")
 'states'

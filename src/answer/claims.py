@@ -34,7 +34,7 @@ dev pairs of ``benchmarks/data/claim_set.json`` (``python -m benchmarks.claim_ch
 ('supported', (1,))
 >>> check_claims("Bash keeps 500 commands in history [1].", source)[0].status
 'unverified'
->>> check_claims("Bash keeps 500 commands in history [1].", ["Use declare -A for arrays."])[0].status
+>>> check_claims("Bash keeps 500 commands in history [1].", ["Use declare -A."])[0].status
 'miscited'
 """
 
@@ -56,8 +56,8 @@ MIN_CLAIM_TERMS = 3
 STRUCK = "~~{}~~"  # an unsupported sentence as the answer shows it
 STRUCK_NOTE = "(struck through: not what the sources say)"  # under an answer with one
 # what a reader sees on a claim: stated by its passage, not verified, not supported (struck)
-MARKS = {"supported": "✓", "unverified": "?", "contradicted": "✗", "miscited": "✗", "uncited": "✗",
-         "no_claim": ""}
+MARKS = {"supported": "✓", "unverified": "?", "contradicted": "✗", "miscited": "✗",
+         "uncited": "✗", "no_claim": ""}
 Status = Literal["supported", "unverified", "contradicted", "miscited", "uncited", "no_claim"]
 
 # a sentence ends at . ! ? (then any citation markers) before whitespace and a capital, digit,
@@ -157,8 +157,9 @@ def checked(answer: str, texts: tuple[str, ...]) -> tuple[ClaimCheck, ...]:
         wanted = specifics(sentence)
         shares = [_share(terms, v, wanted, t) for v, t in zip(vocab, lowered, strict=True)]
         # a source can state or contradict a claim only if it shares enough of its words
-        verdicts: list[Verdict] = [verdict(sentence, text) if share >= SUPPORT_SHARE
-                                   else "neither" for share, text in zip(shares, texts, strict=True)]
+        verdicts: list[Verdict] = [
+            verdict(sentence, text) if share >= SUPPORT_SHARE else "neither"
+            for share, text in zip(shares, texts, strict=True)]
         checks.append(_status(sentence, cited, shares, verdicts))
     return tuple(checks)
 

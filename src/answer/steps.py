@@ -130,7 +130,7 @@ def back_with_extract(
     if small_model and (claims or question_terms(strip_markers(answer))):
         return evidence_first(question, checks, prompt, small_model=small_model,
                               similarity=similarity, model=model)
-    if _REFUSED.search(answer) or any(c.status == "supported" for c in claims):
+    if _REFUSED.search(answer) or any(c.backed for c in claims):
         return answer, "model", ""
     if not claims and question_terms(strip_markers(answer)):
         return answer, "model", ""  # short ("Port 3493 [1]."): too short to check, kept

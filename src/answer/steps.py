@@ -152,14 +152,16 @@ def evidence_first(question: str, checks: Sequence[ClaimCheck], prompt: Prompt, 
     sentences that a source supports and that add words the evidence does not have (mode
     "extract+model"); with none such, the evidence alone (mode "extract"). A small model's
     own text mostly restates the evidence or invents, so it never comes first."""
-    from shared_utils.generation.extractive import model_adds
+    from shared_utils.generation.extractive import FOLLOWING_HEADING, heading, model_adds
+    from src.answer.answering import set_aside
 
     shown = _extract(question, prompt, similarity, following=True)
     known = {stem(w) for w in words(f"{shown} {question}")}
     added = [c.sentence.strip() for c in checks if c.status == "supported"
              and len({stem(t) for t in question_terms(strip_markers(c.sentence))} - known) >= 2]
-    if not added:
-        return _extract(question, prompt, similarity, model=model), "extract", (
+    if not added:  # the same evidence, under a heading saying the model's answer was set aside
+        alone = shown.replace(FOLLOWING_HEADING, heading(set_aside(model or small_model)), 1)
+        return alone, "extract", (
             f"{small_model} is a small model, and its answer added nothing that the sources "
             "support beyond these sentences, so only they are shown "
             "(OLYMPUS_SMALL_MODEL_EXTRACT=false shows its answer)")

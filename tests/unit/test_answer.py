@@ -366,8 +366,8 @@ def test_a_small_models_answer_comes_after_the_evidence_and_only_where_it_adds(s
     assert "Upsd listens on port 3493" not in done.answer
     assert _heading_says_what_answered(done.answer, done) and "set aside" in done.answered_by
     assert f"{model} is a small model" in done.mode_reason
-    adding = Scripted(["Upsd listens on port 3493 [1]. It reads ups.conf at start [1]. "
-                       "It was written in 1999 by NASA [1]."], model=model)
+    adding = Scripted([("Upsd listens on port 3493 [1]. It reads ups.conf at start [1]. "
+                        "It was written in 1999 by NASA [1].")], model=model)
     done = list(_answerer(settings, adding).ask("Which port does upsd use?"))[-1]
     assert done.mode == "extract+model" and done.answer.startswith(FOLLOWING_HEADING)
     evidence, added = done.answer.split("\n\n", 1)

@@ -56,7 +56,7 @@ def evidence_text(question: str, sources: list, similarity: Any) -> str:
     from shared_utils.generation.evidence import select_evidence
 
     picked = select_evidence(question, [(i + 1, s.chunk.text) for i, s in enumerate(sources)],
-                             similarity=similarity, documents=[s.chunk.doc_id for s in sources])
+                             similarity=similarity)
     return "\n".join(e.text for e in picked)
 
 

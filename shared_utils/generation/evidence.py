@@ -35,7 +35,6 @@ from shared_utils.text import question_terms, split_sentences, stem, words
 Similarity = Callable[[str, Sequence[str]], Sequence[float]]
 LEXICAL_WEIGHT = 0.3  # the word overlap's weight next to the similarity (chosen on dev)
 KIND_BONUS = 0.15  # a sentence of the shape the question asks for (chosen on dev)
-AGREEMENT_BONUS = 0.1  # times the share of the retrieved sources from the sentence's document
 MAX_EVIDENCE = 3
 MIN_SHARE_OF_BEST = 0.5  # a further sentence scores at least this share of the best one
 
@@ -173,12 +172,10 @@ def _scores(question: str, sentences: Sequence[str], similarity: Similarity | No
 
 def select_evidence(question: str, sources: Sequence[tuple[int, str]], *,
                     similarity: Similarity | None = None,
-                    max_sentences: int = MAX_EVIDENCE,
-                    documents: Sequence[str] | None = None) -> list[Evidence]:
+                    max_sentences: int = MAX_EVIDENCE) -> list[Evidence]:
     """The best sentences of ``sources`` ((number, text) pairs) for ``question``, best first,
     each with its neighbour where it alone is cut off; [] when no sentence shares a word with
-    the question and no ``similarity`` is given. ``documents`` (each source's document, in
-    order) lets the document most sources come from win a close call."""
+    the question and no ``similarity`` is given."""
     per_source = [(n, candidates(t)) for n, t in sources]
     cands = [(n, i) for n, sents in per_source for i in range(len(sents))]
     if not cands:
@@ -189,9 +186,7 @@ def select_evidence(question: str, sources: Sequence[tuple[int, str]], *,
     base = _scores(question, flat, similarity)
     kind = question_kind(question)
     subject = {stem(t) for t in question_terms(question)} - {"mean", "differ"}
-    agree = _agreement([n for n, _ in sources], documents)
-    scores = [b + _kind_bonus(kind, s, subject) + agree.get(n, 0.0)
-              for b, s, (n, _) in zip(base, flat, cands, strict=True)]
+    scores = [b + _kind_bonus(kind, s, subject) for b, s in zip(base, flat, strict=True)]
     order = sorted(range(len(cands)), key=lambda j: (-scores[j], j))
     order = [j for j in order if lexical[j] > 0 or similarity is not None]
     if order:  # no padding: a sentence far below the best is not evidence
@@ -214,15 +209,6 @@ def select_evidence(question: str, sources: Sequence[tuple[int, str]], *,
         if not any(text in e.text or e.text in text for e in out):
             out.append(Evidence(cands[j][0], text, scores[j]))
     return out
-
-
-def _agreement(numbers: Sequence[int], documents: Sequence[str] | None) -> dict[int, float]:
-    """Each source's bonus: ``AGREEMENT_BONUS`` times the share of the sources from its
-    document (a generic question's stray sentence from another manual loses)."""
-    if not documents or len(documents) != len(numbers):
-        return {}
-    share = {d: documents.count(d) / len(documents) for d in documents}
-    return {n: AGREEMENT_BONUS * share[d] for n, d in zip(numbers, documents, strict=True)}
 
 
 def _both_sides(order: list[int], flat: Sequence[str], two: tuple[set[str], set[str]]) -> list[int]:

@@ -123,10 +123,9 @@ def extract(question: str, sources: Sequence[PromptSource], *, max_sentences: in
     already selected), best first, cited."""
     if not sources or not any(src.text.strip() for src in sources):
         return NO_SOURCES
-    labels = [src.label for src in sources]
     picked = list(evidence) if evidence else select_evidence(
         question, [(src.number, src.text) for src in sources], similarity=similarity,
-        max_sentences=max_sentences, documents=labels if all(labels) else None)
+        max_sentences=max_sentences)
     lines = [heading]
     if not picked:
         lines.append(NO_MATCH)

@@ -90,7 +90,7 @@ def evidence_for(question: str, sources: Sequence[Any],
     from shared_utils.generation.evidence import select_evidence
 
     return select_evidence(question, [(i + 1, s.chunk.text) for i, s in enumerate(sources)],
-                           similarity=similarity, documents=[s.chunk.doc_id for s in sources])
+                           similarity=similarity)
 
 
 def bind_sources(backend: Backend, question: str, prompt: "Prompt",

@@ -121,26 +121,6 @@ def test_a_page_footer_glued_to_a_sentence_is_cut_off():
     assert picked[0].text == "To typeset a literal brace, escape it inside the label (quote{});"
 
 
-def test_the_document_most_sources_agree_on_wins_a_close_call():
-    """A generic question ("How do I solve ...") matches a sentence of another manual as well:
-    the manual most retrieved sources come from wins."""
-    r_text = "To solve a system of linear equations, use the solve function."
-    asy = "To solve an equation for a point, use the solve function of the graph module."
-    sources = [(1, r_text), (2, "R computes with vectors."), (3, "R is a language."),
-               (4, asy)]
-    documents = ["R-intro.pdf", "R-intro.pdf", "R-intro.pdf", "asymptote.pdf"]
-
-    def similarity(_q, texts):  # both sentences match the question equally well
-        return [0.6 if "solve" in t else 0.1 for t in texts]
-
-    picked = select_evidence("How do I solve an equation?", sources, similarity=similarity,
-                             documents=documents, max_sentences=1)
-    assert [e.number for e in picked] == [1]
-    swapped = select_evidence("How do I solve an equation?", sources, similarity=similarity,
-                              documents=documents[::-1], max_sentences=1)
-    assert [e.number for e in swapped] == [4]
-
-
 def test_a_how_to_question_gets_the_sentence_with_the_command_among_look_alikes():
     text = ("The driver for your hardware is set up in ups.conf. Drivers are started at boot. "
             "To start only one driver, run upsdrvctl start myups as root. "

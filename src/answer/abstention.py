@@ -229,6 +229,8 @@ def weights(query: str, keywords: "KeywordIndex | None" = None) -> dict[str, flo
     if not frequency:
         return dict.fromkeys(terms, 1.0)
     n = keywords.count()
+    # a compound the index never holds whole ("lead-acid") weighs most; weighing it as its
+    # rarest part instead refused one unanswerable dev question fewer and no answerable fewer
     return {t: math.log(1 + (n - frequency[stem(t)] + 0.5) / (frequency[stem(t)] + 0.5))
             for t in terms}
 
@@ -241,7 +243,8 @@ def coverage(weight: dict[str, float], sources: Sequence[ScoredChunk]) -> tuple[
     >>> coverage({"port": 1.0, "upsd": 1.0, "kubernetes": 6.0}, [nut])
     (0.25, ['kubernetes'])
     """
-    held = set().union(*(_stems_of(s.chunk.text) for s in sources))
+    # a source's document name counts: "power manual" is what power-manual.pdf is about
+    held = set().union(*(_stems_of(f"{s.chunk.text} {s.chunk.doc_name}") for s in sources))
     missing = [t for t in weight if stem(t) not in held]
     total = sum(weight.values())
     return (1 - sum(weight[t] for t in missing) / total if total > 0 else 1.0), missing

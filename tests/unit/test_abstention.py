@@ -165,7 +165,7 @@ def test_a_source_that_defines_the_abbreviation_asked_about_is_not_refused():
 from src.answer.abstention import STRONG_MATCH, coverage, weights  # noqa: E402
 
 PASSAGES = [
-    "Git hooks run before a commit; debmake can pre-build the source package with git.",
+    "Git hooks run before a commit; debmake can build the source package with git.",
     "Clone the repository with git and build the package.",
     "git log shows the history of the package.",
     "Set the shared buffers of the bash history with HISTSIZE.",
@@ -196,8 +196,15 @@ def test_a_close_passage_that_lacks_the_questions_rarest_word_is_refused_naming_
     verdict = decide(sources, question, threshold=0.2, weight=weights(question, index))
     assert verdict.abstain and "no source found mentions “set” or “pre-commit”" in verdict.message
     assert verdict.answerability is not None and verdict.answerability < 0.2
-    question = "how do i pre-build a package with git?"
+    question = "how do i build a package with git?"
     assert not decide(sources, question, threshold=0.2, weight=weights(question, index)).abstain
+
+
+def test_a_sources_document_name_counts_as_holding_its_words():
+    """A question about "the bashref manual" is about bashref.pdf."""
+    source = _source(0.5, 5, "Clone the repository.")
+    share, missing = coverage({"bashref": 1.0, "clone": 1.0, "hook": 1.0}, [source])
+    assert missing == ["hook"] and share == pytest.approx(2 / 3)
 
 
 def test_an_ordinary_word_the_sources_lack_does_not_refuse_a_good_match(index):

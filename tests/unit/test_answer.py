@@ -167,6 +167,15 @@ def test_no_relevant_source_gives_a_refusal_naming_the_search_without_a_model(se
     assert not any(isinstance(e, StatusEvent) and "waiting" in e.message for e in events)
 
 
+def test_an_answerability_of_zero_turns_refusing_off(settings):
+    """OLYMPUS_ABSTAIN_ANSWERABILITY=0: the model is asked even when nothing matches."""
+    library = FakeLibrary(similarity=lambda q: 0.2)
+    done = list(_answerer(settings.model_copy(update={"abstain_answerability": 0.0}),
+                          Scripted(["Bake it [1]."]), library)
+                .ask("How do I bake sourdough bread?"))[-1]
+    assert done.mode != "abstained" and "Bake it" in done.answer
+
+
 def test_a_question_about_something_no_document_mentions_is_refused_without_a_model(settings):
     """Most of its other words are in the source; the name is what is missing."""
     library = FakeLibrary(similarity=lambda q: 0.5,

@@ -267,8 +267,8 @@ def decide(sources: Sequence[ScoredChunk], query: str, *, threshold: float,
     if absent and not covered(_without(query, absent), sources):
         return Abstention(True, best, threshold, (
             "The indexed documents do not seem to answer this: none of them mentions "
-            f"{_listed(absent)}. I searched for “{query}”; the closest passage is only "
-            f"{LOOSELY} (similarity {best:.2f})."), score)
+            f"{_listed(absent)}. I searched for “{query}”; the closest passage has similarity "
+            f"{best:.2f}."), score)
     if score >= threshold or covered(query, sources) or defines(query, sources):
         return Abstention(False, best, threshold, answerability=score)
     top = max(sources, key=lambda s: s.similarity if s.similarity is not None else -1.0).chunk

@@ -197,6 +197,11 @@ class Embedder:
         encoded together (one model call for the lot, :class:`QueryBatcher`)."""
         return self._queries.encode(text)
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Vectors of several queries in one model call (n, dimension), as ``encode_query``
+        gives them one by one."""
+        return self._encode_queries(list(texts))
+
     def _encode_queries(self, texts: list[str]) -> np.ndarray:
         model = self.model
         with self._encode_lock:
@@ -264,7 +269,9 @@ class QueryBatcher:
         self._pending: list[_QueryJob] = []
         self._leading = False
 
-    def encode(self, text: str) -> np.ndarray:
+    def encode(self, text: Any) -> Any:
+        """The result of ``encode_many`` for ``text`` (any item ``encode_many`` takes: the
+        dense leg batches (query, depth, scope) into one model call and one search)."""
         job = _QueryJob(text)
         with self._cond:
             self._pending.append(job)

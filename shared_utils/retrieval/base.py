@@ -40,6 +40,12 @@ class VectorIndex(ABC):
     ) -> list[tuple[str, float]]:
         """(chunk_id, similarity) pairs, best first."""
 
+    def search_many(
+        self, vectors: Sequence[np.ndarray], k: int, doc_ids: frozenset[str] | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """:meth:`search` for several query vectors (one call where the index allows it)."""
+        return [self.search(v, k, doc_ids) for v in vectors]
+
     @abstractmethod
     def count(self) -> int: ...
 

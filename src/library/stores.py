@@ -63,6 +63,10 @@ class LazyVectorIndex(VectorIndex):
                doc_ids: frozenset[str] | None = None) -> list[tuple[str, float]]:
         return self.index.search(vector, k, doc_ids)
 
+    def search_many(self, vectors: Sequence[np.ndarray], k: int,
+                    doc_ids: frozenset[str] | None = None) -> list[list[tuple[str, float]]]:
+        return self.index.search_many(vectors, k, doc_ids)
+
     def count(self) -> int:
         return self.index.count()
 

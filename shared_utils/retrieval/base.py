@@ -34,6 +34,10 @@ class VectorIndex(ABC):
     @abstractmethod
     def delete_document(self, doc_id: str) -> None: ...
 
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        """Remove these chunks' vectors (ids not there are ignored)."""
+        raise NotImplementedError
+
     @abstractmethod
     def search(
         self, vector: np.ndarray, k: int, doc_ids: frozenset[str] | None = None
@@ -63,6 +67,10 @@ class KeywordIndex(ABC):
 
     @abstractmethod
     def delete_document(self, doc_id: str) -> None: ...
+
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        """Remove these chunks from the index (ids not there are ignored); an index that
+        follows the document store needs nothing."""
 
     @abstractmethod
     def search(

@@ -149,6 +149,11 @@ class MilvusVectorIndex(VectorIndex):
         expr = f"doc_id == {quote(doc_id)}"
         self._call("delete", lambda: self._client.delete(self.collection, filter=expr))
 
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        ids = list(chunk_ids)
+        if ids:
+            self._call("delete", lambda: self._client.delete(self.collection, ids=ids))
+
     def search(
         self, vector: np.ndarray, k: int, doc_ids: frozenset[str] | None = None
     ) -> list[tuple[str, float]]:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger(__name__)
 
+MAX_CHUNKS_PER_PAGE = 200  # a bound on one page's passages, for the clean-up after a crash
 STAGE = "late_ocr"  # progress stage: the document is searchable, its scanned pages are read
 INTERRUPTED = "OCR was interrupted (the app stopped); delete the document and add it again " \
               "to read this page"
@@ -157,6 +158,12 @@ def interrupted(library: Any) -> list[str]:
         report = ParseReport.from_dict(record.parse_report)
         if not report.ocr_pending:
             continue
+        # the chunks of those pages may have reached the indexes before the crash (they
+        # are written before the document store): their ids follow the document's
+        orphans = [f"{record.id}:{i:06d}" for i in range(
+            record.chunks, record.chunks + MAX_CHUNKS_PER_PAGE * len(report.ocr_pending))]
+        library.stores.vectors.delete_chunks(orphans)
+        library.stores.keywords.delete_chunks(orphans)
         for number in report.ocr_pending:
             report.failed[number] = INTERRUPTED
         report.ocr_pending = []

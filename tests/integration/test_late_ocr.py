@@ -15,6 +15,7 @@ import shutil
 
 import pytest
 
+from shared_utils.documents.triage import ParseReport
 from shared_utils.types import Progress
 from src.library.late_ocr import INTERRUPTED, STAGE
 from src.library.library import Library
@@ -64,6 +65,8 @@ def test_text_pages_are_searchable_while_the_scanned_page_is_read(tmp_path, mixe
             docs = lib.documents()
             seen["during"] = p.message
             seen["listed"] = [(d.name, d.parse_report.get("ocr_pending")) for d in docs]
+            # what the Documents page's Read column and `docs list` print
+            seen["read"] = ParseReport.from_dict(docs[0].parse_report).summary() if docs else ""
             seen["text_hits"] = _pages_found(lib, TEXT_QUESTION, docs[0].id) if docs else set()
             seen["scan_hits"] = [h.chunk.text for h in lib.search(SCANNED, k=5).results]
 
@@ -71,6 +74,7 @@ def test_text_pages_are_searchable_while_the_scanned_page_is_read(tmp_path, mixe
         result = lib.ingest_bytes(mixed_pdf, "bash-mixed.pdf", progress=progress)
         assert seen["during"].startswith("searchable; OCR of 1 page continues")
         assert seen["listed"] == [("bash-mixed.pdf", [3])]
+        assert "searchable; OCR of 1 page continues" in seen["read"]
         assert seen["text_hits"] & {1, 2}
         assert not any(SCANNED_ANSWER in t.replace("\n", " ") for t in seen["scan_hits"])
 
@@ -125,5 +129,31 @@ def test_an_ocr_cut_short_by_a_crash_keeps_the_document(tmp_path, mixed_pdf, emb
         assert doc.parse_report["failed"] == {"3": INTERRUPTED}
         assert _pages_found(lib, TEXT_QUESTION, doc.id) & {1, 2}
         assert lib.originals.has(doc.id)
+    finally:
+        lib.close()
+
+
+def test_a_crash_after_the_indexes_leaves_no_stray_passages(tmp_path, mixed_pdf, embedder):
+    lib = _open(tmp_path / "data")
+    real_append = lib.docstore.append_chunks
+
+    def crash_before_the_document_store(doc_id, chunks, *, parse_report):
+        if chunks:  # the OCR'd page's passages are in the indexes, not yet in the store
+            raise KeyboardInterrupt
+        real_append(doc_id, chunks, parse_report=parse_report)
+
+    lib.docstore.append_chunks = crash_before_the_document_store
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            lib.ingest_bytes(mixed_pdf, "bash-mixed.pdf")
+        assert lib.stores.keywords.count() > lib.documents()[0].chunks  # strays indexed
+    finally:
+        lib.close()
+    lib = _open(tmp_path / "data")
+    try:
+        (doc,) = lib.documents()
+        assert doc.parse_report["failed"] == {"3": INTERRUPTED}
+        assert lib.stores.keywords.count() == lib.stores.vectors.count() == doc.chunks
+        assert _pages_found(lib, SCANNED, doc.id) <= {1, 2}
     finally:
         lib.close()

@@ -81,14 +81,20 @@ def run_peer(paths: Sequence[Path], model: Any) -> dict[str, Any]:
             "pages_per_s": round(pages / seconds, 2), "per_file": per_file}
 
 
-def run_process(command: list[str], env: dict[str, str]) -> tuple[float, str]:
-    """Wall seconds of ``command`` as a whole process, and its output (stdout + stderr)."""
+def run_process(command: list[str], env: dict[str, str]) -> tuple[float, str, float]:
+    """Wall seconds of ``command`` as a whole process, its output (stdout + stderr) and the
+    CPU seconds it and its children used (a figure a loaded machine moves far less)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return seconds, done.stdout + done.stderr
+    return seconds, done.stdout + done.stderr, cpu
 
 
 def olympus_process(paths: Sequence[Path]) -> dict[str, Any]:
@@ -96,14 +102,15 @@ def olympus_process(paths: Sequence[Path]) -> dict[str, Any]:
     with common.temp_dir("ingest-cli") as data_dir:
         env = {**os.environ, "OLYMPUS_DATA_DIR": str(data_dir), "OLYMPUS_LOG_FORMAT": "json",
                "OLYMPUS_LOG_LEVEL": "info"}
-        seconds, out = run_process(
+        seconds, out, cpu = run_process(
             [sys.executable, "-m", "src", "ingest", "--no-progress", *map(str, paths)], env)
     pages = sum(int(m) for m in re.findall(r"^added .*?: (\d+) pages", out, re.MULTILINE))
     chunks = sum(int(m) for m in re.findall(r"^added .*?pages, (\d+) chunks", out, re.MULTILINE))
     in_files = sum(float(m) for m in re.findall(r"^added .*? in ([\d.]+) s", out, re.MULTILINE))
     return {"pages": pages, "chunks": chunks, "seconds": round(seconds, 2),
             "pages_per_s": round(pages / seconds, 2) if seconds else 0.0,
-            "startup_s": round(seconds - in_files, 2), "log_tail": _startup_lines(out)}
+            "startup_s": round(seconds - in_files, 2), "cpu_s": round(cpu, 2),
+            "log_tail": _startup_lines(out)}
 
 
 def _startup_lines(out: str) -> list[str]:
@@ -113,13 +120,13 @@ def _startup_lines(out: str) -> list[str]:
 
 
 def peer_process(paths: Sequence[Path]) -> dict[str, Any]:
-    seconds, out = run_process([sys.executable, "-m", "benchmarks.peer", *map(str, paths)],
-                               dict(os.environ))
+    seconds, out, cpu = run_process(
+        [sys.executable, "-m", "benchmarks.peer", *map(str, paths)], dict(os.environ))
     found = re.search(r"peer: (\d+) pages, (\d+) chunks; model loaded in ([\d.]+) s", out)
     pages, chunks = (int(found[1]), int(found[2])) if found else (0, 0)
     return {"pages": pages, "chunks": chunks, "seconds": round(seconds, 2),
             "pages_per_s": round(pages / seconds, 2) if seconds else 0.0,
-            "model_load_s": float(found[3]) if found else None}
+            "model_load_s": float(found[3]) if found else None, "cpu_s": round(cpu, 2)}
 
 
 def main_processes(paths: Sequence[Path], rounds: int, info: dict[str, Any]) -> None:
@@ -128,18 +135,19 @@ def main_processes(paths: Sequence[Path], rounds: int, info: dict[str, Any]) -> 
     for i in range(rounds):
         olympus_runs.append(olympus_process(paths))
         print(f"round {i + 1}: olympus CLI {olympus_runs[-1]['pages_per_s']} pages/s "
-              f"({olympus_runs[-1]['seconds']} s, start-up and the rest outside the files "
-              f"{olympus_runs[-1]['startup_s']} s) load {os.getloadavg()[0]:.1f}", flush=True)
+              f"({olympus_runs[-1]['seconds']} s, CPU {olympus_runs[-1]['cpu_s']} s; outside "
+              f"the files {olympus_runs[-1]['startup_s']} s) load {os.getloadavg()[0]:.1f}",
+              flush=True)
         peer_runs.append(peer_process(paths))
         print(f"round {i + 1}: peer process {peer_runs[-1]['pages_per_s']} pages/s "
-              f"({peer_runs[-1]['seconds']} s, model load {peer_runs[-1]['model_load_s']} s) "
-              f"load {os.getloadavg()[0]:.1f}", flush=True)
+              f"({peer_runs[-1]['seconds']} s, CPU {peer_runs[-1]['cpu_s']} s, model load "
+              f"{peer_runs[-1]['model_load_s']} s) load {os.getloadavg()[0]:.1f}", flush=True)
     olympus = max(olympus_runs, key=lambda r: r["pages_per_s"])
     peer_best = max(peer_runs, key=lambda r: r["pages_per_s"])
     ratio = round(olympus["pages_per_s"] / peer_best["pages_per_s"], 2)
     print()
-    print(common.format_table(["process", "pages", "chunks", "seconds", "pages/s"], [
-        [name, r["pages"], r["chunks"], r["seconds"], r["pages_per_s"]]
+    print(common.format_table(["process", "pages", "chunks", "seconds", "CPU s", "pages/s"], [
+        [name, r["pages"], r["chunks"], r["seconds"], r["cpu_s"], r["pages_per_s"]]
         for name, r in (("python -m src ingest", olympus), ("peer (LangChain)", peer_best))]))
     print(f"\nratio olympus/peer: {ratio}x  (goals: >= 10 pages/s and >= 2x, start-up included)")
     for line in olympus["log_tail"]:

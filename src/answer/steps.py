@@ -165,7 +165,7 @@ def evidence_first(question: str, checks: Sequence[ClaimCheck], prompt: Prompt, 
             f"{small_model} is a small model, and its answer added nothing that the sources "
             "support beyond these sentences, so only they are shown "
             "(OLYMPUS_SMALL_MODEL_EXTRACT=false shows its answer)")
-    return (f"{shown}\n\n{model_adds(small_model)}\n{' '.join(added)}", "extract+model",
+    return (f"{shown}\n\n{model_adds(small_model)}\n\n{' '.join(added)}", "extract+model",
             f"{small_model} is a small model: the most relevant source sentences come first, "
             "then only what it adds that the sources support "
             "(OLYMPUS_SMALL_MODEL_EXTRACT=false shows its answer as written)")

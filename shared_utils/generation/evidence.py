@@ -14,7 +14,9 @@ kind asks for (``question_kind``):
 
 A chosen sentence that is cut off from its context gets its neighbour: one starting with a
 pronoun ("It", "This", "They") gets the sentence before it; one ending with ":" the one after.
-A sentence scoring under ``MIN_SHARE_OF_BEST`` of the best one is not evidence (no padding).
+A sentence scoring under ``MIN_SHARE_OF_BEST`` of the best one is not evidence (no padding),
+nor is a sentence that asks a question (a FAQ heading repeats the user's words but does not
+answer them: the sentences after it do).
 
 >>> ev = select_evidence("What is upsd?", [(1, "Intro. The upsd daemon serves UPS data. It listens on 3493.")])
 >>> [e.text for e in ev][0]
@@ -138,12 +140,25 @@ def is_debris(sentence: str) -> bool:
     return len(_INDEX_ENTRY.findall(sentence)) >= 2 or bool(_SCRAP.match(sentence.strip()))
 
 
+def is_question(sentence: str) -> bool:
+    """A sentence that asks rather than tells (a FAQ heading, a rhetorical question): it names
+    the question's words without answering it, so it is never evidence; the sentences after it
+    are.
+
+    >>> [is_question(s) for s in ("27 How do you make upsd reload the config file?",
+    ...  "Send it a SIGHUP (see kill(1)).", "Is it running? Check with ps.")]
+    [True, False, False]
+    """
+    return sentence.rstrip().rstrip("\"')\u201d").endswith("?")
+
+
 def candidates(text: str) -> list[str]:
     """The sentences of a source that can be evidence: split where a page break glued the next
-    page to a sentence, without debris (``is_debris``)."""
+    page to a sentence, without debris (``is_debris``) and without questions (``is_question``)."""
     out = []
     for sentence in split_sentences(text, max_words=MAX_SENTENCE_WORDS):
-        out.extend(piece for piece in _PAGE_BREAK.split(sentence) if not is_debris(piece))
+        out.extend(piece for piece in _PAGE_BREAK.split(sentence)
+                   if not is_debris(piece) and not is_question(piece))
     return out
 
 

@@ -127,3 +127,18 @@ def test_a_how_to_question_gets_the_sentence_with_the_command_among_look_alikes(
             "Starting the drivers by hand is also possible.")
     assert _texts("How do I start just one driver?", [(1, text)]) == [
         "To start only one driver, run upsdrvctl start myups as root."]
+
+
+FAQ = (
+    "26 How do I debug the drivers? Start the driver with -D to see what it does. "
+    "27 How do you make upsd reload the config file? "
+    "Just send it a SIGHUP, or just start it again with -c reload."
+)
+
+
+def test_a_faq_heading_is_never_evidence_the_answer_after_it_is():
+    """A FAQ heading repeats the user's words but answers nothing: the sentence after it does."""
+    picked = select_evidence("How do I make upsd reload its configuration file?", [(1, FAQ)],
+                             max_sentences=3)
+    assert picked and "SIGHUP" in picked[0].text
+    assert not any(e.text.rstrip().endswith("?") for e in picked)

@@ -18,13 +18,13 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from shared_utils.errors import (
-    AnswerQueueFull, DocumentNotFound, FileTooLarge, InvalidQuery, JobNotFound, OlympusError,
-    UnsupportedMediaType)
+    AnswerQueueFull, FileTooLarge, InvalidQuery, JobNotFound, OlympusError, UnsupportedMediaType)
+from src.answer.options import AskOptions
 from src.api.errors import bad_request, error_dict
 from src.api.limits import check_k, parse_json
 from src.api.metrics import Metrics, fallback_reason
-from src.answer.options import AskOptions
 from src.events import BackendSwitchEvent, DoneEvent
+from src.library.doc_ids import resolve_all
 from src.library.jobs import IngestJob, IngestQueue
 from src.service.wire import document_to_dict, event_to_dict, search_to_dict
 
@@ -78,14 +78,10 @@ def doc_ids_of(body: dict[str, Any]) -> list[str] | None:
 
 
 def known_doc_ids(pipeline: Any, ids: list[str] | None) -> list[str] | None:
-    """``ids`` when every one is a document of the library, else DocumentNotFound (404)."""
+    """The full ids of ``ids`` (ids or unique prefixes of them), else DocumentNotFound (404)."""
     if not ids:
         return ids
-    unknown = sorted(set(ids) - {d.id for d in pipeline.documents()})
-    if unknown:
-        raise DocumentNotFound(f"No document has the id {', '.join(map(repr, unknown))}.",
-                               hint="List the documents with GET /v1/documents.")
-    return ids
+    return resolve_all(pipeline.documents(), ids, hint="List the documents with GET /v1/documents.")
 
 
 def history_of(raw: Any) -> list[tuple[str, str]]:

@@ -36,19 +36,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=list(BACKENDS),
         help="force one backend (the extractive one stays behind it as a safety net)",
     )
-    p.add_argument("--doc", action="append", metavar="ID", help="only search this document id")
+    p.add_argument("--doc", action="append", metavar="ID", help="only search this document (its id or a unique prefix of 8+ characters)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from src.cli import service
+    from src.library.doc_ids import resolve_all
 
     if not args.question.strip():  # say so before opening any store
         raise InvalidQuery("The question is empty.")
 
     # the running service's pipeline when one answers, else one opened here
     with service.pipeline(settings, lambda: _profile(settings)) as pipeline:
-        events = pipeline.ask(args.question, doc_ids=args.doc, backend=args.backend)
+        # resolved here, so a short id works and an unknown one gets the CLI's hint
+        doc_ids = resolve_all(pipeline.documents(), args.doc) if args.doc else None
+        events = pipeline.ask(args.question, doc_ids=doc_ids, backend=args.backend)
         done = _render_json(events) if args.json else _render_stream(events, sys.stdout)
     return 0 if done is not None and not done.interrupted else 1
 

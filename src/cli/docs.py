@@ -13,8 +13,8 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from shared_utils.errors import DocumentNotFound
 from shared_utils.types import DocumentRecord
+from src.library.doc_ids import resolve as resolve_doc_id
 from src.settings import Settings
 
 
@@ -27,19 +27,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm = docs_sub.add_parser("rm", help="remove a document from every store")
     rm.add_argument("id", help="document id, or a unique prefix of it")
     rm.set_defaults(func=run_rm)
-
-
-def resolve_doc_id(documents: list[DocumentRecord], prefix: str) -> DocumentRecord:
-    """The one document whose id starts with ``prefix``; DocumentNotFound otherwise."""
-    prefix = prefix.strip().lower()
-    matches = [d for d in documents if prefix and d.id.startswith(prefix)]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise DocumentNotFound(f"No document id starts with {prefix!r}")
-    names = ", ".join(f"{d.id[:12]} ({d.name})" for d in matches[:5])
-    raise DocumentNotFound(f"{prefix!r} matches {len(matches)} documents: {names}",
-                           hint="Give more characters of the id.")
 
 
 def iso(ts: float) -> str:

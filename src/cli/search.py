@@ -35,16 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from src.cli import service
-    from src.cli.docs import resolve_doc_id
+    from src.library.doc_ids import resolve_all
 
     if args.k is not None and not 1 <= args.k <= MAX_K:
         print(f"error: --k must be from 1 to {MAX_K}", file=sys.stderr)
         return 2
     with service.library(settings) as library:  # the running service's, when one answers
-        doc_ids = None
-        if args.doc:
-            docs = library.documents()
-            doc_ids = [resolve_doc_id(docs, d).id for d in args.doc]
+        doc_ids = resolve_all(library.documents(), args.doc) if args.doc else None
         result = library.search(args.query, k=args.k, doc_ids=doc_ids)
     if args.json:
         json.dump(search_to_dict(result), sys.stdout, indent=2, ensure_ascii=False)

@@ -32,6 +32,7 @@ from shared_utils.types import (
 )
 from src.answer.abstention import absent_names, weights
 from src.library import late_ocr
+from src.library.doc_ids import resolve as resolve_doc_id
 from src.library.ingest import (
     IngestOutcome,
     IngestResult,
@@ -266,19 +267,21 @@ class Library:
         return self.docstore.list_documents()
 
     def passages(self, doc_id: str) -> list[Chunk]:
-        """Every passage of a ready document, in reading order (MCP's document resources)."""
-        doc = next((d for d in self.documents() if d.id == doc_id), None)
-        if doc is None:
-            raise DocumentNotFound(f"No document has the id {doc_id!r}.")
-        ids = [f"{doc_id}:{i:06d}" for i in range(doc.chunks)]
+        """Every passage of a ready document (its id or a unique prefix), in reading order (MCP's
+        document resources)."""
+        doc = resolve_doc_id(self.documents(), doc_id)
+        ids = [f"{doc.id}:{i:06d}" for i in range(doc.chunks)]
         # OCR'd pages may join after the rest (src/library/late_ocr.py): page order first
         return sorted(self.docstore.get_chunks(ids), key=lambda c: (c.page_start, c.ordinal))
 
     def delete_document(self, doc_id: str) -> DocumentRecord:
-        """Remove a document from every store; DocumentNotFound when it is not there."""
-        record = self.docstore.get_document(doc_id)
+        """Remove a document (its id or a unique prefix) from every store; DocumentNotFound when
+        it is not there."""
+        record = self.docstore.get_document(doc_id) or self.docstore.get_document(
+            resolve_doc_id(self.documents(), doc_id).id)
         if record is None:
-            raise DocumentNotFound(f"No document with id {doc_id!r}")
+            raise DocumentNotFound(f"No document has the id {doc_id!r}.")
+        doc_id = record.id
         self.remove_everywhere(doc_id)
         logger.info("library.deleted", doc_id=doc_id[:12], name=record.name)
         return record

@@ -43,7 +43,17 @@ def test_wrong_types_and_unknown_ids_are_client_errors(service):
                             ("/v1/chat/completions",
                              {"messages": ASK, "olympus": {"doc_ids": ["nope"]}})):
             error = _error(http.post(route, json=body), 404, "DocumentNotFound")
-            assert "nope" in error["message"]
+            assert "nope" in error["message"] and "GET /v1/documents" in error["hint"]
+
+
+def test_the_short_id_the_cli_prints_works_in_the_api(service):
+    with _http(service) as http:
+        doc_id = http.get("/v1/documents").json()["data"][0]["id"]
+        found = http.post("/v1/search", json={"query": "port", "doc_ids": [doc_id[:12]]})
+        assert found.status_code == 200, found.text
+        assert {r["doc_id"] for r in found.json()["results"]} == {doc_id}
+        passages = http.get(f"/v1/documents/{doc_id[:12]}/passages")
+        assert passages.status_code == 200, passages.text
 
 
 def test_no_key_gets_401_with_a_hint(service):

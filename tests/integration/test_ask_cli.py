@@ -70,3 +70,15 @@ def test_stream_shows_sources_answer_citations_and_skipped_backend(env):
 def test_empty_question_is_a_clear_error(env):
     proc = _run(["ask", "   "], env)
     assert proc.returncode == 2 and "error:" in proc.stderr and "hint:" in proc.stderr
+
+
+def test_the_short_id_docs_list_prints_scopes_an_answer(env):
+    listed = json.loads(_run(["docs", "list", "--json"], env).stdout)
+    short = listed[0]["id"][:12]  # what `docs list` and `ingest` print
+    env = {**env, "OLYMPUS_LLAMACPP_PORT": "9"}
+    proc = _run(["ask", "Which TCP port does upsd listen on?", "--doc", short], env)
+    assert proc.returncode == 0, proc.stderr
+    assert "power.pdf" in proc.stdout
+    unknown = _run(["ask", "Which TCP port does upsd listen on?", "--doc", "0123456789ab"], env)
+    assert unknown.returncode == 2 and "No document id starts with '0123456789ab'" in unknown.stderr
+    assert "python -m src docs list" in unknown.stderr and "/v1/" not in unknown.stderr

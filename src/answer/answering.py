@@ -223,9 +223,11 @@ def _why_no_model(plan: "BackendPlan", head: "Backend | None") -> str:
 
 
 def _note(plan: "BackendPlan", name: str) -> str:
-    """The fallback note with what really answers as its subject."""
-    if not plan.fallback:
-        return ""
-    from src.models.backends import fallback_sentence
+    """Why this model answers, with what really answers as its subject: the fallback note, or
+    that the user chose it with ``models use``."""
+    from src.models.backends import CHOSEN_NOTE, fallback_sentence
 
-    return fallback_sentence(name or EXTRACTS, *plan.fallback)
+    if plan.fallback:
+        return fallback_sentence(name or EXTRACTS, *plan.fallback)
+    # without a fallback the plan's note is only ever the models use one
+    return CHOSEN_NOTE.format(answering=name or EXTRACTS) if plan.fallback_note else ""

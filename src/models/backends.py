@@ -92,7 +92,7 @@ class BackendPlan:
         chosen = {**self.chosen_by, name: "this question"} if names != self.names else (
             self.chosen_by)
         return BackendPlan(names, self.models, (*self.reasons, f"backend {name}: chosen for this "
-                                                "question"), self.fallback_note, chosen,
+                                                "question"), self._kept_note(), chosen,
                            self.fallback)
 
     def with_model(self, model: str) -> "BackendPlan":
@@ -111,8 +111,13 @@ class BackendPlan:
                      "chat, or ask an administrator to switch the model on the Models page.")
         return BackendPlan(self.names, {**self.models, head: model},
                            (*self.reasons, f"{head} model {model}: chosen for this chat"),
-                           self.fallback_note, {**self.chosen_by, head: "this chat"},
+                           self._kept_note(), {**self.chosen_by, head: "this chat"},
                            self.fallback)
+
+    def _kept_note(self) -> str:
+        """The note once a question or chat overrides the choice: the fallback's still holds,
+        "chosen with models use" no longer does."""
+        return self.fallback_note if self.fallback else ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"chain": list(self.names), "models": dict(self.models),
@@ -161,11 +166,24 @@ def plan_backends(
     if "hf_inference" in names:
         models["hf_inference"] = settings.hf_inference_model
     note, fallback = "", ()
-    if prov.get("source") == "offline-fallback" and prov.get("phase") == "ready":
+    if chosen_after_provisioning(active, prov):  # the user's choice, not a fallback
+        note = CHOSEN_NOTE.format(answering=active.get("name") or active.get("model") or "")
+    elif prov.get("source") == "offline-fallback" and prov.get("phase") == "ready":
         wanted = profile.model if profile is not None else "the recommended model"
         fallback = (wanted, "; ".join(prov.get("notes") or []) or "the Hugging Face Hub cannot be reached")
         note = fallback_sentence(str(prov.get("model") or "a small model"), *fallback)
     return BackendPlan(names, models, tuple(reasons), note, chosen_by, fallback)
+
+
+CHOSEN_NOTE = "Answering now: {answering}, chosen with python -m src models use."
+
+
+def chosen_after_provisioning(active: dict[str, Any], status_or_prov: dict[str, Any]) -> bool:
+    """Whether a ``models use`` record names a model and was written after provisioning last
+    finished: then that choice, not provisioning's (nor its offline fallback), answers.
+    ``status_or_prov`` is the status file or its provisioning section."""
+    prov = _section(status_or_prov, "provisioning") or status_or_prov
+    return bool(active.get("name") or active.get("path")) and _newer(active, prov)
 
 
 def fallback_sentence(answering: str, wanted: str, why: str) -> str:

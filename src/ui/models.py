@@ -64,7 +64,12 @@ def _render_progress() -> None:
         return
     model = render.escape_markdown(str(prov.get("model") or "model"))
     if phase == "ready":
-        st.success(f"{model} is ready.", icon=":material/check_circle:")
+        from src.models.backends import chosen_after_provisioning
+        from src.models.provisioning import read_active
+
+        # a model chosen with models use since then answers: this one is news no longer
+        if not chosen_after_provisioning(read_active(state.settings()), prov):
+            st.success(f"{model} is ready.", icon=":material/check_circle:")
         return
     if phase == "skipped":
         return

@@ -167,6 +167,29 @@ def test_the_offline_fallback_is_named_the_same_on_chat_models_and_system(app_en
         assert "could not be downloaded" in warnings, page
 
 
+def test_a_model_chosen_after_the_fallback_is_said_to_be_the_users_choice(app_env, make_app,
+                                                                          monkeypatch):
+    """After the offline fallback the user picks a model with `models use`: the Models page
+    says it was chosen so, not that the recommended one failed, nor that the fallback is
+    ready."""
+    import time
+
+    from src.models.provisioning import write_active
+
+    monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
+    StatusFile(app_env / "status.json").replace(
+        "provisioning", phase="ready", source="offline-fallback", model="smollm2-135m-offline",
+        notes=["Hub unreachable"])
+    time.sleep(0.01)
+    write_active(state.settings(), name="qwen2.5-coder.gguf", path=str(app_env / "q.gguf"))
+    at = make_app("models")
+    assert not at.exception
+    warnings = unescape("\n".join(w.value for w in at.warning))
+    assert "chosen with python -m src models use" in warnings
+    assert "could not be downloaded" not in warnings
+    assert "smollm2-135m-offline is ready" not in unescape(all_text(at))
+
+
 def test_an_optional_backend_that_is_not_configured_is_not_a_problem(app_env, make_app,
                                                                       monkeypatch):
     monkeypatch.setenv("OLYMPUS_BACKENDS", "hf_inference,extractive")

@@ -99,3 +99,20 @@ def test_models_use_switches_the_next_answer_without_a_restart(data_dir, ollama_
         assert (second.backend_name, second.model) == ("ollama", "second:1b")
         chats = ollama.requests_to("/api/chat")
         assert [r.body["model"] for r in chats[-2:]] == [CATALOG_CHOICE, "second:1b"]
+
+
+def test_a_model_chosen_with_models_use_is_not_called_a_fallback(data_dir, ollama_profile):
+    """After the offline fallback, `models use` picks another model: the note says the user
+    chose it, not that the recommended model could not be downloaded."""
+    s = load_settings(data_dir=data_dir)
+    StatusFile(s.status_path).update("provisioning", phase="ready", source="offline-fallback",
+                                     model="smollm2-135m-offline", ollama_model="smollm2:135m",
+                                     notes=["Hub unreachable"])
+    assert "could not be downloaded" in plan_backends(s, ollama_profile).fallback_note
+    time.sleep(0.01)
+    write_active(s, name="qwen2.5-coder-1.5b.gguf", path="/m/qwen2.5-coder-1.5b.gguf")
+    plan = plan_backends(s, ollama_profile)
+    assert plan.fallback == () and "could not be downloaded" not in plan.fallback_note
+    assert "qwen2.5-coder-1.5b.gguf" in plan.fallback_note
+    assert "chosen with python -m src models use" in plan.fallback_note
+    assert plan.forced("extractive").fallback_note == ""  # this question overrides the choice

@@ -27,9 +27,14 @@ _ESCAPE_RE = re.compile("[" + re.escape("".join(sorted(_SPECIAL))) + "]")
 # link, load, run or restyle is escaped.
 _ANSWER_SPECIAL = set("\\[]<>&!$:{}^=|")
 _ANSWER_ESCAPE_RE = re.compile("[" + re.escape("".join(sorted(_ANSWER_SPECIAL))) + "]")
-# GFM turns bare URLs, www. names and e-mail addresses into live links even when escaped;
-# an invisible WORD JOINER (U+2060) after the scheme / "www" / "@" keeps them plain text.
-_AUTOLINK_RE = re.compile(r"(?i)\b(https?|ftp|mailto)(?=\\?:)|\b(www)(?=\.)|(@)(?=\w)")
+# GFM turns bare URLs, www. names and e-mail addresses into live links even when escaped
+# (remark links the text after escapes and entities are decoded); an invisible WORD JOINER
+# (U+2060) after the scheme / "www" / "@" is the one thing that keeps them plain text. It is
+# put only where a link would form: an "@" with an address part before it and a dotted domain
+# after it, never in "@hist_linear" (no link: a copied name must not carry a hidden character).
+_AUTOLINK_RE = re.compile(r"(?i)\b(https?|ftp|mailto)(?=\\?:)|\b(www)(?=\.)"
+                          r"|(?<=[\w.+-])(@)(?=[\w\\.-]*\.\w)")
+WORD_JOINER = "\u2060"
 
 _WORD_RE = re.compile(r"[A-Za-z0-9][\w'-]*")
 _ORDERED_LIST_RE = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
@@ -50,7 +55,7 @@ def escape_markdown(text: str, *, keep_formatting: bool = False) -> str:
     """
     pattern = _ANSWER_ESCAPE_RE if keep_formatting else _ESCAPE_RE
     escaped = pattern.sub(lambda m: "\\" + m.group(0), text.replace("\r", ""))
-    escaped = _AUTOLINK_RE.sub(lambda m: m.group(0) + "\u2060", escaped)
+    escaped = _AUTOLINK_RE.sub(lambda m: m.group(0) + WORD_JOINER, escaped)
     if keep_formatting:
         return escaped
     escaped = _ORDERED_LIST_RE.sub(r"\1\\.", escaped)  # "2. x" at a line start is no list

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from src.answer.answering import credit
-from src.ui.render import escape_markdown, extract_markdown
+from src.ui.render import WORD_JOINER, escape_markdown, extract_markdown
 
 
 def _source_lines(n: int, scored: Any, threshold: float) -> list[str]:
@@ -104,7 +104,8 @@ def to_markdown(messages: Sequence[dict[str, Any]], *, title: str = "Olympus con
             lines += ["Sources:", ""]
             for n, scored in enumerate(sources, 1):
                 lines += _source_lines(n, scored, threshold)
-    return "\n".join(lines)
+    # a downloaded file is read and copied outside the app: no invisible link breaker in it
+    return "\n".join(lines).replace(WORD_JOINER, "")
 
 
 def file_name(now: float | None = None) -> str:

@@ -111,3 +111,24 @@ def test_the_markdown_download_shows_sources_and_extracts_literally():
     assert "<li>✓ Mark it with two adjacent" in html and "<s>A second sentence" in html
     assert "log_book*v2*.pdf" in html and "# Tips" in html
     assert "Answered by source extracts (model m is too small to write)." in html
+
+
+def test_a_name_with_an_at_sign_carries_no_hidden_character():
+    """"@hist_linear" (a SystemTap aggregate) is no link: its rendered text, a chat title
+    included, has no invisible character that a copy would take along; an e-mail address and
+    a URL still get the link breaker on the page, and a downloaded transcript has none."""
+    question = "What is the difference between @hist_linear and @hist_log?"
+    for escaped in (render.escape_markdown(question),
+                    render.escape_markdown(question, keep_formatting=True)):
+        assert render.WORD_JOINER not in escaped and "@hist" in escaped
+    page = render.escape_markdown("write to probe@example.org or see https://example.org")
+    assert page.count(render.WORD_JOINER) == 2
+    from types import SimpleNamespace as NS
+
+    chunk = NS(doc_name="tutorial.pdf", doc_id="d", pages="p. 5",
+               text="Use @hist_linear; mail probe@example.org for https://example.org help.")
+    md = transcript.to_markdown([
+        {"role": "user", "content": question},
+        {"role": "assistant", "content": "See [1].", "backend": "Extractive",
+         "sources": [NS(chunk=chunk, score=0.5)]}], title=question)
+    assert render.WORD_JOINER not in md and "probe@example.org" in md

@@ -16,7 +16,7 @@ A chosen sentence that is cut off from its context gets its neighbour: one start
 pronoun ("It", "This", "They") gets the sentence before it; one ending with ":" the one after.
 A sentence scoring under ``MIN_SHARE_OF_BEST`` of the best one is not evidence (no padding),
 nor is a sentence that asks a question (a FAQ heading repeats the user's words but does not
-answer them: the sentences after it do).
+answer them): the sentence after it is scored together with it, since it answers it.
 
 >>> ev = select_evidence("What is upsd?", [(1, "Intro. The upsd daemon serves UPS data. It listens on 3493.")])
 >>> [e.text for e in ev][0]
@@ -155,10 +155,21 @@ def is_question(sentence: str) -> bool:
 def candidates(text: str) -> list[str]:
     """The sentences of a source that can be evidence: split where a page break glued the next
     page to a sentence, without debris (``is_debris``) and without questions (``is_question``)."""
-    out = []
+    return [sentence for sentence, _ in _pieces(text)]
+
+
+def _pieces(text: str) -> list[tuple[str, str]]:
+    """``candidates`` each with the text it is scored by: the sentence, or, right after a
+    question (a FAQ heading), the question and the sentence, since that sentence answers it."""
+    out: list[tuple[str, str]] = []
+    asked = ""
     for sentence in split_sentences(text, max_words=MAX_SENTENCE_WORDS):
-        out.extend(piece for piece in _PAGE_BREAK.split(sentence)
-                   if not is_debris(piece) and not is_question(piece))
+        for piece in _PAGE_BREAK.split(sentence):
+            if is_question(piece):
+                asked = piece
+            elif not is_debris(piece):
+                out.append((piece, f"{asked} {piece}" if asked else piece))
+                asked = ""
     return out
 
 
@@ -191,14 +202,15 @@ def select_evidence(question: str, sources: Sequence[tuple[int, str]], *,
     """The best sentences of ``sources`` ((number, text) pairs) for ``question``, best first,
     each with its neighbour where it alone is cut off; [] when no sentence shares a word with
     the question and no ``similarity`` is given."""
-    per_source = [(n, candidates(t)) for n, t in sources]
-    cands = [(n, i) for n, sents in per_source for i in range(len(sents))]
+    per_source = [(n, _pieces(t)) for n, t in sources]
+    cands = [(n, i) for n, pieces in per_source for i in range(len(pieces))]
     if not cands:
         return []
-    texts = {n: sents for n, sents in per_source}
+    texts = {n: [sentence for sentence, _ in pieces] for n, pieces in per_source}
     flat = [texts[n][i] for n, i in cands]
-    lexical = score_sentences(question, flat)
-    base = _scores(question, flat, similarity)
+    scored = [pieces[i][1] for n, pieces in per_source for i in range(len(pieces))]
+    lexical = score_sentences(question, scored)
+    base = _scores(question, scored, similarity)
     kind = question_kind(question)
     subject = {stem(t) for t in question_terms(question)} - {"mean", "differ"}
     scores = [b + _kind_bonus(kind, s, subject) for b, s in zip(base, flat, strict=True)]

@@ -138,7 +138,8 @@ FAQ = (
 
 def test_a_faq_heading_is_never_evidence_the_answer_after_it_is():
     """A FAQ heading repeats the user's words but answers nothing: the sentence after it does."""
-    picked = select_evidence("How do I make upsd reload its configuration file?", [(1, FAQ)],
-                             max_sentences=3)
-    assert picked and "SIGHUP" in picked[0].text
+    elsewhere = "The upsd daemon reads its configuration file when it starts."
+    picked = select_evidence("How do I make upsd reload its configuration file?",
+                             [(1, elsewhere), (2, FAQ)], max_sentences=3)
+    assert picked and "SIGHUP" in picked[0].text  # it answers the heading the question matches
     assert not any(e.text.rstrip().endswith("?") for e in picked)

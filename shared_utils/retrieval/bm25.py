@@ -276,7 +276,7 @@ class BM25Index(KeywordIndex):
 
     def unseen(self, text: str) -> list[str]:
         """Words of ``text`` (stopwords dropped, in order) that no indexed chunk contains."""
-        words = [w for w in dict.fromkeys(_WORD.findall(text.lower())) if w not in STOPWORDS]
+        words = [w for w in dict.fromkeys(index_words(text)) if w not in STOPWORDS]
         stems = self._tok.stems(words)
         with self._lock.read():
             return [w for w, s in zip(words, stems, strict=True) if not self._live_df(s)]

@@ -27,6 +27,7 @@ from shared_utils.types import (
     Progress,
     ProgressCallback,
     SearchResult,
+    chunk_id,
     no_progress,
 )
 from src.answer.abstention import absent_names
@@ -261,7 +262,7 @@ class Library:
         doc = next((d for d in self.documents() if d.id == doc_id), None)
         if doc is None:
             raise DocumentNotFound(f"No document has the id {doc_id!r}.")
-        ids = [f"{doc_id}:{i:06d}" for i in range(doc.chunks)]
+        ids = [chunk_id(doc_id, i) for i in range(doc.chunks)]
         return sorted(self.docstore.get_chunks(ids), key=lambda c: c.ordinal)
 
     def delete_document(self, doc_id: str) -> DocumentRecord:

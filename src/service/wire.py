@@ -15,7 +15,7 @@ from typing import Any
 
 from shared_utils import errors
 from shared_utils.errors import OlympusError
-from shared_utils.types import Chunk, DocumentRecord, ScoredChunk
+from shared_utils.types import Chunk, DocumentRecord, ScoredChunk, chunk_id, chunk_ordinal
 from src.events import (
     AskEvent,
     BackendSwitchEvent,
@@ -39,9 +39,8 @@ def passage_to_dict(number: int, scored: ScoredChunk) -> dict[str, Any]:
 
 
 def passage_from_dict(d: dict[str, Any]) -> ScoredChunk:
-    chunk_id = str(d.get("chunk_id") or f"{d['doc_id']}:{0:06d}")
-    ordinal = chunk_id.rsplit(":", 1)[-1]
-    chunk = Chunk(id=chunk_id, doc_id=d["doc_id"], ordinal=int(ordinal) if ordinal.isdigit() else 0,
+    id_ = str(d.get("chunk_id") or chunk_id(d["doc_id"], 0))
+    chunk = Chunk(id=id_, doc_id=d["doc_id"], ordinal=chunk_ordinal(id_),
                   text=d["text"], page_start=int(d["page_start"]), page_end=int(d["page_end"]),
                   doc_name=d.get("document", ""))
     return ScoredChunk(chunk=chunk, score=float(d.get("score", 0.0)),

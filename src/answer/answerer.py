@@ -99,7 +99,7 @@ class Answerer:
         without a profile: settings, then the defaults of a small CPU machine). The chain and
         its models come from ``src/models/backends.py`` at every question."""
 
-        def pick(name: str, default: Any) -> Any:
+        def pick(name: str, default: Any = None) -> Any:
             explicit = getattr(settings, name) if name in settings.model_fields_set else None
             chosen = getattr(profile, name) if profile is not None else None
             return explicit or chosen or getattr(settings, name) or default
@@ -110,9 +110,10 @@ class Answerer:
             max_tokens=settings.max_answer_tokens,
             num_ctx=context,
             keep_alive=settings.keep_alive,
-            connect_timeout_s=pick("connect_timeout_s", 3.0),
-            first_token_timeout_s=pick("first_token_timeout_s", 30.0),
-            stall_timeout_s=pick("stall_timeout_s", 15.0),
+            # the settings always hold deadlines (their defaults are GenerationOptions')
+            connect_timeout_s=pick("connect_timeout_s"),
+            first_token_timeout_s=pick("first_token_timeout_s"),
+            stall_timeout_s=pick("stall_timeout_s"),
         )
         return cls(
             settings,

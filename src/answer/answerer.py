@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from shared_utils.errors import BackendNotConfigured, InvalidQuery, OlympusError
+from shared_utils.errors import BackendNotConfigured, OlympusError
 from shared_utils.generation.base import Backend, GenerationOptions
 from src.models.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
+from src.answer.question import check_question
 from src.answer.abstention import decide as abstain_decision, threshold_for
 from src.answer.done import done_event, fallback_line
 from src.answer.answering import Answering, decide
@@ -160,15 +161,7 @@ class Answerer:
         """Validate now (raises InvalidQuery, or ModelNotFound for a model the engine cannot
         answer with), take a place in the engine's line for ``owner`` (a chat session, an API
         key; raises AnswerQueueFull when the line is full), then stream the events."""
-        question = " ".join((question or "").split())
-        if not question:
-            raise InvalidQuery("The question is empty.")
-        if len(question) > self.settings.max_query_chars:
-            raise InvalidQuery(
-                f"The question has {len(question)} characters; the limit is "
-                f"{self.settings.max_query_chars}.",
-                hint="Ask a shorter question (or raise OLYMPUS_MAX_QUERY_CHARS).",
-            )
+        question = check_question(question, self.settings.max_query_chars)
         options = options or AskOptions()
         plan = self.plan()
         backend = backend or options.backend

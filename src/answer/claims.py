@@ -33,11 +33,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from shared_utils.text import question_terms, stem
 from shared_utils.types import ScoredChunk
 from src.answer.citations import parse_markers, strip_markers
+from src.events import ClaimCheck, ClaimStatus
 
 SUPPORT_SHARE = 0.5
 MIN_CLAIM_TERMS = 3
@@ -47,7 +47,6 @@ STRUCK_NOTE = "(struck through: not in the sources)"  # under an answer with one
 _SPECIFIC = re.compile(r"(?<![\w-])-{1,2}[A-Za-z][\w-]*|\b\w*\d[\w.+:~-]*\w|\b\d\b"
                        r"|\b[a-z]+[A-Z_]\w*|\b[A-Z]{2,}[A-Z0-9_]*\b")
 _NAME = re.compile(r"(?<=[a-z,;(] )[A-Z][a-z]{2,}\b")  # a capitalised word after a lower-case one
-Status = Literal["supported", "miscited", "uncited", "no_claim"]
 
 # a sentence ends at . ! ? (then any citation markers) before whitespace and a capital, digit,
 # bracket, quote or bullet; a line break always ends one (answers are often bullet lists)
@@ -55,15 +54,6 @@ _BOUNDARY = re.compile(
     r"(?P<end>[.!?](?:~~)?(?:[ \t]?\[[^\]\n]{1,24}\])*)[ \t]+"
     r"(?=[A-Z0-9\"'(•*~-]|\[(?![\d,;\s-]+\]))|\n+"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimCheck:
-    sentence: str  # as written in the answer, markers included
-    cited: tuple[int, ...]  # the [n] numbers the sentence carries
-    status: Status
-    support: float  # share of its content words found in the best cited source (0 if none)
-    best: int | None = None  # the source that supports it best, when one does
 
 
 def split_claims(answer: str) -> list[str]:
@@ -149,11 +139,18 @@ def check_claims(answer: str, sources: Sequence[str | ScoredChunk]) -> list[Clai
         best_n = max(range(len(shares)), key=lambda i: shares[i], default=None)
         best = best_n + 1 if best_n is not None and shares[best_n] >= SUPPORT_SHARE else None
         if cited and cited_share >= SUPPORT_SHARE:
-            status: Status = "supported"
+            status: ClaimStatus = "supported"
         else:
             status = "miscited" if cited else "uncited"
         checks.append(ClaimCheck(sentence, cited, status, cited_share, best))
     return checks
+
+
+def claims_of(answer: str, sources: Sequence[str | ScoredChunk]) -> list[ClaimCheck]:
+    """The checks of the sentences that claim something (what an answer's reader is shown)."""
+    if not answer or not sources:
+        return []
+    return [c for c in check_claims(answer, sources) if c.status != "no_claim"]
 
 
 def supported_share(checks: Sequence[ClaimCheck]) -> float:

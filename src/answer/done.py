@@ -15,7 +15,7 @@ from src.answer.steps import StreamState, back_with_extract
 from src.answer.answering import Answering, answered_by
 from src.models.backends import SAFETY_NET, BackendPlan
 from src.answer.citations import resolve
-from src.answer.claims import STRUCK_NOTE, fix_citations, supported_share
+from src.answer.claims import STRUCK_NOTE, claims_of, fix_citations, supported_share
 from src.events import DoneEvent
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
         loop_stopped=run.guard.looping,
         unsupported=list(fixed.unsupported) if fixed is not None else [],
         supported_share=supported_share(fixed.checks) if fixed is not None else None,
+        claims=claims_of(answer, prompt.sources),
     )
     logger.info(
         "answered", backend=result.backend, model=done.model, mode=done.mode,

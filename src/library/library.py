@@ -17,7 +17,7 @@ from typing import Protocol
 
 import structlog
 
-from shared_utils.errors import DocumentNotFound, InvalidQuery, OlympusError
+from shared_utils.errors import DocumentNotFound, OlympusError
 from shared_utils.retrieval.base import Query
 # SearchResult lives in shared_utils.types: the CLI's remote path builds one without loading
 # the stores' modules
@@ -31,6 +31,7 @@ from shared_utils.types import (
     no_progress,
 )
 from src.answer.abstention import absent_names
+from src.answer.question import check_question
 from src.library.ingest import (
     IngestOutcome,
     IngestResult,
@@ -278,14 +279,7 @@ class Library:
     def search(self, text: str, *, k: int | None = None,
                doc_ids: Sequence[str] | None = None) -> SearchResult:
         """Hybrid search; InvalidQuery for an empty or over-long query."""
-        query = (text or "").strip()
-        if not query:
-            raise InvalidQuery("The query is empty")
-        limit = self.settings.max_query_chars
-        if len(query) > limit:
-            raise InvalidQuery(
-                f"The query is {len(query):,} characters long; the limit is {limit:,}",
-                hint="Ask a shorter question (or raise OLYMPUS_MAX_QUERY_CHARS).")
+        query = check_question(text, self.settings.max_query_chars, what="query")
         k = k or self.settings.top_k or self.default_k
         scope = frozenset(doc_ids) if doc_ids is not None else None
         results, timings = self.retriever.retrieve_with_timings(Query(query, k, scope))

@@ -20,6 +20,7 @@ from src.events import (
     AskEvent,
     BackendSwitchEvent,
     Citation,
+    ClaimCheck,
     DoneEvent,
     QueueEvent,
     SourcesEvent,
@@ -88,6 +89,7 @@ def done_to_dict(done: DoneEvent) -> dict[str, Any]:
         "interrupted": done.interrupted, "error": done.error, "chain": list(done.chain),
         "mode": done.mode, "mode_reason": done.mode_reason, "loop_stopped": done.loop_stopped,
         "unsupported": list(done.unsupported), "supported_share": done.supported_share,
+        "claims": [claim_to_dict(c) for c in done.claims],
     }
 
 
@@ -99,7 +101,19 @@ def done_from_dict(d: dict[str, Any]) -> DoneEvent:
                                "loop_stopped", "unsupported", "supported_share") if k in d}
     return DoneEvent(citations=[citation_from_dict(c) for c in d.get("citations", [])],
                      sources=[passage_from_dict(s) for s in d.get("sources", [])],
-                     chain=tuple(d.get("chain", ())), **plain)
+                     chain=tuple(d.get("chain", ())),
+                     claims=[claim_from_dict(c) for c in d.get("claims", [])], **plain)
+
+
+def claim_to_dict(check: ClaimCheck) -> dict[str, Any]:
+    """One checked claim: the sentence, its ``[n]``, the verdict, and the best source."""
+    return {"sentence": check.sentence, "cited": list(check.cited), "status": check.status,
+            "support": check.support, "best": check.best}
+
+
+def claim_from_dict(d: dict[str, Any]) -> ClaimCheck:
+    return ClaimCheck(sentence=d["sentence"], cited=tuple(d.get("cited", ())), status=d["status"],
+                      support=float(d.get("support", 0.0)), best=d.get("best"))
 
 
 def queue_to_dict(event: QueueEvent) -> dict[str, Any]:

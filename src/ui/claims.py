@@ -1,6 +1,7 @@
 """The per-claim check under an answer: each cited sentence against the passage it cites.
 
-``src/answer/claims.py`` decides (``check_claims``); this module shows it. A supported claim gets a
+``src/answer/claims.py`` decides (``check_claims``), once, where the answer is made; the checks
+arrive in the done event (``claims``) and are kept with the message; this module shows them. A supported claim gets a
 button that opens the cited page with the passage highlighted; a claim that its sources do not
 support is marked, with what went wrong (cites a passage that does not say it, or cites
 nothing).
@@ -13,6 +14,8 @@ from typing import Any
 
 import streamlit as st
 
+from src.events import ClaimCheck
+from src.service.wire import claim_from_dict, claim_to_dict
 from src.ui import render, viewer
 
 _NOTES = {
@@ -21,14 +24,25 @@ _NOTES = {
 }
 
 
-def render_claims(answer: str, sources: Sequence[Any], *, turn: int) -> None:
+def claims_of_message(msg: dict[str, Any]) -> list[ClaimCheck]:
+    """The checked claims of an answer message. A chat saved before answers carried their
+    checks is checked here, once: the result is kept in the message."""
+    if msg.get("claims") is None:
+        from src.answer.claims import claims_of
+
+        msg["claims"] = [claim_to_dict(c)
+                         for c in claims_of(msg["content"], msg.get("sources") or [])]
+    return [claim_from_dict(c) for c in msg["claims"]]
+
+
+def render_claims(msg: dict[str, Any], *, turn: int) -> None:
     """An expander listing the answer's claims, supported ones linked to their highlight."""
     from src.answer.citations import strip_markers
-    from src.answer.claims import check_claims
 
-    if not answer or not sources:
+    sources: Sequence[Any] = msg.get("sources") or []
+    if not msg["content"] or not sources:
         return
-    checks = [c for c in check_claims(answer, sources) if c.status != "no_claim"]
+    checks = claims_of_message(msg)
     if not checks:
         return
     supported = sum(c.status == "supported" for c in checks)

@@ -27,7 +27,7 @@ class EngineControl:
     """Starts the engine the profile chose and follows the active model (llama.cpp)."""
 
     settings: Settings
-    profile: Profile
+    profile: Profile | None  # detected at the start of run()
     status: StatusPublisher
     slots: dict[str, Slot]
     port_open: Callable[[str, int], bool]

@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from shared_utils.errors import OlympusError
+from shared_utils.errors import OlympusError, ServiceUnavailable
 from src.library.jobs import IngestJob
 from src.service.client import RemotePipeline
 
@@ -40,6 +40,7 @@ class RemoteJobs:
         self._lock = threading.Lock()
         self._sessions: set[str] = set()  # sessions that uploaded through this process
         self._dismissed: dict[str, set[int]] = {}  # finished jobs a session cleared
+        self._seen: dict[str, list[dict[str, Any]]] = {}  # each session's jobs, last answer
 
     def submit(self, _pipeline: Any, name: str, data: bytes, *, owner: str = "") -> int:
         """Queue ``data`` in the service; its job id. The service's refusals (a full queue,
@@ -57,9 +58,19 @@ class RemoteJobs:
         found = []
         for session in owners:
             hidden = self._dismissed.get(session, set())
-            found += [job_from_dict(d, session) for d in self.remote.upload_jobs(session=session)
+            found += [job_from_dict(d, session) for d in self._served(session)
                       if d["id"] not in hidden]
         return sorted(found, key=lambda j: j.id)
+
+    def _served(self, session: str) -> list[dict[str, Any]]:
+        """The service's jobs of ``session``; while it restarts (its queue resumes the spooled
+        uploads under the same ids), the last answer, so the page keeps following them."""
+        try:
+            rows = self.remote.upload_jobs(session=session)
+        except ServiceUnavailable:
+            return self._seen.get(session, [])
+        self._seen[session] = rows
+        return rows
 
     def active(self, owner: str | None = None) -> bool:
         return any(j.active for j in self.jobs(owner))

@@ -70,6 +70,7 @@ class LazyService:
             self.queue.shutdown()
             self.server.__exit__(None, None, None)
             self.pipeline.close()
+            self.server = None
 
 
 @pytest.fixture

@@ -98,3 +98,15 @@ def test_an_upload_is_a_job_of_the_services_queue_for_this_session_only(app_env,
     assert queue.remote.upload_jobs(session="another-browser") == []
     assert not (app_env / "ui_upload_spool").exists(), "the UI keeps no queue of its own"
     assert "mine.pdf: indexed" in all_text(at)
+
+
+def test_while_the_service_is_down_the_page_keeps_its_jobs(app_env, make_app, embedder,
+                                                           service_api):
+    at = make_app("documents")
+    at.file_uploader[0].set_value(("kept.pdf", make_text_pdf(["Kept in view."]),
+                                   "application/pdf")).run()
+    wait_for_ingest(at)
+    service_api.stop()  # a crash or restart of the API process
+    at.run()
+    assert "kept.pdf: indexed" in all_text(at)
+    assert not at.exception

@@ -89,6 +89,7 @@ def done_to_dict(done: DoneEvent) -> dict[str, Any]:
         "interrupted": done.interrupted, "error": done.error, "chain": list(done.chain),
         "mode": done.mode, "mode_reason": done.mode_reason, "loop_stopped": done.loop_stopped,
         "unsupported": list(done.unsupported), "supported_share": done.supported_share,
+        "verified": list(done.verified), "unverified": list(done.unverified),
         "claims": [claim_to_dict(c) for c in done.claims],
     }
 
@@ -98,7 +99,8 @@ def done_from_dict(d: dict[str, Any]) -> DoneEvent:
                                "removed_citations", "skipped", "interrupted", "error",
                                "backend_name", "model", "answered_by", "fallback_note", "mode",
                                "mode_reason",
-                               "loop_stopped", "unsupported", "supported_share") if k in d}
+                               "loop_stopped", "unsupported", "supported_share", "verified",
+                               "unverified") if k in d}
     return DoneEvent(citations=[citation_from_dict(c) for c in d.get("citations", [])],
                      sources=[passage_from_dict(s) for s in d.get("sources", [])],
                      chain=tuple(d.get("chain", ())),
@@ -106,14 +108,16 @@ def done_from_dict(d: dict[str, Any]) -> DoneEvent:
 
 
 def claim_to_dict(check: ClaimCheck) -> dict[str, Any]:
-    """One checked claim: the sentence, its ``[n]``, the verdict, and the best source."""
+    """One checked claim: the sentence, its ``[n]``, the verdict, the best source and the
+    sources that state it."""
     return {"sentence": check.sentence, "cited": list(check.cited), "status": check.status,
-            "support": check.support, "best": check.best}
+            "support": check.support, "best": check.best, "stating": list(check.stating)}
 
 
 def claim_from_dict(d: dict[str, Any]) -> ClaimCheck:
     return ClaimCheck(sentence=d["sentence"], cited=tuple(d.get("cited", ())), status=d["status"],
-                      support=float(d.get("support", 0.0)), best=d.get("best"))
+                      support=float(d.get("support", 0.0)), best=d.get("best"),
+                      stating=tuple(d.get("stating", ())))
 
 
 def queue_to_dict(event: QueueEvent) -> dict[str, Any]:

@@ -43,11 +43,11 @@ def test_the_claims_shown_are_the_ones_the_answer_arrived_with(app_env, make_app
     _ask(at, "How often must the flux capacitor be calibrated?")
     msg = at.session_state["chat_current"]["messages"][-1]
     assert msg["claims"] and {c["status"] for c in msg["claims"]} <= {
-        "supported", "miscited", "uncited"}
+        "supported", "unverified", "contradicted", "miscited", "uncited"}
     msg["claims"] = [{**msg["claims"][0], "status": "uncited", "best": None}]
     at.run()
     checked = [e for e in at.chat_message[-1].expander if e.label.startswith("Claims checked")]
-    assert checked[0].label.startswith("Claims checked: 0 of 1 supported")
+    assert checked[0].label.startswith("Claims checked: 0 of 1 claims supported")
 
 
 def test_show_page_opens_the_viewer_on_the_source(app_env, make_app, embedder):

@@ -25,8 +25,10 @@ def test_every_event_comes_back_as_it_was_sent():
                      citations=[Citation(1, "abc", "manual.pdf", 3, 4, inferred=True)],
                      sources=[SOURCE], timings={"first_token_ms": 12.5}, prompt_tokens=99,
                      skipped={"ollama": "not running"}, backend_name="llamacpp",
-                     chain=("llamacpp", "extractive"), mode="model", supported_share=1.0,
-                     claims=[ClaimCheck("Port 3493 [1].", (1,), "supported", 0.75, 1),
+                     chain=("llamacpp", "extractive"), mode="model", supported_share=0.5,
+                     verified=["Port 3493."], unverified=["It listens there."],
+                     claims=[ClaimCheck("Port 3493 [1].", (1,), "supported", 0.75, 1, (1,)),
+                             ClaimCheck("It listens there [1].", (1,), "unverified", 0.5, 1),
                              ClaimCheck("It hums.", (), "uncited", 0.0)])
     events = [SourcesEvent([SOURCE], retrieval_ms=5.0, query="q"), TokenEvent("Port"),
               BackendSwitchEvent("ollama", "llamacpp", "down"),

@@ -111,11 +111,12 @@ def _upload(pipeline: Any) -> None:
         return
     queue = state.ingest_queue()
     refused = []
-    for f in files:
-        try:
-            queue.submit(pipeline, f.name, f.getvalue(), owner=owner())
-        except OlympusError as exc:  # the queue is full, or the service refused the file
-            refused.append((exc.message, exc.hint))
+    with st.spinner("Handing the files to the document library..."):  # it may still be opening
+        for f in files:
+            try:
+                queue.submit(pipeline, f.name, f.getvalue(), owner=owner())
+            except OlympusError as exc:  # the queue is full, or the service refused the file
+                refused.append((exc.message, exc.hint))
     st.session_state[REFUSED] = refused
     st.session_state[UPLOADER_GEN] = generation + 1  # a fresh, empty uploader
     st.session_state[WAS_ACTIVE] = True

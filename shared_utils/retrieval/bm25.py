@@ -218,6 +218,10 @@ class BM25Index(KeywordIndex):
         with self._lock.write():
             self._delete_where("doc_id", [doc_id])
 
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        with self._lock.write():
+            self._delete_where("chunk_id", list(chunk_ids))
+
     def _delete_where(self, column: str, values: list[str]) -> None:
         try:
             self._db.executemany(f"DELETE FROM kw_chunks WHERE {column} = ?", [(v,) for v in values])
@@ -280,6 +284,11 @@ class BM25Index(KeywordIndex):
         stems = self._tok.stems(words)
         with self._lock.read():
             return [w for w, s in zip(words, stems, strict=True) if not self._live_df(s)]
+
+    def frequencies(self, stems: Sequence[str]) -> dict[str, int]:
+        """How many live chunks hold each stem (0: none)."""
+        with self._lock.read():
+            return {s: self._live_df(s) for s in dict.fromkeys(stems)}
 
     def _live_df(self, stem: str) -> int:
         term = self._vocab.get(stem)

@@ -27,9 +27,9 @@ from shared_utils.errors import BackendNotConfigured, OlympusError
 from shared_utils.generation.base import Backend, GenerationOptions
 from src.models.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
 from src.answer.question import check_question
-from src.answer.abstention import decide as abstain_decision, threshold_for
+from src.answer.abstention import answerability_for, decide as abstain_decision
 from src.answer.done import done_event, fallback_line
-from src.answer.answering import Answering, decide
+from src.answer.answering import Answering, decide, extract_why
 from src.answer.queue import (
     ENGINE_BACKENDS, AnswerQueue, QueuedEvents, Ticket, queue_for, wait_turn)
 from src.answer.options import AskOptions
@@ -217,9 +217,11 @@ class Answerer:
             yield TokenEvent(NO_MATCH)
             yield self._canned(NO_MATCH, timings, t0)
             return
-        threshold = threshold_for(self.settings.embedding_model, self.settings.abstain_similarity)
+        threshold = answerability_for(self.settings.embedding_model,
+                                      self.settings.abstain_answerability)
         verdict = abstain_decision(sources, query, threshold=threshold,
-                                   absent=self.library.absent_names(query))
+                                   absent=self.library.absent_names(query),
+                                   weight=self.library.term_weights(query))
         if verdict.abstain:
             yield TokenEvent(verdict.message)
             yield replace(self._canned(verdict.message, timings, t0), sources=sources,
@@ -251,8 +253,8 @@ class Answerer:
         timings["prompt_ms"] = _ms(t2, self._clock())
         for note in prompt.notes:
             yield StatusEvent(note)
-        backends = [bind_sources(b, query, prompt, self.library.similarities)
-                    for b in backends]
+        backends = [bind_sources(b, query, prompt, self.library.similarities,
+                                 why=extract_why(answering)) for b in backends]
         yield from self._generate(prompt, backends, skipped, timings, t0, plan,
                                   decoding=decoding, mode_reason=mode_reason, question=query,
                                   generation=generation, answering=answering)

@@ -43,6 +43,7 @@ from src.api.library_routes import (
 from src.api.metrics import Metrics
 from src.events import BackendSwitchEvent, DoneEvent, QueueEvent, StatusEvent
 from src.service.wire import citation_to_dict, done_to_dict, queue_to_dict
+from src.protocols import Pipeline
 
 DEFAULT_MODEL = "olympus"
 KEEP_ALIVE_S = 5.0  # an SSE comment at least this often while the answer is being written
@@ -87,7 +88,7 @@ def pieces(text: str) -> list[str]:
 
 
 class ChatRoutes:
-    def __init__(self, pipeline: Any, metrics: Metrics, *, max_tokens_cap: int) -> None:
+    def __init__(self, pipeline: Pipeline, metrics: Metrics, *, max_tokens_cap: int) -> None:
         self.pipeline = pipeline
         self.metrics = metrics
         self.max_tokens_cap = max_tokens_cap

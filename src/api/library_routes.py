@@ -27,6 +27,7 @@ from src.answer.options import AskOptions
 from src.events import BackendSwitchEvent, DoneEvent
 from src.library.jobs import IngestJob, IngestQueue
 from src.service.wire import document_to_dict, event_to_dict, search_to_dict
+from src.protocols import Pipeline
 
 MB = 1024 * 1024
 PDF_MAGIC = b"%PDF-"  # within the first 1024 bytes, as PDF readers accept it
@@ -77,7 +78,7 @@ def doc_ids_of(body: dict[str, Any]) -> list[str] | None:
     return ids or None
 
 
-def known_doc_ids(pipeline: Any, ids: list[str] | None) -> list[str] | None:
+def known_doc_ids(pipeline: Pipeline, ids: list[str] | None) -> list[str] | None:
     """``ids`` when every one is a document of the library, else DocumentNotFound (404)."""
     if not ids:
         return ids
@@ -119,7 +120,7 @@ async def asking(metrics: Metrics, ask: Any, *args: Any, **kwargs: Any) -> Itera
 class Measured:
     """The pipeline as the upload queue sees it: each ingest is timed for the metrics."""
 
-    def __init__(self, pipeline: Any, metrics: Metrics) -> None:
+    def __init__(self, pipeline: Pipeline, metrics: Metrics) -> None:
         self.pipeline = pipeline
         self.metrics = metrics
 
@@ -149,7 +150,7 @@ def observe_events(events: Iterator[Any], metrics: Metrics) -> Iterator[Any]:
 
 
 class LibraryRoutes:
-    def __init__(self, pipeline: Any, queue: IngestQueue, metrics: Metrics,
+    def __init__(self, pipeline: Pipeline, queue: IngestQueue, metrics: Metrics,
                  max_upload_mb: int) -> None:
         self.pipeline = pipeline
         self.queue = queue

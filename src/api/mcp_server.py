@@ -24,6 +24,7 @@ from shared_utils.errors import OlympusError
 from src.api.limits import check_k
 from src.events import DoneEvent
 from src.service.wire import document_to_dict, passage_to_dict, search_to_dict
+from src.protocols import Pipeline
 
 INSTRUCTIONS = ("Olympus answers questions over the user's PDF library, citing document and "
                 "page. Use search_documents for passages, ask for a written answer with "
@@ -52,7 +53,7 @@ def _tool_errors(error: type[Exception]) -> Callable[[F], F]:
     return wrap
 
 
-def _answer(pipeline: Any, question: str, doc_ids: list[str] | None) -> dict[str, Any]:
+def _answer(pipeline: Pipeline, question: str, doc_ids: list[str] | None) -> dict[str, Any]:
     from src.api.chat import named, structured_citations
     from src.api.library_routes import known_doc_ids
 
@@ -68,7 +69,7 @@ def _answer(pipeline: Any, question: str, doc_ids: list[str] | None) -> dict[str
             "error": done.error}
 
 
-def _document_text(pipeline: Any, doc_id: str) -> str:
+def _document_text(pipeline: Pipeline, doc_id: str) -> str:
     """The document's passages with a ``[page N]`` marker for every page: before the first
     passage that starts on it; a page inside a passage that spans several pages, or one with
     no text, gets its marker with a note where its text is."""
@@ -96,7 +97,7 @@ def _document_text(pipeline: Any, doc_id: str) -> str:
     return "\n".join(parts).strip()
 
 
-def build_mcp(pipeline: Any) -> MCPServer:
+def build_mcp(pipeline: Pipeline) -> MCPServer:
     server = MCPServer(name="olympus", instructions=INSTRUCTIONS, log_level="WARNING")
 
     @server.tool()

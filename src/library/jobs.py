@@ -27,6 +27,7 @@ import structlog
 from shared_utils.atomic import atomic_write_bytes, atomic_write_text
 from shared_utils.errors import IngestCancelled, OlympusError, UploadRefused
 from shared_utils.types import Progress
+from src.protocols import Documents
 
 logger = structlog.get_logger(__name__)
 
@@ -115,7 +116,7 @@ class IngestQueue:
         """Whether uploads from before a crash or stop wait in the spool."""
         return self.spool is not None and any(self.spool.glob("*.json"))
 
-    def submit(self, pipeline: Any, name: str, data: bytes, *, owner: str = "") -> int:
+    def submit(self, pipeline: Documents, name: str, data: bytes, *, owner: str = "") -> int:
         """Queue ``data`` (a file called ``name``) for ``owner``; returns the job id.
 
         Raises UploadRefused (naming the limit and its setting) when the queue is full.
@@ -138,7 +139,7 @@ class IngestQueue:
         logger.info("ui.ingest.queued", job=job.id, name=name, bytes=len(data))
         return job.id
 
-    def resume(self, pipeline: Any) -> int:
+    def resume(self, pipeline: Documents) -> int:
         """Queue the uploads a crash left in the spool, under their job ids; how many."""
         if self.spool is None or not self.spool.is_dir():
             return 0
@@ -290,7 +291,7 @@ class IngestQueue:
 
         return progress
 
-    def _run(self, pipeline: Any, job_id: int) -> None:
+    def _run(self, pipeline: Documents, job_id: int) -> None:
         started = self._start(job_id)
         if started is None:
             return

@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
 
 import structlog
 
@@ -47,36 +46,7 @@ from src.library.stores import Stores, open_stores
 
 logger = structlog.get_logger(__name__)
 
-__all__ = ["Documents", "IngestOutcome", "IngestResult", "Library", "SearchResult"]
-
-
-class Documents(Protocol):
-    """Documents and search, as the UI, the API, MCP and the CLI call them.
-
-    Three objects provide it, so each caller is written once: :class:`Library` (this
-    process's stores), ``src/pipeline.py:RAGPipeline`` (a Library with the answer chain: the
-    one object of the API and UI processes) and ``src/service/client.py:RemotePipeline`` (the
-    running service over HTTP). ``tests/unit/test_documents_interface.py`` keeps them in step.
-    """
-
-    @property
-    def originals(self) -> Originals: ...
-
-    def ingest_file(self, path: Path, *, progress: ProgressCallback = ...) -> IngestResult: ...
-
-    def ingest_bytes(self, data: bytes, name: str, *,
-                     progress: ProgressCallback = ...) -> IngestResult: ...
-
-    def documents(self) -> list[DocumentRecord]: ...
-
-    def passages(self, doc_id: str) -> list[Chunk]: ...
-
-    def delete_document(self, doc_id: str) -> DocumentRecord: ...
-
-    def search(self, text: str, *, k: int | None = ...,
-               doc_ids: Sequence[str] | None = ...) -> SearchResult: ...
-
-    def close(self) -> None: ...
+__all__ = ["IngestOutcome", "IngestResult", "Library", "SearchResult"]
 
 
 class Library:

@@ -44,6 +44,7 @@ from src.ui import (
 )
 from src.ui import sources as sources_panel
 from src.ui.errors import friendly, show_error
+from src.protocols import Pipeline
 
 logger = structlog.get_logger(__name__)
 
@@ -117,7 +118,7 @@ def _history() -> list[tuple[str, str]]:
     return pairs
 
 
-def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
+def _ask(pipeline: Pipeline, question: str, doc_ids: list[str] | None) -> None:
     """Stream one answer into the page, append the turn to the chat and save it."""
     history = _history()
     msgs = _messages()

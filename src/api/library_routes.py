@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
 from typing import Any
 
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
@@ -26,7 +25,12 @@ from src.api.metrics import Metrics, fallback_reason
 from src.answer.options import AskOptions
 from src.events import BackendSwitchEvent, DoneEvent
 from src.library.jobs import IngestJob, IngestQueue
-from src.service.wire import document_to_dict, event_to_dict, search_to_dict
+from src.service.wire import (
+    document_to_dict,
+    documents_to_dicts,
+    event_to_dict,
+    search_to_dict,
+)
 from src.protocols import Pipeline
 
 MB = 1024 * 1024
@@ -35,9 +39,7 @@ PDF_MAGIC = b"%PDF-"  # within the first 1024 bytes, as PDF readers accept it
 
 def job_to_dict(job: IngestJob) -> dict[str, Any]:
     """An upload job as the API shows it (who owns it is not shown)."""
-    d = asdict(job)
-    d.pop("owner", None)
-    return d
+    return job.model_dump(exclude={"owner"})
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -181,8 +183,11 @@ class LibraryRoutes:
         return JSONResponse(search_to_dict(result))
 
     async def documents(self, _request: Request) -> Response:
-        docs = await run_in_threadpool(self.pipeline.documents)
-        return JSONResponse({"object": "list", "data": [document_to_dict(d) for d in docs]})
+        data = await run_in_threadpool(self._documents)
+        return JSONResponse({"object": "list", "data": data})
+
+    def _documents(self) -> list[dict[str, Any]]:
+        return documents_to_dicts(self.pipeline.documents(), self.pipeline.originals)
 
     async def upload(self, request: Request) -> Response:
         """Read the PDF (``BodyLimit`` stops a body past the limit as it arrives), refuse what

@@ -23,7 +23,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from shared_utils.errors import OlympusError
 from src.api.limits import check_k
 from src.events import DoneEvent
-from src.service.wire import document_to_dict, passage_to_dict, search_to_dict
+from src.service.wire import documents_to_dicts, passage_to_dict, search_to_dict
 from src.protocols import Pipeline
 
 INSTRUCTIONS = ("Olympus answers questions over the user's PDF library, citing document and "
@@ -67,6 +67,10 @@ def _answer(pipeline: Pipeline, question: str, doc_ids: list[str] | None) -> dic
             "sources": [passage_to_dict(i, s) for i, s in enumerate(done.sources, 1)],
             "backend": done.backend, "model": named(done), "mode": done.mode,
             "error": done.error}
+
+
+def _documents(pipeline: Pipeline) -> list[dict[str, Any]]:
+    return documents_to_dicts(pipeline.documents(), pipeline.originals)
 
 
 def _document_text(pipeline: Pipeline, doc_id: str) -> str:
@@ -127,8 +131,7 @@ def build_mcp(pipeline: Pipeline) -> MCPServer:
     @_tool_errors(ToolError)
     async def list_documents() -> list[dict[str, Any]]:
         """The documents in the library: id, name, pages, passages, size, status."""
-        docs = await anyio.to_thread.run_sync(pipeline.documents)
-        return [document_to_dict(d) for d in docs]
+        return await anyio.to_thread.run_sync(_documents, pipeline)
 
     @server.resource("olympus://documents/{doc_id}", mime_type="text/plain",
                      description="The text of one document, with a [page N] marker per page")
@@ -140,7 +143,7 @@ def build_mcp(pipeline: Pipeline) -> MCPServer:
                      description="The list of documents (ids for olympus://documents/{doc_id})")
     @_tool_errors(ResourceError)
     async def documents() -> str:
-        docs = await anyio.to_thread.run_sync(pipeline.documents)
-        return json.dumps([document_to_dict(d) for d in docs], ensure_ascii=False)
+        docs = await anyio.to_thread.run_sync(_documents, pipeline)
+        return json.dumps(docs, ensure_ascii=False)
 
     return server

@@ -17,21 +17,22 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import structlog
+from pydantic import ConfigDict
 
 from shared_utils.atomic import atomic_write_bytes, atomic_write_text
 from shared_utils.errors import IngestCancelled, OlympusError, UploadRefused
 from shared_utils.types import Progress
 from src.protocols import Documents
+from src.schema.library import Job, JobState
 
 logger = structlog.get_logger(__name__)
 
-JobState = Literal["queued", "running", "added", "duplicate", "failed", "cancelled"]
 MB = 1024 * 1024
 SPOOL_DIR = "upload_spool"  # the API's queue
 UI_SPOOL_DIR = "ui_upload_spool"  # the UI's: files queued in Streamlit, not yet sent to the API
@@ -54,24 +55,12 @@ class QueueLimits:
                    session_jobs=settings.session_queue_jobs, total_jobs=settings.queue_jobs)
 
 
-@dataclass
-class IngestJob:
-    id: int
-    name: str
-    size_bytes: int
+class IngestJob(Job):
+    """A job of the queue: the schema's ``Job`` (what the API shows) and who owns it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=False)
+
     owner: str = ""
-    state: JobState = "queued"
-    stage: str = ""
-    done: int = 0
-    total: int = 0
-    message: str = ""
-    hint: str = ""
-    doc_id: str = ""
-    pages: int = 0
-    chunks: int = 0
-    cancel_requested: bool = False
-    submitted_at: float = field(default_factory=time.time)
-    finished_at: float | None = None
 
     @property
     def active(self) -> bool:

@@ -45,6 +45,7 @@ from src.ui import (
 from src.ui import sources as sources_panel
 from src.ui.errors import friendly, show_error
 from src.protocols import Pipeline
+from src.schema.chat import answer_fields
 
 logger = structlog.get_logger(__name__)
 
@@ -225,24 +226,7 @@ def _show(view: _View, msg: dict[str, Any], event: Any) -> bool:
 
 
 def _finish(msg: dict[str, Any], event: DoneEvent) -> None:
-    msg.update(
-        content=event.answer or msg["content"],
-        backend=event.backend,
-        backend_name=event.backend_name or event.backend,
-        model=event.model,
-        answered_by=event.answered_by,
-        fallback_note=event.fallback_note,
-        chain=list(event.chain),
-        timings=dict(event.timings),
-        skipped=dict(event.skipped),
-        dropped_sources=event.dropped_sources,
-        interrupted=event.interrupted,
-        interrupt_reason=event.error,
-        mode=event.mode,
-        mode_reason=event.mode_reason,
-        loop_stopped=event.loop_stopped,
-        unsupported=list(event.unsupported),
-    )
+    msg.update(answer_fields(event, msg["content"]))
     if event.sources:
         msg["sources"] = list(event.sources)
     state.timings().add_done(event.backend_name or event.backend, event.timings,

@@ -1,0 +1,124 @@
+"""Passages, citations, the answer and the events of ``POST /api/ask`` (one per line)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from src.schema import WireModel
+
+
+class Passage(WireModel):
+    """A retrieved passage with its place in the ranking and its text: a search result, an
+    answer's source."""
+
+    number: int = Field(description="its rank in a search and its [n] in an answer")
+    doc_id: str
+    document: str = Field("", description="the document's name")
+    page_start: int = Field(description="1-based, inclusive")
+    page_end: int = Field(description="1-based, inclusive")
+    score: float = Field(0.0, description="the fused retrieval score (higher is better)")
+    ranks: dict[str, int] = Field(default_factory=dict,
+                                  description="rank in each retriever, e.g. dense, bm25")
+    similarity: float | None = Field(None, description="cosine similarity of the dense leg")
+    chunk_id: str = Field("", description="<doc_id>:<ordinal, 6 digits>")
+    text: str
+
+
+class Citation(WireModel):
+    """A [n] of the answer and the pages it points to (an answer's ``citations``)."""
+
+    number: int = Field(description="the [n] in the answer")
+    doc_id: str
+    document: str = ""
+    page_start: int
+    page_end: int
+    inferred: bool = Field(False, description="Olympus attributed the sentence; the model "
+                                              "did not write the [n]")
+
+
+class Answer(WireModel):
+    """The whole answer and how it was made: ``ask --json``, ``olympus`` of a chat completion,
+    MCP ``ask`` (some of it), the ``done`` event."""
+
+    answer: str
+    backend: str
+    backend_name: str = Field("", description="registry name of the backend that answered")
+    model: str = Field("", description="the model that wrote the answer")
+    answered_by: str = Field("", description="the model, or \"source extracts (why)\"")
+    fallback_note: str = Field("", description="set when a fallback model answered")
+    citations: list[Citation] = Field(default_factory=list)
+    sources: list[Passage] = Field(default_factory=list)
+    timings: dict[str, float] = Field(
+        default_factory=dict, description="ms: retrieval_ms, first_token_ms, total_ms, ...")
+    prompt_tokens: int = 0
+    dropped_sources: int = 0
+    removed_citations: list[int] = Field(default_factory=list)
+    skipped: dict[str, str] = Field(default_factory=dict, description="backend -> why skipped")
+    interrupted: bool = Field(False, description="a backend failed mid-answer")
+    error: str = ""
+    chain: list[str] = Field(default_factory=list,
+                             description="the backends this answer could try, in order")
+    mode: str = Field("", description="model, extract, abstained or \"\"")
+    mode_reason: str = ""
+    loop_stopped: bool = Field(False, description="the model repeated itself and was stopped")
+    unsupported: list[str] = Field(default_factory=list,
+                                   description="claims no source supports")
+    supported_share: float | None = Field(None, description="share of claims whose citation "
+                                                            "supports them")
+
+
+class SourcesEvent(WireModel):
+    """A line of ``POST /api/ask``: the retrieved sources, numbered [1]..[n]; sent before any
+    token."""
+
+    type: Literal["sources"] = "sources"
+    sources: list[Passage] = Field(default_factory=list)
+    retrieval_ms: float = 0.0
+    query: str = Field("", description="the retrieval query (standalone for follow-ups)")
+
+
+class StatusEvent(WireModel):
+    """A line of ``POST /api/ask``: what is happening now."""
+
+    type: Literal["status"] = "status"
+    message: str = ""
+
+
+class TokenEvent(WireModel):
+    """A line of ``POST /api/ask``: a piece of the answer's text."""
+
+    type: Literal["token"] = "token"
+    text: str = ""
+
+
+class QueueEvent(WireModel):
+    """A line of ``POST /api/ask``: every slot is busy; where the question stands in line
+    (every 2 s while it waits; send ``"session"`` in the request to be your own asker in the
+    fair line)."""
+
+    type: Literal["queue"] = "queue"
+    position: int = Field(description="1 is next")
+    eta_s: float = 0.0
+    message: str = ""
+
+
+class BackendSwitchEvent(WireModel):
+    """A line of ``POST /api/ask``: the chain moved from one backend to the next, and why."""
+
+    type: Literal["backend_switch"] = "backend_switch"
+    from_backend: str
+    to_backend: str
+    reason: str = ""
+
+
+class DoneEvent(Answer):
+    """The last line of ``POST /api/ask``: the answer's fields and ``type``."""
+
+    type: Literal["done"] = "done"
+
+
+Event = Annotated[SourcesEvent | StatusEvent | TokenEvent | QueueEvent | BackendSwitchEvent
+                  | DoneEvent, Field(discriminator="type")]
+"""One line of ``POST /api/ask`` (an error is sent as ``{"type": "error", "error": {...}}``)."""

@@ -11,7 +11,9 @@ it is written by hand.
 from __future__ import annotations
 
 import argparse
+import collections.abc
 import dataclasses
+import json
 import re
 import sys
 import types
@@ -19,23 +21,24 @@ import typing
 from pathlib import Path
 
 from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shared_utils.types import Chunk  # noqa: E402
-from src.schema import answer, chat, errors, library, status  # noqa: E402
+from shared_utils.types import Chunk
+from src.answer.options import AskOptions
+from src.schema import answer, chat, errors, library, plans, requests, status
 
 DOC = ROOT / "docs" / "api.md"
 BEGIN, END = "<!-- schema:begin -->", "<!-- schema:end -->"
 
 # the order of the section; each model's docstring says what it is and where it is used
 MODELS: list[type] = [
-    answer.Passage, answer.Citation, answer.Answer, answer.SourcesEvent, answer.StatusEvent,
-    answer.TokenEvent, answer.QueueEvent, answer.BackendSwitchEvent, answer.DoneEvent,
-    library.SearchResults, library.Document, library.Job, errors.ErrorBody, errors.ErrorDetail,
-    chat.SavedChat, chat.ChatMessage, chat.SavedSource, Chunk, status.Status,
+    requests.AskRequest, AskOptions, requests.SearchRequest, answer.Passage, answer.Citation,
+    answer.Answer, answer.SourcesEvent, answer.StatusEvent, answer.TokenEvent,
+    answer.QueueEvent, answer.BackendSwitchEvent, answer.DoneEvent, library.SearchResults,
+    library.Document, library.Job, plans.Plan, plans.AnsweringNow, errors.ErrorBody,
+    errors.ErrorDetail, chat.SavedChat, chat.ChatMessage, chat.SavedSource, Chunk, status.Status,
     status.SupervisorSection, status.ChildSection, status.EngineSection,
     status.ProvisioningSection, status.ProfileSection,
 ]
@@ -69,7 +72,9 @@ def type_name(t: object) -> str:
         return " | ".join(type_name(a) for a in args)
     if origin is typing.Annotated:
         return type_name(args[0])
-    if origin in (list, tuple):
+    if origin is tuple and len(args) == 2 and args[1] is not Ellipsis:
+        return f"[{type_name(args[0])}, {type_name(args[1])}]"
+    if origin in (list, tuple, collections.abc.Sequence):
         return f"list[{type_name(args[0])}]"
     if origin is dict:
         return f"dict[{type_name(args[0])}, {type_name(args[1])}]"
@@ -78,21 +83,20 @@ def type_name(t: object) -> str:
     return getattr(t, "__name__", str(t))
 
 
+def _value(value: object) -> str:
+    if isinstance(value, BaseModel):
+        return "its defaults"
+    return f"`{json.dumps(list(value) if isinstance(value, tuple) else value)}`"
+
+
 def _default(field: typing.Any) -> str:
     if field.is_required():
         return "required"
     if field.default_factory in (list, dict):
-        return f"`{field.default_factory()!r}`"
+        return _value(field.default_factory())
     if field.default_factory is not None:  # e.g. the time of writing
         return "set when written"
-    if field.default is PydanticUndefined:
-        return ""
-    value = field.default
-    if isinstance(value, BaseModel):
-        return "its defaults"
-    text = {None: "null", True: "true", False: "false"}.get(value, None) \
-        if isinstance(value, bool | type(None)) else None
-    return f"`{text if text is not None else repr(value).replace(chr(39), chr(34))}`"
+    return _value(field.default)
 
 
 def _heading(model: type) -> list[str]:
@@ -102,12 +106,13 @@ def _heading(model: type) -> list[str]:
 
 
 def _dataclass(cls: type) -> list[str]:
-    """An in-process dataclass written as it is (its field types are its annotations)."""
+    """An in-process dataclass, written as the JSON it becomes."""
     lines = _heading(cls)
+    hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        default = "required" if f.default is dataclasses.MISSING else f"`{f.default!r}`"
-        lines.append(f"| `{f.name}` | {str(f.type).replace('|', '&#124;')} "
-                     f"| {default.replace(chr(39), chr(34))} |  |")
+        default = "required" if f.default is dataclasses.MISSING else _value(f.default)
+        lines.append(f"| `{f.name}` | {type_name(hints[f.name]).replace('|', '&#124;')} "
+                     f"| {default} |  |")
     return lines + [""]
 
 

@@ -111,7 +111,7 @@ class ChatStore:
 
     @classmethod
     def for_browser(cls, settings: Any, browser_id: str) -> "ChatStore":
-        return cls(settings.data_dir / "chats", browser_id, max_chats=settings.max_chats,
+        return cls(settings.data.chats, browser_id, max_chats=settings.max_chats,
                    max_bytes=settings.max_chat_kb * 1024)
 
     def _path(self, chat_id: str) -> Path:

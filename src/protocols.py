@@ -26,16 +26,20 @@ if TYPE_CHECKING:
     from src.models.backends import BackendPlan
 
 
-class Documents(Protocol):
+class Ingests(Protocol):
+    """What the upload queue (``src/library/jobs.py``) calls."""
+
+    def ingest_bytes(self, data: bytes, name: str, *,
+                     progress: ProgressCallback = ...) -> IngestResult: ...
+
+
+class Documents(Ingests, Protocol):
     """Documents and search, as the UI, the API, MCP and the CLI call them."""
 
     @property
     def originals(self) -> Originals: ...
 
     def ingest_file(self, path: Path, *, progress: ProgressCallback = ...) -> IngestResult: ...
-
-    def ingest_bytes(self, data: bytes, name: str, *,
-                     progress: ProgressCallback = ...) -> IngestResult: ...
 
     def documents(self) -> list[DocumentRecord]: ...
 

@@ -16,6 +16,7 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared_utils.errors import SettingsError
+from src.data_dir import DataDir
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
@@ -239,7 +240,7 @@ class Settings(BaseSettings):
 
     @property
     def resolved_milvus_uri(self) -> str:
-        return self.milvus_uri or str(self.data_dir / "milvus.db")
+        return self.milvus_uri or str(self.data.milvus)
 
     @property
     def model_search_dirs(self) -> list[Path]:
@@ -248,11 +249,16 @@ class Settings(BaseSettings):
 
     @property
     def status_path(self) -> Path:
-        return self.data_dir / "status.json"
+        return self.data.status
 
     @property
     def models_dir(self) -> Path:
-        return self.data_dir / "models"
+        return self.data.models
+
+    @property
+    def data(self) -> DataDir:
+        """The files and folders of the data dir, by name (``src/data_dir.py``)."""
+        return DataDir(self.data_dir)
 
     @property
     def log_format_resolved(self) -> Literal["json", "console"]:

@@ -64,7 +64,8 @@ class StatusFile:
         """Merge ``fields`` into ``section`` (stamping ``updated_at``) and write atomically."""
         with _lock, self._exclusive():
             data = self.read()
-            current = data.get(section) if isinstance(data.get(section), dict) else {}
+            existing = data.get(section)
+            current: dict[str, Any] = existing if isinstance(existing, dict) else {}
             try:
                 current = checked(section, {**current, **fields, "updated_at": time.time()})
             except ValidationError:  # what was there is wrong (an older writer): start over

@@ -130,12 +130,6 @@ async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(internal_body(exc), status_code=500)
 
 
-def bad_request(message: str, hint: str = "", param: str | None = None) -> e.InvalidRequest:
-    err = e.InvalidRequest(message, hint=hint or None)
-    err.param = param  # type: ignore[attr-defined]  # read by src.service.wire.error_to_dict
-    return err
-
-
 async def send_error(send: Send, exc: e.OlympusError, headers: dict[str, str] | None = None
                      ) -> None:
     """Answer a raw ASGI request with ``exc`` (middleware that acts before the app)."""

@@ -17,21 +17,22 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from shared_utils.errors import (
-    AnswerQueueFull, DocumentNotFound, FileTooLarge, InvalidQuery, JobNotFound, OlympusError,
+    AnswerQueueFull, DocumentNotFound, FileTooLarge, JobNotFound, OlympusError,
     UnsupportedMediaType)
-from src.api.errors import bad_request, error_dict
-from src.api.limits import check_k, parse_json
+from src.api.errors import error_dict
+from src.api.limits import parse_json
 from src.api.metrics import Metrics, fallback_reason
-from src.answer.options import AskOptions
 from src.events import BackendSwitchEvent, DoneEvent
 from src.library.jobs import IngestJob, IngestQueue
 from src.service.wire import (
     document_to_dict,
     documents_to_dicts,
     event_to_dict,
+    plan_to_dict,
     search_to_dict,
 )
 from src.protocols import Pipeline
+from src.schema.requests import AskRequest, SearchRequest, bad_request, read
 
 MB = 1024 * 1024
 PDF_MAGIC = b"%PDF-"  # within the first 1024 bytes, as PDF readers accept it
@@ -50,36 +51,6 @@ async def json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-def ask_options(raw: Any) -> AskOptions | None:
-    """A question's ``AskOptions`` from its JSON (a chat's model, temperature, length)."""
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise bad_request("options must be an object.")
-    if isinstance(raw.get("stop"), list):
-        raw = {**raw, "stop": tuple(raw["stop"])}
-    try:
-        options = AskOptions(**{k: v for k, v in raw.items() if v is not None})
-    except TypeError as exc:
-        raise bad_request(f"options: {exc}", param="options") from exc
-    kinds = {"model": str, "backend": str, "temperature": (int, float), "max_tokens": int}
-    for name, kind in kinds.items():
-        value = getattr(options, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
-            raise bad_request(f"options.{name} has the wrong type ({type(value).__name__}).",
-                              param=f"options.{name}")
-    return options
-
-
-def doc_ids_of(body: dict[str, Any]) -> list[str] | None:
-    ids = body.get("doc_ids")
-    if ids is None:
-        return None
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise bad_request("doc_ids must be a list of document ids.", param="doc_ids")
-    return ids or None
-
-
 def known_doc_ids(pipeline: Pipeline, ids: list[str] | None) -> list[str] | None:
     """``ids`` when every one is a document of the library, else DocumentNotFound (404)."""
     if not ids:
@@ -89,16 +60,6 @@ def known_doc_ids(pipeline: Pipeline, ids: list[str] | None) -> list[str] | None
         raise DocumentNotFound(f"No document has the id {', '.join(map(repr, unknown))}.",
                                hint="List the documents with GET /v1/documents.")
     return ids
-
-
-def history_of(raw: Any) -> list[tuple[str, str]]:
-    """``[[question, answer], ...]`` as pairs, refusing anything else with 400."""
-    raw = raw or []
-    ok = isinstance(raw, list) and all(
-        isinstance(t, list) and len(t) == 2 and all(isinstance(x, str) for x in t) for t in raw)
-    if not ok:
-        raise bad_request("history must be a list of [question, answer] pairs.", param="history")
-    return [(q, a) for q, a in raw]
 
 
 def owner_of(request: Request, session: Any) -> str:
@@ -173,13 +134,10 @@ class LibraryRoutes:
         ]
 
     async def search(self, request: Request) -> Response:
-        body = await json_body(request)
-        query = body.get("query")
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidQuery("The search query is empty.")
-        k = check_k(body.get("k"))
-        doc_ids = await run_in_threadpool(known_doc_ids, self.pipeline, doc_ids_of(body))
-        result = await run_in_threadpool(self.pipeline.search, query, k=k, doc_ids=doc_ids)
+        asked: SearchRequest = read(SearchRequest, await json_body(request))
+        doc_ids = await run_in_threadpool(known_doc_ids, self.pipeline, asked.doc_ids)
+        result = await run_in_threadpool(self.pipeline.search, asked.query, k=asked.k,
+                                         doc_ids=doc_ids)
         return JSONResponse(search_to_dict(result))
 
     async def documents(self, _request: Request) -> Response:
@@ -237,23 +195,16 @@ class LibraryRoutes:
     async def backends(self, _request: Request) -> Response:
         plan = await run_in_threadpool(self.pipeline.backends)
         answering = await run_in_threadpool(self.pipeline.answering)
-        return JSONResponse({**plan.as_dict(), "answering": answering.as_dict()})
+        return JSONResponse(plan_to_dict(plan, answering))
 
     async def ask(self, request: Request) -> Response:
         """The pipeline's own event stream, one JSON object per line (the remote client's)."""
-        body = await json_body(request)
-        question = body.get("question")
-        if not isinstance(question, str) or not question.strip():
-            raise InvalidQuery("The question is empty.")
-        history = history_of(body.get("history"))
-        doc_ids = await run_in_threadpool(known_doc_ids, self.pipeline, doc_ids_of(body))
-        backend = body.get("backend") or None
-        if backend is not None and not isinstance(backend, str):
-            raise bad_request("backend must be a backend name.", param="backend")
+        asked: AskRequest = read(AskRequest, await json_body(request))
+        doc_ids = await run_in_threadpool(known_doc_ids, self.pipeline, asked.doc_ids)
         events = await asking(
-            self.metrics, self.pipeline.ask, question, history=history, doc_ids=doc_ids,
-            backend=backend, options=ask_options(body.get("options")),
-            owner=owner_of(request, body.get("session")))
+            self.metrics, self.pipeline.ask, asked.question, history=asked.history,
+            doc_ids=doc_ids, backend=asked.backend, options=asked.options,
+            owner=owner_of(request, asked.session))
         return StreamingResponse(self._lines(events), media_type="application/x-ndjson")
 
     async def _lines(self, events: Iterator[Any]):

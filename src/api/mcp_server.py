@@ -21,7 +21,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 
 from shared_utils.errors import OlympusError
-from src.api.limits import check_k
+from src.schema.requests import check_k
 from src.events import DoneEvent
 from src.service.wire import documents_to_dicts, passage_to_dict, search_to_dict
 from src.protocols import Pipeline

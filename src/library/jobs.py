@@ -28,14 +28,12 @@ from pydantic import ConfigDict
 from shared_utils.atomic import atomic_write_bytes, atomic_write_text
 from shared_utils.errors import IngestCancelled, OlympusError, UploadRefused
 from shared_utils.types import Progress
-from src.protocols import Documents
+from src.protocols import Ingests
 from src.schema.library import Job, JobState
 
 logger = structlog.get_logger(__name__)
 
 MB = 1024 * 1024
-SPOOL_DIR = "upload_spool"  # the API's queue
-UI_SPOOL_DIR = "ui_upload_spool"  # the UI's: files queued in Streamlit, not yet sent to the API
 NEXT_ID = "next_id"
 
 
@@ -95,17 +93,17 @@ class IngestQueue:
         self._ids = itertools.count(self._first_id())
 
     @classmethod
-    def from_settings(cls, settings: Any, *, spool: str = "") -> IngestQueue:
+    def from_settings(cls, settings: Any, *, spool: Path | None = None) -> IngestQueue:
         """``spool``: the data dir's folder that keeps accepted uploads until indexed
-        (``SPOOL_DIR`` for the API, ``UI_SPOOL_DIR`` for the UI); "" keeps them in memory."""
-        return cls(limits=QueueLimits.from_settings(settings),
-                   spool=settings.data_dir / spool if spool else None)
+        (``DataDir.upload_spool`` for the API, ``ui_upload_spool`` for the UI); None keeps
+        them in memory."""
+        return cls(limits=QueueLimits.from_settings(settings), spool=spool)
 
     def spooled(self) -> bool:
         """Whether uploads from before a crash or stop wait in the spool."""
         return self.spool is not None and any(self.spool.glob("*.json"))
 
-    def submit(self, pipeline: Documents, name: str, data: bytes, *, owner: str = "") -> int:
+    def submit(self, pipeline: Ingests, name: str, data: bytes, *, owner: str = "") -> int:
         """Queue ``data`` (a file called ``name``) for ``owner``; returns the job id.
 
         Raises UploadRefused (naming the limit and its setting) when the queue is full.
@@ -128,7 +126,7 @@ class IngestQueue:
         logger.info("ui.ingest.queued", job=job.id, name=name, bytes=len(data))
         return job.id
 
-    def resume(self, pipeline: Documents) -> int:
+    def resume(self, pipeline: Ingests) -> int:
         """Queue the uploads a crash left in the spool, under their job ids; how many."""
         if self.spool is None or not self.spool.is_dir():
             return 0
@@ -280,7 +278,7 @@ class IngestQueue:
 
         return progress
 
-    def _run(self, pipeline: Documents, job_id: int) -> None:
+    def _run(self, pipeline: Ingests, job_id: int) -> None:
         started = self._start(job_id)
         if started is None:
             return

@@ -40,7 +40,7 @@ from src.library.ingest import (
     read_file,
     safe_name,
 )
-from src.library.originals import ORIGINALS_DIR, Originals
+from src.library.originals import Originals
 from src.settings import Settings
 from src.library.stores import Stores, open_stores
 
@@ -61,7 +61,7 @@ class Library:
         self.embedder = embedder
         self.default_k = default_k
         self.write_lock = threading.RLock()
-        self._originals = Originals(settings.data_dir / ORIGINALS_DIR)
+        self._originals = Originals(settings.data.originals)
         self.retriever = HybridRetriever(
             embedder=embedder, vectors=stores.vectors, keywords=stores.keywords,
             docstore=stores.docstore, rrf_k=settings.rrf_k, dense_weight=settings.dense_weight,

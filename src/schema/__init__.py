@@ -2,6 +2,8 @@
 
 - ``answer.py``   passages, citations, the answer (the ``done`` event) and the streamed events
 - ``library.py``  documents, search results, ingest jobs
+- ``plans.py``    the backend chain and what answers the next question
+- ``requests.py`` the bodies of ``POST /api/ask`` and ``POST /v1/search``
 - ``errors.py``   the error body every API error sends
 - ``chat.py``     a saved chat and its messages (``DATA_DIR/chats/``)
 - ``status.py``   the sections of ``DATA_DIR/status.json``

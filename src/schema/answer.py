@@ -15,14 +15,14 @@ class Passage(WireModel):
 
     number: int = Field(description="its rank in a search and its [n] in an answer")
     doc_id: str
-    document: str = Field("", description="the document's name")
+    document: str = Field(default="", description="the document's name")
     page_start: int = Field(description="1-based, inclusive")
     page_end: int = Field(description="1-based, inclusive")
-    score: float = Field(0.0, description="the fused retrieval score (higher is better)")
+    score: float = Field(default=0.0, description="the fused retrieval score (higher is better)")
     ranks: dict[str, int] = Field(default_factory=dict,
                                   description="rank in each retriever, e.g. dense, bm25")
-    similarity: float | None = Field(None, description="cosine similarity of the dense leg")
-    chunk_id: str = Field("", description="<doc_id>:<ordinal, 6 digits>")
+    similarity: float | None = Field(default=None, description="cosine similarity of the dense leg")
+    chunk_id: str = Field(default="", description="<doc_id>:<ordinal, 6 digits>")
     text: str
 
 
@@ -34,7 +34,7 @@ class Citation(WireModel):
     document: str = ""
     page_start: int
     page_end: int
-    inferred: bool = Field(False, description="Olympus attributed the sentence; the model "
+    inferred: bool = Field(default=False, description="Olympus attributed the sentence; the model "
                                               "did not write the [n]")
 
 
@@ -44,10 +44,10 @@ class Answer(WireModel):
 
     answer: str
     backend: str
-    backend_name: str = Field("", description="registry name of the backend that answered")
-    model: str = Field("", description="the model that wrote the answer")
-    answered_by: str = Field("", description="the model, or \"source extracts (why)\"")
-    fallback_note: str = Field("", description="set when a fallback model answered")
+    backend_name: str = Field(default="", description="registry name of the backend that answered")
+    model: str = Field(default="", description="the model that wrote the answer")
+    answered_by: str = Field(default="", description="the model, or \"source extracts (why)\"")
+    fallback_note: str = Field(default="", description="set when a fallback model answered")
     citations: list[Citation] = Field(default_factory=list)
     sources: list[Passage] = Field(default_factory=list)
     timings: dict[str, float] = Field(
@@ -56,16 +56,16 @@ class Answer(WireModel):
     dropped_sources: int = 0
     removed_citations: list[int] = Field(default_factory=list)
     skipped: dict[str, str] = Field(default_factory=dict, description="backend -> why skipped")
-    interrupted: bool = Field(False, description="a backend failed mid-answer")
+    interrupted: bool = Field(default=False, description="a backend failed mid-answer")
     error: str = ""
     chain: list[str] = Field(default_factory=list,
                              description="the backends this answer could try, in order")
-    mode: str = Field("", description="model, extract, abstained or \"\"")
+    mode: str = Field(default="", description="model, extract, abstained or \"\"")
     mode_reason: str = ""
-    loop_stopped: bool = Field(False, description="the model repeated itself and was stopped")
+    loop_stopped: bool = Field(default=False, description="the model repeated itself and was stopped")
     unsupported: list[str] = Field(default_factory=list,
                                    description="claims no source supports")
-    supported_share: float | None = Field(None, description="share of claims whose citation "
+    supported_share: float | None = Field(default=None, description="share of claims whose citation "
                                                             "supports them")
 
 
@@ -76,7 +76,7 @@ class SourcesEvent(WireModel):
     type: Literal["sources"] = "sources"
     sources: list[Passage] = Field(default_factory=list)
     retrieval_ms: float = 0.0
-    query: str = Field("", description="the retrieval query (standalone for follow-ups)")
+    query: str = Field(default="", description="the retrieval query (standalone for follow-ups)")
 
 
 class StatusEvent(WireModel):

@@ -35,9 +35,9 @@ class ChatMessage(WireModel):
     model_config = ConfigDict(extra="allow", frozen=True, ser_json_inf_nan="constants")
 
     role: Literal["user", "assistant"]
-    content: str = Field("", description="the question, or the answer's text")
-    question: str = Field("", description="the question an answer answers")
-    query: str = Field("", description="the retrieval query (standalone for follow-ups)")
+    content: str = Field(default="", description="the question, or the answer's text")
+    question: str = Field(default="", description="the question an answer answers")
+    query: str = Field(default="", description="the retrieval query (standalone for follow-ups)")
     sources: list[SavedSource | dict[str, Any]] = Field(default_factory=list)
     switches: list[dict[str, str]] = Field(
         default_factory=list, description="{from, to, reason} of each backend switch")
@@ -51,17 +51,17 @@ class ChatMessage(WireModel):
     skipped: dict[str, str] = Field(default_factory=dict)
     dropped_sources: int = 0
     interrupted: bool = False
-    interrupt_reason: str = Field("", description="the done event's error")
+    interrupt_reason: str = Field(default="", description="the done event's error")
     mode: str = ""
     mode_reason: str = ""
     loop_stopped: bool = False
     unsupported: list[str] = Field(default_factory=list)
-    streaming: bool = Field(False, description="still being written (never saved as true: "
+    streaming: bool = Field(default=False, description="still being written (never saved as true: "
                                                "a run that died is shown as stopped)")
-    stopped: bool = Field(False, description="the user stopped it")
-    error: str = Field("", description="why the answer failed, in words for the user")
-    hint: str | None = Field(None, description="how to fix it")
-    scope_note: str = Field("", description="a better match outside the chosen documents")
+    stopped: bool = Field(default=False, description="the user stopped it")
+    error: str = Field(default="", description="why the answer failed, in words for the user")
+    hint: str | None = Field(default=None, description="how to fix it")
+    scope_note: str = Field(default="", description="a better match outside the chosen documents")
 
 
 class SavedChat(WireModel):
@@ -71,8 +71,8 @@ class SavedChat(WireModel):
 
     id: str
     title: str = ""
-    created_at: float = Field(0.0, description="Unix time")
-    updated_at: float = Field(0.0, description="Unix time")
+    created_at: float = Field(default=0.0, description="Unix time")
+    updated_at: float = Field(default=0.0, description="Unix time")
     settings: dict[str, Any] = Field(
         default_factory=dict, description="the chat's model, temperature and answer length")
     messages: list[ChatMessage] = Field(default_factory=list)

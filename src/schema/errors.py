@@ -11,10 +11,10 @@ class ErrorDetail(WireModel):
     """What went wrong and how to fix it (``error`` of an error body)."""
 
     message: str
-    type: str = Field("invalid_request_error", description="OpenAI's error type")
-    param: str | None = Field(None, description="the request field at fault, if one is")
-    code: str = Field("", description="the Olympus error class, e.g. DocumentNotFound")
-    hint: str = Field("", description="how to fix it")
+    type: str = Field(default="invalid_request_error", description="OpenAI's error type")
+    param: str | None = Field(default=None, description="the request field at fault, if one is")
+    code: str = Field(default="", description="the Olympus error class, e.g. DocumentNotFound")
+    hint: str = Field(default="", description="how to fix it")
 
 
 class ErrorBody(WireModel):

@@ -11,7 +11,6 @@ from shared_utils.types import DocumentStatus
 from src.schema import WireModel
 from src.schema.answer import Passage
 
-
 JobState = Literal["queued", "running", "added", "duplicate", "failed", "cancelled"]
 
 
@@ -26,7 +25,7 @@ class Document(WireModel):
     size_bytes: int = Field(description="the uploaded file's size")
     added_at: float = Field(description="Unix time")
     status: DocumentStatus = "ready"
-    stored_bytes: int = Field(0, description="the kept original PDF and OCR word boxes on disk")
+    stored_bytes: int = Field(default=0, description="the kept original PDF and OCR word boxes on disk")
     parse_report: dict[str, Any] = Field(
         default_factory=dict,
         description="pages read from the text layer, OCR'd, flagged, unreadable")
@@ -48,9 +47,9 @@ class Job(WireModel):
     name: str
     size_bytes: int
     state: JobState = "queued"
-    stage: str = Field("", description="the step: parse, embed, store, ...")
+    stage: str = Field(default="", description="the step: parse, embed, store, ...")
     done: int = 0
-    total: int = Field(0, description="0 when unknown")
+    total: int = Field(default=0, description="0 when unknown")
     message: str = ""
     hint: str = ""
     doc_id: str = ""
@@ -58,4 +57,4 @@ class Job(WireModel):
     chunks: int = 0
     cancel_requested: bool = False
     submitted_at: float = Field(default_factory=time.time, description="Unix time")
-    finished_at: float | None = Field(None, description="Unix time")
+    finished_at: float | None = Field(default=None, description="Unix time")

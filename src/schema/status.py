@@ -14,15 +14,15 @@ from src.schema import WireModel
 class Section(WireModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    updated_at: float | None = Field(None, description="Unix time of the last write")
+    updated_at: float | None = Field(default=None, description="Unix time of the last write")
 
 
 class SupervisorSection(Section):
     """``supervisor`` of status.json: ``startup.py`` itself."""
 
     pid: int | None = None
-    started: float | None = Field(None, description="Unix time this run started")
-    state: str = Field("", description="starting, running, stopping, stopped or failed")
+    started: float | None = Field(default=None, description="Unix time this run started")
+    state: str = Field(default="", description="starting, running, stopping, stopped or failed")
     exit_code: int | None = None
     error: str | None = ""
 
@@ -31,13 +31,13 @@ class ChildSection(Section):
     """``api``, ``streamlit``, ``front`` and ``arangod`` of status.json: a child process the
     supervisor runs."""
 
-    state: str = Field("", description="pending, starting, ready, restarting, down, stopped")
+    state: str = Field(default="", description="pending, starting, ready, restarting, down, stopped")
     url: str = ""
     pid: int | None = None
     restarts: int = 0
     last_error: str | None = ""
     ready_after_s: float | None = None
-    ready_at_s: float | None = Field(None, description="seconds after the supervisor started")
+    ready_at_s: float | None = Field(default=None, description="seconds after the supervisor started")
     restart_in_s: float | None = None
     message: str = ""
 
@@ -45,21 +45,21 @@ class ChildSection(Section):
 class EngineSection(ChildSection):
     """``engine`` of status.json: Ollama, llama.cpp, an external Ollama, or none."""
 
-    engine: str = Field("", description="ollama, llamacpp or none")
-    model: str = Field("", description="the model it serves")
+    engine: str = Field(default="", description="ollama, llamacpp or none")
+    model: str = Field(default="", description="the model it serves")
 
 
 class ProvisioningSection(Section):
     """``provisioning`` of status.json: getting the model (download, import, warm-up) by the
     supervisor or the Models page."""
 
-    phase: str = Field("", description="pending, checking, download, create, "
+    phase: str = Field(default="", description="pending, checking, download, create, "
                                        "waiting_for_engine, ready, failed, skipped, ...")
     model: str = ""
     bytes: int = 0
-    total: int = Field(0, description="0 when unknown")
+    total: int = Field(default=0, description="0 when unknown")
     percent: float | None = None
-    speed: float | None = Field(None, description="bytes/s")
+    speed: float | None = Field(default=None, description="bytes/s")
     eta_s: float | None = None
     message: str | None = ""
     error: str | None = ""
@@ -67,7 +67,7 @@ class ProvisioningSection(Section):
     elapsed_s: float | None = None
     ready_at_s: float | None = None
     warm_up_s: float | None = None
-    requested_by: str = Field("", description="\"ui\" when the Models page started it")
+    requested_by: str = Field(default="", description="\"ui\" when the Models page started it")
 
 
 class ProfileSection(Section):

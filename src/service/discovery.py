@@ -25,7 +25,8 @@ from typing import Any
 import structlog
 
 from shared_utils.errors import ServiceStarting
-from src.access.keys import TOKEN_FILE, read_service_token
+from src.access.keys import read_service_token
+from src.data_dir import DataDir
 from src.service.client import STARTUP_WAIT_S, RemotePipeline
 from src.status import StatusFile
 from src.supervisor.lock import held
@@ -133,7 +134,7 @@ def _not_ready(data_dir: Path, sighting: Sighting, wait_s: float) -> ServiceStar
 
 def _unreadable_token(data_dir: Path) -> ServiceStarting:
     return ServiceStarting(
-        f"The Olympus service runs on {data_dir}, but its token {data_dir / TOKEN_FILE} "
+        f"The Olympus service runs on {data_dir}, but its token {DataDir(data_dir).service_token} "
         "cannot be read.",
         hint="Run the command as the user that runs startup.py (the token is readable by "
              "that user only).")

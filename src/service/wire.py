@@ -12,7 +12,7 @@ always ``document`` next to its ``doc_id``.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
@@ -32,6 +32,11 @@ from src.events import (
 from src.schema import answer as schema
 from src.schema.errors import ErrorBody, ErrorDetail
 from src.schema.library import Document, SearchResults
+from src.schema.plans import Plan
+
+if TYPE_CHECKING:
+    from src.answer.answering import Answering
+    from src.models.backends import BackendPlan
 
 
 # --- passages, citations, documents -----------------------------------------------------------
@@ -185,6 +190,24 @@ def event_from_dict(d: dict[str, Any]) -> AskEvent:
     return _done(e)
 
 
+# --- the plan ----------------------------------------------------------------------------------
+def plan_to_dict(plan: BackendPlan, answering: Answering) -> dict[str, Any]:
+    """The backends the next question tries and what answers it (``GET /api/backends``)."""
+    return Plan.model_validate({**plan.as_dict(), "answering": answering.as_dict()}).model_dump()
+
+
+def plan_from_dict(d: dict[str, Any]) -> tuple[BackendPlan, Answering | None]:
+    from src.answer.answering import Answering
+    from src.models.backends import BackendPlan
+
+    p = Plan.model_validate(d)
+    plan = BackendPlan(names=tuple(p.chain), models=dict(p.models), reasons=tuple(p.reasons),
+                       fallback_note=p.fallback_note, chosen_by=dict(p.chosen_by),
+                       fallback=tuple(p.fallback))
+    answering = Answering.from_dict(p.answering.model_dump()) if p.answering else None
+    return plan, answering
+
+
 # --- errors -------------------------------------------------------------------------------------
 def error_body(message: str, *, code: str, hint: str, kind: str = "invalid_request_error",
                param: str | None = None) -> dict[str, Any]:
@@ -202,7 +225,8 @@ def error_to_dict(exc: OlympusError, *, kind: str = "invalid_request_error") -> 
 
 def error_from_dict(d: dict[str, Any]) -> OlympusError:
     """The typed error an API answer describes (``OlympusError`` when the class is unknown)."""
-    body = d.get("error") if isinstance(d.get("error"), dict) else d
+    inner = d.get("error")
+    body: dict[str, Any] = inner if isinstance(inner, dict) else d
     detail = ErrorDetail.model_validate(
         {"message": "", **{k: str(body[k]) for k in ("message", "code", "hint") if body.get(k)}})
     cls = getattr(errors, detail.code, None)

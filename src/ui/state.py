@@ -25,7 +25,7 @@ import structlog
 
 from src.settings import Settings, load_settings, private_files
 from src.status import StatusFile
-from src.library.jobs import UI_SPOOL_DIR, IngestQueue
+from src.library.jobs import IngestQueue
 from src.ui.timings import TimingLog
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def ingest_queue() -> IngestQueue:
 
 
 def _resumed_queue() -> IngestQueue:
-    queue = IngestQueue.from_settings(settings(), spool=UI_SPOOL_DIR)
+    queue = IngestQueue.from_settings(settings(), spool=settings().data.ui_upload_spool)
     if queue.spooled():
         queue.resume(pipeline())
     return queue

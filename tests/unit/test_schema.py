@@ -15,7 +15,12 @@ from src.chat_store import ChatStore
 from src.events import Citation, DoneEvent
 from src.library.jobs import IngestJob
 from src.schema import answer, library
-from src.service.wire import document_from_dict, document_to_dict, done_from_dict, done_to_dict
+from src.service.wire import (
+    document_from_dict,
+    document_to_dict,
+    done_from_dict,
+    done_to_dict,
+)
 from src.status import StatusFile
 
 SOURCE = ScoredChunk(Chunk(id="abc:000004", doc_id="abc", ordinal=4, text="upsd uses 3493",
@@ -142,3 +147,45 @@ def test_a_status_write_of_the_wrong_type_is_refused_and_changes_nothing(tmp_pat
     with pytest.raises(ValueError, match="restarts"):
         status.update("api", restarts="many")
     assert status.read() == before
+
+
+@pytest.mark.parametrize("body, error, param", [
+    ({"question": "  "}, "InvalidQuery", None),
+    ({"question": "q", "history": "earlier"}, "InvalidRequest", "history"),
+    ({"question": "q", "doc_ids": "abc"}, "InvalidRequest", "doc_ids"),
+    ({"question": "q", "backend": 3}, "InvalidRequest", "backend"),
+    ({"question": "q", "options": {"temperature": "hot"}}, "InvalidRequest",
+     "options.temperature"),
+])
+def test_an_ask_request_of_the_wrong_shape_is_refused_naming_the_field(body, error, param):
+    from shared_utils.errors import OlympusError
+    from src.schema.requests import AskRequest, read
+
+    with pytest.raises(OlympusError) as info:
+        read(AskRequest, body)
+    assert type(info.value).__name__ == error and getattr(info.value, "param", None) == param
+
+
+def test_an_ask_request_reads_back_what_the_client_writes():
+    from src.answer.options import AskOptions
+    from src.schema.requests import AskRequest, read
+
+    sent = AskRequest(question="Which port?", history=[("a?", "A")], doc_ids=["abc"],
+                      options=AskOptions(model="qwen", stop=("END",)), session="chat-1")
+    wire = json.loads(json.dumps(sent.model_dump(mode="json")))
+    assert wire["history"] == [["a?", "A"]] and wire["options"]["stop"] == ["END"]
+    assert read(AskRequest, {**wire, "a_newer_field": 1}) == sent
+
+
+def test_the_plan_the_model_picker_reads_comes_back_whole():
+    from src.answer.answering import Answering
+    from src.models.backends import BackendPlan
+    from src.service.wire import plan_from_dict, plan_to_dict
+
+    plan = BackendPlan(names=("llamacpp", "extractive"), models={"llamacpp": "qwen"},
+                       reasons=("engine llamacpp",), chosen_by={"llamacpp": "provisioned"},
+                       fallback=("qwen-7b", "not enough memory"))
+    answering = Answering("llamacpp", "qwen", 1.5, True, "model", label="llama.cpp (local)")
+    sent = json.loads(json.dumps(plan_to_dict(plan, answering)))
+    assert sent["answering"]["name"] == "qwen" and sent["chain"] == ["llamacpp", "extractive"]
+    assert plan_from_dict(sent) == (plan, answering)

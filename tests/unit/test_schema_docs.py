@@ -26,10 +26,19 @@ def test_every_model_of_the_schema_is_documented():
 
     from pydantic import BaseModel
 
-    from src.schema import WireModel, answer, chat, errors, library, status
+    from src.schema import (
+        WireModel,
+        answer,
+        chat,
+        errors,
+        library,
+        plans,
+        requests,
+        status,
+    )
 
     script = _script()
-    models = {obj for module in (answer, chat, errors, library, status)
+    models = {obj for module in (answer, chat, errors, library, plans, requests, status)
               for _, obj in inspect.getmembers(module, inspect.isclass)
               if issubclass(obj, BaseModel) and obj.__module__ == module.__name__}
     documented = set(script.MODELS)

@@ -35,6 +35,7 @@ BEGIN, END = "<!-- schema:begin -->", "<!-- schema:end -->"
 # the order of the section; each model's docstring says what it is and where it is used
 MODELS: list[type] = [
     requests.AskRequest, AskOptions, requests.SearchRequest, answer.Passage, answer.Citation,
+    answer.CitedPassage, answer.ToolAnswer,
     answer.Answer, answer.SourcesEvent, answer.StatusEvent, answer.TokenEvent,
     answer.QueueEvent, answer.BackendSwitchEvent, answer.DoneEvent, library.SearchResults,
     library.Document, library.Job, plans.Plan, plans.AnsweringNow, errors.ErrorBody,

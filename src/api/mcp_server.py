@@ -23,7 +23,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from shared_utils.errors import OlympusError
 from src.schema.requests import check_k
 from src.events import DoneEvent
-from src.service.wire import documents_to_dicts, passage_to_dict, search_to_dict
+from src.service.wire import documents_to_dicts, search_to_dict, tool_answer_to_dict
 from src.protocols import Pipeline
 
 INSTRUCTIONS = ("Olympus answers questions over the user's PDF library, citing document and "
@@ -54,7 +54,7 @@ def _tool_errors(error: type[Exception]) -> Callable[[F], F]:
 
 
 def _answer(pipeline: Pipeline, question: str, doc_ids: list[str] | None) -> dict[str, Any]:
-    from src.api.chat import named, structured_citations
+    from src.api.chat import named
     from src.api.library_routes import known_doc_ids
 
     done = None
@@ -63,10 +63,7 @@ def _answer(pipeline: Pipeline, question: str, doc_ids: list[str] | None) -> dic
             done = event
     if done is None:
         raise OlympusError("The answer ended without a result.", hint="Ask again.")
-    return {"answer": done.answer, "citations": structured_citations(done),
-            "sources": [passage_to_dict(i, s) for i, s in enumerate(done.sources, 1)],
-            "backend": done.backend, "model": named(done), "mode": done.mode,
-            "error": done.error}
+    return tool_answer_to_dict(done, named(done))
 
 
 def _documents(pipeline: Pipeline) -> list[dict[str, Any]]:

@@ -38,6 +38,13 @@ class Citation(WireModel):
                                               "did not write the [n]")
 
 
+class CitedPassage(Citation):
+    """A citation with the text of the passage it points at: ``citations`` of a chat
+    completion and of MCP ``ask``."""
+
+    text: str = ""
+
+
 class Answer(WireModel):
     """The whole answer and how it was made: ``ask --json``, ``olympus`` of a chat completion,
     MCP ``ask`` (some of it), the ``done`` event."""
@@ -67,6 +74,19 @@ class Answer(WireModel):
                                    description="claims no source supports")
     supported_share: float | None = Field(default=None, description="share of claims whose citation "
                                                             "supports them")
+
+
+class ToolAnswer(WireModel):
+    """What MCP's ``ask`` tool returns: the answer, its citations with their text and the
+    sources; ``model`` is what wrote the answer, as a chat completion's ``model``."""
+
+    answer: str
+    citations: list[CitedPassage] = Field(default_factory=list)
+    sources: list[Passage] = Field(default_factory=list)
+    backend: str = ""
+    model: str = ""
+    mode: str = ""
+    error: str = ""
 
 
 class SourcesEvent(WireModel):

@@ -80,6 +80,23 @@ def _cited(c: schema.Citation) -> Citation:
                     page_start=c.page_start, page_end=c.page_end, inferred=c.inferred)
 
 
+def cited_passages(done: DoneEvent) -> list[schema.CitedPassage]:
+    """Each citation of ``done`` with the text of the passage it points at."""
+    out = []
+    for c in done.citations:
+        source = done.sources[c.number - 1] if 0 < c.number <= len(done.sources) else None
+        out.append(schema.CitedPassage(**_citation(c).model_dump(),
+                                       text=source.chunk.text if source else ""))
+    return out
+
+
+def tool_answer_to_dict(done: DoneEvent, model: str) -> dict[str, Any]:
+    """MCP ``ask``'s result; ``model``: what wrote the answer, as a chat completion names it."""
+    return schema.ToolAnswer(answer=done.answer, citations=cited_passages(done),
+                             sources=_passages(done.sources), backend=done.backend,
+                             model=model, mode=done.mode, error=done.error).model_dump()
+
+
 def citation_to_dict(c: Citation) -> dict[str, Any]:
     return _citation(c).model_dump()
 

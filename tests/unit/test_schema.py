@@ -189,3 +189,16 @@ def test_the_plan_the_model_picker_reads_comes_back_whole():
     sent = json.loads(json.dumps(plan_to_dict(plan, answering)))
     assert sent["answering"]["name"] == "qwen" and sent["chain"] == ["llamacpp", "extractive"]
     assert plan_from_dict(sent) == (plan, answering)
+
+
+def test_a_citation_carries_the_text_it_points_at_and_an_out_of_range_one_none():
+    from src.service.wire import cited_passages, tool_answer_to_dict
+
+    done = DoneEvent(answer="Port 3493 [1][7].", backend="extractive", timings={},
+                     citations=[Citation(1, "abc", "manual.pdf", 3, 4),
+                                Citation(7, "abc", "manual.pdf", 9, 9)], sources=[SOURCE])
+    cited = [c.model_dump() for c in cited_passages(done)]
+    assert cited[0]["text"] == "upsd uses 3493" and cited[1]["text"] == ""
+    tool = tool_answer_to_dict(done, "source extracts")
+    assert tool["citations"] == cited and tool["sources"][0]["chunk_id"] == "abc:000004"
+    assert set(tool) == {"answer", "citations", "sources", "backend", "model", "mode", "error"}

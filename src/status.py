@@ -22,7 +22,7 @@ import structlog
 from pydantic import ValidationError
 
 from shared_utils.atomic import atomic_write_text
-from src.schema.status import SECTIONS, Status, checked
+from src.schema.status import Status, checked, read_status
 
 logger = structlog.get_logger(__name__)
 
@@ -48,17 +48,10 @@ class StatusFile:
     def typed(self) -> Status:
         """The whole status as the schema's models; a section a writer got wrong (or an
         older Olympus wrote differently) reads as its defaults, logged, not as an error."""
-        data = self.read()
-        sections: dict[str, Any] = {}
-        for name in SECTIONS:
-            value = data.get(name)
-            if not isinstance(value, dict):
-                continue
-            try:
-                sections[name] = SECTIONS[name].model_validate(value)
-            except ValidationError as exc:
-                logger.warning("status.section_unreadable", section=name, error=str(exc))
-        return Status(**sections)
+        status, unreadable = read_status(self.read())
+        for name, why in unreadable:
+            logger.warning("status.section_unreadable", section=name, error=why)
+        return status
 
     def update(self, section: str, **fields: Any) -> dict[str, Any]:
         """Merge ``fields`` into ``section`` (stamping ``updated_at``) and write atomically."""

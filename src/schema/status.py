@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationError
 
 from src.schema import WireModel
 
@@ -68,6 +68,12 @@ class ProvisioningSection(Section):
     ready_at_s: float | None = None
     warm_up_s: float | None = None
     requested_by: str = Field(default="", description="\"ui\" when the Models page started it")
+    source: str = Field(default="", description="where the model came from, e.g. present, "
+                                                "download, offline-fallback")
+    ollama_model: str = Field(default="", description="the model's name in Ollama")
+    model_path: str = Field(default="", description="the GGUF file llama.cpp serves")
+    notes: list[str] = Field(default_factory=list, description="why, e.g. the Hub is "
+                                                                "unreachable")
 
 
 class ProfileSection(Section):
@@ -95,6 +101,22 @@ class Status(WireModel):
     arangod: ChildSection = ChildSection()
     provisioning: ProvisioningSection = ProvisioningSection()
     profile: ProfileSection = ProfileSection()
+
+
+def read_status(data: dict[str, Any]) -> tuple[Status, list[tuple[str, str]]]:
+    """``data`` (a status.json's object) as ``Status``, and the sections that could not be
+    read as (name, why): those read as their defaults, so an older writer breaks nothing."""
+    sections: dict[str, Section] = {}
+    unreadable: list[tuple[str, str]] = []
+    for name, model in SECTIONS.items():
+        value = data.get(name)
+        if not isinstance(value, dict):
+            continue
+        try:
+            sections[name] = model.model_validate(value)
+        except ValidationError as exc:
+            unreadable.append((name, str(exc)))
+    return Status.model_validate(sections), unreadable
 
 
 def section_model(name: str) -> type[Section]:

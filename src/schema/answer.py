@@ -70,10 +70,15 @@ class Answer(WireModel):
     mode: str = Field(default="", description="model, extract, abstained or \"\"")
     mode_reason: str = ""
     loop_stopped: bool = Field(default=False, description="the model repeated itself and was stopped")
-    unsupported: list[str] = Field(default_factory=list,
-                                   description="claims no source supports")
-    supported_share: float | None = Field(default=None, description="share of claims whose citation "
-                                                            "supports them")
+    unsupported: list[str] = Field(
+        default_factory=list, description="sentences struck through, their citations removed")
+    supported_share: float | None = Field(
+        default=None, description="the share of the model's claims that are verified")
+    verified: list[str] = Field(
+        default_factory=list, description="sentences a cited passage states (the Chat page's ✓)")
+    unverified: list[str] = Field(
+        default_factory=list, description="sentences that share their passage's words without "
+                                          "being stated by it: no ✓, not struck")
 
 
 class ToolAnswer(WireModel):

@@ -25,9 +25,9 @@ from pydantic import BaseModel
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from shared_utils.types import Chunk
-from src.answer.options import AskOptions
-from src.schema import answer, chat, errors, library, plans, requests, status
+from shared_utils.types import Chunk  # noqa: E402 - importable once the path is set
+from src.answer.options import AskOptions  # noqa: E402
+from src.schema import answer, chat, errors, library, plans, requests, status  # noqa: E402
 
 DOC = ROOT / "docs" / "api.md"
 BEGIN, END = "<!-- schema:begin -->", "<!-- schema:end -->"
@@ -114,7 +114,7 @@ def _dataclass(cls: type) -> list[str]:
         default = "required" if f.default is dataclasses.MISSING else _value(f.default)
         lines.append(f"| `{f.name}` | {type_name(hints[f.name]).replace('|', '&#124;')} "
                      f"| {default} |  |")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _model(model: type) -> list[str]:
@@ -127,7 +127,7 @@ def _model(model: type) -> list[str]:
                      f"| {_default(field)} | {meaning} |")
     if model.model_config.get("extra") == "allow":
         lines += ["", "Other fields a writer adds are kept as they are."]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def render() -> str:
@@ -136,7 +136,7 @@ def render() -> str:
              ""]
     for model in MODELS:
         lines += _model(model)
-    return "\n".join(lines + [END])
+    return "\n".join([*lines, END])
 
 
 def updated(text: str) -> str:

@@ -56,8 +56,8 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
         docs = library.documents()
         stored = {d.id: library.originals.stored_bytes(d.id) for d in docs}
     if args.json:
-        rows = [document_to_dict(d, stored[d.id]) for d in docs]
-        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
+        listed = [document_to_dict(d, stored[d.id]) for d in docs]
+        json.dump(listed, sys.stdout, indent=2, ensure_ascii=False)
         print()
         return 0
     if not docs:

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Send
 
 from shared_utils import errors as e
+from src.schema.requests import bad_request  # noqa: F401 - callers also find it here
 from src.service.wire import error_body, error_to_dict
 
 logger = structlog.get_logger(__name__)

@@ -16,6 +16,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared_utils.errors import FileTooLarge, InvalidRequest, OlympusError, RequestTooLarge
+from src.schema.requests import MAX_K, check_k  # noqa: F401 - the request schema owns them
 
 MB = 1024 * 1024
 MAX_JSON_BYTES = 1 * MB

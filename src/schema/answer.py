@@ -67,7 +67,8 @@ class Answer(WireModel):
     error: str = ""
     chain: list[str] = Field(default_factory=list,
                              description="the backends this answer could try, in order")
-    mode: str = Field(default="", description="model, extract, abstained or \"\"")
+    mode: str = Field(default="", description="model, extract, model+extract, "
+                                                "extract+model, abstained or \"\"")
     mode_reason: str = ""
     loop_stopped: bool = Field(default=False, description="the model repeated itself and was stopped")
     unsupported: list[str] = Field(

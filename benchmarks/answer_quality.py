@@ -33,10 +33,11 @@ from benchmarks import answer_library, common
 from benchmarks.answer_library import all_documents, cached_library, load_splits, qwen_gguf
 from benchmarks.answer_scoring import (
     REFUSAL, evidence_text, own_text, score, summarize, table)
+from src.protocols import Pipeline
 
 MODELS = ("extractive", "smollm2", "qwen0.5b")
 CONTEXT = {"smollm2": 2048, "qwen0.5b": 4096, "gguf": 4096}
-def run_one(pipeline: Any, question: str, history: list, backend: str | None) -> dict[str, Any]:
+def run_one(pipeline: Pipeline, question: str, history: list, backend: str | None) -> dict[str, Any]:
     """One question through RAGPipeline.ask, timed like the UI sees it; with the model's own
     streamed text and the evidence selected from the sources."""
     from src.answer.claims import check_claims
@@ -80,7 +81,7 @@ def run_one(pipeline: Any, question: str, history: list, backend: str | None) ->
     }
 
 
-def run_model(pipeline: Any, answer_set: dict, args: argparse.Namespace, backend: str | None) -> dict:
+def run_model(pipeline: Pipeline, answer_set: dict, args: argparse.Namespace, backend: str | None) -> dict:
     by_id = {q["id"]: q for q in answer_set["questions"]}
     limit = args.limit or 0
     out: dict[str, list] = {"answerable": [], "unanswerable": [], "conversations": []}
@@ -144,7 +145,8 @@ def pipeline_for(library: Any, model: str, gguf: Path | None,
                  overrides: dict[str, Any]) -> Iterator[tuple[Any, str | None, str]]:
     """(RAGPipeline, forced backend, model file name) for one model of the run. A model name
     ending in ``+writes`` lets a tiny model write (tiny-model mode off)."""
-    from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
+    from shared_utils.llamacpp_engine import LlamaCppEngine
+    from src.models.provisioning import bundled_gguf
     from src.answer.answerer import Answerer
     from src.pipeline import RAGPipeline
 
@@ -156,7 +158,7 @@ def pipeline_for(library: Any, model: str, gguf: Path | None,
         answerer = Answerer.from_settings(settings, library=library)
         yield RAGPipeline(settings, library=library, answerer=answerer), "extractive", "none"
         return
-    path = {"smollm2": default_gguf_path, "qwen0.5b": qwen_gguf}.get(model, lambda: gguf)()
+    path = {"smollm2": bundled_gguf, "qwen0.5b": qwen_gguf}.get(model, lambda: gguf)()
     if path is None:
         raise SystemExit("--models gguf needs --gguf PATH")
     ctx = CONTEXT.get(model, 4096)

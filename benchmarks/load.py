@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import common
+from src.protocols import Pipeline
 
 SEED = [Path("/usr/share/doc/nut-doc/pdf/FAQ.pdf"),
         Path("/usr/share/doc/systemtap-doc/tutorial.pdf")]
@@ -33,7 +34,7 @@ QUESTIONS = [
 ]
 
 
-def _ask(pipeline: Any, question: str) -> dict[str, Any]:
+def _ask(pipeline: Pipeline, question: str) -> dict[str, Any]:
     from src.events import DoneEvent
 
     start = time.perf_counter()
@@ -54,7 +55,7 @@ def _pdf(owner: str, n: int) -> bytes:
 
 
 class Load:
-    def __init__(self, pipeline: Any, queue: Any, until: float) -> None:
+    def __init__(self, pipeline: Pipeline, queue: Any, until: float) -> None:
         self.pipeline, self.queue, self.until = pipeline, queue, until
         self.answers: list[dict[str, Any]] = []
         self.errors: list[str] = []
@@ -93,7 +94,7 @@ class Load:
             n += 1
 
 
-def _consistency(pipeline: Any, expected: Sequence[str]) -> dict[str, Any]:
+def _consistency(pipeline: Pipeline, expected: Sequence[str]) -> dict[str, Any]:
     lib = pipeline.library
     docs = lib.documents()
     names = {d.name for d in docs}
@@ -124,13 +125,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     info = common.begin()
 
-    from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
+    from shared_utils.llamacpp_engine import LlamaCppEngine
+    from src.models.provisioning import bundled_gguf
     from src.pipeline import RAGPipeline
     from src.settings import load_settings
     from src.library.jobs import IngestQueue
 
     with common.temp_dir("load") as data_dir, \
-            LlamaCppEngine(default_gguf_path(), port=0, ctx=4096) as engine:
+            LlamaCppEngine(bundled_gguf(), port=0, ctx=4096) as engine:
         engine.wait_ready(120)
         settings = load_settings(data_dir=data_dir, backends="llamacpp,extractive",
                                  llamacpp_port=engine.port, context_tokens=4096,

@@ -16,6 +16,12 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared_utils.errors import SettingsError
+from shared_utils.generation.base import GenerationOptions
+from src.data_dir import DataDir
+
+# A request's sampling and deadline defaults are the generation options' own (one owner).
+_GENERATION = GenerationOptions()
+
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
@@ -121,11 +127,11 @@ class Settings(BaseSettings):
     )
     llamacpp_model_path: str = ""  # a .gguf file; empty: the catalog's choice or SmolLM2
     llamacpp_port: int = Field(default=8088, ge=1, le=65535)
-    connect_timeout_s: float = Field(default=3.0, gt=0)
-    first_token_timeout_s: float = Field(default=30.0, gt=0)
-    stall_timeout_s: float = Field(default=15.0, gt=0)
-    max_answer_tokens: int = Field(default=320, ge=16, le=8192)
-    temperature: float = Field(default=0.2, ge=0, le=2)
+    connect_timeout_s: float = Field(default=_GENERATION.connect_timeout_s, gt=0)
+    first_token_timeout_s: float = Field(default=_GENERATION.first_token_timeout_s, gt=0)
+    stall_timeout_s: float = Field(default=_GENERATION.stall_timeout_s, gt=0)
+    max_answer_tokens: int = Field(default=_GENERATION.max_tokens, ge=16, le=8192)
+    temperature: float = Field(default=_GENERATION.temperature, ge=0, le=2)
     context_tokens: int | None = Field(default=None, ge=512, le=262_144)
     threads: int | None = Field(default=None, ge=1, le=512)
     # answers the engine writes at once (its slots; empty: the profile sizes them from memory,
@@ -242,7 +248,7 @@ class Settings(BaseSettings):
 
     @property
     def resolved_milvus_uri(self) -> str:
-        return self.milvus_uri or str(self.data_dir / "milvus.db")
+        return self.milvus_uri or str(self.data.milvus)
 
     @property
     def model_search_dirs(self) -> list[Path]:
@@ -251,11 +257,16 @@ class Settings(BaseSettings):
 
     @property
     def status_path(self) -> Path:
-        return self.data_dir / "status.json"
+        return self.data.status
 
     @property
     def models_dir(self) -> Path:
-        return self.data_dir / "models"
+        return self.data.models
+
+    @property
+    def data(self) -> DataDir:
+        """The files and folders of the data dir, by name (``src/data_dir.py``)."""
+        return DataDir(self.data_dir)
 
     @property
     def log_format_resolved(self) -> Literal["json", "console"]:

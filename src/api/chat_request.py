@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared_utils.errors import InvalidQuery, UnsupportedParameter
+from src.answer.condense import turns_of
 from src.answer.options import AskOptions
-from src.api.errors import bad_request
+from src.schema.requests import bad_request, check_doc_ids
 
 # every field of OpenAI's chat-completions request -> what Olympus does with it
 FIELDS: dict[str, str] = {
@@ -66,13 +67,11 @@ def split_messages(messages: Any) -> tuple[str, list[tuple[str, str]]]:
     """
     if not isinstance(messages, list) or not messages:
         raise bad_request("messages must be a non-empty list.", param="messages")
-    turns = [(m.get("role"), _text(m.get("content"))) for m in messages if isinstance(m, dict)]
-    turns = [(role, text) for role, text in turns if role in ("user", "assistant")]
-    if not turns or turns[-1][0] != "user" or not turns[-1][1].strip():
+    turns = [{"role": m.get("role"), "content": _text(m.get("content"))}
+             for m in messages if isinstance(m, dict) and m.get("role") in ("user", "assistant")]
+    if not turns or turns[-1]["role"] != "user" or not turns[-1]["content"].strip():
         raise InvalidQuery("The last message must be a user message with the question.")
-    history = [(q, a) for (r1, q), (r2, a) in zip(turns, turns[1:-1])
-               if r1 == "user" and r2 == "assistant" and q.strip() and a.strip()]
-    return turns[-1][1], history
+    return turns[-1]["content"], turns_of(turns[:-1])
 
 
 def _refuse(name: str, why: str) -> UnsupportedParameter:
@@ -149,8 +148,6 @@ def _options(body: dict[str, Any], max_tokens_cap: int) -> AskOptions:
 
 def read_request(body: dict[str, Any], *, max_tokens_cap: int) -> ChatRequest:
     """The request, checked: 400 for a refused field or a value of the wrong type."""
-    from src.api.library_routes import doc_ids_of
-
     _check_refused(body)
     model = body.get("model")
     if model is not None and not isinstance(model, str):
@@ -169,7 +166,7 @@ def read_request(body: dict[str, Any], *, max_tokens_cap: int) -> ChatRequest:
     return ChatRequest(
         question=question, history=history, model=model or "", stream=stream,
         include_usage=bool(stream_options.get("include_usage")),
-        options=_options(body, max_tokens_cap), doc_ids=doc_ids_of(extra or {}),
+        options=_options(body, max_tokens_cap), doc_ids=check_doc_ids((extra or {}).get("doc_ids")),
         ignored=tuple(k for k in body if FIELDS.get(k, "ignored") == "ignored"
                       and body[k] is not None),
         user=body["user"] if isinstance(body.get("user"), str) else "")

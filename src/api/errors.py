@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Send
 
 from shared_utils import errors as e
+from src.schema.requests import bad_request  # noqa: F401 - callers also find it here
 from src.service.wire import error_body, error_to_dict
 
 logger = structlog.get_logger(__name__)
@@ -29,11 +30,14 @@ STATUS: tuple[tuple[type[e.OlympusError], int, str], ...] = (
     (e.UnsupportedMediaType, 415, "invalid_request_error"),
     (e.RouteNotFound, 404, "invalid_request_error"),
     (e.MethodNotAllowed, 405, "invalid_request_error"),
+    (e.RequestTimeout, 408, "invalid_request_error"),
     (e.InvalidRequest, 400, "invalid_request_error"),
     (e.InvalidDocument, 400, "invalid_request_error"),
     (e.InvalidQuery, 400, "invalid_request_error"),
     (e.InvalidApiKey, 401, "authentication_error"),
     (e.KeyScopeRefused, 403, "permission_error"),
+    (e.ApiNotPublic, 403, "permission_error"),
+    (e.TooManyRequests, 429, "rate_limit_error"),
     (e.UploadRefused, 429, "rate_limit_error"),
     (e.AnswerQueueFull, 429, "rate_limit_error"),
     (e.DocumentNotFound, 404, "not_found_error"),
@@ -128,12 +132,6 @@ async def client_gone(request: Request, _exc: Exception) -> Response:
 async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     logger.error("api.internal_error", error=repr(exc), exc_info=exc)
     return JSONResponse(internal_body(exc), status_code=500)
-
-
-def bad_request(message: str, hint: str = "", param: str | None = None) -> e.InvalidRequest:
-    err = e.InvalidRequest(message, hint=hint or None)
-    err.param = param  # type: ignore[attr-defined]  # read by src.service.wire.error_to_dict
-    return err
 
 
 async def send_error(send: Send, exc: e.OlympusError, headers: dict[str, str] | None = None

@@ -13,11 +13,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
 
 import structlog
 
-from shared_utils.errors import DocumentNotFound, InvalidQuery, OlympusError
+from shared_utils.errors import DocumentNotFound, OlympusError
 from shared_utils.retrieval.base import Query
 
 # SearchResult lives in shared_utils.types: the CLI's remote path builds one without loading
@@ -28,9 +27,11 @@ from shared_utils.types import (
     Progress,
     ProgressCallback,
     SearchResult,
+    chunk_id,
     no_progress,
 )
 from src.answer.abstention import absent_names, weights
+from src.answer.question import check_question
 from src.library import late_ocr
 from src.library.doc_ids import resolve as resolve_doc_id
 from src.library.ingest import (
@@ -45,42 +46,13 @@ from src.library.ingest import (
     safe_name,
 )
 from src.library.late_ocr import finish_ocr, unreadable_note
-from src.library.originals import ORIGINALS_DIR, Originals
+from src.library.originals import Originals
 from src.library.stores import Stores, open_stores
 from src.settings import Settings
 
 logger = structlog.get_logger(__name__)
 
-__all__ = ["Documents", "IngestOutcome", "IngestResult", "Library", "SearchResult"]
-
-
-class Documents(Protocol):
-    """Documents and search, as the UI, the API, MCP and the CLI call them.
-
-    Three objects provide it, so each caller is written once: :class:`Library` (this
-    process's stores), ``src/pipeline.py:RAGPipeline`` (a Library with the answer chain: the
-    one object of the API and UI processes) and ``src/service/client.py:RemotePipeline`` (the
-    running service over HTTP). ``tests/unit/test_documents_interface.py`` keeps them in step.
-    """
-
-    @property
-    def originals(self) -> Originals: ...
-
-    def ingest_file(self, path: Path, *, progress: ProgressCallback = ...) -> IngestResult: ...
-
-    def ingest_bytes(self, data: bytes, name: str, *,
-                     progress: ProgressCallback = ...) -> IngestResult: ...
-
-    def documents(self) -> list[DocumentRecord]: ...
-
-    def passages(self, doc_id: str) -> list[Chunk]: ...
-
-    def delete_document(self, doc_id: str) -> DocumentRecord: ...
-
-    def search(self, text: str, *, k: int | None = ...,
-               doc_ids: Sequence[str] | None = ...) -> SearchResult: ...
-
-    def close(self) -> None: ...
+__all__ = ["IngestOutcome", "IngestResult", "Library", "SearchResult"]
 
 
 class Library:
@@ -95,7 +67,7 @@ class Library:
         self.embedder = embedder
         self.default_k = default_k
         self.write_lock = threading.RLock()
-        self._originals = Originals(settings.data_dir / ORIGINALS_DIR)
+        self._originals = Originals(settings.data.originals)
         self.retriever = HybridRetriever(
             embedder=embedder, vectors=stores.vectors, keywords=stores.keywords,
             docstore=stores.docstore, rrf_k=settings.rrf_k, dense_weight=settings.dense_weight,
@@ -270,7 +242,7 @@ class Library:
         """Every passage of a ready document (its id or a unique prefix), in reading order (MCP's
         document resources)."""
         doc = resolve_doc_id(self.documents(), doc_id)
-        ids = [f"{doc.id}:{i:06d}" for i in range(doc.chunks)]
+        ids = [chunk_id(doc.id, i) for i in range(doc.chunks)]
         # OCR'd pages may join after the rest (src/library/late_ocr.py): page order first
         return sorted(self.docstore.get_chunks(ids), key=lambda c: (c.page_start, c.ordinal))
 
@@ -290,14 +262,7 @@ class Library:
     def search(self, text: str, *, k: int | None = None,
                doc_ids: Sequence[str] | None = None) -> SearchResult:
         """Hybrid search; InvalidQuery for an empty or over-long query."""
-        query = (text or "").strip()
-        if not query:
-            raise InvalidQuery("The query is empty")
-        limit = self.settings.max_query_chars
-        if len(query) > limit:
-            raise InvalidQuery(
-                f"The query is {len(query):,} characters long; the limit is {limit:,}",
-                hint="Ask a shorter question (or raise OLYMPUS_MAX_QUERY_CHARS).")
+        query = check_question(text, self.settings.max_query_chars, what="query")
         k = k or self.settings.top_k or self.default_k
         scope = frozenset(doc_ids) if doc_ids is not None else None
         results, timings = self.retriever.retrieve_with_timings(Query(query, k, scope))

@@ -21,7 +21,6 @@ from shared_utils.errors import DocumentNotFound, StoreUnavailable
 logger = structlog.get_logger(__name__)
 
 _ID_RE = re.compile(r"^[0-9a-f]{64}$")
-ORIGINALS_DIR = "originals"
 
 
 class Originals:

@@ -11,7 +11,6 @@ interrupts this run at its next element update: the event generator is then clos
 
 from __future__ import annotations
 
-import itertools
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ import streamlit as st
 import structlog
 
 from shared_utils.errors import OlympusError
+from src.answer.condense import turns_of
 from src.chat_store import title_of
 from src.events import (
     BackendSwitchEvent,
@@ -44,6 +44,8 @@ from src.ui import (
 )
 from src.ui import sources as sources_panel
 from src.ui.errors import friendly, show_error
+from src.protocols import Pipeline
+from src.schema.chat import answer_fields
 
 logger = structlog.get_logger(__name__)
 
@@ -83,7 +85,7 @@ def _render_message(index: int, msg: dict[str, Any], *, last: bool) -> None:
             sources, turn=turn, question=msg.get("query") or msg.get("question", ""), expanded=last
         )
         if not msg.get("streaming") and not answer_notes.answered_without_model(msg):
-            claims.render_claims(msg["content"], sources, turn=turn)
+            claims.render_claims(msg, turn=turn)
         if last and msg.get("question"):
             st.button(
                 "Regenerate",
@@ -106,20 +108,9 @@ def _regenerate() -> None:
 
 
 # --- asking ------------------------------------------------------------------------------------
-def _history() -> list[tuple[str, str]]:
-    """Earlier turns as (question, answer) pairs; failed or stopped answers are left out."""
-    pairs = []
-    msgs = _messages()
-    for prev, msg in itertools.pairwise(msgs):
-        complete = msg["content"] and not any(msg.get(k) for k in ("error", "stopped", "streaming"))
-        if prev["role"] == "user" and msg["role"] == "assistant" and msg.get("question") and complete:
-            pairs.append((prev["content"], msg["content"]))
-    return pairs
-
-
-def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
+def _ask(pipeline: Pipeline, question: str, doc_ids: list[str] | None) -> None:
     """Stream one answer into the page, append the turn to the chat and save it."""
-    history = _history()
+    history = turns_of(_messages())
     msgs = _messages()
     turn = _turn_of(len(msgs) - 1) + 1
     with st.chat_message("user"):
@@ -224,24 +215,7 @@ def _show(view: _View, msg: dict[str, Any], event: Any) -> bool:
 
 
 def _finish(msg: dict[str, Any], event: DoneEvent) -> None:
-    msg.update(
-        content=event.answer or msg["content"],
-        backend=event.backend,
-        backend_name=event.backend_name or event.backend,
-        model=event.model,
-        answered_by=event.answered_by,
-        fallback_note=event.fallback_note,
-        chain=list(event.chain),
-        timings=dict(event.timings),
-        skipped=dict(event.skipped),
-        dropped_sources=event.dropped_sources,
-        interrupted=event.interrupted,
-        interrupt_reason=event.error,
-        mode=event.mode,
-        mode_reason=event.mode_reason,
-        loop_stopped=event.loop_stopped,
-        unsupported=list(event.unsupported),
-    )
+    msg.update(answer_fields(event, msg["content"]))
     if event.sources:
         msg["sources"] = list(event.sources)
     state.timings().add_done(event.backend_name or event.backend, event.timings,

@@ -192,7 +192,11 @@ def test_container_mode_from_download_to_cited_answer_restart_and_stop(tmp_path,
             # 2. a question through the pipeline the UI uses: Ollama answers, with citations
             _, done = _ask(pipeline)
             assert done.backend_name == "ollama" and done.model == FIRST[3], done
-            assert "Paris" in done.answer and done.mode.startswith("model")  # + extract: small
+            # Ollama's small model wrote; its answer is shown, or weighed against the evidence
+            # and set aside when it adds nothing (the evidence is then the answer)
+            assert "Paris" in done.answer
+            assert done.mode.startswith("model") or done.mode == "extract+model" or (
+                f"the answer of {FIRST[3]} was set aside" in done.answered_by), done
             assert {(c.doc_name, c.page_start) for c in done.citations} == {("france.pdf", 1)}
             assert "ollama" not in done.skipped and not done.interrupted
 

@@ -41,8 +41,9 @@ class StatusFile:
         """Merge ``fields`` into ``section`` (stamping ``updated_at``) and write atomically."""
         with _lock, self._exclusive():
             data = self.read()
-            current = data.get(section) if isinstance(data.get(section), dict) else {}
-            current = {**current, **fields, "updated_at": time.time()}
+            stored = data.get(section)
+            current = {**(stored if isinstance(stored, dict) else {}), **fields,
+                       "updated_at": time.time()}
             data[section] = current
             self._write(data)
             return current

@@ -110,7 +110,7 @@ class ExtractiveBackend(Backend):
         self._similarity: Similarity | None = None
 
     def with_sources(self, question: str, sources: Sequence[PromptSource],
-                     similarity: Similarity | None = None) -> "ExtractiveBackend":
+                     similarity: Similarity | None = None) -> ExtractiveBackend:
         """A copy that answers ``question`` from ``sources`` (the messages are then ignored),
         ranking sentences with ``similarity`` when given."""
         bound = ExtractiveBackend(max_sentences=self.max_sentences)

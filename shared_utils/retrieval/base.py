@@ -43,10 +43,11 @@ class VectorIndex(ABC):
     @abstractmethod
     def count(self) -> int: ...
 
-    def flush(self) -> None:
+    def flush(self) -> None:  # noqa: B027 - a no-op hook, overridden where writes are buffered
         """Make added vectors durable and searchable (no-op where writes already are)."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:  # noqa: B027 - a no-op hook, overridden where there is something to release
+        ...
 
 
 class KeywordIndex(ABC):
@@ -71,7 +72,8 @@ class KeywordIndex(ABC):
         """Words of ``text`` that no indexed chunk contains (an index that cannot tell: [])."""
         return []
 
-    def close(self) -> None: ...
+    def close(self) -> None:  # noqa: B027 - a no-op hook, overridden where there is something to release
+        ...
 
 
 class Leg(ABC):

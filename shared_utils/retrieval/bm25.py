@@ -169,7 +169,7 @@ class BM25Index(KeywordIndex):
 
     def _merge(self) -> None:
         parts = [s.triples() for s in self._segments]
-        rows, terms, tfs = (np.concatenate(p) for p in zip(*parts))
+        rows, terms, tfs = (np.concatenate(p) for p in zip(*parts, strict=True))
         keep = self._alive[rows]
         self._segments = [_Segment(rows[keep], terms[keep], tfs[keep], self._next_term)]
 

@@ -1,16 +1,16 @@
 """Abstention: say "the documents don't say" when retrieval found nothing relevant.
 
-The signal is the best dense-leg cosine similarity among the retrieved sources (the fused
-RRF score is rank-based and says nothing about absolute relevance). Below the threshold, unless
-one source holds every content word of the question, no model is asked: the refusal names what was searched and the closest passage. The threshold
-belongs to the embedding model (cosine scales differ between models) and is chosen on the dev
-split (``answer_set.json`` + ``answer_dev.json``, 125 answerable, 21 unanswerable over seven
-manuals) with ``python -m benchmarks.answer_quality --calibrate``: for all-MiniLM-L6-v2 (int8,
-the default) 0.42 admits as many unanswerable questions as 0.43 (14 of 21, names included) and
-refuses one answerable question fewer (4 of 125; see benchmarks/README.md, "Abstention"). For
-another embedding
-model no threshold is known and retrieval alone never refuses (the prompt's instruction still
-asks the model to say so).
+The signal is the best dense-leg cosine similarity among the retrieved sources (the fused RRF
+score is rank-based and says nothing about absolute relevance). Below the threshold, unless one
+source holds every content word of the question, no model is asked: the refusal names what was
+searched and the closest passage. The threshold belongs to the embedding model (cosine scales
+differ between models) and is chosen on the dev split (``answer_set.json`` +
+``answer_dev.json``, 125 answerable, 21 unanswerable over seven manuals) with ``python -m
+benchmarks.answer_quality --calibrate``: for all-MiniLM-L6-v2 (int8, the default) 0.42 admits as
+many unanswerable questions as 0.43 (14 of 21, names included) and refuses one answerable
+question fewer (4 of 125; see benchmarks/README.md, "Abstention"). For another embedding model
+no threshold is known and retrieval alone never refuses (the prompt's instruction still asks the
+model to say so).
 
 A second signal needs no threshold of its own: a question that names something - a capitalised
 name, an identifier with a capital inside or a digit ("PostgreSQL", "Wi-Fi", "5.2") - that no
@@ -27,7 +27,8 @@ not when one source holds every other content word of the question.
 >>> decide([far], "How do I set up nginx?", threshold=0.43).abstain
 True
 >>> print(decide([far], "How do I set up nginx?", threshold=0.43).message)
-The indexed documents do not seem to answer this. I searched for “How do I set up nginx?” and the closest passage (guide.pdf p. 3) is only loosely related (similarity 0.21; answers need 0.43).
+The indexed documents do not seem to answer this. I searched for “How do I set up nginx?” and
+the closest passage (guide.pdf p. 3) is only loosely related (similarity 0.21; answers need 0.43).
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def names(question: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def document_names(docstore: "DocumentStore") -> set[str]:
+def document_names(docstore: DocumentStore) -> set[str]:
     """Lower-case names the documents go by: the words of their file names, and the initials
     of the capitalised word runs of their first chunk (the title page: "GNU Linear Programming
     Kit" -> "glpk", "Network UPS Tools" -> "nut")."""
@@ -172,7 +173,7 @@ def _initials(text: str) -> set[str]:
     return out
 
 
-def absent_names(question: str, keywords: "KeywordIndex", docstore: "DocumentStore") -> list[str]:
+def absent_names(question: str, keywords: KeywordIndex, docstore: DocumentStore) -> list[str]:
     """The names of ``question`` that no indexed chunk contains (a compound: as a phrase) and
     no document goes by (``document_names``)."""
     absent = []
@@ -182,14 +183,12 @@ def absent_names(question: str, keywords: "KeywordIndex", docstore: "DocumentSto
         parts = re.split(r"[-.]", name.lower())
         if name.lower() in known or "".join(parts) in known:
             continue
-        if keywords.unseen(" ".join(parts)):
-            absent.append(name)
-        elif len(parts) > 1 and not _has_phrase(parts, keywords, docstore):
+        if keywords.unseen(" ".join(parts)) or (len(parts) > 1 and not _has_phrase(parts, keywords, docstore)):
             absent.append(name)
     return absent
 
 
-def _has_phrase(parts: list[str], keywords: "KeywordIndex", docstore: "DocumentStore") -> bool:
+def _has_phrase(parts: list[str], keywords: KeywordIndex, docstore: DocumentStore) -> bool:
     """Whether a chunk holds the words as one phrase ("pre-commit", "pre commit", "precommit")."""
     phrase = re.compile(r"\b" + r"[\s\-.]?".join(map(re.escape, parts)) + r"\b", re.IGNORECASE)
     ids = [chunk_id for chunk_id, _ in keywords.search(" ".join(parts), PHRASE_CANDIDATES)]

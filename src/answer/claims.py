@@ -21,7 +21,8 @@ unsupported and struck through in the text (``~~...~~``), so nobody reads it as 
 ``supported_share`` is the benchmark's "supporting-citation fraction". The thresholds were chosen
 on the dev pairs of ``benchmarks/data/claim_set.json`` (``python -m benchmarks.claim_check``).
 
->>> checks = check_claims("Bash keeps 500 commands in history [1].", ["The default is 500 commands kept in the history list."])
+>>> checks = check_claims("Bash keeps 500 commands in history [1].",
+...                       ["The default is 500 commands kept in the history list."])
 >>> checks[0].status, checks[0].cited, round(checks[0].support, 2)
 ('supported', (1,), 0.6)
 >>> check_claims("Bash keeps 500 commands in history [1].", ["Use declare -A for arrays."])[0].status

@@ -12,6 +12,7 @@ from typing import Any
 from shared_utils.errors import InvalidQuery, UnsupportedParameter
 from src.answer.options import AskOptions
 from src.api.errors import bad_request
+import itertools
 
 # every field of OpenAI's chat-completions request -> what Olympus does with it
 FIELDS: dict[str, str] = {
@@ -70,7 +71,7 @@ def split_messages(messages: Any) -> tuple[str, list[tuple[str, str]]]:
     turns = [(role, text) for role, text in turns if role in ("user", "assistant")]
     if not turns or turns[-1][0] != "user" or not turns[-1][1].strip():
         raise InvalidQuery("The last message must be a user message with the question.")
-    history = [(q, a) for (r1, q), (r2, a) in zip(turns, turns[1:-1])
+    history = [(q, a) for (r1, q), (r2, a) in itertools.pairwise(turns[:-1])
                if r1 == "user" and r2 == "assistant" and q.strip() and a.strip()]
     return turns[-1][1], history
 

@@ -59,7 +59,8 @@ def ask_options(raw: Any) -> AskOptions | None:
         options = AskOptions(**{k: v for k, v in raw.items() if v is not None})
     except TypeError as exc:
         raise bad_request(f"options: {exc}", param="options") from exc
-    kinds = {"model": str, "backend": str, "temperature": (int, float), "max_tokens": int}
+    kinds: dict[str, type | tuple[type, ...]] = {
+        "model": str, "backend": str, "temperature": (int, float), "max_tokens": int}
     for name, kind in kinds.items():
         value = getattr(options, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):

@@ -52,7 +52,7 @@ def doc_to_dict(d: DocumentRecord, stored_bytes: int = 0) -> dict:
             "stored_bytes": stored_bytes, "parse_report": d.parse_report}
 
 
-def human_size(n: int) -> str:
+def human_size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

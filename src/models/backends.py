@@ -84,7 +84,7 @@ class BackendPlan:
     def model(self, name: str) -> str:
         return self.models.get(name, "")
 
-    def forced(self, name: str) -> "BackendPlan":
+    def forced(self, name: str) -> BackendPlan:
         """The plan with ``name`` forced (the safety net kept behind it)."""
         check_names([name])
         names = (name,) if name == SAFETY_NET else (name, SAFETY_NET)
@@ -95,7 +95,7 @@ class BackendPlan:
                                                 "question"), self.fallback_note, chosen,
                            self.fallback)
 
-    def with_model(self, model: str) -> "BackendPlan":
+    def with_model(self, model: str) -> BackendPlan:
         """The plan with the first engine backend answering with ``model`` (a chat's choice).
         Ollama loads any installed model per request; llama.cpp serves one model, so another
         one is refused with the way to switch it (for everyone)."""
@@ -121,8 +121,8 @@ class BackendPlan:
 
 
 def plan_backends(
-    settings: "Settings",
-    profile: "Profile | None",
+    settings: Settings,
+    profile: Profile | None,
     *,
     active: dict[str, Any] | None = None,
     status: dict[str, Any] | None = None,
@@ -160,11 +160,13 @@ def plan_backends(
                        f"{chosen_by['llamacpp']}")
     if "hf_inference" in names:
         models["hf_inference"] = settings.hf_inference_model
-    note, fallback = "", ()
+    note = ""
+    fallback: tuple[str, ...] = ()
     if prov.get("source") == "offline-fallback" and prov.get("phase") == "ready":
         wanted = profile.model if profile is not None else "the recommended model"
-        fallback = (wanted, "; ".join(prov.get("notes") or []) or "the Hugging Face Hub cannot be reached")
-        note = fallback_sentence(str(prov.get("model") or "a small model"), *fallback)
+        why = "; ".join(prov.get("notes") or []) or "the Hugging Face Hub cannot be reached"
+        fallback = (wanted, why)
+        note = fallback_sentence(str(prov.get("model") or "a small model"), wanted, why)
     return BackendPlan(names, models, tuple(reasons), note, chosen_by, fallback)
 
 
@@ -174,7 +176,7 @@ def fallback_sentence(answering: str, wanted: str, why: str) -> str:
             f"Download it when the Hub is reachable: python -m src models pull {wanted}")
 
 
-def build_backend(name: str, settings: "Settings", plan: BackendPlan) -> "Backend":
+def build_backend(name: str, settings: Settings, plan: BackendPlan) -> Backend:
     """Backend ``name`` with the model the plan chose. Raises UnknownBackend or
     BackendNotConfigured (saying which setting is missing)."""
     check_names([name])
@@ -183,7 +185,7 @@ def build_backend(name: str, settings: "Settings", plan: BackendPlan) -> "Backen
 
 
 # --- the precedence, one backend at a time ------------------------------------------------------
-def _ollama_model(settings: "Settings", profile: "Profile | None", active: dict[str, Any],
+def _ollama_model(settings: Settings, profile: Profile | None, active: dict[str, Any],
                   prov: dict[str, Any]) -> tuple[str, str]:
     if settings.ollama_model:
         return settings.ollama_model, "OLYMPUS_OLLAMA_MODEL"
@@ -200,7 +202,7 @@ def _ollama_model(settings: "Settings", profile: "Profile | None", active: dict[
     return "", "nothing chosen yet"
 
 
-def _llamacpp_model(settings: "Settings", profile: "Profile | None", active: dict[str, Any],
+def _llamacpp_model(settings: Settings, profile: Profile | None, active: dict[str, Any],
                     status: dict[str, Any]) -> tuple[str, str]:
     served = str(_section(status, "engine").get("model") or "")
     if settings.llamacpp_model_path:  # the engine serves it too: the setting chose it
@@ -221,7 +223,7 @@ def _llamacpp_model(settings: "Settings", profile: "Profile | None", active: dic
     return "", "nothing chosen yet"
 
 
-def model_label(path: Path, settings: "Settings") -> str:
+def model_label(path: Path, settings: Settings) -> str:
     """A GGUF path as the user knows it: its catalog id, else the file name."""
     from src.models.catalog import load_catalog
 
@@ -235,7 +237,7 @@ def model_label(path: Path, settings: "Settings") -> str:
     return path.name
 
 
-def _catalog_ollama_name(settings: "Settings", active: dict[str, Any]) -> str:
+def _catalog_ollama_name(settings: Settings, active: dict[str, Any]) -> str:
     if not active.get("model"):
         return ""
     from src.models.catalog import load_catalog

@@ -54,7 +54,8 @@ def look(settings: Any) -> Sighting:
     """The service as ``settings.data_dir`` describes it now (no network)."""
     supervised = held(settings.data_dir)
     status = StatusFile(settings.status_path).read()
-    api = status.get("api") if isinstance(status.get("api"), dict) else {}
+    section = status.get("api")
+    api: dict[str, Any] = section if isinstance(section, dict) else {}
     state = str(api.get("state") or "")
     if supervised and _older_than_this_start(api, status.get("supervisor")):
         state = ""  # a previous run's "ready": this supervisor has not started its service yet

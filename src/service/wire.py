@@ -163,7 +163,8 @@ def error_to_dict(exc: OlympusError, *, kind: str = "invalid_request_error") -> 
 
 def error_from_dict(d: dict[str, Any]) -> OlympusError:
     """The typed error an API answer describes (``OlympusError`` when the class is unknown)."""
-    body = d.get("error") if isinstance(d.get("error"), dict) else d
+    error = d.get("error")
+    body: dict[str, Any] = error if isinstance(error, dict) else d
     cls = getattr(errors, str(body.get("code") or ""), None)
     if not (isinstance(cls, type) and issubclass(cls, OlympusError)):
         cls = OlympusError

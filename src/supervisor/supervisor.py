@@ -173,14 +173,21 @@ class Supervisor:
         except OlympusError as exc:
             logger.error("supervisor failed", error=exc.message, hint=exc.hint)
             self._fatal = str(exc)
-        except Exception as exc:  # noqa: BLE001 - entry point: stop the children, then exit 1
+        except Exception as exc:  # entry point: stop the children, then exit 1
             logger.exception("supervisor crashed")
             self._fatal = f"internal error: {type(exc).__name__}: {exc}"
         return self._shutdown()
 
+    @property
+    def detected(self) -> Profile:
+        """The profile ``_run`` detects first: every later step reads it."""
+        if self.profile is None:
+            raise RuntimeError("the supervisor read its profile before detecting it")
+        return self.profile
+
     def _check_public_port(self) -> None:
         """Found before anything starts (else the front would crash-loop for half a minute)."""
-        host, port = children.public_port(self.settings, self.profile)
+        host, port = children.public_port(self.settings, self.detected)
         if self.port_open(host, port):
             raise PortInUse(f"port {port} is already in use by another program; stop it or "
                             f"set OLYMPUS_PORT to a free port (e.g. OLYMPUS_PORT={port + 1})")
@@ -194,13 +201,13 @@ class Supervisor:
                                 new_service_token(s.data_dir))
         self._start("api", api, fatal=True, ready_timeout_s=API_READY_TIMEOUT_S)
         internal = s.streamlit_port or free_port()
-        self._start("streamlit", children.streamlit_spec(s, self.profile,
+        self._start("streamlit", children.streamlit_spec(s, self.detected,
                                                          children.ui_env(self._env, api, s,
                                                                          secret),
                                                          internal),
                     fatal=True, ready_timeout_s=STREAMLIT_READY_TIMEOUT_S)
         api_port = int(api.url.rsplit(":", 1)[1])
-        self._start("front", children.front_spec(s, self.profile, self._env, internal, api_port),
+        self._start("front", children.front_spec(s, self.detected, self._env, internal, api_port),
                     fatal=True, ready_timeout_s=STREAMLIT_READY_TIMEOUT_S)
 
     def _start_arangod(self) -> None:
@@ -212,7 +219,7 @@ class Supervisor:
             self._env["OLYMPUS_ARANGO_URL"] = spec.url  # the app reaches the local arangod
 
     def _start_engine(self) -> None:
-        s, p = self.settings, self.profile
+        s, p = self.settings, self.detected
         publish = self.status.section("engine")
         if p.engine == "ollama":
             host, port, local = children.ollama_address(s)
@@ -250,7 +257,7 @@ class Supervisor:
                                           url=f"http://127.0.0.1:{port}")
             logger.error("engine not started", error=error)
             return
-        self._start("engine", children.llamacpp_spec(self.settings, self.profile, self._env,
+        self._start("engine", children.llamacpp_spec(self.settings, self.detected, self._env,
                                                      model_path))
 
     def _start(self, name: str, spec: ChildSpec, *, fatal: bool = False,
@@ -321,7 +328,7 @@ class Supervisor:
 
     def _on_model(self, model_path: Path) -> None:
         engine = self.slots.get("engine")
-        if self.profile.engine == "llamacpp" and engine is None:
+        if self.detected.engine == "llamacpp" and engine is None:
             logger.info("model file known, starting the engine", model=str(model_path))
             self._start_llamacpp(model_path)
 
@@ -329,7 +336,7 @@ class Supervisor:
         """``models use`` on a llama.cpp engine: serve the newly recorded GGUF (the engine
         loads one file, so it restarts with the new one; answers fall back meanwhile)."""
         engine = self.slots.get("engine")
-        if self.profile.engine != "llamacpp" or engine is None or self.settings.llamacpp_model_path:
+        if self.detected.engine != "llamacpp" or engine is None or self.settings.llamacpp_model_path:
             return
         try:
             stamp = (self.settings.data_dir / "active_model.json").stat().st_mtime
@@ -340,7 +347,7 @@ class Supervisor:
             return
         self._active_stamp = stamp
         try:
-            path = self._local_model(self.settings, self.profile)
+            path = self._local_model(self.settings, self.detected)
         except OlympusError as exc:
             logger.warning("models use: the new model cannot be served", error=str(exc))
             return
@@ -360,15 +367,15 @@ class Supervisor:
         if self._provisioner is not None or "streamlit" not in self.slots:
             return
         engine = self.slots.get("engine")
-        if self.profile.engine == "none" or not self.settings.auto_provision:
+        if self.detected.engine == "none" or not self.settings.auto_provision:
             self._provisioner = threading.Thread()  # nothing to do, ever
-            reason = "no engine" if self.profile.engine == "none" else "OLYMPUS_AUTO_PROVISION=false"
+            reason = "no engine" if self.detected.engine == "none" else "OLYMPUS_AUTO_PROVISION=false"
             self.status.section("provisioning")(phase="skipped", error="", message=reason)
             return
-        if self.profile.engine == "ollama" and engine is not None and engine.state != "ready":
+        if self.detected.engine == "ollama" and engine is not None and engine.state != "ready":
             return  # importing into Ollama needs it answering; retried when it is ready
         self._provisioner = Provisioner(
-            self.settings, self.profile, provision=self._provision, publisher=self.status,
+            self.settings, self.detected, provision=self._provision, publisher=self.status,
             on_model=self._models.put, engine_url=self._wait_engine_url, clock=self.clock,
             t0=self._t0, warm_up=self._warm_up,
         )

@@ -130,7 +130,7 @@ def test_doctor_while_the_service_starts_reports_it_without_waiting(service):
     finally:
         lock.release()
         status.replace("api", state="stopped", url="")
-    imported, said = split_stderr(proc.stderr)
+    imported, _said = split_stderr(proc.stderr)
     report = json.loads(proc.stdout)
     pipeline = report["components"]["pipeline"]
     assert not pipeline["ok"] and "not ready yet" in pipeline["detail"], pipeline

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.pdfs import make_text_pdf
+import itertools
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
@@ -268,7 +269,7 @@ def test_answer_from_the_real_local_model_streams_into_the_page(tmp_path, browse
         final.wait_for(timeout=60_000)
         assert "llama.cpp" in final.inner_text(), "the local model, not a fallback, answered"
         # Streaming: the page showed the answer at several growing lengths before it was done.
-        growing = [b for a, b in zip(lengths, lengths[1:]) if b > a]
+        growing = [b for a, b in itertools.pairwise(lengths) if b > a]
         assert len(growing) >= 3, f"the answer did not stream into the page: {lengths}"
         sources = answer.locator('[data-testid="stExpander"]').first
         sources.get_by_text("flux-manual.pdf").first.wait_for()  # opens once the answer is done

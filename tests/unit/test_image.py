@@ -173,7 +173,7 @@ def test_healthcheck_follows_olympus_port(tmp_path):
     status = {"/healthz": 200}
 
     class Health(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(status.get(self.path, 404))
             self.end_headers()
 
@@ -241,7 +241,7 @@ def test_ollama_archive_is_checked_then_unpacked(tmp_path, name):
 
 
 def test_ollama_archive_with_a_wrong_or_missing_sha256_is_refused_before_extraction(tmp_path):
-    url, sha = _release_archive(tmp_path, "ollama-linux-amd64.tgz")
+    url, _sha = _release_archive(tmp_path, "ollama-linux-amd64.tgz")
     wrong = _ollama_step(tmp_path, OLLAMA_URL=url, OLLAMA_SHA256="0" * 64)
     assert wrong.returncode != 0 and "FAILED" in wrong.stdout + wrong.stderr
     missing = _ollama_step(tmp_path, OLLAMA_URL=url, OLLAMA_SHA256="")

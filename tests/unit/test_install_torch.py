@@ -24,7 +24,7 @@ def index_url():
     """A local stand-in for PyTorch's CPU index: answers GET /torch/."""
 
     class Index(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(200 if self.path == "/torch/" else 404)
             self.end_headers()
 

@@ -24,7 +24,7 @@ from src.supervisor.lock import DataDirLock, held
 
 
 class _Health(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:  # http.server's name
         ready = self.server.ready and self.path == "/api/health"  # type: ignore[attr-defined]
         self.send_response(200 if ready else 503)
         self.send_header("content-length", "0")

@@ -7,11 +7,9 @@ HEALTHCHECK shell snippets here, against local files and a local port.
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 import hashlib
 import http.server
-import importlib.metadata as md
 import json
 import os
 import re
@@ -85,49 +83,6 @@ def test_runtime_requirements_are_exact_pins():
     for name in ("requirements.txt", "requirements-nodeps.txt"):
         for pkg, version in _requirements(name).items():
             assert version, f"{name}: {pkg} is not pinned with =="
-
-
-def _third_party_imports() -> set[str]:
-    files = [ROOT / "startup.py", ROOT / "streamlit_app.py"]
-    files += [*(ROOT / "src").rglob("*.py"), *(ROOT / "shared_utils").rglob("*.py")]
-    names = set()
-    for path in files:
-        if not path.exists():
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names |= {a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names.add(node.module.split(".")[0])
-    local = {"src", "shared_utils", "tests"}
-    return {n for n in names if n not in sys.stdlib_module_names and n not in local}
-
-
-def test_app_code_imports_only_runtime_requirements():
-    """A module the app imports must come from requirements.txt, not from the dev extras."""
-    runtime = set(_requirements("requirements.txt")) | set(_requirements("requirements-nodeps.txt"))
-    closure: set[str] = set()
-    todo = list(runtime)
-    while todo:  # what the runtime requirements pull in themselves
-        dist = todo.pop()
-        if dist in closure:
-            continue
-        closure.add(dist)
-        try:
-            requires = md.requires(dist) or []
-        except md.PackageNotFoundError:
-            continue
-        for req in requires:
-            if "extra ==" in req:
-                continue
-            todo.append(re.split(r"[ ;<>=!~\[(]", req, maxsplit=1)[0].lower().replace("_", "-"))
-    dists = md.packages_distributions()
-    missing = {}
-    for module in _third_party_imports():
-        providers = {d.lower().replace("_", "-") for d in dists.get(module, [])}
-        if providers and not providers & {c.replace("_", "-") for c in closure}:
-            missing[module] = sorted(providers)
-    assert not missing, f"imported by the app but only installed for tests: {missing}"
 
 
 # --- the Dockerfile's own shell, run here --------------------------------------------------------

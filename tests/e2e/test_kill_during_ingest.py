@@ -1,7 +1,7 @@
 """kill -9 of the whole app (supervisor, Streamlit, parse worker) during an ingest started
 from the browser: after a restart every index agrees on every document and the interrupted
-file can be uploaded again (issue 14, load and faults). The API kept the accepted upload on
-disk and indexes it by itself after the restart (issue 24), so uploading it again finds it
+file can be uploaded again (a power cut must not leave half a document). The API kept the
+accepted upload on disk and indexes it by itself after the restart, so uploading it again finds it
 indexed (or indexes it)."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Hostile uploads through the real Library: refused with the limit named, library unchanged,
-and the parse worker runs without the app's secrets (issue 14)."""
+and the parse worker runs without the app's secrets (a PDF parser bug must not hand a
+hostile file the keys)."""
 
 from __future__ import annotations
 

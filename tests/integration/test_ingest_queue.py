@@ -1,4 +1,5 @@
-"""The upload queue: bounded, per session, cancellable with a rollback (issue 14, finding 6).
+"""The upload queue: bounded, per session, cancellable with a rollback (one visitor must not
+fill the disk or the queue for everyone, and a cancelled upload leaves nothing behind).
 
 Jobs run on a real Library (SQLite, BM25, Milvus Lite, the real embedder); a gate pauses an
 ingest at a chosen progress step so a test can act while it is queued or running.

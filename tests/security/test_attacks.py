@@ -1,4 +1,4 @@
-"""Issue #24's attacks, each against the real ``startup.py`` (front, Streamlit, API) on
+"""Attacks from outside, each against the real ``startup.py`` (front, Streamlit, API) on
 loopback, with bounded loops: what a stranger on the Internet tries, and what the owner
 must still be able to do."""
 

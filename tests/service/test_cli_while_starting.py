@@ -1,4 +1,4 @@
-"""A CLI command run while a real ``startup.py`` is still starting (issue #15): it must not
+"""A CLI command run while a real ``startup.py`` is still starting: it must not
 open the stores beside the service that is about to own them; it says it waits, then goes
 through the service once that is ready.
 

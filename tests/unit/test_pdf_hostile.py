@@ -1,5 +1,5 @@
 """Hostile PDFs: bombs hit named limits, invisible text is left out, garbled pages are flagged,
-and a file that is not a PDF is described in words (issue 14)."""
+and a file that is not a PDF is described in words (an upload is untrusted input)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""How the CLI decides between the running service and its own stores (issue #15): a service
+"""How the CLI decides between the running service and its own stores: a service
 that answers is used; while startup.py holds the data dir but its service does not answer
 yet, the command waits for it (never opening the stores beside it) or fails saying what to
 do; with no startup.py on the data dir it works in-process.

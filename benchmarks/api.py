@@ -9,8 +9,8 @@ on llama.cpp. In one run:
    wall time of the CLI when it finds the running service (``python -m src search QUERY
    --json`` as a new process, start to exit: it loads no store or model module), against (1);
 3. first-token time: ``RAGPipeline.ask`` in-process (what the UI did before the service API)
-   against the same question streamed through ``/v1/chat/completions`` with the ``openai`` SDK, the two
-   interleaved question by question.
+   against the same question streamed through ``/v1/chat/completions`` with the ``openai`` SDK,
+   the two interleaved question by question.
 
 The API runs under uvicorn in this process over the same pipeline, so (3) measures what the
 HTTP layer adds. Run: ``.venv/bin/python -m benchmarks.api [--n 40] [--cold 5] [--via 20]

@@ -1,8 +1,8 @@
 """The CLI with the service running (the service owns the stores): real ``python -m src``
-processes against the real API over the real pipeline. Through the service a command loads no store, embedding or
-model module (that is what makes it fast), prints the same JSON as in-process, and while
-startup.py is still starting its service the command waits for it instead of opening the
-stores beside it.
+processes against the real API over the real pipeline. Through the service a command loads no
+store, embedding or model module (that is what makes it fast), prints the same JSON as
+in-process, and while startup.py is still starting its service the command waits for it instead
+of opening the stores beside it.
 
 Which modules a command imported is read from ``python -X importtime``."""
 

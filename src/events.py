@@ -85,6 +85,10 @@ class DoneEvent:
     mode_reason: str = ""
     loop_stopped: bool = False  # the model repeated itself and was stopped
     unsupported: list[str] = field(default_factory=list)  # claims no source supports
+    # the check of the answer as shown (src/answer/claims.py): claims a cited passage states
+    # (the ✓), and claims whose passage shares their words without stating them (not verified)
+    verified: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
     supported_share: float | None = None  # share of claims whose citation supports them
 
 

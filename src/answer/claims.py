@@ -1,36 +1,46 @@
 """Citation check: does the source a sentence cites actually say what the sentence says?
 
-``check_claims(answer, sources)`` splits the answer into sentences and, for each one that makes
-a claim (three content words or more), measures how much of it the cited source supports: the
-share of the sentence's content words (stemmed, markers removed) that occur in the source
-text. A share of ``SUPPORT_SHARE`` or more supports it, provided every specific it states - a
-number, a version, an option, an identifier - occurs in that source too (a small model's
-invented "version 2.3.4-b1" shares most words with the passage that says "2.3.4-3+b1"). A
-sentence without a marker is covered by the marker of the next sentence on its line ("A. B [1]."
-cites [1] for both). Each sentence gets a status:
+``check_claims(answer, sources)`` splits the answer into sentences and gives each one that
+makes a claim (three content words or more) one of three verdicts against the sources it
+cites. A source must first share ``SUPPORT_SHARE`` of its content words (stemmed) and hold
+every specific it states (number, version, option, identifier). Then
+``claim_alignment.verdict`` reads it against a few sentences of that source at a time: they
+*state* it (the ✓, meant to be right at least 19 times in 20: every content word, in its
+order, its specifics as whole tokens, its "only"/"before"), *contradict* it (all its words,
+but its numbers swapped, another option value, a "not" dropped) or neither: a fair
+paraphrase or a plausible invention, *not verified*, shown without a ✓ and not struck. A
+sentence without a marker is covered by the marker of the next sentence on its line ("A. B
+[1]." cites [1] for both). Each sentence gets a status:
 
-- ``supported``: a cited source supports it;
+- ``supported``: a cited source states it (the ✓);
+- ``unverified``: a cited source shares its words and specifics, none states or contradicts it;
+- ``contradicted``: a cited source says otherwise with its words (struck, like ``miscited``);
 - ``miscited``: it cites sources, none of which supports it (``best`` names one that does, if any);
 - ``uncited``: it cites nothing (``best`` names a source that supports it, if any);
 - ``no_claim``: too short to check, or a lead-in ending with a colon ("The manual says:").
 
-``fix_citations`` then rewrites the answer so every citation is there for a reason: a miscited
-or uncited sentence that another source supports cites that source instead (an *inferred*
-citation); a citation that no source backs is removed, and the sentence is reported as
-unsupported and struck through in the text (``~~...~~``), so nobody reads it as a fact.
-``supported_share`` is the benchmark's "supporting-citation fraction". The thresholds were chosen
-on the dev pairs of ``benchmarks/data/claim_set.json`` (``python -m benchmarks.claim_check``).
+``best`` is a source that states the sentence if one does, else the one sharing most of its
+words when that reaches ``SUPPORT_SHARE``. ``fix_citations`` then rewrites the answer so every
+citation is there for a reason: a sentence whose citation does not back it cites ``best``
+instead (an *inferred* citation; a contradicted one only a source that states it); a citation
+that no source backs is removed, and the sentence is reported as unsupported and struck
+through in the text (``~~...~~``), so nobody reads it as a fact. ``supported_share`` is the
+benchmark's "supporting-citation fraction" (✓ claims only). The thresholds were chosen on the
+dev pairs of ``benchmarks/data/claim_set.json`` (``python -m benchmarks.claim_check``).
 
->>> checks = check_claims("Bash keeps 500 commands in history [1].",
-...                       ["The default is 500 commands kept in the history list."])
->>> checks[0].status, checks[0].cited, round(checks[0].support, 2)
-('supported', (1,), 0.6)
->>> check_claims("Bash keeps 500 commands in history [1].", ["Use declare -A for arrays."])[0].status
+>>> source = ["The default is 500 commands kept in the history list."]
+>>> checks = check_claims("The default is 500 commands kept in the history [1].", source)
+>>> checks[0].status, checks[0].cited
+('supported', (1,))
+>>> check_claims("Bash keeps 500 commands in history [1].", source)[0].status
+'unverified'
+>>> check_claims("Bash keeps 500 commands in history [1].", ["Use declare -A."])[0].status
 'miscited'
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,16 +49,16 @@ from typing import Literal
 from shared_utils.text import question_terms, stem
 from shared_utils.types import ScoredChunk
 from src.answer.citations import parse_markers, strip_markers
+from src.answer.claim_alignment import Verdict, specifics, verdict
 
 SUPPORT_SHARE = 0.5
 MIN_CLAIM_TERMS = 3
 STRUCK = "~~{}~~"  # an unsupported sentence as the answer shows it
-STRUCK_NOTE = "(struck through: not in the sources)"  # under an answer with one (no claim)
-# specifics a claim must find in the source it cites: numbers and versions, options, identifiers
-_SPECIFIC = re.compile(r"(?<![\w-])-{1,2}[A-Za-z][\w-]*|\b\w*\d[\w.+:~-]*\w|\b\d\b"
-                       r"|\b[a-z]+[A-Z_]\w*|\b[A-Z]{2,}[A-Z0-9_]*\b")
-_NAME = re.compile(r"(?<=[a-z,;(] )[A-Z][a-z]{2,}\b")  # a capitalised word after a lower-case one
-Status = Literal["supported", "miscited", "uncited", "no_claim"]
+STRUCK_NOTE = "(struck through: not what the sources say)"  # under an answer with one
+# what a reader sees on a claim: stated by its passage, not verified, not supported (struck)
+MARKS = {"supported": "✓", "unverified": "?", "contradicted": "✗", "miscited": "✗",
+         "uncited": "✗", "no_claim": ""}
+Status = Literal["supported", "unverified", "contradicted", "miscited", "uncited", "no_claim"]
 
 # a sentence ends at . ! ? (then any citation markers) before whitespace and a capital, digit,
 # bracket, quote or bullet; a line break always ends one (answers are often bullet lists)
@@ -65,6 +75,12 @@ class ClaimCheck:
     status: Status
     support: float  # share of its content words found in the best cited source (0 if none)
     best: int | None = None  # the source that supports it best, when one does
+    stating: tuple[int, ...] = ()  # the sources that state it (verify it), cited or not
+
+    @property
+    def backed(self) -> bool:
+        """A cited source shares its words and specifics (verified or not)."""
+        return self.status in ("supported", "unverified")
 
 
 def split_claims(answer: str) -> list[str]:
@@ -95,19 +111,6 @@ def _terms(text: str) -> set[str]:
     return {stem(t) for t in question_terms(strip_markers(text))}
 
 
-def specifics(sentence: str) -> set[str]:
-    """The numbers, versions, options and identifiers a sentence states (lower case).
-
-    >>> sorted(specifics("Use -r with version 2.3.4-b1 and HISTSIZE from the Bash manual [2]."))
-    ['-r', '2.3.4-b1', 'bash', 'histsize']
-    """
-    text = strip_markers(sentence)
-    found = {m if m.startswith("-") else m.lower().rstrip(".") for m in _SPECIFIC.findall(text)}
-    # capitalised words inside the sentence are names ("Binary Name Matching Unit")
-    found |= {w.lower() for w in _NAME.findall(text)}
-    return found
-
-
 def _share(terms: set[str], vocab: set[str], wanted: set[str], text: str) -> float:
     """Share of ``terms`` in ``vocab``; 0 when a specific of ``wanted`` is not in ``text``
     (an option such as ``-S`` with its case, the rest in lower case)."""
@@ -134,7 +137,14 @@ def _cited_by_line(answer: str) -> list[tuple[str, tuple[int, ...]]]:
 
 def check_claims(answer: str, sources: Sequence[str | ScoredChunk]) -> list[ClaimCheck]:
     """One ClaimCheck per sentence of ``answer``; ``sources[i]`` is source ``[i + 1]``."""
-    texts = [_source_text(s) for s in sources]
+    return list(checked(answer, tuple(_source_text(s) for s in sources)))
+
+
+@functools.lru_cache(maxsize=256)
+def checked(answer: str, texts: tuple[str, ...]) -> tuple[ClaimCheck, ...]:
+    """``check_claims`` on the sources' texts, remembered: the Chat page checks every answer
+    of the conversation again on each rerun, and the Markdown download once more (clear it,
+    ``checked.cache_clear()``, after changing a setting of the check)."""
     vocab = [_terms(t) for t in texts]
     lowered = [" ".join(t.split()) for t in texts]
     checks: list[ClaimCheck] = []
@@ -146,15 +156,63 @@ def check_claims(answer: str, sources: Sequence[str | ScoredChunk]) -> list[Clai
             continue
         wanted = specifics(sentence)
         shares = [_share(terms, v, wanted, t) for v, t in zip(vocab, lowered, strict=True)]
-        cited_share = max((shares[n - 1] for n in cited), default=0.0)
-        best_n = max(range(len(shares)), key=lambda i: shares[i], default=None)
+        # a source can state or contradict a claim only if it shares enough of its words
+        verdicts: list[Verdict] = [
+            verdict(sentence, text) if share >= SUPPORT_SHARE else "neither"
+            for share, text in zip(shares, texts, strict=True)]
+        checks.append(_status(sentence, cited, shares, verdicts))
+    return tuple(checks)
+
+
+def _status(sentence: str, cited: tuple[int, ...], shares: list[float],
+            verdicts: list[Verdict]) -> ClaimCheck:
+    """The status of one claim from each source's word share and verdict."""
+    cited_share = max((shares[n - 1] for n in cited), default=0.0)
+    stating = [i + 1 for i, v in enumerate(verdicts) if v == "states"]
+    best_n = max(range(len(shares)), key=lambda i: shares[i], default=None)
+    if stating:
+        best: int | None = stating[0]
+    else:
         best = best_n + 1 if best_n is not None and shares[best_n] >= SUPPORT_SHARE else None
-        if cited and cited_share >= SUPPORT_SHARE:
-            status: Status = "supported"
-        else:
-            status = "miscited" if cited else "uncited"
-        checks.append(ClaimCheck(sentence, cited, status, cited_share, best))
-    return checks
+    if any(n in stating for n in cited):
+        status: Status = "supported"
+    elif any(verdicts[n - 1] == "contradicts" for n in cited):
+        status = "contradicted"
+    elif cited and cited_share >= SUPPORT_SHARE:
+        status = "unverified"
+    else:
+        status = "miscited" if cited else "uncited"
+    return ClaimCheck(sentence, cited, status, cited_share, best, tuple(stating))
+
+
+def listed(sentence: str) -> str:
+    """A claim as the check lists it under its answer: no markers, bullet or strike-through.
+
+    >>> listed("- ~~Bananas are yellow~~ [2]")
+    'Bananas are yellow'
+    """
+    text = re.sub(r"^[-*•]\s+", "", strip_markers(sentence).strip())
+    return text[2:-2].strip() if text.startswith("~~") and text.endswith("~~") else text
+
+
+def summary(checks: Sequence[ClaimCheck]) -> str:
+    """The check of an answer in words, as the Chat page, the downloaded Markdown and the logs
+    put it ("" when it makes no claim).
+
+    >>> summary(check_claims("The default port number is 3493 [1]. Bananas are yellow fruit [1].",
+    ...                      ["The default port number is 3493."]))
+    '1 of 2 claims supported by the cited passage (✓), 1 not supported (✗, struck through)'
+    """
+    claims = [c for c in checks if c.status != "no_claim"]
+    if not claims:
+        return ""
+    counts = {mark: sum(MARKS[c.status] == mark for c in claims) for mark in ("✓", "?", "✗")}
+    parts = [f"{counts['✓']} of {len(claims)} claims supported by the cited passage (✓)"]
+    if counts["?"]:
+        parts.append(f"{counts['?']} not verified (?)")
+    if counts["✗"]:
+        parts.append(f"{counts['✗']} not supported (✗, struck through)")
+    return ", ".join(parts)
 
 
 def supported_share(checks: Sequence[ClaimCheck]) -> float:
@@ -179,10 +237,15 @@ def fix_citations(answer: str, sources: Sequence[str | ScoredChunk]) -> FixedAns
     for check in check_claims(answer, sources):
         if check.status in ("supported", "no_claim"):
             continue
+        if check.status == "unverified" and not check.stating:
+            continue  # no source says it better than the one it cites
         bare = strip_markers(check.sentence).rstrip()
-        if check.best is not None:
-            new = _with_marker(bare, check.best)
-            inferred.append(check.best)
+        # a claim its passage contradicts moves only to a source that states it
+        best = check.stating[0] if check.stating else (
+            None if check.status == "contradicted" else check.best)
+        if best is not None:
+            new = _with_marker(bare, best)
+            inferred.append(best)
         else:
             new = STRUCK.format(bare.removeprefix("- ")) if bare.strip() else bare
             new = f"- {new}" if bare.startswith("- ") else new

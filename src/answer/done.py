@@ -15,7 +15,7 @@ from src.answer.steps import StreamState, back_with_extract
 from src.answer.answering import Answering, answered_by
 from src.models.backends import SAFETY_NET, BackendPlan
 from src.answer.citations import resolve
-from src.answer.claims import STRUCK_NOTE, fix_citations, supported_share
+from src.answer.claims import STRUCK_NOTE, check_claims, fix_citations, listed, supported_share
 from src.events import DoneEvent
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
             small_model=run.small_model, similarity=run.similarity)
         mode_reason = why or mode_reason
     _, citations, _ = resolve(answer, prompt.sources)
+    shown = check_claims(answer, prompt.sources) if answer else []  # as the Chat page shows it
     inferred = set(fixed.inferred) if fixed is not None else set()
     citations = [replace(c, inferred=True) if c.number in inferred else c for c in citations]
     stats = result.stats
@@ -73,6 +74,8 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
         loop_stopped=run.guard.looping,
         unsupported=list(fixed.unsupported) if fixed is not None else [],
         supported_share=supported_share(fixed.checks) if fixed is not None else None,
+        verified=[listed(c.sentence) for c in shown if c.status == "supported"],
+        unverified=[listed(c.sentence) for c in shown if c.status == "unverified"],
     )
     logger.info(
         "answered", backend=result.backend, model=done.model, mode=done.mode,
@@ -80,7 +83,8 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
         skipped=list(result.skipped), interrupted=result.interrupted,
         loop_stopped=done.loop_stopped, prompt_tokens=done.prompt_tokens,
         dropped_sources=prompt.dropped_sources, citations=len(citations),
-        unsupported=len(done.unsupported),
+        unsupported=len(done.unsupported), verified=len(done.verified),
+        unverified=len(done.unverified),
         **{k: round(v, 1) for k, v in timings.items()},
     )
     return done

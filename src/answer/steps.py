@@ -131,7 +131,7 @@ def back_with_extract(
         return (f"{answer.rstrip()}\n\n{following}", "model+extract",
                 f"{small_model} is a small model: the most relevant source sentences follow "
                 "its answer (OLYMPUS_SMALL_MODEL_EXTRACT=false turns this off)")
-    if _REFUSED.search(answer) or any(c.status == "supported" for c in claims):
+    if _REFUSED.search(answer) or any(c.backed for c in claims):
         return answer, "model", ""
     if not claims and question_terms(strip_markers(answer)):
         return answer, "model", ""  # short ("Port 3493 [1]."): too short to check, kept

@@ -89,6 +89,7 @@ def done_to_dict(done: DoneEvent) -> dict[str, Any]:
         "interrupted": done.interrupted, "error": done.error, "chain": list(done.chain),
         "mode": done.mode, "mode_reason": done.mode_reason, "loop_stopped": done.loop_stopped,
         "unsupported": list(done.unsupported), "supported_share": done.supported_share,
+        "verified": list(done.verified), "unverified": list(done.unverified),
     }
 
 
@@ -97,7 +98,8 @@ def done_from_dict(d: dict[str, Any]) -> DoneEvent:
                                "removed_citations", "skipped", "interrupted", "error",
                                "backend_name", "model", "answered_by", "fallback_note", "mode",
                                "mode_reason",
-                               "loop_stopped", "unsupported", "supported_share") if k in d}
+                               "loop_stopped", "unsupported", "supported_share", "verified",
+                               "unverified") if k in d}
     return DoneEvent(citations=[citation_from_dict(c) for c in d.get("citations", [])],
                      sources=[passage_from_dict(s) for s in d.get("sources", [])],
                      chain=tuple(d.get("chain", ())), **plain)

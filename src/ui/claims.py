@@ -1,9 +1,11 @@
 """The per-claim check under an answer: each cited sentence against the passage it cites.
 
-``src/answer/claims.py`` decides (``check_claims``); this module shows it. A supported claim gets a
-button that opens the cited page with the passage highlighted; a claim that its sources do not
-support is marked, with what went wrong (cites a passage that does not say it, or cites
-nothing).
+``src/answer/claims.py`` decides (``check_claims``) and words the summary; this module shows it
+in its three states: ✓ where the cited passage states the claim (with a button that opens the
+cited page with the passage highlighted), *not verified* where the passage shares its words
+without stating it (the reader judges: the same button), and *not supported*, struck through
+as in the answer, with what went wrong (cites a passage that does not say it, or cites
+nothing). The downloaded Markdown and the API's done event carry the same verdicts.
 """
 
 from __future__ import annotations
@@ -16,34 +18,42 @@ import streamlit as st
 from src.ui import render, viewer
 
 _NOTES = {
+    "unverified": "Its passage shares these words but does not say this in so many words: "
+                  "read it to judge.",
+    "contradicted": "The passage it cites says something else in these words.",
     "miscited": "The passage it cites does not say this.",
     "uncited": "No source is cited for this.",
+}
+_ICONS = {
+    "supported": ":green[:material/check_circle:]",
+    "unverified": ":grey[:material/help:]",
 }
 
 
 def render_claims(answer: str, sources: Sequence[Any], *, turn: int) -> None:
-    """An expander listing the answer's claims, supported ones linked to their highlight."""
-    from src.answer.citations import strip_markers
-    from src.answer.claims import check_claims
+    """An expander listing the answer's claims in their three states, the ones a cited passage
+    backs linked to their highlight."""
+    from src.answer.claims import check_claims, listed, summary
 
     if not answer or not sources:
         return
     checks = [c for c in check_claims(answer, sources) if c.status != "no_claim"]
     if not checks:
         return
-    supported = sum(c.status == "supported" for c in checks)
-    label = f"Claims checked: {supported} of {len(checks)} supported by the cited passage"
-    with st.expander(label, icon=":material/fact_check:"):
+    with st.expander(f"Claims checked: {summary(checks)}", icon=":material/fact_check:"):
         for i, check in enumerate(checks):
-            text = render.escape_markdown(strip_markers(check.sentence))
-            if check.status == "supported":
-                number = check.best if check.best in check.cited else check.cited[0]
-                scored = sources[number - 1]
-                st.markdown(f":green[:material/check_circle:] {text}")
-                st.button(f"See \\[{number}\\] on {scored.chunk.pages}", key=f"claim_{turn}_{i}",
-                          icon=":material/visibility:", type="tertiary",
-                          on_click=viewer.open_source, args=(scored,),
-                          kwargs={"claim": strip_markers(check.sentence)})
-            else:
-                st.markdown(f":orange[:material/error:] {text}")
+            claim = listed(check.sentence)
+            text = render.escape_markdown(claim)
+            if check.status not in _ICONS:
+                st.markdown(f":red[:material/cancel:] ~~{text}~~")
                 st.caption(_NOTES.get(check.status, "Not supported by its sources."))
+                continue
+            st.markdown(f"{_ICONS[check.status]} {text}")
+            if check.status in _NOTES:
+                st.caption(_NOTES[check.status])
+            stated = [n for n in check.stating if n in check.cited]
+            number = (stated or list(check.cited))[0]
+            scored = sources[number - 1]
+            st.button(f"See \\[{number}\\] on {scored.chunk.pages}", key=f"claim_{turn}_{i}",
+                      icon=":material/visibility:", type="tertiary",
+                      on_click=viewer.open_source, args=(scored,), kwargs={"claim": claim})

@@ -1,7 +1,7 @@
 """The conversation as a Markdown file (the Chat page's download): questions, answers, the
-model that answered, and every cited passage quoted under its answer. Source text (passages,
-the extract in an answer) is escaped with the Chat page's helpers (``src/ui/render.py``), so
-it reads literally in any Markdown viewer."""
+model that answered, the claim check (as the Chat page shows it) and every cited passage
+quoted under its answer. Source text (passages, the extract in an answer) is escaped with the
+Chat page's helpers (``src/ui/render.py``), so it reads literally in any Markdown viewer."""
 
 from __future__ import annotations
 
@@ -36,6 +36,26 @@ def _answer(text: str) -> str:
 
     written, quoted = split_extract(text)
     return written + (extract_markdown(quoted) if quoted else "")
+
+
+def _claim_lines(msg: dict[str, Any]) -> list[str]:
+    """The claim check as the Chat page shows it under the answer: the summary, then each claim
+    with its mark (✓ stated by its passage, ? not verified, ✗ not supported and struck)."""
+    from src.answer.claims import MARKS, check_claims, listed, summary
+
+    sources = msg.get("sources") or []
+    if msg.get("backend_name", msg.get("backend")) == "none" or not sources:
+        return []
+    checks = [c for c in check_claims(str(msg.get("content", "")), sources)
+              if c.status != "no_claim"]
+    if not checks:
+        return []
+    lines = [f"Claims checked: {summary(checks)}", ""]
+    for check in checks:
+        text = escape_markdown(listed(check.sentence))
+        mark = MARKS[check.status]
+        lines.append(f"- {mark} ~~{text}~~" if mark == "✗" else f"- {mark} {text}")
+    return [*lines, ""]
 
 
 def to_markdown(messages: Sequence[dict[str, Any]], *, title: str = "Olympus conversation",
@@ -78,6 +98,7 @@ def to_markdown(messages: Sequence[dict[str, Any]], *, title: str = "Olympus con
             notes.append(f"Error: {msg['error']}")
         if notes:
             lines += ["_" + " ".join(notes) + "_", ""]
+        lines += _claim_lines(msg)
         sources = msg.get("sources") or []
         if sources:
             lines += ["Sources:", ""]

@@ -105,6 +105,9 @@ def test_the_markdown_download_shows_sources_and_extracts_literally():
     for tag in ("<strong>", "<code>", "<b>", "<h1>Tips"):
         assert tag not in html, (tag, html)
     assert html.count("<em>") == 1 and "<em>Answered by" in html  # only Olympus's own note
-    assert html.count("two adjacent '*'s") == 2  # in the answer and in the quoted passage
+    # in the answer, in the claim check (as the Chat page lists it) and in the quoted passage
+    assert html.count("two adjacent '*'s") == 3
+    assert "Claims checked: 1 of 2 claims supported by the cited passage (✓)" in html
+    assert "<li>✓ Mark it with two adjacent" in html and "<s>A second sentence" in html
     assert "log_book*v2*.pdf" in html and "# Tips" in html
     assert "Answered by source extracts (model m is too small to write)." in html

@@ -100,6 +100,16 @@ def test_uncited_fact_gets_an_inferred_citation(settings):
     assert done.answer.endswith("3493 [1].") and done.citations[0].inferred
 
 
+def test_the_done_event_says_which_claims_are_verified_as_the_chat_page_shows_them(settings):
+    """The ✓ and the "not verified" of the answer travel with it (the API's ``olympus``)."""
+    stated = "The upsd daemon listens on TCP port 3493 by default."
+    loose = "By default upsd is reachable over TCP on port 3493."
+    done = list(_answerer(settings, Scripted([f"{stated} [1] {loose} [1]"]))
+                .ask("Which port does upsd use?"))[-1]
+    assert done.verified == [stated] and done.unverified == [loose] and not done.unsupported
+    assert done.supported_share == 0.5
+
+
 def test_failure_before_first_token_switches_to_extractive_with_reason(settings):
     events = list(_answerer(settings, Scripted(fail_before="engine is down")).ask("Which port?"))
     switch = next(e for e in events if isinstance(e, BackendSwitchEvent))

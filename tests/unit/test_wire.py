@@ -25,7 +25,8 @@ def test_every_event_comes_back_as_it_was_sent():
                      citations=[Citation(1, "abc", "manual.pdf", 3, 4, inferred=True)],
                      sources=[SOURCE], timings={"first_token_ms": 12.5}, prompt_tokens=99,
                      skipped={"ollama": "not running"}, backend_name="llamacpp",
-                     chain=("llamacpp", "extractive"), mode="model", supported_share=1.0)
+                     chain=("llamacpp", "extractive"), mode="model", supported_share=0.5,
+                     verified=["Port 3493."], unverified=["It listens there."])
     events = [SourcesEvent([SOURCE], retrieval_ms=5.0, query="q"), TokenEvent("Port"),
               BackendSwitchEvent("ollama", "llamacpp", "down"),
               QueueEvent(2, 40.0, "2nd in line, about 40 s"), done]

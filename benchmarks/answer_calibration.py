@@ -1,8 +1,9 @@
 """Calibration of abstention and follow-up detection (``answer_quality --calibrate``).
 
-Abstention (src/answer/abstention.py): the best dense similarity among the retrieved sources, for the
-answerable and the unanswerable questions of the dev split (test never chooses a threshold),
-at several thresholds, and the names found absent.
+Abstention (src/answer/abstention.py): the answerability (best dense similarity among the
+retrieved sources x the rarity-weighted share of the question they hold) of the answerable and
+the unanswerable questions of the dev split (test never chooses a threshold), refused at several
+thresholds, the names found absent and the lowest-scored questions.
 
 Follow-ups (src/answer/follow_up.py): for each conversation, the best similarity of the follow-up and
 of the unrelated next question searched alone and expanded with the previous question's terms.
@@ -14,7 +15,7 @@ from typing import Any
 
 from benchmarks import common
 
-THRESHOLDS = (0.38, 0.40, 0.42, 0.43, 0.44, 0.45)
+THRESHOLDS = (0.14, 0.16, 0.18, 0.20, 0.22, 0.24, 0.26)  # answerability
 TOP_K = 5  # what the answerer retrieves for a small context (profile.top_k_for)
 
 
@@ -25,45 +26,59 @@ def _best(library: Any, text: str) -> float:
 
 
 def calibrate(library: Any, answer_set: dict[str, Any]) -> dict[str, Any]:
-
     answerable = _searched(library, answer_set["questions"])
     unanswerable = _searched(library, answer_set["unanswerable"])
-    rows = []
-    for t in THRESHOLDS:
-        rows.append([t, _refused(unanswerable, t), _refused(answerable, t)])
-    print("abstention (src/abstention.decide: similarity below the threshold, no source with "
-          "every question word; or a name no document mentions, similarity below "
-          "NAME_CEILING)")
+    rows = [[t, _refused(unanswerable, t), _refused(answerable, t)] for t in THRESHOLDS]
+    print("abstention (src/answer/abstention.decide: answerability = best similarity x share of "
+          "the question the sources hold, under the threshold; or a name no document mentions; "
+          "never at similarity >= STRONG_MATCH)")
     for kind, group in (("unanswerable", unanswerable), ("answerable", answerable)):
-        for question, _, absent in group:
-            if absent:
-                print(f"  {kind}: names no document mentions {absent}: {question}")
+        for row in group:
+            if row["absent"]:
+                print(f"  {kind}: names no document mentions {row['absent']}: {row['question']}")
+    print(common.format_table(["threshold", "unanswerable admitted", "answerable refused"], rows))
+    scored = sorted([(r["verdict"].answerability or 0.0, kind, r) for kind, group in
+                     (("answerable", answerable), ("unanswerable", unanswerable))
+                     for r in group], key=lambda x: x[0])
+    print("lowest answerability (refused at the default when under it):")
     print(common.format_table(
-        ["threshold", "unanswerable admitted", "answerable refused"],
-        rows))
-    def best(rows: list) -> list[float]:
-        from src.answer.abstention import best_similarity
+        ["answerability", "kind", "similarity", "by name", "question"],
+        [[round(a, 3), kind, round(r["verdict"].best or 0.0, 3), bool(r["absent"]),
+          r["question"][:70]] for a, kind, r in scored[:40]]))
 
-        return [best_similarity(sources) or 0.0 for _, sources, _ in rows]
+    def values(group: list, key: str) -> list[float]:
+        return [getattr(r["verdict"], key) or 0.0 for r in group]
 
-    return {"answerable": best(answerable), "unanswerable": best(unanswerable),
+    return {"answerable": values(answerable, "answerability"),
+            "unanswerable": values(unanswerable, "answerability"),
+            "similarity": {"answerable": values(answerable, "best"),
+                           "unanswerable": values(unanswerable, "best")},
+            "refused": {str(t): {"unanswerable": u, "answerable": a} for t, u, a in rows},
             "follow_ups": follow_ups(library, answer_set)}
 
 
-def _searched(library: Any, questions: list[dict[str, Any]]) -> list[tuple[str, list, list]]:
-    """(question, sources, the names it holds that no document mentions) per question."""
-    from src.answer.abstention import absent_names
+def _searched(library: Any, questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per question: its sources, the names no document mentions, its word weights and the
+    verdict at the default threshold (for its answerability)."""
+    from src.answer.abstention import answerability_for, decide
 
-    stores = library.stores
-    return [(q["question"], library.search(q["question"], k=TOP_K).results,
-             absent_names(q["question"], stores.keywords, stores.docstore)) for q in questions]
+    default = answerability_for(library.settings.embedding_model)
+    out = []
+    for q in questions:
+        text = q["question"]
+        row = {"question": text, "sources": library.search(text, k=TOP_K).results,
+               "absent": library.absent_names(text), "weight": library.term_weights(text)}
+        row["verdict"] = decide(row["sources"], text, threshold=default, absent=row["absent"],
+                                weight=row["weight"])
+        out.append(row)
+    return out
 
 
-def _refused(rows: list[tuple[str, list, list]], threshold: float) -> str:
+def _refused(rows: list[dict[str, Any]], threshold: float) -> str:
     from src.answer.abstention import decide
 
-    n = sum(decide(sources, question, threshold=threshold, absent=absent).abstain
-            for question, sources, absent in rows)
+    n = sum(decide(r["sources"], r["question"], threshold=threshold, absent=r["absent"],
+                   weight=r["weight"]).abstain for r in rows)
     return f"{n}/{len(rows)}"
 
 

@@ -139,8 +139,11 @@ class Settings(BaseSettings):
     # answers: models <= 300M parameters show the source extract instead ("model": let them write)
     tiny_model_answers: Literal["extractive", "model"] = "extractive"
     small_model_extract: bool = True  # models <= 1B parameters: the extract follows the answer
-    # refuse when no source is this similar to the question (empty: calibrated per embedder)
+    # a source less similar than this is "loosely related" (empty: calibrated per embedder)
     abstain_similarity: float | None = Field(default=None, ge=0, le=1)
+    # refuse under this answerability: best similarity x share of the question the sources
+    # hold (empty: calibrated per embedder; 0: retrieval never refuses)
+    abstain_answerability: float | None = Field(default=None, ge=0, le=1)
 
     # --- models ----------------------------------------------------------------------------
     model: str = ""  # catalog entry id; empty: chosen from the hardware profile

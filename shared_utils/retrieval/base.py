@@ -72,6 +72,10 @@ class KeywordIndex(ABC):
         """Words of ``text`` that no indexed chunk contains (an index that cannot tell: [])."""
         return []
 
+    def frequencies(self, stems: Sequence[str]) -> dict[str, int] | None:
+        """How many indexed chunks hold each stem (an index that cannot tell: None)."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - a no-op hook, overridden where there is something to release
         ...
 

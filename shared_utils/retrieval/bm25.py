@@ -283,6 +283,11 @@ class BM25Index(KeywordIndex):
         with self._lock.read():
             return [w for w, s in zip(words, stems, strict=True) if not self._live_df(s)]
 
+    def frequencies(self, stems: Sequence[str]) -> dict[str, int]:
+        """How many live chunks hold each stem (0: none)."""
+        with self._lock.read():
+            return {s: self._live_df(s) for s in dict.fromkeys(stems)}
+
     def _live_df(self, stem: str) -> int:
         term = self._vocab.get(stem)
         if term is None:

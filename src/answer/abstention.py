@@ -1,34 +1,38 @@
-"""Abstention: say "the documents don't say" when retrieval found nothing relevant.
+"""Abstention: say "the documents don't say" when retrieval found nothing that answers.
 
-The signal is the best dense-leg cosine similarity among the retrieved sources (the fused RRF
-score is rank-based and says nothing about absolute relevance). Below the threshold, unless one
-source holds every content word of the question, no model is asked: the refusal names what was
-searched and the closest passage. The threshold belongs to the embedding model (cosine scales
-differ between models) and is chosen on the dev split (``answer_set.json`` +
-``answer_dev.json``, 125 answerable, 21 unanswerable over seven manuals) with ``python -m
-benchmarks.answer_quality --calibrate``: for all-MiniLM-L6-v2 (int8, the default) 0.42 admits as
-many unanswerable questions as 0.43 (14 of 21, names included) and refuses one answerable
-question fewer (4 of 125; see benchmarks/README.md, "Abstention"). For another embedding model
-no threshold is known and retrieval alone never refuses (the prompt's instruction still asks the
-model to say so).
+One score decides, the *answerability*: the best dense-leg cosine similarity among the retrieved
+sources (the fused RRF score is rank-based and says nothing about absolute relevance) times the
+share of the question's content words that the sources hold, each word weighted by its rarity
+in the library. A passage can be as similar to "On which port does the Kubernetes API server
+listen by default?" as to an answerable question (it is about a server and a port), but no
+source holds "kubernetes", the rarest and so the heaviest word. Under the threshold no model is
+asked: the refusal names what was searched, the words no source holds and the closest passage.
+The threshold belongs to the embedding model (cosine scales differ) and is chosen on the dev
+split (``answer_set.json`` + ``answer_dev.json``: 125 answerable, 21 unanswerable over seven
+manuals) with ``python -m benchmarks.answer_quality --calibrate``: for all-MiniLM-L6-v2 0.20
+sits in the widest gap of the dev scores (answerable questions from 0.175, unanswerable up to
+0.25; see benchmarks/README.md, "Abstention"). For another embedding model no threshold is
+known and retrieval alone never refuses (the prompt's instruction still asks the model to).
 
 A second signal needs no threshold of its own: a question that names something - a capitalised
 name, an identifier with a capital inside or a digit ("PostgreSQL", "Wi-Fi", "5.2") - that no
 indexed document mentions is about something the documents never mention, however close its
-other words come ("Which PostgreSQL setting controls the size of the shared buffers?" scores
-0.435 against the bash manual's buffers). An ordinary hyphenated word ("in-memory", "re-run",
-"two-digit") is not a name. A document mentions a name in its text, in its file name
-("GMPL": gmpl.pdf) or as the initials of its title ("GLPK": GNU Linear Programming Kit). A
-refusal by names never overrides a strong match: it refuses only below ``NAME_CEILING``, and
-not when one source holds every other content word of the question.
+other words come. An ordinary hyphenated word ("in-memory", "re-run", "two-digit") is not a
+name. A document mentions a name in its text, in its file name ("GMPL": gmpl.pdf) or as the
+initials of its title ("GLPK": GNU Linear Programming Kit).
+
+Nothing refuses a strong match: a source at least ``STRONG_MATCH`` similar, one holding every
+content word of the question (a vague "What does chapter 3 cover?" embeds far from everything),
+or one that defines the abbreviation asked about ("Emacs Speaks Statistics (ESS)").
 
 >>> from shared_utils.types import Chunk, ScoredChunk
 >>> far = ScoredChunk(Chunk("d:1", "d", 1, "Bake bread.", 3, 3, "guide.pdf"), 0.03, {}, 0.21)
->>> decide([far], "How do I set up nginx?", threshold=0.43).abstain
+>>> decide([far], "How do I set up nginx?", threshold=0.2).abstain
 True
->>> print(decide([far], "How do I set up nginx?", threshold=0.43).message)
-The indexed documents do not seem to answer this. I searched for “How do I set up nginx?” and
-the closest passage (guide.pdf p. 3) is only loosely related (similarity 0.21; answers need 0.43).
+>>> print(decide([far], "How do I set up nginx?", threshold=0.2).message)
+The indexed documents do not seem to answer this. I searched for “How do I set up nginx?”: no
+source found mentions “set” or “nginx”, and the closest passage (guide.pdf p. 3) has similarity
+0.21 (answerability 0.00; answers need 0.20).
 """
 
 from __future__ import annotations
@@ -46,12 +50,17 @@ if TYPE_CHECKING:
     from shared_utils.retrieval.base import KeywordIndex
     from shared_utils.stores.base import DocumentStore
 
-# calibrated per embedding model (see the module docstring); keys are settings.embedding_model
+# calibrated per embedding model (see the module docstring); keys are settings.embedding_model.
+# The similarity under which a passage is "loosely related" (the relevance scale):
 THRESHOLDS = {
     "sentence-transformers/all-MiniLM-L6-v2": 0.42,
 }
-# above this best similarity a missing name does not refuse (calibrated with the threshold)
-NAME_CEILING = 0.65
+# The answerability (best similarity x share of the question held) an answer needs:
+ANSWERABILITY = {
+    "sentence-transformers/all-MiniLM-L6-v2": 0.20,
+}
+# a source at least this similar is a strong match: nothing refuses then
+STRONG_MATCH = 0.65
 PHRASE_CANDIDATES = 20  # chunks holding every word of a compound, read to find it as a phrase
 _TOKEN = re.compile(r"[^\W_]+(?:[-.][^\W_]+)+|[^\W_]+", re.UNICODE)  # "pre-commit", "5.2"
 
@@ -89,13 +98,22 @@ class Abstention:
     best: float | None  # best similarity among the sources (None: the dense leg found none)
     threshold: float
     message: str = ""
+    answerability: float | None = None  # best similarity x share of the question held
 
 
 def threshold_for(embedding_model: str, override: float | None = None) -> float:
-    """The calibrated threshold of ``embedding_model`` (0: never refuse on retrieval alone)."""
+    """The similarity under which a passage of ``embedding_model`` is "loosely related" (0:
+    not calibrated, no scale)."""
     if override is not None:
         return override
     return THRESHOLDS.get(embedding_model, 0.0)
+
+
+def answerability_for(embedding_model: str, override: float | None = None) -> float:
+    """The answerability an answer needs with ``embedding_model`` (0: retrieval never refuses)."""
+    if override is not None:
+        return override
+    return ANSWERABILITY.get(embedding_model, 0.0)
 
 
 def best_similarity(sources: Sequence[ScoredChunk]) -> float | None:
@@ -202,27 +220,69 @@ def _without(query: str, absent: Sequence[str]) -> str:
     return query
 
 
+def weights(query: str, keywords: KeywordIndex | None = None) -> dict[str, float]:
+    """Each content word of ``query`` with its weight: its rarity in the library (BM25's idf of
+    its stem), so "kubernetes" weighs more than "server" and "port"; 1 each where the keyword
+    index cannot count."""
+    terms = [w for w in dict.fromkeys(words(query)) if w in question_terms(query)]
+    frequency = keywords.frequencies([stem(t) for t in terms]) if keywords and terms else None
+    if keywords is None or not frequency:
+        return dict.fromkeys(terms, 1.0)
+    n = keywords.count()
+    # a compound the index never holds whole ("lead-acid") weighs most; weighing it as its
+    # rarest part instead refused one unanswerable dev question fewer and no answerable fewer
+    return {t: math.log(1 + (n - frequency[stem(t)] + 0.5) / (frequency[stem(t)] + 0.5))
+            for t in terms}
+
+
+def coverage(weight: dict[str, float], sources: Sequence[ScoredChunk]) -> tuple[float, list[str]]:
+    """(share of the question's weight that some source holds, the words none holds).
+
+    >>> from shared_utils.types import Chunk, ScoredChunk
+    >>> nut = ScoredChunk(Chunk("d:1", "d", 1, "upsd listens on port 3493.", 3, 3, "nut.pdf"), 0, {}, 0.5)
+    >>> coverage({"port": 1.0, "upsd": 1.0, "kubernetes": 6.0}, [nut])
+    (0.25, ['kubernetes'])
+    """
+    # a source's document name counts: "power manual" is what power-manual.pdf is about
+    held = set().union(*(_stems_of(f"{s.chunk.text} {s.chunk.doc_name}") for s in sources))
+    missing = [t for t in weight if stem(t) not in held]
+    total = sum(weight.values())
+    return (1 - sum(weight[t] for t in missing) / total if total > 0 else 1.0), missing
+
+
 def decide(sources: Sequence[ScoredChunk], query: str, *, threshold: float,
-           absent: Sequence[str] = ()) -> Abstention:
-    """Abstain when the best source's similarity is under ``threshold`` (never when 0) and no
-    source holds all the words of the query, or when the query names something ``absent``
-    from every document and the best similarity is under ``NAME_CEILING``."""
+           absent: Sequence[str] = (), weight: dict[str, float] | None = None) -> Abstention:
+    """Abstain when the answerability - the best source's similarity times the share of the
+    question's (``weight``-ed) words the sources hold - is under ``threshold`` (never when 0),
+    or when the query names something ``absent`` from every document and no source holds the
+    rest of it. Never against a strong match: a source ``STRONG_MATCH`` similar, one holding
+    every word of the question, or one defining the abbreviation it asks about."""
     best = best_similarity(sources)
-    if (absent and sources and best is not None and threshold > 0 and best < NAME_CEILING
-            and not covered(_without(query, absent), sources)):
-        listed = ", ".join(f"“{name}”" for name in absent)
+    if threshold <= 0 or not sources or best is None:
+        return Abstention(False, best, threshold)
+    share, missing = coverage(weight if weight is not None else weights(query), sources)
+    score = best * share
+    if best >= STRONG_MATCH:
+        return Abstention(False, best, threshold, answerability=score)
+    if absent and not covered(_without(query, absent), sources):
         return Abstention(True, best, threshold, (
-            f"The indexed documents do not seem to answer this: none of them mentions {listed}. "
-            f"I searched for “{query}”; the closest passage is only {LOOSELY} "
-            f"(similarity {best:.2f})."))
-    if threshold <= 0 or not sources or best is None or best >= threshold:
-        return Abstention(False, best, threshold)
-    if covered(query, sources) or defines(query, sources):
-        return Abstention(False, best, threshold)
+            "The indexed documents do not seem to answer this: none of them mentions "
+            f"{_listed(absent)}. I searched for “{query}”; the closest passage has similarity "
+            f"{best:.2f}."), score)
+    if score >= threshold or covered(query, sources) or defines(query, sources):
+        return Abstention(False, best, threshold, answerability=score)
     top = max(sources, key=lambda s: s.similarity if s.similarity is not None else -1.0).chunk
-    message = (
-        f"The indexed documents do not seem to answer this. I searched for “{query}” and the "
-        f"closest passage ({top.doc_name} {top.pages}) is only {LOOSELY} (similarity "
-        f"{best:.2f}; answers need {threshold:.2f})."
-    )
-    return Abstention(True, best, threshold, message)
+    found = (f"no source found mentions {_listed(missing, 'or')}, and the closest passage "
+             f"({top.doc_name} {top.pages}) has similarity {best:.2f}" if missing else
+             f"the closest passage ({top.doc_name} {top.pages}) is only {LOOSELY} "
+             f"(similarity {best:.2f})")
+    return Abstention(True, best, threshold, (
+        f"The indexed documents do not seem to answer this. I searched for “{query}”: {found} "
+        f"(answerability {score:.2f}; answers need {threshold:.2f})."), score)
+
+
+def _listed(items: Sequence[str], conjunction: str = "") -> str:
+    quoted = [f"“{item}”" for item in items]
+    if conjunction and len(quoted) > 1:
+        return f"{', '.join(quoted[:-1])} {conjunction} {quoted[-1]}"
+    return ", ".join(quoted)

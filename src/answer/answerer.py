@@ -26,7 +26,7 @@ import structlog
 from shared_utils.errors import BackendNotConfigured, InvalidQuery, OlympusError
 from shared_utils.generation.base import Backend, GenerationOptions
 from src.models.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
-from src.answer.abstention import decide as abstain_decision, threshold_for
+from src.answer.abstention import answerability_for, decide as abstain_decision
 from src.answer.done import done_event, fallback_line
 from src.answer.answering import Answering, decide
 from src.answer.queue import (
@@ -223,9 +223,11 @@ class Answerer:
             yield TokenEvent(NO_MATCH)
             yield self._canned(NO_MATCH, timings, t0)
             return
-        threshold = threshold_for(self.settings.embedding_model, self.settings.abstain_similarity)
+        threshold = answerability_for(self.settings.embedding_model,
+                                      self.settings.abstain_answerability)
         verdict = abstain_decision(sources, query, threshold=threshold,
-                                   absent=self.library.absent_names(query))
+                                   absent=self.library.absent_names(query),
+                                   weight=self.library.term_weights(query))
         if verdict.abstain:
             yield TokenEvent(verdict.message)
             yield replace(self._canned(verdict.message, timings, t0), sources=sources,

@@ -15,10 +15,13 @@ rewritten. 0.3 sits between the two groups with the wider margin on the side of 
 
 A question that cannot stand alone - it opens elliptically ("And ...", "What about ...") or
 refers back with a pronoun ("how do I install it?"), or has no content word of its own - needs
-less: ``ELLIPTIC_GAIN``. Chosen on the 31 dev conversations (benchmarks/README.md
-"Follow-ups"): the elliptic follow-ups that gained at all gained +0.12 or more, the elliptic
-unrelated questions -0.01 at most; with 0.3 for the others, 26 of 31 follow-ups are recognised
-and 0 of 31 unrelated questions rewritten (0.3 alone: 20 of 31).
+less: ``ELLIPTIC_GAIN``. So does a question linked by "then" ("How do I then compare two of
+those fits?"), by a demonstrative after a preposition or opening a yes/no question ("... after
+that?", "Is that option on by default?") or by a bare "instead" at its end. Chosen on the 31 dev
+conversations (benchmarks/README.md "Follow-ups"): the elliptic follow-ups that gained at all
+gained +0.12 or more, the elliptic unrelated questions -0.01 at most; with 0.3 for the others,
+26 of 31 follow-ups are recognised and 0 of 31 unrelated questions rewritten (0.3 alone: 20 of
+31).
 
 >>> expanded_query("How do I seed it?", [("What range can $RANDOM produce?", "0 to 32767 [1]")])
 'How do I seed it? range random produce'
@@ -43,7 +46,13 @@ ELLIPTIC_GAIN = 0.05  # a question that cannot stand alone: any clear gain
 _ELLIPTIC = re.compile(
     r"^(?:and|but|also|then|so|or|what about|how about|what if|and if|same)\b"
     r"|\b(?:it|its|it's|itself|they|them|their|those|these|the latter|the former|that one|"
-    r"this one|which one)\b", re.IGNORECASE)
+    r"this one|which one)\b"
+    # "then" links to what came before ("How do I then ...", "..., then?"); so do a
+    # demonstrative after a preposition or opening a yes/no question ("after that", "Is that
+    # option ...") and a bare "instead" at the end; "a UPS that speaks" is none of these
+    r"|\bthen\b|\b(?:after|before|with|without|for|from|about|than|like) (?:that|this)\b"
+    r"|^(?:is|are|was|does|do|can|will|should) (?:that|this)\b|\binstead\W*$",
+    re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)

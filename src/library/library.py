@@ -29,7 +29,7 @@ from shared_utils.types import (
     SearchResult,
     no_progress,
 )
-from src.answer.abstention import absent_names
+from src.answer.abstention import absent_names, weights
 from src.library.ingest import (
     IngestOutcome,
     IngestResult,
@@ -301,6 +301,10 @@ class Library:
     def absent_names(self, text: str) -> list[str]:
         """The names in ``text`` that no indexed document mentions (see src/answer/abstention.py)."""
         return absent_names(text, self.stores.keywords, self.stores.docstore)
+
+    def term_weights(self, text: str) -> dict[str, float]:
+        """The content words of ``text``, weighted by their rarity here (abstention's coverage)."""
+        return weights(text, self.stores.keywords)
 
     # --- lifecycle ---------------------------------------------------------------------------
     def health(self) -> dict[str, dict[str, object]]:

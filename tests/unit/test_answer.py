@@ -14,6 +14,7 @@ from shared_utils.generation.base import Backend, Delta, GenerationOptions
 from shared_utils.generation.extractive import FOLLOWING_HEADING, HEADING, ExtractiveBackend
 from shared_utils.types import Chunk, DocumentRecord, ScoredChunk
 from src.models.backends import BackendPlan
+from src.answer.abstention import weights
 from src.answer.answerer import NO_DOCUMENTS, Answerer
 from src.events import BackendSwitchEvent, SourcesEvent, StatusEvent, TokenEvent
 
@@ -44,6 +45,9 @@ class FakeLibrary:
 
     def absent_names(self, text):
         return [name for name in ("PostgreSQL",) if name in text]
+
+    def term_weights(self, text):
+        return weights(text)  # no keyword index: every word weighs the same
 
 
 class Scripted(Backend):
@@ -173,9 +177,19 @@ def test_no_relevant_source_gives_a_refusal_naming_the_search_without_a_model(se
     assert not any(isinstance(e, StatusEvent) and "waiting" in e.message for e in events)
 
 
+def test_an_answerability_of_zero_turns_refusing_off(settings):
+    """OLYMPUS_ABSTAIN_ANSWERABILITY=0: the model is asked even when nothing matches."""
+    library = FakeLibrary(similarity=lambda q: 0.2)
+    done = list(_answerer(settings.model_copy(update={"abstain_answerability": 0.0}),
+                          Scripted(["Bake it [1]."]), library)
+                .ask("How do I bake sourdough bread?"))[-1]
+    assert done.mode != "abstained" and "Bake it" in done.answer
+
+
 def test_a_question_about_something_no_document_mentions_is_refused_without_a_model(settings):
-    """Its other words match well enough (0.5 > the 0.42 threshold); the name is what is missing."""
-    library = FakeLibrary(similarity=lambda q: 0.5)
+    """Most of its other words are in the source; the name is what is missing."""
+    library = FakeLibrary(similarity=lambda q: 0.5,
+                          text="The shared buffers of the daemon are set in ups.conf.")
     events = list(_answerer(settings, Scripted(fail_before="must not be called"), library)
                   .ask("Which PostgreSQL setting controls the shared buffers?"))
     done = events[-1]

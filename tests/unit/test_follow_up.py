@@ -42,3 +42,17 @@ def test_a_question_that_cannot_stand_alone_needs_only_a_clear_gain():
     assert decide(0.45, 0.52, elliptic=True).follow_up
     assert not decide(0.45, 0.52).follow_up
     assert not decide(0.45, 0.44, elliptic=True).follow_up  # the expansion does not help
+
+
+def test_then_a_demonstrative_after_a_preposition_or_a_bare_instead_refers_back():
+    from src.answer.follow_up import elliptic
+
+    for question in ("How do I then compare the two results?", "What is the default, then?",
+                     "What happens after that?", "Is that option on by default?",
+                     "When may the other format be used instead?"):
+        assert elliptic(question), question
+    # "that" as a conjunction or relative pronoun, "instead of" with its object: standalone
+    for question in ("Can NUT monitor a UPS that speaks SNMP?",
+                     "How do I check that the daemon runs?",
+                     "Which file is read instead of the profile?"):
+        assert not elliptic(question), question

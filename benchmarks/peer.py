@@ -87,3 +87,25 @@ class PeerPipeline:
             )
             for doc, score in hits
         ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m benchmarks.peer PDF...``: the peer's whole ingestion as one process (model
+    load included), what ``benchmarks.ingest --processes`` times beside ``python -m src ingest``."""
+    import sys
+    import time
+
+    paths = [Path(p) for p in (sys.argv[1:] if argv is None else argv)]
+    start = time.perf_counter()
+    pipeline = PeerPipeline(make_embeddings(load_minilm()))
+    loaded = time.perf_counter() - start
+    pages = chunks = 0
+    for path in paths:
+        p, c = pipeline.ingest(path)
+        pages, chunks = pages + p, chunks + c
+    print(f"peer: {pages} pages, {chunks} chunks; model loaded in {loaded:.2f} s, "
+          f"total {time.perf_counter() - start:.2f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ tokenizer alone (``tokenizer.json``, no torch weights) so chunking does not load
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -30,6 +31,20 @@ logger = structlog.get_logger(__name__)
 BUNDLED_MODEL_NAMES = frozenset({"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"})
 PRECISIONS = ("fp32", "int8")
 QUERY_WINDOW_S = 0.003  # how long a query waits for others to share its model call
+# A host this busy (1-minute load per core) is shared with other work: torch's threads then
+# wait for each other (each batch ends on a barrier a descheduled thread holds up), and one
+# thread did the same embedding in 0.44x the wall time and 0.45x the CPU of two (60 pages,
+# load 13 on 2 cores, benchmarks/README.md). Our own two threads add ~2 to the load.
+BUSY_LOAD_PER_CORE = 2.0
+
+
+def threads_for(load: float, cores: int, normal: int) -> int:
+    """torch threads for the next batch: ``normal``, or one on a host busy with other work.
+
+    >>> threads_for(1.5, 2, 2), threads_for(13.0, 2, 2), threads_for(13.0, 2, 1)
+    (2, 1, 1)
+    """
+    return 1 if load > BUSY_LOAD_PER_CORE * cores else normal
 _SPECIAL_TOKENS = 2  # [CLS] ... [SEP] for BERT-style encoders; see Embedder.max_text_tokens
 
 
@@ -83,6 +98,7 @@ class Embedder:
         self._tokenizer: Any = None
         self._load_lock = threading.RLock()
         self._encode_lock = threading.Lock()
+        self._normal_threads = 0  # torch's threads at load; fewer while the host is busy
         self._count_lock = threading.Lock()
         self._count_cached = lru_cache(maxsize=65536)(self._count_uncached)
         self._queries = QueryBatcher(self._encode_queries)
@@ -119,6 +135,7 @@ class Embedder:
         model.eval()
         if self.precision == "int8":
             quantize_int8(model)
+        self._normal_threads = torch.get_num_threads()
         logger.info(
             "embeddings.model_loaded", model=self.model_name, device=self.device,
             precision=self.precision,
@@ -127,6 +144,18 @@ class Embedder:
             ms=round((time.perf_counter() - start) * 1000, 1),
         )
         return model
+
+    def _fit_threads(self) -> None:
+        """Under the encode lock: one torch thread while the host is busy with other work,
+        the usual number otherwise (see BUSY_LOAD_PER_CORE)."""
+        if not self._normal_threads or not self.device.startswith("cpu"):
+            return
+        import torch
+
+        wanted = threads_for(os.getloadavg()[0], os.cpu_count() or 1, self._normal_threads)
+        if torch.get_num_threads() != wanted:
+            torch.set_num_threads(wanted)
+            logger.info("embeddings.threads", threads=wanted, load=round(os.getloadavg()[0], 1))
 
     @property
     def dimension(self) -> int:
@@ -185,6 +214,7 @@ class Embedder:
         for n, lo in enumerate(range(0, total, batch), start=1):
             idx = order[lo:lo + batch]
             with self._encode_lock:
+                self._fit_threads()
                 vectors = model.encode(
                     [texts[i] for i in idx], batch_size=batch,
                     normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
@@ -201,9 +231,15 @@ class Embedder:
         encoded together (one model call for the lot, :class:`QueryBatcher`)."""
         return self._queries.encode(text)
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Vectors of several queries in one model call (n, dimension), as ``encode_query``
+        gives them one by one."""
+        return self._encode_queries(list(texts))
+
     def _encode_queries(self, texts: list[str]) -> np.ndarray:
         model = self.model
         with self._encode_lock:
+            self._fit_threads()
             vectors = model.encode(texts, batch_size=max(1, len(texts)),
                                    normalize_embeddings=True, convert_to_numpy=True,
                                    show_progress_bar=False)
@@ -268,7 +304,9 @@ class QueryBatcher:
         self._pending: list[_QueryJob] = []
         self._leading = False
 
-    def encode(self, text: str) -> np.ndarray:
+    def encode(self, text: Any) -> Any:
+        """The result of ``encode_many`` for ``text`` (any item ``encode_many`` takes: the
+        dense leg batches (query, depth, scope) into one model call and one search)."""
         job = _QueryJob(text)
         with self._cond:
             self._pending.append(job)

@@ -35,6 +35,9 @@ class OcrOptions:
     page_timeout_s: float = 60.0
     dpi: int = 300
     binary: str = "tesseract"
+    # leave the OCR of a document that also has text-layer pages for later (the pages are
+    # listed in the report's ``ocr_pending``), so the text pages can be indexed at once
+    defer: bool = False
 
     def available(self) -> bool:
         return self.enabled and shutil.which(self.binary) is not None

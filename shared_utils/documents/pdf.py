@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import structlog
@@ -39,7 +39,13 @@ from shared_utils.documents.ocr import OcrOptions
 from shared_utils.documents.render import Word
 from shared_utils.documents.sniff import describe
 from shared_utils.documents.text import normalize_pages
-from shared_utils.documents.triage import Extraction, Notify, ParseReport, extract_document
+from shared_utils.documents.triage import (
+    Extraction,
+    Notify,
+    OcrPass,
+    ParseReport,
+    extract_document,
+)
 from shared_utils.errors import (
     CorruptPdf,
     DocumentTooLarge,
@@ -114,6 +120,18 @@ def parse_document(data: bytes, *, name: str, ocr: OcrOptions, timeout_s: float 
     pages = _pages(extraction.pages, name, extraction.report)
     _log_parsed(name, pages, start, ocr_pages=len(extraction.report.ocr_pages))
     return ParsedPdf(pages, extraction.report, extraction.words)
+
+
+def ocr_deferred_pages(data: bytes, *, name: str, pages: list[int], ocr: OcrOptions,
+                       timeout_s: float, limits: ParseLimits | None = None,
+                       worker_env: dict[str, str] | None = None,
+                       progress: Notify | None = None) -> OcrPass:
+    """The OCR of ``pages`` that :func:`parse_document` deferred (``ocr.defer``), in the
+    worker, with the deadline growing by ``ocr.page_timeout_s`` per page."""
+    limits = limits or ParseLimits()
+    worker = _shared_worker(limits.memory_mb, worker_env)
+    return worker.ocr_pages(data, name=name, pages=pages, timeout_s=timeout_s, limits=limits,
+                            ocr=replace(ocr, defer=False), progress=progress)
 
 
 def _pages(raw: list[RawPage], name: str, report: ParseReport | None) -> list[Page]:
@@ -209,6 +227,14 @@ class PdfWorker:
         grows by the OCR time limit of each page that is OCR'd."""
         max_bytes = limits.max_reply_bytes + limits.max_pages * _OCR_WORDS_BYTES
         return self._request((data, name, limits, ocr), name, timeout_s, max_bytes, progress)
+
+    def ocr_pages(self, data: bytes, *, name: str, pages: list[int], timeout_s: float,
+                  limits: ParseLimits, ocr: OcrOptions,
+                  progress: Notify | None = None) -> OcrPass:
+        """The OCR of ``pages`` only (``triage.ocr_pages``)."""
+        max_bytes = limits.max_reply_bytes + len(pages) * _OCR_WORDS_BYTES
+        return self._request((data, name, limits, ocr, list(pages)), name, timeout_s,
+                             max_bytes, progress)
 
     def _request(self, request: tuple, name: str, timeout_s: float, max_bytes: int,
                  progress: Notify | None = None):

@@ -241,20 +241,24 @@ def main(argv: list[str] | None = None) -> None:
         payload = _read_exact(stdin, _HEADER.unpack(header)[0])
         if payload is None:
             return
-        data, name, limits, *ocr = pickle.loads(payload)
+        data, name, limits, *rest = pickle.loads(payload)
         del payload
-        write_frame(stdout, _reply(data, name, limits, ocr[0] if ocr else None, stdout))
+        write_frame(stdout, _reply(data, name, limits, *rest[:2], stdout=stdout))
 
 
 def _reply(data: bytes, name: str, limits: ParseLimits, ocr: Any = None,
-           stdout: BinaryIO | None = None) -> tuple:
+           pages: list[int] | None = None, *, stdout: BinaryIO | None = None) -> tuple:
+    """One request: the pages' text (``ocr`` None), with triage and OCR, or only the OCR of
+    ``pages`` (deferred pages of a document already indexed)."""
     try:
         if ocr is not None:
-            from shared_utils.documents.triage import extract_document
+            from shared_utils.documents.triage import extract_document, ocr_pages
 
             def notify(*event: object) -> None:
                 write_frame(stdout, ("progress", *event))  # type: ignore[arg-type]
 
+            if pages is not None:
+                return ("ok", ocr_pages(data, pages, ocr, notify))
             return ("ok", extract_document(data, name, limits, ocr, notify))
         return ("ok", extract_pages(data, name=name, limits=limits))
     except InvalidDocument as exc:

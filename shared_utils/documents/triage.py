@@ -47,6 +47,7 @@ class ParseReport:
     failed: dict[int, str] = field(default_factory=dict)  # page -> why OCR gave no text
     hidden_text_dropped: int = 0  # pieces of text a reader cannot see, left out
     ocr: str = ""  # "tesseract 5.3.0 (eng)", "off", "not installed"
+    ocr_pending: list[int] = field(default_factory=list)  # pages whose OCR runs after indexing
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -62,6 +63,7 @@ class ParseReport:
         report.flagged = {int(k): v for k, v in report.flagged.items()}
         report.failed = {int(k): v for k, v in report.failed.items()}
         report.ocr_pages = [int(p) for p in report.ocr_pages]
+        report.ocr_pending = [int(p) for p in report.ocr_pending]
         return report
 
     def summary(self, *, pages: bool = True) -> str:
@@ -86,6 +88,9 @@ class ParseReport:
             parts.append(f"{len(self.flagged)} flagged ({why}{', ...' if len(self.flagged) > 3 else ''})")
         if self.failed:
             parts.append(f"{len(self.failed)} unreadable")
+        if self.ocr_pending:
+            count = len(self.ocr_pending)
+            parts.append(f"searchable; OCR of {count} page{'s' if count > 1 else ''} continues")
         if self.hidden_text_dropped:
             parts.append(f"{self.hidden_text_dropped} pieces of invisible text left out")
         return (f"{self.pages} pages: " if pages else "") + ", ".join(parts)
@@ -93,7 +98,8 @@ class ParseReport:
     @property
     def notable(self) -> bool:
         """Whether anything but the text layer was used or found (OCR, flags, hidden text)."""
-        return bool(self.ocr_pages or self.flagged or self.failed or self.hidden_text_dropped)
+        return bool(self.ocr_pages or self.flagged or self.failed or self.hidden_text_dropped
+                    or self.ocr_pending)
 
 
 def text_problem(text: str) -> str | None:
@@ -155,6 +161,9 @@ class PageTriage:
     def finish(self, pdf: Any, pages: list[Any]) -> None:
         """OCR the pages picked while reading (``pages[i]`` is page i + 1), so progress counts
         only them: "ocr" 1..n of the n pages that need it."""
+        if self.options.defer and self.report.text_pages and self.pending:
+            self._defer(pages)
+            return
         count = len(self.pending)
         for done, (number, problem, length) in enumerate(self.pending, 1):
             raw = pages[number - 1]
@@ -165,6 +174,15 @@ class PageTriage:
                 page.close()
             # a hidden-text marker after the text layer's text stays after the OCR text
             pages[number - 1] = replace(raw, text=text + raw.text[length:])
+        self.pending.clear()
+
+    def _defer(self, pages: list[Any]) -> None:
+        """Leave the picked pages for :func:`ocr_pages` after the text pages are indexed:
+        their text layer (none, or one that failed the checks) is not indexed meanwhile."""
+        for number, _problem, length in self.pending:
+            raw = pages[number - 1]
+            pages[number - 1] = replace(raw, text=raw.text[length:].lstrip("\n"))
+            self.report.ocr_pending.append(number)
         self.pending.clear()
 
     def _ocr(self, number: int, done: int, count: int, page: Any, problem: str,
@@ -230,3 +248,39 @@ def extract_document(data: bytes, name: str, limits: Any, options: OcrOptions | 
     if not limits or not limits.keep_hidden:
         triage.report.hidden_text_dropped = sum(p.hidden_count for p in pages)
     return Extraction(pages, triage.report, triage.words)
+
+
+@dataclass
+class OcrPass:
+    """The OCR of a document's deferred pages: text and word boxes by page number, and why
+    a page gave no text."""
+
+    texts: dict[int, str] = field(default_factory=dict)
+    words: dict[int, list[Word]] = field(default_factory=dict)
+    failed: dict[int, str] = field(default_factory=dict)
+
+
+def ocr_pages(data: bytes, numbers: list[int], options: OcrOptions,
+              notify: Notify | None = None) -> OcrPass:
+    """OCR ``numbers`` (1-based pages) of a PDF; a page Tesseract cannot read is reported in
+    ``failed`` and the others go on. ``notify``: "more_time" and "ocr" per page."""
+    import pypdfium2 as pdfium
+
+    notify = notify or (lambda *_: None)
+    out = OcrPass()
+    pdf = pdfium.PdfDocument(data)
+    try:
+        for done, number in enumerate(numbers, 1):
+            notify("more_time", number, len(numbers), str(options.page_timeout_s))
+            notify("ocr", done, len(numbers),
+                   f"OCR of page {number} ({done} of {len(numbers)} to read)")
+            page = pdf[number - 1]
+            try:
+                out.texts[number], out.words[number] = ocr_page(page, options)
+            except OcrFailed as exc:
+                out.failed[number] = f"OCR failed: {exc}"
+            finally:
+                page.close()
+    finally:
+        pdf.close()
+    return out

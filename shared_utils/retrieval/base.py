@@ -34,11 +34,21 @@ class VectorIndex(ABC):
     @abstractmethod
     def delete_document(self, doc_id: str) -> None: ...
 
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        """Remove these chunks' vectors (ids not there are ignored)."""
+        raise NotImplementedError
+
     @abstractmethod
     def search(
         self, vector: np.ndarray, k: int, doc_ids: frozenset[str] | None = None
     ) -> list[tuple[str, float]]:
         """(chunk_id, similarity) pairs, best first."""
+
+    def search_many(
+        self, vectors: Sequence[np.ndarray], k: int, doc_ids: frozenset[str] | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """:meth:`search` for several query vectors (one call where the index allows it)."""
+        return [self.search(v, k, doc_ids) for v in vectors]
 
     @abstractmethod
     def count(self) -> int: ...
@@ -58,6 +68,10 @@ class KeywordIndex(ABC):
 
     @abstractmethod
     def delete_document(self, doc_id: str) -> None: ...
+
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        """Remove these chunks from the index (ids not there are ignored); an index that
+        follows the document store needs nothing."""
 
     @abstractmethod
     def search(

@@ -220,6 +220,10 @@ class BM25Index(KeywordIndex):
         with self._lock.write():
             self._delete_where("doc_id", [doc_id])
 
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        with self._lock.write():
+            self._delete_where("chunk_id", list(chunk_ids))
+
     def _delete_where(self, column: str, values: list[str]) -> None:
         try:
             self._db.executemany(f"DELETE FROM kw_chunks WHERE {column} = ?", [(v,) for v in values])

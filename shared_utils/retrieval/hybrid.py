@@ -75,8 +75,17 @@ class DenseLeg(Leg):
 
     def __init__(self, embedder: QueryEncoder, vectors: VectorIndex) -> None:
         self.embedder, self.vectors = embedder, vectors
+        self._batcher = None
+        if hasattr(embedder, "encode_queries"):
+            from shared_utils.embeddings import QueryBatcher
+
+            self._batcher = QueryBatcher(self._rank_many)
 
     def rank(self, query: Query, depth: int, timings: dict[str, float]) -> list[tuple[str, float]]:
+        if self._batcher is not None:  # queries asked together: one model call, one search
+            hits, embed_ms, dense_ms = self._batcher.encode((query.text, depth, query.doc_ids))
+            timings["embed_ms"], timings["dense_ms"] = embed_ms, dense_ms
+            return hits
         start = time.perf_counter()
         vector = self.embedder.encode_query(query.text)
         timings["embed_ms"] = _ms(start)
@@ -84,6 +93,24 @@ class DenseLeg(Leg):
         hits = self.vectors.search(vector, depth, query.doc_ids)
         timings["dense_ms"] = _ms(start)
         return hits
+
+    def _rank_many(self, jobs: list[tuple[str, int, frozenset[str] | None]]) -> list[tuple]:
+        """A micro-batch of queries: embedded in one model call, then one vector search per
+        (depth, scope) among them; each gets (hits, embed_ms, dense_ms) of the batch."""
+        start = time.perf_counter()
+        vectors = self.embedder.encode_queries([text for text, _, _ in jobs])
+        embed_ms = _ms(start)
+        start = time.perf_counter()
+        hits: list[list[tuple[str, float]]] = [[] for _ in jobs]
+        groups: dict[tuple, list[int]] = {}
+        for i, (_, depth, scope) in enumerate(jobs):
+            groups.setdefault((depth, scope), []).append(i)
+        for (depth, scope), members in groups.items():
+            found = self.vectors.search_many([vectors[i] for i in members], depth, scope)
+            for i, result in zip(members, found, strict=True):
+                hits[i] = result
+        dense_ms = _ms(start)
+        return [(result, embed_ms, dense_ms) for result in hits]
 
 
 class KeywordLeg(Leg):

@@ -150,6 +150,11 @@ class MilvusVectorIndex(VectorIndex):
         expr = f"doc_id == {quote(doc_id)}"
         self._call("delete", lambda: self._client.delete(self.collection, filter=expr))
 
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        ids = list(chunk_ids)
+        if ids:
+            self._call("delete", lambda: self._client.delete(self.collection, ids=ids))
+
     def search(
         self, vector: np.ndarray, k: int, doc_ids: frozenset[str] | None = None
     ) -> list[tuple[str, float]]:
@@ -161,6 +166,21 @@ class MilvusVectorIndex(VectorIndex):
         result = self._call("search", lambda: self._client.search(
             self.collection, data=[query], limit=k, output_fields=[], **kwargs), shared=True)
         return [(hit["id"], float(hit["distance"])) for hit in result[0]]
+
+    def search_many(
+        self, vectors: Sequence[np.ndarray], k: int, doc_ids: frozenset[str] | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """Several queries in one call: Milvus Lite serves calls one after the other, so
+        twenty searches asked together cost one round trip instead of twenty."""
+        if not len(vectors):
+            return []
+        if k <= 0 or (doc_ids is not None and not doc_ids):
+            return [[] for _ in vectors]
+        data = [np.asarray(v, dtype=np.float32).reshape(-1) for v in vectors]
+        kwargs = {"filter": doc_filter(doc_ids)} if doc_ids is not None else {}
+        result = self._call("search", lambda: self._client.search(
+            self.collection, data=data, limit=k, output_fields=[], **kwargs), shared=True)
+        return [[(hit["id"], float(hit["distance"])) for hit in hits] for hits in result]
 
     def count(self) -> int:
         rows = self._call("count", lambda: self._client.query(

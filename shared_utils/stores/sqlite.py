@@ -167,6 +167,25 @@ class SQLiteDocumentStore(DocumentStore):
             db.executemany("INSERT INTO next_chunk (from_id, to_id) VALUES (?, ?)",
                            list(pairwise(ids)))
 
+    def append_chunks(self, doc_id: str, chunks: Sequence[Chunk], *,
+                      parse_report: dict) -> None:
+        ordered = sorted(chunks, key=lambda c: c.ordinal)
+        with self._tx() as db:
+            row = db.execute("SELECT status FROM documents WHERE id = ?", (doc_id,)).fetchone()
+            if row is None or row[0] != "ready":
+                raise DocumentNotFound(f"No document {doc_id!r} is in the library")
+            db.executemany(
+                "INSERT INTO chunks (id, doc_id, ordinal, text, page_start, page_end) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(c.id, doc_id, c.ordinal, c.text, c.page_start, c.page_end) for c in ordered])
+            db.executemany("INSERT INTO has_chunk (doc_id, chunk_id) VALUES (?, ?)",
+                           [(doc_id, c.id) for c in ordered])
+            db.executemany("INSERT INTO next_chunk (from_id, to_id) VALUES (?, ?)",
+                           [(a.id, b.id) for a, b in pairwise(ordered)
+                            if b.ordinal == a.ordinal + 1])
+            db.execute("UPDATE documents SET chunks = chunks + ?, parse_report = ? WHERE id = ?",
+                       (len(ordered), json.dumps(parse_report), doc_id))
+
     def mark_ready(self, doc_id: str, *, pages: int, chunks: int) -> None:
         with self._tx() as db:
             cur = db.execute(

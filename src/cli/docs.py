@@ -84,7 +84,19 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
                  if i == 0 else c.rjust(widths[i]) if i in (1, 2, 3) else c.ljust(widths[i])
                  for i, c in enumerate(row)]
         print("  ".join(cells).rstrip())
+    _reading_notes(docs)
     return 0
+
+
+def _reading_notes(docs: list[DocumentRecord]) -> None:
+    """Under the table: documents whose scanned pages are still being read (searchable
+    already) or could not be read."""
+    from shared_utils.documents.triage import ParseReport
+
+    for d in docs:
+        report = ParseReport.from_dict(d.parse_report)
+        if report.ocr_pending or report.failed:
+            print(f"  {d.name}: {report.summary()}")
 
 
 def run_rm(args: argparse.Namespace, settings: Settings) -> int:

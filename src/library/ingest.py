@@ -58,6 +58,11 @@ class Prepared:
     notes: list[str]  # what the user should know (hidden or garbled text)
     timings: dict[str, float]
 
+    @property
+    def ocr_pending(self) -> list[int]:
+        """Pages left for OCR after the text pages are stored (``src/library/late_ocr.py``)."""
+        return list(self.record.parse_report.get("ocr_pending") or [])
+
 
 @dataclass
 class IngestOutcome:
@@ -204,10 +209,11 @@ def page_notes(pages: list, *, keep_hidden: bool) -> list[str]:
     return notes
 
 
-def ocr_options(settings: Settings) -> OcrOptions:
-    """The OCR settings as the PDF parser takes them."""
+def ocr_options(settings: Settings, *, defer: bool = True) -> OcrOptions:
+    """The OCR settings as the PDF parser takes them; ``defer``: a document with text-layer
+    pages is indexed first and its OCR'd pages join afterwards (``src/library/late_ocr.py``)."""
     return OcrOptions(enabled=settings.ocr == "auto", languages=settings.ocr_languages,
-                      page_timeout_s=settings.ocr_page_timeout_s)
+                      page_timeout_s=settings.ocr_page_timeout_s, defer=defer)
 
 
 def _parse_progress(progress: ProgressCallback):

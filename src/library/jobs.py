@@ -284,7 +284,10 @@ class IngestQueue:
             with self._lock:
                 job = self._jobs[job_id]
                 job.stage, job.done, job.total, job.message = p.stage, p.done, p.total, p.message
-                final = p.stage == "done" or (p.stage == "store" and p.done >= p.total)
+                # once stored, the document stays: its late OCR (already searchable) and the
+                # last steps are not cancelled (deleting the document removes it)
+                final = p.stage in ("done", "late_ocr") or (p.stage == "store"
+                                                             and p.done >= p.total)
                 if job.cancel_requested and not final:
                     raise IngestCancelled(f"{job.name}: cancelled; nothing of it was stored")
 

@@ -19,6 +19,7 @@ import structlog
 
 from shared_utils.errors import DocumentNotFound, InvalidQuery, OlympusError
 from shared_utils.retrieval.base import Query
+
 # SearchResult lives in shared_utils.types: the CLI's remote path builds one without loading
 # the stores' modules
 from shared_utils.types import (
@@ -30,6 +31,7 @@ from shared_utils.types import (
     no_progress,
 )
 from src.answer.abstention import absent_names, weights
+from src.library import late_ocr
 from src.library.ingest import (
     IngestOutcome,
     IngestResult,
@@ -41,9 +43,10 @@ from src.library.ingest import (
     read_file,
     safe_name,
 )
+from src.library.late_ocr import finish_ocr, unreadable_note
 from src.library.originals import ORIGINALS_DIR, Originals
-from src.settings import Settings
 from src.library.stores import Stores, open_stores
+from src.settings import Settings
 
 logger = structlog.get_logger(__name__)
 
@@ -134,6 +137,7 @@ class Library:
         for doc_id in pending:
             logger.warning("library.recovering_interrupted_ingest", doc_id=doc_id[:12])
             self.remove_everywhere(doc_id)
+        late_ocr.interrupted(self)  # ready, with pages whose OCR a crash stopped
         if self.stores.keywords.count() == 0 and self.docstore.ready_ids():
             self.rebuild_keywords()  # e.g. the keyword index file was deleted or is new
         keep = self.docstore.ready_ids() | set(self.docstore.pending_documents())
@@ -184,8 +188,13 @@ class Library:
             self._store(prepared, progress,
                         original=lambda: self.originals.put(doc_id, data, prepared.words))
         timings["store_ms"] = elapsed_ms(start)
-        timings["total_ms"] = elapsed_ms(total)
         record.status = "ready"
+        if prepared.ocr_pending:  # searchable now; the OCR'd pages join when read
+            start = time.perf_counter()
+            record = finish_ocr(self, data, record, progress)
+            timings["late_ocr_ms"] = elapsed_ms(start)
+            prepared.notes.extend(unreadable_note(record))
+        timings["total_ms"] = elapsed_ms(total)
         progress(Progress("done", 1, 1, f"{display}: {record.pages} pages, {record.chunks} chunks"))
         logger.info("library.ingested", doc_id=doc_id[:12], name=display, pages=record.pages,
                     chunks=record.chunks, bytes=len(data), notes=prepared.notes, **timings)
@@ -262,7 +271,8 @@ class Library:
         if doc is None:
             raise DocumentNotFound(f"No document has the id {doc_id!r}.")
         ids = [f"{doc_id}:{i:06d}" for i in range(doc.chunks)]
-        return sorted(self.docstore.get_chunks(ids), key=lambda c: c.ordinal)
+        # OCR'd pages may join after the rest (src/library/late_ocr.py): page order first
+        return sorted(self.docstore.get_chunks(ids), key=lambda c: (c.page_start, c.ordinal))
 
     def delete_document(self, doc_id: str) -> DocumentRecord:
         """Remove a document from every store; DocumentNotFound when it is not there."""

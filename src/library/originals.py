@@ -41,10 +41,17 @@ class Originals:
         """Store the PDF bytes (and OCR word boxes); atomic per file."""
         self._write(self._path(doc_id, ".pdf"), data)
         if words:
-            payload = {str(page): [[w.text, w.box.x0, w.box.y0, w.box.x1, w.box.y1]
-                                   for w in page_words] for page, page_words in words.items()}
-            self._write(self._path(doc_id, ".words.json"),
-                        json.dumps(payload, separators=(",", ":")).encode())
+            self._put_words(doc_id, words)
+
+    def add_words(self, doc_id: str, words: dict[int, list[Word]]) -> None:
+        """Add word boxes of pages OCR'd after the document was stored."""
+        self._put_words(doc_id, {**self.words(doc_id), **words})
+
+    def _put_words(self, doc_id: str, words: dict[int, list[Word]]) -> None:
+        payload = {str(page): [[w.text, w.box.x0, w.box.y0, w.box.x1, w.box.y1]
+                               for w in page_words] for page, page_words in words.items()}
+        self._write(self._path(doc_id, ".words.json"),
+                    json.dumps(payload, separators=(",", ":")).encode())
 
     def _write(self, path: Path, data: bytes) -> None:
         try:

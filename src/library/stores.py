@@ -59,9 +59,16 @@ class LazyVectorIndex(VectorIndex):
     def delete_document(self, doc_id: str) -> None:
         self.index.delete_document(doc_id)
 
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        self.index.delete_chunks(chunk_ids)
+
     def search(self, vector: np.ndarray, k: int,
                doc_ids: frozenset[str] | None = None) -> list[tuple[str, float]]:
         return self.index.search(vector, k, doc_ids)
+
+    def search_many(self, vectors: Sequence[np.ndarray], k: int,
+                    doc_ids: frozenset[str] | None = None) -> list[list[tuple[str, float]]]:
+        return self.index.search_many(vectors, k, doc_ids)
 
     def count(self) -> int:
         return self.index.count()

@@ -28,6 +28,7 @@ _STAGES = {
     "hash": "Checking",
     "parse": "Reading pages",
     "ocr": "Reading scanned pages (OCR)",
+    "late_ocr": "Searchable; reading its scanned pages (OCR)",
     "normalise": "Cleaning text",
     "chunk": "Splitting into passages",
     "embed": "Embedding passages",
@@ -35,7 +36,7 @@ _STAGES = {
     "index": "Indexing",
     "done": "Finishing",
 }
-_UNITS = {"parse": "pages", "ocr": "pages", "embed": "passages", "chunk": "passages",
+_UNITS = {"parse": "pages", "ocr": "pages", "late_ocr": "pages", "embed": "passages", "chunk": "passages",
           "store": "steps"}
 
 

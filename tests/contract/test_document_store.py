@@ -183,3 +183,29 @@ def test_parse_report_is_stored_with_the_document(store):
     assert store.list_documents()[0].parse_report == report
     ingest(store, "d2", 1)  # a document without a report lists an empty one
     assert store.get_document("d2").parse_report == {}
+
+
+def test_pages_read_later_join_a_ready_document_with_their_report(store):
+    ingest(store, "d1", 3)  # ordinals 0-2 (pages 1-4)
+    late = [Chunk(id=f"d1:{i:06d}", doc_id="d1", ordinal=i, text=f"ocr {i}", page_start=9,
+                  page_end=9) for i in (3, 4)]
+    store.append_chunks("d1", late, parse_report={"ocr_pages": [9], "ocr_pending": []})
+
+    [listed] = store.list_documents()
+    assert listed.chunks == 5 and listed.parse_report["ocr_pages"] == [9]
+    assert [c.text for c in store.get_chunks(["d1:000003", "d1:000004"])] == ["ocr 3", "ocr 4"]
+    # linked among themselves, not to the text pages' last chunk (page 3, not page 8)
+    assert [c.id for c in store.neighbours("d1:000004")] == ["d1:000003"]
+    assert [c.id for c in store.neighbours("d1:000003")] == ["d1:000004"]
+    # no chunks: only the report changes (an OCR that gave nothing)
+    store.append_chunks("d1", [], parse_report={"failed": {"9": "OCR failed"}})
+    assert store.get_document("d1").parse_report == {"failed": {"9": "OCR failed"}}
+    assert store.get_document("d1").chunks == 5
+
+
+def test_append_to_a_document_not_in_the_library_fails(store):
+    store.begin_document(doc("d1"))  # still pending: not in the library yet
+    with pytest.raises(DocumentNotFound):
+        store.append_chunks("d1", chunks("d1", 1, start=5), parse_report={})
+    with pytest.raises(DocumentNotFound):
+        store.append_chunks("nope", [], parse_report={})

@@ -116,3 +116,17 @@ def test_a_second_process_gets_a_clear_error_not_a_crash(index, milvus_dir):
 def test_unreachable_server_is_store_unavailable():
     with pytest.raises(StoreUnavailable, match="Milvus"):
         MilvusVectorIndex("http://127.0.0.1:9", DIM)
+
+
+def test_several_queries_in_one_call_find_what_each_finds_alone(index):
+    queries = [index.vectors_a[i] for i in (0, 3, 7)]
+    together = index.search_many(queries, 5)
+    alone = [index.search(q, 5) for q in queries]
+    assert [[cid for cid, _ in hits] for hits in together] == [[cid for cid, _ in hits]
+                                                                for hits in alone]
+    assert np.allclose([[s for _, s in h] for h in together], [[s for _, s in h] for h in alone],
+                       atol=1e-5)
+    scoped = index.search_many(queries, 5, frozenset({"docB"}))
+    assert all(cid.startswith("docB:") for hits in scoped for cid, _ in hits)
+    assert index.search_many(queries, 5, frozenset()) == [[], [], []]
+    assert index.search_many([], 5) == []

@@ -69,7 +69,7 @@ class KeywordIndex(ABC):
     @abstractmethod
     def delete_document(self, doc_id: str) -> None: ...
 
-    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:  # noqa: B027 - a no-op by default
         """Remove these chunks from the index (ids not there are ignored); an index that
         follows the document store needs nothing."""
 

@@ -80,6 +80,8 @@ class DoneEvent:
     fallback_note: str = ""  # set when a small fallback model answered instead of the chosen one
     chain: tuple[str, ...] = ()  # the backends this answer could try, in order
     # how the answer was made: "model", "extract" (tiny-model mode: the model was not asked),
+    # "model+extract" (the extract follows a model answer no source backs), "extract+model"
+    # (a small model: the evidence first, then what it adds that a source supports),
     # "abstained" (no source was relevant enough), "" (no documents / no match); and why
     mode: str = ""
     mode_reason: str = ""

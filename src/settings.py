@@ -138,7 +138,7 @@ class Settings(BaseSettings):
     prompt_margin_tokens: int = Field(default=64, ge=0, le=4096)
     # answers: models <= 300M parameters show the source extract instead ("model": let them write)
     tiny_model_answers: Literal["extractive", "model"] = "extractive"
-    small_model_extract: bool = True  # models <= 1B parameters: the extract follows the answer
+    small_model_extract: bool = True  # models <= 1B parameters: the evidence comes first
     # a source less similar than this is "loosely related" (empty: calibrated per embedder)
     abstain_similarity: float | None = Field(default=None, ge=0, le=1)
     # refuse under this answerability: best similarity x share of the question the sources

@@ -56,11 +56,24 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 _OPTION = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\b\w+=\S*"
                      r"|\b[\w-]+\.(?:conf|cfg|ini|rc|d|sh)\b|`[^`]+`|\$\{?\w")
+# a sentence that tells what to run ("run upsdrvctl start myups", "type stap -v", "$ make")
+_COMMAND = re.compile(r"\b(?:run|type|enter|execute|invoke|issue)\s+(?:the\s+)?[a-z][\w.-]*\s+\S"
+                      r"|(?:^|\s)[$#]\s+[a-z]", re.I)
 _NUMBER = re.compile(r"\d")
 _DEFINES = re.compile(r"\b(?:is|are|means|refers to|stands for|is called|denotes|"
                       r"is defined as|is used to|provides?)\b", re.I)
 _CUT_START = re.compile(r"^(?:it|its|this|that|these|those|they|them|their|such|he|she|"
                         r"the latter|the former|here|there|then|also|however|otherwise)\b", re.I)
+# page debris the PDF text carries between sentences: table-of-contents entries ("7 2.12.4
+# upsset ... 7 2.13 Version Numbering ..."), index entries ("local variables, 47, 51 @avg"), a
+# lone page number or running header ("Chapter 2.")
+_TOC_ENTRY = re.compile(r"(?:^|\s)\d+(?:\.\d+)*\s+[^.\s][^.]{0,60}?\s\.\.\.(?=\s|$)")
+_INDEX_ENTRY = re.compile(r"[A-Za-z)\]],\s+\d+(?:,\s+\d+)*(?=\s+[^\d\s,]|$)")
+_SCRAP = re.compile(r"^(?:(?:chapter|section|part|appendix|page|table|figure)\s+\S+|[\W\d_]*)$",
+                    re.I)
+# where a page break glued the next page's number and heading to a sentence ("quote{}); 17
+# Acknowledgments Financial support ..."): a candidate is cut there
+_PAGE_BREAK = re.compile(r"(?<=[.;:!?)])\s+(?=\d{1,4}\s+[A-Z])")
 _BETWEEN = re.compile(r"\bbetween\s+(.+?)\s+and\s+(.+?)[?.]*$", re.I)
 _VERSUS = re.compile(r"^(?:.*?\b(?:of|is|are)\s+)?(.+?)\s+(?:vs\.?|versus|or|and)\s+(.+?)[?.]*$",
                      re.I)
@@ -110,12 +123,38 @@ def _side_terms(text: str) -> list[str]:
     return [w for w in raw if w not in {"difference", "differences", "compare"}]
 
 
+def is_debris(sentence: str) -> bool:
+    """A table-of-contents entry, an index line or a scrap too short to say anything: never
+    evidence.
+
+    >>> [is_debris(s) for s in ("7 2.12.4 upsset ... 7 2.13 Version Numbering ... 8 2.14",
+    ...  "history list, 12, 139 ignoreeof, 95, 102", "Chapter 2.", "timer.ms(milliseconds)",
+    ...  "If c(3,4,2) is the dimension vector, 3 x 4 x 2 = 24 entries, 2.6.18, 1.4 and 2.0 ...")]
+    [True, True, True, False, False]
+    """
+    toc = _TOC_ENTRY.findall(sentence)
+    if len(toc) >= 2 or (toc and len(sentence) <= 80):
+        return True
+    return len(_INDEX_ENTRY.findall(sentence)) >= 2 or bool(_SCRAP.match(sentence.strip()))
+
+
+def candidates(text: str) -> list[str]:
+    """The sentences of a source that can be evidence: split where a page break glued the next
+    page to a sentence, without debris (``is_debris``)."""
+    out: list[str] = []
+    for sentence in split_sentences(text, max_words=MAX_SENTENCE_WORDS):
+        out.extend(piece for piece in _PAGE_BREAK.split(sentence) if not is_debris(piece))
+    return out
+
+
 def _kind_bonus(kind: str, sentence: str, subject: set[str]) -> float:
     if kind == "definition":  # "X is ...": the subject within the few words before the verb
         verb = _DEFINES.search(sentence)
         head = words(sentence[: verb.start()])[-6:] if verb else []
         return KIND_BONUS if any(stem(w) in subject for w in head) else 0.0
-    if kind in ("howto", "option"):
+    if kind == "howto":
+        return KIND_BONUS if _OPTION.search(sentence) or _COMMAND.search(sentence) else 0.0
+    if kind == "option":
         return KIND_BONUS if _OPTION.search(sentence) else 0.0
     if kind == "value":
         return KIND_BONUS if _NUMBER.search(sentence) or "default" in sentence.lower() else 0.0
@@ -137,7 +176,7 @@ def select_evidence(question: str, sources: Sequence[tuple[int, str]], *,
     """The best sentences of ``sources`` ((number, text) pairs) for ``question``, best first,
     each with its neighbour where it alone is cut off; [] when no sentence shares a word with
     the question and no ``similarity`` is given."""
-    per_source = [(n, split_sentences(t, max_words=MAX_SENTENCE_WORDS)) for n, t in sources]
+    per_source = [(n, candidates(t)) for n, t in sources]
     cands = [(n, i) for n, sents in per_source for i in range(len(sents))]
     if not cands:
         return []

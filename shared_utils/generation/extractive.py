@@ -26,9 +26,21 @@ from shared_utils.generation.evidence import Evidence, Similarity, select_eviden
 from shared_utils.generation.sentences import MAX_SENTENCE_WORDS
 from shared_utils.text import split_sentences
 
-HEADING = "Extract from the sources (no language model was used):"
-# the same extract when it follows a model's answer (the model did write the text above it)
+EXTRACT_TITLE = "Extract from the sources"
+NO_MODEL = "no language model was used"  # a bare extractive backend: nothing else was asked
+
+
+def heading(why: str = NO_MODEL) -> str:
+    """The extract's first line, saying why no model's text is shown (the answer's
+    ``answered_by`` reason: "model X is too small to write", "X's answer was set aside")."""
+    return f"{EXTRACT_TITLE} ({why}):" if why else f"{EXTRACT_TITLE}:"
+
+
+HEADING = heading()
+# the same extract when it goes with a model's answer (the model did write the text with it)
 FOLLOWING_HEADING = "The most relevant sentences of the sources:"
+_HEADING_LINE = re.compile(rf"^(?:{re.escape(EXTRACT_TITLE)}(?: \(.*\))?|"
+                           rf"{re.escape(FOLLOWING_HEADING[:-1])}):$", re.MULTILINE)
 NO_SOURCES = (
     "No source passage was found for this question, and no language model is available "
     "to answer it."
@@ -65,15 +77,43 @@ def split_extract(text: str) -> tuple[str, str]:
 
     >>> split_extract("Port 3493 [1]." + chr(10) + FOLLOWING_HEADING + chr(10) + "- It *is* [1]")[1]
     'The most relevant sentences of the sources:\\n- It *is* [1]'
+    >>> split_extract("Intro." + chr(10) + heading("set aside") + chr(10) + "- x")[0]
+    'Intro.\\n'
     >>> split_extract("No extract here.")
     ('No extract here.', '')
     """
-    starts = [at for heading in (HEADING, FOLLOWING_HEADING)
-              if (at := text.find(heading)) == 0 or (at > 0 and text[at - 1] == "\n")]
-    if not starts:
+    found = _HEADING_LINE.search(text)
+    if not found:
         return text, ""
-    at = min(starts)
-    return text[:at], text[at:]
+    return text[:found.start()], text[found.start():]
+
+
+def model_adds(model: str) -> str:
+    """The line before a small model's sentences that follow the evidence."""
+    return f"What {model} adds, where a source supports it:"
+
+
+def segments(text: str) -> list[tuple[str, bool]]:
+    """``text`` in order as (piece, quoted) pairs: the extract (its heading and its "- "
+    lines) is quoted source text, shown literally; the rest is what a model wrote, before the
+    extract (a model's answer followed by it) or after it (a small model's additions).
+
+    >>> segments("Model text." + chr(10) + FOLLOWING_HEADING + chr(10) + "- a *b* [1]")
+    [('Model text.\\n', False), ('The most relevant sentences of the sources:\\n- a *b* [1]', True)]
+    >>> [q for _, q in segments(HEADING + chr(10) + "- s [1]" + chr(10) * 2 + model_adds("m"))]
+    [True, False]
+    """
+    found = _HEADING_LINE.search(text)
+    if not found:
+        return [(text, False)] if text else []
+    lines = text[found.end():].split("\n")
+    block = 1
+    while block < len(lines) and (lines[block].startswith("- ") or lines[block] == NO_MATCH):
+        block += 1
+    end = found.end() + len("\n".join(lines[:block]))
+    pieces = [(text[:found.start()], False), (text[found.start():end], True),
+              (text[end:], False)]
+    return [(piece, quoted) for piece, quoted in pieces if piece]
 
 
 def extract(question: str, sources: Sequence[PromptSource], *, max_sentences: int = 3,
@@ -108,14 +148,18 @@ class ExtractiveBackend(Backend):
         self.max_sentences = max_sentences
         self._bound: tuple[str, list[PromptSource]] | None = None
         self._similarity: Similarity | None = None
+        self._heading = HEADING
 
     def with_sources(self, question: str, sources: Sequence[PromptSource],
-                     similarity: Similarity | None = None) -> ExtractiveBackend:
+                     similarity: Similarity | None = None, *,
+                     why: str = NO_MODEL) -> ExtractiveBackend:
         """A copy that answers ``question`` from ``sources`` (the messages are then ignored),
-        ranking sentences with ``similarity`` when given."""
+        ranking sentences with ``similarity`` when given, under a heading saying ``why`` no
+        model's text is shown."""
         bound = ExtractiveBackend(max_sentences=self.max_sentences)
         bound._bound = (question, list(sources))
         bound._similarity = similarity
+        bound._heading = heading(why)
         return bound
 
     def stream(
@@ -123,7 +167,7 @@ class ExtractiveBackend(Backend):
     ) -> Iterator[Delta]:
         question, sources = self._bound or parse_prompt(messages)
         text = extract(question, sources, max_sentences=self.max_sentences,
-                       similarity=self._similarity)
+                       heading=self._heading, similarity=self._similarity)
         pieces = re.findall(r"\S+\s*|\s+", text)
         for piece in pieces:
             yield Delta(piece)

@@ -28,7 +28,7 @@ from shared_utils.generation.base import Backend, GenerationOptions
 from src.models.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
 from src.answer.abstention import answerability_for, decide as abstain_decision
 from src.answer.done import done_event, fallback_line
-from src.answer.answering import Answering, decide
+from src.answer.answering import Answering, decide, extract_why
 from src.answer.queue import (
     ENGINE_BACKENDS, AnswerQueue, QueuedEvents, Ticket, queue_for, wait_turn)
 from src.answer.options import AskOptions
@@ -259,8 +259,8 @@ class Answerer:
         timings["prompt_ms"] = _ms(t2, self._clock())
         for note in prompt.notes:
             yield StatusEvent(note)
-        backends = [bind_sources(b, query, prompt, self.library.similarities)
-                    for b in backends]
+        backends = [bind_sources(b, query, prompt, self.library.similarities,
+                                 why=extract_why(answering)) for b in backends]
         yield from self._generate(prompt, backends, skipped, timings, t0, plan,
                                   decoding=decoding, mode_reason=mode_reason, question=query,
                                   generation=generation, answering=answering)

@@ -129,13 +129,24 @@ def answered_by(answering: Answering, *, backend_name: str, mode: str, model: st
     if backend_name in ("", "none"):
         return ""
     if backend_name == SAFETY_NET:
-        if answering.writer == "extract":
-            return answering.name
-        who = (answering.model if answering.reported else "") or answering.label or "the model"
-        return extracts(f"{who} did not answer")
+        return extracts(extract_why(answering))
     if mode == "extract":
-        return extracts(f"the answer of {model or backend_name} was set aside")
+        return extracts(set_aside(model or backend_name))
     return model or backend_name
+
+
+def extract_why(answering: Answering) -> str:
+    """Why the extract answers when the extractive backend writes: ``answering.why`` when it
+    was chosen, else the model that should have answered did not."""
+    if answering.writer == "extract":
+        return answering.why
+    who = (answering.model if answering.reported else "") or answering.label or "the model"
+    return f"{who} did not answer"
+
+
+def set_aside(model: str) -> str:
+    """Why the extract answers when ``model`` wrote an answer that was not kept."""
+    return f"the answer of {model} was set aside"
 
 
 def credit(answered_by: str, *, backend: str = "", model: str = "", mode: str = "") -> str:
@@ -144,6 +155,8 @@ def credit(answered_by: str, *, backend: str = "", model: str = "", mode: str = 
     >>> credit("qwen2.5-0.5b-instruct", backend="llama.cpp (local)",
     ...        model="qwen2.5-0.5b-instruct", mode="model+extract")
     'qwen2.5-0.5b-instruct via llama.cpp (local), followed by source extracts'
+    >>> credit("qwen", backend="llama.cpp (local)", model="qwen", mode="extract+model")
+    'source extracts, then what qwen via llama.cpp (local) adds'
     >>> credit("source extracts (model m is too small to write)", backend="Extractive",
     ...        mode="extract")
     'source extracts (model m is too small to write)'
@@ -155,6 +168,8 @@ def credit(answered_by: str, *, backend: str = "", model: str = "", mode: str = 
     if not model or answered_by != model:
         return answered_by
     text = f"{answered_by} via {backend}" if backend and backend != model else answered_by
+    if mode == "extract+model":  # a small model: the evidence first, then what it adds
+        return f"source extracts, then what {text} adds"
     return text + (", followed by source extracts" if mode == "model+extract" else "")
 
 
@@ -201,7 +216,7 @@ def _identify(head: Backend, plan: BackendPlan, report: ServedModel | None,
 
 def _why_no_model(plan: BackendPlan, head: Backend | None) -> str:
     if plan.chosen_by.get(SAFETY_NET) == "this question":
-        return "asked for"
+        return "this question asked for them"
     if all(n == SAFETY_NET for n in plan.names):
         return "no language model in the backend chain"
     return "no language model is set up"

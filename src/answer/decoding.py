@@ -19,8 +19,9 @@ answer on the answer-quality benchmark (SmolLM2-135M: see benchmarks/README.md),
 (``OLYMPUS_TINY_MODEL_ANSWERS=extractive``) Olympus shows the extract (the best source sentences,
 cited) instead and says why; ``model`` lets such a model write anyway. A model of at most
 ``SMALL_MAX_PARAMS`` (the 0.5B class a free 2-vCPU Space gets) also fell short of the extract on
-keywords and gold citations, so by default (``OLYMPUS_SMALL_MODEL_EXTRACT=true``) the extract
-follows its answer: the user gets the better of the two.
+keywords and gold citations, so by default (``OLYMPUS_SMALL_MODEL_EXTRACT=true``) the reader
+gets the evidence first and then only the model's sentences a source supports that add to it
+(``src/answer/steps.py``, ``evidence_first``).
 
 >>> params_from_name("SmolLM2-135M-Instruct.Q4_1.gguf"), params_from_name("qwen2.5:1.5b")
 (135000000.0, 1500000000.0)
@@ -39,7 +40,7 @@ from shared_utils.generation.base import GenerationOptions
 from src.answer.prompt import STOP
 
 TINY_MAX_PARAMS = 300e6
-SMALL_MAX_PARAMS = 1.0e9  # up to here the extract follows the model's answer (see below)
+SMALL_MAX_PARAMS = 1.0e9  # up to here the evidence comes before the model's answer
 # sentences per source in a small model's prompt: 0.5B model, 39 questions, prompt tokens p50
 # 578 instead of 784 (4 sentences), its answer + the extract still over the goals (keywords
 # 0.769, gold citation 0.821; benchmarks/README.md, "First token")
@@ -60,7 +61,7 @@ class Decoding:
     frequency_penalty: float | None = None
     stop: tuple[str, ...] = STOP
     # sentences kept per source in the prompt (None: the setting's); a shorter prompt is a
-    # sooner first token, and a small model's answer is followed by the extract anyway
+    # sooner first token, and a small model's answer comes after the evidence anyway
     source_sentences: int | None = None
     # <= SMALL_MAX_PARAMS: the prompt holds the selected evidence only, not whole sources
     # (shared_utils/generation/evidence.py): a shorter prompt, and nothing else to copy

@@ -40,7 +40,8 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
     if model_wrote and not result.interrupted:
         answer, mode, why = back_with_extract(
             run.question, answer, fixed.checks if fixed else (), prompt,
-            small_model=run.small_model, similarity=run.similarity)
+            small_model=run.small_model, similarity=run.similarity,
+            model=models.get(result.backend, "") or result.backend)
         mode_reason = why or mode_reason
     _, citations, _ = resolve(answer, prompt.sources)
     shown = check_claims(answer, prompt.sources) if answer else []  # as the Chat page shows it

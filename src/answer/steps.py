@@ -12,7 +12,7 @@ import structlog
 from shared_utils.generation.base import Backend
 from src.answer.abstention import best_similarity
 from src.models.backends import SAFETY_NET
-from shared_utils.text import question_terms
+from shared_utils.text import question_terms, stem, words
 from src.answer.citations import strip_markers
 from src.answer.claims import ClaimCheck
 from src.answer.condense import Turn
@@ -94,16 +94,17 @@ def evidence_for(question: str, sources: Sequence[Any],
 
 
 def bind_sources(backend: Backend, question: str, prompt: Prompt,
-                 similarity: Similarity | None = None) -> Backend:
+                 similarity: Similarity | None = None, *, why: str = "") -> Backend:
     """The extractive backend gets the question and the sources themselves (not the prompt),
-    and the embedding similarity to rank sentences with."""
+    the embedding similarity to rank sentences with, and ``why`` it answers (its heading says
+    it: ``src/answer/answering.py``, ``extract_why``)."""
     from shared_utils.generation.extractive import ExtractiveBackend, PromptSource
 
     if not isinstance(backend, ExtractiveBackend):
         return backend
     sources = [PromptSource(i + 1, s.chunk.doc_name, s.chunk.text)
                for i, s in enumerate(prompt.sources)]
-    return backend.with_sources(question, sources, similarity)
+    return backend.with_sources(question, sources, similarity, why=why)
 
 
 _REFUSED = re.compile(r"do(?:es)? not say|don'?t say|do not (?:contain|answer)|not in the excerpts",
@@ -112,32 +113,30 @@ _REFUSED = re.compile(r"do(?:es)? not say|don'?t say|do not (?:contain|answer)|n
 
 def back_with_extract(
     question: str, answer: str, checks: Sequence[ClaimCheck], prompt: Prompt, *,
-    small_model: str = "", similarity: Similarity | None = None,
+    small_model: str = "", similarity: Similarity | None = None, model: str = "",
 ) -> tuple[str, str, str]:
     """The better of the two: (answer, mode, why). A model answer of which no sentence is
     backed by a source is followed by the extract (mode "model+extract"); one that makes no
     claim at all ("[2]") is replaced by it ("extract"). A refusal is kept as it is, except from
     ``small_model`` (its name: a model <= 1B parameters), whose refusal is replaced by the
-    extract and whose other answers are always followed by it."""
+    extract and whose other answers come after it (``evidence_first``)."""
     claims = [c for c in checks if c.status != "no_claim"]
     if small_model and _REFUSED.search(answer) and len(answer.split()) <= 30:
         # retrieval passed abstention, so the sources are relevant; a small model's refusal is
         # then wrong more often than not (7 of 39 answerable questions with a 0.5B model)
-        return _extract(question, prompt, similarity), "extract", (
+        return _extract(question, prompt, similarity, model=model), "extract", (
             f"{small_model} said the documents do not say, but the search found relevant "
             "passages: the most relevant source sentences are shown instead")
     if small_model and (claims or question_terms(strip_markers(answer))):
-        following = _extract(question, prompt, similarity, following=True)
-        return (f"{answer.rstrip()}\n\n{following}", "model+extract",
-                f"{small_model} is a small model: the most relevant source sentences follow "
-                "its answer (OLYMPUS_SMALL_MODEL_EXTRACT=false turns this off)")
+        return evidence_first(question, checks, prompt, small_model=small_model,
+                              similarity=similarity, model=model)
     if _REFUSED.search(answer) or any(c.backed for c in claims):
         return answer, "model", ""
     if not claims and question_terms(strip_markers(answer)):
         return answer, "model", ""  # short ("Port 3493 [1]."): too short to check, kept
     if not claims:
         shown = " ".join(answer.split())[:60] or "nothing"
-        return _extract(question, prompt, similarity), "extract", (
+        return _extract(question, prompt, similarity, model=model), "extract", (
             f"the model's answer (“{shown}”) says nothing that can be checked against the "
             "sources, so the extract is shown instead")
     following = _extract(question, prompt, similarity, following=True)
@@ -146,15 +145,43 @@ def back_with_extract(
             "source sentences follow it")
 
 
+def evidence_first(question: str, checks: Sequence[ClaimCheck], prompt: Prompt, *,
+                   small_model: str, similarity: Similarity | None = None,
+                   model: str = "") -> tuple[str, str, str]:
+    """A small model's answer as the reader gets it: the evidence first, then only the model's
+    sentences that a source supports and that add words the evidence does not have (mode
+    "extract+model"); with none such, the evidence alone (mode "extract"). A small model's
+    own text mostly restates the evidence or invents, so it never comes first."""
+    from shared_utils.generation.extractive import FOLLOWING_HEADING, heading, model_adds
+    from src.answer.answering import set_aside
+
+    shown = _extract(question, prompt, similarity, following=True)
+    known = {stem(w) for w in words(f"{shown} {question}")}
+    added = [c.sentence.strip() for c in checks if c.status == "supported"
+             and len({stem(t) for t in question_terms(strip_markers(c.sentence))} - known) >= 2]
+    if not added:  # the same evidence, under a heading saying the model's answer was set aside
+        alone = shown.replace(FOLLOWING_HEADING, heading(set_aside(model or small_model)), 1)
+        return alone, "extract", (
+            f"{small_model} is a small model, and its answer added nothing that the sources "
+            "support beyond these sentences, so only they are shown "
+            "(OLYMPUS_SMALL_MODEL_EXTRACT=false shows its answer)")
+    return (f"{shown}\n\n{model_adds(small_model)}\n\n{' '.join(added)}", "extract+model",
+            f"{small_model} is a small model: the most relevant source sentences come first, "
+            "then only what it adds that the sources support "
+            "(OLYMPUS_SMALL_MODEL_EXTRACT=false shows its answer as written)")
+
+
 def _extract(question: str, prompt: Prompt, similarity: Similarity | None = None, *,
-             following: bool = False) -> str:
-    """The extract; ``following`` a model's answer, under a heading that does not say that no
-    model was used."""
+             following: bool = False, model: str = "") -> str:
+    """The extract: ``following`` a model's answer under its own heading, else in place of the
+    answer of ``model``, under a heading saying that answer was set aside."""
     from shared_utils.generation.extractive import (
-        FOLLOWING_HEADING, HEADING, PromptSource, extract)
+        FOLLOWING_HEADING, PromptSource, extract, heading)
+    from src.answer.answering import set_aside
 
     sources = [PromptSource(i + 1, s.chunk.doc_name, s.chunk.text)
                for i, s in enumerate(prompt.sources)]
-    return extract(question, sources, heading=FOLLOWING_HEADING if following else HEADING,
+    title = FOLLOWING_HEADING if following else heading(set_aside(model or "the model"))
+    return extract(question, sources, heading=title,
                    similarity=similarity, evidence=prompt.evidence or None)
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from src.models.profile import Profile
 
 SNIPPET_CHARS = 90
+CHECKED = "The answer, checked against the sources:"  # before a checked answer unlike the stream
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -91,6 +92,10 @@ def _render_stream(events, out: TextIO) -> DoneEvent | None:
             done = event
             if event.answer.startswith(streamed) and event.answer != streamed:
                 out.write(event.answer[len(streamed):])  # the extract that follows a model's answer
+            elif not event.answer.startswith(streamed):
+                # the checked answer differs from what streamed (a small model's answer after
+                # the evidence, struck sentences): print it, as the UI and the API show it
+                out.write(f"\n\n{CHECKED}\n{event.answer}")
             _print_footer(event, out)
     return done
 

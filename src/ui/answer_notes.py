@@ -61,12 +61,13 @@ def render(msg: dict[str, Any]) -> None:
         if name not in switched
         and _before(name, msg.get("backend_name", ""), msg.get("chain", ()))
     ]
-    extractive = msg.get("backend_name") == "extractive"
+    extractive = msg.get("backend_name") == "extractive" or msg.get("mode") == "extract"
     if reasons or extractive:
         label = f"Fallback: {msg['backend']}" if reasons else "Extractive answer"
         st.badge(label, icon=":material/swap_horiz:", color="orange")
-        if extractive:
-            st.caption("No language model wrote this: these are the most relevant passages.")
+        if extractive:  # what answered, and why, is the summary line's ("answered_by")
+            st.caption("No language model's text is shown: these are the most relevant "
+                       "passages.")
         for reason in reasons:
             st.caption(md.escape_markdown(reason))
     _render_quality_notes(msg)
@@ -87,7 +88,7 @@ def render(msg: dict[str, Any]) -> None:
 
 def _render_quality_notes(msg: dict[str, Any]) -> None:
     """Why the extract was shown (tiny model), a stopped loop, claims no source supports."""
-    if msg.get("mode_reason") and msg.get("mode") in ("extract", "model+extract"):
+    if msg.get("mode_reason") and msg.get("mode") in ("extract", "model+extract", "extract+model"):
         st.caption(":material/info: " + md.escape_markdown(msg["mode_reason"]))
     if msg.get("loop_stopped"):
         st.caption(":material/info: The model started repeating itself; the answer was "

@@ -117,12 +117,12 @@ def extract_markdown(text: str) -> str:
 
 def answer_text_markdown(text: str) -> str:
     """An answer as Markdown: what a model wrote keeps its harmless formatting; the extract
-    (quoted source sentences) is literal."""
-    from shared_utils.generation.extractive import split_extract
+    (quoted source sentences) is literal, wherever it stands."""
+    from shared_utils.generation.extractive import segments
 
-    written, quoted = split_extract(text)
-    return escape_markdown(written, keep_formatting=True) + (
-        extract_markdown(quoted) if quoted else "")
+    return "".join(extract_markdown(piece) if quoted
+                   else escape_markdown(piece, keep_formatting=True)
+                   for piece, quoted in segments(text))
 
 
 def answer_markdown(text: str, *, turn: int, n_sources: int) -> str:

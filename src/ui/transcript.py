@@ -32,10 +32,10 @@ def _source_lines(n: int, scored: Any, threshold: float) -> list[str]:
 
 def _answer(text: str) -> str:
     """The answer as written by the model (its own Markdown), the extract shown literally."""
-    from shared_utils.generation.extractive import split_extract
+    from shared_utils.generation.extractive import segments
 
-    written, quoted = split_extract(text)
-    return written + (extract_markdown(quoted) if quoted else "")
+    return "".join(extract_markdown(piece) if quoted else piece
+                   for piece, quoted in segments(text))
 
 
 def _claim_lines(msg: dict[str, Any]) -> list[str]:

@@ -32,6 +32,7 @@ pytestmark = [
 ]
 
 EXTRACTS = "source extracts (model smollm2-135m-offline is too small to write)"
+HEADING = "Extract from the sources (model smollm2-135m-offline is too small to write):"
 PAGES = [
     "Flux Capacitor Service Manual\nChapter 1 introduces the time circuits and the display. "
     + "The display shows the destination time and the last time departed. " * 3,
@@ -68,6 +69,7 @@ def test_a_fresh_install_names_the_extract_as_what_answers_everywhere(tmp_path, 
         asked = _cli(data, "ask", QUESTION)
         assert asked.returncode == 0, asked.stderr
         assert f"Answered by {EXTRACTS}" in asked.stdout, asked.stdout
+        assert HEADING in asked.stdout, asked.stdout  # the answer's own heading says the same
         assert "qwen" not in asked.stdout.lower()
 
         # the OpenAI-compatible API: `model` names what produced the answer
@@ -77,6 +79,7 @@ def test_a_fresh_install_names_the_extract_as_what_answers_everywhere(tmp_path, 
         reply = api.post("/v1/chat/completions", json=body).json()
         assert reply["model"] == EXTRACTS, reply.get("model")
         assert reply["olympus"]["answered_by"] == EXTRACTS
+        assert HEADING in reply["choices"][0]["message"]["content"]
         with api.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as r:
             chunks = [json.loads(line[6:]) for line in r.iter_lines()
                       if line.startswith("data: {")]
@@ -115,4 +118,5 @@ def test_a_fresh_install_names_the_extract_as_what_answers_everywhere(tmp_path, 
             assert EXTRACTS in shown, name
             assert "smollm2-135m-offline is answering" not in shown, name
             assert "with smollm2" not in shown.lower(), name
+            assert "no language model was used" not in shown, name
         assert (ARTIFACTS / "model-truth-system.png").exists()

@@ -69,10 +69,11 @@ def test_sources_come_before_the_first_token_from_the_real_engine(library, llama
     assert sources and sources[0].chunk.page_start <= 3 <= sources[0].chunk.page_end
     done = events[-1]
     assert isinstance(done, DoneEvent) and done.backend_name == "llamacpp"
-    # the streamed words open the answer (struck through when the claim check finds them
-    # in no source: the tiny test model writes noise)
+    # the tiny test model streams noise; a small model's answer comes after the evidence and
+    # only where a source supports it, so the reader gets the evidence (the answer's page)
     streamed = "".join(e.text for e in events if isinstance(e, TokenEvent))
-    assert done.answer.removeprefix("~~").startswith(streamed.lstrip()[:10])
+    assert streamed.strip() and done.mode in ("extract", "extract+model")
+    assert "3493" in done.answer and done.citations[0].page_start <= 3
     assert done.timings["first_token_ms"] >= done.timings["sources_ms"] > 0
     assert done.prompt_tokens > 50 and done.skipped == {}
     # counted with the engine's own tokenizer: the engine read what we measured (+ template)
@@ -163,9 +164,16 @@ def test_end_to_end_with_real_smollm2_cites_the_ingested_page(library):
     assert extract.backend_name == "extractive" and extract.mode == "extract"
     assert extract.answered_by == ("source extracts (model smollm2-135m-offline is too small "
                                    "to write)")
+    assert extract.answer.startswith(  # the answer's heading gives the same reason
+        "Extract from the sources (model smollm2-135m-offline is too small to write):\n")
     # with OLYMPUS_TINY_MODEL_ANSWERS=model it writes, named as the engine reports it
     assert done.backend_name == "llamacpp", done.skipped
-    assert done.model == done.answered_by == "smollm2-135m-offline"
+    # a model <= 1B comes after the evidence, and only where it adds what a source supports;
+    # else its answer is set aside, and the credit says so
+    assert done.model == "smollm2-135m-offline"
+    assert done.answered_by in ("smollm2-135m-offline",
+                                "source extracts (the answer of smollm2-135m-offline was set aside)")
+    assert (done.mode == "extract") == ("set aside" in done.answered_by)
     assert done.sources[0].chunk.page_start <= 3 <= done.sources[0].chunk.page_end
     assert "3493" in done.answer, done.answer
     assert done.citations and done.citations[0].page_start <= 3 <= done.citations[0].page_end

@@ -11,7 +11,8 @@ import pytest
 
 from shared_utils.errors import BackendUnavailable, InvalidQuery, UnknownBackend
 from shared_utils.generation.base import Backend, Delta, GenerationOptions
-from shared_utils.generation.extractive import FOLLOWING_HEADING, HEADING, ExtractiveBackend
+from shared_utils.generation.extractive import (
+    FOLLOWING_HEADING, HEADING, NO_MODEL, ExtractiveBackend, heading, model_adds, segments)
 from shared_utils.types import Chunk, DocumentRecord, ScoredChunk
 from src.models.backends import BackendPlan
 from src.answer.abstention import weights
@@ -123,7 +124,8 @@ def test_failure_before_first_token_switches_to_extractive_with_reason(settings)
     assert done.skipped == {"llamacpp": "engine is down"}
     # no silent fallback: the answer and its note say why the extract stands in
     why, extract = done.answer.split("\n\n", 1)
-    assert "did not answer: engine is down" in why and extract.startswith(HEADING)
+    assert "did not answer: engine is down" in why and _heading_says_what_answered(extract, done)
+    assert done.answered_by == "source extracts (llama.cpp (local) did not answer)"
     assert done.fallback_note.startswith("Answered by the extract because")
     assert "engine is down" in done.fallback_note
     assert done.citations[0].page_start == 17
@@ -316,7 +318,7 @@ def test_ask_options_source_extracts_only_and_a_model_llamacpp_does_not_serve(se
 
     answerer = _answerer(settings, Scripted(["never asked"]))
     done = list(answerer.ask("Which port?", options=AskOptions(backend="extractive")))[-1]
-    assert done.backend_name == "extractive" and done.answer.startswith(HEADING)
+    assert done.backend_name == "extractive" and _heading_says_what_answered(done.answer, done)
     served = Answerer(settings, library=FakeLibrary(),
                       planner=lambda: BackendPlan(("llamacpp", "extractive"),
                                                   {"llamacpp": "smollm2-135m"}),
@@ -330,8 +332,11 @@ def test_ask_options_source_extracts_only_and_a_model_llamacpp_does_not_serve(se
 
 def test_a_model_answer_that_is_only_a_marker_is_replaced_by_the_extract(settings):
     done = list(_answerer(settings, Scripted(["[1]"])).ask("Which port does upsd use?"))[-1]
-    assert done.mode == "extract" and done.answer.startswith(HEADING) and "3493" in done.answer
+    assert done.mode == "extract" and "3493" in done.answer
     assert "says nothing that can be checked" in done.mode_reason
+    # the model did write: the heading says its answer was set aside, not that none was used
+    assert _heading_says_what_answered(done.answer, done) and NO_MODEL not in done.answer
+    assert "set aside" in done.answer.split("\n")[0]
 
 
 def test_an_answer_no_source_backs_is_followed_by_the_extract_but_a_refusal_is_kept(settings):
@@ -364,16 +369,31 @@ def test_a_small_model_reads_a_shorter_prompt_unless_the_setting_says_otherwise(
     assert sentences_in_prompt(explicit, "qwen2.5-0.5b-instruct") == large
 
 
-def test_a_small_models_answer_is_followed_by_the_extract_and_says_why(settings):
-    backend = Scripted(["Upsd listens on port 3493 [1]."], model="qwen2.5-0.5b-instruct")
-    done = list(_answerer(settings, backend).ask("Which port does upsd use?"))[-1]
-    assert done.mode == "model+extract" and done.answer.startswith("Upsd listens on port 3493 [1].")
-    assert "qwen2.5-0.5b-instruct is a small model" in done.mode_reason
-    # under a model's answer the extract does not claim that no model was used
-    assert FOLLOWING_HEADING in done.answer and HEADING not in done.answer
+def test_a_small_models_answer_comes_after_the_evidence_and_only_where_it_adds(settings):
+    """The reader sees the evidence first; the small model's sentences follow only where a
+    source supports them and they say more than the evidence; one that only restates the
+    evidence is set aside, and the heading and the credit say so."""
+    model = "qwen2.5-0.5b-instruct"
+    restating = Scripted(["Upsd listens on port 3493 [1]."], model=model)
+    done = list(_answerer(settings, restating).ask("Which port does upsd use?"))[-1]
+    assert done.mode == "extract" and "3493 by default. [1]" in done.answer
+    assert "Upsd listens on port 3493" not in done.answer
+    assert _heading_says_what_answered(done.answer, done) and "set aside" in done.answered_by
+    assert f"{model} is a small model" in done.mode_reason
+    adding = Scripted([("Upsd listens on port 3493 [1]. It reads ups.conf at start [1]. "
+                        "It was written in 1999 by NASA [1].")], model=model)
+    done = list(_answerer(settings, adding).ask("Which port does upsd use?"))[-1]
+    assert done.mode == "extract+model" and done.answer.startswith(FOLLOWING_HEADING)
+    evidence, added = done.answer.split("\n\n", 1)
+    assert "3493 by default. [1]" in evidence and HEADING not in done.answer
+    assert added == f"{model_adds(model)}\n\nIt reads ups.conf at start [1]."  # not the invention
+    assert done.answered_by == model
+    assert [quoted for _, quoted in segments(done.answer)] == [True, False]  # UI, Markdown
     refusal = Scripted(["The documents do not say."], model="qwen2.5-0.5b-instruct")
     replaced = list(_answerer(settings, refusal).ask("Which port does upsd use?"))[-1]
-    assert replaced.mode == "extract" and replaced.answer.startswith(HEADING)
+    assert replaced.mode == "extract" and _heading_says_what_answered(replaced.answer, replaced)
+    assert replaced.answer.startswith(
+        "Extract from the sources (the answer of qwen2.5-0.5b-instruct was set aside):")
     assert "3493" in replaced.answer and "said the documents do not say" in replaced.mode_reason
     off = settings.model_copy(update={"small_model_extract": False})
     again = Scripted(["Upsd listens on port 3493 [1]."], model="qwen2.5-0.5b-instruct")
@@ -389,4 +409,12 @@ def test_a_small_model_answers_from_the_evidence_only_and_the_extract_shows_the_
     done = list(_answerer(settings, small, library).ask("Which port does upsd listen on?"))[-1]
     prompt = small.messages[-1].content
     assert "3493" in prompt and "history of batteries" not in prompt
-    assert "listens on TCP port 3493 by default. [1]" in done.answer.split(FOLLOWING_HEADING)[1]
+    assert done.mode == "extract"  # its answer restated the evidence: the evidence alone
+    assert "listens on TCP port 3493 by default. [1]" in done.answer.split("\n", 1)[1]
+
+
+def _heading_says_what_answered(text: str, done) -> bool:
+    """The extract's heading gives the same reason as what the answer credits (answered_by:
+    "source extracts (WHY)"), so the text never contradicts the "Answered by" line."""
+    why = done.answered_by.removeprefix("source extracts (").removesuffix(")")
+    return why != done.answered_by and text.startswith(heading(why) + "\n")

@@ -86,3 +86,44 @@ def test_the_extract_shows_the_evidence_cited_and_each_sentence_once():
     assert text.startswith(HEADING)
     assert text.count("Use history -c to clear the history list.") == 1
     assert "Use history -c to clear the history list. [1]" in text
+
+
+TOC = ("7 2.12.1 Access Restrictions ... 7 2.12.2 upsstats ... 7 2.12.3 upsimage ... "
+       "7 2.12.4 upsset ... 7 2.13 Version Numbering ... 8 2.14 Backwards compatibility")
+UPSSET = ("The CGI programs are optional. upsset lets you change the settings of a UPS from a "
+          "web browser. It needs a password in upsset.conf.")
+
+
+def test_a_table_of_contents_line_is_never_evidence():
+    """The contents page names every section the question could ask about; the sentence that
+    answers comes from the page itself."""
+    picked = select_evidence("What does upsset do?", [(1, TOC), (2, UPSSET)], max_sentences=3)
+    assert picked and all(e.number == 2 for e in picked)
+    assert not any("..." in e.text or "2.12" in e.text for e in picked)
+
+
+def test_index_entries_and_page_scraps_are_never_evidence():
+    index = "ignoreeof, 95, 102, 118 ignorespace, 139, 141 history list, 12, 139"
+    scraps = "Chapter 7. 139"
+    text = "The history list can be saved to a file with history -w when the shell exits."
+    picked = select_evidence("How do I save the history list?",
+                             [(1, index), (2, scraps), (3, text)], max_sentences=3)
+    assert [e.number for e in picked] == [3]
+
+
+def test_a_page_footer_glued_to_a_sentence_is_cut_off():
+    """A page break joins "quote{})" to the next page's number and heading: the evidence ends
+    where the sentence does."""
+    glued = ("To typeset a literal brace, escape it inside the label (quote{}); 17 "
+             "Acknowledgments Financial support for the development of Asymptote came from "
+             "the National Science Foundation.")
+    picked = select_evidence("How do I typeset a literal brace in a label?", [(1, glued)])
+    assert picked[0].text == "To typeset a literal brace, escape it inside the label (quote{});"
+
+
+def test_a_how_to_question_gets_the_sentence_with_the_command_among_look_alikes():
+    text = ("The driver for your hardware is set up in ups.conf. Drivers are started at boot. "
+            "To start only one driver, run upsdrvctl start myups as root. "
+            "Starting the drivers by hand is also possible.")
+    assert _texts("How do I start just one driver?", [(1, text)]) == [
+        "To start only one driver, run upsdrvctl start myups as root."]

@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     info = common.begin()
 
-    from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
+    from shared_utils.llamacpp_engine import LlamaCppEngine
+    from src.models.provisioning import bundled_gguf
     from src.answer.answerer import Answerer
     from src.answer.prompt import EngineTokenizer, build_prompt
 
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     if common.missing_pdfs(paths):
         raise SystemExit(f"missing manuals: {common.missing_pdfs(paths)}")
     questions = labelled["questions"]
-    results: dict[str, Any] = {"machine": info, "model": default_gguf_path().name}
+    results: dict[str, Any] = {"machine": info, "model": bundled_gguf().name}
 
     with common.temp_library("answer", context_tokens=CONTEXT_TOKENS,
                              max_answer_tokens=args.max_tokens) as library:
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
         results["ingest_s"] = round(time.perf_counter() - t, 1)
         print(f"ingested {len(paths)} manuals in {results['ingest_s']} s")
         settings = library.settings
-        with LlamaCppEngine(default_gguf_path(), port=0, ctx=CONTEXT_TOKENS) as engine:
+        with LlamaCppEngine(bundled_gguf(), port=0, ctx=CONTEXT_TOKENS) as engine:
             engine.wait_ready(120)
             bound = settings.model_copy(update={"llamacpp_port": engine.port})
             answerer = Answerer.from_settings(bound, library=library)

@@ -144,7 +144,8 @@ def pipeline_for(library: Any, model: str, gguf: Path | None,
                  overrides: dict[str, Any]) -> Iterator[tuple[Any, str | None, str]]:
     """(RAGPipeline, forced backend, model file name) for one model of the run. A model name
     ending in ``+writes`` lets a tiny model write (tiny-model mode off)."""
-    from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
+    from shared_utils.llamacpp_engine import LlamaCppEngine
+    from src.models.provisioning import bundled_gguf
     from src.answer.answerer import Answerer
     from src.pipeline import RAGPipeline
 
@@ -156,7 +157,7 @@ def pipeline_for(library: Any, model: str, gguf: Path | None,
         answerer = Answerer.from_settings(settings, library=library)
         yield RAGPipeline(settings, library=library, answerer=answerer), "extractive", "none"
         return
-    path = {"smollm2": default_gguf_path, "qwen0.5b": qwen_gguf}.get(model, lambda: gguf)()
+    path = {"smollm2": bundled_gguf, "qwen0.5b": qwen_gguf}.get(model, lambda: gguf)()
     if path is None:
         raise SystemExit("--models gguf needs --gguf PATH")
     ctx = CONTEXT.get(model, 4096)

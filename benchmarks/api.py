@@ -106,7 +106,8 @@ def main() -> None:
     import httpx
     import openai
 
-    from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
+    from shared_utils.llamacpp_engine import LlamaCppEngine
+    from src.models.provisioning import bundled_gguf
     from src.api.app import build_app
     from src.access.keys import KeyStore, new_service_token
     from src.pipeline import RAGPipeline
@@ -116,7 +117,7 @@ def main() -> None:
     from tests.fixtures.pdfs import make_text_pdf
     from tests.integration.test_answer import PAGES
 
-    with temp_dir("api") as data, LlamaCppEngine(default_gguf_path(), port=0, ctx=2048) as engine:
+    with temp_dir("api") as data, LlamaCppEngine(bundled_gguf(), port=0, ctx=2048) as engine:
         engine.wait_ready(180)
         overrides = dict(llamacpp_port=engine.port, backends="llamacpp,extractive",
                          context_tokens=2048, max_answer_tokens=32, first_token_timeout_s=180.0)

@@ -59,7 +59,8 @@ def main() -> None:
 
     import httpx
 
-    from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
+    from shared_utils.llamacpp_engine import LlamaCppEngine
+    from src.models.provisioning import bundled_gguf
     from src.api.app import build_app
     from src.access.keys import KeyStore
     from src.pipeline import RAGPipeline
@@ -68,7 +69,7 @@ def main() -> None:
     from tests.fixtures.pdfs import make_text_pdf
     from tests.integration.test_answer import PAGES
 
-    with temp_dir("api-stream") as data, LlamaCppEngine(default_gguf_path(), port=0,
+    with temp_dir("api-stream") as data, LlamaCppEngine(bundled_gguf(), port=0,
                                                          ctx=2048) as engine:
         engine.wait_ready(180)
         settings = load_settings(data_dir=data, llamacpp_port=engine.port,

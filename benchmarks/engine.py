@@ -128,11 +128,12 @@ def main() -> None:
     parser.add_argument("--ctx", type=int, default=2048)
     args = parser.parse_args()
     info = begin()
-    from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
+    from shared_utils.llamacpp_engine import LlamaCppEngine
+    from src.models.provisioning import bundled_gguf
 
     text = manual_text()
     t0 = time.perf_counter()
-    with LlamaCppEngine(default_gguf_path(), port=0, ctx=args.ctx, threads=args.threads) as engine:
+    with LlamaCppEngine(bundled_gguf(), port=0, ctx=args.ctx, threads=args.threads) as engine:
         engine.wait_ready(120)
         load_s = time.perf_counter() - t0
         raw_msgs, n_prompt = build_prompt(engine.url, text, args.tokens, uuid.uuid4().hex[:8])

@@ -124,13 +124,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     info = common.begin()
 
-    from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
+    from shared_utils.llamacpp_engine import LlamaCppEngine
+    from src.models.provisioning import bundled_gguf
     from src.pipeline import RAGPipeline
     from src.settings import load_settings
     from src.library.jobs import IngestQueue
 
     with common.temp_dir("load") as data_dir, \
-            LlamaCppEngine(default_gguf_path(), port=0, ctx=4096) as engine:
+            LlamaCppEngine(bundled_gguf(), port=0, ctx=4096) as engine:
         engine.wait_ready(120)
         settings = load_settings(data_dir=data_dir, backends="llamacpp,extractive",
                                  llamacpp_port=engine.port, context_tokens=4096,

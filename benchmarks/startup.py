@@ -56,9 +56,9 @@ def _status(data_dir: Path) -> dict:
 
 
 def _gguf() -> Path:
-    from shared_utils.llamacpp_engine import default_gguf_path
+    from src.models.provisioning import bundled_gguf
 
-    return default_gguf_path()
+    return bundled_gguf()
 
 
 def run_once(scenario: str, app: Path, timeout: float = 120) -> dict[str, float | None]:

@@ -277,6 +277,12 @@ class MethodNotAllowed(InvalidRequest):
     hint = "Use the method docs/api.md gives for this route."
 
 
+class RequestTimeout(InvalidRequest):
+    """The request body stopped arriving (the front cuts off a client that stalls)."""
+
+    hint = "Send the request body without pausing, then try again."
+
+
 class JobNotFound(OlympusError):
     hint = "Jobs are kept for a while after they finish, for the key that made them; upload again."
 
@@ -284,6 +290,19 @@ class JobNotFound(OlympusError):
 class InvalidApiKey(OlympusError):
     hint = ("Send 'Authorization: Bearer <key>'; an admin creates keys with `python -m src keys "
             "create NAME` or on the System page.")
+
+
+class ApiNotPublic(OlympusError):
+    """The front answers API requests from other machines only when the admin allows it."""
+
+    hint = ("Call the API from this machine, or an admin sets OLYMPUS_API_PUBLIC=true (keys "
+            "are still required; see DEPLOYMENT.md).")
+
+
+class TooManyRequests(OlympusError):
+    """One client has too many API requests in flight at once."""
+
+    hint = "Wait for some of your requests to finish, then send more."
 
 
 class KeyScopeRefused(OlympusError):

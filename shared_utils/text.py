@@ -1,4 +1,5 @@
-"""The text toolkit: one sentence splitter, one stopword list, one stemmer, one word tokenizer.
+"""The text toolkit: one sentence splitter, one stopword list, one stemmer, the word tokenizers
+(``words`` for comparing terms, ``index_words`` for the keyword index).
 
 Chunking (``documents/chunking.py``), locating passages on a page (``documents/locate.py``),
 keyword search (``retrieval/bm25.py``), sentence relevance and the extract
@@ -57,6 +58,11 @@ QUESTION_STOPWORDS = STOPWORDS | frozenset(
 )
 
 _WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/]*[A-Za-z0-9_]|[A-Za-z0-9]")
+# The keyword index's words are runs of letters and digits in any script: ``upsd.conf`` is two
+# words there, so a question naming ``upsd`` finds the file, and accented words are kept whole.
+# (``words`` keeps such names whole instead, to compare the terms of a question and a sentence.)
+# The index stores these tokens: changing the pattern means rebuilding it.
+_INDEX_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _local = threading.local()  # a PyStemmer stemmer is not safe to share between threads
 _stems: dict[str, str] = {}  # word -> stem, shared (dict reads and writes are atomic)
 _MAX_CACHED_STEMS = 500_000
@@ -100,6 +106,15 @@ def _windows(sentences: Sequence[str], max_words: int) -> list[str]:
 def words(text: str) -> list[str]:
     """Lower-cased word tokens (``upsd.conf`` and ``-P`` stay whole), trailing periods dropped."""
     return [w.lower().rstrip(".") for w in _WORD.findall(text)]
+
+
+def index_words(text: str) -> list[str]:
+    """Lower-cased words of the keyword index (stopwords kept).
+
+    >>> index_words("Edit upsd.conf, then run upsd -P café_2")
+    ['edit', 'upsd', 'conf', 'then', 'run', 'upsd', 'p', 'café', '2']
+    """
+    return _INDEX_WORD.findall(text.lower())
 
 
 def question_terms(text: str) -> set[str]:

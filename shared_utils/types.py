@@ -21,11 +21,30 @@ class Page:
     flags: tuple[str, ...] = ()
 
 
+def chunk_id(doc_id: str, ordinal: int) -> str:
+    """The id of chunk ``ordinal`` (from 0) of a document; ids sort in reading order.
+
+    >>> chunk_id("a1b2", 7)
+    'a1b2:000007'
+    """
+    return f"{doc_id}:{ordinal:06d}"
+
+
+def chunk_ordinal(id_: str) -> int:
+    """The ordinal a :func:`chunk_id` carries (0 for an id not built by it).
+
+    >>> chunk_ordinal("a1b2:000007"), chunk_ordinal("odd")
+    (7, 0)
+    """
+    tail = id_.rsplit(":", 1)[-1]
+    return int(tail) if ":" in id_ and tail.isdigit() else 0
+
+
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """A retrievable passage: a span of one document, with the pages it covers."""
 
-    id: str  # f"{doc_id}:{ordinal:06d}"
+    id: str  # chunk_id(doc_id, ordinal)
     doc_id: str
     ordinal: int
     text: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from shared_utils.types import ScoredChunk
 
@@ -57,6 +58,28 @@ class Citation:
     inferred: bool = False  # added by Olympus: the model stated it without citing the source
 
 
+ClaimStatus = Literal["supported", "unverified", "contradicted", "miscited", "uncited",
+                      "no_claim"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimCheck:
+    """One sentence of an answer checked against the passages it cites (``src/answer/claims.py``
+    says what each status means)."""
+
+    sentence: str  # as written in the answer, markers included
+    cited: tuple[int, ...]  # the [n] numbers the sentence carries
+    status: ClaimStatus
+    support: float  # share of its content words found in the best cited source (0 if none)
+    best: int | None = None  # the source that supports it best, when one does
+    stating: tuple[int, ...] = ()  # the sources that state it (verify it), cited or not
+
+    @property
+    def backed(self) -> bool:
+        """A cited source shares its words and specifics (verified or not)."""
+        return self.status in ("supported", "unverified")
+
+
 @dataclass(frozen=True, slots=True)
 class DoneEvent:
     """The final event: the whole answer and how it was made."""
@@ -92,6 +115,8 @@ class DoneEvent:
     verified: list[str] = field(default_factory=list)
     unverified: list[str] = field(default_factory=list)
     supported_share: float | None = None  # share of claims whose citation supports them
+    # every claim of the final answer, checked against the passage it cites (the UI shows them)
+    claims: list[ClaimCheck] = field(default_factory=list)
 
 
 AskEvent = SourcesEvent | StatusEvent | QueueEvent | TokenEvent | BackendSwitchEvent | DoneEvent

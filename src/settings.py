@@ -16,6 +16,10 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared_utils.errors import SettingsError
+from shared_utils.generation.base import GenerationOptions
+
+# A request's sampling and deadline defaults are the generation options' own (one owner).
+_GENERATION = GenerationOptions()
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
@@ -121,11 +125,11 @@ class Settings(BaseSettings):
     )
     llamacpp_model_path: str = ""  # a .gguf file; empty: the catalog's choice or SmolLM2
     llamacpp_port: int = Field(default=8088, ge=1, le=65535)
-    connect_timeout_s: float = Field(default=3.0, gt=0)
-    first_token_timeout_s: float = Field(default=30.0, gt=0)
-    stall_timeout_s: float = Field(default=15.0, gt=0)
-    max_answer_tokens: int = Field(default=320, ge=16, le=8192)
-    temperature: float = Field(default=0.2, ge=0, le=2)
+    connect_timeout_s: float = Field(default=_GENERATION.connect_timeout_s, gt=0)
+    first_token_timeout_s: float = Field(default=_GENERATION.first_token_timeout_s, gt=0)
+    stall_timeout_s: float = Field(default=_GENERATION.stall_timeout_s, gt=0)
+    max_answer_tokens: int = Field(default=_GENERATION.max_tokens, ge=16, le=8192)
+    temperature: float = Field(default=_GENERATION.temperature, ge=0, le=2)
     context_tokens: int | None = Field(default=None, ge=512, le=262_144)
     threads: int | None = Field(default=None, ge=1, le=512)
     # answers the engine writes at once (its slots; empty: the profile sizes them from memory,

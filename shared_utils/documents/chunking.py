@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from shared_utils.text import split_sentences
-from shared_utils.types import Chunk, Page
+from shared_utils.types import Chunk, Page, chunk_id
 
 CountTokens = Callable[[str], int]
 CountTokensBatch = Callable[[Sequence[str]], list[int]]
@@ -36,7 +36,7 @@ def chunk_pages(
     overlap_tokens: int,
     count_tokens_batch: CountTokensBatch | None = None,
 ) -> list[Chunk]:
-    """Chunks of a document's pages; ids ``f"{doc_id}:{ordinal:06d}"``, ordinals from 0.
+    """Chunks of a document's pages; ids ``types.chunk_id(doc_id, ordinal)``, ordinals from 0.
 
     ``count_tokens`` counts the embedding model's tokens (special tokens excluded; keep
     ``max_tokens`` below the model window minus those). A batch counter is used when given
@@ -63,7 +63,7 @@ def chunk_pages(
     groups = _enforce_limit(groups, max_tokens, count_many)
     return [
         Chunk(
-            id=f"{doc_id}:{ordinal:06d}", doc_id=doc_id, ordinal=ordinal,
+            id=chunk_id(doc_id, ordinal), doc_id=doc_id, ordinal=ordinal,
             text=" ".join(u.text for u in group),
             page_start=min(u.page for u in group), page_end=max(u.page for u in group),
             doc_name=doc_name,

@@ -31,6 +31,7 @@ from shared_utils.documents.pdf_worker import (
     _HEADER,
     ParseLimits,
     RawPage,
+    extract_document,
     extract_pages,
     memory_message,
     write_frame,
@@ -39,13 +40,7 @@ from shared_utils.documents.ocr import OcrOptions
 from shared_utils.documents.render import Word
 from shared_utils.documents.sniff import describe
 from shared_utils.documents.text import normalize_pages
-from shared_utils.documents.triage import (
-    Extraction,
-    Notify,
-    OcrPass,
-    ParseReport,
-    extract_document,
-)
+from shared_utils.documents.triage import Extraction, Notify, OcrPass, ParseReport
 from shared_utils.errors import (
     CorruptPdf,
     DocumentTooLarge,
@@ -223,7 +218,7 @@ class PdfWorker:
     def extract_document(self, data: bytes, *, name: str, timeout_s: float,
                          limits: ParseLimits, ocr: OcrOptions,
                          progress: Notify | None = None) -> Extraction:
-        """Pages with per-page triage and OCR (``triage.extract_document``); the deadline
+        """Pages with per-page triage and OCR (``pdf_worker.extract_document``); the deadline
         grows by the OCR time limit of each page that is OCR'd."""
         max_bytes = limits.max_reply_bytes + limits.max_pages * _OCR_WORDS_BYTES
         return self._request((data, name, limits, ocr), name, timeout_s, max_bytes, progress)

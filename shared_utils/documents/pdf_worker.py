@@ -21,7 +21,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from shared_utils.documents import hidden_text
 from shared_utils.errors import (
@@ -31,6 +31,10 @@ from shared_utils.errors import (
     EncryptedPdf,
     InvalidDocument,
 )
+
+if TYPE_CHECKING:
+    from shared_utils.documents.ocr import OcrOptions
+    from shared_utils.documents.triage import Extraction, Notify
 
 _HEADER = struct.Struct(">Q")
 OnPage = Callable[[int, int, Any, Any, str], str]
@@ -252,7 +256,7 @@ def _reply(data: bytes, name: str, limits: ParseLimits, ocr: Any = None,
     ``pages`` (deferred pages of a document already indexed)."""
     try:
         if ocr is not None:
-            from shared_utils.documents.triage import extract_document, ocr_pages
+            from shared_utils.documents.triage import ocr_pages
 
             def notify(*event: object) -> None:
                 write_frame(stdout, ("progress", *event))  # type: ignore[arg-type]
@@ -267,6 +271,19 @@ def _reply(data: bytes, name: str, limits: ParseLimits, ocr: Any = None,
         return ("err", "DocumentTooLarge", memory_message(name, limits.memory_mb))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises typed
         return ("err", "CorruptPdf", f"{name}: {type(exc).__name__}: {exc}")
+
+
+def extract_document(data: bytes, name: str, limits: Any, options: OcrOptions | None,
+                     notify: Notify | None = None) -> Extraction:
+    """Extract every page's text, OCR'ing the pages that need it (``triage.PageTriage``).
+    Triage (and OCR) load only when a request asks for them."""
+    from shared_utils.documents.triage import Extraction, PageTriage
+
+    triage = PageTriage(options, notify)
+    pages = extract_pages(data, name=name, limits=limits, on_page=triage, finish=triage.finish)
+    if not limits or not limits.keep_hidden:
+        triage.report.hidden_text_dropped = sum(p.hidden_count for p in pages)
+    return Extraction(pages, triage.report, triage.words)
 
 
 def memory_message(name: str, memory_mb: int) -> str:

@@ -238,18 +238,6 @@ class Extraction:
     words: dict[int, list[Word]] = field(default_factory=dict)
 
 
-def extract_document(data: bytes, name: str, limits: Any, options: OcrOptions | None,
-                     notify: Notify | None = None) -> Extraction:
-    """Extract every page's text, OCR'ing the pages that need it (see the module docstring)."""
-    from shared_utils.documents.pdf_worker import extract_pages
-
-    triage = PageTriage(options, notify)
-    pages = extract_pages(data, name=name, limits=limits, on_page=triage, finish=triage.finish)
-    if not limits or not limits.keep_hidden:
-        triage.report.hidden_text_dropped = sum(p.hidden_count for p in pages)
-    return Extraction(pages, triage.report, triage.words)
-
-
 @dataclass
 class OcrPass:
     """The OCR of a document's deferred pages: text and word boxes by page number, and why

@@ -21,13 +21,23 @@ Names:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from shared_utils.errors import BackendNotConfigured, UnknownBackend
 from shared_utils.generation.base import Backend
 
-if TYPE_CHECKING:
-    from src.settings import Settings
+
+class Settings(Protocol):
+    """The settings the factories read (``src.settings.Settings`` has them): shared_utils holds
+    no Olympus policy, so it names what it needs instead of importing the application."""
+
+    ollama_host: str
+    keep_alive: str
+    context_tokens: int | None
+    llamacpp_port: int
+    openai_base_url: str
+    hf_token: str
+    hf_inference_model: str
 
 Factory = Callable[..., Backend]
 

@@ -19,7 +19,6 @@ User text never reaches SQL or any query syntax: it only becomes a list of word 
 from __future__ import annotations
 
 import math
-import re
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ import structlog
 from shared_utils.errors import StoreUnavailable
 from shared_utils.rwlock import ReadWriteLock
 from shared_utils.retrieval.base import KeywordIndex
-from shared_utils.text import STOPWORDS, stems
+from shared_utils.text import STOPWORDS, index_words, stems
 from shared_utils.types import Chunk
 
 logger = structlog.get_logger(__name__)
@@ -39,7 +38,6 @@ logger = structlog.get_logger(__name__)
 MAX_QUERY_TERMS = 32  # a 10,000-character paste must not become a 2,000-term query
 MAX_SEGMENTS = 8
 K1, B = 1.5, 0.75
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kw_terms (id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE);
@@ -56,20 +54,20 @@ CREATE INDEX IF NOT EXISTS kw_chunks_doc ON kw_chunks(doc_id);
 
 
 class Tokenizer:
-    """Words -> lower case -> stopwords dropped -> Snowball English stems
-    (``shared_utils/text.py``). The index stores these tokens: changing the word pattern, the
+    """Words (``text.index_words``) -> stopwords dropped -> Snowball English stems, all from
+    ``shared_utils/text.py``. The index stores these tokens: changing the word pattern, the
     stopwords or the stemmer means rebuilding it (``Library.rebuild_keywords``)."""
 
     def stems(self, words: Sequence[str]) -> list[str]:
         return stems(words)
 
     def __call__(self, text: str) -> list[str]:
-        words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+        words = [w for w in index_words(text) if w not in STOPWORDS]
         return self.stems(words)
 
     def query(self, text: str, max_terms: int = MAX_QUERY_TERMS) -> list[str]:
         """Distinct query stems in order; only-stopword queries keep their words."""
-        words = _WORD.findall(text.lower())
+        words = index_words(text)
         kept = [w for w in words if w not in STOPWORDS] or words
         return list(dict.fromkeys(self.stems(kept)))[:max_terms]
 
@@ -282,7 +280,7 @@ class BM25Index(KeywordIndex):
 
     def unseen(self, text: str) -> list[str]:
         """Words of ``text`` (stopwords dropped, in order) that no indexed chunk contains."""
-        words = [w for w in dict.fromkeys(_WORD.findall(text.lower())) if w not in STOPWORDS]
+        words = [w for w in dict.fromkeys(index_words(text)) if w not in STOPWORDS]
         stems = self._tok.stems(words)
         with self._lock.read():
             return [w for w, s in zip(words, stems, strict=True) if not self._live_df(s)]

@@ -19,7 +19,7 @@ from shared_utils.errors import DocumentNotFound, StoreUnavailable
 from shared_utils.redact import redact, strip_url_credentials
 from shared_utils.stores import aql
 from shared_utils.stores.base import DocumentStore
-from shared_utils.types import Chunk, DocumentRecord
+from shared_utils.types import Chunk, DocumentRecord, chunk_id
 
 logger = structlog.get_logger(__name__)
 
@@ -180,7 +180,7 @@ class ArangoDocumentStore(DocumentStore):
         has_chunk = [{"_from": f"documents/{doc_id}", "_to": f"chunks/{c.id}"} for c in chunks]
         # next-links follow the id convention, so batches link across their boundary.
         nexts = [
-            {"_from": f"chunks/{doc_id}:{c.ordinal - 1:06d}", "_to": f"chunks/{c.id}"}
+            {"_from": f"chunks/{chunk_id(doc_id, c.ordinal - 1)}", "_to": f"chunks/{c.id}"}
             for c in chunks
             if c.ordinal > 0
         ]
@@ -200,7 +200,7 @@ class ArangoDocumentStore(DocumentStore):
             raise DocumentNotFound(f"No document {doc_id!r} is in the library")
         ordinals = {c.ordinal for c in chunks}
         has_chunk = [{"_from": f"documents/{doc_id}", "_to": f"chunks/{c.id}"} for c in chunks]
-        nexts = [{"_from": f"chunks/{doc_id}:{c.ordinal - 1:06d}", "_to": f"chunks/{c.id}"}
+        nexts = [{"_from": f"chunks/{chunk_id(doc_id, c.ordinal - 1)}", "_to": f"chunks/{c.id}"}
                  for c in chunks if c.ordinal - 1 in ordinals]
         with arango_errors("store chunks"):
             if chunks:

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared_utils.text import question_terms, stem, words
-from shared_utils.types import ScoredChunk
+from shared_utils.types import ScoredChunk, chunk_id
 
 if TYPE_CHECKING:
     from shared_utils.retrieval.base import KeywordIndex
@@ -170,7 +170,7 @@ def document_names(docstore: DocumentStore) -> set[str]:
         stem_name = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", doc.name).lower()
         out.add(stem_name)
         out.update(p for p in re.split(r"[\W_]+", stem_name) if len(p) > 1)
-    firsts = docstore.get_chunks([f"{doc.id}:{0:06d}" for doc in docs])
+    firsts = docstore.get_chunks([chunk_id(doc.id, 0) for doc in docs])
     for chunk in firsts:
         out.update(_initials(chunk.text[:1000]))
     return out
@@ -209,7 +209,7 @@ def absent_names(question: str, keywords: KeywordIndex, docstore: DocumentStore)
 def _has_phrase(parts: list[str], keywords: KeywordIndex, docstore: DocumentStore) -> bool:
     """Whether a chunk holds the words as one phrase ("pre-commit", "pre commit", "precommit")."""
     phrase = re.compile(r"\b" + r"[\s\-.]?".join(map(re.escape, parts)) + r"\b", re.IGNORECASE)
-    ids = [chunk_id for chunk_id, _ in keywords.search(" ".join(parts), PHRASE_CANDIDATES)]
+    ids = [id_ for id_, _ in keywords.search(" ".join(parts), PHRASE_CANDIDATES)]
     return any(phrase.search(chunk.text) for chunk in docstore.get_chunks(ids))
 
 

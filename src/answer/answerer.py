@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from shared_utils.errors import BackendNotConfigured, InvalidQuery, OlympusError
+from shared_utils.errors import BackendNotConfigured, OlympusError
 from shared_utils.generation.base import Backend, GenerationOptions
 from src.models.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
+from src.answer.question import check_question
 from src.answer.abstention import answerability_for, decide as abstain_decision
 from src.answer.done import done_event, fallback_line
 from src.answer.answering import Answering, decide, extract_why
@@ -99,7 +100,7 @@ class Answerer:
         without a profile: settings, then the defaults of a small CPU machine). The chain and
         its models come from ``src/models/backends.py`` at every question."""
 
-        def pick(name: str, default: Any) -> Any:
+        def pick(name: str, default: Any = None) -> Any:
             explicit = getattr(settings, name) if name in settings.model_fields_set else None
             chosen = getattr(profile, name) if profile is not None else None
             return explicit or chosen or getattr(settings, name) or default
@@ -110,9 +111,10 @@ class Answerer:
             max_tokens=settings.max_answer_tokens,
             num_ctx=context,
             keep_alive=settings.keep_alive,
-            connect_timeout_s=pick("connect_timeout_s", 3.0),
-            first_token_timeout_s=pick("first_token_timeout_s", 30.0),
-            stall_timeout_s=pick("stall_timeout_s", 15.0),
+            # the settings always hold deadlines (their defaults are GenerationOptions')
+            connect_timeout_s=pick("connect_timeout_s"),
+            first_token_timeout_s=pick("first_token_timeout_s"),
+            stall_timeout_s=pick("stall_timeout_s"),
         )
         return cls(
             settings,
@@ -159,15 +161,7 @@ class Answerer:
         """Validate now (raises InvalidQuery, or ModelNotFound for a model the engine cannot
         answer with), take a place in the engine's line for ``owner`` (a chat session, an API
         key; raises AnswerQueueFull when the line is full), then stream the events."""
-        question = " ".join((question or "").split())
-        if not question:
-            raise InvalidQuery("The question is empty.")
-        if len(question) > self.settings.max_query_chars:
-            raise InvalidQuery(
-                f"The question has {len(question)} characters; the limit is "
-                f"{self.settings.max_query_chars}.",
-                hint="Ask a shorter question (or raise OLYMPUS_MAX_QUERY_CHARS).",
-            )
+        question = check_question(question, self.settings.max_query_chars)
         options = options or AskOptions()
         plan = self.plan()
         backend = backend or options.backend

@@ -44,12 +44,12 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from shared_utils.text import question_terms, stem
 from shared_utils.types import ScoredChunk
 from src.answer.citations import parse_markers, strip_markers
 from src.answer.claim_alignment import Verdict, specifics, verdict
+from src.events import ClaimCheck, ClaimStatus
 
 SUPPORT_SHARE = 0.5
 MIN_CLAIM_TERMS = 3
@@ -58,7 +58,6 @@ STRUCK_NOTE = "(struck through: not what the sources say)"  # under an answer wi
 # what a reader sees on a claim: stated by its passage, not verified, not supported (struck)
 MARKS = {"supported": "✓", "unverified": "?", "contradicted": "✗", "miscited": "✗",
          "uncited": "✗", "no_claim": ""}
-Status = Literal["supported", "unverified", "contradicted", "miscited", "uncited", "no_claim"]
 
 # a sentence ends at . ! ? (then any citation markers) before whitespace and a capital, digit,
 # bracket, quote or bullet; a line break always ends one (answers are often bullet lists)
@@ -66,21 +65,6 @@ _BOUNDARY = re.compile(
     r"(?P<end>[.!?](?:~~)?(?:[ \t]?\[[^\]\n]{1,24}\])*)[ \t]+"
     r"(?=[A-Z0-9\"'(•*~-]|\[(?![\d,;\s-]+\]))|\n+"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimCheck:
-    sentence: str  # as written in the answer, markers included
-    cited: tuple[int, ...]  # the [n] numbers the sentence carries
-    status: Status
-    support: float  # share of its content words found in the best cited source (0 if none)
-    best: int | None = None  # the source that supports it best, when one does
-    stating: tuple[int, ...] = ()  # the sources that state it (verify it), cited or not
-
-    @property
-    def backed(self) -> bool:
-        """A cited source shares its words and specifics (verified or not)."""
-        return self.status in ("supported", "unverified")
 
 
 def split_claims(answer: str) -> list[str]:
@@ -175,7 +159,7 @@ def _status(sentence: str, cited: tuple[int, ...], shares: list[float],
     else:
         best = best_n + 1 if best_n is not None and shares[best_n] >= SUPPORT_SHARE else None
     if any(n in stating for n in cited):
-        status: Status = "supported"
+        status: ClaimStatus = "supported"
     elif any(verdicts[n - 1] == "contradicts" for n in cited):
         status = "contradicted"
     elif cited and cited_share >= SUPPORT_SHARE:
@@ -213,6 +197,13 @@ def summary(checks: Sequence[ClaimCheck]) -> str:
     if counts["✗"]:
         parts.append(f"{counts['✗']} not supported (✗, struck through)")
     return ", ".join(parts)
+
+
+def claims_of(answer: str, sources: Sequence[str | ScoredChunk]) -> list[ClaimCheck]:
+    """The checks of the sentences that claim something (what an answer's reader is shown)."""
+    if not answer or not sources:
+        return []
+    return [c for c in check_claims(answer, sources) if c.status != "no_claim"]
 
 
 def supported_share(checks: Sequence[ClaimCheck]) -> float:

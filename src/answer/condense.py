@@ -1,4 +1,5 @@
-"""Multi-turn: trim the earlier turns to a token budget.
+"""Multi-turn: which earlier messages are turns (one rule for the chat page and the OpenAI
+route), and trimming them to a token budget.
 
 Whether a question is a follow-up is measured in ``src/answer/follow_up.py`` (retrieval similarity,
 not a word list); the prompt gives a follow-up the earlier *questions* only (``src/answer/prompt.py``).
@@ -8,9 +9,32 @@ History is a sequence of ``(question, answer)`` pairs, oldest first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 Turn = tuple[str, str]
+# an answer so marked is not a turn: it failed, was stopped, or is still being written (the
+# chat page records these; an OpenAI request's messages carry none of them)
+UNFINISHED = ("error", "stopped", "streaming")
+
+
+def turns_of(messages: Sequence[Mapping[str, Any]]) -> list[Turn]:
+    """(question, answer) pairs of ``messages`` (dicts with ``role`` and text ``content``),
+    oldest first: a user message directly followed by an assistant one (other roles left out),
+    both with text, the answer finished, and an answer to a question (a canned reply, such as
+    "no documents yet", has an empty ``question``).
+
+    >>> turns_of([{"role": "user", "content": "a?"}, {"role": "system", "content": "be brief"},
+    ...           {"role": "assistant", "content": "A"}, {"role": "user", "content": "b?"},
+    ...           {"role": "assistant", "content": "B", "stopped": True}])
+    [('a?', 'A')]
+    """
+    talk = [m for m in messages if m.get("role") in ("user", "assistant")]
+    return [(q["content"], a["content"]) for q, a in itertools.pairwise(talk)
+            if q["role"] == "user" and a["role"] == "assistant"
+            and q["content"].strip() and a["content"].strip()
+            and not any(a.get(flag) for flag in UNFINISHED) and a.get("question", True)]
 
 
 def trim_history(

@@ -15,7 +15,7 @@ from src.answer.steps import StreamState, back_with_extract
 from src.answer.answering import Answering, answered_by
 from src.models.backends import SAFETY_NET, BackendPlan
 from src.answer.citations import resolve
-from src.answer.claims import STRUCK_NOTE, check_claims, fix_citations, listed, supported_share
+from src.answer.claims import STRUCK_NOTE, claims_of, fix_citations, listed, supported_share
 from src.events import DoneEvent
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
             model=models.get(result.backend, "") or result.backend)
         mode_reason = why or mode_reason
     _, citations, _ = resolve(answer, prompt.sources)
-    shown = check_claims(answer, prompt.sources) if answer else []  # as the Chat page shows it
+    shown = claims_of(answer, prompt.sources)  # the check the Chat page shows (in the event)
     inferred = set(fixed.inferred) if fixed is not None else set()
     citations = [replace(c, inferred=True) if c.number in inferred else c for c in citations]
     stats = result.stats
@@ -77,6 +77,7 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
         supported_share=supported_share(fixed.checks) if fixed is not None else None,
         verified=[listed(c.sentence) for c in shown if c.status == "supported"],
         unverified=[listed(c.sentence) for c in shown if c.status == "unverified"],
+        claims=shown,
     )
     logger.info(
         "answered", backend=result.backend, model=done.model, mode=done.mode,

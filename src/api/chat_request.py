@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared_utils.errors import InvalidQuery, UnsupportedParameter
+from src.answer.condense import turns_of
 from src.answer.options import AskOptions
 from src.api.errors import bad_request
-import itertools
 
 # every field of OpenAI's chat-completions request -> what Olympus does with it
 FIELDS: dict[str, str] = {
@@ -67,13 +67,12 @@ def split_messages(messages: Any) -> tuple[str, list[tuple[str, str]]]:
     """
     if not isinstance(messages, list) or not messages:
         raise bad_request("messages must be a non-empty list.", param="messages")
-    turns = [(m.get("role"), _text(m.get("content"))) for m in messages if isinstance(m, dict)]
-    turns = [(role, text) for role, text in turns if role in ("user", "assistant")]
-    if not turns or turns[-1][0] != "user" or not turns[-1][1].strip():
+    turns: list[dict[str, str]] = [
+        {"role": m["role"], "content": _text(m.get("content"))}
+        for m in messages if isinstance(m, dict) and m.get("role") in ("user", "assistant")]
+    if not turns or turns[-1]["role"] != "user" or not turns[-1]["content"].strip():
         raise InvalidQuery("The last message must be a user message with the question.")
-    history = [(q, a) for (r1, q), (r2, a) in itertools.pairwise(turns[:-1])
-               if r1 == "user" and r2 == "assistant" and q.strip() and a.strip()]
-    return turns[-1][1], history
+    return turns[-1]["content"], turns_of(turns[:-1])
 
 
 def _refuse(name: str, why: str) -> UnsupportedParameter:

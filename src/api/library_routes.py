@@ -18,12 +18,13 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from shared_utils.errors import (
-    AnswerQueueFull, DocumentNotFound, FileTooLarge, InvalidQuery, JobNotFound, OlympusError,
+    AnswerQueueFull, DocumentNotFound, FileTooLarge, JobNotFound, OlympusError,
     UnsupportedMediaType)
 from src.api.errors import bad_request, error_dict
 from src.api.limits import check_k, parse_json
 from src.api.metrics import Metrics, fallback_reason
 from src.answer.options import AskOptions
+from src.answer.question import check_question
 from src.events import BackendSwitchEvent, DoneEvent
 from src.library.jobs import IngestJob, IngestQueue
 from src.service.wire import document_to_dict, event_to_dict, search_to_dict
@@ -163,6 +164,7 @@ class LibraryRoutes:
             Route("/v1/documents", self.documents, methods=["GET"]),
             Route("/v1/documents", self.upload, methods=["POST"]),
             Route("/v1/documents/{doc_id}", self.delete, methods=["DELETE"]),
+            Route("/v1/jobs", self.jobs, methods=["GET"]),
             Route("/v1/jobs/{job_id:int}", self.job, methods=["GET"]),
             Route("/v1/jobs/{job_id:int}", self.cancel, methods=["DELETE"]),
             Route("/v1/health", self.health, methods=["GET"]),
@@ -172,9 +174,7 @@ class LibraryRoutes:
 
     async def search(self, request: Request) -> Response:
         body = await json_body(request)
-        query = body.get("query")
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidQuery("The search query is empty.")
+        query = check_question(body.get("query"), what="search query")
         k = check_k(body.get("k"))
         doc_ids = await run_in_threadpool(known_doc_ids, self.pipeline, doc_ids_of(body))
         result = await run_in_threadpool(self.pipeline.search, query, k=k, doc_ids=doc_ids)
@@ -195,12 +195,12 @@ class LibraryRoutes:
                                   "(curl -F file=@paper.pdf).")
             data = await upload.read()
             name = upload.filename or "upload.pdf"
+            owner = owner_of(request, form.get("session"))
         if len(data) > self.max_upload_mb * MB:
             raise FileTooLarge(f"{name} is {len(data) / MB:.1f} MB; the limit is "
                                f"{self.max_upload_mb} MB.")
         if PDF_MAGIC not in data[:1024]:
             raise UnsupportedMediaType(f"{name} is not a PDF (it does not start with %PDF-).")
-        owner = request.state.caller
         job_id = self.queue.submit(Measured(self.pipeline, self.metrics), name, data,
                                    owner=owner)
         return JSONResponse({"job": job_to_dict(self._job(job_id, owner))}, status_code=202)
@@ -211,12 +211,20 @@ class LibraryRoutes:
                 return job
         raise JobNotFound(f"There is no upload job {job_id} of this key.")
 
+    async def jobs(self, request: Request) -> Response:
+        """The caller's kept upload jobs (the UI names its browser session), oldest first."""
+        owner = owner_of(request, request.query_params.get("session"))
+        return JSONResponse({"object": "list",
+                             "data": [job_to_dict(j) for j in self.queue.jobs(owner)]})
+
     async def job(self, request: Request) -> Response:
-        job = self._job(request.path_params["job_id"], request.state.caller)
+        owner = owner_of(request, request.query_params.get("session"))
+        job = self._job(request.path_params["job_id"], owner)
         return JSONResponse({"job": job_to_dict(job)}, status_code=200)
 
     async def cancel(self, request: Request) -> Response:
-        job_id, owner = request.path_params["job_id"], request.state.caller
+        job_id = request.path_params["job_id"]
+        owner = owner_of(request, request.query_params.get("session"))
         cancelled = self.queue.cancel(job_id, owner=owner)
         return JSONResponse({"job": job_to_dict(self._job(job_id, owner)),
                              "cancelled": cancelled})
@@ -237,9 +245,7 @@ class LibraryRoutes:
     async def ask(self, request: Request) -> Response:
         """The pipeline's own event stream, one JSON object per line (the remote client's)."""
         body = await json_body(request)
-        question = body.get("question")
-        if not isinstance(question, str) or not question.strip():
-            raise InvalidQuery("The question is empty.")
+        question = check_question(body.get("question"))
         history = history_of(body.get("history"))
         doc_ids = await run_in_threadpool(known_doc_ids, self.pipeline, doc_ids_of(body))
         backend = body.get("backend") or None

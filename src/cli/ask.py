@@ -13,10 +13,10 @@ import json
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from shared_utils.errors import InvalidQuery
 from src.events import BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent
 from shared_utils.generation.registry import BACKENDS
 from src.answer.answering import credit
+from src.answer.question import check_question
 from src.settings import Settings
 from src.service.wire import done_to_dict
 
@@ -43,8 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from src.cli import service
 
-    if not args.question.strip():  # say so before opening any store
-        raise InvalidQuery("The question is empty.")
+    check_question(args.question)  # say so before opening any store
 
     # the running service's pipeline when one answers, else one opened here
     with service.pipeline(settings, lambda: _profile(settings)) as pipeline:

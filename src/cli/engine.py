@@ -14,7 +14,7 @@ from pathlib import Path
 
 import structlog
 
-from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
+from shared_utils.llamacpp_engine import LlamaCppEngine
 from src.settings import Settings
 
 logger = structlog.get_logger(__name__)
@@ -35,8 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from src.models.provisioning import bundled_gguf
+
     model = args.model or (
-        Path(settings.llamacpp_model_path) if settings.llamacpp_model_path else default_gguf_path()
+        Path(settings.llamacpp_model_path) if settings.llamacpp_model_path else bundled_gguf(settings)
     )
     engine = LlamaCppEngine(
         model,

@@ -27,7 +27,17 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from shared_utils.errors import (
+    ApiNotPublic,
+    InvalidApiKey,
+    OlympusError,
+    RequestTimeout,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 from src.access.keys import KeyStore, read_service_token
+from src.api.auth import NO_KEY
+from src.api.errors import error_dict
 from src.front.proxy import (
     BODY_IDLE_S,
     HOP_BY_HOP,
@@ -45,16 +55,11 @@ POOL_WAIT_S = 10.0
 KEEPALIVE_S = 2.0  # below the API server's 5 s: it never closes a connection we reuse
 
 
-def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None
-           ) -> Response:
-    body = {"error": {"message": message, "type": "invalid_request_error", "param": None,
-                      "code": code}}
+def _error(exc: OlympusError, headers: dict[str, str] | None = None) -> Response:
+    """The API's own error body and status for ``exc`` (one builder: ``src/api/errors.py``)."""
+    status, body = error_dict(exc)
     return Response(json.dumps(body), status_code=status, media_type="application/json",
                     headers=headers)
-
-
-NO_KEY = ("No valid API key was given. Send one as 'Authorization: Bearer <key>'; an admin "
-          "creates keys with `python -m src keys create NAME` or on the System page.")
 
 
 class KeyCheck:
@@ -110,8 +115,8 @@ class ApiProxy:
             return
         client = (self.address(request), request.state.caller)
         if self.busy[client] >= PER_CLIENT:
-            await _error(429, f"Too many requests at once from this client (at most "
-                         f"{PER_CLIENT}); wait for some to finish.", "rate_limit_exceeded",
+            await _error(TooManyRequests(f"Too many requests at once from this client (at most "
+                                         f"{PER_CLIENT})."),
                          {"Retry-After": "1"})(scope, receive, send)
             return
         self.busy[client] += 1
@@ -127,14 +132,13 @@ class ApiProxy:
     def refusal(self, request: Request) -> Response | None:
         """The answer that stops this request before its body is read, or None."""
         if not self.public and not self.local(request):
-            return _error(403, "The Olympus API is reachable from this machine only; an admin "
-                          "enables it for others with OLYMPUS_API_PUBLIC=true.", "api_not_public")
+            return _error(ApiNotPublic("The Olympus API is reachable from this machine only."))
         path = _path(request.scope)
         caller = "open" if path in OPEN_PATHS else self.check(
             request.headers.get("authorization", ""))
         if caller is None:
             logger.info("front.api_refused", path=path[:100], reason="no valid key")
-            return _error(401, NO_KEY, "invalid_api_key", {"WWW-Authenticate": "Bearer"})
+            return _error(InvalidApiKey(NO_KEY), {"WWW-Authenticate": "Bearer"})
         request.state.caller = caller
         return None
 
@@ -156,20 +160,20 @@ class ApiProxy:
             except (TimeoutError, httpx.WriteTimeout) as exc:
                 logger.info("front.api_body_stalled", path=path[:100], idle_s=BODY_IDLE_S,
                             error=type(exc).__name__)
-                return _error(408, f"The request body stopped arriving for {BODY_IDLE_S:.0f} s.",
-                              "request_timeout")
+                return _error(RequestTimeout(
+                    f"The request body stopped arriving for {BODY_IDLE_S:.0f} s."))
             except httpx.PoolTimeout:
                 logger.warning("front.api_busy", path=path[:100])
-                return _error(503, "The Olympus API is busy; try again in a few seconds.",
-                              "service_unavailable", {"Retry-After": "5"})
+                return _error(ServiceUnavailable(
+                    "The Olympus API is busy; try again in a few seconds."), {"Retry-After": "5"})
             except httpx.TransportError as exc:
                 # a reused connection the API closed: safe to try once more without a body
                 if attempt == 1 and not has_body and isinstance(
                         exc, (httpx.RemoteProtocolError, httpx.ReadError)):
                     continue
                 logger.warning("front.api_unreachable", path=path[:100], error=str(exc))
-                return _error(503, "The Olympus API is starting or restarting; try again in a "
-                              "few seconds.", "service_unavailable")
+                return _error(ServiceUnavailable(
+                    "The Olympus API is starting or restarting; try again in a few seconds."))
         response = StreamingResponse(reply.aiter_raw(), status_code=reply.status_code,
                                      background=BackgroundTask(reply.aclose))
         response.raw_headers = [(k, v) for k, v in reply.headers.raw

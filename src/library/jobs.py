@@ -1,7 +1,8 @@
-"""Background ingestion: uploads are indexed in a worker thread of the Streamlit process.
+"""Background ingestion: the service API's upload queue, indexed in a worker thread.
 
 So an upload keeps going when the user switches page or refreshes, and the Documents page
-only *shows* progress (polling ``jobs()``). One worker: ingestion is CPU-bound (embedding),
+only *shows* progress (``src/service/upload_jobs.py`` polls the API's jobs; a bare
+``streamlit run`` without a service runs this queue in its own process). One worker: ingestion is CPU-bound (embedding),
 and two at once on a small machine would only slow both down.
 
 With a spool folder (the API's queue: ``<data dir>/upload_spool``), an accepted upload is on

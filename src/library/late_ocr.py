@@ -21,7 +21,14 @@ import structlog
 
 from shared_utils.documents.triage import OcrPass, ParseReport
 from shared_utils.errors import OlympusError
-from shared_utils.types import Chunk, DocumentRecord, Page, Progress, ProgressCallback
+from shared_utils.types import (
+    Chunk,
+    DocumentRecord,
+    Page,
+    Progress,
+    ProgressCallback,
+    chunk_id,
+)
 from src.library.ingest import elapsed_ms, ocr_options, parse_limits
 from src.settings import minimal_environ
 
@@ -132,7 +139,7 @@ def _chunks(library: Library, record: DocumentRecord, texts: dict[int, str]) -> 
                            overlap_tokens=settings.chunk_overlap_tokens)
         for chunk in part:
             ordinal = record.chunks + len(out)
-            out.append(replace(chunk, id=f"{record.id}:{ordinal:06d}", ordinal=ordinal))
+            out.append(replace(chunk, id=chunk_id(record.id, ordinal), ordinal=ordinal))
     return out
 
 
@@ -160,7 +167,7 @@ def interrupted(library: Any) -> list[str]:
             continue
         # the chunks of those pages may have reached the indexes before the crash (they
         # are written before the document store): their ids follow the document's
-        orphans = [f"{record.id}:{i:06d}" for i in range(
+        orphans = [chunk_id(record.id, i) for i in range(
             record.chunks, record.chunks + MAX_CHUNKS_PER_PAGE * len(report.ocr_pending))]
         library.stores.vectors.delete_chunks(orphans)
         library.stores.keywords.delete_chunks(orphans)

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import structlog
 
-from shared_utils.errors import DocumentNotFound, InvalidQuery, OlympusError
+from shared_utils.errors import DocumentNotFound, OlympusError
 from shared_utils.retrieval.base import Query
 
 # SearchResult lives in shared_utils.types: the CLI's remote path builds one without loading
@@ -28,9 +28,11 @@ from shared_utils.types import (
     Progress,
     ProgressCallback,
     SearchResult,
+    chunk_id,
     no_progress,
 )
 from src.answer.abstention import absent_names, weights
+from src.answer.question import check_question
 from src.library import late_ocr
 from src.library.ingest import (
     IngestOutcome,
@@ -270,7 +272,7 @@ class Library:
         doc = next((d for d in self.documents() if d.id == doc_id), None)
         if doc is None:
             raise DocumentNotFound(f"No document has the id {doc_id!r}.")
-        ids = [f"{doc_id}:{i:06d}" for i in range(doc.chunks)]
+        ids = [chunk_id(doc_id, i) for i in range(doc.chunks)]
         # OCR'd pages may join after the rest (src/library/late_ocr.py): page order first
         return sorted(self.docstore.get_chunks(ids), key=lambda c: (c.page_start, c.ordinal))
 
@@ -287,14 +289,7 @@ class Library:
     def search(self, text: str, *, k: int | None = None,
                doc_ids: Sequence[str] | None = None) -> SearchResult:
         """Hybrid search; InvalidQuery for an empty or over-long query."""
-        query = (text or "").strip()
-        if not query:
-            raise InvalidQuery("The query is empty")
-        limit = self.settings.max_query_chars
-        if len(query) > limit:
-            raise InvalidQuery(
-                f"The query is {len(query):,} characters long; the limit is {limit:,}",
-                hint="Ask a shorter question (or raise OLYMPUS_MAX_QUERY_CHARS).")
+        query = check_question(text, self.settings.max_query_chars, what="query")
         k = k or self.settings.top_k or self.default_k
         scope = frozenset(doc_ids) if doc_ids is not None else None
         results, timings = self.retriever.retrieve_with_timings(Query(query, k, scope))

@@ -105,6 +105,12 @@ class CatalogEntry(BaseModel):
     def bundled(self) -> bool:
         return bool(self.package)
 
+    def packaged_file(self) -> Path:
+        """The file a bundled entry's package ships (``ModelNotFound`` when not installed)."""
+        from shared_utils.llamacpp_engine import packaged_gguf
+
+        return packaged_gguf(self.package, self.files[0])
+
 
 class _CatalogFile(BaseModel):
     model_config = ConfigDict(extra="forbid")

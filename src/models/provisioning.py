@@ -89,10 +89,10 @@ def clear_active(settings: Settings) -> None:
 
 
 # --- local files ---------------------------------------------------------------------------
-def bundled_gguf() -> Path:
-    from shared_utils.llamacpp_engine import default_gguf_path
-
-    return default_gguf_path()
+def bundled_gguf(settings: Settings | None = None) -> Path:
+    """The bundled offline model's file: the catalog's entry with a ``package``."""
+    path = settings.catalog_path if settings else Settings.model_fields["catalog_path"].default
+    return load_catalog(path).offline_entry.packaged_file()
 
 
 def local_ggufs(models_dir: Path) -> list[Path]:
@@ -116,7 +116,7 @@ def local_ggufs(models_dir: Path) -> list[Path]:
 def entry_paths(settings: Settings, entry: CatalogEntry) -> list[Path] | None:
     """The entry's files on disk, or None when any part is missing."""
     if entry.bundled:
-        return [bundled_gguf()]
+        return [entry.packaged_file()]
     from shared_utils.hub_download import local_path
 
     def find(filename: str) -> Path:
@@ -303,7 +303,7 @@ def _ensure_llamacpp(settings, profile, catalog, active, progress, status) -> Mo
     if on_disk:
         newest = max(on_disk, key=lambda p: p.stat().st_mtime)
         return ModelReady("llamacpp", newest.name, "offline-fallback", path=newest, notes=(reason,))
-    path = bundled_gguf()
+    path = catalog.offline_entry.packaged_file()
     return ModelReady("llamacpp", catalog.offline_entry.id, "offline-fallback", path=path,
                       notes=(reason,))
 
@@ -330,7 +330,8 @@ def _ensure_ollama(settings, profile, catalog, active, progress, status) -> Mode
         if models.has(name):
             return _warm(models, settings, ModelReady("ollama", entry.id, "present", ollama_model=name))
         if entry.bundled:
-            _import(models, settings, profile, name, [bundled_gguf()], (), progress, status)
+            _import(models, settings, profile, name, [entry.packaged_file()], (), progress,
+                    status)
             return _warm(models, settings, ModelReady("ollama", entry.id, "present", ollama_model=name))
         try:
             _check_room_for_import(settings, entry)
@@ -373,7 +374,8 @@ def _ollama_fallback(models, settings, profile, catalog, reason, progress, statu
         return _warm(models, settings, ModelReady("ollama", name, "offline-fallback",
                                                   ollama_model=name, notes=(reason,)))
     entry = catalog.offline_entry
-    _import(models, settings, profile, entry.ollama_name, [bundled_gguf()], (), progress, status)
+    _import(models, settings, profile, entry.ollama_name, [entry.packaged_file()], (),
+            progress, status)
     return _warm(models, settings, ModelReady("ollama", entry.id, "offline-fallback",
                                               ollama_model=entry.ollama_name, notes=(reason,)))
 

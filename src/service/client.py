@@ -141,13 +141,29 @@ class RemotePipeline:
             progress(Progress("queued", 0, 1, "the service is restarting; the upload is kept"))
             time.sleep(POLL_S * 2)
 
-    def _upload(self, data: bytes, name: str, progress: ProgressCallback) -> dict[str, Any]:
+    # --- the service's upload jobs (the Documents page shows them) ------------------------------
+    def submit_upload(self, data: bytes, name: str, *, session: str = "") -> dict[str, Any]:
+        """Queue a PDF in the service's upload queue; the job. ``session`` names the UI's
+        browser session (the service's per-session limits). A service still starting is
+        waited for, as ``ingest_bytes`` does."""
+        return self._upload(data, name, no_progress, session=session)
+
+    def upload_jobs(self, *, session: str = "") -> list[dict[str, Any]]:
+        """The kept upload jobs of ``session`` (of this key when empty), oldest first."""
+        return self._request("GET", "/v1/jobs", params={"session": session})["data"]
+
+    def cancel_upload(self, job_id: int, *, session: str = "") -> bool:
+        return bool(self._request("DELETE", f"/v1/jobs/{job_id}",
+                                  params={"session": session})["cancelled"])
+
+    def _upload(self, data: bytes, name: str, progress: ProgressCallback,
+                session: str = "") -> dict[str, Any]:
         """POST the file; while the service is still starting (it opens the library first),
         wait for it up to ``STARTUP_WAIT_S``, saying so, instead of failing the upload."""
         deadline = time.monotonic() + STARTUP_WAIT_S
         while True:
             try:
-                return self._request("POST", "/v1/documents",
+                return self._request("POST", "/v1/documents", data={"session": session},
                                      files={"file": (name, data, "application/pdf")})["job"]
             except ServiceUnavailable:
                 if time.monotonic() >= deadline:

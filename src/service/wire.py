@@ -15,11 +15,12 @@ from typing import Any
 
 from shared_utils import errors
 from shared_utils.errors import OlympusError
-from shared_utils.types import Chunk, DocumentRecord, ScoredChunk
+from shared_utils.types import Chunk, DocumentRecord, ScoredChunk, chunk_id, chunk_ordinal
 from src.events import (
     AskEvent,
     BackendSwitchEvent,
     Citation,
+    ClaimCheck,
     DoneEvent,
     QueueEvent,
     SourcesEvent,
@@ -39,9 +40,8 @@ def passage_to_dict(number: int, scored: ScoredChunk) -> dict[str, Any]:
 
 
 def passage_from_dict(d: dict[str, Any]) -> ScoredChunk:
-    chunk_id = str(d.get("chunk_id") or f"{d['doc_id']}:{0:06d}")
-    ordinal = chunk_id.rsplit(":", 1)[-1]
-    chunk = Chunk(id=chunk_id, doc_id=d["doc_id"], ordinal=int(ordinal) if ordinal.isdigit() else 0,
+    id_ = str(d.get("chunk_id") or chunk_id(d["doc_id"], 0))
+    chunk = Chunk(id=id_, doc_id=d["doc_id"], ordinal=chunk_ordinal(id_),
                   text=d["text"], page_start=int(d["page_start"]), page_end=int(d["page_end"]),
                   doc_name=d.get("document", ""))
     return ScoredChunk(chunk=chunk, score=float(d.get("score", 0.0)),
@@ -90,6 +90,7 @@ def done_to_dict(done: DoneEvent) -> dict[str, Any]:
         "mode": done.mode, "mode_reason": done.mode_reason, "loop_stopped": done.loop_stopped,
         "unsupported": list(done.unsupported), "supported_share": done.supported_share,
         "verified": list(done.verified), "unverified": list(done.unverified),
+        "claims": [claim_to_dict(c) for c in done.claims],
     }
 
 
@@ -102,7 +103,21 @@ def done_from_dict(d: dict[str, Any]) -> DoneEvent:
                                "unverified") if k in d}
     return DoneEvent(citations=[citation_from_dict(c) for c in d.get("citations", [])],
                      sources=[passage_from_dict(s) for s in d.get("sources", [])],
-                     chain=tuple(d.get("chain", ())), **plain)
+                     chain=tuple(d.get("chain", ())),
+                     claims=[claim_from_dict(c) for c in d.get("claims", [])], **plain)
+
+
+def claim_to_dict(check: ClaimCheck) -> dict[str, Any]:
+    """One checked claim: the sentence, its ``[n]``, the verdict, the best source and the
+    sources that state it."""
+    return {"sentence": check.sentence, "cited": list(check.cited), "status": check.status,
+            "support": check.support, "best": check.best, "stating": list(check.stating)}
+
+
+def claim_from_dict(d: dict[str, Any]) -> ClaimCheck:
+    return ClaimCheck(sentence=d["sentence"], cited=tuple(d.get("cited", ())), status=d["status"],
+                      support=float(d.get("support", 0.0)), best=d.get("best"),
+                      stating=tuple(d.get("stating", ())))
 
 
 def queue_to_dict(event: QueueEvent) -> dict[str, Any]:

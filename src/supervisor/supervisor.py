@@ -44,6 +44,7 @@ from src.status import StatusFile
 from src.supervisor import children, provisioner
 from src.supervisor.arangod import arangod_spec
 from src.supervisor.backoff import RestartPolicy
+from src.supervisor.engine import EngineControl
 from src.supervisor.lock import DataDirLock
 from src.supervisor.process import (
     Child,
@@ -74,7 +75,7 @@ STREAMLIT_READY_TIMEOUT_S = 60.0  # it answers in ~1-3 s; a loaded 2-core box ca
 ENGINE_HEAD_START_S = 3.0
 
 
-class Supervisor:
+class Supervisor(EngineControl):
     def __init__(
         self,
         settings: Settings,
@@ -173,17 +174,10 @@ class Supervisor:
         except OlympusError as exc:
             logger.error("supervisor failed", error=exc.message, hint=exc.hint)
             self._fatal = str(exc)
-        except Exception as exc:  # entry point: stop the children, then exit 1
+        except Exception as exc:
             logger.exception("supervisor crashed")
             self._fatal = f"internal error: {type(exc).__name__}: {exc}"
         return self._shutdown()
-
-    @property
-    def detected(self) -> Profile:
-        """The profile ``_run`` detects first: every later step reads it."""
-        if self.profile is None:
-            raise RuntimeError("the supervisor read its profile before detecting it")
-        return self.profile
 
     def _check_public_port(self) -> None:
         """Found before anything starts (else the front would crash-loop for half a minute)."""
@@ -217,48 +211,6 @@ class Supervisor:
                                                     **spec.env})
             self._start("arangod", spec)
             self._env["OLYMPUS_ARANGO_URL"] = spec.url  # the app reaches the local arangod
-
-    def _start_engine(self) -> None:
-        s, p = self.settings, self.detected
-        publish = self.status.section("engine")
-        if p.engine == "ollama":
-            host, port, local = children.ollama_address(s)
-            if local and self.port_open("127.0.0.1", port):
-                # Typically the system's Ollama service: use it rather than fail to bind.
-                url = f"http://127.0.0.1:{port}"
-                publish(engine="ollama", state="external", url=url,
-                        message="an Ollama was already running on this port; using it")
-                logger.info("port taken: using the Ollama already running there", url=url)
-            elif local:
-                self._start("engine", children.ollama_spec(s, p, self._env))
-            else:
-                url = f"http://{host}:{port}"
-                publish(engine="ollama", state="external", url=url)
-                logger.info("using an external Ollama", url=url)
-        elif p.engine == "llamacpp":
-            if s.llamacpp_model_path:
-                self._start_llamacpp(Path(s.llamacpp_model_path))
-            else:
-                publish(engine="llamacpp", state="waiting_for_model",
-                        url=f"http://127.0.0.1:{s.llamacpp_port}")
-                logger.info("engine waits for the model file from provisioning")
-        else:
-            publish(engine="none", state="disabled", url="")
-            logger.info("no engine: answers come from the next backend in the chain")
-
-    def _start_llamacpp(self, model_path: Path) -> None:
-        port = self.settings.llamacpp_port
-        if self.port_open("127.0.0.1", port):
-            # Another program (maybe another Olympus's engine, serving another model) answers
-            # there: starting ours would crash-loop, and probing would find the wrong server.
-            error = (f"port {port} is already in use by another program; set "
-                     "OLYMPUS_LLAMACPP_PORT to a free port")
-            self.status.section("engine")(engine="llamacpp", state="down", last_error=error,
-                                          url=f"http://127.0.0.1:{port}")
-            logger.error("engine not started", error=error)
-            return
-        self._start("engine", children.llamacpp_spec(self.settings, self.detected, self._env,
-                                                     model_path))
 
     def _start(self, name: str, spec: ChildSpec, *, fatal: bool = False,
                ready_timeout_s: float | None = None) -> Slot:
@@ -325,41 +277,6 @@ class Supervisor:
         if name == "engine":
             self._engine_ready.set()
             self._maybe_start_provisioning()
-
-    def _on_model(self, model_path: Path) -> None:
-        engine = self.slots.get("engine")
-        if self.detected.engine == "llamacpp" and engine is None:
-            logger.info("model file known, starting the engine", model=str(model_path))
-            self._start_llamacpp(model_path)
-
-    def _follow_active_model(self) -> None:
-        """``models use`` on a llama.cpp engine: serve the newly recorded GGUF (the engine
-        loads one file, so it restarts with the new one; answers fall back meanwhile)."""
-        engine = self.slots.get("engine")
-        if self.detected.engine != "llamacpp" or engine is None or self.settings.llamacpp_model_path:
-            return
-        try:
-            stamp = (self.settings.data_dir / "active_model.json").stat().st_mtime
-        except FileNotFoundError:
-            stamp = 0.0
-        if self._active_stamp is None or stamp == self._active_stamp:
-            self._active_stamp = stamp
-            return
-        self._active_stamp = stamp
-        try:
-            path = self._local_model(self.settings, self.detected)
-        except OlympusError as exc:
-            logger.warning("models use: the new model cannot be served", error=str(exc))
-            return
-        if path is None or str(path) == engine.spec.info.get("model"):
-            if path is None:
-                logger.warning("models use: the new model is not on disk; pull it first")
-            return
-        logger.info("models use: restarting the engine with the new model", model=str(path))
-        engine.stop()
-        del self.slots["engine"]
-        self._engine_ready.clear()
-        self._start_llamacpp(Path(path))
 
     # --- provisioning ----------------------------------------------------------------------------
     def _maybe_start_provisioning(self) -> None:

@@ -11,7 +11,6 @@ interrupts this run at its next element update: the event generator is then clos
 
 from __future__ import annotations
 
-import itertools
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,9 @@ import streamlit as st
 import structlog
 
 from shared_utils.errors import OlympusError
+from src.answer.condense import turns_of
 from src.chat_store import title_of
+from src.service.wire import claim_to_dict
 from src.events import (
     BackendSwitchEvent,
     DoneEvent,
@@ -83,7 +84,7 @@ def _render_message(index: int, msg: dict[str, Any], *, last: bool) -> None:
             sources, turn=turn, question=msg.get("query") or msg.get("question", ""), expanded=last
         )
         if not msg.get("streaming") and not answer_notes.answered_without_model(msg):
-            claims.render_claims(msg["content"], sources, turn=turn)
+            claims.render_claims(msg, turn=turn)
         if last and msg.get("question"):
             st.button(
                 "Regenerate",
@@ -106,20 +107,9 @@ def _regenerate() -> None:
 
 
 # --- asking ------------------------------------------------------------------------------------
-def _history() -> list[tuple[str, str]]:
-    """Earlier turns as (question, answer) pairs; failed or stopped answers are left out."""
-    pairs = []
-    msgs = _messages()
-    for prev, msg in itertools.pairwise(msgs):
-        complete = msg["content"] and not any(msg.get(k) for k in ("error", "stopped", "streaming"))
-        if prev["role"] == "user" and msg["role"] == "assistant" and msg.get("question") and complete:
-            pairs.append((prev["content"], msg["content"]))
-    return pairs
-
-
 def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
     """Stream one answer into the page, append the turn to the chat and save it."""
-    history = _history()
+    history = turns_of(_messages())
     msgs = _messages()
     turn = _turn_of(len(msgs) - 1) + 1
     with st.chat_message("user"):
@@ -241,6 +231,7 @@ def _finish(msg: dict[str, Any], event: DoneEvent) -> None:
         mode_reason=event.mode_reason,
         loop_stopped=event.loop_stopped,
         unsupported=list(event.unsupported),
+        claims=[claim_to_dict(c) for c in event.claims],
     )
     if event.sources:
         msg["sources"] = list(event.sources)

@@ -1,7 +1,8 @@
 """The per-claim check under an answer: each cited sentence against the passage it cites.
 
-``src/answer/claims.py`` decides (``check_claims``) and words the summary; this module shows it
-in its three states: ✓ where the cited passage states the claim (with a button that opens the
+``src/answer/claims.py`` decides (``check_claims``), once, where the answer is made, and words
+the summary; the checks arrive in the done event (``claims``) and are kept with the message.
+This module shows them in their three states: ✓ where the cited passage states the claim (with a button that opens the
 cited page with the passage highlighted), *not verified* where the passage shares its words
 without stating it (the reader judges: the same button), and *not supported*, struck through
 as in the answer, with what went wrong (cites a passage that does not say it, or cites
@@ -15,6 +16,8 @@ from typing import Any
 
 import streamlit as st
 
+from src.events import ClaimCheck
+from src.service.wire import claim_from_dict, claim_to_dict
 from src.ui import render, viewer
 
 _NOTES = {
@@ -30,14 +33,26 @@ _ICONS = {
 }
 
 
-def render_claims(answer: str, sources: Sequence[Any], *, turn: int) -> None:
+def claims_of_message(msg: dict[str, Any]) -> list[ClaimCheck]:
+    """The checked claims of an answer message. A chat saved before answers carried their
+    checks is checked here, once: the result is kept in the message."""
+    if msg.get("claims") is None:
+        from src.answer.claims import claims_of
+
+        msg["claims"] = [claim_to_dict(c)
+                         for c in claims_of(str(msg.get("content", "")), msg.get("sources") or [])]
+    return [claim_from_dict(c) for c in msg["claims"]]
+
+
+def render_claims(msg: dict[str, Any], *, turn: int) -> None:
     """An expander listing the answer's claims in their three states, the ones a cited passage
     backs linked to their highlight."""
-    from src.answer.claims import check_claims, listed, summary
+    from src.answer.claims import listed, summary
 
-    if not answer or not sources:
+    sources: Sequence[Any] = msg.get("sources") or []
+    if not msg["content"] or not sources:
         return
-    checks = [c for c in check_claims(answer, sources) if c.status != "no_claim"]
+    checks = claims_of_message(msg)
     if not checks:
         return
     with st.expander(f"Claims checked: {summary(checks)}", icon=":material/fact_check:"):

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 import structlog
 
-from shared_utils.errors import UploadRefused
+from shared_utils.errors import OlympusError
 from src.ui import admin, identity, render, state
 from src.ui.errors import show_error, show_message
 from src.library.jobs import IngestJob
@@ -86,12 +86,13 @@ def _jobs_panel() -> None:
         st.session_state[WAS_ACTIVE] = False
         st.rerun(scope="app")  # refresh the table now that indexing finished
     st.session_state[WAS_ACTIVE] = active
-    if not jobs:
+    if not jobs and not st.session_state.get(REFUSED):
         return
     for job in reversed(jobs):
         _render_job(job)
     if not active and st.button("Dismiss messages", type="tertiary", icon=":material/close:"):
         queue.dismiss_finished(owner())
+        st.session_state.pop(REFUSED, None)
         st.rerun(scope="app")
 
 
@@ -111,11 +112,12 @@ def _upload(pipeline: Any) -> None:
         return
     queue = state.ingest_queue()
     refused = []
-    for f in files:
-        try:
-            queue.submit(pipeline, f.name, f.getvalue(), owner=owner())
-        except UploadRefused as exc:
-            refused.append((exc.message, exc.hint))
+    with st.spinner("Handing the files to the document library..."):  # it may still be opening
+        for f in files:
+            try:
+                queue.submit(pipeline, f.name, f.getvalue(), owner=owner())
+            except OlympusError as exc:  # the queue is full, or the service refused the file
+                refused.append((exc.message, exc.hint))
     st.session_state[REFUSED] = refused
     st.session_state[UPLOADER_GEN] = generation + 1  # a fresh, empty uploader
     st.session_state[WAS_ACTIVE] = True
@@ -198,7 +200,8 @@ def render_page() -> None:
         show_error(exc, doing="open the document library")
         return
     _upload(pipeline)
-    for message, hint in st.session_state.pop(REFUSED, []):
+    # files refused at once (a full queue, not a PDF) stay listed like failed jobs
+    for message, hint in st.session_state.get(REFUSED, []):
         show_message(message, hint)
     active = state.ingest_queue().active(owner())
     st.fragment(_jobs_panel, run_every=1.0 if active else None)()

@@ -93,7 +93,7 @@ def installed_models(settings: Settings, profile: Profile) -> list[dict[str, Any
                      "size GB": round(path.stat().st_size / 1024**3, 2),
                      "active": label in active_names or path.name in active_names})
     try:
-        bundled = bundled_gguf()
+        bundled = bundled_gguf(settings)
     except OlympusError:
         bundled = None
     if bundled is not None and bundled.exists():

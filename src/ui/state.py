@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from src.models.profile import Profile
     from src.pipeline import RAGPipeline
     from src.service.client import RemotePipeline
+    from src.service.upload_jobs import RemoteJobs
 
 logger = structlog.get_logger(__name__)
 
@@ -103,14 +104,26 @@ def timings() -> TimingLog:
     return _once("timings", lambda: TimingLog(maxlen=50))
 
 
-def ingest_queue() -> IngestQueue:
-    """The background ingestion queue: uploads keep going when the user changes page, and
-    files queued here when Olympus crashed are sent again at its next start."""
+def ingest_queue() -> IngestQueue | RemoteJobs:
+    """Where uploads are indexed, in the background (they keep going when the user changes
+    page). Under ``startup.py``: the service's job queue, which this process only feeds and
+    shows. Without a service: a queue in this process, whose files queued when Olympus
+    crashed are indexed again at its next start."""
     return _once("ingest_queue", _resumed_queue)
 
 
-def _resumed_queue() -> IngestQueue:
-    queue = IngestQueue.from_settings(settings(), spool=UI_SPOOL_DIR)
+def _resumed_queue() -> IngestQueue | RemoteJobs:
+    s = settings()
+    if s.service_url:
+        from src.service.client import RemotePipeline
+        from src.service.upload_jobs import RemoteJobs
+
+        remote = pipeline()
+        assert isinstance(remote, RemotePipeline)
+        jobs = RemoteJobs(remote)
+        jobs.send_spooled(s.data_dir / UI_SPOOL_DIR)
+        return jobs
+    queue = IngestQueue.from_settings(s, spool=UI_SPOOL_DIR)
     if queue.spooled():
         queue.resume(pipeline())
     return queue

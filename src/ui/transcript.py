@@ -41,13 +41,13 @@ def _answer(text: str) -> str:
 def _claim_lines(msg: dict[str, Any]) -> list[str]:
     """The claim check as the Chat page shows it under the answer: the summary, then each claim
     with its mark (✓ stated by its passage, ? not verified, ✗ not supported and struck)."""
-    from src.answer.claims import MARKS, check_claims, listed, summary
+    from src.answer.claims import MARKS, listed, summary
+    from src.ui.claims import claims_of_message
 
     sources = msg.get("sources") or []
     if msg.get("backend_name", msg.get("backend")) == "none" or not sources:
         return []
-    checks = [c for c in check_claims(str(msg.get("content", "")), sources)
-              if c.status != "no_claim"]
+    checks = claims_of_message(msg)  # the checks the answer arrived with
     if not checks:
         return []
     lines = [f"Claims checked: {summary(checks)}", ""]

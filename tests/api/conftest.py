@@ -54,9 +54,10 @@ class ThreadedServer:
 @pytest.fixture(scope="package")
 def smollm2():
     """The real SmolLM2-135M (the offline fallback GGUF) served by llama.cpp."""
-    from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
+    from shared_utils.llamacpp_engine import LlamaCppEngine
+    from src.models.provisioning import bundled_gguf
 
-    with LlamaCppEngine(default_gguf_path(), port=0, ctx=2048) as engine:
+    with LlamaCppEngine(bundled_gguf(), port=0, ctx=2048) as engine:
         engine.wait_ready(120)
         yield engine
 

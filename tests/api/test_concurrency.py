@@ -25,7 +25,8 @@ SLOTS, WAITING = 3, 2
 
 @pytest.fixture(scope="module")
 def busy_service(tmp_path_factory, embedder):
-    from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
+    from shared_utils.llamacpp_engine import LlamaCppEngine
+    from src.models.provisioning import bundled_gguf
     from src.api.app import build_app
     from src.access.keys import KeyStore
     from src.pipeline import RAGPipeline
@@ -34,7 +35,7 @@ def busy_service(tmp_path_factory, embedder):
     data = tmp_path_factory.mktemp("busy-data")
     pdf = tmp_path_factory.mktemp("busy-pdf") / "power-manual.pdf"
     pdf.write_bytes(make_text_pdf(PAGES))
-    with LlamaCppEngine(default_gguf_path(), port=0, ctx=2048, parallel=SLOTS) as engine:
+    with LlamaCppEngine(bundled_gguf(), port=0, ctx=2048, parallel=SLOTS) as engine:
         engine.wait_ready(120)
         settings = load_settings(
             data_dir=data, llamacpp_port=engine.port, backends="llamacpp,extractive",

@@ -243,10 +243,10 @@ def _engine_ready(data_dir: Path, timeout: float = 90.0) -> None:
 
 @pytest.mark.timeout(900)  # a real model writing 160 tokens: minutes on a loaded 2-core machine
 def test_answer_from_the_real_local_model_streams_into_the_page(tmp_path, browser):
-    from shared_utils.llamacpp_engine import default_gguf_path
+    from src.models.provisioning import bundled_gguf
 
     with _running_app(tmp_path, OLYMPUS_ENGINE="llamacpp", OLYMPUS_BACKENDS="llamacpp,extractive",
-                      OLYMPUS_LLAMACPP_MODEL_PATH=str(default_gguf_path()),
+                      OLYMPUS_LLAMACPP_MODEL_PATH=str(bundled_gguf()),
                       OLYMPUS_LLAMACPP_PORT=str(_free_port()),
                       OLYMPUS_MAX_ANSWER_TOKENS="160",
                       OLYMPUS_TINY_MODEL_ANSWERS="model") as app_url:  # let the 135M write

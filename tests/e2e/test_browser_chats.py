@@ -149,10 +149,10 @@ def _doctor_model(tmp_path: Path, env: dict[str, str]) -> str:
 
 @pytest.mark.timeout(900)
 def test_the_model_is_named_and_stop_stays_in_view_while_streaming(tmp_path, browser):
-    from shared_utils.llamacpp_engine import default_gguf_path
+    from src.models.provisioning import bundled_gguf
 
     env = {"OLYMPUS_ENGINE": "llamacpp", "OLYMPUS_BACKENDS": "llamacpp,extractive",
-           "OLYMPUS_LLAMACPP_MODEL_PATH": str(default_gguf_path()),
+           "OLYMPUS_LLAMACPP_MODEL_PATH": str(bundled_gguf()),
            "OLYMPUS_LLAMACPP_PORT": str(_free_port()), "OLYMPUS_MAX_ANSWER_TOKENS": "96",
            "OLYMPUS_TINY_MODEL_ANSWERS": "model"}
     with _running_app(tmp_path, **env) as url:

@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared_utils.llamacpp_engine import default_gguf_path
+from src.models.provisioning import bundled_gguf
 from tests.doubles.hub_server import HubServer
 from tests.doubles.ollama_standin import LAUNCHER
 from tests.fixtures.pdfs import make_text_pdf
@@ -69,7 +69,7 @@ class StatusRecorder(threading.Thread):
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[HubServer]:
-    data = default_gguf_path().read_bytes()
+    data = bundled_gguf().read_bytes()
     with HubServer() as server:
         for _, repo, filename, _ in (FIRST, SECOND):
             server.add_file(repo, filename, data)

@@ -146,9 +146,10 @@ def test_engine_killed_mid_answer_keeps_text_and_flags_interrupted(library, tiny
 def test_end_to_end_with_real_smollm2_cites_the_ingested_page(library):
     """SmolLM2-135M rarely writes [n] itself; Olympus then attributes its sentences to the
     source they come from (inferred citations). Either way the citation must name page 3."""
-    from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
+    from shared_utils.llamacpp_engine import LlamaCppEngine
+    from src.models.provisioning import bundled_gguf
 
-    with LlamaCppEngine(default_gguf_path(), port=0, ctx=2048) as engine:
+    with LlamaCppEngine(bundled_gguf(), port=0, ctx=2048) as engine:
         engine.wait_ready(120)
         default = _answerer(library, engine.port, tiny_model_answers="extractive")
         extract = list(default.ask(QUESTION))[-1]

@@ -48,9 +48,10 @@ def library(tmp_path_factory, embedder):
 
 @pytest.fixture(scope="module")
 def smollm2():
-    from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
+    from shared_utils.llamacpp_engine import LlamaCppEngine
+    from src.models.provisioning import bundled_gguf
 
-    with LlamaCppEngine(default_gguf_path(), port=0, ctx=2048) as engine:
+    with LlamaCppEngine(bundled_gguf(), port=0, ctx=2048) as engine:
         engine.wait_ready(120)
         yield engine
 

@@ -13,7 +13,8 @@ from shared_utils.errors import EngineStartTimeout, ModelNotFound
 from shared_utils.generation.base import Delta, GenerationOptions, Message
 from shared_utils.generation.chain import FallbackChain, Interrupted
 from shared_utils.generation.hf_inference import HFInferenceBackend
-from shared_utils.llamacpp_engine import LlamaCppEngine, default_gguf_path
+from shared_utils.llamacpp_engine import LlamaCppEngine
+from src.models.provisioning import bundled_gguf
 
 
 def test_engine_serves_health_and_openai_models(llamacpp_server):
@@ -24,7 +25,7 @@ def test_engine_serves_health_and_openai_models(llamacpp_server):
 
 
 def test_default_gguf_is_the_smollm2_file_from_the_package():
-    path = default_gguf_path()
+    path = bundled_gguf()
     assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50e6
     assert path.read_bytes()[:4] == b"GGUF"
 
@@ -102,7 +103,7 @@ def test_engine_stopped_mid_answer_is_interrupted_with_text_kept(tiny_gguf):
 
 @pytest.mark.slow
 def test_real_smollm2_answers_a_simple_question():
-    with LlamaCppEngine(default_gguf_path(), port=0, ctx=1024) as engine:
+    with LlamaCppEngine(bundled_gguf(), port=0, ctx=1024) as engine:
         engine.wait_ready(60)
         backend = HFInferenceBackend(base_url=f"{engine.url}/v1", name="llamacpp")
         answer = backend.generate(

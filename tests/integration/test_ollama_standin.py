@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared_utils.llamacpp_engine import default_gguf_path
+from src.models.provisioning import bundled_gguf
 from tests.doubles.ollama_server import Script
 from tests.doubles.ollama_standin import LAUNCHER, write_tarball
 from tests.supervisor.conftest import free_port, wait_for
@@ -77,7 +77,7 @@ def standin(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("standin")
     (tmp / "models").mkdir()
     server = Standin(LAUNCHER, tmp / "models", tmp / "ollama.log")
-    server.import_gguf("smol:135m", default_gguf_path())
+    server.import_gguf("smol:135m", bundled_gguf())
     yield server
     server.stop()
 
@@ -98,7 +98,7 @@ def test_version_command_prints_the_version():
 def test_create_from_an_uploaded_blob_lists_the_gguf_details(standin):
     import ollama
 
-    gguf = default_gguf_path()
+    gguf = bundled_gguf()
     client = ollama.Client(host=standin.url)
     model = {m.model: m for m in client.list().models}["smol:135m"]
     assert model.size == gguf.stat().st_size
@@ -171,7 +171,7 @@ def test_keep_alive_zero_unloads_and_a_short_keep_alive_expires(standin):
 def test_models_survive_a_restart_and_sigterm_stops_it_cleanly(tmp_path):
     store = tmp_path / "models"
     first = Standin(LAUNCHER, store, tmp_path / "first.log")
-    first.import_gguf("smol:135m", default_gguf_path())
+    first.import_gguf("smol:135m", bundled_gguf())
     _chat(first.url, options={"num_predict": 2})
     t0 = time.monotonic()
     assert first.stop() == 0 and time.monotonic() - t0 < 30  # not hung (a liveness bound)
@@ -199,7 +199,7 @@ def test_the_tarball_runs_without_the_repository(tmp_path):
     (tmp_path / "models").mkdir()
     server = Standin(root / "bin" / "ollama", tmp_path / "models", tmp_path / "ollama.log")
     try:
-        server.import_gguf("smol:135m", default_gguf_path())
+        server.import_gguf("smol:135m", bundled_gguf())
         answer = _chat(server.url, options={"num_predict": 3, "temperature": 0})
         assert answer[-1]["eval_count"] == 3
     finally:

@@ -57,7 +57,7 @@ def test_openai_sdk_and_cli_through_the_public_port(start):
     # loopback only by default: a client from elsewhere (as the proxy reports it) is refused
     far = httpx.get(f"{front}/v1/models", headers={"authorization": f"Bearer {key}",
                                                    "x-forwarded-for": "203.0.113.9"})
-    assert far.status_code == 403 and "OLYMPUS_API_PUBLIC" in far.json()["error"]["message"]
+    assert far.status_code == 403 and "OLYMPUS_API_PUBLIC" in far.json()["error"]["hint"]
     assert httpx.get(f"{front}/v1/models").status_code == 401  # and a key is needed anyway
 
     # the CLI finds the running service: same answer schema, no store opened by the CLI

@@ -33,9 +33,60 @@ def reachable_hub(monkeypatch: pytest.MonkeyPatch):
         yield
 
 
+class LazyService:
+    """The service API (``src.api``: the stores, the upload queue, the answers) for one test,
+    in this process under uvicorn, as ``startup.py`` runs it beside the UI. It starts when the
+    UI first opens its pipeline, so it reads the settings the test has set by then."""
+
+    def __init__(self, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from src.access.keys import new_service_token
+
+        self.port = free_port()
+        self.token = new_service_token(data_dir)
+        self.server = self.pipeline = self.queue = None
+        monkeypatch.setenv("OLYMPUS_SERVICE_URL", f"http://127.0.0.1:{self.port}")
+        monkeypatch.setenv("OLYMPUS_SERVICE_TOKEN", self.token)
+
+    def start(self) -> None:
+        from src.access.keys import KeyStore
+        from src.api.app import build_app
+        from src.library.jobs import SPOOL_DIR, IngestQueue
+        from src.models.profile import detect
+        from src.pipeline import RAGPipeline
+        from src.settings import load_settings
+        from tests.api.conftest import ThreadedServer
+
+        if self.server is not None:
+            return
+        settings = load_settings()
+        self.pipeline = RAGPipeline.from_settings(settings, profile=detect(settings))
+        self.queue = IngestQueue.from_settings(settings, spool=SPOOL_DIR)
+        app = build_app(self.pipeline, keys=KeyStore(settings.data_dir), service_token=self.token,
+                        queue=self.queue, max_upload_mb=settings.max_upload_mb)
+        self.server = ThreadedServer(app, self.port).__enter__()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.queue.shutdown()
+            self.server.__exit__(None, None, None)
+            self.pipeline.close()
+            self.server = None
+
+
 @pytest.fixture
-def app_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh data dir, the extractive backend, and no process-wide objects left over."""
+def service_api(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """The test's service API (started when the UI first needs it; see ``LazyService``)."""
+    service = LazyService(data_dir, monkeypatch)
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def app_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch, service_api: LazyService) -> Path:
+    """A fresh data dir, the extractive backend, no process-wide objects left over, and the
+    UI reaching its library through the service API, as in production."""
+    from src.ui import state
+
     monkeypatch.setenv("OLYMPUS_DATA_DIR", str(data_dir))
     monkeypatch.setenv("OLYMPUS_BACKENDS", "extractive")
     # no test touches the network: the Models page's Hub check meets a closed local port
@@ -43,6 +94,13 @@ def app_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # the pages ask the llama.cpp engine which model it serves: no engine of another program
     # on the default port may answer (a test that runs one sets its port)
     monkeypatch.setenv("OLYMPUS_LLAMACPP_PORT", str(free_port()))
+    open_remote = state._open_pipeline
+
+    def open_pipeline():
+        service_api.start()
+        return open_remote()
+
+    monkeypatch.setattr(state, "_open_pipeline", open_pipeline)
     _clear_caches()
     yield data_dir
     _clear_caches()

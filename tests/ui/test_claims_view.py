@@ -20,7 +20,8 @@ def _page() -> None:
               "Secondaries wait FINALDELAY seconds, typically 15 [1]. "
               "The CGI programs are built by default [1]. "
               "~~Bananas grow quickly in tropical gardens.~~")
-    render_claims(answer, sources, turn=1)
+    # a message without the checks (as saved before they came with the answer): checked here
+    render_claims({"content": answer, "sources": sources}, turn=1)
 
 
 def test_the_three_states_are_shown_as_the_check_decides():

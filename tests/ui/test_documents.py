@@ -78,3 +78,38 @@ def test_how_the_pages_were_read_is_never_cut_off(app_env, make_app, embedder):
     assert len(captions) == 1 and "1 pages: 1 text layer" in captions[0].replace("\\", "")
     assert "pieces of invisible text left out" in captions[0]
     assert not [c.value for c in at.caption if "plain.pdf" in c.value], "nothing unusual to say"
+
+
+def test_an_upload_is_a_job_of_the_services_queue_for_this_session_only(app_env, make_app,
+                                                                        embedder):
+    """One queue: the page hands the file to the service and shows the service's job."""
+    from src.service.upload_jobs import RemoteJobs
+    from src.ui import state
+
+    at = make_app("documents")
+    at.file_uploader[0].set_value(("mine.pdf", make_text_pdf(["Only mine."]), "application/pdf")
+                                  ).run()
+    wait_for_ingest(at)
+    queue = state.ingest_queue()
+    assert isinstance(queue, RemoteJobs)
+    session = at.session_state["docs_upload_owner"]
+    served = queue.remote.upload_jobs(session=session)
+    assert [(j["name"], j["state"]) for j in served] == [("mine.pdf", "added")]
+    assert queue.remote.upload_jobs(session="another-browser") == []
+    assert not (app_env / "ui_upload_spool").exists(), "the UI keeps no queue of its own"
+    assert "mine.pdf: indexed" in all_text(at)
+
+
+def test_while_the_service_is_down_the_page_keeps_its_jobs(app_env, make_app, embedder,
+                                                           service_api):
+    at = make_app("documents")
+    at.file_uploader[0].set_value(("kept.pdf", make_text_pdf(["Kept in view."]),
+                                   "application/pdf")).run()
+    wait_for_ingest(at)
+    from src.ui import state
+
+    queue, session = state.ingest_queue(), at.session_state["docs_upload_owner"]
+    service_api.stop()  # a crash or restart of the API process
+    # what the page's job panel draws from (the page itself waits a minute for the service)
+    assert [(j.name, j.state) for j in queue.jobs(session)] == [("kept.pdf", "added")]
+    assert not queue.active(session)

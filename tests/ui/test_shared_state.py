@@ -11,11 +11,13 @@ from tests.ui.conftest import all_text
 
 
 class _Gated:
-    """The real pipeline, paused inside an ingest (after chunking) until ``go`` is set."""
+    """The service's real pipeline, paused inside an ingest (after chunking) until ``go`` is
+    set (the UI hands uploads to the service's queue, which runs that pipeline)."""
 
-    def __init__(self, pipeline) -> None:
-        self.pipeline = pipeline
+    def __init__(self, service_api, monkeypatch) -> None:
+        self.ingest = service_api.pipeline.ingest_bytes
         self.reached, self.go = threading.Event(), threading.Event()
+        monkeypatch.setattr(service_api.pipeline, "ingest_bytes", self.ingest_bytes)
 
     def ingest_bytes(self, data, name, *, progress):
         def gated(p):
@@ -24,7 +26,7 @@ class _Gated:
                 assert self.go.wait(60)
             progress(p)
 
-        return self.pipeline.ingest_bytes(data, name, progress=gated)
+        return self.ingest(data, name, progress=gated)
 
 
 def _wait_done(queue, job_id: int, timeout: float = 120.0):
@@ -37,7 +39,8 @@ def _wait_done(queue, job_id: int, timeout: float = 120.0):
     raise AssertionError("the ingest did not finish")
 
 
-def test_clear_cache_message_during_an_ingest_closes_nothing(app_env, make_app, embedder):
+def test_clear_cache_message_during_an_ingest_closes_nothing(app_env, make_app, embedder,
+                                                             service_api, monkeypatch):
     """Streamlit's clear_cache message (st.cache_resource.clear()) from any session, mid-ingest:
     the pipeline stays open, the job completes and the document is in the library."""
     import streamlit as st
@@ -46,9 +49,9 @@ def test_clear_cache_message_during_an_ingest_closes_nothing(app_env, make_app, 
 
     at = make_app("documents")
     pipeline, queue = state.pipeline(), state.ingest_queue()
-    gated = _Gated(pipeline)
+    gated = _Gated(service_api, monkeypatch)
     pages = [f"Page {i}: the flux capacitor needs calibration every {i} days." for i in range(8)]
-    job_id = queue.submit(gated, "flux.pdf", make_text_pdf(pages), owner="visitor-a")
+    job_id = queue.submit(pipeline, "flux.pdf", make_text_pdf(pages), owner="visitor-a")
     assert gated.reached.wait(60), "the ingest started"
     st.cache_resource.clear()  # what a clear_cache message from a browser does
     st.cache_data.clear()
@@ -80,14 +83,15 @@ def test_a_visitor_does_not_see_another_sessions_uploads_or_errors(app_env, make
     assert "1 document(s)" in all_text(bob), "the library itself is shared"
 
 
-def test_cancel_button_stops_a_running_ingest_and_nothing_is_indexed(app_env, make_app, embedder):
+def test_cancel_button_stops_a_running_ingest_and_nothing_is_indexed(app_env, make_app, embedder,
+                                                                     service_api, monkeypatch):
     from src.ui import state
     from src.ui.documents import OWNER
 
     at = make_app("documents")
     pipeline, queue = state.pipeline(), state.ingest_queue()
-    gated = _Gated(pipeline)
-    job_id = queue.submit(gated, "long-manual.pdf", make_text_pdf([f"Page {i} text." for i in
+    gated = _Gated(service_api, monkeypatch)
+    job_id = queue.submit(pipeline, "long-manual.pdf", make_text_pdf([f"Page {i} text." for i in
                                                                    range(5)]),
                           owner=at.session_state[OWNER])
     assert gated.reached.wait(60)

@@ -73,11 +73,11 @@ def test_the_answering_model_is_listed_even_outside_the_models_folder(app_env, m
     answers is in "Installed models", ticked, under its full name."""
     import shutil
 
-    from shared_utils.llamacpp_engine import default_gguf_path
+    from src.models.provisioning import bundled_gguf
 
     gguf = tmp_path / "elsewhere" / "SmolLM2-135M-Instruct-a-rather-long-file-name.Q4_1.gguf"
     gguf.parent.mkdir()
-    shutil.copyfile(default_gguf_path(), gguf)
+    shutil.copyfile(bundled_gguf(), gguf)
     monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
     monkeypatch.setenv("OLYMPUS_ENGINE", "llamacpp")
     monkeypatch.setenv("OLYMPUS_LLAMACPP_MODEL_PATH", str(gguf))
@@ -117,10 +117,10 @@ def test_use_a_model_records_it_as_active(app_env, make_app):
 def test_use_a_model_says_which_setting_overrides_the_choice(app_env, make_app, monkeypatch):
     """OLYMPUS_LLAMACPP_MODEL_PATH chooses the model: 'Use this model' records the choice but
     does not claim it answers the next question; it names the setting and what to do."""
-    from shared_utils.llamacpp_engine import default_gguf_path
+    from src.models.provisioning import bundled_gguf
 
     monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
-    monkeypatch.setenv("OLYMPUS_LLAMACPP_MODEL_PATH", str(default_gguf_path()))
+    monkeypatch.setenv("OLYMPUS_LLAMACPP_MODEL_PATH", str(bundled_gguf()))
     folder = app_env / "models" / "owner--tiny-GGUF"
     folder.mkdir(parents=True)
     (folder / "tiny-q4_k_m.gguf").write_bytes(b"GGUF" + bytes(1024))

@@ -35,6 +35,21 @@ def test_a_supported_claim_opens_the_page_that_holds_it(app_env, make_app, embed
     assert not at.exception
 
 
+def test_the_claims_shown_are_the_ones_the_answer_arrived_with(app_env, make_app, embedder):
+    """The server checks the claims once; the page shows what the done event carried and does
+    not check them again on a rerun (a changed record shows up as it is)."""
+    _ingest("flux.pdf", FLUX)
+    at = make_app()
+    _ask(at, "How often must the flux capacitor be calibrated?")
+    msg = at.session_state["chat_current"]["messages"][-1]
+    assert msg["claims"] and {c["status"] for c in msg["claims"]} <= {
+        "supported", "unverified", "contradicted", "miscited", "uncited"}
+    msg["claims"] = [{**msg["claims"][0], "status": "uncited", "best": None}]
+    at.run()
+    checked = [e for e in at.chat_message[-1].expander if e.label.startswith("Claims checked")]
+    assert checked[0].label.startswith("Claims checked: 0 of 1 claims supported")
+
+
 def test_show_page_opens_the_viewer_on_the_source(app_env, make_app, embedder):
     _ingest("flux.pdf", FLUX)
     at = make_app()

@@ -130,3 +130,19 @@ def test_duplicate_ids_and_unknown_model_id(tmp_path):
 def test_hf_space_hardware_gets_a_model_for_its_gpu(space, cpus, ram_gb, vram_gb, expected):
     choice = load_catalog(REAL).choose(HardwareFacts(cpus=cpus, ram_gb=ram_gb, vram_gb=vram_gb))
     assert choice.entry.id == expected, choice.reasons
+
+
+def test_the_bundled_model_file_is_the_one_the_catalog_names(tmp_path):
+    from shared_utils.errors import ModelNotFound
+    from src.models.provisioning import bundled_gguf
+
+    offline = load_catalog(REAL).offline_entry
+    assert bundled_gguf().name == offline.files[0] and bundled_gguf().read_bytes()[:4] == b"GGUF"
+    raw = tomllib.loads(REAL.read_text())
+    for entry in raw["models"]:
+        if entry.get("package"):
+            entry["files"] = ["renamed.gguf"]
+    settings = Settings(data_dir=tmp_path, catalog_path=_write(tmp_path, _to_toml(raw)))
+    with pytest.raises(ModelNotFound, match=r"renamed.gguf") as err:
+        bundled_gguf(settings)
+    assert "requirements-nodeps.txt" in err.value.hint

@@ -8,7 +8,7 @@ import json
 from shared_utils.errors import DocumentNotFound, OlympusError, UploadRefused
 from shared_utils.types import Chunk, ScoredChunk
 from src.events import (
-    BackendSwitchEvent, Citation, DoneEvent, QueueEvent, SourcesEvent, TokenEvent)
+    BackendSwitchEvent, Citation, ClaimCheck, DoneEvent, QueueEvent, SourcesEvent, TokenEvent)
 from src.service.wire import error_from_dict, error_to_dict, event_from_dict, event_to_dict
 
 SOURCE = ScoredChunk(Chunk(id="abc:000004", doc_id="abc", ordinal=4, text="upsd uses 3493",
@@ -26,7 +26,10 @@ def test_every_event_comes_back_as_it_was_sent():
                      sources=[SOURCE], timings={"first_token_ms": 12.5}, prompt_tokens=99,
                      skipped={"ollama": "not running"}, backend_name="llamacpp",
                      chain=("llamacpp", "extractive"), mode="model", supported_share=0.5,
-                     verified=["Port 3493."], unverified=["It listens there."])
+                     verified=["Port 3493."], unverified=["It listens there."],
+                     claims=[ClaimCheck("Port 3493 [1].", (1,), "supported", 0.75, 1, (1,)),
+                             ClaimCheck("It listens there [1].", (1,), "unverified", 0.5, 1),
+                             ClaimCheck("It hums.", (), "uncited", 0.0)])
     events = [SourcesEvent([SOURCE], retrieval_ms=5.0, query="q"), TokenEvent("Port"),
               BackendSwitchEvent("ollama", "llamacpp", "down"),
               QueueEvent(2, 40.0, "2nd in line, about 40 s"), done]

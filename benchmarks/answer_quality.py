@@ -33,10 +33,11 @@ from benchmarks import answer_library, common
 from benchmarks.answer_library import all_documents, cached_library, load_splits, qwen_gguf
 from benchmarks.answer_scoring import (
     REFUSAL, evidence_text, own_text, score, summarize, table)
+from src.protocols import Pipeline
 
 MODELS = ("extractive", "smollm2", "qwen0.5b")
 CONTEXT = {"smollm2": 2048, "qwen0.5b": 4096, "gguf": 4096}
-def run_one(pipeline: Any, question: str, history: list, backend: str | None) -> dict[str, Any]:
+def run_one(pipeline: Pipeline, question: str, history: list, backend: str | None) -> dict[str, Any]:
     """One question through RAGPipeline.ask, timed like the UI sees it; with the model's own
     streamed text and the evidence selected from the sources."""
     from src.answer.claims import check_claims
@@ -80,7 +81,7 @@ def run_one(pipeline: Any, question: str, history: list, backend: str | None) ->
     }
 
 
-def run_model(pipeline: Any, answer_set: dict, args: argparse.Namespace, backend: str | None) -> dict:
+def run_model(pipeline: Pipeline, answer_set: dict, args: argparse.Namespace, backend: str | None) -> dict:
     by_id = {q["id"]: q for q in answer_set["questions"]}
     limit = args.limit or 0
     out: dict[str, list] = {"answerable": [], "unanswerable": [], "conversations": []}

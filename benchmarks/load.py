@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import common
+from src.protocols import Pipeline
 
 SEED = [Path("/usr/share/doc/nut-doc/pdf/FAQ.pdf"),
         Path("/usr/share/doc/systemtap-doc/tutorial.pdf")]
@@ -33,7 +34,7 @@ QUESTIONS = [
 ]
 
 
-def _ask(pipeline: Any, question: str) -> dict[str, Any]:
+def _ask(pipeline: Pipeline, question: str) -> dict[str, Any]:
     from src.events import DoneEvent
 
     start = time.perf_counter()
@@ -54,7 +55,7 @@ def _pdf(owner: str, n: int) -> bytes:
 
 
 class Load:
-    def __init__(self, pipeline: Any, queue: Any, until: float) -> None:
+    def __init__(self, pipeline: Pipeline, queue: Any, until: float) -> None:
         self.pipeline, self.queue, self.until = pipeline, queue, until
         self.answers: list[dict[str, Any]] = []
         self.errors: list[str] = []
@@ -93,7 +94,7 @@ class Load:
             n += 1
 
 
-def _consistency(pipeline: Any, expected: Sequence[str]) -> dict[str, Any]:
+def _consistency(pipeline: Pipeline, expected: Sequence[str]) -> dict[str, Any]:
     lib = pipeline.library
     docs = lib.documents()
     names = {d.name for d in docs}

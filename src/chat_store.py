@@ -8,7 +8,8 @@ nothing already saved is lost.
 
 A chat is a dict: ``id``, ``title``, ``created_at``, ``updated_at``, ``settings`` (model,
 temperature, answer length) and ``messages`` (as the Chat page keeps them; sources are
-``ScoredChunk`` objects in memory and plain dicts, passage text included, on disk).
+``ScoredChunk`` objects in memory and plain dicts, passage text included, on disk). Its shape
+on disk is ``src/schema/chat.py:SavedChat``: every write and read goes through it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import structlog
 from shared_utils.atomic import atomic_write_bytes
 from shared_utils.errors import ChatLimit, ChatNotFound
 from shared_utils.types import Chunk, ScoredChunk
+from src.schema.chat import SavedChat
 
 logger = structlog.get_logger(__name__)
 
@@ -68,11 +70,12 @@ def _source_from_dict(data: Any) -> Any:
 def _encode(chat: dict[str, Any]) -> bytes:
     messages = [{**m, "sources": [_source_to_dict(s) for s in m.get("sources") or []]}
                 if m.get("sources") else dict(m) for m in chat.get("messages", [])]
-    return json.dumps({**chat, "messages": messages}, ensure_ascii=False, default=str).encode()
+    saved = SavedChat.model_validate({**chat, "messages": messages})
+    return saved.model_dump_json(exclude_unset=True, fallback=str).encode()
 
 
 def _decode(raw: bytes) -> dict[str, Any]:
-    chat = json.loads(raw)
+    chat = SavedChat.model_validate_json(raw).model_dump(exclude_unset=True)
     for m in chat.get("messages", []):
         if m.get("sources"):
             m["sources"] = [_source_from_dict(s) for s in m["sources"]]
@@ -108,7 +111,7 @@ class ChatStore:
 
     @classmethod
     def for_browser(cls, settings: Any, browser_id: str) -> ChatStore:
-        return cls(settings.data_dir / "chats", browser_id, max_chats=settings.max_chats,
+        return cls(settings.data.chats, browser_id, max_chats=settings.max_chats,
                    max_bytes=settings.max_chat_kb * 1024)
 
     def _path(self, chat_id: str) -> Path:

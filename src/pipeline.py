@@ -4,9 +4,10 @@ when it runs without the service).
 It wires parts built elsewhere and adds what needs both:
 - ``src/library/library.py``      Library: stores, ingestion (atomic, with progress), list, delete,
   search, recovery. The document methods below hand over to it unchanged: they are there so
-  the pipeline provides the same ``Documents`` interface as the Library and as
-  ``src/service/client.py:RemotePipeline``, so the UI, the API, MCP and the CLI call one
-  interface whichever object they hold.
+  the pipeline provides the same ``Documents`` interface as the Library and, with the answer
+  methods, the same ``Pipeline`` as ``src/service/client.py:RemotePipeline``
+  (``src/protocols.py``), so the UI, the API, MCP and the CLI call one interface whichever
+  object they hold.
 - ``src/answer/answerer.py``       Answerer: prompt within a budget, backend chain, streamed events.
 - its own: opening both in order, warming the embedder up in the background, and a health
   report over both with every secret scrubbed.

@@ -17,9 +17,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared_utils.errors import SettingsError
 from shared_utils.generation.base import GenerationOptions
+from src.data_dir import DataDir
 
 # A request's sampling and deadline defaults are the generation options' own (one owner).
 _GENERATION = GenerationOptions()
+
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
@@ -246,7 +248,7 @@ class Settings(BaseSettings):
 
     @property
     def resolved_milvus_uri(self) -> str:
-        return self.milvus_uri or str(self.data_dir / "milvus.db")
+        return self.milvus_uri or str(self.data.milvus)
 
     @property
     def model_search_dirs(self) -> list[Path]:
@@ -255,11 +257,16 @@ class Settings(BaseSettings):
 
     @property
     def status_path(self) -> Path:
-        return self.data_dir / "status.json"
+        return self.data.status
 
     @property
     def models_dir(self) -> Path:
-        return self.data_dir / "models"
+        return self.data.models
+
+    @property
+    def data(self) -> DataDir:
+        """The files and folders of the data dir, by name (``src/data_dir.py``)."""
+        return DataDir(self.data_dir)
 
     @property
     def log_format_resolved(self) -> Literal["json", "console"]:

@@ -2,7 +2,9 @@
 
 A JSON object in ``<data_dir>/status.json``, written atomically (temp file + rename), with
 sections such as ``"provisioning"`` (phase, bytes, percent, eta_s, error), ``"engine"``
-(state, url, restarts), ``"streamlit"`` and ``"backends"``. Readers tolerate a missing file.
+(state, url, restarts), ``"api"`` and ``"streamlit"``: their fields and types are
+``src/schema/status.py``, which every write goes through. Readers tolerate a missing file;
+``typed()`` gives the whole status as the schema's ``Status``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import structlog
+from pydantic import ValidationError
+
 from shared_utils.atomic import atomic_write_text
+from src.schema.status import Status, checked, read_status
+
+logger = structlog.get_logger(__name__)
 
 _lock = threading.Lock()
 
@@ -37,13 +45,25 @@ class StatusFile:
         value = self.read().get(name)
         return value if isinstance(value, dict) else {}
 
+    def typed(self) -> Status:
+        """The whole status as the schema's models; a section a writer got wrong (or an
+        older Olympus wrote differently) reads as its defaults, logged, not as an error."""
+        status, unreadable = read_status(self.read())
+        for name, why in unreadable:
+            logger.warning("status.section_unreadable", section=name, error=why)
+        return status
+
     def update(self, section: str, **fields: Any) -> dict[str, Any]:
         """Merge ``fields`` into ``section`` (stamping ``updated_at``) and write atomically."""
         with _lock, self._exclusive():
             data = self.read()
-            stored = data.get(section)
-            current = {**(stored if isinstance(stored, dict) else {}), **fields,
-                       "updated_at": time.time()}
+            existing = data.get(section)
+            current: dict[str, Any] = existing if isinstance(existing, dict) else {}
+            try:
+                current = checked(section, {**current, **fields, "updated_at": time.time()})
+            except ValidationError:  # what was there is wrong (an older writer): start over
+                logger.warning("status.section_replaced", section=section)
+                current = checked(section, {**fields, "updated_at": time.time()})
             data[section] = current
             self._write(data)
             return current
@@ -52,7 +72,7 @@ class StatusFile:
         """Set ``section`` to exactly ``fields`` (plus ``updated_at``)."""
         with _lock, self._exclusive():
             data = self.read()
-            data[section] = {**fields, "updated_at": time.time()}
+            data[section] = checked(section, {**fields, "updated_at": time.time()})
             self._write(data)
 
     @contextlib.contextmanager

@@ -34,11 +34,10 @@ import structlog
 
 from shared_utils.atomic import atomic_write_text
 from shared_utils.errors import OlympusError
+from src.data_dir import DataDir
 
 logger = structlog.get_logger(__name__)
 
-KEYS_FILE = "api_keys.json"
-TOKEN_FILE = "service.token"
 PREFIX = "olk_"
 SHOWN_CHARS = 10  # "olk_" + 6 characters identify a key in lists
 SCOPES = ("read", "write", "admin")  # each includes the ones before it
@@ -82,7 +81,7 @@ class KeyStore:
     """The keys of one data dir; safe across threads and processes (file lock)."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.path = Path(data_dir) / KEYS_FILE
+        self.path = DataDir(data_dir).keys
         self._lock = threading.Lock()
         self._cache: tuple[float, list[ApiKey]] | None = None
 
@@ -173,7 +172,7 @@ class KeyStore:
 def new_service_token(data_dir: Path) -> str:
     """(Supervisor, at each start) a fresh service token, written 0600 for the CLI."""
     token = "ols_" + secrets.token_urlsafe(32)
-    path = Path(data_dir) / TOKEN_FILE
+    path = DataDir(data_dir).service_token
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, token, mode=0o600, prefix=".service.")
     return token
@@ -182,6 +181,6 @@ def new_service_token(data_dir: Path) -> str:
 def read_service_token(data_dir: Path) -> str:
     """The running service's token, or "" when there is none (or it is unreadable)."""
     try:
-        return (Path(data_dir) / TOKEN_FILE).read_text().strip()
+        return DataDir(data_dir).service_token.read_text().strip()
     except OSError:
         return ""

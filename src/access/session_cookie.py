@@ -32,10 +32,9 @@ from pathlib import Path
 from shared_utils.atomic import atomic_write_text
 from shared_utils.errors import SettingsError
 from src.access.roles import Access, Policy, Role
+from src.data_dir import DataDir
 
 COOKIE_NAME = "olympus_session"
-SECRET_FILE = "secret_key"
-REVOKED_FILE = "revoked_sign_ins.json"
 MAX_AGE_S = 400 * 24 * 3600  # browsers cap cookie lifetimes at 400 days
 _ROLES = ("none", "reader", "admin")
 
@@ -62,7 +61,7 @@ class Revocations:
     lapsed anyway. Written by the front (atomically), read by every process."""
 
     def __init__(self, data_dir: Path, clock: Callable[[], float] = time.time) -> None:
-        self.path = Path(data_dir) / REVOKED_FILE
+        self.path = DataDir(data_dir).revoked_sign_ins
         self.clock = clock
         self._lock = threading.Lock()
         self._cache: tuple[int, dict[str, float]] = (-1, {})
@@ -104,10 +103,10 @@ def load_secret(data_dir: Path, configured: str = "") -> bytes:
     """
     if configured:
         return configured.encode("utf-8")
-    path = data_dir / SECRET_FILE
+    path = DataDir(data_dir).secret_key
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        tmp = data_dir / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     from src.pipeline import RAGPipeline
     from src.models.profile import detect
     from src.child_start import start_child
-    from src.library.jobs import SPOOL_DIR, IngestQueue
+    from src.library.jobs import IngestQueue
 
     settings = start_child()
     if settings is None:
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         structlog.get_logger(__name__).error("api.library_unavailable", error=exc.message,
                                              hint=exc.hint)
         pipeline, warm_up = Unavailable(exc), None
-    queue = IngestQueue.from_settings(settings, spool=SPOOL_DIR)
+    queue = IngestQueue.from_settings(settings, spool=settings.data.upload_spool)
     app = build_app(pipeline, keys=KeyStore(settings.data_dir),
                     service_token=settings.service_token, queue=queue,
                     max_upload_mb=settings.max_upload_mb, warm_up=warm_up)

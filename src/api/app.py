@@ -35,12 +35,13 @@ from src.api.library_routes import LibraryRoutes
 from src.api.limits import BodyLimit
 from src.api.metrics import Metrics, MetricsMiddleware
 from src.library.jobs import IngestQueue
+from src.protocols import Pipeline
 
 HEALTH_PATH = "/api/health"
 MCP_PATH = "/api/mcp"
 
 
-def max_tokens_cap(pipeline: Any) -> int:
+def max_tokens_cap(pipeline: Pipeline) -> int:
     """The server's own answer length limit (``OLYMPUS_MAX_ANSWER_TOKENS``)."""
     from src.settings import Settings
 
@@ -48,7 +49,7 @@ def max_tokens_cap(pipeline: Any) -> int:
     return (settings if isinstance(settings, Settings) else Settings()).max_answer_tokens
 
 
-def build_app(pipeline: Any, *, keys: KeyStore, service_token: str, queue: IngestQueue,
+def build_app(pipeline: Pipeline, *, keys: KeyStore, service_token: str, queue: IngestQueue,
               max_upload_mb: int, metrics: Metrics | None = None,
               warm_up: threading.Thread | None = None) -> Any:
     """The app over ``pipeline`` (a ``RAGPipeline``; the caller opens and closes it).

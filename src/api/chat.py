@@ -42,7 +42,8 @@ from src.api.library_routes import (
     asking, json_body, known_doc_ids, observe_events, owner_of)
 from src.api.metrics import Metrics
 from src.events import BackendSwitchEvent, DoneEvent, QueueEvent, StatusEvent
-from src.service.wire import citation_to_dict, done_to_dict, queue_to_dict
+from src.service.wire import cited_passages, done_to_dict, queue_to_dict
+from src.protocols import Pipeline
 
 DEFAULT_MODEL = "olympus"
 KEEP_ALIVE_S = 5.0  # an SSE comment at least this often while the answer is being written
@@ -51,11 +52,7 @@ _PIECE = re.compile(r"\S+\s*|\s+")
 
 def structured_citations(done: DoneEvent) -> list[dict[str, Any]]:
     """Each citation with the passage it points at."""
-    out = []
-    for c in done.citations:
-        source = done.sources[c.number - 1] if 0 < c.number <= len(done.sources) else None
-        out.append({**citation_to_dict(c), "text": source.chunk.text if source else ""})
-    return out
+    return [c.model_dump() for c in cited_passages(done)]
 
 
 def named(done: DoneEvent) -> str:
@@ -87,7 +84,7 @@ def pieces(text: str) -> list[str]:
 
 
 class ChatRoutes:
-    def __init__(self, pipeline: Any, metrics: Metrics, *, max_tokens_cap: int) -> None:
+    def __init__(self, pipeline: Pipeline, metrics: Metrics, *, max_tokens_cap: int) -> None:
         self.pipeline = pipeline
         self.metrics = metrics
         self.max_tokens_cap = max_tokens_cap

@@ -12,7 +12,7 @@ from typing import Any
 from shared_utils.errors import InvalidQuery, UnsupportedParameter
 from src.answer.condense import turns_of
 from src.answer.options import AskOptions
-from src.api.errors import bad_request
+from src.schema.requests import bad_request, check_doc_ids
 
 # every field of OpenAI's chat-completions request -> what Olympus does with it
 FIELDS: dict[str, str] = {
@@ -149,8 +149,6 @@ def _options(body: dict[str, Any], max_tokens_cap: int) -> AskOptions:
 
 def read_request(body: dict[str, Any], *, max_tokens_cap: int) -> ChatRequest:
     """The request, checked: 400 for a refused field or a value of the wrong type."""
-    from src.api.library_routes import doc_ids_of
-
     _check_refused(body)
     model = body.get("model")
     if model is not None and not isinstance(model, str):
@@ -169,7 +167,7 @@ def read_request(body: dict[str, Any], *, max_tokens_cap: int) -> ChatRequest:
     return ChatRequest(
         question=question, history=history, model=model or "", stream=stream,
         include_usage=bool(stream_options.get("include_usage")),
-        options=_options(body, max_tokens_cap), doc_ids=doc_ids_of(extra or {}),
+        options=_options(body, max_tokens_cap), doc_ids=check_doc_ids((extra or {}).get("doc_ids")),
         ignored=tuple(k for k in body if FIELDS.get(k, "ignored") == "ignored"
                       and body[k] is not None),
         user=body["user"] if isinstance(body.get("user"), str) else "")

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Send
 
 from shared_utils import errors as e
+from src.schema.requests import bad_request  # noqa: F401 - callers also find it here
 from src.service.wire import error_body, error_to_dict
 
 logger = structlog.get_logger(__name__)
@@ -131,12 +132,6 @@ async def client_gone(request: Request, _exc: Exception) -> Response:
 async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     logger.error("api.internal_error", error=repr(exc), exc_info=exc)
     return JSONResponse(internal_body(exc), status_code=500)
-
-
-def bad_request(message: str, hint: str = "", param: str | None = None) -> e.InvalidRequest:
-    err = e.InvalidRequest(message, hint=hint or None)
-    err.param = param  # type: ignore[attr-defined]  # read by src.service.wire.error_to_dict
-    return err
 
 
 async def send_error(send: Send, exc: e.OlympusError, headers: dict[str, str] | None = None

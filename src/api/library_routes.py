@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
 from typing import Any
 
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
@@ -20,14 +19,20 @@ from starlette.routing import Route
 from shared_utils.errors import (
     AnswerQueueFull, DocumentNotFound, FileTooLarge, JobNotFound, OlympusError,
     UnsupportedMediaType)
-from src.api.errors import bad_request, error_dict
-from src.api.limits import check_k, parse_json
+from src.api.errors import error_dict
+from src.api.limits import parse_json
 from src.api.metrics import Metrics, fallback_reason
-from src.answer.options import AskOptions
-from src.answer.question import check_question
 from src.events import BackendSwitchEvent, DoneEvent
 from src.library.jobs import IngestJob, IngestQueue
-from src.service.wire import document_to_dict, event_to_dict, search_to_dict
+from src.service.wire import (
+    document_to_dict,
+    documents_to_dicts,
+    event_to_dict,
+    plan_to_dict,
+    search_to_dict,
+)
+from src.protocols import Pipeline
+from src.schema.requests import AskRequest, SearchRequest, bad_request, read
 
 MB = 1024 * 1024
 PDF_MAGIC = b"%PDF-"  # within the first 1024 bytes, as PDF readers accept it
@@ -35,9 +40,7 @@ PDF_MAGIC = b"%PDF-"  # within the first 1024 bytes, as PDF readers accept it
 
 def job_to_dict(job: IngestJob) -> dict[str, Any]:
     """An upload job as the API shows it (who owns it is not shown)."""
-    d = asdict(job)
-    d.pop("owner", None)
-    return d
+    return job.model_dump(exclude={"owner"})
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -48,38 +51,7 @@ async def json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-def ask_options(raw: Any) -> AskOptions | None:
-    """A question's ``AskOptions`` from its JSON (a chat's model, temperature, length)."""
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        raise bad_request("options must be an object.")
-    if isinstance(raw.get("stop"), list):
-        raw = {**raw, "stop": tuple(raw["stop"])}
-    try:
-        options = AskOptions(**{k: v for k, v in raw.items() if v is not None})
-    except TypeError as exc:
-        raise bad_request(f"options: {exc}", param="options") from exc
-    kinds: dict[str, type | tuple[type, ...]] = {
-        "model": str, "backend": str, "temperature": (int, float), "max_tokens": int}
-    for name, kind in kinds.items():
-        value = getattr(options, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
-            raise bad_request(f"options.{name} has the wrong type ({type(value).__name__}).",
-                              param=f"options.{name}")
-    return options
-
-
-def doc_ids_of(body: dict[str, Any]) -> list[str] | None:
-    ids = body.get("doc_ids")
-    if ids is None:
-        return None
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise bad_request("doc_ids must be a list of document ids.", param="doc_ids")
-    return ids or None
-
-
-def known_doc_ids(pipeline: Any, ids: list[str] | None) -> list[str] | None:
+def known_doc_ids(pipeline: Pipeline, ids: list[str] | None) -> list[str] | None:
     """``ids`` when every one is a document of the library, else DocumentNotFound (404)."""
     if not ids:
         return ids
@@ -88,16 +60,6 @@ def known_doc_ids(pipeline: Any, ids: list[str] | None) -> list[str] | None:
         raise DocumentNotFound(f"No document has the id {', '.join(map(repr, unknown))}.",
                                hint="List the documents with GET /v1/documents.")
     return ids
-
-
-def history_of(raw: Any) -> list[tuple[str, str]]:
-    """``[[question, answer], ...]`` as pairs, refusing anything else with 400."""
-    raw = raw or []
-    ok = isinstance(raw, list) and all(
-        isinstance(t, list) and len(t) == 2 and all(isinstance(x, str) for x in t) for t in raw)
-    if not ok:
-        raise bad_request("history must be a list of [question, answer] pairs.", param="history")
-    return [(q, a) for q, a in raw]
 
 
 def owner_of(request: Request, session: Any) -> str:
@@ -121,7 +83,7 @@ async def asking(metrics: Metrics, ask: Any, *args: Any, **kwargs: Any) -> Itera
 class Measured:
     """The pipeline as the upload queue sees it: each ingest is timed for the metrics."""
 
-    def __init__(self, pipeline: Any, metrics: Metrics) -> None:
+    def __init__(self, pipeline: Pipeline, metrics: Metrics) -> None:
         self.pipeline = pipeline
         self.metrics = metrics
 
@@ -151,7 +113,7 @@ def observe_events(events: Iterator[Any], metrics: Metrics) -> Iterator[Any]:
 
 
 class LibraryRoutes:
-    def __init__(self, pipeline: Any, queue: IngestQueue, metrics: Metrics,
+    def __init__(self, pipeline: Pipeline, queue: IngestQueue, metrics: Metrics,
                  max_upload_mb: int) -> None:
         self.pipeline = pipeline
         self.queue = queue
@@ -173,16 +135,18 @@ class LibraryRoutes:
         ]
 
     async def search(self, request: Request) -> Response:
-        body = await json_body(request)
-        query = check_question(body.get("query"), what="search query")
-        k = check_k(body.get("k"))
-        doc_ids = await run_in_threadpool(known_doc_ids, self.pipeline, doc_ids_of(body))
-        result = await run_in_threadpool(self.pipeline.search, query, k=k, doc_ids=doc_ids)
+        asked: SearchRequest = read(SearchRequest, await json_body(request))
+        doc_ids = await run_in_threadpool(known_doc_ids, self.pipeline, asked.doc_ids)
+        result = await run_in_threadpool(self.pipeline.search, asked.query, k=asked.k,
+                                         doc_ids=doc_ids)
         return JSONResponse(search_to_dict(result))
 
     async def documents(self, _request: Request) -> Response:
-        docs = await run_in_threadpool(self.pipeline.documents)
-        return JSONResponse({"object": "list", "data": [document_to_dict(d) for d in docs]})
+        data = await run_in_threadpool(self._documents)
+        return JSONResponse({"object": "list", "data": data})
+
+    def _documents(self) -> list[dict[str, Any]]:
+        return documents_to_dicts(self.pipeline.documents(), self.pipeline.originals)
 
     async def upload(self, request: Request) -> Response:
         """Read the PDF (``BodyLimit`` stops a body past the limit as it arrives), refuse what
@@ -240,21 +204,16 @@ class LibraryRoutes:
     async def backends(self, _request: Request) -> Response:
         plan = await run_in_threadpool(self.pipeline.backends)
         answering = await run_in_threadpool(self.pipeline.answering)
-        return JSONResponse({**plan.as_dict(), "answering": answering.as_dict()})
+        return JSONResponse(plan_to_dict(plan, answering))
 
     async def ask(self, request: Request) -> Response:
         """The pipeline's own event stream, one JSON object per line (the remote client's)."""
-        body = await json_body(request)
-        question = check_question(body.get("question"))
-        history = history_of(body.get("history"))
-        doc_ids = await run_in_threadpool(known_doc_ids, self.pipeline, doc_ids_of(body))
-        backend = body.get("backend") or None
-        if backend is not None and not isinstance(backend, str):
-            raise bad_request("backend must be a backend name.", param="backend")
+        asked: AskRequest = read(AskRequest, await json_body(request))
+        doc_ids = await run_in_threadpool(known_doc_ids, self.pipeline, asked.doc_ids)
         events = await asking(
-            self.metrics, self.pipeline.ask, question, history=history, doc_ids=doc_ids,
-            backend=backend, options=ask_options(body.get("options")),
-            owner=owner_of(request, body.get("session")))
+            self.metrics, self.pipeline.ask, asked.question, history=asked.history,
+            doc_ids=doc_ids, backend=asked.backend, options=asked.options,
+            owner=owner_of(request, asked.session))
         return StreamingResponse(self._lines(events), media_type="application/x-ndjson")
 
     async def _lines(self, events: Iterator[Any]):

@@ -4,7 +4,8 @@
   most the upload limit (``OLYMPUS_MAX_UPLOAD_MB``) plus the multipart envelope. Both are
   counted while the body arrives (``BodyLimit``): a body announced too large is refused before
   it is read, one that grows past the limit is stopped there (413), never read whole.
-- ``k`` (passages of a search) is at most ``MAX_K`` on every search route and tool.
+- ``k`` (passages of a search) is at most ``src.schema.requests.MAX_K`` on every search
+  route and tool.
 """
 
 from __future__ import annotations
@@ -15,25 +16,13 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared_utils.errors import FileTooLarge, InvalidRequest, OlympusError, RequestTooLarge
+from src.schema.requests import MAX_K, check_k  # noqa: F401 - the request schema owns them
 
 MB = 1024 * 1024
 MAX_JSON_BYTES = 1 * MB
 MAX_JSON_DEPTH = 32
-MAX_K = 100
 UPLOAD_ENVELOPE = 1 * MB  # multipart boundaries and headers around the file
 UPLOAD_PATH = "/v1/documents"
-
-
-def check_k(k: Any, param: str = "k") -> int | None:
-    """``k`` when it is a whole number from 1 to ``MAX_K`` (None: the default)."""
-    if k is None:
-        return None
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-        err = InvalidRequest(f"{param} must be a whole number from 1 to {MAX_K}; got {k!r}.",
-                             hint=f"Ask for at most {MAX_K} passages (docs/api.md, Limits).")
-        err.param = param  # type: ignore[attr-defined]
-        raise err
-    return k
 
 
 def depth_of(value: Any) -> int:

@@ -21,9 +21,10 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 
 from shared_utils.errors import OlympusError
-from src.api.limits import check_k
+from src.schema.requests import check_k
 from src.events import DoneEvent
-from src.service.wire import document_to_dict, passage_to_dict, search_to_dict
+from src.service.wire import documents_to_dicts, search_to_dict, tool_answer_to_dict
+from src.protocols import Pipeline
 
 INSTRUCTIONS = ("Olympus answers questions over the user's PDF library, citing document and "
                 "page. Use search_documents for passages, ask for a written answer with "
@@ -52,8 +53,8 @@ def _tool_errors(error: type[Exception]) -> Callable[[F], F]:
     return wrap
 
 
-def _answer(pipeline: Any, question: str, doc_ids: list[str] | None) -> dict[str, Any]:
-    from src.api.chat import named, structured_citations
+def _answer(pipeline: Pipeline, question: str, doc_ids: list[str] | None) -> dict[str, Any]:
+    from src.api.chat import named
     from src.api.library_routes import known_doc_ids
 
     done = None
@@ -62,13 +63,14 @@ def _answer(pipeline: Any, question: str, doc_ids: list[str] | None) -> dict[str
             done = event
     if done is None:
         raise OlympusError("The answer ended without a result.", hint="Ask again.")
-    return {"answer": done.answer, "citations": structured_citations(done),
-            "sources": [passage_to_dict(i, s) for i, s in enumerate(done.sources, 1)],
-            "backend": done.backend, "model": named(done), "mode": done.mode,
-            "error": done.error}
+    return tool_answer_to_dict(done, named(done))
 
 
-def _document_text(pipeline: Any, doc_id: str) -> str:
+def _documents(pipeline: Pipeline) -> list[dict[str, Any]]:
+    return documents_to_dicts(pipeline.documents(), pipeline.originals)
+
+
+def _document_text(pipeline: Pipeline, doc_id: str) -> str:
     """The document's passages with a ``[page N]`` marker for every page: before the first
     passage that starts on it; a page inside a passage that spans several pages, or one with
     no text, gets its marker with a note where its text is."""
@@ -96,7 +98,7 @@ def _document_text(pipeline: Any, doc_id: str) -> str:
     return "\n".join(parts).strip()
 
 
-def build_mcp(pipeline: Any) -> MCPServer:
+def build_mcp(pipeline: Pipeline) -> MCPServer:
     server = MCPServer(name="olympus", instructions=INSTRUCTIONS, log_level="WARNING")
 
     @server.tool()
@@ -126,8 +128,7 @@ def build_mcp(pipeline: Any) -> MCPServer:
     @_tool_errors(ToolError)
     async def list_documents() -> list[dict[str, Any]]:
         """The documents in the library: id, name, pages, passages, size, status."""
-        docs = await anyio.to_thread.run_sync(pipeline.documents)
-        return [document_to_dict(d) for d in docs]
+        return await anyio.to_thread.run_sync(_documents, pipeline)
 
     @server.resource("olympus://documents/{doc_id}", mime_type="text/plain",
                      description="The text of one document, with a [page N] marker per page")
@@ -139,7 +140,7 @@ def build_mcp(pipeline: Any) -> MCPServer:
                      description="The list of documents (ids for olympus://documents/{doc_id})")
     @_tool_errors(ResourceError)
     async def documents() -> str:
-        docs = await anyio.to_thread.run_sync(pipeline.documents)
-        return json.dumps([document_to_dict(d) for d in docs], ensure_ascii=False)
+        docs = await anyio.to_thread.run_sync(_documents, pipeline)
+        return json.dumps(docs, ensure_ascii=False)
 
     return server

@@ -1,9 +1,7 @@
 """``python -m src docs list [--json]`` and ``python -m src docs rm ID`` (a unique id prefix works).
 
-``docs list --json`` prints a JSON array of {"id", "name", "pages", "chunks", "size_bytes",
-"added_at" (ISO 8601, UTC), "status", "stored_bytes" (the kept original PDF and OCR word
-boxes on disk), "parse_report" (pages read from the text layer, OCR'd, flagged, unreadable)},
-newest first.
+``docs list --json`` prints a JSON array of documents as the API lists them (docs/api.md,
+``src/schema/library.py:Document``), newest first.
 """
 
 from __future__ import annotations
@@ -11,10 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 
 from shared_utils.errors import DocumentNotFound
 from shared_utils.types import DocumentRecord
+from src.service.wire import document_to_dict
 from src.settings import Settings
 
 
@@ -42,16 +41,6 @@ def resolve_doc_id(documents: list[DocumentRecord], prefix: str) -> DocumentReco
                            hint="Give more characters of the id.")
 
 
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
-
-
-def doc_to_dict(d: DocumentRecord, stored_bytes: int = 0) -> dict:
-    return {"id": d.id, "name": d.name, "pages": d.pages, "chunks": d.chunks,
-            "size_bytes": d.size_bytes, "added_at": iso(d.added_at), "status": d.status,
-            "stored_bytes": stored_bytes, "parse_report": d.parse_report}
-
-
 def human_size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
@@ -67,8 +56,8 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
         docs = library.documents()
         stored = {d.id: library.originals.stored_bytes(d.id) for d in docs}
     if args.json:
-        json.dump([doc_to_dict(d, stored[d.id]) for d in docs], sys.stdout, indent=2,
-                  ensure_ascii=False)
+        listed = [document_to_dict(d, stored[d.id]) for d in docs]
+        json.dump(listed, sys.stdout, indent=2, ensure_ascii=False)
         print()
         return 0
     if not docs:

@@ -127,7 +127,7 @@ def model_health(settings: Settings, profile: Profile, name: str) -> dict[str, A
             models.close()
         return {"ok": present, "model": name,
                 "detail": "in Ollama" if present else "not in Ollama yet (provisioning imports it)"}
-    served = str(StatusFile(settings.status_path).section("engine").get("model") or "")
+    served = StatusFile(settings.status_path).typed().engine.model
     path = settings.llamacpp_model_path or served or read_active(settings).get("path") or ""
     if path:
         return {"ok": Path(path).is_file(), "model": name, "path": path, "detail": "GGUF file"}

@@ -15,7 +15,7 @@ import json
 import sys
 import textwrap
 
-from src.api.limits import MAX_K  # the one bound of every search (API, MCP, CLI)
+from src.schema.requests import MAX_K  # the one bound of every search (API, MCP, CLI)
 from src.settings import Settings
 from src.service.wire import search_to_dict
 

@@ -12,7 +12,6 @@ from starlette.requests import HTTPConnection
 from src.access.roles import Access, Policy
 from src.front.door import DoorToken
 from src.front.hosts import allowed_hosts, client_address, is_local_request
-from src.front.throttle import STATE_FILE as THROTTLE_FILE
 from src.front.throttle import LoginThrottle
 from src.access.session_cookie import (
     COOKIE_NAME,
@@ -57,7 +56,7 @@ class FrontConfig:
             throttle=LoginThrottle(per_address=settings.login_max_failures,
                                    global_max=settings.login_global_max_failures,
                                    window_s=settings.login_lockout_s, clock=clock,
-                                   state_path=settings.data_dir / THROTTLE_FILE),
+                                   state_path=settings.data.login_throttle),
             data_dir=settings.data_dir, revocations=Revocations(settings.data_dir),
             max_upload_mb=settings.max_upload_mb, session_queue_mb=settings.session_queue_mb,
             queue_mb=settings.queue_mb,

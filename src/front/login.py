@@ -30,6 +30,7 @@ from src.access.session_cookie import (
     password_fingerprint,
     verify,
 )
+from src.data_dir import DataDir
 
 logger = structlog.get_logger(__name__)
 
@@ -162,7 +163,7 @@ class LoginRoutes:
         # after), with this browser's saved chats carried over to it
         browser = new_browser_id()
         if old_id and config.data_dir is not None:
-            carry_over(config.data_dir / "chats", old_id, browser)
+            carry_over(DataDir(config.data_dir).chats, old_id, browser)
         config.throttle.succeeded(keys, browser)
         claims = Claims(browser_id=browser, role=role,
                         role_expires=config.wall() + config.session_s,

@@ -39,7 +39,6 @@ from shared_utils.atomic import atomic_write_text
 
 logger = structlog.get_logger(__name__)
 
-STATE_FILE = "login_throttle.json"
 NETWORK_FACTOR = 4  # a network's budget, in per-address budgets
 MAX_LOCK_FACTOR = 16  # the longest lockout, in windows
 GLOBAL_DELAY_STEP_S = 2.0  # per global budget spent within the window

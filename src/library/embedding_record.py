@@ -25,10 +25,10 @@ from shared_utils.atomic import atomic_write_text
 from shared_utils.embeddings import BUNDLED_MODEL_NAMES
 from shared_utils.errors import EmbeddingMismatch
 from src.settings import Settings
+from src.data_dir import DataDir
 
 logger = structlog.get_logger(__name__)
 
-RECORD_FILE = "embedding.json"
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def _canonical(model: str) -> str:
 def read_record(data_dir: Path) -> EmbeddingChoice | None:
     """The recorded embedding of ``data_dir`` (None: no record). An unreadable record is an
     :class:`EmbeddingMismatch`: guessing could embed queries unlike the stored vectors."""
-    path = data_dir / RECORD_FILE
+    path = DataDir(data_dir).embedding_record
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         return EmbeddingChoice(model=str(raw["model"]), precision=str(raw["precision"]))
@@ -65,7 +65,7 @@ def read_record(data_dir: Path) -> EmbeddingChoice | None:
 def write_record(data_dir: Path, choice: EmbeddingChoice) -> None:
     """Write the record atomically (a crash leaves the old one or the new one)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(data_dir / RECORD_FILE, json.dumps(asdict(choice), indent=2) + "\n")
+    atomic_write_text(DataDir(data_dir).embedding_record, json.dumps(asdict(choice), indent=2) + "\n")
 
 
 def choose_embedding(settings: Settings, *, has_documents: bool) -> EmbeddingChoice:

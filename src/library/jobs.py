@@ -18,23 +18,23 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import structlog
+from pydantic import ConfigDict
 
 from shared_utils.atomic import atomic_write_bytes, atomic_write_text
 from shared_utils.errors import IngestCancelled, OlympusError, UploadRefused
 from shared_utils.types import Progress
+from src.protocols import Ingests
+from src.schema.library import Job, JobState
 
 logger = structlog.get_logger(__name__)
 
-JobState = Literal["queued", "running", "added", "duplicate", "failed", "cancelled"]
 MB = 1024 * 1024
-SPOOL_DIR = "upload_spool"  # the API's queue
-UI_SPOOL_DIR = "ui_upload_spool"  # the UI's: files queued in Streamlit, not yet sent to the API
 NEXT_ID = "next_id"
 
 
@@ -54,24 +54,12 @@ class QueueLimits:
                    session_jobs=settings.session_queue_jobs, total_jobs=settings.queue_jobs)
 
 
-@dataclass
-class IngestJob:
-    id: int
-    name: str
-    size_bytes: int
+class IngestJob(Job):
+    """A job of the queue: the schema's ``Job`` (what the API shows) and who owns it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=False)
+
     owner: str = ""
-    state: JobState = "queued"
-    stage: str = ""
-    done: int = 0
-    total: int = 0
-    message: str = ""
-    hint: str = ""
-    doc_id: str = ""
-    pages: int = 0
-    chunks: int = 0
-    cancel_requested: bool = False
-    submitted_at: float = field(default_factory=time.time)
-    finished_at: float | None = None
 
     @property
     def active(self) -> bool:
@@ -106,17 +94,17 @@ class IngestQueue:
         self._ids = itertools.count(self._first_id())
 
     @classmethod
-    def from_settings(cls, settings: Any, *, spool: str = "") -> IngestQueue:
+    def from_settings(cls, settings: Any, *, spool: Path | None = None) -> IngestQueue:
         """``spool``: the data dir's folder that keeps accepted uploads until indexed
-        (``SPOOL_DIR`` for the API, ``UI_SPOOL_DIR`` for the UI); "" keeps them in memory."""
-        return cls(limits=QueueLimits.from_settings(settings),
-                   spool=settings.data_dir / spool if spool else None)
+        (``DataDir.upload_spool`` for the API, ``ui_upload_spool`` for the UI); None keeps
+        them in memory."""
+        return cls(limits=QueueLimits.from_settings(settings), spool=spool)
 
     def spooled(self) -> bool:
         """Whether uploads from before a crash or stop wait in the spool."""
         return self.spool is not None and any(self.spool.glob("*.json"))
 
-    def submit(self, pipeline: Any, name: str, data: bytes, *, owner: str = "") -> int:
+    def submit(self, pipeline: Ingests, name: str, data: bytes, *, owner: str = "") -> int:
         """Queue ``data`` (a file called ``name``) for ``owner``; returns the job id.
 
         Raises UploadRefused (naming the limit and its setting) when the queue is full.
@@ -139,7 +127,7 @@ class IngestQueue:
         logger.info("ui.ingest.queued", job=job.id, name=name, bytes=len(data))
         return job.id
 
-    def resume(self, pipeline: Any) -> int:
+    def resume(self, pipeline: Ingests) -> int:
         """Queue the uploads a crash left in the spool, under their job ids; how many."""
         if self.spool is None or not self.spool.is_dir():
             return 0
@@ -294,7 +282,7 @@ class IngestQueue:
 
         return progress
 
-    def _run(self, pipeline: Any, job_id: int) -> None:
+    def _run(self, pipeline: Ingests, job_id: int) -> None:
         started = self._start(job_id)
         if started is None:
             return

@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
 
 import structlog
 
@@ -46,42 +45,13 @@ from src.library.ingest import (
     safe_name,
 )
 from src.library.late_ocr import finish_ocr, unreadable_note
-from src.library.originals import ORIGINALS_DIR, Originals
+from src.library.originals import Originals
 from src.library.stores import Stores, open_stores
 from src.settings import Settings
 
 logger = structlog.get_logger(__name__)
 
-__all__ = ["Documents", "IngestOutcome", "IngestResult", "Library", "SearchResult"]
-
-
-class Documents(Protocol):
-    """Documents and search, as the UI, the API, MCP and the CLI call them.
-
-    Three objects provide it, so each caller is written once: :class:`Library` (this
-    process's stores), ``src/pipeline.py:RAGPipeline`` (a Library with the answer chain: the
-    one object of the API and UI processes) and ``src/service/client.py:RemotePipeline`` (the
-    running service over HTTP). ``tests/unit/test_documents_interface.py`` keeps them in step.
-    """
-
-    @property
-    def originals(self) -> Originals: ...
-
-    def ingest_file(self, path: Path, *, progress: ProgressCallback = ...) -> IngestResult: ...
-
-    def ingest_bytes(self, data: bytes, name: str, *,
-                     progress: ProgressCallback = ...) -> IngestResult: ...
-
-    def documents(self) -> list[DocumentRecord]: ...
-
-    def passages(self, doc_id: str) -> list[Chunk]: ...
-
-    def delete_document(self, doc_id: str) -> DocumentRecord: ...
-
-    def search(self, text: str, *, k: int | None = ...,
-               doc_ids: Sequence[str] | None = ...) -> SearchResult: ...
-
-    def close(self) -> None: ...
+__all__ = ["IngestOutcome", "IngestResult", "Library", "SearchResult"]
 
 
 class Library:
@@ -96,7 +66,7 @@ class Library:
         self.embedder = embedder
         self.default_k = default_k
         self.write_lock = threading.RLock()
-        self._originals = Originals(settings.data_dir / ORIGINALS_DIR)
+        self._originals = Originals(settings.data.originals)
         self.retriever = HybridRetriever(
             embedder=embedder, vectors=stores.vectors, keywords=stores.keywords,
             docstore=stores.docstore, rrf_k=settings.rrf_k, dense_weight=settings.dense_weight,

@@ -22,7 +22,6 @@ import contextlib
 logger = structlog.get_logger(__name__)
 
 _ID_RE = re.compile(r"^[0-9a-f]{64}$")
-ORIGINALS_DIR = "originals"
 
 
 class Originals:

@@ -23,8 +23,6 @@ from src.settings import Settings
 
 logger = structlog.get_logger(__name__)
 
-DOCSTORE_FILE = "docstore.sqlite3"
-KEYWORDS_FILE = "keywords.sqlite3"
 
 
 class LazyVectorIndex(VectorIndex):
@@ -130,7 +128,7 @@ VECTOR_KIND = "milvus"  # Milvus Lite under the data dir, or a Milvus server by 
 def _sqlite_docstore(settings: Settings) -> DocumentStore:
     from shared_utils.stores.sqlite import SQLiteDocumentStore
 
-    return SQLiteDocumentStore(settings.data_dir / DOCSTORE_FILE)
+    return SQLiteDocumentStore(settings.data.docstore)
 
 
 def _arango_docstore(settings: Settings) -> DocumentStore:
@@ -144,7 +142,7 @@ def _arango_docstore(settings: Settings) -> DocumentStore:
 def _bm25_keywords(settings: Settings, docstore: DocumentStore) -> KeywordIndex:
     from shared_utils.retrieval.bm25 import BM25Index
 
-    return BM25Index(settings.data_dir / KEYWORDS_FILE)
+    return BM25Index(settings.data.keywords)
 
 
 def _arango_keywords(settings: Settings, docstore: DocumentStore) -> KeywordIndex:

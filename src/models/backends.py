@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared_utils.errors import UnknownBackend
 from shared_utils.generation.registry import BACKENDS, get_backend
+from src.schema.status import ProvisioningSection, Status, read_status
 
 if TYPE_CHECKING:
     from shared_utils.generation.base import Backend
@@ -149,24 +150,25 @@ def plan_backends(
         names = (*names, SAFETY_NET)
     models: dict[str, str] = {}
     chosen_by: dict[str, str] = {}
-    prov = _section(status, "provisioning")
+    typed, _ = read_status(status)
+    prov = typed.provisioning
     if "ollama" in names:
         models["ollama"], chosen_by["ollama"] = _ollama_model(settings, profile, active, prov)
         reasons.append(f"ollama model {models['ollama'] or '(none)'}: {chosen_by['ollama']}")
     if "llamacpp" in names:
         models["llamacpp"], chosen_by["llamacpp"] = _llamacpp_model(settings, profile, active,
-                                                                     status)
+                                                                     typed)
         reasons.append(f"llama.cpp model {models['llamacpp'] or '(none)'}: "
                        f"{chosen_by['llamacpp']}")
     if "hf_inference" in names:
         models["hf_inference"] = settings.hf_inference_model
     note = ""
     fallback: tuple[str, ...] = ()
-    if prov.get("source") == "offline-fallback" and prov.get("phase") == "ready":
+    if prov.source == "offline-fallback" and prov.phase == "ready":
         wanted = profile.model if profile is not None else "the recommended model"
-        why = "; ".join(prov.get("notes") or []) or "the Hugging Face Hub cannot be reached"
+        why = "; ".join(prov.notes) or "the Hugging Face Hub cannot be reached"
         fallback = (wanted, why)
-        note = fallback_sentence(str(prov.get("model") or "a small model"), wanted, why)
+        note = fallback_sentence(prov.model or "a small model", wanted, why)
     return BackendPlan(names, models, tuple(reasons), note, chosen_by, fallback)
 
 
@@ -186,25 +188,25 @@ def build_backend(name: str, settings: Settings, plan: BackendPlan) -> Backend:
 
 # --- the precedence, one backend at a time ------------------------------------------------------
 def _ollama_model(settings: Settings, profile: Profile | None, active: dict[str, Any],
-                  prov: dict[str, Any]) -> tuple[str, str]:
+                  prov: ProvisioningSection) -> tuple[str, str]:
     if settings.ollama_model:
         return settings.ollama_model, "OLYMPUS_OLLAMA_MODEL"
     if settings.model and profile is not None:
         return profile.ollama_model, "OLYMPUS_MODEL"
-    provisioned = str(prov.get("ollama_model") or "") if prov.get("phase") == "ready" else ""
+    provisioned = prov.ollama_model if prov.phase == "ready" else ""
     recorded = str(active.get("ollama_model") or "") or _catalog_ollama_name(settings, active)
     if recorded and (not provisioned or _newer(active, prov) or provisioned == recorded):
         return recorded, "models use (active_model.json)"
     if provisioned:
-        return provisioned, f"provisioned ({prov.get('source') or 'ready'})"
+        return provisioned, f"provisioned ({prov.source or 'ready'})"
     if profile is not None and profile.ollama_model:
         return profile.ollama_model, "catalog choice for this hardware"
     return "", "nothing chosen yet"
 
 
 def _llamacpp_model(settings: Settings, profile: Profile | None, active: dict[str, Any],
-                    status: dict[str, Any]) -> tuple[str, str]:
-    served = str(_section(status, "engine").get("model") or "")
+                    status: Status) -> tuple[str, str]:
+    served = status.engine.model
     if settings.llamacpp_model_path:  # the engine serves it too: the setting chose it
         path = Path(served or settings.llamacpp_model_path)
         return model_label(path, settings), "OLYMPUS_LLAMACPP_MODEL_PATH"
@@ -215,9 +217,9 @@ def _llamacpp_model(settings: Settings, profile: Profile | None, active: dict[st
         return settings.model, "OLYMPUS_MODEL"
     if active.get("name"):
         return str(active["name"]), "models use (active_model.json)"
-    prov = _section(status, "provisioning")
-    if prov.get("phase") == "ready" and prov.get("model"):
-        return str(prov["model"]), "provisioned"
+    prov = status.provisioning
+    if prov.phase == "ready" and prov.model:
+        return prov.model, "provisioned"
     if profile is not None:
         return profile.model, "catalog choice for this hardware"
     return "", "nothing chosen yet"
@@ -247,14 +249,9 @@ def _catalog_ollama_name(settings: Settings, active: dict[str, Any]) -> str:
     return entry.ollama_name if entry is not None else ""
 
 
-def _newer(active: dict[str, Any], prov: dict[str, Any]) -> bool:
+def _newer(active: dict[str, Any], prov: ProvisioningSection) -> bool:
     """Whether the ``models use`` record was written after provisioning last finished."""
     try:
-        return float(active.get("set_at") or 0) >= float(prov.get("updated_at") or 0)
+        return float(active.get("set_at") or 0) >= float(prov.updated_at or 0)
     except (TypeError, ValueError):
         return True
-
-
-def _section(status: dict[str, Any], name: str) -> dict[str, Any]:
-    value = status.get(name)
-    return value if isinstance(value, dict) else {}

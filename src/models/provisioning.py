@@ -60,7 +60,7 @@ class PullSpec:
 
 # --- the active-model record (``python -m src models use NAME``) -----------------------------
 def active_path(settings: Settings) -> Path:
-    return settings.data_dir / "active_model.json"
+    return settings.data.active_model
 
 
 def read_active(settings: Settings) -> dict[str, Any]:

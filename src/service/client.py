@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
@@ -27,12 +27,18 @@ from shared_utils.types import (
     SearchResult,
     no_progress,
 )
+from src.schema.requests import AskRequest, SearchRequest
 from src.service.wire import (
     document_from_dict,
     error_from_dict,
     event_from_dict,
     passage_from_dict,
+    plan_from_dict,
 )
+
+if TYPE_CHECKING:
+    from src.answer.answering import Answering
+    from src.models.backends import BackendPlan
 
 logger = structlog.get_logger(__name__)
 
@@ -80,11 +86,12 @@ class RemotePipeline:
         """The kept original PDFs: plain files in the shared data dir, read directly (the
         service owns the stores, not these files; they are written before a document is
         visible and removed with it)."""
-        from src.library.originals import ORIGINALS_DIR, Originals
+        from src.data_dir import DataDir
+        from src.library.originals import Originals
 
         if self._data_dir is None:
             raise ServiceUnavailable("The page viewer needs the data dir of the service.")
-        return Originals(self._data_dir / ORIGINALS_DIR)
+        return Originals(DataDir(self._data_dir).originals)
 
     # --- documents --------------------------------------------------------------------------
     def documents(self) -> list[DocumentRecord]:
@@ -174,8 +181,8 @@ class RemotePipeline:
     # --- questions --------------------------------------------------------------------------
     def search(self, text: str, *, k: int | None = None,
                doc_ids: Sequence[str] | None = None) -> Any:
-        body = self._request("POST", "/v1/search", json={
-            "query": text, "k": k, "doc_ids": list(doc_ids) if doc_ids else None})
+        asked = SearchRequest(query=text, k=k, doc_ids=list(doc_ids) if doc_ids else None)
+        body = self._request("POST", "/v1/search", json=asked.model_dump(mode="json"))
         return SearchResult(query=body["query"], timings=body["timings"],
                             results=[passage_from_dict(r) for r in body["results"]])
 
@@ -184,14 +191,11 @@ class RemotePipeline:
             options: Any = None, owner: str = "") -> Iterator[Any]:
         """The answer's events; errors before the first event are raised here, as in-process.
         ``options``: an ``AskOptions`` (a chat's model, temperature and answer length)."""
-        from dataclasses import asdict
-
-        request = self._client.build_request(
-            "POST", "/api/ask", timeout=ANSWER_TIMEOUT,
-            json={"question": question, "history": [list(t) for t in history],
-                  "doc_ids": list(doc_ids) if doc_ids else None, "backend": backend,
-                  "options": asdict(options) if options is not None else None,
-                  "session": owner or None})
+        asked = AskRequest(question=question, history=list(history),
+                           doc_ids=list(doc_ids) if doc_ids else None, backend=backend,
+                           options=options, session=owner or None)
+        request = self._client.build_request("POST", "/api/ask", timeout=ANSWER_TIMEOUT,
+                                             json=asked.model_dump(mode="json"))
         try:
             response = self._client.send(request, stream=True)
         except httpx.TransportError as exc:
@@ -219,20 +223,15 @@ class RemotePipeline:
         finally:
             response.close()
 
-    def backends(self) -> Any:
-        from src.models.backends import BackendPlan
+    def backends(self) -> BackendPlan:
+        return plan_from_dict(self._request("GET", "/api/backends"))[0]
 
-        d = self._request("GET", "/api/backends")
-        return BackendPlan(names=tuple(d["chain"]), models=dict(d["models"]),
-                           reasons=tuple(d["reasons"]), fallback_note=d["fallback_note"],
-                           chosen_by=dict(d.get("chosen_by") or {}),
-                           fallback=tuple(d.get("fallback") or ()))
-
-    def answering(self) -> Any:
+    def answering(self) -> Answering:
         """What answers the next question, as the service decides it (``src/answer/answering.py``)."""
-        from src.answer.answering import Answering
-
-        return Answering.from_dict(self._request("GET", "/api/backends")["answering"])
+        _, answering = plan_from_dict(self._request("GET", "/api/backends"))
+        if answering is None:
+            raise ServiceUnavailable("The Olympus service did not say what answers.")
+        return answering
 
     # --- lifecycle --------------------------------------------------------------------------
     def answers(self, *, timeout_s: float = 1.0) -> bool:

@@ -25,7 +25,8 @@ from typing import Any
 import structlog
 
 from shared_utils.errors import ServiceStarting
-from src.access.keys import TOKEN_FILE, read_service_token
+from src.access.keys import read_service_token
+from src.data_dir import DataDir
 from src.service.client import STARTUP_WAIT_S, RemotePipeline
 from src.status import StatusFile
 from src.supervisor.lock import held
@@ -53,21 +54,16 @@ class Sighting:
 def look(settings: Any) -> Sighting:
     """The service as ``settings.data_dir`` describes it now (no network)."""
     supervised = held(settings.data_dir)
-    status = StatusFile(settings.status_path).read()
-    section = status.get("api")
-    api: dict[str, Any] = section if isinstance(section, dict) else {}
-    state = str(api.get("state") or "")
-    if supervised and _older_than_this_start(api, status.get("supervisor")):
+    status = StatusFile(settings.status_path).typed()
+    state = status.api.state
+    if supervised and _older_than_this_start(status.api.updated_at, status.supervisor.started):
         state = ""  # a previous run's "ready": this supervisor has not started its service yet
-    return Sighting(supervised=supervised, state=state, url=str(api.get("url") or ""),
+    return Sighting(supervised=supervised, state=state, url=status.api.url,
                     token=read_service_token(settings.data_dir))
 
 
-def _older_than_this_start(api: dict[str, Any], supervisor: Any) -> bool:
-    started = supervisor.get("started") if isinstance(supervisor, dict) else None
-    updated = api.get("updated_at")
-    return isinstance(started, int | float) and (not isinstance(updated, int | float)
-                                                 or updated < started)
+def _older_than_this_start(updated: float | None, started: float | None) -> bool:
+    return started is not None and (updated is None or updated < started)
 
 
 def answering(sighting: Sighting, data_dir: Path, *,
@@ -138,7 +134,7 @@ def _not_ready(data_dir: Path, sighting: Sighting, wait_s: float) -> ServiceStar
 
 def _unreadable_token(data_dir: Path) -> ServiceStarting:
     return ServiceStarting(
-        f"The Olympus service runs on {data_dir}, but its token {data_dir / TOKEN_FILE} "
+        f"The Olympus service runs on {data_dir}, but its token {DataDir(data_dir).service_token} "
         "cannot be read.",
         hint="Run the command as the user that runs startup.py (the token is readable by "
              "that user only).")

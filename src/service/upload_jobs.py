@@ -9,7 +9,6 @@ still uses), so the page has one code path for both.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 from pathlib import Path
@@ -23,13 +22,9 @@ from src.service.client import RemotePipeline
 
 logger = structlog.get_logger(__name__)
 
-_FIELDS = {f.name for f in dataclasses.fields(IngestJob)}
-
-
 def job_from_dict(d: dict[str, Any], owner: str = "") -> IngestJob:
-    """An upload job as the API shows it (``job_to_dict``), for ``owner``."""
-    return IngestJob(**{k: v for k, v in d.items() if k in _FIELDS and k != "owner"},
-                     owner=owner)
+    """An upload job as the API shows it (the schema's ``Job``), for ``owner``."""
+    return IngestJob.model_validate({**d, "owner": owner})
 
 
 class RemoteJobs:

@@ -20,7 +20,7 @@ def arangod_spec(
     binary = which("arangod")
     if not binary:
         return None
-    root = settings.data_dir / "arangodb"
+    root = settings.data.arangodb
     port = settings.arango_local_port
     mem = settings.arango_memory_mb
     argv = [

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from src.access.session_cookie import password_standin
 from src.settings import Settings, minimal_environ, without_secrets
 from src.supervisor.process import ChildSpec
+from src.data_dir import DataDir
 
 if TYPE_CHECKING:
     from src.models.profile import Profile
@@ -29,11 +30,12 @@ def child_env(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
     env = dict(base)
     data = settings.data_dir.resolve()
     if not _writable(env.get("HOME", "")):
-        env["HOME"] = str(data / "home")
+        env["HOME"] = str(DataDir(data).home)
         Path(env["HOME"]).mkdir(parents=True, exist_ok=True)
-    for var, sub in (("XDG_CACHE_HOME", ".cache"), ("HF_HOME", ".cache/huggingface")):
+    cache = DataDir(data).cache
+    for var, path in (("XDG_CACHE_HOME", cache), ("HF_HOME", cache / "huggingface")):
         if var in env and not _writable(env[var]):
-            env[var] = str(data / sub)
+            env[var] = str(path)
     # Children run in the supervisor's working directory (so a relative data dir and a .env
     # there mean the same to them) and find the code through PYTHONPATH.
     env["OLYMPUS_DATA_DIR"] = str(data)
@@ -82,7 +84,7 @@ def ollama_spec(settings: Settings, profile: Profile, env: Mapping[str, str]) ->
     child = minimal_environ(base=dict(env), keep_prefixes=("OLLAMA_", "XDG_"))  # no secrets
     child.update(
         OLLAMA_HOST=f"127.0.0.1:{port}",
-        OLLAMA_MODELS=str(settings.data_dir.resolve() / "ollama"),
+        OLLAMA_MODELS=str(DataDir(settings.data_dir.resolve()).ollama),
         OLLAMA_KEEP_ALIVE=settings.keep_alive,
         OLLAMA_CONTEXT_LENGTH=str(profile.context_tokens),
         OLLAMA_NUM_PARALLEL=str(profile.parallel_answers),

@@ -99,7 +99,7 @@ class EngineControl:
         if self.detected.engine != "llamacpp" or engine is None or self.settings.llamacpp_model_path:
             return
         try:
-            stamp = (self.settings.data_dir / "active_model.json").stat().st_mtime
+            stamp = self.settings.data.active_model.stat().st_mtime
         except FileNotFoundError:
             stamp = 0.0
         if self._active_stamp is None or stamp == self._active_stamp:

@@ -16,10 +16,10 @@ from pathlib import Path
 import structlog
 
 from shared_utils.errors import AlreadyRunning, SettingsError
+from src.data_dir import DataDir
 
 logger = structlog.get_logger(__name__)
 
-LOCK_FILE = ".lock"
 # held() takes a shared lock for a few microseconds; a supervisor starting in that instant
 # retries rather than report a second Olympus that does not exist.
 ACQUIRE_TRIES = 5
@@ -29,7 +29,7 @@ ACQUIRE_RETRY_S = 0.02
 def held(data_dir: Path) -> bool:
     """True while a supervisor holds ``data_dir``'s lock (it runs, or is starting, there)."""
     try:
-        fd = os.open(Path(data_dir) / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(DataDir(data_dir).lock, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return False  # never locked here (or not ours to read: nor are the stores)
     try:
@@ -44,7 +44,7 @@ def held(data_dir: Path) -> bool:
 class DataDirLock:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
-        self.path = self.data_dir / LOCK_FILE
+        self.path = DataDir(self.data_dir).lock
         self._fd: int | None = None
 
     def acquire(self) -> DataDirLock:

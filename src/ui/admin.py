@@ -13,11 +13,12 @@ import streamlit as st
 import structlog
 
 from src.access.roles import Access, admin_hint
+from src.protocols import Pipeline
 
 logger = structlog.get_logger(__name__)
 
 
-def delete_document(pipeline: Any, doc_id: str, access: Access) -> Any:
+def delete_document(pipeline: Pipeline, doc_id: str, access: Access) -> Any:
     """Delete a document from every index (admin only); returns its record."""
     access.require_admin("delete documents")
     record = pipeline.delete_document(doc_id)

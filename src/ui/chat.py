@@ -21,7 +21,6 @@ import structlog
 from shared_utils.errors import OlympusError
 from src.answer.condense import turns_of
 from src.chat_store import title_of
-from src.service.wire import claim_to_dict
 from src.events import (
     BackendSwitchEvent,
     DoneEvent,
@@ -45,6 +44,8 @@ from src.ui import (
 )
 from src.ui import sources as sources_panel
 from src.ui.errors import friendly, show_error
+from src.protocols import Pipeline
+from src.schema.chat import answer_fields
 
 logger = structlog.get_logger(__name__)
 
@@ -107,7 +108,7 @@ def _regenerate() -> None:
 
 
 # --- asking ------------------------------------------------------------------------------------
-def _ask(pipeline: Any, question: str, doc_ids: list[str] | None) -> None:
+def _ask(pipeline: Pipeline, question: str, doc_ids: list[str] | None) -> None:
     """Stream one answer into the page, append the turn to the chat and save it."""
     history = turns_of(_messages())
     msgs = _messages()
@@ -214,25 +215,7 @@ def _show(view: _View, msg: dict[str, Any], event: Any) -> bool:
 
 
 def _finish(msg: dict[str, Any], event: DoneEvent) -> None:
-    msg.update(
-        content=event.answer or msg["content"],
-        backend=event.backend,
-        backend_name=event.backend_name or event.backend,
-        model=event.model,
-        answered_by=event.answered_by,
-        fallback_note=event.fallback_note,
-        chain=list(event.chain),
-        timings=dict(event.timings),
-        skipped=dict(event.skipped),
-        dropped_sources=event.dropped_sources,
-        interrupted=event.interrupted,
-        interrupt_reason=event.error,
-        mode=event.mode,
-        mode_reason=event.mode_reason,
-        loop_stopped=event.loop_stopped,
-        unsupported=list(event.unsupported),
-        claims=[claim_to_dict(c) for c in event.claims],
-    )
+    msg.update(answer_fields(event, msg["content"]))
     if event.sources:
         msg["sources"] = list(event.sources)
     state.timings().add_done(event.backend_name or event.backend, event.timings,

@@ -17,6 +17,7 @@ import structlog
 from src.answer.options import AskOptions
 from src.models.backends import ENGINE_BACKENDS, SAFETY_NET
 from src.ui import model_tasks, render, state
+from src.protocols import Pipeline
 
 if TYPE_CHECKING:
     from src.answer.answering import Answering
@@ -93,7 +94,7 @@ def label(chat: dict[str, Any], options: dict[str, str]) -> str:
     return text.split(" ★")[0].split(" (")[0]
 
 
-def plan_of(pipeline: Any) -> Any:
+def plan_of(pipeline: Pipeline) -> Any:
     """The backends the next question tries (None when it cannot be told: no picker then)."""
     try:
         return pipeline.backends()
@@ -102,7 +103,7 @@ def plan_of(pipeline: Any) -> Any:
         return None
 
 
-def answering_of(pipeline: Any) -> Answering | None:
+def answering_of(pipeline: Pipeline) -> Answering | None:
     """What answers the next question (None when it cannot be told)."""
     try:
         return pipeline.answering()

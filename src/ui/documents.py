@@ -13,6 +13,7 @@ from shared_utils.errors import OlympusError
 from src.ui import admin, identity, render, state
 from src.ui.errors import show_error, show_message
 from src.library.jobs import IngestJob
+from src.protocols import Pipeline
 
 logger = structlog.get_logger(__name__)
 
@@ -96,7 +97,7 @@ def _jobs_panel() -> None:
         st.rerun(scope="app")
 
 
-def _upload(pipeline: Any) -> None:
+def _upload(pipeline: Pipeline) -> None:
     settings = state.settings()
     generation = st.session_state.setdefault(UPLOADER_GEN, 0)
     files = st.file_uploader(
@@ -156,7 +157,7 @@ def _table(documents: list[Any], stored: dict[str, int]) -> None:
                        f"{render.escape_markdown(reports[d.id].summary())}")
 
 
-def _delete(pipeline: Any, documents: list[Any]) -> None:
+def _delete(pipeline: Pipeline, documents: list[Any]) -> None:
     names = {d.id: d.name for d in documents}
     access = identity.access()
     with st.expander("Delete a document", icon=":material/delete:"):

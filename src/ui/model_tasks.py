@@ -115,7 +115,7 @@ def _answering_row(settings: Settings, answering: str) -> dict[str, Any]:
     folder, e.g. OLYMPUS_LLAMACPP_MODEL_PATH): listed, so the active model is always there."""
     from pathlib import Path
 
-    served = str(StatusFile(settings.status_path).section("engine").get("model") or "")
+    served = StatusFile(settings.status_path).typed().engine.model
     path = Path(served or settings.llamacpp_model_path or "")
     if str(path) not in ("", ".") and path.is_file():
         return {"name": answering, "where": str(path),
@@ -156,7 +156,7 @@ def delete_model(settings: Settings, profile: Profile, name: str, access: Access
 
 
 def pull_running(status: StatusFile) -> bool:
-    phase = str(status.section("provisioning").get("phase") or "")
+    phase = status.typed().provisioning.phase
     with _lock:
         alive = _thread is not None and _thread.is_alive()
     return alive or phase not in TERMINAL_PHASES
@@ -186,7 +186,7 @@ def start_pull(settings: Settings, profile: Profile, repo: str, quant: str, acce
 
 def pull_running_unlocked(status: StatusFile) -> bool:
     alive = _thread is not None and _thread.is_alive()
-    return alive or str(status.section("provisioning").get("phase") or "") not in TERMINAL_PHASES
+    return alive or status.typed().provisioning.phase not in TERMINAL_PHASES
 
 
 def _pull(settings: Settings, profile: Profile, spec: str, status: StatusFile, progress: Any) -> str:

@@ -53,8 +53,8 @@ def _render_active(profile: Profile, status: dict[str, Any]) -> None:
 
 def _render_progress() -> None:
     """Live download/import progress from the status file (polled while a pull runs)."""
-    prov = state.status_file().section("provisioning")
-    phase = str(prov.get("phase") or "")
+    prov = state.status_file().typed().provisioning
+    phase = prov.phase
     running = phase not in model_tasks.TERMINAL_PHASES
     if st.session_state.get(WAS_PULLING) and not running:
         st.session_state[WAS_PULLING] = False
@@ -62,29 +62,28 @@ def _render_progress() -> None:
     st.session_state[WAS_PULLING] = running
     if not phase or phase == "pending":
         return
-    model = render.escape_markdown(str(prov.get("model") or "model"))
+    model = render.escape_markdown(prov.model or "model")
     if phase == "ready":
         st.success(f"{model} is ready.", icon=":material/check_circle:")
         return
     if phase == "skipped":
         return
     if phase == "failed":
-        st.error(f"Model download failed: {render.escape_markdown(str(prov.get('error', '')))}",
+        st.error(f"Model download failed: {render.escape_markdown(prov.error or '')}",
                  icon=":material/error:")
         return
-    total = prov.get("total") or 0
-    done = prov.get("bytes") or 0
+    total, done = prov.total, prov.bytes
     fraction = min(1.0, done / total) if total else 0.0
     parts = [f"{model}: {render.escape_markdown(phase)}"]
     if total:
         parts.append(f"{render.human_bytes(done)} of {render.human_bytes(total)}")
-    if prov.get("speed"):
-        parts.append(f"{render.human_bytes(prov['speed'])}/s")
-    if prov.get("eta_s") is not None:
-        parts.append(f"about {render.human_duration(prov['eta_s'])} left")
+    if prov.speed:
+        parts.append(f"{render.human_bytes(prov.speed)}/s")
+    if prov.eta_s is not None:
+        parts.append(f"about {render.human_duration(prov.eta_s)} left")
     st.progress(fraction, text=" · ".join(parts))
-    if prov.get("message"):
-        st.caption(render.escape_markdown(str(prov["message"])))
+    if prov.message:
+        st.caption(render.escape_markdown(prov.message))
 
 
 def progress_active() -> bool:

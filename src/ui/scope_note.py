@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from src.protocols import Pipeline
 
 logger = structlog.get_logger(__name__)
 
@@ -16,7 +17,7 @@ def _best(results: list[Any]) -> float:
     return max((float(r.similarity) for r in results if r.similarity is not None), default=-1.0)
 
 
-def outside(pipeline: Any, msg: dict[str, Any], doc_ids: list[str] | None) -> str:
+def outside(pipeline: Pipeline, msg: dict[str, Any], doc_ids: list[str] | None) -> str:
     """A note naming the better document outside the scope, or "" (also when unscoped)."""
     if not doc_ids:
         return ""

@@ -25,7 +25,7 @@ import structlog
 
 from src.settings import Settings, load_settings, private_files
 from src.status import StatusFile
-from src.library.jobs import UI_SPOOL_DIR, IngestQueue
+from src.library.jobs import IngestQueue
 from src.ui.timings import TimingLog
 
 if TYPE_CHECKING:
@@ -121,9 +121,9 @@ def _resumed_queue() -> IngestQueue | RemoteJobs:
         remote = pipeline()
         assert isinstance(remote, RemotePipeline)
         jobs = RemoteJobs(remote)
-        jobs.send_spooled(s.data_dir / UI_SPOOL_DIR)
+        jobs.send_spooled(s.data.ui_upload_spool)
         return jobs
-    queue = IngestQueue.from_settings(s, spool=UI_SPOOL_DIR)
+    queue = IngestQueue.from_settings(s, spool=s.data.ui_upload_spool)
     if queue.spooled():
         queue.resume(pipeline())
     return queue

@@ -109,20 +109,18 @@ def _render_fallback_note() -> None:
 def _render_health() -> None:
     st.subheader("Components")
     _render_fallback_note()
-    status = state.status_file().read()
+    status = state.status_file().typed()
     rows = []
-    engine = status.get("engine") or {}
-    if engine:
-        detail = ", ".join(
-            str(x) for x in (engine.get("engine"), engine.get("model"), engine.get("url")) if x
-        )
-        if engine.get("last_error"):
-            detail += f" - last error: {engine['last_error']}"
-        if engine.get("restarts"):
-            detail += f" - restarts: {engine['restarts']}"
-        state_text = render.escape_markdown(str(engine.get("state", "?")))
+    engine = status.engine if "engine" in status.model_fields_set else None
+    if engine is not None:
+        detail = ", ".join(x for x in (engine.engine, engine.model, engine.url) if x)
+        if engine.last_error:
+            detail += f" - last error: {engine.last_error}"
+        if engine.restarts:
+            detail += f" - restarts: {engine.restarts}"
+        state_text = render.escape_markdown(engine.state or "?")
         rows.append({"component": "engine",
-                     "status": f":green[{state_text}]" if engine.get("state") == "ready"
+                     "status": f":green[{state_text}]" if engine.state == "ready"
                      else f":orange[{state_text}]",
                      "detail": render.escape_markdown(detail)})
     try:
@@ -131,7 +129,7 @@ def _render_health() -> None:
         show_error(exc, doing="check the components")
     if rows:
         st.table(rows, hide_index=True)
-    if not engine:
+    if engine is None:
         st.caption("No supervisor status: this app was not started by `python startup.py`.")
 
 

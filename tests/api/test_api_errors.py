@@ -7,7 +7,8 @@ import httpx
 import openai
 import pytest
 
-from src.api.limits import MAX_JSON_BYTES, MAX_K
+from src.api.limits import MAX_JSON_BYTES
+from src.schema.requests import MAX_K
 from tests.api.conftest import QUESTION
 from tests.fixtures.pdfs import make_text_pdf
 

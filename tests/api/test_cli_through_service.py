@@ -15,9 +15,9 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
-from src.cli.docs import doc_to_dict
 from src.status import StatusFile
 from src.supervisor.lock import DataDirLock
 from src.service.wire import search_to_dict
@@ -65,11 +65,13 @@ def test_search_through_the_service_loads_no_store_and_prints_the_same_json(serv
 
 
 def test_docs_list_through_the_service_loads_no_store(service, published):
+    """``docs list --json`` prints the documents in the API's one shape (stored_bytes too)."""
     proc, imported, _ = _cli(service, "docs", "list", "--json")
     assert not imported & HEAVY, sorted(imported & HEAVY)
-    docs = service.pipeline.documents()
-    stored = {d.id: service.pipeline.originals.stored_bytes(d.id) for d in docs}
-    assert json.loads(proc.stdout) == [doc_to_dict(d, stored[d.id]) for d in docs]
+    listed = httpx.get(f"{service.url}/v1/documents", timeout=30,
+                       headers={"Authorization": f"Bearer {service.key}"}).json()["data"]
+    assert json.loads(proc.stdout) == listed
+    assert listed and all(d["stored_bytes"] > 0 for d in listed)
 
 
 def test_ask_through_the_service_loads_no_model(service, published):

@@ -9,7 +9,7 @@ import pytest
 from shared_utils.embeddings import resolve_model
 from shared_utils.errors import EmbeddingMismatch
 from shared_utils.retrieval.base import Query
-from src.library.embedding_record import RECORD_FILE
+from src.data_dir import DataDir
 from src.library.library import Library
 from src.settings import load_settings
 from tests.fixtures.pdfs import make_text_pdf
@@ -27,7 +27,7 @@ def build(data, **settings) -> str:
 
 
 def record(data) -> dict:
-    return json.loads((data / RECORD_FILE).read_text())
+    return json.loads(DataDir(data).embedding_record.read_text())
 
 
 def test_an_fp32_library_stays_fp32_under_auto_and_still_answers(tmp_path, embedder):
@@ -91,7 +91,7 @@ def test_an_empty_library_takes_the_configured_embedding(tmp_path, embedder):
 def test_a_library_from_before_the_record_is_taken_as_fp32(tmp_path, embedder):
     data = tmp_path / "data"
     build(data, embedding_precision="fp32")
-    (data / RECORD_FILE).unlink()
+    DataDir(data).embedding_record.unlink()
     library = Library.open(load_settings(data_dir=data))
     try:
         assert library.embedder.precision == "fp32" and record(data)["precision"] == "fp32"
@@ -102,11 +102,11 @@ def test_a_library_from_before_the_record_is_taken_as_fp32(tmp_path, embedder):
 def test_an_unreadable_record_is_a_clear_error_and_the_documents_stay(tmp_path, embedder):
     data = tmp_path / "data"
     doc_id = build(data)
-    (data / RECORD_FILE).write_text("{not json")
+    DataDir(data).embedding_record.write_text("{not json")
     with pytest.raises(EmbeddingMismatch) as info:
         Library.open(load_settings(data_dir=data))
-    assert RECORD_FILE in info.value.message and "precision" in info.value.hint
-    (data / RECORD_FILE).write_text(json.dumps({"model": "all-MiniLM-L6-v2", "precision": "int8"}))
+    assert DataDir.embedding_record.name in info.value.message and "precision" in info.value.hint
+    DataDir(data).embedding_record.write_text(json.dumps({"model": "all-MiniLM-L6-v2", "precision": "int8"}))
     library = Library.open(load_settings(data_dir=data))
     try:
         assert [d.id for d in library.documents()] == [doc_id]

@@ -50,7 +50,7 @@ class LazyService:
     def start(self) -> None:
         from src.access.keys import KeyStore
         from src.api.app import build_app
-        from src.library.jobs import SPOOL_DIR, IngestQueue
+        from src.library.jobs import IngestQueue
         from src.models.profile import detect
         from src.pipeline import RAGPipeline
         from src.settings import load_settings
@@ -60,7 +60,7 @@ class LazyService:
             return
         settings = load_settings()
         self.pipeline = RAGPipeline.from_settings(settings, profile=detect(settings))
-        self.queue = IngestQueue.from_settings(settings, spool=SPOOL_DIR)
+        self.queue = IngestQueue.from_settings(settings, spool=settings.data.upload_spool)
         app = build_app(self.pipeline, keys=KeyStore(settings.data_dir), service_token=self.token,
                         queue=self.queue, max_upload_mb=settings.max_upload_mb)
         self.server = ThreadedServer(app, self.port).__enter__()

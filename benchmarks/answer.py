@@ -82,7 +82,8 @@ def compression_quality(library: Any, questions: list[dict], k: int, count, sett
             "dropped_sources_mean": round(sum(r["dropped"]) / n, 2),
         }
     full, comp = out["full"], out["compressed"]
-    out["hint_retention"] = round(comp["hint_in_prompt"] / full["hint_in_prompt"], 3) if full["hint_in_prompt"] else None
+    out["hint_retention"] = (round(comp["hint_in_prompt"] / full["hint_in_prompt"], 3)
+                             if full["hint_in_prompt"] else None)
     out["prompt_tokens_saved"] = round(1 - comp["prompt_tokens_mean"] / full["prompt_tokens_mean"], 3)
     return out
 
@@ -191,7 +192,8 @@ def main(argv: list[str] | None = None) -> None:
                   q["prompt_tokens_mean"], q["prompt_tokens_p95"], q["dropped_sources_mean"]]
                  for n, q in quality.items() if isinstance(q, dict)]))
             print(f"hint retention {quality['hint_retention']}, "
-                  f"prompt tokens saved {quality['prompt_tokens_saved']:.0%} ({len(questions)} questions, k={answerer.top_k})")
+                  f"prompt tokens saved {quality['prompt_tokens_saved']:.0%} "
+                  f"({len(questions)} questions, k={answerer.top_k})")
 
             step = max(1, len(questions) // max(1, args.questions))
             timed = questions[::step][: args.questions]
@@ -258,7 +260,7 @@ def summarize(runs: list[dict]) -> dict[str, Any]:
         return [r[path[0]][path[1]] for r in runs if r[path[0]].get(path[1]) is not None]
 
     pipe, raw = vals(("pipeline", "first_token_s")), vals(("raw", "first_token_s"))
-    overheads = [(p - r) / r for p, r in zip(pipe, raw) if r]
+    overheads = [(p - r) / r for p, r in zip(pipe, raw, strict=False) if r]
     # On a busy machine the engine's own prompt reading varies by seconds between two runs of
     # the same prompt; what the pipeline adds is the time outside the engine's prompt reading.
     # (llama.cpp also keeps earlier prompts' KV state in RAM, so the second of two runs of one
@@ -282,7 +284,7 @@ def summarize(runs: list[dict]) -> dict[str, Any]:
         "raw_uncompressed_first_token_s_p50": round(
             common.percentile(vals(("raw_uncompressed", "first_token_s")), 50), 2),
         "overhead_share_mean": mean(overheads),
-        "overhead_s_mean": mean([p - r for p, r in zip(pipe, raw)]),
+        "overhead_s_mean": mean([p - r for p, r in zip(pipe, raw, strict=False)]),
         "overhead_outside_engine_s_median": round(common.percentile(outside_s, 50), 3),
         "overhead_outside_engine_share_median": round(common.percentile(outside, 50), 3),
         "prompt_tokens_mean": mean([r["pipeline"]["prompt_tokens"] for r in runs]),

@@ -110,7 +110,8 @@ def summarize(out: dict[str, list]) -> dict[str, Any]:
         "first_token_s_p50": _pct(firsts, 50), "first_token_s_p95": _pct(firsts, 95),
         "total_s_p50": _pct([r["total_s"] for r in every], 50),
         "follow_ups_detected": round(sum(r["query"] != r["question"] for r in fus) / len(fus), 3) if fus else None,
-        "unrelated_rewritten": round(sum(r["query"] != r["question"] for r in unrel) / len(unrel), 3) if unrel else None,
+        "unrelated_rewritten": (round(sum(r["query"] != r["question"] for r in unrel) / len(unrel), 3)
+                                if unrel else None),
         "follow_up_keywords_all": share(fus, "keywords_all"),
         "backends": dict(sorted(_count(r["backend"] for r in every).items())),
         "modes": dict(sorted(_count(r["mode"] or "-" for r in every).items())),

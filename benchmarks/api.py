@@ -1,4 +1,4 @@
-"""The service API against the cold CLI and the in-process path (issue #15).
+"""The service API against the cold CLI and the in-process path.
 
 One data dir with a real manual (NUT FAQ, else a generated 4-page PDF) and the real SmolLM2
 on llama.cpp. In one run:
@@ -8,9 +8,9 @@ on llama.cpp. In one run:
 2. search latency through the API (``POST /v1/search``, one kept-alive connection), and the
    wall time of the CLI when it finds the running service (``python -m src search QUERY
    --json`` as a new process, start to exit: it loads no store or model module), against (1);
-3. first-token time: ``RAGPipeline.ask`` in-process (what the UI did before #15) against the
-   same question streamed through ``/v1/chat/completions`` with the ``openai`` SDK, the two
-   interleaved question by question.
+3. first-token time: ``RAGPipeline.ask`` in-process (what the UI did before the service API)
+   against the same question streamed through ``/v1/chat/completions`` with the ``openai`` SDK,
+   the two interleaved question by question.
 
 The API runs under uvicorn in this process over the same pipeline, so (3) measures what the
 HTTP layer adds. Run: ``.venv/bin/python -m benchmarks.api [--n 40] [--cold 5] [--via 20]

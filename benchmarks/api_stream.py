@@ -1,4 +1,4 @@
-"""What "one answer, streamed or not" costs an OpenAI client (issue #23).
+"""What "one answer, streamed or not" costs an OpenAI client.
 
 ``/v1/chat/completions`` with ``stream: true`` sends the *checked* answer (citations fixed,
 the extract added), so its first content delta comes when the answer is done; Olympus' own

@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
                                 for h in ("precision", "recall", "✓ right")]
     print(common.format_table(headers, _rows(splits)))
     print()
-    print(common.format_table(["pairs"] + list(splits), _verdict_rows(splits)))
+    print(common.format_table(["pairs", *splits], _verdict_rows(splits)))
     print("extract lines given a ✓: " + ", ".join(
         f"{s} {t} of {n}" for s, (t, n) in results["extract"].items()))
     for split, m in splits.items():

@@ -95,7 +95,7 @@ class Stopwatch:
         self.seconds = 0.0
         self._start = 0.0
 
-    def __enter__(self) -> "Stopwatch":
+    def __enter__(self) -> Stopwatch:
         self._start = time.perf_counter()
         return self
 
@@ -147,7 +147,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 
     def fmt(row: list[str]) -> str:
         return " | ".join(
-            c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric)
+            c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric, strict=True)
         ).rstrip()
 
     sep = "-+-".join("-" * w for w in widths)

@@ -20,7 +20,7 @@ profile's slots and, in the same run, one slot (the baseline of before):
 - 1, 10, 20, 50 searches at the same moment (``POST /v1/search``): server time p50/p95 (the
   retrieval's own ``total_ms``) and the round trip.
 
-Goals (issue 22, 2 cores): 4 at once all answered by the engine, the slowest first token
+Goals (2 cores): 4 at once all answered by the engine, the slowest first token
 <= 3x alone, aggregate tokens/s >= 1.5x one stream; 8 at once none lost, each waiting one told
 its place; 20 searches p95 server time <= 150 ms. A machine shared with other work moves the
 absolute figures; the ratios within one run are what the goals compare.

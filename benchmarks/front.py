@@ -108,7 +108,7 @@ def bench_http(direct: int, front: int, n: int) -> dict[str, dict[str, dict[str,
     out: dict[str, dict[str, dict[str, float]]] = {}
     for label, path in paths.items():
         samples: dict[str, list[float]] = {name: [] for name in clients}
-        for name, client in clients.items():
+        for client in clients.values():
             for _ in range(10):  # warm up both paths (connections, caches)
                 _ttfb(client, path)
         for _ in range(n):

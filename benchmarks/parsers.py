@@ -58,7 +58,7 @@ def extract_pdfium(data: bytes) -> list[str]:
 
 
 def extract_pdfium_unchecked(data: bytes) -> list[str]:
-    """pypdfium2 as before issue 14: no hidden-text scan (the scan's cost, same run)."""
+    """pypdfium2 without the hidden-text scan (the scan's cost, same run)."""
     from shared_utils.documents import hidden_text
     from shared_utils.documents.pdf_worker import extract_texts
 

@@ -207,7 +207,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                             "olympus_breakdown_ms": breakdown, "peer": p,
                             "ratio_p50": round(p["p50_ms"] / o["p50_ms"], 1),
                             "ratio_p95": round(p["p95_ms"] / o["p95_ms"], 1)})
-            print(f"{size} chunks: set-up {setup_s:.1f} s (+{index_wait_s} s until Milvus indexed), olympus p95 {o['p95_ms']} ms, "
+            print(f"{size} chunks: set-up {setup_s:.1f} s (+{index_wait_s} s until Milvus indexed), "
+                  f"olympus p95 {o['p95_ms']} ms, "
                   f"peer p95 {p['p95_ms']} ms (n={p['n']}); olympus breakdown {breakdown}")
 
     rows = []

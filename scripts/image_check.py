@@ -254,7 +254,7 @@ def check_api_from_host(name: str, host_port: int) -> None:
 def _http(url: str, headers: dict[str, str]) -> tuple[int, str]:
     request = urllib.request.Request(url, headers={"Host": "localhost", **headers})
     try:
-        with urllib.request.urlopen(request, timeout=60) as reply:  # noqa: S310 - local URL
+        with urllib.request.urlopen(request, timeout=60) as reply:  # local URL
             return reply.status, reply.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode("utf-8", "replace")

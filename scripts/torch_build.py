@@ -31,7 +31,7 @@ def cuda_packages(names: list[str]) -> list[str]:
 
 def probe(url: str) -> int:
     try:
-        urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S).close()  # noqa: S310 - https URL
+        urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S).close()  # https URL
     except Exception:  # noqa: BLE001 - any failure means: not reachable, fall back
         return 1
     return 0

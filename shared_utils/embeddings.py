@@ -173,7 +173,11 @@ class Embedder:
         config = self._local_config("sentence_bert_config.json")
         if config and "max_seq_length" in config and self._model is None:
             return int(config["max_seq_length"])
-        return int(self.model.max_seq_length)
+        length = self.model.max_seq_length
+        if length is None:  # sentence-transformers leaves it unset only for a broken model dir
+            raise EmbeddingModelUnavailable(
+                f"embedding model {self.model_name!r} declares no input length (max_seq_length)")
+        return int(length)
 
     @property
     def max_text_tokens(self) -> int:
@@ -326,7 +330,7 @@ class QueryBatcher:
                 vectors = self._encode_many([j.text for j in batch])
                 for j, vector in zip(batch, vectors, strict=True):
                     j.vector = vector
-            except BaseException as exc:  # every caller of the batch gets the error
+            except BaseException as exc:  # noqa: BLE001 - every caller of the batch gets the error
                 for j in batch:
                     j.error = exc
             for j in batch:
@@ -340,7 +344,7 @@ class QueryBatcher:
 
 
 class _QueryJob:
-    __slots__ = ("text", "vector", "error", "done")
+    __slots__ = ("done", "error", "text", "vector")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -369,9 +373,11 @@ def quantize_int8(model: Any) -> Any:
 
 
 def _model_dimension(model: SentenceTransformer) -> int:
-    getter = getattr(model, "get_embedding_dimension", None) or getattr(
-        model, "get_sentence_embedding_dimension")
-    return int(getter())
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    dimension = getter()
+    if dimension is None:  # a model without a pooling layer cannot embed a passage
+        raise EmbeddingModelUnavailable("the embedding model declares no embedding dimension")
+    return int(dimension)
 
 
 _CACHE: dict[tuple[str, str, int, str], Embedder] = {}

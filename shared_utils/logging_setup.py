@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping, MutableMapping
+from datetime import datetime, UTC
 from typing import Any, Literal, TextIO
 
 import structlog
@@ -31,7 +31,8 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = tuple(s for s in secrets if s)
 
-    def __call__(self, logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, logger: Any, method: str,
+                 event: MutableMapping[str, Any]) -> Mapping[str, Any]:
         return scrub(event, self.secrets)
 
 
@@ -47,7 +48,7 @@ def console_notice(text: str, *, out: TextIO | None = None) -> None:
     line = text
     if _format == "json":
         line = json.dumps({"event": "console.notice", "level": "warning", "message": text,
-                           "timestamp": datetime.now(timezone.utc).isoformat()})
+                           "timestamp": datetime.now(UTC).isoformat()})
     print(line, file=out or sys.stderr, flush=True)
 
 

@@ -8,6 +8,7 @@ is followed by a delete, so no half-registered model is left behind.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from shared_utils.errors import (
     OllamaNotRunning,
 )
 from shared_utils.types import Progress, ProgressCallback, no_progress
+import contextlib
 
 logger = structlog.get_logger(__name__)
 
@@ -110,7 +112,7 @@ class OllamaModels:
         out = []
         for m in listing.models:
             name = m.model or ""
-            show = self._call(lambda: self.client.show(name), model=name)
+            show = self._call(functools.partial(self.client.show, name), model=name)
             info = dict(show.modelinfo or {})
             arch = info.get("general.architecture", "")
             ctx = info.get(f"{arch}.context_length")
@@ -159,7 +161,8 @@ class OllamaModels:
             f"/api/blobs/{digest}", content=body(), headers={"Content-Length": str(size)}
         ))
         if resp.status_code not in (200, 201):
-            raise ModelCreateFailed(f"Uploading {path.name} to Ollama failed: HTTP {resp.status_code} {resp.text[:200]}")
+            raise ModelCreateFailed(f"Uploading {path.name} to Ollama failed: "
+                                    f"HTTP {resp.status_code} {resp.text[:200]}")
         return digest
 
     def create(self, name: str, files: dict[str, str], *, parameters: dict[str, Any] | None = None,
@@ -231,10 +234,8 @@ class OllamaModels:
         self._call(lambda: self.client.delete(name), model=name)
 
     def _forget(self, name: str) -> None:
-        try:
+        with contextlib.suppress(ModelNotFound):
             self.delete(name)
-        except ModelNotFound:
-            pass
 
     def warm_up(self, name: str, *, keep_alive: str | int = "30m") -> float:
         """Load the model (empty prompt) so the first question does not pay for it."""

@@ -131,7 +131,7 @@ def stems(tokens: Sequence[str]) -> list[str]:
         if len(cache) > _MAX_CACHED_STEMS:
             cache = _stems = {}
             missing = list(set(tokens))
-        cache.update(zip(missing, _stemmer().stemWords(missing)))
+        cache.update(zip(missing, _stemmer().stemWords(missing), strict=True))
     return [cache[w] for w in tokens]
 
 

@@ -6,7 +6,8 @@ Every retriever returns ``list[ScoredChunk]`` so fusion and reranking compose.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
+from collections.abc import Callable
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,7 +110,7 @@ class ChatStore:
         self.max_bytes = max_bytes
 
     @classmethod
-    def for_browser(cls, settings: Any, browser_id: str) -> "ChatStore":
+    def for_browser(cls, settings: Any, browser_id: str) -> ChatStore:
         return cls(settings.data.chats, browser_id, max_chats=settings.max_chats,
                    max_bytes=settings.max_chat_kb * 1024)
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from src.settings import Settings
 
 
-def start_child() -> "Settings | None":
+def start_child() -> Settings | None:
     """The settings of this child, ready to use; None after printing why they are invalid."""
     from shared_utils.errors import OlympusError
     from shared_utils.logging_setup import configure_logging

@@ -44,13 +44,13 @@ logger = structlog.get_logger(__name__)
 
 
 class RAGPipeline:
-    def __init__(self, settings: Settings, *, library: "Library", answerer: "Answerer") -> None:
+    def __init__(self, settings: Settings, *, library: Library, answerer: Answerer) -> None:
         self.settings = settings
         self.library = library
         self._answerer = answerer
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, profile: "Profile | None" = None) -> "RAGPipeline":
+    def from_settings(cls, settings: Settings, *, profile: Profile | None = None) -> RAGPipeline:
         """Open the stores (recovering from an interrupted ingest) and build the parts."""
         from src.library.library import Library
 
@@ -62,12 +62,12 @@ class RAGPipeline:
         return cls(settings, library=library, answerer=answerer)
 
     # --- documents -------------------------------------------------------------------------
-    def ingest_file(self, path: Path, *, progress: ProgressCallback = no_progress) -> "IngestResult":
+    def ingest_file(self, path: Path, *, progress: ProgressCallback = no_progress) -> IngestResult:
         return self.library.ingest_file(Path(path), progress=progress)
 
     def ingest_bytes(
         self, data: bytes, name: str, *, progress: ProgressCallback = no_progress
-    ) -> "IngestResult":
+    ) -> IngestResult:
         return self.library.ingest_bytes(data, name, progress=progress)
 
     def documents(self) -> list[DocumentRecord]:
@@ -77,17 +77,17 @@ class RAGPipeline:
         return self.library.delete_document(doc_id)
 
     @property
-    def originals(self) -> "Originals":
+    def originals(self) -> Originals:
         """The kept original PDFs (and OCR word boxes) for the page viewer."""
         return self.library.originals
 
-    def passages(self, doc_id: str) -> list["Chunk"]:
+    def passages(self, doc_id: str) -> list[Chunk]:
         return self.library.passages(doc_id)
 
     # --- questions -------------------------------------------------------------------------
     def search(
         self, text: str, *, k: int | None = None, doc_ids: Sequence[str] | None = None
-    ) -> "SearchResult":
+    ) -> SearchResult:
         return self.library.search(text, k=k, doc_ids=doc_ids)
 
     def ask(
@@ -97,20 +97,20 @@ class RAGPipeline:
         history: Sequence[tuple[str, str]] = (),
         doc_ids: Sequence[str] | None = None,
         backend: str | None = None,
-        options: "AskOptions | None" = None,
+        options: AskOptions | None = None,
         owner: str = "",
-    ) -> Iterator["AskEvent"]:
+    ) -> Iterator[AskEvent]:
         """Stream events: sources, place in line, status, tokens, backend switches, done.
         ``options``: this question's model, temperature and answer length (a chat's
         settings); ``owner``: who asks (a chat session, an API key), for a fair line."""
         return self._answerer.ask(question, history=history, doc_ids=doc_ids, backend=backend,
                                   options=options, owner=owner)
 
-    def backends(self) -> "BackendPlan":
+    def backends(self) -> BackendPlan:
         """The backends the next question tries, in order, with their models (and why)."""
         return self._answerer.plan()
 
-    def answering(self) -> "Answering":
+    def answering(self) -> Answering:
         """What writes the next answer: the engine's model, or the source extracts and why
         (``src/answer/answering.py``)."""
         return self._answerer.answering()

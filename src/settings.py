@@ -201,7 +201,7 @@ class Settings(BaseSettings):
         return v.strip()
 
     @model_validator(mode="after")
-    def _overlap_below_size(self) -> "Settings":
+    def _overlap_below_size(self) -> Settings:
         if self.chunk_overlap_tokens >= self.chunk_tokens:
             raise ValueError("OLYMPUS_CHUNK_OVERLAP_TOKENS must be smaller than OLYMPUS_CHUNK_TOKENS")
         return self

@@ -52,7 +52,7 @@ o os as um uma do da dos das não em para com por
 # Relative letter frequencies of English text (percent), a through z.
 _PROFILE = dict(zip("abcdefghijklmnopqrstuvwxyz", (
     8.2, 1.5, 2.8, 4.3, 12.7, 2.2, 2.0, 6.1, 7.0, 0.15, 0.77, 4.0, 2.4, 6.7, 7.5, 1.9, 0.095,
-    6.0, 6.3, 9.1, 2.8, 0.98, 2.4, 0.15, 2.0, 0.074)))
+    6.0, 6.3, 9.1, 2.8, 0.98, 2.4, 0.15, 2.0, 0.074), strict=True))
 _PROFILE_NORM = math.sqrt(sum(v * v for v in _PROFILE.values()))
 MIN_SIMILARITY = 0.70
 

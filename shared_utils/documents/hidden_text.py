@@ -3,8 +3,9 @@
 A PDF can carry text no viewer shows: render mode 3 (invisible, as OCR layers and prompt
 injections use), white or fully transparent glyphs on a white page, glyphs under 1 pt, or text
 placed outside the page box (beyond a 1 inch margin: lines of real manuals overflow a little).
-Indexing it would let a document answer with words its reader never saw. :func:`find_hidden` walks the page's objects once (a few microseconds each; the
-text page is built afterwards from what is left), and :func:`remove` drops them so PDFium's
+Indexing it would let a document answer with words its reader never saw. :func:`find_hidden`
+walks the page's objects once (a few microseconds each; the text page is built afterwards from
+what is left), and :func:`remove` drops them so PDFium's
 text extraction never sees them.
 
 White text counts as hidden only when no filled shape or image lies under it (white on a dark

@@ -72,7 +72,7 @@ def _pieces(key: str, skey: str, cursor: int) -> list[tuple[int, int]]:
         if at >= 0:
             out.append((at, at + len(rest)))
             break
-        n = _longest(lambda k: key.find(rest[:k]) >= 0, len(rest))
+        n = _longest(lambda k, rest=rest: key.find(rest[:k]) >= 0, len(rest))
         if n >= MIN_PARTIAL:
             at = _find(key, rest[:n], cursor)
             out.append((at, at + n))

@@ -16,7 +16,7 @@ import ctypes
 import io
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from shared_utils.documents.locate import locate
@@ -138,7 +138,7 @@ def render_page(data: bytes, number: int, *, boxes: Sequence[Box] = (), zoom: fl
                         list(boxes), window)
 
 
-def _trimmed(image, window: tuple[float, float, float, float]):  # noqa: ANN001 - PIL image
+def _trimmed(image, window: tuple[float, float, float, float]):  # PIL image
     """``image`` without its blank margins (a little paper kept), and the window it shows."""
     w, h = image.size
     ink = image.convert("L").point(lambda v: 255 if v < 235 else 0).getbbox()
@@ -189,7 +189,7 @@ def passage_boxes(data: bytes, number: int, passage: str,
 
 
 def best_page(data: bytes, first: int, last: int, text: str,
-              words: dict[int, Sequence[Word]] | None = None) -> int:
+              words: Mapping[int, Sequence[Word]] | None = None) -> int:
     """The page of ``first``..``last`` that shares the most words (3+ letters) with ``text``
     (a cited claim, or the passage); ``first`` on a tie. Pages in ``words`` were OCR'd."""
     import re
@@ -249,7 +249,7 @@ def _char_boxes(page, textpage, text: str, spans: Sequence[tuple[int, int]]) -> 
             left, bottom, right, top = textpage.get_charbox(index)
             x0, y0 = _to_device(page, left, top)
             x1, y1 = _to_device(page, right, bottom)
-            box = [min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)]
+            box: list[float] = [min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)]
             if lines and previous is not None and _follows(previous, box):
                 last = lines[-1]
                 lines[-1] = [min(last[0], box[0]), min(last[1], box[1]),

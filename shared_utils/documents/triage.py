@@ -4,8 +4,9 @@
 page open). It keeps the text layer unless the page has no text but an image (a scan), or
 its text fails a quality check (control characters, glyphs with no character map, gibberish
 from a lying ToUnicode map); such pages are OCR'd with Tesseract when OCR is on, once every
-page is read (``finish``), so OCR progress counts only the pages that need it. Everything it decides goes into a :class:`ParseReport`, which is
-stored with the document and shown to the user.
+page is read (``finish``), so OCR progress counts only the pages that need it. Everything it
+decides goes into a :class:`ParseReport`, which is stored with the document and shown to the
+user.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import structlog
@@ -191,7 +191,7 @@ class FallbackChain:
 
     def stream(
         self, messages: Sequence[Message], *, options: GenerationOptions
-    ) -> Iterator[ChainEvent]:
+    ) -> Generator[ChainEvent, None, None]:
         skipped = dict(self._skipped)
         start = self._clock()
         for i, backend in enumerate(self.backends):
@@ -240,7 +240,8 @@ class FallbackChain:
         """Yield the worker's deltas, raising a ``BackendTimeout`` (its hint says which setting
         to raise) when a deadline passes, or the worker's error."""
         worker.start()
-        first_token = (FirstTokenTimeout, f"no first token within {options.first_token_timeout_s:g} s")
+        first_token: tuple[type[BackendTimeout], str] = (
+            FirstTokenTimeout, f"no first token within {options.first_token_timeout_s:g} s")
         connected = not worker.has_connect
         if connected:
             deadline = attempt_start + options.first_token_timeout_s

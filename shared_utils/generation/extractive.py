@@ -152,7 +152,7 @@ class ExtractiveBackend(Backend):
 
     def with_sources(self, question: str, sources: Sequence[PromptSource],
                      similarity: Similarity | None = None, *,
-                     why: str = NO_MODEL) -> "ExtractiveBackend":
+                     why: str = NO_MODEL) -> ExtractiveBackend:
         """A copy that answers ``question`` from ``sources`` (the messages are then ignored),
         ranking sentences with ``similarity`` when given, under a heading saying ``why`` no
         model's text is shown."""

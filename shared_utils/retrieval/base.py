@@ -53,10 +53,11 @@ class VectorIndex(ABC):
     @abstractmethod
     def count(self) -> int: ...
 
-    def flush(self) -> None:
+    def flush(self) -> None:  # noqa: B027 - a no-op hook, overridden where writes are buffered
         """Make added vectors durable and searchable (no-op where writes already are)."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:  # noqa: B027 - a no-op hook, overridden where there is something to release
+        ...
 
 
 class KeywordIndex(ABC):
@@ -68,7 +69,7 @@ class KeywordIndex(ABC):
     @abstractmethod
     def delete_document(self, doc_id: str) -> None: ...
 
-    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:  # noqa: B027 - a no-op by default
         """Remove these chunks from the index (ids not there are ignored); an index that
         follows the document store needs nothing."""
 
@@ -89,7 +90,8 @@ class KeywordIndex(ABC):
         """How many indexed chunks hold each stem (an index that cannot tell: None)."""
         return None
 
-    def close(self) -> None: ...
+    def close(self) -> None:  # noqa: B027 - a no-op hook, overridden where there is something to release
+        ...
 
 
 class Leg(ABC):

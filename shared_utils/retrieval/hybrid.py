@@ -30,6 +30,8 @@ CANDIDATE_FACTOR = 4
 class QueryEncoder(Protocol):
     def encode_query(self, text: str) -> np.ndarray: ...
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
 
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 2)

@@ -9,6 +9,7 @@ between threads) and one error-mapping point (``_call``).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -142,8 +143,8 @@ class MilvusVectorIndex(VectorIndex):
         for start in range(0, len(chunks), INSERT_BATCH):
             rows = [{"id": c.id, "doc_id": c.doc_id, "vector": v}
                     for c, v in zip(chunks[start:start + INSERT_BATCH],
-                                    vectors[start:start + INSERT_BATCH])]
-            self._call("insert", lambda rows=rows: self._client.upsert(self.collection, rows))
+                                    vectors[start:start + INSERT_BATCH], strict=True)]
+            self._call("insert", functools.partial(self._client.upsert, self.collection, rows))
 
     def delete_document(self, doc_id: str) -> None:
         expr = f"doc_id == {quote(doc_id)}"

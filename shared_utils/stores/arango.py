@@ -146,7 +146,7 @@ class ArangoDocumentStore(DocumentStore):
             ensure_schema(db)
 
     @classmethod
-    def connect(cls, url: str, db_name: str, user: str, password: str) -> "ArangoDocumentStore":
+    def connect(cls, url: str, db_name: str, user: str, password: str) -> ArangoDocumentStore:
         return cls(connect(url, db_name, user, password))
 
     def _query(self, query: str, **bind_vars: Any) -> list[Any]:

@@ -79,5 +79,5 @@ class DocumentStore(ABC):
         """{"ok": bool, "detail": str} for the System page and ``doctor``."""
         return {"ok": True, "detail": self.name}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a no-op hook for stores that hold nothing open
         """Release connections and files."""

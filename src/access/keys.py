@@ -16,6 +16,7 @@ random value per start in ``service.token`` (0600), readable by whoever can read
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import hashlib
@@ -103,7 +104,7 @@ class KeyStore:
         logger.info("api.key_created", key_id=key.id, name=name, scope=scope)
         return key, secret
 
-    def list(self) -> list[ApiKey]:
+    def list(self) -> builtins.list[ApiKey]:
         return self._load()
 
     def revoke(self, key_id: str) -> ApiKey:
@@ -131,7 +132,7 @@ class KeyStore:
         return None
 
     # --- file --------------------------------------------------------------------------------
-    def _load(self) -> list[ApiKey]:
+    def _load(self) -> builtins.list[ApiKey]:
         """The keys, re-read when the file changed (a revocation applies to the next call)."""
         try:
             stamp = self.path.stat().st_mtime_ns
@@ -142,7 +143,7 @@ class KeyStore:
                 self._cache = (stamp, self._read())
             return list(self._cache[1])
 
-    def _read(self) -> list[ApiKey]:
+    def _read(self) -> builtins.list[ApiKey]:
         try:
             rows = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -153,7 +154,7 @@ class KeyStore:
                                "again.") from exc
         return [ApiKey(**row) for row in rows]
 
-    def _write(self, keys: list[ApiKey]) -> None:
+    def _write(self, keys: builtins.list[ApiKey]) -> None:
         atomic_write_text(self.path, json.dumps([asdict(k) for k in keys], indent=1),
                           mode=0o600, prefix=".api_keys.")
 

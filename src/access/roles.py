@@ -59,7 +59,7 @@ class Policy:
     closed: bool = False  # reachable from other machines without a password: token only
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Policy":
+    def from_settings(cls, settings: Settings) -> Policy:
         closed = not settings.password and not settings.on_space and not _loopback(
             settings.address or "127.0.0.1")
         return cls(password=settings.password, admin_password=settings.admin_password,

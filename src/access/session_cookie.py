@@ -145,7 +145,7 @@ def password_fingerprint(policy: Policy, secret: bytes) -> str:
     """A short keyed digest of the passwords: a sign-in stays valid only while they do.
     The same for the passwords and for their stand-ins (``password_standin``)."""
     material = (f"{password_standin(policy.password, secret)}\0"
-                f"{password_standin(policy.admin_password, secret)}").encode("utf-8")
+                f"{password_standin(policy.admin_password, secret)}").encode()
     return hmac.new(secret, b"pw:" + material, hashlib.sha256).hexdigest()[:16]
 
 

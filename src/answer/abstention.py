@@ -30,7 +30,9 @@ or one that defines the abbreviation asked about ("Emacs Speaks Statistics (ESS)
 >>> decide([far], "How do I set up nginx?", threshold=0.2).abstain
 True
 >>> print(decide([far], "How do I set up nginx?", threshold=0.2).message)
-The indexed documents do not seem to answer this. I searched for “How do I set up nginx?”: no source found mentions “set” or “nginx”, and the closest passage (guide.pdf p. 3) has similarity 0.21 (answerability 0.00; answers need 0.20).
+The indexed documents do not seem to answer this. I searched for “How do I set up nginx?”: no
+source found mentions “set” or “nginx”, and the closest passage (guide.pdf p. 3) has similarity
+0.21 (answerability 0.00; answers need 0.20).
 """
 
 from __future__ import annotations
@@ -158,7 +160,7 @@ def names(question: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def document_names(docstore: "DocumentStore") -> set[str]:
+def document_names(docstore: DocumentStore) -> set[str]:
     """Lower-case names the documents go by: the words of their file names, and the initials
     of the capitalised word runs of their first chunk (the title page: "GNU Linear Programming
     Kit" -> "glpk", "Network UPS Tools" -> "nut")."""
@@ -189,7 +191,7 @@ def _initials(text: str) -> set[str]:
     return out
 
 
-def absent_names(question: str, keywords: "KeywordIndex", docstore: "DocumentStore") -> list[str]:
+def absent_names(question: str, keywords: KeywordIndex, docstore: DocumentStore) -> list[str]:
     """The names of ``question`` that no indexed chunk contains (a compound: as a phrase) and
     no document goes by (``document_names``)."""
     absent = []
@@ -199,14 +201,12 @@ def absent_names(question: str, keywords: "KeywordIndex", docstore: "DocumentSto
         parts = re.split(r"[-.]", name.lower())
         if name.lower() in known or "".join(parts) in known:
             continue
-        if keywords.unseen(" ".join(parts)):
-            absent.append(name)
-        elif len(parts) > 1 and not _has_phrase(parts, keywords, docstore):
+        if keywords.unseen(" ".join(parts)) or (len(parts) > 1 and not _has_phrase(parts, keywords, docstore)):
             absent.append(name)
     return absent
 
 
-def _has_phrase(parts: list[str], keywords: "KeywordIndex", docstore: "DocumentStore") -> bool:
+def _has_phrase(parts: list[str], keywords: KeywordIndex, docstore: DocumentStore) -> bool:
     """Whether a chunk holds the words as one phrase ("pre-commit", "pre commit", "precommit")."""
     phrase = re.compile(r"\b" + r"[\s\-.]?".join(map(re.escape, parts)) + r"\b", re.IGNORECASE)
     ids = [id_ for id_, _ in keywords.search(" ".join(parts), PHRASE_CANDIDATES)]
@@ -220,13 +220,13 @@ def _without(query: str, absent: Sequence[str]) -> str:
     return query
 
 
-def weights(query: str, keywords: "KeywordIndex | None" = None) -> dict[str, float]:
+def weights(query: str, keywords: KeywordIndex | None = None) -> dict[str, float]:
     """Each content word of ``query`` with its weight: its rarity in the library (BM25's idf of
     its stem), so "kubernetes" weighs more than "server" and "port"; 1 each where the keyword
     index cannot count."""
     terms = [w for w in dict.fromkeys(words(query)) if w in question_terms(query)]
     frequency = keywords.frequencies([stem(t) for t in terms]) if keywords and terms else None
-    if not frequency:
+    if keywords is None or not frequency:
         return dict.fromkeys(terms, 1.0)
     n = keywords.count()
     # a compound the index never holds whole ("lead-acid") weighs most; weighing it as its

@@ -68,7 +68,7 @@ class Answerer:
         self,
         settings: Settings,
         *,
-        library: "Library",
+        library: Library,
         planner: Planner,
         backend_factory: BackendFactory,
         context_tokens: int,
@@ -93,9 +93,9 @@ class Answerer:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, library: "Library", profile: "Profile | None" = None,
+        cls, settings: Settings, *, library: Library, profile: Profile | None = None,
         **kwargs: Any,
-    ) -> "Answerer":
+    ) -> Answerer:
         """Context size, top-k and deadlines from the profile (explicit settings override it;
         without a profile: settings, then the defaults of a small CPU machine). The chain and
         its models come from ``src/models/backends.py`` at every question."""

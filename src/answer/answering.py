@@ -47,7 +47,7 @@ logger = structlog.get_logger(__name__)
 EXTRACTS = "source extracts"
 REPORT_TTL_S = 2.0  # the engine is asked at most this often per backend and model
 REPORT_TIMEOUT_S = 1.0
-_reports: dict[tuple[str, str, str], tuple[float, "ServedModel | None"]] = {}
+_reports: dict[tuple[str, str, str], tuple[float, ServedModel | None]] = {}
 _lock = threading.Lock()
 
 
@@ -87,12 +87,12 @@ class Answering:
         return {**asdict(self), "name": self.name}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Answering":
+    def from_dict(cls, d: dict[str, Any]) -> Answering:
         names = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-def decide(plan: "BackendPlan", settings: "Settings", head: "Backend | None") -> Answering:
+def decide(plan: BackendPlan, settings: Settings, head: Backend | None) -> Answering:
     """What answers with ``plan`` when ``head`` (the first backend that could be built) is
     asked first; the engine behind it is asked which model it serves."""
     if head is None or head.name == SAFETY_NET:
@@ -108,7 +108,7 @@ def decide(plan: "BackendPlan", settings: "Settings", head: "Backend | None") ->
     return replace(answering, note=_note(plan, answering.name))
 
 
-def answering_now(settings: "Settings", profile: "Profile | None") -> Answering:
+def answering_now(settings: Settings, profile: Profile | None) -> Answering:
     """:func:`decide` for this process's settings (the pages that have no pipeline at hand,
     ``doctor``); the pipeline's ``answering()`` decides the same with its own plan."""
     from shared_utils.errors import OlympusError
@@ -173,7 +173,7 @@ def credit(answered_by: str, *, backend: str = "", model: str = "", mode: str = 
     return text + (", followed by source extracts" if mode == "model+extract" else "")
 
 
-def served(head: "Backend") -> "ServedModel | None":
+def served(head: Backend) -> ServedModel | None:
     """The engine's report on ``head``'s model, asked at most every ``REPORT_TTL_S``."""
     where = str(getattr(head, "base_url", None) or getattr(head, "host", None) or "")
     key = (head.name, where, head.model_name)
@@ -196,8 +196,8 @@ def forget_reports() -> None:
         _reports.clear()
 
 
-def _identify(head: "Backend", plan: "BackendPlan", report: "ServedModel | None",
-              settings: "Settings") -> tuple[str, float | None]:
+def _identify(head: Backend, plan: BackendPlan, report: ServedModel | None,
+              settings: Settings) -> tuple[str, float | None]:
     """(the model as the user knows it, its parameters) from the report, else the plan."""
     planned = head.model_name or plan.model(head.name)
     if report is None:
@@ -214,7 +214,7 @@ def _identify(head: "Backend", plan: "BackendPlan", report: "ServedModel | None"
     return model, params
 
 
-def _why_no_model(plan: "BackendPlan", head: "Backend | None") -> str:
+def _why_no_model(plan: BackendPlan, head: Backend | None) -> str:
     if plan.chosen_by.get(SAFETY_NET) == "this question":
         return "this question asked for them"
     if all(n == SAFETY_NET for n in plan.names):
@@ -222,7 +222,7 @@ def _why_no_model(plan: "BackendPlan", head: "Backend | None") -> str:
     return "no language model is set up"
 
 
-def _note(plan: "BackendPlan", name: str) -> str:
+def _note(plan: BackendPlan, name: str) -> str:
     """Why this model answers, with what really answers as its subject: the fallback note, or
     that the user chose it with ``models use``."""
     from src.models.backends import CHOSEN_NOTE, fallback_sentence

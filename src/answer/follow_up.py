@@ -15,12 +15,13 @@ rewritten. 0.3 sits between the two groups with the wider margin on the side of 
 
 A question that cannot stand alone - it opens elliptically ("And ...", "What about ...") or
 refers back with a pronoun ("how do I install it?"), or has no content word of its own - needs
-less: ``ELLIPTIC_GAIN``. So does a question linked by "then" ("How do I then compare two of those
-fits?"), by a demonstrative after a preposition or opening a yes/no question ("... after
-that?", "Is that option on by default?") or by a bare "instead" at its end. Chosen on the 31 dev conversations (benchmarks/README.md
-"Follow-ups"): the elliptic follow-ups that gained at all gained +0.12 or more, the elliptic
-unrelated questions -0.01 at most; with 0.3 for the others, 26 of 31 follow-ups are recognised
-and 0 of 31 unrelated questions rewritten (0.3 alone: 20 of 31).
+less: ``ELLIPTIC_GAIN``. So does a question linked by "then" ("How do I then compare two of
+those fits?"), by a demonstrative after a preposition or opening a yes/no question ("... after
+that?", "Is that option on by default?") or by a bare "instead" at its end. Chosen on the 31 dev
+conversations (benchmarks/README.md "Follow-ups"): the elliptic follow-ups that gained at all
+gained +0.12 or more, the elliptic unrelated questions -0.01 at most; with 0.3 for the others,
+26 of 31 follow-ups are recognised and 0 of 31 unrelated questions rewritten (0.3 alone: 20 of
+31).
 
 >>> expanded_query("How do I seed it?", [("What range can $RANDOM produce?", "0 to 32767 [1]")])
 'How do I seed it? range random produce'

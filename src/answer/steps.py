@@ -67,7 +67,7 @@ def retrieve(
     return question, sources, ""
 
 
-def tiny_mode(backends: list[Backend], answering: "Answering",
+def tiny_mode(backends: list[Backend], answering: Answering,
               decoding: Decoding) -> tuple[list[Backend], str]:
     """Tiny-model mode, as ``src/answer/answering.py`` decided it from the engine's report: a model
     too small to beat the extract is not asked; returns the backends to use and the reason
@@ -85,7 +85,7 @@ def tiny_mode(backends: list[Backend], answering: "Answering",
 
 
 def evidence_for(question: str, sources: Sequence[Any],
-                 similarity: "Similarity | None" = None) -> list:
+                 similarity: Similarity | None = None) -> list:
     """The evidence (``shared_utils/generation/evidence.py``) of the retrieved ``sources``."""
     from shared_utils.generation.evidence import select_evidence
 
@@ -93,8 +93,8 @@ def evidence_for(question: str, sources: Sequence[Any],
                            similarity=similarity)
 
 
-def bind_sources(backend: Backend, question: str, prompt: "Prompt",
-                 similarity: "Similarity | None" = None, *, why: str = "") -> Backend:
+def bind_sources(backend: Backend, question: str, prompt: Prompt,
+                 similarity: Similarity | None = None, *, why: str = "") -> Backend:
     """The extractive backend gets the question and the sources themselves (not the prompt),
     the embedding similarity to rank sentences with, and ``why`` it answers (its heading says
     it: ``src/answer/answering.py``, ``extract_why``)."""
@@ -112,8 +112,8 @@ _REFUSED = re.compile(r"do(?:es)? not say|don'?t say|do not (?:contain|answer)|n
 
 
 def back_with_extract(
-    question: str, answer: str, checks: Sequence[ClaimCheck], prompt: "Prompt", *,
-    small_model: str = "", similarity: "Similarity | None" = None, model: str = "",
+    question: str, answer: str, checks: Sequence[ClaimCheck], prompt: Prompt, *,
+    small_model: str = "", similarity: Similarity | None = None, model: str = "",
 ) -> tuple[str, str, str]:
     """The better of the two: (answer, mode, why). A model answer of which no sentence is
     backed by a source is followed by the extract (mode "model+extract"); one that makes no
@@ -171,7 +171,7 @@ def evidence_first(question: str, checks: Sequence[ClaimCheck], prompt: Prompt, 
             "(OLYMPUS_SMALL_MODEL_EXTRACT=false shows its answer as written)")
 
 
-def _extract(question: str, prompt: "Prompt", similarity: "Similarity | None" = None, *,
+def _extract(question: str, prompt: Prompt, similarity: Similarity | None = None, *,
              following: bool = False, model: str = "") -> str:
     """The extract: ``following`` a model's answer under its own heading, else in place of the
     answer of ``model``, under a heading saying that answer was set aside."""

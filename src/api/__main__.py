@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     if settings is None:
         return 2
     try:
-        pipeline = RAGPipeline.from_settings(settings, profile=detect(settings))
+        pipeline: RAGPipeline | Unavailable = RAGPipeline.from_settings(settings,
+                                                                        profile=detect(settings))
         warm_up = pipeline.warm_up_in_background()
     except OlympusError as exc:  # e.g. an embedding mismatch: every call says it, with the fix
         structlog.get_logger(__name__).error("api.library_unavailable", error=exc.message,

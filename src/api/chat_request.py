@@ -67,8 +67,9 @@ def split_messages(messages: Any) -> tuple[str, list[tuple[str, str]]]:
     """
     if not isinstance(messages, list) or not messages:
         raise bad_request("messages must be a non-empty list.", param="messages")
-    turns = [{"role": m.get("role"), "content": _text(m.get("content"))}
-             for m in messages if isinstance(m, dict) and m.get("role") in ("user", "assistant")]
+    turns: list[dict[str, str]] = [
+        {"role": m["role"], "content": _text(m.get("content"))}
+        for m in messages if isinstance(m, dict) and m.get("role") in ("user", "assistant")]
     if not turns or turns[-1]["role"] != "user" or not turns[-1]["content"].strip():
         raise InvalidQuery("The last message must be a user message with the question.")
     return turns[-1]["content"], turns_of(turns[:-1])

@@ -110,10 +110,10 @@ def build_mcp(pipeline: Pipeline) -> MCPServer:
         to these documents."""
         from src.api.library_routes import known_doc_ids
 
-        k = check_k(k)
+        top_k = check_k(k)
 
         def search() -> Any:
-            return pipeline.search(query, k=k, doc_ids=known_doc_ids(pipeline, doc_ids) or None)
+            return pipeline.search(query, k=top_k, doc_ids=known_doc_ids(pipeline, doc_ids) or None)
 
         return search_to_dict(await anyio.to_thread.run_sync(search))
 

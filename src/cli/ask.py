@@ -55,7 +55,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if done is not None and not done.interrupted else 1
 
 
-def _profile(settings: Settings) -> "Profile":
+def _profile(settings: Settings) -> Profile:
     """The environment profile (engine, context size, deadlines)."""
     from src.models.profile import detect
 

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm.set_defaults(func=run_rm)
 
 
-def human_size(n: int) -> str:
+def human_size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -19,6 +19,7 @@ from shared_utils.errors import OlympusError
 from shared_utils.redact import scrub
 from src.settings import Settings
 from src.status import StatusFile
+import contextlib
 
 if TYPE_CHECKING:
     from src.models.profile import Profile
@@ -102,14 +103,12 @@ def engine_health(settings: Settings, engine: str, *, timeout: float = 2.0) -> d
         return {"ok": False, "url": url,
                 "detail": f"{engine} not reachable ({type(exc).__name__}); start it with python startup.py"}
     body: Any = resp.text[:200]
-    try:
+    with contextlib.suppress(ValueError):
         body = resp.json()
-    except ValueError:
-        pass
     return {"ok": resp.status_code == 200, "url": url, "detail": body}
 
 
-def model_health(settings: Settings, profile: "Profile", name: str) -> dict[str, Any]:
+def model_health(settings: Settings, profile: Profile, name: str) -> dict[str, Any]:
     """Whether the model the chain will use (``src/models/backends.py``) is there."""
     from src.models.catalog import load_catalog
     from src.models.provisioning import entry_paths, read_active
@@ -144,7 +143,7 @@ def model_health(settings: Settings, profile: "Profile", name: str) -> dict[str,
             "detail": f"not downloaded yet: python -m src models pull {entry.id}"}
 
 
-def pipeline_health(settings: Settings, profile: "Profile") -> dict[str, dict[str, Any]]:
+def pipeline_health(settings: Settings, profile: Profile) -> dict[str, dict[str, Any]]:
     """The health of every part, from the running service's pipeline when one answers (it
     holds the stores), else from one opened here; while startup.py is still starting its
     service, a failing ``pipeline`` that says so (no wait: doctor shows the progress)."""
@@ -165,7 +164,9 @@ def _render(report: dict[str, Any]) -> None:
     prof = report["profile"]
     det, chosen = prof["detected"], prof["chosen"]
     print("Detected")
-    print(f"  platform   {'HF Space ' + det['space_id'] if det['on_space'] else 'container' if det['in_container'] else 'bare machine'}")
+    platform = ("HF Space " + det["space_id"] if det["on_space"]
+                else "container" if det["in_container"] else "bare machine")
+    print(f"  platform   {platform}")
     print(f"  CPU        {det['cpu_cores']:g} usable cores")
     print(f"  memory     {det['memory_gb']:.1f} GiB")
     gpu = f"{det['gpu_name']} ({det['gpu_memory_mb']} MiB)" if det["gpu_count"] else "none"

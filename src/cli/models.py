@@ -52,7 +52,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     catalog = load_catalog(settings.catalog_path)
     ollama, ollama_error = _ollama_models(settings) if profile.engine == "ollama" else ([], "")
     in_ollama = {m["name"] for m in ollama}
-    entries = []
+    entries: list[dict[str, Any]] = []
     for e in catalog.entries:
         entries.append({
             "id": e.id, "tier": e.tier, "repo": e.repo or f"(bundled: {e.package})",
@@ -60,8 +60,9 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
             "on_disk": entry_paths(settings, e) is not None,
             "in_ollama": e.ollama_name in in_ollama or f"{e.ollama_name}:latest" in in_ollama,
         })
-    files = [{"path": str(p), "size_bytes": gguf_size(p)} for p in local_ggufs(settings.models_dir)]
-    report = {
+    files: list[dict[str, Any]] = [{"path": str(p), "size_bytes": gguf_size(p)}
+                                   for p in local_ggufs(settings.models_dir)]
+    report: dict[str, Any] = {
         "recommended": profile.model, "engine": profile.engine,
         "why": [r for r in profile.reasons if r.startswith("model")],
         "active": read_active(settings), "catalog": entries, "files": files,
@@ -77,12 +78,12 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     label = active.get("name") or active.get("model") or "(none: the recommendation)"
     print(f"Active model: {label}")
     print("\nCatalog:")
-    for e in entries:
-        flags = [f for f, on in (("on disk", e["on_disk"]), ("in Ollama", e["in_ollama"]),
-                                 ("gated", e["gated"])) if on]
-        mark = "*" if e["id"] == profile.model else " "
-        print(f" {mark} {e['id']:<24} {e['tier']:<11} {e['quant']:<7} {e['size_gb']:>5.2f} GB"
-              f"  {e['repo']}{'  [' + ', '.join(flags) + ']' if flags else ''}")
+    for row in entries:
+        flags = [f for f, on in (("on disk", row["on_disk"]), ("in Ollama", row["in_ollama"]),
+                                 ("gated", row["gated"])) if on]
+        mark = "*" if row["id"] == profile.model else " "
+        print(f" {mark} {row['id']:<24} {row['tier']:<11} {row['quant']:<7} {row['size_gb']:>5.2f} GB"
+              f"  {row['repo']}{'  [' + ', '.join(flags) + ']' if flags else ''}")
     print("\nGGUF files on disk:" if files else "\nNo GGUF files downloaded yet.")
     for f in files:
         print(f"   {f['size_bytes'] / 1e9:6.2f} GB  {f['path']}")

@@ -36,7 +36,8 @@ def using(settings: Settings, open_local: Callable[[], Any], *,
     ``STARTUP_WAIT_S``; 0: fail at once with ServiceStarting)."""
     from src.service.discovery import connect
 
-    target = connect(settings, say=_say, **({} if wait_s is None else {"wait_s": wait_s}))
+    target = (connect(settings, say=_say) if wait_s is None
+              else connect(settings, say=_say, wait_s=wait_s))
     if target is not None:
         logger.debug("cli.via_service", url=target.url)
     else:

@@ -81,7 +81,7 @@ class KeyCheck:
             return "service"
         try:
             key = self.keys.verify(secret)
-        except Exception as exc:  # an unreadable key file: the API says why, not us
+        except Exception as exc:  # noqa: BLE001 - an unreadable key file: the API says why, not us
             logger.warning("front.api_keys_unreadable", error=str(exc))
             return None
         return key.id if key is not None else None

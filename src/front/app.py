@@ -5,7 +5,7 @@ Routes, first match wins:
 - ``/_olympus/login`` (GET form, POST password), ``/_olympus/logout``, ``/_olympus/health``
   (the front's own readiness); ``/healthz``: the front's health with Streamlit's and the
   API's (``health.py``, for Docker's HEALTHCHECK); ``/_stcore/health`` is Streamlit's, proxied.
-- ``mounts``: other ASGI apps under a path prefix, e.g. the service API of issue #15:
+- ``mounts``: other ASGI apps under a path prefix, e.g. the service API (src/api/):
   ``build_app(config, mounts={"/v1": api, "/api": api})``. They do their own auth (API keys);
   the Host check below applies to them too.
 - ``/chat``: redirected to ``/`` (Streamlit gives the default page, Chat, no address of its
@@ -32,7 +32,7 @@ from src.front.login import LoginRoutes
 from src.front.proxy import StreamlitProxy
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-RESERVED_PREFIXES = ("/v1", "/api")  # for the service API (issue #15)
+RESERVED_PREFIXES = ("/v1", "/api")  # the service API's routes, never Streamlit pages
 
 
 def build_app(config: FrontConfig, *, mounts: Mapping[str, ASGIApp] | None = None,

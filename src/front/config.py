@@ -45,7 +45,7 @@ class FrontConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, upstream_port: int, secret: bytes,
-                      clock: Callable[[], float] = time.time) -> "FrontConfig":
+                      clock: Callable[[], float] = time.time) -> FrontConfig:
         policy = Policy.from_settings(settings)
         return cls(
             upstream_port=upstream_port, policy=policy, secret=secret,

@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect as ws_connect
+from websockets.typing import Subprotocol
 
 from src.front.config import FrontConfig
 from src.front.login import login_url
@@ -158,10 +159,10 @@ class StreamlitProxy:
         protocols = self.sessions.subprotocols(list(ws.scope.get("subprotocols") or []), browser)
         try:
             upstream = await ws_connect(
-                url, subprotocols=protocols or None,
+                url, subprotocols=[Subprotocol(p) for p in protocols] or None,
                 additional_headers=headers, max_size=WS_MAX_BYTES, compression=None,
                 open_timeout=10, ping_interval=None, close_timeout=2)
-        except (OSError, websockets.exceptions.WebSocketException, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, websockets.exceptions.WebSocketException) as exc:
             logger.warning("front.upstream_unreachable", path=ws.url.path, error=str(exc))
             await ws.send_denial_response(PlainTextResponse(UNAVAILABLE, status_code=502))
             return
@@ -204,7 +205,7 @@ async def _relay(ws: WebSocket, upstream: Any, learn: Callable[[bytes], bool]) -
 
     tasks = [asyncio.create_task(browser_to_streamlit()), asyncio.create_task(streamlit_to_browser())]
     try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()

@@ -47,7 +47,7 @@ class SessionOwners:
 
         try:
             msg = ForwardMsg.FromString(frame)
-        except Exception:  # not a ForwardMsg: nothing to learn
+        except Exception:  # noqa: BLE001 - not a ForwardMsg: nothing to learn
             return False
         if not msg.HasField("new_session"):
             return False

@@ -190,7 +190,8 @@ def page_notes(pages: list, *, keep_hidden: bool) -> list[str]:
     >>> from shared_utils.types import Page
     >>> page_notes([Page(1, "x", ("garbled",)), Page(2, "y", ("hidden text",))],
     ...            keep_hidden=False)
-    ['text a reader cannot see was left out on page 2', 'page 1 looks garbled (a font maps letters wrongly), so it may not be found by search']
+    ['text a reader cannot see was left out on page 2',
+     'page 1 looks garbled (a font maps letters wrongly), so it may not be found by search']
     """
     def numbers(flag: str) -> str:
         found = [str(p.number) for p in pages if flag in p.flags]

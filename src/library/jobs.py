@@ -122,7 +122,7 @@ class IngestQueue:
                 self._jobs.pop(job.id, None)
                 self._data.pop(job.id, None)
             raise UploadRefused(f"{name} was not queued: it could not be kept on disk ({exc}).",
-                                hint="Free some disk space in the data dir, then upload again.")
+                                hint="Free some disk space in the data dir, then upload again.") from exc
         self._executor.submit(self._run, pipeline, job.id)
         logger.info("ui.ingest.queued", job=job.id, name=name, bytes=len(data))
         return job.id

@@ -84,7 +84,7 @@ def finish_ocr(library: Library, data: bytes, record: DocumentRecord,
         current = library.docstore.get_document(record.id)
         if current is None or current.status != "ready":
             return record  # deleted meanwhile: nothing to add to
-        if chunks:
+        if chunks and vectors is not None:
             library.stores.vectors.add(chunks, vectors)
             library.stores.vectors.flush()
             library.stores.keywords.add(chunks)

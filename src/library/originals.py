@@ -17,6 +17,7 @@ import structlog
 from shared_utils.atomic import atomic_write_bytes
 from shared_utils.documents.render import Box, Word
 from shared_utils.errors import DocumentNotFound, StoreUnavailable
+import contextlib
 
 logger = structlog.get_logger(__name__)
 
@@ -104,8 +105,6 @@ class Originals:
         """Bytes on disk for this document's original and word boxes."""
         total = 0
         for suffix in (".pdf", ".words.json"):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 total += self._path(doc_id, suffix).stat().st_size
-            except FileNotFoundError:
-                pass
         return total

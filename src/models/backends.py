@@ -85,7 +85,7 @@ class BackendPlan:
     def model(self, name: str) -> str:
         return self.models.get(name, "")
 
-    def forced(self, name: str) -> "BackendPlan":
+    def forced(self, name: str) -> BackendPlan:
         """The plan with ``name`` forced (the safety net kept behind it)."""
         check_names([name])
         names = (name,) if name == SAFETY_NET else (name, SAFETY_NET)
@@ -96,7 +96,7 @@ class BackendPlan:
                                                 "question"), self._kept_note(), chosen,
                            self.fallback)
 
-    def with_model(self, model: str) -> "BackendPlan":
+    def with_model(self, model: str) -> BackendPlan:
         """The plan with the first engine backend answering with ``model`` (a chat's choice).
         Ollama loads any installed model per request; llama.cpp serves one model, so another
         one is refused with the way to switch it (for everyone)."""
@@ -127,8 +127,8 @@ class BackendPlan:
 
 
 def plan_backends(
-    settings: "Settings",
-    profile: "Profile | None",
+    settings: Settings,
+    profile: Profile | None,
     *,
     active: dict[str, Any] | None = None,
     status: dict[str, Any] | None = None,
@@ -194,7 +194,7 @@ def fallback_sentence(answering: str, wanted: str, why: str) -> str:
             f"Download it when the Hub is reachable: python -m src models pull {wanted}")
 
 
-def build_backend(name: str, settings: "Settings", plan: BackendPlan) -> "Backend":
+def build_backend(name: str, settings: Settings, plan: BackendPlan) -> Backend:
     """Backend ``name`` with the model the plan chose. Raises UnknownBackend or
     BackendNotConfigured (saying which setting is missing)."""
     check_names([name])
@@ -203,7 +203,7 @@ def build_backend(name: str, settings: "Settings", plan: BackendPlan) -> "Backen
 
 
 # --- the precedence, one backend at a time ------------------------------------------------------
-def _ollama_model(settings: "Settings", profile: "Profile | None", active: dict[str, Any],
+def _ollama_model(settings: Settings, profile: Profile | None, active: dict[str, Any],
                   prov: ProvisioningSection) -> tuple[str, str]:
     if settings.ollama_model:
         return settings.ollama_model, "OLYMPUS_OLLAMA_MODEL"
@@ -220,7 +220,7 @@ def _ollama_model(settings: "Settings", profile: "Profile | None", active: dict[
     return "", "nothing chosen yet"
 
 
-def _llamacpp_model(settings: "Settings", profile: "Profile | None", active: dict[str, Any],
+def _llamacpp_model(settings: Settings, profile: Profile | None, active: dict[str, Any],
                     status: Status) -> tuple[str, str]:
     served = status.engine.model
     if settings.llamacpp_model_path:  # the engine serves it too: the setting chose it
@@ -241,7 +241,7 @@ def _llamacpp_model(settings: "Settings", profile: "Profile | None", active: dic
     return "", "nothing chosen yet"
 
 
-def model_label(path: Path, settings: "Settings") -> str:
+def model_label(path: Path, settings: Settings) -> str:
     """A GGUF path as the user knows it: its catalog id, else the file name."""
     from src.models.catalog import load_catalog
 
@@ -255,7 +255,7 @@ def model_label(path: Path, settings: "Settings") -> str:
     return path.name
 
 
-def _catalog_ollama_name(settings: "Settings", active: dict[str, Any]) -> str:
+def _catalog_ollama_name(settings: Settings, active: dict[str, Any]) -> str:
     if not active.get("model"):
         return ""
     from src.models.catalog import load_catalog

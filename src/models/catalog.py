@@ -88,7 +88,7 @@ class CatalogEntry(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _source(self) -> "CatalogEntry":
+    def _source(self) -> CatalogEntry:
         if bool(self.repo) == bool(self.package):
             raise ValueError("set exactly one of 'repo' (Hub) or 'package' (bundled)")
         if self.sha256 and len(self.sha256) != len(self.files):

@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 _UNLIMITED = 1 << 60  # cgroup v1 reports "no limit" as a huge number (9223372036854771712)
 NVIDIA_SMI_ARGS = ("--query-gpu=name,memory.total", "--format=csv,noheader,nounits")
@@ -56,13 +57,13 @@ def cgroup_cpu_limit(proc_root: Path) -> tuple[float | None, str]:
             return int(quota) / int(period or 100000), f"cgroup v2 cpu.max {text}"
     for mount in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
         for path in _candidates(proc_root, mount, groups.get("cpu", ""), "cpu.cfs_quota_us"):
-            quota = _read(path)
-            if quota is None:
+            quota_us = _read(path)
+            if quota_us is None:
                 continue
             period = _read(path.with_name("cpu.cfs_period_us")) or "100000"
-            if int(quota) <= 0:
+            if int(quota_us) <= 0:
                 return None, "cgroup v1: no CPU quota"
-            return int(quota) / int(period), f"cgroup v1 cpu.cfs_quota_us {quota}/{period}"
+            return int(quota_us) / int(period), f"cgroup v1 cpu.cfs_quota_us {quota_us}/{period}"
     return None, "no cgroup CPU limit found"
 
 

@@ -142,9 +142,9 @@ def resolve_pull(settings: Settings, spec: str) -> PullSpec:
         entry = catalog.get(spec)
         return PullSpec(entry.repo or entry.package, entry.files, entry.quant, entry)
     repo, _, quant = spec.partition(":")
-    entry = catalog.find(repo)
-    if entry and (not quant or quant.lower() == entry.quant.lower()):
-        return PullSpec(entry.repo, entry.files, entry.quant, entry)
+    found = catalog.find(repo)
+    if found and (not quant or quant.lower() == found.quant.lower()):
+        return PullSpec(found.repo, found.files, found.quant, found)
     files = _list_ggufs(settings, repo)
     quant = quant or "Q4_K_M"
     chosen = sorted(f for f in files if quant.lower() in f.rsplit("/", 1)[-1].lower())

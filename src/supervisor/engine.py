@@ -37,8 +37,15 @@ class EngineControl:
     _local_model: Callable[[Settings, Profile], Path | None]
     _start: Callable[..., Slot]  # the supervisor's: starts a child in a new slot
 
+    @property
+    def detected(self) -> Profile:
+        """The profile ``run`` detects first: every later step reads it."""
+        if self.profile is None:
+            raise RuntimeError("the supervisor read its profile before detecting it")
+        return self.profile
+
     def _start_engine(self) -> None:
-        s, p = self.settings, self.profile
+        s, p = self.settings, self.detected
         publish = self.status.section("engine")
         if p.engine == "ollama":
             host, port, local = children.ollama_address(s)
@@ -76,12 +83,12 @@ class EngineControl:
                                           url=f"http://127.0.0.1:{port}")
             logger.error("engine not started", error=error)
             return
-        self._start("engine", children.llamacpp_spec(self.settings, self.profile, self._env,
+        self._start("engine", children.llamacpp_spec(self.settings, self.detected, self._env,
                                                      model_path))
 
     def _on_model(self, model_path: Path) -> None:
         engine = self.slots.get("engine")
-        if self.profile.engine == "llamacpp" and engine is None:
+        if self.detected.engine == "llamacpp" and engine is None:
             logger.info("model file known, starting the engine", model=str(model_path))
             self._start_llamacpp(model_path)
 
@@ -89,7 +96,7 @@ class EngineControl:
         """``models use`` on a llama.cpp engine: serve the newly recorded GGUF (the engine
         loads one file, so it restarts with the new one; answers fall back meanwhile)."""
         engine = self.slots.get("engine")
-        if self.profile.engine != "llamacpp" or engine is None or self.settings.llamacpp_model_path:
+        if self.detected.engine != "llamacpp" or engine is None or self.settings.llamacpp_model_path:
             return
         try:
             stamp = self.settings.data.active_model.stat().st_mtime
@@ -100,7 +107,7 @@ class EngineControl:
             return
         self._active_stamp = stamp
         try:
-            path = self._local_model(self.settings, self.profile)
+            path = self._local_model(self.settings, self.detected)
         except OlympusError as exc:
             logger.warning("models use: the new model cannot be served", error=str(exc))
             return

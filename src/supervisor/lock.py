@@ -47,7 +47,7 @@ class DataDirLock:
         self.path = DataDir(self.data_dir).lock
         self._fd: int | None = None
 
-    def acquire(self) -> "DataDirLock":
+    def acquire(self) -> DataDirLock:
         """Take the lock or raise AlreadyRunning naming the holder's pid."""
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -76,7 +76,7 @@ class DataDirLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "DataDirLock":
+    def __enter__(self) -> DataDirLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

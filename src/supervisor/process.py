@@ -12,6 +12,7 @@ started from the supervisor's main thread.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import json
@@ -91,9 +92,9 @@ class Child:
         self._pump.start()
 
     @classmethod
-    def start(cls, spec: ChildSpec) -> "Child":
+    def start(cls, spec: ChildSpec) -> Child:
         try:
-            popen = subprocess.Popen(  # noqa: S603 - argv comes from settings, no shell
+            popen = subprocess.Popen(  # argv comes from settings, no shell
                 list(spec.argv),
                 env=dict(spec.env),
                 cwd=spec.cwd,
@@ -101,7 +102,7 @@ class Child:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=functools.partial(_set_pdeathsig, os.getpid()),  # noqa: PLW1509
+                preexec_fn=functools.partial(_set_pdeathsig, os.getpid()),
                 close_fds=True,
             )
         except OSError as exc:
@@ -152,10 +153,9 @@ class _FailedStart:
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
+    # the group may be gone already (PermissionError: the pgid was reused by another user)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass  # the group is already gone (PermissionError: pgid reused by another user)
 
 
 def _forward_output(name: str, pid: int, stream: IO[bytes] | None,

@@ -67,7 +67,7 @@ class Provisioner(threading.Thread):
             logger.error("provisioning failed", error=exc.message, hint=exc.hint)
             self.publish(phase="failed", error=str(exc), model=model)
             return
-        except Exception as exc:  # noqa: BLE001 - a bug must show in the status, not vanish
+        except Exception as exc:  # a bug must show in the status, not vanish
             logger.exception("provisioning crashed")
             self.publish(phase="failed", error=f"{type(exc).__name__}: {exc}", model=model)
             return
@@ -119,7 +119,7 @@ def llamacpp_warm_up(url: str, timeout_s: float) -> float:
                                  headers={"Content-Type": "application/json"})
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310 - local URL
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # local URL
             resp.read()
     except (urllib.error.URLError, OSError) as exc:
         raise BackendUnavailable(f"llama.cpp warm-up request to {url} failed: {exc}") from exc

@@ -23,7 +23,7 @@ def http_ok(url: str, timeout_s: float = 0.5) -> bool:
     Connection refused and timeouts are the normal "not yet" of a starting server.
     """
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - local URL
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # local URL
             return 200 <= resp.status < 300
     except urllib.error.HTTPError:
         return False  # e.g. llama.cpp answers 503 while it loads the model

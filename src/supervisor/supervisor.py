@@ -174,14 +174,14 @@ class Supervisor(EngineControl):
         except OlympusError as exc:
             logger.error("supervisor failed", error=exc.message, hint=exc.hint)
             self._fatal = str(exc)
-        except Exception as exc:  # noqa: BLE001 - entry point: stop the children, then exit 1
+        except Exception as exc:
             logger.exception("supervisor crashed")
             self._fatal = f"internal error: {type(exc).__name__}: {exc}"
         return self._shutdown()
 
     def _check_public_port(self) -> None:
         """Found before anything starts (else the front would crash-loop for half a minute)."""
-        host, port = children.public_port(self.settings, self.profile)
+        host, port = children.public_port(self.settings, self.detected)
         if self.port_open(host, port):
             raise PortInUse(f"port {port} is already in use by another program; stop it or "
                             f"set OLYMPUS_PORT to a free port (e.g. OLYMPUS_PORT={port + 1})")
@@ -195,13 +195,13 @@ class Supervisor(EngineControl):
                                 new_service_token(s.data_dir))
         self._start("api", api, fatal=True, ready_timeout_s=API_READY_TIMEOUT_S)
         internal = s.streamlit_port or free_port()
-        self._start("streamlit", children.streamlit_spec(s, self.profile,
+        self._start("streamlit", children.streamlit_spec(s, self.detected,
                                                          children.ui_env(self._env, api, s,
                                                                          secret),
                                                          internal),
                     fatal=True, ready_timeout_s=STREAMLIT_READY_TIMEOUT_S)
         api_port = int(api.url.rsplit(":", 1)[1])
-        self._start("front", children.front_spec(s, self.profile, self._env, internal, api_port),
+        self._start("front", children.front_spec(s, self.detected, self._env, internal, api_port),
                     fatal=True, ready_timeout_s=STREAMLIT_READY_TIMEOUT_S)
 
     def _start_arangod(self) -> None:
@@ -284,15 +284,15 @@ class Supervisor(EngineControl):
         if self._provisioner is not None or "streamlit" not in self.slots:
             return
         engine = self.slots.get("engine")
-        if self.profile.engine == "none" or not self.settings.auto_provision:
+        if self.detected.engine == "none" or not self.settings.auto_provision:
             self._provisioner = threading.Thread()  # nothing to do, ever
-            reason = "no engine" if self.profile.engine == "none" else "OLYMPUS_AUTO_PROVISION=false"
+            reason = "no engine" if self.detected.engine == "none" else "OLYMPUS_AUTO_PROVISION=false"
             self.status.section("provisioning")(phase="skipped", error="", message=reason)
             return
-        if self.profile.engine == "ollama" and engine is not None and engine.state != "ready":
+        if self.detected.engine == "ollama" and engine is not None and engine.state != "ready":
             return  # importing into Ollama needs it answering; retried when it is ready
         self._provisioner = Provisioner(
-            self.settings, self.profile, provision=self._provision, publisher=self.status,
+            self.settings, self.detected, provision=self._provision, publisher=self.status,
             on_model=self._models.put, engine_url=self._wait_engine_url, clock=self.clock,
             t0=self._t0, warm_up=self._warm_up,
         )

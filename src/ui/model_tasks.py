@@ -195,10 +195,10 @@ def _pull(settings: Settings, profile: Profile, spec: str, status: StatusFile, p
     pull = resolve_pull(settings, spec)
     if pull.entry is not None and pull.entry.bundled:
         return f"{pull.entry.id} is bundled with Olympus; nothing to download."
-    result, name = pull_model(
-        settings, profile, pull, progress=progress,
-        on_status=lambda text: status.update("provisioning", phase="create", message=text),
-    )
+    def on_status(text: str) -> None:
+        status.update("provisioning", phase="create", message=text)
+
+    result, name = pull_model(settings, profile, pull, progress=progress, on_status=on_status)
     return f"Imported into Ollama as {name}" if name else f"Downloaded to {result.path}"
 
 

@@ -1,8 +1,8 @@
-"""The CLI with the service running (issue #15): real ``python -m src`` processes against the
-real API over the real pipeline. Through the service a command loads no store, embedding or
-model module (that is what makes it fast), prints the same JSON as in-process, and while
-startup.py is still starting its service the command waits for it instead of opening the
-stores beside it.
+"""The CLI with the service running (the service owns the stores): real ``python -m src``
+processes against the real API over the real pipeline. Through the service a command loads no
+store, embedding or model module (that is what makes it fast), prints the same JSON as
+in-process, and while startup.py is still starting its service the command waits for it instead
+of opening the stores beside it.
 
 Which modules a command imported is read from ``python -X importtime``."""
 
@@ -132,7 +132,7 @@ def test_doctor_while_the_service_starts_reports_it_without_waiting(service):
     finally:
         lock.release()
         status.replace("api", state="stopped", url="")
-    imported, said = split_stderr(proc.stderr)
+    imported, _said = split_stderr(proc.stderr)
     report = json.loads(proc.stdout)
     pipeline = report["components"]["pipeline"]
     assert not pipeline["ok"] and "not ready yet" in pipeline["detail"], pipeline

@@ -84,7 +84,7 @@ def test_no_key_and_a_revoked_key_are_refused(service):
         _client(service, key="olk_not-a-real-key").models.list()
     assert err.value.code == "InvalidApiKey" and "keys create" in err.value.body["hint"]
     record, secret = service.keys.create("short-lived")
-    assert [m.id for m in _client(service, key=secret).models.list()][0] == "olympus"
+    assert next(m.id for m in _client(service, key=secret).models.list()) == "olympus"
     service.keys.revoke(record.id)
     with pytest.raises(openai.AuthenticationError):
         _client(service, key=secret).models.list()

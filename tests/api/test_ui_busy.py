@@ -12,7 +12,7 @@ from tests.ui.conftest import all_text, make_app  # noqa: F401 - fixtures
 pytestmark = pytest.mark.slow
 
 
-def test_a_full_line_is_a_clear_message_in_the_chat(service, monkeypatch, make_app):  # noqa: F811
+def test_a_full_line_is_a_clear_message_in_the_chat(service, monkeypatch, make_app):
     monkeypatch.setenv("OLYMPUS_DATA_DIR", str(service.data_dir))
     monkeypatch.setenv("OLYMPUS_SERVICE_URL", service.url)
     monkeypatch.setenv("OLYMPUS_SERVICE_TOKEN", service.token)

@@ -32,7 +32,7 @@ def ui(service, monkeypatch):
     state.reset()
 
 
-def test_the_ui_answers_through_the_service_without_opening_a_store(ui, make_app):  # noqa: F811
+def test_the_ui_answers_through_the_service_without_opening_a_store(ui, make_app):
     from src.service.client import RemotePipeline
 
     at = make_app()
@@ -47,7 +47,7 @@ def test_the_ui_answers_through_the_service_without_opening_a_store(ui, make_app
     assert not at.exception and "API keys" in all_text(at)
 
 
-def test_an_admin_makes_a_key_on_the_system_page_and_it_works(ui, make_app):  # noqa: F811
+def test_an_admin_makes_a_key_on_the_system_page_and_it_works(ui, make_app):
     at = make_app("system")
     at.text_input(key="api_key_name").set_value("editor")
     at.selectbox(key="api_key_scope").set_value("write")
@@ -67,7 +67,7 @@ def test_an_admin_makes_a_key_on_the_system_page_and_it_works(ui, make_app):  # 
         client.models.list()
 
 
-def test_ui_and_api_clients_at_once_without_a_store_error(ui, make_app):  # noqa: F811
+def test_ui_and_api_clients_at_once_without_a_store_error(ui, make_app):
     """Chat and uploads in the UI while an OpenAI client streams answers and searches run:
     no locked or closed store, every answer and search succeeds."""
     errors: list[str] = []

@@ -80,7 +80,7 @@ class HubServer:
     def gate(self, repo: str, *granted_tokens: str) -> None:
         self.state.gated[repo] = set(granted_tokens)
 
-    def __enter__(self) -> "HubServer":
+    def __enter__(self) -> HubServer:
         for t in self._threads:
             t.start()
         return self
@@ -136,9 +136,11 @@ def _handler(server: HubServer, *, cdn: bool) -> type[BaseHTTPRequestHandler]:
                 return self._error(404 if token else 401, "RepoNotFound", "Repository not found")
             if repo in state.gated and token not in state.gated[repo]:
                 if not token:
-                    msg = f"Access to model {repo} is restricted. You must have access to it and be authenticated to access it. Please log in."
+                    msg = (f"Access to model {repo} is restricted. You must have access to it and be "
+                           "authenticated to access it. Please log in.")
                     return self._error(401, "GatedRepo", msg)
-                msg = f"Access to model {repo} is restricted and you are not in the authorized list. Visit https://huggingface.co/{repo} to ask for access."
+                msg = (f"Access to model {repo} is restricted and you are not in the authorized list. "
+                       f"Visit https://huggingface.co/{repo} to ask for access.")
                 return self._error(403, "GatedRepo", msg)
             data = state.files[repo].get(filename)
             if data is None:
@@ -169,7 +171,7 @@ def _handler(server: HubServer, *, cdn: bool) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(payload)
 
         def _error(self, status: int, code: str, message: str) -> None:
-            payload = ('{"error": "%s"}' % message.replace('"', "'")).encode()
+            payload = ('{{"error": "{}"}}'.format(message.replace('"', "'"))).encode()
             self.send_response(status)
             self.send_header("X-Error-Code", code)
             self.send_header("X-Error-Message", message)

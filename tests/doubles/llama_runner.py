@@ -130,7 +130,7 @@ class Runner:
         def work() -> None:
             try:
                 result = call(request, on_chunk)
-            except Exception as exc:  # bad request: llama.cpp raises ValueError
+            except Exception as exc:  # noqa: BLE001 - bad request: llama.cpp raises ValueError
                 result = {"error": str(exc)}
             chunks.put(result if isinstance(result, dict) and "error" in result else None)
 

@@ -34,7 +34,7 @@ class Handler(BaseHTTPRequestHandler):
     double: OllamaDouble
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib's name)
+    def log_message(self, format: str, *args: object) -> None:  # stdlib's name
         self.double.log_request(self.address_string(), format % args)
 
     # --- plumbing ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.pdfs import make_text_pdf
+import itertools
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
@@ -271,7 +272,7 @@ def test_answer_from_the_real_local_model_streams_into_the_page(tmp_path, browse
         # the evidence and set aside (a small model's answer that adds nothing is not shown).
         assert "llama.cpp" in credit or "the answer of smollm2" in credit, credit
         # Streaming: the page showed the answer at several growing lengths before it was done.
-        growing = [b for a, b in zip(lengths, lengths[1:]) if b > a]
+        growing = [b for a, b in itertools.pairwise(lengths) if b > a]
         assert len(growing) >= 3, f"the answer did not stream into the page: {lengths}"
         sources = answer.locator('[data-testid="stExpander"]').first
         sources.get_by_text("flux-manual.pdf").first.wait_for()  # opens once the answer is done

@@ -173,7 +173,7 @@ def test_the_model_is_named_and_stop_stays_in_view_while_streaming(tmp_path, bro
                 break
             if box:
                 seen.append(box)
-                assert 0 <= box["y"] and box["y"] + box["height"] <= DESKTOP["height"], \
+                assert box["y"] >= 0 and box["y"] + box["height"] <= DESKTOP["height"], \
                     f"the Stop button left the viewport while streaming: {box}"
             page.wait_for_timeout(100)
         assert seen, "the Stop button was shown while the answer streamed"

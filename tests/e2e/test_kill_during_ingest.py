@@ -1,7 +1,7 @@
 """kill -9 of the whole app (supervisor, Streamlit, parse worker) during an ingest started
 from the browser: after a restart every index agrees on every document and the interrupted
-file can be uploaded again (issue 14, load and faults). The API kept the accepted upload on
-disk and indexes it by itself after the restart (issue 24), so uploading it again finds it
+file can be uploaded again (a power cut must not leave half a document). The API kept the
+accepted upload on disk and indexes it by itself after the restart, so uploading it again finds it
 indexed (or indexes it)."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pytest
 from tests.e2e.test_browser import REPO, _running_app, _wait_app, browser  # noqa: F401
 from tests.fixtures.pdfs import make_text_pdf
 from tests.supervisor.conftest import descendants
+import contextlib
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ACTIVE = re.compile(r"pelicans\.pdf: (Starting|Checking|Reading pages|Cleaning text|Splitting"
@@ -31,10 +32,8 @@ BIG = [f"Section {i}: the pelican feeding schedule, beak hygiene and pond mainte
 def _kill_everything(root_pid: int) -> None:
     family = {root_pid, *descendants(root_pid)}
     for pid in family:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() and
                                               "Z" not in _state(p) for p in family):

@@ -22,7 +22,8 @@ import pytest
 
 from tests.e2e.test_browser import (
     ARTIFACTS, CHROMIUM, REPO, _ask, _engine_ready, _free_port, _running_app, _shot,
-    _upload, _wait_app, browser)  # noqa: F401 - fixture
+    _upload, _wait_app)
+from tests.e2e.test_browser import browser  # noqa: F401 - a fixture, used by name
 from tests.fixtures.pdfs import make_text_pdf
 
 pytestmark = [

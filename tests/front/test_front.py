@@ -1,5 +1,6 @@
 """The front on the public port, against a real ``startup.py``: allowed hosts, sign-in with
-the signed cookie, session-id reuse, password-guessing limits (issue #14, findings 3, 4, 7)."""
+the signed cookie, session-id reuse, password-guessing limits (what a
+stranger who finds the public port tries first)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The front answers what was asked: a compressed body only to a client that accepts one,
-and ``/healthz`` is its own health (front, Streamlit, API), not a Streamlit page (issue 26)."""
+and ``/healthz`` is its own health (front, Streamlit, API), not a Streamlit page (a
+probe must see the front's own health)."""
 
 from __future__ import annotations
 

@@ -129,7 +129,7 @@ def test_disk_full_is_reported_before_downloading(hub, blob, data_dir):
 def test_split_gguf_downloads_all_parts_with_one_progress(hub, data_dir):
     parts = [f"big-q4_k_m-0000{i}-of-00002.gguf" for i in (1, 2)]
     blobs = [os.urandom(1_500_000), os.urandom(1_200_000)]
-    for name, data in zip(parts, blobs):
+    for name, data in zip(parts, blobs, strict=True):
         hub.add_file(REPO, name, data)
     reports: list[DownloadProgress] = []
     result = download_gguf(REPO, parts, data_dir / "models", endpoint=hub.url, progress=reports.append)
@@ -190,7 +190,7 @@ def test_two_concurrent_pulls_of_one_file_download_it_once(hub, blob, data_dir):
 def test_split_gguf_in_a_repository_subfolder_downloads(hub, data_dir):
     parts = [f"Q4_K_M/big-q4_k_m-0000{i}-of-00002.gguf" for i in (1, 2)]
     blobs = [os.urandom(700_000), os.urandom(500_000)]
-    for name, data in zip(parts, blobs):
+    for name, data in zip(parts, blobs, strict=True):
         hub.add_file(REPO, name, data)
     result = download_gguf(REPO, parts, data_dir / "models", endpoint=hub.url)
     assert [p.read_bytes() for p in result.paths] == blobs

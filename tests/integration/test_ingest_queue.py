@@ -1,4 +1,5 @@
-"""The upload queue: bounded, per session, cancellable with a rollback (issue 14, finding 6).
+"""The upload queue: bounded, per session, cancellable with a rollback (one visitor must not
+fill the disk or the queue for everyone, and a cancelled upload leaves nothing behind).
 
 Jobs run on a real Library (SQLite, BM25, Milvus Lite, the real embedder); a gate pauses an
 ingest at a chosen progress step so a test can act while it is queued or running.
@@ -82,12 +83,12 @@ def test_full_queue_refuses_with_the_limit_and_its_setting(library):
     queue.submit(gate, "one.pdf", _pdf("one"), owner="a")
     assert gate.reached.wait(60)
     queue.submit(gate, "two.pdf", _pdf("two"), owner="a")
-    with pytest.raises(UploadRefused, match="2 per session.*OLYMPUS_SESSION_QUEUE_JOBS"):
+    with pytest.raises(UploadRefused, match=r"2 per session.*OLYMPUS_SESSION_QUEUE_JOBS"):
         queue.submit(gate, "three.pdf", _pdf("three"), owner="a")
-    with pytest.raises(UploadRefused, match="1 MB per session.*OLYMPUS_SESSION_QUEUE_MB"):
+    with pytest.raises(UploadRefused, match=r"1 MB per session.*OLYMPUS_SESSION_QUEUE_MB"):
         queue.submit(gate, "big.pdf", b"%PDF-" + b"x" * MB, owner="b")
     queue.submit(gate, "b1.pdf", _pdf("b1"), owner="b")
-    with pytest.raises(UploadRefused, match="3 in total.*OLYMPUS_QUEUE_JOBS"):
+    with pytest.raises(UploadRefused, match=r"3 in total.*OLYMPUS_QUEUE_JOBS"):
         queue.submit(gate, "c1.pdf", _pdf("c1"), owner="c")
     gate.go.set()
     _wait(queue)

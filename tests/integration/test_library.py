@@ -124,7 +124,7 @@ def test_neighbour_expansion_widens_hits_with_adjacent_chunks(lib):
     plain = HybridRetriever(**kwargs).retrieve(Query(QUESTIONS[1][0], k=2))
     wide = HybridRetriever(**kwargs, neighbour_hops=1).retrieve(Query(QUESTIONS[1][0], k=2))
     assert [h.chunk.id for h in plain] == [h.chunk.id for h in wide]
-    for p, w in zip(plain, wide):
+    for p, w in zip(plain, wide, strict=True):
         assert len(w.chunk.text) > len(p.chunk.text)
         assert w.chunk.page_start <= p.chunk.page_start and w.chunk.page_end >= p.chunk.page_end
         assert p.chunk.text[len(p.chunk.text) // 2:][:60] in w.chunk.text

@@ -1,4 +1,4 @@
-"""Issue #24's attacks, each against the real ``startup.py`` (front, Streamlit, API) on
+"""Attacks from outside, each against the real ``startup.py`` (front, Streamlit, API) on
 loopback, with bounded loops: what a stranger on the Internet tries, and what the owner
 must still be able to do."""
 
@@ -91,7 +91,7 @@ def test_a_lockout_survives_a_restart_and_forwarded_localhost_is_not_local(start
         r = client.get("/v1/models", headers={"x-forwarded-for": forwarded})
         assert r.status_code == 403, forwarded
     app.stop()
-    restarted, client = start(**{**env, "OLYMPUS_DATA_DIR": str(app.data_dir),
+    _restarted, client = start(**{**env, "OLYMPUS_DATA_DIR": str(app.data_dir),
                                  "OLYMPUS_PORT": str(free_port())})
     locked = _attempt(client, PASSWORD, "203.0.113.5")
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 500

@@ -1,4 +1,5 @@
-"""Secrets stay out of logs, child processes, doctor output and other users' reach (finding 8, 9)."""
+"""Secrets stay out of logs, child processes, doctor output and other users'
+reach (a log or a support bundle is read by people who must not sign in)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A CLI command run while a real ``startup.py`` is still starting (issue #15): it must not
+"""A CLI command run while a real ``startup.py`` is still starting: it must not
 open the stores beside the service that is about to own them; it says it waits, then goes
 through the service once that is ready.
 
@@ -21,7 +21,7 @@ from tests.supervisor.conftest import (  # noqa: F401 - fixtures
 pytestmark = pytest.mark.slow
 
 
-def test_a_command_during_start_up_waits_for_the_service_and_opens_no_store(olympus):  # noqa: F811
+def test_a_command_during_start_up_waits_for_the_service_and_opens_no_store(olympus):
     o = olympus(FAKE_ENGINE_MODE="never_ready")
     wait_for(lambda: held(o.data_dir), 60, "startup.py to lock the data dir")
     assert o.status().get("api", {}).get("state") != "ready"

@@ -32,7 +32,7 @@ def _cli(o, *args: str) -> tuple[subprocess.CompletedProcess, float]:
     return done, time.perf_counter() - started
 
 
-def test_openai_sdk_and_cli_through_the_public_port(start):  # noqa: F811
+def test_openai_sdk_and_cli_through_the_public_port(start):
     o, _ = start(OLYMPUS_BEHIND_PROXY="true")
     # ready once the library is open and the embedder loaded (as the supervisor waits: 120 s)
     o.wait_status(lambda s: s.get("api", {}).get("state") == "ready", 120, "API ready")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import contextlib
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_ENGINE = Path(__file__).with_name("fake_engine.py")
@@ -95,7 +96,7 @@ class Olympus:
         self.python = python
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Olympus":
+    def start(self) -> Olympus:
         self._log = open(self.log_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [self.python, str(self.script)], env=self.env, cwd=self.tmp,
@@ -132,10 +133,8 @@ class Olympus:
     def log_records(self) -> list[dict]:
         out = []
         for line in self.log().splitlines():
-            try:
+            with contextlib.suppress(ValueError):
                 out.append(json.loads(line))
-            except ValueError:
-                pass
         return out
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
@@ -153,10 +152,8 @@ class Olympus:
 
 
 def _kill(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ if mode == "spawn":
 
 
 class Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         body = json.dumps({"version": "0.0.0-fake"}).encode()
         self.send_response(200 if self.path in ("/api/version", "/health") else 404)
         self.send_header("Content-Type", "application/json")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import urllib.request
+from pathlib import Path
 
 from tests.supervisor.conftest import REPO, alive, descendants, free_port, http_ok, wait_for
 
@@ -41,7 +42,7 @@ def test_real_app_and_real_engine_come_up_publish_status_and_stop_cleanly(olympu
                and "load_s" in r for r in o.log_records())
 
     # the supervisor itself stays light: no torch, no Milvus loaded in its process
-    maps = open(f"/proc/{o.proc.pid}/maps").read()
+    maps = Path(f"/proc/{o.proc.pid}/maps").read_text()
     assert "libtorch" not in maps and "milvus" not in maps
 
     family = descendants(o.proc.pid)

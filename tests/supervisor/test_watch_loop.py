@@ -16,6 +16,7 @@ from src.status import StatusFile
 from src.supervisor import Supervisor
 from src.supervisor.backoff import RestartPolicy
 from tests.supervisor.conftest import REPO
+import itertools
 
 
 @dataclass
@@ -184,7 +185,7 @@ def test_crashed_engine_restarts_with_exponential_backoff_then_stays_down(data_d
     w.stop_at(60)
     assert sup.run() == 143
     starts = [t for t, p in w.spawned if p.name == "engine"]
-    gaps = [round(b - a, 1) for a, b in zip(starts, starts[1:])]
+    gaps = [round(b - a, 1) for a, b in itertools.pairwise(starts)]
     # 1st crash at 10 -> restart 1 s later; then 2 s, 4 s; the 4th crash in the window: down
     assert len(starts) == 4, starts
     assert [round(s) for s in starts[1:]] == [11, 14, 18]
@@ -296,7 +297,7 @@ def test_no_engine_means_no_child_and_no_provisioning(data_dir):
 
 def test_external_ollama_is_not_started(data_dir):
     w = World(ready={"api", "streamlit", "front"})
-    sup, status, calls = make(w, data_dir, ollama_host="http://gpu-box:11434")
+    sup, status, _calls = make(w, data_dir, ollama_host="http://gpu-box:11434")
     w.stop_at(5)
     sup.run()
     assert [p.name for _, p in w.spawned] == ["api", "streamlit", "front"]
@@ -421,7 +422,7 @@ def test_a_busy_public_port_stops_the_start_before_any_child(data_dir):
 
     w = World(ready={"engine", "api", "streamlit", "front"})
     sup, status, calls = make(w, data_dir, busy_ports={8501})
-    with pytest.raises(PortInUse, match="port 8501 is already in use.*OLYMPUS_PORT"):
+    with pytest.raises(PortInUse, match=r"port 8501 is already in use.*OLYMPUS_PORT"):
         sup.run()
     assert w.spawned == [] and calls == []
     assert status.section("supervisor")["state"] == "failed"
@@ -448,7 +449,7 @@ def test_local_arangod_starts_first_and_the_app_is_pointed_at_it(data_dir):
 
     w = World(ready={"arangod", "engine", "api", "streamlit", "front"})
     spec = lambda s: arangod_spec(s, which=lambda name: "/usr/sbin/arangod")  # noqa: E731
-    sup, status, _ = make(w, data_dir, arangod=spec)
+    sup, _status, _ = make(w, data_dir, arangod=spec)
     w.stop_at(30)
     assert sup.run() == 143
     assert w.events[0] == "start arangod" and w.events[-1] == "stop arangod"
@@ -471,7 +472,7 @@ def test_models_use_restarts_the_llamacpp_engine_with_the_new_file(data_dir, tmp
 
     def use_second(w):
         chosen["path"] = second
-        (data_dir / "active_model.json").write_text('{"name": "second", "path": "%s"}' % second)
+        (data_dir / "active_model.json").write_text(f'{{"name": "second", "path": "{second}"}}')
 
     w.at(10, use_second)
     w.stop_at(30)

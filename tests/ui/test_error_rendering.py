@@ -1,4 +1,5 @@
-"""Error messages and hints are shown as literal text, never Markdown/HTML (finding 9)."""
+"""Error messages and hints are shown as literal text, never Markdown/HTML (a
+file name or a model's error text must not inject a link or a script into the page)."""
 
 from __future__ import annotations
 

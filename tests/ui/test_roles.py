@@ -1,5 +1,6 @@
-"""Reading vs administering (issue #14, finding 5): admin actions check the role where they
-act, and a Space without an admin password refuses them and says how to enable them."""
+"""Reading vs administering (a signed-in reader must not delete the library): admin actions
+check the role where they act, and a Space without an admin password refuses them and says how
+to enable them."""
 
 from __future__ import annotations
 

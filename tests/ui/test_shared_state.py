@@ -1,4 +1,5 @@
-"""Process-owned objects survive anything a browser can send (issue 14, finding 1)."""
+"""Process-owned objects survive anything a browser can send (any browser, signed in or not, can
+send Streamlit's clear-cache message, so the pipeline must not live in a Streamlit cache)."""
 
 from __future__ import annotations
 

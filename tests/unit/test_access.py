@@ -71,9 +71,9 @@ def _cookie(policy: Policy, role="reader", expires=1000.0, secret=SECRET) -> str
 def test_a_signed_cookie_grants_its_role_until_it_expires():
     policy = Policy(password="p", admin_password="a")
     value = _cookie(policy)
-    access, claims = access_for(value, policy, SECRET, now=999.0)
+    access, _ = access_for(value, policy, SECRET, now=999.0)
     assert (access.role, access.browser_id, access.signed_in) == ("reader", "browser-1", True)
-    access, claims = access_for(value, policy, SECRET, now=1000.0)
+    access, _ = access_for(value, policy, SECRET, now=1000.0)
     assert access.role == "none" and access.browser_id == "browser-1", "id outlives the role"
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -40,7 +40,7 @@ def _norm(text: str) -> str:
     return normalize_whitespace(clean_characters(text)).replace("\n", " ").lower()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pages(path: str) -> tuple[str, ...] | None:
     if not Path(path).exists():
         return None

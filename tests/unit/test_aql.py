@@ -60,7 +60,7 @@ class RecordingDB:
     def collection(self, name: str) -> RecordingCollection:
         return self.collections.setdefault(name, RecordingCollection())
 
-    def begin_transaction(self, **_: Any) -> "RecordingDB":
+    def begin_transaction(self, **_: Any) -> RecordingDB:
         return self
 
     def commit_transaction(self) -> None:

@@ -143,6 +143,6 @@ def test_the_bundled_model_file_is_the_one_the_catalog_names(tmp_path):
         if entry.get("package"):
             entry["files"] = ["renamed.gguf"]
     settings = Settings(data_dir=tmp_path, catalog_path=_write(tmp_path, _to_toml(raw)))
-    with pytest.raises(ModelNotFound, match="renamed.gguf") as err:
+    with pytest.raises(ModelNotFound, match=r"renamed.gguf") as err:
         bundled_gguf(settings)
     assert "requirements-nodeps.txt" in err.value.hint

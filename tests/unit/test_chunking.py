@@ -11,6 +11,7 @@ from shared_utils.text import split_sentences
 from shared_utils.documents.pdf import parse_pdf
 from shared_utils.types import Page
 from tests.conftest import real_pdf
+import itertools
 
 
 def words(text: str) -> int:
@@ -70,7 +71,7 @@ def test_overlap_repeats_trailing_sentences():
     sentences = [f"Sentence number {i} is here." for i in range(12)]  # 5 words each
     chunks = chunks_of([Page(1, " ".join(sentences))], max_tokens=20, overlap=5)
     assert len(chunks) > 3
-    for prev, nxt in zip(chunks, chunks[1:]):
+    for prev, nxt in itertools.pairwise(chunks):
         last = split_sentences(prev.text)[-1]
         assert nxt.text.startswith(last)
         assert words(nxt.text) <= 20

@@ -25,7 +25,7 @@ def _modules() -> list[str]:
 def _has_doctests(name: str) -> bool:
     try:
         module = importlib.import_module(name)
-    except Exception:  # a module whose optional dependency is missing has its own tests
+    except Exception:  # noqa: BLE001 - a module whose optional dependency is missing has its own tests
         return False
     return bool(doctest.DocTestFinder().find(module)) and any(
         t.examples for t in doctest.DocTestFinder().find(module)

@@ -46,7 +46,7 @@ def test_negative_weight_is_rejected():
 
 
 def test_scores_are_the_sum_over_legs_of_one_over_k_plus_rank():
-    for cid, score, ranks in rrf({"a": list("pqrs"), "b": list("srqp")}, k=10):
+    for _cid, score, ranks in rrf({"a": list("pqrs"), "b": list("srqp")}, k=10):
         assert score == pytest.approx(sum(1 / (10 + r) for r in ranks.values()))
 
 

@@ -7,11 +7,9 @@ HEALTHCHECK shell snippets here, against local files and a local port.
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 import hashlib
 import http.server
-import importlib.metadata as md
 import json
 import os
 import re
@@ -87,49 +85,6 @@ def test_runtime_requirements_are_exact_pins():
             assert version, f"{name}: {pkg} is not pinned with =="
 
 
-def _third_party_imports() -> set[str]:
-    files = [ROOT / "startup.py", ROOT / "streamlit_app.py"]
-    files += [*(ROOT / "src").rglob("*.py"), *(ROOT / "shared_utils").rglob("*.py")]
-    names = set()
-    for path in files:
-        if not path.exists():
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names |= {a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names.add(node.module.split(".")[0])
-    local = {"src", "shared_utils", "tests"}
-    return {n for n in names if n not in sys.stdlib_module_names and n not in local}
-
-
-def test_app_code_imports_only_runtime_requirements():
-    """A module the app imports must come from requirements.txt, not from the dev extras."""
-    runtime = set(_requirements("requirements.txt")) | set(_requirements("requirements-nodeps.txt"))
-    closure: set[str] = set()
-    todo = list(runtime)
-    while todo:  # what the runtime requirements pull in themselves
-        dist = todo.pop()
-        if dist in closure:
-            continue
-        closure.add(dist)
-        try:
-            requires = md.requires(dist) or []
-        except md.PackageNotFoundError:
-            continue
-        for req in requires:
-            if "extra ==" in req:
-                continue
-            todo.append(re.split(r"[ ;<>=!~\[(]", req, maxsplit=1)[0].lower().replace("_", "-"))
-    dists = md.packages_distributions()
-    missing = {}
-    for module in _third_party_imports():
-        providers = {d.lower().replace("_", "-") for d in dists.get(module, [])}
-        if providers and not providers & {c.replace("_", "-") for c in closure}:
-            missing[module] = sorted(providers)
-    assert not missing, f"imported by the app but only installed for tests: {missing}"
-
-
 # --- the Dockerfile's own shell, run here --------------------------------------------------------
 
 def _instruction(start: str) -> str:
@@ -173,7 +128,7 @@ def test_healthcheck_follows_olympus_port(tmp_path):
     status = {"/healthz": 200}
 
     class Health(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(status.get(self.path, 404))
             self.end_headers()
 
@@ -241,7 +196,7 @@ def test_ollama_archive_is_checked_then_unpacked(tmp_path, name):
 
 
 def test_ollama_archive_with_a_wrong_or_missing_sha256_is_refused_before_extraction(tmp_path):
-    url, sha = _release_archive(tmp_path, "ollama-linux-amd64.tgz")
+    url, _sha = _release_archive(tmp_path, "ollama-linux-amd64.tgz")
     wrong = _ollama_step(tmp_path, OLLAMA_URL=url, OLLAMA_SHA256="0" * 64)
     assert wrong.returncode != 0 and "FAILED" in wrong.stdout + wrong.stderr
     missing = _ollama_step(tmp_path, OLLAMA_URL=url, OLLAMA_SHA256="")

@@ -1,6 +1,7 @@
 """scripts/install.sh takes torch's CPU build from PyTorch's CPU index when it answers (checked
 with a short limit), else falls back at once; scripts/check-cpu-only.sh fails on any
-nvidia/cuda/triton package in pip's install plan (issue 26)."""
+nvidia/cuda/triton package in pip's install plan (gigabytes of GPU libraries a CPU machine
+never uses)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def index_url():
     """A local stand-in for PyTorch's CPU index: answers GET /torch/."""
 
     class Index(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(200 if self.path == "/torch/" else 404)
             self.end_headers()
 

@@ -1,6 +1,6 @@
 """OLYMPUS_LOG_FORMAT=auto: a readable console for a person at a terminal, JSON lines for a
-log collector in a container or Space (issue 26: JSON on a terminal wherever /.dockerenv
-exists)."""
+log collector in a container or Space (a terminal inside a container, where /.dockerenv
+exists, still gets JSON: its output goes to a collector)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Redaction masks secrets and only secrets: ordinary sentences that contain "token",
-"secret" or "basic" reach the log, `doctor` and the health details unchanged (issue 26)."""
+"secret" or "basic" reach the log, `doctor` and the health details unchanged (over-masking
+hides what a user needs to read)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""How the CLI decides between the running service and its own stores (issue #15): a service
+"""How the CLI decides between the running service and its own stores: a service
 that answers is used; while startup.py holds the data dir but its service does not answer
 yet, the command waits for it (never opening the stores beside it) or fails saying what to
 do; with no startup.py on the data dir it works in-process.
@@ -24,7 +24,7 @@ from src.supervisor.lock import DataDirLock, held
 
 
 class _Health(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:  # http.server's name
         ready = self.server.ready and self.path == "/api/health"  # type: ignore[attr-defined]
         self.send_response(200 if ready else 503)
         self.send_header("content-length", "0")

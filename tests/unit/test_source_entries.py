@@ -21,7 +21,7 @@ def test_passages_of_the_same_page_are_one_entry_and_keep_their_numbers():
     shown = entries(sources)
     assert [e.numbers for e in shown] == [(1, 3, 5), (2,), (4,)]
     for entry in shown:  # the mapping the answer's [n] links and the viewer rely on
-        assert all(sources[n - 1] is p for n, p in zip(entry.numbers, entry.passages))
+        assert all(sources[n - 1] is p for n, p in zip(entry.numbers, entry.passages, strict=True))
     assert sorted(n for e in shown for n in e.numbers) == [1, 2, 3, 4, 5]
 
 

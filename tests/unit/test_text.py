@@ -80,7 +80,7 @@ def test_running_headers_footers_and_page_numbers_dropped():
 
 def test_roman_numeral_headers_dropped():
     pages = [f"Guide {r}\nContent {w}.\nTail {w}." for r, w in
-             zip(["i", "ii", "iii", "iv"], ["one", "two", "three", "four"])]
+             zip(["i", "ii", "iii", "iv"], ["one", "two", "three", "four"], strict=True)]
     assert strip_repeated_lines(pages) == [f"Content {w}.\nTail {w}." for w in
                                            ["one", "two", "three", "four"]]
 

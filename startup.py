@@ -17,8 +17,9 @@ def main(argv: list[str]) -> int:
         return 0
     if argv:
         print(f"error: startup.py takes no arguments (got {' '.join(argv)})", file=sys.stderr)
-        print("hint: configure it with OLYMPUS_* environment variables (see README).",
-              file=sys.stderr)
+        print(
+            "hint: configure it with OLYMPUS_* environment variables (see README).", file=sys.stderr
+        )
         return 2
     from shared_utils.errors import OlympusError
     from shared_utils.logging_setup import configure_logging
@@ -28,8 +29,9 @@ def main(argv: list[str]) -> int:
     try:
         settings = load_settings()
         private_files()  # data files 0600, folders 0700 (children inherit the umask)
-        configure_logging(settings.log_format_resolved, settings.log_level,
-                          secrets=settings.secret_values())
+        configure_logging(
+            settings.log_format_resolved, settings.log_level, secrets=settings.secret_values()
+        )
         supervisor = Supervisor(settings, subreaper=True)
         supervisor.install_signal_handlers()
         return supervisor.run()

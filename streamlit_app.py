@@ -14,8 +14,9 @@ from src.ui.errors import show_error
 ICON = Path(__file__).resolve().parent / "src" / "ui" / "assets" / "favicon.png"
 
 # the icon ships with the app (a Material icon name would be fetched from a font CDN)
-st.set_page_config(page_title="Olympus", page_icon=str(ICON), layout="centered",
-                   initial_sidebar_state="auto")
+st.set_page_config(
+    page_title="Olympus", page_icon=str(ICON), layout="centered", initial_sidebar_state="auto"
+)
 try:
     settings = state.settings()
     state.configure_logging()

@@ -39,14 +39,15 @@ TARGET_OVERHEAD = 0.10
 
 def gold_hit(sources: list, document: str, gold: list[int]) -> bool:
     return any(
-        s.chunk.doc_name == document and any(s.chunk.page_start <= g <= s.chunk.page_end for g in gold)
+        s.chunk.doc_name == document
+        and any(s.chunk.page_start <= g <= s.chunk.page_end for g in gold)
         for s in sources
     )
 
 
 def compression_quality(library: Any, questions: list[dict], k: int, count, settings) -> dict:
-    from shared_utils.generation.extractive import ExtractiveBackend
     from shared_utils.generation.base import GenerationOptions
+    from shared_utils.generation.extractive import ExtractiveBackend
     from src.answer.prompt import build_prompt
 
     extractive = ExtractiveBackend()
@@ -58,9 +59,14 @@ def compression_quality(library: Any, questions: list[dict], k: int, count, sett
         hint = q["answer_hint"].lower()
         for name, compress in (("full", False), ("compressed", True)):
             prompt = build_prompt(
-                q["question"], sources, count_tokens=count, context_tokens=CONTEXT_TOKENS,
-                answer_tokens=settings.max_answer_tokens, margin_tokens=settings.prompt_margin_tokens,
-                compress=compress, sentences_per_source=settings.source_sentences,
+                q["question"],
+                sources,
+                count_tokens=count,
+                context_tokens=CONTEXT_TOKENS,
+                answer_tokens=settings.max_answer_tokens,
+                margin_tokens=settings.prompt_margin_tokens,
+                compress=compress,
+                sentences_per_source=settings.source_sentences,
             )
             answer = extractive.generate(prompt.messages, options=GenerationOptions())
             r = rows[name]
@@ -82,9 +88,14 @@ def compression_quality(library: Any, questions: list[dict], k: int, count, sett
             "dropped_sources_mean": round(sum(r["dropped"]) / n, 2),
         }
     full, comp = out["full"], out["compressed"]
-    out["hint_retention"] = (round(comp["hint_in_prompt"] / full["hint_in_prompt"], 3)
-                             if full["hint_in_prompt"] else None)
-    out["prompt_tokens_saved"] = round(1 - comp["prompt_tokens_mean"] / full["prompt_tokens_mean"], 3)
+    out["hint_retention"] = (
+        round(comp["hint_in_prompt"] / full["hint_in_prompt"], 3)
+        if full["hint_in_prompt"]
+        else None
+    )
+    out["prompt_tokens_saved"] = round(
+        1 - comp["prompt_tokens_mean"] / full["prompt_tokens_mean"], 3
+    )
     return out
 
 
@@ -94,8 +105,11 @@ def raw_stream(url: str, messages, max_tokens: int, temperature: float) -> dict[
 
     body = {
         "messages": [{"role": m.role, "content": m.content} for m in messages],
-        "stream": True, "max_tokens": max_tokens, "temperature": temperature,
-        "cache_prompt": True, "stream_options": {"include_usage": True},
+        "stream": True,
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "cache_prompt": True,
+        "stream_options": {"include_usage": True},
     }
     t0 = time.perf_counter()
     first = None
@@ -113,16 +127,21 @@ def raw_stream(url: str, messages, max_tokens: int, temperature: float) -> dict[
                 first = first if first is not None else time.perf_counter() - t0
                 text += piece
             timings = data.get("timings") or timings
-    return {"first_token_s": first, "total_s": time.perf_counter() - t0, "text": text,
-            "prompt_n": timings.get("prompt_n"), "cache_n": timings.get("cache_n"),
-            "engine_prompt_ms": timings.get("prompt_ms"),
-            "tokens_per_s": timings.get("predicted_per_second")}
+    return {
+        "first_token_s": first,
+        "total_s": time.perf_counter() - t0,
+        "text": text,
+        "prompt_n": timings.get("prompt_n"),
+        "cache_n": timings.get("cache_n"),
+        "engine_prompt_ms": timings.get("prompt_ms"),
+        "tokens_per_s": timings.get("predicted_per_second"),
+    }
 
 
 def flush(url: str) -> None:
     """Leave only the shared system prompt in the engine's prompt cache."""
-    from src.answer.prompt import SYSTEM_PROMPT
     from shared_utils.generation.base import Message
+    from src.answer.prompt import SYSTEM_PROMPT
 
     raw_stream(url, [Message("system", SYSTEM_PROMPT), Message("user", "Hello.")], 1, 0.0)
 
@@ -141,8 +160,12 @@ def pipeline_run(answerer: Any, question: str) -> dict[str, Any]:
             first = now
         elif isinstance(event, DoneEvent):
             done = event
-    return {"sources_s": sources_s, "first_token_s": first, "total_s": time.perf_counter() - t0,
-            "done": done}
+    return {
+        "sources_s": sources_s,
+        "first_token_s": first,
+        "total_s": time.perf_counter() - t0,
+        "done": done,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -154,9 +177,9 @@ def main(argv: list[str] | None = None) -> None:
     info = common.begin()
 
     from shared_utils.llamacpp_engine import LlamaCppEngine
-    from src.models.provisioning import bundled_gguf
     from src.answer.answerer import Answerer
     from src.answer.prompt import EngineTokenizer, build_prompt
+    from src.models.provisioning import bundled_gguf
 
     labelled = common.load_labelled_set()
     paths = [Path(d["path"]) for d in labelled["documents"]]
@@ -165,8 +188,9 @@ def main(argv: list[str] | None = None) -> None:
     questions = labelled["questions"]
     results: dict[str, Any] = {"machine": info, "model": bundled_gguf().name}
 
-    with common.temp_library("answer", context_tokens=CONTEXT_TOKENS,
-                             max_answer_tokens=args.max_tokens) as library:
+    with common.temp_library(
+        "answer", context_tokens=CONTEXT_TOKENS, max_answer_tokens=args.max_tokens
+    ) as library:
         t = time.perf_counter()
         for path in paths:
             library.ingest_file(path)
@@ -185,24 +209,50 @@ def main(argv: list[str] | None = None) -> None:
             quality = compression_quality(library, questions, answerer.top_k, count, settings)
             results["compression"] = quality
             results["token_counter_exact"] = count.exact
-            print(common.format_table(
-                ["prompt", "gold src in prompt", "hint in prompt", "hint in extract",
-                 "tokens mean", "tokens p95", "dropped"],
-                [[n, q["gold_source_in_prompt"], q["hint_in_prompt"], q["hint_in_extractive_answer"],
-                  q["prompt_tokens_mean"], q["prompt_tokens_p95"], q["dropped_sources_mean"]]
-                 for n, q in quality.items() if isinstance(q, dict)]))
-            print(f"hint retention {quality['hint_retention']}, "
-                  f"prompt tokens saved {quality['prompt_tokens_saved']:.0%} "
-                  f"({len(questions)} questions, k={answerer.top_k})")
+            print(
+                common.format_table(
+                    [
+                        "prompt",
+                        "gold src in prompt",
+                        "hint in prompt",
+                        "hint in extract",
+                        "tokens mean",
+                        "tokens p95",
+                        "dropped",
+                    ],
+                    [
+                        [
+                            n,
+                            q["gold_source_in_prompt"],
+                            q["hint_in_prompt"],
+                            q["hint_in_extractive_answer"],
+                            q["prompt_tokens_mean"],
+                            q["prompt_tokens_p95"],
+                            q["dropped_sources_mean"],
+                        ]
+                        for n, q in quality.items()
+                        if isinstance(q, dict)
+                    ],
+                )
+            )
+            print(
+                f"hint retention {quality['hint_retention']}, "
+                f"prompt tokens saved {quality['prompt_tokens_saved']:.0%} "
+                f"({len(questions)} questions, k={answerer.top_k})"
+            )
 
             step = max(1, len(questions) // max(1, args.questions))
             timed = questions[::step][: args.questions]
             runs = []
             for i, q in enumerate(timed):
                 sources = library.search(q["question"], k=answerer.top_k).results
-                kw = dict(count_tokens=count, context_tokens=answerer.context_tokens,
-                          answer_tokens=args.max_tokens, margin_tokens=settings.prompt_margin_tokens,
-                          sentences_per_source=settings.source_sentences)
+                kw = dict(
+                    count_tokens=count,
+                    context_tokens=answerer.context_tokens,
+                    answer_tokens=args.max_tokens,
+                    margin_tokens=settings.prompt_margin_tokens,
+                    sentences_per_source=settings.source_sentences,
+                )
                 small = build_prompt(q["question"], sources, compress=True, **kw)
                 full = build_prompt(q["question"], sources, compress=False, **kw)
                 order = ("pipeline", "raw") if i % 2 == 0 else ("raw", "pipeline")
@@ -212,45 +262,72 @@ def main(argv: list[str] | None = None) -> None:
                     if which == "pipeline":
                         row["pipeline"] = pipeline_run(answerer, q["question"])
                     else:
-                        row["raw"] = raw_stream(engine.url, small.messages, args.max_tokens, settings.temperature)
+                        row["raw"] = raw_stream(
+                            engine.url, small.messages, args.max_tokens, settings.temperature
+                        )
                 flush(engine.url)
-                row["raw_uncompressed"] = raw_stream(engine.url, full.messages, args.max_tokens, settings.temperature)
+                row["raw_uncompressed"] = raw_stream(
+                    engine.url, full.messages, args.max_tokens, settings.temperature
+                )
                 done = row["pipeline"].pop("done")
                 row["pipeline"].update(
-                    prompt_tokens=done.prompt_tokens, backend=done.backend_name,
+                    prompt_tokens=done.prompt_tokens,
+                    backend=done.backend_name,
                     engine_prompt_ms=done.timings.get("engine_prompt_ms"),
                     tokens_per_s=done.timings.get("tokens_per_s"),
                     hint_in_answer=q["answer_hint"].lower() in done.answer.lower(),
-                    cited_gold=any(c.doc_name == q["document"] and any(
-                        c.page_start <= g <= c.page_end for g in q["gold_pages"]) for c in done.citations),
+                    cited_gold=any(
+                        c.doc_name == q["document"]
+                        and any(c.page_start <= g <= c.page_end for g in q["gold_pages"])
+                        for c in done.citations
+                    ),
                 )
                 row["prompt_tokens_uncompressed"] = full.prompt_tokens
                 for key in ("raw", "raw_uncompressed"):
-                    row[key]["hint_in_answer"] = q["answer_hint"].lower() in row[key].pop("text").lower()
+                    row[key]["hint_in_answer"] = (
+                        q["answer_hint"].lower() in row[key].pop("text").lower()
+                    )
                 runs.append(row)
                 p, r, u = row["pipeline"], row["raw"], row["raw_uncompressed"]
-                print(f"{q['id']}: sources {p['sources_s'] * 1000:.0f} ms, first token pipeline "
-                      f"{p['first_token_s']:.2f} s vs raw {r['first_token_s']:.2f} s "
-                      f"(uncompressed {u['first_token_s']:.2f} s), prompt {p['prompt_tokens']} vs "
-                      f"{row['prompt_tokens_uncompressed']} tokens, {p['backend']}")
+                print(
+                    f"{q['id']}: sources {p['sources_s'] * 1000:.0f} ms, first token pipeline "
+                    f"{p['first_token_s']:.2f} s vs raw {r['first_token_s']:.2f} s "
+                    f"(uncompressed {u['first_token_s']:.2f} s), prompt {p['prompt_tokens']} vs "
+                    f"{row['prompt_tokens_uncompressed']} tokens, {p['backend']}"
+                )
             results["runs"] = runs
             results["latency"] = summarize(runs)
     s = results["latency"]
-    print(common.format_table(["figure", "value", "target"], [
-        ["sources event p50 (ms)", s["sources_ms_p50"], f"<= {TARGET_SOURCES_MS}"],
-        ["sources event max (ms)", s["sources_ms_max"], f"<= {TARGET_SOURCES_MS}"],
-        ["first token pipeline p50 (s)", s["first_token_s_p50"], f"<= {TARGET_FIRST_TOKEN_S}"],
-        ["first token raw engine p50 (s)", s["raw_first_token_s_p50"], ""],
-        ["first token uncompressed p50 (s)", s["raw_uncompressed_first_token_s_p50"], ""],
-        ["TTFT pipeline vs raw, (p - r) / r (mean; noisy)", s["overhead_share_mean"], ""],
-        ["pipeline overhead outside engine prompt reading (s, median)",
-         s["overhead_outside_engine_s_median"], ""],
-        ["... as a share of the pipeline's TTFT (median)",
-         s["overhead_outside_engine_share_median"], f"< {TARGET_OVERHEAD}"],
-        ["prompt tokens per answer (mean)", s["prompt_tokens_mean"], ""],
-        ["prompt tokens uncompressed (mean)", s["prompt_tokens_uncompressed_mean"], ""],
-        ["generation tokens/s (mean)", s["tokens_per_s_mean"], ""],
-    ]))
+    print(
+        common.format_table(
+            ["figure", "value", "target"],
+            [
+                ["sources event p50 (ms)", s["sources_ms_p50"], f"<= {TARGET_SOURCES_MS}"],
+                ["sources event max (ms)", s["sources_ms_max"], f"<= {TARGET_SOURCES_MS}"],
+                [
+                    "first token pipeline p50 (s)",
+                    s["first_token_s_p50"],
+                    f"<= {TARGET_FIRST_TOKEN_S}",
+                ],
+                ["first token raw engine p50 (s)", s["raw_first_token_s_p50"], ""],
+                ["first token uncompressed p50 (s)", s["raw_uncompressed_first_token_s_p50"], ""],
+                ["TTFT pipeline vs raw, (p - r) / r (mean; noisy)", s["overhead_share_mean"], ""],
+                [
+                    "pipeline overhead outside engine prompt reading (s, median)",
+                    s["overhead_outside_engine_s_median"],
+                    "",
+                ],
+                [
+                    "... as a share of the pipeline's TTFT (median)",
+                    s["overhead_outside_engine_share_median"],
+                    f"< {TARGET_OVERHEAD}",
+                ],
+                ["prompt tokens per answer (mean)", s["prompt_tokens_mean"], ""],
+                ["prompt tokens uncompressed (mean)", s["prompt_tokens_uncompressed_mean"], ""],
+                ["generation tokens/s (mean)", s["tokens_per_s_mean"], ""],
+            ],
+        )
+    )
     path = common.write_json("answer", results)
     print(f"wrote {path}")
 
@@ -270,7 +347,8 @@ def summarize(runs: list[dict]) -> dict[str, Any]:
         p, w = r["pipeline"], r["raw"]
         if p.get("engine_prompt_ms") is not None and w.get("engine_prompt_ms") is not None:
             extra = (p["first_token_s"] - p["engine_prompt_ms"] / 1000) - (
-                w["first_token_s"] - w["engine_prompt_ms"] / 1000)
+                w["first_token_s"] - w["engine_prompt_ms"] / 1000
+            )
             outside_s.append(extra)
             outside.append(extra / p["first_token_s"])
     mean = lambda xs: round(sum(xs) / len(xs), 3) if xs else None  # noqa: E731
@@ -282,7 +360,8 @@ def summarize(runs: list[dict]) -> dict[str, Any]:
         "first_token_s_p50": round(common.percentile(pipe, 50), 2),
         "raw_first_token_s_p50": round(common.percentile(raw, 50), 2),
         "raw_uncompressed_first_token_s_p50": round(
-            common.percentile(vals(("raw_uncompressed", "first_token_s")), 50), 2),
+            common.percentile(vals(("raw_uncompressed", "first_token_s")), 50), 2
+        ),
         "overhead_share_mean": mean(overheads),
         "overhead_s_mean": mean([p - r for p, r in zip(pipe, raw, strict=False)]),
         "overhead_outside_engine_s_median": round(common.percentile(outside_s, 50), 3),
@@ -291,7 +370,9 @@ def summarize(runs: list[dict]) -> dict[str, Any]:
         "prompt_tokens_uncompressed_mean": mean([r["prompt_tokens_uncompressed"] for r in runs]),
         "tokens_per_s_mean": mean(vals(("pipeline", "tokens_per_s"))),
         "hint_in_answer_pipeline": mean([float(r["pipeline"]["hint_in_answer"]) for r in runs]),
-        "hint_in_answer_uncompressed": mean([float(r["raw_uncompressed"]["hint_in_answer"]) for r in runs]),
+        "hint_in_answer_uncompressed": mean(
+            [float(r["raw_uncompressed"]["hint_in_answer"]) for r in runs]
+        ),
         "cited_gold_page": mean([float(r["pipeline"]["cited_gold"]) for r in runs]),
     }
 

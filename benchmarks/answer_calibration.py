@@ -29,32 +29,54 @@ def calibrate(library: Any, answer_set: dict[str, Any]) -> dict[str, Any]:
     answerable = _searched(library, answer_set["questions"])
     unanswerable = _searched(library, answer_set["unanswerable"])
     rows = [[t, _refused(unanswerable, t), _refused(answerable, t)] for t in THRESHOLDS]
-    print("abstention (src/answer/abstention.decide: answerability = best similarity x share of "
-          "the question the sources hold, under the threshold; or a name no document mentions; "
-          "never at similarity >= STRONG_MATCH)")
+    print(
+        "abstention (src/answer/abstention.decide: answerability = best similarity x share of "
+        "the question the sources hold, under the threshold; or a name no document mentions; "
+        "never at similarity >= STRONG_MATCH)"
+    )
     for kind, group in (("unanswerable", unanswerable), ("answerable", answerable)):
         for row in group:
             if row["absent"]:
                 print(f"  {kind}: names no document mentions {row['absent']}: {row['question']}")
     print(common.format_table(["threshold", "unanswerable admitted", "answerable refused"], rows))
-    scored = sorted([(r["verdict"].answerability or 0.0, kind, r) for kind, group in
-                     (("answerable", answerable), ("unanswerable", unanswerable))
-                     for r in group], key=lambda x: x[0])
+    scored = sorted(
+        [
+            (r["verdict"].answerability or 0.0, kind, r)
+            for kind, group in (("answerable", answerable), ("unanswerable", unanswerable))
+            for r in group
+        ],
+        key=lambda x: x[0],
+    )
     print("lowest answerability (refused at the default when under it):")
-    print(common.format_table(
-        ["answerability", "kind", "similarity", "by name", "question"],
-        [[round(a, 3), kind, round(r["verdict"].best or 0.0, 3), bool(r["absent"]),
-          r["question"][:70]] for a, kind, r in scored[:40]]))
+    print(
+        common.format_table(
+            ["answerability", "kind", "similarity", "by name", "question"],
+            [
+                [
+                    round(a, 3),
+                    kind,
+                    round(r["verdict"].best or 0.0, 3),
+                    bool(r["absent"]),
+                    r["question"][:70],
+                ]
+                for a, kind, r in scored[:40]
+            ],
+        )
+    )
 
     def values(group: list, key: str) -> list[float]:
         return [getattr(r["verdict"], key) or 0.0 for r in group]
 
-    return {"answerable": values(answerable, "answerability"),
-            "unanswerable": values(unanswerable, "answerability"),
-            "similarity": {"answerable": values(answerable, "best"),
-                           "unanswerable": values(unanswerable, "best")},
-            "refused": {str(t): {"unanswerable": u, "answerable": a} for t, u, a in rows},
-            "follow_ups": follow_ups(library, answer_set)}
+    return {
+        "answerable": values(answerable, "answerability"),
+        "unanswerable": values(unanswerable, "answerability"),
+        "similarity": {
+            "answerable": values(answerable, "best"),
+            "unanswerable": values(unanswerable, "best"),
+        },
+        "refused": {str(t): {"unanswerable": u, "answerable": a} for t, u, a in rows},
+        "follow_ups": follow_ups(library, answer_set),
+    }
 
 
 def _searched(library: Any, questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -66,10 +88,15 @@ def _searched(library: Any, questions: list[dict[str, Any]]) -> list[dict[str, A
     out = []
     for q in questions:
         text = q["question"]
-        row = {"question": text, "sources": library.search(text, k=TOP_K).results,
-               "absent": library.absent_names(text), "weight": library.term_weights(text)}
-        row["verdict"] = decide(row["sources"], text, threshold=default, absent=row["absent"],
-                                weight=row["weight"])
+        row = {
+            "question": text,
+            "sources": library.search(text, k=TOP_K).results,
+            "absent": library.absent_names(text),
+            "weight": library.term_weights(text),
+        }
+        row["verdict"] = decide(
+            row["sources"], text, threshold=default, absent=row["absent"], weight=row["weight"]
+        )
         out.append(row)
     return out
 
@@ -77,8 +104,12 @@ def _searched(library: Any, questions: list[dict[str, Any]]) -> list[dict[str, A
 def _refused(rows: list[dict[str, Any]], threshold: float) -> str:
     from src.answer.abstention import decide
 
-    n = sum(decide(r["sources"], r["question"], threshold=threshold, absent=r["absent"],
-                   weight=r["weight"]).abstain for r in rows)
+    n = sum(
+        decide(
+            r["sources"], r["question"], threshold=threshold, absent=r["absent"], weight=r["weight"]
+        ).abstain
+        for r in rows
+    )
     return f"{n}/{len(rows)}"
 
 
@@ -94,18 +125,49 @@ def follow_ups(library: Any, answer_set: dict[str, Any]) -> list[dict[str, Any]]
     for conv in answer_set["conversations"]:
         first = text(conv["first"])
         follow = conv["follow_up"]["question"]
-        pairs = (("follow-up", follow, [(first, "")]),
-                 ("unrelated", text(conv["unrelated"]), [(first, ""), (follow, "")]))
+        pairs = (
+            ("follow-up", follow, [(first, "")]),
+            ("unrelated", text(conv["unrelated"]), [(first, ""), (follow, "")]),
+        )
         for kind, question, history in pairs:
             alone = _best(library, question)
             expanded = _best(library, expanded_query(question, history) or question)
             ell = elliptic(question)
             verdict = decide(alone, expanded, elliptic=ell)
-            out.append({"id": conv["id"], "kind": kind, "alone": alone, "expanded": expanded,
-                        "elliptic": ell, "follow_up": verdict.follow_up})
-            rows.append([conv["id"], kind, ell, round(alone, 3), round(expanded, 3),
-                         f"{(expanded - alone) / alone:+.2f}", verdict.follow_up])
+            out.append(
+                {
+                    "id": conv["id"],
+                    "kind": kind,
+                    "alone": alone,
+                    "expanded": expanded,
+                    "elliptic": ell,
+                    "follow_up": verdict.follow_up,
+                }
+            )
+            rows.append(
+                [
+                    conv["id"],
+                    kind,
+                    ell,
+                    round(alone, 3),
+                    round(expanded, 3),
+                    f"{(expanded - alone) / alone:+.2f}",
+                    verdict.follow_up,
+                ]
+            )
     print("follow-ups: best source similarity alone vs expanded with the previous question")
-    print(common.format_table(["conversation", "question", "elliptic", "alone", "expanded",
-                               "relative gain", "treated as follow-up"], rows))
+    print(
+        common.format_table(
+            [
+                "conversation",
+                "question",
+                "elliptic",
+                "alone",
+                "expanded",
+                "relative gain",
+                "treated as follow-up",
+            ],
+            rows,
+        )
+    )
     return out

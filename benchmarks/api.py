@@ -27,18 +27,40 @@ import time
 from pathlib import Path
 
 from benchmarks.common import (
-    ROOT, begin, format_table, free_port, latency_summary_ms, serve_app, temp_dir, write_json)
+    ROOT,
+    begin,
+    format_table,
+    free_port,
+    latency_summary_ms,
+    serve_app,
+    temp_dir,
+    write_json,
+)
 
-QUERIES = ["What does upsd listen on?", "How do I monitor a UPS over the network?",
-           "Which drivers support USB UPS units?", "Why does upsmon shut the system down?",
-           "How are passwords configured for upsmon?"]
+QUERIES = [
+    "What does upsd listen on?",
+    "How do I monitor a UPS over the network?",
+    "Which drivers support USB UPS units?",
+    "Why does upsmon shut the system down?",
+    "How are passwords configured for upsmon?",
+]
 # distinct questions, so neither path finds the other's prompt in the engine's cache
-QUESTIONS = ["What is NUT?", "What does upsmon do?", "How do I test the shutdown?",
-             "Which port does upsd use?", "What is a UPS driver?", "How do I add a user?",
-             "What does upsc show?", "Can NUT monitor several UPS units?",
-             "What is the role of upssched?", "How do I change the polling interval?",
-             "Why is my UPS not detected?", "What does the FSD flag mean?",
-             "Which file lists the UPS units?", "How are clients authenticated?"]
+QUESTIONS = [
+    "What is NUT?",
+    "What does upsmon do?",
+    "How do I test the shutdown?",
+    "Which port does upsd use?",
+    "What is a UPS driver?",
+    "How do I add a user?",
+    "What does upsc show?",
+    "Can NUT monitor several UPS units?",
+    "What is the role of upssched?",
+    "How do I change the polling interval?",
+    "Why is my UPS not detected?",
+    "What does the FSD flag mean?",
+    "Which file lists the UPS units?",
+    "How are clients authenticated?",
+]
 FAQ = Path("/usr/share/doc/nut-doc/pdf/FAQ.pdf")
 
 
@@ -46,8 +68,14 @@ def _cli(env: dict[str, str], query: str) -> tuple[float, float]:
     """(wall, CPU) seconds of one ``python -m src search`` process, start to exit (its CPU
     time is what contention from other processes does not inflate)."""
     started, before = time.perf_counter(), _children_cpu()
-    done = subprocess.run([sys.executable, "-m", "src", "search", query, "--json"], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "src", "search", query, "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if done.returncode != 0:
         raise SystemExit(f"CLI search failed: {done.stderr[-2000:]}")
     return time.perf_counter() - started, _children_cpu() - before
@@ -58,7 +86,6 @@ def _children_cpu() -> float:
 
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
 
 
 def _first_token_local(pipeline, question: str) -> float:
@@ -74,7 +101,8 @@ def _first_token_local(pipeline, question: str) -> float:
 def _first_token_api(client, question: str) -> float:
     started, first = time.perf_counter(), None
     for chunk in client.chat.completions.create(
-            model="olympus", stream=True, messages=[{"role": "user", "content": question}]):
+        model="olympus", stream=True, messages=[{"role": "user", "content": question}]
+    ):
         if first is None and chunk.choices and chunk.choices[0].delta.content:
             first = time.perf_counter() - started
     return first if first is not None else float("nan")
@@ -107,30 +135,45 @@ def main() -> None:
     import openai
 
     from shared_utils.llamacpp_engine import LlamaCppEngine
-    from src.models.provisioning import bundled_gguf
-    from src.api.app import build_app
     from src.access.keys import KeyStore, new_service_token
+    from src.api.app import build_app
+    from src.library.jobs import IngestQueue
+    from src.models.provisioning import bundled_gguf
     from src.pipeline import RAGPipeline
     from src.settings import load_settings
     from src.status import StatusFile
-    from src.library.jobs import IngestQueue
     from tests.fixtures.pdfs import make_text_pdf
     from tests.integration.test_answer import PAGES
 
     with temp_dir("api") as data, LlamaCppEngine(bundled_gguf(), port=0, ctx=2048) as engine:
         engine.wait_ready(180)
-        overrides = dict(llamacpp_port=engine.port, backends="llamacpp,extractive",
-                         context_tokens=2048, max_answer_tokens=32, first_token_timeout_s=180.0)
+        overrides = dict(
+            llamacpp_port=engine.port,
+            backends="llamacpp,extractive",
+            context_tokens=2048,
+            max_answer_tokens=32,
+            first_token_timeout_s=180.0,
+        )
         settings = load_settings(data_dir=data, **overrides)
-        env = {**os.environ, "OLYMPUS_DATA_DIR": str(data), "OLYMPUS_LOG_LEVEL": "WARNING",
-               "PYTHONPATH": str(ROOT)}
+        env = {
+            **os.environ,
+            "OLYMPUS_DATA_DIR": str(data),
+            "OLYMPUS_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
         pdf = FAQ
         if not pdf.exists():
             pdf = data.parent / f"{data.name}-manual.pdf"
             pdf.write_bytes(make_text_pdf(PAGES))
         # ingested by a CLI process: Milvus Lite keeps this process's lock until it exits
-        subprocess.run([sys.executable, "-m", "src", "ingest", str(pdf), "--no-progress"],
-                       cwd=ROOT, env=env, check=True, capture_output=True, timeout=1800)
+        subprocess.run(
+            [sys.executable, "-m", "src", "ingest", str(pdf), "--no-progress"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=1800,
+        )
 
         cold = [_cli(env, QUERIES[i % len(QUERIES)]) for i in range(args.cold)]
 
@@ -142,9 +185,16 @@ def main() -> None:
         _, key = keys.create("bench")
         token = new_service_token(data)
         port = free_port()
-        server = serve_app(build_app(pipeline, keys=keys, service_token=token,
-                                   queue=IngestQueue.from_settings(settings),
-                                   max_upload_mb=100), port)
+        server = serve_app(
+            build_app(
+                pipeline,
+                keys=keys,
+                service_token=token,
+                queue=IngestQueue.from_settings(settings),
+                max_upload_mb=100,
+            ),
+            port,
+        )
         url = f"http://127.0.0.1:{port}"
         StatusFile(settings.status_path).replace("api", state="ready", url=url)
         http = httpx.Client(base_url=url, headers={"authorization": f"Bearer {key}"})
@@ -164,25 +214,38 @@ def main() -> None:
 
 
 def _report(info, doc, cold, via_service, api, local_ft, api_ft) -> None:
-    rows = {"search: cold CLI (own stores)": latency_summary_ms([w for w, _ in cold]),
-            "search: CLI via the service": latency_summary_ms([w for w, _ in via_service]),
-            "  CPU of that CLI process": latency_summary_ms([c for _, c in via_service]),
-            "search: API POST /v1/search": latency_summary_ms(api),
-            "first token: in-process ask": latency_summary_ms(local_ft),
-            "first token: API stream (openai)": latency_summary_ms(api_ft)}
-    print(format_table(["path", "n", "p50 ms", "p95 ms", "mean ms"],
-                       [[k, v["n"], v["p50_ms"], v["p95_ms"], v["mean_ms"]]
-                        for k, v in rows.items()]))
+    rows = {
+        "search: cold CLI (own stores)": latency_summary_ms([w for w, _ in cold]),
+        "search: CLI via the service": latency_summary_ms([w for w, _ in via_service]),
+        "  CPU of that CLI process": latency_summary_ms([c for _, c in via_service]),
+        "search: API POST /v1/search": latency_summary_ms(api),
+        "first token: in-process ask": latency_summary_ms(local_ft),
+        "first token: API stream (openai)": latency_summary_ms(api_ft),
+    }
+    print(
+        format_table(
+            ["path", "n", "p50 ms", "p95 ms", "mean ms"],
+            [[k, v["n"], v["p50_ms"], v["p95_ms"], v["mean_ms"]] for k, v in rows.items()],
+        )
+    )
     cold_p50 = rows["search: cold CLI (own stores)"]["p50_ms"]
     speedup = cold_p50 / rows["search: API POST /v1/search"]["p50_ms"]
     cli_speedup = cold_p50 / rows["search: CLI via the service"]["p50_ms"]
     print(f"API search p50 is {speedup:.0f}x faster than the cold CLI")
-    print(f"CLI search through the service (whole process) p50 is {cli_speedup:.0f}x faster "
-          "than the cold CLI")
-    path = write_json("api", {"machine": info, "document": {"name": doc.name, "pages": doc.pages,
-                                                            "passages": doc.chunks},
-                              "results": rows, "search_speedup_p50": round(speedup, 1),
-                              "cli_via_service_speedup_p50": round(cli_speedup, 1)})
+    print(
+        f"CLI search through the service (whole process) p50 is {cli_speedup:.0f}x faster "
+        "than the cold CLI"
+    )
+    path = write_json(
+        "api",
+        {
+            "machine": info,
+            "document": {"name": doc.name, "pages": doc.pages, "passages": doc.chunks},
+            "results": rows,
+            "search_speedup_p50": round(speedup, 1),
+            "cli_via_service_speedup_p50": round(cli_speedup, 1),
+        },
+    )
     print(f"wrote {path}")
 
 

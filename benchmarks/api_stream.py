@@ -21,7 +21,14 @@ import time
 
 from benchmarks.api import FAQ, QUESTIONS
 from benchmarks.common import (
-    begin, format_table, free_port, latency_summary_ms, serve_app, temp_dir, write_json)
+    begin,
+    format_table,
+    free_port,
+    latency_summary_ms,
+    serve_app,
+    temp_dir,
+    write_json,
+)
 
 
 def _ask_path(http, question: str) -> tuple[float, float]:
@@ -37,8 +44,7 @@ def _ask_path(http, question: str) -> tuple[float, float]:
 def _openai_path(http, question: str) -> tuple[float, float, float]:
     started = time.perf_counter()
     first_byte = first_content = float("nan")
-    body = {"model": "olympus", "stream": True,
-            "messages": [{"role": "user", "content": question}]}
+    body = {"model": "olympus", "stream": True, "messages": [{"role": "user", "content": question}]}
     with http.stream("POST", "/v1/chat/completions", json=body, timeout=600) as response:
         for line in response.iter_lines():
             now = time.perf_counter() - started
@@ -60,21 +66,25 @@ def main() -> None:
     import httpx
 
     from shared_utils.llamacpp_engine import LlamaCppEngine
-    from src.models.provisioning import bundled_gguf
-    from src.api.app import build_app
     from src.access.keys import KeyStore
+    from src.api.app import build_app
+    from src.library.jobs import IngestQueue
+    from src.models.provisioning import bundled_gguf
     from src.pipeline import RAGPipeline
     from src.settings import load_settings
-    from src.library.jobs import IngestQueue
     from tests.fixtures.pdfs import make_text_pdf
     from tests.integration.test_answer import PAGES
 
-    with temp_dir("api-stream") as data, LlamaCppEngine(bundled_gguf(), port=0,
-                                                         ctx=2048) as engine:
+    with temp_dir("api-stream") as data, LlamaCppEngine(bundled_gguf(), port=0, ctx=2048) as engine:
         engine.wait_ready(180)
-        settings = load_settings(data_dir=data, llamacpp_port=engine.port,
-                                 backends="llamacpp,extractive", context_tokens=2048,
-                                 max_answer_tokens=32, first_token_timeout_s=180.0)
+        settings = load_settings(
+            data_dir=data,
+            llamacpp_port=engine.port,
+            backends="llamacpp,extractive",
+            context_tokens=2048,
+            max_answer_tokens=32,
+            first_token_timeout_s=180.0,
+        )
         pdf = FAQ
         if not pdf.exists():
             pdf = data.parent / f"{data.name}-manual.pdf"
@@ -85,11 +95,19 @@ def main() -> None:
         keys = KeyStore(data)
         _, key = keys.create("bench")
         port = free_port()
-        server = serve_app(build_app(pipeline, keys=keys, service_token="",
-                                   queue=IngestQueue.from_settings(settings),
-                                   max_upload_mb=100), port)
-        http = httpx.Client(base_url=f"http://127.0.0.1:{port}",
-                            headers={"authorization": f"Bearer {key}"})
+        server = serve_app(
+            build_app(
+                pipeline,
+                keys=keys,
+                service_token="",
+                queue=IngestQueue.from_settings(settings),
+                max_upload_mb=100,
+            ),
+            port,
+        )
+        http = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {key}"}
+        )
         ask, chat = [], []
         for i in range(args.answers):
             q1, q2 = QUESTIONS[(2 * i) % len(QUESTIONS)], QUESTIONS[(2 * i + 1) % len(QUESTIONS)]
@@ -102,14 +120,19 @@ def main() -> None:
         server.should_exit = True
         pipeline.close()
 
-    rows = {"/api/ask: first token (live)": latency_summary_ms([a for a, _ in ask]),
-            "/api/ask: whole answer": latency_summary_ms([b for _, b in ask]),
-            "chat stream: first byte (status comment)": latency_summary_ms([a for a, _, _ in chat]),
-            "chat stream: first content (checked)": latency_summary_ms([b for _, b, _ in chat]),
-            "chat stream: whole answer": latency_summary_ms([c for _, _, c in chat])}
-    print(format_table(["path", "n", "p50 ms", "p95 ms", "mean ms"],
-                       [[k, v["n"], v["p50_ms"], v["p95_ms"], v["mean_ms"]]
-                        for k, v in rows.items()]))
+    rows = {
+        "/api/ask: first token (live)": latency_summary_ms([a for a, _ in ask]),
+        "/api/ask: whole answer": latency_summary_ms([b for _, b in ask]),
+        "chat stream: first byte (status comment)": latency_summary_ms([a for a, _, _ in chat]),
+        "chat stream: first content (checked)": latency_summary_ms([b for _, b, _ in chat]),
+        "chat stream: whole answer": latency_summary_ms([c for _, _, c in chat]),
+    }
+    print(
+        format_table(
+            ["path", "n", "p50 ms", "p95 ms", "mean ms"],
+            [[k, v["n"], v["p50_ms"], v["p95_ms"], v["mean_ms"]] for k, v in rows.items()],
+        )
+    )
     print(f"wrote {write_json('api_stream', {'machine': info, 'results': rows})}")
 
 

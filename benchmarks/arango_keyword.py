@@ -36,8 +36,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     rows, results = [], {}
     for keyword_index in ("bm25", "arango"):
         db = f"olympus_bench_{uuid.uuid4().hex[:8]}"
-        with common.temp_library(keyword_index, arango_url=url, arango_password=password,
-                                 arango_db=db, keyword_index=keyword_index) as library:
+        with common.temp_library(
+            keyword_index,
+            arango_url=url,
+            arango_password=password,
+            arango_db=db,
+            keyword_index=keyword_index,
+        ) as library:
             ingest_olympus(library, paths)
             time.sleep(2)  # ArangoSearch commits its view about once a second
             legs = olympus_legs(library, args.k)
@@ -48,7 +53,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 rows.append([result.name, *metrics.values()])
         from arango import ArangoClient
 
-        ArangoClient(hosts=url).db("_system", "root", password).delete_database(db, ignore_missing=True)
+        ArangoClient(hosts=url).db("_system", "root", password).delete_database(
+            db, ignore_missing=True
+        )
     print(common.format_table(["leg", "hit@1", "hit@5", "MRR@10", "ms/query"], rows))
     common.write_json("arango_keyword", {"machine": info, "k": args.k, "results": results})
 

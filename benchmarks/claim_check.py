@@ -28,8 +28,12 @@ from benchmarks import common
 
 CLAIM_SET = common.DATA_DIR / "claim_set.json"
 # the alignment's settings tried by --calibrate, one at a time (the others as they are)
-SETTINGS = {"MIN_ORDER": (0.7, 0.8, 0.9, 1.0), "MAX_WINDOW": (1, 2, 3),
-            "MAX_GAP": (2, 3, 4, 8), "MAX_BROKEN": (0, 1)}
+SETTINGS = {
+    "MIN_ORDER": (0.7, 0.8, 0.9, 1.0),
+    "MAX_WINDOW": (1, 2, 3),
+    "MAX_GAP": (2, 3, 4, 8),
+    "MAX_BROKEN": (0, 1),
+}
 
 
 def load_pairs() -> list[dict[str, Any]]:
@@ -67,8 +71,9 @@ def previous_check(pair: dict[str, Any]) -> bool:
 
     sentence, passage = strip_markers(pair["sentence"]).rstrip(), _passage(pair)
     terms = claims._terms(sentence)
-    share = claims._share(terms, claims._terms(passage), claims.specifics(sentence),
-                          " ".join(passage.split()))
+    share = claims._share(
+        terms, claims._terms(passage), claims.specifics(sentence), " ".join(passage.split())
+    )
     return len(terms) >= claims.MIN_CLAIM_TERMS and share >= claims.SUPPORT_SHARE
 
 
@@ -76,8 +81,12 @@ def _scores(said: list[bool], truth: list[bool]) -> dict[str, Any]:
     tp = sum(s and t for s, t in zip(said, truth, strict=True))
     fp = sum(s and not t for s, t in zip(said, truth, strict=True))
     fn = sum(t and not s for s, t in zip(said, truth, strict=True))
-    return {"precision": round(tp / (tp + fp), 3) if tp + fp else None,
-            "recall": round(tp / (tp + fn), 3) if tp + fn else None, "tp": tp, "fp": fp}
+    return {
+        "precision": round(tp / (tp + fp), 3) if tp + fp else None,
+        "recall": round(tp / (tp + fn), 3) if tp + fn else None,
+        "tp": tp,
+        "fp": fp,
+    }
 
 
 def measure(pairs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -85,15 +94,17 @@ def measure(pairs: list[dict[str, Any]]) -> dict[str, Any]:
     verdicts = [verdict(p) for p in pairs]
     before = [previous_check(p) for p in pairs]
     truth = [bool(p["supported"]) for p in pairs]
-    by_label = Counter((("supported" if t else "unsupported"), v)
-                       for t, v in zip(truth, verdicts, strict=True))
+    by_label = Counter(
+        (("supported" if t else "unsupported"), v) for t, v in zip(truth, verdicts, strict=True)
+    )
     return {
         "pairs": len(pairs),
         "check": _scores([v == "✓" for v in verdicts], truth),
         "baseline": _scores(before, truth),
         "verdicts": {f"{label} {v}": n for (label, v), n in sorted(by_label.items())},
-        "false_ticks": [p["id"] for p, v, t in zip(pairs, verdicts, truth, strict=True)
-                        if v == "✓" and not t],
+        "false_ticks": [
+            p["id"] for p, v, t in zip(pairs, verdicts, truth, strict=True) if v == "✓" and not t
+        ],
     }
 
 
@@ -133,8 +144,10 @@ def _verdict_rows(results: dict[str, dict[str, Any]]) -> list[list[object]]:
     rows: list[list[object]] = []
     for label in ("supported", "unsupported"):
         for v in ("✓", "?", "✗"):
-            rows.append([f"{label}, shown {v}"]
-                        + [results[s]["verdicts"].get(f"{label} {v}", 0) for s in results])
+            rows.append(
+                [f"{label}, shown {v}"]
+                + [results[s]["verdicts"].get(f"{label} {v}", 0) for s in results]
+            )
     return rows
 
 
@@ -170,8 +183,17 @@ def calibrate(pairs: list[dict[str, Any]]) -> list[list[object]]:
                 checked.cache_clear()  # results of the previous setting
                 m = measure(dev)["check"]
                 ticked, given = perturbed_ticks(dev)
-                rows.append([name, value, m["precision"], m["recall"], m["tp"], m["fp"],
-                             f"{ticked}/{given}"])
+                rows.append(
+                    [
+                        name,
+                        value,
+                        m["precision"],
+                        m["recall"],
+                        m["tp"],
+                        m["fp"],
+                        f"{ticked}/{given}",
+                    ]
+                )
             setattr(alignment, name, saved[name])
     finally:
         for n, v in saved.items():
@@ -182,29 +204,37 @@ def calibrate(pairs: list[dict[str, Any]]) -> list[list[object]]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calibrate", action="store_true",
-                        help="try the alignment's settings on dev")
+    parser.add_argument(
+        "--calibrate", action="store_true", help="try the alignment's settings on dev"
+    )
     args = parser.parse_args(argv)
     info = common.begin()
     pairs = load_pairs()
     results: dict[str, Any] = {"machine": info}
     if args.calibrate:
         rows = calibrate(pairs)
-        print(common.format_table(["setting", "value", "dev precision", "dev recall", "tp", "fp",
-                                   "dev changed ✓"], rows))
+        print(
+            common.format_table(
+                ["setting", "value", "dev precision", "dev recall", "tp", "fp", "dev changed ✓"],
+                rows,
+            )
+        )
         results["calibration"] = rows
         print(f"wrote {common.write_json('claim_check_calibration', results)}")
         return
     splits = by_split(pairs)
     results["splits"] = splits
     results["extract"] = {s: extract_ticks([p for p in pairs if p["split"] == s]) for s in splits}
-    headers = ["✓ given by"] + [f"{s} {h}" for s in splits
-                                for h in ("precision", "recall", "✓ right")]
+    headers = ["✓ given by"] + [
+        f"{s} {h}" for s in splits for h in ("precision", "recall", "✓ right")
+    ]
     print(common.format_table(headers, _rows(splits)))
     print()
     print(common.format_table(["pairs", *splits], _verdict_rows(splits)))
-    print("extract lines given a ✓: " + ", ".join(
-        f"{s} {t} of {n}" for s, (t, n) in results["extract"].items()))
+    print(
+        "extract lines given a ✓: "
+        + ", ".join(f"{s} {t} of {n}" for s, (t, n) in results["extract"].items())
+    )
     for split, m in splits.items():
         for pair_id in m["false_ticks"]:
             print(f"  {split}: wrong ✓ {pair_id}")

@@ -30,12 +30,12 @@ _WORD = re.compile(r"\b[a-z]{4,}\b")
 
 def _number(sentence: str, _passage: str) -> str:
     m = _NUMBER.search(sentence)
-    return sentence[:m.start()] + str(int(m.group()) + 1) + sentence[m.end():] if m else ""
+    return sentence[: m.start()] + str(int(m.group()) + 1) + sentence[m.end() :] if m else ""
 
 
 def _negation(sentence: str, _passage: str) -> str:
     m = _VERB.search(sentence)
-    return f"{sentence[:m.end()]} not{sentence[m.end():]}" if m else ""
+    return f"{sentence[: m.end()]} not{sentence[m.end() :]}" if m else ""
 
 
 def _content_words(text: str) -> list[re.Match[str]]:
@@ -48,23 +48,33 @@ def _turned(sentence: str, _passage: str) -> str:
     if len(found) < 2 or found[0].group() == found[-1].group():
         return ""
     first, last = found[0], found[-1]
-    return (sentence[:first.start()] + last.group() + sentence[first.end():last.start()]
-            + first.group() + sentence[last.end():])
+    return (
+        sentence[: first.start()]
+        + last.group()
+        + sentence[first.end() : last.start()]
+        + first.group()
+        + sentence[last.end() :]
+    )
 
 
 def _misplaced(sentence: str, passage: str) -> str:
     """The sentence's middle content word replaced by a word of the passage it does not use."""
     found = _content_words(sentence)
-    others = sorted({m.group() for m in _content_words(passage)}
-                    - {m.group() for m in _WORD.finditer(sentence)})
+    others = sorted(
+        {m.group() for m in _content_words(passage)} - {m.group() for m in _WORD.finditer(sentence)}
+    )
     if not found or not others:
         return ""
     middle = found[len(found) // 2]
-    return sentence[:middle.start()] + others[0] + sentence[middle.end():]
+    return sentence[: middle.start()] + others[0] + sentence[middle.end() :]
 
 
 _KINDS: dict[str, Callable[[str, str], str]] = {
-    "number": _number, "negation": _negation, "turned": _turned, "misplaced": _misplaced}
+    "number": _number,
+    "negation": _negation,
+    "turned": _turned,
+    "misplaced": _misplaced,
+}
 
 
 def perturbations(sentence: str, passage: str) -> list[tuple[str, str]]:

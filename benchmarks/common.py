@@ -143,11 +143,14 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
     """
     cells = [[str(h) for h in headers]] + [[_cell(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    numeric = [all(_is_number(row[i]) for row in rows) if rows else False for i in range(len(headers))]
+    numeric = [
+        all(_is_number(row[i]) for row in rows) if rows else False for i in range(len(headers))
+    ]
 
     def fmt(row: list[str]) -> str:
         return " | ".join(
-            c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric, strict=True)
+            c.rjust(w) if num else c.ljust(w)
+            for c, w, num in zip(row, widths, numeric, strict=True)
         ).rstrip()
 
     sep = "-+-".join("-" * w for w in widths)
@@ -218,8 +221,9 @@ def serve_app(app: Any, port: int) -> Any:
     """``app`` under uvicorn on 127.0.0.1:``port`` in a daemon thread, once it has started."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)

@@ -50,7 +50,8 @@ def _ask(client: Any, question: str, model: str, barrier: threading.Barrier) -> 
     first, places, final = None, [], {}
     try:
         for chunk in client.chat.completions.create(
-                model=model, stream=True, messages=[{"role": "user", "content": question}]):
+            model=model, stream=True, messages=[{"role": "user", "content": question}]
+        ):
             extra = chunk.model_extra.get("olympus") or {}
             if "queue" in extra:
                 places.append(extra["queue"]["position"])
@@ -71,8 +72,9 @@ def _ask_live(http: Any, question: str, model: str, barrier: threading.Barrier) 
     first, places, final, parts = None, [], {}, 0
     backend = None if model == "olympus" else model
     try:
-        with http.stream("POST", "/api/ask", json={"question": question, "backend": backend},
-                         timeout=900) as response:
+        with http.stream(
+            "POST", "/api/ask", json={"question": question, "backend": backend}, timeout=900
+        ) as response:
             response.raise_for_status()
             for line in response.iter_lines():
                 event = json.loads(line) if line.strip() else {}
@@ -91,54 +93,89 @@ def _ask_live(http: Any, question: str, model: str, barrier: threading.Barrier) 
     return _outcome(started, first, places, final, parts)
 
 
-def _outcome(started: float, first: float | None, places: list[int],
-             final: dict[str, Any], parts: int | None = None) -> dict[str, Any]:
+def _outcome(
+    started: float,
+    first: float | None,
+    places: list[int],
+    final: dict[str, Any],
+    parts: int | None = None,
+) -> dict[str, Any]:
     timings = final.get("timings") or {}
     if "completion_tokens" not in timings and parts and final.get("backend_name") != "extractive":
         # an answer cut short carries no engine count: its streamed pieces (about one token
         # each) stand in, so the aggregate does not drop the tokens it did write
         timings = {**timings, "completion_tokens": float(parts), "estimated": 1.0}
-    return {"first_s": first, "total_s": time.perf_counter() - started,
-            "end": time.perf_counter(), "start": started,
-            "backend": final.get("backend_name", ""), "places": places,
-            "tokens": float(timings.get("completion_tokens") or 0.0),
-            "prompt": int(final.get("prompt_tokens") or 0),
-            "cached": int(timings.get("cached_prompt_tokens") or 0),
-            "counted": "completion_tokens" in timings and "estimated" not in timings,
-            "answer": final.get("answer", ""), "interrupted": final.get("interrupted", False),
-            "mode": final.get("mode", ""), "mode_reason": final.get("mode_reason", ""),
-            "fallback_note": final.get("fallback_note", ""), "skipped": final.get("skipped", {})}
+    return {
+        "first_s": first,
+        "total_s": time.perf_counter() - started,
+        "end": time.perf_counter(),
+        "start": started,
+        "backend": final.get("backend_name", ""),
+        "places": places,
+        "tokens": float(timings.get("completion_tokens") or 0.0),
+        "prompt": int(final.get("prompt_tokens") or 0),
+        "cached": int(timings.get("cached_prompt_tokens") or 0),
+        "counted": "completion_tokens" in timings and "estimated" not in timings,
+        "answer": final.get("answer", ""),
+        "interrupted": final.get("interrupted", False),
+        "mode": final.get("mode", ""),
+        "mode_reason": final.get("mode_reason", ""),
+        "fallback_note": final.get("fallback_note", ""),
+        "skipped": final.get("skipped", {}),
+    }
 
 
-def ask_level(clients: dict[str, Any], questions: list[str], n: int, model: str,
-              via: str, *, sequential: bool = False) -> dict[str, Any]:
+def ask_level(
+    clients: dict[str, Any],
+    questions: list[str],
+    n: int,
+    model: str,
+    via: str,
+    *,
+    sequential: bool = False,
+) -> dict[str, Any]:
     """``n`` askers at the same moment, each a different question, through ``via``: "live"
     (``/api/ask``, tokens as written) or "openai" (the OpenAI stream)."""
     asker = _ask_live if via == "live" else _ask
     if sequential:  # the same questions one at a time: the single stream they are compared to
-        runs = [asker(clients[via], questions[i % len(questions)], model, threading.Barrier(1))
-                for i in range(n)]
+        runs = [
+            asker(clients[via], questions[i % len(questions)], model, threading.Barrier(1))
+            for i in range(n)
+        ]
     else:
         barrier = threading.Barrier(n)
         with ThreadPoolExecutor(n) as pool:
-            runs = list(pool.map(lambda i: asker(clients[via], questions[i % len(questions)],
-                                                 model, barrier), range(n)))
+            runs = list(
+                pool.map(
+                    lambda i: asker(clients[via], questions[i % len(questions)], model, barrier),
+                    range(n),
+                )
+            )
     done = [r for r in runs if "error" not in r]
     firsts = [r["first_s"] for r in done if r["first_s"] is not None]
     totals = [r["total_s"] for r in done]
-    wall = (sum(totals) if sequential else
-            (max(r["end"] for r in done) - min(r["start"] for r in done)) if done else 0.0)
+    wall = (
+        sum(totals)
+        if sequential
+        else (max(r["end"] for r in done) - min(r["start"] for r in done))
+        if done
+        else 0.0
+    )
     fallbacks = [r for r in done if r["backend"] != "llamacpp" and model != "extractive"]
     pct = common.percentile
     return {
-        "askers": n, "via": via, "answered": len(done), "lost": len(runs) - len(done),
+        "askers": n,
+        "via": via,
+        "answered": len(done),
+        "lost": len(runs) - len(done),
         "by_model": sum(r["backend"] == "llamacpp" for r in done),
         "first_p50_s": pct(firsts, 50) if firsts else None,
         "first_p95_s": pct(firsts, 95) if firsts else None,
         "first_max_s": max(firsts) if firsts else None,
         "total_p50_s": pct(totals, 50) if totals else None,
         "total_p95_s": pct(totals, 95) if totals else None,
-        "tokens": sum(r["tokens"] for r in done), "wall_s": wall,
+        "tokens": sum(r["tokens"] for r in done),
+        "wall_s": wall,
         "tokens_per_s": sum(r["tokens"] for r in done) / wall if wall else 0.0,
         "uncounted": sum(not r["counted"] for r in done),
         # the engine's prompt work: tokens read and those its cache already held (a shared
@@ -149,8 +186,9 @@ def ask_level(clients: dict[str, Any], questions: list[str], n: int, model: str,
         "waited": sum(bool(r["places"]) for r in done),
         "fallbacks": len(fallbacks),
         "fallbacks_with_reason": sum(bool(r["fallback_note"]) for r in fallbacks),
-        "answers": [(r["tokens"], r["mode"], r["mode_reason"][:120], r["answer"][:100])
-                    for r in done],
+        "answers": [
+            (r["tokens"], r["mode"], r["mode_reason"][:120], r["answer"][:100]) for r in done
+        ],
         "extract_shown": sum(r["answer"].startswith("Extract from the sources") for r in done),
         "errors": [r["error"] for r in runs if "error" in r][:3],
     }
@@ -165,8 +203,11 @@ def search_level(url: str, key: str, questions: list[str], n: int) -> dict[str, 
         with httpx.Client(timeout=120) as http:
             barrier.wait()
             t0 = time.perf_counter()
-            r = http.post(f"{url}/v1/search", headers={"authorization": f"Bearer {key}"},
-                          json={"query": questions[i % len(questions)], "k": 5})
+            r = http.post(
+                f"{url}/v1/search",
+                headers={"authorization": f"Bearer {key}"},
+                json={"query": questions[i % len(questions)], "k": 5},
+            )
             r.raise_for_status()
             return r.json()["timings"]["total_ms"], (time.perf_counter() - t0) * 1000
 
@@ -174,12 +215,18 @@ def search_level(url: str, key: str, questions: list[str], n: int) -> dict[str, 
         results = list(pool.map(one, range(n)))
     server, trip = [s for s, _ in results], [t for _, t in results]
     pct = common.percentile
-    return {"searches": n, "server_p50_ms": pct(server, 50), "server_p95_ms": pct(server, 95),
-            "trip_p50_ms": pct(trip, 50), "trip_p95_ms": pct(trip, 95)}
+    return {
+        "searches": n,
+        "server_p50_ms": pct(server, 50),
+        "server_p95_ms": pct(server, 95),
+        "trip_p50_ms": pct(trip, 50),
+        "trip_p95_ms": pct(trip, 95),
+    }
 
 
-def run_config(library: Any, gguf: Any, slots: int, args: argparse.Namespace,
-               questions: list[str]) -> dict[str, Any]:
+def run_config(
+    library: Any, gguf: Any, slots: int, args: argparse.Namespace, questions: list[str]
+) -> dict[str, Any]:
     import httpx
     import openai
 
@@ -192,23 +239,39 @@ def run_config(library: Any, gguf: Any, slots: int, args: argparse.Namespace,
 
     with LlamaCppEngine(gguf, port=0, ctx=args.ctx, parallel=slots) as engine:
         engine.wait_ready(300)
-        settings = library.settings.model_copy(update=dict(
-            llamacpp_port=engine.port, backends="llamacpp,extractive", context_tokens=args.ctx,
-            max_answer_tokens=args.max_tokens, first_token_timeout_s=args.deadline,
-            stall_timeout_s=max(30.0, args.deadline / 10),
-            parallel_answers=slots, answer_queue=args.queue))
+        settings = library.settings.model_copy(
+            update=dict(
+                llamacpp_port=engine.port,
+                backends="llamacpp,extractive",
+                context_tokens=args.ctx,
+                max_answer_tokens=args.max_tokens,
+                first_token_timeout_s=args.deadline,
+                stall_timeout_s=max(30.0, args.deadline / 10),
+                parallel_answers=slots,
+                answer_queue=args.queue,
+            )
+        )
         answerer = Answerer.from_settings(settings, library=library)
         pipeline = RAGPipeline(settings, library=library, answerer=answerer)
         keys = KeyStore(settings.data_dir)
         _, key = keys.create(f"concurrency-{slots}-{os.getpid()}")
-        app = build_app(pipeline, keys=keys, service_token="", max_upload_mb=1,
-                        queue=IngestQueue.from_settings(settings))
+        app = build_app(
+            pipeline,
+            keys=keys,
+            service_token="",
+            max_upload_mb=1,
+            queue=IngestQueue.from_settings(settings),
+        )
         port = common.free_port()
         server = common.serve_app(app, port)
         url = f"http://127.0.0.1:{port}"
         client = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=900)
-        http = httpx.Client(base_url=url, headers={"authorization": f"Bearer {key}"},
-                            timeout=900, limits=httpx.Limits(max_connections=64))
+        http = httpx.Client(
+            base_url=url,
+            headers={"authorization": f"Bearer {key}"},
+            timeout=900,
+            limits=httpx.Limits(max_connections=64),
+        )
         clients = {"openai": client, "live": http}
         try:
             ask_level(clients, questions, 1, "olympus", "live")  # warm: model pages, cache
@@ -217,16 +280,25 @@ def run_config(library: Any, gguf: Any, slots: int, args: argparse.Namespace,
                 for offset, via in enumerate(args.via):
                     # each route its own questions: a slot's prompt cache must not favour one
                     start = n + 20 * offset
-                    row = ask_level(clients, questions[start:] + questions[:start], n,
-                                    "olympus", via)
+                    row = ask_level(
+                        clients, questions[start:] + questions[:start], n, "olympus", via
+                    )
                     print(f"  slots={slots} askers={n}: {row}", flush=True)
                     if n > 1 and via == "live":
                         # tokens/s of these questions one at a time (asked after, so their
                         # prompts may be cached: if anything, this favours the single stream)
-                        alone = ask_level(clients, questions[start:] + questions[:start], n,
-                                          "olympus", via, sequential=True)
-                        row["one_at_a_time"] = {k: alone[k] for k in (
-                            "tokens", "wall_s", "tokens_per_s", "first_max_s", "answers")}
+                        alone = ask_level(
+                            clients,
+                            questions[start:] + questions[:start],
+                            n,
+                            "olympus",
+                            via,
+                            sequential=True,
+                        )
+                        row["one_at_a_time"] = {
+                            k: alone[k]
+                            for k in ("tokens", "wall_s", "tokens_per_s", "first_max_s", "answers")
+                        }
                         print(f"    one at a time: {row['one_at_a_time']}", flush=True)
                     out["answers"].append(row)
             for n in args.levels:
@@ -250,21 +322,40 @@ def _ratios(answers: list[dict[str, Any]]) -> None:
     for r in answers:
         if r["askers"] == 1:
             continue
-        first = (f"{r['first_max_s'] / alone['first_max_s']:.2f}x"
-                 if alone["first_max_s"] and r["first_max_s"] else "-")
+        first = (
+            f"{r['first_max_s'] / alone['first_max_s']:.2f}x"
+            if alone["first_max_s"] and r["first_max_s"]
+            else "-"
+        )
         single = r.get("one_at_a_time") or alone  # the same questions one by one, if asked
-        rate = (f"{r['tokens_per_s'] / single['tokens_per_s']:.2f}x"
-                if single["tokens_per_s"] else "-")
-        rate += (" (the same questions one at a time)" if "one_at_a_time" in r
-                 else " (the question alone)")
-        print(f"  {r['askers']} at once: slowest first token {first} alone (goal at 4: <= 3x), "
-              f"aggregate tok/s {rate} one stream (goal at 4: >= 1.5x)"
-              + (f"; {r['uncounted']} answers cut short (their streamed pieces counted)"
-                 if r.get("uncounted") else "")
-              + (f"; prompts {r['prompt_tokens']} tokens, {r['cached_tokens']} from the cache"
-                 if r.get("prompt_tokens") else "")
-              + (f"; {r['extract_shown']} of {r['askers']} replaced by the extract after the "
-                 "model wrote (claim check)" if r.get("extract_shown") else ""))
+        rate = (
+            f"{r['tokens_per_s'] / single['tokens_per_s']:.2f}x" if single["tokens_per_s"] else "-"
+        )
+        rate += (
+            " (the same questions one at a time)"
+            if "one_at_a_time" in r
+            else " (the question alone)"
+        )
+        print(
+            f"  {r['askers']} at once: slowest first token {first} alone (goal at 4: <= 3x), "
+            f"aggregate tok/s {rate} one stream (goal at 4: >= 1.5x)"
+            + (
+                f"; {r['uncounted']} answers cut short (their streamed pieces counted)"
+                if r.get("uncounted")
+                else ""
+            )
+            + (
+                f"; prompts {r['prompt_tokens']} tokens, {r['cached_tokens']} from the cache"
+                if r.get("prompt_tokens")
+                else ""
+            )
+            + (
+                f"; {r['extract_shown']} of {r['askers']} replaced by the extract after the "
+                "model wrote (claim check)"
+                if r.get("extract_shown")
+                else ""
+            )
+        )
 
 
 def _report(configs: list[dict[str, Any]]) -> None:
@@ -274,42 +365,105 @@ def _report(configs: list[dict[str, Any]]) -> None:
     for cfg in configs:
         for via in dict.fromkeys(r.get("via", "openai") for r in cfg["answers"]):
             answers = [r for r in cfg["answers"] if r.get("via", "openai") == via]
-            print(f"\n== {cfg['slots']} slot(s): the 0.5B stand-in, " + (
-                "/api/ask (tokens live, as the UI)" if via == "live" else
-                "the OpenAI stream (the answer is sent when complete: first token = total)"))
-            rows = [[r["askers"], f"{r['by_model']}/{r['askers']}", f(r["first_p50_s"]),
-                     f(r["first_p95_s"]), f(r["first_max_s"]), f(r["total_p50_s"]),
-                     f(r["total_p95_s"]), f"{r.get('tokens', 0):.0f}", f(r["tokens_per_s"]),
-                     r["waited"], f"{r['fallbacks']} ({r['fallbacks_with_reason']} said why)",
-                     r["lost"]] for r in answers]
-            print(common.format_table(["askers", "by model", "first p50 s", "first p95 s",
-                                       "first max s", "total p50 s", "total p95 s", "tokens",
-                                       "agg tok/s", "waited", "fallbacks", "lost"], rows))
+            print(
+                f"\n== {cfg['slots']} slot(s): the 0.5B stand-in, "
+                + (
+                    "/api/ask (tokens live, as the UI)"
+                    if via == "live"
+                    else "the OpenAI stream (the answer is sent when complete: first token = total)"
+                )
+            )
+            rows = [
+                [
+                    r["askers"],
+                    f"{r['by_model']}/{r['askers']}",
+                    f(r["first_p50_s"]),
+                    f(r["first_p95_s"]),
+                    f(r["first_max_s"]),
+                    f(r["total_p50_s"]),
+                    f(r["total_p95_s"]),
+                    f"{r.get('tokens', 0):.0f}",
+                    f(r["tokens_per_s"]),
+                    r["waited"],
+                    f"{r['fallbacks']} ({r['fallbacks_with_reason']} said why)",
+                    r["lost"],
+                ]
+                for r in answers
+            ]
+            print(
+                common.format_table(
+                    [
+                        "askers",
+                        "by model",
+                        "first p50 s",
+                        "first p95 s",
+                        "first max s",
+                        "total p50 s",
+                        "total p95 s",
+                        "tokens",
+                        "agg tok/s",
+                        "waited",
+                        "fallbacks",
+                        "lost",
+                    ],
+                    rows,
+                )
+            )
             _ratios(answers)
-        print("  the extract: " + ", ".join(
-            f"{r['askers']} at once total p95 {f(r['total_p95_s'], 2)} s" for r in cfg["extract"]))
-        print(common.format_table(
-            ["searches", "server p50 ms", "server p95 ms", "trip p50 ms", "trip p95 ms"],
-            [[r["searches"], f(r["server_p50_ms"]), f(r["server_p95_ms"]), f(r["trip_p50_ms"]),
-              f(r["trip_p95_ms"])] for r in cfg["search"]]))
+        print(
+            "  the extract: "
+            + ", ".join(
+                f"{r['askers']} at once total p95 {f(r['total_p95_s'], 2)} s"
+                for r in cfg["extract"]
+            )
+        )
+        print(
+            common.format_table(
+                ["searches", "server p50 ms", "server p95 ms", "trip p50 ms", "trip p95 ms"],
+                [
+                    [
+                        r["searches"],
+                        f(r["server_p50_ms"]),
+                        f(r["server_p95_ms"]),
+                        f(r["trip_p50_ms"]),
+                        f(r["trip_p95_ms"]),
+                    ]
+                    for r in cfg["search"]
+                ],
+            )
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[1, 2, 4, 8])
-    parser.add_argument("--searches", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[1, 10, 20, 50])
-    parser.add_argument("--via", type=lambda s: s.split(","), default=["live", "openai"],
-                        help="routes the askers use: live (/api/ask), openai (/v1 stream)")
+    parser.add_argument(
+        "--levels", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4, 8]
+    )
+    parser.add_argument(
+        "--searches", type=lambda s: [int(x) for x in s.split(",")], default=[1, 10, 20, 50]
+    )
+    parser.add_argument(
+        "--via",
+        type=lambda s: s.split(","),
+        default=["live", "openai"],
+        help="routes the askers use: live (/api/ask), openai (/v1 stream)",
+    )
     parser.add_argument("--slots", type=int, default=0, help="0: the profile's choice here")
     parser.add_argument("--queue", type=int, default=16, help="questions that may wait")
     parser.add_argument("--ctx", type=int, default=4096)
     parser.add_argument("--max-tokens", type=int, default=96)
-    parser.add_argument("--deadline", type=float, default=90.0,
-                        help="first-token deadline (the profile's on 2 cores)")
-    parser.add_argument("--baseline-levels", type=lambda s: [int(x) for x in s.split(",")],
-                        default=None, help="askers for the one-slot run (default: --levels)")
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=90.0,
+        help="first-token deadline (the profile's on 2 cores)",
+    )
+    parser.add_argument(
+        "--baseline-levels",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=None,
+        help="askers for the one-slot run (default: --levels)",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the one-slot run")
     args = parser.parse_args()
     info = common.begin()
@@ -325,13 +479,16 @@ def main() -> None:
         slots = args.slots or detect(library.settings).parallel_answers
         configs = [run_config(library, gguf, slots, args, questions)]
         if not args.no_baseline and slots != 1:
-            base = argparse.Namespace(**{**vars(args),
-                                         "levels": args.baseline_levels or args.levels})
+            base = argparse.Namespace(
+                **{**vars(args), "levels": args.baseline_levels or args.levels}
+            )
             configs.append(run_config(library, gguf, 1, base, questions))
     _report(configs)
     print(f"load after: {os.getloadavg()}")
-    common.write_json("concurrency", {"machine": info, "args": vars(args), "configs": configs,
-                                      "load_after": os.getloadavg()})
+    common.write_json(
+        "concurrency",
+        {"machine": info, "args": vars(args), "configs": configs, "load_after": os.getloadavg()},
+    )
 
 
 if __name__ == "__main__":

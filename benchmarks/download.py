@@ -23,7 +23,14 @@ import statistics
 import time
 from pathlib import Path
 
-from benchmarks.common import format_table, machine_info, print_machine, quiet_logging, temp_dir, write_json
+from benchmarks.common import (
+    format_table,
+    machine_info,
+    print_machine,
+    quiet_logging,
+    temp_dir,
+    write_json,
+)
 
 REPO = "bench/Bench-GGUF"
 FILE = "bench-q4_k_m.gguf"
@@ -87,8 +94,9 @@ def main() -> None:
                     if name == "olympus":
                         from shared_utils.hub_download import download_gguf
 
-                        download_gguf(REPO, [FILE], d, endpoint=hub.url, sleep=lambda s: None,
-                                      max_retries=0)
+                        download_gguf(
+                            REPO, [FILE], d, endpoint=hub.url, sleep=lambda s: None, max_retries=0
+                        )
                     else:
                         _peer(hub.url, d)
                 except Exception as exc:  # noqa: BLE001 - the interruption is the point
@@ -96,8 +104,10 @@ def main() -> None:
                 hub.state.drop_after.clear()
                 t0 = time.perf_counter()
                 (_olympus if name == "olympus" else _peer)(hub.url, d)
-                inter[name] = {"second_run_s": time.perf_counter() - t0,
-                               "fetched_mb_total": (hub.state.sent_bytes - start) / 2**20}
+                inter[name] = {
+                    "second_run_s": time.perf_counter() - t0,
+                    "fetched_mb_total": (hub.state.sent_bytes - start) / 2**20,
+                }
         results["interrupted"] = inter
 
     from src.models.profile import detect
@@ -115,10 +125,15 @@ def main() -> None:
 
     print(format_table(["downloader", "median s", "MB/s"], rows))
     print(f"olympus/peer time ratio: {ratio:.2f} (olympus verifies sha256 as bytes arrive)")
-    print(format_table(
-        ["after a drop at 50%", "2nd run s", "MB fetched in total"],
-        [[k, f"{v['second_run_s']:.2f}", f"{v['fetched_mb_total']:.0f}"] for k, v in inter.items()],
-    ))
+    print(
+        format_table(
+            ["after a drop at 50%", "2nd run s", "MB fetched in total"],
+            [
+                [k, f"{v['second_run_s']:.2f}", f"{v['fetched_mb_total']:.0f}"]
+                for k, v in inter.items()
+            ],
+        )
+    )
     print(f"profile detect: {results['detect_ms_median']:.1f} ms (median of 5)")
     write_json("download", results)
 

@@ -41,8 +41,14 @@ def main() -> None:
     int8 = Embedder("all-MiniLM-L6-v2", batch_size=8, precision="int8")
     embedder.count_tokens("warm up")  # tokenizer load is not chunking time
     start = time.perf_counter()
-    chunks = chunk_pages(pages, doc_id="bench", doc_name=PDF.name,
-                         count_tokens=embedder.count_tokens, max_tokens=200, overlap_tokens=40)
+    chunks = chunk_pages(
+        pages,
+        doc_id="bench",
+        doc_name=PDF.name,
+        count_tokens=embedder.count_tokens,
+        max_tokens=200,
+        overlap_tokens=40,
+    )
     chunk_s = time.perf_counter() - start
     print(f"chunking {PDF.name}: {len(pages)} pages -> {len(chunks)} chunks in {chunk_s:.2f} s")
     texts = [c.text for c in chunks][: args.limit]
@@ -52,8 +58,12 @@ def main() -> None:
 
     def unsorted(batch: int) -> None:
         for lo in range(0, len(texts), batch):
-            model.encode(texts[lo:lo + batch], batch_size=batch, normalize_embeddings=True,
-                         show_progress_bar=False)
+            model.encode(
+                texts[lo : lo + batch],
+                batch_size=batch,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
 
     def ours(batch: int, which: Embedder = embedder) -> None:
         which.batch_size = batch
@@ -84,21 +94,42 @@ def main() -> None:
     for name, _run, threads in variants:
         wall, cpu = best[name]
         results[name] = len(texts) / wall
-        rows.append([name, threads, len(texts), round(wall, 2), round(len(texts) / wall, 1),
-                     round(1000 * cpu / len(texts), 1)])
+        rows.append(
+            [
+                name,
+                threads,
+                len(texts),
+                round(wall, 2),
+                round(len(texts) / wall, 1),
+                round(1000 * cpu / len(texts), 1),
+            ]
+        )
     torch.set_num_threads(default_threads)
-    print(format_table(["variant", "threads", "chunks", "best s", "chunks/s", "CPU ms/chunk"],
-                       rows))
+    print(
+        format_table(["variant", "threads", "chunks", "best s", "chunks/s", "CPU ms/chunk"], rows)
+    )
     base = results["unsorted/bs=32"]
     print(f"sorted bs=64 vs unsorted bs=32: {results['Embedder bs=64'] / base:.2f}x")
     default = results["int8 bs=8 (default)"]
-    print(f"int8 bs=8 vs fp32 bs=64 (the previous default): {default / results['Embedder bs=64']:.2f}x")
+    print(
+        f"int8 bs=8 vs fp32 bs=64 (the previous default): {default / results['Embedder bs=64']:.2f}x"
+    )
     embedder.batch_size, int8.batch_size = 64, 8
     cosines = (embedder.encode(texts) * int8.encode(texts)).sum(axis=1)
     print(f"int8 vs fp32 vectors: cosine mean {cosines.mean():.4f}, min {cosines.min():.4f}")
-    print("results:", write_json("embeddings", {
-        "machine": info, "chunking_s": chunk_s, "chunks": len(chunks), "chunks_per_s": results,
-        "int8_cosine_to_fp32": {"mean": float(cosines.mean()), "min": float(cosines.min())}}))
+    print(
+        "results:",
+        write_json(
+            "embeddings",
+            {
+                "machine": info,
+                "chunking_s": chunk_s,
+                "chunks": len(chunks),
+                "chunks_per_s": results,
+                "int8_cosine_to_fp32": {"mean": float(cosines.mean()), "min": float(cosines.min())},
+            },
+        ),
+    )
 
 
 if __name__ == "__main__":

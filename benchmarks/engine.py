@@ -44,9 +44,13 @@ def build_prompt(url: str, text: str, target_tokens: int, nonce: str) -> tuple[l
         n = _count(url, nonce, " ".join(words[:mid]))
         lo, hi = (mid, hi) if n <= target_tokens else (lo, mid - 1)
     body = " ".join(words[:lo])
-    messages = [{"role": "system", "content": SYSTEM},
-                {"role": "user", "content": f"[{nonce}] Sources:\n{body}\n\nQuestion: "
-                                            "What does the set builtin do?"}]
+    messages = [
+        {"role": "system", "content": SYSTEM},
+        {
+            "role": "user",
+            "content": f"[{nonce}] Sources:\n{body}\n\nQuestion: What does the set builtin do?",
+        },
+    ]
     r = httpx.post(f"{url}/apply-template", json={"messages": messages}, timeout=30)
     prompt = r.json()["prompt"]
     tokens = httpx.post(f"{url}/tokenize", json={"content": prompt}, timeout=30).json()["tokens"]
@@ -67,8 +71,14 @@ def raw_stream(url: str, messages: list[dict], max_tokens: int) -> dict[str, flo
     t0 = time.perf_counter()
     first = None
     final: dict = {}
-    body = {"messages": messages, "max_tokens": max_tokens, "temperature": 0.0, "stream": True,
-            "stream_options": {"include_usage": True}, "cache_prompt": True}
+    body = {
+        "messages": messages,
+        "max_tokens": max_tokens,
+        "temperature": 0.0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "cache_prompt": True,
+    }
     with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=300) as r:
         for line in r.iter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
@@ -80,9 +90,15 @@ def raw_stream(url: str, messages: list[dict], max_tokens: int) -> dict[str, flo
             if chunk.get("timings"):
                 final = chunk
     timings, usage = final.get("timings", {}), final.get("usage", {})
-    return _figures(first, time.perf_counter() - t0, timings.get("prompt_n", 0),
-                    timings.get("prompt_ms", 0), timings.get("cache_n", 0),
-                    usage.get("completion_tokens", 0), timings.get("predicted_ms", 0))
+    return _figures(
+        first,
+        time.perf_counter() - t0,
+        timings.get("prompt_n", 0),
+        timings.get("prompt_ms", 0),
+        timings.get("cache_n", 0),
+        usage.get("completion_tokens", 0),
+        timings.get("predicted_ms", 0),
+    )
 
 
 def chain_stream(url: str, messages: list[dict], max_tokens: int) -> dict[str, float]:
@@ -93,8 +109,9 @@ def chain_stream(url: str, messages: list[dict], max_tokens: int) -> dict[str, f
 
     backend = HFInferenceBackend(base_url=f"{url}/v1", name="llamacpp")
     chain = FallbackChain([backend])
-    options = GenerationOptions(max_tokens=max_tokens, temperature=0.0,
-                                first_token_timeout_s=300, stall_timeout_s=60)
+    options = GenerationOptions(
+        max_tokens=max_tokens, temperature=0.0, first_token_timeout_s=300, stall_timeout_s=60
+    )
     msgs = [Message(m["role"], m["content"]) for m in messages]
     t0 = time.perf_counter()
     first, stats = None, {}
@@ -103,9 +120,15 @@ def chain_stream(url: str, messages: list[dict], max_tokens: int) -> dict[str, f
             first = time.perf_counter() - t0
         if isinstance(event, ChainResult):
             stats = event.stats
-    return _figures(first, time.perf_counter() - t0, stats.get("prompt_eval_tokens", 0),
-                    stats.get("prompt_ms", 0), stats.get("cached_prompt_tokens", 0),
-                    stats.get("completion_tokens", 0), stats.get("generation_ms", 0))
+    return _figures(
+        first,
+        time.perf_counter() - t0,
+        stats.get("prompt_eval_tokens", 0),
+        stats.get("prompt_ms", 0),
+        stats.get("cached_prompt_tokens", 0),
+        stats.get("completion_tokens", 0),
+        stats.get("generation_ms", 0),
+    )
 
 
 def _figures(first, total, prompt_n, prompt_ms, cache_n, gen_n, gen_ms) -> dict[str, float]:
@@ -142,25 +165,59 @@ def main() -> None:
             "raw, cold prompt": raw_stream(engine.url, raw_msgs, args.max_tokens),
             "raw, same prompt again (cache)": raw_stream(engine.url, raw_msgs, args.max_tokens),
             "chain, cold prompt": chain_stream(engine.url, chain_msgs, args.max_tokens),
-            "chain, same prompt again (cache)": chain_stream(engine.url, chain_msgs, args.max_tokens),
+            "chain, same prompt again (cache)": chain_stream(
+                engine.url, chain_msgs, args.max_tokens
+            ),
         }
     cold_ratio = runs["chain, cold prompt"]["ttft_s"] / runs["raw, cold prompt"]["ttft_s"]
-    cache_speedup = runs["raw, cold prompt"]["ttft_s"] / runs["raw, same prompt again (cache)"]["ttft_s"]
-    headers = ["run", "TTFT s", "prompt tok evaluated", "cached tok", "prompt tok/s",
-               "gen tok", "gen tok/s", "total s"]
-    rows = [[name, r["ttft_s"], r["prompt_tokens_evaluated"], r["cached_tokens"],
-             r["prompt_tokens_per_s"], r["generated_tokens"], r["generation_tokens_per_s"],
-             r["total_s"]] for name, r in runs.items()]
-    print(f"\nSmolLM2-135M-Instruct Q4_1, prompt {n_prompt} tokens, ctx {args.ctx}, "
-          f"model load {load_s:.2f} s\n")
+    cache_speedup = (
+        runs["raw, cold prompt"]["ttft_s"] / runs["raw, same prompt again (cache)"]["ttft_s"]
+    )
+    headers = [
+        "run",
+        "TTFT s",
+        "prompt tok evaluated",
+        "cached tok",
+        "prompt tok/s",
+        "gen tok",
+        "gen tok/s",
+        "total s",
+    ]
+    rows = [
+        [
+            name,
+            r["ttft_s"],
+            r["prompt_tokens_evaluated"],
+            r["cached_tokens"],
+            r["prompt_tokens_per_s"],
+            r["generated_tokens"],
+            r["generation_tokens_per_s"],
+            r["total_s"],
+        ]
+        for name, r in runs.items()
+    ]
+    print(
+        f"\nSmolLM2-135M-Instruct Q4_1, prompt {n_prompt} tokens, ctx {args.ctx}, "
+        f"model load {load_s:.2f} s\n"
+    )
     print(format_table(headers, rows))
-    print(f"\nchain TTFT / raw TTFT (cold prompt): {cold_ratio:.3f}  "
-          f"(overhead {100 * (cold_ratio - 1):+.1f}%)")
+    print(
+        f"\nchain TTFT / raw TTFT (cold prompt): {cold_ratio:.3f}  "
+        f"(overhead {100 * (cold_ratio - 1):+.1f}%)"
+    )
     print(f"prompt cache: second TTFT is {cache_speedup:.1f}x faster than the first")
-    path = write_json("engine", {"machine": info, "prompt_tokens": n_prompt, "ctx": args.ctx,
-                                 "load_s": round(load_s, 2), "runs": runs,
-                                 "chain_over_raw_ttft": round(cold_ratio, 3),
-                                 "cache_ttft_speedup": round(cache_speedup, 2)})
+    path = write_json(
+        "engine",
+        {
+            "machine": info,
+            "prompt_tokens": n_prompt,
+            "ctx": args.ctx,
+            "load_s": round(load_s, 2),
+            "runs": runs,
+            "chain_over_raw_ttft": round(cold_ratio, 3),
+            "cache_ttft_speedup": round(cache_speedup, 2),
+        },
+    )
     print(f"\nwritten to {path}")
 
 

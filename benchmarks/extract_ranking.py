@@ -25,14 +25,16 @@ VARIANTS = ((0.3, 0.0), (0.3, 0.05), (0.3, 0.1), (0.3, 0.15), (0.3, 0.25), (0.5,
 def _gold(source: Any, question: dict[str, Any]) -> bool:
     chunk = source.chunk
     return chunk.doc_name == question["document"] and any(
-        chunk.page_start <= page <= chunk.page_end for page in question["gold_pages"])
+        chunk.page_start <= page <= chunk.page_end for page in question["gold_pages"]
+    )
 
 
 def _holds_answer(text: str, question: dict[str, Any]) -> bool:
     lower = text.lower()
     if "keywords" in question:
-        return all(any(alt.lower() in lower for alt in group.split("|"))
-                   for group in question["keywords"])
+        return all(
+            any(alt.lower() in lower for alt in group.split("|")) for group in question["keywords"]
+        )
     return question["answer_hint"].lower() in lower
 
 
@@ -42,20 +44,24 @@ def _rankings(library: Any) -> list[tuple[str, Callable[[str, list], str]]]:
 
     def ranked(weight: float | None, bonus: float) -> Callable[[str, list], str]:
         def run(question: str, sources: list) -> str:
-            prompt = [ex.PromptSource(i + 1, s.chunk.doc_name, s.chunk.text)
-                      for i, s in enumerate(sources)]
+            prompt = [
+                ex.PromptSource(i + 1, s.chunk.doc_name, s.chunk.text)
+                for i, s in enumerate(sources)
+            ]
             saved = evidence.LEXICAL_WEIGHT, evidence.KIND_BONUS
             evidence.LEXICAL_WEIGHT, evidence.KIND_BONUS = weight or 0.0, bonus
             try:
-                return ex.extract(question, prompt,
-                                  similarity=None if weight is None else library.similarities)
+                return ex.extract(
+                    question, prompt, similarity=None if weight is None else library.similarities
+                )
             finally:
                 evidence.LEXICAL_WEIGHT, evidence.KIND_BONUS = saved
+
         return run
 
     return [("word overlap only", ranked(None, 0.0))] + [
-        (f"similarity + {w} x overlap, kind bonus {b}", ranked(w, b))
-        for w, b in VARIANTS]
+        (f"similarity + {w} x overlap, kind bonus {b}", ranked(w, b)) for w, b in VARIANTS
+    ]
 
 
 def measure(library: Any, questions: list[dict[str, Any]]) -> list[list[object]]:
@@ -86,10 +92,13 @@ def main() -> None:
         library.similarities = _memo(library.similarities)
         for name, data in splits.items():
             results[name] = measure(library, data["questions"])
-    headers = ["ranking"] + [f"{n}: {what}" for n in results if n != "machine"
-                             for what in ("gold page", "every keyword")]
-    rows = [[row[0]] + [v for n in results if n != "machine" for v in results[n][i][1:]]
-            for i, row in enumerate(results["dev"])]
+    headers = ["ranking"] + [
+        f"{n}: {what}" for n in results if n != "machine" for what in ("gold page", "every keyword")
+    ]
+    rows = [
+        [row[0]] + [v for n in results if n != "machine" for v in results[n][i][1:]]
+        for i, row in enumerate(results["dev"])
+    ]
     print(f"extract ranking, k={TOP_K} (choose on dev; test only measures)")
     print(common.format_table(headers, rows))
     print(f"wrote {common.write_json('extract_ranking', results)}")

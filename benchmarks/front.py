@@ -59,16 +59,36 @@ def _start(tmp: Path) -> tuple[list[subprocess.Popen], int, int]:
     app.write_text(APP)
     direct, front = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
-    env.update(OLYMPUS_DATA_DIR=str(tmp / "data"), OLYMPUS_LOG_FORMAT="json",
-               PYTHONPATH=str(ROOT))
+    env.update(OLYMPUS_DATA_DIR=str(tmp / "data"), OLYMPUS_LOG_FORMAT="json", PYTHONPATH=str(ROOT))
     streamlit = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", "127.0.0.1",
-         "--server.port", str(direct), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(app),
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(direct),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     proxy = subprocess.Popen(
         [sys.executable, "-m", "src.front", "--port", str(front), "--upstream-port", str(direct)],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     _wait(f"http://127.0.0.1:{direct}/_stcore/health", streamlit)
     _wait(f"http://127.0.0.1:{front}/_olympus/health", proxy)
     return [proxy, streamlit], direct, front
@@ -95,11 +115,15 @@ def bench_http(direct: int, front: int, n: int) -> dict[str, dict[str, dict[str,
     def client(port: int, keepalive: bool = True) -> httpx.Client:
         nodelay = httpx.HTTPTransport(
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-            limits=httpx.Limits(max_keepalive_connections=None if keepalive else 0))
+            limits=httpx.Limits(max_keepalive_connections=None if keepalive else 0),
+        )
         return httpx.Client(base_url=f"http://127.0.0.1:{port}", transport=nodelay)
 
-    clients = {"direct": client(direct), "direct, new connection": client(direct, False),
-               "front": client(front)}
+    clients = {
+        "direct": client(direct),
+        "direct, new connection": client(direct, False),
+        "front": client(front),
+    }
     page = clients["direct"].get("/").text
     script = re.search(r'src="\.?/?(static/js/[^"]+\.js)"', page)
     paths = {"page /": "/", "health": "/_stcore/health"}
@@ -121,8 +145,9 @@ def bench_http(direct: int, front: int, n: int) -> dict[str, dict[str, dict[str,
 
 
 async def _session(port: int):
-    ws = await connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
-                       max_size=None)
+    ws = await connect(
+        f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"], max_size=None
+    )
     await _run_script(ws)
     return ws
 
@@ -154,8 +179,10 @@ async def _heartbeat(ws) -> float:
 async def bench_ws(direct: int, front: int, n: int) -> dict[str, dict[str, dict[str, float]]]:
     sockets = {"direct": await _session(direct), "front": await _session(front)}
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for label, fn, count in (("heartbeat round trip", _heartbeat, n),
-                             ("script run", _run_script, max(20, n // 5))):
+    for label, fn, count in (
+        ("heartbeat round trip", _heartbeat, n),
+        ("script run", _run_script, max(20, n // 5)),
+    ):
         samples: dict[str, list[float]] = {"direct": [], "front": []}
         for _ in range(count):
             for name, ws in sockets.items():
@@ -185,13 +212,34 @@ def main(argv: list[str] | None = None) -> int:
         f = result["front"]
         for name, d in result.items():
             if name != "front":
-                rows.append([label, name, d["p50_ms"], f["p50_ms"],
-                             round(f["p50_ms"] - d["p50_ms"], 2), d["p95_ms"], f["p95_ms"],
-                             round(f["p95_ms"] - d["p95_ms"], 2)])
-    print(format_table(["measurement", "baseline", "base p50 ms", "front p50 ms", "+p50 ms",
-                        "base p95 ms", "front p95 ms", "+p95 ms"], rows))
-    path = write_json("front", {"machine": info, "n": args.n, "http_ttfb": http,
-                                "websocket": ws})
+                rows.append(
+                    [
+                        label,
+                        name,
+                        d["p50_ms"],
+                        f["p50_ms"],
+                        round(f["p50_ms"] - d["p50_ms"], 2),
+                        d["p95_ms"],
+                        f["p95_ms"],
+                        round(f["p95_ms"] - d["p95_ms"], 2),
+                    ]
+                )
+    print(
+        format_table(
+            [
+                "measurement",
+                "baseline",
+                "base p50 ms",
+                "front p50 ms",
+                "+p50 ms",
+                "base p95 ms",
+                "front p95 ms",
+                "+p95 ms",
+            ],
+            rows,
+        )
+    )
+    path = write_json("front", {"machine": info, "n": args.n, "http_ttfb": http, "websocket": ws})
     print(f"wrote {path}")
     return 0
 

@@ -23,8 +23,10 @@ from typing import Any
 from benchmarks import common
 from src.protocols import Pipeline
 
-SEED = [Path("/usr/share/doc/nut-doc/pdf/FAQ.pdf"),
-        Path("/usr/share/doc/systemtap-doc/tutorial.pdf")]
+SEED = [
+    Path("/usr/share/doc/nut-doc/pdf/FAQ.pdf"),
+    Path("/usr/share/doc/systemtap-doc/tutorial.pdf"),
+]
 QUESTIONS = [
     "What is a UPS driver?",
     "How do I probe a kernel function?",
@@ -40,9 +42,13 @@ def _ask(pipeline: Pipeline, question: str) -> dict[str, Any]:
     start = time.perf_counter()
     for event in pipeline.ask(question):
         if isinstance(event, DoneEvent):
-            return {"first_token_ms": event.timings.get("first_token_ms"),
-                    "total_s": time.perf_counter() - start, "backend": event.backend_name,
-                    "error": event.error, "interrupted": event.interrupted}
+            return {
+                "first_token_ms": event.timings.get("first_token_ms"),
+                "total_s": time.perf_counter() - start,
+                "backend": event.backend_name,
+                "error": event.error,
+                "interrupted": event.interrupted,
+            }
     return {"error": "no DoneEvent", "backend": ""}
 
 
@@ -50,8 +56,13 @@ def _pdf(owner: str, n: int) -> bytes:
     from tests.fixtures.pdfs import make_text_pdf
 
     topic = f"{owner} upload {n}"
-    return make_text_pdf([f"{topic}, page {p}: the pelican pond pump runs {p + n} hours a day "
-                          "and its filter is cleaned every week. " * 6 for p in range(12)])
+    return make_text_pdf(
+        [
+            f"{topic}, page {p}: the pelican pond pump runs {p + n} hours a day "
+            "and its filter is cleaned every week. " * 6
+            for p in range(12)
+        ]
+    )
 
 
 class Load:
@@ -99,21 +110,27 @@ def _consistency(pipeline: Pipeline, expected: Sequence[str]) -> dict[str, Any]:
     docs = lib.documents()
     names = {d.name for d in docs}
     chunks = sum(d.chunks for d in docs)
-    return {"documents": len(docs), "missing_uploads": sorted(set(expected) - names),
-            "passages": chunks, "vectors": lib.stores.vectors.count(),
-            "keywords": lib.stores.keywords.count(),
-            "pending": len(lib.docstore.pending_documents())}
+    return {
+        "documents": len(docs),
+        "missing_uploads": sorted(set(expected) - names),
+        "passages": chunks,
+        "vectors": lib.stores.vectors.count(),
+        "keywords": lib.stores.keywords.count(),
+        "pending": len(lib.docstore.pending_documents()),
+    }
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ft = [r["first_token_ms"] for r in rows if r.get("first_token_ms") is not None]
-    return {"answers": len(rows),
-            "first_token_ms_p50": round(common.percentile(ft, 50)) if ft else None,
-            "first_token_ms_p95": round(common.percentile(ft, 95)) if ft else None,
-            "by_local_model": sum(r.get("backend") == "llamacpp" for r in rows),
-            "fallbacks": sum(r.get("backend") not in ("llamacpp", "") for r in rows),
-            "errors": [r["error"] for r in rows if r.get("error")][:5],
-            "interrupted": sum(bool(r.get("interrupted")) for r in rows)}
+    return {
+        "answers": len(rows),
+        "first_token_ms_p50": round(common.percentile(ft, 50)) if ft else None,
+        "first_token_ms_p95": round(common.percentile(ft, 95)) if ft else None,
+        "by_local_model": sum(r.get("backend") == "llamacpp" for r in rows),
+        "fallbacks": sum(r.get("backend") not in ("llamacpp", "") for r in rows),
+        "errors": [r["error"] for r in rows if r.get("error")][:5],
+        "interrupted": sum(bool(r.get("interrupted")) for r in rows),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -126,18 +143,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     info = common.begin()
 
     from shared_utils.llamacpp_engine import LlamaCppEngine
+    from src.library.jobs import IngestQueue
     from src.models.provisioning import bundled_gguf
     from src.pipeline import RAGPipeline
     from src.settings import load_settings
-    from src.library.jobs import IngestQueue
 
-    with common.temp_dir("load") as data_dir, \
-            LlamaCppEngine(bundled_gguf(), port=0, ctx=4096) as engine:
+    with (
+        common.temp_dir("load") as data_dir,
+        LlamaCppEngine(bundled_gguf(), port=0, ctx=4096) as engine,
+    ):
         engine.wait_ready(120)
-        settings = load_settings(data_dir=data_dir, backends="llamacpp,extractive",
-                                 llamacpp_port=engine.port, context_tokens=4096,
-                                 max_answer_tokens=args.max_tokens,
-                                 first_token_timeout_s=120, stall_timeout_s=60)
+        settings = load_settings(
+            data_dir=data_dir,
+            backends="llamacpp,extractive",
+            llamacpp_port=engine.port,
+            context_tokens=4096,
+            max_answer_tokens=args.max_tokens,
+            first_token_timeout_s=120,
+            stall_timeout_s=60,
+        )
         pipeline = RAGPipeline.from_settings(settings)
         for path in SEED:
             if path.exists():
@@ -147,8 +171,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         queue = IngestQueue.from_settings(settings)
         load = Load(pipeline, queue, time.monotonic() + args.minutes * 60)
         threads = [threading.Thread(target=load.asker, args=(i,)) for i in range(args.askers)]
-        threads += [threading.Thread(target=load.uploader, args=(f"session{i}",))
-                    for i in range(args.uploaders)]
+        threads += [
+            threading.Thread(target=load.uploader, args=(f"session{i}",))
+            for i in range(args.uploaders)
+        ]
         start = time.monotonic()
         for t in threads:
             t.start()
@@ -160,24 +186,65 @@ def main(argv: Sequence[str] | None = None) -> None:
         pipeline.close()
 
     alone, loaded = _summary(baseline), _summary(load.answers)
-    print(common.format_table(
-        ["run", "answers", "first token p50 ms", "p95 ms", "local model", "fallbacks", "errors"],
-        [["alone (baseline)", alone["answers"], alone["first_token_ms_p50"],
-          alone["first_token_ms_p95"], alone["by_local_model"], alone["fallbacks"],
-          len(alone["errors"])],
-         [f"{args.askers} askers + {args.uploaders} uploaders", loaded["answers"],
-          loaded["first_token_ms_p50"], loaded["first_token_ms_p95"], loaded["by_local_model"],
-          loaded["fallbacks"], len(loaded["errors"])]]))
-    print(f"{elapsed / 60:.1f} min under load; uploads indexed: {len(load.uploaded)}, "
-          f"upload errors: {load.errors or 'none'}")
+    print(
+        common.format_table(
+            [
+                "run",
+                "answers",
+                "first token p50 ms",
+                "p95 ms",
+                "local model",
+                "fallbacks",
+                "errors",
+            ],
+            [
+                [
+                    "alone (baseline)",
+                    alone["answers"],
+                    alone["first_token_ms_p50"],
+                    alone["first_token_ms_p95"],
+                    alone["by_local_model"],
+                    alone["fallbacks"],
+                    len(alone["errors"]),
+                ],
+                [
+                    f"{args.askers} askers + {args.uploaders} uploaders",
+                    loaded["answers"],
+                    loaded["first_token_ms_p50"],
+                    loaded["first_token_ms_p95"],
+                    loaded["by_local_model"],
+                    loaded["fallbacks"],
+                    len(loaded["errors"]),
+                ],
+            ],
+        )
+    )
+    print(
+        f"{elapsed / 60:.1f} min under load; uploads indexed: {len(load.uploaded)}, "
+        f"upload errors: {load.errors or 'none'}"
+    )
     print(f"library at the end: {check}")
-    ok = (not load.errors and not check["missing_uploads"] and not check["pending"]
-          and check["passages"] == check["vectors"] == check["keywords"]
-          and not loaded["errors"])
+    ok = (
+        not load.errors
+        and not check["missing_uploads"]
+        and not check["pending"]
+        and check["passages"] == check["vectors"] == check["keywords"]
+        and not loaded["errors"]
+    )
     print("RESULT:", "no error, no lost document, indexes agree" if ok else "PROBLEMS (see above)")
-    path = common.write_json("load", {"machine": info, "args": vars(args), "alone": alone,
-                                      "under_load": loaded, "uploads": load.uploaded,
-                                      "upload_errors": load.errors, "library": check, "ok": ok})
+    path = common.write_json(
+        "load",
+        {
+            "machine": info,
+            "args": vars(args),
+            "alone": alone,
+            "under_load": loaded,
+            "uploads": load.uploaded,
+            "upload_errors": load.errors,
+            "library": check,
+            "ok": ok,
+        },
+    )
     print(f"results: {path}")
 
 

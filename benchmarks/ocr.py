@@ -69,10 +69,17 @@ def ocr_quality(source: bytes, pages: list[int], dpi: int) -> dict:
         ref, got = _plain(ref), _plain(got)
         errors += edit_distance(ref, got)
         chars += len(ref)
-    return {"dpi": dpi, "pages": len(pages), "ocr_pages": len(parsed.report.ocr_pages),
-            "seconds": round(seconds, 2), "pages_per_s": round(len(pages) / seconds, 3),
-            "cer": round(errors / chars, 4), "errors": errors, "chars": chars,
-            "scan_bytes": len(scan)}
+    return {
+        "dpi": dpi,
+        "pages": len(pages),
+        "ocr_pages": len(parsed.report.ocr_pages),
+        "seconds": round(seconds, 2),
+        "pages_per_s": round(len(pages) / seconds, 3),
+        "cer": round(errors / chars, 4),
+        "errors": errors,
+        "chars": chars,
+        "scan_bytes": len(scan),
+    }
 
 
 def ocr_never_needed(source: bytes, rounds: int) -> dict:
@@ -84,22 +91,30 @@ def ocr_never_needed(source: bytes, rounds: int) -> dict:
     parse_pdf(source, name="warm-up.pdf", timeout_s=120)  # start the worker, warm the caches
     labels = list(runs)
     for round_ in range(rounds):
-        for label in labels[round_ % 3:] + labels[:round_ % 3]:  # rotate: no order bias
+        for label in labels[round_ % 3 :] + labels[: round_ % 3]:  # rotate: no order bias
             started = time.perf_counter()
             if label.startswith("no triage"):
                 parse_pdf(source, name="manual.pdf", timeout_s=120)
             else:
-                parsed = parse_document(source, name="manual.pdf", timeout_s=120,
-                                        ocr=OcrOptions(enabled=label == "OCR auto"))
+                parsed = parse_document(
+                    source,
+                    name="manual.pdf",
+                    timeout_s=120,
+                    ocr=OcrOptions(enabled=label == "OCR auto"),
+                )
                 if label == "OCR auto":
                     ocr_pages += len(parsed.report.ocr_pages)
                     flagged += len(parsed.report.flagged)
             runs[label].append(time.perf_counter() - started)
     ocr_pages //= rounds
     flagged //= rounds
-    return {"rounds": rounds, "ocr_pages": ocr_pages, "flagged_pages": flagged,
-            "seconds": {k: [round(s, 3) for s in v] for k, v in runs.items()},
-            "median_s": {k: round(statistics.median(v), 3) for k, v in runs.items()}}
+    return {
+        "rounds": rounds,
+        "ocr_pages": ocr_pages,
+        "flagged_pages": flagged,
+        "seconds": {k: [round(s, 3) for s in v] for k, v in runs.items()},
+        "median_s": {k: round(statistics.median(v), 3) for k, v in runs.items()},
+    }
 
 
 def main() -> None:
@@ -116,20 +131,49 @@ def main() -> None:
     source = PDF.read_bytes()
     print(f"{tesseract_version()}; bashref.pdf pages {args.pages}")
     quality = [] if args.skip_scan else [ocr_quality(source, pages, dpi) for dpi in (150, 300)]
-    print(format_table(["scan dpi", "pages", "OCR'd", "seconds", "pages/s", "CER"],
-                       [[q["dpi"], q["pages"], q["ocr_pages"], q["seconds"], q["pages_per_s"],
-                         f"{q['cer']:.2%}"] for q in quality]))
+    print(
+        format_table(
+            ["scan dpi", "pages", "OCR'd", "seconds", "pages/s", "CER"],
+            [
+                [
+                    q["dpi"],
+                    q["pages"],
+                    q["ocr_pages"],
+                    q["seconds"],
+                    q["pages_per_s"],
+                    f"{q['cer']:.2%}",
+                ]
+                for q in quality
+            ],
+        )
+    )
     never = {}
     for pdf in TEXT_LAYER_PDFS:
         result = ocr_never_needed(pdf.read_bytes(), args.rounds)
         never[pdf.name] = result
-        print(f"\n{pdf.name} (text layer): pages OCR'd with OCR on: {result['ocr_pages']}, "
-              f"flagged: {result['flagged_pages']}")
-        print(format_table(["parse", "median s", "all rounds"],
-                           [[k, result["median_s"][k], " / ".join(map(str, v))]
-                            for k, v in result["seconds"].items()]))
-    path = write_json("ocr", {"machine": machine, "tesseract": tesseract_version(),
-                              "pages": args.pages, "quality": quality, "text_layer": never})
+        print(
+            f"\n{pdf.name} (text layer): pages OCR'd with OCR on: {result['ocr_pages']}, "
+            f"flagged: {result['flagged_pages']}"
+        )
+        print(
+            format_table(
+                ["parse", "median s", "all rounds"],
+                [
+                    [k, result["median_s"][k], " / ".join(map(str, v))]
+                    for k, v in result["seconds"].items()
+                ],
+            )
+        )
+    path = write_json(
+        "ocr",
+        {
+            "machine": machine,
+            "tesseract": tesseract_version(),
+            "pages": args.pages,
+            "quality": quality,
+            "text_layer": never,
+        },
+    )
     print(f"\nwrote {path}")
 
 

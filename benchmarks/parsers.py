@@ -97,8 +97,12 @@ def main() -> None:
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # fontTools hints, one per font
     vocab = _vocabulary()
-    extractors = {"pypdf": extract_pypdf, "pypdfium2-noscan": extract_pdfium_unchecked,
-                  "pypdfium2": extract_pdfium, "olympus": extract_olympus}
+    extractors = {
+        "pypdf": extract_pypdf,
+        "pypdfium2-noscan": extract_pdfium_unchecked,
+        "pypdfium2": extract_pdfium,
+        "olympus": extract_olympus,
+    }
     extract_olympus(PDFS[0].read_bytes()) if PDFS[0].exists() else None  # start the worker
     rows, results = [], []
     totals = {name: [0, 0.0] for name in extractors}
@@ -116,26 +120,53 @@ def main() -> None:
             q = quality(pages, vocab)
             totals[name][0] += len(pages)
             totals[name][1] += best
-            row = {"pdf": path.name, "parser": name, "pages": len(pages), "seconds": best,
-                   "pages_per_s": len(pages) / best, **q}
+            row = {
+                "pdf": path.name,
+                "parser": name,
+                "pages": len(pages),
+                "seconds": best,
+                "pages_per_s": len(pages) / best,
+                **q,
+            }
             results.append(row)
-            rows.append([path.name, name, len(pages), round(best, 2), round(len(pages) / best, 1),
-                         round(q["glued_pct"], 2), round(q["unknown_pct"], 2),
-                         round(q["ctrl_per_10k"], 2)])
-    print(format_table(["pdf", "parser", "pages", "s", "pages/s", "glued %", "unknown %",
-                        "ctrl/10k"], rows))
+            rows.append(
+                [
+                    path.name,
+                    name,
+                    len(pages),
+                    round(best, 2),
+                    round(len(pages) / best, 1),
+                    round(q["glued_pct"], 2),
+                    round(q["unknown_pct"], 2),
+                    round(q["ctrl_per_10k"], 2),
+                ]
+            )
+    print(
+        format_table(
+            ["pdf", "parser", "pages", "s", "pages/s", "glued %", "unknown %", "ctrl/10k"], rows
+        )
+    )
     speed = {n: (p / s if s else 0.0) for n, (p, s) in totals.items()}
     print("\ntotal pages/s: " + ", ".join(f"{n} {v:.1f}" for n, v in speed.items()))
     if speed["pypdf"]:
-        print(f"pypdfium2 / pypdf speed: {speed['pypdfium2'] / speed['pypdf']:.1f}x; "
-              f"olympus (worker + normalise) / pypdf: {speed['olympus'] / speed['pypdf']:.1f}x")
+        print(
+            f"pypdfium2 / pypdf speed: {speed['pypdfium2'] / speed['pypdf']:.1f}x; "
+            f"olympus (worker + normalise) / pypdf: {speed['olympus'] / speed['pypdf']:.1f}x"
+        )
     if speed["pypdfium2-noscan"]:
-        print(f"hidden-text scan: pypdfium2 at {speed['pypdfium2'] / speed['pypdfium2-noscan']:.0%}"
-              " of its speed without the scan")
+        print(
+            f"hidden-text scan: pypdfium2 at {speed['pypdfium2'] / speed['pypdfium2-noscan']:.0%}"
+            " of its speed without the scan"
+        )
     overhead = _worker_overhead()
     print(f"worker round-trip overhead on a 3-page PDF: {overhead * 1000:.1f} ms")
-    print("results:", write_json("parsers", {"rows": results, "pages_per_s": speed,
-                                             "worker_overhead_ms": overhead * 1000}))
+    print(
+        "results:",
+        write_json(
+            "parsers",
+            {"rows": results, "pages_per_s": speed, "worker_overhead_ms": overhead * 1000},
+        ),
+    )
 
 
 def _worker_overhead() -> float:

@@ -34,8 +34,11 @@ def make_embeddings(model: Any, batch_size: int = PEER_BATCH_SIZE) -> Any:
     class SentenceTransformerEmbeddings(Embeddings):
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             vectors = model.encode(
-                list(texts), batch_size=batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=False,
+                list(texts),
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
             )
             return vectors.tolist()
 
@@ -82,8 +85,10 @@ class PeerPipeline:
         hits = self.store.similarity_search_with_score(text, k=k)
         return [
             PeerHit(
-                file=doc.metadata["file"], page=int(doc.metadata["page"]) + 1,
-                score=float(score), text=doc.page_content,
+                file=doc.metadata["file"],
+                page=int(doc.metadata["page"]) + 1,
+                score=float(score),
+                text=doc.page_content,
             )
             for doc, score in hits
         ]
@@ -103,8 +108,11 @@ def main(argv: list[str] | None = None) -> None:
     for path in paths:
         p, c = pipeline.ingest(path)
         pages, chunks = pages + p, chunks + c
-    print(f"peer: {pages} pages, {chunks} chunks; model loaded in {loaded:.2f} s, "
-          f"total {time.perf_counter() - start:.2f} s", flush=True)
+    print(
+        f"peer: {pages} pages, {chunks} chunks; model loaded in {loaded:.2f} s, "
+        f"total {time.perf_counter() - start:.2f} s",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

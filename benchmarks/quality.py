@@ -85,6 +85,7 @@ def run_leg(name: str, questions: list[dict], search: Callable[[str], list[Hit]]
 
 # --- Olympus ---------------------------------------------------------------------------------
 
+
 def olympus_legs(library: Any, k: int) -> dict[str, Callable[[str], list[Hit]]]:
     from shared_utils.retrieval.base import Query
 
@@ -94,7 +95,9 @@ def olympus_legs(library: Any, k: int) -> dict[str, Callable[[str], list[Hit]]]:
         out = []
         for sc in scored[:k]:
             c = sc.chunk
-            out.append((c.doc_name or names.get(c.doc_id, c.doc_id), c.page_start, c.page_end, c.text))
+            out.append(
+                (c.doc_name or names.get(c.doc_id, c.doc_id), c.page_start, c.page_end, c.text)
+            )
         return out
 
     retriever = library.retriever
@@ -113,6 +116,7 @@ def ingest_olympus(library: Any, paths: Sequence[Path]) -> float:
 
 
 # --- peer ------------------------------------------------------------------------------------
+
 
 def peer_leg(paths: Sequence[Path], k: int) -> tuple[Callable[[str], list[Hit]], dict[str, Any]]:
     from benchmarks import peer
@@ -148,12 +152,16 @@ def text_artefacts(texts: Sequence[str]) -> dict[str, float]:
     n = max(1, len(texts))
     return {
         "glued_words": round(sum(bool(_GLUED.search(t)) for t in texts) / n, 3),
-        "control_chars": round(sum(bool(re.search(r"[\x00-\x08\x0b-\x1f\ufffe]", t)) for t in texts) / n, 3),
+        "control_chars": round(
+            sum(bool(re.search(r"[\x00-\x08\x0b-\x1f\ufffe]", t)) for t in texts) / n, 3
+        ),
         "hyphen_breaks": round(sum(bool(re.search(r"[a-z]- [a-z]", t)) for t in texts) / n, 3),
     }
 
 
-def print_misses(questions: list[dict], legs: dict[str, LegResult], leg: str, limit: int) -> list[dict]:
+def print_misses(
+    questions: list[dict], legs: dict[str, LegResult], leg: str, limit: int
+) -> list[dict]:
     misses = [q for q in questions if not (legs[leg].ranks[q["id"]] or 99) <= 5]
     out = []
     if misses:
@@ -174,14 +182,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--show-misses", type=int, default=20)
     parser.add_argument("--no-peer", action="store_true")
-    parser.add_argument("--no-fp32", action="store_true",
-                        help="skip the fp32-embedding legs (the default on a CPU is int8)")
+    parser.add_argument(
+        "--no-fp32",
+        action="store_true",
+        help="skip the fp32-embedding legs (the default on a CPU is int8)",
+    )
     parser.add_argument("--rrf-k", type=int, help="override OLYMPUS_RRF_K (to explore fusion)")
     parser.add_argument("--dense-weight", type=float)
     parser.add_argument("--bm25-weight", type=float)
     args = parser.parse_args(argv)
-    overrides = {key: value for key, value in (("rrf_k", args.rrf_k), ("dense_weight", args.dense_weight),
-                                               ("bm25_weight", args.bm25_weight)) if value is not None}
+    overrides = {
+        key: value
+        for key, value in (
+            ("rrf_k", args.rrf_k),
+            ("dense_weight", args.dense_weight),
+            ("bm25_weight", args.bm25_weight),
+        )
+        if value is not None
+    }
     common.offline_environment()
     common.quiet_logging()
 
@@ -205,7 +223,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         extra["olympus_embedding_precision"] = library.embedder.precision
     if not args.no_fp32 and extra["olympus_embedding_precision"] != "fp32":
         # the same pipeline with full-precision embeddings: what int8 costs in quality
-        with common.temp_library("quality-fp32", embedding_precision="fp32", **overrides) as library:
+        with common.temp_library(
+            "quality-fp32", embedding_precision="fp32", **overrides
+        ) as library:
             extra["olympus_fp32_ingest_s"] = round(ingest_olympus(library, paths), 1)
             for name, search in olympus_legs(library, args.k).items():
                 if name != "olympus bm25":  # BM25 does not depend on the embeddings
@@ -230,19 +250,26 @@ def main(argv: Sequence[str] | None = None) -> None:
             hit5 = sum((r.ranks[q["id"]] or 99) <= 5 for q in qs) / len(qs)
             per_doc.setdefault(doc, {})[name] = round(hit5, 3)
     print("\nhit@5 per document:")
-    print(common.format_table(["document", *legs], [[d, *v.values()] for d, v in sorted(per_doc.items())]))
+    print(
+        common.format_table(
+            ["document", *legs], [[d, *v.values()] for d, v in sorted(per_doc.items())]
+        )
+    )
 
-    path = common.write_json("quality", {
-        "machine": info,
-        "k": args.k,
-        "settings_overrides": overrides,
-        "questions": len(questions),
-        "metrics": {name: r.metrics() for name, r in legs.items()},
-        "hit@5_per_document": per_doc,
-        "ranks": {name: r.ranks for name, r in legs.items()},
-        "hybrid_misses": misses,
-        "extra": extra,
-    })
+    path = common.write_json(
+        "quality",
+        {
+            "machine": info,
+            "k": args.k,
+            "settings_overrides": overrides,
+            "questions": len(questions),
+            "metrics": {name: r.metrics() for name, r in legs.items()},
+            "hit@5_per_document": per_doc,
+            "ranks": {name: r.ranks for name, r in legs.items()},
+            "hybrid_misses": misses,
+            "extra": extra,
+        },
+    )
     print(f"\nwrote {path}")
 
 

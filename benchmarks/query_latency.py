@@ -74,14 +74,31 @@ def bulk_add(library: Any, texts: list[str], first_doc: int, rng: np.random.Gene
     dim = retriever.vectors.dimension
     for d, start in enumerate(range(0, len(texts), CHUNKS_PER_DOC), start=first_doc):
         doc_id = f"synthetic{d:06d}"
-        part = texts[start:start + CHUNKS_PER_DOC]
-        chunks = [Chunk(id=f"{doc_id}:{i:06d}", doc_id=doc_id, ordinal=i, text=t,
-                        page_start=1 + i // 3, page_end=1 + i // 3, doc_name=f"{doc_id}.pdf")
-                  for i, t in enumerate(part)]
+        part = texts[start : start + CHUNKS_PER_DOC]
+        chunks = [
+            Chunk(
+                id=f"{doc_id}:{i:06d}",
+                doc_id=doc_id,
+                ordinal=i,
+                text=t,
+                page_start=1 + i // 3,
+                page_end=1 + i // 3,
+                doc_name=f"{doc_id}.pdf",
+            )
+            for i, t in enumerate(part)
+        ]
         vectors = rng.standard_normal((len(part), dim)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        store.begin_document(DocumentRecord(id=doc_id, name=f"{doc_id}.pdf", pages=len(part) // 3 + 1,
-                                            chunks=len(part), size_bytes=0, added_at=time.time()))
+        store.begin_document(
+            DocumentRecord(
+                id=doc_id,
+                name=f"{doc_id}.pdf",
+                pages=len(part) // 3 + 1,
+                chunks=len(part),
+                size_bytes=0,
+                added_at=time.time(),
+            )
+        )
         store.add_chunks(doc_id, chunks)
         retriever.vectors.add(chunks, vectors)
         retriever.keywords.add(chunks)
@@ -105,7 +122,10 @@ def wait_for_vector_index(library: Any, timeout_s: float = 300.0) -> float:
     start = time.perf_counter()
     while time.perf_counter() - start < timeout_s:
         info = client.describe_index(vectors.collection, "vector")
-        if int(info.get("pending_index_rows", 0)) == 0 and info.get("state", "Finished") == "Finished":
+        if (
+            int(info.get("pending_index_rows", 0)) == 0
+            and info.get("state", "Finished") == "Finished"
+        ):
             break
         time.sleep(2)
     return round(time.perf_counter() - start, 1)
@@ -125,8 +145,9 @@ def time_olympus(library: Any, questions: list[str]) -> tuple[list[float], dict[
     return seconds, {k: round(v / len(questions), 2) for k, v in breakdown.items()}
 
 
-def time_peer(library: Any, texts: list[str], ids: list[str], questions: list[str],
-              budget_s: float) -> list[float]:
+def time_peer(
+    library: Any, texts: list[str], ids: list[str], questions: list[str], budget_s: float
+) -> list[float]:
     """Open WebUI-style hybrid: BM25Okapi rebuilt over all texts per query + dense, RRF."""
     from rank_bm25 import BM25Okapi
 
@@ -142,8 +163,9 @@ def time_peer(library: Any, texts: list[str], ids: list[str], questions: list[st
         scores = bm25.get_scores(q.split())
         top = np.argpartition(-scores, depth)[:depth]
         bm25_ids = [ids[i] for i in top[np.argsort(-scores[top])]]
-        dense_ids = [cid for cid, _ in retriever.vectors.search(
-            retriever.embedder.encode_query(q), depth)]
+        dense_ids = [
+            cid for cid, _ in retriever.vectors.search(retriever.embedder.encode_query(q), depth)
+        ]
         fused = rrf({"bm25": bm25_ids, "dense": dense_ids})[:TOP_K]
         retriever.docstore.get_chunks([cid for cid, _, _ in fused])
         elapsed = time.perf_counter() - start
@@ -160,8 +182,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--peer-budget-s", type=float, default=45.0)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--settle-s", type=float, default=0.0,
-                        help="extra wait after the bulk insert (Milvus Lite indexes in the background)")
+    parser.add_argument(
+        "--settle-s",
+        type=float,
+        default=0.0,
+        help="extra wait after the bulk insert (Milvus Lite indexes in the background)",
+    )
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(",") if s.strip())
     common.offline_environment()
@@ -187,7 +213,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             new = synthetic_texts(sentences, size - len(texts), rng)
             bulk_add(library, new, first_doc=len(texts) // CHUNKS_PER_DOC, rng=rng)
             texts.extend(new)
-            ids = [f"synthetic{i // CHUNKS_PER_DOC:06d}:{i % CHUNKS_PER_DOC:06d}" for i in range(len(texts))]
+            ids = [
+                f"synthetic{i // CHUNKS_PER_DOC:06d}:{i % CHUNKS_PER_DOC:06d}"
+                for i in range(len(texts))
+            ]
             # Reopen, as a running server would have: Milvus Lite searches freshly sealed
             # segments slowly until their index is built (docs/notes/index.md).
             library.close()
@@ -202,26 +231,53 @@ def main(argv: Sequence[str] | None = None) -> None:
             finally:
                 library.close()
             o, p = common.latency_summary_ms(olympus_s), common.latency_summary_ms(peer_s)
-            results.append({"chunks": size, "setup_s": round(setup_s, 1), "settle_s": args.settle_s,
-                            "index_wait_s": index_wait_s, "olympus": o,
-                            "olympus_breakdown_ms": breakdown, "peer": p,
-                            "ratio_p50": round(p["p50_ms"] / o["p50_ms"], 1),
-                            "ratio_p95": round(p["p95_ms"] / o["p95_ms"], 1)})
-            print(f"{size} chunks: set-up {setup_s:.1f} s (+{index_wait_s} s until Milvus indexed), "
-                  f"olympus p95 {o['p95_ms']} ms, "
-                  f"peer p95 {p['p95_ms']} ms (n={p['n']}); olympus breakdown {breakdown}")
+            results.append(
+                {
+                    "chunks": size,
+                    "setup_s": round(setup_s, 1),
+                    "settle_s": args.settle_s,
+                    "index_wait_s": index_wait_s,
+                    "olympus": o,
+                    "olympus_breakdown_ms": breakdown,
+                    "peer": p,
+                    "ratio_p50": round(p["p50_ms"] / o["p50_ms"], 1),
+                    "ratio_p95": round(p["p95_ms"] / o["p95_ms"], 1),
+                }
+            )
+            print(
+                f"{size} chunks: set-up {setup_s:.1f} s (+{index_wait_s} s until Milvus indexed), "
+                f"olympus p95 {o['p95_ms']} ms, "
+                f"peer p95 {p['p95_ms']} ms (n={p['n']}); olympus breakdown {breakdown}"
+            )
 
     rows = []
     for r in results:
         o, p = r["olympus"], r["peer"]
-        rows.append([r["chunks"], "olympus hybrid", o["n"], o["p50_ms"], o["p95_ms"], o["p99_ms"], ""])
-        rows.append([r["chunks"], "peer: BM25 rebuilt per query + dense", p["n"], p["p50_ms"],
-                     p["p95_ms"], p["p99_ms"], f"{r['ratio_p95']}x slower (p95)"])
+        rows.append(
+            [r["chunks"], "olympus hybrid", o["n"], o["p50_ms"], o["p95_ms"], o["p99_ms"], ""]
+        )
+        rows.append(
+            [
+                r["chunks"],
+                "peer: BM25 rebuilt per query + dense",
+                p["n"],
+                p["p50_ms"],
+                p["p95_ms"],
+                p["p99_ms"],
+                f"{r['ratio_p95']}x slower (p95)",
+            ]
+        )
     print()
-    print(common.format_table(["chunks", "pipeline", "queries", "p50 ms", "p95 ms", "p99 ms", "ratio"], rows))
+    print(
+        common.format_table(
+            ["chunks", "pipeline", "queries", "p50 ms", "p95 ms", "p99 ms", "ratio"], rows
+        )
+    )
     print("targets: olympus p95 <= 50 ms at 10k, <= 150 ms at 100k (query embedding included)")
-    path = common.write_json("query_latency", {"machine": info, "top_k": TOP_K,
-                                               "queries": args.queries, "results": results})
+    path = common.write_json(
+        "query_latency",
+        {"machine": info, "top_k": TOP_K, "queries": args.queries, "results": results},
+    )
     print(f"wrote {path}")
 
 

@@ -67,18 +67,30 @@ def run_once(scenario: str, app: Path, timeout: float = 120) -> dict[str, float 
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
         env.update(
-            HF_HUB_OFFLINE="1", OLYMPUS_DATA_DIR=str(data), OLYMPUS_PORT=str(port),
-            OLYMPUS_ADDRESS="127.0.0.1", OLYMPUS_LLAMACPP_PORT=str(_free_port()),
-            OLYMPUS_STREAMLIT_APP=str(app), OLYMPUS_LOG_FORMAT="json",
+            HF_HUB_OFFLINE="1",
+            OLYMPUS_DATA_DIR=str(data),
+            OLYMPUS_PORT=str(port),
+            OLYMPUS_ADDRESS="127.0.0.1",
+            OLYMPUS_LLAMACPP_PORT=str(_free_port()),
+            OLYMPUS_STREAMLIT_APP=str(app),
+            OLYMPUS_LOG_FORMAT="json",
         )
         if scenario == "model-on-disk":
             env["OLYMPUS_LLAMACPP_MODEL_PATH"] = str(_gguf())
         log = open(tmp / "startup.log", "wb")  # noqa: SIM115
         t0 = time.perf_counter()
-        proc = subprocess.Popen([PYTHON, str(ROOT / "startup.py")], env=env, cwd=tmp,
-                                stdout=log, stderr=subprocess.STDOUT)
-        marks: dict[str, float | None] = {"health_s": None, "engine_ready_s": None,
-                                          "model_ready_s": None}
+        proc = subprocess.Popen(
+            [PYTHON, str(ROOT / "startup.py")],
+            env=env,
+            cwd=tmp,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        marks: dict[str, float | None] = {
+            "health_s": None,
+            "engine_ready_s": None,
+            "model_ready_s": None,
+        }
         try:
             deadline = t0 + timeout
             while time.perf_counter() < deadline and proc.poll() is None:
@@ -89,7 +101,9 @@ def run_once(scenario: str, app: Path, timeout: float = 120) -> dict[str, float 
                 if marks["engine_ready_s"] is None and st.get("engine", {}).get("state") == "ready":
                     marks["engine_ready_s"] = now
                 if marks["model_ready_s"] is None and st.get("provisioning", {}).get("phase") in (
-                        "ready", "failed"):
+                    "ready",
+                    "failed",
+                ):
                     marks["model_ready_s"] = now
                 if all(v is not None for v in marks.values()):
                     break
@@ -121,10 +135,27 @@ def bare_streamlit(app: Path, timeout: float = 60) -> float | None:
     with temp_dir("bare") as tmp:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            [PYTHON, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                PYTHON,
+                "-m",
+                "streamlit",
+                "run",
+                str(app),
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             while time.perf_counter() - t0 < timeout:
                 if _ok(f"http://127.0.0.1:{port}/_stcore/health"):
@@ -147,8 +178,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--app", type=Path, default=ROOT / "streamlit_app.py")
-    parser.add_argument("--scenario", choices=("model-on-disk", "provisioned", "both"),
-                        default="both")
+    parser.add_argument(
+        "--scenario", choices=("model-on-disk", "provisioned", "both"), default="both"
+    )
     args = parser.parse_args()
     app = args.app.resolve()
     if not app.exists():
@@ -163,12 +195,14 @@ def main() -> int:
     for scenario in scenarios:
         runs = [run_once(scenario, app) for _ in range(args.runs)]
         results[scenario] = runs
-        for key, label in (("health_s", "UI health answers"),
-                           ("engine_ready_s", "engine ready"),
-                           ("engine_own_start_s", "  engine process start->ready"),
-                           ("model_ready_s", "model ready (warm)"),
-                           ("warm_up_s", "  warm-up request"),
-                           ("shutdown_s", "SIGTERM -> exit")):
+        for key, label in (
+            ("health_s", "UI health answers"),
+            ("engine_ready_s", "engine ready"),
+            ("engine_own_start_s", "  engine process start->ready"),
+            ("model_ready_s", "model ready (warm)"),
+            ("warm_up_s", "  warm-up request"),
+            ("shutdown_s", "SIGTERM -> exit"),
+        ):
             rows.append([scenario, label, *_summary([r.get(key) for r in runs])])
         med_health = statistics.median([r["health_s"] for r in runs if r["health_s"]] or [0])
         med_bare = statistics.median([b for b in bare if b] or [1])

@@ -34,14 +34,38 @@ BEGIN, END = "<!-- schema:begin -->", "<!-- schema:end -->"
 
 # the order of the section; each model's docstring says what it is and where it is used
 MODELS: list[type] = [
-    requests.AskRequest, AskOptions, requests.SearchRequest, answer.Passage, answer.Citation,
-    answer.CitedPassage, answer.Claim, answer.ToolAnswer,
-    answer.Answer, answer.SourcesEvent, answer.StatusEvent, answer.TokenEvent,
-    answer.QueueEvent, answer.BackendSwitchEvent, answer.DoneEvent, library.SearchResults,
-    library.Document, library.Job, plans.Plan, plans.AnsweringNow, errors.ErrorBody,
-    errors.ErrorDetail, chat.SavedChat, chat.ChatMessage, chat.SavedSource, Chunk, status.Status,
-    status.SupervisorSection, status.ChildSection, status.EngineSection,
-    status.ProvisioningSection, status.ProfileSection,
+    requests.AskRequest,
+    AskOptions,
+    requests.SearchRequest,
+    answer.Passage,
+    answer.Citation,
+    answer.CitedPassage,
+    answer.Claim,
+    answer.ToolAnswer,
+    answer.Answer,
+    answer.SourcesEvent,
+    answer.StatusEvent,
+    answer.TokenEvent,
+    answer.QueueEvent,
+    answer.BackendSwitchEvent,
+    answer.DoneEvent,
+    library.SearchResults,
+    library.Document,
+    library.Job,
+    plans.Plan,
+    plans.AnsweringNow,
+    errors.ErrorBody,
+    errors.ErrorDetail,
+    chat.SavedChat,
+    chat.ChatMessage,
+    chat.SavedSource,
+    Chunk,
+    status.Status,
+    status.SupervisorSection,
+    status.ChildSection,
+    status.EngineSection,
+    status.ProvisioningSection,
+    status.ProfileSection,
 ]
 
 
@@ -102,8 +126,12 @@ def _default(field: typing.Any) -> str:
 
 def _heading(model: type) -> list[str]:
     doc = " ".join((model.__doc__ or "").split()).replace("``", "`")
-    return [f"**{doc_name(model)}**: {doc}", "",
-            "| field | type | default | meaning |", "|---|---|---|---|"]
+    return [
+        f"**{doc_name(model)}**: {doc}",
+        "",
+        "| field | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
 
 
 def _dataclass(cls: type) -> list[str]:
@@ -112,8 +140,9 @@ def _dataclass(cls: type) -> list[str]:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         default = "required" if f.default is dataclasses.MISSING else _value(f.default)
-        lines.append(f"| `{f.name}` | {type_name(hints[f.name]).replace('|', '&#124;')} "
-                     f"| {default} |  |")
+        lines.append(
+            f"| `{f.name}` | {type_name(hints[f.name]).replace('|', '&#124;')} | {default} |  |"
+        )
     return [*lines, ""]
 
 
@@ -123,8 +152,10 @@ def _model(model: type) -> list[str]:
     lines = _heading(model)
     for field_name, field in model.model_fields.items():
         meaning = (field.description or "").replace("|", "\\|").replace("<", "&lt;")
-        lines.append(f"| `{field_name}` | {type_name(field.annotation).replace('|', '&#124;')} "
-                     f"| {_default(field)} | {meaning} |")
+        lines.append(
+            f"| `{field_name}` | {type_name(field.annotation).replace('|', '&#124;')} "
+            f"| {_default(field)} | {meaning} |"
+        )
     if model.model_config.get("extra") == "allow":
         lines += ["", "Other fields a writer adds are kept as they are."]
     return [*lines, ""]
@@ -132,8 +163,7 @@ def _model(model: type) -> list[str]:
 
 def render() -> str:
     """The generated block, markers included."""
-    lines = [BEGIN, "<!-- written by scripts/schema_docs.py from src/schema/: do not edit -->",
-             ""]
+    lines = [BEGIN, "<!-- written by scripts/schema_docs.py from src/schema/: do not edit -->", ""]
     for model in MODELS:
         lines += _model(model)
     return "\n".join([*lines, END])
@@ -152,8 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     new = updated(text)
     if args.check:
         if new != text:
-            print("docs/api.md's schema section differs from src/schema/: run "
-                  "python scripts/schema_docs.py", file=sys.stderr)
+            print(
+                "docs/api.md's schema section differs from src/schema/: run "
+                "python scripts/schema_docs.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     DOC.write_text(new, encoding="utf-8")

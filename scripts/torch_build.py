@@ -45,9 +45,11 @@ def installed(source: str) -> int:
         return 1
     cuda = cuda_packages([d.metadata["Name"] or "" for d in importlib.metadata.distributions()])
     if cuda:
-        print(f"torch {version}: the CUDA build, with {len(cuda)} nvidia/cuda/triton packages "
-              f"(several GB), from {source}. For the CPU build, run the install again where "
-              "PyTorch's CPU index is reachable, or set TORCH_INDEX_URL to a mirror of it.")
+        print(
+            f"torch {version}: the CUDA build, with {len(cuda)} nvidia/cuda/triton packages "
+            f"(several GB), from {source}. For the CPU build, run the install again where "
+            "PyTorch's CPU index is reachable, or set TORCH_INDEX_URL to a mirror of it."
+        )
     else:
         print(f"torch {version}: the CPU build (no nvidia/cuda/triton package), from {source}")
     return 0
@@ -60,8 +62,9 @@ def report(path: str) -> int:
     cuda = cuda_packages(list(names))
     torch = names.get("torch", "(already installed)")
     if cuda:
-        print(f"CUDA packages in the install plan (torch {torch}): {', '.join(cuda)}",
-              file=sys.stderr)
+        print(
+            f"CUDA packages in the install plan (torch {torch}): {', '.join(cuda)}", file=sys.stderr
+        )
         return 1
     print(f"install plan: {len(names)} packages, torch {torch}, no nvidia/cuda/triton package")
     return 0

@@ -12,8 +12,14 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None, fsync: bool = False,
-                       prefix: str | None = None) -> None:
+def atomic_write_bytes(
+    path: Path,
+    data: bytes,
+    *,
+    mode: int | None = None,
+    fsync: bool = False,
+    prefix: str | None = None,
+) -> None:
     """Replace ``path`` with ``data`` atomically.
 
     ``mode``: permissions set on the file before anything is written (0o600 for secrets; the
@@ -37,7 +43,13 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None, fsyn
         raise
 
 
-def atomic_write_text(path: Path, text: str, *, mode: int | None = None, fsync: bool = False,
-                      prefix: str | None = None) -> None:
+def atomic_write_text(
+    path: Path,
+    text: str,
+    *,
+    mode: int | None = None,
+    fsync: bool = False,
+    prefix: str | None = None,
+) -> None:
     """:func:`atomic_write_bytes` of ``text`` encoded as UTF-8."""
     atomic_write_bytes(path, text.encode("utf-8"), mode=mode, fsync=fsync, prefix=prefix)

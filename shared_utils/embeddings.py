@@ -45,6 +45,8 @@ def threads_for(load: float, cores: int, normal: int) -> int:
     (2, 1, 1)
     """
     return 1 if load > BUSY_LOAD_PER_CORE * cores else normal
+
+
 _SPECIAL_TOKENS = 2  # [CLS] ... [SEP] for BERT-style encoders; see Embedder.max_text_tokens
 
 
@@ -79,14 +81,20 @@ class Embedder:
     """
 
     def __init__(
-        self, model_name: str, *, device: str = "cpu", batch_size: int = 64,
-        threads: int | None = None, precision: str = "fp32",
+        self,
+        model_name: str,
+        *,
+        device: str = "cpu",
+        batch_size: int = 64,
+        threads: int | None = None,
+        precision: str = "fp32",
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
         if precision == "int8" and not device.startswith("cpu"):
-            raise ValueError("int8 embeddings run on the CPU only; use precision fp32 on "
-                             f"device {device!r}")
+            raise ValueError(
+                f"int8 embeddings run on the CPU only; use precision fp32 on device {device!r}"
+            )
         self.model_name = model_name
         self.device = device
         self.batch_size = batch_size
@@ -137,7 +145,9 @@ class Embedder:
             quantize_int8(model)
         self._normal_threads = torch.get_num_threads()
         logger.info(
-            "embeddings.model_loaded", model=self.model_name, device=self.device,
+            "embeddings.model_loaded",
+            model=self.model_name,
+            device=self.device,
             precision=self.precision,
             dimension=_model_dimension(model),
             max_seq_length=model.max_seq_length,
@@ -176,7 +186,8 @@ class Embedder:
         length = self.model.max_seq_length
         if length is None:  # sentence-transformers leaves it unset only for a broken model dir
             raise EmbeddingModelUnavailable(
-                f"embedding model {self.model_name!r} declares no input length (max_seq_length)")
+                f"embedding model {self.model_name!r} declares no input length (max_seq_length)"
+            )
         return int(length)
 
     @property
@@ -204,20 +215,24 @@ class Embedder:
         if total == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self._model is None and progress is not None:
-            progress(Progress(stage="embed", done=0, total=total,
-                              message="loading the embedding model"))
+            progress(
+                Progress(stage="embed", done=0, total=total, message="loading the embedding model")
+            )
         model = self.model
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((total, self.dimension), dtype=np.float32)
         batch = self.batch_size
         start = time.perf_counter()
         for n, lo in enumerate(range(0, total, batch), start=1):
-            idx = order[lo:lo + batch]
+            idx = order[lo : lo + batch]
             with self._encode_lock:
                 self._fit_threads()
                 vectors = model.encode(
-                    [texts[i] for i in idx], batch_size=batch,
-                    normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
+                    [texts[i] for i in idx],
+                    batch_size=batch,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
                 )
             out[idx] = vectors.astype(np.float32, copy=False)
             done = min(lo + batch, total)
@@ -240,9 +255,13 @@ class Embedder:
         model = self.model
         with self._encode_lock:
             self._fit_threads()
-            vectors = model.encode(texts, batch_size=max(1, len(texts)),
-                                   normalize_embeddings=True, convert_to_numpy=True,
-                                   show_progress_bar=False)
+            vectors = model.encode(
+                texts,
+                batch_size=max(1, len(texts)),
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return vectors.astype(np.float32, copy=False)
 
     # --- token counting ----------------------------------------------------------------------
@@ -367,13 +386,16 @@ def quantize_int8(model: Any) -> Any:
 
     with warnings.catch_warnings():  # eager-mode quantisation is deprecated in favour of torchao
         warnings.simplefilter("ignore")
-        quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig},
-                         dtype=torch.qint8, inplace=True)
+        quantize_dynamic(
+            model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+        )
     return model
 
 
 def _model_dimension(model: SentenceTransformer) -> int:
-    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    getter = (
+        getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    )
     dimension = getter()
     if dimension is None:  # a model without a pooling layer cannot embed a passage
         raise EmbeddingModelUnavailable("the embedding model declares no embedding dimension")
@@ -384,12 +406,14 @@ _CACHE: dict[tuple[str, str, int, str], Embedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def get_embedder(model_name: str, device: str = "cpu", batch_size: int = 64,
-                 precision: str = "fp32") -> Embedder:
+def get_embedder(
+    model_name: str, device: str = "cpu", batch_size: int = 64, precision: str = "fp32"
+) -> Embedder:
     """The process-wide :class:`Embedder` for these arguments (created once, loaded lazily)."""
     key = (model_name, device, batch_size, precision)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = Embedder(model_name, device=device, batch_size=batch_size,
-                                   precision=precision)
+            _CACHE[key] = Embedder(
+                model_name, device=device, batch_size=batch_size, precision=precision
+            )
         return _CACHE[key]

@@ -63,8 +63,10 @@ class EncryptedPdf(InvalidDocument):
 
 
 class NoExtractableText(InvalidDocument):
-    hint = ("This looks like a scanned PDF: turn OCR on (OLYMPUS_OCR=auto with Tesseract "
-            "installed) or run it through OCR first.")
+    hint = (
+        "This looks like a scanned PDF: turn OCR on (OLYMPUS_OCR=auto with Tesseract "
+        "installed) or run it through OCR first."
+    )
 
 
 class EmptyPdf(InvalidDocument):
@@ -106,8 +108,9 @@ class AnswerQueueFull(OlympusError):
 
     hint = "Ask again in a moment; the answers being written will free their slots."
 
-    def __init__(self, message: str, *, hint: str | None = None,
-                 retry_after_s: float = 30.0) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, retry_after_s: float = 30.0
+    ) -> None:
         super().__init__(message, hint=hint)
         self.retry_after_s = retry_after_s
 
@@ -181,8 +184,10 @@ class ModelNotFound(OlympusError):
 
 
 class NotAGguf(OlympusError):
-    hint = ("Give a .gguf model file (the format llama.cpp and Ollama load), e.g. one from a "
-            "'-GGUF' repository on the Hugging Face Hub.")
+    hint = (
+        "Give a .gguf model file (the format llama.cpp and Ollama load), e.g. one from a "
+        "'-GGUF' repository on the Hugging Face Hub."
+    )
 
 
 class UnknownBackend(OlympusError):
@@ -236,16 +241,20 @@ class EngineStartTimeout(OlympusError):
 class ServiceUnavailable(OlympusError):
     """The API process that owns the stores does not answer (starting, restarting, stopped)."""
 
-    hint = ("Olympus' service is starting or restarting; try again in a few seconds. If it "
-            "stays down, see the System page or `python -m src doctor`.")
+    hint = (
+        "Olympus' service is starting or restarting; try again in a few seconds. If it "
+        "stays down, see the System page or `python -m src doctor`."
+    )
 
 
 class ServiceStarting(ServiceUnavailable):
     """startup.py runs on the data dir, but its service did not become ready in time."""
 
-    hint = ("Wait until Olympus is up (its log, the UI or `python -m src doctor --no-pipeline` "
-            "show the progress) and run the command again, or stop startup.py to work on the "
-            "data dir without it.")
+    hint = (
+        "Wait until Olympus is up (its log, the UI or `python -m src doctor --no-pipeline` "
+        "show the progress) and run the command again, or stop startup.py to work on the "
+        "data dir without it."
+    )
 
 
 # --- requests to the service API (src/api/) -------------------------------------------------
@@ -288,15 +297,19 @@ class JobNotFound(OlympusError):
 
 
 class InvalidApiKey(OlympusError):
-    hint = ("Send 'Authorization: Bearer <key>'; an admin creates keys with `python -m src keys "
-            "create NAME` or on the System page.")
+    hint = (
+        "Send 'Authorization: Bearer <key>'; an admin creates keys with `python -m src keys "
+        "create NAME` or on the System page."
+    )
 
 
 class ApiNotPublic(OlympusError):
     """The front answers API requests from other machines only when the admin allows it."""
 
-    hint = ("Call the API from this machine, or an admin sets OLYMPUS_API_PUBLIC=true (keys "
-            "are still required; see DEPLOYMENT.md).")
+    hint = (
+        "Call the API from this machine, or an admin sets OLYMPUS_API_PUBLIC=true (keys "
+        "are still required; see DEPLOYMENT.md)."
+    )
 
 
 class TooManyRequests(OlympusError):
@@ -308,5 +321,7 @@ class TooManyRequests(OlympusError):
 class KeyScopeRefused(OlympusError):
     """The key is valid but its scope does not allow this action."""
 
-    hint = ("Use a key with the needed scope (read < write < admin); an admin makes one with "
-            "`python -m src keys create NAME --scope write`.")
+    hint = (
+        "Use a key with the needed scope (read < write < admin); an admin makes one with "
+        "`python -m src keys create NAME --scope write`."
+    )

@@ -31,8 +31,15 @@ from shared_utils.hub_errors import map_hub_error
 from shared_utils.hub_fetch import DownloadProgress, Meter, RemoteFile, fetch, mb, partial, verify
 from shared_utils.types import ProgressCallback, no_progress
 
-__all__ = ["DownloadProgress", "DownloadResult", "RemoteFile", "download_gguf", "fetch_metadata",
-           "local_dir", "local_path"]
+__all__ = [
+    "DownloadProgress",
+    "DownloadResult",
+    "RemoteFile",
+    "download_gguf",
+    "fetch_metadata",
+    "local_dir",
+    "local_path",
+]
 
 logger = structlog.get_logger(__name__)
 
@@ -77,7 +84,10 @@ def fetch_metadata(
     try:
         url = hf_hub_url(repo, filename, revision=revision, endpoint=endpoint or None)
         meta = get_hf_file_metadata(
-            url, token=token or False, timeout=timeout, endpoint=endpoint or None,
+            url,
+            token=token or False,
+            timeout=timeout,
+            endpoint=endpoint or None,
             library_name="olympus",
         )
     except Exception as exc:  # mapped to typed errors in one place, re-raised otherwise
@@ -92,8 +102,12 @@ def fetch_metadata(
         )
     etag = (meta.etag or "").lower()
     return RemoteFile(
-        repo=repo, filename=filename, url=meta.location, size=int(meta.size),
-        sha256=etag if _SHA256.match(etag) else None, commit=meta.commit_hash,
+        repo=repo,
+        filename=filename,
+        url=meta.location,
+        size=int(meta.size),
+        sha256=etag if _SHA256.match(etag) else None,
+        commit=meta.commit_hash,
     )
 
 
@@ -128,7 +142,8 @@ def download_gguf(
         raise NetworkUnavailable(f"Hub access is disabled (HF_HUB_OFFLINE) for {repo}")
     started = clock()
     remotes = [
-        fetch_metadata(repo, f, endpoint=endpoint, token=token, revision=revision) for f in filenames
+        fetch_metadata(repo, f, endpoint=endpoint, token=token, revision=revision)
+        for f in filenames
     ]
     target_dir = local_dir(models_dir, repo)
     target_dir.mkdir(parents=True, exist_ok=True)
@@ -144,9 +159,17 @@ def download_gguf(
             follow_redirects=True, timeout=httpx.Timeout(10.0, read=read_timeout_s)
         )
     try:
-        fetched, digests = _fetch_all(client, remotes, target_dir, expected_sha256, token=token,
-                                      meter=meter, sleep=sleep, max_retries=max_retries,
-                                      endpoint=endpoint)
+        fetched, digests = _fetch_all(
+            client,
+            remotes,
+            target_dir,
+            expected_sha256,
+            token=token,
+            meter=meter,
+            sleep=sleep,
+            max_retries=max_retries,
+            endpoint=endpoint,
+        )
     finally:
         if own_client:
             client.close()
@@ -154,13 +177,20 @@ def download_gguf(
     meter.add(0, remotes[-1].filename, force=True)
     return DownloadResult(
         paths=tuple(target_dir / r.filename for r in remotes),
-        downloaded_bytes=fetched, reused_bytes=on_disk, seconds=clock() - started,
+        downloaded_bytes=fetched,
+        reused_bytes=on_disk,
+        seconds=clock() - started,
         sha256=tuple(digests),
     )
 
 
-def _check_room(repo: str, remotes: Sequence[RemoteFile], target_dir: Path,
-                disk_usage: Callable[[Any], Any], min_free_margin_bytes: int) -> int:
+def _check_room(
+    repo: str,
+    remotes: Sequence[RemoteFile],
+    target_dir: Path,
+    disk_usage: Callable[[Any], Any],
+    min_free_margin_bytes: int,
+) -> int:
     """Bytes already on disk (finished or resumable); raises DiskFull before the first byte
     when the rest does not fit."""
     on_disk = 0
@@ -184,8 +214,13 @@ def _check_room(repo: str, remotes: Sequence[RemoteFile], target_dir: Path,
     return on_disk
 
 
-def _fetch_all(client: Any, remotes: Sequence[RemoteFile], target_dir: Path,
-               expected_sha256: Sequence[str], **fetch_kw: Any) -> tuple[int, list[str]]:
+def _fetch_all(
+    client: Any,
+    remotes: Sequence[RemoteFile],
+    target_dir: Path,
+    expected_sha256: Sequence[str],
+    **fetch_kw: Any,
+) -> tuple[int, list[str]]:
     """Fetch, verify and move into place each part not yet complete; (bytes, digests)."""
     fetched = 0
     digests = [""] * len(remotes)

@@ -15,8 +15,8 @@ def map_hub_error(exc: Exception, repo: str, filename: str, token: str | None) -
     from huggingface_hub.errors import (
         FileMetadataError,
         GatedRepoError,
-        HFValidationError,
         HfHubHTTPError,
+        HFValidationError,
         OfflineModeIsEnabled,
         RemoteEntryNotFoundError,
         RepositoryNotFoundError,
@@ -25,8 +25,10 @@ def map_hub_error(exc: Exception, repo: str, filename: str, token: str | None) -
 
     where = f"{repo}/{filename}"
     if isinstance(exc, HFValidationError):
-        return RepoNotFound(f"{repo!r} is not a valid Hub repository id ({exc})",
-                            hint="Use owner/name, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M")
+        return RepoNotFound(
+            f"{repo!r} is not a valid Hub repository id ({exc})",
+            hint="Use owner/name, e.g. Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M",
+        )
     if isinstance(exc, OfflineModeIsEnabled):
         return NetworkUnavailable(f"Hub access is disabled (HF_HUB_OFFLINE) for {where}")
     if isinstance(exc, (httpx2.TransportError, ConnectionError, TimeoutError)):

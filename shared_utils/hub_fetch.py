@@ -52,7 +52,9 @@ class RemoteFile:
 class Meter:
     """Turns byte counts into DownloadProgress reports (speed over a sliding window)."""
 
-    def __init__(self, total: int, start: int, progress: ProgressCallback, clock: Callable[[], float]):
+    def __init__(
+        self, total: int, start: int, progress: ProgressCallback, clock: Callable[[], float]
+    ):
         self.total, self.done, self.progress, self.clock = total, start, progress, clock
         self.window: list[tuple[float, int]] = [(clock(), start)]
         self.last_report = 0.0
@@ -77,8 +79,13 @@ class Meter:
             msg += f", ETA {eta:.0f}s"
         self.progress(
             DownloadProgress(
-                stage="download", done=self.done, total=self.total, message=msg,
-                speed_bps=speed, eta_s=eta, file=file,
+                stage="download",
+                done=self.done,
+                total=self.total,
+                message=msg,
+                speed_bps=speed,
+                eta_s=eta,
+                file=file,
             )
         )
 
@@ -103,8 +110,15 @@ def _headers(token: str | None, url: str, endpoint: str | None) -> dict[str, str
 
 
 def fetch(
-    client: Any, r: RemoteFile, final: Path, *, token: str | None, meter: Meter,
-    sleep: Callable[[float], None], max_retries: int, endpoint: str | None,
+    client: Any,
+    r: RemoteFile,
+    final: Path,
+    *,
+    token: str | None,
+    meter: Meter,
+    sleep: Callable[[float], None],
+    max_retries: int,
+    endpoint: str | None,
 ) -> tuple[int, str]:
     """Append the missing bytes of ``r`` to its partial file.
 
@@ -138,7 +152,9 @@ def fetch(
                     mode = "wb"
                     hasher, hashed = hashlib.sha256(), 0
                 with open(part, mode) as fh:
-                    for chunk in resp.iter_bytes():  # as received: nothing buffered is lost on a drop
+                    for (
+                        chunk
+                    ) in resp.iter_bytes():  # as received: nothing buffered is lost on a drop
                         fh.write(chunk)
                         hasher.update(chunk)
                         hashed += len(chunk)
@@ -204,4 +220,6 @@ def verify(part: Path, want: str | None, r: RemoteFile, got: str) -> None:
         return
     if got != want.lower():
         part.unlink(missing_ok=True)
-        raise ChecksumMismatch(f"{r.repo}/{r.filename}: sha256 {got[:12]}... != expected {want[:12]}...")
+        raise ChecksumMismatch(
+            f"{r.repo}/{r.filename}: sha256 {got[:12]}... != expected {want[:12]}..."
+        )

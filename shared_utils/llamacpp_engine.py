@@ -32,6 +32,7 @@ from shared_utils.errors import EngineStartTimeout, ModelNotFound, OlympusError
 
 logger = structlog.get_logger(__name__)
 
+
 def packaged_gguf(package: str, filename: str) -> Path:
     """A GGUF file shipped inside the Python package ``package`` (found, not imported). Which
     package and file is the catalog's choice (its bundled entry, ``models/catalog.toml``)."""

@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterable, Mapping, MutableMapping
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 import structlog
@@ -31,8 +31,9 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = tuple(s for s in secrets if s)
 
-    def __call__(self, logger: Any, method: str,
-                 event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    def __call__(
+        self, logger: Any, method: str, event: MutableMapping[str, Any]
+    ) -> Mapping[str, Any]:
         return scrub(event, self.secrets)
 
 
@@ -47,13 +48,20 @@ def console_notice(text: str, *, out: TextIO | None = None) -> None:
     record under JSON logs, so the log stays JSON lines; the plain line otherwise."""
     line = text
     if _format == "json":
-        line = json.dumps({"event": "console.notice", "level": "warning", "message": text,
-                           "timestamp": datetime.now(UTC).isoformat()})
+        line = json.dumps(
+            {
+                "event": "console.notice",
+                "level": "warning",
+                "message": text,
+                "timestamp": datetime.now(UTC).isoformat(),
+            }
+        )
     print(line, file=out or sys.stderr, flush=True)
 
 
-def configure_logging(fmt: LogFormat = "console", level: str = "INFO", *,
-                      secrets: Iterable[str] = ()) -> None:
+def configure_logging(
+    fmt: LogFormat = "console", level: str = "INFO", *, secrets: Iterable[str] = ()
+) -> None:
     """JSON lines (containers, OLYMPUS_LOG_FORMAT=json) or a readable console, on stderr."""
     global _format
     _format = fmt
@@ -73,7 +81,8 @@ def configure_logging(fmt: LogFormat = "console", level: str = "INFO", *,
         _no_library_progress_bars()
     else:
         renderer = structlog.dev.ConsoleRenderer(
-            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback)
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
@@ -108,7 +117,8 @@ class _RedactFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg, record.args = redact(record.getMessage(), self.secrets), None
         if record.exc_info:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info),
-                                     self.secrets)
+            record.exc_text = redact(
+                logging.Formatter().formatException(record.exc_info), self.secrets
+            )
             record.exc_info = None
         return True

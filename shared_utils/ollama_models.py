@@ -8,6 +8,7 @@ is followed by a delete, so no half-registered model is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
@@ -24,7 +25,6 @@ from shared_utils.errors import (
     OllamaNotRunning,
 )
 from shared_utils.types import Progress, ProgressCallback, no_progress
-import contextlib
 
 logger = structlog.get_logger(__name__)
 
@@ -56,8 +56,9 @@ def gguf_has_chat_template(path: Path) -> bool:
     try:
         reader = GGUFReader(str(path))
     except (ValueError, OSError) as exc:
-        raise ModelCreateFailed(f"{path} is not a readable GGUF file: {exc}",
-                                hint="Delete it and pull the model again.") from exc
+        raise ModelCreateFailed(
+            f"{path} is not a readable GGUF file: {exc}", hint="Delete it and pull the model again."
+        ) from exc
     return "tokenizer.chat_template" in reader.fields
 
 
@@ -75,8 +76,9 @@ def sha256_of(path: Path, progress: ProgressCallback = no_progress) -> str:
 class OllamaModels:
     """Model management against one Ollama server (``host`` like http://127.0.0.1:11434)."""
 
-    def __init__(self, host: str, *, timeout_s: float = 600.0, client: Any = None,
-                 http: Any = None) -> None:
+    def __init__(
+        self, host: str, *, timeout_s: float = 600.0, client: Any = None, http: Any = None
+    ) -> None:
         import httpx
         import ollama
 
@@ -138,8 +140,9 @@ class OllamaModels:
         return True
 
     # --- import -----------------------------------------------------------------------------
-    def upload_blob(self, path: Path, *, digest: str | None = None,
-                    progress: ProgressCallback = no_progress) -> str:
+    def upload_blob(
+        self, path: Path, *, digest: str | None = None, progress: ProgressCallback = no_progress
+    ) -> str:
         """Upload ``path`` as a blob unless Ollama has it; returns ``sha256:<hex>``."""
         path = Path(path)
         digest = f"sha256:{digest or sha256_of(path, progress)}"
@@ -157,24 +160,40 @@ class OllamaModels:
                     yield block
                     progress(Progress("upload", done, size, f"uploading {path.name}"))
 
-        resp = self._call(lambda: self.http.post(
-            f"/api/blobs/{digest}", content=body(), headers={"Content-Length": str(size)}
-        ))
+        resp = self._call(
+            lambda: self.http.post(
+                f"/api/blobs/{digest}", content=body(), headers={"Content-Length": str(size)}
+            )
+        )
         if resp.status_code not in (200, 201):
-            raise ModelCreateFailed(f"Uploading {path.name} to Ollama failed: "
-                                    f"HTTP {resp.status_code} {resp.text[:200]}")
+            raise ModelCreateFailed(
+                f"Uploading {path.name} to Ollama failed: HTTP {resp.status_code} {resp.text[:200]}"
+            )
         return digest
 
-    def create(self, name: str, files: dict[str, str], *, parameters: dict[str, Any] | None = None,
-               template: str | None = None, status: Callable[[str], None] = lambda s: None) -> None:
+    def create(
+        self,
+        name: str,
+        files: dict[str, str],
+        *,
+        parameters: dict[str, Any] | None = None,
+        template: str | None = None,
+        status: Callable[[str], None] = lambda s: None,
+    ) -> None:
         """Create ``name`` from uploaded blobs; on failure delete what was registered."""
         import ollama
 
         try:
-            stream = self._call(lambda: self.client.create(
-                model=name, files=files, parameters=parameters or None, template=template,
-                stream=True,
-            ), model=name)
+            stream = self._call(
+                lambda: self.client.create(
+                    model=name,
+                    files=files,
+                    parameters=parameters or None,
+                    template=template,
+                    stream=True,
+                ),
+                model=name,
+            )
             last = ""
             for update in self._iterate(stream, model=name):
                 last = update.status or last
@@ -187,9 +206,16 @@ class OllamaModels:
                 raise
             raise ModelCreateFailed(f"Ollama could not create {name}: {exc}") from exc
 
-    def import_gguf(self, name: str, paths: Sequence[Path], *, num_ctx: int | None = None,
-                    digests: Sequence[str] = (), progress: ProgressCallback = no_progress,
-                    status: Callable[[str], None] = lambda s: None) -> str:
+    def import_gguf(
+        self,
+        name: str,
+        paths: Sequence[Path],
+        *,
+        num_ctx: int | None = None,
+        digests: Sequence[str] = (),
+        progress: ProgressCallback = no_progress,
+        status: Callable[[str], None] = lambda s: None,
+    ) -> str:
         """Upload every part of a (split) GGUF and create ``name``. Returns the name."""
         paths = [Path(p) for p in paths]
         files = {}
@@ -211,8 +237,14 @@ class OllamaModels:
         try:
             stream = self._call(lambda: self.client.pull(ref, stream=True), model=ref)
             for update in self._iterate(stream, model=ref):
-                progress(Progress("pull", int(update.completed or 0), int(update.total or 0),
-                                  update.status or ""))
+                progress(
+                    Progress(
+                        "pull",
+                        int(update.completed or 0),
+                        int(update.total or 0),
+                        update.status or "",
+                    )
+                )
         except ModelNotFound:
             raise
         except ollama.ResponseError as exc:
@@ -239,8 +271,9 @@ class OllamaModels:
 
     def warm_up(self, name: str, *, keep_alive: str | int = "30m") -> float:
         """Load the model (empty prompt) so the first question does not pay for it."""
-        resp = self._call(lambda: self.client.generate(model=name, prompt="", keep_alive=keep_alive),
-                          model=name)
+        resp = self._call(
+            lambda: self.client.generate(model=name, prompt="", keep_alive=keep_alive), model=name
+        )
         return float(getattr(resp, "load_duration", 0) or 0) / 1e9
 
     def close(self) -> None:

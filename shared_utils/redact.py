@@ -34,13 +34,15 @@ _TOKEN_RE = re.compile(
 # An Authorization header: whatever follows it is a credential ("Authorization: Token abc").
 _AUTH_HEADER_RE = re.compile(
     r"(?i)\b((?:proxy-)?authorization['\"]?\s*[:=]\s*['\"]?(?:[A-Za-z]+\s+)?)(?!\*\*\*)"
-    r"[^\s'\",;)}]+")
+    r"[^\s'\",;)}]+"
+)
 # "Bearer <credential>" / "Basic <credential>" elsewhere: only when what follows looks like a
 # credential (a digit, punctuation of base64/JWT/URL-safe alphabets, or a lower-to-upper case
 # change), never an ordinary word ("basic authentication is off", "bearer of bad news").
 _SCHEME_RE = re.compile(
     r"\b((?i:Bearer|Basic))\s+(?=[A-Za-z0-9._~+/=-]*(?:[0-9._~+/=_-]|[a-z][A-Z]))"
-    r"[A-Za-z0-9._~+/=-]{6,}")
+    r"[A-Za-z0-9._~+/=-]{6,}"
+)
 # user:password@ in a URL (also user@ alone: a token is often passed as the user name)
 _URL_CREDS_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"]+@")
 # password=..., "token": "...", api_key: ... (the value up to a quote, space, comma or &)
@@ -87,8 +89,11 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 def _mask_value(m: re.Match[str]) -> str:
-    prose = ":" in m.group("sep") and not (m.group("quote") or m.group("open")) \
+    prose = (
+        ":" in m.group("sep")
+        and not (m.group("quote") or m.group("open"))
         and m.group("sep") != m.group("sep").strip()
+    )
     if prose and _FIGURE_RE.fullmatch(m.group("value")):
         return m.group(0)
     return m.group(1) + MASK
@@ -101,9 +106,14 @@ def scrub(obj: Any, secrets: Iterable[str] = ()) -> Any:
     if isinstance(obj, str):
         return redact(obj, secrets)
     if isinstance(obj, dict):
-        return {k: (MASK if isinstance(k, str) and SECRET_KEYS.fullmatch(k) and v
-                    and isinstance(v, str) else scrub(v, secrets))
-                for k, v in obj.items()}
+        return {
+            k: (
+                MASK
+                if isinstance(k, str) and SECRET_KEYS.fullmatch(k) and v and isinstance(v, str)
+                else scrub(v, secrets)
+            )
+            for k, v in obj.items()
+        }
     if isinstance(obj, (list, tuple)):
         return type(obj)(scrub(v, secrets) for v in obj)
     return obj

@@ -68,8 +68,9 @@ _stems: dict[str, str] = {}  # word -> stem, shared (dict reads and writes are a
 _MAX_CACHED_STEMS = 500_000
 
 
-def split_sentences(text: str, *, max_words: int | None = None,
-                    at_bullets: bool = True) -> list[str]:
+def split_sentences(
+    text: str, *, max_words: int | None = None, at_bullets: bool = True
+) -> list[str]:
     """Sentences of ``text``, whitespace collapsed; a period of a common abbreviation
     ("e.g.") ends none; a bullet ("•") starts a new one unless ``at_bullets`` is False. With
     ``max_words``, a sentence longer than 1.5 x ``max_words`` (a table row, text without

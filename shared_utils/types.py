@@ -5,9 +5,9 @@ Every retriever returns ``list[ScoredChunk]`` so fusion and reranking compose.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
-from collections.abc import Callable
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,8 +40,14 @@ _summaries: dict[tuple[str, int, int], tuple[dict[str, Any], str]] = {}  # proce
 def new_chat(settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """An empty chat (not saved until it has a message)."""
     now = time.time()
-    return {"id": secrets.token_urlsafe(9), "title": "", "created_at": now, "updated_at": now,
-            "settings": dict(settings or {}), "messages": []}
+    return {
+        "id": secrets.token_urlsafe(9),
+        "title": "",
+        "created_at": now,
+        "updated_at": now,
+        "settings": dict(settings or {}),
+        "messages": [],
+    }
 
 
 def title_of(chat: dict[str, Any]) -> str:
@@ -56,20 +62,32 @@ def title_of(chat: dict[str, Any]) -> str:
 def _source_to_dict(scored: Any) -> dict[str, Any]:
     if isinstance(scored, dict):
         return scored
-    return {"chunk": asdict(scored.chunk), "score": scored.score, "ranks": dict(scored.ranks),
-            "similarity": scored.similarity}
+    return {
+        "chunk": asdict(scored.chunk),
+        "score": scored.score,
+        "ranks": dict(scored.ranks),
+        "similarity": scored.similarity,
+    }
 
 
 def _source_from_dict(data: Any) -> Any:
     if not isinstance(data, dict) or "chunk" not in data:
         return data
-    return ScoredChunk(Chunk(**data["chunk"]), float(data.get("score") or 0.0),
-                       dict(data.get("ranks") or {}), data.get("similarity"))
+    return ScoredChunk(
+        Chunk(**data["chunk"]),
+        float(data.get("score") or 0.0),
+        dict(data.get("ranks") or {}),
+        data.get("similarity"),
+    )
 
 
 def _encode(chat: dict[str, Any]) -> bytes:
-    messages = [{**m, "sources": [_source_to_dict(s) for s in m.get("sources") or []]}
-                if m.get("sources") else dict(m) for m in chat.get("messages", [])]
+    messages = [
+        {**m, "sources": [_source_to_dict(s) for s in m.get("sources") or []]}
+        if m.get("sources")
+        else dict(m)
+        for m in chat.get("messages", [])
+    ]
     saved = SavedChat.model_validate({**chat, "messages": messages})
     return saved.model_dump_json(exclude_unset=True, fallback=str).encode()
 
@@ -111,8 +129,12 @@ class ChatStore:
 
     @classmethod
     def for_browser(cls, settings: Any, browser_id: str) -> ChatStore:
-        return cls(settings.data.chats, browser_id, max_chats=settings.max_chats,
-                   max_bytes=settings.max_chat_kb * 1024)
+        return cls(
+            settings.data.chats,
+            browser_id,
+            max_chats=settings.max_chats,
+            max_bytes=settings.max_chat_kb * 1024,
+        )
 
     def _path(self, chat_id: str) -> Path:
         if not _ID.match(chat_id or ""):
@@ -123,8 +145,9 @@ class ChatStore:
         """Summaries (id, title, updated_at, questions), newest first; ``search`` matches the
         title and every question and answer, case-insensitively. Titles are distinct
         (:func:`distinct_titles`)."""
-        found = [self._summary(path) for path in
-                 (self.dir.glob("*.json") if self.dir.is_dir() else ())]
+        found = [
+            self._summary(path) for path in (self.dir.glob("*.json") if self.dir.is_dir() else ())
+        ]
         return _listing([(dict(s), h) for s, h in found if s is not None], search)
 
     def _summary(self, path: Path) -> tuple[dict[str, Any] | None, str]:
@@ -158,11 +181,13 @@ class ChatStore:
             raise ChatLimit(
                 f"This chat has grown past {self.max_bytes // 1024} KB (OLYMPUS_MAX_CHAT_KB), so "
                 "the last answer is shown but not saved.",
-                hint="Start a new chat (sidebar) to keep saving; export this one to keep it.")
+                hint="Start a new chat (sidebar) to keep saving; export this one to keep it.",
+            )
         if not path.exists() and len(list(self.dir.glob("*.json"))) >= self.max_chats:
             raise ChatLimit(
                 f"This browser already has {self.max_chats} saved chats (OLYMPUS_MAX_CHATS), so "
-                "this one is not saved.")
+                "this one is not saved."
+            )
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         atomic_write_bytes(path, data, mode=0o600, fsync=True, prefix=".chat-")
         chat["updated_at"] = json.loads(data)["updated_at"]
@@ -179,10 +204,13 @@ class ChatStore:
 
 
 def _summary_of(chat: dict[str, Any]) -> dict[str, Any]:
-    return {"id": chat["id"], "title": title_of(chat),
-            "created_at": float(chat.get("created_at") or 0),
-            "updated_at": float(chat.get("updated_at") or 0),
-            "questions": sum(m.get("role") == "user" for m in chat["messages"])}
+    return {
+        "id": chat["id"],
+        "title": title_of(chat),
+        "created_at": float(chat.get("created_at") or 0),
+        "updated_at": float(chat.get("updated_at") or 0),
+        "questions": sum(m.get("role") == "user" for m in chat["messages"]),
+    }
 
 
 def distinct_titles(summaries: list[dict[str, Any]]) -> None:
@@ -242,8 +270,9 @@ class SessionChats(ChatStore):
 
     def save(self, chat: dict[str, Any]) -> None:
         data = _encode({**chat, "updated_at": time.time()})
-        if len(data) > self.max_bytes or (chat["id"] not in self._chats
-                                           and len(self._chats) >= self.max_chats):
+        if len(data) > self.max_bytes or (
+            chat["id"] not in self._chats and len(self._chats) >= self.max_chats
+        ):
             raise ChatLimit("This chat is too long (or there are too many) to keep.")
         self._chats[chat["id"]] = data
         chat["updated_at"] = json.loads(data)["updated_at"]

@@ -25,6 +25,7 @@ def start_child() -> Settings | None:
         print(f"error: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
         return None
     private_files()
-    configure_logging(settings.log_format_resolved, settings.log_level,
-                      secrets=settings.secret_values())
+    configure_logging(
+        settings.log_format_resolved, settings.log_level, secrets=settings.secret_values()
+    )
     return settings

@@ -40,13 +40,17 @@ class DataDir:
     docstore = Entry("docstore.sqlite3", "documents, chunks, links")
     keywords = Entry("keywords.sqlite3", "the BM25 keyword index")
     milvus = Entry("milvus.db/", "the vectors, in Milvus Lite")
-    embedding_record = Entry("embedding.json", "the embedding model and precision the vectors "
-                                               "were made with")
+    embedding_record = Entry(
+        "embedding.json", "the embedding model and precision the vectors were made with"
+    )
     originals = Entry("originals/", "the uploaded PDFs and OCR word boxes, for the page viewer")
-    upload_spool = Entry("upload_spool/", "uploads the service accepted and has not indexed "
-                                          "yet; resumed after a restart")
-    ui_upload_spool = Entry("ui_upload_spool/", "uploads queued in the UI, not yet sent to "
-                                                "the service")
+    upload_spool = Entry(
+        "upload_spool/",
+        "uploads the service accepted and has not indexed yet; resumed after a restart",
+    )
+    ui_upload_spool = Entry(
+        "ui_upload_spool/", "uploads queued in the UI, not yet sent to the service"
+    )
     chats = Entry("chats/", "saved chats per browser")
     ollama = Entry("ollama/", "Ollama's models")
     models = Entry("models/", "downloaded GGUFs")
@@ -57,12 +61,12 @@ class DataDir:
     revoked_sign_ins = Entry("revoked_sign_ins.json", "sign-ins ended by signing out")
     service_token = Entry("service.token", "this start's internal token")
     login_throttle = Entry("login_throttle.json", "failed sign-ins per address, for the lockout")
-    lock = Entry(".lock", "held by the running `startup.py`, so a second one on the same data "
-                          "dir stops")
+    lock = Entry(
+        ".lock", "held by the running `startup.py`, so a second one on the same data dir stops"
+    )
     arangodb = Entry("arangodb/", "ArangoDB's files, when it is the store")
     home = Entry("home/", "HOME of the children when the real one is not writable")
-    cache = Entry(".cache/", "caches, e.g. Hugging Face's, when the usual ones are "
-                                    "not writable")
+    cache = Entry(".cache/", "caches, e.g. Hugging Face's, when the usual ones are not writable")
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)

@@ -58,8 +58,7 @@ class Citation:
     inferred: bool = False  # added by Olympus: the model stated it without citing the source
 
 
-ClaimStatus = Literal["supported", "unverified", "contradicted", "miscited", "uncited",
-                      "no_claim"]
+ClaimStatus = Literal["supported", "unverified", "contradicted", "miscited", "uncited", "no_claim"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,13 +32,13 @@ from src.settings import Settings
 
 if TYPE_CHECKING:
     from src.answer.answerer import Answerer
-    from src.answer.options import AskOptions
     from src.answer.answering import Answering
-    from src.models.backends import BackendPlan
-    from src.models.profile import Profile
+    from src.answer.options import AskOptions
     from src.events import AskEvent
     from src.library.library import IngestResult, Library, SearchResult
     from src.library.originals import Originals
+    from src.models.backends import BackendPlan
+    from src.models.profile import Profile
 
 logger = structlog.get_logger(__name__)
 
@@ -52,9 +52,8 @@ class RAGPipeline:
     @classmethod
     def from_settings(cls, settings: Settings, *, profile: Profile | None = None) -> RAGPipeline:
         """Open the stores (recovering from an interrupted ingest) and build the parts."""
-        from src.library.library import Library
-
         from src.answer.answerer import Answerer
+        from src.library.library import Library
 
         default_k = profile.top_k if profile is not None else 6
         library = Library.open(settings, default_k=default_k)
@@ -103,8 +102,14 @@ class RAGPipeline:
         """Stream events: sources, place in line, status, tokens, backend switches, done.
         ``options``: this question's model, temperature and answer length (a chat's
         settings); ``owner``: who asks (a chat session, an API key), for a fair line."""
-        return self._answerer.ask(question, history=history, doc_ids=doc_ids, backend=backend,
-                                  options=options, owner=owner)
+        return self._answerer.ask(
+            question,
+            history=history,
+            doc_ids=doc_ids,
+            backend=backend,
+            options=options,
+            owner=owner,
+        )
 
     def backends(self) -> BackendPlan:
         """The backends the next question tries, in order, with their models (and why)."""
@@ -142,4 +147,3 @@ class RAGPipeline:
 
     def close(self) -> None:
         self.library.close()
-

@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 class Ingests(Protocol):
     """What the upload queue (``src/library/jobs.py``) calls."""
 
-    def ingest_bytes(self, data: bytes, name: str, *,
-                     progress: ProgressCallback = ...) -> IngestResult: ...
+    def ingest_bytes(
+        self, data: bytes, name: str, *, progress: ProgressCallback = ...
+    ) -> IngestResult: ...
 
 
 class Documents(Ingests, Protocol):
@@ -47,8 +48,9 @@ class Documents(Ingests, Protocol):
 
     def delete_document(self, doc_id: str) -> DocumentRecord: ...
 
-    def search(self, text: str, *, k: int | None = ...,
-               doc_ids: Sequence[str] | None = ...) -> SearchResult: ...
+    def search(
+        self, text: str, *, k: int | None = ..., doc_ids: Sequence[str] | None = ...
+    ) -> SearchResult: ...
 
     def close(self) -> None: ...
 
@@ -56,9 +58,16 @@ class Documents(Ingests, Protocol):
 class Pipeline(Documents, Protocol):
     """A library that answers: what the chat page, the API, MCP and the CLI hold."""
 
-    def ask(self, question: str, *, history: Sequence[tuple[str, str]] = ...,
-            doc_ids: Sequence[str] | None = ..., backend: str | None = ...,
-            options: AskOptions | None = ..., owner: str = ...) -> Iterator[AskEvent]:
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[tuple[str, str]] = ...,
+        doc_ids: Sequence[str] | None = ...,
+        backend: str | None = ...,
+        options: AskOptions | None = ...,
+        owner: str = ...,
+    ) -> Iterator[AskEvent]:
         """Stream events: sources, place in line, status, tokens, backend switches, done."""
         ...
 

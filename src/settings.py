@@ -112,7 +112,8 @@ class Settings(BaseSettings):
     # --- generation ------------------------------------------------------------------------
     backends: str = ""  # comma list overriding the profile's chain, e.g. "ollama,extractive"
     ollama_host: str = Field(
-        default="http://127.0.0.1:11434", validation_alias=_env("OLYMPUS_OLLAMA_HOST", "OLLAMA_HOST")
+        default="http://127.0.0.1:11434",
+        validation_alias=_env("OLYMPUS_OLLAMA_HOST", "OLLAMA_HOST"),
     )
     ollama_model: str = ""  # active model name in Ollama; empty: the catalog's choice
     keep_alive: str = "30m"
@@ -121,7 +122,9 @@ class Settings(BaseSettings):
     )
     hf_inference_model: str = "Qwen/Qwen2.5-7B-Instruct"
     openai_base_url: str = ""  # any OpenAI-compatible server for the hf_inference backend
-    hf_endpoint: str = Field(default="", validation_alias=_env("OLYMPUS_HF_ENDPOINT", "HF_ENDPOINT"))
+    hf_endpoint: str = Field(
+        default="", validation_alias=_env("OLYMPUS_HF_ENDPOINT", "HF_ENDPOINT")
+    )
     hf_hub_offline: bool = Field(
         default=False, validation_alias=_env("OLYMPUS_HF_HUB_OFFLINE", "HF_HUB_OFFLINE")
     )
@@ -203,7 +206,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:
         if self.chunk_overlap_tokens >= self.chunk_tokens:
-            raise ValueError("OLYMPUS_CHUNK_OVERLAP_TOKENS must be smaller than OLYMPUS_CHUNK_TOKENS")
+            raise ValueError(
+                "OLYMPUS_CHUNK_OVERLAP_TOKENS must be smaller than OLYMPUS_CHUNK_TOKENS"
+            )
         return self
 
     # --- derived paths -----------------------------------------------------------------------
@@ -229,8 +234,11 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Values of the settings marked secret (``repr=False``), for log redaction."""
-        return [str(getattr(self, name)) for name, f in type(self).model_fields.items()
-                if not f.repr and getattr(self, name)]
+        return [
+            str(getattr(self, name))
+            for name, f in type(self).model_fields.items()
+            if not f.repr and getattr(self, name)
+        ]
 
     @property
     def on_space(self) -> bool:
@@ -321,9 +329,22 @@ def child_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 # What every child may see; secrets (HF_TOKEN, passwords, keys) are never in it.
-_CHILD_KEEP = ("PATH", "HOME", "LANG", "LANGUAGE", "TMPDIR", "TZ", "USER", "LOGNAME",
-               "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "SSL_CERT_FILE",
-               "SSL_CERT_DIR")
+_CHILD_KEEP = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LANGUAGE",
+    "TMPDIR",
+    "TZ",
+    "USER",
+    "LOGNAME",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "VIRTUAL_ENV",
+    "LD_LIBRARY_PATH",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
 _CHILD_KEEP_PREFIXES = ("LC_", "CUDA_", "NVIDIA_", "HIP_", "ROCR_", "GGML_")
 _SECRET_NAME = ("TOKEN", "PASSWORD", "PASSWD", "SECRET", "API_KEY", "APIKEY", "CREDENTIAL")
 
@@ -342,8 +363,12 @@ def without_secrets(env: dict[str, str], keep: tuple[str, ...] = ()) -> dict[str
     return {k: v for k, v in env.items() if k in keep or not secret_named(k)}
 
 
-def minimal_environ(extra: dict[str, str] | None = None, *, keep_prefixes: tuple[str, ...] = (),
-                    base: dict[str, str] | None = None) -> dict[str, str]:
+def minimal_environ(
+    extra: dict[str, str] | None = None,
+    *,
+    keep_prefixes: tuple[str, ...] = (),
+    base: dict[str, str] | None = None,
+) -> dict[str, str]:
     """The environment for children that need no secrets (PDF worker, llama.cpp engine,
     arangod, ollama): PATH, HOME, locale, temp dir, GPU variables and ``keep_prefixes``
     (e.g. ``OLLAMA_``), never a variable named like a secret; plus ``extra``.
@@ -356,8 +381,11 @@ def minimal_environ(extra: dict[str, str] | None = None, *, keep_prefixes: tuple
     """
     source = os.environ if base is None else base
     prefixes = _CHILD_KEEP_PREFIXES + keep_prefixes
-    env = {k: v for k, v in source.items()
-           if (k in _CHILD_KEEP or k.startswith(prefixes))
-           and not any(word in k.upper() for word in _SECRET_NAME)}
+    env = {
+        k: v
+        for k, v in source.items()
+        if (k in _CHILD_KEEP or k.startswith(prefixes))
+        and not any(word in k.upper() for word in _SECRET_NAME)
+    }
     env.update(extra or {})
     return env

@@ -86,5 +86,4 @@ class StatusFile:
 
     def _write(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True),
-                          prefix=".status.")
+        atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True), prefix=".status.")

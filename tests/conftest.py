@@ -79,9 +79,12 @@ def embedder():
     from src.settings import Settings
 
     defaults = Settings(_env_file=None)
-    return get_embedder(defaults.embedding_model, defaults.embedding_device,
-                        defaults.resolved_embedding_batch_size,
-                        defaults.resolved_embedding_precision)
+    return get_embedder(
+        defaults.embedding_model,
+        defaults.embedding_device,
+        defaults.resolved_embedding_batch_size,
+        defaults.resolved_embedding_precision,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -114,5 +117,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
-            group = "e2e" if item.path.parent.name == "e2e" else str(item.path.relative_to(config.rootpath))
+            group = (
+                "e2e"
+                if item.path.parent.name == "e2e"
+                else str(item.path.relative_to(config.rootpath))
+            )
             item.add_marker(pytest.mark.xdist_group(group))

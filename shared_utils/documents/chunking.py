@@ -19,6 +19,7 @@ from shared_utils.types import Chunk, Page, chunk_id
 CountTokens = Callable[[str], int]
 CountTokensBatch = Callable[[Sequence[str]], list[int]]
 
+
 @dataclass(slots=True)
 class _Unit:
     text: str
@@ -56,16 +57,23 @@ def chunk_pages(
     if not 0 <= overlap_tokens < max_tokens:
         raise ValueError("overlap_tokens must be >= 0 and smaller than max_tokens")
     count_many = _batch_counter(count_tokens, count_tokens_batch)
-    units = [_Unit(s, page.number) for page in pages for s in split_sentences(page.text, at_bullets=False)]
+    units = [
+        _Unit(s, page.number)
+        for page in pages
+        for s in split_sentences(page.text, at_bullets=False)
+    ]
     _count(units, count_many)
     units = _split_oversized(units, max_tokens, count_many)
     groups = _pack(units, max_tokens, overlap_tokens)
     groups = _enforce_limit(groups, max_tokens, count_many)
     return [
         Chunk(
-            id=chunk_id(doc_id, ordinal), doc_id=doc_id, ordinal=ordinal,
+            id=chunk_id(doc_id, ordinal),
+            doc_id=doc_id,
+            ordinal=ordinal,
             text=" ".join(u.text for u in group),
-            page_start=min(u.page for u in group), page_end=max(u.page for u in group),
+            page_start=min(u.page for u in group),
+            page_end=max(u.page for u in group),
             doc_name=doc_name,
         )
         for ordinal, group in enumerate(groups)
@@ -73,7 +81,11 @@ def chunk_pages(
 
 
 def chunk_text(
-    text: str, *, count_tokens: CountTokens, max_tokens: int, overlap_tokens: int = 0,
+    text: str,
+    *,
+    count_tokens: CountTokens,
+    max_tokens: int,
+    overlap_tokens: int = 0,
     count_tokens_batch: CountTokensBatch | None = None,
 ) -> list[str]:
     """Texts of the chunks of one string (same rules as :func:`chunk_pages`).
@@ -82,8 +94,12 @@ def chunk_text(
     ['A b c.', 'D e f. G h.']
     """
     chunks = chunk_pages(
-        [Page(1, text)], doc_id="text", doc_name="", count_tokens=count_tokens,
-        max_tokens=max_tokens, overlap_tokens=overlap_tokens,
+        [Page(1, text)],
+        doc_id="text",
+        doc_name="",
+        count_tokens=count_tokens,
+        max_tokens=max_tokens,
+        overlap_tokens=overlap_tokens,
         count_tokens_batch=count_tokens_batch,
     )
     return [c.text for c in chunks]
@@ -117,11 +133,13 @@ def _split_oversized(
         _count(words, count_many)
         pieces: list[_Unit] = []
         for word in words:
-            pieces.extend([word] if word.tokens <= max_tokens
-                          else _split_chars(word, max_tokens, count_many))
+            pieces.extend(
+                [word] if word.tokens <= max_tokens else _split_chars(word, max_tokens, count_many)
+            )
         for group in _pack(pieces, max_tokens, 0):
-            out.append(_Unit(" ".join(p.text for p in group), unit.page,
-                             sum(p.tokens for p in group)))
+            out.append(
+                _Unit(" ".join(p.text for p in group), unit.page, sum(p.tokens for p in group))
+            )
     return out
 
 
@@ -129,8 +147,7 @@ def _split_chars(unit: _Unit, max_tokens: int, count_many: CountTokensBatch) -> 
     """Cut one giant token run into character slices that each fit the budget."""
     size = max(1, len(unit.text) * max_tokens // max(unit.tokens, 1))
     while True:
-        pieces = [_Unit(unit.text[i:i + size], unit.page)
-                  for i in range(0, len(unit.text), size)]
+        pieces = [_Unit(unit.text[i : i + size], unit.page) for i in range(0, len(unit.text), size)]
         _count(pieces, count_many)
         if all(p.tokens <= max_tokens for p in pieces) or size == 1:
             return pieces

@@ -36,7 +36,8 @@ LISTING_KINDS, LISTING_SHARE = 8, 0.03  # code or command listings among sentenc
 _WORD_RE = re.compile(r"[^\W\d_]+")
 # The most frequent short words of English, German, French, Spanish, Italian, Dutch and
 # Portuguese: any page of prose in these languages is full of them.
-FUNCTION_WORDS = frozenset("""
+FUNCTION_WORDS = frozenset(
+    """
 a an and are as at be but by can do for from has have he her his how i if in into is it its
 may more must no not of on one or our she so than that the their them then there these they
 this to was we were what when which who will with would you your all also any each only
@@ -46,13 +47,45 @@ el los las y es un una del al que por con para no se lo como más
 il di che non per una sono della con gli nel
 de het een en van ik te dat die in is niet op
 o os as um uma do da dos das não em para com por
-""".split())
+""".split()
+)
 
 
 # Relative letter frequencies of English text (percent), a through z.
-_PROFILE = dict(zip("abcdefghijklmnopqrstuvwxyz", (
-    8.2, 1.5, 2.8, 4.3, 12.7, 2.2, 2.0, 6.1, 7.0, 0.15, 0.77, 4.0, 2.4, 6.7, 7.5, 1.9, 0.095,
-    6.0, 6.3, 9.1, 2.8, 0.98, 2.4, 0.15, 2.0, 0.074), strict=True))
+_PROFILE = dict(
+    zip(
+        "abcdefghijklmnopqrstuvwxyz",
+        (
+            8.2,
+            1.5,
+            2.8,
+            4.3,
+            12.7,
+            2.2,
+            2.0,
+            6.1,
+            7.0,
+            0.15,
+            0.77,
+            4.0,
+            2.4,
+            6.7,
+            7.5,
+            1.9,
+            0.095,
+            6.0,
+            6.3,
+            9.1,
+            2.8,
+            0.98,
+            2.4,
+            0.15,
+            2.0,
+            0.074,
+        ),
+        strict=True,
+    )
+)
 _PROFILE_NORM = math.sqrt(sum(v * v for v in _PROFILE.values()))
 MIN_SIMILARITY = 0.70
 

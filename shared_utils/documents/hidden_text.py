@@ -90,8 +90,11 @@ class _Scanner:
             parent = self.page_raw
         else:
             count, get, parent = raw.FPDFFormObj_CountObjects(form), raw.FPDFFormObj_GetObject, form
-        get_type, text_kind, form_kind = raw.FPDFPageObj_GetType, raw.FPDF_PAGEOBJ_TEXT, \
-            raw.FPDF_PAGEOBJ_FORM
+        get_type, text_kind, form_kind = (
+            raw.FPDFPageObj_GetType,
+            raw.FPDF_PAGEOBJ_TEXT,
+            raw.FPDF_PAGEOBJ_FORM,
+        )
         shape_kinds = (raw.FPDF_PAGEOBJ_IMAGE, raw.FPDF_PAGEOBJ_SHADING, raw.FPDF_PAGEOBJ_PATH)
         for i in range(count):
             obj = get(parent, i)
@@ -152,8 +155,12 @@ def find_hidden(page: Any, page_box: tuple[float, float, float, float]) -> Hidde
 
 
 def _overlaps(a, b, margin: float = 0.0) -> bool:
-    return (a[0] < b[2] + margin and a[2] > b[0] - margin and a[1] < b[3] + margin
-            and a[3] > b[1] - margin)
+    return (
+        a[0] < b[2] + margin
+        and a[2] > b[0] - margin
+        and a[1] < b[3] + margin
+        and a[3] > b[1] - margin
+    )
 
 
 def _inside(inner, outer) -> bool:
@@ -189,4 +196,3 @@ def remove(hidden: HiddenText) -> None:
             removed = raw.FPDFFormObj_RemoveObject(container, obj)
         if removed:
             raw.FPDFPageObj_Destroy(obj)
-

@@ -71,11 +71,24 @@ def ocr_page(page, options: OcrOptions) -> tuple[str, list[Word]]:
     image = page.render(scale=scale, grayscale=True).to_pil()
     png = io.BytesIO()
     image.save(png, format="PNG")
-    command = [shutil.which(options.binary) or options.binary, "stdin", "stdout",
-               "-l", options.languages, "--dpi", str(round(scale * 72)), "tsv"]
+    command = [
+        shutil.which(options.binary) or options.binary,
+        "stdin",
+        "stdout",
+        "-l",
+        options.languages,
+        "--dpi",
+        str(round(scale * 72)),
+        "tsv",
+    ]
     try:
-        done = subprocess.run(command, input=png.getvalue(), capture_output=True,
-                              timeout=options.page_timeout_s, check=False)
+        done = subprocess.run(
+            command,
+            input=png.getvalue(),
+            capture_output=True,
+            timeout=options.page_timeout_s,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
         raise OcrFailed(f"took longer than {options.page_timeout_s:g} s") from exc
     except OSError as exc:
@@ -118,7 +131,16 @@ def parse_tsv(tsv: str, width: int, height: int) -> tuple[str, list[Word]]:
         last_par, last_line = par, line
         text = cols[11].strip()
         paragraphs[-1][-1].append(text)
-        words.append(Word(text, Box(round(left / width, 5), round(top / height, 5),
-                                    round((left + w) / width, 5), round((top + h) / height, 5))))
+        words.append(
+            Word(
+                text,
+                Box(
+                    round(left / width, 5),
+                    round(top / height, 5),
+                    round((left + w) / width, 5),
+                    round((top + h) / height, 5),
+                ),
+            )
+        )
     text = "\n\n".join("\n".join(" ".join(line) for line in par) for par in paragraphs)
     return text, words

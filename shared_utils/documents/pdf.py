@@ -27,6 +27,7 @@ import structlog
 
 from shared_utils import errors
 from shared_utils.documents.gibberish import looks_garbled
+from shared_utils.documents.ocr import OcrOptions
 from shared_utils.documents.pdf_worker import (
     _HEADER,
     ParseLimits,
@@ -36,7 +37,6 @@ from shared_utils.documents.pdf_worker import (
     memory_message,
     write_frame,
 )
-from shared_utils.documents.ocr import OcrOptions
 from shared_utils.documents.render import Word
 from shared_utils.documents.sniff import describe
 from shared_utils.documents.text import normalize_pages
@@ -63,9 +63,14 @@ _EOF_WINDOW = 4096  # %%EOF must sit near the end of a complete PDF
 _OCR_WORDS_BYTES = 64 * 1024  # reply allowance per page for OCR word boxes
 
 
-def parse_pdf(data: bytes, *, name: str, timeout_s: float | None = None,
-              limits: ParseLimits | None = None,
-              worker_env: dict[str, str] | None = None) -> list[Page]:
+def parse_pdf(
+    data: bytes,
+    *,
+    name: str,
+    timeout_s: float | None = None,
+    limits: ParseLimits | None = None,
+    worker_env: dict[str, str] | None = None,
+) -> list[Page]:
     """Pages of a PDF (1-based numbers as viewers show them), text normalised.
 
     ``timeout_s``: deadline for text extraction, enforced by killing a worker process
@@ -97,9 +102,16 @@ class ParsedPdf:
     words: dict[int, list[Word]] = field(default_factory=dict)
 
 
-def parse_document(data: bytes, *, name: str, ocr: OcrOptions, timeout_s: float | None = None,
-                   limits: ParseLimits | None = None, worker_env: dict[str, str] | None = None,
-                   progress: Notify | None = None) -> ParsedPdf:
+def parse_document(
+    data: bytes,
+    *,
+    name: str,
+    ocr: OcrOptions,
+    timeout_s: float | None = None,
+    limits: ParseLimits | None = None,
+    worker_env: dict[str, str] | None = None,
+    progress: Notify | None = None,
+) -> ParsedPdf:
     """Like :func:`parse_pdf`, with per-page triage: pages without a usable text layer are
     OCR'd when ``ocr`` allows it (``progress(kind, page, pages, message)`` per page). The
     deadline grows by ``ocr.page_timeout_s`` for each page that is OCR'd."""
@@ -110,39 +122,61 @@ def parse_document(data: bytes, *, name: str, ocr: OcrOptions, timeout_s: float 
         extraction = extract_document(data, name, limits, ocr, progress)
     else:
         worker = _shared_worker(limits.memory_mb, worker_env)
-        extraction = worker.extract_document(data, name=name, timeout_s=timeout_s,
-                                             limits=limits, ocr=ocr, progress=progress)
+        extraction = worker.extract_document(
+            data, name=name, timeout_s=timeout_s, limits=limits, ocr=ocr, progress=progress
+        )
     pages = _pages(extraction.pages, name, extraction.report)
     _log_parsed(name, pages, start, ocr_pages=len(extraction.report.ocr_pages))
     return ParsedPdf(pages, extraction.report, extraction.words)
 
 
-def ocr_deferred_pages(data: bytes, *, name: str, pages: list[int], ocr: OcrOptions,
-                       timeout_s: float, limits: ParseLimits | None = None,
-                       worker_env: dict[str, str] | None = None,
-                       progress: Notify | None = None) -> OcrPass:
+def ocr_deferred_pages(
+    data: bytes,
+    *,
+    name: str,
+    pages: list[int],
+    ocr: OcrOptions,
+    timeout_s: float,
+    limits: ParseLimits | None = None,
+    worker_env: dict[str, str] | None = None,
+    progress: Notify | None = None,
+) -> OcrPass:
     """The OCR of ``pages`` that :func:`parse_document` deferred (``ocr.defer``), in the
     worker, with the deadline growing by ``ocr.page_timeout_s`` per page."""
     limits = limits or ParseLimits()
     worker = _shared_worker(limits.memory_mb, worker_env)
-    return worker.ocr_pages(data, name=name, pages=pages, timeout_s=timeout_s, limits=limits,
-                            ocr=replace(ocr, defer=False), progress=progress)
+    return worker.ocr_pages(
+        data,
+        name=name,
+        pages=pages,
+        timeout_s=timeout_s,
+        limits=limits,
+        ocr=replace(ocr, defer=False),
+        progress=progress,
+    )
 
 
 def _pages(raw: list[RawPage], name: str, report: ParseReport | None) -> list[Page]:
     texts = normalize_pages([page.text for page in raw])
     if not any(any(ch.isalnum() for ch in text) for text in texts):
         raise _no_text(name, len(texts), report)
-    return [Page(number=i, text=text, flags=_flags(page, text))
-            for i, (page, text) in enumerate(zip(raw, texts, strict=True), start=1)]
+    return [
+        Page(number=i, text=text, flags=_flags(page, text))
+        for i, (page, text) in enumerate(zip(raw, texts, strict=True), start=1)
+    ]
 
 
 def _log_parsed(name: str, pages: list[Page], start: float, **extra: object) -> None:
-    flagged = {flag: [p.number for p in pages if flag in p.flags]
-               for flag in ("garbled", "hidden text")}
+    flagged = {
+        flag: [p.number for p in pages if flag in p.flags] for flag in ("garbled", "hidden text")
+    }
     logger.info(
-        "pdf.parsed", name=name, pages=len(pages), chars=sum(len(p.text) for p in pages),
-        ms=round((time.perf_counter() - start) * 1000, 1), **extra,
+        "pdf.parsed",
+        name=name,
+        pages=len(pages),
+        chars=sum(len(p.text) for p in pages),
+        ms=round((time.perf_counter() - start) * 1000, 1),
+        **extra,
         **{k.replace(" ", "_"): v[:20] for k, v in flagged.items() if v},
     )
 
@@ -152,17 +186,21 @@ def _no_text(name: str, pages: int, report: ParseReport | None) -> NoExtractable
     if report is None:
         return NoExtractableText(f"{base}; it was read without OCR")
     if report.ocr == "off":
-        return NoExtractableText(f"{base} and OCR is off",
-                                 hint="Set OLYMPUS_OCR=auto to read scanned pages with Tesseract.")
+        return NoExtractableText(
+            f"{base} and OCR is off",
+            hint="Set OLYMPUS_OCR=auto to read scanned pages with Tesseract.",
+        )
     if report.ocr == "not installed":
         return NoExtractableText(
             f"{base} and Tesseract (OCR) is not installed",
             hint="Install it (bash scripts/install.sh, or apt-get install tesseract-ocr "
-                 "tesseract-ocr-eng) or run the PDF through OCR first.")
+            "tesseract-ocr-eng) or run the PDF through OCR first.",
+        )
     return NoExtractableText(
         f"{base}; OCR found no readable text either",
         hint="The scan may be too faint, or in another language: set OLYMPUS_OCR_LANGUAGES "
-             "(e.g. eng+deu) to the languages installed for Tesseract.")
+        "(e.g. eng+deu) to the languages installed for Tesseract.",
+    )
 
 
 def _flags(raw: RawPage, text: str) -> tuple[str, ...]:
@@ -200,8 +238,13 @@ class PdfWorker:
     (callers queue on a lock; the deadline starts when the extraction starts).
     """
 
-    def __init__(self, command: list[str] | None = None, *, memory_mb: int | None = None,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        command: list[str] | None = None,
+        *,
+        memory_mb: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         memory_mb = memory_mb or ParseLimits.memory_mb  # never uncapped by default
         self._command = command or [*_WORKER_CMD, "--memory-mb", str(memory_mb)]
         self.memory_mb = memory_mb if command is None else None
@@ -209,30 +252,53 @@ class PdfWorker:
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
-    def extract(self, data: bytes, *, name: str, timeout_s: float,
-                limits: ParseLimits | None = None) -> list[RawPage]:
+    def extract(
+        self, data: bytes, *, name: str, timeout_s: float, limits: ParseLimits | None = None
+    ) -> list[RawPage]:
         """Pages of ``data``; raises ParseTimeout after ``timeout_s`` seconds."""
         limits = limits or ParseLimits()
         return self._request((data, name, limits), name, timeout_s, limits.max_reply_bytes)
 
-    def extract_document(self, data: bytes, *, name: str, timeout_s: float,
-                         limits: ParseLimits, ocr: OcrOptions,
-                         progress: Notify | None = None) -> Extraction:
+    def extract_document(
+        self,
+        data: bytes,
+        *,
+        name: str,
+        timeout_s: float,
+        limits: ParseLimits,
+        ocr: OcrOptions,
+        progress: Notify | None = None,
+    ) -> Extraction:
         """Pages with per-page triage and OCR (``pdf_worker.extract_document``); the deadline
         grows by the OCR time limit of each page that is OCR'd."""
         max_bytes = limits.max_reply_bytes + limits.max_pages * _OCR_WORDS_BYTES
         return self._request((data, name, limits, ocr), name, timeout_s, max_bytes, progress)
 
-    def ocr_pages(self, data: bytes, *, name: str, pages: list[int], timeout_s: float,
-                  limits: ParseLimits, ocr: OcrOptions,
-                  progress: Notify | None = None) -> OcrPass:
+    def ocr_pages(
+        self,
+        data: bytes,
+        *,
+        name: str,
+        pages: list[int],
+        timeout_s: float,
+        limits: ParseLimits,
+        ocr: OcrOptions,
+        progress: Notify | None = None,
+    ) -> OcrPass:
         """The OCR of ``pages`` only (``triage.ocr_pages``)."""
         max_bytes = limits.max_reply_bytes + len(pages) * _OCR_WORDS_BYTES
-        return self._request((data, name, limits, ocr, list(pages)), name, timeout_s,
-                             max_bytes, progress)
+        return self._request(
+            (data, name, limits, ocr, list(pages)), name, timeout_s, max_bytes, progress
+        )
 
-    def _request(self, request: tuple, name: str, timeout_s: float, max_bytes: int,
-                 progress: Notify | None = None):
+    def _request(
+        self,
+        request: tuple,
+        name: str,
+        timeout_s: float,
+        max_bytes: int,
+        progress: Notify | None = None,
+    ):
         with self._lock:
             proc = self._send(request, name)
             deadline = time.monotonic() + timeout_s
@@ -255,7 +321,8 @@ class PdfWorker:
                 raise DocumentTooLarge(
                     f"{name}: the parser's reply would be {exc.size / 1e6:,.0f} MB, over the "
                     f"{max_bytes / 1e6:,.0f} MB that OLYMPUS_MAX_DOCUMENT_CHARS "
-                    "allows") from None
+                    "allows"
+                ) from None
             except (BrokenPipeError, EOFError) as exc:
                 code = self._kill()
                 raise self._crash_error(name, code) from exc
@@ -277,8 +344,9 @@ class PdfWorker:
         """A worker that died mid-file: out of its memory cap (PDFium aborts on a failed
         allocation: SIGABRT/SIGSEGV/SIGBUS, or MemoryError's exit), or a parser crash."""
         if self.memory_mb and code in (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGBUS, 1):
-            return DocumentTooLarge(memory_message(name, self.memory_mb) + (
-                f" (the parser stopped with code {code})"))
+            return DocumentTooLarge(
+                memory_message(name, self.memory_mb) + (f" (the parser stopped with code {code})")
+            )
         return CorruptPdf(f"{name}: the PDF parser crashed on this file (exit code {code})")
 
     def close(self) -> None:
@@ -309,7 +377,10 @@ class PdfWorker:
     def _ensure_started(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(
-                self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0,
+                self._command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                bufsize=0,
                 env=self.env,
             )
             logger.debug("pdf.worker_started", pid=self._proc.pid, memory_mb=self.memory_mb)
@@ -359,8 +430,7 @@ _worker: PdfWorker | None = None
 _worker_lock = threading.Lock()
 
 
-def _shared_worker(memory_mb: int | None = None,
-                   env: dict[str, str] | None = None) -> PdfWorker:
+def _shared_worker(memory_mb: int | None = None, env: dict[str, str] | None = None) -> PdfWorker:
     """The process's worker; replaced when the memory cap or environment asked for changes."""
     global _worker
     memory_mb = memory_mb or ParseLimits.memory_mb
@@ -370,4 +440,3 @@ def _shared_worker(memory_mb: int | None = None,
                 _worker.close()
             _worker = PdfWorker(memory_mb=memory_mb, env=env)
         return _worker
-

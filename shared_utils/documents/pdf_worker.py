@@ -80,9 +80,14 @@ def extract_texts(data: bytes, *, name: str = "document") -> list[str]:
     return [page.text for page in extract_pages(data, name=name)]
 
 
-def extract_pages(data: bytes, *, name: str = "document", limits: ParseLimits | None = None,
-                  on_page: OnPage | None = None,
-                  finish: Callable[[Any, list[RawPage]], None] | None = None) -> list[RawPage]:
+def extract_pages(
+    data: bytes,
+    *,
+    name: str = "document",
+    limits: ParseLimits | None = None,
+    on_page: OnPage | None = None,
+    finish: Callable[[Any, list[RawPage]], None] | None = None,
+) -> list[RawPage]:
     """Every page of a PDF (index 0 = page 1), via PDFium, within ``limits``.
 
     Raises EncryptedPdf, CorruptPdf, EmptyPdf or DocumentTooLarge; text checks (scanned
@@ -113,7 +118,8 @@ def extract_pages(data: bytes, *, name: str = "document", limits: ParseLimits | 
             if count > limits.max_pages:
                 raise DocumentTooLarge(
                     f"{name} has {count:,} pages; the limit is {limits.max_pages:,} "
-                    "(OLYMPUS_MAX_PAGES)")
+                    "(OLYMPUS_MAX_PAGES)"
+                )
             pages, total = [], 0
             for index in range(count):
                 try:
@@ -125,7 +131,8 @@ def extract_pages(data: bytes, *, name: str = "document", limits: ParseLimits | 
                     raise DocumentTooLarge(
                         f"{name} has more than {limits.max_document_chars:,} characters of "
                         f"text (reached on page {index + 1}); that is the limit "
-                        "(OLYMPUS_MAX_DOCUMENT_CHARS)")
+                        "(OLYMPUS_MAX_DOCUMENT_CHARS)"
+                    )
                 pages.append(page)
             if finish is not None:
                 finish(pdf, pages)
@@ -134,8 +141,9 @@ def extract_pages(data: bytes, *, name: str = "document", limits: ParseLimits | 
             pdf.close()
 
 
-def _extract_page(pdf: Any, index: int, name: str, limits: ParseLimits,
-                  on_page: OnPage | None = None) -> RawPage:
+def _extract_page(
+    pdf: Any, index: int, name: str, limits: ParseLimits, on_page: OnPage | None = None
+) -> RawPage:
     page = pdf[index]
     try:
         hidden = hidden_text.find_hidden(page, page.get_bbox())
@@ -152,7 +160,8 @@ def _extract_page(pdf: Any, index: int, name: str, limits: ParseLimits,
             if chars > limits.max_page_chars:
                 raise DocumentTooLarge(
                     f"{name}: page {index + 1} has {chars:,} characters; the limit is "
-                    f"{limits.max_page_chars:,} per page (OLYMPUS_MAX_PAGE_CHARS)")
+                    f"{limits.max_page_chars:,} per page (OLYMPUS_MAX_PAGE_CHARS)"
+                )
             text = textpage.get_text_range()
             if on_page is not None:
                 text = on_page(index, len(pdf), page, textpage, text)
@@ -250,8 +259,15 @@ def main(argv: list[str] | None = None) -> None:
         write_frame(stdout, _reply(data, name, limits, *rest[:2], stdout=stdout))
 
 
-def _reply(data: bytes, name: str, limits: ParseLimits, ocr: Any = None,
-           pages: list[int] | None = None, *, stdout: BinaryIO | None = None) -> tuple:
+def _reply(
+    data: bytes,
+    name: str,
+    limits: ParseLimits,
+    ocr: Any = None,
+    pages: list[int] | None = None,
+    *,
+    stdout: BinaryIO | None = None,
+) -> tuple:
     """One request: the pages' text (``ocr`` None), with triage and OCR, or only the OCR of
     ``pages`` (deferred pages of a document already indexed)."""
     try:
@@ -273,8 +289,9 @@ def _reply(data: bytes, name: str, limits: ParseLimits, ocr: Any = None,
         return ("err", "CorruptPdf", f"{name}: {type(exc).__name__}: {exc}")
 
 
-def extract_document(data: bytes, name: str, limits: Any, options: OcrOptions | None,
-                     notify: Notify | None = None) -> Extraction:
+def extract_document(
+    data: bytes, name: str, limits: Any, options: OcrOptions | None, notify: Notify | None = None
+) -> Extraction:
     """Extract every page's text, OCR'ing the pages that need it (``triage.PageTriage``).
     Triage (and OCR) load only when a request asks for them."""
     from shared_utils.documents.triage import Extraction, PageTriage
@@ -287,8 +304,10 @@ def extract_document(data: bytes, name: str, limits: Any, options: OcrOptions | 
 
 
 def memory_message(name: str, memory_mb: int) -> str:
-    return (f"{name} needs more memory to parse than the parser may use ({memory_mb:,} MB, "
-            "OLYMPUS_PARSE_MEMORY_MB); it may be a decompression bomb")
+    return (
+        f"{name} needs more memory to parse than the parser may use ({memory_mb:,} MB, "
+        "OLYMPUS_PARSE_MEMORY_MB); it may be a decompression bomb"
+    )
 
 
 if __name__ == "__main__":

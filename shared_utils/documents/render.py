@@ -77,8 +77,14 @@ def page_count(data: bytes) -> int:
         return len(pdf)
 
 
-def render_scale(width_pt: float, height_pt: float, zoom: float = 1.0, *,
-                 max_long_side: int = MAX_LONG_SIDE, max_pixels: int = MAX_PIXELS) -> float:
+def render_scale(
+    width_pt: float,
+    height_pt: float,
+    zoom: float = 1.0,
+    *,
+    max_long_side: int = MAX_LONG_SIDE,
+    max_pixels: int = MAX_PIXELS,
+) -> float:
     """Pixels per point for a window of ``width_pt`` x ``height_pt`` points, capped.
 
     ``zoom`` is the wish (1.0 = the page's long side at ``max_long_side`` px); the caps win.
@@ -90,14 +96,24 @@ def render_scale(width_pt: float, height_pt: float, zoom: float = 1.0, *,
     True
     """
     scale = zoom * max_long_side / max(width_pt, height_pt)
-    scale = min(scale, max_long_side / max(width_pt, height_pt),
-                math.sqrt(max_pixels / (width_pt * height_pt)))
+    scale = min(
+        scale,
+        max_long_side / max(width_pt, height_pt),
+        math.sqrt(max_pixels / (width_pt * height_pt)),
+    )
     return max(scale, 0.01)
 
 
-def render_page(data: bytes, number: int, *, boxes: Sequence[Box] = (), zoom: float = 1.0,
-                max_long_side: int = MAX_LONG_SIDE, max_pixels: int = MAX_PIXELS,
-                trim: bool = False) -> RenderedPage:
+def render_page(
+    data: bytes,
+    number: int,
+    *,
+    boxes: Sequence[Box] = (),
+    zoom: float = 1.0,
+    max_long_side: int = MAX_LONG_SIDE,
+    max_pixels: int = MAX_PIXELS,
+    trim: bool = False,
+) -> RenderedPage:
     """Page ``number`` (1-based) as a PNG with ``boxes`` highlighted.
 
     ``zoom`` > 1 shows a 1/zoom window of the page around the boxes (or the page centre).
@@ -113,8 +129,12 @@ def render_page(data: bytes, number: int, *, boxes: Sequence[Box] = (), zoom: fl
             window = _window(boxes, zoom)
             wx0, wy0, wx1, wy1 = window
             crop = (wx0 * width, (1 - wy1) * height, (1 - wx1) * width, wy0 * height)
-            scale = render_scale(width * (wx1 - wx0), height * (wy1 - wy0),
-                                 max_long_side=max_long_side, max_pixels=max_pixels)
+            scale = render_scale(
+                width * (wx1 - wx0),
+                height * (wy1 - wy0),
+                max_long_side=max_long_side,
+                max_pixels=max_pixels,
+            )
             image = page.render(scale=scale, crop=crop, may_draw_forms=True).to_pil()
         finally:
             page.close()
@@ -124,18 +144,27 @@ def render_page(data: bytes, number: int, *, boxes: Sequence[Box] = (), zoom: fl
     draw = ImageDraw.Draw(overlay)
     w, h = image.size
     for box in boxes:
-        rect = ((box.x0 - wx0) / (wx1 - wx0) * w, (box.y0 - wy0) / (wy1 - wy0) * h,
-                (box.x1 - wx0) / (wx1 - wx0) * w, (box.y1 - wy0) / (wy1 - wy0) * h)
+        rect = (
+            (box.x0 - wx0) / (wx1 - wx0) * w,
+            (box.y0 - wy0) / (wy1 - wy0) * h,
+            (box.x1 - wx0) / (wx1 - wx0) * w,
+            (box.y1 - wy0) / (wy1 - wy0) * h,
+        )
         pad = max(1.0, h * 0.002)
-        draw.rectangle((rect[0] - pad, rect[1] - pad, rect[2] + pad, rect[3] + pad),
-                       fill=_FILL, outline=_EDGE, width=max(1, round(pad)))
+        draw.rectangle(
+            (rect[0] - pad, rect[1] - pad, rect[2] + pad, rect[3] + pad),
+            fill=_FILL,
+            outline=_EDGE,
+            width=max(1, round(pad)),
+        )
     picture = Image.alpha_composite(image, overlay).convert("RGB")
     if trim:
         picture, window = _trimmed(picture, window)
     out = io.BytesIO()
     picture.save(out, format="PNG", optimize=False)
-    return RenderedPage(out.getvalue(), picture.width, picture.height, number, pages,
-                        list(boxes), window)
+    return RenderedPage(
+        out.getvalue(), picture.width, picture.height, number, pages, list(boxes), window
+    )
 
 
 def _trimmed(image, window: tuple[float, float, float, float]):  # PIL image
@@ -151,8 +180,10 @@ def _trimmed(image, window: tuple[float, float, float, float]):  # PIL image
     bottom = max(min(h, ink[3] + pad), round((1 - MAX_TRIM) * h))
     wx0, wy0, wx1, wy1 = window
     sx, sy = (wx1 - wx0) / w, (wy1 - wy0) / h
-    return (image.crop((left, top, right, bottom)),
-            (wx0 + left * sx, wy0 + top * sy, wx0 + right * sx, wy0 + bottom * sy))
+    return (
+        image.crop((left, top, right, bottom)),
+        (wx0 + left * sx, wy0 + top * sy, wx0 + right * sx, wy0 + bottom * sy),
+    )
 
 
 def _window(boxes: Sequence[Box], zoom: float) -> tuple[float, float, float, float]:
@@ -170,8 +201,9 @@ def _window(boxes: Sequence[Box], zoom: float) -> tuple[float, float, float, flo
     return x0, y0, x0 + size, y0 + size
 
 
-def passage_boxes(data: bytes, number: int, passage: str,
-                  words: Sequence[Word] | None = None) -> list[Box]:
+def passage_boxes(
+    data: bytes, number: int, passage: str, words: Sequence[Word] | None = None
+) -> list[Box]:
     """Boxes of ``passage`` on page ``number``: OCR word boxes when ``words`` is given
     (an OCR'd page), else the boxes of the text layer's characters, merged into lines."""
     if words is not None:
@@ -188,8 +220,9 @@ def passage_boxes(data: bytes, number: int, passage: str,
             page.close()
 
 
-def best_page(data: bytes, first: int, last: int, text: str,
-              words: Mapping[int, Sequence[Word]] | None = None) -> int:
+def best_page(
+    data: bytes, first: int, last: int, text: str, words: Mapping[int, Sequence[Word]] | None = None
+) -> int:
     """The page of ``first``..``last`` that shares the most words (3+ letters) with ``text``
     (a cited claim, or the passage); ``first`` on a tie. Pages in ``words`` were OCR'd."""
     import re
@@ -252,8 +285,12 @@ def _char_boxes(page, textpage, text: str, spans: Sequence[tuple[int, int]]) -> 
             box: list[float] = [min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)]
             if lines and previous is not None and _follows(previous, box):
                 last = lines[-1]
-                lines[-1] = [min(last[0], box[0]), min(last[1], box[1]),
-                             max(last[2], box[2]), max(last[3], box[3])]
+                lines[-1] = [
+                    min(last[0], box[0]),
+                    min(last[1], box[1]),
+                    max(last[2], box[2]),
+                    max(last[3], box[3]),
+                ]
             else:
                 lines.append(box)
             previous = box
@@ -269,8 +306,9 @@ def _follows(prev: list[float], box: list[float]) -> bool:
     overlap_x = min(prev[2], box[2]) - max(prev[0], box[0])
     if overlap_y > 0 and -size < box[0] - prev[2] < 3 * size:
         return True
-    return overlap_x > 0 and (-size < box[1] - prev[3] < 3 * size
-                              or -size < prev[1] - box[3] < 3 * size)
+    return overlap_x > 0 and (
+        -size < box[1] - prev[3] < 3 * size or -size < prev[1] - box[3] < 3 * size
+    )
 
 
 def _to_device(page, x: float, y: float) -> tuple[int, int]:
@@ -302,6 +340,8 @@ class _open:
 
 def _page(pdf, number: int):
     if not 1 <= number <= len(pdf):
-        raise DocumentNotFound(f"The document has {len(pdf)} page(s); there is no page {number}",
-                               hint="Pick a page between 1 and the last page.")
+        raise DocumentNotFound(
+            f"The document has {len(pdf)} page(s); there is no page {number}",
+            hint="Pick a page between 1 and the last page.",
+        )
     return pdf[number - 1]

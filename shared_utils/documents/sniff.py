@@ -18,7 +18,10 @@ from __future__ import annotations
 
 _SIGNATURES = [
     (b"PK\x03\x04", "it is a ZIP archive or a Word/Excel/PowerPoint (Office) file"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "it is an old Word/Excel/PowerPoint (Office 97-2003) file"),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "it is an old Word/Excel/PowerPoint (Office 97-2003) file",
+    ),
     (b"\x89PNG\r\n\x1a\n", "it is a PNG image"),
     (b"\xff\xd8\xff", "it is a JPEG image"),
     (b"GIF87a", "it is a GIF image"),

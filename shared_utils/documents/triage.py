@@ -85,7 +85,9 @@ class ParseReport:
             parts.append(f"{len(self.ocr_pages)} OCR'd")
         if self.flagged:
             why = ", ".join(f"p. {p} {r}" for p, r in sorted(self.flagged.items())[:3])
-            parts.append(f"{len(self.flagged)} flagged ({why}{', ...' if len(self.flagged) > 3 else ''})")
+            parts.append(
+                f"{len(self.flagged)} flagged ({why}{', ...' if len(self.flagged) > 3 else ''})"
+            )
         if self.failed:
             parts.append(f"{len(self.failed)} unreadable")
         if self.ocr_pending:
@@ -98,8 +100,13 @@ class ParseReport:
     @property
     def notable(self) -> bool:
         """Whether anything but the text layer was used or found (OCR, flags, hidden text)."""
-        return bool(self.ocr_pages or self.flagged or self.failed or self.hidden_text_dropped
-                    or self.ocr_pending)
+        return bool(
+            self.ocr_pages
+            or self.flagged
+            or self.failed
+            or self.hidden_text_dropped
+            or self.ocr_pending
+        )
 
 
 def text_problem(text: str) -> str | None:
@@ -113,8 +120,11 @@ def text_problem(text: str) -> str | None:
     """
     # C-speed counts (str.count, one regex search on clean pages): this runs on every page
     visible = len(text) - sum(text.count(c) for c in " \n\r\t")
-    if (visible >= MIN_ALNUM and _DAMAGED_RE.search(text)
-            and len(_DAMAGED_RE.findall(text)) > MAX_BAD_SHARE * visible):
+    if (
+        visible >= MIN_ALNUM
+        and _DAMAGED_RE.search(text)
+        and len(_DAMAGED_RE.findall(text)) > MAX_BAD_SHARE * visible
+    ):
         return "control characters"
     if _ALNUM_RE.subn("", text[:_ALNUM_PREFIX])[1] < MIN_ALNUM:
         return "no text"
@@ -126,8 +136,9 @@ def text_problem(text: str) -> str | None:
 class PageTriage:
     """The per-page hook of the extraction loop: returns the text to keep for each page."""
 
-    def __init__(self, options: OcrOptions | None, notify: Notify | None = None,
-                 ocr_label: str = "") -> None:
+    def __init__(
+        self, options: OcrOptions | None, notify: Notify | None = None, ocr_label: str = ""
+    ) -> None:
         self.options = options or OcrOptions(enabled=False)
         self.can_ocr = self.options.available()
         self.notify = notify or (lambda *_: None)
@@ -185,8 +196,7 @@ class PageTriage:
             self.report.ocr_pending.append(number)
         self.pending.clear()
 
-    def _ocr(self, number: int, done: int, count: int, page: Any, problem: str,
-             text: str) -> str:
+    def _ocr(self, number: int, done: int, count: int, page: Any, problem: str, text: str) -> str:
         self.notify("more_time", number, count, str(self.options.page_timeout_s))
         self.notify("ocr", done, count, f"OCR of page {number} ({done} of {count} to read)")
         started = time.perf_counter()
@@ -248,8 +258,9 @@ class OcrPass:
     failed: dict[int, str] = field(default_factory=dict)
 
 
-def ocr_pages(data: bytes, numbers: list[int], options: OcrOptions,
-              notify: Notify | None = None) -> OcrPass:
+def ocr_pages(
+    data: bytes, numbers: list[int], options: OcrOptions, notify: Notify | None = None
+) -> OcrPass:
     """OCR ``numbers`` (1-based pages) of a PDF; a page Tesseract cannot read is reported in
     ``failed`` and the others go on. ``notify``: "more_time" and "ocr" per page."""
     import pypdfium2 as pdfium
@@ -260,8 +271,12 @@ def ocr_pages(data: bytes, numbers: list[int], options: OcrOptions,
     try:
         for done, number in enumerate(numbers, 1):
             notify("more_time", number, len(numbers), str(options.page_timeout_s))
-            notify("ocr", done, len(numbers),
-                   f"OCR of page {number} ({done} of {len(numbers)} to read)")
+            notify(
+                "ocr",
+                done,
+                len(numbers),
+                f"OCR of page {number} ({done} of {len(numbers)} to read)",
+            )
             page = pdf[number - 1]
             try:
                 out.texts[number], out.words[number] = ocr_page(page, options)

@@ -82,9 +82,7 @@ class Backend(ABC):
         return self.model_label or str(getattr(self, "model", "") or "")
 
     @abstractmethod
-    def stream(
-        self, messages: Sequence[Message], *, options: GenerationOptions
-    ) -> Iterator[Delta]:
+    def stream(self, messages: Sequence[Message], *, options: GenerationOptions) -> Iterator[Delta]:
         """Stream the answer. Raises typed errors from ``shared_utils.errors``."""
 
     def generate(self, messages: Sequence[Message], *, options: GenerationOptions) -> str:
@@ -106,9 +104,7 @@ class StreamingBackend(Backend):
     chunks as Deltas, the last one ``done``), ``_close``, ``_ping`` (a cheap reachability
     check) and ``_map_error`` (the one place a transport failure becomes a typed error)."""
 
-    def stream(
-        self, messages: Sequence[Message], *, options: GenerationOptions
-    ) -> Iterator[Delta]:
+    def stream(self, messages: Sequence[Message], *, options: GenerationOptions) -> Iterator[Delta]:
         client = self._open(options)
         started = False
         try:
@@ -151,8 +147,9 @@ class StreamingBackend(Backend):
         """A client for one request (registered with the chain so a stop closes it)."""
 
     @abstractmethod
-    def _deltas(self, client: Any, messages: Sequence[Message],
-                options: GenerationOptions) -> Iterator[Delta]:
+    def _deltas(
+        self, client: Any, messages: Sequence[Message], options: GenerationOptions
+    ) -> Iterator[Delta]:
         """The answer as Deltas; the last has ``done=True`` (ending early is an error)."""
 
     def _close(self, client: Any) -> None:

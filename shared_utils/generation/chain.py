@@ -220,7 +220,9 @@ class FallbackChain:
                     yield Interrupted(backend.name, reason)
                     yield ChainResult(backend.name, skipped, stats, interrupted=True)
                     return
-                logger.warning("backend failed before its first token", backend=backend.name, reason=reason)
+                logger.warning(
+                    "backend failed before its first token", backend=backend.name, reason=reason
+                )
                 skipped[backend.name] = reason
                 if i + 1 < len(self.backends):
                     yield Switch(backend.name, self.backends[i + 1].name, reason)
@@ -241,7 +243,9 @@ class FallbackChain:
         to raise) when a deadline passes, or the worker's error."""
         worker.start()
         first_token: tuple[type[BackendTimeout], str] = (
-            FirstTokenTimeout, f"no first token within {options.first_token_timeout_s:g} s")
+            FirstTokenTimeout,
+            f"no first token within {options.first_token_timeout_s:g} s",
+        )
         connected = not worker.has_connect
         if connected:
             deadline = attempt_start + options.first_token_timeout_s
@@ -277,8 +281,10 @@ class FallbackChain:
                     raise BackendUnavailable("the backend ended without an answer")
                 if started:
                     deadline = self._clock() + options.stall_timeout_s
-                    missed = (StallTimeout,
-                              f"no token for {options.stall_timeout_s:g} s (stalled mid-answer)")
+                    missed = (
+                        StallTimeout,
+                        f"no token for {options.stall_timeout_s:g} s (stalled mid-answer)",
+                    )
                 yield delta
                 if delta.done:
                     return

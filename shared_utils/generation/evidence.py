@@ -41,44 +41,76 @@ MAX_EVIDENCE = 3
 MIN_SHARE_OF_BEST = 0.5  # a further sentence scores at least this share of the best one
 
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("comparison", re.compile(
-        r"\b(?:difference|differences|differ|compare[ds]?|comparison|versus|vs\.?)\b"
-        r"|\bbetween\b.+\band\b", re.I)),
-    ("option", re.compile(
-        r"^(?:which|what)\s+(?:\w+\s+){0,2}(?:option|options|flag|switch|variable|command|"
-        r"setting|directive|keyword|parameter|builtin|function|file|field|statement)s?\b", re.I)),
-    ("value", re.compile(
-        r"\bhow (?:many|much|long|large|big|often)\b|\bdefault\b|\bmaximum\b|\bminimum\b"
-        r"|\blimit\b|\bwhat (?:port|version|size|number|value|range)\b|\bwhich (?:port|version)\b",
-        re.I)),
+    (
+        "comparison",
+        re.compile(
+            r"\b(?:difference|differences|differ|compare[ds]?|comparison|versus|vs\.?)\b"
+            r"|\bbetween\b.+\band\b",
+            re.I,
+        ),
+    ),
+    (
+        "option",
+        re.compile(
+            r"^(?:which|what)\s+(?:\w+\s+){0,2}(?:option|options|flag|switch|variable|command|"
+            r"setting|directive|keyword|parameter|builtin|function|file|field|statement)s?\b",
+            re.I,
+        ),
+    ),
+    (
+        "value",
+        re.compile(
+            r"\bhow (?:many|much|long|large|big|often)\b|\bdefault\b|\bmaximum\b|\bminimum\b"
+            r"|\blimit\b|\bwhat (?:port|version|size|number|value|range)\b|\bwhich (?:port|version)\b",
+            re.I,
+        ),
+    ),
     ("howto", re.compile(r"^(?:how (?:do|can|should|would) (?:i|you|we|one)|how to)\b", re.I)),
-    ("definition", re.compile(
-        r"^(?:what|who)\s+(?:is|are)\s+(?:an?\s+|the\s+)?\S|\bwhat does\b.+\bmean\b"
-        r"|\bwhat is meant by\b|^define\b|\bstands? for\b", re.I)),
+    (
+        "definition",
+        re.compile(
+            r"^(?:what|who)\s+(?:is|are)\s+(?:an?\s+|the\s+)?\S|\bwhat does\b.+\bmean\b"
+            r"|\bwhat is meant by\b|^define\b|\bstands? for\b",
+            re.I,
+        ),
+    ),
 )
-_OPTION = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\b\w+=\S*"
-                     r"|\b[\w-]+\.(?:conf|cfg|ini|rc|d|sh)\b|`[^`]+`|\$\{?\w")
+_OPTION = re.compile(
+    r"(?<![\w-])--?[A-Za-z][\w-]*|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|\b\w+=\S*"
+    r"|\b[\w-]+\.(?:conf|cfg|ini|rc|d|sh)\b|`[^`]+`|\$\{?\w"
+)
 # a sentence that tells what to run ("run upsdrvctl start myups", "type stap -v", "$ make")
-_COMMAND = re.compile(r"\b(?:run|type|enter|execute|invoke|issue)\s+(?:the\s+)?[a-z][\w.-]*\s+\S"
-                      r"|(?:^|\s)[$#]\s+[a-z]", re.I)
+_COMMAND = re.compile(
+    r"\b(?:run|type|enter|execute|invoke|issue)\s+(?:the\s+)?[a-z][\w.-]*\s+\S"
+    r"|(?:^|\s)[$#]\s+[a-z]",
+    re.I,
+)
 _NUMBER = re.compile(r"\d")
-_DEFINES = re.compile(r"\b(?:is|are|means|refers to|stands for|is called|denotes|"
-                      r"is defined as|is used to|provides?)\b", re.I)
-_CUT_START = re.compile(r"^(?:it|its|this|that|these|those|they|them|their|such|he|she|"
-                        r"the latter|the former|here|there|then|also|however|otherwise)\b", re.I)
+_DEFINES = re.compile(
+    r"\b(?:is|are|means|refers to|stands for|is called|denotes|"
+    r"is defined as|is used to|provides?)\b",
+    re.I,
+)
+_CUT_START = re.compile(
+    r"^(?:it|its|this|that|these|those|they|them|their|such|he|she|"
+    r"the latter|the former|here|there|then|also|however|otherwise)\b",
+    re.I,
+)
 # page debris the PDF text carries between sentences: table-of-contents entries ("7 2.12.4
 # upsset ... 7 2.13 Version Numbering ..."), index entries ("local variables, 47, 51 @avg"), a
 # lone page number or running header ("Chapter 2.")
 _TOC_ENTRY = re.compile(r"(?:^|\s)\d+(?:\.\d+)*\s+[^.\s][^.]{0,60}?\s\.\.\.(?=\s|$)")
 _INDEX_ENTRY = re.compile(r"[A-Za-z)\]],\s+\d+(?:,\s+\d+)*(?=\s+[^\d\s,]|$)")
-_SCRAP = re.compile(r"^(?:(?:chapter|section|part|appendix|page|table|figure)\s+\S+|[\W\d_]*)$",
-                    re.I)
+_SCRAP = re.compile(
+    r"^(?:(?:chapter|section|part|appendix|page|table|figure)\s+\S+|[\W\d_]*)$", re.I
+)
 # where a page break glued the next page's number and heading to a sentence ("quote{}); 17
 # Acknowledgments Financial support ..."): a candidate is cut there
 _PAGE_BREAK = re.compile(r"(?<=[.;:!?)])\s+(?=\d{1,4}\s+[A-Z])")
 _BETWEEN = re.compile(r"\bbetween\s+(.+?)\s+and\s+(.+?)[?.]*$", re.I)
-_VERSUS = re.compile(r"^(?:.*?\b(?:of|is|are)\s+)?(.+?)\s+(?:vs\.?|versus|or|and)\s+(.+?)[?.]*$",
-                     re.I)
+_VERSUS = re.compile(
+    r"^(?:.*?\b(?:of|is|are)\s+)?(.+?)\s+(?:vs\.?|versus|or|and)\s+(.+?)[?.]*$", re.I
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +141,9 @@ def sides(question: str) -> tuple[set[str], set[str]] | None:
     ({'login'}, {'interact'})
     """
     q = " ".join(question.split())
-    m = _BETWEEN.search(q) or _VERSUS.search(re.sub(r"^what(?:'s| is) the difference\s*", "", q,
-                                                    flags=re.I))
+    m = _BETWEEN.search(q) or _VERSUS.search(
+        re.sub(r"^what(?:'s| is) the difference\s*", "", q, flags=re.I)
+    )
     if not m:
         return None
     a = {stem(w) for w in _side_terms(m.group(1))}
@@ -192,13 +225,19 @@ def _scores(question: str, sentences: Sequence[str], similarity: Similarity | No
     if similarity is None:
         return list(lexical)
     top = max(lexical) or 1.0
-    return [float(s) + LEXICAL_WEIGHT * lex / top
-            for s, lex in zip(similarity(question, sentences), lexical, strict=True)]
+    return [
+        float(s) + LEXICAL_WEIGHT * lex / top
+        for s, lex in zip(similarity(question, sentences), lexical, strict=True)
+    ]
 
 
-def select_evidence(question: str, sources: Sequence[tuple[int, str]], *,
-                    similarity: Similarity | None = None,
-                    max_sentences: int = MAX_EVIDENCE) -> list[Evidence]:
+def select_evidence(
+    question: str,
+    sources: Sequence[tuple[int, str]],
+    *,
+    similarity: Similarity | None = None,
+    max_sentences: int = MAX_EVIDENCE,
+) -> list[Evidence]:
     """The best sentences of ``sources`` ((number, text) pairs) for ``question``, best first,
     each with its neighbour where it alone is cut off; [] when no sentence shares a word with
     the question and no ``similarity`` is given."""

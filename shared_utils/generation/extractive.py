@@ -39,15 +39,17 @@ def heading(why: str = NO_MODEL) -> str:
 HEADING = heading()
 # the same extract when it goes with a model's answer (the model did write the text with it)
 FOLLOWING_HEADING = "The most relevant sentences of the sources:"
-_HEADING_LINE = re.compile(rf"^(?:{re.escape(EXTRACT_TITLE)}(?: \(.*\))?|"
-                           rf"{re.escape(FOLLOWING_HEADING[:-1])}):$", re.MULTILINE)
+_HEADING_LINE = re.compile(
+    rf"^(?:{re.escape(EXTRACT_TITLE)}(?: \(.*\))?|"
+    rf"{re.escape(FOLLOWING_HEADING[:-1])}):$",
+    re.MULTILINE,
+)
 NO_SOURCES = (
     "No source passage was found for this question, and no language model is available "
     "to answer it."
 )
 NO_MATCH = "None of the sources mentions the words of the question; the closest passage is:"
 _BLOCK = re.compile(r'<excerpt n="(\d+)">\n(.*?)\n</excerpt>', re.DOTALL)
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,7 @@ def split_extract(text: str) -> tuple[str, str]:
     found = _HEADING_LINE.search(text)
     if not found:
         return text, ""
-    return text[:found.start()], text[found.start():]
+    return text[: found.start()], text[found.start() :]
 
 
 def model_adds(model: str) -> str:
@@ -106,32 +108,51 @@ def segments(text: str) -> list[tuple[str, bool]]:
     found = _HEADING_LINE.search(text)
     if not found:
         return [(text, False)] if text else []
-    lines = text[found.end():].split("\n")
+    lines = text[found.end() :].split("\n")
     block = 1
     while block < len(lines) and (lines[block].startswith("- ") or lines[block] == NO_MATCH):
         block += 1
     end = found.end() + len("\n".join(lines[:block]))
-    pieces = [(text[:found.start()], False), (text[found.start():end], True),
-              (text[end:], False)]
+    pieces = [
+        (text[: found.start()], False),
+        (text[found.start() : end], True),
+        (text[end:], False),
+    ]
     return [(piece, quoted) for piece, quoted in pieces if piece]
 
 
-def extract(question: str, sources: Sequence[PromptSource], *, max_sentences: int = 3,
-            heading: str = HEADING, similarity: Similarity | None = None,
-            evidence: Sequence[Evidence] | None = None) -> str:
+def extract(
+    question: str,
+    sources: Sequence[PromptSource],
+    *,
+    max_sentences: int = 3,
+    heading: str = HEADING,
+    similarity: Similarity | None = None,
+    evidence: Sequence[Evidence] | None = None,
+) -> str:
     """The answer text: the evidence (``evidence.select_evidence``, or the ``evidence``
     already selected), best first, cited."""
     if not sources or not any(src.text.strip() for src in sources):
         return NO_SOURCES
-    picked = list(evidence) if evidence else select_evidence(
-        question, [(src.number, src.text) for src in sources], similarity=similarity,
-        max_sentences=max_sentences)
+    picked = (
+        list(evidence)
+        if evidence
+        else select_evidence(
+            question,
+            [(src.number, src.text) for src in sources],
+            similarity=similarity,
+            max_sentences=max_sentences,
+        )
+    )
     lines = [heading]
     if not picked:
         lines.append(NO_MATCH)
         first = next(src for src in sources if src.text.strip())
-        picked = [Evidence(first.number, split_sentences(
-            first.text, max_words=MAX_SENTENCE_WORDS)[0], 0.0)]
+        picked = [
+            Evidence(
+                first.number, split_sentences(first.text, max_words=MAX_SENTENCE_WORDS)[0], 0.0
+            )
+        ]
     for item in picked:
         lines.append(f"- {item.text} [{item.number}]")
     return "\n".join(lines)
@@ -150,9 +171,14 @@ class ExtractiveBackend(Backend):
         self._similarity: Similarity | None = None
         self._heading = HEADING
 
-    def with_sources(self, question: str, sources: Sequence[PromptSource],
-                     similarity: Similarity | None = None, *,
-                     why: str = NO_MODEL) -> ExtractiveBackend:
+    def with_sources(
+        self,
+        question: str,
+        sources: Sequence[PromptSource],
+        similarity: Similarity | None = None,
+        *,
+        why: str = NO_MODEL,
+    ) -> ExtractiveBackend:
         """A copy that answers ``question`` from ``sources`` (the messages are then ignored),
         ranking sentences with ``similarity`` when given, under a heading saying ``why`` no
         model's text is shown."""
@@ -162,12 +188,15 @@ class ExtractiveBackend(Backend):
         bound._heading = heading(why)
         return bound
 
-    def stream(
-        self, messages: Sequence[Message], *, options: GenerationOptions
-    ) -> Iterator[Delta]:
+    def stream(self, messages: Sequence[Message], *, options: GenerationOptions) -> Iterator[Delta]:
         question, sources = self._bound or parse_prompt(messages)
-        text = extract(question, sources, max_sentences=self.max_sentences,
-                       heading=self._heading, similarity=self._similarity)
+        text = extract(
+            question,
+            sources,
+            max_sentences=self.max_sentences,
+            heading=self._heading,
+            similarity=self._similarity,
+        )
         pieces = re.findall(r"\S+\s*|\s+", text)
         for piece in pieces:
             yield Delta(piece)

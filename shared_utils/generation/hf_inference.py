@@ -121,8 +121,9 @@ class HFInferenceBackend(StreamingBackend):
         register_closer(client.close)  # the chain closes the HTTP response when the user stops
         return client
 
-    def _deltas(self, client: Any, messages: Sequence[Message],
-                options: GenerationOptions) -> Iterator[Delta]:
+    def _deltas(
+        self, client: Any, messages: Sequence[Message], options: GenerationOptions
+    ) -> Iterator[Delta]:
         chunks = client.chat_completion(
             [{"role": m.role, "content": m.content} for m in messages],
             model=self.model if self.base_url else None,
@@ -202,8 +203,12 @@ def _stats(chunk: Any) -> dict[str, float]:
         out["completion_tokens"] = float(usage.completion_tokens)
     timings = chunk.get("timings") if isinstance(chunk, dict) else getattr(chunk, "timings", None)
     if isinstance(timings, dict):
-        for src, dst in (("prompt_ms", "prompt_ms"), ("predicted_ms", "generation_ms"),
-                         ("cache_n", "cached_prompt_tokens"), ("prompt_n", "prompt_eval_tokens")):
+        for src, dst in (
+            ("prompt_ms", "prompt_ms"),
+            ("predicted_ms", "generation_ms"),
+            ("cache_n", "cached_prompt_tokens"),
+            ("prompt_n", "prompt_eval_tokens"),
+        ):
             if timings.get(src) is not None:
                 out[dst] = float(timings[src])
     return out

@@ -74,8 +74,9 @@ class OllamaBackend(StreamingBackend):
             r.raise_for_status()
             show = r.json()
         except (httpx.HTTPError, ValueError) as exc:
-            logger.debug("served_model.unknown", host=self.host, model=self.model,
-                         error=type(exc).__name__)
+            logger.debug(
+                "served_model.unknown", host=self.host, model=self.model, error=type(exc).__name__
+            )
             return None
         count = (show.get("model_info") or {}).get("general.parameter_count")
         size = str((show.get("details") or {}).get("parameter_size") or "")
@@ -92,8 +93,9 @@ class OllamaBackend(StreamingBackend):
         if client is not self._client:  # an injected client belongs to the caller
             client.close()
 
-    def _deltas(self, client: Any, messages: Sequence[Message],
-                options: GenerationOptions) -> Iterator[Delta]:
+    def _deltas(
+        self, client: Any, messages: Sequence[Message], options: GenerationOptions
+    ) -> Iterator[Delta]:
         parts = client.chat(
             model=self.model,
             messages=[{"role": m.role, "content": m.content} for m in messages],

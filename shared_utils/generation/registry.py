@@ -39,13 +39,21 @@ class Settings(Protocol):
     hf_token: str
     hf_inference_model: str
 
+
 Factory = Callable[..., Backend]
 
 LLAMACPP_LABEL = "llama.cpp (local)"
 
 
-def _ollama(settings: Settings, *, model: str | None = None, host: str | None = None,
-            num_ctx: int | None = None, client: Any = None, **_: Any) -> Backend:
+def _ollama(
+    settings: Settings,
+    *,
+    model: str | None = None,
+    host: str | None = None,
+    num_ctx: int | None = None,
+    client: Any = None,
+    **_: Any,
+) -> Backend:
     from shared_utils.generation.ollama import OllamaBackend
 
     if not model:
@@ -63,8 +71,14 @@ def _ollama(settings: Settings, *, model: str | None = None, host: str | None = 
     )
 
 
-def _llamacpp(settings: Settings, *, base_url: str | None = None, port: int | None = None,
-              model: str = "", **_: Any) -> Backend:
+def _llamacpp(
+    settings: Settings,
+    *,
+    base_url: str | None = None,
+    port: int | None = None,
+    model: str = "",
+    **_: Any,
+) -> Backend:
     from shared_utils.generation.hf_inference import HFInferenceBackend
 
     url = base_url or f"http://127.0.0.1:{port or settings.llamacpp_port}/v1"
@@ -73,8 +87,9 @@ def _llamacpp(settings: Settings, *, base_url: str | None = None, port: int | No
     return backend
 
 
-def _hf_inference(settings: Settings, *, model: str | None = None,
-                  base_url: str | None = None, **_: Any) -> Backend:
+def _hf_inference(
+    settings: Settings, *, model: str | None = None, base_url: str | None = None, **_: Any
+) -> Backend:
     from shared_utils.generation.hf_inference import HFInferenceBackend
 
     base_url = base_url or settings.openai_base_url or None
@@ -109,7 +124,5 @@ def get_backend(name: str, settings: Settings, **kw: Any) -> Backend:
     BackendNotConfigured (saying which setting is missing)."""
     factory = BACKENDS.get(name)
     if factory is None:
-        raise UnknownBackend(
-            f"Unknown backend {name!r}; valid names: {', '.join(BACKENDS)}."
-        )
+        raise UnknownBackend(f"Unknown backend {name!r}; valid names: {', '.join(BACKENDS)}.")
     return factory(settings, **kw)

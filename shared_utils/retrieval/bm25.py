@@ -28,8 +28,8 @@ import numpy as np
 import structlog
 
 from shared_utils.errors import StoreUnavailable
-from shared_utils.rwlock import ReadWriteLock
 from shared_utils.retrieval.base import KeywordIndex
+from shared_utils.rwlock import ReadWriteLock
 from shared_utils.text import STOPWORDS, index_words, stems
 from shared_utils.types import Chunk
 
@@ -80,8 +80,9 @@ class _Segment:
     def __init__(self, rows: np.ndarray, terms: np.ndarray, tfs: np.ndarray, n_terms: int) -> None:
         from scipy.sparse import csc_matrix
 
-        m = csc_matrix((tfs.astype(np.float32), (rows, terms)),
-                       shape=(int(rows.max(initial=0)) + 1, n_terms))
+        m = csc_matrix(
+            (tfs.astype(np.float32), (rows, terms)), shape=(int(rows.max(initial=0)) + 1, n_terms)
+        )
         self.indptr, self.rows, self.tfs = m.indptr, m.indices, m.data
 
     def postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
@@ -110,8 +111,9 @@ class BM25Index(KeywordIndex):
         self._tok = Tokenizer()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False,
-                                       isolation_level=None, timeout=30.0)
+            self._db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=30.0
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
@@ -120,7 +122,7 @@ class BM25Index(KeywordIndex):
             raise StoreUnavailable(
                 f"Cannot open the keyword index {self.path}: {exc}",
                 hint="Check that the data dir is writable; if the file is damaged, delete it "
-                     "and re-ingest.",
+                "and re-ingest.",
             ) from exc
 
     # --- in-memory state ---------------------------------------------------------------------
@@ -148,8 +150,9 @@ class BM25Index(KeywordIndex):
         start = len(self._chunk_ids)
         terms = [np.frombuffer(r[3], dtype=np.int32) for r in rows]
         tfs = [np.frombuffer(r[4], dtype=np.int32) for r in rows]
-        row_idx = np.repeat(np.arange(start, start + len(rows), dtype=np.int32),
-                            [len(t) for t in terms])
+        row_idx = np.repeat(
+            np.arange(start, start + len(rows), dtype=np.int32), [len(t) for t in terms]
+        )
         for i, (cid, doc_id, *_rest) in enumerate(rows, start=start):
             self._chunk_ids.append(cid)
             self._row_of[cid] = i
@@ -160,8 +163,9 @@ class BM25Index(KeywordIndex):
         self._n_alive += len(rows)
         self._total_len += float(lengths.sum())
         if len(row_idx):
-            self._segments.append(_Segment(row_idx, np.concatenate(terms), np.concatenate(tfs),
-                                           self._next_term))
+            self._segments.append(
+                _Segment(row_idx, np.concatenate(terms), np.concatenate(tfs), self._next_term)
+            )
         if len(self._segments) > MAX_SEGMENTS:
             self._merge()
 
@@ -185,7 +189,9 @@ class BM25Index(KeywordIndex):
                 rows = self._encode(chunks)
                 self._db.executemany(
                     "INSERT INTO kw_chunks (chunk_id, doc_id, length, term_ids, tfs) "
-                    "VALUES (?, ?, ?, ?, ?)", rows)
+                    "VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
                 self._db.execute("COMMIT")
             except BaseException as exc:
                 if self._db.in_transaction:
@@ -208,9 +214,15 @@ class BM25Index(KeywordIndex):
                     self._next_term += 1
                     new_terms.append((tid, term))
                 ids.append(tid)
-            rows.append((c.id, c.doc_id, sum(counts.values()),
-                         np.array(ids, dtype=np.int32).tobytes(),
-                         np.array(list(counts.values()), dtype=np.int32).tobytes()))
+            rows.append(
+                (
+                    c.id,
+                    c.doc_id,
+                    sum(counts.values()),
+                    np.array(ids, dtype=np.int32).tobytes(),
+                    np.array(list(counts.values()), dtype=np.int32).tobytes(),
+                )
+            )
         self._db.executemany("INSERT INTO kw_terms (id, term) VALUES (?, ?)", new_terms)
         return rows
 
@@ -224,11 +236,16 @@ class BM25Index(KeywordIndex):
 
     def _delete_where(self, column: str, values: list[str]) -> None:
         try:
-            self._db.executemany(f"DELETE FROM kw_chunks WHERE {column} = ?", [(v,) for v in values])
+            self._db.executemany(
+                f"DELETE FROM kw_chunks WHERE {column} = ?", [(v,) for v in values]
+            )
         except sqlite3.Error as exc:
             raise self._fail(exc) from exc
-        rows = ([r for v in values for r in self._doc_rows.pop(v, [])] if column == "doc_id"
-                else [self._row_of[v] for v in values if v in self._row_of])
+        rows = (
+            [r for v in values for r in self._doc_rows.pop(v, [])]
+            if column == "doc_id"
+            else [self._row_of[v] for v in values if v in self._row_of]
+        )
         for r in rows:
             if self._alive[r]:
                 self._alive[r] = False
@@ -307,8 +324,11 @@ class BM25Index(KeywordIndex):
                 self._db.execute("SELECT 1").fetchone()
         except sqlite3.Error as exc:
             return {"ok": False, "detail": f"keyword index {self.path}: {exc}"}
-        return {"ok": True, "detail": f"BM25 ({self.path.name}): {self.count()} chunks, "
-                                      f"{len(self._segments)} segment(s)"}
+        return {
+            "ok": True,
+            "detail": f"BM25 ({self.path.name}): {self.count()} chunks, "
+            f"{len(self._segments)} segment(s)",
+        }
 
     def _fail(self, exc: sqlite3.Error) -> StoreUnavailable:
         return StoreUnavailable(

@@ -64,9 +64,15 @@ def widen(hit: Chunk, neighbours: Sequence[Chunk]) -> Chunk:
     text = parts[0].text
     for part in parts[1:]:
         text = merge_texts(text, part.text)
-    return Chunk(id=hit.id, doc_id=hit.doc_id, ordinal=hit.ordinal, text=text,
-                 page_start=min(c.page_start for c in parts),
-                 page_end=max(c.page_end for c in parts), doc_name=hit.doc_name)
+    return Chunk(
+        id=hit.id,
+        doc_id=hit.doc_id,
+        ordinal=hit.ordinal,
+        text=text,
+        page_start=min(c.page_start for c in parts),
+        page_end=max(c.page_end for c in parts),
+        doc_name=hit.doc_name,
+    )
 
 
 class DenseLeg(Leg):
@@ -134,8 +140,14 @@ class FusionRetriever:
 
     name = "fusion"
 
-    def __init__(self, legs: Sequence[tuple[Leg, float]], *, docstore: DocumentStore,
-                 rrf_k: int = DEFAULT_K, neighbour_hops: int = 0) -> None:
+    def __init__(
+        self,
+        legs: Sequence[tuple[Leg, float]],
+        *,
+        docstore: DocumentStore,
+        rrf_k: int = DEFAULT_K,
+        neighbour_hops: int = 0,
+    ) -> None:
         self.legs = {leg.name: leg for leg, _ in legs}
         # the leg whose score is an absolute relevance, copied to ScoredChunk.similarity
         self.similarity_leg = next((leg.name for leg, _ in legs if leg.gives_similarity), None)
@@ -151,8 +163,11 @@ class FusionRetriever:
         hits = self.legs[name].rank(query, _depth(query.k), {})
         chunks = {c.id: c for c in self.docstore.get_chunks([cid for cid, _ in hits])}
         same = name == self.similarity_leg
-        out = [ScoredChunk(chunks[cid], score, {name: rank}, score if same else None)
-               for rank, (cid, score) in enumerate(hits, start=1) if cid in chunks]
+        out = [
+            ScoredChunk(chunks[cid], score, {name: rank}, score if same else None)
+            for rank, (cid, score) in enumerate(hits, start=1)
+            if cid in chunks
+        ]
         return self._expand(out[: query.k])
 
     def retrieve_with_timings(self, query: Query) -> tuple[list[ScoredChunk], dict[str, float]]:
@@ -164,16 +179,22 @@ class FusionRetriever:
         if query.k <= 0:
             return [], {**timings, "total_ms": 0.0}
         depth = _depth(query.k)
-        hits = {name: leg.rank(query, depth, timings)
-                for name, leg in self.legs.items() if self.weights[name] > 0}
+        hits = {
+            name: leg.rank(query, depth, timings)
+            for name, leg in self.legs.items()
+            if self.weights[name] > 0
+        }
         rankings = {name: [cid for cid, _ in ranked] for name, ranked in hits.items()}
         similarity = dict(hits.get(self.similarity_leg or "", []))
         start = time.perf_counter()
         fused = rrf(rankings, k=self.rrf_k, weights=self.weights)
-        wanted = [cid for cid, _, _ in fused[: depth]]
+        wanted = [cid for cid, _, _ in fused[:depth]]
         chunks = {c.id: c for c in self.docstore.get_chunks(wanted)}
-        results = [ScoredChunk(chunks[cid], score, dict(ranks), similarity.get(cid))
-                   for cid, score, ranks in fused if cid in chunks][: query.k]
+        results = [
+            ScoredChunk(chunks[cid], score, dict(ranks), similarity.get(cid))
+            for cid, score, ranks in fused
+            if cid in chunks
+        ][: query.k]
         results = self._expand(results)
         timings["fuse_ms"] = _ms(start)
         timings["total_ms"] = _ms(total)
@@ -195,12 +216,24 @@ class HybridRetriever(FusionRetriever):
 
     name = "hybrid"
 
-    def __init__(self, *, embedder: QueryEncoder, vectors: VectorIndex, keywords: KeywordIndex,
-                 docstore: DocumentStore, rrf_k: int = DEFAULT_K, dense_weight: float = 1.0,
-                 bm25_weight: float = 1.0, neighbour_hops: int = 0) -> None:
-        super().__init__([(KeywordLeg(keywords), bm25_weight),
-                          (DenseLeg(embedder, vectors), dense_weight)],
-                         docstore=docstore, rrf_k=rrf_k, neighbour_hops=neighbour_hops)
+    def __init__(
+        self,
+        *,
+        embedder: QueryEncoder,
+        vectors: VectorIndex,
+        keywords: KeywordIndex,
+        docstore: DocumentStore,
+        rrf_k: int = DEFAULT_K,
+        dense_weight: float = 1.0,
+        bm25_weight: float = 1.0,
+        neighbour_hops: int = 0,
+    ) -> None:
+        super().__init__(
+            [(KeywordLeg(keywords), bm25_weight), (DenseLeg(embedder, vectors), dense_weight)],
+            docstore=docstore,
+            rrf_k=rrf_k,
+            neighbour_hops=neighbour_hops,
+        )
 
     def dense(self, query: Query | str) -> list[ScoredChunk]:
         """The dense leg alone: cosine similarity of the query embedding."""

@@ -19,8 +19,8 @@ import numpy as np
 import structlog
 
 from shared_utils.errors import StoreUnavailable
-from shared_utils.rwlock import ReadWriteLock
 from shared_utils.retrieval.base import VectorIndex
+from shared_utils.rwlock import ReadWriteLock
 from shared_utils.types import Chunk
 
 logger = structlog.get_logger(__name__)
@@ -64,8 +64,9 @@ class MilvusVectorIndex(VectorIndex):
 
     name = "milvus"
 
-    def __init__(self, uri: str, dimension: int, *, token: str = "",
-                 collection: str = "olympus_chunks") -> None:
+    def __init__(
+        self, uri: str, dimension: int, *, token: str = "", collection: str = "olympus_chunks"
+    ) -> None:
         self.uri, self.dimension, self.collection = uri, int(dimension), collection
         self._lock = ReadWriteLock()  # searches run side by side; writes and close alone
         self.local = not is_server_uri(uri)
@@ -77,8 +78,7 @@ class MilvusVectorIndex(VectorIndex):
         # no call is in flight; pymilvus pings every 10 s, so an idle app got GOAWAY "too many
         # pings" and, under load, a failed reconnect. Ping only during calls, and rarely.
         options = {"grpc_options": _LITE_GRPC_OPTIONS} if self.local else {}
-        self._client = self._call("connect",
-                                  lambda: MilvusClient(uri=uri, token=token, **options))
+        self._client = self._call("connect", lambda: MilvusClient(uri=uri, token=token, **options))
         self._call("open collection", self._ensure_collection)
 
     # --- the one place that maps Milvus failures -------------------------------------------
@@ -89,13 +89,16 @@ class MilvusVectorIndex(VectorIndex):
             except StoreUnavailable:
                 raise
             except Exception as exc:  # pymilvus raises MilvusException, gRPC and OS errors
-                raise StoreUnavailable(f"Milvus {what} failed at {self.uri}: {exc}",
-                                       hint=self._hint(exc)) from exc
+                raise StoreUnavailable(
+                    f"Milvus {what} failed at {self.uri}: {exc}", hint=self._hint(exc)
+                ) from exc
 
     def _hint(self, exc: Exception) -> str:
         if self.local and "Open local milvus failed" in str(exc):
-            return ("Another Olympus process holds this Milvus Lite database (only one process "
-                    "may open it): stop it, or point OLYMPUS_MILVUS_URI at a Milvus server.")
+            return (
+                "Another Olympus process holds this Milvus Lite database (only one process "
+                "may open it): stop it, or point OLYMPUS_MILVUS_URI at a Milvus server."
+            )
         if self.local:
             return "Check that the data dir is writable and the disk is not full."
         return "Check that the Milvus server is running at OLYMPUS_MILVUS_URI and the token."
@@ -106,14 +109,18 @@ class MilvusVectorIndex(VectorIndex):
         c = self._client
         if c.has_collection(self.collection):
             info = c.describe_collection(self.collection)
-            dims = [f.get("params", {}).get("dim") for f in info.get("fields", [])
-                    if f.get("name") == "vector"]
+            dims = [
+                f.get("params", {}).get("dim")
+                for f in info.get("fields", [])
+                if f.get("name") == "vector"
+            ]
             if dims and int(dims[0]) != self.dimension:
                 raise StoreUnavailable(
                     f"Milvus collection {self.collection!r} holds {dims[0]}-d vectors but the "
                     f"embedding model makes {self.dimension}-d ones",
                     hint="The embedding model changed: restore OLYMPUS_EMBEDDING_MODEL, or use a "
-                         "new data dir and re-ingest.")
+                    "new data dir and re-ingest.",
+                )
             c.load_collection(self.collection)
             return
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -129,8 +136,12 @@ class MilvusVectorIndex(VectorIndex):
         # build waits with (it logged a gRPC "Method not implemented" traceback).
         c.create_index(self.collection, params, sync=False)
         c.load_collection(self.collection)
-        logger.info("milvus_collection_created", collection=self.collection, uri=self.uri,
-                    dimension=self.dimension)
+        logger.info(
+            "milvus_collection_created",
+            collection=self.collection,
+            uri=self.uri,
+            dimension=self.dimension,
+        )
 
     # --- VectorIndex ---------------------------------------------------------------------------
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
@@ -141,9 +152,14 @@ class MilvusVectorIndex(VectorIndex):
         if len(chunks) and vectors.shape[1] != self.dimension:
             raise ValueError(f"vectors are {vectors.shape[1]}-d, index is {self.dimension}-d")
         for start in range(0, len(chunks), INSERT_BATCH):
-            rows = [{"id": c.id, "doc_id": c.doc_id, "vector": v}
-                    for c, v in zip(chunks[start:start + INSERT_BATCH],
-                                    vectors[start:start + INSERT_BATCH], strict=True)]
+            rows = [
+                {"id": c.id, "doc_id": c.doc_id, "vector": v}
+                for c, v in zip(
+                    chunks[start : start + INSERT_BATCH],
+                    vectors[start : start + INSERT_BATCH],
+                    strict=True,
+                )
+            ]
             self._call("insert", functools.partial(self._client.upsert, self.collection, rows))
 
     def delete_document(self, doc_id: str) -> None:
@@ -163,8 +179,13 @@ class MilvusVectorIndex(VectorIndex):
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         kwargs = {"filter": doc_filter(doc_ids)} if doc_ids is not None else {}
-        result = self._call("search", lambda: self._client.search(
-            self.collection, data=[query], limit=k, output_fields=[], **kwargs), shared=True)
+        result = self._call(
+            "search",
+            lambda: self._client.search(
+                self.collection, data=[query], limit=k, output_fields=[], **kwargs
+            ),
+            shared=True,
+        )
         return [(hit["id"], float(hit["distance"])) for hit in result[0]]
 
     def search_many(
@@ -178,13 +199,21 @@ class MilvusVectorIndex(VectorIndex):
             return [[] for _ in vectors]
         data = [np.asarray(v, dtype=np.float32).reshape(-1) for v in vectors]
         kwargs = {"filter": doc_filter(doc_ids)} if doc_ids is not None else {}
-        result = self._call("search", lambda: self._client.search(
-            self.collection, data=data, limit=k, output_fields=[], **kwargs), shared=True)
+        result = self._call(
+            "search",
+            lambda: self._client.search(
+                self.collection, data=data, limit=k, output_fields=[], **kwargs
+            ),
+            shared=True,
+        )
         return [[(hit["id"], float(hit["distance"])) for hit in hits] for hits in result]
 
     def count(self) -> int:
-        rows = self._call("count", lambda: self._client.query(
-            self.collection, filter="", output_fields=["count(*)"]), shared=True)
+        rows = self._call(
+            "count",
+            lambda: self._client.query(self.collection, filter="", output_fields=["count(*)"]),
+            shared=True,
+        )
         return int(rows[0]["count(*)"])
 
     def flush(self) -> None:

@@ -192,27 +192,34 @@ class ArangoDocumentStore(DocumentStore):
             if nexts:
                 self.db.collection(aql.NEXT).import_bulk(nexts, halt_on_error=True)
 
-    def append_chunks(self, doc_id: str, chunks: Sequence[Chunk], *,
-                      parse_report: dict) -> None:
+    def append_chunks(self, doc_id: str, chunks: Sequence[Chunk], *, parse_report: dict) -> None:
         with arango_errors("read a document"):
             doc = self.db.collection(aql.DOCUMENTS).get(doc_id)
         if not doc or doc.get("status") != "ready":
             raise DocumentNotFound(f"No document {doc_id!r} is in the library")
         ordinals = {c.ordinal for c in chunks}
         has_chunk = [{"_from": f"documents/{doc_id}", "_to": f"chunks/{c.id}"} for c in chunks]
-        nexts = [{"_from": f"chunks/{chunk_id(doc_id, c.ordinal - 1)}", "_to": f"chunks/{c.id}"}
-                 for c in chunks if c.ordinal - 1 in ordinals]
+        nexts = [
+            {"_from": f"chunks/{chunk_id(doc_id, c.ordinal - 1)}", "_to": f"chunks/{c.id}"}
+            for c in chunks
+            if c.ordinal - 1 in ordinals
+        ]
         with arango_errors("store chunks"):
             if chunks:
                 self.db.collection(aql.CHUNKS).import_bulk(
-                    [_chunk_doc(c) for c in chunks], on_duplicate="replace", halt_on_error=True)
+                    [_chunk_doc(c) for c in chunks], on_duplicate="replace", halt_on_error=True
+                )
                 self.db.collection(aql.HAS_CHUNK).import_bulk(has_chunk, halt_on_error=True)
             if nexts:
                 self.db.collection(aql.NEXT).import_bulk(nexts, halt_on_error=True)
             # the count and the report last: until then the new chunks are not listed
             self.db.collection(aql.DOCUMENTS).update(
-                {"_key": doc_id, "chunks": int(doc.get("chunks", 0)) + len(chunks),
-                 "parse_report": parse_report})
+                {
+                    "_key": doc_id,
+                    "chunks": int(doc.get("chunks", 0)) + len(chunks),
+                    "parse_report": parse_report,
+                }
+            )
 
     def mark_ready(self, doc_id: str, *, pages: int, chunks: int) -> None:
         with arango_errors("mark the document ready"):

@@ -37,8 +37,7 @@ class DocumentStore(ABC):
         """Make the document visible to readers."""
 
     @abstractmethod
-    def append_chunks(self, doc_id: str, chunks: Sequence[Chunk], *,
-                      parse_report: dict) -> None:
+    def append_chunks(self, doc_id: str, chunks: Sequence[Chunk], *, parse_report: dict) -> None:
         """Add chunks to a ready document (pages read after it was indexed, such as OCR'd
         pages; next-links only among the new chunks) and replace its parse report, in one
         step: readers see the chunks and the report that lists them together."""

@@ -61,14 +61,28 @@ _DOC_COLS = "id, name, pages, chunks, size_bytes, added_at, status, parse_report
 
 
 def _chunk(row: tuple) -> Chunk:
-    return Chunk(id=row[0], doc_id=row[1], ordinal=row[2], text=row[3],
-                 page_start=row[4], page_end=row[5], doc_name=row[6])
+    return Chunk(
+        id=row[0],
+        doc_id=row[1],
+        ordinal=row[2],
+        text=row[3],
+        page_start=row[4],
+        page_end=row[5],
+        doc_name=row[6],
+    )
 
 
 def _doc(row: tuple) -> DocumentRecord:
-    return DocumentRecord(id=row[0], name=row[1], pages=row[2], chunks=row[3],
-                          size_bytes=row[4], added_at=row[5], status=row[6],
-                          parse_report=json.loads(row[7] or "{}"))
+    return DocumentRecord(
+        id=row[0],
+        name=row[1],
+        pages=row[2],
+        chunks=row[3],
+        size_bytes=row[4],
+        added_at=row[5],
+        status=row[6],
+        parse_report=json.loads(row[7] or "{}"),
+    )
 
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
@@ -140,8 +154,15 @@ class SQLiteDocumentStore(DocumentStore):
             db.execute("DELETE FROM documents WHERE id = ?", (doc.id,))
             db.execute(
                 f"INSERT INTO documents ({_DOC_COLS}) VALUES (?, ?, ?, ?, ?, ?, 'ingesting', ?)",
-                (doc.id, doc.name, doc.pages, doc.chunks, doc.size_bytes, doc.added_at,
-                 json.dumps(doc.parse_report or {})),
+                (
+                    doc.id,
+                    doc.name,
+                    doc.pages,
+                    doc.chunks,
+                    doc.size_bytes,
+                    doc.added_at,
+                    json.dumps(doc.parse_report or {}),
+                ),
             )
 
     def add_chunks(self, doc_id: str, chunks: Sequence[Chunk]) -> None:
@@ -161,14 +182,18 @@ class SQLiteDocumentStore(DocumentStore):
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [(c.id, doc_id, c.ordinal, c.text, c.page_start, c.page_end) for c in ordered],
             )
-            db.executemany("INSERT INTO has_chunk (doc_id, chunk_id) VALUES (?, ?)",
-                           [(doc_id, c.id) for c in ordered])
-            ids = ([last[0]] if last and last[1] < ordered[0].ordinal else []) + [c.id for c in ordered]
-            db.executemany("INSERT INTO next_chunk (from_id, to_id) VALUES (?, ?)",
-                           list(pairwise(ids)))
+            db.executemany(
+                "INSERT INTO has_chunk (doc_id, chunk_id) VALUES (?, ?)",
+                [(doc_id, c.id) for c in ordered],
+            )
+            ids = ([last[0]] if last and last[1] < ordered[0].ordinal else []) + [
+                c.id for c in ordered
+            ]
+            db.executemany(
+                "INSERT INTO next_chunk (from_id, to_id) VALUES (?, ?)", list(pairwise(ids))
+            )
 
-    def append_chunks(self, doc_id: str, chunks: Sequence[Chunk], *,
-                      parse_report: dict) -> None:
+    def append_chunks(self, doc_id: str, chunks: Sequence[Chunk], *, parse_report: dict) -> None:
         ordered = sorted(chunks, key=lambda c: c.ordinal)
         with self._tx() as db:
             row = db.execute("SELECT status FROM documents WHERE id = ?", (doc_id,)).fetchone()
@@ -177,14 +202,20 @@ class SQLiteDocumentStore(DocumentStore):
             db.executemany(
                 "INSERT INTO chunks (id, doc_id, ordinal, text, page_start, page_end) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [(c.id, doc_id, c.ordinal, c.text, c.page_start, c.page_end) for c in ordered])
-            db.executemany("INSERT INTO has_chunk (doc_id, chunk_id) VALUES (?, ?)",
-                           [(doc_id, c.id) for c in ordered])
-            db.executemany("INSERT INTO next_chunk (from_id, to_id) VALUES (?, ?)",
-                           [(a.id, b.id) for a, b in pairwise(ordered)
-                            if b.ordinal == a.ordinal + 1])
-            db.execute("UPDATE documents SET chunks = chunks + ?, parse_report = ? WHERE id = ?",
-                       (len(ordered), json.dumps(parse_report), doc_id))
+                [(c.id, doc_id, c.ordinal, c.text, c.page_start, c.page_end) for c in ordered],
+            )
+            db.executemany(
+                "INSERT INTO has_chunk (doc_id, chunk_id) VALUES (?, ?)",
+                [(doc_id, c.id) for c in ordered],
+            )
+            db.executemany(
+                "INSERT INTO next_chunk (from_id, to_id) VALUES (?, ?)",
+                [(a.id, b.id) for a, b in pairwise(ordered) if b.ordinal == a.ordinal + 1],
+            )
+            db.execute(
+                "UPDATE documents SET chunks = chunks + ?, parse_report = ? WHERE id = ?",
+                (len(ordered), json.dumps(parse_report), doc_id),
+            )
 
     def mark_ready(self, doc_id: str, *, pages: int, chunks: int) -> None:
         with self._tx() as db:
@@ -200,7 +231,9 @@ class SQLiteDocumentStore(DocumentStore):
             # Links first (explicitly, not only by cascade), then chunks, then the document.
             db.execute(
                 "DELETE FROM next_chunk WHERE from_id IN (SELECT id FROM chunks WHERE doc_id = ?) "
-                "OR to_id IN (SELECT id FROM chunks WHERE doc_id = ?)", (doc_id, doc_id))
+                "OR to_id IN (SELECT id FROM chunks WHERE doc_id = ?)",
+                (doc_id, doc_id),
+            )
             db.execute("DELETE FROM has_chunk WHERE doc_id = ?", (doc_id,))
             db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
             cur = db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
@@ -212,8 +245,9 @@ class SQLiteDocumentStore(DocumentStore):
         return _doc(rows[0]) if rows else None
 
     def list_documents(self) -> list[DocumentRecord]:
-        rows = self._read(f"SELECT {_DOC_COLS} FROM documents WHERE status = 'ready' "
-                          "ORDER BY added_at DESC, name")
+        rows = self._read(
+            f"SELECT {_DOC_COLS} FROM documents WHERE status = 'ready' ORDER BY added_at DESC, name"
+        )
         return [_doc(r) for r in rows]
 
     def pending_documents(self) -> list[str]:
@@ -228,11 +262,13 @@ class SQLiteDocumentStore(DocumentStore):
         found: dict[str, Chunk] = {}
         ids = list(dict.fromkeys(chunk_ids))
         for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
+            part = ids[start : start + 500]
             marks = ",".join("?" * len(part))
             rows = self._read(
                 f"SELECT {_CHUNK_COLS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
-                f"WHERE c.id IN ({marks}) AND d.status = 'ready'", part)
+                f"WHERE c.id IN ({marks}) AND d.status = 'ready'",
+                part,
+            )
             found.update((r[0], _chunk(r)) for r in rows)
         return [found[cid] for cid in chunk_ids if cid in found]
 
@@ -263,7 +299,8 @@ class SQLiteDocumentStore(DocumentStore):
             rows = self._read(
                 f"SELECT {_CHUNK_COLS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
                 "WHERE d.status = 'ready' AND c.id > ? ORDER BY c.id LIMIT ?",
-                (after, batch_size))
+                (after, batch_size),
+            )
             if not rows:
                 return
             yield [_chunk(r) for r in rows]

@@ -91,14 +91,23 @@ class KeyStore:
         never stored)."""
         name = " ".join(name.split())[:80]
         if not name:
-            raise OlympusError("A key needs a name.", hint="Name it for who uses it, e.g. "
-                               "`python -m src keys create laptop`.")
+            raise OlympusError(
+                "A key needs a name.",
+                hint="Name it for who uses it, e.g. `python -m src keys create laptop`.",
+            )
         if scope not in SCOPES:
-            raise OlympusError(f"There is no key scope {scope!r}.",
-                               hint=f"Use one of: {', '.join(SCOPES)}.")
+            raise OlympusError(
+                f"There is no key scope {scope!r}.", hint=f"Use one of: {', '.join(SCOPES)}."
+            )
         secret = PREFIX + secrets.token_urlsafe(32)
-        key = ApiKey(id=secrets.token_hex(4), name=name, shown=secret[:SHOWN_CHARS],
-                     sha256=_digest(secret), created_at=time.time(), scope=scope)
+        key = ApiKey(
+            id=secrets.token_hex(4),
+            name=name,
+            shown=secret[:SHOWN_CHARS],
+            sha256=_digest(secret),
+            created_at=time.time(),
+            scope=scope,
+        )
         with self._exclusive():
             self._write([*self._read(), key])
         logger.info("api.key_created", key_id=key.id, name=name, scope=scope)
@@ -114,8 +123,9 @@ class KeyStore:
             match = [k for k in keys if k.id == key_id.strip()]
             if not match:
                 raise KeyNotFound(f"No API key has the id {key_id!r}.")
-            revoked = ApiKey(**{**asdict(match[0]), "revoked_at": match[0].revoked_at
-                                or time.time()})
+            revoked = ApiKey(
+                **{**asdict(match[0]), "revoked_at": match[0].revoked_at or time.time()}
+            )
             self._write([revoked if k.id == revoked.id else k for k in keys])
         logger.info("api.key_revoked", key_id=revoked.id, name=revoked.name)
         return revoked
@@ -149,14 +159,19 @@ class KeyStore:
         except FileNotFoundError:
             return []
         except (OSError, ValueError) as exc:
-            raise OlympusError(f"{self.path} cannot be read ({exc}).",
-                               hint="Restore it from a backup or delete it and create the keys "
-                               "again.") from exc
+            raise OlympusError(
+                f"{self.path} cannot be read ({exc}).",
+                hint="Restore it from a backup or delete it and create the keys again.",
+            ) from exc
         return [ApiKey(**row) for row in rows]
 
     def _write(self, keys: builtins.list[ApiKey]) -> None:
-        atomic_write_text(self.path, json.dumps([asdict(k) for k in keys], indent=1),
-                          mode=0o600, prefix=".api_keys.")
+        atomic_write_text(
+            self.path,
+            json.dumps([asdict(k) for k in keys], indent=1),
+            mode=0o600,
+            prefix=".api_keys.",
+        )
 
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:

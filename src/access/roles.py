@@ -60,15 +60,24 @@ class Policy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
-        closed = not settings.password and not settings.on_space and not _loopback(
-            settings.address or "127.0.0.1")
-        return cls(password=settings.password, admin_password=settings.admin_password,
-                   on_space=settings.on_space, model_pulls=settings.model_pulls_allowed,
-                   closed=closed)
+        closed = (
+            not settings.password
+            and not settings.on_space
+            and not _loopback(settings.address or "127.0.0.1")
+        )
+        return cls(
+            password=settings.password,
+            admin_password=settings.admin_password,
+            on_space=settings.on_space,
+            model_pulls=settings.model_pulls_allowed,
+            closed=closed,
+        )
 
     def __repr__(self) -> str:  # never show the passwords
-        return (f"Policy(password={'set' if self.password else 'unset'}, admin_password="
-                f"{'set' if self.admin_password else 'unset'}, on_space={self.on_space})")
+        return (
+            f"Policy(password={'set' if self.password else 'unset'}, admin_password="
+            f"{'set' if self.admin_password else 'unset'}, on_space={self.on_space})"
+        )
 
     @property
     def admin_by_default(self) -> bool:
@@ -133,7 +142,8 @@ class Access:
         if not self.policy.model_pulls:
             raise Forbidden(
                 "Downloading models from the app is turned off on this Space.",
-                hint="Set OLYMPUS_ALLOW_MODEL_PULLS=true in the Space's variables to allow it.")
+                hint="Set OLYMPUS_ALLOW_MODEL_PULLS=true in the Space's variables to allow it.",
+            )
 
 
 def _loopback(address: str) -> bool:
@@ -153,10 +163,14 @@ def _loopback(address: str) -> bool:
 def admin_hint(policy: Policy) -> str:
     """How to become administrator here, in words for the person running Olympus."""
     if policy.admin_password:
-        return (f"Sign in as administrator at {SIGN_IN_PATH} with the admin password "
-                "(OLYMPUS_ADMIN_PASSWORD).")
+        return (
+            f"Sign in as administrator at {SIGN_IN_PATH} with the admin password "
+            "(OLYMPUS_ADMIN_PASSWORD)."
+        )
     if policy.on_space:
-        return ("Admin actions are off on this Space because no admin password is set: add "
-                "the secret OLYMPUS_ADMIN_PASSWORD in the Space's settings (Settings > "
-                f"Variables and secrets), restart the Space, then sign in at {SIGN_IN_PATH}.")
+        return (
+            "Admin actions are off on this Space because no admin password is set: add "
+            "the secret OLYMPUS_ADMIN_PASSWORD in the Space's settings (Settings > "
+            f"Variables and secrets), restart the Space, then sign in at {SIGN_IN_PATH}."
+        )
     return "Set OLYMPUS_ADMIN_PASSWORD and restart Olympus, then sign in with it."

@@ -118,9 +118,11 @@ def load_secret(data_dir: Path, configured: str = "") -> bytes:
             tmp.unlink()
     key = path.read_text().strip()
     if len(key) < 32:
-        raise SettingsError(f"{path} is too short to be a secret key.",
-                            hint="Delete the file (a new key is made at the next start; "
-                            "everyone signs in again) or set OLYMPUS_SECRET_KEY.")
+        raise SettingsError(
+            f"{path} is too short to be a secret key.",
+            hint="Delete the file (a new key is made at the next start; "
+            "everyone signs in again) or set OLYMPUS_SECRET_KEY.",
+        )
     return key.encode("utf-8")
 
 
@@ -144,8 +146,10 @@ def password_standin(password: str, secret: bytes) -> str:
 def password_fingerprint(policy: Policy, secret: bytes) -> str:
     """A short keyed digest of the passwords: a sign-in stays valid only while they do.
     The same for the passwords and for their stand-ins (``password_standin``)."""
-    material = (f"{password_standin(policy.password, secret)}\0"
-                f"{password_standin(policy.admin_password, secret)}").encode()
+    material = (
+        f"{password_standin(policy.password, secret)}\0"
+        f"{password_standin(policy.admin_password, secret)}"
+    ).encode()
     return hmac.new(secret, b"pw:" + material, hashlib.sha256).hexdigest()[:16]
 
 
@@ -163,47 +167,76 @@ def _mac(payload: str, secret: bytes) -> str:
 
 def sign(claims: Claims, secret: bytes) -> str:
     """The cookie value for ``claims``."""
-    body = {"b": claims.browser_id, "r": claims.role, "e": round(claims.role_expires),
-            "p": claims.fingerprint, "s": claims.sign_in}
+    body = {
+        "b": claims.browser_id,
+        "r": claims.role,
+        "e": round(claims.role_expires),
+        "p": claims.fingerprint,
+        "s": claims.sign_in,
+    }
     payload = _b64(json.dumps(body, separators=(",", ":")).encode("utf-8"))
     return f"{payload}.{_mac(payload, secret)}"
 
 
-def verify(value: str | None, secret: bytes, *, now: float, fingerprint: str,
-           revoked: Callable[[str], bool] | None = None) -> Claims | None:
+def verify(
+    value: str | None,
+    secret: bytes,
+    *,
+    now: float,
+    fingerprint: str,
+    revoked: Callable[[str], bool] | None = None,
+) -> Claims | None:
     """The claims of a genuine cookie (role lapsed to "none" when expired or when the
     passwords changed); None for a missing, forged or malformed one."""
     if not value or value.count(".") != 1:
         return None
     payload, mac = value.split(".")
-    if not hmac.compare_digest(mac.encode("ascii", "replace"),
-                               _mac(payload, secret).encode("ascii")):
+    if not hmac.compare_digest(
+        mac.encode("ascii", "replace"), _mac(payload, secret).encode("ascii")
+    ):
         return None
     try:
         body = json.loads(_unb64(payload))
-        claims = Claims(browser_id=str(body["b"]), role=body["r"],
-                        role_expires=float(body["e"]), fingerprint=str(body["p"]),
-                        sign_in=str(body.get("s", "")))
+        claims = Claims(
+            browser_id=str(body["b"]),
+            role=body["r"],
+            role_expires=float(body["e"]),
+            fingerprint=str(body["p"]),
+            sign_in=str(body.get("s", "")),
+        )
     except (ValueError, KeyError, TypeError, binascii.Error):
         return None
     if claims.role not in _ROLES or not claims.browser_id:
         return None
-    if (claims.role_expires <= now or not claims.sign_in
-            or not hmac.compare_digest(claims.fingerprint.encode("utf-8"),
-                                       fingerprint.encode("utf-8"))
-            or (revoked is not None and claims.role != "none" and revoked(claims.sign_in))):
+    if (
+        claims.role_expires <= now
+        or not claims.sign_in
+        or not hmac.compare_digest(claims.fingerprint.encode("utf-8"), fingerprint.encode("utf-8"))
+        or (revoked is not None and claims.role != "none" and revoked(claims.sign_in))
+    ):
         claims = replace(claims, role="none", role_expires=0.0)
     return claims
 
 
-def access_for(value: str | None, policy: Policy, secret: bytes, *, now: float,
-               revoked: Callable[[str], bool] | None = None) -> tuple[Access, Claims | None]:
+def access_for(
+    value: str | None,
+    policy: Policy,
+    secret: bytes,
+    *,
+    now: float,
+    revoked: Callable[[str], bool] | None = None,
+) -> tuple[Access, Claims | None]:
     """This browser's rights from its cookie value, and the verified claims (None: no valid
     cookie, so the caller has no stable browser id yet). ``revoked``: whether a sign-in id
     was signed out (``Revocations.revoked``)."""
-    claims = verify(value, secret, now=now, fingerprint=password_fingerprint(policy, secret),
-                    revoked=revoked)
+    claims = verify(
+        value, secret, now=now, fingerprint=password_fingerprint(policy, secret), revoked=revoked
+    )
     signed_in = claims is not None and claims.role != "none"
     role = policy.effective_role(claims.role if claims else None)
-    return Access(role=role, browser_id=claims.browser_id if claims else "",
-                  signed_in=signed_in, policy=policy), claims
+    return Access(
+        role=role,
+        browser_id=claims.browser_id if claims else "",
+        signed_in=signed_in,
+        policy=policy,
+    ), claims

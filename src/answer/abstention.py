@@ -133,8 +133,11 @@ def defines(query: str, sources: Sequence[ScoredChunk]) -> bool:
     """Whether a source defines an abbreviation the query names: "Emacs Speaks Statistics
     (ESS)" answers "What does ESS stand for?" however far the embeddings are."""
     abbreviations = [n for n in names(query) if sum(c.isupper() for c in n) >= 2]
-    return any(re.search(rf"\(\s*{re.escape(n)}\s*\)", s.chunk.text)
-               for n in abbreviations for s in sources)
+    return any(
+        re.search(rf"\(\s*{re.escape(n)}\s*\)", s.chunk.text)
+        for n in abbreviations
+        for s in sources
+    )
 
 
 def _stems_of(text: str) -> set[str]:
@@ -154,8 +157,11 @@ def names(question: str) -> list[str]:
     """
     out = []
     for i, token in enumerate(_TOKEN.findall(question)):
-        if len(token) > 1 and (any(c.isdigit() for c in token)
-                or any(c.isupper() for c in token[1:]) or (i > 0 and token[0].isupper())):
+        if len(token) > 1 and (
+            any(c.isdigit() for c in token)
+            or any(c.isupper() for c in token[1:])
+            or (i > 0 and token[0].isupper())
+        ):
             out.append(token)
     return list(dict.fromkeys(out))
 
@@ -201,7 +207,9 @@ def absent_names(question: str, keywords: KeywordIndex, docstore: DocumentStore)
         parts = re.split(r"[-.]", name.lower())
         if name.lower() in known or "".join(parts) in known:
             continue
-        if keywords.unseen(" ".join(parts)) or (len(parts) > 1 and not _has_phrase(parts, keywords, docstore)):
+        if keywords.unseen(" ".join(parts)) or (
+            len(parts) > 1 and not _has_phrase(parts, keywords, docstore)
+        ):
             absent.append(name)
     return absent
 
@@ -231,8 +239,9 @@ def weights(query: str, keywords: KeywordIndex | None = None) -> dict[str, float
     n = keywords.count()
     # a compound the index never holds whole ("lead-acid") weighs most; weighing it as its
     # rarest part instead refused one unanswerable dev question fewer and no answerable fewer
-    return {t: math.log(1 + (n - frequency[stem(t)] + 0.5) / (frequency[stem(t)] + 0.5))
-            for t in terms}
+    return {
+        t: math.log(1 + (n - frequency[stem(t)] + 0.5) / (frequency[stem(t)] + 0.5)) for t in terms
+    }
 
 
 def coverage(weight: dict[str, float], sources: Sequence[ScoredChunk]) -> tuple[float, list[str]]:
@@ -250,8 +259,14 @@ def coverage(weight: dict[str, float], sources: Sequence[ScoredChunk]) -> tuple[
     return (1 - sum(weight[t] for t in missing) / total if total > 0 else 1.0), missing
 
 
-def decide(sources: Sequence[ScoredChunk], query: str, *, threshold: float,
-           absent: Sequence[str] = (), weight: dict[str, float] | None = None) -> Abstention:
+def decide(
+    sources: Sequence[ScoredChunk],
+    query: str,
+    *,
+    threshold: float,
+    absent: Sequence[str] = (),
+    weight: dict[str, float] | None = None,
+) -> Abstention:
     """Abstain when the answerability - the best source's similarity times the share of the
     question's (``weight``-ed) words the sources hold - is under ``threshold`` (never when 0),
     or when the query names something ``absent`` from every document and no source holds the
@@ -265,20 +280,37 @@ def decide(sources: Sequence[ScoredChunk], query: str, *, threshold: float,
     if best >= STRONG_MATCH:
         return Abstention(False, best, threshold, answerability=score)
     if absent and not covered(_without(query, absent), sources):
-        return Abstention(True, best, threshold, (
-            "The indexed documents do not seem to answer this: none of them mentions "
-            f"{_listed(absent)}. I searched for “{query}”; the closest passage has similarity "
-            f"{best:.2f}."), score)
+        return Abstention(
+            True,
+            best,
+            threshold,
+            (
+                "The indexed documents do not seem to answer this: none of them mentions "
+                f"{_listed(absent)}. I searched for “{query}”; the closest passage has similarity "
+                f"{best:.2f}."
+            ),
+            score,
+        )
     if score >= threshold or covered(query, sources) or defines(query, sources):
         return Abstention(False, best, threshold, answerability=score)
     top = max(sources, key=lambda s: s.similarity if s.similarity is not None else -1.0).chunk
-    found = (f"no source found mentions {_listed(missing, 'or')}, and the closest passage "
-             f"({top.doc_name} {top.pages}) has similarity {best:.2f}" if missing else
-             f"the closest passage ({top.doc_name} {top.pages}) is only {LOOSELY} "
-             f"(similarity {best:.2f})")
-    return Abstention(True, best, threshold, (
-        f"The indexed documents do not seem to answer this. I searched for “{query}”: {found} "
-        f"(answerability {score:.2f}; answers need {threshold:.2f})."), score)
+    found = (
+        f"no source found mentions {_listed(missing, 'or')}, and the closest passage "
+        f"({top.doc_name} {top.pages}) has similarity {best:.2f}"
+        if missing
+        else f"the closest passage ({top.doc_name} {top.pages}) is only {LOOSELY} "
+        f"(similarity {best:.2f})"
+    )
+    return Abstention(
+        True,
+        best,
+        threshold,
+        (
+            f"The indexed documents do not seem to answer this. I searched for “{query}”: {found} "
+            f"(answerability {score:.2f}; answers need {threshold:.2f})."
+        ),
+        score,
+    )
 
 
 def _listed(items: Sequence[str], conjunction: str = "") -> str:

@@ -16,30 +16,43 @@ DoneEvent says why the chosen backend was skipped. ``backend="extractive"`` is e
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import replace
-from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from shared_utils.errors import BackendNotConfigured, OlympusError
 from shared_utils.generation.base import Backend, GenerationOptions
-from src.models.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
-from src.answer.question import check_question
-from src.answer.abstention import answerability_for, decide as abstain_decision
-from src.answer.done import done_event, fallback_line
+from src.answer.abstention import answerability_for
+from src.answer.abstention import decide as abstain_decision
 from src.answer.answering import Answering, decide, extract_why
-from src.answer.queue import (
-    ENGINE_BACKENDS, AnswerQueue, QueuedEvents, Ticket, queue_for, wait_turn)
-from src.answer.options import AskOptions
-from src.answer.steps import StreamState, bind_sources, evidence_for, retrieve, tiny_mode
-from src.models.profile import top_k_for
 from src.answer.condense import Turn
 from src.answer.decoding import Decoding, decoding_for
-from src.events import (
-    AskEvent, BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent)
+from src.answer.done import done_event, fallback_line
+from src.answer.options import AskOptions
 from src.answer.prompt import EngineTokenizer, Prompt, TokenCounter, build_prompt, estimate_tokens
+from src.answer.question import check_question
+from src.answer.queue import (
+    ENGINE_BACKENDS,
+    AnswerQueue,
+    QueuedEvents,
+    Ticket,
+    queue_for,
+    wait_turn,
+)
+from src.answer.steps import StreamState, bind_sources, evidence_for, retrieve, tiny_mode
+from src.events import (
+    AskEvent,
+    BackendSwitchEvent,
+    DoneEvent,
+    SourcesEvent,
+    StatusEvent,
+    TokenEvent,
+)
+from src.models.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
+from src.models.profile import top_k_for
 from src.settings import Settings
 
 if TYPE_CHECKING:
@@ -93,7 +106,11 @@ class Answerer:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, library: Library, profile: Profile | None = None,
+        cls,
+        settings: Settings,
+        *,
+        library: Library,
+        profile: Profile | None = None,
         **kwargs: Any,
     ) -> Answerer:
         """Context size, top-k and deadlines from the profile (explicit settings override it;
@@ -121,7 +138,8 @@ class Answerer:
             library=library,
             planner=kwargs.pop("planner", lambda: plan_backends(settings, profile)),
             backend_factory=kwargs.pop(
-                "backend_factory", lambda name, plan: build_backend(name, settings, plan)),
+                "backend_factory", lambda name, plan: build_backend(name, settings, plan)
+            ),
             context_tokens=context,
             top_k=pick("top_k", top_k_for(context)),
             options=options,
@@ -171,8 +189,12 @@ class Answerer:
             plan = plan.with_model(options.model)
         engine = self.queue is not None and plan.names[0] in ENGINE_BACKENDS
         ticket = self.queue.enter(owner) if engine and self.queue is not None else None
-        return QueuedEvents(self._events(question, list(history), doc_ids, plan,
-                                         options.generation(self.options), ticket), ticket)
+        return QueuedEvents(
+            self._events(
+                question, list(history), doc_ids, plan, options.generation(self.options), ticket
+            ),
+            ticket,
+        )
 
     def health(self) -> dict[str, dict[str, object]]:
         """{backend name: {"ok": bool, "detail": str}} for each backend of the chain."""
@@ -206,8 +228,13 @@ class Answerer:
             return
         t1 = self._clock()
         query, sources, follow_up = retrieve(
-            self.library, question, history, doc_ids, k=self.top_k,
-            max_chars=self.settings.max_query_chars)
+            self.library,
+            question,
+            history,
+            doc_ids,
+            k=self.top_k,
+            max_chars=self.settings.max_query_chars,
+        )
         timings["retrieval_ms"] = _ms(t1, self._clock())
         timings["sources_ms"] = _ms(t0, self._clock())
         if follow_up:
@@ -217,15 +244,24 @@ class Answerer:
             yield TokenEvent(NO_MATCH)
             yield self._canned(NO_MATCH, timings, t0)
             return
-        threshold = answerability_for(self.settings.embedding_model,
-                                      self.settings.abstain_answerability)
-        verdict = abstain_decision(sources, query, threshold=threshold,
-                                   absent=self.library.absent_names(query),
-                                   weight=self.library.term_weights(query))
+        threshold = answerability_for(
+            self.settings.embedding_model, self.settings.abstain_answerability
+        )
+        verdict = abstain_decision(
+            sources,
+            query,
+            threshold=threshold,
+            absent=self.library.absent_names(query),
+            weight=self.library.term_weights(query),
+        )
         if verdict.abstain:
             yield TokenEvent(verdict.message)
-            yield replace(self._canned(verdict.message, timings, t0), sources=sources,
-                          mode="abstained", mode_reason=verdict.message)
+            yield replace(
+                self._canned(verdict.message, timings, t0),
+                sources=sources,
+                mode="abstained",
+                mode_reason=verdict.message,
+            )
             return
 
         backends, skipped = self._backends(plan)
@@ -236,7 +272,8 @@ class Answerer:
             skipped = {}  # the extract was chosen, not fallen back to: no skip is news
             yield StatusEvent(mode_reason)
         if ticket is not None and (
-                mode_reason or not backends or backends[0].name not in ENGINE_BACKENDS):
+            mode_reason or not backends or backends[0].name not in ENGINE_BACKENDS
+        ):
             ticket.release()  # the engine is not asked: its slot goes to the next question
         elif ticket is not None:
             yield from wait_turn(ticket, timings)  # the deadlines start once a slot is ours
@@ -244,20 +281,43 @@ class Answerer:
         sentences = self.settings.source_sentences
         if decoding.source_sentences and "source_sentences" not in self.settings.model_fields_set:
             sentences = decoding.source_sentences
-        evidence = (evidence_for(query, sources, self.library.similarities)
-                    if decoding.evidence_only and "source_sentences" not in
-                    self.settings.model_fields_set and backends and backends[0].name != SAFETY_NET
-                    else [])
-        prompt = self._prompt(question, sources, history if follow_up else [], backends,
-                              sentences, generation.max_tokens, evidence)
+        evidence = (
+            evidence_for(query, sources, self.library.similarities)
+            if decoding.evidence_only
+            and "source_sentences" not in self.settings.model_fields_set
+            and backends
+            and backends[0].name != SAFETY_NET
+            else []
+        )
+        prompt = self._prompt(
+            question,
+            sources,
+            history if follow_up else [],
+            backends,
+            sentences,
+            generation.max_tokens,
+            evidence,
+        )
         timings["prompt_ms"] = _ms(t2, self._clock())
         for note in prompt.notes:
             yield StatusEvent(note)
-        backends = [bind_sources(b, query, prompt, self.library.similarities,
-                                 why=extract_why(answering)) for b in backends]
-        yield from self._generate(prompt, backends, skipped, timings, t0, plan,
-                                  decoding=decoding, mode_reason=mode_reason, question=query,
-                                  generation=generation, answering=answering)
+        backends = [
+            bind_sources(b, query, prompt, self.library.similarities, why=extract_why(answering))
+            for b in backends
+        ]
+        yield from self._generate(
+            prompt,
+            backends,
+            skipped,
+            timings,
+            t0,
+            plan,
+            decoding=decoding,
+            mode_reason=mode_reason,
+            question=query,
+            generation=generation,
+            answering=answering,
+        )
 
     def _generate(
         self,
@@ -294,12 +354,28 @@ class Answerer:
                     yield StatusEvent("the answer was repeating itself, so it was stopped there")
                     break  # closing the stream stops the engine
         result = run.result or ChainResult(run.backend, dict(skipped), {}, interrupted=False)
-        yield done_event(run, result, prompt, timings, plan, labels, models, mode_reason,
-                         elapsed_ms=lambda: _ms(t0, self._clock()),
-                         answering=answering or decide(plan, self.settings, None))
+        yield done_event(
+            run,
+            result,
+            prompt,
+            timings,
+            plan,
+            labels,
+            models,
+            mode_reason,
+            elapsed_ms=lambda: _ms(t0, self._clock()),
+            answering=answering or decide(plan, self.settings, None),
+        )
 
-    def _on_event(self, event: Any, run: StreamState, labels: dict[str, str], prompt: Prompt,
-                  timings: dict[str, float], t0: float) -> Iterator[AskEvent]:
+    def _on_event(
+        self,
+        event: Any,
+        run: StreamState,
+        labels: dict[str, str],
+        prompt: Prompt,
+        timings: dict[str, float],
+        t0: float,
+    ) -> Iterator[AskEvent]:
         from shared_utils.generation.chain import Attempt, Interrupted, Switch
 
         if isinstance(event, Attempt):
@@ -312,8 +388,9 @@ class Answerer:
         elif isinstance(event, Switch):
             yield BackendSwitchEvent(event.from_backend, event.to_backend, event.reason)
             if event.to_backend == SAFETY_NET and not run.parts:  # the answer says why
-                note = fallback_line(labels.get(event.from_backend, event.from_backend),
-                                     event.reason)
+                note = fallback_line(
+                    labels.get(event.from_backend, event.from_backend), event.reason
+                )
                 run.parts.append(note)
                 yield TokenEvent(note)
         elif isinstance(event, Interrupted):
@@ -335,8 +412,9 @@ class Answerer:
             docs = [d for d in docs if d.id in wanted]
         return bool(docs)
 
-    def _backends(self, plan: BackendPlan, *, first_only: bool = False
-                  ) -> tuple[list[Backend], dict[str, str]]:
+    def _backends(
+        self, plan: BackendPlan, *, first_only: bool = False
+    ) -> tuple[list[Backend], dict[str, str]]:
         """Backends to try, and those that could not even be built (with the reason)."""
         backends: list[Backend] = []
         skipped: dict[str, str] = {}

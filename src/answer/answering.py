@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
-from src.models.backends import ENGINE_BACKENDS, SAFETY_NET
 from src.answer.decoding import TINY_MAX_PARAMS, params_from_name
+from src.models.backends import ENGINE_BACKENDS, SAFETY_NET
 
 if TYPE_CHECKING:
     from shared_utils.generation.base import Backend, ServedModel
@@ -96,8 +96,9 @@ def decide(plan: BackendPlan, settings: Settings, head: Backend | None) -> Answe
     """What answers with ``plan`` when ``head`` (the first backend that could be built) is
     asked first; the engine behind it is asked which model it serves."""
     if head is None or head.name == SAFETY_NET:
-        return Answering("", "", None, False, "extract", _why_no_model(plan, head),
-                         note=_note(plan, ""))
+        return Answering(
+            "", "", None, False, "extract", _why_no_model(plan, head), note=_note(plan, "")
+        )
     report = served(head)
     model, params = _identify(head, plan, report, settings)
     writer: Literal["model", "extract"] = "model"
@@ -196,8 +197,9 @@ def forget_reports() -> None:
         _reports.clear()
 
 
-def _identify(head: Backend, plan: BackendPlan, report: ServedModel | None,
-              settings: Settings) -> tuple[str, float | None]:
+def _identify(
+    head: Backend, plan: BackendPlan, report: ServedModel | None, settings: Settings
+) -> tuple[str, float | None]:
     """(the model as the user knows it, its parameters) from the report, else the plan."""
     planned = head.model_name or plan.model(head.name)
     if report is None:

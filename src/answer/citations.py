@@ -76,9 +76,7 @@ def citation_for(number: int, chunk: Chunk) -> Citation:
     )
 
 
-def resolve(
-    answer: str, sources: Sequence[ScoredChunk]
-) -> tuple[str, list[Citation], list[int]]:
+def resolve(answer: str, sources: Sequence[ScoredChunk]) -> tuple[str, list[Citation], list[int]]:
     """(clean answer, citations in order of first use, removed numbers).
 
     ``sources[i]`` is source number ``i + 1``. A marker group keeps its valid numbers
@@ -90,8 +88,10 @@ def resolve(
     def fix(match: re.Match[str]) -> str:
         numbers = _numbers(match.group("body"))
         keep = [n for n in dict.fromkeys(numbers) if n in valid]
-        attached = not match.group("space") and match.start() > 0 and (
-            answer[match.start() - 1].isalnum() or answer[match.start() - 1] == "_"
+        attached = (
+            not match.group("space")
+            and match.start() > 0
+            and (answer[match.start() - 1].isalnum() or answer[match.start() - 1] == "_")
         )
         if not keep and attached:
             return match.group(0)  # code such as list[0], not a citation
@@ -127,8 +127,9 @@ def attribute(answer: str, source_texts: Sequence[str]) -> tuple[str, list[int]]
     vocab = [set(words(t)) for t in source_texts]
     added: list[int] = []
     # sentences and their separators
-    pieces = re.split(f"({SENTENCE_END.pattern}|{PARAGRAPH_BREAK.pattern}|{BULLET.pattern})",
-                      answer)
+    pieces = re.split(
+        f"({SENTENCE_END.pattern}|{PARAGRAPH_BREAK.pattern}|{BULLET.pattern})", answer
+    )
     for i in range(0, len(pieces), 2):
         sentence = pieces[i]
         terms = question_terms(sentence)
@@ -139,7 +140,7 @@ def attribute(answer: str, source_texts: Sequence[str]) -> tuple[str, list[int]]
                 best, best_n = shared / len(terms), n
         if best >= MIN_SHARED_SHARE:
             stripped = sentence.rstrip()
-            pieces[i] = f"{stripped} [{best_n}]{sentence[len(stripped):]}"
+            pieces[i] = f"{stripped} [{best_n}]{sentence[len(stripped) :]}"
             added.append(best_n)
     return ("".join(p for p in pieces if p is not None), added) if added else (answer, [])
 

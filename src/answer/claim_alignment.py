@@ -64,8 +64,10 @@ _FOOTNOTED = re.compile(r"[a-z]{4,}\d")
 # an option and the value after it ("-m simple.ko"): the passage must give that value
 _OPTION_VALUE = re.compile(r"(?<![\w-])(-{1,2}[A-Za-z][\w-]*)[ =]+([^\s]+?)[.,;:)'\"`]*(?=\s|$)")
 # what a claim states that a passage must give exactly: numbers and versions, options, identifiers
-_SPECIFIC = re.compile(r"(?<![\w-])-{1,2}[A-Za-z][\w-]*|\b\w*\d[\w.+:~-]*\w|\b\d\b"
-                       r"|\b[a-z]+[A-Z_]\w*|\b[A-Z]{2,}[A-Z0-9_]*\b")
+_SPECIFIC = re.compile(
+    r"(?<![\w-])-{1,2}[A-Za-z][\w-]*|\b\w*\d[\w.+:~-]*\w|\b\d\b"
+    r"|\b[a-z]+[A-Z_]\w*|\b[A-Z]{2,}[A-Z0-9_]*\b"
+)
 _NAME = re.compile(r"(?<=[a-z,;(] )[A-Z][a-z]{2,}\b")  # a capitalised word after a lower-case one
 # a list item's number or bullet and Markdown emphasis are no part of what a sentence says
 _LAYOUT = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+|\*\*|__|`")
@@ -74,7 +76,8 @@ _ATTRIBUTION = re.compile(
     r"^(?:(?:the|this|that) (?:document|documentation|manual|passage|source|text|guide)s? "
     r"(?:says|states|explains|mentions|notes|describes|shows)(?: that)?|according to "
     r"(?:the|this) (?:document|documentation|manual|passage|source|text|guide),?) ",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 # a sentence that opens with a pronoun leans on the one before it ("They are used to ...")
 _PRONOUN_START = re.compile(r"(?:it|they|this|these|those|he|she|such)\b", re.IGNORECASE)
 
@@ -134,7 +137,7 @@ def _inserted(claim_terms: list[str], window_terms: Sequence[str], anchors: set[
         return claim_terms
     pair = (claim_terms[i - 1], claim_terms[i + 1])
     if pair in pairwise(window_terms):
-        return claim_terms[:i] + claim_terms[i + 1:]
+        return claim_terms[:i] + claim_terms[i + 1 :]
     return claim_terms
 
 
@@ -156,8 +159,9 @@ def _inverted(claim_terms: Sequence[str], window_terms: Sequence[str]) -> bool:
     where: dict[str, list[int]] = {}
     for i, t in enumerate(window_terms):
         where.setdefault(t, []).append(i)
-    positions = [where[t][0] for t in claim_terms
-                 if len(where.get(t, ())) == 1 and claim_terms.count(t) == 1]
+    positions = [
+        where[t][0] for t in claim_terms if len(where.get(t, ())) == 1 and claim_terms.count(t) == 1
+    ]
     return any(b < a for a, b in pairwise(positions))
 
 
@@ -168,14 +172,18 @@ def _broken_pairs(claim_terms: Sequence[str], window_terms: Sequence[str]) -> in
     where: dict[str, list[int]] = {}
     for i, t in enumerate(window_terms):
         where.setdefault(t, []).append(i)
-    return sum(not any(0 < j - i <= MAX_GAP for i in where.get(a, ()) for j in where.get(b, ()))
-               for a, b in pairwise(claim_terms))
+    return sum(
+        not any(0 < j - i <= MAX_GAP for i in where.get(a, ()) for j in where.get(b, ()))
+        for a, b in pairwise(claim_terms)
+    )
 
 
 def _negations(tokens: Sequence[str]) -> int:
     """The negations among ``words()`` tokens ("isn't" is "isn", "t")."""
-    return sum(t in NEGATIONS or (t == "t" and i > 0 and tokens[i - 1].endswith("n"))
-               for i, t in enumerate(tokens))
+    return sum(
+        t in NEGATIONS or (t == "t" and i > 0 and tokens[i - 1].endswith("n"))
+        for i, t in enumerate(tokens)
+    )
 
 
 def _span(window_tokens: Sequence[str], claim_terms: Sequence[str]) -> list[str]:
@@ -198,7 +206,7 @@ def _span(window_tokens: Sequence[str], claim_terms: Sequence[str]) -> list[str]
                 if not count[gone]:
                     del count[gone]
             start += 1
-    return list(window_tokens[max(0, best[0] - SPAN_MARGIN):best[1] + SPAN_MARGIN])
+    return list(window_tokens[max(0, best[0] - SPAN_MARGIN) : best[1] + SPAN_MARGIN])
 
 
 def _about(window: str, claim_terms: Sequence[str]) -> list[str]:
@@ -206,8 +214,12 @@ def _about(window: str, claim_terms: Sequence[str]) -> list[str]:
     words, or its one word): a ✓ wants its "not" and "only" there and no other "not"."""
     terms = set(claim_terms)
     need = min(2, len(terms))
-    return [t for s in split_sentences(window)
-            if len(terms.intersection(_content(words(s)))) >= need for t in words(s)]
+    return [
+        t
+        for s in split_sentences(window)
+        if len(terms.intersection(_content(words(s)))) >= need
+        for t in words(s)
+    ]
 
 
 def _quoted(claim: str, passage: str) -> bool:
@@ -220,7 +232,7 @@ def _quoted(claim: str, passage: str) -> bool:
     found = re.search(pattern, passage, re.IGNORECASE)
     if found is None:
         return False
-    before = re.split(r"[.!?:;]\s", passage[:found.start()])[-1]
+    before = re.split(r"[.!?:;]\s", passage[: found.start()])[-1]
     return not _negations(words(before)[-3:])
 
 
@@ -253,7 +265,7 @@ def windows(passage: str) -> list[str]:
         for n in range(2, MAX_WINDOW + 1):
             if i + n > len(sentences) or _PRONOUN_START.match(sentences[i + n - 1]):
                 break
-            out.append(" ".join(sentences[i:i + n]))
+            out.append(" ".join(sentences[i : i + n]))
     return out
 
 
@@ -281,9 +293,11 @@ def judge(claim: str, window: str, wanted: Sequence[str] = ()) -> Verdict:
     negations = _negations(claim_tokens)
     # what only a different statement explains: its numbers and names in another order ("68
     # RGB" is not "140 RGB ... 68 CMYK"), another value for an option, a negation dropped
-    if (_lcs(anchors, window_terms) < len(anchors)
-            or not _option_values(claim) <= _option_values(window)
-            or _negations(span) > negations):
+    if (
+        _lcs(anchors, window_terms) < len(anchors)
+        or not _option_values(claim) <= _option_values(window)
+        or _negations(span) > negations
+    ):
         return "contradicts"
     # what a free paraphrase may also do: reorder its words, add an "only" or a "not"
     agrees = (
@@ -297,7 +311,7 @@ def judge(claim: str, window: str, wanted: Sequence[str] = ()) -> Verdict:
 
 
 def verdict(claim: str, passage: str) -> Verdict:
-    """"states" if some sentences of ``passage`` state ``claim`` (a sentence of an answer),
+    """ "states" if some sentences of ``passage`` state ``claim`` (a sentence of an answer),
     else "contradicts" if some hold all its words but say something else, else "neither"."""
     text, wanted = plain_claim(claim), tuple(specifics(claim))
     if _quoted(text, passage):

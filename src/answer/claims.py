@@ -56,8 +56,14 @@ MIN_CLAIM_TERMS = 3
 STRUCK = "~~{}~~"  # an unsupported sentence as the answer shows it
 STRUCK_NOTE = "(struck through: not what the sources say)"  # under an answer with one
 # what a reader sees on a claim: stated by its passage, not verified, not supported (struck)
-MARKS = {"supported": "✓", "unverified": "?", "contradicted": "✗", "miscited": "✗",
-         "uncited": "✗", "no_claim": ""}
+MARKS = {
+    "supported": "✓",
+    "unverified": "?",
+    "contradicted": "✗",
+    "miscited": "✗",
+    "uncited": "✗",
+    "no_claim": "",
+}
 
 # a sentence ends at . ! ? (then any citation markers) before whitespace and a capital, digit,
 # bracket, quote or bullet; a line break always ends one (answers are often bullet lists)
@@ -115,7 +121,7 @@ def _cited_by_line(answer: str) -> list[tuple[str, tuple[int, ...]]]:
         for i in range(len(pieces) - 1, -1, -1):
             carried = own[i] or carried
             out.append((pieces[i], carried))
-        out[len(out) - len(pieces):] = out[len(out) - len(pieces):][::-1]
+        out[len(out) - len(pieces) :] = out[len(out) - len(pieces) :][::-1]
     return out
 
 
@@ -143,13 +149,15 @@ def checked(answer: str, texts: tuple[str, ...]) -> tuple[ClaimCheck, ...]:
         # a source can state or contradict a claim only if it shares enough of its words
         verdicts: list[Verdict] = [
             verdict(sentence, text) if share >= SUPPORT_SHARE else "neither"
-            for share, text in zip(shares, texts, strict=True)]
+            for share, text in zip(shares, texts, strict=True)
+        ]
         checks.append(_status(sentence, cited, shares, verdicts))
     return tuple(checks)
 
 
-def _status(sentence: str, cited: tuple[int, ...], shares: list[float],
-            verdicts: list[Verdict]) -> ClaimCheck:
+def _status(
+    sentence: str, cited: tuple[int, ...], shares: list[float], verdicts: list[Verdict]
+) -> ClaimCheck:
     """The status of one claim from each source's word share and verdict."""
     cited_share = max((shares[n - 1] for n in cited), default=0.0)
     stating = [i + 1 for i, v in enumerate(verdicts) if v == "states"]
@@ -232,8 +240,11 @@ def fix_citations(answer: str, sources: Sequence[str | ScoredChunk]) -> FixedAns
             continue  # no source says it better than the one it cites
         bare = strip_markers(check.sentence).rstrip()
         # a claim its passage contradicts moves only to a source that states it
-        best = check.stating[0] if check.stating else (
-            None if check.status == "contradicted" else check.best)
+        best = (
+            check.stating[0]
+            if check.stating
+            else (None if check.status == "contradicted" else check.best)
+        )
         if best is not None:
             new = _with_marker(bare, best)
             inferred.append(best)

@@ -31,10 +31,16 @@ def turns_of(messages: Sequence[Mapping[str, Any]]) -> list[Turn]:
     [('a?', 'A')]
     """
     talk = [m for m in messages if m.get("role") in ("user", "assistant")]
-    return [(q["content"], a["content"]) for q, a in itertools.pairwise(talk)
-            if q["role"] == "user" and a["role"] == "assistant"
-            and q["content"].strip() and a["content"].strip()
-            and not any(a.get(flag) for flag in UNFINISHED) and a.get("question", True)]
+    return [
+        (q["content"], a["content"])
+        for q, a in itertools.pairwise(talk)
+        if q["role"] == "user"
+        and a["role"] == "assistant"
+        and q["content"].strip()
+        and a["content"].strip()
+        and not any(a.get(flag) for flag in UNFINISHED)
+        and a.get("question", True)
+    ]
 
 
 def trim_history(

@@ -69,9 +69,11 @@ class Decoding:
 
     def apply(self, options: GenerationOptions) -> GenerationOptions:
         return replace(
-            options, max_tokens=min(options.max_tokens, self.max_tokens),
+            options,
+            max_tokens=min(options.max_tokens, self.max_tokens),
             stop=tuple(dict.fromkeys((*self.stop, *options.stop))),  # the caller's stops too
-            repeat_penalty=self.repeat_penalty, dry_multiplier=self.dry_multiplier,
+            repeat_penalty=self.repeat_penalty,
+            dry_multiplier=self.dry_multiplier,
             frequency_penalty=self.frequency_penalty,
         )
 
@@ -96,7 +98,10 @@ def decoding_for(model: str, max_tokens: int, *, params: float | None = None) ->
     cap = next((c for size, c in CAPS if params <= size), max_tokens)
     small = params <= 4.0e9
     return Decoding(
-        min(cap, max_tokens), params, params <= TINY_MAX_PARAMS, params <= SMALL_MAX_PARAMS,
+        min(cap, max_tokens),
+        params,
+        params <= TINY_MAX_PARAMS,
+        params <= SMALL_MAX_PARAMS,
         repeat_penalty=1.15 if small else 1.05,
         dry_multiplier=0.8 if small else None,
         frequency_penalty=None,

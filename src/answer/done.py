@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from src.answer.steps import StreamState, back_with_extract
 from src.answer.answering import Answering, answered_by
-from src.models.backends import SAFETY_NET, BackendPlan
 from src.answer.citations import resolve
 from src.answer.claims import STRUCK_NOTE, claims_of, fix_citations, listed, supported_share
+from src.answer.steps import StreamState, back_with_extract
 from src.events import DoneEvent
+from src.models.backends import SAFETY_NET, BackendPlan
 
 if TYPE_CHECKING:
     from shared_utils.generation.chain import ChainResult
@@ -25,10 +25,19 @@ if TYPE_CHECKING:
 logger = structlog.get_logger(__name__)
 
 
-def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: dict[str, float],
-               plan: BackendPlan, labels: dict[str, str], models: dict[str, str],
-               mode_reason: str, *, elapsed_ms: Callable[[], float],
-               answering: Answering) -> DoneEvent:
+def done_event(
+    run: StreamState,
+    result: ChainResult,
+    prompt: Prompt,
+    timings: dict[str, float],
+    plan: BackendPlan,
+    labels: dict[str, str],
+    models: dict[str, str],
+    mode_reason: str,
+    *,
+    elapsed_ms: Callable[[], float],
+    answering: Answering,
+) -> DoneEvent:
     """The last event of an answer from what the chain streamed (``run``) and its result."""
     text = run.guard.kept_text() if run.guard.looping else "".join(run.parts)
     answer, _, removed = resolve(text, prompt.sources)
@@ -39,9 +48,14 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
     mode = "model" if model_wrote else "extract"
     if model_wrote and not result.interrupted:
         answer, mode, why = back_with_extract(
-            run.question, answer, fixed.checks if fixed else (), prompt,
-            small_model=run.small_model, similarity=run.similarity,
-            model=models.get(result.backend, "") or result.backend)
+            run.question,
+            answer,
+            fixed.checks if fixed else (),
+            prompt,
+            small_model=run.small_model,
+            similarity=run.similarity,
+            model=models.get(result.backend, "") or result.backend,
+        )
         mode_reason = why or mode_reason
     _, citations, _ = resolve(answer, prompt.sources)
     shown = claims_of(answer, prompt.sources)  # the check the Chat page shows (in the event)
@@ -67,8 +81,9 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
         backend_name=result.backend,
         model=models.get(result.backend, ""),
         fallback_note=fallback_note(plan, answering.note, result, labels, model_wrote=model_wrote),
-        answered_by=answered_by(answering, backend_name=result.backend, mode=mode,
-                                model=models.get(result.backend, "")),
+        answered_by=answered_by(
+            answering, backend_name=result.backend, mode=mode, model=models.get(result.backend, "")
+        ),
         chain=plan.names,
         mode=mode,
         mode_reason=mode_reason,
@@ -80,12 +95,19 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
         claims=shown,
     )
     logger.info(
-        "answered", backend=result.backend, model=done.model, mode=done.mode,
+        "answered",
+        backend=result.backend,
+        model=done.model,
+        mode=done.mode,
         answered_by=done.answered_by,
-        skipped=list(result.skipped), interrupted=result.interrupted,
-        loop_stopped=done.loop_stopped, prompt_tokens=done.prompt_tokens,
-        dropped_sources=prompt.dropped_sources, citations=len(citations),
-        unsupported=len(done.unsupported), verified=len(done.verified),
+        skipped=list(result.skipped),
+        interrupted=result.interrupted,
+        loop_stopped=done.loop_stopped,
+        prompt_tokens=done.prompt_tokens,
+        dropped_sources=prompt.dropped_sources,
+        citations=len(citations),
+        unsupported=len(done.unsupported),
+        verified=len(done.verified),
         unverified=len(done.unverified),
         **{k: round(v, 1) for k, v in timings.items()},
     )
@@ -94,19 +116,25 @@ def done_event(run: StreamState, result: ChainResult, prompt: Prompt, timings: d
 
 def fallback_line(who: str, reason: str) -> str:
     """The answer's first line when the extract stands in for a model that failed."""
-    return (f"({who} did not answer: {reason.rstrip('.')}. These are the most relevant "
-            "passages instead.)\n\n")
+    return (
+        f"({who} did not answer: {reason.rstrip('.')}. These are the most relevant "
+        "passages instead.)\n\n"
+    )
 
 
-def fallback_note(plan: BackendPlan, note: str, result: ChainResult, labels: dict[str, str],
-                  *, model_wrote: bool) -> str:
+def fallback_note(
+    plan: BackendPlan, note: str, result: ChainResult, labels: dict[str, str], *, model_wrote: bool
+) -> str:
     """Why a fallback answered: the backends skipped before it (and why), and the plan's own
     ``note`` (what decided the answering model) when a smaller fallback model wrote it. Empty
     when the first choice answered."""
     order = list(plan.names)
     rank = order.index(result.backend) if result.backend in order else len(order)
-    skipped = [f"{labels.get(name, name)}: {why}" for name, why in result.skipped.items()
-               if name in order and order.index(name) < rank]
+    skipped = [
+        f"{labels.get(name, name)}: {why}"
+        for name, why in result.skipped.items()
+        if name in order and order.index(name) < rank
+    ]
     parts = [note] if model_wrote and note else []
     if skipped:
         who = labels.get(result.backend, result.backend) if model_wrote else "the extract"
@@ -117,8 +145,14 @@ def fallback_note(plan: BackendPlan, note: str, result: ChainResult, labels: dic
 def _engine_figures(timings: dict[str, float], stats: dict, *, parts: int | None) -> None:
     """The engine's own figures into ``timings``; tokens/s estimated from the streamed parts
     of a model's answer (``parts``) when the engine gave none."""
-    for key in ("tokens_per_s", "completion_tokens", "cached_prompt_tokens", "prompt_ms",
-                "generation_ms", "length_cut"):
+    for key in (
+        "tokens_per_s",
+        "completion_tokens",
+        "cached_prompt_tokens",
+        "prompt_ms",
+        "generation_ms",
+        "length_cut",
+    ):
         if key in stats:
             timings[f"engine_{key}" if key.endswith("_ms") else key] = float(stats[key])
     if "tokens_per_s" not in timings and parts is not None and "first_token_ms" in timings:

@@ -52,7 +52,8 @@ _ELLIPTIC = re.compile(
     # option ...") and a bare "instead" at the end; "a UPS that speaks" is none of these
     r"|\bthen\b|\b(?:after|before|with|without|for|from|about|than|like) (?:that|this)\b"
     r"|^(?:is|are|was|does|do|can|will|should) (?:that|this)\b|\binstead\W*$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,8 @@ def check_question(text: object, max_chars: int | None = None, *, what: str = "q
     if not question:
         raise InvalidQuery(f"The {what} is empty.")
     if max_chars is not None and len(question) > max_chars:
-        raise InvalidQuery(f"The {what} has {len(question):,} characters; the limit is "
-                           f"{max_chars:,}.", hint=LIMIT_HINT)
+        raise InvalidQuery(
+            f"The {what} has {len(question):,} characters; the limit is {max_chars:,}.",
+            hint=LIMIT_HINT,
+        )
     return question

@@ -103,8 +103,9 @@ class Ticket:
 class AnswerQueue:
     """``enter(owner)`` a ticket (a slot at once, or a place in line, or AnswerQueueFull)."""
 
-    def __init__(self, slots: int, max_waiting: int, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, slots: int, max_waiting: int, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.slots = max(1, int(slots))
         self.max_waiting = max(0, int(max_waiting))
         self.clock = clock
@@ -162,7 +163,9 @@ class AnswerQueue:
                 raise AnswerQueueFull(
                     f"Too many questions at once: {len(self._busy)} answers are being written "
                     f"and {len(self._waiting)} questions wait for them.",
-                    hint=f"Ask again in about {_round_eta(retry)} s.", retry_after_s=retry)
+                    hint=f"Ask again in about {_round_eta(retry)} s.",
+                    retry_after_s=retry,
+                )
             self._waiting.append(ticket)
             return ticket
 
@@ -215,17 +218,21 @@ def queue_for(settings: Settings, profile: Profile | None) -> AnswerQueue:
     the one the engine is started with; without a profile, the settings' or one slot)."""
     from src.models.profile import QUEUE_PER_SLOT
 
-    slots = (profile.parallel_answers if profile is not None
-             else settings.parallel_answers or 1)
-    waiting = (profile.answer_queue if profile is not None
-               else settings.answer_queue if settings.answer_queue is not None
-               else QUEUE_PER_SLOT * slots)
+    slots = profile.parallel_answers if profile is not None else settings.parallel_answers or 1
+    waiting = (
+        profile.answer_queue
+        if profile is not None
+        else settings.answer_queue
+        if settings.answer_queue is not None
+        else QUEUE_PER_SLOT * slots
+    )
     return AnswerQueue(slots, waiting)
 
 
 # --- an answer's side ---------------------------------------------------------------------------
-def wait_turn(ticket: Ticket, timings: dict[str, float], *,
-              poll_s: float = 2.0) -> Iterator[AskEvent]:
+def wait_turn(
+    ticket: Ticket, timings: dict[str, float], *, poll_s: float = 2.0
+) -> Iterator[AskEvent]:
     """Wait for ``ticket``'s slot, telling the place every ``poll_s`` (a stopped answer can
     be closed between two); the wait goes into ``timings["queue_ms"]``."""
     for place in ticket.wait(poll_s=poll_s):

@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from shared_utils.generation.base import Backend
-from src.answer.abstention import best_similarity
-from src.models.backends import SAFETY_NET
 from shared_utils.text import question_terms, stem, words
+from src.answer.abstention import best_similarity
 from src.answer.citations import strip_markers
 from src.answer.claims import ClaimCheck
 from src.answer.condense import Turn
 from src.answer.decoding import Decoding
 from src.answer.follow_up import decide, elliptic, expanded_query
 from src.answer.loop_guard import LoopGuard
+from src.models.backends import SAFETY_NET
 
 if TYPE_CHECKING:
     from shared_utils.generation.evidence import Similarity
@@ -47,8 +47,13 @@ class StreamState:
 
 
 def retrieve(
-    library: Any, question: str, history: Sequence[Turn], doc_ids: Sequence[str] | None, *,
-    k: int, max_chars: int,
+    library: Any,
+    question: str,
+    history: Sequence[Turn],
+    doc_ids: Sequence[str] | None,
+    *,
+    k: int,
+    max_chars: int,
 ) -> tuple[str, list, str]:
     """(query, sources, why it is a follow-up or ""). With history the question is also
     searched with the previous question's terms; that search is used only when it matches
@@ -59,16 +64,16 @@ def retrieve(
         return question, sources, ""
     expanded = expanded[:max_chars]
     other = list(library.search(expanded, k=k, doc_ids=doc_ids).results)
-    verdict = decide(best_similarity(sources), best_similarity(other),
-                     elliptic=elliptic(question))
+    verdict = decide(best_similarity(sources), best_similarity(other), elliptic=elliptic(question))
     logger.info("follow_up", follow_up=verdict.follow_up, reason=verdict.reason)
     if verdict.follow_up:
         return expanded, other, verdict.reason
     return question, sources, ""
 
 
-def tiny_mode(backends: list[Backend], answering: Answering,
-              decoding: Decoding) -> tuple[list[Backend], str]:
+def tiny_mode(
+    backends: list[Backend], answering: Answering, decoding: Decoding
+) -> tuple[list[Backend], str]:
     """Tiny-model mode, as ``src/answer/answering.py`` decided it from the engine's report: a model
     too small to beat the extract is not asked; returns the backends to use and the reason
     shown to the user."""
@@ -84,17 +89,25 @@ def tiny_mode(backends: list[Backend], answering: Answering,
     return [b for b in backends if b.name == SAFETY_NET], reason
 
 
-def evidence_for(question: str, sources: Sequence[Any],
-                 similarity: Similarity | None = None) -> list:
+def evidence_for(
+    question: str, sources: Sequence[Any], similarity: Similarity | None = None
+) -> list:
     """The evidence (``shared_utils/generation/evidence.py``) of the retrieved ``sources``."""
     from shared_utils.generation.evidence import select_evidence
 
-    return select_evidence(question, [(i + 1, s.chunk.text) for i, s in enumerate(sources)],
-                           similarity=similarity)
+    return select_evidence(
+        question, [(i + 1, s.chunk.text) for i, s in enumerate(sources)], similarity=similarity
+    )
 
 
-def bind_sources(backend: Backend, question: str, prompt: Prompt,
-                 similarity: Similarity | None = None, *, why: str = "") -> Backend:
+def bind_sources(
+    backend: Backend,
+    question: str,
+    prompt: Prompt,
+    similarity: Similarity | None = None,
+    *,
+    why: str = "",
+) -> Backend:
     """The extractive backend gets the question and the sources themselves (not the prompt),
     the embedding similarity to rank sentences with, and ``why`` it answers (its heading says
     it: ``src/answer/answering.py``, ``extract_why``)."""
@@ -102,18 +115,26 @@ def bind_sources(backend: Backend, question: str, prompt: Prompt,
 
     if not isinstance(backend, ExtractiveBackend):
         return backend
-    sources = [PromptSource(i + 1, s.chunk.doc_name, s.chunk.text)
-               for i, s in enumerate(prompt.sources)]
+    sources = [
+        PromptSource(i + 1, s.chunk.doc_name, s.chunk.text) for i, s in enumerate(prompt.sources)
+    ]
     return backend.with_sources(question, sources, similarity, why=why)
 
 
-_REFUSED = re.compile(r"do(?:es)? not say|don'?t say|do not (?:contain|answer)|not in the excerpts",
-                      re.IGNORECASE)
+_REFUSED = re.compile(
+    r"do(?:es)? not say|don'?t say|do not (?:contain|answer)|not in the excerpts", re.IGNORECASE
+)
 
 
 def back_with_extract(
-    question: str, answer: str, checks: Sequence[ClaimCheck], prompt: Prompt, *,
-    small_model: str = "", similarity: Similarity | None = None, model: str = "",
+    question: str,
+    answer: str,
+    checks: Sequence[ClaimCheck],
+    prompt: Prompt,
+    *,
+    small_model: str = "",
+    similarity: Similarity | None = None,
+    model: str = "",
 ) -> tuple[str, str, str]:
     """The better of the two: (answer, mode, why). A model answer of which no sentence is
     backed by a source is followed by the extract (mode "model+extract"); one that makes no
@@ -124,30 +145,50 @@ def back_with_extract(
     if small_model and _REFUSED.search(answer) and len(answer.split()) <= 30:
         # retrieval passed abstention, so the sources are relevant; a small model's refusal is
         # then wrong more often than not (7 of 39 answerable questions with a 0.5B model)
-        return _extract(question, prompt, similarity, model=model), "extract", (
-            f"{small_model} said the documents do not say, but the search found relevant "
-            "passages: the most relevant source sentences are shown instead")
+        return (
+            _extract(question, prompt, similarity, model=model),
+            "extract",
+            (
+                f"{small_model} said the documents do not say, but the search found relevant "
+                "passages: the most relevant source sentences are shown instead"
+            ),
+        )
     if small_model and (claims or question_terms(strip_markers(answer))):
-        return evidence_first(question, checks, prompt, small_model=small_model,
-                              similarity=similarity, model=model)
+        return evidence_first(
+            question, checks, prompt, small_model=small_model, similarity=similarity, model=model
+        )
     if _REFUSED.search(answer) or any(c.backed for c in claims):
         return answer, "model", ""
     if not claims and question_terms(strip_markers(answer)):
         return answer, "model", ""  # short ("Port 3493 [1]."): too short to check, kept
     if not claims:
         shown = " ".join(answer.split())[:60] or "nothing"
-        return _extract(question, prompt, similarity, model=model), "extract", (
-            f"the model's answer (“{shown}”) says nothing that can be checked against the "
-            "sources, so the extract is shown instead")
+        return (
+            _extract(question, prompt, similarity, model=model),
+            "extract",
+            (
+                f"the model's answer (“{shown}”) says nothing that can be checked against the "
+                "sources, so the extract is shown instead"
+            ),
+        )
     following = _extract(question, prompt, similarity, following=True)
-    return (f"{answer.rstrip()}\n\n{following}", "model+extract",
-            "no sentence of the model's answer is backed by a source, so the most relevant "
-            "source sentences follow it")
+    return (
+        f"{answer.rstrip()}\n\n{following}",
+        "model+extract",
+        "no sentence of the model's answer is backed by a source, so the most relevant "
+        "source sentences follow it",
+    )
 
 
-def evidence_first(question: str, checks: Sequence[ClaimCheck], prompt: Prompt, *,
-                   small_model: str, similarity: Similarity | None = None,
-                   model: str = "") -> tuple[str, str, str]:
+def evidence_first(
+    question: str,
+    checks: Sequence[ClaimCheck],
+    prompt: Prompt,
+    *,
+    small_model: str,
+    similarity: Similarity | None = None,
+    model: str = "",
+) -> tuple[str, str, str]:
     """A small model's answer as the reader gets it: the evidence first, then only the model's
     sentences that a source supports and that add words the evidence does not have (mode
     "extract+model"); with none such, the evidence alone (mode "extract"). A small model's
@@ -157,31 +198,49 @@ def evidence_first(question: str, checks: Sequence[ClaimCheck], prompt: Prompt, 
 
     shown = _extract(question, prompt, similarity, following=True)
     known = {stem(w) for w in words(f"{shown} {question}")}
-    added = [c.sentence.strip() for c in checks if c.status == "supported"
-             and len({stem(t) for t in question_terms(strip_markers(c.sentence))} - known) >= 2]
+    added = [
+        c.sentence.strip()
+        for c in checks
+        if c.status == "supported"
+        and len({stem(t) for t in question_terms(strip_markers(c.sentence))} - known) >= 2
+    ]
     if not added:  # the same evidence, under a heading saying the model's answer was set aside
         alone = shown.replace(FOLLOWING_HEADING, heading(set_aside(model or small_model)), 1)
-        return alone, "extract", (
-            f"{small_model} is a small model, and its answer added nothing that the sources "
-            "support beyond these sentences, so only they are shown "
-            "(OLYMPUS_SMALL_MODEL_EXTRACT=false shows its answer)")
-    return (f"{shown}\n\n{model_adds(small_model)}\n\n{' '.join(added)}", "extract+model",
-            f"{small_model} is a small model: the most relevant source sentences come first, "
-            "then only what it adds that the sources support "
-            "(OLYMPUS_SMALL_MODEL_EXTRACT=false shows its answer as written)")
+        return (
+            alone,
+            "extract",
+            (
+                f"{small_model} is a small model, and its answer added nothing that the sources "
+                "support beyond these sentences, so only they are shown "
+                "(OLYMPUS_SMALL_MODEL_EXTRACT=false shows its answer)"
+            ),
+        )
+    return (
+        f"{shown}\n\n{model_adds(small_model)}\n\n{' '.join(added)}",
+        "extract+model",
+        f"{small_model} is a small model: the most relevant source sentences come first, "
+        "then only what it adds that the sources support "
+        "(OLYMPUS_SMALL_MODEL_EXTRACT=false shows its answer as written)",
+    )
 
 
-def _extract(question: str, prompt: Prompt, similarity: Similarity | None = None, *,
-             following: bool = False, model: str = "") -> str:
+def _extract(
+    question: str,
+    prompt: Prompt,
+    similarity: Similarity | None = None,
+    *,
+    following: bool = False,
+    model: str = "",
+) -> str:
     """The extract: ``following`` a model's answer under its own heading, else in place of the
     answer of ``model``, under a heading saying that answer was set aside."""
-    from shared_utils.generation.extractive import (
-        FOLLOWING_HEADING, PromptSource, extract, heading)
+    from shared_utils.generation.extractive import FOLLOWING_HEADING, PromptSource, extract, heading
     from src.answer.answering import set_aside
 
-    sources = [PromptSource(i + 1, s.chunk.doc_name, s.chunk.text)
-               for i, s in enumerate(prompt.sources)]
+    sources = [
+        PromptSource(i + 1, s.chunk.doc_name, s.chunk.text) for i, s in enumerate(prompt.sources)
+    ]
     title = FOLLOWING_HEADING if following else heading(set_aside(model or "the model"))
-    return extract(question, sources, heading=title,
-                   similarity=similarity, evidence=prompt.evidence or None)
-
+    return extract(
+        question, sources, heading=title, similarity=similarity, evidence=prompt.evidence or None
+    )

@@ -40,34 +40,48 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from shared_utils.errors import OlympusError
-    from src.api.app import build_app
     from src.access.keys import KeyStore
-    from src.pipeline import RAGPipeline
-    from src.models.profile import detect
+    from src.api.app import build_app
     from src.child_start import start_child
     from src.library.jobs import IngestQueue
+    from src.models.profile import detect
+    from src.pipeline import RAGPipeline
 
     settings = start_child()
     if settings is None:
         return 2
     try:
-        pipeline: RAGPipeline | Unavailable = RAGPipeline.from_settings(settings,
-                                                                        profile=detect(settings))
+        pipeline: RAGPipeline | Unavailable = RAGPipeline.from_settings(
+            settings, profile=detect(settings)
+        )
         warm_up = pipeline.warm_up_in_background()
     except OlympusError as exc:  # e.g. an embedding mismatch: every call says it, with the fix
-        structlog.get_logger(__name__).error("api.library_unavailable", error=exc.message,
-                                             hint=exc.hint)
+        structlog.get_logger(__name__).error(
+            "api.library_unavailable", error=exc.message, hint=exc.hint
+        )
         pipeline, warm_up = Unavailable(exc), None
     queue = IngestQueue.from_settings(settings, spool=settings.data.upload_spool)
-    app = build_app(pipeline, keys=KeyStore(settings.data_dir),
-                    service_token=settings.service_token, queue=queue,
-                    max_upload_mb=settings.max_upload_mb, warm_up=warm_up)
+    app = build_app(
+        pipeline,
+        keys=KeyStore(settings.data_dir),
+        service_token=settings.service_token,
+        queue=queue,
+        max_upload_mb=settings.max_upload_mb,
+        warm_up=warm_up,
+    )
     if not isinstance(pipeline, Unavailable):  # else they wait on disk for a working library
         queue.resume(pipeline)  # uploads accepted before a crash, under their job ids
     structlog.get_logger(__name__).info("api.listening", port=args.port)
     try:
-        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning",
-                    access_log=False, server_header=False, timeout_graceful_shutdown=3)
+        uvicorn.run(
+            app,
+            host="127.0.0.1",
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=3,
+        )
     finally:
         pipeline.close()
     return 0

@@ -27,10 +27,10 @@ from starlette.routing import Match, Route
 from starlette.types import Scope
 
 from shared_utils.errors import OlympusError
+from src.access.keys import KeyStore
 from src.api.auth import KeyAuth
 from src.api.chat import ChatRoutes
 from src.api.errors import client_gone, http_error, olympus_error, unexpected_error
-from src.access.keys import KeyStore
 from src.api.library_routes import LibraryRoutes
 from src.api.limits import BodyLimit
 from src.api.metrics import Metrics, MetricsMiddleware
@@ -49,9 +49,16 @@ def max_tokens_cap(pipeline: Pipeline) -> int:
     return (settings if isinstance(settings, Settings) else Settings()).max_answer_tokens
 
 
-def build_app(pipeline: Pipeline, *, keys: KeyStore, service_token: str, queue: IngestQueue,
-              max_upload_mb: int, metrics: Metrics | None = None,
-              warm_up: threading.Thread | None = None) -> Any:
+def build_app(
+    pipeline: Pipeline,
+    *,
+    keys: KeyStore,
+    service_token: str,
+    queue: IngestQueue,
+    max_upload_mb: int,
+    metrics: Metrics | None = None,
+    warm_up: threading.Thread | None = None,
+) -> Any:
     """The app over ``pipeline`` (a ``RAGPipeline``; the caller opens and closes it).
     ``warm_up``: the thread loading the embedder; readiness says "starting" until it ends."""
     from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
@@ -64,20 +71,22 @@ def build_app(pipeline: Pipeline, *, keys: KeyStore, service_token: str, queue: 
 
     async def health(_request: Request) -> Response:
         if warm_up is not None and warm_up.is_alive():
-            return JSONResponse({"status": "starting",
-                                 "detail": "loading the embedding model"}, status_code=503)
+            return JSONResponse(
+                {"status": "starting", "detail": "loading the embedding model"}, status_code=503
+            )
         return JSONResponse({"status": "ok"})
 
     async def render_metrics(_request: Request) -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     async def passages(request: Request) -> Response:
-        from src.service.wire import passage_to_dict
         from shared_utils.types import ScoredChunk
+        from src.service.wire import passage_to_dict
 
         chunks = await run_in_threadpool(pipeline.passages, request.path_params["doc_id"])
-        return JSONResponse({"data": [passage_to_dict(c.ordinal + 1, ScoredChunk(c, 0.0))
-                                      for c in chunks]})
+        return JSONResponse(
+            {"data": [passage_to_dict(c.ordinal + 1, ScoredChunk(c, 0.0)) for c in chunks]}
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any):
@@ -95,10 +104,16 @@ def build_app(pipeline: Pipeline, *, keys: KeyStore, service_token: str, queue: 
         *ChatRoutes(pipeline, metrics, max_tokens_cap=max_tokens_cap(pipeline)).routes(),
         *LibraryRoutes(pipeline, queue, metrics, max_upload_mb).routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan,
-                    exception_handlers={OlympusError: olympus_error, HTTPException: http_error,
-                                        ClientDisconnect: client_gone,
-                                        Exception: unexpected_error})
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            OlympusError: olympus_error,
+            HTTPException: http_error,
+            ClientDisconnect: client_gone,
+            Exception: unexpected_error,
+        },
+    )
 
     def route_of(scope: Scope) -> str:
         for route in routes:
@@ -107,6 +122,7 @@ def build_app(pipeline: Pipeline, *, keys: KeyStore, service_token: str, queue: 
         return "other"
 
     bounded = BodyLimit(app, max_upload_mb=max_upload_mb)
-    authed = KeyAuth(bounded, keys=keys, service_token=service_token,
-                     open_paths=frozenset({HEALTH_PATH}))
+    authed = KeyAuth(
+        bounded, keys=keys, service_token=service_token, open_paths=frozenset({HEALTH_PATH})
+    )
     return MetricsMiddleware(authed, metrics, route_of)

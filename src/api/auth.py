@@ -14,15 +14,14 @@ import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared_utils.errors import InvalidApiKey, KeyScopeRefused
-from src.api.errors import send_error
 from src.access.keys import KeyStore, allows
+from src.api.errors import send_error
 
 logger = structlog.get_logger(__name__)
 
 NO_KEY = "No valid API key was given."
 # (method, path prefix) -> scope; anything else needs "read"
-WRITE_ROUTES = (("POST", "/v1/documents"), ("DELETE", "/v1/documents/"),
-                ("DELETE", "/v1/jobs/"))
+WRITE_ROUTES = (("POST", "/v1/documents"), ("DELETE", "/v1/documents/"), ("DELETE", "/v1/jobs/"))
 ACTIONS = {"POST": "upload documents", "DELETE": "delete documents or cancel uploads"}
 
 
@@ -32,15 +31,18 @@ def needed_scope(method: str, path: str) -> str:
     >>> needed_scope("POST", "/v1/search"), needed_scope("DELETE", "/v1/documents/ab12")
     ('read', 'write')
     """
-    if any(method == m and (path == p or (p.endswith("/") and path.startswith(p)))
-           for m, p in WRITE_ROUTES):
+    if any(
+        method == m and (path == p or (p.endswith("/") and path.startswith(p)))
+        for m, p in WRITE_ROUTES
+    ):
         return "write"
     return "read"
 
 
 class KeyAuth:
-    def __init__(self, app: ASGIApp, *, keys: KeyStore, service_token: str,
-                 open_paths: frozenset[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, keys: KeyStore, service_token: str, open_paths: frozenset[str]
+    ) -> None:
         self.app = app
         self.keys = keys
         self.service_token = service_token
@@ -74,11 +76,16 @@ class KeyAuth:
         caller, key_scope = who
         needed = needed_scope(scope.get("method", "GET"), scope["path"])
         if not allows(key_scope, needed):
-            logger.info("api.refused", path=scope["path"], key_id=caller, scope=key_scope,
-                        needed=needed)
-            await send_error(send, KeyScopeRefused(
-                f"This API key has the scope {key_scope!r}; to "
-                f"{ACTIONS.get(scope.get('method', ''), 'do this')} it needs {needed!r}."))
+            logger.info(
+                "api.refused", path=scope["path"], key_id=caller, scope=key_scope, needed=needed
+            )
+            await send_error(
+                send,
+                KeyScopeRefused(
+                    f"This API key has the scope {key_scope!r}; to "
+                    f"{ACTIONS.get(scope.get('method', ''), 'do this')} it needs {needed!r}."
+                ),
+            )
             return
         state = scope.setdefault("state", {})
         state["caller"], state["scope"] = caller, key_scope

@@ -38,12 +38,11 @@ from shared_utils.generation.registry import BACKENDS
 from src.answer.answering import EXTRACTS
 from src.api.chat_request import ChatRequest, read_request, split_messages  # noqa: F401
 from src.api.errors import error_dict
-from src.api.library_routes import (
-    asking, json_body, known_doc_ids, observe_events, owner_of)
+from src.api.library_routes import asking, json_body, known_doc_ids, observe_events, owner_of
 from src.api.metrics import Metrics
 from src.events import BackendSwitchEvent, DoneEvent, QueueEvent, StatusEvent
-from src.service.wire import cited_passages, done_to_dict, queue_to_dict
 from src.protocols import Pipeline
+from src.service.wire import cited_passages, done_to_dict, queue_to_dict
 
 DEFAULT_MODEL = "olympus"
 KEEP_ALIVE_S = 5.0  # an SSE comment at least this often while the answer is being written
@@ -62,7 +61,7 @@ def named(done: DoneEvent) -> str:
 
 
 def finish_reason(done: DoneEvent) -> str:
-    """"length" when the token cap (or a failure mid-answer) cut the model's answer."""
+    """ "length" when the token cap (or a failure mid-answer) cut the model's answer."""
     return "length" if done.timings.get("length_cut") or done.interrupted else "stop"
 
 
@@ -70,8 +69,11 @@ def usage(done: DoneEvent) -> dict[str, int]:
     """The engine's own token counts; 0 for an answer no engine wrote (the extract)."""
     completion = int(done.timings.get("completion_tokens", 0))
     prompt = done.prompt_tokens if "completion_tokens" in done.timings else 0
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def pieces(text: str) -> list[str]:
@@ -91,9 +93,11 @@ class ChatRoutes:
         self.started = int(time.time())  # `created` of the models: when this service started
 
     def routes(self) -> list[Route]:
-        return [Route("/v1/chat/completions", self.completions, methods=["POST"]),
-                Route("/v1/models", self.models, methods=["GET"]),
-                Route("/v1/models/{model_id:path}", self.model, methods=["GET"])]
+        return [
+            Route("/v1/chat/completions", self.completions, methods=["POST"]),
+            Route("/v1/models", self.models, methods=["GET"]),
+            Route("/v1/models/{model_id:path}", self.model, methods=["GET"]),
+        ]
 
     def _catalogue(self) -> dict[str, str | None]:
         """Model id -> backend to force (None: the default chain)."""
@@ -109,8 +113,7 @@ class ChatRoutes:
         return ids
 
     def _model_object(self, model_id: str) -> dict[str, Any]:
-        return {"id": model_id, "object": "model", "created": self.started,
-                "owned_by": "olympus"}
+        return {"id": model_id, "object": "model", "created": self.started, "owned_by": "olympus"}
 
     async def models(self, _request: Request) -> Response:
         ids = await run_in_threadpool(self._catalogue)
@@ -131,25 +134,36 @@ class ChatRoutes:
             return ids[model]
         if model in BACKENDS:
             return model
-        raise ModelNotFound(f"The model {model!r} does not exist here.",
-                            hint=f"Use one of: {', '.join(ids)} (GET /v1/models).")
+        raise ModelNotFound(
+            f"The model {model!r} does not exist here.",
+            hint=f"Use one of: {', '.join(ids)} (GET /v1/models).",
+        )
 
     async def completions(self, request: Request) -> Response:
         chat = read_request(await json_body(request), max_tokens_cap=self.max_tokens_cap)
         backend = await run_in_threadpool(self._backend, chat.model)
         doc_ids = await run_in_threadpool(known_doc_ids, self.pipeline, chat.doc_ids)
         events = await asking(
-            self.metrics, self.pipeline.ask, chat.question, history=chat.history,
-            doc_ids=doc_ids, backend=backend, options=chat.options,
-            owner=owner_of(request, chat.user))
+            self.metrics,
+            self.pipeline.ask,
+            chat.question,
+            history=chat.history,
+            doc_ids=doc_ids,
+            backend=backend,
+            options=chat.options,
+            owner=owner_of(request, chat.user),
+        )
         events = observe_events(events, self.metrics)
         reply = Reply(chat)
         if chat.stream and backend is None:  # what queue chunks name, before the answer says
             reply.expected = (await run_in_threadpool(self.pipeline.answering)).name
         headers = {"x-olympus-ignored": ",".join(chat.ignored)} if chat.ignored else {}
         if chat.stream:
-            return StreamingResponse(reply.stream(events), media_type="text/event-stream",
-                                     headers={"cache-control": "no-cache", **headers})
+            return StreamingResponse(
+                reply.stream(events),
+                media_type="text/event-stream",
+                headers={"cache-control": "no-cache", **headers},
+            )
         done = await run_in_threadpool(_last, events)
         return JSONResponse(reply.completion(done), headers=headers)
 
@@ -175,26 +189,50 @@ class Reply:
 
     def _base(self, kind: str, done: DoneEvent | None) -> dict[str, Any]:
         model = named(done) if done is not None else self.expected
-        return {"id": self.id, "object": kind, "created": self.created, "model": model,
-                "system_fingerprint": None}
+        return {
+            "id": self.id,
+            "object": kind,
+            "created": self.created,
+            "model": model,
+            "system_fingerprint": None,
+        }
 
     def _extra(self, done: DoneEvent) -> dict[str, Any]:
-        extra: dict[str, Any] = {"citations": structured_citations(done),
-                                 "olympus": done_to_dict(done)}
+        extra: dict[str, Any] = {
+            "citations": structured_citations(done),
+            "olympus": done_to_dict(done),
+        }
         if self.chat.ignored:
             extra["ignored"] = list(self.chat.ignored)
         return extra
 
     def completion(self, done: DoneEvent) -> dict[str, Any]:
-        return {**self._base("chat.completion", done),
-                "choices": [{"index": 0, "finish_reason": finish_reason(done), "logprobs": None,
-                             "message": {"role": "assistant", "content": done.answer}}],
-                "usage": usage(done), **self._extra(done)}
+        return {
+            **self._base("chat.completion", done),
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": finish_reason(done),
+                    "logprobs": None,
+                    "message": {"role": "assistant", "content": done.answer},
+                }
+            ],
+            "usage": usage(done),
+            **self._extra(done),
+        }
 
-    def _chunk(self, done: DoneEvent | None, delta: dict[str, Any] | None,
-               finish: str | None = None, **extra: Any) -> str:
-        choices = [] if delta is None else [
-            {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
+    def _chunk(
+        self,
+        done: DoneEvent | None,
+        delta: dict[str, Any] | None,
+        finish: str | None = None,
+        **extra: Any,
+    ) -> str:
+        choices = (
+            []
+            if delta is None
+            else [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
+        )
         chunk = {**self._base("chat.completion.chunk", done), "choices": choices, **extra}
         if self.chat.include_usage and "usage" not in chunk:
             chunk["usage"] = None
@@ -237,6 +275,9 @@ class Reply:
 
 
 def _comment(event: StatusEvent | BackendSwitchEvent) -> str:
-    text = (event.message if isinstance(event, StatusEvent)
-            else f"switching from {event.from_backend} to {event.to_backend}: {event.reason}")
+    text = (
+        event.message
+        if isinstance(event, StatusEvent)
+        else f"switching from {event.from_backend} to {event.to_backend}: {event.reason}"
+    )
     return " ".join(text.split())

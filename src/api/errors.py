@@ -51,8 +51,10 @@ STATUS: tuple[tuple[type[e.OlympusError], int, str], ...] = (
 )
 # a file system path (two or more segments): a server error names no internal path
 _PATH = re.compile(r"(?<![\w:/])/(?:[\w.@+-]+/)+[\w.@+-]*")
-INTERNAL = ("Internal error ({name}); the details are in the server log.",
-            "Try again; if it keeps failing, report it with the server log.")
+INTERNAL = (
+    "Internal error ({name}); the details are in the server log.",
+    "Try again; if it keeps failing, report it with the server log.",
+)
 
 
 def status_of(exc: e.OlympusError) -> tuple[int, str]:
@@ -84,8 +86,12 @@ def error_response(exc: e.OlympusError, headers: dict[str, str] | None = None) -
 
 def internal_body(exc: BaseException) -> dict[str, Any]:
     message, hint = INTERNAL
-    return error_body(message.format(name=type(exc).__name__), code="InternalError", hint=hint,
-                      kind="server_error")
+    return error_body(
+        message.format(name=type(exc).__name__),
+        code="InternalError",
+        hint=hint,
+        kind="server_error",
+    )
 
 
 async def olympus_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -134,8 +140,9 @@ async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(internal_body(exc), status_code=500)
 
 
-async def send_error(send: Send, exc: e.OlympusError, headers: dict[str, str] | None = None
-                     ) -> None:
+async def send_error(
+    send: Send, exc: e.OlympusError, headers: dict[str, str] | None = None
+) -> None:
     """Answer a raw ASGI request with ``exc`` (middleware that acts before the app)."""
     status, body_dict = error_dict(exc)
     body = json.dumps(body_dict).encode()

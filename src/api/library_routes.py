@@ -17,14 +17,20 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from shared_utils.errors import (
-    AnswerQueueFull, FileTooLarge, JobNotFound, OlympusError,
-    UnsupportedMediaType)
+    AnswerQueueFull,
+    FileTooLarge,
+    JobNotFound,
+    OlympusError,
+    UnsupportedMediaType,
+)
 from src.api.errors import error_dict
 from src.api.limits import parse_json
 from src.api.metrics import Metrics, fallback_reason
 from src.events import BackendSwitchEvent, DoneEvent
 from src.library.doc_ids import resolve_all
 from src.library.jobs import IngestJob, IngestQueue
+from src.protocols import Pipeline
+from src.schema.requests import AskRequest, SearchRequest, bad_request, read
 from src.service.wire import (
     document_to_dict,
     documents_to_dicts,
@@ -32,8 +38,6 @@ from src.service.wire import (
     plan_to_dict,
     search_to_dict,
 )
-from src.protocols import Pipeline
-from src.schema.requests import AskRequest, SearchRequest, bad_request, read
 
 MB = 1024 * 1024
 PDF_MAGIC = b"%PDF-"  # within the first 1024 bytes, as PDF readers accept it
@@ -110,8 +114,9 @@ def observe_events(events: Iterator[Any], metrics: Metrics) -> Iterator[Any]:
 
 
 class LibraryRoutes:
-    def __init__(self, pipeline: Pipeline, queue: IngestQueue, metrics: Metrics,
-                 max_upload_mb: int) -> None:
+    def __init__(
+        self, pipeline: Pipeline, queue: IngestQueue, metrics: Metrics, max_upload_mb: int
+    ) -> None:
         self.pipeline = pipeline
         self.queue = queue
         self.metrics = metrics
@@ -134,8 +139,9 @@ class LibraryRoutes:
     async def search(self, request: Request) -> Response:
         asked: SearchRequest = read(SearchRequest, await json_body(request))
         doc_ids = await run_in_threadpool(known_doc_ids, self.pipeline, asked.doc_ids)
-        result = await run_in_threadpool(self.pipeline.search, asked.query, k=asked.k,
-                                         doc_ids=doc_ids)
+        result = await run_in_threadpool(
+            self.pipeline.search, asked.query, k=asked.k, doc_ids=doc_ids
+        )
         return JSONResponse(search_to_dict(result))
 
     async def documents(self, _request: Request) -> Response:
@@ -151,19 +157,20 @@ class LibraryRoutes:
         async with request.form() as form:
             upload = form.get("file")
             if upload is None or isinstance(upload, str):
-                raise bad_request("No file in the upload.",
-                                  "Send the PDF as multipart form field 'file' "
-                                  "(curl -F file=@paper.pdf).")
+                raise bad_request(
+                    "No file in the upload.",
+                    "Send the PDF as multipart form field 'file' (curl -F file=@paper.pdf).",
+                )
             data = await upload.read()
             name = upload.filename or "upload.pdf"
             owner = owner_of(request, form.get("session"))
         if len(data) > self.max_upload_mb * MB:
-            raise FileTooLarge(f"{name} is {len(data) / MB:.1f} MB; the limit is "
-                               f"{self.max_upload_mb} MB.")
+            raise FileTooLarge(
+                f"{name} is {len(data) / MB:.1f} MB; the limit is {self.max_upload_mb} MB."
+            )
         if PDF_MAGIC not in data[:1024]:
             raise UnsupportedMediaType(f"{name} is not a PDF (it does not start with %PDF-).")
-        job_id = self.queue.submit(Measured(self.pipeline, self.metrics), name, data,
-                                   owner=owner)
+        job_id = self.queue.submit(Measured(self.pipeline, self.metrics), name, data, owner=owner)
         return JSONResponse({"job": job_to_dict(self._job(job_id, owner))}, status_code=202)
 
     def _job(self, job_id: int, owner: str) -> IngestJob:
@@ -175,8 +182,9 @@ class LibraryRoutes:
     async def jobs(self, request: Request) -> Response:
         """The caller's kept upload jobs (the UI names its browser session), oldest first."""
         owner = owner_of(request, request.query_params.get("session"))
-        return JSONResponse({"object": "list",
-                             "data": [job_to_dict(j) for j in self.queue.jobs(owner)]})
+        return JSONResponse(
+            {"object": "list", "data": [job_to_dict(j) for j in self.queue.jobs(owner)]}
+        )
 
     async def job(self, request: Request) -> Response:
         owner = owner_of(request, request.query_params.get("session"))
@@ -187,12 +195,12 @@ class LibraryRoutes:
         job_id = request.path_params["job_id"]
         owner = owner_of(request, request.query_params.get("session"))
         cancelled = self.queue.cancel(job_id, owner=owner)
-        return JSONResponse({"job": job_to_dict(self._job(job_id, owner)),
-                             "cancelled": cancelled})
+        return JSONResponse({"job": job_to_dict(self._job(job_id, owner)), "cancelled": cancelled})
 
     async def delete(self, request: Request) -> Response:
-        record = await run_in_threadpool(self.pipeline.delete_document,
-                                         request.path_params["doc_id"])
+        record = await run_in_threadpool(
+            self.pipeline.delete_document, request.path_params["doc_id"]
+        )
         return JSONResponse({"deleted": document_to_dict(record)})
 
     async def health(self, _request: Request) -> Response:
@@ -208,9 +216,15 @@ class LibraryRoutes:
         asked: AskRequest = read(AskRequest, await json_body(request))
         doc_ids = await run_in_threadpool(known_doc_ids, self.pipeline, asked.doc_ids)
         events = await asking(
-            self.metrics, self.pipeline.ask, asked.question, history=asked.history,
-            doc_ids=doc_ids, backend=asked.backend, options=asked.options,
-            owner=owner_of(request, asked.session))
+            self.metrics,
+            self.pipeline.ask,
+            asked.question,
+            history=asked.history,
+            doc_ids=doc_ids,
+            backend=asked.backend,
+            options=asked.options,
+            owner=owner_of(request, asked.session),
+        )
         return StreamingResponse(self._lines(events), media_type="application/x-ndjson")
 
     async def _lines(self, events: Iterator[Any]):

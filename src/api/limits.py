@@ -45,13 +45,15 @@ def parse_json(raw: bytes) -> Any:
     try:
         value = json.loads(raw)
     except RecursionError as exc:
-        raise InvalidRequest(f"The JSON body nests more than {MAX_JSON_DEPTH} levels deep.",
-                             hint=hint) from exc
+        raise InvalidRequest(
+            f"The JSON body nests more than {MAX_JSON_DEPTH} levels deep.", hint=hint
+        ) from exc
     except ValueError as exc:
         raise InvalidRequest("The request body is not valid JSON.", hint=hint) from exc
     if depth_of(value) > MAX_JSON_DEPTH:
-        raise InvalidRequest(f"The JSON body nests more than {MAX_JSON_DEPTH} levels deep.",
-                             hint=hint)
+        raise InvalidRequest(
+            f"The JSON body nests more than {MAX_JSON_DEPTH} levels deep.", hint=hint
+        )
     return value
 
 
@@ -65,11 +67,13 @@ class BodyLimit:
     def limit(self, scope: Scope) -> tuple[int, OlympusError]:
         """The route's byte limit and the error that says it was passed."""
         if scope["path"] == UPLOAD_PATH and scope["method"] == "POST":
-            return (self.max_upload_mb * MB + UPLOAD_ENVELOPE,
-                    FileTooLarge(f"The upload is larger than the limit of "
-                                 f"{self.max_upload_mb} MB."))
+            return (
+                self.max_upload_mb * MB + UPLOAD_ENVELOPE,
+                FileTooLarge(f"The upload is larger than the limit of {self.max_upload_mb} MB."),
+            )
         return MAX_JSON_BYTES, RequestTooLarge(
-            f"The request body is larger than the limit of {MAX_JSON_BYTES // MB} MB.")
+            f"The request body is larger than the limit of {MAX_JSON_BYTES // MB} MB."
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -21,14 +21,16 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 
 from shared_utils.errors import OlympusError
-from src.schema.requests import check_k
 from src.events import DoneEvent
-from src.service.wire import documents_to_dicts, search_to_dict, tool_answer_to_dict
 from src.protocols import Pipeline
+from src.schema.requests import check_k
+from src.service.wire import documents_to_dicts, search_to_dict, tool_answer_to_dict
 
-INSTRUCTIONS = ("Olympus answers questions over the user's PDF library, citing document and "
-                "page. Use search_documents for passages, ask for a written answer with "
-                "citations, list_documents to see what is in the library.")
+INSTRUCTIONS = (
+    "Olympus answers questions over the user's PDF library, citing document and "
+    "page. Use search_documents for passages, ask for a written answer with "
+    "citations, list_documents to see what is in the library."
+)
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
@@ -82,8 +84,11 @@ def _document_text(pipeline: Pipeline, doc_id: str) -> str:
     def mark_up_to(last: int) -> None:
         nonlocal marked
         for page in range(marked + 1, last + 1):
-            note = ("(its text is in the passage above, which runs over several pages)"
-                    if page <= spanned else "(no text was extracted from this page)")
+            note = (
+                "(its text is in the passage above, which runs over several pages)"
+                if page <= spanned
+                else "(no text was extracted from this page)"
+            )
             parts.append(f"\n[page {page}] {note}\n")
         marked = max(marked, last)
 
@@ -103,8 +108,9 @@ def build_mcp(pipeline: Pipeline) -> MCPServer:
 
     @server.tool()
     @_tool_errors(ToolError)
-    async def search_documents(query: str, k: int = 5,
-                               doc_ids: list[str] | None = None) -> dict[str, Any]:
+    async def search_documents(
+        query: str, k: int = 5, doc_ids: list[str] | None = None
+    ) -> dict[str, Any]:
         """Find the passages of the library that best match a query (hybrid search), with
         document, pages and score. ``k``: how many (1 to 100). ``doc_ids`` limits the search
         to these documents."""
@@ -130,14 +136,20 @@ def build_mcp(pipeline: Pipeline) -> MCPServer:
         """The documents in the library: id, name, pages, passages, size, status."""
         return await anyio.to_thread.run_sync(_documents, pipeline)
 
-    @server.resource("olympus://documents/{doc_id}", mime_type="text/plain",
-                     description="The text of one document, with a [page N] marker per page")
+    @server.resource(
+        "olympus://documents/{doc_id}",
+        mime_type="text/plain",
+        description="The text of one document, with a [page N] marker per page",
+    )
     @_tool_errors(ResourceError)
     async def document(doc_id: str) -> str:
         return await anyio.to_thread.run_sync(lambda: _document_text(pipeline, doc_id))
 
-    @server.resource("olympus://documents", mime_type="application/json",
-                     description="The list of documents (ids for olympus://documents/{doc_id})")
+    @server.resource(
+        "olympus://documents",
+        mime_type="application/json",
+        description="The list of documents (ids for olympus://documents/{doc_id})",
+    )
     @_tool_errors(ResourceError)
     async def documents() -> str:
         docs = await anyio.to_thread.run_sync(_documents, pipeline)

@@ -15,28 +15,59 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("olympus_api_requests", "HTTP requests by route and status",
-                                ["method", "route", "status"], registry=r)
-        self.latency = Histogram("olympus_api_request_seconds", "Time to the end of the "
-                                 "response (streams included)", ["route"],
-                                 buckets=LATENCY_BUCKETS, registry=r)
-        self.first_token = Histogram("olympus_first_token_seconds", "Question to first answer "
-                                     "token", ["backend"], buckets=LATENCY_BUCKETS, registry=r)
-        self.answers = Counter("olympus_answers", "Answers by the backend that wrote them",
-                               ["backend"], registry=r)
-        self.switches = Counter("olympus_backend_switches", "Fallbacks from one backend to the "
-                                "next", ["from_backend", "to_backend"], registry=r)
-        self.fallbacks = Counter("olympus_fallbacks", "Answers written by a later backend "
-                                 "than the first choice, by why", ["reason"], registry=r)
-        self.queue_waits = Histogram("olympus_answer_queue_wait_seconds", "Time questions "
-                                     "waited for an engine slot (those that waited)",
-                                     buckets=LATENCY_BUCKETS, registry=r)
-        self.queue_rejections = Counter("olympus_answer_queue_rejections", "Questions refused "
-                                        "at once because the line was full", registry=r)
+        self.requests = Counter(
+            "olympus_api_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "olympus_api_request_seconds",
+            "Time to the end of the response (streams included)",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.first_token = Histogram(
+            "olympus_first_token_seconds",
+            "Question to first answer token",
+            ["backend"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.answers = Counter(
+            "olympus_answers", "Answers by the backend that wrote them", ["backend"], registry=r
+        )
+        self.switches = Counter(
+            "olympus_backend_switches",
+            "Fallbacks from one backend to the next",
+            ["from_backend", "to_backend"],
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "olympus_fallbacks",
+            "Answers written by a later backend than the first choice, by why",
+            ["reason"],
+            registry=r,
+        )
+        self.queue_waits = Histogram(
+            "olympus_answer_queue_wait_seconds",
+            "Time questions waited for an engine slot (those that waited)",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.queue_rejections = Counter(
+            "olympus_answer_queue_rejections",
+            "Questions refused at once because the line was full",
+            registry=r,
+        )
         self.ingest_pages = Counter("olympus_ingest_pages", "Pages indexed", registry=r)
-        self.ingest_rate = Histogram("olympus_ingest_pages_per_second", "Indexing speed per "
-                                     "document", buckets=(0.5, 1, 2, 5, 10, 20, 50, 100),
-                                     registry=r)
+        self.ingest_rate = Histogram(
+            "olympus_ingest_pages_per_second",
+            "Indexing speed per document",
+            buckets=(0.5, 1, 2, 5, 10, 20, 50, 100),
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

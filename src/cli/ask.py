@@ -13,12 +13,12 @@ import json
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from src.events import BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent
 from shared_utils.generation.registry import BACKENDS
 from src.answer.answering import credit
 from src.answer.question import check_question
-from src.settings import Settings
+from src.events import BackendSwitchEvent, DoneEvent, SourcesEvent, StatusEvent, TokenEvent
 from src.service.wire import done_to_dict
+from src.settings import Settings
 
 if TYPE_CHECKING:
     from src.models.profile import Profile
@@ -36,7 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=list(BACKENDS),
         help="force one backend (the extractive one stays behind it as a safety net)",
     )
-    p.add_argument("--doc", action="append", metavar="ID", help="only search this document (its id or a unique prefix of 8+ characters)")
+    p.add_argument(
+        "--doc",
+        action="append",
+        metavar="ID",
+        help="only search this document (its id or a unique prefix of 8+ characters)",
+    )
     p.set_defaults(func=run)
 
 
@@ -93,7 +98,9 @@ def _render_stream(events, out: TextIO) -> DoneEvent | None:
         elif isinstance(event, DoneEvent):
             done = event
             if event.answer.startswith(streamed) and event.answer != streamed:
-                out.write(event.answer[len(streamed):])  # the extract that follows a model's answer
+                out.write(
+                    event.answer[len(streamed) :]
+                )  # the extract that follows a model's answer
             elif not event.answer.startswith(streamed):
                 # the checked answer differs from what streamed (a small model's answer after
                 # the evidence, struck sentences): print it, as the UI and the API show it
@@ -129,8 +136,9 @@ def _print_footer(done: DoneEvent, out: TextIO) -> None:
         listed = ", ".join(f"[{n}]" for n in done.removed_citations)
         print(f"Removed citations pointing at no source: {listed}", file=out)
     t = done.timings
-    line = "Answered by " + credit(done.answered_by, backend=done.backend, model=done.model,
-                                   mode=done.mode)
+    line = "Answered by " + credit(
+        done.answered_by, backend=done.backend, model=done.model, mode=done.mode
+    )
     if "first_token_ms" in t:
         line += f" · first token {t['first_token_ms'] / 1000:.1f} s"
     line += f" · total {t.get('total_ms', 0) / 1000:.1f} s · prompt {done.prompt_tokens} tokens"

@@ -50,15 +50,28 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
     if not docs:
         print("No documents yet. Add some with: python -m src ingest PATH...")
         return 0
-    rows = [(d.name, str(d.pages), str(d.chunks), human_size(stored[d.id] or d.size_bytes),
-             datetime.fromtimestamp(d.added_at).strftime("%Y-%m-%d %H:%M"), d.id[:12])
-            for d in docs]
+    rows = [
+        (
+            d.name,
+            str(d.pages),
+            str(d.chunks),
+            human_size(stored[d.id] or d.size_bytes),
+            datetime.fromtimestamp(d.added_at).strftime("%Y-%m-%d %H:%M"),
+            d.id[:12],
+        )
+        for d in docs
+    ]
     header = ("NAME", "PAGES", "CHUNKS", "SIZE", "ADDED", "ID")
     widths = [min(48, max(len(r[i]) for r in [header, *rows])) for i in range(len(header))]
     for row in [header, *rows]:
-        cells = [(c if len(c) <= widths[i] else c[: widths[i] - 1] + "…").ljust(widths[i])
-                 if i == 0 else c.rjust(widths[i]) if i in (1, 2, 3) else c.ljust(widths[i])
-                 for i, c in enumerate(row)]
+        cells = [
+            (c if len(c) <= widths[i] else c[: widths[i] - 1] + "…").ljust(widths[i])
+            if i == 0
+            else c.rjust(widths[i])
+            if i in (1, 2, 3)
+            else c.ljust(widths[i])
+            for i, c in enumerate(row)
+        ]
         print("  ".join(cells).rstrip())
     _reading_notes(docs)
     return 0

@@ -11,6 +11,7 @@ only the extractive answer is left; 2 for a configuration error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,6 @@ from shared_utils.errors import OlympusError
 from shared_utils.redact import scrub
 from src.settings import Settings
 from src.status import StatusFile
-import contextlib
 
 if TYPE_CHECKING:
     from src.models.profile import Profile
@@ -30,15 +30,17 @@ SCHEMA_VERSION = 1
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("doctor", help="show the environment profile and component health")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--no-pipeline", action="store_true",
-                   help="skip opening the stores (faster; no store/backend health)")
+    p.add_argument(
+        "--no-pipeline",
+        action="store_true",
+        help="skip opening the stores (faster; no store/backend health)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     # no credentials on screen or in the JSON: URLs lose user:password@, secrets are masked
-    report = scrub(build_report(settings, pipeline=not args.no_pipeline),
-                   settings.secret_values())
+    report = scrub(build_report(settings, pipeline=not args.no_pipeline), settings.secret_values())
     if args.json:
         print(json.dumps(report, indent=1, default=str))
     else:
@@ -69,14 +71,24 @@ def build_report(settings: Settings, *, pipeline: bool = True) -> dict[str, Any]
     grouped["reasons"].extend(plan.reasons)
     warnings = [answering.note] if answering.note else []
     engine_answers = profile.engine != "none" and all(
-        components[c].get("ok") for c in ("engine", "model"))
-    other_answers = [n for n in plan.names if n not in (SAFETY_NET, ENGINE_BACKENDS.get(
-        profile.engine)) and components.get(n, {}).get("ok")]
+        components[c].get("ok") for c in ("engine", "model")
+    )
+    other_answers = [
+        n
+        for n in plan.names
+        if n not in (SAFETY_NET, ENGINE_BACKENDS.get(profile.engine))
+        and components.get(n, {}).get("ok")
+    ]
     if not engine_answers and not other_answers:
-        warnings.append("No language model can answer: only the extractive answer (passages "
-                        "from the documents) is left.")
-    stores_ok = all(bool(c.get("ok")) for name, c in components.items()
-                    if name not in ("engine", "model") and name not in plan.names)
+        warnings.append(
+            "No language model can answer: only the extractive answer (passages "
+            "from the documents) is left."
+        )
+    stores_ok = all(
+        bool(c.get("ok"))
+        for name, c in components.items()
+        if name not in ("engine", "model") and name not in plan.names
+    )
     return {
         "schema_version": SCHEMA_VERSION,
         "profile": grouped,
@@ -100,8 +112,11 @@ def engine_health(settings: Settings, engine: str, *, timeout: float = 2.0) -> d
     try:
         resp = httpx.get(url, timeout=timeout)
     except httpx.HTTPError as exc:
-        return {"ok": False, "url": url,
-                "detail": f"{engine} not reachable ({type(exc).__name__}); start it with python startup.py"}
+        return {
+            "ok": False,
+            "url": url,
+            "detail": f"{engine} not reachable ({type(exc).__name__}); start it with python startup.py",
+        }
     body: Any = resp.text[:200]
     with contextlib.suppress(ValueError):
         body = resp.json()
@@ -125,8 +140,11 @@ def model_health(settings: Settings, profile: Profile, name: str) -> dict[str, A
             return {"ok": False, "model": name, "detail": str(exc)}
         finally:
             models.close()
-        return {"ok": present, "model": name,
-                "detail": "in Ollama" if present else "not in Ollama yet (provisioning imports it)"}
+        return {
+            "ok": present,
+            "model": name,
+            "detail": "in Ollama" if present else "not in Ollama yet (provisioning imports it)",
+        }
     served = StatusFile(settings.status_path).typed().engine.model
     path = settings.llamacpp_model_path or served or read_active(settings).get("path") or ""
     if path:
@@ -139,8 +157,11 @@ def model_health(settings: Settings, profile: Profile, name: str) -> dict[str, A
         return {"ok": False, "model": entry.id, "detail": str(exc)}
     if paths:
         return {"ok": True, "model": entry.id, "path": str(paths[0]), "detail": "on disk"}
-    return {"ok": False, "model": entry.id,
-            "detail": f"not downloaded yet: python -m src models pull {entry.id}"}
+    return {
+        "ok": False,
+        "model": entry.id,
+        "detail": f"not downloaded yet: python -m src models pull {entry.id}",
+    }
 
 
 def pipeline_health(settings: Settings, profile: Profile) -> dict[str, dict[str, Any]]:
@@ -156,16 +177,23 @@ def pipeline_health(settings: Settings, profile: Profile) -> dict[str, dict[str,
         return {"pipeline": {"ok": False, "detail": f"not available: {exc}"}}
     except OlympusError as exc:
         return {"pipeline": {"ok": False, "detail": str(exc)}}
-    return {name: dict(value) if isinstance(value, dict) else {"ok": bool(value)}
-            for name, value in health.items()}
+    return {
+        name: dict(value) if isinstance(value, dict) else {"ok": bool(value)}
+        for name, value in health.items()
+    }
 
 
 def _render(report: dict[str, Any]) -> None:
     prof = report["profile"]
     det, chosen = prof["detected"], prof["chosen"]
     print("Detected")
-    platform = ("HF Space " + det["space_id"] if det["on_space"]
-                else "container" if det["in_container"] else "bare machine")
+    platform = (
+        "HF Space " + det["space_id"]
+        if det["on_space"]
+        else "container"
+        if det["in_container"]
+        else "bare machine"
+    )
     print(f"  platform   {platform}")
     print(f"  CPU        {det['cpu_cores']:g} usable cores")
     print(f"  memory     {det['memory_gb']:.1f} GiB")
@@ -174,8 +202,19 @@ def _render(report: dict[str, Any]) -> None:
     print(f"  disk free  {det['disk_free_bytes'] / 1024**3:.1f} GiB")
     print(f"  ollama     {det['ollama_path'] or 'not installed'}")
     print("Chosen")
-    for key in ("engine", "model", "answering_model", "quant", "context_tokens", "threads",
-                "first_token_timeout_s", "port", "address", "top_k", "backend_chain"):
+    for key in (
+        "engine",
+        "model",
+        "answering_model",
+        "quant",
+        "context_tokens",
+        "threads",
+        "first_token_timeout_s",
+        "port",
+        "address",
+        "top_k",
+        "backend_chain",
+    ):
         value = chosen[key]
         print(f"  {key:<22} {' -> '.join(value) if isinstance(value, list) else value}")
     print("Why")
@@ -185,7 +224,9 @@ def _render(report: dict[str, Any]) -> None:
     for name, comp in report["components"].items():
         mark = "ok  " if comp.get("ok") else "----" if comp.get("set_up") is False else "FAIL"
         detail = comp.get("detail", "")
-        print(f"  [{mark}] {name:<14} {json.dumps(detail) if isinstance(detail, (dict, list)) else detail}")
+        print(
+            f"  [{mark}] {name:<14} {json.dumps(detail) if isinstance(detail, (dict, list)) else detail}"
+        )
     for warning in report.get("warnings", []):
         print(f"Warning: {warning}")
     status = report["status"]

@@ -28,8 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, help="port (default: OLYMPUS_LLAMACPP_PORT)")
     serve.add_argument("--ctx", type=int, help="context tokens (default: profile or 4096)")
     serve.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
-    serve.add_argument("--parallel", type=int,
-                       help="answers written at once (slots; default: OLYMPUS_PARALLEL_ANSWERS or 1)")
+    serve.add_argument(
+        "--parallel",
+        type=int,
+        help="answers written at once (slots; default: OLYMPUS_PARALLEL_ANSWERS or 1)",
+    )
     serve.add_argument("--ready-timeout", type=float, default=None, help=argparse.SUPPRESS)
     serve.set_defaults(func=run)
 
@@ -38,7 +41,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from src.models.provisioning import bundled_gguf
 
     model = args.model or (
-        Path(settings.llamacpp_model_path) if settings.llamacpp_model_path else bundled_gguf(settings)
+        Path(settings.llamacpp_model_path)
+        if settings.llamacpp_model_path
+        else bundled_gguf(settings)
     )
     engine = LlamaCppEngine(
         model,
@@ -56,8 +61,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        logger.info("engine starting", model=str(model), port=engine.port, ctx=engine.ctx,
-                    threads=engine.threads, parallel=engine.parallel)
+        logger.info(
+            "engine starting",
+            model=str(model),
+            port=engine.port,
+            ctx=engine.ctx,
+            threads=engine.threads,
+            parallel=engine.parallel,
+        )
         engine.start()
         engine.wait_ready(args.ready_timeout or settings.engine_ready_timeout_s)
         logger.info("ready", url=engine.url, openai_base_url=f"{engine.url}/v1", model=model.name)

@@ -30,8 +30,14 @@ class ProgressBar:
         from tqdm import tqdm
 
         self.name = name
-        self.bar = tqdm(total=1, desc=name, file=sys.stderr, leave=False, disable=not enabled,
-                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}")
+        self.bar = tqdm(
+            total=1,
+            desc=name,
+            file=sys.stderr,
+            leave=False,
+            disable=not enabled,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}",
+        )
 
     def __call__(self, p: Progress) -> None:
         total = max(p.total, 1)
@@ -62,8 +68,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             except OlympusError:
                 label = repr(path.name)
             # no bar between JSON log lines: a log collector would get it glued into a record
-            bar = ProgressBar(label, enabled=not args.no_progress
-                              and settings.log_format_resolved == "console")
+            bar = ProgressBar(
+                label, enabled=not args.no_progress and settings.log_format_resolved == "console"
+            )
             started = time.perf_counter()
             try:
                 r = library.ingest_file(path, progress=bar)
@@ -80,8 +87,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 added += 1
                 secs = r.timings.get("total_ms", 0) / 1000 or time.perf_counter() - started
                 rate = r.doc.pages / secs if secs else 0
-                print(f"added   {path}: {r.doc.pages} pages, {r.doc.chunks} chunks in {secs:.1f} s "
-                      f"({rate:.1f} pages/s) id {r.doc.id[:12]}", flush=True)
+                print(
+                    f"added   {path}: {r.doc.pages} pages, {r.doc.chunks} chunks in {secs:.1f} s "
+                    f"({rate:.1f} pages/s) id {r.doc.id[:12]}",
+                    flush=True,
+                )
     print(f"{added} added, {skipped} already there, {failed} failed", file=sys.stderr)
     return 1 if failed else 0
 

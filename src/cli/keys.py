@@ -24,9 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     keys_sub = p.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     create = keys_sub.add_parser("create", help="make a key (printed once)")
     create.add_argument("name", help="who or what uses it, e.g. laptop")
-    create.add_argument("--scope", choices=SCOPES, default=DEFAULT_SCOPE,
-                        help="read: search, ask, list; write: also upload and delete; "
-                        "admin: also keys and models (default: %(default)s)")
+    create.add_argument(
+        "--scope",
+        choices=SCOPES,
+        default=DEFAULT_SCOPE,
+        help="read: search, ask, list; write: also upload and delete; "
+        "admin: also keys and models (default: %(default)s)",
+    )
     create.set_defaults(func=run_create)
     ls = keys_sub.add_parser("list", help="list keys (never the keys themselves)")
     ls.add_argument("--json", action="store_true", help="print a JSON array")
@@ -41,9 +45,12 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
 
     key, secret = KeyStore(settings.data_dir).create(args.name, args.scope)
     print(secret)
-    print(f"API key {key.id} ({key.name}, scope {key.scope}) created. It is shown only now; "
-          "keep it secret.\n"
-          "Use it as: Authorization: Bearer <key> (the openai SDK's api_key).", file=sys.stderr)
+    print(
+        f"API key {key.id} ({key.name}, scope {key.scope}) created. It is shown only now; "
+        "keep it secret.\n"
+        "Use it as: Authorization: Bearer <key> (the openai SDK's api_key).",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -60,8 +67,11 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
         print("No API keys yet. Make one with: python -m src keys create NAME")
     for key in keys:
         made = datetime.fromtimestamp(key.created_at).strftime("%Y-%m-%d %H:%M")
-        state = "active" if key.active else "revoked " + datetime.fromtimestamp(
-            key.revoked_at or 0).strftime("%Y-%m-%d %H:%M")
+        state = (
+            "active"
+            if key.active
+            else "revoked " + datetime.fromtimestamp(key.revoked_at or 0).strftime("%Y-%m-%d %H:%M")
+        )
         print(f"{key.id}  {key.shown}…  {key.name:<24}  {key.scope:<5}  created {made}  {state}")
     return 0
 

@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         private_files()  # data files 0600, folders 0700
         configure_logging(
-            settings.log_format_resolved, "DEBUG" if args.verbose else settings.log_level,
+            settings.log_format_resolved,
+            "DEBUG" if args.verbose else settings.log_level,
             secrets=settings.secret_values(),
         )
         return int(args.func(args, settings) or 0)

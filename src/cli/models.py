@@ -26,14 +26,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--json", action="store_true")
     pull = cmds.add_parser("pull", help="download a model from the Hugging Face Hub")
     pull.add_argument("spec", metavar="REPO[:QUANT]", help="catalog id or owner/repo[:QUANT]")
-    pull.add_argument("--ollama-pull", action="store_true",
-                      help="let Ollama pull hf.co/REPO:QUANT itself (Ollama engine only)")
+    pull.add_argument(
+        "--ollama-pull",
+        action="store_true",
+        help="let Ollama pull hf.co/REPO:QUANT itself (Ollama engine only)",
+    )
     pull.add_argument("--use", action="store_true", help="make it the active model")
     rm = cmds.add_parser("rm", help="delete a model")
     rm.add_argument("name", help="catalog id, owner/repo, .gguf file or Ollama model name")
     use = cmds.add_parser("use", help="set the active model")
-    use.add_argument("name", help="catalog id, owner/repo, Ollama model name, or a .gguf file "
-                                  "anywhere (linked, or copied, into the models folder)")
+    use.add_argument(
+        "name",
+        help="catalog id, owner/repo, Ollama model name, or a .gguf file "
+        "anywhere (linked, or copied, into the models folder)",
+    )
     p.set_defaults(func=run)
 
 
@@ -44,8 +50,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 # --- list ----------------------------------------------------------------------------------
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     from src.models.catalog import load_catalog
-    from src.models.profile import detect
     from src.models.operations import gguf_size
+    from src.models.profile import detect
     from src.models.provisioning import entry_paths, local_ggufs, read_active
 
     profile = detect(settings)
@@ -54,19 +60,31 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     in_ollama = {m["name"] for m in ollama}
     entries: list[dict[str, Any]] = []
     for e in catalog.entries:
-        entries.append({
-            "id": e.id, "tier": e.tier, "repo": e.repo or f"(bundled: {e.package})",
-            "quant": e.quant, "size_gb": e.size_gb, "gated": e.gated, "licence": e.licence,
-            "on_disk": entry_paths(settings, e) is not None,
-            "in_ollama": e.ollama_name in in_ollama or f"{e.ollama_name}:latest" in in_ollama,
-        })
-    files: list[dict[str, Any]] = [{"path": str(p), "size_bytes": gguf_size(p)}
-                                   for p in local_ggufs(settings.models_dir)]
+        entries.append(
+            {
+                "id": e.id,
+                "tier": e.tier,
+                "repo": e.repo or f"(bundled: {e.package})",
+                "quant": e.quant,
+                "size_gb": e.size_gb,
+                "gated": e.gated,
+                "licence": e.licence,
+                "on_disk": entry_paths(settings, e) is not None,
+                "in_ollama": e.ollama_name in in_ollama or f"{e.ollama_name}:latest" in in_ollama,
+            }
+        )
+    files: list[dict[str, Any]] = [
+        {"path": str(p), "size_bytes": gguf_size(p)} for p in local_ggufs(settings.models_dir)
+    ]
     report: dict[str, Any] = {
-        "recommended": profile.model, "engine": profile.engine,
+        "recommended": profile.model,
+        "engine": profile.engine,
         "why": [r for r in profile.reasons if r.startswith("model")],
-        "active": read_active(settings), "catalog": entries, "files": files,
-        "ollama": ollama, "ollama_error": ollama_error,
+        "active": read_active(settings),
+        "catalog": entries,
+        "files": files,
+        "ollama": ollama,
+        "ollama_error": ollama_error,
     }
     if args.json:
         print(json.dumps(report, indent=1))
@@ -79,19 +97,30 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Active model: {label}")
     print("\nCatalog:")
     for row in entries:
-        flags = [f for f, on in (("on disk", row["on_disk"]), ("in Ollama", row["in_ollama"]),
-                                 ("gated", row["gated"])) if on]
+        flags = [
+            f
+            for f, on in (
+                ("on disk", row["on_disk"]),
+                ("in Ollama", row["in_ollama"]),
+                ("gated", row["gated"]),
+            )
+            if on
+        ]
         mark = "*" if row["id"] == profile.model else " "
-        print(f" {mark} {row['id']:<24} {row['tier']:<11} {row['quant']:<7} {row['size_gb']:>5.2f} GB"
-              f"  {row['repo']}{'  [' + ', '.join(flags) + ']' if flags else ''}")
+        print(
+            f" {mark} {row['id']:<24} {row['tier']:<11} {row['quant']:<7} {row['size_gb']:>5.2f} GB"
+            f"  {row['repo']}{'  [' + ', '.join(flags) + ']' if flags else ''}"
+        )
     print("\nGGUF files on disk:" if files else "\nNo GGUF files downloaded yet.")
     for f in files:
         print(f"   {f['size_bytes'] / 1e9:6.2f} GB  {f['path']}")
     if profile.engine == "ollama":
         print("\nOllama:" if not ollama_error else f"\nOllama: {ollama_error}")
         for m in ollama:
-            print(f"   {m['name']:<40} {m['size_bytes'] / 1e9:6.2f} GB {m['quant']:<7} "
-                  f"{m['family']:<8} ctx {m['num_ctx'] or m['context_length'] or '?'}")
+            print(
+                f"   {m['name']:<40} {m['size_bytes'] / 1e9:6.2f} GB {m['quant']:<7} "
+                f"{m['family']:<8} ctx {m['num_ctx'] or m['context_length'] or '?'}"
+            )
     return 0
 
 
@@ -124,9 +153,16 @@ class TqdmProgress:
         if p.stage != self.stage or self.bar is None:
             self.close()
             self.stage = p.stage
-            self.bar = tqdm(total=p.total or None, initial=p.done, unit="B", unit_scale=True,
-                            unit_divisor=1024, desc=p.stage, dynamic_ncols=True,
-                            disable=not self.enabled)
+            self.bar = tqdm(
+                total=p.total or None,
+                initial=p.done,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=p.stage,
+                dynamic_ncols=True,
+                disable=not self.enabled,
+            )
         if p.total and self.bar.total != p.total:
             self.bar.total = p.total
         self.bar.update(p.done - self.bar.n)
@@ -163,18 +199,28 @@ def _pull(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{spec.entry.id} is bundled with Olympus; nothing to download.")
             return 0
         if spec.entry is not None and spec.entry.gated and not settings.hf_token:
-            print(f"note: {spec.repo} is gated; accept its licence on huggingface.co and set HF_TOKEN.")
-        result, ollama_name = pull_model(settings, profile, spec, progress=bar,
-                                         on_status=lambda s: print(f"  ollama: {s}"))
+            print(
+                f"note: {spec.repo} is gated; accept its licence on huggingface.co and set HF_TOKEN."
+            )
+        result, ollama_name = pull_model(
+            settings, profile, spec, progress=bar, on_status=lambda s: print(f"  ollama: {s}")
+        )
         bar.close()
-        print(f"Downloaded {spec.repo} ({', '.join(spec.files)}) -> {result.path}"
-              f" [{result.downloaded_bytes / 1e6:.1f} MB fetched, {result.reused_bytes / 1e6:.1f} MB reused]")
+        print(
+            f"Downloaded {spec.repo} ({', '.join(spec.files)}) -> {result.path}"
+            f" [{result.downloaded_bytes / 1e6:.1f} MB fetched, {result.reused_bytes / 1e6:.1f} MB reused]"
+        )
         if ollama_name:
             print(f"Imported into Ollama as {ollama_name}")
         name = spec.entry.id if spec.entry else f"{spec.repo}:{spec.quant}"
         if args.use:
-            write_active(settings, name=name, model=spec.entry.id if spec.entry else "",
-                         path=result.path, ollama_model=ollama_name)
+            write_active(
+                settings,
+                name=name,
+                model=spec.entry.id if spec.entry else "",
+                path=result.path,
+                ollama_model=ollama_name,
+            )
             print(f"Active model: {name}")
         return 0
     finally:
@@ -188,9 +234,11 @@ def _hf_ref(settings: Settings, spec: str) -> str:
     if "/" not in spec:
         entry = load_catalog(settings.catalog_path).get(spec)
         if not entry.repo or entry.is_split:
-            raise ModelNotFound(f"{spec} cannot be pulled by Ollama directly "
-                                f"({'bundled' if not entry.repo else 'split GGUF'})",
-                                hint=f"Use: python -m src models pull {spec}")
+            raise ModelNotFound(
+                f"{spec} cannot be pulled by Ollama directly "
+                f"({'bundled' if not entry.repo else 'split GGUF'})",
+                hint=f"Use: python -m src models pull {spec}",
+            )
         return entry.hf_pull or f"hf.co/{entry.repo}:{entry.quant}"
     repo, _, quant = spec.partition(":")
     return f"hf.co/{repo}:{quant or 'Q4_K_M'}"

@@ -16,8 +16,8 @@ import sys
 import textwrap
 
 from src.schema.requests import MAX_K  # the one bound of every search (API, MCP, CLI)
-from src.settings import Settings
 from src.service.wire import search_to_dict
+from src.settings import Settings
 
 SNIPPET_CHARS = 320
 
@@ -25,11 +25,16 @@ SNIPPET_CHARS = 320
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="find the passages that best match a query")
     p.add_argument("query", help="what to look for, in quotes")
-    p.add_argument("--k", type=int, default=None, metavar="N",
-                   help=f"number of results (1 to {MAX_K})")
+    p.add_argument(
+        "--k", type=int, default=None, metavar="N", help=f"number of results (1 to {MAX_K})"
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
-    p.add_argument("--doc", action="append", metavar="ID",
-                   help="only search this document (id or unique prefix; repeatable)")
+    p.add_argument(
+        "--doc",
+        action="append",
+        metavar="ID",
+        help="only search this document (id or unique prefix; repeatable)",
+    )
     p.set_defaults(func=run)
 
 
@@ -58,7 +63,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             snippet = snippet[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
         print(textwrap.indent(textwrap.fill(snippet, width=96), "   "))
     t = result.timings
-    print(f"\n{len(result.results)} result(s) in {t.get('total_ms', 0):.0f} ms (embed "
-          f"{t.get('embed_ms', 0):.0f}, dense {t.get('dense_ms', 0):.0f}, bm25 "
-          f"{t.get('bm25_ms', 0):.1f}, fuse {t.get('fuse_ms', 0):.1f})", file=sys.stderr)
+    print(
+        f"\n{len(result.results)} result(s) in {t.get('total_ms', 0):.0f} ms (embed "
+        f"{t.get('embed_ms', 0):.0f}, dense {t.get('dense_ms', 0):.0f}, bm25 "
+        f"{t.get('bm25_ms', 0):.1f}, fuse {t.get('fuse_ms', 0):.1f})",
+        file=sys.stderr,
+    )
     return 0

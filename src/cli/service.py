@@ -28,16 +28,20 @@ def _say(message: str) -> None:
 
 
 @contextlib.contextmanager
-def using(settings: Settings, open_local: Callable[[], Any], *,
-          wait_s: float | None = None) -> Iterator[Any]:
+def using(
+    settings: Settings, open_local: Callable[[], Any], *, wait_s: float | None = None
+) -> Iterator[Any]:
     """The running service's ``RemotePipeline``, else ``open_local()``; closed after use.
 
     ``wait_s``: how long to wait for a service that is starting (None: the default
     ``STARTUP_WAIT_S``; 0: fail at once with ServiceStarting)."""
     from src.service.discovery import connect
 
-    target = (connect(settings, say=_say) if wait_s is None
-              else connect(settings, say=_say, wait_s=wait_s))
+    target = (
+        connect(settings, say=_say)
+        if wait_s is None
+        else connect(settings, say=_say, wait_s=wait_s)
+    )
     if target is not None:
         logger.debug("cli.via_service", url=target.url)
     else:
@@ -65,7 +69,8 @@ def library(settings: Settings) -> contextlib.AbstractContextManager[Any]:
     return using(settings, lambda: _open_library(settings))
 
 
-def pipeline(settings: Settings, profile: Callable[[], Any], *,
-             wait_s: float | None = None) -> contextlib.AbstractContextManager[Any]:
+def pipeline(
+    settings: Settings, profile: Callable[[], Any], *, wait_s: float | None = None
+) -> contextlib.AbstractContextManager[Any]:
     """Everything, answers included: the service, else ``RAGPipeline.from_settings``."""
     return using(settings, lambda: _open_pipeline(settings, profile), wait_s=wait_s)

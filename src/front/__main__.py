@@ -20,10 +20,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
+    from src.access.session_cookie import load_secret
     from src.child_start import start_child
     from src.front.app import build_app
     from src.front.config import FrontConfig
-    from src.access.session_cookie import load_secret
 
     settings = start_child()
     if settings is None:
@@ -35,14 +35,28 @@ def main(argv: list[str] | None = None) -> int:
         config.door.announce(host, args.port)
     from src.front.api_proxy import api_mounts
 
-    mounts = api_mounts(args.api_port, public=settings.api_public, local=config.local,
-                        address=config.address, data_dir=settings.data_dir)
+    mounts = api_mounts(
+        args.api_port,
+        public=settings.api_public,
+        local=config.local,
+        address=config.address,
+        data_dir=settings.data_dir,
+    )
     app = build_app(config, mounts=mounts, api_port=args.api_port)
     from src.front.server import server_options
 
-    uvicorn.run(app, host=host, port=args.port, log_level="warning",
-                access_log=False, proxy_headers=False, server_header=False,
-                timeout_graceful_shutdown=3, ws_max_size=16 * 1024 * 1024, **server_options())
+    uvicorn.run(
+        app,
+        host=host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=3,
+        ws_max_size=16 * 1024 * 1024,
+        **server_options(),
+    )
     return 0
 
 

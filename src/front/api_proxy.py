@@ -58,8 +58,9 @@ KEEPALIVE_S = 2.0  # below the API server's 5 s: it never closes a connection we
 def _error(exc: OlympusError, headers: dict[str, str] | None = None) -> Response:
     """The API's own error body and status for ``exc`` (one builder: ``src/api/errors.py``)."""
     status, body = error_dict(exc)
-    return Response(json.dumps(body), status_code=status, media_type="application/json",
-                    headers=headers)
+    return Response(
+        json.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 class KeyCheck:
@@ -90,19 +91,30 @@ class KeyCheck:
 class ApiProxy:
     """An ASGI app (mount it under ``/v1`` and ``/api``) forwarding to ``127.0.0.1:port``."""
 
-    def __init__(self, port: int, *, public: bool, local: Callable[[Request], bool],
-                 address: Callable[[Request], str], check: Callable[[str], str | None]) -> None:
+    def __init__(
+        self,
+        port: int,
+        *,
+        public: bool,
+        local: Callable[[Request], bool],
+        address: Callable[[Request], str],
+        check: Callable[[str], str | None],
+    ) -> None:
         self.base = f"http://127.0.0.1:{port}"
         self.public = public
         self.local = local
         self.address = address
         self.check = check
         self.busy: Counter[tuple[str, str]] = Counter()
-        limits = httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=16,
-                              keepalive_expiry=KEEPALIVE_S)
+        limits = httpx.Limits(
+            max_connections=POOL_SIZE, max_keepalive_connections=16, keepalive_expiry=KEEPALIVE_S
+        )
         self.client = httpx.AsyncClient(
-            base_url=self.base, follow_redirects=False, limits=limits,
-            timeout=httpx.Timeout(None, connect=5, pool=POOL_WAIT_S, write=BODY_IDLE_S))
+            base_url=self.base,
+            follow_redirects=False,
+            limits=limits,
+            timeout=httpx.Timeout(None, connect=5, pool=POOL_WAIT_S, write=BODY_IDLE_S),
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -115,9 +127,12 @@ class ApiProxy:
             return
         client = (self.address(request), request.state.caller)
         if self.busy[client] >= PER_CLIENT:
-            await _error(TooManyRequests(f"Too many requests at once from this client (at most "
-                                         f"{PER_CLIENT})."),
-                         {"Retry-After": "1"})(scope, receive, send)
+            await _error(
+                TooManyRequests(
+                    f"Too many requests at once from this client (at most {PER_CLIENT})."
+                ),
+                {"Retry-After": "1"},
+            )(scope, receive, send)
             return
         self.busy[client] += 1
         try:
@@ -134,8 +149,9 @@ class ApiProxy:
         if not self.public and not self.local(request):
             return _error(ApiNotPublic("The Olympus API is reachable from this machine only."))
         path = _path(request.scope)
-        caller = "open" if path in OPEN_PATHS else self.check(
-            request.headers.get("authorization", ""))
+        caller = (
+            "open" if path in OPEN_PATHS else self.check(request.headers.get("authorization", ""))
+        )
         if caller is None:
             logger.info("front.api_refused", path=path[:100], reason="no valid key")
             return _error(InvalidApiKey(NO_KEY), {"WWW-Authenticate": "Bearer"})
@@ -148,9 +164,11 @@ class ApiProxy:
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
         for attempt in (1, 2):
             upstream = self.client.build_request(
-                request.method, httpx.URL(path=path, query=request.url.query.encode()),
+                request.method,
+                httpx.URL(path=path, query=request.url.query.encode()),
                 headers=headers,
-                content=idle_limited(request.stream(), BODY_IDLE_S) if has_body else None)
+                content=idle_limited(request.stream(), BODY_IDLE_S) if has_body else None,
+            )
             try:
                 reply = await self.client.send(upstream, stream=True)
                 break
@@ -158,26 +176,45 @@ class ApiProxy:
                 logger.info("front.api_client_gone", path=path[:100])
                 return None
             except (TimeoutError, httpx.WriteTimeout) as exc:
-                logger.info("front.api_body_stalled", path=path[:100], idle_s=BODY_IDLE_S,
-                            error=type(exc).__name__)
-                return _error(RequestTimeout(
-                    f"The request body stopped arriving for {BODY_IDLE_S:.0f} s."))
+                logger.info(
+                    "front.api_body_stalled",
+                    path=path[:100],
+                    idle_s=BODY_IDLE_S,
+                    error=type(exc).__name__,
+                )
+                return _error(
+                    RequestTimeout(f"The request body stopped arriving for {BODY_IDLE_S:.0f} s.")
+                )
             except httpx.PoolTimeout:
                 logger.warning("front.api_busy", path=path[:100])
-                return _error(ServiceUnavailable(
-                    "The Olympus API is busy; try again in a few seconds."), {"Retry-After": "5"})
+                return _error(
+                    ServiceUnavailable("The Olympus API is busy; try again in a few seconds."),
+                    {"Retry-After": "5"},
+                )
             except httpx.TransportError as exc:
                 # a reused connection the API closed: safe to try once more without a body
-                if attempt == 1 and not has_body and isinstance(
-                        exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+                if (
+                    attempt == 1
+                    and not has_body
+                    and isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError))
+                ):
                     continue
                 logger.warning("front.api_unreachable", path=path[:100], error=str(exc))
-                return _error(ServiceUnavailable(
-                    "The Olympus API is starting or restarting; try again in a few seconds."))
-        response = StreamingResponse(reply.aiter_raw(), status_code=reply.status_code,
-                                     background=BackgroundTask(reply.aclose))
-        response.raw_headers = [(k, v) for k, v in reply.headers.raw
-                                if k.decode("latin-1").lower() not in HOP_BY_HOP | UPSTREAM_ONLY]
+                return _error(
+                    ServiceUnavailable(
+                        "The Olympus API is starting or restarting; try again in a few seconds."
+                    )
+                )
+        response = StreamingResponse(
+            reply.aiter_raw(),
+            status_code=reply.status_code,
+            background=BackgroundTask(reply.aclose),
+        )
+        response.raw_headers = [
+            (k, v)
+            for k, v in reply.headers.raw
+            if k.decode("latin-1").lower() not in HOP_BY_HOP | UPSTREAM_ONLY
+        ]
         return response
 
     async def aclose(self) -> None:
@@ -190,11 +227,16 @@ def _path(scope: Scope) -> str:
     return path if path.startswith(root + "/") else root + path  # servers that strip the prefix
 
 
-def api_mounts(port: int | None, *, public: bool, local: Callable[[Any], bool],
-               address: Callable[[Any], str], data_dir: Path) -> dict[str, Any]:
+def api_mounts(
+    port: int | None,
+    *,
+    public: bool,
+    local: Callable[[Any], bool],
+    address: Callable[[Any], str],
+    data_dir: Path,
+) -> dict[str, Any]:
     """The front's mounts for the service API (none when it is not running)."""
     if port is None:
         return {}
-    proxy = ApiProxy(port, public=public, local=local, address=address,
-                     check=KeyCheck(data_dir))
+    proxy = ApiProxy(port, public=public, local=local, address=address, check=KeyCheck(data_dir))
     return {"/v1": proxy, "/api": proxy}

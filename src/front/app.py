@@ -35,8 +35,9 @@ METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 RESERVED_PREFIXES = ("/v1", "/api")  # the service API's routes, never Streamlit pages
 
 
-def build_app(config: FrontConfig, *, mounts: Mapping[str, ASGIApp] | None = None,
-              api_port: int | None = None) -> ASGIApp:
+def build_app(
+    config: FrontConfig, *, mounts: Mapping[str, ASGIApp] | None = None, api_port: int | None = None
+) -> ASGIApp:
     login = LoginRoutes(config)
     proxy = StreamlitProxy(config)
     routes: list[BaseRoute] = [

@@ -22,9 +22,11 @@ from src.access.roles import SIGN_IN_PATH
 
 logger = structlog.get_logger(__name__)
 
-SET_PASSWORD = ("Set OLYMPUS_PASSWORD (readers) and OLYMPUS_ADMIN_PASSWORD (administrators) "
-                "and restart Olympus; until then only the sign-in link from the log lets "
-                "anyone in.")
+SET_PASSWORD = (
+    "Set OLYMPUS_PASSWORD (readers) and OLYMPUS_ADMIN_PASSWORD (administrators) "
+    "and restart Olympus; until then only the sign-in link from the log lets "
+    "anyone in."
+)
 
 
 class DoorToken:
@@ -50,10 +52,17 @@ class DoorToken:
         """The sign-in link on the console (``out``, standard error by default), the one place
         the token is shown: the structured log masks tokens, so it only says where to look."""
         host = "localhost" if address in ("0.0.0.0", "::", "") else address
-        lines = ("This Olympus is reachable from other machines and has no password.",
-                 "Open this link once to sign in as administrator:",
-                 f"    {self.link(host, port)}", SET_PASSWORD)
+        lines = (
+            "This Olympus is reachable from other machines and has no password.",
+            "Open this link once to sign in as administrator:",
+            f"    {self.link(host, port)}",
+            SET_PASSWORD,
+        )
         print("\n".join(CONSOLE_TAG + line for line in lines), file=out or sys.stderr, flush=True)
-        logger.warning("front.no_password", address=address,
-                       message="reachable from other machines without a password: the one-time "
-                       "sign-in link is printed above this line", hint=SET_PASSWORD)
+        logger.warning(
+            "front.no_password",
+            address=address,
+            message="reachable from other machines without a password: the one-time "
+            "sign-in link is printed above this line",
+            hint=SET_PASSWORD,
+        )

@@ -27,12 +27,18 @@ class Health:
         async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S) as client:
             streamlit, api = await asyncio.gather(
                 _probe(client, self.streamlit_url),
-                _probe(client, self.api_url) if self.api_url else _absent())
+                _probe(client, self.api_url) if self.api_url else _absent(),
+            )
         ok = streamlit == "ok"
-        body = {"status": "ok" if ok else "unavailable", "front": "ok",
-                "streamlit": streamlit, "api": api}
-        return JSONResponse(body, status_code=200 if ok else 503,
-                            headers={"cache-control": "no-store"})
+        body = {
+            "status": "ok" if ok else "unavailable",
+            "front": "ok",
+            "streamlit": streamlit,
+            "api": api,
+        }
+        return JSONResponse(
+            body, status_code=200 if ok else 503, headers={"cache-control": "no-store"}
+        )
 
 
 async def _probe(client: httpx.AsyncClient, url: str) -> str:

@@ -116,16 +116,23 @@ class HostCheck:
         host = host_name(headers.get("host", ""))
         problem = ""
         if host not in self.allowed:
-            problem = (f"Host {host or '(none)'!r} is not allowed here. If this is your "
-                       "server's name, add it to OLYMPUS_ALLOWED_HOSTS.")
-        elif scope["type"] == "websocket" and not origin_allowed(headers.get("origin"),
-                                                                 self.allowed):
+            problem = (
+                f"Host {host or '(none)'!r} is not allowed here. If this is your "
+                "server's name, add it to OLYMPUS_ALLOWED_HOSTS."
+            )
+        elif scope["type"] == "websocket" and not origin_allowed(
+            headers.get("origin"), self.allowed
+        ):
             problem = "This page's origin is not allowed to open a connection here."
         if not problem:
             await self.app(scope, receive, send)
             return
-        logger.warning("front.host_refused", host=host[:100], kind=scope["type"],
-                       origin=headers.get("origin", "")[:100])
+        logger.warning(
+            "front.host_refused",
+            host=host[:100],
+            kind=scope["type"],
+            origin=headers.get("origin", "")[:100],
+        )
         await refuse(scope, receive, send, PlainTextResponse(problem + "\n", status_code=400))
 
 
@@ -136,8 +143,13 @@ async def refuse(scope: Scope, receive: Receive, send: Send, response: PlainText
         return
     await receive()  # websocket.connect
     if "websocket.http.response" in scope.get("extensions", {}):
-        await send({"type": "websocket.http.response.start", "status": response.status_code,
-                    "headers": response.raw_headers})
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": response.status_code,
+                "headers": response.raw_headers,
+            }
+        )
         await send({"type": "websocket.http.response.body", "body": response.body})
     else:
         await send({"type": "websocket.close", "code": 1008})

@@ -18,10 +18,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from src.access.roles import SIGN_IN_PATH
-from src.front.config import FrontConfig
-from src.front.door import SET_PASSWORD as DOOR_HINT
-from src.front.hosts import origin_allowed
-from src.chat_store import carry_over
 from src.access.session_cookie import (
     COOKIE_NAME,
     Claims,
@@ -30,7 +26,11 @@ from src.access.session_cookie import (
     password_fingerprint,
     verify,
 )
+from src.chat_store import carry_over
 from src.data_dir import DataDir
+from src.front.config import FrontConfig
+from src.front.door import SET_PASSWORD as DOOR_HINT
+from src.front.hosts import origin_allowed
 
 logger = structlog.get_logger(__name__)
 
@@ -83,34 +83,55 @@ def login_url(next_path: str) -> str:
     return f"{SIGN_IN_PATH}?next={quote(safe_next(next_path), safe='/')}"
 
 
-def _locked(config: FrontConfig, next_path: str, address: str, scope: str,
-            wait_s: float) -> HTMLResponse:
+def _locked(
+    config: FrontConfig, next_path: str, address: str, scope: str, wait_s: float
+) -> HTMLResponse:
     minutes = max(1, round(wait_s / 60))
-    logger.warning("front.login.locked", address=address, scope=scope,
-                   retry_after_s=round(wait_s))
-    who = {"address": "from your address", "network": "from your network",
-           "browser": "from this browser"}[scope]
-    return _page(config, next_path, f"Too many wrong passwords {who}. Try again in about "
-                 f"{minutes} minute(s).", status=429, headers={"Retry-After": str(int(wait_s) + 1)})
+    logger.warning("front.login.locked", address=address, scope=scope, retry_after_s=round(wait_s))
+    who = {
+        "address": "from your address",
+        "network": "from your network",
+        "browser": "from this browser",
+    }[scope]
+    return _page(
+        config,
+        next_path,
+        f"Too many wrong passwords {who}. Try again in about {minutes} minute(s).",
+        status=429,
+        headers={"Retry-After": str(int(wait_s) + 1)},
+    )
 
 
-def _page(config: FrontConfig, next_path: str, message: str = "", status: int = 200,
-          headers: dict[str, str] | None = None) -> HTMLResponse:
+def _page(
+    config: FrontConfig,
+    next_path: str,
+    message: str = "",
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
     policy = config.policy
-    intro = ("This Olympus is protected. Enter the access password." if policy.password
-             else "Sign in as administrator to manage documents and models.")
-    hint = ("Ask the person who runs this Olympus; it is set by OLYMPUS_PASSWORD"
-            + (" (readers) and OLYMPUS_ADMIN_PASSWORD (administrators)."
-               if policy.admin_password else "."))
+    intro = (
+        "This Olympus is protected. Enter the access password."
+        if policy.password
+        else "Sign in as administrator to manage documents and models."
+    )
+    hint = "Ask the person who runs this Olympus; it is set by OLYMPUS_PASSWORD" + (
+        " (readers) and OLYMPUS_ADMIN_PASSWORD (administrators)." if policy.admin_password else "."
+    )
     if config.door is not None:
-        intro = ("This Olympus is reachable from other machines and has no password yet. "
-                 "Open the sign-in link printed in its log (it holds a one-time token), or "
-                 "enter that token here.")
+        intro = (
+            "This Olympus is reachable from other machines and has no password yet. "
+            "Open the sign-in link printed in its log (it holds a one-time token), or "
+            "enter that token here."
+        )
         hint = DOOR_HINT
-    body = _PAGE.format(intro=intro, hint=hint, action=SIGN_IN_PATH,
-                        next=html.escape(safe_next(next_path)),
-                        message=f'<p class="error" role="alert">{html.escape(message)}</p>'
-                        if message else "")
+    body = _PAGE.format(
+        intro=intro,
+        hint=hint,
+        action=SIGN_IN_PATH,
+        next=html.escape(safe_next(next_path)),
+        message=f'<p class="error" role="alert">{html.escape(message)}</p>' if message else "",
+    )
     return HTMLResponse(body, status_code=status, headers=headers)
 
 
@@ -134,8 +155,7 @@ class LoginRoutes:
         body = await _read_form(request)
         if body is None:
             return PlainTextResponse("The sign-in form is too large.\n", status_code=413)
-        return await self.attempt(request, body.get("password", ""),
-                                  safe_next(body.get("next")))
+        return await self.attempt(request, body.get("password", ""), safe_next(body.get("next")))
 
     async def attempt(self, request: Request, given: str, next_path: str) -> Response:
         """One sign-in try with a password (or the door token), within the limits."""
@@ -165,10 +185,13 @@ class LoginRoutes:
         if old_id and config.data_dir is not None:
             carry_over(DataDir(config.data_dir).chats, old_id, browser)
         config.throttle.succeeded(keys, browser)
-        claims = Claims(browser_id=browser, role=role,
-                        role_expires=config.wall() + config.session_s,
-                        fingerprint=password_fingerprint(config.policy, config.secret),
-                        sign_in=new_sign_in_id())
+        claims = Claims(
+            browser_id=browser,
+            role=role,
+            role_expires=config.wall() + config.session_s,
+            fingerprint=password_fingerprint(config.policy, config.secret),
+            sign_in=new_sign_in_id(),
+        )
         logger.info("front.login.ok", address=address, role=role)
         response = RedirectResponse(next_path, status_code=303)
         response.headers.append("set-cookie", config.set_cookie_header(request, claims))
@@ -207,5 +230,9 @@ async def _read_form(request: Request) -> dict[str, str] | None:
 
 def verify_raw(request: Request, config: FrontConfig) -> Claims | None:
     """The cookie's claims as signed (before revocation or expiry lower the role)."""
-    return verify(request.cookies.get(COOKIE_NAME), config.secret, now=0.0,
-                  fingerprint=password_fingerprint(config.policy, config.secret))
+    return verify(
+        request.cookies.get(COOKIE_NAME),
+        config.secret,
+        now=0.0,
+        fingerprint=password_fingerprint(config.policy, config.secret),
+    )

@@ -26,17 +26,29 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect as ws_connect
 from websockets.typing import Subprotocol
 
+from src.access.session_cookie import Claims, new_browser_id
 from src.front.config import FrontConfig
 from src.front.login import login_url
 from src.front.sessions import LEARN_FRAMES, SessionOwners
 from src.front.uploads import PREFIX as UPLOAD_PREFIX
 from src.front.uploads import UploadGate
-from src.access.session_cookie import Claims, new_browser_id
 
 logger = structlog.get_logger(__name__)
 
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-                        "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host"})
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+    }
+)
 UPSTREAM_ONLY = frozenset({"date", "server"})  # uvicorn sets its own
 OPEN_PATHS = frozenset({"/_stcore/health"})  # probes: no sign-in needed (and /healthz)
 ADMIN_PATHS = ("/_stcore/metrics",)  # Streamlit's internals: administrators only
@@ -63,17 +75,24 @@ class StreamlitProxy:
         self.ws_base = f"ws://127.0.0.1:{config.upstream_port}"
         self.client: httpx.AsyncClient | None = None
         self.sessions = SessionOwners()
-        self.uploads = UploadGate(max_file_mb=config.max_upload_mb,
-                                  browser_mb=config.session_queue_mb,
-                                  total_mb=config.queue_mb, owner_of=self.sessions.owner)
+        self.uploads = UploadGate(
+            max_file_mb=config.max_upload_mb,
+            browser_mb=config.session_queue_mb,
+            total_mb=config.queue_mb,
+            owner_of=self.sessions.owner,
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any):
         # A fresh loopback connection per request (~0.2 ms): on a reused one Streamlit's server
         # answers small responses ~40 ms late (measured in benchmarks/front.py).
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=0)
-        async with httpx.AsyncClient(base_url=self.base, timeout=httpx.Timeout(None, connect=5),
-                                     limits=limits, follow_redirects=False) as client:
+        async with httpx.AsyncClient(
+            base_url=self.base,
+            timeout=httpx.Timeout(None, connect=5),
+            limits=limits,
+            follow_redirects=False,
+        ) as client:
             self.client = client
             yield
 
@@ -85,8 +104,9 @@ class StreamlitProxy:
             if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
                 target = path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(login_url(target), status_code=303)
-            return PlainTextResponse("Sign in first (open this Olympus in a browser).\n",
-                                     status_code=401)
+            return PlainTextResponse(
+                "Sign in first (open this Olympus in a browser).\n", status_code=401
+            )
         if path.startswith(ADMIN_PATHS) and not access.is_admin:
             return PlainTextResponse("Only an administrator may see this.\n", status_code=403)
         body: Any = None
@@ -107,14 +127,21 @@ class StreamlitProxy:
         if not isinstance(reply, httpx.Response):
             self.uploads.release(path)
             return reply
-        response = StreamingResponse(reply.aiter_raw(), status_code=reply.status_code,
-                                     background=BackgroundTask(reply.aclose))
-        response.raw_headers = [(k, v) for k, v in reply.headers.raw
-                                if k.decode("latin-1").lower() not in HOP_BY_HOP | UPSTREAM_ONLY]
+        response = StreamingResponse(
+            reply.aiter_raw(),
+            status_code=reply.status_code,
+            background=BackgroundTask(reply.aclose),
+        )
+        response.raw_headers = [
+            (k, v)
+            for k, v in reply.headers.raw
+            if k.decode("latin-1").lower() not in HOP_BY_HOP | UPSTREAM_ONLY
+        ]
         if claims is None:
             fresh = Claims(browser_id=new_browser_id())
             response.raw_headers.append(
-                (b"set-cookie", self.config.set_cookie_header(request, fresh).encode("latin-1")))
+                (b"set-cookie", self.config.set_cookie_header(request, fresh).encode("latin-1"))
+            )
         return response
 
     async def _send(self, request: Request, body: Any) -> httpx.Response | Response:
@@ -129,8 +156,11 @@ class StreamlitProxy:
         if body is not None:
             body = idle_limited(body, BODY_IDLE_S)
         upstream = self.client.build_request(
-            request.method, httpx.URL(path=path, query=request.url.query.encode()),
-            headers=headers, content=body)
+            request.method,
+            httpx.URL(path=path, query=request.url.query.encode()),
+            headers=headers,
+            content=body,
+        )
         try:
             return await self.client.send(upstream, stream=True)
         except ClientDisconnect:
@@ -138,8 +168,9 @@ class StreamlitProxy:
             return Response(status_code=400)  # nobody reads it
         except TimeoutError:
             logger.info("front.body_stalled", path=path[:100], idle_s=BODY_IDLE_S)
-            return PlainTextResponse(f"The request body stopped arriving for {BODY_IDLE_S:.0f} "
-                                     "s.\n", status_code=408)
+            return PlainTextResponse(
+                f"The request body stopped arriving for {BODY_IDLE_S:.0f} s.\n", status_code=408
+            )
         except httpx.TransportError as exc:
             logger.warning("front.upstream_unreachable", path=path[:100], error=str(exc))
         return PlainTextResponse(UNAVAILABLE, status_code=502)
@@ -148,10 +179,10 @@ class StreamlitProxy:
     async def websocket(self, ws: WebSocket) -> None:
         access, claims = self.config.access(ws)
         if not access.can_read:
-            logger.info("front.websocket_refused", reason="not signed in",
-                        address=self.config.address(ws))
-            await ws.send_denial_response(
-                PlainTextResponse("Sign in first.\n", status_code=403))
+            logger.info(
+                "front.websocket_refused", reason="not signed in", address=self.config.address(ws)
+            )
+            await ws.send_denial_response(PlainTextResponse("Sign in first.\n", status_code=403))
             return
         url = self.ws_base + ws.url.path + (f"?{ws.url.query}" if ws.url.query else "")
         headers = [(k, v) for k, v in ws.headers.items() if k in WS_FORWARD]
@@ -159,9 +190,15 @@ class StreamlitProxy:
         protocols = self.sessions.subprotocols(list(ws.scope.get("subprotocols") or []), browser)
         try:
             upstream = await ws_connect(
-                url, subprotocols=[Subprotocol(p) for p in protocols] or None,
-                additional_headers=headers, max_size=WS_MAX_BYTES, compression=None,
-                open_timeout=10, ping_interval=None, close_timeout=2)
+                url,
+                subprotocols=[Subprotocol(p) for p in protocols] or None,
+                additional_headers=headers,
+                max_size=WS_MAX_BYTES,
+                compression=None,
+                open_timeout=10,
+                ping_interval=None,
+                close_timeout=2,
+            )
         except (TimeoutError, OSError, websockets.exceptions.WebSocketException) as exc:
             logger.warning("front.upstream_unreachable", path=ws.url.path, error=str(exc))
             await ws.send_denial_response(PlainTextResponse(UNAVAILABLE, status_code=502))
@@ -203,7 +240,10 @@ async def _relay(ws: WebSocket, upstream: Any, learn: Callable[[bytes], bool]) -
             else:
                 await ws.send_text(data)
 
-    tasks = [asyncio.create_task(browser_to_streamlit()), asyncio.create_task(streamlit_to_browser())]
+    tasks = [
+        asyncio.create_task(browser_to_streamlit()),
+        asyncio.create_task(streamlit_to_browser()),
+    ]
     try:
         done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -211,7 +251,9 @@ async def _relay(ws: WebSocket, upstream: Any, learn: Callable[[bytes], bool]) -
             task.cancel()
     for task in done:
         exc = task.exception()
-        if exc and not isinstance(exc, (WebSocketDisconnect, websockets.exceptions.ConnectionClosed)):
+        if exc and not isinstance(
+            exc, (WebSocketDisconnect, websockets.exceptions.ConnectionClosed)
+        ):
             logger.warning("front.websocket_relay_failed", error=repr(exc))
     await upstream.close()
     with contextlib.suppress(Exception):  # the browser may be gone already

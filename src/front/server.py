@@ -37,8 +37,11 @@ class HeaderDeadlineProtocol(H11Protocol):
         self.loop.call_later(HEADER_TIMEOUT_S, self._headers_due, self._generation)
 
     def _headers_due(self, generation: int) -> None:
-        if (generation != self._generation or self.transport.is_closing()
-                or self.conn.their_state is not h11.IDLE):
+        if (
+            generation != self._generation
+            or self.transport.is_closing()
+            or self.conn.their_state is not h11.IDLE
+        ):
             return
         if self.conn.trailing_data[0]:  # part of a request came, never all of its headers
             logger.info("front.headers_too_slow", timeout_s=HEADER_TIMEOUT_S)

@@ -74,9 +74,17 @@ def device_key(browser_id: str) -> str:
 
 
 class LoginThrottle:
-    def __init__(self, *, per_address: int, global_max: int, window_s: float,
-                 clock: Callable[[], float] = time.time, state_path: Path | None = None,
-                 max_keys: int = 10_000, max_devices: int = 1_000) -> None:
+    def __init__(
+        self,
+        *,
+        per_address: int,
+        global_max: int,
+        window_s: float,
+        clock: Callable[[], float] = time.time,
+        state_path: Path | None = None,
+        max_keys: int = 10_000,
+        max_devices: int = 1_000,
+    ) -> None:
         self.per_address = per_address
         self.global_max = global_max
         self.window_s = window_s
@@ -111,8 +119,11 @@ class LoginThrottle:
         """(seconds until a try is allowed, "address"/"network"/"browser"); (0, "") now."""
         now = self.clock()
         with self._lock:
-            waits = [(b.locked_until - now, k) for k in keys
-                     if (b := self._budgets.get(k)) and b.locked_until > now]
+            waits = [
+                (b.locked_until - now, k)
+                for k in keys
+                if (b := self._budgets.get(k)) and b.locked_until > now
+            ]
         if not waits:
             return 0.0, ""
         wait, key = max(waits)
@@ -179,12 +190,16 @@ class LoginThrottle:
         factor = min(MAX_LOCK_FACTOR, 2 ** (budget.strikes - 1))
         budget.locked_until = now + self.window_s * factor
         budget.failures = []
-        logger.warning("front.login.lockout", scope=key[0], strikes=budget.strikes,
-                       lock_s=round(self.window_s * factor))
+        logger.warning(
+            "front.login.lockout",
+            scope=key[0],
+            strikes=budget.strikes,
+            lock_s=round(self.window_s * factor),
+        )
         return self._budget_of(key), True
 
     def _expire_all(self, now: float) -> None:
-        self._all = [t for t in self._all if t + self.window_s > now][-self.global_max * 8:]
+        self._all = [t for t in self._all if t + self.window_s > now][-self.global_max * 8 :]
 
     # --- the file ------------------------------------------------------------------------
     def _load(self) -> None:
@@ -202,8 +217,9 @@ class LoginThrottle:
         except FileNotFoundError:
             return
         except (OSError, ValueError, TypeError, AttributeError) as exc:
-            logger.warning("front.login.state_unreadable", path=str(self.state_path),
-                           error=str(exc))
+            logger.warning(
+                "front.login.state_unreadable", path=str(self.state_path), error=str(exc)
+            )
 
     def _save(self, *, force: bool) -> None:
         if self.state_path is None:
@@ -213,11 +229,14 @@ class LoginThrottle:
             if not force and now - self._saved_at < SAVE_EVERY_S:
                 return
             self._saved_at = now
-            data = {"budgets": {k: vars(b) for k, b in self._budgets.items()},
-                    "devices": dict(self._devices), "all": list(self._all)}
+            data = {
+                "budgets": {k: vars(b) for k, b in self._budgets.items()},
+                "devices": dict(self._devices),
+                "all": list(self._all),
+            }
         try:
-            atomic_write_text(self.state_path, json.dumps(data), mode=0o600,
-                              prefix=".login_throttle.")
+            atomic_write_text(
+                self.state_path, json.dumps(data), mode=0o600, prefix=".login_throttle."
+            )
         except OSError as exc:
-            logger.warning("front.login.state_unsaved", path=str(self.state_path),
-                           error=str(exc))
+            logger.warning("front.login.state_unsaved", path=str(self.state_path), error=str(exc))

@@ -36,9 +36,15 @@ class Held:
 
 
 class UploadGate:
-    def __init__(self, *, max_file_mb: int, browser_mb: int, total_mb: int,
-                 owner_of: Callable[[str], str | None],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        max_file_mb: int,
+        browser_mb: int,
+        total_mb: int,
+        owner_of: Callable[[str], str | None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_bytes = max_file_mb * MB + OVERHEAD
         self.browser_bytes = browser_mb * MB
         self.total_bytes = total_mb * MB
@@ -48,7 +54,7 @@ class UploadGate:
 
     def check(self, request: Request, browser: str) -> Response | None:
         """The refusal of this upload request, or None (then ``stream`` it)."""
-        parts = request.url.path[len(PREFIX):].split("/")
+        parts = request.url.path[len(PREFIX) :].split("/")
         if len(parts) != 2 or not browser or self.owner_of(parts[0]) != browser:
             return _no(403, "This upload does not belong to your session; reload the page.")
         if request.method == "DELETE":
@@ -61,8 +67,11 @@ class UploadGate:
         except ValueError:
             return _no(411, "An upload must say its length (Content-Length).")
         if size > self.max_bytes:
-            return _no(413, f"The file is larger than the {self.max_bytes // MB} MB allowed "
-                       "(OLYMPUS_MAX_UPLOAD_MB).")
+            return _no(
+                413,
+                f"The file is larger than the {self.max_bytes // MB} MB allowed "
+                "(OLYMPUS_MAX_UPLOAD_MB).",
+            )
         self._expire()
         mine = sum(h.size for h in self._held.values() if h.browser == browser)
         total = sum(h.size for h in self._held.values())
@@ -121,7 +130,7 @@ def _pdf_problem(head: bytes, boundary: bytes) -> str:
     name = _DISPOSITION.search(headers)
     if not name or not name.group(1).lower().endswith(b".pdf"):
         return "Only PDF files can be uploaded."
-    data = head[end + 4:]
+    data = head[end + 4 :]
     if len(data) < 5 and len(head) < SNIFF_BYTES:
         return "The file is empty."
     if b"%PDF-" not in data[:1024]:  # where readers look for the header

@@ -29,6 +29,7 @@ class _Document(Protocol):
 
 D = TypeVar("D", bound=_Document)
 
+
 def resolve(documents: Sequence[D], given: str, *, hint: str | None = None) -> D:
     """The one document whose id is ``given`` or starts with it; DocumentNotFound (with
     ``hint``, else the CLI's) for an unknown id, a prefix under ``MIN_PREFIX`` characters, or
@@ -40,7 +41,9 @@ def resolve(documents: Sequence[D], given: str, *, hint: str | None = None) -> D
     if len(prefix) < MIN_PREFIX:
         raise DocumentNotFound(
             f"No document has the id {given!r} (give the full id or at least its first "
-            f"{MIN_PREFIX} characters).", hint=hint)
+            f"{MIN_PREFIX} characters).",
+            hint=hint,
+        )
     matches = [d for d in documents if d.id.startswith(prefix)]
     if len(matches) == 1:
         return matches[0]
@@ -49,11 +52,13 @@ def resolve(documents: Sequence[D], given: str, *, hint: str | None = None) -> D
     names = ", ".join(f"{d.id[:16]} ({d.name})" for d in matches[:5])
     raise DocumentNotFound(
         f"The id {given!r} is the start of {len(matches)} documents' ids: {names}.",
-        hint="Give more characters of the id.")
+        hint="Give more characters of the id.",
+    )
 
 
-def resolve_all(documents: Sequence[_Document], given: Sequence[str] | None, *,
-                hint: str | None = None) -> list[str] | None:
+def resolve_all(
+    documents: Sequence[_Document], given: Sequence[str] | None, *, hint: str | None = None
+) -> list[str] | None:
     """The full ids of ``given`` (ids or prefixes) in order, each once; None for None."""
     if given is None:
         return None

@@ -24,11 +24,10 @@ import structlog
 from shared_utils.atomic import atomic_write_text
 from shared_utils.embeddings import BUNDLED_MODEL_NAMES
 from shared_utils.errors import EmbeddingMismatch
-from src.settings import Settings
 from src.data_dir import DataDir
+from src.settings import Settings
 
 logger = structlog.get_logger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -58,14 +57,16 @@ def read_record(data_dir: Path) -> EmbeddingChoice | None:
             f"{path} is unreadable ({type(exc).__name__}: {exc}), so it is unknown how the "
             "stored vectors were embedded",
             hint='Restore it, e.g. {"model": "<OLYMPUS_EMBEDDING_MODEL>", "precision": '
-                 '"int8"} (or "fp32"), or delete it if the library has no documents.',
+            '"int8"} (or "fp32"), or delete it if the library has no documents.',
         ) from exc
 
 
 def write_record(data_dir: Path, choice: EmbeddingChoice) -> None:
     """Write the record atomically (a crash leaves the old one or the new one)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(DataDir(data_dir).embedding_record, json.dumps(asdict(choice), indent=2) + "\n")
+    atomic_write_text(
+        DataDir(data_dir).embedding_record, json.dumps(asdict(choice), indent=2) + "\n"
+    )
 
 
 def choose_embedding(settings: Settings, *, has_documents: bool) -> EmbeddingChoice:
@@ -84,7 +85,7 @@ def choose_embedding(settings: Settings, *, has_documents: bool) -> EmbeddingCho
             f"the documents in {settings.data_dir} were embedded with {record.model!r}, "
             f"but OLYMPUS_EMBEDDING_MODEL is {settings.embedding_model!r}",
             hint=f"Set OLYMPUS_EMBEDDING_MODEL={record.model} again, or use a new "
-                 "OLYMPUS_DATA_DIR (or remove every document) and ingest the PDFs again.",
+            "OLYMPUS_DATA_DIR (or remove every document) and ingest the PDFs again.",
         )
     if record.precision != wanted.precision:
         if settings.embedding_precision != "auto":
@@ -92,9 +93,12 @@ def choose_embedding(settings: Settings, *, has_documents: bool) -> EmbeddingCho
                 f"the documents in {settings.data_dir} were embedded in {record.precision}, "
                 f"but OLYMPUS_EMBEDDING_PRECISION is {settings.embedding_precision}",
                 hint=f"Set OLYMPUS_EMBEDDING_PRECISION=auto (or {record.precision}) to keep "
-                     "this library, or use a new OLYMPUS_DATA_DIR (or remove every "
-                     "document) and ingest the PDFs again.",
+                "this library, or use a new OLYMPUS_DATA_DIR (or remove every "
+                "document) and ingest the PDFs again.",
             )
-        logger.info("embedding_record.following_library", precision=record.precision,
-                    configured=wanted.precision)
+        logger.info(
+            "embedding_record.following_library",
+            precision=record.precision,
+            configured=wanted.precision,
+        )
     return EmbeddingChoice(settings.embedding_model, record.precision)

@@ -97,16 +97,20 @@ def safe_name(name: str | bytes) -> str:
     else:  # names read from a folder carry undecodable bytes as surrogates
         name = name.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
     name = unicodedata.normalize("NFC", name)
-    name = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch
-                   for ch in name).replace("\ufffd", "_")
+    name = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in name
+    ).replace("\ufffd", "_")
     base = [part for part in re.split(r"[/\\]", name) if part.strip(" .")]
     name = re.sub(r"\s+", " ", base[-1] if base else "").strip(" .")
     if not any(ch.isalnum() for ch in name):
         raise InvalidFileName(f"{raw!r} has no usable file name")
     if len(name) > MAX_NAME_CHARS:
         stem, dot, ext = name.rpartition(".")
-        name = (stem[: MAX_NAME_CHARS - len(ext) - 2] + "~." + ext) if dot and len(ext) <= 8 \
+        name = (
+            (stem[: MAX_NAME_CHARS - len(ext) - 2] + "~." + ext)
+            if dot and len(ext) <= 8
             else name[:MAX_NAME_CHARS]
+        )
     return name
 
 
@@ -122,8 +126,10 @@ def read_file(path: Path, max_mb: int) -> bytes:
         with open(path, "rb") as fh:
             data = fh.read(max_mb * 1024 * 1024 + 1)
     except OSError as exc:
-        raise InvalidDocument(f"Cannot read {path}: {exc.strerror or exc}",
-                              hint="Check the path and that the file is readable.") from exc
+        raise InvalidDocument(
+            f"Cannot read {path}: {exc.strerror or exc}",
+            hint="Check the path and that the file is readable.",
+        ) from exc
     check_size(len(data), safe_name(path.name), max_mb)  # grew while we looked
     return data
 
@@ -138,50 +144,78 @@ def document_id(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def prepare(data: bytes, display: str, doc_id: str, *, settings: Settings, embedder: Embedder,
-            progress: ProgressCallback) -> Prepared:
+def prepare(
+    data: bytes,
+    display: str,
+    doc_id: str,
+    *,
+    settings: Settings,
+    embedder: Embedder,
+    progress: ProgressCallback,
+) -> Prepared:
     """Parse, chunk and embed one PDF (nothing is stored); typed errors for a bad document."""
     from shared_utils.documents.chunking import chunk_pages
     from shared_utils.documents.pdf import parse_document
 
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    parsed = parse_document(data, name=display, timeout_s=settings.parse_timeout_s,
-                            limits=parse_limits(settings), worker_env=minimal_environ(),
-                            ocr=ocr_options(settings), progress=_parse_progress(progress))
+    parsed = parse_document(
+        data,
+        name=display,
+        timeout_s=settings.parse_timeout_s,
+        limits=parse_limits(settings),
+        worker_env=minimal_environ(),
+        ocr=ocr_options(settings),
+        progress=_parse_progress(progress),
+    )
     pages = parsed.pages
     timings["parse_ms"] = elapsed_ms(start)
     progress(Progress("parse", len(pages), len(pages), f"{len(pages)} pages"))
 
     start = time.perf_counter()
-    chunks = chunk_pages(pages, doc_id=doc_id, doc_name=display,
-                         count_tokens=embedder.count_tokens,
-                         max_tokens=min(settings.chunk_tokens, embedder.max_text_tokens),
-                         overlap_tokens=settings.chunk_overlap_tokens)
+    chunks = chunk_pages(
+        pages,
+        doc_id=doc_id,
+        doc_name=display,
+        count_tokens=embedder.count_tokens,
+        max_tokens=min(settings.chunk_tokens, embedder.max_text_tokens),
+        overlap_tokens=settings.chunk_overlap_tokens,
+    )
     if not chunks:
         raise NoExtractableText(f"{display} has no text to index")
     if len(chunks) > settings.max_chunks:
-        raise DocumentTooLarge(f"{display} makes {len(chunks):,} passages; the limit is "
-                               f"{settings.max_chunks:,} (OLYMPUS_MAX_CHUNKS)")
+        raise DocumentTooLarge(
+            f"{display} makes {len(chunks):,} passages; the limit is "
+            f"{settings.max_chunks:,} (OLYMPUS_MAX_CHUNKS)"
+        )
     timings["chunk_ms"] = elapsed_ms(start)
     progress(Progress("chunk", len(chunks), len(chunks), f"{len(chunks)} chunks"))
 
     start = time.perf_counter()
     vectors = embedder.encode([c.text for c in chunks], progress=progress)
     timings["embed_ms"] = elapsed_ms(start)
-    record = DocumentRecord(id=doc_id, name=display, pages=len(pages), chunks=len(chunks),
-                            size_bytes=len(data), added_at=time.time(),
-                            parse_report=parsed.report.to_dict())
+    record = DocumentRecord(
+        id=doc_id,
+        name=display,
+        pages=len(pages),
+        chunks=len(chunks),
+        size_bytes=len(data),
+        added_at=time.time(),
+        parse_report=parsed.report.to_dict(),
+    )
     notes = page_notes(pages, keep_hidden=settings.index_hidden_text)
     return Prepared(record, chunks, vectors, parsed.words, notes, timings)
 
 
 def parse_limits(settings: Settings) -> ParseLimits:
     """The parse limits of ``settings`` (OLYMPUS_MAX_PAGES, ..._PARSE_MEMORY_MB...)."""
-    return ParseLimits(max_pages=settings.max_pages, max_page_chars=settings.max_page_chars,
-                       max_document_chars=settings.max_document_chars,
-                       memory_mb=settings.parse_memory_mb,
-                       keep_hidden=settings.index_hidden_text)
+    return ParseLimits(
+        max_pages=settings.max_pages,
+        max_page_chars=settings.max_page_chars,
+        max_document_chars=settings.max_document_chars,
+        memory_mb=settings.parse_memory_mb,
+        keep_hidden=settings.index_hidden_text,
+    )
 
 
 def page_notes(pages: list, *, keep_hidden: bool) -> list[str]:
@@ -193,6 +227,7 @@ def page_notes(pages: list, *, keep_hidden: bool) -> list[str]:
     ['text a reader cannot see was left out on page 2',
      'page 1 looks garbled (a font maps letters wrongly), so it may not be found by search']
     """
+
     def numbers(flag: str) -> str:
         found = [str(p.number) for p in pages if flag in p.flags]
         shown = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
@@ -204,16 +239,22 @@ def page_notes(pages: list, *, keep_hidden: bool) -> list[str]:
         notes.append(f"text a reader cannot see was {what} on {hidden}")
     if garbled := numbers("garbled"):
         verb = "looks" if garbled.startswith("page ") else "look"
-        notes.append(f"{garbled} {verb} garbled (a font maps letters wrongly), so it may not "
-                     "be found by search")
+        notes.append(
+            f"{garbled} {verb} garbled (a font maps letters wrongly), so it may not "
+            "be found by search"
+        )
     return notes
 
 
 def ocr_options(settings: Settings, *, defer: bool = True) -> OcrOptions:
     """The OCR settings as the PDF parser takes them; ``defer``: a document with text-layer
     pages is indexed first and its OCR'd pages join afterwards (``src/library/late_ocr.py``)."""
-    return OcrOptions(enabled=settings.ocr == "auto", languages=settings.ocr_languages,
-                      page_timeout_s=settings.ocr_page_timeout_s, defer=defer)
+    return OcrOptions(
+        enabled=settings.ocr == "auto",
+        languages=settings.ocr_languages,
+        page_timeout_s=settings.ocr_page_timeout_s,
+        defer=defer,
+    )
 
 
 def _parse_progress(progress: ProgressCallback):

@@ -17,9 +17,9 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +49,12 @@ class QueueLimits:
 
     @classmethod
     def from_settings(cls, settings: Any) -> QueueLimits:
-        return cls(session_bytes=settings.session_queue_mb * MB,
-                   total_bytes=settings.queue_mb * MB,
-                   session_jobs=settings.session_queue_jobs, total_jobs=settings.queue_jobs)
+        return cls(
+            session_bytes=settings.session_queue_mb * MB,
+            total_bytes=settings.queue_mb * MB,
+            session_jobs=settings.session_queue_jobs,
+            total_jobs=settings.queue_jobs,
+        )
 
 
 class IngestJob(Job):
@@ -81,8 +84,9 @@ class IngestQueue:
     stops a running one at its next progress step (the ingest rolls back: nothing stored).
     """
 
-    def __init__(self, *, limits: QueueLimits | None = None, keep: int = 50,
-                 spool: Path | None = None) -> None:
+    def __init__(
+        self, *, limits: QueueLimits | None = None, keep: int = 50, spool: Path | None = None
+    ) -> None:
         self.limits = limits or QueueLimits()
         self._jobs: dict[int, IngestJob] = {}
         self._data: dict[int, bytes] = {}  # bytes of jobs not started yet
@@ -121,8 +125,10 @@ class IngestQueue:
             with self._lock:
                 self._jobs.pop(job.id, None)
                 self._data.pop(job.id, None)
-            raise UploadRefused(f"{name} was not queued: it could not be kept on disk ({exc}).",
-                                hint="Free some disk space in the data dir, then upload again.") from exc
+            raise UploadRefused(
+                f"{name} was not queued: it could not be kept on disk ({exc}).",
+                hint="Free some disk space in the data dir, then upload again.",
+            ) from exc
         self._executor.submit(self._run, pipeline, job.id)
         logger.info("ui.ingest.queued", job=job.id, name=name, bytes=len(data))
         return job.id
@@ -132,14 +138,19 @@ class IngestQueue:
         if self.spool is None or not self.spool.is_dir():
             return 0
         resumed = 0
-        for meta in sorted(self.spool.glob("*.json"), key=lambda p: int(p.stem)
-                           if p.stem.isdigit() else 0):
+        for meta in sorted(
+            self.spool.glob("*.json"), key=lambda p: int(p.stem) if p.stem.isdigit() else 0
+        ):
             try:
                 row = json.loads(meta.read_text(encoding="utf-8"))
                 data = meta.with_suffix(".pdf").read_bytes()
-                job = IngestJob(id=int(row["id"]), name=str(row["name"]),
-                                size_bytes=len(data), owner=str(row.get("owner", "")),
-                                submitted_at=float(row.get("submitted_at") or time.time()))
+                job = IngestJob(
+                    id=int(row["id"]),
+                    name=str(row["name"]),
+                    size_bytes=len(data),
+                    owner=str(row.get("owner", "")),
+                    submitted_at=float(row.get("submitted_at") or time.time()),
+                )
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 logger.warning("ui.ingest.spool_unreadable", file=meta.name, error=str(exc))
                 continue
@@ -159,8 +170,11 @@ class IngestQueue:
             counted = int((self.spool / NEXT_ID).read_text())
         except (OSError, ValueError):
             counted = 1
-        spooled = [int(p.stem) for p in self.spool.glob("*.json") if p.stem.isdigit()] \
-            if self.spool.is_dir() else []
+        spooled = (
+            [int(p.stem) for p in self.spool.glob("*.json") if p.stem.isdigit()]
+            if self.spool.is_dir()
+            else []
+        )
         return max([counted, *(i + 1 for i in spooled)])
 
     def _spool_write(self, job: IngestJob, data: bytes) -> None:
@@ -168,9 +182,18 @@ class IngestQueue:
             return
         self.spool.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.spool / f"{job.id}.pdf", data, fsync=True)
-        atomic_write_text(self.spool / f"{job.id}.json", json.dumps(
-            {"id": job.id, "name": job.name, "owner": job.owner,
-             "submitted_at": job.submitted_at}), fsync=True)
+        atomic_write_text(
+            self.spool / f"{job.id}.json",
+            json.dumps(
+                {
+                    "id": job.id,
+                    "name": job.name,
+                    "owner": job.owner,
+                    "submitted_at": job.submitted_at,
+                }
+            ),
+            fsync=True,
+        )
         atomic_write_text(self.spool / NEXT_ID, str(job.id + 1))
 
     def _spool_drop(self, job_id: int) -> None:
@@ -182,8 +205,11 @@ class IngestQueue:
     def jobs(self, owner: str | None = None) -> list[IngestJob]:
         """Copies of the kept jobs of ``owner`` (None: everyone's), oldest first."""
         with self._lock:
-            return [IngestJob(**vars(j)) for j in self._jobs.values()
-                    if owner is None or j.owner == owner]
+            return [
+                IngestJob(**vars(j))
+                for j in self._jobs.values()
+                if owner is None or j.owner == owner
+            ]
 
     def active(self, owner: str | None = None) -> bool:
         with self._lock:
@@ -203,8 +229,11 @@ class IngestQueue:
 
     def dismiss_finished(self, owner: str | None = None) -> None:
         with self._lock:
-            for job_id in [i for i, j in self._jobs.items()
-                           if not j.active and (owner is None or j.owner == owner)]:
+            for job_id in [
+                i
+                for i, j in self._jobs.items()
+                if not j.active and (owner is None or j.owner == owner)
+            ]:
                 del self._jobs[job_id]
 
     def shutdown(self) -> None:
@@ -228,17 +257,29 @@ class IngestQueue:
         mine_mb = (sum(j.size_bytes for j in mine) + job.size_bytes) / MB
         all_mb = (sum(j.size_bytes for j in waiting) + job.size_bytes) / MB
         checks = [
-            (len(mine) >= lim.session_jobs, "OLYMPUS_SESSION_QUEUE_JOBS",
-             f"you already have {len(mine)} file(s) waiting; the limit is "
-             f"{lim.session_jobs} per session"),
-            (len(waiting) >= lim.total_jobs, "OLYMPUS_QUEUE_JOBS",
-             f"{len(waiting)} file(s) are waiting; the limit is {lim.total_jobs} in total"),
-            (mine_mb * MB > lim.session_bytes, "OLYMPUS_SESSION_QUEUE_MB",
-             f"your waiting files would take {mine_mb:.1f} MB; the limit is "
-             f"{lim.session_bytes // MB} MB per session"),
-            (all_mb * MB > lim.total_bytes, "OLYMPUS_QUEUE_MB",
-             f"the waiting files would take {all_mb:.1f} MB; the limit is "
-             f"{lim.total_bytes // MB} MB in total"),
+            (
+                len(mine) >= lim.session_jobs,
+                "OLYMPUS_SESSION_QUEUE_JOBS",
+                f"you already have {len(mine)} file(s) waiting; the limit is "
+                f"{lim.session_jobs} per session",
+            ),
+            (
+                len(waiting) >= lim.total_jobs,
+                "OLYMPUS_QUEUE_JOBS",
+                f"{len(waiting)} file(s) are waiting; the limit is {lim.total_jobs} in total",
+            ),
+            (
+                mine_mb * MB > lim.session_bytes,
+                "OLYMPUS_SESSION_QUEUE_MB",
+                f"your waiting files would take {mine_mb:.1f} MB; the limit is "
+                f"{lim.session_bytes // MB} MB per session",
+            ),
+            (
+                all_mb * MB > lim.total_bytes,
+                "OLYMPUS_QUEUE_MB",
+                f"the waiting files would take {all_mb:.1f} MB; the limit is "
+                f"{lim.total_bytes // MB} MB in total",
+            ),
         ]
         for over, setting, why in checks:
             if over:
@@ -275,8 +316,9 @@ class IngestQueue:
                 job.stage, job.done, job.total, job.message = p.stage, p.done, p.total, p.message
                 # once stored, the document stays: its late OCR (already searchable) and the
                 # last steps are not cancelled (deleting the document removes it)
-                final = p.stage in ("done", "late_ocr") or (p.stage == "store"
-                                                             and p.done >= p.total)
+                final = p.stage in ("done", "late_ocr") or (
+                    p.stage == "store" and p.done >= p.total
+                )
                 if job.cancel_requested and not final:
                     raise IngestCancelled(f"{job.name}: cancelled; nothing of it was stored")
 
@@ -299,15 +341,19 @@ class IngestQueue:
         except Exception as exc:
             logger.exception("ui.ingest.failed", job=job_id, name=name)
             self._set_final(
-                job_id, "failed", f"Could not index this file ({type(exc).__name__}).",
+                job_id,
+                "failed",
+                f"Could not index this file ({type(exc).__name__}).",
                 "The details are in the server log. Try again; if it keeps failing, "
-                "report it with the log.")
+                "report it with the log.",
+            )
         else:
             status = result.status
             doc = result.doc
             self._update(job_id, doc_id=doc.id, pages=doc.pages, chunks=doc.chunks)
-            self._set_final(job_id, "duplicate" if status == "duplicate" else "added",
-                            result.message or "")
+            self._set_final(
+                job_id, "duplicate" if status == "duplicate" else "added", result.message or ""
+            )
             logger.info("ui.ingest.done", job=job_id, name=name, status=status)
 
     def _set_final(self, job_id: int, state: JobState, message: str, hint: str = "") -> None:

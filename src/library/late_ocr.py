@@ -39,8 +39,9 @@ logger = structlog.get_logger(__name__)
 
 MAX_CHUNKS_PER_PAGE = 200  # a bound on one page's passages, for the clean-up after a crash
 STAGE = "late_ocr"  # progress stage: the document is searchable, its scanned pages are read
-INTERRUPTED = "OCR was interrupted (the app stopped); delete the document and add it again " \
-              "to read this page"
+INTERRUPTED = (
+    "OCR was interrupted (the app stopped); delete the document and add it again to read this page"
+)
 
 
 def pending_message(pages: list[int]) -> str:
@@ -55,8 +56,9 @@ def pending_message(pages: list[int]) -> str:
     return f"searchable; OCR of {len(pages)} {noun} continues ({label} {shown})"
 
 
-def finish_ocr(library: Library, data: bytes, record: DocumentRecord,
-               progress: ProgressCallback) -> DocumentRecord:
+def finish_ocr(
+    library: Library, data: bytes, record: DocumentRecord, progress: ProgressCallback
+) -> DocumentRecord:
     """OCR the document's pending pages and append what they say; the updated record."""
     report = ParseReport.from_dict(record.parse_report)
     pending = list(report.ocr_pending)
@@ -92,15 +94,28 @@ def finish_ocr(library: Library, data: bytes, record: DocumentRecord,
         if read.words:
             library.originals.add_words(record.id, read.words)
     record = replace(record, chunks=record.chunks + len(chunks), parse_report=report.to_dict())
-    logger.info("library.late_ocr_done", doc_id=record.id[:12], pages=len(read.texts),
-                failed=sorted(read.failed), chunks=len(chunks), ms=elapsed_ms(started))
-    progress(Progress(STAGE, len(pending), len(pending),
-                      f"OCR done: {len(read.texts)} of {len(pending)} pages read"))
+    logger.info(
+        "library.late_ocr_done",
+        doc_id=record.id[:12],
+        pages=len(read.texts),
+        failed=sorted(read.failed),
+        chunks=len(chunks),
+        ms=elapsed_ms(started),
+    )
+    progress(
+        Progress(
+            STAGE,
+            len(pending),
+            len(pending),
+            f"OCR done: {len(read.texts)} of {len(pending)} pages read",
+        )
+    )
     return record
 
 
-def _read(library: Library, data: bytes, name: str, pending: list[int],
-          progress: ProgressCallback) -> OcrPass:
+def _read(
+    library: Library, data: bytes, name: str, pending: list[int], progress: ProgressCallback
+) -> OcrPass:
     from shared_utils.documents.pdf import ocr_deferred_pages
     from shared_utils.documents.text import normalize_pages
 
@@ -110,13 +125,21 @@ def _read(library: Library, data: bytes, name: str, pending: list[int],
         if kind == "ocr":
             progress(Progress(STAGE, done - 1, total, f"searchable; {message}"))
 
-    read = ocr_deferred_pages(data, name=name, pages=pending, ocr=ocr_options(settings),
-                              timeout_s=settings.parse_timeout_s, limits=parse_limits(settings),
-                              worker_env=minimal_environ(), progress=report)
+    read = ocr_deferred_pages(
+        data,
+        name=name,
+        pages=pending,
+        ocr=ocr_options(settings),
+        timeout_s=settings.parse_timeout_s,
+        limits=parse_limits(settings),
+        worker_env=minimal_environ(),
+        progress=report,
+    )
     numbers = sorted(read.texts)
     texts = normalize_pages([read.texts[n] for n in numbers])
-    read.texts = {n: t for n, t in zip(numbers, texts, strict=True)
-                  if any(ch.isalnum() for ch in t)}
+    read.texts = {
+        n: t for n, t in zip(numbers, texts, strict=True) if any(ch.isalnum() for ch in t)
+    }
     for number in numbers:
         if number not in read.texts:
             read.failed.setdefault(number, "OCR found no readable text")
@@ -133,10 +156,14 @@ def _chunks(library: Library, record: DocumentRecord, texts: dict[int, str]) -> 
     numbers = sorted(texts)
     for _, run in groupby(enumerate(numbers), key=lambda pair: pair[1] - pair[0]):
         pages = [Page(number=n, text=texts[n]) for _, n in run]
-        part = chunk_pages(pages, doc_id=record.id, doc_name=record.name,
-                           count_tokens=embedder.count_tokens,
-                           max_tokens=min(settings.chunk_tokens, embedder.max_text_tokens),
-                           overlap_tokens=settings.chunk_overlap_tokens)
+        part = chunk_pages(
+            pages,
+            doc_id=record.id,
+            doc_name=record.name,
+            count_tokens=embedder.count_tokens,
+            max_tokens=min(settings.chunk_tokens, embedder.max_text_tokens),
+            overlap_tokens=settings.chunk_overlap_tokens,
+        )
         for chunk in part:
             ordinal = record.chunks + len(out)
             out.append(replace(chunk, id=chunk_id(record.id, ordinal), ordinal=ordinal))
@@ -167,15 +194,20 @@ def interrupted(library: Any) -> list[str]:
             continue
         # the chunks of those pages may have reached the indexes before the crash (they
         # are written before the document store): their ids follow the document's
-        orphans = [chunk_id(record.id, i) for i in range(
-            record.chunks, record.chunks + MAX_CHUNKS_PER_PAGE * len(report.ocr_pending))]
+        orphans = [
+            chunk_id(record.id, i)
+            for i in range(
+                record.chunks, record.chunks + MAX_CHUNKS_PER_PAGE * len(report.ocr_pending)
+            )
+        ]
         library.stores.vectors.delete_chunks(orphans)
         library.stores.keywords.delete_chunks(orphans)
         for number in report.ocr_pending:
             report.failed[number] = INTERRUPTED
         report.ocr_pending = []
         library.docstore.append_chunks(record.id, [], parse_report=report.to_dict())
-        logger.warning("library.late_ocr_interrupted", doc_id=record.id[:12],
-                       pages=sorted(report.failed))
+        logger.warning(
+            "library.late_ocr_interrupted", doc_id=record.id[:12], pages=sorted(report.failed)
+        )
         found.append(record.id)
     return found

@@ -69,9 +69,15 @@ class Library:
         self.write_lock = threading.RLock()
         self._originals = Originals(settings.data.originals)
         self.retriever = HybridRetriever(
-            embedder=embedder, vectors=stores.vectors, keywords=stores.keywords,
-            docstore=stores.docstore, rrf_k=settings.rrf_k, dense_weight=settings.dense_weight,
-            bm25_weight=settings.bm25_weight, neighbour_hops=settings.neighbour_hops)
+            embedder=embedder,
+            vectors=stores.vectors,
+            keywords=stores.keywords,
+            docstore=stores.docstore,
+            rrf_k=settings.rrf_k,
+            dense_weight=settings.dense_weight,
+            bm25_weight=settings.bm25_weight,
+            neighbour_hops=settings.neighbour_hops,
+        )
 
     @property
     def originals(self) -> Originals:
@@ -85,22 +91,32 @@ class Library:
         from src.library.embedding_record import choose_embedding
 
         start = time.perf_counter()
-        configured = get_embedder(settings.embedding_model, settings.embedding_device,
-                                  settings.resolved_embedding_batch_size,
-                                  settings.resolved_embedding_precision)
+        configured = get_embedder(
+            settings.embedding_model,
+            settings.embedding_device,
+            settings.resolved_embedding_batch_size,
+            settings.resolved_embedding_precision,
+        )
         stores = open_stores(settings, configured.dimension)
         try:
             choice = choose_embedding(settings, has_documents=bool(stores.docstore.ready_ids()))
-            embedder = get_embedder(settings.embedding_model, settings.embedding_device,
-                                    settings.resolved_embedding_batch_size, choice.precision)
+            embedder = get_embedder(
+                settings.embedding_model,
+                settings.embedding_device,
+                settings.resolved_embedding_batch_size,
+                choice.precision,
+            )
             library = cls(settings, stores, embedder, default_k=default_k)
             library.recover()
         except BaseException:
             stores.close()
             raise
-        logger.info("library.opened", data_dir=str(settings.data_dir),
-                    documents=len(stores.docstore.list_documents()),
-                    ms=round((time.perf_counter() - start) * 1000, 1))
+        logger.info(
+            "library.opened",
+            data_dir=str(settings.data_dir),
+            documents=len(stores.docstore.list_documents()),
+            ms=round((time.perf_counter() - start) * 1000, 1),
+        )
         return library
 
     # --- recovery and removal ----------------------------------------------------------------
@@ -124,8 +140,11 @@ class Library:
             for batch in self.docstore.iter_chunks(batch_size=2000):
                 self.stores.keywords.add(batch)
                 n += len(batch)
-        logger.warning("library.keyword_index_rebuilt", chunks=n,
-                       ms=round((time.perf_counter() - start) * 1000, 1))
+        logger.warning(
+            "library.keyword_index_rebuilt",
+            chunks=n,
+            ms=round((time.perf_counter() - start) * 1000, 1),
+        )
         return n
 
     def remove_everywhere(self, doc_id: str) -> None:
@@ -138,8 +157,9 @@ class Library:
             self.originals.delete(doc_id)
 
     # --- documents ---------------------------------------------------------------------------
-    def ingest_bytes(self, data: bytes, name: str | bytes, *,
-                     progress: ProgressCallback = no_progress) -> IngestResult:
+    def ingest_bytes(
+        self, data: bytes, name: str | bytes, *, progress: ProgressCallback = no_progress
+    ) -> IngestResult:
         """Add one PDF to every store, or raise a typed error with nothing stored.
 
         A duplicate (the same bytes, already ready) is skipped before parsing; parsing,
@@ -151,15 +171,19 @@ class Library:
         doc_id = document_id(data)
         if (dup := self._duplicate(doc_id, display)) is not None:
             return dup
-        prepared = prepare(data, display, doc_id, settings=self.settings, embedder=self.embedder,
-                           progress=progress)
+        prepared = prepare(
+            data, display, doc_id, settings=self.settings, embedder=self.embedder, progress=progress
+        )
         record, timings = prepared.record, prepared.timings
         start = time.perf_counter()
         with self.write_lock:
             if (dup := self._duplicate(doc_id, display)) is not None:
                 return dup  # the same bytes finished in another thread meanwhile
-            self._store(prepared, progress,
-                        original=lambda: self.originals.put(doc_id, data, prepared.words))
+            self._store(
+                prepared,
+                progress,
+                original=lambda: self.originals.put(doc_id, data, prepared.words),
+            )
         timings["store_ms"] = elapsed_ms(start)
         record.status = "ready"
         if prepared.ocr_pending:  # searchable now; the OCR'd pages join when read
@@ -169,8 +193,16 @@ class Library:
             prepared.notes.extend(unreadable_note(record))
         timings["total_ms"] = elapsed_ms(total)
         progress(Progress("done", 1, 1, f"{display}: {record.pages} pages, {record.chunks} chunks"))
-        logger.info("library.ingested", doc_id=doc_id[:12], name=display, pages=record.pages,
-                    chunks=record.chunks, bytes=len(data), notes=prepared.notes, **timings)
+        logger.info(
+            "library.ingested",
+            doc_id=doc_id[:12],
+            name=display,
+            pages=record.pages,
+            chunks=record.chunks,
+            bytes=len(data),
+            notes=prepared.notes,
+            **timings,
+        )
         message = f"Added {display}: {record.pages} pages, {record.chunks} chunks"
         return IngestResult(record, "added", "; ".join([message, *prepared.notes]), timings)
 
@@ -180,11 +212,13 @@ class Library:
             return None
         same = "" if existing.name == display else f" as {existing.name}"
         logger.info("library.duplicate", doc_id=doc_id[:12], name=display)
-        return IngestResult(existing, "duplicate",
-                            f"{display} is already in the library{same}; skipped", {})
+        return IngestResult(
+            existing, "duplicate", f"{display} is already in the library{same}; skipped", {}
+        )
 
-    def _store(self, prepared: Prepared, progress: ProgressCallback,
-               original: Callable[[], object]) -> None:
+    def _store(
+        self, prepared: Prepared, progress: ProgressCallback, original: Callable[[], object]
+    ) -> None:
         """The store protocol of ``shared_utils/stores/base.py``: pending record, leftovers
         of an earlier attempt removed, vectors, keywords, chunks and links, ready. Any failure
         (or Ctrl-C) removes what was written; a kill -9 leaves a pending record, which
@@ -206,8 +240,12 @@ class Library:
             stores.docstore.mark_ready(record.id, pages=record.pages, chunks=record.chunks)
             progress(Progress("store", steps, steps, "ready"))
         except BaseException as exc:
-            logger.warning("library.ingest_rolled_back", doc_id=record.id[:12], name=record.name,
-                           error=f"{type(exc).__name__}: {exc}")
+            logger.warning(
+                "library.ingest_rolled_back",
+                doc_id=record.id[:12],
+                name=record.name,
+                error=f"{type(exc).__name__}: {exc}",
+            )
             try:
                 self.remove_everywhere(record.id)
             except Exception as cleanup:  # noqa: BLE001 - the original error is re-raised below;
@@ -215,20 +253,24 @@ class Library:
                 logger.error("library.rollback_failed", doc_id=record.id[:12], error=str(cleanup))
             raise
 
-    def ingest_file(self, path: Path | str, *,
-                    progress: ProgressCallback = no_progress) -> IngestResult:
+    def ingest_file(
+        self, path: Path | str, *, progress: ProgressCallback = no_progress
+    ) -> IngestResult:
         """Ingest one PDF file (FileTooLarge before reading a file over the limit)."""
         path = Path(path)
         data = read_file(path, self.settings.max_upload_mb)
         return self.ingest_bytes(data, path.name, progress=progress)
 
-    def ingest_paths(self, paths: Iterable[Path | str], *,
-                     progress: ProgressCallback = no_progress) -> list[IngestOutcome]:
+    def ingest_paths(
+        self, paths: Iterable[Path | str], *, progress: ProgressCallback = no_progress
+    ) -> list[IngestOutcome]:
         """Ingest files and folders (recursively, ``*.pdf``); a bad file does not stop the rest."""
         outcomes = []
         for path in expand_paths(paths):
             try:
-                outcomes.append(IngestOutcome(path, result=self.ingest_file(path, progress=progress)))
+                outcomes.append(
+                    IngestOutcome(path, result=self.ingest_file(path, progress=progress))
+                )
             except OlympusError as exc:
                 logger.warning("library.ingest_failed", path=str(path), error=str(exc))
                 outcomes.append(IngestOutcome(path, error=exc))
@@ -250,7 +292,8 @@ class Library:
         """Remove a document (its id or a unique prefix) from every store; DocumentNotFound when
         it is not there."""
         record = self.docstore.get_document(doc_id) or self.docstore.get_document(
-            resolve_doc_id(self.documents(), doc_id).id)
+            resolve_doc_id(self.documents(), doc_id).id
+        )
         if record is None:
             raise DocumentNotFound(f"No document has the id {doc_id!r}.")
         doc_id = record.id
@@ -259,8 +302,9 @@ class Library:
         return record
 
     # --- search ------------------------------------------------------------------------------
-    def search(self, text: str, *, k: int | None = None,
-               doc_ids: Sequence[str] | None = None) -> SearchResult:
+    def search(
+        self, text: str, *, k: int | None = None, doc_ids: Sequence[str] | None = None
+    ) -> SearchResult:
         """Hybrid search; InvalidQuery for an empty or over-long query."""
         query = check_question(text, self.settings.max_query_chars, what="query")
         k = k or self.settings.top_k or self.default_k
@@ -299,8 +343,10 @@ class Library:
             dim = self.embedder.dimension
         except OlympusError as exc:
             return {"ok": False, "detail": str(exc)}
-        return {"ok": True, "detail": f"{self.settings.embedding_model} ({dim}-d, "
-                                      f"{self.embedder.precision})"}
+        return {
+            "ok": True,
+            "detail": f"{self.settings.embedding_model} ({dim}-d, {self.embedder.precision})",
+        }
 
     def close(self) -> None:
         self.stores.close()
@@ -321,8 +367,12 @@ def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
     out: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = [Path(root) / f for root, _dirs, files in os.walk(path) for f in files
-                     if f.lower().endswith(".pdf")]
+            found = [
+                Path(root) / f
+                for root, _dirs, files in os.walk(path)
+                for f in files
+                if f.lower().endswith(".pdf")
+            ]
             out.extend(sorted(found))
         else:
             out.append(path)

@@ -8,6 +8,7 @@ the document, also when an ingest is rolled back or recovered after a crash.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -17,7 +18,6 @@ import structlog
 from shared_utils.atomic import atomic_write_bytes
 from shared_utils.documents.render import Box, Word
 from shared_utils.errors import DocumentNotFound, StoreUnavailable
-import contextlib
 
 logger = structlog.get_logger(__name__)
 
@@ -47,19 +47,23 @@ class Originals:
         self._put_words(doc_id, {**self.words(doc_id), **words})
 
     def _put_words(self, doc_id: str, words: dict[int, list[Word]]) -> None:
-        payload = {str(page): [[w.text, w.box.x0, w.box.y0, w.box.x1, w.box.y1]
-                               for w in page_words] for page, page_words in words.items()}
-        self._write(self._path(doc_id, ".words.json"),
-                    json.dumps(payload, separators=(",", ":")).encode())
+        payload = {
+            str(page): [[w.text, w.box.x0, w.box.y0, w.box.x1, w.box.y1] for w in page_words]
+            for page, page_words in words.items()
+        }
+        self._write(
+            self._path(doc_id, ".words.json"), json.dumps(payload, separators=(",", ":")).encode()
+        )
 
     def _write(self, path: Path, data: bytes) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(path, data, prefix=".tmp-")  # .tmp-: what sweep() removes
         except OSError as exc:
-            raise StoreUnavailable(f"Cannot store the original PDF in {self.root}: {exc}",
-                                   hint="Check free disk space and permissions of the data dir."
-                                   ) from exc
+            raise StoreUnavailable(
+                f"Cannot store the original PDF in {self.root}: {exc}",
+                hint="Check free disk space and permissions of the data dir.",
+            ) from exc
 
     def delete(self, doc_id: str) -> None:
         for suffix in (".pdf", ".words.json"):
@@ -90,7 +94,8 @@ class Originals:
             raise DocumentNotFound(
                 "The original PDF of this document is not stored",
                 hint="It was added before Olympus kept originals: delete it and add it again "
-                     "to see its pages.") from None
+                "to see its pages.",
+            ) from None
 
     def words(self, doc_id: str) -> dict[int, list[Word]]:
         """OCR word boxes by page number ({} when no page was OCR'd)."""
@@ -98,8 +103,7 @@ class Originals:
             raw = json.loads(self._path(doc_id, ".words.json").read_text())
         except FileNotFoundError:
             return {}
-        return {int(page): [Word(w[0], Box(*w[1:5])) for w in words]
-                for page, words in raw.items()}
+        return {int(page): [Word(w[0], Box(*w[1:5])) for w in words] for page, words in raw.items()}
 
     def stored_bytes(self, doc_id: str) -> int:
         """Bytes on disk for this document's original and word boxes."""

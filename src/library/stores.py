@@ -24,7 +24,6 @@ from src.settings import Settings
 logger = structlog.get_logger(__name__)
 
 
-
 class LazyVectorIndex(VectorIndex):
     """A VectorIndex that opens the real one on first use (thread-safe)."""
 
@@ -60,12 +59,14 @@ class LazyVectorIndex(VectorIndex):
     def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
         self.index.delete_chunks(chunk_ids)
 
-    def search(self, vector: np.ndarray, k: int,
-               doc_ids: frozenset[str] | None = None) -> list[tuple[str, float]]:
+    def search(
+        self, vector: np.ndarray, k: int, doc_ids: frozenset[str] | None = None
+    ) -> list[tuple[str, float]]:
         return self.index.search(vector, k, doc_ids)
 
-    def search_many(self, vectors: Sequence[np.ndarray], k: int,
-                    doc_ids: frozenset[str] | None = None) -> list[list[tuple[str, float]]]:
+    def search_many(
+        self, vectors: Sequence[np.ndarray], k: int, doc_ids: frozenset[str] | None = None
+    ) -> list[list[tuple[str, float]]]:
         return self.index.search_many(vectors, k, doc_ids)
 
     def count(self) -> int:
@@ -117,7 +118,7 @@ def docstore_kind(settings: Settings) -> str:
 
 
 def keyword_kind(settings: Settings) -> str:
-    """"arango": ArangoSearch's BM25 over the ArangoDB chunks (needs OLYMPUS_ARANGO_URL);
+    """ "arango": ArangoSearch's BM25 over the ArangoDB chunks (needs OLYMPUS_ARANGO_URL);
     "auto" and "bm25": the embedded index, which measured as good or better (README)."""
     return "arango" if settings.keyword_index == "arango" else "bm25"
 
@@ -134,8 +135,9 @@ def _sqlite_docstore(settings: Settings) -> DocumentStore:
 def _arango_docstore(settings: Settings) -> DocumentStore:
     from shared_utils.stores.arango import ArangoDocumentStore, connect
 
-    db = connect(settings.arango_url, settings.arango_db, settings.arango_user,
-                 settings.arango_password)
+    db = connect(
+        settings.arango_url, settings.arango_db, settings.arango_user, settings.arango_password
+    )
     return ArangoDocumentStore(db)
 
 
@@ -165,7 +167,11 @@ def _milvus_vectors(settings: Settings, dimension: int) -> VectorIndex:
 
 
 DOCSTORES: dict[str, Callable[[Settings], DocumentStore]] = {
-    "sqlite": _sqlite_docstore, "arango": _arango_docstore}
+    "sqlite": _sqlite_docstore,
+    "arango": _arango_docstore,
+}
 KEYWORD_INDEXES: dict[str, Callable[[Settings, DocumentStore], KeywordIndex]] = {
-    "bm25": _bm25_keywords, "arango": _arango_keywords}
+    "bm25": _bm25_keywords,
+    "arango": _arango_keywords,
+}
 VECTOR_INDEXES: dict[str, Callable[[Settings, int], VectorIndex]] = {"milvus": _milvus_vectors}

@@ -90,11 +90,17 @@ class BackendPlan:
         check_names([name])
         names = (name,) if name == SAFETY_NET else (name, SAFETY_NET)
         # "this question" when it changed the chain (a chain of extracts only stays as it was)
-        chosen = {**self.chosen_by, name: "this question"} if names != self.names else (
-            self.chosen_by)
-        return BackendPlan(names, self.models, (*self.reasons, f"backend {name}: chosen for this "
-                                                "question"), self._kept_note(), chosen,
-                           self.fallback)
+        chosen = (
+            {**self.chosen_by, name: "this question"} if names != self.names else (self.chosen_by)
+        )
+        return BackendPlan(
+            names,
+            self.models,
+            (*self.reasons, f"backend {name}: chosen for this question"),
+            self._kept_note(),
+            chosen,
+            self.fallback,
+        )
 
     def with_model(self, model: str) -> BackendPlan:
         """The plan with the first engine backend answering with ``model`` (a chat's choice).
@@ -109,11 +115,16 @@ class BackendPlan:
             raise ModelNotFound(
                 f"llama.cpp is serving {self.model(head) or 'another model'}, not {model}.",
                 hint="llama.cpp serves one model at a time: choose the default model for this "
-                     "chat, or ask an administrator to switch the model on the Models page.")
-        return BackendPlan(self.names, {**self.models, head: model},
-                           (*self.reasons, f"{head} model {model}: chosen for this chat"),
-                           self._kept_note(), {**self.chosen_by, head: "this chat"},
-                           self.fallback)
+                "chat, or ask an administrator to switch the model on the Models page.",
+            )
+        return BackendPlan(
+            self.names,
+            {**self.models, head: model},
+            (*self.reasons, f"{head} model {model}: chosen for this chat"),
+            self._kept_note(),
+            {**self.chosen_by, head: "this chat"},
+            self.fallback,
+        )
 
     def _kept_note(self) -> str:
         """The note once a question or chat overrides the choice: the fallback's still holds,
@@ -121,9 +132,14 @@ class BackendPlan:
         return self.fallback_note if self.fallback else ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"chain": list(self.names), "models": dict(self.models),
-                "reasons": list(self.reasons), "fallback_note": self.fallback_note,
-                "chosen_by": dict(self.chosen_by), "fallback": list(self.fallback)}
+        return {
+            "chain": list(self.names),
+            "models": dict(self.models),
+            "reasons": list(self.reasons),
+            "fallback_note": self.fallback_note,
+            "chosen_by": dict(self.chosen_by),
+            "fallback": list(self.fallback),
+        }
 
 
 def plan_backends(
@@ -161,10 +177,10 @@ def plan_backends(
         models["ollama"], chosen_by["ollama"] = _ollama_model(settings, profile, active, prov)
         reasons.append(f"ollama model {models['ollama'] or '(none)'}: {chosen_by['ollama']}")
     if "llamacpp" in names:
-        models["llamacpp"], chosen_by["llamacpp"] = _llamacpp_model(settings, profile, active,
-                                                                     typed)
-        reasons.append(f"llama.cpp model {models['llamacpp'] or '(none)'}: "
-                       f"{chosen_by['llamacpp']}")
+        models["llamacpp"], chosen_by["llamacpp"] = _llamacpp_model(
+            settings, profile, active, typed
+        )
+        reasons.append(f"llama.cpp model {models['llamacpp'] or '(none)'}: {chosen_by['llamacpp']}")
     if "hf_inference" in names:
         models["hf_inference"] = settings.hf_inference_model
     note = ""
@@ -190,8 +206,10 @@ def chosen_after_provisioning(active: dict[str, Any], prov: ProvisioningSection)
 
 def fallback_sentence(answering: str, wanted: str, why: str) -> str:
     """The note shown while a small fallback model serves: ``answering`` names what answers."""
-    return (f"Answering now: {answering}, because {wanted} could not be downloaded ({why}). "
-            f"Download it when the Hub is reachable: python -m src models pull {wanted}")
+    return (
+        f"Answering now: {answering}, because {wanted} could not be downloaded ({why}). "
+        f"Download it when the Hub is reachable: python -m src models pull {wanted}"
+    )
 
 
 def build_backend(name: str, settings: Settings, plan: BackendPlan) -> Backend:
@@ -203,8 +221,9 @@ def build_backend(name: str, settings: Settings, plan: BackendPlan) -> Backend:
 
 
 # --- the precedence, one backend at a time ------------------------------------------------------
-def _ollama_model(settings: Settings, profile: Profile | None, active: dict[str, Any],
-                  prov: ProvisioningSection) -> tuple[str, str]:
+def _ollama_model(
+    settings: Settings, profile: Profile | None, active: dict[str, Any], prov: ProvisioningSection
+) -> tuple[str, str]:
     if settings.ollama_model:
         return settings.ollama_model, "OLYMPUS_OLLAMA_MODEL"
     if settings.model and profile is not None:
@@ -220,15 +239,18 @@ def _ollama_model(settings: Settings, profile: Profile | None, active: dict[str,
     return "", "nothing chosen yet"
 
 
-def _llamacpp_model(settings: Settings, profile: Profile | None, active: dict[str, Any],
-                    status: Status) -> tuple[str, str]:
+def _llamacpp_model(
+    settings: Settings, profile: Profile | None, active: dict[str, Any], status: Status
+) -> tuple[str, str]:
     served = status.engine.model
     if settings.llamacpp_model_path:  # the engine serves it too: the setting chose it
         path = Path(served or settings.llamacpp_model_path)
         return model_label(path, settings), "OLYMPUS_LLAMACPP_MODEL_PATH"
     if served:  # OLYMPUS_MODEL chose what provisioning gave the engine, else the record did
-        return (model_label(Path(served), settings),
-                "OLYMPUS_MODEL" if settings.model else "the file the engine serves")
+        return (
+            model_label(Path(served), settings),
+            "OLYMPUS_MODEL" if settings.model else "the file the engine serves",
+        )
     if settings.model:
         return settings.model, "OLYMPUS_MODEL"
     if active.get("name"):
@@ -260,8 +282,9 @@ def _catalog_ollama_name(settings: Settings, active: dict[str, Any]) -> str:
         return ""
     from src.models.catalog import load_catalog
 
-    entry = next((e for e in load_catalog(settings.catalog_path).entries
-                  if e.id == active["model"]), None)
+    entry = next(
+        (e for e in load_catalog(settings.catalog_path).entries if e.id == active["model"]), None
+    )
     return entry.ollama_name if entry is not None else ""
 
 

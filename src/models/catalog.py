@@ -51,7 +51,9 @@ class CatalogEntry(BaseModel):
     vram_gb: float = Field(ge=0)
     licence: str = Field(min_length=1)
     gated: bool = False
-    ollama_name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*(:[A-Za-z0-9._-]+)?$")
+    ollama_name: str = Field(
+        min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*(:[A-Za-z0-9._-]+)?$"
+    )
     hf_pull: str = ""  # Ollama's direct "hf.co/{user}/{repo}:{quant}" reference, when it applies
     sha256: tuple[str, ...] = ()  # optional, one per file, in order
     notes: str = ""
@@ -74,7 +76,9 @@ class CatalogEntry(BaseModel):
             if not all(parts):
                 raise ValueError("mixes split and single GGUF files")
             total = int(parts[0]["total"])  # type: ignore[index]
-            expected = [f"{parts[0]['stem']}-{i:05d}-of-{total:05d}.gguf" for i in range(1, total + 1)]  # type: ignore[index]
+            expected = [
+                f"{parts[0]['stem']}-{i:05d}-of-{total:05d}.gguf" for i in range(1, total + 1)
+            ]  # type: ignore[index]
             if list(v) != expected:
                 raise ValueError(f"a split GGUF must list all {total} parts in order: {expected}")
         return v
@@ -183,7 +187,9 @@ class Catalog:
                 need = entry.vram_gb if tier.min_vram_gb else entry.ram_gb
                 have = facts.vram_gb if tier.min_vram_gb else facts.ram_gb
                 if need > have:
-                    reasons.append(f"{entry.id} skipped: needs {need:g} GB, {have:.1f} GB available")
+                    reasons.append(
+                        f"{entry.id} skipped: needs {need:g} GB, {have:.1f} GB available"
+                    )
                     continue
                 reasons.append(
                     f"tier {name} ({tier.description}) fits {facts.cpus:g} CPUs, "

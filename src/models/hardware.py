@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
 
 _UNLIMITED = 1 << 60  # cgroup v1 reports "no limit" as a huge number (9223372036854771712)
 NVIDIA_SMI_ARGS = ("--query-gpu=name,memory.total", "--format=csv,noheader,nounits")

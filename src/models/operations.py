@@ -36,8 +36,9 @@ class Removed:
     was_active: bool
 
 
-def use_model(settings: Settings, profile: Profile, name: str, *,
-              progress: ProgressCallback = no_progress) -> str:
+def use_model(
+    settings: Settings, profile: Profile, name: str, *, progress: ProgressCallback = no_progress
+) -> str:
     """Make ``name`` the active model; returns a line saying which one (and where it is).
     ``name`` may be a .gguf file anywhere: it is linked (or copied, with ``progress``) into
     the models folder first (:func:`bring_in`)."""
@@ -56,8 +57,9 @@ def use_model(settings: Settings, profile: Profile, name: str, *,
     entry = next((e for e in catalog.entries if e.id == name), None)
     if entry is not None:
         write_active(settings, name=entry.id, model=entry.id)
-        return _used(f"Active model: {entry.id} (pulled on next start if missing)", settings,
-                     profile)
+        return _used(
+            f"Active model: {entry.id} (pulled on next start if missing)", settings, profile
+        )
     local = local_matches(settings, name)
     if local:
         write_active(settings, name=name, path=local[0])
@@ -73,10 +75,14 @@ def use_model(settings: Settings, profile: Profile, name: str, *,
         finally:
             models.close()
     if os.sep in name or name.endswith(".gguf"):
-        raise ModelNotFound(f"No file {name} (and no model of that name in the models folder).",
-                            hint="Check the path of the .gguf file.")
-    raise ModelNotFound(f"No model {name!r} in the catalog, on disk or in Ollama",
-                        hint="Pull it first: python -m src models pull REPO[:QUANT]")
+        raise ModelNotFound(
+            f"No file {name} (and no model of that name in the models folder).",
+            hint="Check the path of the .gguf file.",
+        )
+    raise ModelNotFound(
+        f"No model {name!r} in the catalog, on disk or in Ollama",
+        hint="Pull it first: python -m src models pull REPO[:QUANT]",
+    )
 
 
 def overriding_setting(settings: Settings, profile: Profile | None) -> tuple[str, str, str]:
@@ -85,8 +91,10 @@ def overriding_setting(settings: Settings, profile: Profile | None) -> tuple[str
     from src.models.backends import plan_backends
 
     plan = plan_backends(settings, profile)
-    return next(((plan.set_by_setting(n), n, plan.model(n)) for n in plan.names
-                 if plan.set_by_setting(n)), ("", "", ""))
+    return next(
+        ((plan.set_by_setting(n), n, plan.model(n)) for n in plan.names if plan.set_by_setting(n)),
+        ("", "", ""),
+    )
 
 
 def _used(message: str, settings: Settings | None = None, profile: Profile | None = None) -> str:
@@ -95,9 +103,11 @@ def _used(message: str, settings: Settings | None = None, profile: Profile | Non
     if settings is not None:
         setting, name, model = overriding_setting(settings, profile)
         if setting:
-            message += (f"\nNote: {setting} sets the {name} model ({model}) and takes "
-                        "precedence over this choice. Unset it (and restart) for the choice "
-                        "to take effect.")
+            message += (
+                f"\nNote: {setting} sets the {name} model ({model}) and takes "
+                "precedence over this choice. Unset it (and restart) for the choice "
+                "to take effect."
+            )
     logger.info("model.use", message=message)
     return message
 
@@ -119,8 +129,12 @@ def _import_into_ollama(settings: Settings, path: Path, progress: ProgressCallba
 
     from shared_utils.ollama_models import OllamaModels
 
-    tag = re.sub(r"[^a-z0-9._-]+", "-", SPLIT_GGUF.sub("", path.name).removesuffix(".gguf")
-                 .lower()).strip("-.") or "local-model"
+    tag = (
+        re.sub(
+            r"[^a-z0-9._-]+", "-", SPLIT_GGUF.sub("", path.name).removesuffix(".gguf").lower()
+        ).strip("-.")
+        or "local-model"
+    )
     parts = _gguf_parts(path)
     models = OllamaModels(settings.ollama_host)
     try:
@@ -129,8 +143,7 @@ def _import_into_ollama(settings: Settings, path: Path, progress: ProgressCallba
         models.close()
 
 
-def bring_in(settings: Settings, source: Path, *,
-             progress: ProgressCallback = no_progress) -> Path:
+def bring_in(settings: Settings, source: Path, *, progress: ProgressCallback = no_progress) -> Path:
     """``source`` (a GGUF anywhere) under ``<models dir>/local/``: hard-linked when it is on
     the same file system, else copied (with ``progress``; a partial copy is removed). A file
     already in the models folder is used where it is. Raises NotAGguf for any other file."""
@@ -140,8 +153,10 @@ def bring_in(settings: Settings, source: Path, *,
     with open(source, "rb") as fh:
         magic = fh.read(4)
     if magic != GGUF_MAGIC:
-        raise NotAGguf(f"{source.name} is not a GGUF model file (it does not start with "
-                       f"'GGUF' but with {magic!r}).")
+        raise NotAGguf(
+            f"{source.name} is not a GGUF model file (it does not start with "
+            f"'GGUF' but with {magic!r})."
+        )
     models = settings.models_dir.resolve()
     if source.is_relative_to(models) and source.parent != models:
         return source
@@ -164,9 +179,11 @@ def _link_or_copy(source: Path, target: Path, progress: ProgressCallback) -> Non
     if target.exists():
         if os.path.samefile(source, target) or target.stat().st_size == source.stat().st_size:
             return
-        raise NotAGguf(f"Another file named {target.name} is already in {target.parent}.",
-                       hint="Rename your file, or remove the other one with "
-                            f"`python -m src models rm {target.name}`.")
+        raise NotAGguf(
+            f"Another file named {target.name} is already in {target.parent}.",
+            hint="Rename your file, or remove the other one with "
+            f"`python -m src models rm {target.name}`.",
+        )
     try:
         os.link(source, target)
         logger.info("model.linked", source=str(source), target=str(target))
@@ -207,11 +224,14 @@ def remove_model(settings: Settings, profile: Profile, name: str) -> Removed:
         finally:
             models.close()
     if not removed:
-        raise ModelNotFound(f"No model {name!r} on disk or in Ollama",
-                            hint="See what is installed: python -m src models list")
+        raise ModelNotFound(
+            f"No model {name!r} on disk or in Ollama",
+            hint="See what is installed: python -m src models list",
+        )
     active = read_active(settings)
     was_active = name in (active.get("name"), active.get("model"), active.get("ollama_model")) or (
-        active.get("path") in removed)
+        active.get("path") in removed
+    )
     if was_active:
         clear_active(settings)
     logger.info("model.removed", name=name, items=removed, was_active=was_active)

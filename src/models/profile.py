@@ -14,10 +14,10 @@ import dataclasses
 import math
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
 
 import structlog
 
@@ -95,8 +95,17 @@ class Profile:
 
 
 DETECTED_FIELDS = (
-    "on_space", "space_id", "in_container", "gpu_name", "gpu_memory_mb", "gpu_count",
-    "cpu_cores", "memory_bytes", "memory_gb", "disk_free_bytes", "ollama_path",
+    "on_space",
+    "space_id",
+    "in_container",
+    "gpu_name",
+    "gpu_memory_mb",
+    "gpu_count",
+    "cpu_cores",
+    "memory_bytes",
+    "memory_gb",
+    "disk_free_bytes",
+    "ollama_path",
 )
 
 
@@ -120,8 +129,9 @@ QUEUE_PER_SLOT = 4
 ZERO_ALLOWED = frozenset({"answer_queue"})  # 0 is a choice here (no waiting), not "unset"
 
 
-def parallel_answers(cpus: float, memory: int, context: int, entry: CatalogEntry, *,
-                     has_gpu: bool) -> tuple[int, str]:
+def parallel_answers(
+    cpus: float, memory: int, context: int, entry: CatalogEntry, *, has_gpu: bool
+) -> tuple[int, str]:
     """The engine's slots (answers written at once, each with the whole context) and why:
     two per core (a GPU: 8), at most 4 on a CPU, and no more than half the memory beside the
     model holds the slots' KV cache (each slot keeps ``context`` tokens).
@@ -142,8 +152,10 @@ def parallel_answers(cpus: float, memory: int, context: int, entry: CatalogEntry
     by_memory = max(1, int(spare // per_slot)) if per_slot else by_cores
     slots = max(1, min(by_cores, by_memory))
     limit = "memory" if by_memory < by_cores else ("a GPU" if has_gpu else f"{cores} cores")
-    return slots, (f"limited by {limit} ({context}-token context each, "
-                   f"~{per_slot / 1024**2:.0f} MiB of KV cache per slot)")
+    return slots, (
+        f"limited by {limit} ({context}-token context each, "
+        f"~{per_slot / 1024**2:.0f} MiB of KV cache per slot)"
+    )
 
 
 def top_k_for(context_tokens: int) -> int:
@@ -185,32 +197,73 @@ def detect(
     ollama_model = settings.ollama_model or entry.ollama_name
     if settings.ollama_model:
         why.append(f"ollama model {ollama_model}: OLYMPUS_OLLAMA_MODEL")
-    context = _choose(settings, "context_tokens", entry.context_tokens,
-                      f"catalog default for {entry.id}", "context", why)
-    threads = _choose(settings, "threads", max(1, math.floor(cpus)), "one per usable CPU",
-                      "threads", why)
-    slots = _choose(settings, "parallel_answers",
-                    *parallel_answers(cpus, memory, context, entry, has_gpu=bool(gpus)),
-                    "parallel answers", why)
-    waiting = _choose(settings, "answer_queue", QUEUE_PER_SLOT * slots,
-                      f"{QUEUE_PER_SLOT} waiting per slot", "answer queue", why)
+    context = _choose(
+        settings,
+        "context_tokens",
+        entry.context_tokens,
+        f"catalog default for {entry.id}",
+        "context",
+        why,
+    )
+    threads = _choose(
+        settings, "threads", max(1, math.floor(cpus)), "one per usable CPU", "threads", why
+    )
+    slots = _choose(
+        settings,
+        "parallel_answers",
+        *parallel_answers(cpus, memory, context, entry, has_gpu=bool(gpus)),
+        "parallel answers",
+        why,
+    )
+    waiting = _choose(
+        settings,
+        "answer_queue",
+        QUEUE_PER_SLOT * slots,
+        f"{QUEUE_PER_SLOT} waiting per slot",
+        "answer queue",
+        why,
+    )
     first_token, stall = _deadlines(settings, cpus, bool(gpus), why)
     port, address = _network(settings, on_space, container, why)
-    top_k = _choose(settings, "top_k", top_k_for(context), f"fits a {context}-token context",
-                    "top-k", why)
+    top_k = _choose(
+        settings, "top_k", top_k_for(context), f"fits a {context}-token context", "top-k", why
+    )
     profile = Profile(
-        on_space=on_space, space_id=settings.space_id, in_container=container,
-        gpu_name=gpu_name, gpu_memory_mb=gpu_mb, gpu_count=len(gpus), cpu_cores=cpus,
-        memory_bytes=memory, disk_free_bytes=disk_free, ollama_path=ollama_path,
-        engine=engine, model=entry.id, tier=tier, quant=entry.quant, ollama_model=ollama_model,
-        context_tokens=context, threads=threads, parallel_answers=slots,
-        answer_queue=waiting, connect_timeout_s=settings.connect_timeout_s,
-        first_token_timeout_s=first_token, stall_timeout_s=stall, port=port, address=address,
-        top_k=top_k, reasons=tuple(why),
+        on_space=on_space,
+        space_id=settings.space_id,
+        in_container=container,
+        gpu_name=gpu_name,
+        gpu_memory_mb=gpu_mb,
+        gpu_count=len(gpus),
+        cpu_cores=cpus,
+        memory_bytes=memory,
+        disk_free_bytes=disk_free,
+        ollama_path=ollama_path,
+        engine=engine,
+        model=entry.id,
+        tier=tier,
+        quant=entry.quant,
+        ollama_model=ollama_model,
+        context_tokens=context,
+        threads=threads,
+        parallel_answers=slots,
+        answer_queue=waiting,
+        connect_timeout_s=settings.connect_timeout_s,
+        first_token_timeout_s=first_token,
+        stall_timeout_s=stall,
+        port=port,
+        address=address,
+        top_k=top_k,
+        reasons=tuple(why),
     )
     logger.info(
-        "profile detected", engine=engine, model=entry.id, cpus=cpus,
-        memory_gb=round(memory / _GIB, 1), gpu=gpu_name or None, port=port,
+        "profile detected",
+        engine=engine,
+        model=entry.id,
+        cpus=cpus,
+        memory_gb=round(memory / _GIB, 1),
+        gpu=gpu_name or None,
+        port=port,
     )
     return profile
 
@@ -264,22 +317,25 @@ def _engine(settings: Settings, ollama_path: str, why: list[str]) -> str:
     return "llamacpp"
 
 
-def _model(settings: Settings, cpus: float, memory: int, gpu_mb: int,
-           why: list[str]) -> tuple[CatalogEntry, str]:
+def _model(
+    settings: Settings, cpus: float, memory: int, gpu_mb: int, why: list[str]
+) -> tuple[CatalogEntry, str]:
     catalog = load_catalog(settings.catalog_path)
     if settings.model:
         entry = catalog.get(settings.model)
         why.append(f"model {entry.id}: OLYMPUS_MODEL")
         return entry, entry.tier
-    facts = HardwareFacts(cpus=cpus, ram_gb=memory / _GIB, vram_gb=gpu_mb / 1024,
-                          has_hf_token=bool(settings.hf_token))
+    facts = HardwareFacts(
+        cpus=cpus, ram_gb=memory / _GIB, vram_gb=gpu_mb / 1024, has_hf_token=bool(settings.hf_token)
+    )
     choice = catalog.choose(facts)
     why.extend(f"model: {r}" for r in choice.reasons)
     return choice.entry, choice.tier
 
 
-def _choose(settings: Settings, name: str, derived: Any, derived_why: str, label: str,
-            why: list[str]) -> Any:
+def _choose(
+    settings: Settings, name: str, derived: Any, derived_why: str, label: str, why: list[str]
+) -> Any:
     """The setting ``name`` when set, else ``derived``; the reason says which."""
     value = getattr(settings, name)
     if value or (value == 0 and name in ZERO_ALLOWED):
@@ -289,8 +345,9 @@ def _choose(settings: Settings, name: str, derived: Any, derived_why: str, label
     return derived
 
 
-def _deadlines(settings: Settings, cpus: float, has_gpu: bool,
-               why: list[str]) -> tuple[float, float]:
+def _deadlines(
+    settings: Settings, cpus: float, has_gpu: bool, why: list[str]
+) -> tuple[float, float]:
     """First-token and stall deadlines."""
     explicit = settings.model_fields_set
     if "first_token_timeout_s" in explicit:
@@ -306,8 +363,9 @@ def _deadlines(settings: Settings, cpus: float, has_gpu: bool,
     return first_token, stall
 
 
-def _network(settings: Settings, on_space: bool, container: bool,
-             why: list[str]) -> tuple[int, str]:
+def _network(
+    settings: Settings, on_space: bool, container: bool, why: list[str]
+) -> tuple[int, str]:
     if settings.port:
         port = settings.port
         why.append(f"port {port}: OLYMPUS_PORT")
@@ -318,8 +376,14 @@ def _network(settings: Settings, on_space: bool, container: bool,
         why.append(f"address {settings.address}: OLYMPUS_ADDRESS")
         return port, settings.address
     address = "0.0.0.0" if container else "127.0.0.1"
-    why.append(f"address {address}: " + ("reachable through the container's port mapping"
-                                         if container else "private to this machine"))
+    why.append(
+        f"address {address}: "
+        + (
+            "reachable through the container's port mapping"
+            if container
+            else "private to this machine"
+        )
+    )
     return port, address
 
 

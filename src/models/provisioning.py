@@ -69,7 +69,9 @@ def read_active(settings: Settings) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except ValueError:
-        logger.warning("active model record unreadable; ignoring it", path=str(active_path(settings)))
+        logger.warning(
+            "active model record unreadable; ignoring it", path=str(active_path(settings))
+        )
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -186,8 +188,11 @@ def download(settings: Settings, pull: PullSpec, *, progress: ProgressCallback =
     from shared_utils.hub_download import download_gguf
 
     return download_gguf(
-        pull.repo, pull.files, settings.models_dir,
-        endpoint=settings.hf_endpoint or None, token=settings.hf_token or None,
+        pull.repo,
+        pull.files,
+        settings.models_dir,
+        endpoint=settings.hf_endpoint or None,
+        token=settings.hf_token or None,
         offline=settings.hf_hub_offline,
         expected_sha256=pull.entry.sha256 if pull.entry else (),
         progress=progress,
@@ -202,9 +207,14 @@ def ollama_name_for(pull: PullSpec) -> str:
     return f"{pull.repo.rsplit('/', 1)[-1].lower().removesuffix('-gguf')}:{pull.quant.lower()}"
 
 
-def pull_model(settings: Settings, profile: Profile, pull: PullSpec, *,
-               progress: ProgressCallback = no_progress,
-               on_status: Callable[[str], None] = lambda _text: None) -> tuple[Any, str]:
+def pull_model(
+    settings: Settings,
+    profile: Profile,
+    pull: PullSpec,
+    *,
+    progress: ProgressCallback = no_progress,
+    on_status: Callable[[str], None] = lambda _text: None,
+) -> tuple[Any, str]:
     """Download ``pull`` and, when the engine is Ollama, import it (reusing the digests the
     download computed). Returns the download result and the Ollama name ("" if not imported)."""
     result = download(settings, pull, progress=progress)
@@ -215,8 +225,14 @@ def pull_model(settings: Settings, profile: Profile, pull: PullSpec, *,
     name = ollama_name_for(pull)
     models = OllamaModels(settings.ollama_host)
     try:
-        models.import_gguf(name, list(result.paths), num_ctx=profile.context_tokens,
-                           digests=result.sha256, progress=progress, status=on_status)
+        models.import_gguf(
+            name,
+            list(result.paths),
+            num_ctx=profile.context_tokens,
+            digests=result.sha256,
+            progress=progress,
+            status=on_status,
+        )
     finally:
         models.close()
     return result, name
@@ -239,7 +255,11 @@ def _note(status: Any, message: str) -> None:
 
 
 def ensure_model(
-    settings: Settings, profile: Profile, *, progress: ProgressCallback = no_progress, status: Any = None,
+    settings: Settings,
+    profile: Profile,
+    *,
+    progress: ProgressCallback = no_progress,
+    status: Any = None,
 ) -> ModelReady:
     """Make the profile's engine ready to answer; see the module docstring for the order."""
     engine = profile.engine
@@ -263,8 +283,9 @@ def local_llamacpp_model(settings: Settings, profile: Profile) -> ModelReady | N
     """The GGUF llama.cpp should serve when it is on disk already (explicit path > `models
     use` record > catalog choice), else None. Reads the record now: the supervisor calls this
     again when ``models use`` changes it."""
-    return _local_llamacpp(settings, profile, load_catalog(settings.catalog_path),
-                           read_active(settings))
+    return _local_llamacpp(
+        settings, profile, load_catalog(settings.catalog_path), read_active(settings)
+    )
 
 
 def _local_llamacpp(settings, profile, catalog, active) -> ModelReady | None:
@@ -289,8 +310,9 @@ def _ensure_llamacpp(settings, profile, catalog, active, progress, status) -> Mo
         return local
     entry = _target_entry(settings, profile, catalog, active)
     try:
-        result = download(settings, PullSpec(entry.repo, entry.files, entry.quant, entry),
-                          progress=progress)
+        result = download(
+            settings, PullSpec(entry.repo, entry.files, entry.quant, entry), progress=progress
+        )
         return ModelReady("llamacpp", entry.id, "downloaded", path=result.path)
     except NetworkUnavailable as exc:
         _say_offline(exc, status)
@@ -304,8 +326,9 @@ def _ensure_llamacpp(settings, profile, catalog, active, progress, status) -> Mo
         newest = max(on_disk, key=lambda p: p.stat().st_mtime)
         return ModelReady("llamacpp", newest.name, "offline-fallback", path=newest, notes=(reason,))
     path = catalog.offline_entry.packaged_file()
-    return ModelReady("llamacpp", catalog.offline_entry.id, "offline-fallback", path=path,
-                      notes=(reason,))
+    return ModelReady(
+        "llamacpp", catalog.offline_entry.id, "offline-fallback", path=path, notes=(reason,)
+    )
 
 
 def _ensure_ollama(settings, profile, catalog, active, progress, status) -> ModelReady:
@@ -315,28 +338,43 @@ def _ensure_ollama(settings, profile, catalog, active, progress, status) -> Mode
     try:
         if settings.ollama_model:
             if not models.has(settings.ollama_model):
-                raise ModelNotFound(f"OLYMPUS_OLLAMA_MODEL={settings.ollama_model!r} is not in Ollama")
-            return _warm(models, settings, ModelReady("ollama", settings.ollama_model, "present",
-                                                      ollama_model=settings.ollama_model))
+                raise ModelNotFound(
+                    f"OLYMPUS_OLLAMA_MODEL={settings.ollama_model!r} is not in Ollama"
+                )
+            return _warm(
+                models,
+                settings,
+                ModelReady(
+                    "ollama", settings.ollama_model, "present", ollama_model=settings.ollama_model
+                ),
+            )
         chosen = None if settings.model else active.get("ollama_model")
         if chosen and models.has(chosen):
-            return _warm(models, settings, ModelReady("ollama", active.get("name") or chosen,
-                                                      "present", ollama_model=chosen))
+            return _warm(
+                models,
+                settings,
+                ModelReady("ollama", active.get("name") or chosen, "present", ollama_model=chosen),
+            )
         if chosen:
-            logger.warning("the active model is no longer in Ollama; using the catalog choice",
-                           model=chosen)
+            logger.warning(
+                "the active model is no longer in Ollama; using the catalog choice", model=chosen
+            )
         entry = _target_entry(settings, profile, catalog, active)
         name = entry.ollama_name
         if models.has(name):
-            return _warm(models, settings, ModelReady("ollama", entry.id, "present", ollama_model=name))
+            return _warm(
+                models, settings, ModelReady("ollama", entry.id, "present", ollama_model=name)
+            )
         if entry.bundled:
-            _import(models, settings, profile, name, [entry.packaged_file()], (), progress,
-                    status)
-            return _warm(models, settings, ModelReady("ollama", entry.id, "present", ollama_model=name))
+            _import(models, settings, profile, name, [entry.packaged_file()], (), progress, status)
+            return _warm(
+                models, settings, ModelReady("ollama", entry.id, "present", ollama_model=name)
+            )
         try:
             _check_room_for_import(settings, entry)
-            result = download(settings, PullSpec(entry.repo, entry.files, entry.quant, entry),
-                              progress=progress)
+            result = download(
+                settings, PullSpec(entry.repo, entry.files, entry.quant, entry), progress=progress
+            )
         except NetworkUnavailable as exc:
             _say_offline(exc, status)
             return _ollama_fallback(models, settings, profile, catalog, str(exc), progress, status)
@@ -344,9 +382,14 @@ def _ensure_ollama(settings, profile, catalog, active, progress, status) -> Mode
             logger.error("model download failed; falling back", model=entry.id, error=str(exc))
             _note(status, f"{entry.id} could not be downloaded: {exc}")
             return _ollama_fallback(models, settings, profile, catalog, str(exc), progress, status)
-        _import(models, settings, profile, name, list(result.paths), result.sha256, progress, status)
-        return _warm(models, settings, ModelReady("ollama", entry.id, "downloaded",
-                                                  path=result.path, ollama_model=name))
+        _import(
+            models, settings, profile, name, list(result.paths), result.sha256, progress, status
+        )
+        return _warm(
+            models,
+            settings,
+            ModelReady("ollama", entry.id, "downloaded", path=result.path, ollama_model=name),
+        )
     finally:
         models.close()
 
@@ -371,13 +414,22 @@ def _ollama_fallback(models, settings, profile, catalog, reason, progress, statu
     installed = models.list()
     if installed:
         name = installed[0].name
-        return _warm(models, settings, ModelReady("ollama", name, "offline-fallback",
-                                                  ollama_model=name, notes=(reason,)))
+        return _warm(
+            models,
+            settings,
+            ModelReady("ollama", name, "offline-fallback", ollama_model=name, notes=(reason,)),
+        )
     entry = catalog.offline_entry
-    _import(models, settings, profile, entry.ollama_name, [entry.packaged_file()], (),
-            progress, status)
-    return _warm(models, settings, ModelReady("ollama", entry.id, "offline-fallback",
-                                              ollama_model=entry.ollama_name, notes=(reason,)))
+    _import(
+        models, settings, profile, entry.ollama_name, [entry.packaged_file()], (), progress, status
+    )
+    return _warm(
+        models,
+        settings,
+        ModelReady(
+            "ollama", entry.id, "offline-fallback", ollama_model=entry.ollama_name, notes=(reason,)
+        ),
+    )
 
 
 def _import(models, settings, profile, name, paths, digests, progress, status) -> None:
@@ -385,8 +437,14 @@ def _import(models, settings, profile, name, paths, digests, progress, status) -
         if status is not None and hasattr(status, "update"):
             status.update("provisioning", phase="create", message=text)
 
-    models.import_gguf(name, paths, num_ctx=profile.context_tokens, digests=digests,
-                       progress=progress, status=on_status)
+    models.import_gguf(
+        name,
+        paths,
+        num_ctx=profile.context_tokens,
+        digests=digests,
+        progress=progress,
+        status=on_status,
+    )
 
 
 def _warm(models, settings: Settings, ready: ModelReady) -> ModelReady:
@@ -394,5 +452,12 @@ def _warm(models, settings: Settings, ready: ModelReady) -> ModelReady:
     models.warm_up(ready.ollama_model, keep_alive=settings.keep_alive)
     took = time.monotonic() - started
     logger.info("model warm", model=ready.ollama_model, seconds=round(took, 2))
-    return ModelReady(ready.engine, ready.model, ready.source, path=ready.path,
-                      ollama_model=ready.ollama_model, warm_up_s=took, notes=ready.notes)
+    return ModelReady(
+        ready.engine,
+        ready.model,
+        ready.source,
+        path=ready.path,
+        ollama_model=ready.ollama_model,
+        warm_up_s=took,
+        notes=ready.notes,
+    )

@@ -20,8 +20,9 @@ class Passage(WireModel):
     page_start: int = Field(description="1-based, inclusive")
     page_end: int = Field(description="1-based, inclusive")
     score: float = Field(default=0.0, description="the fused retrieval score (higher is better)")
-    ranks: dict[str, int] = Field(default_factory=dict,
-                                  description="rank in each retriever, e.g. dense, bm25")
+    ranks: dict[str, int] = Field(
+        default_factory=dict, description="rank in each retriever, e.g. dense, bm25"
+    )
     similarity: float | None = Field(default=None, description="cosine similarity of the dense leg")
     chunk_id: str = Field(default="", description="<doc_id>:<ordinal, 6 digits>")
     text: str
@@ -35,8 +36,10 @@ class Citation(WireModel):
     document: str = ""
     page_start: int
     page_end: int
-    inferred: bool = Field(default=False, description="Olympus attributed the sentence; the model "
-                                              "did not write the [n]")
+    inferred: bool = Field(
+        default=False,
+        description="Olympus attributed the sentence; the model did not write the [n]",
+    )
 
 
 class CitedPassage(Citation):
@@ -57,20 +60,34 @@ class Claim(WireModel):
     sentence: str = Field(description="as written in the answer, markers included")
     cited: list[int] = Field(default_factory=list, description="the [n] numbers it carries")
     status: ClaimStatus = Field(description="supported is the ✓")
-    support: float = Field(default=0.0, description="share of its content words in the best "
-                                                    "cited source")
+    support: float = Field(
+        default=0.0, description="share of its content words in the best cited source"
+    )
     best: int | None = Field(default=None, description="the source that supports it best")
-    stating: list[int] = Field(default_factory=list,
-                               description="the sources that state it, cited or not")
+    stating: list[int] = Field(
+        default_factory=list, description="the sources that state it, cited or not"
+    )
 
     @classmethod
     def of(cls, check: ClaimCheck) -> Claim:
-        return cls(sentence=check.sentence, cited=list(check.cited), status=check.status,
-                   support=check.support, best=check.best, stating=list(check.stating))
+        return cls(
+            sentence=check.sentence,
+            cited=list(check.cited),
+            status=check.status,
+            support=check.support,
+            best=check.best,
+            stating=list(check.stating),
+        )
 
     def check(self) -> ClaimCheck:
-        return ClaimCheck(sentence=self.sentence, cited=tuple(self.cited), status=self.status,
-                          support=self.support, best=self.best, stating=tuple(self.stating))
+        return ClaimCheck(
+            sentence=self.sentence,
+            cited=tuple(self.cited),
+            status=self.status,
+            support=self.support,
+            best=self.best,
+            stating=tuple(self.stating),
+        )
 
 
 class Answer(WireModel):
@@ -81,35 +98,46 @@ class Answer(WireModel):
     backend: str
     backend_name: str = Field(default="", description="registry name of the backend that answered")
     model: str = Field(default="", description="the model that wrote the answer")
-    answered_by: str = Field(default="", description="the model, or \"source extracts (why)\"")
+    answered_by: str = Field(default="", description='the model, or "source extracts (why)"')
     fallback_note: str = Field(default="", description="set when a fallback model answered")
     citations: list[Citation] = Field(default_factory=list)
     sources: list[Passage] = Field(default_factory=list)
     timings: dict[str, float] = Field(
-        default_factory=dict, description="ms: retrieval_ms, first_token_ms, total_ms, ...")
+        default_factory=dict, description="ms: retrieval_ms, first_token_ms, total_ms, ..."
+    )
     prompt_tokens: int = 0
     dropped_sources: int = 0
     removed_citations: list[int] = Field(default_factory=list)
     skipped: dict[str, str] = Field(default_factory=dict, description="backend -> why skipped")
     interrupted: bool = Field(default=False, description="a backend failed mid-answer")
     error: str = ""
-    chain: list[str] = Field(default_factory=list,
-                             description="the backends this answer could try, in order")
-    mode: str = Field(default="", description="model, extract, model+extract, "
-                                                "extract+model, abstained or \"\"")
+    chain: list[str] = Field(
+        default_factory=list, description="the backends this answer could try, in order"
+    )
+    mode: str = Field(
+        default="", description='model, extract, model+extract, extract+model, abstained or ""'
+    )
     mode_reason: str = ""
-    loop_stopped: bool = Field(default=False, description="the model repeated itself and was stopped")
+    loop_stopped: bool = Field(
+        default=False, description="the model repeated itself and was stopped"
+    )
     unsupported: list[str] = Field(
-        default_factory=list, description="sentences struck through, their citations removed")
+        default_factory=list, description="sentences struck through, their citations removed"
+    )
     supported_share: float | None = Field(
-        default=None, description="the share of the model's claims that are verified")
+        default=None, description="the share of the model's claims that are verified"
+    )
     verified: list[str] = Field(
-        default_factory=list, description="sentences a cited passage states (the Chat page's ✓)")
+        default_factory=list, description="sentences a cited passage states (the Chat page's ✓)"
+    )
     unverified: list[str] = Field(
-        default_factory=list, description="sentences that share their passage's words without "
-                                          "being stated by it: no ✓, not struck")
-    claims: list[Claim] = Field(default_factory=list,
-                                description="every checked sentence with its verdict")
+        default_factory=list,
+        description="sentences that share their passage's words without "
+        "being stated by it: no ✓, not struck",
+    )
+    claims: list[Claim] = Field(
+        default_factory=list, description="every checked sentence with its verdict"
+    )
 
 
 class ToolAnswer(WireModel):
@@ -175,6 +203,8 @@ class DoneEvent(Answer):
     type: Literal["done"] = "done"
 
 
-Event = Annotated[SourcesEvent | StatusEvent | TokenEvent | QueueEvent | BackendSwitchEvent
-                  | DoneEvent, Field(discriminator="type")]
+Event = Annotated[
+    SourcesEvent | StatusEvent | TokenEvent | QueueEvent | BackendSwitchEvent | DoneEvent,
+    Field(discriminator="type"),
+]
 """One line of ``POST /api/ask`` (an error is sent as ``{"type": "error", "error": {...}}``)."""

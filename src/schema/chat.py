@@ -14,8 +14,8 @@ from pydantic import ConfigDict, Field
 
 from shared_utils.types import Chunk
 from src.events import DoneEvent
-from src.schema.answer import Claim
 from src.schema import WireModel
+from src.schema.answer import Claim
 
 
 class SavedSource(WireModel):
@@ -41,7 +41,8 @@ class ChatMessage(WireModel):
     query: str = Field(default="", description="the retrieval query (standalone for follow-ups)")
     sources: list[SavedSource | dict[str, Any]] = Field(default_factory=list)
     switches: list[dict[str, str]] = Field(
-        default_factory=list, description="{from, to, reason} of each backend switch")
+        default_factory=list, description="{from, to, reason} of each backend switch"
+    )
     backend: str = ""
     backend_name: str = ""
     model: str = ""
@@ -57,8 +58,11 @@ class ChatMessage(WireModel):
     mode_reason: str = ""
     loop_stopped: bool = False
     unsupported: list[str] = Field(default_factory=list)
-    streaming: bool = Field(default=False, description="still being written (never saved as true: "
-                                               "a run that died is shown as stopped)")
+    streaming: bool = Field(
+        default=False,
+        description="still being written (never saved as true: "
+        "a run that died is shown as stopped)",
+    )
     stopped: bool = Field(default=False, description="the user stopped it")
     error: str = Field(default="", description="why the answer failed, in words for the user")
     hint: str | None = Field(default=None, description="how to fix it")
@@ -75,18 +79,29 @@ class SavedChat(WireModel):
     created_at: float = Field(default=0.0, description="Unix time")
     updated_at: float = Field(default=0.0, description="Unix time")
     settings: dict[str, Any] = Field(
-        default_factory=dict, description="the chat's model, temperature and answer length")
+        default_factory=dict, description="the chat's model, temperature and answer length"
+    )
     messages: list[ChatMessage] = Field(default_factory=list)
 
 
 def answer_fields(done: DoneEvent, streamed: str = "") -> dict[str, Any]:
     """What an answer's message takes from its done event (``streamed``: the text so far)."""
-    return {"content": done.answer or streamed, "backend": done.backend,
-            "backend_name": done.backend_name or done.backend, "model": done.model,
-            "answered_by": done.answered_by, "fallback_note": done.fallback_note,
-            "chain": list(done.chain), "timings": dict(done.timings),
-            "skipped": dict(done.skipped), "dropped_sources": done.dropped_sources,
-            "interrupted": done.interrupted, "interrupt_reason": done.error,
-            "mode": done.mode, "mode_reason": done.mode_reason,
-            "loop_stopped": done.loop_stopped, "unsupported": list(done.unsupported),
-            "claims": [Claim.of(c).model_dump() for c in done.claims]}
+    return {
+        "content": done.answer or streamed,
+        "backend": done.backend,
+        "backend_name": done.backend_name or done.backend,
+        "model": done.model,
+        "answered_by": done.answered_by,
+        "fallback_note": done.fallback_note,
+        "chain": list(done.chain),
+        "timings": dict(done.timings),
+        "skipped": dict(done.skipped),
+        "dropped_sources": done.dropped_sources,
+        "interrupted": done.interrupted,
+        "interrupt_reason": done.error,
+        "mode": done.mode,
+        "mode_reason": done.mode_reason,
+        "loop_stopped": done.loop_stopped,
+        "unsupported": list(done.unsupported),
+        "claims": [Claim.of(c).model_dump() for c in done.claims],
+    }

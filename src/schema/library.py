@@ -25,10 +25,13 @@ class Document(WireModel):
     size_bytes: int = Field(description="the uploaded file's size")
     added_at: float = Field(description="Unix time")
     status: DocumentStatus = "ready"
-    stored_bytes: int = Field(default=0, description="the kept original PDF and OCR word boxes on disk")
+    stored_bytes: int = Field(
+        default=0, description="the kept original PDF and OCR word boxes on disk"
+    )
     parse_report: dict[str, Any] = Field(
         default_factory=dict,
-        description="pages read from the text layer, OCR'd, flagged, unreadable")
+        description="pages read from the text layer, OCR'd, flagged, unreadable",
+    )
 
 
 class SearchResults(WireModel):
@@ -36,7 +39,8 @@ class SearchResults(WireModel):
 
     query: str
     timings: dict[str, float] = Field(
-        default_factory=dict, description="ms: embed_ms, dense_ms, bm25_ms, fuse_ms, total_ms")
+        default_factory=dict, description="ms: embed_ms, dense_ms, bm25_ms, fuse_ms, total_ms"
+    )
     results: list[Passage] = Field(default_factory=list, description="best first")
 
 

@@ -32,9 +32,11 @@ def check_k(k: Any, param: str = "k") -> int | None:
     if k is None:
         return None
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-        raise bad_request(f"{param} must be a whole number from 1 to {MAX_K}; got {k!r}.",
-                          hint=f"Ask for at most {MAX_K} passages (docs/api.md, Limits).",
-                          param=param)
+        raise bad_request(
+            f"{param} must be a whole number from 1 to {MAX_K}; got {k!r}.",
+            hint=f"Ask for at most {MAX_K} passages (docs/api.md, Limits).",
+            param=param,
+        )
     return k
 
 
@@ -50,6 +52,7 @@ def check_doc_ids(ids: Any) -> list[str] | None:
 def _text(what: str) -> Any:
     def check(value: Any) -> str:
         return check_question(value, what=what)
+
     return check
 
 
@@ -57,7 +60,8 @@ def _history(raw: Any) -> list[tuple[str, str]]:
     raw = raw or []
     ok = isinstance(raw, list) and all(
         isinstance(t, list | tuple) and len(t) == 2 and all(isinstance(x, str) for x in t)
-        for t in raw)
+        for t in raw
+    )
     if not ok:
         raise bad_request("history must be a list of [question, answer] pairs.", param="history")
     return [(q, a) for q, a in raw]
@@ -83,12 +87,18 @@ def _options(raw: Any) -> AskOptions | None:
     except TypeError as exc:
         raise bad_request(f"options: {exc}", param="options") from exc
     kinds: dict[str, type | tuple[type, ...]] = {
-        "model": str, "backend": str, "temperature": (int, float), "max_tokens": int}
+        "model": str,
+        "backend": str,
+        "temperature": (int, float),
+        "max_tokens": int,
+    }
     for name, kind in kinds.items():
         value = getattr(options, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
-            raise bad_request(f"options.{name} has the wrong type ({type(value).__name__}).",
-                              param=f"options.{name}")
+            raise bad_request(
+                f"options.{name} has the wrong type ({type(value).__name__}).",
+                param=f"options.{name}",
+            )
     return options
 
 
@@ -96,16 +106,20 @@ def _session(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-DocIds = Annotated[list[str] | None, BeforeValidator(check_doc_ids),
-                   Field(description="limit to these documents (404 for an unknown id)")]
+DocIds = Annotated[
+    list[str] | None,
+    BeforeValidator(check_doc_ids),
+    Field(description="limit to these documents (404 for an unknown id)"),
+]
 
 
 class SearchRequest(WireModel):
     """The body of ``POST /v1/search``."""
 
     query: Annotated[str, BeforeValidator(_text("search query"))]
-    k: Annotated[int | None, BeforeValidator(check_k),
-                 Field(description=f"passages to return, 1-{MAX_K}")] = None
+    k: Annotated[
+        int | None, BeforeValidator(check_k), Field(description=f"passages to return, 1-{MAX_K}")
+    ] = None
     doc_ids: DocIds = None
 
 
@@ -113,17 +127,25 @@ class AskRequest(WireModel):
     """The body of ``POST /api/ask`` (the remote client's: the UI and the CLI)."""
 
     question: Annotated[str, BeforeValidator(_text("question"))]
-    history: Annotated[list[tuple[str, str]], BeforeValidator(_history),
-                       Field(default_factory=list,
-                             description="earlier [question, answer] pairs")]
+    history: Annotated[
+        list[tuple[str, str]],
+        BeforeValidator(_history),
+        Field(default_factory=list, description="earlier [question, answer] pairs"),
+    ]
     doc_ids: DocIds = None
-    backend: Annotated[str | None, BeforeValidator(_backend),
-                       Field(description="force one backend")] = None
-    options: Annotated[AskOptions | None, BeforeValidator(_options),
-                       Field(description="this question's model, temperature, length")] = None
-    session: Annotated[str | None, BeforeValidator(_session),
-                       Field(description="the asker in the fair line (the service token "
-                                         "only)")] = None
+    backend: Annotated[
+        str | None, BeforeValidator(_backend), Field(description="force one backend")
+    ] = None
+    options: Annotated[
+        AskOptions | None,
+        BeforeValidator(_options),
+        Field(description="this question's model, temperature, length"),
+    ] = None
+    session: Annotated[
+        str | None,
+        BeforeValidator(_session),
+        Field(description="the asker in the fair line (the service token only)"),
+    ] = None
 
 
 def read(model: type[WireModel], body: dict[str, Any]) -> Any:

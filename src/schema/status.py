@@ -31,13 +31,17 @@ class ChildSection(Section):
     """``api``, ``streamlit``, ``front`` and ``arangod`` of status.json: a child process the
     supervisor runs."""
 
-    state: str = Field(default="", description="pending, starting, ready, restarting, down, stopped")
+    state: str = Field(
+        default="", description="pending, starting, ready, restarting, down, stopped"
+    )
     url: str = ""
     pid: int | None = None
     restarts: int = 0
     last_error: str | None = ""
     ready_after_s: float | None = None
-    ready_at_s: float | None = Field(default=None, description="seconds after the supervisor started")
+    ready_at_s: float | None = Field(
+        default=None, description="seconds after the supervisor started"
+    )
     restart_in_s: float | None = None
     message: str = ""
 
@@ -53,8 +57,11 @@ class ProvisioningSection(Section):
     """``provisioning`` of status.json: getting the model (download, import, warm-up) by the
     supervisor or the Models page."""
 
-    phase: str = Field(default="", description="pending, checking, download, create, "
-                                       "waiting_for_engine, ready, failed, skipped, ...")
+    phase: str = Field(
+        default="",
+        description="pending, checking, download, create, "
+        "waiting_for_engine, ready, failed, skipped, ...",
+    )
     model: str = ""
     bytes: int = 0
     total: int = Field(default=0, description="0 when unknown")
@@ -67,13 +74,14 @@ class ProvisioningSection(Section):
     elapsed_s: float | None = None
     ready_at_s: float | None = None
     warm_up_s: float | None = None
-    requested_by: str = Field(default="", description="\"ui\" when the Models page started it")
-    source: str = Field(default="", description="where the model came from, e.g. present, "
-                                                "download, offline-fallback")
+    requested_by: str = Field(default="", description='"ui" when the Models page started it')
+    source: str = Field(
+        default="",
+        description="where the model came from, e.g. present, download, offline-fallback",
+    )
     ollama_model: str = Field(default="", description="the model's name in Ollama")
     model_path: str = Field(default="", description="the GGUF file llama.cpp serves")
-    notes: list[str] = Field(default_factory=list, description="why, e.g. the Hub is "
-                                                                "unreachable")
+    notes: list[str] = Field(default_factory=list, description="why, e.g. the Hub is unreachable")
 
 
 class ProfileSection(Section):
@@ -81,9 +89,14 @@ class ProfileSection(Section):
 
 
 SECTIONS: dict[str, type[Section]] = {
-    "supervisor": SupervisorSection, "engine": EngineSection, "api": ChildSection,
-    "streamlit": ChildSection, "front": ChildSection, "arangod": ChildSection,
-    "provisioning": ProvisioningSection, "profile": ProfileSection,
+    "supervisor": SupervisorSection,
+    "engine": EngineSection,
+    "api": ChildSection,
+    "streamlit": ChildSection,
+    "front": ChildSection,
+    "arangod": ChildSection,
+    "provisioning": ProvisioningSection,
+    "profile": ProfileSection,
 }
 """Every section by name; a section not named here is read as a ``ChildSection``."""
 

@@ -49,23 +49,33 @@ CALL_TIMEOUT = httpx.Timeout(connect=3.0, read=120.0, write=120.0, pool=10.0)
 
 
 class RemotePipeline:
-    def __init__(self, url: str, token: str, *, data_dir: Path | None = None,
-                 client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        data_dir: Path | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self._data_dir = data_dir
         self._client = client or httpx.Client(
-            base_url=self.url, headers={"authorization": f"Bearer {token}"},
-            timeout=CALL_TIMEOUT, limits=httpx.Limits(max_keepalive_connections=8),
+            base_url=self.url,
+            headers={"authorization": f"Bearer {token}"},
+            timeout=CALL_TIMEOUT,
+            limits=httpx.Limits(max_keepalive_connections=8),
             # plain HTTP on loopback: no certificate store to load (~30 ms of a CLI call)
-            verify=self.url.startswith("https://"))
+            verify=self.url.startswith("https://"),
+        )
 
     # --- transport --------------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self._client.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise ServiceUnavailable(f"The Olympus service at {self.url} does not answer "
-                                     f"({type(exc).__name__}).") from exc
+            raise ServiceUnavailable(
+                f"The Olympus service at {self.url} does not answer ({type(exc).__name__})."
+            ) from exc
         return self._json(response)
 
     @staticmethod
@@ -77,8 +87,7 @@ class RemotePipeline:
         if response.status_code >= 400:
             if isinstance(body, dict) and "error" in body:
                 raise error_from_dict(body)
-            raise ServiceUnavailable(f"The Olympus service answered HTTP "
-                                     f"{response.status_code}.")
+            raise ServiceUnavailable(f"The Olympus service answered HTTP {response.status_code}.")
         return body
 
     @property
@@ -108,16 +117,18 @@ class RemotePipeline:
         path = Path(path)
         return self.ingest_bytes(path.read_bytes(), path.name, progress=progress)
 
-    def ingest_bytes(self, data: bytes, name: str, *,
-                     progress: ProgressCallback = no_progress, **_: Any) -> Any:
+    def ingest_bytes(
+        self, data: bytes, name: str, *, progress: ProgressCallback = no_progress, **_: Any
+    ) -> Any:
         """Upload, then follow the job; ``progress`` raising IngestCancelled cancels it."""
         from src.library.ingest import IngestResult
 
         job = self._upload(data, name, progress)
         while True:
             try:
-                progress(Progress(job["stage"] or "queued", job["done"], job["total"],
-                                  job["message"]))
+                progress(
+                    Progress(job["stage"] or "queued", job["done"], job["total"], job["message"])
+                )
             except IngestCancelled:
                 self._request("DELETE", f"/v1/jobs/{job['id']}")
                 raise
@@ -130,9 +141,15 @@ class RemotePipeline:
         if job["state"] == "failed":
             raise OlympusError(job["message"], hint=job["hint"] or None)
         doc = next((d for d in self.documents() if d.id == job["doc_id"]), None)
-        doc = doc or DocumentRecord(id=job["doc_id"], name=name, pages=job["pages"],
-                                    chunks=job["chunks"], size_bytes=len(data), added_at=0.0,
-                                    status="ready")
+        doc = doc or DocumentRecord(
+            id=job["doc_id"],
+            name=name,
+            pages=job["pages"],
+            chunks=job["chunks"],
+            size_bytes=len(data),
+            added_at=0.0,
+            status="ready",
+        )
         return IngestResult(doc=doc, status=job["state"], message=job["message"])
 
     def _follow(self, job: dict[str, Any], progress: ProgressCallback) -> dict[str, Any]:
@@ -160,18 +177,24 @@ class RemotePipeline:
         return self._request("GET", "/v1/jobs", params={"session": session})["data"]
 
     def cancel_upload(self, job_id: int, *, session: str = "") -> bool:
-        return bool(self._request("DELETE", f"/v1/jobs/{job_id}",
-                                  params={"session": session})["cancelled"])
+        return bool(
+            self._request("DELETE", f"/v1/jobs/{job_id}", params={"session": session})["cancelled"]
+        )
 
-    def _upload(self, data: bytes, name: str, progress: ProgressCallback,
-                session: str = "") -> dict[str, Any]:
+    def _upload(
+        self, data: bytes, name: str, progress: ProgressCallback, session: str = ""
+    ) -> dict[str, Any]:
         """POST the file; while the service is still starting (it opens the library first),
         wait for it up to ``STARTUP_WAIT_S``, saying so, instead of failing the upload."""
         deadline = time.monotonic() + STARTUP_WAIT_S
         while True:
             try:
-                return self._request("POST", "/v1/documents", data={"session": session},
-                                     files={"file": (name, data, "application/pdf")})["job"]
+                return self._request(
+                    "POST",
+                    "/v1/documents",
+                    data={"session": session},
+                    files={"file": (name, data, "application/pdf")},
+                )["job"]
             except ServiceUnavailable:
                 if time.monotonic() >= deadline:
                     raise
@@ -179,28 +202,46 @@ class RemotePipeline:
             time.sleep(POLL_S * 2)
 
     # --- questions --------------------------------------------------------------------------
-    def search(self, text: str, *, k: int | None = None,
-               doc_ids: Sequence[str] | None = None) -> Any:
+    def search(
+        self, text: str, *, k: int | None = None, doc_ids: Sequence[str] | None = None
+    ) -> Any:
         asked = SearchRequest(query=text, k=k, doc_ids=list(doc_ids) if doc_ids else None)
         body = self._request("POST", "/v1/search", json=asked.model_dump(mode="json"))
-        return SearchResult(query=body["query"], timings=body["timings"],
-                            results=[passage_from_dict(r) for r in body["results"]])
+        return SearchResult(
+            query=body["query"],
+            timings=body["timings"],
+            results=[passage_from_dict(r) for r in body["results"]],
+        )
 
-    def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (),
-            doc_ids: Sequence[str] | None = None, backend: str | None = None,
-            options: Any = None, owner: str = "") -> Iterator[Any]:
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[tuple[str, str]] = (),
+        doc_ids: Sequence[str] | None = None,
+        backend: str | None = None,
+        options: Any = None,
+        owner: str = "",
+    ) -> Iterator[Any]:
         """The answer's events; errors before the first event are raised here, as in-process.
         ``options``: an ``AskOptions`` (a chat's model, temperature and answer length)."""
-        asked = AskRequest(question=question, history=list(history),
-                           doc_ids=list(doc_ids) if doc_ids else None, backend=backend,
-                           options=options, session=owner or None)
-        request = self._client.build_request("POST", "/api/ask", timeout=ANSWER_TIMEOUT,
-                                             json=asked.model_dump(mode="json"))
+        asked = AskRequest(
+            question=question,
+            history=list(history),
+            doc_ids=list(doc_ids) if doc_ids else None,
+            backend=backend,
+            options=options,
+            session=owner or None,
+        )
+        request = self._client.build_request(
+            "POST", "/api/ask", timeout=ANSWER_TIMEOUT, json=asked.model_dump(mode="json")
+        )
         try:
             response = self._client.send(request, stream=True)
         except httpx.TransportError as exc:
-            raise ServiceUnavailable(f"The Olympus service at {self.url} does not answer "
-                                     f"({type(exc).__name__}).") from exc
+            raise ServiceUnavailable(
+                f"The Olympus service at {self.url} does not answer ({type(exc).__name__})."
+            ) from exc
         if response.status_code >= 400:
             response.read()
             response.close()
@@ -249,4 +290,3 @@ class RemotePipeline:
 
     def close(self) -> None:
         self._client.close()
-

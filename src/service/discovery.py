@@ -58,16 +58,21 @@ def look(settings: Any) -> Sighting:
     state = status.api.state
     if supervised and _older_than_this_start(status.api.updated_at, status.supervisor.started):
         state = ""  # a previous run's "ready": this supervisor has not started its service yet
-    return Sighting(supervised=supervised, state=state, url=status.api.url,
-                    token=read_service_token(settings.data_dir))
+    return Sighting(
+        supervised=supervised,
+        state=state,
+        url=status.api.url,
+        token=read_service_token(settings.data_dir),
+    )
 
 
 def _older_than_this_start(updated: float | None, started: float | None) -> bool:
     return started is not None and (updated is None or updated < started)
 
 
-def answering(sighting: Sighting, data_dir: Path, *,
-              timeout_s: float = HEALTH_TIMEOUT_S) -> RemotePipeline | None:
+def answering(
+    sighting: Sighting, data_dir: Path, *, timeout_s: float = HEALTH_TIMEOUT_S
+) -> RemotePipeline | None:
     """A client of the service when it is ready and its health URL answers now."""
     if not sighting.ready or not sighting.token:
         return None
@@ -84,10 +89,14 @@ def running_service(settings: Any, *, timeout_s: float = HEALTH_TIMEOUT_S) -> Re
     return answering(look(settings), settings.data_dir, timeout_s=timeout_s)
 
 
-def connect(settings: Any, *, wait_s: float = STARTUP_WAIT_S,
-            say: Callable[[str], None] = lambda _msg: None,
-            clock: Callable[[], float] = time.monotonic,
-            sleep: Callable[[float], None] = time.sleep) -> RemotePipeline | None:
+def connect(
+    settings: Any,
+    *,
+    wait_s: float = STARTUP_WAIT_S,
+    say: Callable[[str], None] = lambda _msg: None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RemotePipeline | None:
     """The client of the service on ``settings.data_dir``; None only when no supervisor
     holds that data dir (the caller may then open the stores itself).
 
@@ -102,8 +111,10 @@ def connect(settings: Any, *, wait_s: float = STARTUP_WAIT_S,
         return remote
     if wait_s <= 0:
         raise _not_ready(data_dir, sighting, wait_s)
-    say(f"Olympus is starting on {data_dir} (its service owns the library); waiting up to "
-        f"{wait_s:.0f} s for it...")
+    say(
+        f"Olympus is starting on {data_dir} (its service owns the library); waiting up to "
+        f"{wait_s:.0f} s for it..."
+    )
     logger.debug("service.waiting", state=sighting.state or "not started", wait_s=wait_s)
     deadline = clock() + wait_s
     while clock() < deadline:
@@ -129,7 +140,8 @@ def _not_ready(data_dir: Path, sighting: Sighting, wait_s: float) -> ServiceStar
     return ServiceStarting(
         f"The Olympus service on {data_dir} is not ready {waited} (its state: "
         f"{sighting.state or 'not started'}); startup.py holds the library, so this command "
-        "cannot open it itself.")
+        "cannot open it itself."
+    )
 
 
 def _unreadable_token(data_dir: Path) -> ServiceStarting:
@@ -137,4 +149,5 @@ def _unreadable_token(data_dir: Path) -> ServiceStarting:
         f"The Olympus service runs on {data_dir}, but its token {DataDir(data_dir).service_token} "
         "cannot be read.",
         hint="Run the command as the user that runs startup.py (the token is readable by "
-             "that user only).")
+        "that user only).",
+    )

@@ -22,6 +22,7 @@ from src.service.client import RemotePipeline
 
 logger = structlog.get_logger(__name__)
 
+
 def job_from_dict(d: dict[str, Any], owner: str = "") -> IngestJob:
     """An upload job as the API shows it (the schema's ``Job``), for ``owner``."""
     return IngestJob.model_validate({**d, "owner": owner})
@@ -53,8 +54,9 @@ class RemoteJobs:
         found = []
         for session in owners:
             hidden = self._dismissed.get(session, set())
-            found += [job_from_dict(d, session) for d in self._served(session)
-                      if d["id"] not in hidden]
+            found += [
+                job_from_dict(d, session) for d in self._served(session) if d["id"] not in hidden
+            ]
         return sorted(found, key=lambda j: j.id)
 
     def _served(self, session: str) -> list[dict[str, Any]]:
@@ -86,8 +88,12 @@ class RemoteJobs:
         for meta in sorted(spool.glob("*.json")) if spool.is_dir() else []:
             try:
                 row = json.loads(meta.read_text(encoding="utf-8"))
-                self.submit(None, str(row["name"]), meta.with_suffix(".pdf").read_bytes(),
-                            owner=str(row.get("owner", "")))
+                self.submit(
+                    None,
+                    str(row["name"]),
+                    meta.with_suffix(".pdf").read_bytes(),
+                    owner=str(row.get("owner", "")),
+                )
             except (OSError, ValueError, KeyError, OlympusError) as exc:
                 logger.warning("ui.ingest.spool_not_sent", file=meta.name, error=str(exc))
                 continue

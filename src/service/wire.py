@@ -43,10 +43,18 @@ if TYPE_CHECKING:
 # --- passages, citations, documents -----------------------------------------------------------
 def _passage(number: int, scored: ScoredChunk) -> schema.Passage:
     c = scored.chunk
-    return schema.Passage(number=number, doc_id=c.doc_id, document=c.doc_name,
-                          page_start=c.page_start, page_end=c.page_end,
-                          score=round(float(scored.score), 6), ranks=dict(scored.ranks),
-                          similarity=scored.similarity, chunk_id=c.id, text=c.text)
+    return schema.Passage(
+        number=number,
+        doc_id=c.doc_id,
+        document=c.doc_name,
+        page_start=c.page_start,
+        page_end=c.page_end,
+        score=round(float(scored.score), 6),
+        ranks=dict(scored.ranks),
+        similarity=scored.similarity,
+        chunk_id=c.id,
+        text=c.text,
+    )
 
 
 def _passages(sources: list[ScoredChunk]) -> list[schema.Passage]:
@@ -60,9 +68,15 @@ def passage_to_dict(number: int, scored: ScoredChunk) -> dict[str, Any]:
 
 def _scored(p: schema.Passage) -> ScoredChunk:
     id_ = p.chunk_id or chunk_id(p.doc_id, 0)
-    chunk = Chunk(id=id_, doc_id=p.doc_id, ordinal=chunk_ordinal(id_),
-                  text=p.text, page_start=p.page_start, page_end=p.page_end,
-                  doc_name=p.document)
+    chunk = Chunk(
+        id=id_,
+        doc_id=p.doc_id,
+        ordinal=chunk_ordinal(id_),
+        text=p.text,
+        page_start=p.page_start,
+        page_end=p.page_end,
+        doc_name=p.document,
+    )
     return ScoredChunk(chunk=chunk, score=p.score, ranks=dict(p.ranks), similarity=p.similarity)
 
 
@@ -71,13 +85,25 @@ def passage_from_dict(d: dict[str, Any]) -> ScoredChunk:
 
 
 def _citation(c: Citation) -> schema.Citation:
-    return schema.Citation(number=c.number, doc_id=c.doc_id, document=c.doc_name,
-                           page_start=c.page_start, page_end=c.page_end, inferred=c.inferred)
+    return schema.Citation(
+        number=c.number,
+        doc_id=c.doc_id,
+        document=c.doc_name,
+        page_start=c.page_start,
+        page_end=c.page_end,
+        inferred=c.inferred,
+    )
 
 
 def _cited(c: schema.Citation) -> Citation:
-    return Citation(number=c.number, doc_id=c.doc_id, doc_name=c.document,
-                    page_start=c.page_start, page_end=c.page_end, inferred=c.inferred)
+    return Citation(
+        number=c.number,
+        doc_id=c.doc_id,
+        doc_name=c.document,
+        page_start=c.page_start,
+        page_end=c.page_end,
+        inferred=c.inferred,
+    )
 
 
 def cited_passages(done: DoneEvent) -> list[schema.CitedPassage]:
@@ -85,16 +111,25 @@ def cited_passages(done: DoneEvent) -> list[schema.CitedPassage]:
     out = []
     for c in done.citations:
         source = done.sources[c.number - 1] if 0 < c.number <= len(done.sources) else None
-        out.append(schema.CitedPassage(**_citation(c).model_dump(),
-                                       text=source.chunk.text if source else ""))
+        out.append(
+            schema.CitedPassage(
+                **_citation(c).model_dump(), text=source.chunk.text if source else ""
+            )
+        )
     return out
 
 
 def tool_answer_to_dict(done: DoneEvent, model: str) -> dict[str, Any]:
     """MCP ``ask``'s result; ``model``: what wrote the answer, as a chat completion names it."""
-    return schema.ToolAnswer(answer=done.answer, citations=cited_passages(done),
-                             sources=_passages(done.sources), backend=done.backend,
-                             model=model, mode=done.mode, error=done.error).model_dump()
+    return schema.ToolAnswer(
+        answer=done.answer,
+        citations=cited_passages(done),
+        sources=_passages(done.sources),
+        backend=done.backend,
+        model=model,
+        mode=done.mode,
+        error=done.error,
+    ).model_dump()
 
 
 def citation_to_dict(c: Citation) -> dict[str, Any]:
@@ -123,8 +158,9 @@ def document_from_dict(d: dict[str, Any]) -> DocumentRecord:
 
 def search_to_dict(result: Any) -> dict[str, Any]:
     """A ``SearchResult``: the query, timings in ms and the passages, best first."""
-    return SearchResults(query=result.query, timings=dict(result.timings),
-                         results=_passages(list(result.results))).model_dump()
+    return SearchResults(
+        query=result.query, timings=dict(result.timings), results=_passages(list(result.results))
+    ).model_dump()
 
 
 # --- the answer --------------------------------------------------------------------------------
@@ -134,12 +170,14 @@ _PLAIN = [f.name for f in dataclasses.fields(DoneEvent) if f.name not in _CONVER
 
 
 def _answer(done: DoneEvent) -> dict[str, Any]:
-    return {**{name: getattr(done, name) for name in _PLAIN},
-            "citations": [_citation(c) for c in done.citations],
-            "sources": _passages(done.sources),
-            "timings": {k: round(v, 2) for k, v in done.timings.items()},
-            "chain": list(done.chain),
-            "claims": [claim_to_dict(c) for c in done.claims]}
+    return {
+        **{name: getattr(done, name) for name in _PLAIN},
+        "citations": [_citation(c) for c in done.citations],
+        "sources": _passages(done.sources),
+        "timings": {k: round(v, 2) for k, v in done.timings.items()},
+        "chain": list(done.chain),
+        "claims": [claim_to_dict(c) for c in done.claims],
+    }
 
 
 def claim_to_dict(check: ClaimCheck) -> dict[str, Any]:
@@ -158,11 +196,14 @@ def done_to_dict(done: DoneEvent) -> dict[str, Any]:
 
 
 def _done(a: schema.Answer) -> DoneEvent:
-    return DoneEvent(citations=[_cited(c) for c in a.citations],
-                     sources=[_scored(p) for p in a.sources], timings=dict(a.timings),
-                     chain=tuple(a.chain),
-                     claims=[c.check() for c in a.claims],
-                     **{name: getattr(a, name) for name in _PLAIN})
+    return DoneEvent(
+        citations=[_cited(c) for c in a.citations],
+        sources=[_scored(p) for p in a.sources],
+        timings=dict(a.timings),
+        chain=tuple(a.chain),
+        claims=[c.check() for c in a.claims],
+        **{name: getattr(a, name) for name in _PLAIN},
+    )
 
 
 def done_from_dict(d: dict[str, Any]) -> DoneEvent:
@@ -171,24 +212,30 @@ def done_from_dict(d: dict[str, Any]) -> DoneEvent:
 
 def queue_to_dict(event: QueueEvent) -> dict[str, Any]:
     """A place in the engine's line (the answer waits for a slot)."""
-    return schema.QueueEvent(position=event.position, eta_s=round(event.eta_s, 1),
-                             message=event.message).model_dump(exclude={"type"})
+    return schema.QueueEvent(
+        position=event.position, eta_s=round(event.eta_s, 1), message=event.message
+    ).model_dump(exclude={"type"})
 
 
 def _event(event: AskEvent) -> schema.Event:
     if isinstance(event, SourcesEvent):
-        return schema.SourcesEvent(sources=_passages(event.sources), query=event.query,
-                                   retrieval_ms=round(event.retrieval_ms, 2))
+        return schema.SourcesEvent(
+            sources=_passages(event.sources),
+            query=event.query,
+            retrieval_ms=round(event.retrieval_ms, 2),
+        )
     if isinstance(event, StatusEvent):
         return schema.StatusEvent(message=event.message)
     if isinstance(event, TokenEvent):
         return schema.TokenEvent(text=event.text)
     if isinstance(event, QueueEvent):
-        return schema.QueueEvent(position=event.position, eta_s=round(event.eta_s, 1),
-                                 message=event.message)
+        return schema.QueueEvent(
+            position=event.position, eta_s=round(event.eta_s, 1), message=event.message
+        )
     if isinstance(event, BackendSwitchEvent):
-        return schema.BackendSwitchEvent(from_backend=event.from_backend,
-                                         to_backend=event.to_backend, reason=event.reason)
+        return schema.BackendSwitchEvent(
+            from_backend=event.from_backend, to_backend=event.to_backend, reason=event.reason
+        )
     return schema.DoneEvent(**_answer(event))
 
 
@@ -206,8 +253,9 @@ def event_from_dict(d: dict[str, Any]) -> AskEvent:
         raise ValueError(f"unknown event type {kind!r}")
     e = _EVENT.validate_python(d)
     if isinstance(e, schema.SourcesEvent):
-        return SourcesEvent(sources=[_scored(p) for p in e.sources],
-                            retrieval_ms=e.retrieval_ms, query=e.query)
+        return SourcesEvent(
+            sources=[_scored(p) for p in e.sources], retrieval_ms=e.retrieval_ms, query=e.query
+        )
     if isinstance(e, schema.StatusEvent):
         return StatusEvent(e.message)
     if isinstance(e, schema.TokenEvent):
@@ -230,16 +278,27 @@ def plan_from_dict(d: dict[str, Any]) -> tuple[BackendPlan, Answering | None]:
     from src.models.backends import BackendPlan
 
     p = Plan.model_validate(d)
-    plan = BackendPlan(names=tuple(p.chain), models=dict(p.models), reasons=tuple(p.reasons),
-                       fallback_note=p.fallback_note, chosen_by=dict(p.chosen_by),
-                       fallback=tuple(p.fallback))
+    plan = BackendPlan(
+        names=tuple(p.chain),
+        models=dict(p.models),
+        reasons=tuple(p.reasons),
+        fallback_note=p.fallback_note,
+        chosen_by=dict(p.chosen_by),
+        fallback=tuple(p.fallback),
+    )
     answering = Answering.from_dict(p.answering.model_dump()) if p.answering else None
     return plan, answering
 
 
 # --- errors -------------------------------------------------------------------------------------
-def error_body(message: str, *, code: str, hint: str, kind: str = "invalid_request_error",
-               param: str | None = None) -> dict[str, Any]:
+def error_body(
+    message: str,
+    *,
+    code: str,
+    hint: str,
+    kind: str = "invalid_request_error",
+    param: str | None = None,
+) -> dict[str, Any]:
     """OpenAI's error shape, the one builder of every error body the API sends: ``code`` is a
     name (the Olympus error class), ``hint`` how to fix it."""
     detail = ErrorDetail(message=message, type=kind, param=param, code=code, hint=hint)
@@ -248,8 +307,13 @@ def error_body(message: str, *, code: str, hint: str, kind: str = "invalid_reque
 
 def error_to_dict(exc: OlympusError, *, kind: str = "invalid_request_error") -> dict[str, Any]:
     """A typed error as ``error_body``; ``param`` when the error names the request field."""
-    return error_body(exc.message, code=type(exc).__name__, hint=exc.hint or "", kind=kind,
-                      param=getattr(exc, "param", None))
+    return error_body(
+        exc.message,
+        code=type(exc).__name__,
+        hint=exc.hint or "",
+        kind=kind,
+        param=getattr(exc, "param", None),
+    )
 
 
 def error_from_dict(d: dict[str, Any]) -> OlympusError:
@@ -257,7 +321,8 @@ def error_from_dict(d: dict[str, Any]) -> OlympusError:
     inner = d.get("error")
     body: dict[str, Any] = inner if isinstance(inner, dict) else d
     detail = ErrorDetail.model_validate(
-        {"message": "", **{k: str(body[k]) for k in ("message", "code", "hint") if body.get(k)}})
+        {"message": "", **{k: str(body[k]) for k in ("message", "code", "hint") if body.get(k)}}
+    )
     cls = getattr(errors, detail.code, None)
     if not (isinstance(cls, type) and issubclass(cls, OlympusError)):
         cls = OlympusError

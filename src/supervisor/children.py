@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from src.access.session_cookie import password_standin
+from src.data_dir import DataDir
 from src.settings import Settings, minimal_environ, without_secrets
 from src.supervisor.process import ChildSpec
-from src.data_dir import DataDir
 
 if TYPE_CHECKING:
     from src.models.profile import Profile
@@ -68,7 +68,9 @@ def ollama_address(settings: Settings) -> tuple[str, int, bool]:
     >>> ollama_address(Settings(ollama_host="gpu-box:8000"))
     ('gpu-box', 8000, False)
     """
-    raw = settings.ollama_host if "://" in settings.ollama_host else f"http://{settings.ollama_host}"
+    raw = (
+        settings.ollama_host if "://" in settings.ollama_host else f"http://{settings.ollama_host}"
+    )
     parts = urlsplit(raw)
     host = parts.hostname or "127.0.0.1"
     return host, parts.port or 11434, host in LOOPBACK
@@ -91,8 +93,13 @@ def ollama_spec(settings: Settings, profile: Profile, env: Mapping[str, str]) ->
         OLLAMA_MAX_QUEUE=str(max(512, profile.parallel_answers + profile.answer_queue)),
     )
     return ChildSpec(
-        name="engine", argv=[settings.ollama_bin, "serve"], env=child, cwd=settings.data_dir,
-        ready_url=f"{url}/api/version", url=url, info={"engine": "ollama"},
+        name="engine",
+        argv=[settings.ollama_bin, "serve"],
+        env=child,
+        cwd=settings.data_dir,
+        ready_url=f"{url}/api/version",
+        url=url,
+        info={"engine": "ollama"},
     )
 
 
@@ -103,16 +110,32 @@ def llamacpp_spec(
     port = settings.llamacpp_port
     url = f"http://127.0.0.1:{port}"
     argv = [
-        sys.executable, "-m", "src", "engine", "serve", "--model", str(model_path),
-        "--port", str(port), "--ctx", str(profile.context_tokens),
-        "--threads", str(profile.threads), "--parallel", str(profile.parallel_answers),
+        sys.executable,
+        "-m",
+        "src",
+        "engine",
+        "serve",
+        "--model",
+        str(model_path),
+        "--port",
+        str(port),
+        "--ctx",
+        str(profile.context_tokens),
+        "--threads",
+        str(profile.threads),
+        "--parallel",
+        str(profile.parallel_answers),
     ]
     return ChildSpec(
-        name="engine", argv=argv, ready_url=f"{url}/health",
+        name="engine",
+        argv=argv,
+        ready_url=f"{url}/health",
         # settings and caches, but no HF_TOKEN or passwords: the engine serves a local file
-        env=minimal_environ(base=dict(env), keep_prefixes=("OLYMPUS_", "PYTHON", "XDG_",
-                                                           "HF_HOME")),
-        url=url, info={"engine": "llamacpp", "model": str(model_path)},
+        env=minimal_environ(
+            base=dict(env), keep_prefixes=("OLYMPUS_", "PYTHON", "XDG_", "HF_HOME")
+        ),
+        url=url,
+        info={"engine": "llamacpp", "model": str(model_path)},
     )
 
 
@@ -122,8 +145,11 @@ def api_spec(env: Mapping[str, str], port: int, token: str) -> ChildSpec:
     accepts ``token`` (the service token of this start) besides the admin-made API keys."""
     url = f"http://127.0.0.1:{port}"
     return ChildSpec(
-        name="api", argv=[sys.executable, "-m", "src.api", "--port", str(port)],
-        env={**env, "OLYMPUS_SERVICE_TOKEN": token}, ready_url=f"{url}/api/health", url=url,
+        name="api",
+        argv=[sys.executable, "-m", "src.api", "--port", str(port)],
+        env={**env, "OLYMPUS_SERVICE_TOKEN": token},
+        ready_url=f"{url}/api/health",
+        url=url,
     )
 
 
@@ -133,17 +159,21 @@ UI_SECRETS = ("OLYMPUS_SECRET_KEY", "OLYMPUS_SERVICE_TOKEN")
 FRONT_SECRETS = ("OLYMPUS_SECRET_KEY", "OLYMPUS_PASSWORD", "OLYMPUS_ADMIN_PASSWORD")
 
 
-def ui_env(env: Mapping[str, str], api: ChildSpec, settings: Settings,
-           secret: bytes) -> dict[str, str]:
+def ui_env(
+    env: Mapping[str, str], api: ChildSpec, settings: Settings, secret: bytes
+) -> dict[str, str]:
     """Streamlit's environment, the most exposed process: it reaches the stores through the
     service API (the service token), checks cookies (the cookie key and stand-ins of the
     passwords, never the passwords) and gets HF_TOKEN only when it may pull models."""
     keep = UI_SECRETS + (HF_TOKENS if settings.model_pulls_allowed else ())
     child = without_secrets(dict(env), keep)
-    child.update(OLYMPUS_SERVICE_URL=api.url,
-                 OLYMPUS_SERVICE_TOKEN=api.env["OLYMPUS_SERVICE_TOKEN"])
-    for name, value in (("OLYMPUS_PASSWORD", settings.password),
-                        ("OLYMPUS_ADMIN_PASSWORD", settings.admin_password)):
+    child.update(
+        OLYMPUS_SERVICE_URL=api.url, OLYMPUS_SERVICE_TOKEN=api.env["OLYMPUS_SERVICE_TOKEN"]
+    )
+    for name, value in (
+        ("OLYMPUS_PASSWORD", settings.password),
+        ("OLYMPUS_ADMIN_PASSWORD", settings.admin_password),
+    ):
         if value:
             child[name] = password_standin(value, secret)
     return child
@@ -177,42 +207,77 @@ def public_port(settings: Settings, profile: Profile) -> tuple[str, int]:
     return probe_host.strip("[]"), port
 
 
-def streamlit_spec(settings: Settings, profile: Profile, env: Mapping[str, str],
-                   internal_port: int) -> ChildSpec:
+def streamlit_spec(
+    settings: Settings, profile: Profile, env: Mapping[str, str], internal_port: int
+) -> ChildSpec:
     """``streamlit run`` headless on 127.0.0.1:``internal_port`` (only the front, on the
     public port, reaches it), XSRF on, upload limit from settings, no file watcher."""
     _, port, _, shown, url = _public(settings, profile)
     argv = [
-        sys.executable, "-m", "streamlit", "run", str(app_path(settings)),
-        "--server.address", "127.0.0.1",
-        "--server.port", str(internal_port),
-        "--server.headless", "true",
-        "--server.enableXsrfProtection", "true",
-        "--server.maxUploadSize", str(settings.max_upload_mb),
-        "--server.fileWatcherType", "none",
-        "--server.runOnSave", "false",
-        "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app_path(settings)),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(internal_port),
+        "--server.headless",
+        "true",
+        "--server.enableXsrfProtection",
+        "true",
+        "--server.maxUploadSize",
+        str(settings.max_upload_mb),
+        "--server.fileWatcherType",
+        "none",
+        "--server.runOnSave",
+        "false",
+        "--browser.gatherUsageStats",
+        "false",
         # Naming the address users reach stops Streamlit from asking a web service for this
         # machine's external IP at start (a network call, and a delay when offline).
-        "--browser.serverAddress", shown,
-        "--browser.serverPort", str(443 if settings.space_host else port),
+        "--browser.serverAddress",
+        shown,
+        "--browser.serverPort",
+        str(443 if settings.space_host else port),
     ]
     return ChildSpec(
-        name="streamlit", argv=argv, env=dict(env),
-        ready_url=f"http://127.0.0.1:{internal_port}/_stcore/health", url=url,
+        name="streamlit",
+        argv=argv,
+        env=dict(env),
+        ready_url=f"http://127.0.0.1:{internal_port}/_stcore/health",
+        url=url,
     )
 
 
-def front_spec(settings: Settings, profile: Profile, env: Mapping[str, str],
-               internal_port: int, api_port: int | None = None) -> ChildSpec:
+def front_spec(
+    settings: Settings,
+    profile: Profile,
+    env: Mapping[str, str],
+    internal_port: int,
+    api_port: int | None = None,
+) -> ChildSpec:
     """``python -m src.front``: the public port (allowed hosts, sign-in) before Streamlit,
     forwarding ``/v1`` and ``/api`` to the service API on ``api_port``."""
     address, port, probe_host, _, url = _public(settings, profile)
-    argv = [sys.executable, "-m", "src.front", "--address", address, "--port", str(port),
-            "--upstream-port", str(internal_port)]
+    argv = [
+        sys.executable,
+        "-m",
+        "src.front",
+        "--address",
+        address,
+        "--port",
+        str(port),
+        "--upstream-port",
+        str(internal_port),
+    ]
     if api_port is not None:
         argv += ["--api-port", str(api_port)]
     return ChildSpec(
-        name="front", argv=argv, env=front_env(env),
-        ready_url=f"http://{probe_host}:{port}/_olympus/health", url=url,
+        name="front",
+        argv=argv,
+        env=front_env(env),
+        ready_url=f"http://{probe_host}:{port}/_olympus/health",
+        url=url,
     )

@@ -52,8 +52,12 @@ class EngineControl:
             if local and self.port_open("127.0.0.1", port):
                 # Typically the system's Ollama service: use it rather than fail to bind.
                 url = f"http://127.0.0.1:{port}"
-                publish(engine="ollama", state="external", url=url,
-                        message="an Ollama was already running on this port; using it")
+                publish(
+                    engine="ollama",
+                    state="external",
+                    url=url,
+                    message="an Ollama was already running on this port; using it",
+                )
                 logger.info("port taken: using the Ollama already running there", url=url)
             elif local:
                 self._start("engine", children.ollama_spec(s, p, self._env))
@@ -65,8 +69,11 @@ class EngineControl:
             if s.llamacpp_model_path:
                 self._start_llamacpp(Path(s.llamacpp_model_path))
             else:
-                publish(engine="llamacpp", state="waiting_for_model",
-                        url=f"http://127.0.0.1:{s.llamacpp_port}")
+                publish(
+                    engine="llamacpp",
+                    state="waiting_for_model",
+                    url=f"http://127.0.0.1:{s.llamacpp_port}",
+                )
                 logger.info("engine waits for the model file from provisioning")
         else:
             publish(engine="none", state="disabled", url="")
@@ -77,14 +84,18 @@ class EngineControl:
         if self.port_open("127.0.0.1", port):
             # Another program (maybe another Olympus's engine, serving another model) answers
             # there: starting ours would crash-loop, and probing would find the wrong server.
-            error = (f"port {port} is already in use by another program; set "
-                     "OLYMPUS_LLAMACPP_PORT to a free port")
-            self.status.section("engine")(engine="llamacpp", state="down", last_error=error,
-                                          url=f"http://127.0.0.1:{port}")
+            error = (
+                f"port {port} is already in use by another program; set "
+                "OLYMPUS_LLAMACPP_PORT to a free port"
+            )
+            self.status.section("engine")(
+                engine="llamacpp", state="down", last_error=error, url=f"http://127.0.0.1:{port}"
+            )
             logger.error("engine not started", error=error)
             return
-        self._start("engine", children.llamacpp_spec(self.settings, self.detected, self._env,
-                                                     model_path))
+        self._start(
+            "engine", children.llamacpp_spec(self.settings, self.detected, self._env, model_path)
+        )
 
     def _on_model(self, model_path: Path) -> None:
         engine = self.slots.get("engine")
@@ -96,7 +107,11 @@ class EngineControl:
         """``models use`` on a llama.cpp engine: serve the newly recorded GGUF (the engine
         loads one file, so it restarts with the new one; answers fall back meanwhile)."""
         engine = self.slots.get("engine")
-        if self.detected.engine != "llamacpp" or engine is None or self.settings.llamacpp_model_path:
+        if (
+            self.detected.engine != "llamacpp"
+            or engine is None
+            or self.settings.llamacpp_model_path
+        ):
             return
         try:
             stamp = self.settings.data.active_model.stat().st_mtime

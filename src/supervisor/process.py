@@ -86,7 +86,9 @@ class Child:
         self.pid = popen.pid
         self._popen = popen
         self._pump = threading.Thread(
-            target=_forward_output, args=(self.name, self.pid, popen.stdout), daemon=True,
+            target=_forward_output,
+            args=(self.name, self.pid, popen.stdout),
+            daemon=True,
             name=f"log-{self.name}",
         )
         self._pump.start()
@@ -106,8 +108,9 @@ class Child:
                 close_fds=True,
             )
         except OSError as exc:
-            logger.error("child failed to start", child=spec.name, argv=list(spec.argv),
-                         error=str(exc))
+            logger.error(
+                "child failed to start", child=spec.name, argv=list(spec.argv), error=str(exc)
+            )
             return _FailedStart(spec, exc)  # type: ignore[return-value]
         logger.info("child started", child=spec.name, pid=popen.pid, argv=list(spec.argv))
         return cls(spec, popen)
@@ -125,8 +128,12 @@ class Child:
             try:
                 code = self._popen.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
-                logger.warning("child ignored SIGTERM, killing it", child=self.name,
-                               pid=self.pid, grace_s=grace_s)
+                logger.warning(
+                    "child ignored SIGTERM, killing it",
+                    child=self.name,
+                    pid=self.pid,
+                    grace_s=grace_s,
+                )
                 _signal_group(self.pid, signal.SIGKILL)
                 code = self._popen.wait()
         # Whatever the leader left behind in its group goes too.
@@ -158,8 +165,9 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-def _forward_output(name: str, pid: int, stream: IO[bytes] | None,
-                    console: TextIO | None = None) -> None:
+def _forward_output(
+    name: str, pid: int, stream: IO[bytes] | None, console: TextIO | None = None
+) -> None:
     if stream is None:
         return
     log = logger.bind(child=name, pid=pid)
@@ -168,7 +176,7 @@ def _forward_output(name: str, pid: int, stream: IO[bytes] | None,
             # a progress bar redraws its line with "\r": only its last state is a log line
             line = raw.decode("utf-8", "replace").rstrip().rsplit("\r", 1)[-1]
             if line.startswith(CONSOLE_TAG):
-                console_notice(line[len(CONSOLE_TAG):], out=console)
+                console_notice(line[len(CONSOLE_TAG) :], out=console)
             elif line:
                 _log_line(log, line)
 
@@ -223,7 +231,7 @@ def child_pids(parent: int) -> dict[int, str]:
                 stat = fh.read().decode("ascii", "replace")
         except OSError:
             continue  # exited while we looked
-        fields = stat[stat.rfind(")") + 2:].split()
+        fields = stat[stat.rfind(")") + 2 :].split()
         if len(fields) > 1 and int(fields[1]) == parent:
             found[int(entry)] = fields[0]
     return found

@@ -60,9 +60,12 @@ class Provisioner(threading.Thread):
         started = self.clock()
         self.publish(phase="checking", model=model, error="")
         try:
-            result = self.provision(self.settings, self.profile,
-                                    progress=self.publisher.progress(model),
-                                    status=self.publisher.status)
+            result = self.provision(
+                self.settings,
+                self.profile,
+                progress=self.publisher.progress(model),
+                status=self.publisher.status,
+            )
         except OlympusError as exc:
             logger.error("provisioning failed", error=exc.message, hint=exc.hint)
             self.publish(phase="failed", error=str(exc), model=model)
@@ -78,19 +81,32 @@ class Provisioner(threading.Thread):
             self.publish(phase="waiting_for_engine", **fields)
             url = self.engine_url(self.settings.engine_ready_timeout_s + 5)
             if url is None:
-                self.publish(phase="failed", error="the engine did not become ready; see the "
-                             "engine status", **fields)
+                self.publish(
+                    phase="failed",
+                    error="the engine did not become ready; see the engine status",
+                    **fields,
+                )
                 return
             try:
-                fields["warm_up_s"] = round(self.warm_up(url, self.settings.first_token_timeout_s
-                                                          + 30), 3)
+                fields["warm_up_s"] = round(
+                    self.warm_up(url, self.settings.first_token_timeout_s + 30), 3
+                )
             except OlympusError as exc:
                 logger.warning("warm-up failed; the first question pays the load", error=str(exc))
                 fields["warning"] = f"warm-up failed: {exc}"
-        self.publish(phase="ready", error="", elapsed_s=round(self.clock() - started, 3),
-                     ready_at_s=round(self.clock() - self.t0, 3), **fields)
-        logger.info("model ready", model=fields.get("model", model), path=str(path or ""),
-                    warm_up_s=fields.get("warm_up_s"))
+        self.publish(
+            phase="ready",
+            error="",
+            elapsed_s=round(self.clock() - started, 3),
+            ready_at_s=round(self.clock() - self.t0, 3),
+            **fields,
+        )
+        logger.info(
+            "model ready",
+            model=fields.get("model", model),
+            path=str(path or ""),
+            warm_up_s=fields.get("warm_up_s"),
+        )
 
 
 def model_path_of(result: Any) -> Path | None:
@@ -113,10 +129,12 @@ def _result_fields(result: Any) -> dict[str, Any]:
 
 def llamacpp_warm_up(url: str, timeout_s: float) -> float:
     """One one-token chat completion so the first question does not pay the load."""
-    body = json.dumps({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1,
-                       "temperature": 0}).encode()
-    req = urllib.request.Request(f"{url}/v1/chat/completions", data=body,
-                                 headers={"Content-Type": "application/json"})
+    body = json.dumps(
+        {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1, "temperature": 0}
+    ).encode()
+    req = urllib.request.Request(
+        f"{url}/v1/chat/completions", data=body, headers={"Content-Type": "application/json"}
+    )
     started = time.monotonic()
     try:
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # local URL

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 from shared_utils.types import Progress, ProgressCallback
 from src.status import StatusFile
 
-
 if TYPE_CHECKING:
     from src.models.profile import Profile
+
 
 class StatusPublisher:
     def __init__(self, status: StatusFile, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -54,8 +54,13 @@ class StatusPublisher:
 class _ProgressWriter:
     """Turns ``Progress`` reports into phase, bytes, percent, speed and ETA."""
 
-    def __init__(self, publish: Callable[..., Any], clock: Callable[[], float], model: str,
-                 min_interval_s: float) -> None:
+    def __init__(
+        self,
+        publish: Callable[..., Any],
+        clock: Callable[[], float],
+        model: str,
+        min_interval_s: float,
+    ) -> None:
         self.publish = publish
         self.clock = clock
         self.model = model
@@ -86,8 +91,14 @@ class _ProgressWriter:
         if p.total and self._speed > 0:
             eta = round(max(0, p.total - p.done) / self._speed, 1)
         fields: dict[str, Any] = dict(
-            phase=p.stage, bytes=p.done, total=p.total, percent=percent,
-            speed=round(self._speed, 1), eta_s=eta, message=p.message, error="",
+            phase=p.stage,
+            bytes=p.done,
+            total=p.total,
+            percent=percent,
+            speed=round(self._speed, 1),
+            eta_s=eta,
+            message=p.message,
+            error="",
         )
         if self.model:
             fields["model"] = self.model

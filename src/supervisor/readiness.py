@@ -73,16 +73,23 @@ class ReadinessCheck:
 
     def poll(self, now: float) -> Outcome:
         if not self.url or self.probe(self.url):
-            logger.info("ready", child=self.name, url=self.url,
-                        waited_s=round(now - self.started, 2))
+            logger.info(
+                "ready", child=self.name, url=self.url, waited_s=round(now - self.started, 2)
+            )
             return "ready"
         if now - self.started >= self.timeout_s:
-            logger.error("not ready in time", child=self.name, url=self.url,
-                         deadline_s=self.timeout_s)
+            logger.error(
+                "not ready in time", child=self.name, url=self.url, deadline_s=self.timeout_s
+            )
             return "timeout"
         if now >= self._next_log:
-            logger.info("waiting for readiness", child=self.name, url=self.url,
-                        waited_s=round(now - self.started, 1), deadline_s=self.timeout_s)
+            logger.info(
+                "waiting for readiness",
+                child=self.name,
+                url=self.url,
+                waited_s=round(now - self.started, 1),
+                deadline_s=self.timeout_s,
+            )
             self._next_log = now + self.log_every_s
         return "waiting"
 
@@ -95,8 +102,16 @@ class LivenessCheck:
     answer in progress or every user session, so a busy moment must not trigger one.
     """
 
-    def __init__(self, name: str, url: str, *, started: float, probe: Probe,
-                 every_s: float = 15.0, failures: int = 4) -> None:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        started: float,
+        probe: Probe,
+        every_s: float = 15.0,
+        failures: int = 4,
+    ) -> None:
         self.name = name
         self.url = url
         self.probe = probe
@@ -116,6 +131,7 @@ class LivenessCheck:
             self.misses = 0
             return True
         self.misses += 1
-        logger.warning("not answering", child=self.name, url=self.url, misses=self.misses,
-                       limit=self.failures)
+        logger.warning(
+            "not answering", child=self.name, url=self.url, misses=self.misses, limit=self.failures
+        )
         return self.misses < self.failures

@@ -63,12 +63,21 @@ class Slot:
         self.process = self.spawn(self.spec)
         self.policy.record_start(now)
         self._check = ReadinessCheck(
-            self.name, self.spec.ready_url, started=now, timeout_s=self.ready_timeout_s,
+            self.name,
+            self.spec.ready_url,
+            started=now,
+            timeout_s=self.ready_timeout_s,
             probe=self.probe,
         )
         self.state = "starting"
-        self.publish(state="starting", pid=self.process.pid, url=self.spec.url,
-                     restarts=self.restarts, last_error=self.last_error, **self.spec.info)
+        self.publish(
+            state="starting",
+            pid=self.process.pid,
+            url=self.spec.url,
+            restarts=self.restarts,
+            last_error=self.last_error,
+            **self.spec.info,
+        )
 
     def tick(self, now: float) -> None:
         """Advance: notice a crash, readiness or a timeout; restart when the backoff is over."""
@@ -83,15 +92,22 @@ class Slot:
             if outcome == "ready":
                 self.state = "ready"
                 self.ready_after_s = round(now - self._check.started, 3)
-                self._live = LivenessCheck(self.name, self.spec.ready_url, started=now,
-                                           probe=self.live_probe, every_s=self.live_every_s,
-                                           failures=self.live_failures)
+                self._live = LivenessCheck(
+                    self.name,
+                    self.spec.ready_url,
+                    started=now,
+                    probe=self.live_probe,
+                    every_s=self.live_every_s,
+                    failures=self.live_failures,
+                )
                 self.publish(state="ready", ready_after_s=self.ready_after_s)
             elif outcome == "timeout":
                 self._failed(now, f"not ready within {self.ready_timeout_s:g} s")
         elif self.state == "ready" and self._live is not None and not self._live.poll(now):
-            self._failed(now, f"stopped answering {self.spec.ready_url} "
-                              f"({self._live.misses} checks in a row)")
+            self._failed(
+                now,
+                f"stopped answering {self.spec.ready_url} ({self._live.misses} checks in a row)",
+            )
         elif self.state == "restarting" and now >= self._restart_at:
             logger.info("restarting child", child=self.name, restarts=self.restarts)
             self.start(now)
@@ -116,18 +132,32 @@ class Slot:
         decision = self.policy.record_failure(now)
         if decision.give_up:
             self.state = "down"
-            logger.error("child stays down", child=self.name, error=error,
-                         failures=decision.failures_in_window,
-                         window_s=self.policy.window_s)
+            logger.error(
+                "child stays down",
+                child=self.name,
+                error=error,
+                failures=decision.failures_in_window,
+                window_s=self.policy.window_s,
+            )
             self.publish(state="down", pid=None, last_error=error, restarts=self.restarts)
             return
         self.restarts += 1
         self.state = "restarting"
         self._restart_at = now + (decision.delay_s or 0.0)
-        logger.warning("child failed, restarting after backoff", child=self.name, error=error,
-                       delay_s=decision.delay_s, restarts=self.restarts)
-        self.publish(state="restarting", pid=None, last_error=error, restarts=self.restarts,
-                     restart_in_s=decision.delay_s)
+        logger.warning(
+            "child failed, restarting after backoff",
+            child=self.name,
+            error=error,
+            delay_s=decision.delay_s,
+            restarts=self.restarts,
+        )
+        self.publish(
+            state="restarting",
+            pid=None,
+            last_error=error,
+            restarts=self.restarts,
+            restart_in_s=decision.delay_s,
+        )
 
     @property
     def alive(self) -> bool:

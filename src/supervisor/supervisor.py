@@ -23,7 +23,6 @@ calls ``run()`` (PR_SET_PDEATHSIG is tied to the forking thread).
 from __future__ import annotations
 
 import dataclasses
-
 import functools
 import os
 import queue
@@ -32,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -103,8 +102,9 @@ class Supervisor(EngineControl):
         self.spawn = spawn
         self.probe = probe
         # liveness probes of ready children get a longer timeout than start-up polling
-        self.live_probe = live_probe or (functools.partial(http_ok, timeout_s=2.0)
-                                         if probe is http_ok else probe)
+        self.live_probe = live_probe or (
+            functools.partial(http_ok, timeout_s=2.0) if probe is http_ok else probe
+        )
         self.clock = clock
         self.wall = wall
         self.sleep = sleep
@@ -183,45 +183,68 @@ class Supervisor(EngineControl):
         """Found before anything starts (else the front would crash-loop for half a minute)."""
         host, port = children.public_port(self.settings, self.detected)
         if self.port_open(host, port):
-            raise PortInUse(f"port {port} is already in use by another program; stop it or "
-                            f"set OLYMPUS_PORT to a free port (e.g. OLYMPUS_PORT={port + 1})")
+            raise PortInUse(
+                f"port {port} is already in use by another program; stop it or "
+                f"set OLYMPUS_PORT to a free port (e.g. OLYMPUS_PORT={port + 1})"
+            )
 
     def _start_ui(self) -> None:
         """The service API (it owns the stores), Streamlit on a loopback port (it reaches the
         stores through the API), and the front on the public port before both."""
         s = self.settings
         secret = load_secret(s.data_dir, s.secret_key)  # created once here, before both read it
-        api = children.api_spec(self._env, s.api_port or free_port(),
-                                new_service_token(s.data_dir))
+        api = children.api_spec(self._env, s.api_port or free_port(), new_service_token(s.data_dir))
         self._start("api", api, fatal=True, ready_timeout_s=API_READY_TIMEOUT_S)
         internal = s.streamlit_port or free_port()
-        self._start("streamlit", children.streamlit_spec(s, self.detected,
-                                                         children.ui_env(self._env, api, s,
-                                                                         secret),
-                                                         internal),
-                    fatal=True, ready_timeout_s=STREAMLIT_READY_TIMEOUT_S)
+        self._start(
+            "streamlit",
+            children.streamlit_spec(
+                s, self.detected, children.ui_env(self._env, api, s, secret), internal
+            ),
+            fatal=True,
+            ready_timeout_s=STREAMLIT_READY_TIMEOUT_S,
+        )
         api_port = int(api.url.rsplit(":", 1)[1])
-        self._start("front", children.front_spec(s, self.detected, self._env, internal, api_port),
-                    fatal=True, ready_timeout_s=STREAMLIT_READY_TIMEOUT_S)
+        self._start(
+            "front",
+            children.front_spec(s, self.detected, self._env, internal, api_port),
+            fatal=True,
+            ready_timeout_s=STREAMLIT_READY_TIMEOUT_S,
+        )
 
     def _start_arangod(self) -> None:
         spec = self._arangod(self.settings)
         if spec is not None:
-            spec = dataclasses.replace(spec, env={**minimal_environ(base=self._env),
-                                                    **spec.env})
+            spec = dataclasses.replace(spec, env={**minimal_environ(base=self._env), **spec.env})
             self._start("arangod", spec)
             self._env["OLYMPUS_ARANGO_URL"] = spec.url  # the app reaches the local arangod
 
-    def _start(self, name: str, spec: ChildSpec, *, fatal: bool = False,
-               ready_timeout_s: float | None = None) -> Slot:
+    def _start(
+        self,
+        name: str,
+        spec: ChildSpec,
+        *,
+        fatal: bool = False,
+        ready_timeout_s: float | None = None,
+    ) -> Slot:
         s = self.settings
-        policy = RestartPolicy(base_s=s.restart_backoff_s, max_s=s.restart_backoff_max_s,
-                               max_failures=s.restart_max, window_s=s.restart_window_s)
-        slot = Slot(spec, spawn=self.spawn, policy=policy, probe=self.probe,
-                    ready_timeout_s=ready_timeout_s or s.engine_ready_timeout_s,
-                    grace_s=s.grace_period_s,
-                    publish=self.status.section(name), fatal=fatal,
-                    live_probe=self.live_probe)
+        policy = RestartPolicy(
+            base_s=s.restart_backoff_s,
+            max_s=s.restart_backoff_max_s,
+            max_failures=s.restart_max,
+            window_s=s.restart_window_s,
+        )
+        slot = Slot(
+            spec,
+            spawn=self.spawn,
+            policy=policy,
+            probe=self.probe,
+            ready_timeout_s=ready_timeout_s or s.engine_ready_timeout_s,
+            grace_s=s.grace_period_s,
+            publish=self.status.section(name),
+            fatal=fatal,
+            live_probe=self.live_probe,
+        )
         self.slots[name] = slot
         slot.start(self.clock())
         return slot
@@ -235,9 +258,11 @@ class Supervisor(EngineControl):
         started = self.clock()
         while self._signal is None and any(sl.state == "starting" for sl in self.slots.values()):
             if self.clock() - started >= limit_s:
-                logger.info("engine still loading; starting the UI now, the engine keeps its "
-                            "deadline", waited_s=round(self.clock() - started, 2),
-                            deadline_s=self.settings.engine_ready_timeout_s)
+                logger.info(
+                    "engine still loading; starting the UI now, the engine keeps its deadline",
+                    waited_s=round(self.clock() - started, 2),
+                    deadline_s=self.settings.engine_ready_timeout_s,
+                )
                 return
             self._tick()
             self.sleep(self.tick_s)
@@ -266,8 +291,9 @@ class Supervisor(EngineControl):
                 self._engine_ready.clear()
                 if slot.state == "down" and before != "down" and self._provisioner is None:
                     self.status.section("provisioning")(
-                        phase="failed", error=f"not provisioned: the engine is down "
-                        f"({slot.last_error})")
+                        phase="failed",
+                        error=f"not provisioned: the engine is down ({slot.last_error})",
+                    )
             if slot.state == "down" and slot.fatal:
                 self._fatal = f"{name} keeps failing: {slot.last_error}"
                 logger.error("giving up", child=name, error=slot.last_error)
@@ -286,15 +312,23 @@ class Supervisor(EngineControl):
         engine = self.slots.get("engine")
         if self.detected.engine == "none" or not self.settings.auto_provision:
             self._provisioner = threading.Thread()  # nothing to do, ever
-            reason = "no engine" if self.detected.engine == "none" else "OLYMPUS_AUTO_PROVISION=false"
+            reason = (
+                "no engine" if self.detected.engine == "none" else "OLYMPUS_AUTO_PROVISION=false"
+            )
             self.status.section("provisioning")(phase="skipped", error="", message=reason)
             return
         if self.detected.engine == "ollama" and engine is not None and engine.state != "ready":
             return  # importing into Ollama needs it answering; retried when it is ready
         self._provisioner = Provisioner(
-            self.settings, self.detected, provision=self._provision, publisher=self.status,
-            on_model=self._models.put, engine_url=self._wait_engine_url, clock=self.clock,
-            t0=self._t0, warm_up=self._warm_up,
+            self.settings,
+            self.detected,
+            provision=self._provision,
+            publisher=self.status,
+            on_model=self._models.put,
+            engine_url=self._wait_engine_url,
+            clock=self.clock,
+            t0=self._t0,
+            warm_up=self._warm_up,
         )
         self._provisioner.start()
 
@@ -309,8 +343,11 @@ class Supervisor(EngineControl):
         sig = self._signal
         code = EXIT_CODES.get(signal.Signals(sig), 128 + sig) if sig else (1 if self._fatal else 0)
         self.status.section("supervisor")(state="stopping")
-        logger.info("supervisor stopping", signal=signal.Signals(sig).name if sig else None,
-                    reason=self._fatal or None)
+        logger.info(
+            "supervisor stopping",
+            signal=signal.Signals(sig).name if sig else None,
+            reason=self._fatal or None,
+        )
         for name in STOP_ORDER:
             if name in self.slots:
                 self.slots[name].stop()
@@ -318,10 +355,13 @@ class Supervisor(EngineControl):
             # A half-done download must not look like one still running (the UI would refuse
             # new pulls); the next start resumes it.
             self.status.section("provisioning")(
-                phase="failed", error="Olympus stopped before the model was ready; it resumes "
-                "at the next start.")
+                phase="failed",
+                error="Olympus stopped before the model was ready; it resumes at the next start.",
+            )
         self.status.section("supervisor")(
-            state="failed" if self._fatal and not sig else "stopped", exit_code=code,
-            error=self._fatal)
+            state="failed" if self._fatal and not sig else "stopped",
+            exit_code=code,
+            error=self._fatal,
+        )
         logger.info("supervisor stopped", exit_code=code)
         return code

@@ -21,16 +21,26 @@ def answered_without_model(msg: dict[str, Any]) -> bool:
 def _summary_line(msg: dict[str, Any]) -> str:
     t = msg.get("timings") or {}
     if answered_without_model(msg):
-        first = ("Not answered from the documents: no model was asked"
-                 if msg.get("mode") == "abstained" else "No model was asked")
+        first = (
+            "Not answered from the documents: no model was asked"
+            if msg.get("mode") == "abstained"
+            else "No model was asked"
+        )
         parts = [first]
     else:
-        who = credit(msg.get("answered_by") or "", backend=msg.get("backend") or "?",
-                     model=msg.get("model") or "", mode=msg.get("mode") or "")
+        who = credit(
+            msg.get("answered_by") or "",
+            backend=msg.get("backend") or "?",
+            model=msg.get("model") or "",
+            mode=msg.get("mode") or "",
+        )
         parts = [f"Answered by **{md.escape_markdown(who)}**"]
     if isinstance(t.get("retrieval_ms"), (int, float)):
         parts.append(f"retrieval {t['retrieval_ms']:.0f} ms")
-    if isinstance(t.get("first_token_ms"), (int, float)) and msg.get("backend_name") != "extractive":
+    if (
+        isinstance(t.get("first_token_ms"), (int, float))
+        and msg.get("backend_name") != "extractive"
+    ):
         parts.append(f"first token {t['first_token_ms'] / 1000:.1f} s")
     if isinstance(t.get("tokens_per_s"), (int, float)) and msg.get("backend_name") != "extractive":
         parts.append(f"{t['tokens_per_s']:.1f} tokens/s")
@@ -58,16 +68,14 @@ def render(msg: dict[str, Any]) -> None:
     reasons += [
         f"{name} skipped: {why}"
         for name, why in (msg.get("skipped") or {}).items()
-        if name not in switched
-        and _before(name, msg.get("backend_name", ""), msg.get("chain", ()))
+        if name not in switched and _before(name, msg.get("backend_name", ""), msg.get("chain", ()))
     ]
     extractive = msg.get("backend_name") == "extractive" or msg.get("mode") == "extract"
     if reasons or extractive:
         label = f"Fallback: {msg['backend']}" if reasons else "Extractive answer"
         st.badge(label, icon=":material/swap_horiz:", color="orange")
         if extractive:  # what answered, and why, is the summary line's ("answered_by")
-            st.caption("No language model's text is shown: these are the most relevant "
-                       "passages.")
+            st.caption("No language model's text is shown: these are the most relevant passages.")
         for reason in reasons:
             st.caption(md.escape_markdown(reason))
     _render_quality_notes(msg)
@@ -91,8 +99,9 @@ def _render_quality_notes(msg: dict[str, Any]) -> None:
     if msg.get("mode_reason") and msg.get("mode") in ("extract", "model+extract", "extract+model"):
         st.caption(":material/info: " + md.escape_markdown(msg["mode_reason"]))
     if msg.get("loop_stopped"):
-        st.caption(":material/info: The model started repeating itself; the answer was "
-                   "stopped there.")
+        st.caption(
+            ":material/info: The model started repeating itself; the answer was stopped there."
+        )
     unsupported = msg.get("unsupported") or []
     if unsupported:
         st.caption(

@@ -10,15 +10,17 @@ from datetime import datetime
 import streamlit as st
 import structlog
 
-from src.access.roles import Access
 from src.access.keys import DEFAULT_SCOPE, SCOPES, ApiKey, KeyStore
+from src.access.roles import Access
 from src.ui import admin, state
 from src.ui.errors import show_error
 
 logger = structlog.get_logger(__name__)
 _NEW = "_olympus_new_api_key"
-SCOPE_HELP = ("read: search, ask and list documents; write: also upload and delete documents; "
-              "admin: also keys and models. Keys made before scopes existed work as write.")
+SCOPE_HELP = (
+    "read: search, ask and list documents; write: also upload and delete documents; "
+    "admin: also keys and models. Keys made before scopes existed work as write."
+)
 
 
 def create_key(access: Access, name: str, scope: str = DEFAULT_SCOPE) -> tuple[ApiKey, str]:
@@ -34,14 +36,18 @@ def revoke_key(access: Access, key_id: str) -> ApiKey:
 def _row(key: ApiKey) -> str:
     made = datetime.fromtimestamp(key.created_at).strftime("%Y-%m-%d %H:%M")
     state_ = "active" if key.active else "revoked"
-    return (f"`{key.id}` **{key.name}** · `{key.shown}…` · scope **{key.scope}** · "
-            f"created {made} · {state_}")
+    return (
+        f"`{key.id}` **{key.name}** · `{key.shown}…` · scope **{key.scope}** · "
+        f"created {made} · {state_}"
+    )
 
 
 def render(access: Access) -> None:
     st.subheader("API keys")
-    st.caption("For the OpenAI-compatible API (/v1) and MCP (/api/mcp): clients send "
-               "`Authorization: Bearer <key>`. See README, Using Olympus from other tools.")
+    st.caption(
+        "For the OpenAI-compatible API (/v1) and MCP (/api/mcp): clients send "
+        "`Authorization: Bearer <key>`. See README, Using Olympus from other tools."
+    )
     if not access.is_admin:
         admin.explain_admin_only(access, "manage API keys")
         return
@@ -58,8 +64,9 @@ def render(access: Access) -> None:
         st.markdown(_row(key))
     with st.form("api_key_create", clear_on_submit=True):
         name = st.text_input("Name of the new key (who or what uses it)", key="api_key_name")
-        scope = st.selectbox("Scope", SCOPES, index=SCOPES.index(DEFAULT_SCOPE),
-                             key="api_key_scope", help=SCOPE_HELP)
+        scope = st.selectbox(
+            "Scope", SCOPES, index=SCOPES.index(DEFAULT_SCOPE), key="api_key_scope", help=SCOPE_HELP
+        )
         if st.form_submit_button("Create key"):
             try:
                 key, secret = create_key(access, name, scope)

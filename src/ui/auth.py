@@ -51,9 +51,11 @@ def account_links() -> None:
     """Sidebar: sign out after a sign-in, or sign in as administrator when that helps."""
     access = identity.access()
     if access.policy.closed and access.is_admin:
-        st.sidebar.warning("No password is set and this Olympus is reachable from other "
-                           "machines. Set OLYMPUS_PASSWORD (readers) and OLYMPUS_ADMIN_PASSWORD "
-                           "(administrators), then restart Olympus.")
+        st.sidebar.warning(
+            "No password is set and this Olympus is reachable from other "
+            "machines. Set OLYMPUS_PASSWORD (readers) and OLYMPUS_ADMIN_PASSWORD "
+            "(administrators), then restart Olympus."
+        )
     if access.signed_in:
         role = "administrator" if access.is_admin else "reader"
         st.sidebar.caption(f"Signed in as {role}.")
@@ -66,5 +68,6 @@ def _link(label: str, href: str, *, sidebar: bool = False) -> None:
     """A link that opens in this tab (Streamlit's link buttons open a new one): the
     front's sign-in and sign-out pages answer with the cookie and send the browser back."""
     where = st.sidebar if sidebar else st
-    where.html(f'<a href="{html.escape(href)}" class="olympus-account-link">'
-               f"{html.escape(label)}</a>")
+    where.html(
+        f'<a href="{html.escape(href)}" class="olympus-account-link">{html.escape(label)}</a>'
+    )

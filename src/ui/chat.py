@@ -29,6 +29,8 @@ from src.events import (
     StatusEvent,
     TokenEvent,
 )
+from src.protocols import Pipeline
+from src.schema.chat import answer_fields
 from src.ui import (
     answer_notes,
     chat_list,
@@ -44,8 +46,6 @@ from src.ui import (
 )
 from src.ui import sources as sources_panel
 from src.ui.errors import friendly, show_error
-from src.protocols import Pipeline
-from src.schema.chat import answer_fields
 
 logger = structlog.get_logger(__name__)
 
@@ -116,8 +116,15 @@ def _ask(pipeline: Pipeline, question: str, doc_ids: list[str] | None) -> None:
     with st.chat_message("user"):
         st.markdown(render.escape_markdown(question))
     msg: dict[str, Any] = {
-        "role": "assistant", "content": "", "question": question, "sources": [],
-        "switches": [], "skipped": {}, "backend": "", "timings": {}, "streaming": True,
+        "role": "assistant",
+        "content": "",
+        "question": question,
+        "sources": [],
+        "switches": [],
+        "skipped": {},
+        "backend": "",
+        "timings": {},
+        "streaming": True,
     }
     msgs.append({"role": "user", "content": question})
     msgs.append(msg)  # kept (partial) even when the run is stopped
@@ -126,17 +133,26 @@ def _ask(pipeline: Pipeline, question: str, doc_ids: list[str] | None) -> None:
     with st.chat_message("assistant"):
         status = st.empty()
         stop = st.empty()
-        stop.button("Stop", icon=":material/stop_circle:", key="chat_stop", type="secondary",
-                    help="Stop writing this answer (the part written so far is kept)")
+        stop.button(
+            "Stop",
+            icon=":material/stop_circle:",
+            key="chat_stop",
+            type="secondary",
+            help="Stop writing this answer (the part written so far is kept)",
+        )
         answer = st.empty()
         notes = st.container()
         sources_box = st.container()
         status.caption(":material/search: Searching your documents...")
         started = time.perf_counter()
         try:
-            events = pipeline.ask(question, history=history, doc_ids=doc_ids,
-                                  options=chat_settings.options_for(chat_list.current()),
-                                  owner=documents.owner())
+            events = pipeline.ask(
+                question,
+                history=history,
+                doc_ids=doc_ids,
+                options=chat_settings.options_for(chat_list.current()),
+                owner=documents.owner(),
+            )
             view = _View(status, answer, sources_box, turn)
             for event in events:
                 if _show(view, msg, event):
@@ -190,8 +206,10 @@ def _show(view: _View, msg: dict[str, Any], event: Any) -> bool:
     elif isinstance(event, StatusEvent):
         view.status.caption(":material/hourglass_top: " + render.escape_markdown(event.message))
     elif isinstance(event, QueueEvent):
-        view.status.caption(":material/groups: Other questions are being answered: "
-                            + render.escape_markdown(event.message))
+        view.status.caption(
+            ":material/groups: Other questions are being answered: "
+            + render.escape_markdown(event.message)
+        )
     elif isinstance(event, BackendSwitchEvent):
         msg["switches"].append(
             {"from": event.from_backend, "to": event.to_backend, "reason": event.reason}
@@ -218,8 +236,9 @@ def _finish(msg: dict[str, Any], event: DoneEvent) -> None:
     msg.update(answer_fields(event, msg["content"]))
     if event.sources:
         msg["sources"] = list(event.sources)
-    state.timings().add_done(event.backend_name or event.backend, event.timings,
-                             event.prompt_tokens)
+    state.timings().add_done(
+        event.backend_name or event.backend, event.timings, event.prompt_tokens
+    )
 
 
 # --- page --------------------------------------------------------------------------------------
@@ -245,8 +264,9 @@ def _toolbar(msgs: list[dict[str, Any]]) -> None:
     with left:
         st.download_button(
             "Download",
-            transcript.to_markdown(msgs, title=title_of(chat_list.current()),
-                                   threshold=sources_panel.threshold()),
+            transcript.to_markdown(
+                msgs, title=title_of(chat_list.current()), threshold=sources_panel.threshold()
+            ),
             file_name=transcript.file_name(),
             mime="text/markdown",
             icon=":material/download:",
@@ -256,8 +276,12 @@ def _toolbar(msgs: list[dict[str, Any]]) -> None:
         )
     with right:
         st.button(
-            "New chat", icon=":material/add_comment:", on_click=chat_list.start_new,
-            disabled=not msgs, type="tertiary", key="chat_new_below",
+            "New chat",
+            icon=":material/add_comment:",
+            on_click=chat_list.start_new,
+            disabled=not msgs,
+            type="tertiary",
+            key="chat_new_below",
         )
 
 
@@ -293,11 +317,17 @@ def render_page() -> None:
         _render_message(i, msg, last=i == len(msgs) - 1)
     if msgs:
         _toolbar(msgs)
-        viewer.listen_for_citations({_turn_of(i): m.get("sources") or []
-                                     for i, m in enumerate(msgs) if m["role"] == "assistant"})
+        viewer.listen_for_citations(
+            {
+                _turn_of(i): m.get("sources") or []
+                for i, m in enumerate(msgs)
+                if m["role"] == "assistant"
+            }
+        )
     viewer.render_open_viewer()
     question = st.chat_input(
-        "Ask a question about your documents", key="chat_input",
+        "Ask a question about your documents",
+        key="chat_input",
         max_chars=state.settings().max_query_chars,
     )
     question = question or st.session_state.pop(PENDING, None)
@@ -306,7 +336,8 @@ def render_page() -> None:
     question = str(question).strip()
     if not documents:
         msgs.append({"role": "user", "content": question})
-        msgs.append({"role": "assistant", "content": NO_DOCUMENTS.replace("**", ""),
-                     "question": ""})
+        msgs.append(
+            {"role": "assistant", "content": NO_DOCUMENTS.replace("**", ""), "question": ""}
+        )
         st.rerun()
     _ask(pipeline, question, doc_ids)

@@ -37,8 +37,11 @@ def store() -> ChatStore:
     s = state.settings()
     if saved_on_disk():
         return ChatStore.for_browser(s, identity.browser_id())
-    return SessionChats(st.session_state.setdefault(SESSION_CHATS, {}), max_chats=s.max_chats,
-                        max_bytes=s.max_chat_kb * 1024)
+    return SessionChats(
+        st.session_state.setdefault(SESSION_CHATS, {}),
+        max_chats=s.max_chats,
+        max_bytes=s.max_chat_kb * 1024,
+    )
 
 
 def current() -> dict[str, Any]:
@@ -114,10 +117,17 @@ def render_sidebar() -> None:
     """New chat, search, the list (current first marked), rename and delete the current one."""
     chat = current()
     with st.sidebar:
-        st.button("New chat", icon=":material/add_comment:", key="chat_new", on_click=start_new,
-                  width="stretch", disabled=not chat["messages"])
-        search = st.text_input("Search chats", key=SEARCH, placeholder="Search chats",
-                               label_visibility="collapsed")
+        st.button(
+            "New chat",
+            icon=":material/add_comment:",
+            key="chat_new",
+            on_click=start_new,
+            width="stretch",
+            disabled=not chat["messages"],
+        )
+        search = st.text_input(
+            "Search chats", key=SEARCH, placeholder="Search chats", label_visibility="collapsed"
+        )
         try:
             chats = store().list(search)
         except Exception as exc:  # noqa: BLE001 - entry point
@@ -130,15 +140,20 @@ def render_sidebar() -> None:
             # when it was last used, in the label: a tooltip would cover the entry above
             st.button(
                 f"{render.escape_markdown(item['title'])} :small[· {_when(item['updated_at'])}]",
-                key=f"chat_open_{item['id']}", on_click=_open, args=(item["id"],),
-                width="stretch", type="primary" if is_current else "tertiary",
+                key=f"chat_open_{item['id']}",
+                on_click=_open,
+                args=(item["id"],),
+                width="stretch",
+                type="primary" if is_current else "tertiary",
                 icon=":material/chat:",
             )
         if not search and len(chats) > SHOWN:
             st.caption(f"{len(chats) - SHOWN} older chat(s): search to find them.")
         if not saved_on_disk():
-            st.caption("Chats last until this tab is closed: open Olympus through its own "
-                       "address (python startup.py) to keep them.")
+            st.caption(
+                "Chats last until this tab is closed: open Olympus through its own "
+                "address (python startup.py) to keep them."
+            )
         if chat["messages"]:
             _current_actions(chat)
 
@@ -148,8 +163,15 @@ def _current_actions(chat: dict[str, Any]) -> None:
         key = f"chat_title_{chat['id']}"
         with st.form(f"chat_rename_{chat['id']}", border=False, enter_to_submit=True):
             st.text_input("Title", value=title_of(chat), key=key, max_chars=80)
-            st.form_submit_button("Save", icon=":material/check:", on_click=_rename,
-                                  args=(chat["id"], key))
+            st.form_submit_button(
+                "Save", icon=":material/check:", on_click=_rename, args=(chat["id"], key)
+            )
         confirm = st.checkbox("Yes, delete this chat", key=f"chat_delete_ok_{chat['id']}")
-        st.button("Delete chat", icon=":material/delete:", key=f"chat_delete_{chat['id']}",
-                  disabled=not confirm, on_click=_delete, args=(chat["id"],))
+        st.button(
+            "Delete chat",
+            icon=":material/delete:",
+            key=f"chat_delete_{chat['id']}",
+            disabled=not confirm,
+            on_click=_delete,
+            args=(chat["id"],),
+        )

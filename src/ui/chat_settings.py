@@ -16,8 +16,8 @@ import structlog
 
 from src.answer.options import AskOptions
 from src.models.backends import ENGINE_BACKENDS, SAFETY_NET
-from src.ui import model_tasks, render, state
 from src.protocols import Pipeline
+from src.ui import model_tasks, render, state
 
 if TYPE_CHECKING:
     from src.answer.answering import Answering
@@ -44,17 +44,21 @@ def _installed_rows() -> list[dict[str, Any]]:
     return list(_installed["rows"])
 
 
-def choices(plan: BackendPlan, profile: Profile,
-            answering: Answering | None = None) -> tuple[dict[str, str], list[str]]:
+def choices(
+    plan: BackendPlan, profile: Profile, answering: Answering | None = None
+) -> tuple[dict[str, str], list[str]]:
     """({option key: label}, other installed models the engine cannot switch to per chat).
     The default is named as ``answering`` names it (the extracts when its model is too small
     to write)."""
     head = next((n for n in plan.names if n in ENGINE_BACKENDS.values()), "")
-    default = ((answering.model if answering is not None else "")
-               or (plan.model(head) if head else ""))
+    default = (answering.model if answering is not None else "") or (
+        plan.model(head) if head else ""
+    )
     shown = answering.name if answering is not None and answering.backend == head else default
     recommended = {profile.model, profile.ollama_model} - {""}
-    mark = " ★ recommended for this machine" if default in recommended else " (this server's default)"
+    mark = (
+        " ★ recommended for this machine" if default in recommended else " (this server's default)"
+    )
     options = {"": (shown or "Default model") + mark} if head else {}
     others: list[str] = []
     for row in _installed_rows():
@@ -118,8 +122,9 @@ def render_fallback_note(answering: Answering | None) -> None:
         st.warning(render.escape_markdown(answering.note), icon=":material/info:")
 
 
-def render_picker(chat: dict[str, Any], plan: Any, on_change: Any,
-                  answering: Answering | None = None) -> None:
+def render_picker(
+    chat: dict[str, Any], plan: Any, on_change: Any, answering: Answering | None = None
+) -> None:
     """The "Model and settings" popover; a change is kept in the chat and saved with it."""
     if plan is None:
         return
@@ -128,23 +133,48 @@ def render_picker(chat: dict[str, Any], plan: Any, on_change: Any,
     if s.get("model", "") not in options:
         s["model"] = next(iter(options))  # gone (deleted, engine changed): the default
     cid = chat["id"]
-    with st.popover(label(chat, options), icon=":material/tune:",
-                    help="Model, temperature and answer length for this chat"):
+    with st.popover(
+        label(chat, options),
+        icon=":material/tune:",
+        help="Model, temperature and answer length for this chat",
+    ):
         keys = list(options)
-        st.selectbox("Model", keys, index=keys.index(s.get("model", "")),
-                     format_func=lambda k: options[k], key=f"chat_model_{cid}",
-                     on_change=_set, args=(chat, "model", f"chat_model_{cid}", on_change))
+        st.selectbox(
+            "Model",
+            keys,
+            index=keys.index(s.get("model", "")),
+            format_func=lambda k: options[k],
+            key=f"chat_model_{cid}",
+            on_change=_set,
+            args=(chat, "model", f"chat_model_{cid}", on_change),
+        )
         if others:
-            st.caption("Also installed: " + ", ".join(render.escape_markdown(o) for o in others)
-                       + ". llama.cpp serves one model at a time; an administrator switches it "
-                       "on the Models page.")
+            st.caption(
+                "Also installed: "
+                + ", ".join(render.escape_markdown(o) for o in others)
+                + ". llama.cpp serves one model at a time; an administrator switches it "
+                "on the Models page."
+            )
         default_t = float(state.settings().temperature)
-        st.slider("Temperature", 0.0, 1.5, float(s.get("temperature", default_t)), 0.1,
-                  key=f"chat_temp_{cid}", help="Low: sticks to the sources. High: freer wording.",
-                  on_change=_set, args=(chat, "temperature", f"chat_temp_{cid}", on_change))
-        st.segmented_control("Answer length", list(LENGTHS), default=s.get("length", "Normal"),
-                             key=f"chat_len_{cid}",
-                             on_change=_set, args=(chat, "length", f"chat_len_{cid}", on_change))
+        st.slider(
+            "Temperature",
+            0.0,
+            1.5,
+            float(s.get("temperature", default_t)),
+            0.1,
+            key=f"chat_temp_{cid}",
+            help="Low: sticks to the sources. High: freer wording.",
+            on_change=_set,
+            args=(chat, "temperature", f"chat_temp_{cid}", on_change),
+        )
+        st.segmented_control(
+            "Answer length",
+            list(LENGTHS),
+            default=s.get("length", "Normal"),
+            key=f"chat_len_{cid}",
+            on_change=_set,
+            args=(chat, "length", f"chat_len_{cid}", on_change),
+        )
 
 
 def _set(chat: dict[str, Any], name: str, key: str, on_change: Any) -> None:

@@ -22,7 +22,7 @@ from src.ui import render, viewer
 
 _NOTES = {
     "unverified": "Its passage shares these words but does not say this in so many words: "
-                  "read it to judge.",
+    "read it to judge.",
     "contradicted": "The passage it cites says something else in these words.",
     "miscited": "The passage it cites does not say this.",
     "uncited": "No source is cited for this.",
@@ -39,8 +39,10 @@ def claims_of_message(msg: dict[str, Any]) -> list[ClaimCheck]:
     if msg.get("claims") is None:
         from src.answer.claims import claims_of
 
-        msg["claims"] = [claim_to_dict(c)
-                         for c in claims_of(str(msg.get("content", "")), msg.get("sources") or [])]
+        msg["claims"] = [
+            claim_to_dict(c)
+            for c in claims_of(str(msg.get("content", "")), msg.get("sources") or [])
+        ]
     return [claim_from_dict(c) for c in msg["claims"]]
 
 
@@ -69,6 +71,12 @@ def render_claims(msg: dict[str, Any], *, turn: int) -> None:
             stated = [n for n in check.stating if n in check.cited]
             number = (stated or list(check.cited))[0]
             scored = sources[number - 1]
-            st.button(f"See \\[{number}\\] on {scored.chunk.pages}", key=f"claim_{turn}_{i}",
-                      icon=":material/visibility:", type="tertiary",
-                      on_click=viewer.open_source, args=(scored,), kwargs={"claim": claim})
+            st.button(
+                f"See \\[{number}\\] on {scored.chunk.pages}",
+                key=f"claim_{turn}_{i}",
+                icon=":material/visibility:",
+                type="tertiary",
+                on_click=viewer.open_source,
+                args=(scored,),
+                kwargs={"claim": claim},
+            )

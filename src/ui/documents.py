@@ -10,10 +10,10 @@ import streamlit as st
 import structlog
 
 from shared_utils.errors import OlympusError
-from src.ui import admin, identity, render, state
-from src.ui.errors import show_error, show_message
 from src.library.jobs import IngestJob
 from src.protocols import Pipeline
+from src.ui import admin, identity, render, state
+from src.ui.errors import show_error, show_message
 
 logger = structlog.get_logger(__name__)
 
@@ -37,8 +37,14 @@ _STAGES = {
     "index": "Indexing",
     "done": "Finishing",
 }
-_UNITS = {"parse": "pages", "ocr": "pages", "late_ocr": "pages", "embed": "passages", "chunk": "passages",
-          "store": "steps"}
+_UNITS = {
+    "parse": "pages",
+    "ocr": "pages",
+    "late_ocr": "pages",
+    "embed": "passages",
+    "chunk": "passages",
+    "store": "steps",
+}
 
 
 def stage_text(job: IngestJob) -> str:
@@ -62,12 +68,15 @@ def _render_job(job: IngestJob) -> None:
     if job.active:
         st.progress(job.fraction, text=stage_text(job))
         if not job.cancel_requested and st.button(
-                "Cancel", key=f"docs_cancel_{job.id}", type="tertiary", icon=":material/cancel:"):
+            "Cancel", key=f"docs_cancel_{job.id}", type="tertiary", icon=":material/cancel:"
+        ):
             state.ingest_queue().cancel(job.id, owner=owner())
             st.rerun()
     elif job.state == "added":
-        st.success(f"{name}: indexed, {job.pages} pages, {job.chunks} passages",
-                   icon=":material/check_circle:")
+        st.success(
+            f"{name}: indexed, {job.pages} pages, {job.chunks} passages",
+            icon=":material/check_circle:",
+        )
     elif job.state == "duplicate":
         st.info(f"{name}: already indexed, nothing to do.", icon=":material/content_copy:")
     elif job.state == "cancelled":
@@ -142,19 +151,26 @@ def _table(documents: list[Any], stored: dict[str, int]) -> None:
         }
         for d in documents
     ]
-    st.dataframe(rows, hide_index=True, width="stretch", column_config={
-        "Name": st.column_config.TextColumn(width=170),
-        "Pages": st.column_config.NumberColumn(width=50),
-        "Read": st.column_config.TextColumn(width=240, help="How the pages were read"),
-        "Added": st.column_config.TextColumn(width=96, help="When it was added (server time)"),
-        "Passages": st.column_config.NumberColumn(width=72),
-        "Size": st.column_config.TextColumn(width=72),
-    })
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "Name": st.column_config.TextColumn(width=170),
+            "Pages": st.column_config.NumberColumn(width=50),
+            "Read": st.column_config.TextColumn(width=240, help="How the pages were read"),
+            "Added": st.column_config.TextColumn(width=96, help="When it was added (server time)"),
+            "Passages": st.column_config.NumberColumn(width=72),
+            "Size": st.column_config.TextColumn(width=72),
+        },
+    )
     # in full, where a table cell would cut it off: what OCR did and which pages were flagged
     for d in documents:
         if reports[d.id].notable:
-            st.caption(f":material/document_scanner: {render.escape_markdown(d.name)}: "
-                       f"{render.escape_markdown(reports[d.id].summary())}")
+            st.caption(
+                f":material/document_scanner: {render.escape_markdown(d.name)}: "
+                f"{render.escape_markdown(reports[d.id].summary())}"
+            )
 
 
 def _delete(pipeline: Pipeline, documents: list[Any]) -> None:
@@ -220,8 +236,10 @@ def render_page() -> None:
     total_pages = sum(d.pages for d in documents)
     stored = {d.id: pipeline.originals.stored_bytes(d.id) for d in documents}
     st.subheader(f"{len(documents)} document(s), {total_pages} pages")
-    st.caption(f"Original PDFs kept for the page viewer: {render.human_bytes(sum(stored.values()))}. "
-               "Read: pages taken from the text layer, pages read by OCR (scans, damaged text), "
-               "pages flagged and why.")
+    st.caption(
+        f"Original PDFs kept for the page viewer: {render.human_bytes(sum(stored.values()))}. "
+        "Read: pages taken from the text layer, pages read by OCR (scans, damaged text), "
+        "pages flagged and why."
+    )
     _table(documents, stored)
     _delete(pipeline, documents)

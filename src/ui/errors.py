@@ -63,8 +63,10 @@ def _wait_for_service() -> bool:
     since = st.session_state.setdefault(_STARTING_SINCE, time.monotonic())
     if time.monotonic() - since > STARTING_PATIENCE_S:
         return False
-    st.info("Olympus is opening the document library; this page fills in by itself in a "
-            "few seconds.", icon=":material/hourglass_top:")
+    st.info(
+        "Olympus is opening the document library; this page fills in by itself in a few seconds.",
+        icon=":material/hourglass_top:",
+    )
     time.sleep(1.0)
     st.rerun()
     return True  # not reached: rerun ends this run

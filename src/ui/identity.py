@@ -40,8 +40,13 @@ def access() -> Access:
     policy = Policy.from_settings(state.settings())
     data_dir = state.settings().data_dir
     revocations = _revocations.setdefault(data_dir, Revocations(data_dir))
-    found, _ = access_for(st.context.cookies.get(COOKIE_NAME), policy, _secret(), now=time.time(),
-                          revoked=revocations.revoked)
+    found, _ = access_for(
+        st.context.cookies.get(COOKIE_NAME),
+        policy,
+        _secret(),
+        now=time.time(),
+        revoked=revocations.revoked,
+    )
     if found.browser_id:
         return found
     if _SESSION_ID not in st.session_state:

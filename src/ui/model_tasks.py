@@ -84,14 +84,22 @@ def installed_models(settings: Settings, profile: Profile) -> list[dict[str, Any
 
     answering = answering_model(settings, profile)
     # no engine in the chain (extractive only): the model `models use` chose
-    active_names = {answering} if answering else {
-        str(v) for v in read_active(settings).values() if isinstance(v, str)}
+    active_names = (
+        {answering}
+        if answering
+        else {str(v) for v in read_active(settings).values() if isinstance(v, str)}
+    )
     rows = []
     for path in local_ggufs(settings.models_dir):
         label = model_label(path, settings)
-        rows.append({"name": label, "where": f"models/{path.parent.name}/{path.name}",
-                     "size GB": round(path.stat().st_size / 1024**3, 2),
-                     "active": label in active_names or path.name in active_names})
+        rows.append(
+            {
+                "name": label,
+                "where": f"models/{path.parent.name}/{path.name}",
+                "size GB": round(path.stat().st_size / 1024**3, 2),
+                "active": label in active_names or path.name in active_names,
+            }
+        )
     try:
         bundled = bundled_gguf(settings)
     except OlympusError:
@@ -100,9 +108,14 @@ def installed_models(settings: Settings, profile: Profile) -> list[dict[str, Any
         from src.models.catalog import load_catalog
 
         entry_id = load_catalog(settings.catalog_path).offline_entry.id
-        rows.append({"name": entry_id, "where": f"bundled (offline): {bundled.name}",
-                     "size GB": round(bundled.stat().st_size / 1024**3, 2),
-                     "active": entry_id in active_names})
+        rows.append(
+            {
+                "name": entry_id,
+                "where": f"bundled (offline): {bundled.name}",
+                "size GB": round(bundled.stat().st_size / 1024**3, 2),
+                "active": entry_id in active_names,
+            }
+        )
     if profile.engine == "ollama":
         rows += _ollama_rows(settings, active_names)
     if answering and not any(r["active"] for r in rows):
@@ -118,8 +131,12 @@ def _answering_row(settings: Settings, answering: str) -> dict[str, Any]:
     served = StatusFile(settings.status_path).typed().engine.model
     path = Path(served or settings.llamacpp_model_path or "")
     if str(path) not in ("", ".") and path.is_file():
-        return {"name": answering, "where": str(path),
-                "size GB": round(path.stat().st_size / 1024**3, 2), "active": True}
+        return {
+            "name": answering,
+            "where": str(path),
+            "size GB": round(path.stat().st_size / 1024**3, 2),
+            "active": True,
+        }
     return {"name": answering, "where": "in use by the engine", "size GB": None, "active": True}
 
 
@@ -131,9 +148,14 @@ def _ollama_rows(settings: Settings, active_names: set[str]) -> list[dict[str, A
     try:
         for m in models.list():
             info = asdict(m)
-            rows.append({"name": info["name"], "where": "Ollama",
-                         "size GB": round(info["size_bytes"] / 1024**3, 2),
-                         "active": info["name"] in active_names})
+            rows.append(
+                {
+                    "name": info["name"],
+                    "where": "Ollama",
+                    "size GB": round(info["size_bytes"] / 1024**3, 2),
+                    "active": info["name"] in active_names,
+                }
+            )
     finally:
         models.close()
     return rows
@@ -169,17 +191,30 @@ def start_pull(settings: Settings, profile: Profile, repo: str, quant: str, acce
     access.require_model_pulls()
     repo, quant = repo.strip(), quant.strip()
     if not repo or "/" not in repo:
-        raise RepoNotFound(f"{repo or '(empty)'!r} is not a Hub repository name",
-                           hint="Write it as owner/name, e.g. Qwen/Qwen2.5-1.5B-Instruct-GGUF.")
+        raise RepoNotFound(
+            f"{repo or '(empty)'!r} is not a Hub repository name",
+            hint="Write it as owner/name, e.g. Qwen/Qwen2.5-1.5B-Instruct-GGUF.",
+        )
     spec = f"{repo}:{quant}" if quant else repo
     status = StatusFile(settings.status_path)
     with _lock:
         if pull_running_unlocked(status):
             raise PullInProgress("A model download is already running.")
-        status.replace("provisioning", phase="starting", model=spec, error="", bytes=0,
-                       total=0, requested_by="ui")
-        _thread = threading.Thread(target=_pull_worker, args=(settings, profile, spec, status),
-                                   name="olympus-model-pull", daemon=True)
+        status.replace(
+            "provisioning",
+            phase="starting",
+            model=spec,
+            error="",
+            bytes=0,
+            total=0,
+            requested_by="ui",
+        )
+        _thread = threading.Thread(
+            target=_pull_worker,
+            args=(settings, profile, spec, status),
+            name="olympus-model-pull",
+            daemon=True,
+        )
         _thread.start()
     logger.info("ui.model.pull.started", spec=spec)
 
@@ -189,12 +224,15 @@ def pull_running_unlocked(status: StatusFile) -> bool:
     return alive or status.typed().provisioning.phase not in TERMINAL_PHASES
 
 
-def _pull(settings: Settings, profile: Profile, spec: str, status: StatusFile, progress: Any) -> str:
+def _pull(
+    settings: Settings, profile: Profile, spec: str, status: StatusFile, progress: Any
+) -> str:
     from src.models.provisioning import pull_model, resolve_pull
 
     pull = resolve_pull(settings, spec)
     if pull.entry is not None and pull.entry.bundled:
         return f"{pull.entry.id} is bundled with Olympus; nothing to download."
+
     def on_status(text: str) -> None:
         status.update("provisioning", phase="create", message=text)
 
@@ -212,8 +250,9 @@ def _pull_worker(settings: Settings, profile: Profile, spec: str, status: Status
         status.update("provisioning", phase="failed", error=str(exc), model=spec)
     except Exception as exc:
         logger.exception("ui.model.pull.crashed", spec=spec)
-        status.update("provisioning", phase="failed", error=f"{type(exc).__name__}: {exc}",
-                      model=spec)
+        status.update(
+            "provisioning", phase="failed", error=f"{type(exc).__name__}: {exc}", model=spec
+        )
     else:
         status.update("provisioning", phase="ready", error="", model=spec, message=message)
         logger.info("ui.model.pull.done", spec=spec)

@@ -41,12 +41,15 @@ def _render_active(profile: Profile, status: dict[str, Any]) -> None:
     left.caption("Answering" if running else "Chosen")
     left.markdown(f"**{render.escape_markdown(answering.name or '-')}**")
     right.caption("Engine" if running else "Engine (not running)")
-    right.markdown(f"**{render.escape_markdown(engine_name)}**"
-                   + (f" ({render.escape_markdown(str(engine['state']))})" if running else ""))
+    right.markdown(
+        f"**{render.escape_markdown(engine_name)}**"
+        + (f" ({render.escape_markdown(str(engine['state']))})" if running else "")
+    )
     if answering.note:
         st.warning(render.escape_markdown(answering.note), icon=":material/info:")
-    st.caption("Answer backends, in order: "
-               + " → ".join(render.escape_markdown(c) for c in plan.names))
+    st.caption(
+        "Answer backends, in order: " + " → ".join(render.escape_markdown(c) for c in plan.names)
+    )
     if not engine:
         st.caption("No supervisor status: start Olympus with `python startup.py` to run an engine.")
 
@@ -74,8 +77,10 @@ def _render_progress() -> None:
     if phase == "skipped":
         return
     if phase == "failed":
-        st.error(f"Model download failed: {render.escape_markdown(prov.error or '')}",
-                 icon=":material/error:")
+        st.error(
+            f"Model download failed: {render.escape_markdown(prov.error or '')}",
+            icon=":material/error:",
+        )
         return
     total, done = prov.total, prov.bytes
     fraction = min(1.0, done / total) if total else 0.0
@@ -125,9 +130,16 @@ def _render_recommendation(profile: Profile) -> None:
     with st.expander(f"Catalog ({len(catalog.entries)} models)", icon=":material/list:"):
         st.dataframe(
             [
-                {"id": e.id, "tier": e.tier, "quant": e.quant, "size GB": e.size_gb,
-                 "RAM GB": e.ram_gb, "repo": e.repo or e.package, "licence": e.licence,
-                 "gated": e.gated}
+                {
+                    "id": e.id,
+                    "tier": e.tier,
+                    "quant": e.quant,
+                    "size GB": e.size_gb,
+                    "RAM GB": e.ram_gb,
+                    "repo": e.repo or e.package,
+                    "licence": e.licence,
+                    "gated": e.gated,
+                }
                 for e in catalog.entries
             ],
             hide_index=True,
@@ -146,11 +158,18 @@ def _render_installed() -> None:
         st.caption("No models installed yet.")
         return
     # a table that wraps: long names and paths are shown in full, "active" stays in view
-    st.table([{"name": render.escape_markdown(str(m["name"])),
-               "active": "✓" if m["active"] else "",
-               "size GB": "-" if m["size GB"] is None else f"{m['size GB']:g}",
-               "where": render.escape_markdown(str(m["where"]))} for m in models],
-             hide_index=True)
+    st.table(
+        [
+            {
+                "name": render.escape_markdown(str(m["name"])),
+                "active": "✓" if m["active"] else "",
+                "size GB": "-" if m["size GB"] is None else f"{m['size GB']:g}",
+                "where": render.escape_markdown(str(m["where"])),
+            }
+            for m in models
+        ],
+        hide_index=True,
+    )
     names = [str(m.get("name")) for m in models]
     access = identity.access()
     if not access.is_admin:
@@ -167,7 +186,9 @@ def _render_installed() -> None:
             else:
                 _render_used(message or f"Active model: {name}")
         confirm = st.checkbox("Yes, delete it", key="models_delete_confirm")
-        if delete.button("Delete", key="models_delete", icon=":material/delete:", disabled=not confirm):
+        if delete.button(
+            "Delete", key="models_delete", icon=":material/delete:", disabled=not confirm
+        ):
             try:
                 model_tasks.delete_model(state.settings(), state.profile(), name, access)
             except Exception as exc:  # noqa: BLE001 - entry point
@@ -184,11 +205,14 @@ def _render_used(message: str) -> None:
     setting, _, model = overriding_setting(state.settings(), state.profile())
     first = render.escape_markdown(message.split("\n")[0])
     if setting:
-        st.warning(f"{first}. It does not answer yet: the setting "
-                   f"{render.escape_markdown(setting)} chooses the model "
-                   f"({render.escape_markdown(model)}) and takes precedence. Unset "
-                   f"{render.escape_markdown(setting)} and restart Olympus for this choice to "
-                   "take effect.", icon=":material/warning:")
+        st.warning(
+            f"{first}. It does not answer yet: the setting "
+            f"{render.escape_markdown(setting)} chooses the model "
+            f"({render.escape_markdown(model)}) and takes precedence. Unset "
+            f"{render.escape_markdown(setting)} and restart Olympus for this choice to "
+            "take effect.",
+            icon=":material/warning:",
+        )
         return
     st.success(f"{first}. It answers the next question.", icon=":material/check_circle:")
 
@@ -212,11 +236,17 @@ def _render_pull_recommended(profile: Profile, access: Any) -> None:
         return
     offline = model_tasks.hub_unreachable(state.settings())
     if offline:
-        st.caption(f"The recommended model {render.escape_markdown(entry.id)} is not installed; "
-                   f"{render.escape_markdown(offline)}, so it cannot be downloaded now.")
+        st.caption(
+            f"The recommended model {render.escape_markdown(entry.id)} is not installed; "
+            f"{render.escape_markdown(offline)}, so it cannot be downloaded now."
+        )
         return
-    if st.button(f"Download the recommended model ({entry.id}, {entry.size_gb:g} GB)",
-                 key="models_pull_recommended", icon=":material/download:", type="primary"):
+    if st.button(
+        f"Download the recommended model ({entry.id}, {entry.size_gb:g} GB)",
+        key="models_pull_recommended",
+        icon=":material/download:",
+        type="primary",
+    ):
         try:
             model_tasks.start_pull(state.settings(), profile, entry.repo, entry.quant, access)
         except Exception as exc:  # noqa: BLE001 - entry point: shown next to the button
@@ -232,21 +262,28 @@ def _render_pull() -> None:
         admin.explain_admin_only(access, "download models")
         return
     if not access.policy.model_pulls:
-        st.caption("Downloading models from the app is off on this Space; set "
-                   "OLYMPUS_ALLOW_MODEL_PULLS=true in the Space's variables to allow it.")
+        st.caption(
+            "Downloading models from the app is off on this Space; set "
+            "OLYMPUS_ALLOW_MODEL_PULLS=true in the Space's variables to allow it."
+        )
         return
     _render_pull_recommended(state.profile(), access)
     offline = model_tasks.hub_unreachable(state.settings())
     with st.form("models_pull", border=True):
         repo = st.text_input("Repository", placeholder="Qwen/Qwen2.5-1.5B-Instruct-GGUF")
         quant = st.text_input("Quantization or file", placeholder="Q4_K_M")
-        submitted = st.form_submit_button("Download", icon=":material/download:", type="primary",
-                                          disabled=bool(offline))
+        submitted = st.form_submit_button(
+            "Download", icon=":material/download:", type="primary", disabled=bool(offline)
+        )
         if offline:
-            st.caption(f":material/cloud_off: Download is off: {render.escape_markdown(offline)}. "
-                       "Reload this page when the server is back online.")
-    st.caption("The download runs on the server and continues if you close this page; "
-               "progress shows below. Gated repos need HF_TOKEN.")
+            st.caption(
+                f":material/cloud_off: Download is off: {render.escape_markdown(offline)}. "
+                "Reload this page when the server is back online."
+            )
+    st.caption(
+        "The download runs on the server and continues if you close this page; "
+        "progress shows below. Gated repos need HF_TOKEN."
+    )
     if not submitted:
         return
     try:
@@ -263,8 +300,10 @@ def render_page() -> None:
     status = state.status_file().read()
     _render_active(profile, status)
     if progress_active():
-        st.caption(":material/downloading: A model download is running: its progress is at "
-                   "the bottom of this page.")
+        st.caption(
+            ":material/downloading: A model download is running: its progress is at "
+            "the bottom of this page."
+        )
     _render_recommendation(profile)
     _render_installed()
     _render_pull()

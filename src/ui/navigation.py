@@ -12,23 +12,28 @@ _DIR = "src/ui/pages"
 
 
 def chat_page() -> st.Page:
-    return st.Page(f"{_DIR}/chat.py", title="Chat", icon=":material/forum:", url_path="chat",
-                   default=True)
+    return st.Page(
+        f"{_DIR}/chat.py", title="Chat", icon=":material/forum:", url_path="chat", default=True
+    )
 
 
 def documents_page() -> st.Page:
-    return st.Page(f"{_DIR}/documents.py", title="Documents", icon=":material/description:",
-                   url_path="documents")
+    return st.Page(
+        f"{_DIR}/documents.py",
+        title="Documents",
+        icon=":material/description:",
+        url_path="documents",
+    )
 
 
 def models_page() -> st.Page:
-    return st.Page(f"{_DIR}/models.py", title="Models", icon=":material/memory:",
-                   url_path="models")
+    return st.Page(f"{_DIR}/models.py", title="Models", icon=":material/memory:", url_path="models")
 
 
 def system_page() -> st.Page:
-    return st.Page(f"{_DIR}/system.py", title="System", icon=":material/monitor_heart:",
-                   url_path="system")
+    return st.Page(
+        f"{_DIR}/system.py", title="System", icon=":material/monitor_heart:", url_path="system"
+    )
 
 
 def all_pages() -> list[st.Page]:

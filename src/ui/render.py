@@ -32,8 +32,10 @@ _ANSWER_ESCAPE_RE = re.compile("[" + re.escape("".join(sorted(_ANSWER_SPECIAL)))
 # (U+2060) after the scheme / "www" / "@" is the one thing that keeps them plain text. It is
 # put only where a link would form: an "@" with an address part before it and a dotted domain
 # after it, never in "@hist_linear" (no link: a copied name must not carry a hidden character).
-_AUTOLINK_RE = re.compile(r"(?i)\b(https?|ftp|mailto)(?=\\?:)|\b(www)(?=\.)"
-                          r"|(?<=[\w.+-])(@)(?=[\w\\.-]*\.\w)")
+_AUTOLINK_RE = re.compile(
+    r"(?i)\b(https?|ftp|mailto)(?=\\?:)|\b(www)(?=\.)"
+    r"|(?<=[\w.+-])(@)(?=[\w\\.-]*\.\w)"
+)
 WORD_JOINER = "\u2060"
 
 _WORD_RE = re.compile(r"[A-Za-z0-9][\w'-]*")
@@ -125,9 +127,10 @@ def answer_text_markdown(text: str) -> str:
     (quoted source sentences) is literal, wherever it stands."""
     from shared_utils.generation.extractive import segments
 
-    return "".join(extract_markdown(piece) if quoted
-                   else escape_markdown(piece, keep_formatting=True)
-                   for piece, quoted in segments(text))
+    return "".join(
+        extract_markdown(piece) if quoted else escape_markdown(piece, keep_formatting=True)
+        for piece, quoted in segments(text)
+    )
 
 
 def answer_markdown(text: str, *, turn: int, n_sources: int) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+
 from src.protocols import Pipeline
 
 logger = structlog.get_logger(__name__)
@@ -35,5 +36,7 @@ def outside(pipeline: Pipeline, msg: dict[str, Any], doc_ids: list[str] | None) 
     if best_out.similarity is None or float(best_out.similarity) < inside + MARGIN:
         return ""
     name = best_out.chunk.doc_name or best_out.chunk.doc_id[:12]
-    return (f"The best match for this question is in {name} ({best_out.chunk.pages}), which is "
-            "outside the documents chosen in “Search in”. Clear the choice to search everything.")
+    return (
+        f"The best match for this question is in {name} ({best_out.chunk.pages}), which is "
+        "outside the documents chosen in “Search in”. Clear the choice to search everything."
+    )

@@ -49,8 +49,10 @@ def entries(sources: Sequence[Any]) -> list[SourceEntry]:
     for n, scored in enumerate(sources, 1):
         c = scored.chunk
         grouped.setdefault((c.doc_id, c.page_start, c.page_end), []).append((n, scored))
-    return [SourceEntry(tuple(n for n, _ in items), tuple(p for _, p in items))
-            for items in grouped.values()]
+    return [
+        SourceEntry(tuple(n for n, _ in items), tuple(p for _, p in items))
+        for items in grouped.values()
+    ]
 
 
 def merged_texts(entry: SourceEntry) -> list[tuple[int, str]]:
@@ -63,8 +65,9 @@ def merged_texts(entry: SourceEntry) -> list[tuple[int, str]]:
     >>> merged_texts(SourceEntry((2, 1), (b, a)))
     [(1, 'Alpha beta gamma delta epsilon zeta'), (2, '… eta theta')]
     """
-    ordered = sorted(zip(entry.numbers, entry.passages, strict=True),
-                     key=lambda item: item[1].chunk.ordinal)
+    ordered = sorted(
+        zip(entry.numbers, entry.passages, strict=True), key=lambda item: item[1].chunk.ordinal
+    )
     out: list[tuple[int, str]] = []
     previous = ""
     for n, scored in ordered:
@@ -99,8 +102,11 @@ def render_sources(sources: list[Any], *, turn: int, question: str, expanded: bo
     terms = render.query_terms(question)
     limit = threshold()
     shown = entries(sources)
-    label = f"Sources ({len(shown)})" if len(shown) == len(sources) else (
-        f"Sources ({len(shown)} pages, {len(sources)} passages)")
+    label = (
+        f"Sources ({len(shown)})"
+        if len(shown) == len(sources)
+        else (f"Sources ({len(shown)} pages, {len(sources)} passages)")
+    )
     with st.expander(label, expanded=expanded, icon=":material/menu_book:"):
         for entry in shown:
             _render_entry(entry, turn=turn, terms=terms, threshold=limit)
@@ -108,13 +114,13 @@ def render_sources(sources: list[Any], *, turn: int, question: str, expanded: bo
 
 def _render_entry(entry: SourceEntry, *, turn: int, terms: list[str], threshold: float) -> None:
     chunk = entry.chunk
-    st.markdown("".join(render.anchor_html(turn, n) for n in entry.numbers),
-                unsafe_allow_html=True)
+    st.markdown("".join(render.anchor_html(turn, n) for n in entry.numbers), unsafe_allow_html=True)
     name = render.escape_markdown(chunk.doc_name or chunk.doc_id[:12])
     numbers = ", ".join(str(n) for n in entry.numbers)
     bar = render.relevance_html(entry.similarity, threshold)
-    st.markdown(f"**\\[{numbers}\\] {name}** · {chunk.pages} · {bar}",
-                unsafe_allow_html=True)  # name escaped (no <, >, &); bar is ours
+    st.markdown(
+        f"**\\[{numbers}\\] {name}** · {chunk.pages} · {bar}", unsafe_allow_html=True
+    )  # name escaped (no <, >, &); bar is ours
     texts = merged_texts(entry)
     for n, text in texts:
         prefix = f"**\\[{n}\\]** " if len(texts) > 1 else ""

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import streamlit as st
 import structlog
 
+from src.library.jobs import IngestQueue
 from src.settings import Settings, load_settings, private_files
 from src.status import StatusFile
-from src.library.jobs import IngestQueue
 from src.ui.timings import TimingLog
 
 if TYPE_CHECKING:

@@ -34,8 +34,17 @@ _PROFILE_ROWS = (
     ("Retrieval top-k", "top_k", str),
     ("Backend chain", "backend_chain", lambda v: " → ".join(v) or "-"),
 )
-_PACKAGES = ("streamlit", "pymilvus", "milvus-lite", "sentence-transformers", "torch", "pypdfium2",
-             "ollama", "huggingface-hub", "xllamacpp")
+_PACKAGES = (
+    "streamlit",
+    "pymilvus",
+    "milvus-lite",
+    "sentence-transformers",
+    "torch",
+    "pypdfium2",
+    "ollama",
+    "huggingface-hub",
+    "xllamacpp",
+)
 
 
 def _profile_dict() -> dict[str, Any]:
@@ -46,9 +55,12 @@ def _profile_dict() -> dict[str, Any]:
     prof = state.profile()
     plan = plan_backends(state.settings(), prof)
     # the model row is what answers, as the engine reports it (the same on Chat and Models)
-    return {**prof.as_dict(), "backend_chain": list(plan.names),
-            "model": answering_now(state.settings(), prof).name or prof.model,
-            "recommended_model": prof.model}
+    return {
+        **prof.as_dict(),
+        "backend_chain": list(plan.names),
+        "model": answering_now(state.settings(), prof).name or prof.model,
+        "recommended_model": prof.model,
+    }
 
 
 def _render_profile(profile: dict[str, Any]) -> None:
@@ -89,10 +101,18 @@ def _health_rows(health: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
         detail = info.get("detail") or ", ".join(
             f"{k}: {v}" for k, v in info.items() if k not in ("ok", "detail", "set_up")
         )
-        status = ":green[ok]" if ok else (
-            ":gray[not set up]" if info.get("set_up") is False else ":red[problem]")
-        rows.append({"component": render.escape_markdown(name), "status": status,
-                     "detail": render.escape_markdown(str(detail))})
+        status = (
+            ":green[ok]"
+            if ok
+            else (":gray[not set up]" if info.get("set_up") is False else ":red[problem]")
+        )
+        rows.append(
+            {
+                "component": render.escape_markdown(name),
+                "status": status,
+                "detail": render.escape_markdown(str(detail)),
+            }
+        )
     return rows
 
 
@@ -119,10 +139,15 @@ def _render_health() -> None:
         if engine.restarts:
             detail += f" - restarts: {engine.restarts}"
         state_text = render.escape_markdown(engine.state or "?")
-        rows.append({"component": "engine",
-                     "status": f":green[{state_text}]" if engine.state == "ready"
-                     else f":orange[{state_text}]",
-                     "detail": render.escape_markdown(detail)})
+        rows.append(
+            {
+                "component": "engine",
+                "status": f":green[{state_text}]"
+                if engine.state == "ready"
+                else f":orange[{state_text}]",
+                "detail": render.escape_markdown(detail),
+            }
+        )
     try:
         rows += _health_rows(state.pipeline().health())
     except Exception as exc:  # noqa: BLE001 - entry point
@@ -180,11 +205,14 @@ def _version(name: str) -> str:
 
 def _render_versions() -> None:
     st.subheader("Versions")
-    rows = [{"": "Olympus", "version": __version__},
-            {"": "Python", "version": platform.python_version()}]
+    rows = [
+        {"": "Olympus", "version": __version__},
+        {"": "Python", "version": platform.python_version()},
+    ]
     rows += [{"": name, "version": _version(name)} for name in _PACKAGES]
-    st.table([{k: render.escape_markdown(v) for k, v in row.items()} for row in rows],
-             hide_index=True)
+    st.table(
+        [{k: render.escape_markdown(v) for k, v in row.items()} for row in rows], hide_index=True
+    )
     st.caption(f"{platform.system()} {platform.machine()} · data dir {state.settings().data_dir}")
 
 
@@ -194,13 +222,14 @@ def _render_access() -> None:
     access = identity.access()
     policy = access.policy
     role = {"admin": "administrator", "reader": "reader"}.get(access.role, "not signed in")
-    st.write(f"This browser: **{role}**"
-             + (" (signed in)." if access.signed_in else "."))
+    st.write(f"This browser: **{role}**" + (" (signed in)." if access.signed_in else "."))
     if not access.is_admin:
         st.info(admin_hint(policy), icon=":material/admin_panel_settings:")
     if policy.on_space and not policy.model_pulls:
-        st.caption("Model downloads from the app are off on this Space "
-                   "(OLYMPUS_ALLOW_MODEL_PULLS=true turns them on).")
+        st.caption(
+            "Model downloads from the app are off on this Space "
+            "(OLYMPUS_ALLOW_MODEL_PULLS=true turns them on)."
+        )
 
 
 def render_page() -> None:

@@ -21,12 +21,15 @@ def _source_lines(n: int, scored: Any, threshold: float) -> list[str]:
 
     chunk = scored.chunk
     name = escape_markdown(chunk.doc_name or chunk.doc_id[:12])
-    quoted = ["> " + escape_markdown(line) if line.strip() else ">"
-              for line in chunk.text.strip().splitlines()]
+    quoted = [
+        "> " + escape_markdown(line) if line.strip() else ">"
+        for line in chunk.text.strip().splitlines()
+    ]
     similarity = getattr(scored, "similarity", None)
     words = relevance(similarity, threshold)[1]
-    how = ", ".join(x for x in (words, similarity is not None and f"similarity {similarity:.2f}")
-                    if x)
+    how = ", ".join(
+        x for x in (words, similarity is not None and f"similarity {similarity:.2f}") if x
+    )
     return [f"- [{n}] {name}, {chunk.pages} ({how})", "", *("  " + q for q in quoted), ""]
 
 
@@ -34,8 +37,7 @@ def _answer(text: str) -> str:
     """The answer as written by the model (its own Markdown), the extract shown literally."""
     from shared_utils.generation.extractive import segments
 
-    return "".join(extract_markdown(piece) if quoted else piece
-                   for piece, quoted in segments(text))
+    return "".join(extract_markdown(piece) if quoted else piece for piece, quoted in segments(text))
 
 
 def _claim_lines(msg: dict[str, Any]) -> list[str]:
@@ -58,8 +60,12 @@ def _claim_lines(msg: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def to_markdown(messages: Sequence[dict[str, Any]], *, title: str = "Olympus conversation",
-                threshold: float = 0.0) -> str:
+def to_markdown(
+    messages: Sequence[dict[str, Any]],
+    *,
+    title: str = "Olympus conversation",
+    threshold: float = 0.0,
+) -> str:
     """Render chat messages (as kept in session state) as a Markdown document; sources say
     how related they are on the app's scale (``threshold``: see ``src/answer/abstention.py``).
 
@@ -89,8 +95,12 @@ def to_markdown(messages: Sequence[dict[str, Any]], *, title: str = "Olympus con
         if msg.get("backend") == "none":
             notes.append("Not answered from the documents: no model was asked.")
         elif msg.get("backend"):
-            who = credit(msg.get("answered_by") or "", backend=msg["backend"],
-                         model=msg.get("model") or "", mode=msg.get("mode") or "")
+            who = credit(
+                msg.get("answered_by") or "",
+                backend=msg["backend"],
+                model=msg.get("model") or "",
+                mode=msg.get("mode") or "",
+            )
             notes.append(f"Answered by {who}.")
         if msg.get("stopped"):
             notes.append("Stopped by the user.")

@@ -87,28 +87,56 @@ export default function (component) {
 _citation_listener = None
 
 
-def open_page(doc_id: str, doc_name: str, page: int | None, *, passage: str = "",
-              first: int = 1, last: int = 1, claim: str = "") -> None:
+def open_page(
+    doc_id: str,
+    doc_name: str,
+    page: int | None,
+    *,
+    passage: str = "",
+    first: int = 1,
+    last: int = 1,
+    claim: str = "",
+) -> None:
     """Open the viewer on ``page`` (None: the page of ``first``..``last`` that best matches
     ``claim``, else the passage); ``passage`` is highlighted on pages ``first``..``last``."""
     st.session_state[TARGET] = {
-        "doc_id": doc_id, "name": doc_name, "page": page, "passage": passage,
-        "first": int(first), "last": int(max(first, last)), "claim": claim, "zoom": "Page",
+        "doc_id": doc_id,
+        "name": doc_name,
+        "page": page,
+        "passage": passage,
+        "first": int(first),
+        "last": int(max(first, last)),
+        "claim": claim,
+        "zoom": "Page",
     }
 
 
 def open_source(scored: Any, claim: str = "") -> None:
     """Open the viewer on a retrieved chunk's page (the one that best matches ``claim``)."""
     chunk = scored.chunk
-    open_page(chunk.doc_id, chunk.doc_name or chunk.doc_id[:12], None, passage=chunk.text,
-              first=chunk.page_start, last=chunk.page_end, claim=claim)
+    open_page(
+        chunk.doc_id,
+        chunk.doc_name or chunk.doc_id[:12],
+        None,
+        passage=chunk.text,
+        first=chunk.page_start,
+        last=chunk.page_end,
+        claim=claim,
+    )
 
 
 def source_button(scored: Any, *, key: str) -> None:
     """A "Show page" button for one source of the sources panel."""
     chunk = scored.chunk
-    st.button(f"Show {chunk.pages}", key=key, icon=":material/visibility:", type="tertiary",
-              on_click=open_source, args=(scored,), help="See the passage on the page")
+    st.button(
+        f"Show {chunk.pages}",
+        key=key,
+        icon=":material/visibility:",
+        type="tertiary",
+        on_click=open_source,
+        args=(scored,),
+        help="See the passage on the page",
+    )
 
 
 def listen_for_citations(sources_by_turn: dict[int, list[Any]]) -> None:
@@ -151,8 +179,13 @@ def _dialog(target: dict[str, Any]) -> None:
         if target.get("page") is None:
             from shared_utils.documents.render import best_page
 
-            target["page"] = best_page(originals.read(doc_id), target["first"], target["last"],
-                                       target.get("claim") or target["passage"], words)
+            target["page"] = best_page(
+                originals.read(doc_id),
+                target["first"],
+                target["last"],
+                target.get("claim") or target["passage"],
+                words,
+            )
         picture = _rendered(target, lambda: originals.read(doc_id), words)
     except Exception as exc:  # noqa: BLE001 - entry point of the dialog
         show_error(exc, doing="show the page")
@@ -172,12 +205,14 @@ def _show(picture: Any, zoom: float) -> None:
     with st.container(key=PAGE_BOX):
         st.image(picture.png, width="stretch")
     if _scroller is None:
-        _scroller = st.components.v2.component("olympus_page_scroll", js=_SCROLL_JS,
-                                               isolate_styles=False)
+        _scroller = st.components.v2.component(
+            "olympus_page_scroll", js=_SCROLL_JS, isolate_styles=False
+        )
     x, y = picture.focus() or (0.0, 0.0)
     token = f"{picture.number}-{zoom}-{x:.4f}-{y:.4f}"
-    _scroller(key="viewer_scroll", data={"box": PAGE_BOX, "x": x, "y": y, "zoom": zoom,
-                                         "token": token})
+    _scroller(
+        key="viewer_scroll", data={"box": PAGE_BOX, "x": x, "y": y, "zoom": zoom, "token": token}
+    )
 
 
 def _caption(cited: bool, boxes: int, ocr: bool) -> str:
@@ -189,25 +224,42 @@ def _caption(cited: bool, boxes: int, ocr: bool) -> str:
     return f"The cited passage could not be located on this page{source}."
 
 
-def _controls(target: dict[str, Any], page: int, pages: int, data: Callable[[], bytes]
-              ) -> None:
+def _controls(target: dict[str, Any], page: int, pages: int, data: Callable[[], bytes]) -> None:
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-        if st.button("Previous", icon=":material/chevron_left:", disabled=page <= 1,
-                     key="viewer_prev"):
+        if st.button(
+            "Previous", icon=":material/chevron_left:", disabled=page <= 1, key="viewer_prev"
+        ):
             target["page"] = page - 1
             st.rerun(scope="fragment")
-        if st.button("Next", icon=":material/chevron_right:", disabled=page >= pages,
-                     key="viewer_next", icon_position="right"):
+        if st.button(
+            "Next",
+            icon=":material/chevron_right:",
+            disabled=page >= pages,
+            key="viewer_next",
+            icon_position="right",
+        ):
             target["page"] = page + 1
             st.rerun(scope="fragment")
-        zoom = st.segmented_control("Zoom", list(ZOOMS), default=target.get("zoom", "Page"),
-                                    key=f"viewer_zoom_{page}", label_visibility="collapsed")
+        zoom = st.segmented_control(
+            "Zoom",
+            list(ZOOMS),
+            default=target.get("zoom", "Page"),
+            key=f"viewer_zoom_{page}",
+            label_visibility="collapsed",
+        )
         if zoom and zoom != target.get("zoom"):
             target["zoom"] = zoom
             st.rerun(scope="fragment")
-        st.download_button("PDF", data=data, file_name=_pdf_name(target["name"]),
-                           mime="application/pdf", icon=":material/download:", on_click="ignore",
-                           key="viewer_download", help="Download the original PDF")
+        st.download_button(
+            "PDF",
+            data=data,
+            file_name=_pdf_name(target["name"]),
+            mime="application/pdf",
+            icon=":material/download:",
+            on_click="ignore",
+            key="viewer_download",
+            help="Download the original PDF",
+        )
 
 
 def _pdf_name(name: str) -> str:
@@ -237,8 +289,14 @@ def _rendered(target: dict[str, Any], load: Callable[[], bytes], words: dict) ->
     boxes = passage_boxes(data, page, target["passage"], words.get(page)) if cited else []
     caps = {"max_long_side": 3 * MAX_LONG_SIDE, "max_pixels": ZOOM_PIXELS} if sharp else {}
     picture = render_page(data, page, boxes=boxes, trim=True, **caps)
-    logger.info("ui.viewer.rendered", doc_id=target["doc_id"][:12], page=page, sharp=sharp,
-                boxes=len(boxes), px=f"{picture.width}x{picture.height}")
+    logger.info(
+        "ui.viewer.rendered",
+        doc_id=target["doc_id"][:12],
+        page=page,
+        sharp=sharp,
+        boxes=len(boxes),
+        px=f"{picture.width}x{picture.height}",
+    )
     with _CACHE_LOCK:
         _CACHE[key] = picture
         while len(_CACHE) > _CACHE_SIZE:

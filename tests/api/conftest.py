@@ -34,8 +34,9 @@ class ThreadedServer:
     def __init__(self, app, port: int) -> None:
         import uvicorn
 
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                                    log_level="warning", lifespan="on"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> ThreadedServer:
@@ -64,31 +65,50 @@ def smollm2():
 
 @pytest.fixture(scope="package")
 def service(tmp_path_factory, embedder, smollm2):
-    from src.api.app import build_app
     from src.access.keys import KeyStore, new_service_token
-    from src.pipeline import RAGPipeline
+    from src.api.app import build_app
     from src.library.jobs import IngestQueue
+    from src.pipeline import RAGPipeline
 
     data = tmp_path_factory.mktemp("api-data")
     pdf = tmp_path_factory.mktemp("api-pdf") / "power-manual.pdf"
     pdf.write_bytes(make_text_pdf(PAGES))
-    settings = load_settings(data_dir=data, llamacpp_port=smollm2.port,
-                             backends="llamacpp,extractive", context_tokens=2048,
-                             max_answer_tokens=40, first_token_timeout_s=120.0,
-                             # SmolLM2 writes (the engine path is under test) from whole
-                             # sources, at temperature 0, with no extract after its answer
-                             # (its text is checked): not the settings of a 135M model
-                             tiny_model_answers="model", source_sentences=4, temperature=0.0,
-                             small_model_extract=False)
+    settings = load_settings(
+        data_dir=data,
+        llamacpp_port=smollm2.port,
+        backends="llamacpp,extractive",
+        context_tokens=2048,
+        max_answer_tokens=40,
+        first_token_timeout_s=120.0,
+        # SmolLM2 writes (the engine path is under test) from whole
+        # sources, at temperature 0, with no extract after its answer
+        # (its text is checked): not the settings of a 135M model
+        tiny_model_answers="model",
+        source_sentences=4,
+        temperature=0.0,
+        small_model_extract=False,
+    )
     pipeline = RAGPipeline.from_settings(settings)
     pipeline.ingest_file(pdf)
     keys = KeyStore(data)
     _, key = keys.create("tests", "write")
     token = new_service_token(data)
-    app = build_app(pipeline, keys=keys, service_token=token,
-                    queue=IngestQueue.from_settings(settings), max_upload_mb=10)
+    app = build_app(
+        pipeline,
+        keys=keys,
+        service_token=token,
+        queue=IngestQueue.from_settings(settings),
+        max_upload_mb=10,
+    )
     port = _free_port()
     with ThreadedServer(app, port):
-        yield Service(url=f"http://127.0.0.1:{port}", token=token, key=key, keys=keys,
-                      pipeline=pipeline, data_dir=data, settings=settings)
+        yield Service(
+            url=f"http://127.0.0.1:{port}",
+            token=token,
+            key=key,
+            keys=keys,
+            pipeline=pipeline,
+            data_dir=data,
+            settings=settings,
+        )
     pipeline.close()

@@ -17,8 +17,9 @@ ASK = [{"role": "user", "content": QUESTION}]
 
 
 def _http(service, key: str | None = None) -> httpx.Client:
-    return httpx.Client(base_url=service.url, timeout=120,
-                        headers={"authorization": f"Bearer {key or service.key}"})
+    return httpx.Client(
+        base_url=service.url, timeout=120, headers={"authorization": f"Bearer {key or service.key}"}
+    )
 
 
 def _error(response: httpx.Response, status: int, code: str) -> dict:
@@ -31,18 +32,28 @@ def _error(response: httpx.Response, status: int, code: str) -> dict:
 
 def test_wrong_types_and_unknown_ids_are_client_errors(service):
     with _http(service) as http:
-        _error(http.post("/v1/chat/completions", json={"model": ["x"], "messages": ASK}),
-               400, "InvalidRequest")
-        _error(http.post("/v1/chat/completions", json={"messages": ASK, "stream": "yes"}),
-               400, "InvalidRequest")
-        _error(http.post("/api/ask", json={"question": QUESTION, "history": [1, 2]}),
-               400, "InvalidRequest")
+        _error(
+            http.post("/v1/chat/completions", json={"model": ["x"], "messages": ASK}),
+            400,
+            "InvalidRequest",
+        )
+        _error(
+            http.post("/v1/chat/completions", json={"messages": ASK, "stream": "yes"}),
+            400,
+            "InvalidRequest",
+        )
+        _error(
+            http.post("/api/ask", json={"question": QUESTION, "history": [1, 2]}),
+            400,
+            "InvalidRequest",
+        )
         _error(http.get("/v1/jobs/987654"), 404, "JobNotFound")
         _error(http.get("/v1/nothing-here"), 404, "RouteNotFound")
         _error(http.put("/v1/search"), 405, "MethodNotAllowed")
-        for route, body in (("/v1/search", {"query": "port", "doc_ids": ["nope"]}),
-                            ("/v1/chat/completions",
-                             {"messages": ASK, "olympus": {"doc_ids": ["nope"]}})):
+        for route, body in (
+            ("/v1/search", {"query": "port", "doc_ids": ["nope"]}),
+            ("/v1/chat/completions", {"messages": ASK, "olympus": {"doc_ids": ["nope"]}}),
+        ):
             error = _error(http.post(route, json=body), 404, "DocumentNotFound")
             assert "nope" in error["message"] and "GET /v1/documents" in error["hint"]
 
@@ -66,18 +77,23 @@ def test_no_key_gets_401_with_a_hint(service):
 def test_search_k_is_bounded(service):
     with _http(service) as http:
         for k in (MAX_K + 1, 50_000_000, 0, True, "5"):
-            error = _error(http.post("/v1/search", json={"query": "port", "k": k}), 400,
-                           "InvalidRequest")
+            error = _error(
+                http.post("/v1/search", json={"query": "port", "k": k}), 400, "InvalidRequest"
+            )
             assert str(MAX_K) in error["message"] and error["param"] == "k"
-        assert len(http.post("/v1/search", json={"query": "port", "k": MAX_K}).json()
-                   ["results"]) >= 1
+        assert (
+            len(http.post("/v1/search", json={"query": "port", "k": MAX_K}).json()["results"]) >= 1
+        )
 
 
 def test_json_bodies_are_bounded_in_size_and_depth(service):
     with _http(service) as http:
         deep = b'{"query": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-        _error(http.post("/v1/search", content=deep,
-                         headers={"content-type": "application/json"}), 400, "InvalidRequest")
+        _error(
+            http.post("/v1/search", content=deep, headers={"content-type": "application/json"}),
+            400,
+            "InvalidRequest",
+        )
         nested: list = []
         for _ in range(40):  # deeper than MAX_JSON_DEPTH, shallow enough to parse
             nested = [nested]
@@ -100,7 +116,7 @@ def test_upload_is_stopped_at_the_limit_while_it_streams(service):
     chunk = b"%PDF-1.4\n" + b"0" * (1024 * 1024 - 9)
 
     def body():
-        yield b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.pdf\"\r\n"
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.pdf"\r\n'
         yield b"Content-Type: application/pdf\r\n\r\n"
         for _ in range(200):  # 200 MB if nobody stops it
             sent["chunks"] += 1
@@ -108,8 +124,11 @@ def test_upload_is_stopped_at_the_limit_while_it_streams(service):
 
     with _http(service) as http:
         try:
-            response = http.post("/v1/documents", content=body(),
-                                 headers={"content-type": "multipart/form-data; boundary=b"})
+            response = http.post(
+                "/v1/documents",
+                content=body(),
+                headers={"content-type": "multipart/form-data; boundary=b"},
+            )
         except httpx.TransportError:  # the server closed the connection after its answer
             response = None
     assert sent["chunks"] < 40, sent
@@ -122,8 +141,11 @@ def test_a_read_key_searches_but_cannot_upload_or_delete(service):
     assert record.scope == "read"
     with _http(service, secret) as http:
         assert http.post("/v1/search", json={"query": "port"}).status_code == 200
-        error = _error(http.post("/v1/documents", files={"file": ("a.pdf", make_text_pdf(
-            ["x"]))}), 403, "KeyScopeRefused")
+        error = _error(
+            http.post("/v1/documents", files={"file": ("a.pdf", make_text_pdf(["x"]))}),
+            403,
+            "KeyScopeRefused",
+        )
         assert "'write'" in error["message"]
         doc_id = http.get("/v1/documents").json()["data"][0]["id"]
         _error(http.delete(f"/v1/documents/{doc_id}"), 403, "KeyScopeRefused")
@@ -137,9 +159,20 @@ def test_a_key_made_before_scopes_works_as_write(tmp_path):
     from src.access.keys import KeyStore, _digest
 
     secret = "olk_" + "a" * 43
-    (tmp_path / "api_keys.json").write_text(json.dumps([{
-        "id": "0ld0", "name": "old", "shown": secret[:10], "sha256": _digest(secret),
-        "created_at": 1.0, "revoked_at": None}]))
+    (tmp_path / "api_keys.json").write_text(
+        json.dumps(
+            [
+                {
+                    "id": "0ld0",
+                    "name": "old",
+                    "shown": secret[:10],
+                    "sha256": _digest(secret),
+                    "created_at": 1.0,
+                    "revoked_at": None,
+                }
+            ]
+        )
+    )
     assert KeyStore(tmp_path).verify(secret).scope == "write"
 
 
@@ -150,20 +183,31 @@ def test_keys_create_takes_a_scope_and_lists_it(tmp_path):
 
     repo = Path(__file__).resolve().parents[2]
     env = {"OLYMPUS_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
-    made = subprocess.run([sys.executable, "-m", "src", "keys", "create", "ci", "--scope",
-                           "admin"], cwd=repo, env=env, capture_output=True, text=True,
-                          timeout=120)
+    made = subprocess.run(
+        [sys.executable, "-m", "src", "keys", "create", "ci", "--scope", "admin"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert made.returncode == 0 and "scope admin" in made.stderr, made.stderr
-    listed = subprocess.run([sys.executable, "-m", "src", "keys", "list"], cwd=repo, env=env,
-                            capture_output=True, text=True, timeout=120)
+    listed = subprocess.run(
+        [sys.executable, "-m", "src", "keys", "list"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "admin" in listed.stdout
 
 
 def test_health_says_starting_until_the_embedder_is_loaded(service):
     import threading
 
-    from src.api.app import build_app
     from src.access.keys import KeyStore
+    from src.api.app import build_app
     from src.library.jobs import IngestQueue
     from tests.api.conftest import ThreadedServer
     from tests.integration.test_answer import _free_port
@@ -171,9 +215,14 @@ def test_health_says_starting_until_the_embedder_is_loaded(service):
     loading = threading.Event()
     warm_up = threading.Thread(target=loading.wait, daemon=True)  # the embedder loading
     warm_up.start()
-    app = build_app(service.pipeline, keys=KeyStore(service.data_dir), service_token="t",
-                    queue=IngestQueue.from_settings(service.settings), max_upload_mb=10,
-                    warm_up=warm_up)
+    app = build_app(
+        service.pipeline,
+        keys=KeyStore(service.data_dir),
+        service_token="t",
+        queue=IngestQueue.from_settings(service.settings),
+        max_upload_mb=10,
+        warm_up=warm_up,
+    )
     port = _free_port()
     with ThreadedServer(app, port):
         url = f"http://127.0.0.1:{port}/api/health"
@@ -192,20 +241,38 @@ def test_each_error_class_as_the_openai_client_sees_it(service):
     _, reader = service.keys.create("reader-2", "read")
     client = openai.OpenAI(base_url=f"{service.url}/v1", api_key=service.key, max_retries=0)
     cases = [
-        (openai.BadRequestError, "InvalidRequest",
-         lambda: client.chat.completions.create(model=["x"], messages=ASK)),
-        (openai.BadRequestError, "UnsupportedParameter",
-         lambda: client.chat.completions.create(model="olympus", messages=ASK, n=3)),
-        (openai.NotFoundError, "DocumentNotFound",
-         lambda: client.chat.completions.create(model="olympus", messages=ASK,
-                                                extra_body={"olympus": {"doc_ids": ["x"]}})),
+        (
+            openai.BadRequestError,
+            "InvalidRequest",
+            lambda: client.chat.completions.create(model=["x"], messages=ASK),
+        ),
+        (
+            openai.BadRequestError,
+            "UnsupportedParameter",
+            lambda: client.chat.completions.create(model="olympus", messages=ASK, n=3),
+        ),
+        (
+            openai.NotFoundError,
+            "DocumentNotFound",
+            lambda: client.chat.completions.create(
+                model="olympus", messages=ASK, extra_body={"olympus": {"doc_ids": ["x"]}}
+            ),
+        ),
         (openai.NotFoundError, "ModelNotFound", lambda: client.models.retrieve("nope")),
-        (openai.APIStatusError, "RequestTooLarge",
-         lambda: client.chat.completions.create(model="olympus", messages=[
-             {"role": "user", "content": "x" * MAX_JSON_BYTES}])),
-        (openai.PermissionDeniedError, "KeyScopeRefused",
-         lambda: openai.OpenAI(base_url=f"{service.url}/v1", api_key=reader, max_retries=0)
-         .delete("/documents/some-id", cast_to=object)),
+        (
+            openai.APIStatusError,
+            "RequestTooLarge",
+            lambda: client.chat.completions.create(
+                model="olympus", messages=[{"role": "user", "content": "x" * MAX_JSON_BYTES}]
+            ),
+        ),
+        (
+            openai.PermissionDeniedError,
+            "KeyScopeRefused",
+            lambda: openai.OpenAI(
+                base_url=f"{service.url}/v1", api_key=reader, max_retries=0
+            ).delete("/documents/some-id", cast_to=object),
+        ),
     ]
     for cls, code, call in cases:
         with pytest.raises(cls) as err:

@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from src.service.wire import search_to_dict
 from src.status import StatusFile
 from src.supervisor.lock import DataDirLock
-from src.service.wire import search_to_dict
 from tests.api.conftest import QUESTION
 from tests.fixtures.cli_imports import HEAVY, cli_command, split_stderr
 
@@ -30,14 +30,19 @@ QUERY = "upsd port"
 
 def _env(service) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
-    env.update(OLYMPUS_DATA_DIR=str(service.data_dir), OLYMPUS_LOG_LEVEL="WARNING",
-               PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
+    env.update(
+        OLYMPUS_DATA_DIR=str(service.data_dir),
+        OLYMPUS_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(REPO),
+        HF_HUB_OFFLINE="1",
+    )
     return env
 
 
 def _cli(service, *args: str) -> tuple[subprocess.CompletedProcess, set[str], list[str]]:
-    proc = subprocess.run(cli_command(*args), cwd=REPO, env=_env(service),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        cli_command(*args), cwd=REPO, env=_env(service), capture_output=True, text=True, timeout=120
+    )
     imported, said = split_stderr(proc.stderr)
     assert proc.returncode == 0, said
     return proc, imported, said
@@ -68,8 +73,11 @@ def test_docs_list_through_the_service_loads_no_store(service, published):
     """``docs list --json`` prints the documents in the API's one shape (stored_bytes too)."""
     proc, imported, _ = _cli(service, "docs", "list", "--json")
     assert not imported & HEAVY, sorted(imported & HEAVY)
-    listed = httpx.get(f"{service.url}/v1/documents", timeout=30,
-                       headers={"Authorization": f"Bearer {service.key}"}).json()["data"]
+    listed = httpx.get(
+        f"{service.url}/v1/documents",
+        timeout=30,
+        headers={"Authorization": f"Bearer {service.key}"},
+    ).json()["data"]
     assert json.loads(proc.stdout) == listed
     assert listed and all(d["stored_bytes"] > 0 for d in listed)
 
@@ -96,9 +104,14 @@ def test_while_startup_py_starts_the_service_a_command_waits_for_it(service):
     try:
         status.replace("supervisor", pid=os.getpid(), started=time.time(), state="starting")
         status.replace("api", state="starting", url=service.url)
-        proc = subprocess.Popen(cli_command("search", QUERY, "--json"), cwd=REPO,
-                                env=_env(service), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            cli_command("search", QUERY, "--json"),
+            cwd=REPO,
+            env=_env(service),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         stderr: list[str] = []
         reader = _lines_of(proc, stderr)
         deadline = time.monotonic() + 60
@@ -127,8 +140,14 @@ def test_doctor_while_the_service_starts_reports_it_without_waiting(service):
     try:
         status.replace("supervisor", pid=os.getpid(), started=time.time(), state="starting")
         status.replace("api", state="starting", url=service.url)
-        proc = subprocess.run(cli_command("doctor", "--json"), cwd=REPO,
-                              env=_env(service), capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            cli_command("doctor", "--json"),
+            cwd=REPO,
+            env=_env(service),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         lock.release()
         status.replace("api", state="stopped", url="")

@@ -26,11 +26,11 @@ SLOTS, WAITING = 3, 2
 @pytest.fixture(scope="module")
 def busy_service(tmp_path_factory, embedder):
     from shared_utils.llamacpp_engine import LlamaCppEngine
-    from src.models.provisioning import bundled_gguf
-    from src.api.app import build_app
     from src.access.keys import KeyStore
-    from src.pipeline import RAGPipeline
+    from src.api.app import build_app
     from src.library.jobs import IngestQueue
+    from src.models.provisioning import bundled_gguf
+    from src.pipeline import RAGPipeline
 
     data = tmp_path_factory.mktemp("busy-data")
     pdf = tmp_path_factory.mktemp("busy-pdf") / "power-manual.pdf"
@@ -38,25 +38,42 @@ def busy_service(tmp_path_factory, embedder):
     with LlamaCppEngine(bundled_gguf(), port=0, ctx=2048, parallel=SLOTS) as engine:
         engine.wait_ready(120)
         settings = load_settings(
-            data_dir=data, llamacpp_port=engine.port, backends="llamacpp,extractive",
-            context_tokens=2048, max_answer_tokens=24, first_token_timeout_s=300.0,
-            tiny_model_answers="model", parallel_answers=SLOTS, answer_queue=WAITING)
+            data_dir=data,
+            llamacpp_port=engine.port,
+            backends="llamacpp,extractive",
+            context_tokens=2048,
+            max_answer_tokens=24,
+            first_token_timeout_s=300.0,
+            tiny_model_answers="model",
+            parallel_answers=SLOTS,
+            answer_queue=WAITING,
+        )
         pipeline = RAGPipeline.from_settings(settings)
         pipeline.ingest_file(pdf)
         keys = KeyStore(data)
         _, key = keys.create("tests")
-        app = build_app(pipeline, keys=keys, service_token="service-token-for-tests",
-                        queue=IngestQueue.from_settings(settings), max_upload_mb=10)
+        app = build_app(
+            pipeline,
+            keys=keys,
+            service_token="service-token-for-tests",
+            queue=IngestQueue.from_settings(settings),
+            max_upload_mb=10,
+        )
         port = _free_port()
         with ThreadedServer(app, port):
-            yield {"url": f"http://127.0.0.1:{port}", "key": key, "pipeline": pipeline,
-                   "settings": settings}
+            yield {
+                "url": f"http://127.0.0.1:{port}",
+                "key": key,
+                "pipeline": pipeline,
+                "settings": settings,
+            }
         pipeline.close()
 
 
 def _client(svc) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{svc['url']}/v1", api_key=svc["key"], max_retries=0,
-                         timeout=600)
+    return openai.OpenAI(
+        base_url=f"{svc['url']}/v1", api_key=svc["key"], max_retries=0, timeout=600
+    )
 
 
 def _line(svc):
@@ -65,8 +82,11 @@ def _line(svc):
 
 def _ask_streamed(svc, user: str = "") -> list:
     extra = {"user": user} if user else {}
-    return list(_client(svc).chat.completions.create(
-        model="olympus", stream=True, messages=[{"role": "user", "content": QUESTION}], **extra))
+    return list(
+        _client(svc).chat.completions.create(
+            model="olympus", stream=True, messages=[{"role": "user", "content": QUESTION}], **extra
+        )
+    )
 
 
 def test_concurrent_streams_all_complete_from_the_engine(busy_service):
@@ -78,8 +98,10 @@ def test_concurrent_streams_all_complete_from_the_engine(busy_service):
         assert final["backend_name"] == "llamacpp", final.get("fallback_note")
         assert final["fallback_note"] == "" and not final["skipped"]
         assert "".join(c.choices[0].delta.content or "" for c in chunks).strip()
-    metrics = httpx.get(f"{busy_service['url']}/api/metrics",
-                        headers={"authorization": f"Bearer {busy_service['key']}"}).text
+    metrics = httpx.get(
+        f"{busy_service['url']}/api/metrics",
+        headers={"authorization": f"Bearer {busy_service['key']}"},
+    ).text
     assert 'olympus_answers_total{backend="llamacpp"}' in metrics
 
 
@@ -91,8 +113,8 @@ def test_a_question_beyond_the_slots_is_told_its_place_then_answered(busy_servic
     def ask() -> None:
         try:
             stream = _client(busy_service).chat.completions.create(
-                model="olympus", stream=True,
-                messages=[{"role": "user", "content": QUESTION}])
+                model="olympus", stream=True, messages=[{"role": "user", "content": QUESTION}]
+            )
             for chunk in stream:  # the stock client parses the place-in-line chunks
                 chunks.put(chunk)
         finally:
@@ -126,19 +148,25 @@ def test_a_full_line_answers_429_with_retry_after_at_once(busy_service):
         assert sum(t.granted for t in held) == SLOTS
         with pytest.raises(openai.RateLimitError) as refused:
             _client(busy_service).chat.completions.create(
-                model="olympus", messages=[{"role": "user", "content": QUESTION}])
+                model="olympus", messages=[{"role": "user", "content": QUESTION}]
+            )
         response = refused.value.response
         assert response.status_code == 429 and int(response.headers["retry-after"]) >= 1
         assert response.json()["error"]["code"] == "AnswerQueueFull"
-        native = httpx.post(f"{busy_service['url']}/api/ask", json={"question": QUESTION},
-                            headers={"authorization": f"Bearer {busy_service['key']}"})
+        native = httpx.post(
+            f"{busy_service['url']}/api/ask",
+            json={"question": QUESTION},
+            headers={"authorization": f"Bearer {busy_service['key']}"},
+        )
         assert native.status_code == 429 and "retry-after" in native.headers
         assert "Too many questions at once" in native.json()["error"]["message"]
     finally:
         for ticket in held:
             ticket.release()
-    metrics = httpx.get(f"{busy_service['url']}/api/metrics",
-                        headers={"authorization": f"Bearer {busy_service['key']}"}).text
+    metrics = httpx.get(
+        f"{busy_service['url']}/api/metrics",
+        headers={"authorization": f"Bearer {busy_service['key']}"},
+    ).text
     assert "olympus_answer_queue_rejections_total 2.0" in metrics
 
 

@@ -13,9 +13,17 @@ pytestmark = pytest.mark.slow
 def _chat(service, **kwargs):
     from langchain_openai import ChatOpenAI
 
-    return ChatOpenAI(base_url=f"{service.url}/v1", api_key=service.key, model="llamacpp",
-                      temperature=0, seed=7, max_retries=0, timeout=300, stream_usage=True,
-                      **kwargs)
+    return ChatOpenAI(
+        base_url=f"{service.url}/v1",
+        api_key=service.key,
+        model="llamacpp",
+        temperature=0,
+        seed=7,
+        max_retries=0,
+        timeout=300,
+        stream_usage=True,
+        **kwargs,
+    )
 
 
 def test_invoke_and_stream_give_the_same_answer(service):

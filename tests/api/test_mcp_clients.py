@@ -21,8 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _http(service, key: str):
-    client = httpx2.AsyncClient(headers={"authorization": f"Bearer {key}"},
-                                timeout=httpx2.Timeout(300, connect=10))
+    client = httpx2.AsyncClient(
+        headers={"authorization": f"Bearer {key}"}, timeout=httpx2.Timeout(300, connect=10)
+    )
     return streamable_http_client(f"{service.url}/api/mcp", http_client=client)
 
 
@@ -31,14 +32,20 @@ async def _session(server) -> dict:
     async with Client(server, read_timeout_seconds=300) as client:
         tools = sorted(t.name for t in (await client.list_tools()).tools)
         docs = (await client.call_tool("list_documents", {})).structured_content
-        found = (await client.call_tool("search_documents", {"query": "upsd TCP port", "k": 3}))
+        found = await client.call_tool("search_documents", {"query": "upsd TCP port", "k": 3})
         answer = (await client.call_tool("ask", {"question": QUESTION})).structured_content
         doc_id = docs["result"][0]["id"]
         text = (await client.read_resource(f"olympus://documents/{doc_id}")).contents[0].text
         too_many = await client.call_tool("search_documents", {"query": "port", "k": 1000})
         unknown = await client.call_tool("ask", {"question": QUESTION, "doc_ids": ["nope"]})
-        return {"tools": tools, "docs": docs["result"], "found": found.structured_content,
-                "answer": answer, "text": text, "failed": [too_many, unknown]}
+        return {
+            "tools": tools,
+            "docs": docs["result"],
+            "found": found.structured_content,
+            "answer": answer,
+            "text": text,
+            "failed": [too_many, unknown],
+        }
 
 
 def _check(result: dict) -> None:
@@ -51,8 +58,9 @@ def _check(result: dict) -> None:
     assert any(c["page_start"] <= 3 <= c["page_end"] for c in answer["citations"])
     assert answer["sources"] and answer["sources"][0]["document"] == "power-manual.pdf"
     # what wrote it, as a chat completion's `model` says it
-    assert (answer["model"] == "smollm2-135m-offline"
-            or answer["model"].startswith("source extracts")), answer["model"]
+    assert answer["model"] == "smollm2-135m-offline" or answer["model"].startswith(
+        "source extracts"
+    ), answer["model"]
     pages = result["docs"][0]["pages"]
     assert [f"[page {n}]" in result["text"] for n in range(1, pages + 1)] == [True] * pages
     assert "3493" in result["text"]
@@ -78,9 +86,16 @@ def test_mcp_over_stdio_goes_through_the_running_service(service):
     status.replace("api", state="ready", url=service.url)  # as the supervisor publishes it
     try:
         params = StdioServerParameters(
-            command=sys.executable, args=["-m", "src", "mcp"], cwd=str(REPO),
-            env={"OLYMPUS_DATA_DIR": str(service.data_dir), "PYTHONPATH": str(REPO),
-                 "HF_HUB_OFFLINE": "1", "OLYMPUS_LOG_LEVEL": "WARNING"})
+            command=sys.executable,
+            args=["-m", "src", "mcp"],
+            cwd=str(REPO),
+            env={
+                "OLYMPUS_DATA_DIR": str(service.data_dir),
+                "PYTHONPATH": str(REPO),
+                "HF_HUB_OFFLINE": "1",
+                "OLYMPUS_LOG_LEVEL": "WARNING",
+            },
+        )
         _check(asyncio.run(_session(params)))
     finally:
         status.replace("api", state="stopped", url="")

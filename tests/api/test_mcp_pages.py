@@ -12,10 +12,21 @@ class Passages:
     """A library's read side for one document: its record and its passages."""
 
     def __init__(self, pages: int, spans: list[tuple[int, int]]) -> None:
-        self.doc = DocumentRecord(id="d1", name="a.pdf", pages=pages, chunks=len(spans),
-                                  size_bytes=1, added_at=0.0, status="ready")
-        self.chunks = [Chunk(id=f"d1:{i:06d}", doc_id="d1", ordinal=i, text=f"text {i}",
-                             page_start=a, page_end=b) for i, (a, b) in enumerate(spans)]
+        self.doc = DocumentRecord(
+            id="d1",
+            name="a.pdf",
+            pages=pages,
+            chunks=len(spans),
+            size_bytes=1,
+            added_at=0.0,
+            status="ready",
+        )
+        self.chunks = [
+            Chunk(
+                id=f"d1:{i:06d}", doc_id="d1", ordinal=i, text=f"text {i}", page_start=a, page_end=b
+            )
+            for i, (a, b) in enumerate(spans)
+        ]
 
     def documents(self) -> list[DocumentRecord]:
         return [self.doc]

@@ -14,18 +14,22 @@ pytestmark = pytest.mark.slow
 
 
 def _client(service, key: str | None = None) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{service.url}/v1", api_key=key or service.key,
-                         max_retries=0, timeout=300)
+    return openai.OpenAI(
+        base_url=f"{service.url}/v1", api_key=key or service.key, max_retries=0, timeout=300
+    )
 
 
 def _on_page_3(citation: dict) -> bool:
-    return (citation["document"] == "power-manual.pdf"
-            and citation["page_start"] <= 3 <= citation["page_end"])
+    return (
+        citation["document"] == "power-manual.pdf"
+        and citation["page_start"] <= 3 <= citation["page_end"]
+    )
 
 
 def test_answer_cites_the_page_it_comes_from(service):
     reply = _client(service).chat.completions.create(
-        model="olympus", messages=[{"role": "user", "content": QUESTION}], temperature=0)
+        model="olympus", messages=[{"role": "user", "content": QUESTION}], temperature=0
+    )
     text = reply.choices[0].message.content
     assert "3493" in text, text
     citations = reply.model_extra["citations"]
@@ -43,9 +47,13 @@ def test_streamed_answer_is_the_answer_with_its_citations(service):
     """The deltas of a stream are the checked answer itself ([n] included): what a stock
     client shows equals the non-streamed content; the last chunk carries the citations."""
     stream = _client(service).chat.completions.create(
-        model="olympus", stream=True, messages=[
+        model="olympus",
+        stream=True,
+        messages=[
             {"role": "system", "content": "ignored: Olympus writes its own prompt"},
-            {"role": "user", "content": QUESTION}])
+            {"role": "user", "content": QUESTION},
+        ],
+    )
     chunks = list(stream)
     pieces = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
     assert len(pieces) > 3  # streamed, not one block
@@ -62,7 +70,8 @@ def test_model_picks_the_backend_and_models_are_listed(service):
     ids = [m.id for m in client.models.list()]
     assert ids[0] == "olympus" and "llamacpp" in ids and "extractive" in ids
     reply = client.chat.completions.create(
-        model="extractive", messages=[{"role": "user", "content": QUESTION}])
+        model="extractive", messages=[{"role": "user", "content": QUESTION}]
+    )
     assert reply.model_extra["olympus"]["backend_name"] == "extractive"
     assert reply.model.startswith("source extracts (")  # not the request's echo
     assert "3493" in reply.choices[0].message.content
@@ -74,8 +83,9 @@ def test_unknown_model_and_empty_question_are_openai_errors(service):
         client.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "hi"}])
     assert "gpt-9" in err.value.message and "olympus" in err.value.body["hint"]
     with pytest.raises(openai.BadRequestError) as err:
-        client.chat.completions.create(model="olympus",
-                                       messages=[{"role": "user", "content": "  "}])
+        client.chat.completions.create(
+            model="olympus", messages=[{"role": "user", "content": "  "}]
+        )
     assert err.value.code == "InvalidQuery"
 
 
@@ -97,13 +107,16 @@ def test_metrics_count_requests_first_tokens_and_uploads(service):
     from tests.fixtures.pdfs import make_text_pdf
 
     remote = RemotePipeline(service.url, service.key)
-    added = remote.ingest_bytes(make_text_pdf(["A page about metrics.", "And another."]),
-                                "metrics.pdf")
+    added = remote.ingest_bytes(
+        make_text_pdf(["A page about metrics.", "And another."]), "metrics.pdf"
+    )
     remote.delete_document(added.doc.id)
     _client(service).chat.completions.create(
-        model="olympus", messages=[{"role": "user", "content": QUESTION}])
-    text = httpx.get(f"{service.url}/api/metrics",
-                     headers={"authorization": f"Bearer {service.key}"}).text
+        model="olympus", messages=[{"role": "user", "content": QUESTION}]
+    )
+    text = httpx.get(
+        f"{service.url}/api/metrics", headers={"authorization": f"Bearer {service.key}"}
+    ).text
     lines = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
     done = 'olympus_api_requests_total{method="POST",route="/v1/chat/completions",status="200"}'
     assert float(lines[done]) >= 1

@@ -15,13 +15,15 @@ ASK = [{"role": "user", "content": QUESTION}]
 
 
 def _client(service) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{service.url}/v1", api_key=service.key, max_retries=0,
-                         timeout=300)
+    return openai.OpenAI(
+        base_url=f"{service.url}/v1", api_key=service.key, max_retries=0, timeout=300
+    )
 
 
 def test_max_tokens_cuts_the_model_and_says_length(service):
-    reply = _client(service).chat.completions.create(model="llamacpp", messages=ASK,
-                                                     max_tokens=3, temperature=0)
+    reply = _client(service).chat.completions.create(
+        model="llamacpp", messages=ASK, max_tokens=3, temperature=0
+    )
     assert reply.choices[0].finish_reason == "length"
     # the engine's own count, not an estimate from characters
     assert 1 <= reply.usage.completion_tokens <= 3, reply.usage
@@ -31,8 +33,9 @@ def test_max_tokens_cuts_the_model_and_says_length(service):
 
 
 def test_max_tokens_above_the_server_limit_is_capped_by_it(service):
-    reply = _client(service).chat.completions.create(model="llamacpp", messages=ASK,
-                                                     max_tokens=100_000, temperature=0)
+    reply = _client(service).chat.completions.create(
+        model="llamacpp", messages=ASK, max_tokens=100_000, temperature=0
+    )
     assert reply.usage.completion_tokens <= service.settings.max_answer_tokens
 
 
@@ -42,8 +45,9 @@ def test_streamed_text_equals_the_answer_not_streamed(service):
     client = _client(service)
     asked = dict(model="llamacpp", messages=ASK, temperature=0, seed=7, max_tokens=16)
     whole = client.chat.completions.create(**asked)
-    chunks = list(client.chat.completions.create(**asked, stream=True,
-                                                 stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(**asked, stream=True, stream_options={"include_usage": True})
+    )
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     last_choice = [c for c in chunks if c.choices][-1]
     # the deltas are the checked answer, [n] and all (what the stream's own final event says)
@@ -58,8 +62,9 @@ def test_streamed_text_equals_the_answer_not_streamed(service):
 
 
 def test_stop_strings_end_the_answer(service):
-    reply = _client(service).chat.completions.create(model="llamacpp", messages=ASK,
-                                                     temperature=0, stop=["3493"])
+    reply = _client(service).chat.completions.create(
+        model="llamacpp", messages=ASK, temperature=0, stop=["3493"]
+    )
     olympus = reply.model_extra["olympus"]
     assert olympus["mode"] != "model" or "3493" not in reply.choices[0].message.content
 
@@ -79,9 +84,15 @@ def test_models_retrieve_and_the_model_that_answered(service):
     assert reply.model == "smollm2-135m-offline"  # as the engine reports it
 
 
-@pytest.mark.parametrize("field", [{"n": 2}, {"response_format": {"type": "json_object"}},
-                                   {"tools": [{"type": "function", "function": {"name": "f"}}]},
-                                   {"logprobs": True}])
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"n": 2},
+        {"response_format": {"type": "json_object"}},
+        {"tools": [{"type": "function", "function": {"name": "f"}}]},
+        {"logprobs": True},
+    ],
+)
 def test_fields_olympus_cannot_honour_are_refused(service, field):
     with pytest.raises(openai.BadRequestError) as err:
         _client(service).chat.completions.create(model="olympus", messages=ASK, **field)
@@ -91,7 +102,8 @@ def test_fields_olympus_cannot_honour_are_refused(service, field):
 
 def test_ignored_fields_are_said(service):
     reply = _client(service).chat.completions.with_raw_response.create(
-        model="extractive", messages=ASK, presence_penalty=0.5, user="someone")
+        model="extractive", messages=ASK, presence_penalty=0.5, user="someone"
+    )
     assert reply.headers["x-olympus-ignored"] == "presence_penalty,user"
     assert reply.parse().model_extra["ignored"] == ["presence_penalty", "user"]
 

@@ -60,7 +60,8 @@ def test_an_admin_makes_a_key_on_the_system_page_and_it_works(ui, make_app):
     client = openai.OpenAI(base_url=f"{ui.url}/v1", api_key=secret, max_retries=0)
     assert client.models.list().data[0].id == "olympus"
     at.selectbox(key="api_key_revoke_choice").set_value(
-        next(k.id for k in ui.keys.list() if k.name == "editor")).run()
+        next(k.id for k in ui.keys.list() if k.name == "editor")
+    ).run()
     at.button(key="api_key_revoke").click().run()
     assert "revoked" in all_text(at)
     with pytest.raises(openai.AuthenticationError):
@@ -75,14 +76,17 @@ def test_ui_and_api_clients_at_once_without_a_store_error(ui, make_app):
     stop = time.monotonic() + CONCURRENT_S
 
     def api_client() -> None:
-        client = openai.OpenAI(base_url=f"{ui.url}/v1", api_key=ui.key, max_retries=0,
-                               timeout=300)
+        client = openai.OpenAI(base_url=f"{ui.url}/v1", api_key=ui.key, max_retries=0, timeout=300)
         while time.monotonic() < stop:
             try:
-                text = "".join(c.choices[0].delta.content or "" for c in
-                               client.chat.completions.create(
-                                   model="olympus", stream=True,
-                                   messages=[{"role": "user", "content": QUESTION}]))
+                text = "".join(
+                    c.choices[0].delta.content or ""
+                    for c in client.chat.completions.create(
+                        model="olympus",
+                        stream=True,
+                        messages=[{"role": "user", "content": QUESTION}],
+                    )
+                )
                 # the right port, or SmolLM2's invented one struck through by the claim check
                 assert "3493" in text or "~~" in text, text
                 counts["api"] += 1
@@ -108,8 +112,13 @@ def test_ui_and_api_clients_at_once_without_a_store_error(ui, make_app):
     while time.monotonic() < stop:
         n += 1
         docs = at.switch_page("src/ui/pages/documents.py").run()
-        docs.file_uploader[0].set_value((f"note-{n}.pdf", make_text_pdf(
-            [f"Note {n}: the spare battery is in cabinet {n}."]), "application/pdf")).run()
+        docs.file_uploader[0].set_value(
+            (
+                f"note-{n}.pdf",
+                make_text_pdf([f"Note {n}: the spare battery is in cabinet {n}."]),
+                "application/pdf",
+            )
+        ).run()
         wait_for_ingest(docs)
         assert f"note-{n}.pdf: indexed" in all_text(docs), all_text(docs)
         chat = at.switch_page("src/ui/pages/chat.py").run()

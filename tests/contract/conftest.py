@@ -63,8 +63,9 @@ STORE_FACTORIES: dict[str, Callable[[Path], DocumentStore]] = {
 STORE_MARKS: dict[str, list] = {"arango": [pytest.mark.arango]}
 
 
-@pytest.fixture(params=[pytest.param(name, marks=STORE_MARKS.get(name, []))
-                        for name in STORE_FACTORIES])
+@pytest.fixture(
+    params=[pytest.param(name, marks=STORE_MARKS.get(name, [])) for name in STORE_FACTORIES]
+)
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path):
     """Opens stores of one kind over the same location (to test reopening)."""
     opened: list[DocumentStore] = []

@@ -12,13 +12,28 @@ from shared_utils.types import Chunk, DocumentRecord
 
 
 def doc(doc_id: str = "d1", name: str = "manual.pdf", added: float | None = None) -> DocumentRecord:
-    return DocumentRecord(id=doc_id, name=name, pages=0, chunks=0, size_bytes=1234,
-                          added_at=time.time() if added is None else added)
+    return DocumentRecord(
+        id=doc_id,
+        name=name,
+        pages=0,
+        chunks=0,
+        size_bytes=1234,
+        added_at=time.time() if added is None else added,
+    )
 
 
 def chunks(doc_id: str, n: int, start: int = 0) -> list[Chunk]:
-    return [Chunk(id=f"{doc_id}:{i:06d}", doc_id=doc_id, ordinal=i, text=f"text {doc_id} {i}",
-                  page_start=i + 1, page_end=i + 2) for i in range(start, start + n)]
+    return [
+        Chunk(
+            id=f"{doc_id}:{i:06d}",
+            doc_id=doc_id,
+            ordinal=i,
+            text=f"text {doc_id} {i}",
+            page_start=i + 1,
+            page_end=i + 2,
+        )
+        for i in range(start, start + n)
+    ]
 
 
 def ingest(store, doc_id: str = "d1", n: int = 5, name: str = "manual.pdf", added=None) -> None:
@@ -38,8 +53,14 @@ def test_pending_document_is_invisible_until_ready(store):
 
     store.mark_ready("d1", pages=4, chunks=3)
     [listed] = store.list_documents()
-    assert (listed.id, listed.name, listed.pages, listed.chunks, listed.size_bytes,
-            listed.status) == ("d1", "manual.pdf", 4, 3, 1234, "ready")
+    assert (
+        listed.id,
+        listed.name,
+        listed.pages,
+        listed.chunks,
+        listed.size_bytes,
+        listed.status,
+    ) == ("d1", "manual.pdf", 4, 3, 1234, "ready")
     assert store.ready_ids() == {"d1"}
     assert store.pending_documents() == []
 
@@ -48,8 +69,15 @@ def test_chunks_round_trip_in_the_order_asked(store):
     ingest(store, "d1", 4, name="guide.pdf")
     got = store.get_chunks(["d1:000002", "missing", "d1:000000"])
     assert [c.id for c in got] == ["d1:000002", "d1:000000"]
-    assert got[0] == Chunk(id="d1:000002", doc_id="d1", ordinal=2, text="text d1 2",
-                           page_start=3, page_end=4, doc_name="guide.pdf")
+    assert got[0] == Chunk(
+        id="d1:000002",
+        doc_id="d1",
+        ordinal=2,
+        text="text d1 2",
+        page_start=3,
+        page_end=4,
+        doc_name="guide.pdf",
+    )
 
 
 def test_list_documents_is_newest_first(store):
@@ -172,8 +200,15 @@ def test_add_chunks_to_unknown_document_fails(store):
 
 
 def test_parse_report_is_stored_with_the_document(store):
-    report = {"pages": 3, "text_pages": 1, "ocr_pages": [2, 3], "flagged": {"3": "garbled"},
-              "failed": {}, "hidden_text_dropped": 0, "ocr": "tesseract (eng)"}
+    report = {
+        "pages": 3,
+        "text_pages": 1,
+        "ocr_pages": [2, 3],
+        "flagged": {"3": "garbled"},
+        "failed": {},
+        "hidden_text_dropped": 0,
+        "ocr": "tesseract (eng)",
+    }
     record = doc("d1")
     record.parse_report = report
     store.begin_document(record)
@@ -187,8 +222,10 @@ def test_parse_report_is_stored_with_the_document(store):
 
 def test_pages_read_later_join_a_ready_document_with_their_report(store):
     ingest(store, "d1", 3)  # ordinals 0-2 (pages 1-4)
-    late = [Chunk(id=f"d1:{i:06d}", doc_id="d1", ordinal=i, text=f"ocr {i}", page_start=9,
-                  page_end=9) for i in (3, 4)]
+    late = [
+        Chunk(id=f"d1:{i:06d}", doc_id="d1", ordinal=i, text=f"ocr {i}", page_start=9, page_end=9)
+        for i in (3, 4)
+    ]
     store.append_chunks("d1", late, parse_report={"ocr_pages": [9], "ocr_pending": []})
 
     [listed] = store.list_documents()

@@ -13,14 +13,39 @@ from typing import Any
 
 # GGUF general.file_type -> Ollama's quantization_level label.
 FILE_TYPES = {
-    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
-    11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
-    17: "Q5_K_M", 18: "Q6_K", 32: "BF16",
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    7: "Q8_0",
+    8: "Q5_0",
+    9: "Q5_1",
+    10: "Q2_K",
+    11: "Q3_K_S",
+    12: "Q3_K_M",
+    13: "Q3_K_L",
+    14: "Q4_K_S",
+    15: "Q4_K_M",
+    16: "Q5_K_S",
+    17: "Q5_K_M",
+    18: "Q6_K",
+    32: "BF16",
 }
 
 # GGUF value types -> struct format (8 = string, 9 = array are handled apart).
-_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
-            10: "<Q", 11: "<q", 12: "<d"}
+_SCALARS = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
 
 
 def read_gguf_metadata(path: Path) -> dict[str, tuple[Any, int, int | None]]:
@@ -41,7 +66,7 @@ def read_gguf_metadata(path: Path) -> dict[str, tuple[Any, int, int | None]]:
         (n,) = struct.unpack_from("<Q", data, pos)
         pos += 8
         pos += n
-        return data[pos - n:pos].decode("utf-8", "replace")
+        return data[pos - n : pos].decode("utf-8", "replace")
 
     def value(vtype: int) -> Any:
         nonlocal pos

@@ -111,7 +111,9 @@ def _handler(server: HubServer, *, cdn: bool) -> type[BaseHTTPRequestHandler]:
             with state.lock:
                 state.requests.append(
                     {
-                        "method": self.command, "path": self.path, "cdn": str(cdn),
+                        "method": self.command,
+                        "path": self.path,
+                        "cdn": str(cdn),
                         "range": self.headers.get("Range", ""),
                         "auth": self.headers.get("Authorization", ""),
                     }
@@ -136,15 +138,19 @@ def _handler(server: HubServer, *, cdn: bool) -> type[BaseHTTPRequestHandler]:
                 return self._error(404 if token else 401, "RepoNotFound", "Repository not found")
             if repo in state.gated and token not in state.gated[repo]:
                 if not token:
-                    msg = (f"Access to model {repo} is restricted. You must have access to it and be "
-                           "authenticated to access it. Please log in.")
+                    msg = (
+                        f"Access to model {repo} is restricted. You must have access to it and be "
+                        "authenticated to access it. Please log in."
+                    )
                     return self._error(401, "GatedRepo", msg)
-                msg = (f"Access to model {repo} is restricted and you are not in the authorized list. "
-                       f"Visit https://huggingface.co/{repo} to ask for access.")
+                msg = (
+                    f"Access to model {repo} is restricted and you are not in the authorized list. "
+                    f"Visit https://huggingface.co/{repo} to ask for access."
+                )
                 return self._error(403, "GatedRepo", msg)
             data = state.files[repo].get(filename)
             if data is None:
-                return self._error(404, "EntryNotFound", f"{filename} does not exist on \"main\"")
+                return self._error(404, "EntryNotFound", f'{filename} does not exist on "main"')
             sha = hashlib.sha256(data).hexdigest()
             self.send_response(302)
             self.send_header("Location", f"{server.cdn_url}/cdn/{sha}?name={filename}")
@@ -157,10 +163,21 @@ def _handler(server: HubServer, *, cdn: bool) -> type[BaseHTTPRequestHandler]:
 
         def _tree(self, repo: str) -> None:
             if repo not in state.files:
-                return self._error(404 if self._token() else 401, "RepoNotFound", "Repository not found")
+                return self._error(
+                    404 if self._token() else 401, "RepoNotFound", "Repository not found"
+                )
             items = [
-                {"type": "file", "oid": hashlib.sha1(d).hexdigest(), "size": len(d), "path": name,
-                 "lfs": {"oid": hashlib.sha256(d).hexdigest(), "size": len(d), "pointerSize": 134}}
+                {
+                    "type": "file",
+                    "oid": hashlib.sha1(d).hexdigest(),
+                    "size": len(d),
+                    "path": name,
+                    "lfs": {
+                        "oid": hashlib.sha256(d).hexdigest(),
+                        "size": len(d),
+                        "pointerSize": 134,
+                    },
+                }
                 for name, d in sorted(state.files[repo].items())
             ]
             payload = json.dumps(items).encode()

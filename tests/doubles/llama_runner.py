@@ -31,18 +31,29 @@ from typing import Any
 # Ollama option -> llama.cpp request field. Options not listed (num_ctx, num_thread, num_gpu,
 # ...) configure the runner itself, as in Ollama, and are not sent per request.
 OPTION_FIELDS = {
-    "num_predict": "n_predict", "num_keep": "n_keep", "temperature": "temperature",
-    "top_k": "top_k", "top_p": "top_p", "min_p": "min_p", "typical_p": "typical_p",
-    "repeat_penalty": "repeat_penalty", "repeat_last_n": "repeat_last_n",
-    "presence_penalty": "presence_penalty", "frequency_penalty": "frequency_penalty",
-    "seed": "seed", "stop": "stop", "mirostat": "mirostat", "mirostat_tau": "mirostat_tau",
+    "num_predict": "n_predict",
+    "num_keep": "n_keep",
+    "temperature": "temperature",
+    "top_k": "top_k",
+    "top_p": "top_p",
+    "min_p": "min_p",
+    "typical_p": "typical_p",
+    "repeat_penalty": "repeat_penalty",
+    "repeat_last_n": "repeat_last_n",
+    "presence_penalty": "presence_penalty",
+    "frequency_penalty": "frequency_penalty",
+    "seed": "seed",
+    "stop": "stop",
+    "mirostat": "mirostat",
+    "mirostat_tau": "mirostat_tau",
     "mirostat_eta": "mirostat_eta",
 }
 _JOIN_S = 30.0  # how long a cancelled generation may take to notice
 
 
-def to_llama_request(body: dict[str, Any], *, chat: bool,
-                     parameters: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def to_llama_request(
+    body: dict[str, Any], *, chat: bool, parameters: dict[str, Any]
+) -> tuple[dict[str, Any], bool]:
     """llama.cpp's request for an Ollama chat/generate body; and whether it is a chat.
 
     ``parameters`` are the model's own (``create``'s ``parameters``); the request's
@@ -53,8 +64,10 @@ def to_llama_request(body: dict[str, Any], *, chat: bool,
     req: dict[str, Any] = {OPTION_FIELDS[k]: v for k, v in options.items() if k in OPTION_FIELDS}
     req["stream"] = True
     if chat:
-        req["messages"] = [{"role": m.get("role", "user"), "content": m.get("content") or ""}
-                           for m in body.get("messages") or []]
+        req["messages"] = [
+            {"role": m.get("role", "user"), "content": m.get("content") or ""}
+            for m in body.get("messages") or []
+        ]
     elif body.get("raw"):
         req["prompt"] = body.get("prompt") or ""
     else:
@@ -82,8 +95,12 @@ def ollama_stats(timings: dict[str, Any]) -> dict[str, int]:
 def _piece(chunk: dict[str, Any]) -> tuple[str, str | None]:
     """(text, finish_reason) of one streamed chunk, chat or completion shaped."""
     choice = (chunk.get("choices") or [{}])[0]
-    text = choice.get("text") or (choice.get("delta") or {}).get("content") \
-        or chunk.get("content") or ""
+    text = (
+        choice.get("text")
+        or (choice.get("delta") or {}).get("content")
+        or chunk.get("content")
+        or ""
+    )
     return text, choice.get("finish_reason") or chunk.get("stop_type")
 
 

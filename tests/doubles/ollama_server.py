@@ -105,8 +105,9 @@ class Answer:
     total_duration and load_duration. ``close()`` stops generating (the client went away).
     """
 
-    def __init__(self, pieces: Any, done_reason: str = "stop",
-                 stats: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, pieces: Any, done_reason: str = "stop", stats: dict[str, int] | None = None
+    ) -> None:
         self.pieces = pieces
         self.done_reason = done_reason
         self.stats = stats or {}
@@ -155,7 +156,8 @@ class OllamaDouble:
         self.host, self.bind_port, self.keep_alive_s = host, port, keep_alive_s
         self.requests: list[Recorded] = []
         self.models: dict[str, _Model] = {
-            _full_name(m): _Model(_full_name(m), parameter_size=_size_label(m)) for m in models}
+            _full_name(m): _Model(_full_name(m), parameter_size=_size_label(m)) for m in models
+        }
         self.pullable = {_full_name(k): v for k, v in (pullable or {}).items()}
         self.loaded: dict[str, float] = {}  # model -> expires_at (unix time)
         self.aborted = 0  # answers cut short because the client went away (stop pressed)
@@ -231,9 +233,12 @@ class OllamaDouble:
         done_reason = "stop"
         if isinstance(limit, int) and 0 <= limit < len(pieces):
             pieces, done_reason = pieces[:limit], "length"
-        stats = {"prompt_eval_count": _count_prompt(body, chat),
-                 "prompt_eval_duration": int(20e6),
-                 "eval_count": len(pieces), "eval_duration": int(10e6 * len(pieces))}
+        stats = {
+            "prompt_eval_count": _count_prompt(body, chat),
+            "prompt_eval_duration": int(20e6),
+            "eval_count": len(pieces),
+            "eval_duration": int(10e6 * len(pieces)),
+        }
         return Answer(pieces, done_reason, stats)
 
     def register(self, model: _Model) -> None:

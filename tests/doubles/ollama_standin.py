@@ -52,8 +52,14 @@ from .ollama_server import VERSION, Answer, OllamaDouble, _keep_alive_seconds, _
 logger = logging.getLogger("ollama")
 LAUNCHER = Path(__file__).with_name("bin") / "ollama"
 # The modules the stand-in runs on (standard library and xllamacpp aside).
-MODULES = ("__init__.py", "ollama_standin.py", "ollama_server.py", "ollama_routes.py",
-           "llama_runner.py", "gguf_header.py")
+MODULES = (
+    "__init__.py",
+    "ollama_standin.py",
+    "ollama_server.py",
+    "ollama_routes.py",
+    "llama_runner.py",
+    "gguf_header.py",
+)
 _REAP_S = 0.25
 _STOP_WAIT_S = 5.0
 
@@ -90,11 +96,20 @@ def parse_host(value: str) -> tuple[str, str, int]:
 class OllamaStandin(OllamaDouble):
     """The double with a persistent model store and llama.cpp runners."""
 
-    def __init__(self, store: Path, *, host: str = "127.0.0.1", port: int = 0,
-                 keep_alive_s: float = 300.0, context_length: int = 4096,
-                 max_loaded: int = 1, threads: int = 1) -> None:
-        super().__init__(models=[], host=host, port=port, blob_dir=store / "blobs",
-                         keep_alive_s=keep_alive_s)
+    def __init__(
+        self,
+        store: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keep_alive_s: float = 300.0,
+        context_length: int = 4096,
+        max_loaded: int = 1,
+        threads: int = 1,
+    ) -> None:
+        super().__init__(
+            models=[], host=host, port=port, blob_dir=store / "blobs", keep_alive_s=keep_alive_s
+        )
         self.store = store
         self.manifests = store / "manifests"
         self.manifests.mkdir(parents=True, exist_ok=True)
@@ -105,8 +120,7 @@ class OllamaStandin(OllamaDouble):
         for path in sorted(self.manifests.glob("*.json")):
             try:
                 data = json.loads(path.read_text())
-                self.models[data["name"]] = _Model(**{k: v for k, v in data.items()
-                                                      if k in known})
+                self.models[data["name"]] = _Model(**{k: v for k, v in data.items() if k in known})
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 logger.warning("skipping unreadable manifest %s: %s", path.name, exc)
         self._reaper = threading.Thread(target=self._reap, name="keep-alive", daemon=True)
@@ -150,22 +164,26 @@ class OllamaStandin(OllamaDouble):
             raise
 
     def _load(self, model: _Model, options: dict[str, Any]) -> float:
-        ctx = int(options.get("num_ctx") or model.parameters.get("num_ctx")
-                  or self.context_length)
+        ctx = int(options.get("num_ctx") or model.parameters.get("num_ctx") or self.context_length)
         with self.lock:
             self.loaded[model.name] = time.time() + 10**9  # in use
             runner = self.runners.get(model.name)
         if runner is not None and runner.ctx == ctx:
             return 0.0
         if not model.blob or not self.has_blob(model.blob):
-            raise RuntimeError(f'model "{model.name}" has no weights here: the stand-in can run '
-                               "only models created from an uploaded GGUF blob")
+            raise RuntimeError(
+                f'model "{model.name}" has no weights here: the stand-in can run '
+                "only models created from an uploaded GGUF blob"
+            )
         self._unload_runner(model.name)  # another context size: reload, as Ollama does
-        for other in [n for n in self.runners if n != model.name][self.max_loaded - 1:]:
+        for other in [n for n in self.runners if n != model.name][self.max_loaded - 1 :]:
             self._unload_runner(other)
         logger.info('loading model "%s" from %s, num_ctx %d', model.name, model.blob, ctx)
-        runner = Runner(self.blob_path(model.blob), ctx=ctx,
-                        threads=int(options.get("num_thread") or self.threads))
+        runner = Runner(
+            self.blob_path(model.blob),
+            ctx=ctx,
+            threads=int(options.get("num_thread") or self.threads),
+        )
         with self.lock:
             self.runners[model.name] = runner
         logger.info('model "%s" loaded in %.2f s', model.name, runner.load_s)
@@ -211,7 +229,9 @@ def serve(env: dict[str, str]) -> int:
     _, host, port = parse_host(env.get("OLLAMA_HOST", ""))
     store = Path(env.get("OLLAMA_MODELS") or Path.home() / ".ollama" / "models")
     server = OllamaStandin(
-        store, host=host, port=port,
+        store,
+        host=host,
+        port=port,
         keep_alive_s=_keep_alive_seconds(env.get("OLLAMA_KEEP_ALIVE") or None, 300.0),
         context_length=int(env.get("OLLAMA_CONTEXT_LENGTH") or 4096),
         max_loaded=max(1, int(env.get("OLLAMA_MAX_LOADED_MODELS") or 1)),
@@ -225,8 +245,14 @@ def serve(env: dict[str, str]) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    logger.info("Listening on %s:%d (version %s), models in %s, %d model(s)",
-                host, server.port, VERSION, store, len(server.models))
+    logger.info(
+        "Listening on %s:%d (version %s), models in %s, %d model(s)",
+        host,
+        server.port,
+        VERSION,
+        store,
+        len(server.models),
+    )
     stop.wait()
     logger.info("shutting down")
     server.stop()
@@ -234,16 +260,21 @@ def serve(env: dict[str, str]) -> int:
 
 
 def main(argv: list[str], env: dict[str, str] | None = None) -> int:
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format='time=%(asctime)s level=%(levelname)s source=standin '
-                               'msg="%(message)s"')
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO,
+        format='time=%(asctime)s level=%(levelname)s source=standin msg="%(message)s"',
+    )
     if argv[:1] in (["--version"], ["-v"], ["version"]):
         print(f"ollama version is {VERSION}")
         return 0
     if argv[:1] == ["serve"]:
         return serve(dict(os.environ if env is None else env))
-    print("Usage:\n  ollama serve\n  ollama --version\n\n(the test stand-in implements only "
-          "these; use the REST API for the rest)", file=sys.stderr)
+    print(
+        "Usage:\n  ollama serve\n  ollama --version\n\n(the test stand-in implements only "
+        "these; use the REST API for the rest)",
+        file=sys.stderr,
+    )
     return 0 if argv[:1] in (["-h"], ["--help"], ["help"]) else 1
 
 
@@ -257,12 +288,19 @@ def write_tarball(dest: str | Path) -> str:
             info.mode, info.uid, info.gid, info.uname, info.gname = mode, 0, 0, "root", "root"
             info.mtime = 0
             return info
+
         return fix
 
-    with open(dest, "wb") as out, gzip.GzipFile("", "wb", fileobj=out, mtime=0) as raw, \
-            tarfile.open(fileobj=raw, mode="w") as tar:
+    with (
+        open(dest, "wb") as out,
+        gzip.GzipFile("", "wb", fileobj=out, mtime=0) as raw,
+        tarfile.open(fileobj=raw, mode="w") as tar,
+    ):
         tar.add(LAUNCHER, "bin/ollama", filter=owned_by_root(0o755))
         for name in MODULES:
-            tar.add(Path(__file__).with_name(name), f"lib/ollama/doubles/{name}",
-                    filter=owned_by_root(0o644))
+            tar.add(
+                Path(__file__).with_name(name),
+                f"lib/ollama/doubles/{name}",
+                filter=owned_by_root(0o644),
+            )
     return hashlib.sha256(Path(dest).read_bytes()).hexdigest()

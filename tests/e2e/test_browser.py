@@ -10,13 +10,14 @@ answer grow token by token in the browser. Screenshots of every page (and a
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
 import time
-import json
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,13 +25,20 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.pdfs import make_text_pdf
-import itertools
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = [
     pytest.mark.browser,
@@ -44,7 +52,8 @@ PAGES = [
     "Flux Capacitor Service Manual\nMaintenance: the flux capacitor calibration interval is "
     "88 days. Calibrate it with the plutonium chamber closed. "
     "Literal text <script>alert('x')</script> and [a link](http://example.invalid/guide). "
-    + "Log every visit in the garage book with the odometer reading and the date. " * 2,
+    + "Log every visit in the garage book with the odometer reading and the date. "
+    * 2,
     "Flux Capacitor Service Manual\nChapter 3 covers the Mr. Fusion home energy reactor, "
     + "which converts household waste such as banana peels into power for the machine. " * 2,
 ]
@@ -63,7 +72,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 240.0) -> None:  # ends when it answers
+def _wait_healthy(
+    url: str, proc: subprocess.Popen, timeout: float = 240.0
+) -> None:  # ends when it answers
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -83,12 +94,25 @@ def _running_app(tmp_path: Path, port: int | None = None, **settings: str):
     restart keeps the address, so the browser keeps its cookie), temp data dir."""
     port = port or _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
-    env.update(OLYMPUS_DATA_DIR=str(tmp_path / "data"), OLYMPUS_PORT=str(port),
-               OLYMPUS_ADDRESS="127.0.0.1", OLYMPUS_LOG_FORMAT="json", HF_HUB_OFFLINE="1",
-               OLYMPUS_CHUNK_TOKENS="64", OLYMPUS_CHUNK_OVERLAP_TOKENS="8", **settings)
+    env.update(
+        OLYMPUS_DATA_DIR=str(tmp_path / "data"),
+        OLYMPUS_PORT=str(port),
+        OLYMPUS_ADDRESS="127.0.0.1",
+        OLYMPUS_LOG_FORMAT="json",
+        HF_HUB_OFFLINE="1",
+        OLYMPUS_CHUNK_TOKENS="64",
+        OLYMPUS_CHUNK_OVERLAP_TOKENS="8",
+        **settings,
+    )
     log = (tmp_path / "olympus.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "startup.py"], cwd=REPO, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "startup.py"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)
@@ -130,7 +154,7 @@ def _wait_app(page) -> None:
     # waits, not speed targets: they end as soon as the page is there (a loaded 2-core
     # machine takes many times the quiet figure)
     page.wait_for_selector('[data-testid="stApp"]', timeout=120_000)
-    page.wait_for_selector('h1', timeout=120_000)
+    page.wait_for_selector("h1", timeout=120_000)
 
 
 def test_upload_ask_and_cite_in_a_real_browser(app_url, browser, tmp_path):
@@ -182,8 +206,12 @@ def test_upload_ask_and_cite_in_a_real_browser(app_url, browser, tmp_path):
         page.wait_for_timeout(1500)
         _shot(page, name)
 
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                has_touch=True, device_scale_factor=2)
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+    )
     mobile = phone.new_page()
     phone_answer = _ask(mobile, app_url, "What does chapter 3 cover?")
     mobile.get_by_text("Answered by").first.wait_for(timeout=120_000)
@@ -245,11 +273,15 @@ def _engine_ready(data_dir: Path, timeout: float = 90.0) -> None:
 def test_answer_from_the_real_local_model_streams_into_the_page(tmp_path, browser):
     from src.models.provisioning import bundled_gguf
 
-    with _running_app(tmp_path, OLYMPUS_ENGINE="llamacpp", OLYMPUS_BACKENDS="llamacpp,extractive",
-                      OLYMPUS_LLAMACPP_MODEL_PATH=str(bundled_gguf()),
-                      OLYMPUS_LLAMACPP_PORT=str(_free_port()),
-                      OLYMPUS_MAX_ANSWER_TOKENS="160",
-                      OLYMPUS_TINY_MODEL_ANSWERS="model") as app_url:  # let the 135M write
+    with _running_app(
+        tmp_path,
+        OLYMPUS_ENGINE="llamacpp",
+        OLYMPUS_BACKENDS="llamacpp,extractive",
+        OLYMPUS_LLAMACPP_MODEL_PATH=str(bundled_gguf()),
+        OLYMPUS_LLAMACPP_PORT=str(_free_port()),
+        OLYMPUS_MAX_ANSWER_TOKENS="160",
+        OLYMPUS_TINY_MODEL_ANSWERS="model",
+    ) as app_url:  # let the 135M write
         pdf = tmp_path / "flux-manual.pdf"
         pdf.write_bytes(make_text_pdf(PAGES))
         page = browser.new_context(viewport={"width": 1280, "height": 1200}).new_page()
@@ -284,9 +316,13 @@ def test_answer_from_the_real_local_model_streams_into_the_page(tmp_path, browse
 def test_sign_in_keeps_the_deep_link_and_survives_a_reload(tmp_path, browser):
     """Through the front: /documents asks for the password on the front's page, lands on
     /documents, a reload does not ask again, and a reader is refused admin actions."""
-    with _running_app(tmp_path, OLYMPUS_BACKENDS="extractive", OLYMPUS_ENGINE="none",
-                      OLYMPUS_PASSWORD="correct horse",
-                      OLYMPUS_ADMIN_PASSWORD="staple battery") as url:
+    with _running_app(
+        tmp_path,
+        OLYMPUS_BACKENDS="extractive",
+        OLYMPUS_ENGINE="none",
+        OLYMPUS_PASSWORD="correct horse",
+        OLYMPUS_ADMIN_PASSWORD="staple battery",
+    ) as url:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.set_default_timeout(60_000)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-
-import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.test_browser import (
     PAGES,
@@ -48,7 +48,8 @@ def _upload(page, url: str, pdf: Path) -> None:
 
 def _questions(page) -> list[str]:
     users = page.locator('[data-testid="stChatMessage"]').filter(
-        has=page.locator('[data-testid="stChatMessageAvatarUser"]'))
+        has=page.locator('[data-testid="stChatMessageAvatarUser"]')
+    )
     content = '[data-testid="stChatMessageContent"]'
     # all at once: a rerun may remove a message between a count() and an inner_text() of it
     # (which then waits for it until its timeout)
@@ -74,8 +75,14 @@ def _sidebar_chat(page, title: str):
 def _offline_guard(page, url: str) -> list[str]:
     """Record every request to another host (there must be none: offline means offline)."""
     foreign: list[str] = []
-    page.on("request", lambda r: None if r.url.startswith(url) or r.url.startswith("data:")
-            or r.url.startswith("blob:") else foreign.append(r.url))
+    page.on(
+        "request",
+        lambda r: (
+            None
+            if r.url.startswith(url) or r.url.startswith("data:") or r.url.startswith("blob:")
+            else foreign.append(r.url)
+        ),
+    )
     return foreign
 
 
@@ -123,8 +130,9 @@ def test_chats_survive_a_reload_and_a_restart_and_can_be_switched(tmp_path, brow
 
 def _screenshots(browser, url: str, desktop) -> None:
     """Every page at both sizes (the phone in a fresh context shares no cookie: new chat)."""
-    phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
-                                device_scale_factor=2)
+    phone = browser.new_context(
+        viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2
+    )
     for name, context in (("desktop", desktop), ("phone", phone)):
         page = context.new_page()
         page.set_default_timeout(60_000)
@@ -142,8 +150,15 @@ def _screenshots(browser, url: str, desktop) -> None:
 def _doctor_model(tmp_path: Path, env: dict[str, str]) -> str:
     full = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
     full.update(env, OLYMPUS_DATA_DIR=str(tmp_path / "data"), HF_HUB_OFFLINE="1")
-    out = subprocess.run([sys.executable, "-m", "src", "doctor", "--json"], cwd=REPO, env=full,
-                         capture_output=True, text=True, timeout=180, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "src", "doctor", "--json"],
+        cwd=REPO,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     return json.loads(out.stdout)["profile"]["chosen"]["answering_model"]
 
 
@@ -151,10 +166,14 @@ def _doctor_model(tmp_path: Path, env: dict[str, str]) -> str:
 def test_the_model_is_named_and_stop_stays_in_view_while_streaming(tmp_path, browser):
     from src.models.provisioning import bundled_gguf
 
-    env = {"OLYMPUS_ENGINE": "llamacpp", "OLYMPUS_BACKENDS": "llamacpp,extractive",
-           "OLYMPUS_LLAMACPP_MODEL_PATH": str(bundled_gguf()),
-           "OLYMPUS_LLAMACPP_PORT": str(_free_port()), "OLYMPUS_MAX_ANSWER_TOKENS": "96",
-           "OLYMPUS_TINY_MODEL_ANSWERS": "model"}
+    env = {
+        "OLYMPUS_ENGINE": "llamacpp",
+        "OLYMPUS_BACKENDS": "llamacpp,extractive",
+        "OLYMPUS_LLAMACPP_MODEL_PATH": str(bundled_gguf()),
+        "OLYMPUS_LLAMACPP_PORT": str(_free_port()),
+        "OLYMPUS_MAX_ANSWER_TOKENS": "96",
+        "OLYMPUS_TINY_MODEL_ANSWERS": "model",
+    }
     with _running_app(tmp_path, **env) as url:
         pdf = tmp_path / "flux-manual.pdf"
         pdf.write_bytes(make_text_pdf(PAGES))
@@ -173,15 +192,18 @@ def test_the_model_is_named_and_stop_stays_in_view_while_streaming(tmp_path, bro
                 break
             if box:
                 seen.append(box)
-                assert box["y"] >= 0 and box["y"] + box["height"] <= DESKTOP["height"], \
+                assert box["y"] >= 0 and box["y"] + box["height"] <= DESKTOP["height"], (
                     f"the Stop button left the viewport while streaming: {box}"
+                )
             page.wait_for_timeout(100)
         assert seen, "the Stop button was shown while the answer streamed"
         footer = page.get_by_text("Answered by").first
         footer.wait_for(timeout=120_000)
         expected = _doctor_model(tmp_path, env)
-        assert expected and expected in footer.inner_text().replace("\\", ""), \
-            (footer.inner_text(), expected)
+        assert expected and expected in footer.inner_text().replace("\\", ""), (
+            footer.inner_text(),
+            expected,
+        )
         _shot(page, "chat-model-named-desktop")
 
 

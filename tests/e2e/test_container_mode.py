@@ -37,10 +37,18 @@ from tests.supervisor.conftest import PLACEHOLDER_APP, alive, descendants, free_
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-FIRST = ("qwen2.5-0.5b-instruct", "Qwen/Qwen2.5-0.5B-Instruct-GGUF",
-         "qwen2.5-0.5b-instruct-q4_k_m.gguf", "qwen2.5-0.5b-instruct:q4_k_m")
-SECOND = ("qwen2.5-1.5b-instruct", "Qwen/Qwen2.5-1.5B-Instruct-GGUF",
-          "qwen2.5-1.5b-instruct-q4_k_m.gguf", "qwen2.5-1.5b-instruct:q4_k_m")
+FIRST = (
+    "qwen2.5-0.5b-instruct",
+    "Qwen/Qwen2.5-0.5B-Instruct-GGUF",
+    "qwen2.5-0.5b-instruct-q4_k_m.gguf",
+    "qwen2.5-0.5b-instruct:q4_k_m",
+)
+SECOND = (
+    "qwen2.5-1.5b-instruct",
+    "Qwen/Qwen2.5-1.5B-Instruct-GGUF",
+    "qwen2.5-1.5b-instruct-q4_k_m.gguf",
+    "qwen2.5-1.5b-instruct:q4_k_m",
+)
 BACKOFF_S = 6.0  # long enough to ask while the engine is down, even on a loaded machine
 # SmolLM2-135M cites [1] reliably only on a short source it already agrees with (temperature 0):
 # what is under test is the path, not the model's reading.
@@ -83,22 +91,36 @@ def env(tmp_path: Path, hub: HubServer, monkeypatch: pytest.MonkeyPatch) -> dict
     app = tmp_path / "placeholder_app.py"
     app.write_text(PLACEHOLDER_APP)
     olympus = dict(
-        OLYMPUS_DATA_DIR=str(tmp_path / "data"), OLYMPUS_PORT=str(free_port()),
-        OLYMPUS_ADDRESS="127.0.0.1", OLYMPUS_ENGINE="ollama", OLYMPUS_OLLAMA_BIN=str(LAUNCHER),
-        OLYMPUS_OLLAMA_HOST=f"http://127.0.0.1:{free_port()}", CPU_CORES="2", MEMORY="16Gi",
-        OLYMPUS_STREAMLIT_APP=str(app), OLYMPUS_LOG_FORMAT="json",
-        OLYMPUS_RESTART_BACKOFF_S=str(BACKOFF_S), OLYMPUS_GRACE_PERIOD_S="5",
-        OLYMPUS_MAX_ANSWER_TOKENS="24", OLYMPUS_TOP_K="3", OLYMPUS_TEMPERATURE="0",
+        OLYMPUS_DATA_DIR=str(tmp_path / "data"),
+        OLYMPUS_PORT=str(free_port()),
+        OLYMPUS_ADDRESS="127.0.0.1",
+        OLYMPUS_ENGINE="ollama",
+        OLYMPUS_OLLAMA_BIN=str(LAUNCHER),
+        OLYMPUS_OLLAMA_HOST=f"http://127.0.0.1:{free_port()}",
+        CPU_CORES="2",
+        MEMORY="16Gi",
+        OLYMPUS_STREAMLIT_APP=str(app),
+        OLYMPUS_LOG_FORMAT="json",
+        OLYMPUS_RESTART_BACKOFF_S=str(BACKOFF_S),
+        OLYMPUS_GRACE_PERIOD_S="5",
+        OLYMPUS_MAX_ANSWER_TOKENS="24",
+        OLYMPUS_TOP_K="3",
+        OLYMPUS_TEMPERATURE="0",
         # the "qwen" files are SmolLM2-135M and Ollama reports that size: let it write (the
         # path is under test; tiny-model mode has its own tests)
         OLYMPUS_TINY_MODEL_ANSWERS="model",
-        OLYMPUS_CHUNK_TOKENS="64", OLYMPUS_CHUNK_OVERLAP_TOKENS="8",
+        OLYMPUS_CHUNK_TOKENS="64",
+        OLYMPUS_CHUNK_OVERLAP_TOKENS="8",
     )
     for key, value in olympus.items():
         monkeypatch.setenv(key, value)
     child = {k: v for k, v in os.environ.items() if not k.startswith("OLLAMA_")}
-    child.update(olympus, HF_ENDPOINT=hub.url, HF_HUB_OFFLINE="0",
-                 PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    child.update(
+        olympus,
+        HF_ENDPOINT=hub.url,
+        HF_HUB_OFFLINE="0",
+        PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    )
     return child
 
 
@@ -115,24 +137,35 @@ def _engine(data_dir: Path) -> dict:
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "src", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "src", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
 
 def _provisioned(recorder: StatusRecorder, data_dir: Path, ollama: str) -> dict:
     """Provisioning ran with visible progress and warmed FIRST; the engine section."""
-    wait_for(lambda: (recorder.seen or [{}])[-1].get("phase") in ("ready", "failed"),
-             90, "provisioning to finish")
+    wait_for(
+        lambda: (recorder.seen or [{}])[-1].get("phase") in ("ready", "failed"),
+        90,
+        "provisioning to finish",
+    )
     final = recorder.seen[-1]
     assert final["phase"] == "ready", final
-    assert json.loads((data_dir / "status.json").read_text())["profile"]["model"] == \
-        FIRST[0], "the profile of a 2 vCPU / 16 GB Space"
+    assert json.loads((data_dir / "status.json").read_text())["profile"]["model"] == FIRST[0], (
+        "the profile of a 2 vCPU / 16 GB Space"
+    )
     assert final["ollama_model"] == FIRST[3] and final["source"] == "downloaded"
     downloading = [s for s in recorder.seen if s.get("phase") == "download"]
-    assert any(0 < s["bytes"] < s["total"] and 0 < s["percent"] < 100
-               for s in downloading), recorder.seen
+    assert any(0 < s["bytes"] < s["total"] and 0 < s["percent"] < 100 for s in downloading), (
+        recorder.seen
+    )
     assert {"download", "upload"} <= {s.get("phase") for s in recorder.seen}
     assert final["warm_up_s"] is not None
     loaded = httpx.get(f"{ollama}/api/ps").json()["models"]
@@ -148,8 +181,11 @@ def _killed_and_restarted(pipeline, data_dir: Path, ollama: str, pid: int) -> di
 
     os.kill(pid, signal.SIGKILL)
     killed_at = time.monotonic()
-    down = wait_for(lambda: (_engine(data_dir).get("state") == "restarting"
-                             and _engine(data_dir)), 10, "the supervisor to notice")
+    down = wait_for(
+        lambda: _engine(data_dir).get("state") == "restarting" and _engine(data_dir),
+        10,
+        "the supervisor to notice",
+    )
     assert down["restart_in_s"] == BACKOFF_S and down["last_error"] == "killed by SIGKILL"
     events, done = _ask(pipeline)  # while the engine is down: the fallback below says so
     assert done.backend_name == "extractive" and done.answer.strip() and not done.model
@@ -157,8 +193,11 @@ def _killed_and_restarted(pipeline, data_dir: Path, ollama: str, pid: int) -> di
     assert [(e.from_backend, e.to_backend) for e in switches] == [("ollama", "extractive")]
     assert f"not reachable at {ollama}" in switches[0].reason, "the fallback says why"
     assert done.skipped["ollama"] == switches[0].reason
-    restarted = wait_for(lambda: (_engine(data_dir).get("state") == "ready"
-                                  and _engine(data_dir)), 30, "the engine to be back")
+    restarted = wait_for(
+        lambda: _engine(data_dir).get("state") == "ready" and _engine(data_dir),
+        30,
+        "the engine to be back",
+    )
     assert restarted["pid"] != pid and restarted["restarts"] == 1
     assert time.monotonic() - killed_at >= BACKOFF_S
     assert restarted["last_error"] == "killed by SIGKILL"
@@ -174,8 +213,14 @@ def test_container_mode_from_download_to_cited_answer_restart_and_stop(tmp_path,
     recorder = StatusRecorder(data_dir / "status.json")
     recorder.start()
     log = (tmp_path / "startup.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "startup.py"], cwd=REPO, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "startup.py"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     ollama = env["OLYMPUS_OLLAMA_HOST"]
     try:
         # The pipeline the UI uses: the service API, which owns the stores (it opens them
@@ -195,8 +240,11 @@ def test_container_mode_from_download_to_cited_answer_restart_and_stop(tmp_path,
             # Ollama's small model wrote; its answer is shown, or weighed against the evidence
             # and set aside when it adds nothing (the evidence is then the answer)
             assert "Paris" in done.answer
-            assert done.mode.startswith("model") or done.mode == "extract+model" or (
-                f"the answer of {FIRST[3]} was set aside" in done.answered_by), done
+            assert (
+                done.mode.startswith("model")
+                or done.mode == "extract+model"
+                or (f"the answer of {FIRST[3]} was set aside" in done.answered_by)
+            ), done
             assert {(c.doc_name, c.page_start) for c in done.citations} == {("france.pdf", 1)}
             assert "ollama" not in done.skipped and not done.interrupted
 

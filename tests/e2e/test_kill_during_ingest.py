@@ -6,6 +6,7 @@ indexed (or indexes it)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -20,13 +21,16 @@ import pytest
 from tests.e2e.test_browser import REPO, _running_app, _wait_app, browser  # noqa: F401
 from tests.fixtures.pdfs import make_text_pdf
 from tests.supervisor.conftest import descendants
-import contextlib
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-ACTIVE = re.compile(r"pelicans\.pdf: (Starting|Checking|Reading pages|Cleaning text|Splitting"
-                    r"|Embedding passages|Saving)")
-BIG = [f"Section {i}: the pelican feeding schedule, beak hygiene and pond maintenance. " * 18
-       for i in range(120)]
+ACTIVE = re.compile(
+    r"pelicans\.pdf: (Starting|Checking|Reading pages|Cleaning text|Splitting"
+    r"|Embedding passages|Saving)"
+)
+BIG = [
+    f"Section {i}: the pelican feeding schedule, beak hygiene and pond maintenance. " * 18
+    for i in range(120)
+]
 
 
 def _kill_everything(root_pid: int) -> None:
@@ -35,8 +39,9 @@ def _kill_everything(root_pid: int) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() and
-                                              "Z" not in _state(p) for p in family):
+    while time.monotonic() < deadline and any(
+        Path(f"/proc/{p}").exists() and "Z" not in _state(p) for p in family
+    ):
         time.sleep(0.1)
 
 
@@ -65,8 +70,14 @@ lib.close()
 def _consistent(data_dir: Path) -> list[str]:
     """Names of the ready documents, after checking every index agrees on each of them (in a
     separate process, as a restarted app would open the library: Milvus Lite allows one)."""
-    proc = subprocess.run([sys.executable, "-c", CHECK, str(data_dir)], cwd=REPO,
-                          capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHECK, str(data_dir)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     state = json.loads(proc.stdout.strip().splitlines()[-1])
     assert state["pending"] == [], "recovery removed the interrupted ingest"
@@ -89,7 +100,8 @@ def test_kill_9_of_the_whole_app_mid_ingest_then_restart_and_upload_again(tmp_pa
         page.goto(f"{url}/documents")
         _wait_app(page)
         page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
-            str(small))
+            str(small)
+        )
         page.get_by_text("small.pdf: indexed").wait_for(timeout=600_000)
         page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(pdf))
         # any stage of indexing on screen (a fast stage can pass between two polls)
@@ -103,7 +115,8 @@ def test_kill_9_of_the_whole_app_mid_ingest_then_restart_and_upload_again(tmp_pa
         page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(pdf))
         # (a loaded 2-CPU machine needs minutes to load the embedder in a fresh process)
         page.get_by_text(re.compile(r"pelicans\.pdf: (indexed|already indexed)")).wait_for(
-            timeout=600_000)
+            timeout=600_000
+        )
     assert _consistent(data) == ["pelicans.pdf", "small.pdf"]
     assert not list((data / "upload_spool").glob("*.pdf")), "the resumed upload left the spool"
 

@@ -21,9 +21,18 @@ import httpx
 import pytest
 
 from tests.e2e.test_browser import (
-    ARTIFACTS, CHROMIUM, REPO, _ask, _engine_ready, _free_port, _running_app, _shot,
-    _upload, _wait_app)
-from tests.e2e.test_browser import browser  # noqa: F401 - a fixture, used by name
+    ARTIFACTS,
+    CHROMIUM,
+    REPO,
+    _ask,
+    _engine_ready,
+    _free_port,
+    _running_app,
+    _shot,
+    _upload,
+    _wait_app,
+    browser,  # noqa: F401 - a fixture, used by name
+)
 from tests.fixtures.pdfs import make_text_pdf
 
 pytestmark = [
@@ -38,7 +47,8 @@ PAGES = [
     + "The display shows the destination time and the last time departed. " * 3,
     "Flux Capacitor Service Manual\nThe flux capacitor calibration interval is 88 days. "
     "Each calibration is marked in the log_book with two adjacent '*'s and a # sign. "
-    + "Log every visit in the garage book with the odometer reading and the date. " * 2,
+    + "Log every visit in the garage book with the odometer reading and the date. "
+    * 2,
 ]
 QUESTION = "How is each flux capacitor calibration marked in the log book?"
 
@@ -46,8 +56,14 @@ QUESTION = "How is each flux capacitor calibration marked in the log book?"
 def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("OLYMPUS_")}
     env.update(OLYMPUS_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1", OLYMPUS_LOG_LEVEL="WARNING")
-    return subprocess.run([sys.executable, "-m", "src", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "src", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.timeout(1200)
@@ -81,8 +97,7 @@ def test_a_fresh_install_names_the_extract_as_what_answers_everywhere(tmp_path, 
         assert reply["olympus"]["answered_by"] == EXTRACTS
         assert HEADING in reply["choices"][0]["message"]["content"]
         with api.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as r:
-            chunks = [json.loads(line[6:]) for line in r.iter_lines()
-                      if line.startswith("data: {")]
+            chunks = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
         assert {c["model"] for c in chunks} == {EXTRACTS}
         api.close()
 

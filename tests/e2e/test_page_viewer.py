@@ -26,11 +26,30 @@ from tests.fixtures.pdfs import make_text_pdf
 pytestmark = [pytest.mark.browser]
 
 # page 2 holds the answer in its lower part, below the fold of the viewer
-_BAYS = [f"Bay {n} of the garage keeps the {thing} on a shelf by the door."
-         for n, thing in enumerate(["spare tyres", "jacks", "ladders", "paint tins", "ropes",
-                                    "lamps", "brooms", "buckets", "hoses", "crates"] * 3, 1)]
-VIEWER_PAGES = [PAGES[0], PAGES[1].replace("\nMaintenance:", "\n" + "\n".join(_BAYS)
-                                           + "\nMaintenance:"), PAGES[2]]
+_BAYS = [
+    f"Bay {n} of the garage keeps the {thing} on a shelf by the door."
+    for n, thing in enumerate(
+        [
+            "spare tyres",
+            "jacks",
+            "ladders",
+            "paint tins",
+            "ropes",
+            "lamps",
+            "brooms",
+            "buckets",
+            "hoses",
+            "crates",
+        ]
+        * 3,
+        1,
+    )
+]
+VIEWER_PAGES = [
+    PAGES[0],
+    PAGES[1].replace("\nMaintenance:", "\n" + "\n".join(_BAYS) + "\nMaintenance:"),
+    PAGES[2],
+]
 
 
 def _image_bytes(page, img) -> bytes:
@@ -40,7 +59,9 @@ def _image_bytes(page, img) -> bytes:
         """async (src) => {
             const r = await fetch(src); const b = new Uint8Array(await r.arrayBuffer());
             let s = ""; for (const x of b) s += String.fromCharCode(x); return btoa(s);
-        }""", src)
+        }""",
+        src,
+    )
     return base64.b64decode(b64)
 
 
@@ -49,7 +70,8 @@ def _next_image(page, dialog, old_src: str):
     page.wait_for_function(
         """(old) => { const i = document.querySelector('[data-testid="stDialog"] img');
                       return i && i.complete && i.getAttribute('src') !== old; }""",
-        arg=old_src)
+        arg=old_src,
+    )
     return dialog.locator("img").first
 
 
@@ -78,10 +100,14 @@ BOX_JS = """(z) => { const box = document.querySelector('.st-key-viewer_page');
 def _highlight_in_view(page, zoom: float = 1.0) -> bool:
     """Whether the page box shows highlight pixels once it is scrolled to the highlight at
     ``zoom``: the picture's visible part is read back from a canvas."""
-    page.wait_for_function(BOX_JS + "return b && b.img.complete && "
-                           "(b.box.dataset.scrolledTo || '').split('-')[1] === z; }",
-                           arg=str(zoom))
-    return page.evaluate(BOX_JS + """
+    page.wait_for_function(
+        BOX_JS + "return b && b.img.complete && "
+        "(b.box.dataset.scrolledTo || '').split('-')[1] === z; }",
+        arg=str(zoom),
+    )
+    return page.evaluate(
+        BOX_JS
+        + """
         const c = document.createElement('canvas'); const r = b.img.naturalWidth / b.img.clientWidth;
         c.width = b.box.clientWidth; c.height = b.box.clientHeight;
         c.getContext('2d').drawImage(b.img, b.box.scrollLeft * r, b.box.scrollTop * r,
@@ -89,7 +115,8 @@ def _highlight_in_view(page, zoom: float = 1.0) -> bool:
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0; for (let i = 0; i < d.length; i += 16)
             if (d[i] > 220 && d[i + 1] > 200 && d[i + 1] < 250 && d[i + 2] < 190) n++;
-        return n > 50; }""")
+        return n > 50; }"""
+    )
 
 
 def _open_viewer_from_citation(page, app_url_: str):
@@ -153,8 +180,12 @@ def test_a_citation_opens_the_page_with_the_passage_highlighted(app_url, browser
     assert saved.read_bytes() == pdf.read_bytes()
     context.close()
 
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                has_touch=True, device_scale_factor=2)
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+    )
     mobile = phone.new_page()
     mobile.set_default_timeout(60_000)
     dialog = _open_viewer_from_citation(mobile, app_url)

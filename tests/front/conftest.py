@@ -15,14 +15,14 @@ from tests.supervisor.conftest import (  # noqa: F401 - fixtures reused here
     olympus_env,
 )
 
-IDENTITY_APP = '''import streamlit as st
+IDENTITY_APP = """import streamlit as st
 from src.ui import auth, identity
 if not auth.require_access():
     st.stop()
 access = identity.access()
 st.write(f"role={access.role} browser={access.browser_id}")
 st.write(f"first={st.session_state.setdefault('first_browser', access.browser_id)}")
-'''
+"""
 
 
 @pytest.fixture

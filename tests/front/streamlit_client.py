@@ -39,9 +39,17 @@ def _texts(msg: ForwardMsg) -> list[str]:
     return []
 
 
-async def run_page(ws_url: str, *, cookie: str = "", xsrf: str = "", session_id: str = "",
-                   page: str = "", host: str = "", origin: str = "",
-                   timeout: float = 60.0) -> Run:
+async def run_page(
+    ws_url: str,
+    *,
+    cookie: str = "",
+    xsrf: str = "",
+    session_id: str = "",
+    page: str = "",
+    host: str = "",
+    origin: str = "",
+    timeout: float = 60.0,
+) -> Run:
     """Connect, run the script once (on ``page``), return the session id and its texts."""
     headers, dial = {}, {}
     if cookie:
@@ -55,8 +63,14 @@ async def run_page(ws_url: str, *, cookie: str = "", xsrf: str = "", session_id:
     # Streamlit's client always sends a token in second place (a stale one when it has none)
     protocols = ["streamlit", xsrf or "none"] + ([session_id] if session_id else [])
     run = Run()
-    async with connect(ws_url, subprotocols=protocols, additional_headers=headers,
-                       max_size=None, open_timeout=timeout, **dial) as ws:
+    async with connect(
+        ws_url,
+        subprotocols=protocols,
+        additional_headers=headers,
+        max_size=None,
+        open_timeout=timeout,
+        **dial,
+    ) as ws:
         back = BackMsg()
         back.rerun_script.query_string = ""
         back.rerun_script.page_name = page

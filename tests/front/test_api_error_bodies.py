@@ -22,8 +22,13 @@ def _closed_port() -> int:
 
 
 def _client(*, public: bool = True, local: bool = True, key: str | None = "k1") -> TestClient:
-    proxy = ApiProxy(_closed_port(), public=public, local=lambda _r: local,
-                     address=lambda _r: "203.0.113.9", check=lambda _auth: key)
+    proxy = ApiProxy(
+        _closed_port(),
+        public=public,
+        local=lambda _r: local,
+        address=lambda _r: "203.0.113.9",
+        check=lambda _auth: key,
+    )
     return TestClient(proxy)
 
 

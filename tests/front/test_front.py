@@ -30,8 +30,7 @@ def test_a_foreign_host_is_refused_on_http_and_websocket(start):
     r = client.get("/", headers={"host": "attacker.example"})
     assert r.status_code == 400 and "attacker.example" in r.text
     assert "OLYMPUS_ALLOWED_HOSTS" in r.text
-    body = _refused(400, ws_url=_ws(app), host="attacker.example",
-                    origin="http://attacker.example")
+    body = _refused(400, ws_url=_ws(app), host="attacker.example", origin="http://attacker.example")
     assert "attacker.example" in body
     # a page on another site cannot open the websocket either (cross-site hijacking)
     _refused(400, ws_url=_ws(app), origin="http://attacker.example")
@@ -60,8 +59,11 @@ def test_sign_in_keeps_the_deep_link_and_a_reload_does_not_ask_again(start):
     for _ in range(2):  # the page, then a reload: no password asked again
         page = client.get("/documents", headers=HTML)
         assert page.status_code == 200 and "<html" in page.text.lower()
-    browser = run_page_sync(ws_url=_ws(app), cookie=cookie_header(client),
-                            xsrf=client.cookies.get("_streamlit_xsrf", ""))
+    browser = run_page_sync(
+        ws_url=_ws(app),
+        cookie=cookie_header(client),
+        xsrf=client.cookies.get("_streamlit_xsrf", ""),
+    )
     assert "role=admin" in browser.text
 
     r = client.get("/_olympus/logout")
@@ -73,31 +75,39 @@ def test_a_reused_session_id_without_the_cookie_gets_no_rights(start):
     app, owner = start(OLYMPUS_PASSWORD="correct horse")
     owner.post("/_olympus/login", data={"password": "correct horse", "next": "/"})
     owner.get("/", headers=HTML)
-    run = run_page_sync(ws_url=_ws(app), cookie=cookie_header(owner),
-                        xsrf=owner.cookies.get("_streamlit_xsrf", ""))
+    run = run_page_sync(
+        ws_url=_ws(app), cookie=cookie_header(owner), xsrf=owner.cookies.get("_streamlit_xsrf", "")
+    )
     assert "role=admin" in run.text and run.session_id
     # another client presents the owner's session id (it shows in upload URLs) but not the
     # owner's cookie: the front refuses it before Streamlit
     with httpx.Client(base_url=f"http://127.0.0.1:{app.port}") as stranger:
         stranger.get("/", headers=HTML)
-        _refused(403, ws_url=_ws(app), session_id=run.session_id,
-                 cookie=cookie_header(stranger))
+        _refused(403, ws_url=_ws(app), session_id=run.session_id, cookie=cookie_header(stranger))
     # and Streamlit itself checks the cookie on every run: reached directly, the same
     # session id without the cookie gets the sign-in page, not the owner's rights
     internal = int(app.env["OLYMPUS_STREAMLIT_PORT"])
-    direct = run_page_sync(ws_url=f"ws://127.0.0.1:{internal}/_stcore/stream",
-                           session_id=run.session_id)
+    direct = run_page_sync(
+        ws_url=f"ws://127.0.0.1:{internal}/_stcore/stream", session_id=run.session_id
+    )
     assert "protected" in direct.text and "role=" not in direct.text
 
 
 def test_password_guessing_is_limited_per_address_and_slowed_globally(start):
-    app, client = start(OLYMPUS_PASSWORD="correct horse", OLYMPUS_BEHIND_PROXY="true",
-                        OLYMPUS_LOGIN_MAX_FAILURES="3", OLYMPUS_LOGIN_GLOBAL_MAX_FAILURES="5",
-                        OLYMPUS_LOGIN_LOCKOUT_S="600")
+    app, client = start(
+        OLYMPUS_PASSWORD="correct horse",
+        OLYMPUS_BEHIND_PROXY="true",
+        OLYMPUS_LOGIN_MAX_FAILURES="3",
+        OLYMPUS_LOGIN_GLOBAL_MAX_FAILURES="5",
+        OLYMPUS_LOGIN_LOCKOUT_S="600",
+    )
 
     def attempt(password: str, address: str) -> httpx.Response:
-        return client.post("/_olympus/login", data={"password": password, "next": "/"},
-                           headers={"x-forwarded-for": f"6.6.6.6, {address}"})
+        return client.post(
+            "/_olympus/login",
+            data={"password": password, "next": "/"},
+            headers={"x-forwarded-for": f"6.6.6.6, {address}"},
+        )
 
     for _ in range(3):
         assert attempt("hunter2-wrong", "203.0.113.1").status_code == 401

@@ -62,5 +62,9 @@ def test_healthz_is_503_naming_streamlit_when_it_does_not_answer(settings):
     with TestClient(build_app(config, api_port=free_port()), base_url="http://localhost") as c:
         reply = c.get("/healthz")
     assert reply.status_code == 503
-    assert reply.json() == {"status": "unavailable", "front": "ok", "streamlit": "unreachable",
-                            "api": "unreachable"}
+    assert reply.json() == {
+        "status": "unavailable",
+        "front": "ok",
+        "streamlit": "unreachable",
+        "api": "unreachable",
+    }

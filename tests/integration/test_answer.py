@@ -50,8 +50,11 @@ def _answerer(library, port: int, **overrides) -> Answerer:
     tiny-model mode, the default, is tested on its own below)."""
     overrides.setdefault("tiny_model_answers", "model")
     settings = load_settings(
-        llamacpp_port=port, backends="llamacpp,extractive", context_tokens=2048,
-        max_answer_tokens=24, **overrides,
+        llamacpp_port=port,
+        backends="llamacpp,extractive",
+        context_tokens=2048,
+        max_answer_tokens=24,
+        **overrides,
     )
     return Answerer.from_settings(settings, library=library)
 
@@ -111,10 +114,25 @@ def test_engine_killed_mid_answer_keeps_text_and_flags_interrupted(library, tiny
 
     port = _free_port()
     engine = subprocess.Popen(
-        [sys.executable, "-m", "src", "engine", "serve", "--model", str(tiny_gguf),
-         "--port", str(port), "--ctx", "2048", "--threads", "2"],
-        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "src",
+            "engine",
+            "serve",
+            "--model",
+            str(tiny_gguf),
+            "--port",
+            str(port),
+            "--ctx",
+            "2048",
+            "--threads",
+            "2",
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -160,20 +178,27 @@ def test_end_to_end_with_real_smollm2_cites_the_ingested_page(library):
     # the engine reports the bundled model and its size (GET /v1/models: 134.5M parameters):
     # by default it is too small to write, and the answer says what wrote it instead
     assert (answering.model, answering.reported, answering.writer) == (
-        "smollm2-135m-offline", True, "extract")
+        "smollm2-135m-offline",
+        True,
+        "extract",
+    )
     assert 130e6 < answering.params < 140e6
     assert extract.backend_name == "extractive" and extract.mode == "extract"
-    assert extract.answered_by == ("source extracts (model smollm2-135m-offline is too small "
-                                   "to write)")
+    assert extract.answered_by == (
+        "source extracts (model smollm2-135m-offline is too small to write)"
+    )
     assert extract.answer.startswith(  # the answer's heading gives the same reason
-        "Extract from the sources (model smollm2-135m-offline is too small to write):\n")
+        "Extract from the sources (model smollm2-135m-offline is too small to write):\n"
+    )
     # with OLYMPUS_TINY_MODEL_ANSWERS=model it writes, named as the engine reports it
     assert done.backend_name == "llamacpp", done.skipped
     # a model <= 1B comes after the evidence, and only where it adds what a source supports;
     # else its answer is set aside, and the credit says so
     assert done.model == "smollm2-135m-offline"
-    assert done.answered_by in ("smollm2-135m-offline",
-                                "source extracts (the answer of smollm2-135m-offline was set aside)")
+    assert done.answered_by in (
+        "smollm2-135m-offline",
+        "source extracts (the answer of smollm2-135m-offline was set aside)",
+    )
     assert (done.mode == "extract") == ("set aside" in done.answered_by)
     assert done.sources[0].chunk.page_start <= 3 <= done.sources[0].chunk.page_end
     assert "3493" in done.answer, done.answer

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from src.answer.answerer import Answerer
-from src.events import DoneEvent, StatusEvent
 from src.answer.loop_guard import repeats_itself
+from src.events import DoneEvent, StatusEvent
 from src.settings import load_settings
 from tests.fixtures.pdfs import make_text_pdf
 
@@ -60,10 +60,14 @@ def _answerer(library, engine) -> Answerer:
     """SmolLM2 allowed to write (tiny-model mode off, no extract after it), so its own output
     is what is checked."""
     settings = load_settings(
-        llamacpp_port=engine.port, backends="llamacpp,extractive", context_tokens=2048,
-        llamacpp_model_path=str(engine.model_path), tiny_model_answers="model",
+        llamacpp_port=engine.port,
+        backends="llamacpp,extractive",
+        context_tokens=2048,
+        llamacpp_model_path=str(engine.model_path),
+        tiny_model_answers="model",
         small_model_extract=False,
-        first_token_timeout_s=120.0, stall_timeout_s=60.0,
+        first_token_timeout_s=120.0,
+        stall_timeout_s=60.0,
     )
     return Answerer.from_settings(settings, library=library)
 
@@ -98,7 +102,9 @@ def test_a_source_that_orders_the_model_around_does_not_steer_the_answer(library
 
 def test_the_bundled_tiny_model_shows_the_extract_by_default_and_says_why(library, smollm2):
     settings = load_settings(
-        llamacpp_port=smollm2.port, backends="llamacpp,extractive", context_tokens=2048,
+        llamacpp_port=smollm2.port,
+        backends="llamacpp,extractive",
+        context_tokens=2048,
         llamacpp_model_path=str(smollm2.model_path),
     )
     events = list(Answerer.from_settings(settings, library=library).ask(QUESTIONS[0]))

@@ -9,8 +9,8 @@ import socket
 import pytest
 
 from src.answer.answering import answering_now, decide
-from src.models.backends import BackendPlan, build_backend
 from src.answer.decoding import TINY_MAX_PARAMS, decoding_for
+from src.models.backends import BackendPlan, build_backend
 from src.models.profile import detect
 from src.settings import load_settings
 from tests.doubles.ollama_server import OllamaDouble
@@ -44,14 +44,20 @@ def test_an_engine_that_does_not_answer_leaves_the_plan_s_name(data_dir):
     plan = BackendPlan(("llamacpp", "extractive"), {"llamacpp": "qwen2.5-0.5b-instruct"})
     answering = decide(plan, settings, build_backend("llamacpp", settings, plan))
     assert (answering.model, answering.reported, answering.writer) == (
-        "qwen2.5-0.5b-instruct", False, "model")
+        "qwen2.5-0.5b-instruct",
+        False,
+        "model",
+    )
     assert answering.params == 0.5e9  # from the name, for want of the engine's word
 
 
-@pytest.mark.parametrize(("model", "writer", "params"), [
-    ("qwen2.5:0.5b", "model", 0.5e9),
-    ("smollm2-135m-instruct:q4_1", "extract", 135e6),
-])
+@pytest.mark.parametrize(
+    ("model", "writer", "params"),
+    [
+        ("qwen2.5:0.5b", "model", 0.5e9),
+        ("smollm2-135m-instruct:q4_1", "extract", 135e6),
+    ],
+)
 def test_ollama_reports_the_size_of_the_model_it_loads(data_dir, model, writer, params):
     with OllamaDouble(models=[model]) as ollama:
         settings = load_settings(data_dir=data_dir, ollama_host=ollama.url, ollama_model=model)

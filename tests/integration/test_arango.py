@@ -26,8 +26,11 @@ def arango_library(data_dir):
 
     db_name = f"olympus_it_{uuid.uuid4().hex[:8]}"
     settings = load_settings(
-        data_dir=data_dir, arango_url=ARANGO_URL, arango_password=ARANGO_PASSWORD,
-        arango_db=db_name, keyword_index="arango",
+        data_dir=data_dir,
+        arango_url=ARANGO_URL,
+        arango_password=ARANGO_PASSWORD,
+        arango_db=db_name,
+        keyword_index="arango",
     )
     library = Library.open(settings)
     yield library
@@ -40,7 +43,9 @@ def arango_library(data_dir):
 
 
 def test_ingest_search_and_delete_on_arangodb(arango_library):
-    pdf = make_text_pdf(["Introduction to the appliance.", "The flux capacitor needs 1.21 gigawatts."])
+    pdf = make_text_pdf(
+        ["Introduction to the appliance.", "The flux capacitor needs 1.21 gigawatts."]
+    )
     result = arango_library.ingest_bytes(pdf, "flux.pdf")
     time.sleep(1.5)  # ArangoSearch commits its view about once a second
     hits = arango_library.search("how much power does the flux capacitor need").results
@@ -54,6 +59,8 @@ def test_wrong_password_is_a_clear_error(data_dir):
     from src.library.library import Library
     from src.settings import load_settings
 
-    settings = load_settings(data_dir=data_dir, arango_url=ARANGO_URL, arango_password="wrong-" + ARANGO_PASSWORD)
+    settings = load_settings(
+        data_dir=data_dir, arango_url=ARANGO_URL, arango_password="wrong-" + ARANGO_PASSWORD
+    )
     with pytest.raises(StoreUnavailable, match="credentials"):
         Library.open(settings)

@@ -22,8 +22,14 @@ PAGES = [
 
 
 def _run(args: list[str], env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "src", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "src", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +38,14 @@ def env(tmp_path_factory) -> dict[str, str]:
     pdf = data / "power.pdf"
     pdf.write_bytes(make_text_pdf(PAGES))
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
-    env.update(OLYMPUS_DATA_DIR=str(data / "data"), HF_HUB_OFFLINE="1", OLYMPUS_LOG_LEVEL="WARNING",
-               OLYMPUS_BACKENDS="llamacpp,extractive", OLYMPUS_CONTEXT_TOKENS="2048",
-               OLYMPUS_MAX_ANSWER_TOKENS="16")
+    env.update(
+        OLYMPUS_DATA_DIR=str(data / "data"),
+        HF_HUB_OFFLINE="1",
+        OLYMPUS_LOG_LEVEL="WARNING",
+        OLYMPUS_BACKENDS="llamacpp,extractive",
+        OLYMPUS_CONTEXT_TOKENS="2048",
+        OLYMPUS_MAX_ANSWER_TOKENS="16",
+    )
     env.pop("HF_TOKEN", None)
     done = _run(["ingest", str(pdf)], env)
     assert done.returncode == 0, done.stderr
@@ -42,13 +53,25 @@ def env(tmp_path_factory) -> dict[str, str]:
 
 
 def test_json_answer_from_the_real_engine(env, llamacpp_server):
-    env = {**env, "OLYMPUS_LLAMACPP_PORT": str(llamacpp_server.port),
-           "OLYMPUS_TINY_MODEL_ANSWERS": "model"}  # the tiny test model writes
+    env = {
+        **env,
+        "OLYMPUS_LLAMACPP_PORT": str(llamacpp_server.port),
+        "OLYMPUS_TINY_MODEL_ANSWERS": "model",
+    }  # the tiny test model writes
     proc = _run(["ask", "Which TCP port does upsd listen on?", "--json"], env)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)  # only the final event, as one JSON object
-    assert set(out) >= {"answer", "backend", "citations", "sources", "timings", "prompt_tokens",
-                        "dropped_sources", "skipped", "interrupted"}
+    assert set(out) >= {
+        "answer",
+        "backend",
+        "citations",
+        "sources",
+        "timings",
+        "prompt_tokens",
+        "dropped_sources",
+        "skipped",
+        "interrupted",
+    }
     assert out["backend"] == "llama.cpp (local)" and out["skipped"] == {}
     top = out["sources"][0]
     assert top["document"] == "power.pdf" and top["page_start"] <= 2 <= top["page_end"]

@@ -13,17 +13,34 @@ import pytest
 from tests.fixtures.pdfs import make_text_pdf
 
 ROOT = Path(__file__).resolve().parents[2]
-HERON = ["Heron nesting survey. The heron colony nests in tall alder trees near the lake. "
-         "Volunteers count nests every April using binoculars and a tally sheet. " * 3,
-         "Survey results are entered into the regional bird database by the end of May. " * 3]
+HERON = [
+    "Heron nesting survey. The heron colony nests in tall alder trees near the lake. "
+    "Volunteers count nests every April using binoculars and a tally sheet. " * 3,
+    "Survey results are entered into the regional bird database by the end of May. " * 3,
+]
 
 
-def run(data: Path, *args: str, timeout: float = 300, **settings: str) -> subprocess.CompletedProcess:
+def run(
+    data: Path, *args: str, timeout: float = 300, **settings: str
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
-    env.update({"OLYMPUS_DATA_DIR": str(data), "OLYMPUS_LOG_FORMAT": "console",
-                "OLYMPUS_LOG_LEVEL": "WARNING", **settings})
-    return subprocess.run([sys.executable, "-m", "src", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    env.update(
+        {
+            "OLYMPUS_DATA_DIR": str(data),
+            "OLYMPUS_LOG_FORMAT": "console",
+            "OLYMPUS_LOG_LEVEL": "WARNING",
+            **settings,
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "src", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +52,9 @@ def ingested(tmp_path_factory):
     (folder / "heron.pdf").write_bytes(make_text_pdf(HERON))
     (folder / "broken.pdf").write_bytes(b"this is not a pdf")
     # JSON logs, as in a container without a terminal: no progress bar between the records
-    proc = run(base / "data", "ingest", str(folder), OLYMPUS_LOG_FORMAT="json",
-               OLYMPUS_LOG_LEVEL="INFO")
+    proc = run(
+        base / "data", "ingest", str(folder), OLYMPUS_LOG_FORMAT="json", OLYMPUS_LOG_LEVEL="INFO"
+    )
     return base, proc
 
 
@@ -71,8 +89,17 @@ def test_docs_list_table_and_json(ingested):
     listed = json.loads(run(base / "data", "docs", "list", "--json").stdout)
     assert len(listed) == 1
     doc = listed[0]
-    assert set(doc) == {"id", "name", "pages", "chunks", "size_bytes", "added_at", "status",
-                        "stored_bytes", "parse_report"}
+    assert set(doc) == {
+        "id",
+        "name",
+        "pages",
+        "chunks",
+        "size_bytes",
+        "added_at",
+        "status",
+        "stored_bytes",
+        "parse_report",
+    }
     assert doc["stored_bytes"] == doc["size_bytes"]  # the kept original, no OCR'd page
     assert doc["parse_report"]["text_pages"] == 2 and doc["parse_report"]["ocr_pages"] == []
     assert doc["name"] == "heron.pdf" and doc["pages"] == 2 and len(doc["id"]) == 64
@@ -82,8 +109,16 @@ def test_docs_list_table_and_json(ingested):
 def test_search_json_schema_and_doc_scope(ingested):
     base = ingested[0]
     doc_id = json.loads(run(base / "data", "docs", "list", "--json").stdout)[0]["id"]
-    proc = run(base / "data", "search", "when are heron nests counted?", "--k", "2", "--json",
-               "--doc", doc_id[:10])
+    proc = run(
+        base / "data",
+        "search",
+        "when are heron nests counted?",
+        "--k",
+        "2",
+        "--json",
+        "--doc",
+        doc_id[:10],
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert set(out) == {"query", "timings", "results"}
@@ -92,8 +127,18 @@ def test_search_json_schema_and_doc_scope(ingested):
     assert 1 <= len(out["results"]) <= 2
     first = out["results"][0]
     # one passage schema for search --json, ask --json and the API (docs/api.md)
-    assert set(first) == {"number", "document", "doc_id", "page_start", "page_end", "score",
-                          "ranks", "similarity", "chunk_id", "text"}
+    assert set(first) == {
+        "number",
+        "document",
+        "doc_id",
+        "page_start",
+        "page_end",
+        "score",
+        "ranks",
+        "similarity",
+        "chunk_id",
+        "text",
+    }
     assert first["number"] == 1 and first["document"] == "heron.pdf" and first["doc_id"] == doc_id
     assert first["page_start"] == 1 and first["page_start"] <= first["page_end"] <= 2
     assert "nests" in first["text"] and first["score"] > 0

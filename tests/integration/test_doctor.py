@@ -16,10 +16,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def doctor(data_dir: Path, *args: str, **env_extra: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
-    env.update(OLYMPUS_DATA_DIR=str(data_dir), OLYMPUS_LOG_FORMAT="console",
-               PYTHONPATH=str(ROOT), **env_extra)
-    return subprocess.run([sys.executable, "-m", "src", "doctor", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=240)
+    env.update(
+        OLYMPUS_DATA_DIR=str(data_dir),
+        OLYMPUS_LOG_FORMAT="console",
+        PYTHONPATH=str(ROOT),
+        **env_extra,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "src", "doctor", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
 def test_json_report_schema_on_this_machine(data_dir):
@@ -28,8 +38,15 @@ def test_json_report_schema_on_this_machine(data_dir):
     assert proc.returncode in (0, 1), proc.stderr
     report = json.loads(proc.stdout)
     assert report["schema_version"] == 1
-    assert set(report) == {"schema_version", "profile", "backends", "components", "status",
-                           "warnings", "ok"}
+    assert set(report) == {
+        "schema_version",
+        "profile",
+        "backends",
+        "components",
+        "status",
+        "warnings",
+        "ok",
+    }
     det, chosen = report["profile"]["detected"], report["profile"]["chosen"]
     assert det["cpu_cores"] == len(os.sched_getaffinity(0)) and det["memory_gb"] > 0
     assert {"engine", "model", "context_tokens", "threads", "port", "backend_chain"} <= set(chosen)
@@ -49,11 +66,21 @@ def test_offline_fallback_is_degraded_not_failed(data_dir):
     fallback and how to get the recommended model; doctor reports the model that answers."""
     fallback = "smollm2-135m-instruct:q4_1"
     StatusFile(data_dir / "status.json").update(
-        "provisioning", phase="ready", source="offline-fallback", model="smollm2-135m-offline",
-        ollama_model=fallback, notes=["Hub unreachable (no network)"])
+        "provisioning",
+        phase="ready",
+        source="offline-fallback",
+        model="smollm2-135m-offline",
+        ollama_model=fallback,
+        notes=["Hub unreachable (no network)"],
+    )
     with OllamaDouble(models=[fallback]) as ollama:
-        proc = doctor(data_dir, "--json", "--no-pipeline", OLYMPUS_ENGINE="ollama",
-                      OLYMPUS_OLLAMA_HOST=ollama.url)
+        proc = doctor(
+            data_dir,
+            "--json",
+            "--no-pipeline",
+            OLYMPUS_ENGINE="ollama",
+            OLYMPUS_OLLAMA_HOST=ollama.url,
+        )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     assert report["components"]["model"] == {"ok": True, "model": fallback, "detail": "in Ollama"}
@@ -67,8 +94,13 @@ def test_offline_fallback_is_degraded_not_failed(data_dir):
 
 def test_text_report_with_a_healthy_ollama(data_dir):
     with OllamaDouble(models=["qwen2.5-0.5b-instruct:q4_k_m"]) as ollama:
-        proc = doctor(data_dir, "--no-pipeline", OLYMPUS_ENGINE="ollama",
-                      OLYMPUS_OLLAMA_HOST=ollama.url, OLYMPUS_MODEL="qwen2.5-0.5b-instruct")
+        proc = doctor(
+            data_dir,
+            "--no-pipeline",
+            OLYMPUS_ENGINE="ollama",
+            OLYMPUS_OLLAMA_HOST=ollama.url,
+            OLYMPUS_MODEL="qwen2.5-0.5b-instruct",
+        )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     for heading in ("Detected", "Chosen", "Why", "Health", "Status file"):

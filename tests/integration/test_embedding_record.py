@@ -14,8 +14,12 @@ from src.library.library import Library
 from src.settings import load_settings
 from tests.fixtures.pdfs import make_text_pdf
 
-PDF = make_text_pdf(["The walrus tusk polishing guide recommends beeswax twice a year. " * 4,
-                     "Narwhal horn storage needs a dry cabinet away from sunlight. " * 4])
+PDF = make_text_pdf(
+    [
+        "The walrus tusk polishing guide recommends beeswax twice a year. " * 4,
+        "Narwhal horn storage needs a dry cabinet away from sunlight. " * 4,
+    ]
+)
 
 
 def build(data, **settings) -> str:
@@ -50,8 +54,7 @@ def test_an_fp32_library_stays_fp32_under_auto_and_still_answers(tmp_path, embed
 def test_an_explicit_other_precision_is_refused_and_nothing_is_lost(tmp_path, embedder):
     data = tmp_path / "data"
     doc_id = build(data)  # auto: int8 here
-    assert record(data) == {"model": "sentence-transformers/all-MiniLM-L6-v2",
-                            "precision": "int8"}
+    assert record(data) == {"model": "sentence-transformers/all-MiniLM-L6-v2", "precision": "int8"}
     with pytest.raises(EmbeddingMismatch) as info:
         Library.open(load_settings(data_dir=data, embedding_precision="fp32"))
     assert "int8" in info.value.message and "OLYMPUS_EMBEDDING_PRECISION" in info.value.hint
@@ -106,7 +109,9 @@ def test_an_unreadable_record_is_a_clear_error_and_the_documents_stay(tmp_path, 
     with pytest.raises(EmbeddingMismatch) as info:
         Library.open(load_settings(data_dir=data))
     assert DataDir.embedding_record.name in info.value.message and "precision" in info.value.hint
-    DataDir(data).embedding_record.write_text(json.dumps({"model": "all-MiniLM-L6-v2", "precision": "int8"}))
+    DataDir(data).embedding_record.write_text(
+        json.dumps({"model": "all-MiniLM-L6-v2", "precision": "int8"})
+    )
     library = Library.open(load_settings(data_dir=data))
     try:
         assert [d.id for d in library.documents()] == [doc_id]

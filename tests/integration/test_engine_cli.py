@@ -29,9 +29,26 @@ def _serve(model: Path, port: int, data_dir: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
     env.update(OLYMPUS_DATA_DIR=str(data_dir), OLYMPUS_LOG_FORMAT="json")
     return subprocess.Popen(
-        [sys.executable, "-m", "src", "engine", "serve", "--model", str(model),
-         "--port", str(port), "--ctx", "1024", "--threads", "2"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "src",
+            "engine",
+            "serve",
+            "--model",
+            str(model),
+            "--port",
+            str(port),
+            "--ctx",
+            "1024",
+            "--threads",
+            "2",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
 
@@ -55,8 +72,9 @@ def test_engine_serve_answers_and_stops_cleanly(tiny_gguf, data_dir, sig):
         url = _wait_ready(proc)
         assert url == f"http://127.0.0.1:{port}"
         backend = HFInferenceBackend(base_url=f"{url}/v1", name="llamacpp")
-        answer = backend.generate([Message("user", "Hello")],
-                                  options=GenerationOptions(max_tokens=4))
+        answer = backend.generate(
+            [Message("user", "Hello")], options=GenerationOptions(max_tokens=4)
+        )
         assert answer
         proc.send_signal(sig)
         assert proc.wait(timeout=30) == 0

@@ -16,8 +16,9 @@ PROMPT = [Message("system", "You answer questions."), Message("user", "Say somet
 
 @pytest.fixture
 def backend(llamacpp_server):
-    return HFInferenceBackend(base_url=f"{llamacpp_server.url}/v1", label="llama.cpp (local)",
-                              name="llamacpp")
+    return HFInferenceBackend(
+        base_url=f"{llamacpp_server.url}/v1", label="llama.cpp (local)", name="llamacpp"
+    )
 
 
 def _opts(**kw) -> GenerationOptions:
@@ -38,9 +39,13 @@ def test_anti_repetition_settings_are_accepted_by_the_real_engine(backend):
     from shared_utils.generation.hf_inference import _engine_fields
 
     opts = _opts(max_tokens=6, repeat_penalty=1.15, dry_multiplier=0.8, frequency_penalty=0.2)
-    assert _engine_fields(opts) == {"cache_prompt": True, "repeat_penalty": 1.15,
-                                    "dry_multiplier": 0.8, "dry_base": 1.75,
-                                    "dry_allowed_length": 2}
+    assert _engine_fields(opts) == {
+        "cache_prompt": True,
+        "repeat_penalty": 1.15,
+        "dry_multiplier": 0.8,
+        "dry_base": 1.75,
+        "dry_allowed_length": 2,
+    }
     deltas = list(backend.stream(PROMPT, options=opts))
     assert deltas[-1].done and deltas[-1].stats["completion_tokens"] == 6
 
@@ -78,7 +83,9 @@ def test_first_token_deadline_with_the_real_engine(backend):
     options = _opts(first_token_timeout_s=0.001)
     with pytest.raises(BackendUnavailable) as info:
         list(FallbackChain([backend]).stream(PROMPT, options=options))
-    assert "llamacpp: no first token within 0.001 s (Raise OLYMPUS_FIRST_TOKEN_TIMEOUT_S" in str(info.value)
+    assert "llamacpp: no first token within 0.001 s (Raise OLYMPUS_FIRST_TOKEN_TIMEOUT_S" in str(
+        info.value
+    )
     assert backend.generate(PROMPT, options=_opts(max_tokens=2)), "the engine still answers"
 
 
@@ -111,10 +118,14 @@ def test_http_errors_are_typed(backend):
     import httpx
 
     request = httpx.Request("POST", "http://x/v1/chat/completions")
-    for status, kind, words in ((401, BackendUnavailable, "HF_TOKEN"),
-                                (403, BackendUnavailable, "HF_TOKEN"),
-                                (404, ModelNotFound, "")):
-        exc = httpx.HTTPStatusError("e", request=request, response=httpx.Response(status, request=request))
+    for status, kind, words in (
+        (401, BackendUnavailable, "HF_TOKEN"),
+        (403, BackendUnavailable, "HF_TOKEN"),
+        (404, ModelNotFound, ""),
+    ):
+        exc = httpx.HTTPStatusError(
+            "e", request=request, response=httpx.Response(status, request=request)
+        )
         mapped = backend._map_error(exc, started=False)
         assert type(mapped) is kind and words in mapped.hint
 

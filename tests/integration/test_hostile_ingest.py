@@ -23,8 +23,12 @@ def _open(data_dir: Path, **overrides):
 
 
 def _state(lib) -> tuple:
-    return ([(d.id, d.name, d.chunks) for d in lib.documents()], lib.stores.vectors.count(),
-            lib.stores.keywords.count(), lib.stores.docstore.pending_documents())
+    return (
+        [(d.id, d.name, d.chunks) for d in lib.documents()],
+        lib.stores.vectors.count(),
+        lib.stores.keywords.count(),
+        lib.stores.docstore.pending_documents(),
+    )
 
 
 @pytest.fixture

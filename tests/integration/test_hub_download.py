@@ -10,7 +10,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from shared_utils.errors import ChecksumMismatch, DiskFull, GatedRepo, NetworkUnavailable, RepoNotFound
+from shared_utils.errors import (
+    ChecksumMismatch,
+    DiskFull,
+    GatedRepo,
+    NetworkUnavailable,
+    RepoNotFound,
+)
 from shared_utils.hub_download import DownloadProgress, download_gguf, local_path
 from tests.doubles.hub_server import HubServer
 
@@ -46,7 +52,11 @@ def test_download_verifies_and_reports_monotonic_progress_with_eta(hub, blob, da
     reports: list[DownloadProgress] = []
     ticks = iter(range(10_000))
     result = download_gguf(
-        REPO, [FILE], data_dir / "models", endpoint=hub.url, progress=reports.append,
+        REPO,
+        [FILE],
+        data_dir / "models",
+        endpoint=hub.url,
+        progress=reports.append,
         clock=lambda: next(ticks) * 0.1,
     )
     assert result.path == local_path(data_dir / "models", REPO, FILE)
@@ -62,7 +72,9 @@ def test_download_verifies_and_reports_monotonic_progress_with_eta(hub, blob, da
 def test_dropped_connection_resumes_with_range(hub, blob, data_dir):
     hub.add_file(REPO, FILE, blob)
     hub.state.drop_after[FILE] = (len(blob) // 2, 1)
-    result = download_gguf(REPO, [FILE], data_dir / "models", endpoint=hub.url, sleep=lambda s: None)
+    result = download_gguf(
+        REPO, [FILE], data_dir / "models", endpoint=hub.url, sleep=lambda s: None
+    )
     assert result.path.read_bytes() == blob
     gets = _get(hub)
     assert len(gets) == 2 and gets[1]["range"] == f"bytes={len(blob) // 2}-"
@@ -132,7 +144,9 @@ def test_split_gguf_downloads_all_parts_with_one_progress(hub, data_dir):
     for name, data in zip(parts, blobs, strict=True):
         hub.add_file(REPO, name, data)
     reports: list[DownloadProgress] = []
-    result = download_gguf(REPO, parts, data_dir / "models", endpoint=hub.url, progress=reports.append)
+    result = download_gguf(
+        REPO, parts, data_dir / "models", endpoint=hub.url, progress=reports.append
+    )
     assert [p.read_bytes() for p in result.paths] == blobs
     assert result.path.name == parts[0]
     assert {p.total for p in reports} == {sum(map(len, blobs))}
@@ -150,20 +164,30 @@ def test_unreachable_hub_and_offline_mode_are_network_unavailable(data_dir):
         download_gguf(REPO, [FILE], data_dir / "models", endpoint=f"http://127.0.0.1:{port}")
     assert "models already on disk" in err.value.hint
     with pytest.raises(NetworkUnavailable):
-        download_gguf(REPO, [FILE], data_dir / "models", endpoint="http://127.0.0.1:9", offline=True)
+        download_gguf(
+            REPO, [FILE], data_dir / "models", endpoint="http://127.0.0.1:9", offline=True
+        )
 
 
 def test_sha_from_catalog_overrides_the_hub_etag(hub, blob, data_dir: Path):
     hub.add_file(REPO, FILE, blob)
     with pytest.raises(ChecksumMismatch):
-        download_gguf(REPO, [FILE], data_dir / "models", endpoint=hub.url, expected_sha256=["0" * 64])
+        download_gguf(
+            REPO, [FILE], data_dir / "models", endpoint=hub.url, expected_sha256=["0" * 64]
+        )
 
 
 def test_stalled_transfer_times_out_and_resumes(hub, blob, data_dir):
     hub.add_file(REPO, FILE, blob)
     hub.state.stall_s, hub.state.stall_times = 1.5, 1
-    result = download_gguf(REPO, [FILE], data_dir / "models", endpoint=hub.url,
-                           sleep=lambda s: None, read_timeout_s=0.3)
+    result = download_gguf(
+        REPO,
+        [FILE],
+        data_dir / "models",
+        endpoint=hub.url,
+        sleep=lambda s: None,
+        read_timeout_s=0.3,
+    )
     assert result.path.read_bytes() == blob
     assert len(_get(hub)) == 2
 
@@ -175,8 +199,11 @@ def test_two_concurrent_pulls_of_one_file_download_it_once(hub, blob, data_dir):
     hub.state.slow_s_per_mb = 0.2
     results = []
     threads = [
-        threading.Thread(target=lambda: results.append(
-            download_gguf(REPO, [FILE], data_dir / "models", endpoint=hub.url)))
+        threading.Thread(
+            target=lambda: results.append(
+                download_gguf(REPO, [FILE], data_dir / "models", endpoint=hub.url)
+            )
+        )
         for _ in range(2)
     ]
     for t in threads:

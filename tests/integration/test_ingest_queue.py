@@ -20,8 +20,9 @@ MB = 1024 * 1024
 
 
 def _pdf(tag: str, pages: int = 3) -> bytes:
-    return make_text_pdf([f"{tag} page {i}: calibrate the flux capacitor every {i + 2} days."
-                          for i in range(pages)])
+    return make_text_pdf(
+        [f"{tag} page {i}: calibrate the flux capacitor every {i + 2} days." for i in range(pages)]
+    )
 
 
 class Gate:
@@ -33,8 +34,11 @@ class Gate:
 
     def ingest_bytes(self, data, name, *, progress):
         def gated(p):
-            if p.stage == self.stage and (self.done is None or p.done == self.done) \
-                    and not self.reached.is_set():
+            if (
+                p.stage == self.stage
+                and (self.done is None or p.done == self.done)
+                and not self.reached.is_set()
+            ):
                 self.reached.set()
                 assert self.go.wait(60)
             progress(p)
@@ -78,8 +82,9 @@ def test_each_session_sees_only_its_own_jobs(library):
 
 def test_full_queue_refuses_with_the_limit_and_its_setting(library):
     gate = Gate(library)
-    queue = IngestQueue(limits=QueueLimits(session_bytes=MB, total_bytes=2 * MB,
-                                           session_jobs=2, total_jobs=3))
+    queue = IngestQueue(
+        limits=QueueLimits(session_bytes=MB, total_bytes=2 * MB, session_jobs=2, total_jobs=3)
+    )
     queue.submit(gate, "one.pdf", _pdf("one"), owner="a")
     assert gate.reached.wait(60)
     queue.submit(gate, "two.pdf", _pdf("two"), owner="a")

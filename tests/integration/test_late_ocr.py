@@ -25,8 +25,10 @@ from tests.fixtures.scans import make_scanned_pdf
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("tesseract") is None,
-                       reason="tesseract is not installed: run `bash scripts/install.sh`"),
+    pytest.mark.skipif(
+        shutil.which("tesseract") is None,
+        reason="tesseract is not installed: run `bash scripts/install.sh`",
+    ),
 ]
 SCANNED = "What does the conditional expression return if the regular expression is incorrect?"
 SCANNED_ANSWER = "syntactically incorrect"
@@ -48,8 +50,9 @@ def mixed_pdf() -> bytes:
 
 
 def _open(path, **overrides) -> Library:
-    return Library.open(load_settings(data_dir=path, chunk_tokens=96, chunk_overlap_tokens=16,
-                                      **overrides))
+    return Library.open(
+        load_settings(data_dir=path, chunk_tokens=96, chunk_overlap_tokens=16, **overrides)
+    )
 
 
 def _pages_found(lib: Library, query: str, doc_id: str) -> set[int]:
@@ -87,7 +90,8 @@ def test_text_pages_are_searchable_while_the_scanned_page_is_read(tmp_path, mixe
         stored = lib.documents()[0]
         assert stored.chunks == result.doc.chunks == len(lib.passages(stored.id))
         assert [c.page_start for c in lib.passages(stored.id)] == sorted(
-            c.page_start for c in lib.passages(stored.id))  # reading order, OCR'd page last
+            c.page_start for c in lib.passages(stored.id)
+        )  # reading order, OCR'd page last
         assert set(lib.originals.words(stored.id)) == {3}  # the page viewer's word boxes
     finally:
         lib.close()

@@ -45,8 +45,12 @@ QUESTIONS = [  # phrased as a user would ask, with the page(s) of the systemtap 
 
 
 def small_pdf(topic: str, pages: int = 1) -> bytes:
-    return make_text_pdf([f"{topic} Page {i + 1} explains the {topic.split()[0]} setting in "
-                          f"detail. " * 3 for i in range(pages)])
+    return make_text_pdf(
+        [
+            f"{topic} Page {i + 1} explains the {topic.split()[0]} setting in detail. " * 3
+            for i in range(pages)
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,23 +58,29 @@ def lib(tmp_path_factory, embedder):
     data = tmp_path_factory.mktemp("library")
     library = Library.open(load_settings(data_dir=data))
     events = []
-    result = library.ingest_file(real_pdf("systemtap_tutorial"),
-                                 progress=lambda p: events.append(p))
+    result = library.ingest_file(
+        real_pdf("systemtap_tutorial"), progress=lambda p: events.append(p)
+    )
     library.first = (result, events)  # type: ignore[attr-defined]
     yield library
     library.close()
 
 
 def snapshot(lib: Library) -> tuple:
-    return ({d.id for d in lib.documents()}, lib.stores.vectors.count(),
-            lib.stores.keywords.count(), lib.docstore.pending_documents())
+    return (
+        {d.id for d in lib.documents()},
+        lib.stores.vectors.count(),
+        lib.stores.keywords.count(),
+        lib.docstore.pending_documents(),
+    )
 
 
 def assert_nothing_lost(lib: Library, before: tuple) -> None:
     assert snapshot(lib) == before
     top = lib.search(QUESTIONS[0][0], k=3).results
-    assert any(h.chunk.doc_name == "SystemTap_tutorial.pdf" or "tutorial" in h.chunk.doc_name
-               for h in top)
+    assert any(
+        h.chunk.doc_name == "SystemTap_tutorial.pdf" or "tutorial" in h.chunk.doc_name for h in top
+    )
 
 
 def test_ingest_of_a_real_manual_reports_pages_chunks_progress_and_timings(lib):
@@ -111,23 +121,28 @@ def test_single_legs_and_scope_by_document(lib):
     only_other = lib.search("quokka firmware", k=5, doc_ids=[other.doc.id]).results
     assert only_other and {h.chunk.doc_id for h in only_other} == {other.doc.id}
     tutorial = lib.first[0].doc.id
-    assert {h.chunk.doc_id for h in lib.search("quokka firmware", k=5, doc_ids=[tutorial]).results} \
-        == {tutorial}
+    assert {
+        h.chunk.doc_id for h in lib.search("quokka firmware", k=5, doc_ids=[tutorial]).results
+    } == {tutorial}
     assert lib.retriever.keyword(Query("quokka firmware", k=1))[0].ranks == {"bm25": 1}
     assert lib.retriever.dense(Query("quokka firmware", k=1))[0].chunk.doc_id == other.doc.id
     lib.delete_document(other.doc.id)
 
 
 def test_neighbour_expansion_widens_hits_with_adjacent_chunks(lib):
-    kwargs = {"embedder": lib.embedder, "vectors": lib.stores.vectors,
-              "keywords": lib.stores.keywords, "docstore": lib.docstore}
+    kwargs = {
+        "embedder": lib.embedder,
+        "vectors": lib.stores.vectors,
+        "keywords": lib.stores.keywords,
+        "docstore": lib.docstore,
+    }
     plain = HybridRetriever(**kwargs).retrieve(Query(QUESTIONS[1][0], k=2))
     wide = HybridRetriever(**kwargs, neighbour_hops=1).retrieve(Query(QUESTIONS[1][0], k=2))
     assert [h.chunk.id for h in plain] == [h.chunk.id for h in wide]
     for p, w in zip(plain, wide, strict=True):
         assert len(w.chunk.text) > len(p.chunk.text)
         assert w.chunk.page_start <= p.chunk.page_start and w.chunk.page_end >= p.chunk.page_end
-        assert p.chunk.text[len(p.chunk.text) // 2:][:60] in w.chunk.text
+        assert p.chunk.text[len(p.chunk.text) // 2 :][:60] in w.chunk.text
 
 
 def test_delete_removes_the_document_from_every_store(lib):
@@ -183,8 +198,10 @@ def test_file_over_the_size_limit_is_refused_before_reading_it(lib, tmp_path):
 
 def test_unsafe_file_names_become_safe_display_names(lib, tmp_path):
     before = snapshot(lib)
-    names = {"../../etc/cron.d/evil.pdf": "evil.pdf",
-             "bad\x1b[31m\x00name\n.pdf": "bad [31m name .pdf"}
+    names = {
+        "../../etc/cron.d/evil.pdf": "evil.pdf",
+        "bad\x1b[31m\x00name\n.pdf": "bad [31m name .pdf",
+    }
     for i, (raw, shown) in enumerate(names.items()):
         doc = lib.ingest_bytes(small_pdf(f"Walrus{i} maintenance notes."), raw).doc
         assert doc.name == shown
@@ -262,8 +279,12 @@ def test_documents_persist_across_restart(tmp_path, embedder):
         assert [d.id for d in second.documents()] == [doc.id]
         hits = second.search("pelican beak hygiene", k=2).results
         assert hits and hits[0].chunk.doc_id == doc.id and hits[0].ranks.keys() == {"bm25", "dense"}
-        assert second.ingest_bytes(small_pdf("Pelican beak hygiene checklist.", pages=2),
-                                   "again.pdf").status == "duplicate"
+        assert (
+            second.ingest_bytes(
+                small_pdf("Pelican beak hygiene checklist.", pages=2), "again.pdf"
+            ).status
+            == "duplicate"
+        )
     finally:
         second.close()
     for f in (tmp_path / "data").glob("keywords.sqlite3*"):  # lost keyword index: rebuilt
@@ -271,7 +292,10 @@ def test_documents_persist_across_restart(tmp_path, embedder):
     third = Library.open(settings)
     try:
         assert third.stores.keywords.count() == doc.chunks
-        assert third.search("pelican beak hygiene", k=2).results[0].ranks.keys() == {"bm25", "dense"}
+        assert third.search("pelican beak hygiene", k=2).results[0].ranks.keys() == {
+            "bm25",
+            "dense",
+        }
     finally:
         third.close()
 
@@ -296,8 +320,13 @@ def test_kill_9_mid_ingest_leaves_nothing_visible_after_reopen(tmp_path, embedde
     from shared_utils.stores.sqlite import SQLiteDocumentStore
 
     data = tmp_path / "data"
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(data)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(data)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         for line in proc.stdout:
             if line.startswith("store 3"):
@@ -321,8 +350,10 @@ def test_kill_9_mid_ingest_leaves_nothing_visible_after_reopen(tmp_path, embedde
         assert lib.documents() == [] and lib.docstore.pending_documents() == []
         assert lib.stores.vectors.count() == 0 and lib.stores.keywords.count() == 0
         assert lib.search("ocelot feeding schedule", k=3).results == []
-        again = lib.ingest_bytes(make_text_pdf([f"Ocelot feeding schedule page {i}. " * 20
-                                                for i in range(6)]), "doomed.pdf")
+        again = lib.ingest_bytes(
+            make_text_pdf([f"Ocelot feeding schedule page {i}. " * 20 for i in range(6)]),
+            "doomed.pdf",
+        )
         assert again.status == "added"
         assert lib.search("ocelot feeding schedule", k=3).results[0].chunk.doc_name == "doomed.pdf"
     finally:
@@ -330,12 +361,20 @@ def test_kill_9_mid_ingest_leaves_nothing_visible_after_reopen(tmp_path, embedde
 
 
 def test_opening_and_listing_does_not_load_torch_or_milvus(tmp_path):
-    code = ("import sys\nfrom src.library.library import Library\nfrom src.settings import load_settings\n"
-            f"lib = Library.open(load_settings(data_dir={str(tmp_path / 'data')!r}))\n"
-            "print(lib.documents(), lib.docstore.health()['ok'])\nlib.close()\n"
-            "print(sorted(m for m in ('torch', 'sentence_transformers', 'pymilvus') "
-            "if m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120, check=False)
+    code = (
+        "import sys\nfrom src.library.library import Library\nfrom src.settings import load_settings\n"
+        f"lib = Library.open(load_settings(data_dir={str(tmp_path / 'data')!r}))\n"
+        "print(lib.documents(), lib.docstore.health()['ok'])\nlib.close()\n"
+        "print(sorted(m for m in ('torch', 'sentence_transformers', 'pymilvus') "
+        "if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[-2:] == ["[] True", "[]"]  # (structlog may print first)

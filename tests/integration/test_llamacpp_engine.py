@@ -84,8 +84,9 @@ def test_engine_stopped_mid_answer_is_interrupted_with_text_kept(tiny_gguf):
     options = GenerationOptions(max_tokens=2000, temperature=0.0, stall_timeout_s=10)
     events, texts = [], []
     try:
-        for event in FallbackChain([backend]).stream([Message("user", "Tell a story.")],
-                                                     options=options):
+        for event in FallbackChain([backend]).stream(
+            [Message("user", "Tell a story.")], options=options
+        ):
             events.append(event)
             if isinstance(event, Delta) and event.text:
                 texts.append(event.text)
@@ -107,8 +108,10 @@ def test_real_smollm2_answers_a_simple_question():
         engine.wait_ready(60)
         backend = HFInferenceBackend(base_url=f"{engine.url}/v1", name="llamacpp")
         answer = backend.generate(
-            [Message("system", "You are a helpful assistant."),
-             Message("user", "What is the capital city of France?")],
+            [
+                Message("system", "You are a helpful assistant."),
+                Message("user", "What is the capital city of France?"),
+            ],
             options=GenerationOptions(max_tokens=16, temperature=0.0),
         )
     assert "Paris" in answer

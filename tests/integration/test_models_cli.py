@@ -23,8 +23,14 @@ FILE = "qwen2.5-0.5b-instruct-q4_k_m.gguf"
 def hub(tmp_path_factory):
     src = tmp_path_factory.mktemp("gguf")
     with HubServer() as server:
-        server.add_file(REPO, FILE, write_gguf(src / "a.gguf", chat_template="x", rows=4096).read_bytes())
-        server.add_file("acme/Tiny-GGUF", "tiny-Q8_0.gguf", write_gguf(src / "b.gguf", chat_template="x").read_bytes())
+        server.add_file(
+            REPO, FILE, write_gguf(src / "a.gguf", chat_template="x", rows=4096).read_bytes()
+        )
+        server.add_file(
+            "acme/Tiny-GGUF",
+            "tiny-Q8_0.gguf",
+            write_gguf(src / "b.gguf", chat_template="x").read_bytes(),
+        )
         server.add_file("acme/Tiny-GGUF", "tiny-Q4_K_M.gguf", b"not used")
         server.add_file("meta/Gated-GGUF", "gated-Q4_K_M.gguf", b"secret")
         server.gate("meta/Gated-GGUF", "hf_granted")
@@ -32,13 +38,27 @@ def hub(tmp_path_factory):
 
 
 def cli(data_dir: Path, hub: HubServer, *args: str, **extra: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("OLYMPUS_", "HF_")) and k not in ("TRANSFORMERS_OFFLINE",)}
-    env.update(OLYMPUS_DATA_DIR=str(data_dir), HF_ENDPOINT=hub.url, OLYMPUS_ENGINE="llamacpp",
-               OLYMPUS_LOG_FORMAT="console", PYTHONPATH=str(ROOT))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OLYMPUS_", "HF_")) and k not in ("TRANSFORMERS_OFFLINE",)
+    }
+    env.update(
+        OLYMPUS_DATA_DIR=str(data_dir),
+        HF_ENDPOINT=hub.url,
+        OLYMPUS_ENGINE="llamacpp",
+        OLYMPUS_LOG_FORMAT="console",
+        PYTHONPATH=str(ROOT),
+    )
     env.update(extra)
-    return subprocess.run([sys.executable, "-m", "src", "models", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "src", "models", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_pull_use_list_rm(hub, data_dir):
@@ -101,7 +121,9 @@ def test_ollama_pulls_hf_co_reference_itself(hub, data_dir):
     ref = "hf.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M"
     with OllamaDouble(models=[], pullable={ref: 3_000_000}) as ollama:
         env = {"OLYMPUS_ENGINE": "ollama", "OLYMPUS_OLLAMA_HOST": ollama.url}
-        pulled = cli(data_dir, hub, "pull", "qwen2.5-0.5b-instruct", "--ollama-pull", "--use", **env)
+        pulled = cli(
+            data_dir, hub, "pull", "qwen2.5-0.5b-instruct", "--ollama-pull", "--use", **env
+        )
         assert pulled.returncode == 0, pulled.stderr
         assert f"Ollama pulled {ref}" in pulled.stdout
         assert f"{ref}:latest" in ollama.models or ref in ollama.models

@@ -29,8 +29,10 @@ from tests.fixtures.scans import (
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("tesseract") is None,
-                       reason="tesseract is not installed: run `bash scripts/install.sh`"),
+    pytest.mark.skipif(
+        shutil.which("tesseract") is None,
+        reason="tesseract is not installed: run `bash scripts/install.sh`",
+    ),
 ]
 SOURCE_PAGES = [20, 21]
 QUESTION = "What does the conditional expression return if the regular expression is incorrect?"
@@ -44,8 +46,11 @@ def bashref() -> bytes:
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory, embedder):
-    library = Library.open(load_settings(data_dir=tmp_path_factory.mktemp("ocr"),
-                                         chunk_tokens=96, chunk_overlap_tokens=16))
+    library = Library.open(
+        load_settings(
+            data_dir=tmp_path_factory.mktemp("ocr"), chunk_tokens=96, chunk_overlap_tokens=16
+        )
+    )
     yield library
     library.close()
 
@@ -54,7 +59,9 @@ def _answer_hit(lib: Library, doc_id: str):
     hits = lib.search(QUESTION, k=3, doc_ids=[doc_id]).results
     assert hits, "nothing found in the OCR'd document"
     best = next((h for h in hits if ANSWER in h.chunk.text.replace("\n", " ")), None)
-    assert best is not None, f"the answer is not in the top hits: {[h.chunk.text[:80] for h in hits]}"
+    assert best is not None, (
+        f"the answer is not in the top hits: {[h.chunk.text[:80] for h in hits]}"
+    )
     return best
 
 
@@ -88,10 +95,13 @@ def _bottom(boxes) -> float:
     return max(b.y1 for b in boxes)
 
 
-@pytest.mark.parametrize("make, reason", [
-    pytest.param(make_lying_font_pdf, "garbled", id="lying-tounicode"),
-    pytest.param(make_control_font_pdf, "control characters", id="control-characters"),
-])
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        pytest.param(make_lying_font_pdf, "garbled", id="lying-tounicode"),
+        pytest.param(make_control_font_pdf, "control characters", id="control-characters"),
+    ],
+)
 def test_a_damaged_text_layer_is_replaced_by_ocr(lib, bashref, make, reason):
     pdf = make(page_texts(bashref, SOURCE_PAGES))
     result = lib.ingest_bytes(pdf, f"bashref-{reason}.pdf")

@@ -31,8 +31,10 @@ from shared_utils.generation.extractive import ExtractiveBackend
 from shared_utils.generation.ollama import OllamaBackend
 from tests.doubles.ollama_server import OllamaDouble
 
-QUESTION = [Message("system", "Answer in one short sentence."),
-            Message("user", "What is the capital of France?")]
+QUESTION = [
+    Message("system", "Answer in one short sentence."),
+    Message("user", "What is the capital of France?"),
+]
 
 
 @dataclass
@@ -128,8 +130,11 @@ def test_sends_fixed_num_ctx_keep_alive_and_options(double):
     assert first["options"]["temperature"] == 0.0
     assert "repeat_penalty" not in first["options"]  # the engine's default unless set
     assert "top_p" not in first["options"] and "seed" not in first["options"]
-    list(backend.stream(QUESTION, options=_opts(repeat_penalty=1.15, frequency_penalty=0.3,
-                                                top_p=0.9, seed=7)))
+    list(
+        backend.stream(
+            QUESTION, options=_opts(repeat_penalty=1.15, frequency_penalty=0.3, top_p=0.9, seed=7)
+        )
+    )
     third = list(double.requests_to("/api/chat"))[-1].body
     assert third["options"]["repeat_penalty"] == 1.15
     assert third["options"]["frequency_penalty"] == 0.3
@@ -139,7 +144,9 @@ def test_sends_fixed_num_ctx_keep_alive_and_options(double):
 
 
 def test_max_tokens_limits_the_answer(double):
-    deltas = list(OllamaBackend(double.url, "smollm2:135m").stream(QUESTION, options=_opts(max_tokens=2)))
+    deltas = list(
+        OllamaBackend(double.url, "smollm2:135m").stream(QUESTION, options=_opts(max_tokens=2))
+    )
     assert len([d for d in deltas if d.text]) == 2 and deltas[-1].stats["completion_tokens"] == 2
     assert deltas[-1].stats["length_cut"] == 1.0  # Ollama's done_reason "length": cut by the cap
 
@@ -182,8 +189,10 @@ def test_dropped_connection_mid_stream_is_interrupted(double):
 def test_first_token_deadline_hands_over_to_the_next_backend(double):
     double.script.first_token_delay_s = 60  # the double wakes up when it is stopped
     t0 = time.monotonic()
-    events, _ = _chain_run([OllamaBackend(double.url, "smollm2:135m"), ExtractiveBackend()],
-                           _opts(first_token_timeout_s=0.5))
+    events, _ = _chain_run(
+        [OllamaBackend(double.url, "smollm2:135m"), ExtractiveBackend()],
+        _opts(first_token_timeout_s=0.5),
+    )
     assert time.monotonic() - t0 < 30, "the chain waited for the slow backend"
     switch = next(e for e in events if isinstance(e, Switch))
     assert switch.reason.startswith("no first token within 0.5 s")
@@ -194,8 +203,9 @@ def test_first_token_deadline_hands_over_to_the_next_backend(double):
 def test_stall_mid_answer_is_interrupted(double):
     double.script.stall_after_tokens, double.script.stall_s = 2, 60
     t0 = time.monotonic()
-    events, text = _chain_run([OllamaBackend(double.url, "smollm2:135m"), ExtractiveBackend()],
-                              _opts(stall_timeout_s=0.5))
+    events, text = _chain_run(
+        [OllamaBackend(double.url, "smollm2:135m"), ExtractiveBackend()], _opts(stall_timeout_s=0.5)
+    )
     assert time.monotonic() - t0 < 30, "the chain waited out the stall"
     assert text == "Paris is "
     assert isinstance(events[-2], Interrupted) and "stalled" in events[-2].reason
@@ -203,7 +213,9 @@ def test_stall_mid_answer_is_interrupted(double):
 
 def test_stop_closes_the_http_response(double):
     double.script.token_delay_s = 0.2
-    gen = FallbackChain([OllamaBackend(double.url, "smollm2:135m")]).stream(QUESTION, options=_opts())
+    gen = FallbackChain([OllamaBackend(double.url, "smollm2:135m")]).stream(
+        QUESTION, options=_opts()
+    )
     texts = []
     for event in gen:
         if isinstance(event, Delta) and event.text:
@@ -235,8 +247,12 @@ def test_double_blob_create_tags_show_ps_delete(double, tiny_gguf):
     bad = httpx.post(f"{double.url}/api/blobs/sha256:{'0' * 64}", content=b"abc")
     assert bad.status_code == 400
 
-    statuses = [p.status for p in client.create(
-        model="tiny:q", files={"tiny.gguf": digest}, parameters={"num_ctx": 2048}, stream=True)]
+    statuses = [
+        p.status
+        for p in client.create(
+            model="tiny:q", files={"tiny.gguf": digest}, parameters={"num_ctx": 2048}, stream=True
+        )
+    ]
     assert statuses[0] == "parsing GGUF" and statuses[-1] == "success"
     created = {m.model: m for m in client.list().models}["tiny:q"]
     assert created.details.family == "llama" and created.details.quantization_level == "F16"

@@ -47,8 +47,9 @@ def test_import_uploads_blob_with_progress_then_creates(double, tmp_path):
     models = OllamaModels(double.url)
     reports: list[Progress] = []
     statuses: list[str] = []
-    models.import_gguf("tiny:q4", [gguf_path], num_ctx=4096, progress=reports.append,
-                       status=statuses.append)
+    models.import_gguf(
+        "tiny:q4", [gguf_path], num_ctx=4096, progress=reports.append, status=statuses.append
+    )
 
     uploads = [p for p in reports if p.stage == "upload"]
     assert uploads[-1].done == uploads[-1].total == gguf_path.stat().st_size

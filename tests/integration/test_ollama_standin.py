@@ -35,10 +35,15 @@ class Standin:
         self._log = open(log, "ab")  # noqa: SIM115
         self.log_path = log
         child_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "OLLAMA_HOST")}
-        child_env.update(PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-                         OLLAMA_HOST=f"127.0.0.1:{self.port}", OLLAMA_MODELS=str(store), **env)
-        self.proc = subprocess.Popen([str(exe), "serve"], env=child_env, cwd=store.parent,
-                                     stdout=self._log, stderr=self._log)
+        child_env.update(
+            PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            OLLAMA_HOST=f"127.0.0.1:{self.port}",
+            OLLAMA_MODELS=str(store),
+            **env,
+        )
+        self.proc = subprocess.Popen(
+            [str(exe), "serve"], env=child_env, cwd=store.parent, stdout=self._log, stderr=self._log
+        )
         wait_for(self._up, 30, "the stand-in to listen")
 
     def _up(self) -> bool:
@@ -57,8 +62,11 @@ class Standin:
 
         client = ollama.Client(host=self.url)
         digest = client.create_blob(gguf)
-        list(client.create(model=name, files={gguf.name: digest},
-                           parameters={"num_ctx": 1024}, stream=True))
+        list(
+            client.create(
+                model=name, files={gguf.name: digest}, parameters={"num_ctx": 1024}, stream=True
+            )
+        )
 
     def stop(self) -> int:
         if self.proc.poll() is None:
@@ -90,8 +98,9 @@ def _chat(url: str, model: str = "smol:135m", **body) -> list[dict]:
 
 
 def test_version_command_prints_the_version():
-    out = subprocess.run([sys.executable, str(LAUNCHER), "--version"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, str(LAUNCHER), "--version"], capture_output=True, text=True, check=True
+    ).stdout
     assert out.startswith("ollama version is 0.")
 
 
@@ -137,9 +146,16 @@ def test_options_reach_llama_cpp(standin):
 
 
 def test_generate_answers_a_prompt_in_one_response(standin):
-    r = httpx.post(f"{standin.url}/api/generate", timeout=60, json={
-        "model": "smol:135m", "prompt": "Tell me a long story about a dragon.", "stream": False,
-        "options": {"num_predict": 6, "temperature": 0}})
+    r = httpx.post(
+        f"{standin.url}/api/generate",
+        timeout=60,
+        json={
+            "model": "smol:135m",
+            "prompt": "Tell me a long story about a dragon.",
+            "stream": False,
+            "options": {"num_predict": 6, "temperature": 0},
+        },
+    )
     body = r.json()
     assert r.status_code == 200 and body["response"].strip() and body["done"]
     assert body["eval_count"] == 6 and body["done_reason"] == "length"
@@ -157,8 +173,9 @@ def test_keep_alive_zero_unloads_and_a_short_keep_alive_expires(standin):
     ps = f"{standin.url}/api/ps"
     _chat(standin.url, options={"num_predict": 2}, keep_alive="10m")
     assert [m["model"] for m in httpx.get(ps).json()["models"]] == ["smol:135m"]
-    done = httpx.post(f"{standin.url}/api/chat", json={
-        "model": "smol:135m", "messages": [], "keep_alive": 0}).json()
+    done = httpx.post(
+        f"{standin.url}/api/chat", json={"model": "smol:135m", "messages": [], "keep_alive": 0}
+    ).json()
     assert done["done_reason"] == "unload"
     assert httpx.get(ps).json()["models"] == []
     assert 'model "smol:135m" unloaded' in standin.log()

@@ -30,7 +30,9 @@ def _hub_online(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def hub(tmp_path):
     with HubServer() as server:
-        server.add_file(REPO, FILE, write_gguf(tmp_path / "src.gguf", chat_template="x").read_bytes())
+        server.add_file(
+            REPO, FILE, write_gguf(tmp_path / "src.gguf", chat_template="x").read_bytes()
+        )
         yield server
 
 
@@ -76,8 +78,13 @@ def test_the_offline_note_says_plainly_why_the_small_model_answers(data_dir):
     profile = detect(s)
     ready = ensure_model(s, profile, status=status)
     assert ready.notes  # why the recommended model is not the one answering
-    status.update("provisioning", phase="ready", source="offline-fallback",
-                  model="smollm2-135m-offline", notes=list(ready.notes))
+    status.update(
+        "provisioning",
+        phase="ready",
+        source="offline-fallback",
+        model="smollm2-135m-offline",
+        notes=list(ready.notes),
+    )
     note = plan_backends(s, profile, status=status.read()).fallback_note
     assert note.startswith("Answering now: smollm2-135m-offline, because")
     assert "the Hugging Face Hub cannot be reached" in note and "models pull" in note
@@ -124,7 +131,9 @@ def test_ollama_engine_downloads_imports_and_warms(hub, data_dir):
         create = ollama.requests_to("/api/create")[-1].body
         assert create["parameters"] == {"num_ctx": profile.context_tokens}
         # the digest verified during the download is the blob's name: no second hashing pass
-        assert list(create["files"].values()) == [f"sha256:{hashlib.sha256(ready.path.read_bytes()).hexdigest()}"]
+        assert list(create["files"].values()) == [
+            f"sha256:{hashlib.sha256(ready.path.read_bytes()).hexdigest()}"
+        ]
         again = ensure_model(s, profile)
         assert again.source == "present" and again.warm_up_s is not None
 

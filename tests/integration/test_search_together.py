@@ -18,10 +18,15 @@ from tests.conftest import real_pdf
 
 pytestmark = pytest.mark.slow
 QUESTIONS = [
-    "What does the pipefail option change?", "How do I make a variable read-only?",
-    "What is brace expansion?", "Which file does an interactive login shell read first?",
-    "What does the shopt builtin do?", "How are positional parameters set?",
-    "What does set -e do?", "What is a here document?", "How do I trap a signal?",
+    "What does the pipefail option change?",
+    "How do I make a variable read-only?",
+    "What is brace expansion?",
+    "Which file does an interactive login shell read first?",
+    "What does the shopt builtin do?",
+    "How are positional parameters set?",
+    "What does set -e do?",
+    "What is a here document?",
+    "How do I trap a signal?",
     "What does the wait builtin return?",
 ]
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from src.access.keys import KeyStore
-from src.chat_store import ChatStore
 from src.access.session_cookie import COOKIE_NAME, verify
+from src.chat_store import ChatStore
 from src.settings import load_settings
 from tests.front.conftest import cookie_header, placeholder_app, start  # noqa: F401 - fixtures
 from tests.front.streamlit_client import run_page_sync
@@ -30,20 +30,31 @@ PASSWORD = "correct horse"
 
 
 def _attempt(client: httpx.Client, password: str, address: str) -> httpx.Response:
-    return client.post("/_olympus/login", data={"password": password, "next": "/"},
-                       headers={"x-forwarded-for": f"6.6.6.6, {address}"})
+    return client.post(
+        "/_olympus/login",
+        data={"password": password, "next": "/"},
+        headers={"x-forwarded-for": f"6.6.6.6, {address}"},
+    )
 
 
 def _browser_id(app, cookie_value: str) -> str:
-    claims = verify(cookie_value, (app.data_dir / "secret_key").read_text().strip().encode(),
-                    now=0.0, fingerprint="")
+    claims = verify(
+        cookie_value,
+        (app.data_dir / "secret_key").read_text().strip().encode(),
+        now=0.0,
+        fingerprint="",
+    )
     return claims.browser_id if claims else ""
 
 
 def test_the_owner_signs_in_after_60_wrong_passwords_from_60_addresses(start):
-    app, owner = start(OLYMPUS_PASSWORD=PASSWORD, OLYMPUS_BEHIND_PROXY="true",
-                       OLYMPUS_LOGIN_GLOBAL_MAX_FAILURES="20", OLYMPUS_LOGIN_MAX_FAILURES="3",
-                       OLYMPUS_LOGIN_LOCKOUT_S="3")
+    app, owner = start(
+        OLYMPUS_PASSWORD=PASSWORD,
+        OLYMPUS_BEHIND_PROXY="true",
+        OLYMPUS_LOGIN_GLOBAL_MAX_FAILURES="20",
+        OLYMPUS_LOGIN_MAX_FAILURES="3",
+        OLYMPUS_LOGIN_LOCKOUT_S="3",
+    )
     assert _attempt(owner, PASSWORD, "192.0.2.10").status_code == 303  # the owner, earlier
     base = f"http://127.0.0.1:{app.port}"
 
@@ -79,8 +90,12 @@ def test_the_owner_signs_in_after_60_wrong_passwords_from_60_addresses(start):
 
 
 def test_a_lockout_survives_a_restart_and_forwarded_localhost_is_not_local(start):
-    env = dict(OLYMPUS_PASSWORD=PASSWORD, OLYMPUS_BEHIND_PROXY="true",
-               OLYMPUS_LOGIN_MAX_FAILURES="2", OLYMPUS_LOGIN_LOCKOUT_S="600")
+    env = dict(
+        OLYMPUS_PASSWORD=PASSWORD,
+        OLYMPUS_BEHIND_PROXY="true",
+        OLYMPUS_LOGIN_MAX_FAILURES="2",
+        OLYMPUS_LOGIN_LOCKOUT_S="600",
+    )
     app, client = start(**env)
     for _ in range(2):
         assert _attempt(client, "hunter2-wrong", "203.0.113.5").status_code == 401
@@ -91,8 +106,9 @@ def test_a_lockout_survives_a_restart_and_forwarded_localhost_is_not_local(start
         r = client.get("/v1/models", headers={"x-forwarded-for": forwarded})
         assert r.status_code == 403, forwarded
     app.stop()
-    _restarted, client = start(**{**env, "OLYMPUS_DATA_DIR": str(app.data_dir),
-                                 "OLYMPUS_PORT": str(free_port())})
+    _restarted, client = start(
+        **{**env, "OLYMPUS_DATA_DIR": str(app.data_dir), "OLYMPUS_PORT": str(free_port())}
+    )
     locked = _attempt(client, PASSWORD, "203.0.113.5")
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 500
 
@@ -101,8 +117,12 @@ def _stall(port: int, path: str, key: str = "") -> socket.socket:
     """A request that announces a 1 GB body and never sends it."""
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
     auth = f"Authorization: Bearer {key}\r\n" if key else ""
-    s.sendall((f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: "
-               "application/json\r\nContent-Length: 1000000000\r\n\r\n").encode())
+    s.sendall(
+        (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: "
+            "application/json\r\nContent-Length: 1000000000\r\n\r\n"
+        ).encode()
+    )
     return s
 
 
@@ -125,14 +145,18 @@ def test_a_keyed_request_answers_while_110_bodies_stall(start):
             assert s.recv(200).startswith(b"HTTP/1.1 401"), "refused before the body"
         keyed = [_stall(app.port, "/v1/chat/completions", staller_key) for _ in range(20)]
         started = time.monotonic()
-        r = httpx.get(f"http://127.0.0.1:{app.port}/v1/models", timeout=60,
-                      headers={"authorization": f"Bearer {good_key}"})
+        r = httpx.get(
+            f"http://127.0.0.1:{app.port}/v1/models",
+            timeout=60,
+            headers={"authorization": f"Bearer {good_key}"},
+        )
         elapsed = time.monotonic() - started
         print(f"keyed request while 110 bodies stall: {elapsed:.2f} s")
         assert r.status_code == 200 and elapsed < 30, (r.status_code, elapsed)
         time.sleep(2)
-        assert len([s for s in keyed if _answer(s, 0.05).startswith(b"HTTP/1.1 429")]) == 4, \
+        assert len([s for s in keyed if _answer(s, 0.05).startswith(b"HTTP/1.1 429")]) == 4, (
             "at most 16 at once per client and key"
+        )
     finally:
         for s in unkeyed + locals().get("keyed", []):
             s.close()
@@ -215,8 +239,11 @@ def test_a_second_browser_cannot_resume_a_first_browsers_session(start):
         # and Streamlit itself, reached directly with the first session's id: that
         # session's state is emptied for the other browser, never shown to it
         internal = int(app.env["OLYMPUS_STREAMLIT_PORT"])
-        direct = run_page_sync(ws_url=f"ws://127.0.0.1:{internal}/_stcore/stream",
-                               cookie=cookie_header(second), session_id=mine.session_id)
+        direct = run_page_sync(
+            ws_url=f"ws://127.0.0.1:{internal}/_stcore/stream",
+            cookie=cookie_header(second),
+            session_id=mine.session_id,
+        )
         assert f"first={second_id}" in direct.text and first_id not in direct.text
     refused = [r for r in app.log_records() if r.get("event") == "front.websocket_resume_refused"]
     assert refused
@@ -224,9 +251,11 @@ def test_a_second_browser_cannot_resume_a_first_browsers_session(start):
 
 def _put(client: httpx.Client, session_id: str, name: str, data: bytes, **headers: str):
     xsrf = client.cookies.get("_streamlit_xsrf", "")
-    return client.put(f"/_stcore/upload_file/{session_id}/file-{name}",
-                      files={"UploadedFile": (name, data, "application/octet-stream")},
-                      headers={"x-xsrftoken": xsrf, **headers})
+    return client.put(
+        f"/_stcore/upload_file/{session_id}/file-{name}",
+        files={"UploadedFile": (name, data, "application/octet-stream")},
+        headers={"x-xsrftoken": xsrf, **headers},
+    )
 
 
 def _while_connected(ws_url: str, cookie: str, xsrf: str, fn):
@@ -238,8 +267,12 @@ def _while_connected(ws_url: str, cookie: str, xsrf: str, fn):
     from websockets.asyncio.client import connect
 
     async def go():
-        async with connect(ws_url, subprotocols=["streamlit", xsrf or "none"],
-                           additional_headers={"Cookie": cookie}, max_size=None) as ws:
+        async with connect(
+            ws_url,
+            subprotocols=["streamlit", xsrf or "none"],
+            additional_headers={"Cookie": cookie},
+            max_size=None,
+        ) as ws:
             back = BackMsg()
             back.rerun_script.query_string = ""
             await ws.send(back.SerializeToString())
@@ -254,8 +287,12 @@ def _while_connected(ws_url: str, cookie: str, xsrf: str, fn):
 def test_streamlits_upload_endpoint_takes_only_pdfs_of_the_allowed_size(start):
     from tests.fixtures.pdfs import make_text_pdf
 
-    app, reader = start(OLYMPUS_PASSWORD=PASSWORD, OLYMPUS_ADMIN_PASSWORD="admin " + PASSWORD,
-                        OLYMPUS_MAX_UPLOAD_MB="1", OLYMPUS_SESSION_QUEUE_MB="2")
+    app, reader = start(
+        OLYMPUS_PASSWORD=PASSWORD,
+        OLYMPUS_ADMIN_PASSWORD="admin " + PASSWORD,
+        OLYMPUS_MAX_UPLOAD_MB="1",
+        OLYMPUS_SESSION_QUEUE_MB="2",
+    )
     ws = f"ws://127.0.0.1:{app.port}/_stcore/stream"
     reader.post("/_olympus/login", data={"password": PASSWORD, "next": "/"})
     reader.get("/_stcore/health")  # Streamlit sets its XSRF cookie here
@@ -269,8 +306,9 @@ def test_streamlits_upload_endpoint_takes_only_pdfs_of_the_allowed_size(start):
         too_big = _put(reader, session_id, "big.pdf", b"%PDF-1.4\n" + b"0" * (2 * 1024 * 1024))
         assert too_big.status_code == 413 and "OLYMPUS_MAX_UPLOAD_MB" in too_big.text
         padded = b"%PDF-1.4\n" + b"0" * 900_000  # just under the file limit, three times: 2 MB
-        codes = [_put(reader, session_id, f"p{i}.pdf", padded + bytes([i])).status_code
-                 for i in range(3)]
+        codes = [
+            _put(reader, session_id, f"p{i}.pdf", padded + bytes([i])).status_code for i in range(3)
+        ]
         assert codes[-1] == 429 and set(codes[:-1]) <= {200, 204}, codes
         with httpx.Client(base_url=f"http://127.0.0.1:{app.port}") as other:  # another reader
             other.post("/_olympus/login", data={"password": PASSWORD, "next": "/"})
@@ -281,8 +319,7 @@ def test_streamlits_upload_endpoint_takes_only_pdfs_of_the_allowed_size(start):
             other.post("/_olympus/login", data={"password": "admin " + PASSWORD, "next": "/"})
             assert other.get("/_stcore/metrics").status_code != 403
 
-    _while_connected(ws, cookie_header(reader), reader.cookies.get("_streamlit_xsrf", ""),
-                     attacks)
+    _while_connected(ws, cookie_header(reader), reader.cookies.get("_streamlit_xsrf", ""), attacks)
 
 
 def test_a_container_start_without_a_password_serves_only_the_sign_in_page(data_dir, capsys):
@@ -291,13 +328,14 @@ def test_a_container_start_without_a_password_serves_only_the_sign_in_page(data_
     request the front lets through answers 502, one it keeps out 303/401."""
     from starlette.testclient import TestClient
 
+    from src.access.session_cookie import load_secret
     from src.front.app import build_app
     from src.front.config import FrontConfig
-    from src.access.session_cookie import load_secret
 
     settings = load_settings(data_dir=data_dir, address="0.0.0.0")
-    config = FrontConfig.from_settings(settings, upstream_port=free_port(),
-                                       secret=load_secret(data_dir))
+    config = FrontConfig.from_settings(
+        settings, upstream_port=free_port(), secret=load_secret(data_dir)
+    )
     assert config.policy.closed and config.door is not None
     config.door.announce("0.0.0.0", 8501)
     logged = capsys.readouterr()
@@ -314,14 +352,16 @@ def test_a_container_start_without_a_password_serves_only_the_sign_in_page(data_
     with TestClient(build_app(config), base_url="http://localhost") as admin:
         r = admin.get(f"/_olympus/login?token={config.door.token}", follow_redirects=False)
         assert r.status_code == 303
-        assert admin.get("/", headers=HTML, follow_redirects=False).status_code == 502, \
+        assert admin.get("/", headers=HTML, follow_redirects=False).status_code == 502, (
             "signed in: through to Streamlit"
+        )
     with TestClient(build_app(config), base_url="http://localhost") as late:
         again = late.get(f"/_olympus/login?token={config.door.token}", follow_redirects=False)
         assert again.status_code == 401, "the token works once"
     # loopback-only stays password-free
-    local = FrontConfig.from_settings(load_settings(data_dir=data_dir, address="127.0.0.1"),
-                                      upstream_port=1, secret=b"k" * 40)
+    local = FrontConfig.from_settings(
+        load_settings(data_dir=data_dir, address="127.0.0.1"), upstream_port=1, secret=b"k" * 40
+    )
     assert not local.policy.closed and local.door is None
 
 
@@ -350,16 +390,22 @@ def test_an_accepted_upload_survives_kill_9_of_the_api(start):
     app, _ = start()
     app.wait_status(lambda s: s.get("api", {}).get("state") == "ready", 60, "API ready")
     _, key = KeyStore(app.data_dir).create("uploader", scope="write")
-    api = httpx.Client(base_url=f"http://127.0.0.1:{app.port}", timeout=60,
-                       headers={"authorization": f"Bearer {key}"})
+    api = httpx.Client(
+        base_url=f"http://127.0.0.1:{app.port}",
+        timeout=60,
+        headers={"authorization": f"Bearer {key}"},
+    )
     spool = app.data_dir / "upload_spool"
     names = [f"manual-{i}.pdf" for i in range(4)]
     jobs = {}
     for i, name in enumerate(names):
-        pages = [f"Manual {i}, page {p}: the upsd daemon listens on TCP port {3490 + i}. " * 20
-                 for p in range(6)]
-        r = api.post("/v1/documents", files={"file": (name, make_text_pdf(pages),
-                                                       "application/pdf")})
+        pages = [
+            f"Manual {i}, page {p}: the upsd daemon listens on TCP port {3490 + i}. " * 20
+            for p in range(6)
+        ]
+        r = api.post(
+            "/v1/documents", files={"file": (name, make_text_pdf(pages), "application/pdf")}
+        )
         assert r.status_code == 202, r.text
         jobs[name] = r.json()["job"]["id"]
     pending = {int(p.stem) for p in spool.glob("*.json")}  # accepted, not indexed yet
@@ -371,8 +417,11 @@ def test_an_accepted_upload_survives_kill_9_of_the_api(start):
             r = api.get(f"/v1/jobs/{job_id}")
         except httpx.TransportError:
             return None
-        return r.json()["job"] if r.status_code == 200 and r.json()["job"]["state"] in (
-            "added", "duplicate") else None
+        return (
+            r.json()["job"]
+            if r.status_code == 200 and r.json()["job"]["state"] in ("added", "duplicate")
+            else None
+        )
 
     for job_id in pending:  # the same job ids answer after the restart, and finish
         done = wait_for(lambda job_id=job_id: answered(job_id), 240, f"job {job_id}", 1.0)

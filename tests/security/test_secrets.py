@@ -49,10 +49,17 @@ def test_children_get_a_minimal_environment_without_secrets(settings, tmp_path):
     class Profile:
         context_tokens, threads, parallel_answers, answer_queue = 2048, 2, 2, 8
 
-    env = {"PATH": "/usr/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8",
-           "HF_TOKEN": TOKEN, "OLYMPUS_PASSWORD": PASSWORD, "OLYMPUS_HF_TOKEN": TOKEN,
-           "OLYMPUS_ARANGO_PASSWORD": PASSWORD, "AWS_SECRET_ACCESS_KEY": "x" * 20,
-           "OLYMPUS_DATA_DIR": str(tmp_path)}
+    env = {
+        "PATH": "/usr/bin",
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "HF_TOKEN": TOKEN,
+        "OLYMPUS_PASSWORD": PASSWORD,
+        "OLYMPUS_HF_TOKEN": TOKEN,
+        "OLYMPUS_ARANGO_PASSWORD": PASSWORD,
+        "AWS_SECRET_ACCESS_KEY": "x" * 20,
+        "OLYMPUS_DATA_DIR": str(tmp_path),
+    }
     ollama = children.ollama_spec(settings, Profile(), env).env
     llama = children.llamacpp_spec(settings, Profile(), env, tmp_path / "m.gguf").env
     for child in (ollama, llama):
@@ -85,10 +92,21 @@ def test_doctor_json_shows_no_url_credentials(data_dir, monkeypatch, capsys):
 def test_data_files_are_created_private(tmp_path):
     """A fresh data dir written by the CLI: folders 0700, files 0600 (umask 077)."""
     data = tmp_path / "fresh"
-    env = {**os.environ, "OLYMPUS_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-m", "src", "docs", "list"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=180, check=False)
+    env = {
+        **os.environ,
+        "OLYMPUS_DATA_DIR": str(data),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": str(REPO),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "src", "docs", "list"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     paths = [data, *data.rglob("*")]
     assert len(paths) > 1, "the stores were created"
@@ -104,16 +122,26 @@ def test_streamlit_and_the_front_get_only_the_secrets_they_use(settings, tmp_pat
     from src.supervisor import children
     from src.supervisor.process import ChildSpec
 
-    env = {"PATH": "/usr/bin", "HF_TOKEN": TOKEN, "OLYMPUS_PASSWORD": PASSWORD,
-           "OLYMPUS_ADMIN_PASSWORD": "admin-" + PASSWORD, "OLYMPUS_ARANGO_PASSWORD": PASSWORD,
-           "OLYMPUS_SECRET_KEY": "k" * 40, "AWS_SECRET_ACCESS_KEY": "x" * 20}
-    api = ChildSpec(name="api", argv=["x"], env={"OLYMPUS_SERVICE_TOKEN": "ols_t"},
-                    url="http://127.0.0.1:1")
+    env = {
+        "PATH": "/usr/bin",
+        "HF_TOKEN": TOKEN,
+        "OLYMPUS_PASSWORD": PASSWORD,
+        "OLYMPUS_ADMIN_PASSWORD": "admin-" + PASSWORD,
+        "OLYMPUS_ARANGO_PASSWORD": PASSWORD,
+        "OLYMPUS_SECRET_KEY": "k" * 40,
+        "AWS_SECRET_ACCESS_KEY": "x" * 20,
+    }
+    api = ChildSpec(
+        name="api", argv=["x"], env={"OLYMPUS_SERVICE_TOKEN": "ols_t"}, url="http://127.0.0.1:1"
+    )
     secret = b"k" * 40
     for on_space, pulls in ((True, False), (False, True)):
-        s = load_settings(data_dir=tmp_path, password=PASSWORD,
-                          admin_password="admin-" + PASSWORD,
-                          SPACE_ID="me/olympus" if on_space else "")
+        s = load_settings(
+            data_dir=tmp_path,
+            password=PASSWORD,
+            admin_password="admin-" + PASSWORD,
+            SPACE_ID="me/olympus" if on_space else "",
+        )
         ui = children.ui_env(env, api, s, secret)
         assert PASSWORD not in "".join(ui.values()), "no password, not even the admin's"
         assert ui["OLYMPUS_SERVICE_TOKEN"] == "ols_t" and ui["OLYMPUS_SECRET_KEY"] == "k" * 40
@@ -121,8 +149,9 @@ def test_streamlit_and_the_front_get_only_the_secrets_they_use(settings, tmp_pat
         assert "OLYMPUS_ARANGO_PASSWORD" not in ui and "AWS_SECRET_ACCESS_KEY" not in ui
         # the stand-ins still check cookies the front signed with the real passwords
         real = Policy(password=PASSWORD, admin_password="admin-" + PASSWORD)
-        standin = Policy(password=ui["OLYMPUS_PASSWORD"],
-                         admin_password=ui["OLYMPUS_ADMIN_PASSWORD"])
+        standin = Policy(
+            password=ui["OLYMPUS_PASSWORD"], admin_password=ui["OLYMPUS_ADMIN_PASSWORD"]
+        )
         assert password_fingerprint(real, secret) == password_fingerprint(standin, secret)
         assert real.role_for_password(ui["OLYMPUS_PASSWORD"]) is None, "signs nobody in"
     front = children.front_env(env)
@@ -146,8 +175,9 @@ def test_the_fronts_sign_in_link_reaches_the_console_whole_and_other_tokens_stay
     console = io.StringIO()
     _forward_output("front", 1, io.BytesIO(child_output.encode()), console=console)
     assert door.link("localhost", 8501) in console.getvalue()
-    assert all(json.loads(line)["event"] == "console.notice"
-               for line in console.getvalue().splitlines()), "JSON logs stay JSON lines"
+    assert all(
+        json.loads(line)["event"] == "console.notice" for line in console.getvalue().splitlines()
+    ), "JSON logs stay JSON lines"
     err = capsys.readouterr().err
     assert TOKEN not in err + console.getvalue() and "leaked" in err
     assert door.token not in err, "the token is only on the console, not in the log records"

@@ -16,7 +16,13 @@ import pytest
 from src.supervisor.lock import held
 from tests.fixtures.cli_imports import HEAVY, cli_command, split_stderr
 from tests.supervisor.conftest import (  # noqa: F401 - fixtures
-    REPO, fake_ollama, olympus, olympus_env, placeholder_app, wait_for)
+    REPO,
+    fake_ollama,
+    olympus,
+    olympus_env,
+    placeholder_app,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -26,8 +32,14 @@ def test_a_command_during_start_up_waits_for_the_service_and_opens_no_store(olym
     wait_for(lambda: held(o.data_dir), 60, "startup.py to lock the data dir")
     assert o.status().get("api", {}).get("state") != "ready"
     env = {**o.env, "OLYMPUS_LOG_LEVEL": "WARNING"}
-    done = subprocess.run(cli_command("search", "upsd port", "--json"), cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        cli_command("search", "upsd port", "--json"),
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     imported, said = split_stderr(done.stderr)
     assert done.returncode == 0, (said, o.log()[-3000:])
     assert not imported & HEAVY, sorted(imported & HEAVY)  # it opened nothing itself

@@ -19,7 +19,13 @@ from tests.fixtures.pdfs import make_text_pdf
 from tests.front.conftest import start  # noqa: F401 - fixture
 from tests.integration.test_answer import PAGES
 from tests.supervisor.conftest import (  # noqa: F401 - fixtures
-    REPO, fake_ollama, free_port, olympus, olympus_env, placeholder_app)
+    REPO,
+    fake_ollama,
+    free_port,
+    olympus,
+    olympus_env,
+    placeholder_app,
+)
 
 pytestmark = pytest.mark.slow
 QUESTION = "Which TCP port does the upsd daemon listen on?"
@@ -27,8 +33,14 @@ QUESTION = "Which TCP port does the upsd daemon listen on?"
 
 def _cli(o, *args: str) -> tuple[subprocess.CompletedProcess, float]:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "src", *args], cwd=REPO, env=o.env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "src", *args],
+        cwd=REPO,
+        env=o.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return done, time.perf_counter() - started
 
 
@@ -47,16 +59,21 @@ def test_openai_sdk_and_cli_through_the_public_port(start):
     assert seen and seen[-1].stage in ("done", "store")
 
     client = openai.OpenAI(base_url=f"{front}/v1", api_key=key, max_retries=0)
-    chunks = list(client.chat.completions.create(
-        model="olympus", stream=True, messages=[{"role": "user", "content": QUESTION}]))
+    chunks = list(
+        client.chat.completions.create(
+            model="olympus", stream=True, messages=[{"role": "user", "content": QUESTION}]
+        )
+    )
     final = chunks[-1].model_extra
     assert final["olympus"]["backend_name"] == "extractive"
     assert any(c["page_start"] <= 3 <= c["page_end"] for c in final["citations"])
     assert "3493" in "".join(c.choices[0].delta.content or "" for c in chunks)
 
     # loopback only by default: a client from elsewhere (as the proxy reports it) is refused
-    far = httpx.get(f"{front}/v1/models", headers={"authorization": f"Bearer {key}",
-                                                   "x-forwarded-for": "203.0.113.9"})
+    far = httpx.get(
+        f"{front}/v1/models",
+        headers={"authorization": f"Bearer {key}", "x-forwarded-for": "203.0.113.9"},
+    )
     assert far.status_code == 403 and "OLYMPUS_API_PUBLIC" in far.json()["error"]["hint"]
     assert httpx.get(f"{front}/v1/models").status_code == 401  # and a key is needed anyway
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -15,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import contextlib
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_ENGINE = Path(__file__).with_name("fake_engine.py")
@@ -68,7 +68,7 @@ def _parents() -> dict[int, int]:
                 stat = Path(f"/proc/{entry}/stat").read_text()
             except OSError:
                 continue
-            parents[int(entry)] = int(stat[stat.rfind(")") + 2:].split()[1])
+            parents[int(entry)] = int(stat[stat.rfind(")") + 2 :].split()[1])
     return parents
 
 
@@ -84,8 +84,14 @@ def alive(pid: int) -> bool:
 class Olympus:
     """A real ``python startup.py`` with its own data dir, ports and log file."""
 
-    def __init__(self, tmp: Path, env: dict[str, str], preexec=None, script: Path | None = None,
-                 python: str = sys.executable):
+    def __init__(
+        self,
+        tmp: Path,
+        env: dict[str, str],
+        preexec=None,
+        script: Path | None = None,
+        python: str = sys.executable,
+    ):
         self.tmp = tmp
         self.env = env
         self.data_dir = Path(env["OLYMPUS_DATA_DIR"])
@@ -99,8 +105,12 @@ class Olympus:
     def start(self) -> Olympus:
         self._log = open(self.log_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [self.python, str(self.script)], env=self.env, cwd=self.tmp,
-            stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=self.preexec,
+            [self.python, str(self.script)],
+            env=self.env,
+            cwd=self.tmp,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=self.preexec,
         )
         return self
 
@@ -109,8 +119,9 @@ class Olympus:
         return f"http://127.0.0.1:{self.port}/_stcore/health"
 
     def wait_healthy(self, timeout: float = 180) -> None:  # ends as soon as it answers
-        wait_for(lambda: self._check_running() and http_ok(self.health_url), timeout,
-                 "Streamlit health")
+        wait_for(
+            lambda: self._check_running() and http_ok(self.health_url), timeout, "Streamlit health"
+        )
 
     def _check_running(self) -> bool:
         if self.proc.poll() is not None:
@@ -174,8 +185,11 @@ def fake_ollama(tmp_path: Path) -> Path:
 def write_fake_ollama(exe: Path, env: dict[str, str]) -> None:
     """The wrapper script, with the FAKE_ENGINE_* settings of ``env`` baked in: the engine
     gets a minimal environment from the supervisor (no test variables pass through)."""
-    exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())
-                      if k.startswith("FAKE_ENGINE"))
+    exports = "".join(
+        f"export {k}={shlex.quote(v)}\n"
+        for k, v in sorted(env.items())
+        if k.startswith("FAKE_ENGINE")
+    )
     exe.write_text(f'#!/bin/sh\n{exports}exec "{sys.executable}" "{FAKE_ENGINE}" "$@"\n')
     exe.chmod(0o755)
 

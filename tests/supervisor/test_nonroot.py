@@ -31,8 +31,10 @@ def _python_for_uid_1000() -> tuple[str, dict[str, str]]:
     python of the same minor version with the venv's site-packages on PYTHONPATH.
     """
     system = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
-    for python, extra in ((sys.executable, {}),
-                          (system, {"PYTHONPATH": sysconfig.get_paths()["purelib"]})):
+    for python, extra in (
+        (sys.executable, {}),
+        (system, {"PYTHONPATH": sysconfig.get_paths()["purelib"]}),
+    ):
         if _runs_as_uid_1000(python, extra.get("PYTHONPATH", "")):
             return python, extra
     pytest.skip("no Python interpreter with the dependencies is readable by uid 1000")
@@ -41,11 +43,14 @@ def _python_for_uid_1000() -> tuple[str, dict[str, str]]:
 @functools.cache
 def _runs_as_uid_1000(python: str, pythonpath: str) -> bool:
     try:
-        done = subprocess.run([python, "-c", "import streamlit, structlog, pydantic_settings"],
-                              preexec_fn=_as_uid_1000,
-                              env={"PYTHONPATH": pythonpath} if pythonpath else None,
-                              capture_output=True,
-                              check=False, timeout=60)
+        done = subprocess.run(
+            [python, "-c", "import streamlit, structlog, pydantic_settings"],
+            preexec_fn=_as_uid_1000,
+            env={"PYTHONPATH": pythonpath} if pythonpath else None,
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
     except OSError:
         return False  # e.g. the interpreter sits in a directory uid 1000 cannot enter
     return done.returncode == 0
@@ -117,14 +122,21 @@ def test_runs_as_uid_1000_with_only_the_data_dir_writable(space_like: Path, tmp_
         "OLYMPUS_LOG_FORMAT": "json",
         "OLYMPUS_GRACE_PERIOD_S": "3",
     }
-    o = Olympus(tmp_path, env, preexec=_as_uid_1000, script=base / "app" / "startup.py",
-               python=python)
+    o = Olympus(
+        tmp_path, env, preexec=_as_uid_1000, script=base / "app" / "startup.py", python=python
+    )
     o.tmp = base / "app"  # run from the read-only code dir, as the image's WORKDIR
     o.start()
     try:
         o.wait_healthy(timeout=60)
-        st = o.wait_status(lambda s: s.get("engine", {}).get("state") == "ready"
-                           and s.get("streamlit", {}).get("state") == "ready", 20, "all ready")
+        st = o.wait_status(
+            lambda s: (
+                s.get("engine", {}).get("state") == "ready"
+                and s.get("streamlit", {}).get("state") == "ready"
+            ),
+            20,
+            "all ready",
+        )
         assert st["supervisor"]["pid"] == o.proc.pid
         assert (data / "status.json").stat().st_uid == UID
         assert (data / ".lock").stat().st_uid == UID

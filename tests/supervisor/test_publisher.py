@@ -67,8 +67,10 @@ def test_two_processes_writing_different_sections_lose_nothing(data_dir):
         "for i in range(1, 151): s.update(sys.argv[2], n=i)\n"
     )
     path = str(data_dir / "status.json")
-    procs = [subprocess.Popen([sys.executable, "-c", script, path, name], cwd=REPO)
-             for name in ("engine", "provisioning")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, path, name], cwd=REPO)
+        for name in ("engine", "provisioning")
+    ]
     assert [p.wait(60) for p in procs] == [0, 0]
     status = StatusFile(data_dir / "status.json")
     assert status.section("engine")["n"] == 150

@@ -23,8 +23,14 @@ def test_real_app_and_real_engine_come_up_publish_status_and_stop_cleanly(olympu
         **({"OLYMPUS_STREAMLIT_APP": str(app)} if app.exists() else {}),
     )
     o.wait_healthy(timeout=90)
-    st = o.wait_status(lambda s: s.get("provisioning", {}).get("phase") in ("ready", "failed")
-                       and s.get("streamlit", {}).get("state") == "ready", 90, "model provisioned")
+    st = o.wait_status(
+        lambda s: (
+            s.get("provisioning", {}).get("phase") in ("ready", "failed")
+            and s.get("streamlit", {}).get("state") == "ready"
+        ),
+        90,
+        "model provisioned",
+    )
     assert st["provisioning"]["phase"] == "ready", st["provisioning"]
     assert st["provisioning"]["model_path"] == str(tiny_gguf)
     assert st["provisioning"]["warm_up_s"] > 0
@@ -38,8 +44,12 @@ def test_real_app_and_real_engine_come_up_publish_status_and_stop_cleanly(olympu
     with urllib.request.urlopen(f"{st['engine']['url']}/v1/models", timeout=5) as resp:
         assert json.load(resp)["data"]
     # the engine child's own JSON log records arrive with their fields, tagged "engine"
-    assert any(r.get("child") == "engine" and r.get("event") == "llama.cpp engine started"
-               and "load_s" in r for r in o.log_records())
+    assert any(
+        r.get("child") == "engine"
+        and r.get("event") == "llama.cpp engine started"
+        and "load_s" in r
+        for r in o.log_records()
+    )
 
     # the supervisor itself stays light: no torch, no Milvus loaded in its process
     maps = Path(f"/proc/{o.proc.pid}/maps").read_text()

@@ -22,15 +22,27 @@ def _engine_starts(env: dict[str, str]) -> list[str]:
 def test_ui_comes_up_status_is_published_and_sigterm_leaves_no_process(olympus):
     o = olympus(FAKE_ENGINE_MODE="spawn")  # the engine also starts a grandchild
     o.wait_healthy()
-    st = o.wait_status(lambda s: s.get("engine", {}).get("state") == "ready"
-                       and s.get("streamlit", {}).get("state") == "ready", 20, "ready")
+    st = o.wait_status(
+        lambda s: (
+            s.get("engine", {}).get("state") == "ready"
+            and s.get("streamlit", {}).get("state") == "ready"
+        ),
+        20,
+        "ready",
+    )
     assert st["supervisor"]["pid"] == o.proc.pid and st["supervisor"]["state"] == "running"
     assert st["engine"]["url"] == o.env["OLYMPUS_OLLAMA_HOST"]
     assert st["streamlit"]["url"] == f"http://localhost:{o.port}"
     assert st["profile"]["engine"] == "ollama"
     # the engine's own output lands in the structured log, tagged with its name
-    wait_for(lambda: any(r.get("child") == "engine" and "listening" in r.get("event", "")
-                         for r in o.log_records()), 10, "engine output in the log")
+    wait_for(
+        lambda: any(
+            r.get("child") == "engine" and "listening" in r.get("event", "")
+            for r in o.log_records()
+        ),
+        10,
+        "engine output in the log",
+    )
     # the engine got its models dir under the data dir
     assert str(o.data_dir.resolve() / "ollama") in _engine_starts(o.env)[0]
 
@@ -59,7 +71,9 @@ def test_engine_that_keeps_crashing_is_restarted_then_stays_down_and_the_ui_stay
     assert st["engine"]["restarts"] == 2
     assert st["engine"]["last_error"] == "exited with code 3"
     assert len(_engine_starts(o.env)) == 3
-    warnings = [r for r in o.log_records() if r.get("event") == "child failed, restarting after backoff"]
+    warnings = [
+        r for r in o.log_records() if r.get("event") == "child failed, restarting after backoff"
+    ]
     assert [r["delay_s"] for r in warnings] == [0.2, 0.4]
     time.sleep(0.5)
     assert len(_engine_starts(o.env)) == 3  # it stays down
@@ -70,22 +84,27 @@ def test_engine_that_keeps_crashing_is_restarted_then_stays_down_and_the_ui_stay
 def test_engine_that_crashes_later_is_restarted_and_ready_again(olympus):
     o = olympus(FAKE_ENGINE_MODE="crash_after", FAKE_ENGINE_SECONDS="1.5")
     o.wait_healthy()
-    st = o.wait_status(lambda s: s.get("engine", {}).get("restarts", 0) >= 1
-                       and s["engine"]["state"] == "ready", 90, "engine restarted and ready")
+    st = o.wait_status(
+        lambda s: s.get("engine", {}).get("restarts", 0) >= 1 and s["engine"]["state"] == "ready",
+        90,
+        "engine restarted and ready",
+    )
     assert st["engine"]["last_error"] == "exited with code 4"
     assert o.stop() == 143
 
 
 def test_engine_that_never_answers_does_not_hold_the_ui_and_hits_its_deadline(olympus):
-    o = olympus(FAKE_ENGINE_MODE="never_ready", OLYMPUS_ENGINE_READY_TIMEOUT_S="6",
-                OLYMPUS_RESTART_MAX="1")
+    o = olympus(
+        FAKE_ENGINE_MODE="never_ready", OLYMPUS_ENGINE_READY_TIMEOUT_S="6", OLYMPUS_RESTART_MAX="1"
+    )
     o.wait_healthy()
     st = o.wait_status(lambda s: s.get("engine", {}).get("state") == "down", 90, "engine down")
     assert st["engine"]["last_error"] == "not ready within 6 s"
     events = [r.get("event") for r in o.log_records()]
     # the UI started after the engine's short head start, long before its deadline
-    assert events.index("engine still loading; starting the UI now, the engine keeps its "
-                        "deadline") < events.index("not ready in time")
+    assert events.index(
+        "engine still loading; starting the UI now, the engine keeps its deadline"
+    ) < events.index("not ready in time")
     assert http_ok(o.health_url)
     assert o.stop() == 143
 
@@ -99,8 +118,10 @@ def test_engine_ignoring_sigterm_is_killed_after_the_grace_period(olympus):
     assert o.stop() == 143
     elapsed = time.monotonic() - t0
     assert 1 <= elapsed < 60  # waited the grace period, then killed: not hung (load-proof)
-    assert any(r.get("event") == "child ignored SIGTERM, killing it" and r.get("child") == "engine"
-               for r in o.log_records())
+    assert any(
+        r.get("event") == "child ignored SIGTERM, killing it" and r.get("child") == "engine"
+        for r in o.log_records()
+    )
     assert any("ignoring SIGTERM" in r.get("event", "") for r in o.log_records())
     wait_for(lambda: not any(alive(p) for p in family), 30, "children to be gone")
 
@@ -121,8 +142,14 @@ def test_a_second_instance_on_the_same_data_dir_is_refused(olympus):
     first = olympus()
     first.wait_healthy()
     env = {**first.env, "OLYMPUS_PORT": "1"}  # would fail loudly if it got that far
-    second = subprocess.run([sys.executable, str(REPO / "startup.py")], env=env, cwd=first.tmp,
-                            capture_output=True, text=True, timeout=30)
+    second = subprocess.run(
+        [sys.executable, str(REPO / "startup.py")],
+        env=env,
+        cwd=first.tmp,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert second.returncode == 2
     assert f"already running with data dir {first.data_dir}" in second.stderr
     assert f"pid {first.proc.pid}" in second.stderr
@@ -140,8 +167,14 @@ def test_a_busy_public_port_is_named_at_once_and_nothing_starts(olympus_env, tmp
         other.listen()
         port = other.getsockname()[1]
         env = {**olympus_env, "OLYMPUS_PORT": str(port)}
-        done = subprocess.run([sys.executable, str(REPO / "startup.py")], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, str(REPO / "startup.py")],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode == 2, done.stderr
     [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert f"port {port} is already in use" in line and "OLYMPUS_PORT" in line
@@ -154,8 +187,14 @@ def test_a_busy_public_port_is_named_at_once_and_nothing_starts(olympus_env, tmp
 def test_bad_settings_exit_2_with_the_variable_named(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLYMPUS_")}
     env["OLYMPUS_RESTART_MAX"] = "many"
-    done = subprocess.run([sys.executable, str(REPO / "startup.py")], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "startup.py")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 2
     assert "OLYMPUS_RESTART_MAX" in done.stderr
 
@@ -180,7 +219,11 @@ def test_as_pid_1_in_a_fresh_pid_namespace_children_start_and_stop(olympus_env, 
     env = {**olympus_env, "FAKE_ENGINE_MODE": "ok"}
     proc = subprocess.Popen(
         ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, str(REPO / "startup.py")],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         status = Path(env["OLYMPUS_DATA_DIR"]) / "status.json"
 
@@ -190,8 +233,14 @@ def test_as_pid_1_in_a_fresh_pid_namespace_children_start_and_stop(olympus_env, 
             except (OSError, ValueError):
                 return {}
 
-        wait_for(lambda: state().get("engine", {}).get("state") == "ready"
-                 and state().get("streamlit", {}).get("state") == "ready", 45, "all ready")
+        wait_for(
+            lambda: (
+                state().get("engine", {}).get("state") == "ready"
+                and state().get("streamlit", {}).get("state") == "ready"
+            ),
+            45,
+            "all ready",
+        )
         assert state()["supervisor"]["pid"] == 1
         (supervisor,) = direct_children(proc.pid)  # unshare's child: PID 1 inside
         os.kill(supervisor, signal.SIGTERM)
@@ -206,10 +255,20 @@ def test_as_pid_1_in_a_fresh_pid_namespace_children_start_and_stop(olympus_env, 
 
 
 def test_arguments_are_refused_with_a_pointer_to_the_environment(tmp_path):
-    done = subprocess.run([sys.executable, str(REPO / "startup.py"), "--port", "9000"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "startup.py"), "--port", "9000"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 2
     assert "takes no arguments" in done.stderr and "OLYMPUS_" in done.stderr
-    helped = subprocess.run([sys.executable, str(REPO / "startup.py"), "--help"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    helped = subprocess.run(
+        [sys.executable, str(REPO / "startup.py"), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert helped.returncode == 0 and "143 SIGTERM" in helped.stdout

@@ -3,6 +3,7 @@ processes (no sleeping, no real children). Real processes are in the other test 
 
 from __future__ import annotations
 
+import itertools
 import signal
 import threading
 import time
@@ -16,7 +17,6 @@ from src.status import StatusFile
 from src.supervisor import Supervisor
 from src.supervisor.backoff import RestartPolicy
 from tests.supervisor.conftest import REPO
-import itertools
 
 
 @dataclass
@@ -74,8 +74,13 @@ class World:
         return proc
 
     def probe(self, url: str) -> bool:
-        return any(p.spec.ready_url == url and p.name in self.ready and p.code is None
-                   and p.pid not in self.hung for _, p in self.spawned)
+        return any(
+            p.spec.ready_url == url
+            and p.name in self.ready
+            and p.code is None
+            and p.pid not in self.hung
+            for _, p in self.spawned
+        )
 
     def sleep(self, dt: float) -> None:
         self.now += dt
@@ -98,10 +103,23 @@ class World:
         self.script.sort(key=lambda item: item[0])
 
 
-def make(world: World, data_dir: Path, profile=None, provision=None, warm_up=None,
-         busy_ports=(), arangod=None, **overrides):
-    values = dict(restart_backoff_s=1, restart_backoff_max_s=8, restart_max=4,
-                  restart_window_s=100, engine_ready_timeout_s=20)
+def make(
+    world: World,
+    data_dir: Path,
+    profile=None,
+    provision=None,
+    warm_up=None,
+    busy_ports=(),
+    arangod=None,
+    **overrides,
+):
+    values = dict(
+        restart_backoff_s=1,
+        restart_backoff_max_s=8,
+        restart_max=4,
+        restart_window_s=100,
+        engine_ready_timeout_s=20,
+    )
     settings = load_settings(data_dir=data_dir, **{**values, **overrides})
     calls = []
 
@@ -110,10 +128,19 @@ def make(world: World, data_dir: Path, profile=None, provision=None, warm_up=Non
         return None
 
     sup = Supervisor(
-        settings, detect=lambda s: profile or FakeProfile(), provision=provision or default_provision,
-        arangod=arangod or (lambda s: None), spawn=world.spawn, probe=world.probe, clock=lambda: world.now,
-        wall=lambda: 1_700_000_000 + world.now, sleep=world.sleep, environ={"HOME": str(data_dir)},
-        tick_s=0.5, warm_up=warm_up, port_open=lambda host, port: port in busy_ports,
+        settings,
+        detect=lambda s: profile or FakeProfile(),
+        provision=provision or default_provision,
+        arangod=arangod or (lambda s: None),
+        spawn=world.spawn,
+        probe=world.probe,
+        clock=lambda: world.now,
+        wall=lambda: 1_700_000_000 + world.now,
+        sleep=world.sleep,
+        environ={"HOME": str(data_dir)},
+        tick_s=0.5,
+        warm_up=warm_up,
+        port_open=lambda host, port: port in busy_ports,
     )
     world.sup = sup
     return sup, StatusFile(settings.status_path), calls
@@ -124,8 +151,16 @@ def test_engine_first_then_streamlit_then_provisioning_then_clean_stop(data_dir)
     sup, status, calls = make(w, data_dir)
     w.stop_at(30)
     assert sup.run() == 143
-    assert w.events == ["start engine", "start api", "start streamlit", "start front",
-                        "stop front", "stop streamlit", "stop api", "stop engine"]
+    assert w.events == [
+        "start engine",
+        "start api",
+        "start streamlit",
+        "start front",
+        "stop front",
+        "stop streamlit",
+        "stop api",
+        "stop engine",
+    ]
     assert len(calls) == 1 and calls[0].model == "tiny"
     engine_argv = w.procs("engine")[0].spec.argv
     assert engine_argv[-1] == "serve"
@@ -242,11 +277,21 @@ def test_llamacpp_engine_waits_for_the_model_while_the_ui_comes_up(data_dir, tmp
         return 0.25
 
     w = World(ready={"engine", "api", "streamlit", "front"})
-    sup, status, _ = make(w, data_dir, profile=FakeProfile(engine="llamacpp"), provision=provision,
-                          warm_up=warm_up, llamacpp_port=8123)
+    sup, status, _ = make(
+        w,
+        data_dir,
+        profile=FakeProfile(engine="llamacpp"),
+        provision=provision,
+        warm_up=warm_up,
+        llamacpp_port=8123,
+    )
     seen = {}
-    w.at(3, lambda w: seen.update(state=status.section("engine")["state"],
-                                  names=[p.name for _, p in w.spawned]))
+    w.at(
+        3,
+        lambda w: seen.update(
+            state=status.section("engine")["state"], names=[p.name for _, p in w.spawned]
+        ),
+    )
     w.at(4, lambda w: gate.set())
     w.stop_at(40)
     sup.run()
@@ -382,8 +427,13 @@ def test_a_hung_engine_is_restarted_after_a_minute_of_silence(data_dir):
 def test_children_share_the_supervisors_working_dir_and_absolute_data_dir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     w = World(ready={"engine", "api", "streamlit", "front"})
-    sup, _, _ = make(w, Path("relative-data"), profile=FakeProfile(engine="llamacpp"),
-                     llamacpp_model_path=str(tmp_path / "m.gguf"), warm_up=lambda u, t: 0.0)
+    sup, _, _ = make(
+        w,
+        Path("relative-data"),
+        profile=FakeProfile(engine="llamacpp"),
+        llamacpp_model_path=str(tmp_path / "m.gguf"),
+        warm_up=lambda u, t: 0.0,
+    )
     w.stop_at(5)
     sup.run()
     for _, proc in w.spawned:
@@ -406,8 +456,14 @@ def test_an_ollama_already_running_on_the_port_is_used_not_fought(data_dir):
 
 def test_a_busy_llamacpp_port_is_reported_with_the_fix(data_dir, tmp_path):
     w = World(ready={"api", "streamlit", "front"})
-    sup, status, _ = make(w, data_dir, profile=FakeProfile(engine="llamacpp"), busy_ports={8123},
-                          llamacpp_port=8123, llamacpp_model_path=str(tmp_path / "m.gguf"))
+    sup, status, _ = make(
+        w,
+        data_dir,
+        profile=FakeProfile(engine="llamacpp"),
+        busy_ports={8123},
+        llamacpp_port=8123,
+        llamacpp_model_path=str(tmp_path / "m.gguf"),
+    )
     w.stop_at(5)
     sup.run()
     assert [p.name for _, p in w.spawned] == ["api", "streamlit", "front"]
@@ -466,8 +522,13 @@ def test_models_use_restarts_the_llamacpp_engine_with_the_new_file(data_dir, tmp
     first, second = tmp_path / "first.gguf", tmp_path / "second.gguf"
     chosen = {"path": first}
     w = World(ready={"engine", "api", "streamlit"})
-    sup, status, _ = make(w, data_dir, profile=FakeProfile(engine="llamacpp"),
-                          provision=lambda s, p, **kw: first, warm_up=lambda url, t: 0.1)
+    sup, status, _ = make(
+        w,
+        data_dir,
+        profile=FakeProfile(engine="llamacpp"),
+        provision=lambda s, p, **kw: first,
+        warm_up=lambda url, t: 0.1,
+    )
     sup._local_model = lambda settings, profile: chosen["path"]
 
     def use_second(w):

@@ -61,8 +61,13 @@ class LazyService:
         settings = load_settings()
         self.pipeline = RAGPipeline.from_settings(settings, profile=detect(settings))
         self.queue = IngestQueue.from_settings(settings, spool=settings.data.upload_spool)
-        app = build_app(self.pipeline, keys=KeyStore(settings.data_dir), service_token=self.token,
-                        queue=self.queue, max_upload_mb=settings.max_upload_mb)
+        app = build_app(
+            self.pipeline,
+            keys=KeyStore(settings.data_dir),
+            service_token=self.token,
+            queue=self.queue,
+            max_upload_mb=settings.max_upload_mb,
+        )
         self.server = ThreadedServer(app, self.port).__enter__()
 
     def stop(self) -> None:
@@ -136,8 +141,16 @@ def texts(at, kind: str = "markdown") -> list[str]:
 def all_text(at) -> str:
     """Everything a user can read on the page, joined (for 'does it say X' checks)."""
     parts = []
-    for kind in ("title", "subheader", "markdown", "caption", "error", "success", "info",
-                 "warning"):
+    for kind in (
+        "title",
+        "subheader",
+        "markdown",
+        "caption",
+        "error",
+        "success",
+        "info",
+        "warning",
+    ):
         parts += texts(at, kind)
     for p in at.get("progress"):
         parts.append(str(getattr(p.proto, "text", "")))

@@ -7,17 +7,17 @@ import socket
 
 import pytest
 
-from tests.fixtures.pdfs import SAMPLE_PAGES, make_text_pdf
 from src.chat_store import new_chat
+from tests.fixtures.pdfs import SAMPLE_PAGES, make_text_pdf
 from tests.ui.conftest import all_text
 
 FILLER = {
     1: "The time circuits show the destination time, the present time and the last time "
-       "departed. Each display uses red, green and amber digits that the driver can read.",
+    "departed. Each display uses red, green and amber digits that the driver can read.",
     2: "Service staff must log every maintenance visit in the garage book, together with the "
-       "odometer reading, the date and the name of the person who did the work.",
+    "odometer reading, the date and the name of the person who did the work.",
     3: "The reactor accepts banana peels, beer cans and other household waste, and needs no "
-       "plutonium once it is installed on the rear of the vehicle.",
+    "plutonium once it is installed on the rear of the vehicle.",
 }
 FLUX = [
     "Flux Capacitor Service Manual\nChapter 1 describes the time circuits and their display. "
@@ -82,7 +82,9 @@ def test_question_gets_sources_and_a_cited_answer(app_env, make_app, embedder):
     assert ":orange-background[calibrated]" in sources or ":orange-background[flux]" in sources
     assert 'id="src-1-1"' in sources, "anchors for the citation links"
     captions = "\n".join(c.value for c in answer.caption)
-    assert "Answered by **source extracts \\(no language model in the backend chain\\)**" in captions
+    assert (
+        "Answered by **source extracts \\(no language model in the backend chain\\)**" in captions
+    )
     from src.ui import state
 
     assert state.timings().records()[0].backend.startswith("extractive")
@@ -162,8 +164,9 @@ def test_scope_limits_answers_to_the_chosen_document(app_env, make_app, embedder
     assert "outside the documents chosen" not in last, "no note when nothing is excluded"
 
 
-def test_answer_streams_from_a_real_llamacpp_engine(app_env, make_app, embedder, llamacpp_server,
-                                                    monkeypatch):
+def test_answer_streams_from_a_real_llamacpp_engine(
+    app_env, make_app, embedder, llamacpp_server, monkeypatch
+):
     """The tiny random-weight model writes nonsense, but through the real engine and stream."""
     monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
     monkeypatch.setenv("OLYMPUS_LLAMACPP_PORT", str(llamacpp_server.port))
@@ -184,12 +187,23 @@ def test_answer_streams_from_a_real_llamacpp_engine(app_env, make_app, embedder,
 def test_an_interrupted_answer_is_kept_marked_stopped_and_can_be_regenerated(app_env, make_app):
     """What the next run shows after Stop (or a new question) cut a streaming answer."""
     at = make_app()
-    at.session_state["chat_current"] = {**new_chat(), "messages": [
-        {"role": "user", "content": "How often?"},
-        {"role": "assistant", "content": "The interval is", "question": "How often?",
-         "sources": [], "switches": [], "skipped": {}, "backend": "", "timings": {},
-         "streaming": True},
-    ]}
+    at.session_state["chat_current"] = {
+        **new_chat(),
+        "messages": [
+            {"role": "user", "content": "How often?"},
+            {
+                "role": "assistant",
+                "content": "The interval is",
+                "question": "How often?",
+                "sources": [],
+                "switches": [],
+                "skipped": {},
+                "backend": "",
+                "timings": {},
+                "streaming": True,
+            },
+        ],
+    }
     at.run()
     assert "The interval is" in _answer_markdown(at)
     assert any("Stopped" in c.value for c in at.chat_message[-1].caption)
@@ -202,8 +216,10 @@ def test_two_sessions_share_one_pipeline_and_keep_their_own_history(app_env, mak
 
     _ingest("flux.pdf", FLUX)
     first, second = make_app(), make_app()
-    questions = ["How often must the flux capacitor be calibrated?",
-                 "What household waste does the Mr. Fusion reactor accept?"]
+    questions = [
+        "How often must the flux capacitor be calibrated?",
+        "What household waste does the Mr. Fusion reactor accept?",
+    ]
     for at, question in zip([first, second], questions, strict=True):
         _ask(at, question)
     for at, question in zip([first, second], questions, strict=True):
@@ -214,8 +230,9 @@ def test_two_sessions_share_one_pipeline_and_keep_their_own_history(app_env, mak
     assert state.pipeline() is state.pipeline(), "created once per process"
 
 
-def test_a_tiny_model_answer_says_the_extract_is_shown_and_why(app_env, make_app, embedder,
-                                                               monkeypatch):
+def test_a_tiny_model_answer_says_the_extract_is_shown_and_why(
+    app_env, make_app, embedder, monkeypatch
+):
     monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,hf_inference,extractive")
     monkeypatch.delenv("HF_TOKEN", raising=False)  # so hf_inference is skipped
     monkeypatch.setenv("OLYMPUS_LLAMACPP_PORT", str(_closed_port()))
@@ -246,8 +263,7 @@ def test_a_question_the_documents_do_not_answer_is_refused(app_env, make_app, em
     assert not any("Claims checked" in e.label for e in at.chat_message[-1].expander)
 
 
-def test_a_page_is_one_entry_in_sources_and_every_citation_still_lands(app_env, make_app,
-                                                                       embedder):
+def test_a_page_is_one_entry_in_sources_and_every_citation_still_lands(app_env, make_app, embedder):
     """Page 2 holds several passages: Sources lists the page once ("[1, 3] flux.pdf · p. 2")
     with each passage under its own number; every [n] of the answer has its anchor; the
     relevance words and bars are the app's absolute scale."""
@@ -256,8 +272,14 @@ def test_a_page_is_one_entry_in_sources_and_every_citation_still_lands(app_env, 
     from src.answer.abstention import relevance, threshold_for
     from src.ui import state
 
-    long_page = FLUX[1] + " " + " ".join(
-        f"Step {n}: check the flux capacitor housing seal number {n} for wear." for n in range(1, 9))
+    long_page = (
+        FLUX[1]
+        + " "
+        + " ".join(
+            f"Step {n}: check the flux capacitor housing seal number {n} for wear."
+            for n in range(1, 9)
+        )
+    )
     _ingest("flux.pdf", [FLUX[0], long_page, FLUX[2]])
     at = make_app()
     _ask(at, "How often must the flux capacitor be calibrated and checked?")
@@ -268,8 +290,9 @@ def test_a_page_is_one_entry_in_sources_and_every_citation_still_lands(app_env, 
     panel = at.chat_message[-1].expander[0]
     headers = [m.value for m in panel.markdown if 'class="olympus-relevance"' in m.value]
     assert len(headers) == len(set(spans)), "one entry per page"
-    numbers = [int(n) for h in headers
-               for n in re.match(r"\*\*\\\[([\d, ]+)\\\]", h).group(1).split(", ")]
+    numbers = [
+        int(n) for h in headers for n in re.match(r"\*\*\\\[([\d, ]+)\\\]", h).group(1).split(", ")
+    ]
     assert sorted(numbers) == list(range(1, len(sources) + 1)), "every number once"
     for h in headers:  # an entry's numbers are sources of that one page
         group = [int(n) - 1 for n in re.match(r"\*\*\\\[([\d, ]+)\\\]", h).group(1).split(", ")]
@@ -280,8 +303,11 @@ def test_a_page_is_one_entry_in_sources_and_every_citation_still_lands(app_env, 
     threshold = threshold_for(state.settings().embedding_model)
     for h in headers:
         group = [int(n) - 1 for n in re.match(r"\*\*\\\[([\d, ]+)\\\]", h).group(1).split(", ")]
-        best = max((sources[i].similarity for i in group if sources[i].similarity is not None),
-                   default=None)
+        best = max(
+            (sources[i].similarity for i in group if sources[i].similarity is not None),
+            default=None,
+        )
         cells, words = relevance(best, threshold)
         assert ("▰" * cells + "▱" * (5 - cells) if best is not None else "") + (
-            " " if best is not None and words else "") + words in h
+            " " if best is not None and words else ""
+        ) + words in h

@@ -44,8 +44,11 @@ def _questions(at) -> list[str]:
 
 def _sidebar_chats(at) -> list[str]:
     """Titles of the chats listed in the sidebar (without the time each label ends with)."""
-    return [unescape(re.sub(r" :small\[[^\]]*\]$", "", b.label))
-            for b in at.sidebar.button if b.key.startswith("chat_open_")]
+    return [
+        unescape(re.sub(r" :small\[[^\]]*\]$", "", b.label))
+        for b in at.sidebar.button
+        if b.key.startswith("chat_open_")
+    ]
 
 
 def test_a_chat_survives_a_new_session_of_the_same_browser(flux, make_app, data_dir):
@@ -104,8 +107,7 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_settings_are_kept_per_chat_and_reach_the_answer(app_env, embedder, make_app,
-                                                         monkeypatch):
+def test_settings_are_kept_per_chat_and_reach_the_answer(app_env, embedder, make_app, monkeypatch):
     monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
     monkeypatch.setenv("OLYMPUS_LLAMACPP_PORT", str(_closed_port()))
     monkeypatch.setenv("OLYMPUS_CONNECT_TIMEOUT_S", "1")
@@ -127,12 +129,14 @@ def test_settings_are_kept_per_chat_and_reach_the_answer(app_env, embedder, make
     assert settings["model"] == "extractive" and settings["temperature"] == 0.7
     again.sidebar.button(key="chat_new").click().run()
     _ask(again, FUSION)
-    assert again.session_state["chat_current"]["settings"]["model"] == "extractive", \
+    assert again.session_state["chat_current"]["settings"]["model"] == "extractive", (
         "a new chat starts with the settings of the chat it was opened from"
+    )
 
 
 def test_past_the_chat_limit_the_answer_stays_and_the_page_says_what_to_do(
-        flux, make_app, monkeypatch):
+    flux, make_app, monkeypatch
+):
     monkeypatch.setenv("OLYMPUS_MAX_CHATS", "1")
     from src.ui import state
 

@@ -15,16 +15,20 @@ def _table_names(at) -> list[str]:
 def test_good_pdf_is_indexed_while_a_bad_one_gets_a_clear_error(app_env, make_app, embedder):
     at = make_app("documents")
     assert "No documents yet" in all_text(at)
-    at.file_uploader[0].set_value([
-        ("manual.pdf", make_text_pdf(SAMPLE_PAGES), "application/pdf"),
-        ("report.pdf", make_not_a_pdf(), "application/pdf"),
-    ]).run()
+    at.file_uploader[0].set_value(
+        [
+            ("manual.pdf", make_text_pdf(SAMPLE_PAGES), "application/pdf"),
+            ("report.pdf", make_not_a_pdf(), "application/pdf"),
+        ]
+    ).run()
     wait_for_ingest(at)
     text = all_text(at)
     assert "manual.pdf: indexed" in text
     errors = [e.value for e in at.error]
     assert any("report.pdf" in e for e in errors), errors
-    assert any(c.value.startswith("How to fix:") for c in at.caption), "the error says how to fix it"
+    assert any(c.value.startswith("How to fix:") for c in at.caption), (
+        "the error says how to fix it"
+    )
     assert _table_names(at) == ["manual.pdf"]
     row = at.dataframe[0].value.iloc[0]
     assert row["Pages"] == 3 and row["Passages"] >= 1
@@ -46,7 +50,9 @@ def test_reuploading_the_same_file_says_it_is_already_indexed(app_env, make_app,
 
 def test_delete_asks_for_confirmation_then_removes_the_document(app_env, make_app, embedder):
     at = make_app("documents")
-    at.file_uploader[0].set_value(("gone.pdf", make_text_pdf(["To be deleted."]), "application/pdf")).run()
+    at.file_uploader[0].set_value(
+        ("gone.pdf", make_text_pdf(["To be deleted."]), "application/pdf")
+    ).run()
     wait_for_ingest(at)
     assert _table_names(at) == ["gone.pdf"]
     at.button(key="docs_delete").click().run()
@@ -64,7 +70,6 @@ def test_how_the_pages_were_read_is_never_cut_off(app_env, make_app, embedder):
     (OCR'd, flagged pages, invisible text left out) is also written out in full under the
     table, where no cell width cuts it."""
     from src.ui import state
-
     from tests.fixtures.pdfs import make_hidden_text_pdf
 
     state.pipeline().ingest_bytes(make_text_pdf(SAMPLE_PAGES), "plain.pdf")
@@ -80,15 +85,17 @@ def test_how_the_pages_were_read_is_never_cut_off(app_env, make_app, embedder):
     assert not [c.value for c in at.caption if "plain.pdf" in c.value], "nothing unusual to say"
 
 
-def test_an_upload_is_a_job_of_the_services_queue_for_this_session_only(app_env, make_app,
-                                                                        embedder):
+def test_an_upload_is_a_job_of_the_services_queue_for_this_session_only(
+    app_env, make_app, embedder
+):
     """One queue: the page hands the file to the service and shows the service's job."""
     from src.service.upload_jobs import RemoteJobs
     from src.ui import state
 
     at = make_app("documents")
-    at.file_uploader[0].set_value(("mine.pdf", make_text_pdf(["Only mine."]), "application/pdf")
-                                  ).run()
+    at.file_uploader[0].set_value(
+        ("mine.pdf", make_text_pdf(["Only mine."]), "application/pdf")
+    ).run()
     wait_for_ingest(at)
     queue = state.ingest_queue()
     assert isinstance(queue, RemoteJobs)
@@ -100,11 +107,13 @@ def test_an_upload_is_a_job_of_the_services_queue_for_this_session_only(app_env,
     assert "mine.pdf: indexed" in all_text(at)
 
 
-def test_while_the_service_is_down_the_page_keeps_its_jobs(app_env, make_app, embedder,
-                                                           service_api):
+def test_while_the_service_is_down_the_page_keeps_its_jobs(
+    app_env, make_app, embedder, service_api
+):
     at = make_app("documents")
-    at.file_uploader[0].set_value(("kept.pdf", make_text_pdf(["Kept in view."]),
-                                   "application/pdf")).run()
+    at.file_uploader[0].set_value(
+        ("kept.pdf", make_text_pdf(["Kept in view."]), "application/pdf")
+    ).run()
     wait_for_ingest(at)
     from src.ui import state
 

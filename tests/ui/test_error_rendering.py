@@ -15,8 +15,13 @@ def _page() -> None:
     from shared_utils.errors import CorruptPdf
     from src.ui.errors import show_error
 
-    show_error(CorruptPdf("**bold** <img src=x onerror=alert(1)> [x](javascript:alert(1))",
-                          hint="see [here](javascript:alert(2)) **now**"), doing="read it")
+    show_error(
+        CorruptPdf(
+            "**bold** <img src=x onerror=alert(1)> [x](javascript:alert(1))",
+            hint="see [here](javascript:alert(2)) **now**",
+        ),
+        doing="read it",
+    )
 
 
 def test_error_message_and_hint_are_shown_literally(app_env):
@@ -27,8 +32,9 @@ def test_error_message_and_hint_are_shown_literally(app_env):
     assert not _LIVE.search(error), error
     assert not _LIVE.search(caption), caption
     # ...and the reader sees exactly the text of the message and the hint
-    assert unescape(error) == ("Could not read it: **bold** <img src=x onerror=alert(1)> "
-                               "[x](javascript:alert(1))")
+    assert unescape(error) == (
+        "Could not read it: **bold** <img src=x onerror=alert(1)> [x](javascript:alert(1))"
+    )
     assert unescape(caption) == "How to fix: see [here](javascript:alert(2)) **now**"
 
 
@@ -37,7 +43,7 @@ def test_a_page_waits_for_the_starting_service_then_says_what_is_wrong(monkeypat
     looks again; after the patience runs out it shows the error and its fix."""
     from streamlit.testing.v1 import AppTest
 
-    script = '''
+    script = """
 import streamlit as st
 from shared_utils.errors import ServiceUnavailable
 from src.ui.errors import show_error
@@ -46,7 +52,7 @@ if st.session_state["runs"] < 3:
     show_error(ServiceUnavailable("The Olympus service does not answer."), doing="list documents")
 else:
     st.write("library open")
-'''
+"""
     at = AppTest.from_string(script, default_timeout=30).run()
     assert at.session_state["runs"] == 3  # two reruns while "starting", then the page filled in
     assert [m.value for m in at.markdown] == ["library open"] and not at.error

@@ -21,8 +21,9 @@ def space(app_env, monkeypatch):
 
 def test_a_reader_cannot_delete_a_document_even_by_calling_the_action(space, make_app, embedder):
     at = make_app("documents")
-    at.file_uploader[0].set_value(("kept.pdf", make_text_pdf(["Readers may upload."]),
-                                   "application/pdf")).run()
+    at.file_uploader[0].set_value(
+        ("kept.pdf", make_text_pdf(["Readers may upload."]), "application/pdf")
+    ).run()
     wait_for_ingest(at)
     text = all_text(at)
     assert "kept.pdf: indexed" in text
@@ -32,8 +33,12 @@ def test_a_reader_cannot_delete_a_document_even_by_calling_the_action(space, mak
 
     pipeline = state.pipeline()
     doc = pipeline.documents()[0]
-    reader = Access(role="reader", browser_id="b", signed_in=True,
-                    policy=Policy(password="p", admin_password="a", on_space=True))
+    reader = Access(
+        role="reader",
+        browser_id="b",
+        signed_in=True,
+        policy=Policy(password="p", admin_password="a", on_space=True),
+    )
     with pytest.raises(Forbidden) as err:
         admin.delete_document(pipeline, doc.id, reader)
     assert "Sign in as administrator" in err.value.hint
@@ -51,20 +56,33 @@ def test_a_space_without_admin_password_refuses_and_says_how(space, make_app):
     assert not at.text_input, "no pull form"
     settings = state.settings()
     with pytest.raises(Forbidden, match="Only an administrator may download models"):
-        model_tasks.start_pull(settings, state.profile(), "Qwen/Qwen2.5-0.5B-Instruct-GGUF", "",
-                               Access(role="reader", browser_id="b", signed_in=False,
-                                      policy=Policy.from_settings(settings)))
+        model_tasks.start_pull(
+            settings,
+            state.profile(),
+            "Qwen/Qwen2.5-0.5B-Instruct-GGUF",
+            "",
+            Access(
+                role="reader",
+                browser_id="b",
+                signed_in=False,
+                policy=Policy.from_settings(settings),
+            ),
+        )
     assert model_tasks.pull_running(state.status_file()) is False, "nothing started"
 
 
 def test_model_pulls_are_off_on_a_space_unless_enabled(space, monkeypatch, make_app):
     monkeypatch.setenv("OLYMPUS_ADMIN_PASSWORD", "admin pw")
-    admin_access = Access(role="admin", browser_id="b", signed_in=True,
-                          policy=Policy(admin_password="admin pw", on_space=True,
-                                        model_pulls=False))
+    admin_access = Access(
+        role="admin",
+        browser_id="b",
+        signed_in=True,
+        policy=Policy(admin_password="admin pw", on_space=True, model_pulls=False),
+    )
     with pytest.raises(Forbidden) as err:
-        model_tasks.start_pull(state.settings(), None, "Qwen/Qwen2.5-0.5B-Instruct-GGUF", "",
-                               admin_access)
+        model_tasks.start_pull(
+            state.settings(), None, "Qwen/Qwen2.5-0.5B-Instruct-GGUF", "", admin_access
+        )
     assert "OLYMPUS_ALLOW_MODEL_PULLS=true" in err.value.hint
 
 

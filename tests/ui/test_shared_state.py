@@ -39,8 +39,9 @@ def _wait_done(queue, job_id: int, timeout: float = 120.0):
     raise AssertionError("the ingest did not finish")
 
 
-def test_clear_cache_message_during_an_ingest_closes_nothing(app_env, make_app, embedder,
-                                                             service_api, monkeypatch):
+def test_clear_cache_message_during_an_ingest_closes_nothing(
+    app_env, make_app, embedder, service_api, monkeypatch
+):
     """Streamlit's clear_cache message (st.cache_resource.clear()) from any session, mid-ingest:
     the pipeline stays open, the job completes and the document is in the library."""
     import streamlit as st
@@ -70,11 +71,16 @@ def test_a_visitor_does_not_see_another_sessions_uploads_or_errors(app_env, make
     from tests.ui.conftest import wait_for_ingest
 
     alice, bob = make_app("documents"), make_app("documents")
-    alice.file_uploader[0].set_value([
-        ("alice-secret-plan.pdf", make_not_a_pdf(), "application/pdf"),
-        ("alice-notes.pdf", make_text_pdf(["Alice's notes about the flux capacitor."]),
-         "application/pdf"),
-    ]).run()
+    alice.file_uploader[0].set_value(
+        [
+            ("alice-secret-plan.pdf", make_not_a_pdf(), "application/pdf"),
+            (
+                "alice-notes.pdf",
+                make_text_pdf(["Alice's notes about the flux capacitor."]),
+                "application/pdf",
+            ),
+        ]
+    ).run()
     wait_for_ingest(alice)
     bob.run()
     assert "alice-secret-plan.pdf" in all_text(alice), "the uploader sees her own error"
@@ -83,17 +89,21 @@ def test_a_visitor_does_not_see_another_sessions_uploads_or_errors(app_env, make
     assert "1 document(s)" in all_text(bob), "the library itself is shared"
 
 
-def test_cancel_button_stops_a_running_ingest_and_nothing_is_indexed(app_env, make_app, embedder,
-                                                                     service_api, monkeypatch):
+def test_cancel_button_stops_a_running_ingest_and_nothing_is_indexed(
+    app_env, make_app, embedder, service_api, monkeypatch
+):
     from src.ui import state
     from src.ui.documents import OWNER
 
     at = make_app("documents")
     pipeline, queue = state.pipeline(), state.ingest_queue()
     gated = _Gated(service_api, monkeypatch)
-    job_id = queue.submit(pipeline, "long-manual.pdf", make_text_pdf([f"Page {i} text." for i in
-                                                                   range(5)]),
-                          owner=at.session_state[OWNER])
+    job_id = queue.submit(
+        pipeline,
+        "long-manual.pdf",
+        make_text_pdf([f"Page {i} text." for i in range(5)]),
+        owner=at.session_state[OWNER],
+    )
     assert gated.reached.wait(60)
     at.run()
     assert "long-manual.pdf" in all_text(at)

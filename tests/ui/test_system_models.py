@@ -22,8 +22,16 @@ def test_system_page_shows_profile_health_and_versions(app_env, make_app, embedd
 def test_models_page_progress_comes_from_the_status_file(app_env, make_app):
     status = StatusFile(app_env / "status.json")
     status.replace("engine", engine="llamacpp", state="ready", model="qwen2.5-0.5b-instruct")
-    status.replace("provisioning", phase="download", bytes=50 * 1024**2, total=200 * 1024**2,
-                   percent=25.0, speed=4 * 1024**2, eta_s=37.5, model="qwen2.5-0.5b-instruct")
+    status.replace(
+        "provisioning",
+        phase="download",
+        bytes=50 * 1024**2,
+        total=200 * 1024**2,
+        percent=25.0,
+        speed=4 * 1024**2,
+        eta_s=37.5,
+        model="qwen2.5-0.5b-instruct",
+    )
     at = make_app("models")
     assert not at.exception
     bars = at.get("progress")
@@ -46,8 +54,9 @@ def test_pull_is_refused_while_another_download_runs(app_env, reachable_hub, mak
     assert "already running" in all_text(at)
 
 
-def test_download_is_off_with_the_reason_when_the_hub_cannot_be_reached(app_env, make_app,
-                                                                        monkeypatch):
+def test_download_is_off_with_the_reason_when_the_hub_cannot_be_reached(
+    app_env, make_app, monkeypatch
+):
     """No connection to the Hub (app_env's endpoint is a closed port), or offline mode: the
     Download button is disabled and the page says why; with the Hub reachable it is on."""
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
@@ -67,8 +76,9 @@ def test_download_is_on_when_the_hub_can_be_reached(app_env, reachable_hub, make
     assert "Download is off" not in all_text(at)
 
 
-def test_the_answering_model_is_listed_even_outside_the_models_folder(app_env, make_app,
-                                                                      monkeypatch, tmp_path):
+def test_the_answering_model_is_listed_even_outside_the_models_folder(
+    app_env, make_app, monkeypatch, tmp_path
+):
     """A GGUF given by OLYMPUS_LLAMACPP_MODEL_PATH, outside DATA_DIR/models: the model that
     answers is in "Installed models", ticked, under its full name."""
     import shutil
@@ -150,25 +160,33 @@ def test_delete_a_downloaded_model_removes_its_file(app_env, make_app):
     assert not any("tiny" in n.lower() for n in _installed(make_app("models"))["name"])
 
 
-def test_the_offline_fallback_is_named_the_same_on_chat_models_and_system(app_env, make_app,
-                                                                          monkeypatch):
+def test_the_offline_fallback_is_named_the_same_on_chat_models_and_system(
+    app_env, make_app, monkeypatch
+):
     """The recommended model could not be downloaded and SmolLM2 serves: every page says so,
     and names what answers: the source extracts, since the 135M model is too small to write."""
     monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
     StatusFile(app_env / "status.json").replace(
-        "provisioning", phase="ready", source="offline-fallback", model="smollm2-135m-instruct",
-        notes=["Hub unreachable"])
+        "provisioning",
+        phase="ready",
+        source="offline-fallback",
+        model="smollm2-135m-instruct",
+        notes=["Hub unreachable"],
+    )
     for page in (None, "models", "system"):
         at = make_app(page)
         assert not at.exception
         warnings = unescape("\n".join(w.value for w in at.warning))
-        assert ("Answering now: source extracts (model smollm2-135m-instruct is too small to "
-                "write), because") in warnings, page
+        assert (
+            "Answering now: source extracts (model smollm2-135m-instruct is too small to "
+            "write), because"
+        ) in warnings, page
         assert "could not be downloaded" in warnings, page
 
 
-def test_a_model_chosen_after_the_fallback_is_said_to_be_the_users_choice(app_env, make_app,
-                                                                          monkeypatch):
+def test_a_model_chosen_after_the_fallback_is_said_to_be_the_users_choice(
+    app_env, make_app, monkeypatch
+):
     """After the offline fallback the user picks a model with `models use`: the Models page
     says it was chosen so, not that the recommended one failed, nor that the fallback is
     ready."""
@@ -178,8 +196,12 @@ def test_a_model_chosen_after_the_fallback_is_said_to_be_the_users_choice(app_en
 
     monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
     StatusFile(app_env / "status.json").replace(
-        "provisioning", phase="ready", source="offline-fallback", model="smollm2-135m-offline",
-        notes=["Hub unreachable"])
+        "provisioning",
+        phase="ready",
+        source="offline-fallback",
+        model="smollm2-135m-offline",
+        notes=["Hub unreachable"],
+    )
     time.sleep(0.01)
     write_active(state.settings(), name="qwen2.5-coder.gguf", path=str(app_env / "q.gguf"))
     at = make_app("models")
@@ -190,8 +212,9 @@ def test_a_model_chosen_after_the_fallback_is_said_to_be_the_users_choice(app_en
     assert "smollm2-135m-offline is ready" not in unescape(all_text(at))
 
 
-def test_an_optional_backend_that_is_not_configured_is_not_a_problem(app_env, make_app,
-                                                                      monkeypatch):
+def test_an_optional_backend_that_is_not_configured_is_not_a_problem(
+    app_env, make_app, monkeypatch
+):
     monkeypatch.setenv("OLYMPUS_BACKENDS", "hf_inference,extractive")
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.delenv("OLYMPUS_HF_TOKEN", raising=False)
@@ -201,13 +224,15 @@ def test_an_optional_backend_that_is_not_configured_is_not_a_problem(app_env, ma
 
 
 def test_the_recommended_model_is_one_click_away_unless_the_server_is_offline(
-        app_env, reachable_hub, make_app, monkeypatch):
+    app_env, reachable_hub, make_app, monkeypatch
+):
     """Another model answers than the recommendation: a Download button names it (not clicked:
     no network in tests); with HF_HUB_OFFLINE the page says why it cannot be downloaded."""
     monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     StatusFile(app_env / "status.json").replace(
-        "engine", engine="llamacpp", state="ready", model="/m/SmolLM2-135M-Instruct.Q4_1.gguf")
+        "engine", engine="llamacpp", state="ready", model="/m/SmolLM2-135M-Instruct.Q4_1.gguf"
+    )
     at = make_app("models")
     button = at.button(key="models_pull_recommended")
     assert button.label.startswith("Download the recommended model (")

@@ -43,7 +43,12 @@ def test_the_claims_shown_are_the_ones_the_answer_arrived_with(app_env, make_app
     _ask(at, "How often must the flux capacitor be calibrated?")
     msg = at.session_state["chat_current"]["messages"][-1]
     assert msg["claims"] and {c["status"] for c in msg["claims"]} <= {
-        "supported", "unverified", "contradicted", "miscited", "uncited"}
+        "supported",
+        "unverified",
+        "contradicted",
+        "miscited",
+        "uncited",
+    }
     msg["claims"] = [{**msg["claims"][0], "status": "uncited", "best": None}]
     at.run()
     checked = [e for e in at.chat_message[-1].expander if e.label.startswith("Claims checked")]

@@ -8,8 +8,9 @@ from src.answer.abstention import answerability_for, decide, threshold_for
 
 
 def _source(similarity: float | None, page: int = 7, text: str = "text") -> ScoredChunk:
-    return ScoredChunk(Chunk(f"d:{page}", "d", page, text, page, page, "bashref.pdf"), 0.03, {},
-                       similarity)
+    return ScoredChunk(
+        Chunk(f"d:{page}", "d", page, text, page, page, "bashref.pdf"), 0.03, {}, similarity
+    )
 
 
 def test_sources_below_the_threshold_give_a_refusal_that_names_the_search():
@@ -56,8 +57,10 @@ MANUAL = [
 
 @pytest.fixture
 def library(tmp_path):
-    chunks = [Chunk(f"d:{i:06d}", "d", i, text, i + 1, i + 1, "manual.pdf")
-              for i, text in enumerate(MANUAL)]
+    chunks = [
+        Chunk(f"d:{i:06d}", "d", i, text, i + 1, i + 1, "manual.pdf")
+        for i, text in enumerate(MANUAL)
+    ]
     docstore = SQLiteDocumentStore(tmp_path / "docs.sqlite3")
     docstore.begin_document(DocumentRecord("d", "manual.pdf", 2, len(chunks), 10, 0.0))
     docstore.add_chunks("d", chunks)
@@ -73,28 +76,29 @@ def test_names_are_capitalised_words_identifiers_and_compounds_not_ordinary_word
     assert names("Which PostgreSQL setting controls the shared buffers?") == ["PostgreSQL"]
     assert names("How do I set up a Git pre-commit hook?") == ["Git"]
     assert names("How do I set up Wi-Fi?") == ["Wi-Fi"]
-    assert names("What does Bash do with HISTSIZE in version 5.2?") == [
-        "Bash", "HISTSIZE", "5.2"]
+    assert names("What does Bash do with HISTSIZE in version 5.2?") == ["Bash", "HISTSIZE", "5.2"]
     assert names("how do i make a variable read only") == []
 
 
 def test_ordinary_hyphenated_words_are_not_names():
-    """"in-memory", "re-run", "two-digit", "built-in" are words a manual may happen not to use;
+    """ "in-memory", "re-run", "two-digit", "built-in" are words a manual may happen not to use;
     taking them for names refused answerable questions."""
-    for question in ("Is the history kept in-memory until the shell exits?",
-                     "How do I re-run the last command?",
-                     "How is a two-digit positional parameter written?",
-                     "Which built-in prints the working directory?"):
+    for question in (
+        "Is the history kept in-memory until the shell exits?",
+        "How do I re-run the last command?",
+        "How is a two-digit positional parameter written?",
+        "Which built-in prints the working directory?",
+    ):
         assert names(question) == [], question
 
 
 def test_a_name_no_document_mentions_is_found_words_and_phrases_alike(library):
     keywords, docstore = library
-    assert absent_names("Which PostgreSQL setting controls the shared buffers?",
-                        keywords, docstore) == ["PostgreSQL"]
+    assert absent_names(
+        "Which PostgreSQL setting controls the shared buffers?", keywords, docstore
+    ) == ["PostgreSQL"]
     # both words occur, never together: the compound is absent
-    assert absent_names("How do I set up a Git-commit hook?", keywords, docstore) == [
-        "Git-commit"]
+    assert absent_names("How do I set up a Git-commit hook?", keywords, docstore) == ["Git-commit"]
     # present as a phrase, or with a space or joined, is present
     assert absent_names("Can debmake pre-build with Git?", keywords, docstore) == []
     assert absent_names("Are read-only variables kept?", keywords, docstore) == []
@@ -102,8 +106,9 @@ def test_a_name_no_document_mentions_is_found_words_and_phrases_alike(library):
 
 def test_a_question_about_an_unmentioned_name_is_refused_saying_which_name():
     sources = [_source(0.58, 4, "Git hooks run before a commit.")]
-    verdict = decide(sources, "How do I set up a Git pre-commit hook?", threshold=0.2,
-                     absent=["pre-commit"])
+    verdict = decide(
+        sources, "How do I set up a Git pre-commit hook?", threshold=0.2, absent=["pre-commit"]
+    )
     assert verdict.abstain and "none of them mentions “pre-commit”" in verdict.message
     # the same question without the missing name is answered
     assert not decide(sources, "How do I set up a Git hook?", threshold=0.2).abstain
@@ -112,8 +117,9 @@ def test_a_question_about_an_unmentioned_name_is_refused_saying_which_name():
 def test_a_well_matched_question_is_answered_despite_a_name_the_documents_lack():
     """A typo in a name ("Debain") must not refuse a question the sources clearly answer."""
     sources = [_source(0.71, 4, "Debian packages are built with debmake.")]
-    assert not decide(sources, "How are Debain packages built?", threshold=0.2,
-                      absent=["Debain"]).abstain
+    assert not decide(
+        sources, "How are Debain packages built?", threshold=0.2, absent=["Debain"]
+    ).abstain
 
 
 def test_a_document_is_mentioned_by_its_file_name_and_by_its_titles_initials(tmp_path):
@@ -121,8 +127,10 @@ def test_a_document_is_mentioned_by_its_file_name_and_by_its_titles_initials(tmp
     "Network UPS Tools": "GMPL" and "NUT" are what people call them, not unknown names."""
     docstore = SQLiteDocumentStore(tmp_path / "docs.sqlite3")
     keywords = BM25Index(tmp_path / "keywords.sqlite3")
-    for doc, name, text in (("g", "gmpl.pdf", "Modeling Language GNU MathProg. Models are read."),
-                            ("n", "nut-manual.pdf", "Network UPS Tools User Manual. Upsd runs.")):
+    for doc, name, text in (
+        ("g", "gmpl.pdf", "Modeling Language GNU MathProg. Models are read."),
+        ("n", "nut-manual.pdf", "Network UPS Tools User Manual. Upsd runs."),
+    ):
         chunk = Chunk(f"{doc}:000000", doc, 0, text, 1, 1, name)
         docstore.begin_document(DocumentRecord(doc, name, 1, 1, 10, 0.0))
         docstore.add_chunks(doc, [chunk])
@@ -131,8 +139,7 @@ def test_a_document_is_mentioned_by_its_file_name_and_by_its_titles_initials(tmp
     try:
         assert absent_names("How is a set declared in GMPL?", keywords, docstore) == []
         assert absent_names("Which port does NUT use?", keywords, docstore) == []
-        assert absent_names("Which port does PostgreSQL use?", keywords, docstore) == [
-            "PostgreSQL"]
+        assert absent_names("Which port does PostgreSQL use?", keywords, docstore) == ["PostgreSQL"]
     finally:
         keywords.close()
         docstore.close()
@@ -141,11 +148,16 @@ def test_a_document_is_mentioned_by_its_file_name_and_by_its_titles_initials(tmp
 def test_a_refusal_by_names_never_overrides_a_source_that_holds_the_rest_of_the_question():
     source = _source(0.52, 4, "The MathProg model statement declares a set of elements.")
     # "GMPL" missing from the text, yet the source holds every other word: answered
-    assert not decide([source], "How does GMPL declare a set of elements?", threshold=0.2,
-                      absent=["GMPL"]).abstain
+    assert not decide(
+        [source], "How does GMPL declare a set of elements?", threshold=0.2, absent=["GMPL"]
+    ).abstain
     # an unrelated question about an unmentioned name is still refused
-    assert decide([source], "Which PostgreSQL setting controls shared buffers?",
-                  threshold=0.2, absent=["PostgreSQL"]).abstain
+    assert decide(
+        [source],
+        "Which PostgreSQL setting controls shared buffers?",
+        threshold=0.2,
+        absent=["PostgreSQL"],
+    ).abstain
 
 
 def test_a_compound_in_the_source_covers_the_question_words_it_joins():
@@ -175,8 +187,12 @@ PASSAGES = [
 @pytest.fixture
 def index(tmp_path):
     keywords = BM25Index(tmp_path / "keywords.sqlite3")
-    keywords.add([Chunk(f"d:{i:06d}", "d", i, text, i + 1, i + 1, "manual.pdf")
-                  for i, text in enumerate(PASSAGES)])
+    keywords.add(
+        [
+            Chunk(f"d:{i:06d}", "d", i, text, i + 1, i + 1, "manual.pdf")
+            for i, text in enumerate(PASSAGES)
+        ]
+    )
     yield keywords
     keywords.close()
 
@@ -219,7 +235,9 @@ def test_a_strong_match_is_never_refused():
     """Neither by the words it lacks nor by a name no document mentions."""
     question = "How do I sign a package with Sigstore cosign?"
     text = "Signing a package uses your key."
-    assert not decide([_source(STRONG_MATCH, 8, text)], question, threshold=0.2,
-                      absent=["Sigstore"]).abstain
-    assert decide([_source(STRONG_MATCH - 0.05, 8, text)], question, threshold=0.2,
-                  absent=["Sigstore"]).abstain
+    assert not decide(
+        [_source(STRONG_MATCH, 8, text)], question, threshold=0.2, absent=["Sigstore"]
+    ).abstain
+    assert decide(
+        [_source(STRONG_MATCH - 0.05, 8, text)], question, threshold=0.2, absent=["Sigstore"]
+    ).abstain

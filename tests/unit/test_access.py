@@ -9,6 +9,13 @@ import pytest
 
 from shared_utils.errors import SettingsError
 from src.access.roles import Access, Forbidden, Policy
+from src.access.session_cookie import (
+    Claims,
+    access_for,
+    load_secret,
+    password_fingerprint,
+    sign,
+)
 from src.front.hosts import (
     allowed_hosts,
     client_address,
@@ -17,25 +24,21 @@ from src.front.hosts import (
     origin_allowed,
 )
 from src.front.throttle import LoginThrottle
-from src.access.session_cookie import (
-    Claims,
-    access_for,
-    load_secret,
-    password_fingerprint,
-    sign,
-)
 
 SECRET = b"k" * 64
 
 
-@pytest.mark.parametrize(("policy", "anonymous", "with_password", "with_admin"), [
-    (Policy(), "admin", None, None),  # bare machine, no password: today's single user
-    (Policy(on_space=True), "reader", None, None),  # a public Space: nobody administers
-    (Policy(password="p"), "none", "admin", None),  # one password: whoever has it is admin
-    (Policy(password="p", on_space=True), "none", "reader", None),
-    (Policy(password="p", admin_password="a"), "none", "reader", "admin"),
-    (Policy(admin_password="a", on_space=True), "reader", None, "admin"),
-])
+@pytest.mark.parametrize(
+    ("policy", "anonymous", "with_password", "with_admin"),
+    [
+        (Policy(), "admin", None, None),  # bare machine, no password: today's single user
+        (Policy(on_space=True), "reader", None, None),  # a public Space: nobody administers
+        (Policy(password="p"), "none", "admin", None),  # one password: whoever has it is admin
+        (Policy(password="p", on_space=True), "none", "reader", None),
+        (Policy(password="p", admin_password="a"), "none", "reader", "admin"),
+        (Policy(admin_password="a", on_space=True), "reader", None, "admin"),
+    ],
+)
 def test_roles(policy, anonymous, with_password, with_admin):
     assert policy.anonymous_role == anonymous
     assert policy.role_for_password("p") == with_password
@@ -51,8 +54,12 @@ def test_a_reader_is_refused_admin_actions_with_the_way_to_get_them():
         reader.require_admin("delete documents")
     assert "delete documents" in err.value.message
     assert "OLYMPUS_ADMIN_PASSWORD" in err.value.hint and "secret" in err.value.hint
-    admin = Access(role="admin", browser_id="b", signed_in=True,
-                   policy=Policy(admin_password="a", on_space=True, model_pulls=False))
+    admin = Access(
+        role="admin",
+        browser_id="b",
+        signed_in=True,
+        policy=Policy(admin_password="a", on_space=True, model_pulls=False),
+    )
     admin.require_admin("delete documents")
     with pytest.raises(Forbidden) as err:
         admin.require_model_pulls()
@@ -64,8 +71,12 @@ def test_policy_repr_never_shows_a_password():
 
 
 def _cookie(policy: Policy, role="reader", expires=1000.0, secret=SECRET) -> str:
-    return sign(Claims("browser-1", role, expires, password_fingerprint(policy, secret),
-                       sign_in="signin-1"), secret)
+    return sign(
+        Claims(
+            "browser-1", role, expires, password_fingerprint(policy, secret), sign_in="signin-1"
+        ),
+        secret,
+    )
 
 
 def test_a_signed_cookie_grants_its_role_until_it_expires():
@@ -82,8 +93,16 @@ def test_forged_or_tampered_cookies_grant_nothing():
     value = _cookie(policy)
     payload, mac = value.split(".")
     forged = _cookie(policy, role="admin", secret=b"another secret" * 4)
-    for bad in (forged, payload + "." + mac[:-2] + "AA", payload[:-1] + "." + mac, "x", "", None,
-                "a.b.c", value + "\u00e9"):
+    for bad in (
+        forged,
+        payload + "." + mac[:-2] + "AA",
+        payload[:-1] + "." + mac,
+        "x",
+        "",
+        None,
+        "a.b.c",
+        value + "\u00e9",
+    ):
         access, claims = access_for(bad, policy, SECRET, now=0.0)
         assert access.role == "none" and claims is None, bad
 
@@ -189,16 +208,14 @@ def test_lockouts_survive_a_restart(tmp_path):
     for _ in range(2):
         t.failed(_keys(t, "1.2.3.4"))
     t.succeeded(_keys(t, "5.6.7.8"), "owner-browser")
-    again = LoginThrottle(per_address=2, global_max=100, window_s=300, clock=clock,
-                          state_path=path)
+    again = LoginThrottle(per_address=2, global_max=100, window_s=300, clock=clock, state_path=path)
     assert again.retry_after(_keys(again, "1.2.3.4"))[1] == "address"
     assert again.trusted("owner-browser")
     assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
 def test_memory_stays_bounded_under_many_addresses():
-    t = LoginThrottle(per_address=5, global_max=10, window_s=60, clock=Clock(),
-                      max_keys=100)
+    t = LoginThrottle(per_address=5, global_max=10, window_s=60, clock=Clock(), max_keys=100)
     for i in range(5000):
         t.failed(_keys(t, f"addr-{i}"))
     assert len(t._budgets) <= 100 and len(t._all) <= 80
@@ -206,8 +223,13 @@ def test_memory_stays_bounded_under_many_addresses():
 
 def test_host_names_and_the_allowed_list():
     allowed = allowed_hosts("me-olympus.hf.space", ["Olympus.LAN", " "])
-    for host in ("localhost:8501", "127.0.0.1", "[::1]:7860", "me-olympus.hf.space",
-                 "olympus.lan:80"):
+    for host in (
+        "localhost:8501",
+        "127.0.0.1",
+        "[::1]:7860",
+        "me-olympus.hf.space",
+        "olympus.lan:80",
+    ):
         assert host_name(host) in allowed, host
     for host in ("attacker.example", "localhost.attacker.example", "127.0.0.1.nip.io", ""):
         assert host_name(host) not in allowed, host
@@ -222,25 +244,35 @@ def test_forwarded_for_is_trusted_only_behind_a_proxy_and_only_its_last_entry():
     assert client_address("10.0.0.1", {}, trust_proxy=True) == "10.0.0.1"
     # a client on the Internet that reaches the front directly cannot name its address
     assert client_address("93.184.216.34", headers, trust_proxy=True) == "93.184.216.34"
-    assert client_address("10.0.0.1", {"x-forwarded-for": "localhost"},
-                          trust_proxy=True) == "unknown"
+    assert (
+        client_address("10.0.0.1", {"x-forwarded-for": "localhost"}, trust_proxy=True) == "unknown"
+    )
 
 
 def test_only_a_request_from_this_machine_itself_is_local():
     assert is_local_request("127.0.0.1", {}, trust_proxy=False)
     assert not is_local_request("10.0.0.1", {}, trust_proxy=False)
     for forwarded in ("localhost", "6.6.6.6, 127.0.0.1", "127.0.0.1"):
-        assert not is_local_request("127.0.0.1", {"x-forwarded-for": forwarded},
-                                    trust_proxy=True), forwarded
+        assert not is_local_request(
+            "127.0.0.1", {"x-forwarded-for": forwarded}, trust_proxy=True
+        ), forwarded
     assert not is_local_request("localhost", {}, trust_proxy=False), "names are not addresses"
 
 
 def _request(headers: dict[str, str]):
     from starlette.requests import Request
 
-    return Request({"type": "http", "method": "GET", "path": "/", "scheme": "http",
-                    "query_string": b"", "server": ("127.0.0.1", 8501),
-                    "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})
+    return Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "path": "/",
+            "scheme": "http",
+            "query_string": b"",
+            "server": ("127.0.0.1", 8501),
+            "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+        }
+    )
 
 
 def test_cookie_attributes_follow_where_olympus_runs(data_dir):
@@ -248,18 +280,21 @@ def test_cookie_attributes_follow_where_olympus_runs(data_dir):
     from src.settings import load_settings
 
     claims = Claims("browser-1")
-    bare = FrontConfig.from_settings(load_settings(data_dir=data_dir), upstream_port=1,
-                                     secret=SECRET)
+    bare = FrontConfig.from_settings(
+        load_settings(data_dir=data_dir), upstream_port=1, secret=SECRET
+    )
     header = bare.set_cookie_header(_request({"x-forwarded-proto": "https"}), claims)
     assert "HttpOnly" in header and "SameSite=Lax" in header
     assert "Secure" not in header, "X-Forwarded-Proto counts only behind a trusted proxy"
-    proxied = FrontConfig.from_settings(load_settings(data_dir=data_dir, behind_proxy=True),
-                                        upstream_port=1, secret=SECRET)
-    assert "; Secure" in proxied.set_cookie_header(_request({"x-forwarded-proto": "https"}),
-                                                   claims)
+    proxied = FrontConfig.from_settings(
+        load_settings(data_dir=data_dir, behind_proxy=True), upstream_port=1, secret=SECRET
+    )
+    assert "; Secure" in proxied.set_cookie_header(_request({"x-forwarded-proto": "https"}), claims)
     space = FrontConfig.from_settings(
         load_settings(data_dir=data_dir, SPACE_ID="me/olympus", SPACE_HOST="me-olympus.hf.space"),
-        upstream_port=1, secret=SECRET)
+        upstream_port=1,
+        secret=SECRET,
+    )
     header = space.set_cookie_header(_request({}), claims)
     assert "SameSite=None; Secure; Partitioned" in header and "HttpOnly" in header
     assert "me-olympus.hf.space" in space.allowed and space.trust_proxy

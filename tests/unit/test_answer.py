@@ -12,12 +12,19 @@ import pytest
 from shared_utils.errors import BackendUnavailable, InvalidQuery, UnknownBackend
 from shared_utils.generation.base import Backend, Delta, GenerationOptions
 from shared_utils.generation.extractive import (
-    FOLLOWING_HEADING, HEADING, NO_MODEL, ExtractiveBackend, heading, model_adds, segments)
+    FOLLOWING_HEADING,
+    HEADING,
+    NO_MODEL,
+    ExtractiveBackend,
+    heading,
+    model_adds,
+    segments,
+)
 from shared_utils.types import Chunk, DocumentRecord, ScoredChunk
-from src.models.backends import BackendPlan
 from src.answer.abstention import weights
 from src.answer.answerer import NO_DOCUMENTS, Answerer
 from src.events import BackendSwitchEvent, SourcesEvent, StatusEvent, TokenEvent
+from src.models.backends import BackendPlan
 
 TEXT = "The upsd daemon listens on TCP port 3493 by default. It reads ups.conf at start."
 
@@ -25,7 +32,8 @@ TEXT = "The upsd daemon listens on TCP port 3493 by default. It reads ups.conf a
 @dataclass
 class FakeLibrary:
     docs: list = field(
-        default_factory=lambda: [DocumentRecord("d", "nut.pdf", 40, 1, 1, 0.0, "ready")])
+        default_factory=lambda: [DocumentRecord("d", "nut.pdf", 40, 1, 1, 0.0, "ready")]
+    )
     queries: list = field(default_factory=list)
     similarity: object = None  # query -> the dense similarity of the source (None: no leg)
     text: str = TEXT
@@ -77,10 +85,15 @@ def _answerer(settings, backend: Backend, library=None, chain=("llamacpp", "extr
             raise UnknownBackend(f"unknown backend {name!r}; valid: llamacpp, extractive")
         return backends[name]
 
-    return Answerer(settings, library=library or FakeLibrary(),
-                    planner=lambda: BackendPlan(tuple(chain)),
-                    backend_factory=lambda name, _plan: factory(name), context_tokens=2048, top_k=4,
-                    options=GenerationOptions(first_token_timeout_s=5, stall_timeout_s=5))
+    return Answerer(
+        settings,
+        library=library or FakeLibrary(),
+        planner=lambda: BackendPlan(tuple(chain)),
+        backend_factory=lambda name, _plan: factory(name),
+        context_tokens=2048,
+        top_k=4,
+        options=GenerationOptions(first_token_timeout_s=5, stall_timeout_s=5),
+    )
 
 
 def test_event_order_sources_status_tokens_done(settings):
@@ -99,8 +112,11 @@ def test_event_order_sources_status_tokens_done(settings):
 
 
 def test_uncited_fact_gets_an_inferred_citation(settings):
-    events = list(_answerer(settings, Scripted(["The upsd daemon listens on TCP port 3493."]))
-                  .ask("Which port does upsd use?"))
+    events = list(
+        _answerer(settings, Scripted(["The upsd daemon listens on TCP port 3493."])).ask(
+            "Which port does upsd use?"
+        )
+    )
     done = events[-1]
     assert done.answer.endswith("3493 [1].") and done.citations[0].inferred
 
@@ -109,8 +125,11 @@ def test_the_done_event_says_which_claims_are_verified_as_the_chat_page_shows_th
     """The ✓ and the "not verified" of the answer travel with it (the API's ``olympus``)."""
     stated = "The upsd daemon listens on TCP port 3493 by default."
     loose = "By default upsd is reachable over TCP on port 3493."
-    done = list(_answerer(settings, Scripted([f"{stated} [1] {loose} [1]"]))
-                .ask("Which port does upsd use?"))[-1]
+    done = list(
+        _answerer(settings, Scripted([f"{stated} [1] {loose} [1]"])).ask(
+            "Which port does upsd use?"
+        )
+    )[-1]
     assert done.verified == [stated] and done.unverified == [loose] and not done.unsupported
     assert done.supported_share == 0.5
 
@@ -149,8 +168,11 @@ def test_no_documents_says_how_to_add_one_without_calling_a_model(settings):
 def test_follow_up_is_searched_with_the_previous_question_when_that_matches_better(settings):
     library = FakeLibrary(similarity=lambda q: 0.7 if "upsd" in q else 0.3)
     backend = Scripted(["ok"])
-    events = list(_answerer(settings, backend, library).ask(
-        "What about its config file?", history=[("Which port does upsd listen on?", "3493 [1]")]))
+    events = list(
+        _answerer(settings, backend, library).ask(
+            "What about its config file?", history=[("Which port does upsd listen on?", "3493 [1]")]
+        )
+    )
     sources = next(e for e in events if isinstance(e, SourcesEvent))
     assert "upsd" in sources.query and sources.query.startswith("What about its config file?")
     assert any(isinstance(e, StatusEvent) and "follow-up" in e.message for e in events)
@@ -161,9 +183,12 @@ def test_follow_up_is_searched_with_the_previous_question_when_that_matches_bett
 def test_an_unrelated_next_question_is_never_rewritten_nor_given_history(settings):
     library = FakeLibrary(similarity=lambda q: 0.6 if "ups.conf" in q else 0.5)
     backend = Scripted(["ok"])
-    events = list(_answerer(settings, backend, library).ask(
-        "Which file does the daemon read at start (ups.conf)?",
-        history=[("Which port does upsd listen on?", "3493 [1]")]))
+    events = list(
+        _answerer(settings, backend, library).ask(
+            "Which file does the daemon read at start (ups.conf)?",
+            history=[("Which port does upsd listen on?", "3493 [1]")],
+        )
+    )
     sources = next(e for e in events if isinstance(e, SourcesEvent))
     assert sources.query == "Which file does the daemon read at start (ups.conf)?"
     assert "Earlier question" not in backend.messages[-1].content
@@ -171,8 +196,11 @@ def test_an_unrelated_next_question_is_never_rewritten_nor_given_history(setting
 
 def test_no_relevant_source_gives_a_refusal_naming_the_search_without_a_model(settings):
     library = FakeLibrary(similarity=lambda q: 0.2)
-    events = list(_answerer(settings, Scripted(fail_before="must not be called"), library)
-                  .ask("How do I bake sourdough bread?"))
+    events = list(
+        _answerer(settings, Scripted(fail_before="must not be called"), library).ask(
+            "How do I bake sourdough bread?"
+        )
+    )
     done = events[-1]
     assert done.mode == "abstained" and "How do I bake sourdough bread?" in done.answer
     assert "do not seem to answer" in done.answer and done.sources  # the closest are shown
@@ -182,31 +210,45 @@ def test_no_relevant_source_gives_a_refusal_naming_the_search_without_a_model(se
 def test_an_answerability_of_zero_turns_refusing_off(settings):
     """OLYMPUS_ABSTAIN_ANSWERABILITY=0: the model is asked even when nothing matches."""
     library = FakeLibrary(similarity=lambda q: 0.2)
-    done = list(_answerer(settings.model_copy(update={"abstain_answerability": 0.0}),
-                          Scripted(["Bake it [1]."]), library)
-                .ask("How do I bake sourdough bread?"))[-1]
+    done = list(
+        _answerer(
+            settings.model_copy(update={"abstain_answerability": 0.0}),
+            Scripted(["Bake it [1]."]),
+            library,
+        ).ask("How do I bake sourdough bread?")
+    )[-1]
     assert done.mode != "abstained" and "Bake it" in done.answer
 
 
 def test_a_question_about_something_no_document_mentions_is_refused_without_a_model(settings):
     """Most of its other words are in the source; the name is what is missing."""
-    library = FakeLibrary(similarity=lambda q: 0.5,
-                          text="The shared buffers of the daemon are set in ups.conf.")
-    events = list(_answerer(settings, Scripted(fail_before="must not be called"), library)
-                  .ask("Which PostgreSQL setting controls the shared buffers?"))
+    library = FakeLibrary(
+        similarity=lambda q: 0.5, text="The shared buffers of the daemon are set in ups.conf."
+    )
+    events = list(
+        _answerer(settings, Scripted(fail_before="must not be called"), library).ask(
+            "Which PostgreSQL setting controls the shared buffers?"
+        )
+    )
     done = events[-1]
     assert done.mode == "abstained" and "none of them mentions “PostgreSQL”" in done.answer
-    answered = list(_answerer(settings, Scripted(["Use ups.conf [1]."]), library)
-                    .ask("Which setting controls the shared buffers?"))[-1]
+    answered = list(
+        _answerer(settings, Scripted(["Use ups.conf [1]."]), library).ask(
+            "Which setting controls the shared buffers?"
+        )
+    )[-1]
     assert answered.mode != "abstained" and "ups.conf" in answered.answer
 
 
 def test_a_repeating_answer_is_stopped_and_kept_once(settings):
     loop = ["Port 3493 is the port that upsd uses for clients [1]. "] * 30
-    events = list(_answerer(settings, Scripted(loop, model="qwen2.5-7b-instruct"))
-                  .ask("Which port?"))
+    events = list(
+        _answerer(settings, Scripted(loop, model="qwen2.5-7b-instruct")).ask("Which port?")
+    )
     done = events[-1]
-    assert done.loop_stopped and done.answer == "Port 3493 is the port that upsd uses for clients [1]."
+    assert (
+        done.loop_stopped and done.answer == "Port 3493 is the port that upsd uses for clients [1]."
+    )
     assert sum(isinstance(e, TokenEvent) for e in events) < 5
     assert any(isinstance(e, StatusEvent) and "repeating" in e.message for e in events)
 
@@ -289,11 +331,17 @@ def _ollama_answerer(settings, backend, served="qwen2.5:0.5b"):
         return backend
 
     backend.name = "ollama"
-    answerer = Answerer(settings, library=FakeLibrary(),
-                        planner=lambda: BackendPlan(("ollama", "extractive"), {"ollama": served}),
-                        backend_factory=factory, context_tokens=2048, top_k=4,
-                        options=GenerationOptions(temperature=0.1, max_tokens=512,
-                                                  first_token_timeout_s=5, stall_timeout_s=5))
+    answerer = Answerer(
+        settings,
+        library=FakeLibrary(),
+        planner=lambda: BackendPlan(("ollama", "extractive"), {"ollama": served}),
+        backend_factory=factory,
+        context_tokens=2048,
+        top_k=4,
+        options=GenerationOptions(
+            temperature=0.1, max_tokens=512, first_token_timeout_s=5, stall_timeout_s=5
+        ),
+    )
     return answerer, planned
 
 
@@ -319,11 +367,15 @@ def test_ask_options_source_extracts_only_and_a_model_llamacpp_does_not_serve(se
     answerer = _answerer(settings, Scripted(["never asked"]))
     done = list(answerer.ask("Which port?", options=AskOptions(backend="extractive")))[-1]
     assert done.backend_name == "extractive" and _heading_says_what_answered(done.answer, done)
-    served = Answerer(settings, library=FakeLibrary(),
-                      planner=lambda: BackendPlan(("llamacpp", "extractive"),
-                                                  {"llamacpp": "smollm2-135m"}),
-                      backend_factory=lambda name, _p: ExtractiveBackend(), context_tokens=2048,
-                      top_k=4, options=GenerationOptions())
+    served = Answerer(
+        settings,
+        library=FakeLibrary(),
+        planner=lambda: BackendPlan(("llamacpp", "extractive"), {"llamacpp": "smollm2-135m"}),
+        backend_factory=lambda name, _p: ExtractiveBackend(),
+        context_tokens=2048,
+        top_k=4,
+        options=GenerationOptions(),
+    )
     with pytest.raises(ModelNotFound, match="serving smollm2-135m") as caught:
         served.ask("Which port?", options=AskOptions(model="qwen2.5-1.5b-instruct"))
     assert "Models page" in caught.value.hint
@@ -345,8 +397,11 @@ def test_an_answer_no_source_backs_is_followed_by_the_extract_but_a_refusal_is_k
     assert done.mode == "model+extract" and done.answer.startswith(f"~~{wrong}~~")
     assert "3493 by default. [1]" in done.answer and done.unsupported == [wrong]
     assert FOLLOWING_HEADING in done.answer and HEADING not in done.answer
-    refusal = list(_answerer(settings, Scripted(["The documents do not say."]))
-                   .ask("Which port does upsd use?"))[-1]
+    refusal = list(
+        _answerer(settings, Scripted(["The documents do not say."])).ask(
+            "Which port does upsd use?"
+        )
+    )[-1]
     assert refusal.mode == "model" and refusal.answer == "The documents do not say."
 
 
@@ -380,8 +435,15 @@ def test_a_small_models_answer_comes_after_the_evidence_and_only_where_it_adds(s
     assert "Upsd listens on port 3493" not in done.answer
     assert _heading_says_what_answered(done.answer, done) and "set aside" in done.answered_by
     assert f"{model} is a small model" in done.mode_reason
-    adding = Scripted([("Upsd listens on port 3493 [1]. It reads ups.conf at start [1]. "
-                        "It was written in 1999 by NASA [1].")], model=model)
+    adding = Scripted(
+        [
+            (
+                "Upsd listens on port 3493 [1]. It reads ups.conf at start [1]. "
+                "It was written in 1999 by NASA [1]."
+            )
+        ],
+        model=model,
+    )
     done = list(_answerer(settings, adding).ask("Which port does upsd use?"))[-1]
     assert done.mode == "extract+model" and done.answer.startswith(FOLLOWING_HEADING)
     evidence, added = done.answer.split("\n\n", 1)
@@ -393,7 +455,8 @@ def test_a_small_models_answer_comes_after_the_evidence_and_only_where_it_adds(s
     replaced = list(_answerer(settings, refusal).ask("Which port does upsd use?"))[-1]
     assert replaced.mode == "extract" and _heading_says_what_answered(replaced.answer, replaced)
     assert replaced.answer.startswith(
-        "Extract from the sources (the answer of qwen2.5-0.5b-instruct was set aside):")
+        "Extract from the sources (the answer of qwen2.5-0.5b-instruct was set aside):"
+    )
     assert "3493" in replaced.answer and "said the documents do not say" in replaced.mode_reason
     off = settings.model_copy(update={"small_model_extract": False})
     again = Scripted(["Upsd listens on port 3493 [1]."], model="qwen2.5-0.5b-instruct")

@@ -50,7 +50,9 @@ def page_texts(answer_set: dict) -> dict[str, list[str]]:
 
 def test_set_has_the_size_the_benchmark_needs(answer_set: dict) -> None:
     questions, none, convs = (
-        answer_set["questions"], answer_set["unanswerable"], answer_set["conversations"]
+        answer_set["questions"],
+        answer_set["unanswerable"],
+        answer_set["conversations"],
     )
     assert len(questions) >= 36 and len(none) >= 12 and len(convs) >= 10
     ids = [q["id"] for q in [*questions, *none]]

@@ -60,7 +60,12 @@ def _follow_ups(data: dict) -> list[dict]:
 def test_sets_have_the_size_and_kinds_the_benchmark_needs(sets: dict[str, dict]) -> None:
     for split, data in sets.items():
         assert set(data) == {
-            "description", "documents", "questions", "unanswerable", "conversations"}
+            "description",
+            "documents",
+            "questions",
+            "unanswerable",
+            "conversations",
+        }
         assert all(q["kind"] in KINDS for q in data["questions"]), split
         assert all(q["kind"] == "unanswerable" and "absent" in q for q in data["unanswerable"])
         assert all(f["kind"] == "follow-up" for f in _follow_ups(data)), split
@@ -72,7 +77,9 @@ def test_sets_have_the_size_and_kinds_the_benchmark_needs(sets: dict[str, dict])
     for kind in KINDS | {"unanswerable"}:  # every kind in both splits
         for split, data in sets.items():
             assert any(q["kind"] == kind for q in [*data["questions"], *data["unanswerable"]]), (
-                split, kind)
+                split,
+                kind,
+            )
     # test is the larger part (~60 %), every document in both splits
     n = {s: len(d["questions"]) + len(d["unanswerable"]) for s, d in sets.items()}
     assert 0.5 < n["test"] / (n["dev"] + n["test"]) < 0.7
@@ -95,12 +102,16 @@ def test_no_keyword_group_is_satisfied_by_echoing_the_question(sets: dict[str, d
 def test_ids_are_unique_and_conversations_stay_in_their_split(sets: dict[str, dict]) -> None:
     old = _load("answer_set.json")
     ids: list[str] = [
-        i["id"] for data in [old, *sets.values()]
+        i["id"]
+        for data in [old, *sets.values()]
         for i in [*data["questions"], *data["unanswerable"], *data["conversations"]]
     ]
     assert len(ids) == len(set(ids)), "duplicate ids"
-    texts = [q["question"].lower() for data in sets.values()
-             for q in [*data["questions"], *data["unanswerable"]]]
+    texts = [
+        q["question"].lower()
+        for data in sets.values()
+        for q in [*data["questions"], *data["unanswerable"]]
+    ]
     assert len(texts) == len(set(texts)), "duplicate questions"
     for split, data in sets.items():
         by_id = {q["id"]: q for q in data["questions"]}
@@ -112,12 +123,14 @@ def test_ids_are_unique_and_conversations_stay_in_their_split(sets: dict[str, di
 
 
 def test_the_test_set_is_the_frozen_one(sets: dict[str, dict]) -> None:
-    recorded = re.search(r"answer_test\.json[^\n]*?\b([0-9a-f]{64})\b",
-                         README.read_text(encoding="utf-8"))
+    recorded = re.search(
+        r"answer_test\.json[^\n]*?\b([0-9a-f]{64})\b", README.read_text(encoding="utf-8")
+    )
     assert recorded, "benchmarks/README.md records no sha256 for answer_test.json"
     digest = hashlib.sha256((DATA / "answer_test.json").read_bytes()).hexdigest()
     assert digest == recorded.group(1), (
-        "answer_test.json changed: the test split is frozen (choose thresholds on dev only)")
+        "answer_test.json changed: the test split is frozen (choose thresholds on dev only)"
+    )
 
 
 @pytest.mark.parametrize("split", SPLITS)
@@ -144,16 +157,23 @@ def test_every_keyword_group_is_on_a_gold_page(sets: dict[str, dict], split: str
 
 
 def test_absent_words_occur_in_no_manual(sets: dict[str, dict]) -> None:
-    documents = {d["path"]: d for data in [_load("answer_set.json"), *sets.values()]
-                 for d in data["documents"]}
+    documents = {
+        d["path"]: d
+        for data in [_load("answer_set.json"), *sets.values()]
+        for d in data["documents"]
+    }
     texts = [_pages(path) for path in documents]
     if any(t is None for t in texts):
         missing = sorted({d["package"] for p, d in documents.items() if _pages(p) is None})
         pytest.skip(f"install the Debian packages {missing} to check the absent words")
     everything = " ".join(" ".join(pages) for pages in texts if pages)
-    found = [(q["id"], word) for data in sets.values() for q in data["unanswerable"]
-             for word in q["absent"]
-             if re.search(rf"\b{re.escape(word.lower())}\b", everything)]
+    found = [
+        (q["id"], word)
+        for data in sets.values()
+        for q in data["unanswerable"]
+        for word in q["absent"]
+        if re.search(rf"\b{re.escape(word.lower())}\b", everything)
+    ]
     assert not found, f"words the manuals do contain: {found}"
 
 
@@ -203,7 +223,7 @@ def test_claim_passages_come_from_the_cited_page(claim_set: dict) -> None:
         if pages is None:
             continue
         checked += 1
-        near = " ".join(pages[max(0, c["page"] - 2): c["page"] + 1])  # a chunk may span pages
+        near = " ".join(pages[max(0, c["page"] - 2) : c["page"] + 1])  # a chunk may span pages
         words = [w for w in re.findall(r"[a-z]{5,}", _norm(c["passage"]))][:40]
         found = sum(w in near for w in words)
         assert found >= 0.8 * len(words), (c["id"], c["page"])

@@ -97,11 +97,13 @@ def test_chunks_are_bulk_imported_with_graph_edges():
     store = ArangoDocumentStore(db, create_schema=False)
     doc = DocumentRecord(id="d1", name="a.pdf", pages=2, chunks=0, size_bytes=10, added_at=1.0)
     store.begin_document(doc)
-    chunks = [Chunk(id=f"d1:{i:06d}", doc_id="d1", ordinal=i, text="t", page_start=1, page_end=1)
-              for i in (3, 4)]
+    chunks = [
+        Chunk(id=f"d1:{i:06d}", doc_id="d1", ordinal=i, text="t", page_start=1, page_end=1)
+        for i in (3, 4)
+    ]
     store.add_chunks("d1", chunks)
-    (_, has_chunk), = db.collection(aql.HAS_CHUNK).calls
-    (_, nexts), = db.collection(aql.NEXT).calls
+    ((_, has_chunk),) = db.collection(aql.HAS_CHUNK).calls
+    ((_, nexts),) = db.collection(aql.NEXT).calls
     assert [e["_to"] for e in has_chunk] == ["chunks/d1:000003", "chunks/d1:000004"]
     # the first chunk of a batch links back to the last chunk of the previous batch
     assert nexts[0] == {"_from": "chunks/d1:000002", "_to": "chunks/d1:000003"}
@@ -111,8 +113,8 @@ def test_chunks_are_bulk_imported_with_graph_edges():
 
 def test_arango_keyword_leg_needs_the_arango_store(tmp_path):
     from shared_utils.errors import SettingsError
-    from src.settings import load_settings
     from src.library.stores import open_stores
+    from src.settings import load_settings
 
     s = load_settings(data_dir=tmp_path, keyword_index="arango")
     with pytest.raises(SettingsError, match="OLYMPUS_ARANGO_URL"):

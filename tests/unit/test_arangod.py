@@ -1,5 +1,5 @@
-from src.supervisor.arangod import arangod_spec
 from src.settings import load_settings
+from src.supervisor.arangod import arangod_spec
 
 
 def test_local_arangod_is_private_capped_and_under_the_data_dir(tmp_path):

@@ -13,8 +13,15 @@ STREAMED = "Upsd listens on port 3493 [1]."
 
 def _printed(answer: str) -> str:
     out = io.StringIO()
-    done = DoneEvent(answer=answer, backend="llama.cpp (local)", citations=[], sources=[],
-                     timings={"total_ms": 10.0}, answered_by="qwen", model="qwen")
+    done = DoneEvent(
+        answer=answer,
+        backend="llama.cpp (local)",
+        citations=[],
+        sources=[],
+        timings={"total_ms": 10.0},
+        answered_by="qwen",
+        model="qwen",
+    )
     _render_stream([TokenEvent(STREAMED), done], out)
     return out.getvalue()
 
@@ -25,7 +32,9 @@ def test_an_answer_that_continues_the_stream_is_printed_once():
 
 
 def test_a_checked_answer_unlike_the_stream_is_printed_after_it():
-    evidence_first = ("The most relevant sentences of the sources:\n- The upsd daemon listens "
-                      "on TCP port 3493 by default. [1]")
+    evidence_first = (
+        "The most relevant sentences of the sources:\n- The upsd daemon listens "
+        "on TCP port 3493 by default. [1]"
+    )
     text = _printed(evidence_first)
     assert text.index(STREAMED) < text.index(CHECKED) < text.index(evidence_first)

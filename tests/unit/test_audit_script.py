@@ -12,8 +12,15 @@ SCRIPT = REPO / "scripts" / "audit.sh"
 
 def _run(*files: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "AUDIT_PROBE_URL": "http://127.0.0.1:9/"}  # loopback: never reachable
-    return subprocess.run(["bash", str(SCRIPT), *map(str, files)], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        ["bash", str(SCRIPT), *map(str, files)],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_every_shipped_requirement_is_pinned_and_an_offline_audit_says_it_did_not_run():

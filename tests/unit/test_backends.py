@@ -49,9 +49,14 @@ def test_ollama_model_precedence(data_dir, ollama_profile):
     status = StatusFile(s.status_path)
     assert plan_backends(s, ollama_profile).model("ollama") == CATALOG_CHOICE
     # provisioning fell back to the bundled model: that is what answers, and it is said
-    status.update("provisioning", phase="ready", source="offline-fallback",
-                  model="smollm2-135m-offline", ollama_model="smollm2:135m",
-                  notes=["Hub unreachable"])
+    status.update(
+        "provisioning",
+        phase="ready",
+        source="offline-fallback",
+        model="smollm2-135m-offline",
+        ollama_model="smollm2:135m",
+        notes=["Hub unreachable"],
+    )
     plan = plan_backends(s, ollama_profile)
     assert plan.model("ollama") == "smollm2:135m"
     assert "smollm2-135m-offline" in plan.fallback_note and "models pull" in plan.fallback_note
@@ -78,7 +83,8 @@ def test_llamacpp_model_is_the_file_the_engine_serves(data_dir, ollama_profile):
     s = load_settings(data_dir=data_dir)
     llama = dataclasses.replace(ollama_profile, engine="llamacpp")
     StatusFile(s.status_path).update(
-        "engine", engine="llamacpp", model="/x/SmolLM2-135M-Instruct-Q4_1.gguf")
+        "engine", engine="llamacpp", model="/x/SmolLM2-135M-Instruct-Q4_1.gguf"
+    )
     plan = plan_backends(s, llama)
     assert plan.model("llamacpp") in {"smollm2-135m-offline", "SmolLM2-135M-Instruct-Q4_1.gguf"}
     StatusFile(s.status_path).update("engine", model="/x/my-own.gguf")
@@ -105,9 +111,14 @@ def test_a_model_chosen_with_models_use_is_not_called_a_fallback(data_dir, ollam
     """After the offline fallback, `models use` picks another model: the note says the user
     chose it, not that the recommended model could not be downloaded."""
     s = load_settings(data_dir=data_dir)
-    StatusFile(s.status_path).update("provisioning", phase="ready", source="offline-fallback",
-                                     model="smollm2-135m-offline", ollama_model="smollm2:135m",
-                                     notes=["Hub unreachable"])
+    StatusFile(s.status_path).update(
+        "provisioning",
+        phase="ready",
+        source="offline-fallback",
+        model="smollm2-135m-offline",
+        ollama_model="smollm2:135m",
+        notes=["Hub unreachable"],
+    )
     assert "could not be downloaded" in plan_backends(s, ollama_profile).fallback_note
     time.sleep(0.01)
     write_active(s, name="qwen2.5-coder-1.5b.gguf", path="/m/qwen2.5-coder-1.5b.gguf")

@@ -10,19 +10,32 @@ from shared_utils.retrieval.bm25 import MAX_SEGMENTS, BM25Index, Tokenizer
 from shared_utils.types import Chunk
 
 TEXTS = {
-    "a": ["The export builtin marks variables for automatic export to child processes.",
-          "Aliases are not expanded when the shell is not interactive.",
-          "Redirecting standard error to a file uses 2> followed by the file name."],
-    "b": ["The simplex method solves linear programming problems.",
-          "Branch and bound is used for mixed integer programming.",
-          "Use glp_set_obj_dir to set the optimization direction."],
+    "a": [
+        "The export builtin marks variables for automatic export to child processes.",
+        "Aliases are not expanded when the shell is not interactive.",
+        "Redirecting standard error to a file uses 2> followed by the file name.",
+    ],
+    "b": [
+        "The simplex method solves linear programming problems.",
+        "Branch and bound is used for mixed integer programming.",
+        "Use glp_set_obj_dir to set the optimization direction.",
+    ],
 }
 
 
 def chunks(doc_id: str, texts: list[str] | None = None) -> list[Chunk]:
     texts = TEXTS[doc_id] if texts is None else texts
-    return [Chunk(id=f"{doc_id}:{i:06d}", doc_id=doc_id, ordinal=i, text=t, page_start=i + 1,
-                  page_end=i + 1) for i, t in enumerate(texts)]
+    return [
+        Chunk(
+            id=f"{doc_id}:{i:06d}",
+            doc_id=doc_id,
+            ordinal=i,
+            text=t,
+            page_start=i + 1,
+            page_end=i + 1,
+        )
+        for i, t in enumerate(texts)
+    ]
 
 
 @pytest.fixture
@@ -56,15 +69,27 @@ def test_identifiers_with_underscores_are_searchable(index):
 
 def test_doc_filter_limits_results(index):
     assert set(ids(index.search("programming file", 10, frozenset({"b"})))) <= {
-        "b:000000", "b:000001"}
+        "b:000000",
+        "b:000001",
+    }
     assert index.search("programming", 10, frozenset()) == []
     assert index.search("programming", 10, frozenset({"unknown"})) == []
 
 
-@pytest.mark.parametrize("query", [
-    'export" OR NEAR(a b) --', "'; DROP TABLE kw_chunks; --", "*", "NOT AND OR", "(((", "\x00\x01",
-    "é" * 50, "x" * 10_000, " ".join(f"w{i}" for i in range(5000)),
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        'export" OR NEAR(a b) --',
+        "'; DROP TABLE kw_chunks; --",
+        "*",
+        "NOT AND OR",
+        "(((",
+        "\x00\x01",
+        "é" * 50,
+        "x" * 10_000,
+        " ".join(f"w{i}" for i in range(5000)),
+    ],
+)
 def test_hostile_or_odd_query_text_never_errors_and_leaves_the_index_intact(index, query):
     index.search(query, 5)
     assert index.count() == 6

@@ -41,8 +41,16 @@ class FakeClock:
 class Scripted(Backend):
     """Yields ``tokens``; may fail or block (forever, until released) at a given point."""
 
-    def __init__(self, name, tokens=("Stap ", "runs ", "scripts."), *, fail_at=None,
-                 block_at=None, error=None, connect_blocks=False):
+    def __init__(
+        self,
+        name,
+        tokens=("Stap ", "runs ", "scripts."),
+        *,
+        fail_at=None,
+        block_at=None,
+        error=None,
+        connect_blocks=False,
+    ):
         self.name = self.label = name
         self.tokens = tokens
         self.fail_at, self.block_at = fail_at, block_at
@@ -111,8 +119,9 @@ def test_first_token_deadline_enforced_while_backend_blocks_without_sleeping():
     events, text = run(chain)
     assert time.monotonic() - t0 < 20, "the 30 s deadline must come from the injected clock"
     switch = next(e for e in events if isinstance(e, Switch))
-    assert switch.reason == ("no first token within 30 s (Raise OLYMPUS_FIRST_TOKEN_TIMEOUT_S or use "
-                             "a smaller model.)")
+    assert switch.reason == (
+        "no first token within 30 s (Raise OLYMPUS_FIRST_TOKEN_TIMEOUT_S or use a smaller model.)"
+    )
     assert text == "Stap runs scripts." and events[-1].backend == "b"
     assert slow.closed.is_set(), "the blocked worker was cancelled"
     slow.release.set()
@@ -123,7 +132,8 @@ def test_connect_deadline_enforced():
     chain = FallbackChain([hung, Scripted("b")], clock=FakeClock(step=1.0), poll_s=0.001)
     events, _ = run(chain)
     assert next(e for e in events if isinstance(e, Switch)).reason.startswith(
-        "could not connect within 3 s (")
+        "could not connect within 3 s ("
+    )
     hung.release.set()
 
 
@@ -155,8 +165,10 @@ def test_backend_that_ends_without_text_hands_over():
 
 
 def test_all_backends_failing_raises_with_every_reason():
-    chain = FallbackChain([Scripted("a", fail_at=0), Scripted("b", fail_at=0)],
-                          skipped={"hf_inference": "not configured: HF_TOKEN"})
+    chain = FallbackChain(
+        [Scripted("a", fail_at=0), Scripted("b", fail_at=0)],
+        skipped={"hf_inference": "not configured: HF_TOKEN"},
+    )
     with pytest.raises(BackendUnavailable) as info:
         run(chain)
     assert "a is down" in str(info.value) and "b is down" in str(info.value)
@@ -222,7 +234,8 @@ def test_the_in_process_safety_net_answers_whatever_the_deadlines():
     safety_net = Scripted("extractive", block_at=0)  # takes 0.2 s = minutes of fake time
     safety_net.deadlines = False
     threading.Timer(0.2, safety_net.release.set).start()
-    chain = FallbackChain([Scripted("slow", block_at=0), safety_net],
-                          clock=FakeClock(step=5.0), poll_s=0.001)
+    chain = FallbackChain(
+        [Scripted("slow", block_at=0), safety_net], clock=FakeClock(step=5.0), poll_s=0.001
+    )
     events, text = run(chain)
     assert text == "Stap runs scripts." and events[-1].backend == "extractive"

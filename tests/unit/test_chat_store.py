@@ -14,9 +14,15 @@ from src.chat_store import ChatStore, SessionChats, new_chat, title_of
 def _chat(question: str, answer: str = "It is 88 days [1].") -> dict:
     chat = new_chat({"model": "extractive", "temperature": 0.3})
     chunk = Chunk("d:000001", "d", 1, "The interval is 88 days.", 2, 2, "flux.pdf")
-    chat["messages"] = [{"role": "user", "content": question},
-                        {"role": "assistant", "content": answer, "question": question,
-                         "sources": [ScoredChunk(chunk, 0.032, {"dense": 1}, 0.71)]}]
+    chat["messages"] = [
+        {"role": "user", "content": question},
+        {
+            "role": "assistant",
+            "content": answer,
+            "question": question,
+            "sources": [ScoredChunk(chunk, 0.032, {"dense": 1}, 0.71)],
+        },
+    ]
     return chat
 
 

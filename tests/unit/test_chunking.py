@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
 
 from shared_utils.documents.chunking import chunk_pages, chunk_text
-from shared_utils.text import split_sentences
 from shared_utils.documents.pdf import parse_pdf
+from shared_utils.text import split_sentences
 from shared_utils.types import Page
 from tests.conftest import real_pdf
-import itertools
 
 
 def words(text: str) -> int:
@@ -19,8 +19,15 @@ def words(text: str) -> int:
 
 
 def chunks_of(pages, count=words, max_tokens=20, overlap=5, **kw):
-    return chunk_pages(pages, doc_id="doc", doc_name="doc.pdf", count_tokens=count,
-                       max_tokens=max_tokens, overlap_tokens=overlap, **kw)
+    return chunk_pages(
+        pages,
+        doc_id="doc",
+        doc_name="doc.pdf",
+        count_tokens=count,
+        max_tokens=max_tokens,
+        overlap_tokens=overlap,
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +36,14 @@ def bashref_pages():
 
 
 def test_real_manual_no_chunk_exceeds_the_model_window(embedder, bashref_pages):
-    chunks = chunk_pages(bashref_pages, doc_id="d" * 64, doc_name="bashref.pdf",
-                         count_tokens=embedder.count_tokens, max_tokens=200, overlap_tokens=40)
+    chunks = chunk_pages(
+        bashref_pages,
+        doc_id="d" * 64,
+        doc_name="bashref.pdf",
+        count_tokens=embedder.count_tokens,
+        max_tokens=200,
+        overlap_tokens=40,
+    )
     counts = embedder.count_tokens_batch([c.text for c in chunks])
     assert len(chunks) > 300
     assert max(counts) <= 200
@@ -43,8 +56,14 @@ def test_real_manual_no_chunk_exceeds_the_model_window(embedder, bashref_pages):
 
 
 def test_real_manual_page_spans_hold_the_chunk_text(embedder, bashref_pages):
-    chunks = chunk_pages(bashref_pages, doc_id="d", doc_name="bashref.pdf",
-                         count_tokens=embedder.count_tokens, max_tokens=200, overlap_tokens=40)
+    chunks = chunk_pages(
+        bashref_pages,
+        doc_id="d",
+        doc_name="bashref.pdf",
+        count_tokens=embedder.count_tokens,
+        max_tokens=200,
+        overlap_tokens=40,
+    )
     by_number = {p.number: " ".join(p.text.split()) for p in bashref_pages}
     starts = [c.page_start for c in chunks]
     assert starts == sorted(starts)
@@ -57,8 +76,10 @@ def test_real_manual_page_spans_hold_the_chunk_text(embedder, bashref_pages):
 
 
 def test_sentences_stay_whole_and_pages_are_tracked():
-    pages = [Page(1, "Alpha beta gamma delta. Epsilon zeta eta theta."),
-             Page(2, "Iota kappa lambda mu. Nu xi omicron pi.")]
+    pages = [
+        Page(1, "Alpha beta gamma delta. Epsilon zeta eta theta."),
+        Page(2, "Iota kappa lambda mu. Nu xi omicron pi."),
+    ]
     chunks = chunks_of(pages, max_tokens=8, overlap=0)
     assert [c.text for c in chunks] == [
         "Alpha beta gamma delta. Epsilon zeta eta theta.",
@@ -92,8 +113,14 @@ def test_overlong_sentence_is_split_on_words_within_budget():
 
 def test_giant_word_is_split_on_characters(embedder):
     blob = "ab12" * 3000  # one 12,000-character "word" (e.g. base64 in a manual)
-    chunks = chunk_pages([Page(1, f"Start. {blob} End.")], doc_id="d", doc_name="n",
-                         count_tokens=embedder.count_tokens, max_tokens=64, overlap_tokens=8)
+    chunks = chunk_pages(
+        [Page(1, f"Start. {blob} End.")],
+        doc_id="d",
+        doc_name="n",
+        count_tokens=embedder.count_tokens,
+        max_tokens=64,
+        overlap_tokens=8,
+    )
     assert max(embedder.count_tokens_batch([c.text for c in chunks])) <= 64
     assert "".join(c.text for c in chunks).count("ab12") >= 2999
 
@@ -117,8 +144,9 @@ def test_batch_counter_is_used_when_available():
         calls.append(len(texts))
         return [words(t) for t in texts]
 
-    chunks_of([Page(1, "One two. Three four. Five six.")], count=lambda s: 1 / 0,
-              count_tokens_batch=batch)
+    chunks_of(
+        [Page(1, "One two. Three four. Five six.")], count=lambda s: 1 / 0, count_tokens_batch=batch
+    )
     assert calls and max(calls) >= 3
 
 
@@ -134,11 +162,18 @@ def test_invalid_budgets_rejected(max_tokens, overlap):
 
 def test_chunk_text_helper():
     assert chunk_text("One two. Three four.", count_tokens=words, max_tokens=2) == [
-        "One two.", "Three four."]
+        "One two.",
+        "Three four.",
+    ]
 
 
 def test_split_sentences_keeps_abbreviations_and_versions():
     text = "Use e.g. Bash 5.1 here. Then run it! Done? Yes.\n\nNext paragraph"
     assert split_sentences(text) == [
-        "Use e.g. Bash 5.1 here.", "Then run it!", "Done?", "Yes.", "Next paragraph"]
+        "Use e.g. Bash 5.1 here.",
+        "Then run it!",
+        "Done?",
+        "Yes.",
+        "Next paragraph",
+    ]
     assert not any(re.search(r"\s{2,}", s) for s in split_sentences("a  b.\n c"))

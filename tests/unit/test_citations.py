@@ -17,7 +17,9 @@ def test_markers_map_to_document_and_page():
     text, cites, removed = resolve("Install debuginfo [1]. Then run stap [2].", _sources())
     assert text == "Install debuginfo [1]. Then run stap [2]."
     assert [(c.number, c.doc_name, c.page_start, c.page_end) for c in cites] == [
-        (1, "guide.pdf", 12, 12), (2, "faq.pdf", 30, 31)]
+        (1, "guide.pdf", 12, 12),
+        (2, "faq.pdf", 30, 31),
+    ]
     assert cites[1].doc_id == "b" and removed == []
 
 

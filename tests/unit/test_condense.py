@@ -19,25 +19,39 @@ def test_the_chat_page_and_the_openai_route_read_history_by_one_rule():
     from src.answer.condense import turns_of
     from src.api.chat_request import split_messages
 
-    talk = [("user", "What port?"), ("assistant", "3493 [1]."), ("user", "And the user?"),
-            ("assistant", "nut [2]."), ("user", "Which file?")]
+    talk = [
+        ("user", "What port?"),
+        ("assistant", "3493 [1]."),
+        ("user", "And the user?"),
+        ("assistant", "nut [2]."),
+        ("user", "Which file?"),
+    ]
     openai = [{"role": r, "content": c} for r, c in talk]
     openai.insert(0, {"role": "system", "content": "Be brief."})
     question, history = split_messages(openai)
     # the chat page's saved messages of the same talk (answers know their question)
-    page = [{"role": r, "content": c, **({"question": talk[i - 1][1]} if r == "assistant" else {})}
-            for i, (r, c) in enumerate(talk)]
+    page = [
+        {"role": r, "content": c, **({"question": talk[i - 1][1]} if r == "assistant" else {})}
+        for i, (r, c) in enumerate(talk)
+    ]
     assert question == "Which file?"
-    assert history == turns_of(page[:-1]) == [("What port?", "3493 [1]."),
-                                              ("And the user?", "nut [2].")]
+    assert (
+        history
+        == turns_of(page[:-1])
+        == [("What port?", "3493 [1]."), ("And the user?", "nut [2].")]
+    )
 
 
 def test_unfinished_and_canned_answers_are_no_turns():
     from src.answer.condense import turns_of
 
     def turn(answer: dict) -> list:
-        return turns_of([{"role": "user", "content": "q?"},
-                         {"role": "assistant", "content": "some text", **answer}])
+        return turns_of(
+            [
+                {"role": "user", "content": "q?"},
+                {"role": "assistant", "content": "some text", **answer},
+            ]
+        )
 
     assert turn({}) == [("q?", "some text")]
     for flag in ("error", "stopped", "streaming"):

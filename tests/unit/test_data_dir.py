@@ -13,8 +13,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_deployment_lists_every_file_of_the_data_dir_as_the_code_names_it():
-    row = next(line for line in (ROOT / "DEPLOYMENT.md").read_text().splitlines()
-               if line.startswith("| `/data` (`OLYMPUS_DATA_DIR`) |"))
+    row = next(
+        line
+        for line in (ROOT / "DEPLOYMENT.md").read_text().splitlines()
+        if line.startswith("| `/data` (`OLYMPUS_DATA_DIR`) |")
+    )
     assert DataDir.described() in row, "DEPLOYMENT.md's /data row: paste DataDir.described()"
 
 
@@ -30,7 +33,11 @@ def test_every_entry_has_its_own_name_and_the_settings_use_them(tmp_path):
 def test_no_module_joins_a_data_dir_name_of_its_own():
     names = {e.name.rstrip("/") for e in DataDir.entries()}
     joined = re.compile(r"""data_dir\)?(?:\.resolve\(\))?\s*/\s*["']([^"']+)["']""")
-    found = [f"{path.relative_to(ROOT)}: {m.group(1)}"
-             for path in sorted((ROOT / "src").rglob("*.py")) if path.name != "data_dir.py"
-             for m in joined.finditer(path.read_text()) if m.group(1) in names]
+    found = [
+        f"{path.relative_to(ROOT)}: {m.group(1)}"
+        for path in sorted((ROOT / "src").rglob("*.py"))
+        if path.name != "data_dir.py"
+        for m in joined.finditer(path.read_text())
+        if m.group(1) in names
+    ]
     assert found == []

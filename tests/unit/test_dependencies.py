@@ -85,8 +85,11 @@ def _imports(places: list[str]) -> dict[str, str]:
                 names.append(node.module)
         for name in names:
             found.setdefault(name.split(".")[0], str(path.relative_to(ROOT)))
-    return {m: f for m, f in found.items()
-            if m not in FIRST_PARTY and m not in sys.stdlib_module_names and m != "__future__"}
+    return {
+        m: f
+        for m, f in found.items()
+        if m not in FIRST_PARTY and m not in sys.stdlib_module_names and m != "__future__"
+    }
 
 
 @functools.cache
@@ -100,15 +103,20 @@ def _installed() -> Mapping[str, list[str]]:
 
 
 def _undeclared(imports: dict[str, str], declared: dict[str, str]) -> list[str]:
-    return [f"{module} (imported by {where}; installed from {sorted(_distributions(module))})"
-            for module, where in sorted(imports.items())
-            if not _distributions(module) & declared.keys()]
+    return [
+        f"{module} (imported by {where}; installed from {sorted(_distributions(module))})"
+        for module, where in sorted(imports.items())
+        if not _distributions(module) & declared.keys()
+    ]
 
 
 def _unused(declared: dict[str, str], imports: dict[str, str]) -> list[str]:
     imported = set().union(*(_distributions(m) for m in imports))
-    return [f"{name} ({where})" for name, where in sorted(declared.items())
-            if name not in imported and name not in USED_WITHOUT_IMPORT]
+    return [
+        f"{name} ({where})"
+        for name, where in sorted(declared.items())
+        if name not in imported and name not in USED_WITHOUT_IMPORT
+    ]
 
 
 def test_the_runtime_imports_only_what_the_runtime_requirements_declare():
@@ -134,6 +142,9 @@ def test_every_dev_requirement_is_imported_by_tests_or_benchmarks():
 
 def test_each_requirement_used_without_an_import_still_is():
     declared = _requirements(RUNTIME_REQUIREMENTS + DEV_REQUIREMENTS)
-    stale = [name for name, (path, text) in USED_WITHOUT_IMPORT.items()
-             if name not in declared or text not in (ROOT / path).read_text(encoding="utf-8")]
+    stale = [
+        name
+        for name, (path, text) in USED_WITHOUT_IMPORT.items()
+        if name not in declared or text not in (ROOT / path).read_text(encoding="utf-8")
+    ]
     assert not stale, f"the reason to keep these requirements is gone: {stale}"

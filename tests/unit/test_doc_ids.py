@@ -9,10 +9,12 @@ from shared_utils.errors import DocumentNotFound
 from shared_utils.types import DocumentRecord
 from src.library.doc_ids import resolve, resolve_all
 
-FAQ = DocumentRecord(id="e4e41725d88d" + "a" * 52, name="FAQ.pdf", pages=30, chunks=40,
-                     size_bytes=1, added_at=0.0)
-GRAPHS = DocumentRecord(id="e4e41725d0ff" + "b" * 52, name="graphs.pdf", pages=9, chunks=12,
-                        size_bytes=1, added_at=0.0)
+FAQ = DocumentRecord(
+    id="e4e41725d88d" + "a" * 52, name="FAQ.pdf", pages=30, chunks=40, size_bytes=1, added_at=0.0
+)
+GRAPHS = DocumentRecord(
+    id="e4e41725d0ff" + "b" * 52, name="graphs.pdf", pages=9, chunks=12, size_bytes=1, added_at=0.0
+)
 DOCS = [FAQ, GRAPHS]
 
 

@@ -12,17 +12,27 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = sorted([ROOT / "README.md", ROOT / "DEPLOYMENT.md", ROOT / "CONTRIBUTING.md",
-               *(ROOT / "docs").rglob("*.md")])
+DOCS = sorted(
+    [
+        ROOT / "README.md",
+        ROOT / "DEPLOYMENT.md",
+        ROOT / "CONTRIBUTING.md",
+        *(ROOT / "docs").rglob("*.md"),
+    ]
+)
 CODE_DIRS = ("src", "shared_utils", "tests", "benchmarks", "scripts")
 # Created at run time, so absent from a clean checkout.
 MADE_AT_RUN_TIME = {"tests/artifacts", "benchmarks/.cache"}
 
-PATH = re.compile(r"(?<![\w./-])((?:src|shared_utils|tests|benchmarks|scripts|docs|models|\.ci)"
-                  r"/[\w.*/{},-]*[\w*/}])")
+PATH = re.compile(
+    r"(?<![\w./-])((?:src|shared_utils|tests|benchmarks|scripts|docs|models|\.ci)"
+    r"/[\w.*/{},-]*[\w*/}])"
+)
 MODULE_FILE = re.compile(r"(?<![\w./-])([a-z_][a-z0-9_]*\.py)\b")
-SYMBOL_PAIR = re.compile(r"`((?:[\w-]+/)*[a-z_][a-z0-9_]*\.py): ([A-Za-z_][\w.]*"
-                         r"(?:(?:, | / )[A-Za-z_][\w.]*)*)`")
+SYMBOL_PAIR = re.compile(
+    r"`((?:[\w-]+/)*[a-z_][a-z0-9_]*\.py): ([A-Za-z_][\w.]*"
+    r"(?:(?:, | / )[A-Za-z_][\w.]*)*)`"
+)
 # ``python -m benchmarks.NAME`` is a placeholder, not a module
 RUN_MODULE = re.compile(r"python -m ((?:src|shared_utils|benchmarks)(?:\.[a-z_]\w*)*)(?![.\w<])")
 DOTTED = re.compile(r"(?<![\w./-])((?:src|shared_utils)(?:\.[A-Za-z_]\w*)+)")
@@ -31,8 +41,11 @@ DB_FILE = re.compile(r"(?<![\w.-])([\w-]+\.(?:sqlite3|sqlite|db))\b")
 
 def _mentions(pattern: re.Pattern[str]) -> list[tuple[str, str]]:
     """(doc, text) for every match of ``pattern`` in the docs (group 1)."""
-    return [(str(doc.relative_to(ROOT)), m.group(1)) for doc in DOCS
-            for m in pattern.finditer(doc.read_text(encoding="utf-8"))]
+    return [
+        (str(doc.relative_to(ROOT)), m.group(1))
+        for doc in DOCS
+        for m in pattern.finditer(doc.read_text(encoding="utf-8"))
+    ]
 
 
 @functools.cache
@@ -50,8 +63,11 @@ def _expand(path: str) -> list[str]:
     brace = re.search(r"\{([^{}]*)\}", path)
     if not brace:
         return [path]
-    return [p for option in brace.group(1).split(",")
-            for p in _expand(path[:brace.start()] + option + path[brace.end():])]
+    return [
+        p
+        for option in brace.group(1).split(",")
+        for p in _expand(path[: brace.start()] + option + path[brace.end() :])
+    ]
 
 
 def _exists(relative: str) -> bool:
@@ -88,8 +104,11 @@ def _modules_for(mention: str) -> list[Path]:
     """The files a mention such as ``src/pipeline.py`` or a bare ``fusion.py`` can mean."""
     if "/" in mention and (ROOT / mention).is_file():
         return [ROOT / mention]
-    return [p for p in _python_files().get(Path(mention).name, [])
-            if str(p.relative_to(ROOT)).endswith(mention)]
+    return [
+        p
+        for p in _python_files().get(Path(mention).name, [])
+        if str(p.relative_to(ROOT)).endswith(mention)
+    ]
 
 
 def test_every_path_the_docs_mention_exists():
@@ -98,15 +117,19 @@ def test_every_path_the_docs_mention_exists():
 
 
 def test_every_python_file_name_the_docs_mention_exists():
-    missing = sorted({f"{doc}: {name}" for doc, name in _mentions(MODULE_FILE)
-                      if name not in _python_files()})
+    missing = sorted(
+        {f"{doc}: {name}" for doc, name in _mentions(MODULE_FILE) if name not in _python_files()}
+    )
     assert not missing, "the docs name modules that are not there:\n" + "\n".join(missing)
 
 
 def test_every_module_symbol_pair_resolves():
     wrong = []
-    for doc, mention in ((str(d.relative_to(ROOT)), m) for d in DOCS
-                         for m in SYMBOL_PAIR.finditer(d.read_text(encoding="utf-8"))):
+    for doc, mention in (
+        (str(d.relative_to(ROOT)), m)
+        for d in DOCS
+        for m in SYMBOL_PAIR.finditer(d.read_text(encoding="utf-8"))
+    ):
         modules = _modules_for(mention.group(1))
         for symbol in re.split(r", | / ", mention.group(2)):
             if not any(symbol in _names(m) for m in modules):
@@ -119,7 +142,9 @@ def _resolves(dotted: str) -> bool:
     parts = dotted.split(".")
     for cut in range(len(parts), 0, -1):
         base = ROOT.joinpath(*parts[:cut])
-        module = base.with_suffix(".py") if base.with_suffix(".py").is_file() else base / "__init__.py"
+        module = (
+            base.with_suffix(".py") if base.with_suffix(".py").is_file() else base / "__init__.py"
+        )
         if module.is_file():
             rest = ".".join(parts[cut:])
             return not rest or rest in _names(module)
@@ -128,29 +153,44 @@ def _resolves(dotted: str) -> bool:
 
 def test_every_dotted_module_name_the_docs_mention_resolves():
     missing = sorted({f"{doc}: {name}" for doc, name in _mentions(DOTTED) if not _resolves(name)})
-    assert not missing, "the docs name modules or symbols that are not there:\n" + "\n".join(missing)
+    assert not missing, "the docs name modules or symbols that are not there:\n" + "\n".join(
+        missing
+    )
 
 
 def test_every_module_the_docs_run_exists():
-    missing = sorted({f"{doc}: python -m {name}" for doc, name in _mentions(RUN_MODULE)
-                      if not (ROOT / (name.replace(".", "/") + ".py")).is_file()
-                      and not (ROOT / name.replace(".", "/") / "__main__.py").is_file()})
+    missing = sorted(
+        {
+            f"{doc}: python -m {name}"
+            for doc, name in _mentions(RUN_MODULE)
+            if not (ROOT / (name.replace(".", "/") + ".py")).is_file()
+            and not (ROOT / name.replace(".", "/") / "__main__.py").is_file()
+        }
+    )
     assert not missing, "the docs run modules that are not there:\n" + "\n".join(missing)
 
 
 def test_every_database_file_the_docs_name_is_one_the_code_writes():
-    code = "\n".join(p.read_text(encoding="utf-8") for d in ("src", "shared_utils")
-                     for p in (ROOT / d).rglob("*.py"))
+    code = "\n".join(
+        p.read_text(encoding="utf-8")
+        for d in ("src", "shared_utils")
+        for p in (ROOT / d).rglob("*.py")
+    )
     missing = sorted({f"{doc}: {name}" for doc, name in _mentions(DB_FILE) if name not in code})
     assert not missing, "the docs name database files the code never writes:\n" + "\n".join(missing)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("see `src/pipeline.py: RAGPipeline.ask` and", ("src/pipeline.py", "RAGPipeline.ask")),
-    ("`fusion.py: rrf`", ("fusion.py", "rrf")),
-    ("`src/library/ingest.py: safe_name, check_size`", ("src/library/ingest.py",
-                                                          "safe_name, check_size")),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("see `src/pipeline.py: RAGPipeline.ask` and", ("src/pipeline.py", "RAGPipeline.ask")),
+        ("`fusion.py: rrf`", ("fusion.py", "rrf")),
+        (
+            "`src/library/ingest.py: safe_name, check_size`",
+            ("src/library/ingest.py", "safe_name, check_size"),
+        ),
+    ],
+)
 def test_the_pair_pattern_reads_the_forms_the_docs_use(text, expected):
     match = SYMBOL_PAIR.search(text)
     assert match and match.groups() == expected

@@ -35,7 +35,9 @@ def _has_doctests(name: str) -> bool:
 SKIP = ("src.ui", "src.cli", "src.__main__")
 
 
-@pytest.mark.parametrize("name", [n for n in _modules() if not n.startswith(SKIP) and _has_doctests(n)])
+@pytest.mark.parametrize(
+    "name", [n for n in _modules() if not n.startswith(SKIP) and _has_doctests(n)]
+)
 def test_doctests(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

@@ -20,9 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _members(protocol: type) -> list[str]:
-    names = {name for klass in protocol.__mro__ if klass not in (object,)
-             for name, member in vars(klass).items()
-             if not name.startswith("_") and (callable(member) or isinstance(member, property))}
+    names = {
+        name
+        for klass in protocol.__mro__
+        if klass not in (object,)
+        for name, member in vars(klass).items()
+        if not name.startswith("_") and (callable(member) or isinstance(member, property))
+    }
     return sorted(names)
 
 
@@ -45,10 +49,19 @@ def _check(cls: type, protocol: type, name: str) -> None:
 
 
 def test_the_interface_lists_what_the_callers_use():
-    assert {"ingest_file", "ingest_bytes", "documents", "passages", "delete_document", "search",
-            "originals", "close"} <= set(METHODS)
-    assert {"ask", "backends", "answering", "health", "warm_up_in_background"} \
-        <= set(PIPELINE_METHODS) - set(METHODS)
+    assert {
+        "ingest_file",
+        "ingest_bytes",
+        "documents",
+        "passages",
+        "delete_document",
+        "search",
+        "originals",
+        "close",
+    } <= set(METHODS)
+    assert {"ask", "backends", "answering", "health", "warm_up_in_background"} <= set(
+        PIPELINE_METHODS
+    ) - set(METHODS)
 
 
 @pytest.mark.parametrize("cls", [Library, RAGPipeline, RemotePipeline])
@@ -65,8 +78,11 @@ def test_both_pipelines_answer_through_the_same_methods(cls, name):
 
 def test_no_layer_holds_the_pipeline_as_any():
     """Every function that takes the pipeline says which interface it calls."""
-    untyped = [f"{path.relative_to(ROOT)}:{n}"
-               for folder in ("src", "benchmarks") for path in sorted((ROOT / folder).rglob("*.py"))
-               for n, line in enumerate(path.read_text().splitlines(), 1)
-               if re.search(r"\bpipeline: (Any|object)\b", line)]
+    untyped = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for folder in ("src", "benchmarks")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\bpipeline: (Any|object)\b", line)
+    ]
     assert untyped == []

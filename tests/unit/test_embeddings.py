@@ -43,8 +43,9 @@ def test_int8_vectors_stay_close_to_fp32(embedder):
     import torch
 
     linears = [m for m in embedder.model.modules() if isinstance(m, torch.nn.Linear)]
-    quantised = [m for m in embedder.model.modules()
-                 if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    quantised = [
+        m for m in embedder.model.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)
+    ]
     assert not linears and len(quantised) == 37  # 6 x (q, k, v, out, ffn up, ffn down) + pooler
     assert cosines.max() < 0.99999
 
@@ -92,8 +93,10 @@ def test_empty_input(embedder):
 def test_token_counting_needs_no_model_weights():
     fresh = Embedder("sentence-transformers/all-MiniLM-L6-v2")
     assert fresh.count_tokens("Hello world") == 2
-    assert fresh.count_tokens_batch(["Hello world", "unbelievably"]) == [2, fresh.count_tokens(
-        "unbelievably")]
+    assert fresh.count_tokens_batch(["Hello world", "unbelievably"]) == [
+        2,
+        fresh.count_tokens("unbelievably"),
+    ]
     assert (fresh.max_tokens, fresh.max_text_tokens, fresh.dimension) == (256, 254, 384)
     assert fresh._model is None  # the torch model was never loaded
 
@@ -107,7 +110,8 @@ def test_token_count_matches_the_model_tokenizer_and_is_not_truncated(embedder):
 
 def test_both_default_names_resolve_to_the_bundled_copy():
     assert resolve_model("all-MiniLM-L6-v2") == resolve_model(
-        "sentence-transformers/all-MiniLM-L6-v2")
+        "sentence-transformers/all-MiniLM-L6-v2"
+    )
 
 
 def test_get_embedder_is_a_process_wide_cache(embedder):
@@ -154,9 +158,15 @@ def test_concurrent_encode_from_threads(embedder):
 def test_queries_asked_together_share_model_calls_and_get_their_own_vectors(embedder):
     from shared_utils.embeddings import QueryBatcher
 
-    queries = [*CORPUS, "Which port does upsd listen on?", "How do I bake a loaf?",
-               "What does the bg command do?", "trace vfs_read in the kernel",
-               "linear programming with glpk", "battery runtime of the UPS"]
+    queries = [
+        *CORPUS,
+        "Which port does upsd listen on?",
+        "How do I bake a loaf?",
+        "What does the bg command do?",
+        "trace vfs_read in the kernel",
+        "linear programming with glpk",
+        "battery runtime of the UPS",
+    ]
     alone = {q: embedder.encode_query(q) for q in queries}
     calls: list[int] = []
 

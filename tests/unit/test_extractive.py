@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from shared_utils.generation.base import GenerationOptions, Message
 from shared_utils.generation.extractive import (
-    HEADING, NO_SOURCES, ExtractiveBackend, PromptSource, parse_prompt)
+    HEADING,
+    NO_SOURCES,
+    ExtractiveBackend,
+    PromptSource,
+    parse_prompt,
+)
 from shared_utils.types import Chunk, ScoredChunk
 from src.answer.citations import resolve
 from src.answer.prompt import build_prompt, estimate_tokens
@@ -17,21 +22,32 @@ def _chunk(n: int, text: str, page: int) -> ScoredChunk:
 
 
 SOURCES = [
-    _chunk(0, "NUT supports many UPS models. The upsd server listens on port 3493. "
-              "It is started at boot.", 10),
-    _chunk(1, "The upsmon client watches the UPS. When the battery is low, upsmon runs "
-              "SHUTDOWNCMD to power off the machine.", 22),
+    _chunk(
+        0,
+        "NUT supports many UPS models. The upsd server listens on port 3493. "
+        "It is started at boot.",
+        10,
+    ),
+    _chunk(
+        1,
+        "The upsmon client watches the UPS. When the battery is low, upsmon runs "
+        "SHUTDOWNCMD to power off the machine.",
+        22,
+    ),
 ]
 
 
 def _prompt(question: str) -> list[Message]:
-    return build_prompt(question, SOURCES, count_tokens=estimate_tokens, context_tokens=2048,
-                        answer_tokens=256).messages
+    return build_prompt(
+        question, SOURCES, count_tokens=estimate_tokens, context_tokens=2048, answer_tokens=256
+    ).messages
 
 
 def test_answers_with_the_best_sentence_labelled_and_cited():
     backend = ExtractiveBackend()
-    answer = backend.generate(_prompt("Which command does upsmon run on low battery?"), options=OPTS)
+    answer = backend.generate(
+        _prompt("Which command does upsmon run on low battery?"), options=OPTS
+    )
     assert answer.startswith(HEADING)
     assert "runs SHUTDOWNCMD to power off the machine. [2]" in answer
     # its citations resolve to the right page through the normal citation path
@@ -71,10 +87,16 @@ def test_with_an_embedding_similarity_the_extract_quotes_the_sentence_that_answe
     similarity (here a stand-in scoring the answer sentence high) puts the answer first."""
     from shared_utils.generation.extractive import extract
 
-    sources = [PromptSource(1, "gmpl.pdf", "Section 2.6 covers comments in MathProg models. "
-                            "GNU MathProg is a modeling language."),
-               PromptSource(2, "gmpl.pdf", "A comment begins with the character # and extends "
-                            "until end of line.")]
+    sources = [
+        PromptSource(
+            1,
+            "gmpl.pdf",
+            "Section 2.6 covers comments in MathProg models. GNU MathProg is a modeling language.",
+        ),
+        PromptSource(
+            2, "gmpl.pdf", "A comment begins with the character # and extends until end of line."
+        ),
+    ]
     question = "How do I write a comment in MathProg?"
     lexical = extract(question, sources, max_sentences=1)
     assert "[1]" in lexical and "#" not in lexical

@@ -30,12 +30,16 @@ def test_a_follow_up_is_one_whose_sources_improve_markedly_with_the_previous_ter
 
 
 def test_a_question_that_cannot_stand_alone_needs_only_a_clear_gain():
-    """"And ...", "what about ...", "install it": a question that refers back is a follow-up
+    """ "And ...", "what about ...", "install it": a question that refers back is a follow-up
     when the previous question's terms help at all; a standalone one still needs a marked gain."""
     from src.answer.follow_up import elliptic
 
-    for question in ("And what if I set it to zero?", "What about arrays?",
-                     "How do I install it?", "Which one is faster?"):
+    for question in (
+        "And what if I set it to zero?",
+        "What about arrays?",
+        "How do I install it?",
+        "Which one is faster?",
+    ):
         assert elliptic(question), question
     for question in ("What is debmake used for?", "Which variable sets the prompt string?"):
         assert not elliptic(question), question
@@ -47,12 +51,18 @@ def test_a_question_that_cannot_stand_alone_needs_only_a_clear_gain():
 def test_then_a_demonstrative_after_a_preposition_or_a_bare_instead_refers_back():
     from src.answer.follow_up import elliptic
 
-    for question in ("How do I then compare the two results?", "What is the default, then?",
-                     "What happens after that?", "Is that option on by default?",
-                     "When may the other format be used instead?"):
+    for question in (
+        "How do I then compare the two results?",
+        "What is the default, then?",
+        "What happens after that?",
+        "Is that option on by default?",
+        "When may the other format be used instead?",
+    ):
         assert elliptic(question), question
     # "that" as a conjunction or relative pronoun, "instead of" with its object: standalone
-    for question in ("Can NUT monitor a UPS that speaks SNMP?",
-                     "How do I check that the daemon runs?",
-                     "Which file is read instead of the profile?"):
+    for question in (
+        "Can NUT monitor a UPS that speaks SNMP?",
+        "How do I check that the daemon runs?",
+        "Which file is read instead of the profile?",
+    ):
         assert not elliptic(question), question

@@ -68,8 +68,11 @@ def test_a_third_leg_joins_fusion_without_touching_the_retriever():
         def get_chunks(self, ids):
             return [Chunk(cid, "d", i, f"text {cid}", 1, 1, "d.pdf") for i, cid in enumerate(ids)]
 
-    legs = [(Fixed("a", ["x", "y"]), 1.0), (Fixed("b", ["y", "z"]), 1.0),
-            (Fixed("rerank", ["z", "y"]), 2.0)]
+    legs = [
+        (Fixed("a", ["x", "y"]), 1.0),
+        (Fixed("b", ["y", "z"]), 1.0),
+        (Fixed("rerank", ["z", "y"]), 2.0),
+    ]
     results, timings = FusionRetriever(legs, docstore=Store()).retrieve_with_timings(Query("q", 3))
     assert [r.chunk.id for r in results] == ["y", "z", "x"]
     assert results[0].ranks == {"a": 2, "b": 1, "rerank": 2}

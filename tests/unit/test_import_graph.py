@@ -131,14 +131,20 @@ def test_no_module_takes_part_in_an_import_circle():
 
 
 def test_only_the_ui_imports_the_ui():
-    wrong = sorted(f"{module} -> {target}" for module, targets in import_graph().items()
-                   for target in targets
-                   if target.startswith("src.ui") and not module.startswith("src.ui"))
+    wrong = sorted(
+        f"{module} -> {target}"
+        for module, targets in import_graph().items()
+        for target in targets
+        if target.startswith("src.ui") and not module.startswith("src.ui")
+    )
     assert wrong == []
 
 
 def test_shared_utils_never_imports_the_application():
-    wrong = sorted(f"{module} -> {target}" for module, targets in import_graph().items()
-                   for target in targets
-                   if module.startswith("shared_utils") and target.startswith("src"))
+    wrong = sorted(
+        f"{module} -> {target}"
+        for module, targets in import_graph().items()
+        for target in targets
+        if module.startswith("shared_utils") and target.startswith("src")
+    )
     assert wrong == []

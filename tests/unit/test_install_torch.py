@@ -46,11 +46,19 @@ def _closed_port_url() -> str:
 
 
 def _torch_source(url: str) -> list[str]:
-    script = ('. scripts/torch-index.sh; torch_source "$1"; '
-              'echo "${TORCH_PIP_ARGS[*]:-none}"; echo "$TORCH_SOURCE"')
-    out = subprocess.run(["bash", "-c", script, "bash", sys.executable], cwd=ROOT,
-                         env={"PATH": "/usr/bin:/bin", "TORCH_INDEX_URL": url},
-                         capture_output=True, text=True, timeout=60, check=True)
+    script = (
+        '. scripts/torch-index.sh; torch_source "$1"; '
+        'echo "${TORCH_PIP_ARGS[*]:-none}"; echo "$TORCH_SOURCE"'
+    )
+    out = subprocess.run(
+        ["bash", "-c", script, "bash", sys.executable],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "TORCH_INDEX_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return out.stdout.splitlines()
 
 
@@ -73,8 +81,12 @@ def _report(tmp_path: Path, names: list[str]) -> subprocess.CompletedProcess:
     plan = {"install": [{"metadata": {"name": n, "version": "1.0"}} for n in names]}
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(plan))
-    return subprocess.run([sys.executable, str(TORCH_BUILD), "report", str(path)],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(TORCH_BUILD), "report", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_an_install_plan_with_cuda_packages_fails_naming_them(tmp_path):
@@ -86,7 +98,13 @@ def test_an_install_plan_with_cuda_packages_fails_naming_them(tmp_path):
 
 
 def test_the_installed_build_is_named():
-    done = subprocess.run([sys.executable, str(TORCH_BUILD), "installed",
-                           "here"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(TORCH_BUILD), "installed", "here"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("torch ") and ("CPU build" in done.stdout or "CUDA build" in done.stdout)
+    assert done.stdout.startswith("torch ") and (
+        "CPU build" in done.stdout or "CUDA build" in done.stdout
+    )

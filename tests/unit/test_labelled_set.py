@@ -80,13 +80,18 @@ def test_every_hint_is_on_a_gold_page(labelled: dict, page_texts: dict[str, list
     assert not problems, "\n".join(problems)
 
 
-def test_questions_are_paraphrased_not_copied(labelled: dict, page_texts: dict[str, list[str]]) -> None:
+def test_questions_are_paraphrased_not_copied(
+    labelled: dict, page_texts: dict[str, list[str]]
+) -> None:
     """No question may contain a long verbatim run (8+ words) of its gold page."""
     copied = []
     for q in labelled["questions"]:
         words = re.findall(r"[a-z0-9']+", q["question"].lower())
         gold = " ".join(
-            re.findall(r"[a-z0-9']+", " ".join(page_texts[q["document"]][p - 1] for p in q["gold_pages"]).lower())
+            re.findall(
+                r"[a-z0-9']+",
+                " ".join(page_texts[q["document"]][p - 1] for p in q["gold_pages"]).lower(),
+            )
         )
         for i in range(len(words) - 7):
             if " ".join(words[i : i + 8]) in gold:

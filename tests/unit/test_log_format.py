@@ -23,9 +23,16 @@ def _format(tmp_path: Path, *, terminal: bool, **env: str) -> str:
     base.update(OLYMPUS_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(ROOT), **env)
     leader, follower = pty.openpty() if terminal else (None, subprocess.PIPE)
     try:
-        proc = subprocess.run([sys.executable, "-c", PRINT_FORMAT], cwd=tmp_path, env=base,
-                              stdout=subprocess.PIPE, stderr=follower, text=True, timeout=60,
-                              check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", PRINT_FORMAT],
+            cwd=tmp_path,
+            env=base,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            text=True,
+            timeout=60,
+            check=True,
+        )
     finally:
         if terminal:
             os.close(leader)

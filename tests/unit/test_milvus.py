@@ -20,8 +20,10 @@ def unit(rows: np.ndarray) -> np.ndarray:
 
 
 def make(doc_id: str, n: int, seed: int) -> tuple[list[Chunk], np.ndarray]:
-    chunks = [Chunk(id=f"{doc_id}:{i:06d}", doc_id=doc_id, ordinal=i, text="t", page_start=1,
-                    page_end=1) for i in range(n)]
+    chunks = [
+        Chunk(id=f"{doc_id}:{i:06d}", doc_id=doc_id, ordinal=i, text="t", page_start=1, page_end=1)
+        for i in range(n)
+    ]
     return chunks, unit(np.random.default_rng(seed).standard_normal((n, DIM)))
 
 
@@ -108,8 +110,14 @@ def test_a_second_process_gets_a_clear_error_not_a_crash(index, milvus_dir):
         f"try:\n    MilvusVectorIndex({str(milvus_dir / 'milvus.db')!r}, {DIM})\n"
         "except StoreUnavailable as exc:\n    print('HINT', exc.hint)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=False, timeout=120, cwd=str(__import__("pathlib").Path(__file__).parents[2]))
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=str(__import__("pathlib").Path(__file__).parents[2]),
+    )
     assert "HINT Another Olympus process holds this Milvus Lite database" in out.stdout, out.stderr
 
 
@@ -122,10 +130,12 @@ def test_several_queries_in_one_call_find_what_each_finds_alone(index):
     queries = [index.vectors_a[i] for i in (0, 3, 7)]
     together = index.search_many(queries, 5)
     alone = [index.search(q, 5) for q in queries]
-    assert [[cid for cid, _ in hits] for hits in together] == [[cid for cid, _ in hits]
-                                                                for hits in alone]
-    assert np.allclose([[s for _, s in h] for h in together], [[s for _, s in h] for h in alone],
-                       atol=1e-5)
+    assert [[cid for cid, _ in hits] for hits in together] == [
+        [cid for cid, _ in hits] for hits in alone
+    ]
+    assert np.allclose(
+        [[s for _, s in h] for h in together], [[s for _, s in h] for h in alone], atol=1e-5
+    )
     scoped = index.search_many(queries, 5, frozenset({"docB"}))
     assert all(cid.startswith("docB:") for hits in scoped for cid, _ in hits)
     assert index.search_many(queries, 5, frozenset()) == [[], [], []]

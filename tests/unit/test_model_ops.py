@@ -73,8 +73,12 @@ def test_use_says_when_an_explicit_setting_still_chooses_the_model(settings, pro
     folder = settings.models_dir / "owner--tiny-GGUF"
     folder.mkdir(parents=True)
     (folder / "tiny-q4_k_m.gguf").write_bytes(b"GGUF")
-    pinned = settings.model_copy(update={"llamacpp_model_path": str(folder / "other.gguf"),
-                                         "backends": "llamacpp,extractive"})
+    pinned = settings.model_copy(
+        update={
+            "llamacpp_model_path": str(folder / "other.gguf"),
+            "backends": "llamacpp,extractive",
+        }
+    )
     message = use_model(pinned, profile, "tiny-q4_k_m.gguf")
     assert "OLYMPUS_LLAMACPP_MODEL_PATH" in message and "takes precedence" in message
     plain = settings.model_copy(update={"backends": "llamacpp,extractive"})
@@ -116,7 +120,9 @@ def test_use_a_gguf_on_another_file_system_copies_it_with_progress(data_dir, pro
         seen = []
         use_model(settings, profile, str(source), progress=seen.append)
         kept = settings.models_dir / "local" / source.name
-        assert kept.read_bytes() == source.read_bytes() and kept.stat().st_ino != source.stat().st_ino
+        assert (
+            kept.read_bytes() == source.read_bytes() and kept.stat().st_ino != source.stat().st_ino
+        )
     assert seen and seen[-1].done == seen[-1].total == 20 << 20 and seen[-1].stage == "copy"
     assert not list(kept.parent.glob("*.incomplete"))
 

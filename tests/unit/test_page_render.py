@@ -19,8 +19,9 @@ from tests.conftest import real_pdf
 from tests.fixtures.pdfs import make_text_pdf
 from tests.fixtures.scans import make_scanned_pdf
 
-needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None,
-                                     reason="tesseract is not installed")
+needs_tesseract = pytest.mark.skipif(
+    shutil.which("tesseract") is None, reason="tesseract is not installed"
+)
 
 
 def _char_centres(pdf_bytes: bytes, number: int, phrase: str) -> list[tuple[float, float]]:
@@ -52,8 +53,14 @@ def _inside(point, boxes) -> bool:
 def test_the_highlight_covers_the_passage_and_nothing_around_it():
     data = real_pdf("bashref").read_bytes()
     pages = parse_pdf(data, name="bashref.pdf")
-    chunks = chunk_pages(pages, doc_id="d", doc_name="bashref.pdf",
-                         count_tokens=lambda s: len(s.split()), max_tokens=60, overlap_tokens=0)
+    chunks = chunk_pages(
+        pages,
+        doc_id="d",
+        doc_name="bashref.pdf",
+        count_tokens=lambda s: len(s.split()),
+        max_tokens=60,
+        overlap_tokens=0,
+    )
     # a chunk in the middle of page 21 (not the first or last on it)
     on_page = [c for c in chunks if c.page_start == c.page_end == 21]
     chunk = on_page[1]
@@ -74,12 +81,14 @@ def test_an_a0_page_stays_within_the_pixel_caps_and_rotate_turns_it():
     from PIL import Image
 
     a0 = make_text_pdf(["A poster with a passage on it."]).replace(
-        b"/MediaBox [0 0 612 792]", b"/MediaBox [0 0 2384 3370]")
+        b"/MediaBox [0 0 612 792]", b"/MediaBox [0 0 2384 3370]"
+    )
     picture = render_page(a0, 1)
     assert max(picture.width, picture.height) <= MAX_LONG_SIDE
     assert picture.width * picture.height <= MAX_PIXELS
-    turned = render_page(a0.replace(b"/MediaBox [0 0 2384 3370]",
-                                    b"/MediaBox [0 0 2384 3370] /Rotate 90"), 1)
+    turned = render_page(
+        a0.replace(b"/MediaBox [0 0 2384 3370]", b"/MediaBox [0 0 2384 3370] /Rotate 90"), 1
+    )
     assert turned.width > turned.height  # portrait page shown landscape
     assert Image.open(io.BytesIO(turned.png)).size == (turned.width, turned.height)
     zoomed = render_page(a0, 1, zoom=3.0)
@@ -96,8 +105,13 @@ def test_ocr_has_a_time_limit_per_page_and_reports_the_page():
     buf = io.BytesIO()
     mixed.save(buf)
     events = []
-    parsed = parse_document(buf.getvalue(), name="mixed.pdf", timeout_s=30,
-                            ocr=OcrOptions(page_timeout_s=0.01), progress=lambda *e: events.append(e))
+    parsed = parse_document(
+        buf.getvalue(),
+        name="mixed.pdf",
+        timeout_s=30,
+        ocr=OcrOptions(page_timeout_s=0.01),
+        progress=lambda *e: events.append(e),
+    )
     assert parsed.report.text_pages == 1 and parsed.report.ocr_pages == []
     assert "took longer than 0.01 s" in parsed.report.failed[2]
     # progress: every page is read, then OCR counts only the pages that need it (1 of 1)
@@ -134,7 +148,10 @@ def test_a_trimmed_page_fills_the_width_and_knows_where_its_highlight_is():
     assert image.size == (trimmed.width, trimmed.height)
     assert 0.6 < y < 0.9, "PS1 is in the lower part of page 84"
     # just right of and below the focus point: the highlight's yellow fill
-    px = [image.getpixel((round(x * trimmed.width) + dx, round(y * trimmed.height) + dy))
-          for dx in range(4, 40, 4) for dy in range(4, 16, 4)]
+    px = [
+        image.getpixel((round(x * trimmed.width) + dx, round(y * trimmed.height) + dy))
+        for dx in range(4, 40, 4)
+        for dy in range(4, 16, 4)
+    ]
     assert any(r > 220 and 200 < g < 250 and b < 190 for r, g, b in px)
     assert render_page(data, 84).focus() is None  # no highlight, nothing to scroll to

@@ -60,8 +60,9 @@ BAD_INPUTS = [
     pytest.param(make_zero_page_pdf, EmptyPdf, id="zero-pages"),
     pytest.param(make_image_only_pdf, NoExtractableText, id="image-only"),
     pytest.param(lambda: b"", NotAPdf, id="empty-file"),
-    pytest.param(lambda: b"%PDF-1.4\n" + bytes(range(256)) * 20 + b"\n%%EOF\n", CorruptPdf,
-                 id="garbage-body"),
+    pytest.param(
+        lambda: b"%PDF-1.4\n" + bytes(range(256)) * 20 + b"\n%%EOF\n", CorruptPdf, id="garbage-body"
+    ),
 ]
 
 
@@ -102,8 +103,9 @@ def test_pathological_pdf_is_stopped_at_the_deadline_and_worker_recovers():
 
 def test_worker_crash_is_a_typed_error_not_a_hang():
     # A worker that dies in the middle of a document (as PDFium may on a hostile file).
-    crashing = PdfWorker([sys.executable, "-c",
-                          "import os, sys; sys.stdin.buffer.read(8); os._exit(3)"])
+    crashing = PdfWorker(
+        [sys.executable, "-c", "import os, sys; sys.stdin.buffer.read(8); os._exit(3)"]
+    )
     with pytest.raises(CorruptPdf, match="crashed"):
         crashing.extract(make_text_pdf(["x"]), name="x.pdf", timeout_s=10)
     crashing.close()
@@ -153,8 +155,9 @@ def test_real_manual_page_numbers_match_an_independent_parser():
     needle = "An additional binary operator"
     pages = parse_pdf(data, name="bashref.pdf", timeout_s=60)
     reader = PdfReader(io.BytesIO(data))
-    expected = [i + 1 for i, page in enumerate(reader.pages[:40])
-                if needle in (page.extract_text() or "")]
+    expected = [
+        i + 1 for i, page in enumerate(reader.pages[:40]) if needle in (page.extract_text() or "")
+    ]
     ours = [p.number for p in pages[:40] if needle in p.text]
     assert expected and ours == expected
     assert len(pages) == len(reader.pages)
@@ -197,8 +200,9 @@ def test_worker_exits_when_its_parent_dies(tmp_path):
         "                 kwargs=dict(name='bomb.pdf', timeout_s=600), daemon=True).start()\n"
         "time.sleep(0.5); os._exit(0)  # killed while the worker is busy in PDFium\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
     pid = int(out.stdout.split()[-1])
     deadline = time.monotonic() + 30  # ends as soon as the worker is gone
     while time.monotonic() < deadline:
@@ -223,9 +227,14 @@ def test_an_interrupted_file_never_hands_its_result_to_the_next_file():
     worker = PdfWorker()
     try:
         with pytest.raises(RuntimeError, match="cancelled"):
-            worker.extract_document(make_text_pdf([f"first {n}" for n in range(8)]),
-                                    name="a.pdf", timeout_s=60, limits=ParseLimits(),
-                                    ocr=OcrOptions(enabled=False), progress=cancel)
+            worker.extract_document(
+                make_text_pdf([f"first {n}" for n in range(8)]),
+                name="a.pdf",
+                timeout_s=60,
+                limits=ParseLimits(),
+                ocr=OcrOptions(enabled=False),
+                progress=cancel,
+            )
         pages = worker.extract(make_text_pdf(["second"]), name="b.pdf", timeout_s=60)
         assert [p.text for p in pages] == ["second"]
     finally:

@@ -21,19 +21,24 @@ from tests.fixtures.pdfs import (
 )
 
 MODES = [pytest.param(None, id="in-process"), pytest.param(60.0, id="worker")]
-PROSE = ("The pump must be primed with clean water before the first use, and the outlet valve "
-         "must stay closed until the pressure gauge shows a steady reading of two bar.")
+PROSE = (
+    "The pump must be primed with clean water before the first use, and the outlet valve "
+    "must stay closed until the pressure gauge shows a steady reading of two bar."
+)
 
 
-@pytest.mark.parametrize("data,expected", [
-    (b"", "the file is empty"),
-    (make_not_a_pdf(), "a ZIP archive or a Word/Excel/PowerPoint (Office) file"),
-    (b"\x89PNG\r\n\x1a\n" + bytes(100), "a PNG image"),
-    (b"\xff\xd8\xff\xe0" + bytes(100), "a JPEG image"),
-    (b"GIF89a" + bytes(100), "a GIF image"),
-    (b"<!DOCTYPE html><html><body>Login</body></html>", "a web page (HTML)"),
-    (b"Shopping list\r\nmilk\r\n", "a plain text file"),
-])
+@pytest.mark.parametrize(
+    "data,expected",
+    [
+        (b"", "the file is empty"),
+        (make_not_a_pdf(), "a ZIP archive or a Word/Excel/PowerPoint (Office) file"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(100), "a PNG image"),
+        (b"\xff\xd8\xff\xe0" + bytes(100), "a JPEG image"),
+        (b"GIF89a" + bytes(100), "a GIF image"),
+        (b"<!DOCTYPE html><html><body>Login</body></html>", "a web page (HTML)"),
+        (b"Shopping list\r\nmilk\r\n", "a plain text file"),
+    ],
+)
 def test_a_file_that_is_not_a_pdf_is_described_in_words(data, expected):
     with pytest.raises(NotAPdf) as err:
         parse_pdf(data, name="upload.pdf")
@@ -53,8 +58,12 @@ def test_invisible_text_is_left_out_and_the_page_flagged(timeout_s):
 
 
 def test_kept_hidden_text_is_marked_as_hidden():
-    [page] = parse_pdf(make_hidden_text_pdf(), name="hidden.pdf", timeout_s=60,
-                       limits=ParseLimits(keep_hidden=True))
+    [page] = parse_pdf(
+        make_hidden_text_pdf(),
+        name="hidden.pdf",
+        timeout_s=60,
+        limits=ParseLimits(keep_hidden=True),
+    )
     visible, _, hidden = page.text.partition(HIDDEN_MARK)
     assert "prime the pump" in visible
     for marker in HIDDEN_MARKERS.values():
@@ -81,10 +90,17 @@ def test_flate_bomb_is_refused_quickly_by_the_page_character_limit():
 
 
 def test_document_character_limit_names_its_setting():
-    with pytest.raises(DocumentTooLarge, match=r"more than 2,000,000 characters.*page 4.*"
-                                               r"OLYMPUS_MAX_DOCUMENT_CHARS"):
-        parse_pdf(make_flate_bomb_pdf(pages=8), name="bomb.pdf", timeout_s=120,
-                  limits=ParseLimits(max_page_chars=1_000_000, max_document_chars=2_000_000))
+    with pytest.raises(
+        DocumentTooLarge,
+        match=r"more than 2,000,000 characters.*page 4.*"
+        r"OLYMPUS_MAX_DOCUMENT_CHARS",
+    ):
+        parse_pdf(
+            make_flate_bomb_pdf(pages=8),
+            name="bomb.pdf",
+            timeout_s=120,
+            limits=ParseLimits(max_page_chars=1_000_000, max_document_chars=2_000_000),
+        )
 
 
 def test_the_parser_memory_cap_stops_a_page_that_needs_too_much():
@@ -98,9 +114,12 @@ def test_the_parser_memory_cap_stops_a_page_that_needs_too_much():
 
 
 def test_page_limit_names_its_setting():
-    with pytest.raises(DocumentTooLarge, match=r"has 12 pages; the limit is 10 \(OLYMPUS_MAX_PAGES\)"):
-        parse_pdf(make_many_pages_pdf(12), name="long.pdf", timeout_s=60,
-                  limits=ParseLimits(max_pages=10))
+    with pytest.raises(
+        DocumentTooLarge, match=r"has 12 pages; the limit is 10 \(OLYMPUS_MAX_PAGES\)"
+    ):
+        parse_pdf(
+            make_many_pages_pdf(12), name="long.pdf", timeout_s=60, limits=ParseLimits(max_pages=10)
+        )
 
 
 def test_worker_reply_size_is_capped(monkeypatch):

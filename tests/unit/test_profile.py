@@ -14,8 +14,14 @@ from src.settings import load_settings
 GIB = 1024**3
 
 
-def fake_root(tmp_path: Path, *, cpus: str = "0-7", mem_kb: int = 32 * 1024**2,
-              cgroup: str = "0::/\n", files: dict[str, str] | None = None) -> Path:
+def fake_root(
+    tmp_path: Path,
+    *,
+    cpus: str = "0-7",
+    mem_kb: int = 32 * 1024**2,
+    cgroup: str = "0::/\n",
+    files: dict[str, str] | None = None,
+) -> Path:
     root = tmp_path / "root"
     (root / "proc/self").mkdir(parents=True)
     (root / "proc/meminfo").write_text(f"MemTotal:       {mem_kb} kB\nMemFree: 1 kB\n")
@@ -42,10 +48,13 @@ def run_detect(settings, root, **kw):
 
 
 def test_cgroup_v2_limits_win_over_the_host(tmp_path, data_dir):
-    root = fake_root(tmp_path, files={
-        "sys/fs/cgroup/cpu.max": "150000 100000\n",
-        "sys/fs/cgroup/memory.max": f"{4 * GIB}\n",
-    })
+    root = fake_root(
+        tmp_path,
+        files={
+            "sys/fs/cgroup/cpu.max": "150000 100000\n",
+            "sys/fs/cgroup/memory.max": f"{4 * GIB}\n",
+        },
+    )
     p = run_detect(load_settings(data_dir=data_dir), root)
     assert p.cpu_cores == 1.5
     assert p.memory_bytes == 4 * GIB
@@ -73,9 +82,15 @@ def test_cgroup_v1_quota_and_memory_limit_in_a_nested_group(tmp_path, data_dir):
 
 
 def test_unlimited_cgroups_fall_back_to_affinity_and_meminfo(tmp_path, data_dir):
-    root = fake_root(tmp_path, cpus="0-3,6", mem_kb=6 * 1024**2, files={
-        "sys/fs/cgroup/cpu.max": "max 100000\n", "sys/fs/cgroup/memory.max": "max\n",
-    })
+    root = fake_root(
+        tmp_path,
+        cpus="0-3,6",
+        mem_kb=6 * 1024**2,
+        files={
+            "sys/fs/cgroup/cpu.max": "max 100000\n",
+            "sys/fs/cgroup/memory.max": "max\n",
+        },
+    )
     p = run_detect(load_settings(data_dir=data_dir), root)
     assert p.cpu_cores == 5 and p.memory_bytes == 6 * GIB
     assert p.tier == "cpu-small"  # 5 CPUs but only 6 GB: cpu-medium needs 8 GB
@@ -84,8 +99,13 @@ def test_unlimited_cgroups_fall_back_to_affinity_and_meminfo(tmp_path, data_dir)
 
 def test_hf_space_port_address_and_advertised_hardware(tmp_path, data_dir):
     root = fake_root(tmp_path)
-    s = load_settings(data_dir=data_dir, space_id="someone/olympus", space_host="x.hf.space",
-                      space_cpu_cores="2", space_memory="16Gi")
+    s = load_settings(
+        data_dir=data_dir,
+        space_id="someone/olympus",
+        space_host="x.hf.space",
+        space_cpu_cores="2",
+        space_memory="16Gi",
+    )
     p = run_detect(s, root)
     assert p.on_space and p.in_container
     assert p.port == 7860 and p.address == "0.0.0.0"
@@ -103,6 +123,7 @@ def _nvidia(stdout: str, calls: list):
     def run(cmd, **kw):
         calls.append(cmd)
         return subprocess.CompletedProcess(cmd, 0, stdout=stdout, stderr="")
+
     return run
 
 
@@ -111,8 +132,12 @@ def test_gpu_respects_cuda_visible_devices(tmp_path, data_dir):
     calls: list = []
     which = lambda n: "/usr/bin/nvidia-smi" if n == "nvidia-smi" else None  # noqa: E731
     smi = "NVIDIA A10G, 23028\nTesla T4, 15360\n"
-    p = run_detect(load_settings(data_dir=data_dir, cuda_visible_devices="1"), root,
-                   run=_nvidia(smi, calls), which=which)
+    p = run_detect(
+        load_settings(data_dir=data_dir, cuda_visible_devices="1"),
+        root,
+        run=_nvidia(smi, calls),
+        which=which,
+    )
     assert p.gpu_name == "Tesla T4" and p.gpu_memory_mb == 15360 and p.gpu_count == 1
     assert p.tier == "gpu-16gb" and p.model == "qwen2.5-7b-instruct"
     assert calls[0][1:] == ["--query-gpu=name,memory.total", "--format=csv,noheader,nounits"]
@@ -122,8 +147,12 @@ def test_gpu_respects_cuda_visible_devices(tmp_path, data_dir):
     assert p.first_token_timeout_s < 30
 
     calls.clear()
-    p = run_detect(load_settings(data_dir=data_dir, cuda_visible_devices="-1"), root,
-                   run=_nvidia(smi, calls), which=which)
+    p = run_detect(
+        load_settings(data_dir=data_dir, cuda_visible_devices="-1"),
+        root,
+        run=_nvidia(smi, calls),
+        which=which,
+    )
     assert p.gpu_count == 0 and calls == []
     assert any("hides all GPUs" in r for r in p.reasons)
 
@@ -131,8 +160,13 @@ def test_gpu_respects_cuda_visible_devices(tmp_path, data_dir):
 def test_failing_nvidia_smi_means_no_gpu_with_a_reason(tmp_path, data_dir):
     def broken(cmd, **kw):
         return subprocess.CompletedProcess(cmd, 9, stdout="", stderr="NVIDIA-SMI has failed")
-    p = run_detect(load_settings(data_dir=data_dir), fake_root(tmp_path), run=broken,
-                   which=lambda n: "/usr/bin/" + n if n == "nvidia-smi" else None)
+
+    p = run_detect(
+        load_settings(data_dir=data_dir),
+        fake_root(tmp_path),
+        run=broken,
+        which=lambda n: "/usr/bin/" + n if n == "nvidia-smi" else None,
+    )
     assert p.gpu_count == 0 and any("NVIDIA-SMI has failed" in r for r in p.reasons)
 
 
@@ -154,22 +188,41 @@ def test_gated_model_needs_a_token(tmp_path, data_dir):
 
 def test_every_choice_yields_to_its_setting(tmp_path, data_dir, monkeypatch):
     env = {
-        "OLYMPUS_MODEL": "qwen2.5-3b-instruct", "OLYMPUS_CONTEXT_TOKENS": "3000",
-        "OLYMPUS_THREADS": "3", "OLYMPUS_PORT": "9000", "OLYMPUS_ADDRESS": "10.0.0.5",
-        "OLYMPUS_TOP_K": "11", "OLYMPUS_BACKENDS": "extractive", "OLYMPUS_ENGINE": "none",
-        "OLYMPUS_FIRST_TOKEN_TIMEOUT_S": "12", "OLYMPUS_OLLAMA_MODEL": "mine:latest",
+        "OLYMPUS_MODEL": "qwen2.5-3b-instruct",
+        "OLYMPUS_CONTEXT_TOKENS": "3000",
+        "OLYMPUS_THREADS": "3",
+        "OLYMPUS_PORT": "9000",
+        "OLYMPUS_ADDRESS": "10.0.0.5",
+        "OLYMPUS_TOP_K": "11",
+        "OLYMPUS_BACKENDS": "extractive",
+        "OLYMPUS_ENGINE": "none",
+        "OLYMPUS_FIRST_TOKEN_TIMEOUT_S": "12",
+        "OLYMPUS_OLLAMA_MODEL": "mine:latest",
         "OLYMPUS_DATA_DIR": str(data_dir),
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     p = run_detect(load_settings(), fake_root(tmp_path))
     assert (p.model, p.context_tokens, p.threads, p.port, p.address, p.top_k) == (
-        "qwen2.5-3b-instruct", 3000, 3, 9000, "10.0.0.5", 11)
+        "qwen2.5-3b-instruct",
+        3000,
+        3,
+        9000,
+        "10.0.0.5",
+        11,
+    )
     assert p.engine == "none"
     assert p.first_token_timeout_s == 12 and p.ollama_model == "mine:latest"
-    for name in ("OLYMPUS_MODEL", "OLYMPUS_CONTEXT_TOKENS", "OLYMPUS_THREADS", "OLYMPUS_PORT",
-                 "OLYMPUS_ADDRESS", "OLYMPUS_TOP_K", "OLYMPUS_ENGINE",
-                 "OLYMPUS_FIRST_TOKEN_TIMEOUT_S"):
+    for name in (
+        "OLYMPUS_MODEL",
+        "OLYMPUS_CONTEXT_TOKENS",
+        "OLYMPUS_THREADS",
+        "OLYMPUS_PORT",
+        "OLYMPUS_ADDRESS",
+        "OLYMPUS_TOP_K",
+        "OLYMPUS_ENGINE",
+        "OLYMPUS_FIRST_TOKEN_TIMEOUT_S",
+    ):
         assert any(name in r for r in p.reasons), name
 
 
@@ -194,8 +247,11 @@ def test_this_real_machine(settings):
     """2 cores, ~24 GB, no GPU, no ollama binary (the CI box this suite is written on)."""
     p = detect(settings)
     assert p.cpu_cores == len(os.sched_getaffinity(0))
-    meminfo = next(int(line.split()[1]) * 1024 for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal:"))
+    meminfo = next(
+        int(line.split()[1]) * 1024
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
     assert 0 < p.memory_bytes <= meminfo
     assert p.disk_free_bytes > 0
     if not os.path.exists("/usr/bin/nvidia-smi"):
@@ -213,15 +269,20 @@ def test_parallel_answers_follow_cores_and_memory_and_yield_to_the_setting(tmp_p
     assert two_cores.parallel_answers == 4  # two per core, at most 4 on a CPU
     assert two_cores.answer_queue == 16
     assert any(r.startswith("parallel answers 4: limited by 2 cores") for r in two_cores.reasons)
-    one_core = run_detect(load_settings(data_dir=data_dir),
-                          fake_root(tmp_path / "one", cpus="0", mem_kb=4 * 1024**2))
+    one_core = run_detect(
+        load_settings(data_dir=data_dir), fake_root(tmp_path / "one", cpus="0", mem_kb=4 * 1024**2)
+    )
     assert one_core.parallel_answers == 2
     # memory leaves room for one slot's KV cache only (a 32k context on a small machine)
-    tight = run_detect(load_settings(data_dir=data_dir, context_tokens=262_144),
-                       fake_root(tmp_path / "tight", cpus="0-7", mem_kb=3 * 1024**2))
+    tight = run_detect(
+        load_settings(data_dir=data_dir, context_tokens=262_144),
+        fake_root(tmp_path / "tight", cpus="0-7", mem_kb=3 * 1024**2),
+    )
     assert tight.parallel_answers < 4
     assert any("limited by memory" in r for r in tight.reasons)
-    chosen = run_detect(load_settings(data_dir=data_dir, parallel_answers=1, answer_queue=0),
-                        fake_root(tmp_path / "set"))
+    chosen = run_detect(
+        load_settings(data_dir=data_dir, parallel_answers=1, answer_queue=0),
+        fake_root(tmp_path / "set"),
+    )
     assert (chosen.parallel_answers, chosen.answer_queue) == (1, 0)
     assert "parallel answers 1: OLYMPUS_PARALLEL_ANSWERS" in chosen.reasons

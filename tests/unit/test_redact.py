@@ -51,6 +51,8 @@ def test_secrets_are_masked_and_the_rest_kept(text, expected):
 
 def test_doctor_choices_read_as_written():
     """The profile's reasons, as `doctor` prints them (they go through scrub)."""
-    reasons = {"why": ["first-token deadline 90s: small CPU", "top_k 5: fits a 4096-token context"],
-               "first_token_timeout_s": 90.0}
+    reasons = {
+        "why": ["first-token deadline 90s: small CPU", "top_k 5: fits a 4096-token context"],
+        "first_token_timeout_s": 90.0,
+    }
     assert scrub(reasons) == reasons

@@ -23,9 +23,20 @@ from src.service.wire import (
 )
 from src.status import StatusFile
 
-SOURCE = ScoredChunk(Chunk(id="abc:000004", doc_id="abc", ordinal=4, text="upsd uses 3493",
-                           page_start=3, page_end=4, doc_name="manual.pdf"),
-                     score=0.03, ranks={"dense": 1, "bm25": 2}, similarity=0.6)
+SOURCE = ScoredChunk(
+    Chunk(
+        id="abc:000004",
+        doc_id="abc",
+        ordinal=4,
+        text="upsd uses 3493",
+        page_start=3,
+        page_end=4,
+        doc_name="manual.pdf",
+    ),
+    score=0.03,
+    ranks={"dense": 1, "bm25": 2},
+    similarity=0.6,
+)
 
 
 def test_the_answer_on_the_wire_has_every_field_of_the_done_event():
@@ -35,28 +46,51 @@ def test_the_answer_on_the_wire_has_every_field_of_the_done_event():
 
 
 def test_an_answer_comes_back_whole_and_an_old_one_gets_the_defaults():
-    done = DoneEvent(answer="Port 3493 [1].", backend="extractive",
-                     citations=[Citation(1, "abc", "manual.pdf", 3, 4)], sources=[SOURCE],
-                     timings={"total_ms": 12.345}, unsupported=["x"], supported_share=0.5,
-                     chain=("llamacpp", "extractive"), removed_citations=[2])
+    done = DoneEvent(
+        answer="Port 3493 [1].",
+        backend="extractive",
+        citations=[Citation(1, "abc", "manual.pdf", 3, 4)],
+        sources=[SOURCE],
+        timings={"total_ms": 12.345},
+        unsupported=["x"],
+        supported_share=0.5,
+        chain=("llamacpp", "extractive"),
+        removed_citations=[2],
+    )
     sent = done_to_dict(done)
     assert sent["timings"] == {"total_ms": 12.35}  # rounded on the wire, as before
     back = done_from_dict(json.loads(json.dumps(sent)))
     assert back == dataclasses.replace(done, timings={"total_ms": 12.35})
-    old = done_from_dict({"answer": "a", "backend": "b", "citations": [], "sources": [],
-                          "timings": {}})  # before mode, chain and the claim checks existed
+    old = done_from_dict(
+        {"answer": "a", "backend": "b", "citations": [], "sources": [], "timings": {}}
+    )  # before mode, chain and the claim checks existed
     assert old.mode == "" and old.chain == () and old.supported_share is None
 
 
 def test_a_malformed_event_is_refused_in_words():
     with pytest.raises(ValidationError, match="page_start"):
-        done_from_dict({"answer": "a", "backend": "b", "sources": [
-            {"number": 1, "doc_id": "x", "page_start": "three", "page_end": 3, "text": "t"}]})
+        done_from_dict(
+            {
+                "answer": "a",
+                "backend": "b",
+                "sources": [
+                    {"number": 1, "doc_id": "x", "page_start": "three", "page_end": 3, "text": "t"}
+                ],
+            }
+        )
 
 
 def test_a_document_has_one_shape_with_what_is_stored():
-    record = DocumentRecord(id="abc", name="manual.pdf", pages=4, chunks=9, size_bytes=1000,
-                            added_at=1.7e9, status="ready", parse_report={"text_pages": 4})
+    record = DocumentRecord(
+        id="abc",
+        name="manual.pdf",
+        pages=4,
+        chunks=9,
+        size_bytes=1000,
+        added_at=1.7e9,
+        status="ready",
+        parse_report={"text_pages": 4},
+    )
     sent = document_to_dict(record, stored_bytes=1200)
     assert set(sent) == set(library.Document.model_fields)
     assert sent["stored_bytes"] == 1200 and sent["added_at"] == 1.7e9
@@ -74,21 +108,46 @@ def test_a_job_on_the_wire_has_every_field_but_its_owner():
 
 # what the chat store wrote before the schema: json.dumps with its default separators
 OLD_CHAT = {
-    "id": "old-chat-01", "title": "", "created_at": 1.7e9, "updated_at": 1.7e9 + 5,
+    "id": "old-chat-01",
+    "title": "",
+    "created_at": 1.7e9,
+    "updated_at": 1.7e9 + 5,
     "settings": {"model": "llamacpp", "temperature": 0.2},
     "messages": [
         {"role": "user", "content": "Which port does upsd use?"},
-        {"role": "assistant", "content": "Port 3493 [1].", "question": "Which port does upsd use?",
-         "sources": [{"chunk": dataclasses.asdict(SOURCE.chunk), "score": 0.03,
-                      "ranks": {"dense": 1, "bm25": 2}, "similarity": 0.6}],
-         "switches": [{"from": "ollama", "to": "llamacpp", "reason": "down"}],
-         "skipped": {}, "backend": "llama.cpp (local)", "timings": {"total_ms": 900.0},
-         "backend_name": "llamacpp", "interrupted": False, "interrupt_reason": "",
-         "a_field_of_a_newer_version": [1, 2]},
+        {
+            "role": "assistant",
+            "content": "Port 3493 [1].",
+            "question": "Which port does upsd use?",
+            "sources": [
+                {
+                    "chunk": dataclasses.asdict(SOURCE.chunk),
+                    "score": 0.03,
+                    "ranks": {"dense": 1, "bm25": 2},
+                    "similarity": 0.6,
+                }
+            ],
+            "switches": [{"from": "ollama", "to": "llamacpp", "reason": "down"}],
+            "skipped": {},
+            "backend": "llama.cpp (local)",
+            "timings": {"total_ms": 900.0},
+            "backend_name": "llamacpp",
+            "interrupted": False,
+            "interrupt_reason": "",
+            "a_field_of_a_newer_version": [1, 2],
+        },
         {"role": "user", "content": "And the config file?"},
-        {"role": "assistant", "content": "It is in", "question": "And the config file?",
-         "sources": [], "switches": [], "skipped": {}, "backend": "", "timings": {},
-         "streaming": True},
+        {
+            "role": "assistant",
+            "content": "It is in",
+            "question": "And the config file?",
+            "sources": [],
+            "switches": [],
+            "skipped": {},
+            "backend": "",
+            "timings": {},
+            "streaming": True,
+        },
     ],
 }
 
@@ -117,12 +176,31 @@ def test_a_chat_message_of_the_wrong_shape_is_refused_before_it_is_written(tmp_p
 
 OLD_STATUS = {
     "supervisor": {"pid": 42, "started": 1.7e9, "state": "running", "updated_at": 1.7e9},
-    "api": {"state": "ready", "url": "http://127.0.0.1:8502", "pid": 43, "restarts": 0,
-            "last_error": "", "ready_after_s": 3.2, "updated_at": 1.7e9 + 4},
-    "engine": {"engine": "llamacpp", "state": "ready", "model": "/models/qwen.gguf",
-               "pid": "not-a-pid", "updated_at": 1.7e9},
-    "provisioning": {"phase": "ready", "model": "qwen", "bytes": 10, "total": 10,
-                     "percent": 100.0, "error": "", "updated_at": 1.7e9},
+    "api": {
+        "state": "ready",
+        "url": "http://127.0.0.1:8502",
+        "pid": 43,
+        "restarts": 0,
+        "last_error": "",
+        "ready_after_s": 3.2,
+        "updated_at": 1.7e9 + 4,
+    },
+    "engine": {
+        "engine": "llamacpp",
+        "state": "ready",
+        "model": "/models/qwen.gguf",
+        "pid": "not-a-pid",
+        "updated_at": 1.7e9,
+    },
+    "provisioning": {
+        "phase": "ready",
+        "model": "qwen",
+        "bytes": 10,
+        "total": 10,
+        "percent": 100.0,
+        "error": "",
+        "updated_at": 1.7e9,
+    },
     "backends": {"an": "older section"},
 }
 
@@ -149,14 +227,20 @@ def test_a_status_write_of_the_wrong_type_is_refused_and_changes_nothing(tmp_pat
     assert status.read() == before
 
 
-@pytest.mark.parametrize("body, error, param", [
-    ({"question": "  "}, "InvalidQuery", None),
-    ({"question": "q", "history": "earlier"}, "InvalidRequest", "history"),
-    ({"question": "q", "doc_ids": "abc"}, "InvalidRequest", "doc_ids"),
-    ({"question": "q", "backend": 3}, "InvalidRequest", "backend"),
-    ({"question": "q", "options": {"temperature": "hot"}}, "InvalidRequest",
-     "options.temperature"),
-])
+@pytest.mark.parametrize(
+    "body, error, param",
+    [
+        ({"question": "  "}, "InvalidQuery", None),
+        ({"question": "q", "history": "earlier"}, "InvalidRequest", "history"),
+        ({"question": "q", "doc_ids": "abc"}, "InvalidRequest", "doc_ids"),
+        ({"question": "q", "backend": 3}, "InvalidRequest", "backend"),
+        (
+            {"question": "q", "options": {"temperature": "hot"}},
+            "InvalidRequest",
+            "options.temperature",
+        ),
+    ],
+)
 def test_an_ask_request_of_the_wrong_shape_is_refused_naming_the_field(body, error, param):
     from shared_utils.errors import OlympusError
     from src.schema.requests import AskRequest, read
@@ -170,8 +254,13 @@ def test_an_ask_request_reads_back_what_the_client_writes():
     from src.answer.options import AskOptions
     from src.schema.requests import AskRequest, read
 
-    sent = AskRequest(question="Which port?", history=[("a?", "A")], doc_ids=["abc"],
-                      options=AskOptions(model="qwen", stop=("END",)), session="chat-1")
+    sent = AskRequest(
+        question="Which port?",
+        history=[("a?", "A")],
+        doc_ids=["abc"],
+        options=AskOptions(model="qwen", stop=("END",)),
+        session="chat-1",
+    )
     wire = json.loads(json.dumps(sent.model_dump(mode="json")))
     assert wire["history"] == [["a?", "A"]] and wire["options"]["stop"] == ["END"]
     assert read(AskRequest, {**wire, "a_newer_field": 1}) == sent
@@ -182,9 +271,13 @@ def test_the_plan_the_model_picker_reads_comes_back_whole():
     from src.models.backends import BackendPlan
     from src.service.wire import plan_from_dict, plan_to_dict
 
-    plan = BackendPlan(names=("llamacpp", "extractive"), models={"llamacpp": "qwen"},
-                       reasons=("engine llamacpp",), chosen_by={"llamacpp": "provisioned"},
-                       fallback=("qwen-7b", "not enough memory"))
+    plan = BackendPlan(
+        names=("llamacpp", "extractive"),
+        models={"llamacpp": "qwen"},
+        reasons=("engine llamacpp",),
+        chosen_by={"llamacpp": "provisioned"},
+        fallback=("qwen-7b", "not enough memory"),
+    )
     answering = Answering("llamacpp", "qwen", 1.5, True, "model", label="llama.cpp (local)")
     sent = json.loads(json.dumps(plan_to_dict(plan, answering)))
     assert sent["answering"]["name"] == "qwen" and sent["chain"] == ["llamacpp", "extractive"]
@@ -194,9 +287,13 @@ def test_the_plan_the_model_picker_reads_comes_back_whole():
 def test_a_citation_carries_the_text_it_points_at_and_an_out_of_range_one_none():
     from src.service.wire import cited_passages, tool_answer_to_dict
 
-    done = DoneEvent(answer="Port 3493 [1][7].", backend="extractive", timings={},
-                     citations=[Citation(1, "abc", "manual.pdf", 3, 4),
-                                Citation(7, "abc", "manual.pdf", 9, 9)], sources=[SOURCE])
+    done = DoneEvent(
+        answer="Port 3493 [1][7].",
+        backend="extractive",
+        timings={},
+        citations=[Citation(1, "abc", "manual.pdf", 3, 4), Citation(7, "abc", "manual.pdf", 9, 9)],
+        sources=[SOURCE],
+    )
     cited = [c.model_dump() for c in cited_passages(done)]
     assert cited[0]["text"] == "upsd uses 3493" and cited[1]["text"] == ""
     tool = tool_answer_to_dict(done, "source extracts")

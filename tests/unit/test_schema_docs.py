@@ -38,9 +38,12 @@ def test_every_model_of_the_schema_is_documented():
     )
 
     script = _script()
-    models = {obj for module in (answer, chat, errors, library, plans, requests, status)
-              for _, obj in inspect.getmembers(module, inspect.isclass)
-              if issubclass(obj, BaseModel) and obj.__module__ == module.__name__}
+    models = {
+        obj
+        for module in (answer, chat, errors, library, plans, requests, status)
+        for _, obj in inspect.getmembers(module, inspect.isclass)
+        if issubclass(obj, BaseModel) and obj.__module__ == module.__name__
+    }
     documented = set(script.MODELS)
     assert models - {WireModel, status.Section} <= documented, models - documented
 

@@ -16,8 +16,8 @@ import pytest
 
 from shared_utils.errors import AlreadyRunning, ServiceStarting
 from src.access.keys import new_service_token
-from src.service.discovery import connect, look, running_service
 from src.service.client import RemotePipeline
+from src.service.discovery import connect, look, running_service
 from src.settings import load_settings
 from src.status import StatusFile
 from src.supervisor.lock import DataDirLock, held
@@ -75,8 +75,9 @@ def _publish(settings, **api) -> None:
 def supervisor(settings):
     """What startup.py does first: lock the data dir, reset the status, a fresh token."""
     lock = DataDirLock(settings.data_dir).acquire()
-    StatusFile(settings.status_path).replace("supervisor", pid=1, started=time.time(),
-                                            state="starting")
+    StatusFile(settings.status_path).replace(
+        "supervisor", pid=1, started=time.time(), state="starting"
+    )
     new_service_token(settings.data_dir)
     yield lock
     lock.release()
@@ -102,8 +103,9 @@ def test_a_ready_service_is_used_at_once(settings, service):
         remote.close()
 
 
-def test_while_the_service_starts_the_command_waits_for_it_saying_so_once(settings, service,
-                                                                         supervisor):
+def test_while_the_service_starts_the_command_waits_for_it_saying_so_once(
+    settings, service, supervisor
+):
     _publish(settings, state="starting", url=service.url)
 
     def world(now: float) -> None:  # the library is open after 5 s
@@ -153,8 +155,9 @@ def test_a_ready_left_by_the_previous_run_is_not_trusted(settings, service):
             connect(settings, wait_s=0)
 
 
-def test_when_the_supervisor_goes_away_while_waiting_the_command_works_in_process(settings,
-                                                                                supervisor):
+def test_when_the_supervisor_goes_away_while_waiting_the_command_works_in_process(
+    settings, supervisor
+):
     _publish(settings, state="starting", url="http://127.0.0.1:9")
 
     def world(now: float) -> None:  # the API failed; startup.py stops and frees the data dir

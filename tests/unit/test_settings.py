@@ -40,8 +40,10 @@ def test_dotenv_file_is_read(tmp_path, monkeypatch):
     assert load_settings().rrf_k == 30
 
 
-@pytest.mark.parametrize(("device", "precision", "batch"), [("cpu", "int8", 8), ("cuda", "fp32", 64),
-                                                            ("cuda:1", "fp32", 64)])
+@pytest.mark.parametrize(
+    ("device", "precision", "batch"),
+    [("cpu", "int8", 8), ("cuda", "fp32", 64), ("cuda:1", "fp32", 64)],
+)
 def test_embedding_precision_and_batch_follow_the_device(monkeypatch, device, precision, batch):
     monkeypatch.setenv("OLYMPUS_EMBEDDING_DEVICE", device)
     s = load_settings()

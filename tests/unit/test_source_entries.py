@@ -9,15 +9,21 @@ from src.answer.abstention import relevance
 from src.ui.sources import entries, merged_texts
 
 
-def _source(ordinal: int, page: int, text: str = "text", doc: str = "d",
-            similarity: float | None = 0.5) -> ScoredChunk:
+def _source(
+    ordinal: int, page: int, text: str = "text", doc: str = "d", similarity: float | None = 0.5
+) -> ScoredChunk:
     chunk = Chunk(f"{doc}:{ordinal:06d}", doc, ordinal, text, page, page, f"{doc}.pdf")
     return ScoredChunk(chunk, 0.03, {}, similarity)
 
 
 def test_passages_of_the_same_page_are_one_entry_and_keep_their_numbers():
-    sources = [_source(5, 84), _source(9, 90), _source(4, 84), _source(1, 84, doc="other"),
-               _source(6, 84)]
+    sources = [
+        _source(5, 84),
+        _source(9, 90),
+        _source(4, 84),
+        _source(1, 84, doc="other"),
+        _source(6, 84),
+    ]
     shown = entries(sources)
     assert [e.numbers for e in shown] == [(1, 3, 5), (2,), (4,)]
     for entry in shown:  # the mapping the answer's [n] links and the viewer rely on
@@ -37,8 +43,13 @@ def test_overlapping_passages_read_once_in_page_order():
 
 
 def test_the_entry_is_as_related_as_its_best_passage():
-    (entry,) = entries([_source(1, 3, similarity=0.31), _source(2, 3, similarity=0.66),
-                        _source(3, 3, similarity=None)])
+    (entry,) = entries(
+        [
+            _source(1, 3, similarity=0.31),
+            _source(2, 3, similarity=0.66),
+            _source(3, 3, similarity=None),
+        ]
+    )
     assert entry.similarity == 0.66
 
 

@@ -75,7 +75,9 @@ def test_a_new_backend_needs_one_registry_line_to_answer(monkeypatch, data_dir):
     from src.settings import load_settings
     from tests.unit.test_answer import FakeLibrary
 
-    monkeypatch.setitem(registry.BACKENDS, "echo", lambda settings, model="", **_: Echo(model=model))
+    monkeypatch.setitem(
+        registry.BACKENDS, "echo", lambda settings, model="", **_: Echo(model=model)
+    )
     settings = load_settings(data_dir=data_dir, backends="echo")
     done = list(Answerer.from_settings(settings, library=FakeLibrary()).ask("Which port?"))[-1]
     assert (done.backend_name, done.answer.startswith("Port 3493")) == ("echo", True)

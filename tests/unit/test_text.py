@@ -79,10 +79,13 @@ def test_running_headers_footers_and_page_numbers_dropped():
 
 
 def test_roman_numeral_headers_dropped():
-    pages = [f"Guide {r}\nContent {w}.\nTail {w}." for r, w in
-             zip(["i", "ii", "iii", "iv"], ["one", "two", "three", "four"], strict=True)]
-    assert strip_repeated_lines(pages) == [f"Content {w}.\nTail {w}." for w in
-                                           ["one", "two", "three", "four"]]
+    pages = [
+        f"Guide {r}\nContent {w}.\nTail {w}."
+        for r, w in zip(["i", "ii", "iii", "iv"], ["one", "two", "three", "four"], strict=True)
+    ]
+    assert strip_repeated_lines(pages) == [
+        f"Content {w}.\nTail {w}." for w in ["one", "two", "three", "four"]
+    ]
 
 
 def test_content_lines_repeated_on_few_pages_are_kept():
@@ -92,8 +95,13 @@ def test_content_lines_repeated_on_few_pages_are_kept():
 
 
 def test_normalize_pages_end_to_end():
-    pages = ["Manual\nThe con-\nfiguration \ufb01le.\n1", "Manual\nIt has a non-\nzero size.\n2",
-             "Manual\nThe configuration is read at start.\n3"]
+    pages = [
+        "Manual\nThe con-\nfiguration \ufb01le.\n1",
+        "Manual\nIt has a non-\nzero size.\n2",
+        "Manual\nThe configuration is read at start.\n3",
+    ]
     assert normalize_pages(pages) == [
-        "The configuration file.", "It has a non-zero size.", "The configuration is read at start."
+        "The configuration file.",
+        "It has a non-zero size.",
+        "The configuration is read at start.",
     ]

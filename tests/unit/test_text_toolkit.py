@@ -13,11 +13,15 @@ def test_the_keyword_index_and_the_claim_check_stem_alike():
     tokens = Tokenizer()("The daemon was configured and is probing ports")
     assert tokens == [stem(w) for w in ("daemon", "configured", "probing", "ports")]
     # "configuration, installation" is backed by a source saying "configured, installed"
-    [check] = check_claims("Configuration, installation and monitoring take minutes [1].",
-                           ["It is configured, installed and monitored."])
+    [check] = check_claims(
+        "Configuration, installation and monitoring take minutes [1].",
+        ["It is configured, installed and monitored."],
+    )
     assert check.backed and check.support == 0.6  # three of its five words (not "take minutes")
-    [stated] = check_claims("Configuration, installation and monitoring [1].",
-                            ["It is configured, installed and monitored."])
+    [stated] = check_claims(
+        "Configuration, installation and monitoring [1].",
+        ["It is configured, installed and monitored."],
+    )
     assert stated.status == "supported"
 
 
@@ -29,12 +33,17 @@ def test_question_fillers_are_stopwords_for_questions_only():
 
 def test_chunks_keep_bullet_lists_whole_but_the_extract_gets_one_sentence_per_bullet():
     text = "Options: • first the probe • then the handler. Next sentence here."
-    assert split_sentences(text) == ["Options:", "first the probe", "then the handler.",
-                                     "Next sentence here."]
-    assert split_sentences(text, at_bullets=False)[0] == \
-        "Options: • first the probe • then the handler."
-    chunks = chunk_text(text, count_tokens=lambda t: len(t.split()), max_tokens=9,
-                        overlap_tokens=0)
+    assert split_sentences(text) == [
+        "Options:",
+        "first the probe",
+        "then the handler.",
+        "Next sentence here.",
+    ]
+    assert (
+        split_sentences(text, at_bullets=False)[0]
+        == "Options: • first the probe • then the handler."
+    )
+    chunks = chunk_text(text, count_tokens=lambda t: len(t.split()), max_tokens=9, overlap_tokens=0)
     assert chunks[0].startswith("Options: • first the probe • then the handler.")
 
 

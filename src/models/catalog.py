@@ -75,10 +75,10 @@ class CatalogEntry(BaseModel):
         if any(parts):
             if not all(parts):
                 raise ValueError("mixes split and single GGUF files")
-            total = int(parts[0]["total"])  # type: ignore[index]
-            expected = [
-                f"{parts[0]['stem']}-{i:05d}-of-{total:05d}.gguf" for i in range(1, total + 1)
-            ]  # type: ignore[index]
+            first = parts[0]
+            assert first is not None  # all(parts) above
+            total = int(first["total"])
+            expected = [f"{first['stem']}-{i:05d}-of-{total:05d}.gguf" for i in range(1, total + 1)]
             if list(v) != expected:
                 raise ValueError(f"a split GGUF must list all {total} parts in order: {expected}")
         return v

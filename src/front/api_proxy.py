@@ -22,9 +22,8 @@ from typing import Any
 
 import httpx
 import structlog
-from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from shared_utils.errors import (
@@ -40,10 +39,9 @@ from src.api.auth import NO_KEY
 from src.api.errors import error_dict
 from src.front.proxy import (
     BODY_IDLE_S,
-    HOP_BY_HOP,
-    UPSTREAM_ONLY,
     forward_headers,
     idle_limited,
+    relay,
 )
 
 logger = structlog.get_logger(__name__)
@@ -205,16 +203,7 @@ class ApiProxy:
                         "The Olympus API is starting or restarting; try again in a few seconds."
                     )
                 )
-        response = StreamingResponse(
-            reply.aiter_raw(),
-            status_code=reply.status_code,
-            background=BackgroundTask(reply.aclose),
-        )
-        response.raw_headers = [
-            (k, v)
-            for k, v in reply.headers.raw
-            if k.decode("latin-1").lower() not in HOP_BY_HOP | UPSTREAM_ONLY
-        ]
+        response = relay(reply)
         return response
 
     async def aclose(self) -> None:

@@ -68,6 +68,22 @@ def forward_headers(request: Request) -> list[tuple[bytes, bytes]]:
     return headers
 
 
+def relay(reply: httpx.Response) -> StreamingResponse:
+    """An upstream reply streamed on to the browser, without hop-by-hop headers and those
+    uvicorn sets itself; the upstream connection closes when the body has been sent."""
+    response = StreamingResponse(
+        reply.aiter_raw(),
+        status_code=reply.status_code,
+        background=BackgroundTask(reply.aclose),
+    )
+    response.raw_headers = [
+        (k, v)
+        for k, v in reply.headers.raw
+        if k.decode("latin-1").lower() not in HOP_BY_HOP | UPSTREAM_ONLY
+    ]
+    return response
+
+
 class StreamlitProxy:
     def __init__(self, config: FrontConfig) -> None:
         self.config = config
@@ -127,16 +143,7 @@ class StreamlitProxy:
         if not isinstance(reply, httpx.Response):
             self.uploads.release(path)
             return reply
-        response = StreamingResponse(
-            reply.aiter_raw(),
-            status_code=reply.status_code,
-            background=BackgroundTask(reply.aclose),
-        )
-        response.raw_headers = [
-            (k, v)
-            for k, v in reply.headers.raw
-            if k.decode("latin-1").lower() not in HOP_BY_HOP | UPSTREAM_ONLY
-        ]
+        response = relay(reply)
         if claims is None:
             fresh = Claims(browser_id=new_browser_id())
             response.raw_headers.append(

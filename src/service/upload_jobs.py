@@ -18,6 +18,7 @@ import structlog
 
 from shared_utils.errors import OlympusError, ServiceUnavailable
 from src.library.jobs import IngestJob
+from src.protocols import Ingests
 from src.service.client import RemotePipeline
 
 logger = structlog.get_logger(__name__)
@@ -38,7 +39,7 @@ class RemoteJobs:
         self._dismissed: dict[str, set[int]] = {}  # finished jobs a session cleared
         self._seen: dict[str, list[dict[str, Any]]] = {}  # each session's jobs, last answer
 
-    def submit(self, _pipeline: Any, name: str, data: bytes, *, owner: str = "") -> int:
+    def submit(self, _pipeline: Ingests | None, name: str, data: bytes, *, owner: str = "") -> int:
         """Queue ``data`` in the service; its job id. The service's refusals (a full queue,
         too large, not a PDF) raise typed, at once."""
         job = self.remote.submit_upload(data, name, session=owner)

@@ -30,7 +30,7 @@ from src.answer.abstention import decide as abstain_decision
 from src.answer.answering import Answering, decide, extract_why
 from src.answer.condense import Turn
 from src.answer.decoding import Decoding, decoding_for
-from src.answer.done import done_event, fallback_line
+from src.answer.done import done_event, fallback_after_evidence, fallback_line
 from src.answer.options import AskOptions
 from src.answer.prompt import EngineTokenizer, Prompt, TokenCounter, build_prompt, estimate_tokens
 from src.answer.question import check_question
@@ -42,7 +42,14 @@ from src.answer.queue import (
     queue_for,
     wait_turn,
 )
-from src.answer.steps import StreamState, bind_sources, evidence_for, retrieve, tiny_mode
+from src.answer.steps import (
+    StreamState,
+    bind_sources,
+    evidence_for,
+    lead_evidence,
+    retrieve,
+    tiny_mode,
+)
 from src.events import (
     AskEvent,
     BackendSwitchEvent,
@@ -271,12 +278,6 @@ class Answerer:
         if mode_reason:
             skipped = {}  # the extract was chosen, not fallen back to: no skip is news
             yield StatusEvent(mode_reason)
-        if ticket is not None and (
-            mode_reason or not backends or backends[0].name not in ENGINE_BACKENDS
-        ):
-            ticket.release()  # the engine is not asked: its slot goes to the next question
-        elif ticket is not None:
-            yield from wait_turn(ticket, timings)  # the deadlines start once a slot is ours
         t2 = self._clock()
         sentences = self.settings.source_sentences
         if decoding.source_sentences and "source_sentences" not in self.settings.model_fields_set:
@@ -305,6 +306,20 @@ class Answerer:
             bind_sources(b, query, prompt, self.library.similarities, why=extract_why(answering))
             for b in backends
         ]
+        run = StreamState(query)
+        run.similarity = self.library.similarities
+        if decoding.small and self.settings.small_model_extract and _asks_model(backends):
+            # evidence first: it is known before the engine is asked, so the reader gets it now
+            run.small_model = backends[0].model_name or backends[0].label
+            run.evidence = lead_evidence(query, prompt, run.similarity)
+            timings["first_text_ms"] = _ms(t0, self._clock())
+            yield TokenEvent(run.evidence)
+        if ticket is not None and (
+            mode_reason or not backends or backends[0].name not in ENGINE_BACKENDS
+        ):
+            ticket.release()  # the engine is not asked: its slot goes to the next question
+        elif ticket is not None:
+            yield from wait_turn(ticket, timings)  # the deadlines start once a slot is ours
         yield from self._generate(
             prompt,
             backends,
@@ -314,7 +329,7 @@ class Answerer:
             plan,
             decoding=decoding,
             mode_reason=mode_reason,
-            question=query,
+            run=run,
             generation=generation,
             answering=answering,
         )
@@ -330,7 +345,7 @@ class Answerer:
         *,
         decoding: Decoding,
         mode_reason: str = "",
-        question: str = "",
+        run: StreamState,
         generation: GenerationOptions | None = None,
         answering: Answering | None = None,
     ) -> Iterator[AskEvent]:
@@ -339,10 +354,6 @@ class Answerer:
         labels = {b.name: b.label for b in backends}
         models = {b.name: b.model_name for b in backends}
         chain = FallbackChain(backends, clock=self._chain_clock, skipped=skipped)
-        run = StreamState(question)
-        run.similarity = self.library.similarities
-        if decoding.small and self.settings.small_model_extract:
-            run.small_model = backends[0].model_name or backends[0].label if backends else ""
         options = decoding.apply(generation or self.options)
         with closing(chain.stream(prompt.messages, options=options)) as stream:
             for event in stream:  # closing: a consumer that stops us stops the engine
@@ -354,7 +365,7 @@ class Answerer:
                     yield StatusEvent("the answer was repeating itself, so it was stopped there")
                     break  # closing the stream stops the engine
         result = run.result or ChainResult(run.backend, dict(skipped), {}, interrupted=False)
-        yield done_event(
+        done = done_event(
             run,
             result,
             prompt,
@@ -366,6 +377,9 @@ class Answerer:
             elapsed_ms=lambda: _ms(t0, self._clock()),
             answering=answering or decide(plan, self.settings, None),
         )
+        if run.evidence and done.answer != run.evidence:
+            yield TokenEvent(done.answer[len(run.evidence) :])  # what the small model adds
+        yield done
 
     def _on_event(
         self,
@@ -381,28 +395,46 @@ class Answerer:
         if isinstance(event, Attempt):
             run.backend = event.backend
             run.restart()
-            yield StatusEvent(
-                f"waiting for first token from {labels.get(event.backend, event.backend)}"
-                f" (prompt: {prompt.prompt_tokens} tokens)"
-            )
+            if not run.evidence:
+                yield StatusEvent(
+                    f"waiting for first token from {labels.get(event.backend, event.backend)}"
+                    f" (prompt: {prompt.prompt_tokens} tokens)"
+                )
+            elif event.backend != SAFETY_NET:  # the evidence is shown: the model may add to it
+                label = labels.get(event.backend, event.backend)
+                via = f" on {label}" if label != run.small_model else ""
+                yield StatusEvent(
+                    f"checking what {run.small_model}{via} adds to these sentences"
+                    f" (prompt: {prompt.prompt_tokens} tokens)..."
+                )
         elif isinstance(event, Switch):
             yield BackendSwitchEvent(event.from_backend, event.to_backend, event.reason)
-            if event.to_backend == SAFETY_NET and not run.parts:  # the answer says why
-                note = fallback_line(
-                    labels.get(event.from_backend, event.from_backend), event.reason
-                )
+            who = labels.get(event.from_backend, event.from_backend)
+            if event.to_backend == SAFETY_NET and run.evidence:  # shown: the answer says why
+                note = fallback_after_evidence(who, event.reason)
+                run.evidence += note  # nothing else comes: the extract would repeat it
+                yield TokenEvent(note)
+            elif event.to_backend == SAFETY_NET and not run.parts:  # the answer says why
+                note = fallback_line(who, event.reason)
                 run.parts.append(note)
+                timings.setdefault("first_text_ms", _ms(t0, self._clock()))
                 yield TokenEvent(note)
         elif isinstance(event, Interrupted):
             who = labels.get(event.backend, event.backend)
             run.error = f"{who} failed mid-answer: {event.reason}"
-            yield StatusEvent(run.error + "; the text so far is kept - ask again to retry.")
+            kept = "the source sentences are kept" if run.evidence else "the text so far is kept"
+            yield StatusEvent(f"{run.error}; {kept} - ask again to retry.")
         elif event.text:
-            if not run.parts:
-                timings["first_token_ms"] = _ms(t0, self._clock())
+            if not run.parts and not (run.evidence and run.backend == SAFETY_NET):
+                timings["first_token_ms"] = _ms(t0, self._clock())  # the engine's first token
             run.parts.append(event.text)
             run.guard.feed(event.text)
-            yield TokenEvent(event.text)
+            if not run.evidence:  # a small model's text shows only where it adds (at the end)
+                if "first_text_ms" not in timings:
+                    timings["first_text_ms"] = timings.get("first_token_ms") or _ms(
+                        t0, self._clock()
+                    )
+                yield TokenEvent(event.text)
 
     # --- steps -------------------------------------------------------------------------------
     def _has_documents(self, doc_ids: Sequence[str] | None) -> bool:
@@ -464,9 +496,13 @@ class Answerer:
         return estimate_tokens
 
     def _canned(self, text: str, timings: dict[str, float], t0: float) -> DoneEvent:
-        timings["total_ms"] = _ms(t0, self._clock())
+        timings["total_ms"] = timings["first_text_ms"] = _ms(t0, self._clock())
         logger.info("answered_without_model", reason=text[:40], **timings)
         return DoneEvent(answer=text, backend="none", citations=[], sources=[], timings=timings)
+
+
+def _asks_model(backends: list[Backend]) -> bool:
+    return bool(backends) and backends[0].name != SAFETY_NET
 
 
 def _ms(start: float, end: float) -> float:

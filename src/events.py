@@ -87,7 +87,7 @@ class DoneEvent:
     backend: str
     citations: list[Citation]
     sources: list[ScoredChunk]
-    timings: dict[str, float]  # retrieval_ms, first_token_ms, total_ms, tokens_per_s, ...
+    timings: dict[str, float]  # retrieval_ms, first_token_ms, first_text_ms, total_ms, ...
     prompt_tokens: int = 0
     dropped_sources: int = 0
     removed_citations: list[int] = field(default_factory=list)

@@ -74,6 +74,9 @@ NO_DOCUMENTS = (
     "upload it on the Documents page, or run `python -m src ingest FILE.pdf`."
 )
 NO_MATCH = "No passage of the indexed documents matches this question; try other words."
+# while a small model's hidden text is written, a status this often (in streamed pieces, about
+# a token each): the reader sees progress, and a stream with no text for seconds stays alive
+PROGRESS_EVERY = 16
 # the llama.cpp server (and anything else with POST /tokenize) counts with the model's tokenizer
 TOKENIZE_BACKENDS = ("llamacpp",)
 
@@ -429,12 +432,16 @@ class Answerer:
                 timings["first_token_ms"] = _ms(t0, self._clock())  # the engine's first token
             run.parts.append(event.text)
             run.guard.feed(event.text)
-            if not run.evidence:  # a small model's text shows only where it adds (at the end)
-                if "first_text_ms" not in timings:
-                    timings["first_text_ms"] = timings.get("first_token_ms") or _ms(
-                        t0, self._clock()
+            if run.evidence:  # a small model's text shows only where it adds (at the end)
+                if len(run.parts) % PROGRESS_EVERY == 0 and run.backend != SAFETY_NET:
+                    yield StatusEvent(
+                        f"checking what {run.small_model} adds: about {len(run.parts)} tokens"
+                        " written..."
                     )
-                yield TokenEvent(event.text)
+                return
+            if "first_text_ms" not in timings:
+                timings["first_text_ms"] = timings.get("first_token_ms") or _ms(t0, self._clock())
+            yield TokenEvent(event.text)
 
     # --- steps -------------------------------------------------------------------------------
     def _has_documents(self, doc_ids: Sequence[str] | None) -> bool:

@@ -488,6 +488,10 @@ def test_a_small_models_answer_streams_the_evidence_before_the_engine_is_asked(s
     assert "Upsd listens on port 3493 [1]" not in _streamed(events)  # restating: never shown
     # the engine's own first token stays measurable, apart from the first text shown
     assert 0 < done.timings["first_text_ms"] <= done.timings["first_token_ms"]
+    # while the model's hidden text is written, the status shows progress
+    chatty = Scripted(["Upsd ", "listens ", "on ", "port ", "3493. "] * 4, model=model)
+    events = list(_answerer(settings, chatty).ask("Which port does upsd use?"))
+    assert any("about 16 tokens written" in getattr(e, "message", "") for e in events)
     for pieces in (["Upsd listens on port 3493 [1]."], ["The documents do not say."], ["[1]"]):
         events = list(_answerer(settings, Scripted(pieces, model=model)).ask("Which port?"))
         assert _streamed(events) == events[-1].answer and events[-1].mode == "extract"

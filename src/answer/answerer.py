@@ -40,6 +40,7 @@ from src.answer.queue import (
     QueuedEvents,
     Ticket,
     queue_for,
+    start_together,
     wait_turn,
 )
 from src.answer.steps import (
@@ -281,26 +282,13 @@ class Answerer:
         if mode_reason:
             skipped = {}  # the extract was chosen, not fallen back to: no skip is news
             yield StatusEvent(mode_reason)
+        if ticket is not None and (
+            mode_reason or not backends or backends[0].name not in ENGINE_BACKENDS
+        ):
+            ticket.release()  # the engine is not asked: its slot goes to the next question
         t2 = self._clock()
-        sentences = self.settings.source_sentences
-        if decoding.source_sentences and "source_sentences" not in self.settings.model_fields_set:
-            sentences = decoding.source_sentences
-        evidence = (
-            evidence_for(query, sources, self.library.similarities)
-            if decoding.evidence_only
-            and "source_sentences" not in self.settings.model_fields_set
-            and backends
-            and backends[0].name != SAFETY_NET
-            else []
-        )
-        prompt = self._prompt(
-            question,
-            sources,
-            history if follow_up else [],
-            backends,
-            sentences,
-            generation.max_tokens,
-            evidence,
+        prompt = self._prepare(
+            question, query, sources, history if follow_up else [], backends, decoding, generation
         )
         timings["prompt_ms"] = _ms(t2, self._clock())
         for note in prompt.notes:
@@ -317,12 +305,9 @@ class Answerer:
             run.evidence = lead_evidence(query, prompt, run.similarity)
             timings["first_text_ms"] = _ms(t0, self._clock())
             yield TokenEvent(run.evidence)
-        if ticket is not None and (
-            mode_reason or not backends or backends[0].name not in ENGINE_BACKENDS
-        ):
-            ticket.release()  # the engine is not asked: its slot goes to the next question
-        elif ticket is not None:
+        if ticket is not None and not ticket.released:
             yield from wait_turn(ticket, timings)  # the deadlines start once a slot is ours
+        start_together(ticket, timings)
         yield from self._generate(
             prompt,
             backends,
@@ -466,6 +451,31 @@ class Answerer:
             if first_only and backends:
                 break
         return backends, skipped
+
+    def _prepare(
+        self,
+        question: str,
+        query: str,
+        sources: list,
+        history: list[Turn],
+        backends: list[Backend],
+        decoding: Decoding,
+        generation: GenerationOptions,
+    ) -> Prompt:
+        """The prompt for ``backends[0]``: a small model reads the evidence only, with fewer
+        sentences per source unless the setting says how many."""
+        explicit = "source_sentences" in self.settings.model_fields_set
+        sentences = self.settings.source_sentences
+        if decoding.source_sentences and not explicit:
+            sentences = decoding.source_sentences
+        evidence = (
+            evidence_for(query, sources, self.library.similarities)
+            if decoding.evidence_only and not explicit and _asks_model(backends)
+            else []
+        )
+        return self._prompt(
+            question, sources, history, backends, sentences, generation.max_tokens, evidence
+        )
 
     def _prompt(
         self,

@@ -5,8 +5,11 @@ Order of work for one question (each step is an event the UI can show at once)::
     validate -> retrieve (a follow-up also with the previous question's terms, kept only when
     it matches markedly better) -> SourcesEvent -> abstain when no source is relevant enough
     -> decoding by model size (tiny model: the extract instead) -> prompt within budget
-    -> StatusEvent(s) -> backend chain: TokenEvent* / BackendSwitchEvent (a loop guard stops a
-    repeating answer) -> citations checked and fixed -> DoneEvent (mode and why)
+    -> a model <= 1B: the evidence as the first TokenEvent (evidence first) -> a slot in the
+    engine's line -> StatusEvent(s) -> backend chain: TokenEvent* / BackendSwitchEvent (a loop
+    guard stops a repeating answer; a small model's text is kept back,
+    ``src/answer/chain_events.py``) -> citations checked and fixed (a small model: what it adds
+    to the evidence, as the last TokenEvent) -> DoneEvent (mode and why)
 
 ``backend="NAME"`` forces that backend, with the extractive backend kept behind it as the
 safety net: a user who picks a backend that is down still gets the source extracts, and the
@@ -28,9 +31,10 @@ from shared_utils.generation.base import Backend, GenerationOptions
 from src.answer.abstention import answerability_for
 from src.answer.abstention import decide as abstain_decision
 from src.answer.answering import Answering, decide, extract_why
+from src.answer.chain_events import on_chain_event
 from src.answer.condense import Turn
 from src.answer.decoding import Decoding, decoding_for
-from src.answer.done import done_event, fallback_after_evidence, fallback_line
+from src.answer.done import done_event
 from src.answer.options import AskOptions
 from src.answer.prompt import EngineTokenizer, Prompt, TokenCounter, build_prompt, estimate_tokens
 from src.answer.question import check_question
@@ -53,7 +57,6 @@ from src.answer.steps import (
 )
 from src.events import (
     AskEvent,
-    BackendSwitchEvent,
     DoneEvent,
     SourcesEvent,
     StatusEvent,
@@ -75,9 +78,6 @@ NO_DOCUMENTS = (
     "upload it on the Documents page, or run `python -m src ingest FILE.pdf`."
 )
 NO_MATCH = "No passage of the indexed documents matches this question; try other words."
-# while a small model's hidden text is written, a status this often (in streamed pieces, about
-# a token each): the reader sees progress, and a stream with no text for seconds stays alive
-PROGRESS_EVERY = 16
 # the llama.cpp server (and anything else with POST /tokenize) counts with the model's tokenizer
 TOKENIZE_BACKENDS = ("llamacpp",)
 
@@ -348,7 +348,9 @@ class Answerer:
                 if isinstance(event, ChainResult):
                     run.result = event
                     continue
-                yield from self._on_event(event, run, labels, prompt, timings, t0)
+                yield from on_chain_event(
+                    event, run, labels, prompt, timings, lambda: _ms(t0, self._clock())
+                )
                 if run.guard.looping:
                     yield StatusEvent("the answer was repeating itself, so it was stopped there")
                     break  # closing the stream stops the engine
@@ -368,65 +370,6 @@ class Answerer:
         if run.evidence and done.answer != run.evidence:
             yield TokenEvent(done.answer[len(run.evidence) :])  # what the small model adds
         yield done
-
-    def _on_event(
-        self,
-        event: Any,
-        run: StreamState,
-        labels: dict[str, str],
-        prompt: Prompt,
-        timings: dict[str, float],
-        t0: float,
-    ) -> Iterator[AskEvent]:
-        from shared_utils.generation.chain import Attempt, Interrupted, Switch
-
-        if isinstance(event, Attempt):
-            run.backend = event.backend
-            run.restart()
-            if not run.evidence:
-                yield StatusEvent(
-                    f"waiting for first token from {labels.get(event.backend, event.backend)}"
-                    f" (prompt: {prompt.prompt_tokens} tokens)"
-                )
-            elif event.backend != SAFETY_NET:  # the evidence is shown: the model may add to it
-                label = labels.get(event.backend, event.backend)
-                via = f" on {label}" if label != run.small_model else ""
-                yield StatusEvent(
-                    f"checking what {run.small_model}{via} adds to these sentences"
-                    f" (prompt: {prompt.prompt_tokens} tokens)..."
-                )
-        elif isinstance(event, Switch):
-            yield BackendSwitchEvent(event.from_backend, event.to_backend, event.reason)
-            who = labels.get(event.from_backend, event.from_backend)
-            if event.to_backend == SAFETY_NET and run.evidence:  # shown: the answer says why
-                note = fallback_after_evidence(who, event.reason)
-                run.evidence += note  # nothing else comes: the extract would repeat it
-                yield TokenEvent(note)
-            elif event.to_backend == SAFETY_NET and not run.parts:  # the answer says why
-                note = fallback_line(who, event.reason)
-                run.parts.append(note)
-                timings.setdefault("first_text_ms", _ms(t0, self._clock()))
-                yield TokenEvent(note)
-        elif isinstance(event, Interrupted):
-            who = labels.get(event.backend, event.backend)
-            run.error = f"{who} failed mid-answer: {event.reason}"
-            kept = "the source sentences are kept" if run.evidence else "the text so far is kept"
-            yield StatusEvent(f"{run.error}; {kept} - ask again to retry.")
-        elif event.text:
-            if not run.parts and not (run.evidence and run.backend == SAFETY_NET):
-                timings["first_token_ms"] = _ms(t0, self._clock())  # the engine's first token
-            run.parts.append(event.text)
-            run.guard.feed(event.text)
-            if run.evidence:  # a small model's text shows only where it adds (at the end)
-                if len(run.parts) % PROGRESS_EVERY == 0 and run.backend != SAFETY_NET:
-                    yield StatusEvent(
-                        f"checking what {run.small_model} adds: about {len(run.parts)} tokens"
-                        " written..."
-                    )
-                return
-            if "first_text_ms" not in timings:
-                timings["first_text_ms"] = timings.get("first_token_ms") or _ms(t0, self._clock())
-            yield TokenEvent(event.text)
 
     # --- steps -------------------------------------------------------------------------------
     def _has_documents(self, doc_ids: Sequence[str] | None) -> bool:

@@ -96,6 +96,7 @@ def done_event(
         chain=plan.names,
         mode=mode,
         mode_reason=mode_reason,
+        model_text=text if run.evidence and model_wrote else "",
         loop_stopped=run.guard.looping,
         unsupported=list(fixed.unsupported) if fixed is not None else [],
         supported_share=supported_share(fixed.checks) if fixed is not None else None,

@@ -122,6 +122,11 @@ class Answer(WireModel):
         default="", description='model, extract, model+extract, extract+model, abstained or ""'
     )
     mode_reason: str = ""
+    model_text: str = Field(
+        default="",
+        description="a small model's own text, kept back: the answer has only what it adds "
+        'that a source supports ("" when the stream was the model\'s text)',
+    )
     loop_stopped: bool = Field(
         default=False, description="the model repeated itself and was stopped"
     )

@@ -352,7 +352,8 @@ class Answerer:
                     event, run, labels, prompt, timings, lambda: _ms(t0, self._clock())
                 )
                 if run.guard.looping:
-                    yield StatusEvent("the answer was repeating itself, so it was stopped there")
+                    who = f"what {run.small_model} wrote" if run.evidence else "the answer"
+                    yield StatusEvent(f"{who} was repeating itself, so it was stopped there")
                     break  # closing the stream stops the engine
         result = run.result or ChainResult(run.backend, dict(skipped), {}, interrupted=False)
         done = done_event(

@@ -251,6 +251,16 @@ def test_a_repeating_answer_is_stopped_and_kept_once(settings):
     )
     assert sum(isinstance(e, TokenEvent) for e in events) < 5
     assert any(isinstance(e, StatusEvent) and "repeating" in e.message for e in events)
+    # a small model's loop was never shown: the evidence stands, and the status says whose
+    small = Scripted(loop, model="qwen2.5-0.5b-instruct")
+    events = list(_answerer(settings, small).ask("Which port?"))
+    done = events[-1]
+    assert done.loop_stopped and done.answer.startswith(FOLLOWING_HEADING)
+    assert "".join(e.text for e in events if isinstance(e, TokenEvent)) == done.answer
+    stopped = [e.message for e in events if isinstance(e, StatusEvent) and "repeating" in e.message]
+    assert stopped == [
+        "what qwen2.5-0.5b-instruct wrote was repeating itself, so it was stopped there"
+    ]
 
 
 def test_decoding_is_capped_and_stopped_by_model_size(settings):

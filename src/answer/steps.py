@@ -33,10 +33,10 @@ class StreamState:
 
     def __init__(self, question: str = "") -> None:
         self.question = question
-        self.small_model = ""  # a model <= 1B parameters is asked: its answer follows the evidence
-        self.evidence = (
-            ""  # the evidence streamed before such a model is asked (its answer's start)
-        )
+        # a model <= 1B parameters is asked: the evidence (its answer's start, and what the
+        # reader has seen) streams before it is asked; its own text is kept back until checked
+        self.small_model = ""
+        self.evidence = ""
         self.similarity: Similarity | None = None  # ranks the extract's sentences
         self.parts: list[str] = []
         self.backend = ""

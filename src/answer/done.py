@@ -98,7 +98,8 @@ def done_event(
         mode_reason=mode_reason,
         model_text=text if run.evidence and model_wrote else "",
         loop_stopped=run.guard.looping,
-        unsupported=list(fixed.unsupported) if fixed is not None else [],
+        # struck sentences of the answer: a small model's unsupported ones were never shown
+        unsupported=list(fixed.unsupported) if fixed is not None and not run.evidence else [],
         supported_share=supported_share(fixed.checks) if fixed is not None else None,
         verified=[listed(c.sentence) for c in shown if c.status == "supported"],
         unverified=[listed(c.sentence) for c in shown if c.status == "unverified"],

@@ -460,6 +460,7 @@ def test_a_small_models_answer_comes_after_the_evidence_and_only_where_it_adds(s
     evidence, added = done.answer.split("\n\n", 1)
     assert "3493 by default. [1]" in evidence and HEADING not in done.answer
     assert added == f"{model_adds(model)}\n\nIt reads ups.conf at start [1]."  # not the invention
+    assert done.unsupported == [] and "NASA" in done.model_text  # not shown, so not "struck"
     assert done.answered_by == model
     assert [quoted for _, quoted in segments(done.answer)] == [True, False]  # UI, Markdown
     refusal = Scripted(["The documents do not say."], model="qwen2.5-0.5b-instruct")

@@ -299,7 +299,12 @@ class Answerer:
         ]
         run = StreamState(query)
         run.similarity = self.library.similarities
-        if decoding.small and self.settings.small_model_extract and _asks_model(backends):
+        if (
+            decoding.small
+            and self.settings.small_model_extract
+            and _asks_model(backends)
+            and prompt.sources  # (none fitted the context: there is no evidence to show)
+        ):
             # evidence first: it is known before the engine is asked, so the reader gets it now
             run.small_model = backends[0].model_name or backends[0].label
             run.evidence = lead_evidence(query, prompt, run.similarity)

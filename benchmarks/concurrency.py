@@ -377,7 +377,7 @@ def _report(configs: list[dict[str, Any]]) -> None:
             print(
                 f"\n== {cfg['slots']} slot(s): the 0.5B stand-in, "
                 + (
-                    "/api/ask (tokens live, as the UI)"
+                    "/api/ask (as the UI; first = the engine's first token, text = the first text shown)"
                     if via == "live"
                     else "the OpenAI stream (the answer is sent when complete: first token = total)"
                 )

@@ -346,6 +346,7 @@ class Answerer:
 
         labels = {b.name: b.label for b in backends}
         models = {b.name: b.model_name for b in backends}
+        writers = {b.name: b.model_name or b.label for b in backends}  # as an answer names them
         chain = FallbackChain(backends, clock=self._chain_clock, skipped=skipped)
         options = decoding.apply(generation or self.options)
         with closing(chain.stream(prompt.messages, options=options)) as stream:
@@ -354,7 +355,13 @@ class Answerer:
                     run.result = event
                     continue
                 yield from on_chain_event(
-                    event, run, labels, prompt, timings, lambda: _ms(t0, self._clock())
+                    event,
+                    run,
+                    labels,
+                    prompt,
+                    timings,
+                    lambda: _ms(t0, self._clock()),
+                    writers,
                 )
                 if run.guard.looping:
                     who = f"what {run.small_model} wrote" if run.evidence else "the answer"

@@ -31,14 +31,19 @@ def on_chain_event(
     prompt: Prompt,
     timings: dict[str, float],
     elapsed_ms: Callable[[], float],
+    writers: dict[str, str] | None = None,
 ) -> Iterator[AskEvent]:
     """The answer's events for one chain ``event``; ``run`` and ``timings`` record it
-    (``first_token_ms``: the engine's first token; ``first_text_ms``: the first text shown)."""
+    (``first_token_ms``: the engine's first token; ``first_text_ms``: the first text shown).
+    ``writers``: each backend's model as the answer names it."""
+    writers = writers or {}
     from shared_utils.generation.chain import Attempt, Interrupted, Switch
 
     if isinstance(event, Attempt):
         run.backend = event.backend
         run.restart()
+        if run.evidence and event.backend != SAFETY_NET and writers.get(event.backend):
+            run.small_model = writers[event.backend]  # a next backend's model adds, if any
         yield from _asking(event.backend, run, labels, prompt)
     elif isinstance(event, Switch):
         yield BackendSwitchEvent(event.from_backend, event.to_backend, event.reason)

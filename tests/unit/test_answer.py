@@ -529,6 +529,25 @@ def test_a_small_model_that_fails_leaves_the_streamed_evidence_as_the_answer(set
     assert done.answer.startswith(FOLLOWING_HEADING) and "It reads" not in done.answer
 
 
+def test_a_next_backends_model_is_named_for_what_it_adds(settings):
+    """The first engine is down after the evidence was shown: the next one's model is asked,
+    and the status and the heading of its additions name it."""
+    down = Scripted(fail_before="engine is down", model="qwen2.5-0.5b-instruct")
+    other = Scripted([ADDING], model="qwen2.5:0.5b")
+    other.name, other.label = "ollama", "Ollama"
+    answerer = _answerer(settings, down, chain=("llamacpp", "ollama", "extractive"))
+    answerer._factory = lambda name, _plan: {"llamacpp": down, "ollama": other}.get(
+        name, ExtractiveBackend()
+    )
+    events = list(answerer.ask("Which port does upsd use?"))
+    done = events[-1]
+    assert done.backend_name == "ollama" and done.mode == "extract+model"
+    assert model_adds("qwen2.5:0.5b") in done.answer and _streamed(events) == done.answer
+    assert any(
+        "checking what qwen2.5:0.5b on Ollama adds" in getattr(e, "message", "") for e in events
+    )
+
+
 def test_a_larger_models_stream_is_unchanged(settings):
     """Above 1B parameters the model's text streams as it writes, from its first token."""
     backend = Scripted(["Upsd listens ", "on port ", "3493 [1]."], model="qwen2.5-7b-instruct")

@@ -487,7 +487,11 @@ def test_a_small_models_answer_streams_the_evidence_before_the_engine_is_asked(s
     (nothing appears and then vanishes)."""
     model = "qwen2.5-0.5b-instruct"
     backend = Scripted([w + " " for w in ADDING.split()], model=model)
-    events = list(_answerer(settings, backend).ask("Which port does upsd use?"))
+    events = []
+    for event in _answerer(settings, backend).ask("Which port does upsd use?"):
+        if isinstance(event, TokenEvent) and not any(isinstance(e, TokenEvent) for e in events):
+            assert backend.messages is None, "the engine was asked before the evidence showed"
+        events.append(event)
     done = events[-1]
     tokens = [e for e in events if isinstance(e, TokenEvent)]
     assert tokens[0].text.startswith(FOLLOWING_HEADING) and "3493 by default. [1]" in tokens[0].text

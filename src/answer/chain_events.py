@@ -36,8 +36,9 @@ def on_chain_event(
     """The answer's events for one chain ``event``; ``run`` and ``timings`` record it
     (``first_token_ms``: the engine's first token; ``first_text_ms``: the first text shown).
     ``writers``: each backend's model as the answer names it."""
-    writers = writers or {}
     from shared_utils.generation.chain import Attempt, Interrupted, Switch
+
+    writers = writers or {}
 
     if isinstance(event, Attempt):
         run.backend = event.backend

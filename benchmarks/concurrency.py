@@ -264,9 +264,11 @@ def run_config(
     from src.api.app import build_app
     from src.library.jobs import IngestQueue
     from src.pipeline import RAGPipeline
+    from src.supervisor.provisioner import llamacpp_warm_up
 
     with LlamaCppEngine(gguf, port=0, ctx=args.ctx, parallel=slots) as engine:
         engine.wait_ready(300)
+        llamacpp_warm_up(engine.url, 300, slots=slots)  # as the supervisor does at start-up
         settings = library.settings.model_copy(
             update=dict(
                 llamacpp_port=engine.port,

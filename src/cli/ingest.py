@@ -7,6 +7,7 @@ error and how to fix it). Exit 0 when every file was added or already there, 1 o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
 import time
@@ -106,10 +107,8 @@ def load_embedder_meanwhile(library: object) -> None:
         return
 
     def load() -> None:
-        try:
+        with contextlib.suppress(OlympusError):  # the first embedding raises it again, hinted
             embedder.load()
-        except OlympusError:
-            pass  # the first document's embedding raises it again, with its hint
 
     threading.Thread(target=load, name="embedder-load", daemon=True).start()
 

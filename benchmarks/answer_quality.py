@@ -43,6 +43,7 @@ def run_one(
 ) -> dict[str, Any]:
     """One question through RAGPipeline.ask, timed like the UI sees it; with the model's own
     streamed text and the evidence selected from the sources."""
+    from src.answer.caveat import strip_caveat
     from src.answer.claims import check_claims
     from src.answer.loop_guard import repeats_itself
     from src.events import DoneEvent, SourcesEvent, StatusEvent, TokenEvent
@@ -57,7 +58,7 @@ def run_one(
             sources_s, query = now, event.query or question
         elif isinstance(event, TokenEvent):
             streamed.append(event.text)
-            if first_s is None and event.text.strip():
+            if first_s is None and strip_caveat(event.text).strip():  # the caveat is no answer
                 first_s = now
         elif isinstance(event, StatusEvent):
             statuses.append(event.message)
@@ -70,7 +71,7 @@ def run_one(
         "answer": done.answer,
         "done": done,
         "query": query,
-        "own_text": own_text("".join(streamed)),
+        "own_text": own_text(strip_caveat("".join(streamed))),
         "evidence": evidence_text(query, list(done.sources), pipeline.library.similarities)
         if done.sources
         else "",
@@ -78,7 +79,10 @@ def run_one(
         "sources_s": sources_s,
         "total_s": time.perf_counter() - t0,
         "first_after_sources_s": (first_s - sources_s) if first_s and sources_s else None,
-        "refused": bool(REFUSAL.search(done.answer)) or bool(getattr(done, "abstained", False)),
+        # the caveat ("None of the sources mentions ...") is counted on its own, not as a refusal
+        "refused": bool(REFUSAL.search(strip_caveat(done.answer)))
+        or bool(getattr(done, "abstained", False)),
+        "caveat": list(getattr(done, "unmentioned", [])),
         "repeating": repeats_itself(done.answer),
         "claims": len(checks),
         "supported": sum(c.status == "supported" for c in checks),

@@ -28,6 +28,7 @@ from shared_utils.generation.base import Backend, GenerationOptions
 from src.answer.abstention import answerability_for
 from src.answer.abstention import decide as abstain_decision
 from src.answer.answering import Answering, decide, extract_why
+from src.answer.caveat import caveat_line
 from src.answer.condense import Turn
 from src.answer.decoding import Decoding, decoding_for
 from src.answer.done import done_event, fallback_line
@@ -263,6 +264,9 @@ class Answerer:
                 mode_reason=verdict.message,
             )
             return
+        unmentioned = self.library.unmentioned(question, sources)
+        if unmentioned:  # said first, before whatever answers the rest of the question
+            yield TokenEvent(f"{caveat_line(unmentioned)}\n\n")
 
         backends, skipped = self._backends(plan)
         answering = self._decide(plan, backends)
@@ -317,6 +321,7 @@ class Answerer:
             question=query,
             generation=generation,
             answering=answering,
+            unmentioned=unmentioned,
         )
 
     def _generate(
@@ -333,6 +338,7 @@ class Answerer:
         question: str = "",
         generation: GenerationOptions | None = None,
         answering: Answering | None = None,
+        unmentioned: Sequence[str] = (),
     ) -> Iterator[AskEvent]:
         from shared_utils.generation.chain import ChainResult, FallbackChain
 
@@ -365,6 +371,7 @@ class Answerer:
             mode_reason,
             elapsed_ms=lambda: _ms(t0, self._clock()),
             answering=answering or decide(plan, self.settings, None),
+            unmentioned=unmentioned,
         )
 
     def _on_event(

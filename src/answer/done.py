@@ -5,13 +5,14 @@ the timings, and the one log line per answer. ``src/answer/answerer.py`` streams
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import structlog
 
 from src.answer.answering import Answering, answered_by
+from src.answer.caveat import with_caveat
 from src.answer.citations import resolve
 from src.answer.claims import STRUCK_NOTE, claims_of, fix_citations, listed, supported_share
 from src.answer.steps import StreamState, back_with_extract
@@ -37,8 +38,11 @@ def done_event(
     *,
     elapsed_ms: Callable[[], float],
     answering: Answering,
+    unmentioned: Sequence[str] = (),
 ) -> DoneEvent:
-    """The last event of an answer from what the chain streamed (``run``) and its result."""
+    """The last event of an answer from what the chain streamed (``run``) and its result;
+    opened by the caveat naming the ``unmentioned`` words (``src/answer/caveat.py``), which
+    the checks of the answer's claims and citations do not see."""
     text = run.guard.kept_text() if run.guard.looping else "".join(run.parts)
     answer, _, removed = resolve(text, prompt.sources)
     model_wrote = result.backend != SAFETY_NET
@@ -67,7 +71,7 @@ def done_event(
     engine_prompt = int(stats.get("prompt_tokens") or 0)
     timings["prompt_tokens_counted"] = float(prompt.prompt_tokens)
     done = DoneEvent(
-        answer=answer,
+        answer=with_caveat(answer, unmentioned),
         backend=labels.get(result.backend, result.backend),
         citations=citations,
         sources=prompt.sources,
@@ -93,6 +97,7 @@ def done_event(
         verified=[listed(c.sentence) for c in shown if c.status == "supported"],
         unverified=[listed(c.sentence) for c in shown if c.status == "unverified"],
         claims=shown,
+        unmentioned=list(unmentioned),
     )
     logger.info(
         "answered",

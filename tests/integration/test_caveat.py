@@ -4,10 +4,13 @@ installing SystemTap on Linux (the real embedding model and stores)."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from src.answer.answerer import Answerer
 from src.answer.caveat import strip_caveat
+from src.cli.ask import _render_stream
 from src.events import DoneEvent, TokenEvent
 from src.schema.chat import answer_fields
 from src.service.wire import done_from_dict, done_to_dict
@@ -89,7 +92,13 @@ def test_a_question_whose_every_word_the_sources_hold_gets_no_caveat(answerer):
     assert done.citations
 
 
-def test_the_caveat_reaches_the_api_the_saved_chat_and_the_markdown_download(answerer):
+def test_the_caveat_reaches_the_cli_the_api_the_saved_chat_and_the_markdown_download(answerer):
+    out = io.StringIO()
+    _render_stream(answerer.ask(WINDOWS), out)
+    printed = out.getvalue()
+    caveat_at = printed.index("None of the sources mentions “Windows”")
+    assert caveat_at < printed.index("[1]", printed.index("\n\n"))  # before the answer's text
+
     _, done = _ask(answerer, WINDOWS)
     wire = done_to_dict(done)
     assert wire["unmentioned"] == ["Windows"]

@@ -11,7 +11,8 @@ A word carries the question when it is
 - a name (``abstention.names``: capitalised, a capital inside or a digit: "Windows", "GLPK",
   "5.2") that no document goes by (its file name or its title's initials count as a mention);
 - a word no chunk of the whole library holds ("venv": the library never mentions it at all);
-- a compound ("lead-acid") of which some part is missing from the sources as well.
+- a compound ("lead-acid", "upsd.conf", "etc/nut") of which some part is missing from the
+  sources as well.
 
 Ordinary words the sources phrase otherwise ("survive", "captured", "colours") are held by a few
 chunks elsewhere in the library and are not caveats: an answerable question often uses them.
@@ -65,8 +66,8 @@ def unmentioned(
         if word in spelled:
             if word not in known and word.replace("-", "").replace(".", "") not in known:
                 out.append(spelled[word])
-        elif re.search(r"[-.]", word):
-            parts = [p for p in re.split(r"[-.]", word) if len(p) > 1]
+        elif re.search(r"[-./]", word):
+            parts = [p for p in re.split(r"[-./]", word) if len(p) > 1]
             if any(p not in QUESTION_STOPWORDS for p in parts) and _part_missing(parts, sources):
                 out.append(word)
         elif frequency.get(stem(word)) == 0:

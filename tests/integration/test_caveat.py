@@ -19,7 +19,7 @@ from src.ui.transcript import to_markdown
 from tests.fixtures.libraries import text_library
 
 PAGES = [
-    "SystemTap Beginners Guide\nInstalling SystemTap. To deploy SystemTap, install the "
+    "The Tracing Toolkit Handbook\nSystemTap Beginners Guide\nInstalling SystemTap. To deploy SystemTap, install the "
     "systemtap and systemtap-runtime packages with yum install systemtap systemtap-runtime. "
     "Then install the kernel debuginfo packages that match the running kernel.",
     "SystemTap Beginners Guide\nThe stap-prep command installs the kernel-devel and debuginfo "
@@ -90,6 +90,13 @@ def test_a_question_whose_every_word_the_sources_hold_gets_no_caveat(answerer):
     assert done.unmentioned == []
     assert "None of the sources mentions" not in done.answer
     assert done.citations
+
+
+def test_a_name_the_document_goes_by_gets_no_caveat(answerer):
+    """ "TTH": the initials of the title ("The Tracing Toolkit Handbook"); no passage spells it."""
+    _, done = _ask(answerer, "How does the TTH install SystemTap?")
+    assert done.mode != "abstained" and done.citations
+    assert done.unmentioned == []
 
 
 def test_the_caveat_reaches_the_cli_the_api_the_saved_chat_and_the_markdown_download(answerer):

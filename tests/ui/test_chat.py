@@ -263,6 +263,17 @@ def test_a_question_the_documents_do_not_answer_is_refused(app_env, make_app, em
     assert not any("Claims checked" in e.label for e in at.chat_message[-1].expander)
 
 
+def test_a_word_no_source_mentions_is_said_before_the_answer(app_env, make_app, embedder):
+    _ingest("flux.pdf", FLUX)
+    at = make_app()
+    _ask(at, "What is the flux capacitor calibration interval on Mars?")
+    assert not at.exception
+    text = _answer_markdown(at)
+    assert text.startswith("None of the sources mentions “Mars”"), text
+    assert "88 days" in text, "the answer to the rest follows the caveat"
+    assert _history(at)[-1]["unmentioned"] == ["Mars"]
+
+
 def test_a_page_is_one_entry_in_sources_and_every_citation_still_lands(app_env, make_app, embedder):
     """Page 2 holds several passages: Sources lists the page once ("[1, 3] flux.pdf · p. 2")
     with each passage under its own number; every [n] of the answer has its anchor; the

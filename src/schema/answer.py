@@ -156,6 +156,9 @@ class ToolAnswer(WireModel):
     model: str = ""
     mode: str = ""
     error: str = ""
+    unmentioned: list[str] = Field(
+        default_factory=list, description="words of the question none of the sources mentions"
+    )
 
 
 class SourcesEvent(WireModel):

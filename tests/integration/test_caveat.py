@@ -13,7 +13,7 @@ from src.answer.caveat import strip_caveat
 from src.cli.ask import _render_stream
 from src.events import DoneEvent, TokenEvent
 from src.schema.chat import answer_fields
-from src.service.wire import done_from_dict, done_to_dict
+from src.service.wire import done_from_dict, done_to_dict, tool_answer_to_dict
 from src.settings import load_settings
 from src.ui.transcript import to_markdown
 from tests.fixtures.libraries import text_library
@@ -111,6 +111,7 @@ def test_the_caveat_reaches_the_cli_the_api_the_saved_chat_and_the_markdown_down
     assert wire["unmentioned"] == ["Windows"]
     assert wire["answer"].startswith("None of the sources mentions “Windows”")
     assert done_from_dict(wire).unmentioned == ["Windows"]
+    assert tool_answer_to_dict(done, "x")["unmentioned"] == ["Windows"]  # MCP's ask
     message = {"role": "assistant", **answer_fields(done)}
     assert message["unmentioned"] == ["Windows"]
     markdown = to_markdown([{"role": "user", "content": WINDOWS}, message])

@@ -114,6 +114,7 @@ def done_event(
         unsupported=len(done.unsupported),
         verified=len(done.verified),
         unverified=len(done.unverified),
+        unmentioned=len(done.unmentioned),  # a count: the words are the user's question
         **{k: round(v, 1) for k, v in timings.items()},
     )
     return done

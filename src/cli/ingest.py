@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     failed = added = skipped = 0
     with service.library(settings) as library:  # the running service's, when one answers
+        load_embedder_meanwhile(library)
         paths = expand_paths(args.paths)
         if not paths:
             print("No PDF files found in the given folders.", file=sys.stderr)
@@ -94,6 +96,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 )
     print(f"{added} added, {skipped} already there, {failed} failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def load_embedder_meanwhile(library: object) -> None:
+    """A local library's embedding model loads in the background while the first PDF is read
+    and chunked (the model's load is ~5 s of a CLI run on 2 cores); a service has it loaded."""
+    embedder = getattr(library, "embedder", None)
+    if embedder is None or not hasattr(embedder, "load"):
+        return
+
+    def load() -> None:
+        try:
+            embedder.load()
+        except OlympusError:
+            pass  # the first document's embedding raises it again, with its hint
+
+    threading.Thread(target=load, name="embedder-load", daemon=True).start()
 
 
 def _describe(exc: Exception) -> str:

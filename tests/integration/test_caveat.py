@@ -118,15 +118,17 @@ def test_the_caveat_reaches_the_cli_the_api_the_saved_chat_and_the_markdown_down
     assert "None of the sources mentions “Windows”" in markdown
 
 
-def test_a_model_s_answer_is_opened_by_the_caveat_too(library, llamacpp_server):
+@pytest.mark.parametrize("evidence_first", [False, True])
+def test_a_model_s_answer_is_opened_by_the_caveat_too(library, llamacpp_server, evidence_first):
     """A model writes (the tiny random-weight model on the real llama.cpp engine, allowed to
-    write, its answer shown as written): the caveat still comes first and does not replace it."""
+    write): as written, or behind the evidence as a small model's answer is shown. The caveat
+    comes first either way, does not replace the answer, and the stream is the answer."""
     settings = load_settings(
         backends="llamacpp,extractive",
         llamacpp_port=llamacpp_server.port,
         llamacpp_model_path=str(llamacpp_server.model_path),
         tiny_model_answers="model",
-        small_model_extract=False,
+        small_model_extract=evidence_first,
         max_answer_tokens=16,
     )
     tokens, done = _ask(Answerer.from_settings(settings, library=library), WINDOWS)
@@ -135,3 +137,5 @@ def test_a_model_s_answer_is_opened_by_the_caveat_too(library, llamacpp_server):
     assert tokens[0].startswith("None of the sources mentions “Windows”")
     assert done.answer.startswith("None of the sources mentions “Windows”")
     assert strip_caveat(done.answer).strip()  # what the model wrote (or the extract) follows
+    if evidence_first:  # the evidence streamed after the caveat, then what the model adds
+        assert done.mode.startswith("extract") and "".join(tokens) == done.answer

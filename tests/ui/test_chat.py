@@ -181,6 +181,8 @@ def test_answer_streams_from_a_real_llamacpp_engine(
     assert msg["content"].strip(), "the engine's tokens were shown"
     captions = "\n".join(c.value for c in at.chat_message[-1].caption)
     assert "tokens/s" in captions and "first token" in captions
+    # a small model: its evidence is shown before the engine is asked, sooner than its first token
+    assert "first text" in captions
     assert "Fallback" not in _answer_markdown(at)
 
 

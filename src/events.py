@@ -119,6 +119,9 @@ class DoneEvent:
     supported_share: float | None = None  # share of claims whose citation supports them
     # every claim of the final answer, checked against the passage it cites (the UI shows them)
     claims: list[ClaimCheck] = field(default_factory=list)
+    # words carrying the question that no source mentions: the answer opens by saying so
+    # (src/answer/caveat.py)
+    unmentioned: list[str] = field(default_factory=list)
 
 
 AskEvent = SourcesEvent | StatusEvent | QueueEvent | TokenEvent | BackendSwitchEvent | DoneEvent

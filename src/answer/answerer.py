@@ -31,6 +31,7 @@ from shared_utils.generation.base import Backend, GenerationOptions
 from src.answer.abstention import answerability_for
 from src.answer.abstention import decide as abstain_decision
 from src.answer.answering import Answering, decide, extract_why
+from src.answer.caveat import caveat_line, strip_caveat
 from src.answer.chain_events import on_chain_event
 from src.answer.condense import Turn
 from src.answer.decoding import Decoding, decoding_for
@@ -274,6 +275,9 @@ class Answerer:
                 mode_reason=verdict.message,
             )
             return
+        unmentioned = self.library.unmentioned(question, sources)
+        if unmentioned:  # said first, before whatever answers the rest of the question
+            yield TokenEvent(f"{caveat_line(unmentioned)}\n\n")
 
         backends, skipped = self._backends(plan)
         answering = self._decide(plan, backends)
@@ -299,6 +303,7 @@ class Answerer:
         ]
         run = StreamState(query)
         run.similarity = self.library.similarities
+        run.unmentioned = unmentioned
         if (
             decoding.small
             and self.settings.small_model_extract
@@ -380,8 +385,9 @@ class Answerer:
             elapsed_ms=lambda: _ms(t0, self._clock()),
             answering=answering or decide(plan, self.settings, None),
         )
-        if run.evidence and done.answer != run.evidence:
-            yield TokenEvent(done.answer[len(run.evidence) :])  # what the small model adds
+        shown = strip_caveat(done.answer)  # the caveat streamed first
+        if run.evidence and shown != run.evidence:
+            yield TokenEvent(shown[len(run.evidence) :])  # what the small model adds
         yield done
 
     # --- steps -------------------------------------------------------------------------------

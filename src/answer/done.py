@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from src.answer.answering import Answering, answered_by
+from src.answer.caveat import with_caveat
 from src.answer.citations import resolve
 from src.answer.claims import (
     STRUCK_NOTE,
@@ -45,7 +46,9 @@ def done_event(
     elapsed_ms: Callable[[], float],
     answering: Answering,
 ) -> DoneEvent:
-    """The last event of an answer from what the chain streamed (``run``) and its result."""
+    """The last event of an answer from what the chain streamed (``run``) and its result;
+    opened by the caveat naming the words no source holds (``run.unmentioned``:
+    ``src/answer/caveat.py``), which the checks of the answer's claims and citations do not see."""
     text = run.guard.kept_text() if run.guard.looping else "".join(run.parts)
     answer, _, removed = resolve(text, prompt.sources)
     model_wrote = result.backend != SAFETY_NET
@@ -76,7 +79,7 @@ def done_event(
     engine_prompt = int(stats.get("prompt_tokens") or 0)
     timings["prompt_tokens_counted"] = float(prompt.prompt_tokens)
     done = DoneEvent(
-        answer=answer,
+        answer=with_caveat(answer, run.unmentioned),
         backend=labels.get(result.backend, result.backend),
         citations=citations,
         sources=prompt.sources,
@@ -104,6 +107,7 @@ def done_event(
         verified=[listed(c.sentence) for c in shown if c.status == "supported"],
         unverified=[listed(c.sentence) for c in shown if c.status == "unverified"],
         claims=shown,
+        unmentioned=list(run.unmentioned),
     )
     logger.info(
         "answered",
@@ -120,6 +124,7 @@ def done_event(
         unsupported=len(done.unsupported),
         verified=len(done.verified),
         unverified=len(done.unverified),
+        unmentioned=len(done.unmentioned),  # a count: the words are the user's question
         **{k: round(v, 1) for k, v in timings.items()},
     )
     return done

@@ -38,6 +38,7 @@ class StreamState:
         self.small_model = ""
         self.evidence = ""
         self.similarity: Similarity | None = None  # ranks the extract's sentences
+        self.unmentioned: list[str] = []  # words of the question no source holds (the caveat)
         self.parts: list[str] = []
         self.backend = ""
         self.error = ""

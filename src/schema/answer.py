@@ -147,6 +147,11 @@ class Answer(WireModel):
     claims: list[Claim] = Field(
         default_factory=list, description="every checked sentence with its verdict"
     )
+    unmentioned: list[str] = Field(
+        default_factory=list,
+        description="words carrying the question that none of the sources mentions; the "
+        "answer opens by saying so",
+    )
 
 
 class ToolAnswer(WireModel):
@@ -160,6 +165,9 @@ class ToolAnswer(WireModel):
     model: str = ""
     mode: str = ""
     error: str = ""
+    unmentioned: list[str] = Field(
+        default_factory=list, description="words of the question none of the sources mentions"
+    )
 
 
 class SourcesEvent(WireModel):

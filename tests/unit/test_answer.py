@@ -58,6 +58,9 @@ class FakeLibrary:
     def term_weights(self, text):
         return weights(text)  # no keyword index: every word weighs the same
 
+    def unmentioned(self, text, sources):
+        return []  # no keyword index to tell (the caveat: tests/integration/test_caveat.py)
+
 
 class Scripted(Backend):
     name, label = "llamacpp", "llama.cpp (local)"

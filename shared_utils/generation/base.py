@@ -10,6 +10,8 @@ registered in ``BACKENDS`` (``shared_utils/generation/registry.py``).
 
 from __future__ import annotations
 
+import math
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -98,6 +100,10 @@ class Backend(ABC):
         return {"ok": True, "detail": self.label}
 
 
+# when each server last answered a connect check (backends are made per question)
+_REACHED: dict[str, float] = {}
+
+
 class StreamingBackend(Backend):
     """A backend that streams from a server. ``stream`` fixes the order of steps; subclasses
     override the hooks: ``_open`` (a client for this request), ``_deltas`` (the server's
@@ -125,15 +131,26 @@ class StreamingBackend(Backend):
         finally:
             self._close(client)
 
-    def connect(self, *, timeout: float) -> str:
+    def connect(self, *, timeout: float, recent_s: float = 0.0) -> str:
         """The chain's connect hook: raises the typed error when the server is not there;
-        returns what the server said about itself (for health)."""
+        returns what the server said about itself (for health). A server that answered this
+        check less than ``recent_s`` ago is taken as there without asking again: an engine
+        busy writing other answers on a loaded machine can take seconds to answer even this
+        cheap call, and a question must not fall back because others keep it busy (its
+        first-token deadline still holds)."""
+        key = f"{type(self).__name__} {getattr(self, 'base_url', '') or ''}"
+        if recent_s > 0 and time.monotonic() - _REACHED.get(key, -math.inf) < recent_s:
+            return ""
         try:
-            return self._ping(timeout)
+            detail = self._ping(timeout)
         except OlympusError:
+            _REACHED.pop(key, None)
             raise
         except Exception as exc:
+            _REACHED.pop(key, None)
             raise self._map_error(exc, started=False) from exc
+        _REACHED[key] = time.monotonic()
+        return detail
 
     def health(self) -> dict[str, object]:
         try:

@@ -161,6 +161,8 @@ def _shutdown(sock) -> None:
 
 # --- the chain --------------------------------------------------------------------------------
 _CONNECTED, _DELTA, _ERROR, _END = "connected", "delta", "error", "end"
+# a server that answered a connect check this recently is not asked again (``connect``)
+REACHED_RECENTLY_S = 30.0
 
 
 def _without_deadlines(options: GenerationOptions) -> GenerationOptions:
@@ -315,7 +317,9 @@ class _Worker:
         gen = None
         try:
             if self.has_connect:
-                self.backend.connect(timeout=self.options.connect_timeout_s)  # type: ignore[attr-defined]
+                self.backend.connect(  # type: ignore[attr-defined]
+                    timeout=self.options.connect_timeout_s, recent_s=REACHED_RECENTLY_S
+                )
                 self.queue.put((_CONNECTED, None))
             gen = self.backend.stream(self.messages, options=self.options)
             for delta in gen:

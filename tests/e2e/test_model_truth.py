@@ -104,7 +104,7 @@ def test_a_fresh_install_names_the_extract_as_what_answers_everywhere(tmp_path, 
         # the browser: banner, answer, Models, System
         page.goto(url)
         _wait_app(page)
-        page.get_by_text(f"Answering now: {EXTRACTS}").first.wait_for()
+        page.get_by_text(f"Answering now: {EXTRACTS}").first.wait_for(timeout=180_000)
         page.wait_for_timeout(1000)
         _shot(page, "model-truth-chat-banner")
         answer = _ask(page, url, QUESTION)

@@ -12,7 +12,13 @@ import time
 import pytest
 
 from shared_utils.errors import BackendNotConfigured, BackendUnavailable, UnknownBackend
-from shared_utils.generation.base import Backend, Delta, GenerationOptions, Message
+from shared_utils.generation.base import (
+    Backend,
+    Delta,
+    GenerationOptions,
+    Message,
+    StreamingBackend,
+)
 from shared_utils.generation.chain import (
     Attempt,
     ChainResult,
@@ -59,7 +65,7 @@ class Scripted(Backend):
         self.closed = threading.Event()
         self.finished = threading.Event()
         if connect_blocks:
-            self.connect = lambda *, timeout: self.release.wait()
+            self.connect = lambda **_: self.release.wait()
 
     def stream(self, messages, *, options):
         register_closer(self.closed.set)
@@ -239,3 +245,46 @@ def test_the_in_process_safety_net_answers_whatever_the_deadlines():
     )
     events, text = run(chain)
     assert text == "Stap runs scripts." and events[-1].backend == "extractive"
+
+
+class Pinged(StreamingBackend):
+    """A server whose reachability check is counted, and can be made to fail."""
+
+    name = label = "pinged"
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url, self.pings, self.down = base_url, 0, False
+
+    def _ping(self, timeout):
+        self.pings += 1
+        if self.down:
+            raise ConnectionError("refused")
+        return "up"
+
+    def _map_error(self, exc, *, started):
+        return BackendUnavailable(f"{self.name}: {exc}")
+
+    def _open(self, options):
+        return None
+
+    def _deltas(self, client, messages, options):
+        yield Delta("", done=True)
+
+    def _close(self, client):
+        pass
+
+
+def test_a_server_that_answered_recently_is_not_asked_again_before_a_question():
+    # an engine busy with other answers can be slow to answer even the cheap check; a question
+    # must not fall back for that while the engine answered moments ago
+    engine = Pinged("http://127.0.0.1:1/recent")
+    engine.connect(timeout=3, recent_s=30)
+    engine.connect(timeout=3, recent_s=30)
+    assert engine.pings == 1
+    assert engine.connect(timeout=3) == "up" and engine.pings == 2  # health always asks
+    engine.down = True
+    with pytest.raises(BackendUnavailable):
+        engine.connect(timeout=3)
+    with pytest.raises(BackendUnavailable):  # once it failed, the next question asks again
+        engine.connect(timeout=3, recent_s=30)
+    assert engine.pings == 4

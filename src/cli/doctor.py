@@ -125,8 +125,9 @@ def engine_health(settings: Settings, engine: str, *, timeout: float = 2.0) -> d
 
 def model_health(settings: Settings, profile: Profile, name: str) -> dict[str, Any]:
     """Whether the model the chain will use (``src/models/backends.py``) is there."""
+    from src.models.active import read_active
     from src.models.catalog import load_catalog
-    from src.models.provisioning import entry_paths, read_active
+    from src.models.model_files import entry_paths
 
     if profile.engine == "none":
         return {"ok": True, "model": "", "detail": "no engine"}

@@ -49,10 +49,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 # --- list ----------------------------------------------------------------------------------
 def _list(args: argparse.Namespace, settings: Settings) -> int:
+    from src.models.active import read_active
     from src.models.catalog import load_catalog
+    from src.models.model_files import entry_paths, local_ggufs
     from src.models.operations import gguf_size
     from src.models.profile import detect
-    from src.models.provisioning import entry_paths, local_ggufs, read_active
 
     profile = detect(settings)
     catalog = load_catalog(settings.catalog_path)
@@ -174,8 +175,9 @@ class TqdmProgress:
 
 
 def _pull(args: argparse.Namespace, settings: Settings) -> int:
+    from src.models.active import write_active
     from src.models.profile import detect
-    from src.models.provisioning import pull_model, resolve_pull, write_active
+    from src.models.pulls import pull_model, resolve_pull
 
     profile = detect(settings)
     bar = TqdmProgress(enabled=settings.log_format_resolved == "console")

@@ -165,7 +165,7 @@ def test_end_to_end_with_real_smollm2_cites_the_ingested_page(library):
     """SmolLM2-135M rarely writes [n] itself; Olympus then attributes its sentences to the
     source they come from (inferred citations). Either way the citation must name page 3."""
     from shared_utils.llamacpp_engine import LlamaCppEngine
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
 
     with LlamaCppEngine(bundled_gguf(), port=0, ctx=2048) as engine:
         engine.wait_ready(120)

@@ -7,6 +7,7 @@
 - ``errors.py``   the error body every API error sends
 - ``chat.py``     a saved chat and its messages (``DATA_DIR/chats/``)
 - ``status.py``   the sections of ``DATA_DIR/status.json``
+- ``reports.py``  what ``keys list``, ``models list`` and ``doctor`` print with ``--json``
 
 ``src/service/wire.py`` converts between these and the in-process objects (``src/events.py``,
 ``shared_utils/types.py``); the API, the CLI's ``--json``, the remote client and the UI all go

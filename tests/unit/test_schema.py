@@ -299,3 +299,20 @@ def test_a_citation_carries_the_text_it_points_at_and_an_out_of_range_one_none()
     tool = tool_answer_to_dict(done, "source extracts")
     assert tool["citations"] == cited and tool["sources"][0]["chunk_id"] == "abc:000004"
     assert set(tool) == {"answer", "citations", "sources", "backend", "model", "mode", "error"}
+
+
+def test_a_report_prints_only_what_was_found():
+    """``doctor --json`` and ``models list --json`` leave out what a component or record does
+    not have (no ``url`` for the model, no ``path`` in an Ollama record), as before."""
+    from src.schema.reports import ActiveModel, ComponentHealth, report_json
+
+    model = ComponentHealth.model_validate({"ok": True, "model": "m", "detail": "in Ollama"})
+    assert report_json(model) == {"ok": True, "model": "m", "detail": "in Ollama"}
+    assert report_json(ComponentHealth(ok=False, detail="x", rows=3)) == {
+        "ok": False,
+        "detail": "x",
+        "rows": 3,  # a store's own fields are kept
+    }
+    assert report_json(ActiveModel.model_validate({})) == {}
+    with pytest.raises(ValidationError):
+        ComponentHealth.model_validate({"detail": "no ok"})

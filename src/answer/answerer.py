@@ -40,6 +40,7 @@ from src.answer.queue import (
     QueuedEvents,
     Ticket,
     queue_for,
+    start_together,
     wait_turn,
 )
 from src.answer.steps import StreamState, bind_sources, evidence_for, retrieve, tiny_mode
@@ -305,6 +306,7 @@ class Answerer:
             bind_sources(b, query, prompt, self.library.similarities, why=extract_why(answering))
             for b in backends
         ]
+        start_together(ticket, timings)
         yield from self._generate(
             prompt,
             backends,

@@ -4,6 +4,7 @@ place and estimate each waiting question is told (a fake clock; no threads neede
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -101,3 +102,40 @@ def test_closing_an_answer_unread_gives_its_slot_to_the_next():
     assert waiting.granted and q.busy == 1
     events = QueuedEvents(answer(), waiting)
     assert len(list(events)) == 1 and q.busy == 0  # exhausted: released
+
+
+def test_questions_granted_together_start_the_engine_together():
+    # the engine reads the prompts waiting when a batch begins in that batch: a question whose
+    # prompt is ready waits for the others granted with it, so none waits a whole batch
+    q = AnswerQueue(slots=4, max_waiting=4)
+    a, b, c = q.enter("ann"), q.enter("bob"), q.enter("cy")
+    started: dict[str, float] = {}
+
+    def prepare(ticket, name: str, prep_s: float) -> None:
+        threading.Event().wait(prep_s)  # building the prompt
+        q.start(ticket, max_wait_s=5.0)
+        started[name] = time.monotonic()
+
+    threads = [
+        threading.Thread(target=prepare, args=(t, n, s))
+        for t, n, s in ((a, "ann", 0.0), (b, "bob", 0.3), (c, "cy", 0.6))
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert max(started.values()) - min(started.values()) < 0.2  # all three go at once
+    # a question granted after the others started does not wait for anyone
+    d = q.enter("dee")
+    assert q.start(d) == 0.0
+
+
+def test_a_question_that_leaves_or_is_slow_does_not_hold_the_others_for_long():
+    q = AnswerQueue(slots=3, max_waiting=3)
+    a, b, c = q.enter("ann"), q.enter("bob"), q.enter("cy")
+    threading.Timer(0.2, b.release).start()  # bob's answer is closed while preparing
+    t0 = time.monotonic()
+    waited = q.start(a, max_wait_s=0.6)  # cy never gets ready: the wait ends at its limit
+    assert 0.5 <= time.monotonic() - t0 < 2.0 and waited >= 0.5
+    c.release()
+    assert q.start(q.enter("dee"), max_wait_s=5.0) == 0.0  # nobody else prepares now

@@ -30,6 +30,7 @@ from src.answer.options import AskOptions  # noqa: E402
 from src.schema import (  # noqa: E402
     answer,
     chat,
+    chat_completion,
     errors,
     library,
     plans,
@@ -46,6 +47,7 @@ MODELS: list[type] = [
     requests.AskRequest,
     AskOptions,
     requests.SearchRequest,
+    chat_completion.ChatCompletionRequest,
     answer.Passage,
     answer.Citation,
     answer.CitedPassage,

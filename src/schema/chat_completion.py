@@ -118,9 +118,9 @@ def _model(value: Any) -> Any:
     return value
 
 
-def _stream(kind: type, empty: Any) -> Any:
+def _stream(kind: type) -> Any:
     def check(value: Any) -> Any:
-        value = value or empty
+        value = value or kind()  # null, 0 or "" read as not sent
         if not isinstance(value, kind):
             raise bad_request(
                 "stream must be true or false and stream_options an object.", param="stream"
@@ -206,10 +206,10 @@ class ChatCompletionRequest(WireModel):
         BeforeValidator(_model),
         Field(description="olympus, a backend or a backend's model (GET /v1/models)"),
     ] = None
-    stream: Annotated[bool, _stream(bool, False)] = False
-    stream_options: Annotated[
-        dict[str, Any], _stream(dict, {}), Field(description="include_usage")
-    ] = Field(default_factory=dict)
+    stream: Annotated[bool, _stream(bool)] = False
+    stream_options: Annotated[dict[str, Any], _stream(dict), Field(description="include_usage")] = (
+        Field(default_factory=dict)
+    )
     olympus: Annotated[
         dict[str, Any],
         BeforeValidator(_olympus),

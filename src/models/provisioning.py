@@ -144,29 +144,9 @@ def _ensure_ollama(settings, profile, catalog, active, progress, status) -> Mode
 
     models = OllamaModels(settings.ollama_host)
     try:
-        if settings.ollama_model:
-            if not models.has(settings.ollama_model):
-                raise ModelNotFound(
-                    f"OLYMPUS_OLLAMA_MODEL={settings.ollama_model!r} is not in Ollama"
-                )
-            return _warm(
-                models,
-                settings,
-                ModelReady(
-                    "ollama", settings.ollama_model, "present", ollama_model=settings.ollama_model
-                ),
-            )
-        chosen = None if settings.model else active.get("ollama_model")
-        if chosen and models.has(chosen):
-            return _warm(
-                models,
-                settings,
-                ModelReady("ollama", active.get("name") or chosen, "present", ollama_model=chosen),
-            )
-        if chosen:
-            logger.warning(
-                "the active model is no longer in Ollama; using the catalog choice", model=chosen
-            )
+        named = _named_ollama_model(models, settings, active)
+        if named is not None:
+            return _warm(models, settings, named)
         entry = _target_entry(settings, profile, catalog, active)
         name = entry.ollama_name
         if models.has(name):
@@ -200,6 +180,24 @@ def _ensure_ollama(settings, profile, catalog, active, progress, status) -> Mode
         )
     finally:
         models.close()
+
+
+def _named_ollama_model(models: Any, settings: Settings, active: dict) -> ModelReady | None:
+    """The Ollama model a setting (OLYMPUS_OLLAMA_MODEL: it must be there) or the ``models
+    use`` record (while Ollama still has it) names, else None: the catalog's choice then."""
+    if settings.ollama_model:
+        if not models.has(settings.ollama_model):
+            raise ModelNotFound(f"OLYMPUS_OLLAMA_MODEL={settings.ollama_model!r} is not in Ollama")
+        name = settings.ollama_model
+        return ModelReady("ollama", name, "present", ollama_model=name)
+    chosen = None if settings.model else active.get("ollama_model")
+    if chosen and models.has(chosen):
+        return ModelReady("ollama", active.get("name") or chosen, "present", ollama_model=chosen)
+    if chosen:
+        logger.warning(
+            "the active model is no longer in Ollama; using the catalog choice", model=chosen
+        )
+    return None
 
 
 def _check_room_for_import(settings: Settings, entry: CatalogEntry) -> None:

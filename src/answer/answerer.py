@@ -70,7 +70,8 @@ NO_MATCH = "No passage of the indexed documents matches this question; try other
 
 
 class Answerer:
-    """Streams answers for ``RAGPipeline.ask``. Thread-safe: no per-question state is kept."""
+    """Streams answers for ``RAGPipeline.ask``. Thread-safe: no per-question state is kept.
+    The plan, what answers and the backends' health: ``backend_choice``."""
 
     def __init__(
         self,
@@ -125,14 +126,6 @@ class Answerer:
             **kwargs,
         )
 
-    def answering(self, plan: BackendPlan | None = None) -> Answering:
-        """What writes the next answer (``src/answer/answering.py``): the engine is asked."""
-        return self.backend_choice.answering(plan)
-
-    def plan(self) -> BackendPlan:
-        """The backends (and models) the next question will try, in order."""
-        return self.backend_choice.plan()
-
     # --- public ------------------------------------------------------------------------------
     def ask(
         self,
@@ -158,10 +151,6 @@ class Answerer:
             ),
             ticket,
         )
-
-    def health(self) -> dict[str, dict[str, object]]:
-        """{backend name: {"ok": bool, "detail": str}} for each backend of the chain."""
-        return self.backend_choice.health()
 
     # --- the stream --------------------------------------------------------------------------
     def _events(

@@ -171,7 +171,7 @@ def test_end_to_end_with_real_smollm2_cites_the_ingested_page(library):
         engine.wait_ready(120)
         default = _answerer(library, engine.port, tiny_model_answers="extractive")
         extract = list(default.ask(QUESTION))[-1]
-        answering = default.answering()
+        answering = default.backend_choice.answering()
         answerer = _answerer(library, engine.port, first_token_timeout_s=120.0)
         answerer.options = replace(answerer.options, max_tokens=40, temperature=0.0)
         done = list(answerer.ask(QUESTION))[-1]

@@ -290,7 +290,7 @@ def test_invalid_questions_are_rejected_before_any_work(settings):
 
 
 def test_health_reports_each_backend(settings):
-    health = _answerer(settings, Scripted(["x"])).health()
+    health = _answerer(settings, Scripted(["x"])).backend_choice.health()
     assert set(health) == {"llamacpp", "extractive"} and health["extractive"]["ok"] is True
 
 

@@ -27,6 +27,7 @@ from shared_utils.generation.base import Backend, GenerationOptions
 from src.answer.abstention import answerability_for
 from src.answer.abstention import decide as abstain_decision
 from src.answer.answering import Answering, decide, extract_why
+from src.answer.assembly import answerer_parts
 from src.answer.backend_choice import BackendChoice, BackendFactory, Planner
 from src.answer.condense import Turn
 from src.answer.decoding import Decoding, decoding_for
@@ -39,11 +40,9 @@ from src.answer.queue import (
     AnswerQueue,
     QueuedEvents,
     Ticket,
-    queue_for,
     start_together,
     wait_turn,
 )
-from src.answer.sizing import sizing
 from src.answer.steps import StreamState, bind_sources, evidence_for, retrieve, tiny_mode
 from src.events import (
     AskEvent,
@@ -53,7 +52,7 @@ from src.events import (
     StatusEvent,
     TokenEvent,
 )
-from src.models.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
+from src.models.backends import SAFETY_NET, BackendPlan
 from src.settings import Settings
 
 if TYPE_CHECKING:
@@ -108,23 +107,9 @@ class Answerer:
         **kwargs: Any,
     ) -> Answerer:
         """Context size, top-k and deadlines from the profile (explicit settings override it;
-        without a profile: settings, then the defaults of a small CPU machine:
-        ``src/answer/sizing.py``). The chain and its models come from ``src/models/backends.py``
-        at every question."""
-        context, top_k, options = sizing(settings, profile)
-        return cls(
-            settings,
-            library=library,
-            planner=kwargs.pop("planner", lambda: plan_backends(settings, profile)),
-            backend_factory=kwargs.pop(
-                "backend_factory", lambda name, plan: build_backend(name, settings, plan)
-            ),
-            context_tokens=context,
-            top_k=top_k,
-            options=options,
-            queue=kwargs.pop("queue", None) or queue_for(settings, profile),
-            **kwargs,
-        )
+        without a profile: settings, then the defaults of a small CPU machine); the chain and
+        its models from ``src/models/backends.py`` at every question (``assembly.py``)."""
+        return cls(settings, library=library, **answerer_parts(settings, profile, kwargs))
 
     # --- public ------------------------------------------------------------------------------
     def ask(

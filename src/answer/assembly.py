@@ -1,12 +1,15 @@
-"""How much one answer may use: the context size, the passages retrieved (top-k) and the
-generation deadlines. An explicit setting wins, then the machine's profile, then the setting's
-default, then the defaults of a small CPU machine."""
+"""What an ``Answerer`` is made of, from the settings and the machine's profile: its size
+(context tokens, passages retrieved, generation deadlines: an explicit setting wins, then the
+profile, then the setting's default, then the defaults of a small CPU machine), its planner and
+backend factory (``src/models/backends.py``, asked at every question) and the engine's line."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from shared_utils.generation.base import GenerationOptions
+from src.answer.queue import queue_for
+from src.models.backends import build_backend, plan_backends
 from src.models.profile import top_k_for
 from src.settings import Settings
 
@@ -14,6 +17,23 @@ if TYPE_CHECKING:
     from src.models.profile import Profile
 
 DEFAULT_CONTEXT_TOKENS = 2048
+
+
+def answerer_parts(
+    settings: Settings, profile: Profile | None, overrides: dict[str, Any]
+) -> dict[str, Any]:
+    """The keyword arguments of ``Answerer(settings, library=..., **parts)``; ``overrides``
+    (a planner, a backend factory, a queue, clocks) win."""
+    context, top_k, options = sizing(settings, profile)
+    return {
+        "planner": lambda: plan_backends(settings, profile),
+        "backend_factory": lambda name, plan: build_backend(name, settings, plan),
+        "context_tokens": context,
+        "top_k": top_k,
+        "options": options,
+        **overrides,
+        "queue": overrides.get("queue") or queue_for(settings, profile),
+    }
 
 
 def sizing(settings: Settings, profile: Profile | None) -> tuple[int, int, GenerationOptions]:

@@ -5,6 +5,10 @@ retrieved sources x the rarity-weighted share of the question they hold) of the 
 the unanswerable questions of the dev split (test never chooses a threshold), refused at several
 thresholds, the names found absent and the lowest-scored questions.
 
+The caveat (src/answer/caveat.py): for each question abstention lets through, the words no
+source holds with how many chunks of the library hold them (the data the rule was chosen on),
+and the words the caveat names.
+
 Follow-ups (src/answer/follow_up.py): for each conversation, the best similarity of the follow-up and
 of the unrelated next question searched alone and expanded with the previous question's terms.
 """
@@ -75,6 +79,7 @@ def calibrate(library: Any, answer_set: dict[str, Any]) -> dict[str, Any]:
             "unanswerable": values(unanswerable, "best"),
         },
         "refused": {str(t): {"unanswerable": u, "answerable": a} for t, u, a in rows},
+        "caveats": caveats(library, answerable, unanswerable),
         "follow_ups": follow_ups(library, answer_set),
     }
 
@@ -111,6 +116,31 @@ def _refused(rows: list[dict[str, Any]], threshold: float) -> str:
         for r in rows
     )
     return f"{n}/{len(rows)}"
+
+
+def caveats(library: Any, answerable: list, unanswerable: list) -> dict[str, Any]:
+    """The caveat of each question abstention lets through, with every word no source holds."""
+    from shared_utils.text import stem
+    from src.answer.abstention import coverage, weights
+
+    out: dict[str, Any] = {}
+    table = []
+    for kind, group in (("answerable", answerable), ("unanswerable", unanswerable)):
+        admitted = [r for r in group if not r["verdict"].abstain]
+        named = 0
+        for r in admitted:
+            _, missing = coverage(weights(r["question"]), r["sources"])
+            said = library.unmentioned(r["question"], r["sources"])
+            named += bool(said)
+            if missing:
+                freq = library.stores.keywords.frequencies([stem(w) for w in missing]) or {}
+                held = ", ".join(f"{w} ({freq.get(stem(w))})" for w in missing)
+                table.append([kind, held, ", ".join(said) or "-", r["question"][:60]])
+        out[kind] = {"with_caveat": named, "not_refused": len(admitted), "of": len(group)}
+    print("caveat: words no source holds (chunks of the library holding them), words named")
+    print(common.format_table(["kind", "no source holds", "caveat names", "question"], table))
+    print(out)
+    return out
 
 
 def follow_ups(library: Any, answer_set: dict[str, Any]) -> list[dict[str, Any]]:

@@ -42,7 +42,11 @@ def run_one(
     pipeline: Pipeline, question: str, history: list, backend: str | None
 ) -> dict[str, Any]:
     """One question through RAGPipeline.ask, timed like the UI sees it; with the model's own
-    streamed text and the evidence selected from the sources."""
+    text (streamed, or a small model's kept back behind the evidence: ``model_text``) and the
+    evidence selected from the sources. The first token after the sources is the engine's
+    (``timings.first_token_ms``) when a model wrote: a small model's answer shows the
+    evidence before the engine is asked (``first_text_after_sources_s``)."""
+    from src.answer.caveat import strip_caveat
     from src.answer.claims import check_claims
     from src.answer.loop_guard import repeats_itself
     from src.events import DoneEvent, SourcesEvent, StatusEvent, TokenEvent
@@ -57,28 +61,33 @@ def run_one(
             sources_s, query = now, event.query or question
         elif isinstance(event, TokenEvent):
             streamed.append(event.text)
-            if first_s is None and event.text.strip():
+            if first_s is None and strip_caveat(event.text).strip():  # the caveat is no answer
                 first_s = now
         elif isinstance(event, StatusEvent):
             statuses.append(event.message)
         elif isinstance(event, DoneEvent):
             done = event
     assert done is not None
-    checks = [c for c in check_claims(done.answer, done.sources) if c.status != "no_claim"]
+    checked = strip_caveat(done.answer)  # the caveat cites nothing and claims nothing
+    checks = [c for c in check_claims(checked, done.sources) if c.status != "no_claim"]
     return {
         "question": question,
         "answer": done.answer,
         "done": done,
         "query": query,
-        "own_text": own_text("".join(streamed)),
+        "own_text": done.model_text or own_text(strip_caveat("".join(streamed))),
         "evidence": evidence_text(query, list(done.sources), pipeline.library.similarities)
         if done.sources
         else "",
         "statuses": statuses,
         "sources_s": sources_s,
         "total_s": time.perf_counter() - t0,
-        "first_after_sources_s": (first_s - sources_s) if first_s and sources_s else None,
-        "refused": bool(REFUSAL.search(done.answer)) or bool(getattr(done, "abstained", False)),
+        "first_after_sources_s": _engine_first(done)
+        or ((first_s - sources_s) if first_s and sources_s else None),
+        "first_text_after_sources_s": (first_s - sources_s) if first_s and sources_s else None,
+        # the caveat ("None of the sources mentions ...") is counted on its own, not as a refusal
+        "refused": bool(REFUSAL.search(checked)) or bool(getattr(done, "abstained", False)),
+        "caveat": list(getattr(done, "unmentioned", [])),
         "repeating": repeats_itself(done.answer),
         "claims": len(checks),
         "supported": sum(c.status == "supported" for c in checks),
@@ -136,6 +145,14 @@ def _memo(similarities: Any) -> Any:
         return cache[key]
 
     return cached
+
+
+def _engine_first(done: Any) -> float | None:
+    """Seconds from the sources to the engine's first token (None when no model wrote)."""
+    t = done.timings
+    if done.backend_name in ("extractive", "none", "") or "first_token_ms" not in t:
+        return None
+    return (t["first_token_ms"] - t.get("sources_ms", 0.0)) / 1000
 
 
 def _sample(items: list, limit: int) -> list:

@@ -62,8 +62,10 @@ def evidence_text(question: str, sources: list, similarity: Any) -> str:
 
 
 def score(row: dict[str, Any], q: dict[str, Any]) -> dict[str, Any]:
+    from src.answer.caveat import strip_caveat
+
     groups = q["keywords"]
-    hits = keyword_hits(row["answer"], groups)
+    hits = keyword_hits(strip_caveat(row["answer"]), groups)  # the caveat repeats the question
     row.update(
         keywords_all=hits == len(groups),
         keywords_share=hits / len(groups),
@@ -112,6 +114,14 @@ def summarize(out: dict[str, list]) -> dict[str, Any]:
         "gold_citation": share(ans, "gold"),
         "admitted": share(none, "refused"),
         "wrongly_refused": share(ans, "refused"),
+        # the caveat (src/answer/caveat.py): answerable questions whose answer opens with one,
+        # and, as its own figure, unanswerable questions refused or answered behind one
+        "caveat_answerable": share(ans, "caveat"),
+        "admitted_or_caveat": round(
+            sum(r["refused"] or bool(r["caveat"]) for r in none) / len(none), 3
+        )
+        if none
+        else None,
         "repeating": sum(r["repeating"] for r in every),
         "answers": len(every),
         "supported_citations": round(sum(r["supported"] for r in every) / claims, 3)
@@ -146,6 +156,8 @@ FIGURES = [
     ("citation on a gold page", "gold_citation"),
     ("unanswerable admitted", "admitted"),
     ("answerable refused", "wrongly_refused"),
+    ("answerable with a caveat", "caveat_answerable"),
+    ("unanswerable admitted or caveated", "admitted_or_caveat"),
     ("repeating answers", "repeating"),
     ("answers", "answers"),
     ("supporting-citation fraction", "supported_citations"),

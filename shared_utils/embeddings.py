@@ -123,9 +123,10 @@ class Embedder:
 
     def load(self) -> None:
         """Load the model and tokenizer now (e.g. in the background at start-up), so the
-        first upload or question does not pay the load time (~5-10 s on 2 cores)."""
-        _ = self.model
+        first upload or question does not pay the load time (~5-10 s on 2 cores). The tokenizer
+        comes first: chunking needs only it, and need not wait for the model."""
         self._get_tokenizer()
+        _ = self.model
 
     def _load_model(self) -> SentenceTransformer:
         start = time.perf_counter()

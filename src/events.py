@@ -87,7 +87,7 @@ class DoneEvent:
     backend: str
     citations: list[Citation]
     sources: list[ScoredChunk]
-    timings: dict[str, float]  # retrieval_ms, first_token_ms, total_ms, tokens_per_s, ...
+    timings: dict[str, float]  # retrieval_ms, first_token_ms, first_text_ms, total_ms, ...
     prompt_tokens: int = 0
     dropped_sources: int = 0
     removed_citations: list[int] = field(default_factory=list)
@@ -107,6 +107,9 @@ class DoneEvent:
     # "abstained" (no source was relevant enough), "" (no documents / no match); and why
     mode: str = ""
     mode_reason: str = ""
+    # a small model's own text as it wrote it, kept back (not streamed): ``answer`` has only
+    # what it adds that a source supports; "" when the model's text was the stream
+    model_text: str = ""
     loop_stopped: bool = False  # the model repeated itself and was stopped
     unsupported: list[str] = field(default_factory=list)  # claims no source supports
     # the check of the answer as shown (src/answer/claims.py): claims a cited passage states
@@ -116,6 +119,9 @@ class DoneEvent:
     supported_share: float | None = None  # share of claims whose citation supports them
     # every claim of the final answer, checked against the passage it cites (the UI shows them)
     claims: list[ClaimCheck] = field(default_factory=list)
+    # words carrying the question that no source mentions: the answer opens by saying so
+    # (src/answer/caveat.py)
+    unmentioned: list[str] = field(default_factory=list)
 
 
 AskEvent = SourcesEvent | StatusEvent | QueueEvent | TokenEvent | BackendSwitchEvent | DoneEvent

@@ -5,8 +5,11 @@ Order of work for one question (each step is an event the UI can show at once)::
     validate -> retrieve (a follow-up also with the previous question's terms, kept only when
     it matches markedly better) -> SourcesEvent -> abstain when no source is relevant enough
     -> decoding by model size (tiny model: the extract instead) -> prompt within budget
-    -> StatusEvent(s) -> backend chain: TokenEvent* / BackendSwitchEvent (a loop guard stops a
-    repeating answer) -> citations checked and fixed -> DoneEvent (mode and why)
+    -> a model <= 1B: the evidence as the first TokenEvent (evidence first) -> a slot in the
+    engine's line -> StatusEvent(s) -> backend chain: TokenEvent* / BackendSwitchEvent (a loop
+    guard stops a repeating answer; a small model's text is kept back,
+    ``src/answer/chain_events.py``) -> citations checked and fixed (a small model: what it adds
+    to the evidence, as the last TokenEvent) -> DoneEvent (mode and why)
 
 ``backend="NAME"`` forces that backend, with the extractive backend kept behind it as the
 safety net: a user who picks a backend that is down still gets the source extracts, and the
@@ -29,9 +32,11 @@ from src.answer.abstention import decide as abstain_decision
 from src.answer.answering import Answering, decide, extract_why
 from src.answer.assembly import answerer_parts
 from src.answer.backend_choice import BackendChoice, BackendFactory, Planner
+from src.answer.caveat import caveat_line, strip_caveat
+from src.answer.chain_events import on_chain_event
 from src.answer.condense import Turn
 from src.answer.decoding import Decoding, decoding_for
-from src.answer.done import done_event, fallback_line
+from src.answer.done import done_event
 from src.answer.options import AskOptions
 from src.answer.prompt import Prompt, TokenCounters, build_prompt
 from src.answer.question import check_question
@@ -43,10 +48,16 @@ from src.answer.queue import (
     start_together,
     wait_turn,
 )
-from src.answer.steps import StreamState, bind_sources, evidence_for, retrieve, tiny_mode
+from src.answer.steps import (
+    StreamState,
+    bind_sources,
+    evidence_for,
+    lead_evidence,
+    retrieve,
+    tiny_mode,
+)
 from src.events import (
     AskEvent,
-    BackendSwitchEvent,
     DoneEvent,
     SourcesEvent,
     StatusEvent,
@@ -191,6 +202,9 @@ class Answerer:
                 mode_reason=verdict.message,
             )
             return
+        unmentioned = self.library.unmentioned(question, sources)
+        if unmentioned:  # said first, before whatever answers the rest of the question
+            yield TokenEvent(f"{caveat_line(unmentioned)}\n\n")
 
         backends, skipped = self.backend_choice.build(plan)
         answering = self.backend_choice.decide(plan, backends)
@@ -203,28 +217,9 @@ class Answerer:
             mode_reason or not backends or backends[0].name not in ENGINE_BACKENDS
         ):
             ticket.release()  # the engine is not asked: its slot goes to the next question
-        elif ticket is not None:
-            yield from wait_turn(ticket, timings)  # the deadlines start once a slot is ours
         t2 = self._clock()
-        sentences = self.settings.source_sentences
-        if decoding.source_sentences and "source_sentences" not in self.settings.model_fields_set:
-            sentences = decoding.source_sentences
-        evidence = (
-            evidence_for(query, sources, self.library.similarities)
-            if decoding.evidence_only
-            and "source_sentences" not in self.settings.model_fields_set
-            and backends
-            and backends[0].name != SAFETY_NET
-            else []
-        )
-        prompt = self._prompt(
-            question,
-            sources,
-            history if follow_up else [],
-            backends,
-            sentences,
-            generation.max_tokens,
-            evidence,
+        prompt = self._prepare(
+            question, query, sources, history if follow_up else [], backends, decoding, generation
         )
         timings["prompt_ms"] = _ms(t2, self._clock())
         for note in prompt.notes:
@@ -233,6 +228,22 @@ class Answerer:
             bind_sources(b, query, prompt, self.library.similarities, why=extract_why(answering))
             for b in backends
         ]
+        run = StreamState(query)
+        run.similarity = self.library.similarities
+        run.unmentioned = unmentioned
+        if (
+            decoding.small
+            and self.settings.small_model_extract
+            and _asks_model(backends)
+            and prompt.sources  # (none fitted the context: there is no evidence to show)
+        ):
+            # evidence first: it is known before the engine is asked, so the reader gets it now
+            run.small_model = backends[0].model_name or backends[0].label
+            run.evidence = lead_evidence(query, prompt, run.similarity)
+            timings["first_text_ms"] = _ms(t0, self._clock())
+            yield TokenEvent(run.evidence)
+        if ticket is not None and not ticket.released:
+            yield from wait_turn(ticket, timings)  # the deadlines start once a slot is ours
         start_together(ticket, timings)
         yield from self._generate(
             prompt,
@@ -243,7 +254,7 @@ class Answerer:
             plan,
             decoding=decoding,
             mode_reason=mode_reason,
-            question=query,
+            run=run,
             generation=generation,
             answering=answering,
         )
@@ -259,7 +270,7 @@ class Answerer:
         *,
         decoding: Decoding,
         mode_reason: str = "",
-        question: str = "",
+        run: StreamState,
         generation: GenerationOptions | None = None,
         answering: Answering | None = None,
     ) -> Iterator[AskEvent]:
@@ -267,23 +278,29 @@ class Answerer:
 
         labels = {b.name: b.label for b in backends}
         models = {b.name: b.model_name for b in backends}
+        writers = {b.name: b.model_name or b.label for b in backends}  # as an answer names them
         chain = FallbackChain(backends, clock=self._chain_clock, skipped=skipped)
-        run = StreamState(question)
-        run.similarity = self.library.similarities
-        if decoding.small and self.settings.small_model_extract:
-            run.small_model = backends[0].model_name or backends[0].label if backends else ""
         options = decoding.apply(generation or self.options)
         with closing(chain.stream(prompt.messages, options=options)) as stream:
             for event in stream:  # closing: a consumer that stops us stops the engine
                 if isinstance(event, ChainResult):
                     run.result = event
                     continue
-                yield from self._on_event(event, run, labels, prompt, timings, t0)
+                yield from on_chain_event(
+                    event,
+                    run,
+                    labels,
+                    prompt,
+                    timings,
+                    lambda: _ms(t0, self._clock()),
+                    writers,
+                )
                 if run.guard.looping:
-                    yield StatusEvent("the answer was repeating itself, so it was stopped there")
+                    who = f"what {run.small_model} wrote" if run.evidence else "the answer"
+                    yield StatusEvent(f"{who} was repeating itself, so it was stopped there")
                     break  # closing the stream stops the engine
         result = run.result or ChainResult(run.backend, dict(skipped), {}, interrupted=False)
-        yield done_event(
+        done = done_event(
             run,
             result,
             prompt,
@@ -295,43 +312,10 @@ class Answerer:
             elapsed_ms=lambda: _ms(t0, self._clock()),
             answering=answering or decide(plan, self.settings, None),
         )
-
-    def _on_event(
-        self,
-        event: Any,
-        run: StreamState,
-        labels: dict[str, str],
-        prompt: Prompt,
-        timings: dict[str, float],
-        t0: float,
-    ) -> Iterator[AskEvent]:
-        from shared_utils.generation.chain import Attempt, Interrupted, Switch
-
-        if isinstance(event, Attempt):
-            run.backend = event.backend
-            run.restart()
-            yield StatusEvent(
-                f"waiting for first token from {labels.get(event.backend, event.backend)}"
-                f" (prompt: {prompt.prompt_tokens} tokens)"
-            )
-        elif isinstance(event, Switch):
-            yield BackendSwitchEvent(event.from_backend, event.to_backend, event.reason)
-            if event.to_backend == SAFETY_NET and not run.parts:  # the answer says why
-                note = fallback_line(
-                    labels.get(event.from_backend, event.from_backend), event.reason
-                )
-                run.parts.append(note)
-                yield TokenEvent(note)
-        elif isinstance(event, Interrupted):
-            who = labels.get(event.backend, event.backend)
-            run.error = f"{who} failed mid-answer: {event.reason}"
-            yield StatusEvent(run.error + "; the text so far is kept - ask again to retry.")
-        elif event.text:
-            if not run.parts:
-                timings["first_token_ms"] = _ms(t0, self._clock())
-            run.parts.append(event.text)
-            run.guard.feed(event.text)
-            yield TokenEvent(event.text)
+        shown = strip_caveat(done.answer)  # the caveat streamed first
+        if run.evidence and shown != run.evidence:
+            yield TokenEvent(shown[len(run.evidence) :])  # what the small model adds
+        yield done
 
     # --- steps -------------------------------------------------------------------------------
     def _has_documents(self, doc_ids: Sequence[str] | None) -> bool:
@@ -340,6 +324,31 @@ class Answerer:
             wanted = set(doc_ids)
             docs = [d for d in docs if d.id in wanted]
         return bool(docs)
+
+    def _prepare(
+        self,
+        question: str,
+        query: str,
+        sources: list,
+        history: list[Turn],
+        backends: list[Backend],
+        decoding: Decoding,
+        generation: GenerationOptions,
+    ) -> Prompt:
+        """The prompt for ``backends[0]``: a small model reads the evidence only, with fewer
+        sentences per source unless the setting says how many."""
+        explicit = "source_sentences" in self.settings.model_fields_set
+        sentences = self.settings.source_sentences
+        if decoding.source_sentences and not explicit:
+            sentences = decoding.source_sentences
+        evidence = (
+            evidence_for(query, sources, self.library.similarities)
+            if decoding.evidence_only and not explicit and _asks_model(backends)
+            else []
+        )
+        return self._prompt(
+            question, sources, history, backends, sentences, generation.max_tokens, evidence
+        )
 
     def _prompt(
         self,
@@ -365,9 +374,13 @@ class Answerer:
         )
 
     def _canned(self, text: str, timings: dict[str, float], t0: float) -> DoneEvent:
-        timings["total_ms"] = _ms(t0, self._clock())
+        timings["total_ms"] = timings["first_text_ms"] = _ms(t0, self._clock())
         logger.info("answered_without_model", reason=text[:40], **timings)
         return DoneEvent(answer=text, backend="none", citations=[], sources=[], timings=timings)
+
+
+def _asks_model(backends: list[Backend]) -> bool:
+    return bool(backends) and backends[0].name != SAFETY_NET
 
 
 def _ms(start: float, end: float) -> float:

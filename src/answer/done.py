@@ -12,9 +12,17 @@ from typing import TYPE_CHECKING
 import structlog
 
 from src.answer.answering import Answering, answered_by
+from src.answer.caveat import with_caveat
 from src.answer.citations import resolve
-from src.answer.claims import STRUCK_NOTE, claims_of, fix_citations, listed, supported_share
-from src.answer.steps import StreamState, back_with_extract
+from src.answer.claims import (
+    STRUCK_NOTE,
+    FixedAnswer,
+    claims_of,
+    fix_citations,
+    listed,
+    supported_share,
+)
+from src.answer.steps import StreamState, back_with_extract, evidence_first
 from src.events import DoneEvent
 from src.models.backends import SAFETY_NET, BackendPlan
 
@@ -38,21 +46,25 @@ def done_event(
     elapsed_ms: Callable[[], float],
     answering: Answering,
 ) -> DoneEvent:
-    """The last event of an answer from what the chain streamed (``run``) and its result."""
+    """The last event of an answer from what the chain streamed (``run``) and its result;
+    opened by the caveat naming the words no source holds (``run.unmentioned``:
+    ``src/answer/caveat.py``), which the checks of the answer's claims and citations do not see."""
     text = run.guard.kept_text() if run.guard.looping else "".join(run.parts)
     answer, _, removed = resolve(text, prompt.sources)
     model_wrote = result.backend != SAFETY_NET
     fixed = fix_citations(answer, prompt.sources) if model_wrote and answer else None
-    if fixed is not None:
-        answer = fixed.text + (f"\n\n{STRUCK_NOTE}" if fixed.unsupported else "")
     mode = "model" if model_wrote else "extract"
-    if model_wrote and not result.interrupted:
+    if run.evidence:  # a small model: what streamed (the evidence) stands, and may grow
+        answer, mode, why = _after_evidence(run, result, answer, fixed)
+        mode_reason = why or mode_reason
+    elif fixed is not None:
+        answer = fixed.text + (f"\n\n{STRUCK_NOTE}" if fixed.unsupported else "")
+    if model_wrote and not result.interrupted and not run.evidence:
         answer, mode, why = back_with_extract(
             run.question,
             answer,
             fixed.checks if fixed else (),
             prompt,
-            small_model=run.small_model,
             similarity=run.similarity,
             model=models.get(result.backend, "") or result.backend,
         )
@@ -67,7 +79,7 @@ def done_event(
     engine_prompt = int(stats.get("prompt_tokens") or 0)
     timings["prompt_tokens_counted"] = float(prompt.prompt_tokens)
     done = DoneEvent(
-        answer=answer,
+        answer=with_caveat(answer, run.unmentioned),
         backend=labels.get(result.backend, result.backend),
         citations=citations,
         sources=prompt.sources,
@@ -87,12 +99,15 @@ def done_event(
         chain=plan.names,
         mode=mode,
         mode_reason=mode_reason,
+        model_text=text if run.evidence and model_wrote else "",
         loop_stopped=run.guard.looping,
-        unsupported=list(fixed.unsupported) if fixed is not None else [],
+        # struck sentences of the answer: a small model's unsupported ones were never shown
+        unsupported=list(fixed.unsupported) if fixed is not None and not run.evidence else [],
         supported_share=supported_share(fixed.checks) if fixed is not None else None,
         verified=[listed(c.sentence) for c in shown if c.status == "supported"],
         unverified=[listed(c.sentence) for c in shown if c.status == "unverified"],
         claims=shown,
+        unmentioned=list(run.unmentioned),
     )
     logger.info(
         "answered",
@@ -109,9 +124,30 @@ def done_event(
         unsupported=len(done.unsupported),
         verified=len(done.verified),
         unverified=len(done.unverified),
+        unmentioned=len(done.unmentioned),  # a count: the words are the user's question
         **{k: round(v, 1) for k, v in timings.items()},
     )
     return done
+
+
+def _after_evidence(
+    run: StreamState, result: ChainResult, answer: str, fixed: FixedAnswer | None
+) -> tuple[str, str, str]:
+    """(answer, mode, why) of a small model's answer, whose evidence (``run.evidence``) was
+    streamed before the model was asked: the evidence, then what the model adds that a source
+    supports (``evidence_first``). A model that failed (the extract's fallback answered, or it
+    broke off mid-answer) adds nothing: its text was never shown."""
+    if result.backend == SAFETY_NET:
+        return run.evidence, "extract", ""
+    if result.interrupted:
+        return run.evidence, "extract", f"{run.error}; only the source sentences are shown"
+    return evidence_first(
+        run.question,
+        answer,
+        fixed.checks if fixed else (),
+        shown=run.evidence,
+        small_model=run.small_model,
+    )
 
 
 def fallback_line(who: str, reason: str) -> str:
@@ -120,6 +156,11 @@ def fallback_line(who: str, reason: str) -> str:
         f"({who} did not answer: {reason.rstrip('.')}. These are the most relevant "
         "passages instead.)\n\n"
     )
+
+
+def fallback_after_evidence(who: str, reason: str) -> str:
+    """The line after a small model's evidence (already shown) when the model did not answer."""
+    return f"\n\n({who} did not answer: {reason.rstrip('.')}. Nothing is added to these sentences.)"
 
 
 def fallback_note(

@@ -33,8 +33,12 @@ class StreamState:
 
     def __init__(self, question: str = "") -> None:
         self.question = question
-        self.small_model = ""  # set when the extract must follow the model's answer
+        # a model <= 1B parameters is asked: the evidence (its answer's start, and what the
+        # reader has seen) streams before it is asked; its own text is kept back until checked
+        self.small_model = ""
+        self.evidence = ""
         self.similarity: Similarity | None = None  # ranks the extract's sentences
+        self.unmentioned: list[str] = []  # words of the question no source holds (the caveat)
         self.parts: list[str] = []
         self.backend = ""
         self.error = ""
@@ -126,37 +130,26 @@ _REFUSED = re.compile(
 )
 
 
+def lead_evidence(question: str, prompt: Prompt, similarity: Similarity | None = None) -> str:
+    """The evidence a small model's answer starts with, under its heading: known before the
+    engine is asked, so it is streamed at once (``evidence_first`` only appends to it)."""
+    return _extract(question, prompt, similarity, following=True)
+
+
 def back_with_extract(
     question: str,
     answer: str,
     checks: Sequence[ClaimCheck],
     prompt: Prompt,
     *,
-    small_model: str = "",
     similarity: Similarity | None = None,
     model: str = "",
 ) -> tuple[str, str, str]:
-    """The better of the two: (answer, mode, why). A model answer of which no sentence is
-    backed by a source is followed by the extract (mode "model+extract"); one that makes no
-    claim at all ("[2]") is replaced by it ("extract"). A refusal is kept as it is, except from
-    ``small_model`` (its name: a model <= 1B parameters), whose refusal is replaced by the
-    extract and whose other answers come after it (``evidence_first``)."""
+    """The better of the two for a model > 1B parameters: (answer, mode, why). A model answer of
+    which no sentence is backed by a source is followed by the extract (mode "model+extract");
+    one that makes no claim at all ("[2]") is replaced by it ("extract"); a refusal is kept.
+    A smaller model's answer comes after the evidence instead (``evidence_first``)."""
     claims = [c for c in checks if c.status != "no_claim"]
-    if small_model and _REFUSED.search(answer) and len(answer.split()) <= 30:
-        # retrieval passed abstention, so the sources are relevant; a small model's refusal is
-        # then wrong more often than not (7 of 39 answerable questions with a 0.5B model)
-        return (
-            _extract(question, prompt, similarity, model=model),
-            "extract",
-            (
-                f"{small_model} said the documents do not say, but the search found relevant "
-                "passages: the most relevant source sentences are shown instead"
-            ),
-        )
-    if small_model and (claims or question_terms(strip_markers(answer))):
-        return evidence_first(
-            question, checks, prompt, small_model=small_model, similarity=similarity, model=model
-        )
     if _REFUSED.search(answer) or any(c.backed for c in claims):
         return answer, "model", ""
     if not claims and question_terms(strip_markers(answer)):
@@ -182,21 +175,30 @@ def back_with_extract(
 
 def evidence_first(
     question: str,
+    answer: str,
     checks: Sequence[ClaimCheck],
-    prompt: Prompt,
     *,
+    shown: str,
     small_model: str,
-    similarity: Similarity | None = None,
-    model: str = "",
 ) -> tuple[str, str, str]:
-    """A small model's answer as the reader gets it: the evidence first, then only the model's
-    sentences that a source supports and that add words the evidence does not have (mode
-    "extract+model"); with none such, the evidence alone (mode "extract"). A small model's
-    own text mostly restates the evidence or invents, so it never comes first."""
-    from shared_utils.generation.extractive import FOLLOWING_HEADING, heading, model_adds
-    from src.answer.answering import set_aside
+    """A small model's answer as the reader gets it: the evidence ``shown`` (streamed before
+    the model was asked) and then only the model's sentences that a source supports and that
+    add words the evidence does not have (mode "extract+model"); with none such, the evidence
+    alone (mode "extract"). A small model's own text mostly restates the evidence or invents,
+    so it never comes first. The answer always starts with ``shown``: what streamed stands."""
+    from shared_utils.generation.extractive import model_adds
 
-    shown = _extract(question, prompt, similarity, following=True)
+    if _REFUSED.search(answer) and len(answer.split()) <= 30:
+        # retrieval passed abstention, so the sources are relevant; a small model's refusal is
+        # then wrong more often than not (7 of 39 answerable questions with a 0.5B model)
+        return (
+            shown,
+            "extract",
+            (
+                f"{small_model} said the documents do not say, but the search found relevant "
+                "passages: the most relevant source sentences are shown"
+            ),
+        )
     known = {stem(w) for w in words(f"{shown} {question}")}
     added = [
         c.sentence.strip()
@@ -204,10 +206,9 @@ def evidence_first(
         if c.status == "supported"
         and len({stem(t) for t in question_terms(strip_markers(c.sentence))} - known) >= 2
     ]
-    if not added:  # the same evidence, under a heading saying the model's answer was set aside
-        alone = shown.replace(FOLLOWING_HEADING, heading(set_aside(model or small_model)), 1)
+    if not added:
         return (
-            alone,
+            shown,
             "extract",
             (
                 f"{small_model} is a small model, and its answer added nothing that the sources "

@@ -10,13 +10,14 @@ the engine's model, or ``source extracts (why)``. Which request fields are honou
 (``extra_body`` in the SDK).
 
 One answer whichever way it is fetched: Olympus checks the answer after the model is done
-(citations fixed, unsupported claims handled, the extract added behind a small model), so a
+(citations fixed, unsupported claims handled, a small model's additions after the evidence), so a
 stream sends the *checked* text, in word-sized deltas, once the check is done; while the
 model writes, the stream carries SSE comments (status lines, ignored by clients) that keep the
 connection alive, and a question waiting for a free slot gets empty-delta chunks with its
 place in line in ``olympus.queue``. The concatenated deltas equal the non-streamed ``content``; the last chunk
 carries ``citations`` and ``olympus`` (the final event), then a usage chunk when
-``stream_options.include_usage`` is set. ``/api/ask`` streams the model's tokens live.
+``stream_options.include_usage`` is set. ``/api/ask`` streams the answer as it is made (a
+small model's: the evidence at once, then what it adds; docs/api.md).
 """
 
 from __future__ import annotations

@@ -140,6 +140,8 @@ def _print_footer(done: DoneEvent, out: TextIO) -> None:
         done.answered_by, backend=done.backend, model=done.model, mode=done.mode
     )
     if "first_token_ms" in t:
+        if t.get("first_text_ms", t["first_token_ms"]) < t["first_token_ms"]:  # evidence first
+            line += f" · first text {t['first_text_ms'] / 1000:.1f} s"
         line += f" · first token {t['first_token_ms'] / 1000:.1f} s"
     line += f" · total {t.get('total_ms', 0) / 1000:.1f} s · prompt {done.prompt_tokens} tokens"
     if t.get("tokens_per_s"):

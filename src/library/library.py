@@ -26,11 +26,13 @@ from shared_utils.types import (
     DocumentRecord,
     Progress,
     ProgressCallback,
+    ScoredChunk,
     SearchResult,
     chunk_id,
     no_progress,
 )
 from src.answer.abstention import absent_names, weights
+from src.answer.caveat import unmentioned
 from src.answer.question import check_question
 from src.library import late_ocr
 from src.library.doc_ids import resolve as resolve_doc_id
@@ -323,6 +325,10 @@ class Library:
     def absent_names(self, text: str) -> list[str]:
         """The names in ``text`` that no indexed document mentions (see src/answer/abstention.py)."""
         return absent_names(text, self.stores.keywords, self.stores.docstore)
+
+    def unmentioned(self, text: str, sources: Sequence[ScoredChunk]) -> list[str]:
+        """The words carrying ``text`` that none of ``sources`` holds (src/answer/caveat.py)."""
+        return unmentioned(text, sources, self.stores.keywords, self.stores.docstore)
 
     def term_weights(self, text: str) -> dict[str, float]:
         """The content words of ``text``, weighted by their rarity here (abstention's coverage)."""

@@ -103,7 +103,11 @@ class Answer(WireModel):
     citations: list[Citation] = Field(default_factory=list)
     sources: list[Passage] = Field(default_factory=list)
     timings: dict[str, float] = Field(
-        default_factory=dict, description="ms: retrieval_ms, first_token_ms, total_ms, ..."
+        default_factory=dict,
+        description=(
+            "ms: retrieval_ms, first_token_ms (the engine's), first_text_ms (the first text "
+            "shown), total_ms, ..."
+        ),
     )
     prompt_tokens: int = 0
     dropped_sources: int = 0
@@ -118,6 +122,11 @@ class Answer(WireModel):
         default="", description='model, extract, model+extract, extract+model, abstained or ""'
     )
     mode_reason: str = ""
+    model_text: str = Field(
+        default="",
+        description="a small model's own text, kept back: the answer has only what it adds "
+        'that a source supports ("" when the stream was the model\'s text)',
+    )
     loop_stopped: bool = Field(
         default=False, description="the model repeated itself and was stopped"
     )
@@ -138,6 +147,11 @@ class Answer(WireModel):
     claims: list[Claim] = Field(
         default_factory=list, description="every checked sentence with its verdict"
     )
+    unmentioned: list[str] = Field(
+        default_factory=list,
+        description="words carrying the question that none of the sources mentions; the "
+        "answer opens by saying so",
+    )
 
 
 class ToolAnswer(WireModel):
@@ -151,6 +165,9 @@ class ToolAnswer(WireModel):
     model: str = ""
     mode: str = ""
     error: str = ""
+    unmentioned: list[str] = Field(
+        default_factory=list, description="words of the question none of the sources mentions"
+    )
 
 
 class SourcesEvent(WireModel):

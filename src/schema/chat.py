@@ -58,6 +58,9 @@ class ChatMessage(WireModel):
     mode_reason: str = ""
     loop_stopped: bool = False
     unsupported: list[str] = Field(default_factory=list)
+    unmentioned: list[str] = Field(
+        default_factory=list, description="words of the question no source mentions"
+    )
     streaming: bool = Field(
         default=False,
         description="still being written (never saved as true: "
@@ -104,4 +107,5 @@ def answer_fields(done: DoneEvent, streamed: str = "") -> dict[str, Any]:
         "loop_stopped": done.loop_stopped,
         "unsupported": list(done.unsupported),
         "claims": [Claim.of(c).model_dump() for c in done.claims],
+        "unmentioned": list(done.unmentioned),
     }

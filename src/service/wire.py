@@ -129,6 +129,7 @@ def tool_answer_to_dict(done: DoneEvent, model: str) -> dict[str, Any]:
         model=model,
         mode=done.mode,
         error=done.error,
+        unmentioned=list(done.unmentioned),
     ).model_dump()
 
 

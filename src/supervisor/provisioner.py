@@ -8,6 +8,7 @@ through ``on_model`` and waits for the engine to answer before warming llama.cpp
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -51,7 +52,9 @@ class Provisioner(threading.Thread):
         self.publish = publisher.section("provisioning")
         self.on_model = on_model
         self.engine_url = engine_url  # waits up to N s for the engine; its URL or None
-        self.warm_up = warm_up or llamacpp_warm_up
+        self.warm_up = warm_up or functools.partial(
+            llamacpp_warm_up, slots=profile.parallel_answers
+        )
         self.clock = clock
         self.t0 = t0
 
@@ -127,20 +130,51 @@ def _result_fields(result: Any) -> dict[str, Any]:
     return fields
 
 
-def llamacpp_warm_up(url: str, timeout_s: float) -> float:
-    """One one-token chat completion so the first question does not pay the load."""
-    body = json.dumps(
-        {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1, "temperature": 0}
-    ).encode()
-    req = urllib.request.Request(
-        f"{url}/v1/chat/completions", data=body, headers={"Content-Type": "application/json"}
-    )
-    started = time.monotonic()
-    try:
+WARM_UP_TOKENS = 8  # long enough that the requests of all slots are in flight together
+
+
+def llamacpp_warm_up(url: str, timeout_s: float, *, slots: int = 1) -> float:
+    """Load the model and put the answers' shared prompt prefix (the system prompt and the
+    sources' header) in every slot's cache: one short chat completion per slot, all at once
+    (requests in flight together take different slots; llama.cpp's ``id_slot`` would pick the
+    slot but, in the version we ship, its prompt is then not reused). Each slot then reads only
+    a question's own part; a slot left cold made the first questions that landed on it read
+    the whole prefix again (~120 tokens, a second on 2 cores)."""
+    from src.answer.prompt import SOURCES_HEADER, SYSTEM_PROMPT
+
+    def one() -> None:
+        body = {
+            "messages": [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": SOURCES_HEADER},
+            ],
+            "max_tokens": WARM_UP_TOKENS,
+            "temperature": 0,
+        }
+        req = urllib.request.Request(
+            f"{url}/v1/chat/completions",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # local URL
             resp.read()
-    except (urllib.error.URLError, OSError) as exc:
-        raise BackendUnavailable(f"llama.cpp warm-up request to {url} failed: {exc}") from exc
+
+    started = time.monotonic()
+    errors: list[BaseException] = []
+
+    def guarded() -> None:
+        try:
+            one()
+        except (urllib.error.URLError, OSError) as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded) for _ in range(max(1, slots))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout_s)
+    if errors:
+        raise BackendUnavailable(f"llama.cpp warm-up request to {url} failed: {errors[0]}")
     return time.monotonic() - started
 
 

@@ -41,6 +41,8 @@ def _summary_line(msg: dict[str, Any]) -> str:
         isinstance(t.get("first_token_ms"), (int, float))
         and msg.get("backend_name") != "extractive"
     ):
+        if t.get("first_text_ms", t["first_token_ms"]) < t["first_token_ms"]:  # evidence first
+            parts.append(f"first text {t['first_text_ms'] / 1000:.1f} s")
         parts.append(f"first token {t['first_token_ms'] / 1000:.1f} s")
     if isinstance(t.get("tokens_per_s"), (int, float)) and msg.get("backend_name") != "extractive":
         parts.append(f"{t['tokens_per_s']:.1f} tokens/s")

@@ -5,6 +5,7 @@ fallback says why. No wall-clock assertions: the line is filled by holding slots
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ import httpx
 import openai
 import pytest
 
+from shared_utils.generation.extractive import FOLLOWING_HEADING
 from src.settings import load_settings
 from tests.api.conftest import QUESTION, ThreadedServer
 from tests.fixtures.pdfs import make_text_pdf
@@ -178,5 +180,29 @@ def test_a_fallback_says_why_in_the_answer_and_its_note(busy_service):
     done = list(answerer.ask(QUESTION))[-1]
     assert done.backend_name == "extractive"
     assert "no first token within 0.001 s" in done.fallback_note
-    assert done.answer.startswith("(") and "did not answer: no first token" in done.answer
+    # SmolLM2 writes after the evidence (a small model): the line saying why follows it
+    assert done.answer.startswith(FOLLOWING_HEADING)
+    assert "did not answer: no first token" in done.answer
     assert done.skipped["llamacpp"].startswith("no first token")
+
+
+def test_the_live_route_streams_a_small_models_evidence_first_as_its_answer(busy_service):
+    """``/api/ask`` (what the UI reads): SmolLM2 is a small model, so the evidence is the first
+    token event, before the status that the model is asked; the done answer is the stream."""
+    with httpx.stream(
+        "POST",
+        f"{busy_service['url']}/api/ask",
+        json={"question": QUESTION},
+        headers={"authorization": f"Bearer {busy_service['key']}"},
+        timeout=600,
+    ) as response:
+        events = [json.loads(line) for line in response.iter_lines() if line.strip()]
+    kinds = [e["type"] for e in events]
+    asked = next(i for i, e in enumerate(events) if "adds" in e.get("message", ""))
+    assert (
+        kinds.index("token") < asked and FOLLOWING_HEADING in events[kinds.index("token")]["text"]
+    )
+    done = events[-1]
+    assert done["type"] == "done" and done["backend_name"] == "llamacpp"
+    assert "".join(e["text"] for e in events if e["type"] == "token") == done["answer"]
+    assert done["timings"]["first_text_ms"] < done["timings"]["first_token_ms"]

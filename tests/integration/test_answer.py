@@ -73,14 +73,31 @@ def test_sources_come_before_the_first_token_from_the_real_engine(library, llama
     done = events[-1]
     assert isinstance(done, DoneEvent) and done.backend_name == "llamacpp"
     # the tiny test model streams noise; a small model's answer comes after the evidence and
-    # only where a source supports it, so the reader gets the evidence (the answer's page)
-    streamed = "".join(e.text for e in events if isinstance(e, TokenEvent))
-    assert streamed.strip() and done.mode in ("extract", "extract+model")
+    # only where a source supports it, so the reader gets the evidence (the answer's page),
+    # streamed before the engine is asked, and the answer is exactly what streamed
+    tokens = [e for e in events if isinstance(e, TokenEvent)]
+    asked = next(e for e in events if isinstance(e, StatusEvent) and "adds" in e.message)
+    assert events.index(tokens[0]) < events.index(asked) and "3493" in tokens[0].text
+    assert "".join(e.text for e in tokens) == done.answer
+    assert done.mode in ("extract", "extract+model")
     assert "3493" in done.answer and done.citations[0].page_start <= 3
-    assert done.timings["first_token_ms"] >= done.timings["sources_ms"] > 0
+    assert done.timings["first_token_ms"] > done.timings["first_text_ms"]
+    assert done.timings["first_text_ms"] >= done.timings["sources_ms"] > 0
     assert done.prompt_tokens > 50 and done.skipped == {}
     # counted with the engine's own tokenizer: the engine read what we measured (+ template)
     assert abs(done.prompt_tokens - done.timings["prompt_tokens_counted"]) <= 40
+
+
+def test_the_models_own_stream_starts_with_its_first_token(library, llamacpp_server):
+    """Without evidence first (OLYMPUS_SMALL_MODEL_EXTRACT=false, as for a model > 1B) the
+    reader's first text is the engine's first token, and the stream is the model's text."""
+    answerer = _answerer(library, llamacpp_server.port, small_model_extract=False)
+    events = list(answerer.ask(QUESTION))
+    done = events[-1]
+    waiting = next(e for e in events if isinstance(e, StatusEvent) and "first token" in e.message)
+    first = next(e for e in events if isinstance(e, TokenEvent))
+    assert events.index(waiting) < events.index(first) and done.mode != "extract+model"
+    assert done.timings["first_text_ms"] == done.timings["first_token_ms"]
 
 
 def test_engine_down_falls_back_to_extractive_with_reason(library):
@@ -142,7 +159,8 @@ def test_engine_killed_mid_answer_keeps_text_and_flags_interrupted(library, tiny
             except OSError:
                 assert engine.poll() is None and time.monotonic() < deadline, "engine not up"
                 time.sleep(0.2)
-        answerer = _answerer(library, port, stall_timeout_s=5.0)
+        # the model's own stream (a small model's would come after the evidence, at the end)
+        answerer = _answerer(library, port, stall_timeout_s=5.0, small_model_extract=False)
         # a hot sampler: the random-weight model's text then varies, so the loop guard does
         # not end the answer on the tokens that arrived before the kill
         answerer.options = replace(answerer.options, max_tokens=400, temperature=2.0)
@@ -174,7 +192,15 @@ def test_end_to_end_with_real_smollm2_cites_the_ingested_page(library):
         answering = default.backend_choice.answering()
         answerer = _answerer(library, engine.port, first_token_timeout_s=120.0)
         answerer.options = replace(answerer.options, max_tokens=40, temperature=0.0)
-        done = list(answerer.ask(QUESTION))[-1]
+        events = list(answerer.ask(QUESTION))
+    done = events[-1]
+    # the evidence streams before SmolLM2 is asked; what it adds comes at the end, so the
+    # answer is exactly what streamed
+    tokens = [e for e in events if isinstance(e, TokenEvent)]
+    asked = next(e for e in events if isinstance(e, StatusEvent) and "adds" in e.message)
+    assert events.index(tokens[0]) < events.index(asked) and "3493" in tokens[0].text
+    assert "".join(e.text for e in tokens) == done.answer
+    assert done.timings["first_text_ms"] < done.timings["first_token_ms"]
     # the engine reports the bundled model and its size (GET /v1/models: 134.5M parameters):
     # by default it is too small to write, and the answer says what wrote it instead
     assert (answering.model, answering.reported, answering.writer) == (

@@ -81,6 +81,7 @@ def test_json_answer_from_the_real_engine(env, llamacpp_server):
 
 def test_stream_shows_sources_answer_citations_and_skipped_backend(env):
     env = {**env, "OLYMPUS_LLAMACPP_PORT": "9"}  # nothing listens there: the engine is "down"
+    env["OLYMPUS_LLAMACPP_MODEL_PATH"] = "/models/qwen2.5-7b-instruct-q4_k_m.gguf"  # > 1B
     proc = _run(["ask", "Which TCP port does upsd listen on?"], env)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
@@ -88,6 +89,16 @@ def test_stream_shows_sources_answer_citations_and_skipped_backend(env):
     assert re.search(r"power\.pdf, (p\. 2|pp\. [12]-[23])", out)
     assert "Answered by source extracts (llama.cpp (local) did not answer)" in out
     assert "Skipped llamacpp:" in out
+    # a small model's answer starts with the evidence, printed before the engine is asked; the
+    # engine being down, a line says so after it, and the answer is printed once
+    env["OLYMPUS_LLAMACPP_MODEL_PATH"] = "/models/qwen2.5-0.5b-instruct-q4_k_m.gguf"
+    proc = _run(["ask", "Which TCP port does upsd listen on?"], env)
+    out = proc.stdout
+    assert proc.returncode == 0 and "checking what" in proc.stderr, proc.stderr
+    evidence = out.index("The most relevant sentences of the sources:")
+    assert evidence < out.index("(llama.cpp (local) did not answer") < out.index("Citations:")
+    assert out.count("3493") == 1 and "answer, checked" not in out
+    assert "Answered by source extracts (llama.cpp (local) did not answer)" in out
 
 
 def test_empty_question_is_a_clear_error(env):

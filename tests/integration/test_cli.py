@@ -181,3 +181,23 @@ def test_docs_rm_by_prefix_then_unknown_id(ingested):
     gone = run(base / "data", "docs", "rm", doc_id[:8])
     assert gone.returncode == 2 and "No document id starts with" in gone.stderr
     assert "docs list" in gone.stderr  # the hint says how to find ids
+
+
+def test_an_embedding_model_that_cannot_load_fails_the_file_with_a_hint_not_a_traceback(tmp_path):
+    # the model loads in the background while the first PDF is read: its failure must still
+    # reach the person once, as a clear error with the fix
+    pdf = tmp_path / "heron.pdf"
+    pdf.write_bytes(make_text_pdf(HERON))
+    proc = run(
+        tmp_path / "data",
+        "ingest",
+        str(pdf),
+        OLYMPUS_EMBEDDING_MODEL="olympus-tests/no-such-embedding-model",
+        HF_HUB_OFFLINE="1",
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot load embedding model" in proc.stderr and "hint:" in proc.stderr
+    assert proc.stderr.count("cannot load embedding model") == 1
+    assert "Traceback" not in proc.stderr and "Exception in thread" not in proc.stderr
+    listed = run(tmp_path / "data", "docs", "list", "--json")
+    assert json.loads(listed.stdout) == []  # nothing half-stored

@@ -60,3 +60,34 @@ def test_real_app_and_real_engine_come_up_publish_status_and_stop_cleanly(olympu
     wait_for(lambda: not any(alive(p) for p in family), 30, "children to be gone")
     assert not http_ok(f"http://127.0.0.1:{engine_port}/health")
     assert not http_ok(o.health_url)
+
+
+def test_the_warm_up_puts_the_shared_prompt_in_every_slots_cache():
+    # two questions at once right after start-up: without the warm-up of every slot, the slot
+    # the one warm-up request did not touch read the whole system prompt again
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from shared_utils.llamacpp_engine import LlamaCppEngine
+    from src.answer.prompt import SOURCES_HEADER, SYSTEM_PROMPT
+    from src.models.model_files import bundled_gguf
+    from src.supervisor.provisioner import llamacpp_warm_up
+
+    def ask(url: str, text: str) -> dict:
+        body = {
+            "messages": [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": f"{SOURCES_HEADER}\n{text}"},
+            ],
+            "max_tokens": 16,
+        }
+        return httpx.post(f"{url}/v1/chat/completions", json=body, timeout=300).json()["timings"]
+
+    with LlamaCppEngine(bundled_gguf(), port=0, ctx=1024, parallel=2) as engine:
+        engine.wait_ready(120)
+        assert llamacpp_warm_up(engine.url, 300, slots=2) > 0
+        with ThreadPoolExecutor(2) as pool:
+            timings = list(pool.map(lambda q: ask(engine.url, q), ["What is a UPS?", "Why?"]))
+    system_tokens = 40  # the system prompt alone is well over this many tokens
+    assert all(t["cache_n"] >= system_tokens for t in timings), timings

@@ -181,6 +181,8 @@ def test_answer_streams_from_a_real_llamacpp_engine(
     assert msg["content"].strip(), "the engine's tokens were shown"
     captions = "\n".join(c.value for c in at.chat_message[-1].caption)
     assert "tokens/s" in captions and "first token" in captions
+    # a small model: its evidence is shown before the engine is asked, sooner than its first token
+    assert "first text" in captions
     assert "Fallback" not in _answer_markdown(at)
 
 
@@ -249,18 +251,29 @@ def test_a_tiny_model_answer_says_the_extract_is_shown_and_why(
     assert "Fallback" not in badges and "hf_inference skipped" not in captions
 
 
-def test_a_question_the_documents_do_not_answer_is_refused(app_env, make_app, embedder):
+def _flux_answer(make_app, question: str):
+    """The Chat page after ``question`` over the flux manual, and its answer as Markdown."""
     _ingest("flux.pdf", FLUX)
-    at = make_app()
-    _ask(at, "Who won the 2018 FIFA World Cup?")
+    at = _ask(make_app(), question)
     assert not at.exception
-    text = _answer_markdown(at)
+    return at, _answer_markdown(at)
+
+
+def test_a_question_the_documents_do_not_answer_is_refused(app_env, make_app, embedder):
+    at, text = _flux_answer(make_app, "Who won the 2018 FIFA World Cup?")
     assert "do not seem to answer" in text and "Who won the 2018 FIFA World Cup?" in text
     captions = "\n".join(c.value for c in at.chat_message[-1].caption)
     assert "Not answered from the documents: no model was asked" in captions
     assert "Answered by" not in captions
     # a refusal makes no claim, so there is no claim check under it
     assert not any("Claims checked" in e.label for e in at.chat_message[-1].expander)
+
+
+def test_a_word_no_source_mentions_is_said_before_the_answer(app_env, make_app, embedder):
+    at, text = _flux_answer(make_app, "What is the flux capacitor calibration interval on Mars?")
+    assert text.startswith("None of the sources mentions “Mars”"), text
+    assert "88 days" in text, "the answer to the rest follows the caveat"
+    assert _history(at)[-1]["unmentioned"] == ["Mars"]
 
 
 def test_a_page_is_one_entry_in_sources_and_every_citation_still_lands(app_env, make_app, embedder):

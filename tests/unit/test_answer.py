@@ -58,6 +58,9 @@ class FakeLibrary:
     def term_weights(self, text):
         return weights(text)  # no keyword index: every word weighs the same
 
+    def unmentioned(self, text, sources):
+        return []  # no keyword index to tell (the caveat: tests/integration/test_caveat.py)
+
 
 class Scripted(Backend):
     name, label = "llamacpp", "llama.cpp (local)"
@@ -251,6 +254,16 @@ def test_a_repeating_answer_is_stopped_and_kept_once(settings):
     )
     assert sum(isinstance(e, TokenEvent) for e in events) < 5
     assert any(isinstance(e, StatusEvent) and "repeating" in e.message for e in events)
+    # a small model's loop was never shown: the evidence stands, and the status says whose
+    small = Scripted(loop, model="qwen2.5-0.5b-instruct")
+    events = list(_answerer(settings, small).ask("Which port?"))
+    done = events[-1]
+    assert done.loop_stopped and done.answer.startswith(FOLLOWING_HEADING)
+    assert "".join(e.text for e in events if isinstance(e, TokenEvent)) == done.answer
+    stopped = [e.message for e in events if isinstance(e, StatusEvent) and "repeating" in e.message]
+    assert stopped == [
+        "what qwen2.5-0.5b-instruct wrote was repeating itself, so it was stopped there"
+    ]
 
 
 def test_decoding_is_capped_and_stopped_by_model_size(settings):
@@ -427,13 +440,14 @@ def test_a_small_model_reads_a_shorter_prompt_unless_the_setting_says_otherwise(
 def test_a_small_models_answer_comes_after_the_evidence_and_only_where_it_adds(settings):
     """The reader sees the evidence first; the small model's sentences follow only where a
     source supports them and they say more than the evidence; one that only restates the
-    evidence is set aside, and the heading and the credit say so."""
+    evidence is set aside, and the credit says so."""
     model = "qwen2.5-0.5b-instruct"
     restating = Scripted(["Upsd listens on port 3493 [1]."], model=model)
     done = list(_answerer(settings, restating).ask("Which port does upsd use?"))[-1]
     assert done.mode == "extract" and "3493 by default. [1]" in done.answer
     assert "Upsd listens on port 3493" not in done.answer
-    assert _heading_says_what_answered(done.answer, done) and "set aside" in done.answered_by
+    assert done.answer.startswith(FOLLOWING_HEADING) and NO_MODEL not in done.answer
+    assert done.answered_by == f"source extracts (the answer of {model} was set aside)"
     assert f"{model} is a small model" in done.mode_reason
     adding = Scripted(
         [
@@ -449,18 +463,108 @@ def test_a_small_models_answer_comes_after_the_evidence_and_only_where_it_adds(s
     evidence, added = done.answer.split("\n\n", 1)
     assert "3493 by default. [1]" in evidence and HEADING not in done.answer
     assert added == f"{model_adds(model)}\n\nIt reads ups.conf at start [1]."  # not the invention
+    assert done.unsupported == [] and "NASA" in done.model_text  # not shown, so not "struck"
     assert done.answered_by == model
     assert [quoted for _, quoted in segments(done.answer)] == [True, False]  # UI, Markdown
     refusal = Scripted(["The documents do not say."], model="qwen2.5-0.5b-instruct")
     replaced = list(_answerer(settings, refusal).ask("Which port does upsd use?"))[-1]
-    assert replaced.mode == "extract" and _heading_says_what_answered(replaced.answer, replaced)
-    assert replaced.answer.startswith(
-        "Extract from the sources (the answer of qwen2.5-0.5b-instruct was set aside):"
-    )
+    assert replaced.mode == "extract" and replaced.answer.startswith(FOLLOWING_HEADING)
+    assert "set aside" in replaced.answered_by and "do not say" not in replaced.answer
     assert "3493" in replaced.answer and "said the documents do not say" in replaced.mode_reason
     off = settings.model_copy(update={"small_model_extract": False})
     again = Scripted(["Upsd listens on port 3493 [1]."], model="qwen2.5-0.5b-instruct")
     assert list(_answerer(off, again).ask("Which port does upsd use?"))[-1].mode == "model"
+
+
+ADDING = "Upsd listens on port 3493 [1]. It reads ups.conf at start [1]."
+
+
+def _streamed(events) -> str:
+    return "".join(e.text for e in events if isinstance(e, TokenEvent))
+
+
+def test_a_small_models_answer_streams_the_evidence_before_the_engine_is_asked(settings):
+    """The evidence is known before the engine is asked: it is the answer's first token,
+    before the engine's first token and before the status that the model is asked; the
+    model's supported additions come at the end, and the done answer is exactly the stream
+    (nothing appears and then vanishes)."""
+    model = "qwen2.5-0.5b-instruct"
+    backend = Scripted([w + " " for w in ADDING.split()], model=model)
+    events = []
+    for event in _answerer(settings, backend).ask("Which port does upsd use?"):
+        if isinstance(event, TokenEvent) and not any(isinstance(e, TokenEvent) for e in events):
+            assert backend.messages is None, "the engine was asked before the evidence showed"
+        events.append(event)
+    done = events[-1]
+    tokens = [e for e in events if isinstance(e, TokenEvent)]
+    assert tokens[0].text.startswith(FOLLOWING_HEADING) and "3493 by default. [1]" in tokens[0].text
+    asked = next(e for e in events if isinstance(e, StatusEvent) and "adds" in e.message)
+    assert f"checking what {model} on llama.cpp (local) adds" in asked.message
+    assert events.index(tokens[0]) < events.index(asked)
+    assert [t.text for t in tokens] == [tokens[0].text, done.answer[len(tokens[0].text) :]]
+    assert _streamed(events) == done.answer and done.mode == "extract+model"
+    assert "Upsd listens on port 3493 [1]" not in _streamed(events)  # restating: never shown
+    # the engine's own first token stays measurable, apart from the first text shown
+    assert 0 < done.timings["first_text_ms"] <= done.timings["first_token_ms"]
+    # while the model's hidden text is written, the status shows progress
+    chatty = Scripted(["Upsd ", "listens ", "on ", "port ", "3493. "] * 4, model=model)
+    events = list(_answerer(settings, chatty).ask("Which port does upsd use?"))
+    assert any("about 16 tokens written" in getattr(e, "message", "") for e in events)
+    for pieces in (["Upsd listens on port 3493 [1]."], ["The documents do not say."], ["[1]"]):
+        events = list(_answerer(settings, Scripted(pieces, model=model)).ask("Which port?"))
+        assert _streamed(events) == events[-1].answer and events[-1].mode == "extract"
+
+
+def test_a_small_model_that_fails_leaves_the_streamed_evidence_as_the_answer(settings):
+    """The engine down before its first token, or failing mid-answer: the evidence already
+    shown is the answer (the extract is not shown twice, no fallback line is added to it)."""
+    model = "qwen2.5-0.5b-instruct"
+    down = Scripted(fail_before="engine is down", model=model)
+    events = list(_answerer(settings, down).ask("Which port does upsd use?"))
+    done = events[-1]
+    assert any(isinstance(e, BackendSwitchEvent) for e in events)
+    assert _streamed(events) == done.answer and done.answer.startswith(FOLLOWING_HEADING)
+    assert done.answer.count("3493") == 1 and done.backend_name == "extractive"
+    assert done.answer.endswith(
+        "(llama.cpp (local) did not answer: engine is down. Nothing is added to these sentences.)"
+    )
+    assert "did not answer" in done.answered_by and "first_token_ms" not in done.timings
+    broken = Scripted(["It reads ", "ups.conf ", "at start [1]."], fail_after=2, model=model)
+    events = list(_answerer(settings, broken).ask("Which port does upsd use?"))
+    done = events[-1]
+    assert done.interrupted and _streamed(events) == done.answer
+    assert done.answer.startswith(FOLLOWING_HEADING) and "It reads" not in done.answer
+
+
+def test_a_next_backends_model_is_named_for_what_it_adds(settings):
+    """The first engine is down after the evidence was shown: the next one's model is asked,
+    and the status and the heading of its additions name it."""
+    down = Scripted(fail_before="engine is down", model="qwen2.5-0.5b-instruct")
+    other = Scripted([ADDING], model="qwen2.5:0.5b")
+    other.name, other.label = "ollama", "Ollama"
+    answerer = _answerer(settings, down, chain=("llamacpp", "ollama", "extractive"))
+    answerer.backend_choice._factory = lambda name, _plan: {"llamacpp": down, "ollama": other}.get(
+        name, ExtractiveBackend()
+    )
+    events = list(answerer.ask("Which port does upsd use?"))
+    done = events[-1]
+    assert done.backend_name == "ollama" and done.mode == "extract+model"
+    assert model_adds("qwen2.5:0.5b") in done.answer and _streamed(events) == done.answer
+    assert any(
+        "checking what qwen2.5:0.5b on Ollama adds" in getattr(e, "message", "") for e in events
+    )
+
+
+def test_a_larger_models_stream_is_unchanged(settings):
+    """Above 1B parameters the model's text streams as it writes, from its first token."""
+    backend = Scripted(["Upsd listens ", "on port ", "3493 [1]."], model="qwen2.5-7b-instruct")
+    events = list(_answerer(settings, backend).ask("Which port does upsd use?"))
+    done = events[-1]
+    tokens = [e.text for e in events if isinstance(e, TokenEvent)]
+    assert tokens == ["Upsd listens ", "on port ", "3493 [1]."] and done.mode == "model"
+    assert done.answer == "Upsd listens on port 3493 [1]." and _streamed(events) == done.answer
+    assert done.timings["first_text_ms"] == done.timings["first_token_ms"]
+    assert any("waiting for first token" in getattr(e, "message", "") for e in events)
 
 
 def test_a_small_model_answers_from_the_evidence_only_and_the_extract_shows_the_same(settings):

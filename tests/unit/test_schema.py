@@ -298,7 +298,16 @@ def test_a_citation_carries_the_text_it_points_at_and_an_out_of_range_one_none()
     assert cited[0]["text"] == "upsd uses 3493" and cited[1]["text"] == ""
     tool = tool_answer_to_dict(done, "source extracts")
     assert tool["citations"] == cited and tool["sources"][0]["chunk_id"] == "abc:000004"
-    assert set(tool) == {"answer", "citations", "sources", "backend", "model", "mode", "error"}
+    assert set(tool) == {
+        "answer",
+        "citations",
+        "sources",
+        "backend",
+        "model",
+        "mode",
+        "error",
+        "unmentioned",
+    }
 
 
 def test_a_report_prints_only_what_was_found():

@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     from shared_utils.llamacpp_engine import LlamaCppEngine
     from src.answer.answerer import Answerer
     from src.answer.prompt import EngineTokenizer, build_prompt
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
 
     labelled = common.load_labelled_set()
     paths = [Path(d["path"]) for d in labelled["documents"]]

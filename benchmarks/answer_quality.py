@@ -190,7 +190,7 @@ def pipeline_for(
     ending in ``+writes`` lets a tiny model write (tiny-model mode off)."""
     from shared_utils.llamacpp_engine import LlamaCppEngine
     from src.answer.answerer import Answerer
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
     from src.pipeline import RAGPipeline
 
     settings = library.settings.model_copy(update=overrides)

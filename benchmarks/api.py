@@ -138,7 +138,7 @@ def main() -> None:
     from src.access.keys import KeyStore, new_service_token
     from src.api.app import build_app
     from src.library.jobs import IngestQueue
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
     from src.pipeline import RAGPipeline
     from src.settings import load_settings
     from src.status import StatusFile

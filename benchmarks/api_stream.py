@@ -69,7 +69,7 @@ def main() -> None:
     from src.access.keys import KeyStore
     from src.api.app import build_app
     from src.library.jobs import IngestQueue
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
     from src.pipeline import RAGPipeline
     from src.settings import load_settings
     from tests.fixtures.pdfs import make_text_pdf

@@ -152,7 +152,7 @@ def main() -> None:
     args = parser.parse_args()
     info = begin()
     from shared_utils.llamacpp_engine import LlamaCppEngine
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
 
     text = manual_text()
     t0 = time.perf_counter()

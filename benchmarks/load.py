@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     from shared_utils.llamacpp_engine import LlamaCppEngine
     from src.library.jobs import IngestQueue
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
     from src.pipeline import RAGPipeline
     from src.settings import load_settings
 

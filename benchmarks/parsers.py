@@ -171,12 +171,12 @@ def main() -> None:
 
 def _worker_overhead() -> float:
     """Median extra time of the deadline worker over in-process extraction (small PDF)."""
-    from shared_utils.documents.pdf import _shared_worker
+    from shared_utils.documents.parser_process import shared_worker
     from shared_utils.documents.pdf_worker import extract_texts
     from tests.fixtures.pdfs import SAMPLE_PAGES, make_text_pdf
 
     data = make_text_pdf(SAMPLE_PAGES)
-    worker = _shared_worker()
+    worker = shared_worker()
     diffs = []
     for _ in range(20):
         t0 = time.perf_counter()

@@ -56,7 +56,7 @@ def _status(data_dir: Path) -> dict:
 
 
 def _gguf() -> Path:
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
 
     return bundled_gguf()
 

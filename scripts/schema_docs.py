@@ -27,7 +27,17 @@ sys.path.insert(0, str(ROOT))
 
 from shared_utils.types import Chunk  # noqa: E402 - importable once the path is set
 from src.answer.options import AskOptions  # noqa: E402
-from src.schema import answer, chat, errors, library, plans, requests, status  # noqa: E402
+from src.schema import (  # noqa: E402
+    answer,
+    chat,
+    chat_completion,
+    errors,
+    library,
+    plans,
+    reports,
+    requests,
+    status,
+)
 
 DOC = ROOT / "docs" / "api.md"
 BEGIN, END = "<!-- schema:begin -->", "<!-- schema:end -->"
@@ -37,6 +47,7 @@ MODELS: list[type] = [
     requests.AskRequest,
     AskOptions,
     requests.SearchRequest,
+    chat_completion.ChatCompletionRequest,
     answer.Passage,
     answer.Citation,
     answer.CitedPassage,
@@ -66,6 +77,17 @@ MODELS: list[type] = [
     status.EngineSection,
     status.ProvisioningSection,
     status.ProfileSection,
+    reports.ApiKeyRow,
+    reports.ModelsReport,
+    reports.ActiveModel,
+    reports.CatalogRow,
+    reports.ModelFile,
+    reports.OllamaModelRow,
+    reports.DoctorReport,
+    reports.DoctorProfile,
+    reports.Detected,
+    reports.Chosen,
+    reports.ComponentHealth,
 ]
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import structlog
 
 from shared_utils.errors import EmbeddingModelUnavailable
+from shared_utils.query_batcher import QueryBatcher
 from shared_utils.types import Progress, ProgressCallback
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,7 +31,6 @@ logger = structlog.get_logger(__name__)
 
 BUNDLED_MODEL_NAMES = frozenset({"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"})
 PRECISIONS = ("fp32", "int8")
-QUERY_WINDOW_S = 0.003  # how long a query waits for others to share its model call
 # A host this busy (1-minute load per core) is shared with other work: torch's threads then
 # wait for each other (each batch ends on a barrier a descheduled thread holds up), and one
 # thread did the same embedding in 0.44x the wall time and 0.45x the CPU of two (60 pages,
@@ -301,76 +301,6 @@ class Embedder:
             tokenizer.no_padding()
             return tokenizer
         return self.model.tokenizer  # HF fast tokenizer of a hub model (loads the model)
-
-
-class QueryBatcher:
-    """Micro-batches of queries: the first caller leads, waits ``window_s`` for others to
-    join, encodes them all in one call and hands each its vector; callers arriving during
-    that call form the next batch. Twenty searches at once cost a few model calls, not
-    twenty calls one after the other behind a lock.
-
-    >>> calls = []
-    >>> def encode(texts):
-    ...     calls.append(list(texts))
-    ...     return np.array([[float(len(t))] for t in texts])
-    >>> QueryBatcher(encode, window_s=0).encode("four").tolist(), calls
-    ([4.0], [['four']])
-    """
-
-    def __init__(self, encode_many: Any, *, window_s: float = QUERY_WINDOW_S) -> None:
-        self._encode_many = encode_many
-        self.window_s = window_s
-        self._cond = threading.Condition()
-        self._pending: list[_QueryJob] = []
-        self._leading = False
-
-    def encode(self, text: Any) -> Any:
-        """The result of ``encode_many`` for ``text`` (any item ``encode_many`` takes: the
-        dense leg batches (query, depth, scope) into one model call and one search)."""
-        job = _QueryJob(text)
-        with self._cond:
-            self._pending.append(job)
-            while not job.done and self._leading:
-                self._cond.wait()
-            if not job.done:
-                self._leading = True
-        if not job.done:
-            self._lead()
-        if job.error is not None:
-            raise job.error
-        return job.vector
-
-    def _lead(self) -> None:
-        try:
-            if self.window_s > 0:
-                time.sleep(self.window_s)  # let the queries asked at the same moment join
-            with self._cond:
-                batch, self._pending = self._pending, []
-            try:
-                vectors = self._encode_many([j.text for j in batch])
-                for j, vector in zip(batch, vectors, strict=True):
-                    j.vector = vector
-            except BaseException as exc:  # noqa: BLE001 - every caller of the batch gets the error
-                for j in batch:
-                    j.error = exc
-            for j in batch:
-                j.done = True
-            if len(batch) > 1:
-                logger.debug("embeddings.query_batch", n=len(batch))
-        finally:
-            with self._cond:
-                self._leading = False
-                self._cond.notify_all()
-
-
-class _QueryJob:
-    __slots__ = ("done", "error", "text", "vector")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.vector: Any = None
-        self.error: BaseException | None = None
-        self.done = False
 
 
 def quantize_int8(model: Any) -> Any:

@@ -113,12 +113,12 @@ class RAGPipeline:
 
     def backends(self) -> BackendPlan:
         """The backends the next question tries, in order, with their models (and why)."""
-        return self._answerer.plan()
+        return self._answerer.backend_choice.plan()
 
     def answering(self) -> Answering:
         """What writes the next answer: the engine's model, or the source extracts and why
         (``src/answer/answering.py``)."""
-        return self._answerer.answering()
+        return self._answerer.backend_choice.answering()
 
     # --- lifecycle -------------------------------------------------------------------------
     def warm_up(self) -> None:
@@ -142,7 +142,7 @@ class RAGPipeline:
         from shared_utils.redact import scrub
 
         health = self.library.health()
-        health.update(self._answerer.health())
+        health.update(self._answerer.backend_choice.health())
         return scrub(health, self.settings.secret_values())  # shown on the System page
 
     def close(self) -> None:

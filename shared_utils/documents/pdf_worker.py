@@ -2,7 +2,7 @@
 
 :func:`extract_texts` turns PDF bytes into raw page texts or raises a typed
 :class:`~shared_utils.errors.InvalidDocument`. :func:`main` is the loop of the worker process
-that :mod:`shared_utils.documents.pdf` starts, so a pathological PDF can be killed at its
+that :mod:`shared_utils.documents.parser_process` starts, so a pathological PDF can be killed at its
 deadline (and a crash inside PDFium cannot take the application down). Protocol on
 stdin/stdout: frames of an 8-byte big-endian length followed by a pickle; a request is
 ``(pdf_bytes, name, ParseLimits)``, a reply is ``("ok", [RawPage, ...])`` or

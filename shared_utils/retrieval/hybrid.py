@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 import structlog
 
+from shared_utils.query_batcher import QueryBatcher
 from shared_utils.retrieval.base import KeywordIndex, Leg, Query, VectorIndex
 from shared_utils.retrieval.fusion import DEFAULT_K, rrf
 from shared_utils.stores.base import DocumentStore
@@ -85,8 +86,6 @@ class DenseLeg(Leg):
         self.embedder, self.vectors = embedder, vectors
         self._batcher = None
         if hasattr(embedder, "encode_queries"):
-            from shared_utils.embeddings import QueryBatcher
-
             self._batcher = QueryBatcher(self._rank_many)
 
     def rank(self, query: Query, depth: int, timings: dict[str, float]) -> list[tuple[str, float]]:

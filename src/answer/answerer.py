@@ -26,25 +26,25 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from shared_utils.errors import BackendNotConfigured, OlympusError
 from shared_utils.generation.base import Backend, GenerationOptions
 from src.answer.abstention import answerability_for
 from src.answer.abstention import decide as abstain_decision
 from src.answer.answering import Answering, decide, extract_why
+from src.answer.assembly import answerer_parts
+from src.answer.backend_choice import BackendChoice, BackendFactory, Planner
 from src.answer.caveat import caveat_line, strip_caveat
 from src.answer.chain_events import on_chain_event
 from src.answer.condense import Turn
 from src.answer.decoding import Decoding, decoding_for
 from src.answer.done import done_event
 from src.answer.options import AskOptions
-from src.answer.prompt import EngineTokenizer, Prompt, TokenCounter, build_prompt, estimate_tokens
+from src.answer.prompt import Prompt, TokenCounters, build_prompt
 from src.answer.question import check_question
 from src.answer.queue import (
     ENGINE_BACKENDS,
     AnswerQueue,
     QueuedEvents,
     Ticket,
-    queue_for,
     start_together,
     wait_turn,
 )
@@ -63,8 +63,7 @@ from src.events import (
     StatusEvent,
     TokenEvent,
 )
-from src.models.backends import SAFETY_NET, BackendPlan, build_backend, plan_backends
-from src.models.profile import top_k_for
+from src.models.backends import SAFETY_NET, BackendPlan
 from src.settings import Settings
 
 if TYPE_CHECKING:
@@ -73,21 +72,16 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger(__name__)
 
-DEFAULT_CONTEXT_TOKENS = 2048
 NO_DOCUMENTS = (
     "No document is indexed yet, so there is nothing to answer from. Add a PDF first: "
     "upload it on the Documents page, or run `python -m src ingest FILE.pdf`."
 )
 NO_MATCH = "No passage of the indexed documents matches this question; try other words."
-# the llama.cpp server (and anything else with POST /tokenize) counts with the model's tokenizer
-TOKENIZE_BACKENDS = ("llamacpp",)
-
-BackendFactory = Callable[[str, BackendPlan], Backend]
-Planner = Callable[[], BackendPlan]
 
 
 class Answerer:
-    """Streams answers for ``RAGPipeline.ask``. Thread-safe: no per-question state is kept."""
+    """Streams answers for ``RAGPipeline.ask``. Thread-safe: no per-question state is kept.
+    The plan, what answers and the backends' health: ``backend_choice``."""
 
     def __init__(
         self,
@@ -105,15 +99,13 @@ class Answerer:
     ) -> None:
         self.settings = settings
         self.library = library
-        self._planner = planner  # asked once per question: `models use` applies at once
-        self._factory = backend_factory
+        self.backend_choice = BackendChoice(settings, planner, backend_factory)
         self.context_tokens = context_tokens
         self.top_k = top_k
         self.options = options
         self._clock = clock
         self._chain_clock = chain_clock
-        self._http: Any = None  # one httpx client for /tokenize, made on first use
-        self._token_cache: dict[str, int] = {}  # shared by the per-question tokenizers
+        self.token_counters = TokenCounters(options.connect_timeout_s)
         self.queue = queue  # the line in front of the engine's slots (None: no line)
 
     @classmethod
@@ -126,56 +118,9 @@ class Answerer:
         **kwargs: Any,
     ) -> Answerer:
         """Context size, top-k and deadlines from the profile (explicit settings override it;
-        without a profile: settings, then the defaults of a small CPU machine). The chain and
-        its models come from ``src/models/backends.py`` at every question."""
-
-        def pick(name: str, default: Any = None) -> Any:
-            explicit = getattr(settings, name) if name in settings.model_fields_set else None
-            chosen = getattr(profile, name) if profile is not None else None
-            return explicit or chosen or getattr(settings, name) or default
-
-        context = pick("context_tokens", DEFAULT_CONTEXT_TOKENS)
-        options = GenerationOptions(
-            temperature=settings.temperature,
-            max_tokens=settings.max_answer_tokens,
-            num_ctx=context,
-            keep_alive=settings.keep_alive,
-            # the settings always hold deadlines (their defaults are GenerationOptions')
-            connect_timeout_s=pick("connect_timeout_s"),
-            first_token_timeout_s=pick("first_token_timeout_s"),
-            stall_timeout_s=pick("stall_timeout_s"),
-        )
-        return cls(
-            settings,
-            library=library,
-            planner=kwargs.pop("planner", lambda: plan_backends(settings, profile)),
-            backend_factory=kwargs.pop(
-                "backend_factory", lambda name, plan: build_backend(name, settings, plan)
-            ),
-            context_tokens=context,
-            top_k=pick("top_k", top_k_for(context)),
-            options=options,
-            queue=kwargs.pop("queue", None) or queue_for(settings, profile),
-            **kwargs,
-        )
-
-    def answering(self, plan: BackendPlan | None = None) -> Answering:
-        """What writes the next answer (``src/answer/answering.py``): the engine is asked."""
-        plan = plan or self.plan()
-        return self._decide(plan, self._backends(plan, first_only=True)[0])
-
-    def _decide(self, plan: BackendPlan, backends: list[Backend]) -> Answering:
-        answering = decide(plan, self.settings, backends[0] if backends else None)
-        if backends and answering.reported and backends[0].name == answering.backend:
-            backends[0].model_label = answering.model  # the engine's model names the answer
-        return answering
-
-    def plan(self) -> BackendPlan:
-        """The backends (and models) the next question will try, in order."""
-        plan = self._planner()
-        if SAFETY_NET not in plan.names:
-            plan = replace(plan, names=(*plan.names, SAFETY_NET))
-        return plan
+        without a profile: settings, then the defaults of a small CPU machine); the chain and
+        its models from ``src/models/backends.py`` at every question (``assembly.py``)."""
+        return cls(settings, library=library, **answerer_parts(settings, profile, kwargs))
 
     # --- public ------------------------------------------------------------------------------
     def ask(
@@ -193,12 +138,7 @@ class Answerer:
         key; raises AnswerQueueFull when the line is full), then stream the events."""
         question = check_question(question, self.settings.max_query_chars)
         options = options or AskOptions()
-        plan = self.plan()
-        backend = backend or options.backend
-        if backend:
-            plan = plan.forced(backend)  # raises UnknownBackend listing the valid names
-        if options.model and backend != SAFETY_NET:
-            plan = plan.with_model(options.model)
+        plan = self.backend_choice.plan_for(backend or options.backend, options.model)
         engine = self.queue is not None and plan.names[0] in ENGINE_BACKENDS
         ticket = self.queue.enter(owner) if engine and self.queue is not None else None
         return QueuedEvents(
@@ -207,19 +147,6 @@ class Answerer:
             ),
             ticket,
         )
-
-    def health(self) -> dict[str, dict[str, object]]:
-        """{backend name: {"ok": bool, "detail": str}} for each backend of the chain."""
-        out: dict[str, dict[str, object]] = {}
-        plan = self.plan()
-        for name in plan.names:
-            try:
-                out[name] = dict(self._factory(name, plan).health())
-            except BackendNotConfigured as exc:  # optional and not set up: not a failure
-                out[name] = {"ok": False, "set_up": False, "detail": f"not set up: {exc}"}
-            except OlympusError as exc:
-                out[name] = {"ok": False, "detail": str(exc)}
-        return out
 
     # --- the stream --------------------------------------------------------------------------
     def _events(
@@ -279,8 +206,8 @@ class Answerer:
         if unmentioned:  # said first, before whatever answers the rest of the question
             yield TokenEvent(f"{caveat_line(unmentioned)}\n\n")
 
-        backends, skipped = self._backends(plan)
-        answering = self._decide(plan, backends)
+        backends, skipped = self.backend_choice.build(plan)
+        answering = self.backend_choice.decide(plan, backends)
         decoding = decoding_for(answering.model, generation.max_tokens, params=answering.params)
         backends, mode_reason = tiny_mode(backends, answering, decoding)
         if mode_reason:
@@ -398,22 +325,6 @@ class Answerer:
             docs = [d for d in docs if d.id in wanted]
         return bool(docs)
 
-    def _backends(
-        self, plan: BackendPlan, *, first_only: bool = False
-    ) -> tuple[list[Backend], dict[str, str]]:
-        """Backends to try, and those that could not even be built (with the reason)."""
-        backends: list[Backend] = []
-        skipped: dict[str, str] = {}
-        for name in plan.names:
-            try:
-                backends.append(self._factory(name, plan))
-            except OlympusError as exc:
-                skipped[name] = str(exc)  # the message and how to fix it
-                logger.info("backend_unavailable", backend=name, reason=str(exc))
-            if first_only and backends:
-                break
-        return backends, skipped
-
     def _prepare(
         self,
         question: str,
@@ -452,7 +363,7 @@ class Answerer:
         return build_prompt(
             question,
             sources,
-            count_tokens=self._counter(backends),
+            count_tokens=self.token_counters.for_backend(backends[0] if backends else None),
             context_tokens=self.context_tokens,
             answer_tokens=answer_tokens,
             margin_tokens=self.settings.prompt_margin_tokens,
@@ -461,18 +372,6 @@ class Answerer:
             sentences_per_source=sentences,
             evidence=evidence,
         )
-
-    def _counter(self, backends: list[Backend]) -> TokenCounter:
-        """The first backend's tokenizer when it has one (llama.cpp), else a safe estimate."""
-        head = backends[0] if backends else None
-        base_url = getattr(head, "base_url", None)
-        if head is not None and head.name in TOKENIZE_BACKENDS and base_url:
-            if self._http is None:
-                import httpx
-
-                self._http = httpx.Client(timeout=self.options.connect_timeout_s)
-            return EngineTokenizer(str(base_url), http=self._http, cache=self._token_cache)
-        return estimate_tokens
 
     def _canned(self, text: str, timings: dict[str, float], t0: float) -> DoneEvent:
         timings["total_ms"] = timings["first_text_ms"] = _ms(t0, self._clock())

@@ -33,11 +33,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from shared_utils.errors import InvalidQuery
 from shared_utils.generation.base import Message
+
+if TYPE_CHECKING:
+    from shared_utils.generation.base import Backend
 from shared_utils.generation.sentences import MAX_SENTENCE_WORDS, top_sentences
 from shared_utils.text import split_sentences
 from shared_utils.types import ScoredChunk
@@ -74,6 +78,8 @@ MESSAGE_OVERHEAD_TOKENS = 8  # chat-template markers around each message (<|im_s
 _PIECE = re.compile(r"[A-Za-z]+|[^\sA-Za-z]")
 HISTORY_SHARE = 0.1  # at most this share of the budget goes to earlier questions
 CACHE_ENTRIES = 64  # token counts kept by EngineTokenizer (stable texts repeat)
+# the llama.cpp server (and anything else with POST /tokenize) counts with the model's tokenizer
+TOKENIZE_BACKENDS = ("llamacpp",)
 
 
 def estimate_tokens(text: str) -> int:
@@ -313,3 +319,24 @@ class EngineTokenizer:
             self._cache.clear()
         self._cache[text] = n
         return n
+
+
+class TokenCounters:
+    """The counter for a prompt to ``backend``: its engine's own tokenizer when it has one
+    (``TOKENIZE_BACKENDS``), else the safe estimate. One HTTP client for ``/tokenize`` (made on
+    first use) and one cache serve every question's tokenizer."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._http: Any = None
+        self._cache: dict[str, int] = {}
+
+    def for_backend(self, backend: Backend | None) -> TokenCounter:
+        base_url = getattr(backend, "base_url", None)
+        if backend is not None and backend.name in TOKENIZE_BACKENDS and base_url:
+            if self._http is None:
+                import httpx
+
+                self._http = httpx.Client(timeout=self.timeout_s)
+            return EngineTokenizer(str(base_url), http=self._http, cache=self._cache)
+        return estimate_tokens

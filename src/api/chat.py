@@ -37,7 +37,7 @@ from starlette.routing import Route
 from shared_utils.errors import ModelNotFound, OlympusError
 from shared_utils.generation.registry import BACKENDS
 from src.answer.answering import EXTRACTS
-from src.api.chat_request import ChatRequest, read_request, split_messages  # noqa: F401
+from src.api.chat_request import ChatRequest, read_request
 from src.api.errors import error_dict
 from src.api.library_routes import asking, json_body, known_doc_ids, observe_events, owner_of
 from src.api.metrics import Metrics

@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from shared_utils.errors import OlympusError
 from shared_utils.redact import scrub
+from src.schema.plans import Plan
+from src.schema.reports import ComponentHealth, DoctorProfile, DoctorReport, report_json
+from src.schema.status import read_status
 from src.settings import Settings
 from src.status import StatusFile
 
@@ -40,7 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     # no credentials on screen or in the JSON: URLs lose user:password@, secrets are masked
-    report = scrub(build_report(settings, pipeline=not args.no_pipeline), settings.secret_values())
+    report = scrub(
+        report_json(build_report(settings, pipeline=not args.no_pipeline)),
+        settings.secret_values(),
+    )
     if args.json:
         print(json.dumps(report, indent=1, default=str))
     else:
@@ -48,7 +54,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report["ok"] else 1
 
 
-def build_report(settings: Settings, *, pipeline: bool = True) -> dict[str, Any]:
+def build_report(settings: Settings, *, pipeline: bool = True) -> DoctorReport:
     from src.answer.answering import answering_now
     from src.models.backends import ENGINE_BACKENDS, SAFETY_NET, plan_backends
     from src.models.profile import detect
@@ -89,15 +95,15 @@ def build_report(settings: Settings, *, pipeline: bool = True) -> dict[str, Any]
         for name, c in components.items()
         if name not in ("engine", "model") and name not in plan.names
     )
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "profile": grouped,
-        "backends": plan.as_dict(),
-        "components": components,
-        "status": status,
-        "warnings": warnings,
-        "ok": stores_ok and (engine_answers or bool(other_answers)),
-    }
+    return DoctorReport(
+        schema_version=SCHEMA_VERSION,
+        profile=DoctorProfile.model_validate(grouped),
+        backends=Plan.model_validate(plan.as_dict()),
+        components={n: ComponentHealth.model_validate(c) for n, c in components.items()},
+        status=read_status(status)[0],  # a section written wrong reads as its defaults
+        warnings=warnings,
+        ok=stores_ok and (engine_answers or bool(other_answers)),
+    )
 
 
 def engine_health(settings: Settings, engine: str, *, timeout: float = 2.0) -> dict[str, Any]:
@@ -125,8 +131,9 @@ def engine_health(settings: Settings, engine: str, *, timeout: float = 2.0) -> d
 
 def model_health(settings: Settings, profile: Profile, name: str) -> dict[str, Any]:
     """Whether the model the chain will use (``src/models/backends.py``) is there."""
+    from src.models.active import read_active
     from src.models.catalog import load_catalog
-    from src.models.provisioning import entry_paths, read_active
+    from src.models.model_files import entry_paths
 
     if profile.engine == "none":
         return {"ok": True, "model": "", "detail": "no engine"}

@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
 
     model = args.model or (
         Path(settings.llamacpp_model_path)

@@ -59,8 +59,10 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
 
     keys = KeyStore(settings.data_dir).list()
     if args.json:
-        rows = [{k: v for k, v in asdict(key).items() if k != "sha256"} for key in keys]
-        json.dump(rows, sys.stdout, indent=2)
+        from src.schema.reports import ApiKeyRow, report_json
+
+        rows = [ApiKeyRow.model_validate(asdict(key)) for key in keys]  # the hash stays out
+        json.dump(report_json(rows), sys.stdout, indent=2)
         print()
         return 0
     if not keys:

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared_utils.errors import ModelNotFound, OllamaNotRunning
 from shared_utils.types import Progress
 from src.settings import Settings
+
+if TYPE_CHECKING:
+    from src.schema.reports import ModelsReport, OllamaModelRow
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,89 +52,93 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 # --- list ----------------------------------------------------------------------------------
 def _list(args: argparse.Namespace, settings: Settings) -> int:
+    from src.models.active import read_active
     from src.models.catalog import load_catalog
+    from src.models.model_files import entry_paths, local_ggufs
     from src.models.operations import gguf_size
     from src.models.profile import detect
-    from src.models.provisioning import entry_paths, local_ggufs, read_active
+    from src.schema.reports import ActiveModel, CatalogRow, ModelFile, ModelsReport, report_json
 
     profile = detect(settings)
     catalog = load_catalog(settings.catalog_path)
     ollama, ollama_error = _ollama_models(settings) if profile.engine == "ollama" else ([], "")
-    in_ollama = {m["name"] for m in ollama}
-    entries: list[dict[str, Any]] = []
-    for e in catalog.entries:
-        entries.append(
-            {
-                "id": e.id,
-                "tier": e.tier,
-                "repo": e.repo or f"(bundled: {e.package})",
-                "quant": e.quant,
-                "size_gb": e.size_gb,
-                "gated": e.gated,
-                "licence": e.licence,
-                "on_disk": entry_paths(settings, e) is not None,
-                "in_ollama": e.ollama_name in in_ollama or f"{e.ollama_name}:latest" in in_ollama,
-            }
-        )
-    files: list[dict[str, Any]] = [
-        {"path": str(p), "size_bytes": gguf_size(p)} for p in local_ggufs(settings.models_dir)
-    ]
-    report: dict[str, Any] = {
-        "recommended": profile.model,
-        "engine": profile.engine,
-        "why": [r for r in profile.reasons if r.startswith("model")],
-        "active": read_active(settings),
-        "catalog": entries,
-        "files": files,
-        "ollama": ollama,
-        "ollama_error": ollama_error,
-    }
+    in_ollama = {m.name for m in ollama}
+    report = ModelsReport(
+        recommended=profile.model,
+        engine=profile.engine,
+        why=[r for r in profile.reasons if r.startswith("model")],
+        active=ActiveModel.model_validate(read_active(settings)),
+        catalog=[
+            CatalogRow(
+                id=e.id,
+                tier=e.tier,
+                repo=e.repo or f"(bundled: {e.package})",
+                quant=e.quant,
+                size_gb=e.size_gb,
+                gated=e.gated,
+                licence=e.licence,
+                on_disk=entry_paths(settings, e) is not None,
+                in_ollama=e.ollama_name in in_ollama or f"{e.ollama_name}:latest" in in_ollama,
+            )
+            for e in catalog.entries
+        ],
+        files=[
+            ModelFile(path=str(p), size_bytes=gguf_size(p))
+            for p in local_ggufs(settings.models_dir)
+        ],
+        ollama=ollama,
+        ollama_error=ollama_error,
+    )
     if args.json:
-        print(json.dumps(report, indent=1))
+        print(json.dumps(report_json(report), indent=1))
         return 0
-    print(f"Recommended for this machine: {profile.model} (engine {profile.engine})")
-    for why in report["why"]:
-        print(f"  - {why.removeprefix('model: ')}")
-    active = report["active"]
-    label = active.get("name") or active.get("model") or "(none: the recommendation)"
-    print(f"Active model: {label}")
-    print("\nCatalog:")
-    for row in entries:
-        flags = [
-            f
-            for f, on in (
-                ("on disk", row["on_disk"]),
-                ("in Ollama", row["in_ollama"]),
-                ("gated", row["gated"]),
-            )
-            if on
-        ]
-        mark = "*" if row["id"] == profile.model else " "
-        print(
-            f" {mark} {row['id']:<24} {row['tier']:<11} {row['quant']:<7} {row['size_gb']:>5.2f} GB"
-            f"  {row['repo']}{'  [' + ', '.join(flags) + ']' if flags else ''}"
-        )
-    print("\nGGUF files on disk:" if files else "\nNo GGUF files downloaded yet.")
-    for f in files:
-        print(f"   {f['size_bytes'] / 1e9:6.2f} GB  {f['path']}")
-    if profile.engine == "ollama":
-        print("\nOllama:" if not ollama_error else f"\nOllama: {ollama_error}")
-        for m in ollama:
-            print(
-                f"   {m['name']:<40} {m['size_bytes'] / 1e9:6.2f} GB {m['quant']:<7} "
-                f"{m['family']:<8} ctx {m['num_ctx'] or m['context_length'] or '?'}"
-            )
+    _render_list(report)
     return 0
 
 
-def _ollama_models(settings: Settings) -> tuple[list[dict[str, Any]], str]:
+def _render_list(report: ModelsReport) -> None:
+    print(f"Recommended for this machine: {report.recommended} (engine {report.engine})")
+    for why in report.why:
+        print(f"  - {why.removeprefix('model: ')}")
+    label = report.active.name or report.active.model or "(none: the recommendation)"
+    print(f"Active model: {label}")
+    print("\nCatalog:")
+    for row in report.catalog:
+        flags = [
+            f
+            for f, on in (
+                ("on disk", row.on_disk),
+                ("in Ollama", row.in_ollama),
+                ("gated", row.gated),
+            )
+            if on
+        ]
+        mark = "*" if row.id == report.recommended else " "
+        print(
+            f" {mark} {row.id:<24} {row.tier:<11} {row.quant:<7} {row.size_gb:>5.2f} GB"
+            f"  {row.repo}{'  [' + ', '.join(flags) + ']' if flags else ''}"
+        )
+    print("\nGGUF files on disk:" if report.files else "\nNo GGUF files downloaded yet.")
+    for f in report.files:
+        print(f"   {f.size_bytes / 1e9:6.2f} GB  {f.path}")
+    if report.engine == "ollama":
+        print("\nOllama:" if not report.ollama_error else f"\nOllama: {report.ollama_error}")
+        for m in report.ollama:
+            print(
+                f"   {m.name:<40} {m.size_bytes / 1e9:6.2f} GB {m.quant:<7} "
+                f"{m.family:<8} ctx {m.num_ctx or m.context_length or '?'}"
+            )
+
+
+def _ollama_models(settings: Settings) -> tuple[list[OllamaModelRow], str]:
     from dataclasses import asdict
 
     from shared_utils.ollama_models import OllamaModels
+    from src.schema.reports import OllamaModelRow
 
     models = OllamaModels(settings.ollama_host)
     try:
-        return [asdict(m) for m in models.list()], ""
+        return [OllamaModelRow.model_validate(asdict(m)) for m in models.list()], ""
     except OllamaNotRunning as exc:
         return [], str(exc)
     finally:
@@ -174,8 +181,9 @@ class TqdmProgress:
 
 
 def _pull(args: argparse.Namespace, settings: Settings) -> int:
+    from src.models.active import write_active
     from src.models.profile import detect
-    from src.models.provisioning import pull_model, resolve_pull, write_active
+    from src.models.pulls import pull_model, resolve_pull
 
     profile = detect(settings)
     bar = TqdmProgress(enabled=settings.log_format_resolved == "console")

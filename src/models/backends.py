@@ -152,7 +152,7 @@ def plan_backends(
     """Decide the chain and models now (see the module docstring for the precedence).
     ``active`` and ``status`` default to the records in the data dir."""
     if active is None:
-        from src.models.provisioning import read_active
+        from src.models.active import read_active
 
         active = read_active(settings)
     if status is None:

@@ -2,7 +2,7 @@
 
 - :func:`use_model` records the active model (a catalog id, a GGUF in the models folder, a
   .gguf file anywhere - linked or copied into ``<models dir>/local/`` - or an Ollama model);
-  the supervisor and the answer chain read the record (``src/models/provisioning.py``).
+  the supervisor and the answer chain read the record (``src/models/active.py``).
 - :func:`remove_model` deletes a model's files (every part of a split GGUF, with partial
   downloads and locks) and its Ollama copy, and forgets it as the active model.
 
@@ -20,9 +20,10 @@ import structlog
 
 from shared_utils.errors import ModelNotFound, NotAGguf
 from shared_utils.types import Progress, ProgressCallback, no_progress
+from src.models.active import clear_active, read_active, write_active
 from src.models.backends import model_label
+from src.models.model_files import SPLIT_GGUF, local_ggufs
 from src.models.profile import Profile
-from src.models.provisioning import SPLIT_GGUF, clear_active, local_ggufs, read_active, write_active
 from src.settings import Settings
 
 logger = structlog.get_logger(__name__)

@@ -9,20 +9,19 @@ working with what is on disk, or with the bundled SmolLM2 GGUF.
 
 from __future__ import annotations
 
-import json
-import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
-from shared_utils.atomic import atomic_write_text
-from shared_utils.errors import DownloadError, ModelNotFound, NetworkUnavailable, RepoNotFound
+from shared_utils.errors import DownloadError, ModelNotFound, NetworkUnavailable
 from shared_utils.types import ProgressCallback, no_progress
+from src.models.active import read_active
 from src.models.catalog import CatalogEntry, load_catalog
+from src.models.model_files import entry_paths, local_ggufs
+from src.models.pulls import PullSpec, download
 from src.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,7 +31,6 @@ logger = structlog.get_logger(__name__)
 
 Source = Literal["present", "downloaded", "offline-fallback"]
 _offline_reported = False
-SPLIT_GGUF = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,196 +44,6 @@ class ModelReady:
     ollama_model: str = ""
     warm_up_s: float | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True, slots=True)
-class PullSpec:
-    """A resolved ``models pull`` target: a repo and the GGUF file(s) of one quantization."""
-
-    repo: str
-    files: tuple[str, ...]
-    quant: str
-    entry: CatalogEntry | None = None
-
-
-# --- the active-model record (``python -m src models use NAME``) -----------------------------
-def active_path(settings: Settings) -> Path:
-    return settings.data.active_model
-
-
-def read_active(settings: Settings) -> dict[str, Any]:
-    try:
-        data = json.loads(active_path(settings).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except ValueError:
-        logger.warning(
-            "active model record unreadable; ignoring it", path=str(active_path(settings))
-        )
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def write_active(settings: Settings, **record: Any) -> dict[str, Any]:
-    """Atomically record the model to use (keys: name, model, path, ollama_model)."""
-    path = active_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {k: (str(v) if isinstance(v, Path) else v) for k, v in record.items() if v}
-    record["set_at"] = time.time()
-    atomic_write_text(path, json.dumps(record, indent=1))
-    return record
-
-
-def clear_active(settings: Settings) -> None:
-    active_path(settings).unlink(missing_ok=True)
-
-
-# --- local files ---------------------------------------------------------------------------
-def bundled_gguf(settings: Settings | None = None) -> Path:
-    """The bundled offline model's file: the catalog's entry with a ``package``."""
-    path = settings.catalog_path if settings else Settings.model_fields["catalog_path"].default
-    return load_catalog(path).offline_entry.packaged_file()
-
-
-def local_ggufs(models_dir: Path) -> list[Path]:
-    """Complete GGUF models under ``models_dir`` (first part only for split files)."""
-    if not models_dir.is_dir():
-        return []
-    out = []
-    for path in sorted(models_dir.glob("*/*.gguf")):
-        m = SPLIT_GGUF.search(path.name)
-        if m and m.group(1) != "00001":
-            continue
-        if m and not all(
-            (path.parent / SPLIT_GGUF.sub(f"-{i:05d}-of-{m.group(2)}.gguf", path.name)).exists()
-            for i in range(1, int(m.group(2)) + 1)
-        ):
-            continue
-        out.append(path)
-    return out
-
-
-def entry_paths(settings: Settings, entry: CatalogEntry) -> list[Path] | None:
-    """The entry's files on disk, or None when any part is missing."""
-    if entry.bundled:
-        return [entry.packaged_file()]
-    from shared_utils.hub_download import local_path
-
-    def find(filename: str) -> Path:
-        # Read-only dirs first (a GGUF baked into the image), then the data dir's downloads.
-        for directory in settings.model_search_dirs:
-            if (directory / filename).is_file():
-                return directory / filename
-        return local_path(settings.models_dir, entry.repo, filename)
-
-    paths = [find(f) for f in entry.files]
-    return paths if all(p.is_file() for p in paths) else None
-
-
-# --- resolving what to pull ----------------------------------------------------------------
-def resolve_pull(settings: Settings, spec: str) -> PullSpec:
-    """``catalog-id`` or ``owner/repo[:QUANT]`` -> repo and file names.
-
-    Unknown repos are listed on the Hub (``list_repo_tree``) and the GGUF file(s) whose
-    name contains the quantization are taken (all parts of a split GGUF).
-    """
-    catalog = load_catalog(settings.catalog_path)
-    if "/" not in spec:
-        entry = catalog.get(spec)
-        return PullSpec(entry.repo or entry.package, entry.files, entry.quant, entry)
-    repo, _, quant = spec.partition(":")
-    found = catalog.find(repo)
-    if found and (not quant or quant.lower() == found.quant.lower()):
-        return PullSpec(found.repo, found.files, found.quant, found)
-    files = _list_ggufs(settings, repo)
-    quant = quant or "Q4_K_M"
-    chosen = sorted(f for f in files if quant.lower() in f.rsplit("/", 1)[-1].lower())
-    if not chosen:
-        raise RepoNotFound(
-            f"{repo} has no GGUF file for quantization {quant}; it has: "
-            + (", ".join(sorted(files)[:12]) or "no .gguf files"),
-            hint="Pick one of the listed quantizations: python -m src models pull REPO:QUANT",
-        )
-    split = [f for f in chosen if SPLIT_GGUF.search(f)]
-    if split:  # one split set: all its parts
-        stem = SPLIT_GGUF.sub("", split[0])
-        chosen = [f for f in split if SPLIT_GGUF.sub("", f) == stem]
-    else:
-        chosen = chosen[:1]
-    return PullSpec(repo, tuple(chosen), quant.upper(), None)
-
-
-def _list_ggufs(settings: Settings, repo: str) -> list[str]:
-    from huggingface_hub import HfApi
-
-    from shared_utils.hub_errors import map_hub_error
-
-    if settings.hf_hub_offline:
-        raise NetworkUnavailable(f"Hub access is disabled (HF_HUB_OFFLINE); cannot list {repo}")
-    api = HfApi(endpoint=settings.hf_endpoint or None, token=settings.hf_token or False)
-    try:
-        items = list(api.list_repo_tree(repo, recursive=True))
-    except Exception as exc:  # mapped to typed errors in one place
-        mapped = map_hub_error(exc, repo, "", settings.hf_token)
-        if mapped is exc:
-            raise
-        raise mapped from exc
-    return [i.path for i in items if getattr(i, "path", "").endswith(".gguf")]
-
-
-def download(settings: Settings, pull: PullSpec, *, progress: ProgressCallback = no_progress):
-    """Download a resolved pull into the models dir (resumable, verified)."""
-    from shared_utils.hub_download import download_gguf
-
-    return download_gguf(
-        pull.repo,
-        pull.files,
-        settings.models_dir,
-        endpoint=settings.hf_endpoint or None,
-        token=settings.hf_token or None,
-        offline=settings.hf_hub_offline,
-        expected_sha256=pull.entry.sha256 if pull.entry else (),
-        progress=progress,
-    )
-
-
-# --- ensure --------------------------------------------------------------------------------
-def ollama_name_for(pull: PullSpec) -> str:
-    """The name a pull is imported under in Ollama (the catalog's, else ``repo:quant``)."""
-    if pull.entry is not None:
-        return pull.entry.ollama_name
-    return f"{pull.repo.rsplit('/', 1)[-1].lower().removesuffix('-gguf')}:{pull.quant.lower()}"
-
-
-def pull_model(
-    settings: Settings,
-    profile: Profile,
-    pull: PullSpec,
-    *,
-    progress: ProgressCallback = no_progress,
-    on_status: Callable[[str], None] = lambda _text: None,
-) -> tuple[Any, str]:
-    """Download ``pull`` and, when the engine is Ollama, import it (reusing the digests the
-    download computed). Returns the download result and the Ollama name ("" if not imported)."""
-    result = download(settings, pull, progress=progress)
-    if profile.engine != "ollama":
-        return result, ""
-    from shared_utils.ollama_models import OllamaModels
-
-    name = ollama_name_for(pull)
-    models = OllamaModels(settings.ollama_host)
-    try:
-        models.import_gguf(
-            name,
-            list(result.paths),
-            num_ctx=profile.context_tokens,
-            digests=result.sha256,
-            progress=progress,
-            status=on_status,
-        )
-    finally:
-        models.close()
-    return result, name
 
 
 HUB_UNREACHABLE = "the Hugging Face Hub cannot be reached from this server"
@@ -336,29 +144,9 @@ def _ensure_ollama(settings, profile, catalog, active, progress, status) -> Mode
 
     models = OllamaModels(settings.ollama_host)
     try:
-        if settings.ollama_model:
-            if not models.has(settings.ollama_model):
-                raise ModelNotFound(
-                    f"OLYMPUS_OLLAMA_MODEL={settings.ollama_model!r} is not in Ollama"
-                )
-            return _warm(
-                models,
-                settings,
-                ModelReady(
-                    "ollama", settings.ollama_model, "present", ollama_model=settings.ollama_model
-                ),
-            )
-        chosen = None if settings.model else active.get("ollama_model")
-        if chosen and models.has(chosen):
-            return _warm(
-                models,
-                settings,
-                ModelReady("ollama", active.get("name") or chosen, "present", ollama_model=chosen),
-            )
-        if chosen:
-            logger.warning(
-                "the active model is no longer in Ollama; using the catalog choice", model=chosen
-            )
+        named = _named_ollama_model(models, settings, active)
+        if named is not None:
+            return _warm(models, settings, named)
         entry = _target_entry(settings, profile, catalog, active)
         name = entry.ollama_name
         if models.has(name):
@@ -392,6 +180,24 @@ def _ensure_ollama(settings, profile, catalog, active, progress, status) -> Mode
         )
     finally:
         models.close()
+
+
+def _named_ollama_model(models: Any, settings: Settings, active: dict) -> ModelReady | None:
+    """The Ollama model a setting (OLYMPUS_OLLAMA_MODEL: it must be there) or the ``models
+    use`` record (while Ollama still has it) names, else None: the catalog's choice then."""
+    if settings.ollama_model:
+        if not models.has(settings.ollama_model):
+            raise ModelNotFound(f"OLYMPUS_OLLAMA_MODEL={settings.ollama_model!r} is not in Ollama")
+        name = settings.ollama_model
+        return ModelReady("ollama", name, "present", ollama_model=name)
+    chosen = None if settings.model else active.get("ollama_model")
+    if chosen and models.has(chosen):
+        return ModelReady("ollama", active.get("name") or chosen, "present", ollama_model=chosen)
+    if chosen:
+        logger.warning(
+            "the active model is no longer in Ollama; using the catalog choice", model=chosen
+        )
+    return None
 
 
 def _check_room_for_import(settings: Settings, entry: CatalogEntry) -> None:

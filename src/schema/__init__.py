@@ -4,9 +4,11 @@
 - ``library.py``  documents, search results, ingest jobs
 - ``plans.py``    the backend chain and what answers the next question
 - ``requests.py`` the bodies of ``POST /api/ask`` and ``POST /v1/search``
+- ``chat_completion.py`` the body of OpenAI's ``POST /v1/chat/completions``
 - ``errors.py``   the error body every API error sends
 - ``chat.py``     a saved chat and its messages (``DATA_DIR/chats/``)
 - ``status.py``   the sections of ``DATA_DIR/status.json``
+- ``reports.py``  what ``keys list``, ``models list`` and ``doctor`` print with ``--json``
 
 ``src/service/wire.py`` converts between these and the in-process objects (``src/events.py``,
 ``shared_utils/types.py``); the API, the CLI's ``--json``, the remote client and the UI all go

@@ -79,8 +79,9 @@ def answering_model(settings: Settings, profile: Profile) -> str:
 def installed_models(settings: Settings, profile: Profile) -> list[dict[str, Any]]:
     """Rows: GGUF files on disk, the bundled offline model, and Ollama's models; "active" is
     ticked for the model that answers (as named on Chat, System and by doctor)."""
+    from src.models.active import read_active
     from src.models.backends import model_label
-    from src.models.provisioning import bundled_gguf, local_ggufs, read_active
+    from src.models.model_files import bundled_gguf, local_ggufs
 
     answering = answering_model(settings, profile)
     # no engine in the chain (extractive only): the model `models use` chose
@@ -227,7 +228,7 @@ def pull_running_unlocked(status: StatusFile) -> bool:
 def _pull(
     settings: Settings, profile: Profile, spec: str, status: StatusFile, progress: Any
 ) -> str:
-    from src.models.provisioning import pull_model, resolve_pull
+    from src.models.pulls import pull_model, resolve_pull
 
     pull = resolve_pull(settings, spec)
     if pull.entry is not None and pull.entry.bundled:

@@ -67,8 +67,8 @@ def _render_progress() -> None:
         return
     model = render.escape_markdown(prov.model or "model")
     if phase == "ready":
+        from src.models.active import read_active
         from src.models.backends import chosen_after_provisioning
-        from src.models.provisioning import read_active
 
         # a model chosen with models use since then answers: this one is news no longer
         if not chosen_after_provisioning(read_active(state.settings()), prov):

@@ -56,7 +56,7 @@ class ThreadedServer:
 def smollm2():
     """The real SmolLM2-135M (the offline fallback GGUF) served by llama.cpp."""
     from shared_utils.llamacpp_engine import LlamaCppEngine
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
 
     with LlamaCppEngine(bundled_gguf(), port=0, ctx=2048) as engine:
         engine.wait_ready(120)

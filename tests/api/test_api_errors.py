@@ -177,6 +177,7 @@ def test_a_key_made_before_scopes_works_as_write(tmp_path):
 
 
 def test_keys_create_takes_a_scope_and_lists_it(tmp_path):
+    import json
     import subprocess
     import sys
     from pathlib import Path
@@ -201,6 +202,17 @@ def test_keys_create_takes_a_scope_and_lists_it(tmp_path):
         timeout=120,
     )
     assert "admin" in listed.stdout
+    as_json = subprocess.run(
+        [sys.executable, "-m", "src", "keys", "list", "--json"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    (row,) = json.loads(as_json.stdout)
+    assert set(row) == {"id", "name", "shown", "created_at", "revoked_at", "scope"}  # no hash
+    assert (row["name"], row["scope"], row["revoked_at"]) == ("ci", "admin", None)
 
 
 def test_health_says_starting_until_the_embedder_is_loaded(service):

@@ -31,7 +31,7 @@ def busy_service(tmp_path_factory, embedder):
     from src.access.keys import KeyStore
     from src.api.app import build_app
     from src.library.jobs import IngestQueue
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
     from src.pipeline import RAGPipeline
 
     data = tmp_path_factory.mktemp("busy-data")

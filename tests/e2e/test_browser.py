@@ -270,7 +270,7 @@ def _engine_ready(data_dir: Path, timeout: float = 90.0) -> None:
 
 @pytest.mark.timeout(900)  # a real model writing 160 tokens: minutes on a loaded 2-core machine
 def test_answer_from_the_real_local_model_streams_into_the_page(tmp_path, browser):
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
 
     with _running_app(
         tmp_path,

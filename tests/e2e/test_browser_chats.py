@@ -164,7 +164,7 @@ def _doctor_model(tmp_path: Path, env: dict[str, str]) -> str:
 
 @pytest.mark.timeout(900)
 def test_the_model_is_named_and_stop_stays_in_view_while_streaming(tmp_path, browser):
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
 
     env = {
         "OLYMPUS_ENGINE": "llamacpp",

@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from src.models.provisioning import bundled_gguf
+from src.models.model_files import bundled_gguf
 from tests.doubles.hub_server import HubServer
 from tests.doubles.ollama_standin import LAUNCHER
 from tests.fixtures.pdfs import make_text_pdf

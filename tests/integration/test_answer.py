@@ -183,13 +183,13 @@ def test_end_to_end_with_real_smollm2_cites_the_ingested_page(library):
     """SmolLM2-135M rarely writes [n] itself; Olympus then attributes its sentences to the
     source they come from (inferred citations). Either way the citation must name page 3."""
     from shared_utils.llamacpp_engine import LlamaCppEngine
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
 
     with LlamaCppEngine(bundled_gguf(), port=0, ctx=2048) as engine:
         engine.wait_ready(120)
         default = _answerer(library, engine.port, tiny_model_answers="extractive")
         extract = list(default.ask(QUESTION))[-1]
-        answering = default.answering()
+        answering = default.backend_choice.answering()
         answerer = _answerer(library, engine.port, first_token_timeout_s=120.0)
         answerer.options = replace(answerer.options, max_tokens=40, temperature=0.0)
         events = list(answerer.ask(QUESTION))

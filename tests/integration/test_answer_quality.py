@@ -49,7 +49,7 @@ def library(tmp_path_factory, embedder):
 @pytest.fixture(scope="module")
 def smollm2():
     from shared_utils.llamacpp_engine import LlamaCppEngine
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
 
     with LlamaCppEngine(bundled_gguf(), port=0, ctx=2048) as engine:
         engine.wait_ready(120)

@@ -77,14 +77,14 @@ def test_hidden_text_is_reported_and_not_searchable(library):
 
 
 def test_the_parse_worker_gets_no_secrets(data_dir, embedder, monkeypatch):
-    from shared_utils.documents import pdf
+    from shared_utils.documents import parser_process
 
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     monkeypatch.setenv("OLYMPUS_PASSWORD", "open-sesame-42")
     lib = _open(data_dir)
     try:
         lib.ingest_bytes(make_text_pdf(["A page about valves."]), "valves.pdf")
-        pid = pdf._worker.pid
+        pid = parser_process._worker.pid
         assert pid is not None
         environ = Path(f"/proc/{pid}/environ").read_bytes()
     finally:

@@ -14,7 +14,7 @@ from shared_utils.generation.base import Delta, GenerationOptions, Message
 from shared_utils.generation.chain import FallbackChain, Interrupted
 from shared_utils.generation.hf_inference import HFInferenceBackend
 from shared_utils.llamacpp_engine import LlamaCppEngine
-from src.models.provisioning import bundled_gguf
+from src.models.model_files import bundled_gguf
 
 
 def test_engine_serves_health_and_openai_models(llamacpp_server):

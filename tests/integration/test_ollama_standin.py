@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from src.models.provisioning import bundled_gguf
+from src.models.model_files import bundled_gguf
 from tests.doubles.ollama_server import Script
 from tests.doubles.ollama_standin import LAUNCHER, write_tarball
 from tests.supervisor.conftest import free_port, wait_for

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from src.models.active import read_active, write_active
 from src.models.profile import detect
-from src.models.provisioning import ensure_model, read_active, write_active
+from src.models.provisioning import ensure_model
 from src.settings import load_settings
 from src.status import StatusFile
 from tests.doubles.hub_server import HubServer

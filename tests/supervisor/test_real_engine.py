@@ -71,7 +71,7 @@ def test_the_warm_up_puts_the_shared_prompt_in_every_slots_cache():
 
     from shared_utils.llamacpp_engine import LlamaCppEngine
     from src.answer.prompt import SOURCES_HEADER, SYSTEM_PROMPT
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
     from src.supervisor.provisioner import llamacpp_warm_up
 
     def ask(url: str, text: str) -> dict:

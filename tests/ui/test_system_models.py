@@ -83,7 +83,7 @@ def test_the_answering_model_is_listed_even_outside_the_models_folder(
     answers is in "Installed models", ticked, under its full name."""
     import shutil
 
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
 
     gguf = tmp_path / "elsewhere" / "SmolLM2-135M-Instruct-a-rather-long-file-name.Q4_1.gguf"
     gguf.parent.mkdir()
@@ -127,7 +127,7 @@ def test_use_a_model_records_it_as_active(app_env, make_app):
 def test_use_a_model_says_which_setting_overrides_the_choice(app_env, make_app, monkeypatch):
     """OLYMPUS_LLAMACPP_MODEL_PATH chooses the model: 'Use this model' records the choice but
     does not claim it answers the next question; it names the setting and what to do."""
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
 
     monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
     monkeypatch.setenv("OLYMPUS_LLAMACPP_MODEL_PATH", str(bundled_gguf()))
@@ -192,7 +192,7 @@ def test_a_model_chosen_after_the_fallback_is_said_to_be_the_users_choice(
     ready."""
     import time
 
-    from src.models.provisioning import write_active
+    from src.models.active import write_active
 
     monkeypatch.setenv("OLYMPUS_BACKENDS", "llamacpp,extractive")
     StatusFile(app_env / "status.json").replace(

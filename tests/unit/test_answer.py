@@ -303,7 +303,7 @@ def test_invalid_questions_are_rejected_before_any_work(settings):
 
 
 def test_health_reports_each_backend(settings):
-    health = _answerer(settings, Scripted(["x"])).health()
+    health = _answerer(settings, Scripted(["x"])).backend_choice.health()
     assert set(health) == {"llamacpp", "extractive"} and health["extractive"]["ok"] is True
 
 
@@ -543,7 +543,7 @@ def test_a_next_backends_model_is_named_for_what_it_adds(settings):
     other = Scripted([ADDING], model="qwen2.5:0.5b")
     other.name, other.label = "ollama", "Ollama"
     answerer = _answerer(settings, down, chain=("llamacpp", "ollama", "extractive"))
-    answerer._factory = lambda name, _plan: {"llamacpp": down, "ollama": other}.get(
+    answerer.backend_choice._factory = lambda name, _plan: {"llamacpp": down, "ollama": other}.get(
         name, ExtractiveBackend()
     )
     events = list(answerer.ask("Which port does upsd use?"))

@@ -13,9 +13,9 @@ import pytest
 
 from shared_utils.errors import UnknownBackend
 from src.answer.answerer import Answerer
+from src.models.active import write_active
 from src.models.backends import default_order, plan_backends
 from src.models.profile import detect
-from src.models.provisioning import write_active
 from src.settings import load_settings
 from src.status import StatusFile
 from tests.doubles.ollama_server import OllamaDouble

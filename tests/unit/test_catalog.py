@@ -134,7 +134,7 @@ def test_hf_space_hardware_gets_a_model_for_its_gpu(space, cpus, ram_gb, vram_gb
 
 def test_the_bundled_model_file_is_the_one_the_catalog_names(tmp_path):
     from shared_utils.errors import ModelNotFound
-    from src.models.provisioning import bundled_gguf
+    from src.models.model_files import bundled_gguf
 
     offline = load_catalog(REAL).offline_entry
     assert bundled_gguf().name == offline.files[0] and bundled_gguf().read_bytes()[:4] == b"GGUF"

@@ -17,7 +17,7 @@ def test_trim_history_keeps_newest_turns_within_budget():
 
 def test_the_chat_page_and_the_openai_route_read_history_by_one_rule():
     from src.answer.condense import turns_of
-    from src.api.chat_request import split_messages
+    from src.schema.chat_completion import split_messages
 
     talk = [
         ("user", "What port?"),

@@ -156,7 +156,7 @@ def test_concurrent_encode_from_threads(embedder):
 
 
 def test_queries_asked_together_share_model_calls_and_get_their_own_vectors(embedder):
-    from shared_utils.embeddings import QueryBatcher
+    from shared_utils.query_batcher import QueryBatcher
 
     queries = [
         *CORPUS,
@@ -196,7 +196,7 @@ def test_queries_asked_together_share_model_calls_and_get_their_own_vectors(embe
 
 
 def test_a_failing_query_batch_raises_in_every_caller():
-    from shared_utils.embeddings import QueryBatcher
+    from shared_utils.query_batcher import QueryBatcher
 
     def broken(texts):
         raise RuntimeError("model gone")

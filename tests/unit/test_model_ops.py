@@ -8,9 +8,9 @@ import socket
 import pytest
 
 from shared_utils.errors import ModelNotFound, OllamaNotRunning
+from src.models.active import read_active, write_active
 from src.models.operations import remove_model, use_model
 from src.models.profile import detect
-from src.models.provisioning import read_active, write_active
 from src.settings import load_settings
 
 
@@ -99,7 +99,7 @@ def test_use_a_gguf_from_any_folder_links_it_into_the_models_folder(settings, pr
     assert message == f"Active model: {source.name} -> {kept}"
     assert read_active(settings)["path"] == str(kept)
     assert kept.stat().st_ino == source.stat().st_ino  # a hard link: no second copy on disk
-    from src.models.provisioning import local_ggufs
+    from src.models.model_files import local_ggufs
 
     assert kept in local_ggufs(settings.models_dir)  # listed, usable and removable by name
     again = use_model(settings, profile, str(source))  # the same file again: nothing to do

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from shared_utils.documents.pdf import PdfWorker, parse_pdf
+from shared_utils.documents.parser_process import PdfWorker
+from shared_utils.documents.pdf import parse_pdf
 from shared_utils.errors import (
     CorruptPdf,
     EmptyPdf,
@@ -191,7 +192,7 @@ def test_worker_exits_when_its_parent_dies(tmp_path):
     root = str(Path(__file__).resolve().parents[2])
     script = (
         f"import sys, os; sys.path.insert(0, {root!r})\n"
-        "from shared_utils.documents.pdf import PdfWorker\n"
+        "from shared_utils.documents.parser_process import PdfWorker\n"
         "from tests.fixtures.pdfs import make_text_pdf, make_pathological_pdf\n"
         "import threading, time\n"
         "w = PdfWorker(); w.extract(make_text_pdf(['x']), name='x.pdf', timeout_s=30)\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -227,13 +228,22 @@ def test_every_choice_yields_to_its_setting(tmp_path, data_dir, monkeypatch):
 
 
 def test_as_dict_and_grouped_are_json_ready(tmp_path, data_dir):
-    import json
-
     p = run_detect(load_settings(data_dir=data_dir), fake_root(tmp_path))
     grouped = json.loads(json.dumps(p.grouped()))
     assert grouped["detected"]["cpu_cores"] == 8
     assert grouped["chosen"]["engine"] == "llamacpp"
     assert grouped["reasons"] == list(p.reasons)
+
+
+def test_doctor_prints_every_field_of_the_profile(tmp_path, data_dir):
+    """``doctor --json`` reads the profile through its schema model, which drops a field it
+    does not know: a new Profile field must be given a place in ``src/schema/reports.py``."""
+    from src.schema.reports import DoctorProfile, report_json
+
+    p = run_detect(load_settings(data_dir=data_dir), fake_root(tmp_path))
+    grouped = json.loads(json.dumps(p.grouped()))
+    grouped["chosen"].update(backend_chain=["llamacpp", "extractive"], answering_model="m")
+    assert report_json(DoctorProfile.model_validate(grouped)) == grouped
 
 
 def test_parse_memory_units():

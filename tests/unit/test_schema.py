@@ -308,3 +308,46 @@ def test_a_citation_carries_the_text_it_points_at_and_an_out_of_range_one_none()
         "error",
         "unmentioned",
     }
+
+
+def test_a_report_prints_only_what_was_found():
+    """``doctor --json`` and ``models list --json`` leave out what a component or record does
+    not have (no ``url`` for the model, no ``path`` in an Ollama record), as before."""
+    from src.schema.reports import ActiveModel, ComponentHealth, report_json
+
+    model = ComponentHealth.model_validate({"ok": True, "model": "m", "detail": "in Ollama"})
+    assert report_json(model) == {"ok": True, "model": "m", "detail": "in Ollama"}
+    assert report_json(ComponentHealth(ok=False, detail="x", rows=3)) == {
+        "ok": False,
+        "detail": "x",
+        "rows": 3,  # a store's own fields are kept
+    }
+    assert report_json(ActiveModel.model_validate({})) == {}
+    with pytest.raises(ValidationError):
+        ComponentHealth.model_validate({"detail": "no ok"})
+
+
+def test_a_chat_completion_request_is_refused_as_openai_clients_expect():
+    """The chat-completions body is read through its schema model: the first field at fault
+    answers with its name in ``param``; a refused field is ``UnsupportedParameter``."""
+    from shared_utils.errors import InvalidRequest, UnsupportedParameter
+    from src.api.chat_request import FIELDS, read_request
+    from src.schema.chat_completion import REFUSED, ChatCompletionRequest
+
+    ask = [{"role": "user", "content": "What port?"}]
+    with pytest.raises(UnsupportedParameter) as refused:
+        read_request({"messages": ask, "top_logprobs": 2, "temperature": 9}, max_tokens_cap=64)
+    assert refused.value.param == "logprobs"  # type: ignore[attr-defined]
+    with pytest.raises(InvalidRequest) as missing:
+        read_request({"temperature": 9}, max_tokens_cap=64)
+    assert missing.value.param == "messages"  # type: ignore[attr-defined]
+    # max_completion_tokens wins, and max_tokens is then not read (as before the model)
+    chat = read_request(
+        {"messages": ask, "max_completion_tokens": 500, "max_tokens": "x", "user": "u"},
+        max_tokens_cap=64,
+    )
+    assert chat.options.max_tokens == 64 and chat.ignored == ("user",) and chat.user == "u"
+    # the docs' table (FIELDS) and the model name the same fields
+    assert set(REFUSED) == {k for k, v in FIELDS.items() if v == "refused"}
+    read_by_the_model = {k for k, v in FIELDS.items() if v != "ignored"} | {"user"}
+    assert set(ChatCompletionRequest.model_fields) == read_by_the_model

@@ -22,25 +22,23 @@ def test_the_schema_section_of_the_api_docs_is_the_models():
 
 
 def test_every_model_of_the_schema_is_documented():
+    import importlib
     import inspect
+    import pkgutil
 
     from pydantic import BaseModel
 
-    from src.schema import (
-        WireModel,
-        answer,
-        chat,
-        errors,
-        library,
-        plans,
-        requests,
-        status,
-    )
+    import src.schema
+    from src.schema import WireModel, status
 
     script = _script()
+    modules = [
+        importlib.import_module(info.name)
+        for info in pkgutil.iter_modules(src.schema.__path__, "src.schema.")
+    ]  # every module of the schema, a new one included
     models = {
         obj
-        for module in (answer, chat, errors, library, plans, requests, status)
+        for module in modules
         for _, obj in inspect.getmembers(module, inspect.isclass)
         if issubclass(obj, BaseModel) and obj.__module__ == module.__name__
     }

@@ -200,12 +200,12 @@ def evidence_first(
             ),
         )
     known = {stem(w) for w in words(f"{shown} {question}")}
-    added = [
-        c.sentence.strip()
-        for c in checks
-        if c.status == "supported"
-        and len({stem(t) for t in question_terms(strip_markers(c.sentence))} - known) >= 2
-    ]
+    added = []
+    for c in checks:  # each must add to the evidence and to the sentences added before it
+        new = {stem(t) for t in question_terms(strip_markers(c.sentence))} - known
+        if c.status == "supported" and len(new) >= 2:
+            added.append(c.sentence.strip())
+            known |= new
     if not added:
         return (
             shown,

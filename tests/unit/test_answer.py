@@ -585,3 +585,20 @@ def _heading_says_what_answered(text: str, done) -> bool:
     "source extracts (WHY)"), so the text never contradicts the "Answered by" line."""
     why = done.answered_by.removeprefix("source extracts (").removesuffix(")")
     return why != done.answered_by and text.startswith(heading(why) + "\n")
+
+
+def test_a_small_models_sentence_said_twice_is_added_once():
+    # a 0.5B model repeated its one supported sentence; the reader got it twice after the evidence
+    from src.answer.steps import evidence_first
+    from src.events import ClaimCheck
+
+    said = "The examples directory is /usr/share/doc/asymptote/examples under UNIX [1]."
+    checks = [ClaimCheck(said, (1,), "supported", 1.0, 1, (1,))] * 2
+    answer, mode, _ = evidence_first(
+        "Where are the examples?",
+        f"{said} {said}",
+        checks,
+        shown="Asymptote is a vector graphics language [1].",
+        small_model="tiny",
+    )
+    assert mode == "extract+model" and answer.count("examples directory") == 1

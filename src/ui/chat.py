@@ -108,6 +108,9 @@ def _regenerate() -> None:
 
 
 # --- asking ------------------------------------------------------------------------------------
+KEPT_STOPPED = "chat_kept_stopped"  # (chat id, messages) of the stopped answer last saved
+
+
 def _ask(pipeline: Pipeline, question: str, doc_ids: list[str] | None) -> None:
     """Stream one answer into the page, append the turn to the chat and save it."""
     history = turns_of(_messages())
@@ -285,8 +288,26 @@ def _toolbar(msgs: list[dict[str, Any]]) -> None:
         )
 
 
+def _keep_interrupted(msgs: list[dict[str, Any]]) -> None:
+    """Save an answer that Stop (or a new question) cut off, marked stopped. The run that was
+    streaming it is interrupted where Streamlit chooses, and its own save may not happen: the
+    next run (the one Stop started) keeps the exchange instead, once."""
+    last = msgs[-1] if msgs else None
+    if last is None or last.get("role") != "assistant":
+        return
+    if last.pop("streaming", None):
+        last["stopped"] = True
+    if not last.get("stopped"):
+        return
+    key = (chat_list.current().get("id"), len(msgs))
+    if st.session_state.get(KEPT_STOPPED) != key:
+        chat_list.save()
+        st.session_state[KEPT_STOPPED] = key
+
+
 def render_page() -> None:
     st.title("Chat")
+    _keep_interrupted(_messages())  # before the sidebar lists the chats: a new one shows
     chat_list.render_sidebar()
     try:
         pipeline = state.pipeline()

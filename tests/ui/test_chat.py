@@ -210,6 +210,13 @@ def test_an_interrupted_answer_is_kept_marked_stopped_and_can_be_regenerated(app
     assert "The interval is" in _answer_markdown(at)
     assert any("Stopped" in c.value for c in at.chat_message[-1].caption)
     assert at.button(key="regenerate_1")
+    # and it is saved: a reload (a new session of this browser) still has the exchange
+    from src.chat_store import _decode
+    from src.ui.chat_list import SESSION_CHATS
+
+    saved = [_decode(raw) for raw in at.session_state[SESSION_CHATS].values()]
+    assert [m.get("stopped") for m in saved[0]["messages"]] == [None, True]
+    assert saved[0]["messages"][1]["content"] == "The interval is"
 
 
 def test_two_sessions_share_one_pipeline_and_keep_their_own_history(app_env, make_app, embedder):

@@ -71,7 +71,9 @@ def _asking(
     backend: str, run: StreamState, labels: dict[str, str], prompt: Prompt
 ) -> Iterator[AskEvent]:
     label = labels.get(backend, backend)
-    if not run.evidence:
+    if not run.evidence and backend == SAFETY_NET:  # no model, no prompt: sentences are picked
+        yield StatusEvent("picking the source sentences that answer it...")
+    elif not run.evidence:
         yield StatusEvent(
             f"waiting for first token from {label} (prompt: {prompt.prompt_tokens} tokens)"
         )

@@ -281,6 +281,8 @@ def test_a_tiny_model_shows_the_extract_and_says_why(settings):
     assert done.backend_name == "extractive" and done.mode == "extract"
     assert "135M" in done.mode_reason and "extract" in done.mode_reason
     assert any(isinstance(e, StatusEvent) and e.message == done.mode_reason for e in events)
+    statuses = " ".join(e.message for e in events if isinstance(e, StatusEvent))
+    assert "waiting for first token" not in statuses  # no model is asked: nothing to wait for
     forced = settings.model_copy(update={"tiny_model_answers": "model"})
     writer = Scripted(["Port 3493 [1]."], model="SmolLM2-135M-Instruct")
     assert list(_answerer(forced, writer).ask("Which port?"))[-1].backend_name == "llamacpp"

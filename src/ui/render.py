@@ -26,6 +26,13 @@ _ESCAPE_RE = re.compile("[" + re.escape("".join(sorted(_SPECIAL))) + "]")
 # Model answers keep harmless formatting (emphasis, lists, headings, code): only what could
 # link, load, run or restyle is escaped.
 _ANSWER_SPECIAL = set("\\[]<>&!$:{}^=|")
+# A file (the Markdown download) is read by Markdown viewers, not Streamlit, and copied from:
+# only what CommonMark / GFM would turn into formatting is escaped (no ':' '-' '(' '=' '!'),
+# '#', '+', '-' and '>' only where they start a line, '$' only on a line with a pair of them
+# (GFM math), and URLs stay as they are.
+_FILE_SPECIAL = set("\\`*_[]<>~|")
+_FILE_ESCAPE_RE = re.compile("[" + re.escape("".join(sorted(_FILE_SPECIAL))) + "]")
+_FILE_LINE_START_RE = re.compile(r"^(\s*)([#+>-])", re.MULTILINE)
 _ANSWER_ESCAPE_RE = re.compile("[" + re.escape("".join(sorted(_ANSWER_SPECIAL))) + "]")
 # GFM turns bare URLs, www. names and e-mail addresses into live links even when escaped
 # (remark links the text after escapes and entities are decoded); an invisible WORD JOINER
@@ -104,7 +111,25 @@ def source_anchor(turn: int, number: int) -> str:
     return f"src-{turn}-{number}"
 
 
-def extract_markdown(text: str) -> str:
+def escape_file_markdown(text: str) -> str:
+    """``text`` escaped for a Markdown file: shown literally by a viewer, with little noise
+    when read or copied as plain text (commands, paths and URLs stay usable).
+
+    >>> escape_file_markdown("type: chmod +x a.engine; see http://x.org/a_b")
+    'type: chmod +x a.engine; see http://x.org/a\\\\_b'
+    >>> escape_file_markdown("# not a heading: $(dirname $1) *b*")
+    '\\\\# not a heading: \\\\$(dirname \\\\$1) \\\\*b\\\\*'
+    """
+    escaped = _FILE_ESCAPE_RE.sub(lambda m: "\\" + m.group(0), text.replace("\r", ""))
+    escaped = _FILE_LINE_START_RE.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
+    escaped = "\n".join(
+        line.replace("$", "\\$") if line.count("$") >= 2 else line for line in escaped.split("\n")
+    )
+    escaped = _ORDERED_LIST_RE.sub(r"\1\\.", escaped)  # "2. x" at a line start is no list
+    return escaped.replace("\n", "  \n")
+
+
+def extract_markdown(text: str, *, for_file: bool = False) -> str:
     """Source sentences (an extract) as Markdown that shows them literally: each "- " line
     stays a list item, everything else is escaped (a source's "two adjacent '*'s" is no
     emphasis). The Chat page and the Markdown download both use it.
@@ -113,12 +138,13 @@ def extract_markdown(text: str) -> str:
     Sentences\\:
     - two adjacent '\\*'s \\[1\\]
     """
+    escape = escape_file_markdown if for_file else escape_markdown
     out: list[str] = []
     for line in text.split("\n"):
         if line.startswith("- "):
-            out.append("\n- " + escape_markdown(line[2:]))
+            out.append("\n- " + escape(line[2:]))
         else:
-            out.append(("  \n" if out else "") + escape_markdown(line))
+            out.append(("  \n" if out else "") + escape(line))
     return "".join(out).lstrip("\n")
 
 

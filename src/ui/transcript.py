@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from src.answer.answering import credit
-from src.ui.render import WORD_JOINER, escape_markdown, extract_markdown
+from src.ui.render import WORD_JOINER, escape_file_markdown, extract_markdown
 
 
 def _source_lines(n: int, scored: Any, threshold: float) -> list[str]:
@@ -20,9 +20,9 @@ def _source_lines(n: int, scored: Any, threshold: float) -> list[str]:
     from src.answer.abstention import relevance
 
     chunk = scored.chunk
-    name = escape_markdown(chunk.doc_name or chunk.doc_id[:12])
+    name = escape_file_markdown(chunk.doc_name or chunk.doc_id[:12])
     quoted = [
-        "> " + escape_markdown(line) if line.strip() else ">"
+        "> " + escape_file_markdown(line) if line.strip() else ">"
         for line in chunk.text.strip().splitlines()
     ]
     similarity = getattr(scored, "similarity", None)
@@ -37,7 +37,10 @@ def _answer(text: str) -> str:
     """The answer as written by the model (its own Markdown), the extract shown literally."""
     from shared_utils.generation.extractive import segments
 
-    return "".join(extract_markdown(piece) if quoted else piece for piece, quoted in segments(text))
+    return "".join(
+        extract_markdown(piece, for_file=True) if quoted else piece
+        for piece, quoted in segments(text)
+    )
 
 
 def _claim_lines(msg: dict[str, Any]) -> list[str]:
@@ -54,7 +57,7 @@ def _claim_lines(msg: dict[str, Any]) -> list[str]:
         return []
     lines = [f"Claims checked: {summary(checks)}", ""]
     for check in checks:
-        text = escape_markdown(listed(check.sentence))
+        text = escape_file_markdown(listed(check.sentence))
         mark = MARKS[check.status]
         lines.append(f"- {mark} ~~{text}~~" if mark == "✗" else f"- {mark} {text}")
     return [*lines, ""]

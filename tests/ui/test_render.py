@@ -178,3 +178,34 @@ def test_a_name_with_an_at_sign_carries_no_hidden_character():
         title=question,
     )
     assert render.WORD_JOINER not in md and "probe@example.org" in md
+
+
+def test_the_markdown_download_keeps_commands_and_urls_copyable():
+    # read as plain text, a file full of backslashes cannot be copied from ("chmod \+x",
+    # "http\://", "\-array\-add"); only what a viewer would turn into formatting is escaped
+    from shared_utils.types import Chunk, ScoredChunk
+
+    text = (
+        'In the terminal, type: chmod +x asyEngine.engine; defaults write TeXShop X -array-add "asy"'
+        " (see http://developer.apple.com/TOOLS/Xcode/). Two *stars* stay literal."
+    )
+    chunk = Chunk("d:000001", "d", 1, text, 2, 2, "TeXShopAndAsymptote.pdf")
+    md = transcript.to_markdown(
+        [
+            {"role": "user", "content": "How?"},
+            {
+                "role": "assistant",
+                "content": f"The most relevant sentences of the sources:\n- {text} [1]",
+                "backend": "extractive",
+                "sources": [ScoredChunk(chunk, 0.5)],
+            },
+        ]
+    )
+    for command in (
+        "type: chmod +x asyEngine.engine",
+        '-array-add "asy"',
+        "http://developer.apple.com/TOOLS/Xcode/",
+    ):
+        assert md.count(command) >= 2, command  # in the answer and in the quoted source
+    html = _html(md)
+    assert html.count("<em>") == 1 and "*stars*" in html  # only "Answered by": stars literal

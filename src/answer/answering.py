@@ -184,6 +184,11 @@ def served(head: Backend) -> ServedModel | None:
     if hit is not None and now - hit[0] < REPORT_TTL_S:
         return hit[1]
     report = head.served_model(timeout=REPORT_TIMEOUT_S)
+    if report is None and hit is not None and hit[1] is not None:
+        # the engine that reported its model is busy (answering others on a loaded machine):
+        # its last report stands; a guess from the plan could name another model
+        logger.debug("answering.engine_slow", backend=head.name, where=where)
+        return hit[1]
     with _lock:
         _reports[key] = (now, report)
     if report is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -73,7 +74,14 @@ def test_a_fresh_install_names_the_extract_as_what_answers_everywhere(tmp_path, 
     data = tmp_path / "data"
     with _running_app(tmp_path, OLYMPUS_LLAMACPP_PORT=str(_free_port())) as url:
         _engine_ready(data, timeout=180)
-        status = json.loads((data / "status.json").read_text())
+        # and provisioning done (the warm-up of every slot): the banner says why a small
+        # model answers only once the model is ready
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            status = json.loads((data / "status.json").read_text())
+            if status.get("provisioning", {}).get("phase") == "ready":
+                break
+            time.sleep(0.3)
         assert status["provisioning"].get("source") == "offline-fallback", status["provisioning"]
 
         # the CLI, through the running service

@@ -604,3 +604,30 @@ def test_a_small_models_sentence_said_twice_is_added_once():
         small_model="tiny",
     )
     assert mode == "extract+model" and answer.count("examples directory") == 1
+
+
+def test_an_engine_busy_for_a_moment_keeps_the_model_it_reported(monkeypatch):
+    # on a loaded machine the engine can miss the one-second report while it writes other
+    # answers; the UI must not then name the plan's model instead of the one it serves
+    from dataclasses import dataclass
+
+    from shared_utils.generation.base import ServedModel
+    from src.answer import answering
+
+    @dataclass
+    class Engine:
+        reports: list
+        name: str = "llamacpp"
+        base_url: str = "http://127.0.0.1:1/busy-engine"
+        model_name: str = ""
+
+        def served_model(self, *, timeout: float):
+            return self.reports.pop(0)
+
+    monkeypatch.setattr(answering, "REPORT_TTL_S", 0.0)  # every decision asks the engine
+    engine = Engine([ServedModel("smollm2.gguf", 135e6), None, None])
+    answering.forget_reports()
+    first = answering.served(engine)
+    assert first is not None and answering.served(engine) == first  # busy: it stands
+    answering.forget_reports()  # a model was switched: the old report must not stand
+    assert answering.served(engine) is None

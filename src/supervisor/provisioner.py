@@ -142,8 +142,8 @@ def llamacpp_warm_up(url: str, timeout_s: float, *, slots: int = 1) -> float:
     the whole prefix again (~120 tokens, a second on 2 cores)."""
     from src.answer.prompt import SOURCES_HEADER, SYSTEM_PROMPT
 
-    def one() -> None:
-        body = {
+    body = json.dumps(
+        {
             "messages": [
                 {"role": "system", "content": SYSTEM_PROMPT},
                 {"role": "user", "content": SOURCES_HEADER},
@@ -151,24 +151,21 @@ def llamacpp_warm_up(url: str, timeout_s: float, *, slots: int = 1) -> float:
             "max_tokens": WARM_UP_TOKENS,
             "temperature": 0,
         }
-        req = urllib.request.Request(
-            f"{url}/v1/chat/completions",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # local URL
-            resp.read()
-
-    started = time.monotonic()
+    ).encode()
     errors: list[BaseException] = []
 
-    def guarded() -> None:
+    def one() -> None:
+        req = urllib.request.Request(
+            f"{url}/v1/chat/completions", data=body, headers={"Content-Type": "application/json"}
+        )
         try:
-            one()
+            with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # local URL
+                resp.read()
         except (urllib.error.URLError, OSError) as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=guarded) for _ in range(max(1, slots))]
+    started = time.monotonic()
+    threads = [threading.Thread(target=one) for _ in range(max(1, slots))]
     for t in threads:
         t.start()
     for t in threads:

@@ -10,7 +10,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from shared_utils.types import Chunk, DocumentRecord, ScoredChunk
+from shared_utils.types import DocumentRecord
 from src.chat_store import ChatStore
 from src.events import Citation, DoneEvent
 from src.library.jobs import IngestJob
@@ -22,21 +22,7 @@ from src.service.wire import (
     done_to_dict,
 )
 from src.status import StatusFile
-
-SOURCE = ScoredChunk(
-    Chunk(
-        id="abc:000004",
-        doc_id="abc",
-        ordinal=4,
-        text="upsd uses 3493",
-        page_start=3,
-        page_end=4,
-        doc_name="manual.pdf",
-    ),
-    score=0.03,
-    ranks={"dense": 1, "bm25": 2},
-    similarity=0.6,
-)
+from tests.fixtures.sources import SOURCE
 
 
 def test_the_answer_on_the_wire_has_every_field_of_the_done_event():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 from shared_utils.errors import DocumentNotFound, OlympusError, UploadRefused
-from shared_utils.types import Chunk, ScoredChunk
 from src.events import (
     BackendSwitchEvent,
     Citation,
@@ -17,21 +16,7 @@ from src.events import (
     TokenEvent,
 )
 from src.service.wire import error_from_dict, error_to_dict, event_from_dict, event_to_dict
-
-SOURCE = ScoredChunk(
-    Chunk(
-        id="abc:000004",
-        doc_id="abc",
-        ordinal=4,
-        text="upsd uses 3493",
-        page_start=3,
-        page_end=4,
-        doc_name="manual.pdf",
-    ),
-    score=0.03,
-    ranks={"dense": 1, "bm25": 2},
-    similarity=0.6,
-)
+from tests.fixtures.sources import SOURCE
 
 
 def _through_json(event):

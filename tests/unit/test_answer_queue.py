@@ -110,10 +110,12 @@ def test_questions_granted_together_start_the_engine_together():
     q = AnswerQueue(slots=4, max_waiting=4)
     a, b, c = q.enter("ann"), q.enter("bob"), q.enter("cy")
     started: dict[str, float] = {}
+    ready: dict[str, float] = {}
 
     def prepare(ticket, name: str, prep_s: float) -> None:
         threading.Event().wait(prep_s)  # building the prompt
-        q.start(ticket, max_wait_s=5.0)
+        ready[name] = time.monotonic()
+        q.start(ticket, max_wait_s=60.0)
         started[name] = time.monotonic()
 
     threads = [
@@ -124,7 +126,8 @@ def test_questions_granted_together_start_the_engine_together():
         t.start()
     for t in threads:
         t.join(10)
-    assert max(started.values()) - min(started.values()) < 0.2  # all three go at once
+    # all three go once the last is ready: none starts while another still prepares
+    assert min(started.values()) >= max(ready.values())
     # a question granted after the others started does not wait for anyone
     d = q.enter("dee")
     assert q.start(d) == 0.0
@@ -134,8 +137,7 @@ def test_a_question_that_leaves_or_is_slow_does_not_hold_the_others_for_long():
     q = AnswerQueue(slots=3, max_waiting=3)
     a, b, c = q.enter("ann"), q.enter("bob"), q.enter("cy")
     threading.Timer(0.2, b.release).start()  # bob's answer is closed while preparing
-    t0 = time.monotonic()
     waited = q.start(a, max_wait_s=0.6)  # cy never gets ready: the wait ends at its limit
-    assert 0.5 <= time.monotonic() - t0 < 2.0 and waited >= 0.5
+    assert waited >= 0.6 and not c.released  # ann went at her limit, cy still preparing
     c.release()
     assert q.start(q.enter("dee"), max_wait_s=5.0) == 0.0  # nobody else prepares now
